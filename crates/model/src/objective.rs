@@ -1,0 +1,60 @@
+//! The flat-parameter objective: the one primitive every curvature number stands on.
+//!
+//! θ ∈ R^D is a flat vector in PyTorch `state_dict` order; the host side is always `f64`
+//! whatever precision the backend computes in, so algorithms never care about the backend.
+
+/// L(θ) = (1/N) Σ_i ℓ_i(θ) over a fixed dataset, with exact derivatives.
+///
+/// Implemented by the burn models ([`crate::BurnObjective`]) and by closed-form objectives in
+/// tests. Every method takes θ explicitly, so one objective serves many points.
+pub trait Objective: Send + Sync {
+    /// Number of parameters D.
+    fn dim(&self) -> usize;
+    /// Number of samples N.
+    fn n_samples(&self) -> usize;
+    /// Per-sample losses ℓ_i(θ), i = 0..N.
+    fn per_sample_losses(&self, theta: &[f64]) -> Vec<f64>;
+    /// ∇ Σ_i w_i ℓ_i(θ): the gradient of a weighted loss, the primitive of multiplicative-noise
+    /// SGD (Wu et al. 2020). `w.len() == N`.
+    fn weighted_grad(&self, theta: &[f64], w: &[f64]) -> Vec<f64>;
+    /// Exact H(θ)·v with H = ∇²L (mean loss).
+    fn hvp(&self, theta: &[f64], v: &[f64]) -> Vec<f64>;
+    /// Per-sample gradients of samples `start..start + len`, row-major `[len, D]`.
+    fn per_sample_grads_range(&self, theta: &[f64], start: usize, len: usize) -> Vec<f64>;
+
+    /// L(θ), the mean loss.
+    fn loss(&self, theta: &[f64]) -> f64 {
+        let losses = self.per_sample_losses(theta);
+        losses.iter().sum::<f64>() / losses.len() as f64
+    }
+
+    /// ∇L(θ).
+    fn grad(&self, theta: &[f64]) -> Vec<f64> {
+        let n = self.n_samples();
+        self.weighted_grad(theta, &vec![1.0 / n as f64; n])
+    }
+
+    /// H(θ)·v for several v; implementations may batch them.
+    fn hvps(&self, theta: &[f64], vs: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        vs.iter().map(|v| self.hvp(theta, v)).collect()
+    }
+
+    /// Calls `sink(start, rows)` for consecutive chunks of at most `chunk` per-sample gradients
+    /// (`rows` is row-major `[len, D]`), so Σ statistics never hold all N×D numbers at once.
+    fn for_each_grad_chunk(&self, theta: &[f64], chunk: usize, sink: &mut dyn FnMut(usize, &[f64])) {
+        let n = self.n_samples();
+        let chunk = chunk.max(1);
+        let mut start = 0;
+        while start < n {
+            let len = chunk.min(n - start);
+            sink(start, &self.per_sample_grads_range(theta, start, len));
+            start += len;
+        }
+    }
+
+    /// All per-sample gradients, row-major `[N, D]` (N·D·8 bytes: use
+    /// [`Objective::for_each_grad_chunk`] when that is too much).
+    fn per_sample_grads(&self, theta: &[f64]) -> Vec<f64> {
+        self.per_sample_grads_range(theta, 0, self.n_samples())
+    }
+}
