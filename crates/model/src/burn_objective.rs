@@ -1,0 +1,162 @@
+//! [`Objective`] for the burn networks, with the exact HVP by reverse-over-reverse autodiff.
+
+use burn::backend::Autodiff;
+use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorData};
+
+use crate::arch::ArchSpec;
+use crate::net::{self, Batch};
+use crate::Objective;
+
+/// What each sample is fitted to.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Targets {
+    /// Class indices in `0..classes` (softmax cross-entropy).
+    Classes { labels: Vec<i64>, classes: usize },
+    /// Real values (squared error; the fixed-output net).
+    Values(Vec<f64>),
+    /// No targets: the loss depends on the inputs only (the 2-D toy).
+    None,
+}
+
+/// A burn network on a fixed dataset, seen as a function of its flat parameters.
+///
+/// `B` is the base backend (e.g. `NdArray<f32>` or `NdArray<f64>`); gradients run on
+/// `Autodiff<B>` and Hessian-vector products on `Autodiff<Autodiff<B>>`.
+pub struct BurnObjective<B: Backend> {
+    arch: ArchSpec,
+    batch: Batch<B>,
+    labels: Option<Vec<i64>>,
+    device: B::Device,
+    dim: usize,
+}
+
+/// `Tensor<B,1>` from host f64 values, converted to the backend's float precision.
+fn to_tensor<B: Backend>(values: &[f64], device: &B::Device) -> Tensor<B, 1> {
+    Tensor::from_data(TensorData::new(values.to_vec(), [values.len()]), device)
+}
+
+fn to_host<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f64> {
+    t.into_data().convert::<f64>().into_vec::<f64>().expect("float tensor")
+}
+
+impl<B: Backend> BurnObjective<B> {
+    /// `x` is row-major `[n, features]` (images flattened, already scaled).
+    pub fn new(arch: ArchSpec, x: &[f32], features: usize, targets: &Targets, device: &B::Device) -> Self {
+        let n = x.len() / features.max(1);
+        assert_eq!(n * features, x.len(), "x is not [n, {features}]");
+        let x = Tensor::<B, 2>::from_data(TensorData::new(x.to_vec(), [n, features]), device);
+        let (target, labels) = match targets {
+            Targets::Classes { labels, classes } => {
+                assert_eq!(labels.len(), n);
+                let mut onehot = vec![0.0f64; n * classes];
+                for (i, &l) in labels.iter().enumerate() {
+                    onehot[i * classes + l as usize] = 1.0;
+                }
+                (to_tensor::<B>(&onehot, device).reshape([n, *classes]), Some(labels.clone()))
+            }
+            Targets::Values(v) => {
+                assert_eq!(v.len(), n);
+                (to_tensor::<B>(v, device).reshape([n, 1]), None)
+            }
+            Targets::None => (Tensor::zeros([n, 0], device), None),
+        };
+        let dim = arch.dim();
+        Self { arch, batch: Batch { x, target }, labels, device: device.clone(), dim }
+    }
+
+    /// The architecture.
+    pub fn arch(&self) -> &ArchSpec {
+        &self.arch
+    }
+
+    /// Fraction of samples whose largest logit is the label (classifiers only).
+    pub fn accuracy(&self, theta: &[f64]) -> Option<f64> {
+        let labels = self.labels.as_ref()?;
+        let logits = net::logits(&self.arch, to_tensor::<B>(theta, &self.device), self.batch.x.clone());
+        let predicted = logits.argmax(1).into_data().convert::<i64>().into_vec::<i64>().expect("int tensor");
+        let correct = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
+        Some(correct as f64 / labels.len() as f64)
+    }
+
+    /// Logits `[N, C]`, row-major (classifiers only).
+    pub fn logits(&self, theta: &[f64]) -> Vec<f64> {
+        to_host(net::logits(&self.arch, to_tensor::<B>(theta, &self.device), self.batch.x.clone()))
+    }
+
+    /// The samples `start..start + len`.
+    fn batch_range(&self, start: usize, len: usize) -> Batch<B> {
+        let n = self.n_samples();
+        if start == 0 && len == n {
+            return self.batch.clone();
+        }
+        let cols = |t: &Tensor<B, 2>| t.dims()[1];
+        Batch {
+            x: self.batch.x.clone().slice([start..start + len, 0..cols(&self.batch.x)]),
+            target: self.batch.target.clone().slice([start..start + len, 0..cols(&self.batch.target)]),
+        }
+    }
+
+    /// ∇_θ reduce(ℓ(θ)) over the samples of `batch`, where `reduce` maps the per-sample losses
+    /// to the scalar to differentiate.
+    fn grad_of(&self, theta: &[f64], batch: &Batch<B>, reduce: impl FnOnce(Tensor<Autodiff<B>, 1>) -> Tensor<Autodiff<B>, 1>) -> Vec<f64> {
+        let lift = |t: &Tensor<B, 2>| Tensor::<Autodiff<B>, 2>::from_inner(t.clone());
+        let batch = Batch { x: lift(&batch.x), target: lift(&batch.target) };
+        let theta = Tensor::<Autodiff<B>, 1>::from_inner(to_tensor::<B>(theta, &self.device)).require_grad();
+        let grads = reduce(net::per_sample_losses(&self.arch, theta.clone(), &batch)).backward();
+        to_host(theta.grad(&grads).unwrap_or_else(|| Tensor::zeros([self.dim], &self.device)))
+    }
+}
+
+impl<B: Backend> Objective for BurnObjective<B> {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn n_samples(&self) -> usize {
+        self.batch.x.dims()[0]
+    }
+
+    fn per_sample_losses(&self, theta: &[f64]) -> Vec<f64> {
+        to_host(net::per_sample_losses(&self.arch, to_tensor::<B>(theta, &self.device), &self.batch))
+    }
+
+    fn weighted_grad(&self, theta: &[f64], w: &[f64]) -> Vec<f64> {
+        assert_eq!(w.len(), self.n_samples(), "one weight per sample");
+        let w = Tensor::<Autodiff<B>, 1>::from_inner(to_tensor::<B>(w, &self.device));
+        self.grad_of(theta, &self.batch, |losses| (losses * w).sum())
+    }
+
+    fn grad(&self, theta: &[f64]) -> Vec<f64> {
+        self.grad_of(theta, &self.batch, |losses| losses.mean())
+    }
+
+    /// Reverse-over-reverse: θ is a leaf on the inner tape wrapped in a leaf on the outer tape;
+    /// the outer backward yields g = ∇L as an inner tensor still on the inner tape, and the
+    /// inner backward of ⟨g, v⟩ gives ∇⟨∇L, v⟩ = H·v exactly.
+    fn hvp(&self, theta: &[f64], v: &[f64]) -> Vec<f64> {
+        type Inner<B> = Autodiff<B>;
+        type Outer<B> = Autodiff<Autodiff<B>>;
+        assert_eq!(v.len(), self.dim, "v has the wrong length");
+        let lift = |t: &Tensor<B, 2>| Tensor::<Outer<B>, 2>::from_inner(Tensor::from_inner(t.clone()));
+        let batch = Batch { x: lift(&self.batch.x), target: lift(&self.batch.target) };
+        let theta_inner = Tensor::<Inner<B>, 1>::from_inner(to_tensor::<B>(theta, &self.device)).require_grad();
+        let theta_outer = Tensor::<Outer<B>, 1>::from_inner(theta_inner.clone()).require_grad();
+        let loss = net::per_sample_losses(&self.arch, theta_outer.clone(), &batch).mean();
+        let grads = loss.backward();
+        let Some(g) = theta_outer.grad(&grads) else {
+            return vec![0.0; self.dim];
+        };
+        let v = Tensor::<Inner<B>, 1>::from_inner(to_tensor::<B>(v, &self.device));
+        let inner_grads = (g * v).sum().backward();
+        to_host(theta_inner.grad(&inner_grads).unwrap_or_else(|| Tensor::zeros([self.dim], &self.device)))
+    }
+
+    fn per_sample_grads_range(&self, theta: &[f64], start: usize, len: usize) -> Vec<f64> {
+        let mut out = Vec::with_capacity(len * self.dim);
+        for i in start..start + len {
+            out.extend(self.grad_of(theta, &self.batch_range(i, 1), |losses| losses.sum()));
+        }
+        out
+    }
+}

@@ -1,0 +1,207 @@
+//! The objective's derivatives against finite differences and closed forms (f64 unless noted).
+
+use curvscope_model::{Activation, ArchSpec, BurnObjective, CpuF32, CpuF64, Init, Objective, Targets};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn rel_err(a: &[f64], b: &[f64]) -> f64 {
+    let diff: f64 = a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>().sqrt();
+    let norm: f64 = b.iter().map(|y| y * y).sum::<f64>().sqrt();
+    diff / norm
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn axpy(theta: &[f64], eps: f64, v: &[f64]) -> Vec<f64> {
+    theta.iter().zip(v).map(|(t, v)| t + eps * v).collect()
+}
+
+fn unit_direction(dim: usize, seed: u64) -> Vec<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let v: Vec<f64> = (0..dim).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let norm = dot(&v, &v).sqrt();
+    v.into_iter().map(|x| x / norm).collect()
+}
+
+/// A classification problem with random inputs: `n` samples of `features` in [0, 1).
+fn classification<B: burn::tensor::backend::Backend>(arch: ArchSpec, features: usize, classes: usize, n: usize) -> BurnObjective<B> {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let x: Vec<f32> = (0..n * features).map(|_| rng.random_range(0.0..1.0)).collect();
+    let labels = (0..n).map(|_| rng.random_range(0..classes as i64)).collect();
+    BurnObjective::new(arch, &x, features, &Targets::Classes { labels, classes }, &Default::default())
+}
+
+fn small_mlp() -> (ArchSpec, usize, usize) {
+    (ArchSpec::Mlp { input: 6, hidden: vec![8, 5], classes: 3, activation: Activation::Tanh }, 6, 3)
+}
+
+fn small_relu_mlp() -> (ArchSpec, usize, usize) {
+    (ArchSpec::Mlp { input: 6, hidden: vec![12], classes: 4, activation: Activation::Relu }, 6, 4)
+}
+
+fn small_cnn() -> (ArchSpec, usize, usize) {
+    (ArchSpec::Cnn { side: 8, channels: vec![1, 3], kernel: 3, hidden: vec![6], classes: 3 }, 64, 3)
+}
+
+fn fixed_output(n: usize) -> BurnObjective<CpuF64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let x: Vec<f32> = (0..2 * n).map(|_| rng.random_range(-2.0..2.0)).collect();
+    let y = x.chunks(2).map(|p| if p[0] >= p[1] { 1.0 } else { 0.0 }).collect();
+    BurnObjective::new(ArchSpec::FixedOutput { input: 2, hidden: 10 }, &x, 2, &Targets::Values(y), &Default::default())
+}
+
+/// Central-difference gradient, one coordinate at a time.
+fn fd_grad(obj: &dyn Objective, theta: &[f64], eps: f64) -> Vec<f64> {
+    (0..theta.len())
+        .map(|j| {
+            let mut e = vec![0.0; theta.len()];
+            e[j] = 1.0;
+            (obj.loss(&axpy(theta, eps, &e)) - obj.loss(&axpy(theta, -eps, &e))) / (2.0 * eps)
+        })
+        .collect()
+}
+
+/// Central-difference HVP (g(θ+εv) − g(θ−εv))/(2ε), the test oracle for the exact HVP.
+fn fd_hvp(obj: &dyn Objective, theta: &[f64], v: &[f64], eps: f64) -> Vec<f64> {
+    let plus = obj.grad(&axpy(theta, eps, v));
+    let minus = obj.grad(&axpy(theta, -eps, v));
+    plus.iter().zip(&minus).map(|(p, m)| (p - m) / (2.0 * eps)).collect()
+}
+
+/// The dense Hessian assembled from D exact HVPs (column j = H·e_j).
+fn hessian_from_hvps(obj: &dyn Objective, theta: &[f64]) -> Vec<Vec<f64>> {
+    let d = obj.dim();
+    (0..d)
+        .map(|j| {
+            let mut e = vec![0.0; d];
+            e[j] = 1.0;
+            obj.hvp(theta, &e)
+        })
+        .collect()
+}
+
+#[test]
+fn lenet_has_11330_parameters() {
+    assert_eq!(ArchSpec::Lenet.dim(), 11_330);
+    assert_eq!(ArchSpec::Lenet.flat_features(), 160);
+}
+
+#[test]
+fn gradient_matches_central_differences_on_small_nets() {
+    for (arch, features, classes) in [small_mlp(), small_relu_mlp(), small_cnn()] {
+        let obj = classification::<CpuF64>(arch.clone(), features, classes, 20);
+        let theta = arch.init(Init::PyTorch, 1);
+        let err = rel_err(&obj.grad(&theta), &fd_grad(&obj, &theta, 1e-6));
+        assert!(err < 1e-6, "{arch:?}: gradient rel. err {err:e}");
+    }
+    let obj = fixed_output(50);
+    let theta = obj.arch().init(Init::PyTorch, 2);
+    let err = rel_err(&obj.grad(&theta), &fd_grad(&obj, &theta, 1e-6));
+    assert!(err < 1e-6, "fixed-output: gradient rel. err {err:e}");
+}
+
+#[test]
+fn lenet_directional_derivatives_match_central_differences() {
+    let obj = classification::<CpuF64>(ArchSpec::Lenet, 784, 10, 8);
+    let theta = ArchSpec::Lenet.init(Init::PyTorch, 3);
+    let g = obj.grad(&theta);
+    for seed in 0..3 {
+        let v = unit_direction(theta.len(), seed);
+        let eps = 1e-5;
+        let fd = (obj.loss(&axpy(&theta, eps, &v)) - obj.loss(&axpy(&theta, -eps, &v))) / (2.0 * eps);
+        let exact = dot(&g, &v);
+        assert!(((exact - fd) / exact).abs() < 1e-6, "lenet ⟨g,v⟩ {exact} vs FD {fd}");
+    }
+}
+
+#[test]
+fn exact_hvp_matches_central_difference_hvp() {
+    let cases: Vec<(String, BurnObjective<CpuF64>, Vec<f64>)> = [small_mlp(), small_relu_mlp(), small_cnn(), (ArchSpec::Lenet, 784, 10)]
+        .into_iter()
+        .map(|(arch, features, classes)| {
+            let theta = arch.init(Init::PyTorch, 4);
+            (format!("{arch:?}"), classification::<CpuF64>(arch, features, classes, 12), theta)
+        })
+        .chain(std::iter::once({
+            let obj = fixed_output(40);
+            let theta = obj.arch().init(Init::PyTorch, 5);
+            ("fixed-output".to_string(), obj, theta)
+        }))
+        .collect();
+    for (name, obj, theta) in &cases {
+        for seed in 0..2 {
+            let v = unit_direction(obj.dim(), 100 + seed);
+            // ε small enough that ReLU/max-pool kinks are not crossed (see design notes).
+            let err = rel_err(&obj.hvp(theta, &v), &fd_hvp(obj, theta, &v, 1e-5));
+            assert!(err < 1e-6, "{name}: HVP rel. err {err:e}");
+        }
+    }
+}
+
+#[test]
+fn assembled_hessian_is_symmetric_and_matches_finite_differences() {
+    for (arch, features, classes) in [small_mlp(), small_cnn()] {
+        let obj = classification::<CpuF64>(arch.clone(), features, classes, 16);
+        assert!(obj.dim() <= 400, "{arch:?} has D = {}", obj.dim());
+        let theta = arch.init(Init::PyTorch, 6);
+        let h = hessian_from_hvps(&obj, &theta);
+        let scale = h.iter().flatten().fold(0.0f64, |m, x| m.max(x.abs()));
+        let d = obj.dim();
+        for i in 0..d {
+            for j in 0..i {
+                assert!((h[i][j] - h[j][i]).abs() <= 1e-12 * scale, "{arch:?}: H[{i}][{j}] asymmetric");
+            }
+        }
+        let fd: Vec<f64> = (0..d)
+            .flat_map(|j| {
+                let mut e = vec![0.0; d];
+                e[j] = 1.0;
+                fd_hvp(&obj, &theta, &e, 1e-5)
+            })
+            .collect();
+        let err = rel_err(&h.concat(), &fd);
+        assert!(err < 1e-6, "{arch:?}: Hessian vs FD rel. err {err:e}");
+    }
+}
+
+#[test]
+fn toy2d_hessian_at_sharp_minimum() {
+    let obj = BurnObjective::<CpuF64>::new(ArchSpec::Toy2d, &[0.0, 0.0], 2, &Targets::None, &Default::default());
+    let theta = [1.0, 1.0];
+    assert_eq!(obj.loss(&theta), 0.0);
+    // Exact up to the rounding of cos(π/4)² = 1/2 in f64.
+    let close = |a: Vec<f64>, b: [f64; 2]| rel_err(&a, &b) < 1e-14;
+    assert!(close(obj.hvp(&theta, &[1.0, 0.0]), [110.0, 90.0]));
+    assert!(close(obj.hvp(&theta, &[0.0, 1.0]), [90.0, 110.0]));
+    // Near (−1,−1) the flat branch is active: L = |w − x + 1|², H = 2I.
+    assert!(close(obj.hvp(&[-1.0, -1.0], &[1.0, 0.0]), [2.0, 0.0]));
+}
+
+#[test]
+fn per_sample_gradients_average_to_the_gradient() {
+    let (arch, features, classes) = small_cnn();
+    let obj = classification::<CpuF64>(arch.clone(), features, classes, 10);
+    let theta = arch.init(Init::PyTorch, 8);
+    let d = obj.dim();
+    let rows = obj.per_sample_grads(&theta);
+    let mean: Vec<f64> = (0..d).map(|j| rows.chunks(d).map(|r| r[j]).sum::<f64>() / 10.0).collect();
+    let g = obj.grad(&theta);
+    assert!(rel_err(&mean, &g) < 1e-12);
+    let mut chunked = Vec::new();
+    obj.for_each_grad_chunk(&theta, 3, &mut |_, chunk| chunked.extend_from_slice(chunk));
+    assert_eq!(chunked, rows);
+    let weighted = obj.weighted_grad(&theta, &[0.1; 10]);
+    assert!(rel_err(&weighted, &g) < 1e-12);
+}
+
+#[test]
+fn f32_hvp_agrees_with_f64() {
+    let theta = ArchSpec::Lenet.init(Init::PyTorch, 9);
+    let v = unit_direction(theta.len(), 9);
+    let h64 = classification::<CpuF64>(ArchSpec::Lenet, 784, 10, 12).hvp(&theta, &v);
+    let h32 = classification::<CpuF32>(ArchSpec::Lenet, 784, 10, 12).hvp(&theta, &v);
+    let err = rel_err(&h32, &h64);
+    assert!(err < 1e-4, "f32 vs f64 HVP rel. err {err:e}");
+}
