@@ -82,7 +82,9 @@ pub struct Moment {
     pub p: u32,
     /// Mean over probes of Σ_j w_j θ_j^p, an estimate of Tr(A^p)/D.
     pub estimate: f64,
-    /// Sample std across probes / √n_probes (infinite with one probe).
+    /// Sample std across probes / √n_probes (infinite with one probe). When a few outlier
+    /// eigenvalues dominate A^p the per-probe values are skewed (χ²₁-like), and with few
+    /// probes this standard error is itself unreliable: use ≳ 30 probes before trusting it.
     pub std_error: f64,
 }
 
