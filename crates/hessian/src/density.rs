@@ -61,13 +61,16 @@ impl Default for SlqOptions {
 /// Gauss quadrature of one probe: nodes θ_j (Ritz values) and weights S_{0j}², summing to 1.
 #[derive(Clone, Debug, Serialize)]
 pub struct Quadrature {
+    /// Eigenvalues of T_m.
     pub nodes: Vec<f64>,
+    /// Squared first components of T_m's eigenvectors.
     pub weights: Vec<f64>,
 }
 
 /// The raw result of [`slq`]: one quadrature per probe.
 #[derive(Clone, Debug, Serialize)]
 pub struct Slq {
+    /// The (node, weight) pairs of each probe.
     pub probes: Vec<Quadrature>,
     /// Operator applications in total.
     pub n_applications: usize,
@@ -118,6 +121,10 @@ pub struct Density {
 /// assert!((q.probes[0].nodes.iter().cloned().fold(f64::MIN, f64::max) - 19.0).abs() < 1e-8);
 /// ```
 pub fn slq<O: LinearOperator + ?Sized>(op: &O, opts: &SlqOptions) -> Slq {
+    assert!(
+        opts.n_probes >= 1 && opts.steps >= 1,
+        "need a probe and a step"
+    );
     let d = op.dim();
     let counted = CountingOperator::new(op);
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);

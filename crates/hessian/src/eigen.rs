@@ -122,7 +122,7 @@ pub fn top_eigenpairs<O: LinearOperator + ?Sized>(op: &O, opts: &LanczosOptions)
         krylov.step(&counted);
         let m = krylov.len();
         let at_end = m == max_m;
-        let due = at_end || krylov.broken_down() || m % check_every == 0;
+        let due = at_end || krylov.broken_down() || m.is_multiple_of(check_every);
         if due && m >= wanted {
             let selection = select(&krylov, opts, wanted);
             if selection.converged || at_end {

@@ -110,6 +110,10 @@ pub fn hutch_plus_plus<O: LinearOperator + ?Sized>(
     probes: Probes,
     seed: u64,
 ) -> TraceEstimate {
+    assert!(
+        sketch >= 1,
+        "Hutch++ needs a sketch; use `hutchinson` without one"
+    );
     let d = op.dim();
     let counted = CountingOperator::new(op);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);

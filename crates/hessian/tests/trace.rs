@@ -104,7 +104,7 @@ fn adaptive_probes_stop_at_target() {
         t.n_probes,
         t.std_error / t.estimate
     );
-    assert!(t.n_probes < 4000 && t.n_probes % 8 == 0);
+    assert!(t.n_probes < 4000 && t.n_probes.is_multiple_of(8));
     assert!(t.std_error <= TARGET * t.estimate.abs());
     assert!((t.estimate - truth).abs() <= 4.0 * t.std_error);
     // One block fewer would not have met the target (it stopped at the first block that did).
