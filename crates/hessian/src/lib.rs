@@ -1,5 +1,24 @@
 //! curvscope-hessian: curvature as linear operators, and the spectrum tools that run on them.
+//!
+//! Everything takes a [`LinearOperator`] (a symmetric A known through products A·x):
+//! - [`top_eigenpairs`]: extreme eigenpairs by Lanczos with full reorthogonalization,
+//!   seeded, with a residual-based convergence test;
+//! - [`full_spectrum`] / [`dense_matrix`]: exact answers for small D;
+//! - [`hutchinson`], [`hutch_plus_plus`], [`deflated_hutchinson`]: Tr(A) with standard errors;
+//! - [`slq`]: spectral density and moments by stochastic Lanczos quadrature.
+//!
+//! All randomness comes from ChaCha8 seeded by a `u64`; no reduction depends on the
+//! number of threads, so a seed reproduces a result bit for bit.
 
+mod dense;
+mod density;
+mod eigen;
+mod krylov;
 mod operator;
+mod trace;
 
-pub use operator::LinearOperator;
+pub use dense::{asymmetry, dense_matrix, full_spectrum, DenseOperator, FullSpectrum};
+pub use density::{slq, Density, Moment, ProbeKind, Quadrature, Slq, SlqOptions};
+pub use eigen::{top_eigenpairs, true_residuals, Eigenpairs, LanczosOptions, Which};
+pub use operator::{AsHermitian, CountingOperator, LinearOperator};
+pub use trace::{deflated_hutchinson, hutch_plus_plus, hutchinson, Probes, TraceEstimate};

@@ -1,6 +1,20 @@
 //! Curvature matrices as linear operators: every algorithm in this crate takes any of them.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use nalgebra::{DVector, DVectorView};
+use rayon::prelude::*;
+
 /// A symmetric linear map A: R^D → R^D known only through products A·x (f64 on the host).
+///
+/// ```
+/// use curvscope_hessian::{DenseOperator, LinearOperator};
+/// use nalgebra::DMatrix;
+///
+/// let a = DenseOperator::new(DMatrix::from_row_slice(2, 2, &[2.0, 1.0, 1.0, 3.0]));
+/// assert_eq!(a.apply(&[1.0, 0.0]), vec![2.0, 1.0]);
+/// assert_eq!(a.apply_many(&[vec![0.0, 1.0]]), vec![vec![1.0, 3.0]]);
+/// ```
 pub trait LinearOperator: Sync {
     /// The dimension D.
     fn dim(&self) -> usize;
@@ -10,5 +24,115 @@ pub trait LinearOperator: Sync {
     /// (false for operators that are already internally parallel).
     fn parallel_apply(&self) -> bool {
         true
+    }
+    /// A·x for a block of vectors (probe blocks, basis columns). The default runs
+    /// [`LinearOperator::apply`] on rayon's pool when [`LinearOperator::parallel_apply`]
+    /// says so; each product is independent, so the results do not depend on thread count.
+    fn apply_many(&self, xs: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        if self.parallel_apply() {
+            xs.par_iter().map(|x| self.apply(x)).collect()
+        } else {
+            xs.iter().map(|x| self.apply(x)).collect()
+        }
+    }
+}
+
+impl<O: LinearOperator + ?Sized> LinearOperator for &O {
+    fn dim(&self) -> usize {
+        (**self).dim()
+    }
+    fn apply(&self, x: &[f64]) -> Vec<f64> {
+        (**self).apply(x)
+    }
+    fn parallel_apply(&self) -> bool {
+        (**self).parallel_apply()
+    }
+    fn apply_many(&self, xs: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        (**self).apply_many(xs)
+    }
+}
+
+/// Wraps any operator and counts its applications (A·x products), the cost unit of every
+/// algorithm here. Thread-safe, so blocks applied in parallel are counted too.
+///
+/// ```
+/// use curvscope_hessian::{CountingOperator, DenseOperator, LinearOperator};
+/// use nalgebra::DMatrix;
+///
+/// let a = DenseOperator::new(DMatrix::identity(3, 3));
+/// let counted = CountingOperator::new(&a);
+/// counted.apply(&[1.0, 2.0, 3.0]);
+/// counted.apply_many(&[vec![0.0; 3], vec![1.0; 3]]);
+/// assert_eq!(counted.applications(), 3);
+/// ```
+pub struct CountingOperator<O> {
+    inner: O,
+    count: AtomicUsize,
+}
+
+impl<O: LinearOperator> CountingOperator<O> {
+    /// Starts counting at zero.
+    pub fn new(inner: O) -> Self {
+        Self {
+            inner,
+            count: AtomicUsize::new(0),
+        }
+    }
+    /// Number of A·x products so far.
+    pub fn applications(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+    /// The wrapped operator.
+    pub fn into_inner(self) -> O {
+        self.inner
+    }
+}
+
+impl<O: LinearOperator> LinearOperator for CountingOperator<O> {
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+    fn apply(&self, x: &[f64]) -> Vec<f64> {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.inner.apply(x)
+    }
+    fn parallel_apply(&self) -> bool {
+        self.inner.parallel_apply()
+    }
+    fn apply_many(&self, xs: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        self.count.fetch_add(xs.len(), Ordering::Relaxed);
+        self.inner.apply_many(xs)
+    }
+}
+
+/// Lets the [`lanczos`] crate's `eigsh` run on any [`LinearOperator`].
+///
+/// That crate (v0.2) is a plain fixed-iteration Lanczos: its start vector comes from
+/// nalgebra's unseeded `new_random` (results are not reproducible), it has no convergence
+/// test and reports no residuals, no quadrature weights, and no restart beyond a
+/// (single-pass) reorthogonalization. [`top_eigenpairs`](crate::top_eigenpairs) and
+/// [`slq`](crate::slq) supply those pieces; this adapter is kept for cross-checks.
+///
+/// ```
+/// use curvscope_hessian::{AsHermitian, DenseOperator};
+/// use lanczos::{Hermitian, Order};
+/// use nalgebra::DMatrix;
+///
+/// let a = DenseOperator::new(DMatrix::from_diagonal(&nalgebra::dvector![3.0, 1.0, 2.0]));
+/// let eig = AsHermitian(&a).eigsh(3, Order::Largest);
+/// assert!((eig.eigenvalues[0] - 3.0).abs() < 1e-10);
+/// ```
+pub struct AsHermitian<'a, O: ?Sized>(pub &'a O);
+
+impl<O: LinearOperator + ?Sized> lanczos::Hermitian<f64> for AsHermitian<'_, O> {
+    fn nrows(&self) -> usize {
+        self.0.dim()
+    }
+    fn ncols(&self) -> usize {
+        self.0.dim()
+    }
+    fn vector_product(&self, v: DVectorView<f64>) -> DVector<f64> {
+        let x: Vec<f64> = v.iter().copied().collect();
+        DVector::from_vec(self.0.apply(&x))
     }
 }

@@ -1,0 +1,43 @@
+//! Ground-truth operators: A = Q diag(λ) Qᵀ with a seeded Haar-random orthogonal Q.
+#![allow(dead_code)] // each test binary uses a subset
+
+use curvscope_hessian::DenseOperator;
+use nalgebra::{DMatrix, DVector};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+
+/// Q from the QR factorization of a Gaussian matrix, columns sign-fixed by diag(R) (Haar).
+pub fn random_orthogonal(d: usize, seed: u64) -> DMatrix<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let g = DMatrix::<f64>::from_fn(d, d, |_, _| rand::Rng::sample(&mut rng, StandardNormal));
+    let qr = g.qr();
+    let mut q = qr.q();
+    let r = qr.r();
+    for j in 0..d {
+        if r[(j, j)] < 0.0 {
+            q.column_mut(j).neg_mut();
+        }
+    }
+    q
+}
+
+/// The symmetric operator Q diag(λ) Qᵀ (symmetrized to remove rounding asymmetry).
+pub fn with_spectrum(lambdas: &[f64], seed: u64) -> DenseOperator {
+    let q = random_orthogonal(lambdas.len(), seed);
+    let scaled = &q * DMatrix::from_diagonal(&DVector::from_column_slice(lambdas));
+    let a = &scaled * q.transpose();
+    DenseOperator::new((&a + a.transpose()) * 0.5)
+}
+
+/// Eigenvalues of a dense symmetric matrix by nalgebra, largest first.
+pub fn reference_eigenvalues(a: &DMatrix<f64>) -> Vec<f64> {
+    let mut ev: Vec<f64> = a.clone().symmetric_eigenvalues().iter().copied().collect();
+    ev.sort_by(|x, y| y.total_cmp(x));
+    ev
+}
+
+/// Tr(A^p) from the eigenvalues.
+pub fn power_trace(lambdas: &[f64], p: i32) -> f64 {
+    lambdas.iter().map(|l| l.powi(p)).sum()
+}

@@ -1,0 +1,233 @@
+//! Lanczos eigenpairs against dense eigendecompositions of matrices with known spectra.
+
+mod common;
+
+use common::{reference_eigenvalues, with_spectrum};
+use curvscope_hessian::{
+    full_spectrum, top_eigenpairs, true_residuals, AsHermitian, DenseOperator, Eigenpairs,
+    LanczosOptions, LinearOperator, Which,
+};
+use lanczos::{Hermitian, Order};
+
+fn opts(k: usize, which: Which, tol: f64) -> LanczosOptions {
+    LanczosOptions {
+        k,
+        which,
+        tol,
+        seed: 42,
+        ..LanczosOptions::default()
+    }
+}
+
+/// Checks convergence, eigenvalues against `want` (|err| ≤ 1e-8·|λ|_max), unit vectors,
+/// and true residuals ≤ tol·|λ|_max.
+fn check(op: &DenseOperator, r: &Eigenpairs, want: &[f64], tol: f64) {
+    assert!(r.converged, "not converged at m = {}", r.krylov_size);
+    assert_eq!(r.n_applications, r.krylov_size);
+    assert_eq!(r.eigenvalues.len(), want.len());
+    let scale = want.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    for (i, (got, want)) in r.eigenvalues.iter().zip(want).enumerate() {
+        assert!(
+            (got - want).abs() <= 1e-8 * scale,
+            "eigenvalue {i}: {got} vs {want}"
+        );
+    }
+    let lmax = r.eigenvalues.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    for (u, (res, est)) in r
+        .eigenvectors
+        .iter()
+        .zip(true_residuals(op, r).iter().zip(&r.residuals))
+    {
+        let n: f64 = u.iter().map(|x| x * x).sum::<f64>().sqrt();
+        assert!((n - 1.0).abs() < 1e-12);
+        assert!(*res <= tol * lmax, "true residual {res} > {}", tol * lmax);
+        // The estimate β_m|s_mi| is the true residual up to rounding (basis kept orthonormal).
+        assert!(
+            (res - est).abs() <= 1e-10 * lmax,
+            "estimate {est} vs true {res}"
+        );
+    }
+}
+
+/// Top 20 of Q diag(λ) Qᵀ by Lanczos, checked against nalgebra's dense eigenvalues.
+fn top20_against_dense(lambdas: &[f64], seed: u64, tol: f64) -> Eigenpairs {
+    let op = with_spectrum(lambdas, seed);
+    let want = &reference_eigenvalues(op.matrix())[..20];
+    let r = top_eigenpairs(&op, &opts(20, Which::Largest, tol));
+    check(&op, &r, want, tol);
+    r
+}
+
+/// Five clusters of four eigenvalues 0.1% apart above a bulk in [0, 1]; D = 400.
+#[test]
+fn clustered_top20_match_dense() {
+    let mut lambdas: Vec<f64> = (0..380).map(|i| i as f64 / 379.0).collect();
+    for c in [100.0, 60.0, 30.0, 15.0, 8.0] {
+        lambdas.extend((0..4).map(|j| c * (1.0 - 1e-3 * j as f64)));
+    }
+    // Eigenvalue error ≤ residual²/gap: tol 1e-9 makes it ≪ 1e-8 even for 0.1% gaps.
+    let r = top20_against_dense(&lambdas, 1, 1e-9);
+    println!("clustered: m = {}", r.krylov_size);
+}
+
+/// Indefinite spectrum (negative and positive outliers over a bulk in [−5, 5]): the most
+/// negative eigenvalues by Smallest and by Both.
+#[test]
+fn indefinite_smallest_and_both() {
+    let mut lambdas: Vec<f64> = (0..485).map(|i| -5.0 + 10.0 * i as f64 / 484.0).collect();
+    lambdas.extend([
+        -30.0, -25.0, -20.0, -16.0, -13.0, -11.0, -9.5, -8.5, -8.0, -7.6,
+    ]);
+    lambdas.extend([50.0, 40.0, 35.0, 30.0, 25.0]);
+    let op = with_spectrum(&lambdas, 2);
+    let reference = reference_eigenvalues(op.matrix());
+    let d = reference.len();
+    let tol = 1e-9;
+
+    let smallest = top_eigenpairs(&op, &opts(10, Which::Smallest, tol));
+    let want: Vec<f64> = reference.iter().rev().take(10).copied().collect();
+    check(&op, &smallest, &want, tol);
+    assert!(smallest.eigenvalues[0] < -29.9, "most negative first");
+
+    let both = top_eigenpairs(&op, &opts(5, Which::Both, tol));
+    let want: Vec<f64> = reference[..5]
+        .iter()
+        .chain(&reference[d - 5..])
+        .copied()
+        .collect();
+    check(&op, &both, &want, tol);
+    assert!(
+        (both.eigenvalues[9] + 30.0).abs() < 1e-8 && (smallest.eigenvalues[0] + 30.0).abs() < 1e-8
+    );
+    println!(
+        "indefinite: Smallest m = {}, Both m = {}",
+        smallest.krylov_size, both.krylov_size
+    );
+}
+
+/// Rank 12 < k = 20: the zero eigenvalues come from restarts after breakdown.
+#[test]
+fn rank_deficient_finds_zeros_by_restart() {
+    let mut lambdas = vec![0.0; 300];
+    for (i, l) in lambdas.iter_mut().take(12).enumerate() {
+        *l = (i + 1) as f64;
+    }
+    let r = top20_against_dense(&lambdas, 3, 1e-6);
+    assert!(r.eigenvalues[12..].iter().all(|l| l.abs() < 1e-10));
+    assert_eq!(
+        r.krylov_size, 20,
+        "breakdown after 13 steps, then one step per restart"
+    );
+}
+
+/// D = 2000, Hessian-like: 20 outliers over a bulk in [−1, 2].
+#[test]
+fn d2000_top20_match_dense() {
+    let mut lambdas: Vec<f64> = (0..1980).map(|i| -1.0 + 3.0 * i as f64 / 1979.0).collect();
+    lambdas.extend((0..20).map(|i| 5.0 + 100.0 / (i + 1) as f64));
+    let r = top20_against_dense(&lambdas, 4, 1e-9);
+    println!("D=2000: m = {}", r.krylov_size);
+}
+
+/// Same seed ⇒ bit-identical, also on a one-thread pool (no thread-dependent reductions).
+#[test]
+fn same_seed_bit_identical_across_thread_counts() {
+    let lambdas: Vec<f64> = (0..300).map(|i| (i as f64 * 0.37).sin() * 10.0).collect();
+    let op = with_spectrum(&lambdas, 5);
+    let o = opts(8, Which::Both, 1e-8);
+    let a = top_eigenpairs(&op, &o);
+    let b = top_eigenpairs(&op, &o);
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap()
+        .install(|| top_eigenpairs(&op, &o));
+    for other in [&b, &one] {
+        assert_eq!(a.eigenvalues, other.eigenvalues);
+        assert_eq!(a.eigenvectors, other.eigenvectors);
+        assert_eq!(a.residuals, other.residuals);
+        assert_eq!(a.krylov_size, other.krylov_size);
+    }
+    let c = top_eigenpairs(&op, &LanczosOptions { seed: 7, ..o });
+    assert_ne!(a.eigenvectors, c.eigenvectors, "the seed matters");
+}
+
+/// Agreement with the `lanczos` crate's eigsh on the same operator (through AsHermitian).
+#[test]
+fn agrees_with_lanczos_crate() {
+    let mut lambdas: Vec<f64> = (0..297).map(|i| 10.0 * i as f64 / 296.0).collect();
+    lambdas.extend([100.0, 80.0, 60.0]);
+    let op = with_spectrum(&lambdas, 6);
+    let ours = top_eigenpairs(&op, &opts(3, Which::Largest, 1e-8));
+    // Unseeded start: 120 iterations leave the three separated outliers converged to far
+    // below 1e-6 for any start not nearly orthogonal to them.
+    let theirs = AsHermitian(&op).eigsh(120, Order::Largest);
+    for (i, ours) in ours.eigenvalues.iter().enumerate() {
+        let theirs = theirs.eigenvalues[i];
+        assert!(
+            (ours - theirs).abs() <= 1e-6 * ours.abs(),
+            "{ours} vs {theirs}"
+        );
+    }
+}
+
+/// k up to D on tiny problems: the whole spectrum, including Both with 2k > D.
+#[test]
+fn small_d_whole_spectrum() {
+    let lambdas = [3.0, -1.0, 0.5, 2.0, -4.0, 1.0];
+    let op = with_spectrum(&lambdas, 7);
+    let mut want = lambdas.to_vec();
+    want.sort_by(|a, b| b.total_cmp(a));
+    for which in [Which::Largest, Which::Both] {
+        let r = top_eigenpairs(&op, &opts(6, which, 1e-10));
+        check(&op, &r, &want, 1e-10);
+        assert_eq!(r.krylov_size, 6);
+    }
+    let r = top_eigenpairs(&op, &opts(9, Which::Smallest, 1e-10));
+    let asc: Vec<f64> = want.iter().rev().copied().collect();
+    check(&op, &r, &asc, 1e-10);
+    let one = DenseOperator::new(nalgebra::DMatrix::from_element(1, 1, -2.5));
+    let r = top_eigenpairs(&one, &opts(1, Which::Both, 1e-10));
+    assert_eq!(r.eigenvalues, vec![-2.5]);
+}
+
+/// A hard budget: max_krylov reached before convergence is reported, not hidden.
+#[test]
+fn max_krylov_reports_not_converged() {
+    let lambdas: Vec<f64> = (0..400).map(|i| 1.0 + 1e-4 * i as f64).collect();
+    let op = with_spectrum(&lambdas, 8);
+    let r = top_eigenpairs(
+        &op,
+        &LanczosOptions {
+            max_krylov: Some(15),
+            ..opts(5, Which::Largest, 1e-12)
+        },
+    );
+    assert!(!r.converged);
+    assert_eq!(r.krylov_size, 15);
+    let worst = r.residuals.iter().fold(0.0f64, |m, x| m.max(*x));
+    assert!(
+        worst > 1e-12 * r.eigenvalues[0],
+        "unconverged means a residual above tol"
+    );
+}
+
+/// dense_matrix/full_spectrum reproduce the constructed spectrum.
+#[test]
+fn full_spectrum_matches_construction() {
+    let lambdas: Vec<f64> = (0..50).map(|i| (i as f64 - 20.0) / 3.0).collect();
+    let op = with_spectrum(&lambdas, 9);
+    let s = full_spectrum(&op);
+    assert!(s.asymmetry < 1e-15);
+    let mut want = lambdas.clone();
+    want.sort_by(|a, b| b.total_cmp(a));
+    for (got, want) in s.eigenvalues.iter().zip(&want) {
+        assert!((got - want).abs() < 1e-12);
+    }
+    for (j, &l) in s.eigenvalues.iter().enumerate() {
+        let u: Vec<f64> = s.eigenvectors.column(j).iter().copied().collect();
+        let au = op.apply(&u);
+        let res: f64 = au.iter().zip(&u).map(|(a, x)| (a - l * x).powi(2)).sum();
+        assert!(res.sqrt() < 1e-12);
+    }
+}
