@@ -1,6 +1,16 @@
 //! curvscope-model: burn models, datasets, checkpoints, and the flat-parameter objective
 //! L(θ), ∇L(θ), exact H(θ)·v and per-sample gradients over any burn backend.
 
+pub mod checkpoint;
+pub mod dataset;
+pub mod idx;
+pub mod npz;
 mod objective;
 
+pub use checkpoint::{load_checkpoint, save_checkpoint, Activation, ArchSpec, Checkpoint, CheckpointError, CheckpointMeta, Dtype};
+pub use dataset::{
+    default_data_dir, digits, fashion_corrupted, fashion_test, fashion_train, labels_sha256, toy2d, two_d_halfspace,
+    DataError, Dataset, DatasetInfo, Targets,
+};
+pub use npz::{load_npz, NpzError};
 pub use objective::Objective;
