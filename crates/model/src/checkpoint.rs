@@ -78,7 +78,10 @@ impl ArchSpec {
     /// ```
     pub fn params(&self) -> Vec<(String, Vec<usize>)> {
         let linear = |name: &str, fan_in: usize, fan_out: usize| {
-            [(format!("{name}.weight"), vec![fan_out, fan_in]), (format!("{name}.bias"), vec![fan_out])]
+            [
+                (format!("{name}.weight"), vec![fan_out, fan_in]),
+                (format!("{name}.bias"), vec![fan_out]),
+            ]
         };
         match self {
             ArchSpec::Lenet => vec![
@@ -92,9 +95,15 @@ impl ArchSpec {
             .chain(linear("fc2", 50, 10))
             .collect(),
             ArchSpec::Mlp {
-                input, hidden, classes, ..
+                input,
+                hidden,
+                classes,
+                ..
             } => {
-                let widths: Vec<usize> = std::iter::once(*input).chain(hidden.iter().copied()).chain([*classes]).collect();
+                let widths: Vec<usize> = std::iter::once(*input)
+                    .chain(hidden.iter().copied())
+                    .chain([*classes])
+                    .collect();
                 widths
                     .windows(2)
                     .enumerate()
@@ -108,7 +117,10 @@ impl ArchSpec {
 
     /// Number of parameters D.
     pub fn dim(&self) -> usize {
-        self.params().iter().map(|(_, s)| s.iter().product::<usize>()).sum()
+        self.params()
+            .iter()
+            .map(|(_, s)| s.iter().product::<usize>())
+            .sum()
     }
 }
 
@@ -228,7 +240,9 @@ pub enum CheckpointError {
         tensor: String,
     },
     /// The file holds a tensor the architecture does not have.
-    #[error("{path}: unexpected tensor `{tensor}` (not a parameter of the architecture in {META_FILE})")]
+    #[error(
+        "{path}: unexpected tensor `{tensor}` (not a parameter of the architecture in {META_FILE})"
+    )]
     ExtraTensor {
         /// The file.
         path: PathBuf,
@@ -323,7 +337,12 @@ fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), CheckpointEr
 /// assert_eq!((ckpt.theta, ckpt.meta, ckpt.dtype), (vec![0.5, -1.25], meta, Dtype::F64));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn save_checkpoint(dir: &Path, meta: &CheckpointMeta, theta: &[f64], dtype: Dtype) -> Result<(), CheckpointError> {
+pub fn save_checkpoint(
+    dir: &Path,
+    meta: &CheckpointMeta,
+    theta: &[f64],
+    dtype: Dtype,
+) -> Result<(), CheckpointError> {
     let expected = meta.arch.dim();
     if theta.len() != expected {
         return Err(CheckpointError::ThetaLength {
@@ -343,7 +362,10 @@ pub fn save_checkpoint(dir: &Path, meta: &CheckpointMeta, theta: &[f64], dtype: 
         };
         let bytes: Vec<u8> = match dtype {
             Dtype::F64 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            Dtype::F32 => values.iter().flat_map(|&v| (v as f32).to_le_bytes()).collect(),
+            Dtype::F32 => values
+                .iter()
+                .flat_map(|&v| (v as f32).to_le_bytes())
+                .collect(),
         };
         let bad = match dtype {
             Dtype::F64 => values.iter().position(|v| !v.is_finite()),
@@ -359,7 +381,8 @@ pub fn save_checkpoint(dir: &Path, meta: &CheckpointMeta, theta: &[f64], dtype: 
         Dtype::F64 => safetensors::Dtype::F64,
     };
     let views = parts.iter().zip(&buffers).map(|((name, shape, _), bytes)| {
-        let view = TensorView::new(st_dtype, shape.clone(), bytes).expect("byte count matches the shape");
+        let view =
+            TensorView::new(st_dtype, shape.clone(), bytes).expect("byte count matches the shape");
         (name.clone(), view)
     });
     let bytes = safetensors::serialize(views, None).map_err(|source| CheckpointError::Format {
@@ -378,7 +401,9 @@ pub fn save_checkpoint(dir: &Path, meta: &CheckpointMeta, theta: &[f64], dtype: 
 fn read_file(path: PathBuf) -> Result<(PathBuf, Vec<u8>), CheckpointError> {
     match std::fs::read(&path) {
         Ok(bytes) => Ok((path, bytes)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(CheckpointError::MissingFile { path }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(CheckpointError::MissingFile { path })
+        }
         Err(source) => Err(CheckpointError::Io { path, source }),
     }
 }
@@ -389,7 +414,10 @@ fn read_file(path: PathBuf) -> Result<(PathBuf, Vec<u8>), CheckpointError> {
 pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint, CheckpointError> {
     let (meta_path, json) = read_file(dir.join(META_FILE))?;
     let meta: CheckpointMeta =
-        serde_json::from_slice(&json).map_err(|source| CheckpointError::Json { path: meta_path, source })?;
+        serde_json::from_slice(&json).map_err(|source| CheckpointError::Json {
+            path: meta_path,
+            source,
+        })?;
     let (path, bytes) = read_file(dir.join(MODEL_FILE))?;
     let file = SafeTensors::deserialize(&bytes).map_err(|source| CheckpointError::Format {
         path: path.clone(),
@@ -407,10 +435,12 @@ pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint, CheckpointError> {
     let mut theta = Vec::with_capacity(meta.arch.dim());
     let mut dtype = None;
     for (name, shape) in &params {
-        let view = file.tensor(name).map_err(|_| CheckpointError::MissingTensor {
-            path: path.clone(),
-            tensor: name.clone(),
-        })?;
+        let view = file
+            .tensor(name)
+            .map_err(|_| CheckpointError::MissingTensor {
+                path: path.clone(),
+                tensor: name.clone(),
+            })?;
         if view.shape() != shape.as_slice() {
             return Err(CheckpointError::Shape {
                 path,
@@ -441,8 +471,16 @@ pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint, CheckpointError> {
         }
         let start = theta.len();
         match this {
-            Dtype::F32 => theta.extend(view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64)),
-            Dtype::F64 => theta.extend(view.data().chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))),
+            Dtype::F32 => theta.extend(
+                view.data()
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64),
+            ),
+            Dtype::F64 => theta.extend(
+                view.data()
+                    .chunks_exact(8)
+                    .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes"))),
+            ),
         }
         if let Some(index) = theta[start..].iter().position(|v| !v.is_finite()) {
             return Err(CheckpointError::NonFinite {
@@ -488,17 +526,32 @@ mod tests {
             ("fc2.weight", vec![10, 50]),
             ("fc2.bias", vec![10]),
         ];
-        let params: Vec<(&str, Vec<usize>)> = params.iter().map(|(n, s)| (n.as_str(), s.clone())).collect();
+        let params: Vec<(&str, Vec<usize>)> = params
+            .iter()
+            .map(|(n, s)| (n.as_str(), s.clone()))
+            .collect();
         assert_eq!(params, expected);
         assert_eq!(ArchSpec::Lenet.dim(), 11_330);
     }
 
     #[test]
     fn mlp_fixed_output_and_toy2d_layouts() {
-        let names = |a: &ArchSpec| a.params().into_iter().map(|(n, s)| format!("{n}{s:?}")).collect::<Vec<_>>();
+        let names = |a: &ArchSpec| {
+            a.params()
+                .into_iter()
+                .map(|(n, s)| format!("{n}{s:?}"))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(
             names(&mlp()),
-            ["fc1.weight[4, 3]", "fc1.bias[4]", "fc2.weight[2, 4]", "fc2.bias[2]", "fc3.weight[5, 2]", "fc3.bias[5]"]
+            [
+                "fc1.weight[4, 3]",
+                "fc1.bias[4]",
+                "fc2.weight[2, 4]",
+                "fc2.bias[2]",
+                "fc3.weight[5, 2]",
+                "fc3.bias[5]"
+            ]
         );
         assert_eq!(mlp().dim(), 12 + 4 + 8 + 2 + 10 + 5);
         let logistic = ArchSpec::Mlp {
@@ -508,7 +561,10 @@ mod tests {
             activation: Activation::Relu,
         };
         assert_eq!(names(&logistic), ["fc1.weight[10, 784]", "fc1.bias[10]"]);
-        let fixed = ArchSpec::FixedOutput { input: 2, hidden: 20 };
+        let fixed = ArchSpec::FixedOutput {
+            input: 2,
+            hidden: 20,
+        };
         assert_eq!(names(&fixed), ["hidden.weight[20, 2]", "hidden.bias[20]"]);
         assert_eq!(names(&ArchSpec::Toy2d), ["w[2]"]);
     }
@@ -517,8 +573,17 @@ mod tests {
     fn arch_json_matches_the_documented_format() {
         let cases = [
             (r#"{"name":"lenet"}"#, ArchSpec::Lenet),
-            (r#"{"name":"mlp","input":3,"hidden":[4,2],"classes":5,"activation":"tanh"}"#, mlp()),
-            (r#"{"name":"fixed-output","input":2,"hidden":20}"#, ArchSpec::FixedOutput { input: 2, hidden: 20 }),
+            (
+                r#"{"name":"mlp","input":3,"hidden":[4,2],"classes":5,"activation":"tanh"}"#,
+                mlp(),
+            ),
+            (
+                r#"{"name":"fixed-output","input":2,"hidden":20}"#,
+                ArchSpec::FixedOutput {
+                    input: 2,
+                    hidden: 20,
+                },
+            ),
             (r#"{"name":"toy2d"}"#, ArchSpec::Toy2d),
         ];
         for (json, arch) in cases {
@@ -537,7 +602,9 @@ mod tests {
 
     fn random_theta(arch: &ArchSpec, seed: u64) -> Vec<f64> {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        (0..arch.dim()).map(|_| rng.random_range(-3.0..3.0)).collect()
+        (0..arch.dim())
+            .map(|_| rng.random_range(-3.0..3.0))
+            .collect()
     }
 
     #[test]
@@ -561,7 +628,10 @@ mod tests {
             }),
             ..CheckpointMeta::new(ArchSpec::Lenet)
         };
-        meta.extra.insert("note".into(), serde_json::json!({"from": "python", "k": [1, 2]}));
+        meta.extra.insert(
+            "note".into(),
+            serde_json::json!({"from": "python", "k": [1, 2]}),
+        );
         save_checkpoint(dir.path(), &meta, &theta, Dtype::F64).unwrap();
         let ckpt = load_checkpoint(dir.path()).unwrap();
         assert_eq!(ckpt.dtype, Dtype::F64);
@@ -574,7 +644,10 @@ mod tests {
     fn f32_round_trip_is_exact_for_f32_values_and_rounds_others() {
         let dir = tempfile::tempdir().unwrap();
         let meta = CheckpointMeta::new(mlp());
-        let theta: Vec<f64> = random_theta(&mlp(), 2).iter().map(|&v| v as f32 as f64).collect();
+        let theta: Vec<f64> = random_theta(&mlp(), 2)
+            .iter()
+            .map(|&v| v as f32 as f64)
+            .collect();
         save_checkpoint(dir.path(), &meta, &theta, Dtype::F32).unwrap();
         let ckpt = load_checkpoint(dir.path()).unwrap();
         assert_eq!((ckpt.dtype, &ckpt.theta), (Dtype::F32, &theta));
@@ -589,29 +662,57 @@ mod tests {
     #[test]
     fn saving_rejects_wrong_length_and_non_finite_theta() {
         let dir = tempfile::tempdir().unwrap();
-        let meta = CheckpointMeta::new(ArchSpec::FixedOutput { input: 2, hidden: 3 });
+        let meta = CheckpointMeta::new(ArchSpec::FixedOutput {
+            input: 2,
+            hidden: 3,
+        });
         let err = save_checkpoint(dir.path(), &meta, &[0.0; 8], Dtype::F64).unwrap_err();
-        assert!(matches!(err, CheckpointError::ThetaLength { expected: 9, found: 8 }), "{err}");
+        assert!(
+            matches!(
+                err,
+                CheckpointError::ThetaLength {
+                    expected: 9,
+                    found: 8
+                }
+            ),
+            "{err}"
+        );
         let mut theta = vec![0.5; 9];
         theta[7] = f64::NAN;
         let err = save_checkpoint(dir.path(), &meta, &theta, Dtype::F64).unwrap_err();
-        assert!(matches!(&err, CheckpointError::NonFinite { tensor, index: 1, .. } if tensor == "hidden.bias"), "{err}");
+        assert!(
+            matches!(&err, CheckpointError::NonFinite { tensor, index: 1, .. } if tensor == "hidden.bias"),
+            "{err}"
+        );
         theta[7] = 1e300; // finite in f64, infinite in f32
         save_checkpoint(dir.path(), &meta, &theta, Dtype::F64).unwrap();
         let err = save_checkpoint(dir.path(), &meta, &theta, Dtype::F32).unwrap_err();
-        assert!(matches!(&err, CheckpointError::NonFinite { tensor, index: 1, .. } if tensor == "hidden.bias"), "{err}");
+        assert!(
+            matches!(&err, CheckpointError::NonFinite { tensor, index: 1, .. } if tensor == "hidden.bias"),
+            "{err}"
+        );
         // The failed F32 save left the earlier F64 checkpoint intact.
         assert_eq!(load_checkpoint(dir.path()).unwrap().theta, theta);
     }
 
     /// A checkpoint for `arch` whose safetensors file holds exactly `tensors`.
-    fn write_raw(arch: &str, tensors: &[(&str, safetensors::Dtype, Vec<usize>, Vec<u8>)]) -> tempfile::TempDir {
+    fn write_raw(
+        arch: &str,
+        tensors: &[(&str, safetensors::Dtype, Vec<usize>, Vec<u8>)],
+    ) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(META_FILE), format!(r#"{{"arch":{arch}}}"#)).unwrap();
-        let views = tensors
-            .iter()
-            .map(|(name, dtype, shape, bytes)| (*name, TensorView::new(*dtype, shape.clone(), bytes).unwrap()));
-        std::fs::write(dir.path().join(MODEL_FILE), safetensors::serialize(views, None).unwrap()).unwrap();
+        let views = tensors.iter().map(|(name, dtype, shape, bytes)| {
+            (
+                *name,
+                TensorView::new(*dtype, shape.clone(), bytes).unwrap(),
+            )
+        });
+        std::fs::write(
+            dir.path().join(MODEL_FILE),
+            safetensors::serialize(views, None).unwrap(),
+        )
+        .unwrap();
         dir
     }
 
@@ -633,32 +734,57 @@ mod tests {
         let dir = write_raw(TOY, &[("w", St::F32, vec![2], f32s(&[1.5, -2.0]))]);
         std::fs::remove_file(dir.path().join(MODEL_FILE)).unwrap();
         let err = load_checkpoint(dir.path()).unwrap_err();
-        assert!(matches!(&err, CheckpointError::MissingFile { path } if path.ends_with(MODEL_FILE)), "{err}");
+        assert!(
+            matches!(&err, CheckpointError::MissingFile { path } if path.ends_with(MODEL_FILE)),
+            "{err}"
+        );
         std::fs::remove_file(dir.path().join(META_FILE)).unwrap();
         let err = load_checkpoint(dir.path()).unwrap_err();
-        assert!(matches!(&err, CheckpointError::MissingFile { path } if path.ends_with(META_FILE)), "{err}");
+        assert!(
+            matches!(&err, CheckpointError::MissingFile { path } if path.ends_with(META_FILE)),
+            "{err}"
+        );
     }
 
     #[test]
     fn bad_json_and_unknown_arch_are_errors() {
-        for json in ["{\"arch\": {\"name\": \"lenet\"", r#"{"arch":{"name":"vgg"}}"#, r#"{"step":3}"#] {
+        for json in [
+            "{\"arch\": {\"name\": \"lenet\"",
+            r#"{"arch":{"name":"vgg"}}"#,
+            r#"{"step":3}"#,
+        ] {
             let dir = write_raw(TOY, &[("w", St::F32, vec![2], f32s(&[1.5, -2.0]))]);
             std::fs::write(dir.path().join(META_FILE), json).unwrap();
             let err = load_checkpoint(dir.path()).unwrap_err();
-            assert!(matches!(&err, CheckpointError::Json { path, .. } if path.ends_with(META_FILE)), "{err}");
+            assert!(
+                matches!(&err, CheckpointError::Json { path, .. } if path.ends_with(META_FILE)),
+                "{err}"
+            );
         }
     }
 
     #[test]
     fn missing_and_extra_tensors_are_named() {
         let fixed = r#"{"name":"fixed-output","input":1,"hidden":2}"#;
-        let dir = write_raw(fixed, &[("hidden.weight", St::F32, vec![2, 1], f32s(&[1.0, 2.0]))]);
+        let dir = write_raw(
+            fixed,
+            &[("hidden.weight", St::F32, vec![2, 1], f32s(&[1.0, 2.0]))],
+        );
         let err = load_checkpoint(dir.path()).unwrap_err();
-        assert!(matches!(&err, CheckpointError::MissingTensor { tensor, .. } if tensor == "hidden.bias"), "{err}");
+        assert!(
+            matches!(&err, CheckpointError::MissingTensor { tensor, .. } if tensor == "hidden.bias"),
+            "{err}"
+        );
         let w = ("w", St::F32, vec![2], f32s(&[1.0, 2.0]));
-        let dir = write_raw(TOY, &[w.clone(), ("w_extra", St::F32, vec![1], f32s(&[0.0]))]);
+        let dir = write_raw(
+            TOY,
+            &[w.clone(), ("w_extra", St::F32, vec![1], f32s(&[0.0]))],
+        );
         let err = load_checkpoint(dir.path()).unwrap_err();
-        assert!(matches!(&err, CheckpointError::ExtraTensor { tensor, .. } if tensor == "w_extra"), "{err}");
+        assert!(
+            matches!(&err, CheckpointError::ExtraTensor { tensor, .. } if tensor == "w_extra"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -676,12 +802,24 @@ mod tests {
     fn only_f32_or_f64_and_one_dtype_are_accepted() {
         let dir = write_raw(TOY, &[("w", St::I32, vec![2], vec![0; 8])]);
         let err = load_checkpoint(dir.path()).unwrap_err();
-        assert!(matches!(&err, CheckpointError::Dtype { tensor, found, .. } if tensor == "w" && found == "I32"), "{err}");
+        assert!(
+            matches!(&err, CheckpointError::Dtype { tensor, found, .. } if tensor == "w" && found == "I32"),
+            "{err}"
+        );
         let dir = write_raw(TOY, &[("w", St::F16, vec![2], vec![0; 4])]);
-        assert!(matches!(load_checkpoint(dir.path()), Err(CheckpointError::Dtype { .. })));
+        assert!(matches!(
+            load_checkpoint(dir.path()),
+            Err(CheckpointError::Dtype { .. })
+        ));
         let fixed = r#"{"name":"fixed-output","input":1,"hidden":1}"#;
         let one_f64 = 1.0f64.to_le_bytes().to_vec();
-        let dir = write_raw(fixed, &[("hidden.weight", St::F32, vec![1, 1], f32s(&[1.0])), ("hidden.bias", St::F64, vec![1], one_f64)]);
+        let dir = write_raw(
+            fixed,
+            &[
+                ("hidden.weight", St::F32, vec![1, 1], f32s(&[1.0])),
+                ("hidden.bias", St::F64, vec![1], one_f64),
+            ],
+        );
         let err = load_checkpoint(dir.path()).unwrap_err();
         assert!(
             matches!(&err, CheckpointError::Dtype { tensor, found, .. } if tensor == "hidden.bias" && found == "F64"),
@@ -693,8 +831,16 @@ mod tests {
     fn nan_and_inf_name_tensor_and_first_index() {
         for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
             let fixed = r#"{"name":"fixed-output","input":2,"hidden":2}"#;
-            let w = ("hidden.weight", St::F32, vec![2, 2], f32s(&[0.0, 1.0, bad, bad]));
-            let dir = write_raw(fixed, &[w, ("hidden.bias", St::F32, vec![2], f32s(&[0.0, 0.0]))]);
+            let w = (
+                "hidden.weight",
+                St::F32,
+                vec![2, 2],
+                f32s(&[0.0, 1.0, bad, bad]),
+            );
+            let dir = write_raw(
+                fixed,
+                &[w, ("hidden.bias", St::F32, vec![2], f32s(&[0.0, 0.0]))],
+            );
             let err = load_checkpoint(dir.path()).unwrap_err();
             assert!(
                 matches!(&err, CheckpointError::NonFinite { tensor, index: 2, .. } if tensor == "hidden.weight"),
@@ -706,17 +852,35 @@ mod tests {
     #[test]
     fn truncated_and_foreign_files_are_format_errors() {
         let dir = tempfile::tempdir().unwrap();
-        save_checkpoint(dir.path(), &CheckpointMeta::new(mlp()), &random_theta(&mlp(), 4), Dtype::F32).unwrap();
+        save_checkpoint(
+            dir.path(),
+            &CheckpointMeta::new(mlp()),
+            &random_theta(&mlp(), 4),
+            Dtype::F32,
+        )
+        .unwrap();
         let path = dir.path().join(MODEL_FILE);
         let good = std::fs::read(&path).unwrap();
-        for corrupt in [&good[..good.len() - 1], &good[..20], &good[..3], &b"PK\x03\x04 not safetensors at all"[..], &[][..]] {
+        for corrupt in [
+            &good[..good.len() - 1],
+            &good[..20],
+            &good[..3],
+            &b"PK\x03\x04 not safetensors at all"[..],
+            &[][..],
+        ] {
             std::fs::write(&path, corrupt).unwrap();
             let err = load_checkpoint(dir.path()).unwrap_err();
-            assert!(matches!(&err, CheckpointError::Format { path: p, .. } if p == &path), "{err}");
+            assert!(
+                matches!(&err, CheckpointError::Format { path: p, .. } if p == &path),
+                "{err}"
+            );
         }
         let mut long = good.clone();
         long.extend([0; 4]);
         std::fs::write(&path, long).unwrap();
-        assert!(matches!(load_checkpoint(dir.path()), Err(CheckpointError::Format { .. })));
+        assert!(matches!(
+            load_checkpoint(dir.path()),
+            Err(CheckpointError::Format { .. })
+        ));
     }
 }

@@ -86,7 +86,11 @@ pub fn labels_sha256(labels: &[i64]) -> String {
     for l in labels {
         hasher.update(l.to_le_bytes());
     }
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// N samples of a fixed shape: inputs `x` (row-major, sample after sample) and targets.
@@ -120,14 +124,23 @@ impl Dataset {
     ) -> Result<Self, DataError> {
         let bad = |m: String| Err(DataError::Inconsistent(m));
         let sample_len: usize = sample_shape.iter().product();
-        if sample_len == 0 || x.len() % sample_len != 0 {
-            return bad(format!("{} input values do not split into samples of shape {sample_shape:?}", x.len()));
+        if sample_len == 0 || !x.len().is_multiple_of(sample_len) {
+            return bad(format!(
+                "{} input values do not split into samples of shape {sample_shape:?}",
+                x.len()
+            ));
         }
         let n = x.len() / sample_len;
         let n_targets = match &targets {
             Targets::Classes { labels, n_classes } => {
-                if let Some(i) = labels.iter().position(|&l| l < 0 || l as u64 >= *n_classes as u64) {
-                    return bad(format!("label {} of sample {i} is not in 0..{n_classes}", labels[i]));
+                if let Some(i) = labels
+                    .iter()
+                    .position(|&l| l < 0 || l as u64 >= *n_classes as u64)
+                {
+                    return bad(format!(
+                        "label {} of sample {i} is not in 0..{n_classes}",
+                        labels[i]
+                    ));
                 }
                 labels.len()
             }
@@ -235,7 +248,11 @@ impl Dataset {
     /// # Panics
     /// If an index is `>= len()`, like slice indexing.
     pub fn subset(&self, indices: &[usize]) -> Dataset {
-        let x = indices.iter().flat_map(|&i| self.sample(i)).copied().collect();
+        let x = indices
+            .iter()
+            .flat_map(|&i| self.sample(i))
+            .copied()
+            .collect();
         let targets = match &self.targets {
             Targets::Classes { labels, n_classes } => Targets::Classes {
                 labels: indices.iter().map(|&i| labels[i]).collect(),
@@ -272,8 +289,14 @@ impl Dataset {
     }
 
     fn with_parts(&self, x: Vec<f32>, targets: Targets) -> Dataset {
-        Dataset::new(self.info.name.clone(), x, self.sample_shape.clone(), targets, self.info.seed)
-            .expect("a subset of a consistent dataset is consistent")
+        Dataset::new(
+            self.info.name.clone(),
+            x,
+            self.sample_shape.clone(),
+            targets,
+            self.info.seed,
+        )
+        .expect("a subset of a consistent dataset is consistent")
     }
 }
 
@@ -294,7 +317,12 @@ pub fn default_data_dir() -> PathBuf {
 fn fashion(data_dir: &Path, split: &str, n: usize, name: String) -> Result<Dataset, DataError> {
     let dir = data_dir.join("fashion-mnist");
     let images = dir.join(format!("{split}-images-idx3-ubyte.gz"));
-    let (imgs, labels) = idx::read_pair(&images, &dir.join(format!("{split}-labels-idx1-ubyte.gz")), 28, 28)?;
+    let (imgs, labels) = idx::read_pair(
+        &images,
+        &dir.join(format!("{split}-labels-idx1-ubyte.gz")),
+        28,
+        28,
+    )?;
     if n > imgs.n {
         return Err(DataError::NotEnough {
             path: images,
@@ -303,9 +331,21 @@ fn fashion(data_dir: &Path, split: &str, n: usize, name: String) -> Result<Datas
         });
     }
     // Divide in f32 as torchvision's ToTensor does, so inputs match PyTorch bit for bit.
-    let x = imgs.pixels[..n * 784].iter().map(|&p| p as f32 / 255.0).collect();
+    let x = imgs.pixels[..n * 784]
+        .iter()
+        .map(|&p| p as f32 / 255.0)
+        .collect();
     let labels = labels[..n].iter().map(|&l| l as i64).collect();
-    Dataset::new(name, x, vec![1, 28, 28], Targets::Classes { labels, n_classes: 10 }, None)
+    Dataset::new(
+        name,
+        x,
+        vec![1, 28, 28],
+        Targets::Classes {
+            labels,
+            n_classes: 10,
+        },
+        None,
+    )
 }
 
 /// The first `n ≤ 6000` Fashion-MNIST training images (the bundled subset), pixels scaled to
@@ -317,7 +357,12 @@ fn fashion(data_dir: &Path, split: &str, n: usize, name: String) -> Result<Datas
 /// # Ok::<(), curvscope_model::DataError>(())
 /// ```
 pub fn fashion_train(data_dir: &Path, n: usize) -> Result<Dataset, DataError> {
-    fashion(data_dir, "train-6k", n, format!("fashion-mnist-train[0..{n}]"))
+    fashion(
+        data_dir,
+        "train-6k",
+        n,
+        format!("fashion-mnist-train[0..{n}]"),
+    )
 }
 
 /// The first `n ≤ 10000` Fashion-MNIST test images, as [`fashion_train`].
@@ -338,15 +383,32 @@ pub fn fashion_test(data_dir: &Path, n: usize) -> Result<Dataset, DataError> {
 /// assert_eq!((ds.len(), ds.info().seed), (1200, Some(7)));
 /// # Ok::<(), curvscope_model::DataError>(())
 /// ```
-pub fn fashion_corrupted(data_dir: &Path, n_clean: usize, n_random: usize, seed: u64) -> Result<Dataset, DataError> {
+pub fn fashion_corrupted(
+    data_dir: &Path,
+    n_clean: usize,
+    n_random: usize,
+    seed: u64,
+) -> Result<Dataset, DataError> {
     let clean = fashion_train(data_dir, n_clean + n_random)?;
     let mut labels = clean.labels().expect("Fashion-MNIST has labels").to_vec();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     for l in &mut labels[n_clean..] {
         *l = rng.random_range(0..10);
     }
-    let name = format!("fashion-mnist-train[0..{}], labels {n_clean}.. random", n_clean + n_random);
-    Dataset::new(name, clean.x, clean.sample_shape, Targets::Classes { labels, n_classes: 10 }, Some(seed))
+    let name = format!(
+        "fashion-mnist-train[0..{}], labels {n_clean}.. random",
+        n_clean + n_random
+    );
+    Dataset::new(
+        name,
+        clean.x,
+        clean.sample_shape,
+        Targets::Classes {
+            labels,
+            n_classes: 10,
+        },
+        Some(seed),
+    )
 }
 
 /// scikit-learn's 1,797 handwritten digits (bundled in `data/digits/`), pixels / 16 in
@@ -377,14 +439,30 @@ pub fn digits(data_dir: &Path) -> Result<Dataset, DataError> {
             .collect::<Result<_, _>>()
             .map_err(|e| parse_err(format!("line {}: {e}", i + 1)))?;
         match values.split_last() {
-            Some((&label, pixels)) if pixels.len() == 64 && label < 10 && pixels.iter().all(|&p| p <= 16) => {
+            Some((&label, pixels))
+                if pixels.len() == 64 && label < 10 && pixels.iter().all(|&p| p <= 16) =>
+            {
                 x.extend(pixels.iter().map(|&p| p as f32 / 16.0));
                 labels.push(label as i64);
             }
-            _ => return Err(parse_err(format!("line {}: expected 64 pixels in 0..=16 and a label in 0..10", i + 1))),
+            _ => {
+                return Err(parse_err(format!(
+                    "line {}: expected 64 pixels in 0..=16 and a label in 0..10",
+                    i + 1
+                )))
+            }
         }
     }
-    Dataset::new("digits", x, vec![1, 8, 8], Targets::Classes { labels, n_classes: 10 }, None)
+    Dataset::new(
+        "digits",
+        x,
+        vec![1, 8, 8],
+        Targets::Classes {
+            labels,
+            n_classes: 10,
+        },
+        None,
+    )
 }
 
 /// `n` points uniform in `[−2, 2]²` labelled `1[x₁ ≥ x₂]` (2 classes; [`Dataset::targets_f64`]
@@ -398,13 +476,18 @@ pub fn digits(data_dir: &Path) -> Result<Dataset, DataError> {
 /// ```
 pub fn two_d_halfspace(n: usize, seed: u64) -> Dataset {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let x: Vec<f32> = (0..2 * n).map(|_| rng.random_range(-2.0f32..=2.0)).collect();
+    let x: Vec<f32> = (0..2 * n)
+        .map(|_| rng.random_range(-2.0f32..=2.0))
+        .collect();
     let labels = x.chunks(2).map(|p| (p[0] >= p[1]) as i64).collect();
     Dataset::new(
         "two-d-halfspace",
         x,
         vec![2],
-        Targets::Classes { labels, n_classes: 2 },
+        Targets::Classes {
+            labels,
+            n_classes: 2,
+        },
         Some(seed),
     )
     .expect("labels are 0 or 1")
@@ -412,8 +495,14 @@ pub fn two_d_halfspace(n: usize, seed: u64) -> Dataset {
 
 /// The rotation by π/4 used by [`toy2d`], as rows: `K = [[c, −s], [s, c]]` with c = s = 1/√2.
 pub const TOY2D_ROTATION: [[f64; 2]; 2] = [
-    [std::f64::consts::FRAC_1_SQRT_2, -std::f64::consts::FRAC_1_SQRT_2],
-    [std::f64::consts::FRAC_1_SQRT_2, std::f64::consts::FRAC_1_SQRT_2],
+    [
+        std::f64::consts::FRAC_1_SQRT_2,
+        -std::f64::consts::FRAC_1_SQRT_2,
+    ],
+    [
+        std::f64::consts::FRAC_1_SQRT_2,
+        std::f64::consts::FRAC_1_SQRT_2,
+    ],
 ];
 
 /// The paper's 2-D toy data (it uses `n = 100`): x = 10⁻² · (z ⊙ (√10, 1)) · K with
@@ -437,4 +526,140 @@ pub fn toy2d(n: usize, seed: u64) -> Dataset {
         x.push((a * k[0][1] + b * k[1][1]) as f32);
     }
     Dataset::new("toy2d", x, vec![2], Targets::None, Some(seed)).expect("whole samples")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn classes(labels: Vec<i64>, n_classes: usize) -> Targets {
+        Targets::Classes { labels, n_classes }
+    }
+
+    #[test]
+    fn new_rejects_inconsistent_parts() {
+        let x = vec![0.0; 6];
+        assert!(Dataset::new("a", x.clone(), vec![4], Targets::None, None).is_err());
+        assert!(Dataset::new("a", x.clone(), vec![0], Targets::None, None).is_err());
+        assert!(Dataset::new("a", x.clone(), vec![3], classes(vec![0], 2), None).is_err());
+        assert!(Dataset::new("a", x.clone(), vec![3], classes(vec![0, 2], 2), None).is_err());
+        assert!(Dataset::new("a", x.clone(), vec![3], classes(vec![-1, 0], 2), None).is_err());
+        assert!(Dataset::new(
+            "a",
+            x.clone(),
+            vec![3],
+            Targets::Regression(vec![1.0; 3]),
+            None
+        )
+        .is_err());
+        let ds = Dataset::new("a", x, vec![3], classes(vec![1, 0], 2), Some(4)).unwrap();
+        assert_eq!(
+            (ds.len(), ds.sample_len(), ds.n_classes(), ds.info().seed),
+            (2, 3, Some(2), Some(4))
+        );
+    }
+
+    #[test]
+    fn subset_slice_and_reshape_keep_samples_with_their_targets() {
+        let x: Vec<f32> = (0..8).map(|v| v as f32).collect();
+        let ds = Dataset::new("a", x, vec![2], classes(vec![3, 1, 0, 2], 4), Some(1)).unwrap();
+        let sub = ds.subset(&[2, 0, 2]);
+        assert_eq!(sub.x(), &[4.0, 5.0, 0.0, 1.0, 4.0, 5.0]);
+        assert_eq!(sub.labels(), Some(&[0, 3, 0][..]));
+        assert_eq!(sub.info().labels_sha256, Some(labels_sha256(&[0, 3, 0])));
+        assert_eq!(
+            (sub.len(), sub.info().seed, sub.n_classes()),
+            (3, Some(1), Some(4))
+        );
+        let sl = ds.slice(1..3);
+        assert_eq!(
+            (sl.x(), sl.labels()),
+            (&[2.0, 3.0, 4.0, 5.0][..], Some(&[1, 0][..]))
+        );
+        assert_eq!(ds.targets_f64(), Some(vec![3.0, 1.0, 0.0, 2.0]));
+        let flat = ds.reshape(vec![1, 2]).unwrap();
+        assert_eq!((flat.sample_shape(), flat.x()), (&[1, 2][..], ds.x()));
+        assert!(ds.reshape(vec![3]).is_err());
+        let reg = Dataset::new(
+            "r",
+            vec![1.0, 2.0],
+            vec![1],
+            Targets::Regression(vec![0.5, -0.5]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(reg.subset(&[1]).targets(), &Targets::Regression(vec![-0.5]));
+        assert_eq!(reg.x_f64(), [1.0, 2.0]);
+    }
+
+    #[test]
+    fn labels_hash_is_sha256_of_le_i64() {
+        // SHA-256 of the 8 bytes 01 00 00 00 00 00 00 00 (`sha256sum` of printf '\x01\0\0\0\0\0\0\0').
+        assert_eq!(
+            labels_sha256(&[1]),
+            "7c9fa136d4413fa6173637e883b6998d32e1d675f88cddff9dcbcf331820f4b8"
+        );
+    }
+
+    #[test]
+    fn halfspace_labels_follow_stored_points_and_split_evenly() {
+        let n = 10_000;
+        let ds = two_d_halfspace(n, 3);
+        assert_eq!(
+            (ds.len(), ds.sample_shape(), ds.n_classes()),
+            (n, &[2][..], Some(2))
+        );
+        assert!(ds.x().iter().all(|v| (-2.0..=2.0).contains(v)));
+        for i in 0..n {
+            let p = ds.sample(i);
+            assert_eq!(ds.labels().unwrap()[i], (p[0] >= p[1]) as i64);
+        }
+        // P(x₁ ≥ x₂) = 1/2 for a uniform square; stderr of the fraction is 0.5/√n.
+        let frac = ds.labels().unwrap().iter().sum::<i64>() as f64 / n as f64;
+        assert!((frac - 0.5).abs() < 4.0 * 0.5 / (n as f64).sqrt(), "{frac}");
+        // Each coordinate has mean 0 and variance 4/3: stderr of the mean is √(4/3)/√n.
+        for c in 0..2 {
+            let mean = ds
+                .x()
+                .iter()
+                .skip(c)
+                .step_by(2)
+                .map(|&v| v as f64)
+                .sum::<f64>()
+                / n as f64;
+            assert!(
+                mean.abs() < 4.0 * (4.0f64 / 3.0).sqrt() / (n as f64).sqrt(),
+                "{mean}"
+            );
+        }
+        assert_eq!(two_d_halfspace(n, 3), ds);
+        assert_ne!(two_d_halfspace(n, 4).x(), ds.x());
+    }
+
+    #[test]
+    fn toy2d_covariance_is_the_rotated_ellipse() {
+        let n = 20_000;
+        let ds = toy2d(n, 5);
+        assert_eq!((ds.len(), ds.targets()), (n, &Targets::None));
+        // Cov = 1e-4 · Kᵀ diag(10, 1) K with K = [[c, −s], [s, c]], c = s = 1/√2:
+        // [[5.5, −4.5], [−4.5, 5.5]] · 1e-4 (long axis along (1, −1)).
+        let expected = [[5.5e-4, -4.5e-4], [-4.5e-4, 5.5e-4]];
+        let x = ds.x_f64();
+        for (a, row) in expected.iter().enumerate() {
+            for (b, &want) in row.iter().enumerate() {
+                // Mean is zero by construction, so E[x_a x_b] is the covariance; its stderr is
+                // the sample standard deviation of the products over √n.
+                let prods: Vec<f64> = x.chunks(2).map(|p| p[a] * p[b]).collect();
+                let mean = prods.iter().sum::<f64>() / n as f64;
+                let var = prods.iter().map(|q| (q - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+                let stderr = (var / n as f64).sqrt();
+                assert!(
+                    (mean - want).abs() < 4.0 * stderr,
+                    "cov[{a}][{b}] = {mean}, want {want} ± {stderr}"
+                );
+            }
+        }
+        assert_eq!(toy2d(100, 5), toy2d(100, 5));
+        assert_eq!(toy2d(100, 5).len(), 100);
+    }
 }

@@ -109,14 +109,23 @@ fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, IdxError> {
 }
 
 /// Checks the magic and the exact payload length; returns the dimensions from the header.
-fn parse_header(path: &Path, bytes: &[u8], magic: u32, n_dims: usize) -> Result<Vec<usize>, IdxError> {
+fn parse_header(
+    path: &Path,
+    bytes: &[u8],
+    magic: u32,
+    n_dims: usize,
+) -> Result<Vec<usize>, IdxError> {
     let header = 4 * (1 + n_dims);
     let short = |expected| IdxError::ShortHeader {
         path: path.to_path_buf(),
         expected,
         found: bytes.len(),
     };
-    let word = |i: usize| bytes.get(4 * i..4 * i + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+    let word = |i: usize| {
+        bytes
+            .get(4 * i..4 * i + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
     // The magic first, so a file of the wrong kind is reported as such even when short.
     let found = word(0).ok_or_else(|| short(header))?;
     if found != magic {
@@ -129,10 +138,14 @@ fn parse_header(path: &Path, bytes: &[u8], magic: u32, n_dims: usize) -> Result<
     if bytes.len() < header {
         return Err(short(header));
     }
-    let dims: Vec<usize> = (1..=n_dims).map(|i| word(i).expect("header length checked") as usize).collect();
+    let dims: Vec<usize> = (1..=n_dims)
+        .map(|i| word(i).expect("header length checked") as usize)
+        .collect();
     // In u64 a product of at most three u32 fields saturates rather than wrapping around
     // to a plausible length.
-    let payload = dims.iter().fold(1u64, |acc, &d| acc.saturating_mul(d as u64));
+    let payload = dims
+        .iter()
+        .fold(1u64, |acc, &d| acc.saturating_mul(d as u64));
     let expected = payload.saturating_add(header as u64);
     if bytes.len() as u64 != expected {
         return Err(IdxError::Length {
@@ -234,7 +247,10 @@ mod tests {
     /// Three 2×3 images with distinct pixels, and their labels.
     fn sample() -> (Vec<u8>, Vec<u8>) {
         let pixels: Vec<u8> = (0..18).map(|i| i * 13).collect();
-        (idx_bytes(IMAGES_MAGIC, &[3, 2, 3], &pixels), idx_bytes(LABELS_MAGIC, &[3], &[7, 0, 9]))
+        (
+            idx_bytes(IMAGES_MAGIC, &[3, 2, 3], &pixels),
+            idx_bytes(LABELS_MAGIC, &[3], &[7, 0, 9]),
+        )
     }
 
     #[test]
@@ -257,10 +273,27 @@ mod tests {
         let (images, labels) = sample();
         let lab = write(dir.path(), "lab", &labels);
         let err = read_images(&lab).unwrap_err();
-        assert!(matches!(err, IdxError::Magic { expected: 2051, found: 2049, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                IdxError::Magic {
+                    expected: 2051,
+                    found: 2049,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         assert!(err.to_string().contains("lab"));
         let img = write(dir.path(), "img.gz", &gz(&images));
-        assert!(matches!(read_labels(&img), Err(IdxError::Magic { expected: 2049, found: 2051, .. })));
+        assert!(matches!(
+            read_labels(&img),
+            Err(IdxError::Magic {
+                expected: 2049,
+                found: 2051,
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -269,9 +302,26 @@ mod tests {
         let (images, _) = sample();
         let short = write(dir.path(), "short", &images[..images.len() - 1]);
         let err = read_images(&short).unwrap_err();
-        assert!(matches!(err, IdxError::Length { expected: 34, found: 33, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                IdxError::Length {
+                    expected: 34,
+                    found: 33,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         let header = write(dir.path(), "header", &images[..10]);
-        assert!(matches!(read_images(&header), Err(IdxError::ShortHeader { expected: 16, found: 10, .. })));
+        assert!(matches!(
+            read_images(&header),
+            Err(IdxError::ShortHeader {
+                expected: 16,
+                found: 10,
+                ..
+            })
+        ));
         let compressed = gz(&images);
         let cut = write(dir.path(), "cut.gz", &compressed[..compressed.len() / 2]);
         assert!(matches!(read_images(&cut), Err(IdxError::Io { .. })));
@@ -287,11 +337,28 @@ mod tests {
         long.push(3);
         let path = write(dir.path(), "long.gz", &gz(&long));
         let err = read_labels(&path).unwrap_err();
-        assert!(matches!(err, IdxError::Length { expected: 11, found: 12, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                IdxError::Length {
+                    expected: 11,
+                    found: 12,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         let mut long = images;
         long.extend([0; 6]);
         let path = write(dir.path(), "long-img", &long);
-        assert!(matches!(read_images(&path), Err(IdxError::Length { expected: 34, found: 40, .. })));
+        assert!(matches!(
+            read_images(&path),
+            Err(IdxError::Length {
+                expected: 34,
+                found: 40,
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -299,7 +366,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let huge = idx_bytes(IMAGES_MAGIC, &[u32::MAX, u32::MAX, u32::MAX], &[1, 2, 3]);
         let path = write(dir.path(), "huge", &huge);
-        assert!(matches!(read_images(&path), Err(IdxError::Length { expected: u64::MAX, found: 19, .. })));
+        assert!(matches!(
+            read_images(&path),
+            Err(IdxError::Length {
+                expected: u64::MAX,
+                found: 19,
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -309,8 +383,28 @@ mod tests {
         let img = write(dir.path(), "img", &images);
         let lab = write(dir.path(), "lab", &idx_bytes(LABELS_MAGIC, &[2], &[1, 2]));
         let err = read_pair(&img, &lab, 2, 3).unwrap_err();
-        assert!(matches!(err, IdxError::CountMismatch { n_images: 3, n_labels: 2, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                IdxError::CountMismatch {
+                    n_images: 3,
+                    n_labels: 2,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         let err = read_pair(&img, &lab, 28, 28).unwrap_err();
-        assert!(matches!(err, IdxError::Dimensions { expected: (28, 28), found: (2, 3), .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                IdxError::Dimensions {
+                    expected: (28, 28),
+                    found: (2, 3),
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 }

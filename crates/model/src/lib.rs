@@ -7,10 +7,13 @@ pub mod idx;
 pub mod npz;
 mod objective;
 
-pub use checkpoint::{load_checkpoint, save_checkpoint, Activation, ArchSpec, Checkpoint, CheckpointError, CheckpointMeta, Dtype};
+pub use checkpoint::{
+    load_checkpoint, save_checkpoint, Activation, ArchSpec, Checkpoint, CheckpointError,
+    CheckpointMeta, Dtype,
+};
 pub use dataset::{
-    default_data_dir, digits, fashion_corrupted, fashion_test, fashion_train, labels_sha256, toy2d, two_d_halfspace,
-    DataError, Dataset, DatasetInfo, Targets,
+    default_data_dir, digits, fashion_corrupted, fashion_test, fashion_train, labels_sha256, toy2d,
+    two_d_halfspace, DataError, Dataset, DatasetInfo, Targets,
 };
 pub use npz::{load_npz, NpzError};
 pub use objective::Objective;
