@@ -1,45 +1,104 @@
-//! Architectures and their parameter layout (temporary; replaced by checkpoint.rs's ArchSpec).
+//! Architectures: their JSON spec, the layout of θ, and initialisation.
+
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Hidden-layer nonlinearity of an [`ArchSpec::Mlp`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Activation {
+    /// max(0, x).
     Relu,
+    /// tanh(x).
     Tanh,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "name", rename_all = "kebab-case")]
+/// A network architecture, as JSON tagged by `"name"`, e.g. `{"name":"lenet"}` or
+/// `{"name":"mlp","input":784,"hidden":[50],"classes":10,"activation":"relu"}`.
+///
+/// ```
+/// use curvscope_model::ArchSpec;
+/// let arch: ArchSpec = serde_json::from_str(r#"{"name":"fixed-output","input":2,"hidden":20}"#)?;
+/// assert_eq!(arch, ArchSpec::FixedOutput { input: 2, hidden: 20 });
+/// assert_eq!(arch.dim(), 20 * 2 + 20);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "name", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum ArchSpec {
+    /// LeNet for 1×28×28 inputs: conv1 1→10 5×5, max-pool 2, conv2 10→10 5×5, max-pool 2,
+    /// fc1 160→50, fc2 50→10, ReLU between (D = 11,330).
     Lenet,
-    /// Conv(k×k, valid) → ReLU → 2×2 max-pool per entry of `channels[1..]`, then an MLP head.
-    Cnn { side: usize, channels: Vec<usize>, kernel: usize, hidden: Vec<usize>, classes: usize },
-    Mlp { input: usize, hidden: Vec<usize>, classes: usize, activation: Activation },
-    FixedOutput { input: usize, hidden: usize },
+    /// A LeNet-like CNN on `channels[0]`×`side`×`side` inputs: for each further entry of
+    /// `channels`, conv (`kernel`×`kernel`, valid) → ReLU → 2×2 max-pool; then flatten
+    /// (channel-major) and an MLP head with ReLU. Layers are named `conv1…`, `fc1…`.
+    Cnn {
+        /// Input height = width.
+        side: usize,
+        /// Input channels, then the output channels of each conv layer.
+        channels: Vec<usize>,
+        /// Kernel size.
+        kernel: usize,
+        /// Hidden widths of the head.
+        hidden: Vec<usize>,
+        /// Number of outputs.
+        classes: usize,
+    },
+    /// Fully connected network `input → hidden… → classes`, layers `fc1, fc2, …`.
+    Mlp {
+        /// Input size.
+        input: usize,
+        /// Hidden layer widths (may be empty: multinomial logistic regression).
+        hidden: Vec<usize>,
+        /// Number of outputs.
+        classes: usize,
+        /// Hidden nonlinearity.
+        activation: Activation,
+    },
+    /// One hidden ReLU layer whose outputs are summed with fixed weights ±1 (not parameters).
+    FixedOutput {
+        /// Input size.
+        input: usize,
+        /// Hidden width.
+        hidden: usize,
+    },
+    /// The paper's 2-D toy model: parameters `w` ∈ R².
+    #[serde(rename = "toy2d")]
     Toy2d,
 }
 
 impl ArchSpec {
-    pub fn param_specs(&self) -> Vec<(String, Vec<usize>)> {
-        let p = |n: &str, s: &[usize]| (n.to_string(), s.to_vec());
+    /// Parameters as (PyTorch name, shape), in `state_dict` order: the layout of θ.
+    ///
+    /// ```
+    /// use curvscope_model::ArchSpec;
+    /// let names: Vec<String> = ArchSpec::Lenet.params().into_iter().map(|(n, _)| n).collect();
+    /// assert_eq!(names[..2], ["conv1.weight", "conv1.bias"]);
+    /// ```
+    pub fn params(&self) -> Vec<(String, Vec<usize>)> {
         match self {
-            ArchSpec::Lenet => self.as_cnn().param_specs(),
+            ArchSpec::Lenet => self.as_cnn().params(),
             ArchSpec::Cnn { channels, kernel, hidden, classes, .. } => {
                 let convs = channels.windows(2).enumerate().flat_map(|(i, c)| {
-                    [p(&format!("conv{}.weight", i + 1), &[c[1], c[0], *kernel, *kernel]), p(&format!("conv{}.bias", i + 1), &[c[1]])]
+                    [
+                        (format!("conv{}.weight", i + 1), vec![c[1], c[0], *kernel, *kernel]),
+                        (format!("conv{}.bias", i + 1), vec![c[1]]),
+                    ]
                 });
-                let widths: Vec<usize> = std::iter::once(self.flat_features()).chain(hidden.iter().copied()).chain([*classes]).collect();
-                convs.chain(linear_specs(&widths)).collect()
+                let widths: Vec<usize> =
+                    std::iter::once(self.flat_features()).chain(hidden.iter().copied()).chain([*classes]).collect();
+                convs.chain(linear_layers(&widths)).collect()
             }
             ArchSpec::Mlp { input, hidden, classes, .. } => {
-                let widths: Vec<usize> = std::iter::once(*input).chain(hidden.iter().copied()).chain([*classes]).collect();
-                linear_specs(&widths)
+                let widths: Vec<usize> =
+                    std::iter::once(*input).chain(hidden.iter().copied()).chain([*classes]).collect();
+                linear_layers(&widths)
             }
-            ArchSpec::FixedOutput { input, hidden } => vec![p("hidden.weight", &[*hidden, *input]), p("hidden.bias", &[*hidden])],
-            ArchSpec::Toy2d => vec![p("w", &[2])],
+            ArchSpec::FixedOutput { input, hidden } => linear("hidden", *input, *hidden).to_vec(),
+            ArchSpec::Toy2d => vec![("w".into(), vec![2])],
         }
     }
-    /// LeNet as the CNN it is: 28×28, conv 1→10→10 (5×5), fc 160→50→10.
+
+    /// LeNet as the CNN it is: 1×28×28, conv 1→10→10 (5×5), fc 160→50→10.
     pub fn as_cnn(&self) -> ArchSpec {
         match self {
             ArchSpec::Lenet => ArchSpec::Cnn { side: 28, channels: vec![1, 10, 10], kernel: 5, hidden: vec![50], classes: 10 },
@@ -47,7 +106,7 @@ impl ArchSpec {
         }
     }
 
-    /// Side of the feature maps after the conv stack, flattened (CNNs).
+    /// Length of the flattened feature maps after the conv stack (0 for non-CNNs).
     pub fn flat_features(&self) -> usize {
         match self.as_cnn() {
             ArchSpec::Cnn { side, channels, kernel, .. } => {
@@ -58,17 +117,41 @@ impl ArchSpec {
         }
     }
 
+    /// Number of input values per sample.
+    pub fn input_len(&self) -> usize {
+        match self.as_cnn() {
+            ArchSpec::Cnn { side, channels, .. } => channels[0] * side * side,
+            ArchSpec::Mlp { input, .. } | ArchSpec::FixedOutput { input, .. } => input,
+            _ => 2,
+        }
+    }
+
+    /// What the loss needs as targets: `Some(classes)` for the softmax classifiers (lenet, cnn,
+    /// mlp), `None` otherwise (fixed-output regresses on a real target, toy2d has none).
+    pub fn classes(&self) -> Option<usize> {
+        match self.as_cnn() {
+            ArchSpec::Cnn { classes, .. } | ArchSpec::Mlp { classes, .. } => Some(classes),
+            _ => None,
+        }
+    }
+
+    /// Number of parameters D.
     pub fn dim(&self) -> usize {
-        self.param_specs().iter().map(|(_, s)| s.iter().product::<usize>()).sum()
+        self.params()
+            .iter()
+            .map(|(_, s)| s.iter().product::<usize>())
+            .sum()
     }
 }
 
-fn linear_specs(widths: &[usize]) -> Vec<(String, Vec<usize>)> {
-    widths
-        .windows(2)
-        .enumerate()
-        .flat_map(|(i, w)| [(format!("fc{}.weight", i + 1), vec![w[1], w[0]]), (format!("fc{}.bias", i + 1), vec![w[1]])])
-        .collect()
+/// A linear layer's weight `[out, in]` (PyTorch layout) and bias.
+fn linear(name: &str, fan_in: usize, fan_out: usize) -> [(String, Vec<usize>); 2] {
+    [(format!("{name}.weight"), vec![fan_out, fan_in]), (format!("{name}.bias"), vec![fan_out])]
+}
+
+/// `fc1, fc2, …` between consecutive widths.
+fn linear_layers(widths: &[usize]) -> Vec<(String, Vec<usize>)> {
+    widths.windows(2).enumerate().flat_map(|(i, w)| linear(&format!("fc{}", i + 1), w[0], w[1])).collect()
 }
 
 /// How to draw the initial θ.
@@ -91,7 +174,7 @@ impl ArchSpec {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         let mut theta = Vec::with_capacity(self.dim());
         let mut fan_in = 1usize;
-        for (_, shape) in self.param_specs() {
+        for (_, shape) in self.params() {
             let len: usize = shape.iter().product();
             if shape.len() >= 2 {
                 fan_in = shape[1..].iter().product();

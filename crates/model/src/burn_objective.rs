@@ -5,19 +5,9 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 
 use crate::arch::ArchSpec;
+use crate::dataset::{DataError, Dataset, Targets};
 use crate::net::{self, Batch};
 use crate::Objective;
-
-/// What each sample is fitted to.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Targets {
-    /// Class indices in `0..classes` (softmax cross-entropy).
-    Classes { labels: Vec<i64>, classes: usize },
-    /// Real values (squared error; the fixed-output net).
-    Values(Vec<f64>),
-    /// No targets: the loss depends on the inputs only (the 2-D toy).
-    None,
-}
 
 /// A burn network on a fixed dataset, seen as a function of its flat parameters.
 ///
@@ -41,28 +31,39 @@ fn to_host<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f64> {
 }
 
 impl<B: Backend> BurnObjective<B> {
-    /// `x` is row-major `[n, features]` (images flattened, already scaled).
-    pub fn new(arch: ArchSpec, x: &[f32], features: usize, targets: &Targets, device: &B::Device) -> Self {
-        let n = x.len() / features.max(1);
-        assert_eq!(n * features, x.len(), "x is not [n, {features}]");
-        let x = Tensor::<B, 2>::from_data(TensorData::new(x.to_vec(), [n, features]), device);
-        let (target, labels) = match targets {
-            Targets::Classes { labels, classes } => {
-                assert_eq!(labels.len(), n);
+    /// The objective of `arch` on `data` (images are flattened; targets become one-hot rows
+    /// for classifiers, a column for regression).
+    ///
+    /// Fails when the data does not fit the architecture (input size, kind of target, classes).
+    pub fn new(arch: ArchSpec, data: &Dataset, device: &B::Device) -> Result<Self, DataError> {
+        let (n, features) = (data.len(), data.sample_len());
+        let misfit = |what: String| Err(DataError::Inconsistent(format!("dataset '{}' does not fit {arch:?}: {what}", data.info().name)));
+        if features != arch.input_len() {
+            return misfit(format!("samples have {features} values, the model takes {}", arch.input_len()));
+        }
+        match (arch.classes(), data.targets(), &arch) {
+            (Some(c), Targets::Classes { n_classes, .. }, _) if *n_classes <= c => {}
+            (Some(c), _, _) => return misfit(format!("the model needs class labels in 0..{c}")),
+            (None, Targets::Regression(_), ArchSpec::FixedOutput { .. }) | (None, Targets::None, ArchSpec::Toy2d) => {}
+            (None, _, ArchSpec::FixedOutput { .. }) => return misfit("the model needs real-valued targets".into()),
+            (None, _, _) => return misfit("the toy loss takes no targets".into()),
+        }
+        let x = Tensor::<B, 2>::from_data(TensorData::new(data.x().to_vec(), [n, features]), device);
+        let (target, labels) = match data.targets() {
+            Targets::Classes { labels, n_classes: classes } => {
                 let mut onehot = vec![0.0f64; n * classes];
                 for (i, &l) in labels.iter().enumerate() {
                     onehot[i * classes + l as usize] = 1.0;
                 }
                 (to_tensor::<B>(&onehot, device).reshape([n, *classes]), Some(labels.clone()))
             }
-            Targets::Values(v) => {
-                assert_eq!(v.len(), n);
+            Targets::Regression(v) => {
                 (to_tensor::<B>(v, device).reshape([n, 1]), None)
             }
             Targets::None => (Tensor::zeros([n, 0], device), None),
         };
         let dim = arch.dim();
-        Self { arch, batch: Batch { x, target }, labels, device: device.clone(), dim }
+        Ok(Self { arch, batch: Batch { x, target }, labels, device: device.clone(), dim })
     }
 
     /// The architecture.

@@ -3,11 +3,21 @@
 
 mod arch;
 mod burn_objective;
+pub mod checkpoint;
+pub mod dataset;
+pub mod idx;
 pub mod net;
+pub mod npz;
 mod objective;
 
 pub use arch::{Activation, ArchSpec, Init};
-pub use burn_objective::{BurnObjective, Targets};
+pub use burn_objective::BurnObjective;
+pub use checkpoint::{load_checkpoint, save_checkpoint, Checkpoint, CheckpointError, CheckpointMeta, Dtype};
+pub use dataset::{
+    default_data_dir, digits, fashion_corrupted, fashion_test, fashion_train, labels_sha256, toy2d, two_d_halfspace,
+    DataError, Dataset, DatasetInfo, Targets,
+};
+pub use npz::{load_npz, NpzError};
 pub use objective::Objective;
 
 /// The CPU backends: burn's `ndarray` in single and double precision.

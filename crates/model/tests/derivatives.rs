@@ -1,6 +1,6 @@
 //! The objective's derivatives against finite differences and closed forms (f64 unless noted).
 
-use curvscope_model::{Activation, ArchSpec, BurnObjective, CpuF32, CpuF64, Init, Objective, Targets};
+use curvscope_model::{Activation, ArchSpec, BurnObjective, CpuF32, CpuF64, Dataset, Init, Objective, Targets};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -30,7 +30,8 @@ fn classification<B: burn::tensor::backend::Backend>(arch: ArchSpec, features: u
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let x: Vec<f32> = (0..n * features).map(|_| rng.random_range(0.0..1.0)).collect();
     let labels = (0..n).map(|_| rng.random_range(0..classes as i64)).collect();
-    BurnObjective::new(arch, &x, features, &Targets::Classes { labels, classes }, &Default::default())
+    let data = Dataset::new("random", x, vec![features], Targets::Classes { labels, n_classes: classes }, Some(7)).unwrap();
+    BurnObjective::new(arch, &data, &Default::default()).unwrap()
 }
 
 fn small_mlp() -> (ArchSpec, usize, usize) {
@@ -49,7 +50,8 @@ fn fixed_output(n: usize) -> BurnObjective<CpuF64> {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let x: Vec<f32> = (0..2 * n).map(|_| rng.random_range(-2.0..2.0)).collect();
     let y = x.chunks(2).map(|p| if p[0] >= p[1] { 1.0 } else { 0.0 }).collect();
-    BurnObjective::new(ArchSpec::FixedOutput { input: 2, hidden: 10 }, &x, 2, &Targets::Values(y), &Default::default())
+    let data = Dataset::new("halfspace", x, vec![2], Targets::Regression(y), Some(11)).unwrap();
+    BurnObjective::new(ArchSpec::FixedOutput { input: 2, hidden: 10 }, &data, &Default::default()).unwrap()
 }
 
 /// Central-difference gradient, one coordinate at a time.
@@ -168,7 +170,8 @@ fn assembled_hessian_is_symmetric_and_matches_finite_differences() {
 
 #[test]
 fn toy2d_hessian_at_sharp_minimum() {
-    let obj = BurnObjective::<CpuF64>::new(ArchSpec::Toy2d, &[0.0, 0.0], 2, &Targets::None, &Default::default());
+    let origin = Dataset::new("origin", vec![0.0, 0.0], vec![2], Targets::None, None).unwrap();
+    let obj = BurnObjective::<CpuF64>::new(ArchSpec::Toy2d, &origin, &Default::default()).unwrap();
     let theta = [1.0, 1.0];
     assert_eq!(obj.loss(&theta), 0.0);
     // Exact up to the rounding of cos(π/4)² = 1/2 in f64.

@@ -1,0 +1,783 @@
+//! Checkpoints: a folder with `model.safetensors` (PyTorch names and layouts, F32 or F64) and
+//! `checkpoint.json` (`{"arch": {...}, "step": .., ...}`), exchangeable with PyTorch.
+//!
+//! On the host a model is a flat θ ∈ R^D: the tensors of [`ArchSpec::params`] in PyTorch
+//! `state_dict` order, each flattened row-major. Loading checks every tensor's presence,
+//! shape, dtype and finiteness, so a bad file fails loudly before any curvature is computed.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use safetensors::tensor::{SafeTensorError, TensorView};
+use safetensors::SafeTensors;
+use serde::{Deserialize, Serialize};
+
+use crate::arch::ArchSpec;
+use crate::dataset::DatasetInfo;
+
+/// Name of the weights file inside a checkpoint folder.
+pub const MODEL_FILE: &str = "model.safetensors";
+/// Name of the metadata file inside a checkpoint folder.
+pub const META_FILE: &str = "checkpoint.json";
+
+/// Contents of `checkpoint.json`. Only `arch` is required; fields this version does not know
+/// are kept in `extra` and written back unchanged.
+///
+/// ```
+/// use curvscope_model::{ArchSpec, CheckpointMeta};
+/// let meta: CheckpointMeta = serde_json::from_str(r#"{"arch":{"name":"toy2d"},"step":5,"note":"hi"}"#)?;
+/// assert_eq!((meta.arch, meta.step), (ArchSpec::Toy2d, Some(5)));
+/// assert_eq!(meta.extra["note"], "hi");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    /// The architecture, which fixes the tensors and the layout of θ.
+    pub arch: ArchSpec,
+    /// Training step at which θ was saved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<u64>,
+    /// Training dynamic that produced θ (e.g. "gd", "sgd").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dynamic: Option<String>,
+    /// Learning rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f64>,
+    /// Mini-batch size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+    /// Seed of the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// The training data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<DatasetInfo>,
+    /// Any other fields, kept as they are.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl CheckpointMeta {
+    /// Metadata with only the architecture set.
+    pub fn new(arch: ArchSpec) -> Self {
+        CheckpointMeta {
+            arch,
+            step: None,
+            dynamic: None,
+            lr: None,
+            batch_size: None,
+            seed: None,
+            dataset: None,
+            extra: serde_json::Map::new(),
+        }
+    }
+}
+
+/// Storage precision of the tensors in `model.safetensors`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dtype {
+    /// 32-bit floats (PyTorch's default; θ is rounded to f32 when saving).
+    F32,
+    /// 64-bit floats (exact).
+    F64,
+}
+
+/// A loaded checkpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpoint {
+    /// Its metadata.
+    pub meta: CheckpointMeta,
+    /// Flat parameters in [`ArchSpec::params`] order, widened to f64 exactly.
+    pub theta: Vec<f64>,
+    /// The precision the tensors were stored in.
+    pub dtype: Dtype,
+}
+
+/// Why a checkpoint could not be saved or loaded; every variant names the file, and the
+/// tensor where one is at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// A checkpoint file does not exist.
+    #[error("{path}: no such file (a checkpoint folder holds {MODEL_FILE} and {META_FILE})")]
+    MissingFile {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// `checkpoint.json` is not valid JSON, lacks `arch`, or names an unknown architecture.
+    #[error("{path}: {source}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: serde_json::Error,
+    },
+    /// `model.safetensors` is truncated or not a safetensors file.
+    #[error("{path}: not a valid safetensors file: {source}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: SafeTensorError,
+    },
+    /// A tensor of the architecture is absent.
+    #[error("{path}: missing tensor `{tensor}`")]
+    MissingTensor {
+        /// The file.
+        path: PathBuf,
+        /// The tensor.
+        tensor: String,
+    },
+    /// The file holds a tensor the architecture does not have.
+    #[error(
+        "{path}: unexpected tensor `{tensor}` (not a parameter of the architecture in {META_FILE})"
+    )]
+    ExtraTensor {
+        /// The file.
+        path: PathBuf,
+        /// The tensor.
+        tensor: String,
+    },
+    /// A tensor has the wrong shape.
+    #[error("{path}: tensor `{tensor}` has shape {found:?}, expected {expected:?}")]
+    Shape {
+        /// The file.
+        path: PathBuf,
+        /// The tensor.
+        tensor: String,
+        /// Shape from the architecture.
+        expected: Vec<usize>,
+        /// Shape in the file.
+        found: Vec<usize>,
+    },
+    /// A tensor is not F32/F64, or not of the same dtype as the first tensor.
+    #[error("{path}: tensor `{tensor}` has dtype {found}, expected {expected}")]
+    Dtype {
+        /// The file.
+        path: PathBuf,
+        /// The tensor.
+        tensor: String,
+        /// What was accepted.
+        expected: String,
+        /// The dtype found.
+        found: String,
+    },
+    /// A tensor holds NaN or ±∞ (or, when saving as F32, a value beyond f32's range).
+    #[error("{path}: tensor `{tensor}` has non-finite value {value} at flat index {index}")]
+    NonFinite {
+        /// The file.
+        path: PathBuf,
+        /// The tensor.
+        tensor: String,
+        /// First bad index within the tensor, row-major.
+        index: usize,
+        /// The value.
+        value: f64,
+    },
+    /// θ passed to [`save_checkpoint`] does not have the architecture's dimension.
+    #[error("θ has {found} entries but the architecture has D = {expected}")]
+    ThetaLength {
+        /// D of the architecture.
+        expected: usize,
+        /// Length of θ.
+        found: usize,
+    },
+}
+
+/// Splits flat θ into the architecture's tensors, in order.
+fn tensors<'a>(arch: &ArchSpec, theta: &'a [f64]) -> Vec<(String, Vec<usize>, &'a [f64])> {
+    let mut rest = theta;
+    arch.params()
+        .into_iter()
+        .map(|(name, shape)| {
+            let (head, tail) = rest.split_at(shape.iter().product());
+            rest = tail;
+            (name, shape, head)
+        })
+        .collect()
+}
+
+/// Writes `bytes` to `dir/name` through a temporary file in `dir` and a rename, so a reader
+/// never sees half a file.
+fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), CheckpointError> {
+    let path = dir.join(name);
+    let io = |source| CheckpointError::Io {
+        path: path.clone(),
+        source,
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    tmp.write_all(bytes).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(&path).map_err(|e| io(e.error))?;
+    Ok(())
+}
+
+/// Saves θ as a checkpoint folder `dir` (created if needed): `model.safetensors` with one
+/// tensor per [`ArchSpec::params`] entry in `dtype`, and `checkpoint.json` from `meta`.
+/// Each file is replaced atomically. Rejects a θ of the wrong length or with non-finite
+/// values (including values that overflow f32 when saving as F32).
+///
+/// ```
+/// use curvscope_model::{save_checkpoint, load_checkpoint, ArchSpec, CheckpointMeta, Dtype};
+/// let dir = tempfile::tempdir()?;
+/// let meta = CheckpointMeta { step: Some(10), ..CheckpointMeta::new(ArchSpec::Toy2d) };
+/// save_checkpoint(dir.path(), &meta, &[0.5, -1.25], Dtype::F64)?;
+/// let ckpt = load_checkpoint(dir.path())?;
+/// assert_eq!((ckpt.theta, ckpt.meta, ckpt.dtype), (vec![0.5, -1.25], meta, Dtype::F64));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn save_checkpoint(
+    dir: &Path,
+    meta: &CheckpointMeta,
+    theta: &[f64],
+    dtype: Dtype,
+) -> Result<(), CheckpointError> {
+    let expected = meta.arch.dim();
+    if theta.len() != expected {
+        return Err(CheckpointError::ThetaLength {
+            expected,
+            found: theta.len(),
+        });
+    }
+    let model_path = dir.join(MODEL_FILE);
+    let parts = tensors(&meta.arch, theta);
+    let mut buffers = Vec::with_capacity(parts.len());
+    for (name, _, values) in &parts {
+        let non_finite = |index: usize| CheckpointError::NonFinite {
+            path: model_path.clone(),
+            tensor: name.clone(),
+            index,
+            value: values[index],
+        };
+        let bytes: Vec<u8> = match dtype {
+            Dtype::F64 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            Dtype::F32 => values
+                .iter()
+                .flat_map(|&v| (v as f32).to_le_bytes())
+                .collect(),
+        };
+        let bad = match dtype {
+            Dtype::F64 => values.iter().position(|v| !v.is_finite()),
+            Dtype::F32 => values.iter().position(|&v| !(v as f32).is_finite()),
+        };
+        if let Some(index) = bad {
+            return Err(non_finite(index));
+        }
+        buffers.push(bytes);
+    }
+    let st_dtype = match dtype {
+        Dtype::F32 => safetensors::Dtype::F32,
+        Dtype::F64 => safetensors::Dtype::F64,
+    };
+    let views = parts.iter().zip(&buffers).map(|((name, shape, _), bytes)| {
+        let view =
+            TensorView::new(st_dtype, shape.clone(), bytes).expect("byte count matches the shape");
+        (name.clone(), view)
+    });
+    let bytes = safetensors::serialize(views, None).map_err(|source| CheckpointError::Format {
+        path: model_path.clone(),
+        source,
+    })?;
+    let json = serde_json::to_vec_pretty(meta).expect("metadata is plain JSON");
+    std::fs::create_dir_all(dir).map_err(|source| CheckpointError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    write_atomic(dir, MODEL_FILE, &bytes)?;
+    write_atomic(dir, META_FILE, &json)
+}
+
+fn read_file(path: PathBuf) -> Result<(PathBuf, Vec<u8>), CheckpointError> {
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok((path, bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(CheckpointError::MissingFile { path })
+        }
+        Err(source) => Err(CheckpointError::Io { path, source }),
+    }
+}
+
+/// Loads a checkpoint folder, checking that `model.safetensors` holds exactly the tensors of
+/// the architecture in `checkpoint.json`, with the right shapes, one dtype (F32 or F64) and
+/// finite values. θ is their concatenation in [`ArchSpec::params`] order, widened to f64.
+pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint, CheckpointError> {
+    let (meta_path, json) = read_file(dir.join(META_FILE))?;
+    let meta: CheckpointMeta =
+        serde_json::from_slice(&json).map_err(|source| CheckpointError::Json {
+            path: meta_path,
+            source,
+        })?;
+    let (path, bytes) = read_file(dir.join(MODEL_FILE))?;
+    let file = SafeTensors::deserialize(&bytes).map_err(|source| CheckpointError::Format {
+        path: path.clone(),
+        source,
+    })?;
+    let params = meta.arch.params();
+    let mut names = file.names();
+    names.sort();
+    if let Some(extra) = names.iter().find(|n| !params.iter().any(|(p, _)| p == *n)) {
+        return Err(CheckpointError::ExtraTensor {
+            path,
+            tensor: extra.to_string(),
+        });
+    }
+    let mut theta = Vec::with_capacity(meta.arch.dim());
+    let mut dtype = None;
+    for (name, shape) in &params {
+        let view = file
+            .tensor(name)
+            .map_err(|_| CheckpointError::MissingTensor {
+                path: path.clone(),
+                tensor: name.clone(),
+            })?;
+        if view.shape() != shape.as_slice() {
+            return Err(CheckpointError::Shape {
+                path,
+                tensor: name.clone(),
+                expected: shape.clone(),
+                found: view.shape().to_vec(),
+            });
+        }
+        let this = match view.dtype() {
+            safetensors::Dtype::F32 => Dtype::F32,
+            safetensors::Dtype::F64 => Dtype::F64,
+            other => {
+                return Err(CheckpointError::Dtype {
+                    path,
+                    tensor: name.clone(),
+                    expected: "F32 or F64".into(),
+                    found: format!("{other:?}"),
+                })
+            }
+        };
+        if *dtype.get_or_insert(this) != this {
+            return Err(CheckpointError::Dtype {
+                path,
+                tensor: name.clone(),
+                expected: format!("{:?}, like the tensors before it", dtype.unwrap()),
+                found: format!("{this:?}"),
+            });
+        }
+        let start = theta.len();
+        match this {
+            Dtype::F32 => theta.extend(
+                view.data()
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64),
+            ),
+            Dtype::F64 => theta.extend(
+                view.data()
+                    .chunks_exact(8)
+                    .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes"))),
+            ),
+        }
+        if let Some(index) = theta[start..].iter().position(|v| !v.is_finite()) {
+            return Err(CheckpointError::NonFinite {
+                path,
+                tensor: name.clone(),
+                index,
+                value: theta[start + index],
+            });
+        }
+    }
+    Ok(Checkpoint {
+        meta,
+        theta,
+        // An architecture without parameters would have no dtype; none of ours is one.
+        dtype: dtype.unwrap_or(Dtype::F64),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::arch::Activation;
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    fn mlp() -> ArchSpec {
+        ArchSpec::Mlp {
+            input: 3,
+            hidden: vec![4, 2],
+            classes: 5,
+            activation: Activation::Tanh,
+        }
+    }
+
+    #[test]
+    fn lenet_has_pytorch_names_shapes_and_d_11330() {
+        let params = ArchSpec::Lenet.params();
+        let expected: Vec<(&str, Vec<usize>)> = vec![
+            ("conv1.weight", vec![10, 1, 5, 5]),
+            ("conv1.bias", vec![10]),
+            ("conv2.weight", vec![10, 10, 5, 5]),
+            ("conv2.bias", vec![10]),
+            ("fc1.weight", vec![50, 160]),
+            ("fc1.bias", vec![50]),
+            ("fc2.weight", vec![10, 50]),
+            ("fc2.bias", vec![10]),
+        ];
+        let params: Vec<(&str, Vec<usize>)> = params
+            .iter()
+            .map(|(n, s)| (n.as_str(), s.clone()))
+            .collect();
+        assert_eq!(params, expected);
+        assert_eq!(ArchSpec::Lenet.dim(), 11_330);
+    }
+
+    #[test]
+    fn mlp_fixed_output_and_toy2d_layouts() {
+        let names = |a: &ArchSpec| {
+            a.params()
+                .into_iter()
+                .map(|(n, s)| format!("{n}{s:?}"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(&mlp()),
+            [
+                "fc1.weight[4, 3]",
+                "fc1.bias[4]",
+                "fc2.weight[2, 4]",
+                "fc2.bias[2]",
+                "fc3.weight[5, 2]",
+                "fc3.bias[5]"
+            ]
+        );
+        assert_eq!(mlp().dim(), 12 + 4 + 8 + 2 + 10 + 5);
+        let logistic = ArchSpec::Mlp {
+            input: 784,
+            hidden: vec![],
+            classes: 10,
+            activation: Activation::Relu,
+        };
+        assert_eq!(names(&logistic), ["fc1.weight[10, 784]", "fc1.bias[10]"]);
+        let fixed = ArchSpec::FixedOutput {
+            input: 2,
+            hidden: 20,
+        };
+        assert_eq!(names(&fixed), ["hidden.weight[20, 2]", "hidden.bias[20]"]);
+        assert_eq!(names(&ArchSpec::Toy2d), ["w[2]"]);
+    }
+
+    #[test]
+    fn arch_json_matches_the_documented_format() {
+        let cases = [
+            (r#"{"name":"lenet"}"#, ArchSpec::Lenet),
+            (
+                r#"{"name":"mlp","input":3,"hidden":[4,2],"classes":5,"activation":"tanh"}"#,
+                mlp(),
+            ),
+            (
+                r#"{"name":"fixed-output","input":2,"hidden":20}"#,
+                ArchSpec::FixedOutput {
+                    input: 2,
+                    hidden: 20,
+                },
+            ),
+            (r#"{"name":"toy2d"}"#, ArchSpec::Toy2d),
+        ];
+        for (json, arch) in cases {
+            assert_eq!(serde_json::from_str::<ArchSpec>(json).unwrap(), arch);
+            assert_eq!(serde_json::to_string(&arch).unwrap(), json);
+        }
+        for bad in [
+            r#"{"name":"resnet"}"#,
+            r#"{"name":"mlp","input":3,"hidden":[4],"classes":5,"activation":"gelu"}"#,
+            r#"{"name":"mlp","input":3,"hiden":[4],"classes":5,"activation":"relu"}"#,
+            r#"{"name":"fixed-output","input":2,"hidden":20,"output":1}"#,
+        ] {
+            assert!(serde_json::from_str::<ArchSpec>(bad).is_err(), "{bad}");
+        }
+    }
+
+    fn random_theta(arch: &ArchSpec, seed: u64) -> Vec<f64> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        (0..arch.dim())
+            .map(|_| rng.random_range(-3.0..3.0))
+            .collect()
+    }
+
+    #[test]
+    fn f64_round_trip_is_bit_exact_and_keeps_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut theta = random_theta(&ArchSpec::Lenet, 1);
+        theta[0] = -0.0;
+        theta[1] = f64::MIN_POSITIVE / 8.0; // subnormal
+        theta[2] = f64::MAX;
+        let mut meta = CheckpointMeta {
+            step: Some(300),
+            dynamic: Some("sgd".into()),
+            lr: Some(0.07),
+            batch_size: Some(20),
+            seed: Some(9),
+            dataset: Some(DatasetInfo {
+                name: "d".into(),
+                n: 1200,
+                seed: Some(9),
+                labels_sha256: Some("ab".into()),
+            }),
+            ..CheckpointMeta::new(ArchSpec::Lenet)
+        };
+        meta.extra.insert(
+            "note".into(),
+            serde_json::json!({"from": "python", "k": [1, 2]}),
+        );
+        save_checkpoint(dir.path(), &meta, &theta, Dtype::F64).unwrap();
+        let ckpt = load_checkpoint(dir.path()).unwrap();
+        assert_eq!(ckpt.dtype, Dtype::F64);
+        assert_eq!(ckpt.meta, meta);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&ckpt.theta), bits(&theta));
+    }
+
+    #[test]
+    fn f32_round_trip_is_exact_for_f32_values_and_rounds_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = CheckpointMeta::new(mlp());
+        let theta: Vec<f64> = random_theta(&mlp(), 2)
+            .iter()
+            .map(|&v| v as f32 as f64)
+            .collect();
+        save_checkpoint(dir.path(), &meta, &theta, Dtype::F32).unwrap();
+        let ckpt = load_checkpoint(dir.path()).unwrap();
+        assert_eq!((ckpt.dtype, &ckpt.theta), (Dtype::F32, &theta));
+
+        let fine = random_theta(&mlp(), 3);
+        save_checkpoint(dir.path(), &meta, &fine, Dtype::F32).unwrap();
+        let rounded: Vec<f64> = fine.iter().map(|&v| v as f32 as f64).collect();
+        assert_ne!(rounded, fine);
+        assert_eq!(load_checkpoint(dir.path()).unwrap().theta, rounded);
+    }
+
+    #[test]
+    fn saving_rejects_wrong_length_and_non_finite_theta() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = CheckpointMeta::new(ArchSpec::FixedOutput {
+            input: 2,
+            hidden: 3,
+        });
+        let err = save_checkpoint(dir.path(), &meta, &[0.0; 8], Dtype::F64).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CheckpointError::ThetaLength {
+                    expected: 9,
+                    found: 8
+                }
+            ),
+            "{err}"
+        );
+        let mut theta = vec![0.5; 9];
+        theta[7] = f64::NAN;
+        let err = save_checkpoint(dir.path(), &meta, &theta, Dtype::F64).unwrap_err();
+        assert!(
+            matches!(&err, CheckpointError::NonFinite { tensor, index: 1, .. } if tensor == "hidden.bias"),
+            "{err}"
+        );
+        theta[7] = 1e300; // finite in f64, infinite in f32
+        save_checkpoint(dir.path(), &meta, &theta, Dtype::F64).unwrap();
+        let err = save_checkpoint(dir.path(), &meta, &theta, Dtype::F32).unwrap_err();
+        assert!(
+            matches!(&err, CheckpointError::NonFinite { tensor, index: 1, .. } if tensor == "hidden.bias"),
+            "{err}"
+        );
+        // The failed F32 save left the earlier F64 checkpoint intact.
+        assert_eq!(load_checkpoint(dir.path()).unwrap().theta, theta);
+    }
+
+    /// A checkpoint for `arch` whose safetensors file holds exactly `tensors`.
+    fn write_raw(
+        arch: &str,
+        tensors: &[(&str, safetensors::Dtype, Vec<usize>, Vec<u8>)],
+    ) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(META_FILE), format!(r#"{{"arch":{arch}}}"#)).unwrap();
+        let views = tensors.iter().map(|(name, dtype, shape, bytes)| {
+            (
+                *name,
+                TensorView::new(*dtype, shape.clone(), bytes).unwrap(),
+            )
+        });
+        std::fs::write(
+            dir.path().join(MODEL_FILE),
+            safetensors::serialize(views, None).unwrap(),
+        )
+        .unwrap();
+        dir
+    }
+
+    fn f32s(values: &[f32]) -> Vec<u8> {
+        values.iter().flat_map(|v| v.to_le_bytes()).collect()
+    }
+
+    const TOY: &str = r#"{"name":"toy2d"}"#;
+    use safetensors::Dtype as St;
+
+    #[test]
+    fn raw_writer_agrees_with_loader() {
+        let dir = write_raw(TOY, &[("w", St::F32, vec![2], f32s(&[1.5, -2.0]))]);
+        assert_eq!(load_checkpoint(dir.path()).unwrap().theta, [1.5, -2.0]);
+    }
+
+    #[test]
+    fn missing_files_are_named() {
+        let dir = write_raw(TOY, &[("w", St::F32, vec![2], f32s(&[1.5, -2.0]))]);
+        std::fs::remove_file(dir.path().join(MODEL_FILE)).unwrap();
+        let err = load_checkpoint(dir.path()).unwrap_err();
+        assert!(
+            matches!(&err, CheckpointError::MissingFile { path } if path.ends_with(MODEL_FILE)),
+            "{err}"
+        );
+        std::fs::remove_file(dir.path().join(META_FILE)).unwrap();
+        let err = load_checkpoint(dir.path()).unwrap_err();
+        assert!(
+            matches!(&err, CheckpointError::MissingFile { path } if path.ends_with(META_FILE)),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_json_and_unknown_arch_are_errors() {
+        for json in [
+            "{\"arch\": {\"name\": \"lenet\"",
+            r#"{"arch":{"name":"vgg"}}"#,
+            r#"{"step":3}"#,
+        ] {
+            let dir = write_raw(TOY, &[("w", St::F32, vec![2], f32s(&[1.5, -2.0]))]);
+            std::fs::write(dir.path().join(META_FILE), json).unwrap();
+            let err = load_checkpoint(dir.path()).unwrap_err();
+            assert!(
+                matches!(&err, CheckpointError::Json { path, .. } if path.ends_with(META_FILE)),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn missing_and_extra_tensors_are_named() {
+        let fixed = r#"{"name":"fixed-output","input":1,"hidden":2}"#;
+        let dir = write_raw(
+            fixed,
+            &[("hidden.weight", St::F32, vec![2, 1], f32s(&[1.0, 2.0]))],
+        );
+        let err = load_checkpoint(dir.path()).unwrap_err();
+        assert!(
+            matches!(&err, CheckpointError::MissingTensor { tensor, .. } if tensor == "hidden.bias"),
+            "{err}"
+        );
+        let w = ("w", St::F32, vec![2], f32s(&[1.0, 2.0]));
+        let dir = write_raw(
+            TOY,
+            &[w.clone(), ("w_extra", St::F32, vec![1], f32s(&[0.0]))],
+        );
+        let err = load_checkpoint(dir.path()).unwrap_err();
+        assert!(
+            matches!(&err, CheckpointError::ExtraTensor { tensor, .. } if tensor == "w_extra"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn wrong_shape_reports_expected_and_found() {
+        let dir = write_raw(TOY, &[("w", St::F32, vec![1, 2], f32s(&[1.0, 2.0]))]);
+        let err = load_checkpoint(dir.path()).unwrap_err();
+        assert!(
+            matches!(&err, CheckpointError::Shape { tensor, expected, found, .. }
+                if tensor == "w" && expected == &[2] && found == &[1, 2]),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn only_f32_or_f64_and_one_dtype_are_accepted() {
+        let dir = write_raw(TOY, &[("w", St::I32, vec![2], vec![0; 8])]);
+        let err = load_checkpoint(dir.path()).unwrap_err();
+        assert!(
+            matches!(&err, CheckpointError::Dtype { tensor, found, .. } if tensor == "w" && found == "I32"),
+            "{err}"
+        );
+        let dir = write_raw(TOY, &[("w", St::F16, vec![2], vec![0; 4])]);
+        assert!(matches!(
+            load_checkpoint(dir.path()),
+            Err(CheckpointError::Dtype { .. })
+        ));
+        let fixed = r#"{"name":"fixed-output","input":1,"hidden":1}"#;
+        let one_f64 = 1.0f64.to_le_bytes().to_vec();
+        let dir = write_raw(
+            fixed,
+            &[
+                ("hidden.weight", St::F32, vec![1, 1], f32s(&[1.0])),
+                ("hidden.bias", St::F64, vec![1], one_f64),
+            ],
+        );
+        let err = load_checkpoint(dir.path()).unwrap_err();
+        assert!(
+            matches!(&err, CheckpointError::Dtype { tensor, found, .. } if tensor == "hidden.bias" && found == "F64"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn nan_and_inf_name_tensor_and_first_index() {
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let fixed = r#"{"name":"fixed-output","input":2,"hidden":2}"#;
+            let w = (
+                "hidden.weight",
+                St::F32,
+                vec![2, 2],
+                f32s(&[0.0, 1.0, bad, bad]),
+            );
+            let dir = write_raw(
+                fixed,
+                &[w, ("hidden.bias", St::F32, vec![2], f32s(&[0.0, 0.0]))],
+            );
+            let err = load_checkpoint(dir.path()).unwrap_err();
+            assert!(
+                matches!(&err, CheckpointError::NonFinite { tensor, index: 2, .. } if tensor == "hidden.weight"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn truncated_and_foreign_files_are_format_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        save_checkpoint(
+            dir.path(),
+            &CheckpointMeta::new(mlp()),
+            &random_theta(&mlp(), 4),
+            Dtype::F32,
+        )
+        .unwrap();
+        let path = dir.path().join(MODEL_FILE);
+        let good = std::fs::read(&path).unwrap();
+        for corrupt in [
+            &good[..good.len() - 1],
+            &good[..20],
+            &good[..3],
+            &b"PK\x03\x04 not safetensors at all"[..],
+            &[][..],
+        ] {
+            std::fs::write(&path, corrupt).unwrap();
+            let err = load_checkpoint(dir.path()).unwrap_err();
+            assert!(
+                matches!(&err, CheckpointError::Format { path: p, .. } if p == &path),
+                "{err}"
+            );
+        }
+        let mut long = good.clone();
+        long.extend([0; 4]);
+        std::fs::write(&path, long).unwrap();
+        assert!(matches!(
+            load_checkpoint(dir.path()),
+            Err(CheckpointError::Format { .. })
+        ));
+    }
+}
