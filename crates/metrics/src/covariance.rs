@@ -69,7 +69,12 @@ pub fn noise_statistics<O: Objective + ?Sized>(
     let (shift, m) = stream_deviations(objective, theta, chunk, &mut |rows| {
         let per_row: Vec<(f64, Vec<f64>)> = rows
             .par_chunks(d)
-            .map(|row| (dot(row, row), directions.iter().map(|u| dot(u, row).powi(2)).collect()))
+            .map(|row| {
+                (
+                    dot(row, row),
+                    directions.iter().map(|u| dot(u, row).powi(2)).collect(),
+                )
+            })
             .collect();
         for (sq, proj) in per_row {
             squares += sq;
@@ -113,10 +118,16 @@ pub struct CovarianceOperator {
 
 impl CovarianceOperator {
     /// Collects all N per-sample gradients at θ (in chunks of `chunk`) and centres them.
-    pub fn from_objective<O: Objective + ?Sized>(objective: &O, theta: &[f64], chunk: usize) -> Self {
+    pub fn from_objective<O: Objective + ?Sized>(
+        objective: &O,
+        theta: &[f64],
+        chunk: usize,
+    ) -> Self {
         let mut rows = Vec::with_capacity(objective.n_samples() * objective.dim());
         // Deviations from ∇L(θ) centre to the same G_c and keep the mean subtraction benign.
-        stream_deviations(objective, theta, chunk, &mut |chunk_rows| rows.extend_from_slice(chunk_rows));
+        stream_deviations(objective, theta, chunk, &mut |chunk_rows| {
+            rows.extend_from_slice(chunk_rows)
+        });
         Self::from_gradients(&rows, objective.n_samples())
     }
 
@@ -125,11 +136,16 @@ impl CovarianceOperator {
     /// # Panics
     /// If `n == 0` or `gradients.len()` is not a multiple of `n`.
     pub fn from_gradients(gradients: &[f64], n: usize) -> Self {
-        assert!(n > 0 && gradients.len() % n == 0, "gradients must be [N, D] row-major");
+        assert!(
+            n > 0 && gradients.len().is_multiple_of(n),
+            "gradients must be [N, D] row-major"
+        );
         let dim = gradients.len() / n;
         let mut mean = vec![0.0; dim];
         for row in gradients.chunks_exact(dim) {
-            mean.iter_mut().zip(row).for_each(|(m, g)| *m += g / n as f64);
+            mean.iter_mut()
+                .zip(row)
+                .for_each(|(m, g)| *m += g / n as f64);
         }
         let mut centred = gradients.to_vec();
         for row in centred.chunks_exact_mut(dim) {
@@ -161,13 +177,18 @@ impl LinearOperator for CovarianceOperator {
         let mut out = vec![0.0; d];
         // Each thread owns a block of output columns and sums the rows in order: no races and the
         // same bits on any number of threads.
-        out.par_chunks_mut(BLOCK).enumerate().for_each(|(b, block)| {
-            let cols = b * BLOCK..b * BLOCK + block.len();
-            for (row, yi) in self.centred.chunks_exact(d).zip(&y) {
-                block.iter_mut().zip(&row[cols.clone()]).for_each(|(o, g)| *o += yi * g);
-            }
-            block.iter_mut().for_each(|o| *o /= self.n as f64);
-        });
+        out.par_chunks_mut(BLOCK)
+            .enumerate()
+            .for_each(|(b, block)| {
+                let cols = b * BLOCK..b * BLOCK + block.len();
+                for (row, yi) in self.centred.chunks_exact(d).zip(&y) {
+                    block
+                        .iter_mut()
+                        .zip(&row[cols.clone()])
+                        .for_each(|(o, g)| *o += yi * g);
+                }
+                block.iter_mut().for_each(|o| *o /= self.n as f64);
+            });
         out
     }
 
@@ -186,6 +207,10 @@ impl LinearOperator for CovarianceOperator {
 /// ```
 pub fn abs_cosines(a: &[Vec<f64>], b: &[Vec<f64>]) -> Vec<Vec<f64>> {
     a.iter()
-        .map(|u| b.iter().map(|v| dot(u, v).abs() / (norm(u) * norm(v))).collect())
+        .map(|u| {
+            b.iter()
+                .map(|v| dot(u, v).abs() / (norm(u) * norm(v)))
+                .collect()
+        })
         .collect()
 }

@@ -18,7 +18,11 @@ use rayon::prelude::*;
 /// `probes` of the result counts the N per-sample HVPs.
 ///
 /// Example: see the crate-level documentation.
-pub fn trace_h_sigma_exact<O: Objective + ?Sized>(objective: &O, theta: &[f64], chunk: usize) -> Estimate {
+pub fn trace_h_sigma_exact<O: Objective + ?Sized>(
+    objective: &O,
+    theta: &[f64],
+    chunk: usize,
+) -> Estimate {
     let d = objective.dim();
     let n = objective.n_samples();
     let mut sum = 0.0;
@@ -43,11 +47,11 @@ pub fn trace_h_sigma_exact<O: Objective + ?Sized>(objective: &O, theta: &[f64], 
 /// w = (ε − mean(ε)·1)/√N, ε ~ N(0, I_N) seeded per probe from (`seed`, probe index). Costs one
 /// weighted backward pass and one HVP per probe, run in parallel; bit-reproducible for a seed.
 ///
-/// Why E[vᵀHv] = Tr(HΣ): Σ_i w_i = 0, so v = Σ_i w_i (g_i − ḡ) = G_cᵀw with G_c the centred
+/// Why E\[vᵀHv\] = Tr(HΣ): Σ_i w_i = 0, so v = Σ_i w_i (g_i − ḡ) = G_cᵀw with G_c the centred
 /// gradients (rows g_i − ḡ, so 1ᵀG_c = 0). With P = I − 11ᵀ/N (symmetric, idempotent),
-/// w = Pε/√N gives E[wwᵀ] = P E[εεᵀ] P / N = P/N, hence
-/// E[vvᵀ] = G_cᵀ P G_c / N = (G_cᵀG_c − G_cᵀ1 1ᵀG_c/N)/N = G_cᵀG_c/N = Σ, and
-/// E[vᵀHv] = Tr(H E[vvᵀ]) = Tr(HΣ). (v is Gaussian, so Var(vᵀHv) = 2·Tr((HΣ)²) when H is
+/// w = Pε/√N gives E\[wwᵀ\] = P E\[εεᵀ\] P / N = P/N, hence
+/// E\[vvᵀ\] = G_cᵀ P G_c / N = (G_cᵀG_c − G_cᵀ1 1ᵀG_c/N)/N = G_cᵀG_c/N = Σ, and
+/// E\[vᵀHv\] = Tr(H E\[vvᵀ\]) = Tr(HΣ). (v is Gaussian, so Var(vᵀHv) = 2·Tr((HΣ)²) when H is
 /// symmetric.)
 ///
 /// Example: see the crate-level documentation.

@@ -49,7 +49,13 @@ impl Estimate {
     /// assert_eq!((e.stderr, e.seed), (0.0, None));
     /// ```
     pub fn exact(value: f64, probes: usize) -> Self {
-        Self { value, stderr: 0.0, estimator: Estimator::Exact, probes, seed: None }
+        Self {
+            value,
+            stderr: 0.0,
+            estimator: Estimator::Exact,
+            probes,
+            seed: None,
+        }
     }
 
     /// Mean and standard error (sample standard deviation / √M) of M ≥ 2 i.i.d. samples,
@@ -86,5 +92,8 @@ where
     T: Send,
     F: Fn(&mut ChaCha8Rng) -> T + Sync,
 {
-    (0..m).into_par_iter().map(|i| f(&mut probe_rng(seed, i))).collect()
+    (0..m)
+        .into_par_iter()
+        .map(|i| f(&mut probe_rng(seed, i)))
+        .collect()
 }

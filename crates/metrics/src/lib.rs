@@ -1,5 +1,5 @@
 //! curvscope-metrics: the quantities of Zhu et al., "The Anisotropic Noise in Stochastic
-//! Gradient Descent" (ICML 2019), on any [`Objective`] L(θ) = (1/N) Σ_i ℓ_i(θ).
+//! Gradient Descent" (ICML 2019), on any [`Objective`](curvscope_model::Objective) L(θ) = (1/N) Σ_i ℓ_i(θ).
 //!
 //! Σ = (1/N) Σ_i (g_i − ḡ)(g_i − ḡ)ᵀ is the noise covariance of one-sample SGD (g_i = ∇ℓ_i,
 //! ḡ = ∇L); a batch of b divides it by b, reported apart by [`minibatch_factor`]. Curvature
@@ -44,7 +44,7 @@
 //! let probed = trace_h_sigma_stochastic(&obj, &[1.0], 4000, 1);
 //! assert!((probed.value - 2.0).abs() < 4.0 * probed.stderr);
 //! let sharp = expected_sharpness(&obj, &[0.0], &SharpnessOptions { sigma: 0.1, samples: 4000, seed: 1 });
-//! // E[L(ν)] − L(0) = σ²·H/2 = 0.01
+//! // E\[L(ν)\] − L(0) = σ²·H/2 = 0.01
 //! assert!((sharp.signed.value - 0.01).abs() < 4.0 * sharp.signed.stderr);
 //! ```
 
@@ -60,8 +60,11 @@ pub use covariance::{abs_cosines, noise_statistics, CovarianceOperator, NoiseSta
 pub use escaping::{trace_h_sigma_exact, trace_h_sigma_stochastic};
 pub use estimate::{Estimate, Estimator};
 pub use proposition::{
-    anisotropy_ratio, condition_ks, ill_conditioning_exponent, isotropic_trace_h_sigma, minibatch_factor,
-    projection_coefficient, proposition1, proposition1_bound, IllConditioning, MinibatchFactor, Proposition1,
+    anisotropy_ratio, condition_ks, ill_conditioning_exponent, isotropic_trace_h_sigma,
+    minibatch_factor, projection_coefficient, proposition1, proposition1_bound, IllConditioning,
+    MinibatchFactor, Proposition1,
 };
-pub use report::{analyze_checkpoint, Eigenpairs, HessianSpectrum, Report, ReportOptions, TraceHSigmaMethod};
+pub use report::{
+    analyze_checkpoint, Eigenpairs, HessianSpectrum, Report, ReportOptions, TraceHSigmaMethod,
+};
 pub use sharpness::{expected_sharpness, ExpectedSharpness, SharpnessOptions};

@@ -31,7 +31,12 @@ pub fn anisotropy_ratio(trace_h_sigma: f64, isotropic_trace_h_sigma: f64) -> f64
 /// ```
 /// assert!((curvscope_metrics::projection_coefficient(4.0, 220.0, 200.0, 4.4) - 1.0).abs() < 1e-15);
 /// ```
-pub fn projection_coefficient(u1_sigma_u1: f64, trace_h: f64, lambda1: f64, trace_sigma: f64) -> f64 {
+pub fn projection_coefficient(
+    u1_sigma_u1: f64,
+    trace_h: f64,
+    lambda1: f64,
+    trace_sigma: f64,
+) -> f64 {
     u1_sigma_u1 * trace_h / (lambda1 * trace_sigma)
 }
 
@@ -56,7 +61,12 @@ pub fn ill_conditioning_exponent(lambda1: f64, lambda_k1: f64, dim: usize) -> Op
 /// let b = curvscope_metrics::proposition1_bound(1.0, 200.0, 220.0, 2);
 /// assert!((b - 80_000.0 / 48_400.0).abs() < 1e-15);
 /// ```
-pub fn proposition1_bound(projection_coefficient: f64, lambda1: f64, trace_h: f64, dim: usize) -> f64 {
+pub fn proposition1_bound(
+    projection_coefficient: f64,
+    lambda1: f64,
+    trace_h: f64,
+    dim: usize,
+) -> f64 {
     projection_coefficient * lambda1 * lambda1 * dim as f64 / (trace_h * trace_h)
 }
 
@@ -66,7 +76,8 @@ pub fn proposition1_bound(projection_coefficient: f64, lambda1: f64, trace_h: f6
 /// assert_eq!(curvscope_metrics::condition_ks(60), vec![1, 5, 10, 20, 50]);
 /// ```
 pub fn condition_ks(max: usize) -> Vec<usize> {
-    let grid = std::iter::once(1).chain((0..).flat_map(|p| [5, 10, 20].map(|m| m * 10usize.pow(p))));
+    let grid =
+        std::iter::once(1).chain((0..).flat_map(|p| [5, 10, 20].map(|m| m * 10usize.pow(p))));
     grid.take_while(|&k| k <= max).collect()
 }
 
@@ -133,12 +144,20 @@ pub fn proposition1(
     let lambda1 = *eigenvalues.first().expect("at least one eigenvalue");
     let a_hat = projection_coefficient(u1_sigma_u1, trace_h, lambda1, trace_sigma);
     let bound = proposition1_bound(a_hat, lambda1, trace_h, dim);
-    let ratio = anisotropy_ratio(trace_h_sigma, isotropic_trace_h_sigma(trace_h, trace_sigma, dim));
+    let ratio = anisotropy_ratio(
+        trace_h_sigma,
+        isotropic_trace_h_sigma(trace_h, trace_sigma, dim),
+    );
     let ill_conditioning = condition_ks(eigenvalues.len().saturating_sub(1))
         .into_iter()
         .map(|k| {
             let d = ill_conditioning_exponent(lambda1, eigenvalues[k], dim);
-            IllConditioning { k, lambda_k1: eigenvalues[k], d, holds: d.is_some_and(|d| d > 0.5) }
+            IllConditioning {
+                k,
+                lambda_k1: eigenvalues[k],
+                d,
+                holds: d.is_some_and(|d| d > 0.5),
+            }
         })
         .collect();
     Proposition1 {

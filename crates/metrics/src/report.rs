@@ -4,7 +4,8 @@ use crate::covariance::{abs_cosines, noise_statistics, CovarianceOperator};
 use crate::escaping::{trace_h_sigma_exact, trace_h_sigma_stochastic};
 use crate::estimate::Estimate;
 use crate::proposition::{
-    anisotropy_ratio, isotropic_trace_h_sigma, minibatch_factor, proposition1, MinibatchFactor, Proposition1,
+    anisotropy_ratio, isotropic_trace_h_sigma, minibatch_factor, proposition1, MinibatchFactor,
+    Proposition1,
 };
 use crate::sharpness::{expected_sharpness, ExpectedSharpness, SharpnessOptions};
 use curvscope_hessian::LinearOperator;
@@ -139,11 +140,16 @@ where
     let noise = noise_statistics(objective, theta, &hessian.top.vectors, options.chunk);
     let trace_h_sigma = match options.trace_h_sigma {
         TraceHSigmaMethod::Exact => trace_h_sigma_exact(objective, theta, options.chunk),
-        TraceHSigmaMethod::Stochastic { probes, seed } => trace_h_sigma_stochastic(objective, theta, probes, seed),
+        TraceHSigmaMethod::Stochastic { probes, seed } => {
+            trace_h_sigma_stochastic(objective, theta, probes, seed)
+        }
     };
     let trace_h_sigma_iso = isotropic_trace_h_sigma(hessian.trace.value, noise.trace.value, dim);
     let sigma_top = if options.sigma_top_k > 0 {
-        eigensolver(&CovarianceOperator::from_objective(objective, theta, options.chunk), options.sigma_top_k)
+        eigensolver(
+            &CovarianceOperator::from_objective(objective, theta, options.chunk),
+            options.sigma_top_k,
+        )
     } else {
         Eigenpairs::default()
     };
@@ -175,7 +181,12 @@ where
             abs_cosines(&hessian.top.vectors, &sigma_top.vectors)
         },
         sigma_eigenvalues: sigma_top.values,
-        expected_sharpness: options.sharpness.as_ref().map(|s| expected_sharpness(objective, theta, s)),
-        minibatch: options.batch_size.map(|b| minibatch_factor(b, objective.n_samples())),
+        expected_sharpness: options
+            .sharpness
+            .as_ref()
+            .map(|s| expected_sharpness(objective, theta, s)),
+        minibatch: options
+            .batch_size
+            .map(|b| minibatch_factor(b, objective.n_samples())),
     }
 }

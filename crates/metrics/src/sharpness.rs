@@ -21,7 +21,11 @@ pub struct SharpnessOptions {
 impl Default for SharpnessOptions {
     /// The paper's setting: σ = 0.01, M = 1000.
     fn default() -> Self {
-        Self { sigma: 0.01, samples: 1000, seed: 0 }
+        Self {
+            sigma: 0.01,
+            samples: 1000,
+            seed: 0,
+        }
     }
 }
 
@@ -32,7 +36,7 @@ pub struct ExpectedSharpness {
     pub sigma: f64,
     /// L(θ).
     pub base_loss: f64,
-    /// E[L(θ+ν)] − L(θ), the definition (Neyshabur et al. 2017). For a quadratic it equals
+    /// E\[L(θ+ν)\] − L(θ), the definition (Neyshabur et al. 2017). For a quadratic it equals
     /// σ²·Tr(H)/2; its Monte-Carlo noise includes the gradient term ∇Lᵀν, large away from minima.
     pub signed: Estimate,
     /// E|L(θ+ν) − L(θ)|, what the paper's released code computes; ≥ |`signed`|, and unlike it
@@ -52,8 +56,10 @@ pub fn expected_sharpness<O: Objective + ?Sized>(
 ) -> ExpectedSharpness {
     let base_loss = objective.loss(theta);
     let deltas = monte_carlo(options.samples, options.seed, |rng| {
-        let perturbed: Vec<f64> =
-            theta.iter().map(|t| t + options.sigma * rng.sample::<f64, _>(StandardNormal)).collect();
+        let perturbed: Vec<f64> = theta
+            .iter()
+            .map(|t| t + options.sigma * rng.sample::<f64, _>(StandardNormal))
+            .collect();
         objective.loss(&perturbed) - base_loss
     });
     let absolute: Vec<f64> = deltas.iter().map(|d| d.abs()).collect();

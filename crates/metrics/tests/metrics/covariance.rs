@@ -22,7 +22,10 @@ fn covariance_operator_is_the_dense_covariance() {
     // The operator itself maps the top eigenvector to λu.
     let su = DVector::from_vec(op.apply(u.as_slice()));
     assert!((&su - lambda * &u).norm() <= 1e-12 * lambda);
-    assert!(lambda > explicit.trace() / d as f64, "top eigenvalue should exceed the mean one");
+    assert!(
+        lambda > explicit.trace() / d as f64,
+        "top eigenvalue should exceed the mean one"
+    );
 }
 
 #[test]
@@ -50,6 +53,10 @@ fn cosines_of_eigenbases() {
             assert!((v - expected).abs() < 1e-12, "[{i}][{j}] = {v}");
         }
     }
-    let flipped: Vec<Vec<f64>> = h.vectors.iter().map(|u| u.iter().map(|x| -3.0 * x).collect()).collect();
+    let flipped: Vec<Vec<f64>> = h
+        .vectors
+        .iter()
+        .map(|u| u.iter().map(|x| -3.0 * x).collect())
+        .collect();
     assert!((abs_cosines(&h.vectors[..1], &flipped[..1])[0][0] - 1.0).abs() < 1e-12);
 }

@@ -16,7 +16,11 @@ pub fn gaussian_matrix(rows: usize, cols: usize, seed: u64) -> DMatrix<f64> {
 
 /// |a − b| ≤ tol·|b|.
 pub fn assert_rel(a: f64, b: f64, tol: f64) {
-    assert!((a - b).abs() <= tol * b.abs(), "{a} vs {b}: relative error {:e} > {tol:e}", ((a - b) / b).abs());
+    assert!(
+        (a - b).abs() <= tol * b.abs(),
+        "{a} vs {b}: relative error {:e} > {tol:e}",
+        ((a - b) / b).abs()
+    );
 }
 
 /// ℓ_i = ½(x_iᵀθ − y_i)²: g_i = r_i x_i, H = XᵀX/N.
@@ -27,7 +31,10 @@ pub struct LeastSquares {
 
 impl LeastSquares {
     pub fn random(n: usize, d: usize, seed: u64) -> Self {
-        Self { x: gaussian_matrix(n, d, seed), y: gaussian_matrix(n, 1, seed + 1).column(0).into() }
+        Self {
+            x: gaussian_matrix(n, d, seed),
+            y: gaussian_matrix(n, 1, seed + 1).column(0).into(),
+        }
     }
 
     fn residuals(&self, theta: &[f64]) -> DVector<f64> {
@@ -56,11 +63,15 @@ impl Objective for LeastSquares {
         self.residuals(theta).iter().map(|r| 0.5 * r * r).collect()
     }
     fn weighted_grad(&self, theta: &[f64], w: &[f64]) -> Vec<f64> {
-        let wr = self.residuals(theta).component_mul(&DVector::from_column_slice(w));
+        let wr = self
+            .residuals(theta)
+            .component_mul(&DVector::from_column_slice(w));
         (self.x.transpose() * wr).as_slice().to_vec()
     }
     fn hvp(&self, _theta: &[f64], v: &[f64]) -> Vec<f64> {
-        (self.hessian() * DVector::from_column_slice(v)).as_slice().to_vec()
+        (self.hessian() * DVector::from_column_slice(v))
+            .as_slice()
+            .to_vec()
     }
     fn per_sample_grads_range(&self, theta: &[f64], start: usize, len: usize) -> Vec<f64> {
         let g = self.gradient_matrix(theta);
@@ -93,6 +104,9 @@ pub fn dense_top(m: &DMatrix<f64>, k: usize) -> Eigenpairs {
     order.truncate(k);
     Eigenpairs {
         values: order.iter().map(|&i| eig.eigenvalues[i]).collect(),
-        vectors: order.iter().map(|&i| eig.eigenvectors.column(i).as_slice().to_vec()).collect(),
+        vectors: order
+            .iter()
+            .map(|&i| eig.eigenvectors.column(i).as_slice().to_vec())
+            .collect(),
     }
 }
