@@ -118,8 +118,9 @@ pub struct Report {
 /// Computes a [`Report`] at θ from a known Hessian spectrum; `eigensolver(op, k)` returns the
 /// top-k eigenpairs of a symmetric operator (Lanczos in practice) and is used for Σ.
 ///
-/// Cost: two passes of N per-sample gradients (three with `sigma_top_k` > 0), plus N HVPs for
-/// exact Tr(HΣ) or two passes per probe for stochastic, plus M loss evaluations for sharpness.
+/// Cost: one pass of N per-sample gradients for Σ's statistics, one more with N HVPs for exact
+/// Tr(HΣ) (stochastic: a weighted gradient and an HVP per probe), one more when `sigma_top_k`
+/// > 0, plus M loss evaluations for sharpness.
 ///
 /// Without Hessian eigenvectors, u₁ᵀΣu₁ and so â and the bound are NaN.
 ///

@@ -223,6 +223,9 @@ fn sample_estimates_converge_to_population_values() {
     assert_rel(p.ratio, 808.0 / 484.0, 8.0 * rel);
     assert_rel(p.projection_coefficient, 1.0, 8.0 * rel);
     assert!(p.bound_holds && !p.negative_curvature);
+    // Condition 1 at k = 1: λ₂/λ₁ = 1/10 = D^(−d) with D = 2, so d = log₂ 10 > ½.
+    assert_rel(p.ill_conditioning[0].d.unwrap(), 10f64.log2(), 1e-14);
+    assert!(p.ill_conditioning[0].holds);
 
     let probed = trace_h_sigma_stochastic(&t, &W, 400, 7);
     assert!(
