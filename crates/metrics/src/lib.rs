@@ -1,1 +1,70 @@
-//! curvscope-metrics
+//! curvscope-metrics: the quantities of Zhu et al., "The Anisotropic Noise in Stochastic
+//! Gradient Descent" (ICML 2019), on any [`Objective`](curvscope_model::Objective) L(θ) = (1/N) Σ_i ℓ_i(θ).
+//!
+//! Σ = (1/N) Σ_i (g_i − ḡ)(g_i − ḡ)ᵀ is the noise covariance of one-sample SGD (g_i = ∇ℓ_i,
+//! ḡ = ∇L); a batch of b divides it by b, reported apart by [`minibatch_factor`]. Curvature
+//! (eigenpairs and trace of H) comes in as numbers computed elsewhere (curvscope-hessian), so
+//! every function here is checked against closed forms independently of any eigensolver.
+//!
+//! - Σ: [`noise_statistics`] (Tr Σ, uᵀΣu), [`CovarianceOperator`], [`abs_cosines`].
+//! - Escaping indicator Tr(HΣ): [`trace_h_sigma_exact`], [`trace_h_sigma_stochastic`].
+//! - Proposition 1: [`isotropic_trace_h_sigma`], [`anisotropy_ratio`],
+//!   [`projection_coefficient`], [`ill_conditioning_exponent`], [`proposition1_bound`],
+//!   [`proposition1`].
+//! - Expected sharpness: [`expected_sharpness`].
+//! - Everything at once: [`analyze_checkpoint`] → [`Report`].
+//!
+//! ```
+//! use curvscope_metrics::*;
+//! use curvscope_model::Objective;
+//!
+//! /// ℓ_i(θ) = ½ a_i θ², so g_i = a_i θ and H = mean(a).
+//! struct Scaled(Vec<f64>);
+//! impl Objective for Scaled {
+//!     fn dim(&self) -> usize { 1 }
+//!     fn n_samples(&self) -> usize { self.0.len() }
+//!     fn per_sample_losses(&self, t: &[f64]) -> Vec<f64> {
+//!         self.0.iter().map(|a| 0.5 * a * t[0] * t[0]).collect()
+//!     }
+//!     fn weighted_grad(&self, t: &[f64], w: &[f64]) -> Vec<f64> {
+//!         vec![self.0.iter().zip(w).map(|(a, w)| w * a * t[0]).sum()]
+//!     }
+//!     fn hvp(&self, _: &[f64], v: &[f64]) -> Vec<f64> {
+//!         vec![self.0.iter().sum::<f64>() / self.0.len() as f64 * v[0]]
+//!     }
+//!     fn per_sample_grads_range(&self, t: &[f64], start: usize, len: usize) -> Vec<f64> {
+//!         self.0[start..start + len].iter().map(|a| a * t[0]).collect()
+//!     }
+//! }
+//!
+//! let obj = Scaled(vec![1.0, 3.0]); // at θ = 1: g = (1, 3), ḡ = 2, Σ = 1, H = 2
+//! let stats = noise_statistics(&obj, &[1.0], &[vec![1.0]], 1);
+//! assert_eq!((stats.trace.value, stats.quadratic_forms[0]), (1.0, 1.0));
+//! assert_eq!(trace_h_sigma_exact(&obj, &[1.0], 1).value, 2.0);
+//! let probed = trace_h_sigma_stochastic(&obj, &[1.0], 4000, 1);
+//! assert!((probed.value - 2.0).abs() < 4.0 * probed.stderr);
+//! let sharp = expected_sharpness(&obj, &[0.0], &SharpnessOptions { sigma: 0.1, samples: 4000, seed: 1 });
+//! // E\[L(ν)\] − L(0) = σ²·H/2 = 0.01
+//! assert!((sharp.signed.value - 0.01).abs() < 4.0 * sharp.signed.stderr);
+//! ```
+
+mod covariance;
+mod escaping;
+mod estimate;
+mod linalg;
+mod proposition;
+mod report;
+mod sharpness;
+
+pub use covariance::{abs_cosines, noise_statistics, CovarianceOperator, NoiseStatistics};
+pub use escaping::{trace_h_sigma_exact, trace_h_sigma_stochastic};
+pub use estimate::{Estimate, Estimator};
+pub use proposition::{
+    anisotropy_ratio, condition_ks, ill_conditioning_exponent, isotropic_trace_h_sigma,
+    minibatch_factor, projection_coefficient, proposition1, proposition1_bound, IllConditioning,
+    MinibatchFactor, Proposition1,
+};
+pub use report::{
+    analyze_checkpoint, Eigenpairs, HessianSpectrum, Report, ReportOptions, TraceHSigmaMethod,
+};
+pub use sharpness::{expected_sharpness, ExpectedSharpness, SharpnessOptions};

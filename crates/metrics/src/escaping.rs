@@ -1,0 +1,74 @@
+//! The escaping indicator Tr(HΣ) (Zhu et al. 2019, Section 3: to second order the expected loss
+//! increase per step of noise with covariance Σ near a minimum is ½·Tr(HΣ)).
+
+use crate::covariance::stream_deviations;
+use crate::estimate::{monte_carlo, Estimate};
+use crate::linalg::dot;
+use curvscope_model::Objective;
+use rand::Rng;
+use rand_distr::StandardNormal;
+use rayon::prelude::*;
+
+/// Tr(HΣ) = (1/N) Σ_i (g_i − ḡ)ᵀ H (g_i − ḡ), exactly: N + 1 Hessian-vector products on the
+/// per-sample gradients, streamed `chunk` at a time, each chunk's HVPs batched through
+/// [`Objective::hvps`] on all rayon threads.
+///
+/// With deviations d_i = g_i − K from K = ∇L(θ) and m = ḡ − K (see `stream_deviations`),
+/// Tr(HΣ) = (1/N) Σ_i d_iᵀHd_i − mᵀHm: the one extra HVP buys a single pass over the data.
+/// `probes` of the result counts the N per-sample HVPs.
+///
+/// Example: see the crate-level documentation.
+pub fn trace_h_sigma_exact<O: Objective + ?Sized>(
+    objective: &O,
+    theta: &[f64],
+    chunk: usize,
+) -> Estimate {
+    let d = objective.dim();
+    let n = objective.n_samples();
+    let mut sum = 0.0;
+    let (_, m) = stream_deviations(objective, theta, chunk, &mut |rows| {
+        let rows: Vec<Vec<f64>> = rows.chunks(d).map(<[f64]>::to_vec).collect();
+        let batch = rows.len().div_ceil(rayon::current_num_threads()).max(1);
+        let forms: Vec<Vec<f64>> = rows
+            .par_chunks(batch)
+            .map(|vs| {
+                let hvs = objective.hvps(theta, vs);
+                vs.iter().zip(&hvs).map(|(v, hv)| dot(v, hv)).collect()
+            })
+            .collect();
+        sum += forms.iter().flatten().sum::<f64>();
+    });
+    let correction = dot(&m, &objective.hvp(theta, &m));
+    Estimate::exact(sum / n as f64 - correction, n)
+}
+
+/// Tr(HΣ) without per-sample gradients, by the multiplicative-noise identity (Wu et al. 2020):
+/// the mean of vᵀHv over `probes` (≥ 2) draws of v = Σ_i w_i g_i = `weighted_grad(θ, w)`, with
+/// w = (ε − mean(ε)·1)/√N, ε ~ N(0, I_N) seeded per probe from (`seed`, probe index). Costs one
+/// weighted backward pass and one HVP per probe, run in parallel; bit-reproducible for a seed.
+///
+/// Why E\[vᵀHv\] = Tr(HΣ): Σ_i w_i = 0, so v = Σ_i w_i (g_i − ḡ) = G_cᵀw with G_c the centred
+/// gradients (rows g_i − ḡ, so 1ᵀG_c = 0). With P = I − 11ᵀ/N (symmetric, idempotent),
+/// w = Pε/√N gives E\[wwᵀ\] = P E\[εεᵀ\] P / N = P/N, hence
+/// E\[vvᵀ\] = G_cᵀ P G_c / N = (G_cᵀG_c − G_cᵀ1 1ᵀG_c/N)/N = G_cᵀG_c/N = Σ, and
+/// E\[vᵀHv\] = Tr(H E\[vvᵀ\]) = Tr(HΣ). (v is Gaussian, so Var(vᵀHv) = 2·Tr((HΣ)²) when H is
+/// symmetric.)
+///
+/// Example: see the crate-level documentation.
+pub fn trace_h_sigma_stochastic<O: Objective + ?Sized>(
+    objective: &O,
+    theta: &[f64],
+    probes: usize,
+    seed: u64,
+) -> Estimate {
+    let n = objective.n_samples();
+    let samples = monte_carlo(probes, seed, |rng| {
+        let eps: Vec<f64> = (0..n).map(|_| rng.sample(StandardNormal)).collect();
+        let mean = eps.iter().sum::<f64>() / n as f64;
+        let scale = (n as f64).sqrt().recip();
+        let w: Vec<f64> = eps.iter().map(|e| (e - mean) * scale).collect();
+        let v = objective.weighted_grad(theta, &w);
+        dot(&v, &objective.hvp(theta, &v))
+    });
+    Estimate::from_samples(&samples, seed)
+}

@@ -1,0 +1,77 @@
+//! Linear least squares: every Σ statistic against dense nalgebra on explicit matrices.
+
+use crate::objectives::{assert_rel, dense_covariance, dense_top, LeastSquares};
+use curvscope_metrics::{
+    noise_statistics, trace_h_sigma_exact, trace_h_sigma_stochastic, Estimator,
+};
+
+const N: usize = 50;
+const D: usize = 7;
+
+/// Away from the minimum, so ḡ ≠ 0 and centring matters.
+fn setup() -> (LeastSquares, Vec<f64>) {
+    (
+        LeastSquares::random(N, D, 11),
+        vec![0.3, -1.2, 0.5, 2.0, -0.7, 0.1, 1.5],
+    )
+}
+
+#[test]
+fn noise_statistics_match_dense_covariance() {
+    let (ls, theta) = setup();
+    let sigma = dense_covariance(&ls.gradient_matrix(&theta));
+    let h = dense_top(&ls.hessian(), D);
+    // chunk 8 does not divide N: exercises a partial last chunk.
+    let stats = noise_statistics(&ls, &theta, &h.vectors, 8);
+    assert_rel(stats.trace.value, sigma.trace(), 1e-10);
+    assert_eq!(
+        (stats.trace.estimator, stats.trace.probes),
+        (Estimator::Exact, N)
+    );
+    for (u, form) in h.vectors.iter().zip(&stats.quadratic_forms) {
+        let u = nalgebra::DVector::from_column_slice(u);
+        assert_rel(*form, (u.transpose() * &sigma * &u)[0], 1e-10);
+    }
+    let gbar = ls.gradient_matrix(&theta).row_mean();
+    assert_rel(stats.mean_grad_norm, gbar.norm(), 1e-12);
+    assert!(gbar.norm() > 1.0, "θ should be far from the minimum");
+}
+
+#[test]
+fn exact_trace_h_sigma_matches_dense() {
+    let (ls, theta) = setup();
+    let truth = (ls.hessian() * dense_covariance(&ls.gradient_matrix(&theta))).trace();
+    for chunk in [1, 8, N] {
+        let t = trace_h_sigma_exact(&ls, &theta, chunk);
+        assert_rel(t.value, truth, 1e-10);
+        assert_eq!(
+            (t.estimator, t.probes, t.stderr),
+            (Estimator::Exact, N, 0.0)
+        );
+    }
+}
+
+#[test]
+fn stochastic_trace_h_sigma_within_four_stderr() {
+    let (ls, theta) = setup();
+    let h = ls.hessian();
+    let hs = &h * dense_covariance(&ls.gradient_matrix(&theta));
+    let truth = hs.trace();
+    let probes = 2000;
+    let t = trace_h_sigma_stochastic(&ls, &theta, probes, 42);
+    assert_eq!(
+        (t.estimator, t.probes, t.seed),
+        (Estimator::Stochastic, probes, Some(42))
+    );
+    assert!(
+        (t.value - truth).abs() < 4.0 * t.stderr,
+        "{} ± {} vs {truth}",
+        t.value,
+        t.stderr
+    );
+    // v is Gaussian with covariance Σ, so sd(vᵀHv) = sqrt(2 Tr((HΣ)²)) exactly. The sample sd
+    // of M = 2000 quadratic forms (kurtosis ≤ 15, that of χ²₁) has relative error
+    // ≤ sqrt(14 / (4M)) ≈ 4.2%: 20% is about 4.7 of those.
+    let sd = (2.0 * (&hs * &hs).trace()).sqrt();
+    assert_rel(t.stderr * (probes as f64).sqrt(), sd, 0.2);
+}

@@ -1,0 +1,8 @@
+//! Integration tests of curvscope-metrics against closed forms and dense linear algebra.
+
+mod covariance;
+mod least_squares;
+mod objectives;
+mod report;
+mod sharpness;
+mod toy;
