@@ -9,7 +9,7 @@
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::krylov::{gaussian_vector, rademacher_vector, Krylov};
 use crate::trace::mean_and_stderr;
@@ -19,7 +19,7 @@ use crate::{CountingOperator, LinearOperator};
 const PAD_SIGMAS: f64 = 6.0;
 
 /// Distribution of the (then normalized) SLQ probe vectors.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ProbeKind {
     /// Standard normal entries (normalized: uniform on the sphere).
     Gaussian,
@@ -35,7 +35,7 @@ pub enum ProbeKind {
 /// let opts = SlqOptions { n_probes: 4, steps: 30, ..SlqOptions::default() };
 /// assert_eq!(opts.probe, ProbeKind::Gaussian);
 /// ```
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SlqOptions {
     /// Number of probes n_v (≥ 2 for standard errors).
     pub n_probes: usize,
@@ -59,7 +59,7 @@ impl Default for SlqOptions {
 }
 
 /// Gauss quadrature of one probe: nodes θ_j (Ritz values) and weights S_{0j}², summing to 1.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Quadrature {
     /// Eigenvalues of T_m.
     pub nodes: Vec<f64>,
@@ -68,7 +68,7 @@ pub struct Quadrature {
 }
 
 /// The raw result of [`slq`]: one quadrature per probe.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Slq {
     /// The (node, weight) pairs of each probe.
     pub probes: Vec<Quadrature>,
@@ -79,7 +79,7 @@ pub struct Slq {
 }
 
 /// An estimate with its standard error across probes.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Moment {
     /// The power p.
     pub p: u32,
@@ -92,7 +92,7 @@ pub struct Moment {
 }
 
 /// A smoothed spectral density on a grid.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Density {
     /// Equispaced points from min node − 6σ to max node + 6σ.
     pub grid: Vec<f64>,

@@ -3,13 +3,13 @@
 use nalgebra::{Dyn, SymmetricEigen};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::krylov::{gaussian_vector, norm, Krylov};
 use crate::{CountingOperator, LinearOperator};
 
 /// Which end of the spectrum [`top_eigenpairs`] looks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Which {
     /// The k algebraically largest eigenvalues, largest first.
     Largest,
@@ -27,7 +27,7 @@ pub enum Which {
 /// let opts = LanczosOptions { k: 5, which: Which::Both, ..LanczosOptions::default() };
 /// assert_eq!(opts.tol, 1e-6);
 /// ```
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LanczosOptions {
     /// Number of eigenpairs wanted (per end for [`Which::Both`]); capped at D.
     pub k: usize,
@@ -59,7 +59,7 @@ impl Default for LanczosOptions {
 }
 
 /// Ritz pairs found by [`top_eigenpairs`].
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Eigenpairs {
     /// Ritz values in the order given by [`Which`].
     pub eigenvalues: Vec<f64>,

@@ -1,6 +1,7 @@
 //! curvscope-hessian: curvature as linear operators, and the spectrum tools that run on them.
 //!
-//! Everything takes a [`LinearOperator`] (a symmetric A known through products A·x):
+//! Everything takes a [`LinearOperator`] (a symmetric A known through products A·x), such as
+//! the Hessian of a model, [`HessianOperator`]:
 //! - [`top_eigenpairs`]: extreme eigenpairs by Lanczos with full reorthogonalization,
 //!   seeded, with a residual-based convergence test;
 //! - [`full_spectrum`] / [`dense_matrix`]: exact answers for small D;
@@ -13,12 +14,14 @@
 mod dense;
 mod density;
 mod eigen;
+mod hvp;
 mod krylov;
 mod operator;
 mod trace;
 
 pub use dense::{asymmetry, dense_matrix, full_spectrum, DenseOperator, FullSpectrum};
 pub use density::{slq, Density, Moment, ProbeKind, Quadrature, Slq, SlqOptions};
+pub use hvp::HessianOperator;
 pub use eigen::{top_eigenpairs, true_residuals, Eigenpairs, LanczosOptions, Which};
 pub use operator::{AsHermitian, CountingOperator, LinearOperator};
 pub use trace::{deflated_hutchinson, hutch_plus_plus, hutchinson, Probes, TraceEstimate};

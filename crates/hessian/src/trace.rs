@@ -3,7 +3,7 @@
 use nalgebra::DMatrix;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::krylov::{dot, orthogonalize, rademacher_vector};
 use crate::{CountingOperator, LinearOperator};
@@ -17,7 +17,7 @@ use crate::{CountingOperator, LinearOperator};
 /// let adaptive = Probes::Until { rel_stderr: 0.01, block: 10, max: 1000 };
 /// # let _ = (fixed, adaptive);
 /// ```
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Probes {
     /// Exactly this many (at least 2, so that a standard error exists).
     Fixed(usize),
@@ -31,7 +31,7 @@ pub enum Probes {
 }
 
 /// A trace estimate: an exactly computed part plus a stochastic Hutchinson part.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TraceEstimate {
     /// Estimate of Tr(A).
     pub estimate: f64,

@@ -3,8 +3,8 @@
 //!
 //! Σ = (1/N) Σ_i (g_i − ḡ)(g_i − ḡ)ᵀ is the noise covariance of one-sample SGD (g_i = ∇ℓ_i,
 //! ḡ = ∇L); a batch of b divides it by b, reported apart by [`minibatch_factor`]. Curvature
-//! (eigenpairs and trace of H) comes in as numbers computed elsewhere (curvscope-hessian), so
-//! every function here is checked against closed forms independently of any eigensolver.
+//! (eigenpairs and trace of H) comes from curvscope-hessian ([`HessianSpectrum::compute`]); every
+//! formula here takes those numbers as inputs, so each is checked against closed forms on its own.
 //!
 //! - Σ: [`noise_statistics`] (Tr Σ, uᵀΣu), [`CovarianceOperator`], [`abs_cosines`].
 //! - Escaping indicator Tr(HΣ): [`trace_h_sigma_exact`], [`trace_h_sigma_stochastic`].
@@ -65,6 +65,7 @@ pub use proposition::{
     MinibatchFactor, Proposition1,
 };
 pub use report::{
-    analyze_checkpoint, Eigenpairs, HessianSpectrum, Report, ReportOptions, TraceHSigmaMethod,
+    analyze_checkpoint, report_from_spectrum, CurvatureOptions, HessianSpectrum, Report, ReportOptions,
+    TraceHSigmaMethod,
 };
 pub use sharpness::{expected_sharpness, ExpectedSharpness, SharpnessOptions};

@@ -2,34 +2,103 @@
 
 use crate::covariance::{abs_cosines, noise_statistics, CovarianceOperator};
 use crate::escaping::{trace_h_sigma_exact, trace_h_sigma_stochastic};
-use crate::estimate::Estimate;
+use crate::estimate::{Estimate, Estimator};
 use crate::proposition::{
     anisotropy_ratio, isotropic_trace_h_sigma, minibatch_factor, proposition1, MinibatchFactor,
     Proposition1,
 };
 use crate::sharpness::{expected_sharpness, ExpectedSharpness, SharpnessOptions};
-use curvscope_hessian::LinearOperator;
+use curvscope_hessian::{
+    deflated_hutchinson, slq, top_eigenpairs, Density, Eigenpairs, HessianOperator, LanczosOptions, Probes, Slq,
+    SlqOptions, Which,
+};
 use curvscope_model::Objective;
 use serde::{Deserialize, Serialize};
 
-/// Top eigenpairs of a symmetric operator, eigenvalues descending, `vectors[i]` unit-norm.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Eigenpairs {
-    /// λ₁ ≥ λ₂ ≥ ….
-    pub values: Vec<f64>,
-    /// u₁, u₂, … (each of length D).
-    pub vectors: Vec<Vec<f64>>,
+/// How the Hessian's spectrum is computed (Lanczos for the extremes, deflated Hutchinson for
+/// the trace, optionally stochastic Lanczos quadrature for the density).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CurvatureOptions {
+    /// Top-k Hessian eigenpairs (k ≥ 1; k + 1 eigenvalues bound Proposition 1's d_k).
+    pub top_k: usize,
+    /// Lanczos convergence: every Ritz pair has ‖Hu − λu‖ ≤ tol·|λ|max.
+    pub tol: f64,
+    /// Largest Krylov subspace Lanczos may build (`None`: min(D, 2k + 100)).
+    pub max_krylov: Option<usize>,
+    /// Also find the most negative eigenvalue (Proposition 1's bound needs H ⪰ 0).
+    pub lambda_min: bool,
+    /// Probes for Tr(H) after deflating the top-k eigenvectors (Hutch++-style).
+    pub trace_probes: Probes,
+    /// Spectral density by SLQ; `None` skips it.
+    pub density: Option<SlqOptions>,
+    /// Seed of every random start and probe.
+    pub seed: u64,
 }
 
-/// What the caller already knows about H = ∇²L(θ) (e.g. from Lanczos and Hutchinson).
+impl Default for CurvatureOptions {
+    /// Top 20, tol 1e-6, λ_min, Tr(H) to 1% relative standard error (≤ 100 probes), no density.
+    fn default() -> Self {
+        Self {
+            top_k: 20,
+            tol: 1e-6,
+            max_krylov: None,
+            lambda_min: true,
+            trace_probes: Probes::Until { rel_stderr: 0.01, block: 10, max: 100 },
+            density: None,
+            seed: 0,
+        }
+    }
+}
+
+/// What is known about H = ∇²L(θ): its extreme eigenpairs and trace.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HessianSpectrum {
-    /// Top eigenpairs (at least one).
+    /// Top eigenpairs, λ₁ ≥ λ₂ ≥ … (at least one).
     pub top: Eigenpairs,
     /// Tr(H).
     pub trace: Estimate,
     /// Smallest eigenvalue, if computed; flags negative curvature in Proposition 1.
     pub lambda_min: Option<f64>,
+    /// Spectral density, if asked for.
+    pub density: Option<Slq>,
+}
+
+impl HessianSpectrum {
+    /// Lanczos, deflated Hutchinson and SLQ on the exact-HVP operator of `objective` at θ.
+    pub fn compute<O: Objective + ?Sized>(objective: &O, theta: &[f64], options: &CurvatureOptions) -> Self {
+        let h = HessianOperator::new(objective, theta);
+        let lanczos = |k, which| LanczosOptions {
+            k,
+            which,
+            tol: options.tol,
+            max_krylov: options.max_krylov,
+            seed: options.seed,
+            ..LanczosOptions::default()
+        };
+        let top = top_eigenpairs(&h, &lanczos(options.top_k, Which::Largest));
+        let lambda_min = options
+            .lambda_min
+            .then(|| top_eigenpairs(&h, &lanczos(1, Which::Smallest)).eigenvalues[0]);
+        let trace = deflated_hutchinson(&h, &top.eigenvectors, options.trace_probes, options.seed);
+        let trace = Estimate {
+            value: trace.estimate,
+            stderr: trace.std_error,
+            estimator: Estimator::Stochastic,
+            probes: trace.n_probes,
+            seed: Some(trace.seed),
+        };
+        let density = options.density.as_ref().map(|slq_options| slq(&h, slq_options));
+        Self { top, trace, lambda_min, density }
+    }
+}
+
+/// The reported density: PyHessian's broadening (variance 1e-5 × max(1, spectral width)) on a
+/// grid of 4,000 points, fine enough to resolve it for widths up to ~10⁴.
+fn broadened_density(slq: &Slq) -> Density {
+    let nodes = slq.probes.iter().flat_map(|q| q.nodes.iter().copied());
+    let (lo, hi) = nodes.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| (lo.min(x), hi.max(x)));
+    let variance = 1e-5 * (hi - lo).max(1.0);
+    slq.density(variance.sqrt(), 4000)
 }
 
 /// How Tr(HΣ) is computed.
@@ -61,6 +130,8 @@ pub struct ReportOptions {
     pub sharpness: Option<SharpnessOptions>,
     /// The training batch size b, to report Σ's minibatch factor; `None` skips it.
     pub batch_size: Option<usize>,
+    /// How H's spectrum is computed (its tolerance and seed also serve Σ's eigenpairs).
+    pub curvature: CurvatureOptions,
 }
 
 impl Default for ReportOptions {
@@ -72,6 +143,7 @@ impl Default for ReportOptions {
             sigma_top_k: 10,
             sharpness: Some(SharpnessOptions::default()),
             batch_size: None,
+            curvature: CurvatureOptions::default(),
         }
     }
 }
@@ -87,11 +159,17 @@ pub struct Report {
     pub loss: f64,
     /// ‖∇L(θ)‖.
     pub grad_norm: f64,
-    /// Top Hessian eigenvalues λ₁ ≥ λ₂ ≥ … (as supplied).
+    /// Top Hessian eigenvalues λ₁ ≥ λ₂ ≥ … (Lanczos).
     pub hessian_eigenvalues: Vec<f64>,
-    /// Smallest Hessian eigenvalue, if supplied.
+    /// ‖Hu_i − λ_i u_i‖ of each pair (Lanczos' estimate).
+    pub hessian_residuals: Vec<f64>,
+    /// Whether every wanted Ritz pair met the tolerance.
+    pub hessian_converged: bool,
+    /// Hessian-vector products Lanczos used for the top eigenpairs.
+    pub hessian_applications: usize,
+    /// Smallest Hessian eigenvalue, if computed.
     pub lambda_min: Option<f64>,
-    /// Tr(H) (as supplied).
+    /// Tr(H) (deflated Hutchinson).
     pub trace_h: Estimate,
     /// Tr(Σ) = (1/N) Σ_i ‖g_i − ḡ‖², exact.
     pub trace_sigma: Estimate,
@@ -113,32 +191,33 @@ pub struct Report {
     pub expected_sharpness: Option<ExpectedSharpness>,
     /// Factor by which a batch of b scales Σ (never folded into the numbers above).
     pub minibatch: Option<MinibatchFactor>,
+    /// Hessian spectral density by SLQ, on a grid (if asked for).
+    pub density: Option<Density>,
 }
 
-/// Computes a [`Report`] at θ from a known Hessian spectrum; `eigensolver(op, k)` returns the
-/// top-k eigenpairs of a symmetric operator (Lanczos in practice) and is used for Σ.
+/// Every quantity of the paper at θ: [`HessianSpectrum::compute`], then [`report_from_spectrum`].
+pub fn analyze_checkpoint<O: Objective + ?Sized>(objective: &O, theta: &[f64], options: &ReportOptions) -> Report {
+    let hessian = HessianSpectrum::compute(objective, theta, &options.curvature);
+    report_from_spectrum(objective, theta, &hessian, options)
+}
+
+/// Computes a [`Report`] at θ from a known Hessian spectrum; Σ's eigenpairs come from Lanczos
+/// with the tolerance and seed of `options.curvature`.
 ///
 /// Cost: one pass of N per-sample gradients for Σ's statistics, one more with N HVPs for exact
 /// Tr(HΣ) (stochastic: a weighted gradient and an HVP per probe), one more when `sigma_top_k`
 /// > 0, plus M loss evaluations for sharpness.
 ///
-/// Without Hessian eigenvectors, u₁ᵀΣu₁ and so â and the bound are NaN.
-///
 /// # Panics
-/// If `hessian.top.values` is empty.
-pub fn analyze_checkpoint<O, E>(
+/// If `hessian.top` is empty.
+pub fn report_from_spectrum<O: Objective + ?Sized>(
     objective: &O,
     theta: &[f64],
     hessian: &HessianSpectrum,
-    eigensolver: E,
     options: &ReportOptions,
-) -> Report
-where
-    O: Objective + ?Sized,
-    E: Fn(&dyn LinearOperator, usize) -> Eigenpairs,
-{
+) -> Report {
     let dim = objective.dim();
-    let noise = noise_statistics(objective, theta, &hessian.top.vectors, options.chunk);
+    let noise = noise_statistics(objective, theta, &hessian.top.eigenvectors, options.chunk);
     let trace_h_sigma = match options.trace_h_sigma {
         TraceHSigmaMethod::Exact => trace_h_sigma_exact(objective, theta, options.chunk),
         TraceHSigmaMethod::Stochastic { probes, seed } => {
@@ -147,10 +226,14 @@ where
     };
     let trace_h_sigma_iso = isotropic_trace_h_sigma(hessian.trace.value, noise.trace.value, dim);
     let sigma_top = if options.sigma_top_k > 0 {
-        eigensolver(
-            &CovarianceOperator::from_objective(objective, theta, options.chunk),
-            options.sigma_top_k,
-        )
+        let sigma = CovarianceOperator::from_objective(objective, theta, options.chunk);
+        let lanczos = LanczosOptions {
+            k: options.sigma_top_k,
+            tol: options.curvature.tol,
+            seed: options.curvature.seed,
+            ..LanczosOptions::default()
+        };
+        top_eigenpairs(&sigma, &lanczos)
     } else {
         Eigenpairs::default()
     };
@@ -159,11 +242,14 @@ where
         n_samples: objective.n_samples(),
         loss: objective.loss(theta),
         grad_norm: noise.mean_grad_norm,
-        hessian_eigenvalues: hessian.top.values.clone(),
+        hessian_eigenvalues: hessian.top.eigenvalues.clone(),
+        hessian_residuals: hessian.top.residuals.clone(),
+        hessian_converged: hessian.top.converged,
+        hessian_applications: hessian.top.n_applications,
         lambda_min: hessian.lambda_min,
         trace_h: hessian.trace.clone(),
         proposition1: proposition1(
-            &hessian.top.values,
+            &hessian.top.eigenvalues,
             hessian.lambda_min,
             hessian.trace.value,
             noise.trace.value,
@@ -176,12 +262,12 @@ where
         anisotropy_ratio: anisotropy_ratio(trace_h_sigma.value, trace_h_sigma_iso),
         trace_h_sigma,
         trace_h_sigma_iso,
-        eigenvector_cosines: if sigma_top.vectors.is_empty() {
+        eigenvector_cosines: if sigma_top.eigenvectors.is_empty() {
             Vec::new()
         } else {
-            abs_cosines(&hessian.top.vectors, &sigma_top.vectors)
+            abs_cosines(&hessian.top.eigenvectors, &sigma_top.eigenvectors)
         },
-        sigma_eigenvalues: sigma_top.values,
+        sigma_eigenvalues: sigma_top.eigenvalues,
         expected_sharpness: options
             .sharpness
             .as_ref()
@@ -189,5 +275,6 @@ where
         minibatch: options
             .batch_size
             .map(|b| minibatch_factor(b, objective.n_samples())),
+        density: hessian.density.as_ref().map(broadened_density),
     }
 }

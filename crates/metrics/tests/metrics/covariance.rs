@@ -17,8 +17,8 @@ fn covariance_operator_is_the_dense_covariance() {
     assert!((&assembled - &explicit).norm() <= 1e-12 * explicit.norm());
 
     let top = dense_top(&explicit, 1);
-    let (lambda, u) = (top.values[0], DVector::from_column_slice(&top.vectors[0]));
-    assert_rel(dense_top(&assembled, 1).values[0], lambda, 1e-12);
+    let (lambda, u) = (top.eigenvalues[0], DVector::from_column_slice(&top.eigenvectors[0]));
+    assert_rel(dense_top(&assembled, 1).eigenvalues[0], lambda, 1e-12);
     // The operator itself maps the top eigenvector to λu.
     let su = DVector::from_vec(op.apply(u.as_slice()));
     assert!((&su - lambda * &u).norm() <= 1e-12 * lambda);
@@ -46,7 +46,7 @@ fn covariance_operator_centres_rows_on_their_mean() {
 fn cosines_of_eigenbases() {
     let ls = LeastSquares::random(40, 5, 9);
     let h = dense_top(&ls.hessian(), 5);
-    let c = abs_cosines(&h.vectors, &h.vectors);
+    let c = abs_cosines(&h.eigenvectors, &h.eigenvectors);
     for (i, row) in c.iter().enumerate() {
         for (j, v) in row.iter().enumerate() {
             let expected = if i == j { 1.0 } else { 0.0 };
@@ -54,9 +54,9 @@ fn cosines_of_eigenbases() {
         }
     }
     let flipped: Vec<Vec<f64>> = h
-        .vectors
+        .eigenvectors
         .iter()
         .map(|u| u.iter().map(|x| -3.0 * x).collect())
         .collect();
-    assert!((abs_cosines(&h.vectors[..1], &flipped[..1])[0][0] - 1.0).abs() < 1e-12);
+    assert!((abs_cosines(&h.eigenvectors[..1], &flipped[..1])[0][0] - 1.0).abs() < 1e-12);
 }

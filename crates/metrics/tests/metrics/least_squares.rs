@@ -22,13 +22,13 @@ fn noise_statistics_match_dense_covariance() {
     let sigma = dense_covariance(&ls.gradient_matrix(&theta));
     let h = dense_top(&ls.hessian(), D);
     // chunk 8 does not divide N: exercises a partial last chunk.
-    let stats = noise_statistics(&ls, &theta, &h.vectors, 8);
+    let stats = noise_statistics(&ls, &theta, &h.eigenvectors, 8);
     assert_rel(stats.trace.value, sigma.trace(), 1e-10);
     assert_eq!(
         (stats.trace.estimator, stats.trace.probes),
         (Estimator::Exact, N)
     );
-    for (u, form) in h.vectors.iter().zip(&stats.quadratic_forms) {
+    for (u, form) in h.eigenvectors.iter().zip(&stats.quadratic_forms) {
         let u = nalgebra::DVector::from_column_slice(u);
         assert_rel(*form, (u.transpose() * &sigma * &u)[0], 1e-10);
     }

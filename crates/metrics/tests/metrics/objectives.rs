@@ -1,7 +1,7 @@
 //! Test objectives with closed-form derivatives, and dense references.
 
 use curvscope_hessian::LinearOperator;
-use curvscope_metrics::Eigenpairs;
+use curvscope_hessian::Eigenpairs;
 use curvscope_model::Objective;
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 use rand::{Rng, SeedableRng};
@@ -103,10 +103,13 @@ pub fn dense_top(m: &DMatrix<f64>, k: usize) -> Eigenpairs {
     order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
     order.truncate(k);
     Eigenpairs {
-        values: order.iter().map(|&i| eig.eigenvalues[i]).collect(),
-        vectors: order
+        eigenvalues: order.iter().map(|&i| eig.eigenvalues[i]).collect(),
+        eigenvectors: order
             .iter()
             .map(|&i| eig.eigenvectors.column(i).as_slice().to_vec())
             .collect(),
+        residuals: vec![0.0; k],
+        converged: true,
+        ..Eigenpairs::default()
     }
 }

@@ -1,9 +1,9 @@
 //! analyze_checkpoint end to end on least squares with a dense eigensolver, and Proposition 1
 //! bookkeeping.
 
-use crate::objectives::{assemble, assert_rel, dense_covariance, dense_top, LeastSquares};
+use crate::objectives::{assert_rel, dense_covariance, dense_top, LeastSquares};
 use curvscope_metrics::{
-    analyze_checkpoint, condition_ks, proposition1, Estimate, HessianSpectrum, Report,
+    analyze_checkpoint, condition_ks, report_from_spectrum, CurvatureOptions, proposition1, Estimate, HessianSpectrum, Report,
     ReportOptions, SharpnessOptions,
 };
 
@@ -18,6 +18,7 @@ fn report_agrees_with_dense_truth_and_round_trips() {
         top: dense_top(&h, d),
         trace: Estimate::exact(h.trace(), d),
         lambda_min: None,
+        density: None,
     };
     let options = ReportOptions {
         chunk: 16,
@@ -30,13 +31,7 @@ fn report_agrees_with_dense_truth_and_round_trips() {
         batch_size: Some(10),
         ..ReportOptions::default()
     };
-    let report = analyze_checkpoint(
-        &ls,
-        &theta,
-        &hessian,
-        |op, k| dense_top(&assemble(op), k),
-        &options,
-    );
+    let report = report_from_spectrum(&ls, &theta, &hessian, &options);
 
     assert_rel(report.trace_sigma.value, sigma.trace(), 1e-10);
     assert_rel(report.trace_h_sigma.value, (&h * &sigma).trace(), 1e-10);
@@ -46,7 +41,7 @@ fn report_agrees_with_dense_truth_and_round_trips() {
         1e-10,
     );
     let sigma_top = dense_top(&sigma, k);
-    for (got, want) in report.sigma_eigenvalues.iter().zip(&sigma_top.values) {
+    for (got, want) in report.sigma_eigenvalues.iter().zip(&sigma_top.eigenvalues) {
         assert_rel(*got, *want, 1e-10);
     }
     assert_eq!(
@@ -100,4 +95,28 @@ fn proposition1_flags_indefinite_hessians_and_undefined_exponents() {
         "λ_min < 0 must be flagged even when the top-k are positive"
     );
     assert!(psd.ill_conditioning[0].holds);
+}
+
+/// The whole pipeline, Lanczos and Hutchinson included, against dense truth.
+#[test]
+fn analyze_checkpoint_computes_the_spectrum_itself() {
+    let (n, d) = (80, 12);
+    let ls = LeastSquares::random(n, d, 5);
+    let theta = vec![0.3; d];
+    let h = ls.hessian();
+    let truth = dense_top(&h, d);
+    let options = ReportOptions {
+        sigma_top_k: 2,
+        sharpness: None,
+        curvature: CurvatureOptions { top_k: 3, tol: 1e-10, seed: 9, ..CurvatureOptions::default() },
+        ..ReportOptions::default()
+    };
+    let report = analyze_checkpoint(&ls, &theta, &options);
+    assert!(report.hessian_converged);
+    for (got, want) in report.hessian_eigenvalues.iter().zip(&truth.eigenvalues) {
+        assert_rel(*got, *want, 1e-8);
+    }
+    assert_rel(report.lambda_min.unwrap(), truth.eigenvalues[d - 1], 1e-8);
+    let trace = &report.trace_h;
+    assert!((trace.value - h.trace()).abs() <= 4.0 * trace.stderr, "{trace:?} vs {}", h.trace());
 }

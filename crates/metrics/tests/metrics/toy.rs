@@ -155,8 +155,8 @@ fn population_values_in_closed_form() {
     let sigma = h * population_cov() * h;
     let top = dense_top(&nalgebra::DMatrix::from_row_slice(2, 2, &H), 1);
     let (lambda1, u1) = (
-        top.values[0],
-        Vector2::new(top.vectors[0][0], top.vectors[0][1]),
+        top.eigenvalues[0],
+        Vector2::new(top.eigenvectors[0][0], top.eigenvectors[0][1]),
     );
     // H = 200·u₁u₁ᵀ + 20·u₂u₂ᵀ, u₁ = (1, 1)/√2; K puts variance 10·10⁻⁴ on u₂ = (1, −1)/√2
     // and 10⁻⁴ on u₁, so Tr(HΣ) = 200³·10⁻⁴ + 20³·10·10⁻⁴ = 808, Tr(Σ) = 200²·10⁻⁴ + 20²·10⁻³

@@ -1,0 +1,47 @@
+//! The Hessian of an [`Objective`] at a fixed θ, as a [`LinearOperator`].
+
+use curvscope_model::Objective;
+
+use crate::LinearOperator;
+
+/// H(θ) = ∇²L(θ) applied through the objective's exact Hessian-vector product; never formed.
+///
+/// ```
+/// use curvscope_hessian::{HessianOperator, LinearOperator};
+/// use curvscope_model::{ArchSpec, BurnObjective, CpuF64, Dataset, Objective, Targets};
+///
+/// // The paper's 2-D loss at its sharp minimum (1, 1), one sample at the origin.
+/// let origin = Dataset::new("origin", vec![0.0, 0.0], vec![2], Targets::None, None)?;
+/// let toy = BurnObjective::<CpuF64>::new(ArchSpec::Toy2d, &origin, &Default::default())?;
+/// let h = HessianOperator::new(&toy, &[1.0, 1.0]);
+/// let column = h.apply(&[1.0, 0.0]);
+/// assert!((column[0] - 110.0).abs() < 1e-12 && (column[1] - 90.0).abs() < 1e-12);
+/// # Ok::<(), curvscope_model::DataError>(())
+/// ```
+pub struct HessianOperator<'a, O: Objective + ?Sized> {
+    objective: &'a O,
+    theta: &'a [f64],
+}
+
+impl<'a, O: Objective + ?Sized> HessianOperator<'a, O> {
+    /// The Hessian of `objective` at `theta`.
+    pub fn new(objective: &'a O, theta: &'a [f64]) -> Self {
+        assert_eq!(objective.dim(), theta.len(), "θ has the wrong length");
+        Self { objective, theta }
+    }
+}
+
+impl<O: Objective + ?Sized> LinearOperator for HessianOperator<'_, O> {
+    fn dim(&self) -> usize {
+        self.objective.dim()
+    }
+
+    fn apply(&self, x: &[f64]) -> Vec<f64> {
+        self.objective.hvp(self.theta, x)
+    }
+
+    /// Blocks go to the objective's batched HVP.
+    fn apply_many(&self, xs: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        self.objective.hvps(self.theta, xs)
+    }
+}
