@@ -1,1 +1,52 @@
-fn main() {}
+//! `curvscope`: train with the noise dynamics of Zhu et al. (ICML 2019), analyze checkpoints
+//! offline, export CSV and plots. A thin layer: the science lives in the library crates.
+
+mod analyze;
+mod common;
+mod demo;
+mod export;
+mod info;
+mod train;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "curvscope", version, about = "Curvature of loss landscapes and the anisotropy of SGD noise")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train with one of the paper's dynamics and snapshot checkpoints along the way.
+    Train(train::TrainArgs),
+    /// Compute the curvature/noise report of every checkpoint of a run (resumable).
+    Analyze(analyze::AnalyzeArgs),
+    /// Copy an analysis' CSVs, render its plots and write a Jupyter notebook.
+    Export(export::ExportArgs),
+    /// Describe a checkpoint: architecture, parameters, loss and accuracy on a dataset.
+    Info(info::InfoArgs),
+    /// The paper's experiment in miniature on the bundled data: train, analyze, export.
+    Demo(demo::DemoArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(args) => train::run(args),
+        Command::Analyze(args) => analyze::run(args),
+        Command::Export(args) => export::run(args),
+        Command::Info(args) => info::run(args),
+        Command::Demo(args) => demo::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -71,15 +71,6 @@ impl<B: Backend> BurnObjective<B> {
         &self.arch
     }
 
-    /// Fraction of samples whose largest logit is the label (classifiers only).
-    pub fn accuracy(&self, theta: &[f64]) -> Option<f64> {
-        let labels = self.labels.as_ref()?;
-        let logits = net::logits(&self.arch, to_tensor::<B>(theta, &self.device), self.batch.x.clone());
-        let predicted = logits.argmax(1).into_data().convert::<i64>().into_vec::<i64>().expect("int tensor");
-        let correct = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
-        Some(correct as f64 / labels.len() as f64)
-    }
-
     /// Logits `[N, C]`, row-major (classifiers only).
     pub fn logits(&self, theta: &[f64]) -> Vec<f64> {
         to_host(net::logits(&self.arch, to_tensor::<B>(theta, &self.device), self.batch.x.clone()))
@@ -151,6 +142,21 @@ impl<B: Backend> Objective for BurnObjective<B> {
         let v = Tensor::<Inner<B>, 1>::from_inner(to_tensor::<B>(v, &self.device));
         let inner_grads = (g * v).sum().backward();
         to_host(theta_inner.grad(&inner_grads).unwrap_or_else(|| Tensor::zeros([self.dim], &self.device)))
+    }
+
+    /// Fraction of samples whose largest logit is the label.
+    fn accuracy(&self, theta: &[f64]) -> Option<f64> {
+        let labels = self.labels.as_ref()?;
+        let logits = net::logits(&self.arch, to_tensor::<B>(theta, &self.device), self.batch.x.clone());
+        let predicted = logits.argmax(1).into_data().convert::<i64>().into_vec::<i64>().expect("int tensor");
+        let correct = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
+        Some(correct as f64 / labels.len() as f64)
+    }
+
+    /// Independent HVPs run on rayon's pool: burn's ndarray kernels are mostly single-threaded.
+    fn hvps(&self, theta: &[f64], vs: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        use rayon::prelude::*;
+        vs.par_iter().map(|v| self.hvp(theta, v)).collect()
     }
 
     fn per_sample_grads_range(&self, theta: &[f64], start: usize, len: usize) -> Vec<f64> {

@@ -52,6 +52,11 @@ pub trait Objective: Send + Sync {
         }
     }
 
+    /// Fraction of samples classified correctly at θ, for classifiers; `None` otherwise.
+    fn accuracy(&self, _theta: &[f64]) -> Option<f64> {
+        None
+    }
+
     /// All per-sample gradients, row-major `[N, D]` (N·D·8 bytes: use
     /// [`Objective::for_each_grad_chunk`] when that is too much).
     fn per_sample_grads(&self, theta: &[f64]) -> Vec<f64> {

@@ -1,0 +1,1 @@
+//! `curvscope analyze` and `export` end to end.

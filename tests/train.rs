@@ -1,0 +1,1 @@
+//! `curvscope train` end to end.
