@@ -4,20 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use clap::ValueEnum;
 use curvscope_model::{
     default_data_dir, digits, fashion_corrupted, fashion_test, fashion_train, load_npz, toy2d, two_d_halfspace,
-    ArchSpec, BurnObjective, CpuF32, CpuF64, Dataset, Objective, Targets,
+    ArchSpec, BurnObjective, Cpu, Dataset, Objective, Precision, Targets,
 };
-use serde::{Deserialize, Serialize};
-
-/// Floating-point precision of the computation (θ and results are f64 on the host either way).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Precision {
-    F32,
-    F64,
-}
 
 /// Help text for every `--data`/`--eval-data` flag.
 pub const DATA_HELP: &str = "Dataset: fashion-corrupted[:CLEAN:RANDOM] (the paper's set: first CLEAN+RANDOM \
@@ -66,11 +56,7 @@ fn regression(data: Dataset) -> Result<Dataset> {
 
 /// The objective of `arch` on `data` on the CPU backend in `precision`.
 pub fn objective(arch: &ArchSpec, data: &Dataset, precision: Precision) -> Result<Box<dyn Objective>> {
-    let device = Default::default();
-    Ok(match precision {
-        Precision::F32 => Box::new(BurnObjective::<CpuF32>::new(arch.clone(), data, &device)?),
-        Precision::F64 => Box::new(BurnObjective::<CpuF64>::new(arch.clone(), data, &device)?),
-    })
+    Ok(Box::new(BurnObjective::<Cpu>::new(arch.clone(), data, &Default::default(), precision)?))
 }
 
 /// An architecture by name or as JSON (`lenet`, `toy2d`, or e.g.

@@ -8,11 +8,11 @@ use crate::LinearOperator;
 ///
 /// ```
 /// use curvscope_hessian::{HessianOperator, LinearOperator};
-/// use curvscope_model::{ArchSpec, BurnObjective, CpuF64, Dataset, Objective, Targets};
+/// use curvscope_model::{ArchSpec, BurnObjective, Cpu, Dataset, Objective, Precision, Targets};
 ///
 /// // The paper's 2-D loss at its sharp minimum (1, 1), one sample at the origin.
 /// let origin = Dataset::new("origin", vec![0.0, 0.0], vec![2], Targets::None, None)?;
-/// let toy = BurnObjective::<CpuF64>::new(ArchSpec::Toy2d, &origin, &Default::default())?;
+/// let toy = BurnObjective::<Cpu>::new(ArchSpec::Toy2d, &origin, &Default::default(), Precision::F64)?;
 /// let h = HessianOperator::new(&toy, &[1.0, 1.0]);
 /// let column = h.apply(&[1.0, 0.0]);
 /// assert!((column[0] - 110.0).abs() < 1e-12 && (column[1] - 90.0).abs() < 1e-12);

@@ -11,7 +11,7 @@ pub mod npz;
 mod objective;
 
 pub use arch::{Activation, ArchSpec, Init};
-pub use burn_objective::BurnObjective;
+pub use burn_objective::{BurnObjective, Precision};
 pub use checkpoint::{load_checkpoint, save_checkpoint, Checkpoint, CheckpointError, CheckpointMeta, Dtype};
 pub use dataset::{
     default_data_dir, digits, fashion_corrupted, fashion_test, fashion_train, labels_sha256, toy2d, two_d_halfspace,
@@ -20,7 +20,8 @@ pub use dataset::{
 pub use npz::{load_npz, NpzError};
 pub use objective::Objective;
 
-/// The CPU backends: burn's `ndarray` in single and double precision.
-pub type CpuF32 = burn::backend::NdArray<f32>;
-/// See [`CpuF32`].
-pub type CpuF64 = burn::backend::NdArray<f64>;
+/// The default CPU backend, burn-flex: measured fastest of burn's CPU backends with nested
+/// autodiff intact (docs/PERFORMANCE.md). Its precision is chosen at run time ([`Precision`]).
+pub type Cpu = burn::backend::Flex;
+/// burn's `ndarray` backend, kept as a cross-check of [`Cpu`] and a benchmark peer.
+pub type NdArray = burn::backend::NdArray<f64>;

@@ -10,7 +10,7 @@ use burn::tensor::activation::{log_softmax, relu};
 use burn::tensor::backend::Backend;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::Tensor;
+use burn::tensor::{Tensor, TensorData};
 
 use crate::arch::{Activation, ArchSpec};
 
@@ -108,7 +108,7 @@ pub fn per_sample_losses<B: Backend>(arch: &ArchSpec, theta: Tensor<B, 1>, batch
             let mut p = Params { theta, offset: 0 };
             let h = relu(p.linear(batch.x.clone(), *input, *hidden));
             let signs: Vec<f64> = (0..*hidden).map(|j| if j < hidden / 2 { 1.0 } else { -1.0 }).collect();
-            let a = Tensor::<B, 1>::from_floats(signs.as_slice(), &batch.x.device()).reshape([*hidden, 1]);
+            let a = Tensor::<B, 2>::from_data(TensorData::new(signs, [*hidden, 1]), (&batch.x.device(), batch.x.dtype()));
             let out = h.matmul(a).clamp(FIXED_OUTPUT_DELTA, 1.0 - FIXED_OUTPUT_DELTA);
             (out - batch.target.clone()).powi_scalar(2).reshape([n])
         }
@@ -129,6 +129,6 @@ fn toy2d_losses<B: Backend>(w: Tensor<B, 1>, x: Tensor<B, 2>) -> Tensor<B, 1> {
         + (a + b).mul_scalar(cs).powi_scalar(2).mul_scalar(100.0);
     let flat = (d + 1.0).powi_scalar(2).sum_dim(1);
     // min(sharp, flat) with a constant mask, so both branches stay exactly differentiable.
-    let take_sharp = sharp.clone().lower_equal(flat.clone()).float();
-    (flat.clone() + take_sharp * (sharp - flat)).reshape([n])
+    let take_sharp = sharp.clone().lower_equal(flat.clone());
+    flat.mask_where(take_sharp, sharp).reshape([n])
 }

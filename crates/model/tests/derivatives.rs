@@ -1,6 +1,6 @@
 //! The objective's derivatives against finite differences and closed forms (f64 unless noted).
 
-use curvscope_model::{Activation, ArchSpec, BurnObjective, CpuF32, CpuF64, Dataset, Init, Objective, Targets};
+use curvscope_model::{Activation, ArchSpec, BurnObjective, Cpu, Dataset, Init, NdArray, Objective, Precision, Targets};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -26,12 +26,16 @@ fn unit_direction(dim: usize, seed: u64) -> Vec<f64> {
 }
 
 /// A classification problem with random inputs: `n` samples of `features` in [0, 1).
-fn classification<B: burn::tensor::backend::Backend>(arch: ArchSpec, features: usize, classes: usize, n: usize) -> BurnObjective<B> {
+fn classification(arch: ArchSpec, features: usize, classes: usize, n: usize, precision: Precision) -> BurnObjective<Cpu> {
+    BurnObjective::new(arch, &random_images(features, classes, n), &Default::default(), precision).unwrap()
+}
+
+/// `n` random samples of `features` values in [0, 1) with random labels.
+fn random_images(features: usize, classes: usize, n: usize) -> Dataset {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let x: Vec<f32> = (0..n * features).map(|_| rng.random_range(0.0..1.0)).collect();
     let labels = (0..n).map(|_| rng.random_range(0..classes as i64)).collect();
-    let data = Dataset::new("random", x, vec![features], Targets::Classes { labels, n_classes: classes }, Some(7)).unwrap();
-    BurnObjective::new(arch, &data, &Default::default()).unwrap()
+    Dataset::new("random", x, vec![features], Targets::Classes { labels, n_classes: classes }, Some(7)).unwrap()
 }
 
 fn small_mlp() -> (ArchSpec, usize, usize) {
@@ -46,12 +50,12 @@ fn small_cnn() -> (ArchSpec, usize, usize) {
     (ArchSpec::Cnn { side: 8, channels: vec![1, 3], kernel: 3, hidden: vec![6], classes: 3 }, 64, 3)
 }
 
-fn fixed_output(n: usize) -> BurnObjective<CpuF64> {
+fn fixed_output(n: usize) -> BurnObjective<Cpu> {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let x: Vec<f32> = (0..2 * n).map(|_| rng.random_range(-2.0..2.0)).collect();
     let y = x.chunks(2).map(|p| if p[0] >= p[1] { 1.0 } else { 0.0 }).collect();
     let data = Dataset::new("halfspace", x, vec![2], Targets::Regression(y), Some(11)).unwrap();
-    BurnObjective::new(ArchSpec::FixedOutput { input: 2, hidden: 10 }, &data, &Default::default()).unwrap()
+    BurnObjective::new(ArchSpec::FixedOutput { input: 2, hidden: 10 }, &data, &Default::default(), Precision::F64).unwrap()
 }
 
 /// Central-difference gradient, one coordinate at a time.
@@ -93,7 +97,7 @@ fn lenet_has_11330_parameters() {
 #[test]
 fn gradient_matches_central_differences_on_small_nets() {
     for (arch, features, classes) in [small_mlp(), small_relu_mlp(), small_cnn()] {
-        let obj = classification::<CpuF64>(arch.clone(), features, classes, 20);
+        let obj = classification(arch.clone(), features, classes, 20, Precision::F64);
         let theta = arch.init(Init::PyTorch, 1);
         let err = rel_err(&obj.grad(&theta), &fd_grad(&obj, &theta, 1e-6));
         assert!(err < 1e-6, "{arch:?}: gradient rel. err {err:e}");
@@ -106,7 +110,7 @@ fn gradient_matches_central_differences_on_small_nets() {
 
 #[test]
 fn lenet_directional_derivatives_match_central_differences() {
-    let obj = classification::<CpuF64>(ArchSpec::Lenet, 784, 10, 8);
+    let obj = classification(ArchSpec::Lenet, 784, 10, 8, Precision::F64);
     let theta = ArchSpec::Lenet.init(Init::PyTorch, 3);
     let g = obj.grad(&theta);
     for seed in 0..3 {
@@ -120,11 +124,11 @@ fn lenet_directional_derivatives_match_central_differences() {
 
 #[test]
 fn exact_hvp_matches_central_difference_hvp() {
-    let cases: Vec<(String, BurnObjective<CpuF64>, Vec<f64>)> = [small_mlp(), small_relu_mlp(), small_cnn(), (ArchSpec::Lenet, 784, 10)]
+    let cases: Vec<(String, BurnObjective<Cpu>, Vec<f64>)> = [small_mlp(), small_relu_mlp(), small_cnn(), (ArchSpec::Lenet, 784, 10)]
         .into_iter()
         .map(|(arch, features, classes)| {
             let theta = arch.init(Init::PyTorch, 4);
-            (format!("{arch:?}"), classification::<CpuF64>(arch, features, classes, 12), theta)
+            (format!("{arch:?}"), classification(arch, features, classes, 12, Precision::F64), theta)
         })
         .chain(std::iter::once({
             let obj = fixed_output(40);
@@ -145,7 +149,7 @@ fn exact_hvp_matches_central_difference_hvp() {
 #[test]
 fn assembled_hessian_is_symmetric_and_matches_finite_differences() {
     for (arch, features, classes) in [small_mlp(), small_cnn()] {
-        let obj = classification::<CpuF64>(arch.clone(), features, classes, 16);
+        let obj = classification(arch.clone(), features, classes, 16, Precision::F64);
         assert!(obj.dim() <= 400, "{arch:?} has D = {}", obj.dim());
         let theta = arch.init(Init::PyTorch, 6);
         let h = hessian_from_hvps(&obj, &theta);
@@ -171,7 +175,7 @@ fn assembled_hessian_is_symmetric_and_matches_finite_differences() {
 #[test]
 fn toy2d_hessian_at_sharp_minimum() {
     let origin = Dataset::new("origin", vec![0.0, 0.0], vec![2], Targets::None, None).unwrap();
-    let obj = BurnObjective::<CpuF64>::new(ArchSpec::Toy2d, &origin, &Default::default()).unwrap();
+    let obj = BurnObjective::<Cpu>::new(ArchSpec::Toy2d, &origin, &Default::default(), Precision::F64).unwrap();
     let theta = [1.0, 1.0];
     assert_eq!(obj.loss(&theta), 0.0);
     // Exact up to the rounding of cos(π/4)² = 1/2 in f64.
@@ -185,7 +189,7 @@ fn toy2d_hessian_at_sharp_minimum() {
 #[test]
 fn per_sample_gradients_average_to_the_gradient() {
     let (arch, features, classes) = small_cnn();
-    let obj = classification::<CpuF64>(arch.clone(), features, classes, 10);
+    let obj = classification(arch.clone(), features, classes, 10, Precision::F64);
     let theta = arch.init(Init::PyTorch, 8);
     let d = obj.dim();
     let rows = obj.per_sample_grads(&theta);
@@ -203,8 +207,22 @@ fn per_sample_gradients_average_to_the_gradient() {
 fn f32_hvp_agrees_with_f64() {
     let theta = ArchSpec::Lenet.init(Init::PyTorch, 9);
     let v = unit_direction(theta.len(), 9);
-    let h64 = classification::<CpuF64>(ArchSpec::Lenet, 784, 10, 12).hvp(&theta, &v);
-    let h32 = classification::<CpuF32>(ArchSpec::Lenet, 784, 10, 12).hvp(&theta, &v);
+    let h64 = classification(ArchSpec::Lenet, 784, 10, 12, Precision::F64).hvp(&theta, &v);
+    let h32 = classification(ArchSpec::Lenet, 784, 10, 12, Precision::F32).hvp(&theta, &v);
     let err = rel_err(&h32, &h64);
     assert!(err < 1e-4, "f32 vs f64 HVP rel. err {err:e}");
+    assert!(err > 1e-10, "the f32 path must really compute in single precision");
+}
+
+/// burn-flex (the default) and burn-ndarray agree on the whole pipeline in f64.
+#[test]
+fn flex_and_ndarray_backends_agree() {
+    let (arch, features, classes) = small_cnn();
+    let theta = arch.init(Init::PyTorch, 10);
+    let v = unit_direction(theta.len(), 10);
+    let data = random_images(features, classes, 12);
+    let flex = BurnObjective::<Cpu>::new(arch.clone(), &data, &Default::default(), Precision::F64).unwrap();
+    let ndarray = BurnObjective::<NdArray>::new(arch, &data, &Default::default(), Precision::F64).unwrap();
+    assert!(rel_err(&flex.grad(&theta), &ndarray.grad(&theta)) < 1e-12);
+    assert!(rel_err(&flex.hvp(&theta, &v), &ndarray.hvp(&theta, &v)) < 1e-12);
 }

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use curvscope_model::{
-    default_data_dir, fashion_test, load_checkpoint, load_npz, ArchSpec, BurnObjective, CpuF64, Dtype, Objective,
+    default_data_dir, fashion_test, load_checkpoint, load_npz, ArchSpec, BurnObjective, Cpu, Dtype, Objective, Precision,
 };
 
 fn fixture() -> PathBuf {
@@ -58,7 +58,7 @@ fn rel_err(ours: &[f64], reference: &[f64]) -> f64 {
 fn lenet_matches_pytorch_float64_reference() {
     let ckpt = load_checkpoint(&fixture()).unwrap();
     let data = load_npz(&fixture().join("data.npz"), Some(10)).unwrap();
-    let obj = BurnObjective::<CpuF64>::new(ckpt.meta.arch, &data, &Default::default()).unwrap();
+    let obj = BurnObjective::<Cpu>::new(ckpt.meta.arch, &data, &Default::default(), Precision::F64).unwrap();
     let theta = &ckpt.theta;
     let checks = [
         ("logits", obj.logits(theta)),

@@ -1,0 +1,21 @@
+# curvscope recipes (https://github.com/casey/just); each is one plain cargo command.
+
+# The paper's experiment in miniature on the bundled data: train, analyze, export.
+demo:
+    cargo run --release -- demo
+
+# Everything CI checks.
+test:
+    bash .ci/run
+
+# Speed of every primitive on lenet × 1,200 FashionMNIST samples, JSON to target/bench/.
+bench:
+    cargo bench -p curvscope --bench curvature
+
+# The PyTorch peer of `bench` (installs CPU PyTorch into bench/.venv on first use).
+bench-peer:
+    bash bench/peer.sh
+
+# The demo at the paper's full schedule (long: hours on 2 cores).
+reproduce:
+    cargo run --release -- demo --full
