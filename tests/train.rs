@@ -1,1 +1,353 @@
-//! `curvscope train` end to end.
+//! `curvscope train` end to end, on a small MLP on the bundled digits (D = 610, N = 1797).
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use curvscope_model::{load_checkpoint, Dtype};
+
+const MLP: &str = r#"{"name":"mlp","input":64,"hidden":[8],"classes":10,"activation":"tanh"}"#;
+const HEADER: &str = "step,train_loss,train_accuracy,test_loss,test_accuracy,wall_time_s";
+
+/// `curvscope train` on the MLP and digits, 40 steps of lr 0.1 with batch 10 and snapshots
+/// every 10 unless `extra` sets those flags itself.
+fn train(out: &Path, extra: &[&str]) -> Output {
+    let defaults = [
+        ("--arch", MLP),
+        ("--data", "digits"),
+        ("--lr", "0.1"),
+        ("--batch", "10"),
+        ("--steps", "40"),
+        ("--snapshot-every", "10"),
+    ];
+    let mut args = vec!["train", "--quiet", "--out", out.to_str().unwrap()];
+    for (flag, value) in defaults
+        .into_iter()
+        .filter(|(flag, _)| !extra.contains(flag))
+    {
+        args.extend([flag, value]);
+    }
+    args.extend_from_slice(extra);
+    std::process::Command::new(env!("CARGO_BIN_EXE_curvscope"))
+        .args(&args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn train_ok(out: &Path, extra: &[&str]) {
+    let result = train(out, extra);
+    assert!(
+        result.status.success(),
+        "curvscope train {extra:?} failed: {}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Every file of every snapshot folder, by relative path, with its bytes.
+fn checkpoint_files(run: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(run)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        names.sort();
+        for file in names {
+            files.push((
+                file.strip_prefix(run).unwrap().to_path_buf(),
+                std::fs::read(&file).unwrap(),
+            ));
+        }
+    }
+    files
+}
+
+/// run.csv as rows of cells.
+fn csv(run: &Path) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(run.join("run.csv")).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some(HEADER));
+    lines
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect()
+}
+
+/// run.csv without the wall-time column, the one thing that differs between equal runs.
+fn csv_without_time(run: &Path) -> Vec<Vec<String>> {
+    csv(run)
+        .into_iter()
+        .map(|mut row| {
+            row.pop();
+            row
+        })
+        .collect()
+}
+
+#[test]
+fn a_run_folder_holds_config_csv_and_snapshots() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plain, evaluated) = (dir.path().join("plain"), dir.path().join("evaluated"));
+    train_ok(&plain, &["--dynamic", "sgd"]);
+    train_ok(
+        &evaluated,
+        &[
+            "--dynamic",
+            "sgd",
+            "--precision",
+            "f64",
+            "--eval-data",
+            "digits",
+        ],
+    );
+
+    let rows = csv(&plain);
+    let steps: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(steps, ["0", "10", "20", "30", "40"]);
+    for row in &rows {
+        assert_eq!(row.len(), 6);
+        let loss: f64 = row[1].parse().unwrap();
+        let accuracy: f64 = row[2].parse().unwrap();
+        assert!(loss > 0.0 && (0.0..=1.0).contains(&accuracy));
+        assert_eq!(
+            (row[3].as_str(), row[4].as_str()),
+            ("", ""),
+            "no --eval-data, no test cells"
+        );
+        assert!(row[5].parse::<f64>().unwrap() >= 0.0);
+    }
+    assert!(
+        rows[4][1].parse::<f64>().unwrap() < rows[0][1].parse::<f64>().unwrap(),
+        "SGD lowers the loss"
+    );
+
+    // With held-out data equal to the training set, the test cells repeat the training ones.
+    for row in csv(&evaluated) {
+        assert_eq!((&row[3], &row[4]), (&row[1], &row[2]));
+    }
+
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(plain.join("run.json")).unwrap()).unwrap();
+    assert_eq!(
+        (
+            config["dynamic"].as_str(),
+            config["lr"].as_f64(),
+            config["batch"].as_u64()
+        ),
+        (Some("sgd"), Some(0.1), Some(10))
+    );
+    assert_eq!(config["dataset"]["n"], 1797);
+    assert_eq!(
+        config["dataset"]["labels_sha256"].as_str().map(str::len),
+        Some(64)
+    );
+
+    for (run, dtype) in [(&plain, Dtype::F32), (&evaluated, Dtype::F64)] {
+        for step in [0u64, 10, 20, 30, 40] {
+            let ckpt = load_checkpoint(&run.join(format!("step-{step:06}"))).unwrap();
+            assert_eq!(ckpt.dtype, dtype);
+            let meta = ckpt.meta;
+            assert_eq!(
+                (
+                    meta.step,
+                    meta.dynamic.as_deref(),
+                    meta.lr,
+                    meta.batch_size,
+                    meta.seed
+                ),
+                (Some(step), Some("sgd"), Some(0.1), Some(10), Some(0))
+            );
+            assert_eq!(
+                meta.dataset.unwrap().labels_sha256,
+                config["dataset"]["labels_sha256"]
+                    .as_str()
+                    .map(String::from)
+            );
+        }
+    }
+}
+
+#[test]
+fn the_same_seed_gives_byte_identical_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = ["a", "b", "c"].map(|name| dir.path().join(name));
+    for (run, seed) in runs.iter().zip(["3", "3", "4"]) {
+        train_ok(run, &["--dynamic", "msgd-gaussian", "--seed", seed]);
+    }
+    let (a, b, c) = (
+        checkpoint_files(&runs[0]),
+        checkpoint_files(&runs[1]),
+        checkpoint_files(&runs[2]),
+    );
+    assert_eq!(a.len(), 10, "5 snapshots of 2 files");
+    assert!(a == b, "same seed, different checkpoints");
+    assert!(a != c, "another seed should change the run");
+    assert_eq!(csv_without_time(&runs[0]), csv_without_time(&runs[1]));
+}
+
+/// A run stopped after 25 steps (snapshots 0, 10, 20), with a half-written snapshot 30 and a
+/// stray run.csv row, resumes to exactly the uninterrupted run.
+#[test]
+fn an_interrupted_run_resumes_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [&[&str]; 4] = [
+        &["--dynamic", "sgd-no-replacement"],
+        &[
+            "--dynamic",
+            "gld-eigvec1",
+            "--refresh-every",
+            "5",
+            "--precision",
+            "f64",
+        ],
+        &["--dynamic", "gld-const", "--lr", "0.05"],
+        &[
+            "--dynamic",
+            "gld-leading",
+            "--rank",
+            "3",
+            "--refresh-every",
+            "10",
+        ],
+    ];
+    for (i, flags) in cases.iter().enumerate() {
+        let whole = dir.path().join(format!("whole-{i}"));
+        let resumed = dir.path().join(format!("resumed-{i}"));
+        train_ok(&whole, flags);
+        let with = |more: &[&'static str]| flags.iter().chain(more).copied().collect::<Vec<_>>();
+        train_ok(&resumed, &with(&["--stop-after-steps", "25"]));
+        assert_eq!(
+            csv(&resumed).len(),
+            3,
+            "{flags:?}: snapshots 0, 10, 20 before the stop"
+        );
+        assert!(!resumed.join("step-000030").exists());
+
+        // What a kill during the save of step 30 could leave behind.
+        std::fs::create_dir(resumed.join("step-000030")).unwrap();
+        std::fs::write(
+            resumed.join("step-000030/model.safetensors"),
+            b"half a file",
+        )
+        .unwrap();
+        let mut text = std::fs::read_to_string(resumed.join("run.csv")).unwrap();
+        text.push_str("30,1,1,,,9\n");
+        std::fs::write(resumed.join("run.csv"), text).unwrap();
+
+        train_ok(&resumed, &with(&["--resume"]));
+        assert!(
+            checkpoint_files(&whole) == checkpoint_files(&resumed),
+            "{flags:?}: resumed checkpoints differ"
+        );
+        assert_eq!(
+            csv_without_time(&whole),
+            csv_without_time(&resumed),
+            "{flags:?}"
+        );
+    }
+}
+
+#[test]
+fn an_existing_run_is_never_overwritten_and_resume_checks_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train_ok(&run, &["--dynamic", "gd"]);
+    let before = checkpoint_files(&run);
+
+    let again = train(&run, &["--dynamic", "gd"]);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("already exists") && stderr(&again).contains("--resume"),
+        "{}",
+        stderr(&again)
+    );
+
+    let changed = train(&run, &["--dynamic", "gd", "--batch", "11", "--resume"]);
+    assert!(!changed.status.success());
+    assert!(stderr(&changed).contains("`batch`"), "{}", stderr(&changed));
+    assert!(
+        before == checkpoint_files(&run),
+        "a refused command must leave the run as it was"
+    );
+
+    // Raising --steps extends a finished run.
+    train_ok(&run, &["--dynamic", "gd", "--steps", "50", "--resume"]);
+    assert_eq!(csv(&run).last().unwrap()[0], "50");
+}
+
+#[test]
+fn init_from_starts_at_the_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (dir.path().join("first"), dir.path().join("second"));
+    train_ok(&first, &["--dynamic", "sgd", "--precision", "f64"]);
+    let source = first.join("step-000040");
+    let start = load_checkpoint(&source).unwrap().theta;
+
+    // No --arch: it comes from the checkpoint.
+    let source_flag = ["--init-from", source.to_str().unwrap()];
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_curvscope"))
+        .args([
+            "train",
+            "--data",
+            "digits",
+            "--dynamic",
+            "gd",
+            "--lr",
+            "0.1",
+            "--steps",
+            "10",
+            "--snapshot-every",
+            "10",
+        ])
+        .args([
+            "--precision",
+            "f64",
+            "--quiet",
+            "--out",
+            second.to_str().unwrap(),
+        ])
+        .args(source_flag)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        load_checkpoint(&second.join("step-000000")).unwrap().theta,
+        start
+    );
+    assert_eq!(
+        csv(&second)[0][1],
+        csv(&first)[4][1],
+        "same θ, same training loss"
+    );
+    assert_ne!(
+        load_checkpoint(&second.join("step-000010")).unwrap().theta,
+        start
+    );
+
+    let mismatch = r#"{"name":"mlp","input":64,"hidden":[9],"classes":10,"activation":"tanh"}"#;
+    let output = train(
+        &dir.path().join("third"),
+        &[
+            "--arch",
+            mismatch,
+            "--dynamic",
+            "gd",
+            "--init-from",
+            source.to_str().unwrap(),
+        ],
+    );
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("differs from the architecture"),
+        "{}",
+        stderr(&output)
+    );
+}

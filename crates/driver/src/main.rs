@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train with one of the paper's dynamics and snapshot checkpoints along the way.
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
     /// Compute the curvature/noise report of every checkpoint of a run (resumable).
     Analyze(analyze::AnalyzeArgs),
     /// Copy an analysis' CSVs, render its plots and write a Jupyter notebook.
@@ -36,7 +36,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Train(args) => train::run(args),
+        Command::Train(args) => train::run(*args),
         Command::Analyze(args) => analyze::run(args),
         Command::Export(args) => export::run(args),
         Command::Info(args) => info::run(args),

@@ -12,6 +12,7 @@
 //!   [`projection_coefficient`], [`ill_conditioning_exponent`], [`proposition1_bound`],
 //!   [`proposition1`].
 //! - Expected sharpness: [`expected_sharpness`].
+//! - Training dynamics (Zhu et al. Table 1, M-SGD of Wu et al. 2020): [`Dynamics`].
 //! - Everything at once: [`analyze_checkpoint`] → [`Report`].
 //!
 //! ```
@@ -49,6 +50,7 @@
 //! ```
 
 mod covariance;
+mod dynamics;
 mod escaping;
 mod estimate;
 mod linalg;
@@ -57,6 +59,11 @@ mod report;
 mod sharpness;
 
 pub use covariance::{abs_cosines, noise_statistics, CovarianceOperator, NoiseStatistics};
+pub use dynamics::{
+    covariance_diagonal, diagonal_noise, isotropic_noise, isotropic_std, low_rank_noise,
+    minibatch_indices, minibatch_weights, msgd_bernoulli_weights, msgd_fisher_b_weights,
+    msgd_fisher_weights, msgd_gaussian_weights, Dynamic, Dynamics, DynamicsOptions, MinibatchGrad,
+};
 pub use escaping::{trace_h_sigma_exact, trace_h_sigma_stochastic};
 pub use estimate::{Estimate, Estimator};
 pub use proposition::{

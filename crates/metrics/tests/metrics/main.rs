@@ -1,6 +1,7 @@
 //! Integration tests of curvscope-metrics against closed forms and dense linear algebra.
 
 mod covariance;
+mod dynamics;
 mod least_squares;
 mod objectives;
 mod report;

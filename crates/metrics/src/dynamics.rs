@@ -1,0 +1,530 @@
+//! The training dynamics compared by Zhu et al. (ICML 2019, Table 1) and the multiplicative-noise
+//! SGD of Wu et al. (ICML 2020), each as θ ← θ − η g̃ with g̃ = ∇L(θ) + ε.
+//!
+//! Every dynamic's noise ε is matched in magnitude to SGD's: its covariance has trace Tr(Σ)/b
+//! (Zhu et al. Eq. 14) unless stated otherwise, so the dynamics differ only in the *shape* of the
+//! noise. Each noise generator below states its exact covariance; the tests sample it and
+//! check the trace (and, where cheap, the whole matrix) against dense linear algebra.
+//!
+//! Randomness: step t draws from ChaCha8 keyed by the run's seed on stream t, so any step can be
+//! replayed on its own and a resumed run repeats an uninterrupted one bit for bit.
+
+use std::fmt;
+use std::str::FromStr;
+
+use curvscope_hessian::{
+    top_eigenpairs, Eigenpairs, HessianOperator, LanczosOptions, LinearOperator,
+};
+use curvscope_model::Objective;
+use rand::seq::index;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Bernoulli, Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
+
+use crate::covariance::{noise_statistics, stream_deviations, CovarianceOperator};
+use crate::estimate::probe_rng;
+
+/// Samples per chunk when streaming per-sample gradients (bounds memory at chunk·D·8 bytes).
+const CHUNK: usize = 256;
+
+/// A training dynamic: how the stochastic gradient g̃ = ∇L + ε of each step is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Dynamic {
+    /// Gradient descent, ε = 0.
+    Gd,
+    /// SGD: mean gradient of b samples drawn with replacement.
+    Sgd,
+    /// SGD on b distinct samples.
+    SgdNoReplacement,
+    /// Isotropic Gaussian noise of constant variance.
+    GldConst,
+    /// Isotropic Gaussian noise whose variance follows Tr(Σ_t).
+    GldDynamic,
+    /// Gaussian noise with the diagonal of Σ_t.
+    GldDiag,
+    /// Gaussian noise in the top-k eigenspace of Σ_t.
+    GldLeading,
+    /// Gaussian noise shaped like the top-k part of the Hessian.
+    GldHessian,
+    /// Gaussian noise along the Hessian's top eigenvector only.
+    GldEigvec1,
+    /// M-SGD with Gaussian weights: covariance exactly Σ/b.
+    MsgdGaussian,
+    /// M-SGD with Bernoulli weights: a random-size minibatch.
+    MsgdBernoulli,
+    /// M-SGD with the uncentred (Fisher) covariance F/b.
+    MsgdFisher,
+    /// M-SGD with the Fisher estimated on b random samples.
+    MsgdFisherB,
+}
+
+impl Dynamic {
+    /// Every dynamic, in the order of `--help`.
+    pub const ALL: [Dynamic; 13] = [
+        Dynamic::Gd,
+        Dynamic::Sgd,
+        Dynamic::SgdNoReplacement,
+        Dynamic::GldConst,
+        Dynamic::GldDynamic,
+        Dynamic::GldDiag,
+        Dynamic::GldLeading,
+        Dynamic::GldHessian,
+        Dynamic::GldEigvec1,
+        Dynamic::MsgdGaussian,
+        Dynamic::MsgdBernoulli,
+        Dynamic::MsgdFisher,
+        Dynamic::MsgdFisherB,
+    ];
+
+    /// The kebab-case name used on the command line and in files.
+    ///
+    /// ```
+    /// use curvscope_metrics::Dynamic;
+    /// assert_eq!(Dynamic::GldEigvec1.name(), "gld-eigvec1");
+    /// assert_eq!("msgd-fisher-b".parse::<Dynamic>(), Ok(Dynamic::MsgdFisherB));
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            Dynamic::Gd => "gd",
+            Dynamic::Sgd => "sgd",
+            Dynamic::SgdNoReplacement => "sgd-no-replacement",
+            Dynamic::GldConst => "gld-const",
+            Dynamic::GldDynamic => "gld-dynamic",
+            Dynamic::GldDiag => "gld-diag",
+            Dynamic::GldLeading => "gld-leading",
+            Dynamic::GldHessian => "gld-hessian",
+            Dynamic::GldEigvec1 => "gld-eigvec1",
+            Dynamic::MsgdGaussian => "msgd-gaussian",
+            Dynamic::MsgdBernoulli => "msgd-bernoulli",
+            Dynamic::MsgdFisher => "msgd-fisher",
+            Dynamic::MsgdFisherB => "msgd-fisher-b",
+        }
+    }
+
+    /// One line on what the noise is, for `--help`.
+    pub fn description(self) -> &'static str {
+        match self {
+            Dynamic::Gd => "full-batch gradient descent, no noise",
+            Dynamic::Sgd => "SGD: mean gradient of b samples drawn with replacement (noise Σ/b)",
+            Dynamic::SgdNoReplacement => "SGD on b distinct samples (noise (N−b)/(N−1)·Σ/b)",
+            Dynamic::GldConst => {
+                "GD + N(0, ρ²I), ρ from --noise-std or ρ² = Tr(Σ₀)/(b·D) at the start"
+            }
+            Dynamic::GldDynamic => {
+                "GD + N(0, σ_t²I), σ_t² = Tr(Σ_t)/(b·D) re-estimated every R steps"
+            }
+            Dynamic::GldDiag => "GD + N(0, diag(Σ_t)/b)",
+            Dynamic::GldLeading => {
+                "GD + Gaussian noise in the top-k eigenspace of Σ_t, trace Tr(Σ_t)/b"
+            }
+            Dynamic::GldHessian => "GD + Gaussian noise ∝ top-k part of H, trace Tr(Σ_t)/b",
+            Dynamic::GldEigvec1 => {
+                "GD + Gaussian noise along H's top eigenvector u₁, trace Tr(Σ_t)/b"
+            }
+            Dynamic::MsgdGaussian => {
+                "multiplicative SGD, Gaussian weights, one backward (noise Σ/b)"
+            }
+            Dynamic::MsgdBernoulli => {
+                "multiplicative SGD, W_i = Bernoulli(b/N)/b (noise (1−b/N)·F/b)"
+            }
+            Dynamic::MsgdFisher => {
+                "multiplicative SGD, uncentred Gaussian weights (noise F/b, F = E[g gᵀ])"
+            }
+            Dynamic::MsgdFisherB => "multiplicative SGD, Fisher from b random samples (noise F/b)",
+        }
+    }
+
+    /// Whether the noise depends on structures of Σ or H that are re-estimated every R steps.
+    pub fn refreshes(self) -> bool {
+        matches!(
+            self,
+            Dynamic::GldDynamic
+                | Dynamic::GldDiag
+                | Dynamic::GldLeading
+                | Dynamic::GldHessian
+                | Dynamic::GldEigvec1
+        )
+    }
+}
+
+impl fmt::Display for Dynamic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Dynamic {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Dynamic::ALL
+            .into_iter()
+            .find(|d| d.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Dynamic::ALL.iter().map(|d| d.name()).collect();
+                format!("unknown dynamic '{s}' (one of {})", names.join(", "))
+            })
+    }
+}
+
+/// Indices of an SGD minibatch of `b` samples out of `n`, with or without replacement.
+///
+/// The minibatch mean gradient minus ∇L has covariance Σ/b with replacement and
+/// (N − b)/(N − 1)·Σ/b without (the finite-population correction); Zhu et al. Section 3.
+///
+/// # Panics
+/// Without replacement, if `b > n`.
+pub fn minibatch_indices(
+    n: usize,
+    b: usize,
+    replacement: bool,
+    rng: &mut ChaCha8Rng,
+) -> Vec<usize> {
+    if replacement {
+        (0..b).map(|_| rng.random_range(0..n)).collect()
+    } else {
+        index::sample(rng, n, b).into_vec()
+    }
+}
+
+/// The per-sample weights w with Σ_i w_i ℓ_i = the minibatch mean loss of `indices` (repeats
+/// counted), for objectives that only offer [`Objective::weighted_grad`].
+///
+/// ```
+/// assert_eq!(curvscope_metrics::minibatch_weights(3, &[2, 0, 2, 2]), vec![0.25, 0.0, 0.75]);
+/// ```
+pub fn minibatch_weights(n: usize, indices: &[usize]) -> Vec<f64> {
+    let mut w = vec![0.0; n];
+    indices
+        .iter()
+        .for_each(|&i| w[i] += 1.0 / indices.len() as f64);
+    w
+}
+
+/// ε ~ N(0, std²·I) in R^dim: the noise of GLD const and GLD dynamic (Zhu et al. Table 1),
+/// whose covariance std²·I has trace std²·D (= Tr(Σ)/b when std² = Tr(Σ)/(b·D)).
+///
+/// ```
+/// use rand::SeedableRng;
+/// let eps = curvscope_metrics::isotropic_noise(0.5, 3, &mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
+/// assert_eq!(eps.len(), 3);
+/// ```
+pub fn isotropic_noise(std: f64, dim: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
+    (0..dim)
+        .map(|_| std * rng.sample::<f64, _>(StandardNormal))
+        .collect()
+}
+
+/// ε ~ N(0, diag(variances)): the noise of GLD diag (Zhu et al. Table 1) with
+/// variances = diag(Σ)/b, covariance trace Tr(Σ)/b.
+///
+/// ```
+/// use rand::SeedableRng;
+/// let eps = curvscope_metrics::diagonal_noise(&[1.0, 0.0], &mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
+/// assert_eq!(eps[1], 0.0);
+/// ```
+pub fn diagonal_noise(variances: &[f64], rng: &mut ChaCha8Rng) -> Vec<f64> {
+    variances
+        .iter()
+        .map(|v| v.sqrt() * rng.sample::<f64, _>(StandardNormal))
+        .collect()
+}
+
+/// ε = Σ_i √(c·λ_i⁺)·z_i·u_i, z ~ N(0, I_k), with c = `trace` / Σ_i λ_i⁺: Gaussian noise of
+/// covariance c·Σ_i λ_i⁺ u_i u_iᵀ, the top-k part of a matrix rescaled to trace `trace`
+/// (λ⁺ = max(λ, 0): a covariance cannot follow negative curvature). With `trace` = Tr(Σ)/b
+/// this is the noise of GLD leading (eigenpairs of Σ), GLD Hessian (of H) and, for k = 1,
+/// GLD 1st eigvec(H), where ε = √(Tr(Σ)/b)·z·u₁ (Zhu et al. Table 1). No noise if every λ ≤ 0.
+///
+/// ```
+/// use curvscope_hessian::Eigenpairs;
+/// use rand::SeedableRng;
+/// let pairs = Eigenpairs { eigenvalues: vec![2.0], eigenvectors: vec![vec![0.6, 0.8]], ..Default::default() };
+/// let eps = curvscope_metrics::low_rank_noise(&pairs, 4.0, &mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
+/// assert!((eps[0] * 0.8 - eps[1] * 0.6).abs() < 1e-15); // parallel to u₁
+/// ```
+pub fn low_rank_noise(pairs: &Eigenpairs, trace: f64, rng: &mut ChaCha8Rng) -> Vec<f64> {
+    let positive: Vec<f64> = pairs.eigenvalues.iter().map(|l| l.max(0.0)).collect();
+    let total: f64 = positive.iter().sum();
+    let dim = pairs.eigenvectors.first().map_or(0, Vec::len);
+    let mut eps = vec![0.0; dim];
+    if total <= 0.0 {
+        return eps;
+    }
+    for (lambda, u) in positive.iter().zip(&pairs.eigenvectors) {
+        let coef = (trace * lambda / total).sqrt() * rng.sample::<f64, _>(StandardNormal);
+        eps.iter_mut().zip(u).for_each(|(e, ui)| *e += coef * ui);
+    }
+    eps
+}
+
+/// M-SGD Gaussian weights (Wu et al. 2020, Algorithm 1): W = 1/N + (I − 11ᵀ/N)ε/√(bN),
+/// ε ~ N(0, I_N). Then Σ_i W_i g_i − ∇L = Σ_i ε_i(g_i − ḡ)/√(bN) has covariance exactly Σ/b,
+/// SGD's, at the cost of one weighted backward pass.
+pub fn msgd_gaussian_weights(n: usize, b: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
+    let eps = isotropic_noise(1.0, n, rng);
+    let mean = eps.iter().sum::<f64>() / n as f64;
+    let scale = 1.0 / ((b * n) as f64).sqrt();
+    eps.iter()
+        .map(|e| 1.0 / n as f64 + scale * (e - mean))
+        .collect()
+}
+
+/// M-SGD Bernoulli weights (Wu et al. 2020): W_i = ξ_i/b, ξ_i ~ Bernoulli(b/N) independent,
+/// i.e. each sample joins the batch with probability b/N and the sum is divided by the
+/// expected size b. E[W_i] = 1/N, so Σ_i W_i g_i is unbiased; its noise has covariance
+/// Σ_i Var(W_i) g_i g_iᵀ = (1 − b/N)·F/b with the *uncentred* F = (1/N) Σ_i g_i g_iᵀ = Σ + ḡḡᵀ.
+///
+/// # Panics
+/// If b > N.
+pub fn msgd_bernoulli_weights(n: usize, b: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
+    let coin = Bernoulli::new(b as f64 / n as f64).expect("batch size at most N");
+    (0..n)
+        .map(|_| {
+            if coin.sample(rng) {
+                1.0 / b as f64
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// M-SGD Fisher weights (Wu et al. 2020): W = 1/N + ε/√(bN), ε ~ N(0, I_N), uncentred, so the
+/// noise Σ_i ε_i g_i/√(bN) has covariance F/b, F = (1/N) Σ_i g_i g_iᵀ = Σ + ḡḡᵀ.
+pub fn msgd_fisher_weights(n: usize, b: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
+    let scale = 1.0 / ((b * n) as f64).sqrt();
+    isotropic_noise(scale, n, rng)
+        .iter()
+        .map(|e| 1.0 / n as f64 + e)
+        .collect()
+}
+
+/// M-SGD Fisher-B weights (Wu et al. 2020): the Fisher estimated on b samples s_1..s_b drawn
+/// with replacement, W = 1/N + (1/b) Σ_j z_j e_{s_j}, z ~ N(0, I_b). Given the samples the noise
+/// (1/b) Σ_j z_j g_{s_j} has covariance (1/b²) Σ_j g_{s_j} g_{s_j}ᵀ, whose mean over the draw is
+/// F/b exactly, as for [`msgd_fisher_weights`].
+pub fn msgd_fisher_b_weights(n: usize, b: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
+    let mut w = vec![1.0 / n as f64; n];
+    for i in minibatch_indices(n, b, true, rng) {
+        w[i] += rng.sample::<f64, _>(StandardNormal) / b as f64;
+    }
+    w
+}
+
+/// diag(Σ) at θ, exactly, from one streamed pass over the per-sample gradients.
+pub fn covariance_diagonal<O: Objective + ?Sized>(objective: &O, theta: &[f64]) -> Vec<f64> {
+    let d = objective.dim();
+    let mut squares = vec![0.0; d];
+    let (_, m) = stream_deviations(objective, theta, CHUNK, &mut |rows| {
+        for row in rows.chunks_exact(d) {
+            squares.iter_mut().zip(row).for_each(|(s, r)| *s += r * r);
+        }
+    });
+    let n = objective.n_samples() as f64;
+    squares
+        .iter()
+        .zip(&m)
+        .map(|(s, mi)| s / n - mi * mi)
+        .collect()
+}
+
+/// √(Tr(Σ)/(b·D)) at θ: the isotropic noise level with the trace of SGD's.
+pub fn isotropic_std<O: Objective + ?Sized>(objective: &O, theta: &[f64], batch: usize) -> f64 {
+    let trace = noise_statistics(objective, theta, &[], CHUNK).trace.value;
+    (trace / (batch * objective.dim()) as f64).sqrt()
+}
+
+/// `minibatch(θ, indices)`: the mean gradient of the samples `indices` at θ, repeats counted.
+pub type MinibatchGrad<'a> = dyn Fn(&[f64], &[usize]) -> Vec<f64> + 'a;
+
+/// Settings of [`Dynamics`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DynamicsOptions {
+    /// The dynamic.
+    pub dynamic: Dynamic,
+    /// Batch size b, the scale of every noise (b ≤ N).
+    pub batch: usize,
+    /// Steps between re-estimates of Σ_t and H structures (R ≥ 1).
+    pub refresh_every: u64,
+    /// GLD const's ρ; `None` estimates √(Tr(Σ)/(b·D)) at the first step taken.
+    pub noise_std: Option<f64>,
+    /// k for GLD leading and GLD Hessian.
+    pub rank: usize,
+    /// Seed of the per-step streams and the eigensolvers' start vectors.
+    pub seed: u64,
+}
+
+impl DynamicsOptions {
+    /// `dynamic` with batch `batch`: refresh every 10 steps, k = 20 (Zhu et al.), seed 0.
+    pub fn new(dynamic: Dynamic, batch: usize) -> Self {
+        Self {
+            dynamic,
+            batch,
+            refresh_every: 10,
+            noise_std: None,
+            rank: 20,
+            seed: 0,
+        }
+    }
+}
+
+/// What the Gaussian-noise dynamics estimate every R steps.
+#[derive(Clone, Debug, PartialEq)]
+enum Structure {
+    Isotropic(f64),
+    Diagonal(Vec<f64>),
+    LowRank { pairs: Eigenpairs, trace: f64 },
+}
+
+/// A dynamic in motion: draws g̃ = ∇L(θ) + ε for each step, keeping the estimated noise
+/// structures between refreshes (at steps divisible by R, and at the first step taken).
+///
+/// ```
+/// use curvscope_metrics::{Dynamic, Dynamics, DynamicsOptions};
+/// use curvscope_model::Objective;
+///
+/// /// ℓ_i(θ) = ½(θ − a_i)²: g_i = θ − a_i, Σ = variance of a.
+/// struct Points(Vec<f64>);
+/// impl Objective for Points {
+///     fn dim(&self) -> usize { 1 }
+///     fn n_samples(&self) -> usize { self.0.len() }
+///     fn per_sample_losses(&self, t: &[f64]) -> Vec<f64> { self.0.iter().map(|a| 0.5 * (t[0] - a).powi(2)).collect() }
+///     fn weighted_grad(&self, t: &[f64], w: &[f64]) -> Vec<f64> { vec![self.0.iter().zip(w).map(|(a, w)| w * (t[0] - a)).sum()] }
+///     fn hvp(&self, _: &[f64], v: &[f64]) -> Vec<f64> { v.to_vec() }
+///     fn per_sample_grads_range(&self, t: &[f64], s: usize, l: usize) -> Vec<f64> { self.0[s..s + l].iter().map(|a| t[0] - a).collect() }
+/// }
+///
+/// let points = Points(vec![-1.0, 1.0]);
+/// let minibatch = |theta: &[f64], idx: &[usize]| {
+///     points.weighted_grad(theta, &curvscope_metrics::minibatch_weights(2, idx))
+/// };
+/// let mut sgd = Dynamics::new(DynamicsOptions::new(Dynamic::Sgd, 1));
+/// let g = sgd.gradient(&points, &[0.0], 0, &minibatch);
+/// assert!(g[0] == 1.0 || g[0] == -1.0); // one sample's gradient
+/// let mut gd = Dynamics::new(DynamicsOptions::new(Dynamic::Gd, 1));
+/// assert_eq!(gd.gradient(&points, &[0.0], 0, &minibatch), vec![0.0]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Dynamics {
+    options: DynamicsOptions,
+    structure: Option<Structure>,
+}
+
+impl Dynamics {
+    /// A dynamic with no structure estimated yet.
+    ///
+    /// # Panics
+    /// If `batch`, `refresh_every` or `rank` is 0.
+    pub fn new(options: DynamicsOptions) -> Self {
+        assert!(
+            options.batch > 0 && options.refresh_every > 0 && options.rank > 0,
+            "b, R and k must be positive"
+        );
+        let structure = match (options.dynamic, options.noise_std) {
+            (Dynamic::GldConst, Some(std)) => Some(Structure::Isotropic(std)),
+            _ => None,
+        };
+        Self { options, structure }
+    }
+
+    /// The settings.
+    pub fn options(&self) -> &DynamicsOptions {
+        &self.options
+    }
+
+    /// The stochastic gradient g̃ of step `step` at θ. `minibatch(θ, indices)` is the mean
+    /// gradient of the samples `indices` (repeats counted), used by the SGD dynamics only: a
+    /// model can evaluate it on those b samples alone, far cheaper than weighting all N.
+    pub fn gradient<O: Objective + ?Sized>(
+        &mut self,
+        objective: &O,
+        theta: &[f64],
+        step: u64,
+        minibatch: &MinibatchGrad<'_>,
+    ) -> Vec<f64> {
+        let (n, b) = (objective.n_samples(), self.options.batch);
+        let mut rng = probe_rng(self.options.seed, step as usize);
+        let weights = |w: Vec<f64>| objective.weighted_grad(theta, &w);
+        match self.options.dynamic {
+            Dynamic::Gd => objective.grad(theta),
+            Dynamic::Sgd => minibatch(theta, &minibatch_indices(n, b, true, &mut rng)),
+            Dynamic::SgdNoReplacement => {
+                minibatch(theta, &minibatch_indices(n, b, false, &mut rng))
+            }
+            Dynamic::MsgdGaussian => weights(msgd_gaussian_weights(n, b, &mut rng)),
+            Dynamic::MsgdBernoulli => weights(msgd_bernoulli_weights(n, b, &mut rng)),
+            Dynamic::MsgdFisher => weights(msgd_fisher_weights(n, b, &mut rng)),
+            Dynamic::MsgdFisherB => weights(msgd_fisher_b_weights(n, b, &mut rng)),
+            _ => {
+                let due = self.options.dynamic.refreshes()
+                    && step.is_multiple_of(self.options.refresh_every);
+                if due || self.structure.is_none() {
+                    self.structure = Some(self.estimate(objective, theta, step));
+                }
+                let eps = match self.structure.as_ref().expect("estimated above") {
+                    Structure::Isotropic(std) => isotropic_noise(*std, theta.len(), &mut rng),
+                    Structure::Diagonal(variances) => diagonal_noise(variances, &mut rng),
+                    Structure::LowRank { pairs, trace } => low_rank_noise(pairs, *trace, &mut rng),
+                };
+                let mut g = objective.grad(theta);
+                g.iter_mut().zip(eps).for_each(|(g, e)| *g += e);
+                g
+            }
+        }
+    }
+
+    /// The noise structure of a Gaussian dynamic at θ, every trace scaled to Tr(Σ)/b.
+    fn estimate<O: Objective + ?Sized>(
+        &self,
+        objective: &O,
+        theta: &[f64],
+        step: u64,
+    ) -> Structure {
+        let b = self.options.batch as f64;
+        let lanczos = |op: &dyn LinearOperator, k: usize| {
+            let opts = LanczosOptions {
+                k,
+                seed: self.options.seed.wrapping_add(step),
+                ..LanczosOptions::default()
+            };
+            top_eigenpairs(op, &opts)
+        };
+        let sigma_trace = || noise_statistics(objective, theta, &[], CHUNK).trace.value;
+        match self.options.dynamic {
+            Dynamic::GldConst | Dynamic::GldDynamic => {
+                Structure::Isotropic(isotropic_std(objective, theta, self.options.batch))
+            }
+            Dynamic::GldDiag => Structure::Diagonal(
+                covariance_diagonal(objective, theta)
+                    .iter()
+                    .map(|v| v / b)
+                    .collect(),
+            ),
+            Dynamic::GldLeading => {
+                let sigma = CovarianceOperator::from_objective(objective, theta, CHUNK);
+                let trace = sigma.centred_gradients().iter().map(|g| g * g).sum::<f64>()
+                    / sigma.n_samples() as f64;
+                Structure::LowRank {
+                    pairs: lanczos(&sigma, self.options.rank),
+                    trace: trace / b,
+                }
+            }
+            Dynamic::GldHessian | Dynamic::GldEigvec1 => {
+                let k = if self.options.dynamic == Dynamic::GldEigvec1 {
+                    1
+                } else {
+                    self.options.rank
+                };
+                let pairs = lanczos(&HessianOperator::new(objective, theta), k);
+                Structure::LowRank {
+                    pairs,
+                    trace: sigma_trace() / b,
+                }
+            }
+            other => unreachable!("{other} has no noise structure"),
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! Every dynamic's noise ε = g̃ − ∇L, sampled many times on least squares, against its claimed
+//! covariance computed densely (Σ, F = GᵀG/N and the eigenpairs of Σ and H from nalgebra).
+
+use crate::objectives::{dense_covariance, dense_top, LeastSquares};
+use curvscope_metrics::{minibatch_weights, Dynamic, Dynamics, DynamicsOptions, Estimate};
+use curvscope_model::Objective;
+use nalgebra::{DMatrix, DVector};
+
+const N: usize = 40;
+const D: usize = 4;
+const B: usize = 5;
+const SAMPLES: u64 = 40_000;
+/// k for GLD leading/Hessian below D, so the low-rank shape is visible.
+const RANK: usize = 2;
+
+fn setup() -> (LeastSquares, Vec<f64>) {
+    (LeastSquares::random(N, D, 21), vec![0.8, -1.1, 0.4, 1.7])
+}
+
+fn options(dynamic: Dynamic) -> DynamicsOptions {
+    DynamicsOptions {
+        // One refresh (at step 0): every sample then comes from the same noise law.
+        refresh_every: u64::MAX,
+        rank: RANK,
+        seed: 7,
+        ..DynamicsOptions::new(dynamic, B)
+    }
+}
+
+/// `SAMPLES` draws of ε at θ (steps 0, 1, …), each a D-vector.
+fn sample_noise(ls: &LeastSquares, theta: &[f64], options: DynamicsOptions) -> Vec<Vec<f64>> {
+    let mut dynamics = Dynamics::new(options);
+    let grad = ls.grad(theta);
+    let minibatch = |t: &[f64], idx: &[usize]| ls.weighted_grad(t, &minibatch_weights(N, idx));
+    (0..SAMPLES)
+        .map(|step| {
+            let g = dynamics.gradient(ls, theta, step, &minibatch);
+            g.iter().zip(&grad).map(|(a, b)| a - b).collect()
+        })
+        .collect()
+}
+
+/// |estimate − truth| ≤ 4 standard errors.
+fn assert_within(samples: &[f64], truth: f64, what: &str) {
+    let e = Estimate::from_samples(samples, 0);
+    assert!(
+        (e.value - truth).abs() <= 4.0 * e.stderr,
+        "{what}: {} ± {} vs {truth} ({:.1} stderr)",
+        e.value,
+        e.stderr,
+        (e.value - truth) / e.stderr
+    );
+}
+
+/// Mean ‖ε‖² equals Tr(cov), the mean of ε is 0 and every entry of E[εεᵀ] equals cov's, each
+/// within 4 standard errors.
+fn assert_noise_law(eps: &[Vec<f64>], cov: &DMatrix<f64>, name: &str) {
+    let squares: Vec<f64> = eps.iter().map(|e| e.iter().map(|x| x * x).sum()).collect();
+    assert_within(&squares, cov.trace(), &format!("{name}: E‖ε‖²"));
+    for j in 0..D {
+        let coords: Vec<f64> = eps.iter().map(|e| e[j]).collect();
+        assert_within(&coords, 0.0, &format!("{name}: E[ε_{j}]"));
+        for k in 0..=j {
+            let products: Vec<f64> = eps.iter().map(|e| e[j] * e[k]).collect();
+            assert_within(&products, cov[(j, k)], &format!("{name}: E[ε_{j} ε_{k}]"));
+        }
+    }
+}
+
+/// c·Σ_i λ_i u_i u_iᵀ over the top `k` eigenpairs of `m`, rescaled to trace `trace`.
+fn rescaled_top(m: &DMatrix<f64>, k: usize, trace: f64) -> DMatrix<f64> {
+    let top = dense_top(m, k);
+    let total: f64 = top.eigenvalues.iter().sum();
+    top.eigenvalues
+        .iter()
+        .zip(&top.eigenvectors)
+        .fold(DMatrix::zeros(D, D), |acc, (l, u)| {
+            let u = DVector::from_column_slice(u);
+            acc + &u * u.transpose() * (trace * l / total)
+        })
+}
+
+#[test]
+fn every_dynamic_has_its_claimed_noise_covariance() {
+    let (ls, theta) = setup();
+    let g = ls.gradient_matrix(&theta);
+    let sigma = dense_covariance(&g);
+    let fisher = g.transpose() * &g / N as f64;
+    let (b, n) = (B as f64, N as f64);
+    let tr = sigma.trace() / b;
+    let hessian = ls.hessian();
+    assert!(
+        g.row_mean().norm() > 1.0,
+        "θ should be far from the minimum, so F ≠ Σ"
+    );
+    let rho = 0.3;
+    let cases: Vec<(DynamicsOptions, DMatrix<f64>)> = vec![
+        (options(Dynamic::Sgd), &sigma / b),
+        (
+            options(Dynamic::SgdNoReplacement),
+            &sigma * ((n - b) / (n - 1.0) / b),
+        ),
+        (
+            options(Dynamic::GldConst),
+            DMatrix::identity(D, D) * (tr / D as f64),
+        ),
+        (
+            DynamicsOptions {
+                noise_std: Some(rho),
+                ..options(Dynamic::GldConst)
+            },
+            DMatrix::identity(D, D) * rho * rho,
+        ),
+        (
+            options(Dynamic::GldDynamic),
+            DMatrix::identity(D, D) * (tr / D as f64),
+        ),
+        (
+            options(Dynamic::GldDiag),
+            DMatrix::from_diagonal(&sigma.diagonal()) / b,
+        ),
+        (options(Dynamic::GldLeading), rescaled_top(&sigma, RANK, tr)),
+        (
+            options(Dynamic::GldHessian),
+            rescaled_top(&hessian, RANK, tr),
+        ),
+        (options(Dynamic::GldEigvec1), rescaled_top(&hessian, 1, tr)),
+        (options(Dynamic::MsgdGaussian), &sigma / b),
+        (
+            options(Dynamic::MsgdBernoulli),
+            &fisher * ((1.0 - b / n) / b),
+        ),
+        (options(Dynamic::MsgdFisher), &fisher / b),
+        (options(Dynamic::MsgdFisherB), &fisher / b),
+    ];
+    for (opts, cov) in cases {
+        let name = format!("{} (ρ = {:?})", opts.dynamic, opts.noise_std);
+        assert_noise_law(&sample_noise(&ls, &theta, opts), &cov, &name);
+    }
+}
+
+#[test]
+fn gradient_descent_has_no_noise() {
+    let (ls, theta) = setup();
+    let eps = sample_noise(&ls, &theta, options(Dynamic::Gd));
+    assert!(eps.iter().flatten().all(|&e| e == 0.0));
+}
+
+#[test]
+fn eigvec1_noise_is_parallel_to_the_top_hessian_eigenvector() {
+    let (ls, theta) = setup();
+    let u1 = DVector::from_column_slice(&dense_top(&ls.hessian(), 1).eigenvectors[0]);
+    for eps in sample_noise(&ls, &theta, options(Dynamic::GldEigvec1))
+        .iter()
+        .take(1000)
+    {
+        let eps = DVector::from_column_slice(eps);
+        let cos = eps.dot(&u1).abs() / eps.norm();
+        assert!((cos - 1.0).abs() <= 1e-12, "|cos(ε, u₁)| = {cos}");
+    }
+}
+
+#[test]
+fn low_rank_noise_stays_in_the_top_eigenspace() {
+    let (ls, theta) = setup();
+    let sigma = dense_covariance(&ls.gradient_matrix(&theta));
+    for (dynamic, matrix) in [
+        (Dynamic::GldLeading, sigma),
+        (Dynamic::GldHessian, ls.hessian()),
+    ] {
+        let top = dense_top(&matrix, RANK);
+        for eps in sample_noise(&ls, &theta, options(dynamic))
+            .iter()
+            .take(1000)
+        {
+            let mut rest = DVector::from_column_slice(eps);
+            for u in &top.eigenvectors {
+                let u = DVector::from_column_slice(u);
+                rest -= &u * u.dot(&rest);
+            }
+            assert!(
+                rest.norm() <= 1e-10 * DVector::from_column_slice(eps).norm(),
+                "{dynamic}: {}",
+                rest.norm()
+            );
+        }
+    }
+}
+
+/// A run restarted at a refresh step from its θ repeats the uninterrupted one bit for bit:
+/// the noise of step t depends on (seed, t) and θ_t only.
+#[test]
+fn a_restarted_trajectory_repeats_bit_for_bit() {
+    let (ls, theta0) = setup();
+    let minibatch = |t: &[f64], idx: &[usize]| ls.weighted_grad(t, &minibatch_weights(N, idx));
+    let run = |dynamic: Dynamic, theta: &[f64], steps: std::ops::Range<u64>| {
+        let mut dynamics = Dynamics::new(DynamicsOptions {
+            refresh_every: 3,
+            seed: 5,
+            // GLD const's ρ is fixed at the start of the run; a restart must be given it.
+            noise_std: Some(0.1),
+            ..DynamicsOptions::new(dynamic, B)
+        });
+        let mut theta = theta.to_vec();
+        for step in steps {
+            let g = dynamics.gradient(&ls, &theta, step, &minibatch);
+            theta.iter_mut().zip(g).for_each(|(t, g)| *t -= 0.01 * g);
+        }
+        theta
+    };
+    for dynamic in Dynamic::ALL {
+        let midway = run(dynamic, &theta0, 0..6);
+        let whole = run(dynamic, &theta0, 0..10);
+        assert_eq!(run(dynamic, &midway, 6..10), whole, "{dynamic}");
+        assert_ne!(whole, theta0);
+    }
+}
+
+#[test]
+fn dynamic_names_round_trip() {
+    for dynamic in Dynamic::ALL {
+        assert_eq!(dynamic.name().parse::<Dynamic>(), Ok(dynamic));
+        let json = serde_json::to_string(&dynamic).unwrap();
+        assert_eq!(json, format!("\"{}\"", dynamic.name()));
+    }
+    assert!("sgd2"
+        .parse::<Dynamic>()
+        .unwrap_err()
+        .contains("gld-eigvec1"));
+}
