@@ -12,9 +12,10 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
-use curvscope_hessian::{Probes, ProbeKind, SlqOptions};
+use curvscope_hessian::{ProbeKind, Probes, SlqOptions};
 use curvscope_metrics::{
-    report_from_spectrum, CurvatureOptions, HessianSpectrum, Report, ReportOptions, SharpnessOptions, TraceHSigmaMethod,
+    report_from_spectrum, CurvatureOptions, HessianSpectrum, Report, ReportOptions,
+    SharpnessOptions, TraceHSigmaMethod,
 };
 use curvscope_model::{load_checkpoint, CheckpointMeta, DatasetInfo};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -23,7 +24,8 @@ use sha2::{Digest, Sha256};
 
 use crate::common::{checkpoint_dirs, objective, write_atomic, Precision};
 use crate::inputs::{
-    checkpoint_name, content_sha256, data_long_help, dtype_name, hex, label_mismatch, norm, DataCache, DataChoice,
+    checkpoint_name, content_sha256, dtype_name, hex, label_mismatch, norm, DataArgs, DataCache,
+    DataChoice,
 };
 use crate::tables;
 
@@ -38,16 +40,8 @@ pub struct AnalyzeArgs {
     /// resumes: checkpoints already analyzed with the same options are not recomputed.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Dataset to evaluate on [default: the spec stored in checkpoint.json's "data" field, else fashion-corrupted].
-    #[arg(long, value_name = "SPEC", long_help = data_long_help())]
-    pub data: Option<String>,
-    /// Seed of the dataset's random parts (fashion-corrupted's random labels) [default: the
-    /// seed recorded with the checkpoint's dataset, else the run's seed, else 0].
-    #[arg(long, value_name = "SEED")]
-    pub data_seed: Option<u64>,
-    /// Floating-point precision of the network evaluation.
-    #[arg(long, value_enum, default_value_t = Precision::F64)]
-    pub precision: Precision,
+    #[command(flatten)]
+    pub data: DataArgs,
     /// Number k of top Hessian eigenpairs (Lanczos); k + 1 eigenvalues bound Proposition 1's d_k.
     #[arg(short = 'k', long, default_value_t = 20)]
     pub top_k: usize,
@@ -132,17 +126,28 @@ pub struct AnalysisOptions {
 impl AnalysisOptions {
     fn from_args(a: &AnalyzeArgs) -> Result<Self> {
         ensure!(a.top_k >= 1, "-k must be at least 1");
-        ensure!(a.tr_h_sigma_probes.is_none_or(|p| p >= 2), "--tr-h-sigma-probes needs at least 2 probes");
-        ensure!(a.trace_probes.is_none_or(|p| p >= 2), "--trace-probes needs at least 2 probes");
-        ensure!(a.no_sharpness || a.samples >= 2, "--samples needs at least 2 perturbations");
+        ensure!(
+            a.tr_h_sigma_probes.is_none_or(|p| p >= 2),
+            "--tr-h-sigma-probes needs at least 2 probes"
+        );
+        ensure!(
+            a.trace_probes.is_none_or(|p| p >= 2),
+            "--trace-probes needs at least 2 probes"
+        );
+        ensure!(
+            a.no_sharpness || a.samples >= 2,
+            "--samples needs at least 2 perturbations"
+        );
         ensure!(a.batch.is_none_or(|b| b >= 1), "--batch must be at least 1");
         let curvature = CurvatureOptions {
             top_k: a.top_k,
             tol: a.tol,
             max_krylov: a.max_krylov,
             lambda_min: !a.no_lambda_min,
-            trace_probes: a.trace_probes.map_or(CurvatureOptions::default().trace_probes, Probes::Fixed),
-            density: a.density.then(|| SlqOptions {
+            trace_probes: a
+                .trace_probes
+                .map_or(CurvatureOptions::default().trace_probes, Probes::Fixed),
+            density: a.density.then_some(SlqOptions {
                 n_probes: a.density_probes,
                 steps: a.density_steps,
                 probe: ProbeKind::Gaussian,
@@ -154,13 +159,28 @@ impl AnalysisOptions {
             chunk: a.chunk.max(1),
             trace_h_sigma: a
                 .tr_h_sigma_probes
-                .map_or(TraceHSigmaMethod::Exact, |probes| TraceHSigmaMethod::Stochastic { probes, seed: a.seed }),
+                .map_or(TraceHSigmaMethod::Exact, |probes| {
+                    TraceHSigmaMethod::Stochastic {
+                        probes,
+                        seed: a.seed,
+                    }
+                }),
             sigma_top_k: a.sigma_top_k,
-            sharpness: (!a.no_sharpness).then_some(SharpnessOptions { sigma: a.sigma, samples: a.samples, seed: a.seed }),
+            sharpness: (!a.no_sharpness).then_some(SharpnessOptions {
+                sigma: a.sigma,
+                samples: a.samples,
+                seed: a.seed,
+            }),
             batch_size: None,
             curvature,
         };
-        Ok(Self { data: a.data.clone(), data_seed: a.data_seed, batch: a.batch, precision: a.precision, report })
+        Ok(Self {
+            data: a.data.data.clone(),
+            data_seed: a.data.data_seed,
+            batch: a.batch,
+            precision: a.data.precision,
+            report,
+        })
     }
 
     /// First 16 hex digits of the SHA-256 of the options' JSON.
@@ -231,7 +251,10 @@ enum Outcome {
 
 pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     if let Some(threads) = args.threads {
-        rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().context("starting the thread pool")?;
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global()
+            .context("starting the thread pool")?;
     }
     let options = AnalysisOptions::from_args(&args)?;
     let hash = options.hash();
@@ -242,7 +265,10 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     if let Some(n) = args.max_checkpoints {
         dirs.truncate(n);
     }
-    let out = args.out.clone().unwrap_or_else(|| args.input.join("analysis"));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| args.input.join("analysis"));
     let reports = out.join("reports");
     std::fs::create_dir_all(&reports).with_context(|| format!("creating {}", reports.display()))?;
     let manifest = serde_json::json!({
@@ -252,7 +278,10 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
         "options_hash": hash,
         "files": tables::column_docs(),
     });
-    write_atomic(&out.join("analysis.json"), &serde_json::to_vec_pretty(&manifest)?)?;
+    write_atomic(
+        &out.join("analysis.json"),
+        &serde_json::to_vec_pretty(&manifest)?,
+    )?;
     write_atomic(&out.join("README.md"), tables::readme().as_bytes())?;
 
     let bar = progress_bar(args.quiet, dirs.len());
@@ -281,20 +310,33 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
                 outcomes.push(Outcome::Computed);
             }
             Err(err) => {
-                let failure = Failure { checkpoint: name.clone(), path: dir.clone(), error: format!("{err:#}") };
+                let failure = Failure {
+                    checkpoint: name.clone(),
+                    path: dir.clone(),
+                    error: format!("{err:#}"),
+                };
                 bar.suspend(|| eprintln!("error: checkpoint {name} failed: {}", failure.error));
                 failures.push(failure);
                 outcomes.push(Outcome::Failed);
                 // A stale record of an older version of this checkpoint must not look current.
                 if report_path.exists() {
-                    std::fs::remove_file(&report_path).with_context(|| format!("removing {}", report_path.display()))?;
+                    std::fs::remove_file(&report_path)
+                        .with_context(|| format!("removing {}", report_path.display()))?;
                 }
             }
         }
-        tables::write_all(&out, &records.iter().flatten().collect::<Vec<_>>(), &failures)?;
+        tables::write_all(
+            &out,
+            &records.iter().flatten().collect::<Vec<_>>(),
+            &failures,
+        )?;
         bar.inc(1);
     }
-    tables::write_all(&out, &records.iter().flatten().collect::<Vec<_>>(), &failures)?;
+    tables::write_all(
+        &out,
+        &records.iter().flatten().collect::<Vec<_>>(),
+        &failures,
+    )?;
     bar.finish_and_clear();
     if !args.quiet {
         let table = summary(&dirs, &records, &outcomes, &out);
@@ -307,7 +349,12 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     if failures.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {
-        eprintln!("error: {} of {} checkpoints failed (see {})", failures.len(), dirs.len(), out.join("failures.csv").display());
+        eprintln!(
+            "error: {} of {} checkpoints failed (see {})",
+            failures.len(),
+            dirs.len(),
+            out.join("failures.csv").display()
+        );
         Ok(ExitCode::FAILURE)
     }
 }
@@ -316,7 +363,8 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
 /// checkpoint with these contents.
 fn reusable(path: &Path, hash: &str, fingerprint: Option<&str>) -> Option<CheckpointRecord> {
     let record: CheckpointRecord = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-    (record.options_hash == hash && Some(record.checkpoint_sha256.as_str()) == fingerprint).then_some(record)
+    (record.options_hash == hash && Some(record.checkpoint_sha256.as_str()) == fingerprint)
+        .then_some(record)
 }
 
 /// Loads one checkpoint, builds its objective and computes its report.
@@ -339,24 +387,42 @@ fn analyze_one(
             eprintln!("warning: {name}: {warning}");
         }
     }
-    let objective = objective(&checkpoint.meta.arch, data, options.precision)
-        .with_context(|| format!("{name}: the architecture in checkpoint.json does not fit the data"))?;
+    let objective =
+        objective(&checkpoint.meta.arch, data, options.precision).with_context(|| {
+            format!("{name}: the architecture in checkpoint.json does not fit the data")
+        })?;
     let theta = &checkpoint.theta;
     let mut report_options = options.report.clone();
     report_options.batch_size = options.batch.or(checkpoint.meta.batch_size);
     let k = report_options.curvature.top_k;
-    stage(&format!("Hessian spectrum (top {k} by Lanczos, Tr(H){})", if options.report.curvature.density.is_some() { ", SLQ density" } else { "" }));
+    stage(&format!(
+        "Hessian spectrum (top {k} by Lanczos, Tr(H){})",
+        if options.report.curvature.density.is_some() {
+            ", SLQ density"
+        } else {
+            ""
+        }
+    ));
     let hessian = HessianSpectrum::compute(&*objective, theta, &report_options.curvature);
     stage("Σ statistics, Tr(HΣ), expected sharpness");
     let report = report_from_spectrum(&*objective, theta, &hessian, &report_options);
-    ensure!(report.loss.is_finite(), "the loss at θ is {} on '{}'", report.loss, choice.spec);
+    ensure!(
+        report.loss.is_finite(),
+        "the loss at θ is {} on '{}'",
+        report.loss,
+        choice.spec
+    );
     Ok(CheckpointRecord {
         checkpoint: name.to_string(),
         path: dir.to_path_buf(),
         checkpoint_sha256: fingerprint.context("checkpoint files changed while being read")?,
         dtype: dtype_name(checkpoint.dtype).to_string(),
         theta_norm: norm(theta),
-        data: DataUsed { spec: choice.spec.clone(), seed: choice.seed, info: data.info().clone() },
+        data: DataUsed {
+            spec: choice.spec.clone(),
+            seed: choice.seed,
+            info: data.info().clone(),
+        },
         accuracy: objective.accuracy(theta),
         meta: checkpoint.meta,
         options: options.clone(),
@@ -378,18 +444,35 @@ fn progress_bar(quiet: bool, n: usize) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(n as u64).with_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} checkpoints, ETA {eta}  {wide_msg}")
-            .expect("a valid template"),
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} checkpoints, ETA {eta}  {wide_msg}",
+        )
+        .expect("a valid template"),
     );
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
 }
 
 /// The table printed at the end: the headline numbers of each checkpoint.
-fn summary(dirs: &[PathBuf], records: &[Option<CheckpointRecord>], outcomes: &[Outcome], out: &Path) -> String {
+fn summary(
+    dirs: &[PathBuf],
+    records: &[Option<CheckpointRecord>],
+    outcomes: &[Outcome],
+    out: &Path,
+) -> String {
     let mut text = format!(
         "{:<24} {:>8} {:>10} {:>6} {:>10} {:>10} {:>10} {:>8} {:>8} {:>10}  {}\n",
-        "checkpoint", "step", "loss", "acc", "λ₁", "Tr(H)", "Tr(HΣ)", "ratio", "â", "sharpness", "status"
+        "checkpoint",
+        "step",
+        "loss",
+        "acc",
+        "λ₁",
+        "Tr(H)",
+        "Tr(HΣ)",
+        "ratio",
+        "â",
+        "sharpness",
+        "status"
     );
     let sci = |x: f64| format!("{x:.3e}");
     for ((dir, record), outcome) in dirs.iter().zip(records).zip(outcomes) {
@@ -399,7 +482,11 @@ fn summary(dirs: &[PathBuf], records: &[Option<CheckpointRecord>], outcomes: &[O
             Outcome::Failed => "FAILED",
         };
         let Some(r) = record else {
-            text.push_str(&format!("{:<24} {:>98}  {status}\n", checkpoint_name(dir), ""));
+            text.push_str(&format!(
+                "{:<24} {:>98}  {status}\n",
+                checkpoint_name(dir),
+                ""
+            ));
             continue;
         };
         let p = &r.report;
@@ -414,7 +501,9 @@ fn summary(dirs: &[PathBuf], records: &[Option<CheckpointRecord>], outcomes: &[O
             sci(p.trace_h_sigma.value),
             p.anisotropy_ratio,
             p.proposition1.projection_coefficient,
-            p.expected_sharpness.as_ref().map_or("-".into(), |s| sci(s.signed.value)),
+            p.expected_sharpness
+                .as_ref()
+                .map_or("-".into(), |s| sci(s.signed.value)),
         ));
     }
     text.push_str(&format!("results in {}\n", out.display()));

@@ -12,8 +12,15 @@ use crate::plots::{render, trajectory_color, Chart, Series, PALETTE};
 use crate::tables::Frame;
 
 /// Files of an analysis folder copied as they are (those present).
-const COPIED: &[&str] =
-    &["metrics.csv", "eigenvalues.csv", "prop1.csv", "density.csv", "failures.csv", "analysis.json", "README.md"];
+const COPIED: &[&str] = &[
+    "metrics.csv",
+    "eigenvalues.csv",
+    "prop1.csv",
+    "density.csv",
+    "failures.csv",
+    "analysis.json",
+    "README.md",
+];
 
 /// Arguments of `curvscope export`.
 #[derive(clap::Args, Debug)]
@@ -49,40 +56,67 @@ fn locate(args: &ExportArgs) -> Result<Located> {
     } else if args.input.join("analysis").join("metrics.csv").exists() {
         (args.input.join("analysis"), Some(args.input.clone()))
     } else {
-        bail!("{}: no metrics.csv here or in analysis/ (run `curvscope analyze` first)", args.input.display());
+        bail!(
+            "{}: no metrics.csv here or in analysis/ (run `curvscope analyze` first)",
+            args.input.display()
+        );
     };
     // The folder that was analyzed, as analysis.json records it, then the analysis' parent.
     let recorded = std::fs::read(analysis.join("analysis.json"))
         .ok()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
         .and_then(|v| v["input"].as_str().map(PathBuf::from));
-    let candidates: Vec<PathBuf> =
-        run_dir.into_iter().chain(recorded).chain(analysis.canonicalize().ok().and_then(|a| a.parent().map(Path::to_path_buf))).collect();
-    let run_csv = args.run_csv.clone().or_else(|| candidates.iter().map(|d| d.join("run.csv")).find(|p| p.exists()));
+    let candidates: Vec<PathBuf> = run_dir
+        .into_iter()
+        .chain(recorded)
+        .chain(
+            analysis
+                .canonicalize()
+                .ok()
+                .and_then(|a| a.parent().map(Path::to_path_buf)),
+        )
+        .collect();
+    let run_csv = args.run_csv.clone().or_else(|| {
+        candidates
+            .iter()
+            .map(|d| d.join("run.csv"))
+            .find(|p| p.exists())
+    });
     if let Some(path) = &args.run_csv {
         if !path.exists() {
             bail!("{}: no such file", path.display());
         }
     }
-    let name = candidates.first().map_or_else(|| checkpoint_name(&analysis), |d| checkpoint_name(d));
-    Ok(Located { analysis, run_csv, name })
+    let name = candidates
+        .first()
+        .map_or_else(|| checkpoint_name(&analysis), |d| checkpoint_name(d));
+    Ok(Located {
+        analysis,
+        run_csv,
+        name,
+    })
 }
 
 pub fn run(args: ExportArgs) -> Result<ExitCode> {
     let located = locate(&args)?;
-    let to = args.to.clone().unwrap_or_else(|| Path::new("notebooks-export").join(&located.name));
+    let to = args
+        .to
+        .clone()
+        .unwrap_or_else(|| Path::new("notebooks-export").join(&located.name));
     let figures = to.join("figures");
     std::fs::create_dir_all(&figures).with_context(|| format!("creating {}", figures.display()))?;
     let mut written = Vec::new();
     for file in COPIED {
         let from = located.analysis.join(file);
         if from.exists() {
-            std::fs::copy(&from, to.join(file)).with_context(|| format!("copying {}", from.display()))?;
+            std::fs::copy(&from, to.join(file))
+                .with_context(|| format!("copying {}", from.display()))?;
             written.push(to.join(file));
         }
     }
     if let Some(run_csv) = &located.run_csv {
-        std::fs::copy(run_csv, to.join("run.csv")).with_context(|| format!("copying {}", run_csv.display()))?;
+        std::fs::copy(run_csv, to.join("run.csv"))
+            .with_context(|| format!("copying {}", run_csv.display()))?;
         written.push(to.join("run.csv"));
     }
     let run = located.run_csv.as_deref().map(Frame::read).transpose()?;
@@ -94,8 +128,11 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
     let notebook_path = to.join("analysis.ipynb");
     let has = |file: &str| to.join(file).exists();
     let notebook = notebook::build(&located.name, has("density.csv"), run.is_some());
-    std::fs::write(&notebook_path, serde_json::to_string_pretty(&notebook)? + "\n")
-        .with_context(|| format!("writing {}", notebook_path.display()))?;
+    std::fs::write(
+        &notebook_path,
+        serde_json::to_string_pretty(&notebook)? + "\n",
+    )
+    .with_context(|| format!("writing {}", notebook_path.display()))?;
     written.push(notebook_path);
     if !args.quiet {
         for path in &written {
@@ -119,7 +156,10 @@ fn groups(keys: &[&str]) -> Vec<(String, Vec<usize>)> {
 
 /// `(x, y)` pairs of two columns, rows with a missing value left out.
 fn pairs(x: &[Option<f64>], y: &[Option<f64>]) -> Vec<(f64, f64)> {
-    x.iter().zip(y).filter_map(|(x, y)| Some(((*x)?, (*y)?))).collect()
+    x.iter()
+        .zip(y)
+        .filter_map(|(x, y)| Some(((*x)?, (*y)?)))
+        .collect()
 }
 
 /// The figures of the paper's Figs. 3 and 5 from the exported CSVs (in `dir`) and `run.csv`.
@@ -129,10 +169,17 @@ fn charts(dir: &Path, run: Option<&Frame>) -> Result<Vec<Chart>> {
     let (x, x_label) = if steps.iter().all(Option::is_some) {
         (steps, "step")
     } else {
-        ((0..steps.len()).map(|i| Some(i as f64)).collect(), "checkpoint #")
+        (
+            (0..steps.len()).map(|i| Some(i as f64)).collect(),
+            "checkpoint #",
+        )
     };
     let line = |label: &str, column: &str, color: usize| -> Result<Series> {
-        Ok(Series { label: Some(label.into()), points: pairs(&x, &metrics.numbers(column)?), color: PALETTE[color] })
+        Ok(Series {
+            label: Some(label.into()),
+            points: pairs(&x, &metrics.numbers(column)?),
+            color: PALETTE[color],
+        })
     };
     let chart = |name: &str, title: &str, y_label: &str, log_y: bool, series: Vec<Series>| Chart {
         name: name.into(),
@@ -143,58 +190,136 @@ fn charts(dir: &Path, run: Option<&Frame>) -> Result<Vec<Chart>> {
         series,
     };
     let mut charts = vec![
-        long_chart(dir, "eigenvalues", "Top Hessian eigenvalues", ("rank i", "λᵢ"), ("rank", "eigenvalue"))?,
-        chart("a_hat", "Projection coefficient â along the trajectory", "â", false, vec![line("â", "a_hat", 0)?]),
+        long_chart(
+            dir,
+            "eigenvalues",
+            "Top Hessian eigenvalues",
+            ("rank i", "λᵢ"),
+            ("rank", "eigenvalue"),
+            0.0,
+        )?,
+        chart(
+            "a_hat",
+            "Projection coefficient â along the trajectory",
+            "â",
+            false,
+            vec![line("â", "a_hat", 0)?],
+        ),
         chart(
             "escaping",
             "Escaping indicator: anisotropic vs isotropic noise",
             "Tr(HΣ)",
             true,
-            vec![line("Tr(HΣ)", "tr_h_sigma", 0)?, line("isotropic Tr(HΣ_iso) = Tr(H)·Tr(Σ)/D", "tr_h_sigma_iso", 1)?],
+            vec![
+                line("Tr(HΣ)", "tr_h_sigma", 0)?,
+                line("isotropic Tr(HΣ_iso) = Tr(H)·Tr(Σ)/D", "tr_h_sigma_iso", 1)?,
+            ],
         ),
         chart(
             "ratio",
             "Tr(HΣ)/Tr(HΣ_iso) and Proposition 1's bound",
             "ratio",
             true,
-            vec![line("Tr(HΣ)/Tr(HΣ_iso)", "ratio", 0)?, line("bound â·λ₁²·D/Tr(H)²", "prop1_bound", 1)?],
+            vec![
+                line("Tr(HΣ)/Tr(HΣ_iso)", "ratio", 0)?,
+                line("bound â·λ₁²·D/Tr(H)²", "prop1_bound", 1)?,
+            ],
         ),
         chart(
             "sharpness",
             "Expected sharpness",
             "E[L(θ+ν)] − L(θ)",
             false,
-            vec![line("signed", "expected_sharpness", 0)?, line("absolute", "expected_sharpness_abs", 1)?],
+            vec![
+                line("signed", "expected_sharpness", 0)?,
+                line("absolute", "expected_sharpness_abs", 1)?,
+            ],
         ),
     ];
     match run {
         Some(run) => {
             let step = run.numbers("step")?;
             let curve = |label: &str, column: &str, color: usize| -> Result<Series> {
-                Ok(Series { label: Some(label.into()), points: pairs(&step, &run.numbers(column)?), color: PALETTE[color] })
+                Ok(Series {
+                    label: Some(label.into()),
+                    points: pairs(&step, &run.numbers(column)?),
+                    color: PALETTE[color],
+                })
             };
-            let mut from_run = |name: &str, title: &str, y: &str, columns: [&str; 2]| -> Result<()> {
-                let series = vec![curve("train", columns[0], 0)?, curve("test", columns[1], 1)?];
-                charts.push(Chart { name: name.into(), title: title.into(), x_label: "step".into(), y_label: y.into(), log_y: false, series });
-                Ok(())
-            };
-            from_run("accuracy", "Accuracy during training", "accuracy", ["train_accuracy", "test_accuracy"])?;
-            from_run("loss", "Loss during training", "loss", ["train_loss", "test_loss"])?;
+            let mut from_run =
+                |name: &str, title: &str, y: &str, columns: [&str; 2]| -> Result<()> {
+                    let series = vec![
+                        curve("train", columns[0], 0)?,
+                        curve("test", columns[1], 1)?,
+                    ];
+                    charts.push(Chart {
+                        name: name.into(),
+                        title: title.into(),
+                        x_label: "step".into(),
+                        y_label: y.into(),
+                        log_y: false,
+                        series,
+                    });
+                    Ok(())
+                };
+            from_run(
+                "accuracy",
+                "Accuracy during training",
+                "accuracy",
+                ["train_accuracy", "test_accuracy"],
+            )?;
+            from_run(
+                "loss",
+                "Loss during training",
+                "loss",
+                ["train_loss", "test_loss"],
+            )?;
         }
         None => {
-            charts.push(chart("accuracy", "Accuracy on the analysis data", "accuracy", false, vec![line("accuracy", "accuracy", 0)?]));
-            charts.push(chart("loss", "Loss on the analysis data", "loss", false, vec![line("loss", "loss", 0)?]));
+            charts.push(chart(
+                "accuracy",
+                "Accuracy on the analysis data",
+                "accuracy",
+                false,
+                vec![line("accuracy", "accuracy", 0)?],
+            ));
+            charts.push(chart(
+                "loss",
+                "Loss on the analysis data",
+                "loss",
+                false,
+                vec![line("loss", "loss", 0)?],
+            ));
         }
     }
     if dir.join("density.csv").exists() {
-        charts.push(long_chart(dir, "density", "Hessian spectral density (SLQ)", ("λ", "density"), ("lambda", "density"))?);
+        charts.push(long_chart(
+            dir,
+            "density",
+            "Hessian spectral density (SLQ)",
+            ("λ", "density"),
+            ("lambda", "density"),
+            DENSITY_FLOOR,
+        )?);
     }
     Ok(charts)
 }
 
-/// A log-scale chart of a long CSV (`<name>.csv`), one line per checkpoint coloured along the
-/// trajectory; the legend names all checkpoints if there are few, else the first and last.
-fn long_chart(dir: &Path, name: &str, title: &str, labels: (&str, &str), columns: (&str, &str)) -> Result<Chart> {
+/// Densities are drawn at least this high: the Gaussian broadening's far tails (down to 1e-300)
+/// would otherwise squash the spectrum into the top of a log axis.
+const DENSITY_FLOOR: f64 = 1e-8;
+
+/// A log-scale chart of a long CSV (`<name>.csv`), y raised to at least `floor`, one line per
+/// checkpoint coloured along the trajectory; the legend names all checkpoints if there are
+/// few, else the first and last.
+fn long_chart(
+    dir: &Path,
+    name: &str,
+    title: &str,
+    labels: (&str, &str),
+    columns: (&str, &str),
+    floor: f64,
+) -> Result<Chart> {
     let frame = Frame::read(&dir.join(format!("{name}.csv")))?;
     let (x, y) = (frame.numbers(columns.0)?, frame.numbers(columns.1)?);
     let (checkpoints, steps) = (frame.text("checkpoint")?, frame.text("step")?);
@@ -205,13 +330,27 @@ fn long_chart(dir: &Path, name: &str, title: &str, labels: (&str, &str), columns
         .enumerate()
         .map(|(i, (checkpoint, rows))| {
             let step = steps[rows[0]];
-            let label = if step.is_empty() { checkpoint.clone() } else { format!("step {step}") };
+            let label = if step.is_empty() {
+                checkpoint.clone()
+            } else {
+                format!("step {step}")
+            };
             Series {
                 label: (n <= 8 || i == 0 || i + 1 == n).then_some(label),
-                points: rows.iter().filter_map(|&r| Some((x[r]?, y[r]?))).collect(),
+                points: rows
+                    .iter()
+                    .filter_map(|&r| Some((x[r]?, y[r]?.max(floor))))
+                    .collect(),
                 color: trajectory_color(i, n),
             }
         })
         .collect();
-    Ok(Chart { name: name.into(), title: title.into(), x_label: labels.0.into(), y_label: labels.1.into(), log_y: true, series })
+    Ok(Chart {
+        name: name.into(),
+        title: title.into(),
+        x_label: labels.0.into(),
+        y_label: labels.1.into(),
+        log_y: true,
+        series,
+    })
 }

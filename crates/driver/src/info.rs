@@ -8,7 +8,7 @@ use curvscope_model::load_checkpoint;
 use serde_json::json;
 
 use crate::common::{objective, Precision};
-use crate::inputs::{data_long_help, dtype_name, label_mismatch, norm, DataCache, DataChoice};
+use crate::inputs::{dtype_name, label_mismatch, norm, DataArgs, DataCache, DataChoice};
 
 /// Arguments of `curvscope info`.
 #[derive(clap::Args, Debug)]
@@ -16,16 +16,8 @@ pub struct InfoArgs {
     /// Checkpoint folder (model.safetensors + checkpoint.json).
     #[arg(value_name = "CKPT")]
     pub checkpoint: PathBuf,
-    /// Dataset to evaluate loss and accuracy on [default: the spec stored in checkpoint.json's "data" field, else fashion-corrupted].
-    #[arg(long, value_name = "SPEC", long_help = data_long_help())]
-    pub data: Option<String>,
-    /// Seed of the dataset's random parts [default: the seed recorded with the checkpoint's
-    /// dataset, else the run's seed, else 0].
-    #[arg(long, value_name = "SEED")]
-    pub data_seed: Option<u64>,
-    /// Floating-point precision of the network evaluation.
-    #[arg(long, value_enum, default_value_t = Precision::F64)]
-    pub precision: Precision,
+    #[command(flatten)]
+    pub data: DataArgs,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -33,7 +25,8 @@ pub struct InfoArgs {
 
 pub fn run(args: InfoArgs) -> Result<ExitCode> {
     let dir = &args.checkpoint;
-    let checkpoint = load_checkpoint(dir).with_context(|| format!("cannot load checkpoint {}", dir.display()))?;
+    let checkpoint = load_checkpoint(dir)
+        .with_context(|| format!("cannot load checkpoint {}", dir.display()))?;
     let meta = &checkpoint.meta;
     let mut offset = 0;
     let tensors: Vec<_> = meta
@@ -47,7 +40,7 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
             json!({ "name": name, "shape": shape, "numel": len, "norm": norm(values) })
         })
         .collect();
-    let choice = DataChoice::resolve(meta, args.data.as_deref(), args.data_seed);
+    let choice = DataChoice::resolve(meta, args.data.data.as_deref(), args.data.data_seed);
     let mut info = json!({
         "path": dir,
         "arch": meta.arch,
@@ -58,7 +51,12 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
         "theta_norm": norm(&checkpoint.theta),
     });
     // The checkpoint itself loaded; a dataset that does not fit is reported after its description.
-    let evaluation = evaluate(&checkpoint, &choice, args.data.is_none(), args.precision);
+    let evaluation = evaluate(
+        &checkpoint,
+        &choice,
+        args.data.data.is_none(),
+        args.data.precision,
+    );
     match &evaluation {
         Ok(e) => info["evaluation"] = e.clone(),
         Err(err) => info["evaluation_error"] = format!("{err:#}").into(),
@@ -119,7 +117,12 @@ fn text(info: &serde_json::Value) -> String {
         ));
     }
     out.push_str("metadata\n");
-    for (key, value) in info["meta"].as_object().into_iter().flatten().filter(|(k, _)| *k != "arch") {
+    for (key, value) in info["meta"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| *k != "arch")
+    {
         out.push_str(&format!("  {key:<18} {value}\n"));
     }
     if let Some(e) = info.get("evaluation") {

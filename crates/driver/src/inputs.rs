@@ -10,14 +10,29 @@ use curvscope_model::{CheckpointMeta, Dataset, Dtype};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::common::{load_dataset, DATA_HELP};
+use crate::common::{load_dataset, Precision, DATA_HELP};
 
 /// Dataset used when neither `--data` nor the checkpoint names one: the paper's set.
 pub const DEFAULT_DATA: &str = "fashion-corrupted";
 
-/// `--help` text of a `--data` flag whose default is [`DataChoice::resolve`]'s.
-pub fn data_long_help() -> String {
+/// `--help` text of `--data`, whose default is [`DataChoice::resolve`]'s.
+fn data_long_help() -> String {
     format!("{DATA_HELP}.\n[default: the spec stored in checkpoint.json's \"data\" field, else {DEFAULT_DATA}]")
+}
+
+/// The flags choosing what a checkpoint is evaluated on, and how.
+#[derive(clap::Args, Debug)]
+pub struct DataArgs {
+    /// Dataset to evaluate on [default: the spec stored in checkpoint.json's "data" field, else fashion-corrupted].
+    #[arg(long, value_name = "SPEC", long_help = data_long_help())]
+    pub data: Option<String>,
+    /// Seed of the dataset's random parts (fashion-corrupted's random labels) [default: the
+    /// seed recorded with the checkpoint's dataset, else the run's seed, else 0].
+    #[arg(long, value_name = "SEED")]
+    pub data_seed: Option<u64>,
+    /// Floating-point precision of the network evaluation.
+    #[arg(long, value_enum, default_value_t = Precision::F64)]
+    pub precision: Precision,
 }
 
 /// The dataset a checkpoint is evaluated on, as a `--data` spec and its seed.
@@ -37,7 +52,10 @@ impl DataChoice {
     pub fn resolve(meta: &CheckpointMeta, data: Option<&str>, seed: Option<u64>) -> Self {
         let recorded = meta.extra.get("data").and_then(|v| v.as_str());
         let spec = data.or(recorded).unwrap_or(DEFAULT_DATA).to_string();
-        let seed = seed.or(meta.dataset.as_ref().and_then(|d| d.seed)).or(meta.seed).unwrap_or(0);
+        let seed = seed
+            .or(meta.dataset.as_ref().and_then(|d| d.seed))
+            .or(meta.seed)
+            .unwrap_or(0);
         Self { spec, seed }
     }
 }
@@ -50,8 +68,9 @@ impl DataCache {
     /// The dataset of `choice`, loading it on first use.
     pub fn get(&mut self, choice: &DataChoice) -> Result<&Dataset> {
         if !self.0.contains_key(choice) {
-            let data = load_dataset(&choice.spec, choice.seed)
-                .with_context(|| format!("loading dataset '{}' (seed {})", choice.spec, choice.seed))?;
+            let data = load_dataset(&choice.spec, choice.seed).with_context(|| {
+                format!("loading dataset '{}' (seed {})", choice.spec, choice.seed)
+            })?;
             self.0.insert(choice.clone(), data);
         }
         Ok(&self.0[choice])
@@ -62,7 +81,10 @@ impl DataCache {
 /// corrupted-label set rebuilt with another seed), so numbers are not silently off.
 pub fn label_mismatch(meta: &CheckpointMeta, data: &Dataset) -> Option<String> {
     let trained = meta.dataset.as_ref()?;
-    let (recorded, found) = (trained.labels_sha256.as_ref()?, data.info().labels_sha256.as_ref()?);
+    let (recorded, found) = (
+        trained.labels_sha256.as_ref()?,
+        data.info().labels_sha256.as_ref()?,
+    );
     (recorded != found).then(|| {
         format!(
             "the labels of '{}' differ from those of '{}' recorded in the checkpoint (sha256 {} vs {}); \
@@ -79,7 +101,9 @@ pub fn label_mismatch(meta: &CheckpointMeta, data: &Dataset) -> Option<String> {
 pub fn checkpoint_name(dir: &Path) -> String {
     // `.` or `run/..` have no file name of their own; their canonical path does.
     let named = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
-    named(dir).or_else(|| named(&dir.canonicalize().ok()?)).unwrap_or_else(|| dir.display().to_string())
+    named(dir)
+        .or_else(|| named(&dir.canonicalize().ok()?))
+        .unwrap_or_else(|| dir.display().to_string())
 }
 
 /// SHA-256 of checkpoint.json followed by model.safetensors; `None` if either is unreadable.

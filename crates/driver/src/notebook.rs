@@ -6,7 +6,11 @@ use serde_json::{json, Value};
 /// A cell of `kind` ("markdown" or "code") with a stable id.
 fn cell(index: usize, kind: &str, source: &str) -> Value {
     // nbformat stores source as lines, each but the last ending in "\n".
-    let lines: Vec<String> = source.trim().split_inclusive('\n').map(String::from).collect();
+    let lines: Vec<String> = source
+        .trim()
+        .split_inclusive('\n')
+        .map(String::from)
+        .collect();
     let mut cell = json!({ "cell_type": kind, "id": format!("cell-{index}"), "metadata": {}, "source": lines });
     if kind == "code" {
         cell["execution_count"] = Value::Null;
@@ -90,7 +94,7 @@ fig, ax = plt.subplots(figsize=(8, 5))
 groups = list(density.groupby("checkpoint", sort=False))
 colors = plt.cm.viridis([i / max(len(groups) - 1, 1) for i in range(len(groups))])
 for (name, g), color in zip(groups, colors):
-    ax.plot(g["lambda"], g["density"].clip(lower=1e-12), color=color, label=name)
+    ax.plot(g["lambda"], g["density"].clip(lower=1e-8), color=color, label=name)
 ax.set(yscale="log", xlabel="λ", ylabel="density", title="Hessian spectral density (SLQ)")
 ax.legend(fontsize="small")
 "#;
@@ -103,12 +107,21 @@ pub fn build(name: &str, density: bool, run: bool) -> Value {
          (Zhu et al., *The Anisotropic Noise in SGD*, ICML 2019), exported by `curvscope export`. \
          Column meanings are in README.md; the figures are also in figures/ as SVG and PNG."
     );
-    let mut sources = vec![("markdown", intro.as_str()), ("code", SETUP), ("code", EIGENVALUES), ("code", TRAJECTORY)];
+    let mut sources = vec![
+        ("markdown", intro.as_str()),
+        ("code", SETUP),
+        ("code", EIGENVALUES),
+        ("code", TRAJECTORY),
+    ];
     sources.push(("code", if run { RUN } else { ANALYSIS_ACCURACY }));
     if density {
         sources.push(("code", DENSITY));
     }
-    let cells: Vec<Value> = sources.iter().enumerate().map(|(i, (kind, source))| cell(i, kind, source)).collect();
+    let cells: Vec<Value> = sources
+        .iter()
+        .enumerate()
+        .map(|(i, (kind, source))| cell(i, kind, source))
+        .collect();
     json!({
         "nbformat": 4,
         "nbformat_minor": 5,

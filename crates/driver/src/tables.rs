@@ -121,7 +121,13 @@ pub struct LongTable {
 
 /// A row of a long table: checkpoint and step, then `rest`.
 fn row<const N: usize>(r: &CheckpointRecord, rest: [Cell; N]) -> Vec<Cell> {
-    [Cell::Text(r.checkpoint.clone()), r.meta.step.map_or(Cell::Empty, Cell::Int)].into_iter().chain(rest).collect()
+    [
+        Cell::Text(r.checkpoint.clone()),
+        r.meta.step.map_or(Cell::Empty, Cell::Int),
+    ]
+    .into_iter()
+    .chain(rest)
+    .collect()
 }
 
 /// eigenvalues.csv, prop1.csv and density.csv.
@@ -136,8 +142,17 @@ pub const LONG_TABLES: &[LongTable] = &[
             ("residual", "‖Hu_i − λ_i u_i‖ (Lanczos' estimate)"),
         ],
         rows: |r| {
-            let pairs = r.report.hessian_eigenvalues.iter().zip(&r.report.hessian_residuals).enumerate();
-            pairs.map(|(i, (&l, &res))| row(r, [Cell::Int(i as u64 + 1), Cell::Num(l), Cell::Num(res)])).collect()
+            let pairs = r
+                .report
+                .hessian_eigenvalues
+                .iter()
+                .zip(&r.report.hessian_residuals)
+                .enumerate();
+            pairs
+                .map(|(i, (&l, &res))| {
+                    row(r, [Cell::Int(i as u64 + 1), Cell::Num(l), Cell::Num(res)])
+                })
+                .collect()
         },
     },
     LongTable {
@@ -154,7 +169,17 @@ pub const LONG_TABLES: &[LongTable] = &[
             let conditions = &r.report.proposition1.ill_conditioning;
             conditions
                 .iter()
-                .map(|c| row(r, [Cell::Int(c.k as u64), Cell::Num(c.lambda_k1), c.d.into(), Cell::Bool(c.holds)]))
+                .map(|c| {
+                    row(
+                        r,
+                        [
+                            Cell::Int(c.k as u64),
+                            Cell::Num(c.lambda_k1),
+                            c.d.into(),
+                            Cell::Bool(c.holds),
+                        ],
+                    )
+                })
                 .collect()
         },
     },
@@ -164,11 +189,20 @@ pub const LONG_TABLES: &[LongTable] = &[
             ("checkpoint", "checkpoint folder name"),
             ("step", "training step"),
             ("lambda", "eigenvalue grid point"),
-            ("density", "smoothed Hessian spectral density (SLQ, integrates to 1)"),
+            (
+                "density",
+                "smoothed Hessian spectral density (SLQ, integrates to 1)",
+            ),
         ],
         rows: |r| {
-            let Some(d) = &r.report.density else { return Vec::new() };
-            d.grid.iter().zip(&d.values).map(|(&x, &y)| row(r, [Cell::Num(x), Cell::Num(y)])).collect()
+            let Some(d) = &r.report.density else {
+                return Vec::new();
+            };
+            d.grid
+                .iter()
+                .zip(&d.values)
+                .map(|(&x, &y)| row(r, [Cell::Num(x), Cell::Num(y)]))
+                .collect()
         },
     },
 ];
@@ -177,10 +211,16 @@ pub const LONG_TABLES: &[LongTable] = &[
 pub const FAILURES: &[(&str, &str)] = &[
     ("checkpoint", "checkpoint folder name"),
     ("path", "checkpoint folder"),
-    ("error", "why it could not be analyzed (the whole error chain)"),
+    (
+        "error",
+        "why it could not be analyzed (the whole error chain)",
+    ),
 ];
 
-fn csv_bytes<'a>(header: impl IntoIterator<Item = &'a str>, rows: impl IntoIterator<Item = Vec<String>>) -> Result<Vec<u8>> {
+fn csv_bytes<'a>(
+    header: impl IntoIterator<Item = &'a str>,
+    rows: impl IntoIterator<Item = Vec<String>>,
+) -> Result<Vec<u8>> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(header)?;
     for row in rows {
@@ -192,18 +232,38 @@ fn csv_bytes<'a>(header: impl IntoIterator<Item = &'a str>, rows: impl IntoItera
 /// Rewrites every CSV whole from `records` (in checkpoint order) and `failures`, each
 /// atomically. density.csv is written only when some record has a density.
 pub fn write_all(dir: &Path, records: &[&CheckpointRecord], failures: &[Failure]) -> Result<()> {
-    let metrics = records.iter().map(|r| METRICS.iter().map(|(_, _, f)| f(r).render()).collect());
-    write_atomic(&dir.join("metrics.csv"), &csv_bytes(METRICS.iter().map(|c| c.0), metrics)?)?;
+    let metrics = records
+        .iter()
+        .map(|r| METRICS.iter().map(|(_, _, f)| f(r).render()).collect());
+    write_atomic(
+        &dir.join("metrics.csv"),
+        &csv_bytes(METRICS.iter().map(|c| c.0), metrics)?,
+    )?;
     for table in LONG_TABLES {
-        let rows: Vec<Vec<String>> =
-            records.iter().flat_map(|r| (table.rows)(r)).map(|row| row.iter().map(Cell::render).collect()).collect();
+        let rows: Vec<Vec<String>> = records
+            .iter()
+            .flat_map(|r| (table.rows)(r))
+            .map(|row| row.iter().map(Cell::render).collect())
+            .collect();
         if table.file == "density.csv" && rows.is_empty() {
             continue;
         }
-        write_atomic(&dir.join(table.file), &csv_bytes(table.columns.iter().map(|c| c.0), rows)?)?;
+        write_atomic(
+            &dir.join(table.file),
+            &csv_bytes(table.columns.iter().map(|c| c.0), rows)?,
+        )?;
     }
-    let failed = failures.iter().map(|f| vec![f.checkpoint.clone(), f.path.display().to_string(), f.error.clone()]);
-    write_atomic(&dir.join("failures.csv"), &csv_bytes(FAILURES.iter().map(|c| c.0), failed)?)
+    let failed = failures.iter().map(|f| {
+        vec![
+            f.checkpoint.clone(),
+            f.path.display().to_string(),
+            f.error.clone(),
+        ]
+    });
+    write_atomic(
+        &dir.join("failures.csv"),
+        &csv_bytes(FAILURES.iter().map(|c| c.0), failed)?,
+    )
 }
 
 /// Every file's columns and their meaning, for analysis.json.
@@ -212,11 +272,17 @@ pub fn column_docs() -> serde_json::Value {
         cols.map(|(n, d)| (n.to_string(), d.into())).collect()
     };
     let mut files = serde_json::Map::new();
-    files.insert("metrics.csv".into(), doc(&mut METRICS.iter().map(|c| (c.0, c.1))).into());
+    files.insert(
+        "metrics.csv".into(),
+        doc(&mut METRICS.iter().map(|c| (c.0, c.1))).into(),
+    );
     for t in LONG_TABLES {
         files.insert(t.file.into(), doc(&mut t.columns.iter().copied()).into());
     }
-    files.insert("failures.csv".into(), doc(&mut FAILURES.iter().copied()).into());
+    files.insert(
+        "failures.csv".into(),
+        doc(&mut FAILURES.iter().copied()).into(),
+    );
     files.into()
 }
 
@@ -230,7 +296,10 @@ pub fn readme() -> String {
     for (file, columns) in docs.as_object().expect("an object") {
         text.push_str(&format!("\n## {file}\n\n| column | meaning |\n|---|---|\n"));
         for (name, meaning) in columns.as_object().expect("an object") {
-            text.push_str(&format!("| {name} | {} |\n", meaning.as_str().unwrap_or_default()));
+            text.push_str(&format!(
+                "| {name} | {} |\n",
+                meaning.as_str().unwrap_or_default()
+            ));
         }
     }
     text
@@ -245,7 +314,8 @@ pub struct Frame {
 impl Frame {
     /// Reads `path`.
     pub fn read(path: &Path) -> Result<Self> {
-        let mut reader = csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut reader =
+            csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
         let header = reader.headers()?.iter().map(String::from).collect();
         let rows = reader
             .records()
@@ -257,12 +327,20 @@ impl Frame {
 
     /// The column `name` as text; an error naming the column if it is absent.
     pub fn text(&self, name: &str) -> Result<Vec<&str>> {
-        let i = self.header.iter().position(|h| h == name).with_context(|| format!("no column '{name}'"))?;
+        let i = self
+            .header
+            .iter()
+            .position(|h| h == name)
+            .with_context(|| format!("no column '{name}'"))?;
         Ok(self.rows.iter().map(|r| r[i].as_str()).collect())
     }
 
     /// The column `name` as numbers (`None` for empty or unparsable cells).
     pub fn numbers(&self, name: &str) -> Result<Vec<Option<f64>>> {
-        Ok(self.text(name)?.into_iter().map(|s| s.parse().ok()).collect())
+        Ok(self
+            .text(name)?
+            .into_iter()
+            .map(|s| s.parse().ok())
+            .collect())
     }
 }
