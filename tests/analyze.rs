@@ -1,1 +1,682 @@
-//! `curvscope analyze` and `export` end to end.
+//! `curvscope analyze`, `export` and `info` end to end, on a fixed-output net (D = 18) fitted
+//! to 200 half-space points, with checkpoints written by curvscope-model.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use curvscope_hessian::{full_spectrum, HessianOperator};
+use curvscope_model::{
+    save_checkpoint, two_d_halfspace, ArchSpec, BurnObjective, CheckpointMeta, Cpu, Dataset, Precision,
+    Dtype, Objective, Targets,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const DATA: &str = "halfspace:200";
+const ARCH: ArchSpec = ArchSpec::FixedOutput {
+    input: 2,
+    hidden: 6,
+};
+/// Cheap settings: top 4 eigenpairs, 50 sharpness perturbations.
+const FAST: &[&str] = &["--data", DATA, "-k", "4", "--samples", "50", "--quiet"];
+
+/// The columns metrics.csv documents, in order.
+const METRICS_COLUMNS: &[&str] = &[
+    "checkpoint",
+    "step",
+    "n_samples",
+    "n_params",
+    "dtype",
+    "loss",
+    "accuracy",
+    "grad_norm",
+    "theta_norm",
+    "lambda_1",
+    "lambda_min",
+    "trace_h",
+    "trace_h_stderr",
+    "trace_sigma",
+    "u1_sigma_u1",
+    "a_hat",
+    "tr_h_sigma",
+    "tr_h_sigma_stderr",
+    "tr_h_sigma_estimator",
+    "tr_h_sigma_iso",
+    "ratio",
+    "prop1_bound",
+    "prop1_bound_holds",
+    "negative_curvature",
+    "expected_sharpness",
+    "expected_sharpness_stderr",
+    "expected_sharpness_abs",
+    "expected_sharpness_abs_stderr",
+    "sharpness_sigma",
+    "batch_size",
+    "minibatch_factor",
+    "minibatch_factor_without_replacement",
+    "hessian_converged",
+    "hvps",
+    "seed",
+    "data",
+    "data_seed",
+    "options_hash",
+    "wall_time_s",
+];
+
+fn curvscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_curvscope"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("a UTF-8 temp path")
+}
+
+/// θ of checkpoint `i`: a fixed random point, different per checkpoint.
+fn theta(i: u64) -> Vec<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(100 + i);
+    (0..ARCH.dim())
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect()
+}
+
+/// A run folder with `n` checkpoints `step_00000`, `step_00010`, …
+fn make_run(root: &Path, n: u64) -> PathBuf {
+    let run = root.join("run");
+    for i in 0..n {
+        let meta = CheckpointMeta {
+            step: Some(10 * i),
+            batch_size: Some(20),
+            seed: Some(3),
+            ..CheckpointMeta::new(ARCH)
+        };
+        save_checkpoint(
+            &run.join(format!("step_{:05}", 10 * i)),
+            &meta,
+            &theta(i),
+            Dtype::F64,
+        )
+        .unwrap();
+    }
+    run
+}
+
+/// The half-space data as the driver builds it for `halfspace:200` (seed 3, the run's).
+fn halfspace() -> Dataset {
+    let data = two_d_halfspace(200, 3);
+    let targets = Targets::Regression(data.targets_f64().unwrap());
+    Dataset::new(
+        data.info().name.clone(),
+        data.x().to_vec(),
+        data.sample_shape().to_vec(),
+        targets,
+        data.info().seed,
+    )
+    .unwrap()
+}
+
+struct Csv {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Csv {
+    fn read(path: &Path) -> Csv {
+        let mut reader =
+            csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let header = reader.headers().unwrap().iter().map(String::from).collect();
+        let rows = reader
+            .records()
+            .map(|r| r.unwrap().iter().map(String::from).collect())
+            .collect();
+        Csv { header, rows }
+    }
+    fn column(&self, name: &str) -> Vec<&str> {
+        let i = self
+            .header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no column {name}"));
+        self.rows.iter().map(|r| r[i].as_str()).collect()
+    }
+    fn numbers(&self, name: &str) -> Vec<f64> {
+        self.column(name)
+            .iter()
+            .map(|s| s.parse().unwrap_or_else(|_| panic!("{name}: '{s}'")))
+            .collect()
+    }
+    /// Rows without the wall-time column, which is the only one allowed to differ between runs.
+    fn without_time(&self) -> Vec<Vec<String>> {
+        let t = self.header.iter().position(|h| h == "wall_time_s").unwrap();
+        self.rows
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i != t)
+                    .map(|(_, c)| c.clone())
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+/// Every file of an analysis folder is a known one and parses: no temporary files left behind.
+fn assert_clean(out: &Path) {
+    let known: BTreeSet<&str> = [
+        "metrics.csv",
+        "eigenvalues.csv",
+        "prop1.csv",
+        "density.csv",
+        "failures.csv",
+        "analysis.json",
+        "README.md",
+    ]
+    .into();
+    for entry in std::fs::read_dir(out).unwrap() {
+        let p = entry.unwrap().path();
+        let name = p.file_name().unwrap().to_str().unwrap();
+        if name == "reports" {
+            for report in std::fs::read_dir(&p).unwrap() {
+                let report = report.unwrap().path();
+                assert_eq!(
+                    report.extension().and_then(|e| e.to_str()),
+                    Some("json"),
+                    "{}",
+                    report.display()
+                );
+                serde_json::from_slice::<serde_json::Value>(&std::fs::read(&report).unwrap())
+                    .unwrap();
+            }
+            continue;
+        }
+        assert!(known.contains(name), "unexpected file {}", p.display());
+        match p.extension().and_then(|e| e.to_str()) {
+            Some("csv") => {
+                let csv = Csv::read(&p);
+                assert!(
+                    csv.rows.iter().all(|r| r.len() == csv.header.len()),
+                    "{}",
+                    p.display()
+                );
+            }
+            Some("json") => drop(
+                serde_json::from_slice::<serde_json::Value>(&std::fs::read(&p).unwrap()).unwrap(),
+            ),
+            _ => {}
+        }
+    }
+}
+
+fn analyze(run: &Path, out: &Path, extra: &[&str]) -> Output {
+    let args: Vec<&str> = ["analyze", path(run), "--out", path(out)]
+        .iter()
+        .chain(FAST)
+        .chain(extra)
+        .copied()
+        .collect();
+    curvscope(&args)
+}
+
+fn success(output: Output) -> Output {
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+#[test]
+fn metrics_csv_has_the_documented_columns_and_true_numbers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = make_run(tmp.path(), 3);
+    let out = tmp.path().join("analysis");
+    success(analyze(&run, &out, &[]));
+    assert_clean(&out);
+
+    let metrics = Csv::read(&out.join("metrics.csv"));
+    assert_eq!(metrics.header, METRICS_COLUMNS);
+    assert_eq!(
+        metrics.column("checkpoint"),
+        ["step_00000", "step_00010", "step_00020"]
+    );
+    assert_eq!(metrics.column("step"), ["0", "10", "20"]);
+    assert_eq!(metrics.column("n_params"), ["18"; 3]);
+    assert_eq!(
+        metrics.column("accuracy"),
+        ["", "", ""],
+        "regression has no accuracy"
+    );
+    assert_eq!(metrics.column("tr_h_sigma_estimator"), ["exact"; 3]);
+    assert_eq!(
+        metrics.column("batch_size"),
+        ["20"; 3],
+        "taken from the checkpoint"
+    );
+    assert_eq!(metrics.numbers("minibatch_factor"), [0.05; 3]);
+
+    // Against ground truth: the loss of the library's objective and the dense Hessian's spectrum.
+    let data = halfspace();
+    let objective = BurnObjective::<Cpu>::new(ARCH, &data, &Default::default(), Precision::F64).unwrap();
+    let (loss, lambda1, lambda_min, trace_h, trace_h_se) = (
+        metrics.numbers("loss"),
+        metrics.numbers("lambda_1"),
+        metrics.numbers("lambda_min"),
+        metrics.numbers("trace_h"),
+        metrics.numbers("trace_h_stderr"),
+    );
+    let eigen = Csv::read(&out.join("eigenvalues.csv"));
+    assert_eq!(
+        eigen.header,
+        ["checkpoint", "step", "rank", "eigenvalue", "residual"]
+    );
+    assert_eq!(eigen.rows.len(), 3 * 4);
+    let eigenvalues = eigen.numbers("eigenvalue");
+    for i in 0..3 {
+        let theta = theta(i as u64);
+        assert_eq!(loss[i], objective.loss(&theta));
+        let truth = full_spectrum(&HessianOperator::new(&objective, &theta)).eigenvalues;
+        let scale = truth[0].abs().max(truth[17].abs());
+        assert!(
+            (lambda1[i] - truth[0]).abs() <= 1e-6 * scale,
+            "{} vs {}",
+            lambda1[i],
+            truth[0]
+        );
+        assert!((lambda_min[i] - truth[17]).abs() <= 1e-6 * scale);
+        for (r, t) in eigenvalues[4 * i..4 * i + 4].iter().zip(&truth) {
+            assert!((r - t).abs() <= 1e-6 * scale, "{r} vs {t}");
+        }
+        let exact_trace: f64 = truth.iter().sum();
+        assert!((trace_h[i] - exact_trace).abs() <= 4.0 * trace_h_se[i] + 1e-9 * scale);
+    }
+
+    let prop1 = Csv::read(&out.join("prop1.csv"));
+    assert_eq!(
+        prop1.header,
+        ["checkpoint", "step", "k", "lambda_k1", "d_k", "holds"]
+    );
+    assert!(!out.join("density.csv").exists(), "density only when asked");
+    assert_eq!(Csv::read(&out.join("failures.csv")).rows.len(), 0);
+
+    // Each report holds the Report and the options, agreeing with the CSV.
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("reports/step_00010.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["report"]["loss"].as_f64(), Some(loss[1]));
+    assert_eq!(report["options"]["report"]["curvature"]["top_k"], 4);
+    assert_eq!(
+        report["options_hash"].as_str(),
+        Some(metrics.column("options_hash")[1])
+    );
+}
+
+#[test]
+fn a_resumed_analysis_skips_finished_checkpoints_and_matches_bit_for_bit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = make_run(tmp.path(), 3);
+    let (full, resumed) = (tmp.path().join("full"), tmp.path().join("resumed"));
+    success(analyze(&run, &full, &[]));
+    let reference = Csv::read(&full.join("metrics.csv"));
+
+    // Killed after two checkpoints, then rerun.
+    success(analyze(&run, &resumed, &["--max-checkpoints", "2"]));
+    let partial = Csv::read(&resumed.join("metrics.csv"));
+    assert_eq!(partial.rows.len(), 2);
+    success(analyze(&run, &resumed, &[]));
+    let after = Csv::read(&resumed.join("metrics.csv"));
+    assert_eq!(
+        after.without_time(),
+        reference.without_time(),
+        "same numbers, no duplicate rows"
+    );
+    // The first two rows were reused, not recomputed: their wall times are the stored ones.
+    assert_eq!(
+        after.column("wall_time_s")[..2],
+        partial.column("wall_time_s")[..]
+    );
+    for file in ["eigenvalues.csv", "prop1.csv"] {
+        assert_eq!(
+            std::fs::read(full.join(file)).unwrap(),
+            std::fs::read(resumed.join(file)).unwrap(),
+            "{file}"
+        );
+    }
+
+    // Killed while writing the last checkpoint's report: it is recomputed, the others are not.
+    std::fs::remove_file(resumed.join("reports/step_00020.json")).unwrap();
+    let output = success(curvscope(&[
+        "analyze",
+        path(&run),
+        "--out",
+        path(&resumed),
+        "--data",
+        DATA,
+        "-k",
+        "4",
+        "--samples",
+        "50",
+    ]));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(stdout.matches("reused").count(), 2, "{stdout}");
+    assert_eq!(stdout.matches("computed").count(), 1, "{stdout}");
+    assert_eq!(
+        Csv::read(&resumed.join("metrics.csv")).without_time(),
+        reference.without_time()
+    );
+    assert_clean(&resumed);
+}
+
+#[test]
+fn changed_options_or_a_rewritten_checkpoint_are_recomputed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = make_run(tmp.path(), 2);
+    let out = tmp.path().join("analysis");
+    success(analyze(&run, &out, &[]));
+    let first = Csv::read(&out.join("metrics.csv"));
+
+    success(analyze(&run, &out, &["--seed", "7"]));
+    let reseeded = Csv::read(&out.join("metrics.csv"));
+    assert_eq!(reseeded.rows.len(), 2);
+    for (a, b) in first
+        .column("options_hash")
+        .iter()
+        .zip(reseeded.column("options_hash"))
+    {
+        assert_ne!(*a, b);
+    }
+    assert_eq!(reseeded.column("seed"), ["7", "7"]);
+    assert_ne!(
+        first.column("expected_sharpness"),
+        reseeded.column("expected_sharpness"),
+        "other perturbations"
+    );
+    assert_eq!(first.column("loss"), reseeded.column("loss"));
+
+    // Back to the first options: recomputed, and deterministic.
+    success(analyze(&run, &out, &[]));
+    let again = Csv::read(&out.join("metrics.csv"));
+    assert_eq!(again.without_time(), first.without_time());
+    assert_ne!(
+        again.column("wall_time_s"),
+        first.column("wall_time_s"),
+        "recomputed, not reused"
+    );
+
+    // A checkpoint overwritten with other weights is recomputed although the options match.
+    let meta = CheckpointMeta {
+        step: Some(10),
+        batch_size: Some(20),
+        seed: Some(3),
+        ..CheckpointMeta::new(ARCH)
+    };
+    save_checkpoint(&run.join("step_00010"), &meta, &theta(9), Dtype::F64).unwrap();
+    success(analyze(&run, &out, &[]));
+    let rewritten = Csv::read(&out.join("metrics.csv"));
+    assert_eq!(rewritten.rows[0], again.rows[0]);
+    assert_ne!(rewritten.column("loss")[1], again.column("loss")[1]);
+    assert_clean(&out);
+}
+
+#[test]
+fn corrupt_checkpoints_are_reported_with_their_reason_and_the_rest_analyzed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = make_run(tmp.path(), 5);
+    let model = |step: &str| run.join(step).join("model.safetensors");
+    // Truncated weights file.
+    let bytes = std::fs::read(model("step_00010")).unwrap();
+    std::fs::write(model("step_00010"), &bytes[..bytes.len() / 2]).unwrap();
+    // A NaN in the last stored f64.
+    let mut bytes = std::fs::read(model("step_00020")).unwrap();
+    let n = bytes.len();
+    bytes[n - 8..].copy_from_slice(&f64::NAN.to_le_bytes());
+    std::fs::write(model("step_00020"), bytes).unwrap();
+    // A classifier, which the half-space regression data does not fit.
+    let mlp = ArchSpec::Mlp {
+        input: 2,
+        hidden: vec![],
+        classes: 2,
+        activation: curvscope_model::Activation::Relu,
+    };
+    save_checkpoint(
+        &run.join("step_00030"),
+        &CheckpointMeta::new(mlp.clone()),
+        &vec![0.1; mlp.dim()],
+        Dtype::F32,
+    )
+    .unwrap();
+
+    let out = tmp.path().join("analysis");
+    let output = analyze(&run, &out, &[]);
+    assert!(
+        !output.status.success(),
+        "failures give a non-zero exit code"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let failures = Csv::read(&out.join("failures.csv"));
+    assert_eq!(failures.header, ["checkpoint", "path", "error"]);
+    assert_eq!(
+        failures.column("checkpoint"),
+        ["step_00010", "step_00020", "step_00030"]
+    );
+    let errors = failures.column("error");
+    assert!(
+        errors[0].contains("step_00010/model.safetensors")
+            && errors[0].contains("not a valid safetensors file"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[1].contains("step_00020/model.safetensors")
+            && errors[1].contains("tensor `hidden.")
+            && errors[1].contains("NaN"),
+        "{}",
+        errors[1]
+    );
+    assert!(
+        errors[2].contains("does not fit") && errors[2].contains("class labels"),
+        "{}",
+        errors[2]
+    );
+    for (name, error) in failures.column("checkpoint").iter().zip(&errors) {
+        assert!(
+            stderr.contains(&format!("checkpoint {name} failed: {error}")),
+            "{stderr}"
+        );
+    }
+    let metrics = Csv::read(&out.join("metrics.csv"));
+    assert_eq!(metrics.column("checkpoint"), ["step_00000", "step_00040"]);
+    assert_clean(&out);
+}
+
+#[test]
+fn export_renders_figures_and_a_valid_notebook() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = make_run(tmp.path(), 3);
+    std::fs::write(
+        run.join("run.csv"),
+        "step,train_loss,train_accuracy,test_loss,test_accuracy,wall_time_s\n0,0.7,0.5,0.71,0.48,0.1\n10,0.4,0.8,0.45,0.77,0.2\n20,0.2,0.9,0.3,0.85,0.3\n",
+    )
+    .unwrap();
+    // The default output folder, run/analysis, which export finds from the run folder.
+    let args: Vec<&str> = ["analyze", path(&run), "--density", "--density-probes", "3"]
+        .iter()
+        .chain(FAST)
+        .copied()
+        .collect();
+    success(curvscope(&args));
+    let to = tmp.path().join("export");
+    let output = success(curvscope(&["export", path(&run), "--to", path(&to)]));
+    let listed = String::from_utf8_lossy(&output.stdout);
+
+    for file in [
+        "metrics.csv",
+        "eigenvalues.csv",
+        "prop1.csv",
+        "density.csv",
+        "run.csv",
+        "README.md",
+        "analysis.json",
+    ] {
+        assert!(to.join(file).is_file(), "{file} copied");
+    }
+    for figure in [
+        "eigenvalues",
+        "a_hat",
+        "escaping",
+        "ratio",
+        "sharpness",
+        "accuracy",
+        "loss",
+        "density",
+    ] {
+        let svg = std::fs::read_to_string(to.join(format!("figures/{figure}.svg"))).unwrap();
+        assert!(
+            svg.starts_with("<svg") && svg.contains("<polyline"),
+            "{figure}.svg has lines"
+        );
+        let png = std::fs::read(to.join(format!("figures/{figure}.png"))).unwrap();
+        assert_eq!(png[..8], *b"\x89PNG\r\n\x1a\n", "{figure}.png is a PNG");
+        assert!(listed.contains(&format!("{figure}.png")));
+    }
+    let nb_path = to.join("analysis.ipynb");
+    let notebook: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&nb_path).unwrap()).unwrap();
+    assert_eq!(notebook["nbformat"], 4);
+    assert!(notebook["nbformat_minor"].as_u64().unwrap() >= 4);
+    assert_eq!(notebook["metadata"]["kernelspec"]["language"], "python");
+    let cells = notebook["cells"].as_array().unwrap();
+    assert!(cells.len() >= 5);
+    let mut ids = BTreeSet::new();
+    for cell in cells {
+        assert!(
+            ids.insert(cell["id"].as_str().unwrap().to_string()),
+            "unique ids"
+        );
+        assert!(cell["source"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l.is_string()));
+        match cell["cell_type"].as_str().unwrap() {
+            "code" => assert!(
+                cell["outputs"].as_array().unwrap().is_empty() && cell["execution_count"].is_null()
+            ),
+            "markdown" => assert!(cell.get("outputs").is_none()),
+            other => panic!("cell type {other}"),
+        }
+    }
+    let code: String = cells
+        .iter()
+        .flat_map(|c| c["source"].as_array().unwrap())
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    for csv in ["metrics.csv", "eigenvalues.csv", "run.csv", "density.csv"] {
+        assert!(
+            code.contains(&format!("pd.read_csv(\"{csv}\")")),
+            "notebook loads {csv}"
+        );
+    }
+    // Full schema validation where nbformat is installed.
+    let validate = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, nbformat; nbformat.validate(nbformat.read(sys.argv[1], as_version=4))",
+            path(&nb_path),
+        ])
+        .output();
+    if let Ok(v) = validate {
+        let stderr = String::from_utf8_lossy(&v.stderr);
+        assert!(
+            v.status.success() || stderr.contains("No module named 'nbformat'"),
+            "nbformat: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn info_describes_a_checkpoint_and_names_what_is_wrong_with_a_bad_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ckpt");
+    let mut meta = CheckpointMeta {
+        step: Some(5),
+        seed: Some(3),
+        ..CheckpointMeta::new(ARCH)
+    };
+    meta.extra.insert("data".into(), DATA.into());
+    save_checkpoint(&dir, &meta, &theta(0), Dtype::F32).unwrap();
+
+    let output = success(curvscope(&["info", path(&dir), "--json"]));
+    let info: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(info["n_params"], 18);
+    assert_eq!(info["dtype"], "f32");
+    assert_eq!(info["tensors"][0]["name"], "hidden.weight");
+    assert_eq!(
+        info["evaluation"]["data"], DATA,
+        "the data recorded in the checkpoint"
+    );
+    let stored: Vec<f64> = theta(0).iter().map(|&x| x as f32 as f64).collect();
+    let objective = BurnObjective::<Cpu>::new(ARCH, &halfspace(), &Default::default(), Precision::F64).unwrap();
+    assert_eq!(
+        info["evaluation"]["loss"].as_f64(),
+        Some(objective.loss(&stored))
+    );
+    let norm = stored.iter().map(|x| x * x).sum::<f64>().sqrt();
+    assert_eq!(info["theta_norm"].as_f64(), Some(norm));
+
+    let text = success(curvscope(&["info", path(&dir)]));
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("parameters  18") && text.contains("hidden.bias") && text.contains("loss"),
+        "{text}"
+    );
+
+    let model = dir.join("model.safetensors");
+    let bytes = std::fs::read(&model).unwrap();
+    std::fs::write(&model, &bytes[..10]).unwrap();
+    let output = curvscope(&["info", path(&dir)]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("model.safetensors") && stderr.contains("not a valid safetensors file"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn help_explains_every_flag() {
+    for command in ["analyze", "export", "info"] {
+        let output = success(curvscope(&[command, "-h"]));
+        let help = String::from_utf8_lossy(&output.stdout);
+        let lines: Vec<&str> = help.lines().collect();
+        let flags: Vec<usize> = (0..lines.len())
+            .filter(|&i| lines[i].trim_start().starts_with('-'))
+            .collect();
+        assert!(flags.len() >= 3, "{help}");
+        for i in flags {
+            // "  -k, --top-k <TOP_K>  Number k of …", or the description on the next, deeper line.
+            let same_line = lines[i]
+                .trim_start()
+                .split("  ")
+                .skip(1)
+                .any(|s| !s.trim().is_empty());
+            let next = lines.get(i + 1).map(|l| l.trim()).unwrap_or_default();
+            let next_line = !next.is_empty() && !next.starts_with('-');
+            assert!(
+                same_line || next_line,
+                "`curvscope {command}`: undocumented flag: {}",
+                lines[i]
+            );
+        }
+    }
+    let help = success(curvscope(&["analyze", "--help"]));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("fashion-corrupted[:CLEAN:RANDOM]"));
+    assert!(
+        !String::from_utf8_lossy(&help.stdout).contains("max-checkpoints"),
+        "hidden"
+    );
+}

@@ -1,11 +1,512 @@
-//! `curvscope analyze`.
+//! `curvscope analyze`: curvscope-metrics' [`Report`] for every checkpoint of a run.
+//!
+//! The output folder holds one JSON record per checkpoint (`reports/<checkpoint>.json`: the
+//! report, the options, the data and a fingerprint of the checkpoint's files) and CSV views
+//! rebuilt whole from those records after each checkpoint (columns: [`crate::tables`], also
+//! described in the folder's README.md and analysis.json). Every file is replaced atomically,
+//! so a killed run loses at most the checkpoint in progress; a rerun reuses each record whose
+//! options hash and checkpoint fingerprint still match, and recomputes the rest.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context, Result};
+use curvscope_hessian::{ProbeKind, Probes, SlqOptions};
+use curvscope_metrics::{
+    report_from_spectrum, CurvatureOptions, HessianSpectrum, Report, ReportOptions,
+    SharpnessOptions, TraceHSigmaMethod,
+};
+use curvscope_model::{load_checkpoint, CheckpointMeta, DatasetInfo};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::common::{checkpoint_dirs, objective, write_atomic};
+use curvscope_model::Precision;
+use crate::inputs::{
+    checkpoint_name, content_sha256, dtype_name, hex, label_mismatch, norm, DataArgs, DataCache,
+    DataChoice,
+};
+use crate::tables;
 
 /// Arguments of `curvscope analyze`.
 #[derive(clap::Args, Debug)]
-pub struct AnalyzeArgs {}
+pub struct AnalyzeArgs {
+    /// A run folder (every subfolder holding a checkpoint is analyzed, in name order) or a
+    /// single checkpoint folder (model.safetensors + checkpoint.json).
+    #[arg(value_name = "RUN_OR_CHECKPOINT")]
+    pub input: PathBuf,
+    /// Output folder [default: RUN_OR_CHECKPOINT/analysis]. Rerunning with the same folder
+    /// resumes: checkpoints already analyzed with the same options are not recomputed.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Number k of top Hessian eigenpairs (Lanczos); k + 1 eigenvalues bound Proposition 1's d_k.
+    #[arg(short = 'k', long, default_value_t = 20)]
+    pub top_k: usize,
+    /// Lanczos tolerance: each Ritz pair has ‖Hu − λu‖ ≤ tol·|λ|max.
+    #[arg(long, default_value = "1e-6")]
+    pub tol: f64,
+    /// Largest Krylov subspace Lanczos may build [default: min(D, 2k + 100)].
+    #[arg(long, value_name = "M")]
+    pub max_krylov: Option<usize>,
+    /// Skip the smallest Hessian eigenvalue (it flags negative curvature, outside Proposition 1).
+    #[arg(long)]
+    pub no_lambda_min: bool,
+    /// Rademacher probes for Tr(H) after deflating the top-k eigenvectors [default: blocks of
+    /// 10 until 1% relative standard error, at most 100].
+    #[arg(long, value_name = "P")]
+    pub trace_probes: Option<usize>,
+    /// Estimate Tr(HΣ) stochastically with this many probes (≥ 2) instead of exactly (exact
+    /// costs N per-sample gradients and N Hessian-vector products).
+    #[arg(long, value_name = "P")]
+    pub tr_h_sigma_probes: Option<usize>,
+    /// Top eigenpairs of Σ to compute and compare with H's (JSON reports only); holds all N
+    /// centred gradients in memory (N·D·8 bytes). 0 skips it.
+    #[arg(long, default_value_t = 0)]
+    pub sigma_top_k: usize,
+    /// Standard deviation σ of the expected-sharpness perturbations ν ~ N(0, σ²I).
+    #[arg(long, default_value_t = 0.01)]
+    pub sigma: f64,
+    /// Number M of expected-sharpness perturbations (≥ 2).
+    #[arg(long, value_name = "M", default_value_t = 1000)]
+    pub samples: usize,
+    /// Skip expected sharpness.
+    #[arg(long)]
+    pub no_sharpness: bool,
+    /// Also estimate the Hessian's spectral density by stochastic Lanczos quadrature (density.csv).
+    #[arg(long)]
+    pub density: bool,
+    /// SLQ probes for --density.
+    #[arg(long, default_value_t = 10)]
+    pub density_probes: usize,
+    /// Lanczos steps per SLQ probe for --density.
+    #[arg(long, default_value_t = 100)]
+    pub density_steps: usize,
+    /// Batch size b for the minibatch-factor columns (Σ_batch = Σ/b) [default: the
+    /// checkpoint's batch size, if recorded].
+    #[arg(long, value_name = "B")]
+    pub batch: Option<usize>,
+    /// Per-sample gradients held in memory at once (chunk·D·8 bytes).
+    #[arg(long, default_value_t = 64)]
+    pub chunk: usize,
+    /// Seed of every random start and probe (Lanczos, Hutchinson, Tr(HΣ), sharpness, SLQ).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Worker threads [default: all cores]. Results do not depend on it.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress bar and no summary table (errors are still reported).
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Print each checkpoint's record as one JSON line on stdout (the summary goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// Stop after the first N checkpoints (to test resuming).
+    #[arg(long, hide = true)]
+    pub max_checkpoints: Option<usize>,
+}
 
-pub fn run(_args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+/// Everything that determines the numbers; its hash decides whether a stored record is reused.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AnalysisOptions {
+    /// `--data`, if given.
+    pub data: Option<String>,
+    /// `--data-seed`, if given.
+    pub data_seed: Option<u64>,
+    /// `--batch`, if given.
+    pub batch: Option<usize>,
+    /// Precision of the network evaluation.
+    pub precision: Precision,
+    /// What the metrics crate computes (batch size filled in per checkpoint).
+    pub report: ReportOptions,
+}
+
+impl AnalysisOptions {
+    fn from_args(a: &AnalyzeArgs) -> Result<Self> {
+        ensure!(a.top_k >= 1, "-k must be at least 1");
+        ensure!(
+            a.tr_h_sigma_probes.is_none_or(|p| p >= 2),
+            "--tr-h-sigma-probes needs at least 2 probes"
+        );
+        ensure!(
+            a.trace_probes.is_none_or(|p| p >= 2),
+            "--trace-probes needs at least 2 probes"
+        );
+        ensure!(
+            a.no_sharpness || a.samples >= 2,
+            "--samples needs at least 2 perturbations"
+        );
+        ensure!(a.batch.is_none_or(|b| b >= 1), "--batch must be at least 1");
+        let curvature = CurvatureOptions {
+            top_k: a.top_k,
+            tol: a.tol,
+            max_krylov: a.max_krylov,
+            lambda_min: !a.no_lambda_min,
+            trace_probes: a
+                .trace_probes
+                .map_or(CurvatureOptions::default().trace_probes, Probes::Fixed),
+            density: a.density.then_some(SlqOptions {
+                n_probes: a.density_probes,
+                steps: a.density_steps,
+                probe: ProbeKind::Gaussian,
+                seed: a.seed,
+            }),
+            seed: a.seed,
+        };
+        let report = ReportOptions {
+            chunk: a.chunk.max(1),
+            trace_h_sigma: a
+                .tr_h_sigma_probes
+                .map_or(TraceHSigmaMethod::Exact, |probes| {
+                    TraceHSigmaMethod::Stochastic {
+                        probes,
+                        seed: a.seed,
+                    }
+                }),
+            sigma_top_k: a.sigma_top_k,
+            sharpness: (!a.no_sharpness).then_some(SharpnessOptions {
+                sigma: a.sigma,
+                samples: a.samples,
+                seed: a.seed,
+            }),
+            batch_size: None,
+            curvature,
+        };
+        Ok(Self {
+            data: a.data.data.clone(),
+            data_seed: a.data.data_seed,
+            batch: a.batch,
+            precision: a.data.precision,
+            report,
+        })
+    }
+
+    /// First 16 hex digits of the SHA-256 of the options' JSON.
+    pub fn hash(&self) -> String {
+        let json = serde_json::to_vec(self).expect("options are plain JSON");
+        hex(&Sha256::digest(json))[..16].to_string()
+    }
+}
+
+/// The data a checkpoint was evaluated on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DataUsed {
+    /// Spec (`--data` syntax).
+    pub spec: String,
+    /// Seed of its random parts.
+    pub seed: u64,
+    /// What was built.
+    pub info: DatasetInfo,
+}
+
+/// reports/<checkpoint>.json: one checkpoint's analysis with everything needed to trust it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointRecord {
+    /// Checkpoint folder name.
+    pub checkpoint: String,
+    /// Checkpoint folder.
+    pub path: PathBuf,
+    /// SHA-256 of checkpoint.json and model.safetensors, to notice a rewritten checkpoint.
+    pub checkpoint_sha256: String,
+    /// Its metadata.
+    pub meta: CheckpointMeta,
+    /// Storage precision of its tensors ("f32" or "f64").
+    pub dtype: String,
+    /// ‖θ‖.
+    pub theta_norm: f64,
+    /// The data it was evaluated on.
+    pub data: DataUsed,
+    /// Fraction classified correctly (classifiers only).
+    pub accuracy: Option<f64>,
+    /// The options used.
+    pub options: AnalysisOptions,
+    /// [`AnalysisOptions::hash`] of `options`.
+    pub options_hash: String,
+    /// Seconds spent computing the record.
+    pub wall_time_s: f64,
+    /// The metrics crate's report.
+    pub report: Report,
+}
+
+/// A checkpoint that could not be analyzed.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    /// Checkpoint folder name.
+    pub checkpoint: String,
+    /// Checkpoint folder.
+    pub path: PathBuf,
+    /// The error chain.
+    pub error: String,
+}
+
+/// What happened to each checkpoint in this run.
+#[derive(Clone, Copy, PartialEq)]
+enum Outcome {
+    Computed,
+    Reused,
+    Failed,
+}
+
+pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
+    if let Some(threads) = args.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global()
+            .context("starting the thread pool")?;
+    }
+    let options = AnalysisOptions::from_args(&args)?;
+    let hash = options.hash();
+    let mut dirs = checkpoint_dirs(&args.input)?;
+    if dirs.is_empty() {
+        bail!("{}: no checkpoints (expected a checkpoint folder with checkpoint.json, or a run folder of them)", args.input.display());
+    }
+    if let Some(n) = args.max_checkpoints {
+        dirs.truncate(n);
+    }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| args.input.join("analysis"));
+    let reports = out.join("reports");
+    std::fs::create_dir_all(&reports).with_context(|| format!("creating {}", reports.display()))?;
+    let manifest = serde_json::json!({
+        "curvscope_version": env!("CARGO_PKG_VERSION"),
+        "input": args.input,
+        "options": options,
+        "options_hash": hash,
+        "files": tables::column_docs(),
+    });
+    write_atomic(
+        &out.join("analysis.json"),
+        &serde_json::to_vec_pretty(&manifest)?,
+    )?;
+    write_atomic(&out.join("README.md"), tables::readme().as_bytes())?;
+
+    let bar = progress_bar(args.quiet, dirs.len());
+    let mut records: Vec<Option<CheckpointRecord>> = vec![None; dirs.len()];
+    let mut outcomes = Vec::with_capacity(dirs.len());
+    let mut failures = Vec::new();
+    let mut data = DataCache::default();
+    for (i, dir) in dirs.iter().enumerate() {
+        let name = checkpoint_name(dir);
+        let report_path = reports.join(format!("{name}.json"));
+        let fingerprint = content_sha256(dir);
+        if let Some(record) = reusable(&report_path, &hash, fingerprint.as_deref()) {
+            print_json(args.json, &record)?;
+            records[i] = Some(record);
+            outcomes.push(Outcome::Reused);
+            bar.inc(1);
+            bar.reset_eta();
+            continue;
+        }
+        let stage = |what: &str| bar.set_message(format!("{name}: {what}"));
+        match analyze_one(dir, &name, fingerprint, &options, &hash, &mut data, &stage) {
+            Ok(record) => {
+                write_atomic(&report_path, &serde_json::to_vec_pretty(&record)?)?;
+                print_json(args.json, &record)?;
+                records[i] = Some(record);
+                outcomes.push(Outcome::Computed);
+            }
+            Err(err) => {
+                let failure = Failure {
+                    checkpoint: name.clone(),
+                    path: dir.clone(),
+                    error: format!("{err:#}"),
+                };
+                bar.suspend(|| eprintln!("error: checkpoint {name} failed: {}", failure.error));
+                failures.push(failure);
+                outcomes.push(Outcome::Failed);
+                // A stale record of an older version of this checkpoint must not look current.
+                if report_path.exists() {
+                    std::fs::remove_file(&report_path)
+                        .with_context(|| format!("removing {}", report_path.display()))?;
+                }
+            }
+        }
+        tables::write_all(
+            &out,
+            &records.iter().flatten().collect::<Vec<_>>(),
+            &failures,
+        )?;
+        bar.inc(1);
+    }
+    tables::write_all(
+        &out,
+        &records.iter().flatten().collect::<Vec<_>>(),
+        &failures,
+    )?;
+    bar.finish_and_clear();
+    if !args.quiet {
+        let table = summary(&dirs, &records, &outcomes, &out);
+        if args.json {
+            eprint!("{table}");
+        } else {
+            print!("{table}");
+        }
+    }
+    if failures.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "error: {} of {} checkpoints failed (see {})",
+            failures.len(),
+            dirs.len(),
+            out.join("failures.csv").display()
+        );
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// The stored record at `path` if it was made with the options hashed to `hash` from a
+/// checkpoint with these contents.
+fn reusable(path: &Path, hash: &str, fingerprint: Option<&str>) -> Option<CheckpointRecord> {
+    let record: CheckpointRecord = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    (record.options_hash == hash && Some(record.checkpoint_sha256.as_str()) == fingerprint)
+        .then_some(record)
+}
+
+/// Loads one checkpoint, builds its objective and computes its report.
+fn analyze_one(
+    dir: &Path,
+    name: &str,
+    fingerprint: Option<String>,
+    options: &AnalysisOptions,
+    hash: &str,
+    cache: &mut DataCache,
+    stage: &dyn Fn(&str),
+) -> Result<CheckpointRecord> {
+    let start = Instant::now();
+    stage("loading");
+    let checkpoint = load_checkpoint(dir)?;
+    let choice = DataChoice::resolve(&checkpoint.meta, options.data.as_deref(), options.data_seed);
+    let data = cache.get(&choice)?;
+    if options.data.is_none() {
+        if let Some(warning) = label_mismatch(&checkpoint.meta, data) {
+            eprintln!("warning: {name}: {warning}");
+        }
+    }
+    let objective =
+        objective(&checkpoint.meta.arch, data, options.precision).with_context(|| {
+            format!("{name}: the architecture in checkpoint.json does not fit the data")
+        })?;
+    let theta = &checkpoint.theta;
+    let mut report_options = options.report.clone();
+    report_options.batch_size = options.batch.or(checkpoint.meta.batch_size);
+    let k = report_options.curvature.top_k;
+    stage(&format!(
+        "Hessian spectrum (top {k} by Lanczos, Tr(H){})",
+        if options.report.curvature.density.is_some() {
+            ", SLQ density"
+        } else {
+            ""
+        }
+    ));
+    let hessian = HessianSpectrum::compute(&*objective, theta, &report_options.curvature);
+    stage("Σ statistics, Tr(HΣ), expected sharpness");
+    let report = report_from_spectrum(&*objective, theta, &hessian, &report_options);
+    ensure!(
+        report.loss.is_finite(),
+        "the loss at θ is {} on '{}'",
+        report.loss,
+        choice.spec
+    );
+    Ok(CheckpointRecord {
+        checkpoint: name.to_string(),
+        path: dir.to_path_buf(),
+        checkpoint_sha256: fingerprint.context("checkpoint files changed while being read")?,
+        dtype: dtype_name(checkpoint.dtype).to_string(),
+        theta_norm: norm(theta),
+        data: DataUsed {
+            spec: choice.spec.clone(),
+            seed: choice.seed,
+            info: data.info().clone(),
+        },
+        accuracy: objective.accuracy(theta),
+        meta: checkpoint.meta,
+        options: options.clone(),
+        options_hash: hash.to_string(),
+        wall_time_s: start.elapsed().as_secs_f64(),
+        report,
+    })
+}
+
+fn print_json(enabled: bool, record: &CheckpointRecord) -> Result<()> {
+    if enabled {
+        println!("{}", serde_json::to_string(record)?);
+    }
+    Ok(())
+}
+
+fn progress_bar(quiet: bool, n: usize) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(n as u64).with_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} checkpoints, ETA {eta}  {wide_msg}",
+        )
+        .expect("a valid template"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// The table printed at the end: the headline numbers of each checkpoint.
+fn summary(
+    dirs: &[PathBuf],
+    records: &[Option<CheckpointRecord>],
+    outcomes: &[Outcome],
+    out: &Path,
+) -> String {
+    let mut text = format!(
+        "{:<24} {:>8} {:>10} {:>6} {:>10} {:>10} {:>10} {:>8} {:>8} {:>10}  {}\n",
+        "checkpoint",
+        "step",
+        "loss",
+        "acc",
+        "λ₁",
+        "Tr(H)",
+        "Tr(HΣ)",
+        "ratio",
+        "â",
+        "sharpness",
+        "status"
+    );
+    let sci = |x: f64| format!("{x:.3e}");
+    for ((dir, record), outcome) in dirs.iter().zip(records).zip(outcomes) {
+        let status = match outcome {
+            Outcome::Computed => "computed",
+            Outcome::Reused => "reused",
+            Outcome::Failed => "FAILED",
+        };
+        let Some(r) = record else {
+            text.push_str(&format!(
+                "{:<24} {:>98}  {status}\n",
+                checkpoint_name(dir),
+                ""
+            ));
+            continue;
+        };
+        let p = &r.report;
+        text.push_str(&format!(
+            "{:<24} {:>8} {:>10} {:>6} {:>10} {:>10} {:>10} {:>8.3} {:>8.3} {:>10}  {status}\n",
+            r.checkpoint,
+            r.meta.step.map_or("-".into(), |s| s.to_string()),
+            sci(p.loss),
+            r.accuracy.map_or("-".into(), |a| format!("{a:.3}")),
+            sci(p.proposition1.lambda1),
+            sci(p.trace_h.value),
+            sci(p.trace_h_sigma.value),
+            p.anisotropy_ratio,
+            p.proposition1.projection_coefficient,
+            p.expected_sharpness
+                .as_ref()
+                .map_or("-".into(), |s| sci(s.signed.value)),
+        ));
+    }
+    text.push_str(&format!("results in {}\n", out.display()));
+    text
 }

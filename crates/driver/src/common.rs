@@ -54,6 +54,12 @@ fn regression(data: Dataset) -> Result<Dataset> {
     Ok(Dataset::new(name, data.x().to_vec(), data.sample_shape().to_vec(), Targets::Regression(targets), seed)?)
 }
 
+/// Parses `--precision` (f32 or f64), listing both in `--help`.
+pub fn precision_parser() -> impl clap::builder::TypedValueParser<Value = Precision> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(["f32", "f64"]).map(|s| s.parse::<Precision>().expect("a listed value"))
+}
+
 /// The objective of `arch` on `data` on the CPU backend in `precision`.
 pub fn objective(arch: &ArchSpec, data: &Dataset, precision: Precision) -> Result<Box<dyn Objective>> {
     Ok(Box::new(BurnObjective::<Cpu>::new(arch.clone(), data, &Default::default(), precision)?))

@@ -1,11 +1,144 @@
-//! `curvscope info`.
+//! `curvscope info`: what a checkpoint is, and how well it does on a dataset.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use curvscope_model::load_checkpoint;
+use serde_json::json;
+
+use crate::common::objective;
+use curvscope_model::Precision;
+use crate::inputs::{dtype_name, label_mismatch, norm, DataArgs, DataCache, DataChoice};
 
 /// Arguments of `curvscope info`.
 #[derive(clap::Args, Debug)]
-pub struct InfoArgs {}
+pub struct InfoArgs {
+    /// Checkpoint folder (model.safetensors + checkpoint.json).
+    #[arg(value_name = "CKPT")]
+    pub checkpoint: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
 
-pub fn run(_args: InfoArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+pub fn run(args: InfoArgs) -> Result<ExitCode> {
+    let dir = &args.checkpoint;
+    let checkpoint = load_checkpoint(dir)
+        .with_context(|| format!("cannot load checkpoint {}", dir.display()))?;
+    let meta = &checkpoint.meta;
+    let mut offset = 0;
+    let tensors: Vec<_> = meta
+        .arch
+        .params()
+        .into_iter()
+        .map(|(name, shape)| {
+            let len: usize = shape.iter().product();
+            let values = &checkpoint.theta[offset..offset + len];
+            offset += len;
+            json!({ "name": name, "shape": shape, "numel": len, "norm": norm(values) })
+        })
+        .collect();
+    let choice = DataChoice::resolve(meta, args.data.data.as_deref(), args.data.data_seed);
+    let mut info = json!({
+        "path": dir,
+        "arch": meta.arch,
+        "n_params": checkpoint.theta.len(),
+        "dtype": dtype_name(checkpoint.dtype),
+        "tensors": tensors,
+        "meta": meta,
+        "theta_norm": norm(&checkpoint.theta),
+    });
+    // The checkpoint itself loaded; a dataset that does not fit is reported after its description.
+    let evaluation = evaluate(
+        &checkpoint,
+        &choice,
+        args.data.data.is_none(),
+        args.data.precision,
+    );
+    match &evaluation {
+        Ok(e) => info["evaluation"] = e.clone(),
+        Err(err) => info["evaluation_error"] = format!("{err:#}").into(),
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&info)?);
+    } else {
+        print!("{}", text(&info));
+    }
+    match evaluation {
+        Ok(_) => Ok(ExitCode::SUCCESS),
+        Err(err) => {
+            eprintln!("error: cannot evaluate on '{}': {err:#}", choice.spec);
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Loss and accuracy of the checkpoint on the chosen data.
+fn evaluate(
+    checkpoint: &curvscope_model::Checkpoint,
+    choice: &DataChoice,
+    default_data: bool,
+    precision: Precision,
+) -> Result<serde_json::Value> {
+    let mut cache = DataCache::default();
+    let data = cache.get(choice)?;
+    let objective = objective(&checkpoint.meta.arch, data, precision)?;
+    let theta = &checkpoint.theta;
+    Ok(json!({
+        "data": choice.spec,
+        "data_seed": choice.seed,
+        "dataset": data.info(),
+        "loss": objective.loss(theta),
+        "accuracy": objective.accuracy(theta),
+        "warning": default_data.then(|| label_mismatch(&checkpoint.meta, data)).flatten(),
+    }))
+}
+
+/// The human-readable form of the JSON description.
+fn text(info: &serde_json::Value) -> String {
+    let mut out = format!(
+        "checkpoint  {}\narch        {}\nparameters  {} ({} tensors)\ndtype       {}\n‖θ‖         {}\n",
+        info["path"].as_str().unwrap_or_default(),
+        info["arch"],
+        info["n_params"],
+        info["tensors"].as_array().map_or(0, Vec::len),
+        info["dtype"].as_str().unwrap_or_default(),
+        info["theta_norm"],
+    );
+    for t in info["tensors"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "  {:<20} {:<18} {:>9} values  ‖·‖ = {}\n",
+            t["name"].as_str().unwrap_or_default(),
+            t["shape"].to_string(),
+            t["numel"],
+            t["norm"]
+        ));
+    }
+    out.push_str("metadata\n");
+    for (key, value) in info["meta"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| *k != "arch")
+    {
+        out.push_str(&format!("  {key:<18} {value}\n"));
+    }
+    if let Some(e) = info.get("evaluation") {
+        out.push_str(&format!(
+            "data        {} (seed {}): {}, N = {}\nloss        {}\naccuracy    {}\n",
+            e["data"].as_str().unwrap_or_default(),
+            e["data_seed"],
+            e["dataset"]["name"].as_str().unwrap_or_default(),
+            e["dataset"]["n"],
+            e["loss"],
+            e["accuracy"]
+        ));
+        if let Some(w) = e["warning"].as_str() {
+            out.push_str(&format!("warning     {w}\n"));
+        }
+    }
+    out
 }

@@ -6,6 +6,10 @@ mod common;
 mod demo;
 mod export;
 mod info;
+mod inputs;
+mod notebook;
+mod plots;
+mod tables;
 mod train;
 
 use std::process::ExitCode;

@@ -19,7 +19,8 @@ use curvscope_model::{
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
-use crate::common::{self, Precision, DATA_HELP};
+use crate::common::{self, DATA_HELP};
+use curvscope_model::Precision;
 
 /// The run's configuration file.
 const RUN_FILE: &str = "run.json";
@@ -87,7 +88,7 @@ pub struct TrainArgs {
     seed: u64,
     /// Precision of the model's arithmetic; checkpoints are stored in it (θ is kept exactly
     /// representable, so a resumed run continues bit for bit).
-    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    #[arg(long, default_value_t = Precision::F32, value_parser = crate::common::precision_parser())]
     precision: Precision,
     /// Re-estimate Σ_t / H structures (gld-dynamic, -diag, -leading, -hessian, -eigvec1)
     /// every R steps; --snapshot-every must be a multiple of R so resumed runs refresh alike.

@@ -1,0 +1,346 @@
+//! The CSV files of an analysis: each column's name, meaning and value in one place, so the
+//! header, the documentation (analysis.json, README.md) and the rows cannot drift apart.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use curvscope_metrics::Estimator;
+
+use crate::analyze::{CheckpointRecord, Failure};
+use crate::common::write_atomic;
+
+/// One CSV cell.
+pub enum Cell {
+    Text(String),
+    Num(f64),
+    Int(u64),
+    Bool(bool),
+    Empty,
+}
+
+impl Cell {
+    fn render(&self) -> String {
+        match self {
+            Cell::Text(s) => s.clone(),
+            Cell::Num(x) => float(*x),
+            Cell::Int(n) => n.to_string(),
+            Cell::Bool(b) => b.to_string(),
+            Cell::Empty => String::new(),
+        }
+    }
+}
+
+impl From<Option<f64>> for Cell {
+    fn from(x: Option<f64>) -> Self {
+        x.map_or(Cell::Empty, Cell::Num)
+    }
+}
+
+/// Shortest decimal that reads back to the same f64 (so a resumed analysis reproduces its CSVs
+/// bit for bit), in scientific notation when plain notation would be long.
+pub fn float(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() || (1e-4..1e16).contains(&x.abs()) {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
+    }
+}
+
+type Extract = fn(&CheckpointRecord) -> Cell;
+
+/// metrics.csv: (column, meaning, value), one row per analyzed checkpoint.
+pub const METRICS: &[(&str, &str, Extract)] = &[
+    ("checkpoint", "checkpoint folder name", |r| Cell::Text(r.checkpoint.clone())),
+    ("step", "training step recorded in checkpoint.json (empty if none)", |r| r.meta.step.map_or(Cell::Empty, Cell::Int)),
+    ("n_samples", "N, samples of the analysis dataset", |r| Cell::Int(r.report.n_samples as u64)),
+    ("n_params", "D, number of parameters", |r| Cell::Int(r.report.dim as u64)),
+    ("dtype", "storage precision of the checkpoint's tensors", |r| Cell::Text(r.dtype.clone())),
+    ("loss", "L(θ), mean loss over the N samples", |r| Cell::Num(r.report.loss)),
+    ("accuracy", "fraction of the N samples classified correctly (empty for non-classifiers)", |r| r.accuracy.into()),
+    ("grad_norm", "‖∇L(θ)‖", |r| Cell::Num(r.report.grad_norm)),
+    ("theta_norm", "‖θ‖", |r| Cell::Num(r.theta_norm)),
+    ("lambda_1", "λ₁, the largest Hessian eigenvalue (Lanczos)", |r| Cell::Num(r.report.proposition1.lambda1)),
+    ("lambda_min", "smallest Hessian eigenvalue (empty with --no-lambda-min)", |r| r.report.lambda_min.into()),
+    ("trace_h", "Tr(H), deflated Hutchinson estimate", |r| Cell::Num(r.report.trace_h.value)),
+    ("trace_h_stderr", "standard error of trace_h", |r| Cell::Num(r.report.trace_h.stderr)),
+    ("trace_sigma", "Tr(Σ) of the one-sample gradient noise covariance Σ (exact)", |r| Cell::Num(r.report.trace_sigma.value)),
+    ("u1_sigma_u1", "u₁ᵀΣu₁, the noise variance along the top Hessian eigenvector", |r| r.report.u_sigma_u.first().copied().into()),
+    ("a_hat", "â = u₁ᵀΣu₁·Tr(H)/(λ₁·Tr(Σ)), Proposition 1's projection coefficient", |r| Cell::Num(r.report.proposition1.projection_coefficient)),
+    ("tr_h_sigma", "Tr(HΣ), the escaping indicator", |r| Cell::Num(r.report.trace_h_sigma.value)),
+    ("tr_h_sigma_stderr", "standard error of tr_h_sigma (0 when exact)", |r| Cell::Num(r.report.trace_h_sigma.stderr)),
+    ("tr_h_sigma_estimator", "exact (N per-sample gradients and HVPs) or stochastic (probes)", |r| {
+        Cell::Text(match r.report.trace_h_sigma.estimator {
+            Estimator::Exact => "exact".into(),
+            Estimator::Stochastic => "stochastic".into(),
+        })
+    }),
+    ("tr_h_sigma_iso", "Tr(HΣ̄) = Tr(H)·Tr(Σ)/D, isotropic noise of the same magnitude", |r| Cell::Num(r.report.trace_h_sigma_iso)),
+    ("ratio", "Tr(HΣ)/Tr(HΣ̄)", |r| Cell::Num(r.report.anisotropy_ratio)),
+    ("prop1_bound", "â·λ₁²·D/Tr(H)², Proposition 1's lower bound on ratio", |r| Cell::Num(r.report.proposition1.bound)),
+    ("prop1_bound_holds", "prop1_bound ≤ ratio", |r| Cell::Bool(r.report.proposition1.bound_holds)),
+    ("negative_curvature", "some computed eigenvalue is negative (H indefinite: outside Proposition 1)", |r| {
+        Cell::Bool(r.report.proposition1.negative_curvature)
+    }),
+    ("expected_sharpness", "E[L(θ+ν)] − L(θ), ν ~ N(0, σ²I) (empty with --no-sharpness)", |r| {
+        r.report.expected_sharpness.as_ref().map(|s| s.signed.value).into()
+    }),
+    ("expected_sharpness_stderr", "standard error of expected_sharpness", |r| r.report.expected_sharpness.as_ref().map(|s| s.signed.stderr).into()),
+    ("expected_sharpness_abs", "E|L(θ+ν) − L(θ)|, the variant of the paper's code", |r| {
+        r.report.expected_sharpness.as_ref().map(|s| s.absolute.value).into()
+    }),
+    ("expected_sharpness_abs_stderr", "standard error of expected_sharpness_abs", |r| {
+        r.report.expected_sharpness.as_ref().map(|s| s.absolute.stderr).into()
+    }),
+    ("sharpness_sigma", "σ of the sharpness perturbations", |r| r.report.expected_sharpness.as_ref().map(|s| s.sigma).into()),
+    ("batch_size", "b: --batch, else the checkpoint's batch size (empty if neither)", |r| {
+        r.report.minibatch.as_ref().map_or(Cell::Empty, |m| Cell::Int(m.batch_size as u64))
+    }),
+    ("minibatch_factor", "1/b: Σ of a batch of b drawn with replacement is Σ/b (not folded into the columns above)", |r| {
+        r.report.minibatch.as_ref().map(|m| m.with_replacement).into()
+    }),
+    ("minibatch_factor_without_replacement", "(N − b)/(b·(N − 1)), the factor for b distinct samples", |r| {
+        r.report.minibatch.as_ref().map(|m| m.without_replacement).into()
+    }),
+    ("hessian_converged", "every top-k Ritz pair met --tol", |r| Cell::Bool(r.report.hessian_converged)),
+    ("hvps", "Hessian-vector products Lanczos used for the top-k eigenpairs", |r| Cell::Int(r.report.hessian_applications as u64)),
+    ("seed", "seed of every random probe (--seed)", |r| Cell::Int(r.options.report.curvature.seed)),
+    ("data", "dataset spec the checkpoint was evaluated on", |r| Cell::Text(r.data.spec.clone())),
+    ("data_seed", "seed of the dataset's random parts", |r| Cell::Int(r.data.seed)),
+    ("options_hash", "fingerprint of the analysis options (see analysis.json); rows are reused only when it matches", |r| {
+        Cell::Text(r.options_hash.clone())
+    }),
+    ("wall_time_s", "seconds spent computing this row", |r| Cell::Num(r.wall_time_s)),
+];
+
+/// A long-format CSV: several rows per checkpoint.
+pub struct LongTable {
+    pub file: &'static str,
+    pub columns: &'static [(&'static str, &'static str)],
+    pub rows: fn(&CheckpointRecord) -> Vec<Vec<Cell>>,
+}
+
+/// A row of a long table: checkpoint and step, then `rest`.
+fn row<const N: usize>(r: &CheckpointRecord, rest: [Cell; N]) -> Vec<Cell> {
+    [
+        Cell::Text(r.checkpoint.clone()),
+        r.meta.step.map_or(Cell::Empty, Cell::Int),
+    ]
+    .into_iter()
+    .chain(rest)
+    .collect()
+}
+
+/// eigenvalues.csv, prop1.csv and density.csv.
+pub const LONG_TABLES: &[LongTable] = &[
+    LongTable {
+        file: "eigenvalues.csv",
+        columns: &[
+            ("checkpoint", "checkpoint folder name"),
+            ("step", "training step"),
+            ("rank", "i = 1, 2, … (λ₁ ≥ λ₂ ≥ …)"),
+            ("eigenvalue", "λ_i, top Hessian eigenvalue"),
+            ("residual", "‖Hu_i − λ_i u_i‖ (Lanczos' estimate)"),
+        ],
+        rows: |r| {
+            let pairs = r
+                .report
+                .hessian_eigenvalues
+                .iter()
+                .zip(&r.report.hessian_residuals)
+                .enumerate();
+            pairs
+                .map(|(i, (&l, &res))| {
+                    row(r, [Cell::Int(i as u64 + 1), Cell::Num(l), Cell::Num(res)])
+                })
+                .collect()
+        },
+    },
+    LongTable {
+        file: "prop1.csv",
+        columns: &[
+            ("checkpoint", "checkpoint folder name"),
+            ("step", "training step"),
+            ("k", "number of dominant eigenvalues"),
+            ("lambda_k1", "λ_{k+1}"),
+            ("d_k", "−log(λ_{k+1}/λ₁)/log D (empty when λ_{k+1} ≤ 0)"),
+            ("holds", "condition 1 of Proposition 1 at this k: d_k > ½"),
+        ],
+        rows: |r| {
+            let conditions = &r.report.proposition1.ill_conditioning;
+            conditions
+                .iter()
+                .map(|c| {
+                    row(
+                        r,
+                        [
+                            Cell::Int(c.k as u64),
+                            Cell::Num(c.lambda_k1),
+                            c.d.into(),
+                            Cell::Bool(c.holds),
+                        ],
+                    )
+                })
+                .collect()
+        },
+    },
+    LongTable {
+        file: "density.csv",
+        columns: &[
+            ("checkpoint", "checkpoint folder name"),
+            ("step", "training step"),
+            ("lambda", "eigenvalue grid point"),
+            (
+                "density",
+                "smoothed Hessian spectral density (SLQ, integrates to 1)",
+            ),
+        ],
+        rows: |r| {
+            let Some(d) = &r.report.density else {
+                return Vec::new();
+            };
+            d.grid
+                .iter()
+                .zip(&d.values)
+                .map(|(&x, &y)| row(r, [Cell::Num(x), Cell::Num(y)]))
+                .collect()
+        },
+    },
+];
+
+/// failures.csv columns.
+pub const FAILURES: &[(&str, &str)] = &[
+    ("checkpoint", "checkpoint folder name"),
+    ("path", "checkpoint folder"),
+    (
+        "error",
+        "why it could not be analyzed (the whole error chain)",
+    ),
+];
+
+fn csv_bytes<'a>(
+    header: impl IntoIterator<Item = &'a str>,
+    rows: impl IntoIterator<Item = Vec<String>>,
+) -> Result<Vec<u8>> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(header)?;
+    for row in rows {
+        writer.write_record(row)?;
+    }
+    Ok(writer.into_inner().map_err(|e| e.into_error())?)
+}
+
+/// Rewrites every CSV whole from `records` (in checkpoint order) and `failures`, each
+/// atomically. density.csv is written only when some record has a density.
+pub fn write_all(dir: &Path, records: &[&CheckpointRecord], failures: &[Failure]) -> Result<()> {
+    let metrics = records
+        .iter()
+        .map(|r| METRICS.iter().map(|(_, _, f)| f(r).render()).collect());
+    write_atomic(
+        &dir.join("metrics.csv"),
+        &csv_bytes(METRICS.iter().map(|c| c.0), metrics)?,
+    )?;
+    for table in LONG_TABLES {
+        let rows: Vec<Vec<String>> = records
+            .iter()
+            .flat_map(|r| (table.rows)(r))
+            .map(|row| row.iter().map(Cell::render).collect())
+            .collect();
+        if table.file == "density.csv" && rows.is_empty() {
+            continue;
+        }
+        write_atomic(
+            &dir.join(table.file),
+            &csv_bytes(table.columns.iter().map(|c| c.0), rows)?,
+        )?;
+    }
+    let failed = failures.iter().map(|f| {
+        vec![
+            f.checkpoint.clone(),
+            f.path.display().to_string(),
+            f.error.clone(),
+        ]
+    });
+    write_atomic(
+        &dir.join("failures.csv"),
+        &csv_bytes(FAILURES.iter().map(|c| c.0), failed)?,
+    )
+}
+
+/// Every file's columns and their meaning, for analysis.json.
+pub fn column_docs() -> serde_json::Value {
+    let doc = |cols: &mut dyn Iterator<Item = (&str, &str)>| -> serde_json::Map<String, serde_json::Value> {
+        cols.map(|(n, d)| (n.to_string(), d.into())).collect()
+    };
+    let mut files = serde_json::Map::new();
+    files.insert(
+        "metrics.csv".into(),
+        doc(&mut METRICS.iter().map(|c| (c.0, c.1))).into(),
+    );
+    for t in LONG_TABLES {
+        files.insert(t.file.into(), doc(&mut t.columns.iter().copied()).into());
+    }
+    files.insert(
+        "failures.csv".into(),
+        doc(&mut FAILURES.iter().copied()).into(),
+    );
+    files.into()
+}
+
+/// README.md for the output folder: what each file holds, column by column.
+pub fn readme() -> String {
+    let mut text = String::from(
+        "# curvscope analysis\n\nWritten by `curvscope analyze`; options in `analysis.json`, one full JSON \
+         record per checkpoint in `reports/`. Σ is the one-sample gradient noise covariance.\n",
+    );
+    let docs = column_docs();
+    for (file, columns) in docs.as_object().expect("an object") {
+        text.push_str(&format!("\n## {file}\n\n| column | meaning |\n|---|---|\n"));
+        for (name, meaning) in columns.as_object().expect("an object") {
+            text.push_str(&format!(
+                "| {name} | {} |\n",
+                meaning.as_str().unwrap_or_default()
+            ));
+        }
+    }
+    text
+}
+
+/// A CSV read back as text: its header and rows, with typed access by column name.
+pub struct Frame {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Frame {
+    /// Reads `path`.
+    pub fn read(path: &Path) -> Result<Self> {
+        let mut reader =
+            csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+        let header = reader.headers()?.iter().map(String::from).collect();
+        let rows = reader
+            .records()
+            .map(|r| Ok(r?.iter().map(String::from).collect()))
+            .collect::<Result<_>>()
+            .with_context(|| format!("parsing {}", path.display()))?;
+        Ok(Self { header, rows })
+    }
+
+    /// The column `name` as text; an error naming the column if it is absent.
+    pub fn text(&self, name: &str) -> Result<Vec<&str>> {
+        let i = self
+            .header
+            .iter()
+            .position(|h| h == name)
+            .with_context(|| format!("no column '{name}'"))?;
+        Ok(self.rows.iter().map(|r| r[i].as_str()).collect())
+    }
+
+    /// The column `name` as numbers (`None` for empty or unparsable cells).
+    pub fn numbers(&self, name: &str) -> Result<Vec<Option<f64>>> {
+        Ok(self
+            .text(name)?
+            .into_iter()
+            .map(|s| s.parse().ok())
+            .collect())
+    }
+}
