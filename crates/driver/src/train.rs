@@ -203,6 +203,8 @@ impl Run<'_> {
             dataset: Some(c.dataset.clone()),
             ..CheckpointMeta::new(c.arch.clone())
         };
+        // The dataset spec, so `curvscope analyze` evaluates on the training data by default.
+        meta.extra.insert("data".into(), c.data.clone().into());
         if let Some(rho) = self.noise_std {
             meta.extra.insert("noise_std".into(), rho.into());
         }
