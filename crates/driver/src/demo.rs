@@ -1,11 +1,140 @@
-//! `curvscope demo`.
+//! `curvscope demo`: the paper's experiment (Zhu et al. 2019, Sec. 5.2) in miniature.
+//!
+//! LeNet on the 1,200 FashionMNIST samples with 200 random labels: full-batch GD towards a sharp
+//! region, then SGD from GD's last point; analyze both runs and export plots and a notebook.
+//! It is nothing but the CLI commands it prints, so every step can be rerun by hand.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use anyhow::{ensure, Result};
+
+use crate::tables::Frame;
 
 /// Arguments of `curvscope demo`.
 #[derive(clap::Args, Debug)]
-pub struct DemoArgs {}
+pub struct DemoArgs {
+    /// Folder for the two runs and their analyses (reused and resumed if it exists).
+    #[arg(long, default_value = "runs/demo")]
+    out: PathBuf,
+    /// Folder for the exported CSVs, plots and notebook.
+    #[arg(long, default_value = "notebooks-export/demo")]
+    export_to: PathBuf,
+    /// The paper's schedule (GD 3,000 steps, SGD 3,000 steps, top-20 spectrum, exact Tr(HΣ),
+    /// M = 1,000): hours on 2 cores. Without it, a schedule of a few minutes.
+    #[arg(long)]
+    full: bool,
+    /// Seed of the training runs and of every estimator.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
 
-pub fn run(_args: DemoArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+/// Step counts and estimator sizes of one schedule.
+struct Schedule {
+    gd_steps: u64,
+    sgd_steps: u64,
+    snapshot_every: u64,
+    analyze: &'static [&'static str],
+}
+
+const QUICK: Schedule = Schedule {
+    gd_steps: 40,
+    sgd_steps: 40,
+    snapshot_every: 20,
+    analyze: &["-k", "5", "--tol", "1e-4", "--trace-probes", "10", "--tr-h-sigma-probes", "20", "--samples", "100"],
+};
+
+const FULL: Schedule = Schedule {
+    gd_steps: 3000,
+    sgd_steps: 3000,
+    snapshot_every: 500,
+    analyze: &["-k", "20", "--density"],
+};
+
+pub fn run(args: DemoArgs) -> Result<ExitCode> {
+    let schedule = if args.full { FULL } else { QUICK };
+    let seed = args.seed.to_string();
+    let (gd, sgd) = (args.out.join("gd"), args.out.join("sgd"));
+    let resume = |run: &Path| if run.join("run.json").exists() { vec!["--resume"] } else { vec![] };
+    let common = ["--data", "fashion-corrupted", "--eval-data", "fashion-test:1000", "--seed", &seed];
+    let gd_steps = schedule.gd_steps.to_string();
+    let every = schedule.snapshot_every.to_string();
+    let mut train_gd = vec!["train", "--arch", "lenet", "--dynamic", "gd", "--lr", "0.1", "--steps", &gd_steps];
+    train_gd.extend(["--snapshot-every", &every, "--out", path(&gd)]);
+    train_gd.extend(common);
+    train_gd.extend(resume(&gd));
+    step(&train_gd)?;
+
+    let gd_end = gd.join(format!("step-{:06}", schedule.gd_steps));
+    let sgd_steps = schedule.sgd_steps.to_string();
+    let mut train_sgd = vec!["train", "--init-from", path(&gd_end), "--dynamic", "sgd", "--lr", "0.07", "--batch", "20"];
+    train_sgd.extend(["--steps", &sgd_steps, "--snapshot-every", &every, "--out", path(&sgd)]);
+    train_sgd.extend(common);
+    train_sgd.extend(resume(&sgd));
+    step(&train_sgd)?;
+
+    let mut analyses = Vec::new();
+    for (name, run) in [("gd", &gd), ("sgd", &sgd)] {
+        let analysis = run.join("analysis");
+        let mut analyze = vec!["analyze", path(run), "--out", path(&analysis), "--seed", &seed];
+        analyze.extend(schedule.analyze);
+        step(&analyze)?;
+        let export_to = args.export_to.join(name);
+        step(&["export", path(&analysis), "--to", path(&export_to)])?;
+        analyses.push((name, analysis, export_to));
+    }
+
+    println!("\nSummary (Tr(HΣ̄) = Tr(H)·Tr(Σ)/D; ratio = Tr(HΣ)/Tr(HΣ̄); â = projection coefficient):");
+    println!("{:<4} {:>5} {:>7} {:>6} {:>9} {:>9} {:>8} {:>9} {:>7} {:>6} {:>10}", "run", "step", "loss", "acc", "λ₁", "Tr(H)", "Tr(Σ)", "Tr(HΣ)", "ratio", "â", "sharpness");
+    for (name, analysis, _) in &analyses {
+        print_rows(name, &analysis.join("metrics.csv"))?;
+    }
+    println!("\nFiles:");
+    println!("  runs (checkpoints, run.csv, run.json): {}, {}", gd.display(), sgd.display());
+    for (_, analysis, export_to) in &analyses {
+        println!("  analysis (metrics.csv, eigenvalues.csv, prop1.csv, reports/): {}", analysis.display());
+        println!("  plots (figures/*.svg, *.png) and notebook (analysis.ipynb): {}", export_to.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("demo paths are UTF-8")
+}
+
+/// Prints and runs one CLI command; a failure stops the demo.
+fn step(args: &[&str]) -> Result<()> {
+    println!("\n$ curvscope {}", args.join(" "));
+    let code = crate::run_args(args)?;
+    ensure!(code == ExitCode::SUCCESS, "`curvscope {}` failed", args.join(" "));
+    Ok(())
+}
+
+fn print_rows(run: &str, metrics_csv: &Path) -> Result<()> {
+    let frame = Frame::read(metrics_csv)?;
+    let column = |name| frame.numbers(name);
+    let (steps, loss, acc, lambda, trh, trs) =
+        (column("step")?, column("loss")?, column("accuracy")?, column("lambda_1")?, column("trace_h")?, column("trace_sigma")?);
+    let (trhs, ratio, a_hat, sharp) = (column("tr_h_sigma")?, column("ratio")?, column("a_hat")?, column("expected_sharpness")?);
+    let cell = |x: Option<f64>, width: usize, digits: usize| match x {
+        Some(x) if x.abs() >= 1e4 || (x != 0.0 && x.abs() < 1e-3) => format!("{x:>width$.2e}"),
+        Some(x) => format!("{x:>width$.digits$}"),
+        None => format!("{:>width$}", "-"),
+    };
+    for i in 0..steps.len() {
+        println!(
+            "{run:<4} {} {} {} {} {} {} {} {} {} {}",
+            cell(steps[i], 5, 0),
+            cell(loss[i], 7, 4),
+            cell(acc[i], 6, 3),
+            cell(lambda[i], 9, 3),
+            cell(trh[i], 9, 2),
+            cell(trs[i], 8, 3),
+            cell(trhs[i], 9, 3),
+            cell(ratio[i], 7, 2),
+            cell(a_hat[i], 6, 2),
+            cell(sharp[i], 10, 5),
+        );
+    }
+    Ok(())
 }

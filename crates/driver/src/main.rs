@@ -38,14 +38,26 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
+    report(dispatch(Cli::parse()))
+}
+
+/// Runs a command line as if typed (used by `demo`, which chains train → analyze → export).
+fn run_args<S: AsRef<str>>(args: &[S]) -> anyhow::Result<ExitCode> {
+    let argv = std::iter::once("curvscope").chain(args.iter().map(AsRef::as_ref));
+    dispatch(Cli::try_parse_from(argv)?)
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
         Command::Train(args) => train::run(*args),
         Command::Analyze(args) => analyze::run(args),
         Command::Export(args) => export::run(args),
         Command::Info(args) => info::run(args),
         Command::Demo(args) => demo::run(args),
-    };
+    }
+}
+
+fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {

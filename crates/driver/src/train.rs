@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, ensure, Context, Result};
@@ -455,6 +454,17 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     )
 }
 
+/// Set by Ctrl-C. The handler is installed once per process (`demo` trains twice).
+fn interrupt_flag() -> Result<&'static AtomicBool> {
+    static FLAG: AtomicBool = AtomicBool::new(false);
+    static INSTALLED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    INSTALLED
+        .get_or_init(|| ctrlc::set_handler(|| FLAG.store(true, Ordering::SeqCst)).map_err(|e| e.to_string()))
+        .clone()
+        .map_err(|e| anyhow::anyhow!("installing the Ctrl-C handler: {e}"))?;
+    Ok(&FLAG)
+}
+
 /// The steps from `start` to --steps; stops early, cleanly, on Ctrl-C.
 fn train_loop(
     args: &TrainArgs,
@@ -465,10 +475,7 @@ fn train_loop(
     theta: &mut [f64],
     loss: &mut f64,
 ) -> Result<ExitCode> {
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let flag = interrupted.clone();
-    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
-        .context("installing the Ctrl-C handler")?;
+    let interrupted = interrupt_flag()?;
     let (arch, precision) = (&run.config.arch, args.precision);
     // SGD evaluates its b samples alone: a model on the subset instead of N weights.
     let minibatch = |theta: &[f64], indices: &[usize]| {
