@@ -31,20 +31,28 @@ pub struct DemoArgs {
 
 /// Step counts and estimator sizes of one schedule.
 struct Schedule {
+    gd_lr: &'static str,
     gd_steps: u64,
     sgd_steps: u64,
     snapshot_every: u64,
     analyze: &'static [&'static str],
 }
 
+/// A few minutes on 2 cores: GD with a larger step to move in 60 steps; each analysis is ~40
+/// Hessian-vector products in f32.
 const QUICK: Schedule = Schedule {
-    gd_steps: 40,
-    sgd_steps: 40,
-    snapshot_every: 20,
-    analyze: &["-k", "5", "--tol", "1e-4", "--trace-probes", "10", "--tr-h-sigma-probes", "20", "--samples", "100"],
+    gd_lr: "0.3",
+    gd_steps: 60,
+    sgd_steps: 60,
+    snapshot_every: 60,
+    analyze: &[
+        "--precision", "f32", "-k", "3", "--tol", "1e-3", "--no-lambda-min", "--trace-probes", "6",
+        "--tr-h-sigma-probes", "10", "--samples", "50",
+    ],
 };
 
 const FULL: Schedule = Schedule {
+    gd_lr: "0.1",
     gd_steps: 3000,
     sgd_steps: 3000,
     snapshot_every: 500,
@@ -59,7 +67,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let common = ["--data", "fashion-corrupted", "--eval-data", "fashion-test:1000", "--seed", &seed];
     let gd_steps = schedule.gd_steps.to_string();
     let every = schedule.snapshot_every.to_string();
-    let mut train_gd = vec!["train", "--arch", "lenet", "--dynamic", "gd", "--lr", "0.1", "--steps", &gd_steps];
+    let mut train_gd = vec!["train", "--arch", "lenet", "--dynamic", "gd", "--lr", schedule.gd_lr, "--steps", &gd_steps];
     train_gd.extend(["--snapshot-every", &every, "--out", path(&gd)]);
     train_gd.extend(common);
     train_gd.extend(resume(&gd));

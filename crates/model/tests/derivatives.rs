@@ -155,9 +155,9 @@ fn assembled_hessian_is_symmetric_and_matches_finite_differences() {
         let h = hessian_from_hvps(&obj, &theta);
         let scale = h.iter().flatten().fold(0.0f64, |m, x| m.max(x.abs()));
         let d = obj.dim();
-        for i in 0..d {
-            for j in 0..i {
-                assert!((h[i][j] - h[j][i]).abs() <= 1e-12 * scale, "{arch:?}: H[{i}][{j}] asymmetric");
+        for (i, row) in h.iter().enumerate() {
+            for (j, column) in h.iter().enumerate().take(i) {
+                assert!((row[j] - column[i]).abs() <= 1e-12 * scale, "{arch:?}: H[{i}][{j}] asymmetric");
             }
         }
         let fd: Vec<f64> = (0..d)

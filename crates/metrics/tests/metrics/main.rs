@@ -3,6 +3,7 @@
 mod covariance;
 mod dynamics;
 mod least_squares;
+mod lenet;
 mod objectives;
 mod report;
 mod sharpness;
