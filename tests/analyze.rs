@@ -680,3 +680,27 @@ fn help_explains_every_flag() {
         "hidden"
     );
 }
+
+/// The researcher's whole workflow through the binary: train → analyze (data spec taken from
+/// the checkpoints) → export.
+#[test]
+fn train_then_analyze_then_export() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let arch = r#"{"name":"fixed-output","input":2,"hidden":6}"#;
+    success(curvscope(&[
+        "train", "--arch", arch, "--data", DATA, "--dynamic", "sgd", "--lr", "0.05", "--batch", "10",
+        "--steps", "20", "--snapshot-every", "10", "--seed", "1", "--quiet", "--out", path(&run),
+    ]));
+    let out = tmp.path().join("analysis");
+    // No --data: analyze reads the spec the training run stored in each checkpoint.
+    success(curvscope(&["analyze", path(&run), "--out", path(&out), "-k", "3", "--samples", "20", "--quiet"]));
+    assert_clean(&out);
+    let metrics = Csv::read(&out.join("metrics.csv"));
+    assert_eq!(metrics.column("step"), ["0", "10", "20"]);
+    assert!(metrics.column("data").iter().all(|d| *d == DATA));
+    let export = tmp.path().join("export");
+    success(curvscope(&["export", path(&out), "--to", path(&export)]));
+    assert!(export.join("analysis.ipynb").exists());
+    assert!(export.join("metrics.csv").exists());
+}
