@@ -7,8 +7,8 @@ use std::process::{Command, Output};
 
 use curvscope_hessian::{full_spectrum, HessianOperator};
 use curvscope_model::{
-    save_checkpoint, two_d_halfspace, ArchSpec, BurnObjective, CheckpointMeta, Cpu, Dataset, Precision,
-    Dtype, Objective, Targets,
+    save_checkpoint, two_d_halfspace, ArchSpec, BurnObjective, CheckpointMeta, Cpu, Dataset, Dtype,
+    Objective, Precision, Targets,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -261,7 +261,8 @@ fn metrics_csv_has_the_documented_columns_and_true_numbers() {
 
     // Against ground truth: the loss of the library's objective and the dense Hessian's spectrum.
     let data = halfspace();
-    let objective = BurnObjective::<Cpu>::new(ARCH, &data, &Default::default(), Precision::F64).unwrap();
+    let objective =
+        BurnObjective::<Cpu>::new(ARCH, &data, &Default::default(), Precision::F64).unwrap();
     let (loss, lambda1, lambda_min, trace_h, trace_h_se) = (
         metrics.numbers("loss"),
         metrics.numbers("lambda_1"),
@@ -620,7 +621,8 @@ fn info_describes_a_checkpoint_and_names_what_is_wrong_with_a_bad_one() {
         "the data recorded in the checkpoint"
     );
     let stored: Vec<f64> = theta(0).iter().map(|&x| x as f32 as f64).collect();
-    let objective = BurnObjective::<Cpu>::new(ARCH, &halfspace(), &Default::default(), Precision::F64).unwrap();
+    let objective =
+        BurnObjective::<Cpu>::new(ARCH, &halfspace(), &Default::default(), Precision::F64).unwrap();
     assert_eq!(
         info["evaluation"]["loss"].as_f64(),
         Some(objective.loss(&stored))
@@ -689,12 +691,40 @@ fn train_then_analyze_then_export() {
     let run = tmp.path().join("run");
     let arch = r#"{"name":"fixed-output","input":2,"hidden":6}"#;
     success(curvscope(&[
-        "train", "--arch", arch, "--data", DATA, "--dynamic", "sgd", "--lr", "0.05", "--batch", "10",
-        "--steps", "20", "--snapshot-every", "10", "--seed", "1", "--quiet", "--out", path(&run),
+        "train",
+        "--arch",
+        arch,
+        "--data",
+        DATA,
+        "--dynamic",
+        "sgd",
+        "--lr",
+        "0.05",
+        "--batch",
+        "10",
+        "--steps",
+        "20",
+        "--snapshot-every",
+        "10",
+        "--seed",
+        "1",
+        "--quiet",
+        "--out",
+        path(&run),
     ]));
     let out = tmp.path().join("analysis");
     // No --data: analyze reads the spec the training run stored in each checkpoint.
-    success(curvscope(&["analyze", path(&run), "--out", path(&out), "-k", "3", "--samples", "20", "--quiet"]));
+    success(curvscope(&[
+        "analyze",
+        path(&run),
+        "--out",
+        path(&out),
+        "-k",
+        "3",
+        "--samples",
+        "20",
+        "--quiet",
+    ]));
     assert_clean(&out);
     let metrics = Csv::read(&out.join("metrics.csv"));
     assert_eq!(metrics.column("step"), ["0", "10", "20"]);

@@ -23,12 +23,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::common::{checkpoint_dirs, objective, write_atomic};
-use curvscope_model::Precision;
 use crate::inputs::{
     checkpoint_name, content_sha256, dtype_name, hex, label_mismatch, norm, DataArgs, DataCache,
     DataChoice,
 };
 use crate::tables;
+use curvscope_model::Precision;
 
 /// Arguments of `curvscope analyze`.
 #[derive(clap::Args, Debug)]

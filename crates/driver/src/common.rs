@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use curvscope_model::{
-    default_data_dir, digits, fashion_corrupted, fashion_test, fashion_train, load_npz, toy2d, two_d_halfspace,
-    ArchSpec, BurnObjective, Cpu, Dataset, Objective, Precision, Targets,
+    default_data_dir, digits, fashion_corrupted, fashion_test, fashion_train, load_npz, toy2d,
+    two_d_halfspace, ArchSpec, BurnObjective, Cpu, Dataset, Objective, Precision, Targets,
 };
 
 /// Help text for every `--data`/`--eval-data` flag.
-pub const DATA_HELP: &str = "Dataset: fashion-corrupted[:CLEAN:RANDOM] (the paper's set: first CLEAN+RANDOM \
+pub const DATA_HELP: &str =
+    "Dataset: fashion-corrupted[:CLEAN:RANDOM] (the paper's set: first CLEAN+RANDOM \
      FashionMNIST training images, the last RANDOM with seeded random labels; default 1000:200), \
      fashion[:N] (first N training images, N ≤ 6000), fashion-test[:N] (N ≤ 10000), digits, \
      halfspace[:N] (2-D points, label 1[x1 ≥ x2], for fixed-output), toy2d[:N] (the paper's 2-D \
@@ -23,7 +24,12 @@ pub fn load_dataset(spec: &str, seed: u64) -> Result<Dataset> {
     let numbers: Vec<usize> = if args.is_empty() {
         Vec::new()
     } else {
-        args.split(':').map(|a| a.parse().with_context(|| format!("'{a}' in dataset '{spec}' is not a count"))).collect::<Result<_>>()?
+        args.split(':')
+            .map(|a| {
+                a.parse()
+                    .with_context(|| format!("'{a}' in dataset '{spec}' is not a count"))
+            })
+            .collect::<Result<_>>()?
     };
     let count = |default: usize| numbers.first().copied().unwrap_or(default);
     let data = match name {
@@ -51,36 +57,65 @@ fn regression(data: Dataset) -> Result<Dataset> {
     let targets = data.targets_f64().context("half-space data has labels")?;
     let name = data.info().name.clone();
     let seed = data.info().seed;
-    Ok(Dataset::new(name, data.x().to_vec(), data.sample_shape().to_vec(), Targets::Regression(targets), seed)?)
+    Ok(Dataset::new(
+        name,
+        data.x().to_vec(),
+        data.sample_shape().to_vec(),
+        Targets::Regression(targets),
+        seed,
+    )?)
 }
 
 /// Parses `--precision` (f32 or f64), listing both in `--help`.
 pub fn precision_parser() -> impl clap::builder::TypedValueParser<Value = Precision> {
     use clap::builder::TypedValueParser;
-    clap::builder::PossibleValuesParser::new(["f32", "f64"]).map(|s| s.parse::<Precision>().expect("a listed value"))
+    clap::builder::PossibleValuesParser::new(["f32", "f64"])
+        .map(|s| s.parse::<Precision>().expect("a listed value"))
 }
 
 /// The objective of `arch` on `data` on the CPU backend in `precision`.
-pub fn objective(arch: &ArchSpec, data: &Dataset, precision: Precision) -> Result<Box<dyn Objective>> {
-    Ok(Box::new(BurnObjective::<Cpu>::new(arch.clone(), data, &Default::default(), precision)?))
+pub fn objective(
+    arch: &ArchSpec,
+    data: &Dataset,
+    precision: Precision,
+) -> Result<Box<dyn Objective>> {
+    Ok(Box::new(BurnObjective::<Cpu>::new(
+        arch.clone(),
+        data,
+        &Default::default(),
+        precision,
+    )?))
 }
 
 /// An architecture by name or as JSON (`lenet`, `toy2d`, or e.g.
 /// `{"name":"mlp","input":784,"hidden":[50],"classes":10,"activation":"relu"}`).
 pub fn parse_arch(spec: &str) -> Result<ArchSpec> {
-    let json = if spec.trim_start().starts_with('{') { spec.to_string() } else { format!(r#"{{"name":"{spec}"}}"#) };
-    serde_json::from_str(&json).with_context(|| format!("'{spec}' is not an architecture (lenet, toy2d, or JSON like {{\"name\":\"mlp\",...}})"))
+    let json = if spec.trim_start().starts_with('{') {
+        spec.to_string()
+    } else {
+        format!(r#"{{"name":"{spec}"}}"#)
+    };
+    serde_json::from_str(&json).with_context(|| {
+        format!(
+            "'{spec}' is not an architecture (lenet, toy2d, or JSON like {{\"name\":\"mlp\",...}})"
+        )
+    })
 }
 
 /// Writes `contents` to `path` atomically: a temporary file in the same folder, then a rename,
 /// so a killed process leaves either the old file or the new one, never half of one.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     tmp.write_all(contents)?;
     tmp.as_file().sync_all()?;
-    tmp.persist(path).with_context(|| format!("writing {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 
@@ -93,7 +128,10 @@ pub fn checkpoint_dirs(root: &Path) -> Result<Vec<PathBuf>> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
         .with_context(|| format!("reading {}", root.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join(curvscope_model::checkpoint::META_FILE).exists() || p.join(curvscope_model::checkpoint::MODEL_FILE).exists())
+        .filter(|p| {
+            p.join(curvscope_model::checkpoint::META_FILE).exists()
+                || p.join(curvscope_model::checkpoint::MODEL_FILE).exists()
+        })
         .collect();
     dirs.sort();
     Ok(dirs)

@@ -46,8 +46,19 @@ const QUICK: Schedule = Schedule {
     sgd_steps: 60,
     snapshot_every: 60,
     analyze: &[
-        "--precision", "f32", "-k", "3", "--tol", "1e-3", "--no-lambda-min", "--trace-probes", "6",
-        "--tr-h-sigma-probes", "10", "--samples", "50",
+        "--precision",
+        "f32",
+        "-k",
+        "3",
+        "--tol",
+        "1e-3",
+        "--no-lambda-min",
+        "--trace-probes",
+        "6",
+        "--tr-h-sigma-probes",
+        "10",
+        "--samples",
+        "50",
     ],
 };
 
@@ -63,11 +74,34 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let schedule = if args.full { FULL } else { QUICK };
     let seed = args.seed.to_string();
     let (gd, sgd) = (args.out.join("gd"), args.out.join("sgd"));
-    let resume = |run: &Path| if run.join("run.json").exists() { vec!["--resume"] } else { vec![] };
-    let common = ["--data", "fashion-corrupted", "--eval-data", "fashion-test:1000", "--seed", &seed];
+    let resume = |run: &Path| {
+        if run.join("run.json").exists() {
+            vec!["--resume"]
+        } else {
+            vec![]
+        }
+    };
+    let common = [
+        "--data",
+        "fashion-corrupted",
+        "--eval-data",
+        "fashion-test:1000",
+        "--seed",
+        &seed,
+    ];
     let gd_steps = schedule.gd_steps.to_string();
     let every = schedule.snapshot_every.to_string();
-    let mut train_gd = vec!["train", "--arch", "lenet", "--dynamic", "gd", "--lr", schedule.gd_lr, "--steps", &gd_steps];
+    let mut train_gd = vec![
+        "train",
+        "--arch",
+        "lenet",
+        "--dynamic",
+        "gd",
+        "--lr",
+        schedule.gd_lr,
+        "--steps",
+        &gd_steps,
+    ];
     train_gd.extend(["--snapshot-every", &every, "--out", path(&gd)]);
     train_gd.extend(common);
     train_gd.extend(resume(&gd));
@@ -75,8 +109,25 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
 
     let gd_end = gd.join(format!("step-{:06}", schedule.gd_steps));
     let sgd_steps = schedule.sgd_steps.to_string();
-    let mut train_sgd = vec!["train", "--init-from", path(&gd_end), "--dynamic", "sgd", "--lr", "0.07", "--batch", "20"];
-    train_sgd.extend(["--steps", &sgd_steps, "--snapshot-every", &every, "--out", path(&sgd)]);
+    let mut train_sgd = vec![
+        "train",
+        "--init-from",
+        path(&gd_end),
+        "--dynamic",
+        "sgd",
+        "--lr",
+        "0.07",
+        "--batch",
+        "20",
+    ];
+    train_sgd.extend([
+        "--steps",
+        &sgd_steps,
+        "--snapshot-every",
+        &every,
+        "--out",
+        path(&sgd),
+    ]);
     train_sgd.extend(common);
     train_sgd.extend(resume(&sgd));
     step(&train_sgd)?;
@@ -84,7 +135,14 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let mut analyses = Vec::new();
     for (name, run) in [("gd", &gd), ("sgd", &sgd)] {
         let analysis = run.join("analysis");
-        let mut analyze = vec!["analyze", path(run), "--out", path(&analysis), "--seed", &seed];
+        let mut analyze = vec![
+            "analyze",
+            path(run),
+            "--out",
+            path(&analysis),
+            "--seed",
+            &seed,
+        ];
         analyze.extend(schedule.analyze);
         step(&analyze)?;
         let export_to = args.export_to.join(name);
@@ -92,16 +150,31 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         analyses.push((name, analysis, export_to));
     }
 
-    println!("\nSummary (Tr(HΣ̄) = Tr(H)·Tr(Σ)/D; ratio = Tr(HΣ)/Tr(HΣ̄); â = projection coefficient):");
-    println!("{:<4} {:>5} {:>7} {:>6} {:>9} {:>9} {:>8} {:>9} {:>7} {:>6} {:>10}", "run", "step", "loss", "acc", "λ₁", "Tr(H)", "Tr(Σ)", "Tr(HΣ)", "ratio", "â", "sharpness");
+    println!(
+        "\nSummary (Tr(HΣ̄) = Tr(H)·Tr(Σ)/D; ratio = Tr(HΣ)/Tr(HΣ̄); â = projection coefficient):"
+    );
+    println!(
+        "{:<4} {:>5} {:>7} {:>6} {:>9} {:>9} {:>8} {:>9} {:>7} {:>6} {:>10}",
+        "run", "step", "loss", "acc", "λ₁", "Tr(H)", "Tr(Σ)", "Tr(HΣ)", "ratio", "â", "sharpness"
+    );
     for (name, analysis, _) in &analyses {
         print_rows(name, &analysis.join("metrics.csv"))?;
     }
     println!("\nFiles:");
-    println!("  runs (checkpoints, run.csv, run.json): {}, {}", gd.display(), sgd.display());
+    println!(
+        "  runs (checkpoints, run.csv, run.json): {}, {}",
+        gd.display(),
+        sgd.display()
+    );
     for (_, analysis, export_to) in &analyses {
-        println!("  analysis (metrics.csv, eigenvalues.csv, prop1.csv, reports/): {}", analysis.display());
-        println!("  plots (figures/*.svg, *.png) and notebook (analysis.ipynb): {}", export_to.display());
+        println!(
+            "  analysis (metrics.csv, eigenvalues.csv, prop1.csv, reports/): {}",
+            analysis.display()
+        );
+        println!(
+            "  plots (figures/*.svg, *.png) and notebook (analysis.ipynb): {}",
+            export_to.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -114,16 +187,31 @@ fn path(p: &Path) -> &str {
 fn step(args: &[&str]) -> Result<()> {
     println!("\n$ curvscope {}", args.join(" "));
     let code = crate::run_args(args)?;
-    ensure!(code == ExitCode::SUCCESS, "`curvscope {}` failed", args.join(" "));
+    ensure!(
+        code == ExitCode::SUCCESS,
+        "`curvscope {}` failed",
+        args.join(" ")
+    );
     Ok(())
 }
 
 fn print_rows(run: &str, metrics_csv: &Path) -> Result<()> {
     let frame = Frame::read(metrics_csv)?;
     let column = |name| frame.numbers(name);
-    let (steps, loss, acc, lambda, trh, trs) =
-        (column("step")?, column("loss")?, column("accuracy")?, column("lambda_1")?, column("trace_h")?, column("trace_sigma")?);
-    let (trhs, ratio, a_hat, sharp) = (column("tr_h_sigma")?, column("ratio")?, column("a_hat")?, column("expected_sharpness")?);
+    let (steps, loss, acc, lambda, trh, trs) = (
+        column("step")?,
+        column("loss")?,
+        column("accuracy")?,
+        column("lambda_1")?,
+        column("trace_h")?,
+        column("trace_sigma")?,
+    );
+    let (trhs, ratio, a_hat, sharp) = (
+        column("tr_h_sigma")?,
+        column("ratio")?,
+        column("a_hat")?,
+        column("expected_sharpness")?,
+    );
     let cell = |x: Option<f64>, width: usize, digits: usize| match x {
         Some(x) if x.abs() >= 1e4 || (x != 0.0 && x.abs() < 1e-3) => format!("{x:>width$.2e}"),
         Some(x) => format!("{x:>width$.digits$}"),

@@ -8,8 +8,8 @@ use curvscope_model::load_checkpoint;
 use serde_json::json;
 
 use crate::common::objective;
-use curvscope_model::Precision;
 use crate::inputs::{dtype_name, label_mismatch, norm, DataArgs, DataCache, DataChoice};
+use curvscope_model::Precision;
 
 /// Arguments of `curvscope info`.
 #[derive(clap::Args, Debug)]

@@ -17,7 +17,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "curvscope", version, about = "Curvature of loss landscapes and the anisotropy of SGD noise")]
+#[command(
+    name = "curvscope",
+    version,
+    about = "Curvature of loss landscapes and the anisotropy of SGD noise"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

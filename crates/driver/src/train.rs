@@ -459,7 +459,9 @@ fn interrupt_flag() -> Result<&'static AtomicBool> {
     static FLAG: AtomicBool = AtomicBool::new(false);
     static INSTALLED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     INSTALLED
-        .get_or_init(|| ctrlc::set_handler(|| FLAG.store(true, Ordering::SeqCst)).map_err(|e| e.to_string()))
+        .get_or_init(|| {
+            ctrlc::set_handler(|| FLAG.store(true, Ordering::SeqCst)).map_err(|e| e.to_string())
+        })
         .clone()
         .map_err(|e| anyhow::anyhow!("installing the Ctrl-C handler: {e}"))?;
     Ok(&FLAG)

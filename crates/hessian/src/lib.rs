@@ -21,7 +21,7 @@ mod trace;
 
 pub use dense::{asymmetry, dense_matrix, full_spectrum, DenseOperator, FullSpectrum};
 pub use density::{slq, Density, Moment, ProbeKind, Quadrature, Slq, SlqOptions};
-pub use hvp::HessianOperator;
 pub use eigen::{top_eigenpairs, true_residuals, Eigenpairs, LanczosOptions, Which};
+pub use hvp::HessianOperator;
 pub use operator::{AsHermitian, CountingOperator, LinearOperator};
 pub use trace::{deflated_hutchinson, hutch_plus_plus, hutchinson, Probes, TraceEstimate};

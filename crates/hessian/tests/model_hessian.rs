@@ -1,14 +1,27 @@
 //! Lanczos on a real network's exact-HVP operator against the dense path (D < 2,000).
 
-use curvscope_hessian::{full_spectrum, top_eigenpairs, true_residuals, HessianOperator, LanczosOptions, Which};
-use curvscope_model::{default_data_dir, digits, ArchSpec, BurnObjective, Cpu, Init, Objective, Precision};
+use curvscope_hessian::{
+    full_spectrum, top_eigenpairs, true_residuals, HessianOperator, LanczosOptions, Which,
+};
+use curvscope_model::{
+    default_data_dir, digits, ArchSpec, BurnObjective, Cpu, Init, Objective, Precision,
+};
 
 /// A small CNN on 8×8 digits: conv 1→4 (3×3), pool, fc 36→20→10 (D = 990).
 fn small_cnn_on_digits() -> (BurnObjective<Cpu>, Vec<f64>) {
-    let arch = ArchSpec::Cnn { side: 8, channels: vec![1, 4], kernel: 3, hidden: vec![20], classes: 10 };
+    let arch = ArchSpec::Cnn {
+        side: 8,
+        channels: vec![1, 4],
+        kernel: 3,
+        hidden: vec![20],
+        classes: 10,
+    };
     let data = digits(&default_data_dir()).unwrap().slice(0..300);
     let theta = arch.init(Init::PyTorch, 3);
-    (BurnObjective::new(arch, &data, &Default::default(), Precision::F64).unwrap(), theta)
+    (
+        BurnObjective::new(arch, &data, &Default::default(), Precision::F64).unwrap(),
+        theta,
+    )
 }
 
 #[test]
@@ -17,17 +30,39 @@ fn lanczos_matches_the_dense_hessian_of_a_small_cnn() {
     assert!(obj.dim() <= 2000, "D = {}", obj.dim());
     let h = HessianOperator::new(&obj, &theta);
     let dense = full_spectrum(&h);
-    assert!(dense.asymmetry < 1e-12, "assembled Hessian asymmetry {:e}", dense.asymmetry);
-    let scale = dense.eigenvalues[0].abs().max(dense.eigenvalues.last().unwrap().abs());
+    assert!(
+        dense.asymmetry < 1e-12,
+        "assembled Hessian asymmetry {:e}",
+        dense.asymmetry
+    );
+    let scale = dense.eigenvalues[0]
+        .abs()
+        .max(dense.eigenvalues.last().unwrap().abs());
     for which in [Which::Largest, Which::Smallest] {
-        let pairs = top_eigenpairs(&h, &LanczosOptions { k: 5, which, tol: 1e-10, seed: 1, ..Default::default() });
-        assert!(pairs.converged, "{which:?} did not converge in {} HVPs", pairs.n_applications);
+        let pairs = top_eigenpairs(
+            &h,
+            &LanczosOptions {
+                k: 5,
+                which,
+                tol: 1e-10,
+                seed: 1,
+                ..Default::default()
+            },
+        );
+        assert!(
+            pairs.converged,
+            "{which:?} did not converge in {} HVPs",
+            pairs.n_applications
+        );
         let truth: Vec<f64> = match which {
             Which::Largest => dense.eigenvalues[..5].to_vec(),
             _ => dense.eigenvalues.iter().rev().take(5).copied().collect(),
         };
         for (got, want) in pairs.eigenvalues.iter().zip(&truth) {
-            assert!((got - want).abs() <= 1e-8 * scale, "{which:?}: {got} vs dense {want}");
+            assert!(
+                (got - want).abs() <= 1e-8 * scale,
+                "{which:?}: {got} vs dense {want}"
+            );
         }
         for r in true_residuals(&h, &pairs) {
             assert!(r <= 1e-8 * scale, "{which:?}: true residual {r:e}");

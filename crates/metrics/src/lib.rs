@@ -72,7 +72,7 @@ pub use proposition::{
     MinibatchFactor, Proposition1,
 };
 pub use report::{
-    analyze_checkpoint, report_from_spectrum, CurvatureOptions, HessianSpectrum, Report, ReportOptions,
-    TraceHSigmaMethod,
+    analyze_checkpoint, report_from_spectrum, CurvatureOptions, HessianSpectrum, Report,
+    ReportOptions, TraceHSigmaMethod,
 };
 pub use sharpness::{expected_sharpness, ExpectedSharpness, SharpnessOptions};

@@ -9,8 +9,8 @@ use crate::proposition::{
 };
 use crate::sharpness::{expected_sharpness, ExpectedSharpness, SharpnessOptions};
 use curvscope_hessian::{
-    deflated_hutchinson, slq, top_eigenpairs, Density, Eigenpairs, HessianOperator, LanczosOptions, Probes, Slq,
-    SlqOptions, Which,
+    deflated_hutchinson, slq, top_eigenpairs, Density, Eigenpairs, HessianOperator, LanczosOptions,
+    Probes, Slq, SlqOptions, Which,
 };
 use curvscope_model::Objective;
 use serde::{Deserialize, Serialize};
@@ -43,7 +43,11 @@ impl Default for CurvatureOptions {
             tol: 1e-6,
             max_krylov: None,
             lambda_min: true,
-            trace_probes: Probes::Until { rel_stderr: 0.01, block: 10, max: 100 },
+            trace_probes: Probes::Until {
+                rel_stderr: 0.01,
+                block: 10,
+                max: 100,
+            },
             density: None,
             seed: 0,
         }
@@ -65,7 +69,11 @@ pub struct HessianSpectrum {
 
 impl HessianSpectrum {
     /// Lanczos, deflated Hutchinson and SLQ on the exact-HVP operator of `objective` at θ.
-    pub fn compute<O: Objective + ?Sized>(objective: &O, theta: &[f64], options: &CurvatureOptions) -> Self {
+    pub fn compute<O: Objective + ?Sized>(
+        objective: &O,
+        theta: &[f64],
+        options: &CurvatureOptions,
+    ) -> Self {
         let h = HessianOperator::new(objective, theta);
         let lanczos = |k, which| LanczosOptions {
             k,
@@ -87,8 +95,16 @@ impl HessianSpectrum {
             probes: trace.n_probes,
             seed: Some(trace.seed),
         };
-        let density = options.density.as_ref().map(|slq_options| slq(&h, slq_options));
-        Self { top, trace, lambda_min, density }
+        let density = options
+            .density
+            .as_ref()
+            .map(|slq_options| slq(&h, slq_options));
+        Self {
+            top,
+            trace,
+            lambda_min,
+            density,
+        }
     }
 }
 
@@ -96,7 +112,9 @@ impl HessianSpectrum {
 /// grid of 4,000 points, fine enough to resolve it for widths up to ~10⁴.
 fn broadened_density(slq: &Slq) -> Density {
     let nodes = slq.probes.iter().flat_map(|q| q.nodes.iter().copied());
-    let (lo, hi) = nodes.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| (lo.min(x), hi.max(x)));
+    let (lo, hi) = nodes.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+        (lo.min(x), hi.max(x))
+    });
     let variance = 1e-5 * (hi - lo).max(1.0);
     slq.density(variance.sqrt(), 4000)
 }
@@ -196,7 +214,11 @@ pub struct Report {
 }
 
 /// Every quantity of the paper at θ: [`HessianSpectrum::compute`], then [`report_from_spectrum`].
-pub fn analyze_checkpoint<O: Objective + ?Sized>(objective: &O, theta: &[f64], options: &ReportOptions) -> Report {
+pub fn analyze_checkpoint<O: Objective + ?Sized>(
+    objective: &O,
+    theta: &[f64],
+    options: &ReportOptions,
+) -> Report {
     let hessian = HessianSpectrum::compute(objective, theta, &options.curvature);
     report_from_spectrum(objective, theta, &hessian, options)
 }

@@ -77,20 +77,38 @@ impl ArchSpec {
     pub fn params(&self) -> Vec<(String, Vec<usize>)> {
         match self {
             ArchSpec::Lenet => self.as_cnn().params(),
-            ArchSpec::Cnn { channels, kernel, hidden, classes, .. } => {
+            ArchSpec::Cnn {
+                channels,
+                kernel,
+                hidden,
+                classes,
+                ..
+            } => {
                 let convs = channels.windows(2).enumerate().flat_map(|(i, c)| {
                     [
-                        (format!("conv{}.weight", i + 1), vec![c[1], c[0], *kernel, *kernel]),
+                        (
+                            format!("conv{}.weight", i + 1),
+                            vec![c[1], c[0], *kernel, *kernel],
+                        ),
                         (format!("conv{}.bias", i + 1), vec![c[1]]),
                     ]
                 });
-                let widths: Vec<usize> =
-                    std::iter::once(self.flat_features()).chain(hidden.iter().copied()).chain([*classes]).collect();
+                let widths: Vec<usize> = std::iter::once(self.flat_features())
+                    .chain(hidden.iter().copied())
+                    .chain([*classes])
+                    .collect();
                 convs.chain(linear_layers(&widths)).collect()
             }
-            ArchSpec::Mlp { input, hidden, classes, .. } => {
-                let widths: Vec<usize> =
-                    std::iter::once(*input).chain(hidden.iter().copied()).chain([*classes]).collect();
+            ArchSpec::Mlp {
+                input,
+                hidden,
+                classes,
+                ..
+            } => {
+                let widths: Vec<usize> = std::iter::once(*input)
+                    .chain(hidden.iter().copied())
+                    .chain([*classes])
+                    .collect();
                 linear_layers(&widths)
             }
             ArchSpec::FixedOutput { input, hidden } => linear("hidden", *input, *hidden).to_vec(),
@@ -101,7 +119,13 @@ impl ArchSpec {
     /// LeNet as the CNN it is: 1×28×28, conv 1→10→10 (5×5), fc 160→50→10.
     pub fn as_cnn(&self) -> ArchSpec {
         match self {
-            ArchSpec::Lenet => ArchSpec::Cnn { side: 28, channels: vec![1, 10, 10], kernel: 5, hidden: vec![50], classes: 10 },
+            ArchSpec::Lenet => ArchSpec::Cnn {
+                side: 28,
+                channels: vec![1, 10, 10],
+                kernel: 5,
+                hidden: vec![50],
+                classes: 10,
+            },
             other => other.clone(),
         }
     }
@@ -109,7 +133,12 @@ impl ArchSpec {
     /// Length of the flattened feature maps after the conv stack (0 for non-CNNs).
     pub fn flat_features(&self) -> usize {
         match self.as_cnn() {
-            ArchSpec::Cnn { side, channels, kernel, .. } => {
+            ArchSpec::Cnn {
+                side,
+                channels,
+                kernel,
+                ..
+            } => {
                 let side = (1..channels.len()).fold(side, |s, _| (s + 1 - kernel) / 2);
                 side * side * channels[channels.len() - 1]
             }
@@ -146,12 +175,19 @@ impl ArchSpec {
 
 /// A linear layer's weight `[out, in]` (PyTorch layout) and bias.
 fn linear(name: &str, fan_in: usize, fan_out: usize) -> [(String, Vec<usize>); 2] {
-    [(format!("{name}.weight"), vec![fan_out, fan_in]), (format!("{name}.bias"), vec![fan_out])]
+    [
+        (format!("{name}.weight"), vec![fan_out, fan_in]),
+        (format!("{name}.bias"), vec![fan_out]),
+    ]
 }
 
 /// `fc1, fc2, …` between consecutive widths.
 fn linear_layers(widths: &[usize]) -> Vec<(String, Vec<usize>)> {
-    widths.windows(2).enumerate().flat_map(|(i, w)| linear(&format!("fc{}", i + 1), w[0], w[1])).collect()
+    widths
+        .windows(2)
+        .enumerate()
+        .flat_map(|(i, w)| linear(&format!("fc{}", i + 1), w[0], w[1]))
+        .collect()
 }
 
 /// How to draw the initial θ.

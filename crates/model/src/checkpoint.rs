@@ -397,8 +397,8 @@ pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint, CheckpointError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::arch::Activation;
     use super::*;
+    use crate::arch::Activation;
     use rand::{Rng, SeedableRng};
 
     fn mlp() -> ArchSpec {

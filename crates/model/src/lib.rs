@@ -12,10 +12,12 @@ mod objective;
 
 pub use arch::{Activation, ArchSpec, Init};
 pub use burn_objective::{BurnObjective, Precision};
-pub use checkpoint::{load_checkpoint, save_checkpoint, Checkpoint, CheckpointError, CheckpointMeta, Dtype};
+pub use checkpoint::{
+    load_checkpoint, save_checkpoint, Checkpoint, CheckpointError, CheckpointMeta, Dtype,
+};
 pub use dataset::{
-    default_data_dir, digits, fashion_corrupted, fashion_test, fashion_train, labels_sha256, toy2d, two_d_halfspace,
-    DataError, Dataset, DatasetInfo, Targets,
+    default_data_dir, digits, fashion_corrupted, fashion_test, fashion_train, labels_sha256, toy2d,
+    two_d_halfspace, DataError, Dataset, DatasetInfo, Targets,
 };
 pub use npz::{load_npz, NpzError};
 pub use objective::Objective;

@@ -41,7 +41,12 @@ pub trait Objective: Send + Sync {
 
     /// Calls `sink(start, rows)` for consecutive chunks of at most `chunk` per-sample gradients
     /// (`rows` is row-major `[len, D]`), so Σ statistics never hold all N×D numbers at once.
-    fn for_each_grad_chunk(&self, theta: &[f64], chunk: usize, sink: &mut dyn FnMut(usize, &[f64])) {
+    fn for_each_grad_chunk(
+        &self,
+        theta: &[f64],
+        chunk: usize,
+        sink: &mut dyn FnMut(usize, &[f64]),
+    ) {
         let n = self.n_samples();
         let chunk = chunk.max(1);
         let mut start = 0;

@@ -1,11 +1,18 @@
 //! The objective's derivatives against finite differences and closed forms (f64 unless noted).
 
-use curvscope_model::{Activation, ArchSpec, BurnObjective, Cpu, Dataset, Init, NdArray, Objective, Precision, Targets};
+use curvscope_model::{
+    Activation, ArchSpec, BurnObjective, Cpu, Dataset, Init, NdArray, Objective, Precision, Targets,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 fn rel_err(a: &[f64], b: &[f64]) -> f64 {
-    let diff: f64 = a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>().sqrt();
+    let diff: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).powi(2))
+        .sum::<f64>()
+        .sqrt();
     let norm: f64 = b.iter().map(|y| y * y).sum::<f64>().sqrt();
     diff / norm
 }
@@ -26,36 +33,102 @@ fn unit_direction(dim: usize, seed: u64) -> Vec<f64> {
 }
 
 /// A classification problem with random inputs: `n` samples of `features` in [0, 1).
-fn classification(arch: ArchSpec, features: usize, classes: usize, n: usize, precision: Precision) -> BurnObjective<Cpu> {
-    BurnObjective::new(arch, &random_images(features, classes, n), &Default::default(), precision).unwrap()
+fn classification(
+    arch: ArchSpec,
+    features: usize,
+    classes: usize,
+    n: usize,
+    precision: Precision,
+) -> BurnObjective<Cpu> {
+    BurnObjective::new(
+        arch,
+        &random_images(features, classes, n),
+        &Default::default(),
+        precision,
+    )
+    .unwrap()
 }
 
 /// `n` random samples of `features` values in [0, 1) with random labels.
 fn random_images(features: usize, classes: usize, n: usize) -> Dataset {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
-    let x: Vec<f32> = (0..n * features).map(|_| rng.random_range(0.0..1.0)).collect();
-    let labels = (0..n).map(|_| rng.random_range(0..classes as i64)).collect();
-    Dataset::new("random", x, vec![features], Targets::Classes { labels, n_classes: classes }, Some(7)).unwrap()
+    let x: Vec<f32> = (0..n * features)
+        .map(|_| rng.random_range(0.0..1.0))
+        .collect();
+    let labels = (0..n)
+        .map(|_| rng.random_range(0..classes as i64))
+        .collect();
+    Dataset::new(
+        "random",
+        x,
+        vec![features],
+        Targets::Classes {
+            labels,
+            n_classes: classes,
+        },
+        Some(7),
+    )
+    .unwrap()
 }
 
 fn small_mlp() -> (ArchSpec, usize, usize) {
-    (ArchSpec::Mlp { input: 6, hidden: vec![8, 5], classes: 3, activation: Activation::Tanh }, 6, 3)
+    (
+        ArchSpec::Mlp {
+            input: 6,
+            hidden: vec![8, 5],
+            classes: 3,
+            activation: Activation::Tanh,
+        },
+        6,
+        3,
+    )
 }
 
 fn small_relu_mlp() -> (ArchSpec, usize, usize) {
-    (ArchSpec::Mlp { input: 6, hidden: vec![12], classes: 4, activation: Activation::Relu }, 6, 4)
+    (
+        ArchSpec::Mlp {
+            input: 6,
+            hidden: vec![12],
+            classes: 4,
+            activation: Activation::Relu,
+        },
+        6,
+        4,
+    )
 }
 
 fn small_cnn() -> (ArchSpec, usize, usize) {
-    (ArchSpec::Cnn { side: 8, channels: vec![1, 3], kernel: 3, hidden: vec![6], classes: 3 }, 64, 3)
+    (
+        ArchSpec::Cnn {
+            side: 8,
+            channels: vec![1, 3],
+            kernel: 3,
+            hidden: vec![6],
+            classes: 3,
+        },
+        64,
+        3,
+    )
 }
 
 fn fixed_output(n: usize) -> BurnObjective<Cpu> {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let x: Vec<f32> = (0..2 * n).map(|_| rng.random_range(-2.0..2.0)).collect();
-    let y = x.chunks(2).map(|p| if p[0] >= p[1] { 1.0 } else { 0.0 }).collect();
+    let y = x
+        .chunks(2)
+        .map(|p| if p[0] >= p[1] { 1.0 } else { 0.0 })
+        .collect();
     let data = Dataset::new("halfspace", x, vec![2], Targets::Regression(y), Some(11)).unwrap();
-    BurnObjective::new(ArchSpec::FixedOutput { input: 2, hidden: 10 }, &data, &Default::default(), Precision::F64).unwrap()
+    BurnObjective::new(
+        ArchSpec::FixedOutput {
+            input: 2,
+            hidden: 10,
+        },
+        &data,
+        &Default::default(),
+        Precision::F64,
+    )
+    .unwrap()
 }
 
 /// Central-difference gradient, one coordinate at a time.
@@ -73,7 +146,10 @@ fn fd_grad(obj: &dyn Objective, theta: &[f64], eps: f64) -> Vec<f64> {
 fn fd_hvp(obj: &dyn Objective, theta: &[f64], v: &[f64], eps: f64) -> Vec<f64> {
     let plus = obj.grad(&axpy(theta, eps, v));
     let minus = obj.grad(&axpy(theta, -eps, v));
-    plus.iter().zip(&minus).map(|(p, m)| (p - m) / (2.0 * eps)).collect()
+    plus.iter()
+        .zip(&minus)
+        .map(|(p, m)| (p - m) / (2.0 * eps))
+        .collect()
 }
 
 /// The dense Hessian assembled from D exact HVPs (column j = H·e_j).
@@ -116,26 +192,39 @@ fn lenet_directional_derivatives_match_central_differences() {
     for seed in 0..3 {
         let v = unit_direction(theta.len(), seed);
         let eps = 1e-5;
-        let fd = (obj.loss(&axpy(&theta, eps, &v)) - obj.loss(&axpy(&theta, -eps, &v))) / (2.0 * eps);
+        let fd =
+            (obj.loss(&axpy(&theta, eps, &v)) - obj.loss(&axpy(&theta, -eps, &v))) / (2.0 * eps);
         let exact = dot(&g, &v);
-        assert!(((exact - fd) / exact).abs() < 1e-6, "lenet ⟨g,v⟩ {exact} vs FD {fd}");
+        assert!(
+            ((exact - fd) / exact).abs() < 1e-6,
+            "lenet ⟨g,v⟩ {exact} vs FD {fd}"
+        );
     }
 }
 
 #[test]
 fn exact_hvp_matches_central_difference_hvp() {
-    let cases: Vec<(String, BurnObjective<Cpu>, Vec<f64>)> = [small_mlp(), small_relu_mlp(), small_cnn(), (ArchSpec::Lenet, 784, 10)]
-        .into_iter()
-        .map(|(arch, features, classes)| {
-            let theta = arch.init(Init::PyTorch, 4);
-            (format!("{arch:?}"), classification(arch, features, classes, 12, Precision::F64), theta)
-        })
-        .chain(std::iter::once({
-            let obj = fixed_output(40);
-            let theta = obj.arch().init(Init::PyTorch, 5);
-            ("fixed-output".to_string(), obj, theta)
-        }))
-        .collect();
+    let cases: Vec<(String, BurnObjective<Cpu>, Vec<f64>)> = [
+        small_mlp(),
+        small_relu_mlp(),
+        small_cnn(),
+        (ArchSpec::Lenet, 784, 10),
+    ]
+    .into_iter()
+    .map(|(arch, features, classes)| {
+        let theta = arch.init(Init::PyTorch, 4);
+        (
+            format!("{arch:?}"),
+            classification(arch, features, classes, 12, Precision::F64),
+            theta,
+        )
+    })
+    .chain(std::iter::once({
+        let obj = fixed_output(40);
+        let theta = obj.arch().init(Init::PyTorch, 5);
+        ("fixed-output".to_string(), obj, theta)
+    }))
+    .collect();
     for (name, obj, theta) in &cases {
         for seed in 0..2 {
             let v = unit_direction(obj.dim(), 100 + seed);
@@ -157,7 +246,10 @@ fn assembled_hessian_is_symmetric_and_matches_finite_differences() {
         let d = obj.dim();
         for (i, row) in h.iter().enumerate() {
             for (j, column) in h.iter().enumerate().take(i) {
-                assert!((row[j] - column[i]).abs() <= 1e-12 * scale, "{arch:?}: H[{i}][{j}] asymmetric");
+                assert!(
+                    (row[j] - column[i]).abs() <= 1e-12 * scale,
+                    "{arch:?}: H[{i}][{j}] asymmetric"
+                );
             }
         }
         let fd: Vec<f64> = (0..d)
@@ -175,7 +267,13 @@ fn assembled_hessian_is_symmetric_and_matches_finite_differences() {
 #[test]
 fn toy2d_hessian_at_sharp_minimum() {
     let origin = Dataset::new("origin", vec![0.0, 0.0], vec![2], Targets::None, None).unwrap();
-    let obj = BurnObjective::<Cpu>::new(ArchSpec::Toy2d, &origin, &Default::default(), Precision::F64).unwrap();
+    let obj = BurnObjective::<Cpu>::new(
+        ArchSpec::Toy2d,
+        &origin,
+        &Default::default(),
+        Precision::F64,
+    )
+    .unwrap();
     let theta = [1.0, 1.0];
     assert_eq!(obj.loss(&theta), 0.0);
     // Exact up to the rounding of cos(π/4)² = 1/2 in f64.
@@ -193,7 +291,9 @@ fn per_sample_gradients_average_to_the_gradient() {
     let theta = arch.init(Init::PyTorch, 8);
     let d = obj.dim();
     let rows = obj.per_sample_grads(&theta);
-    let mean: Vec<f64> = (0..d).map(|j| rows.chunks(d).map(|r| r[j]).sum::<f64>() / 10.0).collect();
+    let mean: Vec<f64> = (0..d)
+        .map(|j| rows.chunks(d).map(|r| r[j]).sum::<f64>() / 10.0)
+        .collect();
     let g = obj.grad(&theta);
     assert!(rel_err(&mean, &g) < 1e-12);
     let mut chunked = Vec::new();
@@ -211,7 +311,10 @@ fn f32_hvp_agrees_with_f64() {
     let h32 = classification(ArchSpec::Lenet, 784, 10, 12, Precision::F32).hvp(&theta, &v);
     let err = rel_err(&h32, &h64);
     assert!(err < 1e-4, "f32 vs f64 HVP rel. err {err:e}");
-    assert!(err > 1e-10, "the f32 path must really compute in single precision");
+    assert!(
+        err > 1e-10,
+        "the f32 path must really compute in single precision"
+    );
 }
 
 /// burn-flex (the default) and burn-ndarray agree on the whole pipeline in f64.
@@ -221,8 +324,10 @@ fn flex_and_ndarray_backends_agree() {
     let theta = arch.init(Init::PyTorch, 10);
     let v = unit_direction(theta.len(), 10);
     let data = random_images(features, classes, 12);
-    let flex = BurnObjective::<Cpu>::new(arch.clone(), &data, &Default::default(), Precision::F64).unwrap();
-    let ndarray = BurnObjective::<NdArray>::new(arch, &data, &Default::default(), Precision::F64).unwrap();
+    let flex = BurnObjective::<Cpu>::new(arch.clone(), &data, &Default::default(), Precision::F64)
+        .unwrap();
+    let ndarray =
+        BurnObjective::<NdArray>::new(arch, &data, &Default::default(), Precision::F64).unwrap();
     assert!(rel_err(&flex.grad(&theta), &ndarray.grad(&theta)) < 1e-12);
     assert!(rel_err(&flex.hvp(&theta, &v), &ndarray.hvp(&theta, &v)) < 1e-12);
 }

@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use curvscope_model::{
-    default_data_dir, fashion_test, load_checkpoint, load_npz, ArchSpec, BurnObjective, Cpu, Dtype, Objective, Precision,
+    default_data_dir, fashion_test, load_checkpoint, load_npz, ArchSpec, BurnObjective, Cpu, Dtype,
+    Objective, Precision,
 };
 
 fn fixture() -> PathBuf {
@@ -48,7 +49,12 @@ fn data_npz_is_the_first_16_test_images_of_our_bundled_data() {
 }
 
 fn rel_err(ours: &[f64], reference: &[f64]) -> f64 {
-    let diff: f64 = ours.iter().zip(reference).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
+    let diff: f64 = ours
+        .iter()
+        .zip(reference)
+        .map(|(a, b)| (a - b).powi(2))
+        .sum::<f64>()
+        .sqrt();
     diff / reference.iter().map(|b| b * b).sum::<f64>().sqrt()
 }
 
@@ -58,7 +64,8 @@ fn rel_err(ours: &[f64], reference: &[f64]) -> f64 {
 fn lenet_matches_pytorch_float64_reference() {
     let ckpt = load_checkpoint(&fixture()).unwrap();
     let data = load_npz(&fixture().join("data.npz"), Some(10)).unwrap();
-    let obj = BurnObjective::<Cpu>::new(ckpt.meta.arch, &data, &Default::default(), Precision::F64).unwrap();
+    let obj = BurnObjective::<Cpu>::new(ckpt.meta.arch, &data, &Default::default(), Precision::F64)
+        .unwrap();
     let theta = &ckpt.theta;
     let checks = [
         ("logits", obj.logits(theta)),

@@ -17,7 +17,10 @@ fn covariance_operator_is_the_dense_covariance() {
     assert!((&assembled - &explicit).norm() <= 1e-12 * explicit.norm());
 
     let top = dense_top(&explicit, 1);
-    let (lambda, u) = (top.eigenvalues[0], DVector::from_column_slice(&top.eigenvectors[0]));
+    let (lambda, u) = (
+        top.eigenvalues[0],
+        DVector::from_column_slice(&top.eigenvectors[0]),
+    );
     assert_rel(dense_top(&assembled, 1).eigenvalues[0], lambda, 1e-12);
     // The operator itself maps the top eigenvector to λu.
     let su = DVector::from_vec(op.apply(u.as_slice()));

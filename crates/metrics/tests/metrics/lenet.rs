@@ -1,13 +1,16 @@
 //! Exact and stochastic Tr(HΣ) on LeNet with real FashionMNIST data, at a trained point.
 
 use curvscope_metrics::{trace_h_sigma_exact, trace_h_sigma_stochastic};
-use curvscope_model::{default_data_dir, fashion_corrupted, ArchSpec, BurnObjective, Cpu, Init, Objective, Precision};
+use curvscope_model::{
+    default_data_dir, fashion_corrupted, ArchSpec, BurnObjective, Cpu, Init, Objective, Precision,
+};
 
 /// LeNet on the first `n_clean + n_random` samples of the paper's set, after `steps` of GD, so
 /// the point is not a random initialisation.
 fn trained_lenet(n_clean: usize, n_random: usize, steps: usize) -> (BurnObjective<Cpu>, Vec<f64>) {
     let data = fashion_corrupted(&default_data_dir(), n_clean, n_random, 0).unwrap();
-    let obj = BurnObjective::new(ArchSpec::Lenet, &data, &Default::default(), Precision::F64).unwrap();
+    let obj =
+        BurnObjective::new(ArchSpec::Lenet, &data, &Default::default(), Precision::F64).unwrap();
     let mut theta = ArchSpec::Lenet.init(Init::PyTorch, 0);
     for _ in 0..steps {
         let g = obj.grad(&theta);
@@ -19,7 +22,13 @@ fn trained_lenet(n_clean: usize, n_random: usize, steps: usize) -> (BurnObjectiv
 fn exact_within_four_stderr(obj: &BurnObjective<Cpu>, theta: &[f64], probes: usize) {
     let exact = trace_h_sigma_exact(obj, theta, 32);
     let probed = trace_h_sigma_stochastic(obj, theta, probes, 5);
-    println!("N = {}: exact Tr(HΣ) = {:.6e}, stochastic = {:.6e} ± {:.2e} ({probes} probes)", obj.n_samples(), exact.value, probed.value, probed.stderr);
+    println!(
+        "N = {}: exact Tr(HΣ) = {:.6e}, stochastic = {:.6e} ± {:.2e} ({probes} probes)",
+        obj.n_samples(),
+        exact.value,
+        probed.value,
+        probed.stderr
+    );
     assert!(
         (exact.value - probed.value).abs() <= 4.0 * probed.stderr,
         "exact {} vs stochastic {} ± {}",

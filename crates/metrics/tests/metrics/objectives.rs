@@ -1,7 +1,7 @@
 //! Test objectives with closed-form derivatives, and dense references.
 
-use curvscope_hessian::LinearOperator;
 use curvscope_hessian::Eigenpairs;
+use curvscope_hessian::LinearOperator;
 use curvscope_model::Objective;
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 use rand::{Rng, SeedableRng};

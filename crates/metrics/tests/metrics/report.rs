@@ -3,8 +3,8 @@
 
 use crate::objectives::{assert_rel, dense_covariance, dense_top, LeastSquares};
 use curvscope_metrics::{
-    analyze_checkpoint, condition_ks, report_from_spectrum, CurvatureOptions, proposition1, Estimate, HessianSpectrum, Report,
-    ReportOptions, SharpnessOptions,
+    analyze_checkpoint, condition_ks, proposition1, report_from_spectrum, CurvatureOptions,
+    Estimate, HessianSpectrum, Report, ReportOptions, SharpnessOptions,
 };
 
 #[test]
@@ -108,7 +108,12 @@ fn analyze_checkpoint_computes_the_spectrum_itself() {
     let options = ReportOptions {
         sigma_top_k: 2,
         sharpness: None,
-        curvature: CurvatureOptions { top_k: 3, tol: 1e-10, seed: 9, ..CurvatureOptions::default() },
+        curvature: CurvatureOptions {
+            top_k: 3,
+            tol: 1e-10,
+            seed: 9,
+            ..CurvatureOptions::default()
+        },
         ..ReportOptions::default()
     };
     let report = analyze_checkpoint(&ls, &theta, &options);
@@ -118,5 +123,9 @@ fn analyze_checkpoint_computes_the_spectrum_itself() {
     }
     assert_rel(report.lambda_min.unwrap(), truth.eigenvalues[d - 1], 1e-8);
     let trace = &report.trace_h;
-    assert!((trace.value - h.trace()).abs() <= 4.0 * trace.stderr, "{trace:?} vs {}", h.trace());
+    assert!(
+        (trace.value - h.trace()).abs() <= 4.0 * trace.stderr,
+        "{trace:?} vs {}",
+        h.trace()
+    );
 }
