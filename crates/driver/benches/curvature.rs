@@ -144,7 +144,7 @@ fn run_precision(bench: &mut Bench, data: &Dataset, theta: &[f64], precision: Pr
     first_and_second_order(bench, &obj, theta, "burn-flex", precision, reps);
     let v = unit(obj.dim());
     let batch: Vec<Vec<f64>> = (0..8).map(|_| v.clone()).collect();
-    bench.time("hvps (8, rayon)", "burn-flex", precision, 1, 3, Some((8, 1)), || obj.hvps(theta, &batch));
+    bench.time("hvps (8, rayon)", "burn-flex", precision, 0, if quick { 1 } else { 3 }, Some((8, 1)), || obj.hvps(theta, &batch));
     bench.note("per HVP, 8 HVPs in parallel on the rayon pool".into());
     let per_sample_reps = if quick { 1 } else { 3 };
     bench.time("per-sample grads (all N)", "burn-flex", precision, 1, per_sample_reps, None, || obj.per_sample_grads(theta));
@@ -207,13 +207,16 @@ fn main() {
         trained_theta(&obj, train_steps)
     };
     let mut bench = Bench { rows: Vec::new() };
-    for precision in [Precision::F32, Precision::F64] {
+    // CURVSCOPE_BENCH_PRECISION=f32 (or f64) restricts the run to one precision.
+    let only: Option<Precision> = std::env::var("CURVSCOPE_BENCH_PRECISION").ok().map(|p| p.parse().expect("f32 or f64"));
+    let precisions: Vec<Precision> = [Precision::F32, Precision::F64].into_iter().filter(|p| only.is_none_or(|o| o == *p)).collect();
+    for &precision in &precisions {
         run_precision(&mut bench, &data, &theta, precision, quick);
     }
-    let ndarray = BurnObjective::<NdArray>::new(ArchSpec::Lenet, &data, &Default::default(), Precision::F64).expect("fits");
-    first_and_second_order(&mut bench, &ndarray, &theta, "burn-ndarray", Precision::F64, 3);
-    let ndarray = BurnObjective::<NdArray>::new(ArchSpec::Lenet, &data, &Default::default(), Precision::F32).expect("fits");
-    first_and_second_order(&mut bench, &ndarray, &theta, "burn-ndarray", Precision::F32, 3);
+    for &precision in &precisions {
+        let ndarray = BurnObjective::<NdArray>::new(ArchSpec::Lenet, &data, &Default::default(), precision).expect("fits");
+        first_and_second_order(&mut bench, &ndarray, &theta, "burn-ndarray", precision, 3);
+    }
 
     println!("\n{:<32} {:<13} {:>4} {:>4} {:>11} {:>11} {:>9} {:>10}  note", "operation", "backend", "prec", "reps", "median s", "min s", "peak MiB", "subset");
     for r in &bench.rows {

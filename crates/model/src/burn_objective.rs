@@ -200,11 +200,14 @@ impl<B: Backend> Objective for BurnObjective<B> {
         vs.par_iter().map(|v| self.hvp(theta, v)).collect()
     }
 
+    /// One backward pass per sample, samples spread over rayon's pool: a single sample's
+    /// kernels are too small for burn-flex's own threading to pay off.
     fn per_sample_grads_range(&self, theta: &[f64], start: usize, len: usize) -> Vec<f64> {
-        let mut out = Vec::with_capacity(len * self.dim);
-        for i in start..start + len {
-            out.extend(self.grad_of(theta, &self.batch_range(i, 1), |losses| losses.sum()));
-        }
-        out
+        use rayon::prelude::*;
+        let rows: Vec<Vec<f64>> = (start..start + len)
+            .into_par_iter()
+            .map(|i| self.grad_of(theta, &self.batch_range(i, 1), |losses| losses.sum()))
+            .collect();
+        rows.concat()
     }
 }

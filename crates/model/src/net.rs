@@ -4,11 +4,11 @@
 //! pass slices its weights out of a single leaf tensor. θ ↔ model conversion is then free, and
 //! the exact Hessian-vector product is reverse-over-reverse on one leaf. It also keeps every op
 //! on burn 0.21's twice-differentiable path: `nn::Linear` and `max_pool2d` panic under nested
-//! autodiff, so linear layers are `matmul + bias` and 2×2 max-pooling is reshape + `max_dim`.
+//! autodiff, so linear layers are `matmul + bias` and 2×2 max-pooling is a gather.
 
 use burn::tensor::activation::{log_softmax, relu};
 use burn::tensor::backend::Backend;
-use burn::tensor::module::conv2d;
+use burn::tensor::module::{conv2d, max_pool2d_with_indices};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Tensor, TensorData};
 
@@ -60,10 +60,15 @@ impl<B: Backend> Params<B> {
     }
 }
 
-/// 2×2 max-pooling with stride 2 as reshape + `max_dim`, whose backward is differentiable.
+/// 2×2 max-pooling with stride 2 as a gather at the window maxima. burn's fused
+/// `max_pool2d_with_indices` only locates them, on a detached copy, so its backward (not twice
+/// differentiable) never runs; the gather's backward is a scatter, and the scatter's a gather.
+/// About twice as fast as reshape + two `max_dim`s (docs/PERFORMANCE.md).
 fn max_pool_2x2<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
     let [n, c, h, w] = x.dims();
-    x.reshape([n, c, h / 2, 2, w / 2, 2]).max_dim(5).max_dim(3).reshape([n, c, h / 2, w / 2])
+    let (_, at) = max_pool2d_with_indices(x.clone().detach(), [2, 2], [2, 2], [0, 0], [1, 1], false);
+    let (ho, wo) = (h / 2, w / 2);
+    x.reshape([n, c, h * w]).gather(2, at.reshape([n, c, ho * wo])).reshape([n, c, ho, wo])
 }
 
 fn activate<B: Backend>(x: Tensor<B, 2>, activation: Activation) -> Tensor<B, 2> {
@@ -82,7 +87,8 @@ pub fn logits<B: Backend>(arch: &ArchSpec, theta: Tensor<B, 1>, x: Tensor<B, 2>)
             let ArchSpec::Cnn { side, channels, kernel, hidden, classes } = arch.as_cnn() else { unreachable!() };
             let mut x = x.reshape([n, channels[0], side, side]);
             for c in channels.windows(2) {
-                x = max_pool_2x2(relu(p.conv(x, c[0], c[1], kernel)));
+                // relu ∘ pool = pool ∘ relu (max commutes with a monotone map), on 4× fewer values.
+                x = relu(max_pool_2x2(p.conv(x, c[0], c[1], kernel)));
             }
             let flat = arch.flat_features();
             p.mlp(x.reshape([n, flat]), flat, &hidden, classes, Activation::Relu)
