@@ -10,9 +10,12 @@
 use std::time::Instant;
 
 use curvscope_hessian::{top_eigenpairs, true_residuals, HessianOperator, LanczosOptions, Which};
-use curvscope_metrics::{analyze_checkpoint, expected_sharpness, trace_h_sigma_exact, ReportOptions, SharpnessOptions};
+use curvscope_metrics::{
+    analyze_checkpoint, expected_sharpness, trace_h_sigma_exact, ReportOptions, SharpnessOptions,
+};
 use curvscope_model::{
-    default_data_dir, fashion_corrupted, ArchSpec, BurnObjective, Cpu, Dataset, Init, NdArray, Objective, Precision,
+    default_data_dir, fashion_corrupted, ArchSpec, BurnObjective, Cpu, Dataset, Init, NdArray,
+    Objective, Precision,
 };
 use serde::Serialize;
 
@@ -101,7 +104,10 @@ impl Bench {
             peak_rss_mib: peak_mib(),
             note: String::new(),
         };
-        eprintln!("  {:<34} {:>5} {:>10.4} s", row.op, row.precision, row.median_s);
+        eprintln!(
+            "  {:<34} {:>5} {:>10.4} s",
+            row.op, row.precision, row.median_s
+        );
         self.rows.push(row);
         last.expect("at least one run")
     }
@@ -124,35 +130,80 @@ fn trained_theta(objective: &dyn Objective, steps: usize) -> Vec<f64> {
 }
 
 fn unit(dim: usize) -> Vec<f64> {
-    let v: Vec<f64> = (0..dim).map(|i| ((i * 7919 % 1000) as f64 / 1000.0) - 0.5).collect();
+    let v: Vec<f64> = (0..dim)
+        .map(|i| ((i * 7919 % 1000) as f64 / 1000.0) - 0.5)
+        .collect();
     let n = v.iter().map(|x| x * x).sum::<f64>().sqrt();
     v.into_iter().map(|x| x / n).collect()
 }
 
 /// Loss, gradient and HVP of any backend: the rows shared by burn-flex and burn-ndarray.
-fn first_and_second_order(bench: &mut Bench, obj: &dyn Objective, theta: &[f64], backend: &'static str, precision: Precision, reps: usize) {
+fn first_and_second_order(
+    bench: &mut Bench,
+    obj: &dyn Objective,
+    theta: &[f64],
+    backend: &'static str,
+    precision: Precision,
+    reps: usize,
+) {
     let v = unit(obj.dim());
-    bench.time("loss", backend, precision, 1, reps, None, || obj.loss(theta));
-    bench.time("gradient", backend, precision, 1, reps, None, || obj.grad(theta));
-    bench.time("hvp", backend, precision, 1, reps, None, || obj.hvp(theta, &v));
+    bench.time("loss", backend, precision, 1, reps, None, || {
+        obj.loss(theta)
+    });
+    bench.time("gradient", backend, precision, 1, reps, None, || {
+        obj.grad(theta)
+    });
+    bench.time("hvp", backend, precision, 1, reps, None, || {
+        obj.hvp(theta, &v)
+    });
 }
 
-fn run_precision(bench: &mut Bench, data: &Dataset, theta: &[f64], precision: Precision, quick: bool) {
-    let obj = BurnObjective::<Cpu>::new(ArchSpec::Lenet, data, &Default::default(), precision).expect("lenet fits");
+fn run_precision(
+    bench: &mut Bench,
+    data: &Dataset,
+    theta: &[f64],
+    precision: Precision,
+    quick: bool,
+) {
+    let obj = BurnObjective::<Cpu>::new(ArchSpec::Lenet, data, &Default::default(), precision)
+        .expect("lenet fits");
     let n = obj.n_samples();
     let reps = 5;
     first_and_second_order(bench, &obj, theta, "burn-flex", precision, reps);
     let v = unit(obj.dim());
     let batch: Vec<Vec<f64>> = (0..8).map(|_| v.clone()).collect();
-    bench.time("hvps (8, rayon)", "burn-flex", precision, 0, if quick { 1 } else { 3 }, Some((8, 1)), || obj.hvps(theta, &batch));
+    bench.time(
+        "hvps (8, rayon)",
+        "burn-flex",
+        precision,
+        0,
+        if quick { 1 } else { 3 },
+        Some((8, 1)),
+        || obj.hvps(theta, &batch),
+    );
     bench.note("per HVP, 8 HVPs in parallel on the rayon pool".into());
     let per_sample_reps = if quick { 1 } else { 3 };
-    bench.time("per-sample grads (all N)", "burn-flex", precision, 1, per_sample_reps, None, || obj.per_sample_grads(theta));
+    bench.time(
+        "per-sample grads (all N)",
+        "burn-flex",
+        precision,
+        1,
+        per_sample_reps,
+        None,
+        || obj.per_sample_grads(theta),
+    );
 
-    let lanczos = LanczosOptions { k: 20, which: Which::Largest, tol: 1e-6, ..LanczosOptions::default() };
+    let lanczos = LanczosOptions {
+        k: 20,
+        which: Which::Largest,
+        tol: 1e-6,
+        ..LanczosOptions::default()
+    };
     if !quick {
         let h = HessianOperator::new(&obj, theta);
-        let pairs = bench.time("top-20 Lanczos", "burn-flex", precision, 0, 1, None, || top_eigenpairs(&h, &lanczos));
+        let pairs = bench.time("top-20 Lanczos", "burn-flex", precision, 0, 1, None, || {
+            top_eigenpairs(&h, &lanczos)
+        });
         let lambda1 = pairs.eigenvalues[0].abs();
         let worst = true_residuals(&h, &pairs).into_iter().fold(0.0, f64::max);
         bench.note(format!(
@@ -170,25 +221,55 @@ fn run_precision(bench: &mut Bench, data: &Dataset, theta: &[f64], precision: Pr
     if quick {
         let k = 16;
         let d = obj.dim();
-        bench.time("Tr(HΣ) exact", "burn-flex", precision, 0, 1, Some((k, n)), || {
-            let rows = obj.per_sample_grads_range(theta, 0, k);
-            let vs: Vec<Vec<f64>> = rows.chunks(d).map(<[f64]>::to_vec).collect();
-            obj.hvps(theta, &vs)
-        });
-        bench.note(format!("{k} per-sample gradients + {k} HVPs (batched) timed, scaled by N/{k}"));
+        bench.time(
+            "Tr(HΣ) exact",
+            "burn-flex",
+            precision,
+            0,
+            1,
+            Some((k, n)),
+            || {
+                let rows = obj.per_sample_grads_range(theta, 0, k);
+                let vs: Vec<Vec<f64>> = rows.chunks(d).map(<[f64]>::to_vec).collect();
+                obj.hvps(theta, &vs)
+            },
+        );
+        bench.note(format!(
+            "{k} per-sample gradients + {k} HVPs (batched) timed, scaled by N/{k}"
+        ));
     } else {
-        bench.time("Tr(HΣ) exact", "burn-flex", precision, 0, 1, None, || trace_h_sigma_exact(&obj, theta, 64));
+        bench.time("Tr(HΣ) exact", "burn-flex", precision, 0, 1, None, || {
+            trace_h_sigma_exact(&obj, theta, 64)
+        });
     }
 
     let m = if quick { 50 } else { 1000 };
-    let sharp = SharpnessOptions { sigma: 0.01, samples: m, seed: 0 };
+    let sharp = SharpnessOptions {
+        sigma: 0.01,
+        samples: m,
+        seed: 0,
+    };
     let subset = (m < 1000).then_some((m, 1000));
-    bench.time("expected sharpness (M=1000)", "burn-flex", precision, 0, 1, subset, || expected_sharpness(&obj, theta, &sharp));
+    bench.time(
+        "expected sharpness (M=1000)",
+        "burn-flex",
+        precision,
+        0,
+        1,
+        subset,
+        || expected_sharpness(&obj, theta, &sharp),
+    );
 
     if !quick {
-        let report = bench.time("analyze_checkpoint (defaults)", "burn-flex", precision, 0, 1, None, || {
-            analyze_checkpoint(&obj, theta, &ReportOptions::default())
-        });
+        let report = bench.time(
+            "analyze_checkpoint (defaults)",
+            "burn-flex",
+            precision,
+            0,
+            1,
+            None,
+            || analyze_checkpoint(&obj, theta, &ReportOptions::default()),
+        );
         bench.note(format!(
             "{} HVPs for top-20, converged: {}, Tr(HΣ) = {:.4e}",
             report.hessian_applications, report.hessian_converged, report.trace_h_sigma.value
@@ -199,26 +280,41 @@ fn run_precision(bench: &mut Bench, data: &Dataset, theta: &[f64], precision: Pr
 fn main() {
     let quick = std::env::var("CURVSCOPE_BENCH").is_ok_and(|m| m == "quick");
     let threads = rayon::current_num_threads();
-    eprintln!("curvature bench ({}), {threads} rayon threads", if quick { "quick" } else { "full" });
+    eprintln!(
+        "curvature bench ({}), {threads} rayon threads",
+        if quick { "quick" } else { "full" }
+    );
     let data = fashion_corrupted(&default_data_dir(), 1000, 200, 0).expect("bundled Fashion-MNIST");
     let train_steps = 10;
     let theta = {
-        let obj = BurnObjective::<Cpu>::new(ArchSpec::Lenet, &data, &Default::default(), Precision::F32).expect("fits");
+        let obj =
+            BurnObjective::<Cpu>::new(ArchSpec::Lenet, &data, &Default::default(), Precision::F32)
+                .expect("fits");
         trained_theta(&obj, train_steps)
     };
     let mut bench = Bench { rows: Vec::new() };
     // CURVSCOPE_BENCH_PRECISION=f32 (or f64) restricts the run to one precision.
-    let only: Option<Precision> = std::env::var("CURVSCOPE_BENCH_PRECISION").ok().map(|p| p.parse().expect("f32 or f64"));
-    let precisions: Vec<Precision> = [Precision::F32, Precision::F64].into_iter().filter(|p| only.is_none_or(|o| o == *p)).collect();
+    let only: Option<Precision> = std::env::var("CURVSCOPE_BENCH_PRECISION")
+        .ok()
+        .map(|p| p.parse().expect("f32 or f64"));
+    let precisions: Vec<Precision> = [Precision::F32, Precision::F64]
+        .into_iter()
+        .filter(|p| only.is_none_or(|o| o == *p))
+        .collect();
     for &precision in &precisions {
         run_precision(&mut bench, &data, &theta, precision, quick);
     }
     for &precision in &precisions {
-        let ndarray = BurnObjective::<NdArray>::new(ArchSpec::Lenet, &data, &Default::default(), precision).expect("fits");
+        let ndarray =
+            BurnObjective::<NdArray>::new(ArchSpec::Lenet, &data, &Default::default(), precision)
+                .expect("fits");
         first_and_second_order(&mut bench, &ndarray, &theta, "burn-ndarray", precision, 3);
     }
 
-    println!("\n{:<32} {:<13} {:>4} {:>4} {:>11} {:>11} {:>9} {:>10}  note", "operation", "backend", "prec", "reps", "median s", "min s", "peak MiB", "subset");
+    println!(
+        "\n{:<32} {:<13} {:>4} {:>4} {:>11} {:>11} {:>9} {:>10}  note",
+        "operation", "backend", "prec", "reps", "median s", "min s", "peak MiB", "subset"
+    );
     for r in &bench.rows {
         println!(
             "{:<32} {:<13} {:>4} {:>4} {:>11.4} {:>11.4} {:>9.0} {:>10}  {}",
@@ -247,6 +343,7 @@ fn main() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
     std::fs::create_dir_all(&dir).expect("target/bench");
     let path = dir.join("curvature.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&out).expect("json")).expect("write curvature.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&out).expect("json"))
+        .expect("write curvature.json");
     eprintln!("wrote {}", path.display());
 }
