@@ -63,11 +63,17 @@ impl std::fmt::Display for Precision {
 
 /// `Tensor<B,1>` from host f64 values, converted to `dtype`.
 fn to_tensor<B: Backend>(values: &[f64], device: &B::Device, dtype: DType) -> Tensor<B, 1> {
-    Tensor::from_data(TensorData::new(values.to_vec(), [values.len()]), (device, dtype))
+    Tensor::from_data(
+        TensorData::new(values.to_vec(), [values.len()]),
+        (device, dtype),
+    )
 }
 
 fn to_host<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f64> {
-    t.into_data().convert::<f64>().into_vec::<f64>().expect("float tensor")
+    t.into_data()
+        .convert::<f64>()
+        .into_vec::<f64>()
+        .expect("float tensor")
 }
 
 impl<B: Backend> BurnObjective<B> {
@@ -75,36 +81,66 @@ impl<B: Backend> BurnObjective<B> {
     /// for classifiers, a column for regression).
     ///
     /// Fails when the data does not fit the architecture (input size, kind of target, classes).
-    pub fn new(arch: ArchSpec, data: &Dataset, device: &B::Device, precision: Precision) -> Result<Self, DataError> {
+    pub fn new(
+        arch: ArchSpec,
+        data: &Dataset,
+        device: &B::Device,
+        precision: Precision,
+    ) -> Result<Self, DataError> {
         let (n, features) = (data.len(), data.sample_len());
-        let misfit = |what: String| Err(DataError::Inconsistent(format!("dataset '{}' does not fit {arch:?}: {what}", data.info().name)));
+        let misfit = |what: String| {
+            Err(DataError::Inconsistent(format!(
+                "dataset '{}' does not fit {arch:?}: {what}",
+                data.info().name
+            )))
+        };
         if features != arch.input_len() {
-            return misfit(format!("samples have {features} values, the model takes {}", arch.input_len()));
+            return misfit(format!(
+                "samples have {features} values, the model takes {}",
+                arch.input_len()
+            ));
         }
         match (arch.classes(), data.targets(), &arch) {
             (Some(c), Targets::Classes { n_classes, .. }, _) if *n_classes <= c => {}
             (Some(c), _, _) => return misfit(format!("the model needs class labels in 0..{c}")),
-            (None, Targets::Regression(_), ArchSpec::FixedOutput { .. }) | (None, Targets::None, ArchSpec::Toy2d) => {}
-            (None, _, ArchSpec::FixedOutput { .. }) => return misfit("the model needs real-valued targets".into()),
+            (None, Targets::Regression(_), ArchSpec::FixedOutput { .. })
+            | (None, Targets::None, ArchSpec::Toy2d) => {}
+            (None, _, ArchSpec::FixedOutput { .. }) => {
+                return misfit("the model needs real-valued targets".into())
+            }
             (None, _, _) => return misfit("the toy loss takes no targets".into()),
         }
         let dtype = precision.dtype();
-        let x = Tensor::<B, 2>::from_data(TensorData::new(data.x().to_vec(), [n, features]), (device, dtype));
+        let x = Tensor::<B, 2>::from_data(
+            TensorData::new(data.x().to_vec(), [n, features]),
+            (device, dtype),
+        );
         let (target, labels) = match data.targets() {
-            Targets::Classes { labels, n_classes: classes } => {
+            Targets::Classes {
+                labels,
+                n_classes: classes,
+            } => {
                 let mut onehot = vec![0.0f64; n * classes];
                 for (i, &l) in labels.iter().enumerate() {
                     onehot[i * classes + l as usize] = 1.0;
                 }
-                (to_tensor::<B>(&onehot, device, dtype).reshape([n, *classes]), Some(labels.clone()))
+                (
+                    to_tensor::<B>(&onehot, device, dtype).reshape([n, *classes]),
+                    Some(labels.clone()),
+                )
             }
-            Targets::Regression(v) => {
-                (to_tensor::<B>(v, device, dtype).reshape([n, 1]), None)
-            }
+            Targets::Regression(v) => (to_tensor::<B>(v, device, dtype).reshape([n, 1]), None),
             Targets::None => (Tensor::zeros([n, 0], (device, dtype)), None),
         };
         let dim = arch.dim();
-        Ok(Self { arch, batch: Batch { x, target }, labels, device: device.clone(), dtype, dim })
+        Ok(Self {
+            arch,
+            batch: Batch { x, target },
+            labels,
+            device: device.clone(),
+            dtype,
+            dim,
+        })
     }
 
     /// The architecture.
@@ -114,7 +150,11 @@ impl<B: Backend> BurnObjective<B> {
 
     /// Logits `[N, C]`, row-major (classifiers only).
     pub fn logits(&self, theta: &[f64]) -> Vec<f64> {
-        to_host(net::logits(&self.arch, to_tensor::<B>(theta, &self.device, self.dtype), self.batch.x.clone()))
+        to_host(net::logits(
+            &self.arch,
+            to_tensor::<B>(theta, &self.device, self.dtype),
+            self.batch.x.clone(),
+        ))
     }
 
     /// The samples `start..start + len`.
@@ -125,19 +165,41 @@ impl<B: Backend> BurnObjective<B> {
         }
         let cols = |t: &Tensor<B, 2>| t.dims()[1];
         Batch {
-            x: self.batch.x.clone().slice([start..start + len, 0..cols(&self.batch.x)]),
-            target: self.batch.target.clone().slice([start..start + len, 0..cols(&self.batch.target)]),
+            x: self
+                .batch
+                .x
+                .clone()
+                .slice([start..start + len, 0..cols(&self.batch.x)]),
+            target: self
+                .batch
+                .target
+                .clone()
+                .slice([start..start + len, 0..cols(&self.batch.target)]),
         }
     }
 
     /// ∇_θ reduce(ℓ(θ)) over the samples of `batch`, where `reduce` maps the per-sample losses
     /// to the scalar to differentiate.
-    fn grad_of(&self, theta: &[f64], batch: &Batch<B>, reduce: impl FnOnce(Tensor<Autodiff<B>, 1>) -> Tensor<Autodiff<B>, 1>) -> Vec<f64> {
+    fn grad_of(
+        &self,
+        theta: &[f64],
+        batch: &Batch<B>,
+        reduce: impl FnOnce(Tensor<Autodiff<B>, 1>) -> Tensor<Autodiff<B>, 1>,
+    ) -> Vec<f64> {
         let lift = |t: &Tensor<B, 2>| Tensor::<Autodiff<B>, 2>::from_inner(t.clone());
-        let batch = Batch { x: lift(&batch.x), target: lift(&batch.target) };
-        let theta = Tensor::<Autodiff<B>, 1>::from_inner(to_tensor::<B>(theta, &self.device, self.dtype)).require_grad();
+        let batch = Batch {
+            x: lift(&batch.x),
+            target: lift(&batch.target),
+        };
+        let theta =
+            Tensor::<Autodiff<B>, 1>::from_inner(to_tensor::<B>(theta, &self.device, self.dtype))
+                .require_grad();
         let grads = reduce(net::per_sample_losses(&self.arch, theta.clone(), &batch)).backward();
-        to_host(theta.grad(&grads).unwrap_or_else(|| Tensor::zeros([self.dim], (&self.device, self.dtype))))
+        to_host(
+            theta
+                .grad(&grads)
+                .unwrap_or_else(|| Tensor::zeros([self.dim], (&self.device, self.dtype))),
+        )
     }
 }
 
@@ -151,7 +213,11 @@ impl<B: Backend> Objective for BurnObjective<B> {
     }
 
     fn per_sample_losses(&self, theta: &[f64]) -> Vec<f64> {
-        to_host(net::per_sample_losses(&self.arch, to_tensor::<B>(theta, &self.device, self.dtype), &self.batch))
+        to_host(net::per_sample_losses(
+            &self.arch,
+            to_tensor::<B>(theta, &self.device, self.dtype),
+            &self.batch,
+        ))
     }
 
     fn weighted_grad(&self, theta: &[f64], w: &[f64]) -> Vec<f64> {
@@ -171,9 +237,15 @@ impl<B: Backend> Objective for BurnObjective<B> {
         type Inner<B> = Autodiff<B>;
         type Outer<B> = Autodiff<Autodiff<B>>;
         assert_eq!(v.len(), self.dim, "v has the wrong length");
-        let lift = |t: &Tensor<B, 2>| Tensor::<Outer<B>, 2>::from_inner(Tensor::from_inner(t.clone()));
-        let batch = Batch { x: lift(&self.batch.x), target: lift(&self.batch.target) };
-        let theta_inner = Tensor::<Inner<B>, 1>::from_inner(to_tensor::<B>(theta, &self.device, self.dtype)).require_grad();
+        let lift =
+            |t: &Tensor<B, 2>| Tensor::<Outer<B>, 2>::from_inner(Tensor::from_inner(t.clone()));
+        let batch = Batch {
+            x: lift(&self.batch.x),
+            target: lift(&self.batch.target),
+        };
+        let theta_inner =
+            Tensor::<Inner<B>, 1>::from_inner(to_tensor::<B>(theta, &self.device, self.dtype))
+                .require_grad();
         let theta_outer = Tensor::<Outer<B>, 1>::from_inner(theta_inner.clone()).require_grad();
         let loss = net::per_sample_losses(&self.arch, theta_outer.clone(), &batch).mean();
         let grads = loss.backward();
@@ -182,14 +254,27 @@ impl<B: Backend> Objective for BurnObjective<B> {
         };
         let v = Tensor::<Inner<B>, 1>::from_inner(to_tensor::<B>(v, &self.device, self.dtype));
         let inner_grads = (g * v).sum().backward();
-        to_host(theta_inner.grad(&inner_grads).unwrap_or_else(|| Tensor::zeros([self.dim], (&self.device, self.dtype))))
+        to_host(
+            theta_inner
+                .grad(&inner_grads)
+                .unwrap_or_else(|| Tensor::zeros([self.dim], (&self.device, self.dtype))),
+        )
     }
 
     /// Fraction of samples whose largest logit is the label.
     fn accuracy(&self, theta: &[f64]) -> Option<f64> {
         let labels = self.labels.as_ref()?;
-        let logits = net::logits(&self.arch, to_tensor::<B>(theta, &self.device, self.dtype), self.batch.x.clone());
-        let predicted = logits.argmax(1).into_data().convert::<i64>().into_vec::<i64>().expect("int tensor");
+        let logits = net::logits(
+            &self.arch,
+            to_tensor::<B>(theta, &self.device, self.dtype),
+            self.batch.x.clone(),
+        );
+        let predicted = logits
+            .argmax(1)
+            .into_data()
+            .convert::<i64>()
+            .into_vec::<i64>()
+            .expect("int tensor");
         let correct = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
         Some(correct as f64 / labels.len() as f64)
     }
@@ -200,11 +285,14 @@ impl<B: Backend> Objective for BurnObjective<B> {
         vs.par_iter().map(|v| self.hvp(theta, v)).collect()
     }
 
+    /// One backward pass per sample, samples spread over rayon's pool: a single sample's
+    /// kernels are too small for burn-flex's own threading to pay off.
     fn per_sample_grads_range(&self, theta: &[f64], start: usize, len: usize) -> Vec<f64> {
-        let mut out = Vec::with_capacity(len * self.dim);
-        for i in start..start + len {
-            out.extend(self.grad_of(theta, &self.batch_range(i, 1), |losses| losses.sum()));
-        }
-        out
+        use rayon::prelude::*;
+        let rows: Vec<Vec<f64>> = (start..start + len)
+            .into_par_iter()
+            .map(|i| self.grad_of(theta, &self.batch_range(i, 1), |losses| losses.sum()))
+            .collect();
+        rows.concat()
     }
 }
