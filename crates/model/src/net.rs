@@ -65,7 +65,7 @@ impl<B: Backend> Params<B> {
         self.linear(x, width, outputs)
     }
 
-    /// Valid 5×5-style convolution with bias, weights `[out, in, k, k]`.
+    /// Valid k×k convolution with bias, weights `[out, in, k, k]`.
     fn conv(
         &mut self,
         x: Tensor<B, 4>,
