@@ -1,7 +1,7 @@
 //! CovarianceOperator and cosines against dense matrices.
 
-use crate::objectives::{assemble, assert_rel, dense_covariance, dense_top, LeastSquares};
-use curvscope_hessian::LinearOperator;
+use crate::objectives::{assert_rel, dense_covariance, dense_top, LeastSquares};
+use curvscope_hessian::{dense_matrix, LinearOperator};
 use curvscope_metrics::{abs_cosines, CovarianceOperator};
 use nalgebra::DVector;
 
@@ -13,7 +13,7 @@ fn covariance_operator_is_the_dense_covariance() {
     let explicit = dense_covariance(&ls.gradient_matrix(&theta));
     let op = CovarianceOperator::from_objective(&ls, &theta, 7);
     assert_eq!((op.dim(), op.n_samples()), (d, n));
-    let assembled = assemble(&op);
+    let assembled = dense_matrix(&op);
     assert!((&assembled - &explicit).norm() <= 1e-12 * explicit.norm());
 
     let top = dense_top(&explicit, 1);

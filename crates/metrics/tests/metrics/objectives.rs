@@ -1,7 +1,6 @@
 //! Test objectives with closed-form derivatives, and dense references.
 
 use curvscope_hessian::Eigenpairs;
-use curvscope_hessian::LinearOperator;
 use curvscope_model::Objective;
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 use rand::{Rng, SeedableRng};
@@ -84,16 +83,6 @@ pub fn dense_covariance(g: &DMatrix<f64>) -> DMatrix<f64> {
     let mean = g.row_mean();
     let centred = DMatrix::from_fn(g.nrows(), g.ncols(), |i, j| g[(i, j)] - mean[j]);
     centred.transpose() * &centred / g.nrows() as f64
-}
-
-/// The operator as a dense matrix, column j = A·e_j.
-pub fn assemble(op: &dyn LinearOperator) -> DMatrix<f64> {
-    let d = op.dim();
-    DMatrix::from_fn(d, d, |i, j| {
-        let mut e = vec![0.0; d];
-        e[j] = 1.0;
-        op.apply(&e)[i]
-    })
 }
 
 /// Top-k eigenpairs of a symmetric matrix, descending.
