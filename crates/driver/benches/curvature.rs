@@ -19,6 +19,10 @@ use curvscope_model::{
 };
 use serde::Serialize;
 
+/// The allocator the `curvscope` binary uses, so the bench measures what users run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// One measured operation.
 #[derive(Serialize)]
 struct Row {

@@ -16,6 +16,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// burn allocates a fresh buffer per tensor op; mimalloc reuses freed ones where glibc hands
+/// them back to the OS and page-faults them in again (docs/PERFORMANCE.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "curvscope",

@@ -69,12 +69,23 @@ fn to_tensor<B: Backend>(values: &[f64], device: &B::Device, dtype: DType) -> Te
     )
 }
 
+/// `sum / n`, element-wise.
+fn mean_of_sum(mut sum: Vec<f64>, n: usize) -> Vec<f64> {
+    sum.iter_mut().for_each(|x| *x /= n as f64);
+    sum
+}
+
 fn to_host<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f64> {
     t.into_data()
         .convert::<f64>()
         .into_vec::<f64>()
         .expect("float tensor")
 }
+
+/// Samples per block of full-batch work (loss, gradient, HVP): small enough that a block's
+/// activations stay near the cache and blocks spread over the cores, large enough to amortise
+/// per-op overhead (docs/PERFORMANCE.md).
+const SAMPLES_PER_BLOCK: usize = 50;
 
 impl<B: Backend> BurnObjective<B> {
     /// The objective of `arch` on `data` (images are flattened; targets become one-hot rows
@@ -178,6 +189,34 @@ impl<B: Backend> BurnObjective<B> {
         }
     }
 
+    /// The samples in consecutive blocks of at most [`SAMPLES_PER_BLOCK`]: full-batch work is
+    /// a sum over blocks, run in parallel on rayon's pool.
+    fn blocks(&self) -> Vec<(usize, usize)> {
+        let n = self.n_samples();
+        let block = SAMPLES_PER_BLOCK;
+        (0..n)
+            .step_by(block)
+            .map(|start| (start, block.min(n - start)))
+            .collect()
+    }
+
+    /// Σ over blocks of `f(block)`, element-wise, in block order (deterministic).
+    fn sum_over_blocks(&self, f: impl Fn(Batch<B>, usize) -> Vec<f64> + Sync) -> Vec<f64> {
+        use rayon::prelude::*;
+        let parts: Vec<Vec<f64>> = self
+            .blocks()
+            .into_par_iter()
+            .map(|(start, len)| f(self.batch_range(start, len), start))
+            .collect();
+        parts
+            .into_iter()
+            .reduce(|mut acc, p| {
+                acc.iter_mut().zip(&p).for_each(|(a, b)| *a += b);
+                acc
+            })
+            .unwrap_or_else(|| vec![0.0; self.dim])
+    }
+
     /// ∇_θ reduce(ℓ(θ)) over the samples of `batch`, where `reduce` maps the per-sample losses
     /// to the scalar to differentiate.
     fn grad_of(
@@ -201,6 +240,37 @@ impl<B: Backend> BurnObjective<B> {
                 .unwrap_or_else(|| Tensor::zeros([self.dim], (&self.device, self.dtype))),
         )
     }
+    /// H_b·v for the block `batch`, where H_b is the Hessian of Σ_{i∈b} ℓ_i.
+    ///
+    /// Reverse-over-reverse: θ is a leaf on the inner tape wrapped in a leaf on the outer tape;
+    /// the outer backward yields g = ∇L_b as an inner tensor still on the inner tape, and the
+    /// inner backward of ⟨g, v⟩ gives ∇⟨∇L_b, v⟩ = H_b·v exactly.
+    fn hvp_of(&self, theta: &[f64], v: &[f64], batch: &Batch<B>) -> Vec<f64> {
+        type Inner<B> = Autodiff<B>;
+        type Outer<B> = Autodiff<Autodiff<B>>;
+        let lift =
+            |t: &Tensor<B, 2>| Tensor::<Outer<B>, 2>::from_inner(Tensor::from_inner(t.clone()));
+        let batch = Batch {
+            x: lift(&batch.x),
+            target: lift(&batch.target),
+        };
+        let theta_inner =
+            Tensor::<Inner<B>, 1>::from_inner(to_tensor::<B>(theta, &self.device, self.dtype))
+                .require_grad();
+        let theta_outer = Tensor::<Outer<B>, 1>::from_inner(theta_inner.clone()).require_grad();
+        let loss = net::per_sample_losses(&self.arch, theta_outer.clone(), &batch).sum();
+        let grads = loss.backward();
+        let Some(g) = theta_outer.grad(&grads) else {
+            return vec![0.0; self.dim];
+        };
+        let v = Tensor::<Inner<B>, 1>::from_inner(to_tensor::<B>(v, &self.device, self.dtype));
+        let inner_grads = (g * v).sum().backward();
+        to_host(
+            theta_inner
+                .grad(&inner_grads)
+                .unwrap_or_else(|| Tensor::zeros([self.dim], (&self.device, self.dtype))),
+        )
+    }
 }
 
 impl<B: Backend> Objective for BurnObjective<B> {
@@ -213,52 +283,46 @@ impl<B: Backend> Objective for BurnObjective<B> {
     }
 
     fn per_sample_losses(&self, theta: &[f64]) -> Vec<f64> {
-        to_host(net::per_sample_losses(
-            &self.arch,
-            to_tensor::<B>(theta, &self.device, self.dtype),
-            &self.batch,
-        ))
+        use rayon::prelude::*;
+        let blocks: Vec<Vec<f64>> = self
+            .blocks()
+            .into_par_iter()
+            .map(|(start, len)| {
+                to_host(net::per_sample_losses(
+                    &self.arch,
+                    to_tensor::<B>(theta, &self.device, self.dtype),
+                    &self.batch_range(start, len),
+                ))
+            })
+            .collect();
+        blocks.concat()
     }
 
     fn weighted_grad(&self, theta: &[f64], w: &[f64]) -> Vec<f64> {
         assert_eq!(w.len(), self.n_samples(), "one weight per sample");
-        let w = Tensor::<Autodiff<B>, 1>::from_inner(to_tensor::<B>(w, &self.device, self.dtype));
-        self.grad_of(theta, &self.batch, |losses| (losses * w).sum())
+        self.sum_over_blocks(|batch, start| {
+            let len = batch.x.dims()[0];
+            let w = Tensor::<Autodiff<B>, 1>::from_inner(to_tensor::<B>(
+                &w[start..start + len],
+                &self.device,
+                self.dtype,
+            ));
+            self.grad_of(theta, &batch, |losses| (losses * w).sum())
+        })
     }
 
+    /// Σ over blocks of ∇Σ_{i∈b} ℓ_i, divided by N on the host (in f64: burn-flex applies
+    /// scalars in single precision).
     fn grad(&self, theta: &[f64]) -> Vec<f64> {
-        self.grad_of(theta, &self.batch, |losses| losses.mean())
+        let sum = self.sum_over_blocks(|batch, _| self.grad_of(theta, &batch, |l| l.sum()));
+        mean_of_sum(sum, self.n_samples())
     }
 
-    /// Reverse-over-reverse: θ is a leaf on the inner tape wrapped in a leaf on the outer tape;
-    /// the outer backward yields g = ∇L as an inner tensor still on the inner tape, and the
-    /// inner backward of ⟨g, v⟩ gives ∇⟨∇L, v⟩ = H·v exactly.
+    /// Σ over sample blocks of the blocks' exact HVPs ([`BurnObjective::hvp_of`]).
     fn hvp(&self, theta: &[f64], v: &[f64]) -> Vec<f64> {
-        type Inner<B> = Autodiff<B>;
-        type Outer<B> = Autodiff<Autodiff<B>>;
         assert_eq!(v.len(), self.dim, "v has the wrong length");
-        let lift =
-            |t: &Tensor<B, 2>| Tensor::<Outer<B>, 2>::from_inner(Tensor::from_inner(t.clone()));
-        let batch = Batch {
-            x: lift(&self.batch.x),
-            target: lift(&self.batch.target),
-        };
-        let theta_inner =
-            Tensor::<Inner<B>, 1>::from_inner(to_tensor::<B>(theta, &self.device, self.dtype))
-                .require_grad();
-        let theta_outer = Tensor::<Outer<B>, 1>::from_inner(theta_inner.clone()).require_grad();
-        let loss = net::per_sample_losses(&self.arch, theta_outer.clone(), &batch).mean();
-        let grads = loss.backward();
-        let Some(g) = theta_outer.grad(&grads) else {
-            return vec![0.0; self.dim];
-        };
-        let v = Tensor::<Inner<B>, 1>::from_inner(to_tensor::<B>(v, &self.device, self.dtype));
-        let inner_grads = (g * v).sum().backward();
-        to_host(
-            theta_inner
-                .grad(&inner_grads)
-                .unwrap_or_else(|| Tensor::zeros([self.dim], (&self.device, self.dtype))),
-        )
+        let sum = self.sum_over_blocks(|batch, _| self.hvp_of(theta, v, &batch));
+        mean_of_sum(sum, self.n_samples())
     }
 
     /// Fraction of samples whose largest logit is the label.

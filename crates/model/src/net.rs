@@ -8,9 +8,7 @@
 
 use burn::tensor::activation::{log_softmax, relu};
 use burn::tensor::backend::Backend;
-use burn::tensor::module::{conv2d, max_pool2d_with_indices};
-use burn::tensor::ops::ConvOptions;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{Int, Tensor, TensorData};
 
 use crate::arch::{Activation, ArchSpec};
 
@@ -47,7 +45,24 @@ impl<B: Backend> Params<B> {
     fn linear(&mut self, x: Tensor<B, 2>, inputs: usize, outputs: usize) -> Tensor<B, 2> {
         let w = self.next([outputs, inputs]);
         let b = self.next([outputs]);
-        x.matmul(w.transpose()) + b.unsqueeze_dim(0)
+        affine(x, w, b)
+    }
+
+    /// The fully connected head on the flattened maps. PyTorch flattens channels-first, so the
+    /// first layer's weight columns are permuted into the channels-last order of `maps`.
+    fn cnn_head(&mut self, maps: FeatureMaps<B>, hidden: &[usize], classes: usize) -> Tensor<B, 2> {
+        let (side, channels) = (maps.side, maps.channels);
+        let width = hidden.first().copied().unwrap_or(classes);
+        let w = self
+            .next([width, channels, side, side])
+            .permute([0, 2, 3, 1])
+            .reshape([width, side * side * channels]);
+        let b = self.next([width]);
+        let x = affine(maps.values, w, b);
+        match hidden {
+            [] => x,
+            [first, rest @ ..] => self.mlp(relu(x), *first, rest, classes, Activation::Relu),
+        }
     }
 
     /// Hidden layers with `activation`, then a linear output layer.
@@ -65,32 +80,121 @@ impl<B: Backend> Params<B> {
         self.linear(x, width, outputs)
     }
 
-    /// Valid k×k convolution with bias, weights `[out, in, k, k]`.
-    fn conv(
-        &mut self,
-        x: Tensor<B, 4>,
-        inputs: usize,
-        outputs: usize,
-        kernel: usize,
-    ) -> Tensor<B, 4> {
+    /// Valid k×k convolution with bias as im2col + one matmul: every output position's
+    /// receptive field is `select`ed from the input row by a fixed index (the same for every
+    /// sample), so the forward is a gather and a GEMM and the backward a GEMM and a
+    /// scatter-add — fast kernels that are themselves differentiable, where burn's `conv2d`
+    /// backward transposes whole batches (docs/PERFORMANCE.md). Output: channels-last maps.
+    fn conv(&mut self, x: FeatureMaps<B>, outputs: usize, kernel: usize) -> FeatureMaps<B> {
+        let inputs = x.channels;
         let w = self.next([outputs, inputs, kernel, kernel]);
         let b = self.next([outputs]);
-        conv2d(x, w, Some(b), ConvOptions::new([1, 1], [0, 0], [1, 1], 1))
+        let n = x.values.dims()[0];
+        let side = x.side + 1 - kernel;
+        let cols = kernel * kernel * inputs;
+        let index = patch_indices(&x, kernel);
+        let index = Tensor::<B, 1, Int>::from_data(
+            TensorData::new(index, [side * side * cols]),
+            &x.values.device(),
+        );
+        let patches = x.values.select(1, index).reshape([n * side * side, cols]);
+        // PyTorch's [out, in, kh, kw] as the [(kh, kw, in), out] matrix the patches multiply.
+        let w = w.permute([2, 3, 1, 0]).reshape([cols, outputs]);
+        let y = patches.matmul(w) + b.unsqueeze_dim(0);
+        FeatureMaps {
+            values: y.reshape([n, side * side * outputs]),
+            side,
+            channels: outputs,
+            channels_last: true,
+        }
     }
 }
 
-/// 2×2 max-pooling with stride 2 as a gather at the window maxima. burn's fused
-/// `max_pool2d_with_indices` only locates them, on a detached copy, so its backward (not twice
-/// differentiable) never runs; the gather's backward is a scatter, and the scatter's a gather.
-/// About twice as fast as reshape + two `max_dim`s (docs/PERFORMANCE.md).
-fn max_pool_2x2<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
-    let [n, c, h, w] = x.dims();
-    let (_, at) =
-        max_pool2d_with_indices(x.clone().detach(), [2, 2], [2, 2], [0, 0], [1, 1], false);
-    let (ho, wo) = (h / 2, w / 2);
-    x.reshape([n, c, h * w])
-        .gather(2, at.reshape([n, c, ho * wo]))
-        .reshape([n, c, ho, wo])
+/// A batch of square feature maps, one sample per row of `values` (`[n, side²·channels]`),
+/// channels-last (NHWC) inside the net and channels-first (NCHW, PyTorch's) for the input.
+struct FeatureMaps<B: Backend> {
+    values: Tensor<B, 2>,
+    side: usize,
+    channels: usize,
+    channels_last: bool,
+}
+
+impl<B: Backend> FeatureMaps<B> {
+    /// Offset of (row, col, channel) within a sample's row.
+    fn offset(&self, row: usize, col: usize, channel: usize) -> usize {
+        if self.channels_last {
+            (row * self.side + col) * self.channels + channel
+        } else {
+            (channel * self.side + row) * self.side + col
+        }
+    }
+}
+
+/// For each output position (row-major) and each (kh, kw, in) of the kernel, the input offset
+/// it reads: the im2col matrix of one sample, as a `select` index.
+fn patch_indices<B: Backend>(x: &FeatureMaps<B>, kernel: usize) -> Vec<i64> {
+    let side = x.side + 1 - kernel;
+    let mut index = Vec::with_capacity(side * side * kernel * kernel * x.channels);
+    for (i, j) in (0..side).flat_map(|i| (0..side).map(move |j| (i, j))) {
+        for (ki, kj) in (0..kernel).flat_map(|ki| (0..kernel).map(move |kj| (ki, kj))) {
+            index.extend((0..x.channels).map(|c| x.offset(i + ki, j + kj, c) as i64));
+        }
+    }
+    index
+}
+
+/// 2×2 max-pooling with stride 2 (floor mode) of channels-last maps, as a gather at the
+/// window maxima. The maxima are located on the host from the values (first maximum in
+/// row-major window order on ties, as PyTorch), so only the gather is on the tape: its backward
+/// is a scatter and the scatter's a gather, exact to any order.
+fn max_pool_2x2<B: Backend>(x: FeatureMaps<B>) -> FeatureMaps<B> {
+    let n = x.values.dims()[0];
+    let side = x.side / 2;
+    let data = x.values.clone().detach().into_data();
+    let at = match data.as_slice::<f32>() {
+        Ok(values) => window_maxima(values, &x, side),
+        Err(_) => window_maxima(data.as_slice::<f64>().expect("f32 or f64 maps"), &x, side),
+    };
+    let at = Tensor::<B, 2, Int>::from_data(
+        TensorData::new(at, [n, side * side * x.channels]),
+        &x.values.device(),
+    );
+    FeatureMaps {
+        values: x.values.gather(1, at),
+        side,
+        channels: x.channels,
+        channels_last: true,
+    }
+}
+
+/// Per sample, the offset of each 2×2 window's maximum in `values` (`[n, side²·channels]`,
+/// channels-last), for output maps `out_side` wide.
+fn window_maxima<T: PartialOrd + Copy, B: Backend>(
+    values: &[T],
+    x: &FeatureMaps<B>,
+    out_side: usize,
+) -> Vec<i64> {
+    let per_sample = x.side * x.side * x.channels;
+    let mut at = Vec::with_capacity(values.len() / 4);
+    for sample in values.chunks_exact(per_sample) {
+        for (i, j) in (0..out_side).flat_map(|i| (0..out_side).map(move |j| (i, j))) {
+            for c in 0..x.channels {
+                let window = [(0, 0), (0, 1), (1, 0), (1, 1)]
+                    .map(|(di, dj)| x.offset(2 * i + di, 2 * j + dj, c));
+                let best = window
+                    .into_iter()
+                    .reduce(|best, k| if sample[k] > sample[best] { k } else { best })
+                    .expect("four offsets");
+                at.push(best as i64);
+            }
+        }
+    }
+    at
+}
+
+/// `x · Wᵀ + b` with W in PyTorch layout `[out, in]`.
+fn affine<B: Backend>(x: Tensor<B, 2>, w: Tensor<B, 2>, b: Tensor<B, 1>) -> Tensor<B, 2> {
+    x.matmul(w.transpose()) + b.unsqueeze_dim(0)
 }
 
 fn activate<B: Backend>(x: Tensor<B, 2>, activation: Activation) -> Tensor<B, 2> {
@@ -103,7 +207,6 @@ fn activate<B: Backend>(x: Tensor<B, 2>, activation: Activation) -> Tensor<B, 2>
 /// Class scores `[N, C]` of a classifier (lenet, mlp).
 pub fn logits<B: Backend>(arch: &ArchSpec, theta: Tensor<B, 1>, x: Tensor<B, 2>) -> Tensor<B, 2> {
     let mut p = Params { theta, offset: 0 };
-    let n = x.dims()[0];
     match arch {
         ArchSpec::Lenet | ArchSpec::Cnn { .. } => {
             let ArchSpec::Cnn {
@@ -116,19 +219,18 @@ pub fn logits<B: Backend>(arch: &ArchSpec, theta: Tensor<B, 1>, x: Tensor<B, 2>)
             else {
                 unreachable!()
             };
-            let mut x = x.reshape([n, channels[0], side, side]);
-            for c in channels.windows(2) {
+            let mut maps = FeatureMaps {
+                values: x,
+                side,
+                channels: channels[0],
+                channels_last: false,
+            };
+            for &c in &channels[1..] {
                 // relu ∘ pool = pool ∘ relu (max commutes with a monotone map), on 4× fewer values.
-                x = relu(max_pool_2x2(p.conv(x, c[0], c[1], kernel)));
+                maps = max_pool_2x2(p.conv(maps, c, kernel));
+                maps.values = relu(maps.values);
             }
-            let flat = arch.flat_features();
-            p.mlp(
-                x.reshape([n, flat]),
-                flat,
-                &hidden,
-                classes,
-                Activation::Relu,
-            )
+            p.cnn_head(maps, &hidden, classes)
         }
         ArchSpec::Mlp {
             input,
