@@ -1,9 +1,14 @@
 """The PyTorch peer of `cargo bench -p curvscope --bench curvature`: the same LeNet, the same
 1,200 Fashion-MNIST samples (first 1,000 with their labels, the next 200 with random labels),
-loss, gradient, HVP by double backward and by torch.func jvp-over-grad, per-sample gradients by
-torch.func.vmap, in float32 and float64; medians of 5 runs after a warm-up, written as JSON.
+at the same briefly trained θ (PyTorch init, 10 full-batch GD steps, lr 0.1): loss, gradient, HVP
+by double backward and by torch.func jvp-over-grad, per-sample gradients by torch.func.vmap, exact
+Tr(HΣ) (vmapped HVPs on the per-sample gradient deviations), expected sharpness (M = 1,000
+perturbed losses) and, in full mode, top-20 Lanczos (scipy's ARPACK eigsh on the HVP, as
+curvlinops does); in float32 and float64; medians of 5 runs after a warm-up (1 run for the
+multi-second rows), written as JSON. Quick mode times Tr(HΣ) on 16 of its N deviations and
+sharpness on 50 of its 1,000 losses and scales linearly, as the Rust bench does.
 
-Usage: python peer_pytorch.py OUT.json [THREADS]
+Usage: python peer_pytorch.py OUT.json [THREADS] [quick|full]
 """
 import gzip
 import json
@@ -90,9 +95,19 @@ def timed(f, reps=5):
     return {"reps": reps, "median_s": statistics.median(times), "min_s": min(times)}
 
 
-def bench(dtype, x, y, theta0):
+def trained(theta, x, y, steps=10, lr=0.1):
+    """The bench's θ: `steps` full-batch GD steps from θ (in float32, as the Rust bench)."""
+    t = theta.to(torch.float32)
+    x = x.to(torch.float32)
+    for _ in range(steps):
+        t = t - lr * grad(loss)(t, x, y)
+    return t.to(torch.float64)
+
+
+def bench(dtype, x, y, theta0, quick):
     x = x.to(dtype)
     theta = theta0.to(dtype).detach()
+    n = len(y)
     v = torch.randn(theta.shape, generator=torch.Generator().manual_seed(1), dtype=dtype)
     v /= v.norm()
 
@@ -115,6 +130,41 @@ def bench(dtype, x, y, theta0):
     def run_per_sample_vmap():
         return vmap(grad(one_loss), in_dims=(None, 0, 0))(theta, x, y)
 
+    def hvp(u):
+        return jvp(lambda t: grad(loss)(t, x, y), (theta,), (u,))[1]
+
+    mean_grad = run_grad()
+
+    def run_trace_h_sigma(k, chunk=64):
+        """(1/N) Σ_i d_iᵀ H d_i over the first k deviations d_i = g_i − ḡ, HVPs vmapped."""
+        d = vmap(grad(one_loss), in_dims=(None, 0, 0))(theta, x[:k], y[:k]) - mean_grad
+        return sum(
+            (dc * vmap(hvp)(dc)).sum() for dc in torch.split(d, chunk)
+        ) / n
+
+    def run_sharpness(m, sigma=0.01):
+        gen = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            base = loss(theta, x, y)
+            return sum(
+                loss(theta + sigma * torch.randn(theta.shape, generator=gen, dtype=dtype), x, y)
+                - base
+                for _ in range(m)
+            ) / m
+
+    def run_lanczos():
+        from scipy.sparse.linalg import LinearOperator, eigsh
+
+        calls = [0]
+
+        def matvec(u):
+            calls[0] += 1
+            return hvp(torch.from_numpy(np.ascontiguousarray(u).reshape(-1)).to(dtype)).double().numpy()
+
+        op = LinearOperator((theta.numel(), theta.numel()), matvec=matvec, dtype=np.float64)
+        values = eigsh(op, k=20, which="LA", tol=1e-6, return_eigenvectors=False)
+        return values, calls[0]
+
     assert torch.allclose(run_hvp_double_backward(), run_hvp_jvp_over_grad(), rtol=1e-3, atol=1e-6)
     ops = {
         "loss": run_loss,
@@ -125,26 +175,48 @@ def bench(dtype, x, y, theta0):
     }
     name = "f32" if dtype == torch.float32 else "f64"
     rows = []
-    for op, f in ops.items():
-        r = {"op": op, "backend": "pytorch", "precision": name, **timed(f)}
-        print(f"  {op:<34} {name} {r['median_s']:10.4f} s", file=sys.stderr)
+
+    def record(op, f, reps=5, subset=None, note=""):
+        r = {"op": op, "backend": "pytorch", "precision": name, **timed(f, reps)}
+        if subset:
+            k, total = subset
+            r["median_s"] *= total / k
+            r["min_s"] *= total / k
+            r["extrapolated_from"] = f"{k} of {total}"
+        r["note"] = note
+        print(f"  {op:<34} {name} {r['median_s']:10.4f} s {note}", file=sys.stderr)
         rows.append(r)
+
+    for op, f in ops.items():
+        record(op, f)
+    k = 16 if quick else n
+    record("Tr(HΣ) exact", lambda: run_trace_h_sigma(k), 1, (k, n) if quick else None,
+           "per-sample grads (vmap) + vmapped jvp-over-grad HVPs in chunks of 64")
+    m = 50 if quick else 1000
+    record("expected sharpness (M=1000)", lambda: run_sharpness(m), 1,
+           (m, 1000) if quick else None, "one no-grad loss per perturbation")
+    if not quick:
+        values, calls = run_lanczos()
+        record("top-20 Lanczos", run_lanczos, 1, None,
+               f"scipy eigsh (ARPACK) on jvp-over-grad HVPs: {calls} HVPs, λ₁ = {max(values):.4f}")
     return rows
 
 
 def main():
     out = sys.argv[1]
     threads = int(sys.argv[2]) if len(sys.argv) > 2 else os.cpu_count()
+    quick = (sys.argv[3] if len(sys.argv) > 3 else "quick") == "quick"
     torch.set_num_threads(threads)
     x, y = dataset()
-    theta0 = init_theta()
-    rows = bench(torch.float32, x, y, theta0) + bench(torch.float64, x, y, theta0)
+    theta0 = trained(init_theta(), x, y)
+    rows = bench(torch.float32, x, y, theta0, quick) + bench(torch.float64, x, y, theta0, quick)
     result = {
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "n_samples": len(y),
         "dim": int(theta0.numel()),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "mode": "quick" if quick else "full",
         "unix_time": int(time.time()),
         "rows": rows,
     }

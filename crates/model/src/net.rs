@@ -148,44 +148,50 @@ fn patch_indices<B: Backend>(x: &FeatureMaps<B>, kernel: usize) -> Vec<i64> {
 /// row-major window order on ties, as PyTorch), so only the gather is on the tape: its backward
 /// is a scatter and the scatter's a gather, exact to any order.
 fn max_pool_2x2<B: Backend>(x: FeatureMaps<B>) -> FeatureMaps<B> {
+    assert!(x.channels_last, "pooling follows a convolution");
     let n = x.values.dims()[0];
-    let side = x.side / 2;
+    let (side, channels) = (x.side, x.channels);
     let data = x.values.clone().detach().into_data();
     let at = match data.as_slice::<f32>() {
-        Ok(values) => window_maxima(values, &x, side),
-        Err(_) => window_maxima(data.as_slice::<f64>().expect("f32 or f64 maps"), &x, side),
+        Ok(values) => window_maxima(values, side, channels),
+        Err(_) => window_maxima(
+            data.as_slice::<f64>().expect("f32 or f64 maps"),
+            side,
+            channels,
+        ),
     };
+    let out_side = side / 2;
     let at = Tensor::<B, 2, Int>::from_data(
-        TensorData::new(at, [n, side * side * x.channels]),
+        TensorData::new(at, [n, out_side * out_side * channels]),
         &x.values.device(),
     );
     FeatureMaps {
         values: x.values.gather(1, at),
-        side,
-        channels: x.channels,
+        side: out_side,
+        channels,
         channels_last: true,
     }
 }
 
-/// Per sample, the offset of each 2×2 window's maximum in `values` (`[n, side²·channels]`,
-/// channels-last), for output maps `out_side` wide.
-fn window_maxima<T: PartialOrd + Copy, B: Backend>(
-    values: &[T],
-    x: &FeatureMaps<B>,
-    out_side: usize,
-) -> Vec<i64> {
-    let per_sample = x.side * x.side * x.channels;
+/// Per sample, the offset of each 2×2 window's maximum within the sample's row of `values`
+/// (channels-last maps `side` wide), output positions row-major, channels innermost.
+fn window_maxima<T: PartialOrd + Copy>(values: &[T], side: usize, channels: usize) -> Vec<i64> {
+    let out_side = side / 2;
+    let row = side * channels;
     let mut at = Vec::with_capacity(values.len() / 4);
-    for sample in values.chunks_exact(per_sample) {
-        for (i, j) in (0..out_side).flat_map(|i| (0..out_side).map(move |j| (i, j))) {
-            for c in 0..x.channels {
-                let window = [(0, 0), (0, 1), (1, 0), (1, 1)]
-                    .map(|(di, dj)| x.offset(2 * i + di, 2 * j + dj, c));
-                let best = window
-                    .into_iter()
-                    .reduce(|best, k| if sample[k] > sample[best] { k } else { best })
-                    .expect("four offsets");
-                at.push(best as i64);
+    for sample in values.chunks_exact(side * row) {
+        for i in 0..out_side {
+            for j in 0..out_side {
+                let top_left = 2 * i * row + 2 * j * channels;
+                for c in top_left..top_left + channels {
+                    let mut best = c;
+                    for k in [c + channels, c + row, c + row + channels] {
+                        if sample[k] > sample[best] {
+                            best = k;
+                        }
+                    }
+                    at.push(best as i64);
+                }
             }
         }
     }
@@ -295,4 +301,22 @@ fn toy2d_losses<B: Backend>(w: Tensor<B, 1>, x: Tensor<B, 2>) -> Tensor<B, 1> {
     // min(sharp, flat) with a constant mask, so both branches stay exactly differentiable.
     let take_sharp = sharp.clone().lower_equal(flat.clone());
     flat.mask_where(take_sharp, sharp).reshape([n])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::window_maxima;
+
+    #[test]
+    fn window_maxima_take_the_first_maximum_and_drop_the_odd_edge() {
+        // One 3×3 map, two channels (channels-last): channel 0 ties everywhere, channel 1
+        // peaks at (1, 0). The third row and column fall outside the only 2×2 window.
+        #[rustfmt::skip]
+        let values = [
+            1.0, 0.0,   1.0, 0.0,   9.0, 9.0,
+            1.0, 5.0,   1.0, 2.0,   9.0, 9.0,
+            9.0, 9.0,   9.0, 9.0,   9.0, 9.0,
+        ];
+        assert_eq!(window_maxima(&values, 3, 2), vec![0, 7]);
+    }
 }
