@@ -60,7 +60,7 @@ def main():
                 f"| {ours_r['median_s'] / peer['median_s']:.2f}× |"
             )
     lines.append("")
-    if any(r.get("extrapolated_from") for r in ours["rows"]):
+    if any(l.startswith("|") and " ¹ |" in l for l in lines):
         lines.append(
             "¹ Quick mode: timed on a subset (16 of N Tr(HΣ) terms, 50 of 1,000 sharpness samples) on "
             "both sides and scaled linearly."

@@ -85,14 +85,16 @@ def one_loss(theta, x, y):
     return loss(theta, x.unsqueeze(0), y.unsqueeze(0))
 
 
-def timed(f, reps=5):
-    f()  # warm-up
+def timed(f, reps=5, warmup=True):
+    """Median and min of `reps` runs of f (after one warm-up run), and f's last result."""
+    if warmup:
+        f()
     times = []
     for _ in range(reps):
         t = time.perf_counter()
-        f()
+        result = f()
         times.append(time.perf_counter() - t)
-    return {"reps": reps, "median_s": statistics.median(times), "min_s": min(times)}
+    return {"reps": reps, "median_s": statistics.median(times), "min_s": min(times)}, result
 
 
 def trained(theta, x, y, steps=10, lr=0.1):
@@ -177,7 +179,10 @@ def bench(dtype, x, y, theta0, quick):
     rows = []
 
     def record(op, f, reps=5, subset=None, note=""):
-        r = {"op": op, "backend": "pytorch", "precision": name, **timed(f, reps)}
+        """Times f; the single-run rows (minutes long) run once, without a warm-up, as in the
+        Rust bench. Returns f's result."""
+        times, result = timed(f, reps, warmup=reps > 1)
+        r = {"op": op, "backend": "pytorch", "precision": name, **times}
         if subset:
             k, total = subset
             r["median_s"] *= total / k
@@ -186,6 +191,7 @@ def bench(dtype, x, y, theta0, quick):
         r["note"] = note
         print(f"  {op:<34} {name} {r['median_s']:10.4f} s {note}", file=sys.stderr)
         rows.append(r)
+        return result
 
     for op, f in ops.items():
         record(op, f)
@@ -196,9 +202,9 @@ def bench(dtype, x, y, theta0, quick):
     record("expected sharpness (M=1000)", lambda: run_sharpness(m), 1,
            (m, 1000) if quick else None, "one no-grad loss per perturbation")
     if not quick:
-        values, calls = run_lanczos()
-        record("top-20 Lanczos", run_lanczos, 1, None,
-               f"scipy eigsh (ARPACK) on jvp-over-grad HVPs: {calls} HVPs, λ₁ = {max(values):.4f}")
+        values, calls = record("top-20 Lanczos", run_lanczos, 1, None,
+                               "scipy eigsh (ARPACK) on jvp-over-grad HVPs")
+        rows[-1]["note"] += f": {calls} HVPs, λ₁ = {max(values):.4f}"
     return rows
 
 

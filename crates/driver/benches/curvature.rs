@@ -5,7 +5,8 @@
 //!
 //! `CURVSCOPE_BENCH=quick` runs the cheap rows only and times the expensive ones on a subset,
 //! extrapolating linearly (marked in the `extrapolated_from` column); the default (`full`) runs
-//! everything, a full `analyze_checkpoint` included (tens of minutes on 2 cores).
+//! everything, a full `analyze_checkpoint` included (tens of minutes on 2 cores). Built with
+//! `--features wgpu`, it also times loss, gradient, HVP and per-sample gradients on the GPU.
 
 use std::time::Instant;
 
@@ -307,6 +308,26 @@ fn main() {
         .collect();
     for &precision in &precisions {
         run_precision(&mut bench, &data, &theta, precision, quick);
+    }
+    #[cfg(feature = "wgpu")]
+    for &precision in &precisions {
+        let gpu = BurnObjective::<curvscope_model::Gpu>::new(
+            ArchSpec::Lenet,
+            &data,
+            &Default::default(),
+            precision,
+        )
+        .expect("fits");
+        first_and_second_order(&mut bench, &gpu, &theta, "burn-wgpu", precision, 5);
+        bench.time(
+            "per-sample grads (all N)",
+            "burn-wgpu",
+            precision,
+            1,
+            1,
+            None,
+            || gpu.per_sample_grads(&theta),
+        );
     }
     for &precision in &precisions {
         let ndarray =

@@ -22,7 +22,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::common::{checkpoint_dirs, objective, write_atomic};
+use crate::common::{checkpoint_dirs, objective, write_atomic, Device};
 use crate::inputs::{
     checkpoint_name, content_sha256, dtype_name, hex, label_mismatch, norm, DataArgs, DataCache,
     DataChoice,
@@ -120,6 +120,9 @@ pub struct AnalysisOptions {
     pub batch: Option<usize>,
     /// Precision of the network evaluation.
     pub precision: Precision,
+    /// Device of the network evaluation (absent when cpu).
+    #[serde(default, skip_serializing_if = "Device::is_cpu")]
+    pub device: Device,
     /// What the metrics crate computes (batch size filled in per checkpoint).
     pub report: ReportOptions,
 }
@@ -180,6 +183,7 @@ impl AnalysisOptions {
             data_seed: a.data.data_seed,
             batch: a.batch,
             precision: a.data.precision,
+            device: a.data.device,
             report,
         })
     }
@@ -389,7 +393,7 @@ fn analyze_one(
         }
     }
     let objective =
-        objective(&checkpoint.meta.arch, data, options.precision).with_context(|| {
+        objective(&checkpoint.meta.arch, data, options.precision, options.device).with_context(|| {
             format!("{name}: the architecture in checkpoint.json does not fit the data")
         })?;
     let theta = &checkpoint.theta;

@@ -1,5 +1,5 @@
 //! What every subcommand shares: naming a dataset on the command line, and building the
-//! objective of an architecture on it in the chosen precision.
+//! objective of an architecture on it in the chosen precision, on the chosen device.
 
 use std::path::{Path, PathBuf};
 
@@ -8,6 +8,7 @@ use curvscope_model::{
     default_data_dir, digits, fashion_corrupted, fashion_test, fashion_train, load_npz, toy2d,
     two_d_halfspace, ArchSpec, BurnObjective, Cpu, Dataset, Objective, Precision, Targets,
 };
+use serde::{Deserialize, Serialize};
 
 /// Help text for every `--data`/`--eval-data` flag.
 pub const DATA_HELP: &str =
@@ -73,18 +74,54 @@ pub fn precision_parser() -> impl clap::builder::TypedValueParser<Value = Precis
         .map(|s| s.parse::<Precision>().expect("a listed value"))
 }
 
-/// The objective of `arch` on `data` on the CPU backend in `precision`.
+/// Where the network is evaluated (`--device`).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Device {
+    /// burn-flex on the CPU cores.
+    #[default]
+    Cpu,
+    /// burn-wgpu on the first GPU, through Vulkan (a build with `--features wgpu`).
+    Gpu,
+}
+
+impl Device {
+    /// For `skip_serializing_if`: options hashed before `--device` existed keep their hash.
+    pub fn is_cpu(&self) -> bool {
+        *self == Device::Cpu
+    }
+}
+
+/// The objective of `arch` on `data` in `precision` on `device`.
 pub fn objective(
     arch: &ArchSpec,
     data: &Dataset,
     precision: Precision,
+    device: Device,
 ) -> Result<Box<dyn Objective>> {
-    Ok(Box::new(BurnObjective::<Cpu>::new(
-        arch.clone(),
-        data,
-        &Default::default(),
-        precision,
-    )?))
+    let arch = arch.clone();
+    Ok(match device {
+        Device::Cpu => Box::new(BurnObjective::<Cpu>::new(
+            arch,
+            data,
+            &Default::default(),
+            precision,
+        )?),
+        #[cfg(feature = "wgpu")]
+        Device::Gpu => Box::new(BurnObjective::<curvscope_model::Gpu>::new(
+            arch,
+            data,
+            &Default::default(),
+            precision,
+        )?),
+        #[cfg(not(feature = "wgpu"))]
+        Device::Gpu => bail!(
+            "--device gpu: this curvscope was built without GPU support; rebuild it with \
+             `cargo build --release -p curvscope --features wgpu`"
+        ),
+    })
 }
 
 /// An architecture by name or as JSON (`lenet`, `toy2d`, or e.g.

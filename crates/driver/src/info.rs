@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use curvscope_model::load_checkpoint;
 use serde_json::json;
 
-use crate::common::objective;
+use crate::common::{objective, Device};
 use crate::inputs::{dtype_name, label_mismatch, norm, DataArgs, DataCache, DataChoice};
 use curvscope_model::Precision;
 
@@ -57,6 +57,7 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
         &choice,
         args.data.data.is_none(),
         args.data.precision,
+        args.data.device,
     );
     match &evaluation {
         Ok(e) => info["evaluation"] = e.clone(),
@@ -82,10 +83,11 @@ fn evaluate(
     choice: &DataChoice,
     default_data: bool,
     precision: Precision,
+    device: Device,
 ) -> Result<serde_json::Value> {
     let mut cache = DataCache::default();
     let data = cache.get(choice)?;
-    let objective = objective(&checkpoint.meta.arch, data, precision)?;
+    let objective = objective(&checkpoint.meta.arch, data, precision, device)?;
     let theta = &checkpoint.theta;
     Ok(json!({
         "data": choice.spec,

@@ -10,7 +10,7 @@ use curvscope_model::{CheckpointMeta, Dataset, Dtype};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::common::{load_dataset, DATA_HELP};
+use crate::common::{load_dataset, Device, DATA_HELP};
 use curvscope_model::Precision;
 
 /// Dataset used when neither `--data` nor the checkpoint names one: the paper's set.
@@ -34,6 +34,10 @@ pub struct DataArgs {
     /// Floating-point precision of the network evaluation.
     #[arg(long, default_value_t = Precision::F64, value_parser = crate::common::precision_parser())]
     pub precision: Precision,
+    /// Where the network is evaluated: cpu (burn-flex) or gpu (burn-wgpu on Vulkan; needs a
+    /// build with `--features wgpu`).
+    #[arg(long, value_enum, default_value_t = Device::Cpu)]
+    pub device: Device,
 }
 
 /// The dataset a checkpoint is evaluated on, as a `--data` spec and its seed.

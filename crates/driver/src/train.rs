@@ -18,7 +18,7 @@ use curvscope_model::{
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
-use crate::common::{self, DATA_HELP};
+use crate::common::{self, Device, DATA_HELP};
 use curvscope_model::Precision;
 
 /// The run's configuration file.
@@ -89,6 +89,11 @@ pub struct TrainArgs {
     /// representable, so a resumed run continues bit for bit).
     #[arg(long, default_value_t = Precision::F32, value_parser = crate::common::precision_parser())]
     precision: Precision,
+    /// Where the network is evaluated: cpu (burn-flex) or gpu (burn-wgpu on Vulkan; needs a
+    /// build with `--features wgpu`). Not part of the run's identity: a run may resume on
+    /// either.
+    #[arg(long, value_enum, default_value_t = Device::Cpu)]
+    device: Device,
     /// Re-estimate Σ_t / H structures (gld-dynamic, -diag, -leading, -hessian, -eigvec1)
     /// every R steps; --snapshot-every must be a multiple of R so resumed runs refresh alike.
     #[arg(long, default_value_t = 10)]
@@ -371,10 +376,10 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     };
     let out = args.out.as_path();
     let run_file = out.join(RUN_FILE);
-    let objective = common::objective(&arch, &data, args.precision)?;
+    let objective = common::objective(&arch, &data, args.precision, args.device)?;
     let eval = eval_data
         .as_ref()
-        .map(|d| common::objective(&arch, d, args.precision))
+        .map(|d| common::objective(&arch, d, args.precision, args.device))
         .transpose()?;
 
     let (start, mut theta, theta0, rows) = if args.resume {
@@ -481,7 +486,7 @@ fn train_loop(
     let (arch, precision) = (&run.config.arch, args.precision);
     // SGD evaluates its b samples alone: a model on the subset instead of N weights.
     let minibatch = |theta: &[f64], indices: &[usize]| {
-        common::objective(arch, &data.subset(indices), precision)
+        common::objective(arch, &data.subset(indices), precision, args.device)
             .expect("a subset fits the model the whole set fits")
             .grad(theta)
     };

@@ -27,3 +27,7 @@ pub use objective::Objective;
 pub type Cpu = burn::backend::Flex;
 /// burn's `ndarray` backend, kept as a cross-check of [`Cpu`] and a benchmark peer.
 pub type NdArray = burn::backend::NdArray<f64>;
+/// The GPU backend (feature `wgpu`): burn-wgpu on Vulkan, f32 and f64 chosen at run time like
+/// [`Cpu`]; its default device is the first GPU.
+#[cfg(feature = "wgpu")]
+pub type Gpu = burn::backend::Wgpu;
