@@ -392,10 +392,15 @@ fn analyze_one(
             eprintln!("warning: {name}: {warning}");
         }
     }
-    let objective =
-        objective(&checkpoint.meta.arch, data, options.precision, options.device).with_context(|| {
-            format!("{name}: the architecture in checkpoint.json does not fit the data")
-        })?;
+    let objective = objective(
+        &checkpoint.meta.arch,
+        data,
+        options.precision,
+        options.device,
+    )
+    .with_context(|| {
+        format!("{name}: the architecture in checkpoint.json does not fit the data")
+    })?;
     let theta = &checkpoint.theta;
     let mut report_options = options.report.clone();
     report_options.batch_size = options.batch.or(checkpoint.meta.batch_size);

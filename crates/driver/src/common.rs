@@ -110,12 +110,22 @@ pub fn objective(
             precision,
         )?),
         #[cfg(feature = "wgpu")]
-        Device::Gpu => Box::new(BurnObjective::<curvscope_model::Gpu>::new(
-            arch,
-            data,
-            &Default::default(),
-            precision,
-        )?),
+        Device::Gpu => {
+            anyhow::ensure!(
+                precision == Precision::F32,
+                "--device gpu computes in f32 only (burn-wgpu's f64 kernels did not compile on \
+                 an NVIDIA H100's Vulkan driver); add --precision f32"
+            );
+            Box::new(
+                BurnObjective::<curvscope_model::Gpu>::new(
+                    arch,
+                    data,
+                    &Default::default(),
+                    precision,
+                )?
+                .with_samples_per_block(usize::MAX),
+            )
+        }
         #[cfg(not(feature = "wgpu"))]
         Device::Gpu => bail!(
             "--device gpu: this curvscope was built without GPU support; rebuild it with \

@@ -20,6 +20,7 @@ pub struct BurnObjective<B: Backend> {
     device: B::Device,
     dtype: DType,
     dim: usize,
+    samples_per_block: usize,
 }
 
 /// Floating-point precision of the computation (θ and results are f64 on the host either way).
@@ -82,10 +83,10 @@ fn to_host<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f64> {
         .expect("float tensor")
 }
 
-/// Samples per block of full-batch work (loss, gradient, HVP): small enough that a block's
-/// activations stay near the cache and blocks spread over the cores, large enough to amortise
-/// per-op overhead (docs/PERFORMANCE.md).
-const SAMPLES_PER_BLOCK: usize = 50;
+/// Default samples per block of full-batch work (loss, gradient, HVP) on the CPU: small enough
+/// that a block's activations stay near the cache and blocks spread over the cores, large
+/// enough to amortise per-op overhead (docs/PERFORMANCE.md).
+pub const SAMPLES_PER_BLOCK: usize = 50;
 
 impl<B: Backend> BurnObjective<B> {
     /// The objective of `arch` on `data` (images are flattened; targets become one-hot rows
@@ -151,7 +152,16 @@ impl<B: Backend> BurnObjective<B> {
             device: device.clone(),
             dtype,
             dim,
+            samples_per_block: SAMPLES_PER_BLOCK,
         })
+    }
+
+    /// Splits full-batch work into blocks of at most `samples` (default
+    /// [`SAMPLES_PER_BLOCK`], right for CPUs); a GPU wants few large blocks
+    /// (`usize::MAX`: one), since each block costs kernel launches and a host round trip.
+    pub fn with_samples_per_block(mut self, samples: usize) -> Self {
+        self.samples_per_block = samples.max(1);
+        self
     }
 
     /// The architecture.
@@ -189,11 +199,11 @@ impl<B: Backend> BurnObjective<B> {
         }
     }
 
-    /// The samples in consecutive blocks of at most [`SAMPLES_PER_BLOCK`]: full-batch work is
+    /// The samples in consecutive blocks of at most `samples_per_block`: full-batch work is
     /// a sum over blocks, run in parallel on rayon's pool.
     fn blocks(&self) -> Vec<(usize, usize)> {
         let n = self.n_samples();
-        let block = SAMPLES_PER_BLOCK;
+        let block = self.samples_per_block;
         (0..n)
             .step_by(block)
             .map(|start| (start, block.min(n - start)))

@@ -11,7 +11,7 @@ pub mod npz;
 mod objective;
 
 pub use arch::{Activation, ArchSpec, Init};
-pub use burn_objective::{BurnObjective, Precision};
+pub use burn_objective::{BurnObjective, Precision, SAMPLES_PER_BLOCK};
 pub use checkpoint::{
     load_checkpoint, save_checkpoint, Checkpoint, CheckpointError, CheckpointMeta, Dtype,
 };
@@ -27,7 +27,8 @@ pub use objective::Objective;
 pub type Cpu = burn::backend::Flex;
 /// burn's `ndarray` backend, kept as a cross-check of [`Cpu`] and a benchmark peer.
 pub type NdArray = burn::backend::NdArray<f64>;
-/// The GPU backend (feature `wgpu`): burn-wgpu on Vulkan, f32 and f64 chosen at run time like
-/// [`Cpu`]; its default device is the first GPU.
+/// The GPU backend (feature `wgpu`): burn-wgpu on Vulkan; its default device is the first GPU.
+/// f32 only: on an NVIDIA H100 the driver failed to compile burn's f64 kernels (exp, log) to
+/// SPIR-V. Use it with [`BurnObjective::with_samples_per_block`]`(usize::MAX)`.
 #[cfg(feature = "wgpu")]
 pub type Gpu = burn::backend::Wgpu;
