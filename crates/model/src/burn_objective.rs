@@ -250,6 +250,7 @@ impl<B: Backend> BurnObjective<B> {
                 .unwrap_or_else(|| Tensor::zeros([self.dim], (&self.device, self.dtype))),
         )
     }
+
     /// H_b·v for the block `batch`, where H_b is the Hessian of Σ_{i∈b} ℓ_i.
     ///
     /// Reverse-over-reverse: θ is a leaf on the inner tape wrapped in a leaf on the outer tape;
