@@ -210,15 +210,18 @@ impl<B: Backend> BurnObjective<B> {
             .collect()
     }
 
-    /// Σ over blocks of `f(block)`, element-wise, in block order (deterministic).
-    fn sum_over_blocks(&self, f: impl Fn(Batch<B>, usize) -> Vec<f64> + Sync) -> Vec<f64> {
+    /// `f(block, start)` for every block, on rayon's pool, in block order.
+    fn map_blocks(&self, f: impl Fn(Batch<B>, usize) -> Vec<f64> + Sync) -> Vec<Vec<f64>> {
         use rayon::prelude::*;
-        let parts: Vec<Vec<f64>> = self
-            .blocks()
+        self.blocks()
             .into_par_iter()
             .map(|(start, len)| f(self.batch_range(start, len), start))
-            .collect();
-        parts
+            .collect()
+    }
+
+    /// Σ over blocks of `f(block)`, element-wise, in block order (deterministic).
+    fn sum_over_blocks(&self, f: impl Fn(Batch<B>, usize) -> Vec<f64> + Sync) -> Vec<f64> {
+        self.map_blocks(f)
             .into_iter()
             .reduce(|mut acc, p| {
                 acc.iter_mut().zip(&p).for_each(|(a, b)| *a += b);
@@ -294,19 +297,14 @@ impl<B: Backend> Objective for BurnObjective<B> {
     }
 
     fn per_sample_losses(&self, theta: &[f64]) -> Vec<f64> {
-        use rayon::prelude::*;
-        let blocks: Vec<Vec<f64>> = self
-            .blocks()
-            .into_par_iter()
-            .map(|(start, len)| {
-                to_host(net::per_sample_losses(
-                    &self.arch,
-                    to_tensor::<B>(theta, &self.device, self.dtype),
-                    &self.batch_range(start, len),
-                ))
-            })
-            .collect();
-        blocks.concat()
+        self.map_blocks(|batch, _| {
+            to_host(net::per_sample_losses(
+                &self.arch,
+                to_tensor::<B>(theta, &self.device, self.dtype),
+                &batch,
+            ))
+        })
+        .concat()
     }
 
     fn weighted_grad(&self, theta: &[f64], w: &[f64]) -> Vec<f64> {
@@ -354,7 +352,7 @@ impl<B: Backend> Objective for BurnObjective<B> {
         Some(correct as f64 / labels.len() as f64)
     }
 
-    /// Independent HVPs run on rayon's pool: burn's ndarray kernels are mostly single-threaded.
+    /// Independent HVPs on rayon's pool (each also spreads its sample blocks over it).
     fn hvps(&self, theta: &[f64], vs: &[Vec<f64>]) -> Vec<Vec<f64>> {
         use rayon::prelude::*;
         vs.par_iter().map(|v| self.hvp(theta, v)).collect()
