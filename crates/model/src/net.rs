@@ -15,7 +15,8 @@ use crate::arch::{Activation, ArchSpec};
 /// Clipping of the fixed-output net's prediction to [δ, 1 − δ] (Prop. 2 of Zhu et al.).
 pub const FIXED_OUTPUT_DELTA: f64 = 1e-3;
 
-/// A batch on the backend: inputs `[N, F]` (images flattened) and targets — one-hot `[N, C]`
+/// A batch on the backend: inputs `[N, F]` as the first layer reads them ([`prepare_input`]:
+/// images flattened, or a CNN's first im2col matrix) and targets — one-hot `[N, C]`
 /// for classifiers, values `[N, 1]` for the fixed-output net, unused `[N, 0]` for the toy.
 #[derive(Clone, Debug)]
 pub struct Batch<B: Backend> {
@@ -80,119 +81,190 @@ impl<B: Backend> Params<B> {
         self.linear(x, width, outputs)
     }
 
-    /// Valid k×k convolution with bias as im2col + one matmul: every output position's
-    /// receptive field is `select`ed from the input row by a fixed index (the same for every
-    /// sample), so the forward is a gather and a GEMM and the backward a GEMM and a
-    /// scatter-add — fast kernels that are themselves differentiable, where burn's `conv2d`
-    /// backward transposes whole batches (docs/PERFORMANCE.md). Output: channels-last maps.
-    fn conv(&mut self, x: FeatureMaps<B>, outputs: usize, kernel: usize) -> FeatureMaps<B> {
-        let inputs = x.channels;
-        let w = self.next([outputs, inputs, kernel, kernel]);
+    /// Valid k×k convolution with bias, ReLU and 2×2 max-pooling (stride 2, floor mode) as one
+    /// GEMM of the layer's im2col `patches` (`[n·positions, k²·C]`, from [`prepare_input`] or
+    /// [`im2col`]) and one gather: the forward is a GEMM and a gather, the backward GEMMs and a
+    /// scatter-add, fast kernels that are themselves differentiable, where burn's `conv2d`
+    /// backward transposes whole batches (docs/PERFORMANCE.md). Only the outputs the pooling
+    /// keeps are computed, window member first ([`ConvPool::patch_pixels`]), so pooling is an
+    /// element-wise maximum of four quarters. Output: channels-last maps.
+    fn conv_relu_pool(
+        &mut self,
+        patches: Tensor<B, 2>,
+        layer: ConvPool,
+        outputs: usize,
+    ) -> FeatureMaps<B> {
+        let k = layer.kernel;
+        let w = self.next([outputs, layer.channels, k, k]);
         let b = self.next([outputs]);
-        let n = x.values.dims()[0];
-        let side = x.side + 1 - kernel;
-        let cols = kernel * kernel * inputs;
-        let index = patch_indices(&x, kernel);
-        let index = Tensor::<B, 1, Int>::from_data(
-            TensorData::new(index, [side * side * cols]),
-            &x.values.device(),
-        );
-        let patches = x.values.select(1, index).reshape([n * side * side, cols]);
+        let n = patches.dims()[0] / layer.positions();
         // PyTorch's [out, in, kh, kw] as the [(kh, kw, in), out] matrix the patches multiply.
-        let w = w.permute([2, 3, 1, 0]).reshape([cols, outputs]);
-        let y = patches.matmul(w) + b.unsqueeze_dim(0);
+        let w = w.permute([2, 3, 1, 0]).reshape([layer.cols(), outputs]);
+        let y = (patches.matmul(w) + b.unsqueeze_dim(0)).reshape([n, layer.positions() * outputs]);
         FeatureMaps {
-            values: y.reshape([n, side * side * outputs]),
-            side,
+            // relu ∘ pool = pool ∘ relu (max commutes with a monotone map), on 4× fewer values.
+            values: relu(max_of_quarters(y)),
+            side: layer.pooled(),
             channels: outputs,
-            channels_last: true,
         }
     }
 }
 
-/// A batch of square feature maps, one sample per row of `values` (`[n, side²·channels]`),
-/// channels-last (NHWC) inside the net and channels-first (NCHW, PyTorch's) for the input.
+/// A batch of square channels-last (NHWC) feature maps, one sample per row of `values`
+/// (`[n, side²·channels]`).
 struct FeatureMaps<B: Backend> {
     values: Tensor<B, 2>,
     side: usize,
     channels: usize,
-    channels_last: bool,
 }
 
-impl<B: Backend> FeatureMaps<B> {
-    /// Offset of (row, col, channel) within a sample's row.
-    fn offset(&self, row: usize, col: usize, channel: usize) -> usize {
-        if self.channels_last {
-            (row * self.side + col) * self.channels + channel
-        } else {
-            (channel * self.side + row) * self.side + col
-        }
+/// A convolution + pooling layer's geometry: its input's side and channels, the kernel size.
+#[derive(Clone, Copy)]
+struct ConvPool {
+    side: usize,
+    channels: usize,
+    kernel: usize,
+}
+
+impl ConvPool {
+    /// Side of the pooled output (floor mode drops an odd last row and column).
+    fn pooled(&self) -> usize {
+        (self.side + 1 - self.kernel) / 2
+    }
+
+    /// Convolution outputs the pooling keeps: four per window.
+    fn positions(&self) -> usize {
+        4 * self.pooled() * self.pooled()
+    }
+
+    /// Length of one receptive field, k²·C.
+    fn cols(&self) -> usize {
+        self.kernel * self.kernel * self.channels
+    }
+
+    /// The input pixel (row, col) at each (output, kh, kw) of one sample's im2col matrix, in
+    /// its row-major order. Outputs come window member first: the windows' top-left members
+    /// (windows row-major), then their top-right, bottom-left and bottom-right members — four
+    /// equal quarters.
+    fn patch_pixels(self) -> impl Iterator<Item = (usize, usize)> {
+        grid(2).flat_map(move |(di, dj)| {
+            grid(self.pooled()).flat_map(move |(i, j)| {
+                grid(self.kernel).map(move |(ki, kj)| (2 * i + di + ki, 2 * j + dj + kj))
+            })
+        })
     }
 }
 
-/// For each output position (row-major) and each (kh, kw, in) of the kernel, the input offset
-/// it reads: the im2col matrix of one sample, as a `select` index.
-fn patch_indices<B: Backend>(x: &FeatureMaps<B>, kernel: usize) -> Vec<i64> {
-    let side = x.side + 1 - kernel;
-    let mut index = Vec::with_capacity(side * side * kernel * kernel * x.channels);
-    for (i, j) in (0..side).flat_map(|i| (0..side).map(move |j| (i, j))) {
-        for (ki, kj) in (0..kernel).flat_map(|ki| (0..kernel).map(move |kj| (ki, kj))) {
-            index.extend((0..x.channels).map(|c| x.offset(i + ki, j + kj, c) as i64));
-        }
-    }
-    index
+/// The cells of an n×n grid, row-major.
+fn grid(n: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..n).flat_map(move |i| (0..n).map(move |j| (i, j)))
 }
 
-/// 2×2 max-pooling with stride 2 (floor mode) of channels-last maps, as a gather at the
-/// window maxima. The maxima are located on the host from the values (first maximum in
-/// row-major window order on ties, as PyTorch), so only the gather is on the tape: its backward
-/// is a scatter and the scatter's a gather, exact to any order.
-fn max_pool_2x2<B: Backend>(x: FeatureMaps<B>) -> FeatureMaps<B> {
-    assert!(x.channels_last, "pooling follows a convolution");
-    let n = x.values.dims()[0];
-    let (side, channels) = (x.side, x.channels);
-    let data = x.values.clone().detach().into_data();
-    let at = match data.as_slice::<f32>() {
-        Ok(values) => window_maxima(values, side, channels),
-        Err(_) => window_maxima(
-            data.as_slice::<f64>().expect("f32 or f64 maps"),
+/// The im2col matrix `[n·positions, k²·C]` of channels-last maps: one `select` of whole pixels
+/// (C contiguous values each) along the rows of the `[n·side², C]` pixel matrix, whose backward
+/// is a row-wise scatter-add.
+fn im2col<B: Backend>(maps: FeatureMaps<B>, layer: ConvPool) -> Tensor<B, 2> {
+    let n = maps.values.dims()[0];
+    let pixels = maps.side * maps.side;
+    let one: Vec<i64> = layer
+        .patch_pixels()
+        .map(|(row, col)| (row * maps.side + col) as i64)
+        .collect();
+    let mut index = Vec::with_capacity(n * one.len());
+    for sample in 0..n {
+        let first = (sample * pixels) as i64;
+        index.extend(one.iter().map(|p| first + p));
+    }
+    let index = int_tensor(index, &maps.values.device());
+    maps.values
+        .reshape([n * pixels, maps.channels])
+        .select(0, index)
+        .reshape([n * layer.positions(), layer.cols()])
+}
+
+/// The first convolution + pooling layer of a CNN (LeNet included).
+fn first_conv(arch: &ArchSpec) -> Option<ConvPool> {
+    match arch.as_cnn() {
+        ArchSpec::Cnn {
             side,
             channels,
-        ),
-    };
-    let out_side = side / 2;
-    let at = Tensor::<B, 2, Int>::from_data(
-        TensorData::new(at, [n, out_side * out_side * channels]),
-        &x.values.device(),
-    );
-    FeatureMaps {
-        values: x.values.gather(1, at),
-        side: out_side,
-        channels,
-        channels_last: true,
+            kernel,
+            ..
+        } => Some(ConvPool {
+            side,
+            channels: channels[0],
+            kernel,
+        }),
+        _ => None,
     }
 }
 
-/// Per sample, the offset of each 2×2 window's maximum within the sample's row of `values`
-/// (channels-last maps `side` wide), output positions row-major, channels innermost.
-fn window_maxima<T: PartialOrd + Copy>(values: &[T], side: usize, channels: usize) -> Vec<i64> {
-    let out_side = side / 2;
-    let row = side * channels;
-    let mut at = Vec::with_capacity(values.len() / 4);
-    for sample in values.chunks_exact(side * row) {
-        for i in 0..out_side {
-            for j in 0..out_side {
-                let top_left = 2 * i * row + 2 * j * channels;
-                for c in top_left..top_left + channels {
-                    let mut best = c;
-                    for k in [c + channels, c + row, c + row + channels] {
-                        if sample[k] > sample[best] {
-                            best = k;
-                        }
-                    }
-                    at.push(best as i64);
-                }
+/// The inputs `x` (`[N, F]`, images flattened channels-first as in PyTorch) as the network's
+/// first layer reads them: for CNNs, the first layer's im2col matrix, one row of
+/// positions·k²·C values per sample; otherwise `x` itself. The data are fixed, so
+/// [`crate::BurnObjective`] gathers this once rather than in every pass.
+pub fn prepare_input<B: Backend>(arch: &ArchSpec, x: Tensor<B, 2>) -> Tensor<B, 2> {
+    let Some(layer) = first_conv(arch) else {
+        return x;
+    };
+    let (side, channels) = (layer.side, layer.channels);
+    let index: Vec<i64> = layer
+        .patch_pixels()
+        .flat_map(|(row, col)| (0..channels).map(move |c| ((c * side + row) * side + col) as i64))
+        .collect();
+    let index = int_tensor(index, &x.device());
+    x.select(1, index)
+}
+
+/// Values per sample of [`prepare_input`]'s output.
+pub fn prepared_input_len(arch: &ArchSpec) -> usize {
+    first_conv(arch).map_or(arch.input_len(), |layer| layer.positions() * layer.cols())
+}
+
+fn int_tensor<B: Backend>(values: Vec<i64>, device: &B::Device) -> Tensor<B, 1, Int> {
+    let len = values.len();
+    Tensor::from_data(TensorData::new(values, [len]), device)
+}
+
+/// Element-wise maximum of the four quarters of each row, as a gather at the maxima. The
+/// maxima are located on the host from the values, so only the gather is on the tape: its
+/// backward is a scatter and the scatter's a gather, exact to any order.
+fn max_of_quarters<B: Backend>(y: Tensor<B, 2>) -> Tensor<B, 2> {
+    let [n, len] = y.dims();
+    let data = y.clone().detach().into_data();
+    let at = match data.as_slice::<f32>() {
+        Ok(values) => quarter_maxima(values, len / 4),
+        Err(_) => quarter_maxima(data.as_slice::<f64>().expect("f32 or f64 maps"), len / 4),
+    };
+    let at = int_tensor(at, &y.device()).reshape([n, len / 4]);
+    y.gather(1, at)
+}
+
+/// Per row of `values` (four quarters of `quarter` values each), the offset of the maximum of
+/// each quarter-wise quadruple: the first of equal maxima, which in [`ConvPool::patch_pixels`]'
+/// order is PyTorch's first maximum in row-major window order. Over contiguous slices, so it
+/// vectorises.
+fn quarter_maxima<T: PartialOrd + Copy>(values: &[T], quarter: usize) -> Vec<i64> {
+    let mut at = vec![0; values.len() / 4];
+    for (row, at) in values
+        .chunks_exact(4 * quarter)
+        .zip(at.chunks_exact_mut(quarter))
+    {
+        let (top, bottom) = row.split_at(2 * quarter);
+        let ((q0, q1), (q2, q3)) = (top.split_at(quarter), bottom.split_at(quarter));
+        let quads = q0.iter().zip(q1).zip(q2).zip(q3);
+        for (k, (at, (((&v0, &v1), &v2), &v3))) in at.iter_mut().zip(quads).enumerate() {
+            let (mut best, mut q) = (v0, 0);
+            if v1 > best {
+                (best, q) = (v1, 1);
             }
+            if v2 > best {
+                (best, q) = (v2, 2);
+            }
+            if v3 > best {
+                q = 3;
+            }
+            *at = (k + q * quarter) as i64;
         }
     }
     at
@@ -210,7 +282,7 @@ fn activate<B: Backend>(x: Tensor<B, 2>, activation: Activation) -> Tensor<B, 2>
     }
 }
 
-/// Class scores `[N, C]` of a classifier (lenet, mlp).
+/// Class scores `[N, C]` of a classifier (lenet, mlp) on prepared inputs ([`prepare_input`]).
 pub fn logits<B: Backend>(arch: &ArchSpec, theta: Tensor<B, 1>, x: Tensor<B, 2>) -> Tensor<B, 2> {
     let mut p = Params { theta, offset: 0 };
     match arch {
@@ -225,16 +297,21 @@ pub fn logits<B: Backend>(arch: &ArchSpec, theta: Tensor<B, 1>, x: Tensor<B, 2>)
             else {
                 unreachable!()
             };
-            let mut maps = FeatureMaps {
-                values: x,
+            let n = x.dims()[0];
+            let first = ConvPool {
                 side,
                 channels: channels[0],
-                channels_last: false,
+                kernel,
             };
-            for &c in &channels[1..] {
-                // relu ∘ pool = pool ∘ relu (max commutes with a monotone map), on 4× fewer values.
-                maps = max_pool_2x2(p.conv(maps, c, kernel));
-                maps.values = relu(maps.values);
+            let patches = x.reshape([n * first.positions(), first.cols()]);
+            let mut maps = p.conv_relu_pool(patches, first, channels[1]);
+            for &c in &channels[2..] {
+                let layer = ConvPool {
+                    side: maps.side,
+                    channels: maps.channels,
+                    kernel,
+                };
+                maps = p.conv_relu_pool(im2col(maps, layer), layer, c);
             }
             p.cnn_head(maps, &hidden, classes)
         }
@@ -305,18 +382,16 @@ fn toy2d_losses<B: Backend>(w: Tensor<B, 1>, x: Tensor<B, 2>) -> Tensor<B, 1> {
 
 #[cfg(test)]
 mod tests {
-    use super::window_maxima;
+    use super::quarter_maxima;
 
     #[test]
-    fn window_maxima_take_the_first_maximum_and_drop_the_odd_edge() {
-        // One 3×3 map, two channels (channels-last): channel 0 ties everywhere, channel 1
-        // peaks at (1, 0). The third row and column fall outside the only 2×2 window.
+    fn quarter_maxima_take_the_first_maximum() {
+        // Two rows of four quarters of two values: ties go to the earlier quarter.
         #[rustfmt::skip]
         let values = [
-            1.0, 0.0,   1.0, 0.0,   9.0, 9.0,
-            1.0, 5.0,   1.0, 2.0,   9.0, 9.0,
-            9.0, 9.0,   9.0, 9.0,   9.0, 9.0,
+            1.0, 0.0,   1.0, 5.0,   1.0, 5.0,   0.0, 2.0,
+            -3.0, 7.0,  -2.0, 7.0,  -1.0, 6.0,  -1.0, 8.0,
         ];
-        assert_eq!(window_maxima(&values, 3, 2), vec![0, 7]);
+        assert_eq!(quarter_maxima(&values, 2), vec![0, 3, 4, 7]);
     }
 }

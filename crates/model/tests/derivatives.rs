@@ -331,3 +331,28 @@ fn flex_and_ndarray_backends_agree() {
     assert!(rel_err(&flex.grad(&theta), &ndarray.grad(&theta)) < 1e-12);
     assert!(rel_err(&flex.hvp(&theta, &v), &ndarray.hvp(&theta, &v)) < 1e-12);
 }
+
+/// Inputs prepared once for all samples (the default) or per block when over the memory limit
+/// give the same numbers: the cache is an optimisation, not a different computation.
+#[test]
+fn prepared_inputs_cached_or_per_block_agree() {
+    let (arch, features, classes) = small_cnn();
+    let theta = arch.init(Init::PyTorch, 12);
+    let v = unit_direction(theta.len(), 12);
+    let cached = classification(arch.clone(), features, classes, 12, Precision::F64)
+        .with_samples_per_block(5);
+    let per_block = classification(arch, features, classes, 12, Precision::F64)
+        .with_samples_per_block(5)
+        .with_prepared_input_limit(0);
+    assert_eq!(
+        cached.per_sample_losses(&theta),
+        per_block.per_sample_losses(&theta)
+    );
+    assert_eq!(cached.grad(&theta), per_block.grad(&theta));
+    assert_eq!(cached.hvp(&theta, &v), per_block.hvp(&theta, &v));
+    assert_eq!(
+        cached.per_sample_grads(&theta),
+        per_block.per_sample_grads(&theta)
+    );
+    assert_eq!(cached.logits(&theta), per_block.logits(&theta));
+}
