@@ -170,7 +170,8 @@ impl<B: Backend> BurnObjective<B> {
     /// most `bytes` (default [`PREPARED_INPUT_LIMIT`]); otherwise prepares each block's when
     /// used, trading a gather per pass for memory. The results are the same either way.
     pub fn with_prepared_input_limit(mut self, bytes: usize) -> Self {
-        let size = self.n_samples() * net::prepared_input_len(&self.arch) * self.dtype.size();
+        let [rows, cols] = net::prepared_input_shape(&self.arch);
+        let size = self.n_samples() * rows * cols * self.dtype.size();
         self.prepared =
             (size <= bytes).then(|| net::prepare_input(&self.arch, self.batch.x.clone()));
         self
@@ -200,16 +201,17 @@ impl<B: Backend> BurnObjective<B> {
 
     /// The samples `start..start + len`, inputs prepared for the first layer.
     fn batch_range(&self, start: usize, len: usize) -> Batch<B> {
-        let rows = |t: &Tensor<B, 2>| {
+        let rows = |t: &Tensor<B, 2>, per_sample: usize| {
             let cols = t.dims()[1];
-            t.clone().slice([start..start + len, 0..cols])
+            t.clone()
+                .slice([start * per_sample..(start + len) * per_sample, 0..cols])
         };
         Batch {
             x: match &self.prepared {
-                Some(prepared) => rows(prepared),
-                None => net::prepare_input(&self.arch, rows(&self.batch.x)),
+                Some(prepared) => rows(prepared, net::prepared_input_shape(&self.arch)[0]),
+                None => net::prepare_input(&self.arch, rows(&self.batch.x, 1)),
             },
-            target: rows(&self.batch.target),
+            target: rows(&self.batch.target, 1),
         }
     }
 
@@ -307,7 +309,7 @@ impl<B: Backend> Objective for BurnObjective<B> {
     }
 
     fn n_samples(&self) -> usize {
-        self.batch.x.dims()[0]
+        self.batch.n_samples()
     }
 
     fn per_sample_losses(&self, theta: &[f64]) -> Vec<f64> {
@@ -324,7 +326,7 @@ impl<B: Backend> Objective for BurnObjective<B> {
     fn weighted_grad(&self, theta: &[f64], w: &[f64]) -> Vec<f64> {
         assert_eq!(w.len(), self.n_samples(), "one weight per sample");
         self.sum_over_blocks(|batch, start| {
-            let len = batch.x.dims()[0];
+            let len = batch.n_samples();
             let w = Tensor::<Autodiff<B>, 1>::from_inner(to_tensor::<B>(
                 &w[start..start + len],
                 &self.device,

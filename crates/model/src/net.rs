@@ -15,13 +15,20 @@ use crate::arch::{Activation, ArchSpec};
 /// Clipping of the fixed-output net's prediction to [δ, 1 − δ] (Prop. 2 of Zhu et al.).
 pub const FIXED_OUTPUT_DELTA: f64 = 1e-3;
 
-/// A batch on the backend: inputs `[N, F]` as the first layer reads them ([`prepare_input`]:
-/// images flattened, or a CNN's first im2col matrix) and targets — one-hot `[N, C]`
+/// A batch on the backend: inputs as the first layer reads them ([`prepare_input`]: images
+/// flattened `[N, F]`, or a CNN's first im2col matrix `[N·positions, k²·C]`) and targets — one-hot `[N, C]`
 /// for classifiers, values `[N, 1]` for the fixed-output net, unused `[N, 0]` for the toy.
 #[derive(Clone, Debug)]
 pub struct Batch<B: Backend> {
     pub x: Tensor<B, 2>,
     pub target: Tensor<B, 2>,
+}
+
+impl<B: Backend> Batch<B> {
+    /// Number of samples (the inputs may have several rows per sample).
+    pub fn n_samples(&self) -> usize {
+        self.target.dims()[0]
+    }
 }
 
 /// Walks θ in `state_dict` order, handing out each parameter reshaped.
@@ -200,9 +207,9 @@ fn first_conv(arch: &ArchSpec) -> Option<ConvPool> {
 }
 
 /// The inputs `x` (`[N, F]`, images flattened channels-first as in PyTorch) as the network's
-/// first layer reads them: for CNNs, the first layer's im2col matrix, one row of
-/// positions·k²·C values per sample; otherwise `x` itself. The data are fixed, so
-/// [`crate::BurnObjective`] gathers this once rather than in every pass.
+/// first layer reads them: for CNNs, the first layer's im2col matrix `[N·positions, k²·C]`;
+/// otherwise `x` itself. The data are fixed, so [`crate::BurnObjective`] gathers this once
+/// rather than in every pass.
 pub fn prepare_input<B: Backend>(arch: &ArchSpec, x: Tensor<B, 2>) -> Tensor<B, 2> {
     let Some(layer) = first_conv(arch) else {
         return x;
@@ -212,13 +219,20 @@ pub fn prepare_input<B: Backend>(arch: &ArchSpec, x: Tensor<B, 2>) -> Tensor<B, 
         .patch_pixels()
         .flat_map(|(row, col)| (0..channels).map(move |c| ((c * side + row) * side + col) as i64))
         .collect();
+    let n = x.dims()[0];
     let index = int_tensor(index, &x.device());
     x.select(1, index)
+        .reshape([n * layer.positions(), layer.cols()])
 }
 
-/// Values per sample of [`prepare_input`]'s output.
-pub fn prepared_input_len(arch: &ArchSpec) -> usize {
-    first_conv(arch).map_or(arch.input_len(), |layer| layer.positions() * layer.cols())
+/// Rows and columns of [`prepare_input`]'s output per sample: one row of k²·C per first-layer
+/// convolution output for CNNs, else one row of all features. A block of samples is then a range
+/// of rows, a view of the prepared inputs that is never reshaped (burn-flex copies on reshaping a
+/// view that does not start at its buffer's start).
+pub fn prepared_input_shape(arch: &ArchSpec) -> [usize; 2] {
+    first_conv(arch).map_or([1, arch.input_len()], |layer| {
+        [layer.positions(), layer.cols()]
+    })
 }
 
 fn int_tensor<B: Backend>(values: Vec<i64>, device: &B::Device) -> Tensor<B, 1, Int> {
@@ -297,14 +311,12 @@ pub fn logits<B: Backend>(arch: &ArchSpec, theta: Tensor<B, 1>, x: Tensor<B, 2>)
             else {
                 unreachable!()
             };
-            let n = x.dims()[0];
             let first = ConvPool {
                 side,
                 channels: channels[0],
                 kernel,
             };
-            let patches = x.reshape([n * first.positions(), first.cols()]);
-            let mut maps = p.conv_relu_pool(patches, first, channels[1]);
+            let mut maps = p.conv_relu_pool(x, first, channels[1]);
             for &c in &channels[2..] {
                 let layer = ConvPool {
                     side: maps.side,
@@ -333,7 +345,7 @@ pub fn per_sample_losses<B: Backend>(
     theta: Tensor<B, 1>,
     batch: &Batch<B>,
 ) -> Tensor<B, 1> {
-    let n = batch.x.dims()[0];
+    let n = batch.n_samples();
     match arch {
         ArchSpec::Lenet | ArchSpec::Cnn { .. } | ArchSpec::Mlp { .. } => {
             // Softmax cross-entropy, natural log.
