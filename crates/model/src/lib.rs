@@ -11,7 +11,7 @@ pub mod npz;
 mod objective;
 
 pub use arch::{Activation, ArchSpec, Init};
-pub use burn_objective::{BurnObjective, Precision, SAMPLES_PER_BLOCK};
+pub use burn_objective::{BurnObjective, Precision, PREPARED_INPUT_LIMIT, SAMPLES_PER_BLOCK};
 pub use checkpoint::{
     load_checkpoint, save_checkpoint, Checkpoint, CheckpointError, CheckpointMeta, Dtype,
 };

@@ -16,8 +16,9 @@ use crate::arch::{Activation, ArchSpec};
 pub const FIXED_OUTPUT_DELTA: f64 = 1e-3;
 
 /// A batch on the backend: inputs as the first layer reads them ([`prepare_input`]: images
-/// flattened `[N, F]`, or a CNN's first im2col matrix `[N·positions, k²·C]`) and targets — one-hot `[N, C]`
-/// for classifiers, values `[N, 1]` for the fixed-output net, unused `[N, 0]` for the toy.
+/// flattened `[N, F]`, or a CNN's first im2col matrix `[N·positions, k²·C]`) and targets —
+/// one-hot `[N, C]` for classifiers, values `[N, 1]` for the fixed-output net, unused `[N, 0]`
+/// for the toy.
 #[derive(Clone, Debug)]
 pub struct Batch<B: Backend> {
     pub x: Tensor<B, 2>,
@@ -302,20 +303,16 @@ pub fn logits<B: Backend>(arch: &ArchSpec, theta: Tensor<B, 1>, x: Tensor<B, 2>)
     match arch {
         ArchSpec::Lenet | ArchSpec::Cnn { .. } => {
             let ArchSpec::Cnn {
-                side,
                 channels,
                 kernel,
                 hidden,
                 classes,
+                ..
             } = arch.as_cnn()
             else {
                 unreachable!()
             };
-            let first = ConvPool {
-                side,
-                channels: channels[0],
-                kernel,
-            };
+            let first = first_conv(arch).expect("a CNN");
             let mut maps = p.conv_relu_pool(x, first, channels[1]);
             for &c in &channels[2..] {
                 let layer = ConvPool {
