@@ -45,10 +45,10 @@ fn lenet_exact_trace_h_sigma_is_within_four_stderr_of_stochastic() {
     exact_within_four_stderr(&obj, &theta, 100);
 }
 
-/// The size, lenet × 1,200: 1,200 HVPs for the exact value (15 minutes on 2
+/// The size, lenet × 1,200: 1,200 HVPs for the exact value (12 minutes on 2
 /// cores). Run with `cargo test --release -p curvscope-metrics -- --ignored lenet_1200`.
 #[test]
-#[ignore = "15 minutes on 2 cores"]
+#[ignore = "12 minutes on 2 cores"]
 fn lenet_1200_exact_trace_h_sigma_is_within_four_stderr_of_stochastic() {
     let (obj, theta) = trained_lenet(1000, 200, 10);
     exact_within_four_stderr(&obj, &theta, 200);
