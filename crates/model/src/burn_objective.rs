@@ -87,8 +87,9 @@ fn to_host<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f64> {
         .expect("float tensor")
 }
 
-/// Largest prepared input, in bytes, kept for the whole dataset (a CNN's first im2col matrix is
-/// k²× its images: 69 MB for LeNet on 1,200 f32 images; saves a gather in every pass).
+/// Largest prepared input, in bytes, kept for the whole dataset: a CNN's first im2col matrix is
+/// up to k² times its images (69 MB for LeNet on 1,200 f32 images), and keeping it saves a
+/// gather in every pass.
 pub const PREPARED_INPUT_LIMIT: usize = 1 << 30;
 
 /// Default samples per block of full-batch work (loss, gradient, HVP) on the CPU: small enough
