@@ -24,6 +24,11 @@ use serde::Serialize;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Timed runs per row (after a warm-up), as the PyTorch peer; the rows that take from seconds
+/// to minutes each (Lanczos, exact Tr(HΣ), expected sharpness, `analyze_checkpoint`) run once
+/// on both sides, where five runs would stretch a full run from one hour to about four and a half.
+const REPS: usize = 5;
+
 /// One measured operation.
 #[derive(Serialize)]
 struct Row {
@@ -173,8 +178,7 @@ fn run_precision(
     let obj = BurnObjective::<Cpu>::new(ArchSpec::Lenet, data, &Default::default(), precision)
         .expect("lenet fits");
     let n = obj.n_samples();
-    let reps = 5;
-    first_and_second_order(bench, &obj, theta, "burn-flex", precision, reps);
+    first_and_second_order(bench, &obj, theta, "burn-flex", precision, REPS);
     let v = unit(obj.dim());
     let batch: Vec<Vec<f64>> = (0..8).map(|_| v.clone()).collect();
     bench.time(
@@ -182,18 +186,17 @@ fn run_precision(
         "burn-flex",
         precision,
         0,
-        if quick { 1 } else { 3 },
+        REPS,
         Some((8, 1)),
         || obj.hvps(theta, &batch),
     );
     bench.note("per HVP, 8 HVPs in parallel on the rayon pool".into());
-    let per_sample_reps = if quick { 1 } else { 3 };
     bench.time(
         "per-sample grads (all N)",
         "burn-flex",
         precision,
         1,
-        per_sample_reps,
+        REPS,
         None,
         || obj.per_sample_grads(theta),
     );
@@ -321,7 +324,7 @@ fn main() {
         )
         .expect("fits")
         .with_samples_per_block(usize::MAX);
-        first_and_second_order(&mut bench, &gpu, &theta, "burn-wgpu", precision, 5);
+        first_and_second_order(&mut bench, &gpu, &theta, "burn-wgpu", precision, REPS);
         bench.time(
             "per-sample grads (all N)",
             "burn-wgpu",
@@ -336,7 +339,14 @@ fn main() {
         let ndarray =
             BurnObjective::<NdArray>::new(ArchSpec::Lenet, &data, &Default::default(), precision)
                 .expect("fits");
-        first_and_second_order(&mut bench, &ndarray, &theta, "burn-ndarray", precision, 3);
+        first_and_second_order(
+            &mut bench,
+            &ndarray,
+            &theta,
+            "burn-ndarray",
+            precision,
+            REPS,
+        );
     }
 
     println!(
