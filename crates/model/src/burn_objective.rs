@@ -173,8 +173,11 @@ impl<B: Backend> BurnObjective<B> {
     pub fn with_prepared_input_limit(mut self, bytes: usize) -> Self {
         let [rows, cols] = net::prepared_input_shape(&self.arch);
         let size = self.n_samples() * rows * cols * self.dtype.size();
-        self.prepared =
-            (size <= bytes).then(|| net::prepare_input(&self.arch, self.batch.x.clone()));
+        if size > bytes {
+            self.prepared = None;
+        } else if self.prepared.is_none() {
+            self.prepared = Some(net::prepare_input(&self.arch, self.batch.x.clone()));
+        }
         self
     }
 
