@@ -60,9 +60,10 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "P")]
     pub trace_probes: Option<usize>,
     /// Estimate Tr(HΣ) stochastically with this many probes (≥ 2) instead of exactly (exact
-    /// costs N per-sample gradients and N Hessian-vector products).
-    #[arg(long, value_name = "P")]
-    pub tr_h_sigma_probes: Option<usize>,
+    /// costs N per-sample gradients and N Hessian-vector products). Formerly
+    /// `--tr-h-sigma-probes`, still accepted.
+    #[arg(long, value_name = "P", alias = "tr-h-sigma-probes")]
+    pub trace_h_sigma_probes: Option<usize>,
     /// Top eigenpairs of Σ to compute and compare with H's (JSON reports only); holds all N
     /// centred gradients in memory (N·D·8 bytes). 0 skips it.
     #[arg(long, default_value_t = 0)]
@@ -131,8 +132,8 @@ impl AnalysisOptions {
     fn from_args(a: &AnalyzeArgs) -> Result<Self> {
         ensure!(a.top_k >= 1, "-k must be at least 1");
         ensure!(
-            a.tr_h_sigma_probes.is_none_or(|p| p >= 2),
-            "--tr-h-sigma-probes needs at least 2 probes"
+            a.trace_h_sigma_probes.is_none_or(|p| p >= 2),
+            "--trace-h-sigma-probes needs at least 2 probes"
         );
         ensure!(
             a.trace_probes.is_none_or(|p| p >= 2),
@@ -162,7 +163,7 @@ impl AnalysisOptions {
         let report = ReportOptions {
             chunk: a.chunk.max(1),
             trace_h_sigma: a
-                .tr_h_sigma_probes
+                .trace_h_sigma_probes
                 .map_or(TraceHSigmaMethod::Exact, |probes| {
                     TraceHSigmaMethod::Stochastic {
                         probes,

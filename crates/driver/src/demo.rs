@@ -55,7 +55,7 @@ const QUICK: Schedule = Schedule {
         "--no-lambda-min",
         "--trace-probes",
         "6",
-        "--tr-h-sigma-probes",
+        "--trace-h-sigma-probes",
         "10",
         "--samples",
         "50",
@@ -207,7 +207,7 @@ fn print_rows(run: &str, metrics_csv: &Path) -> Result<()> {
         column("trace_sigma")?,
     );
     let (trhs, ratio, a_hat, sharp) = (
-        column("tr_h_sigma")?,
+        column("trace_h_sigma")?,
         column("ratio")?,
         column("a_hat")?,
         column("expected_sharpness")?,

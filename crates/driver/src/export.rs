@@ -211,17 +211,21 @@ fn charts(dir: &Path, run: Option<&Frame>) -> Result<Vec<Chart>> {
             "Tr(HΣ)",
             true,
             vec![
-                line("Tr(HΣ)", "tr_h_sigma", 0)?,
-                line("isotropic Tr(HΣ_iso) = Tr(H)·Tr(Σ)/D", "tr_h_sigma_iso", 1)?,
+                line("Tr(HΣ)", "trace_h_sigma", 0)?,
+                line(
+                    "isotropic Tr(HΣ̄) = Tr(H)·Tr(Σ)/D",
+                    "isotropic_trace_h_sigma",
+                    1,
+                )?,
             ],
         ),
         chart(
             "ratio",
-            "Tr(HΣ)/Tr(HΣ_iso) and Proposition 1's bound",
+            "Tr(HΣ)/Tr(HΣ̄) and Proposition 1's bound",
             "ratio",
             true,
             vec![
-                line("Tr(HΣ)/Tr(HΣ_iso)", "ratio", 0)?,
+                line("Tr(HΣ)/Tr(HΣ̄)", "ratio", 0)?,
                 line("bound â·λ₁²·D/Tr(H)²", "prop1_bound", 1)?,
             ],
         ),

@@ -66,15 +66,15 @@ pub const METRICS: &[(&str, &str, Extract)] = &[
     ("trace_sigma", "Tr(Σ) of the one-sample gradient noise covariance Σ (exact)", |r| Cell::Num(r.report.trace_sigma.value)),
     ("u1_sigma_u1", "u₁ᵀΣu₁, the noise variance along the top Hessian eigenvector", |r| r.report.u_sigma_u.first().copied().into()),
     ("a_hat", "â = u₁ᵀΣu₁·Tr(H)/(λ₁·Tr(Σ)), Proposition 1's projection coefficient", |r| Cell::Num(r.report.proposition1.projection_coefficient)),
-    ("tr_h_sigma", "Tr(HΣ), the escaping indicator", |r| Cell::Num(r.report.trace_h_sigma.value)),
-    ("tr_h_sigma_stderr", "standard error of tr_h_sigma (0 when exact)", |r| Cell::Num(r.report.trace_h_sigma.stderr)),
-    ("tr_h_sigma_estimator", "exact (N per-sample gradients and HVPs) or stochastic (probes)", |r| {
+    ("trace_h_sigma", "Tr(HΣ), the escaping indicator", |r| Cell::Num(r.report.trace_h_sigma.value)),
+    ("trace_h_sigma_stderr", "standard error of trace_h_sigma (0 when exact)", |r| Cell::Num(r.report.trace_h_sigma.stderr)),
+    ("trace_h_sigma_estimator", "exact (N per-sample gradients and HVPs) or stochastic (probes)", |r| {
         Cell::Text(match r.report.trace_h_sigma.estimator {
             Estimator::Exact => "exact".into(),
             Estimator::Stochastic => "stochastic".into(),
         })
     }),
-    ("tr_h_sigma_iso", "Tr(HΣ̄) = Tr(H)·Tr(Σ)/D, isotropic noise of the same magnitude", |r| Cell::Num(r.report.trace_h_sigma_iso)),
+    ("isotropic_trace_h_sigma", "Tr(HΣ̄) = Tr(H)·Tr(Σ)/D, isotropic noise of the same magnitude", |r| Cell::Num(r.report.isotropic_trace_h_sigma)),
     ("ratio", "Tr(HΣ)/Tr(HΣ̄)", |r| Cell::Num(r.report.anisotropy_ratio)),
     ("prop1_bound", "â·λ₁²·D/Tr(H)², Proposition 1's lower bound on ratio", |r| Cell::Num(r.report.proposition1.bound)),
     ("prop1_bound_holds", "prop1_bound ≤ ratio", |r| Cell::Bool(r.report.proposition1.bound_holds)),

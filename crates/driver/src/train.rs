@@ -1,5 +1,5 @@
 //! `curvscope train`: θ ← θ − η g̃ with g̃ drawn by one of the dynamics in
-//! `curvscope_metrics::Dynamics`, snapshotting checkpoints and losses into a run folder that a
+//! `curvscope_metrics::Descent`, snapshotting checkpoints and losses into a run folder that a
 //! killed or interrupted run can `--resume` bit for bit.
 
 use std::path::{Path, PathBuf};
@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{bail, ensure, Context, Result};
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::ValueEnum;
-use curvscope_metrics::{isotropic_std, Dynamic, Dynamics, DynamicsOptions};
+use curvscope_metrics::{isotropic_std, Descent, DescentOptions, Dynamic};
 use curvscope_model::{
     load_checkpoint, save_checkpoint, ArchSpec, CheckpointMeta, Dataset, DatasetInfo, Dtype, Init,
     Objective,
@@ -164,13 +164,6 @@ impl RunConfig {
                         .map_or("nothing".into(), |v| v.to_string()),
                 )
             })
-    }
-}
-
-/// θ in the run's precision: exactly what the model computes with and the checkpoint stores.
-fn representable(theta: &mut [f64], precision: Precision) {
-    if precision == Precision::F32 {
-        theta.iter_mut().for_each(|t| *t = *t as f32 as f64);
     }
 }
 
@@ -407,7 +400,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         }
         let mut theta = theta_init
             .unwrap_or_else(|| arch.init(config.init.expect("set without --init-from"), args.seed));
-        representable(&mut theta, args.precision);
+        args.precision.round(&mut theta);
         (0, theta.clone(), theta, Vec::new())
     };
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -418,7 +411,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         (Dynamic::GldConst, given) => given,
         _ => None,
     };
-    let mut dynamics = Dynamics::new(DynamicsOptions {
+    let mut descent = Descent::new(DescentOptions {
         dynamic: args.dynamic,
         batch: args.batch,
         refresh_every: args.refresh_every,
@@ -451,7 +444,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     train_loop(
         &args,
         &mut run,
-        &mut dynamics,
+        &mut descent,
         &data,
         start,
         &mut theta,
@@ -476,7 +469,7 @@ fn interrupt_flag() -> Result<&'static AtomicBool> {
 fn train_loop(
     args: &TrainArgs,
     run: &mut Run,
-    dynamics: &mut Dynamics,
+    descent: &mut Descent,
     data: &Dataset,
     start: u64,
     theta: &mut [f64],
@@ -515,14 +508,8 @@ fn train_loop(
                 ExitCode::from(130)
             });
         }
-        let g = dynamics.gradient(run.objective, theta, step, &minibatch);
-        theta
-            .iter_mut()
-            .zip(&g)
-            .for_each(|(t, g)| *t -= args.lr * g);
-        representable(theta, precision);
         ensure!(
-            theta.iter().all(|t| t.is_finite()),
+            descent.step(run.objective, theta, args.lr, precision, step, &minibatch),
             "θ diverged at step {} (lr {} too large?)",
             step + 1,
             args.lr

@@ -38,6 +38,20 @@ pub enum Precision {
 }
 
 impl Precision {
+    /// Rounds θ to this precision in place, so that θ is exactly what the model computes with
+    /// and a checkpoint stores (an f32 run never carries f64 digits, and resumes bit for bit).
+    ///
+    /// ```
+    /// let mut theta = vec![0.1];
+    /// curvscope_model::Precision::F32.round(&mut theta);
+    /// assert_eq!(theta[0], 0.1f32 as f64);
+    /// ```
+    pub fn round(self, theta: &mut [f64]) {
+        if self == Precision::F32 {
+            theta.iter_mut().for_each(|t| *t = *t as f32 as f64);
+        }
+    }
+
     fn dtype(self) -> DType {
         match self {
             Precision::F32 => DType::F32,
