@@ -231,3 +231,104 @@ impl ArchSpec {
         theta
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mlp() -> ArchSpec {
+        ArchSpec::Mlp {
+            input: 3,
+            hidden: vec![4, 2],
+            classes: 5,
+            activation: Activation::Tanh,
+        }
+    }
+
+    #[test]
+    fn lenet_has_pytorch_names_shapes_and_d_11330() {
+        let params = ArchSpec::Lenet.params();
+        let expected: Vec<(&str, Vec<usize>)> = vec![
+            ("conv1.weight", vec![10, 1, 5, 5]),
+            ("conv1.bias", vec![10]),
+            ("conv2.weight", vec![10, 10, 5, 5]),
+            ("conv2.bias", vec![10]),
+            ("fc1.weight", vec![50, 160]),
+            ("fc1.bias", vec![50]),
+            ("fc2.weight", vec![10, 50]),
+            ("fc2.bias", vec![10]),
+        ];
+        let params: Vec<(&str, Vec<usize>)> = params
+            .iter()
+            .map(|(n, s)| (n.as_str(), s.clone()))
+            .collect();
+        assert_eq!(params, expected);
+        assert_eq!(ArchSpec::Lenet.dim(), 11_330);
+    }
+
+    #[test]
+    fn mlp_fixed_output_and_toy2d_layouts() {
+        let names = |a: &ArchSpec| {
+            a.params()
+                .into_iter()
+                .map(|(n, s)| format!("{n}{s:?}"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(&mlp()),
+            [
+                "fc1.weight[4, 3]",
+                "fc1.bias[4]",
+                "fc2.weight[2, 4]",
+                "fc2.bias[2]",
+                "fc3.weight[5, 2]",
+                "fc3.bias[5]"
+            ]
+        );
+        assert_eq!(mlp().dim(), 12 + 4 + 8 + 2 + 10 + 5);
+        let logistic = ArchSpec::Mlp {
+            input: 784,
+            hidden: vec![],
+            classes: 10,
+            activation: Activation::Relu,
+        };
+        assert_eq!(names(&logistic), ["fc1.weight[10, 784]", "fc1.bias[10]"]);
+        let fixed = ArchSpec::FixedOutput {
+            input: 2,
+            hidden: 20,
+        };
+        assert_eq!(names(&fixed), ["hidden.weight[20, 2]", "hidden.bias[20]"]);
+        assert_eq!(names(&ArchSpec::Toy2d), ["w[2]"]);
+    }
+
+    #[test]
+    fn arch_json_matches_the_documented_format() {
+        let cases = [
+            (r#"{"name":"lenet"}"#, ArchSpec::Lenet),
+            (
+                r#"{"name":"mlp","input":3,"hidden":[4,2],"classes":5,"activation":"tanh"}"#,
+                mlp(),
+            ),
+            (
+                r#"{"name":"fixed-output","input":2,"hidden":20}"#,
+                ArchSpec::FixedOutput {
+                    input: 2,
+                    hidden: 20,
+                },
+            ),
+            (r#"{"name":"toy2d"}"#, ArchSpec::Toy2d),
+        ];
+        for (json, arch) in cases {
+            assert_eq!(serde_json::from_str::<ArchSpec>(json).unwrap(), arch);
+            assert_eq!(serde_json::to_string(&arch).unwrap(), json);
+        }
+        for bad in [
+            r#"{"name":"resnet"}"#,
+            r#"{"name":"mlp","input":3,"hidden":[4],"classes":5,"activation":"gelu"}"#,
+            r#"{"name":"mlp","input":3,"hiden":[4],"classes":5,"activation":"relu"}"#,
+            r#"{"name":"fixed-output","input":2,"hidden":20,"output":1}"#,
+        ] {
+            assert!(serde_json::from_str::<ArchSpec>(bad).is_err(), "{bad}");
+        }
+    }
+}

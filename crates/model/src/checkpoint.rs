@@ -5,7 +5,6 @@
 //! `state_dict` order, each flattened row-major. Loading checks every tensor's presence,
 //! shape, dtype and finiteness, so a bad file fails loudly before any curvature is computed.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use safetensors::tensor::{SafeTensorError, TensorView};
@@ -14,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::arch::ArchSpec;
 use crate::dataset::DatasetInfo;
+use crate::files::write_atomic;
 
 /// Name of the weights file inside a checkpoint folder.
 pub const MODEL_FILE: &str = "model.safetensors";
@@ -99,58 +99,40 @@ pub struct Checkpoint {
 pub enum CheckpointError {
     /// A checkpoint file does not exist.
     #[error("{path}: no such file (a checkpoint folder holds {MODEL_FILE} and {META_FILE})")]
-    MissingFile {
-        /// The file.
-        path: PathBuf,
-    },
+    MissingFile { path: PathBuf },
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
-        /// The file.
         path: PathBuf,
-        /// The underlying error.
         source: std::io::Error,
     },
+    /// A checkpoint file could not be written ([`write_atomic`]'s message names it).
+    #[error(transparent)]
+    Write(std::io::Error),
     /// `checkpoint.json` is not valid JSON, lacks `arch`, or names an unknown architecture.
     #[error("{path}: {source}")]
     Json {
-        /// The file.
         path: PathBuf,
-        /// The underlying error.
         source: serde_json::Error,
     },
     /// `model.safetensors` is truncated or not a safetensors file.
     #[error("{path}: not a valid safetensors file: {source}")]
     Format {
-        /// The file.
         path: PathBuf,
-        /// The underlying error.
         source: SafeTensorError,
     },
     /// A tensor of the architecture is absent.
     #[error("{path}: missing tensor `{tensor}`")]
-    MissingTensor {
-        /// The file.
-        path: PathBuf,
-        /// The tensor.
-        tensor: String,
-    },
+    MissingTensor { path: PathBuf, tensor: String },
     /// The file holds a tensor the architecture does not have.
     #[error(
         "{path}: unexpected tensor `{tensor}` (not a parameter of the architecture in {META_FILE})"
     )]
-    ExtraTensor {
-        /// The file.
-        path: PathBuf,
-        /// The tensor.
-        tensor: String,
-    },
+    ExtraTensor { path: PathBuf, tensor: String },
     /// A tensor has the wrong shape.
     #[error("{path}: tensor `{tensor}` has shape {found:?}, expected {expected:?}")]
     Shape {
-        /// The file.
         path: PathBuf,
-        /// The tensor.
         tensor: String,
         /// Shape from the architecture.
         expected: Vec<usize>,
@@ -160,9 +142,7 @@ pub enum CheckpointError {
     /// A tensor is not F32/F64, or not of the same dtype as the first tensor.
     #[error("{path}: tensor `{tensor}` has dtype {found}, expected {expected}")]
     Dtype {
-        /// The file.
         path: PathBuf,
-        /// The tensor.
         tensor: String,
         /// What was accepted.
         expected: String,
@@ -172,13 +152,10 @@ pub enum CheckpointError {
     /// A tensor holds NaN or ±∞ (or, when saving as F32, a value beyond f32's range).
     #[error("{path}: tensor `{tensor}` has non-finite value {value} at flat index {index}")]
     NonFinite {
-        /// The file.
         path: PathBuf,
-        /// The tensor.
         tensor: String,
         /// First bad index within the tensor, row-major.
         index: usize,
-        /// The value.
         value: f64,
     },
     /// θ passed to [`save_checkpoint`] does not have the architecture's dimension.
@@ -202,21 +179,6 @@ fn tensors<'a>(arch: &ArchSpec, theta: &'a [f64]) -> Vec<(String, Vec<usize>, &'
             (name, shape, head)
         })
         .collect()
-}
-
-/// Writes `bytes` to `dir/name` through a temporary file in `dir` and a rename, so a reader
-/// never sees half a file.
-fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), CheckpointError> {
-    let path = dir.join(name);
-    let io = |source| CheckpointError::Io {
-        path: path.clone(),
-        source,
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-    tmp.write_all(bytes).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(&path).map_err(|e| io(e.error))?;
-    Ok(())
 }
 
 /// Saves θ as a checkpoint folder `dir` (created if needed): `model.safetensors` with one
@@ -290,8 +252,8 @@ pub fn save_checkpoint(
         path: dir.to_path_buf(),
         source,
     })?;
-    write_atomic(dir, MODEL_FILE, &bytes)?;
-    write_atomic(dir, META_FILE, &json)
+    write_atomic(&model_path, &bytes).map_err(CheckpointError::Write)?;
+    write_atomic(&dir.join(META_FILE), &json).map_err(CheckpointError::Write)
 }
 
 fn read_file(path: PathBuf) -> Result<(PathBuf, Vec<u8>), CheckpointError> {
@@ -407,93 +369,6 @@ mod tests {
             hidden: vec![4, 2],
             classes: 5,
             activation: Activation::Tanh,
-        }
-    }
-
-    #[test]
-    fn lenet_has_pytorch_names_shapes_and_d_11330() {
-        let params = ArchSpec::Lenet.params();
-        let expected: Vec<(&str, Vec<usize>)> = vec![
-            ("conv1.weight", vec![10, 1, 5, 5]),
-            ("conv1.bias", vec![10]),
-            ("conv2.weight", vec![10, 10, 5, 5]),
-            ("conv2.bias", vec![10]),
-            ("fc1.weight", vec![50, 160]),
-            ("fc1.bias", vec![50]),
-            ("fc2.weight", vec![10, 50]),
-            ("fc2.bias", vec![10]),
-        ];
-        let params: Vec<(&str, Vec<usize>)> = params
-            .iter()
-            .map(|(n, s)| (n.as_str(), s.clone()))
-            .collect();
-        assert_eq!(params, expected);
-        assert_eq!(ArchSpec::Lenet.dim(), 11_330);
-    }
-
-    #[test]
-    fn mlp_fixed_output_and_toy2d_layouts() {
-        let names = |a: &ArchSpec| {
-            a.params()
-                .into_iter()
-                .map(|(n, s)| format!("{n}{s:?}"))
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(
-            names(&mlp()),
-            [
-                "fc1.weight[4, 3]",
-                "fc1.bias[4]",
-                "fc2.weight[2, 4]",
-                "fc2.bias[2]",
-                "fc3.weight[5, 2]",
-                "fc3.bias[5]"
-            ]
-        );
-        assert_eq!(mlp().dim(), 12 + 4 + 8 + 2 + 10 + 5);
-        let logistic = ArchSpec::Mlp {
-            input: 784,
-            hidden: vec![],
-            classes: 10,
-            activation: Activation::Relu,
-        };
-        assert_eq!(names(&logistic), ["fc1.weight[10, 784]", "fc1.bias[10]"]);
-        let fixed = ArchSpec::FixedOutput {
-            input: 2,
-            hidden: 20,
-        };
-        assert_eq!(names(&fixed), ["hidden.weight[20, 2]", "hidden.bias[20]"]);
-        assert_eq!(names(&ArchSpec::Toy2d), ["w[2]"]);
-    }
-
-    #[test]
-    fn arch_json_matches_the_documented_format() {
-        let cases = [
-            (r#"{"name":"lenet"}"#, ArchSpec::Lenet),
-            (
-                r#"{"name":"mlp","input":3,"hidden":[4,2],"classes":5,"activation":"tanh"}"#,
-                mlp(),
-            ),
-            (
-                r#"{"name":"fixed-output","input":2,"hidden":20}"#,
-                ArchSpec::FixedOutput {
-                    input: 2,
-                    hidden: 20,
-                },
-            ),
-            (r#"{"name":"toy2d"}"#, ArchSpec::Toy2d),
-        ];
-        for (json, arch) in cases {
-            assert_eq!(serde_json::from_str::<ArchSpec>(json).unwrap(), arch);
-            assert_eq!(serde_json::to_string(&arch).unwrap(), json);
-        }
-        for bad in [
-            r#"{"name":"resnet"}"#,
-            r#"{"name":"mlp","input":3,"hidden":[4],"classes":5,"activation":"gelu"}"#,
-            r#"{"name":"mlp","input":3,"hiden":[4],"classes":5,"activation":"relu"}"#,
-            r#"{"name":"fixed-output","input":2,"hidden":20,"output":1}"#,
-        ] {
-            assert!(serde_json::from_str::<ArchSpec>(bad).is_err(), "{bad}");
         }
     }
 

@@ -18,15 +18,12 @@ pub enum IdxError {
     /// The file could not be opened or decompressed (a truncated gzip stream lands here).
     #[error("{path}: cannot read: {source}")]
     Io {
-        /// The file.
         path: PathBuf,
-        /// The underlying error.
         source: std::io::Error,
     },
     /// The file is shorter than its header.
     #[error("{path}: file has {found} bytes, shorter than the {expected}-byte IDX header")]
     ShortHeader {
-        /// The file.
         path: PathBuf,
         /// Header length in bytes.
         expected: usize,
@@ -36,7 +33,6 @@ pub enum IdxError {
     /// The magic number is not the expected one (e.g. a labels file given as images).
     #[error("{path}: IDX magic number {found}, expected {expected}")]
     Magic {
-        /// The file.
         path: PathBuf,
         /// Expected magic.
         expected: u32,
@@ -46,7 +42,6 @@ pub enum IdxError {
     /// The image dimensions are not the expected ones.
     #[error("{path}: images are {found:?} pixels, expected {expected:?}")]
     Dimensions {
-        /// The file.
         path: PathBuf,
         /// Expected (rows, cols).
         expected: (usize, usize),
@@ -56,7 +51,6 @@ pub enum IdxError {
     /// The payload length does not match what the header promises.
     #[error("{path}: {found} bytes after decompression, header promises exactly {expected}")]
     Length {
-        /// The file.
         path: PathBuf,
         /// Header length plus count × item size.
         expected: u64,
