@@ -13,7 +13,7 @@ pub mod npz;
 mod objective;
 mod synthetic;
 
-pub use arch::{Activation, ArchSpec, Init};
+pub use arch::{Activation, ArchError, ArchSpec, Init, MAX_DIM};
 pub use bundled::{default_data_dir, digits, fashion_corrupted, fashion_test, fashion_train};
 pub use burn_objective::{BurnObjective, Precision, PREPARED_INPUT_LIMIT, SAMPLES_PER_BLOCK};
 pub use checkpoint::{
