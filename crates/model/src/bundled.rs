@@ -1,6 +1,8 @@
 //! The bundled datasets: the Fashion-MNIST subsets (including the paper's corrupted training
-//! set) and scikit-learn's digits.
+//! set) and scikit-learn's digits, compiled into the binary from the workspace's `data/` so a
+//! copied or installed `curvscope` needs no source tree.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use rand::{Rng, SeedableRng};
@@ -9,29 +11,94 @@ use rand_chacha::ChaCha8Rng;
 use crate::dataset::{DataError, Dataset, Targets};
 use crate::idx;
 
-/// The folder of bundled data: `$CURVSCOPE_DATA` if set, else the workspace's `data/`.
+/// The bundled files, by their path under `data/`, with their bytes as compiled in.
+const EMBEDDED: [(&str, &[u8]); 5] = [
+    (
+        "fashion-mnist/train-6k-images-idx3-ubyte.gz",
+        include_bytes!("../../../data/fashion-mnist/train-6k-images-idx3-ubyte.gz"),
+    ),
+    (
+        "fashion-mnist/train-6k-labels-idx1-ubyte.gz",
+        include_bytes!("../../../data/fashion-mnist/train-6k-labels-idx1-ubyte.gz"),
+    ),
+    (
+        "fashion-mnist/t10k-images-idx3-ubyte.gz",
+        include_bytes!("../../../data/fashion-mnist/t10k-images-idx3-ubyte.gz"),
+    ),
+    (
+        "fashion-mnist/t10k-labels-idx1-ubyte.gz",
+        include_bytes!("../../../data/fashion-mnist/t10k-labels-idx1-ubyte.gz"),
+    ),
+    (
+        "digits/digits.csv.gz",
+        include_bytes!("../../../data/digits/digits.csv.gz"),
+    ),
+];
+
+/// The environment variable naming a folder to read the bundled datasets from instead of
+/// the copies compiled into the binary ([`default_data_dir`]).
+pub const DATA_DIR_VAR: &str = "CURVSCOPE_DATA_DIR";
+
+/// Where the bundled datasets are read from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DataDir {
+    /// The copies of the workspace's `data/` files compiled into the binary.
+    Embedded,
+    /// A folder laid out like `data/`: `fashion-mnist/{train-6k,t10k}-{images-idx3,labels-idx1}-ubyte.gz`
+    /// and `digits/digits.csv.gz`.
+    Folder(PathBuf),
+}
+
+impl DataDir {
+    /// The file `rel` (a path under `data/`), with the path that names it in messages: the
+    /// file itself, or `<built-in data>/rel`.
+    fn read(&self, rel: &str) -> Result<(PathBuf, Cow<'static, [u8]>), (PathBuf, std::io::Error)> {
+        match self {
+            DataDir::Embedded => {
+                let path = Path::new("<built-in data>").join(rel);
+                match EMBEDDED.iter().find(|(name, _)| *name == rel) {
+                    Some((_, bytes)) => Ok((path, Cow::Borrowed(bytes))),
+                    None => Err((path, std::io::ErrorKind::NotFound.into())),
+                }
+            }
+            DataDir::Folder(dir) => {
+                let path = dir.join(rel);
+                match std::fs::read(&path) {
+                    Ok(bytes) => Ok((path, Cow::Owned(bytes))),
+                    Err(e) => Err((path, e)),
+                }
+            }
+        }
+    }
+}
+
+/// Where the bundled datasets are read from: the folder named by `$CURVSCOPE_DATA_DIR`
+/// ([`DATA_DIR_VAR`]) if it is set, else the copies compiled into the binary, so a copied or
+/// `cargo install`ed binary works anywhere.
 ///
 /// ```
-/// let dir = curvscope_model::default_data_dir();
-/// assert!(dir.join("fashion-mnist").join("README.md").exists());
+/// use curvscope_model::{default_data_dir, DataDir};
+/// if std::env::var_os(curvscope_model::DATA_DIR_VAR).is_none() {
+///     assert_eq!(default_data_dir(), DataDir::Embedded);
+/// }
 /// ```
-pub fn default_data_dir() -> PathBuf {
-    match std::env::var_os("CURVSCOPE_DATA") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data")),
+pub fn default_data_dir() -> DataDir {
+    match std::env::var_os(DATA_DIR_VAR) {
+        Some(dir) => DataDir::Folder(PathBuf::from(dir)),
+        None => DataDir::Embedded,
     }
 }
 
 /// The first `n` images of a bundled Fashion-MNIST IDX pair, pixels / 255, shape `[1, 28, 28]`.
-fn fashion(data_dir: &Path, split: &str, n: usize, name: String) -> Result<Dataset, DataError> {
-    let dir = data_dir.join("fashion-mnist");
-    let images = dir.join(format!("{split}-images-idx3-ubyte.gz"));
-    let (imgs, labels) = idx::read_pair(
-        &images,
-        &dir.join(format!("{split}-labels-idx1-ubyte.gz")),
-        28,
-        28,
-    )?;
+fn fashion(data_dir: &DataDir, split: &str, n: usize, name: String) -> Result<Dataset, DataError> {
+    let read = |kind: &str| {
+        data_dir
+            .read(&format!("fashion-mnist/{split}-{kind}-ubyte.gz"))
+            .map_err(|(path, source)| idx::IdxError::Io { path, source })
+    };
+    let (images, raw_images) = read("images-idx3")?;
+    let (labels, raw_labels) = read("labels-idx1")?;
+    let (imgs, labels) = idx::parse_pair((&images, &raw_images), (&labels, &raw_labels), 28, 28)?;
     if n > imgs.n {
         return Err(DataError::NotEnough {
             path: images,
@@ -65,7 +132,7 @@ fn fashion(data_dir: &Path, split: &str, n: usize, name: String) -> Result<Datas
 /// assert_eq!((ds.len(), ds.sample_shape()), (100, &[1, 28, 28][..]));
 /// # Ok::<(), curvscope_model::DataError>(())
 /// ```
-pub fn fashion_train(data_dir: &Path, n: usize) -> Result<Dataset, DataError> {
+pub fn fashion_train(data_dir: &DataDir, n: usize) -> Result<Dataset, DataError> {
     fashion(
         data_dir,
         "train-6k",
@@ -75,7 +142,7 @@ pub fn fashion_train(data_dir: &Path, n: usize) -> Result<Dataset, DataError> {
 }
 
 /// The first `n ≤ 10000` Fashion-MNIST test images, as [`fashion_train`].
-pub fn fashion_test(data_dir: &Path, n: usize) -> Result<Dataset, DataError> {
+pub fn fashion_test(data_dir: &DataDir, n: usize) -> Result<Dataset, DataError> {
     fashion(data_dir, "t10k", n, format!("fashion-mnist-test[0..{n}]"))
 }
 
@@ -93,7 +160,7 @@ pub fn fashion_test(data_dir: &Path, n: usize) -> Result<Dataset, DataError> {
 /// # Ok::<(), curvscope_model::DataError>(())
 /// ```
 pub fn fashion_corrupted(
-    data_dir: &Path,
+    data_dir: &DataDir,
     n_clean: usize,
     n_random: usize,
     seed: u64,
@@ -128,14 +195,19 @@ pub fn fashion_corrupted(
 /// assert_eq!((ds.len(), ds.sample_shape()), (1797, &[1, 8, 8][..]));
 /// # Ok::<(), curvscope_model::DataError>(())
 /// ```
-pub fn digits(data_dir: &Path) -> Result<Dataset, DataError> {
+pub fn digits(data_dir: &DataDir) -> Result<Dataset, DataError> {
     use std::io::Read;
-    let path = data_dir.join("digits").join("digits.csv.gz");
+    let (path, raw) =
+        data_dir
+            .read("digits/digits.csv.gz")
+            .map_err(|(path, e)| DataError::Parse {
+                path,
+                message: format!("cannot read: {e}"),
+            })?;
     let parse_err = |message: String| DataError::Parse {
         path: path.clone(),
         message,
     };
-    let raw = std::fs::read(&path).map_err(|e| parse_err(format!("cannot read: {e}")))?;
     let mut text = String::new();
     flate2::read::GzDecoder::new(&raw[..])
         .read_to_string(&mut text)

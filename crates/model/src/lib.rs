@@ -14,7 +14,9 @@ mod objective;
 mod synthetic;
 
 pub use arch::{Activation, ArchError, ArchSpec, Init, MAX_DIM};
-pub use bundled::{default_data_dir, digits, fashion_corrupted, fashion_test, fashion_train};
+pub use bundled::{
+    default_data_dir, digits, fashion_corrupted, fashion_test, fashion_train, DataDir, DATA_DIR_VAR,
+};
 pub use burn_objective::{BurnObjective, Precision, PREPARED_INPUT_LIMIT, SAMPLES_PER_BLOCK};
 pub use checkpoint::{
     load_checkpoint, save_checkpoint, Checkpoint, CheckpointError, CheckpointMeta, Dtype,

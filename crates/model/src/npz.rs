@@ -16,7 +16,7 @@ use crate::dataset::{Dataset, Targets};
 #[derive(Debug, thiserror::Error)]
 pub enum NpzError {
     /// The file could not be opened, is not a zip archive, or an array could not be decoded.
-    #[error("{path}: {what}: {source}")]
+    #[error("{path}: {what}")]
     Io {
         path: PathBuf,
         /// What was being read.
