@@ -125,10 +125,16 @@ impl<B: Backend> BurnObjective<B> {
         let (n, features) = (data.len(), data.sample_len());
         let misfit = |what: String| {
             Err(DataError::Inconsistent(format!(
-                "dataset '{}' does not fit {arch:?}: {what}",
+                "dataset '{}' does not fit {arch}: {what}",
                 data.info().name
             )))
         };
+        if let Err(e) = arch.validate() {
+            return Err(DataError::Inconsistent(e.to_string()));
+        }
+        if n == 0 {
+            return misfit("it has no samples".into());
+        }
         if features != arch.input_len() {
             return misfit(format!(
                 "samples have {features} values, the model takes {}",
@@ -151,10 +157,9 @@ impl<B: Backend> BurnObjective<B> {
             (device, dtype),
         );
         let (target, labels) = match data.targets() {
-            Targets::Classes {
-                labels,
-                n_classes: classes,
-            } => {
+            Targets::Classes { labels, .. } => {
+                // One column per output of the model, which may have more classes than the data.
+                let classes = &arch.classes().expect("checked above: a classifier");
                 let mut onehot = vec![0.0f64; n * classes];
                 for (i, &l) in labels.iter().enumerate() {
                     onehot[i * classes + l as usize] = 1.0;
