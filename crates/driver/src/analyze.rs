@@ -22,6 +22,7 @@ use curvscope_model::load_checkpoint;
 
 use crate::checkpoints::{checkpoint_dirs, checkpoint_name, content_sha256, dtype_name};
 use crate::data::{label_mismatch, DataArgs, DataCache, DataChoice};
+use crate::flags;
 use crate::network::objective;
 use crate::progress;
 use crate::record::{
@@ -45,35 +46,35 @@ pub struct AnalyzeArgs {
     #[command(flatten)]
     pub data: DataArgs,
     /// Number k of top Hessian eigenpairs (Lanczos); k + 1 eigenvalues bound Proposition 1's d_k.
-    #[arg(short = 'k', long, default_value_t = 20)]
+    #[arg(short = 'k', long, default_value_t = 20, value_parser = flags::count)]
     pub top_k: usize,
     /// Lanczos tolerance: each Ritz pair has ‖Hu − λu‖ ≤ tol·|λ|max.
-    #[arg(long, default_value = "1e-6")]
+    #[arg(long, default_value = "1e-6", value_parser = flags::positive)]
     pub tol: f64,
-    /// Largest Krylov subspace Lanczos may build [default: min(D, 2k + 100)].
-    #[arg(long, value_name = "M")]
+    /// Largest Krylov subspace Lanczos may build, at least k + 1 [default: min(D, 2k + 100)].
+    #[arg(long, value_name = "M", value_parser = flags::count2)]
     pub max_krylov: Option<usize>,
     /// Skip the smallest Hessian eigenvalue (it flags negative curvature, outside Proposition 1).
     #[arg(long)]
     pub no_lambda_min: bool,
     /// Rademacher probes for Tr(H) after deflating the top-k eigenvectors [default: blocks of
     /// 10 until 1% relative standard error, at most 100].
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", value_parser = flags::count2)]
     pub trace_probes: Option<usize>,
     /// Estimate Tr(HΣ) stochastically with this many probes (≥ 2) instead of exactly (exact
     /// costs N per-sample gradients and N Hessian-vector products). Formerly
     /// `--tr-h-sigma-probes`, still accepted.
-    #[arg(long, value_name = "P", alias = "tr-h-sigma-probes")]
+    #[arg(long, value_name = "P", alias = "tr-h-sigma-probes", value_parser = flags::count2)]
     pub trace_h_sigma_probes: Option<usize>,
     /// Top eigenpairs of Σ to compute and compare with H's (JSON reports only); holds all N
     /// centred gradients in memory (N·D·8 bytes). 0 skips it.
     #[arg(long, default_value_t = 0)]
     pub sigma_top_k: usize,
     /// Standard deviation σ of the expected-sharpness perturbations ν ~ N(0, σ²I).
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.01, value_parser = flags::positive)]
     pub sigma: f64,
     /// Number M of expected-sharpness perturbations (≥ 2).
-    #[arg(long, value_name = "M", default_value_t = 1000)]
+    #[arg(long, value_name = "M", default_value_t = 1000, value_parser = flags::count2)]
     pub samples: usize,
     /// Skip expected sharpness.
     #[arg(long)]
@@ -82,23 +83,23 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub density: bool,
     /// SLQ probes for --density.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = flags::count)]
     pub density_probes: usize,
     /// Lanczos steps per SLQ probe for --density.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = flags::count)]
     pub density_steps: usize,
     /// Batch size b for the minibatch-factor columns (Σ_batch = Σ/b) [default: the
-    /// checkpoint's batch size, if recorded].
-    #[arg(long, value_name = "B")]
+    /// checkpoint's batch size, if recorded]. At most N.
+    #[arg(long, value_name = "B", value_parser = flags::count)]
     pub batch: Option<usize>,
     /// Per-sample gradients held in memory at once (chunk·D·8 bytes).
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = flags::count)]
     pub chunk: usize,
     /// Seed of every random start and probe (Lanczos, Hutchinson, Tr(HΣ), sharpness, SLQ).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Worker threads [default: all cores]. Results do not depend on it.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = flags::count)]
     pub threads: Option<usize>,
     /// No progress bar and no summary table (errors are still reported).
     #[arg(short, long)]
@@ -113,20 +114,14 @@ pub struct AnalyzeArgs {
 
 /// The options of `args` that determine the numbers.
 fn analysis_options(a: &AnalyzeArgs) -> Result<AnalysisOptions> {
-    ensure!(a.top_k >= 1, "-k must be at least 1");
-    ensure!(
-        a.trace_h_sigma_probes.is_none_or(|p| p >= 2),
-        "--trace-h-sigma-probes needs at least 2 probes"
-    );
-    ensure!(
-        a.trace_probes.is_none_or(|p| p >= 2),
-        "--trace-probes needs at least 2 probes"
-    );
-    ensure!(
-        a.no_sharpness || a.samples >= 2,
-        "--samples needs at least 2 perturbations"
-    );
-    ensure!(a.batch.is_none_or(|b| b >= 1), "--batch must be at least 1");
+    // Fewer Lanczos steps than k + 1 cannot isolate the top k eigenvalues.
+    if let Some(m) = a.max_krylov.filter(|&m| m <= a.top_k) {
+        bail!(
+            "--max-krylov {m} is too small for -k {}: Lanczos needs at least k + 1 = {} steps",
+            a.top_k,
+            a.top_k + 1
+        );
+    }
     let curvature = CurvatureOptions {
         top_k: a.top_k,
         tol: a.tol,
@@ -144,7 +139,7 @@ fn analysis_options(a: &AnalyzeArgs) -> Result<AnalysisOptions> {
         seed: a.seed,
     };
     let report = ReportOptions {
-        chunk: a.chunk.max(1),
+        chunk: a.chunk,
         trace_h_sigma: a
             .trace_h_sigma_probes
             .map_or(TraceHSigmaMethod::Exact, |probes| {
@@ -200,6 +195,7 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
         .out
         .clone()
         .unwrap_or_else(|| args.input.join("analysis"));
+    flags::output_dir(&out, "--out")?;
     let reports = out.join(REPORTS_DIR);
     std::fs::create_dir_all(&reports).with_context(|| format!("creating {}", reports.display()))?;
     let manifest = serde_json::json!({

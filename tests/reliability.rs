@@ -1,0 +1,346 @@
+//! Regression tests of issue #12 on the binary's side: nothing the user has is lost or
+//! overwritten, no flag value panics or passes silently, no undefined number is written.
+//! A small MLP on the bundled digits (D = 610, N = 1797) keeps every run under a second.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const MLP: &str = r#"{"name":"mlp","input":64,"hidden":[8],"classes":10,"activation":"tanh"}"#;
+/// Cheap analysis settings.
+const FAST: &[&str] = &[
+    "--data",
+    "digits",
+    "-k",
+    "2",
+    "--samples",
+    "10",
+    "--trace-probes",
+    "4",
+    "--trace-h-sigma-probes",
+    "4",
+];
+
+fn curvscope(args: &[&str]) -> Output {
+    curvscope_in(Path::new("."), args)
+}
+
+fn curvscope_in(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_curvscope"))
+        .current_dir(cwd)
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("a UTF-8 temp path")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Succeeded without a panic; returns stderr.
+fn ok(output: Output) -> String {
+    let err = stderr(&output);
+    assert!(output.status.success(), "failed: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+/// Failed with exit code 1 or 2 (clap's), no panic, and a message holding every `needle`.
+fn refused(output: Output, needles: &[&str]) -> String {
+    let err = stderr(&output);
+    assert!(
+        matches!(output.status.code(), Some(1 | 2)),
+        "exit {:?}: {err}",
+        output.status.code()
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    for needle in needles {
+        assert!(err.contains(needle), "no '{needle}' in: {err}");
+    }
+    err
+}
+
+/// `curvscope train` of the MLP with sgd, 50 steps, snapshots every 10, with `extra` (whose
+/// flags replace those defaults).
+fn train(out: &Path, extra: &[&str]) -> Output {
+    let defaults = [
+        ("--arch", MLP),
+        ("--data", "digits"),
+        ("--dynamic", "sgd"),
+        ("--lr", "0.1"),
+        ("--batch", "10"),
+        ("--steps", "50"),
+        ("--snapshot-every", "10"),
+    ];
+    let mut args = vec!["train", "--quiet", "--out", path(out)];
+    for (flag, value) in defaults.iter().filter(|(f, _)| !extra.contains(f)) {
+        args.extend([*flag, *value]);
+    }
+    args.extend_from_slice(extra);
+    curvscope(&args)
+}
+
+/// Every file under `dir`, by relative path, with its bytes.
+fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((
+                    p.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Overwrites the first value of the first tensor of a checkpoint with NaN (an F32 file).
+fn poison(checkpoint: &Path) {
+    let file = checkpoint.join("model.safetensors");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let header = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    bytes[8 + header..12 + header].copy_from_slice(&f32::NAN.to_le_bytes());
+    std::fs::write(&file, bytes).unwrap();
+}
+
+#[test]
+fn export_into_its_own_folder_keeps_the_csvs_and_adds_figures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    ok(train(&run, &["--steps", "20"]));
+    let analysis = run.join("analysis");
+    ok(curvscope(
+        &[&["analyze", path(&run), "--quiet"], FAST].concat(),
+    ));
+    let before = files(&analysis);
+    ok(curvscope(&[
+        "export",
+        path(&analysis),
+        "--to",
+        path(&analysis),
+        "--quiet",
+    ]));
+    ok(curvscope_in(
+        &analysis,
+        &["export", ".", "--to", ".", "--quiet"],
+    ));
+    // And through a different spelling of the same folder.
+    let dotted = run.join("analysis/../analysis");
+    ok(curvscope(&[
+        "export",
+        path(&dotted),
+        "--to",
+        path(&analysis),
+        "--quiet",
+    ]));
+    let after = files(&analysis);
+    for (name, bytes) in &before {
+        let now = after.iter().find(|(n, _)| n == name).map(|(_, b)| b);
+        assert_eq!(now, Some(bytes), "{} changed", name.display());
+    }
+    assert!(analysis.join("figures/eigenvalues.svg").exists());
+    assert!(analysis.join("analysis.ipynb").exists());
+    // The run's own run.csv, found as the training log, is not written over either.
+    let run_csv = std::fs::read(run.join("run.csv")).unwrap();
+    ok(curvscope(&[
+        "export",
+        path(&run),
+        "--to",
+        path(&run),
+        "--quiet",
+    ]));
+    assert_eq!(std::fs::read(run.join("run.csv")).unwrap(), run_csv);
+}
+
+#[test]
+fn resume_sets_bad_snapshots_aside_and_names_the_problem() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    ok(train(&run, &[]));
+    // A user's notes in a snapshot, a snapshot holding a NaN, one missing a file.
+    std::fs::write(run.join("step-000050/NOTES.txt"), "mine").unwrap();
+    poison(&run.join("step-000050"));
+    std::fs::remove_file(run.join("step-000040/checkpoint.json")).unwrap();
+    let err = ok(train(&run, &["--resume"]));
+    assert!(
+        err.contains("step-000050")
+            && err.contains("fc1")
+            && err.contains("NaN")
+            && err.contains("step-000050.bad-1"),
+        "{err}"
+    );
+    assert!(
+        err.contains("step-000040/checkpoint.json") && err.contains("no such file"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(run.join("step-000050.bad-1/NOTES.txt")).unwrap(),
+        "mine"
+    );
+    assert!(run.join("step-000040.bad-1/model.safetensors").exists());
+    // The run resumed from step 30 and is whole again.
+    assert!(run.join("step-000040/checkpoint.json").exists());
+    assert!(run.join("step-000050/checkpoint.json").exists());
+    let text = std::fs::read_to_string(run.join("run.csv")).unwrap();
+    let steps: Vec<&str> = text.lines().skip(1).map(|l| &l[..2]).collect();
+    assert_eq!(steps, ["0,", "10", "20", "30", "40", "50"]);
+    // analyze leaves the set-aside folders alone.
+    let analyzed = ok(curvscope(
+        &[&["analyze", path(&run), "--quiet"], FAST].concat(),
+    ));
+    assert!(!analyzed.contains("bad-1"), "{analyzed}");
+    let metrics = std::fs::read_to_string(run.join("analysis/metrics.csv")).unwrap();
+    assert_eq!(metrics.lines().count(), 7, "{metrics}");
+}
+
+#[test]
+fn resume_parses_run_csv_strictly_and_rebuilds_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = tmp.path().join("whole");
+    ok(train(&whole, &[]));
+    let expected = cells(&whole);
+    let damages: [(Damage, &str); 5] = [
+        // Cut in the middle of row 20, then a garbage row glued to the cut one and one alone.
+        (
+            |csv| {
+                let cut = csv.len() - csv.lines().last().unwrap().len() * 3 / 2;
+                format!("{}1,2\n1,2\n", &csv[..cut])
+            },
+            "fields, expected 6",
+        ),
+        (|_| String::new(), "not the header"),
+        (|csv| csv.lines().next().unwrap().to_string() + "\n", ""),
+        (
+            |csv| csv.replace("\n20,", "\nx20,"),
+            "'x20' is not a whole number",
+        ),
+        (
+            |csv| csv.replacen(",,,", ",abc,,", 1),
+            "'abc' is not a number",
+        ),
+    ];
+    for (i, (damage, why)) in damages.iter().enumerate() {
+        let run = tmp.path().join(format!("run-{i}"));
+        // Interrupted after snapshot 30 of 50.
+        ok(train(&run, &["--stop-after-steps", "30"]));
+        let csv = std::fs::read_to_string(run.join("run.csv")).unwrap();
+        std::fs::write(run.join("run.csv"), damage(&csv)).unwrap();
+        let err = ok(train(&run, &["--resume"]));
+        assert!(
+            err.contains(why) && err.contains("recomputing the row"),
+            "{i}: {err}"
+        );
+        assert_eq!(cells(&run), expected, "{i}");
+    }
+}
+
+/// A way to damage run.csv's text.
+type Damage = fn(&str) -> String;
+
+/// run.csv's cells but the wall time, which a rebuilt row leaves empty.
+fn cells(run: &Path) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(run.join("run.csv")).unwrap();
+    text.lines()
+        .map(|l| {
+            let mut row: Vec<String> = l.split(',').map(String::from).collect();
+            assert_eq!(row.len(), 6, "{l}");
+            row.pop();
+            row
+        })
+        .collect()
+}
+
+#[test]
+fn resume_never_shortens_a_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    ok(train(&run, &[]));
+    let before = files(&run);
+    refused(
+        train(&run, &["--steps", "30", "--resume"]),
+        &["--steps 30", "run.json", "50 steps"],
+    );
+    assert!(before == files(&run), "a refused resume changed the run");
+    let err = ok(train(&run, &["--steps", "60", "--resume"]));
+    assert!(err.contains("from 50 to 60 steps"), "{err}");
+}
+
+#[test]
+fn every_numeric_flag_is_checked_at_parse_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("never");
+    let trains: &[(&str, &[&str])] = &[
+        ("--lr", &["0", "-1", "nan", "inf"]),
+        ("--batch", &["0", "-1"]),
+        ("--snapshot-every", &["0"]),
+        ("--refresh-every", &["0"]),
+        ("--init-std", &["nan", "-1", "0"]),
+        ("--noise-std", &["-1", "nan"]),
+        ("--rank", &["0"]),
+    ];
+    for (flag, values) in trains {
+        for value in *values {
+            let mut args: Vec<&str> = vec![flag, value];
+            if *flag == "--init-std" {
+                args.extend(["--init", "normal"]);
+            }
+            refused(train(&out, &args), &[&format!("'{value}' for '{flag} ")]);
+        }
+    }
+    assert!(!out.exists(), "a refused command created its --out");
+    let run = tmp.path().join("run");
+    ok(train(&run, &["--steps", "10"]));
+    let analyses: &[(&str, &[&str])] = &[
+        ("--top-k", &["0", "-1"]),
+        ("--tol", &["0", "-1", "nan"]),
+        ("--max-krylov", &["0", "1"]),
+        ("--trace-probes", &["0", "1"]),
+        ("--trace-h-sigma-probes", &["1"]),
+        ("--sigma", &["nan", "inf", "-1", "0"]),
+        ("--samples", &["1"]),
+        ("--density-probes", &["0"]),
+        ("--density-steps", &["0"]),
+        ("--batch", &["0", "-2"]),
+        ("--chunk", &["0"]),
+        ("--threads", &["0"]),
+    ];
+    let analysis = tmp.path().join("analysis");
+    for (flag, values) in analyses {
+        for value in *values {
+            let args = ["analyze", path(&run), "--out", path(&analysis), flag, value];
+            refused(curvscope(&args), &[&format!("'{value}' for '{flag} ")]);
+        }
+    }
+    // Fewer Lanczos steps than k + 1 cannot give the top k eigenvalues.
+    let few = ["analyze", path(&run), "-k", "3", "--max-krylov", "3"];
+    refused(curvscope(&few), &["--max-krylov 3", "-k 3", "k + 1 = 4"]);
+    assert!(!analysis.exists(), "a refused command created its --out");
+}
+
+#[test]
+fn an_out_that_is_a_file_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("file");
+    std::fs::write(&file, "x").unwrap();
+    refused(train(&file, &[]), &["--out", path(&file), "not a folder"]);
+    let run = tmp.path().join("run");
+    ok(train(&run, &["--steps", "10"]));
+    let analyze = [&["analyze", path(&run), "--out", path(&file)], FAST].concat();
+    refused(curvscope(&analyze), &["--out", path(&file), "not a folder"]);
+    ok(curvscope(
+        &[&["analyze", path(&run), "--quiet"], FAST].concat(),
+    ));
+    let export = ["export", path(&run), "--to", path(&file)];
+    refused(curvscope(&export), &["--to", path(&file), "not a folder"]);
+    assert_eq!(std::fs::read(&file).unwrap(), b"x");
+}
