@@ -104,6 +104,17 @@ fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
+/// The cells of column `name` of a CSV file.
+fn column(file: &Path, name: &str) -> Vec<String> {
+    let mut reader = csv::Reader::from_path(file).unwrap();
+    let i = reader.headers().unwrap().iter().position(|h| h == name);
+    let i = i.unwrap_or_else(|| panic!("{}: no column {name}", file.display()));
+    reader
+        .records()
+        .map(|r| r.unwrap()[i].to_string())
+        .collect()
+}
+
 /// Overwrites the first value of the first tensor of a checkpoint with NaN (an F32 file).
 fn poison(checkpoint: &Path) {
     let file = checkpoint.join("model.safetensors");
@@ -343,4 +354,250 @@ fn an_out_that_is_a_file_is_named() {
     let export = ["export", path(&run), "--to", path(&file)];
     refused(curvscope(&export), &["--to", path(&file), "not a folder"]);
     assert_eq!(std::fs::read(&file).unwrap(), b"x");
+}
+
+#[test]
+fn unconverged_lanczos_and_an_imprecise_trace_are_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    ok(train(&run, &["--steps", "10"]));
+    // Default Tr(H) probes (1% target, at most 100) and too small a Krylov space.
+    let args = [
+        "analyze",
+        path(&run),
+        "--data",
+        "digits",
+        "-k",
+        "2",
+        "--max-krylov",
+        "3",
+        "--samples",
+        "10",
+        "--trace-h-sigma-probes",
+        "4",
+    ];
+    let output = curvscope(&args);
+    let table = String::from_utf8_lossy(&output.stdout).into_owned();
+    let err = ok(output);
+    assert_eq!(
+        table.matches("computed, NOT CONVERGED").count(),
+        2,
+        "{table}"
+    );
+    assert!(
+        err.contains("step-000010: the top-2 eigenpairs did not converge"),
+        "{err}"
+    );
+    assert!(
+        err.contains("missed its 1% target within 100 probes"),
+        "{err}"
+    );
+    // Tr(H) is shown with its standard error.
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("step-000010"))
+        .unwrap();
+    let metrics = run.join("analysis/metrics.csv");
+    let number = |name| column(&metrics, name)[1].parse::<f64>().unwrap();
+    let (value, stderr) = (number("trace_h"), number("trace_h_stderr"));
+    assert!(
+        row.contains(&format!("{value:.2}±{stderr:.2}")),
+        "{row} vs {value} ± {stderr}"
+    );
+}
+
+#[test]
+fn undefined_numbers_are_empty_cells_with_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let fixed = r#"{"name":"fixed-output","input":2,"hidden":6}"#;
+    ok(train(
+        &run,
+        &["--arch", fixed, "--data", "halfspace:40", "--steps", "10"],
+    ));
+    // One sample: Tr(Σ) = 0, so â, the ratio and the bound are undefined.
+    let out = tmp.path().join("one");
+    let one = [
+        "analyze",
+        path(&run),
+        "--out",
+        path(&out),
+        "--data",
+        "halfspace:1",
+        "-k",
+        "2",
+        "--samples",
+        "10",
+        "--trace-probes",
+        "4",
+    ];
+    let err = ok(curvscope(&one));
+    assert!(
+        err.contains("a_hat, ratio, prop1_bound undefined") && err.contains("Tr(Σ) = 0"),
+        "{err}"
+    );
+    // The recorded batch of 10 is no batch of 1 sample.
+    assert!(
+        err.contains("batch_size 10 is not a batch of the 1 samples"),
+        "{err}"
+    );
+    for file in ["metrics.csv", "eigenvalues.csv", "prop1.csv"] {
+        let text = std::fs::read_to_string(out.join(file))
+            .unwrap()
+            .to_lowercase();
+        assert!(
+            !text.contains("nan") && !text.contains("inf"),
+            "{file}: {text}"
+        );
+    }
+    for name in ["a_hat", "ratio", "prop1_bound", "minibatch_factor"] {
+        assert_eq!(column(&out.join("metrics.csv"), name), ["", ""], "{name}");
+    }
+    // --batch larger than N is refused, naming both.
+    let big = [&one[..], &["--batch", "2"]].concat();
+    refused(curvscope(&big), &["--batch 2 exceeds the 1 samples"]);
+    // A recorded batch size of 0 is treated as absent.
+    let meta = run.join("step-000010/checkpoint.json");
+    let text = std::fs::read_to_string(&meta).unwrap();
+    std::fs::write(
+        &meta,
+        text.replace("\"batch_size\": 10", "\"batch_size\": 0"),
+    )
+    .unwrap();
+    let zero = [
+        "analyze",
+        path(&run),
+        "--data",
+        "halfspace:40",
+        "-k",
+        "2",
+        "--samples",
+        "10",
+        "--trace-probes",
+        "4",
+    ];
+    let err = ok(curvscope(&zero));
+    assert!(
+        err.contains("step-000010: checkpoint.json's batch_size 0"),
+        "{err}"
+    );
+    let factors = column(&run.join("analysis/metrics.csv"), "minibatch_factor");
+    assert_eq!(factors, ["0.1", ""]);
+}
+
+#[test]
+fn rerunning_with_other_options_says_what_it_replaces() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    ok(train(&run, &["--steps", "10"]));
+    let analyze = |seed: &str| {
+        curvscope(&[&["analyze", path(&run), "--quiet", "--seed", seed], FAST].concat())
+    };
+    let first = ok(analyze("0"));
+    assert!(!first.contains("other options"), "{first}");
+    let hash = |_: ()| column(&run.join("analysis/metrics.csv"), "options_hash")[0].clone();
+    let old = hash(());
+    let err = ok(analyze("1"));
+    let new = hash(());
+    assert_ne!(old, new);
+    assert!(
+        err.contains("2 of the 2 checkpoints were analyzed into")
+            && err.contains(&format!("options hash {old}"))
+            && err.contains(&format!("options hash {new}")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_relative_npz_in_checkpoint_json_is_found_from_any_folder() {
+    use npyz::WriterBuilder;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("project/data");
+    std::fs::create_dir_all(&data).unwrap();
+    {
+        let mut npz = npyz::npz::NpzWriter::create(data.join("mine.npz")).unwrap();
+        let x: Vec<f32> = (0..20 * 64).map(|i| (i % 17) as f32 / 17.0).collect();
+        let y: Vec<i64> = (0..20).map(|i| i % 10).collect();
+        let mut w = npz
+            .array("x", Default::default())
+            .unwrap()
+            .default_dtype()
+            .shape(&[20, 64])
+            .begin_nd()
+            .unwrap();
+        w.extend(x).unwrap();
+        w.finish().unwrap();
+        let mut w = npz
+            .array("y", Default::default())
+            .unwrap()
+            .default_dtype()
+            .shape(&[20])
+            .begin_nd()
+            .unwrap();
+        w.extend(y).unwrap();
+        w.finish().unwrap();
+    }
+    // Trained from project/ with a relative --data.
+    let project = tmp.path().join("project");
+    let run = project.join("run");
+    let args = [
+        "train",
+        "--quiet",
+        "--arch",
+        MLP,
+        "--data",
+        "data/mine.npz",
+        "--dynamic",
+        "gd",
+        "--lr",
+        "0.1",
+        "--batch",
+        "20",
+        "--steps",
+        "10",
+        "--snapshot-every",
+        "10",
+        "--out",
+        "run",
+    ];
+    ok(curvscope_in(&project, &args));
+    // A checkpoint written by hand, its data relative to its own folder.
+    let meta = run.join("step-000010/checkpoint.json");
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
+    json["data"] = "../../data/mine.npz".into();
+    std::fs::write(&meta, serde_json::to_vec(&json).unwrap()).unwrap();
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let analyze = [
+        "analyze",
+        path(&run),
+        "-k",
+        "2",
+        "--samples",
+        "10",
+        "--trace-probes",
+        "4",
+        "--trace-h-sigma-probes",
+        "4",
+        "--quiet",
+    ];
+    ok(curvscope_in(&elsewhere, &analyze));
+    let specs = column(&run.join("analysis/metrics.csv"), "data");
+    let canonical = data.join("mine.npz").canonicalize().unwrap();
+    assert_eq!(specs, [path(&canonical); 2]);
+}
+
+#[test]
+fn a_device_error_is_not_called_a_misfit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    ok(train(&run, &["--steps", "10"]));
+    let args = [&["analyze", path(&run), "--device", "gpu", "--quiet"], FAST].concat();
+    let output = curvscope(&args);
+    // Without GPU support (or without a GPU) both checkpoints fail, saying why.
+    if !output.status.success() {
+        let err = refused(output, &["--device gpu"]);
+        assert!(!err.contains("does not fit"), "{err}");
+    }
 }

@@ -7,6 +7,7 @@
 //! so a killed run loses at most the checkpoint in progress; a rerun reuses each record whose
 //! options hash and checkpoint fingerprint still match, and recomputes the rest.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -211,6 +212,15 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     )?;
     write_atomic(&out.join(README_MD), tables::readme().as_bytes())?;
 
+    for (old, count) in other_options(&reports, &dirs, &hash) {
+        eprintln!(
+            "note: {count} of the {} checkpoints were analyzed into {} with other options \
+             (options hash {old}); their results are replaced by ones with options hash {hash} \
+             (use another --out to keep both)",
+            dirs.len(),
+            out.display()
+        );
+    }
     let bar = progress::bar(args.quiet, dirs.len() as u64, "checkpoints");
     let mut records: Vec<Option<CheckpointRecord>> = vec![None; dirs.len()];
     let mut outcomes = Vec::with_capacity(dirs.len());
@@ -233,6 +243,9 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
         let stage = |what: &str| bar.set_message(format!("{name}: {what}"));
         match analyze_one(dir, &name, fingerprint, &options, &hash, &mut data, &stage) {
             Ok(record) => {
+                for warning in warnings(&record) {
+                    bar.suspend(|| eprintln!("warning: {name}: {warning}"));
+                }
                 write_atomic(&report_path, &serde_json::to_vec_pretty(&record)?)?;
                 print_json(args.json, &record)?;
                 records[i] = Some(record);
@@ -288,6 +301,26 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     }
 }
 
+/// How many of the stored records of `dirs` in `reports` were made with options other than
+/// `hash`, by their options hash: a rerun replaces them.
+fn other_options(reports: &Path, dirs: &[PathBuf], hash: &str) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for dir in dirs {
+        let path = reports.join(format!("{}.json", checkpoint_name(dir)));
+        let Some(record) = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        else {
+            continue;
+        };
+        match record["options_hash"].as_str() {
+            Some(old) if old != hash => *counts.entry(old.to_string()).or_insert(0) += 1,
+            _ => {}
+        }
+    }
+    counts
+}
+
 /// Loads one checkpoint, builds its objective and computes its report.
 fn analyze_one(
     dir: &Path,
@@ -301,7 +334,12 @@ fn analyze_one(
     let start = Instant::now();
     stage("loading");
     let checkpoint = load_checkpoint(dir)?;
-    let choice = DataChoice::resolve(&checkpoint.meta, options.data.as_deref(), options.data_seed);
+    let choice = DataChoice::resolve(
+        dir,
+        &checkpoint.meta,
+        options.data.as_deref(),
+        options.data_seed,
+    );
     let data = cache.get(&choice)?;
     if options.data.is_none() {
         if let Some(warning) = label_mismatch(&checkpoint.meta, data) {
@@ -314,12 +352,11 @@ fn analyze_one(
         options.precision,
         options.device,
     )
-    .with_context(|| {
-        format!("{name}: the architecture in checkpoint.json does not fit the data")
-    })?;
+    .with_context(|| format!("{name}: building the network on '{}'", choice.spec))?;
     let theta = &checkpoint.theta;
     let mut report_options = options.report.clone();
-    report_options.batch_size = options.batch.or(checkpoint.meta.batch_size);
+    let recorded = checkpoint.meta.batch_size;
+    report_options.batch_size = batch_size(name, options.batch, recorded, data.len())?;
     let k = report_options.curvature.top_k;
     stage(&format!(
         "Hessian spectrum (top {k} by Lanczos, Tr(H){})",
@@ -358,6 +395,82 @@ fn analyze_one(
     })
 }
 
+/// The batch size b of the minibatch columns: `--batch` (at most the N samples), else the
+/// checkpoint's own when it is a batch of this data (1 ≤ b ≤ N; otherwise the columns are
+/// left empty, with a warning), else none.
+fn batch_size(
+    name: &str,
+    given: Option<usize>,
+    recorded: Option<usize>,
+    n: usize,
+) -> Result<Option<usize>> {
+    if let Some(b) = given {
+        ensure!(b <= n, "--batch {b} exceeds the {n} samples of the data");
+        return Ok(Some(b));
+    }
+    match recorded {
+        Some(b) if !(1..=n).contains(&b) => {
+            eprintln!(
+                "warning: {name}: checkpoint.json's batch_size {b} is not a batch of the {n} samples \
+                 analyzed; the minibatch columns are left empty (pass --batch to set one)"
+            );
+            Ok(None)
+        }
+        b => Ok(b),
+    }
+}
+
+/// What a reader of `record`'s numbers must know: Lanczos not converged, Tr(H) short of its
+/// standard-error target, numbers left undefined (empty in metrics.csv) and why.
+fn warnings(record: &CheckpointRecord) -> Vec<String> {
+    let report = &record.report;
+    let mut found = Vec::new();
+    if !report.hessian_converged {
+        found.push(format!(
+            "the top-{} eigenpairs did not converge to --tol (hessian_converged = false; \
+             residuals in eigenvalues.csv): raise --max-krylov",
+            record.options.report.curvature.top_k
+        ));
+    }
+    let t = &report.trace_h;
+    if let Probes::Until { rel_stderr, .. } = record.options.report.curvature.trace_probes {
+        if t.stderr > rel_stderr * t.value.abs() {
+            found.push(format!(
+                "Tr(H) = {:.4} ± {:.2} ({:.0}% relative standard error) missed its {}% target \
+                 within {} probes: pass more --trace-probes",
+                t.value,
+                t.stderr,
+                100.0 * t.stderr / t.value.abs(),
+                100.0 * rel_stderr,
+                t.probes
+            ));
+        }
+    }
+    let undefined = tables::undefined_columns(record);
+    if !undefined.is_empty() {
+        found.push(format!(
+            "{} undefined (left empty in metrics.csv): {}",
+            undefined.join(", "),
+            why_undefined(report)
+        ));
+    }
+    found
+}
+
+/// The likely cause of an undefined quantity in `report`.
+fn why_undefined(report: &curvscope_metrics::Report) -> String {
+    if report.trace_sigma.value == 0.0 {
+        format!(
+            "Tr(Σ) = 0 (N = {}: no gradient noise to compare with)",
+            report.n_samples
+        )
+    } else if report.trace_h.value == 0.0 || report.proposition1.lambda1 == 0.0 {
+        "Tr(H) or λ₁ is 0".into()
+    } else {
+        "a ratio of these quantities is not a finite number".into()
+    }
+}
+
 fn print_json(enabled: bool, record: &CheckpointRecord) -> Result<()> {
     if enabled {
         println!("{}", serde_json::to_string(record)?);
@@ -377,14 +490,16 @@ fn summary(
         .zip(records)
         .zip(outcomes)
         .map(|((dir, record), outcome)| {
-            let status = Some(
-                match outcome {
-                    Outcome::Computed => "computed",
-                    Outcome::Reused => "reused",
-                    Outcome::Failed => "FAILED",
-                }
-                .to_string(),
-            );
+            let done = match outcome {
+                Outcome::Computed => "computed",
+                Outcome::Reused => "reused",
+                Outcome::Failed => "FAILED",
+            };
+            let unconverged = record.as_ref().is_some_and(|r| !r.report.hessian_converged);
+            let status = Some(match unconverged {
+                true => format!("{done}, NOT CONVERGED"),
+                false => done.to_string(),
+            });
             match record {
                 Some(r) => Row::from_record(r, status),
                 None => Row {
