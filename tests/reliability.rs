@@ -601,3 +601,26 @@ fn a_device_error_is_not_called_a_misfit() {
         assert!(!err.contains("does not fit"), "{err}");
     }
 }
+
+#[test]
+fn a_run_killed_before_its_first_snapshot_resumes_from_step_0() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (whole, run) = (tmp.path().join("whole"), tmp.path().join("run"));
+    ok(train(&whole, &["--steps", "20"]));
+    ok(train(&run, &["--steps", "20"]));
+    // What a kill right after run.json was written leaves.
+    for entry in std::fs::read_dir(&run).unwrap() {
+        let p = entry.unwrap().path();
+        if p.file_name().unwrap() != "run.json" {
+            let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
+        }
+    }
+    let err = ok(train(&run, &["--steps", "20", "--resume"]));
+    assert!(
+        err.contains("no complete snapshot yet; starting at step 0"),
+        "{err}"
+    );
+    assert_eq!(cells(&run), cells(&whole));
+    let snapshot = |r: &Path| files(&r.join("step-000020"));
+    assert!(snapshot(&run) == snapshot(&whole));
+}

@@ -191,31 +191,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         .transpose()?;
 
     let (start, mut theta, theta0, snapshots) = if args.resume {
-        let saved: RunConfig = serde_json::from_slice(
-            &std::fs::read(&run_file)
-                .with_context(|| format!("--resume: reading {}", run_file.display()))?,
-        )
-        .with_context(|| format!("parsing {}", run_file.display()))?;
-        if let Some((field, was, now)) = saved.first_difference(&config) {
-            bail!(
-                "--resume: the configuration differs from {} in `{field}`: it was {was}, now {now}",
-                run_file.display()
-            );
-        }
-        check_steps(&saved, &config, &run_file)?;
-        let snapshots = verified_snapshots(out)?;
-        let Some(&step) = snapshots.last() else {
-            bail!("--resume: {} holds no complete snapshot", out.display());
-        };
-        let load = |step| {
-            let dir = snapshot_dir(out, step);
-            load_checkpoint(&dir).with_context(|| format!("--resume: loading {}", dir.display()))
-        };
-        let theta0 = load(0)?.theta;
-        if args.dynamic.refreshes() && !step.is_multiple_of(args.refresh_every) {
-            eprintln!("warning: resuming at step {step}, not a multiple of --refresh-every; the noise is re-estimated here, unlike in an uninterrupted run");
-        }
-        (step, load(step)?.theta, theta0, snapshots)
+        resume_point(&args, &config, theta_init)?
     } else {
         flags::output_dir(out, "--out")?;
         if std::fs::read_dir(out)
@@ -225,9 +201,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         {
             bail!("{} already exists and is not empty: pass --resume to continue that run, or choose another --out", out.display());
         }
-        let mut theta = theta_init
-            .unwrap_or_else(|| arch.init(config.init.expect("set without --init-from"), args.seed));
-        args.precision.round(&mut theta);
+        let theta = initial_theta(&config, theta_init, args.seed);
         (0, theta.clone(), theta, Vec::new())
     };
     write_atomic(&run_file, &serde_json::to_vec_pretty(&config)?)?;
@@ -255,13 +229,14 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         started: Instant::now(),
         noise_std,
     };
-    let mut loss = if args.resume {
+    if args.resume {
         run.rebuild_csv(&snapshots, read_rows(out)?)?;
         // Training time continues from the last recorded wall time.
         run.wall_offset = recorded_wall_time(&run.rows);
-        objective.loss(&theta)
-    } else {
-        run.snapshot(0, &theta)?
+    }
+    let mut loss = match snapshots.is_empty() {
+        true => run.snapshot(0, &theta)?,
+        false => objective.loss(&theta),
     };
     train_loop(
         &args,
@@ -272,6 +247,57 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         &mut theta,
         &mut loss,
     )
+}
+
+/// Where `--resume` continues: the last verified snapshot's step and θ, θ₀, and every
+/// verified snapshot's step (none, from step 0, when the run was killed before its first).
+fn resume_point(
+    args: &TrainArgs,
+    config: &RunConfig,
+    theta_init: Option<Vec<f64>>,
+) -> Result<(u64, Vec<f64>, Vec<f64>, Vec<u64>)> {
+    let (out, run_file) = (args.out.as_path(), args.out.join(RUN_JSON));
+    let saved: RunConfig = serde_json::from_slice(
+        &std::fs::read(&run_file)
+            .with_context(|| format!("--resume: reading {}", run_file.display()))?,
+    )
+    .with_context(|| format!("parsing {}", run_file.display()))?;
+    if let Some((field, was, now)) = saved.first_difference(config) {
+        bail!(
+            "--resume: the configuration differs from {} in `{field}`: it was {was}, now {now}",
+            run_file.display()
+        );
+    }
+    check_steps(&saved, config, &run_file)?;
+    let snapshots = verified_snapshots(out)?;
+    let Some(&step) = snapshots.last() else {
+        eprintln!(
+            "--resume: {} holds no complete snapshot yet; starting at step 0",
+            out.display()
+        );
+        let theta = initial_theta(config, theta_init, args.seed);
+        return Ok((0, theta.clone(), theta, snapshots));
+    };
+    let load = |step| {
+        let dir = snapshot_dir(out, step);
+        load_checkpoint(&dir).with_context(|| format!("--resume: loading {}", dir.display()))
+    };
+    let theta0 = load(0)?.theta;
+    if args.dynamic.refreshes() && !step.is_multiple_of(args.refresh_every) {
+        eprintln!("warning: resuming at step {step}, not a multiple of --refresh-every; the noise is re-estimated here, unlike in an uninterrupted run");
+    }
+    Ok((step, load(step)?.theta, theta0, snapshots))
+}
+
+/// θ₀: the --init-from checkpoint's θ, else a draw of the configured initialisation, in the
+/// run's precision.
+fn initial_theta(config: &RunConfig, from: Option<Vec<f64>>, seed: u64) -> Vec<f64> {
+    let mut theta = from.unwrap_or_else(|| {
+        let init = config.init.expect("set without --init-from");
+        config.arch.init(init, seed)
+    });
+    config.precision.round(&mut theta);
+    theta
 }
 
 /// A resume may extend a run (a larger --steps) but never shorten it: its later snapshots
