@@ -190,7 +190,12 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         .map(|d| network::objective(&arch, d, args.precision, args.device))
         .transpose()?;
 
-    let (start, mut theta, theta0, snapshots) = if args.resume {
+    let Start {
+        step: start,
+        mut theta,
+        theta0,
+        snapshots,
+    } = if args.resume {
         resume_point(&args, &config, theta_init)?
     } else {
         flags::output_dir(out, "--out")?;
@@ -202,7 +207,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
             bail!("{} already exists and is not empty: pass --resume to continue that run, or choose another --out", out.display());
         }
         let theta = initial_theta(&config, theta_init, args.seed);
-        (0, theta.clone(), theta, Vec::new())
+        Start::at_zero(theta)
     };
     write_atomic(&run_file, &serde_json::to_vec_pretty(&config)?)?;
 
@@ -249,13 +254,33 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     )
 }
 
+/// Where training starts: a step and its θ, θ₀, and the verified snapshots already there.
+struct Start {
+    step: u64,
+    theta: Vec<f64>,
+    theta0: Vec<f64>,
+    snapshots: Vec<u64>,
+}
+
+impl Start {
+    /// Step 0 at θ₀, with no snapshot yet.
+    fn at_zero(theta0: Vec<f64>) -> Self {
+        Start {
+            step: 0,
+            theta: theta0.clone(),
+            theta0,
+            snapshots: Vec::new(),
+        }
+    }
+}
+
 /// Where `--resume` continues: the last verified snapshot's step and θ, θ₀, and every
 /// verified snapshot's step (none, from step 0, when the run was killed before its first).
 fn resume_point(
     args: &TrainArgs,
     config: &RunConfig,
     theta_init: Option<Vec<f64>>,
-) -> Result<(u64, Vec<f64>, Vec<f64>, Vec<u64>)> {
+) -> Result<Start> {
     let (out, run_file) = (args.out.as_path(), args.out.join(RUN_JSON));
     let saved: RunConfig = serde_json::from_slice(
         &std::fs::read(&run_file)
@@ -276,7 +301,7 @@ fn resume_point(
             out.display()
         );
         let theta = initial_theta(config, theta_init, args.seed);
-        return Ok((0, theta.clone(), theta, snapshots));
+        return Ok(Start::at_zero(theta));
     };
     let load = |step| {
         let dir = snapshot_dir(out, step);
@@ -286,7 +311,12 @@ fn resume_point(
     if args.dynamic.refreshes() && !step.is_multiple_of(args.refresh_every) {
         eprintln!("warning: resuming at step {step}, not a multiple of --refresh-every; the noise is re-estimated here, unlike in an uninterrupted run");
     }
-    Ok((step, load(step)?.theta, theta0, snapshots))
+    Ok(Start {
+        step,
+        theta: load(step)?.theta,
+        theta0,
+        snapshots,
+    })
 }
 
 /// θ₀: the --init-from checkpoint's θ, else a draw of the configured initialisation, in the
