@@ -16,6 +16,11 @@ fn path(p: &Path) -> &str {
     p.to_str().expect("a UTF-8 temp path")
 }
 
+/// A command line split at whitespace (no argument here holds a space).
+fn words(line: &str) -> Vec<String> {
+    line.split_whitespace().map(String::from).collect()
+}
+
 fn command(args: &[String]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_curvscope"));
     command
@@ -99,33 +104,13 @@ fn snapshots(run: &Path) -> (Vec<(PathBuf, Vec<u8>)>, Vec<String>) {
 #[test]
 fn train_killed_at_random_resumes_to_the_uninterrupted_run() {
     let tmp = tempfile::tempdir().unwrap();
-    let args = |out: &Path, resume: bool| -> Vec<String> {
-        let mut a: Vec<String> = [
-            "train",
-            "--quiet",
-            "--arch",
-            MLP,
-            "--data",
-            "digits",
-            "--dynamic",
-            "sgd",
-            "--lr",
-            "0.1",
-            "--batch",
-            "10",
-            "--steps",
-            "2000",
-            "--snapshot-every",
-            "20",
-            "--out",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        a.push(path(out).to_string());
-        if resume {
-            a.push("--resume".into());
-        }
+    let args = |out: &Path, resume: bool| {
+        let mut a = words(&format!(
+            "train --quiet --arch {MLP} --data digits --dynamic sgd --lr 0.1 --batch 10 \
+             --steps 2000 --snapshot-every 20 --out {}",
+            path(out)
+        ));
+        a.extend(resume.then(|| "--resume".to_string()));
         a
     };
     let whole = tmp.path().join("whole");
@@ -172,47 +157,18 @@ fn analyze_killed_at_random_resumes_to_the_uninterrupted_analysis() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
     let fixed = r#"{"name":"fixed-output","input":2,"hidden":20}"#;
-    let train: Vec<String> = [
-        "train",
-        "--quiet",
-        "--arch",
-        fixed,
-        "--data",
-        "halfspace:200",
-        "--dynamic",
-        "sgd",
-        "--lr",
-        "0.1",
-        "--batch",
-        "10",
-        "--steps",
-        "100",
-        "--snapshot-every",
-        "10",
-        "--out",
-        path(&run),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let train = words(&format!(
+        "train --quiet --arch {fixed} --data halfspace:200 --dynamic sgd --lr 0.1 --batch 10 \
+         --steps 100 --snapshot-every 10 --out {}",
+        path(&run)
+    ));
     run_ok(&train);
-    let analyze = |out: &Path| -> Vec<String> {
-        [
-            "analyze",
+    let analyze = |out: &Path| {
+        words(&format!(
+            "analyze {} --quiet -k 2 --samples 10 --trace-probes 4 --out {}",
             path(&run),
-            "--quiet",
-            "-k",
-            "2",
-            "--samples",
-            "10",
-            "--trace-probes",
-            "4",
-            "--out",
-            path(out),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+            path(out)
+        ))
     };
     let whole = tmp.path().join("whole");
     let duration = run_ok(&analyze(&whole));

@@ -6,10 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const MLP: &str = r#"{"name":"mlp","input":64,"hidden":[8],"classes":10,"activation":"tanh"}"#;
-/// Cheap analysis settings.
-const FAST: &[&str] = &[
-    "--data",
-    "digits",
+/// Cheap analysis settings: top 2 eigenpairs, 4 probes for Tr(H) and Tr(HΣ), 10 sharpness
+/// samples.
+const CHEAP: &[&str] = &[
     "-k",
     "2",
     "--samples",
@@ -19,6 +18,17 @@ const FAST: &[&str] = &[
     "--trace-h-sigma-probes",
     "4",
 ];
+
+/// `analyze INPUT` with the cheap settings on `data` (none: the checkpoints' own), then `extra`.
+fn analyze<'a>(input: &'a Path, data: Option<&'a str>, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["analyze", path(input)];
+    if let Some(data) = data {
+        args.extend(["--data", data]);
+    }
+    args.extend_from_slice(CHEAP);
+    args.extend_from_slice(extra);
+    args
+}
 
 fn curvscope(args: &[&str]) -> Output {
     curvscope_in(Path::new("."), args)
@@ -130,9 +140,7 @@ fn export_into_its_own_folder_keeps_the_csvs_and_adds_figures() {
     let run = tmp.path().join("run");
     ok(train(&run, &["--steps", "20"]));
     let analysis = run.join("analysis");
-    ok(curvscope(
-        &[&["analyze", path(&run), "--quiet"], FAST].concat(),
-    ));
+    ok(curvscope(&analyze(&run, Some("digits"), &["--quiet"])));
     let before = files(&analysis);
     ok(curvscope(&[
         "export",
@@ -206,9 +214,7 @@ fn resume_sets_bad_snapshots_aside_and_names_the_problem() {
     let steps: Vec<&str> = text.lines().skip(1).map(|l| &l[..2]).collect();
     assert_eq!(steps, ["0,", "10", "20", "30", "40", "50"]);
     // analyze leaves the set-aside folders alone.
-    let analyzed = ok(curvscope(
-        &[&["analyze", path(&run), "--quiet"], FAST].concat(),
-    ));
+    let analyzed = ok(curvscope(&analyze(&run, Some("digits"), &["--quiet"])));
     assert!(!analyzed.contains("bad-1"), "{analyzed}");
     let metrics = std::fs::read_to_string(run.join("analysis/metrics.csv")).unwrap();
     assert_eq!(metrics.lines().count(), 7, "{metrics}");
@@ -346,11 +352,9 @@ fn an_out_that_is_a_file_is_named() {
     refused(train(&file, &[]), &["--out", path(&file), "not a folder"]);
     let run = tmp.path().join("run");
     ok(train(&run, &["--steps", "10"]));
-    let analyze = [&["analyze", path(&run), "--out", path(&file)], FAST].concat();
-    refused(curvscope(&analyze), &["--out", path(&file), "not a folder"]);
-    ok(curvscope(
-        &[&["analyze", path(&run), "--quiet"], FAST].concat(),
-    ));
+    let to_file = analyze(&run, Some("digits"), &["--out", path(&file)]);
+    refused(curvscope(&to_file), &["--out", path(&file), "not a folder"]);
+    ok(curvscope(&analyze(&run, Some("digits"), &["--quiet"])));
     let export = ["export", path(&run), "--to", path(&file)];
     refused(curvscope(&export), &["--to", path(&file), "not a folder"]);
     assert_eq!(std::fs::read(&file).unwrap(), b"x");
@@ -417,20 +421,7 @@ fn undefined_numbers_are_empty_cells_with_a_warning() {
     ));
     // One sample: Tr(Σ) = 0, so â, the ratio and the bound are undefined.
     let out = tmp.path().join("one");
-    let one = [
-        "analyze",
-        path(&run),
-        "--out",
-        path(&out),
-        "--data",
-        "halfspace:1",
-        "-k",
-        "2",
-        "--samples",
-        "10",
-        "--trace-probes",
-        "4",
-    ];
+    let one = analyze(&run, Some("halfspace:1"), &["--out", path(&out)]);
     let err = ok(curvscope(&one));
     assert!(
         err.contains("a_hat, ratio, prop1_bound undefined") && err.contains("Tr(Σ) = 0"),
@@ -464,18 +455,7 @@ fn undefined_numbers_are_empty_cells_with_a_warning() {
         text.replace("\"batch_size\": 10", "\"batch_size\": 0"),
     )
     .unwrap();
-    let zero = [
-        "analyze",
-        path(&run),
-        "--data",
-        "halfspace:40",
-        "-k",
-        "2",
-        "--samples",
-        "10",
-        "--trace-probes",
-        "4",
-    ];
+    let zero = analyze(&run, Some("halfspace:40"), &[]);
     let err = ok(curvscope(&zero));
     assert!(
         err.contains("step-000010: checkpoint.json's batch_size 0"),
@@ -490,9 +470,8 @@ fn rerunning_with_other_options_says_what_it_replaces() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
     ok(train(&run, &["--steps", "10"]));
-    let analyze = |seed: &str| {
-        curvscope(&[&["analyze", path(&run), "--quiet", "--seed", seed], FAST].concat())
-    };
+    let analyze =
+        |seed: &str| curvscope(&analyze(&run, Some("digits"), &["--quiet", "--seed", seed]));
     let first = ok(analyze("0"));
     assert!(!first.contains("other options"), "{first}");
     let hash = |_: ()| column(&run.join("analysis/metrics.csv"), "options_hash")[0].clone();
@@ -569,20 +548,7 @@ fn a_relative_npz_in_checkpoint_json_is_found_from_any_folder() {
     std::fs::write(&meta, serde_json::to_vec(&json).unwrap()).unwrap();
     let elsewhere = tmp.path().join("elsewhere");
     std::fs::create_dir(&elsewhere).unwrap();
-    let analyze = [
-        "analyze",
-        path(&run),
-        "-k",
-        "2",
-        "--samples",
-        "10",
-        "--trace-probes",
-        "4",
-        "--trace-h-sigma-probes",
-        "4",
-        "--quiet",
-    ];
-    ok(curvscope_in(&elsewhere, &analyze));
+    ok(curvscope_in(&elsewhere, &analyze(&run, None, &["--quiet"])));
     let specs = column(&run.join("analysis/metrics.csv"), "data");
     let canonical = data.join("mine.npz").canonicalize().unwrap();
     assert_eq!(specs, [path(&canonical); 2]);
@@ -593,7 +559,7 @@ fn a_device_error_is_not_called_a_misfit() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
     ok(train(&run, &["--steps", "10"]));
-    let args = [&["analyze", path(&run), "--device", "gpu", "--quiet"], FAST].concat();
+    let args = analyze(&run, Some("digits"), &["--device", "gpu", "--quiet"]);
     let output = curvscope(&args);
     // Without GPU support (or without a GPU) both checkpoints fail, saying why.
     if !output.status.success() {
