@@ -61,7 +61,7 @@ pub struct TrainArgs {
     /// Batch size b: the minibatch of the SGD dynamics and the noise scale of all others.
     #[arg(long, default_value_t = 20, value_parser = flags::count)]
     batch: usize,
-    /// Number of steps of the whole run (may be raised on --resume to extend a run).
+    /// Number of steps of the whole run (may be raised, not lowered, on --resume).
     #[arg(long)]
     steps: u64,
     /// Save a checkpoint step-NNNNNN/ and a run.csv row every this many steps (and at step 0
@@ -102,7 +102,10 @@ pub struct TrainArgs {
     /// Held-out data for the test_loss/test_accuracy columns of run.csv (same syntax as --data).
     #[arg(long)]
     eval_data: Option<String>,
-    /// Continue the run in --out from its last complete snapshot (the configuration must match).
+    /// Continue the run in --out from its last complete snapshot (the configuration must match;
+    /// --steps may be raised, never lowered). A snapshot folder that does not load is renamed
+    /// step-NNNNNN.bad-K (never deleted) with the reason printed; run.csv is checked row by
+    /// row and rebuilt for the snapshots that load.
     #[arg(long)]
     resume: bool,
     /// No progress bar.
