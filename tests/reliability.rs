@@ -590,3 +590,29 @@ fn a_run_killed_before_its_first_snapshot_resumes_from_step_0() {
     let snapshot = |r: &Path| files(&r.join("step-000020"));
     assert!(snapshot(&run) == snapshot(&whole));
 }
+
+#[test]
+fn a_bad_first_snapshot_does_not_stop_a_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (whole, run) = (tmp.path().join("whole"), tmp.path().join("run"));
+    // gld-const's noise level is computed at θ₀.
+    let flags = ["--steps", "30", "--dynamic", "gld-const", "--lr", "0.05"];
+    ok(train(&whole, &flags));
+    ok(train(
+        &run,
+        &[&flags[..], &["--stop-after-steps", "20"]].concat(),
+    ));
+    poison(&run.join("step-000000"));
+    let err = ok(train(&run, &[&flags[..], &["--resume"]].concat()));
+    assert!(
+        err.contains("step-000000.bad-1") && err.contains("NaN"),
+        "{err}"
+    );
+    // θ₀ is drawn again, so steps 10 to 30 are those of the uninterrupted run.
+    assert_eq!(
+        cells(&run),
+        [&cells(&whole)[..1], &cells(&whole)[2..]].concat()
+    );
+    let snapshot = |r: &Path| files(&r.join("step-000030"));
+    assert!(snapshot(&run) == snapshot(&whole));
+}

@@ -298,25 +298,25 @@ fn resume_point(
     }
     check_steps(&saved, config, &run_file)?;
     let snapshots = verified_snapshots(out)?;
+    // θ₀ is drawn again as it was, so a resume needs no step-000000 folder.
+    let theta0 = initial_theta(config, theta_init, args.seed);
     let Some(&step) = snapshots.last() else {
         eprintln!(
             "--resume: {} holds no complete snapshot yet; starting at step 0",
             out.display()
         );
-        let theta = initial_theta(config, theta_init, args.seed);
-        return Ok(Start::at_zero(theta));
+        return Ok(Start::at_zero(theta0));
     };
-    let load = |step| {
-        let dir = snapshot_dir(out, step);
-        load_checkpoint(&dir).with_context(|| format!("--resume: loading {}", dir.display()))
-    };
-    let theta0 = load(0)?.theta;
     if args.dynamic.refreshes() && !step.is_multiple_of(args.refresh_every) {
         eprintln!("warning: resuming at step {step}, not a multiple of --refresh-every; the noise is re-estimated here, unlike in an uninterrupted run");
     }
+    let dir = snapshot_dir(out, step);
+    let theta = load_checkpoint(&dir)
+        .with_context(|| format!("--resume: loading {}", dir.display()))?
+        .theta;
     Ok(Start {
         step,
-        theta: load(step)?.theta,
+        theta,
         theta0,
         snapshots,
     })
