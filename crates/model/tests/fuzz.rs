@@ -16,6 +16,9 @@ use curvscope_model::{
 };
 use proptest::prelude::*;
 
+mod common;
+use common::chain;
+
 /// Records the largest single allocation made on each thread, so a property can bound it.
 struct PeakAllocator;
 
@@ -60,17 +63,6 @@ fn with_peak<T>(f: impl FnOnce() -> T) -> (T, usize) {
 /// (deflate expands at most ~1032×), widened to f64, plus a fixed margin for the parsers.
 fn allowed(len: usize) -> usize {
     1100 * len + (1 << 20)
-}
-
-/// `err` and its sources, as anyhow's `{:#}` prints them.
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut parts = vec![err.to_string()];
-    let mut source = err.source();
-    while let Some(e) = source {
-        parts.push(e.to_string());
-        source = e.source();
-    }
-    parts.join(": ")
 }
 
 /// Numbers that break naive parsers, written over a number in a text header.
