@@ -436,7 +436,7 @@ fn warnings(record: &CheckpointRecord) -> Vec<String> {
     if let Probes::Until { rel_stderr, .. } = record.options.report.curvature.trace_probes {
         if t.stderr > rel_stderr * t.value.abs() {
             found.push(format!(
-                "Tr(H) = {:.4} ± {:.2} ({:.0}% relative standard error) missed its {}% target \
+                "Tr(H) = {:.4e} ± {:.2e} ({:.0}% relative standard error) missed its {}% target \
                  within {} probes: pass more --trace-probes",
                 t.value,
                 t.stderr,
