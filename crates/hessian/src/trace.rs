@@ -66,7 +66,7 @@ pub fn hutchinson<O: LinearOperator + ?Sized>(op: &O, probes: Probes, seed: u64)
 }
 
 /// Tr(A) = Tr(QᵀAQ) + Tr((I−QQᵀ)A(I−QQᵀ)) for a given orthonormal basis Q (e.g. top
-/// eigenvectors from [`top_eigenpairs`](crate::top_eigenpairs)): the first term exactly
+/// eigenvectors from [`extreme_eigenpairs`](crate::extreme_eigenpairs)): the first term exactly
 /// (one application per column), the second by Hutchinson with probes (I−QQᵀ)z. When Q
 /// spans the dominant eigenvectors the remainder has a small Frobenius norm, hence a small
 /// variance. `basis` must be orthonormal.

@@ -4,7 +4,7 @@ mod common;
 
 use common::with_spectrum;
 use curvscope_hessian::{
-    deflated_hutchinson, hutch_plus_plus, hutchinson, top_eigenpairs, LanczosOptions, Probes,
+    deflated_hutchinson, extreme_eigenpairs, hutch_plus_plus, hutchinson, LanczosOptions, Probes,
     TraceEstimate, Which,
 };
 
@@ -33,7 +33,7 @@ fn estimators_cover_truth_within_4_stderr() {
         .collect();
     let truth: f64 = lambdas.iter().sum();
     let op = with_spectrum(&lambdas, 11);
-    let top = top_eigenpairs(
+    let top = extreme_eigenpairs(
         &op,
         &LanczosOptions {
             k: 10,

@@ -13,7 +13,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use curvscope_hessian::{
-    top_eigenpairs, Eigenpairs, HessianOperator, LanczosOptions, LinearOperator,
+    extreme_eigenpairs, Eigenpairs, HessianOperator, LanczosOptions, LinearOperator,
 };
 use curvscope_model::Objective;
 use rand::seq::index;
@@ -490,7 +490,7 @@ impl Dynamics {
                 seed: self.options.seed.wrapping_add(step),
                 ..LanczosOptions::default()
             };
-            top_eigenpairs(op, &opts)
+            extreme_eigenpairs(op, &opts)
         };
         let sigma_trace = || noise_statistics(objective, theta, &[], CHUNK).trace.value;
         match self.options.dynamic {

@@ -9,8 +9,8 @@ use crate::proposition::{
 };
 use crate::sharpness::{expected_sharpness, ExpectedSharpness, SharpnessOptions};
 use curvscope_hessian::{
-    deflated_hutchinson, slq, top_eigenpairs, Density, Eigenpairs, HessianOperator, LanczosOptions,
-    Probes, Slq, SlqOptions, Which,
+    deflated_hutchinson, extreme_eigenpairs, slq, Density, Eigenpairs, HessianOperator,
+    LanczosOptions, Probes, Slq, SlqOptions, Which,
 };
 use curvscope_model::Objective;
 use serde::{Deserialize, Serialize};
@@ -83,10 +83,10 @@ impl HessianSpectrum {
             seed: options.seed,
             ..LanczosOptions::default()
         };
-        let top = top_eigenpairs(&h, &lanczos(options.top_k, Which::Largest));
+        let top = extreme_eigenpairs(&h, &lanczos(options.top_k, Which::Largest));
         let lambda_min = options
             .lambda_min
-            .then(|| top_eigenpairs(&h, &lanczos(1, Which::Smallest)).eigenvalues[0]);
+            .then(|| extreme_eigenpairs(&h, &lanczos(1, Which::Smallest)).eigenvalues[0]);
         let trace = deflated_hutchinson(&h, &top.eigenvectors, options.trace_probes, options.seed);
         let trace = Estimate {
             value: trace.estimate,
@@ -255,7 +255,7 @@ pub fn report_from_spectrum<O: Objective + ?Sized>(
             seed: options.curvature.seed,
             ..LanczosOptions::default()
         };
-        top_eigenpairs(&sigma, &lanczos)
+        extreme_eigenpairs(&sigma, &lanczos)
     } else {
         Eigenpairs::default()
     };
