@@ -196,11 +196,24 @@ impl<B: Backend> BurnObjective<B> {
 
     /// Logits `[N, C]`, row-major (classifiers only).
     pub fn logits(&self, theta: &[f64]) -> Vec<f64> {
+        self.check_theta(theta);
         to_host(net::logits(
             &self.arch,
             to_tensor::<B>(theta, &self.device, self.dtype),
             self.batch_range(0, self.n_samples()).x,
         ))
+    }
+
+    /// Panics with a clear message unless θ has D entries: every entry point checks, so a
+    /// θ of the wrong architecture fails loudly instead of being read as a prefix.
+    fn check_theta(&self, theta: &[f64]) {
+        assert_eq!(
+            theta.len(),
+            self.dim,
+            "θ has {} entries but the model has D = {} parameters",
+            theta.len(),
+            self.dim
+        );
     }
 
     /// The samples `start..start + len`, inputs prepared for the first layer.
@@ -317,6 +330,7 @@ impl<B: Backend> Objective for BurnObjective<B> {
     }
 
     fn per_sample_losses(&self, theta: &[f64]) -> Vec<f64> {
+        self.check_theta(theta);
         self.map_blocks(|batch, _| {
             to_host(net::per_sample_losses(
                 &self.arch,
@@ -328,6 +342,7 @@ impl<B: Backend> Objective for BurnObjective<B> {
     }
 
     fn weighted_grad(&self, theta: &[f64], w: &[f64]) -> Vec<f64> {
+        self.check_theta(theta);
         assert_eq!(w.len(), self.n_samples(), "one weight per sample");
         self.sum_over_blocks(|batch, start| {
             let len = batch.n_samples();
@@ -343,12 +358,14 @@ impl<B: Backend> Objective for BurnObjective<B> {
     /// Σ over blocks of ∇Σ_{i∈b} ℓ_i, divided by N on the host (in f64: burn-flex applies
     /// scalars in single precision).
     fn grad(&self, theta: &[f64]) -> Vec<f64> {
+        self.check_theta(theta);
         let sum = self.sum_over_blocks(|batch, _| self.grad_of(theta, &batch, |l| l.sum()));
         mean_of_sum(sum, self.n_samples())
     }
 
     /// Σ over sample blocks of the blocks' exact HVPs ([`BurnObjective::hvp_of`]).
     fn hvp(&self, theta: &[f64], v: &[f64]) -> Vec<f64> {
+        self.check_theta(theta);
         assert_eq!(v.len(), self.dim, "v has the wrong length");
         let sum = self.sum_over_blocks(|batch, _| self.hvp_of(theta, v, &batch));
         mean_of_sum(sum, self.n_samples())
@@ -356,6 +373,7 @@ impl<B: Backend> Objective for BurnObjective<B> {
 
     /// Fraction of samples whose largest logit is the label.
     fn accuracy(&self, theta: &[f64]) -> Option<f64> {
+        self.check_theta(theta);
         let labels = self.labels.as_ref()?;
         let logits = net::logits(
             &self.arch,
@@ -382,6 +400,13 @@ impl<B: Backend> Objective for BurnObjective<B> {
     /// kernels are too small for burn-flex's own threading to pay off.
     fn per_sample_grads_range(&self, theta: &[f64], start: usize, len: usize) -> Vec<f64> {
         use rayon::prelude::*;
+        self.check_theta(theta);
+        assert!(
+            start + len <= self.n_samples(),
+            "samples {start}..{} out of N = {}",
+            start + len,
+            self.n_samples()
+        );
         let rows: Vec<Vec<f64>> = (start..start + len)
             .into_par_iter()
             .map(|i| self.grad_of(theta, &self.batch_range(i, 1), |losses| losses.sum()))
