@@ -39,10 +39,10 @@ const METRICS_COLUMNS: &[&str] = &[
     "trace_sigma",
     "u1_sigma_u1",
     "a_hat",
-    "tr_h_sigma",
-    "tr_h_sigma_stderr",
-    "tr_h_sigma_estimator",
-    "tr_h_sigma_iso",
+    "trace_h_sigma",
+    "trace_h_sigma_stderr",
+    "trace_h_sigma_estimator",
+    "isotropic_trace_h_sigma",
     "ratio",
     "prop1_bound",
     "prop1_bound_holds",
@@ -251,7 +251,7 @@ fn metrics_csv_has_the_documented_columns_and_true_numbers() {
         ["", "", ""],
         "regression has no accuracy"
     );
-    assert_eq!(metrics.column("tr_h_sigma_estimator"), ["exact"; 3]);
+    assert_eq!(metrics.column("trace_h_sigma_estimator"), ["exact"; 3]);
     assert_eq!(
         metrics.column("batch_size"),
         ["20"; 3],
