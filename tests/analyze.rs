@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use curvscope_hessian::{full_spectrum, HessianOperator};
+use curvscope_hessian::{dense_matrix, full_spectrum, HessianOperator};
 use curvscope_model::{
     save_checkpoint, two_d_halfspace, ArchSpec, BurnObjective, CheckpointMeta, Cpu, Dataset, Dtype,
     Objective, Precision, Targets,
@@ -34,6 +34,7 @@ const METRICS_COLUMNS: &[&str] = &[
     "theta_norm",
     "lambda_1",
     "lambda_min",
+    "lambda_min_converged",
     "trace_h",
     "trace_h_stderr",
     "trace_sigma",
@@ -46,6 +47,8 @@ const METRICS_COLUMNS: &[&str] = &[
     "ratio",
     "prop1_bound",
     "prop1_bound_holds",
+    "prop1_first_k",
+    "prop1_k_max",
     "negative_curvature",
     "expected_sharpness",
     "expected_sharpness_stderr",
@@ -56,6 +59,7 @@ const METRICS_COLUMNS: &[&str] = &[
     "minibatch_factor",
     "minibatch_factor_without_replacement",
     "hessian_converged",
+    "sigma_converged",
     "hvps",
     "seed",
     "data",
@@ -294,7 +298,16 @@ fn metrics_csv_has_the_documented_columns_and_true_numbers() {
         }
         let exact_trace: f64 = truth.iter().sum();
         assert!((trace_h[i] - exact_trace).abs() <= 4.0 * trace_h_se[i] + 1e-9 * scale);
+        check_noise_columns(&metrics, i, &objective, &theta);
     }
+    assert_eq!(metrics.column("hessian_converged"), ["true"; 3]);
+    assert_eq!(metrics.column("lambda_min_converged"), ["true"; 3]);
+    assert_eq!(
+        metrics.column("sigma_converged"),
+        ["", "", ""],
+        "no --sigma-top-k"
+    );
+    assert_eq!(metrics.column("prop1_k_max"), ["3"; 3], "k = 4 tests k ≤ 3");
 
     let prop1 = Csv::read(&out.join("prop1.csv"));
     assert_eq!(
@@ -313,6 +326,61 @@ fn metrics_csv_has_the_documented_columns_and_true_numbers() {
     assert_eq!(
         report["options_hash"].as_str(),
         Some(metrics.column("options_hash")[1])
+    );
+}
+
+/// Row `i`'s Σ and Proposition 1 columns against a dense truth: Σ from the per-sample gradients
+/// centred on their mean (two passes, unlike the library's shifted single pass), H assembled
+/// from D HVPs and eigendecomposed. â, ratio and bound use the row's own (stochastic) Tr(H),
+/// which the caller checks against the dense trace; everything else is dense. A bound without
+/// its factor D = 18, or an uncentred Σ, would miss by far more than the tolerance.
+fn check_noise_columns(metrics: &Csv, i: usize, objective: &BurnObjective<Cpu>, theta: &[f64]) {
+    let h = dense_matrix(&HessianOperator::new(objective, theta));
+    let spectrum = full_spectrum(&HessianOperator::new(objective, theta));
+    let (lambda1, u1) = (spectrum.eigenvalues[0], spectrum.eigenvectors.column(0));
+    let (n, d) = (objective.n_samples(), objective.dim());
+    let grads = objective.per_sample_grads(theta);
+    let mean: Vec<f64> = (0..d)
+        .map(|j| grads.iter().skip(j).step_by(d).sum::<f64>() / n as f64)
+        .collect();
+    let (mut trace_sigma, mut u1_sigma_u1, mut trace_h_sigma) = (0.0, 0.0, 0.0);
+    for g in grads.chunks_exact(d) {
+        let c: Vec<f64> = g.iter().zip(&mean).map(|(g, m)| g - m).collect();
+        let hc: Vec<f64> = (0..d)
+            .map(|r| (0..d).map(|k| h[(r, k)] * c[k]).sum())
+            .collect();
+        trace_sigma += c.iter().map(|x| x * x).sum::<f64>() / n as f64;
+        u1_sigma_u1 += c
+            .iter()
+            .zip(u1.iter())
+            .map(|(x, u)| x * u)
+            .sum::<f64>()
+            .powi(2)
+            / n as f64;
+        trace_h_sigma += c.iter().zip(hc.iter()).map(|(x, y)| x * y).sum::<f64>() / n as f64;
+    }
+    let trace_h = metrics.numbers("trace_h")[i];
+    let a_hat = u1_sigma_u1 * trace_h / (lambda1 * trace_sigma);
+    let ratio = trace_h_sigma / (trace_h * trace_sigma / d as f64);
+    let bound = a_hat * lambda1 * lambda1 * d as f64 / (trace_h * trace_h);
+    for (column, want) in [
+        ("trace_sigma", trace_sigma),
+        ("u1_sigma_u1", u1_sigma_u1),
+        ("trace_h_sigma", trace_h_sigma),
+        ("a_hat", a_hat),
+        ("ratio", ratio),
+        ("prop1_bound", bound),
+    ] {
+        let got = metrics.numbers(column)[i];
+        println!("row {i} {column}: {got} vs dense {want}");
+        assert!(
+            (got - want).abs() <= 1e-11 * want.abs(),
+            "row {i} {column}: {got} vs dense {want}"
+        );
+    }
+    assert_eq!(
+        metrics.column("prop1_bound_holds")[i],
+        (bound <= ratio).to_string()
     );
 }
 

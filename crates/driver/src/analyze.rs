@@ -14,8 +14,8 @@ use std::time::Instant;
 use anyhow::{bail, ensure, Context, Result};
 use curvscope_hessian::{norm, ProbeKind, Probes, SlqOptions};
 use curvscope_metrics::{
-    report_from_spectrum, CurvatureOptions, HessianSpectrum, ReportOptions, SharpnessOptions,
-    TraceHSigmaMethod,
+    purpose_seed, report_from_spectrum, CurvatureOptions, HessianSpectrum, Purpose, ReportOptions,
+    SharpnessOptions, TraceHSigmaMethod,
 };
 use curvscope_model::files::write_atomic;
 use curvscope_model::load_checkpoint;
@@ -53,6 +53,11 @@ pub struct AnalyzeArgs {
     /// Largest Krylov subspace Lanczos may build [default: min(D, 2k + 100)].
     #[arg(long, value_name = "M")]
     pub max_krylov: Option<usize>,
+    /// Compute at least K + 1 top eigenpairs (raising -k), so that condition 1 of
+    /// Proposition 1 (d_k > ½) is tested for every k ≤ K: the paper reads it near k = 140.
+    /// Costs about K + 1 more Hessian-vector products and K·D·8 bytes of eigenvectors.
+    #[arg(long, value_name = "K")]
+    pub prop1_k_max: Option<usize>,
     /// Skip the smallest Hessian eigenvalue (it flags negative curvature, outside Proposition 1).
     #[arg(long)]
     pub no_lambda_min: bool,
@@ -94,7 +99,9 @@ pub struct AnalyzeArgs {
     /// Per-sample gradients held in memory at once (chunk·D·8 bytes).
     #[arg(long, default_value_t = 64)]
     pub chunk: usize,
-    /// Seed of every random start and probe (Lanczos, Hutchinson, Tr(HΣ), sharpness, SLQ).
+    /// Master seed of every random start and probe: the Lanczos starts (H top, λ_min, Σ),
+    /// Hutchinson, SLQ, Tr(HΣ) and sharpness each draw from their own seed derived from it
+    /// (`curvscope_metrics::purpose_seed`), so no two share random numbers.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Worker threads [default: all cores]. Results do not depend on it.
@@ -128,7 +135,7 @@ fn analysis_options(a: &AnalyzeArgs) -> Result<AnalysisOptions> {
     );
     ensure!(a.batch.is_none_or(|b| b >= 1), "--batch must be at least 1");
     let curvature = CurvatureOptions {
-        top_k: a.top_k,
+        top_k: a.prop1_k_max.map_or(a.top_k, |k| a.top_k.max(k + 1)),
         tol: a.tol,
         max_krylov: a.max_krylov,
         lambda_min: !a.no_lambda_min,
@@ -139,7 +146,7 @@ fn analysis_options(a: &AnalyzeArgs) -> Result<AnalysisOptions> {
             n_probes: a.density_probes,
             steps: a.density_steps,
             probe: ProbeKind::Gaussian,
-            seed: a.seed,
+            seed: purpose_seed(a.seed, Purpose::Density),
         }),
         seed: a.seed,
     };
@@ -150,14 +157,14 @@ fn analysis_options(a: &AnalyzeArgs) -> Result<AnalysisOptions> {
             .map_or(TraceHSigmaMethod::Exact, |probes| {
                 TraceHSigmaMethod::Stochastic {
                     probes,
-                    seed: a.seed,
+                    seed: purpose_seed(a.seed, Purpose::TraceHSigma),
                 }
             }),
         sigma_top_k: a.sigma_top_k,
         sharpness: (!a.no_sharpness).then_some(SharpnessOptions {
             sigma: a.sigma,
             samples: a.samples,
-            seed: a.seed,
+            seed: purpose_seed(a.seed, Purpose::Sharpness),
         }),
         batch_size: None,
         curvature,

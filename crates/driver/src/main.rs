@@ -43,7 +43,7 @@ enum Command {
     /// Train with one of the paper's dynamics and snapshot checkpoints along the way.
     Train(Box<train::TrainArgs>),
     /// Compute the curvature/noise report of every checkpoint of a run (resumable).
-    Analyze(analyze::AnalyzeArgs),
+    Analyze(Box<analyze::AnalyzeArgs>),
     /// Copy an analysis' CSVs, render its plots and write a Jupyter notebook.
     Export(export::ExportArgs),
     /// Describe a checkpoint: architecture, parameters, loss and accuracy on a dataset.
@@ -65,7 +65,7 @@ fn run_args<S: AsRef<str>>(args: &[S]) -> anyhow::Result<ExitCode> {
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Train(args) => train::run(*args),
-        Command::Analyze(args) => analyze::run(args),
+        Command::Analyze(args) => analyze::run(*args),
         Command::Export(args) => export::run(args),
         Command::Info(args) => info::run(args),
         Command::Demo(args) => demo::run(args),

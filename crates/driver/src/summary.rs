@@ -15,6 +15,8 @@ pub struct Row {
     pub loss: Option<f64>,
     pub accuracy: Option<f64>,
     pub lambda_1: Option<f64>,
+    /// Whether Lanczos converged on the top-k (`Some(false)` marks λ₁ with `*`).
+    pub converged: Option<bool>,
     pub trace_h: Option<f64>,
     pub trace_sigma: Option<f64>,
     pub trace_h_sigma: Option<f64>,
@@ -35,11 +37,12 @@ impl Row {
             loss: Some(p.loss),
             accuracy: r.accuracy,
             lambda_1: Some(p.proposition1.lambda1),
+            converged: Some(p.hessian_converged),
             trace_h: Some(p.trace_h.value),
             trace_sigma: Some(p.trace_sigma.value),
             trace_h_sigma: Some(p.trace_h_sigma.value),
-            ratio: Some(p.anisotropy_ratio),
-            a_hat: Some(p.proposition1.projection_coefficient),
+            ratio: p.anisotropy_ratio,
+            a_hat: p.proposition1.projection_coefficient,
             sharpness: p.expected_sharpness.as_ref().map(|s| s.signed.value),
             status,
         }
@@ -59,6 +62,7 @@ impl Row {
             column("trace_sigma")?,
             column("trace_h_sigma")?,
         );
+        let converged = metrics.text("hessian_converged")?;
         let (ratio, a_hat, sharpness) = (
             column("ratio")?,
             column("a_hat")?,
@@ -71,6 +75,7 @@ impl Row {
                 loss: loss[i],
                 accuracy: accuracy[i],
                 lambda_1: lambda_1[i],
+                converged: Some(converged[i] == "true"),
                 trace_h: trace_h[i],
                 trace_sigma: trace_sigma[i],
                 trace_h_sigma: trace_h_sigma[i],
@@ -94,7 +99,8 @@ fn cell(x: Option<f64>, width: usize, digits: usize) -> String {
 }
 
 /// The table: a header naming the label column `label`, then one line per row; a status
-/// column is added when some row has one.
+/// column is added when some row has one. A λ₁ whose Lanczos run did not converge is marked
+/// `*`, explained under the table.
 pub fn table(label: &str, rows: &[Row]) -> String {
     let w = rows
         .iter()
@@ -104,7 +110,7 @@ pub fn table(label: &str, rows: &[Row]) -> String {
         .unwrap_or(4);
     let with_status = rows.iter().any(|r| r.status.is_some());
     let mut text = format!(
-        "{label:<w$} {:>5} {:>7} {:>6} {:>9} {:>9} {:>8} {:>9} {:>7} {:>6} {:>10}{}\n",
+        "{label:<w$} {:>5} {:>7} {:>6} {:>9}  {:>9} {:>8} {:>9} {:>7} {:>6} {:>10}{}\n",
         "step",
         "loss",
         "acc",
@@ -119,12 +125,13 @@ pub fn table(label: &str, rows: &[Row]) -> String {
     );
     for r in rows {
         text.push_str(&format!(
-            "{:<w$} {} {} {} {} {} {} {} {} {} {}{}\n",
+            "{:<w$} {} {} {} {}{} {} {} {} {} {} {}{}\n",
             r.label,
             cell(r.step, 5, 0),
             cell(r.loss, 7, 4),
             cell(r.accuracy, 6, 3),
             cell(r.lambda_1, 9, 3),
+            if r.converged == Some(false) { "*" } else { " " },
             cell(r.trace_h, 9, 2),
             cell(r.trace_sigma, 8, 3),
             cell(r.trace_h_sigma, 9, 3),
@@ -135,6 +142,11 @@ pub fn table(label: &str, rows: &[Row]) -> String {
                 .as_ref()
                 .map_or(String::new(), |s| format!("  {s}")),
         ));
+    }
+    if rows.iter().any(|r| r.converged == Some(false)) {
+        text.push_str(
+            "* Lanczos did not converge on the top-k (λ₁ is a lower bound): raise --max-krylov\n",
+        );
     }
     text
 }

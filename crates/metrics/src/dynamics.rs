@@ -23,8 +23,8 @@ use rand_distr::{Bernoulli, Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use crate::covariance::{
-    centred_gaussian_weights, minibatch_factor, noise_statistics, stream_deviations,
-    CovarianceOperator,
+    centred_gaussian_weights, minibatch_factor, noise_statistics, shifted_variance,
+    stream_deviations, CovarianceOperator,
 };
 use crate::monte_carlo::probe_rng;
 
@@ -329,7 +329,7 @@ pub fn covariance_diagonal<O: Objective + ?Sized>(objective: &O, theta: &[f64]) 
     squares
         .iter()
         .zip(&m)
-        .map(|(s, mi)| s / n - mi * mi)
+        .map(|(s, mi)| shifted_variance(*s, n, mi * mi))
         .collect()
 }
 
@@ -443,6 +443,17 @@ impl Descent {
     /// The settings.
     pub fn options(&self) -> &DescentOptions {
         &self.options
+    }
+
+    /// Whether the Lanczos run behind the current noise structure converged: `None` for the
+    /// dynamics without one (everything but GLD leading, GLD Hessian and GLD 1st eigvec) and
+    /// before the first estimate. An unconverged structure still drives the noise (its Ritz
+    /// pairs are the best available), so a caller that records it can tell those steps apart.
+    pub fn structure_converged(&self) -> Option<bool> {
+        match self.structure.as_ref()? {
+            Structure::LowRank { pairs, .. } => Some(pairs.converged),
+            Structure::Isotropic(_) | Structure::Diagonal(_) => None,
+        }
     }
 
     /// The stochastic gradient g̃ of step `step` at θ. `minibatch(θ, indices)` is the mean

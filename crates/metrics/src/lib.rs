@@ -57,6 +57,7 @@ mod escaping;
 mod monte_carlo;
 mod proposition;
 mod report;
+mod seeds;
 mod sharpness;
 
 pub use covariance::{
@@ -73,11 +74,13 @@ pub use dynamics::{
 };
 pub use escaping::{trace_h_sigma_exact, trace_h_sigma_stochastic};
 pub use proposition::{
-    anisotropy_ratio, condition_ks, ill_conditioning_exponent, isotropic_trace_h_sigma,
-    projection_coefficient, proposition1, proposition1_bound, IllConditioning, Proposition1,
+    anisotropy_ratio, condition_ks, first_ill_conditioned_k, ill_conditioning_exponent,
+    isotropic_trace_h_sigma, negative_curvature, projection_coefficient, proposition1,
+    proposition1_bound, IllConditioning, LambdaMin, Proposition1, ZERO_RTOL,
 };
 pub use report::{
     analyze_checkpoint, report_from_spectrum, CurvatureOptions, HessianSpectrum, Report,
     ReportOptions, TraceHSigmaMethod,
 };
+pub use seeds::{purpose_seed, Purpose};
 pub use sharpness::{expected_sharpness, ExpectedSharpness, SharpnessOptions};
