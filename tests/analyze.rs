@@ -384,6 +384,32 @@ fn check_noise_columns(metrics: &Csv, i: usize, objective: &BurnObjective<Cpu>, 
     );
 }
 
+/// --prop1-k-max K computes K + 1 eigenpairs (over -k 4), so condition 1 is tested up to k = K
+/// and its first k found against the dense spectrum.
+#[test]
+fn prop1_k_max_tests_condition_1_up_to_k() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = make_run(tmp.path(), 2);
+    let out = tmp.path().join("analysis");
+    success(analyze(&run, &out, &["--prop1-k-max", "12"]));
+    let metrics = Csv::read(&out.join("metrics.csv"));
+    assert_eq!(metrics.column("prop1_k_max"), ["12"; 2]);
+    assert_eq!(Csv::read(&out.join("eigenvalues.csv")).rows.len(), 2 * 13);
+    let ks = Csv::read(&out.join("prop1.csv"));
+    assert_eq!(ks.column("k"), ["1", "5", "10", "1", "5", "10"]);
+    let objective =
+        BurnObjective::<Cpu>::new(ARCH, &halfspace(), &Default::default(), Precision::F64).unwrap();
+    for (i, first) in metrics.column("prop1_first_k").iter().enumerate() {
+        let truth = full_spectrum(&HessianOperator::new(&objective, &theta(i as u64))).eigenvalues;
+        let want = curvscope_metrics::first_ill_conditioned_k(&truth[..13], 18);
+        assert_eq!(
+            *first,
+            want.map_or(String::new(), |k| k.to_string()),
+            "row {i}"
+        );
+    }
+}
+
 #[test]
 fn a_resumed_analysis_skips_finished_checkpoints_and_matches_bit_for_bit() {
     let tmp = tempfile::tempdir().unwrap();

@@ -16,10 +16,12 @@ use serde::{Deserialize, Serialize};
 
 /// The run's configuration file.
 pub const RUN_JSON: &str = "run.json";
-/// The per-snapshot losses.
+/// The per-snapshot losses. `noise_unconverged`: noise-structure estimates since the previous
+/// row whose Lanczos run did not converge (GLD leading, Hessian and 1st eigvec; empty for the
+/// other dynamics). wall_time_s stays last: a resumed run reads it from the last cell.
 pub const RUN_CSV: &str = "run.csv";
 pub const RUN_CSV_HEADER: &str =
-    "step,train_loss,train_accuracy,test_loss,test_accuracy,wall_time_s";
+    "step,train_loss,train_accuracy,test_loss,test_accuracy,noise_unconverged,wall_time_s";
 
 /// Everything that determines a run, saved as run.json; a resumed run must match it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -87,9 +89,15 @@ pub struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// Saves θ at `step` and then appends its row to run.csv, so a row always has its checkpoint.
+    /// Saves θ at `step` and then appends its row to run.csv, so a row always has its checkpoint;
+    /// `noise_unconverged` is [`curvscope_metrics::Descent::take_unconverged_estimates`].
     /// Returns the training loss.
-    pub fn snapshot(&mut self, step: u64, theta: &[f64]) -> Result<f64> {
+    pub fn snapshot(
+        &mut self,
+        step: u64,
+        theta: &[f64],
+        noise_unconverged: Option<u64>,
+    ) -> Result<f64> {
         let c = self.config;
         let mut meta = CheckpointMeta {
             step: Some(step),
@@ -120,10 +128,11 @@ impl Run<'_> {
         };
         let wall = self.wall_offset + self.started.elapsed().as_secs_f64();
         self.rows.push(format!(
-            "{step},{loss},{},{},{},{wall:.3}",
+            "{step},{loss},{},{},{},{},{wall:.3}",
             cell(self.objective.accuracy(theta)),
             cell(test_loss),
-            cell(test_accuracy)
+            cell(test_accuracy),
+            noise_unconverged.map_or(String::new(), |n| n.to_string())
         ));
         self.write_csv()?;
         Ok(loss)

@@ -261,7 +261,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let mut loss = if has_row {
         objective.loss(&theta)
     } else {
-        run.snapshot(start, &theta)?
+        run.snapshot(start, &theta, descent.take_unconverged_estimates())?
     };
     train_loop(
         &args,
@@ -328,7 +328,7 @@ fn train_loop(
         );
         let done = step + 1;
         if done.is_multiple_of(args.snapshot_every) || done == args.steps {
-            *loss = run.snapshot(done, theta)?;
+            *loss = run.snapshot(done, theta, descent.take_unconverged_estimates())?;
             last_snapshot = done;
             bar.set_message(format!("loss {loss:.4} at step {done}"));
         }

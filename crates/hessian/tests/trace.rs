@@ -4,8 +4,8 @@ mod common;
 
 use common::with_spectrum;
 use curvscope_hessian::{
-    deflated_hutchinson, extreme_eigenpairs, hutch_plus_plus, hutchinson, LanczosOptions, Probes,
-    TraceEstimate, Which,
+    deflated_hutchinson, extreme_eigenpairs, hutch_plus_plus, hutchinson, DenseOperator,
+    LanczosOptions, Probes, TraceEstimate, Which,
 };
 
 const SEEDS: u64 = 50;
@@ -133,6 +133,14 @@ fn spread_over_stated(estimates: &[TraceEstimate]) -> f64 {
     (variance(&values) / stated).sqrt()
 }
 
+/// A decaying spectrum over a bulk near 1 (D = 200), and its trace.
+fn calibration_operator() -> (DenseOperator, f64) {
+    let lambdas: Vec<f64> = (0..200)
+        .map(|i| 20.0 * 0.9f64.powi(i) + 1.0 + (i as f64 * 0.7).sin())
+        .collect();
+    (with_spectrum(&lambdas, 14), lambdas.iter().sum())
+}
+
 /// The stated standard error of every estimator matches its spread over 400 seeds. The stated
 /// error of Hutch++ and deflated Hutchinson is that of the stochastic part given the basis;
 /// since Tr(QᵀAQ) + Tr((I−QQᵀ)A(I−QQᵀ)) = Tr(A) for every Q, its mean square over seeds is the
@@ -142,10 +150,7 @@ fn spread_over_stated(estimates: &[TraceEstimate]) -> f64 {
 #[test]
 fn stated_stderr_is_calibrated_for_every_estimator() {
     const MANY: u64 = 400;
-    let lambdas: Vec<f64> = (0..200)
-        .map(|i| 20.0 * 0.9f64.powi(i) + 1.0 + (i as f64 * 0.7).sin())
-        .collect();
-    let op = with_spectrum(&lambdas, 14);
+    let (op, _) = calibration_operator();
     let top = extreme_eigenpairs(
         &op,
         &LanczosOptions {
@@ -181,11 +186,7 @@ fn stated_stderr_is_calibrated_for_every_estimator() {
 #[test]
 fn adaptive_rule_understates_its_stderr_by_a_measured_amount() {
     const MANY: u64 = 400;
-    let lambdas: Vec<f64> = (0..200)
-        .map(|i| 20.0 * 0.9f64.powi(i) + 1.0 + (i as f64 * 0.7).sin())
-        .collect();
-    let truth: f64 = lambdas.iter().sum();
-    let op = with_spectrum(&lambdas, 14);
+    let (op, truth) = calibration_operator();
     let rule = Probes::Until {
         rel_stderr: 0.02,
         block: 10,

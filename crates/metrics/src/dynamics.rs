@@ -421,6 +421,9 @@ enum Structure {
 pub struct Descent {
     options: DescentOptions,
     structure: Option<Structure>,
+    /// Noise-structure estimates whose Lanczos run did not converge, since the last
+    /// [`Descent::take_unconverged_estimates`].
+    unconverged: u64,
 }
 
 impl Descent {
@@ -437,7 +440,11 @@ impl Descent {
             (Dynamic::GldConst, Some(std)) => Some(Structure::Isotropic(std)),
             _ => None,
         };
-        Self { options, structure }
+        Self {
+            options,
+            structure,
+            unconverged: 0,
+        }
     }
 
     /// The settings.
@@ -445,15 +452,17 @@ impl Descent {
         &self.options
     }
 
-    /// Whether the Lanczos run behind the current noise structure converged: `None` for the
-    /// dynamics without one (everything but GLD leading, GLD Hessian and GLD 1st eigvec) and
-    /// before the first estimate. An unconverged structure still drives the noise (its Ritz
-    /// pairs are the best available), so a caller that records it can tell those steps apart.
-    pub fn structure_converged(&self) -> Option<bool> {
-        match self.structure.as_ref()? {
-            Structure::LowRank { pairs, .. } => Some(pairs.converged),
-            Structure::Isotropic(_) | Structure::Diagonal(_) => None,
-        }
+    /// How many noise-structure estimates since the last call had a Lanczos run that did not
+    /// converge (its Ritz pairs still drove the noise: they are the best available), and
+    /// resets the count; `None` for the dynamics without one (all but GLD leading, GLD Hessian
+    /// and GLD 1st eigvec). A trainer calls it at each snapshot to record the interval's count.
+    pub fn take_unconverged_estimates(&mut self) -> Option<u64> {
+        let uses_lanczos = matches!(
+            self.options.dynamic,
+            Dynamic::GldLeading | Dynamic::GldHessian | Dynamic::GldEigvec1
+        );
+        let count = std::mem::take(&mut self.unconverged);
+        uses_lanczos.then_some(count)
     }
 
     /// The stochastic gradient g̃ of step `step` at θ. `minibatch(θ, indices)` is the mean
@@ -483,7 +492,11 @@ impl Descent {
                 let due = self.options.dynamic.refreshes()
                     && step.is_multiple_of(self.options.refresh_every);
                 if due || self.structure.is_none() {
-                    self.structure = Some(self.estimate(objective, theta, step));
+                    let structure = self.estimate(objective, theta, step);
+                    if let Structure::LowRank { pairs, .. } = &structure {
+                        self.unconverged += u64::from(!pairs.converged);
+                    }
+                    self.structure = Some(structure);
                 }
                 let eps = match self.structure.as_ref().expect("estimated above") {
                     Structure::Isotropic(std) => isotropic_noise(*std, theta.len(), &mut rng),
