@@ -444,10 +444,11 @@ impl ArchSpec {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn mlp() -> ArchSpec {
+    /// A small MLP 3→4→2→5 (tanh), D = 41: the test fixture of this crate's unit tests.
+    pub(crate) fn mlp() -> ArchSpec {
         ArchSpec::Mlp {
             input: 3,
             hidden: vec![4, 2],

@@ -8,6 +8,7 @@ use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use npyz::npz::NpzArchive;
+use npyz::zip::result::ZipError;
 use npyz::{DType, NpyFile, Order, TypeChar};
 
 use crate::dataset::{Dataset, Targets};
@@ -22,6 +23,16 @@ pub enum NpzError {
         /// What was being read.
         what: String,
         source: std::io::Error,
+    },
+    /// An array's `.npy` header says it is longer than the array's entry in the archive.
+    #[error("{path}: array `{array}` claims a {claimed}-byte header, but its entry holds only {available} bytes")]
+    Truncated {
+        path: PathBuf,
+        array: &'static str,
+        /// Header end, by the header's length field.
+        claimed: u64,
+        /// Length of the entry.
+        available: u64,
     },
     /// A required array is absent.
     #[error(
@@ -191,22 +202,49 @@ pub fn load_npz(path: &Path, n_classes: Option<usize>) -> Result<Dataset, NpzErr
     Ok(Dataset::new(name, x, sample_shape, targets, None).expect("shapes and labels were checked"))
 }
 
-fn array<'a, R: Read + std::io::Seek>(
-    npz: &'a mut NpzArchive<R>,
+/// The array `name`, its `.npy` entry read whole first: npyz allocates the header length
+/// the file claims (up to 4 GB) before reading it, so a claim longer than the entry is
+/// refused here. The entry's bytes are what the data decompress to, never what a header says.
+fn array<R: Read + std::io::Seek>(
+    npz: &mut NpzArchive<R>,
     path: &Path,
     name: &'static str,
-) -> Result<NpyFile<impl Read + 'a>, NpzError> {
-    match npz.by_name(name) {
-        Ok(Some(a)) => Ok(a),
-        Ok(None) => Err(NpzError::MissingArray {
+) -> Result<NpyFile<std::io::Cursor<Vec<u8>>>, NpzError> {
+    let io = |source| NpzError::Io {
+        path: path.to_path_buf(),
+        what: format!("cannot read array `{name}`"),
+        source,
+    };
+    let mut bytes = Vec::new();
+    match npz.zip_archive().by_name(&format!("{name}.npy")) {
+        Ok(mut entry) => entry.read_to_end(&mut bytes).map_err(io)?,
+        Err(ZipError::FileNotFound) => {
+            return Err(NpzError::MissingArray {
+                path: path.to_path_buf(),
+                array: name,
+            })
+        }
+        Err(e) => return Err(io(e.into())),
+    };
+    if let Some(claimed) = npy_header_end(&bytes).filter(|&end| end > bytes.len() as u64) {
+        return Err(NpzError::Truncated {
             path: path.to_path_buf(),
             array: name,
-        }),
-        Err(source) => Err(NpzError::Io {
-            path: path.to_path_buf(),
-            what: format!("cannot read array `{name}`"),
-            source,
-        }),
+            claimed,
+            available: bytes.len() as u64,
+        });
+    }
+    NpyFile::new(std::io::Cursor::new(bytes)).map_err(io)
+}
+
+/// Where the header of the `.npy` file `bytes` ends by its own length field (format 1.0:
+/// a `u16` after 8 bytes; 2.0 and 3.0: a `u32`), if it has one to read.
+fn npy_header_end(bytes: &[u8]) -> Option<u64> {
+    let field = |len: usize| bytes.get(8..8 + len);
+    match bytes.get(6)? {
+        1 => field(2).map(|b| 10 + u64::from(u16::from_le_bytes([b[0], b[1]]))),
+        2 | 3 => field(4).map(|b| 12 + u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
+        _ => None,
     }
 }
 
@@ -218,7 +256,13 @@ fn check_layout<R: Read>(
     expected: &'static str,
 ) -> Result<(), NpzError> {
     let fortran_order = a.order() == Order::Fortran;
-    if ok && !fortran_order && a.shape().iter().all(|&d| d > 0) {
+    // A shape whose product overflows would make npyz count its values modulo 2⁶⁴.
+    let fits = a
+        .shape()
+        .iter()
+        .try_fold(1u64, |n, &d| n.checked_mul(d))
+        .is_some_and(|n| usize::try_from(n).is_ok());
+    if ok && fits && !fortran_order && a.shape().iter().all(|&d| d > 0) {
         return Ok(());
     }
     Err(NpzError::Shape {
@@ -471,5 +515,77 @@ mod tests {
         let bytes = std::fs::read(&good).unwrap();
         std::fs::write(&good, &bytes[..bytes.len() / 2]).unwrap();
         assert!(matches!(load_npz(&good, None), Err(NpzError::Io { .. })));
+    }
+
+    /// A `.npy` file: format 1.0 header for `descr` and `shape` (Python tuple syntax), then
+    /// `data`, whatever its length.
+    fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
+        let mut header =
+            format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+        while (10 + header.len() + 1) % 64 != 0 {
+            header.push(' ');
+        }
+        header.push('\n');
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        out.extend((header.len() as u16).to_le_bytes());
+        out.extend(header.bytes());
+        out.extend(data);
+        out
+    }
+
+    #[test]
+    fn data_shorter_than_its_header_names_the_array() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("short.npz");
+        let mut zip = npyz::zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        // x claims 5 samples of 2 values but holds 4; y is whole.
+        let y: Vec<u8> = [0i64, 1, 0, 1, 0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        for (name, descr, shape, data) in [
+            ("x.npy", "<f4", "(5, 2)", vec![0u8; 32]),
+            ("y.npy", "<i8", "(5,)", y),
+        ] {
+            zip.start_file(name, Default::default()).unwrap();
+            zip.write_all(&npy(descr, shape, &data)).unwrap();
+        }
+        zip.finish().unwrap();
+        let err = load_npz(&path, None).unwrap_err();
+        let source = std::error::Error::source(&err).map(|e| e.to_string());
+        assert!(
+            matches!(&err, NpzError::Io { what, .. } if what.contains("array `x`"))
+                && err.to_string().contains("short.npz"),
+            "{err}: {source:?}"
+        );
+    }
+
+    #[test]
+    fn a_header_longer_than_its_entry_is_refused_before_allocating() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("claims.npz");
+        let mut zip = npyz::zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        // Format 3.0: a u32 header length, here 662 MB, on an entry of 20 bytes.
+        let mut npy = b"\x93NUMPY\x03\x00".to_vec();
+        npy.extend(662_372_470u32.to_le_bytes());
+        npy.extend(b"{'descr'");
+        zip.start_file("x.npy", Default::default()).unwrap();
+        zip.write_all(&npy).unwrap();
+        zip.finish().unwrap();
+        let err = load_npz(&path, None).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                NpzError::Truncated {
+                    array: "x",
+                    claimed: 662_372_482,
+                    available: 20,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 }
