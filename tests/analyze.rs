@@ -410,6 +410,39 @@ fn prop1_k_max_tests_condition_1_up_to_k() {
     }
 }
 
+/// A Lanczos run cut short by --max-krylov is flagged: hessian_converged false in metrics.csv,
+/// and λ₁ starred in the summary table with the reason under it.
+#[test]
+fn unconverged_lanczos_is_flagged_in_the_csv_and_the_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = make_run(tmp.path(), 3);
+    let out = tmp.path().join("analysis");
+    let args = [
+        "analyze",
+        path(&run),
+        "--out",
+        path(&out),
+        "--data",
+        DATA,
+        "-k",
+        "4",
+        "--samples",
+        "50",
+        "--max-krylov",
+        "5",
+    ];
+    let output = success(curvscope(&args));
+    let converged = Csv::read(&out.join("metrics.csv"))
+        .column("hessian_converged")
+        .join(",");
+    assert!(converged.contains("false"), "{converged}");
+    let summary = String::from_utf8_lossy(&output.stderr) + String::from_utf8_lossy(&output.stdout);
+    assert!(
+        summary.contains("* Lanczos did not converge on the top-k"),
+        "{summary}"
+    );
+}
+
 #[test]
 fn a_resumed_analysis_skips_finished_checkpoints_and_matches_bit_for_bit() {
     let tmp = tempfile::tempdir().unwrap();
