@@ -97,7 +97,7 @@ pub struct Eigenpairs {
 /// from a random start, reached every distinct eigenvalue of the complement it was started
 /// in) has its extreme eigenvalue inside that value, or the open block's extreme Ritz pair
 /// has converged there, or V spans R^D. diag(5,5,5,1,1,1,0,…) with k = 3 thus takes blocks
-/// {5,1,0}, {5,1,0}, {5,1,0}, {0} and returns [5,5,5].
+/// {5,1,0}, {5,1,0}, {5,1,0}, {0} and returns \[5, 5, 5\].
 ///
 /// Without a breakdown, convergence means what it means for every single-vector Lanczos:
 /// the wanted Ritz pairs are accurate and the open block's extreme one has converged, not a

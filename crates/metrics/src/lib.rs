@@ -10,8 +10,9 @@
 //!   [`minibatch_factor`], [`centred_gaussian_weights`].
 //! - Escaping indicator Tr(HΣ): [`trace_h_sigma_exact`], [`trace_h_sigma_stochastic`].
 //! - Proposition 1: [`isotropic_trace_h_sigma`], [`anisotropy_ratio`],
-//!   [`projection_coefficient`], [`ill_conditioning_exponent`], [`proposition1_bound`],
-//!   [`proposition1`].
+//!   [`projection_coefficient`], [`ill_conditioning_exponent`], [`first_ill_conditioned_k`],
+//!   [`proposition1_bound`], [`negative_curvature`], [`proposition1`].
+//! - Randomness: one seed per purpose from an analysis's seed, [`purpose_seed`].
 //! - Expected sharpness: [`expected_sharpness`].
 //! - Training dynamics (Zhu et al. Table 1, M-SGD of Wu et al. 2020): [`Dynamic`], run by
 //!   [`Descent`].
