@@ -417,20 +417,18 @@ fn unconverged_lanczos_is_flagged_in_the_csv_and_the_summary() {
     let tmp = tempfile::tempdir().unwrap();
     let run = make_run(tmp.path(), 3);
     let out = tmp.path().join("analysis");
-    let args = [
+    // FAST without --quiet, which would hide the summary.
+    let args: Vec<&str> = [
         "analyze",
         path(&run),
         "--out",
         path(&out),
-        "--data",
-        DATA,
-        "-k",
-        "4",
-        "--samples",
-        "50",
         "--max-krylov",
         "5",
-    ];
+    ]
+    .into_iter()
+    .chain(FAST.iter().copied().filter(|a| *a != "--quiet"))
+    .collect();
     let output = success(curvscope(&args));
     let converged = Csv::read(&out.join("metrics.csv"))
         .column("hessian_converged")
