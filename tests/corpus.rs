@@ -231,7 +231,7 @@ fn corpus(root: &Path) -> Vec<Case> {
         fails(&[&file, "tensor `hidden.weight`", "dtype I32"]),
     ));
 
-    let dir = raw_checkpoint(root, "missing-tensor", &[weight.clone()]);
+    let dir = raw_checkpoint(root, "missing-tensor", std::slice::from_ref(&weight));
     let file = model_of(&dir);
     cases.push(case(
         "missing-tensor",

@@ -50,23 +50,22 @@ pub enum DataDir {
 }
 
 impl DataDir {
-    /// The file `rel` (a path under `data/`), with the path that names it in messages: the
-    /// file itself, or `<built-in data>/rel`.
-    fn read(&self, rel: &str) -> Result<(PathBuf, Cow<'static, [u8]>), (PathBuf, std::io::Error)> {
+    /// The path that names the file `rel` (a path under `data/`) in messages, the file
+    /// itself or `<built-in data>/rel`, and its contents.
+    fn read(&self, rel: &str) -> (PathBuf, std::io::Result<Cow<'static, [u8]>>) {
         match self {
             DataDir::Embedded => {
-                let path = Path::new("<built-in data>").join(rel);
-                match EMBEDDED.iter().find(|(name, _)| *name == rel) {
-                    Some((_, bytes)) => Ok((path, Cow::Borrowed(bytes))),
-                    None => Err((path, std::io::ErrorKind::NotFound.into())),
-                }
+                let bytes = EMBEDDED
+                    .iter()
+                    .find(|(name, _)| *name == rel)
+                    .map(|(_, bytes)| Cow::Borrowed(*bytes))
+                    .ok_or_else(|| std::io::ErrorKind::NotFound.into());
+                (Path::new("<built-in data>").join(rel), bytes)
             }
             DataDir::Folder(dir) => {
                 let path = dir.join(rel);
-                match std::fs::read(&path) {
-                    Ok(bytes) => Ok((path, Cow::Owned(bytes))),
-                    Err(e) => Err((path, e)),
-                }
+                let bytes = std::fs::read(&path).map(Cow::Owned);
+                (path, bytes)
             }
         }
     }
@@ -91,10 +90,9 @@ pub fn default_data_dir() -> DataDir {
 
 /// The first `n` images of a bundled Fashion-MNIST IDX pair, pixels / 255, shape `[1, 28, 28]`.
 fn fashion(data_dir: &DataDir, split: &str, n: usize, name: String) -> Result<Dataset, DataError> {
-    let read = |kind: &str| {
-        data_dir
-            .read(&format!("fashion-mnist/{split}-{kind}-ubyte.gz"))
-            .map_err(|(path, source)| idx::IdxError::Io { path, source })
+    let read = |kind: &str| match data_dir.read(&format!("fashion-mnist/{split}-{kind}-ubyte.gz")) {
+        (path, Ok(bytes)) => Ok((path, bytes)),
+        (path, Err(source)) => Err(idx::IdxError::Io { path, source }),
     };
     let (images, raw_images) = read("images-idx3")?;
     let (labels, raw_labels) = read("labels-idx1")?;
@@ -197,17 +195,12 @@ pub fn fashion_corrupted(
 /// ```
 pub fn digits(data_dir: &DataDir) -> Result<Dataset, DataError> {
     use std::io::Read;
-    let (path, raw) =
-        data_dir
-            .read("digits/digits.csv.gz")
-            .map_err(|(path, e)| DataError::Parse {
-                path,
-                message: format!("cannot read: {e}"),
-            })?;
+    let (path, raw) = data_dir.read("digits/digits.csv.gz");
     let parse_err = |message: String| DataError::Parse {
         path: path.clone(),
         message,
     };
+    let raw = raw.map_err(|e| parse_err(format!("cannot read: {e}")))?;
     let mut text = String::new();
     flate2::read::GzDecoder::new(&raw[..])
         .read_to_string(&mut text)

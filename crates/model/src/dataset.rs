@@ -114,7 +114,11 @@ impl Dataset {
         seed: Option<u64>,
     ) -> Result<Self, DataError> {
         let bad = |m: String| Err(DataError::Inconsistent(m));
-        let sample_len: usize = sample_shape.iter().product();
+        // Checked: a hostile shape must not wrap around to a plausible sample length.
+        let sample_len = sample_shape
+            .iter()
+            .try_fold(1usize, |len, &d| len.checked_mul(d))
+            .unwrap_or(0);
         if sample_len == 0 || !x.len().is_multiple_of(sample_len) {
             return bad(format!(
                 "{} input values do not split into samples of shape {sample_shape:?}",
@@ -304,6 +308,9 @@ mod tests {
         let x = vec![0.0; 6];
         assert!(Dataset::new("a", x.clone(), vec![4], Targets::None, None).is_err());
         assert!(Dataset::new("a", x.clone(), vec![0], Targets::None, None).is_err());
+        // (2⁶³ + 1) · 2 wraps around to 2 in unchecked release arithmetic: 3 "samples".
+        let wraps = vec![(1 << 63) + 1, 2];
+        assert!(Dataset::new("a", x.clone(), wraps, Targets::None, None).is_err());
         assert!(Dataset::new("a", x.clone(), vec![3], classes(vec![0], 2), None).is_err());
         assert!(Dataset::new("a", x.clone(), vec![3], classes(vec![0, 2], 2), None).is_err());
         assert!(Dataset::new("a", x.clone(), vec![3], classes(vec![-1, 0], 2), None).is_err());
