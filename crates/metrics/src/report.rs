@@ -3,6 +3,7 @@
 use crate::covariance::{abs_cosines, noise_statistics, CovarianceOperator};
 use crate::escaping::{trace_h_sigma_exact, trace_h_sigma_stochastic};
 use crate::estimate::{Estimate, Estimator};
+use crate::layers::{layer_traces, sigma_diagonal, LayerTrace};
 use crate::proposition::{
     anisotropy_ratio, isotropic_trace_h_sigma, minibatch_factor, proposition1, MinibatchFactor,
     Proposition1,
@@ -59,8 +60,11 @@ impl Default for CurvatureOptions {
 pub struct HessianSpectrum {
     /// Top eigenpairs, λ₁ ≥ λ₂ ≥ … (at least one).
     pub top: Eigenpairs,
-    /// Tr(H).
+    /// Tr(H): exact where the objective has an exact diagonal, else deflated Hutchinson.
     pub trace: Estimate,
+    /// diag(H), where the objective computes it exactly ([`Objective::hessian_diagonal`]).
+    #[serde(default)]
+    pub diagonal: Option<Vec<f64>>,
     /// Smallest eigenvalue, if computed; flags negative curvature in Proposition 1.
     pub lambda_min: Option<f64>,
     /// Spectral density, if asked for.
@@ -68,7 +72,9 @@ pub struct HessianSpectrum {
 }
 
 impl HessianSpectrum {
-    /// Lanczos, deflated Hutchinson and SLQ on the exact-HVP operator of `objective` at θ.
+    /// Lanczos, Tr(H) and SLQ on the exact-HVP operator of `objective` at θ. Tr(H) is the sum
+    /// of the exact diagonal where the objective has one (piecewise-linear networks: C
+    /// per-sample-gradient passes), else deflated Hutchinson.
     pub fn compute<O: Objective + ?Sized>(
         objective: &O,
         theta: &[f64],
@@ -87,13 +93,20 @@ impl HessianSpectrum {
         let lambda_min = options
             .lambda_min
             .then(|| top_eigenpairs(&h, &lanczos(1, Which::Smallest)).eigenvalues[0]);
-        let trace = deflated_hutchinson(&h, &top.eigenvectors, options.trace_probes, options.seed);
-        let trace = Estimate {
-            value: trace.estimate,
-            stderr: trace.std_error,
-            estimator: Estimator::Stochastic,
-            probes: trace.n_probes,
-            seed: Some(trace.seed),
+        let diagonal = objective.hessian_diagonal(theta);
+        let trace = match &diagonal {
+            Some(diagonal) => Estimate::exact(diagonal.iter().sum(), objective.n_samples()),
+            None => {
+                let trace =
+                    deflated_hutchinson(&h, &top.eigenvectors, options.trace_probes, options.seed);
+                Estimate {
+                    value: trace.estimate,
+                    stderr: trace.std_error,
+                    estimator: Estimator::Stochastic,
+                    probes: trace.n_probes,
+                    seed: Some(trace.seed),
+                }
+            }
         };
         let density = options
             .density
@@ -102,6 +115,7 @@ impl HessianSpectrum {
         Self {
             top,
             trace,
+            diagonal,
             lambda_min,
             density,
         }
@@ -187,8 +201,11 @@ pub struct Report {
     pub hessian_applications: usize,
     /// Smallest Hessian eigenvalue, if computed.
     pub lambda_min: Option<f64>,
-    /// Tr(H) (deflated Hutchinson).
+    /// Tr(H): exact (the sum of diag(H)) for piecewise-linear networks, else deflated Hutchinson.
     pub trace_h: Estimate,
+    /// Tr(H) and Tr(Σ) per named tensor of θ, where diag(H) is exact (empty elsewhere).
+    #[serde(default)]
+    pub layers: Vec<LayerTrace>,
     /// Tr(Σ) = (1/N) Σ_i ‖g_i − ḡ‖², exact.
     pub trace_sigma: Estimate,
     /// u_iᵀΣu_i for each supplied Hessian eigenvector (condition 2 of Proposition 1 uses u₁).
@@ -228,7 +245,8 @@ pub fn analyze_checkpoint<O: Objective + ?Sized>(
 ///
 /// Cost: one pass of N per-sample gradients for Σ's statistics, one more with N HVPs for exact
 /// Tr(HΣ) (stochastic: a weighted gradient and an HVP per probe), one more when `sigma_top_k`
-/// > 0, plus M loss evaluations for sharpness.
+/// is non-zero, one more for diag(Σ) when `hessian.diagonal` is known, plus M loss evaluations
+/// for sharpness.
 ///
 /// # Panics
 /// If `hessian.top` is empty.
@@ -270,6 +288,14 @@ pub fn report_from_spectrum<O: Objective + ?Sized>(
         hessian_applications: hessian.top.n_applications,
         lambda_min: hessian.lambda_min,
         trace_h: hessian.trace.clone(),
+        layers: hessian
+            .diagonal
+            .as_ref()
+            .map(|diagonal| {
+                let sigma = sigma_diagonal(objective, theta, options.chunk);
+                layer_traces(&objective.parameter_tensors(), diagonal, &sigma)
+            })
+            .unwrap_or_default(),
         proposition1: proposition1(
             &hessian.top.eigenvalues,
             hessian.lambda_min,
