@@ -1,8 +1,6 @@
 //! Curvature and gradient noise per named tensor of θ (a layer's weight or bias): the traces of
 //! the diagonal blocks of H and Σ, from their exact diagonals.
 
-use crate::covariance::stream_deviations;
-use curvscope_model::Objective;
 use serde::{Deserialize, Serialize};
 
 /// Tr(H) and Tr(Σ) restricted to one named tensor T of θ: Σ_{j∈T} H_jj and Σ_{j∈T} Σ_jj, the
@@ -21,50 +19,9 @@ pub struct LayerTrace {
     pub trace_sigma: f64,
 }
 
-/// diag(Σ) = (1/N) Σ_i (g_i − ḡ)² element-wise, exact, in one pass over the per-sample gradients
-/// holding at most `chunk` of them. Accumulated as deviations d_i = g_i − ∇L(θ) (Σ_jj = mean
-/// d_ij² − m_j², m = mean d_i ≈ 0), so nothing is lost to cancellation when ḡ dwarfs the noise.
-///
-/// ```
-/// use curvscope_metrics::sigma_diagonal;
-/// use curvscope_model::Objective;
-/// /// ℓ_i(θ) = a_i·θ: g_i = a_i whatever θ.
-/// struct Linear(Vec<[f64; 2]>);
-/// impl Objective for Linear {
-///     fn dim(&self) -> usize { 2 }
-///     fn n_samples(&self) -> usize { self.0.len() }
-///     fn per_sample_losses(&self, t: &[f64]) -> Vec<f64> {
-///         self.0.iter().map(|a| a[0] * t[0] + a[1] * t[1]).collect()
-///     }
-///     fn weighted_grad(&self, _: &[f64], w: &[f64]) -> Vec<f64> {
-///         (0..2).map(|j| self.0.iter().zip(w).map(|(a, w)| w * a[j]).sum()).collect()
-///     }
-///     fn hvp(&self, _: &[f64], _: &[f64]) -> Vec<f64> { vec![0.0; 2] }
-///     fn per_sample_grads_range(&self, _: &[f64], start: usize, len: usize) -> Vec<f64> {
-///         self.0[start..start + len].concat()
-///     }
-/// }
-/// // Gradients (1, 5) and (3, 5): variances 1 and 0.
-/// assert_eq!(sigma_diagonal(&Linear(vec![[1.0, 5.0], [3.0, 5.0]]), &[0.0, 0.0], 1), [1.0, 0.0]);
-/// ```
-pub fn sigma_diagonal<O: Objective + ?Sized>(
-    objective: &O,
-    theta: &[f64],
-    chunk: usize,
-) -> Vec<f64> {
-    let d = objective.dim();
-    let mut squares = vec![0.0; d];
-    let (_, m) = stream_deviations(objective, theta, chunk, &mut |rows| {
-        for row in rows.chunks_exact(d) {
-            squares.iter_mut().zip(row).for_each(|(s, r)| *s += r * r);
-        }
-    });
-    let n = objective.n_samples() as f64;
-    squares.iter().zip(&m).map(|(s, m)| s / n - m * m).collect()
-}
-
 /// The diagonals of H and Σ summed over each named tensor of θ, given as (name, shape) in θ's
-/// order ([`Objective::parameter_tensors`]).
+/// order ([`curvscope_model::Objective::parameter_tensors`]); diag(Σ) is
+/// [`crate::covariance_diagonal`].
 ///
 /// ```
 /// use curvscope_metrics::layer_traces;

@@ -7,7 +7,7 @@
 //! formula here takes those numbers as inputs, so each is checked against closed forms on its own.
 //!
 //! - Σ: [`noise_statistics`] (Tr Σ, uᵀΣu), [`CovarianceOperator`], [`abs_cosines`].
-//! - Per-tensor Tr(H) and Tr(Σ): [`layer_traces`], [`sigma_diagonal`].
+//! - Per-tensor Tr(H) and Tr(Σ): [`layer_traces`], [`covariance_diagonal`].
 //! - Escaping indicator Tr(HΣ): [`trace_h_sigma_exact`], [`trace_h_sigma_stochastic`].
 //! - Proposition 1: [`isotropic_trace_h_sigma`], [`anisotropy_ratio`],
 //!   [`projection_coefficient`], [`ill_conditioning_exponent`], [`proposition1_bound`],
@@ -68,7 +68,7 @@ pub use dynamics::{
 };
 pub use escaping::{trace_h_sigma_exact, trace_h_sigma_stochastic};
 pub use estimate::{Estimate, Estimator};
-pub use layers::{layer_traces, sigma_diagonal, LayerTrace};
+pub use layers::{layer_traces, LayerTrace};
 pub use proposition::{
     anisotropy_ratio, condition_ks, ill_conditioning_exponent, isotropic_trace_h_sigma,
     minibatch_factor, projection_coefficient, proposition1, proposition1_bound, IllConditioning,

@@ -1,9 +1,10 @@
 //! Every quantity of the paper at one checkpoint, in one serializable [`Report`].
 
 use crate::covariance::{abs_cosines, noise_statistics, CovarianceOperator};
+use crate::dynamics::covariance_diagonal;
 use crate::escaping::{trace_h_sigma_exact, trace_h_sigma_stochastic};
 use crate::estimate::{Estimate, Estimator};
-use crate::layers::{layer_traces, sigma_diagonal, LayerTrace};
+use crate::layers::{layer_traces, LayerTrace};
 use crate::proposition::{
     anisotropy_ratio, isotropic_trace_h_sigma, minibatch_factor, proposition1, MinibatchFactor,
     Proposition1,
@@ -292,7 +293,7 @@ pub fn report_from_spectrum<O: Objective + ?Sized>(
             .diagonal
             .as_ref()
             .map(|diagonal| {
-                let sigma = sigma_diagonal(objective, theta, options.chunk);
+                let sigma = covariance_diagonal(objective, theta);
                 layer_traces(&objective.parameter_tensors(), diagonal, &sigma)
             })
             .unwrap_or_default(),

@@ -4,7 +4,7 @@
 use crate::objectives::{assert_rel, dense_covariance};
 use curvscope_hessian::{dense_matrix, HessianOperator};
 use curvscope_metrics::{
-    report_from_spectrum, sigma_diagonal, CurvatureOptions, Estimator, HessianSpectrum,
+    covariance_diagonal, report_from_spectrum, CurvatureOptions, Estimator, HessianSpectrum,
     ReportOptions,
 };
 use curvscope_model::{
@@ -217,7 +217,7 @@ fn layer_traces_are_the_dense_diagonal_blocks_and_sum_to_the_totals() {
     assert_eq!(report.trace_h.estimator, Estimator::Exact);
 
     // diag(Σ) itself, entry by entry.
-    let diagonal = sigma_diagonal(&obj, &theta, 7);
+    let diagonal = covariance_diagonal(&obj, &theta);
     let scale = sigma.diagonal().amax();
     for (got, want) in diagonal.iter().zip(sigma.diagonal().iter()) {
         assert!((got - want).abs() <= 1e-10 * scale, "{got} vs {want}");
