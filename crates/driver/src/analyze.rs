@@ -1,4 +1,4 @@
-//! `curvscope analyze`: curvscope-metrics' [`Report`] for every checkpoint of a run.
+//! `curvscope analyze`: curvscope-metrics' [`curvscope_metrics::Report`] for every checkpoint of a run.
 //!
 //! The output folder holds one JSON record per checkpoint (`reports/<checkpoint>.json`: the
 //! report, the options, the data and a fingerprint of the checkpoint's files) and CSV views
@@ -9,26 +9,27 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{bail, ensure, Context, Result};
-use curvscope_hessian::{ProbeKind, Probes, SlqOptions};
+use curvscope_hessian::{norm, ProbeKind, Probes, SlqOptions};
 use curvscope_metrics::{
-    report_from_spectrum, CurvatureOptions, HessianSpectrum, Report, ReportOptions,
-    SharpnessOptions, TraceHSigmaMethod,
+    report_from_spectrum, CurvatureOptions, HessianSpectrum, ReportOptions, SharpnessOptions,
+    TraceHSigmaMethod,
 };
-use curvscope_model::{load_checkpoint, CheckpointMeta, DatasetInfo};
-use indicatif::{ProgressBar, ProgressStyle};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use curvscope_model::files::write_atomic;
+use curvscope_model::load_checkpoint;
 
-use crate::common::{checkpoint_dirs, objective, write_atomic, Device};
-use crate::inputs::{
-    checkpoint_name, content_sha256, dtype_name, hex, label_mismatch, norm, DataArgs, DataCache,
-    DataChoice,
+use crate::checkpoints::{checkpoint_dirs, checkpoint_name, content_sha256, dtype_name};
+use crate::data::{label_mismatch, DataArgs, DataCache, DataChoice};
+use crate::network::objective;
+use crate::progress;
+use crate::record::{
+    AnalysisOptions, CheckpointRecord, DataUsed, Failure, FAILURES_CSV, MANIFEST_JSON, README_MD,
+    REPORTS_DIR,
 };
+use crate::summary::{table, Row};
 use crate::tables;
-use curvscope_model::Precision;
 
 /// Arguments of `curvscope analyze`.
 #[derive(clap::Args, Debug)]
@@ -60,9 +61,10 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "P")]
     pub trace_probes: Option<usize>,
     /// Estimate Tr(HΣ) stochastically with this many probes (≥ 2) instead of exactly (exact
-    /// costs N per-sample gradients and N Hessian-vector products).
-    #[arg(long, value_name = "P")]
-    pub tr_h_sigma_probes: Option<usize>,
+    /// costs N per-sample gradients and N Hessian-vector products). Formerly
+    /// `--tr-h-sigma-probes`, still accepted.
+    #[arg(long, value_name = "P", alias = "tr-h-sigma-probes")]
+    pub trace_h_sigma_probes: Option<usize>,
     /// Top eigenpairs of Σ to compute and compare with H's (JSON reports only); holds all N
     /// centred gradients in memory (N·D·8 bytes). 0 skips it.
     #[arg(long, default_value_t = 0)]
@@ -109,141 +111,65 @@ pub struct AnalyzeArgs {
     pub max_checkpoints: Option<usize>,
 }
 
-/// Everything that determines the numbers; its hash decides whether a stored record is reused.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AnalysisOptions {
-    /// `--data`, if given.
-    pub data: Option<String>,
-    /// `--data-seed`, if given.
-    pub data_seed: Option<u64>,
-    /// `--batch`, if given.
-    pub batch: Option<usize>,
-    /// Precision of the network evaluation.
-    pub precision: Precision,
-    /// Device of the network evaluation (absent when cpu).
-    #[serde(default, skip_serializing_if = "Device::is_cpu")]
-    pub device: Device,
-    /// What the metrics crate computes (batch size filled in per checkpoint).
-    pub report: ReportOptions,
-}
-
-impl AnalysisOptions {
-    fn from_args(a: &AnalyzeArgs) -> Result<Self> {
-        ensure!(a.top_k >= 1, "-k must be at least 1");
-        ensure!(
-            a.tr_h_sigma_probes.is_none_or(|p| p >= 2),
-            "--tr-h-sigma-probes needs at least 2 probes"
-        );
-        ensure!(
-            a.trace_probes.is_none_or(|p| p >= 2),
-            "--trace-probes needs at least 2 probes"
-        );
-        ensure!(
-            a.no_sharpness || a.samples >= 2,
-            "--samples needs at least 2 perturbations"
-        );
-        ensure!(a.batch.is_none_or(|b| b >= 1), "--batch must be at least 1");
-        let curvature = CurvatureOptions {
-            top_k: a.top_k,
-            tol: a.tol,
-            max_krylov: a.max_krylov,
-            lambda_min: !a.no_lambda_min,
-            trace_probes: a
-                .trace_probes
-                .map_or(CurvatureOptions::default().trace_probes, Probes::Fixed),
-            density: a.density.then_some(SlqOptions {
-                n_probes: a.density_probes,
-                steps: a.density_steps,
-                probe: ProbeKind::Gaussian,
-                seed: a.seed,
-            }),
+/// The options of `args` that determine the numbers.
+fn analysis_options(a: &AnalyzeArgs) -> Result<AnalysisOptions> {
+    ensure!(a.top_k >= 1, "-k must be at least 1");
+    ensure!(
+        a.trace_h_sigma_probes.is_none_or(|p| p >= 2),
+        "--trace-h-sigma-probes needs at least 2 probes"
+    );
+    ensure!(
+        a.trace_probes.is_none_or(|p| p >= 2),
+        "--trace-probes needs at least 2 probes"
+    );
+    ensure!(
+        a.no_sharpness || a.samples >= 2,
+        "--samples needs at least 2 perturbations"
+    );
+    ensure!(a.batch.is_none_or(|b| b >= 1), "--batch must be at least 1");
+    let curvature = CurvatureOptions {
+        top_k: a.top_k,
+        tol: a.tol,
+        max_krylov: a.max_krylov,
+        lambda_min: !a.no_lambda_min,
+        trace_probes: a
+            .trace_probes
+            .map_or(CurvatureOptions::default().trace_probes, Probes::Fixed),
+        density: a.density.then_some(SlqOptions {
+            n_probes: a.density_probes,
+            steps: a.density_steps,
+            probe: ProbeKind::Gaussian,
             seed: a.seed,
-        };
-        let report = ReportOptions {
-            chunk: a.chunk.max(1),
-            trace_h_sigma: a
-                .tr_h_sigma_probes
-                .map_or(TraceHSigmaMethod::Exact, |probes| {
-                    TraceHSigmaMethod::Stochastic {
-                        probes,
-                        seed: a.seed,
-                    }
-                }),
-            sigma_top_k: a.sigma_top_k,
-            sharpness: (!a.no_sharpness).then_some(SharpnessOptions {
-                sigma: a.sigma,
-                samples: a.samples,
-                seed: a.seed,
+        }),
+        seed: a.seed,
+    };
+    let report = ReportOptions {
+        chunk: a.chunk.max(1),
+        trace_h_sigma: a
+            .trace_h_sigma_probes
+            .map_or(TraceHSigmaMethod::Exact, |probes| {
+                TraceHSigmaMethod::Stochastic {
+                    probes,
+                    seed: a.seed,
+                }
             }),
-            batch_size: None,
-            curvature,
-        };
-        Ok(Self {
-            data: a.data.data.clone(),
-            data_seed: a.data.data_seed,
-            batch: a.batch,
-            precision: a.data.precision,
-            device: a.data.device,
-            report,
-        })
-    }
-
-    /// First 16 hex digits of the SHA-256 of the options' JSON.
-    pub fn hash(&self) -> String {
-        let json = serde_json::to_vec(self).expect("options are plain JSON");
-        hex(&Sha256::digest(json))[..16].to_string()
-    }
-}
-
-/// The data a checkpoint was evaluated on.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DataUsed {
-    /// Spec (`--data` syntax).
-    pub spec: String,
-    /// Seed of its random parts.
-    pub seed: u64,
-    /// What was built.
-    pub info: DatasetInfo,
-}
-
-/// reports/<checkpoint>.json: one checkpoint's analysis with everything needed to trust it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CheckpointRecord {
-    /// Checkpoint folder name.
-    pub checkpoint: String,
-    /// Checkpoint folder.
-    pub path: PathBuf,
-    /// SHA-256 of checkpoint.json and model.safetensors, to notice a rewritten checkpoint.
-    pub checkpoint_sha256: String,
-    /// Its metadata.
-    pub meta: CheckpointMeta,
-    /// Storage precision of its tensors ("f32" or "f64").
-    pub dtype: String,
-    /// ‖θ‖.
-    pub theta_norm: f64,
-    /// The data it was evaluated on.
-    pub data: DataUsed,
-    /// Fraction classified correctly (classifiers only).
-    pub accuracy: Option<f64>,
-    /// The options used.
-    pub options: AnalysisOptions,
-    /// [`AnalysisOptions::hash`] of `options`.
-    pub options_hash: String,
-    /// Seconds spent computing the record.
-    pub wall_time_s: f64,
-    /// The metrics crate's report.
-    pub report: Report,
-}
-
-/// A checkpoint that could not be analyzed.
-#[derive(Clone, Debug)]
-pub struct Failure {
-    /// Checkpoint folder name.
-    pub checkpoint: String,
-    /// Checkpoint folder.
-    pub path: PathBuf,
-    /// The error chain.
-    pub error: String,
+        sigma_top_k: a.sigma_top_k,
+        sharpness: (!a.no_sharpness).then_some(SharpnessOptions {
+            sigma: a.sigma,
+            samples: a.samples,
+            seed: a.seed,
+        }),
+        batch_size: None,
+        curvature,
+    };
+    Ok(AnalysisOptions {
+        data: a.data.data.clone(),
+        data_seed: a.data.data_seed,
+        batch: a.batch,
+        precision: a.data.precision,
+        device: a.data.device,
+        report,
+    })
 }
 
 /// What happened to each checkpoint in this run.
@@ -261,7 +187,7 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
             .build_global()
             .context("starting the thread pool")?;
     }
-    let options = AnalysisOptions::from_args(&args)?;
+    let options = analysis_options(&args)?;
     let hash = options.hash();
     let mut dirs = checkpoint_dirs(&args.input)?;
     if dirs.is_empty() {
@@ -274,7 +200,7 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
         .out
         .clone()
         .unwrap_or_else(|| args.input.join("analysis"));
-    let reports = out.join("reports");
+    let reports = out.join(REPORTS_DIR);
     std::fs::create_dir_all(&reports).with_context(|| format!("creating {}", reports.display()))?;
     let manifest = serde_json::json!({
         "curvscope_version": env!("CARGO_PKG_VERSION"),
@@ -284,12 +210,12 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
         "files": tables::column_docs(),
     });
     write_atomic(
-        &out.join("analysis.json"),
+        &out.join(MANIFEST_JSON),
         &serde_json::to_vec_pretty(&manifest)?,
     )?;
-    write_atomic(&out.join("README.md"), tables::readme().as_bytes())?;
+    write_atomic(&out.join(README_MD), tables::readme().as_bytes())?;
 
-    let bar = progress_bar(args.quiet, dirs.len());
+    let bar = progress::bar(args.quiet, dirs.len() as u64, "checkpoints");
     let mut records: Vec<Option<CheckpointRecord>> = vec![None; dirs.len()];
     let mut outcomes = Vec::with_capacity(dirs.len());
     let mut failures = Vec::new();
@@ -298,7 +224,9 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
         let name = checkpoint_name(dir);
         let report_path = reports.join(format!("{name}.json"));
         let fingerprint = content_sha256(dir);
-        if let Some(record) = reusable(&report_path, &hash, fingerprint.as_deref()) {
+        if let Some(record) =
+            CheckpointRecord::reusable(&report_path, &hash, fingerprint.as_deref())
+        {
             print_json(args.json, &record)?;
             records[i] = Some(record);
             outcomes.push(Outcome::Reused);
@@ -358,18 +286,10 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
             "error: {} of {} checkpoints failed (see {})",
             failures.len(),
             dirs.len(),
-            out.join("failures.csv").display()
+            out.join(FAILURES_CSV).display()
         );
         Ok(ExitCode::FAILURE)
     }
-}
-
-/// The stored record at `path` if it was made with the options hashed to `hash` from a
-/// checkpoint with these contents.
-fn reusable(path: &Path, hash: &str, fingerprint: Option<&str>) -> Option<CheckpointRecord> {
-    let record: CheckpointRecord = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-    (record.options_hash == hash && Some(record.checkpoint_sha256.as_str()) == fingerprint)
-        .then_some(record)
 }
 
 /// Loads one checkpoint, builds its objective and computes its report.
@@ -449,73 +369,39 @@ fn print_json(enabled: bool, record: &CheckpointRecord) -> Result<()> {
     Ok(())
 }
 
-fn progress_bar(quiet: bool, n: usize) -> ProgressBar {
-    if quiet {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(n as u64).with_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} checkpoints, ETA {eta}  {wide_msg}",
-        )
-        .expect("a valid template"),
-    );
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
-}
-
-/// The table printed at the end: the headline numbers of each checkpoint.
+/// The table printed at the end: the headline numbers of each checkpoint and what happened to it.
 fn summary(
     dirs: &[PathBuf],
     records: &[Option<CheckpointRecord>],
     outcomes: &[Outcome],
     out: &Path,
 ) -> String {
-    let mut text = format!(
-        "{:<24} {:>8} {:>10} {:>6} {:>10} {:>10} {:>10} {:>8} {:>8} {:>10}  {}\n",
-        "checkpoint",
-        "step",
-        "loss",
-        "acc",
-        "λ₁",
-        "Tr(H)",
-        "Tr(HΣ)",
-        "ratio",
-        "â",
-        "sharpness",
-        "status"
-    );
-    let sci = |x: f64| format!("{x:.3e}");
-    for ((dir, record), outcome) in dirs.iter().zip(records).zip(outcomes) {
-        let status = match outcome {
-            Outcome::Computed => "computed",
-            Outcome::Reused => "reused",
-            Outcome::Failed => "FAILED",
-        };
-        let Some(r) = record else {
-            text.push_str(&format!(
-                "{:<24} {:>98}  {status}\n",
-                checkpoint_name(dir),
-                ""
-            ));
-            continue;
-        };
-        let p = &r.report;
-        text.push_str(&format!(
-            "{:<24} {:>8} {:>10} {:>6} {:>10} {:>10} {:>10} {:>8.3} {:>8.3} {:>10}  {status}\n",
-            r.checkpoint,
-            r.meta.step.map_or("-".into(), |s| s.to_string()),
-            sci(p.loss),
-            r.accuracy.map_or("-".into(), |a| format!("{a:.3}")),
-            sci(p.proposition1.lambda1),
-            sci(p.trace_h.value),
-            sci(p.trace_h_sigma.value),
-            p.anisotropy_ratio,
-            p.proposition1.projection_coefficient,
-            p.expected_sharpness
-                .as_ref()
-                .map_or("-".into(), |s| sci(s.signed.value)),
-        ));
-    }
-    text.push_str(&format!("results in {}\n", out.display()));
-    text
+    let rows: Vec<Row> = dirs
+        .iter()
+        .zip(records)
+        .zip(outcomes)
+        .map(|((dir, record), outcome)| {
+            let status = Some(
+                match outcome {
+                    Outcome::Computed => "computed",
+                    Outcome::Reused => "reused",
+                    Outcome::Failed => "FAILED",
+                }
+                .to_string(),
+            );
+            match record {
+                Some(r) => Row::from_record(r, status),
+                None => Row {
+                    label: checkpoint_name(dir),
+                    status,
+                    ..Row::default()
+                },
+            }
+        })
+        .collect();
+    format!(
+        "{}results in {}\n",
+        table("checkpoint", &rows),
+        out.display()
+    )
 }

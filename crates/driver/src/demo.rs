@@ -9,7 +9,10 @@ use std::process::ExitCode;
 
 use anyhow::{ensure, Result};
 
-use crate::tables::Frame;
+use crate::frame::Frame;
+use crate::record::METRICS_CSV;
+use crate::run_folder::RUN_JSON;
+use crate::summary::{table, Row};
 
 /// Arguments of `curvscope demo`.
 #[derive(clap::Args, Debug)]
@@ -55,7 +58,7 @@ const QUICK: Schedule = Schedule {
         "--no-lambda-min",
         "--trace-probes",
         "6",
-        "--tr-h-sigma-probes",
+        "--trace-h-sigma-probes",
         "10",
         "--samples",
         "50",
@@ -75,7 +78,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let seed = args.seed.to_string();
     let (gd, sgd) = (args.out.join("gd"), args.out.join("sgd"));
     let resume = |run: &Path| {
-        if run.join("run.json").exists() {
+        if run.join(RUN_JSON).exists() {
             vec!["--resume"]
         } else {
             vec![]
@@ -153,13 +156,14 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     println!(
         "\nSummary (Tr(HΣ̄) = Tr(H)·Tr(Σ)/D; ratio = Tr(HΣ)/Tr(HΣ̄); â = projection coefficient):"
     );
-    println!(
-        "{:<4} {:>5} {:>7} {:>6} {:>9} {:>9} {:>8} {:>9} {:>7} {:>6} {:>10}",
-        "run", "step", "loss", "acc", "λ₁", "Tr(H)", "Tr(Σ)", "Tr(HΣ)", "ratio", "â", "sharpness"
-    );
+    let mut rows = Vec::new();
     for (name, analysis, _) in &analyses {
-        print_rows(name, &analysis.join("metrics.csv"))?;
+        rows.extend(Row::from_metrics(
+            name,
+            &Frame::read(&analysis.join(METRICS_CSV))?,
+        )?);
     }
+    print!("{}", table("run", &rows));
     println!("\nFiles:");
     println!(
         "  runs (checkpoints, run.csv, run.json): {}, {}",
@@ -192,45 +196,5 @@ fn step(args: &[&str]) -> Result<()> {
         "`curvscope {}` failed",
         args.join(" ")
     );
-    Ok(())
-}
-
-fn print_rows(run: &str, metrics_csv: &Path) -> Result<()> {
-    let frame = Frame::read(metrics_csv)?;
-    let column = |name| frame.numbers(name);
-    let (steps, loss, acc, lambda, trh, trs) = (
-        column("step")?,
-        column("loss")?,
-        column("accuracy")?,
-        column("lambda_1")?,
-        column("trace_h")?,
-        column("trace_sigma")?,
-    );
-    let (trhs, ratio, a_hat, sharp) = (
-        column("tr_h_sigma")?,
-        column("ratio")?,
-        column("a_hat")?,
-        column("expected_sharpness")?,
-    );
-    let cell = |x: Option<f64>, width: usize, digits: usize| match x {
-        Some(x) if x.abs() >= 1e4 || (x != 0.0 && x.abs() < 1e-3) => format!("{x:>width$.2e}"),
-        Some(x) => format!("{x:>width$.digits$}"),
-        None => format!("{:>width$}", "-"),
-    };
-    for i in 0..steps.len() {
-        println!(
-            "{run:<4} {} {} {} {} {} {} {} {} {} {}",
-            cell(steps[i], 5, 0),
-            cell(loss[i], 7, 4),
-            cell(acc[i], 6, 3),
-            cell(lambda[i], 9, 3),
-            cell(trh[i], 9, 2),
-            cell(trs[i], 8, 3),
-            cell(trhs[i], 9, 3),
-            cell(ratio[i], 7, 2),
-            cell(a_hat[i], 6, 2),
-            cell(sharp[i], 10, 5),
-        );
-    }
     Ok(())
 }

@@ -6,20 +6,24 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 
-use crate::inputs::checkpoint_name;
+use crate::checkpoints::checkpoint_name;
+use crate::frame::Frame;
 use crate::notebook;
 use crate::plots::{render, trajectory_color, Chart, Series, PALETTE};
-use crate::tables::Frame;
+use crate::record::{
+    DENSITY_CSV, EIGENVALUES_CSV, FAILURES_CSV, MANIFEST_JSON, METRICS_CSV, PROP1_CSV, README_MD,
+};
+use crate::run_folder::RUN_CSV;
 
 /// Files of an analysis folder copied as they are (those present).
 const COPIED: &[&str] = &[
-    "metrics.csv",
-    "eigenvalues.csv",
-    "prop1.csv",
-    "density.csv",
-    "failures.csv",
-    "analysis.json",
-    "README.md",
+    METRICS_CSV,
+    EIGENVALUES_CSV,
+    PROP1_CSV,
+    DENSITY_CSV,
+    FAILURES_CSV,
+    MANIFEST_JSON,
+    README_MD,
 ];
 
 /// Arguments of `curvscope export`.
@@ -51,9 +55,9 @@ struct Located {
 }
 
 fn locate(args: &ExportArgs) -> Result<Located> {
-    let (analysis, run_dir) = if args.input.join("metrics.csv").exists() {
+    let (analysis, run_dir) = if args.input.join(METRICS_CSV).exists() {
         (args.input.clone(), None)
-    } else if args.input.join("analysis").join("metrics.csv").exists() {
+    } else if args.input.join("analysis").join(METRICS_CSV).exists() {
         (args.input.join("analysis"), Some(args.input.clone()))
     } else {
         bail!(
@@ -62,7 +66,7 @@ fn locate(args: &ExportArgs) -> Result<Located> {
         );
     };
     // The folder that was analyzed, as analysis.json records it, then the analysis' parent.
-    let recorded = std::fs::read(analysis.join("analysis.json"))
+    let recorded = std::fs::read(analysis.join(MANIFEST_JSON))
         .ok()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
         .and_then(|v| v["input"].as_str().map(PathBuf::from));
@@ -79,7 +83,7 @@ fn locate(args: &ExportArgs) -> Result<Located> {
     let run_csv = args.run_csv.clone().or_else(|| {
         candidates
             .iter()
-            .map(|d| d.join("run.csv"))
+            .map(|d| d.join(RUN_CSV))
             .find(|p| p.exists())
     });
     if let Some(path) = &args.run_csv {
@@ -115,9 +119,9 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
         }
     }
     if let Some(run_csv) = &located.run_csv {
-        std::fs::copy(run_csv, to.join("run.csv"))
+        std::fs::copy(run_csv, to.join(RUN_CSV))
             .with_context(|| format!("copying {}", run_csv.display()))?;
-        written.push(to.join("run.csv"));
+        written.push(to.join(RUN_CSV));
     }
     let run = located.run_csv.as_deref().map(Frame::read).transpose()?;
     for chart in charts(&to, run.as_ref())? {
@@ -127,7 +131,7 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
     }
     let notebook_path = to.join("analysis.ipynb");
     let has = |file: &str| to.join(file).exists();
-    let notebook = notebook::build(&located.name, has("density.csv"), run.is_some());
+    let notebook = notebook::build(&located.name, has(DENSITY_CSV), run.is_some());
     std::fs::write(
         &notebook_path,
         serde_json::to_string_pretty(&notebook)? + "\n",
@@ -164,7 +168,7 @@ fn pairs(x: &[Option<f64>], y: &[Option<f64>]) -> Vec<(f64, f64)> {
 
 /// The figures of the paper's Figs. 3 and 5 from the exported CSVs (in `dir`) and `run.csv`.
 fn charts(dir: &Path, run: Option<&Frame>) -> Result<Vec<Chart>> {
-    let metrics = Frame::read(&dir.join("metrics.csv"))?;
+    let metrics = Frame::read(&dir.join(METRICS_CSV))?;
     let steps = metrics.numbers("step")?;
     let (x, x_label) = if steps.iter().all(Option::is_some) {
         (steps, "step")
@@ -211,17 +215,21 @@ fn charts(dir: &Path, run: Option<&Frame>) -> Result<Vec<Chart>> {
             "Tr(HΣ)",
             true,
             vec![
-                line("Tr(HΣ)", "tr_h_sigma", 0)?,
-                line("isotropic Tr(HΣ_iso) = Tr(H)·Tr(Σ)/D", "tr_h_sigma_iso", 1)?,
+                line("Tr(HΣ)", "trace_h_sigma", 0)?,
+                line(
+                    "isotropic Tr(HΣ̄) = Tr(H)·Tr(Σ)/D",
+                    "isotropic_trace_h_sigma",
+                    1,
+                )?,
             ],
         ),
         chart(
             "ratio",
-            "Tr(HΣ)/Tr(HΣ_iso) and Proposition 1's bound",
+            "Tr(HΣ)/Tr(HΣ̄) and Proposition 1's bound",
             "ratio",
             true,
             vec![
-                line("Tr(HΣ)/Tr(HΣ_iso)", "ratio", 0)?,
+                line("Tr(HΣ)/Tr(HΣ̄)", "ratio", 0)?,
                 line("bound â·λ₁²·D/Tr(H)²", "prop1_bound", 1)?,
             ],
         ),
@@ -292,7 +300,7 @@ fn charts(dir: &Path, run: Option<&Frame>) -> Result<Vec<Chart>> {
             ));
         }
     }
-    if dir.join("density.csv").exists() {
+    if dir.join(DENSITY_CSV).exists() {
         charts.push(long_chart(
             dir,
             "density",

@@ -4,12 +4,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use curvscope_model::load_checkpoint;
+use curvscope_hessian::norm;
+use curvscope_model::{load_checkpoint, Precision};
 use serde_json::json;
 
-use crate::common::{objective, Device};
-use crate::inputs::{dtype_name, label_mismatch, norm, DataArgs, DataCache, DataChoice};
-use curvscope_model::Precision;
+use crate::checkpoints::dtype_name;
+use crate::data::{label_mismatch, DataArgs, DataCache, DataChoice};
+use crate::network::{objective, Device};
 
 /// Arguments of `curvscope info`.
 #[derive(clap::Args, Debug)]

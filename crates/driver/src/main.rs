@@ -2,13 +2,19 @@
 //! offline, export CSV and plots. A thin layer: the science lives in the library crates.
 
 mod analyze;
-mod common;
+mod checkpoints;
+mod data;
 mod demo;
 mod export;
+mod frame;
 mod info;
-mod inputs;
+mod network;
 mod notebook;
 mod plots;
+mod progress;
+mod record;
+mod run_folder;
+mod summary;
 mod tables;
 mod train;
 

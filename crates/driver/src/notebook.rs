@@ -49,12 +49,12 @@ ax = axes[0, 0]
 ax.plot(x, metrics["a_hat"], "o-")
 ax.set(xlabel=x_label, ylabel="â", title="Projection coefficient â")
 ax = axes[0, 1]
-ax.plot(x, metrics["tr_h_sigma"], "o-", label="Tr(HΣ)")
-ax.plot(x, metrics["tr_h_sigma_iso"], "o-", label="isotropic Tr(HΣ_iso) = Tr(H)·Tr(Σ)/D")
+ax.plot(x, metrics["trace_h_sigma"], "o-", label="Tr(HΣ)")
+ax.plot(x, metrics["isotropic_trace_h_sigma"], "o-", label="isotropic Tr(HΣ̄) = Tr(H)·Tr(Σ)/D")
 ax.set(yscale="log", xlabel=x_label, title="Escaping indicator")
 ax.legend()
 ax = axes[1, 0]
-ax.plot(x, metrics["ratio"], "o-", label="Tr(HΣ)/Tr(HΣ_iso)")
+ax.plot(x, metrics["ratio"], "o-", label="Tr(HΣ)/Tr(HΣ̄)")
 ax.plot(x, metrics["prop1_bound"], "o-", label="bound â·λ₁²·D/Tr(H)²")
 ax.set(yscale="log", xlabel=x_label, title="Proposition 1")
 ax.legend()

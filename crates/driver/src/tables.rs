@@ -3,11 +3,13 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use curvscope_metrics::Estimator;
+use curvscope_model::files::write_atomic;
 
-use crate::analyze::{CheckpointRecord, Failure};
-use crate::common::write_atomic;
+use crate::record::{
+    CheckpointRecord, Failure, DENSITY_CSV, EIGENVALUES_CSV, FAILURES_CSV, METRICS_CSV, PROP1_CSV,
+};
 
 /// One CSV cell.
 pub enum Cell {
@@ -66,15 +68,15 @@ pub const METRICS: &[(&str, &str, Extract)] = &[
     ("trace_sigma", "Tr(Σ) of the one-sample gradient noise covariance Σ (exact)", |r| Cell::Num(r.report.trace_sigma.value)),
     ("u1_sigma_u1", "u₁ᵀΣu₁, the noise variance along the top Hessian eigenvector", |r| r.report.u_sigma_u.first().copied().into()),
     ("a_hat", "â = u₁ᵀΣu₁·Tr(H)/(λ₁·Tr(Σ)), Proposition 1's projection coefficient", |r| Cell::Num(r.report.proposition1.projection_coefficient)),
-    ("tr_h_sigma", "Tr(HΣ), the escaping indicator", |r| Cell::Num(r.report.trace_h_sigma.value)),
-    ("tr_h_sigma_stderr", "standard error of tr_h_sigma (0 when exact)", |r| Cell::Num(r.report.trace_h_sigma.stderr)),
-    ("tr_h_sigma_estimator", "exact (N per-sample gradients and HVPs) or stochastic (probes)", |r| {
+    ("trace_h_sigma", "Tr(HΣ), the escaping indicator", |r| Cell::Num(r.report.trace_h_sigma.value)),
+    ("trace_h_sigma_stderr", "standard error of trace_h_sigma (0 when exact)", |r| Cell::Num(r.report.trace_h_sigma.stderr)),
+    ("trace_h_sigma_estimator", "exact (N per-sample gradients and HVPs) or stochastic (probes)", |r| {
         Cell::Text(match r.report.trace_h_sigma.estimator {
             Estimator::Exact => "exact".into(),
             Estimator::Stochastic => "stochastic".into(),
         })
     }),
-    ("tr_h_sigma_iso", "Tr(HΣ̄) = Tr(H)·Tr(Σ)/D, isotropic noise of the same magnitude", |r| Cell::Num(r.report.trace_h_sigma_iso)),
+    ("isotropic_trace_h_sigma", "Tr(HΣ̄) = Tr(H)·Tr(Σ)/D, isotropic noise of the same magnitude", |r| Cell::Num(r.report.isotropic_trace_h_sigma)),
     ("ratio", "Tr(HΣ)/Tr(HΣ̄)", |r| Cell::Num(r.report.anisotropy_ratio)),
     ("prop1_bound", "â·λ₁²·D/Tr(H)², Proposition 1's lower bound on ratio", |r| Cell::Num(r.report.proposition1.bound)),
     ("prop1_bound_holds", "prop1_bound ≤ ratio", |r| Cell::Bool(r.report.proposition1.bound_holds)),
@@ -133,7 +135,7 @@ fn row<const N: usize>(r: &CheckpointRecord, rest: [Cell; N]) -> Vec<Cell> {
 /// eigenvalues.csv, prop1.csv and density.csv.
 pub const LONG_TABLES: &[LongTable] = &[
     LongTable {
-        file: "eigenvalues.csv",
+        file: EIGENVALUES_CSV,
         columns: &[
             ("checkpoint", "checkpoint folder name"),
             ("step", "training step"),
@@ -156,7 +158,7 @@ pub const LONG_TABLES: &[LongTable] = &[
         },
     },
     LongTable {
-        file: "prop1.csv",
+        file: PROP1_CSV,
         columns: &[
             ("checkpoint", "checkpoint folder name"),
             ("step", "training step"),
@@ -184,7 +186,7 @@ pub const LONG_TABLES: &[LongTable] = &[
         },
     },
     LongTable {
-        file: "density.csv",
+        file: DENSITY_CSV,
         columns: &[
             ("checkpoint", "checkpoint folder name"),
             ("step", "training step"),
@@ -236,7 +238,7 @@ pub fn write_all(dir: &Path, records: &[&CheckpointRecord], failures: &[Failure]
         .iter()
         .map(|r| METRICS.iter().map(|(_, _, f)| f(r).render()).collect());
     write_atomic(
-        &dir.join("metrics.csv"),
+        &dir.join(METRICS_CSV),
         &csv_bytes(METRICS.iter().map(|c| c.0), metrics)?,
     )?;
     for table in LONG_TABLES {
@@ -245,7 +247,7 @@ pub fn write_all(dir: &Path, records: &[&CheckpointRecord], failures: &[Failure]
             .flat_map(|r| (table.rows)(r))
             .map(|row| row.iter().map(Cell::render).collect())
             .collect();
-        if table.file == "density.csv" && rows.is_empty() {
+        if table.file == DENSITY_CSV && rows.is_empty() {
             continue;
         }
         write_atomic(
@@ -260,10 +262,10 @@ pub fn write_all(dir: &Path, records: &[&CheckpointRecord], failures: &[Failure]
             f.error.clone(),
         ]
     });
-    write_atomic(
-        &dir.join("failures.csv"),
+    Ok(write_atomic(
+        &dir.join(FAILURES_CSV),
         &csv_bytes(FAILURES.iter().map(|c| c.0), failed)?,
-    )
+    )?)
 }
 
 /// Every file's columns and their meaning, for analysis.json.
@@ -273,14 +275,14 @@ pub fn column_docs() -> serde_json::Value {
     };
     let mut files = serde_json::Map::new();
     files.insert(
-        "metrics.csv".into(),
+        METRICS_CSV.into(),
         doc(&mut METRICS.iter().map(|c| (c.0, c.1))).into(),
     );
     for t in LONG_TABLES {
         files.insert(t.file.into(), doc(&mut t.columns.iter().copied()).into());
     }
     files.insert(
-        "failures.csv".into(),
+        FAILURES_CSV.into(),
         doc(&mut FAILURES.iter().copied()).into(),
     );
     files.into()
@@ -303,44 +305,4 @@ pub fn readme() -> String {
         }
     }
     text
-}
-
-/// A CSV read back as text: its header and rows, with typed access by column name.
-pub struct Frame {
-    pub header: Vec<String>,
-    pub rows: Vec<Vec<String>>,
-}
-
-impl Frame {
-    /// Reads `path`.
-    pub fn read(path: &Path) -> Result<Self> {
-        let mut reader =
-            csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
-        let header = reader.headers()?.iter().map(String::from).collect();
-        let rows = reader
-            .records()
-            .map(|r| Ok(r?.iter().map(String::from).collect()))
-            .collect::<Result<_>>()
-            .with_context(|| format!("parsing {}", path.display()))?;
-        Ok(Self { header, rows })
-    }
-
-    /// The column `name` as text; an error naming the column if it is absent.
-    pub fn text(&self, name: &str) -> Result<Vec<&str>> {
-        let i = self
-            .header
-            .iter()
-            .position(|h| h == name)
-            .with_context(|| format!("no column '{name}'"))?;
-        Ok(self.rows.iter().map(|r| r[i].as_str()).collect())
-    }
-
-    /// The column `name` as numbers (`None` for empty or unparsable cells).
-    pub fn numbers(&self, name: &str) -> Result<Vec<Option<f64>>> {
-        Ok(self
-            .text(name)?
-            .into_iter()
-            .map(|s| s.parse().ok())
-            .collect())
-    }
 }

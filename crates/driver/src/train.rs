@@ -1,8 +1,8 @@
 //! `curvscope train`: θ ← θ − η g̃ with g̃ drawn by one of the dynamics in
-//! `curvscope_metrics::Dynamics`, snapshotting checkpoints and losses into a run folder that a
+//! `curvscope_metrics::Descent`, snapshotting checkpoints and losses into a run folder that a
 //! killed or interrupted run can `--resume` bit for bit.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -10,22 +10,16 @@ use std::time::Instant;
 use anyhow::{bail, ensure, Context, Result};
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::ValueEnum;
-use curvscope_metrics::{isotropic_std, Dynamic, Dynamics, DynamicsOptions};
-use curvscope_model::{
-    load_checkpoint, save_checkpoint, ArchSpec, CheckpointMeta, Dataset, DatasetInfo, Dtype, Init,
-    Objective,
+use curvscope_metrics::{isotropic_std, Descent, DescentOptions, Dynamic};
+use curvscope_model::files::write_atomic;
+use curvscope_model::{load_checkpoint, ArchSpec, Dataset, Init, Precision};
+
+use crate::data::{load_dataset, DATA_HELP};
+use crate::network::{self, parse_arch, precision_parser, Device};
+use crate::progress;
+use crate::run_folder::{
+    csv_rows_through, last_complete_snapshot, row_step, snapshot_dir, Run, RunConfig, RUN_JSON,
 };
-use indicatif::{ProgressBar, ProgressStyle};
-use serde::{Deserialize, Serialize};
-
-use crate::common::{self, Device, DATA_HELP};
-use curvscope_model::Precision;
-
-/// The run's configuration file.
-const RUN_FILE: &str = "run.json";
-/// The per-snapshot losses.
-const CSV_FILE: &str = "run.csv";
-const CSV_HEADER: &str = "step,train_loss,train_accuracy,test_loss,test_accuracy,wall_time_s";
 
 /// How to draw θ₀ when not starting from a checkpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -87,7 +81,7 @@ pub struct TrainArgs {
     seed: u64,
     /// Precision of the model's arithmetic; checkpoints are stored in it (θ is kept exactly
     /// representable, so a resumed run continues bit for bit).
-    #[arg(long, default_value_t = Precision::F32, value_parser = crate::common::precision_parser())]
+    #[arg(long, default_value_t = Precision::F32, value_parser = precision_parser())]
     precision: Precision,
     /// Where the network is evaluated: cpu (burn-flex) or gpu (burn-wgpu on Vulkan; needs a
     /// build with `--features wgpu`). Not part of the run's identity: a run may resume on
@@ -121,188 +115,9 @@ pub struct TrainArgs {
     stop_after_steps: Option<u64>,
 }
 
-/// Everything that determines a run, saved as run.json; a resumed run must match it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct RunConfig {
-    arch: ArchSpec,
-    data: String,
-    data_seed: u64,
-    dataset: DatasetInfo,
-    eval_data: Option<String>,
-    eval_dataset: Option<DatasetInfo>,
-    dynamic: Dynamic,
-    lr: f64,
-    batch: usize,
-    steps: u64,
-    snapshot_every: u64,
-    refresh_every: u64,
-    noise_std: Option<f64>,
-    rank: usize,
-    /// θ₀'s random initialisation, or `None` with `init_from`.
-    init: Option<Init>,
-    init_from: Option<PathBuf>,
-    seed: u64,
-    precision: Precision,
-}
-
-impl RunConfig {
-    /// The first field (other than `steps`, which a resume may raise) where `self` differs.
-    fn first_difference(&self, other: &RunConfig) -> Option<(String, String, String)> {
-        let (a, b) = (
-            serde_json::to_value(self).ok()?,
-            serde_json::to_value(other).ok()?,
-        );
-        let (a, b) = (a.as_object()?, b.as_object()?);
-        a.iter()
-            .filter(|(key, _)| key.as_str() != "steps")
-            .find(|(key, value)| b.get(key.as_str()) != Some(value))
-            .map(|(key, value)| {
-                (
-                    key.clone(),
-                    value.to_string(),
-                    b.get(key.as_str())
-                        .map_or("nothing".into(), |v| v.to_string()),
-                )
-            })
-    }
-}
-
-/// θ in the run's precision: exactly what the model computes with and the checkpoint stores.
-fn representable(theta: &mut [f64], precision: Precision) {
-    if precision == Precision::F32 {
-        theta.iter_mut().for_each(|t| *t = *t as f32 as f64);
-    }
-}
-
-fn snapshot_dir(out: &Path, step: u64) -> PathBuf {
-    out.join(format!("step-{step:06}"))
-}
-
-/// The training state the loop writes into: checkpoints and run.csv.
-struct Run<'a> {
-    config: &'a RunConfig,
-    out: &'a Path,
-    objective: &'a dyn Objective,
-    eval: Option<Box<dyn Objective>>,
-    /// run.csv's data rows, kept so each rewrite is the whole file.
-    rows: Vec<String>,
-    /// Training seconds before this invocation started.
-    wall_offset: f64,
-    started: Instant,
-    /// gld-const's ρ as used, recorded in each checkpoint.
-    noise_std: Option<f64>,
-}
-
-impl Run<'_> {
-    /// Saves θ at `step` and then appends its row to run.csv, so a row always has its checkpoint.
-    /// Returns the training loss.
-    fn snapshot(&mut self, step: u64, theta: &[f64]) -> Result<f64> {
-        let c = self.config;
-        let mut meta = CheckpointMeta {
-            step: Some(step),
-            dynamic: Some(c.dynamic.name().into()),
-            lr: Some(c.lr),
-            batch_size: Some(c.batch),
-            seed: Some(c.seed),
-            dataset: Some(c.dataset.clone()),
-            ..CheckpointMeta::new(c.arch.clone())
-        };
-        // The dataset spec, so `curvscope analyze` evaluates on the training data by default.
-        meta.extra.insert("data".into(), c.data.clone().into());
-        if let Some(rho) = self.noise_std {
-            meta.extra.insert("noise_std".into(), rho.into());
-        }
-        let dtype = match c.precision {
-            Precision::F32 => Dtype::F32,
-            Precision::F64 => Dtype::F64,
-        };
-        let dir = snapshot_dir(self.out, step);
-        save_checkpoint(&dir, &meta, theta, dtype)
-            .with_context(|| format!("saving {}", dir.display()))?;
-        let loss = self.objective.loss(theta);
-        let cell = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
-        let (test_loss, test_accuracy) = match &self.eval {
-            Some(eval) => (Some(eval.loss(theta)), eval.accuracy(theta)),
-            None => (None, None),
-        };
-        let wall = self.wall_offset + self.started.elapsed().as_secs_f64();
-        self.rows.push(format!(
-            "{step},{loss},{},{},{},{wall:.3}",
-            cell(self.objective.accuracy(theta)),
-            cell(test_loss),
-            cell(test_accuracy)
-        ));
-        self.write_csv()?;
-        Ok(loss)
-    }
-
-    fn write_csv(&self) -> Result<()> {
-        let text: String = std::iter::once(CSV_HEADER)
-            .chain(self.rows.iter().map(String::as_str))
-            .map(|l| format!("{l}\n"))
-            .collect();
-        common::write_atomic(&self.out.join(CSV_FILE), text.as_bytes())
-    }
-}
-
-/// The last snapshot of `out` that loads completely, with its θ; folders beyond it (a save cut
-/// short) are removed so that nothing downstream mistakes them for snapshots.
-fn last_complete_snapshot(out: &Path) -> Result<(u64, Vec<f64>)> {
-    let mut steps: Vec<u64> = std::fs::read_dir(out)?
-        .filter_map(|e| {
-            e.ok()?
-                .file_name()
-                .to_str()?
-                .strip_prefix("step-")?
-                .parse()
-                .ok()
-        })
-        .collect();
-    steps.sort_unstable_by(|a, b| b.cmp(a));
-    for (i, &step) in steps.iter().enumerate() {
-        match load_checkpoint(&snapshot_dir(out, step)) {
-            Ok(ckpt) if ckpt.meta.step == Some(step) => {
-                for &partial in &steps[..i] {
-                    let dir = snapshot_dir(out, partial);
-                    eprintln!("removing incomplete snapshot {}", dir.display());
-                    std::fs::remove_dir_all(&dir)
-                        .with_context(|| format!("removing {}", dir.display()))?;
-                }
-                return Ok((step, ckpt.theta));
-            }
-            _ => continue,
-        }
-    }
-    bail!(
-        "{} holds no complete snapshot to resume from",
-        out.display()
-    )
-}
-
-/// run.csv's rows up to and including `step` (later ones belong to no snapshot any more).
-fn csv_rows_through(out: &Path, step: u64) -> Result<Vec<String>> {
-    let path = out.join(CSV_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    };
-    Ok(text
-        .lines()
-        .skip(1)
-        .filter(|row| row_step(row).is_some_and(|s| s <= step))
-        .map(String::from)
-        .collect())
-}
-
-/// The step of a run.csv row.
-fn row_step(row: &str) -> Option<u64> {
-    row.split(',').next()?.parse().ok()
-}
-
 /// The architecture from --arch and/or the --init-from checkpoint, and θ₀ unless resuming.
 fn architecture(args: &TrainArgs) -> Result<(ArchSpec, Option<Vec<f64>>)> {
-    let arch = args.arch.as_deref().map(common::parse_arch).transpose()?;
+    let arch = args.arch.as_deref().map(parse_arch).transpose()?;
     let Some(path) = &args.init_from else {
         return arch
             .map(|a| (a, None))
@@ -338,7 +153,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         );
     }
     let (arch, theta_init) = architecture(&args)?;
-    let data = common::load_dataset(&args.data, args.data_seed)?;
+    let data = load_dataset(&args.data, args.data_seed)?;
     ensure!(
         args.batch <= data.len(),
         "--batch {} exceeds the {} training samples",
@@ -348,7 +163,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let eval_data = args
         .eval_data
         .as_deref()
-        .map(|spec| common::load_dataset(spec, args.data_seed))
+        .map(|spec| load_dataset(spec, args.data_seed))
         .transpose()?;
     let config = RunConfig {
         arch: arch.clone(),
@@ -375,11 +190,11 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         precision: args.precision,
     };
     let out = args.out.as_path();
-    let run_file = out.join(RUN_FILE);
-    let objective = common::objective(&arch, &data, args.precision, args.device)?;
+    let run_file = out.join(RUN_JSON);
+    let objective = network::objective(&arch, &data, args.precision, args.device)?;
     let eval = eval_data
         .as_ref()
-        .map(|d| common::objective(&arch, d, args.precision, args.device))
+        .map(|d| network::objective(&arch, d, args.precision, args.device))
         .transpose()?;
 
     let (start, mut theta, theta0, rows) = if args.resume {
@@ -407,18 +222,18 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         }
         let mut theta = theta_init
             .unwrap_or_else(|| arch.init(config.init.expect("set without --init-from"), args.seed));
-        representable(&mut theta, args.precision);
+        args.precision.round(&mut theta);
         (0, theta.clone(), theta, Vec::new())
     };
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    common::write_atomic(&run_file, &serde_json::to_vec_pretty(&config)?)?;
+    write_atomic(&run_file, &serde_json::to_vec_pretty(&config)?)?;
 
     let noise_std = match (args.dynamic, args.noise_std) {
         (Dynamic::GldConst, None) => Some(isotropic_std(objective.as_ref(), &theta0, args.batch)),
         (Dynamic::GldConst, given) => given,
         _ => None,
     };
-    let mut dynamics = Dynamics::new(DynamicsOptions {
+    let mut descent = Descent::new(DescentOptions {
         dynamic: args.dynamic,
         batch: args.batch,
         refresh_every: args.refresh_every,
@@ -451,7 +266,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     train_loop(
         &args,
         &mut run,
-        &mut dynamics,
+        &mut descent,
         &data,
         start,
         &mut theta,
@@ -476,7 +291,7 @@ fn interrupt_flag() -> Result<&'static AtomicBool> {
 fn train_loop(
     args: &TrainArgs,
     run: &mut Run,
-    dynamics: &mut Dynamics,
+    descent: &mut Descent,
     data: &Dataset,
     start: u64,
     theta: &mut [f64],
@@ -486,21 +301,11 @@ fn train_loop(
     let (arch, precision) = (&run.config.arch, args.precision);
     // SGD evaluates its b samples alone: a model on the subset instead of N weights.
     let minibatch = |theta: &[f64], indices: &[usize]| {
-        common::objective(arch, &data.subset(indices), precision, args.device)
+        network::objective(arch, &data.subset(indices), precision, args.device)
             .expect("a subset fits the model the whole set fits")
             .grad(theta)
     };
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(args.steps)
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{elapsed_precise} [{wide_bar}] {pos}/{len} steps, ETA {eta} {msg}",
-        )
-        .expect("valid template"),
-    );
+    let bar = progress::bar(args.quiet, args.steps, "steps");
     bar.set_position(start);
     bar.set_message(format!("loss {loss:.4}"));
     let mut last_snapshot = start;
@@ -515,14 +320,8 @@ fn train_loop(
                 ExitCode::from(130)
             });
         }
-        let g = dynamics.gradient(run.objective, theta, step, &minibatch);
-        theta
-            .iter_mut()
-            .zip(&g)
-            .for_each(|(t, g)| *t -= args.lr * g);
-        representable(theta, precision);
         ensure!(
-            theta.iter().all(|t| t.is_finite()),
+            descent.step(run.objective, theta, args.lr, precision, step, &minibatch),
             "θ diverged at step {} (lr {} too large?)",
             step + 1,
             args.lr

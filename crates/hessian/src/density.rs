@@ -11,8 +11,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::estimate::{mean_and_stderr, Estimate, Estimator};
 use crate::krylov::{gaussian_vector, rademacher_vector, Krylov};
-use crate::trace::mean_and_stderr;
 use crate::{CountingOperator, LinearOperator};
 
 /// Gaussian tails beyond this many σ (~1e-9 of the mass) are left off the density grid.
@@ -78,19 +78,6 @@ pub struct Slq {
     pub seed: u64,
 }
 
-/// An estimate with its standard error across probes.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Moment {
-    /// The power p.
-    pub p: u32,
-    /// Mean over probes of Σ_j w_j θ_j^p, an estimate of Tr(A^p)/D.
-    pub estimate: f64,
-    /// Sample std across probes / √n_probes (infinite with one probe). When a few outlier
-    /// eigenvalues dominate A^p the per-probe values are skewed (χ²₁-like), and with few
-    /// probes this standard error is itself unreliable: use ≳ 30 probes before trusting it.
-    pub std_error: f64,
-}
-
 /// A smoothed spectral density on a grid.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Density {
@@ -154,8 +141,11 @@ pub fn slq<O: LinearOperator + ?Sized>(op: &O, opts: &SlqOptions) -> Slq {
 }
 
 impl Slq {
-    /// Estimate of Tr(A^p)/D (exact per probe while p ≤ 2·steps − 1), with its standard
-    /// error across probes.
+    /// Estimate of Tr(A^p)/D: the mean over probes of Σ_j w_j θ_j^p (exact per probe while
+    /// p ≤ 2·steps − 1), with its standard error across probes (infinite with one probe).
+    /// When a few outlier eigenvalues dominate A^p the per-probe values are skewed
+    /// (χ²₁-like), and with few probes this standard error is itself unreliable: use ≳ 30
+    /// probes before trusting it.
     ///
     /// ```
     /// use curvscope_hessian::{slq, DenseOperator, SlqOptions};
@@ -164,9 +154,9 @@ impl Slq {
     /// let a = DenseOperator::new(DMatrix::from_diagonal(&DVector::from_fn(100, |i, _| i as f64 / 10.0)));
     /// let q = slq(&a, &SlqOptions { n_probes: 20, steps: 10, ..SlqOptions::default() });
     /// let m1 = q.moment(1);
-    /// assert!((m1.estimate - 4.95).abs() <= 4.0 * m1.std_error);
+    /// assert!((m1.value - 4.95).abs() <= 4.0 * m1.stderr);
     /// ```
-    pub fn moment(&self, p: u32) -> Moment {
+    pub fn moment(&self, p: u32) -> Estimate {
         let per_probe: Vec<f64> = self
             .probes
             .iter()
@@ -178,12 +168,37 @@ impl Slq {
                     .sum()
             })
             .collect();
-        let (estimate, std_error) = mean_and_stderr(&per_probe);
-        Moment {
-            p,
-            estimate,
-            std_error,
+        let (value, stderr) = mean_and_stderr(&per_probe);
+        Estimate {
+            value,
+            stderr,
+            estimator: Estimator::Stochastic,
+            probes: per_probe.len(),
+            seed: Some(self.seed),
         }
+    }
+
+    /// The density as PyHessian reports it (Yao et al. 2020, `density_generate`): Gaussian
+    /// broadening of variance 1e-5 × max(1, spectral width) on a grid of 4,000 points, fine
+    /// enough to resolve it for widths up to ~10⁴.
+    ///
+    /// ```
+    /// use curvscope_hessian::{slq, DenseOperator, SlqOptions};
+    /// use nalgebra::{DMatrix, DVector};
+    ///
+    /// let a = DenseOperator::new(DMatrix::from_diagonal(&DVector::from_fn(30, |i, _| i as f64)));
+    /// let q = slq(&a, &SlqOptions { n_probes: 2, steps: 30, ..SlqOptions::default() });
+    /// let dens = q.broadened_density();
+    /// assert!((dens.sigma - (1e-5f64 * 29.0).sqrt()).abs() < 1e-9); // the nodes span 0…29
+    /// assert_eq!(dens.grid.len(), 4000);
+    /// ```
+    pub fn broadened_density(&self) -> Density {
+        let nodes = self.probes.iter().flat_map(|q| q.nodes.iter().copied());
+        let (lo, hi) = nodes.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+            (lo.min(x), hi.max(x))
+        });
+        let variance = 1e-5 * (hi - lo).max(1.0);
+        self.density(variance.sqrt(), 4000)
     }
 
     /// Density (1/n_v)Σ_probes Σ_j w_j·N(x; θ_j, σ²) on `n_grid` equispaced points spanning

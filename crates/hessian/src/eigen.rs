@@ -5,7 +5,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::krylov::{gaussian_vector, norm, Krylov};
+use crate::krylov::{gaussian_vector, Krylov};
+use crate::linalg::norm;
 use crate::{CountingOperator, LinearOperator};
 
 /// Which end of the spectrum [`top_eigenpairs`] looks for.

@@ -9,6 +9,7 @@ use rand::Rng;
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
+use crate::linalg::{dot, norm};
 use crate::LinearOperator;
 
 /// β below this fraction of the largest ‖A·v_j‖ seen is a breakdown: the Krylov subspace is
@@ -16,14 +17,6 @@ use crate::LinearOperator;
 const BREAKDOWN: f64 = 1e-12;
 /// Rows per rayon task in the basis updates.
 const CHUNK: usize = 4096;
-
-pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-pub(crate) fn norm(a: &[f64]) -> f64 {
-    dot(a, a).sqrt()
-}
 
 pub(crate) fn gaussian_vector(rng: &mut impl Rng, d: usize) -> Vec<f64> {
     (0..d).map(|_| rng.sample(StandardNormal)).collect()

@@ -14,14 +14,18 @@
 mod dense;
 mod density;
 mod eigen;
+mod estimate;
 mod hvp;
 mod krylov;
+mod linalg;
 mod operator;
 mod trace;
 
 pub use dense::{asymmetry, dense_matrix, full_spectrum, DenseOperator, FullSpectrum};
-pub use density::{slq, Density, Moment, ProbeKind, Quadrature, Slq, SlqOptions};
+pub use density::{slq, Density, ProbeKind, Quadrature, Slq, SlqOptions};
 pub use eigen::{top_eigenpairs, true_residuals, Eigenpairs, LanczosOptions, Which};
+pub use estimate::{Estimate, Estimator};
 pub use hvp::HessianOperator;
+pub use linalg::{dot, norm};
 pub use operator::{AsHermitian, CountingOperator, LinearOperator};
 pub use trace::{deflated_hutchinson, hutch_plus_plus, hutchinson, Probes, TraceEstimate};

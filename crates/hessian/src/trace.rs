@@ -5,7 +5,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::krylov::{dot, orthogonalize, rademacher_vector};
+use crate::estimate::{mean_and_stderr, Estimate, Estimator};
+use crate::krylov::{orthogonalize, rademacher_vector};
+use crate::linalg::dot;
 use crate::{CountingOperator, LinearOperator};
 
 /// How many random probes to draw.
@@ -30,23 +32,19 @@ pub enum Probes {
     },
 }
 
-/// A trace estimate: an exactly computed part plus a stochastic Hutchinson part.
+/// A trace estimate: an exactly computed part plus a stochastic Hutchinson part, and what it
+/// cost.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TraceEstimate {
-    /// Estimate of Tr(A).
-    pub estimate: f64,
-    /// Standard error of the stochastic part: sample std of the probe values / √n_probes.
-    pub std_error: f64,
+    /// Tr(A); its standard error is that of the stochastic part (sample std of the probe
+    /// values / √probes), `probes` the Rademacher probes drawn for it.
+    pub trace: Estimate,
     /// Tr(QᵀAQ) over the deflation basis Q (0 for plain Hutchinson).
     pub exact_part: f64,
     /// Number of columns of Q.
     pub deflation_rank: usize,
-    /// Rademacher probes drawn for the stochastic part.
-    pub n_probes: usize,
     /// Operator applications in total (sketch + exact part + probes).
     pub n_applications: usize,
-    /// The seed used.
-    pub seed: u64,
 }
 
 /// Hutchinson's estimator: mean of zᵀAz over Rademacher probes z (unbiased; variance
@@ -58,8 +56,8 @@ pub struct TraceEstimate {
 ///
 /// let a = DenseOperator::new(DMatrix::from_diagonal(&DVector::from_element(10, 2.0)));
 /// let t = hutchinson(&a, Probes::Fixed(4), 7);
-/// assert_eq!(t.estimate, 20.0); // zᵀz = D for Rademacher z: exact on diagonal matrices
-/// assert_eq!(t.std_error, 0.0);
+/// assert_eq!(t.trace.value, 20.0); // zᵀz = D for Rademacher z: exact on diagonal matrices
+/// assert_eq!(t.trace.stderr, 0.0);
 /// ```
 pub fn hutchinson<O: LinearOperator + ?Sized>(op: &O, probes: Probes, seed: u64) -> TraceEstimate {
     deflated_hutchinson(op, &[], probes, seed)
@@ -78,7 +76,7 @@ pub fn hutchinson<O: LinearOperator + ?Sized>(op: &O, probes: Probes, seed: u64)
 /// let a = DenseOperator::new(DMatrix::from_diagonal(&DVector::from_vec(vec![100.0, 1.0, 1.0])));
 /// let t = deflated_hutchinson(&a, &[vec![1.0, 0.0, 0.0]], Probes::Fixed(10), 1);
 /// assert_eq!(t.exact_part, 100.0);
-/// assert!((t.estimate - 102.0).abs() <= 4.0 * t.std_error + 1e-12);
+/// assert!((t.trace.value - 102.0).abs() <= 4.0 * t.trace.stderr + 1e-12);
 /// ```
 pub fn deflated_hutchinson<O: LinearOperator + ?Sized>(
     op: &O,
@@ -102,7 +100,7 @@ pub fn deflated_hutchinson<O: LinearOperator + ?Sized>(
 /// let a = DenseOperator::new(DMatrix::from_diagonal(&DVector::from_fn(40, |i, _| 0.5f64.powi(i as i32))));
 /// let t = hutch_plus_plus(&a, 10, Probes::Fixed(10), 3);
 /// assert_eq!(t.n_applications, 30);
-/// assert!((t.estimate - 2.0).abs() < 1e-2);
+/// assert!((t.trace.value - 2.0).abs() < 1e-2);
 /// ```
 pub fn hutch_plus_plus<O: LinearOperator + ?Sized>(
     op: &O,
@@ -173,23 +171,15 @@ fn deflated_with<O: LinearOperator>(
         }
     }
     TraceEstimate {
-        estimate: exact_part + mean,
-        std_error: se,
+        trace: Estimate {
+            value: exact_part + mean,
+            stderr: se,
+            estimator: Estimator::Stochastic,
+            probes: samples.len(),
+            seed: Some(seed),
+        },
         exact_part,
         deflation_rank: basis.len(),
-        n_probes: samples.len(),
         n_applications: op.applications(),
-        seed,
     }
-}
-
-/// Sample mean and its standard error (sample std with n − 1, over √n).
-pub(crate) fn mean_and_stderr(xs: &[f64]) -> (f64, f64) {
-    let n = xs.len() as f64;
-    let mean = xs.iter().sum::<f64>() / n;
-    if xs.len() < 2 {
-        return (mean, f64::INFINITY);
-    }
-    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    (mean, (var / n).sqrt())
 }

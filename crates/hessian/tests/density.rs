@@ -58,7 +58,7 @@ fn density_integrates_to_one_with_right_moments() {
             .map(|(x, v)| x.powi(p) * v)
             .collect()
     };
-    let (m1, m2) = (q.moment(1).estimate, q.moment(2).estimate);
+    let (m1, m2) = (q.moment(1).value, q.moment(2).value);
     let mean = trapezoid(&d.grid, &xs(1));
     let second = trapezoid(&d.grid, &xs(2));
     assert!((mean - m1).abs() < 1e-8);
@@ -92,7 +92,7 @@ fn moments_match_power_traces() {
             for p in 1..=3 {
                 let m = q.moment(p);
                 let truth = power_trace(&lambdas, p as i32) / dim;
-                let z = (m.estimate - truth).abs() / m.std_error;
+                let z = (m.value - truth).abs() / m.stderr;
                 worst = worst.max(z);
                 assert!(z <= 4.0, "{probe:?} seed {seed} p {p}: z = {z}");
             }

@@ -10,11 +10,11 @@ use curvscope_hessian::{
 
 const SEEDS: u64 = 50;
 
-/// Largest |estimate − truth| / std_error over seeds.
+/// Largest |estimate − truth| / stderr over seeds.
 fn worst_z(truth: f64, estimates: &[TraceEstimate]) -> f64 {
     estimates
         .iter()
-        .map(|t| (t.estimate - truth).abs() / t.std_error)
+        .map(|t| (t.trace.value - truth).abs() / t.trace.stderr)
         .fold(0.0, f64::max)
 }
 
@@ -75,11 +75,11 @@ fn hutch_plus_plus_beats_hutchinson_at_equal_budget() {
         .map(|s| hutch_plus_plus(&op, 20, Probes::Fixed(20), s))
         .collect();
     assert!(plain.iter().chain(&hpp).all(|t| t.n_applications == 60));
-    let v_plain = variance(&plain.iter().map(|t| t.estimate).collect::<Vec<_>>());
-    let v_hpp = variance(&hpp.iter().map(|t| t.estimate).collect::<Vec<_>>());
+    let v_plain = variance(&plain.iter().map(|t| t.trace.value).collect::<Vec<_>>());
+    let v_hpp = variance(&hpp.iter().map(|t| t.trace.value).collect::<Vec<_>>());
     println!("truth {truth:.4}: var Hutchinson {v_plain:.3e}, var Hutch++ {v_hpp:.3e}");
     assert!(v_hpp < 1e-3 * v_plain, "Hutch++ variance not smaller");
-    let stated = plain.iter().map(|t| t.std_error.powi(2)).sum::<f64>() / SEEDS as f64;
+    let stated = plain.iter().map(|t| t.trace.stderr.powi(2)).sum::<f64>() / SEEDS as f64;
     let ratio = (v_plain / stated).sqrt();
     println!("Hutchinson empirical std / stated stderr = {ratio:.3}");
     assert!((0.75..1.33).contains(&ratio));
@@ -101,15 +101,15 @@ fn adaptive_probes_stop_at_target() {
     let t = hutchinson(&op, rule, 3);
     println!(
         "adaptive: {} probes, rel stderr {:.4}",
-        t.n_probes,
-        t.std_error / t.estimate
+        t.trace.probes,
+        t.trace.stderr / t.trace.value
     );
-    assert!(t.n_probes < 4000 && t.n_probes.is_multiple_of(8));
-    assert!(t.std_error <= TARGET * t.estimate.abs());
-    assert!((t.estimate - truth).abs() <= 4.0 * t.std_error);
+    assert!(t.trace.probes < 4000 && t.trace.probes.is_multiple_of(8));
+    assert!(t.trace.stderr <= TARGET * t.trace.value.abs());
+    assert!((t.trace.value - truth).abs() <= 4.0 * t.trace.stderr);
     // One block fewer would not have met the target (it stopped at the first block that did).
-    let shorter = hutchinson(&op, Probes::Fixed(t.n_probes - 8), 3);
-    assert!(shorter.std_error > TARGET * shorter.estimate.abs());
+    let shorter = hutchinson(&op, Probes::Fixed(t.trace.probes - 8), 3);
+    assert!(shorter.trace.stderr > TARGET * shorter.trace.value.abs());
     // An unreachable target stops at the cap (blocks 8, 8, then the 4 left).
     let cap = Probes::Until {
         rel_stderr: 1e-6,
@@ -117,7 +117,7 @@ fn adaptive_probes_stop_at_target() {
         max: 20,
     };
     let capped = hutchinson(&op, cap, 3);
-    assert_eq!(capped.n_probes, 20);
+    assert_eq!(capped.trace.probes, 20);
     // Same seed ⇒ same probes ⇒ bit-identical estimate.
-    assert_eq!(hutchinson(&op, rule, 3).estimate, t.estimate);
+    assert_eq!(hutchinson(&op, rule, 3).trace.value, t.trace.value);
 }

@@ -69,7 +69,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let report_stochastic = |name: &str, t: &TraceEstimate, seconds: f64| {
         println!(
             "{name}: Tr(H) = {:.6} ± {:.6} ({} HVPs, {seconds:.1} s)",
-            t.estimate, t.std_error, t.n_probes
+            t.trace.value, t.trace.stderr, t.n_applications
         )
     };
     for (name, obj) in [("f64", &f64_objective), ("f32", &f32_objective)] {
@@ -114,7 +114,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         println!("f64: â (exact Tr(H)) = {:.17e}", a_hat(trace_h));
         println!(
             "f64: â (deflated Hutchinson Tr(H)) = {:.17e}",
-            a_hat(deflated.estimate)
+            a_hat(deflated.trace.value)
         );
         let sigma = covariance_diagonal(obj, theta);
         for layer in layer_traces(&obj.parameter_tensors(), &exact, &sigma) {
@@ -127,8 +127,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         report_stochastic("f64: plain Hutchinson (cross-check)", &plain, plain_s);
         println!(
             "f64: exact − plain Hutchinson = {:.3} stderr; exact − deflated = {:.3} stderr",
-            (trace_h - plain.estimate) / plain.std_error,
-            (trace_h - deflated.estimate) / deflated.std_error
+            (trace_h - plain.trace.value) / plain.trace.stderr,
+            (trace_h - deflated.trace.value) / deflated.trace.stderr
         );
     }
     Ok(())

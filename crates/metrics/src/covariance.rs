@@ -1,11 +1,13 @@
 //! The one-sample SGD noise covariance Σ = (1/N) Σ_i (g_i − ḡ)(g_i − ḡ)ᵀ (Zhu et al. 2019,
-//! Section 3; a batch of b samples has covariance Σ/b, see [`crate::minibatch_factor`]) and its
-//! exact statistics from per-sample gradients g_i = ∇ℓ_i(θ).
+//! Section 3), its exact statistics from per-sample gradients g_i = ∇ℓ_i(θ), how a batch of b
+//! samples scales it ([`minibatch_factor`]), and the random sample weights whose weighted
+//! gradient has covariance Σ ([`centred_gaussian_weights`]).
 
-use crate::estimate::Estimate;
-use crate::linalg::{dot, norm};
-use curvscope_hessian::LinearOperator;
+use curvscope_hessian::{dot, norm, Estimate, LinearOperator};
 use curvscope_model::Objective;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -163,6 +165,16 @@ impl CovarianceOperator {
     pub fn centred_gradients(&self) -> &[f64] {
         &self.centred
     }
+
+    /// Tr(Σ) = (1/N) Σ_i ‖g_i − ḡ‖² = ‖G_c‖_F²/N, from the gradients held.
+    ///
+    /// ```
+    /// let sigma = curvscope_metrics::CovarianceOperator::from_gradients(&[1.0, 0.0, 3.0, 2.0], 2);
+    /// assert_eq!(sigma.trace(), 2.0);
+    /// ```
+    pub fn trace(&self) -> f64 {
+        self.centred.iter().map(|g| g * g).sum::<f64>() / self.n as f64
+    }
 }
 
 impl LinearOperator for CovarianceOperator {
@@ -213,4 +225,61 @@ pub fn abs_cosines(a: &[Vec<f64>], b: &[Vec<f64>]) -> Vec<Vec<f64>> {
                 .collect()
         })
         .collect()
+}
+
+/// How a batch of b samples scales the one-sample covariance Σ (Σ itself is never rescaled;
+/// Zhu et al. 2019, Section 3: the minibatch gradient's noise has covariance Σ/b).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MinibatchFactor {
+    /// b.
+    pub batch_size: usize,
+    /// 1/b: batches drawn with replacement (the paper's model of SGD noise, Σ_sgd = Σ/b).
+    pub with_replacement: f64,
+    /// (N − b)/(b·(N − 1)): batches of b distinct samples (0 for full batch).
+    pub without_replacement: f64,
+}
+
+/// The factor multiplying Σ for a minibatch of `batch_size` out of `n_samples`.
+///
+/// ```
+/// let f = curvscope_metrics::minibatch_factor(10, 1000);
+/// assert_eq!(f.with_replacement, 0.1);
+/// assert_eq!(f.without_replacement, 990.0 / 9990.0);
+/// ```
+pub fn minibatch_factor(batch_size: usize, n_samples: usize) -> MinibatchFactor {
+    let (b, n) = (batch_size as f64, n_samples as f64);
+    MinibatchFactor {
+        batch_size,
+        with_replacement: 1.0 / b,
+        without_replacement: (n - b) / (b * (n - 1.0)),
+    }
+}
+
+impl MinibatchFactor {
+    /// A quantity of Σ (its trace, diagonal, variance along a direction) for a batch of b drawn
+    /// with replacement: divided by b.
+    ///
+    /// ```
+    /// assert_eq!(curvscope_metrics::minibatch_factor(4, 100).with_replacement_of(2.0), 0.5);
+    /// ```
+    pub fn with_replacement_of(&self, one_sample: f64) -> f64 {
+        one_sample / self.batch_size as f64
+    }
+}
+
+/// w = (ε − ε̄·1)·`scale`, ε ~ N(0, I_N): Gaussian sample weights that sum to 0, with
+/// E[wwᵀ] = scale²·(I − 11ᵀ/N). Their weighted gradient Σ_i w_i g_i = Σ_i w_i (g_i − ḡ) is
+/// Gaussian with covariance scale²·N·Σ, so scale = 1/√N gives the noise Σ itself (the
+/// multiplicative-noise identity of Wu et al. 2020, used by [`crate::trace_h_sigma_stochastic`])
+/// and scale = 1/√(bN) SGD's Σ/b (M-SGD Gaussian, [`crate::msgd_gaussian_weights`]).
+///
+/// ```
+/// use rand::SeedableRng;
+/// let w = curvscope_metrics::centred_gaussian_weights(5, 0.5, &mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
+/// assert!(w.iter().sum::<f64>().abs() < 1e-15);
+/// ```
+pub fn centred_gaussian_weights(n: usize, scale: f64, rng: &mut ChaCha8Rng) -> Vec<f64> {
+    let eps: Vec<f64> = (0..n).map(|_| rng.sample(StandardNormal)).collect();
+    let mean = eps.iter().sum::<f64>() / n as f64;
+    eps.iter().map(|e| (e - mean) * scale).collect()
 }

@@ -15,15 +15,18 @@ use std::str::FromStr;
 use curvscope_hessian::{
     top_eigenpairs, Eigenpairs, HessianOperator, LanczosOptions, LinearOperator,
 };
-use curvscope_model::Objective;
+use curvscope_model::{Objective, Precision};
 use rand::seq::index;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Bernoulli, Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
-use crate::covariance::{noise_statistics, stream_deviations, CovarianceOperator};
-use crate::estimate::probe_rng;
+use crate::covariance::{
+    centred_gaussian_weights, minibatch_factor, noise_statistics, stream_deviations,
+    CovarianceOperator,
+};
+use crate::monte_carlo::probe_rng;
 
 /// Samples per chunk when streaming per-sample gradients (bounds memory at chunk·D·8 bytes).
 const CHUNK: usize = 256;
@@ -261,14 +264,13 @@ pub fn low_rank_noise(pairs: &Eigenpairs, trace: f64, rng: &mut ChaCha8Rng) -> V
 }
 
 /// M-SGD Gaussian weights (Wu et al. 2020, Algorithm 1): W = 1/N + (I − 11ᵀ/N)ε/√(bN),
-/// ε ~ N(0, I_N). Then Σ_i W_i g_i − ∇L = Σ_i ε_i(g_i − ḡ)/√(bN) has covariance exactly Σ/b,
-/// SGD's, at the cost of one weighted backward pass.
+/// ε ~ N(0, I_N) ([`centred_gaussian_weights`]). Then Σ_i W_i g_i − ∇L = Σ_i ε_i(g_i − ḡ)/√(bN)
+/// has covariance exactly Σ/b, SGD's, at the cost of one weighted backward pass.
 pub fn msgd_gaussian_weights(n: usize, b: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
-    let eps = isotropic_noise(1.0, n, rng);
-    let mean = eps.iter().sum::<f64>() / n as f64;
     let scale = 1.0 / ((b * n) as f64).sqrt();
-    eps.iter()
-        .map(|e| 1.0 / n as f64 + scale * (e - mean))
+    centred_gaussian_weights(n, scale, rng)
+        .iter()
+        .map(|w| 1.0 / n as f64 + w)
         .collect()
 }
 
@@ -331,18 +333,25 @@ pub fn covariance_diagonal<O: Objective + ?Sized>(objective: &O, theta: &[f64]) 
         .collect()
 }
 
-/// √(Tr(Σ)/(b·D)) at θ: the isotropic noise level with the trace of SGD's.
+/// √(Tr(Σ)/(b·D)) at θ: the isotropic noise level with the trace of SGD's (Zhu et al. Table 1,
+/// GLD const and dynamic).
 pub fn isotropic_std<O: Objective + ?Sized>(objective: &O, theta: &[f64], batch: usize) -> f64 {
+    (minibatch_trace_sigma(objective, theta, batch) / objective.dim() as f64).sqrt()
+}
+
+/// Tr(Σ)/b at θ: the total variance of SGD's noise with batches of b (Zhu et al. Eq. 14), the
+/// trace every Gaussian dynamic is matched to.
+fn minibatch_trace_sigma<O: Objective + ?Sized>(objective: &O, theta: &[f64], batch: usize) -> f64 {
     let trace = noise_statistics(objective, theta, &[], CHUNK).trace.value;
-    (trace / (batch * objective.dim()) as f64).sqrt()
+    minibatch_factor(batch, objective.n_samples()).with_replacement_of(trace)
 }
 
 /// `minibatch(θ, indices)`: the mean gradient of the samples `indices` at θ, repeats counted.
 pub type MinibatchGrad<'a> = dyn Fn(&[f64], &[usize]) -> Vec<f64> + 'a;
 
-/// Settings of [`Dynamics`].
+/// Settings of [`Descent`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DynamicsOptions {
+pub struct DescentOptions {
     /// The dynamic.
     pub dynamic: Dynamic,
     /// Batch size b, the scale of every noise (b ≤ N).
@@ -357,7 +366,7 @@ pub struct DynamicsOptions {
     pub seed: u64,
 }
 
-impl DynamicsOptions {
+impl DescentOptions {
     /// `dynamic` with batch `batch`: refresh every 10 steps, k = 20 (Zhu et al.), seed 0.
     pub fn new(dynamic: Dynamic, batch: usize) -> Self {
         Self {
@@ -379,11 +388,12 @@ enum Structure {
     LowRank { pairs: Eigenpairs, trace: f64 },
 }
 
-/// A dynamic in motion: draws g̃ = ∇L(θ) + ε for each step, keeping the estimated noise
-/// structures between refreshes (at steps divisible by R, and at the first step taken).
+/// A dynamic in motion: θ ← θ − η·g̃ with g̃ = ∇L(θ) + ε drawn for each step, keeping the
+/// estimated noise structures between refreshes (at steps divisible by R, and at the first step
+/// taken). (The enum [`Dynamic`] names the rule; a `Descent` runs it.)
 ///
 /// ```
-/// use curvscope_metrics::{Dynamic, Dynamics, DynamicsOptions};
+/// use curvscope_metrics::{Descent, DescentOptions, Dynamic};
 /// use curvscope_model::Objective;
 ///
 /// /// ℓ_i(θ) = ½(θ − a_i)²: g_i = θ − a_i, Σ = variance of a.
@@ -401,24 +411,24 @@ enum Structure {
 /// let minibatch = |theta: &[f64], idx: &[usize]| {
 ///     points.weighted_grad(theta, &curvscope_metrics::minibatch_weights(2, idx))
 /// };
-/// let mut sgd = Dynamics::new(DynamicsOptions::new(Dynamic::Sgd, 1));
+/// let mut sgd = Descent::new(DescentOptions::new(Dynamic::Sgd, 1));
 /// let g = sgd.gradient(&points, &[0.0], 0, &minibatch);
 /// assert!(g[0] == 1.0 || g[0] == -1.0); // one sample's gradient
-/// let mut gd = Dynamics::new(DynamicsOptions::new(Dynamic::Gd, 1));
+/// let mut gd = Descent::new(DescentOptions::new(Dynamic::Gd, 1));
 /// assert_eq!(gd.gradient(&points, &[0.0], 0, &minibatch), vec![0.0]);
 /// ```
 #[derive(Clone, Debug)]
-pub struct Dynamics {
-    options: DynamicsOptions,
+pub struct Descent {
+    options: DescentOptions,
     structure: Option<Structure>,
 }
 
-impl Dynamics {
+impl Descent {
     /// A dynamic with no structure estimated yet.
     ///
     /// # Panics
     /// If `batch`, `refresh_every` or `rank` is 0.
-    pub fn new(options: DynamicsOptions) -> Self {
+    pub fn new(options: DescentOptions) -> Self {
         assert!(
             options.batch > 0 && options.refresh_every > 0 && options.rank > 0,
             "b, R and k must be positive"
@@ -431,7 +441,7 @@ impl Dynamics {
     }
 
     /// The settings.
-    pub fn options(&self) -> &DynamicsOptions {
+    pub fn options(&self) -> &DescentOptions {
         &self.options
     }
 
@@ -476,6 +486,29 @@ impl Dynamics {
         }
     }
 
+    /// Step `step` of the dynamic: θ ← θ − η·g̃ (Zhu et al. Eq. 1) with g̃ from
+    /// [`Descent::gradient`], then θ rounded to `precision`, so that θ is exactly what the model
+    /// computes with and a checkpoint stores (an f32 run never carries f64 digits). Returns
+    /// false, leaving θ as it was, when the step would make θ non-finite (diverged).
+    pub fn step<O: Objective + ?Sized>(
+        &mut self,
+        objective: &O,
+        theta: &mut [f64],
+        lr: f64,
+        precision: Precision,
+        step: u64,
+        minibatch: &MinibatchGrad<'_>,
+    ) -> bool {
+        let g = self.gradient(objective, theta, step, minibatch);
+        let mut next: Vec<f64> = theta.iter().zip(&g).map(|(t, g)| t - lr * g).collect();
+        precision.round(&mut next);
+        let finite = next.iter().all(|t| t.is_finite());
+        if finite {
+            theta.copy_from_slice(&next);
+        }
+        finite
+    }
+
     /// The noise structure of a Gaussian dynamic at θ, every trace scaled to Tr(Σ)/b.
     fn estimate<O: Objective + ?Sized>(
         &self,
@@ -483,7 +516,7 @@ impl Dynamics {
         theta: &[f64],
         step: u64,
     ) -> Structure {
-        let b = self.options.batch as f64;
+        let batch = minibatch_factor(self.options.batch, objective.n_samples());
         let lanczos = |op: &dyn LinearOperator, k: usize| {
             let opts = LanczosOptions {
                 k,
@@ -492,7 +525,6 @@ impl Dynamics {
             };
             top_eigenpairs(op, &opts)
         };
-        let sigma_trace = || noise_statistics(objective, theta, &[], CHUNK).trace.value;
         match self.options.dynamic {
             Dynamic::GldConst | Dynamic::GldDynamic => {
                 Structure::Isotropic(isotropic_std(objective, theta, self.options.batch))
@@ -500,16 +532,14 @@ impl Dynamics {
             Dynamic::GldDiag => Structure::Diagonal(
                 covariance_diagonal(objective, theta)
                     .iter()
-                    .map(|v| v / b)
+                    .map(|&v| batch.with_replacement_of(v))
                     .collect(),
             ),
             Dynamic::GldLeading => {
                 let sigma = CovarianceOperator::from_objective(objective, theta, CHUNK);
-                let trace = sigma.centred_gradients().iter().map(|g| g * g).sum::<f64>()
-                    / sigma.n_samples() as f64;
                 Structure::LowRank {
                     pairs: lanczos(&sigma, self.options.rank),
-                    trace: trace / b,
+                    trace: batch.with_replacement_of(sigma.trace()),
                 }
             }
             Dynamic::GldHessian | Dynamic::GldEigvec1 => {
@@ -521,7 +551,7 @@ impl Dynamics {
                 let pairs = lanczos(&HessianOperator::new(objective, theta), k);
                 Structure::LowRank {
                     pairs,
-                    trace: sigma_trace() / b,
+                    trace: minibatch_trace_sigma(objective, theta, self.options.batch),
                 }
             }
             other => unreachable!("{other} has no noise structure"),

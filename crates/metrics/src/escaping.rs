@@ -1,12 +1,10 @@
 //! The escaping indicator Tr(HΣ) (Zhu et al. 2019, Section 3: to second order the expected loss
 //! increase per step of noise with covariance Σ near a minimum is ½·Tr(HΣ)).
 
-use crate::covariance::stream_deviations;
-use crate::estimate::{monte_carlo, Estimate};
-use crate::linalg::dot;
+use crate::covariance::{centred_gaussian_weights, stream_deviations};
+use crate::monte_carlo::monte_carlo;
+use curvscope_hessian::{dot, Estimate};
 use curvscope_model::Objective;
-use rand::Rng;
-use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
 /// Tr(HΣ) = (1/N) Σ_i (g_i − ḡ)ᵀ H (g_i − ḡ), exactly: N + 1 Hessian-vector products on the
@@ -44,7 +42,8 @@ pub fn trace_h_sigma_exact<O: Objective + ?Sized>(
 
 /// Tr(HΣ) without per-sample gradients, by the multiplicative-noise identity (Wu et al. 2020):
 /// the mean of vᵀHv over `probes` (≥ 2) draws of v = Σ_i w_i g_i = `weighted_grad(θ, w)`, with
-/// w = (ε − mean(ε)·1)/√N, ε ~ N(0, I_N) seeded per probe from (`seed`, probe index). Costs one
+/// w = (ε − mean(ε)·1)/√N, ε ~ N(0, I_N) ([`crate::centred_gaussian_weights`]) seeded per
+/// probe from (`seed`, probe index). Costs one
 /// weighted backward pass and one HVP per probe, run in parallel; bit-reproducible for a seed.
 ///
 /// Why E\[vᵀHv\] = Tr(HΣ): Σ_i w_i = 0, so v = Σ_i w_i (g_i − ḡ) = G_cᵀw with G_c the centred
@@ -63,10 +62,7 @@ pub fn trace_h_sigma_stochastic<O: Objective + ?Sized>(
 ) -> Estimate {
     let n = objective.n_samples();
     let samples = monte_carlo(probes, seed, |rng| {
-        let eps: Vec<f64> = (0..n).map(|_| rng.sample(StandardNormal)).collect();
-        let mean = eps.iter().sum::<f64>() / n as f64;
-        let scale = (n as f64).sqrt().recip();
-        let w: Vec<f64> = eps.iter().map(|e| (e - mean) * scale).collect();
+        let w = centred_gaussian_weights(n, (n as f64).sqrt().recip(), rng);
         let v = objective.weighted_grad(theta, &w);
         dot(&v, &objective.hvp(theta, &v))
     });

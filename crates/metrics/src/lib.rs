@@ -6,14 +6,16 @@
 //! (eigenpairs and trace of H) comes from curvscope-hessian ([`HessianSpectrum::compute`]); every
 //! formula here takes those numbers as inputs, so each is checked against closed forms on its own.
 //!
-//! - Σ: [`noise_statistics`] (Tr Σ, uᵀΣu), [`CovarianceOperator`], [`abs_cosines`].
+//! - Σ: [`noise_statistics`] (Tr Σ, uᵀΣu), [`CovarianceOperator`], [`abs_cosines`],
+//!   [`minibatch_factor`], [`centred_gaussian_weights`].
 //! - Per-tensor Tr(H) and Tr(Σ): [`layer_traces`], [`covariance_diagonal`].
 //! - Escaping indicator Tr(HΣ): [`trace_h_sigma_exact`], [`trace_h_sigma_stochastic`].
 //! - Proposition 1: [`isotropic_trace_h_sigma`], [`anisotropy_ratio`],
 //!   [`projection_coefficient`], [`ill_conditioning_exponent`], [`proposition1_bound`],
 //!   [`proposition1`].
 //! - Expected sharpness: [`expected_sharpness`].
-//! - Training dynamics (Zhu et al. Table 1, M-SGD of Wu et al. 2020): [`Dynamics`].
+//! - Training dynamics (Zhu et al. Table 1, M-SGD of Wu et al. 2020): [`Dynamic`], run by
+//!   [`Descent`].
 //! - Everything at once: [`analyze_checkpoint`] → [`Report`].
 //!
 //! ```
@@ -53,26 +55,29 @@
 mod covariance;
 mod dynamics;
 mod escaping;
-mod estimate;
 mod layers;
-mod linalg;
+mod monte_carlo;
 mod proposition;
 mod report;
 mod sharpness;
 
-pub use covariance::{abs_cosines, noise_statistics, CovarianceOperator, NoiseStatistics};
+pub use covariance::{
+    abs_cosines, centred_gaussian_weights, minibatch_factor, noise_statistics, CovarianceOperator,
+    MinibatchFactor, NoiseStatistics,
+};
+/// Every number of a [`Report`] is an [`Estimate`]; the type lives in curvscope-hessian, whose
+/// trace estimators produce it.
+pub use curvscope_hessian::{Estimate, Estimator};
 pub use dynamics::{
     covariance_diagonal, diagonal_noise, isotropic_noise, isotropic_std, low_rank_noise,
     minibatch_indices, minibatch_weights, msgd_bernoulli_weights, msgd_fisher_b_weights,
-    msgd_fisher_weights, msgd_gaussian_weights, Dynamic, Dynamics, DynamicsOptions, MinibatchGrad,
+    msgd_fisher_weights, msgd_gaussian_weights, Descent, DescentOptions, Dynamic, MinibatchGrad,
 };
 pub use escaping::{trace_h_sigma_exact, trace_h_sigma_stochastic};
-pub use estimate::{Estimate, Estimator};
 pub use layers::{layer_traces, LayerTrace};
 pub use proposition::{
     anisotropy_ratio, condition_ks, ill_conditioning_exponent, isotropic_trace_h_sigma,
-    minibatch_factor, projection_coefficient, proposition1, proposition1_bound, IllConditioning,
-    MinibatchFactor, Proposition1,
+    projection_coefficient, proposition1, proposition1_bound, IllConditioning, Proposition1,
 };
 pub use report::{
     analyze_checkpoint, report_from_spectrum, CurvatureOptions, HessianSpectrum, Report,

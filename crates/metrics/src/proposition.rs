@@ -172,30 +172,3 @@ pub fn proposition1(
         negative_curvature: eigenvalues.iter().chain(&lambda_min).any(|&l| l < 0.0),
     }
 }
-
-/// How a batch of b samples scales the one-sample covariance Σ (Σ itself is never rescaled).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct MinibatchFactor {
-    /// b.
-    pub batch_size: usize,
-    /// 1/b: batches drawn with replacement (the paper's model of SGD noise, Σ_sgd = Σ/b).
-    pub with_replacement: f64,
-    /// (N − b)/(b·(N − 1)): batches of b distinct samples (0 for full batch).
-    pub without_replacement: f64,
-}
-
-/// The factor multiplying Σ for a minibatch of `batch_size` out of `n_samples`.
-///
-/// ```
-/// let f = curvscope_metrics::minibatch_factor(10, 1000);
-/// assert_eq!(f.with_replacement, 0.1);
-/// assert_eq!(f.without_replacement, 990.0 / 9990.0);
-/// ```
-pub fn minibatch_factor(batch_size: usize, n_samples: usize) -> MinibatchFactor {
-    let (b, n) = (batch_size as f64, n_samples as f64);
-    MinibatchFactor {
-        batch_size,
-        with_replacement: 1.0 / b,
-        without_replacement: (n - b) / (b * (n - 1.0)),
-    }
-}

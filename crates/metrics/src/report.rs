@@ -1,18 +1,16 @@
 //! Every quantity of the paper at one checkpoint, in one serializable [`Report`].
 
-use crate::covariance::{abs_cosines, noise_statistics, CovarianceOperator};
+use crate::covariance::{
+    abs_cosines, minibatch_factor, noise_statistics, CovarianceOperator, MinibatchFactor,
+};
 use crate::dynamics::covariance_diagonal;
 use crate::escaping::{trace_h_sigma_exact, trace_h_sigma_stochastic};
-use crate::estimate::{Estimate, Estimator};
 use crate::layers::{layer_traces, LayerTrace};
-use crate::proposition::{
-    anisotropy_ratio, isotropic_trace_h_sigma, minibatch_factor, proposition1, MinibatchFactor,
-    Proposition1,
-};
+use crate::proposition::{anisotropy_ratio, isotropic_trace_h_sigma, proposition1, Proposition1};
 use crate::sharpness::{expected_sharpness, ExpectedSharpness, SharpnessOptions};
 use curvscope_hessian::{
-    deflated_hutchinson, slq, top_eigenpairs, Density, Eigenpairs, HessianOperator, LanczosOptions,
-    Probes, Slq, SlqOptions, Which,
+    deflated_hutchinson, slq, top_eigenpairs, Density, Eigenpairs, Estimate, HessianOperator,
+    LanczosOptions, Probes, Slq, SlqOptions, Which,
 };
 use curvscope_model::Objective;
 use serde::{Deserialize, Serialize};
@@ -98,15 +96,7 @@ impl HessianSpectrum {
         let trace = match &diagonal {
             Some(diagonal) => Estimate::exact(diagonal.iter().sum(), objective.n_samples()),
             None => {
-                let trace =
-                    deflated_hutchinson(&h, &top.eigenvectors, options.trace_probes, options.seed);
-                Estimate {
-                    value: trace.estimate,
-                    stderr: trace.std_error,
-                    estimator: Estimator::Stochastic,
-                    probes: trace.n_probes,
-                    seed: Some(trace.seed),
-                }
+                deflated_hutchinson(&h, &top.eigenvectors, options.trace_probes, options.seed).trace
             }
         };
         let density = options
@@ -121,17 +111,6 @@ impl HessianSpectrum {
             density,
         }
     }
-}
-
-/// The reported density: PyHessian's broadening (variance 1e-5 × max(1, spectral width)) on a
-/// grid of 4,000 points, fine enough to resolve it for widths up to ~10⁴.
-fn broadened_density(slq: &Slq) -> Density {
-    let nodes = slq.probes.iter().flat_map(|q| q.nodes.iter().copied());
-    let (lo, hi) = nodes.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
-        (lo.min(x), hi.max(x))
-    });
-    let variance = 1e-5 * (hi - lo).max(1.0);
-    slq.density(variance.sqrt(), 4000)
 }
 
 /// How Tr(HΣ) is computed.
@@ -214,7 +193,7 @@ pub struct Report {
     /// The escaping indicator Tr(HΣ) (Section 3).
     pub trace_h_sigma: Estimate,
     /// Tr(HΣ̄) = Tr(H)·Tr(Σ)/D, isotropic noise of equal magnitude.
-    pub trace_h_sigma_iso: f64,
+    pub isotropic_trace_h_sigma: f64,
     /// Tr(HΣ)/Tr(HΣ̄).
     pub anisotropy_ratio: f64,
     /// Proposition 1: conditions, â, bound â·λ₁²·D/Tr(H)² against the ratio.
@@ -265,7 +244,7 @@ pub fn report_from_spectrum<O: Objective + ?Sized>(
             trace_h_sigma_stochastic(objective, theta, probes, seed)
         }
     };
-    let trace_h_sigma_iso = isotropic_trace_h_sigma(hessian.trace.value, noise.trace.value, dim);
+    let isotropic = isotropic_trace_h_sigma(hessian.trace.value, noise.trace.value, dim);
     let sigma_top = if options.sigma_top_k > 0 {
         let sigma = CovarianceOperator::from_objective(objective, theta, options.chunk);
         let lanczos = LanczosOptions {
@@ -308,9 +287,9 @@ pub fn report_from_spectrum<O: Objective + ?Sized>(
         ),
         trace_sigma: noise.trace,
         u_sigma_u: noise.quadratic_forms,
-        anisotropy_ratio: anisotropy_ratio(trace_h_sigma.value, trace_h_sigma_iso),
+        anisotropy_ratio: anisotropy_ratio(trace_h_sigma.value, isotropic),
         trace_h_sigma,
-        trace_h_sigma_iso,
+        isotropic_trace_h_sigma: isotropic,
         eigenvector_cosines: if sigma_top.eigenvectors.is_empty() {
             Vec::new()
         } else {
@@ -324,6 +303,6 @@ pub fn report_from_spectrum<O: Objective + ?Sized>(
         minibatch: options
             .batch_size
             .map(|b| minibatch_factor(b, objective.n_samples())),
-        density: hessian.density.as_ref().map(broadened_density),
+        density: hessian.density.as_ref().map(Slq::broadened_density),
     }
 }

@@ -1,7 +1,8 @@
 //! Expected sharpness E_{ν~N(0,σ²I)}[L(θ+ν)] − L(θ) (Neyshabur et al. 2017; Zhu et al. 2019,
 //! Figs. 3 and 6), by seeded Monte Carlo.
 
-use crate::estimate::{monte_carlo, Estimate};
+use crate::monte_carlo::monte_carlo;
+use curvscope_hessian::Estimate;
 use curvscope_model::Objective;
 use rand::Rng;
 use rand_distr::StandardNormal;

@@ -1,6 +1,6 @@
-//! Architectures: their JSON spec, the layout of θ, and initialisation.
+//! Architectures: their JSON spec, its validation, the layout of θ, and initialisation.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Hidden-layer nonlinearity of an [`ArchSpec::Mlp`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,14 +15,23 @@ pub enum Activation {
 /// A network architecture, as JSON tagged by `"name"`, e.g. `{"name":"lenet"}` or
 /// `{"name":"mlp","input":784,"hidden":[50],"classes":10,"activation":"relu"}`.
 ///
+/// Deserializing also [validates](ArchSpec::validate) the spec, so a zero width, a kernel
+/// larger than its image or a network too large to hold is refused with the reason.
+///
 /// ```
 /// use curvscope_model::ArchSpec;
 /// let arch: ArchSpec = serde_json::from_str(r#"{"name":"fixed-output","input":2,"hidden":20}"#)?;
 /// assert_eq!(arch, ArchSpec::FixedOutput { input: 2, hidden: 20 });
 /// assert_eq!(arch.dim(), 20 * 2 + 20);
+/// assert_eq!(arch.to_string(), "fixed-output 2→20 (output weights fixed at ±1)");
+/// let bad = serde_json::from_str::<ArchSpec>(r#"{"name":"fixed-output","input":2,"hidden":0}"#);
+/// assert!(bad.unwrap_err().to_string().contains("`hidden` is 0"));
 /// # Ok::<(), serde_json::Error>(())
 /// ```
+// `remote = "Self"` makes the derives inherent functions, wrapped by the trait impls below
+// that validate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(tag = "name", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum ArchSpec {
     /// LeNet for 1×28×28 inputs: conv1 1→10 5×5, max-pool 2, conv2 10→10 5×5, max-pool 2,
@@ -66,7 +75,200 @@ pub enum ArchSpec {
     Toy2d,
 }
 
+impl Serialize for ArchSpec {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ArchSpec::serialize(self, serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for ArchSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let spec = ArchSpec::deserialize(deserializer)?;
+        spec.validate().map_err(serde::de::Error::custom)?;
+        Ok(spec)
+    }
+}
+
+/// The most parameters an architecture may have: θ alone then takes 16 GiB as f64, and the
+/// curvature estimates hold several vectors of that size.
+pub const MAX_DIM: usize = 1 << 31;
+
+/// Why an architecture was refused: the spec and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("architecture {spec}: {reason}")]
+pub struct ArchError {
+    /// The spec, as [`ArchSpec`]'s `Display` writes it.
+    pub spec: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// A human summary: the name and the layer widths, e.g. `mlp 64→10→10 (relu)`.
+impl std::fmt::Display for ArchSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let chain = |widths: &[usize]| {
+            widths
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join("→")
+        };
+        match self {
+            ArchSpec::Lenet => f.write_str("lenet"),
+            ArchSpec::Cnn {
+                side,
+                channels,
+                kernel,
+                hidden,
+                classes,
+            } => {
+                let head: Vec<usize> = std::iter::once(self.flat_features())
+                    .chain(hidden.iter().copied())
+                    .chain([*classes])
+                    .collect();
+                write!(
+                    f,
+                    "cnn {}×{side}×{side}, conv {} ({kernel}×{kernel}), fc {}",
+                    channels.first().copied().unwrap_or(0),
+                    chain(channels),
+                    chain(&head)
+                )
+            }
+            ArchSpec::Mlp {
+                input,
+                hidden,
+                classes,
+                activation,
+            } => {
+                let widths: Vec<usize> = std::iter::once(*input)
+                    .chain(hidden.iter().copied())
+                    .chain([*classes])
+                    .collect();
+                let activation = match activation {
+                    Activation::Relu => "relu",
+                    Activation::Tanh => "tanh",
+                };
+                write!(f, "mlp {} ({activation})", chain(&widths))
+            }
+            ArchSpec::FixedOutput { input, hidden } => {
+                write!(
+                    f,
+                    "fixed-output {input}→{hidden} (output weights fixed at ±1)"
+                )
+            }
+            ArchSpec::Toy2d => f.write_str("toy2d"),
+        }
+    }
+}
+
 impl ArchSpec {
+    /// Checks that the spec describes a network that can be built: every size at least 1,
+    /// a CNN with at least one conv layer whose inputs are large enough for its kernel and
+    /// 2×2 pooling, and D at most [`MAX_DIM`]. JSON specs are checked when deserialized.
+    ///
+    /// ```
+    /// use curvscope_model::{Activation, ArchSpec};
+    /// let huge = ArchSpec::Mlp { input: 784, hidden: vec![100_000_000], classes: 10,
+    ///     activation: Activation::Relu };
+    /// let err = huge.validate().unwrap_err();
+    /// assert!(err.to_string().contains("636.0 GB"), "{err}");
+    /// ```
+    pub fn validate(&self) -> Result<(), ArchError> {
+        let refuse = |reason: String| {
+            Err(ArchError {
+                spec: self.to_string(),
+                reason,
+            })
+        };
+        let mut sizes: Vec<(String, usize)> = Vec::new();
+        match self {
+            ArchSpec::Lenet | ArchSpec::Toy2d => {}
+            ArchSpec::Cnn {
+                side,
+                channels,
+                kernel,
+                hidden,
+                classes,
+            } => {
+                if channels.len() < 2 {
+                    return refuse(
+                        "`channels` lists the input channels, then each conv layer's outputs: \
+                         it needs at least two entries"
+                            .into(),
+                    );
+                }
+                sizes.extend([("side".into(), *side), ("kernel".into(), *kernel)]);
+                sizes.extend(
+                    channels
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &c)| (format!("channels[{i}]"), c)),
+                );
+                sizes.extend(
+                    hidden
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &h)| (format!("hidden[{i}]"), h)),
+                );
+                sizes.push(("classes".into(), *classes));
+            }
+            ArchSpec::Mlp {
+                input,
+                hidden,
+                classes,
+                ..
+            } => {
+                sizes.push(("input".into(), *input));
+                sizes.extend(
+                    hidden
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &h)| (format!("hidden[{i}]"), h)),
+                );
+                sizes.push(("classes".into(), *classes));
+            }
+            ArchSpec::FixedOutput { input, hidden } => {
+                sizes.extend([("input".into(), *input), ("hidden".into(), *hidden)]);
+            }
+        }
+        if let Some((field, _)) = sizes.iter().find(|(_, v)| *v == 0) {
+            return refuse(format!("`{field}` is 0; every size must be at least 1"));
+        }
+        if let ArchSpec::Cnn {
+            side,
+            channels,
+            kernel,
+            ..
+        } = self
+        {
+            let mut s = *side;
+            for layer in 1..channels.len() {
+                if s < kernel + 1 {
+                    return refuse(format!(
+                        "conv{layer} gets {s}×{s} maps, too small for a {kernel}×{kernel} \
+                         kernel followed by 2×2 pooling (needs at least {})",
+                        kernel + 1
+                    ));
+                }
+                s = (s + 1 - kernel) / 2;
+            }
+        }
+        let dim = self.dim();
+        if dim > MAX_DIM {
+            return refuse(format!(
+                "D = {} parameters would need {:.1} GB for θ alone (f64); at most {MAX_DIM} \
+                 parameters are supported",
+                if dim == usize::MAX {
+                    "more than 2^64".to_string()
+                } else {
+                    dim.to_string()
+                },
+                dim as f64 * 8.0 / 1e9
+            ));
+        }
+        Ok(())
+    }
+
     /// Parameters as (PyTorch name, shape), in `state_dict` order: the layout of θ.
     ///
     /// ```
@@ -139,8 +341,9 @@ impl ArchSpec {
                 kernel,
                 ..
             } => {
-                let side = (1..channels.len()).fold(side, |s, _| (s + 1 - kernel) / 2);
-                side * side * channels[channels.len() - 1]
+                let side =
+                    (1..channels.len()).fold(side, |s, _| (s + 1).saturating_sub(kernel) / 2);
+                product(&[side, side, channels.last().copied().unwrap_or(0)])
             }
             _ => 0,
         }
@@ -149,7 +352,9 @@ impl ArchSpec {
     /// Number of input values per sample.
     pub fn input_len(&self) -> usize {
         match self.as_cnn() {
-            ArchSpec::Cnn { side, channels, .. } => channels[0] * side * side,
+            ArchSpec::Cnn { side, channels, .. } => {
+                product(&[channels.first().copied().unwrap_or(0), side, side])
+            }
             ArchSpec::Mlp { input, .. } | ArchSpec::FixedOutput { input, .. } => input,
             _ => 2,
         }
@@ -164,13 +369,19 @@ impl ArchSpec {
         }
     }
 
-    /// Number of parameters D.
+    /// Number of parameters D (saturating at `usize::MAX` for a spec too large to exist,
+    /// which [`ArchSpec::validate`] refuses).
     pub fn dim(&self) -> usize {
         self.params()
             .iter()
-            .map(|(_, s)| s.iter().product::<usize>())
-            .sum()
+            .fold(0, |d, (_, shape)| d.saturating_add(product(shape)))
     }
+}
+
+/// The product of `sizes`, saturating at `usize::MAX` instead of wrapping around to a
+/// plausible number.
+fn product(sizes: &[usize]) -> usize {
+    sizes.iter().fold(1, |p, &s| p.saturating_mul(s))
 }
 
 /// A linear layer's weight `[out, in]` (PyTorch layout) and bias.
@@ -229,5 +440,206 @@ impl ArchSpec {
             }
         }
         theta
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mlp() -> ArchSpec {
+        ArchSpec::Mlp {
+            input: 3,
+            hidden: vec![4, 2],
+            classes: 5,
+            activation: Activation::Tanh,
+        }
+    }
+
+    #[test]
+    fn lenet_has_pytorch_names_shapes_and_d_11330() {
+        let params = ArchSpec::Lenet.params();
+        let expected: Vec<(&str, Vec<usize>)> = vec![
+            ("conv1.weight", vec![10, 1, 5, 5]),
+            ("conv1.bias", vec![10]),
+            ("conv2.weight", vec![10, 10, 5, 5]),
+            ("conv2.bias", vec![10]),
+            ("fc1.weight", vec![50, 160]),
+            ("fc1.bias", vec![50]),
+            ("fc2.weight", vec![10, 50]),
+            ("fc2.bias", vec![10]),
+        ];
+        let params: Vec<(&str, Vec<usize>)> = params
+            .iter()
+            .map(|(n, s)| (n.as_str(), s.clone()))
+            .collect();
+        assert_eq!(params, expected);
+        assert_eq!(ArchSpec::Lenet.dim(), 11_330);
+    }
+
+    #[test]
+    fn mlp_fixed_output_and_toy2d_layouts() {
+        let names = |a: &ArchSpec| {
+            a.params()
+                .into_iter()
+                .map(|(n, s)| format!("{n}{s:?}"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(&mlp()),
+            [
+                "fc1.weight[4, 3]",
+                "fc1.bias[4]",
+                "fc2.weight[2, 4]",
+                "fc2.bias[2]",
+                "fc3.weight[5, 2]",
+                "fc3.bias[5]"
+            ]
+        );
+        assert_eq!(mlp().dim(), 12 + 4 + 8 + 2 + 10 + 5);
+        let logistic = ArchSpec::Mlp {
+            input: 784,
+            hidden: vec![],
+            classes: 10,
+            activation: Activation::Relu,
+        };
+        assert_eq!(names(&logistic), ["fc1.weight[10, 784]", "fc1.bias[10]"]);
+        let fixed = ArchSpec::FixedOutput {
+            input: 2,
+            hidden: 20,
+        };
+        assert_eq!(names(&fixed), ["hidden.weight[20, 2]", "hidden.bias[20]"]);
+        assert_eq!(names(&ArchSpec::Toy2d), ["w[2]"]);
+    }
+
+    #[test]
+    fn arch_json_matches_the_documented_format() {
+        let cases = [
+            (r#"{"name":"lenet"}"#, ArchSpec::Lenet),
+            (
+                r#"{"name":"mlp","input":3,"hidden":[4,2],"classes":5,"activation":"tanh"}"#,
+                mlp(),
+            ),
+            (
+                r#"{"name":"fixed-output","input":2,"hidden":20}"#,
+                ArchSpec::FixedOutput {
+                    input: 2,
+                    hidden: 20,
+                },
+            ),
+            (r#"{"name":"toy2d"}"#, ArchSpec::Toy2d),
+        ];
+        for (json, arch) in cases {
+            assert_eq!(serde_json::from_str::<ArchSpec>(json).unwrap(), arch);
+            assert_eq!(serde_json::to_string(&arch).unwrap(), json);
+        }
+        for bad in [
+            r#"{"name":"resnet"}"#,
+            r#"{"name":"mlp","input":3,"hidden":[4],"classes":5,"activation":"gelu"}"#,
+            r#"{"name":"mlp","input":3,"hiden":[4],"classes":5,"activation":"relu"}"#,
+            r#"{"name":"fixed-output","input":2,"hidden":20,"output":1}"#,
+        ] {
+            assert!(serde_json::from_str::<ArchSpec>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn degenerate_specs_are_refused_naming_the_field() {
+        let mlp = |fields: &str| format!(r#"{{"name":"mlp",{fields},"activation":"relu"}}"#);
+        let cnn = |fields: &str| format!(r#"{{"name":"cnn",{fields},"hidden":[],"classes":2}}"#);
+        let cases = [
+            (
+                mlp(r#""input":3,"hidden":[0],"classes":2"#),
+                "`hidden[0]` is 0",
+            ),
+            (
+                mlp(r#""input":3,"hidden":[4,0],"classes":2"#),
+                "`hidden[1]` is 0",
+            ),
+            (
+                mlp(r#""input":3,"hidden":[],"classes":0"#),
+                "`classes` is 0",
+            ),
+            (mlp(r#""input":0,"hidden":[],"classes":2"#), "`input` is 0"),
+            (
+                r#"{"name":"fixed-output","input":2,"hidden":0}"#.into(),
+                "`hidden` is 0",
+            ),
+            (
+                cnn(r#""side":8,"channels":[1,4],"kernel":8"#),
+                "conv1 gets 8×8 maps, too small for a 8×8 kernel",
+            ),
+            (
+                cnn(r#""side":12,"channels":[1,2,2],"kernel":5"#),
+                "conv2 gets 4×4 maps",
+            ),
+            (cnn(r#""side":8,"channels":[1],"kernel":3"#), "two entries"),
+            (
+                cnn(r#""side":8,"channels":[1,0],"kernel":3"#),
+                "`channels[1]` is 0",
+            ),
+            (
+                cnn(r#""side":8,"channels":[1,2],"kernel":0"#),
+                "`kernel` is 0",
+            ),
+            (
+                cnn(r#""side":0,"channels":[1,2],"kernel":1"#),
+                "`side` is 0",
+            ),
+            (
+                mlp(r#""input":784,"hidden":[100000000],"classes":10"#),
+                "D = 79500000010 parameters would need 636.0 GB",
+            ),
+            (
+                mlp(r#""input":4000000000000,"hidden":[1],"classes":1"#),
+                "D = 4000000000003 parameters",
+            ),
+            (
+                mlp(r#""input":4611686018427387904,"hidden":[8],"classes":1"#),
+                "D = more than 2^64 parameters",
+            ),
+        ];
+        for (json, reason) in cases {
+            let err = serde_json::from_str::<ArchSpec>(&json).unwrap_err();
+            assert!(err.to_string().contains(reason), "{json}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_built_in_specs_are_valid_and_sizes_saturate() {
+        for arch in [
+            ArchSpec::Lenet,
+            ArchSpec::Toy2d,
+            mlp(),
+            ArchSpec::Lenet.as_cnn(),
+        ] {
+            assert_eq!(arch.validate(), Ok(()), "{arch}");
+        }
+        let huge = ArchSpec::Mlp {
+            input: usize::MAX,
+            hidden: vec![2],
+            classes: 1,
+            activation: Activation::Relu,
+        };
+        assert_eq!(huge.dim(), usize::MAX);
+        let big_kernel = ArchSpec::Cnn {
+            side: 4,
+            channels: vec![1, 2],
+            kernel: 9,
+            hidden: vec![],
+            classes: 2,
+        };
+        assert_eq!(big_kernel.flat_features(), 0);
+    }
+
+    #[test]
+    fn display_is_a_human_summary() {
+        assert_eq!(ArchSpec::Lenet.to_string(), "lenet");
+        assert_eq!(
+            ArchSpec::Lenet.as_cnn().to_string(),
+            "cnn 1×28×28, conv 1→10→10 (5×5), fc 160→50→10"
+        );
+        assert_eq!(mlp().to_string(), "mlp 3→4→2→5 (tanh)");
+        assert_eq!(ArchSpec::Toy2d.to_string(), "toy2d");
     }
 }

@@ -40,6 +40,20 @@ pub enum Precision {
 }
 
 impl Precision {
+    /// Rounds θ to this precision in place, so that θ is exactly what the model computes with
+    /// and a checkpoint stores (an f32 run never carries f64 digits, and resumes bit for bit).
+    ///
+    /// ```
+    /// let mut theta = vec![0.1];
+    /// curvscope_model::Precision::F32.round(&mut theta);
+    /// assert_eq!(theta[0], 0.1f32 as f64);
+    /// ```
+    pub fn round(self, theta: &mut [f64]) {
+        if self == Precision::F32 {
+            theta.iter_mut().for_each(|t| *t = *t as f32 as f64);
+        }
+    }
+
     fn dtype(self) -> DType {
         match self {
             Precision::F32 => DType::F32,
@@ -113,10 +127,16 @@ impl<B: Backend> BurnObjective<B> {
         let (n, features) = (data.len(), data.sample_len());
         let misfit = |what: String| {
             Err(DataError::Inconsistent(format!(
-                "dataset '{}' does not fit {arch:?}: {what}",
+                "dataset '{}' does not fit {arch}: {what}",
                 data.info().name
             )))
         };
+        if let Err(e) = arch.validate() {
+            return Err(DataError::Inconsistent(e.to_string()));
+        }
+        if n == 0 {
+            return misfit("it has no samples".into());
+        }
         if features != arch.input_len() {
             return misfit(format!(
                 "samples have {features} values, the model takes {}",
@@ -139,10 +159,9 @@ impl<B: Backend> BurnObjective<B> {
             (device, dtype),
         );
         let (target, labels) = match data.targets() {
-            Targets::Classes {
-                labels,
-                n_classes: classes,
-            } => {
+            Targets::Classes { labels, .. } => {
+                // One column per output of the model, which may have more classes than the data.
+                let classes = &arch.classes().expect("checked above: a classifier");
                 let mut onehot = vec![0.0f64; n * classes];
                 for (i, &l) in labels.iter().enumerate() {
                     onehot[i * classes + l as usize] = 1.0;

@@ -5,7 +5,6 @@
 //! `state_dict` order, each flattened row-major. Loading checks every tensor's presence,
 //! shape, dtype and finiteness, so a bad file fails loudly before any curvature is computed.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use safetensors::tensor::{SafeTensorError, TensorView};
@@ -14,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::arch::ArchSpec;
 use crate::dataset::DatasetInfo;
+use crate::files::write_atomic;
 
 /// Name of the weights file inside a checkpoint folder.
 pub const MODEL_FILE: &str = "model.safetensors";
@@ -21,16 +21,23 @@ pub const MODEL_FILE: &str = "model.safetensors";
 pub const META_FILE: &str = "checkpoint.json";
 
 /// Contents of `checkpoint.json`. Only `arch` is required; fields this version does not know
-/// are kept in `extra` and written back unchanged.
+/// are kept in `extra` and written back unchanged. `dataset` is descriptive: when it is not
+/// the record curvscope writes ([`DatasetInfo`]), e.g. a free-text `"CIFAR-10 train"`, it is
+/// kept in `extra` as written. The other known fields must have their type, and an error
+/// names the field that does not.
 ///
 /// ```
 /// use curvscope_model::{ArchSpec, CheckpointMeta};
-/// let meta: CheckpointMeta = serde_json::from_str(r#"{"arch":{"name":"toy2d"},"step":5,"note":"hi"}"#)?;
-/// assert_eq!((meta.arch, meta.step), (ArchSpec::Toy2d, Some(5)));
-/// assert_eq!(meta.extra["note"], "hi");
+/// let meta: CheckpointMeta = serde_json::from_str(
+///     r#"{"arch":{"name":"toy2d"},"step":5,"note":"hi","dataset":"my 2-D points"}"#)?;
+/// assert_eq!((meta.arch, meta.step, meta.dataset), (ArchSpec::Toy2d, Some(5), None));
+/// assert_eq!((&meta.extra["note"], &meta.extra["dataset"]), (&"hi".into(), &"my 2-D points".into()));
+/// let err = serde_json::from_str::<CheckpointMeta>(r#"{"arch":{"name":"toy2d"},"step":"five"}"#)
+///     .unwrap_err();
+/// assert!(err.to_string().starts_with("field `step`: invalid type"), "{err}");
 /// # Ok::<(), serde_json::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CheckpointMeta {
     /// The architecture, which fixes the tensors and the layout of θ.
     pub arch: ArchSpec,
@@ -55,6 +62,60 @@ pub struct CheckpointMeta {
     /// Any other fields, kept as they are.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl<'de> Deserialize<'de> for CheckpointMeta {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut extra = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
+        let dataset = match extra.get("dataset").map(DatasetInfo::deserialize) {
+            Some(Ok(info)) => {
+                extra.remove("dataset");
+                Some(info)
+            }
+            _ => None,
+        };
+        Ok(CheckpointMeta {
+            arch: take(&mut extra, "arch")?.ok_or_else(|| D::Error::missing_field("arch"))?,
+            step: take(&mut extra, "step")?,
+            dynamic: take(&mut extra, "dynamic")?,
+            lr: take(&mut extra, "lr")?,
+            batch_size: take(&mut extra, "batch_size")?,
+            seed: take(&mut extra, "seed")?,
+            dataset,
+            extra,
+        })
+    }
+}
+
+/// Removes `key` from `fields` and reads it as a `T` (`null` or absent: `None`), with an
+/// error that names the field: serde's own loses it through the catch-all `extra`.
+fn take<T: serde::de::DeserializeOwned, E: serde::de::Error>(
+    fields: &mut serde_json::Map<String, serde_json::Value>,
+    key: &str,
+) -> Result<Option<T>, E> {
+    match fields.remove(key) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(value) => T::deserialize(value)
+            .map(Some)
+            .map_err(|e| E::custom(format!("field `{key}`: {e}"))),
+    }
+}
+
+/// A path stored in `checkpoint.json` (such as the `.npz` a run was trained on) as a path:
+/// relative ones are relative to the checkpoint folder `dir`, so a checkpoint read from
+/// another working directory, or moved together with its data, still finds it. Absolute
+/// paths are kept.
+///
+/// ```
+/// use std::path::Path;
+/// use curvscope_model::checkpoint::resolve_relative;
+/// assert_eq!(resolve_relative(Path::new("runs/a/step-000010"), "../../d.npz"),
+///            Path::new("runs/a/step-000010/../../d.npz"));
+/// assert_eq!(resolve_relative(Path::new("runs/a"), "/data/d.npz"), Path::new("/data/d.npz"));
+/// ```
+pub fn resolve_relative(dir: &Path, stored: &str) -> PathBuf {
+    dir.join(stored)
 }
 
 impl CheckpointMeta {
@@ -99,58 +160,54 @@ pub struct Checkpoint {
 pub enum CheckpointError {
     /// A checkpoint file does not exist.
     #[error("{path}: no such file (a checkpoint folder holds {MODEL_FILE} and {META_FILE})")]
-    MissingFile {
-        /// The file.
-        path: PathBuf,
-    },
+    MissingFile { path: PathBuf },
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: cannot read or write")]
     Io {
-        /// The file.
         path: PathBuf,
-        /// The underlying error.
         source: std::io::Error,
     },
-    /// `checkpoint.json` is not valid JSON, lacks `arch`, or names an unknown architecture.
-    #[error("{path}: {source}")]
+    /// A checkpoint file could not be written ([`write_atomic`]'s message names it).
+    #[error(transparent)]
+    Write(std::io::Error),
+    /// `checkpoint.json` is not valid JSON, lacks `arch`, names an unknown or invalid
+    /// architecture, or has a field of the wrong type (the message names it).
+    #[error("{path}: invalid checkpoint metadata")]
     Json {
-        /// The file.
         path: PathBuf,
-        /// The underlying error.
         source: serde_json::Error,
     },
     /// `model.safetensors` is truncated or not a safetensors file.
-    #[error("{path}: not a valid safetensors file: {source}")]
+    #[error("{path}: not a valid safetensors file")]
     Format {
-        /// The file.
         path: PathBuf,
-        /// The underlying error.
         source: SafeTensorError,
+    },
+    /// A tensor's data, by the offsets in the header, runs past the end of the file.
+    #[error(
+        "{path}: tensor `{tensor}` ends at byte {end} of the data, but the file holds only \
+         {available} bytes of data (truncated?)"
+    )]
+    DataPastEnd {
+        path: PathBuf,
+        tensor: String,
+        /// End of the tensor's data, from the start of the data section.
+        end: u64,
+        /// Bytes of data in the file.
+        available: u64,
     },
     /// A tensor of the architecture is absent.
     #[error("{path}: missing tensor `{tensor}`")]
-    MissingTensor {
-        /// The file.
-        path: PathBuf,
-        /// The tensor.
-        tensor: String,
-    },
+    MissingTensor { path: PathBuf, tensor: String },
     /// The file holds a tensor the architecture does not have.
     #[error(
         "{path}: unexpected tensor `{tensor}` (not a parameter of the architecture in {META_FILE})"
     )]
-    ExtraTensor {
-        /// The file.
-        path: PathBuf,
-        /// The tensor.
-        tensor: String,
-    },
+    ExtraTensor { path: PathBuf, tensor: String },
     /// A tensor has the wrong shape.
     #[error("{path}: tensor `{tensor}` has shape {found:?}, expected {expected:?}")]
     Shape {
-        /// The file.
         path: PathBuf,
-        /// The tensor.
         tensor: String,
         /// Shape from the architecture.
         expected: Vec<usize>,
@@ -160,9 +217,7 @@ pub enum CheckpointError {
     /// A tensor is not F32/F64, or not of the same dtype as the first tensor.
     #[error("{path}: tensor `{tensor}` has dtype {found}, expected {expected}")]
     Dtype {
-        /// The file.
         path: PathBuf,
-        /// The tensor.
         tensor: String,
         /// What was accepted.
         expected: String,
@@ -172,13 +227,10 @@ pub enum CheckpointError {
     /// A tensor holds NaN or ±∞ (or, when saving as F32, a value beyond f32's range).
     #[error("{path}: tensor `{tensor}` has non-finite value {value} at flat index {index}")]
     NonFinite {
-        /// The file.
         path: PathBuf,
-        /// The tensor.
         tensor: String,
         /// First bad index within the tensor, row-major.
         index: usize,
-        /// The value.
         value: f64,
     },
     /// θ passed to [`save_checkpoint`] does not have the architecture's dimension.
@@ -202,21 +254,6 @@ fn tensors<'a>(arch: &ArchSpec, theta: &'a [f64]) -> Vec<(String, Vec<usize>, &'
             (name, shape, head)
         })
         .collect()
-}
-
-/// Writes `bytes` to `dir/name` through a temporary file in `dir` and a rename, so a reader
-/// never sees half a file.
-fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), CheckpointError> {
-    let path = dir.join(name);
-    let io = |source| CheckpointError::Io {
-        path: path.clone(),
-        source,
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-    tmp.write_all(bytes).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(&path).map_err(|e| io(e.error))?;
-    Ok(())
 }
 
 /// Saves θ as a checkpoint folder `dir` (created if needed): `model.safetensors` with one
@@ -290,8 +327,8 @@ pub fn save_checkpoint(
         path: dir.to_path_buf(),
         source,
     })?;
-    write_atomic(dir, MODEL_FILE, &bytes)?;
-    write_atomic(dir, META_FILE, &json)
+    write_atomic(&model_path, &bytes).map_err(CheckpointError::Write)?;
+    write_atomic(&dir.join(META_FILE), &json).map_err(CheckpointError::Write)
 }
 
 fn read_file(path: PathBuf) -> Result<(PathBuf, Vec<u8>), CheckpointError> {
@@ -307,6 +344,9 @@ fn read_file(path: PathBuf) -> Result<(PathBuf, Vec<u8>), CheckpointError> {
 /// Loads a checkpoint folder, checking that `model.safetensors` holds exactly the tensors of
 /// the architecture in `checkpoint.json`, with the right shapes, one dtype (F32 or F64) and
 /// finite values. θ is their concatenation in [`ArchSpec::params`] order, widened to f64.
+///
+/// Every tensor's name, shape and dtype is checked before θ is allocated, so θ is never
+/// larger than the values the file holds, whatever size the architecture claims.
 pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint, CheckpointError> {
     let (meta_path, json) = read_file(dir.join(META_FILE))?;
     let meta: CheckpointMeta =
@@ -315,58 +355,24 @@ pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint, CheckpointError> {
             source,
         })?;
     let (path, bytes) = read_file(dir.join(MODEL_FILE))?;
-    let file = SafeTensors::deserialize(&bytes).map_err(|source| CheckpointError::Format {
-        path: path.clone(),
-        source,
-    })?;
-    let params = meta.arch.params();
-    let mut names = file.names();
-    names.sort();
-    if let Some(extra) = names.iter().find(|n| !params.iter().any(|(p, _)| p == *n)) {
-        return Err(CheckpointError::ExtraTensor {
-            path,
-            tensor: extra.to_string(),
-        });
-    }
-    let mut theta = Vec::with_capacity(meta.arch.dim());
-    let mut dtype = None;
-    for (name, shape) in &params {
-        let view = file
-            .tensor(name)
-            .map_err(|_| CheckpointError::MissingTensor {
+    let file =
+        SafeTensors::deserialize(&bytes).map_err(|source| match tensor_past_end(&bytes) {
+            Some((tensor, end, available)) => CheckpointError::DataPastEnd {
                 path: path.clone(),
-                tensor: name.clone(),
-            })?;
-        if view.shape() != shape.as_slice() {
-            return Err(CheckpointError::Shape {
-                path,
-                tensor: name.clone(),
-                expected: shape.clone(),
-                found: view.shape().to_vec(),
-            });
-        }
-        let this = match view.dtype() {
-            safetensors::Dtype::F32 => Dtype::F32,
-            safetensors::Dtype::F64 => Dtype::F64,
-            other => {
-                return Err(CheckpointError::Dtype {
-                    path,
-                    tensor: name.clone(),
-                    expected: "F32 or F64".into(),
-                    found: format!("{other:?}"),
-                })
-            }
-        };
-        if *dtype.get_or_insert(this) != this {
-            return Err(CheckpointError::Dtype {
-                path,
-                tensor: name.clone(),
-                expected: format!("{:?}, like the tensors before it", dtype.unwrap()),
-                found: format!("{this:?}"),
-            });
-        }
+                tensor,
+                end,
+                available,
+            },
+            None => CheckpointError::Format {
+                path: path.clone(),
+                source,
+            },
+        })?;
+    let (views, dtype) = checked_tensors(&path, &file, &meta.arch)?;
+    let mut theta = Vec::with_capacity(meta.arch.dim());
+    for (name, view) in views {
         let start = theta.len();
-        match this {
+        match dtype {
             Dtype::F32 => theta.extend(
                 view.data()
                     .chunks_exact(4)
@@ -381,18 +387,94 @@ pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint, CheckpointError> {
         if let Some(index) = theta[start..].iter().position(|v| !v.is_finite()) {
             return Err(CheckpointError::NonFinite {
                 path,
-                tensor: name.clone(),
+                tensor: name,
                 index,
                 value: theta[start + index],
             });
         }
     }
-    Ok(Checkpoint {
-        meta,
-        theta,
-        // An architecture without parameters would have no dtype; none of ours is one.
-        dtype: dtype.unwrap_or(Dtype::F64),
-    })
+    Ok(Checkpoint { meta, theta, dtype })
+}
+
+/// The file's tensors in [`ArchSpec::params`] order and their common dtype, once every one
+/// is known to be present with the architecture's shape, no other is there, and all are F32
+/// or all F64.
+fn checked_tensors<'a>(
+    path: &Path,
+    file: &SafeTensors<'a>,
+    arch: &ArchSpec,
+) -> Result<(Vec<(String, TensorView<'a>)>, Dtype), CheckpointError> {
+    let path = || path.to_path_buf();
+    let params = arch.params();
+    let mut names = file.names();
+    names.sort();
+    if let Some(extra) = names.iter().find(|n| !params.iter().any(|(p, _)| p == *n)) {
+        return Err(CheckpointError::ExtraTensor {
+            path: path(),
+            tensor: extra.to_string(),
+        });
+    }
+    let mut views = Vec::with_capacity(params.len());
+    let mut dtype = None;
+    for (name, shape) in params {
+        let view = file
+            .tensor(&name)
+            .map_err(|_| CheckpointError::MissingTensor {
+                path: path(),
+                tensor: name.clone(),
+            })?;
+        if view.shape() != shape.as_slice() {
+            return Err(CheckpointError::Shape {
+                path: path(),
+                tensor: name,
+                expected: shape,
+                found: view.shape().to_vec(),
+            });
+        }
+        let this = match view.dtype() {
+            safetensors::Dtype::F32 => Dtype::F32,
+            safetensors::Dtype::F64 => Dtype::F64,
+            other => {
+                return Err(CheckpointError::Dtype {
+                    path: path(),
+                    tensor: name,
+                    expected: "F32 or F64".into(),
+                    found: format!("{other:?}"),
+                })
+            }
+        };
+        let first = *dtype.get_or_insert(this);
+        if first != this {
+            return Err(CheckpointError::Dtype {
+                path: path(),
+                tensor: name,
+                expected: format!("{first:?}, like the tensors before it"),
+                found: format!("{this:?}"),
+            });
+        }
+        views.push((name, view));
+    }
+    // Every architecture has parameters (validated), so there is a first dtype.
+    Ok((views, dtype.unwrap_or(Dtype::F64)))
+}
+
+/// The first tensor (by end offset) whose data runs past the end of a safetensors file, with
+/// that end and the bytes of data the file holds, read from the header directly: the
+/// safetensors crate reports only that the header and the file length disagree.
+fn tensor_past_end(bytes: &[u8]) -> Option<(String, u64, u64)> {
+    let header_len = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+    let data_start = 8u64.checked_add(header_len)?;
+    let header = bytes.get(8..usize::try_from(data_start).ok()?)?;
+    let tensors: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(header).ok()?;
+    let available = bytes.len() as u64 - data_start;
+    tensors
+        .iter()
+        .filter(|(name, _)| *name != "__metadata__")
+        .filter_map(|(name, info)| Some((name.clone(), info["data_offsets"][1].as_u64()?)))
+        .filter(|&(_, end)| end > available)
+        .min_by_key(|&(_, end)| end)
+        .map(|(name, end)| (name, end, available))
 }
 
 #[cfg(test)]
@@ -407,93 +489,6 @@ mod tests {
             hidden: vec![4, 2],
             classes: 5,
             activation: Activation::Tanh,
-        }
-    }
-
-    #[test]
-    fn lenet_has_pytorch_names_shapes_and_d_11330() {
-        let params = ArchSpec::Lenet.params();
-        let expected: Vec<(&str, Vec<usize>)> = vec![
-            ("conv1.weight", vec![10, 1, 5, 5]),
-            ("conv1.bias", vec![10]),
-            ("conv2.weight", vec![10, 10, 5, 5]),
-            ("conv2.bias", vec![10]),
-            ("fc1.weight", vec![50, 160]),
-            ("fc1.bias", vec![50]),
-            ("fc2.weight", vec![10, 50]),
-            ("fc2.bias", vec![10]),
-        ];
-        let params: Vec<(&str, Vec<usize>)> = params
-            .iter()
-            .map(|(n, s)| (n.as_str(), s.clone()))
-            .collect();
-        assert_eq!(params, expected);
-        assert_eq!(ArchSpec::Lenet.dim(), 11_330);
-    }
-
-    #[test]
-    fn mlp_fixed_output_and_toy2d_layouts() {
-        let names = |a: &ArchSpec| {
-            a.params()
-                .into_iter()
-                .map(|(n, s)| format!("{n}{s:?}"))
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(
-            names(&mlp()),
-            [
-                "fc1.weight[4, 3]",
-                "fc1.bias[4]",
-                "fc2.weight[2, 4]",
-                "fc2.bias[2]",
-                "fc3.weight[5, 2]",
-                "fc3.bias[5]"
-            ]
-        );
-        assert_eq!(mlp().dim(), 12 + 4 + 8 + 2 + 10 + 5);
-        let logistic = ArchSpec::Mlp {
-            input: 784,
-            hidden: vec![],
-            classes: 10,
-            activation: Activation::Relu,
-        };
-        assert_eq!(names(&logistic), ["fc1.weight[10, 784]", "fc1.bias[10]"]);
-        let fixed = ArchSpec::FixedOutput {
-            input: 2,
-            hidden: 20,
-        };
-        assert_eq!(names(&fixed), ["hidden.weight[20, 2]", "hidden.bias[20]"]);
-        assert_eq!(names(&ArchSpec::Toy2d), ["w[2]"]);
-    }
-
-    #[test]
-    fn arch_json_matches_the_documented_format() {
-        let cases = [
-            (r#"{"name":"lenet"}"#, ArchSpec::Lenet),
-            (
-                r#"{"name":"mlp","input":3,"hidden":[4,2],"classes":5,"activation":"tanh"}"#,
-                mlp(),
-            ),
-            (
-                r#"{"name":"fixed-output","input":2,"hidden":20}"#,
-                ArchSpec::FixedOutput {
-                    input: 2,
-                    hidden: 20,
-                },
-            ),
-            (r#"{"name":"toy2d"}"#, ArchSpec::Toy2d),
-        ];
-        for (json, arch) in cases {
-            assert_eq!(serde_json::from_str::<ArchSpec>(json).unwrap(), arch);
-            assert_eq!(serde_json::to_string(&arch).unwrap(), json);
-        }
-        for bad in [
-            r#"{"name":"resnet"}"#,
-            r#"{"name":"mlp","input":3,"hidden":[4],"classes":5,"activation":"gelu"}"#,
-            r#"{"name":"mlp","input":3,"hiden":[4],"classes":5,"activation":"relu"}"#,
-            r#"{"name":"fixed-output","input":2,"hidden":20,"output":1}"#,
-        ] {
-            assert!(serde_json::from_str::<ArchSpec>(bad).is_err(), "{bad}");
         }
     }
 
@@ -759,7 +754,6 @@ mod tests {
         let path = dir.path().join(MODEL_FILE);
         let good = std::fs::read(&path).unwrap();
         for corrupt in [
-            &good[..good.len() - 1],
             &good[..20],
             &good[..3],
             &b"PK\x03\x04 not safetensors at all"[..],
@@ -779,5 +773,121 @@ mod tests {
             load_checkpoint(dir.path()),
             Err(CheckpointError::Format { .. })
         ));
+    }
+
+    /// `err` and its sources, joined as anyhow's `{:#}` prints them.
+    fn chain(err: &dyn std::error::Error) -> String {
+        let mut parts = vec![err.to_string()];
+        let mut source = err.source();
+        while let Some(e) = source {
+            parts.push(e.to_string());
+            source = e.source();
+        }
+        parts.join(": ")
+    }
+
+    #[test]
+    fn truncated_data_names_the_tensor_that_runs_past_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let theta = random_theta(&mlp(), 4);
+        save_checkpoint(dir.path(), &CheckpointMeta::new(mlp()), &theta, Dtype::F32).unwrap();
+        let path = dir.path().join(MODEL_FILE);
+        let good = std::fs::read(&path).unwrap();
+        // safetensors orders the data by name: fc3.weight (10 f32s) is last, fc3.bias (5) before.
+        let header = u64::from_le_bytes(good[..8].try_into().unwrap());
+        let data = good.len() as u64 - 8 - header;
+        for (cut, tensor, expected_end) in [
+            (1, "fc3.weight", data),
+            (40, "fc3.weight", data),
+            (41, "fc3.bias", data - 40),
+        ] {
+            std::fs::write(&path, &good[..good.len() - cut as usize]).unwrap();
+            let err = load_checkpoint(dir.path()).unwrap_err();
+            assert!(
+                matches!(&err, CheckpointError::DataPastEnd { tensor: t, end, available, .. }
+                    if t == tensor && *end == expected_end && *available == data - cut),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn causes_are_printed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(MODEL_FILE);
+        std::fs::write(dir.path().join(META_FILE), r#"{"arch":{"name":"toy2d"}}"#).unwrap();
+        std::fs::write(&path, u64::MAX.to_le_bytes()).unwrap();
+        let msg = chain(&load_checkpoint(dir.path()).unwrap_err());
+        assert_eq!(msg.matches("header too large").count(), 1, "{msg}");
+        assert!(msg.starts_with(&*path.to_string_lossy()), "{msg}");
+        std::fs::create_dir(dir.path().join("x")).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        std::fs::create_dir(&path).unwrap(); // a folder where the file should be
+        let msg = chain(&load_checkpoint(dir.path()).unwrap_err());
+        assert_eq!(msg.matches("(os error").count(), 1, "{msg}");
+    }
+
+    #[test]
+    fn json_errors_name_the_field_and_free_text_dataset_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        save_checkpoint(
+            dir.path(),
+            &CheckpointMeta::new(ArchSpec::Toy2d),
+            &[1.0, 2.0],
+            Dtype::F64,
+        )
+        .unwrap();
+        let meta_path = dir.path().join(META_FILE);
+        for (json, field) in [
+            (r#"{"arch":{"name":"toy2d"},"seed":-1}"#, "field `seed`"),
+            (
+                r#"{"arch":{"name":"toy2d"},"batch_size":"20"}"#,
+                "field `batch_size`",
+            ),
+            (
+                r#"{"arch":{"name":"mlp","input":2,"hidden":[0],"classes":2,"activation":"relu"}}"#,
+                "`hidden[0]` is 0",
+            ),
+            (r#"{"step":3}"#, "missing field `arch`"),
+        ] {
+            std::fs::write(&meta_path, json).unwrap();
+            let err = load_checkpoint(dir.path()).unwrap_err();
+            let msg = chain(&err);
+            assert!(
+                matches!(err, CheckpointError::Json { .. }) && msg.contains(field),
+                "{msg}"
+            );
+        }
+        let json = r#"{"arch":{"name":"toy2d"},"dataset":"CIFAR-10 train","data":"d.npz"}"#;
+        std::fs::write(&meta_path, json).unwrap();
+        let ckpt = load_checkpoint(dir.path()).unwrap();
+        assert_eq!(
+            (ckpt.meta.dataset.as_ref(), &ckpt.theta[..]),
+            (None, &[1.0, 2.0][..])
+        );
+        assert_eq!(ckpt.meta.extra["dataset"], "CIFAR-10 train");
+        // Written back unchanged.
+        save_checkpoint(dir.path(), &ckpt.meta, &ckpt.theta, Dtype::F64).unwrap();
+        let again: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&meta_path).unwrap()).unwrap();
+        assert_eq!(
+            again,
+            serde_json::from_str::<serde_json::Value>(json).unwrap()
+        );
+        assert_eq!(load_checkpoint(dir.path()).unwrap().meta, ckpt.meta);
+    }
+
+    #[test]
+    fn a_huge_architecture_is_checked_against_the_file_before_allocating() {
+        // D ≈ 1.6e9 (12.7 GB as f64) is a valid spec; the file holds a tiny model.
+        let dir = write_raw(
+            r#"{"name":"mlp","input":784,"hidden":[2000000],"classes":10,"activation":"relu"}"#,
+            &[("fc1.weight", St::F32, vec![2, 784], f32s(&[0.0; 1568]))],
+        );
+        let err = load_checkpoint(dir.path()).unwrap_err();
+        assert!(
+            matches!(&err, CheckpointError::Shape { tensor, .. } if tensor == "fc1.weight"),
+            "{err}"
+        );
     }
 }

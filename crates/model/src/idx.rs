@@ -4,6 +4,7 @@
 //! `u8` payload. Every header field and the exact payload length are checked, so a truncated
 //! download or a file of the wrong kind is reported instead of silently read.
 
+use std::borrow::Cow;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -16,17 +17,14 @@ pub const LABELS_MAGIC: u32 = 2049;
 #[derive(Debug, thiserror::Error)]
 pub enum IdxError {
     /// The file could not be opened or decompressed (a truncated gzip stream lands here).
-    #[error("{path}: cannot read: {source}")]
+    #[error("{path}: cannot read")]
     Io {
-        /// The file.
         path: PathBuf,
-        /// The underlying error.
         source: std::io::Error,
     },
     /// The file is shorter than its header.
     #[error("{path}: file has {found} bytes, shorter than the {expected}-byte IDX header")]
     ShortHeader {
-        /// The file.
         path: PathBuf,
         /// Header length in bytes.
         expected: usize,
@@ -36,7 +34,6 @@ pub enum IdxError {
     /// The magic number is not the expected one (e.g. a labels file given as images).
     #[error("{path}: IDX magic number {found}, expected {expected}")]
     Magic {
-        /// The file.
         path: PathBuf,
         /// Expected magic.
         expected: u32,
@@ -46,7 +43,6 @@ pub enum IdxError {
     /// The image dimensions are not the expected ones.
     #[error("{path}: images are {found:?} pixels, expected {expected:?}")]
     Dimensions {
-        /// The file.
         path: PathBuf,
         /// Expected (rows, cols).
         expected: (usize, usize),
@@ -56,7 +52,6 @@ pub enum IdxError {
     /// The payload length does not match what the header promises.
     #[error("{path}: {found} bytes after decompression, header promises exactly {expected}")]
     Length {
-        /// The file.
         path: PathBuf,
         /// Header length plus count × item size.
         expected: u64,
@@ -90,22 +85,27 @@ pub struct IdxImages {
     pub pixels: Vec<u8>,
 }
 
-/// Reads a whole file, decompressing it when it starts with the gzip magic bytes `1f 8b`.
-fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, IdxError> {
-    let io = |source| IdxError::Io {
+fn read(path: &Path) -> Result<Vec<u8>, IdxError> {
+    std::fs::read(path).map_err(|source| IdxError::Io {
         path: path.to_path_buf(),
         source,
-    };
-    let raw = std::fs::read(path).map_err(io)?;
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(io)?;
-        Ok(out)
-    } else {
-        Ok(raw)
+    })
+}
+
+/// The contents `raw` of `path`, decompressed when they start with the gzip magic bytes
+/// `1f 8b`.
+fn decompressed<'a>(path: &Path, raw: &'a [u8]) -> Result<Cow<'a, [u8]>, IdxError> {
+    if !raw.starts_with(&[0x1f, 0x8b]) {
+        return Ok(Cow::Borrowed(raw));
     }
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(raw)
+        .read_to_end(&mut out)
+        .map_err(|source| IdxError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(Cow::Owned(out))
 }
 
 /// Checks the magic and the exact payload length; returns the dimensions from the header.
@@ -160,13 +160,19 @@ fn parse_header(
 /// Reads an IDX images file (magic 2051), gzip-compressed or raw.
 ///
 /// ```
-/// let dir = curvscope_model::default_data_dir().join("fashion-mnist");
+/// let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/fashion-mnist"));
 /// let images = curvscope_model::idx::read_images(&dir.join("t10k-images-idx3-ubyte.gz"))?;
 /// assert_eq!((images.n, images.rows, images.cols), (10_000, 28, 28));
 /// # Ok::<(), curvscope_model::idx::IdxError>(())
 /// ```
 pub fn read_images(path: &Path) -> Result<IdxImages, IdxError> {
-    let bytes = read_maybe_gz(path)?;
+    parse_images(path, &read(path)?)
+}
+
+/// Parses the contents `raw` (gzip-compressed or not) of an IDX images file; `path` names it
+/// in errors.
+pub fn parse_images(path: &Path, raw: &[u8]) -> Result<IdxImages, IdxError> {
+    let bytes = decompressed(path, raw)?;
     let dims = parse_header(path, &bytes, IMAGES_MAGIC, 3)?;
     Ok(IdxImages {
         n: dims[0],
@@ -179,13 +185,19 @@ pub fn read_images(path: &Path) -> Result<IdxImages, IdxError> {
 /// Reads an IDX labels file (magic 2049), gzip-compressed or raw.
 ///
 /// ```
-/// let dir = curvscope_model::default_data_dir().join("fashion-mnist");
+/// let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/fashion-mnist"));
 /// let labels = curvscope_model::idx::read_labels(&dir.join("t10k-labels-idx1-ubyte.gz"))?;
 /// assert_eq!(labels[..4], [9, 2, 1, 1]);
 /// # Ok::<(), curvscope_model::idx::IdxError>(())
 /// ```
 pub fn read_labels(path: &Path) -> Result<Vec<u8>, IdxError> {
-    let bytes = read_maybe_gz(path)?;
+    parse_labels(path, &read(path)?)
+}
+
+/// Parses the contents `raw` (gzip-compressed or not) of an IDX labels file; `path` names it
+/// in errors.
+pub fn parse_labels(path: &Path, raw: &[u8]) -> Result<Vec<u8>, IdxError> {
+    let bytes = decompressed(path, raw)?;
     parse_header(path, &bytes, LABELS_MAGIC, 1)?;
     Ok(bytes[8..].to_vec())
 }
@@ -198,7 +210,22 @@ pub fn read_pair(
     rows: usize,
     cols: usize,
 ) -> Result<(IdxImages, Vec<u8>), IdxError> {
-    let imgs = read_images(images)?;
+    parse_pair(
+        (images, &read(images)?),
+        (labels, &read(labels)?),
+        rows,
+        cols,
+    )
+}
+
+/// [`read_pair`] on file contents already read, each with the path that names it in errors.
+pub fn parse_pair(
+    (images, raw_images): (&Path, &[u8]),
+    (labels, raw_labels): (&Path, &[u8]),
+    rows: usize,
+    cols: usize,
+) -> Result<(IdxImages, Vec<u8>), IdxError> {
+    let imgs = parse_images(images, raw_images)?;
     if (imgs.rows, imgs.cols) != (rows, cols) {
         return Err(IdxError::Dimensions {
             path: images.to_path_buf(),
@@ -206,7 +233,7 @@ pub fn read_pair(
             found: (imgs.rows, imgs.cols),
         });
     }
-    let labs = read_labels(labels)?;
+    let labs = parse_labels(labels, raw_labels)?;
     if labs.len() != imgs.n {
         return Err(IdxError::CountMismatch {
             images: images.to_path_buf(),

@@ -2,25 +2,29 @@
 //! L(θ), ∇L(θ), exact H(θ)·v and per-sample gradients over any burn backend.
 
 mod arch;
+mod bundled;
 mod burn_objective;
 pub mod checkpoint;
 pub mod dataset;
+pub mod files;
 pub mod idx;
 pub mod net;
 pub mod npz;
 mod objective;
+mod synthetic;
 
-pub use arch::{Activation, ArchSpec, Init};
+pub use arch::{Activation, ArchError, ArchSpec, Init, MAX_DIM};
+pub use bundled::{
+    default_data_dir, digits, fashion_corrupted, fashion_test, fashion_train, DataDir, DATA_DIR_VAR,
+};
 pub use burn_objective::{BurnObjective, Precision, PREPARED_INPUT_LIMIT, SAMPLES_PER_BLOCK};
 pub use checkpoint::{
     load_checkpoint, save_checkpoint, Checkpoint, CheckpointError, CheckpointMeta, Dtype,
 };
-pub use dataset::{
-    default_data_dir, digits, fashion_corrupted, fashion_test, fashion_train, labels_sha256, toy2d,
-    two_d_halfspace, DataError, Dataset, DatasetInfo, Targets,
-};
+pub use dataset::{labels_sha256, DataError, Dataset, DatasetInfo, Targets};
 pub use npz::{load_npz, NpzError};
 pub use objective::Objective;
+pub use synthetic::{toy2d, two_d_halfspace, TOY2D_ROTATION};
 
 /// The default CPU backend, burn-flex: measured fastest of burn's CPU backends with nested
 /// autodiff intact (docs/PERFORMANCE.md). Its precision is chosen at run time ([`Precision`]).

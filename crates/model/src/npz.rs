@@ -16,31 +16,22 @@ use crate::dataset::{Dataset, Targets};
 #[derive(Debug, thiserror::Error)]
 pub enum NpzError {
     /// The file could not be opened, is not a zip archive, or an array could not be decoded.
-    #[error("{path}: {what}: {source}")]
+    #[error("{path}: {what}")]
     Io {
-        /// The file.
         path: PathBuf,
         /// What was being read.
         what: String,
-        /// The underlying error.
         source: std::io::Error,
     },
     /// A required array is absent.
     #[error(
         "{path}: no array `{array}` (expected `x` and `y`, as written by np.savez(path, x=x, y=y))"
     )]
-    MissingArray {
-        /// The file.
-        path: PathBuf,
-        /// The array.
-        array: &'static str,
-    },
+    MissingArray { path: PathBuf, array: &'static str },
     /// An array has an unsupported dtype.
     #[error("{path}: array `{array}` has dtype {found}, expected {expected}")]
     Dtype {
-        /// The file.
         path: PathBuf,
-        /// The array.
         array: &'static str,
         /// The dtype found, in NumPy notation.
         found: String,
@@ -50,9 +41,7 @@ pub enum NpzError {
     /// An array has the wrong number of dimensions, no samples, or is stored in Fortran order.
     #[error("{path}: array `{array}` has shape {found:?}{fortran}, expected {expected}", fortran = if *fortran_order { " (Fortran order)" } else { "" })]
     Shape {
-        /// The file.
         path: PathBuf,
-        /// The array.
         array: &'static str,
         /// Its shape.
         found: Vec<u64>,
@@ -64,7 +53,6 @@ pub enum NpzError {
     /// `x` and `y` disagree on N.
     #[error("{path}: `x` has {n_x} samples but `y` has {n_y}")]
     CountMismatch {
-        /// The file.
         path: PathBuf,
         /// First dimension of `x`.
         n_x: u64,
@@ -74,11 +62,9 @@ pub enum NpzError {
     /// A label is negative or not below the number of classes.
     #[error("{path}: `y[{index}]` = {label} is not a class in 0..{n_classes}")]
     Label {
-        /// The file.
         path: PathBuf,
         /// Sample index.
         index: usize,
-        /// The label.
         label: i64,
         /// Number of classes.
         n_classes: usize,
@@ -86,11 +72,9 @@ pub enum NpzError {
     /// `x` holds a NaN or an infinity.
     #[error("{path}: `x` has non-finite value {value} at flat index {index}")]
     NonFinite {
-        /// The file.
         path: PathBuf,
         /// First bad flat (row-major) index.
         index: usize,
-        /// The value.
         value: f64,
     },
 }

@@ -1,15 +1,22 @@
-//! The bundled data in the workspace's data/ folder: integrity and the loaders built on it.
+//! The bundled data in the workspace's data/ folder: integrity, the copies compiled into the
+//! binary, and the loaders built on them.
 
 use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use curvscope_model::{
     default_data_dir, digits, fashion_corrupted, fashion_test, fashion_train, labels_sha256,
-    DataError,
+    DataDir, DataError,
 };
 use sha2::{Digest, Sha256};
 
+/// The workspace's data/ folder, the source of the embedded copies.
+fn source_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data")
+}
+
 fn decompressed_sha256(rel: &str) -> String {
-    let raw = std::fs::read(default_data_dir().join(rel)).unwrap();
+    let raw = std::fs::read(source_dir().join(rel)).unwrap();
     let mut bytes = Vec::new();
     flate2::read::GzDecoder::new(&raw[..])
         .read_to_end(&mut bytes)
@@ -41,8 +48,7 @@ fn bundled_idx_files_match_the_hashes_in_data_readme() {
             "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
         ),
     ];
-    let readme =
-        std::fs::read_to_string(default_data_dir().join("fashion-mnist/README.md")).unwrap();
+    let readme = std::fs::read_to_string(source_dir().join("fashion-mnist/README.md")).unwrap();
     for (file, hash) in expected {
         assert!(readme.contains(hash), "README lists {file}");
         assert_eq!(
@@ -101,9 +107,37 @@ fn asking_for_more_than_bundled_or_a_wrong_folder_is_an_error() {
         ),
         "{err}"
     );
-    let err = fashion_test(std::path::Path::new("/nonexistent"), 1).unwrap_err();
+    let err = fashion_test(&DataDir::Folder("/nonexistent".into()), 1).unwrap_err();
     assert!(
-        err.to_string().contains("t10k-images-idx3-ubyte.gz"),
+        err.to_string()
+            .contains("/nonexistent/fashion-mnist/t10k-images-idx3-ubyte.gz"),
+        "{err}"
+    );
+    let err = digits(&DataDir::Folder("/nonexistent".into())).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("/nonexistent/digits/digits.csv.gz"),
+        "{err}"
+    );
+}
+
+/// The datasets compiled into the binary are those read from data/, value for value, so a
+/// copied binary and `$CURVSCOPE_DATA_DIR` give the same numbers.
+#[test]
+fn embedded_data_is_the_data_folder() {
+    let (embedded, folder) = (DataDir::Embedded, DataDir::Folder(source_dir()));
+    assert_eq!(
+        fashion_train(&embedded, 6000).unwrap(),
+        fashion_train(&folder, 6000).unwrap()
+    );
+    assert_eq!(
+        fashion_test(&embedded, 10_000).unwrap(),
+        fashion_test(&folder, 10_000).unwrap()
+    );
+    assert_eq!(digits(&embedded).unwrap(), digits(&folder).unwrap());
+    let err = fashion_train(&embedded, 6001).unwrap_err().to_string();
+    assert!(
+        err.contains("<built-in data>/fashion-mnist/train-6k-images-idx3-ubyte.gz"),
         "{err}"
     );
 }

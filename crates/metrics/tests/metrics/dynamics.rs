@@ -2,7 +2,7 @@
 //! covariance computed densely (Σ, F = GᵀG/N and the eigenpairs of Σ and H from nalgebra).
 
 use crate::objectives::{dense_covariance, dense_top, LeastSquares};
-use curvscope_metrics::{minibatch_weights, Dynamic, Dynamics, DynamicsOptions, Estimate};
+use curvscope_metrics::{minibatch_weights, Descent, DescentOptions, Dynamic, Estimate};
 use curvscope_model::Objective;
 use nalgebra::{DMatrix, DVector};
 
@@ -17,19 +17,19 @@ fn setup() -> (LeastSquares, Vec<f64>) {
     (LeastSquares::random(N, D, 21), vec![0.8, -1.1, 0.4, 1.7])
 }
 
-fn options(dynamic: Dynamic) -> DynamicsOptions {
-    DynamicsOptions {
+fn options(dynamic: Dynamic) -> DescentOptions {
+    DescentOptions {
         // One refresh (at step 0): every sample then comes from the same noise law.
         refresh_every: u64::MAX,
         rank: RANK,
         seed: 7,
-        ..DynamicsOptions::new(dynamic, B)
+        ..DescentOptions::new(dynamic, B)
     }
 }
 
 /// `SAMPLES` draws of ε at θ (steps 0, 1, …), each a D-vector.
-fn sample_noise(ls: &LeastSquares, theta: &[f64], options: DynamicsOptions) -> Vec<Vec<f64>> {
-    let mut dynamics = Dynamics::new(options);
+fn sample_noise(ls: &LeastSquares, theta: &[f64], options: DescentOptions) -> Vec<Vec<f64>> {
+    let mut dynamics = Descent::new(options);
     let grad = ls.grad(theta);
     let minibatch = |t: &[f64], idx: &[usize]| ls.weighted_grad(t, &minibatch_weights(N, idx));
     (0..SAMPLES)
@@ -94,7 +94,7 @@ fn every_dynamic_has_its_claimed_noise_covariance() {
         "θ should be far from the minimum, so F ≠ Σ"
     );
     let rho = 0.3;
-    let cases: Vec<(DynamicsOptions, DMatrix<f64>)> = vec![
+    let cases: Vec<(DescentOptions, DMatrix<f64>)> = vec![
         (options(Dynamic::Sgd), &sigma / b),
         (
             options(Dynamic::SgdNoReplacement),
@@ -105,7 +105,7 @@ fn every_dynamic_has_its_claimed_noise_covariance() {
             DMatrix::identity(D, D) * (tr / D as f64),
         ),
         (
-            DynamicsOptions {
+            DescentOptions {
                 noise_std: Some(rho),
                 ..options(Dynamic::GldConst)
             },
@@ -194,12 +194,12 @@ fn a_restarted_trajectory_repeats_bit_for_bit() {
     let (ls, theta0) = setup();
     let minibatch = |t: &[f64], idx: &[usize]| ls.weighted_grad(t, &minibatch_weights(N, idx));
     let run = |dynamic: Dynamic, theta: &[f64], steps: std::ops::Range<u64>| {
-        let mut dynamics = Dynamics::new(DynamicsOptions {
+        let mut dynamics = Descent::new(DescentOptions {
             refresh_every: 3,
             seed: 5,
             // GLD const's ρ is fixed at the start of the run; a restart must be given it.
             noise_std: Some(0.1),
-            ..DynamicsOptions::new(dynamic, B)
+            ..DescentOptions::new(dynamic, B)
         });
         let mut theta = theta.to_vec();
         for step in steps {

@@ -37,7 +37,7 @@ fn report_agrees_with_dense_truth_and_round_trips() {
     assert_rel(report.trace_sigma.value, sigma.trace(), 1e-10);
     assert_rel(report.trace_h_sigma.value, (&h * &sigma).trace(), 1e-10);
     assert_rel(
-        report.trace_h_sigma_iso,
+        report.isotropic_trace_h_sigma,
         h.trace() * sigma.trace() / d as f64,
         1e-10,
     );

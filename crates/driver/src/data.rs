@@ -1,17 +1,74 @@
-//! What `analyze` and `info` share about a checkpoint: which data it is evaluated on, its
-//! name, and a fingerprint of its files so that a resumed analysis notices a rewritten one.
+//! The data a command evaluates on: `--data` specs, the flags that choose them, and the rule
+//! by which a checkpoint's own training data is found again.
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use anyhow::{Context, Result};
-use curvscope_model::checkpoint::{META_FILE, MODEL_FILE};
-use curvscope_model::{CheckpointMeta, Dataset, Dtype};
+use anyhow::{bail, Context, Result};
+use curvscope_model::{
+    default_data_dir, digits, fashion_corrupted, fashion_test, fashion_train, load_npz, toy2d,
+    two_d_halfspace, CheckpointMeta, Dataset, Precision, Targets,
+};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use crate::common::{load_dataset, Device, DATA_HELP};
-use curvscope_model::Precision;
+use crate::network::{precision_parser, Device};
+
+/// Help text for every `--data`/`--eval-data` flag.
+pub const DATA_HELP: &str =
+    "Dataset: fashion-corrupted[:CLEAN:RANDOM] (the paper's set: first CLEAN+RANDOM \
+     FashionMNIST training images, the last RANDOM with seeded random labels; default 1000:200), \
+     fashion[:N] (first N training images, N ≤ 6000), fashion-test[:N] (N ≤ 10000), digits, \
+     halfspace[:N] (2-D points, label 1[x1 ≥ x2], for fixed-output), toy2d[:N] (the paper's 2-D \
+     toy data), or a path to an .npz with arrays x [N, ...] and y [N]";
+
+/// A dataset named on the command line (see [`DATA_HELP`]); `seed` drives its random parts.
+pub fn load_dataset(spec: &str, seed: u64) -> Result<Dataset> {
+    let dir = default_data_dir();
+    let (name, args) = spec.split_once(':').unwrap_or((spec, ""));
+    let numbers: Vec<usize> = if args.is_empty() {
+        Vec::new()
+    } else {
+        args.split(':')
+            .map(|a| {
+                a.parse()
+                    .with_context(|| format!("'{a}' in dataset '{spec}' is not a count"))
+            })
+            .collect::<Result<_>>()?
+    };
+    let count = |default: usize| numbers.first().copied().unwrap_or(default);
+    let data = match name {
+        "fashion-corrupted" => {
+            let (clean, random) = match numbers[..] {
+                [] => (1000, 200),
+                [clean, random] => (clean, random),
+                _ => bail!("fashion-corrupted takes CLEAN:RANDOM, got '{spec}'"),
+            };
+            fashion_corrupted(&dir, clean, random, seed)?
+        }
+        "fashion" => fashion_train(&dir, count(6000))?,
+        "fashion-test" => fashion_test(&dir, count(10000))?,
+        "digits" => digits(&dir)?,
+        "halfspace" => regression(two_d_halfspace(count(1000), seed))?,
+        "toy2d" => toy2d(count(100), seed),
+        _ if spec.ends_with(".npz") => load_npz(Path::new(spec), None)?,
+        _ => bail!("unknown dataset '{spec}'. {DATA_HELP}"),
+    };
+    Ok(data)
+}
+
+/// The half-space labels as 0/1 regression targets, what the fixed-output net fits.
+fn regression(data: Dataset) -> Result<Dataset> {
+    let targets = data.targets_f64().context("half-space data has labels")?;
+    let name = data.info().name.clone();
+    let seed = data.info().seed;
+    Ok(Dataset::new(
+        name,
+        data.x().to_vec(),
+        data.sample_shape().to_vec(),
+        Targets::Regression(targets),
+        seed,
+    )?)
+}
 
 /// Dataset used when neither `--data` nor the checkpoint names one: the paper's set.
 pub const DEFAULT_DATA: &str = "fashion-corrupted";
@@ -32,7 +89,7 @@ pub struct DataArgs {
     #[arg(long, value_name = "SEED")]
     pub data_seed: Option<u64>,
     /// Floating-point precision of the network evaluation.
-    #[arg(long, default_value_t = Precision::F64, value_parser = crate::common::precision_parser())]
+    #[arg(long, default_value_t = Precision::F64, value_parser = precision_parser())]
     pub precision: Precision,
     /// Where the network is evaluated: cpu (burn-flex) or gpu (burn-wgpu on Vulkan; needs a
     /// build with `--features wgpu`).
@@ -43,7 +100,7 @@ pub struct DataArgs {
 /// The dataset a checkpoint is evaluated on, as a `--data` spec and its seed.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct DataChoice {
-    /// The spec (see `common::DATA_HELP`).
+    /// The spec (see [`DATA_HELP`]).
     pub spec: String,
     /// Seed of its random parts (e.g. fashion-corrupted's random labels).
     pub seed: u64,
@@ -100,40 +157,4 @@ pub fn label_mismatch(meta: &CheckpointMeta, data: &Dataset) -> Option<String> {
             &recorded[..12.min(recorded.len())]
         )
     })
-}
-
-/// The checkpoint's name: its folder's name.
-pub fn checkpoint_name(dir: &Path) -> String {
-    // `.` or `run/..` have no file name of their own; their canonical path does.
-    let named = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
-    named(dir)
-        .or_else(|| named(&dir.canonicalize().ok()?))
-        .unwrap_or_else(|| dir.display().to_string())
-}
-
-/// SHA-256 of checkpoint.json followed by model.safetensors; `None` if either is unreadable.
-pub fn content_sha256(dir: &Path) -> Option<String> {
-    let mut hasher = Sha256::new();
-    for file in [META_FILE, MODEL_FILE] {
-        hasher.update(std::fs::read(dir.join(file)).ok()?);
-    }
-    Some(hex(&hasher.finalize()))
-}
-
-/// Lowercase hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// "f32" or "f64".
-pub fn dtype_name(dtype: Dtype) -> &'static str {
-    match dtype {
-        Dtype::F32 => "f32",
-        Dtype::F64 => "f64",
-    }
-}
-
-/// The Euclidean norm of θ.
-pub fn norm(theta: &[f64]) -> f64 {
-    theta.iter().map(|x| x * x).sum::<f64>().sqrt()
 }

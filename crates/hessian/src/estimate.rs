@@ -1,9 +1,6 @@
-//! A number together with how it was obtained, and the seeded Monte-Carlo loop behind the
-//! stochastic ones.
+//! A number together with how it was obtained: every trace, moment and Monte-Carlo mean in
+//! curvscope is an [`Estimate`], so each reported value says how far to trust it.
 
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// How a reported number was obtained.
@@ -16,10 +13,10 @@ pub enum Estimator {
     Stochastic,
 }
 
-/// A value with its provenance, so every number in a [`crate::Report`] says how far to trust it.
+/// A value with its standard error and provenance.
 ///
 /// ```
-/// use curvscope_metrics::{Estimate, Estimator};
+/// use curvscope_hessian::{Estimate, Estimator};
 /// let e = Estimate::from_samples(&[1.0, 2.0, 3.0, 4.0], 7);
 /// assert_eq!(e.value, 2.5);
 /// assert_eq!(e.estimator, Estimator::Stochastic);
@@ -45,7 +42,7 @@ impl Estimate {
     /// An exact value obtained from `probes` samples.
     ///
     /// ```
-    /// let e = curvscope_metrics::Estimate::exact(3.0, 10);
+    /// let e = curvscope_hessian::Estimate::exact(3.0, 10);
     /// assert_eq!((e.stderr, e.seed), (0.0, None));
     /// ```
     pub fn exact(value: f64, probes: usize) -> Self {
@@ -58,19 +55,18 @@ impl Estimate {
         }
     }
 
-    /// Mean and standard error (sample standard deviation / √M) of M ≥ 2 i.i.d. samples,
-    /// summed in index order so the result is bit-reproducible.
+    /// Mean and standard error (sample standard deviation / √M) of M ≥ 2 i.i.d. samples
+    /// drawn from `seed`, summed in index order so the result is bit-reproducible.
     ///
     /// # Panics
     /// If fewer than 2 samples are given (no standard error exists).
     pub fn from_samples(samples: &[f64], seed: u64) -> Self {
         let m = samples.len();
         assert!(m >= 2, "a standard error needs at least 2 probes, got {m}");
-        let mean = samples.iter().sum::<f64>() / m as f64;
-        let var = samples.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (m - 1) as f64;
+        let (value, stderr) = mean_and_stderr(samples);
         Self {
-            value: mean,
-            stderr: (var / m as f64).sqrt(),
+            value,
+            stderr,
             estimator: Estimator::Stochastic,
             probes: m,
             seed: Some(seed),
@@ -78,22 +74,14 @@ impl Estimate {
     }
 }
 
-/// The random stream of probe `index`: ChaCha8 keyed by `seed` on stream `index`, so a probe
-/// draws the same numbers whatever the thread count, scheduling or total number of probes.
-pub(crate) fn probe_rng(seed: u64, index: usize) -> ChaCha8Rng {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(index as u64);
-    rng
-}
-
-/// `f(probe_rng(seed, i))` for i in 0..m, evaluated in parallel and returned in index order.
-pub(crate) fn monte_carlo<T, F>(m: usize, seed: u64, f: F) -> Vec<T>
-where
-    T: Send,
-    F: Fn(&mut ChaCha8Rng) -> T + Sync,
-{
-    (0..m)
-        .into_par_iter()
-        .map(|i| f(&mut probe_rng(seed, i)))
-        .collect()
+/// Sample mean and its standard error (sample standard deviation with n − 1, over √n), summed
+/// in index order so the result is bit-reproducible; the error is infinite for one sample.
+pub(crate) fn mean_and_stderr(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    if xs.len() < 2 {
+        return (mean, f64::INFINITY);
+    }
+    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, (var / n).sqrt())
 }

@@ -1,0 +1,88 @@
+//! The network a command evaluates: its architecture named on the command line, the precision
+//! and device it runs in, and the objective built from them.
+
+use anyhow::{bail, Context, Result};
+use curvscope_model::{ArchSpec, BurnObjective, Cpu, Dataset, Objective, Precision};
+use serde::{Deserialize, Serialize};
+
+/// Parses `--precision` (f32 or f64), listing both in `--help`.
+pub fn precision_parser() -> impl clap::builder::TypedValueParser<Value = Precision> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(["f32", "f64"])
+        .map(|s| s.parse::<Precision>().expect("a listed value"))
+}
+
+/// Where the network is evaluated (`--device`).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Device {
+    /// burn-flex on the CPU cores.
+    #[default]
+    Cpu,
+    /// burn-wgpu on the first GPU, through Vulkan (a build with `--features wgpu`).
+    Gpu,
+}
+
+impl Device {
+    /// For `skip_serializing_if`: options hashed before `--device` existed keep their hash.
+    pub fn is_cpu(&self) -> bool {
+        *self == Device::Cpu
+    }
+}
+
+/// The objective of `arch` on `data` in `precision` on `device`.
+pub fn objective(
+    arch: &ArchSpec,
+    data: &Dataset,
+    precision: Precision,
+    device: Device,
+) -> Result<Box<dyn Objective>> {
+    let arch = arch.clone();
+    Ok(match device {
+        Device::Cpu => Box::new(BurnObjective::<Cpu>::new(
+            arch,
+            data,
+            &Default::default(),
+            precision,
+        )?),
+        #[cfg(feature = "wgpu")]
+        Device::Gpu => {
+            anyhow::ensure!(
+                precision == Precision::F32,
+                "--device gpu computes in f32 only (burn-wgpu's f64 kernels did not compile on \
+                 an NVIDIA H100's Vulkan driver); add --precision f32"
+            );
+            Box::new(
+                BurnObjective::<curvscope_model::Gpu>::new(
+                    arch,
+                    data,
+                    &Default::default(),
+                    precision,
+                )?
+                .with_samples_per_block(usize::MAX),
+            )
+        }
+        #[cfg(not(feature = "wgpu"))]
+        Device::Gpu => bail!(
+            "--device gpu: this curvscope was built without GPU support; rebuild it with \
+             `cargo build --release -p curvscope --features wgpu`"
+        ),
+    })
+}
+
+/// An architecture by name or as JSON (`lenet`, `toy2d`, or e.g.
+/// `{"name":"mlp","input":784,"hidden":[50],"classes":10,"activation":"relu"}`).
+pub fn parse_arch(spec: &str) -> Result<ArchSpec> {
+    let json = if spec.trim_start().starts_with('{') {
+        spec.to_string()
+    } else {
+        format!(r#"{{"name":"{spec}"}}"#)
+    };
+    serde_json::from_str(&json).with_context(|| {
+        format!(
+            "'{spec}' is not an architecture (lenet, toy2d, or JSON like {{\"name\":\"mlp\",...}})"
+        )
+    })
+}

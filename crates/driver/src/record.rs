@@ -1,0 +1,118 @@
+//! What an analysis folder holds: the record of each analyzed checkpoint
+//! (`reports/<checkpoint>.json`), the options that produced it, the checkpoints that failed, and
+//! the names of every file. `analyze` writes these records; `tables` turns them into CSVs;
+//! `export` and `demo` read the files back by these names.
+
+use std::path::{Path, PathBuf};
+
+use curvscope_metrics::{Report, ReportOptions};
+use curvscope_model::{CheckpointMeta, DatasetInfo, Precision};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::network::Device;
+use curvscope_model::files::hex;
+
+/// One row per analyzed checkpoint (see `tables::METRICS`).
+pub const METRICS_CSV: &str = "metrics.csv";
+/// Top Hessian eigenvalues, one row per eigenvalue.
+pub const EIGENVALUES_CSV: &str = "eigenvalues.csv";
+/// Condition 1 of Proposition 1, one row per k.
+pub const PROP1_CSV: &str = "prop1.csv";
+/// The SLQ spectral density (only with `--density`).
+pub const DENSITY_CSV: &str = "density.csv";
+/// The checkpoints that could not be analyzed, with why.
+pub const FAILURES_CSV: &str = "failures.csv";
+/// The options, their hash and every column's meaning.
+pub const MANIFEST_JSON: &str = "analysis.json";
+/// Every column's meaning, for people.
+pub const README_MD: &str = "README.md";
+/// Folder of the per-checkpoint records.
+pub const REPORTS_DIR: &str = "reports";
+
+/// Everything that determines the numbers; its hash decides whether a stored record is reused.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AnalysisOptions {
+    /// `--data`, if given.
+    pub data: Option<String>,
+    /// `--data-seed`, if given.
+    pub data_seed: Option<u64>,
+    /// `--batch`, if given.
+    pub batch: Option<usize>,
+    /// Precision of the network evaluation.
+    pub precision: Precision,
+    /// Device of the network evaluation (absent when cpu).
+    #[serde(default, skip_serializing_if = "Device::is_cpu")]
+    pub device: Device,
+    /// What the metrics crate computes (batch size filled in per checkpoint).
+    pub report: ReportOptions,
+}
+
+impl AnalysisOptions {
+    /// First 16 hex digits of the SHA-256 of the options' JSON.
+    pub fn hash(&self) -> String {
+        let json = serde_json::to_vec(self).expect("options are plain JSON");
+        hex(&Sha256::digest(json))[..16].to_string()
+    }
+}
+
+/// The data a checkpoint was evaluated on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DataUsed {
+    /// Spec (`--data` syntax).
+    pub spec: String,
+    /// Seed of its random parts.
+    pub seed: u64,
+    /// What was built.
+    pub info: DatasetInfo,
+}
+
+/// reports/<checkpoint>.json: one checkpoint's analysis with everything needed to trust it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointRecord {
+    /// Checkpoint folder name.
+    pub checkpoint: String,
+    /// Checkpoint folder.
+    pub path: PathBuf,
+    /// SHA-256 of checkpoint.json and model.safetensors, to notice a rewritten checkpoint.
+    pub checkpoint_sha256: String,
+    /// Its metadata.
+    pub meta: CheckpointMeta,
+    /// Storage precision of its tensors ("f32" or "f64").
+    pub dtype: String,
+    /// ‖θ‖.
+    pub theta_norm: f64,
+    /// The data it was evaluated on.
+    pub data: DataUsed,
+    /// Fraction classified correctly (classifiers only).
+    pub accuracy: Option<f64>,
+    /// The options used.
+    pub options: AnalysisOptions,
+    /// [`AnalysisOptions::hash`] of `options`.
+    pub options_hash: String,
+    /// Seconds spent computing the record.
+    pub wall_time_s: f64,
+    /// The metrics crate's report.
+    pub report: Report,
+}
+
+/// A checkpoint that could not be analyzed.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    /// Checkpoint folder name.
+    pub checkpoint: String,
+    /// Checkpoint folder.
+    pub path: PathBuf,
+    /// The error chain.
+    pub error: String,
+}
+
+impl CheckpointRecord {
+    /// The stored record at `path` if it was made with the options hashed to `hash` from a
+    /// checkpoint with these contents.
+    pub fn reusable(path: &Path, hash: &str, fingerprint: Option<&str>) -> Option<Self> {
+        let record: Self = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+        (record.options_hash == hash && Some(record.checkpoint_sha256.as_str()) == fingerprint)
+            .then_some(record)
+    }
+}

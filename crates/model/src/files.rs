@@ -1,0 +1,83 @@
+//! File primitives every crate of the workspace shares: atomic writes and hex encoding.
+
+use std::io::Write;
+use std::path::Path;
+
+/// Writes `contents` to `path` through a temporary file in the same folder and a rename, so
+/// a reader, or a process killed mid-write, sees the old file or the new one, never half of
+/// one. The file gets the permissions of `std::fs::write` (0666 less the umask, not a
+/// temporary file's 0600). The error message names `path` (or the folder, if the temporary
+/// file cannot be made there).
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("a.txt");
+/// curvscope_model::files::write_atomic(&path, b"one")?;
+/// curvscope_model::files::write_atomic(&path, b"two")?;
+/// assert_eq!(std::fs::read(&path)?, b"two");
+/// let err = curvscope_model::files::write_atomic(&dir.path().join("no/such/dir/b"), b"")
+///     .unwrap_err();
+/// assert!(err.to_string().contains("no/such/dir"), "{err}");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let named = |at: &Path, what: &str| {
+        let at = at.display().to_string();
+        let what = what.to_string();
+        move |e: std::io::Error| std::io::Error::new(e.kind(), format!("{at}: {what}: {e}"))
+    };
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut tmp = builder
+        .tempfile_in(dir)
+        .map_err(named(dir, "cannot create a temporary file in this folder"))?;
+    let write = named(path, "cannot write");
+    tmp.write_all(contents).map_err(&write)?;
+    tmp.as_file().sync_all().map_err(&write)?;
+    tmp.persist(path).map_err(|e| write(e.error))?;
+    Ok(())
+}
+
+/// Lowercase hexadecimal of `bytes`, two digits per byte (as Python's `bytes.hex()`).
+///
+/// ```
+/// assert_eq!(curvscope_model::files::hex(&[0x00, 0xab, 0x7f]), "00ab7f");
+/// ```
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn atomic_writes_get_the_permissions_of_a_plain_write() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (plain, atomic) = (dir.path().join("plain"), dir.path().join("atomic"));
+        std::fs::write(&plain, b"x").unwrap();
+        write_atomic(&atomic, b"x").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode();
+        assert_eq!(mode(&atomic), mode(&plain));
+    }
+
+    #[test]
+    fn a_failed_write_names_the_file_and_leaves_the_old_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        write_atomic(&path, b"old").unwrap();
+        // A folder cannot be replaced by a file: the rename fails.
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        let err = write_atomic(&sub, b"new").unwrap_err();
+        assert!(err.to_string().contains(&*sub.to_string_lossy()), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+    }
+}
