@@ -37,6 +37,7 @@ const METRICS_COLUMNS: &[&str] = &[
     "lambda_min_converged",
     "trace_h",
     "trace_h_stderr",
+    "trace_h_estimator",
     "trace_sigma",
     "u1_sigma_u1",
     "a_hat",
@@ -175,6 +176,7 @@ fn assert_clean(out: &Path) {
         "eigenvalues.csv",
         "prop1.csv",
         "density.csv",
+        "layers.csv",
         "failures.csv",
         "analysis.json",
         "README.md",
@@ -257,6 +259,11 @@ fn metrics_csv_has_the_documented_columns_and_true_numbers() {
     );
     assert_eq!(metrics.column("trace_h_sigma_estimator"), ["exact"; 3]);
     assert_eq!(
+        metrics.column("trace_h_estimator"),
+        ["exact"; 3],
+        "a ReLU net: Tr(H) from its exact diagonal"
+    );
+    assert_eq!(
         metrics.column("batch_size"),
         ["20"; 3],
         "taken from the checkpoint"
@@ -315,6 +322,43 @@ fn metrics_csv_has_the_documented_columns_and_true_numbers() {
         ["checkpoint", "step", "k", "lambda_k1", "d_k", "holds"]
     );
     assert!(!out.join("density.csv").exists(), "density only when asked");
+
+    // layers.csv: hidden.weight and hidden.bias per checkpoint, summing to the totals.
+    let layers = Csv::read(&out.join("layers.csv"));
+    assert_eq!(
+        layers.header,
+        [
+            "checkpoint",
+            "step",
+            "tensor",
+            "n_params",
+            "trace_h",
+            "mean_diag_h",
+            "trace_sigma"
+        ]
+    );
+    assert_eq!(
+        layers.column("tensor"),
+        ["hidden.weight", "hidden.bias"].repeat(3)
+    );
+    let (layer_h, layer_sigma) = (layers.numbers("trace_h"), layers.numbers("trace_sigma"));
+    let trace_sigma = metrics.numbers("trace_sigma");
+    for i in 0..3 {
+        let (h, sigma) = (
+            layer_h[2 * i] + layer_h[2 * i + 1],
+            layer_sigma[2 * i] + layer_sigma[2 * i + 1],
+        );
+        assert!(
+            (h - trace_h[i]).abs() <= 1e-12 * trace_h[i].abs(),
+            "{h} vs {}",
+            trace_h[i]
+        );
+        assert!(
+            (sigma - trace_sigma[i]).abs() <= 1e-10 * trace_sigma[i],
+            "{sigma} vs {}",
+            trace_sigma[i]
+        );
+    }
     assert_eq!(Csv::read(&out.join("failures.csv")).rows.len(), 0);
 
     // Each report holds the Report and the options, agreeing with the CSV.
@@ -645,6 +689,7 @@ fn export_renders_figures_and_a_valid_notebook() {
         "eigenvalues.csv",
         "prop1.csv",
         "density.csv",
+        "layers.csv",
         "run.csv",
         "README.md",
         "analysis.json",

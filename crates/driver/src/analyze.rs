@@ -61,8 +61,9 @@ pub struct AnalyzeArgs {
     /// Skip the smallest Hessian eigenvalue (it flags negative curvature, outside Proposition 1).
     #[arg(long)]
     pub no_lambda_min: bool,
-    /// Rademacher probes for Tr(H) after deflating the top-k eigenvectors [default: blocks of
-    /// 10 until 1% relative standard error, at most 100].
+    /// Rademacher probes for Tr(H) after deflating the top-k eigenvectors, for nets whose Tr(H)
+    /// is not exact (tanh mlp, toy2d) [default: blocks of 10 until 1% relative standard error,
+    /// at most 100].
     #[arg(long, value_name = "P")]
     pub trace_probes: Option<usize>,
     /// Estimate Tr(HΣ) stochastically with this many probes (≥ 2) instead of exactly (exact

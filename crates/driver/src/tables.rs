@@ -8,7 +8,8 @@ use curvscope_metrics::Estimator;
 use curvscope_model::files::write_atomic;
 
 use crate::record::{
-    CheckpointRecord, Failure, DENSITY_CSV, EIGENVALUES_CSV, FAILURES_CSV, METRICS_CSV, PROP1_CSV,
+    CheckpointRecord, Failure, DENSITY_CSV, EIGENVALUES_CSV, FAILURES_CSV, LAYERS_CSV, METRICS_CSV,
+    PROP1_CSV,
 };
 
 /// One CSV cell.
@@ -29,6 +30,19 @@ impl Cell {
             Cell::Bool(b) => b.to_string(),
             Cell::Empty => String::new(),
         }
+    }
+}
+
+impl From<Estimator> for Cell {
+    /// `exact` or `stochastic`.
+    fn from(e: Estimator) -> Self {
+        Cell::Text(
+            match e {
+                Estimator::Exact => "exact",
+                Estimator::Stochastic => "stochastic",
+            }
+            .into(),
+        )
     }
 }
 
@@ -72,8 +86,11 @@ pub const METRICS: &[(&str, &str, Extract)] = &[
     ("lambda_min_converged", "λ_min's Ritz pair met --tol; if not, a value ≥ 0 is only an upper bound on λ_min (empty with --no-lambda-min)", |r| {
         r.report.lambda_min.map(|l| l.converged).into()
     }),
-    ("trace_h", "Tr(H), deflated Hutchinson estimate", |r| Cell::Num(r.report.trace_h.value)),
-    ("trace_h_stderr", "standard error of trace_h", |r| Cell::Num(r.report.trace_h.stderr)),
+    ("trace_h", "Tr(H): exact (Σ diag(H), piecewise-linear nets) or deflated Hutchinson", |r| Cell::Num(r.report.trace_h.value)),
+    ("trace_h_stderr", "standard error of trace_h (0 when exact)", |r| Cell::Num(r.report.trace_h.stderr)),
+    ("trace_h_estimator", "exact (C per-sample-gradient passes, nets of affine layers, ReLU and max-pooling) or stochastic (probes)", |r| {
+        r.report.trace_h.estimator.into()
+    }),
     ("trace_sigma", "Tr(Σ) of the one-sample gradient noise covariance Σ (exact)", |r| Cell::Num(r.report.trace_sigma.value)),
     ("u1_sigma_u1", "u₁ᵀΣu₁, the noise variance along the top Hessian eigenvector", |r| r.report.u_sigma_u.first().copied().into()),
     ("a_hat", "â = u₁ᵀΣu₁·Tr(H)/(λ₁·Tr(Σ)), Proposition 1's projection coefficient (empty when Tr(H), λ₁ or Tr(Σ) is not positive)", |r| {
@@ -82,10 +99,7 @@ pub const METRICS: &[(&str, &str, Extract)] = &[
     ("trace_h_sigma", "Tr(HΣ), the escaping indicator", |r| Cell::Num(r.report.trace_h_sigma.value)),
     ("trace_h_sigma_stderr", "standard error of trace_h_sigma (0 when exact)", |r| Cell::Num(r.report.trace_h_sigma.stderr)),
     ("trace_h_sigma_estimator", "exact (N per-sample gradients and HVPs) or stochastic (probes)", |r| {
-        Cell::Text(match r.report.trace_h_sigma.estimator {
-            Estimator::Exact => "exact".into(),
-            Estimator::Stochastic => "stochastic".into(),
-        })
+        r.report.trace_h_sigma.estimator.into()
     }),
     ("isotropic_trace_h_sigma", "Tr(HΣ̄) = Tr(H)·Tr(Σ)/D, isotropic noise of the same magnitude", |r| Cell::Num(r.report.isotropic_trace_h_sigma)),
     ("ratio", "Tr(HΣ)/Tr(HΣ̄) (empty when Tr(HΣ̄) ≤ 0: Tr(H) ≤ 0 or Tr(Σ) = 0)", |r| r.report.anisotropy_ratio.into()),
@@ -141,6 +155,8 @@ pub struct LongTable {
     pub file: &'static str,
     pub columns: &'static [(&'static str, &'static str)],
     pub rows: fn(&CheckpointRecord) -> Vec<Vec<Cell>>,
+    /// Written only when some record has rows (an optional part of the analysis).
+    pub optional: bool,
 }
 
 /// A row of a long table: checkpoint and step, then `rest`.
@@ -154,10 +170,11 @@ fn row<const N: usize>(r: &CheckpointRecord, rest: [Cell; N]) -> Vec<Cell> {
     .collect()
 }
 
-/// eigenvalues.csv, prop1.csv and density.csv.
+/// eigenvalues.csv, prop1.csv, density.csv and layers.csv.
 pub const LONG_TABLES: &[LongTable] = &[
     LongTable {
         file: EIGENVALUES_CSV,
+        optional: false,
         columns: &[
             ("checkpoint", "checkpoint folder name"),
             ("step", "training step"),
@@ -181,6 +198,7 @@ pub const LONG_TABLES: &[LongTable] = &[
     },
     LongTable {
         file: PROP1_CSV,
+        optional: false,
         columns: &[
             ("checkpoint", "checkpoint folder name"),
             ("step", "training step"),
@@ -212,6 +230,7 @@ pub const LONG_TABLES: &[LongTable] = &[
     },
     LongTable {
         file: DENSITY_CSV,
+        optional: true,
         columns: &[
             ("checkpoint", "checkpoint folder name"),
             ("step", "training step"),
@@ -229,6 +248,46 @@ pub const LONG_TABLES: &[LongTable] = &[
                 .iter()
                 .zip(&d.values)
                 .map(|(&x, &y)| row(r, [Cell::Num(x), Cell::Num(y)]))
+                .collect()
+        },
+    },
+    LongTable {
+        file: LAYERS_CSV,
+        optional: true,
+        columns: &[
+            ("checkpoint", "checkpoint folder name"),
+            ("step", "training step"),
+            (
+                "tensor",
+                "state_dict name of a tensor T of θ (a layer's weight or bias)",
+            ),
+            ("n_params", "D_T, its number of parameters"),
+            (
+                "trace_h",
+                "Σ_{j∈T} H_jj, Tr(H) restricted to T (exact diag(H))",
+            ),
+            ("mean_diag_h", "trace_h / n_params"),
+            (
+                "trace_sigma",
+                "Σ_{j∈T} Σ_jj = (1/N) Σ_i ‖g_i,T − ḡ_T‖², Tr(Σ) restricted to T",
+            ),
+        ],
+        rows: |r| {
+            r.report
+                .layers
+                .iter()
+                .map(|l| {
+                    row(
+                        r,
+                        [
+                            Cell::Text(l.tensor.clone()),
+                            Cell::Int(l.n_params as u64),
+                            Cell::Num(l.trace_h),
+                            Cell::Num(l.mean_diag_h),
+                            Cell::Num(l.trace_sigma),
+                        ],
+                    )
+                })
                 .collect()
         },
     },
@@ -257,7 +316,8 @@ fn csv_bytes<'a>(
 }
 
 /// Rewrites every CSV whole from `records` (in checkpoint order) and `failures`, each
-/// atomically. density.csv is written only when some record has a density.
+/// atomically. The optional tables (density.csv, layers.csv) are written only when some record
+/// has rows for them.
 pub fn write_all(dir: &Path, records: &[&CheckpointRecord], failures: &[Failure]) -> Result<()> {
     let metrics = records
         .iter()
@@ -272,7 +332,7 @@ pub fn write_all(dir: &Path, records: &[&CheckpointRecord], failures: &[Failure]
             .flat_map(|r| (table.rows)(r))
             .map(|row| row.iter().map(Cell::render).collect())
             .collect();
-        if table.file == DENSITY_CSV && rows.is_empty() {
+        if table.optional && rows.is_empty() {
             continue;
         }
         write_atomic(

@@ -8,6 +8,7 @@
 //!
 //! - Σ: [`noise_statistics`] (Tr Σ, uᵀΣu), [`CovarianceOperator`], [`abs_cosines`],
 //!   [`minibatch_factor`], [`centred_gaussian_weights`].
+//! - Per-tensor Tr(H) and Tr(Σ): [`layer_traces`], [`covariance_diagonal`].
 //! - Escaping indicator Tr(HΣ): [`trace_h_sigma_exact`], [`trace_h_sigma_stochastic`].
 //! - Proposition 1: [`isotropic_trace_h_sigma`], [`anisotropy_ratio`],
 //!   [`projection_coefficient`], [`ill_conditioning_exponent`], [`first_ill_conditioned_k`],
@@ -55,6 +56,7 @@
 mod covariance;
 mod dynamics;
 mod escaping;
+mod layers;
 mod monte_carlo;
 mod proposition;
 mod report;
@@ -74,6 +76,7 @@ pub use dynamics::{
     msgd_fisher_weights, msgd_gaussian_weights, Descent, DescentOptions, Dynamic, MinibatchGrad,
 };
 pub use escaping::{trace_h_sigma_exact, trace_h_sigma_stochastic};
+pub use layers::{layer_traces, LayerTrace};
 pub use proposition::{
     anisotropy_ratio, condition_ks, first_ill_conditioned_k, ill_conditioning_exponent,
     isotropic_trace_h_sigma, negative_curvature, projection_coefficient, proposition1,

@@ -3,7 +3,9 @@
 use crate::covariance::{
     abs_cosines, minibatch_factor, noise_statistics, CovarianceOperator, MinibatchFactor,
 };
+use crate::dynamics::covariance_diagonal;
 use crate::escaping::{trace_h_sigma_exact, trace_h_sigma_stochastic};
+use crate::layers::{layer_traces, LayerTrace};
 use crate::proposition::{
     anisotropy_ratio, isotropic_trace_h_sigma, proposition1, LambdaMin, Proposition1,
 };
@@ -61,8 +63,11 @@ impl Default for CurvatureOptions {
 pub struct HessianSpectrum {
     /// Top eigenpairs, λ₁ ≥ λ₂ ≥ … (at least one).
     pub top: Eigenpairs,
-    /// Tr(H).
+    /// Tr(H): exact where the objective has an exact diagonal, else deflated Hutchinson.
     pub trace: Estimate,
+    /// diag(H), where the objective computes it exactly ([`Objective::hessian_diagonal`]).
+    #[serde(default)]
+    pub diagonal: Option<Vec<f64>>,
     /// Smallest eigenvalue and whether it converged, if computed; flags negative curvature
     /// in Proposition 1.
     pub lambda_min: Option<LambdaMin>,
@@ -71,7 +76,9 @@ pub struct HessianSpectrum {
 }
 
 impl HessianSpectrum {
-    /// Lanczos, deflated Hutchinson and SLQ on the exact-HVP operator of `objective` at θ.
+    /// Lanczos, Tr(H) and SLQ on the exact-HVP operator of `objective` at θ. Tr(H) is the sum
+    /// of the exact diagonal where the objective has one (piecewise-linear networks: C
+    /// per-sample-gradient passes), else deflated Hutchinson.
     pub fn compute<O: Objective + ?Sized>(
         objective: &O,
         theta: &[f64],
@@ -99,13 +106,19 @@ impl HessianSpectrum {
                 converged: smallest.converged,
             }
         });
-        let trace = deflated_hutchinson(
-            &h,
-            &top.eigenvectors,
-            options.trace_probes,
-            seed(Purpose::TraceH),
-        )
-        .trace;
+        let diagonal = objective.hessian_diagonal(theta);
+        let trace = match &diagonal {
+            Some(diagonal) => Estimate::exact(diagonal.iter().sum(), objective.n_samples()),
+            None => {
+                deflated_hutchinson(
+                    &h,
+                    &top.eigenvectors,
+                    options.trace_probes,
+                    seed(Purpose::TraceH),
+                )
+                .trace
+            }
+        };
         let density = options
             .density
             .as_ref()
@@ -113,6 +126,7 @@ impl HessianSpectrum {
         Self {
             top,
             trace,
+            diagonal,
             lambda_min,
             density,
         }
@@ -187,8 +201,11 @@ pub struct Report {
     pub hessian_applications: usize,
     /// Smallest Hessian eigenvalue and whether Lanczos converged on it, if computed.
     pub lambda_min: Option<LambdaMin>,
-    /// Tr(H) (deflated Hutchinson).
+    /// Tr(H): exact (the sum of diag(H)) for piecewise-linear networks, else deflated Hutchinson.
     pub trace_h: Estimate,
+    /// Tr(H) and Tr(Σ) per named tensor of θ, where diag(H) is exact (empty elsewhere).
+    #[serde(default)]
+    pub layers: Vec<LayerTrace>,
     /// Tr(Σ) = (1/N) Σ_i ‖g_i − ḡ‖², exact.
     pub trace_sigma: Estimate,
     /// u_iᵀΣu_i for each supplied Hessian eigenvector (condition 2 of Proposition 1 uses u₁).
@@ -230,7 +247,8 @@ pub fn analyze_checkpoint<O: Objective + ?Sized>(
 ///
 /// Cost: one pass of N per-sample gradients for Σ's statistics, one more with N HVPs for exact
 /// Tr(HΣ) (stochastic: a weighted gradient and an HVP per probe), one more when `sigma_top_k`
-/// > 0, plus M loss evaluations for sharpness.
+/// is non-zero, one more for diag(Σ) when `hessian.diagonal` is known, plus M loss evaluations
+/// for sharpness.
 ///
 /// # Panics
 /// If `hessian.top` is empty.
@@ -276,6 +294,14 @@ pub fn report_from_spectrum<O: Objective + ?Sized>(
         hessian_applications: hessian.top.n_applications,
         lambda_min: hessian.lambda_min,
         trace_h: hessian.trace.clone(),
+        layers: hessian
+            .diagonal
+            .as_ref()
+            .map(|diagonal| {
+                let sigma = covariance_diagonal(objective, theta);
+                layer_traces(&objective.parameter_tensors(), diagonal, &sigma)
+            })
+            .unwrap_or_default(),
         proposition1: proposition1(
             &hessian.top.eigenvalues,
             hessian.lambda_min,

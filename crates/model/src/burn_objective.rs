@@ -9,6 +9,8 @@ use crate::dataset::{DataError, Dataset, Targets};
 use crate::net::{self, Batch};
 use crate::Objective;
 
+mod hessian_diagonal;
+
 /// A burn network on a fixed dataset, seen as a function of its flat parameters.
 ///
 /// `B` is the base backend (e.g. `NdArray<f32>` or `NdArray<f64>`); gradients run on
@@ -273,7 +275,12 @@ impl<B: Backend> BurnObjective<B> {
 
     /// Σ over blocks of `f(block)`, element-wise, in block order (deterministic).
     fn sum_over_blocks(&self, f: impl Fn(Batch<B>, usize) -> Vec<f64> + Sync) -> Vec<f64> {
-        self.map_blocks(f)
+        self.sum_in_order(self.map_blocks(f))
+    }
+
+    /// The element-wise sum of D-vectors, in their order (deterministic); zeros if none.
+    fn sum_in_order(&self, parts: Vec<Vec<f64>>) -> Vec<f64> {
+        parts
             .into_iter()
             .reduce(|mut acc, p| {
                 acc.iter_mut().zip(&p).for_each(|(a, b)| *a += b);
@@ -290,6 +297,19 @@ impl<B: Backend> BurnObjective<B> {
         batch: &Batch<B>,
         reduce: impl FnOnce(Tensor<Autodiff<B>, 1>) -> Tensor<Autodiff<B>, 1>,
     ) -> Vec<f64> {
+        self.grad_of_scalar(theta, batch, |theta, batch| {
+            reduce(net::per_sample_losses(&self.arch, theta, batch))
+        })
+    }
+
+    /// ∇_θ scalar(θ, batch), for any scalar (one-element tensor) computed from the leaf θ and
+    /// the samples of `batch`.
+    fn grad_of_scalar(
+        &self,
+        theta: &[f64],
+        batch: &Batch<B>,
+        scalar: impl FnOnce(Tensor<Autodiff<B>, 1>, &Batch<Autodiff<B>>) -> Tensor<Autodiff<B>, 1>,
+    ) -> Vec<f64> {
         let lift = |t: &Tensor<B, 2>| Tensor::<Autodiff<B>, 2>::from_inner(t.clone());
         let batch = Batch {
             x: lift(&batch.x),
@@ -298,7 +318,7 @@ impl<B: Backend> BurnObjective<B> {
         let theta =
             Tensor::<Autodiff<B>, 1>::from_inner(to_tensor::<B>(theta, &self.device, self.dtype))
                 .require_grad();
-        let grads = reduce(net::per_sample_losses(&self.arch, theta.clone(), &batch)).backward();
+        let grads = scalar(theta.clone(), &batch).backward();
         to_host(
             theta
                 .grad(&grads)
@@ -388,6 +408,19 @@ impl<B: Backend> Objective for BurnObjective<B> {
         assert_eq!(v.len(), self.dim, "v has the wrong length");
         let sum = self.sum_over_blocks(|batch, _| self.hvp_of(theta, v, &batch));
         mean_of_sum(sum, self.n_samples())
+    }
+
+    /// The Gauss–Newton diagonal, exact for piecewise-linear networks
+    /// ([`ArchSpec::is_piecewise_linear`]; derivation in [`BurnObjective::gauss_newton_diagonal`]).
+    fn hessian_diagonal(&self, theta: &[f64]) -> Option<Vec<f64>> {
+        self.arch
+            .is_piecewise_linear()
+            .then(|| self.gauss_newton_diagonal(theta))
+    }
+
+    /// The architecture's named tensors ([`ArchSpec::params`]).
+    fn parameter_tensors(&self) -> Vec<(String, Vec<usize>)> {
+        self.arch.params()
     }
 
     /// Fraction of samples whose largest logit is the label.

@@ -25,6 +25,7 @@ fn report_agrees_with_dense_truth_and_round_trips() {
     let hessian = HessianSpectrum {
         top: dense_top(&h, d),
         trace: Estimate::exact(h.trace(), d),
+        diagonal: None,
         lambda_min: None,
         density: None,
     };
