@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use curvscope_hessian::{full_spectrum, HessianOperator};
+use curvscope_hessian::{dense_matrix, full_spectrum, HessianOperator};
 use curvscope_model::{
     save_checkpoint, two_d_halfspace, ArchSpec, BurnObjective, CheckpointMeta, Cpu, Dataset, Dtype,
     Objective, Precision, Targets,
@@ -34,8 +34,10 @@ const METRICS_COLUMNS: &[&str] = &[
     "theta_norm",
     "lambda_1",
     "lambda_min",
+    "lambda_min_converged",
     "trace_h",
     "trace_h_stderr",
+    "trace_h_estimator",
     "trace_sigma",
     "u1_sigma_u1",
     "a_hat",
@@ -46,6 +48,8 @@ const METRICS_COLUMNS: &[&str] = &[
     "ratio",
     "prop1_bound",
     "prop1_bound_holds",
+    "prop1_first_k",
+    "prop1_k_max",
     "negative_curvature",
     "expected_sharpness",
     "expected_sharpness_stderr",
@@ -56,6 +60,7 @@ const METRICS_COLUMNS: &[&str] = &[
     "minibatch_factor",
     "minibatch_factor_without_replacement",
     "hessian_converged",
+    "sigma_converged",
     "hvps",
     "seed",
     "data",
@@ -171,6 +176,7 @@ fn assert_clean(out: &Path) {
         "eigenvalues.csv",
         "prop1.csv",
         "density.csv",
+        "layers.csv",
         "failures.csv",
         "analysis.json",
         "README.md",
@@ -253,6 +259,11 @@ fn metrics_csv_has_the_documented_columns_and_true_numbers() {
     );
     assert_eq!(metrics.column("trace_h_sigma_estimator"), ["exact"; 3]);
     assert_eq!(
+        metrics.column("trace_h_estimator"),
+        ["exact"; 3],
+        "a ReLU net: Tr(H) from its exact diagonal"
+    );
+    assert_eq!(
         metrics.column("batch_size"),
         ["20"; 3],
         "taken from the checkpoint"
@@ -294,7 +305,16 @@ fn metrics_csv_has_the_documented_columns_and_true_numbers() {
         }
         let exact_trace: f64 = truth.iter().sum();
         assert!((trace_h[i] - exact_trace).abs() <= 4.0 * trace_h_se[i] + 1e-9 * scale);
+        check_noise_columns(&metrics, i, &objective, &theta);
     }
+    assert_eq!(metrics.column("hessian_converged"), ["true"; 3]);
+    assert_eq!(metrics.column("lambda_min_converged"), ["true"; 3]);
+    assert_eq!(
+        metrics.column("sigma_converged"),
+        ["", "", ""],
+        "no --sigma-top-k"
+    );
+    assert_eq!(metrics.column("prop1_k_max"), ["3"; 3], "k = 4 tests k ≤ 3");
 
     let prop1 = Csv::read(&out.join("prop1.csv"));
     assert_eq!(
@@ -302,6 +322,43 @@ fn metrics_csv_has_the_documented_columns_and_true_numbers() {
         ["checkpoint", "step", "k", "lambda_k1", "d_k", "holds"]
     );
     assert!(!out.join("density.csv").exists(), "density only when asked");
+
+    // layers.csv: hidden.weight and hidden.bias per checkpoint, summing to the totals.
+    let layers = Csv::read(&out.join("layers.csv"));
+    assert_eq!(
+        layers.header,
+        [
+            "checkpoint",
+            "step",
+            "tensor",
+            "n_params",
+            "trace_h",
+            "mean_diag_h",
+            "trace_sigma"
+        ]
+    );
+    assert_eq!(
+        layers.column("tensor"),
+        ["hidden.weight", "hidden.bias"].repeat(3)
+    );
+    let (layer_h, layer_sigma) = (layers.numbers("trace_h"), layers.numbers("trace_sigma"));
+    let trace_sigma = metrics.numbers("trace_sigma");
+    for i in 0..3 {
+        let (h, sigma) = (
+            layer_h[2 * i] + layer_h[2 * i + 1],
+            layer_sigma[2 * i] + layer_sigma[2 * i + 1],
+        );
+        assert!(
+            (h - trace_h[i]).abs() <= 1e-12 * trace_h[i].abs(),
+            "{h} vs {}",
+            trace_h[i]
+        );
+        assert!(
+            (sigma - trace_sigma[i]).abs() <= 1e-10 * trace_sigma[i],
+            "{sigma} vs {}",
+            trace_sigma[i]
+        );
+    }
     assert_eq!(Csv::read(&out.join("failures.csv")).rows.len(), 0);
 
     // Each report holds the Report and the options, agreeing with the CSV.
@@ -313,6 +370,118 @@ fn metrics_csv_has_the_documented_columns_and_true_numbers() {
     assert_eq!(
         report["options_hash"].as_str(),
         Some(metrics.column("options_hash")[1])
+    );
+}
+
+/// Row `i`'s Σ and Proposition 1 columns against a dense truth: Σ from the per-sample gradients
+/// centred on their mean (two passes, unlike the library's shifted single pass), H assembled
+/// from D HVPs and eigendecomposed. â, ratio and bound use the row's own (stochastic) Tr(H),
+/// which the caller checks against the dense trace; everything else is dense. A bound without
+/// its factor D = 18, or an uncentred Σ, would miss by far more than the tolerance.
+fn check_noise_columns(metrics: &Csv, i: usize, objective: &BurnObjective<Cpu>, theta: &[f64]) {
+    let h = dense_matrix(&HessianOperator::new(objective, theta));
+    let spectrum = full_spectrum(&HessianOperator::new(objective, theta));
+    let (lambda1, u1) = (spectrum.eigenvalues[0], spectrum.eigenvectors.column(0));
+    let (n, d) = (objective.n_samples(), objective.dim());
+    let grads = objective.per_sample_grads(theta);
+    let mean: Vec<f64> = (0..d)
+        .map(|j| grads.iter().skip(j).step_by(d).sum::<f64>() / n as f64)
+        .collect();
+    let (mut trace_sigma, mut u1_sigma_u1, mut trace_h_sigma) = (0.0, 0.0, 0.0);
+    for g in grads.chunks_exact(d) {
+        let c: Vec<f64> = g.iter().zip(&mean).map(|(g, m)| g - m).collect();
+        let hc: Vec<f64> = (0..d)
+            .map(|r| (0..d).map(|k| h[(r, k)] * c[k]).sum())
+            .collect();
+        trace_sigma += c.iter().map(|x| x * x).sum::<f64>() / n as f64;
+        u1_sigma_u1 += c
+            .iter()
+            .zip(u1.iter())
+            .map(|(x, u)| x * u)
+            .sum::<f64>()
+            .powi(2)
+            / n as f64;
+        trace_h_sigma += c.iter().zip(hc.iter()).map(|(x, y)| x * y).sum::<f64>() / n as f64;
+    }
+    let trace_h = metrics.numbers("trace_h")[i];
+    let a_hat = u1_sigma_u1 * trace_h / (lambda1 * trace_sigma);
+    let ratio = trace_h_sigma / (trace_h * trace_sigma / d as f64);
+    let bound = a_hat * lambda1 * lambda1 * d as f64 / (trace_h * trace_h);
+    for (column, want) in [
+        ("trace_sigma", trace_sigma),
+        ("u1_sigma_u1", u1_sigma_u1),
+        ("trace_h_sigma", trace_h_sigma),
+        ("a_hat", a_hat),
+        ("ratio", ratio),
+        ("prop1_bound", bound),
+    ] {
+        let got = metrics.numbers(column)[i];
+        println!("row {i} {column}: {got} vs dense {want}");
+        assert!(
+            (got - want).abs() <= 1e-11 * want.abs(),
+            "row {i} {column}: {got} vs dense {want}"
+        );
+    }
+    assert_eq!(
+        metrics.column("prop1_bound_holds")[i],
+        (bound <= ratio).to_string()
+    );
+}
+
+/// --prop1-k-max K computes K + 1 eigenpairs (over -k 4), so condition 1 is tested up to k = K
+/// and its first k found against the dense spectrum.
+#[test]
+fn prop1_k_max_tests_condition_1_up_to_k() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = make_run(tmp.path(), 2);
+    let out = tmp.path().join("analysis");
+    success(analyze(&run, &out, &["--prop1-k-max", "12"]));
+    let metrics = Csv::read(&out.join("metrics.csv"));
+    assert_eq!(metrics.column("prop1_k_max"), ["12"; 2]);
+    assert_eq!(Csv::read(&out.join("eigenvalues.csv")).rows.len(), 2 * 13);
+    let ks = Csv::read(&out.join("prop1.csv"));
+    assert_eq!(ks.column("k"), ["1", "5", "10", "1", "5", "10"]);
+    let objective =
+        BurnObjective::<Cpu>::new(ARCH, &halfspace(), &Default::default(), Precision::F64).unwrap();
+    for (i, first) in metrics.column("prop1_first_k").iter().enumerate() {
+        let truth = full_spectrum(&HessianOperator::new(&objective, &theta(i as u64))).eigenvalues;
+        let want = curvscope_metrics::first_ill_conditioned_k(&truth[..13], 18);
+        assert_eq!(
+            *first,
+            want.map_or(String::new(), |k| k.to_string()),
+            "row {i}"
+        );
+    }
+}
+
+/// A Lanczos run cut short by --max-krylov is flagged: hessian_converged false in metrics.csv,
+/// and λ₁ starred in the summary table with the reason under it.
+#[test]
+fn unconverged_lanczos_is_flagged_in_the_csv_and_the_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = make_run(tmp.path(), 3);
+    let out = tmp.path().join("analysis");
+    // FAST without --quiet, which would hide the summary.
+    let args: Vec<&str> = [
+        "analyze",
+        path(&run),
+        "--out",
+        path(&out),
+        "--max-krylov",
+        "5",
+    ]
+    .into_iter()
+    .chain(FAST.iter().copied().filter(|a| *a != "--quiet"))
+    .collect();
+    let output = success(curvscope(&args));
+    let converged = Csv::read(&out.join("metrics.csv"))
+        .column("hessian_converged")
+        .join(",");
+    assert!(converged.contains("false"), "{converged}");
+    let summary = String::from_utf8_lossy(&output.stderr) + String::from_utf8_lossy(&output.stdout);
+    assert!(
+        summary.contains("* Lanczos did not converge on the top-k"),
+        "{summary}"
     );
 }
 
@@ -520,6 +689,7 @@ fn export_renders_figures_and_a_valid_notebook() {
         "eigenvalues.csv",
         "prop1.csv",
         "density.csv",
+        "layers.csv",
         "run.csv",
         "README.md",
         "analysis.json",

@@ -233,7 +233,7 @@ fn resume_parses_run_csv_strictly_and_rebuilds_it() {
                 let cut = csv.len() - csv.lines().last().unwrap().len() * 3 / 2;
                 format!("{}1,2\n1,2\n", &csv[..cut])
             },
-            "fields, expected 6",
+            "fields, expected 7",
         ),
         (|_| String::new(), "not the header"),
         (|csv| csv.lines().next().unwrap().to_string() + "\n", ""),
@@ -270,7 +270,7 @@ fn cells(run: &Path) -> Vec<Vec<String>> {
     text.lines()
         .map(|l| {
             let mut row: Vec<String> = l.split(',').map(String::from).collect();
-            assert_eq!(row.len(), 6, "{l}");
+            assert_eq!(row.len(), 7, "{l}");
             row.pop();
             row
         })
@@ -383,9 +383,10 @@ fn unconverged_lanczos_and_an_imprecise_trace_are_reported() {
     let output = curvscope(&args);
     let table = String::from_utf8_lossy(&output.stdout).into_owned();
     let err = ok(output);
-    assert_eq!(
-        table.matches("computed, NOT CONVERGED").count(),
-        2,
+    // Each λ₁ is marked with a * explained under the table.
+    assert_eq!(table.matches("* ").count(), 2 + 1, "{table}");
+    assert!(
+        table.contains("* Lanczos did not converge on the top-k"),
         "{table}"
     );
     assert!(

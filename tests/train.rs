@@ -6,7 +6,8 @@ use std::process::Output;
 use curvscope_model::{load_checkpoint, Dtype};
 
 const MLP: &str = r#"{"name":"mlp","input":64,"hidden":[8],"classes":10,"activation":"tanh"}"#;
-const HEADER: &str = "step,train_loss,train_accuracy,test_loss,test_accuracy,wall_time_s";
+const HEADER: &str =
+    "step,train_loss,train_accuracy,test_loss,test_accuracy,noise_unconverged,wall_time_s";
 
 /// `curvscope train` on the MLP and digits, 40 steps of lr 0.1 with batch 10 and snapshots
 /// every 10 unless `extra` sets those flags itself.
@@ -113,16 +114,16 @@ fn a_run_folder_holds_config_csv_and_snapshots() {
     let steps: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
     assert_eq!(steps, ["0", "10", "20", "30", "40"]);
     for row in &rows {
-        assert_eq!(row.len(), 6);
+        assert_eq!(row.len(), 7);
         let loss: f64 = row[1].parse().unwrap();
         let accuracy: f64 = row[2].parse().unwrap();
         assert!(loss > 0.0 && (0.0..=1.0).contains(&accuracy));
         assert_eq!(
-            (row[3].as_str(), row[4].as_str()),
-            ("", ""),
-            "no --eval-data, no test cells"
+            (row[3].as_str(), row[4].as_str(), row[5].as_str()),
+            ("", "", ""),
+            "no --eval-data, no test cells; SGD runs no Lanczos"
         );
-        assert!(row[5].parse::<f64>().unwrap() >= 0.0);
+        assert!(row[6].parse::<f64>().unwrap() >= 0.0);
     }
     assert!(
         rows[4][1].parse::<f64>().unwrap() < rows[0][1].parse::<f64>().unwrap(),
@@ -222,6 +223,11 @@ fn an_interrupted_run_resumes_bit_for_bit() {
         let whole = dir.path().join(format!("whole-{i}"));
         let resumed = dir.path().join(format!("resumed-{i}"));
         train_ok(&whole, flags);
+        // The Lanczos runs of GLD 1st eigvec and leading all converge here (0 per interval).
+        let lanczos = flags.contains(&"gld-eigvec1") || flags.contains(&"gld-leading");
+        for row in csv(&whole) {
+            assert_eq!(row[5], if lanczos { "0" } else { "" }, "{flags:?}");
+        }
         let with = |more: &[&'static str]| flags.iter().chain(more).copied().collect::<Vec<_>>();
         train_ok(&resumed, &with(&["--stop-after-steps", "25"]));
         assert_eq!(
@@ -239,7 +245,7 @@ fn an_interrupted_run_resumes_bit_for_bit() {
         )
         .unwrap();
         let mut text = std::fs::read_to_string(resumed.join("run.csv")).unwrap();
-        text.push_str("30,1,1,,,9\n");
+        text.push_str("30,1,1,,,,9\n");
         std::fs::write(resumed.join("run.csv"), text).unwrap();
 
         train_ok(&resumed, &with(&["--resume"]));

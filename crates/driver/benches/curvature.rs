@@ -10,7 +10,9 @@
 
 use std::time::Instant;
 
-use curvscope_hessian::{top_eigenpairs, true_residuals, HessianOperator, LanczosOptions, Which};
+use curvscope_hessian::{
+    extreme_eigenpairs, true_residuals, HessianOperator, LanczosOptions, Which,
+};
 use curvscope_metrics::{
     analyze_checkpoint, expected_sharpness, trace_h_sigma_exact, ReportOptions, SharpnessOptions,
 };
@@ -210,7 +212,7 @@ fn run_precision(
     if !quick {
         let h = HessianOperator::new(&obj, theta);
         let pairs = bench.time("top-20 Lanczos", "burn-flex", precision, 0, 1, None, || {
-            top_eigenpairs(&h, &lanczos)
+            extreme_eigenpairs(&h, &lanczos)
         });
         let lambda1 = pairs.eigenvalues[0].abs();
         let worst = true_residuals(&h, &pairs).into_iter().fold(0.0, f64::max);

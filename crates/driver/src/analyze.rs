@@ -15,8 +15,8 @@ use std::time::Instant;
 use anyhow::{bail, ensure, Context, Result};
 use curvscope_hessian::{norm, ProbeKind, Probes, SlqOptions};
 use curvscope_metrics::{
-    report_from_spectrum, CurvatureOptions, HessianSpectrum, ReportOptions, SharpnessOptions,
-    TraceHSigmaMethod,
+    purpose_seed, report_from_spectrum, CurvatureOptions, HessianSpectrum, Purpose, ReportOptions,
+    SharpnessOptions, TraceHSigmaMethod,
 };
 use curvscope_model::files::write_atomic;
 use curvscope_model::load_checkpoint;
@@ -55,11 +55,17 @@ pub struct AnalyzeArgs {
     /// Largest Krylov subspace Lanczos may build, at least k + 1 [default: min(D, 2k + 100)].
     #[arg(long, value_name = "M", value_parser = flags::count2)]
     pub max_krylov: Option<usize>,
+    /// Compute at least K + 1 top eigenpairs (raising -k), so that condition 1 of
+    /// Proposition 1 (d_k > ½) is tested for every k ≤ K: the paper reads it near k = 140.
+    /// Costs about K + 1 more Hessian-vector products and K·D·8 bytes of eigenvectors.
+    #[arg(long, value_name = "K", value_parser = flags::count)]
+    pub prop1_k_max: Option<usize>,
     /// Skip the smallest Hessian eigenvalue (it flags negative curvature, outside Proposition 1).
     #[arg(long)]
     pub no_lambda_min: bool,
-    /// Rademacher probes for Tr(H) after deflating the top-k eigenvectors [default: blocks of
-    /// 10 until 1% relative standard error, at most 100].
+    /// Rademacher probes for Tr(H) after deflating the top-k eigenvectors, for nets whose Tr(H)
+    /// is not exact (tanh mlp, toy2d) [default: blocks of 10 until 1% relative standard error,
+    /// at most 100].
     #[arg(long, value_name = "P", value_parser = flags::count2)]
     pub trace_probes: Option<usize>,
     /// Estimate Tr(HΣ) stochastically with this many probes (≥ 2) instead of exactly (exact
@@ -96,7 +102,9 @@ pub struct AnalyzeArgs {
     /// Per-sample gradients held in memory at once (chunk·D·8 bytes).
     #[arg(long, default_value_t = 64, value_parser = flags::count)]
     pub chunk: usize,
-    /// Seed of every random start and probe (Lanczos, Hutchinson, Tr(HΣ), sharpness, SLQ).
+    /// Master seed of every random start and probe: the Lanczos starts (H top, λ_min, Σ),
+    /// Hutchinson, SLQ, Tr(HΣ) and sharpness each draw from their own seed derived from it
+    /// (`curvscope_metrics::purpose_seed`), so no two share random numbers.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Worker threads [default: all cores]. Results do not depend on it.
@@ -115,16 +123,22 @@ pub struct AnalyzeArgs {
 
 /// The options of `args` that determine the numbers.
 fn analysis_options(a: &AnalyzeArgs) -> Result<AnalysisOptions> {
+    let top_k = a.prop1_k_max.map_or(a.top_k, |k| a.top_k.max(k + 1));
     // Fewer Lanczos steps than k + 1 cannot isolate the top k eigenvalues.
-    if let Some(m) = a.max_krylov.filter(|&m| m <= a.top_k) {
+    if let Some(m) = a.max_krylov.filter(|&m| m <= top_k) {
         bail!(
-            "--max-krylov {m} is too small for -k {}: Lanczos needs at least k + 1 = {} steps",
-            a.top_k,
-            a.top_k + 1
+            "--max-krylov {m} is too small for -k {top_k}{}: Lanczos needs at least k + 1 = {} \
+             steps",
+            if top_k > a.top_k {
+                " (from --prop1-k-max)"
+            } else {
+                ""
+            },
+            top_k + 1
         );
     }
     let curvature = CurvatureOptions {
-        top_k: a.top_k,
+        top_k,
         tol: a.tol,
         max_krylov: a.max_krylov,
         lambda_min: !a.no_lambda_min,
@@ -135,7 +149,7 @@ fn analysis_options(a: &AnalyzeArgs) -> Result<AnalysisOptions> {
             n_probes: a.density_probes,
             steps: a.density_steps,
             probe: ProbeKind::Gaussian,
-            seed: a.seed,
+            seed: purpose_seed(a.seed, Purpose::Density),
         }),
         seed: a.seed,
     };
@@ -146,14 +160,14 @@ fn analysis_options(a: &AnalyzeArgs) -> Result<AnalysisOptions> {
             .map_or(TraceHSigmaMethod::Exact, |probes| {
                 TraceHSigmaMethod::Stochastic {
                     probes,
-                    seed: a.seed,
+                    seed: purpose_seed(a.seed, Purpose::TraceHSigma),
                 }
             }),
         sigma_top_k: a.sigma_top_k,
         sharpness: (!a.no_sharpness).then_some(SharpnessOptions {
             sigma: a.sigma,
             samples: a.samples,
-            seed: a.seed,
+            seed: purpose_seed(a.seed, Purpose::Sharpness),
         }),
         batch_size: None,
         curvature,
@@ -446,7 +460,8 @@ fn warnings(record: &CheckpointRecord) -> Vec<String> {
             ));
         }
     }
-    let undefined = tables::undefined_columns(record);
+    let mut undefined = proposition1_undefined(report);
+    undefined.extend(tables::undefined_columns(record));
     if !undefined.is_empty() {
         found.push(format!(
             "{} undefined (left empty in metrics.csv): {}",
@@ -457,6 +472,19 @@ fn warnings(record: &CheckpointRecord) -> Vec<String> {
     found
 }
 
+/// The metrics.csv columns of the Proposition 1 quantities `report` leaves undefined (`None`).
+fn proposition1_undefined(report: &curvscope_metrics::Report) -> Vec<&'static str> {
+    let p = &report.proposition1;
+    [
+        ("a_hat", p.projection_coefficient.is_none()),
+        ("ratio", report.anisotropy_ratio.is_none()),
+        ("prop1_bound", p.bound.is_none()),
+    ]
+    .into_iter()
+    .filter_map(|(name, undefined)| undefined.then_some(name))
+    .collect()
+}
+
 /// The likely cause of an undefined quantity in `report`.
 fn why_undefined(report: &curvscope_metrics::Report) -> String {
     if report.trace_sigma.value == 0.0 {
@@ -464,8 +492,8 @@ fn why_undefined(report: &curvscope_metrics::Report) -> String {
             "Tr(Σ) = 0 (N = {}: no gradient noise to compare with)",
             report.n_samples
         )
-    } else if report.trace_h.value == 0.0 || report.proposition1.lambda1 == 0.0 {
-        "Tr(H) or λ₁ is 0".into()
+    } else if report.trace_h.value <= 0.0 || report.proposition1.lambda1 <= 0.0 {
+        "Tr(H) or λ₁ is not positive".into()
     } else {
         "a ratio of these quantities is not a finite number".into()
     }
@@ -490,16 +518,14 @@ fn summary(
         .zip(records)
         .zip(outcomes)
         .map(|((dir, record), outcome)| {
-            let done = match outcome {
-                Outcome::Computed => "computed",
-                Outcome::Reused => "reused",
-                Outcome::Failed => "FAILED",
-            };
-            let unconverged = record.as_ref().is_some_and(|r| !r.report.hessian_converged);
-            let status = Some(match unconverged {
-                true => format!("{done}, NOT CONVERGED"),
-                false => done.to_string(),
-            });
+            let status = Some(
+                match outcome {
+                    Outcome::Computed => "computed",
+                    Outcome::Reused => "reused",
+                    Outcome::Failed => "FAILED",
+                }
+                .to_string(),
+            );
             match record {
                 Some(r) => Row::from_record(r, status),
                 None => Row {

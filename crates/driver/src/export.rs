@@ -14,7 +14,8 @@ use crate::frame::Frame;
 use crate::notebook;
 use crate::plots::{render, trajectory_color, Chart, Series, PALETTE};
 use crate::record::{
-    DENSITY_CSV, EIGENVALUES_CSV, FAILURES_CSV, MANIFEST_JSON, METRICS_CSV, PROP1_CSV, README_MD,
+    DENSITY_CSV, EIGENVALUES_CSV, FAILURES_CSV, LAYERS_CSV, MANIFEST_JSON, METRICS_CSV, PROP1_CSV,
+    README_MD,
 };
 use crate::run_folder::RUN_CSV;
 
@@ -24,6 +25,7 @@ const COPIED: &[&str] = &[
     EIGENVALUES_CSV,
     PROP1_CSV,
     DENSITY_CSV,
+    LAYERS_CSV,
     FAILURES_CSV,
     MANIFEST_JSON,
     README_MD,

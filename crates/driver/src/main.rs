@@ -48,7 +48,7 @@ enum Command {
     Train(Box<train::TrainArgs>),
     /// Compute the curvature/noise report of every checkpoint of a run (resumable).
     #[command(allow_negative_numbers = true)]
-    Analyze(analyze::AnalyzeArgs),
+    Analyze(Box<analyze::AnalyzeArgs>),
     /// Copy an analysis' CSVs, render its plots and write a Jupyter notebook.
     #[command(allow_negative_numbers = true)]
     Export(export::ExportArgs),
@@ -73,7 +73,7 @@ fn run_args<S: AsRef<str>>(args: &[S]) -> anyhow::Result<ExitCode> {
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Train(args) => train::run(*args),
-        Command::Analyze(args) => analyze::run(args),
+        Command::Analyze(args) => analyze::run(*args),
         Command::Export(args) => export::run(args),
         Command::Info(args) => info::run(args),
         Command::Demo(args) => demo::run(args),

@@ -21,6 +21,8 @@ pub const EIGENVALUES_CSV: &str = "eigenvalues.csv";
 pub const PROP1_CSV: &str = "prop1.csv";
 /// The SLQ spectral density (only with `--density`).
 pub const DENSITY_CSV: &str = "density.csv";
+/// Tr(H) and Tr(Σ) per named tensor of θ (only for nets with an exact diag(H)).
+pub const LAYERS_CSV: &str = "layers.csv";
 /// The checkpoints that could not be analyzed, with why.
 pub const FAILURES_CSV: &str = "failures.csv";
 /// The options, their hash and every column's meaning.

@@ -17,10 +17,12 @@ use serde::{Deserialize, Serialize};
 
 /// The run's configuration file.
 pub const RUN_JSON: &str = "run.json";
-/// The per-snapshot losses.
+/// The per-snapshot losses. `noise_unconverged`: noise-structure estimates since the previous
+/// row whose Lanczos run did not converge (GLD leading, Hessian and 1st eigvec; empty for the
+/// other dynamics). wall_time_s stays last: a resumed run reads it from the last cell.
 pub const RUN_CSV: &str = "run.csv";
 pub const RUN_CSV_HEADER: &str =
-    "step,train_loss,train_accuracy,test_loss,test_accuracy,wall_time_s";
+    "step,train_loss,train_accuracy,test_loss,test_accuracy,noise_unconverged,wall_time_s";
 
 /// Everything that determines a run, saved as run.json; a resumed run must match it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -88,9 +90,15 @@ pub struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// Saves θ at `step` and then appends its row to run.csv, so a row always has its checkpoint.
+    /// Saves θ at `step` and then appends its row to run.csv, so a row always has its checkpoint;
+    /// `noise_unconverged` is [`curvscope_metrics::Descent::take_unconverged_estimates`].
     /// Returns the training loss.
-    pub fn snapshot(&mut self, step: u64, theta: &[f64]) -> Result<f64> {
+    pub fn snapshot(
+        &mut self,
+        step: u64,
+        theta: &[f64],
+        noise_unconverged: Option<u64>,
+    ) -> Result<f64> {
         let c = self.config;
         let mut meta = CheckpointMeta {
             step: Some(step),
@@ -113,14 +121,21 @@ impl Run<'_> {
         };
         save_snapshot(&snapshot_dir(self.out, step), &meta, theta, dtype)?;
         let wall = self.wall_offset + self.started.elapsed().as_secs_f64();
-        let (loss, row) = self.row(step, theta, Some(wall));
+        let (loss, row) = self.row(step, theta, noise_unconverged, Some(wall));
         self.rows.push(row);
         self.write_csv()?;
         Ok(loss)
     }
 
-    /// The training loss at θ and run.csv's row for it (`wall` empty when unknown).
-    fn row(&self, step: u64, theta: &[f64], wall: Option<f64>) -> (f64, String) {
+    /// The training loss at θ and run.csv's row for it (`noise_unconverged` and `wall` empty
+    /// when unknown).
+    fn row(
+        &self,
+        step: u64,
+        theta: &[f64],
+        noise_unconverged: Option<u64>,
+        wall: Option<f64>,
+    ) -> (f64, String) {
         let loss = self.objective.loss(theta);
         let cell = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
         let (test_loss, test_accuracy) = match &self.eval {
@@ -128,18 +143,19 @@ impl Run<'_> {
             None => (None, None),
         };
         let row = format!(
-            "{step},{loss},{},{},{},{}",
+            "{step},{loss},{},{},{},{},{}",
             cell(self.objective.accuracy(theta)),
             cell(test_loss),
             cell(test_accuracy),
+            noise_unconverged.map_or(String::new(), |n| n.to_string()),
             wall.map_or(String::new(), |w| format!("{w:.3}"))
         );
         (loss, row)
     }
 
     /// run.csv rebuilt for a resume: one row per verified snapshot in `steps`, the valid row
-    /// read back where there is one, else recomputed from the checkpoint (wall time left
-    /// empty); rows of no verified snapshot are dropped. Says on stderr what it changed.
+    /// read back where there is one, else recomputed from the checkpoint (noise_unconverged
+    /// and wall time left empty); rows of no verified snapshot are dropped. Says on stderr what it changed.
     pub fn rebuild_csv(&mut self, steps: &[u64], read: Vec<(u64, String)>) -> Result<()> {
         for (step, row) in read.iter().filter(|(s, _)| !steps.contains(s)) {
             eprintln!(
@@ -160,7 +176,7 @@ impl Run<'_> {
                         self.out.join(RUN_CSV).display(),
                         dir.display()
                     );
-                    self.rows.push(self.row(step, &theta, None).1);
+                    self.rows.push(self.row(step, &theta, None, None).1);
                 }
             }
         }
@@ -292,7 +308,7 @@ fn set_aside(dir: &Path) -> Result<PathBuf> {
 }
 
 /// run.csv's valid rows as (step, row), in file order. Each row is checked strictly: the
-/// header, 6 fields, an integer step seen once, numbers or empty cells; the rest is dropped
+/// header, as many fields as it has, an integer step seen once, numbers or empty cells; the rest is dropped
 /// (and said on stderr), so a cut or garbled line never shifts values between columns.
 pub fn read_rows(out: &Path) -> Result<Vec<(u64, String)>> {
     let path = out.join(RUN_CSV);

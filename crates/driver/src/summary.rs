@@ -15,6 +15,8 @@ pub struct Row {
     pub loss: Option<f64>,
     pub accuracy: Option<f64>,
     pub lambda_1: Option<f64>,
+    /// Whether Lanczos converged on the top-k (`Some(false)` marks λ₁ with `*`).
+    pub converged: Option<bool>,
     pub trace_h: Option<f64>,
     /// Standard error of a stochastic Tr(H) (`None` or 0 when exact).
     pub trace_h_stderr: Option<f64>,
@@ -37,12 +39,13 @@ impl Row {
             loss: Some(p.loss),
             accuracy: r.accuracy,
             lambda_1: Some(p.proposition1.lambda1),
+            converged: Some(p.hessian_converged),
             trace_h: Some(p.trace_h.value),
             trace_h_stderr: Some(p.trace_h.stderr),
             trace_sigma: Some(p.trace_sigma.value),
             trace_h_sigma: Some(p.trace_h_sigma.value),
-            ratio: Some(p.anisotropy_ratio),
-            a_hat: Some(p.proposition1.projection_coefficient),
+            ratio: p.anisotropy_ratio,
+            a_hat: p.proposition1.projection_coefficient,
             sharpness: p.expected_sharpness.as_ref().map(|s| s.signed.value),
             status,
         }
@@ -63,6 +66,7 @@ impl Row {
             column("trace_sigma")?,
             column("trace_h_sigma")?,
         );
+        let converged = metrics.text("hessian_converged")?;
         let (ratio, a_hat, sharpness) = (
             column("ratio")?,
             column("a_hat")?,
@@ -75,6 +79,7 @@ impl Row {
                 loss: loss[i],
                 accuracy: accuracy[i],
                 lambda_1: lambda_1[i],
+                converged: Some(converged[i] == "true"),
                 trace_h: trace_h[i],
                 trace_h_stderr: trace_h_stderr[i],
                 trace_sigma: trace_sigma[i],
@@ -109,7 +114,8 @@ fn plus_minus(stderr: Option<f64>, width: usize) -> String {
 
 /// The table: a header naming the label column `label`, then one line per row; Tr(H)'s
 /// standard error follows it when some row has one, and a status column is added when some
-/// row has one.
+/// row has one. A λ₁ whose Lanczos run did not converge is marked `*`, explained under the
+/// table.
 pub fn table(label: &str, rows: &[Row]) -> String {
     let w = rows
         .iter()
@@ -127,7 +133,7 @@ pub fn table(label: &str, rows: &[Row]) -> String {
         false => 0,
     };
     let mut text = format!(
-        "{label:<w$} {:>5} {:>7} {:>6} {:>9} {:>9}{:pm$} {:>8} {:>9} {:>7} {:>6} {:>10}{}\n",
+        "{label:<w$} {:>5} {:>7} {:>6} {:>9}  {:>9}{:pm$} {:>8} {:>9} {:>7} {:>6} {:>10}{}\n",
         "step",
         "loss",
         "acc",
@@ -143,12 +149,13 @@ pub fn table(label: &str, rows: &[Row]) -> String {
     );
     for r in rows {
         text.push_str(&format!(
-            "{:<w$} {} {} {} {} {}{} {} {} {} {} {}{}\n",
+            "{:<w$} {} {} {} {}{} {}{} {} {} {} {} {}{}\n",
             r.label,
             cell(r.step, 5, 0),
             cell(r.loss, 7, 4),
             cell(r.accuracy, 6, 3),
             cell(r.lambda_1, 9, 3),
+            if r.converged == Some(false) { "*" } else { " " },
             cell(r.trace_h, 9, 2),
             if pm > 0 {
                 plus_minus(r.trace_h_stderr, pm)
@@ -164,6 +171,11 @@ pub fn table(label: &str, rows: &[Row]) -> String {
                 .as_ref()
                 .map_or(String::new(), |s| format!("  {s}")),
         ));
+    }
+    if rows.iter().any(|r| r.converged == Some(false)) {
+        text.push_str(
+            "* Lanczos did not converge on the top-k (λ₁ is a lower bound): raise --max-krylov\n",
+        );
     }
     text
 }

@@ -8,7 +8,8 @@ use curvscope_metrics::Estimator;
 use curvscope_model::files::write_atomic;
 
 use crate::record::{
-    CheckpointRecord, Failure, DENSITY_CSV, EIGENVALUES_CSV, FAILURES_CSV, METRICS_CSV, PROP1_CSV,
+    CheckpointRecord, Failure, DENSITY_CSV, EIGENVALUES_CSV, FAILURES_CSV, LAYERS_CSV, METRICS_CSV,
+    PROP1_CSV,
 };
 
 /// One CSV cell.
@@ -35,9 +36,28 @@ impl Cell {
     }
 }
 
+impl From<Estimator> for Cell {
+    /// `exact` or `stochastic`.
+    fn from(e: Estimator) -> Self {
+        Cell::Text(
+            match e {
+                Estimator::Exact => "exact",
+                Estimator::Stochastic => "stochastic",
+            }
+            .into(),
+        )
+    }
+}
+
 impl From<Option<f64>> for Cell {
     fn from(x: Option<f64>) -> Self {
         x.map_or(Cell::Empty, Cell::Num)
+    }
+}
+
+impl From<Option<bool>> for Cell {
+    fn from(x: Option<bool>) -> Self {
+        x.map_or(Cell::Empty, Cell::Bool)
     }
 }
 
@@ -65,26 +85,37 @@ pub const METRICS: &[(&str, &str, Extract)] = &[
     ("grad_norm", "‖∇L(θ)‖", |r| Cell::Num(r.report.grad_norm)),
     ("theta_norm", "‖θ‖", |r| Cell::Num(r.theta_norm)),
     ("lambda_1", "λ₁, the largest Hessian eigenvalue (Lanczos)", |r| Cell::Num(r.report.proposition1.lambda1)),
-    ("lambda_min", "smallest Hessian eigenvalue (empty with --no-lambda-min)", |r| r.report.lambda_min.into()),
-    ("trace_h", "Tr(H), deflated Hutchinson estimate", |r| Cell::Num(r.report.trace_h.value)),
-    ("trace_h_stderr", "standard error of trace_h", |r| Cell::Num(r.report.trace_h.stderr)),
+    ("lambda_min", "smallest Hessian eigenvalue (empty with --no-lambda-min)", |r| r.report.lambda_min.map(|l| l.value).into()),
+    ("lambda_min_converged", "λ_min's Ritz pair met --tol; if not, a value ≥ 0 is only an upper bound on λ_min (empty with --no-lambda-min)", |r| {
+        r.report.lambda_min.map(|l| l.converged).into()
+    }),
+    ("trace_h", "Tr(H): exact (Σ diag(H), piecewise-linear nets) or deflated Hutchinson", |r| Cell::Num(r.report.trace_h.value)),
+    ("trace_h_stderr", "standard error of trace_h (0 when exact)", |r| Cell::Num(r.report.trace_h.stderr)),
+    ("trace_h_estimator", "exact (C per-sample-gradient passes, nets of affine layers, ReLU and max-pooling) or stochastic (probes)", |r| {
+        r.report.trace_h.estimator.into()
+    }),
     ("trace_sigma", "Tr(Σ) of the one-sample gradient noise covariance Σ (exact)", |r| Cell::Num(r.report.trace_sigma.value)),
     ("u1_sigma_u1", "u₁ᵀΣu₁, the noise variance along the top Hessian eigenvector", |r| r.report.u_sigma_u.first().copied().into()),
-    ("a_hat", "â = u₁ᵀΣu₁·Tr(H)/(λ₁·Tr(Σ)), Proposition 1's projection coefficient", |r| Cell::Num(r.report.proposition1.projection_coefficient)),
+    ("a_hat", "â = u₁ᵀΣu₁·Tr(H)/(λ₁·Tr(Σ)), Proposition 1's projection coefficient (empty when Tr(H), λ₁ or Tr(Σ) is not positive)", |r| {
+        r.report.proposition1.projection_coefficient.into()
+    }),
     ("trace_h_sigma", "Tr(HΣ), the escaping indicator", |r| Cell::Num(r.report.trace_h_sigma.value)),
     ("trace_h_sigma_stderr", "standard error of trace_h_sigma (0 when exact)", |r| Cell::Num(r.report.trace_h_sigma.stderr)),
     ("trace_h_sigma_estimator", "exact (N per-sample gradients and HVPs) or stochastic (probes)", |r| {
-        Cell::Text(match r.report.trace_h_sigma.estimator {
-            Estimator::Exact => "exact".into(),
-            Estimator::Stochastic => "stochastic".into(),
-        })
+        r.report.trace_h_sigma.estimator.into()
     }),
     ("isotropic_trace_h_sigma", "Tr(HΣ̄) = Tr(H)·Tr(Σ)/D, isotropic noise of the same magnitude", |r| Cell::Num(r.report.isotropic_trace_h_sigma)),
-    ("ratio", "Tr(HΣ)/Tr(HΣ̄)", |r| Cell::Num(r.report.anisotropy_ratio)),
-    ("prop1_bound", "â·λ₁²·D/Tr(H)², Proposition 1's lower bound on ratio", |r| Cell::Num(r.report.proposition1.bound)),
-    ("prop1_bound_holds", "prop1_bound ≤ ratio", |r| Cell::Bool(r.report.proposition1.bound_holds)),
-    ("negative_curvature", "some computed eigenvalue is negative (H indefinite: outside Proposition 1)", |r| {
-        Cell::Bool(r.report.proposition1.negative_curvature)
+    ("ratio", "Tr(HΣ)/Tr(HΣ̄) (empty when Tr(HΣ̄) ≤ 0: Tr(H) ≤ 0 or Tr(Σ) = 0)", |r| r.report.anisotropy_ratio.into()),
+    ("prop1_bound", "â·λ₁²·D/Tr(H)², Proposition 1's lower bound on ratio (empty where â is)", |r| r.report.proposition1.bound.into()),
+    ("prop1_bound_holds", "prop1_bound ≤ ratio (empty when either is)", |r| r.report.proposition1.bound_holds.into()),
+    ("prop1_first_k", "smallest k with d_k > ½ (condition 1) among the eigenvalues computed; empty: not reached within k = prop1_k_max", |r| {
+        r.report.proposition1.first_ill_conditioned_k.map_or(Cell::Empty, |k| Cell::Int(k as u64))
+    }),
+    ("prop1_k_max", "largest k condition 1 was tested at: top-k eigenvalues − 1 (raise with --prop1-k-max)", |r| {
+        Cell::Int(r.report.proposition1.ill_conditioning_k_max as u64)
+    }),
+    ("negative_curvature", "a computed eigenvalue is below −1e-6·|λ|max (H indefinite: outside Proposition 1); false needs a converged λ_min; empty: unknown", |r| {
+        r.report.proposition1.negative_curvature.into()
     }),
     ("expected_sharpness", "E[L(θ+ν)] − L(θ), ν ~ N(0, σ²I) (empty with --no-sharpness)", |r| {
         r.report.expected_sharpness.as_ref().map(|s| s.signed.value).into()
@@ -106,9 +137,14 @@ pub const METRICS: &[(&str, &str, Extract)] = &[
     ("minibatch_factor_without_replacement", "(N − b)/(b·(N − 1)), the factor for b distinct samples", |r| {
         r.report.minibatch.as_ref().map(|m| m.without_replacement).into()
     }),
-    ("hessian_converged", "every top-k Ritz pair met --tol", |r| Cell::Bool(r.report.hessian_converged)),
+    ("hessian_converged", "every top-k Ritz pair met --tol (and, after a Lanczos breakdown, the rest of the space was searched)", |r| {
+        Cell::Bool(r.report.hessian_converged)
+    }),
+    ("sigma_converged", "every top Σ Ritz pair met --tol (empty without --sigma-top-k)", |r| r.report.sigma_converged.into()),
     ("hvps", "Hessian-vector products Lanczos used for the top-k eigenpairs", |r| Cell::Int(r.report.hessian_applications as u64)),
-    ("seed", "seed of every random probe (--seed)", |r| Cell::Int(r.options.report.curvature.seed)),
+    ("seed", "master seed (--seed): each estimator draws from its own sub-seed of it (curvscope_metrics::purpose_seed)", |r| {
+        Cell::Int(r.options.report.curvature.seed)
+    }),
     ("data", "dataset spec the checkpoint was evaluated on", |r| Cell::Text(r.data.spec.clone())),
     ("data_seed", "seed of the dataset's random parts", |r| Cell::Int(r.data.seed)),
     ("options_hash", "fingerprint of the analysis options (see analysis.json); rows are reused only when it matches", |r| {
@@ -131,6 +167,8 @@ pub struct LongTable {
     pub file: &'static str,
     pub columns: &'static [(&'static str, &'static str)],
     pub rows: fn(&CheckpointRecord) -> Vec<Vec<Cell>>,
+    /// Written only when some record has rows (an optional part of the analysis).
+    pub optional: bool,
 }
 
 /// A row of a long table: checkpoint and step, then `rest`.
@@ -144,10 +182,11 @@ fn row<const N: usize>(r: &CheckpointRecord, rest: [Cell; N]) -> Vec<Cell> {
     .collect()
 }
 
-/// eigenvalues.csv, prop1.csv and density.csv.
+/// eigenvalues.csv, prop1.csv, density.csv and layers.csv.
 pub const LONG_TABLES: &[LongTable] = &[
     LongTable {
         file: EIGENVALUES_CSV,
+        optional: false,
         columns: &[
             ("checkpoint", "checkpoint folder name"),
             ("step", "training step"),
@@ -171,12 +210,16 @@ pub const LONG_TABLES: &[LongTable] = &[
     },
     LongTable {
         file: PROP1_CSV,
+        optional: false,
         columns: &[
             ("checkpoint", "checkpoint folder name"),
             ("step", "training step"),
             ("k", "number of dominant eigenvalues"),
             ("lambda_k1", "λ_{k+1}"),
-            ("d_k", "−log(λ_{k+1}/λ₁)/log D (empty when λ_{k+1} ≤ 0)"),
+            (
+                "d_k",
+                "−log(λ_{k+1}/λ₁)/log D (inf when λ_{k+1} = 0; empty when λ_{k+1} < 0 or λ₁ ≤ 0)",
+            ),
             ("holds", "condition 1 of Proposition 1 at this k: d_k > ½"),
         ],
         rows: |r| {
@@ -199,6 +242,7 @@ pub const LONG_TABLES: &[LongTable] = &[
     },
     LongTable {
         file: DENSITY_CSV,
+        optional: true,
         columns: &[
             ("checkpoint", "checkpoint folder name"),
             ("step", "training step"),
@@ -216,6 +260,46 @@ pub const LONG_TABLES: &[LongTable] = &[
                 .iter()
                 .zip(&d.values)
                 .map(|(&x, &y)| row(r, [Cell::Num(x), Cell::Num(y)]))
+                .collect()
+        },
+    },
+    LongTable {
+        file: LAYERS_CSV,
+        optional: true,
+        columns: &[
+            ("checkpoint", "checkpoint folder name"),
+            ("step", "training step"),
+            (
+                "tensor",
+                "state_dict name of a tensor T of θ (a layer's weight or bias)",
+            ),
+            ("n_params", "D_T, its number of parameters"),
+            (
+                "trace_h",
+                "Σ_{j∈T} H_jj, Tr(H) restricted to T (exact diag(H))",
+            ),
+            ("mean_diag_h", "trace_h / n_params"),
+            (
+                "trace_sigma",
+                "Σ_{j∈T} Σ_jj = (1/N) Σ_i ‖g_i,T − ḡ_T‖², Tr(Σ) restricted to T",
+            ),
+        ],
+        rows: |r| {
+            r.report
+                .layers
+                .iter()
+                .map(|l| {
+                    row(
+                        r,
+                        [
+                            Cell::Text(l.tensor.clone()),
+                            Cell::Int(l.n_params as u64),
+                            Cell::Num(l.trace_h),
+                            Cell::Num(l.mean_diag_h),
+                            Cell::Num(l.trace_sigma),
+                        ],
+                    )
+                })
                 .collect()
         },
     },
@@ -244,7 +328,8 @@ fn csv_bytes<'a>(
 }
 
 /// Rewrites every CSV whole from `records` (in checkpoint order) and `failures`, each
-/// atomically. density.csv is written only when some record has a density.
+/// atomically. The optional tables (density.csv, layers.csv) are written only when some record
+/// has rows for them.
 pub fn write_all(dir: &Path, records: &[&CheckpointRecord], failures: &[Failure]) -> Result<()> {
     let metrics = records
         .iter()
@@ -259,7 +344,7 @@ pub fn write_all(dir: &Path, records: &[&CheckpointRecord], failures: &[Failure]
             .flat_map(|r| (table.rows)(r))
             .map(|row| row.iter().map(Cell::render).collect())
             .collect();
-        if table.file == DENSITY_CSV && rows.is_empty() {
+        if table.optional && rows.is_empty() {
             continue;
         }
         write_atomic(

@@ -243,7 +243,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         run.wall_offset = recorded_wall_time(&run.rows);
     }
     let mut loss = match snapshots.is_empty() {
-        true => run.snapshot(0, &theta)?,
+        true => run.snapshot(0, &theta, descent.take_unconverged_estimates())?,
         false => objective.loss(&theta),
     };
     train_loop(
@@ -409,7 +409,7 @@ fn train_loop(
         );
         let done = step + 1;
         if done.is_multiple_of(args.snapshot_every) || done == args.steps {
-            *loss = run.snapshot(done, theta)?;
+            *loss = run.snapshot(done, theta, descent.take_unconverged_estimates())?;
             last_snapshot = done;
             bar.set_message(format!("loss {loss:.4} at step {done}"));
         }

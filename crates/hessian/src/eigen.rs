@@ -9,7 +9,7 @@ use crate::krylov::{gaussian_vector, Krylov};
 use crate::linalg::norm;
 use crate::{CountingOperator, LinearOperator};
 
-/// Which end of the spectrum [`top_eigenpairs`] looks for.
+/// Which end of the spectrum [`extreme_eigenpairs`] looks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Which {
     /// The k algebraically largest eigenvalues, largest first.
@@ -20,7 +20,7 @@ pub enum Which {
     Both,
 }
 
-/// Settings of [`top_eigenpairs`].
+/// Settings of [`extreme_eigenpairs`].
 ///
 /// ```
 /// use curvscope_hessian::{LanczosOptions, Which};
@@ -59,7 +59,7 @@ impl Default for LanczosOptions {
     }
 }
 
-/// Ritz pairs found by [`top_eigenpairs`].
+/// Ritz pairs found by [`extreme_eigenpairs`].
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Eigenpairs {
     /// Ritz values in the order given by [`Which`].
@@ -73,7 +73,8 @@ pub struct Eigenpairs {
     pub n_applications: usize,
     /// Dimension m of the final Krylov subspace.
     pub krylov_size: usize,
-    /// Whether every returned pair passed the tolerance (false: `max_krylov` was hit).
+    /// Whether every returned pair passed the tolerance and, after any breakdown, the rest of
+    /// the space was searched (see [`extreme_eigenpairs`]); false: `max_krylov` was hit first.
     pub converged: bool,
     /// The seed used.
     pub seed: u64,
@@ -84,30 +85,49 @@ pub struct Eigenpairs {
 /// What the [`lanczos`] crate lacks is done here: a seeded Gaussian start, full
 /// reorthogonalization (two classical Gram–Schmidt passes per step, so no spurious copies),
 /// a convergence test on the residual estimate β_m·|s_{m,i}| (s_i the eigenvectors of the
-/// tridiagonal T_m) checked every `check_every` steps, and restarts on breakdown: when
-/// β ≈ 0 the Krylov space is invariant and the run continues from a fresh random vector
-/// orthogonal to it (this is how zero eigenvalues of rank-deficient operators are found).
-/// The subspace grows until the wanted pairs converge or `max_krylov` is reached.
+/// tridiagonal T_m) checked every `check_every` steps, and restarts on breakdown.
 ///
-/// Like any single-vector Lanczos, an eigenvalue whose eigenspace the start vector misses
-/// (probability zero, unless it is an exact multiple eigenvalue, of which one copy is seen
-/// per invariant block) can go unnoticed: convergence means accurate pairs, not a proof that
-/// none is missing. Memory: `krylov_size` vectors of length D.
+/// **Breakdowns and repeated eigenvalues.** A single start vector sees one copy of each
+/// distinct eigenvalue: when β ≈ 0 the Krylov space is an invariant block holding one
+/// eigenvector per eigenvalue it touched, and further copies (an exactly repeated
+/// eigenvalue, or the zero eigenvalues of a rank-deficient operator) live in its orthogonal
+/// complement. So after a breakdown the run continues from a fresh random vector orthogonal
+/// to everything found, and it only reports `converged` once the complement is known to hold
+/// nothing beyond the k-th selected value at each wanted end: some closed block (which,
+/// from a random start, reached every distinct eigenvalue of the complement it was started
+/// in) has its extreme eigenvalue inside that value, or the open block's extreme Ritz pair
+/// has converged there, or V spans R^D. diag(5,5,5,1,1,1,0,…) with k = 3 thus takes blocks
+/// {5,1,0}, {5,1,0}, {5,1,0}, {0} and returns \[5, 5, 5\].
+///
+/// Without a breakdown, convergence means what it means for every single-vector Lanczos:
+/// the wanted Ritz pairs are accurate and the open block's extreme one has converged, not a
+/// proof that none is missing. An eigenvalue repeated exactly inside a space that never
+/// becomes invariant (D large, many distinct eigenvalues) still shows one copy; only a block
+/// method could see more, and an exact multiple eigenvalue at the top of a trained network's
+/// Hessian has probability zero. The subspace grows until the wanted pairs converge or
+/// `max_krylov` is reached. Memory: `krylov_size` vectors of length D.
 ///
 /// ```
-/// use curvscope_hessian::{top_eigenpairs, DenseOperator, LanczosOptions, Which};
+/// use curvscope_hessian::{extreme_eigenpairs, DenseOperator, LanczosOptions, Which};
 /// use nalgebra::{DMatrix, DVector};
 ///
 /// let a = DenseOperator::new(DMatrix::from_diagonal(&DVector::from_fn(50, |i, _| i as f64 - 10.0)));
 /// let opts = LanczosOptions { k: 2, which: Which::Both, ..LanczosOptions::default() };
-/// let r = top_eigenpairs(&a, &opts);
+/// let r = extreme_eigenpairs(&a, &opts);
 /// assert!(r.converged);
 /// let want = [39.0, 38.0, -9.0, -10.0];
 /// for (got, want) in r.eigenvalues.iter().zip(want) {
 ///     assert!((got - want).abs() < 1e-8);
 /// }
+///
+/// // A triple top eigenvalue: three invariant blocks, then one that finds nothing above 5.
+/// let repeated = DVector::from_fn(40, |i, _| [5.0, 5.0, 5.0, 1.0, 1.0, 1.0].get(i).copied().unwrap_or(0.0));
+/// let r = extreme_eigenpairs(&DenseOperator::new(DMatrix::from_diagonal(&repeated)),
+///                            &LanczosOptions { k: 3, ..LanczosOptions::default() });
+/// assert!(r.converged);
+/// assert!(r.eigenvalues.iter().all(|l| (l - 5.0).abs() < 1e-12));
 /// ```
-pub fn top_eigenpairs<O: LinearOperator + ?Sized>(op: &O, opts: &LanczosOptions) -> Eigenpairs {
+pub fn extreme_eigenpairs<O: LinearOperator + ?Sized>(op: &O, opts: &LanczosOptions) -> Eigenpairs {
     let d = op.dim();
     assert!(opts.k >= 1 && d >= 1, "need k ≥ 1 and D ≥ 1");
     let wanted = match opts.which {
@@ -119,13 +139,19 @@ pub fn top_eigenpairs<O: LinearOperator + ?Sized>(op: &O, opts: &LanczosOptions)
     let counted = CountingOperator::new(op);
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let mut krylov = Krylov::new(gaussian_vector(&mut rng, d));
+    // (smallest, largest) eigenvalue of every invariant block closed by a breakdown.
+    let mut closed: Vec<(f64, f64)> = Vec::new();
     loop {
         krylov.step(&counted);
         let m = krylov.len();
+        if krylov.broken_down() {
+            closed.push(extremes(krylov.block_ritz().eigenvalues.as_slice()));
+        }
         let at_end = m == max_m;
         let due = at_end || krylov.broken_down() || m.is_multiple_of(check_every);
         if due && m >= wanted {
-            let selection = select(&krylov, opts, wanted);
+            let mut selection = select(&krylov, opts, wanted);
+            selection.converged &= m == d || searched(&krylov, &closed, &selection, opts.tol);
             if selection.converged || at_end {
                 return finish(&krylov, selection, opts.seed, counted.applications());
             }
@@ -144,6 +170,13 @@ struct Selection {
     eig: SymmetricEigen<f64, Dyn>,
     chosen: Vec<usize>,
     residuals: Vec<f64>,
+    /// The k-th selected value from the top, when the largest are wanted: an eigenvalue
+    /// found later above it would change the answer.
+    top: Option<f64>,
+    /// The k-th selected value from the bottom, when the smallest are wanted.
+    bottom: Option<f64>,
+    /// max |θ| over all Ritz values, the scale of the tolerance.
+    scale: f64,
     converged: bool,
 }
 
@@ -153,6 +186,13 @@ fn select(krylov: &Krylov, opts: &LanczosOptions, wanted: usize) -> Selection {
     let m = krylov.len();
     let mut desc: Vec<usize> = (0..m).collect();
     desc.sort_by(|&i, &j| eig.eigenvalues[j].total_cmp(&eig.eigenvalues[i]));
+    let value = |rank: usize| eig.eigenvalues[desc[rank]];
+    let per_end = wanted.div_ceil(2);
+    let (top, bottom) = match opts.which {
+        Which::Largest => (Some(value(wanted - 1)), None),
+        Which::Smallest => (None, Some(value(m - wanted))),
+        Which::Both => (Some(value(per_end - 1)), Some(value(m - per_end))),
+    };
     let chosen: Vec<usize> = match opts.which {
         Which::Largest => desc[..wanted].to_vec(),
         Which::Smallest => desc.iter().rev().take(wanted).copied().collect(),
@@ -177,7 +217,47 @@ fn select(krylov: &Krylov, opts: &LanczosOptions, wanted: usize) -> Selection {
         eig,
         chosen,
         residuals,
+        top,
+        bottom,
+        scale,
     }
+}
+
+/// Whether the part of R^D outside V_m can hold no eigenvalue beyond the selection's k-th
+/// value at a wanted end, by more than the tolerance tol·max|θ| that also bounds every returned
+/// eigenvalue's error (see [`extreme_eigenpairs`]): a closed invariant block whose extreme
+/// eigenvalue lies inside it bounds every complement after it, and the open block's extreme
+/// Ritz pair, once converged, stands for its own (Lanczos' usual assumption).
+fn searched(krylov: &Krylov, closed: &[(f64, f64)], sel: &Selection, tol: f64) -> bool {
+    let open = (!krylov.broken_down()).then(|| krylov.block_ritz());
+    let slack = tol * sel.scale;
+    let open_converged = |top: bool| {
+        open.as_ref().is_some_and(|eig| {
+            let values = eig.eigenvalues.as_slice();
+            let (lo, hi) = extremes(values);
+            let i = values.iter().position(|&v| v == if top { hi } else { lo });
+            let last = eig.eigenvectors.nrows() - 1;
+            i.is_some_and(|i| {
+                krylov.last_beta() * eig.eigenvectors[(last, i)].abs() <= tol * sel.scale
+            })
+        })
+    };
+    let top_done = sel
+        .top
+        .is_none_or(|t| closed.iter().any(|&(_, hi)| hi <= t + slack) || open_converged(true));
+    let bottom_done = sel
+        .bottom
+        .is_none_or(|b| closed.iter().any(|&(lo, _)| lo >= b - slack) || open_converged(false));
+    top_done && bottom_done
+}
+
+/// (smallest, largest) of a nonempty list of eigenvalues.
+fn extremes(values: &[f64]) -> (f64, f64) {
+    values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        })
 }
 
 /// Forms the Ritz vectors V_m·s_i of a final selection.
@@ -207,11 +287,11 @@ fn finish(krylov: &Krylov, sel: Selection, seed: u64, n_applications: usize) -> 
 /// audit the Lanczos estimates in [`Eigenpairs::residuals`].
 ///
 /// ```
-/// use curvscope_hessian::{top_eigenpairs, true_residuals, DenseOperator, LanczosOptions};
+/// use curvscope_hessian::{extreme_eigenpairs, true_residuals, DenseOperator, LanczosOptions};
 /// use nalgebra::{DMatrix, DVector};
 ///
 /// let a = DenseOperator::new(DMatrix::from_diagonal(&DVector::from_fn(30, |i, _| (i * i) as f64)));
-/// let r = top_eigenpairs(&a, &LanczosOptions { k: 3, ..LanczosOptions::default() });
+/// let r = extreme_eigenpairs(&a, &LanczosOptions { k: 3, ..LanczosOptions::default() });
 /// for res in true_residuals(&a, &r) {
 ///     assert!(res <= 1e-6 * 841.0);
 /// }

@@ -65,6 +65,8 @@ pub(crate) struct Krylov {
     pub beta: Vec<f64>,
     /// The next basis vector (unit), `None` after a breakdown.
     pending: Option<Vec<f64>>,
+    /// Index of the first vector of the current block (the last start or restart).
+    block_start: usize,
     anorm: f64,
 }
 
@@ -79,6 +81,7 @@ impl Krylov {
             alpha: Vec::new(),
             beta: Vec::new(),
             pending: Some(start),
+            block_start: 0,
             anorm: 0.0,
         }
     }
@@ -128,19 +131,32 @@ impl Krylov {
         }
         w.iter_mut().for_each(|x| *x /= n);
         self.pending = Some(w);
+        self.block_start = self.len();
         true
     }
 
     /// Eigendecomposition of T_m (Ritz values and the coordinates of Ritz vectors in V_m).
     pub fn ritz(&self) -> SymmetricEigen<f64, nalgebra::Dyn> {
-        let m = self.len();
+        self.ritz_from(0)
+    }
+
+    /// Eigendecomposition of the current block of T_m alone (rows and columns from the last
+    /// start or restart on), which is decoupled from the blocks before it (β = 0 between).
+    pub fn block_ritz(&self) -> SymmetricEigen<f64, nalgebra::Dyn> {
+        self.ritz_from(self.block_start)
+    }
+
+    /// Eigendecomposition of the trailing principal submatrix T[start.., start..].
+    fn ritz_from(&self, start: usize) -> SymmetricEigen<f64, nalgebra::Dyn> {
+        let (alpha, beta) = (&self.alpha[start..], &self.beta[start..]);
+        let m = alpha.len();
         let t = DMatrix::from_fn(m, m, |i, j| {
             if i == j {
-                self.alpha[i]
+                alpha[i]
             } else if i == j + 1 {
-                self.beta[j]
+                beta[j]
             } else if j == i + 1 {
-                self.beta[i]
+                beta[i]
             } else {
                 0.0
             }

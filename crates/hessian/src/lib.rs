@@ -2,7 +2,7 @@
 //!
 //! Everything takes a [`LinearOperator`] (a symmetric A known through products A·x), such as
 //! the Hessian of a model, [`HessianOperator`]:
-//! - [`top_eigenpairs`]: extreme eigenpairs by Lanczos with full reorthogonalization,
+//! - [`extreme_eigenpairs`]: extreme eigenpairs by Lanczos with full reorthogonalization,
 //!   seeded, with a residual-based convergence test;
 //! - [`full_spectrum`] / [`dense_matrix`]: exact answers for small D;
 //! - [`hutchinson`], [`hutch_plus_plus`], [`deflated_hutchinson`]: Tr(A) with standard errors;
@@ -23,7 +23,7 @@ mod trace;
 
 pub use dense::{asymmetry, dense_matrix, full_spectrum, DenseOperator, FullSpectrum};
 pub use density::{slq, Density, ProbeKind, Quadrature, Slq, SlqOptions};
-pub use eigen::{top_eigenpairs, true_residuals, Eigenpairs, LanczosOptions, Which};
+pub use eigen::{extreme_eigenpairs, true_residuals, Eigenpairs, LanczosOptions, Which};
 pub use estimate::{Estimate, Estimator};
 pub use hvp::HessianOperator;
 pub use linalg::{dot, norm};

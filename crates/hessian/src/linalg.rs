@@ -8,9 +8,9 @@
 /// ```
 ///
 /// # Panics
-/// In debug builds, if the lengths differ.
+/// If the lengths differ (a silent zip would truncate to the shorter).
 pub fn dot(x: &[f64], y: &[f64]) -> f64 {
-    debug_assert_eq!(x.len(), y.len());
+    assert_eq!(x.len(), y.len(), "dot of vectors of different lengths");
     x.iter().zip(y).map(|(a, b)| a * b).sum()
 }
 

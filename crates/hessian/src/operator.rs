@@ -109,9 +109,13 @@ impl<O: LinearOperator> LinearOperator for CountingOperator<O> {
 ///
 /// That crate (v0.2) is a plain fixed-iteration Lanczos: its start vector comes from
 /// nalgebra's unseeded `new_random` (results are not reproducible), it has no convergence
-/// test and reports no residuals, no quadrature weights, and no restart beyond a
-/// (single-pass) reorthogonalization. [`top_eigenpairs`](crate::top_eigenpairs) and
-/// [`slq`](crate::slq) supply those pieces; this adapter is kept for cross-checks.
+/// test and reports no residuals, no quadrature weights, and only a single-pass
+/// reorthogonalization. Its breakdown branch discards the random replacement it draws (the
+/// vector is shadowed inside the loop) and continues from the unnormalized, near-zero residual, so an invariant
+/// subspace (a repeated eigenvalue, a rank-deficient operator) yields spurious zero Ritz
+/// values and never the missing copies. [`extreme_eigenpairs`](crate::extreme_eigenpairs)
+/// and [`slq`](crate::slq) supply those pieces; this adapter is kept for cross-checks on
+/// spectra without breakdown.
 ///
 /// ```
 /// use curvscope_hessian::{AsHermitian, DenseOperator};

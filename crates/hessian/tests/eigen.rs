@@ -4,7 +4,7 @@ mod common;
 
 use common::{reference_eigenvalues, with_spectrum};
 use curvscope_hessian::{
-    full_spectrum, top_eigenpairs, true_residuals, AsHermitian, DenseOperator, Eigenpairs,
+    extreme_eigenpairs, full_spectrum, true_residuals, AsHermitian, DenseOperator, Eigenpairs,
     LanczosOptions, LinearOperator, Which,
 };
 use lanczos::{Hermitian, Order};
@@ -53,7 +53,7 @@ fn check(op: &DenseOperator, r: &Eigenpairs, want: &[f64], tol: f64) {
 fn top20_against_dense(lambdas: &[f64], seed: u64, tol: f64) -> Eigenpairs {
     let op = with_spectrum(lambdas, seed);
     let want = &reference_eigenvalues(op.matrix())[..20];
-    let r = top_eigenpairs(&op, &opts(20, Which::Largest, tol));
+    let r = extreme_eigenpairs(&op, &opts(20, Which::Largest, tol));
     check(&op, &r, want, tol);
     r
 }
@@ -84,12 +84,12 @@ fn indefinite_smallest_and_both() {
     let d = reference.len();
     let tol = 1e-9;
 
-    let smallest = top_eigenpairs(&op, &opts(10, Which::Smallest, tol));
+    let smallest = extreme_eigenpairs(&op, &opts(10, Which::Smallest, tol));
     let want: Vec<f64> = reference.iter().rev().take(10).copied().collect();
     check(&op, &smallest, &want, tol);
     assert!(smallest.eigenvalues[0] < -29.9, "most negative first");
 
-    let both = top_eigenpairs(&op, &opts(5, Which::Both, tol));
+    let both = extreme_eigenpairs(&op, &opts(5, Which::Both, tol));
     let want: Vec<f64> = reference[..5]
         .iter()
         .chain(&reference[d - 5..])
@@ -120,6 +120,65 @@ fn rank_deficient_finds_zeros_by_restart() {
     );
 }
 
+/// The spectrum `head` followed by zeros up to D, rotated.
+fn head_then_zeros(head: &[f64], d: usize, seed: u64) -> DenseOperator {
+    let mut lambdas = head.to_vec();
+    lambdas.resize(d, 0.0);
+    with_spectrum(&lambdas, seed)
+}
+
+/// An exactly repeated top eigenvalue: single-vector Lanczos sees one copy per invariant
+/// block, so diag(5,5,5,1,1,1,0,…) with k = 3 gave [5, 1, 0] "converged" before restarts
+/// searched the complement; now every k agrees with the dense eigenvalues.
+#[test]
+fn exactly_repeated_top_eigenvalue_is_found_k_times() {
+    let op = head_then_zeros(&[5.0, 5.0, 5.0, 1.0, 1.0, 1.0], 60, 10);
+    let reference = reference_eigenvalues(op.matrix());
+    for k in [1, 2, 3, 4, 6, 7] {
+        let r = extreme_eigenpairs(&op, &opts(k, Which::Largest, 1e-10));
+        check(&op, &r, &reference[..k], 1e-10);
+        println!("repeated top, k = {k}: m = {}", r.krylov_size);
+    }
+}
+
+/// Multiplicity at the k-th eigenvalue (and at both ends for Smallest and Both).
+#[test]
+fn multiplicity_at_the_kth_eigenvalue() {
+    let op = head_then_zeros(&[7.0, 3.0, 3.0, 3.0, -4.0, -4.0, -4.0, -1.0], 50, 11);
+    let reference = reference_eigenvalues(op.matrix());
+    let d = reference.len();
+    for k in [2, 3, 4, 5] {
+        let r = extreme_eigenpairs(&op, &opts(k, Which::Largest, 1e-10));
+        check(&op, &r, &reference[..k], 1e-10);
+        let r = extreme_eigenpairs(&op, &opts(k, Which::Smallest, 1e-10));
+        let want: Vec<f64> = reference.iter().rev().take(k).copied().collect();
+        check(&op, &r, &want, 1e-10);
+        let r = extreme_eigenpairs(&op, &opts(k, Which::Both, 1e-10));
+        let want: Vec<f64> = reference[..k]
+            .iter()
+            .chain(&reference[d - k..])
+            .copied()
+            .collect();
+        check(&op, &r, &want, 1e-10);
+    }
+}
+
+/// A search cut short by `max_krylov` after a breakdown is not reported as converged, even
+/// though every Ritz pair it holds is exact.
+#[test]
+fn breakdown_without_search_is_not_converged() {
+    let op = head_then_zeros(&[5.0, 5.0, 5.0, 1.0, 1.0, 1.0], 60, 12);
+    let r = extreme_eigenpairs(
+        &op,
+        &LanczosOptions {
+            max_krylov: Some(4),
+            ..opts(3, Which::Largest, 1e-10)
+        },
+    );
+    assert_eq!(r.krylov_size, 4);
+    assert!(!r.converged, "{:?}", r.eigenvalues);
+}
+
 /// D = 2000, Hessian-like: 20 outliers over a bulk in [−1, 2].
 #[test]
 fn d2000_top20_match_dense() {
@@ -135,20 +194,20 @@ fn same_seed_bit_identical_across_thread_counts() {
     let lambdas: Vec<f64> = (0..300).map(|i| (i as f64 * 0.37).sin() * 10.0).collect();
     let op = with_spectrum(&lambdas, 5);
     let o = opts(8, Which::Both, 1e-8);
-    let a = top_eigenpairs(&op, &o);
-    let b = top_eigenpairs(&op, &o);
+    let a = extreme_eigenpairs(&op, &o);
+    let b = extreme_eigenpairs(&op, &o);
     let one = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
         .unwrap()
-        .install(|| top_eigenpairs(&op, &o));
+        .install(|| extreme_eigenpairs(&op, &o));
     for other in [&b, &one] {
         assert_eq!(a.eigenvalues, other.eigenvalues);
         assert_eq!(a.eigenvectors, other.eigenvectors);
         assert_eq!(a.residuals, other.residuals);
         assert_eq!(a.krylov_size, other.krylov_size);
     }
-    let c = top_eigenpairs(&op, &LanczosOptions { seed: 7, ..o });
+    let c = extreme_eigenpairs(&op, &LanczosOptions { seed: 7, ..o });
     assert_ne!(a.eigenvectors, c.eigenvectors, "the seed matters");
 }
 
@@ -158,7 +217,7 @@ fn agrees_with_lanczos_crate() {
     let mut lambdas: Vec<f64> = (0..297).map(|i| 10.0 * i as f64 / 296.0).collect();
     lambdas.extend([100.0, 80.0, 60.0]);
     let op = with_spectrum(&lambdas, 6);
-    let ours = top_eigenpairs(&op, &opts(3, Which::Largest, 1e-8));
+    let ours = extreme_eigenpairs(&op, &opts(3, Which::Largest, 1e-8));
     // Unseeded start: 120 iterations leave the three separated outliers converged to far
     // below 1e-6 for any start not nearly orthogonal to them.
     let theirs = AsHermitian(&op).eigsh(120, Order::Largest);
@@ -179,15 +238,15 @@ fn small_d_whole_spectrum() {
     let mut want = lambdas.to_vec();
     want.sort_by(|a, b| b.total_cmp(a));
     for which in [Which::Largest, Which::Both] {
-        let r = top_eigenpairs(&op, &opts(6, which, 1e-10));
+        let r = extreme_eigenpairs(&op, &opts(6, which, 1e-10));
         check(&op, &r, &want, 1e-10);
         assert_eq!(r.krylov_size, 6);
     }
-    let r = top_eigenpairs(&op, &opts(9, Which::Smallest, 1e-10));
+    let r = extreme_eigenpairs(&op, &opts(9, Which::Smallest, 1e-10));
     let asc: Vec<f64> = want.iter().rev().copied().collect();
     check(&op, &r, &asc, 1e-10);
     let one = DenseOperator::new(nalgebra::DMatrix::from_element(1, 1, -2.5));
-    let r = top_eigenpairs(&one, &opts(1, Which::Both, 1e-10));
+    let r = extreme_eigenpairs(&one, &opts(1, Which::Both, 1e-10));
     assert_eq!(r.eigenvalues, vec![-2.5]);
 }
 
@@ -196,7 +255,7 @@ fn small_d_whole_spectrum() {
 fn max_krylov_reports_not_converged() {
     let lambdas: Vec<f64> = (0..400).map(|i| 1.0 + 1e-4 * i as f64).collect();
     let op = with_spectrum(&lambdas, 8);
-    let r = top_eigenpairs(
+    let r = extreme_eigenpairs(
         &op,
         &LanczosOptions {
             max_krylov: Some(15),

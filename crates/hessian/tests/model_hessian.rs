@@ -1,7 +1,7 @@
 //! Lanczos on a real network's exact-HVP operator against the dense path (D < 2,000).
 
 use curvscope_hessian::{
-    full_spectrum, top_eigenpairs, true_residuals, HessianOperator, LanczosOptions, Which,
+    extreme_eigenpairs, full_spectrum, true_residuals, HessianOperator, LanczosOptions, Which,
 };
 use curvscope_model::{
     default_data_dir, digits, ArchSpec, BurnObjective, Cpu, Init, Objective, Precision,
@@ -39,7 +39,7 @@ fn lanczos_matches_the_dense_hessian_of_a_small_cnn() {
         .abs()
         .max(dense.eigenvalues.last().unwrap().abs());
     for which in [Which::Largest, Which::Smallest] {
-        let pairs = top_eigenpairs(
+        let pairs = extreme_eigenpairs(
             &h,
             &LanczosOptions {
                 k: 5,

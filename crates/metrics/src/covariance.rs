@@ -87,13 +87,21 @@ pub fn noise_statistics<O: Objective + ?Sized>(
     let mean: Vec<f64> = shift.iter().zip(&m).map(|(k, mi)| k + mi).collect();
     NoiseStatistics {
         mean_grad_norm: norm(&mean),
-        trace: Estimate::exact(squares / n_f - dot(&m, &m), n),
+        trace: Estimate::exact(shifted_variance(squares, n_f, dot(&m, &m)), n),
         quadratic_forms: directions
             .iter()
             .zip(projections)
-            .map(|(u, p)| p / n_f - dot(u, &m).powi(2))
+            .map(|(u, p)| shifted_variance(p, n_f, dot(u, &m).powi(2)))
             .collect(),
     }
+}
+
+/// s/N − m²: a variance from one pass of shifted deviations (Σ = (1/N) Σ_i d_i d_iᵀ − m mᵀ, see
+/// `stream_deviations`), clamped at 0. Where the true variance is 0 (identical gradients, a
+/// direction the noise never moves) rounding can leave −1e-18, and the noise scales taken
+/// from it (square roots) would be NaN.
+pub(crate) fn shifted_variance(sum_of_squares: f64, n: f64, mean_squared: f64) -> f64 {
+    (sum_of_squares / n - mean_squared).max(0.0)
 }
 
 /// Σ as a [`LinearOperator`], for the eigenpairs of the noise (Lanczos) and its alignment with

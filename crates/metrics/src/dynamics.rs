@@ -13,7 +13,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use curvscope_hessian::{
-    top_eigenpairs, Eigenpairs, HessianOperator, LanczosOptions, LinearOperator,
+    extreme_eigenpairs, Eigenpairs, HessianOperator, LanczosOptions, LinearOperator,
 };
 use curvscope_model::{Objective, Precision};
 use rand::seq::index;
@@ -23,8 +23,8 @@ use rand_distr::{Bernoulli, Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use crate::covariance::{
-    centred_gaussian_weights, minibatch_factor, noise_statistics, stream_deviations,
-    CovarianceOperator,
+    centred_gaussian_weights, minibatch_factor, noise_statistics, shifted_variance,
+    stream_deviations, CovarianceOperator,
 };
 use crate::monte_carlo::probe_rng;
 
@@ -329,7 +329,7 @@ pub fn covariance_diagonal<O: Objective + ?Sized>(objective: &O, theta: &[f64]) 
     squares
         .iter()
         .zip(&m)
-        .map(|(s, mi)| s / n - mi * mi)
+        .map(|(s, mi)| shifted_variance(*s, n, mi * mi))
         .collect()
 }
 
@@ -421,6 +421,9 @@ enum Structure {
 pub struct Descent {
     options: DescentOptions,
     structure: Option<Structure>,
+    /// Noise-structure estimates whose Lanczos run did not converge, since the last
+    /// [`Descent::take_unconverged_estimates`].
+    unconverged: u64,
 }
 
 impl Descent {
@@ -437,12 +440,29 @@ impl Descent {
             (Dynamic::GldConst, Some(std)) => Some(Structure::Isotropic(std)),
             _ => None,
         };
-        Self { options, structure }
+        Self {
+            options,
+            structure,
+            unconverged: 0,
+        }
     }
 
     /// The settings.
     pub fn options(&self) -> &DescentOptions {
         &self.options
+    }
+
+    /// How many noise-structure estimates since the last call had a Lanczos run that did not
+    /// converge (its Ritz pairs still drove the noise: they are the best available), and
+    /// resets the count; `None` for the dynamics without one (all but GLD leading, GLD Hessian
+    /// and GLD 1st eigvec). A trainer calls it at each snapshot to record the interval's count.
+    pub fn take_unconverged_estimates(&mut self) -> Option<u64> {
+        let uses_lanczos = matches!(
+            self.options.dynamic,
+            Dynamic::GldLeading | Dynamic::GldHessian | Dynamic::GldEigvec1
+        );
+        let count = std::mem::take(&mut self.unconverged);
+        uses_lanczos.then_some(count)
     }
 
     /// The stochastic gradient g̃ of step `step` at θ. `minibatch(θ, indices)` is the mean
@@ -472,7 +492,11 @@ impl Descent {
                 let due = self.options.dynamic.refreshes()
                     && step.is_multiple_of(self.options.refresh_every);
                 if due || self.structure.is_none() {
-                    self.structure = Some(self.estimate(objective, theta, step));
+                    let structure = self.estimate(objective, theta, step);
+                    if let Structure::LowRank { pairs, .. } = &structure {
+                        self.unconverged += u64::from(!pairs.converged);
+                    }
+                    self.structure = Some(structure);
                 }
                 let eps = match self.structure.as_ref().expect("estimated above") {
                     Structure::Isotropic(std) => isotropic_noise(*std, theta.len(), &mut rng),
@@ -523,7 +547,7 @@ impl Descent {
                 seed: self.options.seed.wrapping_add(step),
                 ..LanczosOptions::default()
             };
-            top_eigenpairs(op, &opts)
+            extreme_eigenpairs(op, &opts)
         };
         match self.options.dynamic {
             Dynamic::GldConst | Dynamic::GldDynamic => {

@@ -8,10 +8,12 @@
 //!
 //! - Σ: [`noise_statistics`] (Tr Σ, uᵀΣu), [`CovarianceOperator`], [`abs_cosines`],
 //!   [`minibatch_factor`], [`centred_gaussian_weights`].
+//! - Per-tensor Tr(H) and Tr(Σ): [`layer_traces`], [`covariance_diagonal`].
 //! - Escaping indicator Tr(HΣ): [`trace_h_sigma_exact`], [`trace_h_sigma_stochastic`].
 //! - Proposition 1: [`isotropic_trace_h_sigma`], [`anisotropy_ratio`],
-//!   [`projection_coefficient`], [`ill_conditioning_exponent`], [`proposition1_bound`],
-//!   [`proposition1`].
+//!   [`projection_coefficient`], [`ill_conditioning_exponent`], [`first_ill_conditioned_k`],
+//!   [`proposition1_bound`], [`negative_curvature`], [`proposition1`].
+//! - Randomness: one seed per purpose from an analysis's seed, [`purpose_seed`].
 //! - Expected sharpness: [`expected_sharpness`].
 //! - Training dynamics (Zhu et al. Table 1, M-SGD of Wu et al. 2020): [`Dynamic`], run by
 //!   [`Descent`].
@@ -54,9 +56,11 @@
 mod covariance;
 mod dynamics;
 mod escaping;
+mod layers;
 mod monte_carlo;
 mod proposition;
 mod report;
+mod seeds;
 mod sharpness;
 
 pub use covariance::{
@@ -72,12 +76,15 @@ pub use dynamics::{
     msgd_fisher_weights, msgd_gaussian_weights, Descent, DescentOptions, Dynamic, MinibatchGrad,
 };
 pub use escaping::{trace_h_sigma_exact, trace_h_sigma_stochastic};
+pub use layers::{layer_traces, LayerTrace};
 pub use proposition::{
-    anisotropy_ratio, condition_ks, ill_conditioning_exponent, isotropic_trace_h_sigma,
-    projection_coefficient, proposition1, proposition1_bound, IllConditioning, Proposition1,
+    anisotropy_ratio, condition_ks, first_ill_conditioned_k, ill_conditioning_exponent,
+    isotropic_trace_h_sigma, negative_curvature, projection_coefficient, proposition1,
+    proposition1_bound, IllConditioning, LambdaMin, Proposition1, ZERO_RTOL,
 };
 pub use report::{
     analyze_checkpoint, report_from_spectrum, CurvatureOptions, HessianSpectrum, Report,
     ReportOptions, TraceHSigmaMethod,
 };
+pub use seeds::{purpose_seed, Purpose};
 pub use sharpness::{expected_sharpness, ExpectedSharpness, SharpnessOptions};

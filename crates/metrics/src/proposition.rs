@@ -15,47 +15,72 @@ pub fn isotropic_trace_h_sigma(trace_h: f64, trace_sigma: f64, dim: usize) -> f6
     trace_h * trace_sigma / dim as f64
 }
 
+/// Eigenvalues within this fraction of the spectrum's scale (max |λ| computed) of zero are
+/// zero: the default Lanczos tolerance bounds each computed eigenvalue's error by 1e-6·|λ|max,
+/// and f32 Hessian-vector products round at ~1e-7 relative, so −1e-17 (or −1e-8·λ₁) is
+/// rounding, not curvature.
+pub const ZERO_RTOL: f64 = 1e-6;
+
 /// Tr(HΣ)/Tr(HΣ̄): how much faster than isotropic noise of equal magnitude the actual noise
 /// escapes a minimum (> 1: anisotropy helps; left-hand side of Proposition 1's conclusion).
+/// `None` unless Tr(HΣ̄) > 0: with Tr(H) ≤ 0 or Tr(Σ) = 0 there is no isotropic noise to
+/// compare with.
 ///
 /// ```
-/// assert_eq!(curvscope_metrics::anisotropy_ratio(808.0, 484.0), 808.0 / 484.0);
+/// use curvscope_metrics::anisotropy_ratio;
+/// assert_eq!(anisotropy_ratio(808.0, 484.0), Some(808.0 / 484.0));
+/// assert_eq!(anisotropy_ratio(808.0, 0.0), None);
 /// ```
-pub fn anisotropy_ratio(trace_h_sigma: f64, isotropic_trace_h_sigma: f64) -> f64 {
-    trace_h_sigma / isotropic_trace_h_sigma
+pub fn anisotropy_ratio(trace_h_sigma: f64, isotropic_trace_h_sigma: f64) -> Option<f64> {
+    (isotropic_trace_h_sigma > 0.0).then(|| trace_h_sigma / isotropic_trace_h_sigma)
 }
 
 /// â = u₁ᵀΣu₁ · Tr(H) / (λ₁ · Tr(Σ)), the projection coefficient of Proposition 1: condition 2
 /// (alignment) is u₁ᵀΣu₁ ≥ a·λ₁·Tr(Σ)/Tr(H), i.e. â ≥ a. (u₁, λ₁): top Hessian eigenpair.
+/// `None` unless Tr(H), λ₁ and Tr(Σ) are all positive (the proposition's setting: otherwise
+/// the ratio has no meaning, and a NaN or a sign flip would be reported as a number).
 ///
 /// ```
-/// assert!((curvscope_metrics::projection_coefficient(4.0, 220.0, 200.0, 4.4) - 1.0).abs() < 1e-15);
+/// use curvscope_metrics::projection_coefficient;
+/// assert!((projection_coefficient(4.0, 220.0, 200.0, 4.4).unwrap() - 1.0).abs() < 1e-15);
+/// assert_eq!(projection_coefficient(0.0, 220.0, 200.0, 0.0), None); // Tr(Σ) = 0
+/// assert_eq!(projection_coefficient(4.0, -1.0, 200.0, 4.4), None); // Tr(H) ≤ 0
 /// ```
 pub fn projection_coefficient(
     u1_sigma_u1: f64,
     trace_h: f64,
     lambda1: f64,
     trace_sigma: f64,
-) -> f64 {
-    u1_sigma_u1 * trace_h / (lambda1 * trace_sigma)
+) -> Option<f64> {
+    (trace_h > 0.0 && lambda1 > 0.0 && trace_sigma > 0.0)
+        .then(|| u1_sigma_u1 * trace_h / (lambda1 * trace_sigma))
 }
 
 /// d_k = −log(λ_{k+1}/λ₁)/log D, the exponent of condition 1 (ill-conditioning) of
 /// Proposition 1, λ_{k+1} = λ₁·D^(−d_k); the condition holds for this k when d_k > ½.
-/// `None` when λ_{k+1} ≤ 0 or λ₁ ≤ 0 (no real exponent: the condition is then trivially met
-/// for positive λ₁, but the proposition assumes a positive semidefinite H).
+/// λ_{k+1} = 0 (within [`ZERO_RTOL`]·λ₁: H positive semidefinite of rank ≤ k) meets it for
+/// every d: d_k = ∞. `None` when λ₁ ≤ 0 or λ_{k+1} < 0 beyond rounding (H indefinite, outside
+/// the proposition, which assumes H ⪰ 0).
 ///
 /// ```
 /// use curvscope_metrics::ill_conditioning_exponent;
 /// assert!((ill_conditioning_exponent(100.0, 1.0, 100).unwrap() - 1.0).abs() < 1e-15);
+/// assert_eq!(ill_conditioning_exponent(100.0, 0.0, 100), Some(f64::INFINITY));
+/// assert_eq!(ill_conditioning_exponent(100.0, -1e-15, 100), Some(f64::INFINITY));
 /// assert_eq!(ill_conditioning_exponent(100.0, -1.0, 100), None);
 /// ```
 pub fn ill_conditioning_exponent(lambda1: f64, lambda_k1: f64, dim: usize) -> Option<f64> {
-    (lambda1 > 0.0 && lambda_k1 > 0.0).then(|| -(lambda_k1 / lambda1).ln() / (dim as f64).ln())
+    if lambda1 <= 0.0 || lambda_k1 < -ZERO_RTOL * lambda1 {
+        None
+    } else if lambda_k1 <= 0.0 {
+        Some(f64::INFINITY)
+    } else {
+        Some(-(lambda_k1 / lambda1).ln() / (dim as f64).ln())
+    }
 }
 
 /// â·λ₁²·D/Tr(H)², Proposition 1's lower bound on Tr(HΣ)/Tr(HΣ̄) (≈ a·D^(2d−1) under the two
-/// conditions). It is guaranteed only for positive semidefinite H.
+/// conditions). It is guaranteed only for positive semidefinite H, and defined where â is.
 ///
 /// ```
 /// let b = curvscope_metrics::proposition1_bound(1.0, 200.0, 220.0, 2);
@@ -70,6 +95,35 @@ pub fn proposition1_bound(
     projection_coefficient * lambda1 * lambda1 * dim as f64 / (trace_h * trace_h)
 }
 
+/// Whether H has negative curvature, as far as the computed eigenvalues tell: `Some(true)` when
+/// one of them (or λ_min) is below −[`ZERO_RTOL`]·|λ|max — a Ritz value is a Rayleigh quotient,
+/// so a negative one proves it, converged or not; `Some(false)` when a converged λ_min is not;
+/// `None` (unknown) otherwise: an unconverged λ_min is only an upper bound on the true one, so
+/// a nonnegative value is no evidence of "no negative curvature", and neither is its absence.
+///
+/// ```
+/// use curvscope_metrics::{negative_curvature, LambdaMin};
+/// let lambda_min = |value, converged| Some(LambdaMin { value, converged });
+/// assert_eq!(negative_curvature(&[10.0], lambda_min(-1.0, false)), Some(true));
+/// assert_eq!(negative_curvature(&[10.0], lambda_min(-1e-17, true)), Some(false)); // rounding
+/// assert_eq!(negative_curvature(&[10.0], lambda_min(0.5, false)), None);
+/// assert_eq!(negative_curvature(&[10.0], None), None);
+/// ```
+pub fn negative_curvature(eigenvalues: &[f64], lambda_min: Option<LambdaMin>) -> Option<bool> {
+    let values = || {
+        eigenvalues
+            .iter()
+            .chain(lambda_min.as_ref().map(|l| &l.value))
+    };
+    let scale = values().fold(0.0f64, |m, l| m.max(l.abs()));
+    let threshold = -ZERO_RTOL * scale;
+    if values().any(|&l| l < threshold) {
+        Some(true)
+    } else {
+        lambda_min.and_then(|l| l.converged.then_some(false))
+    }
+}
+
 /// The ks at which condition 1 is reported: 1, 5, 10, 20, 50, 100, 200, 500, … up to `max`.
 ///
 /// ```
@@ -81,6 +135,31 @@ pub fn condition_ks(max: usize) -> Vec<usize> {
     grid.take_while(|&k| k <= max).collect()
 }
 
+/// The smallest k with d_k > ½ (condition 1 of Proposition 1) among k = 1 … (number of
+/// eigenvalues − 1); `None`: not reached within the eigenvalues computed.
+///
+/// ```
+/// // D = 100: λ_{k+1} < λ₁/10 is needed; λ₄ = 5 is the first below 10.
+/// let k = curvscope_metrics::first_ill_conditioned_k(&[100.0, 50.0, 20.0, 5.0], 100);
+/// assert_eq!(k, Some(3));
+/// assert_eq!(curvscope_metrics::first_ill_conditioned_k(&[100.0, 50.0], 100), None);
+/// ```
+pub fn first_ill_conditioned_k(eigenvalues: &[f64], dim: usize) -> Option<usize> {
+    let lambda1 = *eigenvalues.first()?;
+    (1..eigenvalues.len())
+        .find(|&k| ill_conditioning_exponent(lambda1, eigenvalues[k], dim).is_some_and(|d| d > 0.5))
+}
+
+/// λ_min as Lanczos returned it: a Ritz value (never below the true λ_min) and whether it met
+/// the tolerance.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LambdaMin {
+    /// The smallest Ritz value.
+    pub value: f64,
+    /// Whether its residual met the Lanczos tolerance.
+    pub converged: bool,
+}
+
 /// Condition 1 of Proposition 1 at one k.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IllConditioning {
@@ -88,7 +167,9 @@ pub struct IllConditioning {
     pub k: usize,
     /// λ_{k+1}.
     pub lambda_k1: f64,
-    /// d_k = −log(λ_{k+1}/λ₁)/log D; `None` (JSON null) when λ_{k+1} ≤ 0 or λ₁ ≤ 0.
+    /// d_k, see [`ill_conditioning_exponent`]: ∞ (JSON: "inf") when λ_{k+1} = 0, `None`
+    /// (JSON null) when λ₁ ≤ 0 or λ_{k+1} < 0.
+    #[serde(with = "infinite_as_text")]
     pub d: Option<f64>,
     /// d_k > ½ (false when `d` is `None`).
     pub holds: bool,
@@ -105,17 +186,22 @@ pub struct Proposition1 {
     pub trace_h: f64,
     /// Condition 1 at k ∈ [`condition_ks`] up to (number of eigenvalues − 1).
     pub ill_conditioning: Vec<IllConditioning>,
-    /// Condition 2: â, see [`projection_coefficient`].
-    pub projection_coefficient: f64,
-    /// â·λ₁²·D/Tr(H)², see [`proposition1_bound`].
-    pub bound: f64,
-    /// The measured Tr(HΣ)/Tr(HΣ̄).
-    pub ratio: f64,
-    /// bound ≤ ratio.
-    pub bound_holds: bool,
-    /// Some computed eigenvalue (or the supplied λ_min) is negative: H is indefinite, outside the
-    /// proposition's assumptions, and the bound need not hold.
-    pub negative_curvature: bool,
+    /// The smallest k with d_k > ½ among those computed ([`first_ill_conditioned_k`]);
+    /// `None`: not reached within k = `ill_conditioning_k_max`.
+    pub first_ill_conditioned_k: Option<usize>,
+    /// The largest k condition 1 could be tested at (number of eigenvalues − 1).
+    pub ill_conditioning_k_max: usize,
+    /// Condition 2: â, see [`projection_coefficient`]; `None` when undefined.
+    pub projection_coefficient: Option<f64>,
+    /// â·λ₁²·D/Tr(H)², see [`proposition1_bound`]; `None` when â is undefined.
+    pub bound: Option<f64>,
+    /// The measured Tr(HΣ)/Tr(HΣ̄); `None` when Tr(HΣ̄) ≤ 0 ([`anisotropy_ratio`]).
+    pub ratio: Option<f64>,
+    /// bound ≤ ratio; `None` when either is undefined.
+    pub bound_holds: Option<bool>,
+    /// H is indefinite (outside the proposition's assumptions: the bound need not hold), see
+    /// [`negative_curvature`]; `None`: unknown.
+    pub negative_curvature: Option<bool>,
 }
 
 /// Evaluates Proposition 1 from top Hessian eigenvalues (descending, λ₁ first), the smallest
@@ -123,10 +209,12 @@ pub struct Proposition1 {
 /// u₁ᵀΣu₁ and the measured Tr(HΣ).
 ///
 /// ```
+/// use curvscope_metrics::{proposition1, LambdaMin};
 /// // The paper's 2-D toy: H eigenvalues 200, 20; Tr(Σ) = 4.4, u₁ᵀΣu₁ = 4, Tr(HΣ) = 808.
-/// let p = curvscope_metrics::proposition1(&[200.0, 20.0], None, 220.0, 4.4, 4.0, 808.0, 2);
-/// assert!((p.projection_coefficient - 1.0).abs() < 1e-15);
-/// assert!(p.bound_holds && !p.negative_curvature);
+/// let lambda_min = LambdaMin { value: 20.0, converged: true };
+/// let p = proposition1(&[200.0, 20.0], Some(lambda_min), 220.0, 4.4, 4.0, 808.0, 2);
+/// assert!((p.projection_coefficient.unwrap() - 1.0).abs() < 1e-15);
+/// assert_eq!((p.bound_holds, p.negative_curvature), (Some(true), Some(false)));
 /// assert_eq!(p.ill_conditioning[0].k, 1);
 /// ```
 ///
@@ -134,7 +222,7 @@ pub struct Proposition1 {
 /// If `eigenvalues` is empty.
 pub fn proposition1(
     eigenvalues: &[f64],
-    lambda_min: Option<f64>,
+    lambda_min: Option<LambdaMin>,
     trace_h: f64,
     trace_sigma: f64,
     u1_sigma_u1: f64,
@@ -143,12 +231,12 @@ pub fn proposition1(
 ) -> Proposition1 {
     let lambda1 = *eigenvalues.first().expect("at least one eigenvalue");
     let a_hat = projection_coefficient(u1_sigma_u1, trace_h, lambda1, trace_sigma);
-    let bound = proposition1_bound(a_hat, lambda1, trace_h, dim);
+    let bound = a_hat.map(|a| proposition1_bound(a, lambda1, trace_h, dim));
     let ratio = anisotropy_ratio(
         trace_h_sigma,
         isotropic_trace_h_sigma(trace_h, trace_sigma, dim),
     );
-    let ill_conditioning = condition_ks(eigenvalues.len().saturating_sub(1))
+    let ill_conditioning = condition_ks(eigenvalues.len() - 1)
         .into_iter()
         .map(|k| {
             let d = ill_conditioning_exponent(lambda1, eigenvalues[k], dim);
@@ -165,10 +253,42 @@ pub fn proposition1(
         lambda1,
         trace_h,
         ill_conditioning,
+        first_ill_conditioned_k: first_ill_conditioned_k(eigenvalues, dim),
+        ill_conditioning_k_max: eigenvalues.len() - 1,
         projection_coefficient: a_hat,
         bound,
         ratio,
-        bound_holds: bound <= ratio,
-        negative_curvature: eigenvalues.iter().chain(&lambda_min).any(|&l| l < 0.0),
+        bound_holds: bound.zip(ratio).map(|(b, r)| b <= r),
+        negative_curvature: negative_curvature(eigenvalues, lambda_min),
+    }
+}
+
+/// Serde for an `Option<f64>` that may be +∞, which JSON numbers cannot hold (serde_json would
+/// write null and read it back as `None`): ∞ is written as the string "inf".
+mod infinite_as_text {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Number(f64),
+        Text(String),
+    }
+
+    pub fn serialize<S: Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+        match x {
+            Some(v) if *v == f64::INFINITY => Repr::Text("inf".into()).serialize(s),
+            Some(v) => Repr::Number(*v).serialize(s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        match Option::<Repr>::deserialize(d)? {
+            None => Ok(None),
+            Some(Repr::Number(v)) => Ok(Some(v)),
+            Some(Repr::Text(t)) if t == "inf" => Ok(Some(f64::INFINITY)),
+            Some(Repr::Text(t)) => Err(serde::de::Error::custom(format!("d_k: {t:?}"))),
+        }
     }
 }

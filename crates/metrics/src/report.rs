@@ -3,11 +3,16 @@
 use crate::covariance::{
     abs_cosines, minibatch_factor, noise_statistics, CovarianceOperator, MinibatchFactor,
 };
+use crate::dynamics::covariance_diagonal;
 use crate::escaping::{trace_h_sigma_exact, trace_h_sigma_stochastic};
-use crate::proposition::{anisotropy_ratio, isotropic_trace_h_sigma, proposition1, Proposition1};
+use crate::layers::{layer_traces, LayerTrace};
+use crate::proposition::{
+    anisotropy_ratio, isotropic_trace_h_sigma, proposition1, LambdaMin, Proposition1,
+};
+use crate::seeds::{purpose_seed, Purpose};
 use crate::sharpness::{expected_sharpness, ExpectedSharpness, SharpnessOptions};
 use curvscope_hessian::{
-    deflated_hutchinson, slq, top_eigenpairs, Density, Eigenpairs, Estimate, HessianOperator,
+    deflated_hutchinson, extreme_eigenpairs, slq, Density, Eigenpairs, Estimate, HessianOperator,
     LanczosOptions, Probes, Slq, SlqOptions, Which,
 };
 use curvscope_model::Objective;
@@ -29,7 +34,8 @@ pub struct CurvatureOptions {
     pub trace_probes: Probes,
     /// Spectral density by SLQ; `None` skips it.
     pub density: Option<SlqOptions>,
-    /// Seed of every random start and probe.
+    /// Master seed of every random start and probe: each purpose draws from its own
+    /// [`purpose_seed`] of it (Lanczos for the top and for λ_min, Hutchinson, Σ's Lanczos).
     pub seed: u64,
 }
 
@@ -57,36 +63,62 @@ impl Default for CurvatureOptions {
 pub struct HessianSpectrum {
     /// Top eigenpairs, λ₁ ≥ λ₂ ≥ … (at least one).
     pub top: Eigenpairs,
-    /// Tr(H).
+    /// Tr(H): exact where the objective has an exact diagonal, else deflated Hutchinson.
     pub trace: Estimate,
-    /// Smallest eigenvalue, if computed; flags negative curvature in Proposition 1.
-    pub lambda_min: Option<f64>,
+    /// diag(H), where the objective computes it exactly ([`Objective::hessian_diagonal`]).
+    #[serde(default)]
+    pub diagonal: Option<Vec<f64>>,
+    /// Smallest eigenvalue and whether it converged, if computed; flags negative curvature
+    /// in Proposition 1.
+    pub lambda_min: Option<LambdaMin>,
     /// Spectral density, if asked for.
     pub density: Option<Slq>,
 }
 
 impl HessianSpectrum {
-    /// Lanczos, deflated Hutchinson and SLQ on the exact-HVP operator of `objective` at θ.
+    /// Lanczos, Tr(H) and SLQ on the exact-HVP operator of `objective` at θ. Tr(H) is the sum
+    /// of the exact diagonal where the objective has one (piecewise-linear networks: C
+    /// per-sample-gradient passes), else deflated Hutchinson.
     pub fn compute<O: Objective + ?Sized>(
         objective: &O,
         theta: &[f64],
         options: &CurvatureOptions,
     ) -> Self {
         let h = HessianOperator::new(objective, theta);
-        let lanczos = |k, which| LanczosOptions {
+        let seed = |purpose| purpose_seed(options.seed, purpose);
+        let lanczos = |k, which, purpose| LanczosOptions {
             k,
             which,
             tol: options.tol,
             max_krylov: options.max_krylov,
-            seed: options.seed,
+            seed: seed(purpose),
             ..LanczosOptions::default()
         };
-        let top = top_eigenpairs(&h, &lanczos(options.top_k, Which::Largest));
-        let lambda_min = options
-            .lambda_min
-            .then(|| top_eigenpairs(&h, &lanczos(1, Which::Smallest)).eigenvalues[0]);
-        let trace =
-            deflated_hutchinson(&h, &top.eigenvectors, options.trace_probes, options.seed).trace;
+        let top = extreme_eigenpairs(
+            &h,
+            &lanczos(options.top_k, Which::Largest, Purpose::HessianTop),
+        );
+        let lambda_min = options.lambda_min.then(|| {
+            let smallest =
+                extreme_eigenpairs(&h, &lanczos(1, Which::Smallest, Purpose::HessianSmallest));
+            LambdaMin {
+                value: smallest.eigenvalues[0],
+                converged: smallest.converged,
+            }
+        });
+        let diagonal = objective.hessian_diagonal(theta);
+        let trace = match &diagonal {
+            Some(diagonal) => Estimate::exact(diagonal.iter().sum(), objective.n_samples()),
+            None => {
+                deflated_hutchinson(
+                    &h,
+                    &top.eigenvectors,
+                    options.trace_probes,
+                    seed(Purpose::TraceH),
+                )
+                .trace
+            }
+        };
         let density = options
             .density
             .as_ref()
@@ -94,6 +126,7 @@ impl HessianSpectrum {
         Self {
             top,
             trace,
+            diagonal,
             lambda_min,
             density,
         }
@@ -166,10 +199,13 @@ pub struct Report {
     pub hessian_converged: bool,
     /// Hessian-vector products Lanczos used for the top eigenpairs.
     pub hessian_applications: usize,
-    /// Smallest Hessian eigenvalue, if computed.
-    pub lambda_min: Option<f64>,
-    /// Tr(H) (deflated Hutchinson).
+    /// Smallest Hessian eigenvalue and whether Lanczos converged on it, if computed.
+    pub lambda_min: Option<LambdaMin>,
+    /// Tr(H): exact (the sum of diag(H)) for piecewise-linear networks, else deflated Hutchinson.
     pub trace_h: Estimate,
+    /// Tr(H) and Tr(Σ) per named tensor of θ, where diag(H) is exact (empty elsewhere).
+    #[serde(default)]
+    pub layers: Vec<LayerTrace>,
     /// Tr(Σ) = (1/N) Σ_i ‖g_i − ḡ‖², exact.
     pub trace_sigma: Estimate,
     /// u_iᵀΣu_i for each supplied Hessian eigenvector (condition 2 of Proposition 1 uses u₁).
@@ -178,12 +214,14 @@ pub struct Report {
     pub trace_h_sigma: Estimate,
     /// Tr(HΣ̄) = Tr(H)·Tr(Σ)/D, isotropic noise of equal magnitude.
     pub isotropic_trace_h_sigma: f64,
-    /// Tr(HΣ)/Tr(HΣ̄).
-    pub anisotropy_ratio: f64,
+    /// Tr(HΣ)/Tr(HΣ̄); `None` when Tr(HΣ̄) ≤ 0 (Tr(H) ≤ 0 or Tr(Σ) = 0).
+    pub anisotropy_ratio: Option<f64>,
     /// Proposition 1: conditions, â, bound â·λ₁²·D/Tr(H)² against the ratio.
     pub proposition1: Proposition1,
     /// Top eigenvalues of Σ (empty when `sigma_top_k` is 0).
     pub sigma_eigenvalues: Vec<f64>,
+    /// Whether every Σ Ritz pair met the tolerance (`None` when `sigma_top_k` is 0).
+    pub sigma_converged: Option<bool>,
     /// `[i][j]` = |cos(u_i, v_j)|, u_i Hessian and v_j Σ eigenvectors (empty when skipped).
     pub eigenvector_cosines: Vec<Vec<f64>>,
     /// Expected sharpness, signed and absolute (Figs. 3 and 6).
@@ -205,11 +243,12 @@ pub fn analyze_checkpoint<O: Objective + ?Sized>(
 }
 
 /// Computes a [`Report`] at θ from a known Hessian spectrum; Σ's eigenpairs come from Lanczos
-/// with the tolerance and seed of `options.curvature`.
+/// with the tolerance of `options.curvature` and the [`Purpose::SigmaTop`] seed of its seed.
 ///
 /// Cost: one pass of N per-sample gradients for Σ's statistics, one more with N HVPs for exact
 /// Tr(HΣ) (stochastic: a weighted gradient and an HVP per probe), one more when `sigma_top_k`
-/// > 0, plus M loss evaluations for sharpness.
+/// is non-zero, one more for diag(Σ) when `hessian.diagonal` is known, plus M loss evaluations
+/// for sharpness.
 ///
 /// # Panics
 /// If `hessian.top` is empty.
@@ -233,13 +272,17 @@ pub fn report_from_spectrum<O: Objective + ?Sized>(
         let lanczos = LanczosOptions {
             k: options.sigma_top_k,
             tol: options.curvature.tol,
-            seed: options.curvature.seed,
+            seed: purpose_seed(options.curvature.seed, Purpose::SigmaTop),
             ..LanczosOptions::default()
         };
-        top_eigenpairs(&sigma, &lanczos)
+        Some(extreme_eigenpairs(&sigma, &lanczos))
     } else {
-        Eigenpairs::default()
+        None
     };
+    let u1_sigma_u1 = *noise
+        .quadratic_forms
+        .first()
+        .expect("one quadratic form per top eigenvector, and at least one");
     Report {
         dim,
         n_samples: objective.n_samples(),
@@ -251,12 +294,20 @@ pub fn report_from_spectrum<O: Objective + ?Sized>(
         hessian_applications: hessian.top.n_applications,
         lambda_min: hessian.lambda_min,
         trace_h: hessian.trace.clone(),
+        layers: hessian
+            .diagonal
+            .as_ref()
+            .map(|diagonal| {
+                let sigma = covariance_diagonal(objective, theta);
+                layer_traces(&objective.parameter_tensors(), diagonal, &sigma)
+            })
+            .unwrap_or_default(),
         proposition1: proposition1(
             &hessian.top.eigenvalues,
             hessian.lambda_min,
             hessian.trace.value,
             noise.trace.value,
-            noise.quadratic_forms.first().copied().unwrap_or(f64::NAN),
+            u1_sigma_u1,
             trace_h_sigma.value,
             dim,
         ),
@@ -265,12 +316,11 @@ pub fn report_from_spectrum<O: Objective + ?Sized>(
         anisotropy_ratio: anisotropy_ratio(trace_h_sigma.value, isotropic),
         trace_h_sigma,
         isotropic_trace_h_sigma: isotropic,
-        eigenvector_cosines: if sigma_top.eigenvectors.is_empty() {
-            Vec::new()
-        } else {
-            abs_cosines(&hessian.top.eigenvectors, &sigma_top.eigenvectors)
-        },
-        sigma_eigenvalues: sigma_top.eigenvalues,
+        eigenvector_cosines: sigma_top.as_ref().map_or_else(Vec::new, |s| {
+            abs_cosines(&hessian.top.eigenvectors, &s.eigenvectors)
+        }),
+        sigma_converged: sigma_top.as_ref().map(|s| s.converged),
+        sigma_eigenvalues: sigma_top.map_or_else(Vec::new, |s| s.eigenvalues),
         expected_sharpness: options
             .sharpness
             .as_ref()

@@ -9,6 +9,8 @@ use crate::dataset::{DataError, Dataset, Targets};
 use crate::net::{self, Batch};
 use crate::Objective;
 
+mod hessian_diagonal;
+
 /// A burn network on a fixed dataset, seen as a function of its flat parameters.
 ///
 /// `B` is the base backend (e.g. `NdArray<f32>` or `NdArray<f64>`); gradients run on
@@ -215,11 +217,24 @@ impl<B: Backend> BurnObjective<B> {
 
     /// Logits `[N, C]`, row-major (classifiers only).
     pub fn logits(&self, theta: &[f64]) -> Vec<f64> {
+        self.check_theta(theta);
         to_host(net::logits(
             &self.arch,
             to_tensor::<B>(theta, &self.device, self.dtype),
             self.batch_range(0, self.n_samples()).x,
         ))
+    }
+
+    /// Panics with a clear message unless θ has D entries: every entry point checks, so a
+    /// θ of the wrong architecture fails loudly instead of being read as a prefix.
+    fn check_theta(&self, theta: &[f64]) {
+        assert_eq!(
+            theta.len(),
+            self.dim,
+            "θ has {} entries but the model has D = {} parameters",
+            theta.len(),
+            self.dim
+        );
     }
 
     /// The samples `start..start + len`, inputs prepared for the first layer.
@@ -260,7 +275,12 @@ impl<B: Backend> BurnObjective<B> {
 
     /// Σ over blocks of `f(block)`, element-wise, in block order (deterministic).
     fn sum_over_blocks(&self, f: impl Fn(Batch<B>, usize) -> Vec<f64> + Sync) -> Vec<f64> {
-        self.map_blocks(f)
+        self.sum_in_order(self.map_blocks(f))
+    }
+
+    /// The element-wise sum of D-vectors, in their order (deterministic); zeros if none.
+    fn sum_in_order(&self, parts: Vec<Vec<f64>>) -> Vec<f64> {
+        parts
             .into_iter()
             .reduce(|mut acc, p| {
                 acc.iter_mut().zip(&p).for_each(|(a, b)| *a += b);
@@ -277,6 +297,19 @@ impl<B: Backend> BurnObjective<B> {
         batch: &Batch<B>,
         reduce: impl FnOnce(Tensor<Autodiff<B>, 1>) -> Tensor<Autodiff<B>, 1>,
     ) -> Vec<f64> {
+        self.grad_of_scalar(theta, batch, |theta, batch| {
+            reduce(net::per_sample_losses(&self.arch, theta, batch))
+        })
+    }
+
+    /// ∇_θ scalar(θ, batch), for any scalar (one-element tensor) computed from the leaf θ and
+    /// the samples of `batch`.
+    fn grad_of_scalar(
+        &self,
+        theta: &[f64],
+        batch: &Batch<B>,
+        scalar: impl FnOnce(Tensor<Autodiff<B>, 1>, &Batch<Autodiff<B>>) -> Tensor<Autodiff<B>, 1>,
+    ) -> Vec<f64> {
         let lift = |t: &Tensor<B, 2>| Tensor::<Autodiff<B>, 2>::from_inner(t.clone());
         let batch = Batch {
             x: lift(&batch.x),
@@ -285,7 +318,7 @@ impl<B: Backend> BurnObjective<B> {
         let theta =
             Tensor::<Autodiff<B>, 1>::from_inner(to_tensor::<B>(theta, &self.device, self.dtype))
                 .require_grad();
-        let grads = reduce(net::per_sample_losses(&self.arch, theta.clone(), &batch)).backward();
+        let grads = scalar(theta.clone(), &batch).backward();
         to_host(
             theta
                 .grad(&grads)
@@ -336,6 +369,7 @@ impl<B: Backend> Objective for BurnObjective<B> {
     }
 
     fn per_sample_losses(&self, theta: &[f64]) -> Vec<f64> {
+        self.check_theta(theta);
         self.map_blocks(|batch, _| {
             to_host(net::per_sample_losses(
                 &self.arch,
@@ -347,6 +381,7 @@ impl<B: Backend> Objective for BurnObjective<B> {
     }
 
     fn weighted_grad(&self, theta: &[f64], w: &[f64]) -> Vec<f64> {
+        self.check_theta(theta);
         assert_eq!(w.len(), self.n_samples(), "one weight per sample");
         self.sum_over_blocks(|batch, start| {
             let len = batch.n_samples();
@@ -362,19 +397,35 @@ impl<B: Backend> Objective for BurnObjective<B> {
     /// Σ over blocks of ∇Σ_{i∈b} ℓ_i, divided by N on the host (in f64: burn-flex applies
     /// scalars in single precision).
     fn grad(&self, theta: &[f64]) -> Vec<f64> {
+        self.check_theta(theta);
         let sum = self.sum_over_blocks(|batch, _| self.grad_of(theta, &batch, |l| l.sum()));
         mean_of_sum(sum, self.n_samples())
     }
 
     /// Σ over sample blocks of the blocks' exact HVPs ([`BurnObjective::hvp_of`]).
     fn hvp(&self, theta: &[f64], v: &[f64]) -> Vec<f64> {
+        self.check_theta(theta);
         assert_eq!(v.len(), self.dim, "v has the wrong length");
         let sum = self.sum_over_blocks(|batch, _| self.hvp_of(theta, v, &batch));
         mean_of_sum(sum, self.n_samples())
     }
 
+    /// The Gauss–Newton diagonal, exact for piecewise-linear networks
+    /// ([`ArchSpec::is_piecewise_linear`]; derivation in [`BurnObjective::gauss_newton_diagonal`]).
+    fn hessian_diagonal(&self, theta: &[f64]) -> Option<Vec<f64>> {
+        self.arch
+            .is_piecewise_linear()
+            .then(|| self.gauss_newton_diagonal(theta))
+    }
+
+    /// The architecture's named tensors ([`ArchSpec::params`]).
+    fn parameter_tensors(&self) -> Vec<(String, Vec<usize>)> {
+        self.arch.params()
+    }
+
     /// Fraction of samples whose largest logit is the label.
     fn accuracy(&self, theta: &[f64]) -> Option<f64> {
+        self.check_theta(theta);
         let labels = self.labels.as_ref()?;
         let logits = net::logits(
             &self.arch,
@@ -401,6 +452,13 @@ impl<B: Backend> Objective for BurnObjective<B> {
     /// kernels are too small for burn-flex's own threading to pay off.
     fn per_sample_grads_range(&self, theta: &[f64], start: usize, len: usize) -> Vec<f64> {
         use rayon::prelude::*;
+        self.check_theta(theta);
+        assert!(
+            start + len <= self.n_samples(),
+            "samples {start}..{} out of N = {}",
+            start + len,
+            self.n_samples()
+        );
         let rows: Vec<Vec<f64>> = (start..start + len)
             .into_par_iter()
             .map(|i| self.grad_of(theta, &self.batch_range(i, 1), |losses| losses.sum()))

@@ -336,6 +336,38 @@ pub fn logits<B: Backend>(arch: &ArchSpec, theta: Tensor<B, 1>, x: Tensor<B, 2>)
     }
 }
 
+/// The network's outputs f(x; θ) on prepared inputs ([`prepare_input`]), the quantity each
+/// per-sample loss is a function of: class scores `[N, C]` for the classifiers (as [`logits`]),
+/// the fixed-output net's unclipped prediction `[N, 1]`.
+///
+/// # Panics
+/// For toy2d, whose loss is a function of θ directly.
+pub fn outputs<B: Backend>(arch: &ArchSpec, theta: Tensor<B, 1>, x: Tensor<B, 2>) -> Tensor<B, 2> {
+    match arch {
+        ArchSpec::FixedOutput { input, hidden } => {
+            // Output layer fixed at +1 for the first half of the units, −1 for the rest.
+            let mut p = Params { theta, offset: 0 };
+            let h = relu(p.linear(x.clone(), *input, *hidden));
+            let signs: Vec<f64> = (0..*hidden)
+                .map(|j| if j < hidden / 2 { 1.0 } else { -1.0 })
+                .collect();
+            let a = Tensor::<B, 2>::from_data(
+                TensorData::new(signs, [*hidden, 1]),
+                (&x.device(), x.dtype()),
+            );
+            h.matmul(a)
+        }
+        _ => logits(arch, theta, x),
+    }
+}
+
+/// The fixed-output net's prediction clipped to [δ, 1 − δ], δ = [`FIXED_OUTPUT_DELTA`]. Values
+/// inside, bounds included, pass unchanged, and so does their gradient (burn's clamp masks only
+/// values strictly outside).
+pub fn clip_prediction<B: Backend>(f: Tensor<B, 2>) -> Tensor<B, 2> {
+    f.clamp(FIXED_OUTPUT_DELTA, 1.0 - FIXED_OUTPUT_DELTA)
+}
+
 /// Per-sample losses ℓ_i(θ), shape `[N]`.
 pub fn per_sample_losses<B: Backend>(
     arch: &ArchSpec,
@@ -349,20 +381,8 @@ pub fn per_sample_losses<B: Backend>(
             let logp = log_softmax(logits(arch, theta, batch.x.clone()), 1);
             (logp * batch.target.clone()).sum_dim(1).reshape([n]).neg()
         }
-        ArchSpec::FixedOutput { input, hidden } => {
-            // Output layer fixed at +1 for the first half of the units, −1 for the rest.
-            let mut p = Params { theta, offset: 0 };
-            let h = relu(p.linear(batch.x.clone(), *input, *hidden));
-            let signs: Vec<f64> = (0..*hidden)
-                .map(|j| if j < hidden / 2 { 1.0 } else { -1.0 })
-                .collect();
-            let a = Tensor::<B, 2>::from_data(
-                TensorData::new(signs, [*hidden, 1]),
-                (&batch.x.device(), batch.x.dtype()),
-            );
-            let out = h
-                .matmul(a)
-                .clamp(FIXED_OUTPUT_DELTA, 1.0 - FIXED_OUTPUT_DELTA);
+        ArchSpec::FixedOutput { .. } => {
+            let out = clip_prediction(outputs(arch, theta, batch.x.clone()));
             (out - batch.target.clone()).powi_scalar(2).reshape([n])
         }
         ArchSpec::Toy2d => toy2d_losses(theta, batch.x.clone()),

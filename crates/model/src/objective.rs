@@ -57,6 +57,19 @@ pub trait Objective: Send + Sync {
         }
     }
 
+    /// The exact diagonal of H(θ) where the model's structure yields it without D HVPs (for the
+    /// burn networks: piecewise-linear ones, see [`crate::BurnObjective::gauss_newton_diagonal`]);
+    /// `None` where it does not, so callers fall back to stochastic estimators.
+    fn hessian_diagonal(&self, _theta: &[f64]) -> Option<Vec<f64>> {
+        None
+    }
+
+    /// The named tensors θ is made of, as (name, shape) in θ's order; their sizes sum to D.
+    /// By default one tensor, `theta`.
+    fn parameter_tensors(&self) -> Vec<(String, Vec<usize>)> {
+        vec![("theta".into(), vec![self.dim()])]
+    }
+
     /// Fraction of samples classified correctly at θ, for classifiers; `None` otherwise.
     fn accuracy(&self, _theta: &[f64]) -> Option<f64> {
         None

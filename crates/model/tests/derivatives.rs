@@ -356,3 +356,38 @@ fn prepared_inputs_cached_or_per_block_agree() {
     );
     assert_eq!(cached.logits(&theta), per_block.logits(&theta));
 }
+
+/// The message of the panic `f` raises.
+fn panic_message(f: impl FnOnce()) -> String {
+    let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("panics");
+    payload.downcast::<String>().map(|s| *s).unwrap_or_default()
+}
+
+/// A θ of the wrong length is refused loudly at every entry point, never read as a prefix
+/// (one parameter too many) or run off the end (one too few).
+#[test]
+fn wrong_theta_length_is_refused_with_a_clear_message() {
+    let (arch, features, classes) = small_relu_mlp();
+    let obj = classification(arch.clone(), features, classes, 5, Precision::F64);
+    let theta = arch.init(Init::PyTorch, 1);
+    let v = vec![0.0; obj.dim()];
+    for wrong in [theta.len() + 1, theta.len() - 1] {
+        let mut bad = theta.clone();
+        bad.resize(wrong, 0.5);
+        let want = format!("θ has {wrong} entries but the model has D = {}", obj.dim());
+        let messages = [
+            panic_message(|| {
+                obj.loss(&bad);
+            }),
+            panic_message(|| drop(obj.grad(&bad))),
+            panic_message(|| drop(obj.hvp(&bad, &v))),
+            panic_message(|| drop(obj.per_sample_grads(&bad))),
+            panic_message(|| {
+                obj.accuracy(&bad);
+            }),
+        ];
+        for msg in messages {
+            assert!(msg.contains(&want), "{msg}");
+        }
+    }
+}

@@ -4,30 +4,35 @@
 use crate::objectives::{assert_rel, dense_covariance, dense_top, LeastSquares};
 use curvscope_metrics::{
     analyze_checkpoint, condition_ks, proposition1, report_from_spectrum, CurvatureOptions,
-    Estimate, HessianSpectrum, Report, ReportOptions, SharpnessOptions,
+    Estimate, HessianSpectrum, LambdaMin, Proposition1, Report, ReportOptions, SharpnessOptions,
 };
+use nalgebra::DMatrix;
 
 #[test]
 fn report_agrees_with_dense_truth_and_round_trips() {
     let (n, d, k) = (60, 8, 4);
     let ls = LeastSquares::random(n, d, 17);
     let theta = vec![0.5; d];
+    // Loss is quadratic: E[L(θ+ν)] − L(θ) = σ²·Tr(H)/2 exactly, so σ = 1 makes that term
+    // dominate the Monte-Carlo noise of the gradient term ∇Lᵀν.
+    let sharpness = SharpnessOptions {
+        sigma: 1.0,
+        samples: 4000,
+        seed: 3,
+    };
     let h = ls.hessian();
     let sigma = dense_covariance(&ls.gradient_matrix(&theta));
     let hessian = HessianSpectrum {
         top: dense_top(&h, d),
         trace: Estimate::exact(h.trace(), d),
+        diagonal: None,
         lambda_min: None,
         density: None,
     };
     let options = ReportOptions {
         chunk: 16,
         sigma_top_k: k,
-        sharpness: Some(SharpnessOptions {
-            sigma: 0.01,
-            samples: 200,
-            seed: 3,
-        }),
+        sharpness: Some(sharpness),
         batch_size: Some(10),
         ..ReportOptions::default()
     };
@@ -65,21 +70,52 @@ fn report_agrees_with_dense_truth_and_round_trips() {
         p.ill_conditioning.iter().map(|c| c.k).collect::<Vec<_>>(),
         vec![1, 5]
     );
-    // For positive semidefinite H and Σ, Tr(HΣ) ≥ λ₁u₁ᵀΣu₁, which is exactly bound ≤ ratio.
-    assert!(p.bound_holds && !p.negative_curvature && p.bound > 0.0);
+    check_against_dense_algebra(p, &h, &sigma);
     assert_eq!(p.ratio, report.anisotropy_ratio);
+    assert_eq!(report.sigma_converged, Some(true));
     assert_eq!(report.minibatch.unwrap().with_replacement, 0.1);
-    assert!(report.expected_sharpness.is_some());
+    let signed = &report.expected_sharpness.as_ref().unwrap().signed;
+    let want = h.trace() / 2.0;
+    println!(
+        "sharpness {} ± {} vs σ²Tr(H)/2 = {want}",
+        signed.value, signed.stderr
+    );
+    assert!((signed.value - want).abs() <= 4.0 * signed.stderr);
+    assert!(signed.stderr <= 0.05 * want, "too noisy to pin the value");
 
     let json = serde_json::to_string(&report).unwrap();
     assert_eq!(serde_json::from_str::<Report>(&json).unwrap(), report);
+}
+
+/// Proposition 1's numbers against dense algebra on H and Σ: â, the ratio and the bound
+/// â·λ₁²·D/Tr(H)² (a bound without its factor D = 8 would be 8× off), and for positive
+/// semidefinite H and Σ, Tr(HΣ) ≥ λ₁u₁ᵀΣu₁, which is exactly bound ≤ ratio.
+fn check_against_dense_algebra(p: &Proposition1, h: &DMatrix<f64>, sigma: &DMatrix<f64>) {
+    let d = h.nrows() as f64;
+    let eig = h.clone().symmetric_eigen();
+    let top = eig.eigenvalues.imax();
+    let (lambda1, u1) = (eig.eigenvalues[top], eig.eigenvectors.column(top));
+    let u1_sigma_u1 = (u1.transpose() * sigma * u1)[0];
+    let a_hat = u1_sigma_u1 * h.trace() / (lambda1 * sigma.trace());
+    let ratio = (h * sigma).trace() / (h.trace() * sigma.trace() / d);
+    let bound = a_hat * lambda1 * lambda1 * d / h.trace().powi(2);
+    assert_rel(p.projection_coefficient.unwrap(), a_hat, 1e-10);
+    assert_rel(p.ratio.unwrap(), ratio, 1e-10);
+    assert_rel(p.bound.unwrap(), bound, 1e-10);
+    // The same inequality from the dense numbers, and the report agreeing with it.
+    assert!(bound <= ratio && lambda1 * u1_sigma_u1 <= (h * sigma).trace());
+    assert_eq!(p.bound_holds, Some(true));
 }
 
 #[test]
 fn proposition1_flags_indefinite_hessians_and_undefined_exponents() {
     let eigenvalues = [100.0, 10.0, 1.0, 0.0, -1.0, -2.0, -3.0];
     let p = proposition1(&eigenvalues, None, 105.0, 1.0, 0.5, 10.0, 100);
-    assert!(p.negative_curvature);
+    assert_eq!(
+        p.negative_curvature,
+        Some(true),
+        "a negative Ritz value proves it"
+    );
     assert_eq!(
         p.ill_conditioning.iter().map(|c| c.k).collect::<Vec<_>>(),
         condition_ks(6)
@@ -89,12 +125,94 @@ fn proposition1_flags_indefinite_hessians_and_undefined_exponents() {
     let fifth = &p.ill_conditioning[1]; // λ₆ = −2
     assert_eq!((fifth.d, fifth.holds), (None, false));
 
-    let psd = proposition1(&[100.0, 0.5], Some(-0.1), 101.0, 1.0, 0.5, 10.0, 100);
-    assert!(
+    let unconverged = Some(LambdaMin {
+        value: -0.1,
+        converged: false,
+    });
+    let psd = proposition1(&[100.0, 0.5], unconverged, 101.0, 1.0, 0.5, 10.0, 100);
+    assert_eq!(
         psd.negative_curvature,
+        Some(true),
         "λ_min < 0 must be flagged even when the top-k are positive"
     );
     assert!(psd.ill_conditioning[0].holds);
+}
+
+/// The edge cases of Proposition 1: a zero λ_{k+1}, rounding below zero, an unconverged
+/// λ_min, and traces that leave â, the ratio and the bound undefined (never NaN).
+#[test]
+fn proposition1_edge_cases() {
+    let lambda_min = |value, converged| Some(LambdaMin { value, converged });
+    // H ⪰ 0 of rank 1: λ₂ = 0 meets condition 1 for every d (d₁ = ∞).
+    let rank1 = [100.0, 0.0, 0.0];
+    let p = proposition1(&rank1, lambda_min(0.0, true), 100.0, 1.0, 0.5, 10.0, 10_000);
+    assert_eq!(p.ill_conditioning[0].d, Some(f64::INFINITY));
+    assert!(p.ill_conditioning[0].holds);
+    assert_eq!(
+        (p.first_ill_conditioned_k, p.ill_conditioning_k_max),
+        (Some(1), 2)
+    );
+    assert_eq!(p.negative_curvature, Some(false));
+    // λ₂ = λ₁/2 in D = 10⁴: d₁ = log 2/log 10⁴ ≈ 0.075 fails; λ₃ = 0 holds at k = 2.
+    let rank2 = proposition1(&[100.0, 50.0, 0.0], None, 150.0, 1.0, 0.5, 10.0, 10_000);
+    assert!(!rank2.ill_conditioning[0].holds);
+    assert_eq!(rank2.first_ill_conditioned_k, Some(2));
+    let json = serde_json::to_string(&p).unwrap();
+    assert!(json.contains(r#""d":"inf""#), "{json}");
+    assert_eq!(serde_json::from_str::<Proposition1>(&json).unwrap(), p);
+
+    // −1e-17 is rounding; −1e-3·λ₁ is curvature; an unconverged positive λ_min is unknown.
+    let rounding = proposition1(
+        &[100.0, -1e-17],
+        lambda_min(-1e-17, true),
+        150.0,
+        1.0,
+        0.5,
+        10.0,
+        100,
+    );
+    assert_eq!(rounding.negative_curvature, Some(false));
+    assert_eq!(rounding.ill_conditioning[0].d, Some(f64::INFINITY));
+    let real = proposition1(
+        &[100.0, 1.0],
+        lambda_min(-0.1, true),
+        150.0,
+        1.0,
+        0.5,
+        10.0,
+        100,
+    );
+    assert_eq!(real.negative_curvature, Some(true));
+    let unknown = proposition1(
+        &[100.0, 1.0],
+        lambda_min(0.5, false),
+        150.0,
+        1.0,
+        0.5,
+        10.0,
+        100,
+    );
+    assert_eq!(unknown.negative_curvature, None);
+    let not_computed = proposition1(&[100.0, 1.0], None, 150.0, 1.0, 0.5, 10.0, 100);
+    assert_eq!(not_computed.negative_curvature, None);
+
+    // Condition 1 not reached within the eigenvalues computed (D = 100 needs λ_{k+1} < λ₁/10).
+    assert_eq!(unknown.first_ill_conditioned_k, Some(1));
+    let flat = proposition1(&[100.0, 90.0, 80.0], None, 150.0, 1.0, 0.5, 10.0, 100);
+    assert_eq!(
+        (flat.first_ill_conditioned_k, flat.ill_conditioning_k_max),
+        (None, 2)
+    );
+
+    // Tr(Σ) = 0 or Tr(H) ≤ 0: â, ratio, bound and their comparison are undefined.
+    for (trace_h, trace_sigma) in [(150.0, 0.0), (0.0, 1.0), (-5.0, 1.0)] {
+        let p = proposition1(&[100.0, 1.0], None, trace_h, trace_sigma, 0.0, 0.0, 100);
+        assert_eq!(
+            (p.projection_coefficient, p.ratio, p.bound, p.bound_holds),
+            (None, None, None, None),
+            "Tr(H) = {trace_h}, Tr(Σ) = {trace_sigma}"
+        );
+    }
 }
 
 /// The whole pipeline, Lanczos and Hutchinson included, against dense truth.
@@ -121,7 +239,9 @@ fn analyze_checkpoint_computes_the_spectrum_itself() {
     for (got, want) in report.hessian_eigenvalues.iter().zip(&truth.eigenvalues) {
         assert_rel(*got, *want, 1e-8);
     }
-    assert_rel(report.lambda_min.unwrap(), truth.eigenvalues[d - 1], 1e-8);
+    let lambda_min = report.lambda_min.unwrap();
+    assert!(lambda_min.converged);
+    assert_rel(lambda_min.value, truth.eigenvalues[d - 1], 1e-8);
     let trace = &report.trace_h;
     assert!(
         (trace.value - h.trace()).abs() <= 4.0 * trace.stderr,
