@@ -195,7 +195,7 @@ fn the_same_seed_gives_byte_identical_checkpoints() {
 }
 
 /// A run stopped after 25 steps (snapshots 0, 10, 20), with a half-written snapshot 30 and a
-/// stray run.csv row, resumes to exactly the uninterrupted run.
+/// stray run.csv row, resumes to exactly the uninterrupted run, the bad folder set aside.
 #[test]
 fn an_interrupted_run_resumes_bit_for_bit() {
     let dir = tempfile::tempdir().unwrap();
@@ -249,6 +249,13 @@ fn an_interrupted_run_resumes_bit_for_bit() {
         std::fs::write(resumed.join("run.csv"), text).unwrap();
 
         train_ok(&resumed, &with(&["--resume"]));
+        // The half-written folder is set aside, not deleted.
+        let aside = resumed.join("step-000030.bad-1");
+        assert_eq!(
+            std::fs::read(aside.join("model.safetensors")).unwrap(),
+            b"half a file"
+        );
+        std::fs::remove_dir_all(aside).unwrap();
         assert!(
             checkpoint_files(&whole) == checkpoint_files(&resumed),
             "{flags:?}: resumed checkpoints differ"

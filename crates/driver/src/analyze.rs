@@ -7,6 +7,7 @@
 //! so a killed run loses at most the checkpoint in progress; a rerun reuses each record whose
 //! options hash and checkpoint fingerprint still match, and recomputes the rest.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -22,6 +23,7 @@ use curvscope_model::load_checkpoint;
 
 use crate::checkpoints::{checkpoint_dirs, checkpoint_name, content_sha256, dtype_name};
 use crate::data::{label_mismatch, DataArgs, DataCache, DataChoice};
+use crate::flags;
 use crate::network::objective;
 use crate::progress;
 use crate::record::{
@@ -45,18 +47,18 @@ pub struct AnalyzeArgs {
     #[command(flatten)]
     pub data: DataArgs,
     /// Number k of top Hessian eigenpairs (Lanczos); k + 1 eigenvalues bound Proposition 1's d_k.
-    #[arg(short = 'k', long, default_value_t = 20)]
+    #[arg(short = 'k', long, default_value_t = 20, value_parser = flags::count)]
     pub top_k: usize,
     /// Lanczos tolerance: each Ritz pair has ‖Hu − λu‖ ≤ tol·|λ|max.
-    #[arg(long, default_value = "1e-6")]
+    #[arg(long, default_value = "1e-6", value_parser = flags::positive)]
     pub tol: f64,
-    /// Largest Krylov subspace Lanczos may build [default: min(D, 2k + 100)].
-    #[arg(long, value_name = "M")]
+    /// Largest Krylov subspace Lanczos may build, at least k + 1 [default: min(D, 2k + 100)].
+    #[arg(long, value_name = "M", value_parser = flags::count2)]
     pub max_krylov: Option<usize>,
     /// Compute at least K + 1 top eigenpairs (raising -k), so that condition 1 of
     /// Proposition 1 (d_k > ½) is tested for every k ≤ K: the paper reads it near k = 140.
     /// Costs about K + 1 more Hessian-vector products and K·D·8 bytes of eigenvectors.
-    #[arg(long, value_name = "K")]
+    #[arg(long, value_name = "K", value_parser = flags::count)]
     pub prop1_k_max: Option<usize>,
     /// Skip the smallest Hessian eigenvalue (it flags negative curvature, outside Proposition 1).
     #[arg(long)]
@@ -64,22 +66,22 @@ pub struct AnalyzeArgs {
     /// Rademacher probes for Tr(H) after deflating the top-k eigenvectors, for nets whose Tr(H)
     /// is not exact (tanh mlp, toy2d) [default: blocks of 10 until 1% relative standard error,
     /// at most 100].
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", value_parser = flags::count2)]
     pub trace_probes: Option<usize>,
     /// Estimate Tr(HΣ) stochastically with this many probes (≥ 2) instead of exactly (exact
     /// costs N per-sample gradients and N Hessian-vector products). Formerly
     /// `--tr-h-sigma-probes`, still accepted.
-    #[arg(long, value_name = "P", alias = "tr-h-sigma-probes")]
+    #[arg(long, value_name = "P", alias = "tr-h-sigma-probes", value_parser = flags::count2)]
     pub trace_h_sigma_probes: Option<usize>,
     /// Top eigenpairs of Σ to compute and compare with H's (JSON reports only); holds all N
     /// centred gradients in memory (N·D·8 bytes). 0 skips it.
     #[arg(long, default_value_t = 0)]
     pub sigma_top_k: usize,
     /// Standard deviation σ of the expected-sharpness perturbations ν ~ N(0, σ²I).
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.01, value_parser = flags::positive)]
     pub sigma: f64,
     /// Number M of expected-sharpness perturbations (≥ 2).
-    #[arg(long, value_name = "M", default_value_t = 1000)]
+    #[arg(long, value_name = "M", default_value_t = 1000, value_parser = flags::count2)]
     pub samples: usize,
     /// Skip expected sharpness.
     #[arg(long)]
@@ -88,17 +90,17 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub density: bool,
     /// SLQ probes for --density.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = flags::count)]
     pub density_probes: usize,
     /// Lanczos steps per SLQ probe for --density.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = flags::count)]
     pub density_steps: usize,
     /// Batch size b for the minibatch-factor columns (Σ_batch = Σ/b) [default: the
-    /// checkpoint's batch size, if recorded].
-    #[arg(long, value_name = "B")]
+    /// checkpoint's batch size, if recorded]. At most N.
+    #[arg(long, value_name = "B", value_parser = flags::count)]
     pub batch: Option<usize>,
     /// Per-sample gradients held in memory at once (chunk·D·8 bytes).
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = flags::count)]
     pub chunk: usize,
     /// Master seed of every random start and probe: the Lanczos starts (H top, λ_min, Σ),
     /// Hutchinson, SLQ, Tr(HΣ) and sharpness each draw from their own seed derived from it
@@ -106,7 +108,7 @@ pub struct AnalyzeArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Worker threads [default: all cores]. Results do not depend on it.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = flags::count)]
     pub threads: Option<usize>,
     /// No progress bar and no summary table (errors are still reported).
     #[arg(short, long)]
@@ -121,20 +123,14 @@ pub struct AnalyzeArgs {
 
 /// The options of `args` that determine the numbers.
 fn analysis_options(a: &AnalyzeArgs) -> Result<AnalysisOptions> {
-    ensure!(a.top_k >= 1, "-k must be at least 1");
-    ensure!(
-        a.trace_h_sigma_probes.is_none_or(|p| p >= 2),
-        "--trace-h-sigma-probes needs at least 2 probes"
-    );
-    ensure!(
-        a.trace_probes.is_none_or(|p| p >= 2),
-        "--trace-probes needs at least 2 probes"
-    );
-    ensure!(
-        a.no_sharpness || a.samples >= 2,
-        "--samples needs at least 2 perturbations"
-    );
-    ensure!(a.batch.is_none_or(|b| b >= 1), "--batch must be at least 1");
+    // Fewer Lanczos steps than k + 1 cannot isolate the top k eigenvalues.
+    if let Some(m) = a.max_krylov.filter(|&m| m <= a.top_k) {
+        bail!(
+            "--max-krylov {m} is too small for -k {}: Lanczos needs at least k + 1 = {} steps",
+            a.top_k,
+            a.top_k + 1
+        );
+    }
     let curvature = CurvatureOptions {
         top_k: a.prop1_k_max.map_or(a.top_k, |k| a.top_k.max(k + 1)),
         tol: a.tol,
@@ -152,7 +148,7 @@ fn analysis_options(a: &AnalyzeArgs) -> Result<AnalysisOptions> {
         seed: a.seed,
     };
     let report = ReportOptions {
-        chunk: a.chunk.max(1),
+        chunk: a.chunk,
         trace_h_sigma: a
             .trace_h_sigma_probes
             .map_or(TraceHSigmaMethod::Exact, |probes| {
@@ -208,6 +204,7 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
         .out
         .clone()
         .unwrap_or_else(|| args.input.join("analysis"));
+    flags::output_dir(&out, "--out")?;
     let reports = out.join(REPORTS_DIR);
     std::fs::create_dir_all(&reports).with_context(|| format!("creating {}", reports.display()))?;
     let manifest = serde_json::json!({
@@ -223,6 +220,15 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     )?;
     write_atomic(&out.join(README_MD), tables::readme().as_bytes())?;
 
+    for (old, count) in other_options(&reports, &dirs, &hash) {
+        eprintln!(
+            "note: {count} of the {} checkpoints were analyzed into {} with other options \
+             (options hash {old}); their results are replaced by ones with options hash {hash} \
+             (use another --out to keep both)",
+            dirs.len(),
+            out.display()
+        );
+    }
     let bar = progress::bar(args.quiet, dirs.len() as u64, "checkpoints");
     let mut records: Vec<Option<CheckpointRecord>> = vec![None; dirs.len()];
     let mut outcomes = Vec::with_capacity(dirs.len());
@@ -245,6 +251,9 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
         let stage = |what: &str| bar.set_message(format!("{name}: {what}"));
         match analyze_one(dir, &name, fingerprint, &options, &hash, &mut data, &stage) {
             Ok(record) => {
+                for warning in warnings(&record) {
+                    bar.suspend(|| eprintln!("warning: {name}: {warning}"));
+                }
                 write_atomic(&report_path, &serde_json::to_vec_pretty(&record)?)?;
                 print_json(args.json, &record)?;
                 records[i] = Some(record);
@@ -300,6 +309,26 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     }
 }
 
+/// How many of the stored records of `dirs` in `reports` were made with options other than
+/// `hash`, by their options hash: a rerun replaces them.
+fn other_options(reports: &Path, dirs: &[PathBuf], hash: &str) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for dir in dirs {
+        let path = reports.join(format!("{}.json", checkpoint_name(dir)));
+        let Some(record) = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        else {
+            continue;
+        };
+        match record["options_hash"].as_str() {
+            Some(old) if old != hash => *counts.entry(old.to_string()).or_insert(0) += 1,
+            _ => {}
+        }
+    }
+    counts
+}
+
 /// Loads one checkpoint, builds its objective and computes its report.
 fn analyze_one(
     dir: &Path,
@@ -313,7 +342,12 @@ fn analyze_one(
     let start = Instant::now();
     stage("loading");
     let checkpoint = load_checkpoint(dir)?;
-    let choice = DataChoice::resolve(&checkpoint.meta, options.data.as_deref(), options.data_seed);
+    let choice = DataChoice::resolve(
+        dir,
+        &checkpoint.meta,
+        options.data.as_deref(),
+        options.data_seed,
+    );
     let data = cache.get(&choice)?;
     if options.data.is_none() {
         if let Some(warning) = label_mismatch(&checkpoint.meta, data) {
@@ -326,12 +360,11 @@ fn analyze_one(
         options.precision,
         options.device,
     )
-    .with_context(|| {
-        format!("{name}: the architecture in checkpoint.json does not fit the data")
-    })?;
+    .with_context(|| format!("{name}: building the network on '{}'", choice.spec))?;
     let theta = &checkpoint.theta;
     let mut report_options = options.report.clone();
-    report_options.batch_size = options.batch.or(checkpoint.meta.batch_size);
+    let recorded = checkpoint.meta.batch_size;
+    report_options.batch_size = batch_size(name, options.batch, recorded, data.len())?;
     let k = report_options.curvature.top_k;
     stage(&format!(
         "Hessian spectrum (top {k} by Lanczos, Tr(H){})",
@@ -370,6 +403,82 @@ fn analyze_one(
     })
 }
 
+/// The batch size b of the minibatch columns: `--batch` (at most the N samples), else the
+/// checkpoint's own when it is a batch of this data (1 ≤ b ≤ N; otherwise the columns are
+/// left empty, with a warning), else none.
+fn batch_size(
+    name: &str,
+    given: Option<usize>,
+    recorded: Option<usize>,
+    n: usize,
+) -> Result<Option<usize>> {
+    if let Some(b) = given {
+        ensure!(b <= n, "--batch {b} exceeds the {n} samples of the data");
+        return Ok(Some(b));
+    }
+    match recorded {
+        Some(b) if !(1..=n).contains(&b) => {
+            eprintln!(
+                "warning: {name}: checkpoint.json's batch_size {b} is not a batch of the {n} samples \
+                 analyzed; the minibatch columns are left empty (pass --batch to set one)"
+            );
+            Ok(None)
+        }
+        b => Ok(b),
+    }
+}
+
+/// What a reader of `record`'s numbers must know: Lanczos not converged, Tr(H) short of its
+/// standard-error target, numbers left undefined (empty in metrics.csv) and why.
+fn warnings(record: &CheckpointRecord) -> Vec<String> {
+    let report = &record.report;
+    let mut found = Vec::new();
+    if !report.hessian_converged {
+        found.push(format!(
+            "the top-{} eigenpairs did not converge to --tol (hessian_converged = false; \
+             residuals in eigenvalues.csv): raise --max-krylov",
+            record.options.report.curvature.top_k
+        ));
+    }
+    let t = &report.trace_h;
+    if let Probes::Until { rel_stderr, .. } = record.options.report.curvature.trace_probes {
+        if t.stderr > rel_stderr * t.value.abs() {
+            found.push(format!(
+                "Tr(H) = {:.4e} ± {:.2e} ({:.0}% relative standard error) missed its {}% target \
+                 within {} probes: pass more --trace-probes",
+                t.value,
+                t.stderr,
+                100.0 * t.stderr / t.value.abs(),
+                100.0 * rel_stderr,
+                t.probes
+            ));
+        }
+    }
+    let undefined = tables::undefined_columns(record);
+    if !undefined.is_empty() {
+        found.push(format!(
+            "{} undefined (left empty in metrics.csv): {}",
+            undefined.join(", "),
+            why_undefined(report)
+        ));
+    }
+    found
+}
+
+/// The likely cause of an undefined quantity in `report`.
+fn why_undefined(report: &curvscope_metrics::Report) -> String {
+    if report.trace_sigma.value == 0.0 {
+        format!(
+            "Tr(Σ) = 0 (N = {}: no gradient noise to compare with)",
+            report.n_samples
+        )
+    } else if report.trace_h.value == 0.0 || report.proposition1.lambda1 == 0.0 {
+        "Tr(H) or λ₁ is 0".into()
+    } else {
+        "a ratio of these quantities is not a finite number".into()
+    }
+}
+
 fn print_json(enabled: bool, record: &CheckpointRecord) -> Result<()> {
     if enabled {
         println!("{}", serde_json::to_string(record)?);
@@ -389,14 +498,16 @@ fn summary(
         .zip(records)
         .zip(outcomes)
         .map(|((dir, record), outcome)| {
-            let status = Some(
-                match outcome {
-                    Outcome::Computed => "computed",
-                    Outcome::Reused => "reused",
-                    Outcome::Failed => "FAILED",
-                }
-                .to_string(),
-            );
+            let done = match outcome {
+                Outcome::Computed => "computed",
+                Outcome::Reused => "reused",
+                Outcome::Failed => "FAILED",
+            };
+            let unconverged = record.as_ref().is_some_and(|r| !r.report.hessian_converged);
+            let status = Some(match unconverged {
+                true => format!("{done}, NOT CONVERGED"),
+                false => done.to_string(),
+            });
             match record {
                 Some(r) => Row::from_record(r, status),
                 None => Row {

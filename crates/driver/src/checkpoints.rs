@@ -9,8 +9,10 @@ use curvscope_model::files::hex;
 use curvscope_model::Dtype;
 use sha2::{Digest, Sha256};
 
+use crate::run_folder::is_leftover;
+
 /// Checkpoint folders under `root` (a folder holding `checkpoint.json`, or a run folder whose
-/// subfolders do), sorted by name.
+/// subfolders do), sorted by name; a run's unfinished or set-aside snapshots are left out.
 pub fn checkpoint_dirs(root: &Path) -> Result<Vec<PathBuf>> {
     if root.join(META_FILE).exists() {
         return Ok(vec![root.to_path_buf()]);
@@ -19,6 +21,7 @@ pub fn checkpoint_dirs(root: &Path) -> Result<Vec<PathBuf>> {
         .with_context(|| format!("reading {}", root.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.join(META_FILE).exists() || p.join(MODEL_FILE).exists())
+        .filter(|p| !is_leftover(&checkpoint_name(p)))
         .collect();
     dirs.sort();
     Ok(dirs)

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use curvscope_model::checkpoint::resolve_relative;
 use curvscope_model::{
     default_data_dir, digits, fashion_corrupted, fashion_test, fashion_train, load_npz, toy2d,
     two_d_halfspace, CheckpointMeta, Dataset, Precision, Targets,
@@ -107,19 +108,39 @@ pub struct DataChoice {
 }
 
 impl DataChoice {
-    /// `--data`, else the spec the run stored in checkpoint.json's `data` field, else
-    /// [`DEFAULT_DATA`]; `--data-seed`, else the seed recorded with the checkpoint's dataset,
-    /// else the run's seed, else 0 — so a corrupted-label set is rebuilt with the labels the
-    /// model was trained on.
-    pub fn resolve(meta: &CheckpointMeta, data: Option<&str>, seed: Option<u64>) -> Self {
+    /// `--data`, else the spec the run stored in checkpoint.json's `data` field (an .npz path
+    /// there is relative to the checkpoint folder `dir`), else [`DEFAULT_DATA`];
+    /// `--data-seed`, else the seed recorded with the checkpoint's dataset, else the run's
+    /// seed, else 0 — so a corrupted-label set is rebuilt with the labels the model was
+    /// trained on.
+    pub fn resolve(
+        dir: &Path,
+        meta: &CheckpointMeta,
+        data: Option<&str>,
+        seed: Option<u64>,
+    ) -> Self {
         let recorded = meta.extra.get("data").and_then(|v| v.as_str());
-        let spec = data.or(recorded).unwrap_or(DEFAULT_DATA).to_string();
+        let spec = match (data, recorded) {
+            (Some(given), _) => given.to_string(),
+            (None, Some(stored)) => stored_spec(dir, stored),
+            (None, None) => DEFAULT_DATA.to_string(),
+        };
         let seed = seed
             .or(meta.dataset.as_ref().and_then(|d| d.seed))
             .or(meta.seed)
             .unwrap_or(0);
         Self { spec, seed }
     }
+}
+
+/// A spec read from checkpoint.json in `dir`: an .npz path resolved against `dir` (canonical
+/// when it exists, so a run's checkpoints share one cache entry); other specs as they are.
+fn stored_spec(dir: &Path, stored: &str) -> String {
+    if !stored.ends_with(".npz") {
+        return stored.to_string();
+    }
+    let path = resolve_relative(dir, stored);
+    path.canonicalize().unwrap_or(path).display().to_string()
 }
 
 /// Datasets loaded once per (spec, seed): a run's checkpoints share theirs.

@@ -6,7 +6,10 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 
+use curvscope_model::files::write_atomic;
+
 use crate::checkpoints::checkpoint_name;
+use crate::flags;
 use crate::frame::Frame;
 use crate::notebook;
 use crate::plots::{render, trajectory_color, Chart, Series, PALETTE};
@@ -36,7 +39,9 @@ pub struct ExportArgs {
     #[arg(value_name = "ANALYSIS_DIR")]
     pub input: PathBuf,
     /// Destination folder (created; existing files in it are replaced)
-    /// [default: notebooks-export/<run folder name>].
+    /// [default: notebooks-export/<run folder name>]. It may be the analysis folder itself:
+    /// files that already are the ones to copy are left as they are, and only the figures
+    /// and the notebook are added.
     #[arg(long, value_name = "DIR")]
     pub to: Option<PathBuf>,
     /// Training log with columns step, train_loss, train_accuracy, test_loss, test_accuracy,
@@ -109,20 +114,19 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
         .to
         .clone()
         .unwrap_or_else(|| Path::new("notebooks-export").join(&located.name));
+    flags::output_dir(&to, "--to")?;
     let figures = to.join("figures");
     std::fs::create_dir_all(&figures).with_context(|| format!("creating {}", figures.display()))?;
     let mut written = Vec::new();
     for file in COPIED {
         let from = located.analysis.join(file);
         if from.exists() {
-            std::fs::copy(&from, to.join(file))
-                .with_context(|| format!("copying {}", from.display()))?;
+            copy(&from, &to.join(file))?;
             written.push(to.join(file));
         }
     }
     if let Some(run_csv) = &located.run_csv {
-        std::fs::copy(run_csv, to.join(RUN_CSV))
-            .with_context(|| format!("copying {}", run_csv.display()))?;
+        copy(run_csv, &to.join(RUN_CSV))?;
         written.push(to.join(RUN_CSV));
     }
     let run = located.run_csv.as_deref().map(Frame::read).transpose()?;
@@ -146,6 +150,28 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Copies `from` to `to` atomically; nothing to do when `to` already is `from` (exporting
+/// into the analysis folder itself), which a plain copy would truncate.
+fn copy(from: &Path, to: &Path) -> Result<()> {
+    if same_file(from, to) {
+        return Ok(());
+    }
+    let bytes = std::fs::read(from).with_context(|| format!("reading {}", from.display()))?;
+    Ok(write_atomic(to, &bytes)?)
+}
+
+/// Whether both paths name one existing file (through links, `.` or `..`).
+fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(a), Ok(b)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+            return (a.dev(), a.ino()) == (b.dev(), b.ino());
+        }
+    }
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
 }
 
 /// Indices of the rows of each value of `key`, in order of first appearance.

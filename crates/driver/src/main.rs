@@ -6,6 +6,7 @@ mod checkpoints;
 mod data;
 mod demo;
 mod export;
+mod flags;
 mod frame;
 mod info;
 mod network;
@@ -38,17 +39,24 @@ struct Cli {
     command: Command,
 }
 
+/// Every subcommand takes `-1` as a flag's value, so that `--lr -1` is refused by the flag's
+/// own check, with the flag named, instead of as an unknown argument.
 #[derive(Subcommand)]
 enum Command {
     /// Train with one of the paper's dynamics and snapshot checkpoints along the way.
+    #[command(allow_negative_numbers = true)]
     Train(Box<train::TrainArgs>),
     /// Compute the curvature/noise report of every checkpoint of a run (resumable).
+    #[command(allow_negative_numbers = true)]
     Analyze(Box<analyze::AnalyzeArgs>),
     /// Copy an analysis' CSVs, render its plots and write a Jupyter notebook.
+    #[command(allow_negative_numbers = true)]
     Export(export::ExportArgs),
     /// Describe a checkpoint: architecture, parameters, loss and accuracy on a dataset.
+    #[command(allow_negative_numbers = true)]
     Info(info::InfoArgs),
     /// The paper's experiment in miniature on the bundled data: train, analyze, export.
+    #[command(allow_negative_numbers = true)]
     Demo(demo::DemoArgs),
 }
 

@@ -5,8 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use curvscope_metrics::Dynamic;
+use curvscope_model::checkpoint::{META_FILE, MODEL_FILE};
 use curvscope_model::files::write_atomic;
 use curvscope_model::{
     load_checkpoint, save_checkpoint, ArchSpec, CheckpointMeta, DatasetInfo, Dtype, Init,
@@ -109,7 +110,8 @@ impl Run<'_> {
             ..CheckpointMeta::new(c.arch.clone())
         };
         // The dataset spec, so `curvscope analyze` evaluates on the training data by default.
-        meta.extra.insert("data".into(), c.data.clone().into());
+        meta.extra
+            .insert("data".into(), stored_data_spec(&c.data).into());
         if let Some(rho) = self.noise_std {
             meta.extra.insert("noise_std".into(), rho.into());
         }
@@ -117,25 +119,68 @@ impl Run<'_> {
             Precision::F32 => Dtype::F32,
             Precision::F64 => Dtype::F64,
         };
-        let dir = snapshot_dir(self.out, step);
-        save_checkpoint(&dir, &meta, theta, dtype)
-            .with_context(|| format!("saving {}", dir.display()))?;
+        save_snapshot(&snapshot_dir(self.out, step), &meta, theta, dtype)?;
+        let wall = self.wall_offset + self.started.elapsed().as_secs_f64();
+        let (loss, row) = self.row(step, theta, noise_unconverged, Some(wall));
+        self.rows.push(row);
+        self.write_csv()?;
+        Ok(loss)
+    }
+
+    /// The training loss at θ and run.csv's row for it (`noise_unconverged` and `wall` empty
+    /// when unknown).
+    fn row(
+        &self,
+        step: u64,
+        theta: &[f64],
+        noise_unconverged: Option<u64>,
+        wall: Option<f64>,
+    ) -> (f64, String) {
         let loss = self.objective.loss(theta);
         let cell = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
         let (test_loss, test_accuracy) = match &self.eval {
             Some(eval) => (Some(eval.loss(theta)), eval.accuracy(theta)),
             None => (None, None),
         };
-        let wall = self.wall_offset + self.started.elapsed().as_secs_f64();
-        self.rows.push(format!(
-            "{step},{loss},{},{},{},{},{wall:.3}",
+        let row = format!(
+            "{step},{loss},{},{},{},{},{}",
             cell(self.objective.accuracy(theta)),
             cell(test_loss),
             cell(test_accuracy),
-            noise_unconverged.map_or(String::new(), |n| n.to_string())
-        ));
-        self.write_csv()?;
-        Ok(loss)
+            noise_unconverged.map_or(String::new(), |n| n.to_string()),
+            wall.map_or(String::new(), |w| format!("{w:.3}"))
+        );
+        (loss, row)
+    }
+
+    /// run.csv rebuilt for a resume: one row per verified snapshot in `steps`, the valid row
+    /// read back where there is one, else recomputed from the checkpoint (wall time and
+    /// noise_unconverged left empty); rows of no verified snapshot are dropped. Says on stderr what it changed.
+    pub fn rebuild_csv(&mut self, steps: &[u64], read: Vec<(u64, String)>) -> Result<()> {
+        for (step, row) in read.iter().filter(|(s, _)| !steps.contains(s)) {
+            eprintln!(
+                "{}: dropping the row of step {step} ({row}): no complete snapshot {}",
+                self.out.join(RUN_CSV).display(),
+                snapshot_dir(self.out, *step).display()
+            );
+        }
+        self.rows.clear();
+        for &step in steps {
+            match read.iter().find(|(s, _)| *s == step) {
+                Some((_, row)) => self.rows.push(row.clone()),
+                None => {
+                    let dir = snapshot_dir(self.out, step);
+                    let theta = load_checkpoint(&dir)?.theta;
+                    eprintln!(
+                        "{}: recomputing the row of step {step} from {} (wall time unknown)",
+                        self.out.join(RUN_CSV).display(),
+                        dir.display()
+                    );
+                    self.rows.push(self.row(step, &theta, None, None).1);
+                }
+            }
+        }
+        self.write_csv()
     }
 
     fn write_csv(&self) -> Result<()> {
@@ -147,10 +192,75 @@ impl Run<'_> {
     }
 }
 
-/// The last snapshot of `out` that loads completely, with its θ; folders beyond it (a save cut
-/// short) are removed so that nothing downstream mistakes them for snapshots.
-pub fn last_complete_snapshot(out: &Path) -> Result<(u64, Vec<f64>)> {
-    let mut steps: Vec<u64> = std::fs::read_dir(out)?
+/// The `data` spec stored in each checkpoint: an .npz path made absolute, since a relative
+/// one is read relative to the checkpoint folder.
+fn stored_data_spec(spec: &str) -> String {
+    let path = Path::new(spec);
+    match spec.ends_with(".npz") && path.is_relative() {
+        true => path
+            .canonicalize()
+            .map_or_else(|_| spec.to_string(), |p| p.display().to_string()),
+        false => spec.to_string(),
+    }
+}
+
+/// Suffix of the folder a snapshot is written into before it is renamed into place, so a kill
+/// mid-save never leaves a `step-NNNNNN` folder that looks like a snapshot.
+const STAGING: &str = "partial";
+/// Suffix (then `-1`, `-2`, …) of a snapshot folder set aside because it does not load.
+const SET_ASIDE: &str = "bad";
+
+/// Writes the checkpoint into `<dir>.partial` and renames it to `dir`.
+fn save_snapshot(dir: &Path, meta: &CheckpointMeta, theta: &[f64], dtype: Dtype) -> Result<()> {
+    let staging = dir.with_extension(STAGING);
+    clear_staging(&staging)?;
+    save_checkpoint(&staging, meta, theta, dtype)
+        .with_context(|| format!("saving {}", staging.display()))?;
+    std::fs::rename(&staging, dir)
+        .with_context(|| format!("renaming {} to {}", staging.display(), dir.display()))
+}
+
+/// Removes a staging folder left by a killed save: only the files a save writes (the
+/// checkpoint files and write_atomic's `.tmp*` files); anything else stops the run.
+fn clear_staging(staging: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(staging) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if [MODEL_FILE, META_FILE].contains(&name) || name.starts_with(".tmp") {
+            std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+        }
+    }
+    std::fs::remove_dir(staging).with_context(|| {
+        format!(
+            "{} holds files curvscope did not write: move them away",
+            staging.display()
+        )
+    })
+}
+
+/// Whether `name` is a folder a run leaves beside its snapshots (a save cut short, or a
+/// snapshot set aside by a resume): not a checkpoint to analyze.
+pub fn is_leftover(name: &str) -> bool {
+    let Some((step, suffix)) = name.strip_prefix("step-").and_then(|r| r.split_once('.')) else {
+        return false;
+    };
+    step.parse::<u64>().is_ok()
+        && (suffix == STAGING
+            || suffix
+                .strip_prefix(SET_ASIDE)
+                .and_then(|n| n.strip_prefix('-'))
+                .is_some_and(|n| n.parse::<u64>().is_ok()))
+}
+
+/// The steps of `out`'s snapshots that load completely and record their own step, in
+/// order. Any other `step-NNNNNN/` folder is renamed to `step-NNNNNN.bad-K`, never deleted,
+/// and the reason it does not load is printed.
+pub fn verified_snapshots(out: &Path) -> Result<Vec<u64>> {
+    let mut steps: Vec<u64> = std::fs::read_dir(out)
+        .with_context(|| format!("reading {}", out.display()))?
         .filter_map(|e| {
             e.ok()?
                 .file_name()
@@ -160,44 +270,106 @@ pub fn last_complete_snapshot(out: &Path) -> Result<(u64, Vec<f64>)> {
                 .ok()
         })
         .collect();
-    steps.sort_unstable_by(|a, b| b.cmp(a));
-    for (i, &step) in steps.iter().enumerate() {
-        match load_checkpoint(&snapshot_dir(out, step)) {
+    steps.sort_unstable();
+    let mut good = Vec::new();
+    for step in steps {
+        let dir = snapshot_dir(out, step);
+        let problem = match load_checkpoint(&dir) {
             Ok(ckpt) if ckpt.meta.step == Some(step) => {
-                for &partial in &steps[..i] {
-                    let dir = snapshot_dir(out, partial);
-                    eprintln!("removing incomplete snapshot {}", dir.display());
-                    std::fs::remove_dir_all(&dir)
-                        .with_context(|| format!("removing {}", dir.display()))?;
-                }
-                return Ok((step, ckpt.theta));
+                good.push(step);
+                continue;
             }
-            _ => continue,
-        }
+            Ok(ckpt) => format!(
+                "{} records step {:?}, not {step}",
+                dir.join(META_FILE).display(),
+                ckpt.meta.step
+            ),
+            Err(e) => format!("{:#}", anyhow::Error::new(e)),
+        };
+        let aside = set_aside(&dir)?;
+        eprintln!(
+            "warning: {} is not a complete snapshot ({problem}); moved to {}",
+            dir.display(),
+            aside.display()
+        );
     }
-    bail!(
-        "{} holds no complete snapshot to resume from",
-        out.display()
-    )
+    Ok(good)
 }
 
-/// run.csv's rows up to and including `step` (later ones belong to no snapshot any more).
-pub fn csv_rows_through(out: &Path, step: u64) -> Result<Vec<String>> {
+/// Renames `dir` to the first free `<dir>.bad-K`.
+fn set_aside(dir: &Path) -> Result<PathBuf> {
+    let free = (1..)
+        .map(|k| dir.with_extension(format!("{SET_ASIDE}-{k}")))
+        .find(|p| !p.exists())
+        .expect("some suffix is free");
+    std::fs::rename(dir, &free)
+        .with_context(|| format!("renaming {} to {}", dir.display(), free.display()))?;
+    Ok(free)
+}
+
+/// run.csv's valid rows as (step, row), in file order. Each row is checked strictly: the
+/// header, 6 fields, an integer step seen once, numbers or empty cells; the rest is dropped
+/// (and said on stderr), so a cut or garbled line never shifts values between columns.
+pub fn read_rows(out: &Path) -> Result<Vec<(u64, String)>> {
     let path = out.join(RUN_CSV);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("{}: missing; rebuilt from the snapshots", path.display());
+            return Ok(Vec::new());
+        }
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
-    Ok(text
-        .lines()
-        .skip(1)
-        .filter(|row| row_step(row).is_some_and(|s| s <= step))
-        .map(String::from)
-        .collect())
+    let mut lines = text.lines();
+    if lines.next() != Some(RUN_CSV_HEADER) {
+        eprintln!(
+            "{}: the first line is not the header {RUN_CSV_HEADER}; every row is rebuilt from the snapshots",
+            path.display()
+        );
+        return Ok(Vec::new());
+    }
+    let mut rows: Vec<(u64, String)> = Vec::new();
+    for (i, line) in lines.enumerate() {
+        match parse_row(line) {
+            Ok(step) if rows.iter().any(|(s, _)| *s == step) => eprintln!(
+                "{}: dropping line {} ({line}): step {step} appears twice",
+                path.display(),
+                i + 2
+            ),
+            Ok(step) => rows.push((step, line.to_string())),
+            Err(why) => eprintln!(
+                "{}: dropping line {} ({line}): {why}",
+                path.display(),
+                i + 2
+            ),
+        }
+    }
+    Ok(rows)
 }
 
-/// The step of a run.csv row.
-pub fn row_step(row: &str) -> Option<u64> {
-    row.split(',').next()?.parse().ok()
+/// The step of a well-formed run.csv row, else what is wrong with it.
+fn parse_row(row: &str) -> Result<u64, String> {
+    let fields: Vec<&str> = row.split(',').collect();
+    let expected = RUN_CSV_HEADER.split(',').count();
+    if fields.len() != expected {
+        return Err(format!("{} fields, expected {expected}", fields.len()));
+    }
+    let step = fields[0]
+        .parse()
+        .map_err(|_| format!("step '{}' is not a whole number", fields[0]))?;
+    match fields[1..]
+        .iter()
+        .find(|f| !f.is_empty() && f.parse::<f64>().is_err())
+    {
+        Some(bad) => Err(format!("'{bad}' is not a number")),
+        None => Ok(step),
+    }
+}
+
+/// Training seconds recorded before a resume: the last wall time in `rows`.
+pub fn recorded_wall_time(rows: &[String]) -> f64 {
+    rows.iter()
+        .rev()
+        .find_map(|r| r.rsplit(',').next()?.parse().ok())
+        .unwrap_or(0.0)
 }

@@ -22,9 +22,12 @@ pub enum Cell {
 }
 
 impl Cell {
+    /// The cell's text; an undefined number (NaN, ±inf) is an empty cell, never "NaN" or "inf"
+    /// (`analyze` says on stderr which ones and why: [`undefined_columns`]).
     fn render(&self) -> String {
         match self {
             Cell::Text(s) => s.clone(),
+            Cell::Num(x) if !x.is_finite() => String::new(),
             Cell::Num(x) => float(*x),
             Cell::Int(n) => n.to_string(),
             Cell::Bool(b) => b.to_string(),
@@ -149,6 +152,15 @@ pub const METRICS: &[(&str, &str, Extract)] = &[
     }),
     ("wall_time_s", "seconds spent computing this row", |r| Cell::Num(r.wall_time_s)),
 ];
+
+/// The metrics.csv columns of `record` whose number is undefined (NaN or infinite), left empty.
+pub fn undefined_columns(record: &CheckpointRecord) -> Vec<&'static str> {
+    METRICS
+        .iter()
+        .filter(|(_, _, f)| matches!(f(record), Cell::Num(x) if !x.is_finite()))
+        .map(|(name, _, _)| *name)
+        .collect()
+}
 
 /// A long-format CSV: several rows per checkpoint.
 pub struct LongTable {

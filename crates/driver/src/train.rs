@@ -15,10 +15,11 @@ use curvscope_model::files::write_atomic;
 use curvscope_model::{load_checkpoint, ArchSpec, Dataset, Init, Precision};
 
 use crate::data::{load_dataset, DATA_HELP};
+use crate::flags;
 use crate::network::{self, parse_arch, precision_parser, Device};
 use crate::progress;
 use crate::run_folder::{
-    csv_rows_through, last_complete_snapshot, row_step, snapshot_dir, Run, RunConfig, RUN_JSON,
+    read_rows, recorded_wall_time, snapshot_dir, verified_snapshots, Run, RunConfig, RUN_JSON,
 };
 
 /// How to draw θ₀ when not starting from a checkpoint.
@@ -55,17 +56,17 @@ pub struct TrainArgs {
     #[arg(long, value_parser = dynamic_parser())]
     dynamic: Dynamic,
     /// Learning rate η.
-    #[arg(long)]
+    #[arg(long, value_parser = flags::positive)]
     lr: f64,
     /// Batch size b: the minibatch of the SGD dynamics and the noise scale of all others.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = flags::count)]
     batch: usize,
-    /// Number of steps of the whole run (may be raised on --resume to extend a run).
+    /// Number of steps of the whole run (may be raised, not lowered, on --resume).
     #[arg(long)]
     steps: u64,
     /// Save a checkpoint step-NNNNNN/ and a run.csv row every this many steps (and at step 0
     /// and the last step).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = flags::every)]
     snapshot_every: u64,
     /// Start from this checkpoint folder instead of a random θ₀.
     #[arg(long)]
@@ -74,7 +75,7 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value_t = InitKind::Pytorch)]
     init: InitKind,
     /// Standard deviation of --init normal.
-    #[arg(long, default_value_t = 0.02)]
+    #[arg(long, default_value_t = 0.02, value_parser = flags::positive)]
     init_std: f64,
     /// Seed of θ₀ and of every step's noise (ChaCha8, stream = step number).
     #[arg(long, default_value_t = 0)]
@@ -90,18 +91,21 @@ pub struct TrainArgs {
     device: Device,
     /// Re-estimate Σ_t / H structures (gld-dynamic, -diag, -leading, -hessian, -eigvec1)
     /// every R steps; --snapshot-every must be a multiple of R so resumed runs refresh alike.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = flags::every)]
     refresh_every: u64,
     /// gld-const's ρ (default: ρ² = Tr(Σ)/(b·D) at θ₀).
-    #[arg(long)]
+    #[arg(long, value_parser = flags::non_negative)]
     noise_std: Option<f64>,
     /// k of gld-leading and gld-hessian: eigenpairs of Σ or H shaping the noise.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = flags::count)]
     rank: usize,
     /// Held-out data for the test_loss/test_accuracy columns of run.csv (same syntax as --data).
     #[arg(long)]
     eval_data: Option<String>,
-    /// Continue the run in --out from its last complete snapshot (the configuration must match).
+    /// Continue the run in --out from its last complete snapshot (the configuration must match;
+    /// --steps may be raised, never lowered). A snapshot folder that does not load is renamed
+    /// step-NNNNNN.bad-K (never deleted) with the reason printed; run.csv is checked row by
+    /// row and rebuilt for the snapshots that load.
     #[arg(long)]
     resume: bool,
     /// No progress bar.
@@ -135,14 +139,6 @@ fn architecture(args: &TrainArgs) -> Result<(ArchSpec, Option<Vec<f64>>)> {
 }
 
 pub fn run(args: TrainArgs) -> Result<ExitCode> {
-    ensure!(
-        args.lr.is_finite() && args.lr > 0.0,
-        "--lr must be positive"
-    );
-    ensure!(
-        args.batch > 0 && args.snapshot_every > 0 && args.refresh_every > 0 && args.rank > 0,
-        "--batch, --snapshot-every, --refresh-every and --rank must be positive"
-    );
     if args.dynamic.refreshes() {
         ensure!(
             args.snapshot_every.is_multiple_of(args.refresh_every),
@@ -197,35 +193,25 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         .map(|d| network::objective(&arch, d, args.precision, args.device))
         .transpose()?;
 
-    let (start, mut theta, theta0, rows) = if args.resume {
-        let saved: RunConfig = serde_json::from_slice(
-            &std::fs::read(&run_file)
-                .with_context(|| format!("--resume: reading {}", run_file.display()))?,
-        )
-        .with_context(|| format!("parsing {}", run_file.display()))?;
-        if let Some((field, was, now)) = saved.first_difference(&config) {
-            bail!(
-                "--resume: the configuration differs from {} in `{field}`: it was {was}, now {now}",
-                run_file.display()
-            );
-        }
-        let (step, theta) = last_complete_snapshot(out)?;
-        let rows = csv_rows_through(out, step)?;
-        let theta0 = load_checkpoint(&snapshot_dir(out, 0))?.theta;
-        if args.dynamic.refreshes() && !step.is_multiple_of(args.refresh_every) {
-            eprintln!("warning: resuming at step {step}, not a multiple of --refresh-every; the noise is re-estimated here, unlike in an uninterrupted run");
-        }
-        (step, theta, theta0, rows)
+    let Start {
+        step: start,
+        mut theta,
+        theta0,
+        snapshots,
+    } = if args.resume {
+        resume_point(&args, &config, theta_init)?
     } else {
-        if out.exists() && std::fs::read_dir(out)?.next().is_some() {
+        flags::output_dir(out, "--out")?;
+        if std::fs::read_dir(out)
+            .with_context(|| format!("--out {}: cannot read", out.display()))?
+            .next()
+            .is_some()
+        {
             bail!("{} already exists and is not empty: pass --resume to continue that run, or choose another --out", out.display());
         }
-        let mut theta = theta_init
-            .unwrap_or_else(|| arch.init(config.init.expect("set without --init-from"), args.seed));
-        args.precision.round(&mut theta);
-        (0, theta.clone(), theta, Vec::new())
+        let theta = initial_theta(&config, theta_init, args.seed);
+        Start::at_zero(theta)
     };
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     write_atomic(&run_file, &serde_json::to_vec_pretty(&config)?)?;
 
     let noise_std = match (args.dynamic, args.noise_std) {
@@ -241,27 +227,24 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         rank: args.rank,
         seed: args.seed,
     });
-    // Training time continues from the last row; its last cell is wall_time_s.
-    let wall_offset = rows
-        .last()
-        .and_then(|r| r.rsplit(',').next()?.parse().ok())
-        .unwrap_or(0.0);
-    let has_row = rows.last().and_then(|r| row_step(r)) == Some(start);
     let mut run = Run {
         config: &config,
         out,
         objective: objective.as_ref(),
         eval,
-        rows,
-        wall_offset,
+        rows: Vec::new(),
+        wall_offset: 0.0,
         started: Instant::now(),
         noise_std,
     };
-    // Step 0's snapshot, or a resumed snapshot's row lost to a kill between checkpoint and CSV.
-    let mut loss = if has_row {
-        objective.loss(&theta)
-    } else {
-        run.snapshot(start, &theta, descent.take_unconverged_estimates())?
+    if args.resume {
+        run.rebuild_csv(&snapshots, read_rows(out)?)?;
+        // Training time continues from the last recorded wall time.
+        run.wall_offset = recorded_wall_time(&run.rows);
+    }
+    let mut loss = match snapshots.is_empty() {
+        true => run.snapshot(0, &theta, descent.take_unconverged_estimates())?,
+        false => objective.loss(&theta),
     };
     train_loop(
         &args,
@@ -272,6 +255,104 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         &mut theta,
         &mut loss,
     )
+}
+
+/// Where training starts: a step and its θ, θ₀, and the verified snapshots already there.
+struct Start {
+    step: u64,
+    theta: Vec<f64>,
+    theta0: Vec<f64>,
+    snapshots: Vec<u64>,
+}
+
+impl Start {
+    /// Step 0 at θ₀, with no snapshot yet.
+    fn at_zero(theta0: Vec<f64>) -> Self {
+        Start {
+            step: 0,
+            theta: theta0.clone(),
+            theta0,
+            snapshots: Vec::new(),
+        }
+    }
+}
+
+/// Where `--resume` continues: the last verified snapshot's step and θ, θ₀, and every
+/// verified snapshot's step (none, from step 0, when the run was killed before its first).
+fn resume_point(
+    args: &TrainArgs,
+    config: &RunConfig,
+    theta_init: Option<Vec<f64>>,
+) -> Result<Start> {
+    let (out, run_file) = (args.out.as_path(), args.out.join(RUN_JSON));
+    let saved: RunConfig = serde_json::from_slice(
+        &std::fs::read(&run_file)
+            .with_context(|| format!("--resume: reading {}", run_file.display()))?,
+    )
+    .with_context(|| format!("parsing {}", run_file.display()))?;
+    if let Some((field, was, now)) = saved.first_difference(config) {
+        bail!(
+            "--resume: the configuration differs from {} in `{field}`: it was {was}, now {now}",
+            run_file.display()
+        );
+    }
+    check_steps(&saved, config, &run_file)?;
+    let snapshots = verified_snapshots(out)?;
+    // θ₀ is drawn again as it was, so a resume needs no step-000000 folder.
+    let theta0 = initial_theta(config, theta_init, args.seed);
+    let Some(&step) = snapshots.last() else {
+        eprintln!(
+            "--resume: {} holds no complete snapshot yet; starting at step 0",
+            out.display()
+        );
+        return Ok(Start::at_zero(theta0));
+    };
+    if args.dynamic.refreshes() && !step.is_multiple_of(args.refresh_every) {
+        eprintln!("warning: resuming at step {step}, not a multiple of --refresh-every; the noise is re-estimated here, unlike in an uninterrupted run");
+    }
+    let dir = snapshot_dir(out, step);
+    let theta = load_checkpoint(&dir)
+        .with_context(|| format!("--resume: loading {}", dir.display()))?
+        .theta;
+    Ok(Start {
+        step,
+        theta,
+        theta0,
+        snapshots,
+    })
+}
+
+/// θ₀: the --init-from checkpoint's θ, else a draw of the configured initialisation, in the
+/// run's precision.
+fn initial_theta(config: &RunConfig, from: Option<Vec<f64>>, seed: u64) -> Vec<f64> {
+    let mut theta = from.unwrap_or_else(|| {
+        let init = config.init.expect("set without --init-from");
+        config.arch.init(init, seed)
+    });
+    config.precision.round(&mut theta);
+    theta
+}
+
+/// A resume may extend a run (a larger --steps) but never shorten it: its later snapshots
+/// and rows would stay behind, beyond the run's own length.
+fn check_steps(saved: &RunConfig, config: &RunConfig, run_file: &std::path::Path) -> Result<()> {
+    ensure!(
+        config.steps >= saved.steps,
+        "--resume --steps {}: the run in {} has {} steps; a resume can extend a run (a larger \
+         --steps), not shorten it (start a new run for a shorter one)",
+        config.steps,
+        run_file.display(),
+        saved.steps
+    );
+    if config.steps > saved.steps {
+        eprintln!(
+            "extending the run from {} to {} steps ({} updated)",
+            saved.steps,
+            config.steps,
+            run_file.display()
+        );
+    }
+    Ok(())
 }
 
 /// Set by Ctrl-C. The handler is installed once per process (`demo` trains twice).

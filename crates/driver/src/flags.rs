@@ -1,0 +1,77 @@
+//! Checks of command-line values shared by every subcommand: numeric flags are refused at
+//! parse time (clap names the flag and the value in its message), so no NaN, negative or zero
+//! value reaches a computation that would panic or print a wrong number; output folders are
+//! checked before anything is written into them.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+/// A finite number > 0 (learning rates, standard deviations, tolerances).
+pub fn positive(s: &str) -> Result<f64, String> {
+    number(s, |x| x > 0.0, "a finite number greater than 0")
+}
+
+/// A finite number ≥ 0 (a noise level that may be switched off).
+pub fn non_negative(s: &str) -> Result<f64, String> {
+    number(s, |x| x >= 0.0, "a finite number, 0 or greater")
+}
+
+/// `s` as a finite number for which `ok` holds, else why not.
+fn number(s: &str, ok: fn(f64) -> bool, rule: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && ok(x) => Ok(x),
+        Ok(_) => Err(format!("must be {rule}")),
+        Err(e) => Err(format!("not a number ({e})")),
+    }
+}
+
+/// A count of at least `MIN`.
+fn at_least<const MIN: usize>(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= MIN => Ok(n),
+        Ok(_) => Err(format!("must be at least {MIN}")),
+        Err(_) => Err(format!("must be a whole number, at least {MIN}")),
+    }
+}
+
+/// A count ≥ 1 (sizes, steps, probes).
+pub fn count(s: &str) -> Result<usize, String> {
+    at_least::<1>(s)
+}
+
+/// A count ≥ 2 (Monte-Carlo samples and probes, which need a standard error).
+pub fn count2(s: &str) -> Result<usize, String> {
+    at_least::<2>(s)
+}
+
+/// A step count ≥ 1 (`--snapshot-every`, `--refresh-every`).
+pub fn every(s: &str) -> Result<u64, String> {
+    count(s).map(|n| n as u64)
+}
+
+/// Creates the output folder `dir` given by `flag`, naming both when `dir` is a file or
+/// cannot be made (the OS error alone names neither).
+pub fn output_dir(dir: &Path, flag: &str) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        bail!("{flag} {}: exists and is not a folder", dir.display());
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("{flag} {}: cannot create", dir.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_outside_their_range_are_refused() {
+        for bad in ["nan", "NaN", "inf", "-inf", "-1", "0", "x", ""] {
+            assert!(positive(bad).is_err(), "{bad}");
+        }
+        assert_eq!(positive("1e-6"), Ok(1e-6));
+        assert!(non_negative("-0.5").is_err() && non_negative("nan").is_err());
+        assert_eq!(non_negative("0"), Ok(0.0));
+        assert!(count("0").is_err() && count("-1").is_err() && count2("1").is_err());
+        assert_eq!((count("1"), count2("2"), every("5")), (Ok(1), Ok(2), Ok(5)));
+    }
+}

@@ -1,0 +1,618 @@
+//! Regression tests of issue #12 on the binary's side: nothing the user has is lost or
+//! overwritten, no flag value panics or passes silently, no undefined number is written.
+//! A small MLP on the bundled digits (D = 610, N = 1797) keeps every run under a second.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const MLP: &str = r#"{"name":"mlp","input":64,"hidden":[8],"classes":10,"activation":"tanh"}"#;
+/// Cheap analysis settings: top 2 eigenpairs, 4 probes for Tr(H) and Tr(HΣ), 10 sharpness
+/// samples.
+const CHEAP: &[&str] = &[
+    "-k",
+    "2",
+    "--samples",
+    "10",
+    "--trace-probes",
+    "4",
+    "--trace-h-sigma-probes",
+    "4",
+];
+
+/// `analyze INPUT` with the cheap settings on `data` (none: the checkpoints' own), then `extra`.
+fn analyze<'a>(input: &'a Path, data: Option<&'a str>, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["analyze", path(input)];
+    if let Some(data) = data {
+        args.extend(["--data", data]);
+    }
+    args.extend_from_slice(CHEAP);
+    args.extend_from_slice(extra);
+    args
+}
+
+fn curvscope(args: &[&str]) -> Output {
+    curvscope_in(Path::new("."), args)
+}
+
+fn curvscope_in(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_curvscope"))
+        .current_dir(cwd)
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("a UTF-8 temp path")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Succeeded without a panic; returns stderr.
+fn ok(output: Output) -> String {
+    let err = stderr(&output);
+    assert!(output.status.success(), "failed: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+/// Failed with exit code 1 or 2 (clap's), no panic, and a message holding every `needle`.
+fn refused(output: Output, needles: &[&str]) -> String {
+    let err = stderr(&output);
+    assert!(
+        matches!(output.status.code(), Some(1 | 2)),
+        "exit {:?}: {err}",
+        output.status.code()
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    for needle in needles {
+        assert!(err.contains(needle), "no '{needle}' in: {err}");
+    }
+    err
+}
+
+/// `curvscope train` of the MLP with sgd, 50 steps, snapshots every 10, with `extra` (whose
+/// flags replace those defaults).
+fn train(out: &Path, extra: &[&str]) -> Output {
+    let defaults = [
+        ("--arch", MLP),
+        ("--data", "digits"),
+        ("--dynamic", "sgd"),
+        ("--lr", "0.1"),
+        ("--batch", "10"),
+        ("--steps", "50"),
+        ("--snapshot-every", "10"),
+    ];
+    let mut args = vec!["train", "--quiet", "--out", path(out)];
+    for (flag, value) in defaults.iter().filter(|(f, _)| !extra.contains(f)) {
+        args.extend([*flag, *value]);
+    }
+    args.extend_from_slice(extra);
+    curvscope(&args)
+}
+
+/// Every file under `dir`, by relative path, with its bytes.
+fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((
+                    p.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The cells of column `name` of a CSV file.
+fn column(file: &Path, name: &str) -> Vec<String> {
+    let mut reader = csv::Reader::from_path(file).unwrap();
+    let i = reader.headers().unwrap().iter().position(|h| h == name);
+    let i = i.unwrap_or_else(|| panic!("{}: no column {name}", file.display()));
+    reader
+        .records()
+        .map(|r| r.unwrap()[i].to_string())
+        .collect()
+}
+
+/// Overwrites the first value of the first tensor of a checkpoint with NaN (an F32 file).
+fn poison(checkpoint: &Path) {
+    let file = checkpoint.join("model.safetensors");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let header = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    bytes[8 + header..12 + header].copy_from_slice(&f32::NAN.to_le_bytes());
+    std::fs::write(&file, bytes).unwrap();
+}
+
+#[test]
+fn export_into_its_own_folder_keeps_the_csvs_and_adds_figures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    ok(train(&run, &["--steps", "20"]));
+    let analysis = run.join("analysis");
+    ok(curvscope(&analyze(&run, Some("digits"), &["--quiet"])));
+    let before = files(&analysis);
+    ok(curvscope(&[
+        "export",
+        path(&analysis),
+        "--to",
+        path(&analysis),
+        "--quiet",
+    ]));
+    ok(curvscope_in(
+        &analysis,
+        &["export", ".", "--to", ".", "--quiet"],
+    ));
+    // And through a different spelling of the same folder.
+    let dotted = run.join("analysis/../analysis");
+    ok(curvscope(&[
+        "export",
+        path(&dotted),
+        "--to",
+        path(&analysis),
+        "--quiet",
+    ]));
+    let after = files(&analysis);
+    for (name, bytes) in &before {
+        let now = after.iter().find(|(n, _)| n == name).map(|(_, b)| b);
+        assert_eq!(now, Some(bytes), "{} changed", name.display());
+    }
+    assert!(analysis.join("figures/eigenvalues.svg").exists());
+    assert!(analysis.join("analysis.ipynb").exists());
+    // The run's own run.csv, found as the training log, is not written over either.
+    let run_csv = std::fs::read(run.join("run.csv")).unwrap();
+    ok(curvscope(&[
+        "export",
+        path(&run),
+        "--to",
+        path(&run),
+        "--quiet",
+    ]));
+    assert_eq!(std::fs::read(run.join("run.csv")).unwrap(), run_csv);
+}
+
+#[test]
+fn resume_sets_bad_snapshots_aside_and_names_the_problem() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    ok(train(&run, &[]));
+    // A user's notes in a snapshot, a snapshot holding a NaN, one missing a file.
+    std::fs::write(run.join("step-000050/NOTES.txt"), "mine").unwrap();
+    poison(&run.join("step-000050"));
+    std::fs::remove_file(run.join("step-000040/checkpoint.json")).unwrap();
+    let err = ok(train(&run, &["--resume"]));
+    assert!(
+        err.contains("step-000050")
+            && err.contains("fc1")
+            && err.contains("NaN")
+            && err.contains("step-000050.bad-1"),
+        "{err}"
+    );
+    assert!(
+        err.contains("step-000040/checkpoint.json") && err.contains("no such file"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(run.join("step-000050.bad-1/NOTES.txt")).unwrap(),
+        "mine"
+    );
+    assert!(run.join("step-000040.bad-1/model.safetensors").exists());
+    // The run resumed from step 30 and is whole again.
+    assert!(run.join("step-000040/checkpoint.json").exists());
+    assert!(run.join("step-000050/checkpoint.json").exists());
+    let text = std::fs::read_to_string(run.join("run.csv")).unwrap();
+    let steps: Vec<&str> = text.lines().skip(1).map(|l| &l[..2]).collect();
+    assert_eq!(steps, ["0,", "10", "20", "30", "40", "50"]);
+    // analyze leaves the set-aside folders alone.
+    let analyzed = ok(curvscope(&analyze(&run, Some("digits"), &["--quiet"])));
+    assert!(!analyzed.contains("bad-1"), "{analyzed}");
+    let metrics = std::fs::read_to_string(run.join("analysis/metrics.csv")).unwrap();
+    assert_eq!(metrics.lines().count(), 7, "{metrics}");
+}
+
+#[test]
+fn resume_parses_run_csv_strictly_and_rebuilds_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = tmp.path().join("whole");
+    ok(train(&whole, &[]));
+    let expected = cells(&whole);
+    let damages: [(Damage, &str); 5] = [
+        // Cut in the middle of row 20, then a garbage row glued to the cut one and one alone.
+        (
+            |csv| {
+                let cut = csv.len() - csv.lines().last().unwrap().len() * 3 / 2;
+                format!("{}1,2\n1,2\n", &csv[..cut])
+            },
+            "fields, expected 6",
+        ),
+        (|_| String::new(), "not the header"),
+        (|csv| csv.lines().next().unwrap().to_string() + "\n", ""),
+        (
+            |csv| csv.replace("\n20,", "\nx20,"),
+            "'x20' is not a whole number",
+        ),
+        (
+            |csv| csv.replacen(",,,", ",abc,,", 1),
+            "'abc' is not a number",
+        ),
+    ];
+    for (i, (damage, why)) in damages.iter().enumerate() {
+        let run = tmp.path().join(format!("run-{i}"));
+        // Interrupted after snapshot 30 of 50.
+        ok(train(&run, &["--stop-after-steps", "30"]));
+        let csv = std::fs::read_to_string(run.join("run.csv")).unwrap();
+        std::fs::write(run.join("run.csv"), damage(&csv)).unwrap();
+        let err = ok(train(&run, &["--resume"]));
+        assert!(
+            err.contains(why) && err.contains("recomputing the row"),
+            "{i}: {err}"
+        );
+        assert_eq!(cells(&run), expected, "{i}");
+    }
+}
+
+/// A way to damage run.csv's text.
+type Damage = fn(&str) -> String;
+
+/// run.csv's cells but the wall time, which a rebuilt row leaves empty.
+fn cells(run: &Path) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(run.join("run.csv")).unwrap();
+    text.lines()
+        .map(|l| {
+            let mut row: Vec<String> = l.split(',').map(String::from).collect();
+            assert_eq!(row.len(), 6, "{l}");
+            row.pop();
+            row
+        })
+        .collect()
+}
+
+#[test]
+fn resume_never_shortens_a_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    ok(train(&run, &[]));
+    let before = files(&run);
+    refused(
+        train(&run, &["--steps", "30", "--resume"]),
+        &["--steps 30", "run.json", "50 steps"],
+    );
+    assert!(before == files(&run), "a refused resume changed the run");
+    let err = ok(train(&run, &["--steps", "60", "--resume"]));
+    assert!(err.contains("from 50 to 60 steps"), "{err}");
+}
+
+#[test]
+fn every_numeric_flag_is_checked_at_parse_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("never");
+    let trains: &[(&str, &[&str])] = &[
+        ("--lr", &["0", "-1", "nan", "inf"]),
+        ("--batch", &["0", "-1"]),
+        ("--snapshot-every", &["0"]),
+        ("--refresh-every", &["0"]),
+        ("--init-std", &["nan", "-1", "0"]),
+        ("--noise-std", &["-1", "nan"]),
+        ("--rank", &["0"]),
+    ];
+    for (flag, values) in trains {
+        for value in *values {
+            let mut args: Vec<&str> = vec![flag, value];
+            if *flag == "--init-std" {
+                args.extend(["--init", "normal"]);
+            }
+            refused(train(&out, &args), &[&format!("'{value}' for '{flag} ")]);
+        }
+    }
+    assert!(!out.exists(), "a refused command created its --out");
+    let run = tmp.path().join("run");
+    ok(train(&run, &["--steps", "10"]));
+    let analyses: &[(&str, &[&str])] = &[
+        ("--top-k", &["0", "-1"]),
+        ("--tol", &["0", "-1", "nan"]),
+        ("--max-krylov", &["0", "1"]),
+        ("--trace-probes", &["0", "1"]),
+        ("--trace-h-sigma-probes", &["1"]),
+        ("--sigma", &["nan", "inf", "-1", "0"]),
+        ("--samples", &["1"]),
+        ("--density-probes", &["0"]),
+        ("--density-steps", &["0"]),
+        ("--batch", &["0", "-2"]),
+        ("--chunk", &["0"]),
+        ("--threads", &["0"]),
+    ];
+    let analysis = tmp.path().join("analysis");
+    for (flag, values) in analyses {
+        for value in *values {
+            let args = ["analyze", path(&run), "--out", path(&analysis), flag, value];
+            refused(curvscope(&args), &[&format!("'{value}' for '{flag} ")]);
+        }
+    }
+    // Fewer Lanczos steps than k + 1 cannot give the top k eigenvalues.
+    let few = ["analyze", path(&run), "-k", "3", "--max-krylov", "3"];
+    refused(curvscope(&few), &["--max-krylov 3", "-k 3", "k + 1 = 4"]);
+    assert!(!analysis.exists(), "a refused command created its --out");
+}
+
+#[test]
+fn an_out_that_is_a_file_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("file");
+    std::fs::write(&file, "x").unwrap();
+    refused(train(&file, &[]), &["--out", path(&file), "not a folder"]);
+    let run = tmp.path().join("run");
+    ok(train(&run, &["--steps", "10"]));
+    let to_file = analyze(&run, Some("digits"), &["--out", path(&file)]);
+    refused(curvscope(&to_file), &["--out", path(&file), "not a folder"]);
+    ok(curvscope(&analyze(&run, Some("digits"), &["--quiet"])));
+    let export = ["export", path(&run), "--to", path(&file)];
+    refused(curvscope(&export), &["--to", path(&file), "not a folder"]);
+    assert_eq!(std::fs::read(&file).unwrap(), b"x");
+}
+
+#[test]
+fn unconverged_lanczos_and_an_imprecise_trace_are_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    ok(train(&run, &["--steps", "10"]));
+    // Default Tr(H) probes (1% target, at most 100) and too small a Krylov space.
+    let args = [
+        "analyze",
+        path(&run),
+        "--data",
+        "digits",
+        "-k",
+        "2",
+        "--max-krylov",
+        "3",
+        "--samples",
+        "10",
+        "--trace-h-sigma-probes",
+        "4",
+    ];
+    let output = curvscope(&args);
+    let table = String::from_utf8_lossy(&output.stdout).into_owned();
+    let err = ok(output);
+    assert_eq!(
+        table.matches("computed, NOT CONVERGED").count(),
+        2,
+        "{table}"
+    );
+    assert!(
+        err.contains("step-000010: the top-2 eigenpairs did not converge"),
+        "{err}"
+    );
+    assert!(
+        err.contains("missed its 1% target within 100 probes"),
+        "{err}"
+    );
+    // Tr(H) is shown with its standard error.
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("step-000010"))
+        .unwrap();
+    let metrics = run.join("analysis/metrics.csv");
+    let number = |name| column(&metrics, name)[1].parse::<f64>().unwrap();
+    let (value, stderr) = (number("trace_h"), number("trace_h_stderr"));
+    assert!(
+        row.contains(&format!("{value:.2}±{stderr:.2}")),
+        "{row} vs {value} ± {stderr}"
+    );
+}
+
+#[test]
+fn undefined_numbers_are_empty_cells_with_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let fixed = r#"{"name":"fixed-output","input":2,"hidden":6}"#;
+    ok(train(
+        &run,
+        &["--arch", fixed, "--data", "halfspace:40", "--steps", "10"],
+    ));
+    // One sample: Tr(Σ) = 0, so â, the ratio and the bound are undefined.
+    let out = tmp.path().join("one");
+    let one = analyze(&run, Some("halfspace:1"), &["--out", path(&out)]);
+    let err = ok(curvscope(&one));
+    assert!(
+        err.contains("a_hat, ratio, prop1_bound undefined") && err.contains("Tr(Σ) = 0"),
+        "{err}"
+    );
+    // The recorded batch of 10 is no batch of 1 sample.
+    assert!(
+        err.contains("batch_size 10 is not a batch of the 1 samples"),
+        "{err}"
+    );
+    for file in ["metrics.csv", "eigenvalues.csv", "prop1.csv"] {
+        let text = std::fs::read_to_string(out.join(file))
+            .unwrap()
+            .to_lowercase();
+        assert!(
+            !text.contains("nan") && !text.contains("inf"),
+            "{file}: {text}"
+        );
+    }
+    for name in ["a_hat", "ratio", "prop1_bound", "minibatch_factor"] {
+        assert_eq!(column(&out.join("metrics.csv"), name), ["", ""], "{name}");
+    }
+    // --batch larger than N is refused, naming both.
+    let big = [&one[..], &["--batch", "2"]].concat();
+    refused(curvscope(&big), &["--batch 2 exceeds the 1 samples"]);
+    // A recorded batch size of 0 is treated as absent.
+    let meta = run.join("step-000010/checkpoint.json");
+    let text = std::fs::read_to_string(&meta).unwrap();
+    std::fs::write(
+        &meta,
+        text.replace("\"batch_size\": 10", "\"batch_size\": 0"),
+    )
+    .unwrap();
+    let zero = analyze(&run, Some("halfspace:40"), &[]);
+    let err = ok(curvscope(&zero));
+    assert!(
+        err.contains("step-000010: checkpoint.json's batch_size 0"),
+        "{err}"
+    );
+    let factors = column(&run.join("analysis/metrics.csv"), "minibatch_factor");
+    assert_eq!(factors, ["0.1", ""]);
+}
+
+#[test]
+fn rerunning_with_other_options_says_what_it_replaces() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    ok(train(&run, &["--steps", "10"]));
+    let analyze =
+        |seed: &str| curvscope(&analyze(&run, Some("digits"), &["--quiet", "--seed", seed]));
+    let first = ok(analyze("0"));
+    assert!(!first.contains("other options"), "{first}");
+    let hash = |_: ()| column(&run.join("analysis/metrics.csv"), "options_hash")[0].clone();
+    let old = hash(());
+    let err = ok(analyze("1"));
+    let new = hash(());
+    assert_ne!(old, new);
+    assert!(
+        err.contains("2 of the 2 checkpoints were analyzed into")
+            && err.contains(&format!("options hash {old}"))
+            && err.contains(&format!("options hash {new}")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_relative_npz_in_checkpoint_json_is_found_from_any_folder() {
+    use npyz::WriterBuilder;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("project/data");
+    std::fs::create_dir_all(&data).unwrap();
+    {
+        let mut npz = npyz::npz::NpzWriter::create(data.join("mine.npz")).unwrap();
+        let x: Vec<f32> = (0..20 * 64).map(|i| (i % 17) as f32 / 17.0).collect();
+        let y: Vec<i64> = (0..20).map(|i| i % 10).collect();
+        let mut w = npz
+            .array("x", Default::default())
+            .unwrap()
+            .default_dtype()
+            .shape(&[20, 64])
+            .begin_nd()
+            .unwrap();
+        w.extend(x).unwrap();
+        w.finish().unwrap();
+        let mut w = npz
+            .array("y", Default::default())
+            .unwrap()
+            .default_dtype()
+            .shape(&[20])
+            .begin_nd()
+            .unwrap();
+        w.extend(y).unwrap();
+        w.finish().unwrap();
+    }
+    // Trained from project/ with a relative --data.
+    let project = tmp.path().join("project");
+    let run = project.join("run");
+    let args = [
+        "train",
+        "--quiet",
+        "--arch",
+        MLP,
+        "--data",
+        "data/mine.npz",
+        "--dynamic",
+        "gd",
+        "--lr",
+        "0.1",
+        "--batch",
+        "20",
+        "--steps",
+        "10",
+        "--snapshot-every",
+        "10",
+        "--out",
+        "run",
+    ];
+    ok(curvscope_in(&project, &args));
+    // A checkpoint written by hand, its data relative to its own folder.
+    let meta = run.join("step-000010/checkpoint.json");
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
+    json["data"] = "../../data/mine.npz".into();
+    std::fs::write(&meta, serde_json::to_vec(&json).unwrap()).unwrap();
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    ok(curvscope_in(&elsewhere, &analyze(&run, None, &["--quiet"])));
+    let specs = column(&run.join("analysis/metrics.csv"), "data");
+    let canonical = data.join("mine.npz").canonicalize().unwrap();
+    assert_eq!(specs, [path(&canonical); 2]);
+}
+
+#[test]
+fn a_device_error_is_not_called_a_misfit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    ok(train(&run, &["--steps", "10"]));
+    let args = analyze(&run, Some("digits"), &["--device", "gpu", "--quiet"]);
+    let output = curvscope(&args);
+    // Without GPU support (or without a GPU) both checkpoints fail, saying why.
+    if !output.status.success() {
+        let err = refused(output, &["--device gpu"]);
+        assert!(!err.contains("does not fit"), "{err}");
+    }
+}
+
+#[test]
+fn a_run_killed_before_its_first_snapshot_resumes_from_step_0() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (whole, run) = (tmp.path().join("whole"), tmp.path().join("run"));
+    ok(train(&whole, &["--steps", "20"]));
+    ok(train(&run, &["--steps", "20"]));
+    // What a kill right after run.json was written leaves.
+    for entry in std::fs::read_dir(&run).unwrap() {
+        let p = entry.unwrap().path();
+        if p.file_name().unwrap() != "run.json" {
+            let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
+        }
+    }
+    let err = ok(train(&run, &["--steps", "20", "--resume"]));
+    assert!(
+        err.contains("no complete snapshot yet; starting at step 0"),
+        "{err}"
+    );
+    assert_eq!(cells(&run), cells(&whole));
+    let snapshot = |r: &Path| files(&r.join("step-000020"));
+    assert!(snapshot(&run) == snapshot(&whole));
+}
+
+#[test]
+fn a_bad_first_snapshot_does_not_stop_a_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (whole, run) = (tmp.path().join("whole"), tmp.path().join("run"));
+    // gld-const's noise level is computed at θ₀.
+    let flags = ["--steps", "30", "--dynamic", "gld-const", "--lr", "0.05"];
+    ok(train(&whole, &flags));
+    ok(train(
+        &run,
+        &[&flags[..], &["--stop-after-steps", "20"]].concat(),
+    ));
+    poison(&run.join("step-000000"));
+    let err = ok(train(&run, &[&flags[..], &["--resume"]].concat()));
+    assert!(
+        err.contains("step-000000.bad-1") && err.contains("NaN"),
+        "{err}"
+    );
+    // θ₀ is drawn again, so steps 10 to 30 are those of the uninterrupted run.
+    assert_eq!(
+        cells(&run),
+        [&cells(&whole)[..1], &cells(&whole)[2..]].concat()
+    );
+    let snapshot = |r: &Path| files(&r.join("step-000030"));
+    assert!(snapshot(&run) == snapshot(&whole));
+}
