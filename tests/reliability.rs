@@ -383,7 +383,12 @@ fn unconverged_lanczos_and_an_imprecise_trace_are_reported() {
     let output = curvscope(&args);
     let table = String::from_utf8_lossy(&output.stdout).into_owned();
     let err = ok(output);
-    // Each λ₁ is marked with a * explained under the table.
+    // The status says so, and each λ₁ is marked with a * explained under the table.
+    assert_eq!(
+        table.matches("computed, NOT CONVERGED").count(),
+        2,
+        "{table}"
+    );
     assert_eq!(table.matches("* ").count(), 2 + 1, "{table}");
     assert!(
         table.contains("* Lanczos did not converge on the top-k"),

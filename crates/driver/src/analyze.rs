@@ -518,14 +518,16 @@ fn summary(
         .zip(records)
         .zip(outcomes)
         .map(|((dir, record), outcome)| {
-            let status = Some(
-                match outcome {
-                    Outcome::Computed => "computed",
-                    Outcome::Reused => "reused",
-                    Outcome::Failed => "FAILED",
-                }
-                .to_string(),
-            );
+            let done = match outcome {
+                Outcome::Computed => "computed",
+                Outcome::Reused => "reused",
+                Outcome::Failed => "FAILED",
+            };
+            let unconverged = record.as_ref().is_some_and(|r| !r.report.hessian_converged);
+            let status = Some(match unconverged {
+                true => format!("{done}, NOT CONVERGED"),
+                false => done.to_string(),
+            });
             match record {
                 Some(r) => Row::from_record(r, status),
                 None => Row {

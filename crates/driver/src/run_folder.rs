@@ -154,8 +154,9 @@ impl Run<'_> {
     }
 
     /// run.csv rebuilt for a resume: one row per verified snapshot in `steps`, the valid row
-    /// read back where there is one, else recomputed from the checkpoint (noise_unconverged
-    /// and wall time left empty); rows of no verified snapshot are dropped. Says on stderr what it changed.
+    /// read back where there is one, else recomputed from the checkpoint (wall time and
+    /// noise_unconverged left empty); rows of no verified snapshot are dropped. Says on stderr
+    /// what it changed.
     pub fn rebuild_csv(&mut self, steps: &[u64], read: Vec<(u64, String)>) -> Result<()> {
         for (step, row) in read.iter().filter(|(s, _)| !steps.contains(s)) {
             eprintln!(
@@ -308,8 +309,9 @@ fn set_aside(dir: &Path) -> Result<PathBuf> {
 }
 
 /// run.csv's valid rows as (step, row), in file order. Each row is checked strictly: the
-/// header, as many fields as it has, an integer step seen once, numbers or empty cells; the rest is dropped
-/// (and said on stderr), so a cut or garbled line never shifts values between columns.
+/// header, as many fields as it has, an integer step seen once, numbers or empty cells; the
+/// rest is dropped (and said on stderr), so a cut or garbled line never shifts values between
+/// columns.
 pub fn read_rows(out: &Path) -> Result<Vec<(u64, String)>> {
     let path = out.join(RUN_CSV);
     let text = match std::fs::read_to_string(&path) {

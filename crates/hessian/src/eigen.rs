@@ -237,9 +237,7 @@ fn searched(krylov: &Krylov, closed: &[(f64, f64)], sel: &Selection, tol: f64) -
             let (lo, hi) = extremes(values);
             let i = values.iter().position(|&v| v == if top { hi } else { lo });
             let last = eig.eigenvectors.nrows() - 1;
-            i.is_some_and(|i| {
-                krylov.last_beta() * eig.eigenvectors[(last, i)].abs() <= tol * sel.scale
-            })
+            i.is_some_and(|i| krylov.last_beta() * eig.eigenvectors[(last, i)].abs() <= slack)
         })
     };
     let top_done = sel

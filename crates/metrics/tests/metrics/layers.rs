@@ -114,6 +114,24 @@ fn cnn_with_max_pooling_diagonal_is_the_dense_hessians() {
 }
 
 #[test]
+fn f32_diagonal_agrees_with_f64() {
+    let (f64_obj, theta) = on_digits(two_layer_cnn(), 1);
+    let data = digits(&default_data_dir()).unwrap().slice(0..100);
+    let f32_obj =
+        BurnObjective::<Cpu>::new(two_layer_cnn(), &data, &Default::default(), Precision::F32)
+            .unwrap();
+    let (exact, single) = (
+        f64_obj.hessian_diagonal(&theta).unwrap(),
+        f32_obj.hessian_diagonal(&theta).unwrap(),
+    );
+    let scale = exact.iter().copied().fold(0.0, f64::max);
+    for (a, b) in single.iter().zip(&exact) {
+        // f32 gradients carry ~1e-7 relative rounding through four layers; squares double it.
+        assert!((a - b).abs() <= 1e-5 * scale, "f32 {a} vs f64 {b}");
+    }
+}
+
+#[test]
 fn relu_mlp_diagonal_is_the_dense_hessians() {
     let (obj, theta) = on_digits(mlp(Activation::Relu), 2);
     assert_exact_diagonal(&obj, &theta);
