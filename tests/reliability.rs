@@ -341,6 +341,12 @@ fn every_numeric_flag_is_checked_at_parse_time() {
     // Fewer Lanczos steps than k + 1 cannot give the top k eigenvalues.
     let few = ["analyze", path(&run), "-k", "3", "--max-krylov", "3"];
     refused(curvscope(&few), &["--max-krylov 3", "-k 3", "k + 1 = 4"]);
+    // Nor of the k that --prop1-k-max raises.
+    let raised = [&few[..], &["--prop1-k-max", "5"]].concat();
+    refused(
+        curvscope(&raised),
+        &["-k 6 (from --prop1-k-max)", "k + 1 = 7"],
+    );
     assert!(!analysis.exists(), "a refused command created its --out");
 }
 
