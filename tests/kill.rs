@@ -1,6 +1,7 @@
 //! Kill tests (issue #12): `train` and `analyze` killed with SIGKILL at random, seeded
 //! moments and then run again end exactly where an uninterrupted run ends: the same
-//! checkpoints byte for byte and the same CSVs, wall times aside.
+//! checkpoints byte for byte and the same CSVs, wall times aside. Each train trial kills the
+//! resumed run once more before letting it finish.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -118,18 +119,24 @@ fn train_killed_at_random_resumes_to_the_uninterrupted_run() {
     let (expected, _) = snapshots(&whole);
     assert_eq!(expected.len(), 2 * 101);
     let mut rng = ChaCha8Rng::seed_from_u64(12);
-    let mut interrupted = 0;
+    let (mut interrupted, mut resumes_killed) = (0, 0);
     for trial in 0..TRIALS {
         let run = tmp.path().join(format!("trial-{trial}"));
         let at = moment(&mut rng, duration);
         interrupted += usize::from(kill_after(&args(&run, false), at));
         // Killed before run.json was written: nothing to resume, start again (after
         // removing what a cut write of run.json may have left, as a user would).
-        let resume = run.join("run.json").exists();
-        if !resume && run.exists() {
-            std::fs::remove_dir_all(&run).unwrap();
-        }
-        run_ok(&args(&run, resume));
+        let resume = |run: &Path| {
+            let resume = run.join("run.json").exists();
+            if !resume && run.exists() {
+                std::fs::remove_dir_all(run).unwrap();
+            }
+            args(run, resume)
+        };
+        // The resumed run is killed too, then resumed to the end.
+        let again = moment(&mut rng, duration);
+        resumes_killed += usize::from(kill_after(&resume(&run), again));
+        run_ok(&resume(&run));
         let (found, leftovers) = snapshots(&run);
         assert!(
             found == expected,
@@ -145,7 +152,10 @@ fn train_killed_at_random_resumes_to_the_uninterrupted_run() {
             "trial {trial} (killed at {at:?})"
         );
     }
-    eprintln!("train: {interrupted} of {TRIALS} kills hit a running process; all {TRIALS} runs resumed exactly");
+    eprintln!(
+        "train: {interrupted} of {TRIALS} kills, and {resumes_killed} of {TRIALS} kills of the \
+         resumed run, hit a running process; all {TRIALS} runs resumed exactly"
+    );
     assert!(
         interrupted >= TRIALS / 2,
         "too few kills landed: {interrupted}"
