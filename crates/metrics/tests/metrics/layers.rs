@@ -8,8 +8,8 @@ use curvscope_metrics::{
     ReportOptions,
 };
 use curvscope_model::{
-    default_data_dir, digits, two_d_halfspace, Activation, ArchSpec, BurnObjective, Cpu, Dataset,
-    Init, Objective, Precision, Targets,
+    default_data_dir, digits, fashion_train, two_d_halfspace, Activation, ArchSpec, BurnObjective,
+    Cpu, Dataset, Init, Objective, Precision, Targets,
 };
 use nalgebra::DMatrix;
 
@@ -110,6 +110,20 @@ fn curvature(top_k: usize) -> CurvatureOptions {
 fn cnn_with_max_pooling_diagonal_is_the_dense_hessians() {
     let (obj, theta) = on_digits(two_layer_cnn(), 1);
     assert_eq!(obj.dim(), 302);
+    assert_exact_diagonal(&obj, &theta);
+}
+
+/// LeNet itself (D = 11,330) on 20 FashionMNIST images: its Gauss–Newton diagonal is the
+/// diagonal of the Hessian assembled from 11,330 exact HVPs, so Tr(H), and â which divides by
+/// it, are exact on the paper's network too.
+#[test]
+fn lenet_diagonal_is_the_dense_hessians() {
+    let data = fashion_train(&default_data_dir(), 20).unwrap();
+    let theta = ArchSpec::Lenet.init(Init::PyTorch, 3);
+    let obj =
+        BurnObjective::<Cpu>::new(ArchSpec::Lenet, &data, &Default::default(), Precision::F64)
+            .unwrap();
+    assert_eq!(obj.dim(), 11_330);
     assert_exact_diagonal(&obj, &theta);
 }
 
