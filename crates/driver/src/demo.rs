@@ -185,10 +185,29 @@ fn path(p: &Path) -> &str {
     p.to_str().expect("demo paths are UTF-8")
 }
 
+/// The commands the demo chains, parsed from the very command lines it prints, exactly as
+/// `curvscope` parses them (so each step can be rerun by hand), without reaching back up into
+/// the binary's root.
+#[derive(clap::Parser)]
+#[command(name = "curvscope")]
+enum Step {
+    #[command(allow_negative_numbers = true)]
+    Train(Box<crate::train::TrainArgs>),
+    #[command(allow_negative_numbers = true)]
+    Analyze(Box<crate::analyze::AnalyzeArgs>),
+    #[command(allow_negative_numbers = true)]
+    Export(crate::export::ExportArgs),
+}
+
 /// Prints and runs one CLI command; a failure stops the demo.
 fn step(args: &[&str]) -> Result<()> {
     println!("\n$ curvscope {}", args.join(" "));
-    let code = crate::run_args(args)?;
+    let argv = std::iter::once("curvscope").chain(args.iter().copied());
+    let code = match <Step as clap::Parser>::try_parse_from(argv)? {
+        Step::Train(args) => crate::train::run(*args),
+        Step::Analyze(args) => crate::analyze::run(*args),
+        Step::Export(args) => crate::export::run(args),
+    }?;
     ensure!(
         code == ExitCode::SUCCESS,
         "`curvscope {}` failed",

@@ -64,12 +64,6 @@ fn main() -> ExitCode {
     report(dispatch(Cli::parse()))
 }
 
-/// Runs a command line as if typed (used by `demo`, which chains train → analyze → export).
-fn run_args<S: AsRef<str>>(args: &[S]) -> anyhow::Result<ExitCode> {
-    let argv = std::iter::once("curvscope").chain(args.iter().map(AsRef::as_ref));
-    dispatch(Cli::try_parse_from(argv)?)
-}
-
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Train(args) => train::run(*args),
