@@ -3,6 +3,8 @@
 //! names the file and the tensor or field at fault, none panics, the good ones succeed, and
 //! no file outside the output folder changes.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -111,28 +113,8 @@ fn npz_checkpoint(root: &Path, name: &str, arch: &ArchSpec, data: &Path) -> Path
 
 /// An `.npz` with `x` (float32, `n` samples of 2 values) and `y` (int64 labels).
 fn npz(path: &Path, labels: &[i64]) {
-    use npyz::WriterBuilder;
-    let n = labels.len() as u64;
-    let mut npz = npyz::npz::NpzWriter::create(path).unwrap();
     let x: Vec<f32> = (0..2 * labels.len()).map(|i| i as f32 * 0.25).collect();
-    let mut w = npz
-        .array("x", Default::default())
-        .unwrap()
-        .default_dtype()
-        .shape(&[n, 2])
-        .begin_nd()
-        .unwrap();
-    w.extend(x).unwrap();
-    w.finish().unwrap();
-    let mut w = npz
-        .array("y", Default::default())
-        .unwrap()
-        .default_dtype()
-        .shape(&[n])
-        .begin_nd()
-        .unwrap();
-    w.extend(labels.iter().copied()).unwrap();
-    w.finish().unwrap();
+    common::write_npz(path, &x, &[labels.len() as u64, 2], labels);
 }
 
 /// A gzipped IDX file: big-endian `magic`, `dims`, then `payload`.

@@ -2,6 +2,8 @@
 //! overwritten, no flag value panics or passes silently, no undefined number is written.
 //! A small MLP on the bundled digits (D = 610, N = 1797) keeps every run under a second.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -501,33 +503,12 @@ fn rerunning_with_other_options_says_what_it_replaces() {
 
 #[test]
 fn a_relative_npz_in_checkpoint_json_is_found_from_any_folder() {
-    use npyz::WriterBuilder;
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("project/data");
     std::fs::create_dir_all(&data).unwrap();
-    {
-        let mut npz = npyz::npz::NpzWriter::create(data.join("mine.npz")).unwrap();
-        let x: Vec<f32> = (0..20 * 64).map(|i| (i % 17) as f32 / 17.0).collect();
-        let y: Vec<i64> = (0..20).map(|i| i % 10).collect();
-        let mut w = npz
-            .array("x", Default::default())
-            .unwrap()
-            .default_dtype()
-            .shape(&[20, 64])
-            .begin_nd()
-            .unwrap();
-        w.extend(x).unwrap();
-        w.finish().unwrap();
-        let mut w = npz
-            .array("y", Default::default())
-            .unwrap()
-            .default_dtype()
-            .shape(&[20])
-            .begin_nd()
-            .unwrap();
-        w.extend(y).unwrap();
-        w.finish().unwrap();
-    }
+    let x: Vec<f32> = (0..20 * 64).map(|i| (i % 17) as f32 / 17.0).collect();
+    let y: Vec<i64> = (0..20).map(|i| i % 10).collect();
+    common::write_npz(&data.join("mine.npz"), &x, &[20, 64], &y);
     // Trained from project/ with a relative --data.
     let project = tmp.path().join("project");
     let run = project.join("run");
