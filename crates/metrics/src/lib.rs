@@ -14,7 +14,9 @@
 //!   [`projection_coefficient`], [`ill_conditioning_exponent`], [`first_ill_conditioned_k`],
 //!   [`proposition1_bound`], [`negative_curvature`], [`proposition1`].
 //! - Randomness: one seed per purpose from an analysis's seed, [`purpose_seed`].
-//! - Expected sharpness: [`expected_sharpness`].
+//! - Expected sharpness: [`expected_sharpness`]; Keskar et al.'s [`epsilon_sharpness`];
+//!   adaptive sharpness (Andriushchenko et al. 2023), [`adaptive_sharpness_average`] and
+//!   [`adaptive_sharpness_worst`] (ℓ2 or ℓ∞), by the projected ascent [`worst_case_sharpness`].
 //! - Training dynamics (Zhu et al. Table 1, M-SGD of Wu et al. 2020): [`Dynamic`], run by
 //!   [`Descent`].
 //! - Everything at once: [`analyze_checkpoint`] → [`Report`].
@@ -51,6 +53,16 @@
 //! let sharp = expected_sharpness(&obj, &[0.0], &SharpnessOptions { sigma: 0.1, samples: 4000, seed: 1 });
 //! // E\[L(ν)\] − L(0) = σ²·H/2 = 0.01
 //! assert!((sharp.signed.value - 0.01).abs() < 4.0 * sharp.signed.stderr);
+//! // At θ = 1 (L = 1, L' = 2, L'' = 2): E\[L(1+δ)\] − L(1) for δ ~ N(0, ρ²θ²) is ρ²·H·θ²/2 = ρ²
+//! let avg = adaptive_sharpness_average(&obj, &[1.0], &AdaptiveAverageOptions { rho: 0.1, samples: 4000, seed: 1 });
+//! assert!((avg.value.value - 0.01).abs() < 4.0 * avg.value.stderr);
+//! // the worst |δ| ≤ ρ|θ| is δ = ρ: L(1+ρ) − L(1) = 2ρ + ρ², in either norm in 1-D
+//! let ascent = AscentOptions::default();
+//! let worst = adaptive_sharpness_worst(&obj, &[1.0], &AdaptiveWorstOptions { rho: 0.1, norm: PerturbationNorm::L2, ascent });
+//! assert!((worst.sharpness - 0.21).abs() < 1e-12);
+//! // Keskar: |δ| ≤ ε(|θ| + 1) = 2ε, so (4ε + 4ε²)/(1 + L(1)) × 100
+//! let keskar = epsilon_sharpness(&obj, &[1.0], &EpsilonSharpnessOptions::default());
+//! assert!((keskar.normalised - (4e-3 + 4e-6) / 2.0 * 100.0).abs() < 1e-10);
 //! ```
 
 mod covariance;
@@ -62,6 +74,7 @@ mod proposition;
 mod report;
 mod seeds;
 mod sharpness;
+mod sharpness_measures;
 
 pub use covariance::{
     abs_cosines, centred_gaussian_weights, minibatch_factor, noise_statistics, CovarianceOperator,
@@ -88,3 +101,8 @@ pub use report::{
 };
 pub use seeds::{purpose_seed, Purpose};
 pub use sharpness::{expected_sharpness, ExpectedSharpness, SharpnessOptions};
+pub use sharpness_measures::{
+    adaptive_sharpness_average, adaptive_sharpness_worst, epsilon_sharpness, worst_case_sharpness,
+    AdaptiveAverageOptions, AdaptiveAverageSharpness, AdaptiveWorstOptions, AscentOptions,
+    EpsilonSharpness, EpsilonSharpnessOptions, PerturbationNorm, WorstCaseSharpness,
+};

@@ -56,13 +56,14 @@ pub fn expected_sharpness<O: Objective + ?Sized>(
     options: &SharpnessOptions,
 ) -> ExpectedSharpness {
     let base_loss = objective.loss(theta);
-    let deltas = monte_carlo(options.samples, options.seed, |rng| {
-        let perturbed: Vec<f64> = theta
-            .iter()
-            .map(|t| t + options.sigma * rng.sample::<f64, _>(StandardNormal))
-            .collect();
-        objective.loss(&perturbed) - base_loss
-    });
+    let deltas = gaussian_loss_changes(
+        objective,
+        theta,
+        base_loss,
+        |_| options.sigma,
+        options.samples,
+        options.seed,
+    );
     let absolute: Vec<f64> = deltas.iter().map(|d| d.abs()).collect();
     ExpectedSharpness {
         sigma: options.sigma,
@@ -70,4 +71,25 @@ pub fn expected_sharpness<O: Objective + ?Sized>(
         signed: Estimate::from_samples(&deltas, options.seed),
         absolute: Estimate::from_samples(&absolute, options.seed),
     }
+}
+
+/// L(θ+ν_m) − `base_loss` for m in 0..`samples`, ν_m with independent coordinates
+/// ν_i ~ N(0, `std(i)`²), ν_m drawn from stream m of `seed` (in parallel, returned in order).
+/// Shared by [`expected_sharpness`] (std = σ) and average adaptive sharpness (std = ρ|θ_i|).
+pub(crate) fn gaussian_loss_changes<O: Objective + ?Sized>(
+    objective: &O,
+    theta: &[f64],
+    base_loss: f64,
+    std: impl Fn(usize) -> f64 + Sync,
+    samples: usize,
+    seed: u64,
+) -> Vec<f64> {
+    monte_carlo(samples, seed, |rng| {
+        let perturbed: Vec<f64> = theta
+            .iter()
+            .enumerate()
+            .map(|(i, t)| t + std(i) * rng.sample::<f64, _>(StandardNormal))
+            .collect();
+        objective.loss(&perturbed) - base_loss
+    })
 }

@@ -8,4 +8,5 @@ mod lenet;
 mod objectives;
 mod report;
 mod sharpness;
+mod sharpness_measures;
 mod toy;

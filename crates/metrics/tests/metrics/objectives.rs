@@ -102,3 +102,39 @@ pub fn dense_top(m: &DMatrix<f64>, k: usize) -> Eigenpairs {
         ..Eigenpairs::default()
     }
 }
+
+/// L(θ) = ½(θ − m)ᵀA(θ − m) + c as one sample: ∇L = A(θ − m), H = A, minimum c at θ = m.
+pub struct ShiftedQuadratic {
+    pub a: DMatrix<f64>,
+    pub minimum: DVector<f64>,
+    pub c: f64,
+}
+
+impl Objective for ShiftedQuadratic {
+    fn dim(&self) -> usize {
+        self.a.nrows()
+    }
+    fn n_samples(&self) -> usize {
+        1
+    }
+    fn per_sample_losses(&self, theta: &[f64]) -> Vec<f64> {
+        let r = DVector::from_column_slice(theta) - &self.minimum;
+        vec![0.5 * r.dot(&(&self.a * &r)) + self.c]
+    }
+    fn weighted_grad(&self, theta: &[f64], w: &[f64]) -> Vec<f64> {
+        self.per_sample_grads_range(theta, 0, 1)
+            .iter()
+            .map(|g| w[0] * g)
+            .collect()
+    }
+    fn hvp(&self, _theta: &[f64], v: &[f64]) -> Vec<f64> {
+        (&self.a * DVector::from_column_slice(v))
+            .as_slice()
+            .to_vec()
+    }
+    fn per_sample_grads_range(&self, theta: &[f64], _start: usize, _len: usize) -> Vec<f64> {
+        (&self.a * (DVector::from_column_slice(theta) - &self.minimum))
+            .as_slice()
+            .to_vec()
+    }
+}
