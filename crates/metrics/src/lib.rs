@@ -58,7 +58,7 @@
 //! assert!((avg.value.value - 0.01).abs() < 4.0 * avg.value.stderr);
 //! // the worst |δ| ≤ ρ|θ| is δ = ρ: L(1+ρ) − L(1) = 2ρ + ρ², in either norm in 1-D
 //! let ascent = AscentOptions::default();
-//! let worst = adaptive_sharpness_worst(&obj, &[1.0], &AdaptiveWorstOptions { rho: 0.1, norm: PerturbationNorm::L2, ascent });
+//! let worst = adaptive_sharpness_worst(&obj, &[1.0], PerturbationNorm::L2, &AdaptiveWorstOptions { rho: 0.1, ascent });
 //! assert!((worst.sharpness - 0.21).abs() < 1e-12);
 //! // Keskar: |δ| ≤ ε(|θ| + 1) = 2ε, so (4ε + 4ε²)/(1 + L(1)) × 100
 //! let keskar = epsilon_sharpness(&obj, &[1.0], &EpsilonSharpnessOptions::default());

@@ -11,6 +11,11 @@ use crate::proposition::{
 };
 use crate::seeds::{purpose_seed, Purpose};
 use crate::sharpness::{expected_sharpness, ExpectedSharpness, SharpnessOptions};
+use crate::sharpness_measures::{
+    adaptive_sharpness_average, adaptive_sharpness_worst, epsilon_sharpness,
+    AdaptiveAverageOptions, AdaptiveAverageSharpness, AdaptiveWorstOptions, EpsilonSharpness,
+    EpsilonSharpnessOptions, PerturbationNorm, WorstCaseSharpness,
+};
 use curvscope_hessian::{
     deflated_hutchinson, extreme_eigenpairs, slq, Density, Eigenpairs, Estimate, HessianOperator,
     LanczosOptions, Probes, Slq, SlqOptions, Which,
@@ -160,6 +165,19 @@ pub struct ReportOptions {
     pub sigma_top_k: usize,
     /// Expected sharpness settings; `None` skips it.
     pub sharpness: Option<SharpnessOptions>,
+    /// Keskar et al.'s ε-sharpness settings; `None` (the default) skips it. Absent from the
+    /// JSON when `None`, as are the three below, so older options keep their hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epsilon_sharpness: Option<EpsilonSharpnessOptions>,
+    /// Average-case adaptive sharpness settings; `None` (the default) skips it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptive_sharpness_average: Option<AdaptiveAverageOptions>,
+    /// Worst-case ℓ2 adaptive sharpness settings; `None` (the default) skips it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptive_sharpness_l2: Option<AdaptiveWorstOptions>,
+    /// Worst-case ℓ∞ adaptive sharpness settings; `None` (the default) skips it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptive_sharpness_linf: Option<AdaptiveWorstOptions>,
     /// The training batch size b, to report Σ's minibatch factor; `None` skips it.
     pub batch_size: Option<usize>,
     /// How H's spectrum is computed (its tolerance and seed also serve Σ's eigenpairs).
@@ -174,6 +192,10 @@ impl Default for ReportOptions {
             trace_h_sigma: TraceHSigmaMethod::Exact,
             sigma_top_k: 10,
             sharpness: Some(SharpnessOptions::default()),
+            epsilon_sharpness: None,
+            adaptive_sharpness_average: None,
+            adaptive_sharpness_l2: None,
+            adaptive_sharpness_linf: None,
             batch_size: None,
             curvature: CurvatureOptions::default(),
         }
@@ -226,6 +248,18 @@ pub struct Report {
     pub eigenvector_cosines: Vec<Vec<f64>>,
     /// Expected sharpness, signed and absolute (Figs. 3 and 6).
     pub expected_sharpness: Option<ExpectedSharpness>,
+    /// Keskar et al.'s ε-sharpness (a lower bound), if asked for.
+    #[serde(default)]
+    pub epsilon_sharpness: Option<EpsilonSharpness>,
+    /// Average-case adaptive sharpness (Andriushchenko et al. 2023), if asked for.
+    #[serde(default)]
+    pub adaptive_sharpness_average: Option<AdaptiveAverageSharpness>,
+    /// Worst-case ℓ2 adaptive sharpness (a lower bound), if asked for.
+    #[serde(default)]
+    pub adaptive_sharpness_l2: Option<WorstCaseSharpness>,
+    /// Worst-case ℓ∞ adaptive sharpness (a lower bound), if asked for.
+    #[serde(default)]
+    pub adaptive_sharpness_linf: Option<WorstCaseSharpness>,
     /// Factor by which a batch of b scales Σ (never folded into the numbers above).
     pub minibatch: Option<MinibatchFactor>,
     /// Hessian spectral density by SLQ, on a grid (if asked for).
@@ -248,7 +282,8 @@ pub fn analyze_checkpoint<O: Objective + ?Sized>(
 /// Cost: one pass of N per-sample gradients for Σ's statistics, one more with N HVPs for exact
 /// Tr(HΣ) (stochastic: a weighted gradient and an HVP per probe), one more when `sigma_top_k`
 /// is non-zero, one more for diag(Σ) when `hessian.diagonal` is known, plus M loss evaluations
-/// for sharpness.
+/// for sharpness (and for average adaptive sharpness), and T gradients and T + 1 losses for each
+/// worst-case sharpness asked for (T ascent iterations).
 ///
 /// # Panics
 /// If `hessian.top` is empty.
@@ -325,6 +360,22 @@ pub fn report_from_spectrum<O: Objective + ?Sized>(
             .sharpness
             .as_ref()
             .map(|s| expected_sharpness(objective, theta, s)),
+        epsilon_sharpness: options
+            .epsilon_sharpness
+            .as_ref()
+            .map(|o| epsilon_sharpness(objective, theta, o)),
+        adaptive_sharpness_average: options
+            .adaptive_sharpness_average
+            .as_ref()
+            .map(|o| adaptive_sharpness_average(objective, theta, o)),
+        adaptive_sharpness_l2: options
+            .adaptive_sharpness_l2
+            .as_ref()
+            .map(|o| adaptive_sharpness_worst(objective, theta, PerturbationNorm::L2, o)),
+        adaptive_sharpness_linf: options
+            .adaptive_sharpness_linf
+            .as_ref()
+            .map(|o| adaptive_sharpness_worst(objective, theta, PerturbationNorm::Linf, o)),
         minibatch: options
             .batch_size
             .map(|b| minibatch_factor(b, objective.n_samples())),

@@ -27,6 +27,14 @@ pub enum Purpose {
     TraceHSigma = 6,
     /// The perturbations of expected sharpness.
     Sharpness = 7,
+    /// The random start of ε-sharpness's ascent.
+    EpsilonSharpness = 8,
+    /// The perturbations of average adaptive sharpness.
+    AdaptiveSharpnessAverage = 9,
+    /// The random start of worst-case ℓ2 adaptive sharpness's ascent.
+    AdaptiveSharpnessL2 = 10,
+    /// The random start of worst-case ℓ∞ adaptive sharpness's ascent.
+    AdaptiveSharpnessLinf = 11,
 }
 
 /// The seed of `purpose` under the master `seed`: the first 64 bits of ChaCha8(`seed`) on

@@ -61,7 +61,8 @@ pub struct WorstCaseSharpness {
     /// max L(θ+δ) − L(θ) over the start and every iterate: a lower bound on the maximum over
     /// the ball (≥ 0 only if some iterate did not lower the loss).
     pub sharpness: f64,
-    /// The δ = c ⊙ γ that attains `sharpness`.
+    /// The δ = c ⊙ γ that attains `sharpness` (D numbers: not serialised, empty when read back).
+    #[serde(skip)]
     pub perturbation: Vec<f64>,
     /// Gradient evaluations spent (= iterations).
     pub gradients: usize,
@@ -214,8 +215,6 @@ pub fn epsilon_sharpness<O: Objective + ?Sized>(
 pub struct AdaptiveWorstOptions {
     /// ρ, the radius of ‖δ ⊘ |θ|‖_p ≤ ρ.
     pub rho: f64,
-    /// p = 2 or ∞.
-    pub norm: PerturbationNorm,
     /// The projected ascent.
     pub ascent: AscentOptions,
 }
@@ -232,17 +231,11 @@ pub struct AdaptiveWorstOptions {
 pub fn adaptive_sharpness_worst<O: Objective + ?Sized>(
     objective: &O,
     theta: &[f64],
+    norm: PerturbationNorm,
     options: &AdaptiveWorstOptions,
 ) -> WorstCaseSharpness {
     let scale: Vec<f64> = theta.iter().map(|t| t.abs()).collect();
-    worst_case_sharpness(
-        objective,
-        theta,
-        &scale,
-        options.rho,
-        options.norm,
-        &options.ascent,
-    )
+    worst_case_sharpness(objective, theta, &scale, options.rho, norm, &options.ascent)
 }
 
 /// Settings of [`adaptive_sharpness_average`].

@@ -77,14 +77,13 @@ fn worst_case_l2_adaptive_sharpness_at_a_minimum_is_the_top_eigenvalue_of_dad() 
     let truth = 0.5 * rho * rho * eigenvalues.max();
     let options = AdaptiveWorstOptions {
         rho,
-        norm: PerturbationNorm::L2,
         ascent: AscentOptions {
             iterations: 300,
             step: 0.5,
             seed: 4,
         },
     };
-    let s = adaptive_sharpness_worst(&q, &MINIMUM, &options);
+    let s = adaptive_sharpness_worst(&q, &MINIMUM, PerturbationNorm::L2, &options);
     assert_eq!(
         (s.radius, s.norm, s.gradients),
         (rho, PerturbationNorm::L2, 300)
@@ -119,10 +118,9 @@ fn worst_case_linf_adaptive_sharpness_on_a_diagonal_quadratic_is_half_rho_square
     let rho = 0.05;
     let options = AdaptiveWorstOptions {
         rho,
-        norm: PerturbationNorm::Linf,
         ascent: AscentOptions::default(),
     };
-    let s = adaptive_sharpness_worst(&q, &MINIMUM, &options);
+    let s = adaptive_sharpness_worst(&q, &MINIMUM, PerturbationNorm::Linf, &options);
     // the maximum of Σ ½A_ii δ_i² over |δ_i| ≤ ρ|θ_i| is at a corner
     assert_rel(
         s.sharpness,
@@ -159,11 +157,13 @@ fn worst_case_search_is_seeded_and_reproducible() {
     let q = dense_quadratic();
     let options = AdaptiveWorstOptions {
         rho: 0.05,
-        norm: PerturbationNorm::Linf,
         ascent: AscentOptions::default(),
     };
-    let first = adaptive_sharpness_worst(&q, &MINIMUM, &options);
-    assert_eq!(first, adaptive_sharpness_worst(&q, &MINIMUM, &options));
+    let first = adaptive_sharpness_worst(&q, &MINIMUM, PerturbationNorm::Linf, &options);
+    assert_eq!(
+        first,
+        adaptive_sharpness_worst(&q, &MINIMUM, PerturbationNorm::Linf, &options)
+    );
     // the ℓ2 ball ‖γ‖₂ ≤ ρ lies inside the box ‖γ‖∞ ≤ ρ, which lies inside ‖γ‖₂ ≤ ρ√D
     let d = DMatrix::from_diagonal(&q.minimum.map(f64::abs));
     let top = SymmetricEigen::new(&d * &q.a * &d).eigenvalues.max();
@@ -173,4 +173,79 @@ fn worst_case_search_is_seeded_and_reproducible() {
         "{first:?}"
     );
     assert!(first.sharpness <= 0.5 * rho2 * D as f64 * top, "{first:?}");
+}
+
+#[test]
+fn report_carries_each_measure_only_when_asked() {
+    use crate::objectives::{dense_top, LeastSquares};
+    use curvscope_metrics::{report_from_spectrum, Estimate, HessianSpectrum, ReportOptions};
+    let ls = LeastSquares::random(40, 5, 8);
+    let theta = [0.4, -0.3, 0.2, 0.7, -0.5];
+    let h = ls.hessian();
+    let hessian = HessianSpectrum {
+        top: dense_top(&h, 2),
+        trace: Estimate::exact(h.trace(), 5),
+        diagonal: None,
+        lambda_min: None,
+        density: None,
+    };
+    let plain = ReportOptions {
+        sigma_top_k: 0,
+        sharpness: None,
+        ..ReportOptions::default()
+    };
+    let off = report_from_spectrum(&ls, &theta, &hessian, &plain);
+    assert_eq!(off.epsilon_sharpness, None);
+    assert_eq!(off.adaptive_sharpness_average, None);
+    assert_eq!(off.adaptive_sharpness_l2, None);
+    assert_eq!(off.adaptive_sharpness_linf, None);
+
+    let epsilon = EpsilonSharpnessOptions::default();
+    let average = AdaptiveAverageOptions {
+        rho: 0.1,
+        samples: 20,
+        seed: 2,
+    };
+    let worst = AdaptiveWorstOptions {
+        rho: 0.1,
+        ascent: AscentOptions::default(),
+    };
+    let on = report_from_spectrum(
+        &ls,
+        &theta,
+        &hessian,
+        &ReportOptions {
+            epsilon_sharpness: Some(epsilon.clone()),
+            adaptive_sharpness_average: Some(average.clone()),
+            adaptive_sharpness_l2: Some(worst.clone()),
+            adaptive_sharpness_linf: Some(worst.clone()),
+            ..plain
+        },
+    );
+    assert_eq!(
+        on.epsilon_sharpness,
+        Some(epsilon_sharpness(&ls, &theta, &epsilon))
+    );
+    assert_eq!(
+        on.adaptive_sharpness_average,
+        Some(adaptive_sharpness_average(&ls, &theta, &average))
+    );
+    assert_eq!(
+        on.adaptive_sharpness_l2,
+        Some(adaptive_sharpness_worst(
+            &ls,
+            &theta,
+            PerturbationNorm::L2,
+            &worst
+        ))
+    );
+    assert_eq!(
+        on.adaptive_sharpness_linf,
+        Some(adaptive_sharpness_worst(
+            &ls,
+            &theta,
+            PerturbationNorm::Linf,
+            &worst
+        ))
+    );
 }
