@@ -56,6 +56,11 @@ const METRICS_COLUMNS: &[&str] = &[
     "expected_sharpness_abs",
     "expected_sharpness_abs_stderr",
     "sharpness_sigma",
+    "epsilon_sharpness",
+    "adaptive_sharpness_avg",
+    "adaptive_sharpness_avg_stderr",
+    "adaptive_sharpness_l2",
+    "adaptive_sharpness_linf",
     "batch_size",
     "minibatch_factor",
     "minibatch_factor_without_replacement",
@@ -452,6 +457,93 @@ fn prop1_k_max_tests_condition_1_up_to_k() {
             "row {i}"
         );
     }
+}
+
+/// Each sharpness measure fills its column only when its flag asks, with the library's value
+/// under the analysis's purpose seed (the CSV's shortest decimals read back bit for bit).
+#[test]
+fn sharpness_measures_fill_their_columns_only_when_asked() {
+    use curvscope_metrics::{
+        adaptive_sharpness_average, adaptive_sharpness_worst, epsilon_sharpness, purpose_seed,
+        AdaptiveAverageOptions, AdaptiveWorstOptions, AscentOptions, EpsilonSharpnessOptions,
+        PerturbationNorm, Purpose,
+    };
+    const COLUMNS: [&str; 5] = [
+        "epsilon_sharpness",
+        "adaptive_sharpness_avg",
+        "adaptive_sharpness_avg_stderr",
+        "adaptive_sharpness_l2",
+        "adaptive_sharpness_linf",
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let run = make_run(tmp.path(), 1);
+    let off = tmp.path().join("off");
+    success(analyze(&run, &off, &["--no-sharpness"]));
+    let metrics = Csv::read(&off.join("metrics.csv"));
+    for column in COLUMNS {
+        assert_eq!(metrics.column(column), [""], "{column}");
+    }
+
+    let on = tmp.path().join("on");
+    let flags = [
+        "--no-sharpness",
+        "--epsilon-sharpness",
+        "1e-3",
+        "--adaptive-sharpness-avg",
+        "0.05",
+        "--adaptive-sharpness-l2",
+        "0.05",
+        "--adaptive-sharpness-linf",
+        "0.02",
+        "--ascent-iterations",
+        "5",
+    ];
+    success(analyze(&run, &on, &flags));
+    assert_clean(&on);
+    let metrics = Csv::read(&on.join("metrics.csv"));
+    let objective =
+        BurnObjective::<Cpu>::new(ARCH, &halfspace(), &Default::default(), Precision::F64).unwrap();
+    let theta = theta(0);
+    let ascent = |purpose| AscentOptions {
+        iterations: 5,
+        step: 0.5,
+        seed: purpose_seed(0, purpose),
+    };
+    let epsilon = EpsilonSharpnessOptions {
+        epsilon: 1e-3,
+        ascent: ascent(Purpose::EpsilonSharpness),
+    };
+    let average = adaptive_sharpness_average(
+        &objective,
+        &theta,
+        &AdaptiveAverageOptions {
+            rho: 0.05,
+            samples: 50,
+            seed: purpose_seed(0, Purpose::AdaptiveSharpnessAverage),
+        },
+    );
+    let worst = |rho, norm, purpose| {
+        let options = AdaptiveWorstOptions {
+            rho,
+            ascent: ascent(purpose),
+        };
+        adaptive_sharpness_worst(&objective, &theta, norm, &options).sharpness
+    };
+    let want = [
+        epsilon_sharpness(&objective, &theta, &epsilon).normalised,
+        average.value.value,
+        average.value.stderr,
+        worst(0.05, PerturbationNorm::L2, Purpose::AdaptiveSharpnessL2),
+        worst(0.02, PerturbationNorm::Linf, Purpose::AdaptiveSharpnessLinf),
+    ];
+    for (column, want) in COLUMNS.iter().zip(want) {
+        let got = metrics.numbers(column);
+        assert!(got[0].is_finite(), "{column}: {got:?}");
+        assert_eq!(got, [want], "{column}");
+    }
+    let refused = curvscope(&["analyze", path(&run), "--epsilon-sharpness", "-1"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--epsilon-sharpness"));
 }
 
 /// A Lanczos run cut short by --max-krylov is flagged: hessian_converged false in metrics.csv,

@@ -15,8 +15,9 @@ use std::time::Instant;
 use anyhow::{bail, ensure, Context, Result};
 use curvscope_hessian::{norm, ProbeKind, Probes, SlqOptions};
 use curvscope_metrics::{
-    purpose_seed, report_from_spectrum, CurvatureOptions, HessianSpectrum, Purpose, ReportOptions,
-    SharpnessOptions, TraceHSigmaMethod,
+    purpose_seed, report_from_spectrum, AdaptiveAverageOptions, AdaptiveWorstOptions,
+    AscentOptions, CurvatureOptions, EpsilonSharpnessOptions, HessianSpectrum, Purpose,
+    ReportOptions, SharpnessOptions, TraceHSigmaMethod,
 };
 use curvscope_model::files::write_atomic;
 use curvscope_model::load_checkpoint;
@@ -80,12 +81,36 @@ pub struct AnalyzeArgs {
     /// Standard deviation σ of the expected-sharpness perturbations ν ~ N(0, σ²I).
     #[arg(long, default_value_t = 0.01, value_parser = flags::positive)]
     pub sigma: f64,
-    /// Number M of expected-sharpness perturbations (≥ 2).
+    /// Number M of expected-sharpness (and --adaptive-sharpness-avg) perturbations (≥ 2).
     #[arg(long, value_name = "M", default_value_t = 1000, value_parser = flags::count2)]
     pub samples: usize,
     /// Skip expected sharpness.
     #[arg(long)]
     pub no_sharpness: bool,
+    /// Also compute Keskar et al.'s ε-sharpness with this ε: the largest loss rise over the box
+    /// |δ_i| ≤ ε(|θ_i| + 1), ×100/(1 + L), by projected ascent (a lower bound; Keskar et al.
+    /// use 1e-3 and 5e-4). Costs --ascent-iterations gradients.
+    #[arg(long, value_name = "EPS", value_parser = flags::positive)]
+    pub epsilon_sharpness: Option<f64>,
+    /// Also compute average adaptive sharpness E[L(θ+δ)] − L(θ), δ ~ N(0, ρ²diag(θ²))
+    /// (Andriushchenko et al. 2023) with this ρ, from --samples perturbations.
+    #[arg(long, value_name = "RHO", value_parser = flags::positive)]
+    pub adaptive_sharpness_avg: Option<f64>,
+    /// Also compute worst-case ℓ2 adaptive sharpness, max over ‖δ ⊘ |θ|‖₂ ≤ ρ, with this ρ, by
+    /// projected ascent (a lower bound). Costs --ascent-iterations gradients.
+    #[arg(long, value_name = "RHO", value_parser = flags::positive)]
+    pub adaptive_sharpness_l2: Option<f64>,
+    /// Also compute worst-case ℓ∞ adaptive sharpness, max over |δ_i| ≤ ρ|θ_i|, with this ρ, by
+    /// projected sign ascent (a lower bound). Costs --ascent-iterations gradients.
+    #[arg(long, value_name = "RHO", value_parser = flags::positive)]
+    pub adaptive_sharpness_linf: Option<f64>,
+    /// Ascent steps of each worst-case sharpness (--epsilon-sharpness, --adaptive-sharpness-l2,
+    /// --adaptive-sharpness-linf).
+    #[arg(long, value_name = "T", default_value_t = 20, value_parser = flags::count)]
+    pub ascent_iterations: usize,
+    /// Ascent step length, as a fraction of the radius (ε or ρ) in the scaled coordinates.
+    #[arg(long, value_name = "S", default_value_t = 0.5, value_parser = flags::positive)]
+    pub ascent_step: f64,
     /// Also estimate the Hessian's spectral density by stochastic Lanczos quadrature (density.csv).
     #[arg(long)]
     pub density: bool,
@@ -153,6 +178,17 @@ fn analysis_options(a: &AnalyzeArgs) -> Result<AnalysisOptions> {
         }),
         seed: a.seed,
     };
+    let ascent = |purpose| AscentOptions {
+        iterations: a.ascent_iterations,
+        step: a.ascent_step,
+        seed: purpose_seed(a.seed, purpose),
+    };
+    let worst_case = |rho: Option<f64>, purpose| {
+        rho.map(|rho| AdaptiveWorstOptions {
+            rho,
+            ascent: ascent(purpose),
+        })
+    };
     let report = ReportOptions {
         chunk: a.chunk,
         trace_h_sigma: a
@@ -169,6 +205,20 @@ fn analysis_options(a: &AnalyzeArgs) -> Result<AnalysisOptions> {
             samples: a.samples,
             seed: purpose_seed(a.seed, Purpose::Sharpness),
         }),
+        epsilon_sharpness: a.epsilon_sharpness.map(|epsilon| EpsilonSharpnessOptions {
+            epsilon,
+            ascent: ascent(Purpose::EpsilonSharpness),
+        }),
+        adaptive_sharpness_average: a.adaptive_sharpness_avg.map(|rho| AdaptiveAverageOptions {
+            rho,
+            samples: a.samples,
+            seed: purpose_seed(a.seed, Purpose::AdaptiveSharpnessAverage),
+        }),
+        adaptive_sharpness_l2: worst_case(a.adaptive_sharpness_l2, Purpose::AdaptiveSharpnessL2),
+        adaptive_sharpness_linf: worst_case(
+            a.adaptive_sharpness_linf,
+            Purpose::AdaptiveSharpnessLinf,
+        ),
         batch_size: None,
         curvature,
     };

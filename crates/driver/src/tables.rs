@@ -128,6 +128,21 @@ pub const METRICS: &[(&str, &str, Extract)] = &[
         r.report.expected_sharpness.as_ref().map(|s| s.absolute.stderr).into()
     }),
     ("sharpness_sigma", "σ of the sharpness perturbations", |r| r.report.expected_sharpness.as_ref().map(|s| s.sigma).into()),
+    ("epsilon_sharpness", "Keskar et al.'s ε-sharpness (max over |δ_i| ≤ ε(|θ_i| + 1) of L(θ+δ) − L(θ))·100/(1 + L(θ)), by projected ascent: a lower bound (empty without --epsilon-sharpness)", |r| {
+        r.report.epsilon_sharpness.as_ref().map(|s| s.normalised).into()
+    }),
+    ("adaptive_sharpness_avg", "E[L(θ+δ)] − L(θ), δ ~ N(0, ρ²diag(θ²)), Andriushchenko et al. 2023 (empty without --adaptive-sharpness-avg)", |r| {
+        r.report.adaptive_sharpness_average.as_ref().map(|s| s.value.value).into()
+    }),
+    ("adaptive_sharpness_avg_stderr", "standard error of adaptive_sharpness_avg", |r| {
+        r.report.adaptive_sharpness_average.as_ref().map(|s| s.value.stderr).into()
+    }),
+    ("adaptive_sharpness_l2", "max over ‖δ ⊘ |θ|‖₂ ≤ ρ of L(θ+δ) − L(θ), by projected ascent: a lower bound (empty without --adaptive-sharpness-l2)", |r| {
+        r.report.adaptive_sharpness_l2.as_ref().map(|s| s.sharpness).into()
+    }),
+    ("adaptive_sharpness_linf", "max over |δ_i| ≤ ρ|θ_i| of L(θ+δ) − L(θ), by projected sign ascent: a lower bound (empty without --adaptive-sharpness-linf)", |r| {
+        r.report.adaptive_sharpness_linf.as_ref().map(|s| s.sharpness).into()
+    }),
     ("batch_size", "b: --batch, else the checkpoint's batch size (empty if neither)", |r| {
         r.report.minibatch.as_ref().map_or(Cell::Empty, |m| Cell::Int(m.batch_size as u64))
     }),
