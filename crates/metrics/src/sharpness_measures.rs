@@ -184,7 +184,7 @@ pub struct EpsilonSharpness {
 /// and Sharp Minima" (ICLR 2017), Metric 2.1 with A = I (the full space):
 /// φ(ε) = (max_{δ ∈ C_ε} L(θ+δ) − L(θ)) / (1 + L(θ)) × 100,
 /// C_ε = {δ : |δ_i| ≤ ε(|θ_i| + 1)}.
-/// Keskar et al. approximate the max with 10 iterations of L-BFGS-B; here it is the projected
+/// Keskar et al. approximate the max with a few (10) iterations of L-BFGS-B; here it is the projected
 /// sign-step ascent of [`worst_case_sharpness`] (scale c_i = |θ_i| + 1, radius ε, ℓ∞), whose
 /// best iterate is a lower bound on the max, so the value is a lower bound on φ(ε).
 ///
@@ -220,12 +220,14 @@ pub struct AdaptiveWorstOptions {
 }
 
 /// Worst-case adaptive sharpness of Andriushchenko et al., "A Modern Look at the Relationship
-/// between Sharpness and Generalization" (ICML 2023), Eq. (1) with c = |θ| (their adaptive
-/// scaling, elementwise |θ| with no added constant, as in their code) on the full batch
-/// (their m-sharpness with m = N):
+/// between Sharpness and Generalization" (ICML 2023), with c = |θ| (their adaptive scaling:
+/// elementwise |θ| with no added constant, as in their code, `sharpness.py`) on the full batch
+/// (their m-sharpness with m = N; they average over batches of m):
 /// S_max^ρ(θ) = max_{‖δ ⊘ |θ|‖_p ≤ ρ} L(θ+δ) − L(θ), p ∈ {2, ∞}.
 /// Coordinates with θ_i = 0 are not perturbed. Computed by [`worst_case_sharpness`]: a lower
-/// bound on the max (they use Auto-PGD, 20 iterations in their examples).
+/// bound on the max. They use Auto-PGD (`eval_APGD_sharpness`: momentum 0.75, step 2ρ halved
+/// when progress stalls; 20 iterations in their README's example) from a random start (ℓ∞:
+/// uniform in the box, as here; ℓ2: ρ|θ| ⊙ z, z ~ N(0, I), where this starts on the sphere).
 ///
 /// Example: see the crate-level documentation.
 pub fn adaptive_sharpness_worst<O: Objective + ?Sized>(
@@ -260,9 +262,9 @@ pub struct AdaptiveAverageSharpness {
     pub value: Estimate,
 }
 
-/// Average-case adaptive sharpness of Andriushchenko et al. (ICML 2023), Eq. (2) with c = |θ| on
-/// the full batch: S_avg^ρ(θ) = E_{δ ~ N(0, ρ² diag(θ²))}[L(θ+δ)] − L(θ) (their code draws
-/// δ = ρ|θ| ⊙ z, z ~ N(0, I), as here). For a quadratic with Hessian A it is ½ρ² Σ_i A_ii θ_i².
+/// Average-case adaptive sharpness of Andriushchenko et al. (ICML 2023) with c = |θ| on the
+/// full batch: S_avg^ρ(θ) = E_{δ ~ N(0, ρ² diag(θ²))}[L(θ+δ)] − L(θ) (their code,
+/// `eval_average_sharpness`, draws δ = ρ|θ| ⊙ z, z ~ N(0, I), as here). For a quadratic with Hessian A it is ½ρ² Σ_i A_ii θ_i².
 /// M seeded perturbations, evaluated in parallel, bit-identical for a seed whatever the
 /// thread count (the machinery of [`expected_sharpness`](crate::expected_sharpness)).
 ///
