@@ -53,6 +53,7 @@
 //! assert!((sharp.signed.value - 0.01).abs() < 4.0 * sharp.signed.stderr);
 //! ```
 
+mod binomial;
 mod covariance;
 mod dynamics;
 mod escaping;
@@ -63,6 +64,7 @@ mod report;
 mod seeds;
 mod sharpness;
 
+pub use binomial::{wilson_interval, SuccessRate};
 pub use covariance::{
     abs_cosines, centred_gaussian_weights, minibatch_factor, noise_statistics, CovarianceOperator,
     MinibatchFactor, NoiseStatistics,
@@ -71,9 +73,10 @@ pub use covariance::{
 /// trace estimators produce it.
 pub use curvscope_hessian::{Estimate, Estimator};
 pub use dynamics::{
-    covariance_diagonal, diagonal_noise, isotropic_noise, isotropic_std, low_rank_noise,
-    minibatch_indices, minibatch_weights, msgd_bernoulli_weights, msgd_fisher_b_weights,
-    msgd_fisher_weights, msgd_gaussian_weights, Descent, DescentOptions, Dynamic, MinibatchGrad,
+    covariance_diagonal, diagonal_noise, fixed_trace_variances, isotropic_noise, isotropic_std,
+    low_rank_noise, minibatch_indices, minibatch_weights, msgd_bernoulli_weights,
+    msgd_fisher_b_weights, msgd_fisher_weights, msgd_gaussian_weights, Descent, DescentOptions,
+    Dynamic, MinibatchGrad,
 };
 pub use escaping::{trace_h_sigma_exact, trace_h_sigma_stochastic};
 pub use layers::{layer_traces, LayerTrace};
