@@ -56,6 +56,7 @@
 mod binomial;
 mod covariance;
 mod dynamics;
+mod escape;
 mod escaping;
 mod layers;
 mod monte_carlo;
@@ -78,6 +79,10 @@ pub use dynamics::{
     msgd_fisher_b_weights, msgd_fisher_weights, msgd_gaussian_weights, Descent, DescentOptions,
     Dynamic, MinibatchGrad,
 };
+pub use escape::{
+    descend, reached_flat_minimum, toy2d_options, TOY2D_DYNAMICS, TOY2D_LR, TOY2D_NOISE_TRACE,
+    TOY2D_RANK, TOY2D_REPETITIONS, TOY2D_START, TOY2D_STEPS,
+};
 pub use escaping::{trace_h_sigma_exact, trace_h_sigma_stochastic};
 pub use layers::{layer_traces, LayerTrace};
 pub use proposition::{
@@ -89,5 +94,5 @@ pub use report::{
     analyze_checkpoint, report_from_spectrum, CurvatureOptions, HessianSpectrum, Report,
     ReportOptions, TraceHSigmaMethod,
 };
-pub use seeds::{purpose_seed, Purpose};
+pub use seeds::{purpose_seed, repetition_seed, Purpose};
 pub use sharpness::{expected_sharpness, ExpectedSharpness, SharpnessOptions};

@@ -266,3 +266,18 @@ fn dynamic_names_round_trip() {
         .unwrap_err()
         .contains("gld-eigvec1"));
 }
+
+/// `descend` is θ_{t+1} = θ_t − η·g̃_t from `start`, every point kept: for GD, η·∇L exactly.
+#[test]
+fn descend_records_every_gradient_step_from_the_start() {
+    let (ls, theta) = setup();
+    let lr = 0.01;
+    let path = curvscope_metrics::descend(&ls, options(Dynamic::Gd), lr, &theta, 5);
+    assert_eq!(path.len(), 6);
+    assert_eq!(path[0], theta);
+    for pair in path.windows(2) {
+        let g = ls.grad(&pair[0]);
+        let want: Vec<f64> = pair[0].iter().zip(&g).map(|(t, g)| t - lr * g).collect();
+        assert_eq!(pair[1], want);
+    }
+}
