@@ -374,7 +374,8 @@ pub struct DescentOptions {
     pub batch: usize,
     /// Steps between re-estimates of Σ_t and H structures (R ≥ 1).
     pub refresh_every: u64,
-    /// GLD const's ρ; `None` estimates √(Tr(Σ)/(b·D)) at the first step taken.
+    /// GLD const's ρ; `None` estimates √(Tr(Σ)/(b·D)) (√(t/D) with `noise_trace` t) at the
+    /// first step taken.
     pub noise_std: Option<f64>,
     /// k for GLD leading and GLD Hessian.
     pub rank: usize,
