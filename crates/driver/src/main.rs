@@ -14,6 +14,7 @@ mod notebook;
 mod plots;
 mod progress;
 mod record;
+mod reproduce;
 mod run_folder;
 mod summary;
 mod tables;
@@ -58,6 +59,9 @@ enum Command {
     /// The paper's experiment in miniature on the bundled data: train, analyze, export.
     #[command(allow_negative_numbers = true)]
     Demo(demo::DemoArgs),
+    /// Reproduce a paper figure end to end: runs, CSVs, figures, a table beside the paper.
+    #[command(allow_negative_numbers = true)]
+    Reproduce(reproduce::ReproduceArgs),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +75,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(args) => export::run(args),
         Command::Info(args) => info::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Reproduce(args) => reproduce::run(args),
     }
 }
 

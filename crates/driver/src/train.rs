@@ -226,6 +226,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         noise_std,
         rank: args.rank,
         seed: args.seed,
+        noise_trace: None,
     });
     let mut run = Run {
         config: &config,

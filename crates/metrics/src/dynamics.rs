@@ -3,7 +3,8 @@
 //!
 //! Every dynamic's noise ε is matched in magnitude to SGD's: its covariance has trace Tr(Σ)/b
 //! (Zhu et al. Eq. 14) unless stated otherwise, so the dynamics differ only in the *shape* of the
-//! noise. Each noise generator below states its exact covariance; the tests sample it and
+//! noise. [`DescentOptions::noise_trace`] instead fixes that trace, E‖ε‖², to one number at every
+//! step for every Gaussian dynamic (Zhu et al. Sec. 5.1, the 2-D toy: E‖ε‖² = 0.01). Each noise generator below states its exact covariance; the tests sample it and
 //! check the trace (and, where cheap, the whole matrix) against dense linear algebra.
 //!
 //! Randomness: step t draws from ChaCha8 keyed by the run's seed on stream t, so any step can be
@@ -316,6 +317,21 @@ pub fn msgd_fisher_b_weights(n: usize, b: usize, rng: &mut ChaCha8Rng) -> Vec<f6
     w
 }
 
+/// The variances `diagonal` rescaled to sum to `trace`: GLD diag's noise N(0, c·diag(Σ)) with
+/// c = `trace`/Tr(Σ), so E‖ε‖² = `trace` whatever Tr(Σ) is ([`DescentOptions::noise_trace`]).
+/// All zero (no noise) when the diagonal sums to 0: there is no shape to rescale.
+///
+/// ```
+/// assert_eq!(curvscope_metrics::fixed_trace_variances(&[3.0, 1.0], 0.01), vec![0.0075, 0.0025]);
+/// ```
+pub fn fixed_trace_variances(diagonal: &[f64], trace: f64) -> Vec<f64> {
+    let total: f64 = diagonal.iter().sum();
+    if total <= 0.0 {
+        return vec![0.0; diagonal.len()];
+    }
+    diagonal.iter().map(|v| v * trace / total).collect()
+}
+
 /// diag(Σ) at θ, exactly, from one streamed pass over the per-sample gradients.
 pub fn covariance_diagonal<O: Objective + ?Sized>(objective: &O, theta: &[f64]) -> Vec<f64> {
     let d = objective.dim();
@@ -358,12 +374,20 @@ pub struct DescentOptions {
     pub batch: usize,
     /// Steps between re-estimates of Σ_t and H structures (R ≥ 1).
     pub refresh_every: u64,
-    /// GLD const's ρ; `None` estimates √(Tr(Σ)/(b·D)) at the first step taken.
+    /// GLD const's ρ; `None` estimates √(Tr(Σ)/(b·D)) (√(t/D) with `noise_trace` t) at the
+    /// first step taken.
     pub noise_std: Option<f64>,
     /// k for GLD leading and GLD Hessian.
     pub rank: usize,
     /// Seed of the per-step streams and the eigensolvers' start vectors.
     pub seed: u64,
+    /// E‖ε‖² of every Gaussian dynamic (GLD const unless `noise_std` is given, dynamic, diag,
+    /// leading, Hessian, 1st eigvec) at every step, in place of Tr(Σ_t)/b: the isotropic noise
+    /// is N(0, (t/D)·I), GLD diag's N(0, diag(Σ_t)·t/Tr(Σ_t)) ([`fixed_trace_variances`]) and the
+    /// low-rank ones are rescaled to trace t ([`low_rank_noise`]); only the shape follows Σ_t or
+    /// H_t. The SGD and M-SGD dynamics ignore it. `None` (the default) matches Tr(Σ_t)/b.
+    #[serde(default)]
+    pub noise_trace: Option<f64>,
 }
 
 impl DescentOptions {
@@ -376,6 +400,7 @@ impl DescentOptions {
             noise_std: None,
             rank: 20,
             seed: 0,
+            noise_trace: None,
         }
     }
 }
@@ -533,7 +558,8 @@ impl Descent {
         finite
     }
 
-    /// The noise structure of a Gaussian dynamic at θ, every trace scaled to Tr(Σ)/b.
+    /// The noise structure of a Gaussian dynamic at θ, every trace scaled to Tr(Σ)/b, or to
+    /// [`DescentOptions::noise_trace`] when it is set.
     fn estimate<O: Objective + ?Sized>(
         &self,
         objective: &O,
@@ -541,6 +567,9 @@ impl Descent {
         step: u64,
     ) -> Structure {
         let batch = minibatch_factor(self.options.batch, objective.n_samples());
+        let fixed = self.options.noise_trace;
+        let matched =
+            || fixed.unwrap_or_else(|| minibatch_trace_sigma(objective, theta, self.options.batch));
         let lanczos = |op: &dyn LinearOperator, k: usize| {
             let opts = LanczosOptions {
                 k,
@@ -551,19 +580,23 @@ impl Descent {
         };
         match self.options.dynamic {
             Dynamic::GldConst | Dynamic::GldDynamic => {
-                Structure::Isotropic(isotropic_std(objective, theta, self.options.batch))
+                Structure::Isotropic((matched() / objective.dim() as f64).sqrt())
             }
-            Dynamic::GldDiag => Structure::Diagonal(
-                covariance_diagonal(objective, theta)
-                    .iter()
-                    .map(|&v| batch.with_replacement_of(v))
-                    .collect(),
-            ),
+            Dynamic::GldDiag => {
+                let diagonal = covariance_diagonal(objective, theta);
+                Structure::Diagonal(match fixed {
+                    Some(trace) => fixed_trace_variances(&diagonal, trace),
+                    None => diagonal
+                        .iter()
+                        .map(|&v| batch.with_replacement_of(v))
+                        .collect(),
+                })
+            }
             Dynamic::GldLeading => {
                 let sigma = CovarianceOperator::from_objective(objective, theta, CHUNK);
                 Structure::LowRank {
                     pairs: lanczos(&sigma, self.options.rank),
-                    trace: batch.with_replacement_of(sigma.trace()),
+                    trace: fixed.unwrap_or_else(|| batch.with_replacement_of(sigma.trace())),
                 }
             }
             Dynamic::GldHessian | Dynamic::GldEigvec1 => {
@@ -575,7 +608,7 @@ impl Descent {
                 let pairs = lanczos(&HessianOperator::new(objective, theta), k);
                 Structure::LowRank {
                     pairs,
-                    trace: minibatch_trace_sigma(objective, theta, self.options.batch),
+                    trace: matched(),
                 }
             }
             other => unreachable!("{other} has no noise structure"),

@@ -65,8 +65,10 @@
 //! assert!((keskar.normalised - (4e-3 + 4e-6) / 2.0 * 100.0).abs() < 1e-10);
 //! ```
 
+mod binomial;
 mod covariance;
 mod dynamics;
+mod escape;
 mod escaping;
 mod layers;
 mod monte_carlo;
@@ -76,6 +78,7 @@ mod seeds;
 mod sharpness;
 mod sharpness_measures;
 
+pub use binomial::{wilson_interval, SuccessRate};
 pub use covariance::{
     abs_cosines, centred_gaussian_weights, minibatch_factor, noise_statistics, CovarianceOperator,
     MinibatchFactor, NoiseStatistics,
@@ -84,9 +87,14 @@ pub use covariance::{
 /// trace estimators produce it.
 pub use curvscope_hessian::{Estimate, Estimator};
 pub use dynamics::{
-    covariance_diagonal, diagonal_noise, isotropic_noise, isotropic_std, low_rank_noise,
-    minibatch_indices, minibatch_weights, msgd_bernoulli_weights, msgd_fisher_b_weights,
-    msgd_fisher_weights, msgd_gaussian_weights, Descent, DescentOptions, Dynamic, MinibatchGrad,
+    covariance_diagonal, diagonal_noise, fixed_trace_variances, isotropic_noise, isotropic_std,
+    low_rank_noise, minibatch_indices, minibatch_weights, msgd_bernoulli_weights,
+    msgd_fisher_b_weights, msgd_fisher_weights, msgd_gaussian_weights, Descent, DescentOptions,
+    Dynamic, MinibatchGrad,
+};
+pub use escape::{
+    descend, reached_flat_minimum, toy2d_options, TOY2D_DYNAMICS, TOY2D_LR, TOY2D_NOISE_TRACE,
+    TOY2D_RANK, TOY2D_REPETITIONS, TOY2D_START, TOY2D_STEPS,
 };
 pub use escaping::{trace_h_sigma_exact, trace_h_sigma_stochastic};
 pub use layers::{layer_traces, LayerTrace};
@@ -99,7 +107,7 @@ pub use report::{
     analyze_checkpoint, report_from_spectrum, CurvatureOptions, HessianSpectrum, Report,
     ReportOptions, TraceHSigmaMethod,
 };
-pub use seeds::{purpose_seed, Purpose};
+pub use seeds::{purpose_seed, repetition_seed, Purpose};
 pub use sharpness::{expected_sharpness, ExpectedSharpness, SharpnessOptions};
 pub use sharpness_measures::{
     adaptive_sharpness_average, adaptive_sharpness_worst, epsilon_sharpness, worst_case_sharpness,

@@ -53,3 +53,18 @@ pub fn purpose_seed(seed: u64, purpose: Purpose) -> u64 {
     rng.set_stream(purpose as u64);
     rng.next_u64()
 }
+
+/// The seed of repetition `repetition` of an experiment under the master `seed`: the first 64
+/// bits of ChaCha8(`seed`) on stream 2³² + `repetition` (above every [`Purpose`]'s stream), so
+/// repetitions draw independent noise and any one can be rerun alone.
+///
+/// ```
+/// use curvscope_metrics::repetition_seed;
+/// assert_ne!(repetition_seed(0, 0), repetition_seed(0, 1));
+/// assert_eq!(repetition_seed(3, 7), repetition_seed(3, 7));
+/// ```
+pub fn repetition_seed(seed: u64, repetition: u64) -> u64 {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream((1 << 32) + repetition);
+    rng.next_u64()
+}

@@ -139,6 +139,44 @@ fn every_dynamic_has_its_claimed_noise_covariance() {
     }
 }
 
+/// With `noise_trace` = 0.01 (Zhu et al.'s 2-D toy) every Gaussian dynamic keeps its shape and
+/// has E‖ε‖² = 0.01 exactly, whatever Tr(Σ)/b is: the sampled law (trace included) within 4
+/// standard errors.
+#[test]
+fn a_fixed_noise_trace_keeps_each_shape_at_that_trace() {
+    let (ls, theta) = setup();
+    let sigma = dense_covariance(&ls.gradient_matrix(&theta));
+    let hessian = ls.hessian();
+    let t = 0.01;
+    assert!(
+        (sigma.trace() / B as f64 - t).abs() > 1.0,
+        "Tr(Σ)/b must differ from the fixed trace for the test to mean anything"
+    );
+    let diagonal = DMatrix::from_diagonal(&sigma.diagonal());
+    let cases = [
+        (Dynamic::GldConst, DMatrix::identity(D, D) * (t / D as f64)),
+        (
+            Dynamic::GldDynamic,
+            DMatrix::identity(D, D) * (t / D as f64),
+        ),
+        (Dynamic::GldDiag, &diagonal * (t / diagonal.trace())),
+        (Dynamic::GldLeading, rescaled_top(&sigma, RANK, t)),
+        (Dynamic::GldHessian, rescaled_top(&hessian, RANK, t)),
+        (Dynamic::GldEigvec1, rescaled_top(&hessian, 1, t)),
+    ];
+    for (dynamic, cov) in cases {
+        let opts = DescentOptions {
+            noise_trace: Some(t),
+            ..options(dynamic)
+        };
+        assert_noise_law(
+            &sample_noise(&ls, &theta, opts),
+            &cov,
+            &format!("{dynamic} at E‖ε‖² = {t}"),
+        );
+    }
+}
+
 #[test]
 fn gradient_descent_has_no_noise() {
     let (ls, theta) = setup();
@@ -227,4 +265,19 @@ fn dynamic_names_round_trip() {
         .parse::<Dynamic>()
         .unwrap_err()
         .contains("gld-eigvec1"));
+}
+
+/// `descend` is θ_{t+1} = θ_t − η·g̃_t from `start`, every point kept: for GD, η·∇L exactly.
+#[test]
+fn descend_records_every_gradient_step_from_the_start() {
+    let (ls, theta) = setup();
+    let lr = 0.01;
+    let path = curvscope_metrics::descend(&ls, options(Dynamic::Gd), lr, &theta, 5);
+    assert_eq!(path.len(), 6);
+    assert_eq!(path[0], theta);
+    for pair in path.windows(2) {
+        let g = ls.grad(&pair[0]);
+        let want: Vec<f64> = pair[0].iter().zip(&g).map(|(t, g)| t - lr * g).collect();
+        assert_eq!(pair[1], want);
+    }
 }

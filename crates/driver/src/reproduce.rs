@@ -1,0 +1,321 @@
+//! `curvscope reproduce toy2d`: Zhu et al. (ICML 2019) Fig. 2 in one command — every dynamic run
+//! 100 times from the sharp minimum of the 2-D toy loss, success rates with Wilson intervals,
+//! trajectories and Tr(H_tΣ_t) along a run, as CSVs, figures and a table beside the paper's claim.
+//! The experiment's settings and formulas live in `curvscope_metrics::escape`; this only runs,
+//! records and draws them.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use curvscope_metrics::{
+    descend, reached_flat_minimum, repetition_seed, toy2d_options, trace_h_sigma_exact,
+    wilson_interval, Dynamic, SuccessRate, TOY2D_DYNAMICS, TOY2D_LR, TOY2D_REPETITIONS,
+    TOY2D_START, TOY2D_STEPS,
+};
+use curvscope_model::files::write_atomic;
+use curvscope_model::{ArchSpec, Objective, Precision};
+use rayon::prelude::*;
+
+use crate::flags;
+use crate::network::{objective, Device};
+use crate::plots::{render, trajectory_color, Chart, Series, PALETTE};
+use crate::progress;
+
+/// Repetitions per dynamic under `--quick`.
+const QUICK_REPETITIONS: u64 = 10;
+/// The toy's data: the paper's N = 100 points, drawn with this fixed data seed (the points are
+/// part of the loss; `--seed` varies only the noise).
+const TOY2D_N: usize = 100;
+const TOY2D_DATA_SEED: u64 = 0;
+/// Tr(H_tΣ_t) is computed at every this many steps of a run (N + 1 HVPs each).
+const TRACE_EVERY: usize = 10;
+
+/// The figure to reproduce.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum Target {
+    /// Zhu et al. Fig. 2: escaping the sharp minimum of the 2-D toy loss.
+    Toy2d,
+}
+
+/// Arguments of `curvscope reproduce`.
+#[derive(clap::Args, Debug)]
+pub struct ReproduceArgs {
+    /// Which paper figure.
+    #[arg(value_enum)]
+    target: Target,
+    /// 10 repetitions per dynamic instead of the paper's 100: the same code path in seconds.
+    #[arg(long)]
+    quick: bool,
+    /// Output folder for CSVs and figures [default: notebooks-export/<target>].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Master seed; repetition r of every dynamic draws its noise from
+    /// `repetition_seed(seed, r)`.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// One run of one dynamic.
+struct Run {
+    seed: u64,
+    path: Vec<Vec<f64>>,
+}
+
+impl Run {
+    fn last(&self) -> &[f64] {
+        self.path.last().expect("a run holds θ₀")
+    }
+}
+
+/// Runs the target; see the module documentation.
+pub fn run(args: ReproduceArgs) -> Result<ExitCode> {
+    match args.target {
+        Target::Toy2d => toy2d(&args),
+    }
+}
+
+/// Fig. 2: runs, CSVs, figures, table. Not resumable: the 600 runs take 8½ minutes on 2 shared
+/// cores (docs/REPRODUCTION.md) and a rerun repeats them bit for bit, so an interrupted run is
+/// simply started again (`--quick`: under a minute).
+fn toy2d(args: &ReproduceArgs) -> Result<ExitCode> {
+    let started = Instant::now();
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("notebooks-export/toy2d"));
+    flags::output_dir(&out, "--out")?;
+    let figures = out.join("figures");
+    flags::output_dir(&figures, "--out")?;
+    let data = curvscope_model::toy2d(TOY2D_N, TOY2D_DATA_SEED);
+    let toy = objective(&ArchSpec::Toy2d, &data, Precision::F64, Device::Cpu)?;
+    let repetitions = if args.quick {
+        QUICK_REPETITIONS
+    } else {
+        TOY2D_REPETITIONS
+    };
+    let bar = progress::bar(
+        args.quiet,
+        repetitions * TOY2D_DYNAMICS.len() as u64,
+        "runs",
+    );
+    let mut runs = Vec::new();
+    for dynamic in TOY2D_DYNAMICS {
+        bar.set_message(dynamic.name());
+        let of_dynamic: Vec<Run> = (0..repetitions)
+            .into_par_iter()
+            .map(|r| {
+                let seed = repetition_seed(args.seed, r);
+                let options = toy2d_options(dynamic, seed);
+                let path = descend(toy.as_ref(), options, TOY2D_LR, &TOY2D_START, TOY2D_STEPS);
+                bar.inc(1);
+                Run { seed, path }
+            })
+            .collect();
+        runs.push((dynamic, of_dynamic));
+    }
+    bar.finish_and_clear();
+    let rates: Vec<(Dynamic, SuccessRate)> = runs
+        .iter()
+        .map(|(d, rs)| {
+            let k = rs.iter().filter(|r| reached_flat_minimum(r.last())).count();
+            (*d, wilson_interval(k as u64, rs.len() as u64))
+        })
+        .collect();
+    let traces: Vec<(Dynamic, Vec<(usize, f64)>)> = runs
+        .iter()
+        .map(|(d, rs)| (*d, trace_along(toy.as_ref(), &rs[0].path)))
+        .collect();
+    write_csvs(&out, &runs, &rates, &traces)?;
+    draw(&figures, &runs, &rates, &traces)?;
+    print_table(&rates, repetitions, started.elapsed().as_secs_f64(), &out);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Tr(H_tΣ_t), exact (SGD's one-sample Σ_t at θ_t), at every [`TRACE_EVERY`]-th point of `path`.
+fn trace_along(toy: &dyn Objective, path: &[Vec<f64>]) -> Vec<(usize, f64)> {
+    path.iter()
+        .enumerate()
+        .step_by(TRACE_EVERY)
+        .map(|(t, theta)| (t, trace_h_sigma_exact(toy, theta, TOY2D_N).value))
+        .collect()
+}
+
+/// success_rates.csv, final_points.csv, trajectories.csv (repetition 0) and trace_h_sigma.csv.
+fn write_csvs(
+    out: &Path,
+    runs: &[(Dynamic, Vec<Run>)],
+    rates: &[(Dynamic, SuccessRate)],
+    traces: &[(Dynamic, Vec<(usize, f64)>)],
+) -> Result<()> {
+    let mut text = String::from("dynamic,successes,repetitions,rate,wilson95_low,wilson95_high\n");
+    for (d, r) in rates {
+        writeln!(
+            text,
+            "{d},{},{},{},{},{}",
+            r.successes, r.trials, r.rate, r.low, r.high
+        )?;
+    }
+    write(out, "success_rates.csv", &text)?;
+    let mut text = String::from("dynamic,repetition,seed,steps,w1,w2,success\n");
+    for (d, rs) in runs {
+        for (i, r) in rs.iter().enumerate() {
+            let w = r.last();
+            let (steps, ok) = (r.path.len() - 1, reached_flat_minimum(w));
+            writeln!(text, "{d},{i},{},{steps},{},{},{ok}", r.seed, w[0], w[1])?;
+        }
+    }
+    write(out, "final_points.csv", &text)?;
+    let mut text = String::from("dynamic,step,w1,w2\n");
+    for (d, rs) in runs {
+        for (t, w) in rs[0].path.iter().enumerate() {
+            writeln!(text, "{d},{t},{},{}", w[0], w[1])?;
+        }
+    }
+    write(out, "trajectories.csv", &text)?;
+    let mut text = String::from("dynamic,step,trace_h_sigma\n");
+    for (d, points) in traces {
+        for (t, v) in points {
+            writeln!(text, "{d},{t},{v}")?;
+        }
+    }
+    write(out, "trace_h_sigma.csv", &text)
+}
+
+fn write(out: &Path, name: &str, text: &str) -> Result<()> {
+    let path = out.join(name);
+    write_atomic(&path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The colour of the i-th of the six dynamics.
+fn color(i: usize) -> plotters::style::RGBColor {
+    if i < PALETTE.len() {
+        PALETTE[i]
+    } else {
+        trajectory_color(i - PALETTE.len(), 2)
+    }
+}
+
+/// trajectories (repetition 0 of each dynamic, the two minima as points), success rates with
+/// their intervals (a vertical segment per dynamic at x = its index), Tr(H_tΣ_t) along a run.
+fn draw(
+    dir: &Path,
+    runs: &[(Dynamic, Vec<Run>)],
+    rates: &[(Dynamic, SuccessRate)],
+    traces: &[(Dynamic, Vec<(usize, f64)>)],
+) -> Result<()> {
+    let black = plotters::style::RGBColor(0, 0, 0);
+    let mut paths: Vec<Series> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, (d, rs))| Series {
+            label: Some(d.to_string()),
+            points: rs[0].path.iter().map(|w| (w[0], w[1])).collect(),
+            color: color(i),
+        })
+        .collect();
+    // Two one-point series, so no line joins the minima.
+    for (label, w) in [
+        (Some("minima: sharp (1,1), flat (−1,−1)"), 1.0),
+        (None, -1.0),
+    ] {
+        paths.push(Series {
+            label: label.map(str::to_string),
+            points: vec![(w, w)],
+            color: black,
+        });
+    }
+    let mut bars = Vec::new();
+    for (i, (d, r)) in rates.iter().enumerate() {
+        bars.push(Series {
+            label: Some(format!("{i}: {d}")),
+            points: vec![(i as f64, r.rate)],
+            color: color(i),
+        });
+        bars.push(Series {
+            label: None,
+            points: vec![(i as f64, r.low), (i as f64, r.high)],
+            color: color(i),
+        });
+    }
+    let lines = traces
+        .iter()
+        .enumerate()
+        .map(|(i, (d, points))| Series {
+            label: Some(d.to_string()),
+            points: points.iter().map(|&(t, v)| (t as f64, v)).collect(),
+            color: color(i),
+        })
+        .collect();
+    let charts = [
+        Chart {
+            name: "trajectories".into(),
+            title: "One run per dynamic from the sharp minimum".into(),
+            x_label: "w1".into(),
+            y_label: "w2".into(),
+            log_y: false,
+            series: paths,
+        },
+        Chart {
+            name: "success_rate".into(),
+            title: "Runs ending at w1, w2 < −0.5 (Wilson 95%)".into(),
+            x_label: "dynamic".into(),
+            y_label: "success rate".into(),
+            log_y: false,
+            series: bars,
+        },
+        Chart {
+            name: "trace_h_sigma".into(),
+            title: "Tr(H_t Σ_t) along one run".into(),
+            x_label: "iteration".into(),
+            y_label: "Tr(HΣ)".into(),
+            log_y: true,
+            series: lines,
+        },
+    ];
+    for chart in &charts {
+        render(chart, dir)?;
+    }
+    Ok(())
+}
+
+/// What Zhu et al. report for each dynamic in Fig. 2 (a description: the paper gives the rates
+/// as a figure only).
+fn paper_claim(dynamic: Dynamic) -> &'static str {
+    match dynamic {
+        Dynamic::Gd | Dynamic::GldConst | Dynamic::GldDiag => "stays in the sharp minimum",
+        _ => "escapes to the flat minimum",
+    }
+}
+
+/// The closing table: our success rate [Wilson 95%] beside the paper's claim.
+fn print_table(rates: &[(Dynamic, SuccessRate)], repetitions: u64, wall: f64, out: &Path) {
+    println!(
+        "toy2d (Zhu et al. Fig. 2): {repetitions} runs per dynamic, {TOY2D_STEPS} steps at lr \
+         {TOY2D_LR} from {TOY2D_START:?}, E‖ε‖² = 0.01; success = both coordinates < −0.5"
+    );
+    println!(
+        "{:<13} {:>9} {:>6} {:>17}   paper (Fig. 2)",
+        "dynamic", "successes", "rate", "Wilson 95%"
+    );
+    for (d, r) in rates {
+        println!(
+            "{:<13} {:>5}/{:<3} {:>6.2} {:>17}   {}",
+            d.name(),
+            r.successes,
+            r.trials,
+            r.rate,
+            format!("[{:.2}, {:.2}]", r.low, r.high),
+            paper_claim(*d)
+        );
+    }
+    println!(
+        "wall time {wall:.1} s; CSVs and figures/ in {}",
+        out.display()
+    );
+}
