@@ -12,8 +12,8 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use curvscope_metrics::{
     descend, reached_flat_minimum, repetition_seed, toy2d_options, trace_h_sigma_exact,
-    wilson_interval, Dynamic, SuccessRate, TOY2D_DYNAMICS, TOY2D_LR, TOY2D_REPETITIONS,
-    TOY2D_START, TOY2D_STEPS,
+    wilson_interval, Dynamic, SuccessRate, TOY2D_DYNAMICS, TOY2D_LR, TOY2D_NOISE_TRACE,
+    TOY2D_REPETITIONS, TOY2D_START, TOY2D_STEPS,
 };
 use curvscope_model::files::write_atomic;
 use curvscope_model::{ArchSpec, Objective, Precision};
@@ -297,7 +297,8 @@ fn paper_claim(dynamic: Dynamic) -> &'static str {
 fn print_table(rates: &[(Dynamic, SuccessRate)], repetitions: u64, wall: f64, out: &Path) {
     println!(
         "toy2d (Zhu et al. Fig. 2): {repetitions} runs per dynamic, {TOY2D_STEPS} steps at lr \
-         {TOY2D_LR} from {TOY2D_START:?}, E‖ε‖² = 0.01; success = both coordinates < −0.5"
+         {TOY2D_LR} from {TOY2D_START:?}, parameter noise E‖ε_t‖² = {TOY2D_NOISE_TRACE} \
+         (θ ← θ − η∇L + ε_t); success = both coordinates < −0.5"
     );
     println!(
         "{:<13} {:>9} {:>6} {:>17}   paper (Fig. 2)",

@@ -20,16 +20,32 @@ pub const TOY2D_LR: f64 = 0.005;
 pub const TOY2D_STEPS: u64 = 500;
 /// Runs per dynamic.
 pub const TOY2D_REPETITIONS: u64 = 100;
-/// E‖ε‖² of every noisy dynamic at every step ([`DescentOptions::noise_trace`]).
+/// E‖ε_t‖² = 0.01 of every noisy dynamic at every step, with ε_t the noise of the paper's
+/// general dynamics θ_{t+1} = θ_t − η∇L(θ_t) + ε_t (Zhu et al. 2019, Eq. 2): noise in
+/// parameter space. [`Descent`] adds its noise to the gradient instead, so the run uses
+/// [`gradient_noise_trace`] of it.
 pub const TOY2D_NOISE_TRACE: f64 = 0.01;
+
+/// The trace of gradient noise ε_g that gives parameter noise of trace `parameter_trace` under
+/// θ_{t+1} = θ_t − η(∇L + ε_g): ε_t = −η·ε_g, so E‖ε_t‖² = η²·E‖ε_g‖² and the gradient noise
+/// needs trace `parameter_trace`/η² (Zhu et al. 2019, Eq. 2, where SGD's ε_t has covariance
+/// η²Σ/b).
+///
+/// ```
+/// assert_eq!(curvscope_metrics::gradient_noise_trace(0.01, 0.1), 1.0);
+/// ```
+pub fn gradient_noise_trace(parameter_trace: f64, lr: f64) -> f64 {
+    parameter_trace / (lr * lr)
+}
 /// Every run starts at the sharp minimum.
 pub const TOY2D_START: [f64; 2] = [1.0, 1.0];
 /// k of GLD leading and GLD Hessian: k = D = 2, so GLD leading's noise is SGD's own covariance
-/// Σ_t rescaled to E‖ε‖² = 0.01, and GLD Hessian's is H_t rescaled alike.
+/// Σ_t rescaled to E‖ε_t‖² = 0.01, and GLD Hessian's is H_t rescaled alike.
 pub const TOY2D_RANK: usize = 2;
 
-/// The settings of one toy run of `dynamic` with the repetition's `seed`: E‖ε‖² fixed to
-/// [`TOY2D_NOISE_TRACE`], k = [`TOY2D_RANK`], and Σ_t and H_t re-estimated at every step (the
+/// The settings of one toy run of `dynamic` with the repetition's `seed`: parameter noise of
+/// E‖ε_t‖² = [`TOY2D_NOISE_TRACE`] (gradient noise of [`gradient_noise_trace`] at
+/// [`TOY2D_LR`]), k = [`TOY2D_RANK`], and Σ_t and H_t re-estimated at every step (the
 /// structures are exact at each θ_t; in 2-D this costs a few HVPs). The batch size only enters
 /// through the noise trace, which is fixed, so it is 1.
 pub fn toy2d_options(dynamic: Dynamic, seed: u64) -> DescentOptions {
@@ -37,7 +53,7 @@ pub fn toy2d_options(dynamic: Dynamic, seed: u64) -> DescentOptions {
         refresh_every: 1,
         rank: TOY2D_RANK,
         seed,
-        noise_trace: Some(TOY2D_NOISE_TRACE),
+        noise_trace: Some(gradient_noise_trace(TOY2D_NOISE_TRACE, TOY2D_LR)),
         ..DescentOptions::new(dynamic, 1)
     }
 }

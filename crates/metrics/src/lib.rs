@@ -93,8 +93,8 @@ pub use dynamics::{
     Dynamic, MinibatchGrad,
 };
 pub use escape::{
-    descend, reached_flat_minimum, toy2d_options, TOY2D_DYNAMICS, TOY2D_LR, TOY2D_NOISE_TRACE,
-    TOY2D_RANK, TOY2D_REPETITIONS, TOY2D_START, TOY2D_STEPS,
+    descend, gradient_noise_trace, reached_flat_minimum, toy2d_options, TOY2D_DYNAMICS, TOY2D_LR,
+    TOY2D_NOISE_TRACE, TOY2D_RANK, TOY2D_REPETITIONS, TOY2D_START, TOY2D_STEPS,
 };
 pub use escaping::{trace_h_sigma_exact, trace_h_sigma_stochastic};
 pub use layers::{layer_traces, LayerTrace};

@@ -281,3 +281,37 @@ fn descend_records_every_gradient_step_from_the_start() {
         assert_eq!(pair[1], want);
     }
 }
+
+/// The toy experiment's noise is the paper's parameter noise: one step of every noisy dynamic
+/// from the sharp minimum moves θ by −η∇L + ε_t with E‖ε_t‖² = 0.01 (Zhu et al. Eq. 2), within
+/// 4 standard errors over 400 seeds.
+#[test]
+fn toy2d_parameter_noise_has_the_papers_trace() {
+    use curvscope_metrics::{descend, toy2d_options, TOY2D_LR, TOY2D_NOISE_TRACE, TOY2D_START};
+    use curvscope_model::{toy2d, ArchSpec, BurnObjective, Cpu, Precision};
+    let data = toy2d(100, 0);
+    let obj =
+        BurnObjective::<Cpu>::new(ArchSpec::Toy2d, &data, &Default::default(), Precision::F64)
+            .unwrap();
+    let g = obj.grad(&TOY2D_START);
+    for dynamic in [Dynamic::GldConst, Dynamic::GldLeading, Dynamic::GldEigvec1] {
+        let squares: Vec<f64> = (0..400)
+            .map(|seed| {
+                let path = descend(
+                    &obj,
+                    toy2d_options(dynamic, seed),
+                    TOY2D_LR,
+                    &TOY2D_START,
+                    1,
+                );
+                path[1]
+                    .iter()
+                    .zip(&TOY2D_START)
+                    .zip(&g)
+                    .map(|((t1, t0), g)| (t1 - (t0 - TOY2D_LR * g)).powi(2))
+                    .sum()
+            })
+            .collect();
+        assert_within(&squares, TOY2D_NOISE_TRACE, dynamic.name());
+    }
+}
