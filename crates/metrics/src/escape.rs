@@ -32,7 +32,7 @@ pub const TOY2D_NOISE_TRACE: f64 = 0.01;
 /// η²Σ/b).
 ///
 /// ```
-/// assert_eq!(curvscope_metrics::gradient_noise_trace(0.01, 0.1), 1.0);
+/// assert_eq!(curvscope_metrics::gradient_noise_trace(0.25, 0.5), 1.0);
 /// ```
 pub fn gradient_noise_trace(parameter_trace: f64, lr: f64) -> f64 {
     parameter_trace / (lr * lr)
