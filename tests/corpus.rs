@@ -5,13 +5,11 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use curvscope_model::checkpoint::{META_FILE, MODEL_FILE};
 use curvscope_model::{save_checkpoint, ArchSpec, CheckpointMeta, Dtype};
-use sha2::{Digest, Sha256};
 
 /// A fixed-output net (D = 18) on 20 half-space points: every command on it takes moments.
 const ARCH: ArchSpec = ArchSpec::FixedOutput {
@@ -366,24 +364,6 @@ fn corpus(root: &Path) -> Vec<Case> {
     cases
 }
 
-/// SHA-256 of every file under `root`, by path.
-fn snapshot(root: &Path) -> BTreeMap<PathBuf, String> {
-    let mut files = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let digest = Sha256::digest(std::fs::read(&path).unwrap());
-                files.insert(path, format!("{digest:x}"));
-            }
-        }
-    }
-    files
-}
-
 fn run(case: &Case, cwd: &Path, args: &[String]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_curvscope"))
         .args(args)
@@ -432,7 +412,7 @@ fn bad_inputs_fail_clearly_and_change_nothing() {
         std::fs::create_dir(dir).unwrap();
     }
     let cases = corpus(&inputs);
-    let before = snapshot(&inputs);
+    let before = common::files(&inputs);
     let mut problems = Vec::new();
     for case in &cases {
         let ckpt = show(&case.checkpoint);
@@ -456,9 +436,9 @@ fn bad_inputs_fail_clearly_and_change_nothing() {
         judge(case, "analyze", &analyze, &mut problems);
     }
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
-    assert_eq!(snapshot(&inputs), before, "an input file changed");
+    assert_eq!(common::files(&inputs), before, "an input file changed");
     assert!(
-        snapshot(&cwd).is_empty(),
+        common::files(&cwd).is_empty(),
         "files written to the working directory"
     );
     assert!(cases.len() >= 20, "{} cases", cases.len());

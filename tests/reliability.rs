@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 const MLP: &str = r#"{"name":"mlp","input":64,"hidden":[8],"classes":10,"activation":"tanh"}"#;
@@ -95,27 +95,6 @@ fn train(out: &Path, extra: &[&str]) -> Output {
     curvscope(&args)
 }
 
-/// Every file under `dir`, by relative path, with its bytes.
-fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let p = entry.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push((
-                    p.strip_prefix(dir).unwrap().to_path_buf(),
-                    std::fs::read(&p).unwrap(),
-                ));
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 /// The cells of column `name` of a CSV file.
 fn column(file: &Path, name: &str) -> Vec<String> {
     let mut reader = csv::Reader::from_path(file).unwrap();
@@ -143,7 +122,7 @@ fn export_into_its_own_folder_keeps_the_csvs_and_adds_figures() {
     ok(train(&run, &["--steps", "20"]));
     let analysis = run.join("analysis");
     ok(curvscope(&analyze(&run, Some("digits"), &["--quiet"])));
-    let before = files(&analysis);
+    let before = common::files(&analysis);
     ok(curvscope(&[
         "export",
         path(&analysis),
@@ -164,7 +143,7 @@ fn export_into_its_own_folder_keeps_the_csvs_and_adds_figures() {
         path(&analysis),
         "--quiet",
     ]));
-    let after = files(&analysis);
+    let after = common::files(&analysis);
     for (name, bytes) in &before {
         let now = after.iter().find(|(n, _)| n == name).map(|(_, b)| b);
         assert_eq!(now, Some(bytes), "{} changed", name.display());
@@ -284,12 +263,15 @@ fn resume_never_shortens_a_run() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
     ok(train(&run, &[]));
-    let before = files(&run);
+    let before = common::files(&run);
     refused(
         train(&run, &["--steps", "30", "--resume"]),
         &["--steps 30", "run.json", "50 steps"],
     );
-    assert!(before == files(&run), "a refused resume changed the run");
+    assert!(
+        before == common::files(&run),
+        "a refused resume changed the run"
+    );
     let err = ok(train(&run, &["--steps", "60", "--resume"]));
     assert!(err.contains("from 50 to 60 steps"), "{err}");
 }
@@ -585,7 +567,7 @@ fn a_run_killed_before_its_first_snapshot_resumes_from_step_0() {
         "{err}"
     );
     assert_eq!(cells(&run), cells(&whole));
-    let snapshot = |r: &Path| files(&r.join("step-000020"));
+    let snapshot = |r: &Path| common::files(&r.join("step-000020"));
     assert!(snapshot(&run) == snapshot(&whole));
 }
 
@@ -611,6 +593,6 @@ fn a_bad_first_snapshot_does_not_stop_a_resume() {
         cells(&run),
         [&cells(&whole)[..1], &cells(&whole)[2..]].concat()
     );
-    let snapshot = |r: &Path| files(&r.join("step-000030"));
+    let snapshot = |r: &Path| common::files(&r.join("step-000030"));
     assert!(snapshot(&run) == snapshot(&whole));
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use curvscope_metrics::{
     descend, reached_flat_minimum, repetition_seed, toy2d_options, trace_h_sigma_exact,
     wilson_interval, Dynamic, SuccessRate, TOY2D_DYNAMICS, TOY2D_LR, TOY2D_NOISE_TRACE,
@@ -187,9 +187,9 @@ fn write_csvs(
     write(out, "trace_h_sigma.csv", &text)
 }
 
+/// `text` as the file `name` in `out` (the error names the file).
 fn write(out: &Path, name: &str, text: &str) -> Result<()> {
-    let path = out.join(name);
-    write_atomic(&path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))
+    Ok(write_atomic(&out.join(name), text.as_bytes())?)
 }
 
 /// The colour of the i-th of the six dynamics.

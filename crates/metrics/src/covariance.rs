@@ -11,6 +11,9 @@ use rand_distr::StandardNormal;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+/// Samples per chunk when a caller does not choose (bounds memory at chunk·D·8 bytes).
+pub(crate) const CHUNK: usize = 256;
+
 /// Streams the per-sample gradients as deviations d_i = g_i − K from the shift K = ∇L(θ), one
 /// chunk of at most `chunk` rows (row-major `[len, D]`) at a time, and returns (K, m = ḡ − K).
 ///
@@ -52,10 +55,13 @@ pub struct NoiseStatistics {
     /// Hessian eigenvector u₁ this is the noise variance along the sharpest direction, the
     /// numerator of the projection coefficient of Proposition 1).
     pub quadratic_forms: Vec<f64>,
+    /// diag(Σ)_j = (1/N) Σ_i (g_ij − ḡ_j)², the per-parameter noise variances (their sum is
+    /// Tr(Σ); summed over a tensor they give its share, see [`crate::layer_traces`]).
+    pub diagonal: Vec<f64>,
 }
 
-/// Tr(Σ) and uᵀΣu for each of `directions`, exactly, in one pass over the per-sample gradients
-/// holding at most `chunk` of them (chunk·D·8 bytes) at a time.
+/// Tr(Σ), diag(Σ) and uᵀΣu for each of `directions`, exactly, in one pass over the per-sample
+/// gradients holding at most `chunk` of them (chunk·D·8 bytes) at a time.
 ///
 /// Example: see the crate-level documentation.
 pub fn noise_statistics<O: Objective + ?Sized>(
@@ -68,7 +74,14 @@ pub fn noise_statistics<O: Objective + ?Sized>(
     let n = objective.n_samples();
     let mut squares = 0.0;
     let mut projections = vec![0.0; directions.len()];
+    let mut diagonal_squares = vec![0.0; d];
     let (shift, m) = stream_deviations(objective, theta, chunk, &mut |rows| {
+        for row in rows.chunks_exact(d) {
+            diagonal_squares
+                .iter_mut()
+                .zip(row)
+                .for_each(|(s, r)| *s += r * r);
+        }
         let per_row: Vec<(f64, Vec<f64>)> = rows
             .par_chunks(d)
             .map(|row| {
@@ -93,7 +106,18 @@ pub fn noise_statistics<O: Objective + ?Sized>(
             .zip(projections)
             .map(|(u, p)| shifted_variance(p, n_f, dot(u, &m).powi(2)))
             .collect(),
+        diagonal: diagonal_squares
+            .iter()
+            .zip(&m)
+            .map(|(s, mi)| shifted_variance(*s, n_f, mi * mi))
+            .collect(),
     }
+}
+
+/// diag(Σ) at θ, exactly, from one streamed pass over the per-sample gradients (the
+/// [`NoiseStatistics::diagonal`] of [`noise_statistics`]).
+pub fn covariance_diagonal<O: Objective + ?Sized>(objective: &O, theta: &[f64]) -> Vec<f64> {
+    noise_statistics(objective, theta, &[], CHUNK).diagonal
 }
 
 /// s/N − m²: a variance from one pass of shifted deviations (Σ = (1/N) Σ_i d_i d_iᵀ − m mᵀ, see

@@ -24,13 +24,10 @@ use rand_distr::{Bernoulli, Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use crate::covariance::{
-    centred_gaussian_weights, minibatch_factor, noise_statistics, shifted_variance,
-    stream_deviations, CovarianceOperator,
+    centred_gaussian_weights, covariance_diagonal, minibatch_factor, noise_statistics,
+    CovarianceOperator, CHUNK,
 };
 use crate::monte_carlo::probe_rng;
-
-/// Samples per chunk when streaming per-sample gradients (bounds memory at chunk·D·8 bytes).
-const CHUNK: usize = 256;
 
 /// A training dynamic: how the stochastic gradient g̃ = ∇L + ε of each step is drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -330,23 +327,6 @@ pub fn fixed_trace_variances(diagonal: &[f64], trace: f64) -> Vec<f64> {
         return vec![0.0; diagonal.len()];
     }
     diagonal.iter().map(|v| v * trace / total).collect()
-}
-
-/// diag(Σ) at θ, exactly, from one streamed pass over the per-sample gradients.
-pub fn covariance_diagonal<O: Objective + ?Sized>(objective: &O, theta: &[f64]) -> Vec<f64> {
-    let d = objective.dim();
-    let mut squares = vec![0.0; d];
-    let (_, m) = stream_deviations(objective, theta, CHUNK, &mut |rows| {
-        for row in rows.chunks_exact(d) {
-            squares.iter_mut().zip(row).for_each(|(s, r)| *s += r * r);
-        }
-    });
-    let n = objective.n_samples() as f64;
-    squares
-        .iter()
-        .zip(&m)
-        .map(|(s, mi)| shifted_variance(*s, n, mi * mi))
-        .collect()
 }
 
 /// √(Tr(Σ)/(b·D)) at θ: the isotropic noise level with the trace of SGD's (Zhu et al. Table 1,

@@ -80,17 +80,16 @@ mod sharpness_measures;
 
 pub use binomial::{wilson_interval, SuccessRate};
 pub use covariance::{
-    abs_cosines, centred_gaussian_weights, minibatch_factor, noise_statistics, CovarianceOperator,
-    MinibatchFactor, NoiseStatistics,
+    abs_cosines, centred_gaussian_weights, covariance_diagonal, minibatch_factor, noise_statistics,
+    CovarianceOperator, MinibatchFactor, NoiseStatistics,
 };
 /// Every number of a [`Report`] is an [`Estimate`]; the type lives in curvscope-hessian, whose
 /// trace estimators produce it.
 pub use curvscope_hessian::{Estimate, Estimator};
 pub use dynamics::{
-    covariance_diagonal, diagonal_noise, fixed_trace_variances, isotropic_noise, isotropic_std,
-    low_rank_noise, minibatch_indices, minibatch_weights, msgd_bernoulli_weights,
-    msgd_fisher_b_weights, msgd_fisher_weights, msgd_gaussian_weights, Descent, DescentOptions,
-    Dynamic, MinibatchGrad,
+    diagonal_noise, fixed_trace_variances, isotropic_noise, isotropic_std, low_rank_noise,
+    minibatch_indices, minibatch_weights, msgd_bernoulli_weights, msgd_fisher_b_weights,
+    msgd_fisher_weights, msgd_gaussian_weights, Descent, DescentOptions, Dynamic, MinibatchGrad,
 };
 pub use escape::{
     descend, gradient_noise_trace, reached_flat_minimum, toy2d_options, TOY2D_DYNAMICS, TOY2D_LR,

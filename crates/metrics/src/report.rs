@@ -3,7 +3,6 @@
 use crate::covariance::{
     abs_cosines, minibatch_factor, noise_statistics, CovarianceOperator, MinibatchFactor,
 };
-use crate::dynamics::covariance_diagonal;
 use crate::escaping::{trace_h_sigma_exact, trace_h_sigma_stochastic};
 use crate::layers::{layer_traces, LayerTrace};
 use crate::proposition::{
@@ -332,10 +331,7 @@ pub fn report_from_spectrum<O: Objective + ?Sized>(
         layers: hessian
             .diagonal
             .as_ref()
-            .map(|diagonal| {
-                let sigma = covariance_diagonal(objective, theta);
-                layer_traces(&objective.parameter_tensors(), diagonal, &sigma)
-            })
+            .map(|diagonal| layer_traces(&objective.parameter_tensors(), diagonal, &noise.diagonal))
             .unwrap_or_default(),
         proposition1: proposition1(
             &hessian.top.eigenvalues,
