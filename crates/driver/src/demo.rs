@@ -1,8 +1,18 @@
 //! `curvscope demo`: the paper's experiment (Zhu et al. 2019, Sec. 5.2) in miniature.
 //!
 //! LeNet on the 1,200 FashionMNIST samples with 200 random labels: full-batch GD towards a sharp
-//! region, then SGD from GD's last point; analyze both runs and export plots and a notebook.
-//! It is nothing but the CLI commands it prints, so every step can be rerun by hand.
+//! region, then SGD (b = 20) from GD's last point; analyze both runs and export plots and a
+//! notebook. A miniature of `reproduce fashion`'s first two arms.
+//!
+//! Its printed digits are meant to be the same on every machine, which the paper's step sizes
+//! (GD 0.1 as in the authors' code, then 0.07) do not allow: GD sharpens until λ₁ passes 2/lr
+//! (the edge of stability; 26 > 2/0.1 by step 150 here, and likewise at lr 0.05 and 0.02), and
+//! past it rounding differences grow into different trajectories. So the default schedule
+//! trains at lr 0.02, stops GD at step 250 where λ₁ = 64 < 2/0.02, and trains in f64: even
+//! below the edge, f32 and f64 runs differ by 10⁻⁵ in the loss by then (the escape from the
+//! initial plateau amplifies rounding ~10³-fold), harmless at f64's 10⁻¹⁶. The summary checks
+//! lr·λ₁ < 2 at every snapshot. `--full` keeps the paper's settings. The demo is nothing but
+//! the CLI commands it prints, so every step can be rerun by hand.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -23,8 +33,8 @@ pub struct DemoArgs {
     /// Folder for the exported CSVs, plots and notebook.
     #[arg(long, default_value = "notebooks-export/demo")]
     export_to: PathBuf,
-    /// The paper's schedule (GD 3,000 steps, SGD 3,000 steps, top-20 spectrum, exact Tr(HΣ),
-    /// M = 1,000): hours on 2 cores. Without it, a schedule of a few minutes.
+    /// The paper's schedule (GD at lr 0.1 and SGD at lr 0.07, 3,000 steps each, f32, top-20
+    /// spectrum, exact Tr(HΣ), M = 1,000): hours on 2 cores. Without it, a few minutes.
     #[arg(long)]
     full: bool,
     /// Seed of the training runs and of every estimator.
@@ -34,20 +44,24 @@ pub struct DemoArgs {
 
 /// Step counts and estimator sizes of one schedule.
 struct Schedule {
-    gd_lr: &'static str,
+    /// Step sizes of GD, then of SGD from GD's end.
+    lr: [f64; 2],
+    /// Precision of training.
+    precision: &'static str,
     gd_steps: u64,
     sgd_steps: u64,
     snapshot_every: u64,
     analyze: &'static [&'static str],
 }
 
-/// A few minutes on 2 cores: GD with a larger step to move in 60 steps; each analysis is ~35
-/// Hessian-vector products in f32 (LeNet's Tr(H) is exact: 10 per-sample-gradient passes).
+/// A few minutes on 2 cores; each analysis is ~35 Hessian-vector products in f32 (LeNet's Tr(H)
+/// is exact: 10 per-sample-gradient passes). GD stops just before its λ₁ reaches 2/lr.
 const QUICK: Schedule = Schedule {
-    gd_lr: "0.3",
-    gd_steps: 60,
-    sgd_steps: 60,
-    snapshot_every: 60,
+    lr: [0.02, 0.02],
+    precision: "f64",
+    gd_steps: 250,
+    sgd_steps: 50,
+    snapshot_every: 125,
     analyze: &[
         "--precision",
         "f32",
@@ -63,25 +77,23 @@ const QUICK: Schedule = Schedule {
     ],
 };
 
+/// The paper's Sec. 5.2 (GD's lr from the authors' code).
 const FULL: Schedule = Schedule {
-    gd_lr: "0.1",
+    lr: [0.1, 0.07],
+    precision: "f32",
     gd_steps: 3000,
     sgd_steps: 3000,
     snapshot_every: 500,
     analyze: &["-k", "20", "--density"],
 };
 
+/// GD on a quadratic diverges along u₁ once lr·λ₁ > 2; past this edge of stability rounding
+/// differences grow until trajectories part.
+const EDGE_OF_STABILITY: f64 = 2.0;
+
 pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let schedule = if args.full { FULL } else { QUICK };
     let seed = args.seed.to_string();
-    let (gd, sgd) = (args.out.join("gd"), args.out.join("sgd"));
-    let resume = |run: &Path| {
-        if run.join(RUN_JSON).exists() {
-            vec!["--resume"]
-        } else {
-            vec![]
-        }
-    };
     let common = [
         "--data",
         "fashion-corrupted",
@@ -89,52 +101,35 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         "fashion-test:1000",
         "--seed",
         &seed,
+        "--precision",
+        schedule.precision,
     ];
-    let gd_steps = schedule.gd_steps.to_string();
     let every = schedule.snapshot_every.to_string();
-    let mut train_gd = vec![
-        "train",
-        "--arch",
-        "lenet",
-        "--dynamic",
+    let train = |run: &Path, start: [&str; 2], dynamic: &str, lr: f64, steps: u64| {
+        let (lr, steps) = (lr.to_string(), steps.to_string());
+        let mut command = vec!["train", start[0], start[1], "--dynamic", dynamic];
+        command.extend(["--lr", &lr, "--steps", &steps, "--out", path(run)]);
+        command.extend(["--snapshot-every", &every]);
+        command.extend(common);
+        if run.join(RUN_JSON).exists() {
+            command.push("--resume");
+        }
+        step(&command)
+    };
+    let (gd, sgd) = (args.out.join("gd"), args.out.join("sgd"));
+    train(
+        &gd,
+        ["--arch", "lenet"],
         "gd",
-        "--lr",
-        schedule.gd_lr,
-        "--steps",
-        &gd_steps,
-    ];
-    train_gd.extend(["--snapshot-every", &every, "--out", path(&gd)]);
-    train_gd.extend(common);
-    train_gd.extend(resume(&gd));
-    step(&train_gd)?;
-
+        schedule.lr[0],
+        schedule.gd_steps,
+    )?;
     let gd_end = gd.join(format!("step-{:06}", schedule.gd_steps));
-    let sgd_steps = schedule.sgd_steps.to_string();
-    let mut train_sgd = vec![
-        "train",
-        "--init-from",
-        path(&gd_end),
-        "--dynamic",
-        "sgd",
-        "--lr",
-        "0.07",
-        "--batch",
-        "20",
-    ];
-    train_sgd.extend([
-        "--steps",
-        &sgd_steps,
-        "--snapshot-every",
-        &every,
-        "--out",
-        path(&sgd),
-    ]);
-    train_sgd.extend(common);
-    train_sgd.extend(resume(&sgd));
-    step(&train_sgd)?;
+    let from_gd = ["--init-from", path(&gd_end)];
+    train(&sgd, from_gd, "sgd", schedule.lr[1], schedule.sgd_steps)?;
 
     let mut analyses = Vec::new();
-    for (name, run) in [("gd", &gd), ("sgd", &sgd)] {
+    for (name, run, lr) in [("gd", &gd, schedule.lr[0]), ("sgd", &sgd, schedule.lr[1])] {
         let analysis = run.join("analysis");
         let mut analyze = vec![
             "analyze",
@@ -148,27 +143,35 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         step(&analyze)?;
         let export_to = args.export_to.join(name);
         step(&["export", path(&analysis), "--to", path(&export_to)])?;
-        analyses.push((name, analysis, export_to));
+        analyses.push((name, run, lr, analysis, export_to));
     }
 
     println!(
         "\nSummary (Tr(HΣ̄) = Tr(H)·Tr(Σ)/D; ratio = Tr(HΣ)/Tr(HΣ̄); â = projection coefficient):"
     );
     let mut rows = Vec::new();
-    for (name, analysis, _) in &analyses {
-        rows.extend(Row::from_metrics(
-            name,
-            &Frame::read(&analysis.join(METRICS_CSV))?,
-        )?);
+    let mut sharpest: f64 = 0.0;
+    for (name, _, lr, analysis, _) in &analyses {
+        let run_rows = Row::from_metrics(name, &Frame::read(&analysis.join(METRICS_CSV))?)?;
+        let lambda_1 = run_rows.iter().filter_map(|row| row.lambda_1);
+        sharpest = lambda_1.fold(sharpest, |max, l| max.max(lr * l));
+        rows.extend(run_rows);
     }
     print!("{}", table("run", &rows));
+    if sharpest < EDGE_OF_STABILITY {
+        println!(
+            "lr·λ₁ ≤ {sharpest:.2} < 2 at every snapshot: below the edge of stability, so these \
+             digits do not depend on the machine's rounding."
+        );
+    } else {
+        println!(
+            "lr·λ₁ reaches {sharpest:.2} > 2: past the edge of stability the later digits \
+             depend on the machine's rounding."
+        );
+    }
     println!("\nFiles:");
-    println!(
-        "  runs (checkpoints, run.csv, run.json): {}, {}",
-        gd.display(),
-        sgd.display()
-    );
-    for (_, analysis, export_to) in &analyses {
+    for (_, run, _, analysis, export_to) in &analyses {
+        println!("  run (checkpoints, run.csv, run.json): {}", run.display());
         println!(
             "  analysis (metrics.csv, eigenvalues.csv, prop1.csv, reports/): {}",
             analysis.display()
