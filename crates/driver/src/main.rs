@@ -6,6 +6,7 @@ mod checkpoints;
 mod data;
 mod demo;
 mod export;
+mod figures;
 mod flags;
 mod frame;
 mod info;
