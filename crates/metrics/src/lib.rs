@@ -12,7 +12,7 @@
 //! - Escaping indicator Tr(HΣ): [`trace_h_sigma_exact`], [`trace_h_sigma_stochastic`].
 //! - Proposition 1: [`isotropic_trace_h_sigma`], [`anisotropy_ratio`],
 //!   [`projection_coefficient`], [`ill_conditioning_exponent`], [`first_ill_conditioned_k`],
-//!   [`proposition1_bound`], [`negative_curvature`], [`proposition1`].
+//!   [`proposition1_bound`], [`negative_curvature`], [`proposition1`]; in words, [`reading`].
 //! - Randomness: one seed per purpose from an analysis's seed, [`purpose_seed`].
 //! - Expected sharpness: [`expected_sharpness`]; Keskar et al.'s [`epsilon_sharpness`];
 //!   adaptive sharpness (Andriushchenko et al. 2023), [`adaptive_sharpness_average`] and
@@ -77,6 +77,7 @@ mod report;
 mod seeds;
 mod sharpness;
 mod sharpness_measures;
+mod verdict;
 
 pub use binomial::{wilson_interval, SuccessRate};
 pub use covariance::{
@@ -113,3 +114,4 @@ pub use sharpness_measures::{
     AdaptiveAverageOptions, AdaptiveAverageSharpness, AdaptiveWorstOptions, AscentOptions,
     EpsilonSharpness, EpsilonSharpnessOptions, PerturbationNorm, WorstCaseSharpness,
 };
+pub use verdict::{reading, Reading, Verdict, VIOLATION_STDERRS};
