@@ -56,21 +56,24 @@ pub struct ExportArgs {
 }
 
 /// Where the analysis is, and the run's training log if one is found.
-struct Located {
-    analysis: PathBuf,
-    run_csv: Option<PathBuf>,
-    name: String,
+pub struct Located {
+    pub analysis: PathBuf,
+    pub run_csv: Option<PathBuf>,
+    /// The run's name: its folder's.
+    pub name: String,
 }
 
-fn locate(args: &ExportArgs) -> Result<Located> {
-    let (analysis, run_dir) = if args.input.join(METRICS_CSV).exists() {
-        (args.input.clone(), None)
-    } else if args.input.join("analysis").join(METRICS_CSV).exists() {
-        (args.input.join("analysis"), Some(args.input.clone()))
+/// Finds the analysis of `input` (an analysis folder, or a run folder holding analysis/) and
+/// the run's training log: `run_csv` if given, else run.csv of the run folder.
+pub fn locate(input: &Path, run_csv: Option<&Path>) -> Result<Located> {
+    let (analysis, run_dir) = if input.join(METRICS_CSV).exists() {
+        (input.to_path_buf(), None)
+    } else if input.join("analysis").join(METRICS_CSV).exists() {
+        (input.join("analysis"), Some(input.to_path_buf()))
     } else {
         bail!(
             "{}: no metrics.csv here or in analysis/ (run `curvscope analyze` first)",
-            args.input.display()
+            input.display()
         );
     };
     // The folder that was analyzed, as analysis.json records it, then the analysis' parent.
@@ -88,13 +91,13 @@ fn locate(args: &ExportArgs) -> Result<Located> {
                 .and_then(|a| a.parent().map(Path::to_path_buf)),
         )
         .collect();
-    let run_csv = args.run_csv.clone().or_else(|| {
+    let run_csv = run_csv.map(Path::to_path_buf).or_else(|| {
         candidates
             .iter()
             .map(|d| d.join(RUN_CSV))
             .find(|p| p.exists())
     });
-    if let Some(path) = &args.run_csv {
+    if let Some(path) = &run_csv {
         if !path.exists() {
             bail!("{}: no such file", path.display());
         }
@@ -110,7 +113,7 @@ fn locate(args: &ExportArgs) -> Result<Located> {
 }
 
 pub fn run(args: ExportArgs) -> Result<ExitCode> {
-    let located = locate(&args)?;
+    let located = locate(&args.input, args.run_csv.as_deref())?;
     let to = args
         .to
         .clone()

@@ -169,6 +169,7 @@ pub fn render(chart: &Chart, dir: &Path) -> Result<Option<[PathBuf; 2]>> {
 
 /// `chart` as an SVG document (for inlining in HTML); `None` when it has no point to draw.
 pub fn svg(chart: &Chart) -> Result<Option<String>> {
+    register_font();
     let marks = chart.marks();
     if marks.iter().all(Vec::is_empty) {
         return Ok(None);
@@ -263,8 +264,9 @@ pub fn log_ticks(lo: f64, hi: f64, max: usize) -> Vec<f64> {
         .expect("a coarse enough spacing leaves at most one power of ten")
 }
 
-/// A tick label: three significant digits, scientific beyond [1e-3, 1e5).
-fn tick(v: f64) -> String {
+/// A number in three significant digits (tick labels, report tables), scientific beyond
+/// [1e-3, 1e5).
+pub fn short_number(v: f64) -> String {
     if v == 0.0 || !(1e-3..1e5).contains(&v.abs()) {
         return if v == 0.0 {
             "0".into()
@@ -399,13 +401,19 @@ where
         .build_cartesian_2d(Ticked::new(xs, x_ticks), Ticked::new(ys, y_ticks))
         .map_err(err)?;
     let log = chart.log_y;
-    let y_tick = |v: &f64| if log { tick(10f64.powf(*v)) } else { tick(*v) };
+    let y_tick = |v: &f64| {
+        if log {
+            short_number(10f64.powf(*v))
+        } else {
+            short_number(*v)
+        }
+    };
     ctx.configure_mesh()
         .x_desc(chart.x_label.as_str())
         .y_desc(chart.y_label.as_str())
         .label_style(("sans-serif", 15))
         .axis_desc_style(("sans-serif", 17))
-        .x_label_formatter(&|v| tick(*v))
+        .x_label_formatter(&|v| short_number(*v))
         .y_label_formatter(&y_tick)
         .light_line_style(WHITE.mix(0.0))
         .draw()
@@ -663,10 +671,10 @@ mod tests {
 
     #[test]
     fn tick_labels_are_short() {
-        assert_eq!(tick(2.0000000000000004), "2");
-        assert_eq!(tick(0.30000000000000004), "0.3");
-        assert_eq!(tick(2e-6), "2e-6");
-        assert_eq!(tick(2.5e-6), "2.5e-6");
-        assert_eq!(tick(0.0), "0");
+        assert_eq!(short_number(2.0000000000000004), "2");
+        assert_eq!(short_number(0.30000000000000004), "0.3");
+        assert_eq!(short_number(2e-6), "2e-6");
+        assert_eq!(short_number(2.5e-6), "2.5e-6");
+        assert_eq!(short_number(0.0), "0");
     }
 }
