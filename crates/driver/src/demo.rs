@@ -1,7 +1,8 @@
 //! `curvscope demo`: the paper's experiment (Zhu et al. 2019, Sec. 5.2) in miniature.
 //!
 //! LeNet on the 1,200 FashionMNIST samples with 200 random labels: full-batch GD towards a sharp
-//! region, then SGD from GD's last point; analyze both runs and export plots and a notebook.
+//! region, then SGD from GD's last point; analyze both runs, export plots and a notebook, and
+//! write one HTML report of both.
 //! It is nothing but the CLI commands it prints, so every step can be rerun by hand.
 
 use std::path::{Path, PathBuf};
@@ -20,7 +21,7 @@ pub struct DemoArgs {
     /// Folder for the two runs and their analyses (reused and resumed if it exists).
     #[arg(long, default_value = "runs/demo")]
     out: PathBuf,
-    /// Folder for the exported CSVs, plots and notebook.
+    /// Folder for the exported CSVs, plots and notebook, and report.html.
     #[arg(long, default_value = "notebooks-export/demo")]
     export_to: PathBuf,
     /// The paper's schedule (GD 3,000 steps, SGD 3,000 steps, top-20 spectrum, exact Tr(HΣ),
@@ -151,6 +152,12 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         analyses.push((name, analysis, export_to));
     }
 
+    let report = args.export_to.join("report.html");
+    let mut report_step = vec!["report"];
+    report_step.extend(analyses.iter().map(|(_, analysis, _)| path(analysis)));
+    report_step.extend(["--to", path(&report)]);
+    step(&report_step)?;
+
     println!(
         "\nSummary (Tr(HΣ̄) = Tr(H)·Tr(Σ)/D; ratio = Tr(HΣ)/Tr(HΣ̄); â = projection coefficient):"
     );
@@ -178,6 +185,10 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             export_to.display()
         );
     }
+    println!(
+        "  report (metrics, Proposition 1 in words, figures; one HTML file): {}",
+        report.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -197,6 +208,8 @@ enum Step {
     Analyze(Box<crate::analyze::AnalyzeArgs>),
     #[command(allow_negative_numbers = true)]
     Export(crate::export::ExportArgs),
+    #[command(allow_negative_numbers = true)]
+    Report(crate::report::ReportArgs),
 }
 
 /// Prints and runs one CLI command; a failure stops the demo.
@@ -207,6 +220,7 @@ fn step(args: &[&str]) -> Result<()> {
         Step::Train(args) => crate::train::run(*args),
         Step::Analyze(args) => crate::analyze::run(*args),
         Step::Export(args) => crate::export::run(args),
+        Step::Report(args) => crate::report::run(args),
     }?;
     ensure!(
         code == ExitCode::SUCCESS,
