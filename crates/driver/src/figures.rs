@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use curvscope_metrics::isotropic_trace_h_sigma;
+use curvscope_metrics::{isotropic_trace_h_sigma, relative_stderr};
 
 use crate::frame::Frame;
 use crate::plots::{trajectory_color, Chart, Series, PALETTE};
@@ -101,6 +101,30 @@ pub fn charts(dir: &Path, run: Option<&Frame>) -> Result<Vec<Chart>> {
         .zip(&dim)
         .map(|((s, t), d)| Some(isotropic_trace_h_sigma((*s)?, (*t)?, (*d)? as usize)))
         .collect();
+    // â, the bound and the ratio are monomials in the estimated Tr(H) and Tr(HΣ): their
+    // standard errors by the delta method (curvscope_metrics::relative_stderr).
+    let estimates = |names: &[&str]| -> Result<Vec<Vec<Option<(f64, f64)>>>> {
+        names
+            .iter()
+            .map(|&name| {
+                let (v, s) = (column(name)?, column(&format!("{name}_stderr"))?);
+                Ok(v.iter()
+                    .zip(&s)
+                    .map(|(v, s)| Some(((*v)?, (*s)?)))
+                    .collect())
+            })
+            .collect()
+    };
+    let derived = |label: &str, name: &str, from: &[&str], color: usize| -> Result<Series> {
+        let (value, from) = (column(name)?, estimates(from)?);
+        let stderr: Vec<Option<f64>> = (0..value.len())
+            .map(|row| {
+                let inputs: Option<Vec<(f64, f64)>> = from.iter().map(|e| e[row]).collect();
+                Some(value[row]?.abs() * relative_stderr(&inputs?))
+            })
+            .collect();
+        Ok(with_stderr(label, &x, &value, &stderr, color))
+    };
     let mut charts = vec![
         long_chart(
             dir,
@@ -122,7 +146,7 @@ pub fn charts(dir: &Path, run: Option<&Frame>) -> Result<Vec<Chart>> {
             "Projection coefficient â along the trajectory",
             "â",
             false,
-            vec![line("â", "a_hat", 0)?],
+            vec![derived("â", "a_hat", &["trace_h"], 0)?],
         ),
         chart(
             "escaping",
@@ -146,8 +170,8 @@ pub fn charts(dir: &Path, run: Option<&Frame>) -> Result<Vec<Chart>> {
             "ratio",
             true,
             vec![
-                line("Tr(HΣ)/Tr(HΣ̄)", "ratio", 0)?,
-                line("bound â·λ₁²·D/Tr(H)²", "prop1_bound", 1)?,
+                derived("Tr(HΣ)/Tr(HΣ̄)", "ratio", &["trace_h_sigma", "trace_h"], 0)?,
+                derived("bound â·λ₁²·D/Tr(H)²", "prop1_bound", &["trace_h"], 1)?,
             ],
         ),
         chart(
@@ -159,6 +183,24 @@ pub fn charts(dir: &Path, run: Option<&Frame>) -> Result<Vec<Chart>> {
                 estimated("signed", "expected_sharpness", 0)?,
                 estimated("absolute", "expected_sharpness_abs", 1)?,
             ],
+        ),
+        chart(
+            "adaptive_sharpness",
+            "Adaptive sharpness (Andriushchenko et al. 2023; worst cases are lower bounds)",
+            "L(θ+δ) − L(θ)",
+            false,
+            vec![
+                estimated("average", "adaptive_sharpness_avg", 0)?,
+                line("worst, ℓ2", "adaptive_sharpness_l2", 1)?,
+                line("worst, ℓ∞", "adaptive_sharpness_linf", 2)?,
+            ],
+        ),
+        chart(
+            "epsilon_sharpness",
+            "ε-sharpness (Keskar et al. 2017; a lower bound)",
+            "ε-sharpness",
+            false,
+            vec![line("ε-sharpness", "epsilon_sharpness", 0)?],
         ),
     ];
     match run {

@@ -63,7 +63,7 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
     /// The interval (low, high) of each point's y, in the order of `points` — a standard error
     /// or a confidence interval — drawn as error bars, or as a band when the points are too
-    /// many for bars. Empty: the values are exact.
+    /// many for bars. Empty (or an interval of zero width): the value is exact.
     pub intervals: Vec<(f64, f64)>,
     pub color: RGBColor,
 }
@@ -133,7 +133,7 @@ impl Chart {
                         x,
                         y: scale(y),
                         interval: interval
-                            .filter(|(lo, hi)| lo.is_finite() && hi.is_finite())
+                            .filter(|(lo, hi)| lo.is_finite() && hi.is_finite() && hi > lo)
                             .map(|(lo, hi)| {
                                 let lo = if log { lo.max(y / 100.0) } else { lo };
                                 (scale(lo), scale(hi))
