@@ -54,6 +54,9 @@ fn with_stderr(
     }
 }
 
+/// A column with its standard errors, (value, stderr) per row, `None` where either is missing.
+type Estimated = Vec<Option<(f64, f64)>>;
+
 /// The figures of the paper's Figs. 3 and 5 from the CSVs of an analysis (in `dir`) and the
 /// run's training log `run`, then per-layer traces if `dir` holds layers.csv.
 pub fn charts(dir: &Path, run: Option<&Frame>) -> Result<Vec<Chart>> {
@@ -103,7 +106,7 @@ pub fn charts(dir: &Path, run: Option<&Frame>) -> Result<Vec<Chart>> {
         .collect();
     // â, the bound and the ratio are monomials in the estimated Tr(H) and Tr(HΣ): their
     // standard errors by the delta method (curvscope_metrics::relative_stderr).
-    let estimates = |names: &[&str]| -> Result<Vec<Vec<Option<(f64, f64)>>>> {
+    let estimates = |names: &[&str]| -> Result<Vec<Estimated>> {
         names
             .iter()
             .map(|&name| {
