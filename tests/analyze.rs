@@ -914,7 +914,7 @@ fn info_describes_a_checkpoint_and_names_what_is_wrong_with_a_bad_one() {
 
 #[test]
 fn help_explains_every_flag() {
-    for command in ["analyze", "export", "info"] {
+    for command in ["analyze", "export", "info", "report"] {
         let output = success(curvscope(&[command, "-h"]));
         let help = String::from_utf8_lossy(&output.stdout);
         let lines: Vec<&str> = help.lines().collect();

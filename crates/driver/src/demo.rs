@@ -2,7 +2,8 @@
 //!
 //! LeNet on the 1,200 FashionMNIST samples with 200 random labels: full-batch GD towards a sharp
 //! region, then SGD (b = 20) from GD's last point; analyze both runs and export plots and a
-//! notebook. A miniature of `reproduce fashion`'s first two arms.
+//! notebook, and write one HTML report of both. A miniature of `reproduce fashion`'s first two
+//! arms.
 //!
 //! Its printed digits are meant to be the same on every machine, which the paper's step sizes
 //! (GD 0.1 as in the authors' code, then 0.07) do not allow: GD sharpens until λ₁ passes 2/lr
@@ -30,7 +31,7 @@ pub struct DemoArgs {
     /// Folder for the two runs and their analyses (reused and resumed if it exists).
     #[arg(long, default_value = "runs/demo")]
     out: PathBuf,
-    /// Folder for the exported CSVs, plots and notebook.
+    /// Folder for the exported CSVs, plots and notebook, and report.html.
     #[arg(long, default_value = "notebooks-export/demo")]
     export_to: PathBuf,
     /// The paper's schedule (GD at lr 0.1 and SGD at lr 0.07, 3,000 steps each, f32, top-20
@@ -146,6 +147,12 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         analyses.push((name, run, lr, analysis, export_to));
     }
 
+    let report = args.export_to.join("report.html");
+    let mut report_step = vec!["report"];
+    report_step.extend(analyses.iter().map(|(_, _, _, analysis, _)| path(analysis)));
+    report_step.extend(["--to", path(&report)]);
+    step(&report_step)?;
+
     println!(
         "\nSummary (Tr(HΣ̄) = Tr(H)·Tr(Σ)/D; ratio = Tr(HΣ)/Tr(HΣ̄); â = projection coefficient):"
     );
@@ -181,6 +188,10 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             export_to.display()
         );
     }
+    println!(
+        "  report (metrics, Proposition 1 in words, figures; one HTML file): {}",
+        report.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -200,6 +211,8 @@ enum Step {
     Analyze(Box<crate::analyze::AnalyzeArgs>),
     #[command(allow_negative_numbers = true)]
     Export(crate::export::ExportArgs),
+    #[command(allow_negative_numbers = true)]
+    Report(crate::report::ReportArgs),
 }
 
 /// Prints and runs one CLI command; a failure stops the demo.
@@ -210,6 +223,7 @@ fn step(args: &[&str]) -> Result<()> {
         Step::Train(args) => crate::train::run(*args),
         Step::Analyze(args) => crate::analyze::run(*args),
         Step::Export(args) => crate::export::run(args),
+        Step::Report(args) => crate::report::run(args),
     }?;
     ensure!(
         code == ExitCode::SUCCESS,

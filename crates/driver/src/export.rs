@@ -9,10 +9,11 @@ use anyhow::{bail, Context, Result};
 use curvscope_model::files::write_atomic;
 
 use crate::checkpoints::checkpoint_name;
+use crate::figures::charts;
 use crate::flags;
 use crate::frame::Frame;
 use crate::notebook;
-use crate::plots::{render, trajectory_color, Chart, Series, PALETTE};
+use crate::plots::render;
 use crate::record::{
     DENSITY_CSV, EIGENVALUES_CSV, FAILURES_CSV, LAYERS_CSV, MANIFEST_JSON, METRICS_CSV, PROP1_CSV,
     README_MD,
@@ -55,21 +56,24 @@ pub struct ExportArgs {
 }
 
 /// Where the analysis is, and the run's training log if one is found.
-struct Located {
-    analysis: PathBuf,
-    run_csv: Option<PathBuf>,
-    name: String,
+pub struct Located {
+    pub analysis: PathBuf,
+    pub run_csv: Option<PathBuf>,
+    /// The run's name: its folder's.
+    pub name: String,
 }
 
-fn locate(args: &ExportArgs) -> Result<Located> {
-    let (analysis, run_dir) = if args.input.join(METRICS_CSV).exists() {
-        (args.input.clone(), None)
-    } else if args.input.join("analysis").join(METRICS_CSV).exists() {
-        (args.input.join("analysis"), Some(args.input.clone()))
+/// Finds the analysis of `input` (an analysis folder, or a run folder holding analysis/) and
+/// the run's training log: `run_csv` if given, else run.csv of the run folder.
+pub fn locate(input: &Path, run_csv: Option<&Path>) -> Result<Located> {
+    let (analysis, run_dir) = if input.join(METRICS_CSV).exists() {
+        (input.to_path_buf(), None)
+    } else if input.join("analysis").join(METRICS_CSV).exists() {
+        (input.join("analysis"), Some(input.to_path_buf()))
     } else {
         bail!(
             "{}: no metrics.csv here or in analysis/ (run `curvscope analyze` first)",
-            args.input.display()
+            input.display()
         );
     };
     // The folder that was analyzed, as analysis.json records it, then the analysis' parent.
@@ -87,13 +91,13 @@ fn locate(args: &ExportArgs) -> Result<Located> {
                 .and_then(|a| a.parent().map(Path::to_path_buf)),
         )
         .collect();
-    let run_csv = args.run_csv.clone().or_else(|| {
+    let run_csv = run_csv.map(Path::to_path_buf).or_else(|| {
         candidates
             .iter()
             .map(|d| d.join(RUN_CSV))
             .find(|p| p.exists())
     });
-    if let Some(path) = &args.run_csv {
+    if let Some(path) = &run_csv {
         if !path.exists() {
             bail!("{}: no such file", path.display());
         }
@@ -109,7 +113,7 @@ fn locate(args: &ExportArgs) -> Result<Located> {
 }
 
 pub fn run(args: ExportArgs) -> Result<ExitCode> {
-    let located = locate(&args)?;
+    let located = locate(&args.input, args.run_csv.as_deref())?;
     let to = args
         .to
         .clone()
@@ -172,221 +176,4 @@ fn same_file(a: &Path, b: &Path) -> bool {
         }
     }
     matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
-}
-
-/// Indices of the rows of each value of `key`, in order of first appearance.
-fn groups(keys: &[&str]) -> Vec<(String, Vec<usize>)> {
-    let mut out: Vec<(String, Vec<usize>)> = Vec::new();
-    for (i, k) in keys.iter().enumerate() {
-        match out.iter_mut().find(|(name, _)| name == k) {
-            Some((_, rows)) => rows.push(i),
-            None => out.push((k.to_string(), vec![i])),
-        }
-    }
-    out
-}
-
-/// `(x, y)` pairs of two columns, rows with a missing value left out.
-fn pairs(x: &[Option<f64>], y: &[Option<f64>]) -> Vec<(f64, f64)> {
-    x.iter()
-        .zip(y)
-        .filter_map(|(x, y)| Some(((*x)?, (*y)?)))
-        .collect()
-}
-
-/// The figures of the paper's Figs. 3 and 5 from the exported CSVs (in `dir`) and `run.csv`.
-fn charts(dir: &Path, run: Option<&Frame>) -> Result<Vec<Chart>> {
-    let metrics = Frame::read(&dir.join(METRICS_CSV))?;
-    let steps = metrics.numbers("step")?;
-    let (x, x_label) = if steps.iter().all(Option::is_some) {
-        (steps, "step")
-    } else {
-        (
-            (0..steps.len()).map(|i| Some(i as f64)).collect(),
-            "checkpoint #",
-        )
-    };
-    let line = |label: &str, column: &str, color: usize| -> Result<Series> {
-        Ok(Series {
-            label: Some(label.into()),
-            points: pairs(&x, &metrics.numbers(column)?),
-            color: PALETTE[color],
-        })
-    };
-    let chart = |name: &str, title: &str, y_label: &str, log_y: bool, series: Vec<Series>| Chart {
-        name: name.into(),
-        title: title.into(),
-        x_label: x_label.into(),
-        y_label: y_label.into(),
-        log_y,
-        series,
-    };
-    let mut charts = vec![
-        long_chart(
-            dir,
-            "eigenvalues",
-            "Top Hessian eigenvalues",
-            ("rank i", "λᵢ"),
-            ("rank", "eigenvalue"),
-            0.0,
-        )?,
-        chart(
-            "a_hat",
-            "Projection coefficient â along the trajectory",
-            "â",
-            false,
-            vec![line("â", "a_hat", 0)?],
-        ),
-        chart(
-            "escaping",
-            "Escaping indicator: anisotropic vs isotropic noise",
-            "Tr(HΣ)",
-            true,
-            vec![
-                line("Tr(HΣ)", "trace_h_sigma", 0)?,
-                line(
-                    "isotropic Tr(HΣ̄) = Tr(H)·Tr(Σ)/D",
-                    "isotropic_trace_h_sigma",
-                    1,
-                )?,
-            ],
-        ),
-        chart(
-            "ratio",
-            "Tr(HΣ)/Tr(HΣ̄) and Proposition 1's bound",
-            "ratio",
-            true,
-            vec![
-                line("Tr(HΣ)/Tr(HΣ̄)", "ratio", 0)?,
-                line("bound â·λ₁²·D/Tr(H)²", "prop1_bound", 1)?,
-            ],
-        ),
-        chart(
-            "sharpness",
-            "Expected sharpness",
-            "E[L(θ+ν)] − L(θ)",
-            false,
-            vec![
-                line("signed", "expected_sharpness", 0)?,
-                line("absolute", "expected_sharpness_abs", 1)?,
-            ],
-        ),
-    ];
-    match run {
-        Some(run) => {
-            let step = run.numbers("step")?;
-            let curve = |label: &str, column: &str, color: usize| -> Result<Series> {
-                Ok(Series {
-                    label: Some(label.into()),
-                    points: pairs(&step, &run.numbers(column)?),
-                    color: PALETTE[color],
-                })
-            };
-            let mut from_run =
-                |name: &str, title: &str, y: &str, columns: [&str; 2]| -> Result<()> {
-                    let series = vec![
-                        curve("train", columns[0], 0)?,
-                        curve("test", columns[1], 1)?,
-                    ];
-                    charts.push(Chart {
-                        name: name.into(),
-                        title: title.into(),
-                        x_label: "step".into(),
-                        y_label: y.into(),
-                        log_y: false,
-                        series,
-                    });
-                    Ok(())
-                };
-            from_run(
-                "accuracy",
-                "Accuracy during training",
-                "accuracy",
-                ["train_accuracy", "test_accuracy"],
-            )?;
-            from_run(
-                "loss",
-                "Loss during training",
-                "loss",
-                ["train_loss", "test_loss"],
-            )?;
-        }
-        None => {
-            charts.push(chart(
-                "accuracy",
-                "Accuracy on the analysis data",
-                "accuracy",
-                false,
-                vec![line("accuracy", "accuracy", 0)?],
-            ));
-            charts.push(chart(
-                "loss",
-                "Loss on the analysis data",
-                "loss",
-                false,
-                vec![line("loss", "loss", 0)?],
-            ));
-        }
-    }
-    if dir.join(DENSITY_CSV).exists() {
-        charts.push(long_chart(
-            dir,
-            "density",
-            "Hessian spectral density (SLQ)",
-            ("λ", "density"),
-            ("lambda", "density"),
-            DENSITY_FLOOR,
-        )?);
-    }
-    Ok(charts)
-}
-
-/// Densities are drawn at least this high: the Gaussian broadening's far tails (down to 1e-300)
-/// would otherwise squash the spectrum into the top of a log axis.
-const DENSITY_FLOOR: f64 = 1e-8;
-
-/// A log-scale chart of a long CSV (`<name>.csv`), y raised to at least `floor`, one line per
-/// checkpoint coloured along the trajectory; the legend names all checkpoints if there are
-/// few, else the first and last.
-fn long_chart(
-    dir: &Path,
-    name: &str,
-    title: &str,
-    labels: (&str, &str),
-    columns: (&str, &str),
-    floor: f64,
-) -> Result<Chart> {
-    let frame = Frame::read(&dir.join(format!("{name}.csv")))?;
-    let (x, y) = (frame.numbers(columns.0)?, frame.numbers(columns.1)?);
-    let (checkpoints, steps) = (frame.text("checkpoint")?, frame.text("step")?);
-    let groups = groups(&checkpoints);
-    let n = groups.len();
-    let series = groups
-        .iter()
-        .enumerate()
-        .map(|(i, (checkpoint, rows))| {
-            let step = steps[rows[0]];
-            let label = if step.is_empty() {
-                checkpoint.clone()
-            } else {
-                format!("step {step}")
-            };
-            Series {
-                label: (n <= 8 || i == 0 || i + 1 == n).then_some(label),
-                points: rows
-                    .iter()
-                    .filter_map(|&r| Some((x[r]?, y[r]?.max(floor))))
-                    .collect(),
-                color: trajectory_color(i, n),
-            }
-        })
-        .collect();
-    Ok(Chart {
-        name: name.into(),
-        title: title.into(),
-        x_label: labels.0.into(),
-        y_label: labels.1.into(),
-        log_y: true,
-        series,
-    })
 }

@@ -6,6 +6,7 @@ mod checkpoints;
 mod data;
 mod demo;
 mod export;
+mod figures;
 mod flags;
 mod frame;
 mod info;
@@ -14,6 +15,7 @@ mod notebook;
 mod plots;
 mod progress;
 mod record;
+mod report;
 mod reproduce;
 mod run_folder;
 mod summary;
@@ -59,6 +61,10 @@ enum Command {
     /// The paper's experiment in miniature on the bundled data: train, analyze, export.
     #[command(allow_negative_numbers = true)]
     Demo(demo::DemoArgs),
+    /// Write an analysis (or several) as one self-contained HTML report: metrics with standard
+    /// errors, Proposition 1 in words, figures, provenance.
+    #[command(allow_negative_numbers = true)]
+    Report(report::ReportArgs),
     /// Reproduce a paper figure end to end: runs, CSVs, figures, a table beside the paper.
     #[command(allow_negative_numbers = true)]
     Reproduce(reproduce::ReproduceArgs),
@@ -75,6 +81,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(args) => export::run(args),
         Command::Info(args) => info::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Report(args) => report::run(args),
         Command::Reproduce(args) => reproduce::run(args),
     }
 }

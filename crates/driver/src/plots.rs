@@ -6,9 +6,11 @@ use std::sync::Once;
 
 use ab_glyph::{point, Font, FontRef, ScaleFont};
 use anyhow::{anyhow, Result};
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters_backend::text_anchor::{HPos, VPos};
+use plotters_backend::text_anchor::{HPos, Pos, VPos};
 use plotters_backend::{BackendColor, BackendCoord, BackendTextStyle, DrawingErrorKind};
 
 /// The font every chart's text is set in, registered once under plotters' "sans-serif".
@@ -59,7 +61,23 @@ pub struct Series {
     pub label: Option<String>,
     /// (x, y) points; non-finite ones (and, on a log axis, non-positive ones) are left out.
     pub points: Vec<(f64, f64)>,
+    /// The interval (low, high) of each point's y, in the order of `points` — a standard error
+    /// or a confidence interval — drawn as error bars, or as a band when the points are too
+    /// many for bars. Empty (or an interval of zero width): the value is exact.
+    pub intervals: Vec<(f64, f64)>,
     pub color: RGBColor,
+}
+
+impl Series {
+    /// A series of exact values.
+    pub fn exact(label: Option<String>, points: Vec<(f64, f64)>, color: RGBColor) -> Self {
+        Self {
+            label,
+            points,
+            intervals: Vec::new(),
+            color,
+        }
+    }
 }
 
 /// A line chart.
@@ -71,18 +89,58 @@ pub struct Chart {
     pub y_label: String,
     /// Logarithmic y axis.
     pub log_y: bool,
+    /// The x axis counts (ranks, indices): ticks on whole numbers only.
+    pub integer_x: bool,
     pub series: Vec<Series>,
 }
 
+/// A drawable point: (x, y) and the y interval, y as log10 y on a log axis.
+#[derive(Clone, Copy)]
+struct Mark {
+    x: f64,
+    y: f64,
+    interval: Option<(f64, f64)>,
+}
+
+/// More points than this are drawn without markers, and their intervals as a band.
+const MANY_POINTS: usize = 60;
+
+/// Fewer points than this are drawn as markers alone: a line through two snapshots would
+/// claim a path between them that nobody measured.
+const JOINED_POINTS: usize = 3;
+
 impl Chart {
-    /// The drawable points of each series, y as log10 y on a log axis.
-    fn points(&self) -> Vec<Vec<(f64, f64)>> {
-        let keep =
-            |&(x, y): &(f64, f64)| x.is_finite() && y.is_finite() && (!self.log_y || y > 0.0);
-        let map = |(x, y): (f64, f64)| (x, if self.log_y { y.log10() } else { y });
+    /// The drawable marks of each series, y as log10 y on a log axis; on a log axis an
+    /// interval reaching zero or below is cut at a hundredth of its point.
+    fn marks(&self) -> Vec<Vec<Mark>> {
+        let log = self.log_y;
+        let drawable = |&(x, y): &(f64, f64)| x.is_finite() && y.is_finite() && (!log || y > 0.0);
+        let scale = |y: f64| if log { y.log10() } else { y };
         self.series
             .iter()
-            .map(|s| s.points.iter().copied().filter(keep).map(map).collect())
+            .map(|s| {
+                let intervals = s
+                    .intervals
+                    .iter()
+                    .copied()
+                    .map(Some)
+                    .chain(std::iter::repeat(None));
+                s.points
+                    .iter()
+                    .zip(intervals)
+                    .filter(|(p, _)| drawable(p))
+                    .map(|(&(x, y), interval)| Mark {
+                        x,
+                        y: scale(y),
+                        interval: interval
+                            .filter(|(lo, hi)| lo.is_finite() && hi.is_finite() && hi > lo)
+                            .map(|(lo, hi)| {
+                                let lo = if log { lo.max(y / 100.0) } else { lo };
+                                (scale(lo), scale(hi))
+                            }),
+                    })
+                    .collect()
+            })
             .collect()
     }
 }
@@ -90,27 +148,45 @@ impl Chart {
 /// Renders `chart` as `dir/<name>.svg` and `dir/<name>.png`; `None` when it has no point to draw.
 pub fn render(chart: &Chart, dir: &Path) -> Result<Option<[PathBuf; 2]>> {
     register_font();
-    let points = chart.points();
-    if points.iter().all(Vec::is_empty) {
+    let marks = chart.marks();
+    if marks.iter().all(Vec::is_empty) {
         return Ok(None);
     }
-    let size = (900, 560);
     let svg = dir.join(format!("{}.svg", chart.name));
     let png = dir.join(format!("{}.png", chart.name));
     draw(
-        SVGBackend::new(&svg, size).into_drawing_area(),
+        SVGBackend::new(&svg, SIZE).into_drawing_area(),
         chart,
-        &points,
+        &marks,
     )?;
     draw(
-        GlyphText(BitMapBackend::new(&png, size)).into_drawing_area(),
+        GlyphText(BitMapBackend::new(&png, SIZE)).into_drawing_area(),
         chart,
-        &points,
+        &marks,
     )?;
     Ok(Some([svg, png]))
 }
 
-/// Axis range covering `values` with a 5% margin (±1 around a single value).
+/// `chart` as an SVG document (for inlining in HTML); `None` when it has no point to draw.
+pub fn svg(chart: &Chart) -> Result<Option<String>> {
+    register_font();
+    let marks = chart.marks();
+    if marks.iter().all(Vec::is_empty) {
+        return Ok(None);
+    }
+    let mut text = String::new();
+    draw(
+        SVGBackend::with_string(&mut text, SIZE).into_drawing_area(),
+        chart,
+        &marks,
+    )?;
+    Ok(Some(text))
+}
+
+/// Pixel size of every figure.
+const SIZE: (u32, u32) = (900, 560);
+
+/// Axis range covering `values` with a 5% margin (±10% around a single value).
 fn range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
         (lo.min(v), hi.max(v))
@@ -123,13 +199,79 @@ fn range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     lo - pad..hi + pad
 }
 
-/// A tick label: three significant digits, scientific beyond [1e-3, 1e5).
-fn tick(v: f64) -> String {
+/// About this many ticks on an axis.
+const TICKS: usize = 8;
+
+/// Ticks of a linear axis over `lo..=hi`: the multiples of a step of 1, 2 or 5 × 10^k giving
+/// at most `max` ticks (at least two when the range allows); with `integer`, a step of at
+/// least 1, so a rank axis never reads 1.2, 1.4, …
+pub fn linear_ticks(lo: f64, hi: f64, max: usize, integer: bool) -> Vec<f64> {
+    if !(lo.is_finite() && hi.is_finite() && hi > lo) || max < 2 {
+        return Vec::new();
+    }
+    let raw = (hi - lo) / (max - 1) as f64;
+    let mut step = nice_step(raw);
+    if integer {
+        step = step.max(1.0);
+    }
+    let multiples = |step: f64| {
+        let first = (lo / step).ceil() as i64;
+        let last = (hi / step).floor() as i64;
+        (first..=last).map(move |i| i as f64 * step)
+    };
+    while multiples(step).count() > max {
+        step = nice_step(step * 1.01);
+    }
+    multiples(step).collect()
+}
+
+/// The smallest 1, 2 or 5 × 10^k that is at least `raw` (> 0).
+fn nice_step(raw: f64) -> f64 {
+    let decade = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * decade)
+        .find(|&s| s >= raw * (1.0 - 1e-12))
+        .unwrap_or(10.0 * decade)
+}
+
+/// Ticks of a log axis over `lo..=hi` (0 < lo < hi): 1-2-5 × 10^k; only the powers of ten
+/// (every n-th) when those are more than `max`; the ticks of a linear axis when the range is
+/// too narrow to hold two of them.
+pub fn log_ticks(lo: f64, hi: f64, max: usize) -> Vec<f64> {
+    if !(lo > 0.0 && hi > lo && hi.is_finite()) {
+        return Vec::new();
+    }
+    let (first, last) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    let within = |v: &f64| *v >= lo * (1.0 - 1e-12) && *v <= hi * (1.0 + 1e-12);
+    let decades = |mantissas: &'static [f64], every: i32| {
+        (first..=last)
+            .filter(move |e| e.rem_euclid(every) == 0)
+            .flat_map(move |e| mantissas.iter().map(move |m| m * 10f64.powi(e)))
+            .filter(within)
+            .collect::<Vec<f64>>()
+    };
+    let one_two_five = decades(&[1.0, 2.0, 5.0], 1);
+    if one_two_five.len() < 2 {
+        return linear_ticks(lo, hi, max, false);
+    }
+    if one_two_five.len() <= max {
+        return one_two_five;
+    }
+    (1..)
+        .map(|every| decades(&[1.0], every))
+        .find(|t| t.len() <= max)
+        .expect("a coarse enough spacing leaves at most one power of ten")
+}
+
+/// A number in three significant digits (tick labels, report tables), scientific beyond
+/// [1e-3, 1e5).
+pub fn short_number(v: f64) -> String {
     if v == 0.0 || !(1e-3..1e5).contains(&v.abs()) {
         return if v == 0.0 {
             "0".into()
         } else {
-            format!("{v:.1e}")
+            format!("{v:.1e}").replace(".0e", "e")
         };
     }
     let decimals = (2 - v.abs().log10().floor() as i32).max(0) as usize;
@@ -141,70 +283,203 @@ fn tick(v: f64) -> String {
     }
 }
 
-fn draw<DB>(root: DrawingArea<DB, Shift>, chart: &Chart, points: &[Vec<(f64, f64)>]) -> Result<()>
+/// A linear f64 axis ticked exactly at `ticks` (plotters' own `with_key_points` leaves the
+/// axis without a label formatter).
+struct Ticked {
+    inner: RangedCoordf64,
+    ticks: Vec<f64>,
+}
+
+impl Ticked {
+    fn new(range: std::ops::Range<f64>, ticks: Vec<f64>) -> Self {
+        Self {
+            inner: range.into(),
+            ticks,
+        }
+    }
+}
+
+impl Ranged for Ticked {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.inner.map(value, limit)
+    }
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+    fn range(&self) -> std::ops::Range<f64> {
+        self.inner.range()
+    }
+}
+
+/// One legend entry as laid out below the plot: its series, text and top-left corner.
+struct Entry<'a> {
+    series: &'a Series,
+    joined: bool,
+    text: &'a str,
+    at: (i32, i32),
+}
+
+/// Legend geometry (pixels).
+const LEGEND_FONT: u32 = 15;
+const LEGEND_ROW: i32 = 22;
+const LEGEND_SAMPLE: i32 = 24;
+
+/// Lays the labelled series out in rows below the plot, each as wide as its text; returns the
+/// entries and the height of the strip they need. Below the plot, a legend can never cover data.
+fn legend_layout<'a, DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    chart: &'a Chart,
+    marks: &[Vec<Mark>],
+) -> (Vec<Entry<'a>>, i32) {
+    let style = TextStyle::from(("sans-serif", LEGEND_FONT).into_font());
+    let width = root.dim_in_pixel().0 as i32;
+    let (margin, gap) = (80, 24);
+    let (mut x, mut row, mut entries) = (margin, 0, Vec::new());
+    for (series, marks) in chart.series.iter().zip(marks) {
+        let Some(text) = series.label.as_deref() else {
+            continue;
+        };
+        let text_width = root
+            .estimate_text_size(text, &style)
+            .map_or(text.len() as i32 * 8, |(w, _)| w as i32);
+        let entry_width = LEGEND_SAMPLE + 6 + text_width;
+        if x > margin && x + entry_width > width - 16 {
+            (x, row) = (margin, row + 1);
+        }
+        entries.push(Entry {
+            series,
+            joined: marks.len() >= JOINED_POINTS,
+            text,
+            at: (x, row * LEGEND_ROW),
+        });
+        x += entry_width + gap;
+    }
+    let height = if entries.is_empty() {
+        0
+    } else {
+        (row + 1) * LEGEND_ROW + 8
+    };
+    (entries, height)
+}
+
+fn draw<DB>(root: DrawingArea<DB, Shift>, chart: &Chart, marks: &[Vec<Mark>]) -> Result<()>
 where
     DB: DrawingBackend,
     DB::ErrorType: 'static,
 {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing {}: {e}", chart.name);
     root.fill(&WHITE).map_err(err)?;
-    let all = || points.iter().flatten();
-    let (xs, ys) = (range(all().map(|p| p.0)), range(all().map(|p| p.1)));
-    // The legend goes in the right-hand corner the lines leave free.
-    let right_third = xs.start + (xs.end - xs.start) * 2.0 / 3.0;
-    let y_mid = (ys.start + ys.end) / 2.0;
-    let (high, low) = all()
-        .filter(|p| p.0 >= right_third)
-        .fold(
-            (0, 0),
-            |(h, l), p| if p.1 > y_mid { (h + 1, l) } else { (h, l + 1) },
-        );
-    let legend = if high > low {
-        SeriesLabelPosition::LowerRight
+    let (entries, legend_height) = legend_layout(&root, chart, marks);
+    let height = root.dim_in_pixel().1 as i32;
+    let (plot, legend) = root.split_vertically(height - legend_height);
+    let all = || marks.iter().flatten();
+    let xs = range(all().map(|m| m.x));
+    let ys = range(all().flat_map(|m| {
+        let (lo, hi) = m.interval.unwrap_or((m.y, m.y));
+        [m.y, lo, hi]
+    }));
+    let x_ticks = linear_ticks(xs.start, xs.end, TICKS, chart.integer_x);
+    let y_ticks = if chart.log_y {
+        let ticks = log_ticks(10f64.powf(ys.start), 10f64.powf(ys.end), TICKS);
+        ticks.into_iter().map(f64::log10).collect()
     } else {
-        SeriesLabelPosition::UpperRight
+        linear_ticks(ys.start, ys.end, TICKS, false)
     };
-    let mut ctx = ChartBuilder::on(&root)
+    let y_bottom = ys.start;
+    let mut ctx = ChartBuilder::on(&plot)
         .caption(&chart.title, ("sans-serif", 24))
         .margin(16)
         .x_label_area_size(50)
         .y_label_area_size(80)
-        .build_cartesian_2d(xs, ys)
+        .build_cartesian_2d(Ticked::new(xs, x_ticks), Ticked::new(ys, y_ticks))
         .map_err(err)?;
     let log = chart.log_y;
-    let y_tick = |v: &f64| if log { tick(10f64.powf(*v)) } else { tick(*v) };
+    let y_tick = |v: &f64| {
+        if log {
+            short_number(10f64.powf(*v))
+        } else {
+            short_number(*v)
+        }
+    };
     ctx.configure_mesh()
         .x_desc(chart.x_label.as_str())
         .y_desc(chart.y_label.as_str())
         .label_style(("sans-serif", 15))
         .axis_desc_style(("sans-serif", 17))
-        .x_label_formatter(&|v| tick(*v))
+        .x_label_formatter(&|v| short_number(*v))
         .y_label_formatter(&y_tick)
         .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(err)?;
-    for (series, pts) in chart.series.iter().zip(points) {
+    for (series, marks) in chart.series.iter().zip(marks) {
         let color = series.color;
-        let line = ctx
-            .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
+        let points = || marks.iter().map(|m| (m.x, m.y));
+        let intervals = || {
+            marks
+                .iter()
+                .filter_map(|m| m.interval.map(|(lo, hi)| (m.x, lo.max(y_bottom), hi)))
+        };
+        if marks.len() > MANY_POINTS {
+            let band: Vec<(f64, f64)> = intervals()
+                .map(|(x, _, hi)| (x, hi))
+                .chain(
+                    intervals()
+                        .map(|(x, lo, _)| (x, lo))
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .rev(),
+                )
+                .collect();
+            if !band.is_empty() {
+                ctx.draw_series([Polygon::new(band, color.mix(0.2).filled())])
+                    .map_err(err)?;
+            }
+        } else {
+            // Error bars: a vertical segment, capped at both ends.
+            let thin = color.stroke_width(1);
+            ctx.draw_series(
+                intervals().map(|(x, lo, hi)| PathElement::new([(x, lo), (x, hi)], thin)),
+            )
             .map_err(err)?;
-        if let Some(label) = &series.label {
-            line.label(label.as_str()).legend(move |(x, y)| {
-                PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
+            let caps = intervals().flat_map(|(x, lo, hi)| {
+                [lo, hi]
+                    .map(|y| EmptyElement::at((x, y)) + PathElement::new([(-4, 0), (4, 0)], thin))
             });
+            ctx.draw_series(caps).map_err(err)?;
+            ctx.draw_series(points().map(|p| Circle::new(p, 3, color.filled())))
+                .map_err(err)?;
         }
-        if pts.len() <= 60 {
-            ctx.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
+        if marks.len() >= JOINED_POINTS {
+            ctx.draw_series(LineSeries::new(points(), color.stroke_width(2)))
                 .map_err(err)?;
         }
     }
-    if chart.series.iter().any(|s| s.label.is_some()) {
-        ctx.configure_series_labels()
-            .label_font(("sans-serif", 15))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(legend)
-            .draw()
+    for entry in &entries {
+        let (x, y) = (entry.at.0, entry.at.1 + LEGEND_ROW / 2);
+        let color = entry.series.color;
+        if entry.joined {
+            legend
+                .draw(&PathElement::new(
+                    [(x, y), (x + LEGEND_SAMPLE, y)],
+                    color.stroke_width(2),
+                ))
+                .map_err(err)?;
+        } else {
+            legend
+                .draw(&Circle::new((x + LEGEND_SAMPLE / 2, y), 4, color.filled()))
+                .map_err(err)?;
+        }
+        let style = TextStyle::from(("sans-serif", LEGEND_FONT).into_font())
+            .pos(Pos::new(HPos::Left, VPos::Center));
+        legend
+            .draw(&Text::new(entry.text, (x + LEGEND_SAMPLE + 6, y), style))
             .map_err(err)?;
     }
     root.present().map_err(err)?;
@@ -320,4 +595,86 @@ fn glyph_pixels(text: &str, size: f32) -> Vec<(i32, i32, f32)> {
         caret += font.h_advance(id);
     }
     pixels
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rank_axes_are_ticked_on_whole_numbers() {
+        // plotters' own ticks on 0.8..5.2 were 1.0, 1.2, 1.4, …
+        assert_eq!(linear_ticks(0.8, 5.2, 8, true), [1.0, 2.0, 3.0, 4.0, 5.0]);
+        // A single rank: one tick, never 0.9, 1.0, 1.1.
+        assert_eq!(linear_ticks(0.9, 1.1, 8, true), [1.0]);
+        // Many ranks: steps of 1-2-5 × 10^k, at most 8 ticks.
+        assert_eq!(
+            linear_ticks(0.0, 100.0, 8, true),
+            [0.0, 20.0, 40.0, 60.0, 80.0, 100.0]
+        );
+        assert_eq!(
+            linear_ticks(-5.0, 1005.0, 8, true),
+            [0.0, 200.0, 400.0, 600.0, 800.0, 1000.0]
+        );
+    }
+
+    #[test]
+    fn linear_ticks_step_by_one_two_or_five() {
+        let ticks = linear_ticks(-0.27, 0.93, 8, false);
+        assert_eq!(ticks.len(), 6);
+        for (t, want) in ticks.iter().zip([-0.2, 0.0, 0.2, 0.4, 0.6, 0.8]) {
+            assert!((t - want).abs() < 1e-12, "{ticks:?}");
+        }
+        for (lo, hi) in [(0.0, 1.0), (3.3, 3.31), (-1e-7, 4e-7), (2.0, 9999.0)] {
+            let ticks = linear_ticks(lo, hi, 8, false);
+            assert!((2..=8).contains(&ticks.len()), "{lo}..{hi}: {ticks:?}");
+            assert!(ticks.iter().all(|t| (lo..=hi).contains(t)), "{ticks:?}");
+            let step = ticks[1] - ticks[0];
+            let mantissa = step / 10f64.powf(step.log10().floor());
+            assert!(
+                [1.0, 2.0, 5.0].iter().any(|m| (mantissa - m).abs() < 1e-9),
+                "{lo}..{hi}: step {step}"
+            );
+        }
+        assert!(linear_ticks(1.0, 1.0, 8, false).is_empty());
+        assert!(linear_ticks(f64::NAN, 1.0, 8, false).is_empty());
+    }
+
+    #[test]
+    fn log_axes_are_ticked_one_two_five() {
+        // plotters' own ticks on a log10 axis over 1..10 were 1.58, 2.51, 3.98, …
+        assert_eq!(log_ticks(1.0, 10.0, 8), [1.0, 2.0, 5.0, 10.0]);
+        let ticks = log_ticks(0.03, 700.0, 20);
+        let want = [
+            0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0,
+        ];
+        assert_eq!(ticks.len(), want.len(), "{ticks:?}");
+        for (t, w) in ticks.iter().zip(want) {
+            assert!((t / w - 1.0).abs() < 1e-12, "{ticks:?}");
+        }
+        // Too many for 1-2-5: powers of ten only, then every other one.
+        assert_eq!(log_ticks(1.0, 1e5, 8), [1.0, 10.0, 100.0, 1e3, 1e4, 1e5]);
+        let wide = log_ticks(1e-12, 1e3, 8);
+        assert_eq!(wide.len(), 8, "{wide:?}");
+        assert!(
+            wide.windows(2).all(|w| (w[1] / w[0] - 100.0).abs() < 1e-9),
+            "{wide:?}"
+        );
+        // Narrower than 1-2-5 can tick: the linear ticks within it.
+        let narrow = log_ticks(3.1, 3.9, 8);
+        assert_eq!(narrow.len(), 4, "{narrow:?}");
+        for (t, w) in narrow.iter().zip([3.2, 3.4, 3.6, 3.8]) {
+            assert!((t - w).abs() < 1e-12, "{narrow:?}");
+        }
+        assert!(log_ticks(0.0, 1.0, 8).is_empty());
+    }
+
+    #[test]
+    fn tick_labels_are_short() {
+        assert_eq!(short_number(2.0000000000000004), "2");
+        assert_eq!(short_number(0.30000000000000004), "0.3");
+        assert_eq!(short_number(2e-6), "2e-6");
+        assert_eq!(short_number(2.5e-6), "2.5e-6");
+        assert_eq!(short_number(0.0), "0");
+    }
 }

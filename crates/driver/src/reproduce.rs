@@ -202,7 +202,7 @@ fn color(i: usize) -> plotters::style::RGBColor {
 }
 
 /// trajectories (repetition 0 of each dynamic, the two minima as points), success rates with
-/// their intervals (a vertical segment per dynamic at x = its index), Tr(H_tΣ_t) along a run.
+/// their intervals (an error bar per dynamic at x = its index), Tr(H_tΣ_t) along a run.
 fn draw(
     dir: &Path,
     runs: &[(Dynamic, Vec<Run>)],
@@ -213,10 +213,12 @@ fn draw(
     let mut paths: Vec<Series> = runs
         .iter()
         .enumerate()
-        .map(|(i, (d, rs))| Series {
-            label: Some(d.to_string()),
-            points: rs[0].path.iter().map(|w| (w[0], w[1])).collect(),
-            color: color(i),
+        .map(|(i, (d, rs))| {
+            Series::exact(
+                Some(d.to_string()),
+                rs[0].path.iter().map(|w| (w[0], w[1])).collect(),
+                color(i),
+            )
         })
         .collect();
     // Two one-point series, so no line joins the minima.
@@ -224,32 +226,31 @@ fn draw(
         (Some("minima: sharp (1,1), flat (−1,−1)"), 1.0),
         (None, -1.0),
     ] {
-        paths.push(Series {
-            label: label.map(str::to_string),
-            points: vec![(w, w)],
-            color: black,
-        });
+        paths.push(Series::exact(
+            label.map(str::to_string),
+            vec![(w, w)],
+            black,
+        ));
     }
-    let mut bars = Vec::new();
-    for (i, (d, r)) in rates.iter().enumerate() {
-        bars.push(Series {
+    let bars = rates
+        .iter()
+        .enumerate()
+        .map(|(i, (d, r))| Series {
             label: Some(format!("{i}: {d}")),
             points: vec![(i as f64, r.rate)],
+            intervals: vec![(r.low, r.high)],
             color: color(i),
-        });
-        bars.push(Series {
-            label: None,
-            points: vec![(i as f64, r.low), (i as f64, r.high)],
-            color: color(i),
-        });
-    }
+        })
+        .collect();
     let lines = traces
         .iter()
         .enumerate()
-        .map(|(i, (d, points))| Series {
-            label: Some(d.to_string()),
-            points: points.iter().map(|&(t, v)| (t as f64, v)).collect(),
-            color: color(i),
+        .map(|(i, (d, points))| {
+            Series::exact(
+                Some(d.to_string()),
+                points.iter().map(|&(t, v)| (t as f64, v)).collect(),
+                color(i),
+            )
         })
         .collect();
     let charts = [
@@ -259,6 +260,7 @@ fn draw(
             x_label: "w1".into(),
             y_label: "w2".into(),
             log_y: false,
+            integer_x: false,
             series: paths,
         },
         Chart {
@@ -267,6 +269,7 @@ fn draw(
             x_label: "dynamic".into(),
             y_label: "success rate".into(),
             log_y: false,
+            integer_x: true,
             series: bars,
         },
         Chart {
@@ -275,6 +278,7 @@ fn draw(
             x_label: "iteration".into(),
             y_label: "Tr(HΣ)".into(),
             log_y: true,
+            integer_x: true,
             series: lines,
         },
     ];

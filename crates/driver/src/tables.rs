@@ -24,7 +24,7 @@ pub enum Cell {
 impl Cell {
     /// The cell's text; an undefined number (NaN, ±inf) is an empty cell, never "NaN" or "inf"
     /// (`analyze` says on stderr which ones and why: [`undefined_columns`]).
-    fn render(&self) -> String {
+    pub fn render(&self) -> String {
         match self {
             Cell::Text(s) => s.clone(),
             Cell::Num(x) if !x.is_finite() => String::new(),

@@ -12,7 +12,7 @@
 //! - Escaping indicator Tr(HΣ): [`trace_h_sigma_exact`], [`trace_h_sigma_stochastic`].
 //! - Proposition 1: [`isotropic_trace_h_sigma`], [`anisotropy_ratio`],
 //!   [`projection_coefficient`], [`ill_conditioning_exponent`], [`first_ill_conditioned_k`],
-//!   [`proposition1_bound`], [`negative_curvature`], [`proposition1`].
+//!   [`proposition1_bound`], [`negative_curvature`], [`proposition1`]; in words, [`reading`].
 //! - Randomness: one seed per purpose from an analysis's seed, [`purpose_seed`].
 //! - Expected sharpness: [`expected_sharpness`]; Keskar et al.'s [`epsilon_sharpness`];
 //!   adaptive sharpness (Andriushchenko et al. 2023), [`adaptive_sharpness_average`] and
@@ -77,6 +77,7 @@ mod report;
 mod seeds;
 mod sharpness;
 mod sharpness_measures;
+mod verdict;
 
 pub use binomial::{wilson_interval, SuccessRate};
 pub use covariance::{
@@ -100,7 +101,7 @@ pub use layers::{layer_traces, LayerTrace};
 pub use proposition::{
     anisotropy_ratio, condition_ks, first_ill_conditioned_k, ill_conditioning_exponent,
     isotropic_trace_h_sigma, negative_curvature, projection_coefficient, proposition1,
-    proposition1_bound, IllConditioning, LambdaMin, Proposition1, ZERO_RTOL,
+    proposition1_bound, relative_stderr, IllConditioning, LambdaMin, Proposition1, ZERO_RTOL,
 };
 pub use report::{
     analyze_checkpoint, report_from_spectrum, CurvatureOptions, HessianSpectrum, Report,
@@ -113,3 +114,4 @@ pub use sharpness_measures::{
     AdaptiveAverageOptions, AdaptiveAverageSharpness, AdaptiveWorstOptions, AscentOptions,
     EpsilonSharpness, EpsilonSharpnessOptions, PerturbationNorm, WorstCaseSharpness,
 };
+pub use verdict::{reading, Reading, Verdict, VIOLATION_STDERRS};

@@ -1,0 +1,407 @@
+//! `curvscope report`: analyses as one self-contained HTML file — inline CSS and SVG, no
+//! script and no link outside the file — that opens from disk: per run the metrics with their
+//! standard errors, Proposition 1 read in words per checkpoint, the figures, and where every
+//! number came from.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use curvscope_metrics::{reading, Verdict};
+use curvscope_model::files::write_atomic;
+
+use crate::export::{locate, Located};
+use crate::figures::{charts, landscape_charts};
+use crate::frame::Frame;
+use crate::plots::{short_number, svg, Chart};
+use crate::record::{CheckpointRecord, MANIFEST_JSON, METRICS_CSV, REPORTS_DIR};
+use crate::run_folder::RUN_JSON;
+use crate::tables::{Cell, METRICS};
+
+/// Arguments of `curvscope report`.
+#[derive(clap::Args, Debug)]
+pub struct ReportArgs {
+    /// Output folders of `curvscope analyze` (holding metrics.csv), or run folders whose
+    /// analysis/ subfolder holds it: one section per folder, in order. A run's run.csv (training
+    /// curves) and run.json (training options) are found as `export` finds them.
+    #[arg(value_name = "ANALYSIS", required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// The HTML file to write (replaced if it exists) [default: report.html in the first
+    /// analysis folder].
+    #[arg(long, value_name = "FILE")]
+    pub to: Option<PathBuf>,
+    /// Do not print the path written.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+pub fn run(args: ReportArgs) -> Result<ExitCode> {
+    let runs = args
+        .inputs
+        .iter()
+        .map(|input| locate(input, None))
+        .collect::<Result<Vec<_>>>()?;
+    let to = args
+        .to
+        .clone()
+        .unwrap_or_else(|| runs[0].analysis.join("report.html"));
+    let html = document(&runs)?;
+    write_atomic(&to, html.as_bytes()).with_context(|| format!("writing {}", to.display()))?;
+    if !args.quiet {
+        println!("{}", to.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `text` safe inside HTML text and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; padding: 0 1rem;
+  color: #222; line-height: 1.45; }
+h1 { border-bottom: 2px solid #1f77b4; padding-bottom: .3rem; }
+h2 { margin-top: 3rem; border-bottom: 1px solid #ccc; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; font-size: .85rem; margin: .5rem 0 1rem; }
+th, td { border: 1px solid #ddd; padding: .25rem .5rem; text-align: right; white-space: nowrap; }
+th { background: #f3f6fa; }
+td.text, th.text { text-align: left; white-space: normal; }
+.verdict { border-left: 4px solid #999; padding: .2rem .8rem; margin: .8rem 0; }
+.verdict.confirmed { border-color: #2ca02c; }
+.verdict.bound-only, .verdict.within-error, .verdict.undefined { border-color: #ff7f0e; }
+.verdict.violated, .verdict.outside { border-color: #d62728; }
+.verdict ul { margin: .2rem 0; }
+figure { margin: 1rem 0; }
+figure svg { width: 100%; max-width: 900px; height: auto; display: block; }
+figcaption { font-size: .85rem; color: #555; }
+code { font-size: .85rem; word-break: break-all; }
+";
+
+/// The whole HTML document.
+fn document(runs: &[Located]) -> Result<String> {
+    let mut body = String::new();
+    for run in runs {
+        body.push_str(&section(run)?);
+    }
+    let names: Vec<&str> = runs.iter().map(|r| r.name.as_str()).collect();
+    let title = format!("curvscope report: {}", names.join(", "));
+    Ok(format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{title}</h1>\n\
+         <p>Curvature and gradient noise after Zhu et al., <i>The Anisotropic Noise in Stochastic \
+         Gradient Descent</i> (ICML 2019). Σ is the one-sample gradient noise covariance, \
+         Tr(HΣ̄) = Tr(H)·Tr(Σ)/D the isotropic noise of the same size; ± is one standard error \
+         of a stochastic estimate. Written by curvscope {version}.</p>\n{body}</body>\n</html>\n",
+        title = escape(&title),
+        version = env!("CARGO_PKG_VERSION"),
+    ))
+}
+
+/// One run: metrics, Proposition 1, figures, provenance.
+fn section(run: &Located) -> Result<String> {
+    let metrics_path = run.analysis.join(METRICS_CSV);
+    let metrics = Frame::read(&metrics_path)?;
+    let records = metrics
+        .text("checkpoint")
+        .with_context(|| metrics_path.display().to_string())?
+        .into_iter()
+        .map(|name| record(&run.analysis, name))
+        .collect::<Result<Vec<_>>>()?;
+    let mut html = format!(
+        "<section>\n<h2>Run {}</h2>\n<p>Analysis folder <code>{}</code>.</p>\n",
+        escape(&run.name),
+        escape(&run.analysis.display().to_string())
+    );
+    html.push_str("<h3>Metrics</h3>\n");
+    html.push_str(&metrics_table(&metrics).with_context(|| metrics_path.display().to_string())?);
+    html.push_str("<h3>Proposition 1, checkpoint by checkpoint</h3>\n");
+    for record in &records {
+        html.push_str(&proposition(record));
+    }
+    html.push_str("<h3>Figures</h3>\n");
+    let run_log = run.run_csv.as_deref().map(Frame::read).transpose()?;
+    for chart in charts(&run.analysis, run_log.as_ref())? {
+        html.push_str(&figure(&chart, None)?);
+    }
+    for (file, slices) in landscape_charts(&run.analysis)? {
+        for chart in slices {
+            html.push_str(&figure(&chart, Some(&file))?);
+        }
+    }
+    html.push_str(&provenance(run, &records)?);
+    html.push_str("</section>\n");
+    Ok(html)
+}
+
+/// reports/<checkpoint>.json of the analysis.
+fn record(analysis: &Path, checkpoint: &str) -> Result<CheckpointRecord> {
+    let path = analysis
+        .join(REPORTS_DIR)
+        .join(format!("{checkpoint}.json"));
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// The metrics.csv columns the table shows, each with its standard-error column if estimated;
+/// a column empty for every checkpoint (an option not asked for) is left out.
+const SHOWN: &[(&str, &str, Option<&str>)] = &[
+    ("step", "step", None),
+    ("loss", "L(θ)", None),
+    ("accuracy", "accuracy", None),
+    ("lambda_1", "λ₁", None),
+    ("lambda_min", "λ_min", None),
+    ("trace_h", "Tr(H)", Some("trace_h_stderr")),
+    ("trace_sigma", "Tr(Σ)", None),
+    ("a_hat", "â", None),
+    ("trace_h_sigma", "Tr(HΣ)", Some("trace_h_sigma_stderr")),
+    ("isotropic_trace_h_sigma", "Tr(HΣ̄)", None),
+    ("ratio", "Tr(HΣ)/Tr(HΣ̄)", None),
+    ("prop1_bound", "bound", None),
+    ("prop1_first_k", "first k, d_k > ½", None),
+    (
+        "expected_sharpness",
+        "E-sharpness",
+        Some("expected_sharpness_stderr"),
+    ),
+    ("epsilon_sharpness", "ε-sharpness", None),
+    (
+        "adaptive_sharpness_avg",
+        "adaptive avg",
+        Some("adaptive_sharpness_avg_stderr"),
+    ),
+    ("adaptive_sharpness_l2", "adaptive ℓ2", None),
+    ("adaptive_sharpness_linf", "adaptive ℓ∞", None),
+];
+
+/// A cell: the number in three significant digits, ± its standard error where non-zero.
+fn cell(value: &str, stderr: Option<&str>) -> String {
+    let Ok(v) = value.parse::<f64>() else {
+        return escape(value);
+    };
+    match stderr.and_then(|s| s.parse::<f64>().ok()) {
+        Some(s) if s > 0.0 => format!("{} ± {}", short_number(v), short_number(s)),
+        _ => short_number(v),
+    }
+}
+
+/// The metrics table: one row per checkpoint; each header's tooltip is the column's meaning.
+fn metrics_table(metrics: &Frame) -> Result<String> {
+    let mut columns = Vec::new();
+    for &(name, header, stderr) in SHOWN {
+        let values = metrics.text(name)?;
+        if values.iter().all(|v| v.is_empty()) {
+            continue;
+        }
+        let stderr = stderr.map(|s| metrics.text(s)).transpose()?;
+        let meaning = METRICS.iter().find(|c| c.0 == name).map_or("", |c| c.1);
+        columns.push((header, meaning, values, stderr));
+    }
+    let mut html =
+        String::from("<div class=\"scroll\"><table>\n<tr><th class=\"text\">checkpoint</th>");
+    for (header, meaning, _, _) in &columns {
+        write!(
+            html,
+            "<th title=\"{}\">{}</th>",
+            escape(meaning),
+            escape(header)
+        )?;
+    }
+    html.push_str("</tr>\n");
+    for (row, checkpoint) in metrics.text("checkpoint")?.iter().enumerate() {
+        write!(html, "<tr><td class=\"text\">{}</td>", escape(checkpoint))?;
+        for (_, _, values, stderr) in &columns {
+            let se = stderr.as_ref().map(|s| s[row]);
+            write!(html, "<td>{}</td>", cell(values[row], se))?;
+        }
+        html.push_str("</tr>\n");
+    }
+    html.push_str("</table></div>\n");
+    Ok(html)
+}
+
+/// Proposition 1 at one checkpoint: the verdict and its four sentences.
+fn proposition(record: &CheckpointRecord) -> String {
+    let estimate = &record.report.trace_h_sigma;
+    let r = reading(&record.report.proposition1, estimate.value, estimate.stderr);
+    let (class, verdict) = match r.verdict {
+        Verdict::Confirmed => ("confirmed", "as predicted"),
+        Verdict::BoundOnly => ("bound-only", "bound holds, condition 1 not shown"),
+        Verdict::WithinError => ("within-error", "inconclusive"),
+        Verdict::Violated => ("violated", "bound violated"),
+        Verdict::OutsideAssumptions => ("outside", "outside the assumptions"),
+        Verdict::Undefined => ("undefined", "undefined"),
+    };
+    let step = record
+        .meta
+        .step
+        .map_or(String::new(), |s| format!(" (step {s})"));
+    let mut html = format!(
+        "<div class=\"verdict {class}\"><b>{}{}: {verdict}</b>\n<ul>\n",
+        escape(&record.checkpoint),
+        escape(&step)
+    );
+    for sentence in [
+        &r.ill_conditioning,
+        &r.alignment,
+        &r.curvature,
+        &r.conclusion,
+    ] {
+        let _ = writeln!(html, "<li>{}.</li>", escape(sentence));
+    }
+    html.push_str("</ul></div>\n");
+    html
+}
+
+/// One inline SVG figure; a landscape slice names its file.
+fn figure(chart: &Chart, source: Option<&Path>) -> Result<String> {
+    let Some(svg) = svg(chart)? else {
+        return Ok(String::new());
+    };
+    let caption = source.map_or(String::new(), |f| {
+        format!(
+            "<figcaption>From <code>{}</code>.</figcaption>",
+            escape(&f.display().to_string())
+        )
+    });
+    Ok(format!(
+        "<figure id=\"{}\">\n{svg}\n{caption}</figure>\n",
+        escape(&chart.name)
+    ))
+}
+
+/// JSON flattened to (dotted key, value) pairs, for a table.
+fn flatten(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    let key = |k: &str| {
+        if prefix.is_empty() {
+            k.to_string()
+        } else {
+            format!("{prefix}.{k}")
+        }
+    };
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                flatten(&key(k), v, out);
+            }
+        }
+        serde_json::Value::String(s) => out.push((prefix.to_string(), s.clone())),
+        other => out.push((prefix.to_string(), other.to_string())),
+    }
+}
+
+/// A two-column table of `value` flattened.
+fn options_table(value: &serde_json::Value) -> String {
+    let mut rows = Vec::new();
+    flatten("", value, &mut rows);
+    let mut html = String::from("<div class=\"scroll\"><table>\n");
+    for (k, v) in rows {
+        let _ = writeln!(
+            html,
+            "<tr><th class=\"text\">{}</th><td class=\"text\"><code>{}</code></td></tr>",
+            escape(&k),
+            escape(&v)
+        );
+    }
+    html.push_str("</table></div>\n");
+    html
+}
+
+/// A JSON file of the run, if present.
+fn json_file(path: &Path) -> Result<Option<serde_json::Value>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let value =
+        serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))?;
+    Ok(Some(value))
+}
+
+/// Where the numbers came from: the analysis options (analysis.json), the training options
+/// (run.json, if found), and per checkpoint its data, seeds, fingerprints and estimators.
+fn provenance(run: &Located, records: &[CheckpointRecord]) -> Result<String> {
+    let mut html = String::from("<h3>Provenance</h3>\n");
+    if let Some(manifest) = json_file(&run.analysis.join(MANIFEST_JSON))? {
+        let mut shown = manifest.clone();
+        if let Some(map) = shown.as_object_mut() {
+            map.remove("files"); // column meanings: the tables' tooltips
+        }
+        html.push_str("<h4>Analysis options (analysis.json)</h4>\n");
+        html.push_str(&options_table(&shown));
+    }
+    let run_json = run
+        .run_csv
+        .as_deref()
+        .and_then(Path::parent)
+        .map(|d| d.join(RUN_JSON));
+    if let Some(value) = run_json.as_deref().map(json_file).transpose()?.flatten() {
+        html.push_str("<h4>Training options (run.json)</h4>\n");
+        html.push_str(&options_table(&value));
+    }
+    html.push_str(
+        "<h4>Checkpoints</h4>\n<div class=\"scroll\"><table>\n<tr><th class=\"text\">checkpoint</th>\
+         <th class=\"text\">data</th><th>data seed</th><th>N</th><th class=\"text\">labels SHA-256</th>\
+         <th class=\"text\">checkpoint SHA-256</th><th>dtype</th><th>seed</th><th>Tr(H)</th>\
+         <th>Tr(HΣ)</th><th>seconds</th></tr>\n",
+    );
+    for r in records {
+        let info = &r.data.info;
+        let _ = writeln!(
+            html,
+            "<tr><td class=\"text\">{}</td><td class=\"text\">{}</td><td>{}</td><td>{}</td>\
+             <td class=\"text\"><code>{}</code></td><td class=\"text\"><code>{}</code></td>\
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td></tr>",
+            escape(&r.checkpoint),
+            escape(&format!("{} ({})", r.data.spec, info.name)),
+            r.data.seed,
+            info.n,
+            escape(info.labels_sha256.as_deref().unwrap_or("—")),
+            escape(&r.checkpoint_sha256),
+            escape(&r.dtype),
+            r.options.report.curvature.seed,
+            Cell::from(r.report.trace_h.estimator).render(),
+            Cell::from(r.report.trace_h_sigma.estimator).render(),
+            r.wall_time_s,
+        );
+    }
+    html.push_str("</table></div>\n");
+    Ok(html)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_leaves_no_markup() {
+        assert_eq!(
+            escape(r#"<script>alert("x") & 'y'</script>"#),
+            "&lt;script&gt;alert(&quot;x&quot;) &amp; &#39;y&#39;&lt;/script&gt;"
+        );
+        assert_eq!(escape("Tr(HΣ̄) ≥ λ₁"), "Tr(HΣ̄) ≥ λ₁");
+    }
+
+    #[test]
+    fn cells_show_the_standard_error_where_estimated() {
+        assert_eq!(cell("12.3456", Some("0.0123")), "12.3 ± 0.0123");
+        assert_eq!(cell("12.3456", Some("0")), "12.3");
+        assert_eq!(cell("12.3456", None), "12.3");
+        assert_eq!(cell("", None), "");
+        assert_eq!(cell("true", None), "true");
+    }
+}

@@ -1,0 +1,226 @@
+//! Proposition 1 of Zhu et al. 2019 read at one checkpoint: each premise and the conclusion in
+//! words, and one [`Verdict`], so that a report states what the numbers say, not just them.
+
+use crate::proposition::Proposition1;
+
+/// How many standard errors of Tr(HΣ) a shortfall of the ratio below the bound must exceed to
+/// count as a violation rather than estimation noise.
+pub const VIOLATION_STDERRS: f64 = 3.0;
+
+/// What Proposition 1's numbers say at one checkpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Both conditions hold and Tr(HΣ)/Tr(HΣ̄) is at least the bound: the anisotropic noise
+    /// escapes faster than isotropic noise of equal size, as the proposition predicts.
+    Confirmed,
+    /// The ratio is at least the bound, but condition 1 (d_k > ½) is not reached among the
+    /// eigenvalues computed, so the bound is not shown to grow with D.
+    BoundOnly,
+    /// The ratio is below the bound by less than [`VIOLATION_STDERRS`] standard errors of the
+    /// stochastic Tr(HΣ): inconclusive.
+    WithinError,
+    /// The ratio is below the bound beyond estimation error with no negative curvature seen.
+    /// bound ≤ ratio is λ₁·u₁ᵀΣu₁ ≤ Tr(HΣ), true whenever H ⪰ 0, so H must be indefinite (a
+    /// λ_min that was not computed or did not converge) or an input is wrong.
+    Violated,
+    /// H has negative curvature: outside the proposition, which assumes H ⪰ 0.
+    OutsideAssumptions,
+    /// â or the ratio is undefined (Tr(H), λ₁ or Tr(Σ) not positive).
+    Undefined,
+}
+
+/// Proposition 1 at one checkpoint in words (see [`reading`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reading {
+    /// Condition 1 (ill-conditioning, d_k > ½).
+    pub ill_conditioning: String,
+    /// Condition 2 (alignment, â).
+    pub alignment: String,
+    /// Whether H ⪰ 0, as far as the computed eigenvalues tell.
+    pub curvature: String,
+    /// The bound against the measured ratio.
+    pub conclusion: String,
+    pub verdict: Verdict,
+}
+
+/// A number in a sentence: four significant digits.
+fn number(x: f64) -> String {
+    if x == 0.0 {
+        "0".into()
+    } else if (1e-3..1e5).contains(&x.abs()) {
+        let decimals = (3 - x.abs().log10().floor() as i32).max(0) as usize;
+        format!("{x:.decimals$}")
+    } else {
+        format!("{x:.3e}")
+    }
+}
+
+/// Reads `p`, with Tr(HΣ) and its standard error (0 when exact) deciding whether a ratio
+/// below the bound is beyond estimation error.
+///
+/// ```
+/// use curvscope_metrics::{proposition1, reading, LambdaMin, Verdict};
+/// // The paper's 2-D toy: H eigenvalues 200, 20; Tr(Σ) = 4.4, u₁ᵀΣu₁ = 4, Tr(HΣ) = 808.
+/// let lambda_min = LambdaMin { value: 20.0, converged: true };
+/// let p = proposition1(&[200.0, 20.0], Some(lambda_min), 220.0, 4.4, 4.0, 808.0, 2);
+/// let r = reading(&p, 808.0, 0.0);
+/// assert_eq!(r.verdict, Verdict::Confirmed);
+/// assert!(r.conclusion.contains("≥ the bound"), "{}", r.conclusion);
+/// ```
+pub fn reading(p: &Proposition1, trace_h_sigma: f64, trace_h_sigma_stderr: f64) -> Reading {
+    let ill_conditioning = match p.first_ill_conditioned_k {
+        Some(k) => format!(
+            "Condition 1 (ill-conditioning) holds: λ_(k+1) < λ₁/√D first at k = {k} \
+             (d_k > ½, D = {})",
+            p.dim
+        ),
+        None => {
+            let best = p
+                .ill_conditioning
+                .iter()
+                .filter_map(|c| c.d.map(|d| (c.k, d)))
+                .max_by(|a, b| a.1.total_cmp(&b.1));
+            let best = best.map_or(String::new(), |(k, d)| {
+                format!("; the largest d_k tested is {} at k = {k}", number(d))
+            });
+            format!(
+                "Condition 1 (ill-conditioning) is not reached within k ≤ {}: no d_k > ½{best}",
+                p.ill_conditioning_k_max
+            )
+        }
+    };
+    let alignment = match p.projection_coefficient {
+        Some(a) => format!(
+            "Condition 2 (alignment): â = {}, i.e. the noise variance along u₁ is {} × \
+             λ₁·Tr(Σ)/Tr(H)",
+            number(a),
+            number(a)
+        ),
+        None => "Condition 2 (alignment): â is undefined (Tr(H), λ₁ or Tr(Σ) is not positive)"
+            .to_string(),
+    };
+    let curvature = match p.negative_curvature {
+        Some(true) => "Negative curvature found: H is indefinite, outside the proposition's \
+                       assumption H ⪰ 0, so its bound need not hold"
+            .to_string(),
+        Some(false) => "No negative curvature: the converged λ_min is not below zero".to_string(),
+        None => {
+            "Negative curvature unknown: λ_min was not computed or did not converge".to_string()
+        }
+    };
+    let (conclusion, verdict) = match (p.bound, p.ratio) {
+        (Some(bound), Some(ratio)) => {
+            let compared = format!(
+                "Tr(HΣ)/Tr(HΣ̄) = {} against the bound â·λ₁²·D/Tr(H)² = {}",
+                number(ratio),
+                number(bound)
+            );
+            // bound ≤ ratio ⟺ λ₁u₁ᵀΣu₁ ≤ Tr(HΣ): only Tr(HΣ)'s error moves the comparison.
+            let shortfall = (bound - ratio) / ratio * trace_h_sigma.abs();
+            if p.negative_curvature == Some(true) {
+                (compared, Verdict::OutsideAssumptions)
+            } else if bound <= ratio && p.first_ill_conditioned_k.is_some() {
+                (
+                    format!("{compared}: the ratio is ≥ the bound, and both conditions hold: anisotropic noise escapes faster than isotropic noise of the same size, as Proposition 1 predicts"),
+                    Verdict::Confirmed,
+                )
+            } else if bound <= ratio {
+                (
+                    format!("{compared}: the ratio is ≥ the bound, but without condition 1 the bound is not shown to be large"),
+                    Verdict::BoundOnly,
+                )
+            } else if shortfall <= VIOLATION_STDERRS * trace_h_sigma_stderr {
+                (
+                    format!("{compared}: the ratio is below the bound, but within {VIOLATION_STDERRS} standard errors of the stochastic Tr(HΣ): inconclusive"),
+                    Verdict::WithinError,
+                )
+            } else {
+                (
+                    format!("{compared}: the ratio is below the bound beyond estimation error, which H ⪰ 0 rules out (λ₁u₁ᵀΣu₁ ≤ Tr(HΣ)): H must have negative curvature not seen here"),
+                    Verdict::Violated,
+                )
+            }
+        }
+        _ if p.negative_curvature == Some(true) => (
+            "The bound or the ratio is undefined".to_string(),
+            Verdict::OutsideAssumptions,
+        ),
+        _ => (
+            "The bound or the ratio is undefined (Tr(HΣ̄) ≤ 0 or â undefined)".to_string(),
+            Verdict::Undefined,
+        ),
+    };
+    Reading {
+        ill_conditioning,
+        alignment,
+        curvature,
+        conclusion,
+        verdict,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{proposition1, LambdaMin};
+
+    fn converged(value: f64) -> Option<LambdaMin> {
+        Some(LambdaMin {
+            value,
+            converged: true,
+        })
+    }
+
+    /// H = diag(200, 20), so Tr(HΣ) = 200·Σ₁₁ + 20·Σ₂₂ and the bound is 200·Σ₁₁ in the same
+    /// units: every verdict follows from where Tr(HΣ) falls.
+    fn toy(trace_h_sigma: f64, eigenvalues: &[f64], lambda_min: Option<LambdaMin>) -> Proposition1 {
+        let trace_h = eigenvalues.iter().sum();
+        proposition1(
+            eigenvalues,
+            lambda_min,
+            trace_h,
+            4.4,
+            4.0,
+            trace_h_sigma,
+            eigenvalues.len(),
+        )
+    }
+
+    #[test]
+    fn each_verdict_where_its_premises_put_it() {
+        // D = 2: condition 1 needs λ₂ < λ₁/√2; 20 < 141 holds, 150 does not.
+        let p = toy(808.0, &[200.0, 20.0], converged(20.0));
+        assert_eq!(reading(&p, 808.0, 0.0).verdict, Verdict::Confirmed);
+        let p = toy(1400.0, &[200.0, 150.0], converged(150.0));
+        let r = reading(&p, 1400.0, 0.0);
+        assert_eq!(r.verdict, Verdict::BoundOnly);
+        assert!(
+            r.ill_conditioning.contains("not reached"),
+            "{}",
+            r.ill_conditioning
+        );
+        // λ₁u₁ᵀΣu₁ = 800 > Tr(HΣ) = 790: impossible for H ⪰ 0 unless Tr(HΣ) is off by its error.
+        let p = toy(790.0, &[200.0, 20.0], None);
+        assert_eq!(reading(&p, 790.0, 0.0).verdict, Verdict::Violated);
+        assert_eq!(reading(&p, 790.0, 5.0).verdict, Verdict::WithinError);
+        assert_eq!(reading(&p, 790.0, 3.0).verdict, Verdict::Violated);
+        let p = toy(790.0, &[200.0, 20.0], converged(-5.0));
+        let r = reading(&p, 790.0, 0.0);
+        assert_eq!(r.verdict, Verdict::OutsideAssumptions);
+        assert!(r.curvature.contains("indefinite"), "{}", r.curvature);
+        let p = proposition1(&[200.0, 20.0], None, 220.0, 0.0, 0.0, 0.0, 2);
+        let r = reading(&p, 0.0, 0.0);
+        assert_eq!(r.verdict, Verdict::Undefined);
+        assert!(r.alignment.contains("undefined"), "{}", r.alignment);
+        assert!(r.curvature.contains("unknown"), "{}", r.curvature);
+    }
+
+    #[test]
+    fn numbers_keep_four_significant_digits() {
+        assert_eq!(number(1.23456), "1.235");
+        assert_eq!(number(808.0), "808.0");
+        assert_eq!(number(0.0123456), "0.01235");
+        assert_eq!(number(1.5e-7), "1.500e-7");
+        assert_eq!(number(0.0), "0");
+    }
+}
