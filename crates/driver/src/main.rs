@@ -9,6 +9,8 @@ mod export;
 mod flags;
 mod frame;
 mod info;
+mod landscape;
+mod landscape_plots;
 mod network;
 mod notebook;
 mod plots;
@@ -56,6 +58,9 @@ enum Command {
     /// Describe a checkpoint: architecture, parameters, loss and accuracy on a dataset.
     #[command(allow_negative_numbers = true)]
     Info(info::InfoArgs),
+    /// The loss and accuracy on a line or plane through a checkpoint (Li et al. 2018 slices).
+    #[command(allow_negative_numbers = true)]
+    Landscape(Box<landscape::LandscapeArgs>),
     /// The paper's experiment in miniature on the bundled data: train, analyze, export.
     #[command(allow_negative_numbers = true)]
     Demo(demo::DemoArgs),
@@ -74,6 +79,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Analyze(args) => analyze::run(*args),
         Command::Export(args) => export::run(args),
         Command::Info(args) => info::run(args),
+        Command::Landscape(args) => landscape::run(*args),
         Command::Demo(args) => demo::run(args),
         Command::Reproduce(args) => reproduce::run(args),
     }
