@@ -244,6 +244,11 @@ pub fn run(args: LandscapeArgs) -> Result<ExitCode> {
         "directions": directions.record,
         "quadratic_model": model,
         "columns": column_docs(dims),
+        "figure": FigureText {
+            title: format!("{} — {}", checkpoint_name(dir), title(kind, dims)),
+            axis_labels: directions.labels,
+            marks: directions.marks,
+        },
     });
     let grid = grid_points(&directions.axes);
     let mut rows = resumed_rows(&out, &hash, &fingerprint, &grid, dims);
@@ -293,15 +298,7 @@ pub fn run(args: LandscapeArgs) -> Result<ExitCode> {
         &out.join(LANDSCAPE_CSV),
         csv(&grid, &rows, &model, dims).as_bytes(),
     )?;
-    let figure = SliceFigure {
-        title: format!("{} — {}", checkpoint_name(dir), title(kind, dims)),
-        axis_labels: directions.labels,
-        axes: directions.axes,
-        loss: rows.iter().map(|p| p.loss).collect(),
-        model: grid.iter().map(|c| model.at(c)).collect(),
-        accuracy: rows.iter().map(|p| p.accuracy).collect(),
-        marks: directions.marks,
-    };
+    let figure = read_figure(&out)?;
     let [svg, png] = figure.write(&out, LANDSCAPE_FIGURE)?;
     if !quiet {
         print!("{}", summary(&grid, &rows, &model));
@@ -314,6 +311,54 @@ pub fn run(args: LandscapeArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The words and marks of a slice's figure, kept in landscape.json so that the figure can be
+/// redrawn from the folder alone ([`read_figure`]).
+#[derive(Serialize, Deserialize)]
+struct FigureText {
+    title: String,
+    axis_labels: Vec<String>,
+    marks: Vec<Vec<f64>>,
+}
+
+/// What [`read_figure`] needs of landscape.json.
+#[derive(Deserialize)]
+struct StoredSlice {
+    axes: Vec<Vec<f64>>,
+    figure: FigureText,
+}
+
+/// The figure of the finished slice in `dir`, from its landscape.json and landscape.csv alone:
+/// `read_figure(dir)?.svg()` is the SVG a report inlines.
+pub fn read_figure(dir: &Path) -> Result<SliceFigure> {
+    let json_path = dir.join(LANDSCAPE_JSON);
+    let bytes =
+        std::fs::read(&json_path).with_context(|| format!("reading {}", json_path.display()))?;
+    let stored: StoredSlice = serde_json::from_slice(&bytes).with_context(|| {
+        format!(
+            "{}: not a landscape.json of this curvscope",
+            json_path.display()
+        )
+    })?;
+    let rows = read_rows(dir, stored.axes.len())?;
+    let points: usize = stored.axes.iter().map(Vec::len).product();
+    ensure!(
+        rows.len() == points,
+        "{} holds {} of the {points} grid points: rerun `curvscope landscape` with the same \
+         options to finish it",
+        dir.join(LANDSCAPE_CSV).display(),
+        rows.len()
+    );
+    Ok(SliceFigure {
+        title: stored.figure.title,
+        axis_labels: stored.figure.axis_labels,
+        axes: stored.axes,
+        loss: rows.iter().map(|r| r.point.loss).collect(),
+        model: rows.iter().map(|r| r.model).collect(),
+        accuracy: rows.iter().map(|r| r.point.accuracy).collect(),
+        marks: stored.figure.marks,
+    })
 }
 
 /// The second checkpoint of a line: (path, fingerprint, θ₂), checked to be the same network.
@@ -363,7 +408,7 @@ fn directions(
                     "theta_norm": norm(theta)}),
                 axes: vec![symmetric(); dims],
                 labels: (1..=dims)
-                    .map(|i| format!("filter-normalised random direction d{i}"))
+                    .map(|i| format!("filter-normalised random direction d{}", SUBSCRIPTS[i - 1]))
                     .collect(),
                 marks: vec![vec![0.0; dims]],
                 vectors,
@@ -394,13 +439,8 @@ fn directions(
                     .iter()
                     .enumerate()
                     .map(|(i, l)| {
-                        format!(
-                            "u{} (λ{} = {}), units of 1/√λ{}",
-                            i + 1,
-                            i + 1,
-                            short(*l),
-                            i + 1
-                        )
+                        let n = SUBSCRIPTS[i];
+                        format!("u{n} (λ{n} = {}), units of 1/√λ{n}", short(*l))
                     })
                     .collect(),
                 marks: vec![vec![0.0; dims]],
@@ -439,7 +479,10 @@ fn directions(
     })
 }
 
-/// Three significant digits.
+/// The subscripts of the first and second direction.
+const SUBSCRIPTS: [&str; 2] = ["₁", "₂"];
+
+/// Three decimals, trailing zeros dropped.
 fn short(x: f64) -> String {
     format!("{:.3}", x)
         .trim_end_matches('0')
@@ -449,8 +492,10 @@ fn short(x: f64) -> String {
 
 fn title(kind: &str, dims: usize) -> String {
     let what = match kind {
+        "random" if dims == 1 => "a filter-normalised random direction",
         "random" => "filter-normalised random directions",
-        "hessian" => "top Hessian eigenvectors",
+        "hessian" if dims == 1 => "the top Hessian eigenvector",
+        "hessian" => "the top two Hessian eigenvectors",
         _ => "the line to the second checkpoint",
     };
     format!("{}-D slice along {what}", dims)
@@ -518,30 +563,58 @@ fn resumed_rows(
     if !same {
         return Vec::new();
     }
-    let Ok(mut reader) = ::csv::Reader::from_path(out.join(LANDSCAPE_CSV)) else {
+    let Ok(stored) = read_rows(out, dims) else {
         return Vec::new();
     };
-    let mut rows = Vec::new();
-    for (record, c) in reader.records().zip(grid) {
-        let Ok(record) = record else { break };
-        let number = |i: usize| record.get(i).and_then(|s| s.parse::<f64>().ok());
-        let coords_match = (0..dims).all(|i| number(i) == Some(c[i]));
-        let Some(loss) = number(dims).filter(|_| coords_match) else {
-            break;
-        };
-        let accuracy = match record.get(dims + 1) {
-            Some("") => None,
-            _ => match number(dims + 1) {
-                Some(a) => Some(a),
-                None => break,
-            },
-        };
-        rows.push(SlicePoint { loss, accuracy });
-    }
-    rows
+    stored
+        .into_iter()
+        .zip(grid)
+        .take_while(|(row, c)| row.coordinates == **c)
+        .map(|(row, _)| row.point)
+        .collect()
 }
 
-/// The lowest loss on the grid and the fit of the quadratic model near θ.
+/// One row of landscape.csv.
+struct CsvRow {
+    coordinates: Vec<f64>,
+    point: SlicePoint,
+    model: f64,
+}
+
+/// The rows of landscape.csv in `dir`, a slice of `dims` dimensions; an error names the file
+/// and the row.
+fn read_rows(dir: &Path, dims: usize) -> Result<Vec<CsvRow>> {
+    let path = dir.join(LANDSCAPE_CSV);
+    let named = |e: ::csv::Error| anyhow::anyhow!("{}: {e}", path.display());
+    let mut reader = ::csv::Reader::from_path(&path).map_err(named)?;
+    let mut rows = Vec::new();
+    for (line, record) in reader.records().enumerate() {
+        let record = record.map_err(named)?;
+        let at = || format!("{} row {}", path.display(), line + 2);
+        let cell = |i: usize| -> Result<Option<f64>> {
+            match record.get(i) {
+                Some("") => Ok(None),
+                Some(text) => text
+                    .parse()
+                    .map(Some)
+                    .with_context(|| format!("{}: '{text}' is not a number", at())),
+                None => bail!("{}: too few columns", at()),
+            }
+        };
+        let number = |i: usize| cell(i)?.with_context(|| format!("{}: empty cell {}", at(), i + 1));
+        rows.push(CsvRow {
+            coordinates: (0..dims).map(number).collect::<Result<_>>()?,
+            point: SlicePoint {
+                loss: number(dims)?,
+                accuracy: cell(dims + 1)?,
+            },
+            model: number(dims + 2)?,
+        });
+    }
+    Ok(rows)
+}
+
+/// L(θ) and the lowest loss on the grid, with where it lies.
 fn summary(grid: &[Vec<f64>], rows: &[SlicePoint], model: &QuadraticModel) -> String {
     let (best, lowest) = rows
         .iter()
@@ -549,13 +622,8 @@ fn summary(grid: &[Vec<f64>], rows: &[SlicePoint], model: &QuadraticModel) -> St
         .filter(|(_, p)| p.loss.is_finite())
         .min_by(|a, b| a.1.loss.total_cmp(&b.1.loss))
         .map_or((None, f64::NAN), |(i, p)| (Some(&grid[i]), p.loss));
-    let gap = grid
-        .iter()
-        .zip(rows)
-        .map(|(c, p)| (p.loss - model.at(c)).abs())
-        .fold(0.0, f64::max);
     format!(
-        "L(θ) = {:.6}; lowest loss on the grid {lowest:.6} at {:?}; largest |L − quadratic model| {gap:.4e}\n",
+        "L(θ) = {:.6}; lowest loss on the grid {lowest:.6} at {:?}\n",
         model.loss,
         best.map(|c| c.to_vec()).unwrap_or_default()
     )

@@ -217,13 +217,17 @@ impl QuadraticModel {
 ///
 /// ```
 /// assert_eq!(curvscope_metrics::linspace(-1.0, 1.0, 5), [-1.0, -0.5, 0.0, 0.5, 1.0]);
+/// assert_eq!(curvscope_metrics::linspace(-2.0, 2.0, 21)[3], -1.4);
 /// ```
 pub fn linspace(lo: f64, hi: f64, points: usize) -> Vec<f64> {
     if points == 1 {
         return vec![lo];
     }
-    let step = (hi - lo) / (points - 1) as f64;
-    (0..points).map(|i| lo + step * i as f64).collect()
+    // Each value from lo and hi directly (no accumulated step), so −2..2 gives −1.4, not −1.3999….
+    let last = (points - 1) as f64;
+    (0..points)
+        .map(|i| lo + (hi - lo) * i as f64 / last)
+        .collect()
 }
 
 /// Every point of the grid spanned by `axes` (the coordinate values along each direction),
