@@ -68,6 +68,16 @@ pub fn filter_normalize(direction: &mut [f64], theta: &[f64], tensors: &[(String
 /// `count` filter-normalised random directions at θ ([`filter_normalize`] of a standard
 /// Gaussian vector); direction i is drawn from ChaCha8 stream i of `seed`, so a 2-D slice's first
 /// direction is the 1-D slice's.
+///
+/// ```
+/// use curvscope_hessian::norm;
+/// let tensors = vec![("w".to_string(), vec![2, 3]), ("b".to_string(), vec![2])];
+/// let theta = [1.0, 2.0, 2.0, 0.0, 0.0, 4.0, 9.0, 9.0];
+/// let d = curvscope_metrics::filter_normalized_directions(&tensors, &theta, 2, 7);
+/// assert!((norm(&d[0][..3]) - 3.0).abs() < 1e-12 && (norm(&d[1][3..6]) - 4.0).abs() < 1e-12);
+/// assert_eq!(d[0][6..], [0.0, 0.0]); // the bias is held fixed
+/// assert_ne!(d[0], d[1]);
+/// ```
 pub fn filter_normalized_directions(
     tensors: &[(String, Vec<usize>)],
     theta: &[f64],
@@ -108,7 +118,8 @@ pub struct NonPositiveCurvature {
 }
 
 /// The top `options.k` eigenpairs of H(θ) by Lanczos (`options.which` is taken as
-/// [`Which::Largest`]), each eigenvector divided by √λ.
+/// [`Which::Largest`]), each eigenvector divided by √λ and signed so that gᵀd_i ≥ 0 (g = ∇L(θ)):
+/// the loss rises towards positive coordinates to first order.
 ///
 /// ```
 /// use curvscope_metrics::hessian_directions;
@@ -124,9 +135,10 @@ pub struct NonPositiveCurvature {
 /// #     fn hvp(&self, _: &[f64], v: &[f64]) -> Vec<f64> { vec![4.0 * v[0], v[1]] }
 /// #     fn per_sample_grads_range(&self, t: &[f64], _: usize, _: usize) -> Vec<f64> { vec![4.0 * t[0], t[1]] }
 /// # }
-/// let top = hessian_directions(&Q, &[0.0, 0.0], &LanczosOptions { k: 1, ..Default::default() })?;
+/// let top = hessian_directions(&Q, &[1.0, 0.0], &LanczosOptions { k: 1, ..Default::default() })?;
 /// assert!((top.eigenpairs.eigenvalues[0] - 4.0).abs() < 1e-10);
-/// assert!((top.directions[0][0].abs() - 0.5).abs() < 1e-10); // u₁/√λ₁ = ±(1/2, 0)
+/// // u₁/√λ₁ = (1/2, 0), signed along g = (4, 0)
+/// assert!((top.directions[0][0] - 0.5).abs() < 1e-10 && top.directions[0][1].abs() < 1e-10);
 /// # Ok::<(), curvscope_metrics::NonPositiveCurvature>(())
 /// ```
 ///
@@ -142,14 +154,17 @@ pub fn hessian_directions<O: Objective + ?Sized>(
         ..options.clone()
     };
     let eigenpairs = extreme_eigenpairs(&HessianOperator::new(objective, theta), &options);
+    let g = objective.grad(theta);
     let directions = eigenpairs
         .eigenvalues
         .iter()
         .zip(&eigenpairs.eigenvectors)
         .enumerate()
         .map(|(i, (&value, u))| {
+            // An eigenvector's sign is arbitrary; this one makes slices of k = 1 and k = 2 agree.
+            let sign = if dot(&g, u) < 0.0 { -1.0 } else { 1.0 };
             if value > 0.0 {
-                Ok(u.iter().map(|x| x / value.sqrt()).collect())
+                Ok(u.iter().map(|x| sign * x / value.sqrt()).collect())
             } else {
                 Err(NonPositiveCurvature { rank: i + 1, value })
             }
@@ -217,16 +232,17 @@ impl QuadraticModel {
 ///
 /// ```
 /// assert_eq!(curvscope_metrics::linspace(-1.0, 1.0, 5), [-1.0, -0.5, 0.0, 0.5, 1.0]);
-/// assert_eq!(curvscope_metrics::linspace(-2.0, 2.0, 21)[3], -1.4);
+/// assert_eq!(curvscope_metrics::linspace(-2.0, 2.0, 21)[9], -0.2);
 /// ```
 pub fn linspace(lo: f64, hi: f64, points: usize) -> Vec<f64> {
     if points == 1 {
         return vec![lo];
     }
-    // Each value from lo and hi directly (no accumulated step), so −2..2 gives −1.4, not −1.3999….
+    // A weighted mean with one rounding at the end: −2..2 in 21 points gives −1.4 and −0.2,
+    // not −1.3999… and −0.19999… as lo + i·step would.
     let last = (points - 1) as f64;
     (0..points)
-        .map(|i| lo + (hi - lo) * i as f64 / last)
+        .map(|i| (lo * (last - i as f64) + hi * i as f64) / last)
         .collect()
 }
 
@@ -262,6 +278,11 @@ pub struct SlicePoint {
 }
 
 /// θ + Σ_i c_i d_i.
+///
+/// ```
+/// let d = [vec![1.0, 0.0], vec![0.0, 2.0]];
+/// assert_eq!(curvscope_metrics::displaced(&[1.0, 1.0], &d, &[3.0, 0.5]), [4.0, 2.0]);
+/// ```
 pub fn displaced(theta: &[f64], directions: &[Vec<f64>], c: &[f64]) -> Vec<f64> {
     assert_eq!(c.len(), directions.len(), "one coordinate per direction");
     let mut point = theta.to_vec();

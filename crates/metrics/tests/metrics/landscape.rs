@@ -77,6 +77,8 @@ fn two_d_slice_of_a_quadratic_along_hessian_eigenvectors_is_the_closed_form() {
         assert_rel(u.dot(&DVector::from_column_slice(d)).abs(), norm(d), 1e-8);
     }
     let model = QuadraticModel::new(&ls, &theta, &top.directions);
+    // Signed uphill: gᵀd_i ≥ 0 (here g is far from 0, so the sign is decided).
+    assert!(model.slopes.iter().all(|&s| s > 1e-3), "{:?}", model.slopes);
     // In units of 1/√λ the curvature matrix is the identity.
     for (i, row) in model.curvatures.iter().enumerate() {
         for (j, &h) in row.iter().enumerate() {
