@@ -240,3 +240,26 @@ fn hessian_line_uses_the_top_eigenvector_in_units_of_one_over_sqrt_lambda() {
     assert_eq!(mid[0], 0.0);
     assert_close((hi[3] + lo[3]) / 2.0 - mid[3], hi[0] * hi[0] / 2.0);
 }
+
+/// What cannot be sliced is refused with the reason and the way out.
+#[test]
+fn bad_inputs_are_refused_with_the_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let toy = tmp.path().join("toy");
+    let meta = CheckpointMeta::new(ArchSpec::Toy2d);
+    save_checkpoint(&toy, &meta, &[0.5, -0.5], Dtype::F64).unwrap();
+    let refused = curvscope(&["landscape", path(&toy), "--data", "toy2d", "-q"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("use --directions hessian"), "{stderr}");
+
+    let (ckpt, _) = checkpoint(tmp.path(), "ckpt", 0.0);
+    let refused = curvscope(&["landscape", path(&ckpt), "--to", path(&toy), "-q"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && stderr.contains("--to") && stderr.contains("toy"),
+        "{stderr}"
+    );
+    let refused = curvscope(&["landscape", path(&ckpt), "--points", "1"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--points"));
+}

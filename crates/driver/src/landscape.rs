@@ -49,8 +49,9 @@ pub struct LandscapeArgs {
     /// Directions of the slice. random: Gaussian directions, filter-normalised (Li et al.
     /// 2018: each filter, a slice along a weight tensor's first axis, rescaled to the norm of
     /// θ's filter), biases and other 1-D tensors held fixed (Li et al.'s ignore='biasbn');
-    /// coordinates in those units. hessian: the top eigenvectors u₁ (, u₂) of H at θ by
-    /// Lanczos, scaled to u_i/√λ_i, so coordinate c raises the quadratic model by c²/2.
+    /// coordinates in those units. hessian: the top eigenvector u₁ (and u₂ on a plane) of H at θ
+    /// by Lanczos, scaled to u_i/√λ_i and signed so that gᵀu_i ≥ 0, so coordinate c raises the
+    /// quadratic model by c²/2.
     #[arg(long, value_enum, default_value_t = DirectionKind::Random)]
     pub directions: DirectionKind,
     /// The straight line from CHECKPOINT (t = 0) to CHECKPOINT2 (t = 1) instead of
