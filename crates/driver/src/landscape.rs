@@ -118,11 +118,40 @@ impl GridKind {
     }
 }
 
+/// What a slice's first direction is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum SliceKind {
+    Random,
+    Hessian,
+    /// Towards the `--to` checkpoint.
+    Line,
+}
+
+impl SliceKind {
+    /// Its name in landscape.json and in the default output folder.
+    fn name(self) -> &'static str {
+        match self {
+            SliceKind::Random => "random",
+            SliceKind::Hessian => "hessian",
+            SliceKind::Line => "line",
+        }
+    }
+
+    /// `--span`'s default.
+    fn default_span(self) -> f64 {
+        match self {
+            SliceKind::Random => 1.0,
+            SliceKind::Hessian => 2.0,
+            SliceKind::Line => 0.5,
+        }
+    }
+}
+
 /// Everything that determines the numbers; its hash decides whether a stored grid is continued.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct SliceOptions {
-    /// "random", "hessian" or "line".
-    directions: String,
+    directions: SliceKind,
     /// The second checkpoint of a line, with the SHA-256 of its files.
     to: Option<(PathBuf, String)>,
     grid: GridKind,
@@ -191,32 +220,29 @@ pub fn run(args: LandscapeArgs) -> Result<ExitCode> {
     )
     .with_context(|| format!("building the network on '{}'", choice.spec))?;
     let kind = match (&to, args.directions) {
-        (Some(_), _) => "line",
-        (None, DirectionKind::Random) => "random",
-        (None, DirectionKind::Hessian) => "hessian",
+        (Some(_), _) => SliceKind::Line,
+        (None, DirectionKind::Random) => SliceKind::Random,
+        (None, DirectionKind::Hessian) => SliceKind::Hessian,
     };
     let dims = args.grid.dims();
     let options = SliceOptions {
-        directions: kind.to_string(),
+        directions: kind,
         to: to
             .as_ref()
             .map(|(path, sha, _)| (path.clone(), sha.clone())),
         grid: args.grid,
         points: args.points.unwrap_or(if dims == 1 { 51 } else { 21 }),
-        span: args.span.unwrap_or(match kind {
-            "random" => 1.0,
-            "hessian" => 2.0,
-            _ => 0.5,
-        }),
+        span: args.span.unwrap_or(kind.default_span()),
         seed: args.seed,
-        tol: (kind == "hessian").then_some(args.tol),
+        tol: (kind == SliceKind::Hessian).then_some(args.tol),
         data: choice.clone(),
         precision: args.data.precision,
         device: args.data.device,
     };
     let out = args.out.clone().unwrap_or_else(|| {
         dir.join(format!(
-            "landscape-{kind}-{}",
+            "landscape-{}-{}",
+            kind.name(),
             if dims == 1 { "1d" } else { "2d" }
         ))
     });
@@ -229,7 +255,7 @@ pub fn run(args: LandscapeArgs) -> Result<ExitCode> {
             eprintln!("{what}");
         }
     };
-    status(&format!("directions ({kind}, {dims}-D)…"));
+    status(&format!("directions ({}, {dims}-D)…", kind.name()));
     let directions = directions(&*objective, theta, &options, to.as_ref().map(|t| &t.2))?;
     status("quadratic model (gradient and Hessian-vector products)…");
     let model = QuadraticModel::new(&*objective, theta, &directions.vectors);
@@ -400,8 +426,8 @@ fn directions(
         Ok(found)
     };
     let symmetric = || linspace(-span, span, points);
-    Ok(match (options.directions.as_str(), to) {
-        ("random", _) => {
+    Ok(match options.directions {
+        SliceKind::Random => {
             let vectors = random(dims)?;
             Directions {
                 record: json!({"kind": "random", "seed": random_seed,
@@ -415,7 +441,7 @@ fn directions(
                 vectors,
             }
         }
-        ("hessian", _) => {
+        SliceKind::Hessian => {
             let lanczos = LanczosOptions {
                 k: dims,
                 tol: options.tol.expect("set for hessian"),
@@ -448,7 +474,8 @@ fn directions(
                 vectors: top.directions,
             }
         }
-        (_, Some(theta2)) => {
+        SliceKind::Line => {
+            let theta2 = to.context("a line needs its second checkpoint")?;
             ensure!(
                 theta2.len() == theta.len(),
                 "--to: θ₂ has {} parameters, θ has {}",
@@ -458,7 +485,7 @@ fn directions(
             let line: Vec<f64> = theta2.iter().zip(theta).map(|(b, a)| b - a).collect();
             let mut vectors = vec![line];
             let mut axes = vec![linspace(-span, 1.0 + span, points)];
-            let mut labels = vec!["t (0: CHECKPOINT, 1: CHECKPOINT2)".to_string()];
+            let mut labels = vec!["t: (1 − t)·θ + t·θ₂, θ₂ from --to".to_string()];
             if dims == 2 {
                 vectors.extend(random(1)?);
                 axes.push(symmetric());
@@ -476,7 +503,6 @@ fn directions(
                 vectors,
             }
         }
-        _ => unreachable!("a line always has its second checkpoint"),
     })
 }
 
@@ -491,13 +517,15 @@ fn short(x: f64) -> String {
         .to_string()
 }
 
-fn title(kind: &str, dims: usize) -> String {
-    let what = match kind {
-        "random" if dims == 1 => "a filter-normalised random direction",
-        "random" => "filter-normalised random directions",
-        "hessian" if dims == 1 => "the top Hessian eigenvector",
-        "hessian" => "the top two Hessian eigenvectors",
-        _ => "the line to the second checkpoint",
+/// The figure's title after the checkpoint's name.
+fn title(kind: SliceKind, dims: usize) -> String {
+    let what = match (kind, dims) {
+        (SliceKind::Random, 1) => "a filter-normalised random direction",
+        (SliceKind::Random, _) => "filter-normalised random directions",
+        (SliceKind::Hessian, 1) => "the top Hessian eigenvector",
+        (SliceKind::Hessian, _) => "the top two Hessian eigenvectors",
+        (SliceKind::Line, 1) => "the line to the second checkpoint",
+        (SliceKind::Line, _) => "the line to the second checkpoint and a random direction",
     };
     format!("{}-D slice along {what}", dims)
 }
