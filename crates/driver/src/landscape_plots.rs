@@ -212,6 +212,8 @@ impl SliceFigure {
             .x_desc(self.axis_labels[0].as_str())
             .y_desc(self.axis_labels[1].as_str())
             .label_style((FONT, 13))
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
             .axis_desc_style((FONT, 14))
             .draw()
             .map_err(drawing)?;
@@ -248,6 +250,14 @@ fn drawing<E: std::error::Error + Send + Sync + 'static>(
     e: DrawingAreaErrorKind<E>,
 ) -> anyhow::Error {
     anyhow!("drawing a landscape figure: {e}")
+}
+
+/// A tick label: plotters places ticks at 1-2-5 multiples of a power of ten, but computes them
+/// in floating point (−1e-17 for 0, 0.30000000000000004); rounded to nine decimals and printed
+/// shortest, they read 0, 0.3, 2.
+fn tick(v: &f64) -> String {
+    let rounded = (v * 1e9).round() / 1e9;
+    format!("{}", rounded + 0.0)
 }
 
 /// [min, max] of the finite values ([0, 1] when there are none; widened when flat).
@@ -310,6 +320,8 @@ where
         .x_desc(x_desc)
         .y_desc(y_desc)
         .label_style((FONT, 14))
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
         .axis_desc_style((FONT, 16))
         .light_line_style(WHITE.mix(0.0))
         .draw()
@@ -412,6 +424,7 @@ where
         .disable_mesh()
         .disable_x_axis()
         .label_style((FONT, 12))
+        .y_label_formatter(&tick)
         .draw()
         .map_err(drawing)?;
     let steps = 100;
