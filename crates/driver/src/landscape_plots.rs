@@ -440,3 +440,66 @@ where
         .map_err(drawing)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_read_as_written() {
+        let labels: Vec<String> = [-1e-17, 0.30000000000000004, 2.0, -0.5, 1e-3]
+            .iter()
+            .map(tick)
+            .collect();
+        assert_eq!(labels, ["0", "0.3", "2", "-0.5", "0.001"]);
+    }
+
+    #[test]
+    fn a_model_leaving_the_axes_is_cut_into_runs_inside_them() {
+        let x = [0.0, 1.0, 2.0, 3.0, 4.0];
+        let runs = runs_within(&x, &[0.5, 9.0, 0.2, 0.3, -5.0], &(0.0..1.0));
+        assert_eq!(runs, [vec![(0.0, 0.5)], vec![(2.0, 0.2), (3.0, 0.3)]]);
+    }
+
+    /// A plane and a line each render to an SVG of the stated size with every panel's text.
+    #[test]
+    fn slices_render_to_svg_strings() {
+        let axis = vec![-1.0, 0.0, 1.0];
+        let plane = SliceFigure {
+            title: "plane".into(),
+            axis_labels: vec!["a".into(), "b".into()],
+            axes: vec![axis.clone(), axis.clone()],
+            loss: (0..9).map(f64::from).collect(),
+            model: (0..9).map(|i| f64::from(i) * 2.0).collect(),
+            accuracy: Some(vec![0.5; 9]),
+            marks: vec![vec![0.0, 0.0]],
+        };
+        let svg = plane.svg().unwrap();
+        assert_eq!(plane.size(), (1410, 500));
+        assert!(svg.contains(r#"width="1410""#), "{}", &svg[..200]);
+        for text in ["plane", "loss", "quadratic model", "accuracy"] {
+            assert!(
+                svg.contains(&format!(">{text}<")) || svg.contains(text),
+                "{text}"
+            );
+        }
+        let line = SliceFigure {
+            title: "line".into(),
+            axis_labels: vec!["t".into()],
+            axes: vec![axis],
+            loss: vec![1.0, 0.5, 1.0],
+            model: vec![f64::NAN, 0.5, 100.0],
+            accuracy: None,
+            marks: vec![vec![0.0]],
+        };
+        assert!(line
+            .svg()
+            .unwrap()
+            .contains("quadratic model L + gᵀδ + ½δᵀHδ"));
+        let mismatched = SliceFigure {
+            loss: vec![1.0],
+            ..line
+        };
+        assert!(mismatched.svg().is_err());
+    }
+}
