@@ -161,6 +161,19 @@ fn random_plane_is_the_objective_at_the_displaced_points_and_resumes_after_a_sto
         std::fs::read(whole.join("landscape.csv")).unwrap(),
         std::fs::read(resumed.join("landscape.csv")).unwrap()
     );
+    // Other options in the same folder: replaced, and said so.
+    let other = ok(&[
+        "landscape",
+        path(&ckpt),
+        "--out",
+        path(&whole),
+        "--data",
+        "halfspace:200",
+        "--points",
+        "3",
+    ]);
+    assert!(String::from_utf8_lossy(&other.stderr).contains("it is replaced"));
+    assert_eq!(read_csv(&whole).1.len(), 3);
 }
 
 #[test]

@@ -577,7 +577,7 @@ fn csv(grid: &[Vec<f64>], rows: &[SlicePoint], model: &QuadraticModel, dims: usi
 }
 
 /// The rows of an unfinished slice in `out` made with the same options from the same
-/// checkpoint: the longest prefix of landscape.csv whose coordinates are the grid's.
+/// checkpoint (a slice of other options there is replaced, with a note): the longest prefix of landscape.csv whose coordinates are the grid's.
 fn resumed_rows(
     out: &Path,
     hash: &str,
@@ -585,11 +585,19 @@ fn resumed_rows(
     grid: &[Vec<f64>],
     dims: usize,
 ) -> Vec<SlicePoint> {
-    let same = std::fs::read(out.join(LANDSCAPE_JSON))
+    let Some(stored) = std::fs::read(out.join(LANDSCAPE_JSON))
         .ok()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .is_some_and(|m| m["options_hash"] == hash && m["checkpoint_sha256"] == fingerprint);
-    if !same {
+    else {
+        return Vec::new();
+    };
+    if stored["options_hash"] != hash || stored["checkpoint_sha256"] != fingerprint {
+        eprintln!(
+            "note: {} holds a slice of other options or another checkpoint (options hash {}); \
+             it is replaced (use another --out to keep both)",
+            out.display(),
+            stored["options_hash"]
+        );
         return Vec::new();
     }
     let Ok(stored) = read_rows(out, dims) else {
