@@ -10,6 +10,7 @@ mod flags;
 mod frame;
 mod info;
 mod landscape;
+mod landscape_folder;
 mod landscape_plots;
 mod network;
 mod notebook;
