@@ -1,4 +1,4 @@
-//! Kill tests (issue #12): `train` and `analyze` killed with SIGKILL at random, seeded
+//! Kill tests (issue #12): `train`, `analyze` and `landscape` killed with SIGKILL at random, seeded
 //! moments and then run again end exactly where an uninterrupted run ends: the same
 //! checkpoints byte for byte and the same CSVs, wall times aside. Each train trial kills the
 //! resumed run once more before letting it finish.
@@ -209,6 +209,49 @@ fn analyze_killed_at_random_resumes_to_the_uninterrupted_analysis() {
         }
     }
     eprintln!("analyze: {interrupted} of {TRIALS} kills hit a running process; all {TRIALS} reruns matched");
+    assert!(
+        interrupted >= TRIALS / 2,
+        "too few kills landed: {interrupted}"
+    );
+}
+
+#[test]
+fn landscape_killed_at_random_resumes_to_the_uninterrupted_slice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let fixed = r#"{"name":"fixed-output","input":2,"hidden":20}"#;
+    run_ok(&words(&format!(
+        "train --quiet --arch {fixed} --data halfspace:200 --dynamic gd --lr 0.1 --steps 10 \
+         --snapshot-every 10 --out {}",
+        path(&run)
+    )));
+    let checkpoint = run.join("step-000010");
+    let slice = |out: &Path| {
+        words(&format!(
+            "landscape {} --quiet --grid 2d --points 40 --out {}",
+            path(&checkpoint),
+            path(out)
+        ))
+    };
+    let whole = tmp.path().join("whole");
+    let duration = run_ok(&slice(&whole));
+    let files = ["landscape.csv", "landscape.json"];
+    let mut rng = ChaCha8Rng::seed_from_u64(18);
+    let mut interrupted = 0;
+    for trial in 0..TRIALS {
+        let out = tmp.path().join(format!("trial-{trial}"));
+        let at = moment(&mut rng, duration);
+        interrupted += usize::from(kill_after(&slice(&out), at));
+        run_ok(&slice(&out));
+        for file in files {
+            assert_eq!(
+                std::fs::read(out.join(file)).unwrap(),
+                std::fs::read(whole.join(file)).unwrap(),
+                "trial {trial} (killed at {at:?}): {file}"
+            );
+        }
+    }
+    eprintln!("landscape: {interrupted} of {TRIALS} kills hit a running process; all {TRIALS} reruns matched (whole run {duration:?})");
     assert!(
         interrupted >= TRIALS / 2,
         "too few kills landed: {interrupted}"

@@ -34,17 +34,6 @@ fn path(p: &Path) -> &str {
 /// A run folder whose name is markup, so any unescaped use of it breaks the document.
 const RUN_NAME: &str = "run <b>&\"x\"";
 
-/// A 2-D landscape slice in the documented format (alpha, beta, loss, accuracy), loss α² + β².
-fn landscape_csv() -> String {
-    let mut csv = String::from("alpha,beta,loss,accuracy\n");
-    for b in [-1.0, 0.0, 1.0] {
-        for a in [-1.0, -0.5, 0.0, 0.5, 1.0] {
-            csv.push_str(&format!("{a},{b},{},0.5\n", a * a + b * b));
-        }
-    }
-    csv
-}
-
 /// The report of a small analysis, made once for every test of this file: a fixed-output net
 /// (D = 18) trained 20 SGD steps on 200 half-space points, 3 checkpoints, analyzed with a
 /// stochastic Tr(HΣ) (so ± appears), the spectral density and a landscape slice.
@@ -90,7 +79,16 @@ fn report() -> &'static Path {
             "3",
             "--quiet",
         ]);
-        std::fs::write(run.join("analysis/landscape_random.csv"), landscape_csv()).unwrap();
+        let checkpoint = run.join("step-000020");
+        curvscope(&[
+            "landscape",
+            path(&checkpoint),
+            "--data",
+            "halfspace:200",
+            "--points",
+            "5",
+            "--quiet",
+        ]);
         let html = root.join("report.html");
         curvscope(&["report", path(&run), "--to", path(&html), "--quiet"]);
         html
@@ -178,8 +176,7 @@ fn the_report_is_valid_self_contained_html() {
         "density",
         "layers_trace_h",
         "layers_trace_sigma",
-        "landscape_random_loss",
-        "landscape_random_accuracy",
+        "landscape-random-1d",
     ] {
         assert!(ids.contains(&id), "figure {id} in {ids:?}");
     }

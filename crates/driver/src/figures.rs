@@ -2,7 +2,7 @@
 //! `report` inlines: the panels of the paper's Figs. 3 and 5, each estimated value with its
 //! standard error, plus per-layer traces and landscape slices where their CSVs exist.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use curvscope_metrics::{isotropic_trace_h_sigma, relative_stderr};
@@ -394,79 +394,6 @@ fn layer_charts(dir: &Path, x_label: &str) -> Result<Vec<Chart>> {
             y_label: y_label.into(),
             log_y: positive,
             integer_x: true,
-            series,
-        });
-    }
-    Ok(charts)
-}
-
-/// The landscape slices in `dir`: every `landscape*.csv`, with columns alpha, beta, loss and
-/// accuracy (beta empty on a 1-D line; accuracy empty for non-classifiers), one row per grid
-/// point. A line is drawn as loss against α; a 2-D grid as one loss line per β. Returns each
-/// file with its charts (loss, then accuracy where present).
-pub fn landscape_charts(dir: &Path) -> Result<Vec<(PathBuf, Vec<Chart>)>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("landscape") && n.ends_with(".csv"))
-        })
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .map(|path| {
-            let charts = slice_charts(&path).with_context(|| path.display().to_string())?;
-            Ok((path, charts))
-        })
-        .collect()
-}
-
-/// The charts of one landscape CSV (see [`landscape_charts`]).
-fn slice_charts(path: &Path) -> Result<Vec<Chart>> {
-    let frame = Frame::read(path)?;
-    let (alpha, beta) = (frame.numbers("alpha")?, frame.text("beta")?);
-    let stem = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("landscape")
-        .to_string();
-    let lines = groups(&beta);
-    let n = lines.len();
-    let mut charts = Vec::new();
-    for (column, y_label) in [("loss", "loss"), ("accuracy", "accuracy")] {
-        let y = frame.numbers(column)?;
-        let series: Vec<Series> = lines
-            .iter()
-            .enumerate()
-            .map(|(i, (b, rows))| {
-                let label =
-                    (!b.is_empty() && (n <= 8 || i == 0 || i + 1 == n)).then(|| format!("β = {b}"));
-                Series::exact(
-                    label,
-                    rows.iter()
-                        .filter_map(|&r| Some((alpha[r]?, y[r]?)))
-                        .collect(),
-                    if n == 1 {
-                        PALETTE[0]
-                    } else {
-                        trajectory_color(i, n)
-                    },
-                )
-            })
-            .collect();
-        if series.iter().all(|s| s.points.is_empty()) {
-            continue;
-        }
-        charts.push(Chart {
-            name: format!("{stem}_{column}"),
-            title: format!("{stem}: {column} along the slice"),
-            x_label: "α".into(),
-            y_label: y_label.into(),
-            log_y: false,
-            integer_x: false,
             series,
         });
     }

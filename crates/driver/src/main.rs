@@ -10,6 +10,9 @@ mod figures;
 mod flags;
 mod frame;
 mod info;
+mod landscape;
+mod landscape_folder;
+mod landscape_plots;
 mod network;
 mod notebook;
 mod plots;
@@ -58,6 +61,9 @@ enum Command {
     /// Describe a checkpoint: architecture, parameters, loss and accuracy on a dataset.
     #[command(allow_negative_numbers = true)]
     Info(info::InfoArgs),
+    /// The loss and accuracy on a line or plane through a checkpoint (Li et al. 2018 slices).
+    #[command(allow_negative_numbers = true)]
+    Landscape(Box<landscape::LandscapeArgs>),
     /// The paper's experiment in miniature on the bundled data: train, analyze, export.
     #[command(allow_negative_numbers = true)]
     Demo(demo::DemoArgs),
@@ -80,6 +86,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Analyze(args) => analyze::run(*args),
         Command::Export(args) => export::run(args),
         Command::Info(args) => info::run(args),
+        Command::Landscape(args) => landscape::run(*args),
         Command::Demo(args) => demo::run(args),
         Command::Report(args) => report::run(args),
         Command::Reproduce(args) => reproduce::run(args),

@@ -17,7 +17,7 @@ use plotters_backend::{BackendColor, BackendCoord, BackendTextStyle, DrawingErro
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 
 /// plotters measures text (for layout) with the registered font; [`GlyphText`] draws it.
-fn register_font() {
+pub(crate) fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         if plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).is_err() {
@@ -489,7 +489,7 @@ where
 /// A bitmap backend that sets text itself. plotters 0.3.7's ab_glyph text drops each glyph's
 /// left side bearing (it draws the outline at the pen position, not at `px_bounds().min.x`),
 /// so letters overlap or gap ("Tr", "1 00"); everything else is the bitmap backend's.
-struct GlyphText<'a>(BitMapBackend<'a>);
+pub(crate) struct GlyphText<'a>(pub(crate) BitMapBackend<'a>);
 
 type Drawn = Result<(), DrawingErrorKind<<BitMapBackend<'static> as DrawingBackend>::ErrorType>>;
 

@@ -12,9 +12,10 @@ use curvscope_metrics::{reading, Verdict};
 use curvscope_model::files::write_atomic;
 
 use crate::export::{locate, Located};
-use crate::figures::{charts, landscape_charts};
+use crate::figures::charts;
 use crate::frame::Frame;
-use crate::plots::{short_number, svg, Chart};
+use crate::landscape_folder::{landscape_folders, read_figure};
+use crate::plots::{short_number, svg};
 use crate::record::{CheckpointRecord, MANIFEST_JSON, METRICS_CSV, REPORTS_DIR};
 use crate::run_folder::RUN_JSON;
 use crate::tables::{Cell, METRICS};
@@ -136,12 +137,15 @@ fn section(run: &Located) -> Result<String> {
     html.push_str("<h3>Figures</h3>\n");
     let run_log = run.run_csv.as_deref().map(Frame::read).transpose()?;
     for chart in charts(&run.analysis, run_log.as_ref())? {
-        html.push_str(&figure(&chart, None)?);
-    }
-    for (file, slices) in landscape_charts(&run.analysis)? {
-        for chart in slices {
-            html.push_str(&figure(&chart, Some(&file))?);
+        if let Some(svg) = svg(&chart)? {
+            html.push_str(&figure(&chart.name, &svg, None));
         }
+    }
+    for dir in landscape_folders(&run.analysis) {
+        let svg = read_figure(&dir)?.svg()?;
+        let id = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+        let id = id.as_deref().unwrap_or("landscape");
+        html.push_str(&figure(id, &svg, Some(&dir)));
     }
     html.push_str(&provenance(run, &records)?);
     html.push_str("</section>\n");
@@ -267,21 +271,18 @@ fn proposition(record: &CheckpointRecord) -> String {
     html
 }
 
-/// One inline SVG figure; a landscape slice names its file.
-fn figure(chart: &Chart, source: Option<&Path>) -> Result<String> {
-    let Some(svg) = svg(chart)? else {
-        return Ok(String::new());
-    };
-    let caption = source.map_or(String::new(), |f| {
+/// One inline SVG figure with id `id`; a landscape slice names the folder it was drawn from.
+fn figure(id: &str, svg: &str, source: Option<&Path>) -> String {
+    let caption = source.map_or(String::new(), |dir| {
         format!(
             "<figcaption>From <code>{}</code>.</figcaption>",
-            escape(&f.display().to_string())
+            escape(&dir.display().to_string())
         )
     });
-    Ok(format!(
+    format!(
         "<figure id=\"{}\">\n{svg}\n{caption}</figure>\n",
-        escape(&chart.name)
-    ))
+        escape(id)
+    )
 }
 
 /// JSON flattened to (dotted key, value) pairs, for a table.

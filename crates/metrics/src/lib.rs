@@ -19,6 +19,8 @@
 //!   [`adaptive_sharpness_worst`] (ℓ2 or ℓ∞), by the projected ascent [`worst_case_sharpness`].
 //! - Training dynamics (Zhu et al. Table 1, M-SGD of Wu et al. 2020): [`Dynamic`], run by
 //!   [`Descent`].
+//! - Loss-landscape slices (Li et al. 2018): [`filter_normalized_directions`],
+//!   [`hessian_directions`], [`grid_points`], [`evaluate_slice`], beside the [`QuadraticModel`].
 //! - Everything at once: [`analyze_checkpoint`] → [`Report`].
 //!
 //! ```
@@ -70,6 +72,7 @@ mod covariance;
 mod dynamics;
 mod escape;
 mod escaping;
+mod landscape;
 mod layers;
 mod monte_carlo;
 mod proposition;
@@ -97,6 +100,11 @@ pub use escape::{
     TOY2D_NOISE_TRACE, TOY2D_RANK, TOY2D_REPETITIONS, TOY2D_START, TOY2D_STEPS,
 };
 pub use escaping::{trace_h_sigma_exact, trace_h_sigma_stochastic};
+pub use landscape::{
+    displaced, evaluate_slice, filter_normalize, filter_normalized_directions, grid_points,
+    hessian_directions, linspace, HessianDirections, NonPositiveCurvature, QuadraticModel,
+    SlicePoint,
+};
 pub use layers::{layer_traces, LayerTrace};
 pub use proposition::{
     anisotropy_ratio, condition_ks, first_ill_conditioned_k, ill_conditioning_exponent,

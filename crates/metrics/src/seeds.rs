@@ -35,6 +35,8 @@ pub enum Purpose {
     AdaptiveSharpnessL2 = 10,
     /// The random start of worst-case ℓ∞ adaptive sharpness's ascent.
     AdaptiveSharpnessLinf = 11,
+    /// The random directions of a loss-landscape slice.
+    LandscapeDirections = 12,
 }
 
 /// The seed of `purpose` under the master `seed`: the first 64 bits of ChaCha8(`seed`) on

@@ -2,6 +2,7 @@
 
 mod covariance;
 mod dynamics;
+mod landscape;
 mod layers;
 mod least_squares;
 mod lenet;

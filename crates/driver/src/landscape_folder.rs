@@ -1,0 +1,212 @@
+//! What a landscape folder holds: landscape.csv and landscape.json by name, the CSV written
+//! from the slice's points, and both read back, to continue an unfinished grid or to redraw
+//! the figure from the folder alone.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, ensure, Context, Result};
+use curvscope_metrics::{QuadraticModel, SlicePoint};
+use serde::{Deserialize, Serialize};
+
+use crate::landscape_plots::SliceFigure;
+
+/// The slice's values, one row per grid point in grid order.
+pub const LANDSCAPE_CSV: &str = "landscape.csv";
+/// The options, the directions' provenance and the quadratic model.
+pub const LANDSCAPE_JSON: &str = "landscape.json";
+/// The figure, as `landscape.svg` and `landscape.png`.
+pub const LANDSCAPE_FIGURE: &str = "landscape";
+
+/// The landscape folders of a run, for its report: every folder holding a landscape.json
+/// directly inside the analysis folder or inside one of the run's checkpoint folders (where
+/// `curvscope landscape` writes by default, `CHECKPOINT/landscape-*/`), in path order.
+pub fn landscape_folders(analysis: &Path) -> Vec<PathBuf> {
+    let subfolders = |dir: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| path.is_dir())
+            .collect()
+    };
+    let mut searched = vec![analysis.to_path_buf()];
+    if let Some(run) = analysis.parent() {
+        searched.extend(subfolders(run).into_iter().filter(|d| d != analysis));
+    }
+    let mut found: Vec<PathBuf> = searched
+        .iter()
+        .flat_map(|dir| subfolders(dir))
+        .filter(|dir| dir.join(LANDSCAPE_JSON).is_file())
+        .collect();
+    found.sort();
+    found
+}
+
+/// The words and marks of a slice's figure, kept in landscape.json so that the figure can be
+/// redrawn from the folder alone ([`read_figure`]).
+#[derive(Serialize, Deserialize)]
+pub struct FigureText {
+    pub title: String,
+    pub axis_labels: Vec<String>,
+    pub marks: Vec<Vec<f64>>,
+}
+
+/// What [`read_figure`] needs of landscape.json.
+#[derive(Deserialize)]
+struct StoredSlice {
+    axes: Vec<Vec<f64>>,
+    figure: FigureText,
+}
+
+/// The figure of the finished slice in `dir`, from its landscape.json and landscape.csv alone:
+/// `read_figure(dir)?.svg()` is the SVG a report inlines.
+pub fn read_figure(dir: &Path) -> Result<SliceFigure> {
+    let json_path = dir.join(LANDSCAPE_JSON);
+    let bytes =
+        std::fs::read(&json_path).with_context(|| format!("reading {}", json_path.display()))?;
+    let stored: StoredSlice = serde_json::from_slice(&bytes).with_context(|| {
+        format!(
+            "{}: not a landscape.json of this curvscope",
+            json_path.display()
+        )
+    })?;
+    let rows = read_rows(dir, stored.axes.len())?;
+    let points: usize = stored.axes.iter().map(Vec::len).product();
+    ensure!(
+        rows.len() == points,
+        "{} holds {} of the {points} grid points: rerun `curvscope landscape` with the same \
+         options to finish it",
+        dir.join(LANDSCAPE_CSV).display(),
+        rows.len()
+    );
+    Ok(SliceFigure {
+        title: stored.figure.title,
+        axis_labels: stored.figure.axis_labels,
+        axes: stored.axes,
+        loss: rows.iter().map(|r| r.point.loss).collect(),
+        model: rows.iter().map(|r| r.model).collect(),
+        accuracy: rows.iter().map(|r| r.point.accuracy).collect(),
+        marks: stored.figure.marks,
+    })
+}
+
+/// The coordinate columns of a slice of `dims` dimensions.
+fn coordinate_names(dims: usize) -> &'static [&'static str] {
+    &["a", "b"][..dims]
+}
+
+/// Every column's meaning (landscape.json's "columns", README.md's table).
+pub fn column_docs(dims: usize) -> serde_json::Value {
+    let mut docs = serde_json::Map::new();
+    docs.insert(
+        "a".into(),
+        "coordinate along the first direction: θ + a·d₁ (+ b·d₂)".into(),
+    );
+    if dims == 2 {
+        docs.insert("b".into(), "coordinate along the second direction".into());
+    }
+    docs.insert(
+        "loss".into(),
+        "L at the grid point, on the data in landscape.json".into(),
+    );
+    docs.insert(
+        "accuracy".into(),
+        "fraction classified correctly there (empty for non-classifiers)".into(),
+    );
+    docs.insert(
+        "quadratic_model".into(),
+        "L(θ) + gᵀδ + ½δᵀHδ at δ = a·d₁ (+ b·d₂): the second-order Taylor model at θ".into(),
+    );
+    docs.into()
+}
+
+/// landscape.csv: the header and one row per computed point, in grid order.
+pub fn csv(grid: &[Vec<f64>], rows: &[SlicePoint], model: &QuadraticModel, dims: usize) -> String {
+    let mut out = coordinate_names(dims).join(",") + ",loss,accuracy,quadratic_model\n";
+    for (c, p) in grid.iter().zip(rows) {
+        let coords: Vec<String> = c.iter().map(f64::to_string).collect();
+        let accuracy = p.accuracy.map_or(String::new(), |a| a.to_string());
+        out.push_str(&format!(
+            "{},{},{accuracy},{}\n",
+            coords.join(","),
+            p.loss,
+            model.at(c)
+        ));
+    }
+    out
+}
+
+/// The rows of an unfinished slice in `out` made with the same options from the same
+/// checkpoint (a slice of other options there is replaced, with a note): the longest prefix of landscape.csv whose coordinates are the grid's.
+pub fn resumed_rows(
+    out: &Path,
+    hash: &str,
+    fingerprint: &str,
+    grid: &[Vec<f64>],
+    dims: usize,
+) -> Vec<SlicePoint> {
+    let Some(stored) = std::fs::read(out.join(LANDSCAPE_JSON))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+    else {
+        return Vec::new();
+    };
+    if stored["options_hash"] != hash || stored["checkpoint_sha256"] != fingerprint {
+        eprintln!(
+            "note: {} holds a slice of other options or another checkpoint (options hash {}); \
+             it is replaced (use another --out to keep both)",
+            out.display(),
+            stored["options_hash"]
+        );
+        return Vec::new();
+    }
+    let Ok(stored) = read_rows(out, dims) else {
+        return Vec::new();
+    };
+    stored
+        .into_iter()
+        .zip(grid)
+        .take_while(|(row, c)| row.coordinates == **c)
+        .map(|(row, _)| row.point)
+        .collect()
+}
+
+/// One row of landscape.csv.
+struct CsvRow {
+    coordinates: Vec<f64>,
+    point: SlicePoint,
+    model: f64,
+}
+
+/// The rows of landscape.csv in `dir`, a slice of `dims` dimensions; an error names the file
+/// and the row.
+fn read_rows(dir: &Path, dims: usize) -> Result<Vec<CsvRow>> {
+    let path = dir.join(LANDSCAPE_CSV);
+    let named = |e: ::csv::Error| anyhow::anyhow!("{}: {e}", path.display());
+    let mut reader = ::csv::Reader::from_path(&path).map_err(named)?;
+    let mut rows = Vec::new();
+    for (line, record) in reader.records().enumerate() {
+        let record = record.map_err(named)?;
+        let at = || format!("{} row {}", path.display(), line + 2);
+        let cell = |i: usize| -> Result<Option<f64>> {
+            match record.get(i) {
+                Some("") => Ok(None),
+                Some(text) => text
+                    .parse()
+                    .map(Some)
+                    .with_context(|| format!("{}: '{text}' is not a number", at())),
+                None => bail!("{}: too few columns", at()),
+            }
+        };
+        let number = |i: usize| cell(i)?.with_context(|| format!("{}: empty cell {}", at(), i + 1));
+        rows.push(CsvRow {
+            coordinates: (0..dims).map(number).collect::<Result<_>>()?,
+            point: SlicePoint {
+                loss: number(dims)?,
+                accuracy: cell(dims + 1)?,
+            },
+            model: number(dims + 2)?,
+        });
+    }
+    Ok(rows)
+}

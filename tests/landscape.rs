@@ -1,0 +1,278 @@
+//! `curvscope landscape` end to end on a fixed-output net (D = 18: a 6×2 weight and a bias)
+//! fitted to 200 half-space points: the CSV's losses are the objective's at the displaced
+//! points, a killed grid resumes to the uninterrupted one, the line between two checkpoints
+//! passes through both, and the Hessian directions are the dense eigenvectors.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use curvscope_hessian::{full_spectrum, HessianOperator};
+use curvscope_metrics::{displaced, filter_normalized_directions, purpose_seed, Purpose};
+use curvscope_model::{
+    save_checkpoint, two_d_halfspace, ArchSpec, BurnObjective, CheckpointMeta, Cpu, Dataset, Dtype,
+    Objective, Precision, Targets,
+};
+
+const ARCH: ArchSpec = ArchSpec::FixedOutput {
+    input: 2,
+    hidden: 6,
+};
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("a UTF-8 temp path")
+}
+
+fn curvscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_curvscope"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(args: &[&str]) -> Output {
+    let out = curvscope(args);
+    assert!(
+        out.status.success(),
+        "curvscope {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A checkpoint of the fixed-output net at a smooth, fixed θ (its `shift` varies it).
+fn checkpoint(root: &Path, name: &str, shift: f64) -> (PathBuf, Vec<f64>) {
+    let theta: Vec<f64> = (0..ARCH.dim())
+        .map(|i| (i as f64 * 0.7 + shift).sin())
+        .collect();
+    let dir = root.join(name);
+    let meta = CheckpointMeta {
+        seed: Some(3),
+        ..CheckpointMeta::new(ARCH)
+    };
+    save_checkpoint(&dir, &meta, &theta, Dtype::F64).unwrap();
+    (dir, theta)
+}
+
+/// The half-space data as the driver builds it for `halfspace:200` (seed 3, the checkpoint's).
+fn objective() -> BurnObjective<Cpu> {
+    let data = two_d_halfspace(200, 3);
+    let targets = Targets::Regression(data.targets_f64().unwrap());
+    let data = Dataset::new(
+        data.info().name.clone(),
+        data.x().to_vec(),
+        data.sample_shape().to_vec(),
+        targets,
+        data.info().seed,
+    )
+    .unwrap();
+    BurnObjective::new(ARCH, &data, &Default::default(), Precision::F64).unwrap()
+}
+
+/// landscape.csv as (header, rows of numbers; an empty cell is NaN).
+fn read_csv(dir: &Path) -> (Vec<String>, Vec<Vec<f64>>) {
+    let mut reader = csv::Reader::from_path(dir.join("landscape.csv")).unwrap();
+    let header = reader.headers().unwrap().iter().map(String::from).collect();
+    let rows = reader
+        .records()
+        .map(|r| {
+            r.unwrap()
+                .iter()
+                .map(|s| {
+                    if s.is_empty() {
+                        f64::NAN
+                    } else {
+                        s.parse().unwrap()
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    (header, rows)
+}
+
+fn assert_close(a: f64, b: f64) {
+    assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{a} vs {b}");
+}
+
+#[test]
+fn random_plane_is_the_objective_at_the_displaced_points_and_resumes_after_a_stop() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ckpt, theta) = checkpoint(tmp.path(), "ckpt", 0.0);
+    let (whole, resumed) = (tmp.path().join("whole"), tmp.path().join("resumed"));
+    let common = [
+        "--data",
+        "halfspace:200",
+        "--grid",
+        "2d",
+        "--points",
+        "5",
+        "-q",
+    ];
+    ok(&[
+        &["landscape", path(&ckpt), "--out", path(&whole)],
+        &common[..],
+    ]
+    .concat());
+
+    let (header, rows) = read_csv(&whole);
+    assert_eq!(header, ["a", "b", "loss", "accuracy", "quadratic_model"]);
+    assert_eq!(rows.len(), 25);
+    let obj = objective();
+    let seed = purpose_seed(0, Purpose::LandscapeDirections);
+    let directions = filter_normalized_directions(&obj.parameter_tensors(), &theta, 2, seed);
+    for row in &rows {
+        let point = displaced(&theta, &directions, &row[..2]);
+        assert_close(row[2], obj.loss(&point));
+        assert!(row[3].is_nan(), "a regression has no accuracy");
+    }
+    // The first axis varies slowest; the centre is θ, where the model is exact.
+    assert_eq!((rows[1][0], rows[1][1]), (-1.0, -0.5));
+    assert_eq!(rows[12][2], rows[12][4]);
+    assert_close(rows[12][2], obj.loss(&theta));
+    let svg = std::fs::read_to_string(whole.join("landscape.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("quadratic model"));
+    assert!(
+        std::fs::metadata(whole.join("landscape.png"))
+            .unwrap()
+            .len()
+            > 1000
+    );
+
+    let stopped = ok(&[
+        &["landscape", path(&ckpt), "--out", path(&resumed)],
+        &common[..],
+        &["--max-points", "7"],
+    ]
+    .concat());
+    assert!(String::from_utf8_lossy(&stopped.stderr).contains("stopped after"));
+    assert!(read_csv(&resumed).1.len() >= 7 && !resumed.join("landscape.svg").exists());
+    let common_loud: Vec<&str> = common.iter().copied().filter(|a| *a != "-q").collect();
+    let again = ok(&[
+        &["landscape", path(&ckpt), "--out", path(&resumed)],
+        &common_loud[..],
+    ]
+    .concat());
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        stderr.contains("of 25 grid points already computed"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(whole.join("landscape.csv")).unwrap(),
+        std::fs::read(resumed.join("landscape.csv")).unwrap()
+    );
+    // Other options in the same folder: replaced, and said so.
+    let other = ok(&[
+        "landscape",
+        path(&ckpt),
+        "--out",
+        path(&whole),
+        "--data",
+        "halfspace:200",
+        "--points",
+        "3",
+    ]);
+    assert!(String::from_utf8_lossy(&other.stderr).contains("it is replaced"));
+    assert_eq!(read_csv(&whole).1.len(), 3);
+}
+
+#[test]
+fn line_between_checkpoints_passes_through_both() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (first, theta1) = checkpoint(tmp.path(), "first", 0.0);
+    let (second, theta2) = checkpoint(tmp.path(), "second", 1.0);
+    let out = tmp.path().join("line");
+    ok(&[
+        "landscape",
+        path(&first),
+        "--to",
+        path(&second),
+        "--data",
+        "halfspace:200",
+        "--points",
+        "5",
+        "--out",
+        path(&out),
+        "-q",
+    ]);
+    let (header, rows) = read_csv(&out);
+    assert_eq!(header, ["a", "loss", "accuracy", "quadratic_model"]);
+    let t: Vec<f64> = rows.iter().map(|r| r[0]).collect();
+    assert_eq!(t, [-0.5, 0.0, 0.5, 1.0, 1.5]);
+    let obj = objective();
+    assert_close(rows[1][1], obj.loss(&theta1));
+    assert_close(rows[3][1], obj.loss(&theta2));
+
+    let refused = curvscope(&[
+        "landscape",
+        path(&first),
+        "--to",
+        path(&second),
+        "--directions",
+        "hessian",
+    ]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--directions"));
+}
+
+/// Along u₁/√λ₁ the quadratic model's curvature is 1, and λ₁ is the dense Hessian's largest
+/// eigenvalue.
+#[test]
+fn hessian_line_uses_the_top_eigenvector_in_units_of_one_over_sqrt_lambda() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ckpt, theta) = checkpoint(tmp.path(), "ckpt", 0.3);
+    let out = tmp.path().join("hessian");
+    ok(&[
+        "landscape",
+        path(&ckpt),
+        "--directions",
+        "hessian",
+        "--data",
+        "halfspace:200",
+        "--points",
+        "9",
+        "--tol",
+        "1e-10",
+        "--out",
+        path(&out),
+        "-q",
+    ]);
+    let obj = objective();
+    let top = full_spectrum(&HessianOperator::new(&obj, &theta)).eigenvalues[0];
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("landscape.json")).unwrap()).unwrap();
+    let lambda1 = json["directions"]["eigenvalues"][0].as_f64().unwrap();
+    assert!((lambda1 - top).abs() <= 1e-8 * top, "{lambda1} vs {top}");
+    let curvature = json["quadratic_model"]["curvatures"][0][0]
+        .as_f64()
+        .unwrap();
+    assert!((curvature - 1.0).abs() < 1e-8, "{curvature}");
+    let (_, rows) = read_csv(&out);
+    // q(c) − q(−c) is the linear part alone: the quadratic term is c²/2 on both sides.
+    let (lo, mid, hi) = (&rows[0], &rows[4], &rows[8]);
+    assert_eq!(mid[0], 0.0);
+    assert_close((hi[3] + lo[3]) / 2.0 - mid[3], hi[0] * hi[0] / 2.0);
+}
+
+/// What cannot be sliced is refused with the reason and the way out.
+#[test]
+fn bad_inputs_are_refused_with_the_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let toy = tmp.path().join("toy");
+    let meta = CheckpointMeta::new(ArchSpec::Toy2d);
+    save_checkpoint(&toy, &meta, &[0.5, -0.5], Dtype::F64).unwrap();
+    let refused = curvscope(&["landscape", path(&toy), "--data", "toy2d", "-q"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("use --directions hessian"), "{stderr}");
+
+    let (ckpt, _) = checkpoint(tmp.path(), "ckpt", 0.0);
+    let refused = curvscope(&["landscape", path(&ckpt), "--to", path(&toy), "-q"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && stderr.contains("--to") && stderr.contains("toy"),
+        "{stderr}"
+    );
+    let refused = curvscope(&["landscape", path(&ckpt), "--points", "1"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--points"));
+}
