@@ -19,6 +19,8 @@
 //!   [`adaptive_sharpness_worst`] (ℓ2 or ℓ∞), by the projected ascent [`worst_case_sharpness`].
 //! - Training dynamics (Zhu et al. Table 1, M-SGD of Wu et al. 2020): [`Dynamic`], run by
 //!   [`Descent`].
+//! - The whole Hessian spectrum (Fig. 5): [`HessianSpectrum::with_dense_spectrum`] →
+//!   [`whole_spectrum`].
 //! - Everything at once: [`analyze_checkpoint`] → [`Report`].
 //!
 //! ```
@@ -77,6 +79,7 @@ mod report;
 mod seeds;
 mod sharpness;
 mod sharpness_measures;
+mod whole_spectrum;
 
 pub use binomial::{wilson_interval, SuccessRate};
 pub use covariance::{
@@ -104,7 +107,7 @@ pub use proposition::{
 };
 pub use report::{
     analyze_checkpoint, report_from_spectrum, CurvatureOptions, HessianSpectrum, Report,
-    ReportOptions, TraceHSigmaMethod,
+    ReportOptions, TraceHSigmaMethod, HESSIAN_COLUMNS_PER_PASS,
 };
 pub use seeds::{purpose_seed, repetition_seed, Purpose};
 pub use sharpness::{expected_sharpness, ExpectedSharpness, SharpnessOptions};
@@ -113,3 +116,4 @@ pub use sharpness_measures::{
     AdaptiveAverageOptions, AdaptiveAverageSharpness, AdaptiveWorstOptions, AscentOptions,
     EpsilonSharpness, EpsilonSharpnessOptions, PerturbationNorm, WorstCaseSharpness,
 };
+pub use whole_spectrum::{whole_spectrum, WholeSpectrum};

@@ -28,6 +28,7 @@ fn report_agrees_with_dense_truth_and_round_trips() {
         diagonal: None,
         lambda_min: None,
         density: None,
+        dense: None,
     };
     let options = ReportOptions {
         chunk: 16,
