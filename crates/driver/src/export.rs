@@ -15,7 +15,7 @@ use crate::notebook;
 use crate::plots::{render, trajectory_color, Chart, Series, PALETTE};
 use crate::record::{
     DENSITY_CSV, EIGENVALUES_CSV, FAILURES_CSV, LAYERS_CSV, MANIFEST_JSON, METRICS_CSV, PROP1_CSV,
-    README_MD,
+    README_MD, SPECTRUM_CSV,
 };
 use crate::run_folder::RUN_CSV;
 
@@ -23,6 +23,7 @@ use crate::run_folder::RUN_CSV;
 const COPIED: &[&str] = &[
     METRICS_CSV,
     EIGENVALUES_CSV,
+    SPECTRUM_CSV,
     PROP1_CSV,
     DENSITY_CSV,
     LAYERS_CSV,

@@ -66,7 +66,6 @@ impl DenseSpectrumError {
 
 impl std::fmt::Display for DenseSpectrumError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let gb = |bytes: u64| bytes as f64 / 1e9;
         match self {
             Self::TooLarge {
                 dim,
@@ -74,8 +73,8 @@ impl std::fmt::Display for DenseSpectrumError {
                 budget_bytes,
             } => write!(
                 f,
-                "the full spectrum of D = {dim} needs {:.2} GB (the D×D f64 Hessian and the \
-                 eigensolver's copy), over the memory budget of {:.2} GB",
+                "the full spectrum of D = {dim} needs {} GB (the D×D f64 Hessian and the \
+                 eigensolver's copy), over the memory budget of {} GB",
                 gb(*needed_bytes),
                 gb(*budget_bytes)
             ),
@@ -89,6 +88,17 @@ impl std::fmt::Display for DenseSpectrumError {
 }
 
 impl std::error::Error for DenseSpectrumError {}
+
+/// `bytes` in GB (10⁹ bytes) to three significant digits: "2.05", "0.00000518".
+fn gb(bytes: u64) -> String {
+    let gb = bytes as f64 / 1e9;
+    let digits = if gb > 0.0 {
+        (2 - gb.log10().floor() as i64).max(0) as usize
+    } else {
+        0
+    };
+    format!("{gb:.digits$}")
+}
 
 /// Every eigenvalue of a symmetric operator, from [`dense_eigenvalues`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
