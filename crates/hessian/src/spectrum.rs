@@ -110,6 +110,37 @@ pub struct DenseSpectrum {
 }
 
 impl DenseSpectrum {
+    /// The spectrum of an assembled matrix that should be symmetric: its [`crate::asymmetry`],
+    /// then faer's self-adjoint eigenvalues of (A + Aᵀ)/2 (symmetrized in place; values only,
+    /// no D×D eigenvector matrix).
+    ///
+    /// # Panics
+    /// If `a` is not square or has a NaN or infinite entry.
+    ///
+    /// ```
+    /// use curvscope_hessian::DenseSpectrum;
+    /// let s = DenseSpectrum::of_matrix(faer::mat![[2.0, 1.0], [1.5, 2.0]]);
+    /// assert!((s.eigenvalues[0] - 3.25).abs() < 1e-12 && (s.asymmetry - 0.25).abs() < 1e-15);
+    /// ```
+    pub fn of_matrix(mut a: Mat<f64>) -> Self {
+        let d = a.nrows();
+        assert_eq!(d, a.ncols(), "a square matrix");
+        let asymmetry = asymmetry_by(d, |i, j| a[(i, j)]);
+        for j in 0..d {
+            for i in j + 1..d {
+                a[(i, j)] = 0.5 * (a[(i, j)] + a[(j, i)]);
+            }
+        }
+        let mut eigenvalues = a
+            .self_adjoint_eigenvalues(Side::Lower)
+            .expect("the symmetric eigenvalue iteration converges on finite matrices");
+        eigenvalues.reverse();
+        Self {
+            eigenvalues,
+            asymmetry,
+        }
+    }
+
     /// max |λ|, the scale the counts below are relative to (λ₁ at a minimum).
     pub fn scale(&self) -> f64 {
         self.eigenvalues.iter().fold(0.0, |m, l| m.max(l.abs()))
@@ -178,18 +209,5 @@ pub fn dense_eigenvalues<O: LinearOperator + ?Sized>(
     if let Some(column) = not_finite {
         return Err(DenseSpectrumError::NotFinite { column });
     }
-    let asymmetry = asymmetry_by(d, |i, j| a[(i, j)]);
-    for j in 0..d {
-        for i in j + 1..d {
-            a[(i, j)] = 0.5 * (a[(i, j)] + a[(j, i)]);
-        }
-    }
-    let mut eigenvalues = a
-        .self_adjoint_eigenvalues(Side::Lower)
-        .expect("the symmetric eigenvalue iteration converges on finite matrices");
-    eigenvalues.reverse();
-    Ok(DenseSpectrum {
-        eigenvalues,
-        asymmetry,
-    })
+    Ok(DenseSpectrum::of_matrix(a))
 }
