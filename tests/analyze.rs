@@ -237,6 +237,16 @@ fn analyze(run: &Path, out: &Path, extra: &[&str]) -> Output {
     curvscope(&args)
 }
 
+/// [`analyze`] without --quiet, which would hide the summary table.
+fn analyze_with_summary(run: &Path, out: &Path, extra: &[&str]) -> Output {
+    let args: Vec<&str> = ["analyze", path(run), "--out", path(out)]
+        .into_iter()
+        .chain(FAST.iter().copied().filter(|a| *a != "--quiet"))
+        .chain(extra.iter().copied())
+        .collect();
+    curvscope(&args)
+}
+
 fn success(output: Output) -> Output {
     assert!(
         output.status.success(),
@@ -558,19 +568,7 @@ fn unconverged_lanczos_is_flagged_in_the_csv_and_the_summary() {
     let tmp = tempfile::tempdir().unwrap();
     let run = make_run(tmp.path(), 3);
     let out = tmp.path().join("analysis");
-    // FAST without --quiet, which would hide the summary.
-    let args: Vec<&str> = [
-        "analyze",
-        path(&run),
-        "--out",
-        path(&out),
-        "--max-krylov",
-        "5",
-    ]
-    .into_iter()
-    .chain(FAST.iter().copied().filter(|a| *a != "--quiet"))
-    .collect();
-    let output = success(curvscope(&args));
+    let output = success(analyze_with_summary(&run, &out, &["--max-krylov", "5"]));
     let converged = Csv::read(&out.join("metrics.csv"))
         .column("hessian_converged")
         .join(",");
@@ -616,18 +614,7 @@ fn a_resumed_analysis_skips_finished_checkpoints_and_matches_bit_for_bit() {
 
     // Killed while writing the last checkpoint's report: it is recomputed, the others are not.
     std::fs::remove_file(resumed.join("reports/step_00020.json")).unwrap();
-    let output = success(curvscope(&[
-        "analyze",
-        path(&run),
-        "--out",
-        path(&resumed),
-        "--data",
-        DATA,
-        "-k",
-        "4",
-        "--samples",
-        "50",
-    ]));
+    let output = success(analyze_with_summary(&run, &resumed, &[]));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(stdout.matches("reused").count(), 2, "{stdout}");
     assert_eq!(stdout.matches("computed").count(), 1, "{stdout}");
@@ -1113,18 +1100,7 @@ fn shards_then_merge_equal_one_plain_run() {
             "{file}"
         );
     }
-    let again = success(curvscope(&[
-        "analyze",
-        path(&run),
-        "--out",
-        path(&sharded),
-        "--data",
-        DATA,
-        "-k",
-        "4",
-        "--samples",
-        "50",
-    ]));
+    let again = success(analyze_with_summary(&run, &sharded, &[]));
     let stdout = String::from_utf8_lossy(&again.stdout);
     assert_eq!(stdout.matches("reused").count(), 5, "{stdout}");
     assert_clean(&sharded);

@@ -100,14 +100,7 @@ fn faer_matches_nalgebra_on_tiny_networks() {
 /// CNN of D ≈ 1,000.
 #[test]
 fn top_eigenvalues_equal_lanczos_on_a_small_cnn() {
-    let arch = ArchSpec::Cnn {
-        side: 8,
-        channels: vec![1, 4],
-        kernel: 3,
-        hidden: vec![20],
-        classes: 10,
-    };
-    let (obj, theta) = tiny_objective(arch, 100);
+    let (obj, theta) = tiny_objective(common::small_cnn(), 100);
     let h = HessianOperator::new(&obj, &theta);
     let dense = dense_eigenvalues(&h, 32, u64::MAX, &|_| {}).unwrap();
     let k = 10;
