@@ -334,10 +334,17 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     write_atomic(&out.join(README_MD), tables::readme().as_bytes())?;
 
     for (old, count) in other_options(&reports, &dirs, &hash) {
+        let fate = if args.merge {
+            "--merge leaves them out: pass the options they were analyzed with".to_string()
+        } else {
+            format!(
+                "their results are replaced by ones with options hash {hash} (use another --out \
+                 to keep both)"
+            )
+        };
         eprintln!(
             "note: {count} of the {} checkpoints were analyzed into {} with other options \
-             (options hash {old}); their results are replaced by ones with options hash {hash} \
-             (use another --out to keep both)",
+             (options hash {old}); {fate}",
             dirs.len(),
             out.display()
         );
