@@ -12,6 +12,11 @@ test:
 bench:
     cargo bench -p curvscope --bench curvature
 
+# LeNet's whole Hessian spectrum in f64: build, eigendecomposition, top-20 vs Lanczos (about
+# 75 min on 2 idle cores; CURVSCOPE_BENCH=quick extrapolates from 64 columns).
+bench-spectrum:
+    cargo bench -p curvscope --bench full_spectrum
+
 # The PyTorch peer of `bench` (installs CPU PyTorch into bench/.venv on first use).
 bench-peer:
     bash bench/peer.sh

@@ -67,6 +67,10 @@ const METRICS_COLUMNS: &[&str] = &[
     "hessian_converged",
     "sigma_converged",
     "hvps",
+    "n_negative_eigenvalues",
+    "n_zero_eigenvalues",
+    "spectrum_asymmetry",
+    "spectrum_lanczos_rel_diff",
     "seed",
     "data",
     "data_seed",
@@ -179,6 +183,7 @@ fn assert_clean(out: &Path) {
     let known: BTreeSet<&str> = [
         "metrics.csv",
         "eigenvalues.csv",
+        "spectrum.csv",
         "prop1.csv",
         "density.csv",
         "layers.csv",
@@ -228,6 +233,16 @@ fn analyze(run: &Path, out: &Path, extra: &[&str]) -> Output {
         .chain(FAST)
         .chain(extra)
         .copied()
+        .collect();
+    curvscope(&args)
+}
+
+/// [`analyze`] without --quiet, which would hide the summary table.
+fn analyze_with_summary(run: &Path, out: &Path, extra: &[&str]) -> Output {
+    let args: Vec<&str> = ["analyze", path(run), "--out", path(out)]
+        .into_iter()
+        .chain(FAST.iter().copied().filter(|a| *a != "--quiet"))
+        .chain(extra.iter().copied())
         .collect();
     curvscope(&args)
 }
@@ -553,19 +568,7 @@ fn unconverged_lanczos_is_flagged_in_the_csv_and_the_summary() {
     let tmp = tempfile::tempdir().unwrap();
     let run = make_run(tmp.path(), 3);
     let out = tmp.path().join("analysis");
-    // FAST without --quiet, which would hide the summary.
-    let args: Vec<&str> = [
-        "analyze",
-        path(&run),
-        "--out",
-        path(&out),
-        "--max-krylov",
-        "5",
-    ]
-    .into_iter()
-    .chain(FAST.iter().copied().filter(|a| *a != "--quiet"))
-    .collect();
-    let output = success(curvscope(&args));
+    let output = success(analyze_with_summary(&run, &out, &["--max-krylov", "5"]));
     let converged = Csv::read(&out.join("metrics.csv"))
         .column("hessian_converged")
         .join(",");
@@ -611,18 +614,7 @@ fn a_resumed_analysis_skips_finished_checkpoints_and_matches_bit_for_bit() {
 
     // Killed while writing the last checkpoint's report: it is recomputed, the others are not.
     std::fs::remove_file(resumed.join("reports/step_00020.json")).unwrap();
-    let output = success(curvscope(&[
-        "analyze",
-        path(&run),
-        "--out",
-        path(&resumed),
-        "--data",
-        DATA,
-        "-k",
-        "4",
-        "--samples",
-        "50",
-    ]));
+    let output = success(analyze_with_summary(&run, &resumed, &[]));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(stdout.matches("reused").count(), 2, "{stdout}");
     assert_eq!(stdout.matches("computed").count(), 1, "{stdout}");
@@ -996,4 +988,135 @@ fn train_then_analyze_then_export() {
     success(curvscope(&["export", path(&out), "--to", path(&export)]));
     assert!(export.join("analysis.ipynb").exists());
     assert!(export.join("metrics.csv").exists());
+}
+
+/// --full-spectrum: spectrum.csv holds all D eigenvalues of each checkpoint, equal to
+/// nalgebra's eigendecomposition of the dense Hessian, and metrics.csv counts them.
+#[test]
+fn full_spectrum_writes_every_eigenvalue_and_its_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = make_run(tmp.path(), 2);
+    let out = tmp.path().join("analysis");
+    success(analyze(&run, &out, &["--full-spectrum"]));
+    let spectrum = Csv::read(&out.join("spectrum.csv"));
+    let metrics = Csv::read(&out.join("metrics.csv"));
+    let d = ARCH.dim();
+    assert_eq!(spectrum.rows.len(), 2 * d);
+    let objective =
+        BurnObjective::<Cpu>::new(ARCH, &halfspace(), &Default::default(), Precision::F64).unwrap();
+    let eigenvalues = spectrum.numbers("eigenvalue");
+    let ranks = spectrum.numbers("rank");
+    let rel_diff = metrics.numbers("spectrum_lanczos_rel_diff");
+    let (negative, zero) = (
+        metrics.numbers("n_negative_eigenvalues"),
+        metrics.numbers("n_zero_eigenvalues"),
+    );
+    for i in 0..2 {
+        let truth = full_spectrum(&HessianOperator::new(&objective, &theta(i as u64)));
+        let scale = truth.eigenvalues.iter().fold(0.0f64, |m, l| m.max(l.abs()));
+        let rows = i * d..(i + 1) * d;
+        let want_ranks: Vec<f64> = (1..=d).map(|r| r as f64).collect();
+        assert_eq!(ranks[rows.clone()], want_ranks[..]);
+        for (got, want) in eigenvalues[rows].iter().zip(&truth.eigenvalues) {
+            assert!((got - want).abs() <= 1e-12 * scale, "{got} vs {want}");
+        }
+        let count = |keep: &dyn Fn(f64) -> bool| {
+            truth.eigenvalues.iter().filter(|&&l| keep(l)).count() as f64
+        };
+        assert_eq!(negative[i], count(&|l| l < -1e-6 * scale));
+        assert_eq!(zero[i], count(&|l| l.abs() <= 1e-6 * scale));
+        assert!(rel_diff[i] <= 1e-8, "top-4 vs Lanczos: {}", rel_diff[i]);
+    }
+    assert_clean(&out);
+}
+
+/// --full-spectrum over its memory budget: refused with D and the gigabytes, nothing computed.
+#[test]
+fn full_spectrum_over_budget_is_refused_with_the_memory_it_needs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = make_run(tmp.path(), 1);
+    let out = tmp.path().join("analysis");
+    let output = analyze(
+        &run,
+        &out,
+        &["--full-spectrum", "--full-spectrum-memory", "0.000001"],
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "the full spectrum of D = 18 needs 0.00000518 GB (the D×D f64 Hessian and the \
+             eigensolver's copy), over the memory budget of 0.00000100 GB"
+        ),
+        "{stderr}"
+    );
+    assert!(!out.join("reports/step_00000.json").exists());
+    assert!(!out.join("spectrum.csv").exists());
+}
+
+/// Two --shard jobs into one folder, then --merge: the CSVs of one plain run (wall time aside);
+/// a later plain analyze reuses every shard's record.
+#[test]
+fn shards_then_merge_equal_one_plain_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = make_run(tmp.path(), 5);
+    let (plain, sharded) = (tmp.path().join("plain"), tmp.path().join("sharded"));
+    success(analyze(&run, &plain, &[]));
+    success(analyze(&run, &sharded, &["--shard", "1/2"]));
+    assert!(
+        !sharded.join("metrics.csv").exists(),
+        "a shard writes no CSV"
+    );
+    let reports = |dir: &Path| -> BTreeSet<String> {
+        std::fs::read_dir(dir.join("reports"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect()
+    };
+    assert_eq!(
+        reports(&sharded),
+        ["step_00010.json", "step_00030.json"]
+            .map(String::from)
+            .into()
+    );
+    // Merging before every shard finished lists the missing checkpoints and fails.
+    let early = analyze(&run, &sharded, &["--merge"]);
+    assert!(!early.status.success());
+    let failures = Csv::read(&sharded.join("failures.csv"));
+    assert_eq!(
+        failures.column("checkpoint"),
+        ["step_00000", "step_00020", "step_00040"]
+    );
+    success(analyze(&run, &sharded, &["--shard", "0/2"]));
+    success(analyze(&run, &sharded, &["--merge"]));
+    assert_eq!(
+        Csv::read(&sharded.join("metrics.csv")).without_time(),
+        Csv::read(&plain.join("metrics.csv")).without_time()
+    );
+    for file in ["eigenvalues.csv", "prop1.csv", "failures.csv"] {
+        assert_eq!(
+            std::fs::read(sharded.join(file)).unwrap(),
+            std::fs::read(plain.join(file)).unwrap(),
+            "{file}"
+        );
+    }
+    let again = success(analyze_with_summary(&run, &sharded, &[]));
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert_eq!(stdout.matches("reused").count(), 5, "{stdout}");
+    assert_clean(&sharded);
+}
+
+#[test]
+fn a_shard_must_be_i_of_n() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = make_run(tmp.path(), 1);
+    for bad in ["2/2", "1", "a/3", "0/0"] {
+        let output = analyze(&run, &tmp.path().join("out"), &["--shard", bad]);
+        assert!(!output.status.success(), "{bad}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("is not I/N with 0 ≤ I < N"),
+            "{bad}: {stderr}"
+        );
+    }
 }

@@ -17,10 +17,13 @@ use curvscope_metrics::{
     analyze_checkpoint, expected_sharpness, trace_h_sigma_exact, ReportOptions, SharpnessOptions,
 };
 use curvscope_model::{
-    default_data_dir, fashion_corrupted, ArchSpec, BurnObjective, Cpu, Dataset, Init, NdArray,
-    Objective, Precision,
+    default_data_dir, fashion_corrupted, ArchSpec, BurnObjective, Cpu, Dataset, NdArray, Objective,
+    Precision,
 };
 use serde::Serialize;
+
+mod common;
+use common::trained_theta;
 
 /// The allocator the `curvscope` binary uses, so the bench measures what users run.
 #[global_allocator]
@@ -128,17 +131,6 @@ impl Bench {
         eprintln!("    {note}");
         self.rows.last_mut().expect("a row").note = note;
     }
-}
-
-/// A briefly trained θ: PyTorch init, then full-batch gradient descent (lr 0.1), so the
-/// Hessian is that of a point on a real training path rather than of the initialisation.
-fn trained_theta(objective: &dyn Objective, steps: usize) -> Vec<f64> {
-    let mut theta = ArchSpec::Lenet.init(Init::PyTorch, 0);
-    for _ in 0..steps {
-        let g = objective.grad(&theta);
-        theta.iter_mut().zip(&g).for_each(|(t, g)| *t -= 0.1 * g);
-    }
-    theta
 }
 
 fn unit(dim: usize) -> Vec<f64> {

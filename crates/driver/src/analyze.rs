@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, ensure, Context, Result};
-use curvscope_hessian::{norm, ProbeKind, Probes, SlqOptions};
+use curvscope_hessian::{norm, DenseSpectrumError, ProbeKind, Probes, SlqOptions};
 use curvscope_metrics::{
     purpose_seed, report_from_spectrum, AdaptiveAverageOptions, AdaptiveWorstOptions,
     AscentOptions, CurvatureOptions, EpsilonSharpnessOptions, HessianSpectrum, Purpose,
@@ -21,6 +21,7 @@ use curvscope_metrics::{
 };
 use curvscope_model::files::write_atomic;
 use curvscope_model::load_checkpoint;
+use indicatif::{MultiProgress, ProgressBar};
 
 use crate::checkpoints::{checkpoint_dirs, checkpoint_name, content_sha256, dtype_name};
 use crate::data::{label_mismatch, DataArgs, DataCache, DataChoice};
@@ -120,6 +121,16 @@ pub struct AnalyzeArgs {
     /// Lanczos steps per SLQ probe for --density.
     #[arg(long, default_value_t = 100, value_parser = flags::count)]
     pub density_steps: usize,
+    /// Also compute every Hessian eigenvalue (spectrum.csv; counts of negative and zero
+    /// eigenvalues in metrics.csv): D HVPs assemble H in f64, then a dense eigendecomposition
+    /// (faer), checked against the top-k of Lanczos. Costs D HVPs, O(D³) time and 2·D²·8 bytes
+    /// (2.05 GB for LeNet, D = 11,330).
+    #[arg(long)]
+    pub full_spectrum: bool,
+    /// Memory budget of --full-spectrum, in GB (10⁹ bytes): a larger D is refused up front,
+    /// with the memory it needs.
+    #[arg(long, value_name = "GB", default_value_t = 8.0, value_parser = flags::positive)]
+    pub full_spectrum_memory: f64,
     /// Batch size b for the minibatch-factor columns (Σ_batch = Σ/b) [default: the
     /// checkpoint's batch size, if recorded]. At most N.
     #[arg(long, value_name = "B", value_parser = flags::count)]
@@ -141,9 +152,51 @@ pub struct AnalyzeArgs {
     /// Print each checkpoint's record as one JSON line on stdout (the summary goes to stderr).
     #[arg(long)]
     pub json: bool,
+    /// Analyze only this job's share of the checkpoints: every N-th, starting at the I-th
+    /// (0 ≤ I < N, in name order; I = $SLURM_ARRAY_TASK_ID of an array 0..N-1). Shards share
+    /// --out: each writes only its checkpoints' reports/*.json and no CSV; afterwards
+    /// `--merge` (or a plain analyze, which also computes whatever is missing) writes the CSVs.
+    #[arg(long, value_name = "I/N", conflicts_with = "merge")]
+    pub shard: Option<Shard>,
+    /// Only rebuild the CSVs of --out from the stored reports/*.json (after --shard jobs);
+    /// computes nothing, and lists every checkpoint without a current record in failures.csv.
+    #[arg(long)]
+    pub merge: bool,
     /// Stop after the first N checkpoints (to test resuming).
     #[arg(long, hide = true)]
     pub max_checkpoints: Option<usize>,
+}
+
+/// `--shard I/N`: every N-th checkpoint starting at the I-th (0-based).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Shard {
+    index: usize,
+    count: usize,
+}
+
+impl Shard {
+    /// This shard's checkpoints among `dirs` (all of them, in name order).
+    fn select(self, dirs: Vec<PathBuf>) -> Vec<PathBuf> {
+        dirs.into_iter()
+            .skip(self.index)
+            .step_by(self.count)
+            .collect()
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let parsed = s
+            .split_once('/')
+            .and_then(|(i, n)| Some((i.parse::<usize>().ok()?, n.parse::<usize>().ok()?)));
+        match parsed {
+            Some((index, count)) if index < count => Ok(Self { index, count }),
+            _ => Err(format!(
+                "'{s}' is not I/N with 0 ≤ I < N (e.g. 0/4 … 3/4 for four jobs)"
+            )),
+        }
+    }
 }
 
 /// The options of `args` that determine the numbers.
@@ -226,6 +279,7 @@ fn analysis_options(a: &AnalyzeArgs) -> Result<AnalysisOptions> {
         data: a.data.data.clone(),
         data_seed: a.data.data_seed,
         batch: a.batch,
+        full_spectrum: a.full_spectrum,
         precision: a.data.precision,
         device: a.data.device,
         report,
@@ -253,6 +307,9 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     if dirs.is_empty() {
         bail!("{}: no checkpoints (expected a checkpoint folder with checkpoint.json, or a run folder of them)", args.input.display());
     }
+    if let Some(shard) = args.shard {
+        dirs = shard.select(dirs);
+    }
     if let Some(n) = args.max_checkpoints {
         dirs.truncate(n);
     }
@@ -277,15 +334,24 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     write_atomic(&out.join(README_MD), tables::readme().as_bytes())?;
 
     for (old, count) in other_options(&reports, &dirs, &hash) {
+        let fate = if args.merge {
+            "--merge leaves them out: pass the options they were analyzed with".to_string()
+        } else {
+            format!(
+                "their results are replaced by ones with options hash {hash} (use another --out \
+                 to keep both)"
+            )
+        };
         eprintln!(
             "note: {count} of the {} checkpoints were analyzed into {} with other options \
-             (options hash {old}); their results are replaced by ones with options hash {hash} \
-             (use another --out to keep both)",
+             (options hash {old}); {fate}",
             dirs.len(),
             out.display()
         );
     }
-    let bar = progress::bar(args.quiet, dirs.len() as u64, "checkpoints");
+    let bars = MultiProgress::new();
+    let bar = bars.add(progress::bar(args.quiet, dirs.len() as u64, "checkpoints"));
+    let budget_bytes = (args.full_spectrum_memory * 1e9) as u64;
     let mut records: Vec<Option<CheckpointRecord>> = vec![None; dirs.len()];
     let mut outcomes = Vec::with_capacity(dirs.len());
     let mut failures = Vec::new();
@@ -304,8 +370,35 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
             bar.reset_eta();
             continue;
         }
-        let stage = |what: &str| bar.set_message(format!("{name}: {what}"));
-        match analyze_one(dir, &name, fingerprint, &options, &hash, &mut data, &stage) {
+        if args.merge {
+            failures.push(Failure {
+                checkpoint: name.clone(),
+                path: dir.clone(),
+                error: format!(
+                    "--merge: no record with options hash {hash} in {} (its shard failed or has \
+                     not finished; a plain analyze computes it)",
+                    reports.display()
+                ),
+            });
+            outcomes.push(Outcome::Failed);
+            bar.inc(1);
+            continue;
+        }
+        let progress = CheckpointProgress {
+            name: &name,
+            bars: &bars,
+            bar: &bar,
+            quiet: args.quiet,
+        };
+        match analyze_one(
+            dir,
+            fingerprint,
+            &options,
+            &hash,
+            budget_bytes,
+            &mut data,
+            &progress,
+        ) {
             Ok(record) => {
                 for warning in warnings(&record) {
                     bar.suspend(|| eprintln!("warning: {name}: {warning}"));
@@ -331,18 +424,10 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
                 }
             }
         }
-        tables::write_all(
-            &out,
-            &records.iter().flatten().collect::<Vec<_>>(),
-            &failures,
-        )?;
+        write_tables(&args, &out, &records, &failures)?;
         bar.inc(1);
     }
-    tables::write_all(
-        &out,
-        &records.iter().flatten().collect::<Vec<_>>(),
-        &failures,
-    )?;
+    write_tables(&args, &out, &records, &failures)?;
     bar.finish_and_clear();
     if !args.quiet {
         let table = summary(&dirs, &records, &outcomes, &out);
@@ -365,6 +450,20 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     }
 }
 
+/// Rewrites the CSVs of `out` from the records so far, unless this is one shard of several
+/// (the CSVs are all shards' together: `--merge` writes them).
+fn write_tables(
+    args: &AnalyzeArgs,
+    out: &Path,
+    records: &[Option<CheckpointRecord>],
+    failures: &[Failure],
+) -> Result<()> {
+    if args.shard.is_some() {
+        return Ok(());
+    }
+    tables::write_all(out, &records.iter().flatten().collect::<Vec<_>>(), failures)
+}
+
 /// How many of the stored records of `dirs` in `reports` were made with options other than
 /// `hash`, by their options hash: a rerun replaces them.
 fn other_options(reports: &Path, dirs: &[PathBuf], hash: &str) -> BTreeMap<String, usize> {
@@ -385,19 +484,45 @@ fn other_options(reports: &Path, dirs: &[PathBuf], hash: &str) -> BTreeMap<Strin
     counts
 }
 
-/// Loads one checkpoint, builds its objective and computes its report.
+/// Where one checkpoint's analysis shows its progress: the stage in the checkpoints bar's
+/// message, and a bar of its own over the D Hessian columns of --full-spectrum.
+struct CheckpointProgress<'a> {
+    name: &'a str,
+    bars: &'a MultiProgress,
+    bar: &'a ProgressBar,
+    quiet: bool,
+}
+
+impl CheckpointProgress<'_> {
+    fn stage(&self, what: &str) {
+        self.bar.set_message(format!("{}: {what}", self.name));
+    }
+    /// A bar over `total` Hessian columns, below the checkpoints bar.
+    fn columns(&self, total: usize) -> ProgressBar {
+        self.bars
+            .add(progress::bar(self.quiet, total as u64, "Hessian columns"))
+    }
+}
+
+/// Loads one checkpoint, builds its objective and computes its report; with --full-spectrum,
+/// refuses a D whose dense Hessian exceeds `budget_bytes` before any other work.
 fn analyze_one(
     dir: &Path,
-    name: &str,
     fingerprint: Option<String>,
     options: &AnalysisOptions,
     hash: &str,
+    budget_bytes: u64,
     cache: &mut DataCache,
-    stage: &dyn Fn(&str),
+    progress: &CheckpointProgress,
 ) -> Result<CheckpointRecord> {
     let start = Instant::now();
-    stage("loading");
+    let name = progress.name;
+    progress.stage("loading");
     let checkpoint = load_checkpoint(dir)?;
+    if options.full_spectrum {
+        DenseSpectrumError::check_memory(checkpoint.theta.len(), budget_bytes)
+            .context("--full-spectrum (raise --full-spectrum-memory if the machine has it)")?;
+    }
     let choice = DataChoice::resolve(
         dir,
         &checkpoint.meta,
@@ -422,7 +547,7 @@ fn analyze_one(
     let recorded = checkpoint.meta.batch_size;
     report_options.batch_size = batch_size(name, options.batch, recorded, data.len())?;
     let k = report_options.curvature.top_k;
-    stage(&format!(
+    progress.stage(&format!(
         "Hessian spectrum (top {k} by Lanczos, Tr(H){})",
         if options.report.curvature.density.is_some() {
             ", SLQ density"
@@ -430,8 +555,16 @@ fn analyze_one(
             ""
         }
     ));
-    let hessian = HessianSpectrum::compute(&*objective, theta, &report_options.curvature);
-    stage("Σ statistics, Tr(HΣ), expected sharpness");
+    let mut hessian = HessianSpectrum::compute(&*objective, theta, &report_options.curvature);
+    if options.full_spectrum {
+        progress.stage("full spectrum: Hessian columns, then the eigendecomposition");
+        let columns = progress.columns(theta.len());
+        hessian = hessian.with_dense_spectrum(&*objective, theta, budget_bytes, &|j| {
+            columns.set_position(j as u64)
+        })?;
+        columns.finish_and_clear();
+    }
+    progress.stage("Σ statistics, Tr(HΣ), expected sharpness");
     let report = report_from_spectrum(&*objective, theta, &hessian, &report_options);
     ensure!(
         report.loss.is_finite(),

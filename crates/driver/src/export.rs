@@ -16,7 +16,7 @@ use crate::notebook;
 use crate::plots::render;
 use crate::record::{
     DENSITY_CSV, EIGENVALUES_CSV, FAILURES_CSV, LAYERS_CSV, MANIFEST_JSON, METRICS_CSV, PROP1_CSV,
-    README_MD,
+    README_MD, SPECTRUM_CSV,
 };
 use crate::run_folder::RUN_CSV;
 
@@ -24,6 +24,7 @@ use crate::run_folder::RUN_CSV;
 const COPIED: &[&str] = &[
     METRICS_CSV,
     EIGENVALUES_CSV,
+    SPECTRUM_CSV,
     PROP1_CSV,
     DENSITY_CSV,
     LAYERS_CSV,

@@ -19,6 +19,8 @@ pub const METRICS_CSV: &str = "metrics.csv";
 pub const EIGENVALUES_CSV: &str = "eigenvalues.csv";
 /// Condition 1 of Proposition 1, one row per k.
 pub const PROP1_CSV: &str = "prop1.csv";
+/// Every Hessian eigenvalue (only with `--full-spectrum`), one row per eigenvalue.
+pub const SPECTRUM_CSV: &str = "spectrum.csv";
 /// The SLQ spectral density (only with `--density`).
 pub const DENSITY_CSV: &str = "density.csv";
 /// Tr(H) and Tr(Σ) per named tensor of θ (only for nets with an exact diag(H)).
@@ -41,6 +43,9 @@ pub struct AnalysisOptions {
     pub data_seed: Option<u64>,
     /// `--batch`, if given.
     pub batch: Option<usize>,
+    /// `--full-spectrum` (absent when off, so older records keep their hash).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub full_spectrum: bool,
     /// Precision of the network evaluation.
     pub precision: Precision,
     /// Device of the network evaluation (absent when cpu).

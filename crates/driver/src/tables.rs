@@ -9,7 +9,7 @@ use curvscope_model::files::write_atomic;
 
 use crate::record::{
     CheckpointRecord, Failure, DENSITY_CSV, EIGENVALUES_CSV, FAILURES_CSV, LAYERS_CSV, METRICS_CSV,
-    PROP1_CSV,
+    PROP1_CSV, SPECTRUM_CSV,
 };
 
 /// One CSV cell.
@@ -157,6 +157,18 @@ pub const METRICS: &[(&str, &str, Extract)] = &[
     }),
     ("sigma_converged", "every top Σ Ritz pair met --tol (empty without --sigma-top-k)", |r| r.report.sigma_converged.into()),
     ("hvps", "Hessian-vector products Lanczos used for the top-k eigenpairs", |r| Cell::Int(r.report.hessian_applications as u64)),
+    ("n_negative_eigenvalues", "eigenvalues of the full spectrum below −1e-6·max|λ| (empty without --full-spectrum)", |r| {
+        r.report.whole_spectrum.as_ref().map_or(Cell::Empty, |w| Cell::Int(w.negative as u64))
+    }),
+    ("n_zero_eigenvalues", "eigenvalues of the full spectrum with |λ| ≤ 1e-6·max|λ| (empty without --full-spectrum)", |r| {
+        r.report.whole_spectrum.as_ref().map_or(Cell::Empty, |w| Cell::Int(w.near_zero as u64))
+    }),
+    ("spectrum_asymmetry", "max|H − Hᵀ|/max|H| of the assembled Hessian before symmetrizing (empty without --full-spectrum)", |r| {
+        r.report.whole_spectrum.as_ref().map(|w| w.asymmetry).into()
+    }),
+    ("spectrum_lanczos_rel_diff", "max over the top k of |λ_i(full) − λ_i(Lanczos)|/max|λ| (empty without --full-spectrum)", |r| {
+        r.report.whole_spectrum.as_ref().map(|w| w.lanczos_max_rel_diff).into()
+    }),
     ("seed", "master seed (--seed): each estimator draws from its own sub-seed of it (curvscope_metrics::purpose_seed)", |r| {
         Cell::Int(r.options.report.curvature.seed)
     }),
@@ -197,7 +209,7 @@ fn row<const N: usize>(r: &CheckpointRecord, rest: [Cell; N]) -> Vec<Cell> {
     .collect()
 }
 
-/// eigenvalues.csv, prop1.csv, density.csv and layers.csv.
+/// eigenvalues.csv, spectrum.csv, prop1.csv, density.csv and layers.csv.
 pub const LONG_TABLES: &[LongTable] = &[
     LongTable {
         file: EIGENVALUES_CSV,
@@ -220,6 +232,29 @@ pub const LONG_TABLES: &[LongTable] = &[
                 .map(|(i, (&l, &res))| {
                     row(r, [Cell::Int(i as u64 + 1), Cell::Num(l), Cell::Num(res)])
                 })
+                .collect()
+        },
+    },
+    LongTable {
+        file: SPECTRUM_CSV,
+        optional: true,
+        columns: &[
+            ("checkpoint", "checkpoint folder name"),
+            ("step", "training step"),
+            ("rank", "i = 1, …, D (λ₁ ≥ λ₂ ≥ …)"),
+            (
+                "eigenvalue",
+                "λ_i, every Hessian eigenvalue (dense f64 eigendecomposition, --full-spectrum)",
+            ),
+        ],
+        rows: |r| {
+            let Some(w) = &r.report.whole_spectrum else {
+                return Vec::new();
+            };
+            w.eigenvalues
+                .iter()
+                .enumerate()
+                .map(|(i, &l)| row(r, [Cell::Int(i as u64 + 1), Cell::Num(l)]))
                 .collect()
         },
     },

@@ -1,7 +1,6 @@
 //! Small problems exactly: an explicit matrix as an operator, and an operator as a matrix.
 
 use nalgebra::DMatrix;
-use rayon::prelude::*;
 
 use crate::LinearOperator;
 
@@ -42,8 +41,11 @@ impl LinearOperator for DenseOperator {
     }
 }
 
-/// Assembles the D×D matrix of `op` from its D products with unit vectors (columns in
-/// parallel when the operator allows). Not symmetrized: see [`asymmetry`].
+/// Columns [`dense_matrix`] computes per pass: enough to keep every core busy.
+const COLUMNS_PER_PASS: usize = 64;
+
+/// Assembles the D×D matrix of `op` from its D products with unit vectors (a block of columns
+/// per pass, in parallel when the operator allows). Not symmetrized: see [`asymmetry`].
 ///
 /// ```
 /// use curvscope_hessian::{dense_matrix, DenseOperator};
@@ -54,17 +56,34 @@ impl LinearOperator for DenseOperator {
 /// ```
 pub fn dense_matrix<O: LinearOperator + ?Sized>(op: &O) -> DMatrix<f64> {
     let d = op.dim();
-    let column = |j: usize| {
-        let mut e = vec![0.0; d];
-        e[j] = 1.0;
-        op.apply(&e)
-    };
-    let columns: Vec<Vec<f64>> = if op.parallel_apply() {
-        (0..d).into_par_iter().map(column).collect()
-    } else {
-        (0..d).map(column).collect()
-    };
-    DMatrix::from_iterator(d, d, columns.into_iter().flatten())
+    let mut m = DMatrix::zeros(d, d);
+    for_each_column_block(op, COLUMNS_PER_PASS, |j, column| {
+        m.column_mut(j).copy_from_slice(column)
+    });
+    m
+}
+
+/// `sink(j, A·e_j)` for every column j in order, the products taken `per_pass` at a time by
+/// [`LinearOperator::apply_many`] (in parallel where the operator allows), so that only one
+/// block of columns is held besides the caller's matrix.
+pub(crate) fn for_each_column_block<O: LinearOperator + ?Sized>(
+    op: &O,
+    per_pass: usize,
+    mut sink: impl FnMut(usize, &[f64]),
+) {
+    let (d, per_pass) = (op.dim(), per_pass.max(1));
+    for start in (0..d).step_by(per_pass) {
+        let units: Vec<Vec<f64>> = (start..d.min(start + per_pass))
+            .map(|j| {
+                let mut e = vec![0.0; d];
+                e[j] = 1.0;
+                e
+            })
+            .collect();
+        for (offset, column) in op.apply_many(&units).iter().enumerate() {
+            sink(start + offset, column);
+        }
+    }
 }
 
 /// max |A − Aᵀ| / max |A| (0 for the zero matrix): how far an assembled operator is from
@@ -78,11 +97,25 @@ pub fn dense_matrix<O: LinearOperator + ?Sized>(op: &O) -> DMatrix<f64> {
 /// assert!((asymmetry(&m) - 0.1).abs() < 1e-15);
 /// ```
 pub fn asymmetry(m: &DMatrix<f64>) -> f64 {
-    let scale = m.amax();
-    if scale == 0.0 {
-        return 0.0;
+    asymmetry_by(m.nrows(), |i, j| m[(i, j)])
+}
+
+/// [`asymmetry`] of the n×n matrix with entries `at(i, j)`, whatever stores them.
+pub(crate) fn asymmetry_by(n: usize, at: impl Fn(usize, usize) -> f64) -> f64 {
+    let (mut scale, mut skew) = (0.0f64, 0.0f64);
+    for j in 0..n {
+        for i in 0..n {
+            scale = scale.max(at(i, j).abs());
+            if i > j {
+                skew = skew.max((at(i, j) - at(j, i)).abs());
+            }
+        }
     }
-    (m - m.transpose()).amax() / scale
+    if scale == 0.0 {
+        0.0
+    } else {
+        skew / scale
+    }
 }
 
 /// The whole spectrum of a (small) operator.

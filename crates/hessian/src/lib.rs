@@ -5,6 +5,7 @@
 //! - [`extreme_eigenpairs`]: extreme eigenpairs by Lanczos with full reorthogonalization,
 //!   seeded, with a residual-based convergence test;
 //! - [`full_spectrum`] / [`dense_matrix`]: exact answers for small D;
+//! - [`dense_eigenvalues`]: every eigenvalue up to D ≈ 12,000 (f64, faer's blocked solver);
 //! - [`hutchinson`], [`hutch_plus_plus`], [`deflated_hutchinson`]: Tr(A) with standard errors;
 //! - [`slq`]: spectral density and moments by stochastic Lanczos quadrature.
 //!
@@ -19,6 +20,7 @@ mod hvp;
 mod krylov;
 mod linalg;
 mod operator;
+mod spectrum;
 mod trace;
 
 pub use dense::{asymmetry, dense_matrix, full_spectrum, DenseOperator, FullSpectrum};
@@ -28,4 +30,5 @@ pub use estimate::{Estimate, Estimator};
 pub use hvp::HessianOperator;
 pub use linalg::{dot, norm};
 pub use operator::{AsHermitian, CountingOperator, LinearOperator};
+pub use spectrum::{dense_eigenvalues, dense_spectrum_bytes, DenseSpectrum, DenseSpectrumError};
 pub use trace::{deflated_hutchinson, hutch_plus_plus, hutchinson, Probes, TraceEstimate};

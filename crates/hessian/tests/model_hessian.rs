@@ -1,21 +1,15 @@
 //! Lanczos on a real network's exact-HVP operator against the dense path (D < 2,000).
 
+mod common;
+
 use curvscope_hessian::{
     extreme_eigenpairs, full_spectrum, true_residuals, HessianOperator, LanczosOptions, Which,
 };
-use curvscope_model::{
-    default_data_dir, digits, ArchSpec, BurnObjective, Cpu, Init, Objective, Precision,
-};
+use curvscope_model::{default_data_dir, digits, BurnObjective, Cpu, Init, Objective, Precision};
 
-/// A small CNN on 8×8 digits: conv 1→4 (3×3), pool, fc 36→20→10 (D = 990).
+/// [`common::small_cnn`] on 300 digits.
 fn small_cnn_on_digits() -> (BurnObjective<Cpu>, Vec<f64>) {
-    let arch = ArchSpec::Cnn {
-        side: 8,
-        channels: vec![1, 4],
-        kernel: 3,
-        hidden: vec![20],
-        classes: 10,
-    };
+    let arch = common::small_cnn();
     let data = digits(&default_data_dir()).unwrap().slice(0..300);
     let theta = arch.init(Init::PyTorch, 3);
     (

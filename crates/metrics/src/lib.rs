@@ -21,6 +21,8 @@
 //!   [`Descent`].
 //! - Loss-landscape slices (Li et al. 2018): [`filter_normalized_directions`],
 //!   [`hessian_directions`], [`grid_points`], [`evaluate_slice`], beside the [`QuadraticModel`].
+//! - The whole Hessian spectrum (Fig. 5): [`HessianSpectrum::with_dense_spectrum`] →
+//!   [`whole_spectrum`].
 //! - Everything at once: [`analyze_checkpoint`] → [`Report`].
 //!
 //! ```
@@ -81,6 +83,7 @@ mod seeds;
 mod sharpness;
 mod sharpness_measures;
 mod verdict;
+mod whole_spectrum;
 
 pub use binomial::{wilson_interval, SuccessRate};
 pub use covariance::{
@@ -113,7 +116,7 @@ pub use proposition::{
 };
 pub use report::{
     analyze_checkpoint, report_from_spectrum, CurvatureOptions, HessianSpectrum, Report,
-    ReportOptions, TraceHSigmaMethod,
+    ReportOptions, TraceHSigmaMethod, HESSIAN_COLUMNS_PER_PASS,
 };
 pub use seeds::{purpose_seed, repetition_seed, Purpose};
 pub use sharpness::{expected_sharpness, ExpectedSharpness, SharpnessOptions};
@@ -123,3 +126,4 @@ pub use sharpness_measures::{
     EpsilonSharpness, EpsilonSharpnessOptions, PerturbationNorm, WorstCaseSharpness,
 };
 pub use verdict::{reading, Reading, Verdict, VIOLATION_STDERRS};
+pub use whole_spectrum::{whole_spectrum, WholeSpectrum};

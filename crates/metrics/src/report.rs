@@ -15,9 +15,11 @@ use crate::sharpness_measures::{
     AdaptiveAverageOptions, AdaptiveAverageSharpness, AdaptiveWorstOptions, EpsilonSharpness,
     EpsilonSharpnessOptions, PerturbationNorm, WorstCaseSharpness,
 };
+use crate::whole_spectrum::{whole_spectrum, WholeSpectrum};
 use curvscope_hessian::{
-    deflated_hutchinson, extreme_eigenpairs, slq, Density, Eigenpairs, Estimate, HessianOperator,
-    LanczosOptions, Probes, Slq, SlqOptions, Which,
+    deflated_hutchinson, dense_eigenvalues, extreme_eigenpairs, slq, DenseSpectrum,
+    DenseSpectrumError, Density, Eigenpairs, Estimate, HessianOperator, LanczosOptions, Probes,
+    Slq, SlqOptions, Which,
 };
 use curvscope_model::Objective;
 use serde::{Deserialize, Serialize};
@@ -77,6 +79,10 @@ pub struct HessianSpectrum {
     pub lambda_min: Option<LambdaMin>,
     /// Spectral density, if asked for.
     pub density: Option<Slq>,
+    /// Every eigenvalue, if computed ([`curvscope_hessian::dense_eigenvalues`]: too costly for
+    /// [`HessianSpectrum::compute`] to do unasked, and the caller shows its progress).
+    #[serde(default)]
+    pub dense: Option<DenseSpectrum>,
 }
 
 impl HessianSpectrum {
@@ -133,9 +139,34 @@ impl HessianSpectrum {
             diagonal,
             lambda_min,
             density,
+            dense: None,
         }
     }
+
+    /// Adds every eigenvalue of H at θ ([`dense_eigenvalues`] on the exact-HVP operator,
+    /// [`HESSIAN_COLUMNS_PER_PASS`] columns at a time); `progress(columns_done)` follows the
+    /// D HVPs. Refuses before any HVP when the D×D matrix would exceed `budget_bytes`.
+    pub fn with_dense_spectrum<O: Objective + ?Sized>(
+        mut self,
+        objective: &O,
+        theta: &[f64],
+        budget_bytes: u64,
+        progress: &dyn Fn(usize),
+    ) -> Result<Self, DenseSpectrumError> {
+        let h = HessianOperator::new(objective, theta);
+        self.dense = Some(dense_eigenvalues(
+            &h,
+            HESSIAN_COLUMNS_PER_PASS,
+            budget_bytes,
+            progress,
+        )?);
+        Ok(self)
+    }
 }
+
+/// Hessian columns (HVPs with unit vectors) per batched pass of the dense spectrum: enough to
+/// keep the cores busy, few enough that progress is reported every few seconds.
+pub const HESSIAN_COLUMNS_PER_PASS: usize = 16;
 
 /// How Tr(HΣ) is computed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -263,6 +294,9 @@ pub struct Report {
     pub minibatch: Option<MinibatchFactor>,
     /// Hessian spectral density by SLQ, on a grid (if asked for).
     pub density: Option<Density>,
+    /// Every Hessian eigenvalue, when [`HessianSpectrum::dense`] holds them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub whole_spectrum: Option<WholeSpectrum>,
 }
 
 /// Every quantity of the paper at θ: [`HessianSpectrum::compute`], then [`report_from_spectrum`].
@@ -376,5 +410,9 @@ pub fn report_from_spectrum<O: Objective + ?Sized>(
             .batch_size
             .map(|b| minibatch_factor(b, objective.n_samples())),
         density: hessian.density.as_ref().map(Slq::broadened_density),
+        whole_spectrum: hessian
+            .dense
+            .as_ref()
+            .map(|dense| whole_spectrum(dense, &hessian.top.eigenvalues)),
     }
 }

@@ -1,7 +1,9 @@
-//! Ground-truth operators: A = Q diag(λ) Qᵀ with a seeded Haar-random orthogonal Q.
+//! Ground-truth operators: A = Q diag(λ) Qᵀ with a seeded Haar-random orthogonal Q; the small
+//! CNN whose Hessian is checked densely.
 #![allow(dead_code)] // each test binary uses a subset
 
 use curvscope_hessian::DenseOperator;
+use curvscope_model::ArchSpec;
 use nalgebra::{DMatrix, DVector};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -40,4 +42,15 @@ pub fn reference_eigenvalues(a: &DMatrix<f64>) -> Vec<f64> {
 /// Tr(A^p) from the eigenvalues.
 pub fn power_trace(lambdas: &[f64], p: i32) -> f64 {
     lambdas.iter().map(|l| l.powi(p)).sum()
+}
+
+/// A small CNN for 8×8 digits: conv 1→4 (3×3), pool, fc 36→20→10 (D = 990).
+pub fn small_cnn() -> ArchSpec {
+    ArchSpec::Cnn {
+        side: 8,
+        channels: vec![1, 4],
+        kernel: 3,
+        hidden: vec![20],
+        classes: 10,
+    }
 }

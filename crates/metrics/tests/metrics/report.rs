@@ -28,7 +28,10 @@ fn report_agrees_with_dense_truth_and_round_trips() {
         diagonal: None,
         lambda_min: None,
         density: None,
-    };
+        dense: None,
+    }
+    .with_dense_spectrum(&ls, &theta, u64::MAX, &|_| {})
+    .unwrap();
     let options = ReportOptions {
         chunk: 16,
         sigma_top_k: k,
@@ -45,6 +48,12 @@ fn report_agrees_with_dense_truth_and_round_trips() {
         h.trace() * sigma.trace() / d as f64,
         1e-10,
     );
+    let whole = report.whole_spectrum.as_ref().unwrap();
+    for (got, want) in whole.eigenvalues.iter().zip(&dense_top(&h, d).eigenvalues) {
+        assert_rel(*got, *want, 1e-10);
+    }
+    assert_eq!(whole.eigenvalues.len(), d);
+    assert!(whole.lanczos_max_rel_diff < 1e-12);
     let sigma_top = dense_top(&sigma, k);
     for (got, want) in report.sigma_eigenvalues.iter().zip(&sigma_top.eigenvalues) {
         assert_rel(*got, *want, 1e-10);

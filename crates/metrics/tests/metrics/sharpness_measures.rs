@@ -188,6 +188,7 @@ fn report_carries_each_measure_only_when_asked() {
         diagonal: None,
         lambda_min: None,
         density: None,
+        dense: None,
     };
     let plain = ReportOptions {
         sigma_top_k: 0,

@@ -1,0 +1,130 @@
+//! `cargo bench -p curvscope --bench full_spectrum`: the whole Hessian spectrum of LeNet ×
+//! 1,200 Fashion-MNIST samples in f64 (D = 11,330), at the θ of the curvature bench: the
+//! Hessian build (D HVPs, batched), faer's eigendecomposition, and the agreement of its top 20
+//! with Lanczos. Printed and written to target/bench/full_spectrum.json.
+//!
+//! `CURVSCOPE_BENCH=quick` times the first `CURVSCOPE_BENCH_COLUMNS` (default 64) columns and
+//! extrapolates to D, and times the eigendecomposition on a random symmetric D×D matrix
+//! (no Lanczos comparison); the default (`full`) builds the real Hessian (about an hour on 2
+//! cores) and decomposes it.
+
+use std::time::Instant;
+
+use curvscope_hessian::{
+    dense_eigenvalues, extreme_eigenpairs, DenseSpectrum, HessianOperator, LanczosOptions,
+    LinearOperator, Which,
+};
+use curvscope_metrics::HESSIAN_COLUMNS_PER_PASS;
+use curvscope_model::{
+    default_data_dir, fashion_corrupted, ArchSpec, BurnObjective, Cpu, Objective, Precision,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+mod common;
+use common::trained_theta;
+
+/// The allocator the `curvscope` binary uses, so the bench measures what users run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn seconds<T>(f: impl FnOnce() -> T) -> (T, f64) {
+    let start = Instant::now();
+    let out = f();
+    (out, start.elapsed().as_secs_f64())
+}
+
+/// The first `n` Hessian columns, in the passes `dense_eigenvalues` makes.
+fn first_columns(h: &dyn LinearOperator, n: usize) {
+    let d = h.dim();
+    for start in (0..n).step_by(HESSIAN_COLUMNS_PER_PASS) {
+        let units: Vec<Vec<f64>> = (start..n.min(start + HESSIAN_COLUMNS_PER_PASS))
+            .map(|j| {
+                let mut e = vec![0.0; d];
+                e[j] = 1.0;
+                e
+            })
+            .collect();
+        std::hint::black_box(h.apply_many(&units));
+    }
+}
+
+fn main() {
+    let quick = std::env::var("CURVSCOPE_BENCH").is_ok_and(|m| m == "quick");
+    let threads = rayon::current_num_threads();
+    let data = fashion_corrupted(&default_data_dir(), 1000, 200, 0).expect("bundled Fashion-MNIST");
+    let theta = {
+        let obj =
+            BurnObjective::<Cpu>::new(ArchSpec::Lenet, &data, &Default::default(), Precision::F32)
+                .expect("fits");
+        trained_theta(&obj, 10)
+    };
+    let obj =
+        BurnObjective::<Cpu>::new(ArchSpec::Lenet, &data, &Default::default(), Precision::F64)
+            .expect("fits");
+    let h = HessianOperator::new(&obj, &theta);
+    let d = obj.dim();
+    eprintln!(
+        "full_spectrum bench ({}), D = {d}, {threads} rayon threads",
+        if quick { "quick" } else { "full" }
+    );
+    let result = if quick {
+        let n: usize = std::env::var("CURVSCOPE_BENCH_COLUMNS")
+            .map_or(64, |c| c.parse().expect("a column count"));
+        let ((), build) = seconds(|| first_columns(&h, n));
+        eprintln!("{n} columns: {build:.1} s");
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let a = faer::Mat::<f64>::from_fn(d, d, |_, _| rng.random_range(-1.0..1.0));
+        let (spectrum, eigh) = seconds(|| DenseSpectrum::of_matrix(a));
+        eprintln!("eigenvalues of a random symmetric D×D: {eigh:.1} s");
+        serde_json::json!({
+            "mode": "quick",
+            "columns_timed": n,
+            "build_s": build * d as f64 / n as f64,
+            "eigh_s": eigh,
+            "eigh_matrix": "random symmetric",
+            "lambda_1": spectrum.eigenvalues[0],
+        })
+    } else {
+        let (dense, total) = seconds(|| {
+            dense_eigenvalues(&h, HESSIAN_COLUMNS_PER_PASS, u64::MAX, &|j| {
+                if j % 1000 < HESSIAN_COLUMNS_PER_PASS {
+                    eprintln!("{j} of {d} columns");
+                }
+            })
+            .expect("finite")
+        });
+        let top = extreme_eigenpairs(
+            &h,
+            &LanczosOptions {
+                k: 20,
+                which: Which::Largest,
+                tol: 1e-10,
+                seed: 0,
+                ..Default::default()
+            },
+        );
+        let rel: Vec<f64> = dense.eigenvalues[..20]
+            .iter()
+            .zip(&top.eigenvalues)
+            .map(|(a, b)| (a - b).abs() / a.abs())
+            .collect();
+        serde_json::json!({
+            "mode": "full",
+            "build_and_eigh_s": total,
+            "asymmetry": dense.asymmetry,
+            "top20_dense": &dense.eigenvalues[..20],
+            "top20_lanczos": top.eigenvalues,
+            "top20_max_rel_diff": rel.iter().fold(0.0f64, |m, r| m.max(*r)),
+            "lanczos_converged": top.converged,
+            "negative_below_1e-6": dense.count_negative(1e-6),
+            "zero_within_1e-6": dense.count_near_zero(1e-6),
+        })
+    };
+    let result = serde_json::json!({ "dim": d, "threads": threads, "result": result });
+    let text = serde_json::to_string_pretty(&result).expect("plain JSON");
+    println!("{text}");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
+    std::fs::create_dir_all(&dir).expect("target/bench");
+    std::fs::write(dir.join("full_spectrum.json"), text).expect("writable target/bench");
+}

@@ -1,0 +1,213 @@
+//! The whole spectrum of a large operator (D ≈ 12,000): D products assembled into an f64
+//! matrix and decomposed by faer.
+//!
+//! faer's self-adjoint eigensolver is blocked and multithreaded; nalgebra's `SymmetricEigen`
+//! (kept in [`crate::full_spectrum`] for small problems and eigenvectors) is unblocked and
+//! single-threaded, ~8× slower at D = 2,000 and out of reach at D = 11,330.
+
+use faer::{Mat, Side};
+use serde::{Deserialize, Serialize};
+
+use crate::dense::{asymmetry_by, for_each_column_block};
+use crate::LinearOperator;
+
+/// Bytes [`dense_eigenvalues`] needs at dimension `dim`: the D×D f64 matrix and the
+/// eigensolver's copy of it (its tridiagonal reduction works on one).
+///
+/// ```
+/// assert_eq!(curvscope_hessian::dense_spectrum_bytes(1000), 16_000_000);
+/// ```
+pub fn dense_spectrum_bytes(dim: usize) -> u64 {
+    2 * 8 * (dim as u64).pow(2)
+}
+
+/// Why [`dense_eigenvalues`] gave no spectrum.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DenseSpectrumError {
+    /// The matrix would not fit the memory budget (refused before any product).
+    TooLarge {
+        /// The dimension D.
+        dim: usize,
+        /// [`dense_spectrum_bytes`] of D.
+        needed_bytes: u64,
+        /// The budget it exceeds.
+        budget_bytes: u64,
+    },
+    /// A product had a NaN or infinite entry (a NaN loss, an overflowing network).
+    NotFinite {
+        /// The first column j (A·e_j) that had one.
+        column: usize,
+    },
+}
+
+impl DenseSpectrumError {
+    /// `Err(TooLarge)` when the dense spectrum of dimension `dim` needs more than
+    /// `budget_bytes`: the check [`dense_eigenvalues`] makes first, for callers that want to
+    /// refuse before other work.
+    ///
+    /// ```
+    /// use curvscope_hessian::DenseSpectrumError;
+    /// assert!(DenseSpectrumError::check_memory(1000, 16_000_000).is_ok());
+    /// let err = DenseSpectrumError::check_memory(11_330, 1_000_000_000).unwrap_err();
+    /// assert!(err.to_string().contains("D = 11330 needs 2.05 GB"));
+    /// ```
+    pub fn check_memory(dim: usize, budget_bytes: u64) -> Result<(), Self> {
+        let needed_bytes = dense_spectrum_bytes(dim);
+        if needed_bytes > budget_bytes {
+            return Err(Self::TooLarge {
+                dim,
+                needed_bytes,
+                budget_bytes,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for DenseSpectrumError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::TooLarge {
+                dim,
+                needed_bytes,
+                budget_bytes,
+            } => write!(
+                f,
+                "the full spectrum of D = {dim} needs {} GB (the D×D f64 Hessian and the \
+                 eigensolver's copy), over the memory budget of {} GB",
+                gb(*needed_bytes),
+                gb(*budget_bytes)
+            ),
+            Self::NotFinite { column } => write!(
+                f,
+                "column {column} of the matrix (the product with e_{column}) has a NaN or \
+                 infinite entry"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for DenseSpectrumError {}
+
+/// `bytes` in GB (10⁹ bytes) to three significant digits: "2.05", "0.00000518".
+fn gb(bytes: u64) -> String {
+    let gb = bytes as f64 / 1e9;
+    let digits = if gb > 0.0 {
+        (2 - gb.log10().floor() as i64).max(0) as usize
+    } else {
+        0
+    };
+    format!("{gb:.digits$}")
+}
+
+/// Every eigenvalue of a symmetric operator, from [`dense_eigenvalues`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DenseSpectrum {
+    /// All D eigenvalues, largest first.
+    pub eigenvalues: Vec<f64>,
+    /// [`crate::asymmetry`] of the assembled matrix before it was symmetrized.
+    pub asymmetry: f64,
+}
+
+impl DenseSpectrum {
+    /// The spectrum of an assembled matrix that should be symmetric: its [`crate::asymmetry`],
+    /// then faer's self-adjoint eigenvalues of (A + Aᵀ)/2 (symmetrized in place; values only,
+    /// no D×D eigenvector matrix).
+    ///
+    /// # Panics
+    /// If `a` is not square or has a NaN or infinite entry.
+    ///
+    /// ```
+    /// use curvscope_hessian::DenseSpectrum;
+    /// let s = DenseSpectrum::of_matrix(faer::mat![[2.0, 1.0], [1.5, 2.0]]);
+    /// assert!((s.eigenvalues[0] - 3.25).abs() < 1e-12 && (s.asymmetry - 0.25).abs() < 1e-15);
+    /// ```
+    pub fn of_matrix(mut a: Mat<f64>) -> Self {
+        let d = a.nrows();
+        assert_eq!(d, a.ncols(), "a square matrix");
+        let asymmetry = asymmetry_by(d, |i, j| a[(i, j)]);
+        for j in 0..d {
+            for i in j + 1..d {
+                a[(i, j)] = 0.5 * (a[(i, j)] + a[(j, i)]);
+            }
+        }
+        let mut eigenvalues = a
+            .self_adjoint_eigenvalues(Side::Lower)
+            .expect("the symmetric eigenvalue iteration converges on finite matrices");
+        eigenvalues.reverse();
+        Self {
+            eigenvalues,
+            asymmetry,
+        }
+    }
+
+    /// max |λ|, the scale the counts below are relative to (λ₁ at a minimum).
+    pub fn scale(&self) -> f64 {
+        self.eigenvalues.iter().fold(0.0, |m, l| m.max(l.abs()))
+    }
+
+    /// Eigenvalues below −`rtol`·max |λ|: negative curvature beyond rounding.
+    ///
+    /// ```
+    /// use curvscope_hessian::DenseSpectrum;
+    /// let s = DenseSpectrum { eigenvalues: vec![10.0, 1e-9, -1e-9, -0.5], asymmetry: 0.0 };
+    /// assert_eq!(s.count_negative(1e-6), 1);
+    /// assert_eq!(s.count_near_zero(1e-6), 2);
+    /// ```
+    pub fn count_negative(&self, rtol: f64) -> usize {
+        let floor = -rtol * self.scale();
+        self.eigenvalues.iter().filter(|&&l| l < floor).count()
+    }
+
+    /// Eigenvalues with |λ| ≤ `rtol`·max |λ|: flat directions, zero up to rounding.
+    pub fn count_near_zero(&self, rtol: f64) -> usize {
+        let band = rtol * self.scale();
+        self.eigenvalues
+            .iter()
+            .filter(|&&l| l.abs() <= band)
+            .count()
+    }
+}
+
+/// Every eigenvalue of the symmetric operator `op`: its D columns A·e_j, in blocks of
+/// `columns_per_pass` handed to [`LinearOperator::apply_many`] (the Hessian's batched HVPs,
+/// spread over rayon's pool), stored in f64, symmetrized as (A + Aᵀ)/2, then faer's
+/// self-adjoint eigenvalues (values only: no D×D eigenvector matrix).
+/// `progress(columns_done)` is called after each block.
+///
+/// Refuses up front, before any product, when [`dense_spectrum_bytes`] exceeds `budget_bytes`;
+/// fails on a non-finite product.
+/// Costs D products, 2·D²·8 bytes and O(D³) time.
+///
+/// ```
+/// use curvscope_hessian::{dense_eigenvalues, DenseOperator};
+/// use nalgebra::DMatrix;
+///
+/// let a = DenseOperator::new(DMatrix::from_row_slice(2, 2, &[2.0, 1.0, 1.0, 2.0]));
+/// let s = dense_eigenvalues(&a, 2, u64::MAX, &|_| {})?;
+/// assert!((s.eigenvalues[0] - 3.0).abs() < 1e-12 && (s.eigenvalues[1] - 1.0).abs() < 1e-12);
+/// assert!(dense_eigenvalues(&a, 2, 10, &|_| {}).is_err());
+/// # Ok::<(), curvscope_hessian::DenseSpectrumError>(())
+/// ```
+pub fn dense_eigenvalues<O: LinearOperator + ?Sized>(
+    op: &O,
+    columns_per_pass: usize,
+    budget_bytes: u64,
+    progress: &dyn Fn(usize),
+) -> Result<DenseSpectrum, DenseSpectrumError> {
+    let d = op.dim();
+    DenseSpectrumError::check_memory(d, budget_bytes)?;
+    let mut a = Mat::<f64>::zeros(d, d);
+    let mut not_finite = None;
+    for_each_column_block(op, columns_per_pass, |j, column| {
+        if not_finite.is_none() && !column.iter().all(|x| x.is_finite()) {
+            not_finite = Some(j);
+        }
+        a.col_as_slice_mut(j).copy_from_slice(column);
+        progress(j + 1);
+    });
+    if let Some(column) = not_finite {
+        return Err(DenseSpectrumError::NotFinite { column });
+    }
+    Ok(DenseSpectrum::of_matrix(a))
+}

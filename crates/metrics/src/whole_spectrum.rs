@@ -1,0 +1,57 @@
+//! The whole Hessian spectrum of a checkpoint (`analyze --full-spectrum`; the paper's Fig. 5):
+//! every eigenvalue, how many are negative or zero, and how well Lanczos' top-k agrees.
+
+use curvscope_hessian::DenseSpectrum;
+use serde::{Deserialize, Serialize};
+
+use crate::proposition::ZERO_RTOL;
+
+/// Every eigenvalue of H with the counts a reader of Fig. 5 wants.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WholeSpectrum {
+    /// All D eigenvalues, largest first (dense f64 eigendecomposition).
+    pub eigenvalues: Vec<f64>,
+    /// max |H − Hᵀ| / max |H| of the assembled matrix before symmetrizing (rounding of the HVPs).
+    pub asymmetry: f64,
+    /// The threshold of the counts, relative to max |λ| ([`ZERO_RTOL`]).
+    pub zero_rtol: f64,
+    /// Eigenvalues below −zero_rtol·max |λ|.
+    pub negative: usize,
+    /// Eigenvalues with |λ| ≤ zero_rtol·max |λ|.
+    pub near_zero: usize,
+    /// max over i ≤ k of |λ_i(dense) − λ_i(Lanczos)| / max |λ|: the two methods' agreement on
+    /// the top k, relative to the spectrum's scale as Lanczos' tolerance is (a top eigenvalue
+    /// may be near zero); NaN when there is nothing to compare.
+    pub lanczos_max_rel_diff: f64,
+}
+
+/// [`WholeSpectrum`] of the dense spectrum `dense`, checked against Lanczos' top eigenvalues
+/// `lanczos_top` (largest first).
+///
+/// ```
+/// use curvscope_hessian::DenseSpectrum;
+/// use curvscope_metrics::whole_spectrum;
+///
+/// let dense = DenseSpectrum { eigenvalues: vec![4.0, 2.0, 0.0, -1.0], asymmetry: 0.0 };
+/// let w = whole_spectrum(&dense, &[4.0, 2.0 + 2e-9]);
+/// assert_eq!((w.negative, w.near_zero), (1, 1));
+/// assert!((w.lanczos_max_rel_diff - 5e-10).abs() < 1e-15);
+/// ```
+pub fn whole_spectrum(dense: &DenseSpectrum, lanczos_top: &[f64]) -> WholeSpectrum {
+    let scale = dense.scale();
+    let lanczos_max_rel_diff = dense
+        .eigenvalues
+        .iter()
+        .zip(lanczos_top)
+        .map(|(d, l)| (d - l).abs() / scale)
+        .reduce(f64::max)
+        .unwrap_or(f64::NAN);
+    WholeSpectrum {
+        eigenvalues: dense.eigenvalues.clone(),
+        asymmetry: dense.asymmetry,
+        zero_rtol: ZERO_RTOL,
+        negative: dense.count_negative(ZERO_RTOL),
+        near_zero: dense.count_near_zero(ZERO_RTOL),
+        lanczos_max_rel_diff,
+    }
+}
