@@ -11,6 +11,7 @@ pub mod idx;
 pub mod net;
 pub mod npz;
 mod objective;
+pub mod sequential;
 mod synthetic;
 
 pub use arch::{Activation, ArchError, ArchSpec, Init, MAX_DIM};

@@ -17,8 +17,9 @@ impl ArchSpec {
     /// activation region) and diag(H) is the Gauss–Newton diagonal
     /// ([`BurnObjective::gauss_newton_diagonal`]).
     ///
-    /// True for lenet, cnn, fixed-output and a ReLU (or hidden-layer-free) mlp; false for a tanh
-    /// mlp and toy2d.
+    /// True for lenet, cnn, fixed-output, a ReLU (or hidden-layer-free) mlp and a sequential net
+    /// without tanh or sigmoid (leaky ReLU, average pooling and eval-mode batch norm are
+    /// affine in each parameter too); false for a tanh mlp and toy2d.
     ///
     /// ```
     /// use curvscope_model::{Activation, ArchSpec};
@@ -33,6 +34,7 @@ impl ArchSpec {
                 hidden, activation, ..
             } => hidden.is_empty() || *activation == Activation::Relu,
             ArchSpec::Toy2d => false,
+            ArchSpec::Sequential(net) => net.is_piecewise_linear(),
         }
     }
 }
