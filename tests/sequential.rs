@@ -63,6 +63,7 @@ fn analyze_reads_a_pytorch_exported_sequential_checkpoint() {
     let tmp = tempfile::tempdir().unwrap();
     let data = fixture().join("data.npz");
     let out = tmp.path().join("analysis");
+    let before = common::files(&fixture());
     succeed(&[
         "analyze",
         path(&fixture()),
@@ -76,6 +77,10 @@ fn analyze_reads_a_pytorch_exported_sequential_checkpoint() {
         path(&out),
         "--quiet",
     ]);
+    assert!(
+        common::files(&fixture()) == before,
+        "the committed fixture was written to"
+    );
     let m = metrics(&out);
     assert_eq!(value(&m, "n_params"), 760.0);
     // PyTorch's float64 loss on these weights and images (tools/make_sequential_fixture.py).
@@ -94,7 +99,9 @@ fn vgg11_preset_is_analyzed_on_cifar_shaped_data() {
     let tmp = tempfile::tempdir().unwrap();
     let (n, classes) = (3, 10);
     let mut rng = ChaCha8Rng::seed_from_u64(5);
-    let x: Vec<f32> = (0..n * 3 * 32 * 32).map(|_| rng.random_range(0.0..1.0)).collect();
+    let x: Vec<f32> = (0..n * 3 * 32 * 32)
+        .map(|_| rng.random_range(0.0..1.0))
+        .collect();
     let y: Vec<i64> = (0..n).map(|_| rng.random_range(0..classes)).collect();
     let data = tmp.path().join("cifar-shaped.npz");
     common::write_npz(&data, &x, &[n as u64, 3, 32, 32], &y);
@@ -128,7 +135,13 @@ fn vgg11_preset_is_analyzed_on_cifar_shaped_data() {
     ]);
     let m = metrics(&out);
     assert_eq!(value(&m, "n_params"), 9_225_610.0);
-    for column in ["loss", "lambda_1", "trace_h", "trace_sigma", "trace_h_sigma"] {
+    for column in [
+        "loss",
+        "lambda_1",
+        "trace_h",
+        "trace_sigma",
+        "trace_h_sigma",
+    ] {
         let v = value(&m, column);
         assert!(v.is_finite(), "{column} = {v}");
     }

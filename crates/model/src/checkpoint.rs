@@ -343,7 +343,10 @@ pub fn save_checkpoint(
 
 /// The architecture's buffers ([`ArchSpec::buffers`]) as safetensors data, as PyTorch stores
 /// them: statistics in `dtype`, step counts as I64.
-fn buffer_bytes(arch: &ArchSpec, dtype: Dtype) -> Vec<(String, Vec<usize>, safetensors::Dtype, Vec<u8>)> {
+fn buffer_bytes(
+    arch: &ArchSpec,
+    dtype: Dtype,
+) -> Vec<(String, Vec<usize>, safetensors::Dtype, Vec<u8>)> {
     let ArchSpec::Sequential(net) = arch else {
         return Vec::new();
     };
@@ -352,7 +355,10 @@ fn buffer_bytes(arch: &ArchSpec, dtype: Dtype) -> Vec<(String, Vec<usize>, safet
         .map(|(name, shape)| {
             let values = net.buffer(&name, shape.iter().product());
             let (st_dtype, bytes) = if is_count(&name) {
-                let bytes = values.iter().flat_map(|&v| (v as i64).to_le_bytes()).collect();
+                let bytes = values
+                    .iter()
+                    .flat_map(|&v| (v as i64).to_le_bytes())
+                    .collect();
                 (safetensors::Dtype::I64, bytes)
             } else {
                 match dtype {
@@ -362,7 +368,10 @@ fn buffer_bytes(arch: &ArchSpec, dtype: Dtype) -> Vec<(String, Vec<usize>, safet
                     ),
                     Dtype::F32 => (
                         safetensors::Dtype::F32,
-                        values.iter().flat_map(|&v| (v as f32).to_le_bytes()).collect(),
+                        values
+                            .iter()
+                            .flat_map(|&v| (v as f32).to_le_bytes())
+                            .collect(),
                     ),
                 }
             };

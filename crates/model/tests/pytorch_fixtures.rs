@@ -80,7 +80,10 @@ fn assert_matches_pytorch(name: &str, arch: ArchSpec, ckpt: &Checkpoint, classes
     ];
     for (quantity, ours) in checks {
         let err = rel_err(&ours, &expected(name, quantity).1);
-        assert!(err < 1e-10, "{name} {quantity}: rel. err {err:e} against PyTorch");
+        assert!(
+            err < 1e-10,
+            "{name} {quantity}: rel. err {err:e} against PyTorch"
+        );
     }
 }
 
@@ -126,9 +129,21 @@ fn sequential_checkpoint_has_pytorch_parameters_and_buffers() {
     assert_eq!(net.buffer_values["classifier.1.num_batches_tracked"], [7.0]);
     let variances = &net.buffer_values["features.1.running_var"];
     assert!(variances.len() == 4 && variances.iter().all(|v| (0.5..2.0).contains(v)));
-    let params: Vec<String> = ckpt.meta.arch.params().into_iter().map(|(n, _)| n).collect();
-    assert!(params.contains(&"features.7.0.weight".to_string()), "{params:?}");
-    assert!(params.contains(&"classifier.4.bias".to_string()), "{params:?}");
+    let params: Vec<String> = ckpt
+        .meta
+        .arch
+        .params()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert!(
+        params.contains(&"features.7.0.weight".to_string()),
+        "{params:?}"
+    );
+    assert!(
+        params.contains(&"classifier.4.bias".to_string()),
+        "{params:?}"
+    );
 }
 
 /// Every layer kind (padding, stride, average and adaptive pooling, eval-mode batch norm, a

@@ -48,7 +48,11 @@ impl<B: Backend> Values<B> {
 
 /// Class scores `[N, classes]` of `net` for inputs `x` (`[N, F]`, images flattened
 /// channels-first), parameters read from `p` in `state_dict` order.
-pub(super) fn logits<B: Backend>(net: &Sequential, mut p: Params<B>, x: Tensor<B, 2>) -> Tensor<B, 2> {
+pub(super) fn logits<B: Backend>(
+    net: &Sequential,
+    mut p: Params<B>,
+    x: Tensor<B, 2>,
+) -> Tensor<B, 2> {
     let layers = net
         .resolve()
         .expect("a validated spec (ArchSpec::validate)");
@@ -114,11 +118,7 @@ fn forward<B: Backend>(
             let window = Window::new(kernel, stride, padding, layer.output);
             let x = x.maps();
             let [_, _, h, w] = x.dims();
-            Values::Maps(separable(
-                x,
-                window.averaging(0, h),
-                window.averaging(1, w),
-            ))
+            Values::Maps(separable(x, window.averaging(0, h), window.averaging(1, w)))
         }
         Op::AdaptiveAvgpool2d { output } => {
             let x = x.maps();
@@ -216,7 +216,9 @@ impl Window {
     /// kernel, padding included (PyTorch's `count_include_pad=True`).
     fn averaging(&self, axis: usize, len: usize) -> Averaging {
         let weight = 1.0 / self.kernel[axis] as f64;
-        Averaging::new(len, self.output[axis], |i| (self.span(axis, i, len), weight))
+        Averaging::new(len, self.output[axis], |i| {
+            (self.span(axis, i, len), weight)
+        })
     }
 }
 

@@ -78,7 +78,13 @@ impl Sequential {
             layers: vec![
                 named("features", Op::Group { layers: features }),
                 layer(Op::Flatten),
-                named("classifier", Op::Linear { out: 10, bias: true }),
+                named(
+                    "classifier",
+                    Op::Linear {
+                        out: 10,
+                        bias: true,
+                    },
+                ),
             ],
             buffer_values: Default::default(),
         }
@@ -98,9 +104,21 @@ impl Sequential {
                 layer(Op::Relu),
                 layer(maxpool2()),
                 layer(Op::Flatten),
-                named("fc1", Op::Linear { out: 50, bias: true }),
+                named(
+                    "fc1",
+                    Op::Linear {
+                        out: 50,
+                        bias: true,
+                    },
+                ),
                 layer(Op::Relu),
-                named("fc2", Op::Linear { out: 10, bias: true }),
+                named(
+                    "fc2",
+                    Op::Linear {
+                        out: 10,
+                        bias: true,
+                    },
+                ),
             ],
             buffer_values: Default::default(),
         }
