@@ -4,6 +4,8 @@
 //! On the host a model is a flat θ ∈ R^D: the tensors of [`ArchSpec::params`] in PyTorch
 //! `state_dict` order, each flattened row-major. Loading checks every tensor's presence,
 //! shape, dtype and finiteness, so a bad file fails loudly before any curvature is computed.
+//! A sequential net's buffers (batch norm's running statistics) are stored beside θ as
+//! PyTorch stores them and loaded into its spec, not into θ.
 
 use std::path::{Path, PathBuf};
 

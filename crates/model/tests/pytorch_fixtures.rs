@@ -168,3 +168,25 @@ fn sequential_checkpoint_round_trips_with_its_buffers() {
     let count = file.tensor("features.1.num_batches_tracked").unwrap();
     assert_eq!(count.dtype(), safetensors::Dtype::I64);
 }
+
+/// A checkpoint whose file lacks a buffer of its architecture is refused naming the tensor.
+#[test]
+fn a_missing_batch_norm_buffer_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["checkpoint.json", "model.safetensors"] {
+        std::fs::copy(fixture(SEQUENTIAL).join(file), dir.path().join(file)).unwrap();
+    }
+    let bytes = std::fs::read(fixture(SEQUENTIAL).join("model.safetensors")).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let kept = file
+        .tensors()
+        .into_iter()
+        .filter(|(name, _)| name != "features.1.running_var");
+    let without = safetensors::serialize(kept, None).unwrap();
+    std::fs::write(dir.path().join("model.safetensors"), without).unwrap();
+    let err = load_checkpoint(dir.path()).unwrap_err().to_string();
+    assert!(
+        err.ends_with("model.safetensors: missing tensor `features.1.running_var`"),
+        "{err}"
+    );
+}

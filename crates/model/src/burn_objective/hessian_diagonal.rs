@@ -88,7 +88,8 @@ impl<B: Backend> BurnObjective<B> {
     /// this takes the same side as autodiff's H·v (ReLU′(0) = 0, the first maximum), since it
     /// runs the same forward pass. It does not hold for smooth activations (tanh, GELU:
     /// ∂²f/∂w² ∝ σ″(z)·x² for a weight feeding σ), for a layer used twice (weight tying,
-    /// recurrence: w² terms), or for normalization layers.
+    /// recurrence: w² terms), or for normalization by batch statistics (train-mode batch norm;
+    /// eval mode, as in a sequential net, is a per-channel affine map and qualifies).
     ///
     /// **Losses.** Softmax cross-entropy: A = diag(p) − p pᵀ = Σ_c p_c (e_c − p)(e_c − p)ᵀ, and
     /// J_iᵀ(p_i − e_c) = ∇_θ ℓ(x_i, c), the gradient with the label replaced by c, so
