@@ -377,16 +377,16 @@ fn window_outputs(
     padding: Size2,
 ) -> Result<[usize; 2], String> {
     let (k, s, p) = (kernel.hw(), stride.hw(), padding.hw());
+    let padded = |axis: usize| input[axis].saturating_add(p[axis].saturating_mul(2));
     let mut out = [0; 2];
     for axis in 0..2 {
-        let padded = input[axis] + 2 * p[axis];
-        if padded < k[axis] {
+        if padded(axis) < k[axis] {
             return Err(format!(
                 "the kernel {k:?} is larger than the padded input {:?}",
-                [input[0] + 2 * p[0], input[1] + 2 * p[1]]
+                [padded(0), padded(1)]
             ));
         }
-        out[axis] = (padded - k[axis]) / s[axis] + 1;
+        out[axis] = (padded(axis) - k[axis]) / s[axis] + 1;
     }
     Ok(out)
 }
