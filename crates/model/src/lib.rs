@@ -5,6 +5,7 @@ mod arch;
 mod bundled;
 mod burn_objective;
 pub mod checkpoint;
+pub mod cifar;
 pub mod dataset;
 pub mod files;
 pub mod idx;
