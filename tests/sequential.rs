@@ -192,3 +192,49 @@ fn cifar10_binary_batches_are_data() {
     assert_eq!(info["evaluation"]["loss"].as_f64(), Some(obj.loss(&theta)));
     assert_eq!(info["evaluation"]["dataset"]["n"], 4, "{info}");
 }
+
+/// `train` on a sequential net with batch norm: `--arch` as a .json file agrees with the
+/// `--init-from` checkpoint although only the checkpoint holds running statistics, and every
+/// snapshot keeps them (eval mode; stored in the run's precision, f64 here) while θ moves.
+#[test]
+fn train_keeps_batch_norm_statistics_of_the_init_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let start = curvscope_model::load_checkpoint(&fixture()).unwrap();
+    let spec = tmp.path().join("spec.json");
+    std::fs::write(&spec, serde_json::to_string(&start.meta.arch).unwrap()).unwrap();
+    let run = tmp.path().join("run");
+    let data = fixture().join("data.npz");
+    succeed(&[
+        "train",
+        "--arch",
+        path(&spec),
+        "--init-from",
+        path(&fixture()),
+        "--data",
+        path(&data),
+        "--dynamic",
+        "gd",
+        "--lr",
+        "0.1",
+        "--batch",
+        "8",
+        "--precision",
+        "f64",
+        "--steps",
+        "2",
+        "--snapshot-every",
+        "1",
+        "--out",
+        path(&run),
+        "--quiet",
+    ]);
+    let last = curvscope_model::load_checkpoint(&run.join("step-000002")).unwrap();
+    let (ArchSpec::Sequential(trained), ArchSpec::Sequential(given)) =
+        (&last.meta.arch, &start.meta.arch)
+    else {
+        panic!("not sequential")
+    };
+    assert_eq!(trained.buffer_values, given.buffer_values);
+    assert!(!given.buffer_values.is_empty());
+    assert_ne!(last.theta, start.theta, "GD moved θ");
+}

@@ -129,7 +129,7 @@ fn architecture(args: &TrainArgs) -> Result<(ArchSpec, Option<Vec<f64>>)> {
             .context("--arch is required without --init-from");
     };
     let ckpt = load_checkpoint(path).with_context(|| format!("--init-from {}", path.display()))?;
-    if let Some(arch) = arch.filter(|a| *a != ckpt.meta.arch) {
+    if let Some(arch) = arch.filter(|a| !a.same_spec(&ckpt.meta.arch)) {
         bail!(
             "--arch {arch:?} differs from the architecture of {}: {:?}",
             path.display(),

@@ -331,6 +331,22 @@ impl ArchSpec {
         }
     }
 
+    /// Whether `self` and `other` are the same spec, whatever buffer values (batch norm's running
+    /// statistics, loaded from a checkpoint) either holds: equal as JSON.
+    ///
+    /// ```
+    /// use curvscope_model::ArchSpec;
+    /// let mut loaded = ArchSpec::named("vgg11").unwrap();
+    /// if let ArchSpec::Sequential(net) = &mut loaded {
+    ///     net.buffer_values.insert("x.running_mean".into(), vec![0.5]);
+    /// }
+    /// assert!(loaded.same_spec(&ArchSpec::named("vgg11").unwrap()));
+    /// assert!(!loaded.same_spec(&ArchSpec::Lenet));
+    /// ```
+    pub fn same_spec(&self, other: &ArchSpec) -> bool {
+        serde_json::to_value(self).ok() == serde_json::to_value(other).ok()
+    }
+
     /// Constant tensors stored beside the parameters but not part of θ, as (PyTorch name,
     /// shape): batch norm's running statistics in a sequential net; none elsewhere.
     pub fn buffers(&self) -> Vec<(String, Vec<usize>)> {
