@@ -6,6 +6,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use curvscope_model::checkpoint::resolve_relative;
+use curvscope_model::cifar::load_cifar10_bin;
 use curvscope_model::{
     default_data_dir, digits, fashion_corrupted, fashion_test, fashion_train, load_npz, toy2d,
     two_d_halfspace, CheckpointMeta, Dataset, Precision, Targets,
@@ -20,7 +21,8 @@ pub const DATA_HELP: &str =
      FashionMNIST training images, the last RANDOM with seeded random labels; default 1000:200), \
      fashion[:N] (first N training images, N ≤ 6000), fashion-test[:N] (N ≤ 10000), digits, \
      halfspace[:N] (2-D points, label 1[x1 ≥ x2], for fixed-output), toy2d[:N] (the paper's 2-D \
-     toy data), or a path to an .npz with arrays x [N, ...] and y [N]";
+     toy data), a path to an .npz with arrays x [N, ...] and y [N], or a path to a CIFAR-10 \
+     binary batch file (.bin, e.g. data_batch_1.bin; pixels / 255, not normalised)";
 
 /// A dataset named on the command line (see [`DATA_HELP`]); `seed` drives its random parts.
 pub fn load_dataset(spec: &str, seed: u64) -> Result<Dataset> {
@@ -52,6 +54,7 @@ pub fn load_dataset(spec: &str, seed: u64) -> Result<Dataset> {
         "halfspace" => regression(two_d_halfspace(count(1000), seed))?,
         "toy2d" => toy2d(count(100), seed),
         _ if spec.ends_with(".npz") => load_npz(Path::new(spec), None)?,
+        _ if spec.ends_with(".bin") => load_cifar10_bin(Path::new(spec))?,
         _ => bail!("unknown dataset '{spec}'. {DATA_HELP}"),
     };
     Ok(data)

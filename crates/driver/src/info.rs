@@ -46,6 +46,7 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
     let mut info = json!({
         "path": dir,
         "arch": meta.arch,
+        "arch_summary": meta.arch.to_string(),
         "n_params": checkpoint.theta.len(),
         "dtype": dtype_name(checkpoint.dtype),
         "tensors": tensors,
@@ -105,7 +106,7 @@ fn text(info: &serde_json::Value) -> String {
     let mut out = format!(
         "checkpoint  {}\narch        {}\nparameters  {} ({} tensors)\ndtype       {}\n‖θ‖         {}\n",
         info["path"].as_str().unwrap_or_default(),
-        info["arch"],
+        info["arch_summary"].as_str().unwrap_or_default(),
         info["n_params"],
         info["tensors"].as_array().map_or(0, Vec::len),
         info["dtype"].as_str().unwrap_or_default(),

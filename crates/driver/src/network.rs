@@ -72,17 +72,20 @@ pub fn objective(
     })
 }
 
-/// An architecture by name or as JSON (`lenet`, `toy2d`, or e.g.
-/// `{"name":"mlp","input":784,"hidden":[50],"classes":10,"activation":"relu"}`).
+/// An architecture by name (`lenet`, `toy2d`, `vgg11`), as JSON (e.g.
+/// `{"name":"mlp","input":784,"hidden":[50],"classes":10,"activation":"relu"}`), or as the path
+/// of a `.json` file holding such JSON (a long sequential spec).
 pub fn parse_arch(spec: &str) -> Result<ArchSpec> {
-    let json = if spec.trim_start().starts_with('{') {
-        spec.to_string()
-    } else {
-        format!(r#"{{"name":"{spec}"}}"#)
-    };
-    serde_json::from_str(&json).with_context(|| {
-        format!(
-            "'{spec}' is not an architecture (lenet, toy2d, or JSON like {{\"name\":\"mlp\",...}})"
-        )
-    })
+    if spec.ends_with(".json") {
+        let json = std::fs::read_to_string(spec)
+            .with_context(|| format!("cannot read the architecture file {spec}"))?;
+        return serde_json::from_str(&json)
+            .with_context(|| format!("{spec} is not an architecture spec"));
+    }
+    if !spec.trim_start().starts_with('{') {
+        return ArchSpec::named(spec).with_context(|| {
+            format!("'{spec}' is not an architecture (lenet, toy2d, vgg11, a JSON spec or a .json file)")
+        });
+    }
+    serde_json::from_str(spec).with_context(|| format!("'{spec}' is not an architecture spec"))
 }

@@ -40,8 +40,9 @@ fn dynamic_parser() -> impl TypedValueParser<Value = Dynamic> {
 /// Arguments of `curvscope train`.
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
-    /// Architecture: lenet, toy2d, or JSON such as
-    /// '{"name":"mlp","input":64,"hidden":[8],"classes":10,"activation":"tanh"}'.
+    /// Architecture: lenet, toy2d, vgg11 (VGG-11 without batch norm for 3×32×32, D = 9,225,610),
+    /// JSON such as '{"name":"mlp","input":64,"hidden":[8],"classes":10,"activation":"tanh"}',
+    /// or a .json file holding one (e.g. a "sequential" spec; README "Bring your own model").
     /// Optional with --init-from, whose architecture it must match.
     #[arg(long)]
     arch: Option<String>,
@@ -128,7 +129,7 @@ fn architecture(args: &TrainArgs) -> Result<(ArchSpec, Option<Vec<f64>>)> {
             .context("--arch is required without --init-from");
     };
     let ckpt = load_checkpoint(path).with_context(|| format!("--init-from {}", path.display()))?;
-    if let Some(arch) = arch.filter(|a| *a != ckpt.meta.arch) {
+    if let Some(arch) = arch.filter(|a| !a.same_spec(&ckpt.meta.arch)) {
         bail!(
             "--arch {arch:?} differs from the architecture of {}: {:?}",
             path.display(),

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::sequential::Sequential;
+
 /// Hidden-layer nonlinearity of an [`ArchSpec::Mlp`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -30,7 +32,7 @@ pub enum Activation {
 /// ```
 // `remote = "Self"` makes the derives inherent functions, wrapped by the trait impls below
 // that validate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(remote = "Self")]
 #[serde(tag = "name", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum ArchSpec {
@@ -73,6 +75,9 @@ pub enum ArchSpec {
     /// The paper's 2-D toy model: parameters `w` ∈ R².
     #[serde(rename = "toy2d")]
     Toy2d,
+    /// `torch.nn` layers in order, with PyTorch's names ([`Sequential`]), e.g.
+    /// `{"name":"sequential","input":[1,28,28],"layers":[...]}`.
+    Sequential(Sequential),
 }
 
 impl Serialize for ArchSpec {
@@ -157,6 +162,7 @@ impl std::fmt::Display for ArchSpec {
                 )
             }
             ArchSpec::Toy2d => f.write_str("toy2d"),
+            ArchSpec::Sequential(net) => net.fmt(f),
         }
     }
 }
@@ -229,6 +235,12 @@ impl ArchSpec {
             }
             ArchSpec::FixedOutput { input, hidden } => {
                 sizes.extend([("input".into(), *input), ("hidden".into(), *hidden)]);
+            }
+            ArchSpec::Sequential(net) => {
+                net.resolve().map_err(|reason| ArchError {
+                    spec: self.to_string(),
+                    reason,
+                })?;
             }
         }
         if let Some((field, _)) = sizes.iter().find(|(_, v)| *v == 0) {
@@ -315,6 +327,49 @@ impl ArchSpec {
             }
             ArchSpec::FixedOutput { input, hidden } => linear("hidden", *input, *hidden).to_vec(),
             ArchSpec::Toy2d => vec![("w".into(), vec![2])],
+            ArchSpec::Sequential(net) => net.params(),
+        }
+    }
+
+    /// Whether `self` and `other` are the same spec, whatever buffer values (batch norm's running
+    /// statistics, loaded from a checkpoint) either holds: equal as JSON.
+    ///
+    /// ```
+    /// use curvscope_model::ArchSpec;
+    /// let mut loaded = ArchSpec::named("vgg11").unwrap();
+    /// if let ArchSpec::Sequential(net) = &mut loaded {
+    ///     net.buffer_values.insert("x.running_mean".into(), vec![0.5]);
+    /// }
+    /// assert!(loaded.same_spec(&ArchSpec::named("vgg11").unwrap()));
+    /// assert!(!loaded.same_spec(&ArchSpec::Lenet));
+    /// ```
+    pub fn same_spec(&self, other: &ArchSpec) -> bool {
+        serde_json::to_value(self).ok() == serde_json::to_value(other).ok()
+    }
+
+    /// Constant tensors stored beside the parameters but not part of θ, as (PyTorch name,
+    /// shape): batch norm's running statistics in a sequential net; none elsewhere.
+    pub fn buffers(&self) -> Vec<(String, Vec<usize>)> {
+        match self {
+            ArchSpec::Sequential(net) => net.buffers(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The architecture called `name` on the command line: a built-in (`lenet`, `toy2d`) or a
+    /// preset sequential net (`vgg11`).
+    ///
+    /// ```
+    /// use curvscope_model::ArchSpec;
+    /// assert_eq!(ArchSpec::named("lenet"), Some(ArchSpec::Lenet));
+    /// assert_eq!(ArchSpec::named("vgg11").map(|a| a.dim()), Some(9_225_610));
+    /// assert_eq!(ArchSpec::named("resnet"), None);
+    /// ```
+    pub fn named(name: &str) -> Option<ArchSpec> {
+        match name {
+            "lenet" => Some(ArchSpec::Lenet),
+            "toy2d" => Some(ArchSpec::Toy2d),
+            _ => Sequential::preset(name).map(ArchSpec::Sequential),
         }
     }
 
@@ -356,6 +411,7 @@ impl ArchSpec {
                 product(&[channels.first().copied().unwrap_or(0), side, side])
             }
             ArchSpec::Mlp { input, .. } | ArchSpec::FixedOutput { input, .. } => input,
+            ArchSpec::Sequential(net) => net.input_len(),
             _ => 2,
         }
     }
@@ -365,6 +421,7 @@ impl ArchSpec {
     pub fn classes(&self) -> Option<usize> {
         match self.as_cnn() {
             ArchSpec::Cnn { classes, .. } | ArchSpec::Mlp { classes, .. } => Some(classes),
+            ArchSpec::Sequential(net) => Some(net.classes()),
             _ => None,
         }
     }
@@ -406,7 +463,7 @@ fn linear_layers(widths: &[usize]) -> Vec<(String, Vec<usize>)> {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Init {
     /// PyTorch's default for `Linear`/`Conv2d`: weights and biases U(−1/√fan_in, 1/√fan_in)
-    /// (kaiming-uniform with a = √5).
+    /// (kaiming-uniform with a = √5); batch norm's γ = 1, β = 0.
     PyTorch,
     /// Every parameter N(0, std²); the paper uses std = 0.02.
     Normal { std: f64 },
@@ -421,8 +478,18 @@ impl ArchSpec {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         let mut theta = Vec::with_capacity(self.dim());
         let mut fan_in = 1usize;
-        for (_, shape) in self.params() {
+        let mut normalization = false;
+        for (name, shape) in self.params() {
             let len: usize = shape.iter().product();
+            // Only a normalization layer has a one-dimensional weight.
+            if name.ends_with(".weight") {
+                normalization = shape.len() == 1;
+            }
+            if normalization && init == Init::PyTorch {
+                let value = if name.ends_with(".weight") { 1.0 } else { 0.0 };
+                theta.extend(std::iter::repeat_n(value, len));
+                continue;
+            }
             if shape.len() >= 2 {
                 fan_in = shape[1..].iter().product();
             } else if shape.len() == 1 && fan_in == 1 {

@@ -4,6 +4,8 @@
 //! On the host a model is a flat θ ∈ R^D: the tensors of [`ArchSpec::params`] in PyTorch
 //! `state_dict` order, each flattened row-major. Loading checks every tensor's presence,
 //! shape, dtype and finiteness, so a bad file fails loudly before any curvature is computed.
+//! A sequential net's buffers (batch norm's running statistics) are stored beside θ as
+//! PyTorch stores them and loaded into its spec, not into θ.
 
 use std::path::{Path, PathBuf};
 
@@ -313,11 +315,21 @@ pub fn save_checkpoint(
         Dtype::F32 => safetensors::Dtype::F32,
         Dtype::F64 => safetensors::Dtype::F64,
     };
-    let views = parts.iter().zip(&buffers).map(|((name, shape, _), bytes)| {
-        let view =
-            TensorView::new(st_dtype, shape.clone(), bytes).expect("byte count matches the shape");
-        (name.clone(), view)
-    });
+    let constants = buffer_bytes(&meta.arch, dtype);
+    let views = parts
+        .iter()
+        .zip(&buffers)
+        .map(|((name, shape, _), bytes)| (name, shape, st_dtype, bytes))
+        .chain(
+            constants
+                .iter()
+                .map(|(name, shape, dtype, bytes)| (name, shape, *dtype, bytes)),
+        )
+        .map(|(name, shape, dtype, bytes)| {
+            let view =
+                TensorView::new(dtype, shape.clone(), bytes).expect("byte count matches the shape");
+            (name.clone(), view)
+        });
     let bytes = safetensors::serialize(views, None).map_err(|source| CheckpointError::Format {
         path: model_path.clone(),
         source,
@@ -329,6 +341,106 @@ pub fn save_checkpoint(
     })?;
     write_atomic(&model_path, &bytes).map_err(CheckpointError::Write)?;
     write_atomic(&dir.join(META_FILE), &json).map_err(CheckpointError::Write)
+}
+
+/// The architecture's buffers ([`ArchSpec::buffers`]) as safetensors data, as PyTorch stores
+/// them: statistics in `dtype`, step counts as I64.
+fn buffer_bytes(
+    arch: &ArchSpec,
+    dtype: Dtype,
+) -> Vec<(String, Vec<usize>, safetensors::Dtype, Vec<u8>)> {
+    let ArchSpec::Sequential(net) = arch else {
+        return Vec::new();
+    };
+    net.buffers()
+        .into_iter()
+        .map(|(name, shape)| {
+            let values = net.buffer(&name, shape.iter().product());
+            let (st_dtype, bytes) = if is_count(&name) {
+                let bytes = values
+                    .iter()
+                    .flat_map(|&v| (v as i64).to_le_bytes())
+                    .collect();
+                (safetensors::Dtype::I64, bytes)
+            } else {
+                match dtype {
+                    Dtype::F64 => (
+                        safetensors::Dtype::F64,
+                        values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                    ),
+                    Dtype::F32 => (
+                        safetensors::Dtype::F32,
+                        values
+                            .iter()
+                            .flat_map(|&v| (v as f32).to_le_bytes())
+                            .collect(),
+                    ),
+                }
+            };
+            (name, shape, st_dtype, bytes)
+        })
+        .collect()
+}
+
+/// Whether buffer `name` is an integer count (batch norm's `num_batches_tracked`).
+fn is_count(name: &str) -> bool {
+    name.ends_with(".num_batches_tracked")
+}
+
+/// Reads buffer `name` from the file into the architecture (F32/F64 statistics, an I64 count),
+/// checking its shape, dtype and finiteness.
+fn load_buffer(
+    path: &Path,
+    file: &SafeTensors<'_>,
+    name: &str,
+    shape: &[usize],
+) -> Result<Vec<f64>, CheckpointError> {
+    let view = file
+        .tensor(name)
+        .map_err(|_| CheckpointError::MissingTensor {
+            path: path.to_path_buf(),
+            tensor: name.to_string(),
+        })?;
+    if view.shape() != shape {
+        return Err(CheckpointError::Shape {
+            path: path.to_path_buf(),
+            tensor: name.to_string(),
+            expected: shape.to_vec(),
+            found: view.shape().to_vec(),
+        });
+    }
+    let data = view.data();
+    let values: Vec<f64> = match view.dtype() {
+        safetensors::Dtype::I64 if is_count(name) => data
+            .chunks_exact(8)
+            .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")) as f64)
+            .collect(),
+        safetensors::Dtype::F32 => data
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")) as f64)
+            .collect(),
+        safetensors::Dtype::F64 => data
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
+            .collect(),
+        other => {
+            return Err(CheckpointError::Dtype {
+                path: path.to_path_buf(),
+                tensor: name.to_string(),
+                expected: if is_count(name) { "I64" } else { "F32 or F64" }.into(),
+                found: format!("{other:?}"),
+            })
+        }
+    };
+    if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+        return Err(CheckpointError::NonFinite {
+            path: path.to_path_buf(),
+            tensor: name.to_string(),
+            index,
+            value: values[index],
+        });
+    }
+    Ok(values)
 }
 
 fn read_file(path: PathBuf) -> Result<(PathBuf, Vec<u8>), CheckpointError> {
@@ -343,13 +455,15 @@ fn read_file(path: PathBuf) -> Result<(PathBuf, Vec<u8>), CheckpointError> {
 
 /// Loads a checkpoint folder, checking that `model.safetensors` holds exactly the tensors of
 /// the architecture in `checkpoint.json`, with the right shapes, one dtype (F32 or F64) and
-/// finite values. θ is their concatenation in [`ArchSpec::params`] order, widened to f64.
+/// finite values. θ is their concatenation in [`ArchSpec::params`] order, widened to f64;
+/// buffers ([`ArchSpec::buffers`]: batch norm's running statistics) are read into the
+/// architecture (`Sequential::buffer_values`), not θ.
 ///
 /// Every tensor's name, shape and dtype is checked before θ is allocated, so θ is never
 /// larger than the values the file holds, whatever size the architecture claims.
 pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint, CheckpointError> {
     let (meta_path, json) = read_file(dir.join(META_FILE))?;
-    let meta: CheckpointMeta =
+    let mut meta: CheckpointMeta =
         serde_json::from_slice(&json).map_err(|source| CheckpointError::Json {
             path: meta_path,
             source,
@@ -369,6 +483,12 @@ pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint, CheckpointError> {
             },
         })?;
     let (views, dtype) = checked_tensors(&path, &file, &meta.arch)?;
+    if let ArchSpec::Sequential(net) = &mut meta.arch {
+        for (name, shape) in net.buffers() {
+            let values = load_buffer(&path, &file, &name, &shape)?;
+            net.buffer_values.insert(name, values);
+        }
+    }
     let mut theta = Vec::with_capacity(meta.arch.dim());
     for (name, view) in views {
         let start = theta.len();
@@ -406,9 +526,11 @@ fn checked_tensors<'a>(
 ) -> Result<(Vec<(String, TensorView<'a>)>, Dtype), CheckpointError> {
     let path = || path.to_path_buf();
     let params = arch.params();
+    let buffers = arch.buffers();
     let mut names = file.names();
     names.sort();
-    if let Some(extra) = names.iter().find(|n| !params.iter().any(|(p, _)| p == *n)) {
+    let known = |n: &str| params.iter().chain(&buffers).any(|(p, _)| p == n);
+    if let Some(extra) = names.iter().find(|n| !known(n)) {
         return Err(CheckpointError::ExtraTensor {
             path: path(),
             tensor: extra.to_string(),

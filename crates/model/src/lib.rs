@@ -5,12 +5,14 @@ mod arch;
 mod bundled;
 mod burn_objective;
 pub mod checkpoint;
+pub mod cifar;
 pub mod dataset;
 pub mod files;
 pub mod idx;
 pub mod net;
 pub mod npz;
 mod objective;
+pub mod sequential;
 mod synthetic;
 
 pub use arch::{Activation, ArchError, ArchSpec, Init, MAX_DIM};

@@ -12,6 +12,8 @@ use burn::tensor::{Int, Tensor, TensorData};
 
 use crate::arch::{Activation, ArchSpec};
 
+mod sequential;
+
 /// Clipping of the fixed-output net's prediction to [δ, 1 − δ] (Prop. 2 of Zhu et al.).
 pub const FIXED_OUTPUT_DELTA: f64 = 1e-3;
 
@@ -330,6 +332,7 @@ pub fn logits<B: Backend>(arch: &ArchSpec, theta: Tensor<B, 1>, x: Tensor<B, 2>)
             classes,
             activation,
         } => p.mlp(x, *input, hidden, *classes, *activation),
+        ArchSpec::Sequential(net) => sequential::logits(net, p, x),
         ArchSpec::FixedOutput { .. } | ArchSpec::Toy2d => {
             panic!("{arch:?} is not a classifier")
         }
@@ -376,7 +379,7 @@ pub fn per_sample_losses<B: Backend>(
 ) -> Tensor<B, 1> {
     let n = batch.n_samples();
     match arch {
-        ArchSpec::Lenet | ArchSpec::Cnn { .. } | ArchSpec::Mlp { .. } => {
+        ArchSpec::Lenet | ArchSpec::Cnn { .. } | ArchSpec::Mlp { .. } | ArchSpec::Sequential(_) => {
             // Softmax cross-entropy, natural log.
             let logp = log_softmax(logits(arch, theta, batch.x.clone()), 1);
             (logp * batch.target.clone()).sum_dim(1).reshape([n]).neg()

@@ -241,27 +241,34 @@ fn assembled_hessian_is_symmetric_and_matches_finite_differences() {
         let obj = classification(arch.clone(), features, classes, 16, Precision::F64);
         assert!(obj.dim() <= 400, "{arch:?} has D = {}", obj.dim());
         let theta = arch.init(Init::PyTorch, 6);
-        let h = hessian_from_hvps(&obj, &theta);
-        let scale = h.iter().flatten().fold(0.0f64, |m, x| m.max(x.abs()));
-        let d = obj.dim();
-        for (i, row) in h.iter().enumerate() {
-            for (j, column) in h.iter().enumerate().take(i) {
-                assert!(
-                    (row[j] - column[i]).abs() <= 1e-12 * scale,
-                    "{arch:?}: H[{i}][{j}] asymmetric"
-                );
-            }
-        }
-        let fd: Vec<f64> = (0..d)
-            .flat_map(|j| {
-                let mut e = vec![0.0; d];
-                e[j] = 1.0;
-                fd_hvp(&obj, &theta, &e, 1e-5)
-            })
-            .collect();
-        let err = rel_err(&h.concat(), &fd);
-        assert!(err < 1e-6, "{arch:?}: Hessian vs FD rel. err {err:e}");
+        checked_dense_hessian(&format!("{arch:?}"), &obj, &theta);
     }
+}
+
+/// The dense Hessian from D exact HVPs, after checking that it is symmetric to 1e-12 of its
+/// largest entry and matches central differences of the gradient to 1e-6.
+fn checked_dense_hessian(name: &str, obj: &dyn Objective, theta: &[f64]) -> Vec<Vec<f64>> {
+    let h = hessian_from_hvps(obj, theta);
+    let scale = h.iter().flatten().fold(0.0f64, |m, x| m.max(x.abs()));
+    let d = obj.dim();
+    for (i, row) in h.iter().enumerate() {
+        for (j, column) in h.iter().enumerate().take(i) {
+            assert!(
+                (row[j] - column[i]).abs() <= 1e-12 * scale,
+                "{name}: H[{i}][{j}] asymmetric"
+            );
+        }
+    }
+    let fd: Vec<f64> = (0..d)
+        .flat_map(|j| {
+            let mut e = vec![0.0; d];
+            e[j] = 1.0;
+            fd_hvp(obj, theta, &e, 1e-5)
+        })
+        .collect();
+    let err = rel_err(&h.concat(), &fd);
+    assert!(err < 1e-6, "{name}: Hessian vs FD rel. err {err:e}");
+    h
 }
 
 #[test]
@@ -388,6 +395,83 @@ fn wrong_theta_length_is_refused_with_a_clear_message() {
         ];
         for msg in messages {
             assert!(msg.contains(&want), "{msg}");
+        }
+    }
+}
+
+/// A tiny sequential net on 2×5×5 inputs with 3 classes: a padded convolution, then
+/// `on_maps` (layers on feature maps), flatten, `on_features` (layers on flat features) and a
+/// linear output; batch norm gets running statistics away from PyTorch's initial 0 and 1.
+fn tiny_sequential(on_maps: &str, on_features: &str) -> ArchSpec {
+    let json = format!(
+        r#"{{"name":"sequential","input":[2,5,5],"layers":[
+            {{"type":"conv2d","out":2,"kernel":3,"padding":1}}{on_maps},
+            {{"type":"flatten"}}{on_features},
+            {{"type":"linear","out":3}}]}}"#
+    );
+    let mut arch: ArchSpec = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
+    let ArchSpec::Sequential(net) = &mut arch else {
+        unreachable!()
+    };
+    for (name, shape) in net.buffers() {
+        let len: usize = shape.iter().product();
+        let values = (0..len).map(|i| 0.6 + 0.3 * i as f64).collect();
+        net.buffer_values.insert(name, values);
+    }
+    arch
+}
+
+/// Each sequential layer kind on its own in a tiny net: gradient and exact H·v against central
+/// differences, the dense Hessian (from D exact HVPs) symmetric and equal to its finite
+/// differences, and for piecewise-linear layers diag(H) equal to the Gauss–Newton diagonal.
+#[test]
+fn every_sequential_layer_kind_has_exact_first_and_second_derivatives() {
+    let cases = [
+        (
+            r#",{"type":"conv2d","out":3,"kernel":[3,2],"stride":[2,1],"padding":[1,0],"bias":false}"#,
+            "",
+        ),
+        (
+            r#",{"type":"maxpool2d","kernel":3,"stride":2,"padding":1}"#,
+            "",
+        ),
+        (
+            r#",{"type":"avgpool2d","kernel":2,"stride":1,"padding":1}"#,
+            "",
+        ),
+        (r#",{"type":"adaptive_avgpool2d","output":[3,2]}"#, ""),
+        (r#",{"type":"relu"}"#, ""),
+        (r#",{"type":"leaky_relu","negative_slope":0.2}"#, ""),
+        (r#",{"type":"tanh"}"#, ""),
+        (r#",{"type":"sigmoid"}"#, ""),
+        (r#",{"type":"dropout","p":0.5}"#, ""),
+        (r#",{"type":"batchnorm2d"}"#, ""),
+        (
+            "",
+            r#",{"type":"linear","out":4},{"type":"batchnorm1d","eps":0.001}"#,
+        ),
+        (
+            "",
+            r#",{"type":"group","name":"g","layers":[{"type":"linear","out":4},{"type":"relu"}]}"#,
+        ),
+    ];
+    for (on_maps, on_features) in cases {
+        let arch = tiny_sequential(on_maps, on_features);
+        let name = format!("{on_maps}{on_features}");
+        let obj = classification(arch.clone(), 50, 3, 6, Precision::F64);
+        let theta = arch.init(Init::PyTorch, 8);
+        let err = rel_err(&obj.grad(&theta), &fd_grad(&obj, &theta, 1e-6));
+        assert!(err < 1e-6, "{name}: gradient rel. err {err:e}");
+        let h = checked_dense_hessian(&name, &obj, &theta);
+        let piecewise_linear = !(name.contains("tanh") || name.contains("sigmoid"));
+        assert_eq!(arch.is_piecewise_linear(), piecewise_linear, "{name}");
+        if let Some(diagonal) = obj.hessian_diagonal(&theta) {
+            let exact: Vec<f64> = (0..h.len()).map(|j| h[j][j]).collect();
+            let err = rel_err(&diagonal, &exact);
+            assert!(
+                err < 1e-10,
+                "{name}: Gauss–Newton diagonal rel. err {err:e}"
+            );
         }
     }
 }

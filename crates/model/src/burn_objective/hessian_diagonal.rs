@@ -17,8 +17,9 @@ impl ArchSpec {
     /// activation region) and diag(H) is the Gauss–Newton diagonal
     /// ([`BurnObjective::gauss_newton_diagonal`]).
     ///
-    /// True for lenet, cnn, fixed-output and a ReLU (or hidden-layer-free) mlp; false for a tanh
-    /// mlp and toy2d.
+    /// True for lenet, cnn, fixed-output, a ReLU (or hidden-layer-free) mlp and a sequential net
+    /// without tanh or sigmoid (leaky ReLU, average pooling and eval-mode batch norm are
+    /// affine in each parameter too); false for a tanh mlp and toy2d.
     ///
     /// ```
     /// use curvscope_model::{Activation, ArchSpec};
@@ -33,6 +34,7 @@ impl ArchSpec {
                 hidden, activation, ..
             } => hidden.is_empty() || *activation == Activation::Relu,
             ArchSpec::Toy2d => false,
+            ArchSpec::Sequential(net) => net.is_piecewise_linear(),
         }
     }
 }
@@ -86,7 +88,8 @@ impl<B: Backend> BurnObjective<B> {
     /// this takes the same side as autodiff's H·v (ReLU′(0) = 0, the first maximum), since it
     /// runs the same forward pass. It does not hold for smooth activations (tanh, GELU:
     /// ∂²f/∂w² ∝ σ″(z)·x² for a weight feeding σ), for a layer used twice (weight tying,
-    /// recurrence: w² terms), or for normalization layers.
+    /// recurrence: w² terms), or for normalization by batch statistics (train-mode batch norm;
+    /// eval mode, as in a sequential net, is a per-channel affine map and qualifies).
     ///
     /// **Losses.** Softmax cross-entropy: A = diag(p) − p pᵀ = Σ_c p_c (e_c − p)(e_c − p)ᵀ, and
     /// J_iᵀ(p_i − e_c) = ∇_θ ℓ(x_i, c), the gradient with the label replaced by c, so

@@ -1,0 +1,652 @@
+//! `sequential` architectures: `torch.nn` layers in order, in nested named groups, with the
+//! parameter names and layouts of PyTorch's `state_dict` — the spec, its shape inference and
+//! its tensors. The forward pass is in [`crate::net`].
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+mod presets;
+
+/// A network of `torch.nn`-like layers applied in order, e.g.
+/// `{"input":[1,8,8],"layers":[{"type":"conv2d","out":4,"kernel":3},{"type":"relu"},
+/// {"type":"flatten"},{"type":"linear","out":10}]}` (inside an [`crate::ArchSpec`] tagged
+/// `"name":"sequential"`). The last layer's output is the class scores.
+///
+/// A layer's tensors are named `<name>.weight`, `<name>.bias`, …, where a layer's name is its
+/// optional `"name"` field, else its index in its group, prefixed by its groups' names
+/// (`features.0.weight`, `classifier.3.bias`): what `state_dict()` calls them.
+///
+/// ```
+/// use curvscope_model::ArchSpec;
+/// let arch: ArchSpec = serde_json::from_str(r#"{"name":"sequential","input":[2],"layers":[
+///     {"type":"group","name":"body","layers":[{"type":"linear","out":3},{"type":"tanh"}]},
+///     {"type":"linear","out":4,"bias":false,"name":"head"}]}"#)?;
+/// let names: Vec<String> = arch.params().into_iter().map(|(n, s)| format!("{n}{s:?}")).collect();
+/// assert_eq!(names, ["body.0.weight[3, 2]", "body.0.bias[3]", "head.weight[4, 3]"]);
+/// assert_eq!(arch.classes(), Some(4));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sequential {
+    /// Shape of one sample: `[C, H, W]` images or `[F]` features.
+    pub input: Vec<usize>,
+    /// The layers, in order.
+    pub layers: Vec<Layer>,
+    /// Values of the buffers ([`Sequential::buffers`]) by tensor name, as loaded from a
+    /// checkpoint; absent ones take PyTorch's initial values. Not in the JSON: they live in
+    /// `model.safetensors` beside the parameters, but are not part of θ.
+    #[serde(skip)]
+    pub buffer_values: BTreeMap<String, Vec<f64>>,
+}
+
+/// One layer: what it does, and optionally its name in `state_dict` (default: its index in
+/// its group).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Layer {
+    /// Name of the layer's tensors' prefix.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The operation.
+    #[serde(flatten)]
+    pub op: Op,
+}
+
+/// A height and width, written as one number when equal (as `torch.nn` takes them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Size2 {
+    /// Height = width.
+    Square(usize),
+    /// `[height, width]`.
+    Pair([usize; 2]),
+}
+
+impl Size2 {
+    /// `[height, width]`.
+    pub fn hw(self) -> [usize; 2] {
+        match self {
+            Size2::Square(s) => [s, s],
+            Size2::Pair(p) => p,
+        }
+    }
+}
+
+fn one() -> Size2 {
+    Size2::Square(1)
+}
+fn zero() -> Size2 {
+    Size2::Square(0)
+}
+fn yes() -> bool {
+    true
+}
+fn batchnorm_eps() -> f64 {
+    1e-5
+}
+fn leaky_slope() -> f64 {
+    0.01
+}
+
+/// A layer's operation, as JSON tagged by `"type"`; fields and defaults as in `torch.nn`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Op {
+    /// `nn.Conv2d(in, out, kernel, stride, padding, bias)`; `in` is inferred.
+    Conv2d {
+        out: usize,
+        kernel: Size2,
+        #[serde(default = "one")]
+        stride: Size2,
+        #[serde(default = "zero")]
+        padding: Size2,
+        #[serde(default = "yes")]
+        bias: bool,
+    },
+    /// `nn.Linear(in, out, bias)`; `in` is inferred.
+    Linear {
+        out: usize,
+        #[serde(default = "yes")]
+        bias: bool,
+    },
+    /// `nn.MaxPool2d(kernel, stride = kernel, padding)`.
+    Maxpool2d {
+        kernel: Size2,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stride: Option<Size2>,
+        #[serde(default = "zero")]
+        padding: Size2,
+    },
+    /// `nn.AvgPool2d(kernel, stride = kernel, padding)` (counting the padding, PyTorch's default).
+    Avgpool2d {
+        kernel: Size2,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stride: Option<Size2>,
+        #[serde(default = "zero")]
+        padding: Size2,
+    },
+    /// `nn.AdaptiveAvgPool2d(output)`.
+    AdaptiveAvgpool2d { output: Size2 },
+    /// `nn.Flatten()`: `[C, H, W]` → `[C·H·W]`, channel-major.
+    Flatten,
+    /// `nn.ReLU()`.
+    Relu,
+    /// `nn.LeakyReLU(negative_slope)`.
+    LeakyRelu {
+        #[serde(default = "leaky_slope")]
+        negative_slope: f64,
+    },
+    /// `nn.Tanh()`.
+    Tanh,
+    /// `nn.Sigmoid()`.
+    Sigmoid,
+    /// `nn.Dropout(p)`: the identity, since curvature is analysed in eval mode.
+    Dropout {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        p: Option<f64>,
+    },
+    /// `nn.BatchNorm1d(features, eps)` in eval mode: γ, β are parameters, the running
+    /// statistics constants.
+    Batchnorm1d {
+        #[serde(default = "batchnorm_eps")]
+        eps: f64,
+    },
+    /// `nn.BatchNorm2d(channels, eps)` in eval mode.
+    Batchnorm2d {
+        #[serde(default = "batchnorm_eps")]
+        eps: f64,
+    },
+    /// A nested `nn.Sequential` (or named submodule): its layers' names are prefixed by its own.
+    Group { layers: Vec<Layer> },
+}
+
+// `name` beside the flattened, tagged `Op`: serde cannot deny unknown fields through
+// `flatten`, so the name is taken out first and the rest read as a strict `Op`.
+impl<'de> Deserialize<'de> for Layer {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut fields = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
+        let name = match fields.remove("name") {
+            None => None,
+            Some(serde_json::Value::String(name)) if is_module_name(&name) => Some(name),
+            Some(other) => {
+                return Err(D::Error::custom(format!(
+                    "layer name {other} is not a module name (text without dots)"
+                )))
+            }
+        };
+        let op = Op::deserialize(serde_json::Value::Object(fields)).map_err(D::Error::custom)?;
+        Ok(Layer { name, op })
+    }
+}
+
+fn is_module_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains('.')
+}
+
+/// The shape of one sample's activations between layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// `[C, H, W]` feature maps.
+    Maps { c: usize, h: usize, w: usize },
+    /// `[F]` features.
+    Flat(usize),
+}
+
+impl std::fmt::Display for Shape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Shape::Maps { c, h, w } => write!(f, "[{c}, {h}, {w}]"),
+            Shape::Flat(n) => write!(f, "[{n}]"),
+        }
+    }
+}
+
+impl Shape {
+    fn len(self) -> usize {
+        match self {
+            Shape::Maps { c, h, w } => c.saturating_mul(h).saturating_mul(w),
+            Shape::Flat(n) => n,
+        }
+    }
+}
+
+/// A layer of the flattened network: its full name, operation (never a group) and the shapes
+/// it maps between.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    /// Full name, e.g. `features.3`.
+    pub name: String,
+    /// The operation.
+    pub op: Op,
+    /// Shape of one sample's input.
+    pub input: Shape,
+    /// Shape of one sample's output.
+    pub output: Shape,
+}
+
+impl Op {
+    /// The `type` as written in JSON.
+    fn kind(&self) -> &'static str {
+        match self {
+            Op::Conv2d { .. } => "conv2d",
+            Op::Linear { .. } => "linear",
+            Op::Maxpool2d { .. } => "maxpool2d",
+            Op::Avgpool2d { .. } => "avgpool2d",
+            Op::AdaptiveAvgpool2d { .. } => "adaptive_avgpool2d",
+            Op::Flatten => "flatten",
+            Op::Relu => "relu",
+            Op::LeakyRelu { .. } => "leaky_relu",
+            Op::Tanh => "tanh",
+            Op::Sigmoid => "sigmoid",
+            Op::Dropout { .. } => "dropout",
+            Op::Batchnorm1d { .. } => "batchnorm1d",
+            Op::Batchnorm2d { .. } => "batchnorm2d",
+            Op::Group { .. } => "group",
+        }
+    }
+
+    /// The output shape for `input`, or why the layer cannot take it.
+    fn output(&self, input: Shape) -> Result<Shape, String> {
+        let maps = || match input {
+            Shape::Maps { c, h, w } => Ok((c, h, w)),
+            Shape::Flat(_) => Err(format!(
+                "expected [C, H, W] feature maps, got {input} (flat features)"
+            )),
+        };
+        let positive = |what: &str, values: &[usize]| {
+            if values.contains(&0) {
+                Err(format!("`{what}` is 0; it must be at least 1"))
+            } else {
+                Ok(())
+            }
+        };
+        match self {
+            Op::Conv2d {
+                out,
+                kernel,
+                stride,
+                padding,
+                ..
+            } => {
+                let (_, h, w) = maps()?;
+                positive("out", &[*out])?;
+                positive("kernel", &kernel.hw())?;
+                positive("stride", &stride.hw())?;
+                let [h, w] = window_outputs([h, w], *kernel, *stride, *padding)?;
+                Ok(Shape::Maps { c: *out, h, w })
+            }
+            Op::Linear { out, .. } => {
+                positive("out", &[*out])?;
+                match input {
+                    Shape::Flat(_) => Ok(Shape::Flat(*out)),
+                    Shape::Maps { .. } => Err(format!(
+                        "expected flat features, got {input} feature maps (add a flatten)"
+                    )),
+                }
+            }
+            Op::Maxpool2d {
+                kernel,
+                stride,
+                padding,
+            }
+            | Op::Avgpool2d {
+                kernel,
+                stride,
+                padding,
+            } => {
+                let (c, h, w) = maps()?;
+                let stride = stride.unwrap_or(*kernel);
+                positive("kernel", &kernel.hw())?;
+                positive("stride", &stride.hw())?;
+                let (k, p) = (kernel.hw(), padding.hw());
+                if p[0] > k[0] / 2 || p[1] > k[1] / 2 {
+                    return Err(format!(
+                        "padding {p:?} is more than half the kernel {k:?} (PyTorch refuses it too)"
+                    ));
+                }
+                let [h, w] = window_outputs([h, w], *kernel, stride, *padding)?;
+                Ok(Shape::Maps { c, h, w })
+            }
+            Op::AdaptiveAvgpool2d { output } => {
+                let (c, _, _) = maps()?;
+                positive("output", &output.hw())?;
+                let [h, w] = output.hw();
+                Ok(Shape::Maps { c, h, w })
+            }
+            Op::Flatten => Ok(Shape::Flat(input.len())),
+            Op::Batchnorm1d { .. } => match input {
+                Shape::Flat(_) => Ok(input),
+                Shape::Maps { .. } => Err(format!(
+                    "expected flat features, got {input} feature maps (batchnorm2d normalizes maps)"
+                )),
+            },
+            Op::Batchnorm2d { .. } => maps().map(|_| input),
+            Op::Relu | Op::LeakyRelu { .. } | Op::Tanh | Op::Sigmoid | Op::Dropout { .. } => {
+                Ok(input)
+            }
+            Op::Group { .. } => unreachable!("groups are flattened"),
+        }
+    }
+
+    /// The layer's parameters as (suffix, shape), in `state_dict` order.
+    fn params(&self, input: Shape) -> Vec<(&'static str, Vec<usize>)> {
+        let channels = match input {
+            Shape::Maps { c, .. } => c,
+            Shape::Flat(f) => f,
+        };
+        match *self {
+            Op::Conv2d {
+                out, kernel, bias, ..
+            } => {
+                let [kh, kw] = kernel.hw();
+                let mut p = vec![("weight", vec![out, channels, kh, kw])];
+                if bias {
+                    p.push(("bias", vec![out]));
+                }
+                p
+            }
+            Op::Linear { out, bias } => {
+                let mut p = vec![("weight", vec![out, channels])];
+                if bias {
+                    p.push(("bias", vec![out]));
+                }
+                p
+            }
+            Op::Batchnorm1d { .. } | Op::Batchnorm2d { .. } => {
+                vec![("weight", vec![channels]), ("bias", vec![channels])]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether every output is piecewise affine in each single parameter of the layer and in
+    /// its input (see [`crate::ArchSpec::is_piecewise_linear`]).
+    fn is_piecewise_linear(&self) -> bool {
+        !matches!(self, Op::Tanh | Op::Sigmoid)
+    }
+}
+
+/// Output `[h, w]` of a window op (convolution, pooling): ⌊(n + 2p − k)/s⌋ + 1 per axis, in
+/// floor mode.
+fn window_outputs(
+    input: [usize; 2],
+    kernel: Size2,
+    stride: Size2,
+    padding: Size2,
+) -> Result<[usize; 2], String> {
+    let (k, s, p) = (kernel.hw(), stride.hw(), padding.hw());
+    let padded = |axis: usize| input[axis].saturating_add(p[axis].saturating_mul(2));
+    let mut out = [0; 2];
+    for axis in 0..2 {
+        if padded(axis) < k[axis] {
+            return Err(format!(
+                "the kernel {k:?} is larger than the padded input {:?}",
+                [padded(0), padded(1)]
+            ));
+        }
+        out[axis] = (padded(axis) - k[axis]) / s[axis] + 1;
+    }
+    Ok(out)
+}
+
+/// Suffixes of a batch-norm layer's buffers, in `state_dict` order.
+pub const BATCHNORM_BUFFERS: [&str; 3] = ["running_mean", "running_var", "num_batches_tracked"];
+
+impl Sequential {
+    /// The input shape, or why it is not `[C, H, W]` or `[F]` with every size at least 1.
+    fn input_shape(&self) -> Result<Shape, String> {
+        match self.input[..] {
+            _ if self.input.contains(&0) => Err(format!(
+                "input {:?} has a zero size; every size must be at least 1",
+                self.input
+            )),
+            [c, h, w] => Ok(Shape::Maps { c, h, w }),
+            [f] => Ok(Shape::Flat(f)),
+            _ => Err(format!(
+                "input {:?} is neither [C, H, W] nor [F]",
+                self.input
+            )),
+        }
+    }
+
+    /// The layers in order with full names and shapes, or why the network cannot be built:
+    /// the layer at fault by name and type, what it expected and what it got.
+    ///
+    /// ```
+    /// use curvscope_model::sequential::Sequential;
+    /// let net: Sequential = serde_json::from_str(r#"{"input":[1,4,4],"layers":[
+    ///     {"type":"conv2d","out":2,"kernel":5}]}"#)?;
+    /// let err = net.resolve().unwrap_err();
+    /// assert_eq!(err, "layer 0 (conv2d): the kernel [5, 5] is larger than the padded input [4, 4]");
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn resolve(&self) -> Result<Vec<Resolved>, String> {
+        let mut shape = self.input_shape()?;
+        let mut resolved = Vec::new();
+        flatten_groups(&self.layers, "", &mut shape, &mut resolved)?;
+        let mut names: Vec<&str> = resolved.iter().map(|l| l.name.as_str()).collect();
+        names.sort_unstable();
+        if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(format!("two layers are named {}", twice[0]));
+        }
+        match resolved.last() {
+            None => Err("it has no layers".into()),
+            Some(last) if matches!(last.output, Shape::Maps { .. }) => Err(format!(
+                "the last layer ({}) outputs {} feature maps; a classifier ends in flat class \
+                 scores (add a flatten)",
+                last.name, last.output
+            )),
+            Some(_) => Ok(resolved),
+        }
+    }
+
+    /// Parameters as (full name, shape), in `state_dict` order: the layout of θ. Empty for a
+    /// network that does not [resolve](Sequential::resolve).
+    pub fn params(&self) -> Vec<(String, Vec<usize>)> {
+        self.resolve()
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|layer| {
+                layer
+                    .op
+                    .params(layer.input)
+                    .into_iter()
+                    .map(|(suffix, shape)| (format!("{}.{suffix}", layer.name), shape))
+            })
+            .collect()
+    }
+
+    /// Buffers as (full name, shape), in `state_dict` order: constants stored beside the
+    /// parameters but not part of θ (batch norm's running statistics and step count).
+    pub fn buffers(&self) -> Vec<(String, Vec<usize>)> {
+        self.resolve()
+            .unwrap_or_default()
+            .iter()
+            .filter(|layer| matches!(layer.op, Op::Batchnorm1d { .. } | Op::Batchnorm2d { .. }))
+            .flat_map(|layer| {
+                let channels = layer.op.params(layer.input)[0].1.clone();
+                BATCHNORM_BUFFERS.map(|suffix| {
+                    let shape = if suffix == "num_batches_tracked" {
+                        vec![]
+                    } else {
+                        channels.clone()
+                    };
+                    (format!("{}.{suffix}", layer.name), shape)
+                })
+            })
+            .collect()
+    }
+
+    /// The value of buffer `name` of `len` values: as loaded, else PyTorch's initial value
+    /// (running mean 0, running variance 1, no batches tracked).
+    pub fn buffer(&self, name: &str, len: usize) -> Vec<f64> {
+        match self.buffer_values.get(name) {
+            Some(values) => values.clone(),
+            None if name.ends_with(".running_var") => vec![1.0; len],
+            None => vec![0.0; len],
+        }
+    }
+
+    /// Number of outputs of the last layer (0 if the network does not resolve).
+    pub fn classes(&self) -> usize {
+        match self.resolve().ok().and_then(|l| l.last().map(|l| l.output)) {
+            Some(Shape::Flat(n)) => n,
+            _ => 0,
+        }
+    }
+
+    /// Values per input sample.
+    pub fn input_len(&self) -> usize {
+        self.input.iter().fold(1, |p, &s| p.saturating_mul(s))
+    }
+
+    /// Whether every layer is affine, ReLU-like or pooling (no tanh or sigmoid).
+    pub fn is_piecewise_linear(&self) -> bool {
+        self.resolve()
+            .unwrap_or_default()
+            .iter()
+            .all(|l| l.op.is_piecewise_linear())
+    }
+}
+
+/// Appends `layers` to `out` with names prefixed by `prefix`, threading the sample shape.
+fn flatten_groups(
+    layers: &[Layer],
+    prefix: &str,
+    shape: &mut Shape,
+    out: &mut Vec<Resolved>,
+) -> Result<(), String> {
+    for (index, layer) in layers.iter().enumerate() {
+        let name = format!(
+            "{prefix}{}",
+            layer.name.clone().unwrap_or_else(|| index.to_string())
+        );
+        match &layer.op {
+            Op::Group { layers } => flatten_groups(layers, &format!("{name}."), shape, out)?,
+            op => {
+                let output = op
+                    .output(*shape)
+                    .map_err(|why| format!("layer {name} ({}): {why}", op.kind()))?;
+                out.push(Resolved {
+                    name,
+                    op: op.clone(),
+                    input: *shape,
+                    output,
+                });
+                *shape = output;
+            }
+        }
+    }
+    Ok(())
+}
+
+impl std::fmt::Display for Sequential {
+    /// E.g. `sequential [3, 32, 32] → [10] (29 layers)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let layers = self.resolve().map(|l| l.len()).unwrap_or(0);
+        write!(
+            f,
+            "sequential {:?} → [{}] ({layers} layers)",
+            self.input,
+            self.classes()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ArchSpec;
+
+    fn spec(input: &str, layers: &str) -> Result<ArchSpec, String> {
+        let json = format!(r#"{{"name":"sequential","input":{input},"layers":[{layers}]}}"#);
+        serde_json::from_str(&json).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn shapes_are_inferred_and_named_like_state_dict() {
+        let arch = spec(
+            "[3,9,9]",
+            r#"{"type":"conv2d","out":4,"kernel":3,"stride":2,"padding":1},
+               {"type":"batchnorm2d"},{"type":"maxpool2d","kernel":2},
+               {"type":"group","layers":[{"type":"adaptive_avgpool2d","output":1},{"type":"flatten"}]},
+               {"type":"linear","out":7,"name":"fc"}"#,
+        )
+        .unwrap();
+        let params: Vec<String> = arch
+            .params()
+            .into_iter()
+            .map(|(n, s)| format!("{n}{s:?}"))
+            .collect();
+        assert_eq!(
+            params,
+            [
+                "0.weight[4, 3, 3, 3]",
+                "0.bias[4]",
+                "1.weight[4]",
+                "1.bias[4]",
+                "fc.weight[7, 4]",
+                "fc.bias[7]"
+            ]
+        );
+        let buffers: Vec<String> = arch.buffers().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(
+            buffers,
+            ["1.running_mean", "1.running_var", "1.num_batches_tracked"]
+        );
+        assert_eq!((arch.input_len(), arch.classes()), (243, Some(7)));
+        assert_eq!(arch.to_string(), "sequential [3, 9, 9] → [7] (6 layers)");
+        // Batch norm starts at γ = 1, β = 0, as in PyTorch.
+        let theta = arch.init(crate::Init::PyTorch, 0);
+        assert_eq!(theta[112..120], [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn bad_specs_are_refused_naming_the_layer_and_the_shapes() {
+        let cases = [
+            (
+                spec("[2,4,4]", r#"{"type":"linear","out":3}"#),
+                "layer 0 (linear): expected flat features, got [2, 4, 4] feature maps (add a flatten)",
+            ),
+            (
+                spec(
+                    "[8]",
+                    r#"{"type":"group","name":"f","layers":[{"type":"relu"},{"type":"conv2d","out":2,"kernel":1}]}"#,
+                ),
+                "layer f.1 (conv2d): expected [C, H, W] feature maps, got [8] (flat features)",
+            ),
+            (
+                spec("[1,5,5]", r#"{"type":"maxpool2d","kernel":2,"padding":2},{"type":"flatten"}"#),
+                "layer 0 (maxpool2d): padding [2, 2] is more than half the kernel [2, 2]",
+            ),
+            (
+                spec("[1,5,5]", r#"{"type":"conv2d","out":2,"kernel":3}"#),
+                "the last layer (0) outputs [2, 3, 3] feature maps",
+            ),
+            (spec("[4]", ""), "it has no layers"),
+            (spec("[4,4]", r#"{"type":"relu"}"#), "input [4, 4] is neither"),
+            (spec("[0]", r#"{"type":"relu"}"#), "input [0] has a zero size"),
+            (spec("[4]", r#"{"type":"linear","out":0}"#), "`out` is 0"),
+            (spec("[4]", r#"{"type":"gelu"}"#), "unknown variant `gelu`"),
+            (spec("[4]", r#"{"type":"linear","out":2,"bias":true,"outs":3}"#), "unknown field `outs`"),
+            (spec("[4]", r#"{"type":"linear","out":2,"name":"a.b"}"#), "not a module name"),
+            (
+                spec("[4]", r#"{"type":"linear","out":2,"name":"a"},{"type":"linear","out":2,"name":"a"}"#),
+                "two layers are named a",
+            ),
+        ];
+        for (result, reason) in cases {
+            let err = result.unwrap_err();
+            assert!(err.contains(reason), "{err}\n  should contain: {reason}");
+        }
+    }
+
+    #[test]
+    fn the_json_round_trips() {
+        let arch = ArchSpec::named("vgg11").unwrap();
+        let json = serde_json::to_string(&arch).unwrap();
+        assert!(json.starts_with(r#"{"name":"sequential","input":[3,32,32],"layers":[{"name":"features","type":"group""#), "{json}");
+        assert_eq!(serde_json::from_str::<ArchSpec>(&json).unwrap(), arch);
+    }
+}

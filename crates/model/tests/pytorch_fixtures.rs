@@ -1,0 +1,192 @@
+//! The PyTorch fixtures (tests/data/lenet-pytorch, tests/data/sequential-pytorch) read through
+//! our loaders, and our networks' values against PyTorch's float64 ones.
+
+use std::path::{Path, PathBuf};
+
+use curvscope_model::sequential::Sequential;
+use curvscope_model::{
+    default_data_dir, fashion_test, load_checkpoint, load_npz, save_checkpoint, ArchSpec,
+    BurnObjective, Checkpoint, Cpu, Dtype, Objective, Precision,
+};
+
+const LENET: &str = "lenet-pytorch";
+/// Every layer kind of a sequential net (made by tools/make_sequential_fixture.py).
+const SEQUENTIAL: &str = "sequential-pytorch";
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+/// A float64 array `name` from a fixture's `expected.npz`, read independently of our loaders.
+fn expected(fixture_name: &str, name: &str) -> (Vec<u64>, Vec<f64>) {
+    let mut npz = npyz::npz::NpzArchive::open(fixture(fixture_name).join("expected.npz")).unwrap();
+    let arr = npz.by_name(name).unwrap().unwrap();
+    (arr.shape().to_vec(), arr.into_vec::<f64>().unwrap())
+}
+
+#[test]
+fn checkpoint_theta_equals_pytorch_state_dict_exactly() {
+    let ckpt = load_checkpoint(&fixture(LENET)).unwrap();
+    assert_eq!(ckpt.meta.arch, ArchSpec::Lenet);
+    assert_eq!((ckpt.meta.step, ckpt.meta.seed), (Some(0), Some(123)));
+    assert!(
+        ckpt.meta.extra.contains_key("note"),
+        "unknown fields are kept"
+    );
+    assert_eq!(ckpt.dtype, Dtype::F32);
+    let (shape, theta) = expected(LENET, "theta");
+    assert_eq!(shape, [11_330]);
+    // f32 → f64 widening is exact, so the comparison is exact.
+    assert_eq!(ckpt.theta, theta);
+}
+
+#[test]
+fn data_npz_is_the_first_16_test_images_of_our_bundled_data() {
+    let ds = load_npz(&fixture(LENET).join("data.npz"), Some(10)).unwrap();
+    assert_eq!(
+        (ds.len(), ds.sample_shape(), ds.n_classes()),
+        (16, &[1, 28, 28][..], Some(10))
+    );
+    assert_eq!(ds.x().len(), 16 * 784);
+    // PyTorch divided the same bytes by 255 in f32: our Fashion-MNIST loader agrees bit for bit.
+    let ours = fashion_test(&default_data_dir(), 16).unwrap();
+    assert_eq!(ds.x(), ours.x());
+    assert_eq!(ds.labels(), ours.labels());
+}
+
+fn rel_err(ours: &[f64], reference: &[f64]) -> f64 {
+    let diff: f64 = ours
+        .iter()
+        .zip(reference)
+        .map(|(a, b)| (a - b).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    diff / reference.iter().map(|b| b * b).sum::<f64>().sqrt()
+}
+
+/// Logits, loss, gradient and exact H·v of `arch` (f64) against PyTorch's float64 values in
+/// fixture `name`, on its weights and data.
+fn assert_matches_pytorch(name: &str, arch: ArchSpec, ckpt: &Checkpoint, classes: usize) {
+    let data = load_npz(&fixture(name).join("data.npz"), Some(classes)).unwrap();
+    let obj = BurnObjective::<Cpu>::new(arch, &data, &Default::default(), Precision::F64).unwrap();
+    let theta = &ckpt.theta;
+    let checks = [
+        ("logits", obj.logits(theta)),
+        ("loss", vec![obj.loss(theta)]),
+        ("grad", obj.grad(theta)),
+        ("hvp", obj.hvp(theta, &expected(name, "v").1)),
+    ];
+    for (quantity, ours) in checks {
+        let err = rel_err(&ours, &expected(name, quantity).1);
+        assert!(
+            err < 1e-10,
+            "{name} {quantity}: rel. err {err:e} against PyTorch"
+        );
+    }
+}
+
+/// Our burn LeNet, with its fused convolution + pooling, against PyTorch.
+#[test]
+fn lenet_matches_pytorch_float64_reference() {
+    let ckpt = load_checkpoint(&fixture(LENET)).unwrap();
+    assert_matches_pytorch(LENET, ckpt.meta.arch.clone(), &ckpt, 10);
+}
+
+/// LeNet written as a sequential net (burn's conv2d, max-pooling by gather) on the same
+/// weights: the general layers agree with PyTorch as the fused ones do.
+#[test]
+fn lenet_as_a_sequential_net_matches_pytorch() {
+    let ckpt = load_checkpoint(&fixture(LENET)).unwrap();
+    let arch = ArchSpec::Sequential(Sequential::lenet());
+    assert_eq!(arch.params(), ArchSpec::Lenet.params());
+    assert_matches_pytorch(LENET, arch, &ckpt, 10);
+}
+
+#[test]
+fn sequential_checkpoint_has_pytorch_parameters_and_buffers() {
+    let ckpt = load_checkpoint(&fixture(SEQUENTIAL)).unwrap();
+    assert_eq!(ckpt.dtype, Dtype::F64);
+    let (shape, theta) = expected(SEQUENTIAL, "theta");
+    assert_eq!(shape, [760]);
+    assert_eq!(ckpt.theta, theta, "θ is the parameters in state_dict order");
+    let ArchSpec::Sequential(net) = &ckpt.meta.arch else {
+        panic!("not sequential: {:?}", ckpt.meta.arch)
+    };
+    let names: Vec<String> = net.buffers().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        [
+            "features.1.running_mean",
+            "features.1.running_var",
+            "features.1.num_batches_tracked",
+            "classifier.1.running_mean",
+            "classifier.1.running_var",
+            "classifier.1.num_batches_tracked",
+        ]
+    );
+    assert_eq!(net.buffer_values["classifier.1.num_batches_tracked"], [7.0]);
+    let variances = &net.buffer_values["features.1.running_var"];
+    assert!(variances.len() == 4 && variances.iter().all(|v| (0.5..2.0).contains(v)));
+    let params: Vec<String> = ckpt
+        .meta
+        .arch
+        .params()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert!(
+        params.contains(&"features.7.0.weight".to_string()),
+        "{params:?}"
+    );
+    assert!(
+        params.contains(&"classifier.4.bias".to_string()),
+        "{params:?}"
+    );
+}
+
+/// Every layer kind (padding, stride, average and adaptive pooling, eval-mode batch norm, a
+/// nested group) against PyTorch's float64 values.
+#[test]
+fn sequential_net_of_every_layer_kind_matches_pytorch() {
+    let ckpt = load_checkpoint(&fixture(SEQUENTIAL)).unwrap();
+    assert_matches_pytorch(SEQUENTIAL, ckpt.meta.arch.clone(), &ckpt, 5);
+}
+
+/// Saving writes the buffers back as PyTorch holds them (the step count as I64), so a
+/// sequential checkpoint round-trips with its running statistics.
+#[test]
+fn sequential_checkpoint_round_trips_with_its_buffers() {
+    let ckpt = load_checkpoint(&fixture(SEQUENTIAL)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    save_checkpoint(dir.path(), &ckpt.meta, &ckpt.theta, Dtype::F64).unwrap();
+    let again = load_checkpoint(dir.path()).unwrap();
+    assert_eq!(again, ckpt);
+    let bytes = std::fs::read(dir.path().join("model.safetensors")).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let count = file.tensor("features.1.num_batches_tracked").unwrap();
+    assert_eq!(count.dtype(), safetensors::Dtype::I64);
+}
+
+/// A checkpoint whose file lacks a buffer of its architecture is refused naming the tensor.
+#[test]
+fn a_missing_batch_norm_buffer_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["checkpoint.json", "model.safetensors"] {
+        std::fs::copy(fixture(SEQUENTIAL).join(file), dir.path().join(file)).unwrap();
+    }
+    let bytes = std::fs::read(fixture(SEQUENTIAL).join("model.safetensors")).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let kept = file
+        .tensors()
+        .into_iter()
+        .filter(|(name, _)| name != "features.1.running_var");
+    let without = safetensors::serialize(kept, None).unwrap();
+    std::fs::write(dir.path().join("model.safetensors"), without).unwrap();
+    let err = load_checkpoint(dir.path()).unwrap_err().to_string();
+    assert!(
+        err.ends_with("model.safetensors: missing tensor `features.1.running_var`"),
+        "{err}"
+    );
+}

@@ -1,0 +1,240 @@
+//! `sequential` networks end to end: the PyTorch-exported fixture and the vgg11 preset through
+//! `curvscope analyze` and `info`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use curvscope_model::cifar::load_cifar10_bin;
+use curvscope_model::{
+    save_checkpoint, ArchSpec, BurnObjective, CheckpointMeta, Cpu, Dtype, Init, Objective,
+    Precision,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+mod common;
+
+fn curvscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_curvscope"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn succeed(args: &[&str]) -> String {
+    let out = curvscope(args);
+    assert!(
+        out.status.success(),
+        "curvscope {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("a UTF-8 temp path")
+}
+
+/// The one row of `metrics.csv` in `analysis`, as (column, value).
+fn metrics(analysis: &Path) -> Vec<(String, String)> {
+    let mut reader = csv::Reader::from_path(analysis.join("metrics.csv")).unwrap();
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1, "one checkpoint analyzed");
+    header
+        .into_iter()
+        .zip(rows[0].iter().map(String::from))
+        .collect()
+}
+
+fn value(metrics: &[(String, String)], column: &str) -> f64 {
+    let (_, v) = metrics
+        .iter()
+        .find(|(c, _)| c == column)
+        .unwrap_or_else(|| panic!("no column {column}"));
+    v.parse()
+        .unwrap_or_else(|_| panic!("{column} = {v} is not a number"))
+}
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../model/tests/data/sequential-pytorch")
+}
+
+/// The checkpoint tools/export_pytorch.py wrote (every layer kind, batch norm included) is
+/// analyzed like a built-in one, and its loss is PyTorch's.
+#[test]
+fn analyze_reads_a_pytorch_exported_sequential_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = fixture().join("data.npz");
+    let out = tmp.path().join("analysis");
+    let before = common::files(&fixture());
+    succeed(&[
+        "analyze",
+        path(&fixture()),
+        "--data",
+        path(&data),
+        "-k",
+        "3",
+        "--samples",
+        "20",
+        "--out",
+        path(&out),
+        "--quiet",
+    ]);
+    assert!(
+        common::files(&fixture()) == before,
+        "the committed fixture was written to"
+    );
+    let m = metrics(&out);
+    assert_eq!(value(&m, "n_params"), 760.0);
+    // PyTorch's float64 loss on these weights and images (tools/make_sequential_fixture.py).
+    let loss = value(&m, "loss");
+    assert!((loss - 1.867836).abs() < 1e-6, "loss {loss}");
+    assert!(value(&m, "lambda_1") > 0.0);
+    let info = succeed(&["info", path(&fixture()), "--data", path(&data)]);
+    assert!(info.contains("sequential [3, 16, 16]"), "{info}");
+}
+
+/// VGG-11 (no batch norm, D = 9,225,610) on a few CIFAR-shaped images: `analyze` runs end to
+/// end with top-k, exact Tr(H), stochastic Tr(HΣ) and sharpness. Tiny N and loose Lanczos
+/// settings keep it a test of the plumbing at this size; the values are checked for sanity.
+#[test]
+fn vgg11_preset_is_analyzed_on_cifar_shaped_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (n, classes) = (3, 10);
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let x: Vec<f32> = (0..n * 3 * 32 * 32)
+        .map(|_| rng.random_range(0.0..1.0))
+        .collect();
+    let y: Vec<i64> = (0..n).map(|_| rng.random_range(0..classes)).collect();
+    let data = tmp.path().join("cifar-shaped.npz");
+    common::write_npz(&data, &x, &[n as u64, 3, 32, 32], &y);
+    let arch = ArchSpec::named("vgg11").unwrap();
+    assert_eq!(arch.dim(), 9_225_610);
+    let ckpt = tmp.path().join("vgg11");
+    let theta = arch.init(Init::PyTorch, 0);
+    save_checkpoint(&ckpt, &CheckpointMeta::new(arch), &theta, Dtype::F32).unwrap();
+    let out = tmp.path().join("analysis");
+    succeed(&[
+        "analyze",
+        path(&ckpt),
+        "--data",
+        path(&data),
+        "--precision",
+        "f32",
+        "-k",
+        "1",
+        "--max-krylov",
+        "4",
+        "--tol",
+        "0.5",
+        "--no-lambda-min",
+        "--trace-h-sigma-probes",
+        "2",
+        "--samples",
+        "2",
+        "--out",
+        path(&out),
+        "--quiet",
+    ]);
+    let m = metrics(&out);
+    assert_eq!(value(&m, "n_params"), 9_225_610.0);
+    for column in [
+        "loss",
+        "lambda_1",
+        "trace_h",
+        "trace_sigma",
+        "trace_h_sigma",
+    ] {
+        let v = value(&m, column);
+        assert!(v.is_finite(), "{column} = {v}");
+    }
+    // Near PyTorch's initialisation the 10 classes are nearly equally likely.
+    let loss = value(&m, "loss");
+    assert!((loss - (classes as f64).ln()).abs() < 0.1, "loss {loss}");
+    assert!(value(&m, "trace_h") >= value(&m, "lambda_1"));
+}
+
+/// A CIFAR-10 binary batch file is read by `--data` (a small conv net on 3×32×32, `info`'s loss
+/// equal to the library's on the same records).
+#[test]
+fn cifar10_binary_batches_are_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("data_batch_1.bin");
+    let mut rng = ChaCha8Rng::seed_from_u64(6);
+    let records: Vec<u8> = (0..4)
+        .flat_map(|_| {
+            let label = rng.random_range(0..10u8);
+            let pixels: Vec<u8> = (0..3072).map(|_| rng.random()).collect();
+            std::iter::once(label).chain(pixels)
+        })
+        .collect();
+    std::fs::write(&file, records).unwrap();
+    let arch: ArchSpec = serde_json::from_str(
+        r#"{"name":"sequential","input":[3,32,32],"layers":[
+            {"type":"conv2d","out":2,"kernel":4,"stride":4},{"type":"relu"},
+            {"type":"flatten"},{"type":"linear","out":10}]}"#,
+    )
+    .unwrap();
+    let theta = arch.init(Init::PyTorch, 1);
+    let ckpt = tmp.path().join("ckpt");
+    save_checkpoint(
+        &ckpt,
+        &CheckpointMeta::new(arch.clone()),
+        &theta,
+        Dtype::F64,
+    )
+    .unwrap();
+    let info = succeed(&["info", path(&ckpt), "--data", path(&file), "--json"]);
+    let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+    let data = load_cifar10_bin(&file).unwrap();
+    let obj = BurnObjective::<Cpu>::new(arch, &data, &Default::default(), Precision::F64).unwrap();
+    assert_eq!(info["evaluation"]["loss"].as_f64(), Some(obj.loss(&theta)));
+    assert_eq!(info["evaluation"]["dataset"]["n"], 4, "{info}");
+}
+
+/// `train` on a sequential net with batch norm: `--arch` as a .json file agrees with the
+/// `--init-from` checkpoint although only the checkpoint holds running statistics, and every
+/// snapshot keeps them (eval mode; stored in the run's precision, f64 here) while θ moves.
+#[test]
+fn train_keeps_batch_norm_statistics_of_the_init_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let start = curvscope_model::load_checkpoint(&fixture()).unwrap();
+    let spec = tmp.path().join("spec.json");
+    std::fs::write(&spec, serde_json::to_string(&start.meta.arch).unwrap()).unwrap();
+    let run = tmp.path().join("run");
+    let data = fixture().join("data.npz");
+    succeed(&[
+        "train",
+        "--arch",
+        path(&spec),
+        "--init-from",
+        path(&fixture()),
+        "--data",
+        path(&data),
+        "--dynamic",
+        "gd",
+        "--lr",
+        "0.1",
+        "--batch",
+        "8",
+        "--precision",
+        "f64",
+        "--steps",
+        "2",
+        "--snapshot-every",
+        "1",
+        "--out",
+        path(&run),
+        "--quiet",
+    ]);
+    let last = curvscope_model::load_checkpoint(&run.join("step-000002")).unwrap();
+    let (ArchSpec::Sequential(trained), ArchSpec::Sequential(given)) =
+        (&last.meta.arch, &start.meta.arch)
+    else {
+        panic!("not sequential")
+    };
+    assert_eq!(trained.buffer_values, given.buffer_values);
+    assert!(!given.buffer_values.is_empty());
+    assert_ne!(last.theta, start.theta, "GD moved θ");
+}
