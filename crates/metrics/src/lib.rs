@@ -19,6 +19,8 @@
 //!   [`adaptive_sharpness_worst`] (ℓ2 or ℓ∞), by the projected ascent [`worst_case_sharpness`].
 //! - Training dynamics (Zhu et al. Table 1, M-SGD of Wu et al. 2020): [`Dynamic`], run by
 //!   [`Descent`].
+//! - Reproductions: the 2-D escape experiment ([`descend`], [`reached_flat_minimum`]), the
+//!   one-hidden-layer net ([`proposition2_check`]), Wu et al.'s noisy GD ([`MSGD_DYNAMICS`]).
 //! - Everything at once: [`analyze_checkpoint`] → [`Report`].
 //!
 //! ```
@@ -72,6 +74,8 @@ mod escape;
 mod escaping;
 mod layers;
 mod monte_carlo;
+mod noisy_gd;
+mod one_hidden;
 mod proposition;
 mod report;
 mod seeds;
@@ -89,7 +93,8 @@ pub use curvscope_hessian::{Estimate, Estimator};
 pub use dynamics::{
     diagonal_noise, fixed_trace_variances, isotropic_noise, isotropic_std, low_rank_noise,
     minibatch_indices, minibatch_weights, msgd_bernoulli_weights, msgd_fisher_b_weights,
-    msgd_fisher_weights, msgd_gaussian_weights, Descent, DescentOptions, Dynamic, MinibatchGrad,
+    msgd_fisher_weights, msgd_gaussian_weights, rademacher_weights, Descent, DescentOptions,
+    Dynamic, MinibatchGrad,
 };
 pub use escape::{
     descend, gradient_noise_trace, reached_flat_minimum, toy2d_options, TOY2D_DYNAMICS, TOY2D_LR,
@@ -97,6 +102,16 @@ pub use escape::{
 };
 pub use escaping::{trace_h_sigma_exact, trace_h_sigma_stochastic};
 pub use layers::{layer_traces, LayerTrace};
+pub use noisy_gd::{
+    msgd_options, MSGD_BATCH, MSGD_DYNAMICS, MSGD_EVAL_EVERY, MSGD_LR, MSGD_STEPS, MSGD_TEST_N,
+    MSGD_TRAIN_N,
+};
+pub use one_hidden::{
+    clipped_square_gauss_newton, clipped_square_traces, frobenius_cosine, one_hidden_init_std,
+    power_law_exponent, proposition2_check, ClippedSquareTraces, Proposition2Check,
+    ONE_HIDDEN_BATCH, ONE_HIDDEN_LR, ONE_HIDDEN_MEASURE_EVERY, ONE_HIDDEN_N, ONE_HIDDEN_STEPS,
+    ONE_HIDDEN_WIDTHS,
+};
 pub use proposition::{
     anisotropy_ratio, condition_ks, first_ill_conditioned_k, ill_conditioning_exponent,
     isotropic_trace_h_sigma, negative_curvature, projection_coefficient, proposition1,
