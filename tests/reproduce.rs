@@ -258,6 +258,10 @@ fn quick_msgd_writes_accuracies_and_resumes_a_missing_run_bit_for_bit() {
     std::fs::remove_file(&sgd).unwrap();
     reproduce_quick("msgd", &out);
     assert!(sgd.exists());
-    assert_eq!(modified(&gd), gd_written, "GD's finished run is read back, not redone");
+    assert_eq!(
+        modified(&gd),
+        gd_written,
+        "GD's finished run is read back, not redone"
+    );
     assert_eq!(std::fs::read(out.join("accuracy.csv")).unwrap(), saved);
 }

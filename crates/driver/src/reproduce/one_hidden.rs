@@ -238,25 +238,25 @@ fn draw(dir: &Path, runs: &[WidthRun]) -> Result<()> {
         ),
         chart(
             "trace_h_sigma_bar",
-            "Tr(HΣ̄) = Tr(H)Tr(Σ)/D along SGD",
-            "Tr(HΣ̄)",
+            "Tr(H)Tr(Σ)/D, i.e. Tr(HΣ̄) of isotropic noise, along SGD",
+            "Tr(H)Tr(Σ)/D",
             along(|m| m.trace_h_sigma_bar),
         ),
         chart(
             "ratio_along_training",
-            "Tr(HΣ)/Tr(HΣ̄) along SGD",
+            "Tr(HΣ) ÷ Tr(H)Tr(Σ)/D along SGD",
             "ratio",
             along(|m| m.trace_h_sigma / m.trace_h_sigma_bar),
         ),
         Chart {
             name: "ratio_vs_dim".into(),
-            title: "Tr(HΣ)/Tr(HΣ̄) at the trained nets against D".into(),
+            title: "Tr(HΣ) ÷ Tr(H)Tr(Σ)/D at the trained nets against D".into(),
             x_label: "log10 D".into(),
             y_label: "log10 ratio".into(),
             log_y: false,
             series: vec![
                 Series {
-                    label: Some("measured Tr(HΣ)/Tr(HΣ̄)".into()),
+                    label: Some("measured ratio".into()),
                     points: log_points(|r| r.check.proposition1.ratio),
                     color: color(0),
                 },
