@@ -45,6 +45,17 @@ struct Point {
     test_accuracy: f64,
 }
 
+/// A CSV row under [`HEADER`].
+impl std::fmt::Display for Point {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{},{},{},{}",
+            self.step, self.train_loss, self.train_accuracy, self.test_accuracy
+        )
+    }
+}
+
 /// Fig. 1(a): runs, CSVs, figures, table. Resumable: each dynamic's run is saved to
 /// runs/<dynamic>-….csv when it ends, and a rerun with the same scale and seed reads it back
 /// instead of training again.
@@ -193,11 +204,7 @@ fn read_run(file: &PathBuf, steps: u64) -> Result<Option<Vec<Point>>> {
 fn write_run(file: &Path, points: &[Point]) -> Result<()> {
     let mut text = format!("{HEADER}\n");
     for p in points {
-        writeln!(
-            text,
-            "{},{},{},{}",
-            p.step, p.train_loss, p.train_accuracy, p.test_accuracy
-        )?;
+        writeln!(text, "{p}")?;
     }
     Ok(curvscope_model::files::write_atomic(file, text.as_bytes())?)
 }
@@ -211,11 +218,7 @@ fn write_csvs(
     let mut text = format!("dynamic,{HEADER}\n");
     for (d, points) in runs {
         for p in points {
-            writeln!(
-                text,
-                "{d},{},{},{},{}",
-                p.step, p.train_loss, p.train_accuracy, p.test_accuracy
-            )?;
+            writeln!(text, "{d},{p}")?;
         }
     }
     write(out, "accuracy.csv", &text)?;
