@@ -45,12 +45,14 @@ pub struct ReproduceArgs {
     /// Which paper figure.
     #[arg(value_enum)]
     target: Target,
-    /// The same code path at a tiny scale, in seconds: toy2d 10 repetitions per dynamic
+    /// The same code path at a tiny scale, in under a minute: toy2d 10 repetitions per dynamic
     /// instead of 100; one-hidden widths 32 and 64 for 500 steps; msgd 20 steps on 200
     /// training and 200 test images.
     #[arg(long)]
     quick: bool,
-    /// Output folder for CSVs and figures [default: notebooks-export/<target>].
+    /// Output folder for CSVs and figures [default: notebooks-export/<target>]. msgd keeps each
+    /// dynamic's finished run in its runs/ and a rerun at the same scale and seed reads it back,
+    /// so an interrupted msgd resumes with the dynamic it was training.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Master seed: the noise of every run (toy2d: repetition r draws from
