@@ -35,6 +35,12 @@ pub const MSGD_TEST_N: usize = 2000;
 
 /// The settings of one run of `dynamic`: batch [`MSGD_BATCH`], noise from the run's `seed`;
 /// the M-SGD dynamics draw fresh weights every step and need no structure estimates.
+///
+/// ```
+/// use curvscope_metrics::{msgd_options, Dynamic, MSGD_BATCH};
+/// let options = msgd_options(Dynamic::MsgdBernoulli, 7);
+/// assert_eq!((options.batch, options.seed), (MSGD_BATCH, 7));
+/// ```
 pub fn msgd_options(dynamic: Dynamic, seed: u64) -> DescentOptions {
     DescentOptions {
         seed,

@@ -80,7 +80,7 @@ pub struct ClippedSquareTraces {
 /// a_i = g_i/√(2ℓ_i) (0 where g_i = 0), and Σ = (1/N) CᵀC with rows c_i = g_i − ḡ:
 /// Tr(H) = ‖A‖²_F/N, Tr(Σ) = ‖C‖²_F/N and Tr(HΣ) = Tr(AᵀA CᵀC)/N² = ‖ACᵀ‖²_F/N².
 /// O(N²·D) instead of the N + 1 Hessian-vector products of [`crate::trace_h_sigma_exact`],
-/// which the tests check it against.
+/// which the tests check it against. Example: see [`proposition2_check`].
 pub fn clipped_square_traces<O: Objective + ?Sized>(
     objective: &O,
     theta: &[f64],
@@ -106,6 +106,16 @@ pub fn clipped_square_traces<O: Objective + ?Sized>(
     }
 }
 
+/// ‖A − B‖_F/max(‖A‖_F, ‖B‖_F), 0 when both are 0.
+fn relative_difference(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
+    let scale = a.norm().max(b.norm());
+    if scale == 0.0 {
+        0.0
+    } else {
+        (a - b).norm() / scale
+    }
+}
+
 /// The rows of `m` minus their mean row.
 fn centred_rows(m: &DMatrix<f64>) -> DMatrix<f64> {
     let mean = m.row_mean();
@@ -120,7 +130,8 @@ fn centred_rows(m: &DMatrix<f64>) -> DMatrix<f64> {
 /// use nalgebra::DMatrix;
 /// let a = DMatrix::from_row_slice(2, 2, &[2.0, 0.0, 0.0, 0.0]);
 /// assert_eq!(curvscope_metrics::frobenius_cosine(&a, &(&a * 3.0)), 1.0);
-/// assert_eq!(curvscope_metrics::frobenius_cosine(&a, &DMatrix::identity(2, 2)), 0.5f64.sqrt());
+/// let with_identity = curvscope_metrics::frobenius_cosine(&a, &DMatrix::identity(2, 2));
+/// assert!((with_identity - 0.5f64.sqrt()).abs() < 1e-15);
 /// ```
 pub fn frobenius_cosine(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
     let scale = a.norm() * b.norm();
@@ -162,9 +173,9 @@ pub struct Proposition2Check {
     pub loss: f64,
     /// Samples inside the clip with a nonzero gradient (the only ones H and Σ see).
     pub active_samples: usize,
-    /// ‖H − H_GN‖_F/‖H‖_F: the autodiff Hessian (D HVPs) against
-    /// [`clipped_square_gauss_newton`] from the per-sample gradients; rounding-small when the
-    /// structure the propositions rest on holds.
+    /// ‖H − H_GN‖_F/max(‖H‖_F, ‖H_GN‖_F) (0 when both are 0): the autodiff Hessian (D HVPs)
+    /// against [`clipped_square_gauss_newton`] from the per-sample gradients; rounding-small when
+    /// the structure the propositions rest on holds.
     pub gauss_newton_error: f64,
     /// [`frobenius_cosine`] of Σ and H.
     pub sigma_h_cosine: f64,
@@ -172,8 +183,9 @@ pub struct Proposition2Check {
     pub trace_h_sigma: f64,
     /// Tr(Σ).
     pub trace_sigma: f64,
-    /// D·‖H‖²_F/Tr(H)²: the ratio Tr(HΣ)/Tr(HΣ̄) that Σ ∝ H would give.
-    pub proportional_ratio: f64,
+    /// D·‖H‖²_F/Tr(H)²: the ratio Tr(HΣ)/Tr(HΣ̄) that Σ ∝ H would give; `None` when
+    /// Tr(H) = 0 (every sample outside the clip: no curvature, no noise).
+    pub proportional_ratio: Option<f64>,
     /// Proposition 1 from the full spectrum of H: conditions, bound and measured ratio.
     pub proposition1: Proposition1,
 }
@@ -183,6 +195,25 @@ pub struct Proposition2Check {
 /// Proposition 1 evaluated on the full spectrum (the condition the propositions establish for
 /// this net is that Proposition 1 applies: â bounded below, so Tr(HΣ) ≫ Tr(HΣ̄)). O(N·D² + D³):
 /// for D up to a few thousand.
+///
+/// ```
+/// use curvscope_metrics::{clipped_square_traces, proposition2_check};
+/// use curvscope_model::{ArchSpec, BurnObjective, Cpu, Dataset, Init, Precision, Targets};
+///
+/// // Width 4 (D = 12) on 8 half-space points (0/1 targets), at a random θ.
+/// let points = curvscope_model::two_d_halfspace(8, 0);
+/// let targets = Targets::Regression(points.targets_f64().unwrap());
+/// let data = Dataset::new("points", points.x().to_vec(), vec![2], targets, None)?;
+/// let arch = ArchSpec::FixedOutput { input: 2, hidden: 4 };
+/// let net = BurnObjective::<Cpu>::new(arch.clone(), &data, &Default::default(), Precision::F64)?;
+/// let theta = arch.init(Init::Normal { std: 0.3 }, 1);
+/// let check = proposition2_check(&net, &theta);
+/// assert!(check.active_samples > 0);
+/// assert!(check.gauss_newton_error < 1e-12); // H is exactly its Gauss–Newton form
+/// let traces = clipped_square_traces(&net, &theta);
+/// assert!((traces.trace_h_sigma - check.trace_h_sigma).abs() <= 1e-12 * check.trace_h_sigma.abs().max(1e-300));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn proposition2_check<O: Objective + ?Sized>(
     objective: &O,
     theta: &[f64],
@@ -209,11 +240,12 @@ pub fn proposition2_check<O: Objective + ?Sized>(
         active_samples: (0..n)
             .filter(|&i| grads.row(i).iter().any(|&x| x != 0.0))
             .count(),
-        gauss_newton_error: (&h - &gauss_newton).norm() / h.norm(),
+        gauss_newton_error: relative_difference(&h, &gauss_newton),
         sigma_h_cosine: frobenius_cosine(&sigma, &h),
         trace_h_sigma,
         trace_sigma: sigma.trace(),
-        proportional_ratio: d as f64 * h.norm_squared() / (trace_h * trace_h),
+        proportional_ratio: (trace_h > 0.0)
+            .then(|| d as f64 * h.norm_squared() / (trace_h * trace_h)),
         proposition1: proposition1(
             &spectrum.eigenvalues,
             Some(lambda_min),

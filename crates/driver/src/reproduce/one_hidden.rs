@@ -186,7 +186,7 @@ fn write_csvs(out: &Path, runs: &[WidthRun]) -> Result<()> {
             c.trace_h_sigma,
             isotropic_trace_h_sigma(p.trace_h, c.trace_sigma, r.dim),
             optional(p.ratio),
-            c.proportional_ratio,
+            optional(c.proportional_ratio),
             p.lambda1,
             optional(p.projection_coefficient),
             optional(p.bound),
@@ -262,7 +262,7 @@ fn draw(dir: &Path, runs: &[WidthRun]) -> Result<()> {
                 },
                 Series {
                     label: Some("D·‖H‖²/Tr(H)² (if Σ ∝ H)".into()),
-                    points: log_points(|r| Some(r.check.proportional_ratio)),
+                    points: log_points(|r| r.check.proportional_ratio),
                     color: color(1),
                 },
             ],

@@ -84,7 +84,7 @@ fn proposition2_check_measures_the_autodiff_hessian_and_sigma() {
     assert_close(p.ratio.unwrap(), c.trace_h_sigma / bar, "ratio");
     assert!(0.0 < c.sigma_h_cosine && c.sigma_h_cosine <= 1.0);
     // Cauchy–Schwarz on H's eigenvalues: D·Σλ² ≥ (Σλ)².
-    assert!(c.proportional_ratio >= 1.0);
+    assert!(c.proportional_ratio.unwrap() >= 1.0);
     // The full spectrum sees λ_min, and H = (1/N)AᵀA is positive semidefinite.
     assert_eq!(p.negative_curvature, Some(false));
     assert_close(p.lambda1, dense_top_eigenvalue(&net, &theta), "λ₁");
