@@ -15,7 +15,7 @@ use curvscope_metrics::{
     ONE_HIDDEN_BATCH, ONE_HIDDEN_LR, ONE_HIDDEN_MEASURE_EVERY, ONE_HIDDEN_N, ONE_HIDDEN_STEPS,
     ONE_HIDDEN_WIDTHS,
 };
-use curvscope_model::{ArchSpec, Init, Objective, Precision};
+use curvscope_model::{ArchSpec, Dataset, Init, Objective, Precision};
 
 use super::{color, output_folders, write, ReproduceArgs};
 use crate::data::load_dataset;
@@ -65,15 +65,7 @@ pub fn run(args: &ReproduceArgs) -> Result<ExitCode> {
     let mut runs = Vec::new();
     for &width in widths {
         bar.set_message(format!("width {width}"));
-        let arch = ArchSpec::FixedOutput {
-            input: 2,
-            hidden: width,
-        };
-        let net = objective(&arch, &data, Precision::F64, Device::Cpu)
-            .with_context(|| format!("the width-{width} net"))?;
-        let mut run = train(net.as_ref(), &arch, args.seed, steps, every, &bar)?;
-        run.width = width;
-        runs.push(run);
+        runs.push(train(&data, width, args.seed, steps, every, &bar)?);
     }
     bar.finish_and_clear();
     write_csvs(&out, &runs)?;
@@ -82,16 +74,24 @@ pub fn run(args: &ReproduceArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// SGD from θ₀ ~ N(0, I/D) for `steps` steps, measuring every `every` steps (and at both ends),
-/// then [`proposition2_check`] at the last θ.
+/// The net of hidden width `width` on `data`, trained by SGD from θ₀ ~ N(0, I/D) for `steps`
+/// steps, measured every `every` steps (and at both ends), then [`proposition2_check`] at the
+/// last θ.
 fn train(
-    net: &dyn Objective,
-    arch: &ArchSpec,
+    data: &Dataset,
+    width: usize,
     seed: u64,
     steps: u64,
     every: u64,
     bar: &indicatif::ProgressBar,
 ) -> Result<WidthRun> {
+    let arch = ArchSpec::FixedOutput {
+        input: 2,
+        hidden: width,
+    };
+    let net = objective(&arch, data, Precision::F64, Device::Cpu)
+        .with_context(|| format!("the width-{width} net"))?;
+    let net = net.as_ref();
     let (n, dim) = (net.n_samples(), net.dim());
     let std = curvscope_metrics::one_hidden_init_std(dim);
     let mut theta = arch.init(Init::Normal { std }, seed);
@@ -120,7 +120,7 @@ fn train(
         bar.inc(1);
     }
     Ok(WidthRun {
-        width: 0,
+        width,
         dim,
         along,
         check: proposition2_check(net, &theta),
