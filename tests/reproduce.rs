@@ -1,7 +1,36 @@
-//! `curvscope reproduce toy2d --quick` end to end: every CSV and figure is written, every number
-//! is finite, every rate lies in its Wilson interval inside [0, 1].
+//! `curvscope reproduce <target> --quick` end to end: every CSV and figure is written, every
+//! number is finite, every rate lies in its Wilson interval inside [0, 1].
 
 use std::path::Path;
+
+/// Runs `curvscope reproduce <target> --quick --quiet --out <out>` and returns its stdout.
+fn reproduce_quick(target: &str, out: &Path) -> String {
+    let result = std::process::Command::new(env!("CARGO_BIN_EXE_curvscope"))
+        .args(["reproduce", target, "--quick", "--quiet", "--out"])
+        .arg(out)
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&result.stdout).into_owned();
+    assert!(
+        result.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    stdout
+}
+
+/// Each chart of `dir/figures` exists as a non-trivial SVG and PNG.
+fn assert_figures(out: &Path, charts: &[&str]) {
+    for chart in charts {
+        for ext in ["svg", "png"] {
+            let file = out.join("figures").join(format!("{chart}.{ext}"));
+            let size = std::fs::metadata(&file)
+                .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+                .len();
+            assert!(size > 1000, "{} has {size} bytes", file.display());
+        }
+    }
+}
 
 /// The rows of `dir/name` under its header, as fields.
 fn rows(dir: &Path, name: &str, header: &str) -> Vec<Vec<String>> {
@@ -34,17 +63,7 @@ const DYNAMICS: [&str; 6] = [
 fn quick_toy2d_writes_finite_rates_trajectories_traces_and_figures() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("toy2d");
-    let result = std::process::Command::new(env!("CARGO_BIN_EXE_curvscope"))
-        .args(["reproduce", "toy2d", "--quick", "--quiet", "--out"])
-        .arg(&out)
-        .output()
-        .expect("the binary runs");
-    let stdout = String::from_utf8_lossy(&result.stdout);
-    assert!(
-        result.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&result.stderr)
-    );
+    let stdout = reproduce_quick("toy2d", &out);
 
     let rates = rows(
         &out,
@@ -110,13 +129,139 @@ fn quick_toy2d_writes_finite_rates_trajectories_traces_and_figures() {
     assert_eq!(traces.len(), 6 * 51);
     assert!(traces.iter().all(|t| number(&t[2]) > 0.0));
 
-    for chart in ["trajectories", "success_rate", "trace_h_sigma"] {
-        for ext in ["svg", "png"] {
-            let file = out.join("figures").join(format!("{chart}.{ext}"));
-            let size = std::fs::metadata(&file)
-                .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
-                .len();
-            assert!(size > 1000, "{} has {size} bytes", file.display());
+    assert_figures(&out, &["trajectories", "success_rate", "trace_h_sigma"]);
+}
+
+#[test]
+fn quick_one_hidden_writes_finite_traces_and_an_exact_gauss_newton_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("one-hidden");
+    let stdout = reproduce_quick("one-hidden", &out);
+    let along = rows(
+        &out,
+        "along_training.csv",
+        "width,dim,step,loss,trace_h,trace_sigma,trace_h_sigma,trace_h_sigma_bar,ratio",
+    );
+    // Widths 32 and 64, measured at steps 0, 100, …, 500.
+    assert_eq!(along.len(), 2 * 6);
+    for r in &along {
+        let (dim, width) = (number(&r[1]), number(&r[0]));
+        assert_eq!(dim, 3.0 * width, "D = 2·width + width biases: {r:?}");
+        let values: Vec<f64> = r[3..].iter().map(|f| number(f)).collect();
+        assert!(values.iter().all(|&v| v > 0.0), "{r:?}");
+        // ratio = Tr(HΣ)/Tr(HΣ̄), Tr(HΣ̄) = Tr(H)Tr(Σ)/D.
+        assert!((values[4] - values[1] * values[2] / dim).abs() <= 1e-12 * values[4]);
+        assert!((values[5] - values[3] / values[4]).abs() <= 1e-12 * values[5]);
+    }
+    let checks = rows(&out, "proposition2.csv", &PROPOSITION2_HEADER.join(","));
+    assert_eq!(checks.len(), 2);
+    for (c, width) in checks.iter().zip(["32", "64"]) {
+        assert_eq!(c[0], width);
+        let field = |name: &str| {
+            let i = PROPOSITION2_HEADER.iter().position(|h| *h == name).unwrap();
+            number(&c[i])
+        };
+        assert!(field("gauss_newton_error") < 1e-12, "{c:?}");
+        // The trained net's Tr(HΣ) from the dense autodiff Hessian matches the last
+        // measurement along training (Gauss–Newton traces from per-sample gradients).
+        let last = along.iter().rfind(|r| r[0] == width).unwrap();
+        let along_value = number(&last[6]);
+        assert!((field("trace_h_sigma") - along_value).abs() <= 1e-9 * along_value);
+        assert!(0.0 < field("sigma_h_cosine") && field("sigma_h_cosine") <= 1.0);
+        assert!(field("ratio") > 0.0 && field("lambda1") > 0.0);
+        assert!(stdout.contains(&format!("{width:>6}")), "{stdout}");
+    }
+    assert_figures(
+        &out,
+        &[
+            "trace_h_sigma",
+            "trace_h_sigma_bar",
+            "ratio_along_training",
+            "ratio_vs_dim",
+        ],
+    );
+}
+
+const PROPOSITION2_HEADER: [&str; 18] = [
+    "width",
+    "dim",
+    "loss",
+    "active_samples",
+    "gauss_newton_error",
+    "sigma_h_cosine",
+    "trace_h",
+    "trace_sigma",
+    "trace_h_sigma",
+    "trace_h_sigma_bar",
+    "ratio",
+    "proportional_ratio",
+    "lambda1",
+    "a_hat",
+    "bound",
+    "bound_holds",
+    "first_ill_conditioned_k",
+    "negative_curvature",
+];
+
+const MSGD_DYNAMICS: [&str; 7] = [
+    "gd",
+    "sgd",
+    "msgd-gaussian",
+    "msgd-fisher",
+    "msgd-bernoulli",
+    "msgd-fisher-b",
+    "gd-rademacher",
+];
+
+#[test]
+fn quick_msgd_writes_accuracies_and_resumes_a_missing_run_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("msgd");
+    let stdout = reproduce_quick("msgd", &out);
+    let header = "dynamic,step,train_loss,train_accuracy,test_accuracy";
+    let points = rows(&out, "accuracy.csv", header);
+    // 7 dynamics at steps 0, 10, 20; the same θ₀ for all.
+    assert_eq!(points.len(), 7 * 3);
+    for (p, d) in points.iter().zip(MSGD_DYNAMICS.iter().flat_map(|d| [d; 3])) {
+        assert_eq!(p[0], *d);
+        assert!(number(&p[2]) > 0.0, "{p:?}");
+        for acc in [number(&p[3]), number(&p[4])] {
+            assert!((0.0..=1.0).contains(&acc), "{p:?}");
         }
     }
+    assert!(points
+        .iter()
+        .filter(|p| p[1] == "0")
+        .all(|p| p[2..] == points[0][2..]));
+    let finals = rows(
+        &out,
+        "final_accuracy.csv",
+        "dynamic,test_correct,test_images,test_accuracy,wilson95_low,wilson95_high,train_accuracy",
+    );
+    let names: Vec<&str> = finals.iter().map(|f| f[0].as_str()).collect();
+    assert_eq!(names, MSGD_DYNAMICS);
+    for (f, last) in finals.iter().zip(points.iter().skip(2).step_by(3)) {
+        let (k, n, rate) = (number(&f[1]), number(&f[2]), number(&f[3]));
+        assert_eq!((n, rate), (200.0, k / n), "{f:?}");
+        assert_eq!(rate, number(&last[4]), "the last test accuracy: {f:?}");
+        assert!(number(&f[4]) <= rate && rate <= number(&f[5]), "{f:?}");
+        assert!(stdout.contains(&format!("{rate:.4}")), "{stdout}");
+    }
+    assert_figures(&out, &["test_accuracy", "train_loss"]);
+
+    // A run interrupted before SGD's file was written: the rerun redoes SGD alone, bit for bit.
+    let saved = std::fs::read(out.join("accuracy.csv")).unwrap();
+    let sgd = out.join("runs/sgd-steps20-train200-test200-seed0.csv");
+    let gd = out.join("runs/gd-steps20-train200-test200-seed0.csv");
+    let modified = |f: &Path| std::fs::metadata(f).unwrap().modified().unwrap();
+    let gd_written = modified(&gd);
+    std::fs::remove_file(&sgd).unwrap();
+    reproduce_quick("msgd", &out);
+    assert!(sgd.exists());
+    assert_eq!(
+        modified(&gd),
+        gd_written,
+        "GD's finished run is read back, not redone"
+    );
+    assert_eq!(std::fs::read(out.join("accuracy.csv")).unwrap(), saved);
 }

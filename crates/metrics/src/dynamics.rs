@@ -59,11 +59,14 @@ pub enum Dynamic {
     MsgdFisher,
     /// M-SGD with the Fisher estimated on b random samples.
     MsgdFisherB,
+    /// GD on L + (1/N) Σ_i σ_i ℓ_i with fresh Rademacher σ each step (Wu et al. 2020's
+    /// Rademacher regularizer without its supremum and absolute value): noise F/N.
+    GdRademacher,
 }
 
 impl Dynamic {
     /// Every dynamic, in the order of `--help`.
-    pub const ALL: [Dynamic; 13] = [
+    pub const ALL: [Dynamic; 14] = [
         Dynamic::Gd,
         Dynamic::Sgd,
         Dynamic::SgdNoReplacement,
@@ -77,6 +80,7 @@ impl Dynamic {
         Dynamic::MsgdBernoulli,
         Dynamic::MsgdFisher,
         Dynamic::MsgdFisherB,
+        Dynamic::GdRademacher,
     ];
 
     /// The kebab-case name used on the command line and in files.
@@ -101,6 +105,7 @@ impl Dynamic {
             Dynamic::MsgdBernoulli => "msgd-bernoulli",
             Dynamic::MsgdFisher => "msgd-fisher",
             Dynamic::MsgdFisherB => "msgd-fisher-b",
+            Dynamic::GdRademacher => "gd-rademacher",
         }
     }
 
@@ -134,6 +139,9 @@ impl Dynamic {
                 "multiplicative SGD, uncentred Gaussian weights (noise F/b, F = E[g gᵀ])"
             }
             Dynamic::MsgdFisherB => "multiplicative SGD, Fisher from b random samples (noise F/b)",
+            Dynamic::GdRademacher => {
+                "GD on L + (1/N)Σσ_iℓ_i, fresh Rademacher σ each step (noise F/N; not scaled by b)"
+            }
         }
     }
 
@@ -312,6 +320,25 @@ pub fn msgd_fisher_b_weights(n: usize, b: usize, rng: &mut ChaCha8Rng) -> Vec<f6
         w[i] += rng.sample::<f64, _>(StandardNormal) / b as f64;
     }
     w
+}
+
+/// GD-Rademacher weights: W_i = (1 + σ_i)/N with σ_i = ±1 equally likely, independent, so
+/// Σ_i W_i ℓ_i = L + (1/N) Σ_i σ_i ℓ_i, the random term of Wu et al. (2020)'s Rademacher
+/// regularizer E_σ sup |(1/N) Σ_i σ_i ℓ_i| with the supremum and absolute value dropped.
+/// E[σ_i] = 0 and E[σ_iσ_j] = δ_ij, so the gradient noise (1/N) Σ_i σ_i g_i has mean zero and
+/// covariance (1/N²) Σ_i g_i g_iᵀ = F/N, F = (1/N) Σ_i g_i g_iᵀ: the Fisher of M-SGD Fisher at
+/// b = N. Its size is fixed by the data (b plays no part): at b < N it is b/N times M-SGD
+/// Fisher's F/b.
+///
+/// ```
+/// use rand::SeedableRng;
+/// let w = curvscope_metrics::rademacher_weights(4, &mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
+/// assert!(w.iter().all(|&w| w == 0.0 || w == 0.5));
+/// ```
+pub fn rademacher_weights(n: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
+    (0..n)
+        .map(|_| if rng.random::<bool>() { 2.0 } else { 0.0 } / n as f64)
+        .collect()
 }
 
 /// The variances `diagonal` rescaled to sum to `trace`: GLD diag's noise N(0, c·diag(Σ)) with
@@ -493,6 +520,7 @@ impl Descent {
             Dynamic::MsgdBernoulli => weights(msgd_bernoulli_weights(n, b, &mut rng)),
             Dynamic::MsgdFisher => weights(msgd_fisher_weights(n, b, &mut rng)),
             Dynamic::MsgdFisherB => weights(msgd_fisher_b_weights(n, b, &mut rng)),
+            Dynamic::GdRademacher => weights(rademacher_weights(n, &mut rng)),
             _ => {
                 let due = self.options.dynamic.refreshes()
                     && step.is_multiple_of(self.options.refresh_every);

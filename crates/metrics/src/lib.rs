@@ -23,6 +23,8 @@
 //!   [`hessian_directions`], [`grid_points`], [`evaluate_slice`], beside the [`QuadraticModel`].
 //! - The whole Hessian spectrum (Fig. 5): [`HessianSpectrum::with_dense_spectrum`] →
 //!   [`whole_spectrum`].
+//! - Reproductions: the 2-D escape experiment ([`descend`], [`reached_flat_minimum`]), the
+//!   one-hidden-layer net ([`proposition2_check`]), Wu et al.'s noisy GD ([`MSGD_DYNAMICS`]).
 //! - Everything at once: [`analyze_checkpoint`] → [`Report`].
 //!
 //! ```
@@ -77,6 +79,8 @@ mod escaping;
 mod landscape;
 mod layers;
 mod monte_carlo;
+mod noisy_gd;
+mod one_hidden;
 mod proposition;
 mod report;
 mod seeds;
@@ -96,7 +100,8 @@ pub use curvscope_hessian::{Estimate, Estimator};
 pub use dynamics::{
     diagonal_noise, fixed_trace_variances, isotropic_noise, isotropic_std, low_rank_noise,
     minibatch_indices, minibatch_weights, msgd_bernoulli_weights, msgd_fisher_b_weights,
-    msgd_fisher_weights, msgd_gaussian_weights, Descent, DescentOptions, Dynamic, MinibatchGrad,
+    msgd_fisher_weights, msgd_gaussian_weights, rademacher_weights, Descent, DescentOptions,
+    Dynamic, MinibatchGrad,
 };
 pub use escape::{
     descend, gradient_noise_trace, reached_flat_minimum, toy2d_options, TOY2D_DYNAMICS, TOY2D_LR,
@@ -109,6 +114,16 @@ pub use landscape::{
     SlicePoint,
 };
 pub use layers::{layer_traces, LayerTrace};
+pub use noisy_gd::{
+    msgd_options, MSGD_BATCH, MSGD_DYNAMICS, MSGD_EVAL_EVERY, MSGD_LR, MSGD_STEPS, MSGD_TEST_N,
+    MSGD_TRAIN_N,
+};
+pub use one_hidden::{
+    clipped_square_gauss_newton, clipped_square_traces, frobenius_cosine, one_hidden_init_std,
+    power_law_exponent, proposition2_check, ClippedSquareTraces, Proposition2Check,
+    ONE_HIDDEN_BATCH, ONE_HIDDEN_LR, ONE_HIDDEN_MEASURE_EVERY, ONE_HIDDEN_N, ONE_HIDDEN_STEPS,
+    ONE_HIDDEN_WIDTHS,
+};
 pub use proposition::{
     anisotropy_ratio, condition_ks, first_ill_conditioned_k, ill_conditioning_exponent,
     isotropic_trace_h_sigma, negative_curvature, projection_coefficient, proposition1,

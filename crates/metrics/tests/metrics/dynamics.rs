@@ -132,6 +132,7 @@ fn every_dynamic_has_its_claimed_noise_covariance() {
         ),
         (options(Dynamic::MsgdFisher), &fisher / b),
         (options(Dynamic::MsgdFisherB), &fisher / b),
+        (options(Dynamic::GdRademacher), &fisher / n),
     ];
     for (opts, cov) in cases {
         let name = format!("{} (ρ = {:?})", opts.dynamic, opts.noise_std);

@@ -7,6 +7,7 @@ mod layers;
 mod least_squares;
 mod lenet;
 mod objectives;
+mod one_hidden;
 mod report;
 mod sharpness;
 mod sharpness_measures;

@@ -1,11 +1,9 @@
-//! `curvscope reproduce toy2d`: Zhu et al. (ICML 2019) Fig. 2 in one command — every dynamic run
-//! 100 times from the sharp minimum of the 2-D toy loss, success rates with Wilson intervals,
-//! trajectories and Tr(H_tΣ_t) along a run, as CSVs, figures and a table beside the paper's claim.
-//! The experiment's settings and formulas live in `curvscope_metrics::escape`; this only runs,
-//! records and draws them.
+//! `curvscope reproduce toy2d`: Zhu et al. (ICML 2019) Fig. 2 — every dynamic run 100 times from
+//! the sharp minimum of the 2-D toy loss, success rates with Wilson intervals, trajectories and
+//! Tr(H_tΣ_t) along a run, as CSVs, figures and a table beside the paper's claim.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -15,13 +13,12 @@ use curvscope_metrics::{
     wilson_interval, Dynamic, SuccessRate, TOY2D_DYNAMICS, TOY2D_LR, TOY2D_NOISE_TRACE,
     TOY2D_REPETITIONS, TOY2D_START, TOY2D_STEPS,
 };
-use curvscope_model::files::write_atomic;
 use curvscope_model::{ArchSpec, Objective, Precision};
 use rayon::prelude::*;
 
-use crate::flags;
+use super::{color, output_folders, write, ReproduceArgs};
 use crate::network::{objective, Device};
-use crate::plots::{render, trajectory_color, Chart, Series, PALETTE};
+use crate::plots::{render, Chart, Series};
 use crate::progress;
 
 /// Repetitions per dynamic under `--quick`.
@@ -32,34 +29,6 @@ const TOY2D_N: usize = 100;
 const TOY2D_DATA_SEED: u64 = 0;
 /// Tr(H_tΣ_t) is computed at every this many steps of a run (N + 1 HVPs each).
 const TRACE_EVERY: usize = 10;
-
-/// The figure to reproduce.
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-pub enum Target {
-    /// Zhu et al. Fig. 2: escaping the sharp minimum of the 2-D toy loss.
-    Toy2d,
-}
-
-/// Arguments of `curvscope reproduce`.
-#[derive(clap::Args, Debug)]
-pub struct ReproduceArgs {
-    /// Which paper figure.
-    #[arg(value_enum)]
-    target: Target,
-    /// 10 repetitions per dynamic instead of the paper's 100: the same code path in seconds.
-    #[arg(long)]
-    quick: bool,
-    /// Output folder for CSVs and figures [default: notebooks-export/<target>].
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Master seed; repetition r of every dynamic draws its noise from
-    /// `repetition_seed(seed, r)`.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// No progress bar.
-    #[arg(long)]
-    quiet: bool,
-}
 
 /// One run of one dynamic.
 struct Run {
@@ -73,25 +42,12 @@ impl Run {
     }
 }
 
-/// Runs the target; see the module documentation.
-pub fn run(args: ReproduceArgs) -> Result<ExitCode> {
-    match args.target {
-        Target::Toy2d => toy2d(&args),
-    }
-}
-
 /// Fig. 2: runs, CSVs, figures, table. Not resumable: the 600 runs take 8½ minutes on 2 shared
 /// cores (docs/REPRODUCTION.md) and a rerun repeats them bit for bit, so an interrupted run is
 /// simply started again (`--quick`: under a minute).
-fn toy2d(args: &ReproduceArgs) -> Result<ExitCode> {
+pub fn run(args: &ReproduceArgs) -> Result<ExitCode> {
     let started = Instant::now();
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("notebooks-export/toy2d"));
-    flags::output_dir(&out, "--out")?;
-    let figures = out.join("figures");
-    flags::output_dir(&figures, "--out")?;
+    let (out, figures) = output_folders(args)?;
     let data = curvscope_model::toy2d(TOY2D_N, TOY2D_DATA_SEED);
     let toy = objective(&ArchSpec::Toy2d, &data, Precision::F64, Device::Cpu)?;
     let repetitions = if args.quick {
@@ -185,20 +141,6 @@ fn write_csvs(
         }
     }
     write(out, "trace_h_sigma.csv", &text)
-}
-
-/// `text` as the file `name` in `out` (the error names the file).
-fn write(out: &Path, name: &str, text: &str) -> Result<()> {
-    Ok(write_atomic(&out.join(name), text.as_bytes())?)
-}
-
-/// The colour of the i-th of the six dynamics.
-fn color(i: usize) -> plotters::style::RGBColor {
-    if i < PALETTE.len() {
-        PALETTE[i]
-    } else {
-        trajectory_color(i - PALETTE.len(), 2)
-    }
 }
 
 /// trajectories (repetition 0 of each dynamic, the two minima as points), success rates with

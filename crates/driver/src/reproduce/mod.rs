@@ -1,0 +1,107 @@
+//! `curvscope reproduce <target>`: a paper figure in one command — runs, CSVs, figures and a
+//! table of what we measured beside what the paper reports. The experiments' settings and
+//! formulas live in curvscope-metrics; each target here only runs, records and draws them.
+
+mod msgd;
+mod one_hidden;
+mod toy2d;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Result;
+use curvscope_model::files::write_atomic;
+
+use crate::flags;
+use crate::plots::{trajectory_color, PALETTE};
+
+/// The figure to reproduce.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum Target {
+    /// Zhu et al. Fig. 2: escaping the sharp minimum of the 2-D toy loss.
+    Toy2d,
+    /// Zhu et al. Fig. 4 (Props. 2 and 3): Tr(HΣ) against Tr(HΣ̄) on one-hidden-layer nets of
+    /// growing width.
+    OneHidden,
+    /// Wu et al. 2020 Fig. 1(a): test accuracy of GD, SGD, the M-SGD family and GD-Rademacher
+    /// on 1,000 FashionMNIST images.
+    Msgd,
+}
+
+impl Target {
+    /// The name on the command line, also the default output folder's.
+    fn name(self) -> &'static str {
+        match self {
+            Target::Toy2d => "toy2d",
+            Target::OneHidden => "one-hidden",
+            Target::Msgd => "msgd",
+        }
+    }
+}
+
+/// Arguments of `curvscope reproduce`.
+#[derive(clap::Args, Debug)]
+pub struct ReproduceArgs {
+    /// Which paper figure.
+    #[arg(value_enum)]
+    target: Target,
+    /// The same code path at a tiny scale, in under a minute: toy2d 10 repetitions per dynamic
+    /// instead of 100; one-hidden widths 32 and 64 for 500 steps; msgd 20 steps on 200
+    /// training and 200 test images.
+    #[arg(long)]
+    quick: bool,
+    /// Output folder for CSVs and figures [default: notebooks-export/<target>]. msgd keeps each
+    /// dynamic's finished run in its runs/ and a rerun at the same scale and seed reads it back,
+    /// so an interrupted msgd resumes with the dynamic it was training.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Master seed: the noise of every run (toy2d: repetition r draws from
+    /// `repetition_seed(seed, r)`), θ₀ of one-hidden and msgd, and one-hidden's data.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// msgd: iterations per dynamic [default: 400, a reduced scale; ignored with --quick].
+    #[arg(long, value_parser = flags::every)]
+    steps: Option<u64>,
+    /// msgd: test images the accuracy is measured on, the first N of the 10,000
+    /// [default: 2000; ignored with --quick].
+    #[arg(long, value_name = "N", value_parser = flags::count)]
+    test_images: Option<usize>,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// Runs the target; see the module documentation.
+pub fn run(args: ReproduceArgs) -> Result<ExitCode> {
+    match args.target {
+        Target::Toy2d => toy2d::run(&args),
+        Target::OneHidden => one_hidden::run(&args),
+        Target::Msgd => msgd::run(&args),
+    }
+}
+
+/// The output folder (--out, else notebooks-export/<target>) and its figures/ folder, created.
+fn output_folders(args: &ReproduceArgs) -> Result<(PathBuf, PathBuf)> {
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("notebooks-export").join(args.target.name()));
+    flags::output_dir(&out, "--out")?;
+    let figures = out.join("figures");
+    flags::output_dir(&figures, "--out")?;
+    Ok((out, figures))
+}
+
+/// `text` as the file `name` in `out` (the error names the file).
+fn write(out: &Path, name: &str, text: &str) -> Result<()> {
+    Ok(write_atomic(&out.join(name), text.as_bytes())?)
+}
+
+/// The colour of the i-th series of a chart: matplotlib's first four, then viridis.
+fn color(i: usize) -> plotters::style::RGBColor {
+    if i < PALETTE.len() {
+        PALETTE[i]
+    } else {
+        trajectory_color(i - PALETTE.len(), 3)
+    }
+}
