@@ -19,9 +19,22 @@ fn reproduce_quick(target: &str, out: &Path) -> String {
     stdout
 }
 
-/// Each chart of `dir/figures` exists as a non-trivial SVG and PNG.
+/// Each chart of `dir/figures` exists as a non-trivial SVG and PNG, and report.html inlines
+/// each as a figure of that id, beside the closing table.
 fn assert_figures(out: &Path, charts: &[&str]) {
+    let report = out.join("report.html");
+    let html =
+        std::fs::read_to_string(&report).unwrap_or_else(|e| panic!("{}: {e}", report.display()));
+    assert!(
+        html.contains("<pre>") && html.contains("paper"),
+        "the table"
+    );
     for chart in charts {
+        assert!(
+            html.contains(&format!("<figure id=\"{chart}\">\n<svg")),
+            "{chart} inline in {}",
+            report.display()
+        );
         for ext in ["svg", "png"] {
             let file = out.join("figures").join(format!("{chart}.{ext}"));
             let size = std::fs::metadata(&file)

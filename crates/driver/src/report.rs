@@ -15,7 +15,7 @@ use crate::export::{locate, Located};
 use crate::figures::charts;
 use crate::frame::Frame;
 use crate::landscape_folder::{landscape_folders, read_figure};
-use crate::plots::{short_number, svg};
+use crate::plots::{short_number, svg, Chart};
 use crate::record::{CheckpointRecord, MANIFEST_JSON, METRICS_CSV, REPORTS_DIR};
 use crate::run_folder::RUN_JSON;
 use crate::tables::{Cell, METRICS};
@@ -99,8 +99,32 @@ fn document(runs: &[Located]) -> Result<String> {
         body.push_str(&section(run)?);
     }
     let names: Vec<&str> = runs.iter().map(|r| r.name.as_str()).collect();
-    let title = format!("curvscope report: {}", names.join(", "));
-    Ok(format!(
+    Ok(page(
+        &format!("curvscope report: {}", names.join(", ")),
+        &body,
+    ))
+}
+
+/// A reproduction's page (`curvscope reproduce`): its closing table, as printed, and its
+/// figures, inline.
+pub fn figures_page(title: &str, table: &str, charts: &[Chart]) -> Result<String> {
+    let mut body = format!(
+        "<section>\n<h2>Measured, beside the paper</h2>\n<div class=\"scroll\"><pre>{}</pre></div>\n\
+         <h2>Figures</h2>\n",
+        escape(table)
+    );
+    for chart in charts {
+        if let Some(svg) = svg(chart)? {
+            body.push_str(&figure(&chart.name, &svg, None));
+        }
+    }
+    body.push_str("</section>\n");
+    Ok(page(title, &body))
+}
+
+/// `body` in a page titled `title`, with the report's style and its opening paragraph.
+fn page(title: &str, body: &str) -> String {
+    format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{title}</h1>\n\
@@ -108,9 +132,9 @@ fn document(runs: &[Located]) -> Result<String> {
          Gradient Descent</i> (ICML 2019). Σ is the one-sample gradient noise covariance, \
          Tr(HΣ̄) = Tr(H)·Tr(Σ)/D the isotropic noise of the same size; ± is one standard error \
          of a stochastic estimate. Written by curvscope {version}.</p>\n{body}</body>\n</html>\n",
-        title = escape(&title),
+        title = escape(title),
         version = env!("CARGO_PKG_VERSION"),
-    ))
+    )
 }
 
 /// One run: metrics, Proposition 1, figures, provenance.

@@ -13,7 +13,8 @@ use anyhow::Result;
 use curvscope_model::files::write_atomic;
 
 use crate::flags;
-use crate::plots::{trajectory_color, PALETTE};
+use crate::plots::{trajectory_color, Chart, PALETTE};
+use crate::report::figures_page;
 
 /// The figure to reproduce.
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -95,6 +96,12 @@ fn output_folders(args: &ReproduceArgs) -> Result<(PathBuf, PathBuf)> {
 /// `text` as the file `name` in `out` (the error names the file).
 fn write(out: &Path, name: &str, text: &str) -> Result<()> {
     Ok(write_atomic(&out.join(name), text.as_bytes())?)
+}
+
+/// report.html in `out`: the closing table and every figure, inline, in one file that opens
+/// from disk (as `curvscope report` writes for an analysis).
+fn write_report(out: &Path, title: &str, table: &str, charts: &[Chart]) -> Result<()> {
+    write(out, "report.html", &figures_page(title, table, charts)?)
 }
 
 /// The colour of the i-th series of a chart: matplotlib's first four, then viridis.

@@ -14,7 +14,7 @@ use curvscope_metrics::{
 };
 use curvscope_model::{ArchSpec, Dataset, Init, Precision};
 
-use super::{color, output_folders, write, ReproduceArgs};
+use super::{color, output_folders, write, write_report, ReproduceArgs};
 use crate::data::load_dataset;
 use crate::network::{objective, Device};
 use crate::plots::{render, Chart, Series};
@@ -118,8 +118,10 @@ pub fn run(args: &ReproduceArgs) -> Result<ExitCode> {
         })
         .collect();
     write_csvs(&out, &runs, &finals)?;
-    draw(&figures, &runs)?;
-    print_table(&finals, &scale, started.elapsed().as_secs_f64(), &out);
+    let charts = draw(&figures, &runs)?;
+    let table = table(&finals, &scale, started.elapsed().as_secs_f64(), &out);
+    print!("{table}");
+    write_report(&out, "msgd: Wu et al. 2020, Fig. 1(a)", &table, &charts)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -236,7 +238,7 @@ fn write_csvs(
 }
 
 /// Test accuracy and training loss against iteration, one colour per dynamic.
-fn draw(dir: &Path, runs: &[(Dynamic, Vec<Point>)]) -> Result<()> {
+fn draw(dir: &Path, runs: &[(Dynamic, Vec<Point>)]) -> Result<Vec<Chart>> {
     let series = |pick: fn(&Point) -> f64| -> Vec<Series> {
         runs.iter()
             .enumerate()
@@ -272,7 +274,7 @@ fn draw(dir: &Path, runs: &[(Dynamic, Vec<Point>)]) -> Result<()> {
     for chart in &charts {
         render(chart, dir)?;
     }
-    Ok(())
+    Ok(charts.into())
 }
 
 /// What Wu et al. report in Fig. 1(a) (a description: the paper shows curves).
@@ -283,20 +285,24 @@ fn paper_claim(dynamic: Dynamic) -> &'static str {
     }
 }
 
-/// The closing table: final test accuracy [Wilson 95%] and train accuracy beside the claim.
-fn print_table(finals: &[(Dynamic, SuccessRate, f64)], scale: &Scale, wall: f64, out: &Path) {
-    println!(
+/// The closing table (printed and put in report.html): final test accuracy [Wilson 95%] and train accuracy beside the claim.
+fn table(finals: &[(Dynamic, SuccessRate, f64)], scale: &Scale, wall: f64, out: &Path) -> String {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
         "msgd (Wu et al. 2020 Fig. 1(a)): LeNet, {} FashionMNIST training images, lr {MSGD_LR}, \
          b = {MSGD_BATCH}, {} steps from one PyTorch-default θ₀; test accuracy on the first {} \
          test images",
         scale.train_n, scale.steps, scale.test_n
     );
-    println!(
+    let _ = writeln!(
+        text,
         "{:<15} {:>9} {:>17} {:>9}   paper (Fig. 1(a))",
         "dynamic", "test acc", "Wilson 95%", "train acc"
     );
     for (d, r, train) in finals {
-        println!(
+        let _ = writeln!(
+            text,
             "{:<15} {:>9.4} {:>17} {:>9.4}   {}",
             d.name(),
             r.rate,
@@ -305,8 +311,10 @@ fn print_table(finals: &[(Dynamic, SuccessRate, f64)], scale: &Scale, wall: f64,
             paper_claim(*d)
         );
     }
-    println!(
+    let _ = writeln!(
+        text,
         "wall time {wall:.1} s; CSVs and figures/ in {}",
         out.display()
     );
+    text
 }

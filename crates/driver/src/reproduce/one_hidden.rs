@@ -17,7 +17,7 @@ use curvscope_metrics::{
 };
 use curvscope_model::{ArchSpec, Dataset, Init, Objective, Precision};
 
-use super::{color, output_folders, write, ReproduceArgs};
+use super::{color, output_folders, write, write_report, ReproduceArgs};
 use crate::data::load_dataset;
 use crate::network::{objective, Device};
 use crate::plots::{render, Chart, Series};
@@ -69,8 +69,10 @@ pub fn run(args: &ReproduceArgs) -> Result<ExitCode> {
     }
     bar.finish_and_clear();
     write_csvs(&out, &runs)?;
-    draw(&figures, &runs)?;
-    print_table(&runs, steps, started.elapsed().as_secs_f64(), &out);
+    let charts = draw(&figures, &runs)?;
+    let table = table(&runs, steps, started.elapsed().as_secs_f64(), &out);
+    print!("{table}");
+    write_report(&out, "one-hidden: Zhu et al. 2019, Fig. 4", &table, &charts)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -205,7 +207,7 @@ fn optional<T: ToString>(value: Option<T>) -> String {
 
 /// Tr(HΣ) and Tr(HΣ̄) along training (log y, one colour per width), their ratio along
 /// training, and the final ratio against D (log-log, with the Σ ∝ H ratio beside it).
-fn draw(dir: &Path, runs: &[WidthRun]) -> Result<()> {
+fn draw(dir: &Path, runs: &[WidthRun]) -> Result<Vec<Chart>> {
     let along = |pick: fn(&Measurement) -> f64| -> Vec<Series> {
         runs.iter()
             .enumerate()
@@ -275,24 +277,28 @@ fn draw(dir: &Path, runs: &[WidthRun]) -> Result<()> {
     for chart in &charts {
         render(chart, dir)?;
     }
-    Ok(())
+    Ok(charts.into())
 }
 
-/// The closing table: per width, the trained net's Tr(HΣ), Tr(HΣ̄), their ratio, the Prop. 2
+/// The closing table (printed and put in report.html): per width, the trained net's Tr(HΣ), Tr(HΣ̄), their ratio, the Prop. 2
 /// check and Prop. 1's â and bound; then the fitted exponent of ratio ~ D^p.
-fn print_table(runs: &[WidthRun], steps: u64, wall: f64, out: &Path) {
-    println!(
+fn table(runs: &[WidthRun], steps: u64, wall: f64, out: &Path) -> String {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
         "one-hidden (Zhu et al. Fig. 4): N = {ONE_HIDDEN_N} points in [−2,2]², label 1[x1 ≥ x2], \
          fixed ±1 output, clipped MSE (δ = 1e-3); SGD b = {ONE_HIDDEN_BATCH}, lr {ONE_HIDDEN_LR}, \
          {steps} steps, θ₀ ~ N(0, I/D)"
     );
-    println!(
+    let _ = writeln!(
+        text,
         "{:>6} {:>5} {:>9} {:>10} {:>10} {:>8} {:>9} {:>7} {:>7} {:>8}",
         "width", "D", "loss", "Tr(HΣ)", "Tr(HΣ̄)", "ratio", "|H−GN|/H", "cos", "â", "bound"
     );
     for r in runs {
         let (c, p) = (&r.check, &r.check.proposition1);
-        println!(
+        let _ = writeln!(
+            text,
             "{:>6} {:>5} {:>9.5} {:>10.3e} {:>10.3e} {:>8.2} {:>9.1e} {:>7.3} {:>7} {:>8}",
             r.width,
             r.dim,
@@ -311,13 +317,16 @@ fn print_table(runs: &[WidthRun], steps: u64, wall: f64, out: &Path) {
         .filter_map(|r| r.check.proposition1.ratio.map(|v| (r.dim as f64, v)))
         .collect();
     if let Some(p) = power_law_exponent(&points) {
-        println!(
+        let _ = writeln!(
+            text,
             "ratio ~ D^{p:.2} (least squares on log-log); the paper: the ratio grows with D \
              (Eq. 17, ~ a·D^(2d−1))"
         );
     }
-    println!(
+    let _ = writeln!(
+        text,
         "wall time {wall:.1} s; CSVs and figures/ in {}",
         out.display()
     );
+    text
 }

@@ -16,7 +16,7 @@ use curvscope_metrics::{
 use curvscope_model::{ArchSpec, Objective, Precision};
 use rayon::prelude::*;
 
-use super::{color, output_folders, write, ReproduceArgs};
+use super::{color, output_folders, write, write_report, ReproduceArgs};
 use crate::network::{objective, Device};
 use crate::plots::{render, Chart, Series};
 use crate::progress;
@@ -88,8 +88,10 @@ pub fn run(args: &ReproduceArgs) -> Result<ExitCode> {
         .map(|(d, rs)| (*d, trace_along(toy.as_ref(), &rs[0].path)))
         .collect();
     write_csvs(&out, &runs, &rates, &traces)?;
-    draw(&figures, &runs, &rates, &traces)?;
-    print_table(&rates, repetitions, started.elapsed().as_secs_f64(), &out);
+    let charts = draw(&figures, &runs, &rates, &traces)?;
+    let table = table(&rates, repetitions, started.elapsed().as_secs_f64(), &out);
+    print!("{table}");
+    write_report(&out, "toy2d: Zhu et al. 2019, Fig. 2", &table, &charts)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -150,7 +152,7 @@ fn draw(
     runs: &[(Dynamic, Vec<Run>)],
     rates: &[(Dynamic, SuccessRate)],
     traces: &[(Dynamic, Vec<(usize, f64)>)],
-) -> Result<()> {
+) -> Result<Vec<Chart>> {
     let black = plotters::style::RGBColor(0, 0, 0);
     let mut paths: Vec<Series> = runs
         .iter()
@@ -227,7 +229,7 @@ fn draw(
     for chart in &charts {
         render(chart, dir)?;
     }
-    Ok(())
+    Ok(charts.into())
 }
 
 /// What Zhu et al. report for each dynamic in Fig. 2 (a description: the paper gives the rates
@@ -239,19 +241,23 @@ fn paper_claim(dynamic: Dynamic) -> &'static str {
     }
 }
 
-/// The closing table: our success rate [Wilson 95%] beside the paper's claim.
-fn print_table(rates: &[(Dynamic, SuccessRate)], repetitions: u64, wall: f64, out: &Path) {
-    println!(
+/// The closing table (printed and put in report.html): our success rate [Wilson 95%] beside the paper's claim.
+fn table(rates: &[(Dynamic, SuccessRate)], repetitions: u64, wall: f64, out: &Path) -> String {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
         "toy2d (Zhu et al. Fig. 2): {repetitions} runs per dynamic, {TOY2D_STEPS} steps at lr \
          {TOY2D_LR} from {TOY2D_START:?}, parameter noise E‖ε_t‖² = {TOY2D_NOISE_TRACE} \
          (θ ← θ − η∇L + ε_t); success = both coordinates < −0.5"
     );
-    println!(
+    let _ = writeln!(
+        text,
         "{:<13} {:>9} {:>6} {:>17}   paper (Fig. 2)",
         "dynamic", "successes", "rate", "Wilson 95%"
     );
     for (d, r) in rates {
-        println!(
+        let _ = writeln!(
+            text,
             "{:<13} {:>5}/{:<3} {:>6.2} {:>17}   {}",
             d.name(),
             r.successes,
@@ -261,8 +267,10 @@ fn print_table(rates: &[(Dynamic, SuccessRate)], repetitions: u64, wall: f64, ou
             paper_claim(*d)
         );
     }
-    println!(
+    let _ = writeln!(
+        text,
         "wall time {wall:.1} s; CSVs and figures/ in {}",
         out.display()
     );
+    text
 }
