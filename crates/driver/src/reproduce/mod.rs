@@ -8,6 +8,7 @@ mod toy2d;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 use anyhow::Result;
 use curvscope_model::files::write_atomic;
@@ -98,10 +99,23 @@ fn write(out: &Path, name: &str, text: &str) -> Result<()> {
     Ok(write_atomic(&out.join(name), text.as_bytes())?)
 }
 
-/// report.html in `out`: the closing table and every figure, inline, in one file that opens
-/// from disk (as `curvscope report` writes for an analysis).
-fn write_report(out: &Path, title: &str, table: &str, charts: &[Chart]) -> Result<()> {
-    write(out, "report.html", &figures_page(title, table, charts)?)
+/// The end of every target: its closing table, with the wall time since `started`, printed and
+/// put with every figure, inline, in `out`/report.html (one file that opens from disk, as
+/// `curvscope report` writes for an analysis).
+fn finish(
+    out: &Path,
+    title: &str,
+    table: String,
+    charts: &[Chart],
+    started: Instant,
+) -> Result<()> {
+    let table = format!(
+        "{table}wall time {:.1} s; CSVs, figures/ and report.html in {}\n",
+        started.elapsed().as_secs_f64(),
+        out.display()
+    );
+    print!("{table}");
+    write(out, "report.html", &figures_page(title, &table, charts)?)
 }
 
 /// The colour of the i-th series of a chart: matplotlib's first four, then viridis.

@@ -14,7 +14,7 @@ use curvscope_metrics::{
 };
 use curvscope_model::{ArchSpec, Dataset, Init, Precision};
 
-use super::{color, output_folders, write, write_report, ReproduceArgs};
+use super::{color, finish, output_folders, write, ReproduceArgs};
 use crate::data::load_dataset;
 use crate::network::{objective, Device};
 use crate::plots::{render, Chart, Series};
@@ -119,9 +119,13 @@ pub fn run(args: &ReproduceArgs) -> Result<ExitCode> {
         .collect();
     write_csvs(&out, &runs, &finals)?;
     let charts = draw(&figures, &runs)?;
-    let table = table(&finals, &scale, started.elapsed().as_secs_f64(), &out);
-    print!("{table}");
-    write_report(&out, "msgd: Wu et al. 2020, Fig. 1(a)", &table, &charts)?;
+    finish(
+        &out,
+        "msgd: Wu et al. 2020, Fig. 1(a)",
+        table(&finals, &scale),
+        &charts,
+        started,
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -286,7 +290,7 @@ fn paper_claim(dynamic: Dynamic) -> &'static str {
 }
 
 /// The closing table (printed and put in report.html): final test accuracy [Wilson 95%] and train accuracy beside the claim.
-fn table(finals: &[(Dynamic, SuccessRate, f64)], scale: &Scale, wall: f64, out: &Path) -> String {
+fn table(finals: &[(Dynamic, SuccessRate, f64)], scale: &Scale) -> String {
     let mut text = String::new();
     let _ = writeln!(
         text,
@@ -311,10 +315,5 @@ fn table(finals: &[(Dynamic, SuccessRate, f64)], scale: &Scale, wall: f64, out: 
             paper_claim(*d)
         );
     }
-    let _ = writeln!(
-        text,
-        "wall time {wall:.1} s; CSVs and figures/ in {}",
-        out.display()
-    );
     text
 }

@@ -17,7 +17,7 @@ use curvscope_metrics::{
 };
 use curvscope_model::{ArchSpec, Dataset, Init, Objective, Precision};
 
-use super::{color, output_folders, write, write_report, ReproduceArgs};
+use super::{color, finish, output_folders, write, ReproduceArgs};
 use crate::data::load_dataset;
 use crate::network::{objective, Device};
 use crate::plots::{render, Chart, Series};
@@ -70,9 +70,13 @@ pub fn run(args: &ReproduceArgs) -> Result<ExitCode> {
     bar.finish_and_clear();
     write_csvs(&out, &runs)?;
     let charts = draw(&figures, &runs)?;
-    let table = table(&runs, steps, started.elapsed().as_secs_f64(), &out);
-    print!("{table}");
-    write_report(&out, "one-hidden: Zhu et al. 2019, Fig. 4", &table, &charts)?;
+    finish(
+        &out,
+        "one-hidden: Zhu et al. 2019, Fig. 4",
+        table(&runs, steps),
+        &charts,
+        started,
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -282,7 +286,7 @@ fn draw(dir: &Path, runs: &[WidthRun]) -> Result<Vec<Chart>> {
 
 /// The closing table (printed and put in report.html): per width, the trained net's Tr(HΣ), Tr(HΣ̄), their ratio, the Prop. 2
 /// check and Prop. 1's â and bound; then the fitted exponent of ratio ~ D^p.
-fn table(runs: &[WidthRun], steps: u64, wall: f64, out: &Path) -> String {
+fn table(runs: &[WidthRun], steps: u64) -> String {
     let mut text = String::new();
     let _ = writeln!(
         text,
@@ -323,10 +327,5 @@ fn table(runs: &[WidthRun], steps: u64, wall: f64, out: &Path) -> String {
              (Eq. 17, ~ a·D^(2d−1))"
         );
     }
-    let _ = writeln!(
-        text,
-        "wall time {wall:.1} s; CSVs and figures/ in {}",
-        out.display()
-    );
     text
 }

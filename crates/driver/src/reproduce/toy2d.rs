@@ -16,7 +16,7 @@ use curvscope_metrics::{
 use curvscope_model::{ArchSpec, Objective, Precision};
 use rayon::prelude::*;
 
-use super::{color, output_folders, write, write_report, ReproduceArgs};
+use super::{color, finish, output_folders, write, ReproduceArgs};
 use crate::network::{objective, Device};
 use crate::plots::{render, Chart, Series};
 use crate::progress;
@@ -89,9 +89,13 @@ pub fn run(args: &ReproduceArgs) -> Result<ExitCode> {
         .collect();
     write_csvs(&out, &runs, &rates, &traces)?;
     let charts = draw(&figures, &runs, &rates, &traces)?;
-    let table = table(&rates, repetitions, started.elapsed().as_secs_f64(), &out);
-    print!("{table}");
-    write_report(&out, "toy2d: Zhu et al. 2019, Fig. 2", &table, &charts)?;
+    finish(
+        &out,
+        "toy2d: Zhu et al. 2019, Fig. 2",
+        table(&rates, repetitions),
+        &charts,
+        started,
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -242,7 +246,7 @@ fn paper_claim(dynamic: Dynamic) -> &'static str {
 }
 
 /// The closing table (printed and put in report.html): our success rate [Wilson 95%] beside the paper's claim.
-fn table(rates: &[(Dynamic, SuccessRate)], repetitions: u64, wall: f64, out: &Path) -> String {
+fn table(rates: &[(Dynamic, SuccessRate)], repetitions: u64) -> String {
     let mut text = String::new();
     let _ = writeln!(
         text,
@@ -267,10 +271,5 @@ fn table(rates: &[(Dynamic, SuccessRate)], repetitions: u64, wall: f64, out: &Pa
             paper_claim(*d)
         );
     }
-    let _ = writeln!(
-        text,
-        "wall time {wall:.1} s; CSVs and figures/ in {}",
-        out.display()
-    );
     text
 }
