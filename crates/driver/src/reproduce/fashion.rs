@@ -40,6 +40,7 @@ struct Scale {
     data: &'static str,
     gd_steps: u64,
     steps: u64,
+    /// A multiple of train's --refresh-every 10, as the GLD dynamics require.
     snapshot_every: u64,
     test_images: usize,
     /// `analyze` flags for every snapshot of every run: M, σ, tolerances and probes.
@@ -69,7 +70,7 @@ const REDUCED: Scale = Scale {
     data: "fashion-corrupted",
     gd_steps: 3000,
     steps: 100,
-    snapshot_every: 25,
+    snapshot_every: 20,
     test_images: 1000,
     analyze: &[
         "--tol",

@@ -57,7 +57,7 @@ pub struct ReproduceArgs {
     #[arg(long)]
     quick: bool,
     /// fashion: the documented reduced scale (docs/REPRODUCTION.md) instead of the paper's:
-    /// GD's 3,000 steps, 100 per dynamic, snapshots every 25, 1,000 test images, M = 100,
+    /// GD's 3,000 steps, 100 per dynamic, snapshots every 20, 1,000 test images, M = 100,
     /// -k 10 at every snapshot and 40 at θ*_GD. Without it (and without --quick) fashion runs
     /// the paper's scale: GD 3,000, 3,000 per dynamic, 10,000 test images, M = 1,000, -k 20
     /// and 400 at θ*_GD — many hours on 2 cores.
