@@ -278,3 +278,81 @@ fn quick_msgd_writes_accuracies_and_resumes_a_missing_run_bit_for_bit() {
     );
     assert_eq!(std::fs::read(out.join("accuracy.csv")).unwrap(), saved);
 }
+
+const FASHION_DYNAMICS: [&str; 7] = [
+    "sgd",
+    "gld-const",
+    "gld-dynamic",
+    "gld-diag",
+    "gld-leading",
+    "gld-hessian",
+    "gld-eigvec1",
+];
+
+#[test]
+fn quick_fashion_writes_fig3_curves_from_theta_gd_and_fig5_spectrum() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fashion");
+    let stdout = reproduce_quick("fashion", &out);
+    let header =
+        "dynamic,step,train_accuracy,test_accuracy,expected_sharpness,expected_sharpness_stderr";
+    let points = rows(&out, "fig3.csv", header);
+    // 7 dynamics at steps 0 and 10 from θ*_GD.
+    assert_eq!(points.len(), 7 * 2);
+    for (p, d) in points
+        .iter()
+        .zip(FASHION_DYNAMICS.iter().flat_map(|d| [d; 2]))
+    {
+        assert_eq!(p[0], *d);
+        for acc in [number(&p[2]), number(&p[3])] {
+            assert!((0.0..=1.0).contains(&acc), "{p:?}");
+        }
+        assert!(number(&p[5]) > 0.0, "M = 10 samples have a spread: {p:?}");
+        number(&p[4]);
+    }
+    // Every dynamic starts at θ*_GD: GD's last snapshot, with GD's own accuracies.
+    let starts: Vec<_> = points.iter().filter(|p| p[1] == "0").collect();
+    assert!(
+        starts.iter().all(|p| p[2..] == starts[0][2..]),
+        "{starts:?}"
+    );
+    let gd = std::fs::read_to_string(out.join("runs/gd/run.csv")).unwrap();
+    let gd_end: Vec<&str> = gd.lines().last().unwrap().split(',').collect();
+    assert_eq!(gd_end[0], "10", "GD ran 10 steps");
+    assert_eq!((gd_end[2], gd_end[4]), (&*starts[0][2], &*starts[0][3]));
+
+    let spectrum = rows(
+        &out,
+        "fig5_spectrum.csv",
+        "rank,eigenvalue,fraction_of_lambda1",
+    );
+    assert_eq!(spectrum.len(), 5, "-k 5 at θ*_GD");
+    let eigenvalues: Vec<f64> = spectrum.iter().map(|r| number(&r[1])).collect();
+    assert!(
+        eigenvalues.windows(2).all(|w| w[0] >= w[1]),
+        "{eigenvalues:?}"
+    );
+    for (r, l) in spectrum.iter().zip(&eigenvalues) {
+        assert_eq!(number(&r[2]), l / eigenvalues[0]);
+    }
+    assert!(
+        stdout.contains(&format!("λ₁ = {:.4}", eigenvalues[0])),
+        "{stdout}"
+    );
+
+    // Fig. 5's SGD measurements and Proposition 1 come from SGD's analysis.
+    assert!(out.join("runs/sgd/analysis/prop1.csv").exists());
+    let report = std::fs::metadata(out.join("report.html")).unwrap().len();
+    assert!(report > 10_000, "report.html has {report} bytes");
+    assert_figures(
+        &out,
+        &[
+            "train_accuracy",
+            "test_accuracy",
+            "expected_sharpness",
+            "spectrum_at_theta_gd",
+            "a_hat_along_sgd",
+            "trace_h_sigma_along_sgd",
+        ],
+    );
+}

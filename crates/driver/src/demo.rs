@@ -195,7 +195,8 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn path(p: &Path) -> &str {
+/// `p` as a command-line argument.
+pub(crate) fn path(p: &Path) -> &str {
     p.to_str().expect("demo paths are UTF-8")
 }
 
@@ -216,7 +217,7 @@ enum Step {
 }
 
 /// Prints and runs one CLI command; a failure stops the demo.
-fn step(args: &[&str]) -> Result<()> {
+pub(crate) fn step(args: &[&str]) -> Result<()> {
     println!("\n$ curvscope {}", args.join(" "));
     let argv = std::iter::once("curvscope").chain(args.iter().copied());
     let code = match <Step as clap::Parser>::try_parse_from(argv)? {

@@ -2,6 +2,7 @@
 //! table of what we measured beside what the paper reports. The experiments' settings and
 //! formulas live in curvscope-metrics; each target here only runs, records and draws them.
 
+mod fashion;
 mod msgd;
 mod one_hidden;
 mod toy2d;
@@ -28,6 +29,9 @@ pub enum Target {
     /// Wu et al. 2020 Fig. 1(a): test accuracy of GD, SGD, the M-SGD family and GD-Rademacher
     /// on 1,000 FashionMNIST images.
     Msgd,
+    /// Zhu et al. Fig. 3 and 5: LeNet escaping GD's sharp minimum on 1,000 clean + 200
+    /// random-label FashionMNIST images, by SGD and the GLD family.
+    Fashion,
 }
 
 impl Target {
@@ -37,6 +41,7 @@ impl Target {
             Target::Toy2d => "toy2d",
             Target::OneHidden => "one-hidden",
             Target::Msgd => "msgd",
+            Target::Fashion => "fashion",
         }
     }
 }
@@ -49,12 +54,21 @@ pub struct ReproduceArgs {
     target: Target,
     /// The same code path at a tiny scale, in under a minute: toy2d 10 repetitions per dynamic
     /// instead of 100; one-hidden widths 32 and 64 for 500 steps; msgd 20 steps on 200
-    /// training and 200 test images.
+    /// training and 200 test images; fashion 10 GD steps and 10 steps per dynamic on 50 clean
+    /// + 10 random-label images, 50 test images, M = 10, -k 3.
     #[arg(long)]
     quick: bool,
+    /// fashion: the documented reduced scale (docs/REPRODUCTION.md) instead of the paper's:
+    /// GD's 3,000 steps, 100 per dynamic, snapshots every 20, 1,000 test images, M = 100,
+    /// -k 10 at every snapshot and 40 at θ*_GD. Without it (and without --quick) fashion runs
+    /// the paper's scale: GD 3,000, 3,000 per dynamic, 10,000 test images, M = 1,000, -k 20
+    /// and 400 at θ*_GD — many hours on 2 cores.
+    #[arg(long, conflicts_with = "quick")]
+    reduced: bool,
     /// Output folder for CSVs and figures [default: notebooks-export/<target>]. msgd keeps each
     /// dynamic's finished run in its runs/ and a rerun at the same scale and seed reads it back,
-    /// so an interrupted msgd resumes with the dynamic it was training.
+    /// so an interrupted msgd resumes with the dynamic it was training; fashion keeps its
+    /// run folders (with their analyses) in runs/ and resumes them as train and analyze do.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Master seed: the noise of every run (toy2d: repetition r draws from
@@ -79,6 +93,7 @@ pub fn run(args: ReproduceArgs) -> Result<ExitCode> {
         Target::Toy2d => toy2d::run(&args),
         Target::OneHidden => one_hidden::run(&args),
         Target::Msgd => msgd::run(&args),
+        Target::Fashion => fashion::run(&args),
     }
 }
 
