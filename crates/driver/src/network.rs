@@ -1,7 +1,7 @@
 //! The network a command evaluates: its architecture named on the command line, the precision
 //! and device it runs in, and the objective built from them.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use curvscope_model::{ArchSpec, BurnObjective, Cpu, Dataset, Objective, Precision};
 use serde::{Deserialize, Serialize};
 
@@ -65,7 +65,7 @@ pub fn objective(
             )
         }
         #[cfg(not(feature = "wgpu"))]
-        Device::Gpu => bail!(
+        Device::Gpu => anyhow::bail!(
             "--device gpu: this curvscope was built without GPU support; rebuild it with \
              `cargo build --release -p curvscope --features wgpu`"
         ),
