@@ -295,12 +295,7 @@ enum Outcome {
 }
 
 pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
-    if let Some(threads) = args.threads {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build_global()
-            .context("starting the thread pool")?;
-    }
+    crate::flags::thread_pool(args.threads)?;
     let options = analysis_options(&args)?;
     let hash = options.hash();
     let mut dirs = checkpoint_dirs(&args.input)?;

@@ -59,6 +59,18 @@ pub fn output_dir(dir: &Path, flag: &str) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("{flag} {}: cannot create", dir.display()))
 }
 
+/// `--threads N`: the global rayon pool of N threads (every parallel loop uses it); `None`
+/// keeps rayon's default of one per core.
+pub fn thread_pool(threads: Option<usize>) -> Result<()> {
+    if let Some(threads) = threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global()
+            .context("starting the thread pool")?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -181,12 +181,7 @@ struct Directions {
 }
 
 pub fn run(args: LandscapeArgs) -> Result<ExitCode> {
-    if let Some(threads) = args.threads {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build_global()
-            .context("starting the thread pool")?;
-    }
+    crate::flags::thread_pool(args.threads)?;
     let dir = &args.checkpoint;
     let checkpoint = load_checkpoint(dir)
         .with_context(|| format!("cannot load checkpoint {}", dir.display()))?;
@@ -431,6 +426,11 @@ fn directions(
                 theta.len()
             );
             let line: Vec<f64> = theta2.iter().zip(theta).map(|(b, a)| b - a).collect();
+            ensure!(
+                line.iter().any(|d| *d != 0.0),
+                "--to: the second checkpoint holds the same θ as the first, so there is no line \
+                 between them"
+            );
             let mut vectors = vec![line];
             let mut axes = vec![linspace(-span, 1.0 + span, points)];
             let mut labels = vec!["t: (1 − t)·θ + t·θ₂, θ₂ from --to".to_string()];

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{ensure, Context, Result};
 use curvscope_metrics::{reading, Verdict};
 use curvscope_model::files::write_atomic;
 
@@ -28,8 +28,9 @@ pub struct ReportArgs {
     /// curves) and run.json (training options) are found as `export` finds them.
     #[arg(value_name = "ANALYSIS", required = true)]
     pub inputs: Vec<PathBuf>,
-    /// The HTML file to write (replaced if it exists) [default: report.html in the first
-    /// analysis folder].
+    /// The HTML file to write, named *.html (replaced if it exists, so that no other file, such
+    /// as an input's metrics.csv, can be overwritten by a slip) [default: report.html in the
+    /// first analysis folder].
     #[arg(long, value_name = "FILE")]
     pub to: Option<PathBuf>,
     /// Do not print the path written.
@@ -47,6 +48,12 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
         .to
         .clone()
         .unwrap_or_else(|| runs[0].analysis.join("report.html"));
+    ensure!(
+        to.extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm")),
+        "--to {}: the report is written to a file named *.html (nothing else is replaced)",
+        to.display()
+    );
     let html = document(&runs)?;
     write_atomic(&to, html.as_bytes()).with_context(|| format!("writing {}", to.display()))?;
     if !args.quiet {
