@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::arch::ArchSpec;
 use crate::dataset::DatasetInfo;
 use crate::files::write_atomic;
+use crate::normalize::Normalize;
 
 /// Name of the weights file inside a checkpoint folder.
 pub const MODEL_FILE: &str = "model.safetensors";
@@ -61,6 +62,10 @@ pub struct CheckpointMeta {
     /// The training data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dataset: Option<DatasetInfo>,
+    /// The per-channel input normalisation the network was trained with, applied to every
+    /// dataset it is evaluated on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalize: Option<Normalize>,
     /// Any other fields, kept as they are.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -85,6 +90,7 @@ impl<'de> Deserialize<'de> for CheckpointMeta {
             batch_size: take(&mut extra, "batch_size")?,
             seed: take(&mut extra, "seed")?,
             dataset,
+            normalize: take(&mut extra, "normalize")?,
             extra,
         })
     }
@@ -131,6 +137,7 @@ impl CheckpointMeta {
             batch_size: None,
             seed: None,
             dataset: None,
+            normalize: None,
             extra: serde_json::Map::new(),
         }
     }

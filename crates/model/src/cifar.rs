@@ -1,9 +1,20 @@
-//! CIFAR-10's binary version (Krizhevsky 2009, `cifar-10-binary.tar.gz`): a batch file such as
-//! `data_batch_1.bin` is a sequence of 3,073-byte records, one label byte (0–9) then 3,072 pixel
-//! bytes — the red, green and blue 32×32 planes, row-major — so batch files concatenate into one
-//! (`cat data_batch_*.bin > train.bin`).
+//! CIFAR-10 (Krizhevsky 2009) in both of its distributed versions, read as `[N, 3, 32, 32]`
+//! images with pixels / 255 in [0, 1] (what torchvision's `ToTensor` gives) and labels in 0..10.
+//!
+//! - Binary (`cifar-10-binary.tar.gz`): a batch file such as `data_batch_1.bin` is a sequence of
+//!   3,073-byte records, one label byte (0–9) then 3,072 pixel bytes — the red, green and blue
+//!   32×32 planes, row-major — so batch files concatenate into one
+//!   (`cat data_batch_*.bin > train.bin`).
+//! - Python (`cifar-10-python.tar.gz`): `data_batch_1` … `data_batch_5`, `test_batch`, each a
+//!   dict pickled with protocol 2 by Python 2's cPickle: `b'labels'` a list of N ints and
+//!   `b'data'` a uint8 numpy array `[N, 3072]` with the same pixel layout. The pickle is parsed
+//!   by `serde-pickle`, which reads the array as the state tuple numpy pickles it with
+//!   (`(1, shape, dtype, fortran_order, raw bytes)`): the class names are not resolved, so the
+//!   dtype is checked through its byte order `'|'` (one-byte elements) and the bytes' count.
 
 use std::path::Path;
+
+use serde_pickle::{DeOptions, HashableValue, Value};
 
 use crate::dataset::{DataError, Dataset, Targets};
 
@@ -51,14 +62,20 @@ pub fn load_cifar10_bin(path: &Path) -> Result<Dataset, DataError> {
             )));
         }
         labels.push(i64::from(record[0]));
-        x.extend(record[1..].iter().map(|&p| f32::from(p) / 255.0));
+        x.extend(record[1..].iter().map(|&p| to_unit(p)));
     }
-    let name = path.file_name().map_or_else(
-        || path.display().to_string(),
-        |f| f.to_string_lossy().into_owned(),
-    );
+    cifar10(path, x, labels)
+}
+
+/// A pixel byte as torchvision's `ToTensor` gives it, in f32: p / 255.
+pub(crate) fn to_unit(p: u8) -> f32 {
+    f32::from(p) / 255.0
+}
+
+/// The dataset of CIFAR-10 images `x` (pixels / 255) and `labels`, named after the file.
+fn cifar10(path: &Path, x: Vec<f32>, labels: Vec<i64>) -> Result<Dataset, DataError> {
     Dataset::new(
-        format!("CIFAR-10 {name}"),
+        format!("CIFAR-10 {}", file_name(path)),
         x,
         vec![3, 32, 32],
         Targets::Classes {
@@ -67,6 +84,157 @@ pub fn load_cifar10_bin(path: &Path) -> Result<Dataset, DataError> {
         },
         None,
     )
+}
+
+/// The last component of `path`, for dataset names.
+pub(crate) fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |f| f.to_string_lossy().into_owned(),
+    )
+}
+
+/// Reads a CIFAR-10 python batch (`data_batch_1`, `test_batch`, …: see the module docs) like
+/// [`load_cifar10_bin`]: `[N, 3, 32, 32]`, pixels / 255, labels in 0..10.
+///
+/// Reads the files Python 2's cPickle wrote (keys and bytes as Python 2 `str`) and the same
+/// dict re-pickled by Python 3 with protocol 2. Fails, naming the file, on anything else: not
+/// a pickle, no `labels` or `data` (a CIFAR-100 batch has `fine_labels`), a `data` array that
+/// is not uint8 `[N, 3072]`, or a label outside 0–9.
+///
+/// ```
+/// use curvscope_model::cifar::load_cifar10_python;
+/// # let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/datasets/cifar10_py2_batch");
+/// // A batch of 4 images made by tools/make_data_fixtures.py the way the real ones were made.
+/// let data = load_cifar10_python(std::path::Path::new(fixture))?;
+/// assert_eq!((data.len(), data.sample_shape()), (4, &[3, 32, 32][..]));
+/// assert_eq!(data.labels(), Some(&[3i64, 9, 0, 7][..]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn load_cifar10_python(path: &Path) -> Result<Dataset, DataError> {
+    let parse = |message: String| DataError::Parse {
+        path: path.to_path_buf(),
+        message,
+    };
+    let bytes = std::fs::read(path).map_err(|e| parse(format!("cannot read: {e}")))?;
+    let value =
+        serde_pickle::value_from_slice(&bytes, DeOptions::new().replace_unresolved_globals())
+            .map_err(|e| parse(format!("not a pickled CIFAR-10 python batch: {e}")))?;
+    let Value::Dict(mut batch) = value else {
+        return Err(parse(
+            "the pickle holds no dict (expected a CIFAR-10 python batch)".into(),
+        ));
+    };
+    let mut take = |key: &str| {
+        batch
+            .remove(&HashableValue::Bytes(key.as_bytes().to_vec()))
+            .or_else(|| batch.remove(&HashableValue::String(key.into())))
+            .ok_or_else(|| {
+                parse(format!(
+                    "no '{key}' entry (a CIFAR-10 python batch has 'data' and 'labels'; \
+                     CIFAR-100's 'fine_labels' are not read)"
+                ))
+            })
+    };
+    let (data, labels) = (take("data")?, take("labels")?);
+    let pixels = uint8_matrix(data, 3 * 32 * 32).map_err(|m| parse(format!("'data': {m}")))?;
+    let labels = match labels {
+        Value::List(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                Value::I64(l @ 0..=9) => Ok(*l),
+                Value::I64(l) => Err(parse(format!(
+                    "'labels'[{i}] = {l} is not a CIFAR-10 class (0–9)"
+                ))),
+                other => Err(parse(format!(
+                    "'labels'[{i}] is {}, not an int",
+                    kind(other)
+                ))),
+            })
+            .collect::<Result<Vec<i64>, _>>()?,
+        other => {
+            return Err(parse(format!(
+                "'labels' is {}, not a list of ints",
+                kind(&other)
+            )))
+        }
+    };
+    if labels.len() * 3072 != pixels.len() {
+        return Err(parse(format!(
+            "{} labels but {} images",
+            labels.len(),
+            pixels.len() / 3072
+        )));
+    }
+    cifar10(path, pixels.iter().map(|&p| to_unit(p)).collect(), labels)
+}
+
+/// What kind of Python object `value` is, for messages (its contents may be megabytes).
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::None => "None",
+        Value::Bool(_) => "a bool",
+        Value::I64(_) | Value::Int(_) => "an int",
+        Value::F64(_) => "a float",
+        Value::Bytes(_) => "bytes",
+        Value::String(_) => "a str",
+        Value::List(_) => "a list",
+        Value::Tuple(_) => "a tuple",
+        Value::Set(_) | Value::FrozenSet(_) => "a set",
+        Value::Dict(_) => "a dict",
+    }
+}
+
+/// The bytes of a uint8 numpy array `[N, cols]` (N ≥ 1, C order) as numpy pickles it with
+/// protocol 2 and serde-pickle reads it: the state tuple `(1, shape, dtype state, fortran,
+/// raw)`, where the dtype state's second item is the byte order, `'|'` for one-byte elements.
+fn uint8_matrix(value: Value, cols: usize) -> Result<Vec<u8>, String> {
+    let Value::Tuple(state) = value else {
+        return Err(format!("{} is not a pickled numpy array", kind(&value)));
+    };
+    let [Value::I64(1), Value::Tuple(shape), Value::Tuple(dtype), Value::Bool(fortran), raw] =
+        &state[..]
+    else {
+        return Err(
+            "not a numpy array pickled with protocol 2 (re-pickle it with protocol=2)".into(),
+        );
+    };
+    let shape: Vec<i64> = shape
+        .iter()
+        .map(|d| match d {
+            Value::I64(d) => *d,
+            _ => -1,
+        })
+        .collect();
+    let byte_order = dtype.get(1);
+    let one_byte = matches!(byte_order, Some(Value::Bytes(b)) if b == b"|")
+        || matches!(byte_order, Some(Value::String(s)) if s == "|");
+    let raw = match raw {
+        Value::Bytes(raw) => raw,
+        _ => return Err("the array's data are not raw bytes".into()),
+    };
+    match shape[..] {
+        [n, c] if n >= 1 && c == cols as i64 && one_byte && !fortran => {
+            if raw.len() as i64 == n * c {
+                Ok(raw.clone())
+            } else {
+                Err(format!(
+                    "shape {shape:?} but {} bytes of uint8 data",
+                    raw.len()
+                ))
+            }
+        }
+        _ => Err(format!(
+            "array of shape {shape:?}{}{}, expected uint8 [N, {cols}]",
+            if one_byte {
+                ""
+            } else {
+                " with multi-byte elements"
+            },
+            if *fortran { " in Fortran order" } else { "" }
+        )),
+    }
 }
 
 #[cfg(test)]

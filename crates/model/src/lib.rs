@@ -10,9 +10,11 @@ pub mod dataset;
 pub mod files;
 pub mod idx;
 pub mod net;
+mod normalize;
 pub mod npz;
 mod objective;
 pub mod sequential;
+pub mod svhn;
 mod synthetic;
 
 pub use arch::{Activation, ArchError, ArchSpec, Init, MAX_DIM};
@@ -24,6 +26,7 @@ pub use checkpoint::{
     load_checkpoint, save_checkpoint, Checkpoint, CheckpointError, CheckpointMeta, Dtype,
 };
 pub use dataset::{labels_sha256, DataError, Dataset, DatasetInfo, Targets};
+pub use normalize::Normalize;
 pub use npz::{load_npz, NpzError};
 pub use objective::Objective;
 pub use synthetic::{toy2d, two_d_halfspace, TOY2D_ROTATION};
