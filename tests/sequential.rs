@@ -4,10 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use curvscope_model::cifar::load_cifar10_bin;
+use curvscope_model::cifar::{load_cifar10_bin, load_cifar10_python};
+use curvscope_model::svhn::load_svhn_mat;
 use curvscope_model::{
-    save_checkpoint, ArchSpec, BurnObjective, CheckpointMeta, Cpu, Dtype, Init, Objective,
-    Precision,
+    save_checkpoint, ArchSpec, BurnObjective, CheckpointMeta, Cpu, Dataset, Dtype, Init, Normalize,
+    Objective, Precision,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -170,6 +171,61 @@ fn cifar10_binary_batches_are_data() {
         })
         .collect();
     std::fs::write(&file, records).unwrap();
+    let (ckpt, arch, theta) = small_conv_net(tmp.path(), None);
+    let data = load_cifar10_bin(&file).unwrap();
+    assert_info_loss_is_the_librarys(&ckpt, &file, &arch, &theta, &data);
+}
+
+/// CIFAR-10 python batches and SVHN .mat files (the fixtures of tools/make_data_fixtures.py)
+/// are data too, and checkpoint.json's `normalize` reaches the network: `info`'s loss is the
+/// library's on the normalised images, not the raw ones.
+#[test]
+fn python_batches_svhn_files_and_normalisation_reach_the_network() {
+    let tmp = tempfile::tempdir().unwrap();
+    let datasets = Path::new(env!("CARGO_MANIFEST_DIR")).join("../model/tests/data/datasets");
+    let norm = Normalize {
+        mean: vec![0.4914, 0.4822, 0.4465],
+        std: vec![0.2470, 0.2435, 0.2616],
+    };
+    let (ckpt, arch, theta) = small_conv_net(tmp.path(), Some(norm.clone()));
+    let cifar = datasets.join("cifar10_py2_batch");
+    let raw = load_cifar10_python(&cifar).unwrap();
+    let loss = assert_info_loss_is_the_librarys(
+        &ckpt,
+        &cifar,
+        &arch,
+        &theta,
+        &raw.clone().normalized(&norm).unwrap(),
+    );
+    let unnormalised =
+        BurnObjective::<Cpu>::new(arch.clone(), &raw, &Default::default(), Precision::F64)
+            .unwrap()
+            .loss(&theta);
+    assert_ne!(loss, unnormalised);
+    let svhn = datasets.join("svhn_32x32.mat");
+    let data = load_svhn_mat(&svhn).unwrap().normalized(&norm).unwrap();
+    assert_info_loss_is_the_librarys(&ckpt, &svhn, &arch, &theta, &data);
+
+    // Two means for three channels: refused, naming the field.
+    let (bad, ..) = small_conv_net(
+        &tmp.path().join("bad"),
+        Some(Normalize {
+            mean: vec![0.5, 0.5],
+            std: vec![0.5, 0.5],
+        }),
+    );
+    let out = curvscope(&["info", path(&bad), "--data", path(&cifar)]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && stderr.contains("checkpoint.json's normalize")
+            && stderr.contains("2 means and 2 stds for samples of shape [3, 32, 32]"),
+        "{stderr}"
+    );
+}
+
+/// A checkpoint in `dir`/ckpt of a small conv net on 3×32×32 images, with `normalize`.
+fn small_conv_net(dir: &Path, normalize: Option<Normalize>) -> (PathBuf, ArchSpec, Vec<f64>) {
     let arch: ArchSpec = serde_json::from_str(
         r#"{"name":"sequential","input":[3,32,32],"layers":[
             {"type":"conv2d","out":2,"kernel":4,"stride":4},{"type":"relu"},
@@ -177,20 +233,31 @@ fn cifar10_binary_batches_are_data() {
     )
     .unwrap();
     let theta = arch.init(Init::PyTorch, 1);
-    let ckpt = tmp.path().join("ckpt");
-    save_checkpoint(
-        &ckpt,
-        &CheckpointMeta::new(arch.clone()),
-        &theta,
-        Dtype::F64,
-    )
-    .unwrap();
-    let info = succeed(&["info", path(&ckpt), "--data", path(&file), "--json"]);
+    let ckpt = dir.join("ckpt");
+    let meta = CheckpointMeta {
+        normalize,
+        ..CheckpointMeta::new(arch.clone())
+    };
+    save_checkpoint(&ckpt, &meta, &theta, Dtype::F64).unwrap();
+    (ckpt, arch, theta)
+}
+
+/// `info --data file` on `ckpt` gives exactly the library's loss on `data`; returns it.
+fn assert_info_loss_is_the_librarys(
+    ckpt: &Path,
+    file: &Path,
+    arch: &ArchSpec,
+    theta: &[f64],
+    data: &Dataset,
+) -> f64 {
+    let info = succeed(&["info", path(ckpt), "--data", path(file), "--json"]);
     let info: serde_json::Value = serde_json::from_str(&info).unwrap();
-    let data = load_cifar10_bin(&file).unwrap();
-    let obj = BurnObjective::<Cpu>::new(arch, &data, &Default::default(), Precision::F64).unwrap();
-    assert_eq!(info["evaluation"]["loss"].as_f64(), Some(obj.loss(&theta)));
-    assert_eq!(info["evaluation"]["dataset"]["n"], 4, "{info}");
+    let obj =
+        BurnObjective::<Cpu>::new(arch.clone(), data, &Default::default(), Precision::F64).unwrap();
+    let loss = obj.loss(theta);
+    assert_eq!(info["evaluation"]["loss"].as_f64(), Some(loss), "{info}");
+    assert_eq!(info["evaluation"]["dataset"]["n"], data.len(), "{info}");
+    loss
 }
 
 /// `train` on a sequential net with batch norm: `--arch` as a .json file agrees with the

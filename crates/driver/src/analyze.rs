@@ -573,11 +573,7 @@ fn analyze_one(
         checkpoint_sha256: fingerprint.context("checkpoint files changed while being read")?,
         dtype: dtype_name(checkpoint.dtype).to_string(),
         theta_norm: norm(theta),
-        data: DataUsed {
-            spec: choice.spec.clone(),
-            seed: choice.seed,
-            info: data.info().clone(),
-        },
+        data: DataUsed::new(&choice, data),
         accuracy: objective.accuracy(theta),
         meta: checkpoint.meta,
         options: options.clone(),

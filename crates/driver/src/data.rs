@@ -6,10 +6,11 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use curvscope_model::checkpoint::resolve_relative;
-use curvscope_model::cifar::load_cifar10_bin;
+use curvscope_model::cifar::{load_cifar10_bin, load_cifar10_python};
+use curvscope_model::svhn::load_svhn_mat;
 use curvscope_model::{
     default_data_dir, digits, fashion_corrupted, fashion_test, fashion_train, load_npz, toy2d,
-    two_d_halfspace, CheckpointMeta, Dataset, Precision, Targets,
+    two_d_halfspace, CheckpointMeta, Dataset, Normalize, Precision, Targets,
 };
 use serde::{Deserialize, Serialize};
 
@@ -21,13 +22,29 @@ pub const DATA_HELP: &str =
      FashionMNIST training images, the last RANDOM with seeded random labels; default 1000:200), \
      fashion[:N] (first N training images, N ≤ 6000), fashion-test[:N] (N ≤ 10000), digits, \
      halfspace[:N] (2-D points, label 1[x1 ≥ x2], for fixed-output), toy2d[:N] (the paper's 2-D \
-     toy data), a path to an .npz with arrays x [N, ...] and y [N], or a path to a CIFAR-10 \
-     binary batch file (.bin, e.g. data_batch_1.bin; pixels / 255, not normalised)";
+     toy data), or a file: an .npz with arrays x [N, ...] (e.g. [N, C, H, W]) and y [N], a \
+     CIFAR-10 binary batch (.bin, e.g. data_batch_1.bin), a CIFAR-10 python batch (a pickle, \
+     e.g. data_batch_1 or test_batch), or an SVHN .mat file (e.g. train_32x32.mat; label 10 is \
+     the digit 0). CIFAR-10 and SVHN images are [N, 3, 32, 32] with pixels / 255; \
+     checkpoint.json's \"normalize\" field (per-channel mean and std) is applied to any of them";
+
+/// The built-in datasets' names, before any `:ARGS`; every other spec names a file.
+const BUILT_IN: [&str; 6] = [
+    "fashion-corrupted",
+    "fashion",
+    "fashion-test",
+    "digits",
+    "halfspace",
+    "toy2d",
+];
 
 /// A dataset named on the command line (see [`DATA_HELP`]); `seed` drives its random parts.
 pub fn load_dataset(spec: &str, seed: u64) -> Result<Dataset> {
     let dir = default_data_dir();
     let (name, args) = spec.split_once(':').unwrap_or((spec, ""));
+    if !BUILT_IN.contains(&name) {
+        return load_data_file(Path::new(spec));
+    }
     let numbers: Vec<usize> = if args.is_empty() {
         Vec::new()
     } else {
@@ -53,11 +70,35 @@ pub fn load_dataset(spec: &str, seed: u64) -> Result<Dataset> {
         "digits" => digits(&dir)?,
         "halfspace" => regression(two_d_halfspace(count(1000), seed))?,
         "toy2d" => toy2d(count(100), seed),
-        _ if spec.ends_with(".npz") => load_npz(Path::new(spec), None)?,
-        _ if spec.ends_with(".bin") => load_cifar10_bin(Path::new(spec))?,
-        _ => bail!("unknown dataset '{spec}'. {DATA_HELP}"),
+        _ => unreachable!("BUILT_IN lists every name matched here, not '{name}'"),
     };
     Ok(data)
+}
+
+/// A dataset file, by extension (.npz, .bin, .mat) or, for CIFAR-10's extension-less python
+/// batches, by the pickle protocol opcode (0x80) it starts with.
+fn load_data_file(path: &Path) -> Result<Dataset> {
+    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    Ok(match extension {
+        "npz" => load_npz(path, None)?,
+        "bin" => load_cifar10_bin(path)?,
+        "mat" => load_svhn_mat(path)?,
+        _ if starts_with_pickle(path) => load_cifar10_python(path)?,
+        _ if path.exists() => bail!(
+            "{}: not a dataset file curvscope reads (.npz, CIFAR-10 .bin or python batch, SVHN \
+             .mat)",
+            path.display()
+        ),
+        _ => bail!("unknown dataset '{}'. {DATA_HELP}", path.display()),
+    })
+}
+
+/// Whether the file at `path` begins with a pickle's PROTO opcode.
+fn starts_with_pickle(path: &Path) -> bool {
+    let mut first = [0u8; 1];
+    std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut first))
+        .is_ok_and(|()| first[0] == 0x80)
 }
 
 /// The half-space labels as 0/1 regression targets, what the fixed-output net fits.
@@ -101,13 +142,17 @@ pub struct DataArgs {
     pub device: Device,
 }
 
-/// The dataset a checkpoint is evaluated on, as a `--data` spec and its seed.
+/// The dataset a checkpoint is evaluated on, as a `--data` spec, its seed and the
+/// checkpoint's input normalisation.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct DataChoice {
     /// The spec (see [`DATA_HELP`]).
     pub spec: String,
     /// Seed of its random parts (e.g. fashion-corrupted's random labels).
     pub seed: u64,
+    /// checkpoint.json's `normalize`, applied to the inputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalize: Option<Normalize>,
 }
 
 impl DataChoice {
@@ -115,7 +160,7 @@ impl DataChoice {
     /// there is relative to the checkpoint folder `dir`), else [`DEFAULT_DATA`];
     /// `--data-seed`, else the seed recorded with the checkpoint's dataset, else the run's
     /// seed, else 0 — so a corrupted-label set is rebuilt with the labels the model was
-    /// trained on.
+    /// trained on. The checkpoint's `normalize` comes along whatever the data.
     pub fn resolve(
         dir: &Path,
         meta: &CheckpointMeta,
@@ -132,21 +177,26 @@ impl DataChoice {
             .or(meta.dataset.as_ref().and_then(|d| d.seed))
             .or(meta.seed)
             .unwrap_or(0);
-        Self { spec, seed }
+        Self {
+            spec,
+            seed,
+            normalize: meta.normalize.clone(),
+        }
     }
 }
 
-/// A spec read from checkpoint.json in `dir`: an .npz path resolved against `dir` (canonical
-/// when it exists, so a run's checkpoints share one cache entry); other specs as they are.
+/// A spec read from checkpoint.json in `dir`: a file path resolved against `dir` (canonical
+/// when it exists, so a run's checkpoints share one cache entry); built-in sets as they are.
 fn stored_spec(dir: &Path, stored: &str) -> String {
-    if !stored.ends_with(".npz") {
+    let name = stored.split_once(':').map_or(stored, |(name, _)| name);
+    if BUILT_IN.contains(&name) {
         return stored.to_string();
     }
     let path = resolve_relative(dir, stored);
     path.canonicalize().unwrap_or(path).display().to_string()
 }
 
-/// Datasets loaded once per (spec, seed): a run's checkpoints share theirs.
+/// Datasets loaded (and normalised) once per choice: a run's checkpoints share theirs.
 #[derive(Default)]
 pub struct DataCache(HashMap<DataChoice, Dataset>);
 
@@ -154,9 +204,14 @@ impl DataCache {
     /// The dataset of `choice`, loading it on first use.
     pub fn get(&mut self, choice: &DataChoice) -> Result<&Dataset> {
         if !self.0.contains_key(choice) {
-            let data = load_dataset(&choice.spec, choice.seed).with_context(|| {
+            let mut data = load_dataset(&choice.spec, choice.seed).with_context(|| {
                 format!("loading dataset '{}' (seed {})", choice.spec, choice.seed)
             })?;
+            if let Some(norm) = &choice.normalize {
+                data = data
+                    .normalized(norm)
+                    .with_context(|| format!("checkpoint.json's normalize on '{}'", choice.spec))?;
+            }
             self.0.insert(choice.clone(), data);
         }
         Ok(&self.0[choice])

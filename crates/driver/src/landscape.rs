@@ -257,7 +257,7 @@ pub fn run(args: LandscapeArgs) -> Result<ExitCode> {
         "checkpoint_sha256": fingerprint,
         "options": options,
         "options_hash": hash,
-        "data": DataUsed { spec: choice.spec.clone(), seed: choice.seed, info: data.info().clone() },
+        "data": DataUsed::new(&choice, data),
         "axes": directions.axes,
         "directions": directions.record,
         "quadratic_model": model,

@@ -6,10 +6,11 @@
 use std::path::{Path, PathBuf};
 
 use curvscope_metrics::{Report, ReportOptions};
-use curvscope_model::{CheckpointMeta, DatasetInfo, Precision};
+use curvscope_model::{CheckpointMeta, Dataset, DatasetInfo, Normalize, Precision};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::data::DataChoice;
 use crate::network::Device;
 use curvscope_model::files::hex;
 
@@ -72,6 +73,21 @@ pub struct DataUsed {
     pub seed: u64,
     /// What was built.
     pub info: DatasetInfo,
+    /// The checkpoint's input normalisation, applied to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalize: Option<Normalize>,
+}
+
+impl DataUsed {
+    /// The record of `data`, loaded for `choice`.
+    pub fn new(choice: &DataChoice, data: &Dataset) -> Self {
+        DataUsed {
+            spec: choice.spec.clone(),
+            seed: choice.seed,
+            info: data.info().clone(),
+            normalize: choice.normalize.clone(),
+        }
+    }
 }
 
 /// reports/<checkpoint>.json: one checkpoint's analysis with everything needed to trust it.
