@@ -3,7 +3,8 @@
 
     import sys; sys.path.insert(0, "tools")
     from export_pytorch import export
-    export(model, input_shape=(3, 32, 32), out="my-checkpoint")
+    export(model, input_shape=(3, 32, 32), out="my-checkpoint",
+           normalize=([0.4914, 0.4822, 0.4465], [0.2470, 0.2435, 0.2616]))  # if trained so
 
 The model must be an nn.Sequential (nested nn.Sequential groups allowed) of Conv2d, Linear,
 MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, ReLU, LeakyReLU, Tanh, Sigmoid, Dropout,
@@ -123,16 +124,33 @@ def architecture(model, input_shape):
     return {"name": "sequential", "input": [int(s) for s in input_shape], "layers": _layers(model)}
 
 
-def export(model, input_shape, out, dtype=torch.float32, **meta):
+def normalization(mean, std, channels):
+    """checkpoint.json's `normalize`: torchvision's Normalize(mean, std), one value or one per
+    channel (the input's first axis), each std > 0."""
+    mean, std = [float(m) for m in mean], [float(s) for s in std]
+    if len(mean) != len(std) or len(mean) not in (1, channels):
+        raise ValueError(f"normalize: {len(mean)} means and {len(std)} stds for {channels} "
+                         "channels (give one value, or one per channel)")
+    if not all(s > 0 for s in std):
+        raise ValueError(f"normalize: every std must be > 0, got {std}")
+    return {"mean": mean, "std": std}
+
+
+def export(model, input_shape, out, dtype=torch.float32, normalize=None, **meta):
     """Writes `out`/model.safetensors and `out`/checkpoint.json for `model` (an nn.Sequential).
 
-    `dtype` is the storage precision (float32 or float64); `meta` adds fields to
-    checkpoint.json (e.g. step=, seed=, dataset="CIFAR-10 train"). Runs the model once in eval
-    mode on zeros of `input_shape` first, so a model that cannot take that input fails here.
+    `dtype` is the storage precision (float32 or float64). `normalize=(mean, std)` records the
+    training transform's `transforms.Normalize(mean, std)`: curvscope then applies
+    (x − mean_c) / std_c to every dataset it evaluates the model on (give it the raw images,
+    pixels / 255). `meta` adds fields to checkpoint.json (e.g. step=, seed=,
+    dataset="CIFAR-10 train"). Runs the model once in eval mode on zeros of `input_shape`
+    first, so a model that cannot take that input fails here.
     """
     from safetensors.torch import save_file
 
     arch = architecture(model, input_shape)
+    if normalize is not None:
+        meta = {"normalize": normalization(*normalize, channels=int(input_shape[0])), **meta}
     was_training = model.training
     model.eval()
     with torch.no_grad():
@@ -190,6 +208,16 @@ def _self_check():
         assert loaded["features.1.num_batches_tracked"].dtype == torch.int64
         with open(os.path.join(out, "checkpoint.json")) as f:
             assert json.load(f) == {"arch": arch, "step": 0}
+        export(model, (3, 16, 16), out, normalize=([0.5, 0.4, 0.3], [0.2, 0.25, 0.3]))
+        with open(os.path.join(out, "checkpoint.json")) as f:
+            assert json.load(f)["normalize"] == {"mean": [0.5, 0.4, 0.3], "std": [0.2, 0.25, 0.3]}
+        for bad in [([0.5, 0.5], [0.2, 0.2]), ([0.5], [0.0])]:
+            try:
+                export(model, (3, 16, 16), out, normalize=bad)
+            except ValueError as e:
+                assert "normalize: " in str(e), str(e)
+            else:
+                raise AssertionError(f"normalize={bad} not refused")
     kinds = json.dumps(arch)
     for kind in ["conv2d", "linear", "maxpool2d", "avgpool2d", "adaptive_avgpool2d", "flatten",
                  "relu", "leaky_relu", "tanh", "sigmoid", "dropout", "batchnorm1d",
