@@ -1054,6 +1054,82 @@ fn full_spectrum_over_budget_is_refused_with_the_memory_it_needs() {
     assert!(!out.join("spectrum.csv").exists());
 }
 
+/// --max-memory: an analysis whose Lanczos basis or Σ's centred gradients do not fit is
+/// refused before any work, naming the stage, its size and what to lower; a budget that only
+/// the per-sample chunk exceeds lowers the chunk (the same numbers up to rounding); an ample
+/// budget changes nothing. Here D = 18 (144-byte vectors), N = 200, k = 4.
+#[test]
+fn max_memory_refuses_what_cannot_fit_and_shrinks_the_chunk_to_what_can() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = make_run(tmp.path(), 1);
+    let refused = |budget: &str, extra: &[&str], message: &str| {
+        let out = tmp.path().join(format!("refused-{budget}"));
+        let args: Vec<&str> = ["--max-memory", budget]
+            .iter()
+            .chain(extra)
+            .copied()
+            .collect();
+        let output = analyze(&run, &out, &args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success() && stderr.contains(message),
+            "{stderr}"
+        );
+        assert!(!out.join("reports/step_00000.json").exists());
+    };
+    // Basis min(D, 2k + 100) = 18, 4 eigenvectors, 4 more vectors: 26 × 144 B = 3.7 kB.
+    refused(
+        "3kB",
+        &[],
+        "Lanczos for the top 4 eigenpairs of H (18 basis vectors + 4 eigenvectors) needs 3.7 kB \
+         (D = 18), budget 3.0 kB: lower -k or --max-krylov, or raise --max-memory",
+    );
+    // All N = 200 centred gradients, a chunk of 64, Σ's basis of 18 and 2 eigenvectors, H's 4
+    // and 4 more: 292 × 144 B = 42.0 kB.
+    refused(
+        "40kB",
+        &["--sigma-top-k", "2"],
+        "needs 42.0 kB (D = 18), budget 40.0 kB: lower --sigma-top-k (0 skips it) or analyze \
+         fewer samples, or raise --max-memory",
+    );
+
+    let plain = tmp.path().join("plain");
+    success(analyze(&run, &plain, &[]));
+    let plain = Csv::read(&plain.join("metrics.csv"));
+    let ample = tmp.path().join("ample");
+    success(analyze(&run, &ample, &["--max-memory", "8GB"]));
+    assert_eq!(
+        Csv::read(&ample.join("metrics.csv")).without_time(),
+        plain.without_time()
+    );
+    // 10 kB: room for 69 vectors, 61 beside H's 4 and 4 more, 15 per chunk copy.
+    let small = tmp.path().join("small");
+    let output = success(analyze(&run, &small, &["--max-memory", "10kB"]));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("streaming 15 per-sample gradients at a time (not --chunk 64)"),
+        "{stderr}"
+    );
+    let small = Csv::read(&small.join("metrics.csv"));
+    // H is rank one here, so ratio = prop1_bound = D and rounding alone decides "≤".
+    assert!((small.numbers("ratio")[0] - 18.0).abs() < 1e-12);
+    assert!((small.numbers("prop1_bound")[0] - 18.0).abs() < 1e-12);
+    for (column, (a, b)) in plain
+        .header
+        .iter()
+        .zip(plain.rows[0].iter().zip(&small.rows[0]))
+        .filter(|(c, _)| !["wall_time_s", "prop1_bound_holds"].contains(&c.as_str()))
+    {
+        match (a.parse::<f64>(), b.parse::<f64>()) {
+            (Ok(a), Ok(b)) => assert!(
+                (a - b).abs() <= 1e-12 * a.abs().max(1.0),
+                "{column}: {a} vs {b}"
+            ),
+            _ => assert_eq!(a, b, "{column}"),
+        }
+    }
+}
+
 /// Two --shard jobs into one folder, then --merge: the CSVs of one plain run (wall time aside);
 /// a later plain analyze reuses every shard's record.
 #[test]

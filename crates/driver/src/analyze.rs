@@ -15,8 +15,8 @@ use std::time::Instant;
 use anyhow::{bail, ensure, Context, Result};
 use curvscope_hessian::{norm, DenseSpectrumError, ProbeKind, Probes, SlqOptions};
 use curvscope_metrics::{
-    purpose_seed, report_from_spectrum, AdaptiveAverageOptions, AdaptiveWorstOptions,
-    AscentOptions, CurvatureOptions, EpsilonSharpnessOptions, HessianSpectrum, Purpose,
+    format_bytes, purpose_seed, report_from_spectrum, AdaptiveAverageOptions, AdaptiveWorstOptions,
+    AscentOptions, CurvatureOptions, EpsilonSharpnessOptions, HessianSpectrum, MemoryPlan, Purpose,
     ReportOptions, SharpnessOptions, TraceHSigmaMethod,
 };
 use curvscope_model::files::write_atomic;
@@ -131,11 +131,19 @@ pub struct AnalyzeArgs {
     /// with the memory it needs.
     #[arg(long, value_name = "GB", default_value_t = 8.0, value_parser = flags::positive)]
     pub full_spectrum_memory: f64,
+    /// Memory budget of everything else (e.g. 8GB, 512MiB): each checkpoint's Lanczos bases
+    /// and eigenvectors, per-sample gradient chunks and Σ's N centred gradients (--sigma-top-k)
+    /// are sized before any work; --chunk is lowered to fit, and a stage that cannot fit is
+    /// refused with what it needs and what to lower. Not counted: the data set and the
+    /// network's activations [default: 3/4 of the memory available at start].
+    #[arg(long, value_name = "SIZE", value_parser = flags::memory_size)]
+    pub max_memory: Option<u64>,
     /// Batch size b for the minibatch-factor columns (Σ_batch = Σ/b) [default: the
     /// checkpoint's batch size, if recorded]. At most N.
     #[arg(long, value_name = "B", value_parser = flags::count)]
     pub batch: Option<usize>,
-    /// Per-sample gradients held in memory at once (chunk·D·8 bytes).
+    /// Per-sample gradients held in memory at once (chunk·D·8 bytes; lowered to fit
+    /// --max-memory).
     #[arg(long, default_value_t = 64, value_parser = flags::count)]
     pub chunk: usize,
     /// Master seed of every random start and probe: the Lanczos starts (H top, λ_min, Σ),
@@ -346,7 +354,10 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     }
     let bars = MultiProgress::new();
     let bar = bars.add(progress::bar(args.quiet, dirs.len() as u64, "checkpoints"));
-    let budget_bytes = (args.full_spectrum_memory * 1e9) as u64;
+    let budget = MemoryBudget {
+        full_spectrum: (args.full_spectrum_memory * 1e9) as u64,
+        analysis: args.max_memory.unwrap_or_else(flags::default_memory_budget),
+    };
     let mut records: Vec<Option<CheckpointRecord>> = vec![None; dirs.len()];
     let mut outcomes = Vec::with_capacity(dirs.len());
     let mut failures = Vec::new();
@@ -390,7 +401,7 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
             fingerprint,
             &options,
             &hash,
-            budget_bytes,
+            &budget,
             &mut data,
             &progress,
         ) {
@@ -499,14 +510,23 @@ impl CheckpointProgress<'_> {
     }
 }
 
-/// Loads one checkpoint, builds its objective and computes its report; with --full-spectrum,
-/// refuses a D whose dense Hessian exceeds `budget_bytes` before any other work.
+/// The memory budgets of `analyze`, in bytes.
+struct MemoryBudget {
+    /// --full-spectrum-memory: the dense Hessian and its eigensolver's copy.
+    full_spectrum: u64,
+    /// --max-memory: everything else [`MemoryPlan`] counts.
+    analysis: u64,
+}
+
+/// Loads one checkpoint, builds its objective and computes its report; refuses a D whose
+/// dense Hessian (with --full-spectrum) or whose analysis does not fit `budget` before any
+/// other work.
 fn analyze_one(
     dir: &Path,
     fingerprint: Option<String>,
     options: &AnalysisOptions,
     hash: &str,
-    budget_bytes: u64,
+    budget: &MemoryBudget,
     cache: &mut DataCache,
     progress: &CheckpointProgress,
 ) -> Result<CheckpointRecord> {
@@ -515,7 +535,7 @@ fn analyze_one(
     progress.stage("loading");
     let checkpoint = load_checkpoint(dir)?;
     if options.full_spectrum {
-        DenseSpectrumError::check_memory(checkpoint.theta.len(), budget_bytes)
+        DenseSpectrumError::check_memory(checkpoint.theta.len(), budget.full_spectrum)
             .context("--full-spectrum (raise --full-spectrum-memory if the machine has it)")?;
     }
     let choice = DataChoice::resolve(
@@ -525,6 +545,17 @@ fn analyze_one(
         options.data_seed,
     );
     let data = cache.get(&choice)?;
+    let dim = checkpoint.theta.len();
+    let plan = MemoryPlan::new(dim, data.len(), &options.report, budget.analysis)?;
+    if plan.chunk < options.report.chunk {
+        eprintln!(
+            "note: {name}: streaming {} per-sample gradients at a time (not --chunk {}) to stay \
+             within the {} memory budget",
+            plan.chunk,
+            options.report.chunk,
+            format_bytes(budget.analysis)
+        );
+    }
     if options.data.is_none() {
         if let Some(warning) = label_mismatch(&checkpoint.meta, data) {
             eprintln!("warning: {name}: {warning}");
@@ -541,6 +572,7 @@ fn analyze_one(
     let mut report_options = options.report.clone();
     let recorded = checkpoint.meta.batch_size;
     report_options.batch_size = batch_size(name, options.batch, recorded, data.len())?;
+    report_options.chunk = plan.chunk;
     let k = report_options.curvature.top_k;
     progress.stage(&format!(
         "Hessian spectrum (top {k} by Lanczos, Tr(H){})",
@@ -554,7 +586,7 @@ fn analyze_one(
     if options.full_spectrum {
         progress.stage("full spectrum: Hessian columns, then the eigendecomposition");
         let columns = progress.columns(theta.len());
-        hessian = hessian.with_dense_spectrum(&*objective, theta, budget_bytes, &|j| {
+        hessian = hessian.with_dense_spectrum(&*objective, theta, budget.full_spectrum, &|j| {
             columns.set_position(j as u64)
         })?;
         columns.finish_and_clear();

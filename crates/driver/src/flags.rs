@@ -50,6 +50,27 @@ pub fn every(s: &str) -> Result<u64, String> {
     count(s).map(|n| n as u64)
 }
 
+/// A memory size of at least one byte: `8GB`, `1.5GB`, `512MiB`, or bytes (`1000000`); kB, MB,
+/// GB, TB are powers of 1000, KiB, MiB, GiB, TiB powers of 1024.
+pub fn memory_size(s: &str) -> Result<u64, String> {
+    match s.parse::<bytesize::ByteSize>() {
+        Ok(size) if size.as_u64() > 0 => Ok(size.as_u64()),
+        Ok(_) => Err("must be more than 0 bytes".into()),
+        Err(e) => Err(format!("not a memory size like 8GB or 512MiB ({e})")),
+    }
+}
+
+/// The default memory budget: three quarters of the memory available now, leaving the rest to
+/// the data, the network's activations and other programs; no limit where it is unknown.
+pub fn default_memory_budget() -> u64 {
+    let mut system = sysinfo::System::new();
+    system.refresh_memory();
+    match system.available_memory() {
+        0 => u64::MAX,
+        available => available / 4 * 3,
+    }
+}
+
 /// Creates the output folder `dir` given by `flag`, naming both when `dir` is a file or
 /// cannot be made (the OS error alone names neither).
 pub fn output_dir(dir: &Path, flag: &str) -> Result<()> {
@@ -85,5 +106,18 @@ mod tests {
         assert_eq!(non_negative("0"), Ok(0.0));
         assert!(count("0").is_err() && count("-1").is_err() && count2("1").is_err());
         assert_eq!((count("1"), count2("2"), every("5")), (Ok(1), Ok(2), Ok(5)));
+    }
+
+    #[test]
+    fn memory_sizes_take_decimal_and_binary_units() {
+        assert_eq!(memory_size("8GB"), Ok(8_000_000_000));
+        assert_eq!(memory_size("1.5GB"), Ok(1_500_000_000));
+        assert_eq!(memory_size("512MiB"), Ok(512 << 20));
+        assert_eq!(memory_size("1MB"), Ok(1_000_000));
+        assert_eq!(memory_size("4096"), Ok(4096));
+        for bad in ["0", "0GB", "-1GB", "8 apples", "", "GB"] {
+            assert!(memory_size(bad).is_err(), "{bad}");
+        }
+        assert!(default_memory_budget() > 0);
     }
 }

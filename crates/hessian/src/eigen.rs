@@ -130,11 +130,8 @@ pub struct Eigenpairs {
 pub fn extreme_eigenpairs<O: LinearOperator + ?Sized>(op: &O, opts: &LanczosOptions) -> Eigenpairs {
     let d = op.dim();
     assert!(opts.k >= 1 && d >= 1, "need k ≥ 1 and D ≥ 1");
-    let wanted = match opts.which {
-        Which::Both => (2 * opts.k).min(d),
-        _ => opts.k.min(d),
-    };
-    let max_m = opts.max_krylov.unwrap_or(2 * wanted + 100).clamp(wanted, d);
+    let wanted = wanted(opts, d);
+    let max_m = krylov_size(opts, d);
     let check_every = opts.check_every.max(1);
     let counted = CountingOperator::new(op);
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
@@ -163,6 +160,29 @@ pub fn extreme_eigenpairs<O: LinearOperator + ?Sized>(op: &O, opts: &LanczosOpti
             );
         }
     }
+}
+
+/// How many Ritz pairs `opts` asks for on dimension `d`.
+fn wanted(opts: &LanczosOptions, d: usize) -> usize {
+    match opts.which {
+        Which::Both => (2 * opts.k).min(d),
+        _ => opts.k.min(d),
+    }
+}
+
+/// The largest Krylov subspace [`extreme_eigenpairs`] builds for `opts` on dimension `d`
+/// (`max_krylov`, else 2·wanted + 100, within wanted..=d): its basis holds this many
+/// D-vectors, and the eigenvectors are formed while it is alive.
+///
+/// ```
+/// use curvscope_hessian::{krylov_size, LanczosOptions};
+/// let opts = LanczosOptions { k: 20, ..LanczosOptions::default() };
+/// assert_eq!(krylov_size(&opts, 1_000_000), 140);
+/// assert_eq!(krylov_size(&opts, 50), 50);
+/// ```
+pub fn krylov_size(opts: &LanczosOptions, d: usize) -> usize {
+    let wanted = wanted(opts, d);
+    opts.max_krylov.unwrap_or(2 * wanted + 100).clamp(wanted, d)
 }
 
 /// The wanted Ritz pairs of the current T_m (indices into its eigendecomposition).

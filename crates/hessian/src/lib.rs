@@ -25,10 +25,14 @@ mod trace;
 
 pub use dense::{asymmetry, dense_matrix, full_spectrum, DenseOperator, FullSpectrum};
 pub use density::{slq, Density, ProbeKind, Quadrature, Slq, SlqOptions};
-pub use eigen::{extreme_eigenpairs, true_residuals, Eigenpairs, LanczosOptions, Which};
+pub use eigen::{
+    extreme_eigenpairs, krylov_size, true_residuals, Eigenpairs, LanczosOptions, Which,
+};
 pub use estimate::{Estimate, Estimator};
 pub use hvp::HessianOperator;
 pub use linalg::{dot, norm};
 pub use operator::{AsHermitian, CountingOperator, LinearOperator};
-pub use spectrum::{dense_eigenvalues, dense_spectrum_bytes, DenseSpectrum, DenseSpectrumError};
+pub use spectrum::{
+    dense_eigenvalues, dense_spectrum_bytes, gb, DenseSpectrum, DenseSpectrumError,
+};
 pub use trace::{deflated_hutchinson, hutch_plus_plus, hutchinson, Probes, TraceEstimate};

@@ -162,7 +162,7 @@ impl CovarianceOperator {
         stream_deviations(objective, theta, chunk, &mut |chunk_rows| {
             rows.extend_from_slice(chunk_rows)
         });
-        Self::from_gradients(&rows, objective.n_samples())
+        Self::centre(rows, objective.n_samples())
     }
 
     /// From N per-sample gradients, row-major `[N, D]`; centres them on their exact mean.
@@ -170,6 +170,11 @@ impl CovarianceOperator {
     /// # Panics
     /// If `n == 0` or `gradients.len()` is not a multiple of `n`.
     pub fn from_gradients(gradients: &[f64], n: usize) -> Self {
+        Self::centre(gradients.to_vec(), n)
+    }
+
+    /// Centres `gradients` (row-major `[N, D]`) in place: N·D·8 bytes, not twice that.
+    fn centre(mut gradients: Vec<f64>, n: usize) -> Self {
         assert!(
             n > 0 && gradients.len().is_multiple_of(n),
             "gradients must be [N, D] row-major"
@@ -181,11 +186,14 @@ impl CovarianceOperator {
                 .zip(row)
                 .for_each(|(m, g)| *m += g / n as f64);
         }
-        let mut centred = gradients.to_vec();
-        for row in centred.chunks_exact_mut(dim) {
+        for row in gradients.chunks_exact_mut(dim) {
             row.iter_mut().zip(&mean).for_each(|(g, m)| *g -= m);
         }
-        Self { n, dim, centred }
+        Self {
+            n,
+            dim,
+            centred: gradients,
+        }
     }
 
     /// Number of samples N.

@@ -25,7 +25,8 @@
 //!   [`whole_spectrum`].
 //! - Reproductions: the 2-D escape experiment ([`descend`], [`reached_flat_minimum`]), the
 //!   one-hidden-layer net ([`proposition2_check`]), Wu et al.'s noisy GD ([`MSGD_DYNAMICS`]).
-//! - Everything at once: [`analyze_checkpoint`] → [`Report`].
+//! - Everything at once: [`analyze_checkpoint`] → [`Report`]; its memory, sized before any
+//!   work: [`MemoryPlan`].
 //!
 //! ```
 //! use curvscope_metrics::*;
@@ -78,6 +79,7 @@ mod escape;
 mod escaping;
 mod landscape;
 mod layers;
+mod memory;
 mod monte_carlo;
 mod noisy_gd;
 mod one_hidden;
@@ -114,6 +116,7 @@ pub use landscape::{
     SlicePoint,
 };
 pub use layers::{layer_traces, LayerTrace};
+pub use memory::{format_bytes, MemoryError, MemoryPlan, MemoryStage, OVERHEAD_VECTORS};
 pub use noisy_gd::{
     msgd_options, MSGD_BATCH, MSGD_DYNAMICS, MSGD_EVAL_EVERY, MSGD_LR, MSGD_STEPS, MSGD_TEST_N,
     MSGD_TRAIN_N,

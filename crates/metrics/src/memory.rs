@@ -1,0 +1,221 @@
+//! The memory an analysis ([`crate::report_from_spectrum`] after [`crate::HessianSpectrum::compute`])
+//! holds at once, sized from D, N and the options before any work, so that a network with
+//! millions of parameters is refused with what to change instead of swapping or aborting.
+//!
+//! Counted: the f64 D-vectors of each stage (Lanczos bases and eigenvectors, per-sample
+//! gradient chunks and their copies, Σ's centred gradients). Not counted: the data set, the
+//! network's activations and a few D-vectors of θ, gradients and HVP in- and outputs
+//! ([`OVERHEAD_VECTORS`] cover those).
+
+use bytesize::ByteSize;
+use curvscope_hessian::{krylov_size, LanczosOptions, Which};
+
+use crate::report::{ReportOptions, TraceHSigmaMethod};
+
+/// D-vectors every stage holds besides its own: θ, ∇L, an HVP's input and output.
+pub const OVERHEAD_VECTORS: u64 = 4;
+
+/// Copies of a chunk of per-sample gradients alive at once: the objective's rows, their
+/// deviations from ∇L, and for exact Tr(HΣ) the rows again and their HVPs.
+const CHUNK_COPIES: u64 = 4;
+
+/// `bytes` with an SI unit for messages: "687.0 kB", "12.3 GB".
+pub fn format_bytes(bytes: u64) -> String {
+    ByteSize(bytes).display().si().to_string()
+}
+
+/// One stage of an analysis and the memory it holds at its peak.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemoryStage {
+    /// What is held, e.g. "Lanczos for the top 20 eigenpairs of H (140 basis vectors + 20 eigenvectors)".
+    pub what: String,
+    /// Bytes held at once.
+    pub bytes: u64,
+    /// The options that lower it.
+    pub remedy: &'static str,
+}
+
+/// Why an analysis does not fit its memory budget.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{} needs {} (D = {dim}), budget {}: {}, or raise --max-memory", .stage.what, format_bytes(.stage.bytes), format_bytes(*.budget), .stage.remedy)]
+pub struct MemoryError {
+    /// The first stage over budget.
+    pub stage: MemoryStage,
+    /// D.
+    pub dim: usize,
+    /// The budget, in bytes.
+    pub budget: u64,
+}
+
+/// An analysis sized to a budget: its stages and the per-sample chunk that fits.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemoryPlan {
+    /// Per-sample gradients streamed at once: `options.chunk`, lowered to fit the budget.
+    pub chunk: usize,
+    /// Every stage, in the order the analysis runs them, with the chunk above.
+    pub stages: Vec<MemoryStage>,
+}
+
+impl MemoryPlan {
+    /// Sizes the analysis of `options` on D = `dim` parameters and N = `n_samples` samples
+    /// against `budget` bytes: lowers the per-sample chunk until it fits (at least 1), and
+    /// refuses, naming the stage and the options that lower it, when a stage does not fit.
+    ///
+    /// ```
+    /// use curvscope_metrics::{MemoryPlan, ReportOptions};
+    /// let options = ReportOptions { sigma_top_k: 0, ..ReportOptions::default() };
+    /// // D = 10⁶: top-20 Lanczos holds 140 + 20 + 4 vectors of 8 MB, 1.31 GB.
+    /// let plan = MemoryPlan::new(1_000_000, 1000, &options, 2_000_000_000)?;
+    /// assert_eq!(plan.chunk, 56); // (2 GB / 8 MB − 20 − 4) / 4 copies, not the asked-for 64
+    /// let err = MemoryPlan::new(1_000_000, 1000, &options, 1_000_000_000).unwrap_err();
+    /// assert!(err.to_string().starts_with("Lanczos for the top 20 eigenpairs of H"));
+    /// assert!(err.to_string().contains("needs 1.3 GB (D = 1000000), budget 1.0 GB: lower -k or --max-krylov"));
+    /// # Ok::<(), curvscope_metrics::MemoryError>(())
+    /// ```
+    pub fn new(
+        dim: usize,
+        n_samples: usize,
+        options: &ReportOptions,
+        budget: u64,
+    ) -> Result<Self, MemoryError> {
+        let vector = 8 * dim as u64;
+        let vectors = |count: u64| (count + OVERHEAD_VECTORS).saturating_mul(vector);
+        let curvature = &options.curvature;
+        let k = curvature.top_k;
+        let basis = |k, which| {
+            let opts = LanczosOptions {
+                k,
+                which,
+                max_krylov: curvature.max_krylov,
+                ..LanczosOptions::default()
+            };
+            krylov_size(&opts, dim) as u64
+        };
+        let eigenvectors = k.min(dim) as u64;
+        let top_basis = basis(k, Which::Largest);
+        let mut stages = vec![MemoryStage {
+            what: format!(
+                "Lanczos for the top {k} eigenpairs of H ({top_basis} basis vectors + \
+                 {eigenvectors} eigenvectors)"
+            ),
+            bytes: vectors(top_basis + eigenvectors),
+            remedy: "lower -k or --max-krylov",
+        }];
+        if curvature.lambda_min {
+            let m = basis(1, Which::Smallest);
+            stages.push(MemoryStage {
+                what: format!("Lanczos for λ_min ({m} basis vectors + H's {eigenvectors})"),
+                bytes: vectors(m + 1 + eigenvectors),
+                remedy: "pass --no-lambda-min, lower --max-krylov",
+            });
+        }
+        if let Some(slq) = &curvature.density {
+            let steps = slq.steps.min(dim) as u64;
+            stages.push(MemoryStage {
+                what: format!("SLQ density ({steps} basis vectors per probe + H's {eigenvectors})"),
+                bytes: vectors(steps + eigenvectors),
+                remedy: "lower --density-steps",
+            });
+        }
+        // The largest chunk that fits beside the eigenvectors, at most the one asked for.
+        let room = (budget / vector.max(1)).saturating_sub(eigenvectors + OVERHEAD_VECTORS);
+        let copies = match options.trace_h_sigma {
+            TraceHSigmaMethod::Exact => CHUNK_COPIES,
+            TraceHSigmaMethod::Stochastic { .. } => CHUNK_COPIES / 2,
+        };
+        let chunk = (room / copies).clamp(1, options.chunk.max(1) as u64) as usize;
+        stages.push(MemoryStage {
+            what: format!(
+                "streaming per-sample gradients ({chunk} at a time × {copies} copies + H's \
+                 {eigenvectors} eigenvectors)"
+            ),
+            bytes: vectors(copies * chunk as u64 + eigenvectors),
+            remedy: "lower -k",
+        });
+        if options.sigma_top_k > 0 {
+            let m = basis(options.sigma_top_k, Which::Largest);
+            let sk = options.sigma_top_k.min(dim) as u64;
+            stages.push(MemoryStage {
+                what: format!(
+                    "Σ's eigenpairs (--sigma-top-k {}): all N = {n_samples} centred gradients + \
+                     {m} basis vectors + {sk} eigenvectors + H's {eigenvectors}",
+                    options.sigma_top_k
+                ),
+                bytes: vectors(n_samples as u64 + chunk as u64 + m + sk + eigenvectors),
+                remedy: "lower --sigma-top-k (0 skips it) or analyze fewer samples",
+            });
+        }
+        if let Some(stage) = stages.iter().find(|s| s.bytes > budget) {
+            return Err(MemoryError {
+                stage: stage.clone(),
+                dim,
+                budget,
+            });
+        }
+        Ok(Self { chunk, stages })
+    }
+
+    /// The largest stage's bytes: the analysis' peak, as counted here.
+    pub fn peak(&self) -> u64 {
+        self.stages.iter().map(|s| s.bytes).max().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CurvatureOptions;
+
+    fn options(sigma_top_k: usize) -> ReportOptions {
+        ReportOptions {
+            sigma_top_k,
+            curvature: CurvatureOptions {
+                top_k: 5,
+                ..CurvatureOptions::default()
+            },
+            ..ReportOptions::default()
+        }
+    }
+
+    #[test]
+    fn stages_count_the_vectors_each_holds() {
+        // D = 1000 (8 kB vectors), N = 50, k = 5: Lanczos basis 2·5 + 100 = 110.
+        let plan = MemoryPlan::new(1000, 50, &options(3), u64::MAX).unwrap();
+        let kb = |vectors: u64| vectors * 8000;
+        let bytes: Vec<u64> = plan.stages.iter().map(|s| s.bytes).collect();
+        assert_eq!(
+            bytes,
+            [
+                kb(110 + 5 + 4),
+                kb(102 + 1 + 5 + 4),
+                kb(4 * 64 + 5 + 4),
+                kb(50 + 64 + 106 + 3 + 5 + 4)
+            ]
+        );
+        assert_eq!((plan.chunk, plan.peak()), (64, kb(4 * 64 + 9)));
+    }
+
+    #[test]
+    fn the_chunk_shrinks_to_the_budget_then_the_analysis_is_refused() {
+        let kb = |vectors: u64| vectors * 8000;
+        // Room for 150 chunk vectors beside 5 eigenvectors and the overhead: 37 per copy.
+        let plan = MemoryPlan::new(1000, 50, &options(0), kb(159)).unwrap();
+        assert_eq!(plan.chunk, 37);
+        assert_eq!(plan.peak(), kb(4 * 37 + 9));
+        // Just above the top-k Lanczos stage (119 vectors).
+        let plan = MemoryPlan::new(1000, 50, &options(0), kb(120)).unwrap();
+        assert_eq!(plan.chunk, 27);
+        let err = MemoryPlan::new(1000, 50, &options(0), kb(118)).unwrap_err();
+        assert!(err.stage.what.starts_with("Lanczos for the top 5"), "{err}");
+        // Σ's N centred gradients are what does not fit.
+        let err = MemoryPlan::new(1000, 50, &options(3), kb(150)).unwrap_err();
+        assert_eq!(
+            err.stage.remedy,
+            "lower --sigma-top-k (0 skips it) or analyze fewer samples"
+        );
+        assert!(
+            err.to_string().contains("all N = 50 centred gradients"),
+            "{err}"
+        );
+    }
+}
