@@ -1089,8 +1089,9 @@ fn max_memory_refuses_what_cannot_fit_and_shrinks_the_chunk_to_what_can() {
     refused(
         "40kB",
         &["--sigma-top-k", "2"],
-        "needs 42.0 kB (D = 18), budget 40.0 kB: lower --sigma-top-k (0 skips it) or analyze \
-         fewer samples, or raise --max-memory",
+        "Σ's eigenpairs (--sigma-top-k 2): all N = 200 centred gradients + a chunk of 64 + 18 \
+         basis vectors + 2 eigenvectors + H's 4 needs 42.0 kB (D = 18), budget 40.0 kB: lower \
+         --sigma-top-k (0 skips it) or analyze fewer samples, or raise --max-memory",
     );
 
     let plain = tmp.path().join("plain");

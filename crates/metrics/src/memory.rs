@@ -138,7 +138,8 @@ impl MemoryPlan {
             stages.push(MemoryStage {
                 what: format!(
                     "Σ's eigenpairs (--sigma-top-k {}): all N = {n_samples} centred gradients + \
-                     {m} basis vectors + {sk} eigenvectors + H's {eigenvectors}",
+                     a chunk of {chunk} + {m} basis vectors + {sk} eigenvectors + H's \
+                     {eigenvectors}",
                     options.sigma_top_k
                 ),
                 bytes: vectors(n_samples as u64 + chunk as u64 + m + sk + eigenvectors),
