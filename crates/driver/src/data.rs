@@ -237,3 +237,54 @@ pub fn label_mismatch(meta: &CheckpointMeta, data: &Dataset) -> Option<String> {
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_file_specs_resolve_against_the_checkpoint_and_built_in_ones_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        for file in ["train_32x32.mat", "data_batch_1", "b.bin", "x.npz"] {
+            let spec = stored_spec(dir.path(), &format!("../data/{file}"));
+            assert_eq!(
+                spec,
+                dir.path().join("../data").join(file).display().to_string()
+            );
+        }
+        for built_in in [
+            "fashion-corrupted:1000:200",
+            "digits",
+            "halfspace:50",
+            "toy2d",
+        ] {
+            assert_eq!(stored_spec(dir.path(), built_in), built_in);
+        }
+    }
+
+    #[test]
+    fn files_are_told_apart_by_extension_or_pickle_opcode() {
+        let dir = tempfile::tempdir().unwrap();
+        let unknown = dir.path().join("notes.txt");
+        std::fs::write(&unknown, "x,y\n").unwrap();
+        let err = load_dataset(unknown.to_str().unwrap(), 0).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("not a dataset file curvscope reads"),
+            "{err}"
+        );
+        // A pickle that is not a CIFAR-10 batch reaches the CIFAR reader, which says so.
+        let pickle = dir.path().join("data_batch_9");
+        std::fs::write(&pickle, b"\x80\x02]q\x00.").unwrap();
+        let err = load_dataset(pickle.to_str().unwrap(), 0).unwrap_err();
+        assert!(
+            err.to_string().contains("the pickle holds no dict"),
+            "{err}"
+        );
+        let err = load_dataset("no-such-set", 0).unwrap_err();
+        assert!(
+            err.to_string().starts_with("unknown dataset 'no-such-set'"),
+            "{err}"
+        );
+    }
+}
