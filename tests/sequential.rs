@@ -205,6 +205,30 @@ fn python_batches_svhn_files_and_normalisation_reach_the_network() {
     let svhn = datasets.join("svhn_32x32.mat");
     let data = load_svhn_mat(&svhn).unwrap().normalized(&norm).unwrap();
     assert_info_loss_is_the_librarys(&ckpt, &svhn, &arch, &theta, &data);
+    // `train` does not normalise: starting from such a checkpoint is refused, not silently raw.
+    let out = curvscope(&[
+        "train",
+        "--init-from",
+        path(&ckpt),
+        "--data",
+        path(&svhn),
+        "--dynamic",
+        "gd",
+        "--lr",
+        "0.1",
+        "--batch",
+        "4",
+        "--steps",
+        "1",
+        "--out",
+        path(&tmp.path().join("run")),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && stderr.contains("has a `normalize` field, which `train` does not apply"),
+        "{stderr}"
+    );
 
     // Two means for three channels: refused, naming the field.
     let (bad, ..) = small_conv_net(

@@ -129,6 +129,13 @@ fn architecture(args: &TrainArgs) -> Result<(ArchSpec, Option<Vec<f64>>)> {
             .context("--arch is required without --init-from");
     };
     let ckpt = load_checkpoint(path).with_context(|| format!("--init-from {}", path.display()))?;
+    // Its snapshots would drop the field and train on raw inputs: refused rather than silent.
+    ensure!(
+        ckpt.meta.normalize.is_none(),
+        "--init-from {}: checkpoint.json has a `normalize` field, which `train` does not apply; \
+         remove it to train on the raw inputs",
+        path.display()
+    );
     if let Some(arch) = arch.filter(|a| !a.same_spec(&ckpt.meta.arch)) {
         bail!(
             "--arch {arch:?} differs from the architecture of {}: {:?}",
