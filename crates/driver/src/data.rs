@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use curvscope_model::checkpoint::resolve_relative;
-use curvscope_model::cifar::{load_cifar10_bin, load_cifar10_python};
+use curvscope_model::cifar::{load_cifar10_bin, load_cifar10_python, load_cifar10_python_dir};
 use curvscope_model::svhn::load_svhn_mat;
 use curvscope_model::{
     default_data_dir, digits, fashion_corrupted, fashion_test, fashion_train, load_npz, toy2d,
@@ -24,7 +24,8 @@ pub const DATA_HELP: &str =
      halfspace[:N] (2-D points, label 1[x1 ≥ x2], for fixed-output), toy2d[:N] (the paper's 2-D \
      toy data), or a file: an .npz with arrays x [N, ...] (e.g. [N, C, H, W]) and y [N], a \
      CIFAR-10 binary batch (.bin, e.g. data_batch_1.bin), a CIFAR-10 python batch (a pickle, \
-     e.g. data_batch_1 or test_batch), or an SVHN .mat file (e.g. train_32x32.mat; label 10 is \
+     e.g. data_batch_1 or test_batch) or folder (cifar-10-batches-py: its data_batch_* files, \
+     the 50,000 training images), or an SVHN .mat file (e.g. train_32x32.mat; label 10 is \
      the digit 0). CIFAR-10 and SVHN images are [N, 3, 32, 32] with pixels / 255; \
      checkpoint.json's \"normalize\" field (per-channel mean and std) is applied to any of them";
 
@@ -76,13 +77,15 @@ pub fn load_dataset(spec: &str, seed: u64) -> Result<Dataset> {
 }
 
 /// A dataset file, by extension (.npz, .bin, .mat) or, for CIFAR-10's extension-less python
-/// batches, by the pickle protocol opcode (0x80) it starts with.
+/// batches, by the pickle protocol opcode (0x80) it starts with; a folder is CIFAR-10's
+/// `cifar-10-batches-py`, its training batches.
 fn load_data_file(path: &Path) -> Result<Dataset> {
     let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     Ok(match extension {
         "npz" => load_npz(path, None)?,
         "bin" => load_cifar10_bin(path)?,
         "mat" => load_svhn_mat(path)?,
+        _ if path.is_dir() => load_cifar10_python_dir(path)?,
         _ if starts_with_pickle(path) => load_cifar10_python(path)?,
         _ if path.exists() => bail!(
             "{}: not a dataset file curvscope reads (.npz, CIFAR-10 .bin or python batch, SVHN \
@@ -281,6 +284,11 @@ mod tests {
             err.to_string().contains("the pickle holds no dict"),
             "{err}"
         );
+        // A folder is CIFAR-10's cifar-10-batches-py.
+        let folder = dir.path().join("empty");
+        std::fs::create_dir(&folder).unwrap();
+        let err = load_dataset(folder.to_str().unwrap(), 0).unwrap_err();
+        assert!(err.to_string().contains("no data_batch_* files"), "{err}");
         let err = load_dataset("no-such-set", 0).unwrap_err();
         assert!(
             err.to_string().starts_with("unknown dataset 'no-such-set'"),

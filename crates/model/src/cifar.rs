@@ -186,6 +186,37 @@ fn kind(value: &Value) -> &'static str {
     }
 }
 
+/// Reads the training set of CIFAR-10's python version: every `data_batch_*` file in `dir`
+/// (the `cifar-10-batches-py` folder the archive unpacks to), in name order, one after
+/// another, as [`load_cifar10_python`] reads each — 50,000 images for the full set.
+///
+/// Fails, naming the folder, when it holds no `data_batch_*` file, or as
+/// [`load_cifar10_python`] on a bad batch.
+pub fn load_cifar10_python_dir(dir: &Path) -> Result<Dataset, DataError> {
+    let parse = |message: String| DataError::Parse {
+        path: dir.to_path_buf(),
+        message,
+    };
+    let mut batches: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| parse(format!("cannot read the folder: {e}")))?
+        .filter_map(|entry| Some(entry.ok()?.path()))
+        .filter(|p| file_name(p).starts_with("data_batch_"))
+        .collect();
+    batches.sort();
+    if batches.is_empty() {
+        return Err(parse(
+            "no data_batch_* files (expected CIFAR-10's cifar-10-batches-py folder)".into(),
+        ));
+    }
+    let (mut x, mut labels) = (Vec::new(), Vec::new());
+    for batch in &batches {
+        let data = load_cifar10_python(batch)?;
+        x.extend_from_slice(data.x());
+        labels.extend_from_slice(data.labels().expect("CIFAR-10 batches have labels"));
+    }
+    cifar10(dir, x, labels)
+}
+
 /// The bytes of a uint8 numpy array `[N, cols]` (N ≥ 1, C order) as numpy pickles it with
 /// protocol 2 and serde-pickle reads it: the state tuple `(1, shape, dtype state, fortran,
 /// raw)`, where the dtype state's second item is the byte order, `'|'` for one-byte elements.

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use curvscope_model::cifar::load_cifar10_python;
+use curvscope_model::cifar::{load_cifar10_python, load_cifar10_python_dir};
 use curvscope_model::svhn::load_svhn_mat;
 use curvscope_model::{Dataset, Normalize};
 
@@ -39,6 +39,26 @@ fn cifar10_python_batches_read_like_torchvision() {
         assert_matches(&data, "cifar_x", "cifar_y");
         assert_eq!(data.info().name, format!("CIFAR-10 {file}"));
     }
+}
+
+#[test]
+fn a_cifar10_batches_py_folder_is_its_data_batches_in_name_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = load_cifar10_python_dir(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("no data_batch_* files"), "{err}");
+    // Batch 2 is the Python 3 re-pickle, batch 1 the Python 2 file; test_batch is not training data.
+    for (file, name) in [
+        ("cifar10_py3_batch", "data_batch_2"),
+        ("cifar10_py2_batch", "data_batch_1"),
+        ("cifar10_py2_batch", "test_batch"),
+    ] {
+        std::fs::copy(fixture(file), dir.path().join(name)).unwrap();
+    }
+    let data = load_cifar10_python_dir(dir.path()).unwrap();
+    let one = load_cifar10_python(&fixture("cifar10_py2_batch")).unwrap();
+    assert_eq!(data.len(), 8);
+    assert_eq!(data.x(), [one.x(), one.x()].concat());
+    assert_eq!(data.labels().unwrap(), [3, 9, 0, 7, 3, 9, 0, 7]);
 }
 
 #[test]
