@@ -1098,7 +1098,8 @@ fn max_memory_refuses_what_cannot_fit_and_shrinks_the_chunk_to_what_can() {
     success(analyze(&run, &plain, &[]));
     let plain = Csv::read(&plain.join("metrics.csv"));
     let ample = tmp.path().join("ample");
-    success(analyze(&run, &ample, &["--max-memory", "8GB"]));
+    let output = success(analyze(&run, &ample, &["--max-memory", "8GB"]));
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("note:"));
     assert_eq!(
         Csv::read(&ample.join("metrics.csv")).without_time(),
         plain.without_time()
@@ -1108,7 +1109,7 @@ fn max_memory_refuses_what_cannot_fit_and_shrinks_the_chunk_to_what_can() {
     let output = success(analyze(&run, &small, &["--max-memory", "10kB"]));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("streaming 15 per-sample gradients at a time (not --chunk 64)"),
+        stderr.contains("streaming 15 per-sample gradients at a time (not 64)"),
         "{stderr}"
     );
     let small = Csv::read(&small.join("metrics.csv"));

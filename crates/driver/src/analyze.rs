@@ -547,12 +547,12 @@ fn analyze_one(
     let data = cache.get(&choice)?;
     let dim = checkpoint.theta.len();
     let plan = MemoryPlan::new(dim, data.len(), &options.report, budget.analysis)?;
-    if plan.chunk < options.report.chunk {
+    if plan.chunk < plan.requested_chunk {
         eprintln!(
-            "note: {name}: streaming {} per-sample gradients at a time (not --chunk {}) to stay \
-             within the {} memory budget",
+            "note: {name}: streaming {} per-sample gradients at a time (not {}) to stay within \
+             the {} memory budget",
             plan.chunk,
-            options.report.chunk,
+            plan.requested_chunk,
             format_bytes(budget.analysis)
         );
     }

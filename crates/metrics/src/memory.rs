@@ -50,8 +50,10 @@ pub struct MemoryError {
 /// An analysis sized to a budget: its stages and the per-sample chunk that fits.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MemoryPlan {
-    /// Per-sample gradients streamed at once: `options.chunk`, lowered to fit the budget.
+    /// Per-sample gradients streamed at once: `requested_chunk`, lowered to fit the budget.
     pub chunk: usize,
+    /// `options.chunk`, at most N: what streams without a budget.
+    pub requested_chunk: usize,
     /// Every stage, in the order the analysis runs them, with the chunk above.
     pub stages: Vec<MemoryStage>,
 }
@@ -123,7 +125,9 @@ impl MemoryPlan {
             TraceHSigmaMethod::Exact => CHUNK_COPIES,
             TraceHSigmaMethod::Stochastic { .. } => CHUNK_COPIES / 2,
         };
-        let chunk = (room / copies).clamp(1, options.chunk.max(1) as u64) as usize;
+        // No chunk is longer than the data.
+        let requested_chunk = options.chunk.min(n_samples).max(1);
+        let chunk = (room / copies).clamp(1, requested_chunk as u64) as usize;
         stages.push(MemoryStage {
             what: format!(
                 "streaming per-sample gradients ({chunk} at a time × {copies} copies + H's \
@@ -153,7 +157,11 @@ impl MemoryPlan {
                 budget,
             });
         }
-        Ok(Self { chunk, stages })
+        Ok(Self {
+            chunk,
+            requested_chunk,
+            stages,
+        })
     }
 
     /// The largest stage's bytes: the analysis' peak, as counted here.
@@ -180,7 +188,8 @@ mod tests {
 
     #[test]
     fn stages_count_the_vectors_each_holds() {
-        // D = 1000 (8 kB vectors), N = 50, k = 5: Lanczos basis 2·5 + 100 = 110.
+        // D = 1000 (8 kB vectors), N = 50 (so chunks of 50, not 64), k = 5: Lanczos basis
+        // 2·5 + 100 = 110.
         let plan = MemoryPlan::new(1000, 50, &options(3), u64::MAX).unwrap();
         let kb = |vectors: u64| vectors * 8000;
         let bytes: Vec<u64> = plan.stages.iter().map(|s| s.bytes).collect();
@@ -189,11 +198,14 @@ mod tests {
             [
                 kb(110 + 5 + 4),
                 kb(102 + 1 + 5 + 4),
-                kb(4 * 64 + 5 + 4),
-                kb(50 + 64 + 106 + 3 + 5 + 4)
+                kb(4 * 50 + 5 + 4),
+                kb(50 + 50 + 106 + 3 + 5 + 4)
             ]
         );
-        assert_eq!((plan.chunk, plan.peak()), (64, kb(4 * 64 + 9)));
+        assert_eq!(
+            (plan.chunk, plan.requested_chunk, plan.peak()),
+            (50, 50, kb(50 + 50 + 106 + 3 + 9))
+        );
     }
 
     #[test]
@@ -201,7 +213,7 @@ mod tests {
         let kb = |vectors: u64| vectors * 8000;
         // Room for 150 chunk vectors beside 5 eigenvectors and the overhead: 37 per copy.
         let plan = MemoryPlan::new(1000, 50, &options(0), kb(159)).unwrap();
-        assert_eq!(plan.chunk, 37);
+        assert_eq!((plan.chunk, plan.requested_chunk), (37, 50));
         assert_eq!(plan.peak(), kb(4 * 37 + 9));
         // Just above the top-k Lanczos stage (119 vectors).
         let plan = MemoryPlan::new(1000, 50, &options(0), kb(120)).unwrap();

@@ -192,6 +192,17 @@ fn kind(value: &Value) -> &'static str {
 ///
 /// Fails, naming the folder, when it holds no `data_batch_*` file, or as
 /// [`load_cifar10_python`] on a bad batch.
+///
+/// ```
+/// use curvscope_model::cifar::load_cifar10_python_dir;
+/// # let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/datasets/cifar10_py2_batch");
+/// let dir = tempfile::tempdir()?;
+/// for name in ["data_batch_1", "data_batch_2", "test_batch"] {
+///     std::fs::copy(fixture, dir.path().join(name))?; // a batch of 4 images
+/// }
+/// assert_eq!(load_cifar10_python_dir(dir.path())?.len(), 8); // test_batch is not read
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn load_cifar10_python_dir(dir: &Path) -> Result<Dataset, DataError> {
     let parse = |message: String| DataError::Parse {
         path: dir.to_path_buf(),
