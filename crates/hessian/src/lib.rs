@@ -32,7 +32,5 @@ pub use estimate::{Estimate, Estimator};
 pub use hvp::HessianOperator;
 pub use linalg::{dot, norm};
 pub use operator::{AsHermitian, CountingOperator, LinearOperator};
-pub use spectrum::{
-    dense_eigenvalues, dense_spectrum_bytes, gb, DenseSpectrum, DenseSpectrumError,
-};
+pub use spectrum::{dense_eigenvalues, dense_spectrum_bytes, DenseSpectrum, DenseSpectrumError};
 pub use trace::{deflated_hutchinson, hutch_plus_plus, hutchinson, Probes, TraceEstimate};

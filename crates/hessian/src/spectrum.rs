@@ -89,13 +89,8 @@ impl std::fmt::Display for DenseSpectrumError {
 
 impl std::error::Error for DenseSpectrumError {}
 
-/// `bytes` in GB (10⁹ bytes) to three significant digits, for memory messages.
-///
-/// ```
-/// assert_eq!(curvscope_hessian::gb(2_054_000_000), "2.05");
-/// assert_eq!(curvscope_hessian::gb(5_180), "0.00000518");
-/// ```
-pub fn gb(bytes: u64) -> String {
+/// `bytes` in GB (10⁹ bytes) to three significant digits: "2.05", "0.00000518".
+fn gb(bytes: u64) -> String {
     let gb = bytes as f64 / 1e9;
     let digits = if gb > 0.0 {
         (2 - gb.log10().floor() as i64).max(0) as usize
