@@ -333,7 +333,12 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
     }
     let bars = MultiProgress::new();
     let bar = bars.add(progress::bar(args.quiet, dirs.len() as u64, "checkpoints"));
-    let budget_bytes = (args.full_spectrum_memory * 1e9) as u64;
+    let setup = Setup {
+        options: &options,
+        hash: &hash,
+        budget_bytes: (args.full_spectrum_memory * 1e9) as u64,
+        job,
+    };
     let mut records: Vec<Option<CheckpointRecord>> = vec![None; dirs.len()];
     let mut outcomes = Vec::with_capacity(dirs.len());
     let mut failures = Vec::new();
@@ -376,16 +381,7 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
             bar: &bar,
             quiet: args.quiet,
         };
-        match analyze_one(
-            dir,
-            fingerprint,
-            &options,
-            &hash,
-            budget_bytes,
-            &mut data,
-            &progress,
-            job,
-        ) {
+        match analyze_one(dir, fingerprint, &setup, &mut data, &progress) {
             Ok(_) if !job.leads() => outcomes.push(Outcome::Computed),
             Ok(record) => {
                 for warning in warnings(&record) {
@@ -469,7 +465,7 @@ fn write_manifest(
     )?;
     write_atomic(&out.join(README_MD), tables::readme().as_bytes())?;
 
-    for (old, count) in other_options(&reports, &dirs, &hash) {
+    for (old, count) in other_options(&reports, dirs, hash) {
         let fate = if args.merge {
             "--merge leaves them out: pass the options they were analyzed with".to_string()
         } else {
@@ -543,19 +539,31 @@ impl CheckpointProgress<'_> {
     }
 }
 
+/// What the analyses of all checkpoints share: the options and their hash, the memory budget
+/// of `--full-spectrum` in bytes, and the job's ranks.
+struct Setup<'a> {
+    options: &'a AnalysisOptions,
+    hash: &'a str,
+    budget_bytes: u64,
+    job: &'a Job,
+}
+
 /// Loads one checkpoint, builds its objective (on this rank's share of the samples in a job
 /// of several) and computes its report; with --full-spectrum, refuses a D whose dense Hessian
 /// exceeds `budget_bytes` before any other work.
 fn analyze_one(
     dir: &Path,
     fingerprint: Option<String>,
-    options: &AnalysisOptions,
-    hash: &str,
-    budget_bytes: u64,
+    setup: &Setup,
     cache: &mut DataCache,
     progress: &CheckpointProgress,
-    job: &Job,
 ) -> Result<CheckpointRecord> {
+    let &Setup {
+        options,
+        hash,
+        budget_bytes,
+        job,
+    } = setup;
     let start = Instant::now();
     let name = progress.name;
     progress.stage("loading");
