@@ -53,7 +53,7 @@ pub fn share(n: usize, size: usize, rank: usize) -> Range<usize> {
 /// ```
 /// use std::sync::Arc;
 /// use curvscope_model::{ArchSpec, BurnObjective, Cpu, Dataset, Distributed, Objective};
-/// use curvscope_model::{Precision, Targets, ThreadGroup};
+/// use curvscope_model::{Collective, Precision, Targets, ThreadGroup};
 /// use curvscope_model::distributed::share;
 ///
 /// // The paper's 2-D loss on three samples, split over two "processes" (threads).
