@@ -6,6 +6,9 @@
 //! described in the folder's README.md and analysis.json). Every file is replaced atomically,
 //! so a killed run loses at most the checkpoint in progress; a rerun reuses each record whose
 //! options hash and checkpoint fingerprint still match, and recomputes the rest.
+//!
+//! Under `mpirun -n P` (feature `mpi`) the P ranks share every checkpoint's samples
+//! ([`curvscope_model::Distributed`]); rank 0 alone decides reuse, writes and shows progress.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,14 +22,16 @@ use curvscope_metrics::{
     AscentOptions, CurvatureOptions, EpsilonSharpnessOptions, HessianSpectrum, MemoryPlan, Purpose,
     ReportOptions, SharpnessOptions, TraceHSigmaMethod,
 };
+use curvscope_model::distributed::share;
 use curvscope_model::files::write_atomic;
-use curvscope_model::load_checkpoint;
+use curvscope_model::{load_checkpoint, ArchSpec, Dataset, Distributed, Objective, Precision};
 use indicatif::{MultiProgress, ProgressBar};
 
 use crate::checkpoints::{checkpoint_dirs, checkpoint_name, content_sha256, dtype_name};
 use crate::data::{label_mismatch, DataArgs, DataCache, DataChoice};
 use crate::flags;
-use crate::network::objective;
+use crate::job::Job;
+use crate::network::{objective, Device};
 use crate::progress;
 use crate::record::{
     AnalysisOptions, CheckpointRecord, DataUsed, Failure, FAILURES_CSV, MANIFEST_JSON, README_MD,
@@ -302,7 +307,17 @@ enum Outcome {
     Failed,
 }
 
-pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
+pub fn run(mut args: AnalyzeArgs) -> Result<ExitCode> {
+    let job = Job::start()?;
+    if !job.leads() {
+        args.quiet = true;
+        args.json = false;
+    }
+    let result = run_job(args, &job);
+    job.or_abort(result)
+}
+
+fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
     crate::flags::thread_pool(args.threads)?;
     let options = analysis_options(&args)?;
     let hash = options.hash();
@@ -320,43 +335,20 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
         .out
         .clone()
         .unwrap_or_else(|| args.input.join("analysis"));
-    flags::output_dir(&out, "--out")?;
     let reports = out.join(REPORTS_DIR);
-    std::fs::create_dir_all(&reports).with_context(|| format!("creating {}", reports.display()))?;
-    let manifest = serde_json::json!({
-        "curvscope_version": env!("CARGO_PKG_VERSION"),
-        "input": args.input,
-        "options": options,
-        "options_hash": hash,
-        "files": tables::column_docs(),
-    });
-    write_atomic(
-        &out.join(MANIFEST_JSON),
-        &serde_json::to_vec_pretty(&manifest)?,
-    )?;
-    write_atomic(&out.join(README_MD), tables::readme().as_bytes())?;
-
-    for (old, count) in other_options(&reports, &dirs, &hash) {
-        let fate = if args.merge {
-            "--merge leaves them out: pass the options they were analyzed with".to_string()
-        } else {
-            format!(
-                "their results are replaced by ones with options hash {hash} (use another --out \
-                 to keep both)"
-            )
-        };
-        eprintln!(
-            "note: {count} of the {} checkpoints were analyzed into {} with other options \
-             (options hash {old}); {fate}",
-            dirs.len(),
-            out.display()
-        );
+    if job.leads() {
+        write_manifest(&args, &out, &options, &hash, &dirs)?;
     }
     let bars = MultiProgress::new();
     let bar = bars.add(progress::bar(args.quiet, dirs.len() as u64, "checkpoints"));
-    let budget = MemoryBudget {
-        full_spectrum: (args.full_spectrum_memory * 1e9) as u64,
-        analysis: args.max_memory.unwrap_or_else(flags::default_memory_budget),
+    let setup = Setup {
+        options: &options,
+        hash: &hash,
+        budget: MemoryBudget {
+            full_spectrum: (args.full_spectrum_memory * 1e9) as u64,
+            analysis: args.max_memory.unwrap_or_else(flags::default_memory_budget),
+        },
+        job,
     };
     let mut records: Vec<Option<CheckpointRecord>> = vec![None; dirs.len()];
     let mut outcomes = Vec::with_capacity(dirs.len());
@@ -366,11 +358,15 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
         let name = checkpoint_name(dir);
         let report_path = reports.join(format!("{name}.json"));
         let fingerprint = content_sha256(dir);
-        if let Some(record) =
-            CheckpointRecord::reusable(&report_path, &hash, fingerprint.as_deref())
-        {
-            print_json(args.json, &record)?;
-            records[i] = Some(record);
+        let reusable = job
+            .leads()
+            .then(|| CheckpointRecord::reusable(&report_path, &hash, fingerprint.as_deref()))
+            .flatten();
+        if job.leaders(reusable.is_some()) {
+            if let Some(record) = reusable {
+                print_json(args.json, &record)?;
+                records[i] = Some(record);
+            }
             outcomes.push(Outcome::Reused);
             bar.inc(1);
             bar.reset_eta();
@@ -396,15 +392,8 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
             bar: &bar,
             quiet: args.quiet,
         };
-        match analyze_one(
-            dir,
-            fingerprint,
-            &options,
-            &hash,
-            &budget,
-            &mut data,
-            &progress,
-        ) {
+        match analyze_one(dir, fingerprint, &setup, &mut data, &progress) {
+            Ok(_) if !job.leads() => outcomes.push(Outcome::Computed),
             Ok(record) => {
                 for warning in warnings(&record) {
                     bar.suspend(|| eprintln!("warning: {name}: {warning}"));
@@ -415,6 +404,7 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
                 outcomes.push(Outcome::Computed);
             }
             Err(err) => {
+                job.abort_if_several(&err);
                 let failure = Failure {
                     checkpoint: name.clone(),
                     path: dir.clone(),
@@ -430,12 +420,15 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
                 }
             }
         }
-        write_tables(&args, &out, &records, &failures)?;
+        write_tables(&args, job, &out, &records, &failures)?;
         bar.inc(1);
     }
-    write_tables(&args, &out, &records, &failures)?;
+    write_tables(&args, job, &out, &records, &failures)?;
     bar.finish_and_clear();
     if !args.quiet {
+        if let Some(traffic) = job.traffic() {
+            eprintln!("note: MPI: {traffic}");
+        }
         let table = summary(&dirs, &records, &outcomes, &out);
         if args.json {
             eprint!("{table}");
@@ -445,6 +438,8 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     }
     if failures.is_empty() {
         Ok(ExitCode::SUCCESS)
+    } else if !job.leads() {
+        Ok(ExitCode::FAILURE)
     } else {
         eprintln!(
             "error: {} of {} checkpoints failed (see {})",
@@ -456,15 +451,60 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     }
 }
 
+/// The output folder's manifest and README, and a note for each set of checkpoints analyzed
+/// into it with other options (the leading rank's job).
+fn write_manifest(
+    args: &AnalyzeArgs,
+    out: &Path,
+    options: &AnalysisOptions,
+    hash: &str,
+    dirs: &[PathBuf],
+) -> Result<()> {
+    flags::output_dir(out, "--out")?;
+    let reports = out.join(REPORTS_DIR);
+    std::fs::create_dir_all(&reports).with_context(|| format!("creating {}", reports.display()))?;
+    let manifest = serde_json::json!({
+        "curvscope_version": env!("CARGO_PKG_VERSION"),
+        "input": args.input,
+        "options": options,
+        "options_hash": hash,
+        "files": tables::column_docs(),
+    });
+    write_atomic(
+        &out.join(MANIFEST_JSON),
+        &serde_json::to_vec_pretty(&manifest)?,
+    )?;
+    write_atomic(&out.join(README_MD), tables::readme().as_bytes())?;
+
+    for (old, count) in other_options(&reports, dirs, hash) {
+        let fate = if args.merge {
+            "--merge leaves them out: pass the options they were analyzed with".to_string()
+        } else {
+            format!(
+                "their results are replaced by ones with options hash {hash} (use another --out \
+                 to keep both)"
+            )
+        };
+        eprintln!(
+            "note: {count} of the {} checkpoints were analyzed into {} with other options \
+             (options hash {old}); {fate}",
+            dirs.len(),
+            out.display()
+        );
+    }
+    Ok(())
+}
+
 /// Rewrites the CSVs of `out` from the records so far, unless this is one shard of several
-/// (the CSVs are all shards' together: `--merge` writes them).
+/// (the CSVs are all shards' together: `--merge` writes them) or a rank other than the leader.
 fn write_tables(
     args: &AnalyzeArgs,
+    job: &Job,
     out: &Path,
     records: &[Option<CheckpointRecord>],
     failures: &[Failure],
 ) -> Result<()> {
-    if args.shard.is_some() {
+    if args.shard.is_some() || !job.leads() {
         return Ok(());
     }
     tables::write_all(out, &records.iter().flatten().collect::<Vec<_>>(), failures)
@@ -518,18 +558,31 @@ struct MemoryBudget {
     analysis: u64,
 }
 
-/// Loads one checkpoint, builds its objective and computes its report; refuses a D whose
-/// dense Hessian (with --full-spectrum) or whose analysis does not fit `budget` before any
-/// other work.
+/// What the analyses of all checkpoints share: the options and their hash, the memory
+/// budgets, and the job's ranks.
+struct Setup<'a> {
+    options: &'a AnalysisOptions,
+    hash: &'a str,
+    budget: MemoryBudget,
+    job: &'a Job,
+}
+
+/// Loads one checkpoint, builds its objective (on this rank's share of the samples in a job
+/// of several) and computes its report; refuses a D whose dense Hessian (with
+/// --full-spectrum) or whose analysis does not fit the budget before any other work.
 fn analyze_one(
     dir: &Path,
     fingerprint: Option<String>,
-    options: &AnalysisOptions,
-    hash: &str,
-    budget: &MemoryBudget,
+    setup: &Setup,
     cache: &mut DataCache,
     progress: &CheckpointProgress,
 ) -> Result<CheckpointRecord> {
+    let &Setup {
+        options,
+        hash,
+        ref budget,
+        job,
+    } = setup;
     let start = Instant::now();
     let name = progress.name;
     progress.stage("loading");
@@ -546,8 +599,9 @@ fn analyze_one(
     );
     let data = cache.get(&choice)?;
     let dim = checkpoint.theta.len();
+    // Sized for all N samples: a rank holding a share needs less.
     let plan = MemoryPlan::new(dim, data.len(), &options.report, budget.analysis)?;
-    if plan.chunk < plan.requested_chunk {
+    if plan.chunk < plan.requested_chunk && job.leads() {
         eprintln!(
             "note: {name}: streaming {} per-sample gradients at a time (not {}) to stay within \
              the {} memory budget",
@@ -556,16 +610,17 @@ fn analyze_one(
             format_bytes(budget.analysis)
         );
     }
-    if options.data.is_none() {
+    if options.data.is_none() && job.leads() {
         if let Some(warning) = label_mismatch(&checkpoint.meta, data) {
             eprintln!("warning: {name}: {warning}");
         }
     }
-    let objective = objective(
+    let objective = objective_of_share(
         &checkpoint.meta.arch,
         data,
         options.precision,
         options.device,
+        job,
     )
     .with_context(|| format!("{name}: building the network on '{}'", choice.spec))?;
     let theta = &checkpoint.theta;
@@ -613,6 +668,32 @@ fn analyze_one(
         wall_time_s: start.elapsed().as_secs_f64(),
         report,
     })
+}
+
+/// The objective on all of `data`: built on this rank's [`share`] of it and summed over the
+/// job's ranks when there are several.
+fn objective_of_share(
+    arch: &ArchSpec,
+    data: &Dataset,
+    precision: Precision,
+    device: Device,
+    job: &Job,
+) -> Result<Box<dyn Objective>> {
+    let Some(collective) = job.collective() else {
+        return objective(arch, data, precision, device);
+    };
+    let (n, ranks) = (data.len(), collective.size());
+    ensure!(
+        n >= ranks,
+        "{n} samples cannot be shared by {ranks} ranks (use fewer)"
+    );
+    let local = objective(
+        arch,
+        &data.slice(share(n, ranks, collective.rank())),
+        precision,
+        device,
+    )?;
+    Ok(Box::new(Distributed::new(local, collective, n)))
 }
 
 /// The batch size b of the minibatch columns: `--batch` (at most the N samples), else the

@@ -10,6 +10,7 @@ mod figures;
 mod flags;
 mod frame;
 mod info;
+mod job;
 mod landscape;
 mod landscape_folder;
 mod landscape_plots;

@@ -4,12 +4,13 @@
 //! gradient has covariance Σ ([`centred_gaussian_weights`]).
 
 use curvscope_hessian::{dot, norm, Estimate, LinearOperator};
-use curvscope_model::Objective;
+use curvscope_model::{Collective, Objective};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Samples per chunk when a caller does not choose (bounds memory at chunk·D·8 bytes).
 pub(crate) const CHUNK: usize = 256;
@@ -20,6 +21,9 @@ pub(crate) const CHUNK: usize = 256;
 /// Why a shift: for any K, Σ = (1/N) Σ_i d_i d_iᵀ − m mᵀ, so every statistic of Σ takes one pass
 /// over the data; with K = ∇L(θ) (one weighted backward pass) m ≈ 0 and the subtraction loses
 /// nothing to cancellation even where ‖ḡ‖ dwarfs the noise.
+///
+/// In a data-parallel run each process streams its own samples; m is summed over all of them,
+/// so the centring is global.
 pub(crate) fn stream_deviations<O: Objective + ?Sized>(
     objective: &O,
     theta: &[f64],
@@ -39,6 +43,7 @@ pub(crate) fn stream_deviations<O: Objective + ?Sized>(
         }
         sink(&rows);
     });
+    objective.sum_over_processes(&mut sum);
     let n = objective.n_samples() as f64;
     let m = sum.iter().map(|s| s / n).collect();
     (shift, m)
@@ -96,6 +101,11 @@ pub fn noise_statistics<O: Objective + ?Sized>(
             projections.iter_mut().zip(proj).for_each(|(p, q)| *p += q);
         }
     });
+    // One all-reduce for every partial sum of a data-parallel run (a no-op in one process).
+    let mut partial = [vec![squares], projections, diagonal_squares].concat();
+    objective.sum_over_processes(&mut partial);
+    let (squares, rest) = (partial[0], &partial[1..]);
+    let (projections, diagonal_squares) = rest.split_at(directions.len());
     let n_f = n as f64;
     let mean: Vec<f64> = shift.iter().zip(&m).map(|(k, mi)| k + mi).collect();
     NoiseStatistics {
@@ -104,7 +114,7 @@ pub fn noise_statistics<O: Objective + ?Sized>(
         quadratic_forms: directions
             .iter()
             .zip(projections)
-            .map(|(u, p)| shifted_variance(p, n_f, dot(u, &m).powi(2)))
+            .map(|(u, p)| shifted_variance(*p, n_f, dot(u, &m).powi(2)))
             .collect(),
         diagonal: diagonal_squares
             .iter()
@@ -136,6 +146,10 @@ pub(crate) fn shifted_variance(sum_of_squares: f64, n: f64, mean_squared: f64) -
 /// for every Σ·x, and an eigensolver needs tens of products, so memory wins at these sizes.
 /// Σ·x = (1/N) G_cᵀ(G_c x) costs 4·N·D flops, parallel inside (rayon), bit-reproducible.
 ///
+/// In a data-parallel run ([`Objective::collective`]) each process holds only its own rows
+/// (centred on the global mean) and Σ·x is the sum over processes of their G_cᵀ(G_c x): one
+/// D-vector all-reduce per product, and no gradient ever leaves its process.
+///
 /// ```
 /// use curvscope_hessian::LinearOperator;
 /// use curvscope_metrics::CovarianceOperator;
@@ -148,21 +162,34 @@ pub struct CovarianceOperator {
     n: usize,
     dim: usize,
     centred: Vec<f64>,
+    collective: Option<Arc<dyn Collective>>,
 }
 
 impl CovarianceOperator {
-    /// Collects all N per-sample gradients at θ (in chunks of `chunk`) and centres them.
+    /// Collects all N per-sample gradients at θ (in chunks of `chunk`; in a data-parallel run
+    /// this process's share) and centres them on their mean.
     pub fn from_objective<O: Objective + ?Sized>(
         objective: &O,
         theta: &[f64],
         chunk: usize,
     ) -> Self {
-        let mut rows = Vec::with_capacity(objective.n_samples() * objective.dim());
-        // Deviations from ∇L(θ) centre to the same G_c and keep the mean subtraction benign.
-        stream_deviations(objective, theta, chunk, &mut |chunk_rows| {
-            rows.extend_from_slice(chunk_rows)
+        // Reserved once, so the rows never reallocate (N·D·8 bytes, not twice that); in a
+        // data-parallel run N·D bounds this process's share, and untouched capacity costs
+        // address space, not memory.
+        let mut centred = Vec::with_capacity(objective.n_samples() * objective.dim());
+        // Deviations from ∇L(θ), then from their mean m: the mean subtraction stays benign.
+        let (_, m) = stream_deviations(objective, theta, chunk, &mut |chunk_rows| {
+            centred.extend_from_slice(chunk_rows)
         });
-        Self::centre(rows, objective.n_samples())
+        for row in centred.chunks_exact_mut(objective.dim()) {
+            row.iter_mut().zip(&m).for_each(|(g, mi)| *g -= mi);
+        }
+        Self {
+            n: objective.n_samples(),
+            dim: objective.dim(),
+            centred,
+            collective: objective.collective(),
+        }
     }
 
     /// From N per-sample gradients, row-major `[N, D]`; centres them on their exact mean.
@@ -193,6 +220,7 @@ impl CovarianceOperator {
             n,
             dim,
             centred: gradients,
+            collective: None,
         }
     }
 
@@ -201,7 +229,8 @@ impl CovarianceOperator {
         self.n
     }
 
-    /// The centred gradients G_c, row-major `[N, D]`.
+    /// The centred gradients G_c, row-major `[N, D]` (this process's rows in a data-parallel
+    /// run).
     pub fn centred_gradients(&self) -> &[f64] {
         &self.centred
     }
@@ -213,7 +242,16 @@ impl CovarianceOperator {
     /// assert_eq!(sigma.trace(), 2.0);
     /// ```
     pub fn trace(&self) -> f64 {
-        self.centred.iter().map(|g| g * g).sum::<f64>() / self.n as f64
+        let mut squares = [self.centred.iter().map(|g| g * g).sum::<f64>()];
+        self.sum_over_processes(&mut squares);
+        squares[0] / self.n as f64
+    }
+
+    /// Completes a sum over the rows held with the other processes' (a no-op in one process).
+    fn sum_over_processes(&self, partial: &mut [f64]) {
+        if let Some(collective) = &self.collective {
+            collective.sum(partial);
+        }
     }
 }
 
@@ -239,8 +277,9 @@ impl LinearOperator for CovarianceOperator {
                         .zip(&row[cols.clone()])
                         .for_each(|(o, g)| *o += yi * g);
                 }
-                block.iter_mut().for_each(|o| *o /= self.n as f64);
             });
+        self.sum_over_processes(&mut out);
+        out.iter_mut().for_each(|o| *o /= self.n as f64);
         out
     }
 

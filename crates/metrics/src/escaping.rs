@@ -5,11 +5,10 @@ use crate::covariance::{centred_gaussian_weights, stream_deviations};
 use crate::monte_carlo::monte_carlo;
 use curvscope_hessian::{dot, Estimate};
 use curvscope_model::Objective;
-use rayon::prelude::*;
 
 /// Tr(HΣ) = (1/N) Σ_i (g_i − ḡ)ᵀ H (g_i − ḡ), exactly: N + 1 Hessian-vector products on the
-/// per-sample gradients, streamed `chunk` at a time, each chunk's HVPs batched through
-/// [`Objective::hvps`] on all rayon threads.
+/// per-sample gradients, streamed `chunk` at a time, each chunk's forms batched through
+/// [`Objective::hessian_quadratic_forms`] (on all rayon threads for the burn networks).
 ///
 /// With deviations d_i = g_i − K from K = ∇L(θ) and m = ḡ − K (see `stream_deviations`),
 /// Tr(HΣ) = (1/N) Σ_i d_iᵀHd_i − mᵀHm: the one extra HVP buys a single pass over the data.
@@ -23,21 +22,17 @@ pub fn trace_h_sigma_exact<O: Objective + ?Sized>(
 ) -> Estimate {
     let d = objective.dim();
     let n = objective.n_samples();
-    let mut sum = 0.0;
+    let mut sum = [0.0];
     let (_, m) = stream_deviations(objective, theta, chunk, &mut |rows| {
         let rows: Vec<Vec<f64>> = rows.chunks(d).map(<[f64]>::to_vec).collect();
-        let batch = rows.len().div_ceil(rayon::current_num_threads()).max(1);
-        let forms: Vec<Vec<f64>> = rows
-            .par_chunks(batch)
-            .map(|vs| {
-                let hvs = objective.hvps(theta, vs);
-                vs.iter().zip(&hvs).map(|(v, hv)| dot(v, hv)).collect()
-            })
-            .collect();
-        sum += forms.iter().flatten().sum::<f64>();
+        sum[0] += objective
+            .hessian_quadratic_forms(theta, &rows)
+            .iter()
+            .sum::<f64>();
     });
+    objective.sum_over_processes(&mut sum);
     let correction = dot(&m, &objective.hvp(theta, &m));
-    Estimate::exact(sum / n as f64 - correction, n)
+    Estimate::exact(sum[0] / n as f64 - correction, n)
 }
 
 /// Tr(HΣ) without per-sample gradients, by the multiplicative-noise identity (Wu et al. 2020):
@@ -61,7 +56,7 @@ pub fn trace_h_sigma_stochastic<O: Objective + ?Sized>(
     seed: u64,
 ) -> Estimate {
     let n = objective.n_samples();
-    let samples = monte_carlo(probes, seed, |rng| {
+    let samples = monte_carlo(probes, seed, objective.collective().is_none(), |rng| {
         let w = centred_gaussian_weights(n, (n as f64).sqrt().recip(), rng);
         let v = objective.weighted_grad(theta, &w);
         dot(&v, &objective.hvp(theta, &v))

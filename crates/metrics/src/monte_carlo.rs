@@ -12,14 +12,18 @@ pub(crate) fn probe_rng(seed: u64, index: usize) -> ChaCha8Rng {
     rng
 }
 
-/// `f(probe_rng(seed, i))` for i in 0..m, evaluated in parallel and returned in index order.
-pub(crate) fn monte_carlo<T, F>(m: usize, seed: u64, f: F) -> Vec<T>
+/// `f(probe_rng(seed, i))` for i in 0..m, returned in index order: evaluated in parallel when
+/// `parallel`, else in order, as `f`s that make collective calls (a data-parallel objective,
+/// [`curvscope_model::Objective::collective`]) must be, so every process makes them in step.
+pub(crate) fn monte_carlo<T, F>(m: usize, seed: u64, parallel: bool, f: F) -> Vec<T>
 where
     T: Send,
     F: Fn(&mut ChaCha8Rng) -> T + Sync,
 {
-    (0..m)
-        .into_par_iter()
-        .map(|i| f(&mut probe_rng(seed, i)))
-        .collect()
+    let probe = |i| f(&mut probe_rng(seed, i));
+    if parallel {
+        (0..m).into_par_iter().map(probe).collect()
+    } else {
+        (0..m).map(probe).collect()
+    }
 }

@@ -74,7 +74,8 @@ pub fn expected_sharpness<O: Objective + ?Sized>(
 }
 
 /// L(θ+ν_m) − `base_loss` for m in 0..`samples`, ν_m with independent coordinates
-/// ν_i ~ N(0, `std(i)`²), ν_m drawn from stream m of `seed` (in parallel, returned in order).
+/// ν_i ~ N(0, `std(i)`²), ν_m drawn from stream m of `seed` (in parallel in one process,
+/// returned in order).
 /// Shared by [`expected_sharpness`] (std = σ) and average adaptive sharpness (std = ρ|θ_i|).
 pub(crate) fn gaussian_loss_changes<O: Objective + ?Sized>(
     objective: &O,
@@ -84,7 +85,7 @@ pub(crate) fn gaussian_loss_changes<O: Objective + ?Sized>(
     samples: usize,
     seed: u64,
 ) -> Vec<f64> {
-    monte_carlo(samples, seed, |rng| {
+    monte_carlo(samples, seed, objective.collective().is_none(), |rng| {
         let perturbed: Vec<f64> = theta
             .iter()
             .enumerate()

@@ -7,6 +7,7 @@ mod burn_objective;
 pub mod checkpoint;
 pub mod cifar;
 pub mod dataset;
+pub mod distributed;
 pub mod files;
 pub mod idx;
 pub mod net;
@@ -26,6 +27,7 @@ pub use checkpoint::{
     load_checkpoint, save_checkpoint, Checkpoint, CheckpointError, CheckpointMeta, Dtype,
 };
 pub use dataset::{labels_sha256, DataError, Dataset, DatasetInfo, Targets};
+pub use distributed::{Collective, Distributed, ThreadGroup};
 pub use normalize::Normalize;
 pub use npz::{load_npz, NpzError};
 pub use objective::Objective;

@@ -3,6 +3,10 @@
 //! θ ∈ R^D is a flat vector in PyTorch `state_dict` order; the host side is always `f64`
 //! whatever precision the backend computes in, so algorithms never care about the backend.
 
+use std::sync::Arc;
+
+use crate::distributed::Collective;
+
 /// L(θ) = (1/N) Σ_i ℓ_i(θ) over a fixed dataset, with exact derivatives.
 ///
 /// Implemented by the burn models ([`crate::BurnObjective`]) and by closed-form objectives in
@@ -41,6 +45,10 @@ pub trait Objective: Send + Sync {
 
     /// Calls `sink(start, rows)` for consecutive chunks of at most `chunk` per-sample gradients
     /// (`rows` is row-major `[len, D]`), so Σ statistics never hold all N×D numbers at once.
+    ///
+    /// A data-parallel objective ([`crate::Distributed`]) visits only this process's samples
+    /// (every process the same number of times, with empty chunks at the end where it has
+    /// fewer): sums over the rows must be completed with [`Objective::sum_over_processes`].
     fn for_each_grad_chunk(
         &self,
         theta: &[f64],
@@ -54,6 +62,30 @@ pub trait Objective: Send + Sync {
             let len = chunk.min(n - start);
             sink(start, &self.per_sample_grads_range(theta, start, len));
             start += len;
+        }
+    }
+
+    /// vᵀH(θ)v for each of `vs`, vectors this process alone holds: in a data-parallel run each
+    /// process passes its own (their number may differ), and all must call it together.
+    fn hessian_quadratic_forms(&self, theta: &[f64], vs: &[Vec<f64>]) -> Vec<f64> {
+        let hvs = self.hvps(theta, vs);
+        vs.iter()
+            .zip(&hvs)
+            .map(|(v, hv)| v.iter().zip(hv).map(|(a, b)| a * b).sum())
+            .collect()
+    }
+
+    /// The processes of a data-parallel run this objective's samples are split over
+    /// ([`crate::Distributed`]); `None` in one process.
+    fn collective(&self) -> Option<Arc<dyn Collective>> {
+        None
+    }
+
+    /// Element-wise sum of `partial` over the processes of a data-parallel run, in place (a
+    /// no-op in one process): completes sums over [`Objective::for_each_grad_chunk`]'s rows.
+    fn sum_over_processes(&self, partial: &mut [f64]) {
+        if let Some(collective) = self.collective() {
+            collective.sum(partial);
         }
     }
 

@@ -1,6 +1,7 @@
 //! Integration tests of curvscope-metrics against closed forms and dense linear algebra.
 
 mod covariance;
+mod distributed;
 mod dynamics;
 mod landscape;
 mod layers;

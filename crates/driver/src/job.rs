@@ -1,0 +1,231 @@
+//! This process's place in a data-parallel `mpirun -n P curvscope analyze …` job (feature
+//! `mpi`): which rank it is, the collective its objective sums over, and how a failure on one
+//! rank stops them all. Without the feature, or under P = 1, every process is a job of one.
+
+use std::sync::Arc;
+
+use curvscope_model::Collective;
+
+/// The ranks of one job. Rank 0 leads: it alone writes files and shows progress.
+pub struct Job {
+    #[cfg(feature = "mpi")]
+    mpi: Option<Arc<mpi_world::World>>,
+}
+
+impl Job {
+    /// Joins the MPI job this process was started in (a job of one when not under `mpirun`,
+    /// or without the `mpi` feature).
+    pub fn start() -> anyhow::Result<Job> {
+        #[cfg(feature = "mpi")]
+        {
+            let world = mpi_world::World::init()?;
+            let several = world.size() > 1;
+            if several {
+                world.abort_on_panic();
+            }
+            Ok(Job {
+                mpi: several.then(|| Arc::new(world)),
+            })
+        }
+        #[cfg(not(feature = "mpi"))]
+        Ok(Job {})
+    }
+
+    /// The collective of a job of several processes; `None` for one.
+    pub fn collective(&self) -> Option<Arc<dyn Collective>> {
+        #[cfg(feature = "mpi")]
+        if let Some(world) = &self.mpi {
+            return Some(world.clone());
+        }
+        None
+    }
+
+    /// Whether this process writes the files and shows progress (rank 0, or a job of one).
+    pub fn leads(&self) -> bool {
+        self.collective().is_none_or(|c| c.rank() == 0)
+    }
+
+    /// Rank 0's `decision`, on every rank (e.g. reuse a record rank 0 found; the other ranks
+    /// need not see the output folder).
+    pub fn leaders(&self, decision: bool) -> bool {
+        match self.collective() {
+            None => decision,
+            Some(c) => {
+                let mut vote = [f64::from(u8::from(decision && c.rank() == 0))];
+                c.sum(&mut vote);
+                vote[0] > 0.0
+            }
+        }
+    }
+
+    /// What this rank has sent through the collectives so far, in words (`None` in a job of
+    /// one): the communication volume of data parallelism, counted rather than estimated.
+    pub fn traffic(&self) -> Option<String> {
+        #[cfg(feature = "mpi")]
+        if let Some(world) = &self.mpi {
+            return Some(world.traffic());
+        }
+        None
+    }
+
+    /// In a job of several ranks, an error on one cannot be skipped (the others would wait in
+    /// its collectives forever): prints it with the rank named and aborts the whole job. In a
+    /// job of one, returns (the caller reports the error).
+    pub fn abort_if_several(&self, err: &anyhow::Error) {
+        #[cfg(feature = "mpi")]
+        if let Some(world) = &self.mpi {
+            world.abort(&format!("{err:#}"));
+        }
+        #[cfg(not(feature = "mpi"))]
+        let _ = err;
+    }
+
+    /// `result`, after [`Job::abort_if_several`] on its error.
+    pub fn or_abort<T>(&self, result: anyhow::Result<T>) -> anyhow::Result<T> {
+        if let Err(err) = &result {
+            self.abort_if_several(err);
+        }
+        result
+    }
+}
+
+#[cfg(feature = "mpi")]
+mod mpi_world {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Mutex;
+
+    use anyhow::{ensure, Context};
+    use curvscope_model::Collective;
+    use mpi::collective::{CommunicatorCollectives, SystemOperation};
+    use mpi::datatype::PartitionMut;
+    use mpi::environment::Universe;
+    use mpi::topology::{Communicator, SimpleCommunicator};
+    use mpi::Threading;
+
+    /// MPI_COMM_WORLD, entered at MPI_THREAD_SERIALIZED: calls may come from any thread, one
+    /// at a time (the mutex); the universe finalizes MPI when dropped.
+    pub struct World {
+        world: Mutex<SimpleCommunicator>,
+        rank: usize,
+        size: usize,
+        /// All-reduce calls and the bytes this rank contributed to them.
+        sums: AtomicU64,
+        summed_bytes: AtomicU64,
+        /// All-gather calls and the bytes this rank contributed to them.
+        gathers: AtomicU64,
+        gathered_bytes: AtomicU64,
+        _universe: Universe,
+    }
+
+    // SAFETY: the communicator is only used under the mutex, so at most one thread calls MPI at
+    // a time, which MPI_THREAD_SERIALIZED (checked in `init`) allows from any thread.
+    unsafe impl Send for World {}
+    unsafe impl Sync for World {}
+
+    impl std::fmt::Debug for World {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "MPI rank {} of {}", self.rank, self.size)
+        }
+    }
+
+    impl World {
+        pub fn init() -> anyhow::Result<World> {
+            let (universe, threading) = mpi::initialize_with_threading(Threading::Serialized)
+                .context("MPI was already initialized")?;
+            ensure!(
+                threading >= Threading::Serialized,
+                "the MPI library offers thread level {threading:?}; curvscope needs Serialized"
+            );
+            let world = universe.world();
+            Ok(World {
+                rank: world.rank() as usize,
+                size: world.size() as usize,
+                world: Mutex::new(world),
+                sums: AtomicU64::new(0),
+                summed_bytes: AtomicU64::new(0),
+                gathers: AtomicU64::new(0),
+                gathered_bytes: AtomicU64::new(0),
+                _universe: universe,
+            })
+        }
+
+        /// Prints `message` with this rank named, then MPI_Abort: mpirun stops every rank.
+        pub fn abort(&self, message: &str) -> ! {
+            eprintln!("error: rank {} of {}: {message}", self.rank, self.size);
+            // A panicking thread may hold the lock: abort through a fresh handle then.
+            match self.world.try_lock() {
+                Ok(world) => world.abort(1),
+                Err(_) => SimpleCommunicator::world().abort(1),
+            }
+        }
+
+        /// A panic on this rank (e.g. a tensor of the wrong shape) aborts the job with the rank
+        /// named, instead of leaving the other ranks waiting in a collective.
+        pub fn abort_on_panic(&self) {
+            let (rank, size) = (self.rank, self.size);
+            let default = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                default(info);
+                eprintln!("error: rank {rank} of {size} panicked; aborting the job");
+                SimpleCommunicator::world().abort(101);
+            }));
+        }
+
+        pub fn traffic(&self) -> String {
+            let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+            format!(
+                "rank {} of {} all-reduced {} vectors ({} bytes) and all-gathered {} ({} bytes)",
+                self.rank,
+                self.size,
+                load(&self.sums),
+                load(&self.summed_bytes),
+                load(&self.gathers),
+                load(&self.gathered_bytes)
+            )
+        }
+
+        fn world(&self) -> std::sync::MutexGuard<'_, SimpleCommunicator> {
+            self.world.lock().expect("no MPI call panicked")
+        }
+    }
+
+    impl Collective for World {
+        fn rank(&self) -> usize {
+            self.rank
+        }
+
+        fn size(&self) -> usize {
+            self.size
+        }
+
+        fn sum(&self, values: &mut [f64]) {
+            self.sums.fetch_add(1, Ordering::Relaxed);
+            self.summed_bytes
+                .fetch_add(8 * values.len() as u64, Ordering::Relaxed);
+            let local = values.to_vec();
+            self.world()
+                .all_reduce_into(&local[..], values, SystemOperation::sum());
+        }
+
+        fn gather(&self, local: &[f64]) -> Vec<f64> {
+            self.gathers.fetch_add(1, Ordering::Relaxed);
+            self.gathered_bytes
+                .fetch_add(8 * local.len() as u64, Ordering::Relaxed);
+            let world = self.world();
+            let mut counts = vec![0 as mpi::Count; self.size];
+            world.all_gather_into(&(local.len() as mpi::Count), &mut counts[..]);
+            let displs: Vec<mpi::Count> = counts
+                .iter()
+                .scan(0, |at, &c| {
+                    let start = *at;
+                    *at += c;
+                    Some(start)
+                })
+                .collect();
+            let mut all = vec![0.0; counts.iter().map(|&c| c as usize).sum()];
+            let mut partition = PartitionMut::new(&mut all[..], &counts[..], &displs[..]);
+            world.all_gather_varcount_into(local, &mut partition);
+            all
+        }
+    }
+}
