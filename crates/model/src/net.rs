@@ -176,20 +176,32 @@ fn grid(n: usize) -> impl Iterator<Item = (usize, usize)> {
 fn im2col<B: Backend>(maps: FeatureMaps<B>, layer: ConvPool) -> Tensor<B, 2> {
     let n = maps.values.dims()[0];
     let pixels = maps.side * maps.side;
-    let one: Vec<i64> = layer
+    let one: Vec<Option<usize>> = layer
         .patch_pixels()
-        .map(|(row, col)| (row * maps.side + col) as i64)
+        .map(|(row, col)| Some(row * maps.side + col))
         .collect();
-    let mut index = Vec::with_capacity(n * one.len());
-    for sample in 0..n {
-        let first = (sample * pixels) as i64;
-        index.extend(one.iter().map(|p| first + p));
-    }
-    let index = int_tensor(index, &maps.values.device());
+    let index = int_tensor(pixel_index(n, pixels, &one), &maps.values.device());
     maps.values
         .reshape([n * pixels, maps.channels])
         .select(0, index)
         .reshape([n * layer.positions(), layer.cols()])
+}
+
+/// The rows of `n` samples' im2col matrices in a pixel matrix of `n·pixels` rows (sample-major),
+/// from one sample's `fields` (each a pixel of the sample, or `None` for padding, which reads
+/// the zero row that follows all samples' pixels).
+fn pixel_index(n: usize, pixels: usize, fields: &[Option<usize>]) -> Vec<i64> {
+    let padding = (n * pixels) as i64;
+    let mut index = Vec::with_capacity(n * fields.len());
+    for sample in 0..n {
+        let first = sample * pixels;
+        index.extend(
+            fields
+                .iter()
+                .map(|p| p.map_or(padding, |p| (first + p) as i64)),
+        );
+    }
+    index
 }
 
 /// The first convolution + pooling layer of a CNN (LeNet included).
