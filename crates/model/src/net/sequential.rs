@@ -1,7 +1,8 @@
 //! The forward pass of a [`Sequential`] net, in ops that burn 0.21 differentiates exactly to
-//! second order: convolution is im2col + a matrix product ([`conv`]), max-pooling a gather at maxima located on the host, average pooling
-//! two matrix products, batch norm an affine map with constant statistics, sigmoid through
-//! tanh. (burn's own pooling ops and `nn::Linear` panic under nested autodiff.)
+//! second order: convolution is im2col + a matrix product ([`conv`]), max-pooling a gather at
+//! maxima located on the host, average pooling two matrix products, batch norm an affine map
+//! with constant statistics, sigmoid through tanh. (burn's own pooling ops and `nn::Linear`
+//! panic under nested autodiff.)
 
 use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
@@ -15,8 +16,9 @@ mod conv;
 /// Activations between layers: NCHW maps, channels-last pixels or `[N, F]` features.
 enum Values<B: Backend> {
     Maps(Tensor<B, 4>),
-    /// Maps `[n, h, w, C]` as the pixel matrix `[n·h·w, C]`, what convolutions read and write:
-    /// between two convolutions only element-wise ops keep this layout, so they never transpose.
+    /// Maps `[n, h, w, C]` as the pixel matrix `[n·h·w, C]`, what convolutions read and write.
+    /// Element-wise layers and batch norm keep this layout, so convolution → ReLU → convolution
+    /// never transposes; other layers take NCHW maps.
     Pixels(Tensor<B, 2>, [usize; 4]),
     Flat(Tensor<B, 2>),
 }
