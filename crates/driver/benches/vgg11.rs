@@ -1,12 +1,15 @@
 //! `cargo bench -p curvscope --bench vgg11`: gradient and exact HVP of the `vgg11` preset
 //! (D = 9,225,610) on N CIFAR-shaped random images (`CURVSCOPE_VGG_N`, default 100), f32,
 //! PyTorch initialisation. `bench/vgg11_pytorch.py` times the same in PyTorch on the same cores;
-//! docs/PERFORMANCE.md records both.
+//! docs/PERFORMANCE.md records both. With `CURVSCOPE_VGG_PROFILE=1` it times each distinct
+//! layer of the net instead ([`profile`]). Results also go to target/bench/vgg11.json.
 
 use std::time::Instant;
 
+use curvscope_model::sequential::{Op, Sequential, Shape};
 use curvscope_model::{ArchSpec, BurnObjective, Cpu, Dataset, Init, Objective, Precision, Targets};
 use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -28,10 +31,10 @@ fn time(mut f: impl FnMut()) -> (f64, f64) {
     (times[REPS / 2], times[0])
 }
 
-fn main() {
-    let n: usize = std::env::var("CURVSCOPE_VGG_N").map_or(100, |v| v.parse().expect("a count"));
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-    let x: Vec<f32> = (0..n * 3 * 32 * 32)
+/// `n` random images of `shape` with random labels of 10 classes, from `seed`.
+fn images(n: usize, shape: [usize; 3], seed: u64) -> Dataset {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let x: Vec<f32> = (0..n * shape.iter().product::<usize>())
         .map(|_| rng.random_range(0.0..1.0))
         .collect();
     let labels = (0..n).map(|_| rng.random_range(0..10)).collect();
@@ -39,22 +42,96 @@ fn main() {
         labels,
         n_classes: 10,
     };
-    let data = Dataset::new("cifar-shaped", x, vec![3, 32, 32], targets, Some(0)).expect("valid");
-    let arch = ArchSpec::named("vgg11").expect("a preset");
+    Dataset::new("cifar-shaped", x, shape.to_vec(), targets, Some(0)).expect("valid")
+}
+
+/// Median seconds of the loss, gradient and HVP of `arch` on `data` (f32, PyTorch init).
+fn timings(arch: ArchSpec, data: &Dataset) -> [(f64, f64); 3] {
     let theta = arch.init(Init::PyTorch, 0);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
     let v: Vec<f64> = (0..theta.len())
         .map(|_| rng.random_range(-1.0..1.0))
         .collect();
     let obj =
-        BurnObjective::<Cpu>::new(arch, &data, &Default::default(), Precision::F32).expect("fits");
+        BurnObjective::<Cpu>::new(arch, data, &Default::default(), Precision::F32).expect("fits");
+    [
+        time(|| {
+            obj.loss(&theta);
+        }),
+        time(|| {
+            obj.grad(&theta);
+        }),
+        time(|| {
+            obj.hvp(&theta, &v);
+        }),
+    ]
+}
+
+/// A sequential net on `[c, h, w]` inputs of `layers` (JSON values).
+fn net(input: [usize; 3], layers: Vec<Value>) -> ArchSpec {
+    let spec = json!({"name": "sequential", "input": input, "layers": layers});
+    serde_json::from_value(spec).expect("a valid spec")
+}
+
+/// Each distinct (operation, input shape) of VGG-11 timed alone: the net batch norm → layer →
+/// flatten → linear(10) minus the same net without the layer. The batch norm in front makes
+/// the layer's input depend on θ, so the gradient includes the layer's input gradient and the
+/// HVP its double backward, as inside VGG-11.
+fn profile(n: usize) -> Vec<Value> {
+    let layers = Sequential::vgg11().resolve().expect("the preset resolves");
+    let mut seen = Vec::new();
+    let mut rows = Vec::new();
+    println!("layer (input)                         loss      gradient  HVP   (s, minus the head)");
+    for layer in layers {
+        let Shape::Maps { c, h, w } = layer.input else {
+            continue;
+        };
+        let key = (layer.op.clone(), layer.input);
+        if seen.contains(&key) || matches!(layer.op, Op::Flatten) {
+            continue;
+        }
+        seen.push(key);
+        let data = images(n, [c, h, w], 0);
+        let bn = json!({"type": "batchnorm2d"});
+        let head = [
+            json!({"type": "flatten"}),
+            json!({"type": "linear", "out": 10}),
+        ];
+        let op = serde_json::to_value(&layer.op).expect("an op serialises");
+        let with: Vec<Value> = [bn.clone(), op].into_iter().chain(head.clone()).collect();
+        let without: Vec<Value> = [bn].into_iter().chain(head).collect();
+        let full = timings(net([c, h, w], with), &data);
+        let base = timings(net([c, h, w], without), &data);
+        let [loss, grad, hvp] = [0, 1, 2].map(|i| full[i].0 - base[i].0);
+        let name = format!("{} {}", op_type(&layer.op), layer.input);
+        println!("{name:<36} {loss:>8.4}  {grad:>8.4}  {hvp:>8.4}");
+        rows.push(json!({"layer": name, "loss_s": loss, "gradient_s": grad, "hvp_s": hvp}));
+    }
+    rows
+}
+
+/// The op's JSON `type`.
+fn op_type(op: &Op) -> String {
+    let value = serde_json::to_value(op).expect("an op serialises");
+    value["type"].as_str().expect("ops are tagged").to_string()
+}
+
+fn main() {
+    let n: usize = std::env::var("CURVSCOPE_VGG_N").map_or(100, |v| v.parse().expect("a count"));
     let threads = rayon::current_num_threads();
     println!("vgg11, N = {n}, f32, {threads} rayon threads ({REPS} runs after a warm-up)");
-    let (median, min) = time(|| {
-        obj.grad(&theta);
-    });
-    println!("gradient  median {median:.3} s  min {min:.3} s");
-    let (median, min) = time(|| {
-        obj.hvp(&theta, &v);
-    });
-    println!("HVP       median {median:.3} s  min {min:.3} s");
+    let report = if std::env::var("CURVSCOPE_VGG_PROFILE").is_ok_and(|v| v == "1") {
+        json!({"n": n, "threads": threads, "layers": profile(n)})
+    } else {
+        let arch = ArchSpec::named("vgg11").expect("a preset");
+        let [_, grad, hvp] = timings(arch, &images(n, [3, 32, 32], 0));
+        println!("gradient  median {:.3} s  min {:.3} s", grad.0, grad.1);
+        println!("HVP       median {:.3} s  min {:.3} s", hvp.0, hvp.1);
+        json!({"n": n, "threads": threads, "gradient_s": grad.0, "hvp_s": hvp.0})
+    };
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
+    std::fs::create_dir_all(&dir).expect("target/bench is writable");
+    let path = dir.join("vgg11.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&report).expect("json")).expect("written");
+    println!("wrote {}", path.display());
 }

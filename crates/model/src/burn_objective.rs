@@ -6,7 +6,7 @@ use burn::tensor::{DType, Tensor, TensorData};
 
 use crate::arch::ArchSpec;
 use crate::dataset::{DataError, Dataset, Targets};
-use crate::net::{self, Batch};
+use crate::net::{self, Batch, Theta};
 use crate::Objective;
 
 mod hessian_diagonal;
@@ -94,6 +94,21 @@ fn to_tensor<B: Backend>(values: &[f64], device: &B::Device, dtype: DType) -> Te
 fn mean_of_sum(mut sum: Vec<f64>, n: usize) -> Vec<f64> {
     sum.iter_mut().for_each(|x| *x /= n as f64);
     sum
+}
+
+/// The gradient of θ on the host from each parameter tensor's gradient (zero where the loss
+/// does not depend on it).
+fn concat_grads<B: Backend>(
+    theta: &[Tensor<Autodiff<B>, 1>],
+    grad: impl Fn(&Tensor<Autodiff<B>, 1>) -> Option<Tensor<B, 1>>,
+) -> Vec<f64> {
+    theta
+        .iter()
+        .flat_map(|part| match grad(part) {
+            Some(g) => to_host(g),
+            None => vec![0.0; part.dims()[0]],
+        })
+        .collect()
 }
 
 fn to_host<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f64> {
@@ -220,7 +235,7 @@ impl<B: Backend> BurnObjective<B> {
         self.check_theta(theta);
         to_host(net::logits(
             &self.arch,
-            to_tensor::<B>(theta, &self.device, self.dtype),
+            self.theta_parts(theta),
             self.batch_range(0, self.n_samples()).x,
         ))
     }
@@ -308,29 +323,27 @@ impl<B: Backend> BurnObjective<B> {
         &self,
         theta: &[f64],
         batch: &Batch<B>,
-        scalar: impl FnOnce(Tensor<Autodiff<B>, 1>, &Batch<Autodiff<B>>) -> Tensor<Autodiff<B>, 1>,
+        scalar: impl FnOnce(Theta<Autodiff<B>>, &Batch<Autodiff<B>>) -> Tensor<Autodiff<B>, 1>,
     ) -> Vec<f64> {
         let lift = |t: &Tensor<B, 2>| Tensor::<Autodiff<B>, 2>::from_inner(t.clone());
         let batch = Batch {
             x: lift(&batch.x),
             target: lift(&batch.target),
         };
-        let theta =
-            Tensor::<Autodiff<B>, 1>::from_inner(to_tensor::<B>(theta, &self.device, self.dtype))
-                .require_grad();
+        let theta: Theta<Autodiff<B>> = self
+            .theta_parts(theta)
+            .into_iter()
+            .map(|part| Tensor::from_inner(part).require_grad())
+            .collect();
         let grads = scalar(theta.clone(), &batch).backward();
-        to_host(
-            theta
-                .grad(&grads)
-                .unwrap_or_else(|| Tensor::zeros([self.dim], (&self.device, self.dtype))),
-        )
+        concat_grads(&theta, |part| part.grad(&grads))
     }
 
     /// H_b·v for the block `batch`, where H_b is the Hessian of Σ_{i∈b} ℓ_i.
     ///
-    /// Reverse-over-reverse: θ is a leaf on the inner tape wrapped in a leaf on the outer tape;
-    /// the outer backward yields g = ∇L_b as an inner tensor still on the inner tape, and the
-    /// inner backward of ⟨g, v⟩ gives ∇⟨∇L_b, v⟩ = H_b·v exactly.
+    /// Reverse-over-reverse: each parameter tensor of θ is a leaf on the inner tape wrapped in a
+    /// leaf on the outer tape; the outer backward yields g = ∇L_b as inner tensors still on the
+    /// inner tape, and the inner backward of ⟨g, v⟩ gives ∇⟨∇L_b, v⟩ = H_b·v exactly.
     fn hvp_of(&self, theta: &[f64], v: &[f64], batch: &Batch<B>) -> Vec<f64> {
         type Inner<B> = Autodiff<B>;
         type Outer<B> = Autodiff<Autodiff<B>>;
@@ -340,22 +353,44 @@ impl<B: Backend> BurnObjective<B> {
             x: lift(&batch.x),
             target: lift(&batch.target),
         };
-        let theta_inner =
-            Tensor::<Inner<B>, 1>::from_inner(to_tensor::<B>(theta, &self.device, self.dtype))
-                .require_grad();
-        let theta_outer = Tensor::<Outer<B>, 1>::from_inner(theta_inner.clone()).require_grad();
+        let theta_inner: Theta<Inner<B>> = self
+            .theta_parts(theta)
+            .into_iter()
+            .map(|part| Tensor::from_inner(part).require_grad())
+            .collect();
+        let theta_outer: Theta<Outer<B>> = theta_inner
+            .iter()
+            .map(|part| Tensor::from_inner(part.clone()).require_grad())
+            .collect();
         let loss = net::per_sample_losses(&self.arch, theta_outer.clone(), &batch).sum();
         let grads = loss.backward();
-        let Some(g) = theta_outer.grad(&grads) else {
+        // ⟨g, v⟩ over the parameter tensors, v split as θ is.
+        let v_parts = self.theta_parts(v);
+        let dot = theta_outer
+            .iter()
+            .zip(v_parts)
+            .filter_map(|(part, v)| Some((part.grad(&grads)? * Tensor::from_inner(v)).sum()))
+            .reduce(|a, b| a + b);
+        let Some(dot) = dot else {
             return vec![0.0; self.dim];
         };
-        let v = Tensor::<Inner<B>, 1>::from_inner(to_tensor::<B>(v, &self.device, self.dtype));
-        let inner_grads = (g * v).sum().backward();
-        to_host(
-            theta_inner
-                .grad(&inner_grads)
-                .unwrap_or_else(|| Tensor::zeros([self.dim], (&self.device, self.dtype))),
-        )
+        let inner_grads = dot.backward();
+        concat_grads(&theta_inner, |part| part.grad(&inner_grads))
+    }
+
+    /// θ (or a vector shaped like it) on the device as [`net::Theta`]: one tensor per
+    /// parameter tensor.
+    fn theta_parts(&self, theta: &[f64]) -> Theta<B> {
+        let mut rest = theta;
+        self.arch
+            .params()
+            .iter()
+            .map(|(_, shape)| {
+                let (part, tail) = rest.split_at(shape.iter().product());
+                rest = tail;
+                to_tensor::<B>(part, &self.device, self.dtype)
+            })
+            .collect()
     }
 }
 
@@ -373,7 +408,7 @@ impl<B: Backend> Objective for BurnObjective<B> {
         self.map_blocks(|batch, _| {
             to_host(net::per_sample_losses(
                 &self.arch,
-                to_tensor::<B>(theta, &self.device, self.dtype),
+                self.theta_parts(theta),
                 &batch,
             ))
         })
@@ -429,7 +464,7 @@ impl<B: Backend> Objective for BurnObjective<B> {
         let labels = self.labels.as_ref()?;
         let logits = net::logits(
             &self.arch,
-            to_tensor::<B>(theta, &self.device, self.dtype),
+            self.theta_parts(theta),
             self.batch_range(0, self.n_samples()).x,
         );
         let predicted = logits

@@ -1,8 +1,9 @@
-//! The networks as pure functions of one flat parameter tensor θ.
+//! The networks as pure functions of the flat parameter vector θ.
 //!
 //! Why functional, not `burn::nn` modules: θ is the object curvscope studies, so each forward
-//! pass slices its weights out of a single leaf tensor. θ ↔ model conversion is then free, and
-//! the exact Hessian-vector product is reverse-over-reverse on one leaf. It also keeps every op
+//! pass takes its weights as θ's parameter tensors, flat and in `state_dict` order ([`Theta`]).
+//! θ ↔ model conversion is then free, and the exact Hessian-vector product is
+//! reverse-over-reverse on those leaves. It also keeps every op
 //! on burn 0.21's twice-differentiable path: `nn::Linear` and `max_pool2d` panic under nested
 //! autodiff, so linear layers are `matmul + bias` and 2×2 max-pooling is a gather.
 
@@ -34,22 +35,28 @@ impl<B: Backend> Batch<B> {
     }
 }
 
+/// θ as the networks read it: one flat tensor per parameter tensor, in `state_dict` order
+/// ([`ArchSpec::params`]). Separate tensors (each its own autodiff leaf), not slices of one:
+/// the backward of a slice allocates, zeroes and adds a gradient as long as all of θ, once per
+/// parameter tensor — 18 × 9.2M values per VGG-11 gradient (docs/PERFORMANCE.md).
+pub type Theta<B> = Vec<Tensor<B, 1>>;
+
 /// Walks θ in `state_dict` order, handing out each parameter reshaped.
 struct Params<B: Backend> {
-    theta: Tensor<B, 1>,
-    offset: usize,
+    parts: std::vec::IntoIter<Tensor<B, 1>>,
 }
 
 impl<B: Backend> Params<B> {
+    fn new(theta: Theta<B>) -> Self {
+        Params {
+            parts: theta.into_iter(),
+        }
+    }
+
     fn next<const D: usize>(&mut self, shape: [usize; D]) -> Tensor<B, D> {
-        let len: usize = shape.iter().product();
-        let t = self
-            .theta
-            .clone()
-            .slice(self.offset..self.offset + len)
-            .reshape(shape);
-        self.offset += len;
-        t
+        let part = self.parts.next().expect("θ holds every parameter tensor");
+        debug_assert_eq!(part.dims()[0], shape.iter().product::<usize>());
+        part.reshape(shape)
     }
 
     /// `x · Wᵀ + b` with W in PyTorch layout `[out, in]`.
@@ -176,20 +183,32 @@ fn grid(n: usize) -> impl Iterator<Item = (usize, usize)> {
 fn im2col<B: Backend>(maps: FeatureMaps<B>, layer: ConvPool) -> Tensor<B, 2> {
     let n = maps.values.dims()[0];
     let pixels = maps.side * maps.side;
-    let one: Vec<i64> = layer
+    let one: Vec<Option<usize>> = layer
         .patch_pixels()
-        .map(|(row, col)| (row * maps.side + col) as i64)
+        .map(|(row, col)| Some(row * maps.side + col))
         .collect();
-    let mut index = Vec::with_capacity(n * one.len());
-    for sample in 0..n {
-        let first = (sample * pixels) as i64;
-        index.extend(one.iter().map(|p| first + p));
-    }
-    let index = int_tensor(index, &maps.values.device());
+    let index = int_tensor(pixel_index(n, pixels, &one), &maps.values.device());
     maps.values
         .reshape([n * pixels, maps.channels])
         .select(0, index)
         .reshape([n * layer.positions(), layer.cols()])
+}
+
+/// The rows of `n` samples' im2col matrices in a pixel matrix of `n·pixels` rows (sample-major),
+/// from one sample's `fields` (each a pixel of the sample, or `None` for padding, which reads
+/// the zero row that follows all samples' pixels).
+fn pixel_index(n: usize, pixels: usize, fields: &[Option<usize>]) -> Vec<i64> {
+    let padding = (n * pixels) as i64;
+    let mut index = Vec::with_capacity(n * fields.len());
+    for sample in 0..n {
+        let first = sample * pixels;
+        index.extend(
+            fields
+                .iter()
+                .map(|p| p.map_or(padding, |p| (first + p) as i64)),
+        );
+    }
+    index
 }
 
 /// The first convolution + pooling layer of a CNN (LeNet included).
@@ -300,8 +319,8 @@ fn activate<B: Backend>(x: Tensor<B, 2>, activation: Activation) -> Tensor<B, 2>
 }
 
 /// Class scores `[N, C]` of a classifier (lenet, mlp) on prepared inputs ([`prepare_input`]).
-pub fn logits<B: Backend>(arch: &ArchSpec, theta: Tensor<B, 1>, x: Tensor<B, 2>) -> Tensor<B, 2> {
-    let mut p = Params { theta, offset: 0 };
+pub fn logits<B: Backend>(arch: &ArchSpec, theta: Theta<B>, x: Tensor<B, 2>) -> Tensor<B, 2> {
+    let mut p = Params::new(theta);
     match arch {
         ArchSpec::Lenet | ArchSpec::Cnn { .. } => {
             let ArchSpec::Cnn {
@@ -345,11 +364,11 @@ pub fn logits<B: Backend>(arch: &ArchSpec, theta: Tensor<B, 1>, x: Tensor<B, 2>)
 ///
 /// # Panics
 /// For toy2d, whose loss is a function of θ directly.
-pub fn outputs<B: Backend>(arch: &ArchSpec, theta: Tensor<B, 1>, x: Tensor<B, 2>) -> Tensor<B, 2> {
+pub fn outputs<B: Backend>(arch: &ArchSpec, theta: Theta<B>, x: Tensor<B, 2>) -> Tensor<B, 2> {
     match arch {
         ArchSpec::FixedOutput { input, hidden } => {
             // Output layer fixed at +1 for the first half of the units, −1 for the rest.
-            let mut p = Params { theta, offset: 0 };
+            let mut p = Params::new(theta);
             let h = relu(p.linear(x.clone(), *input, *hidden));
             let signs: Vec<f64> = (0..*hidden)
                 .map(|j| if j < hidden / 2 { 1.0 } else { -1.0 })
@@ -374,7 +393,7 @@ pub fn clip_prediction<B: Backend>(f: Tensor<B, 2>) -> Tensor<B, 2> {
 /// Per-sample losses ℓ_i(θ), shape `[N]`.
 pub fn per_sample_losses<B: Backend>(
     arch: &ArchSpec,
-    theta: Tensor<B, 1>,
+    theta: Theta<B>,
     batch: &Batch<B>,
 ) -> Tensor<B, 1> {
     let n = batch.n_samples();
@@ -388,7 +407,7 @@ pub fn per_sample_losses<B: Backend>(
             let out = clip_prediction(outputs(arch, theta, batch.x.clone()));
             (out - batch.target.clone()).powi_scalar(2).reshape([n])
         }
-        ArchSpec::Toy2d => toy2d_losses(theta, batch.x.clone()),
+        ArchSpec::Toy2d => toy2d_losses(Params::new(theta).next([2]), batch.x.clone()),
     }
 }
 

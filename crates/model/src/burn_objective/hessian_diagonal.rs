@@ -140,8 +140,7 @@ impl<B: Backend> BurnObjective<B> {
     /// For each sample of `block`, the columns s_r of a factor A = Σ_r s_r s_rᵀ of the loss's
     /// Hessian in the outputs, from one forward pass.
     fn output_hessian_factors(&self, theta: &[f64], block: Batch<B>) -> Vec<Vec<Vec<f64>>> {
-        let theta = to_tensor::<B>(theta, &self.device, self.dtype);
-        let f = net::outputs(&self.arch, theta, block.x);
+        let f = net::outputs(&self.arch, self.theta_parts(theta), block.x);
         match self.arch {
             ArchSpec::FixedOutput { .. } => {
                 // Inside the clip exactly where clipping leaves the value unchanged.

@@ -1,21 +1,25 @@
 //! The forward pass of a [`Sequential`] net, in ops that burn 0.21 differentiates exactly to
-//! second order: convolution is burn's `conv2d` (its backward is a transposed convolution,
-//! itself differentiable), max-pooling a gather at maxima located on the host, average pooling
-//! two matrix products, batch norm an affine map with constant statistics, sigmoid through
-//! tanh. (burn's own pooling ops and `nn::Linear` panic under nested autodiff.)
+//! second order: convolution is im2col + a matrix product ([`conv`]), max-pooling a gather at
+//! maxima located on the host, average pooling two matrix products, batch norm an affine map
+//! with constant statistics, sigmoid through tanh. (burn's own pooling ops and `nn::Linear`
+//! panic under nested autodiff.)
 
 use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
-use burn::tensor::module::conv2d;
-use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Tensor, TensorData};
 
 use super::{int_tensor, Params};
 use crate::sequential::{Op, Resolved, Sequential, Shape, Size2};
 
-/// Activations between layers: NCHW maps or `[N, F]` features.
+mod conv;
+
+/// Activations between layers: NCHW maps, channels-last pixels or `[N, F]` features.
 enum Values<B: Backend> {
     Maps(Tensor<B, 4>),
+    /// Maps `[n, h, w, C]` as the pixel matrix `[n·h·w, C]`, what convolutions read and write.
+    /// Element-wise layers and batch norm keep this layout, so convolution → ReLU → convolution
+    /// never transposes; other layers take NCHW maps.
+    Pixels(Tensor<B, 2>, [usize; 4]),
     Flat(Tensor<B, 2>),
 }
 
@@ -23,21 +27,37 @@ impl<B: Backend> Values<B> {
     fn maps(self) -> Tensor<B, 4> {
         match self {
             Values::Maps(x) => x,
+            Values::Pixels(x, [n, h, w, c]) => x.reshape([n, h, w, c]).permute([0, 3, 1, 2]),
             Values::Flat(_) => unreachable!("shapes are checked by Sequential::resolve"),
         }
     }
 
-    fn flat(self) -> Tensor<B, 2> {
+    /// The pixel matrix `[n·h·w, C]` and `[n, h, w, C]`.
+    fn pixels(self) -> (Tensor<B, 2>, [usize; 4]) {
         match self {
-            Values::Flat(x) => x,
-            Values::Maps(x) => x.flatten(1, 3),
+            Values::Pixels(x, dims) => (x, dims),
+            x => {
+                let maps = x.maps();
+                let [n, c, h, w] = maps.dims();
+                let pixels = maps.permute([0, 2, 3, 1]).reshape([n * h * w, c]);
+                (pixels, [n, h, w, c])
+            }
         }
     }
 
-    /// An element-wise map, applied to the values as `[N, F]`.
+    /// Features `[N, F]`, maps flattened channels-first as PyTorch does.
+    fn flat(self) -> Tensor<B, 2> {
+        match self {
+            Values::Flat(x) => x,
+            maps => maps.maps().flatten(1, 3),
+        }
+    }
+
+    /// An element-wise map, applied to the values as a matrix.
     fn elementwise(self, f: impl FnOnce(Tensor<B, 2>) -> Tensor<B, 2>) -> Self {
         match self {
             Values::Flat(x) => Values::Flat(f(x)),
+            Values::Pixels(x, dims) => Values::Pixels(f(x), dims),
             Values::Maps(x) => {
                 let dims = x.dims();
                 Values::Maps(f(x.flatten(1, 3)).reshape(dims))
@@ -88,8 +108,12 @@ fn forward<B: Backend>(
             let [kh, kw] = kernel.hw();
             let w = p.next([out, c, kh, kw]);
             let b = bias.then(|| p.next([out]));
-            let options = ConvOptions::new(stride.hw(), padding.hw(), [1, 1], 1);
-            Values::Maps(conv2d(x.maps(), w, b, options))
+            let window = Window::new(kernel, Some(stride), padding, layer.output);
+            let (pixels, dims) = x.pixels();
+            let y = conv::conv2d(pixels, dims, w, b, &window);
+            let [n, _, _, _] = dims;
+            let [oh, ow] = window.output;
+            Values::Pixels(y, [n, oh, ow, out])
         }
         Op::Linear { out, bias } => {
             let Shape::Flat(inputs) = layer.input else {
@@ -170,11 +194,11 @@ fn batch_norm<B: Backend>(
         Tensor::<B, 1>::from_data(TensorData::new(values, [channels]), (&device, dtype))
     };
     let (mean, scale) = (constant(mean), gamma * constant(inv_std));
+    let row = |t: Tensor<B, 1>| t.reshape([1, channels]);
+    let affine = |x: Tensor<B, 2>| (x - row(mean.clone())) * row(scale.clone()) + row(beta.clone());
     match x {
-        Values::Flat(x) => {
-            let row = |t: Tensor<B, 1>| t.reshape([1, channels]);
-            Values::Flat((x - row(mean)) * row(scale) + row(beta))
-        }
+        Values::Flat(x) => Values::Flat(affine(x)),
+        Values::Pixels(x, dims) => Values::Pixels(affine(x), dims),
         Values::Maps(x) => {
             let column = |t: Tensor<B, 1>| t.reshape([1, channels, 1, 1]);
             Values::Maps((x - column(mean)) * column(scale) + column(beta))
@@ -182,8 +206,8 @@ fn batch_norm<B: Backend>(
     }
 }
 
-/// A pooling window's geometry (stride defaults to the kernel, as in `torch.nn`) and the
-/// output size it gives.
+/// A pooling or convolution window's geometry (a pooling stride defaults to the kernel, as in
+/// `torch.nn`) and the output size it gives.
 struct Window {
     kernel: [usize; 2],
     stride: [usize; 2],
