@@ -2,12 +2,12 @@
 
 use burn::backend::Autodiff;
 use burn::tensor::backend::Backend;
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::{DType, Tensor};
 
 use crate::arch::ArchSpec;
 use crate::dataset::{DataError, Dataset, Targets};
 use crate::net::{self, Batch};
-use crate::Objective;
+use crate::{transfer, Objective};
 
 mod hessian_diagonal;
 
@@ -84,10 +84,7 @@ impl std::fmt::Display for Precision {
 
 /// `Tensor<B,1>` from host f64 values, converted to `dtype`.
 fn to_tensor<B: Backend>(values: &[f64], device: &B::Device, dtype: DType) -> Tensor<B, 1> {
-    Tensor::from_data(
-        TensorData::new(values.to_vec(), [values.len()]),
-        (device, dtype),
-    )
+    transfer::float_to_device(values.to_vec(), [values.len()], device, dtype)
 }
 
 /// `sum / n`, element-wise.
@@ -96,12 +93,7 @@ fn mean_of_sum(mut sum: Vec<f64>, n: usize) -> Vec<f64> {
     sum
 }
 
-fn to_host<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f64> {
-    t.into_data()
-        .convert::<f64>()
-        .into_vec::<f64>()
-        .expect("float tensor")
-}
+use transfer::float_to_host as to_host;
 
 /// Largest prepared input, in bytes, kept for the whole dataset: a CNN's first im2col matrix is
 /// up to k² times its images (69 MB for LeNet on 1,200 f32 images), and keeping it saves a
@@ -154,10 +146,7 @@ impl<B: Backend> BurnObjective<B> {
             (None, _, _) => return misfit("the toy loss takes no targets".into()),
         }
         let dtype = precision.dtype();
-        let x = Tensor::<B, 2>::from_data(
-            TensorData::new(data.x().to_vec(), [n, features]),
-            (device, dtype),
-        );
+        let x = transfer::float_to_device(data.x().to_vec(), [n, features], device, dtype);
         let (target, labels) = match data.targets() {
             Targets::Classes { labels, .. } => {
                 // One column per output of the model, which may have more classes than the data.
@@ -432,12 +421,7 @@ impl<B: Backend> Objective for BurnObjective<B> {
             to_tensor::<B>(theta, &self.device, self.dtype),
             self.batch_range(0, self.n_samples()).x,
         );
-        let predicted = logits
-            .argmax(1)
-            .into_data()
-            .convert::<i64>()
-            .into_vec::<i64>()
-            .expect("int tensor");
+        let predicted = transfer::int_to_host(logits.argmax(1));
         let correct = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
         Some(correct as f64 / labels.len() as f64)
     }

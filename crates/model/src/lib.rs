@@ -14,6 +14,7 @@ pub mod npz;
 mod objective;
 pub mod sequential;
 mod synthetic;
+mod transfer;
 
 pub use arch::{Activation, ArchError, ArchSpec, Init, MAX_DIM};
 pub use bundled::{
@@ -27,6 +28,7 @@ pub use dataset::{labels_sha256, DataError, Dataset, DatasetInfo, Targets};
 pub use npz::{load_npz, NpzError};
 pub use objective::Objective;
 pub use synthetic::{toy2d, two_d_halfspace, TOY2D_ROTATION};
+pub use transfer::{transfers, Transfers};
 
 /// The default CPU backend, burn-flex: measured fastest of burn's CPU backends with nested
 /// autodiff intact (docs/PERFORMANCE.md). Its precision is chosen at run time ([`Precision`]).
