@@ -8,6 +8,12 @@ demo:
 test:
     bash .ci/run
 
+# CPU vs GPU agreement (loss, gradient, HVP, top-5 eigenvalues of lenet and a VGG-style net;
+# pooling ties) on whatever Vulkan adapter exists, Mesa's software lavapipe included; each test
+# fails, saying so, when there is none. One thread, so each first call's shader compile is timed.
+test-gpu:
+    cargo test --release -p curvscope-model --features wgpu --lib --test gpu -- gpu --test-threads=1 --nocapture
+
 # Speed of every primitive on lenet × 1,200 FashionMNIST samples, JSON to target/bench/.
 bench:
     cargo bench -p curvscope --bench curvature

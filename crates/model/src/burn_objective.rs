@@ -2,12 +2,12 @@
 
 use burn::backend::Autodiff;
 use burn::tensor::backend::Backend;
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::{DType, Tensor};
 
 use crate::arch::ArchSpec;
 use crate::dataset::{DataError, Dataset, Targets};
 use crate::net::{self, Batch, Theta};
-use crate::Objective;
+use crate::{transfer, Objective};
 
 mod hessian_diagonal;
 
@@ -84,10 +84,7 @@ impl std::fmt::Display for Precision {
 
 /// `Tensor<B,1>` from host f64 values, converted to `dtype`.
 fn to_tensor<B: Backend>(values: &[f64], device: &B::Device, dtype: DType) -> Tensor<B, 1> {
-    Tensor::from_data(
-        TensorData::new(values.to_vec(), [values.len()]),
-        (device, dtype),
-    )
+    transfer::float_to_device(values.to_vec(), [values.len()], device, dtype)
 }
 
 /// `sum / n`, element-wise.
@@ -97,26 +94,19 @@ fn mean_of_sum(mut sum: Vec<f64>, n: usize) -> Vec<f64> {
 }
 
 /// The gradient of θ on the host from each parameter tensor's gradient (zero where the loss
-/// does not depend on it).
+/// does not depend on it), joined on the device so that it is read back once.
 fn concat_grads<B: Backend>(
     theta: &[Tensor<Autodiff<B>, 1>],
     grad: impl Fn(&Tensor<Autodiff<B>, 1>) -> Option<Tensor<B, 1>>,
 ) -> Vec<f64> {
-    theta
+    let parts = theta
         .iter()
-        .flat_map(|part| match grad(part) {
-            Some(g) => to_host(g),
-            None => vec![0.0; part.dims()[0]],
-        })
-        .collect()
+        .map(|part| grad(part).unwrap_or_else(|| part.clone().inner().zeros_like()))
+        .collect();
+    to_host(Tensor::cat(parts, 0))
 }
 
-fn to_host<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f64> {
-    t.into_data()
-        .convert::<f64>()
-        .into_vec::<f64>()
-        .expect("float tensor")
-}
+use transfer::float_to_host as to_host;
 
 /// Largest prepared input, in bytes, kept for the whole dataset: a CNN's first im2col matrix is
 /// up to k² times its images (69 MB for LeNet on 1,200 f32 images), and keeping it saves a
@@ -169,10 +159,7 @@ impl<B: Backend> BurnObjective<B> {
             (None, _, _) => return misfit("the toy loss takes no targets".into()),
         }
         let dtype = precision.dtype();
-        let x = Tensor::<B, 2>::from_data(
-            TensorData::new(data.x().to_vec(), [n, features]),
-            (device, dtype),
-        );
+        let x = transfer::float_to_device(data.x().to_vec(), [n, features], device, dtype);
         let (target, labels) = match data.targets() {
             Targets::Classes { labels, .. } => {
                 // One column per output of the model, which may have more classes than the data.
@@ -378,17 +365,19 @@ impl<B: Backend> BurnObjective<B> {
         concat_grads(&theta_inner, |part| part.grad(&inner_grads))
     }
 
-    /// θ (or a vector shaped like it) on the device as [`net::Theta`]: one tensor per
-    /// parameter tensor.
+    /// θ (or a vector shaped like it) on the device as [`net::Theta`]: one upload, split on the
+    /// device into one tensor per parameter tensor (each its own autodiff leaf, so a backward
+    /// never builds a D-long gradient per parameter tensor).
     fn theta_parts(&self, theta: &[f64]) -> Theta<B> {
-        let mut rest = theta;
+        let flat = to_tensor::<B>(theta, &self.device, self.dtype);
+        let mut start = 0;
         self.arch
             .params()
             .iter()
             .map(|(_, shape)| {
-                let (part, tail) = rest.split_at(shape.iter().product());
-                rest = tail;
-                to_tensor::<B>(part, &self.device, self.dtype)
+                let len: usize = shape.iter().product();
+                start += len;
+                flat.clone().slice([start - len..start])
             })
             .collect()
     }
@@ -467,12 +456,7 @@ impl<B: Backend> Objective for BurnObjective<B> {
             self.theta_parts(theta),
             self.batch_range(0, self.n_samples()).x,
         );
-        let predicted = logits
-            .argmax(1)
-            .into_data()
-            .convert::<i64>()
-            .into_vec::<i64>()
-            .expect("int tensor");
+        let predicted = transfer::int_to_host(logits.argmax(1));
         let correct = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
         Some(correct as f64 / labels.len() as f64)
     }

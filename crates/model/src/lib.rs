@@ -17,6 +17,7 @@ mod objective;
 pub mod sequential;
 pub mod svhn;
 mod synthetic;
+mod transfer;
 
 pub use arch::{Activation, ArchError, ArchSpec, Init, MAX_DIM};
 pub use bundled::{
@@ -32,6 +33,7 @@ pub use normalize::Normalize;
 pub use npz::{load_npz, NpzError};
 pub use objective::Objective;
 pub use synthetic::{toy2d, two_d_halfspace, TOY2D_ROTATION};
+pub use transfer::{transfers, Transfers};
 
 /// The default CPU backend, burn-flex: measured fastest of burn's CPU backends with nested
 /// autodiff intact (docs/PERFORMANCE.md). Its precision is chosen at run time ([`Precision`]).

@@ -1,6 +1,6 @@
 //! The forward pass of a [`Sequential`] net, in ops that burn 0.21 differentiates exactly to
 //! second order: convolution is im2col + a matrix product ([`conv`]), max-pooling a gather at
-//! maxima located on the host, average pooling two matrix products, batch norm an affine map
+//! maxima located on the device, average pooling two matrix products, batch norm an affine map
 //! with constant statistics, sigmoid through tanh. (burn's own pooling ops and `nn::Linear`
 //! panic under nested autodiff.)
 
@@ -8,8 +8,9 @@ use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 
-use super::{int_tensor, Params};
+use super::Params;
 use crate::sequential::{Op, Resolved, Sequential, Shape, Size2};
+use crate::transfer::int_to_device;
 
 mod conv;
 
@@ -228,12 +229,47 @@ impl Window {
         }
     }
 
+    /// Where output `i`'s window starts along `axis`, negative in the padding.
+    fn start(&self, axis: usize, i: usize) -> isize {
+        (i * self.stride[axis]) as isize - self.padding[axis] as isize
+    }
+
     /// The input indices along `axis` (of length `len`) of output `i`'s window, the padding
     /// cut off.
     fn span(&self, axis: usize, i: usize, len: usize) -> std::ops::Range<usize> {
-        let start = (i * self.stride[axis]) as isize - self.padding[axis] as isize;
+        let start = self.start(axis, i);
         let end = (start + self.kernel[axis] as isize).min(len as isize);
         start.max(0) as usize..end as usize
+    }
+
+    /// For each output (row-major), the positions `r·w + s` in an h×w map of its window's
+    /// slots, row-major, a slot in the padding taking the window's first valid position: the
+    /// candidates [`max_pool`] compares. Shapes only, so it is the same for every sample.
+    fn candidates(&self, h: usize, w: usize) -> Vec<i64> {
+        let [oh, ow] = self.output;
+        let [kh, kw] = self.kernel;
+        // Index `k` along `axis` of output `i`'s window, if it is inside the `valid` span.
+        let slot = |axis, i, k: usize, valid: &std::ops::Range<usize>| {
+            usize::try_from(self.start(axis, i) + k as isize)
+                .ok()
+                .filter(|p| valid.contains(p))
+        };
+        let mut at = Vec::with_capacity(oh * ow * kh * kw);
+        for i in 0..oh {
+            for j in 0..ow {
+                let (rows, cols) = (self.span(0, i, h), self.span(1, j, w));
+                let first = rows.start * w + cols.start;
+                for ki in 0..kh {
+                    for kj in 0..kw {
+                        at.push(match (slot(0, i, ki, &rows), slot(1, j, kj, &cols)) {
+                            (Some(r), Some(s)) => r * w + s,
+                            _ => first,
+                        } as i64);
+                    }
+                }
+            }
+        }
+        at
     }
 
     /// The `[len, outputs]` matrix averaging each window along `axis`, dividing by the whole
@@ -300,38 +336,99 @@ fn separable<B: Backend>(x: Tensor<B, 4>, rows: Averaging, cols: Averaging) -> T
         .swap_dims(2, 3)
 }
 
-/// Max-pooling as a gather at each window's maximum, located on the host (the first maximum
-/// in row-major window order, as PyTorch takes it); padding never wins, as in PyTorch's −∞.
-/// Only the gather is on the tape: its backward is a scatter and the scatter's a gather.
+/// Max-pooling as a gather at each window's maximum, located on the device: `argmax` over the
+/// window candidates ([`Window::candidates`]) of the detached values takes the first of equal
+/// maxima in row-major window order, as PyTorch does (burn-flex and CubeCL both return the
+/// lowest index). Padding never wins, as in PyTorch's −∞: a padded slot repeats the window's
+/// first valid position, which it can only tie. Only the gather is on the tape: its backward
+/// is a scatter and the scatter's a gather.
 fn max_pool<B: Backend>(x: Tensor<B, 4>, window: Window) -> Tensor<B, 4> {
     let [n, c, h, w] = x.dims();
     let [oh, ow] = window.output;
-    let values = x
+    let size = window.kernel[0] * window.kernel[1];
+    let candidates = int_to_device::<B>(window.candidates(h, w), &x.device());
+    let maps = x.reshape([n * c, h * w]);
+    let best = maps
         .clone()
         .detach()
-        .into_data()
-        .convert::<f64>()
-        .into_vec::<f64>()
-        .expect("float maps");
-    let mut at = Vec::with_capacity(n * c * oh * ow);
-    for map in values.chunks_exact(h * w) {
-        for i in 0..oh {
-            for j in 0..ow {
-                let mut best = (f64::NEG_INFINITY, usize::MAX);
-                for r in window.span(0, i, h) {
-                    for s in window.span(1, j, w) {
-                        let v = map[r * w + s];
-                        if v > best.0 || best.1 == usize::MAX {
-                            best = (v, r * w + s);
+        .select(1, candidates.clone())
+        .reshape([n * c, oh * ow, size])
+        .argmax(2);
+    let at = candidates
+        .reshape([1, oh * ow, size])
+        .expand([n * c, oh * ow, size])
+        .gather(2, best)
+        .reshape([n * c, oh * ow]);
+    maps.gather(1, at).reshape([n, c, oh, ow])
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::backend::Autodiff;
+    use burn::tensor::backend::AutodiffBackend;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    use super::{max_pool, Window};
+    use crate::net::tests::picks;
+
+    /// PyTorch's rule on the host: per output, the first maximum of its window's valid inputs in
+    /// row-major order; the pooled values and how often each input is picked.
+    fn reference(maps: &[f32], [h, w]: [usize; 2], window: &Window) -> (Vec<f32>, Vec<f32>) {
+        let [oh, ow] = window.output;
+        let (mut maxima, mut picks) = (Vec::new(), vec![0.0; maps.len()]);
+        for (m, map) in maps.chunks_exact(h * w).enumerate() {
+            for i in 0..oh {
+                for j in 0..ow {
+                    let mut best: Option<(f32, usize)> = None;
+                    for r in window.span(0, i, h) {
+                        for s in window.span(1, j, w) {
+                            if best.is_none_or(|(v, _)| map[r * w + s] > v) {
+                                best = Some((map[r * w + s], r * w + s));
+                            }
                         }
                     }
+                    let (value, at) = best.expect("a window has a valid input");
+                    maxima.push(value);
+                    picks[m * h * w + at] += 1.0;
                 }
-                at.push(best.1 as i64);
             }
         }
+        (maxima, picks)
     }
-    let at = int_tensor(at, &x.device()).reshape([n * c, oh * ow]);
-    x.reshape([n * c, h * w])
-        .gather(1, at)
-        .reshape([n, c, oh, ow])
+
+    /// Maps of small integers, ties everywhere and negative values beside the padding, pooled
+    /// over windows that tile, overlap and overhang: values and picks as PyTorch's rule.
+    pub(super) fn pooling_takes_the_first_maximum<B: AutodiffBackend>(device: &B::Device) {
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let [n, c, h, w] = [2, 3, 7, 6];
+        let maps: Vec<f32> = (0..n * c * h * w)
+            .map(|_| rng.random_range(-2..=1) as f32)
+            .collect();
+        for (kernel, stride, padding) in [(2, 2, 0), (3, 2, 1), (3, 1, 1), (2, 1, 1), (3, 3, 0)] {
+            let window = Window {
+                kernel: [kernel, kernel],
+                stride: [stride, stride],
+                padding: [padding, padding],
+                output: [h, w].map(|len| (len + 2 * padding - kernel) / stride + 1),
+            };
+            let want = reference(&maps, [h, w], &window);
+            let got = picks::<B, 4>(|x| max_pool(x, window), maps.clone(), [n, c, h, w], device);
+            assert_eq!(
+                got, want,
+                "kernel {kernel}, stride {stride}, padding {padding}"
+            );
+        }
+    }
+
+    #[test]
+    fn max_pooling_takes_the_first_maximum() {
+        pooling_takes_the_first_maximum::<Autodiff<crate::Cpu>>(&Default::default());
+    }
+
+    #[cfg(feature = "wgpu")]
+    #[test]
+    fn max_pooling_takes_the_first_maximum_on_gpu() {
+        pooling_takes_the_first_maximum::<Autodiff<crate::Gpu>>(&Default::default());
+    }
 }

@@ -9,8 +9,9 @@
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
-use super::super::{int_tensor, pixel_index};
+use super::super::pixel_index;
 use super::Window;
+use crate::transfer::int_to_device;
 
 impl Window {
     /// For each output position (row-major) and kernel offset (row-major), the input pixel
@@ -59,7 +60,7 @@ pub(super) fn conv2d<B: Backend>(
         true => Tensor::cat(vec![pixels, Tensor::zeros([1, c], (&device, dtype))], 0),
         false => pixels,
     };
-    let index = int_tensor(pixel_index(n, h * w, &fields), &device);
+    let index = int_to_device(pixel_index(n, h * w, &fields), &device);
     let patches = pixels.select(0, index).reshape([n * oh * ow, kh * kw * c]);
     // [out, in, kh, kw] as the [(kh, kw, in), out] matrix the patches multiply.
     let y = patches.matmul(weight.permute([2, 3, 1, 0]).reshape([kh * kw * c, out]));

@@ -1,0 +1,93 @@
+//! Every copy between the host and the backend's device made by the networks and
+//! [`crate::BurnObjective`] goes through this module, counted.
+//!
+//! Why count: on a GPU each read back to the host blocks until the device has finished all the
+//! work queued before it, and each upload is a staging copy; a gradient or HVP should need only
+//! θ (and v) in and its result out. The counts pin that in a test (`tests/transfers.rs`), on
+//! any backend, since every backend runs the same code path.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{DType, Element, Int, Tensor, TensorData};
+
+static TO_DEVICE: AtomicUsize = AtomicUsize::new(0);
+static TO_HOST: AtomicUsize = AtomicUsize::new(0);
+
+/// Host↔device copies made since the process started, over all threads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Transfers {
+    /// Uploads (host → device): a write the device queues without stalling the host.
+    pub to_device: usize,
+    /// Read-backs (device → host): each blocks until the device has caught up.
+    pub to_host: usize,
+}
+
+impl std::ops::Sub for Transfers {
+    type Output = Transfers;
+    fn sub(self, earlier: Transfers) -> Transfers {
+        Transfers {
+            to_device: self.to_device - earlier.to_device,
+            to_host: self.to_host - earlier.to_host,
+        }
+    }
+}
+
+/// The copies counted so far; the difference of two readings counts the work between them
+/// (when nothing else runs on the model meanwhile).
+///
+/// ```
+/// use curvscope_model::{transfers, ArchSpec, BurnObjective, Cpu, Init, Objective, Precision};
+/// let data = curvscope_model::toy2d(8, 0);
+/// let f = BurnObjective::<Cpu>::new(ArchSpec::Toy2d, &data, &Default::default(), Precision::F64)
+///     .unwrap()
+///     .with_samples_per_block(usize::MAX);
+/// let theta = ArchSpec::Toy2d.init(Init::PyTorch, 0);
+/// let before = transfers();
+/// f.grad(&theta);
+/// let copies = transfers() - before;
+/// // θ in, ∇L out (doctests run alone, so no other thread adds to the counts).
+/// assert_eq!((copies.to_device, copies.to_host), (1, 1));
+/// ```
+pub fn transfers() -> Transfers {
+    Transfers {
+        to_device: TO_DEVICE.load(Ordering::Relaxed),
+        to_host: TO_HOST.load(Ordering::Relaxed),
+    }
+}
+
+/// A float tensor of `shape` on `device` from host values, converted to `dtype`.
+pub(crate) fn float_to_device<B: Backend, E: Element, const D: usize>(
+    values: Vec<E>,
+    shape: [usize; D],
+    device: &B::Device,
+    dtype: DType,
+) -> Tensor<B, D> {
+    TO_DEVICE.fetch_add(1, Ordering::Relaxed);
+    Tensor::from_data(TensorData::new(values, shape), (device, dtype))
+}
+
+/// An index tensor on `device` from host values.
+pub(crate) fn int_to_device<B: Backend>(values: Vec<i64>, device: &B::Device) -> Tensor<B, 1, Int> {
+    TO_DEVICE.fetch_add(1, Ordering::Relaxed);
+    let len = values.len();
+    Tensor::from_data(TensorData::new(values, [len]), device)
+}
+
+/// A float tensor's values on the host, row-major, in f64.
+pub(crate) fn float_to_host<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f64> {
+    TO_HOST.fetch_add(1, Ordering::Relaxed);
+    t.into_data()
+        .convert::<f64>()
+        .into_vec::<f64>()
+        .expect("float tensor")
+}
+
+/// An index tensor's values on the host, row-major.
+pub(crate) fn int_to_host<B: Backend, const D: usize>(t: Tensor<B, D, Int>) -> Vec<i64> {
+    TO_HOST.fetch_add(1, Ordering::Relaxed);
+    t.into_data()
+        .convert::<i64>()
+        .into_vec::<i64>()
+        .expect("int tensor")
+}

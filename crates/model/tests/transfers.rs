@@ -1,0 +1,46 @@
+//! Host↔device copies per gradient and per HVP ([`curvscope_model::transfers`]), counted on
+//! the CPU backend, which runs the same code path as the GPU's. One test alone in its binary:
+//! the counters are process-wide, so no other test may run beside it.
+
+mod vgg_style;
+
+use curvscope_model::{
+    default_data_dir, fashion_corrupted, transfers, ArchSpec, BurnObjective, Cpu, Init, Objective,
+    Precision,
+};
+
+/// (uploads, read-backs) made by `work`.
+fn copies(work: impl FnOnce()) -> (usize, usize) {
+    let before = transfers();
+    work();
+    let made = transfers() - before;
+    (made.to_device, made.to_host)
+}
+
+/// Per block of samples, a gradient uploads θ and reads ∇L back, an HVP uploads θ and v and
+/// reads H·v back; besides, each pass uploads the shape-only index tables of its gathers (LeNet:
+/// its second convolution's im2col; the VGG-style net: its two convolutions' im2col and its
+/// three poolings' window candidates),
+/// writes the device queues without waiting. Pooling locates its maxima on the device: no
+/// feature map is read back (before, each pooling layer read its maps and uploaded the maxima).
+#[test]
+fn a_gradient_and_an_hvp_copy_only_their_vectors() {
+    let data = fashion_corrupted(&default_data_dir(), 16, 0, 0).expect("bundled data");
+    for (arch, tables) in [(ArchSpec::Lenet, 1), (vgg_style::vgg_style(), 5)] {
+        let theta = arch.init(Init::PyTorch, 0);
+        let v = arch.init(Init::Normal { std: 1.0 }, 1);
+        for blocks in [1, 4] {
+            let f =
+                BurnObjective::<Cpu>::new(arch.clone(), &data, &Default::default(), Precision::F32)
+                    .expect("the net fits the images")
+                    .with_samples_per_block(16 / blocks);
+            let grad = copies(|| drop(f.grad(&theta)));
+            let hvp = copies(|| drop(f.hvp(&theta, &v)));
+            eprintln!(
+                "{arch}, {blocks} block(s): (uploads, read-backs) gradient {grad:?}, HVP {hvp:?}"
+            );
+            assert_eq!(grad, (blocks * (1 + tables), blocks), "{arch}: gradient");
+            assert_eq!(hvp, (blocks * (2 + tables), blocks), "{arch}: HVP");
+        }
+    }
+}
