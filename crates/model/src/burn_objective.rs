@@ -377,7 +377,7 @@ impl<B: Backend> BurnObjective<B> {
             .map(|(_, shape)| {
                 let len: usize = shape.iter().product();
                 start += len;
-                flat.clone().slice([start - len..start])
+                flat.clone().narrow(0, start - len, len)
             })
             .collect()
     }
