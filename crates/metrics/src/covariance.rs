@@ -173,10 +173,9 @@ impl CovarianceOperator {
         theta: &[f64],
         chunk: usize,
     ) -> Self {
-        // Reserved once, so the rows never reallocate (N·D·8 bytes, not twice that); in a
-        // data-parallel run N·D bounds this process's share, and untouched capacity costs
-        // address space, not memory.
-        let mut centred = Vec::with_capacity(objective.n_samples() * objective.dim());
+        // Reserved once for this process's rows, so they never reallocate (N·D·8 bytes, not
+        // twice that).
+        let mut centred = Vec::with_capacity(objective.local_n_samples() * objective.dim());
         // Deviations from ∇L(θ), then from their mean m: the mean subtraction stays benign.
         let (_, m) = stream_deviations(objective, theta, chunk, &mut |chunk_rows| {
             centred.extend_from_slice(chunk_rows)

@@ -137,6 +137,10 @@ impl Objective for Distributed {
         self.n
     }
 
+    fn local_n_samples(&self) -> usize {
+        self.samples.len()
+    }
+
     /// Every process's losses, gathered: N numbers.
     fn per_sample_losses(&self, theta: &[f64]) -> Vec<f64> {
         self.collective.gather(&self.local.per_sample_losses(theta))

@@ -75,6 +75,12 @@ pub trait Objective: Send + Sync {
             .collect()
     }
 
+    /// Samples this process holds: the rows [`Objective::for_each_grad_chunk`] streams here
+    /// (all N in one process, a share in a data-parallel run).
+    fn local_n_samples(&self) -> usize {
+        self.n_samples()
+    }
+
     /// The processes of a data-parallel run this objective's samples are split over
     /// ([`crate::Distributed`]); `None` in one process.
     fn collective(&self) -> Option<Arc<dyn Collective>> {
