@@ -370,7 +370,10 @@ fn train_under_mpirun_equals_one_process_for_every_dynamic() {
     make_run(root.path());
     for dynamic in Dynamic::ALL {
         let single = root.path().join(format!("{dynamic}-single"));
-        assert_ok(&one_process(&train(root.path(), dynamic, &single)), dynamic.name());
+        assert_ok(
+            &one_process(&train(root.path(), dynamic, &single)),
+            dynamic.name(),
+        );
         for ranks in [2, 3] {
             let dir = root.path().join(format!("{dynamic}-ranks{ranks}"));
             let out = mpirun(ranks, &train(root.path(), dynamic, &dir));
@@ -391,7 +394,10 @@ fn an_interrupted_training_resumes_under_mpirun() {
     make_run(root.path());
     let single = root.path().join("single");
     let dynamic = Dynamic::GldDiag;
-    assert_ok(&one_process(&train(root.path(), dynamic, &single)), "one process");
+    assert_ok(
+        &one_process(&train(root.path(), dynamic, &single)),
+        "one process",
+    );
     let dir = root.path().join("resumed");
     let mut stopped = train(root.path(), dynamic, &dir);
     stopped.extend(["--stop-after-steps".to_string(), "4".to_string()]);

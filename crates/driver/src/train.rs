@@ -274,7 +274,6 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
     };
     train_loop(
         &args,
-        job,
         &mut run,
         &mut descent,
         &data,
@@ -414,7 +413,6 @@ fn interrupt_flag() -> Result<&'static AtomicBool> {
 /// The steps from `start` to --steps; stops early, cleanly, on Ctrl-C.
 fn train_loop(
     args: &TrainArgs,
-    job: &Job,
     run: &mut Run,
     descent: &mut Descent,
     data: &Dataset,
@@ -423,6 +421,7 @@ fn train_loop(
     loss: &mut f64,
 ) -> Result<ExitCode> {
     let interrupted = interrupt_flag()?;
+    let job = run.job;
     let (arch, precision) = (&run.config.arch, args.precision);
     // SGD evaluates its b samples alone: a model on the subset instead of N weights (in a job
     // of several ranks, each rank the selected samples of its share).
@@ -433,7 +432,8 @@ fn train_loop(
     let minibatch = |theta: &[f64], indices: &[usize]| match job.collective() {
         None => subset(indices).grad(theta),
         Some(ranks) => {
-            let held_sum = |held: &[usize]| subset(held).weighted_grad(theta, &vec![1.0; held.len()]);
+            let held_sum =
+                |held: &[usize]| subset(held).weighted_grad(theta, &vec![1.0; held.len()]);
             minibatch_grad(&*ranks, data.len(), theta.len(), indices, &held_sum)
         }
     };
