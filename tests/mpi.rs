@@ -97,8 +97,7 @@ fn analyze(run: &Path, out: &Path) -> Vec<String> {
     args
 }
 
-/// `mpirun -n ranks curvscope <args>` (as root too, and with more ranks than cores), one
-/// thread per rank.
+/// `mpirun -n ranks curvscope <args>` (as root too, and with more ranks than cores).
 fn mpirun(ranks: usize, args: &[String]) -> Output {
     Command::new("mpirun")
         .args([
@@ -109,16 +108,14 @@ fn mpirun(ranks: usize, args: &[String]) -> Output {
         ])
         .arg(env!("CARGO_BIN_EXE_curvscope"))
         .args(args)
-        .env("RAYON_NUM_THREADS", "1")
         .output()
         .expect("mpirun runs (Open MPI installed?)")
 }
 
-/// `curvscope <args>` in one process, one thread.
+/// `curvscope <args>` in one process.
 fn one_process(args: &[String]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_curvscope"))
         .args(args)
-        .env("RAYON_NUM_THREADS", "1")
         .output()
         .unwrap()
 }
@@ -283,7 +280,7 @@ fn an_interrupted_analysis_resumes_under_mpirun() {
 const ARCH: &str = r#"{"name":"mlp","input":4,"hidden":[5],"classes":3,"activation":"relu"}"#;
 
 /// `train` with `dynamic` on the data of [`make_run`] (also its --eval-data) into `out`: 6
-/// steps in f64 with snapshots and noise refreshes every 3, k = 3.
+/// steps in f64 with snapshots and noise refreshes every 3, k = 3, one thread (per rank).
 fn train(root: &Path, dynamic: Dynamic, out: &Path) -> Vec<String> {
     let data = root.join("data.npz");
     [
@@ -312,6 +309,8 @@ fn train(root: &Path, dynamic: Dynamic, out: &Path) -> Vec<String> {
         "f64",
         "--seed",
         "5",
+        "--threads",
+        "1",
         "--quiet",
         "--out",
         out.to_str().unwrap(),

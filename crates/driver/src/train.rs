@@ -116,6 +116,11 @@ pub struct TrainArgs {
     /// row and rebuilt for the snapshots that load.
     #[arg(long)]
     resume: bool,
+    /// Worker threads [default: all cores]. Results do not depend on it. Under `mpirun -n P`
+    /// (a build with the `mpi` feature: the P ranks share the samples) the threads of each
+    /// rank: P × N at most the cores.
+    #[arg(long, value_name = "N", value_parser = flags::count)]
+    threads: Option<usize>,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -163,6 +168,7 @@ pub fn run(mut args: TrainArgs) -> Result<ExitCode> {
 }
 
 fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
+    flags::thread_pool(args.threads)?;
     if args.dynamic.refreshes() {
         ensure!(
             args.snapshot_every.is_multiple_of(args.refresh_every),
