@@ -113,7 +113,9 @@ pub struct TrainArgs {
     /// Continue the run in --out from its last complete snapshot (the configuration must match;
     /// --steps may be raised, never lowered). A snapshot folder that does not load is renamed
     /// step-NNNNNN.bad-K (never deleted) with the reason printed; run.csv is checked row by
-    /// row and rebuilt for the snapshots that load.
+    /// row and rebuilt for the snapshots that load. Under `mpirun` rank 0 alone reads the
+    /// folder and sends the step and θ to the other ranks; a run may resume under another
+    /// number of ranks.
     #[arg(long)]
     resume: bool,
     /// Worker threads [default: all cores]. Results do not depend on it. Under `mpirun -n P`
