@@ -479,5 +479,8 @@ fn train_loop(
         bar.inc(1);
     }
     bar.finish();
+    if let Some(traffic) = job.traffic().filter(|_| !args.quiet) {
+        eprintln!("note: MPI: {traffic}");
+    }
     Ok(ExitCode::SUCCESS)
 }
