@@ -1,7 +1,9 @@
-//! `mpirun -n P curvscope analyze` (feature `mpi`): every CSV the analysis writes equals the
-//! one-process analysis to 1e-12 relative for P = 2 and 3 (a ReLU MLP on N = 200 random
-//! points: 100 + 100, then 67 + 67 + 66), and a rank that fails stops the job with its rank named. Needs Open MPI's
-//! `mpirun` on PATH (.ci/run installs it).
+//! `mpirun -n P curvscope analyze|train` (feature `mpi`): every CSV the analysis writes, and
+//! every run.csv column and checkpoint θ of `train` under each dynamic, equals the one-process
+//! run to 1e-12 relative for P = 2 and 3 (a ReLU MLP on N = 200 random points: 100 + 100, then
+//! 67 + 67 + 66); an interrupted job resumes under another P as one process would; a rank that
+//! fails stops the job with its rank named. Needs Open MPI's `mpirun` on PATH (.ci/run
+//! installs it).
 #![cfg(feature = "mpi")]
 
 #[allow(dead_code)] // only write_npz is needed here
@@ -10,7 +12,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use curvscope_model::{save_checkpoint, ArchSpec, CheckpointMeta, Dtype};
+use curvscope_metrics::Dynamic;
+use curvscope_model::{load_checkpoint, save_checkpoint, ArchSpec, CheckpointMeta, Dtype};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -109,6 +112,23 @@ fn mpirun(ranks: usize, args: &[String]) -> Output {
         .expect("mpirun runs (Open MPI installed?)")
 }
 
+/// `curvscope <args>` in one process.
+fn one_process(args: &[String]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_curvscope"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// `out` succeeded; else its stderr, under `what`.
+fn assert_ok(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The CSV files of an analysis folder, by name.
 fn csvs(dir: &Path) -> Vec<(String, Vec<Vec<String>>)> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -193,46 +213,28 @@ fn every_column_under_mpirun_equals_one_process() {
     let root = tempfile::tempdir().unwrap();
     let run = make_run(root.path());
     let single = root.path().join("single");
-    let out = Command::new(env!("CARGO_BIN_EXE_curvscope"))
-        .args(analyze(&run, &single))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&one_process(&analyze(&run, &single)), "one process");
     for ranks in [2, 3] {
         let dir = root.path().join(format!("ranks{ranks}"));
-        let out = mpirun(ranks, &analyze(&run, &dir));
-        assert!(
-            out.status.success(),
-            "mpirun -n {ranks}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        assert_ok(
+            &mpirun(ranks, &analyze(&run, &dir)),
+            &format!("mpirun -n {ranks}"),
         );
         let compared = assert_same_tables(&dir, &single, 1e-12);
         assert!(compared > 200, "only {compared} numbers compared");
     }
 }
 
-#[test]
-fn a_failing_rank_stops_the_job_and_is_named() {
-    let root = tempfile::tempdir().unwrap();
-    let run = make_run(root.path());
-    let good = analyze(&run, &root.path().join("out"));
-    // Rank 1 gets data that does not exist (Open MPI's MPMD syntax: one command per rank).
-    let mut bad = good.clone();
+/// A job of two ranks running `args`, rank 1 with `--data` a file that does not exist (Open
+/// MPI's MPMD syntax: one command per rank), must fail, naming rank 1 and the file.
+fn assert_failing_rank_is_named(root: &Path, args: &[String]) {
+    let mut bad = args.to_vec();
     let data = bad.iter().position(|a| a == "--data").unwrap() + 1;
-    bad[data] = root
-        .path()
-        .join("missing.npz")
-        .to_str()
-        .unwrap()
-        .to_string();
+    bad[data] = root.join("missing.npz").to_str().unwrap().to_string();
     let out = Command::new("mpirun")
         .args(["--allow-run-as-root", "--oversubscribe", "-n", "1"])
         .arg(env!("CARGO_BIN_EXE_curvscope"))
-        .args(&good)
+        .args(args)
         .args([":", "-n", "1"])
         .arg(env!("CARGO_BIN_EXE_curvscope"))
         .args(&bad)
@@ -244,4 +246,181 @@ fn a_failing_rank_stops_the_job_and_is_named() {
         stderr.contains("error: rank 1 of 2:") && stderr.contains("missing.npz"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_failing_rank_stops_the_job_and_is_named() {
+    let root = tempfile::tempdir().unwrap();
+    let run = make_run(root.path());
+    assert_failing_rank_is_named(root.path(), &analyze(&run, &root.path().join("out")));
+}
+
+/// An analysis interrupted under `mpirun -n 2` after its first checkpoint resumes under
+/// `mpirun -n 3`: rank 0 finds the first record current and tells the others (it is kept
+/// byte for byte, not recomputed), the second is computed, and every CSV equals one process'.
+#[test]
+fn an_interrupted_analysis_resumes_under_mpirun() {
+    let root = tempfile::tempdir().unwrap();
+    let run = make_run(root.path());
+    let single = root.path().join("single");
+    assert_ok(&one_process(&analyze(&run, &single)), "one process");
+    let dir = root.path().join("resumed");
+    let mut first = analyze(&run, &dir);
+    first.extend(["--max-checkpoints".to_string(), "1".to_string()]);
+    assert_ok(&mpirun(2, &first), "mpirun -n 2, first checkpoint");
+    let record = dir.join("reports/step_0.json");
+    let before = std::fs::read(&record).unwrap();
+    assert!(!dir.join("reports/step_1.json").exists());
+    assert_ok(&mpirun(3, &analyze(&run, &dir)), "mpirun -n 3, resumed");
+    assert_eq!(std::fs::read(&record).unwrap(), before, "step_0 reused");
+    assert!(assert_same_tables(&dir, &single, 1e-12) > 200);
+}
+
+/// ReLU MLP 4 → 5 → 3 as `--arch`.
+const ARCH: &str = r#"{"name":"mlp","input":4,"hidden":[5],"classes":3,"activation":"relu"}"#;
+
+/// `train` with `dynamic` on the data of [`make_run`] (also its --eval-data) into `out`: 6
+/// steps in f64 with snapshots and noise refreshes every 3, k = 3, one thread (per rank).
+fn train(root: &Path, dynamic: Dynamic, out: &Path) -> Vec<String> {
+    let data = root.join("data.npz");
+    [
+        "train",
+        "--arch",
+        ARCH,
+        "--data",
+        data.to_str().unwrap(),
+        "--eval-data",
+        data.to_str().unwrap(),
+        "--dynamic",
+        dynamic.name(),
+        "--lr",
+        "0.5",
+        "--batch",
+        "10",
+        "--steps",
+        "6",
+        "--snapshot-every",
+        "3",
+        "--refresh-every",
+        "3",
+        "--rank",
+        "3",
+        "--precision",
+        "f64",
+        "--seed",
+        "5",
+        "--threads",
+        "1",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// The files of a run folder, and their θ and gld-const's ρ (checkpoint.json's noise_std)
+/// equal to one process' (`want`) to `rtol` relative to max|θ|; run.csv to `rtol` by
+/// [`assert_same_tables`].
+fn assert_same_run(got: &Path, want: &Path, rtol: f64) {
+    let names = |dir: &Path| {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names(got), names(want), "{}: files", got.display());
+    assert!(assert_same_tables(got, want, rtol) >= 3 * 4);
+    for name in names(want).iter().filter(|n| n.starts_with("step-")) {
+        let (a, b) = (
+            load_checkpoint(&got.join(name)).unwrap(),
+            load_checkpoint(&want.join(name)).unwrap(),
+        );
+        let scale = b.theta.iter().fold(0.0, |m: f64, x| m.max(x.abs()));
+        let worst = a
+            .theta
+            .iter()
+            .zip(&b.theta)
+            .fold(0.0, |m: f64, (x, y)| m.max((x - y).abs()));
+        assert!(
+            worst <= rtol * scale,
+            "{}/{name}: θ differs by {worst:e} (max|θ| {scale})",
+            got.display()
+        );
+        let rho = |c: &curvscope_model::Checkpoint| c.meta.extra.get("noise_std").cloned();
+        match (rho(&a), rho(&b)) {
+            (Some(x), Some(y)) => {
+                let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+                assert!((x - y).abs() <= rtol * y.abs(), "{name}: ρ {x} vs {y}");
+            }
+            (x, y) => assert_eq!(x, y, "{name}: noise_std"),
+        }
+    }
+}
+
+/// Every dynamic `train --help` offers, under `mpirun -n 2` and `-n 3`, writes the run folder
+/// one process writes: the same files, every run.csv column (train and test loss and
+/// accuracy) and every checkpoint's θ to 1e-12 relative.
+#[test]
+fn train_under_mpirun_equals_one_process_for_every_dynamic() {
+    let root = tempfile::tempdir().unwrap();
+    make_run(root.path());
+    for dynamic in Dynamic::ALL {
+        let single = root.path().join(format!("{dynamic}-single"));
+        assert_ok(
+            &one_process(&train(root.path(), dynamic, &single)),
+            dynamic.name(),
+        );
+        for ranks in [2, 3] {
+            let dir = root.path().join(format!("{dynamic}-ranks{ranks}"));
+            let out = mpirun(ranks, &train(root.path(), dynamic, &dir));
+            assert_ok(&out, &format!("{dynamic}, mpirun -n {ranks}"));
+            assert_same_run(&dir, &single, 1e-12);
+        }
+    }
+}
+
+/// A training job stopped under `mpirun -n 2` after 4 of 6 steps (its last snapshot at step
+/// 3), with run.csv's last row lost, resumes under `mpirun -n 3`: rank 0 reads the folder and
+/// sends the step and θ, every rank recomputes the lost row, and the run equals an
+/// uninterrupted one-process run (gld-diag re-estimates its noise at the resumed step, as
+/// the uninterrupted run does).
+#[test]
+fn an_interrupted_training_resumes_under_mpirun() {
+    let root = tempfile::tempdir().unwrap();
+    make_run(root.path());
+    let single = root.path().join("single");
+    let dynamic = Dynamic::GldDiag;
+    assert_ok(
+        &one_process(&train(root.path(), dynamic, &single)),
+        "one process",
+    );
+    let dir = root.path().join("resumed");
+    let mut stopped = train(root.path(), dynamic, &dir);
+    stopped.extend(["--stop-after-steps".to_string(), "4".to_string()]);
+    assert_ok(&mpirun(2, &stopped), "mpirun -n 2, stopped");
+    assert!(dir.join("step-000003").exists() && !dir.join("step-000006").exists());
+    let csv = dir.join("run.csv");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let kept: Vec<&str> = text.lines().take(2).collect();
+    assert!(text.lines().nth(2).unwrap().starts_with("3,"), "{text}");
+    std::fs::write(&csv, kept.join("\n") + "\n").unwrap();
+    let mut resumed = train(root.path(), dynamic, &dir);
+    resumed.push("--resume".to_string());
+    let out = mpirun(3, &resumed);
+    assert_ok(&out, "mpirun -n 3, resumed");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("recomputing the row of step 3"), "{stderr}");
+    assert_same_run(&dir, &single, 1e-12);
+}
+
+/// `train` too: a rank that fails stops the job with its rank named.
+#[test]
+fn a_failing_rank_stops_training_and_is_named() {
+    let root = tempfile::tempdir().unwrap();
+    make_run(root.path());
+    let args = train(root.path(), Dynamic::Sgd, &root.path().join("out"));
+    assert_failing_rank_is_named(root.path(), &args);
 }

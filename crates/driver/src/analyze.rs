@@ -22,16 +22,14 @@ use curvscope_metrics::{
     AscentOptions, CurvatureOptions, EpsilonSharpnessOptions, HessianSpectrum, MemoryPlan, Purpose,
     ReportOptions, SharpnessOptions, TraceHSigmaMethod,
 };
-use curvscope_model::distributed::share;
 use curvscope_model::files::write_atomic;
-use curvscope_model::{load_checkpoint, ArchSpec, Dataset, Distributed, Objective, Precision};
+use curvscope_model::load_checkpoint;
 use indicatif::{MultiProgress, ProgressBar};
 
 use crate::checkpoints::{checkpoint_dirs, checkpoint_name, content_sha256, dtype_name};
 use crate::data::{label_mismatch, DataArgs, DataCache, DataChoice};
 use crate::flags;
 use crate::job::Job;
-use crate::network::{objective, Device};
 use crate::progress;
 use crate::record::{
     AnalysisOptions, CheckpointRecord, DataUsed, Failure, FAILURES_CSV, MANIFEST_JSON, README_MD,
@@ -308,12 +306,12 @@ enum Outcome {
 }
 
 pub fn run(mut args: AnalyzeArgs) -> Result<ExitCode> {
-    let job = Job::start()?;
+    let job = Job::current()?;
     if !job.leads() {
         args.quiet = true;
         args.json = false;
     }
-    let result = run_job(args, &job);
+    let result = run_job(args, job);
     job.or_abort(result)
 }
 
@@ -615,14 +613,14 @@ fn analyze_one(
             eprintln!("warning: {name}: {warning}");
         }
     }
-    let objective = objective_of_share(
-        &checkpoint.meta.arch,
-        data,
-        options.precision,
-        options.device,
-        job,
-    )
-    .with_context(|| format!("{name}: building the network on '{}'", choice.spec))?;
+    let objective = job
+        .objective(
+            &checkpoint.meta.arch,
+            data,
+            options.precision,
+            options.device,
+        )
+        .with_context(|| format!("{name}: building the network on '{}'", choice.spec))?;
     let theta = &checkpoint.theta;
     let mut report_options = options.report.clone();
     let recorded = checkpoint.meta.batch_size;
@@ -668,32 +666,6 @@ fn analyze_one(
         wall_time_s: start.elapsed().as_secs_f64(),
         report,
     })
-}
-
-/// The objective on all of `data`: built on this rank's [`share`] of it and summed over the
-/// job's ranks when there are several.
-fn objective_of_share(
-    arch: &ArchSpec,
-    data: &Dataset,
-    precision: Precision,
-    device: Device,
-    job: &Job,
-) -> Result<Box<dyn Objective>> {
-    let Some(collective) = job.collective() else {
-        return objective(arch, data, precision, device);
-    };
-    let (n, ranks) = (data.len(), collective.size());
-    ensure!(
-        n >= ranks,
-        "{n} samples cannot be shared by {ranks} ranks (use fewer)"
-    );
-    let local = objective(
-        arch,
-        &data.slice(share(n, ranks, collective.rank())),
-        precision,
-        device,
-    )?;
-    Ok(Box::new(Distributed::new(local, collective, n)))
 }
 
 /// The batch size b of the minibatch columns: `--batch` (at most the N samples), else the

@@ -1,21 +1,36 @@
-//! This process's place in a data-parallel `mpirun -n P curvscope analyze …` job (feature
-//! `mpi`): which rank it is, the collective its objective sums over, and how a failure on one
-//! rank stops them all. Without the feature, or under P = 1, every process is a job of one.
+//! This process's place in a data-parallel `mpirun -n P curvscope train|analyze …` job
+//! (feature `mpi`): which rank it is, the collective its objective sums over, rank 0's
+//! decisions shared with the others, and how a failure on one rank stops them all. Without the
+//! feature, or under P = 1, every process is a job of one.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use curvscope_model::Collective;
+use anyhow::Result;
+use curvscope_model::{ArchSpec, Collective, Dataset, Distributed, Objective, Precision};
 
-/// The ranks of one job. Rank 0 leads: it alone writes files and shows progress.
+use crate::network::{objective, Device};
+
+/// The ranks of one job. Rank 0 leads: it alone reads and writes the output folder and shows
+/// progress.
 pub struct Job {
     #[cfg(feature = "mpi")]
     mpi: Option<Arc<mpi_world::World>>,
 }
 
+/// The process's job, joined once: MPI may be initialized only once per process, and `demo`
+/// runs `train` and `analyze` in one.
+static JOB: OnceLock<Result<Job, String>> = OnceLock::new();
+
 impl Job {
-    /// Joins the MPI job this process was started in (a job of one when not under `mpirun`,
-    /// or without the `mpi` feature).
-    pub fn start() -> anyhow::Result<Job> {
+    /// The MPI job this process was started in, joined at the first call (a job of one when
+    /// not under `mpirun`, or without the `mpi` feature).
+    pub fn current() -> Result<&'static Job> {
+        JOB.get_or_init(|| Job::start().map_err(|e| format!("{e:#}")))
+            .as_ref()
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    fn start() -> Result<Job> {
         #[cfg(feature = "mpi")]
         {
             let world = mpi_world::World::init()?;
@@ -23,6 +38,7 @@ impl Job {
             if several {
                 world.abort_on_panic();
             }
+            // A job of one finalizes MPI here, when `world` is dropped.
             Ok(Job {
                 mpi: several.then(|| Arc::new(world)),
             })
@@ -48,14 +64,48 @@ impl Job {
     /// Rank 0's `decision`, on every rank (e.g. reuse a record rank 0 found; the other ranks
     /// need not see the output folder).
     pub fn leaders(&self, decision: bool) -> bool {
+        self.leaders_numbers(vec![f64::from(u8::from(decision))])[0] > 0.0
+    }
+
+    /// Rank 0's `values`, bit for bit, on every rank (the others' are ignored): a resumed
+    /// `train`'s step and θ, which rank 0 alone reads from the run folder. Integers up to 2⁵³
+    /// travel exactly.
+    pub fn leaders_numbers(&self, values: Vec<f64>) -> Vec<f64> {
         match self.collective() {
-            None => decision,
-            Some(c) => {
-                let mut vote = [f64::from(u8::from(decision && c.rank() == 0))];
-                c.sum(&mut vote);
-                vote[0] > 0.0
-            }
+            None => values,
+            // Gathering rank 0's values and nothing from the others is a broadcast.
+            Some(c) => c.gather(if c.rank() == 0 { &values } else { &[] }),
         }
+    }
+
+    /// The objective on all of `data`: built on this rank's share of it and summed over the
+    /// job's ranks when there are several.
+    pub fn objective(
+        &self,
+        arch: &ArchSpec,
+        data: &Dataset,
+        precision: Precision,
+        device: Device,
+    ) -> Result<Box<dyn Objective>> {
+        let Some(collective) = self.collective() else {
+            return objective(arch, data, precision, device);
+        };
+        let (n, ranks) = (data.len(), collective.size());
+        anyhow::ensure!(
+            n >= ranks,
+            "{n} samples cannot be shared by {ranks} ranks (use fewer)"
+        );
+        let local = objective(
+            arch,
+            &data.slice(curvscope_model::distributed::share(
+                n,
+                ranks,
+                collective.rank(),
+            )),
+            precision,
+            device,
+        )?;
+        Ok(Box::new(Distributed::new(local, collective, n)))
     }
 
     /// What this rank has sent through the collectives so far, in words (`None` in a job of
@@ -89,6 +139,15 @@ impl Job {
     }
 }
 
+/// Leaves the MPI job, if this process joined one of several ranks (MPI_Finalize, which
+/// mpirun expects of every rank): at the end of `main`, after the last collective.
+pub fn finish() {
+    #[cfg(feature = "mpi")]
+    if let Some(Ok(Job { mpi: Some(world) })) = JOB.get() {
+        world.finalize();
+    }
+}
+
 #[cfg(feature = "mpi")]
 mod mpi_world {
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -103,7 +162,7 @@ mod mpi_world {
     use mpi::Threading;
 
     /// MPI_COMM_WORLD, entered at MPI_THREAD_SERIALIZED: calls may come from any thread, one
-    /// at a time (the mutex); the universe finalizes MPI when dropped.
+    /// at a time (the mutex); the universe finalizes MPI when dropped ([`World::finalize`]).
     pub struct World {
         world: Mutex<SimpleCommunicator>,
         rank: usize,
@@ -114,7 +173,7 @@ mod mpi_world {
         /// All-gather calls and the bytes this rank contributed to them.
         gathers: AtomicU64,
         gathered_bytes: AtomicU64,
-        _universe: Universe,
+        universe: Mutex<Option<Universe>>,
     }
 
     // SAFETY: the communicator is only used under the mutex, so at most one thread calls MPI at
@@ -145,8 +204,13 @@ mod mpi_world {
                 summed_bytes: AtomicU64::new(0),
                 gathers: AtomicU64::new(0),
                 gathered_bytes: AtomicU64::new(0),
-                _universe: universe,
+                universe: Mutex::new(Some(universe)),
             })
+        }
+
+        /// MPI_Finalize: drops the universe (the job lives in a static, which is never dropped).
+        pub fn finalize(&self) {
+            drop(self.universe.lock().expect("no MPI call panicked").take());
         }
 
         /// Prints `message` with this rank named, then MPI_Abort: mpirun stops every rank.

@@ -78,7 +78,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    report(dispatch(Cli::parse()))
+    let code = report(dispatch(Cli::parse()));
+    job::finish();
+    code
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {

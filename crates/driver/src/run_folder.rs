@@ -1,6 +1,7 @@
 //! A run folder: run.json (the configuration a resume must match), one checkpoint folder per
 //! snapshot (`step-NNNNNN/`) and run.csv (the losses at each snapshot), written so that a killed
-//! run can be resumed from its last complete snapshot.
+//! run can be resumed from its last complete snapshot. In a job of several ranks only rank 0
+//! reads and writes the folder; every rank computes the rows' numbers (they are collective).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -14,6 +15,8 @@ use curvscope_model::{
     Objective, Precision,
 };
 use serde::{Deserialize, Serialize};
+
+use crate::job::Job;
 
 /// The run's configuration file.
 pub const RUN_JSON: &str = "run.json";
@@ -78,6 +81,8 @@ pub fn snapshot_dir(out: &Path, step: u64) -> PathBuf {
 pub struct Run<'a> {
     pub config: &'a RunConfig,
     pub out: &'a Path,
+    /// The ranks: rank 0 alone writes.
+    pub job: &'a Job,
     pub objective: &'a dyn Objective,
     pub eval: Option<Box<dyn Objective>>,
     /// run.csv's data rows, kept so each rewrite is the whole file.
@@ -92,7 +97,7 @@ pub struct Run<'a> {
 impl Run<'_> {
     /// Saves θ at `step` and then appends its row to run.csv, so a row always has its checkpoint;
     /// `noise_unconverged` is [`curvscope_metrics::Descent::take_unconverged_estimates`].
-    /// Returns the training loss.
+    /// Returns the training loss. Every rank calls it; rank 0 writes.
     pub fn snapshot(
         &mut self,
         step: u64,
@@ -119,7 +124,9 @@ impl Run<'_> {
             Precision::F32 => Dtype::F32,
             Precision::F64 => Dtype::F64,
         };
-        save_snapshot(&snapshot_dir(self.out, step), &meta, theta, dtype)?;
+        if self.job.leads() {
+            save_snapshot(&snapshot_dir(self.out, step), &meta, theta, dtype)?;
+        }
         let wall = self.wall_offset + self.started.elapsed().as_secs_f64();
         let (loss, row) = self.row(step, theta, noise_unconverged, Some(wall));
         self.rows.push(row);
@@ -156,7 +163,9 @@ impl Run<'_> {
     /// run.csv rebuilt for a resume: one row per verified snapshot in `steps`, the valid row
     /// read back where there is one, else recomputed from the checkpoint (wall time and
     /// noise_unconverged left empty); rows of no verified snapshot are dropped. Says on stderr
-    /// what it changed.
+    /// what it changed. In a job of several ranks, rank 0's `read` (the others pass none)
+    /// decides which rows are recomputed, and it sends each checkpoint's θ to the others, which
+    /// take part in the rows' collective numbers.
     pub fn rebuild_csv(&mut self, steps: &[u64], read: Vec<(u64, String)>) -> Result<()> {
         for (step, row) in read.iter().filter(|(s, _)| !steps.contains(s)) {
             eprintln!(
@@ -165,26 +174,43 @@ impl Run<'_> {
                 snapshot_dir(self.out, *step).display()
             );
         }
-        self.rows.clear();
-        for &step in steps {
-            match read.iter().find(|(s, _)| *s == step) {
-                Some((_, row)) => self.rows.push(row.clone()),
-                None => {
-                    let dir = snapshot_dir(self.out, step);
-                    let theta = load_checkpoint(&dir)?.theta;
-                    eprintln!(
-                        "{}: recomputing the row of step {step} from {} (wall time unknown)",
-                        self.out.join(RUN_CSV).display(),
-                        dir.display()
-                    );
-                    self.rows.push(self.row(step, &theta, None, None).1);
-                }
+        let unread = steps
+            .iter()
+            .filter(|step| !read.iter().any(|(s, _)| s == *step))
+            .map(|&step| step as f64)
+            .collect();
+        let mut recomputed = Vec::new();
+        for step in self.job.leaders_numbers(unread) {
+            let (step, dir) = (step as u64, snapshot_dir(self.out, step as u64));
+            let theta = match self.job.leads() {
+                true => load_checkpoint(&dir)?.theta,
+                false => Vec::new(),
+            };
+            let theta = self.job.leaders_numbers(theta);
+            if self.job.leads() {
+                eprintln!(
+                    "{}: recomputing the row of step {step} from {} (wall time unknown)",
+                    self.out.join(RUN_CSV).display(),
+                    dir.display()
+                );
             }
+            recomputed.push((step, self.row(step, &theta, None, None).1));
         }
+        self.rows = steps
+            .iter()
+            .filter_map(|step| {
+                let row = read.iter().chain(&recomputed).find(|(s, _)| s == step);
+                row.map(|(_, row)| row.clone())
+            })
+            .collect();
         self.write_csv()
     }
 
+    /// Rewrites run.csv whole (rank 0; the others return).
     fn write_csv(&self) -> Result<()> {
+        if !self.job.leads() {
+            return Ok(());
+        }
         let text: String = std::iter::once(RUN_CSV_HEADER)
             .chain(self.rows.iter().map(String::as_str))
             .map(|l| format!("{l}\n"))

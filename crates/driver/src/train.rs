@@ -1,6 +1,11 @@
 //! `curvscope train`: θ ← θ − η g̃ with g̃ drawn by one of the dynamics in
 //! `curvscope_metrics::Descent`, snapshotting checkpoints and losses into a run folder that a
 //! killed or interrupted run can `--resume` bit for bit.
+//!
+//! Under `mpirun -n P` (feature `mpi`) the ranks share the training samples
+//! ([`curvscope_model::Distributed`]): every rank draws the same noise and minibatch indices
+//! from the same seed and takes the same steps on the all-reduced gradient; rank 0 alone reads
+//! and writes the run folder (a resume's step and θ are sent from it) and shows progress.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,11 +16,13 @@ use anyhow::{bail, ensure, Context, Result};
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::ValueEnum;
 use curvscope_metrics::{isotropic_std, Descent, DescentOptions, Dynamic};
+use curvscope_model::distributed::minibatch_grad;
 use curvscope_model::files::write_atomic;
 use curvscope_model::{load_checkpoint, ArchSpec, Dataset, Init, Precision};
 
 use crate::data::{load_dataset, DATA_HELP};
 use crate::flags;
+use crate::job::Job;
 use crate::network::{self, parse_arch, precision_parser, Device};
 use crate::progress;
 use crate::run_folder::{
@@ -106,9 +113,16 @@ pub struct TrainArgs {
     /// Continue the run in --out from its last complete snapshot (the configuration must match;
     /// --steps may be raised, never lowered). A snapshot folder that does not load is renamed
     /// step-NNNNNN.bad-K (never deleted) with the reason printed; run.csv is checked row by
-    /// row and rebuilt for the snapshots that load.
+    /// row and rebuilt for the snapshots that load. Under `mpirun` rank 0 alone reads the
+    /// folder and sends the step and θ to the other ranks; a run may resume under another
+    /// number of ranks.
     #[arg(long)]
     resume: bool,
+    /// Worker threads [default: all cores]. Results do not depend on it. Under `mpirun -n P`
+    /// (a build with the `mpi` feature: the P ranks share the samples) the threads of each
+    /// rank: P × N at most the cores.
+    #[arg(long, value_name = "N", value_parser = flags::count)]
+    threads: Option<usize>,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -146,7 +160,17 @@ fn architecture(args: &TrainArgs) -> Result<(ArchSpec, Option<Vec<f64>>)> {
     Ok((ckpt.meta.arch, Some(ckpt.theta)))
 }
 
-pub fn run(args: TrainArgs) -> Result<ExitCode> {
+pub fn run(mut args: TrainArgs) -> Result<ExitCode> {
+    let job = Job::current()?;
+    if !job.leads() {
+        args.quiet = true;
+    }
+    let result = train(args, job);
+    job.or_abort(result)
+}
+
+fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
+    flags::thread_pool(args.threads)?;
     if args.dynamic.refreshes() {
         ensure!(
             args.snapshot_every.is_multiple_of(args.refresh_every),
@@ -195,32 +219,28 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     };
     let out = args.out.as_path();
     let run_file = out.join(RUN_JSON);
-    let objective = network::objective(&arch, &data, args.precision, args.device)?;
+    let objective = job.objective(&arch, &data, args.precision, args.device)?;
     let eval = eval_data
         .as_ref()
-        .map(|d| network::objective(&arch, d, args.precision, args.device))
+        .map(|d| job.objective(&arch, d, args.precision, args.device))
         .transpose()?;
 
+    // θ₀ is drawn again as it was, so a resume needs no step-000000 folder.
+    let theta0 = initial_theta(&config, theta_init, args.seed);
+    // Rank 0 alone reads and writes --out: the other ranks need not see it.
+    let start = match (job.leads(), args.resume) {
+        (false, _) => None,
+        (true, true) => Some(resume_point(&args, &config, &theta0)?),
+        (true, false) => Some(fresh_start(out, &theta0)?),
+    };
     let Start {
         step: start,
         mut theta,
-        theta0,
         snapshots,
-    } = if args.resume {
-        resume_point(&args, &config, theta_init)?
-    } else {
-        flags::output_dir(out, "--out")?;
-        if std::fs::read_dir(out)
-            .with_context(|| format!("--out {}: cannot read", out.display()))?
-            .next()
-            .is_some()
-        {
-            bail!("{} already exists and is not empty: pass --resume to continue that run, or choose another --out", out.display());
-        }
-        let theta = initial_theta(&config, theta_init, args.seed);
-        Start::at_zero(theta)
-    };
-    write_atomic(&run_file, &serde_json::to_vec_pretty(&config)?)?;
+    } = Start::leaders(job, start);
+    if job.leads() {
+        write_atomic(&run_file, &serde_json::to_vec_pretty(&config)?)?;
+    }
 
     let noise_std = match (args.dynamic, args.noise_std) {
         (Dynamic::GldConst, None) => Some(isotropic_std(objective.as_ref(), &theta0, args.batch)),
@@ -239,6 +259,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let mut run = Run {
         config: &config,
         out,
+        job,
         objective: objective.as_ref(),
         eval,
         rows: Vec::new(),
@@ -247,7 +268,11 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         noise_std,
     };
     if args.resume {
-        run.rebuild_csv(&snapshots, read_rows(out)?)?;
+        let read = match job.leads() {
+            true => read_rows(out)?,
+            false => Vec::new(),
+        };
+        run.rebuild_csv(&snapshots, read)?;
         // Training time continues from the last recorded wall time.
         run.wall_offset = recorded_wall_time(&run.rows);
     }
@@ -266,33 +291,52 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     )
 }
 
-/// Where training starts: a step and its θ, θ₀, and the verified snapshots already there.
+/// Where training starts: a step and its θ, and the verified snapshots already there.
 struct Start {
     step: u64,
     theta: Vec<f64>,
-    theta0: Vec<f64>,
     snapshots: Vec<u64>,
 }
 
 impl Start {
     /// Step 0 at θ₀, with no snapshot yet.
-    fn at_zero(theta0: Vec<f64>) -> Self {
+    fn at_zero(theta0: &[f64]) -> Self {
         Start {
             step: 0,
-            theta: theta0.clone(),
-            theta0,
+            theta: theta0.to_vec(),
             snapshots: Vec::new(),
+        }
+    }
+
+    /// Rank 0's start (`Some` there, `None` on the other ranks) on every rank.
+    fn leaders(job: &Job, start: Option<Start>) -> Start {
+        let start = start.unwrap_or(Start::at_zero(&[]));
+        let steps = std::iter::once(start.step).chain(start.snapshots);
+        let steps = job.leaders_numbers(steps.map(|s| s as f64).collect());
+        Start {
+            step: steps[0] as u64,
+            theta: job.leaders_numbers(start.theta),
+            snapshots: steps[1..].iter().map(|&s| s as u64).collect(),
         }
     }
 }
 
-/// Where `--resume` continues: the last verified snapshot's step and θ, θ₀, and every
-/// verified snapshot's step (none, from step 0, when the run was killed before its first).
-fn resume_point(
-    args: &TrainArgs,
-    config: &RunConfig,
-    theta_init: Option<Vec<f64>>,
-) -> Result<Start> {
+/// A new run: --out created, or empty.
+fn fresh_start(out: &std::path::Path, theta0: &[f64]) -> Result<Start> {
+    flags::output_dir(out, "--out")?;
+    if std::fs::read_dir(out)
+        .with_context(|| format!("--out {}: cannot read", out.display()))?
+        .next()
+        .is_some()
+    {
+        bail!("{} already exists and is not empty: pass --resume to continue that run, or choose another --out", out.display());
+    }
+    Ok(Start::at_zero(theta0))
+}
+
+/// Where `--resume` continues: the last verified snapshot's step and θ, and every verified
+/// snapshot's step (none, from step 0 at θ₀, when the run was killed before its first).
+fn resume_point(args: &TrainArgs, config: &RunConfig, theta0: &[f64]) -> Result<Start> {
     let (out, run_file) = (args.out.as_path(), args.out.join(RUN_JSON));
     let saved: RunConfig = serde_json::from_slice(
         &std::fs::read(&run_file)
@@ -307,8 +351,6 @@ fn resume_point(
     }
     check_steps(&saved, config, &run_file)?;
     let snapshots = verified_snapshots(out)?;
-    // θ₀ is drawn again as it was, so a resume needs no step-000000 folder.
-    let theta0 = initial_theta(config, theta_init, args.seed);
     let Some(&step) = snapshots.last() else {
         eprintln!(
             "--resume: {} holds no complete snapshot yet; starting at step 0",
@@ -326,7 +368,6 @@ fn resume_point(
     Ok(Start {
         step,
         theta,
-        theta0,
         snapshots,
     })
 }
@@ -388,12 +429,21 @@ fn train_loop(
     loss: &mut f64,
 ) -> Result<ExitCode> {
     let interrupted = interrupt_flag()?;
+    let job = run.job;
     let (arch, precision) = (&run.config.arch, args.precision);
-    // SGD evaluates its b samples alone: a model on the subset instead of N weights.
-    let minibatch = |theta: &[f64], indices: &[usize]| {
+    // SGD evaluates its b samples alone: a model on the subset instead of N weights (in a job
+    // of several ranks, each rank the selected samples of its share).
+    let subset = |indices: &[usize]| {
         network::objective(arch, &data.subset(indices), precision, args.device)
             .expect("a subset fits the model the whole set fits")
-            .grad(theta)
+    };
+    let minibatch = |theta: &[f64], indices: &[usize]| match job.collective() {
+        None => subset(indices).grad(theta),
+        Some(ranks) => {
+            let held_sum =
+                |held: &[usize]| subset(held).weighted_grad(theta, &vec![1.0; held.len()]);
+            minibatch_grad(&*ranks, data.len(), theta.len(), indices, &held_sum)
+        }
     };
     let bar = progress::bar(args.quiet, args.steps, "steps");
     bar.set_position(start);
@@ -401,9 +451,13 @@ fn train_loop(
     let mut last_snapshot = start;
     for step in start..args.steps {
         let stop_requested = args.stop_after_steps.is_some_and(|n| step - start >= n);
-        if interrupted.load(Ordering::SeqCst) || stop_requested {
+        // Ranks stop together, at rank 0's Ctrl-C: one stopping alone would leave the others
+        // waiting in its collectives.
+        if job.leaders(interrupted.load(Ordering::SeqCst) || stop_requested) {
             bar.abandon();
-            eprintln!("stopped after step {step}; the last snapshot is step {last_snapshot}: continue with --resume");
+            if job.leads() {
+                eprintln!("stopped after step {step}; the last snapshot is step {last_snapshot}: continue with --resume");
+            }
             return Ok(if stop_requested {
                 ExitCode::SUCCESS
             } else {
@@ -425,5 +479,8 @@ fn train_loop(
         bar.inc(1);
     }
     bar.finish();
+    if let Some(traffic) = job.traffic().filter(|_| !args.quiet) {
+        eprintln!("note: MPI: {traffic}");
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -48,6 +48,48 @@ pub fn share(n: usize, size: usize, rank: usize) -> Range<usize> {
     start..start + base + usize::from(rank < extra)
 }
 
+/// SGD's minibatch gradient (1/b) Σ_j g_{i_j} over P processes: `indices` are b global sample
+/// indices (repeats counted), drawn alike on every process from the same seed, so no index is
+/// shipped. Each process evaluates only the selected samples of its [`share`] of the `n`:
+/// `held_sum(held)` is the summed gradient of `held` (global indices, repeats kept, never
+/// empty), in R^`dim`; one all-reduce adds the processes' sums. A minibatch thus costs each
+/// process about b/P samples and one D-vector all-reduce.
+///
+/// ```
+/// use curvscope_model::distributed::minibatch_grad;
+/// use curvscope_model::{Collective, ThreadGroup};
+/// // g_i = (i, 1): the minibatch [4, 0, 4] of 5 samples has mean gradient (8/3, 1).
+/// let sum = |held: &[usize]| vec![held.iter().sum::<usize>() as f64, held.len() as f64];
+/// let means: Vec<Vec<f64>> = std::thread::scope(|s| {
+///     let handles: Vec<_> = ThreadGroup::new(2).into_iter().map(|member| {
+///         s.spawn(move || minibatch_grad(&member, 5, 2, &[4, 0, 4], &sum))
+///     }).collect();
+///     handles.into_iter().map(|h| h.join().unwrap()).collect()
+/// });
+/// assert_eq!(means, vec![vec![8.0 / 3.0, 1.0]; 2]);
+/// ```
+pub fn minibatch_grad(
+    collective: &dyn Collective,
+    n: usize,
+    dim: usize,
+    indices: &[usize],
+    held_sum: &dyn Fn(&[usize]) -> Vec<f64>,
+) -> Vec<f64> {
+    let mine = share(n, collective.size(), collective.rank());
+    let held: Vec<usize> = indices
+        .iter()
+        .copied()
+        .filter(|i| mine.contains(i))
+        .collect();
+    let mut sum = match held.is_empty() {
+        true => vec![0.0; dim],
+        false => held_sum(&held),
+    };
+    collective.sum(&mut sum);
+    sum.iter_mut().for_each(|s| *s /= indices.len() as f64);
+    sum
+}
+
 /// An [`Objective`] over all N samples, computed by P processes that each hold a share.
 ///
 /// ```

@@ -1,15 +1,17 @@
-//! Data parallelism: every number of a report computed by P processes (threads standing in
-//! for MPI ranks, uneven shares included) equals the one-process report to 1e-12 relative,
-//! and all processes hold the same report bit for bit (they run the same iterations).
+//! Data parallelism: every number of a report, and θ after a few steps of every training
+//! dynamic, computed by P processes (threads standing in for MPI ranks, uneven shares
+//! included) equals the one-process result to 1e-12 relative, and all processes hold the same
+//! numbers bit for bit (they run the same iterations).
 
 use std::sync::Arc;
 
 use curvscope_hessian::SlqOptions;
 use curvscope_metrics::{
     analyze_checkpoint, AdaptiveAverageOptions, AdaptiveWorstOptions, AscentOptions,
-    CurvatureOptions, EpsilonSharpnessOptions, ReportOptions, SharpnessOptions, TraceHSigmaMethod,
+    CurvatureOptions, Descent, DescentOptions, Dynamic, EpsilonSharpnessOptions, MinibatchGrad,
+    ReportOptions, SharpnessOptions, TraceHSigmaMethod,
 };
-use curvscope_model::distributed::share;
+use curvscope_model::distributed::{minibatch_grad, share};
 use curvscope_model::{
     ArchSpec, BurnObjective, Collective, Cpu, Dataset, Distributed, Objective, Precision, Targets,
     ThreadGroup,
@@ -176,4 +178,78 @@ fn every_number_of_a_report_equals_one_process() {
 #[test]
 fn stochastic_trace_h_sigma_equals_one_process() {
     check(TraceHSigmaMethod::Stochastic { probes: 4, seed: 7 });
+}
+
+/// θ after `steps` steps of `dynamic` from `theta`, on `objective`, with SGD's minibatches from
+/// `minibatch`.
+fn descend(
+    dynamic: Dynamic,
+    objective: &dyn Objective,
+    theta: &[f64],
+    minibatch: &MinibatchGrad<'_>,
+) -> Vec<f64> {
+    let mut descent = Descent::new(DescentOptions {
+        refresh_every: 2,
+        rank: 2,
+        ..DescentOptions::new(dynamic, 4)
+    });
+    let mut theta = theta.to_vec();
+    for step in 0..4 {
+        assert!(descent.step(objective, &mut theta, 0.1, Precision::F64, step, minibatch));
+    }
+    theta
+}
+
+/// Every dynamic (its noise structures, minibatches and sample weights) run by P = 2 and 3
+/// processes, each evaluating only its own samples, ends where one process ends to 1e-12
+/// relative to max|θ|, and all processes hold the same θ bit for bit.
+#[test]
+fn every_dynamic_descends_as_one_process() {
+    let data = data();
+    let n = data.len();
+    let single = objective(&data);
+    let theta = arch().init(curvscope_model::Init::PyTorch, 4);
+    for dynamic in Dynamic::ALL {
+        let whole_batch = |t: &[f64], idx: &[usize]| objective(&data.subset(idx)).grad(t);
+        let want = descend(dynamic, &single, &theta, &whole_batch);
+        let scale = want.iter().fold(0.0, |m: f64, x| m.max(x.abs()));
+        for size in [2, 3] {
+            let thetas: Vec<Vec<f64>> = std::thread::scope(|s| {
+                let ranks: Vec<_> = ThreadGroup::new(size)
+                    .into_iter()
+                    .map(|member| {
+                        let (data, theta) = (&data, &theta);
+                        s.spawn(move || {
+                            let member = Arc::new(member);
+                            let local = objective(&data.slice(share(n, size, member.rank())));
+                            let dim = local.dim();
+                            let whole = Distributed::new(Box::new(local), member.clone(), n);
+                            let held_batch = |t: &[f64], idx: &[usize]| {
+                                let held_sum = |held: &[usize]| {
+                                    let ones = vec![1.0; held.len()];
+                                    objective(&data.subset(held)).weighted_grad(t, &ones)
+                                };
+                                minibatch_grad(&*member, n, dim, idx, &held_sum)
+                            };
+                            descend(dynamic, &whole, theta, &held_batch)
+                        })
+                    })
+                    .collect();
+                ranks.into_iter().map(|r| r.join().unwrap()).collect()
+            });
+            assert!(
+                thetas.iter().all(|t| t == &thetas[0]),
+                "{dynamic}, P={size}: ranks differ"
+            );
+            let worst = thetas[0]
+                .iter()
+                .zip(&want)
+                .fold(0.0, |m: f64, (a, b)| m.max((a - b).abs()));
+            assert!(
+                worst <= 1e-12 * scale,
+                "{dynamic}, P={size}: θ differs from one process by {worst:e} (max|θ| {scale})"
+            );
+            assert_ne!(want, theta, "{dynamic} moved θ");
+        }
+    }
 }
