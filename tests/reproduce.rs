@@ -5,9 +5,15 @@ use std::path::Path;
 
 /// Runs `curvscope reproduce <target> --quick --quiet --out <out>` and returns its stdout.
 fn reproduce_quick(target: &str, out: &Path) -> String {
+    reproduce_quick_with(target, out, &[])
+}
+
+/// [`reproduce_quick`] with more flags.
+fn reproduce_quick_with(target: &str, out: &Path, flags: &[&str]) -> String {
     let result = std::process::Command::new(env!("CARGO_BIN_EXE_curvscope"))
         .args(["reproduce", target, "--quick", "--quiet", "--out"])
         .arg(out)
+        .args(flags)
         .output()
         .expect("the binary runs");
     let stdout = String::from_utf8_lossy(&result.stdout).into_owned();
@@ -230,7 +236,20 @@ const MSGD_DYNAMICS: [&str; 7] = [
 fn quick_msgd_writes_accuracies_and_resumes_a_missing_run_bit_for_bit() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("msgd");
+    // Two dynamics trained alone (as another process would), then the rest and the table.
+    let run = |d: &str| out.join(format!("runs/{d}-steps20-train200-test200-seed0.csv"));
+    let modified = |f: &Path| std::fs::metadata(f).unwrap().modified().unwrap();
+    reproduce_quick_with("msgd", &out, &["--only", "msgd-fisher-b,gd-rademacher"]);
+    let trained: Vec<_> = std::fs::read_dir(out.join("runs")).unwrap().collect();
+    assert_eq!(trained.len(), 2, "{trained:?}");
+    assert!(!out.join("accuracy.csv").exists(), "--only writes no table");
+    let alone = modified(&run("gd-rademacher"));
     let stdout = reproduce_quick("msgd", &out);
+    assert_eq!(
+        modified(&run("gd-rademacher")),
+        alone,
+        "read back, not redone"
+    );
     let header = "dynamic,step,train_loss,train_accuracy,test_accuracy";
     let points = rows(&out, "accuracy.csv", header);
     // 7 dynamics at steps 0, 10, 20; the same θ₀ for all.
@@ -264,9 +283,7 @@ fn quick_msgd_writes_accuracies_and_resumes_a_missing_run_bit_for_bit() {
 
     // A run interrupted before SGD's file was written: the rerun redoes SGD alone, bit for bit.
     let saved = std::fs::read(out.join("accuracy.csv")).unwrap();
-    let sgd = out.join("runs/sgd-steps20-train200-test200-seed0.csv");
-    let gd = out.join("runs/gd-steps20-train200-test200-seed0.csv");
-    let modified = |f: &Path| std::fs::metadata(f).unwrap().modified().unwrap();
+    let (sgd, gd) = (run("sgd"), run("gd"));
     let gd_written = modified(&gd);
     std::fs::remove_file(&sgd).unwrap();
     reproduce_quick("msgd", &out);

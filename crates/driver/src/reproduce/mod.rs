@@ -82,6 +82,12 @@ pub struct ReproduceArgs {
     /// [default: 2000; ignored with --quick].
     #[arg(long, value_name = "N", value_parser = flags::count)]
     test_images: Option<usize>,
+    /// msgd: train only these dynamics (comma-separated, e.g. `msgd-fisher,gd-rademacher`),
+    /// keep their runs in runs/ and stop without the table. Several processes or nodes can so
+    /// share the seven dynamics of one --out; a final run without --only reads every finished
+    /// run back and writes the CSVs, figures and table.
+    #[arg(long, value_delimiter = ',', value_name = "DYNAMIC")]
+    only: Vec<curvscope_metrics::Dynamic>,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,

@@ -77,17 +77,23 @@ pub fn run(args: &ReproduceArgs) -> Result<ExitCode> {
             every: MSGD_EVAL_EVERY,
         }
     };
+    if let Some(other) = args.only.iter().find(|d| !MSGD_DYNAMICS.contains(d)) {
+        bail!(
+            "--only {other}: msgd's dynamics are {}",
+            names(&MSGD_DYNAMICS)
+        );
+    }
+    let dynamics: Vec<Dynamic> = MSGD_DYNAMICS
+        .into_iter()
+        .filter(|d| args.only.is_empty() || args.only.contains(d))
+        .collect();
     let train = load_dataset(&format!("fashion:{}", scale.train_n), 0)?;
     let test = load_dataset(&format!("fashion-test:{}", scale.test_n), 0)?;
     let runs_dir = out.join("runs");
     crate::flags::output_dir(&runs_dir, "--out")?;
-    let bar = progress::bar(
-        args.quiet,
-        scale.steps * MSGD_DYNAMICS.len() as u64,
-        "steps",
-    );
+    let bar = progress::bar(args.quiet, scale.steps * dynamics.len() as u64, "steps");
     let mut runs = Vec::new();
-    for dynamic in MSGD_DYNAMICS {
+    for dynamic in dynamics {
         bar.set_message(dynamic.name());
         let file = runs_dir.join(format!(
             "{dynamic}-steps{}-train{}-test{}-seed{}.csv",
@@ -105,6 +111,14 @@ pub fn run(args: &ReproduceArgs) -> Result<ExitCode> {
         runs.push((dynamic, points));
     }
     bar.finish_and_clear();
+    if !args.only.is_empty() {
+        println!(
+            "msgd: {} trained in {}; run without --only for the table",
+            names(&args.only),
+            runs_dir.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let finals: Vec<(Dynamic, SuccessRate, f64)> = runs
         .iter()
         .map(|(d, points)| {
@@ -127,6 +141,12 @@ pub fn run(args: &ReproduceArgs) -> Result<ExitCode> {
         started,
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The dynamics' command-line names, comma-separated.
+fn names(dynamics: &[Dynamic]) -> String {
+    let names: Vec<&str> = dynamics.iter().map(|d| d.name()).collect();
+    names.join(",")
 }
 
 /// One run of `dynamic` from the seed's PyTorch-default θ₀ (the same for every dynamic),
