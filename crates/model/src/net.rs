@@ -14,7 +14,10 @@ use burn::tensor::Tensor;
 use crate::arch::{Activation, ArchSpec};
 use crate::transfer::{float_to_device, int_to_device};
 
+mod im2col_rows;
 mod sequential;
+
+use im2col_rows::{gather_pixels, Gather};
 
 /// Clipping of the fixed-output net's prediction to [δ, 1 − δ] (Prop. 2 of Zhu et al.).
 pub const FIXED_OUTPUT_DELTA: f64 = 1e-3;
@@ -179,8 +182,8 @@ fn grid(n: usize) -> impl Iterator<Item = (usize, usize)> {
 }
 
 /// The im2col matrix `[n·positions, k²·C]` of channels-last maps: one `select` of whole pixels
-/// (C contiguous values each) along the rows of the `[n·side², C]` pixel matrix, whose backward
-/// is a row-wise scatter-add.
+/// (C contiguous values each) from the `[n·side², C]` pixel matrix ([`gather_pixels`]), whose
+/// backward is a row-wise scatter-add.
 fn im2col<B: Backend>(maps: FeatureMaps<B>, layer: ConvPool) -> Tensor<B, 2> {
     let n = maps.values.dims()[0];
     let pixels = maps.side * maps.side;
@@ -188,28 +191,9 @@ fn im2col<B: Backend>(maps: FeatureMaps<B>, layer: ConvPool) -> Tensor<B, 2> {
         .patch_pixels()
         .map(|(row, col)| Some(row * maps.side + col))
         .collect();
-    let index = int_to_device(pixel_index(n, pixels, &one), &maps.values.device());
-    maps.values
-        .reshape([n * pixels, maps.channels])
-        .select(0, index)
-        .reshape([n * layer.positions(), layer.cols()])
-}
-
-/// The rows of `n` samples' im2col matrices in a pixel matrix of `n·pixels` rows (sample-major),
-/// from one sample's `fields` (each a pixel of the sample, or `None` for padding, which reads
-/// the zero row that follows all samples' pixels).
-fn pixel_index(n: usize, pixels: usize, fields: &[Option<usize>]) -> Vec<i64> {
-    let padding = (n * pixels) as i64;
-    let mut index = Vec::with_capacity(n * fields.len());
-    for sample in 0..n {
-        let first = sample * pixels;
-        index.extend(
-            fields
-                .iter()
-                .map(|p| p.map_or(padding, |p| (first + p) as i64)),
-        );
-    }
-    index
+    let layout = Gather::for_backend::<B>(&maps.values.device());
+    let values = maps.values.reshape([n * pixels, maps.channels]);
+    gather_pixels(values, n, &one, layout).reshape([n * layer.positions(), layer.cols()])
 }
 
 /// The first convolution + pooling layer of a CNN (LeNet included).
