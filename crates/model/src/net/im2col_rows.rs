@@ -17,12 +17,12 @@ pub(crate) enum Gather {
     ///
     /// Why: burn-cubecl's `select` backward (`select_assign_kernel`, burn 0.21) runs one
     /// thread per position off the selected axis and loops over the whole index in it. Over
-    /// the rows of `[n·P, C]` that is C threads each looping n·F times; Mesa's llvmpipe
-    /// (lavapipe) stops every shader loop after 65,535 iterations
-    /// (`LP_MAX_TGSI_LOOP_ITERATIONS`, gallivm) and silently drops the rest, so a VGG-style
-    /// block of 40 28×28 images (40·784·9 = 282,240 rows) lost 77% of its input gradient, and a
-    /// real GPU would run the scatter on C threads. Here n·C threads each loop over F, one
-    /// sample's im2col rows.
+    /// the rows of `[n·P, C]` that is C threads each looping n·F times. Mesa's llvmpipe
+    /// (lavapipe) stops a shader's loops after 65,535 iterations in all
+    /// (`LP_MAX_TGSI_LOOP_ITERATIONS`, gallivm) and silently skips the rest: 40 padded 14×14
+    /// maps (40·196·9 = 70,560 rows) lost the last 5,025 rows' share of their input gradient
+    /// (docs/PERFORMANCE.md), and a real GPU would run the scatter on C threads. Here n·C
+    /// threads each loop over F, one sample's im2col rows.
     PerSample,
 }
 
