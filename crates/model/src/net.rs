@@ -17,7 +17,7 @@ use crate::transfer::{float_to_device, int_to_device};
 mod im2col_rows;
 mod sequential;
 
-use im2col_rows::{gather_pixels, Gather};
+use im2col_rows::gather_pixels;
 
 /// Clipping of the fixed-output net's prediction to [δ, 1 − δ] (Prop. 2 of Zhu et al.).
 pub const FIXED_OUTPUT_DELTA: f64 = 1e-3;
@@ -191,9 +191,8 @@ fn im2col<B: Backend>(maps: FeatureMaps<B>, layer: ConvPool) -> Tensor<B, 2> {
         .patch_pixels()
         .map(|(row, col)| Some(row * maps.side + col))
         .collect();
-    let layout = Gather::for_backend::<B>(&maps.values.device());
     let values = maps.values.reshape([n * pixels, maps.channels]);
-    gather_pixels(values, n, &one, layout).reshape([n * layer.positions(), layer.cols()])
+    gather_pixels(values, n, &one).reshape([n * layer.positions(), layer.cols()])
 }
 
 /// The first convolution + pooling layer of a CNN (LeNet included).

@@ -8,7 +8,7 @@ use crate::transfer::int_to_device;
 
 /// How [`gather_pixels`] lays out its `select`; both give the same values and derivatives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Gather {
+enum Gather {
     /// One `select` along the rows of the whole `[n·P, C]` pixel matrix (padding reads one zero
     /// row after all samples): burn-flex adds its backward row by row, C values at a time.
     Batch,
@@ -30,7 +30,7 @@ impl Gather {
     /// [`Gather::PerSample`] on burn-cubecl backends (wgpu, CUDA, ROCm), else
     /// [`Gather::Batch`], whose 2-D `select` burn-flex runs with row copies (its N-D
     /// `select_add` takes an element-by-element path).
-    pub(crate) fn for_backend<B: Backend>(device: &B::Device) -> Self {
+    fn for_backend<B: Backend>(device: &B::Device) -> Self {
         match B::name(device).contains("cubecl") {
             true => Gather::PerSample,
             false => Gather::Batch,
@@ -40,8 +40,19 @@ impl Gather {
 
 /// The im2col rows of `n` samples, `[n·F, C]`: for each sample (sample-major) and each of one
 /// sample's `fields` (a pixel of the sample, or `None` for padding, which reads zeros), that
-/// pixel's C channels, from the samples' stacked pixel matrices `pixels` (`[n·P, C]`).
+/// pixel's C channels, from the samples' stacked pixel matrices `pixels` (`[n·P, C]`), in the
+/// backend's layout ([`Gather::for_backend`]).
 pub(crate) fn gather_pixels<B: Backend>(
+    pixels: Tensor<B, 2>,
+    n: usize,
+    fields: &[Option<usize>],
+) -> Tensor<B, 2> {
+    let layout = Gather::for_backend::<B>(&pixels.device());
+    gather_pixels_as(pixels, n, fields, layout)
+}
+
+/// [`gather_pixels`] in the given `layout`.
+fn gather_pixels_as<B: Backend>(
     pixels: Tensor<B, 2>,
     n: usize,
     fields: &[Option<usize>],
@@ -98,7 +109,7 @@ mod tests {
     use burn::tensor::backend::AutodiffBackend;
     use burn::tensor::{Tensor, TensorData};
 
-    use super::{gather_pixels, Gather};
+    use super::{gather_pixels_as, Gather};
 
     /// Pixel `p`'s value in channel `ch`, distinct everywhere.
     fn value(p: usize, ch: usize) -> f32 {
@@ -158,7 +169,7 @@ mod tests {
                 .collect();
             let x = Tensor::<B, 2>::from_data(TensorData::new(x, [n * pixels, c]), device)
                 .require_grad();
-            let rows = gather_pixels(x.clone(), n, &fields, layout);
+            let rows = gather_pixels_as(x.clone(), n, &fields, layout);
             let weights = Tensor::<B, 2>::from_data(
                 TensorData::new(r.clone(), [n * fields.len(), c]),
                 device,

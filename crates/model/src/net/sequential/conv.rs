@@ -9,7 +9,7 @@
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
-use super::super::{gather_pixels, Gather};
+use super::super::gather_pixels;
 use super::Window;
 
 impl Window {
@@ -53,9 +53,8 @@ pub(super) fn conv2d<B: Backend>(
 ) -> Tensor<B, 2> {
     let [out, _, kh, kw] = weight.dims();
     let [oh, ow] = window.output;
-    let layout = Gather::for_backend::<B>(&pixels.device());
     let fields = window.receptive_fields(h, w);
-    let patches = gather_pixels(pixels, n, &fields, layout).reshape([n * oh * ow, kh * kw * c]);
+    let patches = gather_pixels(pixels, n, &fields).reshape([n * oh * ow, kh * kw * c]);
     // [out, in, kh, kw] as the [(kh, kw, in), out] matrix the patches multiply.
     let y = patches.matmul(weight.permute([2, 3, 1, 0]).reshape([kh * kw * c, out]));
     match b {
