@@ -14,9 +14,11 @@ use burn::tensor::Tensor;
 use crate::arch::{Activation, ArchSpec};
 use crate::transfer::{float_to_device, int_to_device};
 
+mod cubecl_quirks;
 mod im2col_rows;
 mod sequential;
 
+use cubecl_quirks::broadcast_rows;
 use im2col_rows::gather_pixels;
 
 /// Clipping of the fixed-output net's prediction to [δ, 1 − δ] (Prop. 2 of Zhu et al.).
@@ -121,7 +123,8 @@ impl<B: Backend> Params<B> {
         let n = patches.dims()[0] / layer.positions();
         // PyTorch's [out, in, kh, kw] as the [(kh, kw, in), out] matrix the patches multiply.
         let w = w.permute([2, 3, 1, 0]).reshape([layer.cols(), outputs]);
-        let y = (patches.matmul(w) + b.unsqueeze_dim(0)).reshape([n, layer.positions() * outputs]);
+        let y = patches.matmul(w) + broadcast_rows(b, [n, layer.positions()]);
+        let y = y.reshape([n, layer.positions() * outputs]);
         FeatureMaps {
             // relu ∘ pool = pool ∘ relu (max commutes with a monotone map), on 4× fewer values.
             values: relu(max_of_quarters(y)),
@@ -271,7 +274,8 @@ fn max_of_quarters<B: Backend>(y: Tensor<B, 2>) -> Tensor<B, 2> {
 
 /// `x · Wᵀ + b` with W in PyTorch layout `[out, in]`.
 fn affine<B: Backend>(x: Tensor<B, 2>, w: Tensor<B, 2>, b: Tensor<B, 1>) -> Tensor<B, 2> {
-    x.matmul(w.transpose()) + b.unsqueeze_dim(0)
+    let n = x.dims()[0];
+    x.matmul(w.transpose()) + broadcast_rows(b, [n, 1])
 }
 
 fn activate<B: Backend>(x: Tensor<B, 2>, activation: Activation) -> Tensor<B, 2> {

@@ -4,6 +4,7 @@
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
+use super::cubecl_quirks::runs_cubecl;
 use crate::transfer::int_to_device;
 
 /// How [`gather_pixels`] lays out its `select`; both give the same values and derivatives.
@@ -31,7 +32,7 @@ impl Gather {
     /// [`Gather::Batch`], whose 2-D `select` burn-flex runs with row copies (its N-D
     /// `select_add` takes an element-by-element path).
     fn for_backend<B: Backend>(device: &B::Device) -> Self {
-        match B::name(device).contains("cubecl") {
+        match runs_cubecl::<B>(device) {
             true => Gather::PerSample,
             false => Gather::Batch,
         }

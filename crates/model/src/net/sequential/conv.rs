@@ -9,7 +9,7 @@
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
-use super::super::gather_pixels;
+use super::super::{broadcast_rows, gather_pixels};
 use super::Window;
 
 impl Window {
@@ -58,7 +58,7 @@ pub(super) fn conv2d<B: Backend>(
     // [out, in, kh, kw] as the [(kh, kw, in), out] matrix the patches multiply.
     let y = patches.matmul(weight.permute([2, 3, 1, 0]).reshape([kh * kw * c, out]));
     match b {
-        Some(b) => y + b.unsqueeze_dim(0),
+        Some(b) => y + broadcast_rows(b, [n, oh * ow]),
         None => y,
     }
 }
