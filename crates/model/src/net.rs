@@ -14,7 +14,12 @@ use burn::tensor::Tensor;
 use crate::arch::{Activation, ArchSpec};
 use crate::transfer::{float_to_device, int_to_device};
 
+mod cubecl_quirks;
+mod im2col_rows;
 mod sequential;
+
+use cubecl_quirks::broadcast_rows;
+use im2col_rows::gather_pixels;
 
 /// Clipping of the fixed-output net's prediction to [δ, 1 − δ] (Prop. 2 of Zhu et al.).
 pub const FIXED_OUTPUT_DELTA: f64 = 1e-3;
@@ -118,7 +123,8 @@ impl<B: Backend> Params<B> {
         let n = patches.dims()[0] / layer.positions();
         // PyTorch's [out, in, kh, kw] as the [(kh, kw, in), out] matrix the patches multiply.
         let w = w.permute([2, 3, 1, 0]).reshape([layer.cols(), outputs]);
-        let y = (patches.matmul(w) + b.unsqueeze_dim(0)).reshape([n, layer.positions() * outputs]);
+        let y = patches.matmul(w) + broadcast_rows(b, [n, layer.positions()]);
+        let y = y.reshape([n, layer.positions() * outputs]);
         FeatureMaps {
             // relu ∘ pool = pool ∘ relu (max commutes with a monotone map), on 4× fewer values.
             values: relu(max_of_quarters(y)),
@@ -179,8 +185,8 @@ fn grid(n: usize) -> impl Iterator<Item = (usize, usize)> {
 }
 
 /// The im2col matrix `[n·positions, k²·C]` of channels-last maps: one `select` of whole pixels
-/// (C contiguous values each) along the rows of the `[n·side², C]` pixel matrix, whose backward
-/// is a row-wise scatter-add.
+/// (C contiguous values each) from the `[n·side², C]` pixel matrix ([`gather_pixels`]), whose
+/// backward is a row-wise scatter-add.
 fn im2col<B: Backend>(maps: FeatureMaps<B>, layer: ConvPool) -> Tensor<B, 2> {
     let n = maps.values.dims()[0];
     let pixels = maps.side * maps.side;
@@ -188,28 +194,8 @@ fn im2col<B: Backend>(maps: FeatureMaps<B>, layer: ConvPool) -> Tensor<B, 2> {
         .patch_pixels()
         .map(|(row, col)| Some(row * maps.side + col))
         .collect();
-    let index = int_to_device(pixel_index(n, pixels, &one), &maps.values.device());
-    maps.values
-        .reshape([n * pixels, maps.channels])
-        .select(0, index)
-        .reshape([n * layer.positions(), layer.cols()])
-}
-
-/// The rows of `n` samples' im2col matrices in a pixel matrix of `n·pixels` rows (sample-major),
-/// from one sample's `fields` (each a pixel of the sample, or `None` for padding, which reads
-/// the zero row that follows all samples' pixels).
-fn pixel_index(n: usize, pixels: usize, fields: &[Option<usize>]) -> Vec<i64> {
-    let padding = (n * pixels) as i64;
-    let mut index = Vec::with_capacity(n * fields.len());
-    for sample in 0..n {
-        let first = sample * pixels;
-        index.extend(
-            fields
-                .iter()
-                .map(|p| p.map_or(padding, |p| (first + p) as i64)),
-        );
-    }
-    index
+    let values = maps.values.reshape([n * pixels, maps.channels]);
+    gather_pixels(values, n, &one).reshape([n * layer.positions(), layer.cols()])
 }
 
 /// The first convolution + pooling layer of a CNN (LeNet included).
@@ -288,7 +274,8 @@ fn max_of_quarters<B: Backend>(y: Tensor<B, 2>) -> Tensor<B, 2> {
 
 /// `x · Wᵀ + b` with W in PyTorch layout `[out, in]`.
 fn affine<B: Backend>(x: Tensor<B, 2>, w: Tensor<B, 2>, b: Tensor<B, 1>) -> Tensor<B, 2> {
-    x.matmul(w.transpose()) + b.unsqueeze_dim(0)
+    let n = x.dims()[0];
+    x.matmul(w.transpose()) + broadcast_rows(b, [n, 1])
 }
 
 fn activate<B: Backend>(x: Tensor<B, 2>, activation: Activation) -> Tensor<B, 2> {

@@ -8,7 +8,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 
-use super::Params;
+use super::{broadcast_rows, Params};
 use crate::sequential::{Op, Resolved, Sequential, Shape, Size2};
 use crate::transfer::int_to_device;
 
@@ -122,8 +122,9 @@ fn forward<B: Backend>(
             };
             let w = p.next([out, inputs]);
             let y = x.flat().matmul(w.transpose());
+            let n = y.dims()[0];
             Values::Flat(match bias {
-                true => y + p.next::<1>([out]).unsqueeze_dim(0),
+                true => y + broadcast_rows(p.next([out]), [n, 1]),
                 false => y,
             })
         }
@@ -195,11 +196,15 @@ fn batch_norm<B: Backend>(
         Tensor::<B, 1>::from_data(TensorData::new(values, [channels]), (&device, dtype))
     };
     let (mean, scale) = (constant(mean), gamma * constant(inv_std));
-    let row = |t: Tensor<B, 1>| t.reshape([1, channels]);
-    let affine = |x: Tensor<B, 2>| (x - row(mean.clone())) * row(scale.clone()) + row(beta.clone());
+    // Over `x`'s rows: n samples of `per_sample` rows each.
+    let affine = |x: Tensor<B, 2>, per_sample: usize| {
+        let n = x.dims()[0] / per_sample;
+        let row = |t: Tensor<B, 1>| broadcast_rows(t, [n, per_sample]);
+        (x - mean.clone().unsqueeze_dim(0)) * row(scale.clone()) + row(beta.clone())
+    };
     match x {
-        Values::Flat(x) => Values::Flat(affine(x)),
-        Values::Pixels(x, dims) => Values::Pixels(affine(x), dims),
+        Values::Flat(x) => Values::Flat(affine(x, 1)),
+        Values::Pixels(x, dims @ [_, h, w, _]) => Values::Pixels(affine(x, h * w), dims),
         Values::Maps(x) => {
             let column = |t: Tensor<B, 1>| t.reshape([1, channels, 1, 1]);
             Values::Maps((x - column(mean)) * column(scale) + column(beta))

@@ -9,9 +9,8 @@
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
-use super::super::pixel_index;
+use super::super::{broadcast_rows, gather_pixels};
 use super::Window;
-use crate::transfer::int_to_device;
 
 impl Window {
     /// For each output position (row-major) and kernel offset (row-major), the input pixel
@@ -42,9 +41,9 @@ impl Window {
 
 /// The convolution of channels-last maps `[n, h, w, C]`, given as their pixel matrix
 /// `[n·h·w, C]`, with weights `w` (`[out, C, kh, kw]`, PyTorch's layout) and bias `b` over
-/// `window`: the output's pixel matrix `[n·oh·ow, out]`. One `select` of whole pixels (plus a
-/// zero row that padding reads) builds the im2col matrix `[n·oh·ow, kh·kw·C]`, and one matrix
-/// product applies the weights.
+/// `window`: the output's pixel matrix `[n·oh·ow, out]`. One `select` of whole pixels (padding
+/// reads zeros; [`gather_pixels`]) builds the im2col matrix `[n·oh·ow, kh·kw·C]`, and one
+/// matrix product applies the weights.
 pub(super) fn conv2d<B: Backend>(
     pixels: Tensor<B, 2>,
     [n, h, w, c]: [usize; 4],
@@ -54,18 +53,12 @@ pub(super) fn conv2d<B: Backend>(
 ) -> Tensor<B, 2> {
     let [out, _, kh, kw] = weight.dims();
     let [oh, ow] = window.output;
-    let (device, dtype) = (pixels.device(), pixels.dtype());
     let fields = window.receptive_fields(h, w);
-    let pixels = match fields.contains(&None) {
-        true => Tensor::cat(vec![pixels, Tensor::zeros([1, c], (&device, dtype))], 0),
-        false => pixels,
-    };
-    let index = int_to_device(pixel_index(n, h * w, &fields), &device);
-    let patches = pixels.select(0, index).reshape([n * oh * ow, kh * kw * c]);
+    let patches = gather_pixels(pixels, n, &fields).reshape([n * oh * ow, kh * kw * c]);
     // [out, in, kh, kw] as the [(kh, kw, in), out] matrix the patches multiply.
     let y = patches.matmul(weight.permute([2, 3, 1, 0]).reshape([kh * kw * c, out]));
     match b {
-        Some(b) => y + b.unsqueeze_dim(0),
+        Some(b) => y + broadcast_rows(b, [n, oh * ow]),
         None => y,
     }
 }
