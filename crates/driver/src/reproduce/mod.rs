@@ -95,6 +95,12 @@ pub struct ReproduceArgs {
 
 /// Runs the target; see the module documentation.
 pub fn run(args: ReproduceArgs) -> Result<ExitCode> {
+    if !args.only.is_empty() && !matches!(args.target, Target::Msgd) {
+        anyhow::bail!(
+            "--only chooses msgd's dynamics; {} has no such choice",
+            args.target.name()
+        );
+    }
     match args.target {
         Target::Toy2d => toy2d::run(&args),
         Target::OneHidden => one_hidden::run(&args),
