@@ -23,6 +23,11 @@ bench:
 bench-spectrum:
     cargo bench -p curvscope --bench full_spectrum
 
+# On an NVIDIA machine: curvscope on the CPU, burn-wgpu and burn-cuda beside PyTorch CUDA, for
+# lenet × 1,200 and VGG-11 × 1,000 (docs/PERFORMANCE.md's GPU table), JSON lines to OUT.
+bench-gpu OUT:
+    bash bench/gpu.sh {{OUT}}
+
 # The PyTorch peer of `bench` (installs CPU PyTorch into bench/.venv on first use).
 bench-peer:
     bash bench/peer.sh

@@ -7,8 +7,12 @@
 use std::time::Instant;
 
 use curvscope_model::sequential::{Op, Sequential, Shape};
-use curvscope_model::{ArchSpec, BurnObjective, Cpu, Dataset, Init, Objective, Precision, Targets};
+use curvscope_model::{ArchSpec, BurnObjective, Cpu, Dataset, Init, Objective, Precision};
 use rand::{Rng, SeedableRng};
+
+#[path = "common/images.rs"]
+mod images;
+use images::images;
 use serde_json::{json, Value};
 
 #[global_allocator]
@@ -29,20 +33,6 @@ fn time(mut f: impl FnMut()) -> (f64, f64) {
         .collect();
     times.sort_by(f64::total_cmp);
     (times[REPS / 2], times[0])
-}
-
-/// `n` random images of `shape` with random labels of 10 classes, from `seed`.
-fn images(n: usize, shape: [usize; 3], seed: u64) -> Dataset {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let x: Vec<f32> = (0..n * shape.iter().product::<usize>())
-        .map(|_| rng.random_range(0.0..1.0))
-        .collect();
-    let labels = (0..n).map(|_| rng.random_range(0..10)).collect();
-    let targets = Targets::Classes {
-        labels,
-        n_classes: 10,
-    };
-    Dataset::new("cifar-shaped", x, shape.to_vec(), targets, Some(0)).expect("valid")
 }
 
 /// Median seconds of the loss, gradient and HVP of `arch` on `data` (f32, PyTorch init).

@@ -45,3 +45,8 @@ pub type NdArray = burn::backend::NdArray<f64>;
 /// SPIR-V. Use it with [`BurnObjective::with_samples_per_block`]`(usize::MAX)`.
 #[cfg(feature = "wgpu")]
 pub type Gpu = burn::backend::Wgpu;
+/// burn's CUDA backend (feature `cuda`, NVIDIA only): measured beside [`Gpu`] on the same card
+/// (docs/PERFORMANCE.md) so a user can pick. Needs the NVIDIA driver at run time, no CUDA
+/// toolkit to build (cudarc loads libcuda and NVRTC dynamically).
+#[cfg(feature = "cuda")]
+pub type Cuda = burn::backend::Cuda;

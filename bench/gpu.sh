@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Issue 17's GPU table on an NVIDIA machine: PyTorch CUDA (bench/gpu_pytorch.py), then curvscope's
+# `gpu` bench on the machine's CPU, burn-wgpu and burn-cuda, back to back, each backend in its own
+# process under its own time limit (the CPU runs first and saves the reference the GPUs are
+# compared with); then both GPU backends' first calls again in a new process, to show what the
+# on-disk kernel cache (cubecl.toml) saves. Results: OUT/*.jsonl and OUT/card.txt.
+#
+# Usage: bench/gpu.sh OUT [BENCH] [lenet|vgg11|both]  (BENCH: the `gpu` bench binary; default:
+# build it with `cargo bench -p curvscope --features wgpu,cuda --bench gpu --no-run`).
+# Device time measured on an H200 (2026-11-30): lenet ≈ 4 min; vgg11 ≈ 12 min, most of it
+# burn-wgpu's top-20 Lanczos (≈ 140 HVPs of 1.5 s), so give each net its own call.
+set -u
+out=$1
+bench=${2:-}
+nets=${3:-both}
+if [ -z "$bench" ]; then
+    cargo bench -p curvscope --features wgpu,cuda --bench gpu --no-run 2>&1 | tail -1
+    bench=$(ls -t target/release/deps/gpu-* | grep -v '\.d$' | head -1)
+fi
+mkdir -p "$out"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/card.txt"
+echo "cpus: $(nproc)" | tee -a "$out/card.txt"
+export PYTHONUNBUFFERED=1 CURVSCOPE_GPU_OUT="$out/curvscope.jsonl"
+# GPU processes get 4 rayon threads: Tr(HΣ)'s probes run in parallel, each holding a whole-batch
+# HVP's graph on the card.
+run() { # NET BACKEND SECONDS [THREADS]
+    CURVSCOPE_GPU_REFERENCE="/tmp/reference-$1.bin" RAYON_NUM_THREADS=${4:-$(nproc)} \
+        timeout "$3" "$bench" "$1" "$2"
+}
+if [ "$nets" != vgg11 ]; then
+    timeout 60 python3 bench/gpu_pytorch.py lenet "$out/pytorch.jsonl" cuda
+    run lenet cpu 45
+    run lenet wgpu 120 4
+    run lenet cuda 70 4
+    CURVSCOPE_GPU_OUT="$out/cached.jsonl" CURVSCOPE_GPU_REPS=1 run lenet wgpu:basic,cuda:basic 40 4
+fi
+if [ "$nets" != lenet ]; then
+    timeout 150 python3 bench/gpu_pytorch.py vgg11 "$out/pytorch.jsonl" cuda
+    CURVSCOPE_GPU_REPS=1 run vgg11 cpu:basic 80
+    CURVSCOPE_GPU_REPS=3 run vgg11 cuda 200 4
+    CURVSCOPE_GPU_REPS=3 run vgg11 wgpu 400 4
+fi

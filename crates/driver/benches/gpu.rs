@@ -1,0 +1,255 @@
+//! `cargo bench -p curvscope --features wgpu,cuda --bench gpu -- NET BACKENDS`: issue 17's
+//! GPU-versus-CPU table for one net, every backend back to back in one process, f32.
+//!
+//! NET is `lenet` (× 1,200 Fashion-MNIST samples, the θ of the `curvature` bench) or `vgg11`
+//! (× 1,000 CIFAR-shaped random images, PyTorch initialisation). BACKENDS is a comma list of
+//! `wgpu` (burn-wgpu on Vulkan), `cuda` (burn's CUDA backend), `cpu` (burn-flex on every
+//! core) and `cpu64` (the same in f64: the reference that shows what f32 itself loses); `cpu:basic` times only the first calls, gradient and HVP (VGG-11's top-20 Lanczos on a
+//! CPU takes tens of minutes). For each backend, one JSON line on stdout (and appended to
+//! `CURVSCOPE_GPU_OUT` if set):
+//! - the first loss, gradient and HVP, timed alone: shader compilation and autotuning show
+//!   here and nowhere else;
+//! - host↔device copies per gradient and per HVP (`curvscope_model::transfers`);
+//! - gradient and HVP: median and min of `CURVSCOPE_GPU_REPS` (5) runs;
+//! - top-20 Lanczos (tol 1e-6, as the `curvature` bench) with its HVP count and top-5 values;
+//! - stochastic Tr(HΣ) with `CURVSCOPE_GPU_PROBES` (10) probes: value ± standard error;
+//! - agreement with the reference backend: ‖a − b‖/‖b‖ of the gradient and HVP, and the
+//!   largest relative difference of the top-5 eigenvalues. The reference is the first backend
+//!   measured: the first one listed, or, with `CURVSCOPE_GPU_REFERENCE=FILE`, the one an earlier
+//!   process saved to FILE (so each backend can run in its own process, under its own time limit).
+//!
+//! bench/gpu.sh runs it with PyTorch CUDA's peer (bench/gpu_pytorch.py) on a lent GPU.
+
+use std::io::Write;
+use std::time::Instant;
+
+use curvscope_hessian::{extreme_eigenpairs, HessianOperator, LanczosOptions, Which};
+use curvscope_metrics::trace_h_sigma_stochastic;
+use curvscope_model::{
+    default_data_dir, fashion_corrupted, transfers, ArchSpec, BurnObjective, Cpu, Dataset, Init,
+    Objective, Precision,
+};
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+
+mod common;
+#[path = "common/images.rs"]
+mod images;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name).map_or(default, |v| v.parse().expect("a count"))
+}
+
+/// The objective of `arch` on `data` in f32 on `backend`, whole batch on a GPU.
+fn objective(backend: &str, arch: &ArchSpec, data: &Dataset) -> Box<dyn Objective> {
+    let (arch, f32) = (arch.clone(), Precision::F32);
+    match backend {
+        "cpu" => Box::new(BurnObjective::<Cpu>::new(arch, data, &Default::default(), f32).unwrap()),
+        "cpu64" => Box::new(
+            BurnObjective::<Cpu>::new(arch, data, &Default::default(), Precision::F64).unwrap(),
+        ),
+        #[cfg(feature = "wgpu")]
+        "wgpu" => Box::new(
+            BurnObjective::<curvscope_model::Gpu>::new(arch, data, &Default::default(), f32)
+                .unwrap()
+                .with_samples_per_block(usize::MAX),
+        ),
+        #[cfg(feature = "cuda")]
+        "cuda" => Box::new(
+            BurnObjective::<curvscope_model::Cuda>::new(arch, data, &Default::default(), f32)
+                .unwrap()
+                .with_samples_per_block(usize::MAX),
+        ),
+        other => panic!("backend {other}: not built in (cpu; wgpu, cuda with their features)"),
+    }
+}
+
+/// Seconds `f` took, and its result.
+fn timed<T>(f: impl FnOnce() -> T) -> (f64, T) {
+    let start = Instant::now();
+    let out = f();
+    (start.elapsed().as_secs_f64(), out)
+}
+
+/// Median and min seconds of `reps` runs of `f`.
+fn repeated<T>(reps: usize, mut f: impl FnMut() -> T) -> (f64, f64) {
+    let mut times: Vec<f64> = (0..reps.max(1)).map(|_| timed(&mut f).0).collect();
+    times.sort_by(f64::total_cmp);
+    (times[times.len() / 2], times[0])
+}
+
+fn relative_error(a: &[f64], b: &[f64]) -> f64 {
+    let diff: f64 = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum();
+    let norm: f64 = b.iter().map(|y| y * y).sum();
+    (diff / norm).sqrt()
+}
+
+/// What the first backend computed, for the agreement columns of the others.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Reference {
+    backend: String,
+    grad: Vec<f64>,
+    hvp: Vec<f64>,
+    top5: Option<Vec<f64>>,
+}
+
+impl Reference {
+    /// A reference saved by [`Reference::save`], if `path` holds one.
+    fn load(path: &std::path::Path) -> Option<Reference> {
+        let bytes = std::fs::read(path).ok()?;
+        let (header, floats) = bytes.split_at(bytes.iter().position(|&b| b == b'\n')? + 1);
+        let (backend, top5): (String, Option<Vec<f64>>) = serde_json::from_slice(header).ok()?;
+        let floats: Vec<f64> = floats
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
+            .collect();
+        let (grad, hvp) = floats.split_at(floats.len() / 2);
+        Some(Reference {
+            backend,
+            grad: grad.to_vec(),
+            hvp: hvp.to_vec(),
+            top5,
+        })
+    }
+
+    /// A JSON header line, then the gradient and HVP as little-endian f64 (JSON would take
+    /// minutes for VGG-11's 2 × 9.2 M numbers).
+    fn save(&self, path: &std::path::Path) {
+        let mut bytes = serde_json::to_vec(&(&self.backend, &self.top5)).expect("json");
+        bytes.push(b'\n');
+        for x in self.grad.iter().chain(&self.hvp) {
+            bytes.extend_from_slice(&x.to_le_bytes());
+        }
+        std::fs::write(path, bytes).expect("CURVSCOPE_GPU_REFERENCE is writable");
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let [net, backends] = [0, 1].map(|i| args.get(i).cloned().expect("usage: gpu NET BACKENDS"));
+    let reps = env_count("CURVSCOPE_GPU_REPS", 5);
+    let probes = env_count("CURVSCOPE_GPU_PROBES", 10);
+    let (arch, data, theta) = match net.as_str() {
+        "lenet" => {
+            let data = fashion_corrupted(&default_data_dir(), 1000, 200, 0).expect("bundled");
+            let cpu = BurnObjective::<Cpu>::new(
+                ArchSpec::Lenet,
+                &data,
+                &Default::default(),
+                Precision::F32,
+            )
+            .expect("fits");
+            let theta = common::trained_theta(&cpu, 10);
+            (ArchSpec::Lenet, data, theta)
+        }
+        "vgg11" => {
+            let arch = ArchSpec::named("vgg11").expect("a preset");
+            let theta = arch.init(Init::PyTorch, 0);
+            (arch, images::images(1000, [3, 32, 32], 0), theta)
+        }
+        other => panic!("net {other}: lenet or vgg11"),
+    };
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let v: Vec<f64> = (0..theta.len())
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
+    let mut out = std::env::var_os("CURVSCOPE_GPU_OUT").map(|path| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .expect("CURVSCOPE_GPU_OUT is writable")
+    });
+    let reference_file = std::env::var_os("CURVSCOPE_GPU_REFERENCE").map(std::path::PathBuf::from);
+    let mut reference = reference_file.as_deref().and_then(Reference::load);
+    for spec in backends.split(',') {
+        let (backend, basic) = match spec.split_once(':') {
+            Some((b, "basic")) => (b, true),
+            _ => (spec, false),
+        };
+        eprintln!("{net} on {backend}{}", if basic { " (basic)" } else { "" });
+        let (build_s, obj) = timed(|| objective(backend, &arch, &data));
+        let (first_loss_s, _) = timed(|| obj.loss(&theta));
+        let (first_grad_s, _) = timed(|| obj.grad(&theta));
+        let (first_hvp_s, _) = timed(|| obj.hvp(&theta, &v));
+        let before = transfers();
+        let grad = obj.grad(&theta);
+        let per_grad = transfers() - before;
+        let before = transfers();
+        let hvp = obj.hvp(&theta, &v);
+        let per_hvp = transfers() - before;
+        let gradient = repeated(reps, || obj.grad(&theta));
+        let hvp_time = repeated(reps, || obj.hvp(&theta, &v));
+        let mut row = json!({
+            "net": net, "backend": backend, "n": obj.n_samples(), "dim": obj.dim(),
+            "threads": rayon::current_num_threads(), "reps": reps,
+            "build_s": build_s,
+            "first_loss_s": first_loss_s, "first_gradient_s": first_grad_s,
+            "first_hvp_s": first_hvp_s,
+            "gradient_transfers": [per_grad.to_device, per_grad.to_host],
+            "hvp_transfers": [per_hvp.to_device, per_hvp.to_host],
+            "gradient_median_s": gradient.0, "gradient_min_s": gradient.1,
+            "hvp_median_s": hvp_time.0, "hvp_min_s": hvp_time.1,
+        });
+        eprintln!("  {row}");
+        let mut top5 = None;
+        if !basic {
+            let lanczos = LanczosOptions {
+                k: 20,
+                which: Which::Largest,
+                tol: 1e-6,
+                ..LanczosOptions::default()
+            };
+            let op = HessianOperator::new(obj.as_ref(), &theta);
+            let (lanczos_s, pairs) = timed(|| extreme_eigenpairs(&op, &lanczos));
+            let (trace_s, trace) =
+                timed(|| trace_h_sigma_stochastic(obj.as_ref(), &theta, probes, 0));
+            top5 = Some(pairs.eigenvalues[..5].to_vec());
+            let extra = json!({
+                "lanczos_s": lanczos_s, "lanczos_hvps": pairs.n_applications,
+                "lanczos_converged": pairs.converged, "top5": top5,
+                "trace_h_sigma_s": trace_s, "trace_h_sigma_probes": probes,
+                "trace_h_sigma": trace.value, "trace_h_sigma_stderr": trace.stderr,
+            });
+            row.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+        }
+        if let Some(r) = &reference {
+            let eig = match (&top5, &r.top5) {
+                (Some(a), Some(b)) => a
+                    .iter()
+                    .zip(b)
+                    .map(|(a, b)| ((a - b) / b).abs())
+                    .fold(0.0, f64::max),
+                _ => f64::NAN,
+            };
+            let agreement = json!({
+                "versus": r.backend, "gradient_rel_err": relative_error(&grad, &r.grad),
+                "hvp_rel_err": relative_error(&hvp, &r.hvp), "top5_max_rel_diff": eig,
+            });
+            row["agreement"] = agreement;
+        } else {
+            let first = Reference {
+                backend: backend.to_string(),
+                grad,
+                hvp,
+                top5,
+            };
+            if let Some(path) = &reference_file {
+                first.save(path);
+            }
+            reference = Some(first);
+        }
+        println!("{row}");
+        if let Some(file) = &mut out {
+            writeln!(file, "{row}").expect("CURVSCOPE_GPU_OUT is writable");
+        }
+    }
+}
