@@ -3,7 +3,7 @@
 # `gpu` bench on the machine's CPU, burn-wgpu and burn-cuda, back to back, each backend in its own
 # process under its own time limit (the CPU runs first and saves the reference the GPUs are
 # compared with); then both GPU backends' first calls again in a new process, to show what the
-# on-disk kernel cache (cubecl.toml) saves. Results: OUT/*.jsonl and OUT/card.txt.
+# on-disk kernel cache (~/.cache/curvscope/kernels) saves. Results: OUT/*.jsonl and OUT/card.txt.
 #
 # Usage: bench/gpu.sh OUT [BENCH] [lenet|vgg11|both]  (BENCH: the `gpu` bench binary; default:
 # build it with `cargo bench -p curvscope --features wgpu,cuda --bench gpu --no-run`).

@@ -129,6 +129,8 @@ impl<B: Backend> BurnObjective<B> {
         device: &B::Device,
         precision: Precision,
     ) -> Result<Self, DataError> {
+        #[cfg(any(feature = "wgpu", feature = "cuda"))]
+        crate::keep_compiled_kernels();
         let (n, features) = (data.len(), data.sample_len());
         let misfit = |what: String| {
             Err(DataError::Inconsistent(format!(

@@ -10,6 +10,8 @@ pub mod dataset;
 pub mod distributed;
 pub mod files;
 pub mod idx;
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+mod kernel_cache;
 pub mod net;
 mod normalize;
 pub mod npz;
@@ -29,6 +31,8 @@ pub use checkpoint::{
 };
 pub use dataset::{labels_sha256, DataError, Dataset, DatasetInfo, Targets};
 pub use distributed::{Collective, Distributed, ThreadGroup};
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+pub use kernel_cache::{default_kernel_cache, keep_compiled_kernels};
 pub use normalize::Normalize;
 pub use npz::{load_npz, NpzError};
 pub use objective::Objective;
