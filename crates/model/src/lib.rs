@@ -49,8 +49,9 @@ pub type NdArray = burn::backend::NdArray<f64>;
 /// SPIR-V. Use it with [`BurnObjective::with_samples_per_block`]`(usize::MAX)`.
 #[cfg(feature = "wgpu")]
 pub type Gpu = burn::backend::Wgpu;
-/// burn's CUDA backend (feature `cuda`, NVIDIA only): measured beside [`Gpu`] on the same card
-/// (docs/PERFORMANCE.md) so a user can pick. Needs the NVIDIA driver at run time, no CUDA
-/// toolkit to build (cudarc loads libcuda and NVRTC dynamically).
+/// burn's CUDA backend (feature `cuda`, NVIDIA only), benchmarked beside [`Gpu`] on the same
+/// card (`benches/gpu.rs`). Not offered by the CLI: its f32 matrix products run in TF32 on
+/// Ampere and later (cubek-matmul 0.2), 5e-3 off the CPU (docs/PERFORMANCE.md). Needs the
+/// NVIDIA driver and NVRTC at run time, no CUDA toolkit to build (cudarc loads them).
 #[cfg(feature = "cuda")]
 pub type Cuda = burn::backend::Cuda;
