@@ -7,8 +7,9 @@
 #
 # Usage: bench/gpu.sh OUT [BENCH] [lenet|vgg11|both]  (BENCH: the `gpu` bench binary; default:
 # build it with `cargo bench -p curvscope --features wgpu,cuda --bench gpu --no-run`).
-# Device time measured on an H200 (2026-11-30): lenet ≈ 4 min; vgg11 ≈ 12 min, most of it
-# burn-wgpu's top-20 Lanczos (≈ 140 HVPs of 1.5 s), so give each net its own call.
+# Device time, estimated from the H200 run's per-call times (2026-11-30): lenet ≈ 4 min; vgg11
+# ≈ 12 min, most of it burn-wgpu's top-20 Lanczos (≈ 140 HVPs of 1.5 s), so give each net its
+# own call.
 set -u
 out=$1
 bench=${2:-}

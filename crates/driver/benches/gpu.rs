@@ -167,7 +167,11 @@ fn main() {
             .expect("CURVSCOPE_GPU_OUT is writable")
     });
     let reference_file = std::env::var_os("CURVSCOPE_GPU_REFERENCE").map(std::path::PathBuf::from);
-    let mut reference = reference_file.as_deref().and_then(Reference::load);
+    // A reference of another net (a stale file) would compare vectors of different lengths.
+    let mut reference = reference_file
+        .as_deref()
+        .and_then(Reference::load)
+        .filter(|r| r.grad.len() == theta.len());
     for spec in backends.split(',') {
         let (backend, basic) = match spec.split_once(':') {
             Some((b, "basic")) => (b, true),
