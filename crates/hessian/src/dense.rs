@@ -66,7 +66,7 @@ pub fn dense_matrix<O: LinearOperator + ?Sized>(op: &O) -> DMatrix<f64> {
 /// `sink(j, A·e_j)` for every column j in order, the products taken `per_pass` at a time by
 /// [`LinearOperator::apply_many`] (in parallel where the operator allows), so that only one
 /// block of columns is held besides the caller's matrix.
-pub(crate) fn for_each_column_block<O: LinearOperator + ?Sized>(
+fn for_each_column_block<O: LinearOperator + ?Sized>(
     op: &O,
     per_pass: usize,
     mut sink: impl FnMut(usize, &[f64]),
@@ -101,7 +101,7 @@ pub fn asymmetry(m: &DMatrix<f64>) -> f64 {
 }
 
 /// [`asymmetry`] of the n×n matrix with entries `at(i, j)`, whatever stores them.
-pub(crate) fn asymmetry_by(n: usize, at: impl Fn(usize, usize) -> f64) -> f64 {
+fn asymmetry_by(n: usize, at: impl Fn(usize, usize) -> f64) -> f64 {
     let (mut scale, mut skew) = (0.0f64, 0.0f64);
     for j in 0..n {
         for i in 0..n {

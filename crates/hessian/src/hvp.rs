@@ -44,4 +44,23 @@ impl<O: Objective + ?Sized> LinearOperator for HessianOperator<'_, O> {
     fn apply_many(&self, xs: &[Vec<f64>]) -> Vec<Vec<f64>> {
         self.objective.hvps(self.theta, xs)
     }
+
+    /// The parameter tensors' starts: a trailing block from one holds the tensors before it
+    /// fixed ([`Objective::trailing_hvps`]), so the network's earlier layers are not
+    /// differentiated.
+    fn block_starts(&self) -> Vec<usize> {
+        let mut starts: Vec<usize> = (self.objective.parameter_tensors().iter())
+            .scan(0, |end, (_, shape)| {
+                let start = *end;
+                *end += shape.iter().product::<usize>();
+                Some(start)
+            })
+            .collect();
+        starts.dedup();
+        starts
+    }
+
+    fn apply_trailing(&self, start: usize, xs: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        self.objective.trailing_hvps(self.theta, start, xs)
+    }
 }

@@ -35,6 +35,37 @@ pub trait LinearOperator: Sync {
             xs.iter().map(|x| self.apply(x)).collect()
         }
     }
+    /// Where the trailing principal blocks A[s.., s..] that
+    /// [`LinearOperator::apply_trailing`] takes cheaply begin, ascending from 0. By default
+    /// only 0 (the whole matrix); a model's Hessian says its parameter tensors' starts.
+    fn block_starts(&self) -> Vec<usize> {
+        vec![0]
+    }
+    /// A[s.., s..]·x for each x of length D − s (s = `start`): the trailing principal block,
+    /// whose first columns are A's lower triangle. By default [`LinearOperator::apply_many`]
+    /// of the zero-padded vectors, sliced.
+    ///
+    /// ```
+    /// use curvscope_hessian::{DenseOperator, LinearOperator};
+    /// use nalgebra::DMatrix;
+    ///
+    /// let a = DenseOperator::new(DMatrix::from_row_slice(2, 2, &[2.0, 1.0, 1.0, 3.0]));
+    /// assert_eq!(a.apply_trailing(1, &[vec![1.0]]), vec![vec![3.0]]);
+    /// ```
+    fn apply_trailing(&self, start: usize, xs: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        let padded: Vec<Vec<f64>> = xs
+            .iter()
+            .map(|x| {
+                let mut p = vec![0.0; self.dim()];
+                p[start..].copy_from_slice(x);
+                p
+            })
+            .collect();
+        self.apply_many(&padded)
+            .into_iter()
+            .map(|mut y| y.split_off(start))
+            .collect()
+    }
 }
 
 impl<O: LinearOperator + ?Sized> LinearOperator for &O {
@@ -49,6 +80,12 @@ impl<O: LinearOperator + ?Sized> LinearOperator for &O {
     }
     fn apply_many(&self, xs: &[Vec<f64>]) -> Vec<Vec<f64>> {
         (**self).apply_many(xs)
+    }
+    fn block_starts(&self) -> Vec<usize> {
+        (**self).block_starts()
+    }
+    fn apply_trailing(&self, start: usize, xs: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        (**self).apply_trailing(start, xs)
     }
 }
 
@@ -102,6 +139,14 @@ impl<O: LinearOperator> LinearOperator for CountingOperator<O> {
     fn apply_many(&self, xs: &[Vec<f64>]) -> Vec<Vec<f64>> {
         self.count.fetch_add(xs.len(), Ordering::Relaxed);
         self.inner.apply_many(xs)
+    }
+    fn block_starts(&self) -> Vec<usize> {
+        self.inner.block_starts()
+    }
+    /// Counted as whole products, though the trailing ones cost less.
+    fn apply_trailing(&self, start: usize, xs: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        self.count.fetch_add(xs.len(), Ordering::Relaxed);
+        self.inner.apply_trailing(start, xs)
     }
 }
 

@@ -8,7 +8,6 @@
 use faer::{Mat, Side};
 use serde::{Deserialize, Serialize};
 
-use crate::dense::{asymmetry_by, for_each_column_block};
 use crate::LinearOperator;
 
 /// Bytes [`dense_eigenvalues`] needs at dimension `dim`: the D×D f64 matrix and the
@@ -122,15 +121,30 @@ impl DenseSpectrum {
     /// let s = DenseSpectrum::of_matrix(faer::mat![[2.0, 1.0], [1.5, 2.0]]);
     /// assert!((s.eigenvalues[0] - 3.25).abs() < 1e-12 && (s.asymmetry - 0.25).abs() < 1e-15);
     /// ```
-    pub fn of_matrix(mut a: Mat<f64>) -> Self {
+    pub fn of_matrix(a: Mat<f64>) -> Self {
+        assert_eq!(a.nrows(), a.ncols(), "a square matrix");
+        Self::of_columns(a, |_| 0)
+    }
+
+    /// [`DenseSpectrum::of_matrix`] of a matrix whose column j is known only from row
+    /// `first_row(j)` ≤ j down (the rest is ignored): the lower triangle and, where a column
+    /// reaches above the diagonal, entries computed twice, which alone measure the asymmetry
+    /// and are averaged.
+    fn of_columns(mut a: Mat<f64>, first_row: impl Fn(usize) -> usize) -> Self {
         let d = a.nrows();
-        assert_eq!(d, a.ncols(), "a square matrix");
-        let asymmetry = asymmetry_by(d, |i, j| a[(i, j)]);
+        let (mut scale, mut skew) = (0.0f64, 0.0f64);
         for j in 0..d {
+            for i in first_row(j)..d {
+                scale = scale.max(a[(i, j)].abs());
+            }
             for i in j + 1..d {
-                a[(i, j)] = 0.5 * (a[(i, j)] + a[(j, i)]);
+                if first_row(i) <= j {
+                    skew = skew.max((a[(i, j)] - a[(j, i)]).abs());
+                    a[(i, j)] = 0.5 * (a[(i, j)] + a[(j, i)]);
+                }
             }
         }
+        let asymmetry = if scale == 0.0 { 0.0 } else { skew / scale };
         let mut eigenvalues = a
             .self_adjoint_eigenvalues(Side::Lower)
             .expect("the symmetric eigenvalue iteration converges on finite matrices");
@@ -169,10 +183,13 @@ impl DenseSpectrum {
     }
 }
 
-/// Every eigenvalue of the symmetric operator `op`: its D columns A·e_j, in blocks of
-/// `columns_per_pass` handed to [`LinearOperator::apply_many`] (the Hessian's batched HVPs,
-/// spread over rayon's pool), stored in f64, symmetrized as (A + Aᵀ)/2, then faer's
-/// self-adjoint eigenvalues (values only: no D×D eigenvector matrix).
+/// Every eigenvalue of the symmetric operator `op`: its lower triangle, column j from row s
+/// down as the first column of the trailing block A[s.., s..] that starts at the last of
+/// [`LinearOperator::block_starts`] s ≤ j ([`LinearOperator::apply_trailing`], in blocks of
+/// `columns_per_pass`: the Hessian's HVPs, spread over rayon's pool, with the layers before s
+/// held fixed), stored in f64; entries computed on both sides of the diagonal are averaged and
+/// measure the asymmetry; then faer's self-adjoint eigenvalues (values only: no D×D
+/// eigenvector matrix).
 /// `progress(columns_done)` is called after each block.
 ///
 /// Refuses up front, before any product, when [`dense_spectrum_bytes`] exceeds `budget_bytes`;
@@ -198,16 +215,30 @@ pub fn dense_eigenvalues<O: LinearOperator + ?Sized>(
     let d = op.dim();
     DenseSpectrumError::check_memory(d, budget_bytes)?;
     let mut a = Mat::<f64>::zeros(d, d);
-    let mut not_finite = None;
-    for_each_column_block(op, columns_per_pass, |j, column| {
-        if not_finite.is_none() && !column.iter().all(|x| x.is_finite()) {
-            not_finite = Some(j);
+    let mut starts = op.block_starts();
+    starts.retain(|&s| s < d);
+    assert_eq!(starts.first(), Some(&0), "blocks start at 0, ascending");
+    let ends = starts.iter().skip(1).copied().chain([d]);
+    for (start, end) in starts.iter().copied().zip(ends) {
+        for first in (start..end).step_by(columns_per_pass.max(1)) {
+            let columns = first..end.min(first + columns_per_pass.max(1));
+            let units: Vec<Vec<f64>> = columns
+                .clone()
+                .map(|j| {
+                    let mut e = vec![0.0; d - start];
+                    e[j - start] = 1.0;
+                    e
+                })
+                .collect();
+            for (j, column) in columns.zip(op.apply_trailing(start, &units)) {
+                if !column.iter().all(|x| x.is_finite()) {
+                    return Err(DenseSpectrumError::NotFinite { column: j });
+                }
+                a.col_as_slice_mut(j)[start..].copy_from_slice(&column);
+                progress(j + 1);
+            }
         }
-        a.col_as_slice_mut(j).copy_from_slice(column);
-        progress(j + 1);
-    });
-    if let Some(column) = not_finite {
-        return Err(DenseSpectrumError::NotFinite { column });
     }
-    Ok(DenseSpectrum::of_matrix(a))
+    let block_start = |j: usize| starts[starts.partition_point(|&s| s <= j) - 1];
+    Ok(DenseSpectrum::of_columns(a, block_start))
 }

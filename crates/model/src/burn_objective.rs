@@ -328,12 +328,16 @@ impl<B: Backend> BurnObjective<B> {
         concat_grads(&theta, |part| part.grad(&grads))
     }
 
-    /// H_b·v for the block `batch`, where H_b is the Hessian of Σ_{i∈b} ℓ_i.
+    /// H_b·v for the block `batch`, where H_b is the Hessian of Σ_{i∈b} ℓ_i, with the first
+    /// `fixed` parameter tensors held constant: their rows come out zero and the others are
+    /// the trailing block's product (see [`Objective::trailing_hvps`]).
     ///
-    /// Reverse-over-reverse: each parameter tensor of θ is a leaf on the inner tape wrapped in a
-    /// leaf on the outer tape; the outer backward yields g = ∇L_b as inner tensors still on the
-    /// inner tape, and the inner backward of ⟨g, v⟩ gives ∇⟨∇L_b, v⟩ = H_b·v exactly.
-    fn hvp_of(&self, theta: &[f64], v: &[f64], batch: &Batch<B>) -> Vec<f64> {
+    /// Reverse-over-reverse: each other parameter tensor of θ is a leaf on the inner tape
+    /// wrapped in a leaf on the outer tape; the outer backward yields g = ∇L_b as inner tensors
+    /// still on the inner tape, and the inner backward of ⟨g, v⟩ gives ∇⟨∇L_b, v⟩ = H_b·v
+    /// exactly. Constant tensors put nothing on either tape, so neither backward walks the
+    /// layers before the first leaf: that is what makes trailing products cheap.
+    fn hvp_of(&self, theta: &[f64], v: &[f64], fixed: usize, batch: &Batch<B>) -> Vec<f64> {
         type Inner<B> = Autodiff<B>;
         type Outer<B> = Autodiff<Autodiff<B>>;
         let lift =
@@ -342,14 +346,17 @@ impl<B: Backend> BurnObjective<B> {
             x: lift(&batch.x),
             target: lift(&batch.target),
         };
+        let leaf = |t: usize| t >= fixed;
         let theta_inner: Theta<Inner<B>> = self
             .theta_parts(theta)
             .into_iter()
-            .map(|part| Tensor::from_inner(part).require_grad())
+            .enumerate()
+            .map(|(t, part)| Tensor::from_inner(part).set_require_grad(leaf(t)))
             .collect();
         let theta_outer: Theta<Outer<B>> = theta_inner
             .iter()
-            .map(|part| Tensor::from_inner(part.clone()).require_grad())
+            .enumerate()
+            .map(|(t, part)| Tensor::from_inner(part.clone()).set_require_grad(leaf(t)))
             .collect();
         let loss = net::per_sample_losses(&self.arch, theta_outer.clone(), &batch).sum();
         let grads = loss.backward();
@@ -365,6 +372,22 @@ impl<B: Backend> BurnObjective<B> {
         };
         let inner_grads = dot.backward();
         concat_grads(&theta_inner, |part| part.grad(&inner_grads))
+    }
+
+    /// The parameter tensors that end at or before coordinate `start`: their number, and
+    /// where the first of the others begins.
+    fn tensors_before(&self, start: usize) -> (usize, usize) {
+        let mut end = 0;
+        let mut fixed = 0;
+        for (_, shape) in self.arch.params() {
+            let len: usize = shape.iter().product();
+            if end + len > start {
+                break;
+            }
+            end += len;
+            fixed += 1;
+        }
+        (fixed, end)
     }
 
     /// θ (or a vector shaped like it) on the device as [`net::Theta`]: one upload, split on the
@@ -432,8 +455,29 @@ impl<B: Backend> Objective for BurnObjective<B> {
     fn hvp(&self, theta: &[f64], v: &[f64]) -> Vec<f64> {
         self.check_theta(theta);
         assert_eq!(v.len(), self.dim, "v has the wrong length");
-        let sum = self.sum_over_blocks(|batch, _| self.hvp_of(theta, v, &batch));
+        let sum = self.sum_over_blocks(|batch, _| self.hvp_of(theta, v, 0, &batch));
         mean_of_sum(sum, self.n_samples())
+    }
+
+    /// Holds constant the parameter tensors that lie wholly before `start`, so the backward
+    /// passes stop at the first layer that varies; the rest of the product is sliced off.
+    fn trailing_hvps(&self, theta: &[f64], start: usize, vs: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        use rayon::prelude::*;
+        self.check_theta(theta);
+        let (fixed, first) = self.tensors_before(start);
+        vs.par_iter()
+            .map(|v| {
+                assert_eq!(v.len(), self.dim - start, "v has the wrong length");
+                let mut padded = vec![0.0; self.dim];
+                padded[start..].copy_from_slice(v);
+                let sum = self.sum_over_blocks(|batch, _| {
+                    self.hvp_of(theta, &padded, fixed, &batch)[first..].to_vec()
+                });
+                let mut hv = mean_of_sum(sum, self.n_samples());
+                hv.drain(..start - first);
+                hv
+            })
+            .collect()
     }
 
     /// The Gauss–Newton diagonal, exact for piecewise-linear networks

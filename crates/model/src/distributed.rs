@@ -164,6 +164,16 @@ impl Distributed {
         values
     }
 
+    /// Local products of the local mean (equal lengths), weighted and summed over the
+    /// processes in one all-reduce.
+    fn summed_products(&self, local: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
+        let len = local.first().map_or(1, Vec::len).max(1);
+        self.summed(self.part_of_mean(local.concat()))
+            .chunks(len)
+            .map(<[f64]>::to_vec)
+            .collect()
+    }
+
     /// Most samples any process holds (process 0's share).
     fn largest_share(&self) -> usize {
         share(self.n, self.collective.size(), 0).len()
@@ -207,12 +217,12 @@ impl Objective for Distributed {
 
     /// The local HVPs, then one all-reduce of all of them together.
     fn hvps(&self, theta: &[f64], vs: &[Vec<f64>]) -> Vec<Vec<f64>> {
-        let d = self.dim();
-        let flat = self.local.hvps(theta, vs).concat();
-        self.summed(self.part_of_mean(flat))
-            .chunks(d.max(1))
-            .map(<[f64]>::to_vec)
-            .collect()
+        self.summed_products(self.local.hvps(theta, vs))
+    }
+
+    /// The local trailing products, then one all-reduce of all of them together.
+    fn trailing_hvps(&self, theta: &[f64], start: usize, vs: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        self.summed_products(self.local.trailing_hvps(theta, start, vs))
     }
 
     /// The rows of `start..start + len` each process holds, gathered (N·D traffic when the

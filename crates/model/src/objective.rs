@@ -43,6 +43,28 @@ pub trait Objective: Send + Sync {
         vs.iter().map(|v| self.hvp(theta, v)).collect()
     }
 
+    /// The trailing principal block of the Hessian, H[s.., s..] (s = `start`), applied to
+    /// each of `vs` (length D − s): the Hessian of L in θ[s..] with θ[..s] held fixed. The
+    /// lower triangle of H is these blocks' first columns, which is how the full spectrum
+    /// assembles H (`curvscope_hessian::dense_eigenvalues`); the burn networks make them
+    /// cheaper than full products by not differentiating the layers before s.
+    ///
+    /// By default: [`Objective::hvps`] of the zero-padded vectors, sliced.
+    fn trailing_hvps(&self, theta: &[f64], start: usize, vs: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        let padded: Vec<Vec<f64>> = vs
+            .iter()
+            .map(|v| {
+                let mut p = vec![0.0; self.dim()];
+                p[start..].copy_from_slice(v);
+                p
+            })
+            .collect();
+        self.hvps(theta, &padded)
+            .into_iter()
+            .map(|mut hv| hv.split_off(start))
+            .collect()
+    }
+
     /// Calls `sink(start, rows)` for consecutive chunks of at most `chunk` per-sample gradients
     /// (`rows` is row-major `[len, D]`), so Σ statistics never hold all N×D numbers at once.
     ///

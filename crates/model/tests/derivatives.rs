@@ -268,7 +268,46 @@ fn checked_dense_hessian(name: &str, obj: &dyn Objective, theta: &[f64]) -> Vec<
         .collect();
     let err = rel_err(&h.concat(), &fd);
     assert!(err < 1e-6, "{name}: Hessian vs FD rel. err {err:e}");
+    check_trailing_blocks(name, obj, theta, &h, scale);
     h
+}
+
+/// Every trailing block H[s.., s..] (s at each parameter tensor's start, and one past it) times
+/// a unit vector and a random one equals the dense Hessian's block: holding the tensors
+/// before s fixed loses nothing of the rows after it.
+fn check_trailing_blocks(
+    name: &str,
+    obj: &dyn Objective,
+    theta: &[f64],
+    h: &[Vec<f64>],
+    scale: f64,
+) {
+    let d = obj.dim();
+    let tensor_starts = obj
+        .parameter_tensors()
+        .into_iter()
+        .scan(0, |end, (_, shape)| {
+            *end += shape.iter().product::<usize>();
+            Some(*end - shape.iter().product::<usize>())
+        });
+    for start in tensor_starts.flat_map(|s| [s, s + 1]).filter(|&s| s < d) {
+        let mut unit = vec![0.0; d - start];
+        unit[0] = 1.0;
+        let random = unit_direction(d - start, start as u64);
+        let got = obj.trailing_hvps(theta, start, &[unit.clone(), random.clone()]);
+        for (v, hv) in [unit, random].iter().zip(&got) {
+            assert_eq!(hv.len(), d - start, "{name}: start {start}");
+            for (i, value) in hv.iter().enumerate() {
+                let want: f64 = (v.iter().enumerate())
+                    .map(|(j, vj)| vj * h[start + j][start + i])
+                    .sum();
+                assert!(
+                    (value - want).abs() <= 1e-12 * scale,
+                    "{name}: H[{start}.., {start}..]·v, row {i}: {value} vs {want}"
+                );
+            }
+        }
+    }
 }
 
 #[test]

@@ -105,6 +105,8 @@ fn all_methods(o: &dyn Objective, theta: &[f64]) -> Vec<Vec<f64>> {
         o.weighted_grad(theta, &w),
         o.hvp(theta, &v),
         o.hvps(theta, &[v.clone(), u.clone()]).concat(),
+        o.trailing_hvps(theta, 7, &[v[7..].to_vec(), u[7..].to_vec()])
+            .concat(),
         o.per_sample_grads_range(theta, 5, 15),
         o.hessian_diagonal(theta).unwrap(),
         vec![o.accuracy(theta).unwrap()],
@@ -118,7 +120,8 @@ fn every_method_equals_one_process() {
     let theta = random(single.dim(), 2);
     let want = all_methods(&single, &theta);
     let names = [
-        "losses", "loss", "grad", "weighted", "hvp", "hvps", "rows", "diagonal", "accuracy",
+        "losses", "loss", "grad", "weighted", "hvp", "hvps", "trailing", "rows", "diagonal",
+        "accuracy",
     ];
     for size in [2, 3] {
         let got = on_ranks(size, |o, _| all_methods(o, &theta));
