@@ -330,14 +330,23 @@ impl<B: Backend> BurnObjective<B> {
 
     /// H_b·v for the block `batch`, where H_b is the Hessian of Σ_{i∈b} ℓ_i, with the first
     /// `fixed` parameter tensors held constant: their rows come out zero and the others are
-    /// the trailing block's product (see [`Objective::trailing_hvps`]).
+    /// the trailing block's product (see [`Objective::trailing_hvps`]). `from`, a
+    /// [`net::resume_point`] of those constants on this block, skips their layers.
     ///
     /// Reverse-over-reverse: each other parameter tensor of θ is a leaf on the inner tape
     /// wrapped in a leaf on the outer tape; the outer backward yields g = ∇L_b as inner tensors
     /// still on the inner tape, and the inner backward of ⟨g, v⟩ gives ∇⟨∇L_b, v⟩ = H_b·v
     /// exactly. Constant tensors put nothing on either tape, so neither backward walks the
-    /// layers before the first leaf: that is what makes trailing products cheap.
-    fn hvp_of(&self, theta: &[f64], v: &[f64], fixed: usize, batch: &Batch<B>) -> Vec<f64> {
+    /// layers before the first leaf: that, and not rerunning the layers `from` skips, is what
+    /// makes trailing products cheap.
+    fn hvp_of(
+        &self,
+        theta: &[f64],
+        v: &[f64],
+        fixed: usize,
+        batch: &Batch<B>,
+        from: Option<&net::Resume<B>>,
+    ) -> Vec<f64> {
         type Inner<B> = Autodiff<B>;
         type Outer<B> = Autodiff<Autodiff<B>>;
         let lift =
@@ -358,7 +367,15 @@ impl<B: Backend> BurnObjective<B> {
             .enumerate()
             .map(|(t, part)| Tensor::from_inner(part.clone()).set_require_grad(leaf(t)))
             .collect();
-        let loss = net::per_sample_losses(&self.arch, theta_outer.clone(), &batch).sum();
+        let loss = match from {
+            Some(from) => {
+                let from = from.clone().map(|x| lift(&x));
+                let rest = theta_outer[from.tensors()..].to_vec();
+                net::resumed_losses(&self.arch, rest, from, &batch.target)
+            }
+            None => net::per_sample_losses(&self.arch, theta_outer.clone(), &batch),
+        }
+        .sum();
         let grads = loss.backward();
         // ⟨g, v⟩ over the parameter tensors, v split as θ is.
         let v_parts = self.theta_parts(v);
@@ -455,28 +472,41 @@ impl<B: Backend> Objective for BurnObjective<B> {
     fn hvp(&self, theta: &[f64], v: &[f64]) -> Vec<f64> {
         self.check_theta(theta);
         assert_eq!(v.len(), self.dim, "v has the wrong length");
-        let sum = self.sum_over_blocks(|batch, _| self.hvp_of(theta, v, 0, &batch));
+        let sum = self.sum_over_blocks(|batch, _| self.hvp_of(theta, v, 0, &batch, None));
         mean_of_sum(sum, self.n_samples())
     }
 
-    /// Holds constant the parameter tensors that lie wholly before `start`, so the backward
-    /// passes stop at the first layer that varies; the rest of the product is sliced off.
+    /// Holds constant the parameter tensors that lie wholly before `start`: per sample block,
+    /// the layers that read only those run once for all of `vs` ([`net::resume_point`]), and
+    /// each product's backward passes stop at the first layer that varies; the rows before
+    /// `start` are sliced off.
     fn trailing_hvps(&self, theta: &[f64], start: usize, vs: &[Vec<f64>]) -> Vec<Vec<f64>> {
-        use rayon::prelude::*;
         self.check_theta(theta);
         let (fixed, first) = self.tensors_before(start);
-        vs.par_iter()
+        let padded: Vec<Vec<f64>> = vs
+            .iter()
             .map(|v| {
                 assert_eq!(v.len(), self.dim - start, "v has the wrong length");
                 let mut padded = vec![0.0; self.dim];
                 padded[start..].copy_from_slice(v);
-                let sum = self.sum_over_blocks(|batch, _| {
-                    self.hvp_of(theta, &padded, fixed, &batch)[first..].to_vec()
-                });
-                let mut hv = mean_of_sum(sum, self.n_samples());
-                hv.drain(..start - first);
-                hv
+                padded
             })
+            .collect();
+        // Per block, the products' rows from `first` on, one after another.
+        let sum = self.sum_over_blocks(|batch, _| {
+            let from =
+                net::resume_point(&self.arch, self.theta_parts(theta), batch.x.clone(), fixed);
+            padded
+                .iter()
+                .flat_map(|v| {
+                    self.hvp_of(theta, v, fixed, &batch, from.as_ref())
+                        .split_off(first)
+                })
+                .collect()
+        });
+        mean_of_sum(sum, self.n_samples())
+            .chunks(self.dim - first)
+            .map(|rows| rows[start - first..].to_vec())
             .collect()
     }
 

@@ -285,44 +285,207 @@ fn activate<B: Backend>(x: Tensor<B, 2>, activation: Activation) -> Tensor<B, 2>
     }
 }
 
-/// Class scores `[N, C]` of a classifier (lenet, mlp) on prepared inputs ([`prepare_input`]).
+/// Class scores `[N, C]` of a classifier (lenet, cnn, mlp, sequential) on prepared inputs
+/// ([`prepare_input`]).
 pub fn logits<B: Backend>(arch: &ArchSpec, theta: Theta<B>, x: Tensor<B, 2>) -> Tensor<B, 2> {
-    let mut p = Params::new(theta);
-    match arch {
+    let stages = stage_tensors(arch).len();
+    run_stages(arch, &mut Params::new(theta), Resume::start(x), stages).values
+}
+
+/// A classifier's forward pass stopped between two stages, to be resumed: the activations
+/// entering stage `stage` as a matrix with one block of rows per sample (its layout is what that
+/// stage reads), and how many of θ's parameter tensors the stages before it read. The stages
+/// are a CNN's convolution blocks and its head, an MLP's or a sequential net's layers
+/// ([`stage_tensors`]).
+#[derive(Clone)]
+pub struct Resume<B: Backend> {
+    stage: usize,
+    tensors: usize,
+    values: Tensor<B, 2>,
+    layout: sequential::Layout,
+}
+
+impl<B: Backend> Resume<B> {
+    /// Before the first stage, on prepared inputs.
+    fn start(x: Tensor<B, 2>) -> Self {
+        Resume {
+            stage: 0,
+            tensors: 0,
+            values: x,
+            layout: sequential::Layout::Input,
+        }
+    }
+
+    /// Parameter tensors read before this point: the resumed pass reads θ's tensors from here.
+    pub fn tensors(&self) -> usize {
+        self.tensors
+    }
+
+    /// The same point with its activations moved by `f` (onto another backend, a tape).
+    pub fn map<C: Backend>(self, f: impl FnOnce(Tensor<B, 2>) -> Tensor<C, 2>) -> Resume<C> {
+        Resume {
+            stage: self.stage,
+            tensors: self.tensors,
+            values: f(self.values),
+            layout: self.layout,
+        }
+    }
+}
+
+/// The number of parameter tensors each stage of a classifier reads, in order; one stage for
+/// the regression and toy nets, which are never resumed.
+fn stage_tensors(arch: &ArchSpec) -> Vec<usize> {
+    match arch.as_cnn() {
+        ArchSpec::Cnn {
+            channels, hidden, ..
+        } => {
+            let head = 2 * (hidden.len() + 1);
+            let mut stages = vec![2; channels.len() - 1];
+            stages.push(head);
+            stages
+        }
+        ArchSpec::Mlp { hidden, .. } => vec![2; hidden.len() + 1],
+        ArchSpec::Sequential(net) => sequential::stage_tensors(&net),
+        other => vec![other.params().len()],
+    }
+}
+
+/// The stages of the first `fixed` parameter tensors run once on constants (`theta`, on the
+/// samples `x`, prepared): where a pass that varies only the later tensors can resume, so that
+/// it neither recomputes nor differentiates the layers before. `None` where no stage would be
+/// skipped.
+pub fn resume_point<B: Backend>(
+    arch: &ArchSpec,
+    theta: Theta<B>,
+    x: Tensor<B, 2>,
+    fixed: usize,
+) -> Option<Resume<B>> {
+    arch.classes()?;
+    let mut read = 0;
+    let skipped = stage_tensors(arch)
+        .into_iter()
+        .take_while(|&t| {
+            read += t;
+            read <= fixed
+        })
+        .count();
+    (skipped > 0).then(|| run_stages(arch, &mut Params::new(theta), Resume::start(x), skipped))
+}
+
+/// Per-sample losses of a classifier resumed at `from`, reading θ's parameter tensors from
+/// [`Resume::tensors`] on (`theta_rest`): the same values as [`per_sample_losses`].
+pub fn resumed_losses<B: Backend>(
+    arch: &ArchSpec,
+    theta_rest: Theta<B>,
+    from: Resume<B>,
+    target: &Tensor<B, 2>,
+) -> Tensor<B, 1> {
+    let stages = stage_tensors(arch).len();
+    let logits = run_stages(arch, &mut Params::new(theta_rest), from, stages).values;
+    cross_entropy(logits, target)
+}
+
+/// Runs a classifier's stages `from.stage..to`, parameters read from `p`.
+fn run_stages<B: Backend>(
+    arch: &ArchSpec,
+    p: &mut Params<B>,
+    from: Resume<B>,
+    to: usize,
+) -> Resume<B> {
+    let tensors = from.tensors + stage_tensors(arch)[from.stage..to].iter().sum::<usize>();
+    let (values, layout) = match arch {
         ArchSpec::Lenet | ArchSpec::Cnn { .. } => {
-            let ArchSpec::Cnn {
-                channels,
-                kernel,
-                hidden,
-                classes,
-                ..
-            } = arch.as_cnn()
-            else {
-                unreachable!()
-            };
-            let first = first_conv(arch).expect("a CNN");
-            let mut maps = p.conv_relu_pool(x, first, channels[1]);
-            for &c in &channels[2..] {
-                let layer = ConvPool {
-                    side: maps.side,
-                    channels: maps.channels,
-                    kernel,
-                };
-                maps = p.conv_relu_pool(im2col(maps, layer), layer, c);
-            }
-            p.cnn_head(maps, &hidden, classes)
+            let blocks = conv_blocks(arch);
+            let values = (from.stage..to).fold(from.values, |x, stage| match blocks.get(stage) {
+                Some(&(layer, outputs)) => {
+                    let maps = p.conv_relu_pool(x, layer, outputs);
+                    match blocks.get(stage + 1) {
+                        Some(&(next, _)) => im2col(maps, next),
+                        None => maps.values,
+                    }
+                }
+                None => {
+                    let ArchSpec::Cnn {
+                        hidden, classes, ..
+                    } = arch.as_cnn()
+                    else {
+                        unreachable!()
+                    };
+                    let (last, channels) = *blocks.last().expect("a CNN has a convolution");
+                    let maps = FeatureMaps {
+                        values: x,
+                        side: last.pooled(),
+                        channels,
+                    };
+                    p.cnn_head(maps, &hidden, classes)
+                }
+            });
+            (values, from.layout)
         }
         ArchSpec::Mlp {
             input,
             hidden,
             classes,
             activation,
-        } => p.mlp(x, *input, hidden, *classes, *activation),
-        ArchSpec::Sequential(net) => sequential::logits(net, p, x),
+        } => {
+            let widths: Vec<usize> = [*input]
+                .iter()
+                .chain(hidden)
+                .chain([classes])
+                .copied()
+                .collect();
+            let values = (from.stage..to).fold(from.values, |x, layer| {
+                let y = p.linear(x, widths[layer], widths[layer + 1]);
+                match layer < hidden.len() {
+                    true => activate(y, *activation),
+                    false => y,
+                }
+            });
+            (values, from.layout)
+        }
+        ArchSpec::Sequential(net) => {
+            sequential::run(net, p, from.stage..to, from.values, from.layout)
+        }
         ArchSpec::FixedOutput { .. } | ArchSpec::Toy2d => {
             panic!("{arch:?} is not a classifier")
         }
+    };
+    Resume {
+        stage: to,
+        tensors,
+        values,
+        layout,
     }
+}
+
+/// A CNN's convolution + pooling blocks (LeNet's included), with their output channels.
+fn conv_blocks(arch: &ArchSpec) -> Vec<(ConvPool, usize)> {
+    let ArchSpec::Cnn {
+        channels, kernel, ..
+    } = arch.as_cnn()
+    else {
+        return Vec::new();
+    };
+    let first = first_conv(arch).expect("a CNN");
+    channels[1..]
+        .iter()
+        .scan(first, |layer, &outputs| {
+            let this = *layer;
+            *layer = ConvPool {
+                side: this.pooled(),
+                channels: outputs,
+                kernel,
+            };
+            Some((this, outputs))
+        })
+        .collect()
+}
+
+/// Softmax cross-entropy (natural log) of each row of `logits` against its one-hot target.
+fn cross_entropy<B: Backend>(logits: Tensor<B, 2>, target: &Tensor<B, 2>) -> Tensor<B, 1> {
+    let n = logits.dims()[0];
+    let logp = log_softmax(logits, 1);
+    (logp * target.clone()).sum_dim(1).reshape([n]).neg()
 }
 
 /// The network's outputs f(x; θ) on prepared inputs ([`prepare_input`]), the quantity each
@@ -363,9 +526,7 @@ pub fn per_sample_losses<B: Backend>(
     let n = batch.n_samples();
     match arch {
         ArchSpec::Lenet | ArchSpec::Cnn { .. } | ArchSpec::Mlp { .. } | ArchSpec::Sequential(_) => {
-            // Softmax cross-entropy, natural log.
-            let logp = log_softmax(logits(arch, theta, batch.x.clone()), 1);
-            (logp * batch.target.clone()).sum_dim(1).reshape([n]).neg()
+            cross_entropy(logits(arch, theta, batch.x.clone()), &batch.target)
         }
         ArchSpec::FixedOutput { .. } => {
             let out = clip_prediction(outputs(arch, theta, batch.x.clone()));

@@ -331,7 +331,7 @@ impl Op {
     }
 
     /// The layer's parameters as (suffix, shape), in `state_dict` order.
-    fn params(&self, input: Shape) -> Vec<(&'static str, Vec<usize>)> {
+    pub(crate) fn params(&self, input: Shape) -> Vec<(&'static str, Vec<usize>)> {
         let channels = match input {
             Shape::Maps { c, .. } => c,
             Shape::Flat(f) => f,

@@ -67,25 +67,75 @@ impl<B: Backend> Values<B> {
     }
 }
 
-/// Class scores `[N, classes]` of `net` for inputs `x` (`[N, F]`, images flattened
-/// channels-first), parameters read from `p` in `state_dict` order.
-pub(super) fn logits<B: Backend>(
-    net: &Sequential,
-    mut p: Params<B>,
-    x: Tensor<B, 2>,
-) -> Tensor<B, 2> {
-    let layers = net
-        .resolve()
-        .expect("a validated spec (ArchSpec::validate)");
-    let n = x.dims()[0];
-    let mut values = match layers[0].input {
-        Shape::Maps { c, h, w } => Values::Maps(x.reshape([n, c, h, w])),
-        Shape::Flat(_) => Values::Flat(x),
-    };
-    for layer in &layers {
-        values = forward(net, layer, &mut p, values);
+/// How [`Values`] lie in the matrix a [`super::Resume`] keeps between layers.
+#[derive(Clone, Copy)]
+pub(super) enum Layout {
+    /// The network's inputs `[N, F]`, images flattened channels-first.
+    Input,
+    Maps([usize; 4]),
+    Pixels([usize; 4]),
+    Flat,
+}
+
+impl<B: Backend> Values<B> {
+    /// The values as a matrix with one block of rows per sample.
+    fn into_matrix(self) -> (Tensor<B, 2>, Layout) {
+        match self {
+            Values::Maps(x) => {
+                let dims = x.dims();
+                (x.flatten(1, 3), Layout::Maps(dims))
+            }
+            Values::Pixels(x, dims) => (x, Layout::Pixels(dims)),
+            Values::Flat(x) => (x, Layout::Flat),
+        }
     }
-    values.flat()
+
+    /// The inverse of [`Values::into_matrix`]; inputs take the first layer's `input` shape.
+    fn from_matrix(x: Tensor<B, 2>, layout: Layout, input: Shape) -> Self {
+        match (layout, input) {
+            (Layout::Input, Shape::Maps { c, h, w }) => {
+                let n = x.dims()[0];
+                Values::Maps(x.reshape([n, c, h, w]))
+            }
+            (Layout::Input | Layout::Flat, _) => Values::Flat(x),
+            (Layout::Maps(dims), _) => Values::Maps(x.reshape(dims)),
+            (Layout::Pixels(dims), _) => Values::Pixels(x, dims),
+        }
+    }
+}
+
+/// The number of parameter tensors each layer reads (the stages of [`super::Resume`]).
+pub(super) fn stage_tensors(net: &Sequential) -> Vec<usize> {
+    resolved(net)
+        .iter()
+        .map(|layer| layer.op.params(layer.input).len())
+        .collect()
+}
+
+/// Runs `layers` of `net` on `x` (laid out as `layout`), parameters read from `p` in
+/// `state_dict` order; after the last layer, the class scores `[N, classes]`.
+pub(super) fn run<B: Backend>(
+    net: &Sequential,
+    p: &mut Params<B>,
+    layers: std::ops::Range<usize>,
+    x: Tensor<B, 2>,
+    layout: Layout,
+) -> (Tensor<B, 2>, Layout) {
+    let resolved = resolved(net);
+    let last = layers.end == resolved.len();
+    let mut values = Values::from_matrix(x, layout, resolved[0].input);
+    for layer in &resolved[layers] {
+        values = forward(net, layer, p, values);
+    }
+    match last {
+        true => (values.flat(), Layout::Flat),
+        false => values.into_matrix(),
+    }
+}
+
+fn resolved(net: &Sequential) -> Vec<Resolved> {
+    net.resolve()
+        .expect("a validated spec (ArchSpec::validate)")
 }
 
 /// One layer.
