@@ -100,11 +100,14 @@ fn main() {
             "lambda_1": spectrum.eigenvalues[0],
         })
     } else {
+        let built = std::cell::Cell::new(0.0);
+        let start = Instant::now();
         let (dense, total) = seconds(|| {
             eprintln!("building all {d} columns");
             dense_eigenvalues(&h, HESSIAN_COLUMNS_PER_PASS, u64::MAX, &|j| {
-                if j % 1000 < HESSIAN_COLUMNS_PER_PASS {
-                    eprintln!("{j} of {d} columns");
+                if j % 1000 == 0 || j == d {
+                    eprintln!("{j} of {d} columns, {:.1} s", start.elapsed().as_secs_f64());
+                    built.set(start.elapsed().as_secs_f64());
                 }
             })
             .expect("finite")
@@ -127,6 +130,8 @@ fn main() {
         serde_json::json!({
             "mode": "full",
             "build_and_eigh_s": total,
+            "build_s": built.get(),
+            "eigh_s": total - built.get(),
             "asymmetry": dense.asymmetry,
             "top20_dense": &dense.eigenvalues[..20],
             "top20_lanczos": top.eigenvalues,

@@ -163,7 +163,7 @@ pub const METRICS: &[(&str, &str, Extract)] = &[
     ("n_zero_eigenvalues", "eigenvalues of the full spectrum with |λ| ≤ 1e-6·max|λ| (empty without --full-spectrum)", |r| {
         r.report.whole_spectrum.as_ref().map_or(Cell::Empty, |w| Cell::Int(w.near_zero as u64))
     }),
-    ("spectrum_asymmetry", "max|H − Hᵀ|/max|H| of the assembled Hessian before symmetrizing (empty without --full-spectrum)", |r| {
+    ("spectrum_asymmetry", "max|H − Hᵀ|/max|H| of the assembled Hessian before symmetrizing, over entries computed on both sides of the diagonal: pairs within one parameter tensor (empty without --full-spectrum)", |r| {
         r.report.whole_spectrum.as_ref().map(|w| w.asymmetry).into()
     }),
     ("spectrum_lanczos_rel_diff", "max over the top k of |λ_i(full) − λ_i(Lanczos)|/max|λ| (empty without --full-spectrum)", |r| {

@@ -104,7 +104,9 @@ fn gb(bytes: u64) -> String {
 pub struct DenseSpectrum {
     /// All D eigenvalues, largest first.
     pub eigenvalues: Vec<f64>,
-    /// [`crate::asymmetry`] of the assembled matrix before it was symmetrized.
+    /// [`crate::asymmetry`] of the assembled matrix before it was symmetrized, over the entries
+    /// computed on both sides of the diagonal (all of them for [`DenseSpectrum::of_matrix`];
+    /// within each trailing block's first rows for [`dense_eigenvalues`]).
     pub asymmetry: f64,
 }
 

@@ -11,7 +11,8 @@ use crate::proposition::ZERO_RTOL;
 pub struct WholeSpectrum {
     /// All D eigenvalues, largest first (dense f64 eigendecomposition).
     pub eigenvalues: Vec<f64>,
-    /// max |H − Hᵀ| / max |H| of the assembled matrix before symmetrizing (rounding of the HVPs).
+    /// max |H − Hᵀ| / max |H| of the assembled matrix before symmetrizing (rounding of the HVPs),
+    /// over the entries computed on both sides of the diagonal: pairs within one parameter tensor.
     pub asymmetry: f64,
     /// The threshold of the counts, relative to max |λ| ([`ZERO_RTOL`]).
     pub zero_rtol: f64,
