@@ -298,7 +298,7 @@ pub fn logits<B: Backend>(arch: &ArchSpec, theta: Theta<B>, x: Tensor<B, 2>) -> 
 /// are a CNN's convolution blocks and its head, an MLP's or a sequential net's layers
 /// ([`stage_tensors`]).
 #[derive(Clone)]
-pub struct Resume<B: Backend> {
+pub(crate) struct Resume<B: Backend> {
     stage: usize,
     tensors: usize,
     values: Tensor<B, 2>,
@@ -317,12 +317,12 @@ impl<B: Backend> Resume<B> {
     }
 
     /// Parameter tensors read before this point: the resumed pass reads θ's tensors from here.
-    pub fn tensors(&self) -> usize {
+    pub(crate) fn tensors(&self) -> usize {
         self.tensors
     }
 
     /// The same point with its activations moved by `f` (onto another backend, a tape).
-    pub fn map<C: Backend>(self, f: impl FnOnce(Tensor<B, 2>) -> Tensor<C, 2>) -> Resume<C> {
+    pub(crate) fn map<C: Backend>(self, f: impl FnOnce(Tensor<B, 2>) -> Tensor<C, 2>) -> Resume<C> {
         Resume {
             stage: self.stage,
             tensors: self.tensors,
@@ -354,7 +354,7 @@ fn stage_tensors(arch: &ArchSpec) -> Vec<usize> {
 /// samples `x`, prepared): where a pass that varies only the later tensors can resume, so that
 /// it neither recomputes nor differentiates the layers before. `None` where no stage would be
 /// skipped.
-pub fn resume_point<B: Backend>(
+pub(crate) fn resume_point<B: Backend>(
     arch: &ArchSpec,
     theta: Theta<B>,
     x: Tensor<B, 2>,
@@ -374,7 +374,7 @@ pub fn resume_point<B: Backend>(
 
 /// Per-sample losses of a classifier resumed at `from`, reading θ's parameter tensors from
 /// [`Resume::tensors`] on (`theta_rest`): the same values as [`per_sample_losses`].
-pub fn resumed_losses<B: Backend>(
+pub(crate) fn resumed_losses<B: Backend>(
     arch: &ArchSpec,
     theta_rest: Theta<B>,
     from: Resume<B>,
