@@ -546,7 +546,13 @@ impl CheckpointProgress<'_> {
     /// A bar over `total` Hessian columns, below the checkpoints bar.
     fn columns(&self, total: usize) -> ProgressBar {
         self.bars
-            .add(progress::bar(self.quiet, total as u64, "Hessian columns"))
+            // A column costs the layers from its parameter tensor on, so the first (the first
+            // layer's) cost most and the ETA falls as the bar moves on.
+            .add(progress::bar(
+                self.quiet,
+                total as u64,
+                "Hessian columns (the first are the dearest)",
+            ))
     }
 }
 
