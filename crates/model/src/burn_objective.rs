@@ -93,19 +93,6 @@ fn mean_of_sum(mut sum: Vec<f64>, n: usize) -> Vec<f64> {
     sum
 }
 
-/// The gradient of θ on the host from each parameter tensor's gradient (zero where the loss
-/// does not depend on it), joined on the device so that it is read back once.
-fn concat_grads<B: Backend>(
-    theta: &[Tensor<Autodiff<B>, 1>],
-    grad: impl Fn(&Tensor<Autodiff<B>, 1>) -> Option<Tensor<B, 1>>,
-) -> Vec<f64> {
-    let parts = theta
-        .iter()
-        .map(|part| grad(part).unwrap_or_else(|| part.clone().inner().zeros_like()))
-        .collect();
-    to_host(Tensor::cat(parts, 0))
-}
-
 use transfer::float_to_host as to_host;
 
 /// Largest prepared input, in bytes, kept for the whole dataset: a CNN's first im2col matrix is
@@ -325,7 +312,7 @@ impl<B: Backend> BurnObjective<B> {
             .map(|part| Tensor::from_inner(part).require_grad())
             .collect();
         let grads = scalar(theta.clone(), &batch).backward();
-        concat_grads(&theta, |part| part.grad(&grads))
+        self.concat_grads(&theta, |part| part.grad(&grads))
     }
 
     /// H_b·v for the block `batch`, where H_b is the Hessian of Σ_{i∈b} ℓ_i, with the first
@@ -388,7 +375,33 @@ impl<B: Backend> BurnObjective<B> {
             return vec![0.0; self.dim];
         };
         let inner_grads = dot.backward();
-        concat_grads(&theta_inner, |part| part.grad(&inner_grads))
+        self.concat_grads(&theta_inner, |part| part.grad(&inner_grads))
+    }
+
+    /// The gradient of θ on the host, in θ's order, from each leaf's gradient (zero where the
+    /// loss does not depend on it; convolution weights permuted back to PyTorch's order as
+    /// they are joined), joined on the device so that it is read back once.
+    fn concat_grads(
+        &self,
+        leaves: &[Tensor<Autodiff<B>, 1>],
+        grad: impl Fn(&Tensor<Autodiff<B>, 1>) -> Option<Tensor<B, 1>>,
+    ) -> Vec<f64> {
+        let shapes = self.arch.params();
+        let parts = leaves
+            .iter()
+            .zip(&shapes)
+            .map(|(part, (_, shape))| {
+                let grad = grad(part).unwrap_or_else(|| part.clone().inner().zeros_like());
+                match shape.as_slice() {
+                    &[out, inputs, kh, kw] => grad
+                        .reshape([kh, kw, inputs, out])
+                        .permute([3, 2, 0, 1])
+                        .reshape([out * inputs * kh * kw]),
+                    _ => grad,
+                }
+            })
+            .collect();
+        to_host(Tensor::cat(parts, 0))
     }
 
     /// The parameter tensors that end at or before coordinate `start`: their number, and
@@ -410,6 +423,12 @@ impl<B: Backend> BurnObjective<B> {
     /// θ (or a vector shaped like it) on the device as [`net::Theta`]: one upload, split on the
     /// device into one tensor per parameter tensor (each its own autodiff leaf, so a backward
     /// never builds a D-long gradient per parameter tensor).
+    ///
+    /// Convolution weights become leaves in the `[kh, kw, in, out]` order their im2col patches
+    /// multiply (the `[kh·kw·in, out]` matrix) rather than PyTorch's `[out, in, kh, kw]`:
+    /// permuted once here, and back once in [`BurnObjective::concat_grads`], rather than on the
+    /// tape, where every pass (forward, backward, the HVP's second backward) copied all the
+    /// weights through strided views.
     fn theta_parts(&self, theta: &[f64]) -> Theta<B> {
         let flat = to_tensor::<B>(theta, &self.device, self.dtype);
         let mut start = 0;
@@ -419,7 +438,14 @@ impl<B: Backend> BurnObjective<B> {
             .map(|(_, shape)| {
                 let len: usize = shape.iter().product();
                 start += len;
-                flat.clone().narrow(0, start - len, len)
+                let part = flat.clone().narrow(0, start - len, len);
+                match shape.as_slice() {
+                    &[out, inputs, kh, kw] => part
+                        .reshape([out, inputs, kh, kw])
+                        .permute([2, 3, 1, 0])
+                        .reshape([len]),
+                    _ => part,
+                }
             })
             .collect()
     }

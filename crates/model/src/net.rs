@@ -65,6 +65,13 @@ impl<B: Backend> Params<B> {
         part.reshape(shape)
     }
 
+    /// A convolution weight as the `[kh·kw·in, out]` matrix its im2col patches multiply: a
+    /// reshape, for θ's leaves hold convolution weights in that `[kh, kw, in, out]` order
+    /// ([`crate::BurnObjective`] reorders PyTorch's `[out, in, kh, kw]` on the host).
+    fn conv_weight(&mut self, rows: usize, outputs: usize) -> Tensor<B, 2> {
+        self.next([rows, outputs])
+    }
+
     /// `x · Wᵀ + b` with W in PyTorch layout `[out, in]`.
     fn linear(&mut self, x: Tensor<B, 2>, inputs: usize, outputs: usize) -> Tensor<B, 2> {
         let w = self.next([outputs, inputs]);
@@ -117,12 +124,9 @@ impl<B: Backend> Params<B> {
         layer: ConvPool,
         outputs: usize,
     ) -> FeatureMaps<B> {
-        let k = layer.kernel;
-        let w = self.next([outputs, layer.channels, k, k]);
+        let w = self.conv_weight(layer.cols(), outputs);
         let b = self.next([outputs]);
         let n = patches.dims()[0] / layer.positions();
-        // PyTorch's [out, in, kh, kw] as the [(kh, kw, in), out] matrix the patches multiply.
-        let w = w.permute([2, 3, 1, 0]).reshape([layer.cols(), outputs]);
         let y = patches.matmul(w) + broadcast_rows(b, [n, layer.positions()]);
         let y = y.reshape([n, layer.positions() * outputs]);
         FeatureMaps {

@@ -157,7 +157,7 @@ fn forward<B: Backend>(
                 unreachable!("checked by resolve")
             };
             let [kh, kw] = kernel.hw();
-            let w = p.next([out, c, kh, kw]);
+            let w = p.conv_weight(kh * kw * c, out);
             let b = bias.then(|| p.next([out]));
             let window = Window::new(kernel, Some(stride), padding, layer.output);
             let (pixels, dims) = x.pixels();

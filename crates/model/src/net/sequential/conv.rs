@@ -40,23 +40,21 @@ impl Window {
 }
 
 /// The convolution of channels-last maps `[n, h, w, C]`, given as their pixel matrix
-/// `[n·h·w, C]`, with weights `w` (`[out, C, kh, kw]`, PyTorch's layout) and bias `b` over
-/// `window`: the output's pixel matrix `[n·oh·ow, out]`. One `select` of whole pixels (padding
-/// reads zeros; [`gather_pixels`]) builds the im2col matrix `[n·oh·ow, kh·kw·C]`, and one
-/// matrix product applies the weights.
+/// `[n·h·w, C]`, with weights `weight` (the `[kh·kw·C, out]` matrix, rows in (kh, kw, C)
+/// order) and bias `b` over `window`: the output's pixel matrix `[n·oh·ow, out]`. One `select`
+/// of whole pixels (padding reads zeros; [`gather_pixels`]) builds the im2col matrix
+/// `[n·oh·ow, kh·kw·C]`, and one matrix product applies the weights.
 pub(super) fn conv2d<B: Backend>(
     pixels: Tensor<B, 2>,
-    [n, h, w, c]: [usize; 4],
-    weight: Tensor<B, 4>,
+    [n, h, w, _]: [usize; 4],
+    weight: Tensor<B, 2>,
     b: Option<Tensor<B, 1>>,
     window: &Window,
 ) -> Tensor<B, 2> {
-    let [out, _, kh, kw] = weight.dims();
     let [oh, ow] = window.output;
     let fields = window.receptive_fields(h, w);
-    let patches = gather_pixels(pixels, n, &fields).reshape([n * oh * ow, kh * kw * c]);
-    // [out, in, kh, kw] as the [(kh, kw, in), out] matrix the patches multiply.
-    let y = patches.matmul(weight.permute([2, 3, 1, 0]).reshape([kh * kw * c, out]));
+    let patches = gather_pixels(pixels, n, &fields).reshape([n * oh * ow, weight.dims()[0]]);
+    let y = patches.matmul(weight);
     match b {
         Some(b) => y + broadcast_rows(b, [n, oh * ow]),
         None => y,
