@@ -53,18 +53,9 @@ pub trait LinearOperator: Sync {
     /// assert_eq!(a.apply_trailing(1, &[vec![1.0]]), vec![vec![3.0]]);
     /// ```
     fn apply_trailing(&self, start: usize, xs: &[Vec<f64>]) -> Vec<Vec<f64>> {
-        let padded: Vec<Vec<f64>> = xs
-            .iter()
-            .map(|x| {
-                let mut p = vec![0.0; self.dim()];
-                p[start..].copy_from_slice(x);
-                p
-            })
-            .collect();
-        self.apply_many(&padded)
-            .into_iter()
-            .map(|mut y| y.split_off(start))
-            .collect()
+        curvscope_model::trailing_block_products(self.dim(), start, xs, |padded| {
+            self.apply_many(padded)
+        })
     }
 }
 

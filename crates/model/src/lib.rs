@@ -35,7 +35,7 @@ pub use distributed::{Collective, Distributed, ThreadGroup};
 pub use kernel_cache::{default_kernel_cache, keep_compiled_kernels};
 pub use normalize::Normalize;
 pub use npz::{load_npz, NpzError};
-pub use objective::Objective;
+pub use objective::{trailing_block_products, Objective};
 pub use synthetic::{toy2d, two_d_halfspace, TOY2D_ROTATION};
 pub use transfer::{transfers, Transfers};
 
