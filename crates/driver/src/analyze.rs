@@ -129,7 +129,7 @@ pub struct AnalyzeArgs {
     /// its parameter tensor on, the layers before it held fixed), then a dense
     /// eigendecomposition (faer), checked against the top-k of Lanczos. Costs D HVPs (most of
     /// them through the last layers only), O(D³) time and 2·D²·8 bytes (2.05 GB for LeNet, D =
-    /// 11,330: 8.5 minutes on 2 cores).
+    /// 11,330: 8.4 minutes on 2 cores).
     #[arg(long)]
     pub full_spectrum: bool,
     /// Memory budget of --full-spectrum, in GB (10⁹ bytes): a larger D is refused up front,

@@ -79,8 +79,8 @@ impl std::fmt::Display for DenseSpectrumError {
             ),
             Self::NotFinite { column } => write!(
                 f,
-                "column {column} of the matrix (the product with e_{column}) has a NaN or \
-                 infinite entry"
+                "column {column} of the matrix (a product with e_{column}) has a NaN or infinite \
+                 entry"
             ),
         }
     }
@@ -106,7 +106,8 @@ pub struct DenseSpectrum {
     pub eigenvalues: Vec<f64>,
     /// [`crate::asymmetry`] of the assembled matrix before it was symmetrized, over the entries
     /// computed on both sides of the diagonal (all of them for [`DenseSpectrum::of_matrix`];
-    /// within each trailing block's first rows for [`dense_eigenvalues`]).
+    /// pairs within one block of [`crate::LinearOperator::block_starts`] for
+    /// [`dense_eigenvalues`]).
     pub asymmetry: f64,
 }
 
@@ -186,13 +187,12 @@ impl DenseSpectrum {
 }
 
 /// Every eigenvalue of the symmetric operator `op`: its lower triangle, column j from row s
-/// down as the first column of the trailing block A[s.., s..] that starts at the last of
-/// [`LinearOperator::block_starts`] s ≤ j ([`LinearOperator::apply_trailing`], in blocks of
-/// `columns_per_pass`: the Hessian's HVPs, spread over rayon's pool, with the layers before s
-/// held fixed), stored in f64; entries computed on both sides of the diagonal are averaged and
-/// measure the asymmetry; then faer's self-adjoint eigenvalues (values only: no D×D
-/// eigenvector matrix).
-/// `progress(columns_done)` is called after each block.
+/// down as column j − s of the trailing block A[s.., s..], s the last of
+/// [`LinearOperator::block_starts`] ≤ j ([`LinearOperator::apply_trailing`], `columns_per_pass`
+/// at a time: for a Hessian, HVPs with the layers before s held fixed), stored in f64; entries
+/// computed on both sides of the diagonal (pairs within one block) are averaged and measure
+/// the asymmetry; then faer's self-adjoint eigenvalues (values only: no D×D eigenvector
+/// matrix). `progress(columns_done)` is called after each column.
 ///
 /// Refuses up front, before any product, when [`dense_spectrum_bytes`] exceeds `budget_bytes`;
 /// fails on a non-finite product.

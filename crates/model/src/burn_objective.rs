@@ -507,7 +507,11 @@ impl<B: Backend> Objective for BurnObjective<B> {
     /// each product's backward passes stop at the first layer that varies; the rows before
     /// `start` are sliced off.
     fn trailing_hvps(&self, theta: &[f64], start: usize, vs: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        use rayon::prelude::*;
         self.check_theta(theta);
+        if start == self.dim {
+            return vec![Vec::new(); vs.len()];
+        }
         let (fixed, first) = self.tensors_before(start);
         let padded: Vec<Vec<f64>> = vs
             .iter()
@@ -518,17 +522,22 @@ impl<B: Backend> Objective for BurnObjective<B> {
                 padded
             })
             .collect();
-        // Per block, the products' rows from `first` on, one after another.
+        // Per block, the products' rows from `first` on, one after another; the products of a
+        // block run in parallel only when there are fewer blocks than threads (nested
+        // parallelism made LeNet's fc1 columns 60% slower).
+        let in_parallel = self.blocks().len() < rayon::current_num_threads();
         let sum = self.sum_over_blocks(|batch, _| {
             let from =
                 net::resume_point(&self.arch, self.theta_parts(theta), batch.x.clone(), fixed);
-            padded
-                .iter()
-                .flat_map(|v| {
-                    self.hvp_of(theta, v, fixed, &batch, from.as_ref())
-                        .split_off(first)
-                })
-                .collect()
+            let product = |v: &Vec<f64>| {
+                self.hvp_of(theta, v, fixed, &batch, from.as_ref())
+                    .split_off(first)
+            };
+            let rows: Vec<Vec<f64>> = match in_parallel {
+                true => padded.par_iter().map(product).collect(),
+                false => padded.iter().map(product).collect(),
+            };
+            rows.concat()
         });
         mean_of_sum(sum, self.n_samples())
             .chunks(self.dim - first)

@@ -167,7 +167,10 @@ impl Distributed {
     /// Local products of the local mean (equal lengths), weighted and summed over the
     /// processes in one all-reduce.
     fn summed_products(&self, local: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
-        let len = local.first().map_or(1, Vec::len).max(1);
+        let len = local.first().map_or(0, Vec::len);
+        if len == 0 {
+            return local;
+        }
         self.summed(self.part_of_mean(local.concat()))
             .chunks(len)
             .map(<[f64]>::to_vec)

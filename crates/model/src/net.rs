@@ -1,8 +1,9 @@
 //! The networks as pure functions of the flat parameter vector θ.
 //!
 //! Why functional, not `burn::nn` modules: θ is the object curvscope studies, so each forward
-//! pass takes its weights as θ's parameter tensors, flat and in `state_dict` order ([`Theta`]).
-//! θ ↔ model conversion is then free, and the exact Hessian-vector product is
+//! pass takes its weights as θ's parameter tensors, flat and in `state_dict` order ([`Theta`];
+//! convolution weights permuted into the order their GEMM reads). θ ↔ model conversion is then
+//! a split (and that permutation), and the exact Hessian-vector product is
 //! reverse-over-reverse on those leaves. It also keeps every op
 //! on burn 0.21's twice-differentiable path: `nn::Linear` and `max_pool2d` panic under nested
 //! autodiff, so linear layers are `matmul + bias` and 2×2 max-pooling is a gather.
@@ -42,7 +43,9 @@ impl<B: Backend> Batch<B> {
 }
 
 /// θ as the networks read it: one flat tensor per parameter tensor, in `state_dict` order
-/// ([`ArchSpec::params`]). Separate tensors (each its own autodiff leaf), not slices of one:
+/// ([`ArchSpec::params`]), each in PyTorch's layout except convolution weights (θ's 4-D
+/// tensors), which are `[kh, kw, in, out]`, not `[out, in, kh, kw]` (`Params::conv_weight`;
+/// [`crate::BurnObjective`] builds every `Theta` and permutes them). Separate tensors (each its own autodiff leaf), not slices of one:
 /// the backward of a slice allocates, zeroes and adds a gradient as long as all of θ, once per
 /// parameter tensor — 18 × 9.2M values per VGG-11 gradient (docs/PERFORMANCE.md).
 pub type Theta<B> = Vec<Tensor<B, 1>>;
@@ -67,7 +70,8 @@ impl<B: Backend> Params<B> {
 
     /// A convolution weight as the `[kh·kw·in, out]` matrix its im2col patches multiply: a
     /// reshape, for θ's leaves hold convolution weights in that `[kh, kw, in, out]` order
-    /// ([`crate::BurnObjective`] reorders PyTorch's `[out, in, kh, kw]` on the host).
+    /// ([`crate::BurnObjective`] permutes PyTorch's `[out, in, kh, kw]` on the device as it
+    /// splits θ into leaves, and the gradient back as it joins it).
     fn conv_weight(&mut self, rows: usize, outputs: usize) -> Tensor<B, 2> {
         self.next([rows, outputs])
     }

@@ -308,6 +308,8 @@ fn check_trailing_blocks(
             }
         }
     }
+    let empty = obj.trailing_hvps(theta, d, &[Vec::new(), Vec::new()]);
+    assert_eq!(empty, vec![Vec::<f64>::new(); 2], "{name}: the empty block");
 }
 
 #[test]
