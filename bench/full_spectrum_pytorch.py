@@ -28,13 +28,19 @@ BLOCK = int(os.environ.get("CURVSCOPE_PT_BLOCK", 16))  # unit vectors per vmappe
 
 def main():
     out = sys.argv[1]
+    # Opened now, so an unwritable OUT fails before hours of work rather than after.
+    result_file = open(out, "w")
     threads = int(sys.argv[2]) if len(sys.argv) > 2 else os.cpu_count()
+    if BLOCK < 1:
+        sys.exit(f"CURVSCOPE_PT_BLOCK is {BLOCK}: at least one unit vector per pass")
     torch.set_num_threads(threads)
     x, y = dataset()
     theta = trained(init_theta(), x, y)
     x = x.to(torch.float64)
     d = theta.numel()
     columns = int(sys.argv[3]) if len(sys.argv) > 3 else d
+    if not 1 <= columns <= d:
+        sys.exit(f"COLUMNS is {columns}: between 1 and D = {d}")
 
     def hvp(u):
         return jvp(lambda t: grad(loss)(t, x, y), (theta,), (u,))[1]
@@ -82,8 +88,8 @@ def main():
         })
     text = json.dumps(result, indent=2)
     print(text)
-    with open(out, "w") as f:
-        f.write(text)
+    with result_file:
+        result_file.write(text)
 
 
 if __name__ == "__main__":

@@ -25,16 +25,13 @@ use rand_chacha::ChaCha8Rng;
 
 mod common;
 use common::trained_theta;
+#[path = "common/timing.rs"]
+mod timing;
+use timing::timed;
 
 /// The allocator the `curvscope` binary uses, so the bench measures what users run.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-fn seconds<T>(f: impl FnOnce() -> T) -> (T, f64) {
-    let start = Instant::now();
-    let out = f();
-    (out, start.elapsed().as_secs_f64())
-}
 
 /// The build time of all D columns estimated from the first `n` of each trailing block (one
 /// pass of `dense_eigenvalues`' size when `n` is that): each block's columns cost alike.
@@ -44,19 +41,19 @@ fn estimated_build(h: &dyn LinearOperator, n: usize) -> f64 {
     let ends = starts.iter().skip(1).copied().chain([d]);
     let mut total = 0.0;
     for (start, end) in starts.iter().copied().zip(ends) {
-        let timed = n.min(end - start);
-        let units: Vec<Vec<f64>> = (0..timed)
+        let columns = n.min(end - start);
+        let units: Vec<Vec<f64>> = (0..columns)
             .map(|j| {
                 let mut e = vec![0.0; d - start];
                 e[j] = 1.0;
                 e
             })
             .collect();
-        let ((), s) = seconds(|| {
+        let (s, ()) = timed(|| {
             std::hint::black_box(h.apply_trailing(start, &units));
         });
-        eprintln!("block at {start}: {:.4} s/column", s / timed as f64);
-        total += s / timed as f64 * (end - start) as f64;
+        eprintln!("block at {start}: {:.4} s/column", s / columns as f64);
+        total += s / columns as f64 * (end - start) as f64;
     }
     total
 }
@@ -85,11 +82,15 @@ fn main() {
             .map_or(HESSIAN_COLUMNS_PER_PASS, |c| {
                 c.parse().expect("a column count")
             });
+        assert!(
+            n > 0,
+            "CURVSCOPE_BENCH_COLUMNS is 0: time at least one column per block"
+        );
         let build = estimated_build(&h, n);
         eprintln!("build, estimated from {n} columns per block: {build:.1} s");
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let a = faer::Mat::<f64>::from_fn(d, d, |_, _| rng.random_range(-1.0..1.0));
-        let (spectrum, eigh) = seconds(|| DenseSpectrum::of_matrix(a));
+        let (eigh, spectrum) = timed(|| DenseSpectrum::of_matrix(a));
         eprintln!("eigenvalues of a random symmetric D×D: {eigh:.1} s");
         serde_json::json!({
             "mode": "quick",
@@ -102,7 +103,7 @@ fn main() {
     } else {
         let built = std::cell::Cell::new(0.0);
         let start = Instant::now();
-        let (dense, total) = seconds(|| {
+        let (total, dense) = timed(|| {
             eprintln!("building all {d} columns");
             dense_eigenvalues(&h, HESSIAN_COLUMNS_PER_PASS, u64::MAX, &|j| {
                 if j % 1000 == 0 || j == d {

@@ -21,7 +21,6 @@
 //! bench/gpu.sh runs it with PyTorch CUDA's peer (bench/gpu_pytorch.py) on a lent GPU.
 
 use std::io::Write;
-use std::time::Instant;
 
 use curvscope_hessian::{extreme_eigenpairs, HessianOperator, LanczosOptions, Which};
 use curvscope_metrics::trace_h_sigma_stochastic;
@@ -35,6 +34,9 @@ use serde_json::json;
 mod common;
 #[path = "common/images.rs"]
 mod images;
+#[path = "common/timing.rs"]
+mod timing;
+use timing::{median_and_min, timed};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -65,20 +67,6 @@ fn objective(backend: &str, arch: &ArchSpec, data: &Dataset) -> Box<dyn Objectiv
         ),
         other => panic!("backend {other}: not built in (cpu; wgpu, cuda with their features)"),
     }
-}
-
-/// Seconds `f` took, and its result.
-fn timed<T>(f: impl FnOnce() -> T) -> (f64, T) {
-    let start = Instant::now();
-    let out = f();
-    (start.elapsed().as_secs_f64(), out)
-}
-
-/// Median and min seconds of `reps` runs of `f`.
-fn repeated<T>(reps: usize, mut f: impl FnMut() -> T) -> (f64, f64) {
-    let mut times: Vec<f64> = (0..reps.max(1)).map(|_| timed(&mut f).0).collect();
-    times.sort_by(f64::total_cmp);
-    (times[times.len() / 2], times[0])
 }
 
 fn relative_error(a: &[f64], b: &[f64]) -> f64 {
@@ -135,6 +123,10 @@ fn main() {
     let [net, backends] = [0, 1].map(|i| args.get(i).cloned().expect("usage: gpu NET BACKENDS"));
     let reps = env_count("CURVSCOPE_GPU_REPS", 5);
     let probes = env_count("CURVSCOPE_GPU_PROBES", 10);
+    assert!(
+        probes > 0,
+        "CURVSCOPE_GPU_PROBES is 0: Tr(HΣ) needs a probe"
+    );
     let (arch, data, theta) = match net.as_str() {
         "lenet" => {
             let data = fashion_corrupted(&default_data_dir(), 1000, 200, 0).expect("bundled");
@@ -167,6 +159,13 @@ fn main() {
             .expect("CURVSCOPE_GPU_OUT is writable")
     });
     let reference_file = std::env::var_os("CURVSCOPE_GPU_REFERENCE").map(std::path::PathBuf::from);
+    assert!(
+        reference_file.is_none()
+            || reference_file.as_deref().map(|p| p.as_os_str())
+                != std::env::var_os("CURVSCOPE_GPU_OUT").as_deref(),
+        "CURVSCOPE_GPU_REFERENCE and CURVSCOPE_GPU_OUT name the same file: the JSON rows \
+         would be appended to the saved reference"
+    );
     // A reference of another net (a stale file) would compare vectors of different lengths.
     let mut reference = reference_file
         .as_deref()
@@ -188,8 +187,8 @@ fn main() {
         let before = transfers();
         let hvp = obj.hvp(&theta, &v);
         let per_hvp = transfers() - before;
-        let gradient = repeated(reps, || obj.grad(&theta));
-        let hvp_time = repeated(reps, || obj.hvp(&theta, &v));
+        let gradient = median_and_min(reps, || obj.grad(&theta));
+        let hvp_time = median_and_min(reps, || obj.hvp(&theta, &v));
         let mut row = json!({
             "net": net, "backend": backend, "n": obj.n_samples(), "dim": obj.dim(),
             "threads": rayon::current_num_threads(), "reps": reps,

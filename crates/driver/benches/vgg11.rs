@@ -4,8 +4,6 @@
 //! docs/PERFORMANCE.md records both. With `CURVSCOPE_VGG_PROFILE=1` it times each distinct
 //! layer of the net instead ([`profile`]). Results also go to target/bench/vgg11.json.
 
-use std::time::Instant;
-
 use curvscope_model::sequential::{Op, Sequential, Shape};
 use curvscope_model::{ArchSpec, BurnObjective, Cpu, Dataset, Init, Objective, Precision};
 use rand::{Rng, SeedableRng};
@@ -13,7 +11,10 @@ use rand::{Rng, SeedableRng};
 #[path = "common/images.rs"]
 mod images;
 use images::images;
+#[path = "common/timing.rs"]
+mod timing;
 use serde_json::{json, Value};
+use timing::median_and_min;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -24,15 +25,7 @@ const REPS: usize = 3;
 /// Median and minimum seconds of `REPS` runs of `f` after a warm-up.
 fn time(mut f: impl FnMut()) -> (f64, f64) {
     f();
-    let mut times: Vec<f64> = (0..REPS)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed().as_secs_f64()
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    (times[REPS / 2], times[0])
+    median_and_min(REPS, f)
 }
 
 /// Median seconds of the loss, gradient and HVP of `arch` on `data` (f32, PyTorch init).

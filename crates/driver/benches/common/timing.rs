@@ -1,0 +1,18 @@
+//! Wall-clock timing the benches share (included with `#[path]` where used).
+#![allow(dead_code)] // each bench uses a subset
+
+use std::time::Instant;
+
+/// Seconds `f` took, and its result.
+pub fn timed<T>(f: impl FnOnce() -> T) -> (f64, T) {
+    let start = Instant::now();
+    let out = f();
+    (start.elapsed().as_secs_f64(), out)
+}
+
+/// Median and minimum seconds of `reps` (at least one) runs of `f`, no warm-up.
+pub fn median_and_min<T>(reps: usize, mut f: impl FnMut() -> T) -> (f64, f64) {
+    let mut times: Vec<f64> = (0..reps.max(1)).map(|_| timed(&mut f).0).collect();
+    times.sort_by(f64::total_cmp);
+    (times[times.len() / 2], times[0])
+}
