@@ -10,6 +10,9 @@ use crate::net::{self, Batch, Theta};
 use crate::{transfer, Objective};
 
 mod hessian_diagonal;
+mod leaf_order;
+
+use leaf_order::Direction;
 
 /// A burn network on a fixed dataset, seen as a function of its flat parameters.
 ///
@@ -280,11 +283,11 @@ impl<B: Backend> BurnObjective<B> {
             .unwrap_or_else(|| vec![0.0; self.dim])
     }
 
-    /// ∇_θ reduce(ℓ(θ)) over the samples of `batch`, where `reduce` maps the per-sample losses
+    /// ∇_θ reduce(ℓ(θ)) over the samples of `batch`, in the leaves' order, where `reduce` maps the per-sample losses
     /// to the scalar to differentiate.
     fn grad_of(
         &self,
-        theta: &[f64],
+        theta: &Theta<B>,
         batch: &Batch<B>,
         reduce: impl FnOnce(Tensor<Autodiff<B>, 1>) -> Tensor<Autodiff<B>, 1>,
     ) -> Vec<f64> {
@@ -293,11 +296,11 @@ impl<B: Backend> BurnObjective<B> {
         })
     }
 
-    /// ∇_θ scalar(θ, batch), for any scalar (one-element tensor) computed from the leaf θ and
+    /// ∇_θ scalar(θ, batch) in the leaves' order, for any scalar (one-element tensor) computed from the leaf θ and
     /// the samples of `batch`.
     fn grad_of_scalar(
         &self,
-        theta: &[f64],
+        theta: &Theta<B>,
         batch: &Batch<B>,
         scalar: impl FnOnce(Theta<Autodiff<B>>, &Batch<Autodiff<B>>) -> Tensor<Autodiff<B>, 1>,
     ) -> Vec<f64> {
@@ -306,16 +309,16 @@ impl<B: Backend> BurnObjective<B> {
             x: lift(&batch.x),
             target: lift(&batch.target),
         };
-        let theta: Theta<Autodiff<B>> = self
-            .theta_parts(theta)
-            .into_iter()
-            .map(|part| Tensor::from_inner(part).require_grad())
+        let theta: Theta<Autodiff<B>> = theta
+            .iter()
+            .map(|part| Tensor::from_inner(part.clone()).require_grad())
             .collect();
         let grads = scalar(theta.clone(), &batch).backward();
         self.concat_grads(&theta, |part| part.grad(&grads))
     }
 
-    /// H_b·v for the block `batch`, where H_b is the Hessian of Σ_{i∈b} ℓ_i, with the first
+    /// H_b·v for the block `batch` (θ and v as [`BurnObjective::theta_parts`], the product in
+    /// the leaves' order), where H_b is the Hessian of Σ_{i∈b} ℓ_i, with the first
     /// `fixed` parameter tensors held constant: their rows come out zero and the others are
     /// the trailing block's product (see [`Objective::trailing_hvps`]). `from`, a
     /// [`net::resume_point`] of those constants on this block, skips their layers.
@@ -328,8 +331,8 @@ impl<B: Backend> BurnObjective<B> {
     /// makes trailing products cheap.
     fn hvp_of(
         &self,
-        theta: &[f64],
-        v: &[f64],
+        theta: &Theta<B>,
+        v: &Theta<B>,
         fixed: usize,
         batch: &Batch<B>,
         from: Option<&net::Resume<B>>,
@@ -343,11 +346,10 @@ impl<B: Backend> BurnObjective<B> {
             target: lift(&batch.target),
         };
         let leaf = |t: usize| t >= fixed;
-        let theta_inner: Theta<Inner<B>> = self
-            .theta_parts(theta)
-            .into_iter()
+        let theta_inner: Theta<Inner<B>> = theta
+            .iter()
             .enumerate()
-            .map(|(t, part)| Tensor::from_inner(part).set_require_grad(leaf(t)))
+            .map(|(t, part)| Tensor::from_inner(part.clone()).set_require_grad(leaf(t)))
             .collect();
         let theta_outer: Theta<Outer<B>> = theta_inner
             .iter()
@@ -365,11 +367,12 @@ impl<B: Backend> BurnObjective<B> {
         .sum();
         let grads = loss.backward();
         // ⟨g, v⟩ over the parameter tensors, v split as θ is.
-        let v_parts = self.theta_parts(v);
         let dot = theta_outer
             .iter()
-            .zip(v_parts)
-            .filter_map(|(part, v)| Some((part.grad(&grads)? * Tensor::from_inner(v)).sum()))
+            .zip(v)
+            .filter_map(|(part, v)| {
+                Some((part.grad(&grads)? * Tensor::from_inner(v.clone())).sum())
+            })
             .reduce(|a, b| a + b);
         let Some(dot) = dot else {
             return vec![0.0; self.dim];
@@ -378,28 +381,18 @@ impl<B: Backend> BurnObjective<B> {
         self.concat_grads(&theta_inner, |part| part.grad(&inner_grads))
     }
 
-    /// The gradient of θ on the host, in θ's order, from each leaf's gradient (zero where the
-    /// loss does not depend on it; convolution weights permuted back to PyTorch's order as
-    /// they are joined), joined on the device so that it is read back once.
+    /// The gradient of θ on the host from each leaf's gradient (zero where the loss does not
+    /// depend on it), in the leaves' order ([`BurnObjective::theta_parts`]; callers sum blocks
+    /// and reorder once with [`BurnObjective::to_pytorch`]), joined on the device so that it
+    /// is read back once.
     fn concat_grads(
         &self,
         leaves: &[Tensor<Autodiff<B>, 1>],
         grad: impl Fn(&Tensor<Autodiff<B>, 1>) -> Option<Tensor<B, 1>>,
     ) -> Vec<f64> {
-        let shapes = self.arch.params();
         let parts = leaves
             .iter()
-            .zip(&shapes)
-            .map(|(part, (_, shape))| {
-                let grad = grad(part).unwrap_or_else(|| part.clone().inner().zeros_like());
-                match shape.as_slice() {
-                    &[out, inputs, kh, kw] => grad
-                        .reshape([kh, kw, inputs, out])
-                        .permute([3, 2, 0, 1])
-                        .reshape([out * inputs * kh * kw]),
-                    _ => grad,
-                }
-            })
+            .map(|part| grad(part).unwrap_or_else(|| part.clone().inner().zeros_like()))
             .collect();
         to_host(Tensor::cat(parts, 0))
     }
@@ -422,15 +415,17 @@ impl<B: Backend> BurnObjective<B> {
 
     /// θ (or a vector shaped like it) on the device as [`net::Theta`]: one upload, split on the
     /// device into one tensor per parameter tensor (each its own autodiff leaf, so a backward
-    /// never builds a D-long gradient per parameter tensor).
+    /// never builds a D-long gradient per parameter tensor). Made once per call and shared by
+    /// its sample blocks.
     ///
-    /// Convolution weights become leaves in the `[kh, kw, in, out]` order their im2col patches
-    /// multiply (the `[kh·kw·in, out]` matrix) rather than PyTorch's `[out, in, kh, kw]`:
-    /// permuted once here, and back once in [`BurnObjective::concat_grads`], rather than on the
-    /// tape, where every pass (forward, backward, the HVP's second backward) copied all the
-    /// weights through strided views.
+    /// Convolution weights are leaves in the `[kh, kw, in, out]` order their im2col patches
+    /// multiply (the `[kh·kw·in, out]` matrix) rather than PyTorch's `[out, in, kh, kw]`
+    /// ([`leaf_order`]): reordered on the host here, and back by [`BurnObjective::to_pytorch`]
+    /// once a call's gradients are summed, rather than on the tape, where every pass (forward,
+    /// backward, the HVP's second backward) copied all the weights through strided views.
     fn theta_parts(&self, theta: &[f64]) -> Theta<B> {
-        let flat = to_tensor::<B>(theta, &self.device, self.dtype);
+        let leaves = leaf_order::reorder(&self.arch.params(), theta, 0, Direction::ToLeaves);
+        let flat = to_tensor::<B>(&leaves, &self.device, self.dtype);
         let mut start = 0;
         self.arch
             .params()
@@ -438,16 +433,15 @@ impl<B: Backend> BurnObjective<B> {
             .map(|(_, shape)| {
                 let len: usize = shape.iter().product();
                 start += len;
-                let part = flat.clone().narrow(0, start - len, len);
-                match shape.as_slice() {
-                    &[out, inputs, kh, kw] => part
-                        .reshape([out, inputs, kh, kw])
-                        .permute([2, 3, 1, 0])
-                        .reshape([len]),
-                    _ => part,
-                }
+                flat.clone().narrow(0, start - len, len)
             })
             .collect()
+    }
+
+    /// θ-shaped values from coordinate `start` (where a tensor begins) on, in the leaves' order
+    /// ([`BurnObjective::concat_grads`]), back in PyTorch's.
+    fn to_pytorch(&self, leaves: &[f64], start: usize) -> Vec<f64> {
+        leaf_order::reorder(&self.arch.params(), leaves, start, Direction::ToPyTorch)
     }
 }
 
@@ -462,12 +456,9 @@ impl<B: Backend> Objective for BurnObjective<B> {
 
     fn per_sample_losses(&self, theta: &[f64]) -> Vec<f64> {
         self.check_theta(theta);
+        let theta = self.theta_parts(theta);
         self.map_blocks(|batch, _| {
-            to_host(net::per_sample_losses(
-                &self.arch,
-                self.theta_parts(theta),
-                &batch,
-            ))
+            to_host(net::per_sample_losses(&self.arch, theta.clone(), &batch))
         })
         .concat()
     }
@@ -475,31 +466,35 @@ impl<B: Backend> Objective for BurnObjective<B> {
     fn weighted_grad(&self, theta: &[f64], w: &[f64]) -> Vec<f64> {
         self.check_theta(theta);
         assert_eq!(w.len(), self.n_samples(), "one weight per sample");
-        self.sum_over_blocks(|batch, start| {
+        let theta = self.theta_parts(theta);
+        let sum = self.sum_over_blocks(|batch, start| {
             let len = batch.n_samples();
             let w = Tensor::<Autodiff<B>, 1>::from_inner(to_tensor::<B>(
                 &w[start..start + len],
                 &self.device,
                 self.dtype,
             ));
-            self.grad_of(theta, &batch, |losses| (losses * w).sum())
-        })
+            self.grad_of(&theta, &batch, |losses| (losses * w).sum())
+        });
+        self.to_pytorch(&sum, 0)
     }
 
     /// Σ over blocks of ∇Σ_{i∈b} ℓ_i, divided by N on the host (in f64: burn-flex applies
     /// scalars in single precision).
     fn grad(&self, theta: &[f64]) -> Vec<f64> {
         self.check_theta(theta);
-        let sum = self.sum_over_blocks(|batch, _| self.grad_of(theta, &batch, |l| l.sum()));
-        mean_of_sum(sum, self.n_samples())
+        let theta = self.theta_parts(theta);
+        let sum = self.sum_over_blocks(|batch, _| self.grad_of(&theta, &batch, |l| l.sum()));
+        mean_of_sum(self.to_pytorch(&sum, 0), self.n_samples())
     }
 
     /// Σ over sample blocks of the blocks' exact HVPs ([`BurnObjective::hvp_of`]).
     fn hvp(&self, theta: &[f64], v: &[f64]) -> Vec<f64> {
         self.check_theta(theta);
         assert_eq!(v.len(), self.dim, "v has the wrong length");
-        let sum = self.sum_over_blocks(|batch, _| self.hvp_of(theta, v, 0, &batch, None));
-        mean_of_sum(sum, self.n_samples())
+        let (theta, v) = (self.theta_parts(theta), self.theta_parts(v));
+        let sum = self.sum_over_blocks(|batch, _| self.hvp_of(&theta, &v, 0, &batch, None));
+        mean_of_sum(self.to_pytorch(&sum, 0), self.n_samples())
     }
 
     /// Holds constant the parameter tensors that lie wholly before `start`: per sample block,
@@ -513,24 +508,24 @@ impl<B: Backend> Objective for BurnObjective<B> {
             return vec![Vec::new(); vs.len()];
         }
         let (fixed, first) = self.tensors_before(start);
-        let padded: Vec<Vec<f64>> = vs
+        let padded: Vec<Theta<B>> = vs
             .iter()
             .map(|v| {
                 assert_eq!(v.len(), self.dim - start, "v has the wrong length");
                 let mut padded = vec![0.0; self.dim];
                 padded[start..].copy_from_slice(v);
-                padded
+                self.theta_parts(&padded)
             })
             .collect();
+        let theta = self.theta_parts(theta);
         // Per block, the products' rows from `first` on, one after another; the products of a
         // block run in parallel only when there are fewer blocks than threads (nested
         // parallelism made LeNet's fc1 columns 60% slower).
         let in_parallel = self.blocks().len() < rayon::current_num_threads();
         let sum = self.sum_over_blocks(|batch, _| {
-            let from =
-                net::resume_point(&self.arch, self.theta_parts(theta), batch.x.clone(), fixed);
-            let product = |v: &Vec<f64>| {
-                self.hvp_of(theta, v, fixed, &batch, from.as_ref())
+            let from = net::resume_point(&self.arch, theta.clone(), batch.x.clone(), fixed);
+            let product = |v: &Theta<B>| {
+                self.hvp_of(&theta, v, fixed, &batch, from.as_ref())
                     .split_off(first)
             };
             let rows: Vec<Vec<f64>> = match in_parallel {
@@ -541,7 +536,7 @@ impl<B: Backend> Objective for BurnObjective<B> {
         });
         mean_of_sum(sum, self.n_samples())
             .chunks(self.dim - first)
-            .map(|rows| rows[start - first..].to_vec())
+            .map(|rows| self.to_pytorch(rows, first).split_off(start - first))
             .collect()
     }
 
@@ -589,9 +584,13 @@ impl<B: Backend> Objective for BurnObjective<B> {
             start + len,
             self.n_samples()
         );
+        let theta = self.theta_parts(theta);
         let rows: Vec<Vec<f64>> = (start..start + len)
             .into_par_iter()
-            .map(|i| self.grad_of(theta, &self.batch_range(i, 1), |losses| losses.sum()))
+            .map(|i| {
+                let row = self.grad_of(&theta, &self.batch_range(i, 1), |losses| losses.sum());
+                self.to_pytorch(&row, 0)
+            })
             .collect();
         rows.concat()
     }

@@ -17,8 +17,9 @@ fn copies(work: impl FnOnce()) -> (usize, usize) {
     (made.to_device, made.to_host)
 }
 
-/// Per block of samples, a gradient uploads θ and reads ∇L back, an HVP uploads θ and v and
-/// reads H·v back; besides, each pass uploads the shape-only index tables of its gathers (LeNet:
+/// A gradient uploads θ once and reads each sample block's ∇L back, an HVP uploads θ and v once
+/// and reads each block's H·v back (before 2026-12-01, θ and v were uploaded per block); besides,
+/// each block's pass uploads the shape-only index tables of its gathers (LeNet:
 /// its second convolution's im2col; the VGG-style net: its two convolutions' im2col and its
 /// three poolings' window candidates),
 /// writes the device queues without waiting. Pooling locates its maxima on the device: no
@@ -39,8 +40,8 @@ fn a_gradient_and_an_hvp_copy_only_their_vectors() {
             eprintln!(
                 "{arch}, {blocks} block(s): (uploads, read-backs) gradient {grad:?}, HVP {hvp:?}"
             );
-            assert_eq!(grad, (blocks * (1 + tables), blocks), "{arch}: gradient");
-            assert_eq!(hvp, (blocks * (2 + tables), blocks), "{arch}: HVP");
+            assert_eq!(grad, (1 + blocks * tables, blocks), "{arch}: gradient");
+            assert_eq!(hvp, (2 + blocks * tables, blocks), "{arch}: HVP");
         }
     }
 }

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::{mean_of_sum, to_host, to_tensor, BurnObjective};
 use crate::arch::{Activation, ArchSpec};
-use crate::net::{self, Batch};
+use crate::net::{self, Batch, Theta};
 use crate::Objective;
 
 impl ArchSpec {
@@ -125,22 +125,23 @@ impl<B: Backend> BurnObjective<B> {
     /// # Panics
     /// For toy2d, which has no network outputs.
     pub fn gauss_newton_diagonal(&self, theta: &[f64]) -> Vec<f64> {
+        let theta = self.theta_parts(theta);
         let sum = self.sum_over_blocks(|block, start| {
             let per_sample: Vec<Vec<f64>> = self
-                .output_hessian_factors(theta, block)
+                .output_hessian_factors(&theta, block)
                 .into_par_iter()
                 .enumerate()
-                .map(|(k, columns)| self.sample_gauss_newton_diagonal(theta, start + k, &columns))
+                .map(|(k, columns)| self.sample_gauss_newton_diagonal(&theta, start + k, &columns))
                 .collect();
             self.sum_in_order(per_sample)
         });
-        mean_of_sum(sum, self.n_samples())
+        mean_of_sum(self.to_pytorch(&sum, 0), self.n_samples())
     }
 
     /// For each sample of `block`, the columns s_r of a factor A = Σ_r s_r s_rᵀ of the loss's
     /// Hessian in the outputs, from one forward pass.
-    fn output_hessian_factors(&self, theta: &[f64], block: Batch<B>) -> Vec<Vec<Vec<f64>>> {
-        let f = net::outputs(&self.arch, self.theta_parts(theta), block.x);
+    fn output_hessian_factors(&self, theta: &Theta<B>, block: Batch<B>) -> Vec<Vec<Vec<f64>>> {
+        let f = net::outputs(&self.arch, theta.clone(), block.x);
         match self.arch {
             ArchSpec::FixedOutput { .. } => {
                 // Inside the clip exactly where clipping leaves the value unchanged.
@@ -161,10 +162,11 @@ impl<B: Backend> BurnObjective<B> {
         }
     }
 
-    /// diag(J_iᵀ A_i J_i) = Σ_r (J_iᵀ s_r)² of sample i, with J_iᵀ s = ∇_θ⟨s, f(x_i; θ)⟩.
+    /// diag(J_iᵀ A_i J_i) = Σ_r (J_iᵀ s_r)² of sample i, with J_iᵀ s = ∇_θ⟨s, f(x_i; θ)⟩, in the
+    /// leaves' order.
     fn sample_gauss_newton_diagonal(
         &self,
-        theta: &[f64],
+        theta: &Theta<B>,
         i: usize,
         columns: &[Vec<f64>],
     ) -> Vec<f64> {

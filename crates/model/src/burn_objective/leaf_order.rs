@@ -1,0 +1,132 @@
+//! θ's coordinates in the order of the autodiff leaves ([`super::BurnObjective::theta_parts`]):
+//! a convolution weight, which PyTorch stores `[out, in, kh, kw]`, is the `[kh, kw, in, out]`
+//! matrix its im2col patches multiply. Reordered on the host once per call (θ and v in, the
+//! summed gradient or product out); a strided copy on the device per sample block cost VGG-11
+//! 13% of its time (docs/PERFORMANCE.md).
+
+use rayon::prelude::*;
+
+/// Which way [`reorder`] goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Direction {
+    /// From PyTorch's `state_dict` order to the leaves'.
+    ToLeaves,
+    /// From the leaves' order back to PyTorch's.
+    ToPyTorch,
+}
+
+/// `values` — θ-shaped coordinates from `start` on, where `start` is where one of the
+/// parameter tensors `shapes` begins — reordered `direction`. Only 4-D (convolution) weights
+/// move.
+///
+/// # Panics
+/// If `start` falls inside a tensor or `values` does not reach θ's end.
+pub(super) fn reorder(
+    shapes: &[(String, Vec<usize>)],
+    values: &[f64],
+    start: usize,
+    direction: Direction,
+) -> Vec<f64> {
+    let mut reordered = vec![0.0; values.len()];
+    let mut begin = 0;
+    for (name, shape) in shapes {
+        let len: usize = shape.iter().product();
+        let end = begin + len;
+        if begin < start {
+            assert!(end <= start, "coordinate {start} lies inside {name}");
+        } else {
+            let (from, to) = (
+                &values[begin - start..end - start],
+                &mut reordered[begin - start..end - start],
+            );
+            match *shape.as_slice() {
+                [out, inputs, kh, kw] => {
+                    transpose_outer(from, to, [out, inputs, kh * kw], direction)
+                }
+                _ => to.copy_from_slice(from),
+            }
+        }
+        begin = end;
+    }
+    assert_eq!(
+        begin - start,
+        values.len(),
+        "values must run from coordinate {start} to θ's end"
+    );
+    reordered
+}
+
+/// `[o, i, k]` (PyTorch: out, in, kernel offset) ↔ `[k, i, o]` (the leaves), writing `to`
+/// contiguously in parallel chunks.
+fn transpose_outer(from: &[f64], to: &mut [f64], [o, i, k]: [usize; 3], direction: Direction) {
+    match direction {
+        Direction::ToLeaves => to.par_chunks_mut(o).enumerate().for_each(|(ki, row)| {
+            let (kk, ii) = (ki / i, ki % i);
+            row.iter_mut()
+                .enumerate()
+                .for_each(|(oo, x)| *x = from[(oo * i + ii) * k + kk]);
+        }),
+        Direction::ToPyTorch => to.par_chunks_mut(k).enumerate().for_each(|(oi, row)| {
+            let ii = oi % i;
+            let oo = oi / i;
+            row.iter_mut()
+                .enumerate()
+                .for_each(|(kk, x)| *x = from[(kk * i + ii) * o + oo]);
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{reorder, Direction};
+
+    fn shapes() -> Vec<(String, Vec<usize>)> {
+        vec![
+            ("conv.weight".into(), vec![3, 2, 2, 2]),
+            ("conv.bias".into(), vec![3]),
+            ("fc.weight".into(), vec![2, 5]),
+            ("conv2.weight".into(), vec![2, 3, 1, 2]),
+        ]
+    }
+
+    /// Element (o, i, a, b) of a `[out, in, kh, kw]` weight lands at index ((a·kw + b)·in + i)·out
+    /// + o of its leaf, and back; other tensors keep their place.
+    #[test]
+    fn convolution_weights_move_to_the_gemm_layout_and_back() {
+        let shapes = shapes();
+        let d: usize = shapes
+            .iter()
+            .map(|(_, s)| s.iter().product::<usize>())
+            .sum();
+        let theta: Vec<f64> = (0..d).map(|x| x as f64).collect();
+        let leaves = reorder(&shapes, &theta, 0, Direction::ToLeaves);
+        let [out, inputs, kh, kw] = [3, 2, 2, 2];
+        for o in 0..out {
+            for i in 0..inputs {
+                for a in 0..kh {
+                    for b in 0..kw {
+                        let pytorch = ((o * inputs + i) * kh + a) * kw + b;
+                        let leaf = ((a * kw + b) * inputs + i) * out + o;
+                        assert_eq!(leaves[leaf], theta[pytorch]);
+                    }
+                }
+            }
+        }
+        assert_eq!(leaves[24..37], theta[24..37], "bias and linear weight stay");
+        assert_ne!(leaves[37..], theta[37..], "the second convolution moves");
+        assert_eq!(reorder(&shapes, &leaves, 0, Direction::ToPyTorch), theta);
+        // From a tensor boundary on, the same as the tail of the whole reorder.
+        let tail = reorder(&shapes, &theta[27..], 27, Direction::ToLeaves);
+        assert_eq!(tail, leaves[27..]);
+        assert_eq!(
+            reorder(&shapes, &tail, 27, Direction::ToPyTorch),
+            theta[27..]
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "inside conv.weight")]
+    fn a_start_inside_a_tensor_is_refused() {
+        reorder(&shapes(), &[0.0; 40], 5, Direction::ToLeaves);
+    }
+}
