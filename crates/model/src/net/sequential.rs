@@ -182,10 +182,12 @@ fn forward<B: Backend>(
             kernel,
             stride,
             padding,
-        } => Values::Maps(max_pool(
-            x.maps(),
-            Window::new(kernel, stride, padding, layer.output),
-        )),
+        } => {
+            let window = Window::new(kernel, stride, padding, layer.output);
+            let [oh, ow] = window.output;
+            let (pixels, dims @ [n, _, _, c]) = x.pixels();
+            Values::Pixels(max_pool(pixels, dims, window), [n, oh, ow, c])
+        }
         Op::Avgpool2d {
             kernel,
             stride,
@@ -391,36 +393,54 @@ fn separable<B: Backend>(x: Tensor<B, 4>, rows: Averaging, cols: Averaging) -> T
         .swap_dims(2, 3)
 }
 
-/// Max-pooling as a gather at each window's maximum, located on the device: `argmax` over the
+/// Max-pooling of channels-last maps `[n, h, w, C]`, given and returned as pixel matrices
+/// (`[n·h·w, C]` in, `[n·oh·ow, C]` out), so a convolution → ReLU → pool → convolution chain never
+/// transposes. A gather at each window's maximum, located on the device: `argmax` over the
 /// window candidates ([`Window::candidates`]) of the detached values takes the first of equal
 /// maxima in row-major window order, as PyTorch does (burn-flex and CubeCL both return the
 /// lowest index). Padding never wins, as in PyTorch's −∞: a padded slot repeats the window's
 /// first valid position, which it can only tie. Only the gather is on the tape: its backward
 /// is a scatter and the scatter's a gather.
-fn max_pool<B: Backend>(x: Tensor<B, 4>, window: Window) -> Tensor<B, 4> {
-    let [n, c, h, w] = x.dims();
+fn max_pool<B: Backend>(
+    pixels: Tensor<B, 2>,
+    [n, h, w, c]: [usize; 4],
+    window: Window,
+) -> Tensor<B, 2> {
     let [oh, ow] = window.output;
     let size = window.kernel[0] * window.kernel[1];
-    let candidates = int_to_device::<B>(window.candidates(h, w), &x.device());
-    let maps = x.reshape([n * c, h * w]);
+    let device = pixels.device();
+    // One upload: the candidates, then where each output's run of them starts.
+    let slots = oh * ow * size;
+    let mut table = window.candidates(h, w);
+    table.extend((0..slots).step_by(size).map(|first| first as i64));
+    let table = int_to_device::<B>(table, &device);
+    let (candidates, first_slots) = (
+        table.clone().narrow(0, 0, slots),
+        table.narrow(0, slots, oh * ow),
+    );
+    let maps = pixels.reshape([n, h * w, c]);
+    // For each (sample, output, channel), the slot of its window's first maximum …
     let best = maps
         .clone()
         .detach()
         .select(1, candidates.clone())
-        .reshape([n * c, oh * ow, size])
+        .reshape([n, oh * ow, size, c])
         .argmax(2);
+    // … and that slot's pixel: candidates[output·size + slot].
     let at = candidates
-        .reshape([1, oh * ow, size])
-        .expand([n * c, oh * ow, size])
-        .gather(2, best)
-        .reshape([n * c, oh * ow]);
-    maps.gather(1, at).reshape([n, c, oh, ow])
+        .select(
+            0,
+            (best + first_slots.reshape([1, oh * ow, 1, 1])).flatten(0, 3),
+        )
+        .reshape([n, oh * ow, c]);
+    maps.gather(1, at).reshape([n * oh * ow, c])
 }
 
 #[cfg(test)]
 mod tests {
     use burn::backend::Autodiff;
     use burn::tensor::backend::AutodiffBackend;
+    use burn::tensor::Tensor;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
@@ -468,7 +488,15 @@ mod tests {
                 output: [h, w].map(|len| (len + 2 * padding - kernel) / stride + 1),
             };
             let want = reference(&maps, [h, w], &window);
-            let got = picks::<B, 4>(|x| max_pool(x, window), maps.clone(), [n, c, h, w], device);
+            // NCHW in and out, as the reference; channels-last pixels inside.
+            let pool = |x: Tensor<B, 4>| {
+                let pixels = x.permute([0, 2, 3, 1]).reshape([n * h * w, c]);
+                let [oh, ow] = window.output;
+                max_pool(pixels, [n, h, w, c], window)
+                    .reshape([n, oh, ow, c])
+                    .permute([0, 3, 1, 2])
+            };
+            let got = picks::<B, 4>(pool, maps.clone(), [n, c, h, w], device);
             assert_eq!(
                 got, want,
                 "kernel {kernel}, stride {stride}, padding {padding}"
