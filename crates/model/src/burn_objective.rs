@@ -90,18 +90,16 @@ fn to_tensor<B: Backend>(values: &[f64], device: &B::Device, dtype: DType) -> Te
     transfer::float_to_device(values.to_vec(), [values.len()], device, dtype)
 }
 
-/// `sum / n`, element-wise.
-fn mean_of_sum(mut sum: Vec<f64>, n: usize) -> Vec<f64> {
-    sum.iter_mut().for_each(|x| *x /= n as f64);
-    sum
-}
-
 use transfer::float_to_host as to_host;
 
 /// Largest prepared input, in bytes, kept for the whole dataset: a CNN's first im2col matrix is
 /// up to k² times its images (69 MB for LeNet on 1,200 f32 images), and keeping it saves a
 /// gather in every pass.
 pub const PREPARED_INPUT_LIMIT: usize = 1 << 30;
+
+/// Most bytes of sample blocks' results (D-vectors) held at once before they are summed
+/// ([`BurnObjective::sum_over_blocks`]).
+const WAVE_BYTES: usize = 1 << 28;
 
 /// Default samples per block of full-batch work (loss, gradient, HVP) on the CPU: small enough
 /// that a block's activations stay near the cache and blocks spread over the cores, large
@@ -268,8 +266,23 @@ impl<B: Backend> BurnObjective<B> {
     }
 
     /// Σ over blocks of `f(block)`, element-wise, in block order (deterministic).
+    ///
+    /// In waves of [`WAVE_BYTES`] of block results (at least one block per thread), summed
+    /// before the next wave runs: collecting all of them first held 20 × D values for
+    /// VGG-11 × 1,000 (1.5 GB); a small net's blocks all fit one wave, as before.
     fn sum_over_blocks(&self, f: impl Fn(Batch<B>, usize) -> Vec<f64> + Sync) -> Vec<f64> {
-        self.sum_in_order(self.map_blocks(f))
+        use rayon::prelude::*;
+        let blocks = self.blocks();
+        let wave = (WAVE_BYTES / (8 * self.dim.max(1))).max(rayon::current_num_threads());
+        let mut sum = None;
+        for wave in blocks.chunks(wave) {
+            let parts: Vec<Vec<f64>> = wave
+                .par_iter()
+                .map(|&(start, len)| f(self.batch_range(start, len), start))
+                .collect();
+            sum = Some(self.sum_in_order(sum.into_iter().chain(parts).collect()));
+        }
+        sum.unwrap_or_else(|| vec![0.0; self.dim])
     }
 
     /// The element-wise sum of D-vectors, in their order (deterministic); zeros if none.
@@ -283,8 +296,8 @@ impl<B: Backend> BurnObjective<B> {
             .unwrap_or_else(|| vec![0.0; self.dim])
     }
 
-    /// ∇_θ reduce(ℓ(θ)) over the samples of `batch`, in the leaves' order, where `reduce` maps the per-sample losses
-    /// to the scalar to differentiate.
+    /// ∇_θ reduce(ℓ(θ)) over the samples of `batch`, in the leaves' order, where `reduce` maps
+    /// the per-sample losses to the scalar to differentiate.
     fn grad_of(
         &self,
         theta: &Theta<B>,
@@ -296,8 +309,8 @@ impl<B: Backend> BurnObjective<B> {
         })
     }
 
-    /// ∇_θ scalar(θ, batch) in the leaves' order, for any scalar (one-element tensor) computed from the leaf θ and
-    /// the samples of `batch`.
+    /// ∇_θ scalar(θ, batch) in the leaves' order, for any scalar (one-element tensor) computed
+    /// from the leaf θ and the samples of `batch`.
     fn grad_of_scalar(
         &self,
         theta: &Theta<B>,
@@ -424,8 +437,18 @@ impl<B: Backend> BurnObjective<B> {
     /// once a call's gradients are summed, rather than on the tape, where every pass (forward,
     /// backward, the HVP's second backward) copied all the weights through strided views.
     fn theta_parts(&self, theta: &[f64]) -> Theta<B> {
-        let leaves = leaf_order::reorder(&self.arch.params(), theta, 0, Direction::ToLeaves);
-        let flat = to_tensor::<B>(&leaves, &self.device, self.dtype);
+        let (shapes, to, dim) = (self.arch.params(), Direction::ToLeaves, [self.dim]);
+        // Reordered straight into the device's precision: one pass, half the bytes in f32.
+        let flat = match self.dtype {
+            DType::F32 => {
+                let leaves = leaf_order::reorder(&shapes, theta, 0, to, |x| x as f32);
+                transfer::float_to_device(leaves, dim, &self.device, self.dtype)
+            }
+            _ => {
+                let leaves = leaf_order::reorder(&shapes, theta, 0, to, |x| x);
+                transfer::float_to_device(leaves, dim, &self.device, self.dtype)
+            }
+        };
         let mut start = 0;
         self.arch
             .params()
@@ -441,7 +464,22 @@ impl<B: Backend> BurnObjective<B> {
     /// θ-shaped values from coordinate `start` (where a tensor begins) on, in the leaves' order
     /// ([`BurnObjective::concat_grads`]), back in PyTorch's.
     fn to_pytorch(&self, leaves: &[f64], start: usize) -> Vec<f64> {
-        leaf_order::reorder(&self.arch.params(), leaves, start, Direction::ToPyTorch)
+        leaf_order::reorder(
+            &self.arch.params(),
+            leaves,
+            start,
+            Direction::ToPyTorch,
+            |x| x,
+        )
+    }
+
+    /// A sum over all samples, as [`BurnObjective::to_pytorch`] takes it, divided by N on the
+    /// way (on the host, in f64: burn-flex applies scalars in single precision).
+    fn mean_in_pytorch_order(&self, sum: &[f64], start: usize) -> Vec<f64> {
+        let n = self.n_samples() as f64;
+        leaf_order::reorder(&self.arch.params(), sum, start, Direction::ToPyTorch, |x| {
+            x / n
+        })
     }
 }
 
@@ -485,7 +523,7 @@ impl<B: Backend> Objective for BurnObjective<B> {
         self.check_theta(theta);
         let theta = self.theta_parts(theta);
         let sum = self.sum_over_blocks(|batch, _| self.grad_of(&theta, &batch, |l| l.sum()));
-        mean_of_sum(self.to_pytorch(&sum, 0), self.n_samples())
+        self.mean_in_pytorch_order(&sum, 0)
     }
 
     /// Σ over sample blocks of the blocks' exact HVPs ([`BurnObjective::hvp_of`]).
@@ -494,7 +532,7 @@ impl<B: Backend> Objective for BurnObjective<B> {
         assert_eq!(v.len(), self.dim, "v has the wrong length");
         let (theta, v) = (self.theta_parts(theta), self.theta_parts(v));
         let sum = self.sum_over_blocks(|batch, _| self.hvp_of(&theta, &v, 0, &batch, None));
-        mean_of_sum(self.to_pytorch(&sum, 0), self.n_samples())
+        self.mean_in_pytorch_order(&sum, 0)
     }
 
     /// Holds constant the parameter tensors that lie wholly before `start`: per sample block,
@@ -534,9 +572,11 @@ impl<B: Backend> Objective for BurnObjective<B> {
             };
             rows.concat()
         });
-        mean_of_sum(sum, self.n_samples())
-            .chunks(self.dim - first)
-            .map(|rows| self.to_pytorch(rows, first).split_off(start - first))
+        sum.chunks(self.dim - first)
+            .map(|rows| {
+                self.mean_in_pytorch_order(rows, first)
+                    .split_off(start - first)
+            })
             .collect()
     }
 

@@ -6,10 +6,9 @@ use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 use rayon::prelude::*;
 
-use super::{mean_of_sum, to_host, to_tensor, BurnObjective};
+use super::{to_host, to_tensor, BurnObjective};
 use crate::arch::{Activation, ArchSpec};
 use crate::net::{self, Batch, Theta};
-use crate::Objective;
 
 impl ArchSpec {
     /// Whether the network is built only from affine layers, ReLU and max-pooling, each
@@ -135,7 +134,7 @@ impl<B: Backend> BurnObjective<B> {
                 .collect();
             self.sum_in_order(per_sample)
         });
-        mean_of_sum(self.to_pytorch(&sum, 0), self.n_samples())
+        self.mean_in_pytorch_order(&sum, 0)
     }
 
     /// For each sample of `block`, the columns s_r of a factor A = Σ_r s_r s_rᵀ of the loss's

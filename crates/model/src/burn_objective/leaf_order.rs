@@ -16,18 +16,20 @@ pub(super) enum Direction {
 }
 
 /// `values` — θ-shaped coordinates from `start` on, where `start` is where one of the
-/// parameter tensors `shapes` begins — reordered `direction`. Only 4-D (convolution) weights
-/// move.
+/// parameter tensors `shapes` begins — reordered `direction`, each mapped by `map` on the way
+/// (to the device's precision, or divided by N), so that one pass over D values does both. Only
+/// 4-D (convolution) weights move.
 ///
 /// # Panics
 /// If `start` falls inside a tensor or `values` does not reach θ's end.
-pub(super) fn reorder(
+pub(super) fn reorder<T: Copy + Default + Send + Sync>(
     shapes: &[(String, Vec<usize>)],
     values: &[f64],
     start: usize,
     direction: Direction,
-) -> Vec<f64> {
-    let mut reordered = vec![0.0; values.len()];
+    map: impl Fn(f64) -> T + Sync,
+) -> Vec<T> {
+    let mut reordered = vec![T::default(); values.len()];
     let mut begin = 0;
     for (name, shape) in shapes {
         let len: usize = shape.iter().product();
@@ -41,9 +43,12 @@ pub(super) fn reorder(
             );
             match *shape.as_slice() {
                 [out, inputs, kh, kw] => {
-                    transpose_outer(from, to, [out, inputs, kh * kw], direction)
+                    transpose_outer(from, to, [out, inputs, kh * kw], direction, &map)
                 }
-                _ => to.copy_from_slice(from),
+                _ => to
+                    .par_chunks_mut(TASK)
+                    .zip(from.par_chunks(TASK))
+                    .for_each(|(to, from)| to.iter_mut().zip(from).for_each(|(t, &f)| *t = map(f))),
             }
         }
         begin = end;
@@ -56,23 +61,42 @@ pub(super) fn reorder(
     reordered
 }
 
-/// `[o, i, k]` (PyTorch: out, in, kernel offset) ↔ `[k, i, o]` (the leaves), writing `to`
-/// contiguously in parallel chunks.
-fn transpose_outer(from: &[f64], to: &mut [f64], [o, i, k]: [usize; 3], direction: Direction) {
+/// Fewest values per parallel task: a smaller tensor is reordered by the calling thread alone.
+/// Splitting small tensors cost LeNet's nested loops (probes, per-sample gradients) up to 2×: a
+/// thread waiting on a tiny join steals a whole probe and returns only when it is done.
+const TASK: usize = 1 << 18;
+
+/// `[o, i, k]` (PyTorch: out, in, kernel offset) ↔ `[k, i, o]` (the leaves), mapped by `map`,
+/// writing `to` contiguously in parallel chunks.
+fn transpose_outer<T: Send>(
+    from: &[f64],
+    to: &mut [T],
+    [o, i, k]: [usize; 3],
+    direction: Direction,
+    map: &(impl Fn(f64) -> T + Sync),
+) {
     match direction {
-        Direction::ToLeaves => to.par_chunks_mut(o).enumerate().for_each(|(ki, row)| {
-            let (kk, ii) = (ki / i, ki % i);
-            row.iter_mut()
-                .enumerate()
-                .for_each(|(oo, x)| *x = from[(oo * i + ii) * k + kk]);
-        }),
-        Direction::ToPyTorch => to.par_chunks_mut(k).enumerate().for_each(|(oi, row)| {
-            let ii = oi % i;
-            let oo = oi / i;
-            row.iter_mut()
-                .enumerate()
-                .for_each(|(kk, x)| *x = from[(kk * i + ii) * o + oo]);
-        }),
+        Direction::ToLeaves => to
+            .par_chunks_mut(o)
+            .with_min_len(TASK / o)
+            .enumerate()
+            .for_each(|(ki, row)| {
+                let (kk, ii) = (ki / i, ki % i);
+                row.iter_mut()
+                    .enumerate()
+                    .for_each(|(oo, x)| *x = map(from[(oo * i + ii) * k + kk]));
+            }),
+        Direction::ToPyTorch => to
+            .par_chunks_mut(k)
+            .with_min_len(TASK / k)
+            .enumerate()
+            .for_each(|(oi, row)| {
+                let ii = oi % i;
+                let oo = oi / i;
+                row.iter_mut()
+                    .enumerate()
+                    .for_each(|(kk, x)| *x = map(from[(kk * i + ii) * o + oo]));
+            }),
     }
 }
 
@@ -99,7 +123,7 @@ mod tests {
             .map(|(_, s)| s.iter().product::<usize>())
             .sum();
         let theta: Vec<f64> = (0..d).map(|x| x as f64).collect();
-        let leaves = reorder(&shapes, &theta, 0, Direction::ToLeaves);
+        let leaves = reorder(&shapes, &theta, 0, Direction::ToLeaves, |x| x);
         let [out, inputs, kh, kw] = [3, 2, 2, 2];
         for o in 0..out {
             for i in 0..inputs {
@@ -114,12 +138,20 @@ mod tests {
         }
         assert_eq!(leaves[24..37], theta[24..37], "bias and linear weight stay");
         assert_ne!(leaves[37..], theta[37..], "the second convolution moves");
-        assert_eq!(reorder(&shapes, &leaves, 0, Direction::ToPyTorch), theta);
+        assert_eq!(
+            reorder(&shapes, &leaves, 0, Direction::ToPyTorch, |x| x),
+            theta
+        );
+        let mapped = reorder(&shapes, &theta, 0, Direction::ToLeaves, |x| {
+            (x / 2.0) as f32
+        });
+        let want: Vec<f32> = leaves.iter().map(|&x| (x / 2.0) as f32).collect();
+        assert_eq!(mapped, want, "mapped on the way");
         // From a tensor boundary on, the same as the tail of the whole reorder.
-        let tail = reorder(&shapes, &theta[27..], 27, Direction::ToLeaves);
+        let tail = reorder(&shapes, &theta[27..], 27, Direction::ToLeaves, |x| x);
         assert_eq!(tail, leaves[27..]);
         assert_eq!(
-            reorder(&shapes, &tail, 27, Direction::ToPyTorch),
+            reorder(&shapes, &tail, 27, Direction::ToPyTorch, |x| x),
             theta[27..]
         );
     }
@@ -127,6 +159,6 @@ mod tests {
     #[test]
     #[should_panic(expected = "inside conv.weight")]
     fn a_start_inside_a_tensor_is_refused() {
-        reorder(&shapes(), &[0.0; 40], 5, Direction::ToLeaves);
+        reorder(&shapes(), &[0.0; 40], 5, Direction::ToLeaves, |x| x);
     }
 }
