@@ -97,8 +97,10 @@ use transfer::float_to_host as to_host;
 /// gather in every pass.
 pub const PREPARED_INPUT_LIMIT: usize = 1 << 30;
 
-/// Most bytes of sample blocks' results (D-vectors) held at once before they are summed
-/// ([`BurnObjective::sum_over_blocks`]).
+/// Most bytes of sample blocks' results held at once before they are summed
+/// ([`BurnObjective::sum_over_blocks`]), counted as D-vectors: `trailing_hvps`' results are
+/// k × (D − first) values each, so its waves may hold up to k times this. At least one block
+/// per thread runs regardless (VGG-11: 3 blocks of 74 MB, or one per thread if more).
 const WAVE_BYTES: usize = 1 << 28;
 
 /// Default samples per block of full-batch work (loss, gradient, HVP) on the CPU: small enough

@@ -6,7 +6,7 @@
 //! a split (and that permutation), and the exact Hessian-vector product is
 //! reverse-over-reverse on those leaves. It also keeps every op
 //! on burn 0.21's twice-differentiable path: `nn::Linear` and `max_pool2d` panic under nested
-//! autodiff, so linear layers are `matmul + bias` and 2×2 max-pooling is a gather.
+//! autodiff, so linear layers are `matmul + bias` and max-pooling is a gather.
 
 use burn::tensor::activation::{log_softmax, relu};
 use burn::tensor::backend::Backend;
@@ -45,9 +45,10 @@ impl<B: Backend> Batch<B> {
 /// θ as the networks read it: one flat tensor per parameter tensor, in `state_dict` order
 /// ([`ArchSpec::params`]), each in PyTorch's layout except convolution weights (θ's 4-D
 /// tensors), which are `[kh, kw, in, out]`, not `[out, in, kh, kw]` (`Params::conv_weight`;
-/// [`crate::BurnObjective`] builds every `Theta` and permutes them). Separate tensors (each its own autodiff leaf), not slices of one:
-/// the backward of a slice allocates, zeroes and adds a gradient as long as all of θ, once per
-/// parameter tensor — 18 × 9.2M values per VGG-11 gradient (docs/PERFORMANCE.md).
+/// [`crate::BurnObjective`] builds every `Theta`, reordering them on the host before the
+/// upload). Separate tensors (each its own autodiff leaf), not slices of one: the backward of
+/// a slice allocates, zeroes and adds a gradient as long as all of θ, once per parameter
+/// tensor — 18 × 9.2M values per VGG-11 gradient (docs/PERFORMANCE.md).
 pub type Theta<B> = Vec<Tensor<B, 1>>;
 
 /// Walks θ in `state_dict` order, handing out each parameter reshaped.
@@ -70,8 +71,8 @@ impl<B: Backend> Params<B> {
 
     /// A convolution weight as the `[kh·kw·in, out]` matrix its im2col patches multiply: a
     /// reshape, for θ's leaves hold convolution weights in that `[kh, kw, in, out]` order
-    /// ([`crate::BurnObjective`] permutes PyTorch's `[out, in, kh, kw]` on the device as it
-    /// splits θ into leaves, and the gradient back as it joins it).
+    /// ([`crate::BurnObjective`] reorders PyTorch's `[out, in, kh, kw]` on the host before
+    /// uploading θ, and the gradient back once the sample blocks' gradients are summed).
     fn conv_weight(&mut self, rows: usize, outputs: usize) -> Tensor<B, 2> {
         self.next([rows, outputs])
     }

@@ -1,8 +1,9 @@
 //! θ's coordinates in the order of the autodiff leaves ([`super::BurnObjective::theta_parts`]):
 //! a convolution weight, which PyTorch stores `[out, in, kh, kw]`, is the `[kh, kw, in, out]`
-//! matrix its im2col patches multiply. Reordered on the host once per call (θ and v in, the
-//! summed gradient or product out); a strided copy on the device per sample block cost VGG-11
-//! 13% of its time (docs/PERFORMANCE.md).
+//! matrix its im2col patches multiply. Reordered on the host once per vector rather than per
+//! sample block: θ and v on the way in, a summed gradient or product (or a per-sample
+//! gradient) on the way out; a strided copy on the device per sample block cost VGG-11 13% of
+//! its time (docs/PERFORMANCE.md).
 
 use rayon::prelude::*;
 
@@ -29,6 +30,15 @@ pub(super) fn reorder<T: Copy + Default + Send + Sync>(
     direction: Direction,
     map: impl Fn(f64) -> T + Sync,
 ) -> Vec<T> {
+    let dim: usize = shapes
+        .iter()
+        .map(|(_, s)| s.iter().product::<usize>())
+        .sum();
+    assert_eq!(
+        start + values.len(),
+        dim,
+        "values must run from coordinate {start} to θ's end"
+    );
     let mut reordered = vec![T::default(); values.len()];
     let mut begin = 0;
     for (name, shape) in shapes {
@@ -53,11 +63,6 @@ pub(super) fn reorder<T: Copy + Default + Send + Sync>(
         }
         begin = end;
     }
-    assert_eq!(
-        begin - start,
-        values.len(),
-        "values must run from coordinate {start} to θ's end"
-    );
     reordered
 }
 
@@ -159,6 +164,12 @@ mod tests {
     #[test]
     #[should_panic(expected = "inside conv.weight")]
     fn a_start_inside_a_tensor_is_refused() {
-        reorder(&shapes(), &[0.0; 40], 5, Direction::ToLeaves, |x| x);
+        reorder(&shapes(), &[0.0; 44], 5, Direction::ToLeaves, |x| x);
+    }
+
+    #[test]
+    #[should_panic(expected = "values must run from coordinate 24 to θ's end")]
+    fn values_short_of_the_end_are_refused() {
+        reorder(&shapes(), &[0.0; 20], 24, Direction::ToPyTorch, |x| x);
     }
 }

@@ -18,8 +18,8 @@ mod conv;
 enum Values<B: Backend> {
     Maps(Tensor<B, 4>),
     /// Maps `[n, h, w, C]` as the pixel matrix `[n·h·w, C]`, what convolutions read and write.
-    /// Element-wise layers and batch norm keep this layout, so convolution → ReLU → convolution
-    /// never transposes; other layers take NCHW maps.
+    /// Element-wise layers, batch norm and max-pooling keep this layout, so convolution → ReLU
+    /// → pool → convolution never transposes; other layers take NCHW maps.
     Pixels(Tensor<B, 2>, [usize; 4]),
     Flat(Tensor<B, 2>),
 }
