@@ -258,12 +258,17 @@ impl<B: Backend> BurnObjective<B> {
             .collect()
     }
 
-    /// `f(block, start)` for every block, on rayon's pool, in block order.
-    fn map_blocks(&self, f: impl Fn(Batch<B>, usize) -> Vec<f64> + Sync) -> Vec<Vec<f64>> {
+    /// `f(block, start)` for each of `blocks` (`(start, len)`, from [`BurnObjective::blocks`]),
+    /// on rayon's pool, in their order.
+    fn map_blocks(
+        &self,
+        blocks: &[(usize, usize)],
+        f: impl Fn(Batch<B>, usize) -> Vec<f64> + Sync,
+    ) -> Vec<Vec<f64>> {
         use rayon::prelude::*;
-        self.blocks()
-            .into_par_iter()
-            .map(|(start, len)| f(self.batch_range(start, len), start))
+        blocks
+            .par_iter()
+            .map(|&(start, len)| f(self.batch_range(start, len), start))
             .collect()
     }
 
@@ -273,7 +278,6 @@ impl<B: Backend> BurnObjective<B> {
     /// before the next wave runs: collecting all of them first held 20 × D values for
     /// VGG-11 × 1,000 (1.5 GB); a small net's blocks all fit one wave, as before.
     fn sum_over_blocks(&self, f: impl Fn(Batch<B>, usize) -> Vec<f64> + Sync) -> Vec<f64> {
-        use rayon::prelude::*;
         let blocks = self.blocks();
         // A whole number of blocks per thread: a wave of 3 blocks on 2 threads idled one
         // thread a third of the time (VGG-11 × 1,000's HVP 20.8 → 26.7 s).
@@ -281,10 +285,7 @@ impl<B: Backend> BurnObjective<B> {
         let wave = (WAVE_BYTES / (8 * self.dim.max(1)) / threads).max(1) * threads;
         let mut sum = None;
         for wave in blocks.chunks(wave) {
-            let parts: Vec<Vec<f64>> = wave
-                .par_iter()
-                .map(|&(start, len)| f(self.batch_range(start, len), start))
-                .collect();
+            let parts = self.map_blocks(wave, &f);
             sum = Some(self.sum_in_order(sum.into_iter().chain(parts).collect()));
         }
         sum.unwrap_or_else(|| vec![0.0; self.dim])
@@ -455,8 +456,7 @@ impl<B: Backend> BurnObjective<B> {
             }
         };
         let mut start = 0;
-        self.arch
-            .params()
+        shapes
             .iter()
             .map(|(_, shape)| {
                 let len: usize = shape.iter().product();
@@ -500,7 +500,7 @@ impl<B: Backend> Objective for BurnObjective<B> {
     fn per_sample_losses(&self, theta: &[f64]) -> Vec<f64> {
         self.check_theta(theta);
         let theta = self.theta_parts(theta);
-        self.map_blocks(|batch, _| {
+        self.map_blocks(&self.blocks(), |batch, _| {
             to_host(net::per_sample_losses(&self.arch, theta.clone(), &batch))
         })
         .concat()
