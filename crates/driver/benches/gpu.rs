@@ -5,8 +5,12 @@
 //! (× 1,000 CIFAR-shaped random images, PyTorch initialisation). BACKENDS is a comma list of
 //! `wgpu` (burn-wgpu on Vulkan), `cuda` (burn's CUDA backend), `cpu` (burn-flex on every
 //! core) and `cpu64` (the same in f64: the reference that shows what f32 itself loses); `cpu:basic` times only the first calls, gradient and HVP (VGG-11's top-20 Lanczos on a
-//! CPU takes tens of minutes). For each backend, one JSON line on stdout (and appended to
-//! `CURVSCOPE_GPU_OUT` if set):
+//! CPU takes tens of minutes). `wgpu:profile` (or `cuda:profile`), run with
+//! `CUBECL_DEBUG_OPTION=profile CUBECL_DEBUG_LOG=FILE`, makes the first calls and then one
+//! gradient and one HVP, each between waits for the device, so that CubeCL's log of every
+//! kernel's time falls into sections bench/kernel_profile.py reads; it writes no JSON line.
+//! Otherwise, for each backend, one JSON line on stdout (and appended to `CURVSCOPE_GPU_OUT`
+//! if set):
 //! - the first loss, gradient and HVP, timed alone: shader compilation and autotuning show
 //!   here and nowhere else;
 //! - host↔device copies per gradient and per HVP (`curvscope_model::transfers`);
@@ -66,6 +70,36 @@ fn objective(backend: &str, arch: &ArchSpec, data: &Dataset) -> Box<dyn Objectiv
                 .with_samples_per_block(usize::MAX),
         ),
         other => panic!("backend {other}: not built in (cpu; wgpu, cuda with their features)"),
+    }
+}
+
+/// One gradient and one HVP, each between waits for the device: CubeCL's profiler writes a
+/// summary at every wait, which bench/kernel_profile.py takes as the end of a section.
+fn profile_one_gradient_and_hvp(backend: &str, obj: &dyn Objective, theta: &[f64], v: &[f64]) {
+    assert!(
+        std::env::var_os("CUBECL_DEBUG_OPTION").is_some()
+            && std::env::var_os("CUBECL_DEBUG_LOG").is_some(),
+        "the profile mode needs CUBECL_DEBUG_OPTION=profile and CUBECL_DEBUG_LOG=FILE"
+    );
+    let wait = || wait_for(backend);
+    wait();
+    let (gradient_s, _) = timed(|| obj.grad(theta));
+    wait();
+    let (hvp_s, _) = timed(|| obj.hvp(theta, v));
+    wait();
+    eprintln!("  profiled: gradient {gradient_s:.4} s, HVP {hvp_s:.4} s (each kernel timed)");
+}
+
+/// [`curvscope_model::wait_for_device`] for the named GPU backend.
+fn wait_for(backend: &str) {
+    match backend {
+        #[cfg(feature = "wgpu")]
+        "wgpu" => curvscope_model::wait_for_device::<curvscope_model::Gpu>(),
+        #[cfg(feature = "cuda")]
+        "cuda" => curvscope_model::wait_for_device::<curvscope_model::Cuda>(),
+        other => {
+            panic!("{other}: the profile mode is for the GPU backends (built with their features)")
+        }
     }
 }
 
@@ -172,15 +206,21 @@ fn main() {
         .and_then(Reference::load)
         .filter(|r| r.grad.len() == theta.len());
     for spec in backends.split(',') {
-        let (backend, basic) = match spec.split_once(':') {
-            Some((b, "basic")) => (b, true),
-            _ => (spec, false),
+        let (backend, mode) = spec.split_once(':').unwrap_or((spec, "full"));
+        let basic = match mode {
+            "full" | "profile" => false,
+            "basic" => true,
+            other => panic!("{spec}: mode {other} (basic or profile)"),
         };
-        eprintln!("{net} on {backend}{}", if basic { " (basic)" } else { "" });
+        eprintln!("{net} on {backend} ({mode})");
         let (build_s, obj) = timed(|| objective(backend, &arch, &data));
         let (first_loss_s, _) = timed(|| obj.loss(&theta));
         let (first_grad_s, _) = timed(|| obj.grad(&theta));
         let (first_hvp_s, _) = timed(|| obj.hvp(&theta, &v));
+        if mode == "profile" {
+            profile_one_gradient_and_hvp(backend, obj.as_ref(), &theta, &v);
+            continue;
+        }
         let before = transfers();
         let grad = obj.grad(&theta);
         let per_grad = transfers() - before;

@@ -49,6 +49,22 @@ pub type NdArray = burn::backend::NdArray<f64>;
 /// SPIR-V. Use it with [`BurnObjective::with_samples_per_block`]`(usize::MAX)`.
 #[cfg(feature = "wgpu")]
 pub type Gpu = burn::backend::Wgpu;
+/// Waits until the default device of backend `B` has run all its queued work. With CubeCL's
+/// profiler on (`CUBECL_DEBUG_OPTION=profile CUBECL_DEBUG_LOG=FILE`) each wait on a GPU also
+/// writes to FILE a summary of the kernels run since the last one: the `gpu` bench's `:profile`
+/// mode waits around one gradient and one HVP so that bench/kernel_profile.py can tell them
+/// apart. Results need no wait: reading them back waits for what they depend on.
+///
+/// ```
+/// curvscope_model::wait_for_device::<curvscope_model::Cpu>();
+/// ```
+///
+/// # Panics
+/// If the device reports a failed execution.
+pub fn wait_for_device<B: burn::tensor::backend::Backend>() {
+    B::sync(&Default::default()).expect("the device ran its queued work");
+}
+
 /// burn's CUDA backend (feature `cuda`, NVIDIA only), benchmarked beside [`Gpu`] on the same
 /// card (`benches/gpu.rs`). Not offered by the CLI: its f32 matrix products run in TF32 on
 /// Ampere and later (cubek-matmul 0.2), 5e-3 off the CPU (docs/PERFORMANCE.md). Needs the

@@ -19,7 +19,7 @@ mod cubecl_quirks;
 mod im2col_rows;
 mod sequential;
 
-use cubecl_quirks::broadcast_rows;
+use cubecl_quirks::{broadcast_rows, rows_affine};
 use im2col_rows::gather_pixels;
 
 /// Clipping of the fixed-output net's prediction to [δ, 1 − δ] (Prop. 2 of Zhu et al.).
@@ -132,7 +132,7 @@ impl<B: Backend> Params<B> {
         let w = self.conv_weight(layer.cols(), outputs);
         let b = self.next([outputs]);
         let n = patches.dims()[0] / layer.positions();
-        let y = patches.matmul(w) + broadcast_rows(b, [n, layer.positions()]);
+        let y = rows_affine(patches, w, Some(b), [n, layer.positions()]);
         let y = y.reshape([n, layer.positions() * outputs]);
         FeatureMaps {
             // relu ∘ pool = pool ∘ relu (max commutes with a monotone map), on 4× fewer values.
@@ -284,7 +284,7 @@ fn max_of_quarters<B: Backend>(y: Tensor<B, 2>) -> Tensor<B, 2> {
 /// `x · Wᵀ + b` with W in PyTorch layout `[out, in]`.
 fn affine<B: Backend>(x: Tensor<B, 2>, w: Tensor<B, 2>, b: Tensor<B, 1>) -> Tensor<B, 2> {
     let n = x.dims()[0];
-    x.matmul(w.transpose()) + broadcast_rows(b, [n, 1])
+    rows_affine(x, w.transpose(), Some(b), [n, 1])
 }
 
 fn activate<B: Backend>(x: Tensor<B, 2>, activation: Activation) -> Tensor<B, 2> {

@@ -5,7 +5,9 @@
 //! software Vulkan the GPU tests run on) stops a shader's loops after 65,535 iterations in all
 //! (`LP_MAX_TGSI_LOOP_ITERATIONS`, gallivm) and silently skips the rest, so such an op over a
 //! longer axis is wrong there, and on a real GPU it is a serial loop. docs/PERFORMANCE.md has
-//! the reproducers.
+//! the reproducers. Its matrix products split only the output among cubes, so a product with
+//! a small output and a long inner dimension — a weight's gradient over every row of a batch —
+//! runs on a few cubes, each through all the rows in series.
 
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
@@ -29,13 +31,73 @@ pub(crate) fn broadcast_rows<B: Backend>(v: Tensor<B, 1>, [n, p]: [usize; 2]) ->
     }
 }
 
+/// Rows per group of [`rows_affine`]'s split product on burn-cubecl: the inner loop of each
+/// cube of a weight's gradient. A choice, not a measurement: long enough that a group's rows
+/// fill a cube's tiles many times over, short enough that LeNet's first layer (691,200 rows at
+/// N = 1,200) splits into 150 groups, about one per streaming multiprocessor of a large GPU,
+/// and far below lavapipe's 65,535 loop iterations.
+const ROWS_PER_GROUP: usize = 4096;
+
+/// Most values of the `[S, K, C]` partial weight gradients of [`rows_affine`]'s S groups
+/// (64 MiB in f32): autodiff holds them before summing over S.
+const PARTIAL_VALUES: usize = 1 << 24;
+
+/// `x · w + b` for the rows `x` (`[n·P, K]`) of n samples (P rows each), `w` `[K, C]`, `b`
+/// `[C]` added to every row ([`broadcast_rows`]): a convolution's GEMM or a linear layer.
+///
+/// On the CPU one matrix product. On burn-cubecl the rows go in S groups of whole samples
+/// ([`sample_groups`]) as the batched product `[S, n·P/S, K] · [1, K, C]`, so autodiff forms
+/// w's gradient as S partial products xₛᵀ·gₛ summed over S (split-K), each in its own cubes:
+/// as one `[K, n·P] · [n·P, C]` product it would run on the few cubes of a K × C output (one
+/// for LeNet's first layer, 25 × 6), each through all n·P rows in series. The products of the
+/// HVP's second backward inherit the split. Exact to any order either way; only the order of
+/// the sums changes.
+pub(crate) fn rows_affine<B: Backend>(
+    x: Tensor<B, 2>,
+    w: Tensor<B, 2>,
+    b: Option<Tensor<B, 1>>,
+    [n, p]: [usize; 2],
+) -> Tensor<B, 2> {
+    let [rows, k] = x.dims();
+    let c = w.dims()[1];
+    let y = match runs_cubecl::<B>(&x.device()) {
+        true => grouped_product(x, w, sample_groups(n, rows, k * c)),
+        false => x.matmul(w),
+    };
+    match b {
+        Some(b) => y + broadcast_rows(b, [n, p]),
+        None => y,
+    }
+}
+
+/// `x · w` as one batched product of `groups` consecutive equal row groups of `x` with `w`
+/// (`[groups, rows/groups, K] · [1, K, C]`).
+fn grouped_product<B: Backend>(x: Tensor<B, 2>, w: Tensor<B, 2>, groups: usize) -> Tensor<B, 2> {
+    let [rows, k] = x.dims();
+    let c = w.dims()[1];
+    x.reshape([groups, rows / groups, k])
+        .matmul(w.unsqueeze_dim(0))
+        .reshape([rows, c])
+}
+
+/// The number S of groups of whole samples [`rows_affine`] splits `rows` rows of `n` samples
+/// into: about [`ROWS_PER_GROUP`] rows each, at most [`PARTIAL_VALUES`] / `partial` groups
+/// (`partial` = K·C values per group), and a divisor of n (1 if n has none in range).
+fn sample_groups(n: usize, rows: usize, partial: usize) -> usize {
+    let most = rows
+        .div_ceil(ROWS_PER_GROUP)
+        .min(PARTIAL_VALUES / partial)
+        .clamp(1, n.max(1));
+    (1..=most).rev().find(|&g| n.is_multiple_of(g)).unwrap_or(1)
+}
+
 #[cfg(test)]
 mod tests {
     use burn::backend::Autodiff;
-    use burn::tensor::backend::AutodiffBackend;
+    use burn::tensor::backend::{AutodiffBackend, Backend};
     use burn::tensor::{Tensor, TensorData};
 
-    use super::broadcast_rows;
+    use super::{broadcast_rows, grouped_product, sample_groups};
 
     /// `x + v` over 10 samples of 7,000 rows (70,000 rows: past lavapipe's loop limit) has
     /// the host's values, and v's gradient of Σ w ⊙ (x + v) is w's column sums, exactly
@@ -69,5 +131,92 @@ mod tests {
     #[test]
     fn broadcast_rows_sum_exactly_on_gpu() {
         rows_sum_exactly::<Autodiff<crate::Gpu>>(&Default::default());
+    }
+
+    /// Groups of whole samples, about 4,096 rows each, within the partials' budget.
+    #[test]
+    fn sample_groups_divide_the_samples() {
+        // LeNet's first layer at N = 1,200: 169 wanted, 150 the largest divisor of 1,200.
+        assert_eq!(sample_groups(1_200, 1_200 * 576, 25 * 6), 150);
+        // VGG-11's first convolution at N = 1,000: 250 groups of 4,096 rows.
+        assert_eq!(sample_groups(1_000, 1_000 * 1_024, 27 * 64), 250);
+        // A 4,608 × 512 weight: the budget allows 7 partials; 16,000 rows want 4.
+        assert_eq!(sample_groups(1_000, 16_000, 4_608 * 512), 4);
+        assert_eq!(sample_groups(1_000, 1_000 * 64, 4_608 * 512), 5);
+        // Few rows, a prime number of samples, no samples: one group.
+        assert_eq!(sample_groups(1_200, 1_200, 256 * 120), 1);
+        assert_eq!(sample_groups(1_009, 1_009 * 600, 150), 1);
+        assert_eq!(sample_groups(0, 0, 150), 1);
+    }
+
+    type Outer<B> = Autodiff<Autodiff<B>>;
+
+    /// Σ c ⊙ (x·w)², its gradient in (x, w) and its Hessian times (vx, vw), with the product
+    /// taken by `product`; small integers, so every value is exact in f32.
+    fn loss_to_second_order<B: Backend>(
+        product: impl Fn(Tensor<Outer<B>, 2>, Tensor<Outer<B>, 2>) -> Tensor<Outer<B>, 2>,
+        device: &B::Device,
+    ) -> Vec<Vec<f32>> {
+        let [rows, k, c] = [12, 5, 3];
+        let ints = |len: usize, modulus: usize, shift: f32| -> Vec<f32> {
+            (0..len).map(|i| (i * 7 % modulus) as f32 - shift).collect()
+        };
+        let tensor = |values: Vec<f32>, shape: [usize; 2]| {
+            Tensor::<B, 2>::from_data(TensorData::new(values, shape), device)
+        };
+        let x = Tensor::<Autodiff<B>, 2>::from_inner(tensor(ints(rows * k, 5, 2.0), [rows, k]))
+            .require_grad();
+        let w = Tensor::<Autodiff<B>, 2>::from_inner(tensor(ints(k * c, 3, 1.0), [k, c]))
+            .require_grad();
+        let weights = Tensor::from_inner(Tensor::from_inner(tensor(
+            ints(rows * c, 4, 1.0),
+            [rows, c],
+        )));
+        let (xo, wo) = (
+            Tensor::<Outer<B>, 2>::from_inner(x.clone()).require_grad(),
+            Tensor::<Outer<B>, 2>::from_inner(w.clone()).require_grad(),
+        );
+        let y = product(xo.clone(), wo.clone());
+        let loss = (weights * y.clone() * y).sum();
+        let grads = loss.clone().backward();
+        let (gx, gw) = (xo.grad(&grads).expect("x"), wo.grad(&grads).expect("w"));
+        let (vx, vw) = (ints(rows * k, 3, 1.0), ints(k * c, 5, 2.0));
+        let dot = (gx.clone() * Tensor::from_inner(tensor(vx, [rows, k]))).sum()
+            + (gw.clone() * Tensor::from_inner(tensor(vw, [k, c]))).sum();
+        let inner = dot.backward();
+        let (hx, hw) = (x.grad(&inner).expect("x"), w.grad(&inner).expect("w"));
+        let host = |t: TensorData| t.convert::<f32>().into_vec::<f32>().expect("floats");
+        vec![
+            host(loss.inner().inner().into_data()),
+            host(gx.inner().into_data()),
+            host(gw.inner().into_data()),
+            host(hx.into_data()),
+            host(hw.into_data()),
+        ]
+    }
+
+    /// The grouped product has the plain product's value, gradient and Hessian-vector product
+    /// in both factors, exactly.
+    fn grouped_product_is_the_product<B: Backend>(device: &B::Device) {
+        let plain = loss_to_second_order::<B>(|x, w| x.matmul(w), device);
+        for groups in [1, 3, 4, 12] {
+            let grouped = loss_to_second_order::<B>(|x, w| grouped_product(x, w, groups), device);
+            assert_eq!(grouped, plain, "{groups} groups");
+        }
+        assert!(
+            plain[3].iter().any(|&h| h != 0.0),
+            "a Hessian-vector product"
+        );
+    }
+
+    #[test]
+    fn grouped_product_is_the_product_to_second_order() {
+        grouped_product_is_the_product::<crate::Cpu>(&Default::default());
+    }
+
+    #[cfg(feature = "wgpu")]
+    #[test]
+    fn grouped_product_is_the_product_to_second_order_on_gpu() {
+        grouped_product_is_the_product::<crate::Gpu>(&Default::default());
     }
 }

@@ -8,7 +8,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 
-use super::{broadcast_rows, Params};
+use super::{broadcast_rows, rows_affine, Params};
 use crate::sequential::{Op, Resolved, Sequential, Shape, Size2};
 use crate::transfer::int_to_device;
 
@@ -171,12 +171,10 @@ fn forward<B: Backend>(
                 unreachable!("checked by resolve")
             };
             let w = p.next([out, inputs]);
-            let y = x.flat().matmul(w.transpose());
-            let n = y.dims()[0];
-            Values::Flat(match bias {
-                true => y + broadcast_rows(p.next([out]), [n, 1]),
-                false => y,
-            })
+            let b = bias.then(|| p.next([out]));
+            let x = x.flat();
+            let n = x.dims()[0];
+            Values::Flat(rows_affine(x, w.transpose(), b, [n, 1]))
         }
         Op::Maxpool2d {
             kernel,

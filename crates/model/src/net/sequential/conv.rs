@@ -9,7 +9,7 @@
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
-use super::super::{broadcast_rows, gather_pixels};
+use super::super::{gather_pixels, rows_affine};
 use super::Window;
 
 impl Window {
@@ -54,9 +54,5 @@ pub(super) fn conv2d<B: Backend>(
     let [oh, ow] = window.output;
     let fields = window.receptive_fields(h, w);
     let patches = gather_pixels(pixels, n, &fields).reshape([n * oh * ow, weight.dims()[0]]);
-    let y = patches.matmul(weight);
-    match b {
-        Some(b) => y + broadcast_rows(b, [n, oh * ow]),
-        None => y,
-    }
+    rows_affine(patches, weight, b, [n, oh * ow])
 }
