@@ -3,12 +3,14 @@
 # `gpu` bench on the machine's CPU, burn-wgpu and burn-cuda, back to back, each backend in its own
 # process under its own time limit (the CPU runs first and saves the reference the GPUs are
 # compared with); then both GPU backends' first calls again in a new process, to show what the
-# on-disk kernel cache (~/.cache/curvscope/kernels) saves. Results: OUT/*.jsonl and OUT/card.txt.
+# on-disk kernel cache (~/.cache/curvscope/kernels) saves; last, every kernel of one gradient and
+# one HVP on each GPU backend, timed by CubeCL's profiler (bench/kernel_profile.py). Results:
+# OUT/*.jsonl, OUT/kernels-NET-BACKEND.txt and OUT/card.txt.
 #
 # Usage: bench/gpu.sh OUT [BENCH] [lenet|vgg11|both]  (BENCH: the `gpu` bench binary; default:
 # build it with `cargo bench -p curvscope --features wgpu,cuda --bench gpu --no-run`).
 # Device time, estimated from the H200 run's per-call times (2026-11-30): lenet ≈ 4 min; vgg11
-# ≈ 12 min, most of it burn-wgpu's top-20 Lanczos (≈ 140 HVPs of 1.5 s), so give each net its
+# ≈ 13 min, most of it burn-wgpu's top-20 Lanczos (≈ 140 HVPs of 1.5 s), so give each net its
 # own call.
 set -u
 out=$1
@@ -28,16 +30,26 @@ run() { # NET BACKEND SECONDS [THREADS]
     CURVSCOPE_GPU_REFERENCE="/tmp/reference-$1.bin" RAYON_NUM_THREADS=${4:-$(nproc)} \
         timeout "$3" "$bench" "$1" "$2"
 }
+profile() { # NET BACKEND SECONDS: where one gradient and one HVP spend their kernel time
+    local log="/tmp/kernels-$1-$2.log"
+    rm -f "$log"
+    CUBECL_DEBUG_OPTION=profile CUBECL_DEBUG_LOG="$log" run "$1" "$2:profile" "$3" 4 &&
+        python3 bench/kernel_profile.py "$log" 20 > "$out/kernels-$1-$2.txt"
+}
 if [ "$nets" != vgg11 ]; then
     timeout 60 python3 bench/gpu_pytorch.py lenet "$out/pytorch.jsonl" cuda
     run lenet cpu 45
     run lenet wgpu 120 4
     run lenet cuda 70 4
     CURVSCOPE_GPU_OUT="$out/cached.jsonl" CURVSCOPE_GPU_REPS=1 run lenet wgpu:basic,cuda:basic 40 4
+    profile lenet wgpu 40
+    profile lenet cuda 40
 fi
 if [ "$nets" != lenet ]; then
     timeout 150 python3 bench/gpu_pytorch.py vgg11 "$out/pytorch.jsonl" cuda
     CURVSCOPE_GPU_REPS=1 run vgg11 cpu:basic 80
     CURVSCOPE_GPU_REPS=3 run vgg11 cuda 200 4
     CURVSCOPE_GPU_REPS=3 run vgg11 wgpu 400 4
+    profile vgg11 wgpu 60
+    profile vgg11 cuda 40
 fi
