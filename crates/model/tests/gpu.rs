@@ -98,9 +98,13 @@ fn agree(arch: ArchSpec, samples_per_block: usize) {
         ),
     ];
     let listed: Vec<String> = errors.iter().map(|(w, e)| format!("{w} {e:.1e}")).collect();
+    let blocks = match samples_per_block {
+        usize::MAX => "one block".to_string(),
+        samples => format!("blocks of {samples}"),
+    };
     eprintln!(
-        "{arch}, {samples_per_block} per block: rel. err. {}; GPU loss {loss_time}, gradient \
-         {grad_time}, HVP {hvp_time}",
+        "{arch}, {blocks}: rel. err. {}; GPU loss {loss_time}, gradient {grad_time}, HVP \
+         {hvp_time}",
         listed.join(", ")
     );
     for (what, err) in errors {
