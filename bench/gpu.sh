@@ -7,11 +7,13 @@
 # one HVP on each GPU backend, timed by CubeCL's profiler (bench/kernel_profile.py). Results:
 # OUT/*.jsonl, OUT/kernels-NET-BACKEND.txt and OUT/card.txt.
 #
-# Usage: bench/gpu.sh OUT [BENCH] [lenet|vgg11|both]  (BENCH: the `gpu` bench binary; default:
-# build it with `cargo bench -p curvscope --features wgpu,cuda --bench gpu --no-run`).
+# Usage: bench/gpu.sh OUT [BENCH] [lenet|vgg11|both|quick]  (BENCH: the `gpu` bench binary;
+# default: build it with `cargo bench -p curvscope --features wgpu,cuda --bench gpu --no-run`).
 # Device time, estimated from the H200 run's per-call times (2026-11-30): lenet ≈ 4 min; vgg11
 # ≈ 13 min, most of it burn-wgpu's top-20 Lanczos (≈ 140 HVPs of 1.5 s), so give each net its
-# own call.
+# own call. `quick` (≈ 5 min, for a session with little device time) skips PyTorch, Lanczos and
+# Tr(HΣ): both nets' first calls, gradient, HVP and agreement on the CPU and both GPU backends,
+# then the kernel profiles.
 set -u
 out=$1
 bench=${2:-}
@@ -36,6 +38,15 @@ profile() { # NET BACKEND SECONDS: where one gradient and one HVP spend their ke
     CUBECL_DEBUG_OPTION=profile CUBECL_DEBUG_LOG="$log" run "$1" "$2:profile" "$3" 4 &&
         python3 bench/kernel_profile.py "$log" 20 > "$out/kernels-$1-$2.txt"
 }
+if [ "$nets" = quick ]; then
+    for net in lenet vgg11; do
+        CURVSCOPE_GPU_REPS=1 run $net cpu:basic 80
+        CURVSCOPE_GPU_REPS=3 run $net wgpu:basic,cuda:basic 150 4
+        profile $net wgpu 60
+        profile $net cuda 40
+    done
+    exit
+fi
 if [ "$nets" != vgg11 ]; then
     timeout 60 python3 bench/gpu_pytorch.py lenet "$out/pytorch.jsonl" cuda
     run lenet cpu 45
