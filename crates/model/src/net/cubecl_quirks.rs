@@ -86,7 +86,7 @@ fn grouped_product<B: Backend>(x: Tensor<B, 2>, w: Tensor<B, 2>, groups: usize) 
 fn sample_groups(n: usize, rows: usize, partial: usize) -> usize {
     let most = rows
         .div_ceil(ROWS_PER_GROUP)
-        .min(PARTIAL_VALUES / partial)
+        .min(PARTIAL_VALUES / partial.max(1))
         .clamp(1, n.max(1));
     (1..=most).rev().find(|&g| n.is_multiple_of(g)).unwrap_or(1)
 }
@@ -147,6 +147,7 @@ mod tests {
         assert_eq!(sample_groups(1_200, 1_200, 256 * 120), 1);
         assert_eq!(sample_groups(1_009, 1_009 * 600, 150), 1);
         assert_eq!(sample_groups(0, 0, 150), 1);
+        assert_eq!(sample_groups(1_200, 1_200 * 576, 0), 150);
     }
 
     type Outer<B> = Autodiff<Autodiff<B>>;
