@@ -13,7 +13,8 @@
 # ≈ 13 min, most of it burn-wgpu's top-20 Lanczos (≈ 140 HVPs of 1.5 s), so give each net its
 # own call. `quick` (≈ 5 min, for a session with little device time) skips PyTorch, Lanczos and
 # Tr(HΣ): both nets' first calls, gradient, HVP and agreement on the CPU and both GPU backends,
-# then the kernel profiles.
+# then the kernel profiles; its limits add up to 520 s, under the device tool's 600 s per
+# command when BENCH is given (built beforehand).
 set -u
 out=$1
 bench=${2:-}
@@ -39,12 +40,14 @@ profile() { # NET BACKEND SECONDS: where one gradient and one HVP spend their ke
         python3 bench/kernel_profile.py "$log" 20 > "$out/kernels-$1-$2.txt"
 }
 if [ "$nets" = quick ]; then
-    for net in lenet vgg11; do
-        CURVSCOPE_GPU_REPS=1 run $net cpu:basic 80
-        CURVSCOPE_GPU_REPS=3 run $net wgpu:basic,cuda:basic 150 4
-        profile $net wgpu 60
-        profile $net cuda 40
-    done
+    CURVSCOPE_GPU_REPS=1 run lenet cpu:basic 30
+    CURVSCOPE_GPU_REPS=3 run lenet wgpu:basic,cuda:basic 90 4
+    profile lenet wgpu 40
+    profile lenet cuda 30
+    CURVSCOPE_GPU_REPS=1 run vgg11 cpu:basic 80
+    CURVSCOPE_GPU_REPS=3 run vgg11 wgpu:basic,cuda:basic 150 4
+    profile vgg11 wgpu 60
+    profile vgg11 cuda 40
     exit
 fi
 if [ "$nets" != vgg11 ]; then

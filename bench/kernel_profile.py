@@ -24,7 +24,7 @@ DURATION = re.compile(r"^([\d.]+)(ns|µs|ms|s)$")
 
 
 def sections(path):
-    """The kernel lines of LOG as lists of (seconds, name), split at the summary tables."""
+    """The kernel lines of LOG as lists of (seconds, name), each closed by a summary table."""
     parts, current, in_table = [], [], False
     for line in open(path, encoding="utf-8"):
         if line.startswith("|⎺"):  # a summary table opens: the section before it is complete
@@ -45,7 +45,8 @@ def sections(path):
             name = f"{name} {fields[2]}"  # KernelBinop AddOp, KernelCmp GreaterOp, …
         current.append((float(match.group(1)) * UNITS[match.group(2)], name))
     if current:
-        parts.append(current)
+        sys.exit(f"{path}: {len(current)} kernel lines after the last summary: the log was cut "
+                 "short (the process exited before CubeCL's logger wrote the HVP's summary)")
     return parts
 
 

@@ -87,6 +87,9 @@ fn profile_one_gradient_and_hvp(backend: &str, obj: &dyn Objective, theta: &[f64
     wait();
     let (hvp_s, _) = timed(|| obj.hvp(theta, v));
     wait();
+    // CubeCL's logger writes from a thread of its own, which the process's exit would cut
+    // short; bench/kernel_profile.py refuses a log whose HVP lacks its closing summary.
+    std::thread::sleep(std::time::Duration::from_secs(2));
     eprintln!("  profiled: gradient {gradient_s:.4} s, HVP {hvp_s:.4} s (each kernel timed)");
 }
 

@@ -49,11 +49,13 @@ pub type NdArray = burn::backend::NdArray<f64>;
 /// SPIR-V. Use it with [`BurnObjective::with_samples_per_block`]`(usize::MAX)`.
 #[cfg(feature = "wgpu")]
 pub type Gpu = burn::backend::Wgpu;
-/// Waits until the default device of backend `B` has run all its queued work. With CubeCL's
-/// profiler on (`CUBECL_DEBUG_OPTION=profile CUBECL_DEBUG_LOG=FILE`) each wait on a GPU also
-/// writes to FILE a summary of the kernels run since the last one: the `gpu` bench's `:profile`
-/// mode waits around one gradient and one HVP so that bench/kernel_profile.py can tell them
-/// apart. Results need no wait: reading them back waits for what they depend on.
+/// Waits until the default device of backend `B` has run the work this thread queued on it
+/// (burn and CubeCL keep a queue per thread; [`BurnObjective`] queues from rayon's workers too,
+/// and reading a result back waits for what it depends on). With CubeCL's profiler on
+/// (`CUBECL_DEBUG_OPTION=profile CUBECL_DEBUG_LOG=FILE`) each wait on a GPU also writes to FILE
+/// a summary of the kernels timed since the last one: the `gpu` bench's `:profile` mode waits
+/// after its first calls, after one gradient and after one HVP, so that
+/// bench/kernel_profile.py can tell the three apart.
 ///
 /// ```
 /// curvscope_model::wait_for_device::<curvscope_model::Cpu>();

@@ -34,8 +34,8 @@ pub(crate) fn broadcast_rows<B: Backend>(v: Tensor<B, 1>, [n, p]: [usize; 2]) ->
 /// Rows per group of [`rows_affine`]'s split product on burn-cubecl: the inner loop of each
 /// cube of a weight's gradient. A choice, not a measurement: long enough that a group's rows
 /// fill a cube's tiles many times over, short enough that LeNet's first layer (691,200 rows at
-/// N = 1,200) splits into 150 groups, about one per streaming multiprocessor of a large GPU,
-/// and far below lavapipe's 65,535 loop iterations.
+/// N = 1,200) splits into 160 groups, about one per streaming multiprocessor of a large GPU,
+/// and (where the row count has a divisor near it) far below lavapipe's 65,535 loop iterations.
 const ROWS_PER_GROUP: usize = 4096;
 
 /// Most values of the `[S, K, C]` partial weight gradients of [`rows_affine`]'s S groups
@@ -45,8 +45,8 @@ const PARTIAL_VALUES: usize = 1 << 24;
 /// `x · w + b` for the rows `x` (`[n·P, K]`) of n samples (P rows each), `w` `[K, C]`, `b`
 /// `[C]` added to every row ([`broadcast_rows`]): a convolution's GEMM or a linear layer.
 ///
-/// On the CPU one matrix product. On burn-cubecl the rows go in S groups of whole samples
-/// ([`sample_groups`]) as the batched product `[S, n·P/S, K] · [1, K, C]`, so autodiff forms
+/// On the CPU one matrix product. On burn-cubecl the rows go in S groups of consecutive rows
+/// ([`row_groups`]) as the batched product `[S, n·P/S, K] · [1, K, C]`, so autodiff forms
 /// w's gradient as S partial products xₛᵀ·gₛ summed over S (split-K), each in its own cubes:
 /// as one `[K, n·P] · [n·P, C]` product it would run on the few cubes of a K × C output (one
 /// for LeNet's first layer, 25 × 6), each through all n·P rows in series. The products of the
@@ -61,7 +61,7 @@ pub(crate) fn rows_affine<B: Backend>(
     let [rows, k] = x.dims();
     let c = w.dims()[1];
     let y = match runs_cubecl::<B>(&x.device()) {
-        true => grouped_product(x, w, sample_groups(n, rows, k * c)),
+        true => grouped_product(x, w, row_groups(rows, k * c)),
         false => x.matmul(w),
     };
     match b {
@@ -80,15 +80,18 @@ fn grouped_product<B: Backend>(x: Tensor<B, 2>, w: Tensor<B, 2>, groups: usize) 
         .reshape([rows, c])
 }
 
-/// The number S of groups of whole samples [`rows_affine`] splits `rows` rows of `n` samples
-/// into: about [`ROWS_PER_GROUP`] rows each, at most [`PARTIAL_VALUES`] / `partial` groups
-/// (`partial` = K·C values per group), and a divisor of n (1 if n has none in range).
-fn sample_groups(n: usize, rows: usize, partial: usize) -> usize {
+/// The number S of equal groups of consecutive rows [`rows_affine`] splits `rows` rows into:
+/// the largest divisor of `rows` that is at most `rows` / [`ROWS_PER_GROUP`] (rounded up) and
+/// at most [`PARTIAL_VALUES`] / `partial` (`partial` = K·C values per group); at least 1.
+fn row_groups(rows: usize, partial: usize) -> usize {
     let most = rows
         .div_ceil(ROWS_PER_GROUP)
         .min(PARTIAL_VALUES / partial.max(1))
-        .clamp(1, n.max(1));
-    (1..=most).rev().find(|&g| n.is_multiple_of(g)).unwrap_or(1)
+        .max(1);
+    (1..=most)
+        .rev()
+        .find(|&g| rows.is_multiple_of(g))
+        .unwrap_or(1)
 }
 
 #[cfg(test)]
@@ -97,7 +100,7 @@ mod tests {
     use burn::tensor::backend::{AutodiffBackend, Backend};
     use burn::tensor::{Tensor, TensorData};
 
-    use super::{broadcast_rows, grouped_product, sample_groups};
+    use super::{broadcast_rows, grouped_product, row_groups};
 
     /// `x + v` over 10 samples of 7,000 rows (70,000 rows: past lavapipe's loop limit) has
     /// the host's values, and v's gradient of Σ w ⊙ (x + v) is w's column sums, exactly
@@ -133,21 +136,23 @@ mod tests {
         rows_sum_exactly::<Autodiff<crate::Gpu>>(&Default::default());
     }
 
-    /// Groups of whole samples, about 4,096 rows each, within the partials' budget.
+    /// Equal groups of about 4,096 rows, within the partials' budget.
     #[test]
-    fn sample_groups_divide_the_samples() {
-        // LeNet's first layer at N = 1,200: 169 wanted, 150 the largest divisor of 1,200.
-        assert_eq!(sample_groups(1_200, 1_200 * 576, 25 * 6), 150);
+    fn row_groups_divide_the_rows() {
+        // LeNet's first layer at N = 1,200: 169 wanted; 691,200 = 2¹⁰·3³·5², so 160.
+        assert_eq!(row_groups(1_200 * 576, 25 * 6), 160);
         // VGG-11's first convolution at N = 1,000: 250 groups of 4,096 rows.
-        assert_eq!(sample_groups(1_000, 1_000 * 1_024, 27 * 64), 250);
+        assert_eq!(row_groups(1_000 * 1_024, 27 * 64), 250);
         // A 4,608 × 512 weight: the budget allows 7 partials; 16,000 rows want 4.
-        assert_eq!(sample_groups(1_000, 16_000, 4_608 * 512), 4);
-        assert_eq!(sample_groups(1_000, 1_000 * 64, 4_608 * 512), 5);
-        // Few rows, a prime number of samples, no samples: one group.
-        assert_eq!(sample_groups(1_200, 1_200, 256 * 120), 1);
-        assert_eq!(sample_groups(1_009, 1_009 * 600, 150), 1);
-        assert_eq!(sample_groups(0, 0, 150), 1);
-        assert_eq!(sample_groups(1_200, 1_200 * 576, 0), 150);
+        assert_eq!(row_groups(16_000, 4_608 * 512), 4);
+        assert_eq!(row_groups(1_000 * 64, 4_608 * 512), 5);
+        // A prime number of samples still splits: 605,400 = 1,009·2³·3·5², 148 wanted.
+        assert_eq!(row_groups(1_009 * 600, 150), 120);
+        // Few rows, a prime row count, no rows, a zero-width layer.
+        assert_eq!(row_groups(1_200, 256 * 120), 1);
+        assert_eq!(row_groups(65_537, 150), 1);
+        assert_eq!(row_groups(0, 150), 1);
+        assert_eq!(row_groups(1_200 * 576, 0), 160);
     }
 
     type Outer<B> = Autodiff<Autodiff<B>>;
