@@ -11,14 +11,22 @@
 # default: build it with `cargo bench -p curvscope --features wgpu,cuda --bench gpu --no-run`).
 # Device time, estimated from the H200 run's per-call times (2026-11-30): lenet ≈ 4 min; vgg11
 # ≈ 13 min, most of it burn-wgpu's top-20 Lanczos (≈ 140 HVPs of 1.5 s), so give each net its
-# own call. `quick` (≈ 5 min, for a session with little device time) skips PyTorch, Lanczos and
-# Tr(HΣ): both nets' first calls, gradient, HVP and agreement on the CPU and both GPU backends,
-# then the kernel profiles; its limits add up to 520 s, under the device tool's 600 s per
-# command when BENCH is given (built beforehand).
+# own call. `quick` (≈ 5 min estimated the same way, not yet run on a GPU; for a session with
+# little device time) skips PyTorch, Lanczos and Tr(HΣ): both nets' first calls, gradient, HVP
+# and agreement on the CPU and both GPU backends, then the kernel profiles; its limits add up to
+# 520 s, under the device tool's 600 s per command when BENCH is given (built beforehand).
 set -u
-out=$1
+out=${1:?usage: bench/gpu.sh OUT [BENCH] [lenet|vgg11|both|quick]}
 bench=${2:-}
 nets=${3:-both}
+case $nets in
+    lenet | vgg11 | both | quick) ;;
+    *) echo "bench/gpu.sh: nets '$nets': lenet, vgg11, both or quick" >&2; exit 2 ;;
+esac
+if [ -n "$bench" ] && [ ! -x "$bench" ]; then
+    echo "bench/gpu.sh: BENCH '$bench' is not an executable file" >&2
+    exit 2
+fi
 if [ -z "$bench" ]; then
     cargo bench -p curvscope --features wgpu,cuda --bench gpu --no-run 2>&1 | tail -1
     bench=$(ls -t target/release/deps/gpu-* | grep -v '\.d$' | head -1)

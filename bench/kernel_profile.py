@@ -26,7 +26,11 @@ DURATION = re.compile(r"^([\d.]+)(ns|µs|ms|s)$")
 def sections(path):
     """The kernel lines of LOG as lists of (seconds, name), each closed by a summary table."""
     parts, current, in_table = [], [], False
-    for line in open(path, encoding="utf-8"):
+    try:
+        lines = open(path, encoding="utf-8").readlines()
+    except OSError as error:
+        sys.exit(f"{path}: {error.strerror}")
+    for line in lines:
         if line.startswith("|⎺"):  # a summary table opens: the section before it is complete
             if not in_table:
                 parts.append(current)
@@ -51,7 +55,7 @@ def sections(path):
 
 
 def report(label, kernels, top):
-    total = sum(d for d, _ in kernels)
+    total = sum(d for d, _ in kernels) or 1e-300  # a share of nothing is 0%, not a crash
     print(f"{label}: {len(kernels)} kernels, {total * 1e3:.2f} ms of kernel time")
     print(f"  slowest {top} (position in the pass, ms, share):")
     slowest = sorted(enumerate(kernels), key=lambda k: -k[1][0])[:top]
@@ -69,7 +73,10 @@ def report(label, kernels, top):
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
-    top = int(sys.argv[2]) if len(sys.argv) > 2 else 12
+    top = sys.argv[2] if len(sys.argv) > 2 else "12"
+    if not top.isdigit() or int(top) == 0:
+        sys.exit(f"TOP is {top!r}: a positive whole number of kernels to list")
+    top = int(top)
     parts = [p for p in sections(sys.argv[1]) if p]
     if len(parts) < 3:
         sys.exit(f"{sys.argv[1]}: {len(parts)} sections, expected first calls, gradient, HVP")

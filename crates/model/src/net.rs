@@ -81,7 +81,7 @@ impl<B: Backend> Params<B> {
     fn linear(&mut self, x: Tensor<B, 2>, inputs: usize, outputs: usize) -> Tensor<B, 2> {
         let w = self.next([outputs, inputs]);
         let b = self.next([outputs]);
-        affine(x, w, b)
+        affine(x, w, Some(b))
     }
 
     /// The fully connected head on the flattened maps. PyTorch flattens channels-first, so the
@@ -94,7 +94,7 @@ impl<B: Backend> Params<B> {
             .permute([0, 2, 3, 1])
             .reshape([width, side * side * channels]);
         let b = self.next([width]);
-        let x = affine(maps.values, w, b);
+        let x = affine(maps.values, w, Some(b));
         match hidden {
             [] => x,
             [first, rest @ ..] => self.mlp(relu(x), *first, rest, classes, Activation::Relu),
@@ -281,10 +281,10 @@ fn max_of_quarters<B: Backend>(y: Tensor<B, 2>) -> Tensor<B, 2> {
     pooled
 }
 
-/// `x · Wᵀ + b` with W in PyTorch layout `[out, in]`.
-fn affine<B: Backend>(x: Tensor<B, 2>, w: Tensor<B, 2>, b: Tensor<B, 1>) -> Tensor<B, 2> {
+/// `x · Wᵀ + b` (a linear layer, with or without bias) with W in PyTorch layout `[out, in]`.
+fn affine<B: Backend>(x: Tensor<B, 2>, w: Tensor<B, 2>, b: Option<Tensor<B, 1>>) -> Tensor<B, 2> {
     let n = x.dims()[0];
-    rows_affine(x, w.transpose(), Some(b), [n, 1])
+    rows_affine(x, w.transpose(), b, [n, 1])
 }
 
 fn activate<B: Backend>(x: Tensor<B, 2>, activation: Activation) -> Tensor<B, 2> {

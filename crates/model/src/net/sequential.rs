@@ -8,7 +8,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 
-use super::{broadcast_rows, rows_affine, Params};
+use super::{broadcast_rows, Params};
 use crate::sequential::{Op, Resolved, Sequential, Shape, Size2};
 use crate::transfer::int_to_device;
 
@@ -172,9 +172,7 @@ fn forward<B: Backend>(
             };
             let w = p.next([out, inputs]);
             let b = bias.then(|| p.next([out]));
-            let x = x.flat();
-            let n = x.dims()[0];
-            Values::Flat(rows_affine(x, w.transpose(), b, [n, 1]))
+            Values::Flat(super::affine(x.flat(), w, b))
         }
         Op::Maxpool2d {
             kernel,
