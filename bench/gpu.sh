@@ -61,8 +61,8 @@ fi
 if [ "$nets" != vgg11 ]; then
     timeout 60 python3 bench/gpu_pytorch.py lenet "$out/pytorch.jsonl" cuda
     run lenet cpu 45
-    run lenet wgpu 120 4
-    run lenet cuda 70 4
+    run lenet wgpu 150 4
+    run lenet cuda 90 4
     CURVSCOPE_GPU_OUT="$out/cached.jsonl" CURVSCOPE_GPU_REPS=1 run lenet wgpu:basic,cuda:basic 40 4
     profile lenet wgpu 40
     profile lenet cuda 40

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """PyTorch's peer of `cargo bench -p curvscope --bench gpu` on one device: gradient, HVP (double
 backward), top-20 Lanczos (scipy's ARPACK eigsh on the HVP, v in and H·v out each call, as
-curvlinops does and as curvscope's Lanczos does) and stochastic Tr(HΣ) (per probe one weighted
-gradient v = Σ w_i g_i, w centred Gaussian / √N, and vᵀHv: curvscope's estimator), float32 with
-TF32 off (curvscope computes in plain f32).
+curvlinops does and as curvscope's Lanczos does), stochastic Tr(HΣ) (per probe one weighted
+gradient v = Σ w_i g_i, w centred Gaussian / √N, and vᵀHv: curvscope's estimator) and
+per-sample gradients (torch.func.vmap of grad), float32 with TF32 off (curvscope computes in
+plain f32).
 
 lenet: the 1,200 Fashion-MNIST samples and θ of bench/peer_pytorch.py. vgg11: 1,000 random
 CIFAR-shaped images, PyTorch's initialisation (seed 0); the values differ from curvscope's draw,
@@ -122,6 +123,20 @@ def main():
 
     row["trace_h_sigma_s"], (value, stderr) = timed(trace_h_sigma)
     row.update(trace_h_sigma=value, trace_h_sigma_stderr=stderr, trace_h_sigma_probes=probes)
+
+    # Per-sample gradients as curvscope's bench times them: LeNet's all N, VGG-11's first 16.
+    rows = n if net == "lenet" else min(n, 16)
+
+    def per_sample_grads():
+        def loss_one(t, xi, yi):
+            return F.cross_entropy(logits(t, xi[None]), yi[None])
+
+        per_sample = torch.func.vmap(torch.func.grad(loss_one), in_dims=(None, 0, 0))
+        return per_sample(theta, x[:rows], y[:rows])
+
+    row["per_sample"] = rows
+    row["first_per_sample_s"], _ = timed(per_sample_grads)
+    row["per_sample_s"], _ = timed(per_sample_grads)
     print(json.dumps(row))
     with open(out, "a") as f:
         f.write(json.dumps(row) + "\n")

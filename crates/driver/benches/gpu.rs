@@ -17,6 +17,8 @@
 //! - gradient and HVP: median and min of `CURVSCOPE_GPU_REPS` (5) runs;
 //! - top-20 Lanczos (tol 1e-6, as the `curvature` bench) with its HVP count and top-5 values;
 //! - stochastic Tr(HΣ) with `CURVSCOPE_GPU_PROBES` (10) probes: value ± standard error;
+//! - per-sample gradients (LeNet: all N; VGG-11: 16 samples), the first call and the next,
+//!   with its host↔device copies;
 //! - agreement with the reference backend: ‖a − b‖/‖b‖ of the gradient and HVP, and the
 //!   largest relative difference of the top-5 eigenvalues. The reference is the first backend
 //!   measured: the first one listed, or, with `CURVSCOPE_GPU_REFERENCE=FILE`, the one an earlier
@@ -44,6 +46,15 @@ use timing::{median_and_min, timed};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// How many per-sample gradients are timed: LeNet's all N, VGG-11's first 16 (its N rows
+/// would take 37 GB in f32 on the host).
+fn per_sample_rows(net: &str, n: usize) -> usize {
+    match net {
+        "lenet" => n,
+        _ => n.min(16),
+    }
+}
 
 fn env_count(name: &str, default: usize) -> usize {
     std::env::var(name).map_or(default, |v| v.parse().expect("a count"))
@@ -257,7 +268,15 @@ fn main() {
             let (trace_s, trace) =
                 timed(|| trace_h_sigma_stochastic(obj.as_ref(), &theta, probes, 0));
             top5 = Some(pairs.eigenvalues[..5].to_vec());
+            let rows = per_sample_rows(&net, obj.n_samples());
+            let (first_per_sample_s, _) = timed(|| obj.per_sample_grads_range(&theta, 0, rows));
+            let before = transfers();
+            let (per_sample_s, _) = timed(|| obj.per_sample_grads_range(&theta, 0, rows));
+            let per_sample = transfers() - before;
             let extra = json!({
+                "per_sample": rows, "first_per_sample_s": first_per_sample_s,
+                "per_sample_s": per_sample_s,
+                "per_sample_transfers": [per_sample.to_device, per_sample.to_host],
                 "lanczos_s": lanczos_s, "lanczos_hvps": pairs.n_applications,
                 "lanczos_converged": pairs.converged, "top5": top5,
                 "trace_h_sigma_s": trace_s, "trace_h_sigma_probes": probes,

@@ -103,6 +103,11 @@ pub const PREPARED_INPUT_LIMIT: usize = 1 << 30;
 /// number of blocks per thread, at least one (VGG-11: one block of 74 MB per thread).
 const WAVE_BYTES: usize = 1 << 28;
 
+/// Most bytes of per-sample copies of θ a block of per-sample gradients makes
+/// ([`BurnObjective::per_sample_grads_of`]); their gradients take as much again. VGG-11 in f32:
+/// 7 samples per block.
+const PER_SAMPLE_COPY_BYTES: usize = 1 << 28;
+
 /// Default samples per block of full-batch work (loss, gradient, HVP) on the CPU: small enough
 /// that a block's activations stay near the cache and blocks spread over the cores, large
 /// enough to amortise per-op overhead (docs/PERFORMANCE.md).
@@ -196,7 +201,7 @@ impl<B: Backend> BurnObjective<B> {
         self
     }
 
-    /// Splits full-batch work into blocks of at most `samples` (default
+    /// Splits full-batch work and per-sample gradients into blocks of at most `samples` (default
     /// [`SAMPLES_PER_BLOCK`], right for CPUs); a GPU wants few large blocks
     /// (`usize::MAX`: one), since each block costs kernel launches and a host round trip.
     pub fn with_samples_per_block(mut self, samples: usize) -> Self {
@@ -398,6 +403,40 @@ impl<B: Backend> BurnObjective<B> {
         };
         let inner_grads = dot.backward();
         self.concat_grads(&theta_inner, |part| part.grad(&inner_grads))
+    }
+
+    /// The per-sample gradients ∇ℓ_i(θ) of `batch`'s samples, row-major `[n, D]` in PyTorch's
+    /// order: the gradients of n per-sample copies of θ's tensors, sample i's loss reading copy
+    /// i ([`net::per_sample_losses_of_copies`]), from one forward and one backward pass. The
+    /// copies' gradients come back tensor by tensor (each `[n, len]`) and are interleaved into
+    /// rows on the host.
+    fn per_sample_grads_of(&self, theta: &Theta<B>, batch: &Batch<B>) -> Vec<f64> {
+        let n = batch.n_samples();
+        let copies: Theta<B> = theta
+            .iter()
+            .map(|part| {
+                let len = part.dims()[0];
+                part.clone()
+                    .unsqueeze_dim::<2>(0)
+                    .expand([n, len])
+                    .reshape([n * len])
+            })
+            .collect();
+        let by_tensor = self.grad_of_scalar(&copies, batch, |copies, batch| {
+            net::per_sample_losses_of_copies(&self.arch, copies, batch).sum()
+        });
+        let mut rows = vec![0.0; n * self.dim];
+        let (mut read, mut column) = (0, 0);
+        for part in theta {
+            let len = part.dims()[0];
+            for (i, row) in rows.chunks_mut(self.dim).enumerate() {
+                row[column..column + len].copy_from_slice(&by_tensor[read + i * len..][..len]);
+            }
+            (read, column) = (read + n * len, column + len);
+        }
+        rows.chunks(self.dim)
+            .flat_map(|row| self.to_pytorch(row, 0))
+            .collect()
     }
 
     /// The gradient of θ on the host from each leaf's gradient (zero where the loss does not
@@ -618,10 +657,11 @@ impl<B: Backend> Objective for BurnObjective<B> {
         vs.par_iter().map(|v| self.hvp(theta, v)).collect()
     }
 
-    /// One backward pass per sample, samples spread over rayon's pool: a single sample's
-    /// kernels are too small for burn-flex's own threading to pay off.
+    /// Per block of samples, one forward and one backward pass of per-sample copies of θ
+    /// ([`BurnObjective::per_sample_grads_of`]); blocks of at most [`SAMPLES_PER_BLOCK`] (or
+    /// [`BurnObjective::with_samples_per_block`]) and [`PER_SAMPLE_COPY_BYTES`] of copies,
+    /// spread over rayon's pool.
     fn per_sample_grads_range(&self, theta: &[f64], start: usize, len: usize) -> Vec<f64> {
-        use rayon::prelude::*;
         self.check_theta(theta);
         assert!(
             start + len <= self.n_samples(),
@@ -629,14 +669,16 @@ impl<B: Backend> Objective for BurnObjective<B> {
             start + len,
             self.n_samples()
         );
-        let theta = self.theta_parts(theta);
-        let rows: Vec<Vec<f64>> = (start..start + len)
-            .into_par_iter()
-            .map(|i| {
-                let row = self.grad_of(&theta, &self.batch_range(i, 1), |losses| losses.sum());
-                self.to_pytorch(&row, 0)
-            })
+        let copy = self.dim.max(1) * self.dtype.size();
+        let block = self
+            .samples_per_block
+            .min((PER_SAMPLE_COPY_BYTES / copy).max(1));
+        let blocks: Vec<(usize, usize)> = (start..start + len)
+            .step_by(block)
+            .map(|first| (first, block.min(start + len - first)))
             .collect();
-        rows.concat()
+        let theta = self.theta_parts(theta);
+        self.map_blocks(&blocks, |batch, _| self.per_sample_grads_of(&theta, &batch))
+            .concat()
     }
 }

@@ -51,36 +51,53 @@ impl<B: Backend> Batch<B> {
 /// tensor — 18 × 9.2M values per VGG-11 gradient (docs/PERFORMANCE.md).
 pub type Theta<B> = Vec<Tensor<B, 1>>;
 
-/// Walks θ in `state_dict` order, handing out each parameter reshaped.
+/// Walks θ in `state_dict` order, handing out each parameter reshaped, as a stack of `copies`
+/// (a leading axis): one copy that every sample reads, or one per sample of the batch, sample
+/// i reading copy i — whose gradients are then the per-sample gradients
+/// ([`per_sample_losses_of_copies`]).
 struct Params<B: Backend> {
     parts: std::vec::IntoIter<Tensor<B, 1>>,
+    copies: usize,
 }
 
 impl<B: Backend> Params<B> {
-    fn new(theta: Theta<B>) -> Self {
+    fn new(theta: Theta<B>, copies: usize) -> Self {
         Params {
             parts: theta.into_iter(),
+            copies,
         }
     }
 
+    /// The next parameter tensor as `[copies, shape…]`.
     fn next<const D: usize>(&mut self, shape: [usize; D]) -> Tensor<B, D> {
         let part = self.parts.next().expect("θ holds every parameter tensor");
+        debug_assert_eq!(shape[0], self.copies, "the leading axis holds the copies");
         debug_assert_eq!(part.dims()[0], shape.iter().product::<usize>());
         part.reshape(shape)
+    }
+
+    /// The next parameter tensor, a vector: `[copies, len]`.
+    fn vector(&mut self, len: usize) -> Tensor<B, 2> {
+        self.next([self.copies, len])
+    }
+
+    /// The next parameter tensor, a matrix: `[copies, rows, cols]`.
+    fn matrix(&mut self, rows: usize, cols: usize) -> Tensor<B, 3> {
+        self.next([self.copies, rows, cols])
     }
 
     /// A convolution weight as the `[kh·kw·in, out]` matrix its im2col patches multiply: a
     /// reshape, for θ's leaves hold convolution weights in that `[kh, kw, in, out]` order
     /// ([`crate::BurnObjective`] reorders PyTorch's `[out, in, kh, kw]` on the host before
     /// uploading θ, and the gradient back once the sample blocks' gradients are summed).
-    fn conv_weight(&mut self, rows: usize, outputs: usize) -> Tensor<B, 2> {
-        self.next([rows, outputs])
+    fn conv_weight(&mut self, rows: usize, outputs: usize) -> Tensor<B, 3> {
+        self.matrix(rows, outputs)
     }
 
     /// `x · Wᵀ + b` with W in PyTorch layout `[out, in]`.
     fn linear(&mut self, x: Tensor<B, 2>, inputs: usize, outputs: usize) -> Tensor<B, 2> {
-        let w = self.next([outputs, inputs]);
-        let b = self.next([outputs]);
+        let w = self.matrix(outputs, inputs);
+        let b = self.vector(outputs);
         affine(x, w, Some(b))
     }
 
@@ -88,12 +105,12 @@ impl<B: Backend> Params<B> {
     /// first layer's weight columns are permuted into the channels-last order of `maps`.
     fn cnn_head(&mut self, maps: FeatureMaps<B>, hidden: &[usize], classes: usize) -> Tensor<B, 2> {
         let (side, channels) = (maps.side, maps.channels);
-        let width = hidden.first().copied().unwrap_or(classes);
+        let (width, copies) = (hidden.first().copied().unwrap_or(classes), self.copies);
         let w = self
-            .next([width, channels, side, side])
-            .permute([0, 2, 3, 1])
-            .reshape([width, side * side * channels]);
-        let b = self.next([width]);
+            .next([copies, width, channels, side * side])
+            .swap_dims(2, 3)
+            .reshape([copies, width, side * side * channels]);
+        let b = self.vector(width);
         let x = affine(maps.values, w, Some(b));
         match hidden {
             [] => x,
@@ -130,7 +147,7 @@ impl<B: Backend> Params<B> {
         outputs: usize,
     ) -> FeatureMaps<B> {
         let w = self.conv_weight(layer.cols(), outputs);
-        let b = self.next([outputs]);
+        let b = self.vector(outputs);
         let n = patches.dims()[0] / layer.positions();
         let y = rows_affine(patches, w, Some(b), [n, layer.positions()]);
         let y = y.reshape([n, layer.positions() * outputs]);
@@ -281,10 +298,11 @@ fn max_of_quarters<B: Backend>(y: Tensor<B, 2>) -> Tensor<B, 2> {
     pooled
 }
 
-/// `x · Wᵀ + b` (a linear layer, with or without bias) with W in PyTorch layout `[out, in]`.
-fn affine<B: Backend>(x: Tensor<B, 2>, w: Tensor<B, 2>, b: Option<Tensor<B, 1>>) -> Tensor<B, 2> {
+/// `x · Wᵀ + b` (a linear layer, with or without bias) with W in PyTorch layout `[out, in]`,
+/// W and b stacked as [`Params`] hands them out (`[copies, out, in]`, `[copies, out]`).
+fn affine<B: Backend>(x: Tensor<B, 2>, w: Tensor<B, 3>, b: Option<Tensor<B, 2>>) -> Tensor<B, 2> {
     let n = x.dims()[0];
-    rows_affine(x, w.transpose(), b, [n, 1])
+    rows_affine(x, w.swap_dims(1, 2), b, [n, 1])
 }
 
 fn activate<B: Backend>(x: Tensor<B, 2>, activation: Activation) -> Tensor<B, 2> {
@@ -297,8 +315,13 @@ fn activate<B: Backend>(x: Tensor<B, 2>, activation: Activation) -> Tensor<B, 2>
 /// Class scores `[N, C]` of a classifier (lenet, cnn, mlp, sequential) on prepared inputs
 /// ([`prepare_input`]).
 pub fn logits<B: Backend>(arch: &ArchSpec, theta: Theta<B>, x: Tensor<B, 2>) -> Tensor<B, 2> {
+    class_scores(arch, &mut Params::new(theta, 1), x)
+}
+
+/// [`logits`] with the parameters read from `p`.
+fn class_scores<B: Backend>(arch: &ArchSpec, p: &mut Params<B>, x: Tensor<B, 2>) -> Tensor<B, 2> {
     let stages = stage_tensors(arch).len();
-    run_stages(arch, &mut Params::new(theta), Resume::start(x), stages).values
+    run_stages(arch, p, Resume::start(x), stages).values
 }
 
 /// A classifier's forward pass stopped between two stages, to be resumed: the activations
@@ -378,7 +401,7 @@ pub(crate) fn resume_point<B: Backend>(
             read <= fixed
         })
         .count();
-    (skipped > 0).then(|| run_stages(arch, &mut Params::new(theta), Resume::start(x), skipped))
+    (skipped > 0).then(|| run_stages(arch, &mut Params::new(theta, 1), Resume::start(x), skipped))
 }
 
 /// Per-sample losses of a classifier resumed at `from`, reading θ's parameter tensors from
@@ -390,7 +413,7 @@ pub(crate) fn resumed_losses<B: Backend>(
     target: &Tensor<B, 2>,
 ) -> Tensor<B, 1> {
     let stages = stage_tensors(arch).len();
-    let logits = run_stages(arch, &mut Params::new(theta_rest), from, stages).values;
+    let logits = run_stages(arch, &mut Params::new(theta_rest, 1), from, stages).values;
     cross_entropy(logits, target)
 }
 
@@ -504,10 +527,14 @@ fn cross_entropy<B: Backend>(logits: Tensor<B, 2>, target: &Tensor<B, 2>) -> Ten
 /// # Panics
 /// For toy2d, whose loss is a function of θ directly.
 pub fn outputs<B: Backend>(arch: &ArchSpec, theta: Theta<B>, x: Tensor<B, 2>) -> Tensor<B, 2> {
+    outputs_of(arch, &mut Params::new(theta, 1), x)
+}
+
+/// [`outputs`] with the parameters read from `p`.
+fn outputs_of<B: Backend>(arch: &ArchSpec, p: &mut Params<B>, x: Tensor<B, 2>) -> Tensor<B, 2> {
     match arch {
         ArchSpec::FixedOutput { input, hidden } => {
             // Output layer fixed at +1 for the first half of the units, −1 for the rest.
-            let mut p = Params::new(theta);
             let h = relu(p.linear(x.clone(), *input, *hidden));
             let signs: Vec<f64> = (0..*hidden)
                 .map(|j| if j < hidden / 2 { 1.0 } else { -1.0 })
@@ -515,7 +542,7 @@ pub fn outputs<B: Backend>(arch: &ArchSpec, theta: Theta<B>, x: Tensor<B, 2>) ->
             let a = float_to_device(signs, [*hidden, 1], &x.device(), x.dtype());
             h.matmul(a)
         }
-        _ => logits(arch, theta, x),
+        _ => class_scores(arch, p, x),
     }
 }
 
@@ -532,25 +559,44 @@ pub fn per_sample_losses<B: Backend>(
     theta: Theta<B>,
     batch: &Batch<B>,
 ) -> Tensor<B, 1> {
+    losses(arch, Params::new(theta, 1), batch)
+}
+
+/// ℓ_i(θ_i), shape `[N]`, where each of `copies`' tensors stacks one copy θ_i of θ's tensor
+/// per sample (`[N, len]`, flat): the losses of a batch of N independent networks, one sample
+/// each. Made leaves, the copies' gradients of Σ_i ℓ_i(θ_i) at θ_i = θ are the N per-sample
+/// gradients ∇ℓ_i(θ), from one forward and one backward pass of the whole batch (PyTorch's
+/// `vmap(grad)`), not N of one sample each: one set of kernels, for a GPU, where one sample's
+/// are too small to fill it. A layer then multiplies each sample by its own weights, a batched
+/// product (`rows_affine`).
+pub fn per_sample_losses_of_copies<B: Backend>(
+    arch: &ArchSpec,
+    copies: Theta<B>,
+    batch: &Batch<B>,
+) -> Tensor<B, 1> {
+    losses(arch, Params::new(copies, batch.n_samples()), batch)
+}
+
+fn losses<B: Backend>(arch: &ArchSpec, mut p: Params<B>, batch: &Batch<B>) -> Tensor<B, 1> {
     let n = batch.n_samples();
     match arch {
         ArchSpec::Lenet | ArchSpec::Cnn { .. } | ArchSpec::Mlp { .. } | ArchSpec::Sequential(_) => {
-            cross_entropy(logits(arch, theta, batch.x.clone()), &batch.target)
+            cross_entropy(class_scores(arch, &mut p, batch.x.clone()), &batch.target)
         }
         ArchSpec::FixedOutput { .. } => {
-            let out = clip_prediction(outputs(arch, theta, batch.x.clone()));
+            let out = clip_prediction(outputs_of(arch, &mut p, batch.x.clone()));
             (out - batch.target.clone()).powi_scalar(2).reshape([n])
         }
-        ArchSpec::Toy2d => toy2d_losses(Params::new(theta).next([2]), batch.x.clone()),
+        ArchSpec::Toy2d => toy2d_losses(p.vector(2), batch.x.clone()),
     }
 }
 
 /// The 2-D loss of Zhu et al. (Sec. 5.1), per sample:
 /// min{ 10(c·a − s·b)² + 100(c·a + s·b)², (w₁−x₁+1)² + (w₂−x₂+1)² },
 /// c = s = cos(π/4), a = w₁−x₁−1, b = w₂−x₂−1: a sharp minimum near (1,1), a flat one near (−1,−1).
-fn toy2d_losses<B: Backend>(w: Tensor<B, 1>, x: Tensor<B, 2>) -> Tensor<B, 1> {
+fn toy2d_losses<B: Backend>(w: Tensor<B, 2>, x: Tensor<B, 2>) -> Tensor<B, 1> {
     let n = x.dims()[0];
-    let d = w.reshape([1, 2]) - x; // w − x, [N, 2]
+    let d = w - x; // w − x, [N, 2] (w is [1, 2] or one row per sample)
     let cs = std::f64::consts::FRAC_1_SQRT_2;
     let a = d.clone().slice([0..n, 0..1]) - 1.0;
     let b = d.clone().slice([0..n, 1..2]) - 1.0;

@@ -351,6 +351,78 @@ fn per_sample_gradients_average_to_the_gradient() {
     assert!(rel_err(&weighted, &g) < 1e-12);
 }
 
+/// The per-sample gradients, taken in one pass per block through per-sample copies of θ, are
+/// each sample's own gradient ∇ℓ_i = N·∇(Σ_j w_j ℓ_j / N) at the one-hot w = e_i, taken
+/// through the shared θ: for every network kind and sequential layer kind, in blocks of 1, 4
+/// and all samples (block boundaries inside the range asked for).
+#[test]
+fn per_sample_gradients_are_each_samples_gradient() {
+    let toy = BurnObjective::<Cpu>::new(
+        ArchSpec::Toy2d,
+        &Dataset::new(
+            "points",
+            vec![0.3, -0.2, 1.1, 0.9, -1.4, 0.5],
+            vec![2],
+            Targets::None,
+            None,
+        )
+        .unwrap(),
+        &Default::default(),
+        Precision::F64,
+    )
+    .unwrap();
+    let mut objectives = vec![
+        ("toy2d".to_string(), toy),
+        ("fixed-output".into(), fixed_output(7)),
+    ];
+    for (arch, features, classes) in [small_mlp(), small_relu_mlp(), small_cnn()] {
+        let obj = classification(arch.clone(), features, classes, 7, Precision::F64);
+        objectives.push((arch.to_string(), obj));
+    }
+    objectives.push((
+        "lenet".into(),
+        classification(ArchSpec::Lenet, 784, 10, 7, Precision::F64),
+    ));
+    for (on_maps, on_features) in SEQUENTIAL_CASES {
+        let obj = classification(
+            tiny_sequential(on_maps, on_features),
+            50,
+            3,
+            7,
+            Precision::F64,
+        );
+        objectives.push((format!("{on_maps}{on_features}"), obj));
+    }
+    for (name, mut obj) in objectives {
+        let (n, d) = (obj.n_samples(), obj.dim());
+        let theta = obj.arch().init(Init::PyTorch, 4);
+        let own: Vec<Vec<f64>> = (0..n)
+            .map(|i| {
+                let one_hot: Vec<f64> = (0..n).map(|j| f64::from(u8::from(i == j))).collect();
+                obj.weighted_grad(&theta, &one_hot)
+            })
+            .collect();
+        for block in [1, 4, n] {
+            obj = obj.with_samples_per_block(block);
+            let rows = obj.per_sample_grads_range(&theta, 1, n - 1);
+            assert_eq!(rows.len(), (n - 1) * d, "{name}");
+            for (i, row) in rows.chunks(d).enumerate() {
+                // A zero gradient (the fixed-output net's clipped predictions) must be zero.
+                let err = rel_err(row, &own[i + 1]);
+                assert!(
+                    err < 1e-12 || row == own[i + 1],
+                    "{name}, blocks of {block}, sample {}: {err:e}",
+                    i + 1
+                );
+            }
+        }
+        assert!(
+            own[1..].iter().flatten().any(|&g| g != 0.0),
+            "{name}: some gradient is not zero"
+        );
+    }
+}
+
 #[test]
 fn f32_hvp_agrees_with_f64() {
     let theta = ArchSpec::Lenet.init(Init::PyTorch, 9);
@@ -462,41 +534,49 @@ fn tiny_sequential(on_maps: &str, on_features: &str) -> ArchSpec {
     arch
 }
 
+/// Each sequential layer kind on its own in a tiny net (`on_maps`, `on_features` of
+/// [`tiny_sequential`]); batch norm on maps in both of their layouts (after a convolution,
+/// channels-last pixels; after average pooling, NCHW maps) and on features.
+const SEQUENTIAL_CASES: [(&str, &str); 13] = [
+    (
+        r#",{"type":"conv2d","out":3,"kernel":[3,2],"stride":[2,1],"padding":[1,0],"bias":false}"#,
+        "",
+    ),
+    (
+        r#",{"type":"maxpool2d","kernel":3,"stride":2,"padding":1}"#,
+        "",
+    ),
+    (
+        r#",{"type":"avgpool2d","kernel":2,"stride":1,"padding":1}"#,
+        "",
+    ),
+    (r#",{"type":"adaptive_avgpool2d","output":[3,2]}"#, ""),
+    (r#",{"type":"relu"}"#, ""),
+    (r#",{"type":"leaky_relu","negative_slope":0.2}"#, ""),
+    (r#",{"type":"tanh"}"#, ""),
+    (r#",{"type":"sigmoid"}"#, ""),
+    (r#",{"type":"dropout","p":0.5}"#, ""),
+    (r#",{"type":"batchnorm2d"}"#, ""),
+    (
+        r#",{"type":"avgpool2d","kernel":2,"stride":1},{"type":"batchnorm2d"}"#,
+        "",
+    ),
+    (
+        "",
+        r#",{"type":"linear","out":4},{"type":"batchnorm1d","eps":0.001}"#,
+    ),
+    (
+        "",
+        r#",{"type":"group","name":"g","layers":[{"type":"linear","out":4},{"type":"relu"}]}"#,
+    ),
+];
+
 /// Each sequential layer kind on its own in a tiny net: gradient and exact H·v against central
 /// differences, the dense Hessian (from D exact HVPs) symmetric and equal to its finite
 /// differences, and for piecewise-linear layers diag(H) equal to the Gauss–Newton diagonal.
 #[test]
 fn every_sequential_layer_kind_has_exact_first_and_second_derivatives() {
-    let cases = [
-        (
-            r#",{"type":"conv2d","out":3,"kernel":[3,2],"stride":[2,1],"padding":[1,0],"bias":false}"#,
-            "",
-        ),
-        (
-            r#",{"type":"maxpool2d","kernel":3,"stride":2,"padding":1}"#,
-            "",
-        ),
-        (
-            r#",{"type":"avgpool2d","kernel":2,"stride":1,"padding":1}"#,
-            "",
-        ),
-        (r#",{"type":"adaptive_avgpool2d","output":[3,2]}"#, ""),
-        (r#",{"type":"relu"}"#, ""),
-        (r#",{"type":"leaky_relu","negative_slope":0.2}"#, ""),
-        (r#",{"type":"tanh"}"#, ""),
-        (r#",{"type":"sigmoid"}"#, ""),
-        (r#",{"type":"dropout","p":0.5}"#, ""),
-        (r#",{"type":"batchnorm2d"}"#, ""),
-        (
-            "",
-            r#",{"type":"linear","out":4},{"type":"batchnorm1d","eps":0.001}"#,
-        ),
-        (
-            "",
-            r#",{"type":"group","name":"g","layers":[{"type":"linear","out":4},{"type":"relu"}]}"#,
-        ),
-    ];
-    for (on_maps, on_features) in cases {
+    for (on_maps, on_features) in SEQUENTIAL_CASES {
         let arch = tiny_sequential(on_maps, on_features);
         let name = format!("{on_maps}{on_features}");
         let obj = classification(arch.clone(), 50, 3, 6, Precision::F64);

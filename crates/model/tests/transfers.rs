@@ -18,7 +18,9 @@ fn copies(work: impl FnOnce()) -> (usize, usize) {
 }
 
 /// A gradient uploads θ once and reads each sample block's ∇L back, an HVP uploads θ and v once
-/// and reads each block's H·v back (before 2026-12-01, θ and v were uploaded per block); besides,
+/// and reads each block's H·v back (before 2026-12-01, θ and v were uploaded per block), and
+/// the per-sample gradients upload θ once and read each block's rows back at once (before
+/// 2026-12-02, one pass and one read-back per sample); besides,
 /// each block's pass uploads the shape-only index tables of its gathers (LeNet:
 /// its second convolution's im2col; the VGG-style net: its two convolutions' im2col and its
 /// three poolings' window candidates),
@@ -37,11 +39,14 @@ fn a_gradient_and_an_hvp_copy_only_their_vectors() {
                     .with_samples_per_block(16 / blocks);
             let grad = copies(|| drop(f.grad(&theta)));
             let hvp = copies(|| drop(f.hvp(&theta, &v)));
+            let rows = copies(|| drop(f.per_sample_grads(&theta)));
             eprintln!(
-                "{arch}, {blocks} block(s): (uploads, read-backs) gradient {grad:?}, HVP {hvp:?}"
+                "{arch}, {blocks} block(s): (uploads, read-backs) gradient {grad:?}, HVP {hvp:?}, \
+                 per-sample gradients {rows:?}"
             );
             assert_eq!(grad, (1 + blocks * tables, blocks), "{arch}: gradient");
             assert_eq!(hvp, (2 + blocks * tables, blocks), "{arch}: HVP");
+            assert_eq!(rows, (1 + blocks * tables, blocks), "{arch}: per-sample");
         }
     }
 }

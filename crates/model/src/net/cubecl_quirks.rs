@@ -18,16 +18,21 @@ pub(crate) fn runs_cubecl<B: Backend>(device: &B::Device) -> bool {
     B::name(device).contains("cubecl")
 }
 
-/// The vector `v` (`[C]`) for every row of a `[n·P, C]` matrix (n samples of P rows each), to
-/// add to or multiply with it. On the CPU the broadcast `[1, C]`, whose gradient autodiff
-/// reduces with one `sum_dim` over all n·P rows. On burn-cubecl `v` expanded to `[n, P, C]`
-/// and viewed as `[n·P, C]`, whose gradient autodiff reduces with two `sum_dim`s, over n and
-/// over P: one over ≳65,500 rows was wrong on lavapipe. Exact to any order either way.
-pub(crate) fn broadcast_rows<B: Backend>(v: Tensor<B, 1>, [n, p]: [usize; 2]) -> Tensor<B, 2> {
-    let c = v.dims()[0];
-    match runs_cubecl::<B>(&v.device()) {
-        true => v.reshape([1, 1, c]).expand([n, p, c]).reshape([n * p, c]),
-        false => v.unsqueeze_dim(0),
+/// The vector `v` for every row of a `[n·P, C]` matrix (n samples of P rows each), to add to or
+/// multiply with it: `v` is `[1, C]`, the same for all rows, or `[n, C]`, one per sample (a
+/// parameter's per-sample copies, [`super::per_sample_losses_of_copies`]). On the CPU a shared
+/// `v` stays the broadcast `[1, C]`, whose gradient autodiff reduces with one `sum_dim` over
+/// all n·P rows. Otherwise `v` is expanded to `[n, P, C]` and viewed as `[n·P, C]`, whose
+/// gradient autodiff reduces with `sum_dim`s over P and over n (or not, per sample): on
+/// burn-cubecl one over ≳65,500 rows was wrong on lavapipe. Exact to any order either way.
+pub(crate) fn broadcast_rows<B: Backend>(v: Tensor<B, 2>, [n, p]: [usize; 2]) -> Tensor<B, 2> {
+    let [copies, c] = v.dims();
+    match copies == n || runs_cubecl::<B>(&v.device()) {
+        true => v
+            .reshape([copies, 1, c])
+            .expand([n, p, c])
+            .reshape([n * p, c]),
+        false => v,
     }
 }
 
@@ -42,27 +47,30 @@ const ROWS_PER_GROUP: usize = 4096;
 /// (64 MiB in f32): autodiff holds them before summing over S.
 const PARTIAL_VALUES: usize = 1 << 24;
 
-/// `x · w + b` for the rows `x` (`[n·P, K]`) of n samples (P rows each), `w` `[K, C]`, `b`
-/// `[C]` added to every row ([`broadcast_rows`]): a convolution's GEMM or a linear layer.
+/// `x · w + b` for the rows `x` (`[n·P, K]`) of n samples (P rows each), `w` `[1, K, C]`, `b`
+/// `[1, C]` added to every row ([`broadcast_rows`]): a convolution's GEMM or a linear layer.
+/// With per-sample copies of the weights (`w` `[n, K, C]`, `b` `[n, C]`), sample i's rows times
+/// its own `w`: one batched product `[n, P, K] · [n, K, C]`.
 ///
-/// On the CPU one matrix product. On burn-cubecl the rows go in S groups of consecutive rows
-/// ([`row_groups`]) as the batched product `[S, n·P/S, K] · [1, K, C]`, so autodiff forms
-/// w's gradient as S partial products xₛᵀ·gₛ summed over S (split-K), each in its own cubes:
-/// as one `[K, n·P] · [n·P, C]` product it would run on the few cubes of a K × C output (one
-/// for LeNet's first layer, 25 × 6), each through all n·P rows in series. The products of the
-/// HVP's second backward inherit the split. Exact to any order either way; only the order of
-/// the sums changes.
+/// With shared weights, one matrix product on the CPU. On burn-cubecl the rows go in S groups
+/// of consecutive rows ([`row_groups`]) as the batched product `[S, n·P/S, K] · [1, K, C]`, so
+/// autodiff forms w's gradient as S partial products xₛᵀ·gₛ summed over S (split-K), each in
+/// its own cubes: as one `[K, n·P] · [n·P, C]` product it would run on the few cubes of a
+/// K × C output (one for LeNet's first layer, 25 × 6), each through all n·P rows in series.
+/// The products of the HVP's second backward inherit the split. Exact to any order either
+/// way; only the order of the sums changes.
 pub(crate) fn rows_affine<B: Backend>(
     x: Tensor<B, 2>,
-    w: Tensor<B, 2>,
-    b: Option<Tensor<B, 1>>,
+    w: Tensor<B, 3>,
+    b: Option<Tensor<B, 2>>,
     [n, p]: [usize; 2],
 ) -> Tensor<B, 2> {
     let [rows, k] = x.dims();
-    let c = w.dims()[1];
-    let y = match runs_cubecl::<B>(&x.device()) {
-        true => grouped_product(x, w, row_groups(rows, k * c)),
-        false => x.matmul(w),
+    let [copies, _, c] = w.dims();
+    let y = match (copies == n, runs_cubecl::<B>(&x.device())) {
+        (true, _) => x.reshape([n, p, k]).matmul(w).reshape([rows, c]),
+        (false, true) => grouped_product(x, w.reshape([k, c]), row_groups(rows, k * c)),
+        (false, false) => x.matmul(w.reshape([k, c])),
     };
     match b {
         Some(b) => y + broadcast_rows(b, [n, p]),
@@ -112,7 +120,7 @@ mod tests {
         for (i, w) in w.iter().enumerate() {
             sums[i % c] += w;
         }
-        let v = Tensor::<B, 1>::from_data(TensorData::new(vec![1.5f32, -2.0], [c]), device)
+        let v = Tensor::<B, 2>::from_data(TensorData::new(vec![1.5f32, -2.0], [1, c]), device)
             .require_grad();
         let x = Tensor::<B, 2>::zeros([n * p, c], device);
         let y = x + broadcast_rows(v.clone(), [n, p]);

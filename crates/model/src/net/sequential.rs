@@ -158,7 +158,7 @@ fn forward<B: Backend>(
             };
             let [kh, kw] = kernel.hw();
             let w = p.conv_weight(kh * kw * c, out);
-            let b = bias.then(|| p.next([out]));
+            let b = bias.then(|| p.vector(out));
             let window = Window::new(kernel, Some(stride), padding, layer.output);
             let (pixels, dims) = x.pixels();
             let y = conv::conv2d(pixels, dims, w, b, &window);
@@ -170,8 +170,8 @@ fn forward<B: Backend>(
             let Shape::Flat(inputs) = layer.input else {
                 unreachable!("checked by resolve")
             };
-            let w = p.next([out, inputs]);
-            let b = bias.then(|| p.next([out]));
+            let w = p.matrix(out, inputs);
+            let b = bias.then(|| p.vector(out));
             Values::Flat(super::affine(x.flat(), w, b))
         }
         Op::Maxpool2d {
@@ -231,8 +231,8 @@ fn batch_norm<B: Backend>(
         Shape::Maps { c, .. } => c,
         Shape::Flat(f) => f,
     };
-    let gamma = p.next([channels]);
-    let beta = p.next([channels]);
+    let gamma = p.vector(channels);
+    let beta = p.vector(channels);
     let mean = net.buffer(&format!("{}.running_mean", layer.name), channels);
     let inv_std: Vec<f64> = net
         .buffer(&format!("{}.running_var", layer.name), channels)
@@ -241,20 +241,24 @@ fn batch_norm<B: Backend>(
         .collect();
     let (device, dtype) = (gamma.device(), gamma.dtype());
     let constant = |values: Vec<f64>| {
-        Tensor::<B, 1>::from_data(TensorData::new(values, [channels]), (&device, dtype))
+        Tensor::<B, 2>::from_data(TensorData::new(values, [1, channels]), (&device, dtype))
     };
+    // γ and β are `[copies, C]` (one row, or one per sample): so is the scale.
     let (mean, scale) = (constant(mean), gamma * constant(inv_std));
     // Over `x`'s rows: n samples of `per_sample` rows each.
     let affine = |x: Tensor<B, 2>, per_sample: usize| {
         let n = x.dims()[0] / per_sample;
-        let row = |t: Tensor<B, 1>| broadcast_rows(t, [n, per_sample]);
-        (x - mean.clone().unsqueeze_dim(0)) * row(scale.clone()) + row(beta.clone())
+        let row = |t: Tensor<B, 2>| broadcast_rows(t, [n, per_sample]);
+        (x - mean.clone()) * row(scale.clone()) + row(beta.clone())
     };
     match x {
         Values::Flat(x) => Values::Flat(affine(x, 1)),
         Values::Pixels(x, dims @ [_, h, w, _]) => Values::Pixels(affine(x, h * w), dims),
         Values::Maps(x) => {
-            let column = |t: Tensor<B, 1>| t.reshape([1, channels, 1, 1]);
+            let column = |t: Tensor<B, 2>| {
+                let copies = t.dims()[0];
+                t.reshape([copies, channels, 1, 1])
+            };
             Values::Maps((x - column(mean)) * column(scale) + column(beta))
         }
     }

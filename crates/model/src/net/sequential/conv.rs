@@ -41,18 +41,19 @@ impl Window {
 
 /// The convolution of channels-last maps `[n, h, w, C]`, given as their pixel matrix
 /// `[n·h·w, C]`, with weights `weight` (the `[kh·kw·C, out]` matrix, rows in (kh, kw, C)
-/// order) and bias `b` over `window`: the output's pixel matrix `[n·oh·ow, out]`. One `select`
-/// of whole pixels (padding reads zeros; [`gather_pixels`]) builds the im2col matrix
-/// `[n·oh·ow, kh·kw·C]`, and one matrix product applies the weights.
+/// order, stacked as `Params` hands it out: `[copies, kh·kw·C, out]`) and bias `b` over
+/// `window`: the output's pixel matrix `[n·oh·ow, out]`. One `select` of whole pixels (padding
+/// reads zeros; [`gather_pixels`]) builds the im2col matrix `[n·oh·ow, kh·kw·C]`, and one
+/// matrix product applies the weights ([`rows_affine`]).
 pub(super) fn conv2d<B: Backend>(
     pixels: Tensor<B, 2>,
     [n, h, w, _]: [usize; 4],
-    weight: Tensor<B, 2>,
-    b: Option<Tensor<B, 1>>,
+    weight: Tensor<B, 3>,
+    b: Option<Tensor<B, 2>>,
     window: &Window,
 ) -> Tensor<B, 2> {
     let [oh, ow] = window.output;
     let fields = window.receptive_fields(h, w);
-    let patches = gather_pixels(pixels, n, &fields).reshape([n * oh * ow, weight.dims()[0]]);
+    let patches = gather_pixels(pixels, n, &fields).reshape([n * oh * ow, weight.dims()[1]]);
     rows_affine(patches, weight, b, [n, oh * ow])
 }
