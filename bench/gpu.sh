@@ -9,9 +9,10 @@
 #
 # Usage: bench/gpu.sh OUT [BENCH] [lenet|vgg11|both|quick]  (BENCH: the `gpu` bench binary;
 # default: build it with `cargo bench -p curvscope --features wgpu,cuda --bench gpu --no-run`).
-# Device time, estimated from the H200 run's per-call times (2026-11-30): lenet ≈ 4 min; vgg11
+# Device time, estimated from the H200 run's per-call times (2026-11-30): lenet ≈ 4.5 min; vgg11
 # ≈ 13 min, most of it burn-wgpu's top-20 Lanczos (≈ 140 HVPs of 1.5 s), so give each net its
-# own call. `quick` (≈ 5 min estimated the same way, not yet run on a GPU; for a session with
+# own call. The per-sample gradients (timed after Lanczos and Tr(HΣ), added 2026-12-01) are not
+# in these estimates: their time limits have 20–30 s more for them. `quick` (≈ 5 min estimated the same way, not yet run on a GPU; for a session with
 # little device time) skips PyTorch, Lanczos and Tr(HΣ): both nets' first calls, gradient, HVP
 # and agreement on the CPU and both GPU backends, then the kernel profiles; its limits add up to
 # 520 s, under the device tool's 600 s per command when BENCH is given (built beforehand).
@@ -59,7 +60,7 @@ if [ "$nets" = quick ]; then
     exit
 fi
 if [ "$nets" != vgg11 ]; then
-    timeout 60 python3 bench/gpu_pytorch.py lenet "$out/pytorch.jsonl" cuda
+    timeout 75 python3 bench/gpu_pytorch.py lenet "$out/pytorch.jsonl" cuda
     run lenet cpu 45
     run lenet wgpu 150 4
     run lenet cuda 90 4
@@ -68,10 +69,10 @@ if [ "$nets" != vgg11 ]; then
     profile lenet cuda 40
 fi
 if [ "$nets" != lenet ]; then
-    timeout 150 python3 bench/gpu_pytorch.py vgg11 "$out/pytorch.jsonl" cuda
+    timeout 170 python3 bench/gpu_pytorch.py vgg11 "$out/pytorch.jsonl" cuda
     CURVSCOPE_GPU_REPS=1 run vgg11 cpu:basic 80
-    CURVSCOPE_GPU_REPS=3 run vgg11 cuda 200 4
-    CURVSCOPE_GPU_REPS=3 run vgg11 wgpu 400 4
+    CURVSCOPE_GPU_REPS=3 run vgg11 cuda 220 4
+    CURVSCOPE_GPU_REPS=3 run vgg11 wgpu 430 4
     profile vgg11 wgpu 60
     profile vgg11 cuda 40
 fi

@@ -48,7 +48,7 @@ use timing::{median_and_min, timed};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// How many per-sample gradients are timed: LeNet's all N, VGG-11's first 16 (its N rows
-/// would take 37 GB in f32 on the host).
+/// would take 74 GB on the host, where they are f64).
 fn per_sample_rows(net: &str, n: usize) -> usize {
     match net {
         "lenet" => n,

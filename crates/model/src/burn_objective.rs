@@ -103,10 +103,11 @@ pub const PREPARED_INPUT_LIMIT: usize = 1 << 30;
 /// number of blocks per thread, at least one (VGG-11: one block of 74 MB per thread).
 const WAVE_BYTES: usize = 1 << 28;
 
-/// Most bytes of per-sample copies of θ a block of per-sample gradients makes
-/// ([`BurnObjective::per_sample_grads_of`]); their gradients take as much again. VGG-11 in f32:
-/// 7 samples per block.
-const PER_SAMPLE_COPY_BYTES: usize = 1 << 28;
+/// Most bytes of per-sample copies of θ that the blocks of per-sample gradients running at once
+/// make ([`BurnObjective::per_sample_grads_of`]); their gradients on the device and on the host
+/// take about twice as much again. LeNet × 1,200 in f32 on 4 threads: 4 blocks of 300 samples;
+/// VGG-11: one sample per block.
+const PER_SAMPLE_COPY_BYTES: usize = 1 << 26;
 
 /// Default samples per block of full-batch work (loss, gradient, HVP) on the CPU: small enough
 /// that a block's activations stay near the cache and blocks spread over the cores, large
@@ -408,8 +409,8 @@ impl<B: Backend> BurnObjective<B> {
     /// The per-sample gradients ∇ℓ_i(θ) of `batch`'s samples, row-major `[n, D]` in PyTorch's
     /// order: the gradients of n per-sample copies of θ's tensors, sample i's loss reading copy
     /// i ([`net::per_sample_losses_of_copies`]), from one forward and one backward pass. The
-    /// copies' gradients come back tensor by tensor (each `[n, len]`) and are interleaved into
-    /// rows on the host.
+    /// copies' gradients come back tensor by tensor (each `[n, len]`) and are gathered into
+    /// rows on the host, one row at a time.
     fn per_sample_grads_of(&self, theta: &Theta<B>, batch: &Batch<B>) -> Vec<f64> {
         let n = batch.n_samples();
         let copies: Theta<B> = theta
@@ -425,18 +426,18 @@ impl<B: Backend> BurnObjective<B> {
         let by_tensor = self.grad_of_scalar(&copies, batch, |copies, batch| {
             net::per_sample_losses_of_copies(&self.arch, copies, batch).sum()
         });
-        let mut rows = vec![0.0; n * self.dim];
-        let (mut read, mut column) = (0, 0);
-        for part in theta {
-            let len = part.dims()[0];
-            for (i, row) in rows.chunks_mut(self.dim).enumerate() {
+        let mut rows = Vec::with_capacity(n * self.dim);
+        let mut row = vec![0.0; self.dim];
+        for i in 0..n {
+            let (mut read, mut column) = (0, 0);
+            for part in theta {
+                let len = part.dims()[0];
                 row[column..column + len].copy_from_slice(&by_tensor[read + i * len..][..len]);
+                (read, column) = (read + n * len, column + len);
             }
-            (read, column) = (read + n * len, column + len);
+            rows.extend(self.to_pytorch(&row, 0));
         }
-        rows.chunks(self.dim)
-            .flat_map(|row| self.to_pytorch(row, 0))
-            .collect()
+        rows
     }
 
     /// The gradient of θ on the host from each leaf's gradient (zero where the loss does not
@@ -658,9 +659,10 @@ impl<B: Backend> Objective for BurnObjective<B> {
     }
 
     /// Per block of samples, one forward and one backward pass of per-sample copies of θ
-    /// ([`BurnObjective::per_sample_grads_of`]); blocks of at most [`SAMPLES_PER_BLOCK`] (or
-    /// [`BurnObjective::with_samples_per_block`]) and [`PER_SAMPLE_COPY_BYTES`] of copies,
-    /// spread over rayon's pool.
+    /// ([`BurnObjective::per_sample_grads_of`]), blocks spread over rayon's pool: at most
+    /// [`SAMPLES_PER_BLOCK`] samples (or [`BurnObjective::with_samples_per_block`]), at least one
+    /// block per thread, and [`PER_SAMPLE_COPY_BYTES`] of copies in the blocks that run at
+    /// once. A sample's row is the same whatever block it falls in.
     fn per_sample_grads_range(&self, theta: &[f64], start: usize, len: usize) -> Vec<f64> {
         self.check_theta(theta);
         assert!(
@@ -669,10 +671,13 @@ impl<B: Backend> Objective for BurnObjective<B> {
             start + len,
             self.n_samples()
         );
-        let copy = self.dim.max(1) * self.dtype.size();
+        let threads = rayon::current_num_threads();
+        let copies = PER_SAMPLE_COPY_BYTES / (self.dim.max(1) * self.dtype.size() * threads);
         let block = self
             .samples_per_block
-            .min((PER_SAMPLE_COPY_BYTES / copy).max(1));
+            .min(len.div_ceil(threads))
+            .min(copies)
+            .max(1);
         let blocks: Vec<(usize, usize)> = (start..start + len)
             .step_by(block)
             .map(|first| (first, block.min(start + len - first)))

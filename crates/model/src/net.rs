@@ -86,7 +86,8 @@ impl<B: Backend> Params<B> {
         self.next([self.copies, rows, cols])
     }
 
-    /// A convolution weight as the `[kh·kw·in, out]` matrix its im2col patches multiply: a
+    /// A convolution weight as the `[kh·kw·in, out]` matrix its im2col patches multiply
+    /// (`[copies, kh·kw·in, out]`): a
     /// reshape, for θ's leaves hold convolution weights in that `[kh, kw, in, out]` order
     /// ([`crate::BurnObjective`] reorders PyTorch's `[out, in, kh, kw]` on the host before
     /// uploading θ, and the gradient back once the sample blocks' gradients are summed).
@@ -262,8 +263,9 @@ pub fn prepare_input<B: Backend>(arch: &ArchSpec, x: Tensor<B, 2>) -> Tensor<B, 
 
 /// Rows and columns of [`prepare_input`]'s output per sample: one row of k²·C per first-layer
 /// convolution output for CNNs, else one row of all features. A block of samples is then a range
-/// of rows, a view of the prepared inputs that is never reshaped (burn-flex copies on reshaping a
-/// view that does not start at its buffer's start).
+/// of rows, a view of the prepared inputs that full-batch passes never reshape (burn-flex copies
+/// on reshaping a view that does not start at its buffer's start; per-sample gradients' batched
+/// products do, once per block).
 pub fn prepared_input_shape(arch: &ArchSpec) -> [usize; 2] {
     first_conv(arch).map_or([1, arch.input_len()], |layer| {
         [layer.positions(), layer.cols()]

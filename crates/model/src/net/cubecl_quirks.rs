@@ -112,25 +112,41 @@ mod tests {
 
     /// `x + v` over 10 samples of 7,000 rows (70,000 rows: past lavapipe's loop limit) has
     /// the host's values, and v's gradient of Σ w ⊙ (x + v) is w's column sums, exactly
-    /// (small integers).
+    /// (small integers): over all rows for one shared `v` (`[1, C]`), over each sample's rows
+    /// for per-sample copies (`[10, C]`).
     fn rows_sum_exactly<B: AutodiffBackend>(device: &B::Device) {
         let [n, p, c] = [10, 7_000, 2];
         let w: Vec<f32> = (0..n * p * c).map(|i| (i % 7) as f32 - 2.0).collect();
-        let mut sums = vec![0.0; c];
-        for (i, w) in w.iter().enumerate() {
-            sums[i % c] += w;
+        for copies in [1, n] {
+            // Copy j of v is (1.5 + j, −2 − j); row r reads copy r / p, or the only one.
+            let copy_of_row = |row: usize| if copies == 1 { 0 } else { row / p };
+            let v: Vec<f32> = (0..copies)
+                .flat_map(|j| [1.5 + j as f32, -2.0 - j as f32])
+                .collect();
+            let mut sums = vec![0.0; copies * c];
+            for (i, w) in w.iter().enumerate() {
+                sums[copy_of_row(i / c) * c + i % c] += w;
+            }
+            let v = Tensor::<B, 2>::from_data(TensorData::new(v.clone(), [copies, c]), device)
+                .require_grad();
+            let x = Tensor::<B, 2>::zeros([n * p, c], device);
+            let y = x + broadcast_rows(v.clone(), [n, p]);
+            let weights = Tensor::<B, 2>::from_data(TensorData::new(w.clone(), [n * p, c]), device);
+            let grads = (y.clone() * weights).sum().backward();
+            let host = |t: TensorData| t.convert::<f32>().into_vec::<f32>().expect("floats");
+            let values = host(v.clone().inner().into_data());
+            let y = host(y.into_data());
+            for (row, got) in y.chunks(c).enumerate() {
+                let j = copy_of_row(row);
+                assert_eq!(
+                    got,
+                    &values[j * c..(j + 1) * c],
+                    "{copies} copies: x + v, row {row}"
+                );
+            }
+            let grad = host(v.grad(&grads).expect("v is on the tape").into_data());
+            assert_eq!(grad, sums, "{copies} copies");
         }
-        let v = Tensor::<B, 2>::from_data(TensorData::new(vec![1.5f32, -2.0], [1, c]), device)
-            .require_grad();
-        let x = Tensor::<B, 2>::zeros([n * p, c], device);
-        let y = x + broadcast_rows(v.clone(), [n, p]);
-        let w = Tensor::<B, 2>::from_data(TensorData::new(w, [n * p, c]), device);
-        let grads = (y.clone() * w).sum().backward();
-        let host = |t: TensorData| t.convert::<f32>().into_vec::<f32>().expect("floats");
-        let y = host(y.into_data());
-        assert!(y.chunks(c).all(|row| row == [1.5, -2.0]), "x + v");
-        let grad = host(v.grad(&grads).expect("v is on the tape").into_data());
-        assert_eq!(grad, sums);
     }
 
     #[test]
