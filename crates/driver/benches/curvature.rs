@@ -194,6 +194,18 @@ fn run_precision(
         None,
         || obj.per_sample_grads(theta),
     );
+    bench.time(
+        "Gauss–Newton diagonal (exact Tr(H))",
+        "burn-flex",
+        precision,
+        1,
+        REPS,
+        None,
+        || {
+            obj.hessian_diagonal(theta)
+                .expect("LeNet is piecewise linear")
+        },
+    );
 
     let lanczos = LanczosOptions {
         k: 20,

@@ -104,7 +104,7 @@ pub const PREPARED_INPUT_LIMIT: usize = 1 << 30;
 const WAVE_BYTES: usize = 1 << 28;
 
 /// Most bytes of per-sample copies of θ that the blocks of per-sample gradients running at once
-/// make ([`BurnObjective::per_sample_grads_of`]); their gradients on the device and on the host
+/// make ([`BurnObjective::copies_grad`]); their gradients on the device and on the host
 /// take about twice as much again. LeNet × 1,200 in f32 on 4 threads: 4 blocks of 300 samples;
 /// VGG-11: one sample per block.
 const PER_SAMPLE_COPY_BYTES: usize = 1 << 26;
@@ -278,13 +278,23 @@ impl<B: Backend> BurnObjective<B> {
             .collect()
     }
 
-    /// Σ over blocks of `f(block)`, element-wise, in block order (deterministic).
+    /// Σ over [`BurnObjective::blocks`] of `f(block)`, element-wise, in block order
+    /// (deterministic).
+    fn sum_over_blocks(&self, f: impl Fn(Batch<B>, usize) -> Vec<f64> + Sync) -> Vec<f64> {
+        self.sum_over(&self.blocks(), f)
+    }
+
+    /// Σ over `blocks` (`(start, len)`) of `f(block)`, element-wise, in block order
+    /// (deterministic).
     ///
     /// In waves of [`WAVE_BYTES`] of block results (whole blocks per thread), summed
     /// before the next wave runs: collecting all of them first held 20 × D values for
     /// VGG-11 × 1,000 (1.5 GB); a small net's blocks all fit one wave, as before.
-    fn sum_over_blocks(&self, f: impl Fn(Batch<B>, usize) -> Vec<f64> + Sync) -> Vec<f64> {
-        let blocks = self.blocks();
+    fn sum_over(
+        &self,
+        blocks: &[(usize, usize)],
+        f: impl Fn(Batch<B>, usize) -> Vec<f64> + Sync,
+    ) -> Vec<f64> {
         // A whole number of blocks per thread: a wave of 3 blocks on 2 threads idled one
         // thread a third of the time (VGG-11 × 1,000's HVP 20.8 → 26.7 s).
         let threads = rayon::current_num_threads();
@@ -406,12 +416,36 @@ impl<B: Backend> BurnObjective<B> {
         self.concat_grads(&theta_inner, |part| part.grad(&inner_grads))
     }
 
-    /// The per-sample gradients ∇ℓ_i(θ) of `batch`'s samples, row-major `[n, D]` in PyTorch's
-    /// order: the gradients of n per-sample copies of θ's tensors, sample i's loss reading copy
-    /// i ([`net::per_sample_losses_of_copies`]), from one forward and one backward pass. The
-    /// copies' gradients come back tensor by tensor (each `[n, len]`) and are gathered into
-    /// rows on the host, one row at a time.
-    fn per_sample_grads_of(&self, theta: &Theta<B>, batch: &Batch<B>) -> Vec<f64> {
+    /// The samples `start..start + len` in blocks for passes over per-sample copies of θ
+    /// ([`BurnObjective::copies_grad`]): at most [`SAMPLES_PER_BLOCK`] samples (or
+    /// [`BurnObjective::with_samples_per_block`]), at least one block per thread, and
+    /// [`PER_SAMPLE_COPY_BYTES`] of copies in the blocks that run at once.
+    fn per_sample_blocks(&self, start: usize, len: usize) -> Vec<(usize, usize)> {
+        let threads = rayon::current_num_threads();
+        let copies = PER_SAMPLE_COPY_BYTES / (self.dim.max(1) * self.dtype.size() * threads);
+        let block = self
+            .samples_per_block
+            .min(len.div_ceil(threads))
+            .min(copies)
+            .max(1);
+        (start..start + len)
+            .step_by(block)
+            .map(|first| (first, block.min(start + len - first)))
+            .collect()
+    }
+
+    /// ∇ of Σ_i scalar_i over n per-sample copies θ_i of θ's tensors, at θ_i = θ, where
+    /// `scalar` computes the sum from the copies (sample i reading copy i: see
+    /// [`net::per_sample_losses_of_copies`]) and the samples of `batch`: one forward and one
+    /// backward pass give every sample's gradient of its own term. Returned tensor by tensor in
+    /// the leaves' order, each `[n, len]` row-major (sample i's gradient of tensor t at
+    /// `offset_t + i·len_t`).
+    fn copies_grad(
+        &self,
+        theta: &Theta<B>,
+        batch: &Batch<B>,
+        scalar: impl FnOnce(Theta<Autodiff<B>>, &Batch<Autodiff<B>>) -> Tensor<Autodiff<B>, 1>,
+    ) -> Vec<f64> {
         let n = batch.n_samples();
         let copies: Theta<B> = theta
             .iter()
@@ -423,7 +457,15 @@ impl<B: Backend> BurnObjective<B> {
                     .reshape([n * len])
             })
             .collect();
-        let by_tensor = self.grad_of_scalar(&copies, batch, |copies, batch| {
+        self.grad_of_scalar(&copies, batch, scalar)
+    }
+
+    /// The per-sample gradients ∇ℓ_i(θ) of `batch`'s samples, row-major `[n, D]` in PyTorch's
+    /// order: the gradients of per-sample copies of θ ([`BurnObjective::copies_grad`]) of
+    /// Σ_i ℓ_i(θ_i), gathered into rows on the host, one row at a time.
+    fn per_sample_grads_of(&self, theta: &Theta<B>, batch: &Batch<B>) -> Vec<f64> {
+        let n = batch.n_samples();
+        let by_tensor = self.copies_grad(theta, batch, |copies, batch| {
             net::per_sample_losses_of_copies(&self.arch, copies, batch).sum()
         });
         let mut rows = Vec::with_capacity(n * self.dim);
@@ -658,11 +700,9 @@ impl<B: Backend> Objective for BurnObjective<B> {
         vs.par_iter().map(|v| self.hvp(theta, v)).collect()
     }
 
-    /// Per block of samples, one forward and one backward pass of per-sample copies of θ
-    /// ([`BurnObjective::per_sample_grads_of`]), blocks spread over rayon's pool: at most
-    /// [`SAMPLES_PER_BLOCK`] samples (or [`BurnObjective::with_samples_per_block`]), at least one
-    /// block per thread, and [`PER_SAMPLE_COPY_BYTES`] of copies in the blocks that run at
-    /// once. A sample's row is the same whatever block it falls in.
+    /// Per block of samples ([`BurnObjective::per_sample_blocks`]), one forward and one
+    /// backward pass of per-sample copies of θ ([`BurnObjective::per_sample_grads_of`]),
+    /// blocks spread over rayon's pool. A sample's row is the same whatever block it falls in.
     fn per_sample_grads_range(&self, theta: &[f64], start: usize, len: usize) -> Vec<f64> {
         self.check_theta(theta);
         assert!(
@@ -671,18 +711,8 @@ impl<B: Backend> Objective for BurnObjective<B> {
             start + len,
             self.n_samples()
         );
-        let threads = rayon::current_num_threads();
-        let copies = PER_SAMPLE_COPY_BYTES / (self.dim.max(1) * self.dtype.size() * threads);
-        let block = self
-            .samples_per_block
-            .min(len.div_ceil(threads))
-            .min(copies)
-            .max(1);
-        let blocks: Vec<(usize, usize)> = (start..start + len)
-            .step_by(block)
-            .map(|first| (first, block.min(start + len - first)))
-            .collect();
         let theta = self.theta_parts(theta);
+        let blocks = self.per_sample_blocks(start, len);
         self.map_blocks(&blocks, |batch, _| self.per_sample_grads_of(&theta, &batch))
             .concat()
     }

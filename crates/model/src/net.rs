@@ -532,6 +532,20 @@ pub fn outputs<B: Backend>(arch: &ArchSpec, theta: Theta<B>, x: Tensor<B, 2>) ->
     outputs_of(arch, &mut Params::new(theta, 1), x)
 }
 
+/// [`outputs`] of a batch of N networks, one sample each: sample i through copy i of θ (each of
+/// `copies`' tensors `[N, len]`, flat; see [`per_sample_losses_of_copies`]).
+pub fn outputs_of_copies<B: Backend>(
+    arch: &ArchSpec,
+    copies: Theta<B>,
+    batch: &Batch<B>,
+) -> Tensor<B, 2> {
+    outputs_of(
+        arch,
+        &mut Params::new(copies, batch.n_samples()),
+        batch.x.clone(),
+    )
+}
+
 /// [`outputs`] with the parameters read from `p`.
 fn outputs_of<B: Backend>(arch: &ArchSpec, p: &mut Params<B>, x: Tensor<B, 2>) -> Tensor<B, 2> {
     match arch {

@@ -71,8 +71,9 @@ fn both(
     (cpu, gpu)
 }
 
-/// Loss, gradient, HVP and per-sample gradients (all samples) agree to 1e-4 relative. Each GPU quantity is
-/// timed twice: the first call includes compiling its shaders.
+/// Loss, gradient, HVP, per-sample gradients (all samples) and the exact diag(H) (the
+/// Gauss–Newton diagonal of these piecewise-linear nets) agree to 1e-4 relative. Each GPU
+/// quantity is timed twice: the first call includes compiling its shaders.
 fn agree(arch: ArchSpec, samples_per_block: usize) {
     let (cpu, gpu) = both(&arch, &images(), samples_per_block);
     let theta = arch.init(Init::PyTorch, 3);
@@ -86,11 +87,22 @@ fn agree(arch: ArchSpec, samples_per_block: usize) {
     let (grad, grad_time) = twice(&|| gpu.grad(&theta));
     let (hvp, hvp_time) = twice(&|| gpu.hvp(&theta, &v));
     let (rows, rows_time) = twice(&|| gpu.per_sample_grads(&theta));
+    let (diagonal, diagonal_time) = twice(&|| {
+        gpu.hessian_diagonal(&theta)
+            .expect("a piecewise-linear net")
+    });
     let errors = [
         ("loss", rel_err(&loss, &[cpu.loss(&theta)])),
         ("gradient", rel_err(&grad, &cpu.grad(&theta))),
         ("HVP", rel_err(&hvp, &cpu.hvp(&theta, &v))),
         ("per-sample", rel_err(&rows, &cpu.per_sample_grads(&theta))),
+        (
+            "diag(H)",
+            rel_err(
+                &diagonal,
+                &cpu.hessian_diagonal(&theta).expect("the same net"),
+            ),
+        ),
     ];
     let listed: Vec<String> = errors.iter().map(|(w, e)| format!("{w} {e:.1e}")).collect();
     let blocks = match samples_per_block {
@@ -99,7 +111,7 @@ fn agree(arch: ArchSpec, samples_per_block: usize) {
     };
     eprintln!(
         "{arch}, {blocks}: rel. err. {}; GPU loss {loss_time}, gradient {grad_time}, HVP \
-         {hvp_time}, per-sample gradients {rows_time}",
+         {hvp_time}, per-sample gradients {rows_time}, diag(H) {diagonal_time}",
         listed.join(", ")
     );
     for (what, err) in errors {

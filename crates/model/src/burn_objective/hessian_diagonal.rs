@@ -4,7 +4,6 @@
 use burn::backend::Autodiff;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
-use rayon::prelude::*;
 
 use super::{to_host, to_tensor, BurnObjective};
 use crate::arch::{Activation, ArchSpec};
@@ -99,11 +98,12 @@ impl<B: Backend> BurnObjective<B> {
     /// The fixed-output net's (clip(f) − y)², clip to [δ, 1 − δ]: A_i = 2 where δ ≤ f_i ≤ 1 − δ
     /// and 0 where the clip is flat, so diag(H) = (2/N) Σ_{i inside} (∇_θ f_i)².
     ///
-    /// **How.** With A_i = Σ_r s_r s_rᵀ, diag(J_iᵀ A_i J_i) = Σ_r (J_iᵀ s_r)² and J_iᵀ s =
-    /// ∇_θ⟨s, f(x_i; θ)⟩ for constant s: one single-sample backward pass per column (C for
-    /// cross-entropy, at most 1 for the clipped square), i.e. C per-sample-gradient passes in
-    /// all, like BackPACK's exact DiagGGN (Dangel et al. 2020). Squares are summed in f64, per
-    /// sample block in parallel, holding one D-vector per sample of a block at most.
+    /// **How.** With A_i = Σ_r s_ir s_irᵀ, diag(J_iᵀ A_i J_i) = Σ_r (J_iᵀ s_ir)² and J_iᵀ s =
+    /// ∇_θ⟨s, f(x_i; θ)⟩ for constant s. Per block of samples and per column index r (C for
+    /// cross-entropy, at most 1 for the clipped square), one forward and one backward pass of
+    /// per-sample copies of θ give every sample's J_iᵀ s_ir at once
+    /// ([`BurnObjective::copies_grad`]): C per-sample-gradient passes in all, like BackPACK's
+    /// exact DiagGGN (Dangel et al. 2020), not C per sample. Squares are summed in f64 on the host.
     ///
     /// ```
     /// use curvscope_model::{default_data_dir, digits, Activation, ArchSpec, BurnObjective, Cpu, Init, Objective, Precision};
@@ -125,16 +125,51 @@ impl<B: Backend> BurnObjective<B> {
     /// For toy2d, which has no network outputs.
     pub fn gauss_newton_diagonal(&self, theta: &[f64]) -> Vec<f64> {
         let theta = self.theta_parts(theta);
-        let sum = self.sum_over_blocks(|block, start| {
-            let per_sample: Vec<Vec<f64>> = self
-                .output_hessian_factors(&theta, block)
-                .into_par_iter()
-                .enumerate()
-                .map(|(k, columns)| self.sample_gauss_newton_diagonal(&theta, start + k, &columns))
-                .collect();
-            self.sum_in_order(per_sample)
+        let blocks = self.per_sample_blocks(0, self.batch.n_samples());
+        let sum = self.sum_over(&blocks, |block, _| {
+            self.block_gauss_newton_diagonal(&theta, block)
         });
         self.mean_in_pytorch_order(&sum, 0)
+    }
+
+    /// Σ_{i ∈ block} diag(J_iᵀ A_i J_i) in the leaves' order: for each column index r, the
+    /// per-sample gradients J_iᵀ s_ir = ∇_{θ_i}⟨s_ir, f(x_i; θ_i)⟩ of all of the block's samples
+    /// from one pass over per-sample copies (a sample whose factor has no column r, a clipped
+    /// prediction, contributes s = 0), squared and summed.
+    fn block_gauss_newton_diagonal(&self, theta: &Theta<B>, block: Batch<B>) -> Vec<f64> {
+        let n = block.n_samples();
+        let factors = self.output_hessian_factors(theta, block.clone());
+        let width = self.arch.classes().unwrap_or(1);
+        let columns = factors.iter().map(Vec::len).max().unwrap_or(0);
+        let mut diagonal = vec![0.0; self.dim];
+        for r in 0..columns {
+            let s: Vec<f64> = factors
+                .iter()
+                .flat_map(|factor| factor.get(r).cloned().unwrap_or_else(|| vec![0.0; width]))
+                .collect();
+            let by_tensor = self.copies_grad(theta, &block, |copies, block| {
+                let s = Tensor::<Autodiff<B>, 1>::from_inner(to_tensor::<B>(
+                    &s,
+                    &self.device,
+                    self.dtype,
+                ))
+                .reshape([n, width]);
+                (net::outputs_of_copies(&self.arch, copies, block) * s).sum()
+            });
+            // Tensor by tensor, n rows of its length: the squares summed over the rows.
+            let mut read = 0;
+            let mut column = 0;
+            for part in theta {
+                let len = part.dims()[0];
+                for row in by_tensor[read..read + n * len].chunks(len) {
+                    for (d, g) in diagonal[column..column + len].iter_mut().zip(row) {
+                        *d += g * g;
+                    }
+                }
+                (read, column) = (read + n * len, column + len);
+            }
+        }
+        diagonal
     }
 
     /// For each sample of `block`, the columns s_r of a factor A = Σ_r s_r s_rᵀ of the loss's
@@ -159,30 +194,5 @@ impl<B: Backend> BurnObjective<B> {
                     .collect()
             }
         }
-    }
-
-    /// diag(J_iᵀ A_i J_i) = Σ_r (J_iᵀ s_r)² of sample i, with J_iᵀ s = ∇_θ⟨s, f(x_i; θ)⟩, in the
-    /// leaves' order.
-    fn sample_gauss_newton_diagonal(
-        &self,
-        theta: &Theta<B>,
-        i: usize,
-        columns: &[Vec<f64>],
-    ) -> Vec<f64> {
-        let sample = self.batch_range(i, 1);
-        let mut diagonal = vec![0.0; self.dim];
-        for s in columns {
-            let jts = self.grad_of_scalar(theta, &sample, |theta, sample| {
-                let s = Tensor::<Autodiff<B>, 1>::from_inner(to_tensor::<B>(
-                    s,
-                    &self.device,
-                    self.dtype,
-                ))
-                .reshape([1, s.len()]);
-                (net::outputs(&self.arch, theta, sample.x.clone()) * s).sum()
-            });
-            diagonal.iter_mut().zip(&jts).for_each(|(d, g)| *d += g * g);
-        }
-        diagonal
     }
 }
