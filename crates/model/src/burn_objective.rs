@@ -85,6 +85,25 @@ impl std::fmt::Display for Precision {
     }
 }
 
+/// [`BurnObjective::copies_grad`]'s result split tensor by tensor: each tensor's coordinates in
+/// θ (in the leaves' order) and its `[n, len]` row-major per-sample gradients.
+fn tensor_rows<'a, B: Backend>(
+    theta: &Theta<B>,
+    by_tensor: &'a [f64],
+    n: usize,
+) -> Vec<(std::ops::Range<usize>, &'a [f64])> {
+    let mut start = 0;
+    theta
+        .iter()
+        .map(|part| {
+            let len = part.dims()[0];
+            let columns = start..start + len;
+            start += len;
+            (columns, &by_tensor[n * (start - len)..n * start])
+        })
+        .collect()
+}
+
 /// `Tensor<B,1>` from host f64 values, converted to `dtype`.
 fn to_tensor<B: Backend>(values: &[f64], device: &B::Device, dtype: DType) -> Tensor<B, 1> {
     transfer::float_to_device(values.to_vec(), [values.len()], device, dtype)
@@ -468,14 +487,13 @@ impl<B: Backend> BurnObjective<B> {
         let by_tensor = self.copies_grad(theta, batch, |copies, batch| {
             net::per_sample_losses_of_copies(&self.arch, copies, batch).sum()
         });
+        let tensors = tensor_rows(theta, &by_tensor, n);
         let mut rows = Vec::with_capacity(n * self.dim);
         let mut row = vec![0.0; self.dim];
         for i in 0..n {
-            let (mut read, mut column) = (0, 0);
-            for part in theta {
-                let len = part.dims()[0];
-                row[column..column + len].copy_from_slice(&by_tensor[read + i * len..][..len]);
-                (read, column) = (read + n * len, column + len);
+            for (columns, grads) in &tensors {
+                let len = columns.len();
+                row[columns.clone()].copy_from_slice(&grads[i * len..(i + 1) * len]);
             }
             rows.extend(self.to_pytorch(&row, 0));
         }

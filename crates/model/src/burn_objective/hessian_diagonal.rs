@@ -5,7 +5,7 @@ use burn::backend::Autodiff;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
-use super::{to_host, to_tensor, BurnObjective};
+use super::{tensor_rows, to_host, to_tensor, BurnObjective};
 use crate::arch::{Activation, ArchSpec};
 use crate::net::{self, Batch, Theta};
 
@@ -156,17 +156,12 @@ impl<B: Backend> BurnObjective<B> {
                 .reshape([n, width]);
                 (net::outputs_of_copies(&self.arch, copies, block) * s).sum()
             });
-            // Tensor by tensor, n rows of its length: the squares summed over the rows.
-            let mut read = 0;
-            let mut column = 0;
-            for part in theta {
-                let len = part.dims()[0];
-                for row in by_tensor[read..read + n * len].chunks(len) {
-                    for (d, g) in diagonal[column..column + len].iter_mut().zip(row) {
+            for (columns, grads) in tensor_rows(theta, &by_tensor, n) {
+                for sample in grads.chunks(columns.len()) {
+                    for (d, g) in diagonal[columns.clone()].iter_mut().zip(sample) {
                         *d += g * g;
                     }
                 }
-                (read, column) = (read + n * len, column + len);
             }
         }
         diagonal
