@@ -6,8 +6,8 @@
 //! gradient chunks and their copies, Σ's centred gradients). Not counted: the data set, the
 //! network's activations and a few D-vectors of θ, gradients and HVP in- and outputs
 //! ([`OVERHEAD_VECTORS`] cover those), and the objective's own working memory while it computes
-//! a chunk (the burn networks' per-sample copies of θ: at most 64 MiB at once, about three
-//! times that with their gradients).
+//! a chunk (the burn networks' per-sample copies of θ: at most 16 MiB per block, one block per
+//! thread at once, about five times that with their gradients).
 
 use bytesize::ByteSize;
 use curvscope_hessian::{krylov_size, LanczosOptions, Which};

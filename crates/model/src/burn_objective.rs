@@ -117,16 +117,16 @@ use transfer::float_to_host as to_host;
 pub const PREPARED_INPUT_LIMIT: usize = 1 << 30;
 
 /// Most bytes of sample blocks' results held at once before they are summed
-/// ([`BurnObjective::sum_over_blocks`]), counted as D-vectors: `trailing_hvps`' results are
+/// ([`BurnObjective::sum_over`]), counted as D-vectors: `trailing_hvps`' results are
 /// k × (D − first) values each, so its waves may hold up to k times this. A wave is a whole
 /// number of blocks per thread, at least one (VGG-11: one block of 74 MB per thread).
 const WAVE_BYTES: usize = 1 << 28;
 
-/// Most bytes of per-sample copies of θ that the blocks of per-sample gradients running at once
-/// make ([`BurnObjective::copies_grad`]); their gradients on the device and on the host
-/// take about twice as much again. LeNet × 1,200 in f32 on 4 threads: 4 blocks of 300 samples;
-/// VGG-11: one sample per block.
-const PER_SAMPLE_COPY_BYTES: usize = 1 << 26;
+/// Most bytes of per-sample copies of θ in one block of passes over them (per-sample gradients,
+/// the Gauss–Newton diagonal; [`BurnObjective::copies_grad`]), whatever the thread count; their
+/// gradients on the device and on the host take about four times as much again, per block
+/// running. LeNet in f32: blocks of up to 370 samples; VGG-11: one sample per block.
+const PER_SAMPLE_COPY_BYTES: usize = 1 << 24;
 
 /// Default samples per block of full-batch work (loss, gradient, HVP) on the CPU: small enough
 /// that a block's activations stay near the cache and blocks spread over the cores, large
@@ -436,17 +436,11 @@ impl<B: Backend> BurnObjective<B> {
     }
 
     /// The samples `start..start + len` in blocks for passes over per-sample copies of θ
-    /// ([`BurnObjective::copies_grad`]): at most [`SAMPLES_PER_BLOCK`] samples (or
-    /// [`BurnObjective::with_samples_per_block`]), at least one block per thread, and
-    /// [`PER_SAMPLE_COPY_BYTES`] of copies in the blocks that run at once.
-    fn per_sample_blocks(&self, start: usize, len: usize) -> Vec<(usize, usize)> {
-        let threads = rayon::current_num_threads();
-        let copies = PER_SAMPLE_COPY_BYTES / (self.dim.max(1) * self.dtype.size() * threads);
-        let block = self
-            .samples_per_block
-            .min(len.div_ceil(threads))
-            .min(copies)
-            .max(1);
+    /// ([`BurnObjective::copies_grad`]) of at most `most` samples, [`SAMPLES_PER_BLOCK`] (or
+    /// [`BurnObjective::with_samples_per_block`]) and [`PER_SAMPLE_COPY_BYTES`] of copies.
+    fn copy_blocks(&self, start: usize, len: usize, most: usize) -> Vec<(usize, usize)> {
+        let copies = PER_SAMPLE_COPY_BYTES / (self.dim.max(1) * self.dtype.size());
+        let block = self.samples_per_block.min(most).min(copies).max(1);
         (start..start + len)
             .step_by(block)
             .map(|first| (first, block.min(start + len - first)))
@@ -718,7 +712,7 @@ impl<B: Backend> Objective for BurnObjective<B> {
         vs.par_iter().map(|v| self.hvp(theta, v)).collect()
     }
 
-    /// Per block of samples ([`BurnObjective::per_sample_blocks`]), one forward and one
+    /// Per block of samples ([`BurnObjective::copy_blocks`]), one forward and one
     /// backward pass of per-sample copies of θ ([`BurnObjective::per_sample_grads_of`]),
     /// blocks spread over rayon's pool. A sample's row is the same whatever block it falls in.
     fn per_sample_grads_range(&self, theta: &[f64], start: usize, len: usize) -> Vec<f64> {
@@ -730,7 +724,10 @@ impl<B: Backend> Objective for BurnObjective<B> {
             self.n_samples()
         );
         let theta = self.theta_parts(theta);
-        let blocks = self.per_sample_blocks(start, len);
+        // At least one block per thread where there are samples enough: the rows are the same
+        // whatever the blocks.
+        let threads = rayon::current_num_threads();
+        let blocks = self.copy_blocks(start, len, len.div_ceil(threads));
         self.map_blocks(&blocks, |batch, _| self.per_sample_grads_of(&theta, &batch))
             .concat()
     }

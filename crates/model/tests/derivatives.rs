@@ -423,6 +423,34 @@ fn per_sample_gradients_are_each_samples_gradient() {
     }
 }
 
+/// The gradient, the per-sample gradients and the exact diag(H) have the same bits on 1, 2 and 3
+/// threads: blocks of per-sample copies follow the thread count only where the results do not
+/// depend on the blocks (the per-sample rows).
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    let (arch, features, classes) = small_cnn();
+    let obj = classification(arch.clone(), features, classes, 12, Precision::F64)
+        .with_samples_per_block(5);
+    let theta = arch.init(Init::PyTorch, 5);
+    let on = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a thread pool");
+        pool.install(|| {
+            (
+                obj.grad(&theta),
+                obj.per_sample_grads(&theta),
+                obj.hessian_diagonal(&theta).expect("a ReLU CNN"),
+            )
+        })
+    };
+    let one = on(1);
+    for threads in [2, 3] {
+        assert!(on(threads) == one, "{threads} threads");
+    }
+}
+
 #[test]
 fn f32_hvp_agrees_with_f64() {
     let theta = ArchSpec::Lenet.init(Init::PyTorch, 9);

@@ -125,7 +125,8 @@ impl<B: Backend> BurnObjective<B> {
     /// For toy2d, which has no network outputs.
     pub fn gauss_newton_diagonal(&self, theta: &[f64]) -> Vec<f64> {
         let theta = self.theta_parts(theta);
-        let blocks = self.per_sample_blocks(0, self.batch.n_samples());
+        // Blocks that do not depend on the thread count, nor then the sums' bits.
+        let blocks = self.copy_blocks(0, self.batch.n_samples(), usize::MAX);
         let sum = self.sum_over(&blocks, |block, _| {
             self.block_gauss_newton_diagonal(&theta, block)
         });
