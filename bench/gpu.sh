@@ -12,7 +12,7 @@
 # Device time, estimated from the H200 run's per-call times (2026-11-30): lenet ≈ 4.5 min; vgg11
 # ≈ 13 min, most of it burn-wgpu's top-20 Lanczos (≈ 140 HVPs of 1.5 s), so give each net its
 # own call. The per-sample gradients (timed after Lanczos and Tr(HΣ), added 2026-12-01) are not
-# in these estimates: their time limits have 20–30 s more for them. `quick` (≈ 5 min estimated the same way, not yet run on a GPU; for a session with
+# in these estimates: their time limits have 15–30 s more for them. `quick` (≈ 5 min estimated the same way, not yet run on a GPU; for a session with
 # little device time) skips PyTorch, Lanczos and Tr(HΣ): both nets' first calls, gradient, HVP
 # and agreement on the CPU and both GPU backends, then the kernel profiles; its limits add up to
 # 520 s, under the device tool's 600 s per command when BENCH is given (built beforehand).

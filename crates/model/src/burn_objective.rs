@@ -85,7 +85,7 @@ impl std::fmt::Display for Precision {
     }
 }
 
-/// [`BurnObjective::copies_grad`]'s result split tensor by tensor: each tensor's coordinates in
+/// The gradients of [`BurnObjective::per_sample_copies`] split tensor by tensor: each tensor's coordinates in
 /// θ (in the leaves' order) and its `[n, len]` row-major per-sample gradients.
 fn tensor_rows<'a, B: Backend>(
     theta: &Theta<B>,
@@ -123,7 +123,7 @@ pub const PREPARED_INPUT_LIMIT: usize = 1 << 30;
 const WAVE_BYTES: usize = 1 << 28;
 
 /// Most bytes of per-sample copies of θ in one block of passes over them (per-sample gradients,
-/// the Gauss–Newton diagonal; [`BurnObjective::copies_grad`]), whatever the thread count; their
+/// the Gauss–Newton diagonal; [`BurnObjective::per_sample_copies`]), whatever the thread count; their
 /// gradients on the device and on the host take about four times as much again, per block
 /// running. LeNet in f32: blocks of up to 370 samples; VGG-11: one sample per block.
 const PER_SAMPLE_COPY_BYTES: usize = 1 << 24;
@@ -221,7 +221,7 @@ impl<B: Backend> BurnObjective<B> {
         self
     }
 
-    /// Splits full-batch work and per-sample gradients into blocks of at most `samples` (default
+    /// Splits full-batch work and per-sample passes into blocks of at most `samples` (default
     /// [`SAMPLES_PER_BLOCK`], right for CPUs); a GPU wants few large blocks
     /// (`usize::MAX`: one), since each block costs kernel launches and a host round trip.
     pub fn with_samples_per_block(mut self, samples: usize) -> Self {
@@ -436,7 +436,7 @@ impl<B: Backend> BurnObjective<B> {
     }
 
     /// The samples `start..start + len` in blocks for passes over per-sample copies of θ
-    /// ([`BurnObjective::copies_grad`]) of at most `most` samples, [`SAMPLES_PER_BLOCK`] (or
+    /// ([`BurnObjective::per_sample_copies`]) of at most `most` samples, [`SAMPLES_PER_BLOCK`] (or
     /// [`BurnObjective::with_samples_per_block`]) and [`PER_SAMPLE_COPY_BYTES`] of copies.
     fn copy_blocks(&self, start: usize, len: usize, most: usize) -> Vec<(usize, usize)> {
         let copies = PER_SAMPLE_COPY_BYTES / (self.dim.max(1) * self.dtype.size());
@@ -447,20 +447,13 @@ impl<B: Backend> BurnObjective<B> {
             .collect()
     }
 
-    /// ∇ of Σ_i scalar_i over n per-sample copies θ_i of θ's tensors, at θ_i = θ, where
-    /// `scalar` computes the sum from the copies (sample i reading copy i: see
-    /// [`net::per_sample_losses_of_copies`]) and the samples of `batch`: one forward and one
-    /// backward pass give every sample's gradient of its own term. Returned tensor by tensor in
-    /// the leaves' order, each `[n, len]` row-major (sample i's gradient of tensor t at
-    /// `offset_t + i·len_t`).
-    fn copies_grad(
-        &self,
-        theta: &Theta<B>,
-        batch: &Batch<B>,
-        scalar: impl FnOnce(Theta<Autodiff<B>>, &Batch<Autodiff<B>>) -> Tensor<Autodiff<B>, 1>,
-    ) -> Vec<f64> {
-        let n = batch.n_samples();
-        let copies: Theta<B> = theta
+    /// n per-sample copies θ_i of θ's tensors (each `[n, len]`, flat), to be the leaves of
+    /// [`BurnObjective::grad_of_scalar`] with a scalar Σ_i scalar_i in which sample i reads copy
+    /// i ([`net::per_sample_losses_of_copies`]): one forward and one backward pass then give
+    /// every sample's gradient of its own term, tensor by tensor in the leaves' order, each
+    /// `[n, len]` row-major ([`tensor_rows`]).
+    fn per_sample_copies(&self, theta: &Theta<B>, n: usize) -> Theta<B> {
+        theta
             .iter()
             .map(|part| {
                 let len = part.dims()[0];
@@ -469,16 +462,16 @@ impl<B: Backend> BurnObjective<B> {
                     .expand([n, len])
                     .reshape([n * len])
             })
-            .collect();
-        self.grad_of_scalar(&copies, batch, scalar)
+            .collect()
     }
 
     /// The per-sample gradients ∇ℓ_i(θ) of `batch`'s samples, row-major `[n, D]` in PyTorch's
-    /// order: the gradients of per-sample copies of θ ([`BurnObjective::copies_grad`]) of
+    /// order: the gradients of per-sample copies of θ ([`BurnObjective::per_sample_copies`]) of
     /// Σ_i ℓ_i(θ_i), gathered into rows on the host, one row at a time.
     fn per_sample_grads_of(&self, theta: &Theta<B>, batch: &Batch<B>) -> Vec<f64> {
         let n = batch.n_samples();
-        let by_tensor = self.copies_grad(theta, batch, |copies, batch| {
+        let copies = self.per_sample_copies(theta, n);
+        let by_tensor = self.grad_of_scalar(&copies, batch, |copies, batch| {
             net::per_sample_losses_of_copies(&self.arch, copies, batch).sum()
         });
         let tensors = tensor_rows(theta, &by_tensor, n);

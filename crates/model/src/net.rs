@@ -87,10 +87,10 @@ impl<B: Backend> Params<B> {
     }
 
     /// A convolution weight as the `[kh·kw·in, out]` matrix its im2col patches multiply
-    /// (`[copies, kh·kw·in, out]`): a
-    /// reshape, for θ's leaves hold convolution weights in that `[kh, kw, in, out]` order
-    /// ([`crate::BurnObjective`] reorders PyTorch's `[out, in, kh, kw]` on the host before
-    /// uploading θ, and the gradient back once the sample blocks' gradients are summed).
+    /// (`[copies, kh·kw·in, out]`): a reshape, for θ's leaves hold convolution weights in that
+    /// `[kh, kw, in, out]` order ([`crate::BurnObjective`] reorders PyTorch's
+    /// `[out, in, kh, kw]` on the host before uploading θ, and the gradient back once the
+    /// sample blocks' gradients are summed).
     fn conv_weight(&mut self, rows: usize, outputs: usize) -> Tensor<B, 3> {
         self.matrix(rows, outputs)
     }

@@ -102,7 +102,7 @@ impl<B: Backend> BurnObjective<B> {
     /// ∇_θ⟨s, f(x_i; θ)⟩ for constant s. Per block of samples and per column index r (C for
     /// cross-entropy, at most 1 for the clipped square), one forward and one backward pass of
     /// per-sample copies of θ give every sample's J_iᵀ s_ir at once
-    /// ([`BurnObjective::copies_grad`]): C per-sample-gradient passes in all, like BackPACK's
+    /// ([`BurnObjective::per_sample_copies`]): C per-sample-gradient passes in all, like BackPACK's
     /// exact DiagGGN (Dangel et al. 2020), not C per sample. Squares are summed in f64 on the host.
     ///
     /// ```
@@ -140,15 +140,18 @@ impl<B: Backend> BurnObjective<B> {
     fn block_gauss_newton_diagonal(&self, theta: &Theta<B>, block: Batch<B>) -> Vec<f64> {
         let n = block.n_samples();
         let factors = self.output_hessian_factors(theta, block.clone());
-        let width = self.arch.classes().unwrap_or(1);
+        // Every column has the outputs' width; no column at all leaves nothing to do.
+        let width = factors.iter().flatten().next().map_or(0, Vec::len);
         let columns = factors.iter().map(Vec::len).max().unwrap_or(0);
+        // Made once for all columns: each pass's leaves are fresh wrappers of the same copies.
+        let copies = self.per_sample_copies(theta, n);
         let mut diagonal = vec![0.0; self.dim];
         for r in 0..columns {
             let s: Vec<f64> = factors
                 .iter()
                 .flat_map(|factor| factor.get(r).cloned().unwrap_or_else(|| vec![0.0; width]))
                 .collect();
-            let by_tensor = self.copies_grad(theta, &block, |copies, block| {
+            let by_tensor = self.grad_of_scalar(&copies, &block, |copies, block| {
                 let s = Tensor::<Autodiff<B>, 1>::from_inner(to_tensor::<B>(
                     &s,
                     &self.device,
