@@ -12,10 +12,12 @@
 # Device time, estimated from the H200 run's per-call times (2026-11-30): lenet ≈ 4.5 min; vgg11
 # ≈ 13 min, most of it burn-wgpu's top-20 Lanczos (≈ 140 HVPs of 1.5 s), so give each net its
 # own call. The per-sample gradients (timed after Lanczos and Tr(HΣ), added 2026-12-01) are not
-# in these estimates: their time limits have 15–30 s more for them. `quick` (≈ 5 min estimated the same way, not yet run on a GPU; for a session with
-# little device time) skips PyTorch, Lanczos and Tr(HΣ): both nets' first calls, gradient, HVP
-# and agreement on the CPU and both GPU backends, then the kernel profiles; its limits add up to
-# 520 s, under the device tool's 600 s per command when BENCH is given (built beforehand).
+# in these estimates: their time limits have 15–30 s more for them. LeNet's rows also time
+# burn-wgpu without burn-fusion (`wgpu-unfused`, basic), to show what fusion saves on the card.
+# `quick` (≈ 5 min estimated the same way, not yet run on a GPU; for a session with little device
+# time) skips PyTorch, Lanczos and Tr(HΣ): both nets' first calls, gradient, HVP and agreement on
+# the CPU and the GPU backends, then the kernel profiles; its limits add up to 520 s, under the
+# device tool's 600 s per command when BENCH is given (built beforehand).
 set -u
 out=${1:?usage: bench/gpu.sh OUT [BENCH] [lenet|vgg11|both|quick]}
 bench=${2:-}
@@ -50,19 +52,20 @@ profile() { # NET BACKEND SECONDS: where one gradient and one HVP spend their ke
 }
 if [ "$nets" = quick ]; then
     CURVSCOPE_GPU_REPS=1 run lenet cpu:basic 30
-    CURVSCOPE_GPU_REPS=3 run lenet wgpu:basic,cuda:basic 90 4
+    CURVSCOPE_GPU_REPS=3 run lenet wgpu:basic,wgpu-unfused:basic,cuda:basic 110 4
     profile lenet wgpu 40
     profile lenet cuda 30
     CURVSCOPE_GPU_REPS=1 run vgg11 cpu:basic 80
     CURVSCOPE_GPU_REPS=3 run vgg11 wgpu:basic,cuda:basic 150 4
     profile vgg11 wgpu 60
-    profile vgg11 cuda 40
+    profile vgg11 cuda 20
     exit
 fi
 if [ "$nets" != vgg11 ]; then
     timeout 75 python3 bench/gpu_pytorch.py lenet "$out/pytorch.jsonl" cuda
     run lenet cpu 45
     run lenet wgpu 150 4
+    CURVSCOPE_GPU_REPS=3 run lenet wgpu-unfused:basic 30 4
     run lenet cuda 90 4
     CURVSCOPE_GPU_OUT="$out/cached.jsonl" CURVSCOPE_GPU_REPS=1 run lenet wgpu:basic,cuda:basic 40 4
     profile lenet wgpu 40

@@ -3,9 +3,11 @@
 //!
 //! NET is `lenet` (× 1,200 Fashion-MNIST samples, the θ of the `curvature` bench) or `vgg11`
 //! (× 1,000 CIFAR-shaped random images, PyTorch initialisation). BACKENDS is a comma list of
-//! `wgpu` (burn-wgpu on Vulkan), `cuda` (burn's CUDA backend), `cpu` (burn-flex on every
-//! core) and `cpu64` (the same in f64: the reference that shows what f32 itself loses); `cpu:basic` times only the first calls, gradient and HVP (VGG-11's top-20 Lanczos on a
-//! CPU takes tens of minutes). `wgpu:profile` (or `cuda:profile`), run with
+//! `wgpu` (burn-wgpu on Vulkan, with burn-fusion), `wgpu-unfused` (the same without fusion:
+//! one kernel per op), `cuda` (burn's CUDA backend, with burn-fusion), `cpu` (burn-flex on every
+//! core) and `cpu64` (the same in f64: the reference that shows what f32 itself loses);
+//! `cpu:basic` times only the first calls, gradient and HVP (VGG-11's top-20 Lanczos on a
+//! CPU takes tens of minutes). `wgpu:profile` (or `wgpu-unfused:profile`, `cuda:profile`), run with
 //! `CUBECL_DEBUG_OPTION=profile CUBECL_DEBUG_LOG=FILE`, makes the first calls and then one
 //! gradient and one HVP, each between waits for the device, so that CubeCL's log of every
 //! kernel's time falls into sections bench/kernel_profile.py reads; it writes no JSON line.
@@ -69,19 +71,28 @@ fn objective(backend: &str, arch: &ArchSpec, data: &Dataset) -> Box<dyn Objectiv
             BurnObjective::<Cpu>::new(arch, data, &Default::default(), Precision::F64).unwrap(),
         ),
         #[cfg(feature = "wgpu")]
-        "wgpu" => Box::new(
-            BurnObjective::<curvscope_model::Gpu>::new(arch, data, &Default::default(), f32)
-                .unwrap()
-                .with_samples_per_block(usize::MAX),
-        ),
+        "wgpu" => whole_batch::<curvscope_model::Gpu>(arch, data),
+        #[cfg(feature = "wgpu")]
+        "wgpu-unfused" => whole_batch::<curvscope_model::GpuUnfused>(arch, data),
         #[cfg(feature = "cuda")]
-        "cuda" => Box::new(
-            BurnObjective::<curvscope_model::Cuda>::new(arch, data, &Default::default(), f32)
-                .unwrap()
-                .with_samples_per_block(usize::MAX),
+        "cuda" => whole_batch::<curvscope_model::Cuda>(arch, data),
+        other => panic!(
+            "backend {other}: not built in (cpu, cpu64; wgpu, wgpu-unfused, cuda with their features)"
         ),
-        other => panic!("backend {other}: not built in (cpu; wgpu, cuda with their features)"),
     }
+}
+
+/// The f32 objective on GPU backend `B`'s default device, every sample in one block.
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+fn whole_batch<B: burn::tensor::backend::Backend>(
+    arch: ArchSpec,
+    data: &Dataset,
+) -> Box<dyn Objective> {
+    Box::new(
+        BurnObjective::<B>::new(arch, data, &Default::default(), Precision::F32)
+            .unwrap()
+            .with_samples_per_block(usize::MAX),
+    )
 }
 
 /// One gradient and one HVP, each between waits for the device: CubeCL's profiler writes a
@@ -109,6 +120,8 @@ fn wait_for(backend: &str) {
     match backend {
         #[cfg(feature = "wgpu")]
         "wgpu" => curvscope_model::wait_for_device::<curvscope_model::Gpu>(),
+        #[cfg(feature = "wgpu")]
+        "wgpu-unfused" => curvscope_model::wait_for_device::<curvscope_model::GpuUnfused>(),
         #[cfg(feature = "cuda")]
         "cuda" => curvscope_model::wait_for_device::<curvscope_model::Cuda>(),
         other => {

@@ -47,8 +47,17 @@ pub type NdArray = burn::backend::NdArray<f64>;
 /// The GPU backend (feature `wgpu`): burn-wgpu on Vulkan; its default device is the first GPU.
 /// f32 only: on an NVIDIA H100 the driver failed to compile burn's f64 kernels (exp, log) to
 /// SPIR-V. Use it with [`BurnObjective::with_samples_per_block`]`(usize::MAX)`.
+///
+/// With burn-fusion (burn's default for wgpu): runs of element-wise ops compile into one
+/// kernel, which cuts LeNet's kernels per gradient from 154 to 93 and per HVP from 407 to 261
+/// (lavapipe, docs/PERFORMANCE.md); on a GPU each kernel costs a dispatch.
 #[cfg(feature = "wgpu")]
 pub type Gpu = burn::backend::Wgpu;
+/// [`Gpu`] without burn-fusion, one kernel per op: the `gpu` bench's peer that shows what
+/// fusion saves on a card.
+#[cfg(feature = "wgpu")]
+pub type GpuUnfused =
+    burn::backend::wgpu::CubeBackend<burn::backend::wgpu::WgpuRuntime, f32, i32, u32>;
 /// Waits until the default device of backend `B` has run the work this thread queued on it
 /// (burn and CubeCL keep a queue per thread; [`BurnObjective`] queues from rayon's workers too,
 /// and reading a result back waits for what it depends on). With CubeCL's profiler on
