@@ -7,10 +7,11 @@
 //! one kernel per op), `cuda` (burn's CUDA backend, with burn-fusion), `cpu` (burn-flex on every
 //! core) and `cpu64` (the same in f64: the reference that shows what f32 itself loses);
 //! `cpu:basic` times only the first calls, gradient and HVP (VGG-11's top-20 Lanczos on a
-//! CPU takes tens of minutes). `wgpu:profile` (or `wgpu-unfused:profile`, `cuda:profile`), run with
-//! `CUBECL_DEBUG_OPTION=profile CUBECL_DEBUG_LOG=FILE`, makes the first calls and then one
-//! gradient and one HVP, each between waits for the device, so that CubeCL's log of every
-//! kernel's time falls into sections bench/kernel_profile.py reads; it writes no JSON line.
+//! CPU takes tens of minutes). `wgpu:profile` (or `wgpu-unfused:profile`, `cuda:profile`),
+//! run with `CUBECL_DEBUG_OPTION=profile CUBECL_DEBUG_LOG=FILE`, makes the first calls and
+//! then one gradient and one HVP, each between waits for the device, so that CubeCL's log of
+//! every kernel's time falls into sections bench/kernel_profile.py reads; it writes no JSON
+//! line.
 //! Otherwise, for each backend, one JSON line on stdout (and appended to `CURVSCOPE_GPU_OUT`
 //! if set):
 //! - the first loss, gradient and HVP, timed alone: shader compilation and autotuning show
