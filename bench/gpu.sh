@@ -13,10 +13,11 @@
 # ≈ 13 min, most of it burn-wgpu's top-20 Lanczos (≈ 140 HVPs of 1.5 s), so give each net its
 # own call. The per-sample gradients (timed after Lanczos and Tr(HΣ), added 2026-12-01) are not
 # in these estimates: their time limits have 15–30 s more for them. LeNet's rows also time
-# burn-wgpu without burn-fusion (`wgpu-unfused`, basic), to show what fusion saves on the card.
+# burn-wgpu without burn-fusion (`wgpu-unfused`, basic), to show what fusion saves on the card
+# (not in the estimates either: ≈ 15 s from the H200's cold first calls and per-call times).
 # `quick` (≈ 5 min estimated the same way, not yet run on a GPU; for a session with little device
 # time) skips PyTorch, Lanczos and Tr(HΣ): both nets' first calls, gradient, HVP and agreement on
-# the CPU and the GPU backends, then the kernel profiles; its limits add up to 520 s, under the
+# the CPU and the GPU backends, then the kernel profiles; its limits add up to 540 s, under the
 # device tool's 600 s per command when BENCH is given (built beforehand).
 set -u
 out=${1:?usage: bench/gpu.sh OUT [BENCH] [lenet|vgg11|both|quick]}
@@ -58,7 +59,7 @@ if [ "$nets" = quick ]; then
     CURVSCOPE_GPU_REPS=1 run vgg11 cpu:basic 80
     CURVSCOPE_GPU_REPS=3 run vgg11 wgpu:basic,cuda:basic 150 4
     profile vgg11 wgpu 60
-    profile vgg11 cuda 20
+    profile vgg11 cuda 40
     exit
 fi
 if [ "$nets" != vgg11 ]; then

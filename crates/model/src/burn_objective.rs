@@ -85,8 +85,8 @@ impl std::fmt::Display for Precision {
     }
 }
 
-/// The gradients of [`BurnObjective::per_sample_copies`] split tensor by tensor: each tensor's coordinates in
-/// θ (in the leaves' order) and its `[n, len]` row-major per-sample gradients.
+/// The gradients of [`BurnObjective::per_sample_copies`] split tensor by tensor: each tensor's
+/// coordinates in θ (in the leaves' order) and its `[n, len]` row-major per-sample gradients.
 fn tensor_rows<'a, B: Backend>(
     theta: &Theta<B>,
     by_tensor: &'a [f64],
@@ -123,9 +123,9 @@ pub const PREPARED_INPUT_LIMIT: usize = 1 << 30;
 const WAVE_BYTES: usize = 1 << 28;
 
 /// Most bytes of per-sample copies of θ in one block of passes over them (per-sample gradients,
-/// the Gauss–Newton diagonal; [`BurnObjective::per_sample_copies`]), whatever the thread count; their
-/// gradients on the device and on the host take about four times as much again, per block
-/// running. LeNet in f32: blocks of up to 370 samples; VGG-11: one sample per block.
+/// the Gauss–Newton diagonal; [`BurnObjective::per_sample_copies`]), whatever the thread count;
+/// their gradients on the device and on the host take about four times as much again, per
+/// block running. LeNet in f32: blocks of up to 370 samples; VGG-11: one sample per block.
 const PER_SAMPLE_COPY_BYTES: usize = 1 << 24;
 
 /// Default samples per block of full-batch work (loss, gradient, HVP) on the CPU: small enough

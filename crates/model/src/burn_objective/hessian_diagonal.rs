@@ -102,8 +102,9 @@ impl<B: Backend> BurnObjective<B> {
     /// ∇_θ⟨s, f(x_i; θ)⟩ for constant s. Per block of samples and per column index r (C for
     /// cross-entropy, at most 1 for the clipped square), one forward and one backward pass of
     /// per-sample copies of θ give every sample's J_iᵀ s_ir at once
-    /// ([`BurnObjective::per_sample_copies`]): C per-sample-gradient passes in all, like BackPACK's
-    /// exact DiagGGN (Dangel et al. 2020), not C per sample. Squares are summed in f64 on the host.
+    /// ([`BurnObjective::per_sample_copies`]): C per-sample-gradient passes in all, like
+    /// BackPACK's exact DiagGGN (Dangel et al. 2020), not C per sample. Squares are summed in
+    /// f64 on the host.
     ///
     /// ```
     /// use curvscope_model::{default_data_dir, digits, Activation, ArchSpec, BurnObjective, Cpu, Init, Objective, Precision};
