@@ -28,6 +28,11 @@ bench-spectrum:
 bench-gpu OUT:
     bash bench/gpu.sh {{OUT}}
 
+# Lanczos's host work (full reorthogonalization) for a top 20 at D = 10⁶, or D; JSON to
+# target/bench/. Its peer, scipy's ARPACK on the same operator: python bench/lanczos_scipy.py D.
+bench-lanczos D="1000000":
+    cargo bench -p curvscope --bench lanczos -- {{D}}
+
 # The PyTorch peer of `bench` (installs CPU PyTorch into bench/.venv on first use).
 bench-peer:
     bash bench/peer.sh

@@ -24,6 +24,9 @@ use serde::Serialize;
 
 mod common;
 use common::trained_theta;
+#[path = "common/timing.rs"]
+mod timing;
+use timing::write_result;
 
 /// The allocator the `curvscope` binary uses, so the bench measures what users run.
 #[global_allocator]
@@ -384,10 +387,5 @@ fn main() {
         "unix_time": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
         "rows": bench.rows,
     });
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
-    std::fs::create_dir_all(&dir).expect("target/bench");
-    let path = dir.join("curvature.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&out).expect("json"))
-        .expect("write curvature.json");
-    eprintln!("wrote {}", path.display());
+    eprintln!("wrote {}", write_result("curvature.json", &out).display());
 }

@@ -27,7 +27,7 @@ mod common;
 use common::trained_theta;
 #[path = "common/timing.rs"]
 mod timing;
-use timing::timed;
+use timing::{timed, write_result};
 
 /// The allocator the `curvscope` binary uses, so the bench measures what users run.
 #[global_allocator]
@@ -143,9 +143,9 @@ fn main() {
         })
     };
     let result = serde_json::json!({ "dim": d, "threads": threads, "result": result });
-    let text = serde_json::to_string_pretty(&result).expect("plain JSON");
-    println!("{text}");
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
-    std::fs::create_dir_all(&dir).expect("target/bench");
-    std::fs::write(dir.join("full_spectrum.json"), text).expect("writable target/bench");
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&result).expect("plain JSON")
+    );
+    write_result("full_spectrum.json", &result);
 }

@@ -14,7 +14,7 @@ use images::images;
 #[path = "common/timing.rs"]
 mod timing;
 use serde_json::{json, Value};
-use timing::median_and_min;
+use timing::{median_and_min, write_result};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -112,9 +112,5 @@ fn main() {
         println!("HVP       median {:.3} s  min {:.3} s", hvp.0, hvp.1);
         json!({"n": n, "threads": threads, "gradient_s": grad.0, "hvp_s": hvp.0})
     };
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
-    std::fs::create_dir_all(&dir).expect("target/bench is writable");
-    let path = dir.join("vgg11.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&report).expect("json")).expect("written");
-    println!("wrote {}", path.display());
+    println!("wrote {}", write_result("vgg11.json", &report).display());
 }

@@ -83,9 +83,10 @@ pub struct Eigenpairs {
 /// Extreme eigenpairs of a symmetric operator by Lanczos.
 ///
 /// What the [`lanczos`] crate lacks is done here: a seeded Gaussian start, full
-/// reorthogonalization (two classical Gram–Schmidt passes per step, so no spurious copies),
-/// a convergence test on the residual estimate β_m·|s_{m,i}| (s_i the eigenvectors of the
-/// tridiagonal T_m) checked every `check_every` steps, and restarts on breakdown.
+/// reorthogonalization (after the three-term recurrence, classical Gram–Schmidt against the
+/// whole basis, repeated where it cancels, so no spurious copies), a convergence test on the
+/// residual estimate β_m·|s_{m,i}| (s_i the eigenvectors of the tridiagonal T_m) checked every
+/// `check_every` steps, and restarts on breakdown.
 ///
 /// **Breakdowns and repeated eigenvalues.** A single start vector sees one copy of each
 /// distinct eigenvalue: when β ≈ 0 the Krylov space is an invariant block holding one
@@ -280,16 +281,19 @@ fn extremes(values: &[f64]) -> (f64, f64) {
 
 /// Forms the Ritz vectors V_m·s_i of a final selection.
 fn finish(krylov: &Krylov, sel: Selection, seed: u64, n_applications: usize) -> Eigenpairs {
-    let eigenvectors = sel
+    // T's eigenvectors are the columns of a column-major matrix.
+    let m = sel.eig.eigenvectors.nrows();
+    let columns = sel.eig.eigenvectors.as_slice();
+    let coordinates: Vec<&[f64]> = sel
         .chosen
         .iter()
-        .map(|&i| {
-            let mut u = krylov.combine(sel.eig.eigenvectors.column(i).as_slice());
-            let n = norm(&u);
-            u.iter_mut().for_each(|x| *x /= n);
-            u
-        })
+        .map(|&i| &columns[i * m..(i + 1) * m])
         .collect();
+    let mut eigenvectors = krylov.combine(&coordinates);
+    for u in &mut eigenvectors {
+        let n = norm(u);
+        u.iter_mut().for_each(|x| *x /= n);
+    }
     Eigenpairs {
         eigenvalues: sel.chosen.iter().map(|&i| sel.eig.eigenvalues[i]).collect(),
         eigenvectors,

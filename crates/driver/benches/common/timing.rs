@@ -1,4 +1,4 @@
-//! Wall-clock timing the benches share (included with `#[path]` where used).
+//! Wall-clock timing and result files the benches share (included with `#[path]` where used).
 #![allow(dead_code)] // each bench uses a subset
 
 use std::time::Instant;
@@ -15,4 +15,14 @@ pub fn median_and_min<T>(reps: usize, mut f: impl FnMut() -> T) -> (f64, f64) {
     let mut times: Vec<f64> = (0..reps.max(1)).map(|_| timed(&mut f).0).collect();
     times.sort_by(f64::total_cmp);
     (times[times.len() / 2], times[0])
+}
+
+/// Writes `value` as pretty JSON to the workspace's target/bench/`name`; returns the path.
+pub fn write_result(name: &str, value: &serde_json::Value) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
+    std::fs::create_dir_all(&dir).expect("target/bench is writable");
+    let path = dir.join(name);
+    let text = serde_json::to_string_pretty(value).expect("plain JSON");
+    std::fs::write(&path, text).expect("target/bench is writable");
+    path
 }
