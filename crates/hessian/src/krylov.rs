@@ -1,9 +1,9 @@
 //! The Lanczos recurrence with full reorthogonalization, shared by the eigensolver and by
 //! stochastic Lanczos quadrature, plus the small vector kernels they use.
 //!
-//! Every reduction here has a fixed order ([`dot`]'s inside a block of rows, then block by block;
-//! rayon only splits independent outputs), so a seed gives bit-identical results on any thread
-//! count.
+//! Every reduction here has a fixed order ([`dot`]'s, over a block of rows or a whole vector,
+//! and the blocks' sums added in block order; rayon only splits independent outputs), so a seed
+//! gives bit-identical results on any thread count.
 
 use nalgebra::{DMatrix, SymmetricEigen};
 use rand::Rng;
@@ -19,8 +19,9 @@ const BREAKDOWN: f64 = 1e-12;
 /// Rows per block of the basis sweeps: a block of w (32 KiB) stays in cache while every basis
 /// vector's rows pass by, and each block's inner products are summed over blocks in block
 /// order, so the result is the same on any thread count. Shorter blocks were slower (1,024 rows:
-/// 1.3× at D = 10⁶, m = 140), being short runs in every basis vector, which the hardware
-/// prefetchers stream badly; so were longer ones (16,384 rows: 1.2×).
+/// 1.3×), being short runs in every basis vector, which the hardware prefetchers stream badly;
+/// so were longer ones (16,384 rows: 1.2×). Measured once, on one thread at D = 10⁶ and m = 140,
+/// on a version of this code that still swept the basis three times per step.
 const BLOCK: usize = 4096;
 /// Daniel–Gragg–Kaufman–Stewart (1976): a Gram–Schmidt pass that kept more than this fraction
 /// of ‖w‖ lost nothing to cancellation, and a second pass would change w by rounding only.
@@ -145,12 +146,13 @@ impl Krylov {
         self.pending.is_none()
     }
 
-    /// One Lanczos step: v_m = pending; w = A v_m − β_{m−1} v_{m−1} − α_m v_m, the three-term
-    /// recurrence; then w orthogonalized against all of V, α_m corrected by its coefficient on
-    /// v_m, β_m = ‖w‖. The recurrence removes w's two large components in two passes over D, so
-    /// what full reorthogonalization then removes is rounding, and one Gram–Schmidt pass does it
-    /// ([`orthogonalize`] adds a second where it does not): two sweeps of the basis per step, where
-    /// two passes on A v_m took four (and read w once per basis vector, before 2026-12-01).
+    /// One Lanczos step: v_m = pending; w = A v_m − β_{m−1} v_{m−1} − α v_m, the three-term
+    /// recurrence (α = v_mᵀ w after the first subtraction); then w orthogonalized against all of
+    /// V, α_m = α plus w's coefficient on v_m there, β_m = ‖w‖. The recurrence removes w's two
+    /// large components in three passes over D (not over the basis), so what full
+    /// reorthogonalization then removes is rounding, and one Gram–Schmidt pass does it
+    /// ([`orthogonalize`] adds a second where it does not): two sweeps of the basis per step,
+    /// where two passes on A v_m took four (and read w once per basis vector, before 2026-12-01).
     /// Must not be called after a breakdown without [`Krylov::restart`].
     pub fn step<O: LinearOperator + ?Sized>(&mut self, op: &O) {
         let v = self.pending.take().expect("Lanczos step after breakdown");
@@ -230,26 +232,24 @@ impl Krylov {
     }
 
     /// V_m · s for each coordinate vector s: Ritz vectors, all from one sweep of the basis (each
-    /// block of rows is formed for every s while the block's basis rows are in cache).
+    /// block of rows is formed for every s while the block's basis rows are in cache), in no
+    /// more memory than the vectors returned.
     pub fn combine(&self, coordinates: &[&[f64]]) -> Vec<Vec<f64>> {
         let d = self.basis[0].len();
-        let blocks: Vec<Vec<Vec<f64>>> = (0..d.div_ceil(BLOCK))
-            .into_par_iter()
-            .map(|k| {
-                let len = BLOCK.min(d - k * BLOCK);
-                coordinates
-                    .iter()
-                    .map(|s| {
-                        let mut rows = vec![0.0; len];
-                        add_to_block(&self.basis, s, k, &mut rows);
-                        rows
-                    })
-                    .collect()
-            })
-            .collect();
-        (0..coordinates.len())
-            .map(|i| blocks.iter().flat_map(|block| &block[i]).copied().collect())
-            .collect()
+        let mut outputs = vec![vec![0.0; d]; coordinates.len()];
+        // Block k of every output, gathered so that rayon can fill the blocks in parallel.
+        let mut blocks: Vec<Vec<&mut [f64]>> = (0..d.div_ceil(BLOCK)).map(|_| Vec::new()).collect();
+        for output in &mut outputs {
+            for (k, rows) in output.chunks_mut(BLOCK).enumerate() {
+                blocks[k].push(rows);
+            }
+        }
+        blocks.into_par_iter().enumerate().for_each(|(k, rows)| {
+            for (s, rows) in coordinates.iter().zip(rows) {
+                add_to_block(&self.basis, s, k, rows);
+            }
+        });
+        outputs
     }
 }
 
@@ -268,9 +268,9 @@ mod tests {
             .collect()
     }
 
-    /// w within 1e-10 of span(V): one pass cancels all but that and leaves rounding of about
-    /// 1e-16·‖w‖ along V, 1e-6 of what remains; the second pass, which the cancellation calls
-    /// for, removes it.
+    /// w within 1e-10 of span(V): one pass cancels all but that and leaves rounding along V of
+    /// about 1e-7 of what remains (1.4e-7 with the second pass turned off); the second pass,
+    /// which the cancellation calls for, removes it.
     #[test]
     fn a_cancelling_pass_is_repeated() {
         let d = 2 * BLOCK + 3;

@@ -3,7 +3,8 @@
 
 /// Independent partial sums in [`dot`], which the compiler keeps in vector registers (four SSE2
 /// registers of two f64 on baseline x86-64), so a long dot product runs at memory speed instead
-/// of waiting on one chain of additions: 2.6× faster on 10⁶ entries than summing left to right.
+/// of waiting on one chain of additions: 2.6× faster on 10⁶ entries than summing left to right
+/// (measured once, on one thread).
 const LANES: usize = 8;
 
 /// xᵀy in a fixed order: entry i is added to partial sum i mod 8 (the tail after the last full

@@ -146,12 +146,12 @@ impl<O: LinearOperator> LinearOperator for CountingOperator<O> {
 /// That crate (v0.2) is a plain fixed-iteration Lanczos: its start vector comes from
 /// nalgebra's unseeded `new_random` (results are not reproducible), it has no convergence
 /// test and reports no residuals, no quadrature weights, and reorthogonalizes in a single pass,
-/// never repeated where it cancels. Its breakdown branch discards the random replacement it draws (the
-/// vector is shadowed inside the loop) and continues from the unnormalized, near-zero residual, so an invariant
-/// subspace (a repeated eigenvalue, a rank-deficient operator) yields spurious zero Ritz
-/// values and never the missing copies. [`extreme_eigenpairs`](crate::extreme_eigenpairs)
-/// and [`slq`](crate::slq) supply those pieces; this adapter is kept for cross-checks on
-/// spectra without breakdown.
+/// never repeated where it cancels. Its breakdown branch discards the random replacement it
+/// draws (the vector is shadowed inside the loop) and continues from the unnormalized, near-zero
+/// residual, so an invariant subspace (a repeated eigenvalue, a rank-deficient operator) yields
+/// spurious zero Ritz values and never the missing copies.
+/// [`extreme_eigenpairs`](crate::extreme_eigenpairs) and [`slq`](crate::slq) supply those
+/// pieces; this adapter is kept for cross-checks on spectra without breakdown.
 ///
 /// ```
 /// use curvscope_hessian::{AsHermitian, DenseOperator};
