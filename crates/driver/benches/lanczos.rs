@@ -37,11 +37,29 @@ impl LinearOperator for Bulk {
     }
 }
 
-fn main() {
-    let d: usize = std::env::args()
+/// D from the command line, 1,000,000 when none is given (`cargo bench` adds `--bench`, which is
+/// skipped); anything but one positive integer is an error that names it.
+fn dimension() -> Result<usize, String> {
+    let args: Vec<String> = std::env::args()
         .skip(1)
-        .find(|a| !a.starts_with('-'))
-        .map_or(1_000_000, |a| a.parse().expect("D: a positive integer"));
+        .filter(|a| a != "--bench")
+        .collect();
+    match args.as_slice() {
+        [] => Ok(1_000_000),
+        [d] => d
+            .parse()
+            .ok()
+            .filter(|&d: &usize| d > 0)
+            .ok_or_else(|| format!("D must be a positive integer, not {d:?}")),
+        _ => Err(format!("expected one argument, D; got {args:?}")),
+    }
+}
+
+fn main() {
+    let d = dimension().unwrap_or_else(|e| {
+        eprintln!("lanczos bench: {e}");
+        std::process::exit(2)
+    });
     let op = Bulk {
         diagonal: (0..d).map(|i| 1.0 / (i as f64 + 1.0).sqrt()).collect(),
         product_s: Mutex::new(0.0),
