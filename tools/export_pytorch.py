@@ -43,12 +43,26 @@ def _refuse_unless(condition, name, module, reason):
         raise Unsupported(f"module `{name}` ({type(module).__name__}): {reason}")
 
 
+def _is(module, *kinds):
+    """Whether `module` is exactly one of `kinds`. Not isinstance: a subclass may override
+    forward (a residual Sequential, a weight-standardised Conv2d), and exporting it as its base
+    would silently analyze another function."""
+    return type(module) in kinds
+
+
+def _refuse_hooks(name, module):
+    hooks = [module._forward_hooks, module._forward_pre_hooks]
+    _refuse_unless(not any(hooks), name, module,
+                   "forward hooks change what it computes and cannot be exported")
+
+
 def _layer(name, module):
     """The curvscope layer JSON (without its name) of one module."""
     check = lambda ok, why: _refuse_unless(ok, name, module, why)  # noqa: E731
-    if isinstance(module, nn.Sequential):
+    _refuse_hooks(name, module)
+    if _is(module, nn.Sequential):
         return {"type": "group", "layers": _layers(module, name)}
-    if isinstance(module, nn.Conv2d):
+    if _is(module, nn.Conv2d):
         check(module.groups == 1, "grouped convolutions are not supported")
         check(tuple(module.dilation) == (1, 1), "dilated convolutions are not supported")
         check(module.padding_mode == "zeros", "only zero padding is supported")
@@ -60,17 +74,17 @@ def _layer(name, module):
             "padding": _size2(module.padding, "padding", name),
             "bias": module.bias is not None,
         }
-    if isinstance(module, nn.Linear):
+    if _is(module, nn.Linear):
         return {"type": "linear", "out": module.out_features, "bias": module.bias is not None}
-    if isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
+    if _is(module, nn.MaxPool2d, nn.AvgPool2d):
         check(not module.ceil_mode, "ceil_mode=True is not supported")
-        if isinstance(module, nn.MaxPool2d):
+        if _is(module, nn.MaxPool2d):
             check(module.dilation in (1, (1, 1)), "dilation is not supported")
             check(not module.return_indices, "return_indices=True is not supported")
         else:
             check(module.count_include_pad, "count_include_pad=False is not supported")
             check(module.divisor_override is None, "divisor_override is not supported")
-        kind = "maxpool2d" if isinstance(module, nn.MaxPool2d) else "avgpool2d"
+        kind = "maxpool2d" if _is(module, nn.MaxPool2d) else "avgpool2d"
         stride = module.stride if module.stride is not None else module.kernel_size
         return {
             "type": kind,
@@ -78,25 +92,25 @@ def _layer(name, module):
             "stride": _size2(stride, "stride", name),
             "padding": _size2(module.padding, "padding", name),
         }
-    if isinstance(module, nn.AdaptiveAvgPool2d):
+    if _is(module, nn.AdaptiveAvgPool2d):
         size = module.output_size
         size = (size, size) if isinstance(size, int) else tuple(size)
         check(None not in size, "an output size of None is not supported")
         return {"type": "adaptive_avgpool2d", "output": _size2(size, "output_size", name)}
-    if isinstance(module, nn.Flatten):
+    if _is(module, nn.Flatten):
         check(module.start_dim == 1 and module.end_dim == -1, "only Flatten(1, -1) is supported")
         return {"type": "flatten"}
-    if isinstance(module, nn.LeakyReLU):
+    if _is(module, nn.LeakyReLU):
         return {"type": "leaky_relu", "negative_slope": module.negative_slope}
-    if isinstance(module, nn.Dropout):
+    if _is(module, nn.Dropout):
         return {"type": "dropout", "p": module.p}
     simple = {nn.ReLU: "relu", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid"}
-    if type(module) in simple:
+    if _is(module, *simple):
         return {"type": simple[type(module)]}
-    if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+    if _is(module, nn.BatchNorm1d, nn.BatchNorm2d):
         check(module.affine, "affine=False is not supported")
         check(module.track_running_stats, "track_running_stats=False is not supported")
-        kind = "batchnorm1d" if isinstance(module, nn.BatchNorm1d) else "batchnorm2d"
+        kind = "batchnorm1d" if _is(module, nn.BatchNorm1d) else "batchnorm2d"
         return {"type": kind, "eps": module.eps}
     raise Unsupported(
         f"module `{name}` ({type(module).__name__}) cannot be expressed in curvscope "
@@ -119,8 +133,9 @@ def _layers(sequential, prefix=""):
 
 def architecture(model, input_shape):
     """The checkpoint.json `arch` of `model` taking samples of `input_shape` ([C, H, W] or [F])."""
-    _refuse_unless(isinstance(model, nn.Sequential), "(the model)", model,
+    _refuse_unless(_is(model, nn.Sequential), "(the model)", model,
                    "the model must be an nn.Sequential (wrap its parts in one, in forward order)")
+    _refuse_hooks("(the model)", model)
     return {"name": "sequential", "input": [int(s) for s in input_shape], "layers": _layers(model)}
 
 
@@ -191,6 +206,24 @@ def every_layer_net():
         features=features, flatten=nn.Flatten(), classifier=classifier))
 
 
+class Residual(nn.Sequential):
+    """x + layers(x): a subclass whose forward is not its base's (the self-check's refusals)."""
+
+    def forward(self, x):
+        return x + super().forward(x)
+
+
+class Doubled(nn.Linear):
+    def forward(self, x):
+        return 2 * super().forward(x)
+
+
+def hooked(model, index):
+    """`model` with a forward hook on its child `index` that changes the child's output."""
+    model[index].register_forward_hook(lambda module, inputs, output: output + 1)
+    return model
+
+
 def _self_check():
     import tempfile
 
@@ -230,6 +263,10 @@ def _self_check():
          "module `0.0` (Conv2d): dilated convolutions"),
         (nn.Sequential(nn.BatchNorm1d(2, affine=False)), "module `0` (BatchNorm1d): affine=False"),
         (nn.Linear(2, 2), "the model must be an nn.Sequential"),
+        (Residual(nn.Linear(2, 2)), "the model must be an nn.Sequential"),
+        (nn.Sequential(Residual(nn.Linear(2, 2))), "module `0` (Residual) cannot be expressed"),
+        (nn.Sequential(Doubled(2, 2)), "module `0` (Doubled) cannot be expressed"),
+        (hooked(nn.Sequential(nn.Linear(2, 2), nn.ReLU()), 1), "module `1` (ReLU): forward hooks"),
     ]
     for model, message in refusals:
         try:

@@ -654,10 +654,13 @@ fn analyze_one(
     }
     progress.stage("Σ statistics, Tr(HΣ), expected sharpness");
     let report = report_from_spectrum(&*objective, theta, &hessian, &report_options);
+    // A finite loss can still have a NaN gradient (a NaN behind a ReLU or a max-pool), and
+    // then every curvature number is meaningless.
     ensure!(
-        report.loss.is_finite(),
-        "the loss at θ is {} on '{}'",
+        report.loss.is_finite() && report.grad_norm.is_finite(),
+        "the loss at θ is {} and its gradient's norm {} on '{}'",
         report.loss,
+        report.grad_norm,
         choice.spec
     );
     Ok(CheckpointRecord {

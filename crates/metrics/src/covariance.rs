@@ -133,9 +133,15 @@ pub fn covariance_diagonal<O: Objective + ?Sized>(objective: &O, theta: &[f64]) 
 /// s/N − m²: a variance from one pass of shifted deviations (Σ = (1/N) Σ_i d_i d_iᵀ − m mᵀ, see
 /// `stream_deviations`), clamped at 0. Where the true variance is 0 (identical gradients, a
 /// direction the noise never moves) rounding can leave −1e-18, and the noise scales taken
-/// from it (square roots) would be NaN.
+/// from it (square roots) would be NaN. A NaN (from a NaN gradient) stays NaN: `f64::max`
+/// would turn it into a variance of 0, no noise, where the truth is no number.
 pub(crate) fn shifted_variance(sum_of_squares: f64, n: f64, mean_squared: f64) -> f64 {
-    (sum_of_squares / n - mean_squared).max(0.0)
+    let variance = sum_of_squares / n - mean_squared;
+    if variance < 0.0 {
+        0.0
+    } else {
+        variance
+    }
 }
 
 /// Σ as a [`LinearOperator`], for the eigenpairs of the noise (Lanczos) and its alignment with
@@ -360,4 +366,18 @@ pub fn centred_gaussian_weights(n: usize, scale: f64, rng: &mut ChaCha8Rng) -> V
     let eps: Vec<f64> = (0..n).map(|_| rng.sample(StandardNormal)).collect();
     let mean = eps.iter().sum::<f64>() / n as f64;
     eps.iter().map(|e| (e - mean) * scale).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shifted_variance;
+
+    /// Rounding below zero is clamped; a NaN (a NaN gradient) is not turned into "no noise".
+    #[test]
+    fn shifted_variance_clamps_rounding_and_keeps_nan() {
+        assert_eq!(shifted_variance(3.0, 3.0, 1.0 + 1e-16), 0.0);
+        assert_eq!(shifted_variance(8.0, 2.0, 1.0), 3.0);
+        assert!(shifted_variance(f64::NAN, 2.0, 1.0).is_nan());
+        assert!(shifted_variance(1.0, 2.0, f64::NAN).is_nan());
+    }
 }

@@ -406,13 +406,19 @@ impl ArchSpec {
 
     /// Number of input values per sample.
     pub fn input_len(&self) -> usize {
+        product(&self.input_shape())
+    }
+
+    /// The shape of one input sample: `[C, H, W]` for the convolutional nets (and a
+    /// `sequential` net's `input`), `[F]` for the flat ones.
+    pub fn input_shape(&self) -> Vec<usize> {
         match self.as_cnn() {
             ArchSpec::Cnn { side, channels, .. } => {
-                product(&[channels.first().copied().unwrap_or(0), side, side])
+                vec![channels.first().copied().unwrap_or(0), side, side]
             }
-            ArchSpec::Mlp { input, .. } | ArchSpec::FixedOutput { input, .. } => input,
-            ArchSpec::Sequential(net) => net.input_len(),
-            _ => 2,
+            ArchSpec::Mlp { input, .. } | ArchSpec::FixedOutput { input, .. } => vec![input],
+            ArchSpec::Sequential(net) => net.input.clone(),
+            _ => vec![2],
         }
     }
 

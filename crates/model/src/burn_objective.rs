@@ -133,6 +133,21 @@ const PER_SAMPLE_COPY_BYTES: usize = 1 << 24;
 /// enough to amortise per-op overhead (docs/PERFORMANCE.md).
 pub const SAMPLES_PER_BLOCK: usize = 50;
 
+/// Whether samples of shape `data` are laid out as the model's `input` (both row-major, of
+/// equal length): equal once axes of size 1 are dropped, or either one flat. Anything else,
+/// channels-last images for a `[C, H, W]` model say, would be read with its values scrambled.
+fn same_layout(data: &[usize], input: &[usize]) -> bool {
+    let squeezed = |shape: &[usize]| {
+        shape
+            .iter()
+            .copied()
+            .filter(|&s| s != 1)
+            .collect::<Vec<_>>()
+    };
+    let (data, input) = (squeezed(data), squeezed(input));
+    data.len() <= 1 || input.len() <= 1 || data == input
+}
+
 impl<B: Backend> BurnObjective<B> {
     /// The objective of `arch` on `data` (images are flattened; targets become one-hot rows
     /// for classifiers, a column for regression).
@@ -163,6 +178,14 @@ impl<B: Backend> BurnObjective<B> {
             return misfit(format!(
                 "samples have {features} values, the model takes {}",
                 arch.input_len()
+            ));
+        }
+        if !same_layout(data.sample_shape(), &arch.input_shape()) {
+            return misfit(format!(
+                "samples are {:?}, the model takes {:?} (reorder the axes, e.g. images from \
+                 [H, W, C] to [C, H, W], or flatten them)",
+                data.sample_shape(),
+                arch.input_shape()
             ));
         }
         match (arch.classes(), data.targets(), &arch) {

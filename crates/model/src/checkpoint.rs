@@ -242,6 +242,18 @@ pub enum CheckpointError {
         index: usize,
         value: f64,
     },
+    /// A buffer that cannot be negative (batch norm's `running_var`, a count) is: `1/√(var+ε)`
+    /// would be NaN and every number computed from it meaningless.
+    #[error("{path}: tensor `{tensor}` has negative value {value} at flat index {index} (a {what} is ≥ 0)")]
+    Negative {
+        path: PathBuf,
+        tensor: String,
+        /// First bad index within the tensor, row-major.
+        index: usize,
+        value: f64,
+        /// What the tensor holds: "variance" or "count".
+        what: &'static str,
+    },
     /// θ passed to [`save_checkpoint`] does not have the architecture's dimension.
     #[error("θ has {found} entries but the architecture has D = {expected}")]
     ThetaLength {
@@ -395,7 +407,7 @@ fn is_count(name: &str) -> bool {
 }
 
 /// Reads buffer `name` from the file into the architecture (F32/F64 statistics, an I64 count),
-/// checking its shape, dtype and finiteness.
+/// checking its shape, dtype, finiteness and sign (variances and counts are ≥ 0).
 fn load_buffer(
     path: &Path,
     file: &SafeTensors<'_>,
@@ -422,11 +434,11 @@ fn load_buffer(
             .chunks_exact(8)
             .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")) as f64)
             .collect(),
-        safetensors::Dtype::F32 => data
+        safetensors::Dtype::F32 if !is_count(name) => data
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")) as f64)
             .collect(),
-        safetensors::Dtype::F64 => data
+        safetensors::Dtype::F64 if !is_count(name) => data
             .chunks_exact(8)
             .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
             .collect(),
@@ -445,6 +457,20 @@ fn load_buffer(
             tensor: name.to_string(),
             index,
             value: values[index],
+        });
+    }
+    let what = match name {
+        _ if is_count(name) => "count",
+        _ if name.ends_with(".running_var") => "variance",
+        _ => return Ok(values),
+    };
+    if let Some(index) = values.iter().position(|&v| v < 0.0) {
+        return Err(CheckpointError::Negative {
+            path: path.to_path_buf(),
+            tensor: name.to_string(),
+            index,
+            value: values[index],
+            what,
         });
     }
     Ok(values)

@@ -497,11 +497,6 @@ impl Sequential {
         }
     }
 
-    /// Values per input sample.
-    pub fn input_len(&self) -> usize {
-        self.input.iter().fold(1, |p, &s| p.saturating_mul(s))
-    }
-
     /// Whether every layer is affine, ReLU-like or pooling (no tanh or sigmoid).
     pub fn is_piecewise_linear(&self) -> bool {
         self.resolve()

@@ -96,3 +96,40 @@ fn an_invalid_spec_built_in_code_is_refused_before_any_allocation() {
     let err = objective(huge, &data(2, vec![0, 1], 10)).err().unwrap();
     assert!(err.to_string().contains("GB"), "{err}");
 }
+
+/// Images of LeNet's 784 values are read as laid out: `[1, 28, 28]`, `[28, 28]` or flat are the
+/// same row-major pixels and load; channels-last `[28, 28, 1]` too (a single channel), but a
+/// `[3, 8, 8]` net refuses `[8, 8, 3]` images (as `np.asarray` of RGB pictures gives them),
+/// whose values it would read scrambled, naming both shapes.
+#[test]
+fn samples_laid_out_otherwise_than_the_input_are_refused() {
+    let images = |shape: Vec<usize>| {
+        let len: usize = shape.iter().product();
+        let x = (0..2 * len).map(|i| (i as f32 * 0.37).sin()).collect();
+        let labels = Targets::Classes {
+            labels: vec![0, 1],
+            n_classes: 10,
+        };
+        Dataset::new("d", x, shape, labels, None).unwrap()
+    };
+    for shape in [vec![1, 28, 28], vec![28, 28], vec![784], vec![28, 28, 1]] {
+        objective(ArchSpec::Lenet, &images(shape.clone())).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let rgb = ArchSpec::Cnn {
+        side: 8,
+        channels: vec![3, 4],
+        kernel: 3,
+        hidden: vec![],
+        classes: 10,
+    };
+    objective(rgb.clone(), &images(vec![3, 8, 8])).unwrap();
+    objective(rgb.clone(), &images(vec![192])).unwrap();
+    let msg = objective(rgb, &images(vec![8, 8, 3]))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        msg.contains("[8, 8, 3]") && msg.contains("[3, 8, 8]"),
+        "{msg}"
+    );
+}

@@ -190,3 +190,53 @@ fn a_missing_batch_norm_buffer_is_named() {
         "{err}"
     );
 }
+
+/// A buffer that breaks batch norm is refused naming the tensor: a negative `running_var`
+/// (√ of it is NaN, and a NaN behind a ReLU can leave the loss finite while every gradient is
+/// NaN) and a step count stored as a float where PyTorch writes I64.
+#[test]
+fn a_negative_variance_or_a_float_count_is_refused() {
+    let bytes = std::fs::read(fixture(SEQUENTIAL).join("model.safetensors")).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let variance = file.tensor("features.1.running_var").unwrap();
+    let mut negative = variance.data().to_vec();
+    let width = variance.dtype().size();
+    let value = match variance.dtype() {
+        safetensors::Dtype::F64 => (-0.3f64).to_le_bytes().to_vec(),
+        _ => (-0.3f32).to_le_bytes().to_vec(),
+    };
+    negative[width..2 * width].copy_from_slice(&value);
+    let float_count = 7.0f64.to_le_bytes().to_vec();
+    for (tensor, dtype, data, message) in [
+        (
+            "features.1.running_var",
+            variance.dtype(),
+            negative,
+            "tensor `features.1.running_var` has negative value -0.3",
+        ),
+        (
+            "features.1.num_batches_tracked",
+            safetensors::Dtype::F64,
+            float_count,
+            "tensor `features.1.num_batches_tracked` has dtype F64, expected I64",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let json = fixture(SEQUENTIAL).join("checkpoint.json");
+        std::fs::copy(json, dir.path().join("checkpoint.json")).unwrap();
+        let shape = file.tensor(tensor).unwrap().shape().to_vec();
+        let changed = safetensors::tensor::TensorView::new(dtype, shape, &data).unwrap();
+        let views = file.tensors().into_iter().map(|(name, view)| {
+            let view = if name == tensor {
+                changed.clone()
+            } else {
+                view
+            };
+            (name, view)
+        });
+        let written = safetensors::serialize(views, None).unwrap();
+        std::fs::write(dir.path().join("model.safetensors"), written).unwrap();
+        let err = load_checkpoint(dir.path()).unwrap_err().to_string();
+        assert!(err.contains(message), "{err}");
+    }
+}
