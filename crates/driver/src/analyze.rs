@@ -705,7 +705,8 @@ fn batch_size(
 }
 
 /// What a reader of `record`'s numbers must know: Lanczos not converged, Tr(H) short of its
-/// standard-error target, numbers left undefined (empty in metrics.csv) and why.
+/// standard-error target, a repeated λ₁ (u₁ not unique), numbers left undefined (empty in
+/// metrics.csv) and why.
 fn warnings(record: &CheckpointRecord) -> Vec<String> {
     let report = &record.report;
     let mut found = Vec::new();
@@ -729,6 +730,16 @@ fn warnings(record: &CheckpointRecord) -> Vec<String> {
                 t.probes
             ));
         }
+    }
+    let repeated = curvscope_metrics::top_eigenvalue_multiplicity(&report.hessian_eigenvalues);
+    if repeated > 1 && report.proposition1.projection_coefficient.is_some() {
+        found.push(format!(
+            "λ₁ = {:.6e} is repeated ({repeated} of the top eigenvalues agree within {:e} of \
+             it): u₁ is one vector of its eigenspace, so u₁ᵀΣu₁, â and the bound depend on \
+             which one Lanczos returned (the eigenvalues, Tr(HΣ) and the ratio do not)",
+            report.hessian_eigenvalues[0],
+            curvscope_metrics::ZERO_RTOL
+        ));
     }
     let mut undefined = proposition1_undefined(report);
     undefined.extend(tables::undefined_columns(record));

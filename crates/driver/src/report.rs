@@ -90,7 +90,8 @@ th { background: #f3f6fa; }
 td.text, th.text { text-align: left; white-space: normal; }
 .verdict { border-left: 4px solid #999; padding: .2rem .8rem; margin: .8rem 0; }
 .verdict.confirmed { border-color: #2ca02c; }
-.verdict.bound-only, .verdict.within-error, .verdict.undefined { border-color: #ff7f0e; }
+.verdict.bound-below-one, .verdict.bound-only, .verdict.unchecked, .verdict.within-error,
+.verdict.undefined { border-color: #ff7f0e; }
 .verdict.violated, .verdict.outside { border-color: #d62728; }
 .verdict ul { margin: .2rem 0; }
 figure { margin: 1rem 0; }
@@ -275,7 +276,9 @@ fn proposition(record: &CheckpointRecord) -> String {
     let r = reading(&record.report.proposition1, estimate.value, estimate.stderr);
     let (class, verdict) = match r.verdict {
         Verdict::Confirmed => ("confirmed", "as predicted"),
+        Verdict::BoundBelowOne => ("bound-below-one", "bound ≤ 1, no faster escape predicted"),
         Verdict::BoundOnly => ("bound-only", "bound holds, condition 1 not shown"),
+        Verdict::AssumptionUnchecked => ("unchecked", "H ⪰ 0 not checked"),
         Verdict::WithinError => ("within-error", "inconclusive"),
         Verdict::Violated => ("violated", "bound violated"),
         Verdict::OutsideAssumptions => ("outside", "outside the assumptions"),

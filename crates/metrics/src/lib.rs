@@ -130,7 +130,8 @@ pub use one_hidden::{
 pub use proposition::{
     anisotropy_ratio, condition_ks, first_ill_conditioned_k, ill_conditioning_exponent,
     isotropic_trace_h_sigma, negative_curvature, projection_coefficient, proposition1,
-    proposition1_bound, relative_stderr, IllConditioning, LambdaMin, Proposition1, ZERO_RTOL,
+    proposition1_bound, relative_stderr, top_eigenvalue_multiplicity, IllConditioning, LambdaMin,
+    Proposition1, ZERO_RTOL,
 };
 pub use report::{
     analyze_checkpoint, report_from_spectrum, CurvatureOptions, HessianSpectrum, Report,

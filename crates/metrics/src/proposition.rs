@@ -82,6 +82,27 @@ pub fn projection_coefficient(
         .then(|| u1_sigma_u1 * trace_h / (lambda1 * trace_sigma))
 }
 
+/// How many of the top eigenvalues (descending, λ₁ first) equal λ₁ within [`ZERO_RTOL`]·|λ₁|,
+/// the eigensolver's accuracy; 0 when there are none. Above 1, u₁ is one vector of a
+/// repeated eigenvalue's eigenspace, and u₁ᵀΣu₁, â and the bound depend on which one the
+/// solver returned (λ's, Tr(HΣ) and the ratio do not).
+///
+/// ```
+/// use curvscope_metrics::top_eigenvalue_multiplicity;
+/// assert_eq!(top_eigenvalue_multiplicity(&[2.0, 2.0 - 1e-9, 2.0 - 1e-9, 1.0]), 3);
+/// assert_eq!(top_eigenvalue_multiplicity(&[2.0, 1.0]), 1);
+/// assert_eq!(top_eigenvalue_multiplicity(&[]), 0);
+/// ```
+pub fn top_eigenvalue_multiplicity(eigenvalues: &[f64]) -> usize {
+    let Some(&lambda1) = eigenvalues.first() else {
+        return 0;
+    };
+    eigenvalues
+        .iter()
+        .take_while(|&&l| (lambda1 - l).abs() <= ZERO_RTOL * lambda1.abs())
+        .count()
+}
+
 /// d_k = −log(λ_{k+1}/λ₁)/log D, the exponent of condition 1 (ill-conditioning) of
 /// Proposition 1, λ_{k+1} = λ₁·D^(−d_k); the condition holds for this k when d_k > ½.
 /// λ_{k+1} = 0 (within [`ZERO_RTOL`]·λ₁: H positive semidefinite of rank ≤ k) meets it for

@@ -8,20 +8,32 @@ use crate::proposition::Proposition1;
 pub const VIOLATION_STDERRS: f64 = 3.0;
 
 /// What Proposition 1's numbers say at one checkpoint.
+///
+/// With â in place of a, condition 2 holds with equality and bound ≤ ratio reads
+/// λ₁·u₁ᵀΣu₁ ≤ Tr(HΣ): true whenever H ⪰ 0. So the bound holding proves nothing by itself; the
+/// proposition predicts faster escape than isotropic noise only where its bound exceeds 1, and
+/// only for an H checked to be positive semi-definite.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// Both conditions hold and Tr(HΣ)/Tr(HΣ̄) is at least the bound: the anisotropic noise
-    /// escapes faster than isotropic noise of equal size, as the proposition predicts.
+    /// H ⪰ 0 as far as λ_min tells, condition 1 holds (d_k > ½), the bound exceeds 1 and
+    /// Tr(HΣ)/Tr(HΣ̄) is at least the bound: the anisotropic noise escapes faster than
+    /// isotropic noise of equal size, as the proposition predicts.
     Confirmed,
+    /// Both conditions hold and the ratio is at least the bound, but the bound is ≤ 1 (â too
+    /// small for the ill-conditioning): the proposition predicts no faster escape.
+    BoundBelowOne,
     /// The ratio is at least the bound, but condition 1 (d_k > ½) is not reached among the
     /// eigenvalues computed, so the bound is not shown to grow with D.
     BoundOnly,
+    /// The ratio is at least the bound, but λ_min was not computed or did not converge: the
+    /// proposition's assumption H ⪰ 0 is not checked, and the bound holds for any H ⪰ 0.
+    AssumptionUnchecked,
     /// The ratio is below the bound by less than [`VIOLATION_STDERRS`] standard errors of the
     /// stochastic Tr(HΣ): inconclusive.
     WithinError,
-    /// The ratio is below the bound beyond estimation error with no negative curvature seen.
-    /// bound ≤ ratio is λ₁·u₁ᵀΣu₁ ≤ Tr(HΣ), true whenever H ⪰ 0, so H must be indefinite (a
-    /// λ_min that was not computed or did not converge) or an input is wrong.
+    /// The ratio is below the bound beyond estimation error with no negative curvature seen,
+    /// which H ⪰ 0 rules out: H must be indefinite (a λ_min that was not computed or did not
+    /// converge) or an input is wrong.
     Violated,
     /// H has negative curvature: outside the proposition, which assumes H ⪰ 0.
     OutsideAssumptions,
@@ -65,7 +77,7 @@ fn number(x: f64) -> String {
 /// let p = proposition1(&[200.0, 20.0], Some(lambda_min), 220.0, 4.4, 4.0, 808.0, 2);
 /// let r = reading(&p, 808.0, 0.0);
 /// assert_eq!(r.verdict, Verdict::Confirmed);
-/// assert!(r.conclusion.contains("≥ the bound"), "{}", r.conclusion);
+/// assert!(r.conclusion.contains("the bound exceeds 1"), "{}", r.conclusion);
 /// ```
 pub fn reading(p: &Proposition1, trace_h_sigma: f64, trace_h_sigma_stderr: f64) -> Reading {
     let ill_conditioning = match p.first_ill_conditioned_k {
@@ -117,27 +129,48 @@ pub fn reading(p: &Proposition1, trace_h_sigma: f64, trace_h_sigma_stderr: f64) 
             );
             // bound ≤ ratio ⟺ λ₁u₁ᵀΣu₁ ≤ Tr(HΣ): only Tr(HΣ)'s error moves the comparison.
             let shortfall = (bound - ratio) / ratio * trace_h_sigma.abs();
+            let measured = if ratio > 1.0 {
+                "measured (ratio > 1), the noise escapes faster than isotropic noise of the same \
+                 size"
+            } else {
+                "measured, the noise escapes no faster than isotropic noise of the same size \
+                 (ratio ≤ 1)"
+            };
+            let automatic = "as it must for any H ⪰ 0 (with a = â it reads λ₁u₁ᵀΣu₁ ≤ Tr(HΣ))";
             if p.negative_curvature == Some(true) {
-                (compared, Verdict::OutsideAssumptions)
-            } else if bound <= ratio && p.first_ill_conditioned_k.is_some() {
                 (
-                    format!("{compared}: the ratio is ≥ the bound, and both conditions hold: anisotropic noise escapes faster than isotropic noise of the same size, as Proposition 1 predicts"),
-                    Verdict::Confirmed,
+                    format!("{compared}; {measured}"),
+                    Verdict::OutsideAssumptions,
                 )
-            } else if bound <= ratio {
-                (
-                    format!("{compared}: the ratio is ≥ the bound, but without condition 1 the bound is not shown to be large"),
-                    Verdict::BoundOnly,
-                )
-            } else if shortfall <= VIOLATION_STDERRS * trace_h_sigma_stderr {
+            } else if bound > ratio && shortfall <= VIOLATION_STDERRS * trace_h_sigma_stderr {
                 (
                     format!("{compared}: the ratio is below the bound, but within {VIOLATION_STDERRS} standard errors of the stochastic Tr(HΣ): inconclusive"),
                     Verdict::WithinError,
                 )
-            } else {
+            } else if bound > ratio {
                 (
                     format!("{compared}: the ratio is below the bound beyond estimation error, which H ⪰ 0 rules out (λ₁u₁ᵀΣu₁ ≤ Tr(HΣ)): H must have negative curvature not seen here"),
                     Verdict::Violated,
+                )
+            } else if p.negative_curvature.is_none() {
+                (
+                    format!("{compared}: the ratio is ≥ the bound, {automatic}, but H ⪰ 0 is not checked here; {measured}"),
+                    Verdict::AssumptionUnchecked,
+                )
+            } else if p.first_ill_conditioned_k.is_none() {
+                (
+                    format!("{compared}: the ratio is ≥ the bound, {automatic}, but without condition 1 the bound is not shown to be large; {measured}"),
+                    Verdict::BoundOnly,
+                )
+            } else if bound <= 1.0 {
+                (
+                    format!("{compared}: both conditions hold and the ratio is ≥ the bound, but the bound is ≤ 1 (â too small for this ill-conditioning), so Proposition 1 predicts no faster escape; {measured}"),
+                    Verdict::BoundBelowOne,
+                )
+            } else {
+                (
+                    format!("{compared}: both conditions hold, the bound exceeds 1 and the ratio is ≥ it: anisotropic noise escapes faster than isotropic noise of the same size, as Proposition 1 predicts"),
+                    Verdict::Confirmed,
                 )
             }
         }
@@ -198,6 +231,23 @@ mod tests {
             r.ill_conditioning.contains("not reached"),
             "{}",
             r.ill_conditioning
+        );
+        // The same numbers with H ⪰ 0 unchecked: the bound holds for any H ⪰ 0, so not "as
+        // predicted".
+        let p = toy(808.0, &[200.0, 20.0], None);
+        let r = reading(&p, 808.0, 0.0);
+        assert_eq!(r.verdict, Verdict::AssumptionUnchecked);
+        assert!(r.conclusion.contains("not checked"), "{}", r.conclusion);
+        // Little noise along u₁ (u₁ᵀΣu₁ = 0.4, Σ₂₂ = 4): â = 0.1, bound 0.165 ≤ ratio
+        // 160/484 = 0.33 < 1. Both conditions "hold", the bound is automatic, and the noise
+        // escapes slower than isotropic noise: no confirmation.
+        let p = proposition1(&[200.0, 20.0], converged(20.0), 220.0, 4.4, 0.4, 160.0, 2);
+        let r = reading(&p, 160.0, 0.0);
+        assert_eq!(r.verdict, Verdict::BoundBelowOne);
+        assert!(
+            r.conclusion.contains("no faster than isotropic"),
+            "{}",
+            r.conclusion
         );
         // λ₁u₁ᵀΣu₁ = 800 > Tr(HΣ) = 790: impossible for H ⪰ 0 unless Tr(HΣ) is off by its error.
         let p = toy(790.0, &[200.0, 20.0], None);
