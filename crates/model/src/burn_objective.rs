@@ -199,7 +199,12 @@ impl<B: Backend> BurnObjective<B> {
             (None, _, _) => return misfit("the toy loss takes no targets".into()),
         }
         let dtype = precision.dtype();
-        let x = transfer::float_to_device(data.x().to_vec(), [n, features], device, dtype);
+        let x = match dtype {
+            DType::F32 => {
+                transfer::float_to_device(data.x().to_vec(), [n, features], device, dtype)
+            }
+            _ => transfer::float_to_device(data.x_f64(), [n, features], device, dtype),
+        };
         let (target, labels) = match data.targets() {
             Targets::Classes { labels, .. } => {
                 // One column per output of the model, which may have more classes than the data.

@@ -1,5 +1,5 @@
-//! The [`Dataset`] type: N samples of a fixed shape in plain memory (`f32` inputs, integer or
-//! real targets) with a [`DatasetInfo`] that records where it came from, so a checkpoint can
+//! The [`Dataset`] type: N samples of a fixed shape in plain memory (`f32` inputs, and the
+//! `f64` ones a file held where `f32` would round them; integer or real targets) with a [`DatasetInfo`] that records where it came from, so a checkpoint can
 //! name its data. The bundled sets are built in [`crate::bundled`], the synthetic ones in
 //! [`crate::synthetic`], user `.npz` files in [`crate::npz`].
 
@@ -98,6 +98,10 @@ pub fn labels_sha256(labels: &[i64]) -> String {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
     pub(crate) x: Vec<f32>,
+    /// The inputs as a float64 source held them, when f32 rounds some of them
+    /// ([`Dataset::from_f64`]): an f64 analysis then sees the file's values, not their f32
+    /// roundings (a relative change of up to 6e-8, which a float64 reference would see).
+    pub(crate) exact: Option<Vec<f64>>,
     pub(crate) sample_shape: Vec<usize>,
     targets: Targets,
     info: DatasetInfo,
@@ -157,10 +161,38 @@ impl Dataset {
         };
         Ok(Dataset {
             x,
+            exact: None,
             sample_shape,
             targets,
             info,
         })
+    }
+
+    /// [`Dataset::new`] from float64 inputs: [`Dataset::x`] holds them rounded to f32 (what an
+    /// f32 analysis uses) and [`Dataset::x_f64`] the values themselves (what an f64 analysis
+    /// uses), kept only when some value does not fit f32 exactly.
+    ///
+    /// ```
+    /// use curvscope_model::{Dataset, Targets};
+    /// let ds = Dataset::from_f64("d", vec![0.1, 0.5], vec![1], Targets::None, None)?;
+    /// assert_eq!((ds.x(), ds.x_f64()), (&[0.1f32, 0.5][..], vec![0.1, 0.5]));
+    /// # Ok::<(), curvscope_model::DataError>(())
+    /// ```
+    pub fn from_f64(
+        name: impl Into<String>,
+        x: Vec<f64>,
+        sample_shape: Vec<usize>,
+        targets: Targets,
+        seed: Option<u64>,
+    ) -> Result<Self, DataError> {
+        let rounded: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let exact = rounded.iter().zip(&x).any(|(&r, &v)| r as f64 != v);
+        let data = Dataset::new(name, rounded, sample_shape, targets, seed)?;
+        Ok(data.with_exact(exact.then_some(x)))
+    }
+
+    fn with_exact(self, exact: Option<Vec<f64>>) -> Dataset {
+        Dataset { exact, ..self }
     }
 
     /// Number of samples N.
@@ -183,14 +215,18 @@ impl Dataset {
         self.sample_shape.iter().product()
     }
 
-    /// All inputs, row-major `[N, sample_shape…]`.
+    /// All inputs in f32, row-major `[N, sample_shape…]` (float64 sources rounded).
     pub fn x(&self) -> &[f32] {
         &self.x
     }
 
-    /// All inputs widened to `f64` (exact), for host-side closed-form objectives.
+    /// All inputs in f64: a float64 source's values ([`Dataset::from_f64`]), else [`Dataset::x`]
+    /// widened (exactly). For f64 analyses and host-side closed-form objectives.
     pub fn x_f64(&self) -> Vec<f64> {
-        self.x.iter().map(|&v| v as f64).collect()
+        match &self.exact {
+            Some(exact) => exact.clone(),
+            None => self.x.iter().map(|&v| v as f64).collect(),
+        }
     }
 
     /// Inputs of sample `i`.
@@ -256,7 +292,15 @@ impl Dataset {
             Targets::Regression(v) => Targets::Regression(indices.iter().map(|&i| v[i]).collect()),
             Targets::None => Targets::None,
         };
-        self.with_parts(x, targets)
+        let exact = self.exact.as_ref().map(|exact| {
+            let s = self.sample_len();
+            indices
+                .iter()
+                .flat_map(|&i| &exact[i * s..(i + 1) * s])
+                .copied()
+                .collect()
+        });
+        self.with_parts(x, targets).with_exact(exact)
     }
 
     /// The samples in `range`.
@@ -360,6 +404,24 @@ mod tests {
         .unwrap();
         assert_eq!(reg.subset(&[1]).targets(), &Targets::Regression(vec![-0.5]));
         assert_eq!(reg.x_f64(), [1.0, 2.0]);
+    }
+
+    /// Float64 inputs that f32 rounds are kept, through subsets, slices and reshapes; ones it
+    /// holds exactly are not stored twice.
+    #[test]
+    fn float64_inputs_are_kept_where_f32_rounds_them() {
+        let x = vec![0.1, 0.2, 1.0 / 3.0, 0.25];
+        let ds = Dataset::from_f64("a", x.clone(), vec![2], classes(vec![1, 0], 2), None).unwrap();
+        assert_eq!(ds.x(), &[0.1f32, 0.2, 1.0 / 3.0, 0.25]);
+        assert_eq!(ds.x_f64(), x);
+        assert_eq!(
+            ds.subset(&[1, 1]).x_f64(),
+            [1.0 / 3.0, 0.25, 1.0 / 3.0, 0.25]
+        );
+        assert_eq!(ds.slice(0..1).x_f64(), [0.1, 0.2]);
+        assert_eq!(ds.reshape(vec![1, 2]).unwrap().x_f64(), x);
+        let dyadic = Dataset::from_f64("b", vec![0.5, 2.0], vec![1], Targets::None, None).unwrap();
+        assert_eq!((&dyadic.exact, dyadic.x_f64()), (&None, vec![0.5, 2.0]));
     }
 
     #[test]

@@ -69,10 +69,17 @@ impl Dataset {
             return bad(format!("std {s} is not positive"));
         }
         let per_channel = self.sample_len() / channels;
-        for (i, channel) in self.x.chunks_exact_mut(per_channel).enumerate() {
-            let c = if mean.len() == 1 { 0 } else { i % channels };
-            let (m, s) = (mean[c] as f32, std[c] as f32);
-            channel.iter_mut().for_each(|x| *x = (*x - m) / s);
+        let channel = |i: usize| if mean.len() == 1 { 0 } else { i % channels };
+        for (i, values) in self.x.chunks_exact_mut(per_channel).enumerate() {
+            let (m, s) = (mean[channel(i)] as f32, std[channel(i)] as f32);
+            values.iter_mut().for_each(|x| *x = (*x - m) / s);
+        }
+        // A float64 source is normalised in f64, as a float64 pipeline would.
+        if let Some(exact) = &mut self.exact {
+            for (i, values) in exact.chunks_exact_mut(per_channel).enumerate() {
+                let (m, s) = (mean[channel(i)], std[channel(i)]);
+                values.iter_mut().for_each(|x| *x = (*x - m) / s);
+            }
         }
         Ok(self)
     }

@@ -133,20 +133,20 @@ pub fn load_npz(path: &Path, n_classes: Option<usize>) -> Result<Dataset, NpzErr
         !x_shape.is_empty(),
         "[N, …] with every dimension ≥ 1, C order",
     )?;
-    let x: Vec<f32> = match plain_kind(&x_arr.dtype()) {
-        Some((TypeChar::Float, 4)) => x_arr.into_vec::<f32>(),
-        Some((TypeChar::Float, 8)) => x_arr
-            .into_vec::<f64>()
-            .map(|v| v.into_iter().map(|e| e as f32).collect()),
+    let x: Vec<f64> = match plain_kind(&x_arr.dtype()) {
+        Some((TypeChar::Float, 4)) => x_arr
+            .into_vec::<f32>()
+            .map(|v| v.into_iter().map(f64::from).collect()),
+        Some((TypeChar::Float, 8)) => x_arr.into_vec::<f64>(),
         _ => return Err(dtype_err(path, "x", &x_arr, "float32 or float64")),
     }
     .map_err(io("cannot decode array `x`"))?;
-    // Checked on the f32 values the model sees: a finite f64 beyond f32's range is an error too.
-    if let Some(index) = x.iter().position(|v| !v.is_finite()) {
+    // Checked as f32 too, what an f32 analysis sees: a finite f64 beyond f32's range is an error.
+    if let Some(index) = x.iter().position(|&v| !(v as f32).is_finite()) {
         return Err(NpzError::NonFinite {
             path: p(),
             index,
-            value: x[index] as f64,
+            value: x[index],
         });
     }
 
@@ -199,7 +199,8 @@ pub fn load_npz(path: &Path, n_classes: Option<usize>) -> Result<Dataset, NpzErr
         labels: y,
         n_classes,
     };
-    Ok(Dataset::new(name, x, sample_shape, targets, None).expect("shapes and labels were checked"))
+    Ok(Dataset::from_f64(name, x, sample_shape, targets, None)
+        .expect("shapes and labels were checked"))
 }
 
 /// The array `name`, its `.npy` entry read whole first: npyz allocates the header length
