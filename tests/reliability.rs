@@ -488,6 +488,48 @@ fn rerunning_with_other_options_says_what_it_replaces() {
     );
 }
 
+/// A rerun that fails on every checkpoint (a mistyped --data, a --batch over N) leaves the
+/// earlier analysis as it was: its manifest, CSVs and records; a folder of other files is
+/// refused before anything is written into it.
+#[test]
+fn a_failed_rerun_keeps_the_earlier_results_and_other_folders_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    ok(train(&run, &["--steps", "10"]));
+    ok(curvscope(&analyze(&run, Some("digits"), &["--quiet"])));
+    let analysis = run.join("analysis");
+    let files = |_: ()| -> Vec<(std::path::PathBuf, Vec<u8>)> {
+        let reports = std::fs::read_dir(analysis.join("reports")).unwrap();
+        let mut paths: Vec<_> = reports.map(|e| e.unwrap().path()).collect();
+        paths.extend(["analysis.json", "metrics.csv", "eigenvalues.csv"].map(|f| analysis.join(f)));
+        paths.sort();
+        paths
+            .into_iter()
+            .map(|p| (p.clone(), std::fs::read(p).unwrap()))
+            .collect()
+    };
+    let before = files(());
+    assert_eq!(before.len(), 2 + 3);
+    for (data, extra) in [("digit", "--quiet"), ("digits", "--batch=1798")] {
+        let args = analyze(&run, Some(data), &[extra, "--seed", "3"]);
+        refused(
+            curvscope(&args),
+            &["left as it was (its earlier results kept)"],
+        );
+        assert!(
+            files(()) == before,
+            "--data {data} {extra} changed the analysis"
+        );
+    }
+    let mine = tmp.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::write(mine.join("README.md"), "notes").unwrap();
+    let into_mine = analyze(&run, Some("digits"), &["--out", path(&mine)]);
+    refused(curvscope(&into_mine), &["is not an analysis folder"]);
+    assert_eq!(std::fs::read_dir(&mine).unwrap().count(), 1);
+    assert_eq!(std::fs::read(mine.join("README.md")).unwrap(), b"notes");
+}
+
 #[test]
 fn a_relative_npz_in_checkpoint_json_is_found_from_any_folder() {
     let tmp = tempfile::tempdir().unwrap();

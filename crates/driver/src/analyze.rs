@@ -156,8 +156,8 @@ pub struct AnalyzeArgs {
     /// (`curvscope_metrics::purpose_seed`), so no two share random numbers.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Worker threads [default: all cores]. Results do not depend on it.
-    #[arg(long, value_name = "N", value_parser = flags::count)]
+    /// Worker threads, 1 to 1,024 [default: all cores]. Results do not depend on it.
+    #[arg(long, value_name = "N", value_parser = flags::threads)]
     pub threads: Option<usize>,
     /// No progress bar and no summary table (errors are still reported).
     #[arg(short, long)]
@@ -336,8 +336,11 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| args.input.join("analysis"));
     let reports = out.join(REPORTS_DIR);
+    // Earlier results are replaced by new results only, never by a failure: the folder is
+    // written (manifest, CSVs) once a checkpoint has a record, or when it held none before.
+    let mut folder = OutputFolder::check(&out)?;
     if job.leads() {
-        write_manifest(&args, &out, &options, &hash, &dirs)?;
+        note_other_options(&args, &out, &hash, &dirs);
     }
     let bars = MultiProgress::new();
     let bar = bars.add(progress::bar(args.quiet, dirs.len() as u64, "checkpoints"));
@@ -366,6 +369,7 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
             if let Some(record) = reusable {
                 print_json(args.json, &record)?;
                 records[i] = Some(record);
+                folder.write_manifest(&args, &options, &hash)?;
             }
             outcomes.push(Outcome::Reused);
             bar.inc(1);
@@ -398,6 +402,7 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
                 for warning in warnings(&record) {
                     bar.suspend(|| eprintln!("warning: {name}: {warning}"));
                 }
+                folder.write_manifest(&args, &options, &hash)?;
                 write_atomic(&report_path, &serde_json::to_vec_pretty(&record)?)?;
                 print_json(args.json, &record)?;
                 records[i] = Some(record);
@@ -411,19 +416,23 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
                     error: format!("{err:#}"),
                 };
                 bar.suspend(|| eprintln!("error: checkpoint {name} failed: {}", failure.error));
+                // An earlier record of it stays: it is listed in no CSV of this run, and a rerun
+                // reuses it only with its own options and checkpoint bytes.
                 failures.push(failure);
                 outcomes.push(Outcome::Failed);
-                // A stale record of an older version of this checkpoint must not look current.
-                if report_path.exists() {
-                    std::fs::remove_file(&report_path)
-                        .with_context(|| format!("removing {}", report_path.display()))?;
-                }
             }
         }
-        write_tables(&args, job, &out, &records, &failures)?;
+        if folder.written {
+            write_tables(&args, job, &out, &records, &failures)?;
+        }
         bar.inc(1);
     }
-    write_tables(&args, job, &out, &records, &failures)?;
+    if !folder.had_results && job.leads() {
+        folder.write_manifest(&args, &options, &hash)?;
+    }
+    if folder.written {
+        write_tables(&args, job, &out, &records, &failures)?;
+    }
     bar.finish_and_clear();
     if !args.quiet {
         if let Some(traffic) = job.traffic() {
@@ -440,7 +449,7 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
         Ok(ExitCode::SUCCESS)
     } else if !job.leads() {
         Ok(ExitCode::FAILURE)
-    } else {
+    } else if folder.written {
         eprintln!(
             "error: {} of {} checkpoints failed (see {})",
             failures.len(),
@@ -448,17 +457,72 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
             out.join(FAILURES_CSV).display()
         );
         Ok(ExitCode::FAILURE)
+    } else {
+        eprintln!(
+            "error: all {} checkpoints failed; {} is left as it was (its earlier results kept)",
+            dirs.len(),
+            out.display()
+        );
+        Ok(ExitCode::FAILURE)
     }
 }
 
-/// The output folder's manifest and README, and a note for each set of checkpoints analyzed
-/// into it with other options (the leading rank's job).
+/// The output folder of an analysis, and whether this run has written it yet.
+struct OutputFolder {
+    path: PathBuf,
+    /// It held an earlier analysis (its analysis.json), which only new results may replace.
+    had_results: bool,
+    /// This run wrote its manifest: its CSVs are this run's from then on.
+    written: bool,
+}
+
+impl OutputFolder {
+    /// Refuses a path that is a file, or a non-empty folder that is no analysis folder (no
+    /// analysis.json, no reports/): its files (a README.md, a metrics.csv of one's own)
+    /// would be overwritten.
+    fn check(path: &Path) -> Result<Self> {
+        if path.exists() && !path.is_dir() {
+            bail!("--out {}: exists and is not a folder", path.display());
+        }
+        let had_results = path.join(MANIFEST_JSON).is_file();
+        let foreign = !had_results
+            && !path.join(REPORTS_DIR).is_dir()
+            && std::fs::read_dir(path).is_ok_and(|mut entries| entries.next().is_some());
+        if foreign {
+            bail!(
+                "--out {}: exists, is not empty and is not an analysis folder (no {MANIFEST_JSON} \
+                 or {REPORTS_DIR}/); name a new folder or an earlier analysis",
+                path.display()
+            );
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            had_results,
+            written: false,
+        })
+    }
+
+    /// The folder's manifest and README, once per run, before its first record is written.
+    fn write_manifest(
+        &mut self,
+        args: &AnalyzeArgs,
+        options: &AnalysisOptions,
+        hash: &str,
+    ) -> Result<()> {
+        if !self.written {
+            write_manifest(args, &self.path, options, hash)?;
+            self.written = true;
+        }
+        Ok(())
+    }
+}
+
+/// The output folder's manifest and README (the leading rank's job).
 fn write_manifest(
     args: &AnalyzeArgs,
     out: &Path,
     options: &AnalysisOptions,
     hash: &str,
-    dirs: &[PathBuf],
 ) -> Result<()> {
     flags::output_dir(out, "--out")?;
     let reports = out.join(REPORTS_DIR);
@@ -474,15 +538,21 @@ fn write_manifest(
         &out.join(MANIFEST_JSON),
         &serde_json::to_vec_pretty(&manifest)?,
     )?;
-    write_atomic(&out.join(README_MD), tables::readme().as_bytes())?;
+    Ok(write_atomic(
+        &out.join(README_MD),
+        tables::readme().as_bytes(),
+    )?)
+}
 
-    for (old, count) in other_options(&reports, dirs, hash) {
+/// A note for each set of checkpoints analyzed into `out` with other options.
+fn note_other_options(args: &AnalyzeArgs, out: &Path, hash: &str, dirs: &[PathBuf]) {
+    for (old, count) in other_options(&out.join(REPORTS_DIR), dirs, hash) {
         let fate = if args.merge {
             "--merge leaves them out: pass the options they were analyzed with".to_string()
         } else {
             format!(
-                "their results are replaced by ones with options hash {hash} (use another --out \
-                 to keep both)"
+                "their results are replaced by ones with options hash {hash} as these are \
+                 computed (use another --out to keep both)"
             )
         };
         eprintln!(
@@ -492,7 +562,6 @@ fn write_manifest(
             out.display()
         );
     }
-    Ok(())
 }
 
 /// Rewrites the CSVs of `out` from the records so far, unless this is one shard of several

@@ -26,23 +26,37 @@ fn number(s: &str, ok: fn(f64) -> bool, rule: &str) -> Result<f64, String> {
     }
 }
 
-/// A count of at least `MIN`.
-fn at_least<const MIN: usize>(s: &str) -> Result<usize, String> {
+/// The most any count flag takes: far beyond any analysis that finishes, and small enough that
+/// no size computed from it (a count times D, K + 1, a plane's N²) overflows or asks for an
+/// allocation Rust refuses with a panic.
+pub const MAX_COUNT: usize = 1_000_000_000;
+
+/// A count in `MIN..=MAX`.
+fn between<const MIN: usize, const MAX: usize>(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
-        Ok(n) if n >= MIN => Ok(n),
-        Ok(_) => Err(format!("must be at least {MIN}")),
-        Err(_) => Err(format!("must be a whole number, at least {MIN}")),
+        Ok(n) if (MIN..=MAX).contains(&n) => Ok(n),
+        _ => Err(format!("must be a whole number from {MIN} to {MAX}")),
     }
 }
 
 /// A count ≥ 1 (sizes, steps, probes).
 pub fn count(s: &str) -> Result<usize, String> {
-    at_least::<1>(s)
+    between::<1, MAX_COUNT>(s)
 }
 
 /// A count ≥ 2 (Monte-Carlo samples and probes, which need a standard error).
 pub fn count2(s: &str) -> Result<usize, String> {
-    at_least::<2>(s)
+    between::<2, MAX_COUNT>(s)
+}
+
+/// `--threads`: 1 to 1,024 (each thread has a stack, and results do not depend on how many).
+pub fn threads(s: &str) -> Result<usize, String> {
+    between::<1, 1024>(s)
+}
+
+/// `landscape --points`: 2 to 10,000 per axis (a plane of 10⁸ loss evaluations).
+pub fn grid_points(s: &str) -> Result<usize, String> {
+    between::<2, 10_000>(s)
 }
 
 /// A step count ≥ 1 (`--snapshot-every`, `--refresh-every`).
@@ -106,6 +120,11 @@ mod tests {
         assert_eq!(non_negative("0"), Ok(0.0));
         assert!(count("0").is_err() && count("-1").is_err() && count2("1").is_err());
         assert_eq!((count("1"), count2("2"), every("5")), (Ok(1), Ok(2), Ok(5)));
+        let huge = ["18446744073709551615", "18446744073709551616", "1000000001"];
+        assert!(huge.iter().all(|n| count(n).is_err() && count2(n).is_err()));
+        assert_eq!(count("1000000000"), Ok(MAX_COUNT));
+        assert!(threads("1025").is_err() && grid_points("10001").is_err());
+        assert_eq!((threads("1024"), grid_points("2")), (Ok(1024), Ok(2)));
     }
 
     #[test]

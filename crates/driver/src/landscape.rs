@@ -57,8 +57,9 @@ pub struct LandscapeArgs {
     /// A line (1d) or a plane (2d) through θ.
     #[arg(long, value_enum, default_value_t = GridKind::OneD)]
     pub grid: GridKind,
-    /// Grid points along each axis (≥ 2) [default: 51 on a line, 21 per axis on a plane].
-    #[arg(long, value_name = "N", value_parser = flags::count2)]
+    /// Grid points along each axis (2 to 10,000) [default: 51 on a line, 21 per axis on a
+    /// plane].
+    #[arg(long, value_name = "N", value_parser = flags::grid_points)]
     pub points: Option<usize>,
     /// Half-width S of the grid: coordinates from −S to S (with --to, t from −S to 1 + S along
     /// the line) [default: 1 for random (Li et al.'s range), 2 for hessian, 0.5 for --to].
@@ -75,8 +76,8 @@ pub struct LandscapeArgs {
     /// with the same options continues a grid left unfinished there.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Worker threads [default: all cores]. Results do not depend on it.
-    #[arg(long, value_name = "N", value_parser = flags::count)]
+    /// Worker threads, 1 to 1,024 [default: all cores]. Results do not depend on it.
+    #[arg(long, value_name = "N", value_parser = flags::threads)]
     pub threads: Option<usize>,
     /// No progress bar and no summary.
     #[arg(short, long)]

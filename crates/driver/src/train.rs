@@ -118,10 +118,10 @@ pub struct TrainArgs {
     /// number of ranks.
     #[arg(long)]
     resume: bool,
-    /// Worker threads [default: all cores]. Results do not depend on it. Under `mpirun -n P`
-    /// (a build with the `mpi` feature: the P ranks share the samples) the threads of each
-    /// rank: P × N at most the cores.
-    #[arg(long, value_name = "N", value_parser = flags::count)]
+    /// Worker threads, 1 to 1,024 [default: all cores]. Results do not depend on it. Under
+    /// `mpirun -n P` (a build with the `mpi` feature: the P ranks share the samples) the
+    /// threads of each rank: P × N at most the cores.
+    #[arg(long, value_name = "N", value_parser = flags::threads)]
     threads: Option<usize>,
     /// No progress bar.
     #[arg(long)]
