@@ -117,6 +117,13 @@ pub fn load_cifar10_python(path: &Path) -> Result<Dataset, DataError> {
         message,
     };
     let bytes = std::fs::read(path).map_err(|e| parse(format!("cannot read: {e}")))?;
+    let containers = pickle_containers(&bytes).map_err(parse)?;
+    if containers > MAX_PICKLE_CONTAINERS {
+        return Err(parse(format!(
+            "the pickle builds {containers} containers (lists, tuples, dicts, objects); a \
+             CIFAR-10 python batch builds a few dozen"
+        )));
+    }
     let value =
         serde_pickle::value_from_slice(&bytes, DeOptions::new().replace_unresolved_globals())
             .map_err(|e| parse(format!("not a pickled CIFAR-10 python batch: {e}")))?;
@@ -228,6 +235,83 @@ pub fn load_cifar10_python_dir(dir: &Path) -> Result<Dataset, DataError> {
     cifar10(dir, x, labels)
 }
 
+/// The most containers [`load_cifar10_python`] lets serde-pickle build. serde-pickle parses
+/// without recursion but converts and drops the values it made recursively, so a pickle
+/// nesting 20,000 lists (40 kB) overflowed the stack and aborted the process. Nesting never
+/// exceeds the number of containers built, and a real batch builds a few dozen.
+const MAX_PICKLE_CONTAINERS: usize = 1000;
+
+/// How many containers (lists, tuples, dicts, sets, objects) the pickle `bytes` builds before
+/// its STOP: a walk over its opcodes (protocols 0–5), skipping their arguments, without
+/// building anything. Fails on an unknown opcode or a pickle cut short.
+fn pickle_containers(bytes: &[u8]) -> Result<usize, String> {
+    let cut = || "not a pickled CIFAR-10 python batch: it ends before its STOP".to_string();
+    let mut at = 0;
+    let mut containers = 0;
+    // `n` little-endian bytes at `at` as a length.
+    let length = |at: usize, n: usize| -> Result<usize, String> {
+        let field = bytes.get(at..at + n).ok_or_else(cut)?;
+        let value = field.iter().rev().fold(0u64, |v, &b| v << 8 | u64::from(b));
+        usize::try_from(value).map_err(|_| cut())
+    };
+    // The end of the line starting at `at`, past its newline.
+    let line = |at: usize| -> Result<usize, String> {
+        let end = bytes[at.min(bytes.len())..]
+            .iter()
+            .position(|&b| b == b'\n');
+        end.map(|end| at + end + 1).ok_or_else(cut)
+    };
+    loop {
+        let opcode = *bytes.get(at).ok_or_else(cut)?;
+        at += 1;
+        at = match opcode {
+            b'.' => return Ok(containers),
+            // Containers and objects: lists, dicts, tuples, sets; REDUCE, BUILD, NEWOBJ(_EX),
+            // OBJ and INST make objects that may hold others.
+            b']'
+            | b'}'
+            | b')'
+            | 0x85..=0x87
+            | b't'
+            | b'l'
+            | b'd'
+            | 0x8f
+            | 0x91
+            | b'R'
+            | b'b'
+            | 0x81
+            | 0x92
+            | b'o' => {
+                containers += 1;
+                at
+            }
+            b'i' => {
+                containers += 1;
+                line(line(at)?)?
+            }
+            // No argument.
+            b'(' | b'0' | b'1' | b'2' | b'N' | 0x88 | 0x89 | b'a' | b'e' | b's' | b'u' | b'Q'
+            | 0x93 | 0x94 | 0x90 | 0x97 | 0x98 => at,
+            0x80 | b'K' | b'q' | b'h' | 0x82 => at + 1,
+            b'M' | 0x83 => at + 2,
+            b'J' | b'r' | b'j' | 0x84 => at + 4,
+            b'G' | 0x95 => at + 8,
+            b'U' | b'C' | 0x8c | 0x8a => at + 1 + length(at, 1)?,
+            b'T' | b'B' | b'X' | 0x8b => at + 4 + length(at, 4)?,
+            0x8d | 0x8e | 0x96 => at.saturating_add(8).saturating_add(length(at, 8)?),
+            b'I' | b'L' | b'F' | b'S' | b'V' | b'g' | b'p' | b'P' => line(at)?,
+            b'c' => line(line(at)?)?,
+            other => {
+                return Err(format!(
+                    "not a pickled CIFAR-10 python batch: unknown pickle opcode 0x{other:02x} \
+                     at byte {}",
+                    at - 1
+                ))
+            }
+        };
+    }
+}
+
 /// The bytes of a uint8 numpy array `[N, cols]` (N ≥ 1, C order) as numpy pickles it with
 /// protocol 2 and serde-pickle reads it: the state tuple `(1, shape, dtype state, fortran,
 /// raw)`, where the dtype state's second item is the byte order, `'|'` for one-byte elements.
@@ -307,6 +391,31 @@ mod tests {
         assert_eq!(second[0], 90.0 / 255.0); // red plane of the label-9 image
         assert_eq!(second[1024], 91.0 / 255.0); // green
         assert_eq!(second[3071], 92.0 / 255.0); // last blue pixel
+    }
+
+    /// 20,000 nested lists in 40 kB (which aborted the process with a stack overflow) and
+    /// a pickle cut short are refused naming the file, before serde-pickle sees them.
+    #[test]
+    fn deeply_nested_and_cut_pickles_are_refused_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("data_batch_1");
+        let n = 20_000;
+        let nested = [&b"\x80\x02"[..], &vec![b']'; n], &vec![b'a'; n - 1], b"."].concat();
+        for (bytes, message) in [
+            (nested.clone(), "the pickle builds 20000 containers"),
+            (nested[..100].to_vec(), "ends before its STOP"),
+            (
+                b"\x80\x02\xff.".to_vec(),
+                "unknown pickle opcode 0xff at byte 2",
+            ),
+        ] {
+            std::fs::write(&file, bytes).unwrap();
+            let err = load_cifar10_python(&file).unwrap_err().to_string();
+            assert!(
+                err.contains("data_batch_1") && err.contains(message),
+                "{err}"
+            );
+        }
     }
 
     #[test]
