@@ -671,7 +671,7 @@ fn analyze_one(
         &checkpoint.meta,
         options.data.as_deref(),
         options.data_seed,
-    );
+    )?;
     let data = cache.get(&choice)?;
     let dim = checkpoint.theta.len();
     // Sized for all N samples: a rank holding a share needs less.

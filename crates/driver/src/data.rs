@@ -20,8 +20,8 @@ use crate::network::{precision_parser, Device};
 pub const DATA_HELP: &str =
     "Dataset: fashion-corrupted[:CLEAN:RANDOM] (the paper's set: first CLEAN+RANDOM \
      FashionMNIST training images, the last RANDOM with seeded random labels; default 1000:200), \
-     fashion[:N] (first N training images, N ≤ 6000), fashion-test[:N] (N ≤ 10000), digits, \
-     halfspace[:N] (2-D points, label 1[x1 ≥ x2], for fixed-output), toy2d[:N] (the paper's 2-D \
+     fashion[:N] (first N training images, N ≤ 6000), fashion-test[:N] (N ≤ 10000), digits[:N] \
+     (N ≤ 1797), halfspace[:N] (2-D points, label 1[x1 ≥ x2], for fixed-output), toy2d[:N] (the paper's 2-D \
      toy data), or a file: an .npz with arrays x [N, ...] (e.g. [N, C, H, W]) and y [N], a \
      CIFAR-10 binary batch (.bin, e.g. data_batch_1.bin), a CIFAR-10 python batch (a pickle, \
      e.g. data_batch_1 or test_batch) or folder (cifar-10-batches-py: its data_batch_* files, \
@@ -40,23 +40,29 @@ const BUILT_IN: [&str; 6] = [
 ];
 
 /// A dataset named on the command line (see [`DATA_HELP`]); `seed` drives its random parts.
+/// Every `:ARG` is used or refused: `digits:5` is the first 5 digits, not all 1,797.
 pub fn load_dataset(spec: &str, seed: u64) -> Result<Dataset> {
     let dir = default_data_dir();
     let (name, args) = spec.split_once(':').unwrap_or((spec, ""));
     if !BUILT_IN.contains(&name) {
         return load_data_file(Path::new(spec));
     }
-    let numbers: Vec<usize> = if args.is_empty() {
-        Vec::new()
-    } else {
+    let numbers: Vec<usize> = if spec.contains(':') {
         args.split(':')
             .map(|a| {
                 a.parse()
                     .with_context(|| format!("'{a}' in dataset '{spec}' is not a count"))
             })
             .collect::<Result<_>>()?
+    } else {
+        Vec::new()
     };
-    let count = |default: usize| numbers.first().copied().unwrap_or(default);
+    // The one optional count N of every set but fashion-corrupted.
+    let count = |default: usize| match numbers[..] {
+        [] => Ok(default),
+        [n] => Ok(n),
+        _ => bail!("{name} takes at most one count, {name}:N; got '{spec}'"),
+    };
     let data = match name {
         "fashion-corrupted" => {
             let (clean, random) = match numbers[..] {
@@ -66,11 +72,18 @@ pub fn load_dataset(spec: &str, seed: u64) -> Result<Dataset> {
             };
             fashion_corrupted(&dir, clean, random, seed)?
         }
-        "fashion" => fashion_train(&dir, count(6000))?,
-        "fashion-test" => fashion_test(&dir, count(10000))?,
-        "digits" => digits(&dir)?,
-        "halfspace" => regression(two_d_halfspace(count(1000), seed))?,
-        "toy2d" => toy2d(count(100), seed),
+        "fashion" => fashion_train(&dir, count(6000)?)?,
+        "fashion-test" => fashion_test(&dir, count(10000)?)?,
+        "digits" => {
+            let all = digits(&dir)?;
+            let n = count(all.len())?;
+            if n > all.len() {
+                bail!("digits:{n}: the digits hold {} images", all.len());
+            }
+            all.slice(0..n)
+        }
+        "halfspace" => regression(two_d_halfspace(count(1000)?, seed))?,
+        "toy2d" => toy2d(count(100)?, seed),
         _ => unreachable!("BUILT_IN lists every name matched here, not '{name}'"),
     };
     Ok(data)
@@ -169,22 +182,27 @@ impl DataChoice {
         meta: &CheckpointMeta,
         data: Option<&str>,
         seed: Option<u64>,
-    ) -> Self {
-        let recorded = meta.extra.get("data").and_then(|v| v.as_str());
+    ) -> Result<Self> {
+        let recorded = meta.extra.get("data");
         let spec = match (data, recorded) {
             (Some(given), _) => given.to_string(),
-            (None, Some(stored)) => stored_spec(dir, stored),
-            (None, None) => DEFAULT_DATA.to_string(),
+            (None, None | Some(serde_json::Value::Null)) => DEFAULT_DATA.to_string(),
+            (None, Some(serde_json::Value::String(stored))) => stored_spec(dir, stored),
+            (None, Some(other)) => bail!(
+                "{}: checkpoint.json's \"data\" is {other}, not a --data spec (a string such \
+                 as \"digits\" or \"train.npz\"); fix it or pass --data",
+                dir.display()
+            ),
         };
         let seed = seed
             .or(meta.dataset.as_ref().and_then(|d| d.seed))
             .or(meta.seed)
             .unwrap_or(0);
-        Self {
+        Ok(Self {
             spec,
             seed,
             normalize: meta.normalize.clone(),
-        }
+        })
     }
 }
 
@@ -244,6 +262,40 @@ pub fn label_mismatch(meta: &CheckpointMeta, data: &Dataset) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every `:ARG` of a built-in set is used or refused, never dropped.
+    #[test]
+    fn built_in_specs_use_every_count_or_refuse_it() {
+        assert_eq!(load_dataset("digits:5", 0).unwrap().len(), 5);
+        assert_eq!(load_dataset("toy2d:7", 0).unwrap().len(), 7);
+        for (spec, message) in [
+            ("fashion:10:20", "fashion takes at most one count"),
+            ("halfspace:3:4", "halfspace takes at most one count"),
+            ("fashion:", "'' in dataset 'fashion:' is not a count"),
+            ("digits:1798", "the digits hold 1797 images"),
+            (
+                "fashion-corrupted:5",
+                "fashion-corrupted takes CLEAN:RANDOM",
+            ),
+        ] {
+            let err = format!("{:#}", load_dataset(spec, 0).unwrap_err());
+            assert!(err.contains(message), "{spec}: {err}");
+        }
+    }
+
+    /// checkpoint.json's "data" must be a spec: a number there was ignored for the default set.
+    #[test]
+    fn a_stored_data_field_that_is_no_spec_is_refused() {
+        let mut meta = CheckpointMeta::new(curvscope_model::ArchSpec::Toy2d);
+        meta.extra.insert("data".into(), 5.into());
+        let err = DataChoice::resolve(Path::new("ck"), &meta, None, None).unwrap_err();
+        assert!(
+            err.to_string().contains("checkpoint.json's \"data\" is 5"),
+            "{err}"
+        );
+        let given = DataChoice::resolve(Path::new("ck"), &meta, Some("digits"), None).unwrap();
+        assert_eq!(given.spec, "digits");
+    }
 
     #[test]
     fn stored_file_specs_resolve_against_the_checkpoint_and_built_in_ones_do_not() {

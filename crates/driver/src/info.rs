@@ -42,7 +42,7 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
             json!({ "name": name, "shape": shape, "numel": len, "norm": norm(values) })
         })
         .collect();
-    let choice = DataChoice::resolve(dir, meta, args.data.data.as_deref(), args.data.data_seed);
+    let choice = DataChoice::resolve(dir, meta, args.data.data.as_deref(), args.data.data_seed)?;
     let mut info = json!({
         "path": dir,
         "arch": meta.arch,

@@ -196,7 +196,7 @@ pub fn run(args: LandscapeArgs) -> Result<ExitCode> {
         &checkpoint.meta,
         args.data.data.as_deref(),
         args.data.data_seed,
-    );
+    )?;
     let mut cache = DataCache::default();
     let data = cache.get(&choice)?;
     if args.data.data.is_none() {

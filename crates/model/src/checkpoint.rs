@@ -25,8 +25,8 @@ pub const META_FILE: &str = "checkpoint.json";
 
 /// Contents of `checkpoint.json`. Only `arch` is required; fields this version does not know
 /// are kept in `extra` and written back unchanged. `dataset` is descriptive: when it is not
-/// the record curvscope writes ([`DatasetInfo`]), e.g. a free-text `"CIFAR-10 train"`, it is
-/// kept in `extra` as written. The other known fields must have their type, and an error
+/// the record curvscope writes ([`DatasetInfo`], an object with `n`), e.g. a free-text
+/// `"CIFAR-10 train"`, it is kept in `extra` as written; a record must be well formed. The other known fields must have their type, and an error
 /// names the field that does not.
 ///
 /// ```
@@ -75,8 +75,26 @@ impl<'de> Deserialize<'de> for CheckpointMeta {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error;
         let mut extra = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
-        let dataset = match extra.get("dataset").map(DatasetInfo::deserialize) {
-            Some(Ok(info)) => {
+        // curvscope's record (an object with `n`) must be one: a malformed one read as free
+        // text would skip the labels check and evaluate on other data without a word.
+        let dataset = match extra.get("dataset") {
+            Some(serde_json::Value::Object(record)) if record.contains_key("n") => {
+                let mut record = record.clone();
+                let mut field = |key: &str| record.remove(key).unwrap_or_default();
+                let named = |key: &str, e: serde_json::Error| {
+                    D::Error::custom(format!("field `dataset.{key}`: {e}"))
+                };
+                let name = field("name");
+                let n = field("n");
+                let seed = field("seed");
+                let labels_sha256 = field("labels_sha256");
+                let info = DatasetInfo {
+                    name: String::deserialize(name).map_err(|e| named("name", e))?,
+                    n: usize::deserialize(n).map_err(|e| named("n", e))?,
+                    seed: Option::deserialize(seed).map_err(|e| named("seed", e))?,
+                    labels_sha256: Option::deserialize(labels_sha256)
+                        .map_err(|e| named("labels_sha256", e))?,
+                };
                 extra.remove("dataset");
                 Some(info)
             }

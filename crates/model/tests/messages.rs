@@ -46,6 +46,15 @@ fn json_errors_name_the_field_and_free_text_dataset_is_kept() {
             "`hidden[0]` is 0",
         ),
         (r#"{"step":3}"#, "missing field `arch`"),
+        // curvscope's record of the data, malformed: not free text (its labels check skipped).
+        (
+            r#"{"arch":{"name":"toy2d"},"dataset":{"name":"d","n":5,"seed":"5"}}"#,
+            "field `dataset.seed`: invalid type: string \"5\"",
+        ),
+        (
+            r#"{"arch":{"name":"toy2d"},"dataset":{"name":"d","n":50.0}}"#,
+            "field `dataset.n`",
+        ),
     ] {
         std::fs::write(&meta_path, json).unwrap();
         let err = load_checkpoint(dir.path()).unwrap_err();
