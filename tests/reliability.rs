@@ -162,6 +162,47 @@ fn export_into_its_own_folder_keeps_the_csvs_and_adds_figures() {
     assert_eq!(std::fs::read(run.join("run.csv")).unwrap(), run_csv);
 }
 
+/// A folder exported into twice holds the second export only: a ReLU net's layers.csv (exact
+/// per-layer traces) and its figures do not stay beside a tanh net's export, which has none,
+/// and the figures are drawn from the analysis, not from the destination's copies.
+#[test]
+fn exporting_into_a_used_folder_leaves_nothing_of_the_earlier_export() {
+    let tmp = tempfile::tempdir().unwrap();
+    let relu = MLP.replace("tanh", "relu");
+    let (first, second) = (tmp.path().join("relu"), tmp.path().join("tanh"));
+    ok(train(&first, &["--steps", "10", "--arch", &relu]));
+    ok(train(&second, &["--steps", "10"]));
+    let to = tmp.path().join("export");
+    for run in [&first, &second] {
+        ok(curvscope(&analyze(run, Some("digits"), &["--quiet"])));
+    }
+    ok(curvscope(&[
+        "export",
+        path(&first),
+        "--to",
+        path(&to),
+        "--quiet",
+    ]));
+    assert!(to.join("layers.csv").exists() && to.join("figures/layers_trace_h.svg").exists());
+    ok(curvscope(&[
+        "export",
+        path(&second),
+        "--to",
+        path(&to),
+        "--quiet",
+    ]));
+    assert!(!second.join("analysis/layers.csv").exists());
+    assert!(!to.join("layers.csv").exists());
+    let figures = std::fs::read_dir(to.join("figures")).unwrap();
+    let names: Vec<String> = figures
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(names.iter().all(|n| !n.starts_with("layers")), "{names:?}");
+    assert!(names.contains(&"eigenvalues.svg".to_string()), "{names:?}");
+    let metrics = |dir: &Path| std::fs::read(dir.join("metrics.csv")).unwrap();
+    assert_eq!(metrics(&to), metrics(&second.join("analysis")));
+}
+
 #[test]
 fn resume_sets_bad_snapshots_aside_and_names_the_problem() {
     let tmp = tempfile::tempdir().unwrap();

@@ -40,8 +40,8 @@ pub struct ExportArgs {
     /// analysis/ subfolder holds it.
     #[arg(value_name = "ANALYSIS_DIR")]
     pub input: PathBuf,
-    /// Destination folder (created; existing files in it are replaced)
-    /// [default: notebooks-export/<run folder name>]. It may be the analysis folder itself:
+    /// Destination folder (created; files of an earlier export there are replaced, and those
+    /// this export does not write are removed) [default: notebooks-export/<run folder name>]. It may be the analysis folder itself:
     /// files that already are the ones to copy are left as they are, and only the figures
     /// and the notebook are added.
     #[arg(long, value_name = "DIR")]
@@ -123,21 +123,44 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
     let figures = to.join("figures");
     std::fs::create_dir_all(&figures).with_context(|| format!("creating {}", figures.display()))?;
     let mut written = Vec::new();
+    // A folder exported into before (another run's export, the default notebooks-export/NAME
+    // of a run with the same name) keeps no file of the earlier export that this one does not
+    // write: a stale layers.csv or figure would pass for this analysis'.
+    let into_itself = same_file(&located.analysis, &to);
     for file in COPIED {
-        let from = located.analysis.join(file);
+        let (from, dest) = (located.analysis.join(file), to.join(file));
         if from.exists() {
-            copy(&from, &to.join(file))?;
-            written.push(to.join(file));
+            copy(&from, &dest)?;
+            written.push(dest);
+        } else if !into_itself {
+            remove_stale(&dest)?;
         }
     }
-    if let Some(run_csv) = &located.run_csv {
-        copy(run_csv, &to.join(RUN_CSV))?;
-        written.push(to.join(RUN_CSV));
+    match &located.run_csv {
+        Some(run_csv) => {
+            copy(run_csv, &to.join(RUN_CSV))?;
+            written.push(to.join(RUN_CSV));
+        }
+        None if !into_itself => remove_stale(&to.join(RUN_CSV))?,
+        None => {}
     }
     let run = located.run_csv.as_deref().map(Frame::read).transpose()?;
-    for chart in charts(&to, run.as_ref())? {
+    // Drawn from the analysis itself, never from the destination's copies.
+    for chart in charts(&located.analysis, run.as_ref())? {
         if let Some(paths) = render(&chart, &figures)? {
             written.extend(paths);
+        }
+    }
+    for entry in
+        std::fs::read_dir(&figures).with_context(|| format!("reading {}", figures.display()))?
+    {
+        let path = entry?.path();
+        let figure = matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("svg" | "png")
+        );
+        if figure && !written.contains(&path) {
+            remove_stale(&path)?;
         }
     }
     let notebook_path = to.join("analysis.ipynb");
@@ -155,6 +178,16 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Removes `path`, a file an earlier export wrote, if it is there.
+fn remove_stale(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("removing the stale {}", path.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Copies `from` to `to` atomically; nothing to do when `to` already is `from` (exporting
