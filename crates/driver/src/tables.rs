@@ -71,6 +71,15 @@ pub fn float(x: f64) -> String {
     }
 }
 
+/// d_k's cell: `inf` where λ_{k+1} = 0 (condition 1 holds for every d: a value, not the
+/// undefined number an empty cell means), empty where d_k is undefined (λ_{k+1} < 0).
+fn exponent_cell(d: Option<f64>) -> Cell {
+    match d {
+        Some(d) if d == f64::INFINITY => Cell::Text("inf".into()),
+        d => d.into(),
+    }
+}
+
 type Extract = fn(&CheckpointRecord) -> Cell;
 
 /// metrics.csv: (column, meaning, value), one row per analyzed checkpoint.
@@ -282,7 +291,7 @@ pub const LONG_TABLES: &[LongTable] = &[
                         [
                             Cell::Int(c.k as u64),
                             Cell::Num(c.lambda_k1),
-                            c.d.into(),
+                            exponent_cell(c.d),
                             Cell::Bool(c.holds),
                         ],
                     )
@@ -452,4 +461,22 @@ pub fn readme() -> String {
         }
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_infinite_exponent_is_written_inf_and_an_undefined_one_empty() {
+        let text = |d| exponent_cell(d).render();
+        assert_eq!(text(Some(f64::INFINITY)), "inf");
+        assert_eq!(text(Some(0.75)), "0.75");
+        assert_eq!(text(None), "");
+        assert_eq!(
+            "inf".parse::<f64>(),
+            Ok(f64::INFINITY),
+            "read back as a number"
+        );
+    }
 }
