@@ -727,10 +727,11 @@ fn analyze_one(
     // then every curvature number is meaningless.
     ensure!(
         report.loss.is_finite() && report.grad_norm.is_finite(),
-        "the loss at θ is {} and its gradient's norm {} on '{}'",
+        "the loss at θ is {} and its gradient's norm {} on '{}'{}",
         report.loss,
         report.grad_norm,
-        choice.spec
+        choice.spec,
+        crate::network::non_finite_hint(theta, options.precision)
     );
     Ok(CheckpointRecord {
         checkpoint: name.to_string(),

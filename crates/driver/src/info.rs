@@ -3,14 +3,14 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use curvscope_hessian::norm;
 use curvscope_model::{load_checkpoint, Precision};
 use serde_json::json;
 
 use crate::checkpoints::dtype_name;
 use crate::data::{label_mismatch, DataArgs, DataCache, DataChoice};
-use crate::network::{objective, Device};
+use crate::network::{non_finite_hint, objective, Device};
 
 /// Arguments of `curvscope info`.
 #[derive(clap::Args, Debug)]
@@ -91,11 +91,15 @@ fn evaluate(
     let data = cache.get(choice)?;
     let objective = objective(&checkpoint.meta.arch, data, precision, device)?;
     let theta = &checkpoint.theta;
+    let loss = objective.loss(theta);
+    if !loss.is_finite() {
+        bail!("the loss is {loss}{}", non_finite_hint(theta, precision));
+    }
     Ok(json!({
         "data": choice.spec,
         "data_seed": choice.seed,
         "dataset": data.info(),
-        "loss": objective.loss(theta),
+        "loss": loss,
         "accuracy": objective.accuracy(theta),
         "warning": default_data.then(|| label_mismatch(&checkpoint.meta, data)).flatten(),
     }))

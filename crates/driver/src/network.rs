@@ -32,6 +32,17 @@ impl Device {
     }
 }
 
+/// Why a loss came out non-finite, where θ says: values beyond f32's range evaluated in f32
+/// (a checkpoint saved in f64) are infinite before any layer runs.
+pub fn non_finite_hint(theta: &[f64], precision: Precision) -> &'static str {
+    let overflow = precision == Precision::F32 && theta.iter().any(|&v| (v as f32).is_infinite());
+    if overflow {
+        " (θ holds values beyond f32's range, ±3.4e38: use --precision f64)"
+    } else {
+        ""
+    }
+}
+
 /// The objective of `arch` on `data` in `precision` on `device`.
 pub fn objective(
     arch: &ArchSpec,
