@@ -223,6 +223,21 @@ pub enum CheckpointError {
         /// Bytes of data in the file.
         available: u64,
     },
+    /// A tensor's dtype and shape take another number of bytes than its offsets give it.
+    #[error(
+        "{path}: not a valid safetensors file: tensor `{tensor}` ({dtype}, shape {shape:?}) \
+         takes {needed} bytes, but its data_offsets span {span}"
+    )]
+    SizeMismatch {
+        path: PathBuf,
+        tensor: String,
+        dtype: String,
+        shape: Vec<u64>,
+        /// Bytes its dtype and shape take.
+        needed: u64,
+        /// Bytes between its data offsets.
+        span: u64,
+    },
     /// A tensor of the architecture is absent.
     #[error("{path}: missing tensor `{tensor}`")]
     MissingTensor { path: PathBuf, tensor: String },
@@ -520,19 +535,12 @@ pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint, CheckpointError> {
             source,
         })?;
     let (path, bytes) = read_file(dir.join(MODEL_FILE))?;
-    let file =
-        SafeTensors::deserialize(&bytes).map_err(|source| match tensor_past_end(&bytes) {
-            Some((tensor, end, available)) => CheckpointError::DataPastEnd {
-                path: path.clone(),
-                tensor,
-                end,
-                available,
-            },
-            None => CheckpointError::Format {
-                path: path.clone(),
-                source,
-            },
-        })?;
+    let file = SafeTensors::deserialize(&bytes).map_err(|source| {
+        header_fault(&path, &bytes).unwrap_or_else(|| CheckpointError::Format {
+            path: path.clone(),
+            source,
+        })
+    })?;
     let (views, dtype) = checked_tensors(&path, &file, &meta.arch)?;
     if let ArchSpec::Sequential(net) = &mut meta.arch {
         for (name, shape) in net.buffers() {
@@ -631,23 +639,58 @@ fn checked_tensors<'a>(
     Ok((views, dtype.unwrap_or(Dtype::F64)))
 }
 
-/// The first tensor (by end offset) whose data runs past the end of a safetensors file, with
-/// that end and the bytes of data the file holds, read from the header directly: the
-/// safetensors crate reports only that the header and the file length disagree.
-fn tensor_past_end(bytes: &[u8]) -> Option<(String, u64, u64)> {
+/// What is wrong with a safetensors file the safetensors crate refused, read from its header
+/// directly, naming the tensor (the crate reports only that the header and the file disagree):
+/// a tensor whose dtype and shape take another number of bytes than its offsets span, else the
+/// first tensor (by end offset) whose data runs past the end of the file. `None` where the
+/// header itself is unreadable.
+fn header_fault(path: &Path, bytes: &[u8]) -> Option<CheckpointError> {
     let header_len = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
     let data_start = 8u64.checked_add(header_len)?;
     let header = bytes.get(8..usize::try_from(data_start).ok()?)?;
     let tensors: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(header).ok()?;
+    let tensors = tensors.iter().filter(|(name, _)| *name != "__metadata__");
+    let mut ends = Vec::new();
+    for (name, info) in tensors {
+        let (Some(start), Some(end)) = (
+            info["data_offsets"][0].as_u64(),
+            info["data_offsets"][1].as_u64(),
+        ) else {
+            continue;
+        };
+        let dtype = safetensors::Dtype::deserialize(&info["dtype"]).ok();
+        let shape: Option<Vec<u64>> = info["shape"]
+            .as_array()
+            .and_then(|dims| dims.iter().map(|d| d.as_u64()).collect());
+        if let (Some(dtype), Some(shape)) = (dtype, shape) {
+            let bits = shape
+                .iter()
+                .try_fold(dtype.bitsize() as u64, |bits, &d| bits.checked_mul(d));
+            let needed = bits.map_or(u64::MAX, |bits| bits.div_ceil(8));
+            if end.checked_sub(start) != Some(needed) {
+                return Some(CheckpointError::SizeMismatch {
+                    path: path.to_path_buf(),
+                    tensor: name.clone(),
+                    dtype: format!("{dtype:?}"),
+                    shape,
+                    needed,
+                    span: end.saturating_sub(start),
+                });
+            }
+        }
+        ends.push((name.clone(), end));
+    }
     let available = bytes.len() as u64 - data_start;
-    tensors
-        .iter()
-        .filter(|(name, _)| *name != "__metadata__")
-        .filter_map(|(name, info)| Some((name.clone(), info["data_offsets"][1].as_u64()?)))
+    ends.into_iter()
         .filter(|&(_, end)| end > available)
         .min_by_key(|&(_, end)| end)
-        .map(|(name, end)| (name, end, available))
+        .map(|(tensor, end)| CheckpointError::DataPastEnd {
+            path: path.to_path_buf(),
+            tensor,
+            end,
+            available,
+        })
 }
 
 #[cfg(test)]
@@ -962,6 +1005,26 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    /// safetensors refuses a shape whose bytes its offsets do not span without naming the
+    /// tensor; the message does.
+    #[test]
+    fn a_shape_that_disagrees_with_its_bytes_names_the_tensor() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(META_FILE), format!(r#"{{"arch":{TOY}}}"#)).unwrap();
+        let header = br#"{"theta":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#;
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(header);
+        bytes.extend_from_slice(&[0; 8]);
+        std::fs::write(dir.path().join(MODEL_FILE), bytes).unwrap();
+        let err = load_checkpoint(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "tensor `theta` (F32, shape [3]) takes 12 bytes, but its data_offsets span 8"
+            ),
+            "{err}"
+        );
     }
 
     #[test]
