@@ -381,9 +381,11 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
                 checkpoint: name.clone(),
                 path: dir.clone(),
                 error: format!(
-                    "--merge: no record with options hash {hash} in {} (its shard failed or has \
-                     not finished; a plain analyze computes it)",
-                    reports.display()
+                    "--merge: {} (its shard failed or has not finished; a plain analyze computes \
+                     it)",
+                    CheckpointRecord::stored(&report_path, &hash, fingerprint.as_deref())
+                        .err()
+                        .unwrap_or_default()
                 ),
             });
             outcomes.push(Outcome::Failed);

@@ -134,8 +134,30 @@ impl CheckpointRecord {
     /// The stored record at `path` if it was made with the options hashed to `hash` from a
     /// checkpoint with these contents.
     pub fn reusable(path: &Path, hash: &str, fingerprint: Option<&str>) -> Option<Self> {
-        let record: Self = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-        (record.options_hash == hash && Some(record.checkpoint_sha256.as_str()) == fingerprint)
-            .then_some(record)
+        Self::stored(path, hash, fingerprint).ok()
+    }
+
+    /// [`CheckpointRecord::reusable`], or why there is none to reuse: no record, one that
+    /// cannot be read, or one of other options or other checkpoint bytes.
+    pub fn stored(path: &Path, hash: &str, fingerprint: Option<&str>) -> Result<Self, String> {
+        let where_ = path.display();
+        let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => format!("no record {where_}"),
+            _ => format!("{where_}: cannot read: {e}"),
+        })?;
+        let record: Self = serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{where_}: not a record this curvscope reads: {e}"))?;
+        if record.options_hash != hash {
+            return Err(format!(
+                "{where_} was made with options hash {}, not {hash}",
+                record.options_hash
+            ));
+        }
+        if Some(record.checkpoint_sha256.as_str()) != fingerprint {
+            return Err(format!(
+                "{where_} is of other checkpoint bytes (it changed since)"
+            ));
+        }
+        Ok(record)
     }
 }
