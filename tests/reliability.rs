@@ -679,3 +679,30 @@ fn a_bad_first_snapshot_does_not_stop_a_resume() {
     let snapshot = |r: &Path| common::files(&r.join("step-000030"));
     assert!(snapshot(&run) == snapshot(&whole));
 }
+
+/// msgd's own flags given to another target, or a dynamic msgd does not train, are refused
+/// before the output folder is made: nothing is silently ignored.
+#[test]
+fn reproduce_refuses_what_its_target_does_not_take_before_writing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["one-hidden", "--steps", "3"],
+            "--steps is msgd's; one-hidden",
+        ),
+        (
+            &["toy2d", "--test-images", "5"],
+            "--test-images is msgd's; toy2d",
+        ),
+        (
+            &["msgd", "--only", "gld-hessian"],
+            "--only gld-hessian: msgd's dynamics are",
+        ),
+    ];
+    for (args, message) in cases {
+        let args = [&["reproduce", "--out", path(&out)], args].concat();
+        refused(curvscope(&args), &[message]);
+        assert!(!out.exists(), "{args:?} made its --out");
+    }
+}

@@ -95,11 +95,18 @@ pub struct ReproduceArgs {
 
 /// Runs the target; see the module documentation.
 pub fn run(args: ReproduceArgs) -> Result<ExitCode> {
-    if !args.only.is_empty() && !matches!(args.target, Target::Msgd) {
-        anyhow::bail!(
-            "--only chooses msgd's dynamics; {} has no such choice",
-            args.target.name()
-        );
+    let msgd_only = [
+        ("--only", !args.only.is_empty()),
+        ("--steps", args.steps.is_some()),
+        ("--test-images", args.test_images.is_some()),
+    ];
+    if let Some((flag, _)) = msgd_only.iter().find(|(_, given)| *given) {
+        if !matches!(args.target, Target::Msgd) {
+            anyhow::bail!(
+                "{flag} is msgd's; {} has no such choice",
+                args.target.name()
+            );
+        }
     }
     match args.target {
         Target::Toy2d => toy2d::run(&args),

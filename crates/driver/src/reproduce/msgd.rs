@@ -61,6 +61,12 @@ impl std::fmt::Display for Point {
 /// instead of training again.
 pub fn run(args: &ReproduceArgs) -> Result<ExitCode> {
     let started = Instant::now();
+    if let Some(other) = args.only.iter().find(|d| !MSGD_DYNAMICS.contains(d)) {
+        bail!(
+            "--only {other}: msgd's dynamics are {}",
+            names(&MSGD_DYNAMICS)
+        );
+    }
     let (out, figures) = output_folders(args)?;
     let scale = if args.quick {
         Scale {
@@ -77,12 +83,6 @@ pub fn run(args: &ReproduceArgs) -> Result<ExitCode> {
             every: MSGD_EVAL_EVERY,
         }
     };
-    if let Some(other) = args.only.iter().find(|d| !MSGD_DYNAMICS.contains(d)) {
-        bail!(
-            "--only {other}: msgd's dynamics are {}",
-            names(&MSGD_DYNAMICS)
-        );
-    }
     let dynamics: Vec<Dynamic> = MSGD_DYNAMICS
         .into_iter()
         .filter(|d| args.only.is_empty() || args.only.contains(d))
