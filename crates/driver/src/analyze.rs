@@ -440,7 +440,7 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
         if let Some(traffic) = job.traffic() {
             eprintln!("note: MPI: {traffic}");
         }
-        let table = summary(&dirs, &records, &outcomes, &out);
+        let table = summary(&dirs, &records, &outcomes, &out, folder.written);
         if args.json {
             eprint!("{table}");
         } else {
@@ -865,6 +865,7 @@ fn summary(
     records: &[Option<CheckpointRecord>],
     outcomes: &[Outcome],
     out: &Path,
+    written: bool,
 ) -> String {
     let rows: Vec<Row> = dirs
         .iter()
@@ -891,8 +892,13 @@ fn summary(
             }
         })
         .collect();
+    let whereabouts = if written {
+        "results in"
+    } else {
+        "nothing written to"
+    };
     format!(
-        "{}results in {}\n",
+        "{}{whereabouts} {}\n",
         table("checkpoint", &rows),
         out.display()
     )
