@@ -164,7 +164,8 @@ fn export_into_its_own_folder_keeps_the_csvs_and_adds_figures() {
 
 /// A folder exported into twice holds the second export only: a ReLU net's layers.csv (exact
 /// per-layer traces) and its figures do not stay beside a tanh net's export, which has none,
-/// and the figures are drawn from the analysis, not from the destination's copies.
+/// and the figures are drawn from the analysis, not from the destination's copies; files the
+/// exports did not write stay.
 #[test]
 fn exporting_into_a_used_folder_leaves_nothing_of_the_earlier_export() {
     let tmp = tempfile::tempdir().unwrap();
@@ -176,6 +177,10 @@ fn exporting_into_a_used_folder_leaves_nothing_of_the_earlier_export() {
     for run in [&first, &second] {
         ok(curvscope(&analyze(run, Some("digits"), &["--quiet"])));
     }
+    // The folder holds a user's own files too: an export never touches those.
+    std::fs::create_dir_all(to.join("figures")).unwrap();
+    std::fs::write(to.join("figures/diagram.svg"), "<svg/>").unwrap();
+    std::fs::write(to.join("notes.md"), "mine").unwrap();
     ok(curvscope(&[
         "export",
         path(&first),
@@ -199,6 +204,8 @@ fn exporting_into_a_used_folder_leaves_nothing_of_the_earlier_export() {
         .collect();
     assert!(names.iter().all(|n| !n.starts_with("layers")), "{names:?}");
     assert!(names.contains(&"eigenvalues.svg".to_string()), "{names:?}");
+    assert!(names.contains(&"diagram.svg".to_string()), "{names:?}");
+    assert_eq!(std::fs::read(to.join("notes.md")).unwrap(), b"mine");
     let metrics = |dir: &Path| std::fs::read(dir.join("metrics.csv")).unwrap();
     assert_eq!(metrics(&to), metrics(&second.join("analysis")));
 }

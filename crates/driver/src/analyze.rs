@@ -79,8 +79,10 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "P", alias = "tr-h-sigma-probes", value_parser = flags::count2)]
     pub trace_h_sigma_probes: Option<usize>,
     /// Top eigenpairs of Σ to compute and compare with H's (JSON reports only); holds all N
-    /// centred gradients in memory (N·D·8 bytes). 0 skips it.
-    #[arg(long, default_value_t = 0)]
+    /// centred gradients in memory (N·D·8 bytes). 0 skips it. Σ has rank at most N − 1:
+    /// eigenpairs beyond its rank have eigenvalue 0 and an arbitrary vector of its null
+    /// space, whose cosines with H's eigenvectors mean nothing.
+    #[arg(long, default_value_t = 0, value_parser = flags::count_or_zero)]
     pub sigma_top_k: usize,
     /// Standard deviation σ of the expected-sharpness perturbations ν ~ N(0, σ²I).
     #[arg(long, default_value_t = 0.01, value_parser = flags::positive)]
@@ -115,7 +117,10 @@ pub struct AnalyzeArgs {
     /// Ascent step length, as a fraction of the radius (ε or ρ) in the scaled coordinates.
     #[arg(long, value_name = "S", default_value_t = 0.5, value_parser = flags::positive)]
     pub ascent_step: f64,
-    /// Also estimate the Hessian's spectral density by stochastic Lanczos quadrature (density.csv).
+    /// Also estimate the Hessian's spectral density by stochastic Lanczos quadrature
+    /// (density.csv): each probe's Ritz nodes and weights broadened by a Gaussian of variance
+    /// σ² = 1e-5·max(1, span of all nodes), on 4,000 points from the smallest node − 6σ to the
+    /// largest + 6σ, normalised to integrate to 1 (PyHessian's kernel).
     #[arg(long)]
     pub density: bool,
     /// SLQ probes for --density.
@@ -338,7 +343,8 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
     let reports = out.join(REPORTS_DIR);
     // Earlier results are replaced by new results only, never by a failure: the folder is
     // written (manifest, CSVs) once a checkpoint has a record, or when it held none before.
-    let mut folder = OutputFolder::check(&out)?;
+    // Rank 0 alone reads and writes --out: the others need not see it.
+    let mut folder = OutputFolder::check(&out, job.leads())?;
     if job.leads() {
         note_other_options(&args, &out, &hash, &dirs);
     }
@@ -451,6 +457,14 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
         Ok(ExitCode::SUCCESS)
     } else if !job.leads() {
         Ok(ExitCode::FAILURE)
+    } else if args.shard.is_some() {
+        eprintln!(
+            "error: {} of {} checkpoints of this shard failed (above; --merge lists every \
+             checkpoint without a record)",
+            failures.len(),
+            dirs.len()
+        );
+        Ok(ExitCode::FAILURE)
     } else if folder.written {
         eprintln!(
             "error: {} of {} checkpoints failed (see {})",
@@ -479,21 +493,24 @@ struct OutputFolder {
 }
 
 impl OutputFolder {
-    /// Refuses a path that is a file, or a non-empty folder that is no analysis folder (no
-    /// analysis.json, no reports/): its files (a README.md, a metrics.csv of one's own)
-    /// would be overwritten.
-    fn check(path: &Path) -> Result<Self> {
-        if path.exists() && !path.is_dir() {
+    /// Refuses (on the leading rank, which alone writes it) a path that is a file, or a
+    /// non-empty folder that is no analysis folder: no analysis.json, and more than a
+    /// reports/ folder (shards' records gathered for --merge). Its files (a README.md, a
+    /// metrics.csv of one's own) would be overwritten.
+    fn check(path: &Path, leads: bool) -> Result<Self> {
+        if leads && path.exists() && !path.is_dir() {
             bail!("--out {}: exists and is not a folder", path.display());
         }
         let had_results = path.join(MANIFEST_JSON).is_file();
-        let foreign = !had_results
-            && !path.join(REPORTS_DIR).is_dir()
-            && std::fs::read_dir(path).is_ok_and(|mut entries| entries.next().is_some());
-        if foreign {
+        let foreign = std::fs::read_dir(path).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|entry| entry.file_name() != REPORTS_DIR || !entry.path().is_dir())
+        });
+        if leads && !had_results && foreign {
             bail!(
-                "--out {}: exists, is not empty and is not an analysis folder (no {MANIFEST_JSON} \
-                 or {REPORTS_DIR}/); name a new folder or an earlier analysis",
+                "--out {}: exists, is not empty and is not an analysis folder (no {MANIFEST_JSON}); \
+                 name a new folder or an earlier analysis",
                 path.display()
             );
         }

@@ -41,7 +41,8 @@ pub struct ExportArgs {
     #[arg(value_name = "ANALYSIS_DIR")]
     pub input: PathBuf,
     /// Destination folder (created; files of an earlier export there are replaced, and those
-    /// this export does not write are removed) [default: notebooks-export/<run folder name>]. It may be the analysis folder itself:
+    /// this export does not write again are removed: the folder's .curvscope-export lists
+    /// them; no other file is touched) [default: notebooks-export/<run folder name>]. It may be the analysis folder itself:
     /// files that already are the ones to copy are left as they are, and only the figures
     /// and the notebook are added.
     #[arg(long, value_name = "DIR")]
@@ -123,44 +124,22 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
     let figures = to.join("figures");
     std::fs::create_dir_all(&figures).with_context(|| format!("creating {}", figures.display()))?;
     let mut written = Vec::new();
-    // A folder exported into before (another run's export, the default notebooks-export/NAME
-    // of a run with the same name) keeps no file of the earlier export that this one does not
-    // write: a stale layers.csv or figure would pass for this analysis'.
-    let into_itself = same_file(&located.analysis, &to);
     for file in COPIED {
-        let (from, dest) = (located.analysis.join(file), to.join(file));
+        let from = located.analysis.join(file);
         if from.exists() {
-            copy(&from, &dest)?;
-            written.push(dest);
-        } else if !into_itself {
-            remove_stale(&dest)?;
+            copy(&from, &to.join(file))?;
+            written.push(to.join(file));
         }
     }
-    match &located.run_csv {
-        Some(run_csv) => {
-            copy(run_csv, &to.join(RUN_CSV))?;
-            written.push(to.join(RUN_CSV));
-        }
-        None if !into_itself => remove_stale(&to.join(RUN_CSV))?,
-        None => {}
+    if let Some(run_csv) = &located.run_csv {
+        copy(run_csv, &to.join(RUN_CSV))?;
+        written.push(to.join(RUN_CSV));
     }
     let run = located.run_csv.as_deref().map(Frame::read).transpose()?;
     // Drawn from the analysis itself, never from the destination's copies.
     for chart in charts(&located.analysis, run.as_ref())? {
         if let Some(paths) = render(&chart, &figures)? {
             written.extend(paths);
-        }
-    }
-    for entry in
-        std::fs::read_dir(&figures).with_context(|| format!("reading {}", figures.display()))?
-    {
-        let path = entry?.path();
-        let figure = matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("svg" | "png")
-        );
-        if figure && !written.contains(&path) {
-            remove_stale(&path)?;
         }
     }
     let notebook_path = to.join("analysis.ipynb");
@@ -172,12 +151,43 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
     )
     .with_context(|| format!("writing {}", notebook_path.display()))?;
     written.push(notebook_path);
+    forget_earlier_export(&to, &written, same_file(&located.analysis, &to))?;
     if !args.quiet {
         for path in &written {
             println!("{}", path.display());
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The files an export wrote, relative to its folder, one per line: the next export into the
+/// folder removes those it does not write again, and nothing else of the folder.
+const EXPORTED: &str = ".curvscope-export";
+
+/// Removes the files the folder's earlier export wrote ([`EXPORTED`]) that this one, which
+/// wrote `written`, did not: a stale layers.csv or figure of another run would pass for this
+/// analysis'. Exporting into the analysis folder itself, its CSVs are its own and stay. Then
+/// records `written` for the next export.
+fn forget_earlier_export(to: &Path, written: &[PathBuf], into_itself: bool) -> Result<()> {
+    let list = to.join(EXPORTED);
+    let earlier = std::fs::read_to_string(&list).unwrap_or_default();
+    for name in earlier.lines().filter(|name| !name.is_empty()) {
+        let path = to.join(name);
+        let analysis_file = into_itself && COPIED.contains(&name);
+        // Only plain names inside the folder, whatever the list says.
+        let inside = Path::new(name)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if inside && !written.contains(&path) && !analysis_file {
+            remove_stale(&path)?;
+        }
+    }
+    let names: String = written
+        .iter()
+        .filter_map(|path| path.strip_prefix(to).ok())
+        .map(|name| format!("{}\n", name.display()))
+        .collect();
+    Ok(write_atomic(&list, names.as_bytes())?)
 }
 
 /// Removes `path`, a file an earlier export wrote, if it is there.

@@ -44,6 +44,11 @@ pub fn count(s: &str) -> Result<usize, String> {
     between::<1, MAX_COUNT>(s)
 }
 
+/// A count ≥ 0 (an optional number of things, 0 for none).
+pub fn count_or_zero(s: &str) -> Result<usize, String> {
+    between::<0, MAX_COUNT>(s)
+}
+
 /// A count ≥ 2 (Monte-Carlo samples and probes, which need a standard error).
 pub fn count2(s: &str) -> Result<usize, String> {
     between::<2, MAX_COUNT>(s)

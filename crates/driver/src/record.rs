@@ -153,10 +153,14 @@ impl CheckpointRecord {
                 record.options_hash
             ));
         }
-        if Some(record.checkpoint_sha256.as_str()) != fingerprint {
-            return Err(format!(
-                "{where_} is of other checkpoint bytes (it changed since)"
-            ));
+        match fingerprint {
+            None => return Err(format!("{where_}: the checkpoint itself cannot be read")),
+            Some(bytes) if bytes != record.checkpoint_sha256 => {
+                return Err(format!(
+                    "{where_} is of other checkpoint bytes (it changed since)"
+                ))
+            }
+            Some(_) => {}
         }
         Ok(record)
     }

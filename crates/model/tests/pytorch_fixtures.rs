@@ -200,7 +200,7 @@ fn a_negative_variance_or_a_float_count_is_refused() {
     let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let variance = file.tensor("features.1.running_var").unwrap();
     let mut negative = variance.data().to_vec();
-    let width = variance.dtype().size();
+    let width = variance.dtype().bitsize() / 8;
     let value = match variance.dtype() {
         safetensors::Dtype::F64 => (-0.3f64).to_le_bytes().to_vec(),
         _ => (-0.3f32).to_le_bytes().to_vec(),
