@@ -27,7 +27,7 @@ use curvscope_model::load_checkpoint;
 use indicatif::{MultiProgress, ProgressBar};
 
 use crate::checkpoints::{checkpoint_dirs, checkpoint_name, content_sha256, dtype_name};
-use crate::data::{label_mismatch, DataArgs, DataCache, DataChoice};
+use crate::data::{data_mismatch, DataArgs, DataCache, DataChoice};
 use crate::flags;
 use crate::job::Job;
 use crate::progress;
@@ -705,7 +705,7 @@ fn analyze_one(
         );
     }
     if options.data.is_none() && job.leads() {
-        if let Some(warning) = label_mismatch(&checkpoint.meta, data) {
+        if let Some(warning) = data_mismatch(&checkpoint.meta, data) {
             eprintln!("warning: {name}: {warning}");
         }
     }

@@ -239,10 +239,21 @@ impl DataCache {
     }
 }
 
-/// A warning when `data` has other labels than the ones recorded in the checkpoint (e.g. a
+/// A warning when `data` is not the data recorded in the checkpoint: another number of
+/// samples (a spec read otherwise than when the run was trained), or other labels (e.g. a
 /// corrupted-label set rebuilt with another seed), so numbers are not silently off.
-pub fn label_mismatch(meta: &CheckpointMeta, data: &Dataset) -> Option<String> {
+pub fn data_mismatch(meta: &CheckpointMeta, data: &Dataset) -> Option<String> {
     let trained = meta.dataset.as_ref()?;
+    if trained.n != data.len() {
+        return Some(format!(
+            "'{}' has {} samples, the data '{}' recorded in the checkpoint had {}; pass \
+             --data/--data-seed to choose the data explicitly",
+            data.info().name,
+            data.len(),
+            trained.name,
+            trained.n
+        ));
+    }
     let (recorded, found) = (
         trained.labels_sha256.as_ref()?,
         data.info().labels_sha256.as_ref()?,
@@ -281,6 +292,25 @@ mod tests {
             let err = format!("{:#}", load_dataset(spec, 0).unwrap_err());
             assert!(err.contains(message), "{spec}: {err}");
         }
+    }
+
+    /// A checkpoint trained on all 1,797 digits, analyzed on `digits:50` as its stored spec
+    /// now reads (before, the count was dropped): the sample counts differ, and it says so.
+    #[test]
+    fn data_of_another_size_than_recorded_is_warned_about() {
+        let data = load_dataset("digits:50", 0).unwrap();
+        let mut meta = CheckpointMeta::new(curvscope_model::ArchSpec::Toy2d);
+        meta.dataset = Some(curvscope_model::DatasetInfo {
+            n: 1797,
+            ..data.info().clone()
+        });
+        let warning = data_mismatch(&meta, &data).unwrap();
+        assert!(
+            warning.contains("has 50 samples") && warning.contains("had 1797"),
+            "{warning}"
+        );
+        meta.dataset = Some(data.info().clone());
+        assert_eq!(data_mismatch(&meta, &data), None);
     }
 
     /// checkpoint.json's "data" must be a spec: a number there was ignored for the default set.

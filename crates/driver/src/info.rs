@@ -9,7 +9,7 @@ use curvscope_model::{load_checkpoint, Precision};
 use serde_json::json;
 
 use crate::checkpoints::dtype_name;
-use crate::data::{label_mismatch, DataArgs, DataCache, DataChoice};
+use crate::data::{data_mismatch, DataArgs, DataCache, DataChoice};
 use crate::network::{non_finite_hint, objective, Device};
 
 /// Arguments of `curvscope info`.
@@ -101,7 +101,7 @@ fn evaluate(
         "dataset": data.info(),
         "loss": loss,
         "accuracy": objective.accuracy(theta),
-        "warning": default_data.then(|| label_mismatch(&checkpoint.meta, data)).flatten(),
+        "warning": default_data.then(|| data_mismatch(&checkpoint.meta, data)).flatten(),
     }))
 }
 

@@ -23,7 +23,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::checkpoints::{checkpoint_name, content_sha256};
-use crate::data::{label_mismatch, DataArgs, DataCache, DataChoice};
+use crate::data::{data_mismatch, DataArgs, DataCache, DataChoice};
 use crate::flags;
 use crate::landscape_folder::{
     column_docs, csv, read_figure, resumed_rows, FigureText, LANDSCAPE_CSV, LANDSCAPE_FIGURE,
@@ -200,7 +200,7 @@ pub fn run(args: LandscapeArgs) -> Result<ExitCode> {
     let mut cache = DataCache::default();
     let data = cache.get(&choice)?;
     if args.data.data.is_none() {
-        if let Some(warning) = label_mismatch(&checkpoint.meta, data) {
+        if let Some(warning) = data_mismatch(&checkpoint.meta, data) {
             eprintln!("warning: {warning}");
         }
     }

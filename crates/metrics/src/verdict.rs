@@ -128,7 +128,9 @@ pub fn reading(p: &Proposition1, trace_h_sigma: f64, trace_h_sigma_stderr: f64) 
                 number(bound)
             );
             // bound ≤ ratio ⟺ λ₁u₁ᵀΣu₁ ≤ Tr(HΣ): only Tr(HΣ)'s error moves the comparison.
-            let shortfall = (bound - ratio) / ratio * trace_h_sigma.abs();
+            // The shortfall λ₁u₁ᵀΣu₁ − Tr(HΣ) = (bound − ratio)·Tr(HΣ̄), Tr(HΣ̄) = Tr(HΣ)/ratio
+            // > 0 whatever Tr(HΣ)'s sign (a negative one is the strongest sign of an indefinite H).
+            let shortfall = (bound - ratio) * (trace_h_sigma / ratio);
             let measured = if ratio > 1.0 {
                 "measured (ratio > 1), the noise escapes faster than isotropic noise of the same \
                  size"
@@ -249,6 +251,10 @@ mod tests {
             "{}",
             r.conclusion
         );
+        // An exact negative Tr(HΣ) with λ_min unknown: violated, not "within error".
+        let p = toy(-100.0, &[200.0, 20.0], None);
+        assert_eq!(reading(&p, -100.0, 0.0).verdict, Verdict::Violated);
+        assert_eq!(reading(&p, -100.0, 400.0).verdict, Verdict::WithinError);
         // λ₁u₁ᵀΣu₁ = 800 > Tr(HΣ) = 790: impossible for H ⪰ 0 unless Tr(HΣ) is off by its error.
         let p = toy(790.0, &[200.0, 20.0], None);
         assert_eq!(reading(&p, 790.0, 0.0).verdict, Verdict::Violated);

@@ -112,6 +112,24 @@ pub(crate) fn file_name(path: &Path) -> String {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn load_cifar10_python(path: &Path) -> Result<Dataset, DataError> {
+    // serde-pickle converts and drops the values it builds recursively: on its own stack, a
+    // pickle nesting its MAX_PICKLE_CONTAINERS containers one in another cannot overflow.
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("pickle".into())
+            .stack_size(PICKLE_STACK_BYTES)
+            .spawn_scoped(scope, || read_python_batch(path))
+            .map_err(|e| DataError::Parse {
+                path: path.to_path_buf(),
+                message: format!("cannot start the thread that reads it: {e}"),
+            })?
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// [`load_cifar10_python`]'s work, on a thread of [`PICKLE_STACK_BYTES`].
+fn read_python_batch(path: &Path) -> Result<Dataset, DataError> {
     let parse = |message: String| DataError::Parse {
         path: path.to_path_buf(),
         message,
@@ -121,7 +139,7 @@ pub fn load_cifar10_python(path: &Path) -> Result<Dataset, DataError> {
     if containers > MAX_PICKLE_CONTAINERS {
         return Err(parse(format!(
             "the pickle builds {containers} containers (lists, tuples, dicts, objects); a \
-             CIFAR-10 python batch builds a few dozen"
+             CIFAR-10 python batch builds at most 3 per image"
         )));
     }
     let value =
@@ -237,9 +255,17 @@ pub fn load_cifar10_python_dir(dir: &Path) -> Result<Dataset, DataError> {
 
 /// The most containers [`load_cifar10_python`] lets serde-pickle build. serde-pickle parses
 /// without recursion but converts and drops the values it made recursively, so a pickle
-/// nesting 20,000 lists (40 kB) overflowed the stack and aborted the process. Nesting never
-/// exceeds the number of containers built, and a real batch builds a few dozen.
-const MAX_PICKLE_CONTAINERS: usize = 1000;
+/// nesting 20,000 lists (40 kB) overflowed an 8 MiB stack and aborted the process. Nesting
+/// never exceeds the number of containers built; a batch as the CIFAR site made it builds a
+/// few dozen, one re-pickled by Python 3 from bytes keys and filenames (`_codecs.encode`
+/// calls) two per image: 20,027 for 10,000 images.
+const MAX_PICKLE_CONTAINERS: usize = 100_000;
+
+/// The stack [`load_cifar10_python`] reads on: room for [`MAX_PICKLE_CONTAINERS`] nested
+/// levels of serde-pickle's recursion (a test nests that many; in a release build they fit
+/// in 256 MiB and not in 64 MiB, so 1 GiB leaves 4× for unoptimised builds). Reserved, not
+/// committed: pages are touched only as deep as a pickle nests.
+const PICKLE_STACK_BYTES: usize = 1 << 30;
 
 /// How many containers (lists, tuples, dicts, sets, objects) the pickle `bytes` builds before
 /// its STOP: a walk over its opcodes (protocols 0–5), skipping their arguments, without
@@ -393,17 +419,22 @@ mod tests {
         assert_eq!(second[3071], 92.0 / 255.0); // last blue pixel
     }
 
-    /// 20,000 nested lists in 40 kB (which aborted the process with a stack overflow) and
-    /// a pickle cut short are refused naming the file, before serde-pickle sees them.
+    /// Lists nested as deep as the cap allows are read (on the reader's own stack: 20,000 of
+    /// them aborted the process with a stack overflow), one more is refused before
+    /// serde-pickle sees it, and so is a pickle cut short, naming the file.
     #[test]
     fn deeply_nested_and_cut_pickles_are_refused_naming_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("data_batch_1");
-        let n = 20_000;
-        let nested = [&b"\x80\x02"[..], &vec![b']'; n], &vec![b'a'; n - 1], b"."].concat();
+        let nested = |n| [&b"\x80\x02"[..], &vec![b']'; n], &vec![b'a'; n - 1], b"."].concat();
+        let deepest = nested(MAX_PICKLE_CONTAINERS);
         for (bytes, message) in [
-            (nested.clone(), "the pickle builds 20000 containers"),
-            (nested[..100].to_vec(), "ends before its STOP"),
+            (deepest.clone(), "the pickle holds no dict"),
+            (
+                nested(MAX_PICKLE_CONTAINERS + 1),
+                "the pickle builds 100001 containers",
+            ),
+            (deepest[..100].to_vec(), "ends before its STOP"),
             (
                 b"\x80\x02\xff.".to_vec(),
                 "unknown pickle opcode 0xff at byte 2",

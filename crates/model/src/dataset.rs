@@ -98,9 +98,9 @@ pub fn labels_sha256(labels: &[i64]) -> String {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
     pub(crate) x: Vec<f32>,
-    /// The inputs as a float64 source held them, when f32 rounds some of them
-    /// ([`Dataset::from_f64`]): an f64 analysis then sees the file's values, not their f32
-    /// roundings (a relative change of up to 6e-8, which a float64 reference would see).
+    /// The inputs as a float64 source held them ([`Dataset::from_f64`]): an f64 analysis then
+    /// sees the file's values, not their f32 roundings (a relative change of up to 6e-8, which
+    /// a float64 reference would see), normalised in f64 as a float64 pipeline would.
     pub(crate) exact: Option<Vec<f64>>,
     pub(crate) sample_shape: Vec<usize>,
     targets: Targets,
@@ -170,7 +170,7 @@ impl Dataset {
 
     /// [`Dataset::new`] from float64 inputs: [`Dataset::x`] holds them rounded to f32 (what an
     /// f32 analysis uses) and [`Dataset::x_f64`] the values themselves (what an f64 analysis
-    /// uses), kept only when some value does not fit f32 exactly.
+    /// uses, normalised in f64 too).
     ///
     /// ```
     /// use curvscope_model::{Dataset, Targets};
@@ -186,9 +186,8 @@ impl Dataset {
         seed: Option<u64>,
     ) -> Result<Self, DataError> {
         let rounded: Vec<f32> = x.iter().map(|&v| v as f32).collect();
-        let exact = rounded.iter().zip(&x).any(|(&r, &v)| r as f64 != v);
         let data = Dataset::new(name, rounded, sample_shape, targets, seed)?;
-        Ok(data.with_exact(exact.then_some(x)))
+        Ok(data.with_exact(Some(x)))
     }
 
     fn with_exact(self, exact: Option<Vec<f64>>) -> Dataset {
@@ -406,8 +405,8 @@ mod tests {
         assert_eq!(reg.x_f64(), [1.0, 2.0]);
     }
 
-    /// Float64 inputs that f32 rounds are kept, through subsets, slices and reshapes; ones it
-    /// holds exactly are not stored twice.
+    /// Float64 inputs are kept, through subsets, slices and reshapes, and normalised in f64
+    /// even where f32 holds them exactly (integer pixel values).
     #[test]
     fn float64_inputs_are_kept_where_f32_rounds_them() {
         let x = vec![0.1, 0.2, 1.0 / 3.0, 0.25];
@@ -420,8 +419,14 @@ mod tests {
         );
         assert_eq!(ds.slice(0..1).x_f64(), [0.1, 0.2]);
         assert_eq!(ds.reshape(vec![1, 2]).unwrap().x_f64(), x);
-        let dyadic = Dataset::from_f64("b", vec![0.5, 2.0], vec![1], Targets::None, None).unwrap();
-        assert_eq!((&dyadic.exact, dyadic.x_f64()), (&None, vec![0.5, 2.0]));
+        let pixels =
+            Dataset::from_f64("b", vec![3.0, 200.0], vec![1], Targets::None, None).unwrap();
+        let norm = crate::Normalize {
+            mean: vec![0.3],
+            std: vec![0.7],
+        };
+        let normalized = pixels.normalized(&norm).unwrap().x_f64();
+        assert_eq!(normalized, [(3.0 - 0.3) / 0.7, (200.0 - 0.3) / 0.7]);
     }
 
     #[test]
