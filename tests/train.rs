@@ -296,6 +296,38 @@ fn an_existing_run_is_never_overwritten_and_resume_checks_the_configuration() {
     assert_eq!(csv(&run).last().unwrap()[0], "50");
 }
 
+/// A run of a dynamic that re-estimates its noise every 10 steps, ended at step 35 and then
+/// extended to 50, equals a 50-step run: it resumes at step 30, where the noise was last
+/// re-estimated, not at 35 (which re-estimated it there and went on on other numbers).
+#[test]
+fn an_extended_run_of_a_refreshing_dynamic_equals_the_longer_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (whole, extended) = (dir.path().join("whole"), dir.path().join("extended"));
+    let flags = ["--dynamic", "gld-diag", "--data", "digits:200"];
+    let with = |steps: &'static str, more: &[&'static str]| {
+        flags
+            .iter()
+            .chain(&["--steps", steps])
+            .chain(more)
+            .copied()
+            .collect::<Vec<_>>()
+    };
+    train_ok(&whole, &with("50", &[]));
+    train_ok(&extended, &with("35", &[]));
+    let resumed = train(&extended, &with("50", &["--resume"]));
+    assert!(
+        stderr(&resumed).contains("resuming at step 30"),
+        "{}",
+        stderr(&resumed)
+    );
+    let at =
+        |run: &Path, step: &str| std::fs::read(run.join(step).join("model.safetensors")).unwrap();
+    for step in ["step-000040", "step-000050"] {
+        assert!(at(&whole, step) == at(&extended, step), "{step} differs");
+    }
+    assert_eq!(csv_without_time(&whole), csv_without_time(&extended));
+}
+
 #[test]
 fn init_from_starts_at_the_checkpoint() {
     let dir = tempfile::tempdir().unwrap();

@@ -272,6 +272,11 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
             true => read_rows(out)?,
             false => Vec::new(),
         };
+        // Rows after the resume point are trained again.
+        let read = read
+            .into_iter()
+            .filter(|(step, _)| *step <= start)
+            .collect();
         run.rebuild_csv(&snapshots, read)?;
         // Training time continues from the last recorded wall time.
         run.wall_offset = recorded_wall_time(&run.rows);
@@ -350,16 +355,26 @@ fn resume_point(args: &TrainArgs, config: &RunConfig, theta0: &[f64]) -> Result<
         );
     }
     check_steps(&saved, config, &run_file)?;
-    let snapshots = verified_snapshots(out)?;
-    let Some(&step) = snapshots.last() else {
+    let mut snapshots = verified_snapshots(out)?;
+    // A dynamic that re-estimates its noise every R steps resumes where it last did (step 0
+    // at worst): from a run's last step off that grid (an extended run's old end) it would
+    // re-estimate at another step than an uninterrupted run, and continue on other numbers.
+    let on_grid = |step: u64| !args.dynamic.refreshes() || step.is_multiple_of(args.refresh_every);
+    let Some(step) = snapshots.iter().rev().copied().find(|&s| on_grid(s)) else {
         eprintln!(
             "--resume: {} holds no complete snapshot yet; starting at step 0",
             out.display()
         );
         return Ok(Start::at_zero(theta0));
     };
-    if args.dynamic.refreshes() && !step.is_multiple_of(args.refresh_every) {
-        eprintln!("warning: resuming at step {step}, not a multiple of --refresh-every; the noise is re-estimated here, unlike in an uninterrupted run");
+    if snapshots.last() != Some(&step) {
+        eprintln!(
+            "--resume: resuming at step {step}, where {} last re-estimated its noise \
+             (--refresh-every {}); the steps after it are trained again, as in an \
+             uninterrupted run",
+            args.dynamic, args.refresh_every
+        );
+        snapshots.retain(|&s| s <= step);
     }
     let dir = snapshot_dir(out, step);
     let theta = load_checkpoint(&dir)
