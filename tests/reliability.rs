@@ -713,3 +713,27 @@ fn reproduce_refuses_what_its_target_does_not_take_before_writing() {
         assert!(!out.exists(), "{args:?} made its --out");
     }
 }
+
+/// Output into a closed pipe (`curvscope … | head`) ends the process as it ends any Unix
+/// filter, by SIGPIPE, never with a panic.
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_the_process_without_a_panic() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_curvscope"))
+        .args(["analyze", "--help"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let err = stderr(&output);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        output.status.success() || output.status.signal() == Some(13),
+        "{:?}: {err}",
+        output.status
+    );
+}

@@ -78,9 +78,21 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    die_quietly_on_closed_pipe();
     let code = report(dispatch(Cli::parse()));
     job::finish();
     code
+}
+
+/// A closed pipe ends the process quietly, as it ends any Unix filter (`curvscope … | head`):
+/// Rust ignores SIGPIPE, and its print macros then panic on the failed write. Work cut short
+/// so is left as a kill leaves it: every file written atomically, runs and grids resumable.
+fn die_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to its default before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
