@@ -737,3 +737,36 @@ fn a_closed_pipe_ends_the_process_without_a_panic() {
         output.status
     );
 }
+
+/// A landscape --out holding a landscape.csv curvscope did not write is refused, the file
+/// untouched; a --span whose grid would overflow (1e308: NaN losses written over a finished
+/// slice) is refused at parse time.
+#[test]
+fn landscape_keeps_files_it_did_not_write() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    ok(train(&run, &["--steps", "10"]));
+    let checkpoint = run.join("step-000010");
+    let out = tmp.path().join("slices");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("landscape.csv"), "mine").unwrap();
+    let args = |extra: &[&'static str]| {
+        let base = [
+            "landscape",
+            path(&checkpoint),
+            "--data",
+            "digits:20",
+            "--quiet",
+        ];
+        [&base[..], &["--out", path(&out)], extra].concat()
+    };
+    refused(
+        curvscope(&args(&["--points", "3"])),
+        &["is not part of a slice curvscope wrote"],
+    );
+    assert_eq!(std::fs::read(out.join("landscape.csv")).unwrap(), b"mine");
+    refused(
+        curvscope(&args(&["--span", "1e308"])),
+        &["'1e308' for '--span "],
+    );
+}

@@ -12,6 +12,16 @@ pub fn positive(s: &str) -> Result<f64, String> {
     number(s, |x| x > 0.0, "a finite number greater than 0")
 }
 
+/// `landscape --span`: a finite number in (0, 10⁶]. The grid's coordinates reach ±S and their
+/// differences 2S; 1e308 overflowed them to ±∞ and wrote NaN losses over a finished slice.
+pub fn span(s: &str) -> Result<f64, String> {
+    number(
+        s,
+        |x| x > 0.0 && x <= 1e6,
+        "a finite number greater than 0, at most 1e6",
+    )
+}
+
 /// A finite number ≥ 0 (a noise level that may be switched off).
 pub fn non_negative(s: &str) -> Result<f64, String> {
     number(s, |x| x >= 0.0, "a finite number, 0 or greater")
@@ -123,6 +133,7 @@ mod tests {
         assert_eq!(positive("1e-6"), Ok(1e-6));
         assert!(non_negative("-0.5").is_err() && non_negative("nan").is_err());
         assert_eq!(non_negative("0"), Ok(0.0));
+        assert!(span("1e308").is_err() && span("0").is_err() && span("1e6").is_ok());
         assert!(count("0").is_err() && count("-1").is_err() && count2("1").is_err());
         assert_eq!((count("1"), count2("2"), every("5")), (Ok(1), Ok(2), Ok(5)));
         let huge = ["18446744073709551615", "18446744073709551616", "1000000001"];

@@ -61,9 +61,10 @@ pub struct LandscapeArgs {
     /// plane].
     #[arg(long, value_name = "N", value_parser = flags::grid_points)]
     pub points: Option<usize>,
-    /// Half-width S of the grid: coordinates from −S to S (with --to, t from −S to 1 + S along
-    /// the line) [default: 1 for random (Li et al.'s range), 2 for hessian, 0.5 for --to].
-    #[arg(long, value_name = "S", value_parser = flags::positive)]
+    /// Half-width S of the grid, at most 1e6: coordinates from −S to S (with --to, t from −S
+    /// to 1 + S along the line) [default: 1 for random (Li et al.'s range), 2 for hessian, 0.5
+    /// for --to].
+    #[arg(long, value_name = "S", value_parser = flags::span)]
     pub span: Option<f64>,
     /// Seed of the random directions and of the Lanczos start (the same start `analyze --seed`
     /// uses for the top eigenpairs).
@@ -238,6 +239,7 @@ pub fn run(args: LandscapeArgs) -> Result<ExitCode> {
             if dims == 1 { "1d" } else { "2d" }
         ))
     });
+    refuse_foreign_slice(&out)?;
     flags::output_dir(&out, "--out")?;
 
     let theta = &checkpoint.theta;
@@ -492,4 +494,29 @@ fn summary(grid: &[Vec<f64>], rows: &[SlicePoint], model: &QuadraticModel) -> St
         model.loss,
         best.map(|c| c.to_vec()).unwrap_or_default()
     )
+}
+
+/// Refuses an --out whose landscape files are not a slice of curvscope's: a landscape.csv or
+/// figure with no landscape.json beside it, or a landscape.json without an options hash, would
+/// be overwritten as if they were an earlier slice.
+fn refuse_foreign_slice(out: &Path) -> Result<()> {
+    let json = out.join(LANDSCAPE_JSON);
+    let ours = std::fs::read(&json)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .is_some_and(|v| v["options_hash"].is_string());
+    let figures = ["svg", "png"].map(|ext| format!("{LANDSCAPE_FIGURE}.{ext}"));
+    let files = [LANDSCAPE_CSV, LANDSCAPE_JSON, &figures[0], &figures[1]];
+    if let Some(file) = files
+        .iter()
+        .find(|f| out.join(f).exists())
+        .filter(|_| !ours)
+    {
+        bail!(
+            "--out {}: its {file} is not part of a slice curvscope wrote (no landscape.json \
+             with an options hash); name another folder",
+            out.display()
+        );
+    }
+    Ok(())
 }
