@@ -770,3 +770,31 @@ fn landscape_keeps_files_it_did_not_write() {
         &["'1e308' for '--span "],
     );
 }
+
+/// `report --to` replaces only a report curvscope wrote, and `export` writes into a folder
+/// only where no file of its names is someone else's: one's own notes are never overwritten.
+#[test]
+fn report_and_export_overwrite_only_their_own_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    ok(train(&run, &["--steps", "10"]));
+    ok(curvscope(&analyze(&run, Some("digits:50"), &["--quiet"])));
+    let notes = tmp.path().join("notes.html");
+    std::fs::write(&notes, "<html>mine</html>").unwrap();
+    let report = ["report", path(&run), "--to", path(&notes), "--quiet"];
+    refused(curvscope(&report), &["is not a report curvscope wrote"]);
+    assert_eq!(std::fs::read(&notes).unwrap(), b"<html>mine</html>");
+    let fresh = tmp.path().join("fresh.html");
+    let report = ["report", path(&run), "--to", path(&fresh), "--quiet"];
+    ok(curvscope(&report));
+    ok(curvscope(&report)); // its own report, replaced
+    let paper = tmp.path().join("paper");
+    std::fs::create_dir(&paper).unwrap();
+    std::fs::write(paper.join("run.csv"), "mine").unwrap();
+    let export = ["export", path(&run), "--to", path(&paper), "--quiet"];
+    refused(
+        curvscope(&export),
+        &["holds a run.csv that no export of curvscope wrote"],
+    );
+    assert_eq!(std::fs::read(paper.join("run.csv")).unwrap(), b"mine");
+}

@@ -120,6 +120,7 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
         .to
         .clone()
         .unwrap_or_else(|| Path::new("notebooks-export").join(&located.name));
+    refuse_files_of_others(&located, &to)?;
     flags::output_dir(&to, "--to")?;
     let figures = to.join("figures");
     std::fs::create_dir_all(&figures).with_context(|| format!("creating {}", figures.display()))?;
@@ -142,7 +143,7 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
             written.extend(paths);
         }
     }
-    let notebook_path = to.join("analysis.ipynb");
+    let notebook_path = to.join(NOTEBOOK);
     let has = |file: &str| to.join(file).exists();
     let notebook = notebook::build(&located.name, has(DENSITY_CSV), run.is_some());
     std::fs::write(
@@ -158,6 +159,33 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The notebook an export writes.
+const NOTEBOOK: &str = "analysis.ipynb";
+
+/// Refuses a destination holding a file an export would write (metrics.csv, run.csv, the
+/// notebook, …) that no export wrote: one's own notes there would be overwritten. An earlier
+/// export's folder ([`EXPORTED`], or a notebook of an export before that list existed), the
+/// analysis folder itself and its run folder are curvscope's to write.
+fn refuse_files_of_others(located: &Located, to: &Path) -> Result<()> {
+    let notebook = std::fs::read_to_string(to.join(NOTEBOOK)).unwrap_or_default();
+    let run_folder = located
+        .analysis
+        .parent()
+        .is_some_and(|run| same_file(run, to));
+    let ours = to.join(EXPORTED).is_file()
+        || notebook.contains("exported by `curvscope export`")
+        || same_file(&located.analysis, to)
+        || run_folder;
+    let names = COPIED.iter().chain(&[RUN_CSV, NOTEBOOK]);
+    if let Some(name) = names.filter(|_| !ours).find(|name| to.join(name).exists()) {
+        bail!(
+            "--to {}: holds a {name} that no export of curvscope wrote; name another folder",
+            to.display()
+        );
+    }
+    Ok(())
 }
 
 /// The files an export wrote, relative to its folder, one per line: the next export into the

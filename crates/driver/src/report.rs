@@ -28,9 +28,10 @@ pub struct ReportArgs {
     /// curves) and run.json (training options) are found as `export` finds them.
     #[arg(value_name = "ANALYSIS", required = true)]
     pub inputs: Vec<PathBuf>,
-    /// The HTML file to write, named *.html (replaced if it exists, so that no other file, such
-    /// as an input's metrics.csv, can be overwritten by a slip) [default: report.html in the
-    /// first analysis folder].
+    /// The HTML file to write, named *.html; an existing one is replaced only if it is a
+    /// report curvscope wrote, so that no other file, such as an input's metrics.csv or one's
+    /// own notes.html, can be overwritten by a slip [default: report.html in the first
+    /// analysis folder].
     #[arg(long, value_name = "FILE")]
     pub to: Option<PathBuf>,
     /// Do not print the path written.
@@ -54,6 +55,13 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
         "--to {}: the report is written to a file named *.html (nothing else is replaced)",
         to.display()
     );
+    if let Ok(existing) = std::fs::read(&to) {
+        ensure!(
+            String::from_utf8_lossy(&existing).contains(SIGNATURE),
+            "--to {}: exists and is not a report curvscope wrote; name another file",
+            to.display()
+        );
+    }
     let html = document(&runs)?;
     write_atomic(&to, html.as_bytes()).with_context(|| format!("writing {}", to.display()))?;
     if !args.quiet {
@@ -130,6 +138,10 @@ pub fn figures_page(title: &str, table: &str, charts: &[Chart]) -> Result<String
     Ok(page(title, &body))
 }
 
+/// The words every page curvscope writes holds, by which `report --to` knows a file it may
+/// replace.
+const SIGNATURE: &str = "Written by curvscope";
+
 /// `body` in a page titled `title`, with the report's style and its opening paragraph.
 fn page(title: &str, body: &str) -> String {
     format!(
@@ -139,7 +151,7 @@ fn page(title: &str, body: &str) -> String {
          <p>Curvature and gradient noise after Zhu et al., <i>The Anisotropic Noise in Stochastic \
          Gradient Descent</i> (ICML 2019). Σ is the one-sample gradient noise covariance, \
          Tr(HΣ̄) = Tr(H)·Tr(Σ)/D the isotropic noise of the same size; ± is one standard error \
-         of a stochastic estimate. Written by curvscope {version}.</p>\n{body}</body>\n</html>\n",
+         of a stochastic estimate. {SIGNATURE} {version}.</p>\n{body}</body>\n</html>\n",
         title = escape(title),
         version = env!("CARGO_PKG_VERSION"),
     )
