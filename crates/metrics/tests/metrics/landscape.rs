@@ -184,3 +184,24 @@ fn lenet_slice_along_u1_bends_by_lambda1() {
     }
     assert!(slice.iter().all(|p| p.accuracy.is_some()));
 }
+
+/// Identical samples make H = XᵀX/N of rank 1: λ₂ is zero up to rounding (1e-17 or −1e-17 by
+/// the seed), and u₂/√λ₂ would be 10⁸ times too long or undefined, so it is refused either way.
+#[test]
+fn a_rounding_level_eigenvalue_gives_no_direction() {
+    let mut ls = LeastSquares::random(10, 3, 5);
+    let first = ls.x.row(0).into_owned();
+    for mut row in ls.x.row_iter_mut() {
+        row.copy_from(&first);
+    }
+    let theta = [0.3, -0.2, 0.5];
+    for seed in 0..6 {
+        let options = LanczosOptions {
+            k: 2,
+            seed,
+            ..LanczosOptions::default()
+        };
+        let err = hessian_directions(&ls, &theta, &options).unwrap_err();
+        assert_eq!(err.rank, 2, "seed {seed}: {err}");
+    }
+}
