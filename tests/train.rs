@@ -328,6 +328,18 @@ fn an_extended_run_of_a_refreshing_dynamic_equals_the_longer_run() {
     assert_eq!(csv_without_time(&whole), csv_without_time(&extended));
 }
 
+/// A run killed in its first milliseconds leaves only an atomic write's temporary file: the
+/// rerun starts (it was refused as "not empty", and --resume found no run.json).
+#[test]
+fn a_folder_of_leftover_temporary_files_starts_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    std::fs::write(run.join(".tmpA1b2C3"), b"half").unwrap();
+    train_ok(&run, &["--steps", "10"]);
+    assert!(!run.join(".tmpA1b2C3").exists() && run.join("run.json").exists());
+}
+
 #[test]
 fn init_from_starts_at_the_checkpoint() {
     let dir = tempfile::tempdir().unwrap();

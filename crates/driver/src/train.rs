@@ -327,14 +327,24 @@ impl Start {
 }
 
 /// A new run: --out created, or empty.
+///
+/// A folder holding only the temporary files of atomic writes (`.tmp…`: a run killed in its
+/// first milliseconds, before run.json) is empty: they are removed, and the run starts.
 fn fresh_start(out: &std::path::Path, theta0: &[f64]) -> Result<Start> {
     flags::output_dir(out, "--out")?;
-    if std::fs::read_dir(out)
+    let entries: Vec<_> = std::fs::read_dir(out)
         .with_context(|| format!("--out {}: cannot read", out.display()))?
-        .next()
-        .is_some()
-    {
+        .collect::<std::io::Result<_>>()
+        .with_context(|| format!("--out {}: cannot read", out.display()))?;
+    let leftover = |e: &std::fs::DirEntry| {
+        e.file_name().to_string_lossy().starts_with(".tmp") && e.path().is_file()
+    };
+    if !entries.iter().all(leftover) {
         bail!("{} already exists and is not empty: pass --resume to continue that run, or choose another --out", out.display());
+    }
+    for entry in &entries {
+        std::fs::remove_file(entry.path())
+            .with_context(|| format!("removing the leftover {}", entry.path().display()))?;
     }
     Ok(Start::at_zero(theta0))
 }
