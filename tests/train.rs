@@ -336,7 +336,7 @@ fn a_folder_of_leftover_temporary_files_starts_afresh() {
     let run = dir.path().join("run");
     std::fs::create_dir(&run).unwrap();
     std::fs::write(run.join(".tmpA1b2C3"), b"half").unwrap();
-    train_ok(&run, &["--steps", "10"]);
+    train_ok(&run, &["--dynamic", "sgd", "--steps", "10"]);
     assert!(!run.join(".tmpA1b2C3").exists() && run.join("run.json").exists());
 }
 
