@@ -160,7 +160,8 @@ fn the_report_is_valid_self_contained_html() {
             "scales with the page"
         );
     }
-    // Every figure with a point to draw (a regression net has no accuracy curve).
+    // Every figure with a point to draw (a regression net has no accuracy curve), its id
+    // prefixed by its run's number.
     let ids: Vec<&str> = select(&doc, "figure")
         .iter()
         .filter_map(|f| f.value().id())
@@ -178,8 +179,11 @@ fn the_report_is_valid_self_contained_html() {
         "layers_trace_sigma",
         "landscape-random-1d",
     ] {
-        assert!(ids.contains(&id), "figure {id} in {ids:?}");
+        let id = format!("run1-{id}");
+        assert!(ids.contains(&id.as_str()), "figure {id} in {ids:?}");
     }
+    let unique: std::collections::BTreeSet<&&str> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "each id once: {ids:?}");
 
     // The run's name is text, never markup.
     let heading: String = select(&doc, "h2")[0].text().collect();

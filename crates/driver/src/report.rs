@@ -111,8 +111,8 @@ code { font-size: .85rem; word-break: break-all; }
 /// The whole HTML document.
 fn document(runs: &[Located]) -> Result<String> {
     let mut body = String::new();
-    for run in runs {
-        body.push_str(&section(run)?);
+    for (i, run) in runs.iter().enumerate() {
+        body.push_str(&section(run, i + 1)?);
     }
     let names: Vec<&str> = runs.iter().map(|r| r.name.as_str()).collect();
     Ok(page(
@@ -157,8 +157,9 @@ fn page(title: &str, body: &str) -> String {
     )
 }
 
-/// One run: metrics, Proposition 1, figures, provenance.
-fn section(run: &Located) -> Result<String> {
+/// One run: metrics, Proposition 1, figures, provenance. Its figures' ids begin `run{number}-`,
+/// so that a report of several runs holds each id once (valid HTML, and links that land).
+fn section(run: &Located, number: usize) -> Result<String> {
     let metrics_path = run.analysis.join(METRICS_CSV);
     let metrics = Frame::read(&metrics_path)?;
     let records = metrics
@@ -182,14 +183,22 @@ fn section(run: &Located) -> Result<String> {
     let run_log = run.run_csv.as_deref().map(Frame::read).transpose()?;
     for chart in charts(&run.analysis, run_log.as_ref())? {
         if let Some(svg) = svg(&chart)? {
-            html.push_str(&figure(&chart.name, &svg, None));
+            html.push_str(&figure(&format!("run{number}-{}", chart.name), &svg, None));
         }
     }
     for dir in landscape_folders(&run.analysis) {
-        let svg = read_figure(&dir)?.svg()?;
+        // A slice still being computed (or damaged) is named, not allowed to block the report.
+        let svg = match read_figure(&dir).and_then(|figure| figure.svg()) {
+            Ok(svg) => svg,
+            Err(err) => {
+                let why = format!("Landscape slice {} left out: {err:#}.", dir.display());
+                let _ = writeln!(html, "<p>{}</p>", escape(&why));
+                continue;
+            }
+        };
         let id = dir.file_name().map(|n| n.to_string_lossy().into_owned());
-        let id = id.as_deref().unwrap_or("landscape");
-        html.push_str(&figure(id, &svg, Some(&dir)));
+        let id = format!("run{number}-{}", id.as_deref().unwrap_or("landscape"));
+        html.push_str(&figure(&id, &svg, Some(&dir)));
     }
     html.push_str(&provenance(run, &records)?);
     html.push_str("</section>\n");
