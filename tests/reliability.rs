@@ -798,3 +798,71 @@ fn report_and_export_overwrite_only_their_own_files() {
     );
     assert_eq!(std::fs::read(paper.join("run.csv")).unwrap(), b"mine");
 }
+
+/// A checkpoint saved in f64 with a weight beyond f32's range, evaluated in f32: `info` and
+/// `analyze` refuse it naming the tensor (behind the tanh here the loss came out finite; with
+/// other weights it printed `loss null` and exited 0).
+#[test]
+fn info_refuses_a_loss_that_is_no_number_and_says_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    ok(train(&run, &["--steps", "10", "--precision", "f64"]));
+    let file = run.join("step-000010/model.safetensors");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let header = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    bytes[8 + header..16 + header].copy_from_slice(&1e39f64.to_le_bytes());
+    std::fs::write(&file, bytes).unwrap();
+    let checkpoint = run.join("step-000010");
+    let info = [
+        "info",
+        path(&checkpoint),
+        "--data",
+        "digits:20",
+        "--precision",
+        "f32",
+    ];
+    let message = ["tensor `fc1.bias` holds 1e39 at flat index 0, beyond f32's range"];
+    refused(curvscope(&info), &message);
+    let out = tmp.path().join("analysis");
+    let analyze = analyze(&checkpoint, Some("digits:20"), &["--precision", "f32"]);
+    let analyze = [&analyze[..], &["--out", path(&out)]].concat();
+    refused(curvscope(&analyze), &message);
+}
+
+/// A landscape slice still being computed is named in the report and left out of it; the
+/// rest of the report is written.
+#[test]
+fn a_report_leaves_out_an_unfinished_slice_and_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    ok(train(&run, &["--steps", "10"]));
+    ok(curvscope(&analyze(&run, Some("digits:50"), &["--quiet"])));
+    let checkpoint = run.join("step-000010");
+    let slice = [
+        "landscape",
+        path(&checkpoint),
+        "--data",
+        "digits:50",
+        "--points",
+        "5",
+        "--quiet",
+    ];
+    ok(curvscope(&slice));
+    let csv = checkpoint.join("landscape-random-1d/landscape.csv");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let cut: Vec<&str> = text.lines().collect();
+    std::fs::write(&csv, cut[..cut.len() - 1].join("\n") + "\n").unwrap();
+    let to = tmp.path().join("report.html");
+    ok(curvscope(&[
+        "report",
+        path(&run),
+        "--to",
+        path(&to),
+        "--quiet",
+    ]));
+    let html = std::fs::read_to_string(&to).unwrap();
+    assert!(
+        html.contains("landscape-random-1d left out"),
+        "no note of the slice"
+    );
+}

@@ -709,6 +709,8 @@ fn analyze_one(
             eprintln!("warning: {name}: {warning}");
         }
     }
+    let theta = &checkpoint.theta;
+    crate::network::check_representable(&checkpoint.meta.arch, theta, options.precision)?;
     let objective = job
         .objective(
             &checkpoint.meta.arch,
@@ -717,7 +719,6 @@ fn analyze_one(
             options.device,
         )
         .with_context(|| format!("{name}: building the network on '{}'", choice.spec))?;
-    let theta = &checkpoint.theta;
     let mut report_options = options.report.clone();
     let recorded = checkpoint.meta.batch_size;
     report_options.batch_size = batch_size(name, options.batch, recorded, data.len())?;
@@ -746,11 +747,10 @@ fn analyze_one(
     // then every curvature number is meaningless.
     ensure!(
         report.loss.is_finite() && report.grad_norm.is_finite(),
-        "the loss at θ is {} and its gradient's norm {} on '{}'{}",
+        "the loss at θ is {} and its gradient's norm {} on '{}'",
         report.loss,
         report.grad_norm,
-        choice.spec,
-        crate::network::non_finite_hint(theta, options.precision)
+        choice.spec
     );
     Ok(CheckpointRecord {
         checkpoint: name.to_string(),

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::checkpoints::dtype_name;
 use crate::data::{data_mismatch, DataArgs, DataCache, DataChoice};
-use crate::network::{non_finite_hint, objective, Device};
+use crate::network::{check_representable, objective, Device};
 
 /// Arguments of `curvscope info`.
 #[derive(clap::Args, Debug)]
@@ -89,11 +89,12 @@ fn evaluate(
 ) -> Result<serde_json::Value> {
     let mut cache = DataCache::default();
     let data = cache.get(choice)?;
-    let objective = objective(&checkpoint.meta.arch, data, precision, device)?;
     let theta = &checkpoint.theta;
+    check_representable(&checkpoint.meta.arch, theta, precision)?;
+    let objective = objective(&checkpoint.meta.arch, data, precision, device)?;
     let loss = objective.loss(theta);
     if !loss.is_finite() {
-        bail!("the loss is {loss}{}", non_finite_hint(theta, precision));
+        bail!("the loss is {loss}");
     }
     Ok(json!({
         "data": choice.spec,

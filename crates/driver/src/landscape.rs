@@ -29,7 +29,7 @@ use crate::landscape_folder::{
     column_docs, csv, read_figure, resumed_rows, FigureText, LANDSCAPE_CSV, LANDSCAPE_FIGURE,
     LANDSCAPE_JSON,
 };
-use crate::network::objective;
+use crate::network::{check_representable, objective};
 use crate::progress;
 use crate::record::DataUsed;
 use curvscope_model::files::hex;
@@ -205,6 +205,11 @@ pub fn run(args: LandscapeArgs) -> Result<ExitCode> {
             eprintln!("warning: {warning}");
         }
     }
+    check_representable(
+        &checkpoint.meta.arch,
+        &checkpoint.theta,
+        args.data.precision,
+    )?;
     let objective = objective(
         &checkpoint.meta.arch,
         data,

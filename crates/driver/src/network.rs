@@ -32,15 +32,26 @@ impl Device {
     }
 }
 
-/// Why a loss came out non-finite, where θ says: values beyond f32's range evaluated in f32
-/// (a checkpoint saved in f64) are infinite before any layer runs.
-pub fn non_finite_hint(theta: &[f64], precision: Precision) -> &'static str {
-    let overflow = precision == Precision::F32 && theta.iter().any(|&v| (v as f32).is_infinite());
-    if overflow {
-        " (θ holds values beyond f32's range, ±3.4e38: use --precision f64)"
-    } else {
-        ""
+/// Refuses θ that `precision` cannot hold: in f32 a value beyond ±3.4e38 is ∞ before any
+/// layer runs, and a tanh or a max-pool after it can hide that in a finite loss.
+pub fn check_representable(arch: &ArchSpec, theta: &[f64], precision: Precision) -> Result<()> {
+    if precision != Precision::F32 {
+        return Ok(());
     }
+    let mut start = 0;
+    for (name, shape) in arch.params() {
+        let len: usize = shape.iter().product();
+        let values = &theta[start..(start + len).min(theta.len())];
+        if let Some(i) = values.iter().position(|&v| (v as f32).is_infinite()) {
+            anyhow::bail!(
+                "tensor `{name}` holds {:e} at flat index {i}, beyond f32's range (±3.4e38): \
+                 use --precision f64",
+                values[i]
+            );
+        }
+        start += len;
+    }
+    Ok(())
 }
 
 /// The objective of `arch` on `data` in `precision` on `device`.
