@@ -866,3 +866,21 @@ fn a_report_leaves_out_an_unfinished_slice_and_says_so() {
         "no note of the slice"
     );
 }
+
+/// An export cut short (here a figure it cannot write) leaves a folder that a rerun still
+/// takes as its own: it was refused as holding "a metrics.csv that no export wrote".
+#[test]
+fn an_export_cut_short_is_finished_by_a_rerun() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    ok(train(&run, &["--steps", "10"]));
+    ok(curvscope(&analyze(&run, Some("digits:50"), &["--quiet"])));
+    let to = tmp.path().join("export");
+    std::fs::create_dir_all(to.join("figures/eigenvalues.svg")).unwrap();
+    let export = ["export", path(&run), "--to", path(&to), "--quiet"];
+    assert!(!curvscope(&export).status.success());
+    assert!(to.join("metrics.csv").exists(), "cut short after the CSVs");
+    std::fs::remove_dir(to.join("figures/eigenvalues.svg")).unwrap();
+    ok(curvscope(&export));
+    assert!(to.join("figures/eigenvalues.svg").is_file() && to.join("analysis.ipynb").exists());
+}

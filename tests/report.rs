@@ -177,11 +177,16 @@ fn the_report_is_valid_self_contained_html() {
         "density",
         "layers_trace_h",
         "layers_trace_sigma",
-        "landscape-random-1d",
     ] {
         let id = format!("run1-{id}");
         assert!(ids.contains(&id.as_str()), "figure {id} in {ids:?}");
     }
+    // A slice's id names its checkpoint too: slices of two checkpoints share folder names.
+    assert!(
+        ids.iter()
+            .any(|id| id.starts_with("run1-") && id.ends_with("-landscape-random-1d")),
+        "{ids:?}"
+    );
     let unique: std::collections::BTreeSet<&&str> = ids.iter().collect();
     assert_eq!(unique.len(), ids.len(), "each id once: {ids:?}");
 

@@ -314,6 +314,14 @@ fn an_extended_run_of_a_refreshing_dynamic_equals_the_longer_run() {
     };
     train_ok(&whole, &with("50", &[]));
     train_ok(&extended, &with("35", &[]));
+    // Resumed as it is, the finished run is left as it is (off the refresh grid or not).
+    let end = |run: &Path| std::fs::read(run.join("step-000035/model.safetensors")).unwrap();
+    let before = (end(&extended), csv(&extended));
+    train_ok(&extended, &with("35", &["--resume"]));
+    assert!(
+        (end(&extended), csv(&extended)) == before,
+        "a finished run changed"
+    );
     let resumed = train(&extended, &with("50", &["--resume"]));
     assert!(
         stderr(&resumed).contains("resuming at step 30"),

@@ -122,6 +122,10 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| Path::new("notebooks-export").join(&located.name));
     refuse_files_of_others(&located, &to)?;
     flags::output_dir(&to, "--to")?;
+    // Marked as an export's before any file is written, so that one cut short is still ours.
+    if !to.join(EXPORTED).exists() {
+        write_atomic(&to.join(EXPORTED), b"")?;
+    }
     let figures = to.join("figures");
     std::fs::create_dir_all(&figures).with_context(|| format!("creating {}", figures.display()))?;
     let mut written = Vec::new();

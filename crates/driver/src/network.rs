@@ -51,6 +51,18 @@ pub fn check_representable(arch: &ArchSpec, theta: &[f64], precision: Precision)
         }
         start += len;
     }
+    // Batch norm's running statistics are held beside θ and read in the same precision.
+    if let ArchSpec::Sequential(net) = arch {
+        for (name, values) in &net.buffer_values {
+            if let Some(i) = values.iter().position(|&v| (v as f32).is_infinite()) {
+                anyhow::bail!(
+                    "buffer `{name}` holds {:e} at flat index {i}, beyond f32's range \
+                     (±3.4e38): use --precision f64",
+                    values[i]
+                );
+            }
+        }
+    }
     Ok(())
 }
 

@@ -196,8 +196,15 @@ fn section(run: &Located, number: usize) -> Result<String> {
                 continue;
             }
         };
-        let id = dir.file_name().map(|n| n.to_string_lossy().into_owned());
-        let id = format!("run{number}-{}", id.as_deref().unwrap_or("landscape"));
+        // Slices of different checkpoints share folder names: the checkpoint's goes first.
+        let name = |p: Option<&Path>| {
+            let name = p
+                .and_then(Path::file_name)
+                .map(|n| n.to_string_lossy().into_owned());
+            name.unwrap_or_default()
+        };
+        let (checkpoint, slice) = (name(dir.parent()), name(Some(&dir)));
+        let id = format!("run{number}-{checkpoint}-{slice}");
         html.push_str(&figure(&id, &svg, Some(&dir)));
     }
     html.push_str(&provenance(run, &records)?);

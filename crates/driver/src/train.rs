@@ -369,7 +369,11 @@ fn resume_point(args: &TrainArgs, config: &RunConfig, theta0: &[f64]) -> Result<
     // A dynamic that re-estimates its noise every R steps resumes where it last did (step 0
     // at worst): from a run's last step off that grid (an extended run's old end) it would
     // re-estimate at another step than an uninterrupted run, and continue on other numbers.
-    let on_grid = |step: u64| !args.dynamic.refreshes() || step.is_multiple_of(args.refresh_every);
+    // A finished run (its last snapshot is --steps) has nothing to train: it stays as it is.
+    let finished = snapshots.last() == Some(&config.steps);
+    let on_grid = |step: u64| {
+        finished || !args.dynamic.refreshes() || step.is_multiple_of(args.refresh_every)
+    };
     let Some(step) = snapshots.iter().rev().copied().find(|&s| on_grid(s)) else {
         eprintln!(
             "--resume: {} holds no complete snapshot yet; starting at step 0",

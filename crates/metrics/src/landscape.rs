@@ -110,7 +110,7 @@ pub struct HessianDirections {
 /// A top Hessian eigenvalue that is not positive beyond the eigensolver's accuracy, so u/√λ is
 /// undefined (a rounding-level λ of 1e-33 gave a direction 10¹⁶ times too long, dᵀHd = 0).
 #[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
-#[error("the Hessian's eigenvalue λ_{rank} = {value:e} is not positive beyond the eigensolver's accuracy (tol·|λ₁|), so the direction u_{rank}/√λ_{rank} is undefined")]
+#[error("the Hessian's eigenvalue λ_{rank} = {value:e} is not positive beyond its accuracy (its residual, or 1e-12·|λ₁|), so the direction u_{rank}/√λ_{rank} is undefined")]
 pub struct NonPositiveCurvature {
     /// 1-based rank of the eigenvalue.
     pub rank: usize,
@@ -144,7 +144,7 @@ pub struct NonPositiveCurvature {
 /// ```
 ///
 /// # Errors
-/// If one of the eigenvalues is not positive beyond tol·|λ₁|.
+/// If one of the eigenvalues is not positive beyond its residual (or 1e-12·|λ₁|).
 pub fn hessian_directions<O: Objective + ?Sized>(
     objective: &O,
     theta: &[f64],
@@ -155,8 +155,9 @@ pub fn hessian_directions<O: Objective + ?Sized>(
         ..options.clone()
     };
     let eigenpairs = extreme_eigenpairs(&HessianOperator::new(objective, theta), &options);
-    // Each λ is accurate to tol·|λ|max (the residual test): below that it is not told from 0.
-    let resolved = options.tol * eigenpairs.eigenvalues.first().map_or(0.0, |l| l.abs());
+    // A Ritz value is within its residual of an eigenvalue, and HVPs round at ~1e-16·|λ₁|:
+    // below either it is not told from 0.
+    let rounding = 1e-12 * eigenpairs.eigenvalues.first().map_or(0.0, |l| l.abs());
     let g = objective.grad(theta);
     let directions = eigenpairs
         .eigenvalues
@@ -166,7 +167,7 @@ pub fn hessian_directions<O: Objective + ?Sized>(
         .map(|(i, (&value, u))| {
             // An eigenvector's sign is arbitrary; this one makes slices of k = 1 and k = 2 agree.
             let sign = if dot(&g, u) < 0.0 { -1.0 } else { 1.0 };
-            if value > resolved {
+            if value > eigenpairs.residuals[i].max(rounding) {
                 Ok(u.iter().map(|x| sign * x / value.sqrt()).collect())
             } else {
                 Err(NonPositiveCurvature { rank: i + 1, value })
