@@ -106,6 +106,14 @@ fn column(file: &Path, name: &str) -> Vec<String> {
         .collect()
 }
 
+/// A run of 10 steps in `dir`/run, analyzed on 50 digits into run/analysis.
+fn analyzed_run(dir: &Path) -> std::path::PathBuf {
+    let run = dir.join("run");
+    ok(train(&run, &["--steps", "10"]));
+    ok(curvscope(&analyze(&run, Some("digits:50"), &["--quiet"])));
+    run
+}
+
 /// Overwrites the first value of the first tensor of a checkpoint with NaN (an F32 file).
 fn poison(checkpoint: &Path) {
     let file = checkpoint.join("model.safetensors");
@@ -776,9 +784,7 @@ fn landscape_keeps_files_it_did_not_write() {
 #[test]
 fn report_and_export_overwrite_only_their_own_files() {
     let tmp = tempfile::tempdir().unwrap();
-    let run = tmp.path().join("run");
-    ok(train(&run, &["--steps", "10"]));
-    ok(curvscope(&analyze(&run, Some("digits:50"), &["--quiet"])));
+    let run = analyzed_run(tmp.path());
     let notes = tmp.path().join("notes.html");
     std::fs::write(&notes, "<html>mine</html>").unwrap();
     let report = ["report", path(&run), "--to", path(&notes), "--quiet"];
@@ -834,9 +840,7 @@ fn info_refuses_a_loss_that_is_no_number_and_says_why() {
 #[test]
 fn a_report_leaves_out_an_unfinished_slice_and_says_so() {
     let tmp = tempfile::tempdir().unwrap();
-    let run = tmp.path().join("run");
-    ok(train(&run, &["--steps", "10"]));
-    ok(curvscope(&analyze(&run, Some("digits:50"), &["--quiet"])));
+    let run = analyzed_run(tmp.path());
     let checkpoint = run.join("step-000010");
     let slice = [
         "landscape",
@@ -872,9 +876,7 @@ fn a_report_leaves_out_an_unfinished_slice_and_says_so() {
 #[test]
 fn an_export_cut_short_is_finished_by_a_rerun() {
     let tmp = tempfile::tempdir().unwrap();
-    let run = tmp.path().join("run");
-    ok(train(&run, &["--steps", "10"]));
-    ok(curvscope(&analyze(&run, Some("digits:50"), &["--quiet"])));
+    let run = analyzed_run(tmp.path());
     let to = tmp.path().join("export");
     std::fs::create_dir_all(to.join("figures/eigenvalues.svg")).unwrap();
     let export = ["export", path(&run), "--to", path(&to), "--quiet"];
