@@ -498,8 +498,8 @@ impl OutputFolder {
     /// reports/ folder (shards' records gathered for --merge). Its files (a README.md, a
     /// metrics.csv of one's own) would be overwritten.
     fn check(path: &Path, leads: bool) -> Result<Self> {
-        if leads && path.exists() && !path.is_dir() {
-            bail!("--out {}: exists and is not a folder", path.display());
+        if leads {
+            flags::refuse_non_folder(path, "--out")?;
         }
         let had_results = path.join(MANIFEST_JSON).is_file();
         let foreign = std::fs::read_dir(path).is_ok_and(|entries| {

@@ -20,9 +20,9 @@ use crate::network::{precision_parser, Device};
 pub const DATA_HELP: &str =
     "Dataset: fashion-corrupted[:CLEAN:RANDOM] (the paper's set: first CLEAN+RANDOM \
      FashionMNIST training images, the last RANDOM with seeded random labels; default 1000:200), \
-     fashion[:N] (first N training images, N ≤ 6000), fashion-test[:N] (N ≤ 10000), digits[:N] \
-     (N ≤ 1797), halfspace[:N] (2-D points, label 1[x1 ≥ x2], for fixed-output), toy2d[:N] (the paper's 2-D \
-     toy data), or a file: an .npz with arrays x [N, ...] (e.g. [N, C, H, W]) and y [N], a \
+     fashion[:N] (first N training images, N ≤ 6000), fashion-test[:N] (N ≤ 10000), \
+     digits[:N] (N ≤ 1797), halfspace[:N] (2-D points, label 1[x1 ≥ x2], for fixed-output), \
+     toy2d[:N] (the paper's 2-D toy data), or a file: an .npz with arrays x [N, ...] (e.g. [N, C, H, W]) and y [N], a \
      CIFAR-10 binary batch (.bin, e.g. data_batch_1.bin), a CIFAR-10 python batch (a pickle, \
      e.g. data_batch_1 or test_batch) or folder (cifar-10-batches-py: its data_batch_* files, \
      the 50,000 training images), or an SVHN .mat file (e.g. train_32x32.mat; label 10 is \

@@ -42,9 +42,9 @@ pub struct ExportArgs {
     pub input: PathBuf,
     /// Destination folder (created; files of an earlier export there are replaced, and those
     /// this export does not write again are removed: the folder's .curvscope-export lists
-    /// them; no other file is touched) [default: notebooks-export/<run folder name>]. It may be the analysis folder itself:
-    /// files that already are the ones to copy are left as they are, and only the figures
-    /// and the notebook are added.
+    /// them; no other file is touched) [default: notebooks-export/<run folder name>]. It may
+    /// be the analysis folder itself: files that already are the ones to copy are left as they
+    /// are, and only the figures and the notebook are added.
     #[arg(long, value_name = "DIR")]
     pub to: Option<PathBuf>,
     /// Training log with columns step, train_loss, train_accuracy, test_loss, test_accuracy,

@@ -103,10 +103,17 @@ pub fn default_memory_budget() -> u64 {
 /// Creates the output folder `dir` given by `flag`, naming both when `dir` is a file or
 /// cannot be made (the OS error alone names neither).
 pub fn output_dir(dir: &Path, flag: &str) -> Result<()> {
+    refuse_non_folder(dir, flag)?;
+    std::fs::create_dir_all(dir).with_context(|| format!("{flag} {}: cannot create", dir.display()))
+}
+
+/// Refuses an output folder `dir` (given by `flag`) that exists as something else, before
+/// anything is written.
+pub fn refuse_non_folder(dir: &Path, flag: &str) -> Result<()> {
     if dir.exists() && !dir.is_dir() {
         bail!("{flag} {}: exists and is not a folder", dir.display());
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("{flag} {}: cannot create", dir.display()))
+    Ok(())
 }
 
 /// `--threads N`: the global rayon pool of N threads (every parallel loop uses it); `None`

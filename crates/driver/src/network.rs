@@ -39,28 +39,23 @@ pub fn check_representable(arch: &ArchSpec, theta: &[f64], precision: Precision)
         return Ok(());
     }
     let mut start = 0;
+    let mut tensors = Vec::new();
     for (name, shape) in arch.params() {
         let len: usize = shape.iter().product();
-        let values = &theta[start..(start + len).min(theta.len())];
+        tensors.push((name, &theta[start..(start + len).min(theta.len())]));
+        start += len;
+    }
+    // Batch norm's running statistics are held beside θ and read in the same precision.
+    if let ArchSpec::Sequential(net) = arch {
+        tensors.extend(net.buffer_values.iter().map(|(n, v)| (n.clone(), &v[..])));
+    }
+    for (name, values) in tensors {
         if let Some(i) = values.iter().position(|&v| (v as f32).is_infinite()) {
             anyhow::bail!(
                 "tensor `{name}` holds {:e} at flat index {i}, beyond f32's range (±3.4e38): \
                  use --precision f64",
                 values[i]
             );
-        }
-        start += len;
-    }
-    // Batch norm's running statistics are held beside θ and read in the same precision.
-    if let ArchSpec::Sequential(net) = arch {
-        for (name, values) in &net.buffer_values {
-            if let Some(i) = values.iter().position(|&v| (v as f32).is_infinite()) {
-                anyhow::bail!(
-                    "buffer `{name}` holds {:e} at flat index {i}, beyond f32's range \
-                     (±3.4e38): use --precision f64",
-                    values[i]
-                );
-            }
         }
     }
     Ok(())

@@ -26,8 +26,8 @@ pub const META_FILE: &str = "checkpoint.json";
 /// Contents of `checkpoint.json`. Only `arch` is required; fields this version does not know
 /// are kept in `extra` and written back unchanged. `dataset` is descriptive: when it is not
 /// the record curvscope writes ([`DatasetInfo`], an object with `n`), e.g. a free-text
-/// `"CIFAR-10 train"`, it is kept in `extra` as written; a record must be well formed. The other known fields must have their type, and an error
-/// names the field that does not.
+/// `"CIFAR-10 train"`, it is kept in `extra` as written; a record must be well formed. The
+/// other known fields must have their type, and an error names the field that does not.
 ///
 /// ```
 /// use curvscope_model::{ArchSpec, CheckpointMeta};

@@ -1,6 +1,6 @@
-//! The [`Dataset`] type: N samples of a fixed shape in plain memory (`f32` inputs, and the
-//! `f64` ones a file held where `f32` would round them; integer or real targets) with a [`DatasetInfo`] that records where it came from, so a checkpoint can
-//! name its data. The bundled sets are built in [`crate::bundled`], the synthetic ones in
+//! The [`Dataset`] type: N samples of a fixed shape in plain memory (`f32` inputs, and a
+//! float64 source's own values beside them; integer or real targets) with a [`DatasetInfo`]
+//! that records where it came from, so a checkpoint can name its data. The bundled sets are built in [`crate::bundled`], the synthetic ones in
 //! [`crate::synthetic`], user `.npz` files in [`crate::npz`].
 
 use std::ops::Range;
@@ -408,7 +408,7 @@ mod tests {
     /// Float64 inputs are kept, through subsets, slices and reshapes, and normalised in f64
     /// even where f32 holds them exactly (integer pixel values).
     #[test]
-    fn float64_inputs_are_kept_where_f32_rounds_them() {
+    fn float64_inputs_are_kept_and_normalised_in_f64() {
         let x = vec![0.1, 0.2, 1.0 / 3.0, 0.25];
         let ds = Dataset::from_f64("a", x.clone(), vec![2], classes(vec![1, 0], 2), None).unwrap();
         assert_eq!(ds.x(), &[0.1f32, 0.2, 1.0 / 3.0, 0.25]);

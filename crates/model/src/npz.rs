@@ -133,20 +133,27 @@ pub fn load_npz(path: &Path, n_classes: Option<usize>) -> Result<Dataset, NpzErr
         !x_shape.is_empty(),
         "[N, …] with every dimension ≥ 1, C order",
     )?;
-    let x: Vec<f64> = match plain_kind(&x_arr.dtype()) {
-        Some((TypeChar::Float, 4)) => x_arr
-            .into_vec::<f32>()
-            .map(|v| v.into_iter().map(f64::from).collect()),
-        Some((TypeChar::Float, 8)) => x_arr.into_vec::<f64>(),
+    // float32 stays f32 (as every image source); float64 keeps its own values for f64 analyses.
+    let x: Inputs = match plain_kind(&x_arr.dtype()) {
+        Some((TypeChar::Float, 4)) => x_arr.into_vec::<f32>().map(Inputs::F32),
+        Some((TypeChar::Float, 8)) => x_arr.into_vec::<f64>().map(Inputs::F64),
         _ => return Err(dtype_err(path, "x", &x_arr, "float32 or float64")),
     }
     .map_err(io("cannot decode array `x`"))?;
     // Checked as f32 too, what an f32 analysis sees: a finite f64 beyond f32's range is an error.
-    if let Some(index) = x.iter().position(|&v| !(v as f32).is_finite()) {
+    let non_finite = |v: f64| !(v as f32).is_finite();
+    let bad = match &x {
+        Inputs::F32(x) => x
+            .iter()
+            .position(|&v| non_finite(v.into()))
+            .map(|i| (i, x[i].into())),
+        Inputs::F64(x) => x.iter().position(|&v| non_finite(v)).map(|i| (i, x[i])),
+    };
+    if let Some((index, value)) = bad {
         return Err(NpzError::NonFinite {
             path: p(),
             index,
-            value: x[index],
+            value,
         });
     }
 
@@ -199,8 +206,17 @@ pub fn load_npz(path: &Path, n_classes: Option<usize>) -> Result<Dataset, NpzErr
         labels: y,
         n_classes,
     };
-    Ok(Dataset::from_f64(name, x, sample_shape, targets, None)
-        .expect("shapes and labels were checked"))
+    let data = match x {
+        Inputs::F32(x) => Dataset::new(name, x, sample_shape, targets, None),
+        Inputs::F64(x) => Dataset::from_f64(name, x, sample_shape, targets, None),
+    };
+    Ok(data.expect("shapes and labels were checked"))
+}
+
+/// `x` as the file stores it.
+enum Inputs {
+    F32(Vec<f32>),
+    F64(Vec<f64>),
 }
 
 /// The array `name`, its `.npy` entry read whole first: npyz allocates the header length

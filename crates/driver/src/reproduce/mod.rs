@@ -100,13 +100,12 @@ pub fn run(args: ReproduceArgs) -> Result<ExitCode> {
         ("--steps", args.steps.is_some()),
         ("--test-images", args.test_images.is_some()),
     ];
-    if let Some((flag, _)) = msgd_only.iter().find(|(_, given)| *given) {
-        if !matches!(args.target, Target::Msgd) {
-            anyhow::bail!(
-                "{flag} is msgd's; {} has no such choice",
-                args.target.name()
-            );
-        }
+    let given = msgd_only.iter().find(|(_, given)| *given);
+    if let Some((flag, _)) = given.filter(|_| !matches!(args.target, Target::Msgd)) {
+        anyhow::bail!(
+            "{flag} is msgd's; {} has no such choice",
+            args.target.name()
+        );
     }
     match args.target {
         Target::Toy2d => toy2d::run(&args),
