@@ -298,6 +298,25 @@ fn resume_parses_run_csv_strictly_and_rebuilds_it() {
     }
 }
 
+/// A row rebuilt from its snapshot keeps `noise_unconverged`: the snapshot holds it beside θ.
+#[test]
+fn rebuilt_rows_keep_the_noise_estimates_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let leading = ["--dynamic", "gld-leading", "--refresh-every", "10"];
+    ok(train(&run, &leading));
+    let expected = cells(&run);
+    assert!(
+        expected[1..].iter().all(|row| row[5] == "0"),
+        "{expected:?}"
+    );
+    let header = std::fs::read_to_string(run.join("run.csv")).unwrap();
+    std::fs::write(run.join("run.csv"), header.lines().next().unwrap()).unwrap();
+    let err = ok(train(&run, &[&leading[..], &["--resume"]].concat()));
+    assert!(err.contains("recomputing the row of step 50"), "{err}");
+    assert_eq!(cells(&run), expected);
+}
+
 /// A way to damage run.csv's text.
 type Damage = fn(&str) -> String;
 
@@ -630,6 +649,36 @@ fn a_relative_npz_in_checkpoint_json_is_found_from_any_folder() {
     let specs = column(&run.join("analysis/metrics.csv"), "data");
     let canonical = data.join("mine.npz").canonicalize().unwrap();
     assert_eq!(specs, [path(&canonical); 2]);
+}
+
+/// An .npz rewritten under its name with other inputs (the same labels) is other data:
+/// `analyze` computes its records again and warns, `train --resume` refuses to continue.
+#[test]
+fn data_rewritten_under_its_name_is_not_taken_for_the_old() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mine = tmp.path().join("mine.npz");
+    let mut x: Vec<f32> = (0..20 * 64).map(|i| (i % 17) as f32 / 17.0).collect();
+    let y: Vec<i64> = (0..20).map(|i| i % 10).collect();
+    common::write_npz(&mine, &x, &[20, 64], &y);
+    let run = tmp.path().join("run");
+    let on_mine = ["--data", path(&mine), "--steps", "10", "--batch", "20"];
+    ok(train(&run, &on_mine));
+    ok(curvscope(&analyze(&run, None, &["--quiet"])));
+    let losses = column(&run.join("analysis/metrics.csv"), "loss");
+    x[0] += 1.0;
+    common::write_npz(&mine, &x, &[20, 64], &y);
+    let err = ok(curvscope(&analyze(&run, None, &["--quiet"])));
+    assert!(err.contains("the inputs of 'mine' differ"), "{err}");
+    assert_ne!(column(&run.join("analysis/metrics.csv"), "loss"), losses);
+    let extended = [
+        &on_mine[..2],
+        &["--steps", "20", "--batch", "20", "--resume"],
+    ]
+    .concat();
+    refused(
+        train(&run, &extended),
+        &["run.json in `dataset`", "inputs_sha256"],
+    );
 }
 
 #[test]

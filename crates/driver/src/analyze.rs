@@ -367,12 +367,13 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
         let name = checkpoint_name(dir);
         let report_path = reports.join(format!("{name}.json"));
         let fingerprint = content_sha256(dir);
-        let reusable = job
-            .leads()
-            .then(|| CheckpointRecord::reusable(&report_path, &hash, fingerprint.as_deref()))
-            .flatten();
-        if job.leaders(reusable.is_some()) {
-            if let Some(record) = reusable {
+        let stored = match job.leads() {
+            true => CheckpointRecord::stored(&report_path, &hash, fingerprint.as_deref())
+                .and_then(|record| made_on_current_data(record, dir, &options, &mut data)),
+            false => Err(String::new()),
+        };
+        if job.leaders(stored.is_ok()) {
+            if let Ok(record) = stored {
                 print_json(args.json, &record)?;
                 records[i] = Some(record);
                 folder.write_manifest(&args, &options, &hash)?;
@@ -389,9 +390,7 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
                 error: format!(
                     "--merge: {} (its shard failed or has not finished; a plain analyze computes \
                      it)",
-                    CheckpointRecord::stored(&report_path, &hash, fingerprint.as_deref())
-                        .err()
-                        .unwrap_or_default()
+                    stored.err().unwrap_or_default()
                 ),
             });
             outcomes.push(Outcome::Failed);
@@ -664,6 +663,37 @@ struct Setup<'a> {
 /// Loads one checkpoint, builds its objective (on this rank's share of the samples in a job
 /// of several) and computes its report; refuses a D whose dense Hessian (with
 /// --full-spectrum) or whose analysis does not fit the budget before any other work.
+/// `record` if it was made on the data its checkpoint would be evaluated on now, else why
+/// not: a record of an .npz since rewritten under its name must not stand for the new one.
+/// Data that cannot be loaded is no match; the checkpoint's own analysis then says why.
+fn made_on_current_data(
+    record: CheckpointRecord,
+    dir: &Path,
+    options: &AnalysisOptions,
+    cache: &mut DataCache,
+) -> Result<CheckpointRecord, String> {
+    let data = DataChoice::resolve(
+        dir,
+        &record.meta,
+        options.data.as_deref(),
+        options.data_seed,
+    )
+    .and_then(|choice| cache.get(&choice).map(|data| data.info().clone()));
+    match data {
+        Ok(now) if record.data.info.same_data(&now) => Ok(record),
+        Ok(now) => Err(format!(
+            "its record was made on other data than '{}' holds now ({} samples, inputs sha256 \
+             {})",
+            now.name,
+            now.n,
+            now.inputs_sha256
+                .as_deref()
+                .map_or("—", |h| &h[..12.min(h.len())])
+        )),
+        Err(e) => Err(format!("its data cannot be loaded: {e:#}")),
+    }
+}
+
 fn analyze_one(
     dir: &Path,
     fingerprint: Option<String>,

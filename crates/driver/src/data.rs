@@ -240,8 +240,9 @@ impl DataCache {
 }
 
 /// A warning when `data` is not the data recorded in the checkpoint: another number of
-/// samples (a spec read otherwise than when the run was trained), or other labels (e.g. a
-/// corrupted-label set rebuilt with another seed), so numbers are not silently off.
+/// samples (a spec read otherwise than when the run was trained), other labels (e.g. a
+/// corrupted-label set rebuilt with another seed) or other inputs (an .npz rewritten under its
+/// name), so numbers are not silently off.
 pub fn data_mismatch(meta: &CheckpointMeta, data: &Dataset) -> Option<String> {
     let trained = meta.dataset.as_ref()?;
     if trained.n != data.len() {
@@ -254,20 +255,26 @@ pub fn data_mismatch(meta: &CheckpointMeta, data: &Dataset) -> Option<String> {
             trained.n
         ));
     }
-    let (recorded, found) = (
-        trained.labels_sha256.as_ref()?,
-        data.info().labels_sha256.as_ref()?,
-    );
-    (recorded != found).then(|| {
-        format!(
-            "the labels of '{}' differ from those of '{}' recorded in the checkpoint (sha256 {} vs {}); \
-             pass --data/--data-seed to choose the data explicitly",
-            data.info().name,
-            trained.name,
-            &found[..12.min(found.len())],
-            &recorded[..12.min(recorded.len())]
-        )
-    })
+    /// Both hashes' first 12 digits, where both are known and differ.
+    fn differ<'a>(
+        recorded: &'a Option<String>,
+        found: &'a Option<String>,
+    ) -> Option<(&'a str, &'a str)> {
+        match (recorded, found) {
+            (Some(r), Some(f)) if r != f => Some((&r[..12.min(r.len())], &f[..12.min(f.len())])),
+            _ => None,
+        }
+    }
+    let found = data.info();
+    let (what, (recorded, found)) = differ(&trained.labels_sha256, &found.labels_sha256)
+        .map(|d| ("labels", d))
+        .or_else(|| differ(&trained.inputs_sha256, &found.inputs_sha256).map(|d| ("inputs", d)))?;
+    Some(format!(
+        "the {what} of '{}' differ from those of '{}' recorded in the checkpoint (sha256 {found} \
+         vs {recorded}); pass --data/--data-seed to choose the data explicitly",
+        data.info().name,
+        trained.name,
+    ))
 }
 
 #[cfg(test)]
@@ -311,6 +318,22 @@ mod tests {
         );
         meta.dataset = Some(data.info().clone());
         assert_eq!(data_mismatch(&meta, &data), None);
+        // The same labels on other images (an .npz rewritten under the same name).
+        let mut other = data.x().to_vec();
+        other[0] += 1.0;
+        let rewritten = Dataset::new(
+            data.info().name.clone(),
+            other,
+            data.sample_shape().to_vec(),
+            data.targets().clone(),
+            None,
+        )
+        .unwrap();
+        let warning = data_mismatch(&meta, &rewritten).unwrap();
+        assert!(warning.contains("the inputs of 'digits"), "{warning}");
+        // A record written before the inputs' hash was kept is checked on its labels alone.
+        meta.dataset.as_mut().unwrap().inputs_sha256 = None;
+        assert_eq!(data_mismatch(&meta, &rewritten), None);
     }
 
     /// checkpoint.json's "data" must be a spec: a number there was ignored for the default set.

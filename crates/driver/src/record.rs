@@ -132,12 +132,7 @@ pub struct Failure {
 
 impl CheckpointRecord {
     /// The stored record at `path` if it was made with the options hashed to `hash` from a
-    /// checkpoint with these contents.
-    pub fn reusable(path: &Path, hash: &str, fingerprint: Option<&str>) -> Option<Self> {
-        Self::stored(path, hash, fingerprint).ok()
-    }
-
-    /// [`CheckpointRecord::reusable`], or why there is none to reuse: no record, one that
+    /// checkpoint with these contents, or why there is none to reuse: no record, one that
     /// cannot be read, or one of other options or other checkpoint bytes.
     pub fn stored(path: &Path, hash: &str, fingerprint: Option<&str>) -> Result<Self, String> {
         let where_ = path.display();

@@ -24,6 +24,8 @@ pub const RUN_JSON: &str = "run.json";
 /// row whose Lanczos run did not converge (GLD leading, Hessian and 1st eigvec; empty for the
 /// other dynamics). wall_time_s stays last: a resumed run reads it from the last cell.
 pub const RUN_CSV: &str = "run.csv";
+/// checkpoint.json's field for run.csv's `noise_unconverged` of its step.
+const NOISE_UNCONVERGED: &str = "noise_unconverged";
 pub const RUN_CSV_HEADER: &str =
     "step,train_loss,train_accuracy,test_loss,test_accuracy,noise_unconverged,wall_time_s";
 
@@ -120,6 +122,10 @@ impl Run<'_> {
         if let Some(rho) = self.noise_std {
             meta.extra.insert("noise_std".into(), rho.into());
         }
+        // Kept with θ, so a row rebuilt from this snapshot after a kill has it too.
+        if let Some(n) = noise_unconverged {
+            meta.extra.insert(NOISE_UNCONVERGED.into(), n.into());
+        }
         let dtype = match c.precision {
             Precision::F32 => Dtype::F32,
             Precision::F64 => Dtype::F64,
@@ -161,8 +167,8 @@ impl Run<'_> {
     }
 
     /// run.csv rebuilt for a resume: one row per verified snapshot in `steps`, the valid row
-    /// read back where there is one, else recomputed from the checkpoint (wall time and
-    /// noise_unconverged left empty); rows of no verified snapshot are dropped. Says on stderr
+    /// read back where there is one, else recomputed from the checkpoint (wall time left
+    /// empty; noise_unconverged as the checkpoint kept it); rows of no verified snapshot are dropped. Says on stderr
     /// what it changed. In a job of several ranks, rank 0's `read` (the others pass none)
     /// decides which rows are recomputed, and it sends each checkpoint's θ to the others, which
     /// take part in the rows' collective numbers.
@@ -182,9 +188,13 @@ impl Run<'_> {
         let mut recomputed = Vec::new();
         for step in self.job.leaders_numbers(unread) {
             let (step, dir) = (step as u64, snapshot_dir(self.out, step as u64));
-            let theta = match self.job.leads() {
-                true => load_checkpoint(&dir)?.theta,
-                false => Vec::new(),
+            let (theta, unconverged) = match self.job.leads() {
+                true => {
+                    let checkpoint = load_checkpoint(&dir)?;
+                    let unconverged = checkpoint.meta.extra.get(NOISE_UNCONVERGED);
+                    (checkpoint.theta, unconverged.and_then(|n| n.as_u64()))
+                }
+                false => (Vec::new(), None),
             };
             let theta = self.job.leaders_numbers(theta);
             if self.job.leads() {
@@ -194,7 +204,7 @@ impl Run<'_> {
                     dir.display()
                 );
             }
-            recomputed.push((step, self.row(step, &theta, None, None).1));
+            recomputed.push((step, self.row(step, &theta, unconverged, None).1));
         }
         self.rows = steps
             .iter()

@@ -124,7 +124,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "N", value_parser = flags::threads)]
     threads: Option<usize>,
     /// No progress bar.
-    #[arg(long)]
+    #[arg(short, long)]
     quiet: bool,
     /// Run folder: run.json, run.csv and one checkpoint folder per snapshot.
     #[arg(long)]
@@ -353,11 +353,21 @@ fn fresh_start(out: &std::path::Path, theta0: &[f64]) -> Result<Start> {
 /// snapshot's step (none, from step 0 at θ₀, when the run was killed before its first).
 fn resume_point(args: &TrainArgs, config: &RunConfig, theta0: &[f64]) -> Result<Start> {
     let (out, run_file) = (args.out.as_path(), args.out.join(RUN_JSON));
-    let saved: RunConfig = serde_json::from_slice(
+    let mut saved: RunConfig = serde_json::from_slice(
         &std::fs::read(&run_file)
             .with_context(|| format!("--resume: reading {}", run_file.display()))?,
     )
     .with_context(|| format!("parsing {}", run_file.display()))?;
+    // The data are compared by `same_data`: a run.json written before the inputs' hash was
+    // kept has none, and is checked on the rest, as it was then.
+    if saved.dataset.same_data(&config.dataset) {
+        saved.dataset = config.dataset.clone();
+    }
+    if let (Some(was), Some(now)) = (&saved.eval_dataset, &config.eval_dataset) {
+        if was.same_data(now) {
+            saved.eval_dataset = Some(now.clone());
+        }
+    }
     if let Some((field, was, now)) = saved.first_difference(config) {
         bail!(
             "--resume: the configuration differs from {} in `{field}`: it was {was}, now {now}",

@@ -88,12 +88,15 @@ impl<'de> Deserialize<'de> for CheckpointMeta {
                 let n = field("n");
                 let seed = field("seed");
                 let labels_sha256 = field("labels_sha256");
+                let inputs_sha256 = field("inputs_sha256");
                 let info = DatasetInfo {
                     name: String::deserialize(name).map_err(|e| named("name", e))?,
                     n: usize::deserialize(n).map_err(|e| named("n", e))?,
                     seed: Option::deserialize(seed).map_err(|e| named("seed", e))?,
                     labels_sha256: Option::deserialize(labels_sha256)
                         .map_err(|e| named("labels_sha256", e))?,
+                    inputs_sha256: Option::deserialize(inputs_sha256)
+                        .map_err(|e| named("inputs_sha256", e))?,
                 };
                 extra.remove("dataset");
                 Some(info)
@@ -724,6 +727,7 @@ mod tests {
                 n: 1200,
                 seed: Some(9),
                 labels_sha256: Some("ab".into()),
+                inputs_sha256: Some("cd".into()),
             }),
             ..CheckpointMeta::new(ArchSpec::Lenet)
         };

@@ -29,7 +29,9 @@ pub use burn_objective::{BurnObjective, Precision, PREPARED_INPUT_LIMIT, SAMPLES
 pub use checkpoint::{
     load_checkpoint, save_checkpoint, Checkpoint, CheckpointError, CheckpointMeta, Dtype,
 };
-pub use dataset::{labels_sha256, DataError, Dataset, DatasetInfo, Targets};
+pub use dataset::{
+    inputs_sha256, labels_sha256, DataError, Dataset, DatasetInfo, InputValues, Targets,
+};
 pub use distributed::{Collective, Distributed, ThreadGroup};
 #[cfg(any(feature = "wgpu", feature = "cuda"))]
 pub use kernel_cache::{default_kernel_cache, keep_compiled_kernels};

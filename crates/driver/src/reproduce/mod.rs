@@ -89,7 +89,7 @@ pub struct ReproduceArgs {
     #[arg(long, value_delimiter = ',', value_name = "DYNAMIC")]
     only: Vec<curvscope_metrics::Dynamic>,
     /// No progress bar.
-    #[arg(long)]
+    #[arg(short, long)]
     quiet: bool,
 }
 
