@@ -346,6 +346,50 @@ fn a_folder_of_leftover_temporary_files_starts_afresh() {
     std::fs::write(run.join(".tmpA1b2C3"), b"half").unwrap();
     train_ok(&run, &["--dynamic", "sgd", "--steps", "10"]);
     assert!(!run.join(".tmpA1b2C3").exists() && run.join("run.json").exists());
+    // A user's file that merely starts with ".tmp" is no leftover: the folder is not empty.
+    let mine = dir.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::write(mine.join(".tmp_notes.txt"), b"notes").unwrap();
+    let refused = train(&mine, &["--dynamic", "sgd", "--steps", "10"]);
+    assert!(stderr(&refused).contains("is not empty"), "{}", stderr(&refused));
+    assert_eq!(std::fs::read(mine.join(".tmp_notes.txt")).unwrap(), b"notes");
+}
+
+/// A resume reads only the snapshots a run writes: a copy under another spelling of its step
+/// (`step-10`) is no second row, and a `.partial` that links elsewhere is refused, not emptied.
+#[test]
+fn resume_reads_only_what_a_run_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let args = ["--dynamic", "sgd", "--steps", "20"];
+    train_ok(&run, &args);
+    let copy = |from: &Path, to: &Path| {
+        std::fs::create_dir(to).unwrap();
+        for file in ["model.safetensors", "checkpoint.json"] {
+            std::fs::copy(from.join(file), to.join(file)).unwrap();
+        }
+    };
+    copy(&run.join("step-000010"), &run.join("step-10"));
+    let extended = ["--dynamic", "sgd", "--steps", "30", "--resume"];
+    train_ok(&run, &extended);
+    let csv = std::fs::read_to_string(run.join("run.csv")).unwrap();
+    let steps: Vec<&str> = csv.lines().skip(1).map(|l| &l[..l.find(',').unwrap()]).collect();
+    assert_eq!(steps, ["0", "10", "20", "30"]);
+
+    let elsewhere = dir.path().join("elsewhere");
+    copy(&run.join("step-000030"), &elsewhere);
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(&elsewhere, run.join("step-000040.partial")).unwrap();
+        let refused = train(&run, &["--dynamic", "sgd", "--steps", "40", "--resume"]);
+        assert!(
+            stderr(&refused).contains("is not a folder curvscope made"),
+            "{}",
+            stderr(&refused)
+        );
+        assert!(elsewhere.join("model.safetensors").exists());
+        assert!(elsewhere.join("checkpoint.json").exists());
+    }
 }
 
 #[test]

@@ -10,7 +10,9 @@ python batches and of SVHN's train_32x32.mat, and what torchvision reads from th
   written as `_codecs.encode(str, 'latin1')` calls, protocol 2 having no bytes opcode).
 - svhn_32x32.mat: `scipy.io.savemat(..., do_compression=True)` of X uint8 [32, 32, 3, N] and
   y uint8 [N, 1] with label 10 for the digit 0, as in SVHN's train_32x32.mat (MATLAB v5,
-  compressed); svhn_plain.mat: the same, uncompressed, with y as MATLAB double.
+  compressed); svhn_plain.mat: the same, uncompressed, with y as MATLAB double;
+  svhn_no_channels.mat (X of 0 channels) and svhn_complex_y.mat (complex labels), which
+  the reader must refuse.
 - expected.npz: what torchvision's CIFAR10 and SVHN datasets give, the uint8 images
   [N, 3, 32, 32] (`cifar_x`, `svhn_x`: SVHN's X transposed (3, 2, 0, 1)) that ToTensor divides
   by 255, int64 labels (`cifar_y`, `svhn_y`: 10 → 0), and `cifar_x_normalized`: torchvision's
@@ -83,6 +85,14 @@ def main():
     y = np.array([[10], [1], [9], [10]], dtype=np.uint8)
     scipy.io.savemat(os.path.join(OUT, "svhn_32x32.mat"), {"X": X, "y": y}, do_compression=True)
     scipy.io.savemat(os.path.join(OUT, "svhn_plain.mat"), {"X": X, "y": y.astype(np.float64)})
+    # Two files scipy writes that are no SVHN set: images of no channel, complex labels.
+    scipy.io.savemat(
+        os.path.join(OUT, "svhn_no_channels.mat"),
+        {"X": np.zeros((32, 32, 0, N), np.uint8), "y": y},
+    )
+    scipy.io.savemat(
+        os.path.join(OUT, "svhn_complex_y.mat"), {"X": X, "y": y.astype(np.float64) + 7j}
+    )
 
     cifar_x = data.reshape(N, 3, 32, 32)
     to_tensor = cifar_x[:2].astype(np.float32) / np.float32(255)

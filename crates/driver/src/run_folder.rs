@@ -6,10 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{ensure, Context, Result};
 use curvscope_metrics::Dynamic;
 use curvscope_model::checkpoint::{META_FILE, MODEL_FILE};
-use curvscope_model::files::write_atomic;
+use curvscope_model::files::{is_atomic_write_leftover, write_atomic};
 use curvscope_model::{
     load_checkpoint, save_checkpoint, ArchSpec, CheckpointMeta, DatasetInfo, Dtype, Init,
     Objective, Precision,
@@ -260,13 +260,19 @@ fn save_snapshot(dir: &Path, meta: &CheckpointMeta, theta: &[f64], dtype: Dtype)
 /// Removes a staging folder left by a killed save: only the files a save writes (the
 /// checkpoint files and write_atomic's `.tmp*` files); anything else stops the run.
 fn clear_staging(staging: &Path) -> Result<()> {
-    let Ok(entries) = std::fs::read_dir(staging) else {
+    let Ok(kind) = std::fs::symlink_metadata(staging) else {
         return Ok(());
     };
-    for entry in entries {
+    // Never through a link: the files it points at are not a save cut short.
+    ensure!(
+        kind.is_dir(),
+        "{} is not a folder curvscope made (a link or a file): move it away",
+        staging.display()
+    );
+    for entry in std::fs::read_dir(staging)? {
         let path = entry?.path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if [MODEL_FILE, META_FILE].contains(&name) || name.starts_with(".tmp") {
+        if [MODEL_FILE, META_FILE].contains(&name) || is_atomic_write_leftover(name) {
             std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
         }
     }
@@ -299,12 +305,11 @@ pub fn verified_snapshots(out: &Path) -> Result<Vec<u64>> {
     let mut steps: Vec<u64> = std::fs::read_dir(out)
         .with_context(|| format!("reading {}", out.display()))?
         .filter_map(|e| {
-            e.ok()?
-                .file_name()
-                .to_str()?
-                .strip_prefix("step-")?
-                .parse()
-                .ok()
+            let name = e.ok()?.file_name().into_string().ok()?;
+            let step = name.strip_prefix("step-")?.parse().ok()?;
+            // Only the name a snapshot is written under: a copy named `step-10` is no
+            // second snapshot of step 10.
+            (snapshot_dir(Path::new(""), step) == Path::new(&name)).then_some(step)
         })
         .collect();
     steps.sort_unstable();

@@ -17,7 +17,7 @@ use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::ValueEnum;
 use curvscope_metrics::{isotropic_std, Descent, DescentOptions, Dynamic};
 use curvscope_model::distributed::minibatch_grad;
-use curvscope_model::files::write_atomic;
+use curvscope_model::files::{is_atomic_write_leftover, write_atomic};
 use curvscope_model::{load_checkpoint, ArchSpec, Dataset, Init, Precision};
 
 use crate::data::{load_dataset, DATA_HELP};
@@ -328,8 +328,8 @@ impl Start {
 
 /// A new run: --out created, or empty.
 ///
-/// A folder holding only the temporary files of atomic writes (`.tmp…`: a run killed in its
-/// first milliseconds, before run.json) is empty: they are removed, and the run starts.
+/// A folder holding only the temporary files of atomic writes (a run killed in its first
+/// milliseconds, before run.json) is empty: they are removed, and the run starts.
 fn fresh_start(out: &std::path::Path, theta0: &[f64]) -> Result<Start> {
     flags::output_dir(out, "--out")?;
     let entries: Vec<_> = std::fs::read_dir(out)
@@ -337,7 +337,7 @@ fn fresh_start(out: &std::path::Path, theta0: &[f64]) -> Result<Start> {
         .collect::<std::io::Result<_>>()
         .with_context(|| format!("--out {}: cannot read", out.display()))?;
     let leftover = |e: &std::fs::DirEntry| {
-        e.file_name().to_string_lossy().starts_with(".tmp") && e.path().is_file()
+        is_atomic_write_leftover(&e.file_name().to_string_lossy()) && e.path().is_file()
     };
     if !entries.iter().all(leftover) {
         bail!("{} already exists and is not empty: pass --resume to continue that run, or choose another --out", out.display());

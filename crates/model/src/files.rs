@@ -31,6 +31,7 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         move |e: std::io::Error| std::io::Error::new(e.kind(), format!("{at}: {what}: {e}"))
     };
     let mut builder = tempfile::Builder::new();
+    builder.prefix(TEMP_PREFIX).rand_bytes(TEMP_RANDOM_CHARS);
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
     let mut tmp = builder
@@ -41,6 +42,23 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     tmp.as_file().sync_all().map_err(&write)?;
     tmp.persist(path).map_err(|e| write(e.error))?;
     Ok(())
+}
+
+const TEMP_PREFIX: &str = ".tmp";
+const TEMP_RANDOM_CHARS: usize = 6;
+
+/// Whether `name` is that of [`write_atomic`]'s temporary file (`.tmp` and six random letters
+/// or digits), which a kill can leave behind: a user's own `.tmp_notes` is not.
+///
+/// ```
+/// use curvscope_model::files::is_atomic_write_leftover;
+/// assert!(is_atomic_write_leftover(".tmpAb12Zx"));
+/// assert!(!is_atomic_write_leftover(".tmp_notes.txt"));
+/// ```
+pub fn is_atomic_write_leftover(name: &str) -> bool {
+    name.strip_prefix(TEMP_PREFIX).is_some_and(|random| {
+        random.len() == TEMP_RANDOM_CHARS && random.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
 }
 
 /// Lowercase hexadecimal of `bytes`, two digits per byte (as Python's `bytes.hex()`).

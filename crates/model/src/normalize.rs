@@ -74,6 +74,15 @@ impl Dataset {
             let (m, s) = (mean[channel(i)] as f32, std[channel(i)] as f32);
             values.iter_mut().for_each(|x| *x = (*x - m) / s);
         }
+        // Finite in f64 is not enough: 1e308 or 5e-324 in f32 gives ∞ or NaN inputs, which a
+        // ReLU or max-pool would turn into a finite, wrong loss.
+        if let Some(i) = self.x.iter().position(|x| !x.is_finite()) {
+            let c = channel(i / per_channel);
+            return bad(format!(
+                "mean {} and std {} give the input {} in float32, where the network computes",
+                mean[c], std[c], self.x[i]
+            ));
+        }
         // A float64 source is normalised in f64, as a float64 pipeline would.
         if let Some(exact) = &mut self.exact {
             for (i, values) in exact.chunks_exact_mut(per_channel).enumerate() {
@@ -128,6 +137,9 @@ mod tests {
             (vec![0.0], vec![0.0]),
             (vec![0.0, 0.0], vec![1.0, -1.0]),
             (vec![0.0], vec![f64::INFINITY]),
+            // Finite in f64, not in the f32 the network computes in: 0 and ∞ there.
+            (vec![0.0], vec![5e-324]),
+            (vec![1e308], vec![1.0]),
         ] {
             let err = two_channels()
                 .normalized(&Normalize { mean, std })

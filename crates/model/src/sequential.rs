@@ -176,7 +176,15 @@ impl<'de> Deserialize<'de> for Layer {
                 )))
             }
         };
+        let keys: Vec<String> = fields.keys().filter(|k| *k != "type").cloned().collect();
         let op = Op::deserialize(serde_json::Value::Object(fields)).map_err(D::Error::custom)?;
+        // serde ignores unknown fields beside the tag of a variant without fields.
+        if let (Op::Flatten | Op::Relu | Op::Tanh | Op::Sigmoid, Some(key)) = (&op, keys.first()) {
+            return Err(D::Error::custom(format!(
+                "unknown field `{key}`: layer type `{}` takes none (only `name`)",
+                op.kind()
+            )));
+        }
         Ok(Layer { name, op })
     }
 }
@@ -316,6 +324,13 @@ impl Op {
                 Ok(Shape::Maps { c, h, w })
             }
             Op::Flatten => Ok(Shape::Flat(input.len())),
+            // A negative or NaN eps gives NaN activations, which a later ReLU hides in a
+            // finite loss.
+            Op::Batchnorm1d { eps } | Op::Batchnorm2d { eps }
+                if !(*eps >= 0.0 && eps.is_finite()) =>
+            {
+                Err(format!("`eps` is {eps}; it must be a finite number ≥ 0"))
+            }
             Op::Batchnorm1d { .. } => match input {
                 Shape::Flat(_) => Ok(input),
                 Shape::Maps { .. } => Err(format!(
@@ -323,6 +338,12 @@ impl Op {
                 )),
             },
             Op::Batchnorm2d { .. } => maps().map(|_| input),
+            Op::LeakyRelu { negative_slope } if !negative_slope.is_finite() => Err(format!(
+                "`negative_slope` is {negative_slope}; it must be a finite number"
+            )),
+            Op::Dropout { p: Some(p) } if !(0.0..=1.0).contains(p) => Err(format!(
+                "`p` is {p}; a dropout probability lies in [0, 1] (PyTorch refuses it too)"
+            )),
             Op::Relu | Op::LeakyRelu { .. } | Op::Tanh | Op::Sigmoid | Op::Dropout { .. } => {
                 Ok(input)
             }
@@ -626,6 +647,10 @@ mod tests {
             (spec("[4]", r#"{"type":"gelu"}"#), "unknown variant `gelu`"),
             (spec("[4]", r#"{"type":"linear","out":2,"bias":true,"outs":3}"#), "unknown field `outs`"),
             (spec("[4]", r#"{"type":"linear","out":2,"name":"a.b"}"#), "not a module name"),
+            (spec("[4]", r#"{"type":"relu","inplace":true}"#), "unknown field `inplace`: layer type `relu` takes none"),
+            (spec("[1,2,2]", r#"{"type":"flatten","start_dim":2}"#), "unknown field `start_dim`"),
+            (spec("[4]", r#"{"type":"batchnorm1d","eps":-10},{"type":"linear","out":2}"#), "layer 0 (batchnorm1d): `eps` is -10"),
+            (spec("[4]", r#"{"type":"dropout","p":1.5},{"type":"linear","out":2}"#), "`p` is 1.5"),
             (
                 spec("[4]", r#"{"type":"linear","out":2,"name":"a"},{"type":"linear","out":2,"name":"a"}"#),
                 "two layers are named a",

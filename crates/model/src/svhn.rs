@@ -67,6 +67,19 @@ pub fn load_svhn_mat(path: &Path) -> Result<Dataset, DataError> {
             x.size()
         )));
     };
+    let image_len = [h, w, c]
+        .iter()
+        .try_fold(1usize, |len, &d| len.checked_mul(d));
+    if image_len.is_none_or(|len| len == 0 || len.checked_mul(n) != Some(pixels.len())) {
+        return Err(parse(format!(
+            "'X' of size {:?} holds {} values, not H·W·C·N > 0",
+            x.size(),
+            pixels.len()
+        )));
+    }
+    if let NumericData::UInt8 { imag: Some(_), .. } = x.data() {
+        return Err(parse("'X' is complex, expected real uint8".into()));
+    }
     let labels = labels(y.data()).map_err(|m| parse(format!("'y': {m}")))?;
     if labels.len() != n || y.size().iter().product::<usize>() != n {
         return Err(parse(format!(
@@ -118,6 +131,9 @@ fn elements_end(bytes: &[u8]) -> Option<usize> {
 /// SVHN labels as classes 0..10: 10 (MATLAB's 1-based digit 0) → 0, 0–9 as they are.
 fn labels(y: &NumericData) -> Result<Vec<i64>, String> {
     let values: Vec<f64> = match y {
+        NumericData::UInt8 { imag: Some(_), .. } | NumericData::Double { imag: Some(_), .. } => {
+            return Err(format!("complex {}, expected real", class_name(y)))
+        }
         NumericData::UInt8 { real, .. } => real.iter().map(|&v| f64::from(v)).collect(),
         NumericData::Double { real, .. } => real.clone(),
         other => return Err(format!("{}, expected uint8 or double", class_name(other))),

@@ -165,6 +165,17 @@ fn damaged_or_foreign_files_are_refused_naming_the_file_and_the_problem() {
             .to_string();
         assert!(err.contains(name) && err.contains(message), "{err}");
     }
+    // Well-formed files (scipy wrote them) that hold no SVHN set.
+    for (name, message) in [
+        (
+            "svhn_no_channels.mat",
+            "'X' of size [32, 32, 0, 4] holds 0 values",
+        ),
+        ("svhn_complex_y.mat", "'y': complex double, expected real"),
+    ] {
+        let err = load_svhn_mat(&fixture(name)).unwrap_err().to_string();
+        assert!(err.contains(name) && err.contains(message), "{err}");
+    }
 }
 
 /// `bytes` with the first occurrence of `from` replaced by `to` (of the same length).
