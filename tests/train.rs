@@ -351,8 +351,15 @@ fn a_folder_of_leftover_temporary_files_starts_afresh() {
     std::fs::create_dir(&mine).unwrap();
     std::fs::write(mine.join(".tmp_notes.txt"), b"notes").unwrap();
     let refused = train(&mine, &["--dynamic", "sgd", "--steps", "10"]);
-    assert!(stderr(&refused).contains("is not empty"), "{}", stderr(&refused));
-    assert_eq!(std::fs::read(mine.join(".tmp_notes.txt")).unwrap(), b"notes");
+    assert!(
+        stderr(&refused).contains("is not empty"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(
+        std::fs::read(mine.join(".tmp_notes.txt")).unwrap(),
+        b"notes"
+    );
 }
 
 /// A resume reads only the snapshots a run writes: a copy under another spelling of its step
@@ -373,7 +380,11 @@ fn resume_reads_only_what_a_run_writes() {
     let extended = ["--dynamic", "sgd", "--steps", "30", "--resume"];
     train_ok(&run, &extended);
     let csv = std::fs::read_to_string(run.join("run.csv")).unwrap();
-    let steps: Vec<&str> = csv.lines().skip(1).map(|l| &l[..l.find(',').unwrap()]).collect();
+    let steps: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| &l[..l.find(',').unwrap()])
+        .collect();
     assert_eq!(steps, ["0", "10", "20", "30"]);
 
     let elsewhere = dir.path().join("elsewhere");

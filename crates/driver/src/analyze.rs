@@ -336,6 +336,11 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
     if let Some(n) = args.max_checkpoints {
         dirs.truncate(n);
     }
+    let names: Vec<String> = dirs.iter().map(|d| checkpoint_name(d)).collect();
+    job.agree(
+        &format!("the checkpoints of {}", args.input.display()),
+        &names.join("/"),
+    )?;
     let out = args
         .out
         .clone()
@@ -355,7 +360,8 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
         hash: &hash,
         budget: MemoryBudget {
             full_spectrum: (args.full_spectrum_memory * 1e9) as u64,
-            analysis: args.max_memory.unwrap_or_else(flags::default_memory_budget),
+            // Each rank reads its own node's memory; they must plan alike.
+            analysis: job.smallest(args.max_memory.unwrap_or_else(flags::default_memory_budget)),
         },
         job,
     };
@@ -403,7 +409,13 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
             bar: &bar,
             quiet: args.quiet,
         };
-        match analyze_one(dir, fingerprint, &setup, &mut data, &progress) {
+        let analyzed = job
+            .agree(
+                &format!("{name}'s files"),
+                fingerprint.as_deref().unwrap_or("unreadable"),
+            )
+            .and_then(|()| analyze_one(dir, fingerprint, &setup, &mut data, &progress));
+        match analyzed {
             Ok(_) if !job.leads() => outcomes.push(Outcome::Computed),
             Ok(record) => {
                 for warning in warnings(&record) {
@@ -416,7 +428,7 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
                 outcomes.push(Outcome::Computed);
             }
             Err(err) => {
-                job.abort_if_several(&err);
+                job.abort_if_several(&anyhow::anyhow!("checkpoint {name} failed: {err:#}"));
                 let failure = Failure {
                     checkpoint: name.clone(),
                     path: dir.clone(),

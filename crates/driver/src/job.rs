@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use anyhow::Result;
 use curvscope_model::{ArchSpec, Collective, Dataset, Distributed, Objective, Precision};
+use sha2::Digest;
 
 use crate::network::{objective, Device};
 
@@ -44,7 +45,21 @@ impl Job {
             })
         }
         #[cfg(not(feature = "mpi"))]
-        Ok(Job {})
+        {
+            // Under mpirun each copy of a build without MPI would do the whole job alone, and
+            // all would write the same files.
+            let ranks = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"]
+                .iter()
+                .find_map(|var| std::env::var(var).ok()?.parse::<usize>().ok());
+            if let Some(ranks) = ranks.filter(|&r| r > 1) {
+                anyhow::bail!(
+                    "this curvscope was built without MPI, but runs as one of {ranks} processes \
+                     under mpirun: each would do the whole job and write the same files. Build \
+                     with `--features mpi` (README, docs/SCALE.md), or run one process"
+                );
+            }
+            Ok(Job {})
+        }
     }
 
     /// The collective of a job of several processes; `None` for one.
@@ -78,6 +93,45 @@ impl Job {
         }
     }
 
+    /// The smallest of the ranks' `value`s, on every rank (a job of one: `value`). For what
+    /// each rank reads from its own node, such as the memory available: ranks planning other
+    /// chunk sizes would make other numbers of collective calls, and wait forever.
+    pub fn smallest(&self, value: u64) -> u64 {
+        match self.collective() {
+            None => value,
+            Some(c) => c
+                .gather(&[value as f64])
+                .into_iter()
+                .fold(value, |m, v| m.min(v as u64)),
+        }
+    }
+
+    /// An error, on every rank alike, unless every rank sees `what` as rank 0 does, compared by
+    /// `fingerprint` (e.g. a SHA-256 in hex). Ranks reading other files (a snapshot written
+    /// during the analysis, a network file system's stale cache) would sum one θ's numbers with
+    /// another's without a word, or wait in a collective another rank never calls.
+    pub fn agree(&self, what: &str, fingerprint: &str) -> Result<()> {
+        let Some(c) = self.collective() else {
+            return Ok(());
+        };
+        // 48 bits of the fingerprint travel exactly in an f64.
+        let hash = sha2::Sha256::digest(fingerprint.as_bytes());
+        let short = hash[..6].iter().fold(0u64, |n, &b| n << 8 | u64::from(b)) as f64;
+        let all = c.gather(&[short]);
+        let differ: Vec<String> = (1..all.len())
+            .filter(|&r| all[r] != all[0])
+            .map(|r| r.to_string())
+            .collect();
+        anyhow::ensure!(
+            differ.is_empty(),
+            "rank(s) {} of {} see {what} otherwise than rank 0 does (other files on their \
+             node?); every rank must read the same",
+            differ.join(", "),
+            all.len()
+        );
+        Ok(())
+    }
+
     /// The objective on all of `data`: built on this rank's share of it and summed over the
     /// job's ranks when there are several.
     pub fn objective(
@@ -95,6 +149,11 @@ impl Job {
             n >= ranks,
             "{n} samples cannot be shared by {ranks} ranks (use fewer)"
         );
+        let info = data.info();
+        self.agree(
+            &format!("the data '{}'", info.name),
+            &serde_json::to_string(info).expect("plain JSON"),
+        )?;
         let local = objective(
             arch,
             &data.slice(curvscope_model::distributed::share(

@@ -265,30 +265,40 @@ impl Objective for Distributed {
         }
     }
 
-    /// Every process's vectors are gathered, each process applies its share of the Hessian to
-    /// all of them, and the forms are summed: the per-sample HVPs of exact Tr(HΣ) spread evenly.
+    /// Each process's vectors in turn are sent to all, each process applies its share of the
+    /// Hessian to them, and the forms are summed: the per-sample HVPs of exact Tr(HΣ) spread
+    /// evenly. One process's vectors at a time: gathering all P at once held P chunks twice on
+    /// every process, beyond the memory plan.
     fn hessian_quadratic_forms(&self, theta: &[f64], vs: &[Vec<f64>]) -> Vec<f64> {
-        let d = self.dim();
-        let counts = self.collective.gather(&[vs.len() as f64]);
-        let all: Vec<Vec<f64>> = self
-            .collective
-            .gather(&vs.concat())
-            .chunks(d.max(1))
-            .map(<[f64]>::to_vec)
-            .collect();
+        let d = self.dim().max(1);
+        let rank = self.collective.rank();
         let weight = self.samples.len() as f64 / self.n as f64;
-        let forms: Vec<f64> = self
-            .local
-            .hessian_quadratic_forms(theta, &all)
-            .into_iter()
-            .map(|f| f * weight)
-            .collect();
-        let forms = self.summed(forms);
-        let before: usize = counts[..self.collective.rank()]
-            .iter()
-            .map(|&c| c as usize)
-            .sum();
-        forms[before..before + vs.len()].to_vec()
+        let mut mine = Vec::new();
+        for from in 0..self.collective.size() {
+            let sent = if from == rank {
+                vs.concat()
+            } else {
+                Vec::new()
+            };
+            let theirs: Vec<Vec<f64>> = self
+                .collective
+                .gather(&sent)
+                .chunks(d)
+                .map(<[f64]>::to_vec)
+                .collect();
+            drop(sent);
+            let forms: Vec<f64> = self
+                .local
+                .hessian_quadratic_forms(theta, &theirs)
+                .into_iter()
+                .map(|f| f * weight)
+                .collect();
+            let forms = self.summed(forms);
+            if from == rank {
+                mine = forms;
+            }
+        }
+        mine
     }
 
     fn collective(&self) -> Option<Arc<dyn Collective>> {
