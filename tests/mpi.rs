@@ -225,21 +225,33 @@ fn every_column_under_mpirun_equals_one_process() {
     }
 }
 
-/// A job of two ranks running `args`, rank 1 with `--data` a file that does not exist (Open
-/// MPI's MPMD syntax: one command per rank), must fail, naming rank 1 and the file.
-fn assert_failing_rank_is_named(root: &Path, args: &[String]) {
-    let mut bad = args.to_vec();
-    let data = bad.iter().position(|a| a == "--data").unwrap() + 1;
-    bad[data] = root.join("missing.npz").to_str().unwrap().to_string();
-    let out = Command::new("mpirun")
+/// A job of two ranks, rank 0 running `curvscope <first>` and rank 1 `curvscope <second>`
+/// (Open MPI's MPMD syntax: one command per rank).
+fn mpirun_two(first: &[String], second: &[String]) -> Output {
+    Command::new("mpirun")
         .args(["--allow-run-as-root", "--oversubscribe", "-n", "1"])
         .arg(env!("CARGO_BIN_EXE_curvscope"))
-        .args(args)
+        .args(first)
         .args([":", "-n", "1"])
         .arg(env!("CARGO_BIN_EXE_curvscope"))
-        .args(&bad)
+        .args(second)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// `args` with the value of `flag` replaced by `value`.
+fn with(args: &[String], flag: &str, value: &Path) -> Vec<String> {
+    let mut args = args.to_vec();
+    let at = args.iter().position(|a| a == flag).unwrap() + 1;
+    args[at] = value.to_str().unwrap().to_string();
+    args
+}
+
+/// A job of two ranks running `args`, rank 1 with `--data` a file that does not exist, must
+/// fail, naming rank 1 and the file.
+fn assert_failing_rank_is_named(root: &Path, args: &[String]) {
+    let bad = with(args, "--data", &root.join("missing.npz"));
+    let out = mpirun_two(args, &bad);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "the job must fail: {stderr}");
     assert!(
@@ -253,6 +265,90 @@ fn a_failing_rank_stops_the_job_and_is_named() {
     let root = tempfile::tempdir().unwrap();
     let run = make_run(root.path());
     assert_failing_rank_is_named(root.path(), &analyze(&run, &root.path().join("out")));
+}
+
+/// Ranks that read other files (a snapshot written during the analysis, a stale cache on one
+/// node) stop the job, every rank with the same error: other checkpoints, other bytes of one,
+/// other data. Before, they waited forever, or summed one θ's numbers with another's.
+#[test]
+fn ranks_that_see_other_files_stop_the_job() {
+    let root = tempfile::tempdir().unwrap();
+    let run = make_run(root.path());
+    let args = analyze(&run, &root.path().join("out"));
+    let copy = |to: &str| {
+        let to = root.path().join(to);
+        for step in ["step_0", "step_1"] {
+            std::fs::create_dir_all(to.join(step)).unwrap();
+            for file in ["model.safetensors", "checkpoint.json"] {
+                std::fs::copy(run.join(step).join(file), to.join(step).join(file)).unwrap();
+            }
+        }
+        to
+    };
+    let more = copy("more");
+    std::fs::rename(more.join("step_1"), more.join("step_2")).unwrap();
+    let rewritten = copy("rewritten");
+    let theta = load_checkpoint(&run.join("step_0")).unwrap();
+    let mut other = theta.theta.clone();
+    other[0] += 1.0;
+    save_checkpoint(&rewritten.join("step_1"), &theta.meta, &other, Dtype::F64).unwrap();
+    // make_run's points and labels, one point moved, under the same file name elsewhere.
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut x: Vec<f32> = (0..N * 4).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let y: Vec<i64> = (0..N).map(|_| rng.random_range(0..3)).collect();
+    x[0] += 0.5;
+    std::fs::create_dir(root.path().join("other")).unwrap();
+    let data = root.path().join("other/data.npz");
+    common::write_npz(&data, &x, &[N as u64, 4], &y);
+    for (second, what) in [
+        (with(&args, "analyze", &more), "see the checkpoints of"),
+        (with(&args, "analyze", &rewritten), "see step_1's files"),
+        (with(&args, "--data", &data), "see the data 'data'"),
+    ] {
+        let out = mpirun_two(&args, &second);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "the job must fail: {stderr}");
+        assert!(
+            stderr.contains(&format!("rank(s) 1 of 2 {what}")),
+            "{stderr}"
+        );
+    }
+}
+
+/// Ranks on nodes with other free memory plan one chunk size, the smallest budget's: two
+/// chunk sizes made two numbers of collective calls, and the job waited forever.
+#[test]
+fn ranks_with_other_memory_budgets_plan_alike() {
+    let root = tempfile::tempdir().unwrap();
+    let run = make_run(root.path());
+    let cheap = |out: &str| {
+        let data = run.with_file_name("data.npz");
+        [
+            "analyze",
+            run.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            root.path().join(out).to_str().unwrap(),
+            "-k",
+            "4",
+            "--samples",
+            "20",
+            "--chunk",
+            "16",
+            "--quiet",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let budget = ["--max-memory".to_string(), "20kB".to_string()];
+    let single = [cheap("single"), budget.to_vec()].concat();
+    let out = one_process(&single);
+    assert_ok(&out, "one process");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("streaming 12 per-sample gradients"));
+    let two = mpirun_two(&[cheap("two"), budget.to_vec()].concat(), &cheap("two"));
+    assert_ok(&two, "mpirun, rank 0 with the smaller budget");
+    assert_same_tables(&root.path().join("two"), &root.path().join("single"), 1e-12);
 }
 
 /// An analysis interrupted under `mpirun -n 2` after its first checkpoint resumes under
