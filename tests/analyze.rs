@@ -1139,6 +1139,11 @@ fn shards_then_merge_equal_one_plain_run() {
     let tmp = tempfile::tempdir().unwrap();
     let run = make_run(tmp.path(), 5);
     let (plain, sharded) = (tmp.path().join("plain"), tmp.path().join("sharded"));
+    // Merging where no shard ran (a mistyped --out) says so, and makes nothing.
+    let nothing = analyze(&run, &sharded, &["--merge"]);
+    let err = String::from_utf8_lossy(&nothing.stderr);
+    assert!(err.contains("holds no shard records"), "{err}");
+    assert!(!sharded.exists());
     success(analyze(&run, &plain, &[]));
     success(analyze(&run, &sharded, &["--shard", "1/2"]));
     assert!(

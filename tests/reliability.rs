@@ -935,3 +935,20 @@ fn an_export_cut_short_is_finished_by_a_rerun() {
     ok(curvscope(&export));
     assert!(to.join("figures/eigenvalues.svg").is_file() && to.join("analysis.ipynb").exists());
 }
+
+/// A build without MPI started as one of several `mpirun` processes refuses to run: each copy
+/// would do the whole job and write the same files.
+#[cfg(not(feature = "mpi"))]
+#[test]
+fn a_build_without_mpi_refuses_to_be_one_of_several_ranks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_curvscope"))
+        .args(["train", "--out", path(&tmp.path().join("run"))])
+        .args(["--arch", MLP, "--data", "digits:50", "--dynamic", "gd"])
+        .args(["--lr", "0.1", "--steps", "1"])
+        .env("OMPI_COMM_WORLD_SIZE", "2")
+        .output()
+        .unwrap();
+    refused(out, &["built without MPI", "one of 2 processes"]);
+    assert!(!tmp.path().join("run").exists());
+}

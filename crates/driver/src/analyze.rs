@@ -346,6 +346,16 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| args.input.join("analysis"));
     let reports = out.join(REPORTS_DIR);
+    if args.merge && job.leads() {
+        let any_record = std::fs::read_dir(&reports).is_ok_and(|mut entries| {
+            entries.any(|e| e.is_ok_and(|e| e.path().extension().is_some_and(|x| x == "json")))
+        });
+        ensure!(
+            any_record,
+            "--merge: {} holds no shard records: run the `--shard I/N` jobs into it first",
+            reports.display()
+        );
+    }
     // Earlier results are replaced by new results only, never by a failure: the folder is
     // written (manifest, CSVs) once a checkpoint has a record, or when it held none before.
     // Rank 0 alone reads and writes --out: the others need not see it.
