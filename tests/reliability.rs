@@ -918,6 +918,46 @@ fn a_report_leaves_out_an_unfinished_slice_and_says_so() {
         html.contains("landscape-random-1d left out"),
         "no note of the slice"
     );
+    // A damaged landscape.json is left out too: each of these panicked the plotting code,
+    // and the overflowing axis kept it busy for minutes.
+    std::fs::write(&csv, text).unwrap();
+    let json = checkpoint.join("landscape-random-1d/landscape.json");
+    let whole: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let damages: [(fn(&mut serde_json::Value), &str); 4] = [
+        (
+            |j| j["figure"]["axis_labels"] = serde_json::json!([]),
+            "0 axis labels",
+        ),
+        (
+            |j| j["figure"]["marks"] = serde_json::json!([[]]),
+            "a mark without",
+        ),
+        (
+            |j| j["axes"] = serde_json::json!([[]]),
+            "an axis of 0 points",
+        ),
+        (
+            |j| j["axes"] = serde_json::json!([[-1e308, 0, 1e308, 1e308, 1e308]]),
+            "not increasing and within",
+        ),
+    ];
+    for (damage, why) in damages {
+        let mut damaged = whole.clone();
+        damage(&mut damaged);
+        std::fs::write(&json, serde_json::to_vec(&damaged).unwrap()).unwrap();
+        ok(curvscope(&[
+            "report",
+            path(&run),
+            "--to",
+            path(&to),
+            "--quiet",
+        ]));
+        let html = std::fs::read_to_string(&to).unwrap();
+        assert!(
+            html.contains("landscape-random-1d left out") && html.contains(why),
+            "{why}"
+        );
+    }
 }
 
 /// An export cut short (here a figure it cannot write) leaves a folder that a rerun still

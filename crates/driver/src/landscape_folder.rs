@@ -70,6 +70,12 @@ pub fn read_figure(dir: &Path) -> Result<SliceFigure> {
             json_path.display()
         )
     })?;
+    check_figure(&stored).with_context(|| {
+        format!(
+            "{}: not a landscape.json of this curvscope",
+            json_path.display()
+        )
+    })?;
     let rows = read_rows(dir, stored.axes.len())?;
     let points: usize = stored.axes.iter().map(Vec::len).product();
     ensure!(
@@ -88,6 +94,40 @@ pub fn read_figure(dir: &Path) -> Result<SliceFigure> {
         accuracy: rows.iter().map(|r| r.point.accuracy).collect(),
         marks: stored.figure.marks,
     })
+}
+
+/// What `landscape` writes, checked before a figure is drawn from it: one or two increasing
+/// axes of finite coordinates within ±2·10⁶ (--span's limit plus a line's 1) and 2 to 10,000
+/// points, a label per axis, marks of a coordinate per axis. A damaged file otherwise panicked
+/// the plotting code, or kept it busy for minutes on an axis that overflowed to ∞.
+fn check_figure(stored: &StoredSlice) -> Result<()> {
+    let dims = stored.axes.len();
+    ensure!(dims == 1 || dims == 2, "{dims} axes, not 1 or 2");
+    for axis in &stored.axes {
+        ensure!(
+            (2..=10_000).contains(&axis.len()),
+            "an axis of {} points, not 2 to 10,000",
+            axis.len()
+        );
+        ensure!(
+            axis.iter().all(|v| v.abs() <= 2e6) && axis.windows(2).all(|w| w[0] < w[1]),
+            "an axis whose coordinates are not increasing and within ±2e6"
+        );
+    }
+    let figure = &stored.figure;
+    ensure!(
+        figure.axis_labels.len() == dims,
+        "{} axis labels for {dims} axes",
+        figure.axis_labels.len()
+    );
+    ensure!(
+        figure
+            .marks
+            .iter()
+            .all(|m| m.len() == dims && m.iter().all(|v| v.is_finite())),
+        "a mark without one finite coordinate per axis"
+    );
+    Ok(())
 }
 
 /// The coordinate columns of a slice of `dims` dimensions.
