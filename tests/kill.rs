@@ -257,3 +257,64 @@ fn landscape_killed_at_random_resumes_to_the_uninterrupted_slice() {
         "too few kills landed: {interrupted}"
     );
 }
+
+/// Sends SIGINT (Ctrl-C) to `child` by `kill -INT`.
+#[cfg(unix)]
+fn interrupt(child: &std::process::Child) {
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+/// Ctrl-C stops `train` after its step (exit 130, "continue with --resume"); in the analysis
+/// `reproduce fashion` runs after training in the same process, it ends the process at once.
+/// The training's handler had swallowed it there: an analysis of hours could not be stopped.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_training_cleanly_and_an_analysis_after_it_at_once() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let train = words(&format!(
+        "train --arch {MLP} --data digits --dynamic sgd --lr 0.1 --batch 10 --steps 100000000 \
+         --snapshot-every 1000 --out {}",
+        path(&run)
+    ));
+    let child = command(&train).spawn().unwrap();
+    while !run.join("step-000000").exists() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    interrupt(&child);
+    let output = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{err}");
+    assert!(err.contains("continue with --resume"), "{err}");
+
+    let out = tmp.path().join("fashion");
+    let mut child = command(&words(&format!(
+        "reproduce fashion --quick --quiet --out {}",
+        path(&out)
+    )))
+    .stdout(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    for line in stdout.lines() {
+        if line.unwrap().starts_with("$ curvscope analyze") {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    interrupt(&child);
+    let asked = Instant::now();
+    let status = child.wait().unwrap();
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "ran on {:?} after Ctrl-C",
+        asked.elapsed()
+    );
+    assert_eq!(status.code(), Some(130));
+    assert!(!out.join("report.html").exists());
+}

@@ -744,17 +744,19 @@ fn a_bad_first_snapshot_does_not_stop_a_resume() {
     assert!(snapshot(&run) == snapshot(&whole));
 }
 
-/// msgd's own flags given to another target, or a dynamic msgd does not train, are refused
+/// msgd's own flags (or fashion's --reduced) given to another target, or a dynamic msgd does
+/// not train, are refused
 /// before the output folder is made: nothing is silently ignored.
 #[test]
 fn reproduce_refuses_what_its_target_does_not_take_before_writing() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 4] = [
         (
             &["one-hidden", "--steps", "3"],
             "--steps is msgd's; one-hidden",
         ),
+        (&["toy2d", "--reduced"], "--reduced is fashion's; toy2d"),
         (
             &["toy2d", "--test-images", "5"],
             "--test-images is msgd's; toy2d",

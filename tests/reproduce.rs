@@ -201,7 +201,26 @@ fn quick_one_hidden_writes_finite_traces_and_an_exact_gauss_newton_check() {
     );
 }
 
-const PROPOSITION2_HEADER: [&str; 18] = [
+/// At seed 2 the width-32 net's ReLUs die early (loss 0.512 → 0.501, one sample active): its
+/// ratio is D exactly, and it was fitted beside the trained width 64, giving ratio ~ D^−0.18.
+/// It is marked untrained and left out of the fit.
+#[test]
+fn a_net_sgd_did_not_train_is_marked_and_left_out_of_the_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("one-hidden");
+    let stdout = reproduce_quick_with("one-hidden", &out, &["--seed", "2"]);
+    let checks = rows(&out, "proposition2.csv", &PROPOSITION2_HEADER.join(","));
+    let trained: Vec<&str> = checks.iter().map(|c| c[18].as_str()).collect();
+    assert_eq!(trained, ["false", "true"]);
+    assert!(
+        stdout.contains("width 32: SGD did not train this net"),
+        "{stdout}"
+    );
+    // One trained width is no fit.
+    assert!(!stdout.contains("ratio ~ D^"), "{stdout}");
+}
+
+const PROPOSITION2_HEADER: [&str; 19] = [
     "width",
     "dim",
     "loss",
@@ -220,6 +239,7 @@ const PROPOSITION2_HEADER: [&str; 18] = [
     "bound_holds",
     "first_ill_conditioned_k",
     "negative_curvature",
+    "trained",
 ];
 
 const MSGD_DYNAMICS: [&str; 7] = [

@@ -444,17 +444,44 @@ fn check_steps(saved: &RunConfig, config: &RunConfig, run_file: &std::path::Path
     Ok(())
 }
 
-/// Set by Ctrl-C. The handler is installed once per process (`demo` trains twice).
+/// Set by Ctrl-C during training, which then stops cleanly after its step. The handler is
+/// installed once per process (`demo` trains twice) and outlives the training: outside it
+/// (`demo` and `reproduce fashion` analyze in the same process) Ctrl-C ends the process at
+/// once, with 130 as without a handler, instead of being swallowed. Analyses write each record
+/// atomically and resume.
 fn interrupt_flag() -> Result<&'static AtomicBool> {
     static FLAG: AtomicBool = AtomicBool::new(false);
     static INSTALLED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     INSTALLED
         .get_or_init(|| {
-            ctrlc::set_handler(|| FLAG.store(true, Ordering::SeqCst)).map_err(|e| e.to_string())
+            ctrlc::set_handler(|| match TRAINING.load(Ordering::SeqCst) {
+                true => FLAG.store(true, Ordering::SeqCst),
+                false => std::process::exit(130),
+            })
+            .map_err(|e| e.to_string())
         })
         .clone()
         .map_err(|e| anyhow::anyhow!("installing the Ctrl-C handler: {e}"))?;
     Ok(&FLAG)
+}
+
+/// Whether a training loop is running (see [`interrupt_flag`]).
+static TRAINING: AtomicBool = AtomicBool::new(false);
+
+/// Marks the training loop running until dropped.
+struct Training;
+
+impl Training {
+    fn start() -> Training {
+        TRAINING.store(true, Ordering::SeqCst);
+        Training
+    }
+}
+
+impl Drop for Training {
+    fn drop(&mut self) {
+        TRAINING.store(false, Ordering::SeqCst);
+    }
 }
 
 /// The steps from `start` to --steps; stops early, cleanly, on Ctrl-C.
@@ -467,6 +494,7 @@ fn train_loop(
     theta: &mut [f64],
     loss: &mut f64,
 ) -> Result<ExitCode> {
+    let _training = Training::start();
     let interrupted = interrupt_flag()?;
     let job = run.job;
     let (arch, precision) = (&run.config.arch, args.precision);

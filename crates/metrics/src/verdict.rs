@@ -1,7 +1,7 @@
 //! Proposition 1 of Zhu et al. 2019 read at one checkpoint: each premise and the conclusion in
 //! words, and one [`Verdict`], so that a report states what the numbers say, not just them.
 
-use crate::proposition::Proposition1;
+use crate::proposition::{bound_exceeds_ratio, Proposition1};
 
 /// How many standard errors of Tr(HΣ) a shortfall of the ratio below the bound must exceed to
 /// count as a violation rather than estimation noise.
@@ -144,12 +144,14 @@ pub fn reading(p: &Proposition1, trace_h_sigma: f64, trace_h_sigma_stderr: f64) 
                     format!("{compared}; {measured}"),
                     Verdict::OutsideAssumptions,
                 )
-            } else if bound > ratio && shortfall <= VIOLATION_STDERRS * trace_h_sigma_stderr {
+            } else if bound_exceeds_ratio(bound, ratio)
+                && shortfall <= VIOLATION_STDERRS * trace_h_sigma_stderr
+            {
                 (
                     format!("{compared}: the ratio is below the bound, but within {VIOLATION_STDERRS} standard errors of the stochastic Tr(HΣ): inconclusive"),
                     Verdict::WithinError,
                 )
-            } else if bound > ratio {
+            } else if bound_exceeds_ratio(bound, ratio) {
                 (
                     format!("{compared}: the ratio is below the bound beyond estimation error, which H ⪰ 0 rules out (λ₁u₁ᵀΣu₁ ≤ Tr(HΣ)): H must have negative curvature not seen here"),
                     Verdict::Violated,
@@ -260,6 +262,11 @@ mod tests {
         assert_eq!(reading(&p, 790.0, 0.0).verdict, Verdict::Violated);
         assert_eq!(reading(&p, 790.0, 5.0).verdict, Verdict::WithinError);
         assert_eq!(reading(&p, 790.0, 3.0).verdict, Verdict::Violated);
+        // Tr(HΣ) = λ₁u₁ᵀΣu₁ = 800 (no noise off u₁), 1e-15 short by rounding: the bound meets
+        // the ratio, it is not violated.
+        let p = toy(800.0 * (1.0 - 1e-15), &[200.0, 20.0], converged(20.0));
+        assert_eq!(p.bound_holds, Some(true));
+        assert_eq!(reading(&p, 800.0, 0.0).verdict, Verdict::Confirmed);
         let p = toy(790.0, &[200.0, 20.0], converged(-5.0));
         let r = reading(&p, 790.0, 0.0);
         assert_eq!(r.verdict, Verdict::OutsideAssumptions);

@@ -107,6 +107,12 @@ pub fn run(args: ReproduceArgs) -> Result<ExitCode> {
             args.target.name()
         );
     }
+    if args.reduced && !matches!(args.target, Target::Fashion) {
+        anyhow::bail!(
+            "--reduced is fashion's; {} has no reduced scale (--quick is the tiny one)",
+            args.target.name()
+        );
+    }
     match args.target {
         Target::Toy2d => toy2d::run(&args),
         Target::OneHidden => one_hidden::run(&args),

@@ -46,6 +46,16 @@ struct WidthRun {
     check: Proposition2Check,
 }
 
+impl WidthRun {
+    /// Whether SGD trained the net: its loss at least halved. At some seeds the ReLUs of a
+    /// narrow net die early (the loss stays ≈ 0.5, one or two samples active): H and Σ have
+    /// rank one, the ratio is D exactly, and nothing of Fig. 4's claim is measured.
+    fn trained(&self) -> bool {
+        let ends = self.along.first().zip(self.along.last());
+        ends.is_some_and(|(first, last)| last.loss <= 0.5 * first.loss)
+    }
+}
+
 /// Fig. 4: runs, CSVs, figures, table. Not resumable: the full run takes minutes
 /// (docs/REPRODUCTION.md) and repeats bit for bit, so it is simply started again.
 pub fn run(args: &ReproduceArgs) -> Result<ExitCode> {
@@ -174,13 +184,13 @@ fn write_csvs(out: &Path, runs: &[WidthRun]) -> Result<()> {
     let mut text = String::from(
         "width,dim,loss,active_samples,gauss_newton_error,sigma_h_cosine,trace_h,trace_sigma,\
          trace_h_sigma,trace_h_sigma_bar,ratio,proportional_ratio,lambda1,a_hat,bound,bound_holds,\
-         first_ill_conditioned_k,negative_curvature\n",
+         first_ill_conditioned_k,negative_curvature,trained\n",
     );
     for r in runs {
         let (c, p) = (&r.check, &r.check.proposition1);
         writeln!(
             text,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             r.width,
             r.dim,
             c.loss,
@@ -198,7 +208,8 @@ fn write_csvs(out: &Path, runs: &[WidthRun]) -> Result<()> {
             optional(p.bound),
             optional(p.bound_holds),
             optional(p.first_ill_conditioned_k),
-            optional(p.negative_curvature)
+            optional(p.negative_curvature),
+            r.trained()
         )?;
     }
     write(out, "proposition2.csv", &text)
@@ -226,6 +237,7 @@ fn draw(dir: &Path, runs: &[WidthRun]) -> Result<Vec<Chart>> {
     };
     let log_points = |pick: fn(&WidthRun) -> Option<f64>| -> Vec<(f64, f64)> {
         runs.iter()
+            .filter(|r| r.trained())
             .filter_map(|r| pick(r).map(|v| ((r.dim as f64).log10(), v.log10())))
             .collect()
     };
@@ -316,8 +328,22 @@ fn table(runs: &[WidthRun], steps: u64) -> String {
             optional(p.bound.map(|b| format!("{b:.2}"))),
         );
     }
+    for r in runs.iter().filter(|r| !r.trained()) {
+        let _ = writeln!(
+            text,
+            "width {}: SGD did not train this net (loss {:.3} → {:.3}, {} active samples): its \
+             ReLUs died, H and Σ have rank at most {}, and it is left out of the fit and the ratio-vs-D \
+             figure (another --seed trains it)",
+            r.width,
+            r.along.first().map_or(f64::NAN, |m| m.loss),
+            r.check.loss,
+            r.check.active_samples,
+            r.check.active_samples.min(r.dim),
+        );
+    }
     let points: Vec<(f64, f64)> = runs
         .iter()
+        .filter(|r| r.trained())
         .filter_map(|r| r.check.proposition1.ratio.map(|v| (r.dim as f64, v)))
         .collect();
     if let Some(p) = power_law_exponent(&points) {
