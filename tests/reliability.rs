@@ -317,6 +317,9 @@ fn rebuilt_rows_keep_the_noise_estimates_count() {
     assert_eq!(cells(&run), expected);
 }
 
+/// A way to damage a JSON file's value.
+type JsonDamage = fn(&mut serde_json::Value);
+
 /// A way to damage run.csv's text.
 type Damage = fn(&str) -> String;
 
@@ -925,7 +928,7 @@ fn a_report_leaves_out_an_unfinished_slice_and_says_so() {
     std::fs::write(&csv, text).unwrap();
     let json = checkpoint.join("landscape-random-1d/landscape.json");
     let whole: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    let damages: [(fn(&mut serde_json::Value), &str); 4] = [
+    let damages: [(JsonDamage, &str); 4] = [
         (
             |j| j["figure"]["axis_labels"] = serde_json::json!([]),
             "0 axis labels",
