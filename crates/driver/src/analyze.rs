@@ -161,7 +161,8 @@ pub struct AnalyzeArgs {
     /// (`curvscope_metrics::purpose_seed`), so no two share random numbers.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Worker threads, 1 to 1,024 [default: all cores]. Results do not depend on it.
+    /// Worker threads, 1 to 1,024 [default: all cores]. Results do not depend on it, but for
+    /// the last bits of --full-spectrum's eigenvalues (faer's parallel eigensolver).
     #[arg(long, value_name = "N", value_parser = flags::threads)]
     pub threads: Option<usize>,
     /// No progress bar and no summary table (errors are still reported).

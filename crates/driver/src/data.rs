@@ -153,7 +153,7 @@ pub struct DataArgs {
     #[arg(long, default_value_t = Precision::F64, value_parser = precision_parser())]
     pub precision: Precision,
     /// Where the network is evaluated: cpu (burn-flex) or gpu (burn-wgpu on Vulkan; needs a
-    /// build with `--features wgpu`).
+    /// build with `--features wgpu`, and computes in f32 only: pass --precision f32).
     #[arg(long, value_enum, default_value_t = Device::Cpu)]
     pub device: Device,
 }

@@ -426,38 +426,51 @@ pub fn write_all(dir: &Path, records: &[&CheckpointRecord], failures: &[Failure]
 
 /// Every file's columns and their meaning, for analysis.json.
 pub fn column_docs() -> serde_json::Value {
-    let doc = |cols: &mut dyn Iterator<Item = (&str, &str)>| -> serde_json::Map<String, serde_json::Value> {
-        cols.map(|(n, d)| (n.to_string(), d.into())).collect()
-    };
-    let mut files = serde_json::Map::new();
-    files.insert(
-        METRICS_CSV.into(),
-        doc(&mut METRICS.iter().map(|c| (c.0, c.1))).into(),
-    );
-    for t in LONG_TABLES {
-        files.insert(t.file.into(), doc(&mut t.columns.iter().copied()).into());
-    }
-    files.insert(
-        FAILURES_CSV.into(),
-        doc(&mut FAILURES.iter().copied()).into(),
-    );
-    files.into()
+    let files = documented_files().into_iter().map(|(file, columns, _)| {
+        let columns: serde_json::Map<String, serde_json::Value> = columns
+            .iter()
+            .map(|&(name, meaning)| (name.to_string(), meaning.into()))
+            .collect();
+        (file.to_string(), columns.into())
+    });
+    serde_json::Value::Object(files.collect())
 }
 
-/// README.md for the output folder: what each file holds, column by column.
+/// A CSV an analysis may write: its name, its columns in order with their meaning, and whether
+/// only some options write it.
+type DocumentedFile = (&'static str, Vec<(&'static str, &'static str)>, bool);
+
+/// Every CSV an analysis may write, in the order README.md lists them.
+fn documented_files() -> Vec<DocumentedFile> {
+    let metrics = METRICS.iter().map(|c| (c.0, c.1)).collect();
+    std::iter::once((METRICS_CSV, metrics, false))
+        .chain(
+            LONG_TABLES
+                .iter()
+                .map(|t| (t.file, t.columns.to_vec(), t.optional)),
+        )
+        .chain([(FAILURES_CSV, FAILURES.to_vec(), false)])
+        .collect()
+}
+
+/// README.md for the output folder: what each file holds, column by column, in the files'
+/// own column order.
 pub fn readme() -> String {
     let mut text = String::from(
         "# curvscope analysis\n\nWritten by `curvscope analyze`; options in `analysis.json`, one full JSON \
          record per checkpoint in `reports/`. Σ is the one-sample gradient noise covariance.\n",
     );
-    let docs = column_docs();
-    for (file, columns) in docs.as_object().expect("an object") {
-        text.push_str(&format!("\n## {file}\n\n| column | meaning |\n|---|---|\n"));
-        for (name, meaning) in columns.as_object().expect("an object") {
-            text.push_str(&format!(
-                "| {name} | {} |\n",
-                meaning.as_str().unwrap_or_default()
-            ));
+    for (file, columns, optional) in documented_files() {
+        let when = if optional {
+            " (written only when some checkpoint has rows for it)"
+        } else {
+            ""
+        };
+        text.push_str(&format!(
+            "\n## {file}{when}\n\n| column | meaning |\n|---|---|\n"
+        ));
+        for (name, meaning) in &columns {
+            text.push_str(&format!("| {name} | {meaning} |\n"));
         }
     }
     text

@@ -469,7 +469,9 @@ fn linear_layers(widths: &[usize]) -> Vec<(String, Vec<usize>)> {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Init {
     /// PyTorch's default for `Linear`/`Conv2d`: weights and biases U(−1/√fan_in, 1/√fan_in)
-    /// (kaiming-uniform with a = √5); batch norm's γ = 1, β = 0.
+    /// (kaiming-uniform with a = √5); batch norm's γ = 1, β = 0. Written `pytorch`, as the
+    /// CLI spells it (runs before that wrote `py-torch`, which still reads).
+    #[serde(rename = "pytorch", alias = "py-torch")]
     PyTorch,
     /// Every parameter N(0, std²); the paper uses std = 0.02.
     Normal { std: f64 },
@@ -519,6 +521,15 @@ impl ArchSpec {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    /// PyTorch's initialisation is written as the CLI spells it; older run.json files read.
+    #[test]
+    fn pytorch_init_is_written_pytorch_and_reads_the_old_spelling() {
+        let written = serde_json::to_string(&Init::PyTorch).unwrap();
+        assert_eq!(written, r#"{"kind":"pytorch"}"#);
+        let old: Init = serde_json::from_str(r#"{"kind":"py-torch"}"#).unwrap();
+        assert_eq!(old, Init::PyTorch);
+    }
 
     /// A small MLP 3→4→2→5 (tanh), D = 41: the test fixture of this crate's unit tests.
     pub(crate) fn mlp() -> ArchSpec {
