@@ -442,9 +442,10 @@ fn check_noise_columns(metrics: &Csv, i: usize, objective: &BurnObjective<Cpu>, 
             "row {i} {column}: {got} vs dense {want}"
         );
     }
+    // Row 0's H has rank one: bound = ratio = 18 but for rounding, which is no shortfall.
     assert_eq!(
         metrics.column("prop1_bound_holds")[i],
-        (bound <= ratio).to_string()
+        (bound <= ratio * (1.0 + curvscope_metrics::BOUND_RTOL)).to_string()
     );
 }
 

@@ -283,7 +283,8 @@ fn ctrl_c_stops_training_cleanly_and_an_analysis_after_it_at_once() {
         path(&run)
     ));
     let child = command(&train).spawn().unwrap();
-    while !run.join("step-000000").exists() {
+    // Inside the training loop (its handler is installed before step 1, after snapshot 0).
+    while !run.join("step-001000").exists() {
         std::thread::sleep(Duration::from_millis(20));
     }
     interrupt(&child);

@@ -229,6 +229,8 @@ fn every_column_under_mpirun_equals_one_process() {
 /// (Open MPI's MPMD syntax: one command per rank).
 fn mpirun_two(first: &[String], second: &[String]) -> Output {
     Command::new("mpirun")
+        // A job that hangs (what these tests guard against) fails instead.
+        .args(["--timeout", "300"])
         .args(["--allow-run-as-root", "--oversubscribe", "-n", "1"])
         .arg(env!("CARGO_BIN_EXE_curvscope"))
         .args(first)

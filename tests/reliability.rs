@@ -655,7 +655,8 @@ fn a_relative_npz_in_checkpoint_json_is_found_from_any_folder() {
 }
 
 /// An .npz rewritten under its name with other inputs (the same labels) is other data:
-/// `analyze` computes its records again and warns, `train --resume` refuses to continue.
+/// `analyze` computes its records again and warns, `landscape` starts its slice afresh, and
+/// `train --resume` refuses to continue.
 #[test]
 fn data_rewritten_under_its_name_is_not_taken_for_the_old() {
     let tmp = tempfile::tempdir().unwrap();
@@ -668,8 +669,22 @@ fn data_rewritten_under_its_name_is_not_taken_for_the_old() {
     ok(train(&run, &on_mine));
     ok(curvscope(&analyze(&run, None, &["--quiet"])));
     let losses = column(&run.join("analysis/metrics.csv"), "loss");
+    // A slice stopped after 2 of its 5 points, to be continued.
+    let checkpoint = run.join("step-000010");
+    let slice = |extra: &[&str]| {
+        let args = ["landscape", path(&checkpoint), "--points", "5", "--quiet"];
+        curvscope(&[&args[..], extra].concat())
+    };
+    ok(slice(&["--max-points", "2"]));
     x[0] += 1.0;
     common::write_npz(&mine, &x, &[20, 64], &y);
+    let err = ok(slice(&[]));
+    assert!(err.contains("or other data"), "{err}");
+    let continued = std::fs::read(checkpoint.join("landscape-random-1d/landscape.csv")).unwrap();
+    std::fs::remove_dir_all(checkpoint.join("landscape-random-1d")).unwrap();
+    ok(slice(&[]));
+    let fresh = std::fs::read(checkpoint.join("landscape-random-1d/landscape.csv")).unwrap();
+    assert!(continued == fresh, "old rows kept beside new ones");
     let err = ok(curvscope(&analyze(&run, None, &["--quiet"])));
     assert!(err.contains("the inputs of 'mine' differ"), "{err}");
     assert_ne!(column(&run.join("analysis/metrics.csv"), "loss"), losses);
@@ -982,13 +997,23 @@ fn an_export_cut_short_is_finished_by_a_rerun() {
 #[test]
 fn a_build_without_mpi_refuses_to_be_one_of_several_ranks() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_curvscope"))
-        .args(["train", "--out", path(&tmp.path().join("run"))])
-        .args(["--arch", MLP, "--data", "digits:50", "--dynamic", "gd"])
-        .args(["--lr", "0.1", "--steps", "1"])
-        .env("OMPI_COMM_WORLD_SIZE", "2")
-        .output()
-        .unwrap();
-    refused(out, &["built without MPI", "one of 2 processes"]);
-    assert!(!tmp.path().join("run").exists());
+    let run = tmp.path().join("run");
+    let train_as_rank = |alone: &str| {
+        Command::new(env!("CARGO_BIN_EXE_curvscope"))
+            .args(["train", "--quiet", "--out", path(&run)])
+            .args(["--arch", MLP, "--data", "digits:50", "--dynamic", "gd"])
+            .args(["--lr", "0.1", "--steps", "1"])
+            .env("OMPI_COMM_WORLD_SIZE", "2")
+            .env("CURVSCOPE_ONE_PROCESS", alone)
+            .output()
+            .unwrap()
+    };
+    refused(
+        train_as_rank("0"),
+        &["built without MPI", "one of 2 processes"],
+    );
+    assert!(!run.exists());
+    // Unless each process is meant to work alone (a shard each).
+    let alone = train_as_rank("1");
+    assert!(alone.status.success(), "{}", stderr(&alone));
 }

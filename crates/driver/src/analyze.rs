@@ -385,8 +385,9 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
         let report_path = reports.join(format!("{name}.json"));
         let fingerprint = content_sha256(dir);
         let stored = match job.leads() {
-            true => CheckpointRecord::stored(&report_path, &hash, fingerprint.as_deref())
-                .and_then(|record| made_on_current_data(record, dir, &options, &mut data)),
+            true => CheckpointRecord::stored(&report_path, &hash, fingerprint.as_deref()).and_then(
+                |record| made_on_current_data(record, dir, &options, &mut data, args.merge),
+            ),
             false => Err(String::new()),
         };
         if job.leaders(stored.is_ok()) {
@@ -683,17 +684,16 @@ struct Setup<'a> {
     job: &'a Job,
 }
 
-/// Loads one checkpoint, builds its objective (on this rank's share of the samples in a job
-/// of several) and computes its report; refuses a D whose dense Hessian (with
-/// --full-spectrum) or whose analysis does not fit the budget before any other work.
 /// `record` if it was made on the data its checkpoint would be evaluated on now, else why
 /// not: a record of an .npz since rewritten under its name must not stand for the new one.
-/// Data that cannot be loaded is no match; the checkpoint's own analysis then says why.
+/// Data that cannot be loaded is no match (the checkpoint's own analysis then says why), but in
+/// a `merge`, which only gathers what the shards made, a warning.
 fn made_on_current_data(
     record: CheckpointRecord,
     dir: &Path,
     options: &AnalysisOptions,
     cache: &mut DataCache,
+    merge: bool,
 ) -> Result<CheckpointRecord, String> {
     let data = DataChoice::resolve(
         dir,
@@ -711,12 +711,24 @@ fn made_on_current_data(
             now.n,
             now.inputs_sha256
                 .as_deref()
-                .map_or("—", |h| &h[..12.min(h.len())])
+                .map_or("—", |h| h.get(..12).unwrap_or(h))
         )),
+        // A merge node need not read the data: the shard that made the record did.
+        Err(e) if merge => {
+            eprintln!(
+                "warning: {}: its record is merged unchecked: its data cannot be loaded here \
+                 ({e:#})",
+                record.checkpoint
+            );
+            Ok(record)
+        }
         Err(e) => Err(format!("its data cannot be loaded: {e:#}")),
     }
 }
 
+/// Loads one checkpoint, builds its objective (on this rank's share of the samples in a job
+/// of several) and computes its report; refuses a D whose dense Hessian (with
+/// --full-spectrum) or whose analysis does not fit the budget before any other work.
 fn analyze_one(
     dir: &Path,
     fingerprint: Option<String>,

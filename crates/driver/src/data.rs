@@ -261,7 +261,9 @@ pub fn data_mismatch(meta: &CheckpointMeta, data: &Dataset) -> Option<String> {
         found: &'a Option<String>,
     ) -> Option<(&'a str, &'a str)> {
         match (recorded, found) {
-            (Some(r), Some(f)) if r != f => Some((&r[..12.min(r.len())], &f[..12.min(f.len())])),
+            (Some(r), Some(f)) if r != f => {
+                Some((r.get(..12).unwrap_or(r), f.get(..12).unwrap_or(f)))
+            }
             _ => None,
         }
     }

@@ -47,15 +47,18 @@ impl Job {
         #[cfg(not(feature = "mpi"))]
         {
             // Under mpirun each copy of a build without MPI would do the whole job alone, and
-            // all would write the same files.
+            // all would write the same files. CURVSCOPE_ONE_PROCESS=1 says each copy is meant
+            // to run alone (e.g. `srun -n 4 … --shard $SLURM_PROCID/4`).
             let ranks = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"]
                 .iter()
                 .find_map(|var| std::env::var(var).ok()?.parse::<usize>().ok());
-            if let Some(ranks) = ranks.filter(|&r| r > 1) {
+            let alone = std::env::var_os("CURVSCOPE_ONE_PROCESS").is_some_and(|v| v == "1");
+            if let Some(ranks) = ranks.filter(|&r| r > 1 && !alone) {
                 anyhow::bail!(
                     "this curvscope was built without MPI, but runs as one of {ranks} processes \
                      under mpirun: each would do the whole job and write the same files. Build \
-                     with `--features mpi` (README, docs/SCALE.md), or run one process"
+                     with `--features mpi` (README, docs/SCALE.md), run one process, or set \
+                     CURVSCOPE_ONE_PROCESS=1 if each process is meant to work alone (--shard)"
                 );
             }
             Ok(Job {})

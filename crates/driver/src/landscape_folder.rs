@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, ensure, Context, Result};
 use curvscope_metrics::{QuadraticModel, SlicePoint};
+use curvscope_model::DatasetInfo;
 use serde::{Deserialize, Serialize};
 
 use crate::landscape_plots::SliceFigure;
@@ -177,11 +178,14 @@ pub fn csv(grid: &[Vec<f64>], rows: &[SlicePoint], model: &QuadraticModel, dims:
 }
 
 /// The rows of an unfinished slice in `out` made with the same options from the same
-/// checkpoint (a slice of other options there is replaced, with a note): the longest prefix of landscape.csv whose coordinates are the grid's.
+/// checkpoint on the same data (a slice of others there is replaced, with a note): the longest
+/// prefix of landscape.csv whose coordinates are the grid's. The data are compared by
+/// [`DatasetInfo::same_data`]: an `.npz` rewritten under its name must not lend its old rows.
 pub fn resumed_rows(
     out: &Path,
     hash: &str,
     fingerprint: &str,
+    data: &DatasetInfo,
     grid: &[Vec<f64>],
     dims: usize,
 ) -> Vec<SlicePoint> {
@@ -191,10 +195,12 @@ pub fn resumed_rows(
     else {
         return Vec::new();
     };
-    if stored["options_hash"] != hash || stored["checkpoint_sha256"] != fingerprint {
+    let same_data = DatasetInfo::deserialize(&stored["data"]["info"])
+        .is_ok_and(|stored| stored.same_data(data));
+    if stored["options_hash"] != hash || stored["checkpoint_sha256"] != fingerprint || !same_data {
         eprintln!(
-            "note: {} holds a slice of other options or another checkpoint (options hash {}); \
-             it is replaced (use another --out to keep both)",
+            "note: {} holds a slice of other options, another checkpoint or other data (options \
+             hash {}); it is replaced (use another --out to keep both)",
             out.display(),
             stored["options_hash"]
         );

@@ -116,7 +116,7 @@ pub const METRICS: &[(&str, &str, Extract)] = &[
     ("isotropic_trace_h_sigma", "Tr(HΣ̄) = Tr(H)·Tr(Σ)/D, isotropic noise of the same magnitude", |r| Cell::Num(r.report.isotropic_trace_h_sigma)),
     ("ratio", "Tr(HΣ)/Tr(HΣ̄) (empty when Tr(HΣ̄) ≤ 0: Tr(H) ≤ 0 or Tr(Σ) = 0)", |r| r.report.anisotropy_ratio.into()),
     ("prop1_bound", "â·λ₁²·D/Tr(H)², Proposition 1's lower bound on ratio (empty where â is)", |r| r.report.proposition1.bound.into()),
-    ("prop1_bound_holds", "prop1_bound ≤ ratio (empty when either is)", |r| r.report.proposition1.bound_holds.into()),
+    ("prop1_bound_holds", "prop1_bound ≤ ratio, to 1e-6 relative (empty when either is empty)", |r| r.report.proposition1.bound_holds.into()),
     ("prop1_first_k", "smallest k with d_k > ½ (condition 1) among the eigenvalues computed; empty: not reached within k = prop1_k_max", |r| {
         r.report.proposition1.first_ill_conditioned_k.map_or(Cell::Empty, |k| Cell::Int(k as u64))
     }),

@@ -67,8 +67,9 @@ pub struct DatasetInfo {
     /// [`labels_sha256`] of the class labels, if it has any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels_sha256: Option<String>,
-    /// [`inputs_sha256`] of the inputs as the source held them (before any normalisation).
-    /// Absent in records written before curvscope kept it: see [`DatasetInfo::same_data`].
+    /// [`inputs_sha256`] of the inputs when the dataset was built: a loader's values before any
+    /// normalisation (images as the f32 values it made of their bytes), a subset's own. Absent
+    /// in records written before curvscope kept it: see [`DatasetInfo::same_data`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inputs_sha256: Option<String>,
 }

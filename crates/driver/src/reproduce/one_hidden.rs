@@ -329,16 +329,20 @@ fn table(runs: &[WidthRun], steps: u64) -> String {
         );
     }
     for r in runs.iter().filter(|r| !r.trained()) {
+        let (first, last) = (r.along.first().map_or(f64::NAN, |m| m.loss), r.check.loss);
+        let active = r.check.active_samples;
+        // A handful of active samples is the mark of dead ReLUs; otherwise SGD was slow.
+        let why = if active <= 2 {
+            format!("its ReLUs died ({active} active samples): H and Σ have rank at most {active}")
+        } else {
+            format!("{active} active samples")
+        };
         let _ = writeln!(
             text,
-            "width {}: SGD did not train this net (loss {:.3} → {:.3}, {} active samples): its \
-             ReLUs died, H and Σ have rank at most {}, and it is left out of the fit and the ratio-vs-D \
-             figure (another --seed trains it)",
+            "width {}: SGD did not train this net (loss {first:.3} → {last:.3}, not halved; \
+             {why}); it is left out of the fit and the ratio-vs-D figure (another --seed \
+             trains it)",
             r.width,
-            r.along.first().map_or(f64::NAN, |m| m.loss),
-            r.check.loss,
-            r.check.active_samples,
-            r.check.active_samples.min(r.dim),
         );
     }
     let points: Vec<(f64, f64)> = runs
