@@ -848,7 +848,7 @@ fn landscape_keeps_files_it_did_not_write() {
     );
 }
 
-/// `report --to` replaces only a report curvscope wrote, and `export` writes into a folder
+/// `report --to` replaces only a report curvscope wrote and no one edited since, and `export` writes into a folder
 /// only where no file of its names is someone else's: one's own notes are never overwritten.
 #[test]
 fn report_and_export_overwrite_only_their_own_files() {
@@ -863,6 +863,12 @@ fn report_and_export_overwrite_only_their_own_files() {
     let report = ["report", path(&run), "--to", path(&fresh), "--quiet"];
     ok(curvscope(&report));
     ok(curvscope(&report)); // its own report, replaced
+                            // Edited by hand since: kept, whatever words it still holds.
+    let page = std::fs::read_to_string(&fresh).unwrap();
+    let edited = page.replacen("<h1>", "<h1>My notes: ", 1);
+    std::fs::write(&fresh, &edited).unwrap();
+    refused(curvscope(&report), &["edited since"]);
+    assert_eq!(std::fs::read_to_string(&fresh).unwrap(), edited);
     let paper = tmp.path().join("paper");
     std::fs::create_dir(&paper).unwrap();
     std::fs::write(paper.join("run.csv"), "mine").unwrap();

@@ -9,7 +9,8 @@ use std::process::ExitCode;
 
 use anyhow::{ensure, Context, Result};
 use curvscope_metrics::{reading, Verdict};
-use curvscope_model::files::write_atomic;
+use curvscope_model::files::{hex, write_atomic};
+use sha2::{Digest, Sha256};
 
 use crate::export::{locate, Located};
 use crate::figures::charts;
@@ -56,9 +57,16 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
         to.display()
     );
     if let Ok(existing) = std::fs::read(&to) {
+        let existing = String::from_utf8_lossy(&existing);
         ensure!(
-            String::from_utf8_lossy(&existing).contains(SIGNATURE),
+            existing.contains(SIGNATURE),
             "--to {}: exists and is not a report curvscope wrote; name another file",
+            to.display()
+        );
+        ensure!(
+            !edited_since_written(&existing),
+            "--to {}: a report curvscope wrote, but edited since; name another file to keep \
+             the edits",
             to.display()
         );
     }
@@ -142,9 +150,32 @@ pub fn figures_page(title: &str, table: &str, charts: &[Chart]) -> Result<String
 /// replace.
 const SIGNATURE: &str = "Written by curvscope";
 
-/// `body` in a page titled `title`, with the report's style and its opening paragraph.
+/// The last line of every page curvscope writes: the SHA-256 of the bytes before it, so that
+/// `report --to` replaces a page only as curvscope wrote it, never one edited by hand.
+const SEAL: &str = "<!-- curvscope sha256:";
+
+/// `html` with its [`SEAL`].
+fn sealed(html: String) -> String {
+    let seal = format!("{SEAL}{} -->\n", hex(&Sha256::digest(html.as_bytes())));
+    html + &seal
+}
+
+/// Whether `page`'s bytes differ from those its [`SEAL`] was computed on. A page without a
+/// seal (written before curvscope sealed its pages) counts as unedited.
+fn edited_since_written(page: &str) -> bool {
+    let Some(at) = page.rfind(SEAL) else {
+        return false;
+    };
+    let sealed_hash = page[at + SEAL.len()..]
+        .trim_end()
+        .trim_end_matches("-->")
+        .trim();
+    hex(&Sha256::digest(page[..at].as_bytes())) != sealed_hash
+}
+
+/// `body` in a page titled `title`, with the report's style and its opening paragraph, sealed.
 fn page(title: &str, body: &str) -> String {
-    format!(
+    sealed(format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{title}</h1>\n\
@@ -154,7 +185,7 @@ fn page(title: &str, body: &str) -> String {
          of a stochastic estimate. {SIGNATURE} {version}.</p>\n{body}</body>\n</html>\n",
         title = escape(title),
         version = env!("CARGO_PKG_VERSION"),
-    )
+    ))
 }
 
 /// One run: metrics, Proposition 1, figures, provenance. Its figures' ids begin `run{number}-`,
