@@ -170,7 +170,7 @@ fn edited_since_written(page: &str) -> bool {
         .trim_end()
         .trim_end_matches("-->")
         .trim();
-    hex(&Sha256::digest(page[..at].as_bytes())) != sealed_hash
+    hex(&Sha256::digest(&page.as_bytes()[..at])) != sealed_hash
 }
 
 /// `body` in a page titled `title`, with the report's style and its opening paragraph, sealed.
