@@ -298,7 +298,8 @@ fn an_existing_run_is_never_overwritten_and_resume_checks_the_configuration() {
 
 /// A run of a dynamic that re-estimates its noise every 10 steps, ended at step 35 and then
 /// extended to 50, equals a 50-step run: it resumes at step 30, where the noise was last
-/// re-estimated, not at 35 (which re-estimated it there and went on on other numbers).
+/// re-estimated, not at 35 (which re-estimated it there and went on on other numbers). Its old
+/// end, step 35, keeps its snapshot and its row (it was left without a row).
 #[test]
 fn an_extended_run_of_a_refreshing_dynamic_equals_the_longer_run() {
     let dir = tempfile::tempdir().unwrap();
@@ -333,7 +334,21 @@ fn an_extended_run_of_a_refreshing_dynamic_equals_the_longer_run() {
     for step in ["step-000040", "step-000050"] {
         assert!(at(&whole, step) == at(&extended, step), "{step} differs");
     }
-    assert_eq!(csv_without_time(&whole), csv_without_time(&extended));
+    assert!(
+        at(&extended, "step-000035") == before.0,
+        "step 35 rewritten"
+    );
+    let mut rows = csv_without_time(&extended);
+    let old_end = rows
+        .iter()
+        .position(|r| r[0] == "35")
+        .expect("step 35's row");
+    assert_eq!(
+        rows[old_end],
+        before.1[before.1.len() - 1][..rows[old_end].len()]
+    );
+    rows.remove(old_end);
+    assert_eq!(csv_without_time(&whole), rows);
 }
 
 /// A run killed in its first milliseconds leaves only an atomic write's temporary file: the

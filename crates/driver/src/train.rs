@@ -272,10 +272,10 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
             true => read_rows(out)?,
             false => Vec::new(),
         };
-        // Rows after the resume point are trained again.
+        // Rows after the resume point are trained again, but those of snapshots kept.
         let read = read
             .into_iter()
-            .filter(|(step, _)| *step <= start)
+            .filter(|(step, _)| *step <= start || snapshots.contains(step))
             .collect();
         run.rebuild_csv(&snapshots, read)?;
         // Training time continues from the last recorded wall time.
@@ -375,7 +375,7 @@ fn resume_point(args: &TrainArgs, config: &RunConfig, theta0: &[f64]) -> Result<
         );
     }
     check_steps(&saved, config, &run_file)?;
-    let mut snapshots = verified_snapshots(out)?;
+    let snapshots = verified_snapshots(out)?;
     // A dynamic that re-estimates its noise every R steps resumes where it last did (step 0
     // at worst): from a run's last step off that grid (an extended run's old end) it would
     // re-estimate at another step than an uninterrupted run, and continue on other numbers.
@@ -391,14 +391,15 @@ fn resume_point(args: &TrainArgs, config: &RunConfig, theta0: &[f64]) -> Result<
         );
         return Ok(Start::at_zero(theta0));
     };
-    if snapshots.last() != Some(&step) {
+    // The snapshots after it can only be an earlier --steps' end (every other snapshot is on
+    // the refresh grid): they and their rows stay, since training passes their θ again.
+    if let Some(&end) = snapshots.last().filter(|&&end| end != step) {
         eprintln!(
             "--resume: resuming at step {step}, where {} last re-estimated its noise \
              (--refresh-every {}); the steps after it are trained again, as in an \
-             uninterrupted run",
+             uninterrupted run (step {end}, the run's earlier end, keeps its snapshot)",
             args.dynamic, args.refresh_every
         );
-        snapshots.retain(|&s| s <= step);
     }
     let dir = snapshot_dir(out, step);
     let theta = load_checkpoint(&dir)
