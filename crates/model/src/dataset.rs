@@ -4,6 +4,7 @@
 //! [`crate::synthetic`], user `.npz` files in [`crate::npz`].
 
 use std::ops::Range;
+use std::sync::OnceLock;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -164,7 +165,7 @@ fn sha256_le<T: Copy, const B: usize>(values: &[T], le_bytes: fn(T) -> [u8; B]) 
 /// assert_eq!(ds.slice(1..2).labels(), Some(&[0][..]));
 /// # Ok::<(), curvscope_model::DataError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Dataset {
     pub(crate) x: Vec<f32>,
     /// The inputs as a float64 source held them ([`Dataset::from_f64`]): an f64 analysis then
@@ -173,7 +174,26 @@ pub struct Dataset {
     pub(crate) exact: Option<Vec<f64>>,
     pub(crate) sample_shape: Vec<usize>,
     targets: Targets,
-    info: DatasetInfo,
+    name: String,
+    seed: Option<u64>,
+    /// [`Dataset::info`], made on first use: its hashes read every input, which the minibatch
+    /// SGD builds at every step would pay for nothing.
+    info: OnceLock<DatasetInfo>,
+}
+
+/// The samples, not whether [`Dataset::info`] was made yet.
+impl PartialEq for Dataset {
+    fn eq(&self, other: &Dataset) -> bool {
+        (&self.x, &self.exact, &self.sample_shape, &self.targets, &self.name, self.seed)
+            == (
+                &other.x,
+                &other.exact,
+                &other.sample_shape,
+                &other.targets,
+                &other.name,
+                other.seed,
+            )
+    }
 }
 
 impl Dataset {
@@ -218,23 +238,14 @@ impl Dataset {
         if n_targets != n {
             return bad(format!("{n} samples but {n_targets} targets"));
         }
-        let labels_sha256 = match &targets {
-            Targets::Classes { labels, .. } => Some(labels_sha256(labels)),
-            _ => None,
-        };
-        let info = DatasetInfo {
-            name: name.into(),
-            n,
-            seed,
-            labels_sha256,
-            inputs_sha256: Some(inputs_sha256(InputValues::F32(&x))),
-        };
         Ok(Dataset {
             x,
             exact: None,
             sample_shape,
             targets,
-            info,
+            name: name.into(),
+            seed,
+            info: OnceLock::new(),
         })
     }
 
@@ -261,16 +272,17 @@ impl Dataset {
     }
 
     /// `self` holding a float64 source's values, which its inputs' hash is then of.
-    fn with_exact(mut self, exact: Option<Vec<f64>>) -> Dataset {
-        if let Some(x) = &exact {
-            self.info.inputs_sha256 = Some(inputs_sha256(InputValues::F64(x)));
+    fn with_exact(self, exact: Option<Vec<f64>>) -> Dataset {
+        Dataset {
+            exact,
+            info: OnceLock::new(),
+            ..self
         }
-        Dataset { exact, ..self }
     }
 
     /// Number of samples N.
     pub fn len(&self) -> usize {
-        self.info.n
+        self.x.len() / self.sample_len()
     }
 
     /// Whether there are no samples.
@@ -341,9 +353,19 @@ impl Dataset {
         }
     }
 
-    /// Where the data came from.
+    /// Where the data came from, made on the first call (and before normalisation, which
+    /// keeps it).
     pub fn info(&self) -> &DatasetInfo {
-        &self.info
+        self.info.get_or_init(|| DatasetInfo {
+            name: self.name.clone(),
+            n: self.len(),
+            seed: self.seed,
+            labels_sha256: self.labels().map(labels_sha256),
+            inputs_sha256: Some(match &self.exact {
+                Some(x) => inputs_sha256(InputValues::F64(x)),
+                None => inputs_sha256(InputValues::F32(&self.x)),
+            }),
+        })
     }
 
     /// The samples at `indices`, in that order (repeats allowed). Keeps name and seed; the
@@ -402,11 +424,11 @@ impl Dataset {
 
     fn with_parts(&self, x: Vec<f32>, targets: Targets) -> Dataset {
         Dataset::new(
-            self.info.name.clone(),
+            self.name.clone(),
             x,
             self.sample_shape.clone(),
             targets,
-            self.info.seed,
+            self.seed,
         )
         .expect("a subset of a consistent dataset is consistent")
     }

@@ -68,6 +68,8 @@ impl Dataset {
         if let Some(s) = std.iter().find(|&&s| s <= 0.0) {
             return bad(format!("std {s} is not positive"));
         }
+        // The record names the source: its inputs' hash is of the values before normalisation.
+        self.info();
         let per_channel = self.sample_len() / channels;
         let channel = |i: usize| if mean.len() == 1 { 0 } else { i % channels };
         for (i, values) in self.x.chunks_exact_mut(per_channel).enumerate() {
@@ -125,6 +127,18 @@ mod tests {
         };
         let x = two_channels().normalized(&one).unwrap().x().to_vec();
         assert_eq!(x[11], 2.5);
+    }
+
+    /// The record names the source: normalising keeps the raw inputs' hash, which training
+    /// (that never normalises) recorded.
+    #[test]
+    fn normalised_data_keeps_the_sources_inputs_hash() {
+        let norm = Normalize {
+            mean: vec![1.0],
+            std: vec![4.0],
+        };
+        let raw = two_channels().info().clone();
+        assert_eq!(two_channels().normalized(&norm).unwrap().info(), &raw);
     }
 
     #[test]
