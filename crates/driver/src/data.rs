@@ -267,15 +267,14 @@ pub fn data_mismatch(meta: &CheckpointMeta, data: &Dataset) -> Option<String> {
             _ => None,
         }
     }
-    let found = data.info();
-    let (what, (recorded, found)) = differ(&trained.labels_sha256, &found.labels_sha256)
+    let now = data.info();
+    let (what, (recorded, found)) = differ(&trained.labels_sha256, &now.labels_sha256)
         .map(|d| ("labels", d))
-        .or_else(|| differ(&trained.inputs_sha256, &found.inputs_sha256).map(|d| ("inputs", d)))?;
+        .or_else(|| differ(&trained.inputs_sha256, &now.inputs_sha256).map(|d| ("inputs", d)))?;
     Some(format!(
         "the {what} of '{}' differ from those of '{}' recorded in the checkpoint (sha256 {found} \
          vs {recorded}); pass --data/--data-seed to choose the data explicitly",
-        data.info().name,
-        trained.name,
+        now.name, trained.name,
     ))
 }
 

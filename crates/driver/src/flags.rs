@@ -17,10 +17,16 @@ pub fn positive(s: &str) -> Result<f64, String> {
 pub fn span(s: &str) -> Result<f64, String> {
     number(
         s,
-        |x| x > 0.0 && x <= 1e6,
+        |x| x > 0.0 && x <= MAX_SPAN,
         "a finite number greater than 0, at most 1e6",
     )
 }
+
+/// The largest landscape `--span`: a grid beyond it overflowed to ∞.
+pub const MAX_SPAN: f64 = 1e6;
+
+/// The most landscape grid points per axis (`--points`).
+pub const MAX_GRID_POINTS: usize = 10_000;
 
 /// A finite number ≥ 0 (a noise level that may be switched off).
 pub fn non_negative(s: &str) -> Result<f64, String> {
@@ -71,7 +77,7 @@ pub fn threads(s: &str) -> Result<usize, String> {
 
 /// `landscape --points`: 2 to 10,000 per axis (a plane of 10⁸ loss evaluations).
 pub fn grid_points(s: &str) -> Result<usize, String> {
-    between::<2, 10_000>(s)
+    between::<2, MAX_GRID_POINTS>(s)
 }
 
 /// A step count ≥ 1 (`--snapshot-every`, `--refresh-every`).

@@ -9,6 +9,7 @@ use curvscope_metrics::{QuadraticModel, SlicePoint};
 use curvscope_model::DatasetInfo;
 use serde::{Deserialize, Serialize};
 
+use crate::flags::{MAX_GRID_POINTS, MAX_SPAN};
 use crate::landscape_plots::SliceFigure;
 
 /// The slice's values, one row per grid point in grid order.
@@ -98,21 +99,22 @@ pub fn read_figure(dir: &Path) -> Result<SliceFigure> {
 }
 
 /// What `landscape` writes, checked before a figure is drawn from it: one or two increasing
-/// axes of finite coordinates within ±2·10⁶ (--span's limit plus a line's 1) and 2 to 10,000
-/// points, a label per axis, marks of a coordinate per axis. A damaged file otherwise panicked
+/// axes of finite coordinates within ±(1 + [`MAX_SPAN`]) (a line to another checkpoint runs
+/// to 1 + its span) and of 2 to [`MAX_GRID_POINTS`] points, a label per axis, marks of a
+/// coordinate per axis. A damaged file otherwise panicked
 /// the plotting code, or kept it busy for minutes on an axis that overflowed to ∞.
 fn check_figure(stored: &StoredSlice) -> Result<()> {
     let dims = stored.axes.len();
     ensure!(dims == 1 || dims == 2, "{dims} axes, not 1 or 2");
     for axis in &stored.axes {
         ensure!(
-            (2..=10_000).contains(&axis.len()),
-            "an axis of {} points, not 2 to 10,000",
+            (2..=MAX_GRID_POINTS).contains(&axis.len()),
+            "an axis of {} points, not 2 to {MAX_GRID_POINTS}",
             axis.len()
         );
         ensure!(
-            axis.iter().all(|v| v.abs() <= 2e6) && axis.windows(2).all(|w| w[0] < w[1]),
-            "an axis whose coordinates are not increasing and within ±2e6"
+            axis.iter().all(|v| v.abs() <= 1.0 + MAX_SPAN) && axis.windows(2).all(|w| w[0] < w[1]),
+            "an axis whose coordinates are not increasing and within ±(1 + {MAX_SPAN})"
         );
     }
     let figure = &stored.figure;

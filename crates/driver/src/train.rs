@@ -93,8 +93,8 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = Precision::F32, value_parser = precision_parser())]
     precision: Precision,
     /// Where the network is evaluated: cpu (burn-flex) or gpu (burn-wgpu on Vulkan; needs a
-    /// build with `--features wgpu`, and computes in f32 only: pass --precision f32). Not part of the run's identity: a run may resume on
-    /// either.
+    /// build with `--features wgpu`, and computes in f32 only: pass --precision f32). Not part
+    /// of the run's identity: a run may resume on either.
     #[arg(long, value_enum, default_value_t = Device::Cpu)]
     device: Device,
     /// Re-estimate Σ_t / H structures (gld-dynamic, -diag, -leading, -hessian, -eigvec1)

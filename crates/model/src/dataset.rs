@@ -4,8 +4,8 @@
 //! [`crate::synthetic`], user `.npz` files in [`crate::npz`].
 
 use std::ops::Range;
-use std::sync::OnceLock;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -184,15 +184,21 @@ pub struct Dataset {
 /// The samples, not whether [`Dataset::info`] was made yet.
 impl PartialEq for Dataset {
     fn eq(&self, other: &Dataset) -> bool {
-        (&self.x, &self.exact, &self.sample_shape, &self.targets, &self.name, self.seed)
-            == (
-                &other.x,
-                &other.exact,
-                &other.sample_shape,
-                &other.targets,
-                &other.name,
-                other.seed,
-            )
+        (
+            &self.x,
+            &self.exact,
+            &self.sample_shape,
+            &self.targets,
+            &self.name,
+            self.seed,
+        ) == (
+            &other.x,
+            &other.exact,
+            &other.sample_shape,
+            &other.targets,
+            &other.name,
+            other.seed,
+        )
     }
 }
 
