@@ -486,3 +486,39 @@ fn init_from_starts_at_the_checkpoint() {
         stderr(&output)
     );
 }
+
+/// Training is sized to --max-memory before anything is written (D = 610, 4,880-byte
+/// vectors): a budget below θ & co. refuses any dynamic, and one below N = 1,797 centred
+/// gradients refuses GLD leading; GLD dynamic streams its per-sample gradients in fewer rows
+/// to fit, on the same numbers as the unplanned run.
+#[test]
+fn training_is_sized_to_the_memory_budget_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let refused = |out: &Path, extra: &[&str]| {
+        let result = train(out, extra);
+        assert!(!result.status.success(), "{extra:?} was not refused");
+        assert!(!out.exists(), "{extra:?}: --out was made");
+        stderr(&result)
+    };
+    let err = refused(
+        &dir.path().join("gd"),
+        &["--dynamic", "gd", "--max-memory", "19kB"],
+    );
+    assert!(
+        err.contains("training (θ, ∇L, the noise and θ₀: 4 vectors) needs 19.5 kB (D = 610), budget 19.0 kB: train a smaller network, or raise --max-memory"),
+        "{err}"
+    );
+    let err = refused(
+        &dir.path().join("leading"),
+        &["--dynamic", "gld-leading", "--max-memory", "5MB"],
+    );
+    assert!(err.contains("all N = 1797 centred gradients"), "{err}");
+    let (planned, free) = (dir.path().join("planned"), dir.path().join("free"));
+    // 60 kB holds 12 vectors: θ & co. (4), the sums (4) and one row's 3 copies, not 256 rows.
+    train_ok(
+        &planned,
+        &["--dynamic", "gld-dynamic", "--max-memory", "60kB"],
+    );
+    train_ok(&free, &["--dynamic", "gld-dynamic"]);
+    assert!(checkpoint_files(&planned) == checkpoint_files(&free));
+}

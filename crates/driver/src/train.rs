@@ -15,7 +15,7 @@ use std::time::Instant;
 use anyhow::{bail, ensure, Context, Result};
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::ValueEnum;
-use curvscope_metrics::{isotropic_std, Descent, DescentOptions, Dynamic};
+use curvscope_metrics::{isotropic_std, Descent, DescentOptions, Dynamic, TrainingPlan};
 use curvscope_model::distributed::minibatch_grad;
 use curvscope_model::files::{is_atomic_write_leftover, write_atomic};
 use curvscope_model::{load_checkpoint, ArchSpec, Dataset, Init, Precision};
@@ -107,6 +107,14 @@ pub struct TrainArgs {
     /// k of gld-leading and gld-hessian: eigenpairs of Σ or H shaping the noise.
     #[arg(long, default_value_t = 20, value_parser = flags::count)]
     rank: usize,
+    /// Memory budget (e.g. 8GB, 512MiB) of θ, the noise's structures (gld-leading keeps all N
+    /// per-sample gradients, N·D·8 bytes) and the per-sample gradients the Gaussian dynamics
+    /// stream to estimate Tr(Σ_t), sized before any work: the stream is lowered to fit (the
+    /// run is the same bit for bit), and what cannot fit is refused with what it needs. Not
+    /// counted: the data and the network's activations [default: 3/4 of the memory available
+    /// at start].
+    #[arg(long, value_name = "SIZE", value_parser = flags::memory_size)]
+    max_memory: Option<u64>,
     /// Held-out data for the test_loss/test_accuracy columns of run.csv (same syntax as --data).
     #[arg(long)]
     eval_data: Option<String>,
@@ -182,6 +190,14 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
     }
     let (arch, theta_init) = architecture(&args)?;
     let data = load_dataset(&args.data, args.data_seed)?;
+    // Sized for all N samples, as analyze's: a rank holding a share needs less.
+    let plan = TrainingPlan::new(
+        args.dynamic,
+        args.rank,
+        arch.dim(),
+        data.len(),
+        job.smallest(args.max_memory.unwrap_or_else(flags::default_memory_budget)),
+    )?;
     ensure!(
         args.batch <= data.len(),
         "--batch {} exceeds the {} training samples",
@@ -243,7 +259,12 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
     }
 
     let noise_std = match (args.dynamic, args.noise_std) {
-        (Dynamic::GldConst, None) => Some(isotropic_std(objective.as_ref(), &theta0, args.batch)),
+        (Dynamic::GldConst, None) => Some(isotropic_std(
+            objective.as_ref(),
+            &theta0,
+            args.batch,
+            plan.chunk,
+        )),
         (Dynamic::GldConst, given) => given,
         _ => None,
     };
@@ -255,7 +276,8 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
         rank: args.rank,
         seed: args.seed,
         noise_trace: None,
-    });
+    })
+    .with_chunk(plan.chunk);
     let mut run = Run {
         config: &config,
         out,

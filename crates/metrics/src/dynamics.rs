@@ -24,8 +24,7 @@ use rand_distr::{Bernoulli, Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use crate::covariance::{
-    centred_gaussian_weights, covariance_diagonal, minibatch_factor, noise_statistics,
-    CovarianceOperator, CHUNK,
+    centred_gaussian_weights, minibatch_factor, noise_statistics, CovarianceOperator, CHUNK,
 };
 use crate::monte_carlo::probe_rng;
 
@@ -358,14 +357,26 @@ pub fn fixed_trace_variances(diagonal: &[f64], trace: f64) -> Vec<f64> {
 
 /// √(Tr(Σ)/(b·D)) at θ: the isotropic noise level with the trace of SGD's (Zhu et al. Table 1,
 /// GLD const and dynamic).
-pub fn isotropic_std<O: Objective + ?Sized>(objective: &O, theta: &[f64], batch: usize) -> f64 {
-    (minibatch_trace_sigma(objective, theta, batch) / objective.dim() as f64).sqrt()
+/// The per-sample gradients stream `chunk` at a time ([`crate::TrainingPlan`]); the result
+/// does not depend on it.
+pub fn isotropic_std<O: Objective + ?Sized>(
+    objective: &O,
+    theta: &[f64],
+    batch: usize,
+    chunk: usize,
+) -> f64 {
+    (minibatch_trace_sigma(objective, theta, batch, chunk) / objective.dim() as f64).sqrt()
 }
 
 /// Tr(Σ)/b at θ: the total variance of SGD's noise with batches of b (Zhu et al. Eq. 14), the
 /// trace every Gaussian dynamic is matched to.
-fn minibatch_trace_sigma<O: Objective + ?Sized>(objective: &O, theta: &[f64], batch: usize) -> f64 {
-    let trace = noise_statistics(objective, theta, &[], CHUNK).trace.value;
+fn minibatch_trace_sigma<O: Objective + ?Sized>(
+    objective: &O,
+    theta: &[f64],
+    batch: usize,
+    chunk: usize,
+) -> f64 {
+    let trace = noise_statistics(objective, theta, &[], chunk).trace.value;
     minibatch_factor(batch, objective.n_samples()).with_replacement_of(trace)
 }
 
@@ -456,6 +467,8 @@ pub struct Descent {
     /// Noise-structure estimates whose Lanczos run did not converge, since the last
     /// [`Descent::take_unconverged_estimates`].
     unconverged: u64,
+    /// Per-sample gradients the noise estimates stream at once.
+    chunk: usize,
 }
 
 impl Descent {
@@ -476,7 +489,16 @@ impl Descent {
             options,
             structure,
             unconverged: 0,
+            chunk: CHUNK,
         }
+    }
+
+    /// Streams the per-sample gradients of the noise estimates `chunk` at a time (at least 1;
+    /// 256 by default), e.g. [`crate::TrainingPlan::chunk`] on a large network. The rows are
+    /// summed one by one in order whatever the chunk, so the run is the same bit for bit.
+    pub fn with_chunk(mut self, chunk: usize) -> Self {
+        self.chunk = chunk.max(1);
+        self
     }
 
     /// The settings.
@@ -576,8 +598,11 @@ impl Descent {
     ) -> Structure {
         let batch = minibatch_factor(self.options.batch, objective.n_samples());
         let fixed = self.options.noise_trace;
-        let matched =
-            || fixed.unwrap_or_else(|| minibatch_trace_sigma(objective, theta, self.options.batch));
+        let matched = || {
+            fixed.unwrap_or_else(|| {
+                minibatch_trace_sigma(objective, theta, self.options.batch, self.chunk)
+            })
+        };
         let lanczos = |op: &dyn LinearOperator, k: usize| {
             let opts = LanczosOptions {
                 k,
@@ -591,7 +616,7 @@ impl Descent {
                 Structure::Isotropic((matched() / objective.dim() as f64).sqrt())
             }
             Dynamic::GldDiag => {
-                let diagonal = covariance_diagonal(objective, theta);
+                let diagonal = noise_statistics(objective, theta, &[], self.chunk).diagonal;
                 Structure::Diagonal(match fixed {
                     Some(trace) => fixed_trace_variances(&diagonal, trace),
                     None => diagonal
@@ -601,7 +626,7 @@ impl Descent {
                 })
             }
             Dynamic::GldLeading => {
-                let sigma = CovarianceOperator::from_objective(objective, theta, CHUNK);
+                let sigma = CovarianceOperator::from_objective(objective, theta, self.chunk);
                 Structure::LowRank {
                     pairs: lanczos(&sigma, self.options.rank),
                     trace: fixed.unwrap_or_else(|| batch.with_replacement_of(sigma.trace())),

@@ -26,7 +26,7 @@
 //! - Reproductions: the 2-D escape experiment ([`descend`], [`reached_flat_minimum`]), the
 //!   one-hidden-layer net ([`proposition2_check`]), Wu et al.'s noisy GD ([`MSGD_DYNAMICS`]).
 //! - Everything at once: [`analyze_checkpoint`] → [`Report`]; its memory, sized before any
-//!   work: [`MemoryPlan`].
+//!   work: [`MemoryPlan`] (and training's: [`TrainingPlan`]).
 //!
 //! ```
 //! use curvscope_metrics::*;
@@ -116,7 +116,9 @@ pub use landscape::{
     SlicePoint,
 };
 pub use layers::{layer_traces, LayerTrace};
-pub use memory::{format_bytes, MemoryError, MemoryPlan, MemoryStage, OVERHEAD_VECTORS};
+pub use memory::{
+    format_bytes, MemoryError, MemoryPlan, MemoryStage, TrainingPlan, OVERHEAD_VECTORS,
+};
 pub use noisy_gd::{
     msgd_options, MSGD_BATCH, MSGD_DYNAMICS, MSGD_EVAL_EVERY, MSGD_LR, MSGD_STEPS, MSGD_TEST_N,
     MSGD_TRAIN_N,

@@ -255,6 +255,44 @@ fn a_restarted_trajectory_repeats_bit_for_bit() {
     }
 }
 
+/// The per-sample chunk of the noise estimates ([`Descent::with_chunk`], lowered by
+/// `TrainingPlan` on a large network) changes the memory, not the run: chunks of 1, 7 and
+/// the default give the same θ bit for bit, GLD const's ρ included.
+#[test]
+fn the_streaming_chunk_leaves_every_dynamic_bit_for_bit() {
+    let (ls, theta0) = setup();
+    let minibatch = |t: &[f64], idx: &[usize]| ls.weighted_grad(t, &minibatch_weights(N, idx));
+    let run = |dynamic: Dynamic, chunk: Option<usize>| {
+        let options = DescentOptions {
+            refresh_every: 3,
+            rank: RANK,
+            seed: 5,
+            ..DescentOptions::new(dynamic, B)
+        };
+        let mut dynamics = match chunk {
+            Some(chunk) => Descent::new(options).with_chunk(chunk),
+            None => Descent::new(options),
+        };
+        let mut theta = theta0.clone();
+        for step in 0..8 {
+            let g = dynamics.gradient(&ls, &theta, step, &minibatch);
+            theta.iter_mut().zip(g).for_each(|(t, g)| *t -= 0.01 * g);
+        }
+        theta
+    };
+    let chunk = 1;
+    assert_eq!(
+        curvscope_metrics::isotropic_std(&ls, &theta0, B, chunk),
+        curvscope_metrics::isotropic_std(&ls, &theta0, B, N)
+    );
+    for dynamic in Dynamic::ALL {
+        let whole = run(dynamic, None);
+        assert_eq!(run(dynamic, Some(chunk)), whole, "{dynamic}");
+        assert_eq!(run(dynamic, Some(7)), whole, "{dynamic}");
+        assert_ne!(whole, theta0, "{dynamic}");
+    }
+}
+
 #[test]
 fn dynamic_names_round_trip() {
     for dynamic in Dynamic::ALL {
