@@ -16,10 +16,12 @@ pub const MSGD_DYNAMICS: [Dynamic; 7] = [
     Dynamic::MsgdFisherB,
     Dynamic::GdRademacher,
 ];
-/// Training images: the first 1,000 of the bundled FashionMNIST training set, as in the paper.
+/// Training images: the first 1,000 of the bundled FashionMNIST training set. The authors'
+/// code trains on 1,000 images too, taken from the test file (docs/REPRODUCTION.md, msgd).
 pub const MSGD_TRAIN_N: usize = 1000;
-/// Learning rate and batch of Zhu et al.'s FashionMNIST experiments (same group, same
-/// LeNet and data), lr 0.07 with b = 20: the settings of Wu et al. were not found.
+/// Learning rate and batch of Zhu et al.'s FashionMNIST experiments (same group, same LeNet),
+/// lr 0.07 with b = 20: Wu et al.'s code runs lr 0.01 on raw 0–255 pixels, which says little
+/// about a step on [0, 1] pixels.
 pub const MSGD_LR: f64 = 0.07;
 /// The batch size b: SGD's minibatch and the noise scale of the M-SGD family.
 pub const MSGD_BATCH: usize = 20;

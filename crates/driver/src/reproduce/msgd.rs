@@ -301,10 +301,12 @@ fn draw(dir: &Path, runs: &[(Dynamic, Vec<Point>)]) -> Result<Vec<Chart>> {
     Ok(charts.into())
 }
 
-/// What Wu et al. report in Fig. 1(a) (a description: the paper shows curves).
+/// What Wu et al. report in Fig. 1(a) (a description: the paper shows curves); GD-Rademacher
+/// is new here (the authors' code has no such dynamic), so it has no claim.
 fn paper_claim(dynamic: Dynamic) -> &'static str {
     match dynamic {
         Dynamic::Gd => "generalizes worst",
+        Dynamic::GdRademacher => "- (not in the authors' code)",
         _ => "generalizes like SGD, better than GD",
     }
 }
