@@ -291,9 +291,18 @@ fn an_existing_run_is_never_overwritten_and_resume_checks_the_configuration() {
         "a refused command must leave the run as it was"
     );
 
-    // Raising --steps extends a finished run.
+    // Raising --steps extends a finished run, keeping a field the user added to run.json.
+    let run_json = run.join("run.json");
+    let mut config: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(&run_json).unwrap()).unwrap();
+    config.insert("note".into(), "lr sweep, first try".into());
+    std::fs::write(&run_json, serde_json::to_vec(&config).unwrap()).unwrap();
     train_ok(&run, &["--dynamic", "gd", "--steps", "50", "--resume"]);
     assert_eq!(csv(&run).last().unwrap()[0], "50");
+    let resumed: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&run_json).unwrap()).unwrap();
+    assert_eq!(resumed["note"], "lr sweep, first try");
+    assert_eq!(resumed["steps"], 50);
 }
 
 /// A run of a dynamic that re-estimates its noise every 10 steps, ended at step 35 and then

@@ -7,7 +7,7 @@
 //! from the same seed and takes the same steps on the all-reduced gradient; rank 0 alone reads
 //! and writes the run folder (a resume's step and θ are sent from it) and shows progress.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -255,7 +255,10 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
         snapshots,
     } = Start::leaders(job, start);
     if job.leads() {
-        write_atomic(&run_file, &serde_json::to_vec_pretty(&config)?)?;
+        write_atomic(
+            &run_file,
+            &run_json(&config, args.resume.then_some(&run_file))?,
+        )?;
     }
 
     let noise_std = match (args.dynamic, args.noise_std) {
@@ -316,6 +319,30 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
         &mut theta,
         &mut loss,
     )
+}
+
+/// run.json's bytes for `config`; on a resume (`resumed`: the run.json `resume_point` has
+/// checked) with the fields it holds beyond a configuration, a user's notes say, kept as they
+/// were rather than dropped by the rewrite.
+fn run_json(config: &RunConfig, resumed: Option<&Path>) -> Result<Vec<u8>> {
+    let Some(file) = resumed else {
+        return Ok(serde_json::to_vec_pretty(config)?);
+    };
+    let saved: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(file)?)
+            .with_context(|| format!("parsing {}", file.display()))?;
+    let serde_json::Value::Object(mut fields) = serde_json::to_value(config)? else {
+        unreachable!("a RunConfig is a JSON object")
+    };
+    let known = fields.len();
+    for (key, value) in saved {
+        fields.entry(key).or_insert(value);
+    }
+    // Without extra fields, the configuration's own order (a map would sort the keys).
+    Ok(match fields.len() == known {
+        true => serde_json::to_vec_pretty(config)?,
+        false => serde_json::to_vec_pretty(&fields)?,
+    })
 }
 
 /// Where training starts: a step and its θ, and the verified snapshots already there.
