@@ -105,14 +105,18 @@ pub fn top_eigenvalue_multiplicity(eigenvalues: &[f64]) -> usize {
 
 /// d_k = −log(λ_{k+1}/λ₁)/log D, the exponent of condition 1 (ill-conditioning) of
 /// Proposition 1, λ_{k+1} = λ₁·D^(−d_k); the condition holds for this k when d_k > ½.
-/// λ_{k+1} = 0 (within [`ZERO_RTOL`]·λ₁: H positive semidefinite of rank ≤ k) meets it for
-/// every d: d_k = ∞. `None` when λ₁ ≤ 0 or λ_{k+1} < 0 beyond rounding (H indefinite, outside
-/// the proposition, which assumes H ⪰ 0).
+/// λ_{k+1} ≤ 0 but not below −[`ZERO_RTOL`]·λ₁ (zero to rounding: H positive semidefinite of
+/// rank ≤ k) meets it for every d: d_k = ∞. A positive λ_{k+1}, however small, keeps its finite
+/// d_k (above ½ for any D < 10¹² once λ_{k+1} ≤ ZERO_RTOL·λ₁, so the verdict is the same).
+/// `None` when λ₁ ≤ 0 or λ_{k+1} < 0 beyond rounding (H indefinite, outside the proposition,
+/// which assumes H ⪰ 0).
 ///
 /// ```
 /// use curvscope_metrics::ill_conditioning_exponent;
 /// assert!((ill_conditioning_exponent(100.0, 1.0, 100).unwrap() - 1.0).abs() < 1e-15);
 /// assert_eq!(ill_conditioning_exponent(100.0, 0.0, 100), Some(f64::INFINITY));
+/// // 10⁻⁷·λ₁, within the eigensolver's tolerance of 0, yet positive: finite, far above ½.
+/// assert!((ill_conditioning_exponent(100.0, 1e-5, 100).unwrap() - 3.5).abs() < 1e-12);
 /// assert_eq!(ill_conditioning_exponent(100.0, -1e-15, 100), Some(f64::INFINITY));
 /// assert_eq!(ill_conditioning_exponent(100.0, -1.0, 100), None);
 /// ```
