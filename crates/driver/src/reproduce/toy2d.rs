@@ -236,8 +236,8 @@ fn draw(
     Ok(charts.into())
 }
 
-/// What Zhu et al. report for each dynamic in Fig. 2 (a description: the paper gives the rates
-/// as a figure only).
+/// What Zhu et al. report for each dynamic in Fig. 2 (a description: the figure draws
+/// trajectories; no rates are given, and the authors' `2Dim/run.py` only prints its own).
 fn paper_claim(dynamic: Dynamic) -> &'static str {
     match dynamic {
         Dynamic::Gd | Dynamic::GldConst | Dynamic::GldDiag => "stays in the sharp minimum",
