@@ -296,6 +296,9 @@ fn an_existing_run_is_never_overwritten_and_resume_checks_the_configuration() {
     let mut config: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(&std::fs::read(&run_json).unwrap()).unwrap();
     config.insert("note".into(), "lr sweep, first try".into());
+    // A run.json written before --noise-every and --leading-unscaled resumes as their defaults.
+    assert_eq!(config.remove("noise_every"), Some(1.into()));
+    assert_eq!(config.remove("leading_unscaled"), Some(false.into()));
     std::fs::write(&run_json, serde_json::to_vec(&config).unwrap()).unwrap();
     train_ok(&run, &["--dynamic", "gd", "--steps", "50", "--resume"]);
     assert_eq!(csv(&run).last().unwrap()[0], "50");
@@ -530,4 +533,59 @@ fn training_is_sized_to_the_memory_budget_before_any_work() {
     );
     train_ok(&free, &["--dynamic", "gld-dynamic"]);
     assert!(checkpoint_files(&planned) == checkpoint_files(&free));
+}
+
+/// A noise flag the dynamic would ignore is refused (run.json would record a noise the run
+/// never had); the authors' GLD leading (noise every 10th step, unscaled) is recorded in
+/// run.json, and a resume with other values is refused.
+#[test]
+fn noise_flags_apply_to_their_dynamics_and_are_part_of_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    for (extra, message) in [
+        (
+            &["--dynamic", "gld-dynamic", "--noise-std", "1e-3"][..],
+            "--noise-std sets gld-const's noise; gld-dynamic does not use it",
+        ),
+        (
+            &["--dynamic", "sgd", "--noise-every", "10"],
+            "--noise-every applies to the gld dynamics; sgd does not add Gaussian noise",
+        ),
+        (
+            &["--dynamic", "gld-diag", "--leading-unscaled"],
+            "--leading-unscaled applies to gld-leading, not gld-diag",
+        ),
+    ] {
+        let out = dir.path().join("refused");
+        let result = train(&out, extra);
+        assert!(!result.status.success() && !out.exists(), "{extra:?}");
+        assert!(stderr(&result).contains(message), "{}", stderr(&result));
+    }
+    let run = dir.path().join("authors");
+    let authors = [
+        "--dynamic",
+        "gld-leading",
+        "--rank",
+        "3",
+        "--data",
+        "digits:200",
+        "--noise-every",
+        "10",
+        "--leading-unscaled",
+    ];
+    train_ok(&run, &authors);
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("run.json")).unwrap()).unwrap();
+    assert_eq!(
+        (&config["noise_every"], &config["leading_unscaled"]),
+        (&10.into(), &true.into())
+    );
+    let other = train(
+        &run,
+        &[&authors[..6], &["--resume", "--steps", "50"]].concat(),
+    );
+    assert!(
+        stderr(&other).contains("differs from") && stderr(&other).contains("`leading_unscaled`"),
+        "{}",
+        stderr(&other)
+    );
 }

@@ -46,11 +46,22 @@ pub struct RunConfig {
     pub refresh_every: u64,
     pub noise_std: Option<f64>,
     pub rank: usize,
+    /// Absent from runs written before it: every step.
+    #[serde(default = "every_step")]
+    pub noise_every: u64,
+    /// Absent from runs written before it: rescaled.
+    #[serde(default)]
+    pub leading_unscaled: bool,
     /// θ₀'s random initialisation, or `None` with `init_from`.
     pub init: Option<Init>,
     pub init_from: Option<PathBuf>,
     pub seed: u64,
     pub precision: Precision,
+}
+
+/// [`RunConfig::noise_every`]'s value in a run.json written before it.
+fn every_step() -> u64 {
+    1
 }
 
 impl RunConfig {

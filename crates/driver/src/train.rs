@@ -107,6 +107,16 @@ pub struct TrainArgs {
     /// k of gld-leading and gld-hessian: eigenpairs of Σ or H shaping the noise.
     #[arg(long, default_value_t = 20, value_parser = flags::count)]
     rank: usize,
+    /// The gld dynamics add their noise only at steps divisible by K, plain GD steps between
+    /// (the authors' GLD leading: 10, with --leading-unscaled); structures are still
+    /// re-estimated every --refresh-every steps.
+    #[arg(long, value_name = "K", default_value_t = 1, value_parser = flags::every)]
+    noise_every: u64,
+    /// gld-leading's noise is the top-k part of Σ_t/b as it is (its trace the top k's share of
+    /// Tr(Σ_t)/b), not rescaled to Tr(Σ_t)/b: the authors' code, not the paper's equal-trace
+    /// comparison.
+    #[arg(long)]
+    leading_unscaled: bool,
     /// Memory budget (e.g. 8GB, 512MiB) of θ, the noise's structures (gld-leading keeps all N
     /// per-sample gradients, N·D·8 bytes) and the per-sample gradients the Gaussian dynamics
     /// stream to estimate Tr(Σ_t), sized before any work: the stream is lowered to fit (the
@@ -140,6 +150,25 @@ pub struct TrainArgs {
     /// Stop as if interrupted after this many steps of this invocation (for tests).
     #[arg(long, hide = true)]
     stop_after_steps: Option<u64>,
+}
+
+/// Refuses a noise flag the dynamic would ignore: a run.json recording `--noise-std 1e-3` for
+/// gld-dynamic would say its noise was what it was not.
+fn check_noise_flags(args: &TrainArgs) -> Result<()> {
+    let dynamic = args.dynamic;
+    ensure!(
+        args.noise_std.is_none() || dynamic == Dynamic::GldConst,
+        "--noise-std sets gld-const's noise; {dynamic} does not use it"
+    );
+    ensure!(
+        args.noise_every == 1 || dynamic.adds_gaussian_noise(),
+        "--noise-every applies to the gld dynamics; {dynamic} does not add Gaussian noise"
+    );
+    ensure!(
+        !args.leading_unscaled || dynamic == Dynamic::GldLeading,
+        "--leading-unscaled applies to gld-leading, not {dynamic}"
+    );
+    Ok(())
 }
 
 /// The architecture from --arch and/or the --init-from checkpoint, and θ₀ unless resuming.
@@ -188,6 +217,7 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
             args.dynamic
         );
     }
+    check_noise_flags(&args)?;
     let (arch, theta_init) = architecture(&args)?;
     let data = load_dataset(&args.data, args.data_seed)?;
     // Sized for all N samples, as analyze's: a rank holding a share needs less.
@@ -224,6 +254,8 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
         refresh_every: args.refresh_every,
         noise_std: args.noise_std,
         rank: args.rank,
+        noise_every: args.noise_every,
+        leading_unscaled: args.leading_unscaled,
         init: match (&args.init_from, args.init) {
             (Some(_), _) => None,
             (None, InitKind::Pytorch) => Some(Init::PyTorch),
@@ -279,6 +311,8 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
         rank: args.rank,
         seed: args.seed,
         noise_trace: None,
+        noise_every: args.noise_every,
+        leading_unscaled: args.leading_unscaled,
     })
     .with_chunk(plan.chunk);
     let mut run = Run {

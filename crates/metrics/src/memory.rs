@@ -272,12 +272,11 @@ impl TrainingPlan {
             }
             _ => 0,
         };
-        let gaussian = dynamic.refreshes() || dynamic == Dynamic::GldConst;
         let requested = CHUNK.min(n_samples).max(1) as u64;
         let room =
             (budget / vector.max(1)).saturating_sub(held + STATISTICS_VECTORS + OVERHEAD_VECTORS);
         let chunk = (room / STREAM_COPIES).clamp(1, requested);
-        if gaussian {
+        if dynamic.adds_gaussian_noise() {
             stages.push(MemoryStage {
                 what: format!(
                     "Tr(Σ_t) from the per-sample gradients ({chunk} at a time × {STREAM_COPIES} \

@@ -140,6 +140,55 @@ fn every_dynamic_has_its_claimed_noise_covariance() {
     }
 }
 
+/// The authors' GLD leading (`leading_unscaled`): the top-k part of Σ/b as it is, trace the
+/// top k eigenvalues' share of Tr(Σ)/b, not rescaled to all of it; sampled law within 4 s.e.
+#[test]
+fn unscaled_gld_leading_draws_the_top_k_part_of_sigma_over_b() {
+    let (ls, theta) = setup();
+    let sigma = dense_covariance(&ls.gradient_matrix(&theta));
+    let top = dense_top(&sigma, RANK);
+    let share: f64 = top.eigenvalues.iter().sum::<f64>() / B as f64;
+    assert!(
+        share < 0.9 * sigma.trace() / B as f64,
+        "the top {RANK} should miss part of Tr(Σ), or the test shows nothing"
+    );
+    let options = DescentOptions {
+        leading_unscaled: true,
+        ..options(Dynamic::GldLeading)
+    };
+    let eps = sample_noise(&ls, &theta, options);
+    assert_noise_law(
+        &eps,
+        &rescaled_top(&sigma, RANK, share),
+        "unscaled GLD leading",
+    );
+}
+
+/// `noise_every` = K: the Gaussian dynamics step as GD, bit for bit, between the steps divisible
+/// by K, and draw their usual noise at those.
+#[test]
+fn noise_every_k_steps_leaves_plain_gd_steps_between() {
+    let (ls, theta) = setup();
+    let minibatch = |t: &[f64], idx: &[usize]| ls.weighted_grad(t, &minibatch_weights(N, idx));
+    let gd = ls.grad(&theta);
+    for dynamic in Dynamic::ALL.into_iter().filter(|d| d.adds_gaussian_noise()) {
+        let mut every = Descent::new(options(dynamic));
+        let mut third = Descent::new(DescentOptions {
+            noise_every: 3,
+            ..options(dynamic)
+        });
+        for step in 0..7 {
+            let g = third.gradient(&ls, &theta, step, &minibatch);
+            let usual = every.gradient(&ls, &theta, step, &minibatch);
+            match step % 3 {
+                0 => assert_eq!(g, usual, "{dynamic}, step {step}"),
+                _ => assert_eq!(g, gd, "{dynamic}, step {step}"),
+            }
+            assert_ne!(usual, gd, "{dynamic}, step {step}");
+        }
+    }
+}
+
 /// With `noise_trace` = 0.01 (Zhu et al.'s 2-D toy) every Gaussian dynamic keeps its shape and
 /// has E‖ε‖² = 0.01 exactly, whatever Tr(Σ)/b is: the sampled law (trace included) within 4
 /// standard errors.
