@@ -37,6 +37,18 @@ pub fn format_bytes(bytes: u64) -> String {
     ByteSize(bytes).display().si().to_string()
 }
 
+/// The first of `stages` over `budget` as an error, if any.
+fn refuse_over_budget(stages: &[MemoryStage], dim: usize, budget: u64) -> Result<(), MemoryError> {
+    match stages.iter().find(|s| s.bytes > budget) {
+        Some(stage) => Err(MemoryError {
+            stage: stage.clone(),
+            dim,
+            budget,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// One stage of an analysis and the memory it holds at its peak.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MemoryStage {
@@ -163,13 +175,7 @@ impl MemoryPlan {
                 remedy: "lower --sigma-top-k (0 skips it) or analyze fewer samples",
             });
         }
-        if let Some(stage) = stages.iter().find(|s| s.bytes > budget) {
-            return Err(MemoryError {
-                stage: stage.clone(),
-                dim,
-                budget,
-            });
-        }
+        refuse_over_budget(&stages, dim, budget)?;
         Ok(Self {
             chunk,
             requested_chunk,
@@ -291,13 +297,7 @@ impl TrainingPlan {
                 remedy: "train a smaller network or pick another --dynamic",
             });
         }
-        if let Some(stage) = stages.iter().find(|s| s.bytes > budget) {
-            return Err(MemoryError {
-                stage: stage.clone(),
-                dim,
-                budget,
-            });
-        }
+        refuse_over_budget(&stages, dim, budget)?;
         Ok(Self {
             chunk: chunk as usize,
             stages,
