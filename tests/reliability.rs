@@ -606,6 +606,17 @@ fn a_failed_rerun_keeps_the_earlier_results_and_other_folders_are_refused() {
     refused(curvscope(&into_mine), &["is not an analysis folder"]);
     assert_eq!(std::fs::read_dir(&mine).unwrap().count(), 1);
     assert_eq!(std::fs::read(mine.join("README.md")).unwrap(), b"notes");
+    // What a kill while analysis.json was being written leaves (reports/ and the atomic
+    // write's temporary file) is the rerun's own folder, not a foreign one.
+    let killed = tmp.path().join("killed");
+    std::fs::create_dir_all(killed.join("reports")).unwrap();
+    std::fs::write(killed.join(".tmpAb12Cd"), "{\"curvscope_vers").unwrap();
+    ok(curvscope(&analyze(
+        &run,
+        Some("digits"),
+        &["--out", path(&killed)],
+    )));
+    assert!(killed.join("analysis.json").is_file());
 }
 
 #[test]

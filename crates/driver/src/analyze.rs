@@ -22,7 +22,7 @@ use curvscope_metrics::{
     AscentOptions, CurvatureOptions, EpsilonSharpnessOptions, HessianSpectrum, MemoryPlan, Purpose,
     ReportOptions, SharpnessOptions, TraceHSigmaMethod,
 };
-use curvscope_model::files::write_atomic;
+use curvscope_model::files::{is_atomic_write_leftover, write_atomic};
 use curvscope_model::load_checkpoint;
 use indicatif::{MultiProgress, ProgressBar};
 
@@ -518,17 +518,21 @@ struct OutputFolder {
 impl OutputFolder {
     /// Refuses (on the leading rank, which alone writes it) a path that is a file, or a
     /// non-empty folder that is no analysis folder: no analysis.json, and more than a
-    /// reports/ folder (shards' records gathered for --merge). Its files (a README.md, a
-    /// metrics.csv of one's own) would be overwritten.
+    /// reports/ folder (shards' records gathered for --merge) and the temporary files of
+    /// atomic writes (a run killed while writing its analysis.json leaves one). Its files (a
+    /// README.md, a metrics.csv of one's own) would be overwritten.
     fn check(path: &Path, leads: bool) -> Result<Self> {
         if leads {
             flags::refuse_non_folder(path, "--out")?;
         }
         let had_results = path.join(MANIFEST_JSON).is_file();
         let foreign = std::fs::read_dir(path).is_ok_and(|entries| {
-            entries
-                .flatten()
-                .any(|entry| entry.file_name() != REPORTS_DIR || !entry.path().is_dir())
+            entries.flatten().any(|entry| {
+                let is_dir = entry.path().is_dir();
+                let name = entry.file_name();
+                let leftover = is_atomic_write_leftover(&name.to_string_lossy()) && !is_dir;
+                !leftover && (name != REPORTS_DIR || !is_dir)
+            })
         });
         if leads && !had_results && foreign {
             bail!(
