@@ -526,7 +526,7 @@ fn training_is_sized_to_the_memory_budget_before_any_work() {
     );
     assert!(err.contains("all N = 1797 centred gradients"), "{err}");
     let (planned, free) = (dir.path().join("planned"), dir.path().join("free"));
-    // 60 kB holds 12 vectors: θ & co. (4), the sums (4) and one row's 3 copies, not 256 rows.
+    // 60 kB holds 12 vectors: θ & co. (4), the sums (4) and one row's 4 copies, not 256 rows.
     train_ok(
         &planned,
         &["--dynamic", "gld-dynamic", "--max-memory", "60kB"],
@@ -553,6 +553,10 @@ fn noise_flags_apply_to_their_dynamics_and_are_part_of_the_run() {
         (
             &["--dynamic", "gld-diag", "--leading-unscaled"],
             "--leading-unscaled applies to gld-leading, not gld-diag",
+        ),
+        (
+            &["--dynamic", "gld-diag", "--noise-every", "3"],
+            "--refresh-every 10 must be a multiple of --noise-every 3",
         ),
     ] {
         let out = dir.path().join("refused");
@@ -587,5 +591,21 @@ fn noise_flags_apply_to_their_dynamics_and_are_part_of_the_run() {
         stderr(&other).contains("differs from") && stderr(&other).contains("`leading_unscaled`"),
         "{}",
         stderr(&other)
+    );
+    // A run.json from before --noise-std was refused for other dynamics records it unused:
+    // such a run still resumes, and the field it never used is dropped.
+    let old = dir.path().join("old");
+    train_ok(&old, &["--dynamic", "gld-dynamic", "--steps", "20"]);
+    let run_json = old.join("run.json");
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&run_json).unwrap()).unwrap();
+    config["noise_std"] = 0.001.into();
+    std::fs::write(&run_json, serde_json::to_vec(&config).unwrap()).unwrap();
+    train_ok(&old, &["--dynamic", "gld-dynamic", "--resume"]);
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&run_json).unwrap()).unwrap();
+    assert_eq!(
+        (&config["noise_std"], &config["steps"]),
+        (&serde_json::Value::Null, &40.into())
     );
 }

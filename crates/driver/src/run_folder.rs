@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{ensure, Context, Result};
-use curvscope_metrics::Dynamic;
+use curvscope_metrics::{DescentOptions, Dynamic};
 use curvscope_model::checkpoint::{META_FILE, MODEL_FILE};
 use curvscope_model::files::{is_atomic_write_leftover, write_atomic};
 use curvscope_model::{
@@ -47,7 +47,7 @@ pub struct RunConfig {
     pub noise_std: Option<f64>,
     pub rank: usize,
     /// Absent from runs written before it: every step.
-    #[serde(default = "every_step")]
+    #[serde(default = "DescentOptions::default_noise_every")]
     pub noise_every: u64,
     /// Absent from runs written before it: rescaled.
     #[serde(default)]
@@ -57,11 +57,6 @@ pub struct RunConfig {
     pub init_from: Option<PathBuf>,
     pub seed: u64,
     pub precision: Precision,
-}
-
-/// [`RunConfig::noise_every`]'s value in a run.json written before it.
-fn every_step() -> u64 {
-    1
 }
 
 impl RunConfig {

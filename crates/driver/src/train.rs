@@ -15,7 +15,9 @@ use std::time::Instant;
 use anyhow::{bail, ensure, Context, Result};
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::ValueEnum;
-use curvscope_metrics::{isotropic_std, Descent, DescentOptions, Dynamic, TrainingPlan};
+use curvscope_metrics::{
+    format_bytes, isotropic_std, Descent, DescentOptions, Dynamic, TrainingPlan,
+};
 use curvscope_model::distributed::minibatch_grad;
 use curvscope_model::files::{is_atomic_write_leftover, write_atomic};
 use curvscope_model::{load_checkpoint, ArchSpec, Dataset, Init, Precision};
@@ -165,6 +167,13 @@ fn check_noise_flags(args: &TrainArgs) -> Result<()> {
         "--noise-every applies to the gld dynamics; {dynamic} does not add Gaussian noise"
     );
     ensure!(
+        !dynamic.refreshes() || args.refresh_every.is_multiple_of(args.noise_every),
+        "--refresh-every {} must be a multiple of --noise-every {}, so that every re-estimate \
+         of the noise shapes noise (the authors' gld-leading: both 10)",
+        args.refresh_every,
+        args.noise_every
+    );
+    ensure!(
         !args.leading_unscaled || dynamic == Dynamic::GldLeading,
         "--leading-unscaled applies to gld-leading, not {dynamic}"
     );
@@ -220,14 +229,29 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
     check_noise_flags(&args)?;
     let (arch, theta_init) = architecture(&args)?;
     let data = load_dataset(&args.data, args.data_seed)?;
+    let mut options = DescentOptions {
+        dynamic: args.dynamic,
+        batch: args.batch,
+        refresh_every: args.refresh_every,
+        noise_std: args.noise_std,
+        rank: args.rank,
+        seed: args.seed,
+        noise_trace: None,
+        noise_every: args.noise_every,
+        leading_unscaled: args.leading_unscaled,
+    };
     // Sized for all N samples, as analyze's: a rank holding a share needs less.
-    let plan = TrainingPlan::new(
-        args.dynamic,
-        args.rank,
-        arch.dim(),
-        data.len(),
-        job.smallest(args.max_memory.unwrap_or_else(flags::default_memory_budget)),
-    )?;
+    let budget = job.smallest(args.max_memory.unwrap_or_else(flags::default_memory_budget));
+    let plan = TrainingPlan::new(&options, arch.dim(), data.len(), budget)?;
+    if plan.chunk < plan.requested_chunk && options.streams_per_sample_gradients() && job.leads() {
+        eprintln!(
+            "note: streaming {} per-sample gradients at a time (not {}) to stay within the {} \
+             memory budget",
+            plan.chunk,
+            plan.requested_chunk,
+            format_bytes(budget)
+        );
+    }
     ensure!(
         args.batch <= data.len(),
         "--batch {} exceeds the {} training samples",
@@ -293,28 +317,16 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
         )?;
     }
 
-    let noise_std = match (args.dynamic, args.noise_std) {
-        (Dynamic::GldConst, None) => Some(isotropic_std(
+    if args.dynamic == Dynamic::GldConst && options.noise_std.is_none() {
+        options.noise_std = Some(isotropic_std(
             objective.as_ref(),
             &theta0,
             args.batch,
             plan.chunk,
-        )),
-        (Dynamic::GldConst, given) => given,
-        _ => None,
-    };
-    let mut descent = Descent::new(DescentOptions {
-        dynamic: args.dynamic,
-        batch: args.batch,
-        refresh_every: args.refresh_every,
-        noise_std,
-        rank: args.rank,
-        seed: args.seed,
-        noise_trace: None,
-        noise_every: args.noise_every,
-        leading_unscaled: args.leading_unscaled,
-    })
-    .with_chunk(plan.chunk);
+        ));
+    }
+    let noise_std = options.noise_std;
+    let mut descent = Descent::new(options).with_chunk(plan.chunk);
     let mut run = Run {
         config: &config,
         out,
@@ -441,6 +453,10 @@ fn resume_point(args: &TrainArgs, config: &RunConfig, theta0: &[f64]) -> Result<
             .with_context(|| format!("--resume: reading {}", run_file.display()))?,
     )
     .with_context(|| format!("parsing {}", run_file.display()))?;
+    // Before --noise-std was refused for the other dynamics, runs recorded it unused.
+    if saved.dynamic != Dynamic::GldConst {
+        saved.noise_std = None;
+    }
     // The data are compared by `same_data`: a run.json written before the inputs' hash was
     // kept has none, and is checked on the rest, as it was then.
     if saved.dataset.same_data(&config.dataset) {

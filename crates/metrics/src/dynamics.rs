@@ -416,18 +416,14 @@ pub struct DescentOptions {
     /// plain GD steps between; the structures are still re-estimated every `refresh_every`
     /// steps. 1 (the default): every step. The authors' GLD leading (uuujf/SGDNoise
     /// `FashionMNIST/gld_lead.py`) uses 10.
-    #[serde(default = "every_step")]
+    #[serde(default = "DescentOptions::default_noise_every")]
     pub noise_every: u64,
     /// GLD leading's noise is the top-k part of Σ_t/b as it is — trace the top k eigenvalues'
     /// share of Tr(Σ_t)/b — instead of rescaled to Tr(Σ_t)/b, as in the authors' code
     /// (`gld_lead.py`). `false` (the default): rescaled, the paper's comparison at equal trace.
+    /// A `noise_trace` that is set wins over it.
     #[serde(default)]
     pub leading_unscaled: bool,
-}
-
-/// [`DescentOptions::noise_every`]'s default.
-fn every_step() -> u64 {
-    1
 }
 
 impl DescentOptions {
@@ -441,8 +437,29 @@ impl DescentOptions {
             rank: 20,
             seed: 0,
             noise_trace: None,
-            noise_every: 1,
+            noise_every: Self::default_noise_every(),
             leading_unscaled: false,
+        }
+    }
+
+    /// [`DescentOptions::noise_every`]'s default, every step; also what a record written
+    /// before the field existed means.
+    pub fn default_noise_every() -> u64 {
+        1
+    }
+
+    /// Whether the noise estimates stream the N per-sample gradients (Σ_t's trace, diagonal
+    /// or centred rows): every Gaussian dynamic but those whose trace is given and whose shape
+    /// needs no Σ_t — GLD const with `noise_std`, and GLD const, dynamic, Hessian and 1st
+    /// eigvec with `noise_trace`.
+    pub fn streams_per_sample_gradients(&self) -> bool {
+        match self.dynamic {
+            Dynamic::GldConst => self.noise_std.is_none() && self.noise_trace.is_none(),
+            Dynamic::GldDiag | Dynamic::GldLeading => true,
+            Dynamic::GldDynamic | Dynamic::GldHessian | Dynamic::GldEigvec1 => {
+                self.noise_trace.is_none()
+            }
+            _ => false,
         }
     }
 }
@@ -522,7 +539,8 @@ impl Descent {
 
     /// Streams the per-sample gradients of the noise estimates `chunk` at a time (at least 1;
     /// 256 by default), e.g. [`crate::TrainingPlan::chunk`] on a large network. The rows are
-    /// summed one by one in order whatever the chunk, so the run is the same bit for bit.
+    /// summed one by one in order whatever the chunk, so on the CPU (where a sample's gradient
+    /// does not depend on the others in its block) the run is the same bit for bit.
     pub fn with_chunk(mut self, chunk: usize) -> Self {
         self.chunk = chunk.max(1);
         self
@@ -574,6 +592,9 @@ impl Descent {
                 let due = self.options.dynamic.refreshes()
                     && step.is_multiple_of(self.options.refresh_every);
                 if due || self.structure.is_none() {
+                    // The old structure (GLD leading's k eigenvectors) goes before the new one
+                    // is estimated, not beside it.
+                    self.structure = None;
                     let structure = self.estimate(objective, theta, step);
                     if let Structure::LowRank { pairs, .. } = &structure {
                         self.unconverged += u64::from(!pairs.converged);

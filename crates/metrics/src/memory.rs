@@ -14,9 +14,10 @@ use curvscope_hessian::{krylov_size, LanczosOptions, Which};
 
 use crate::covariance::CHUNK;
 use crate::report::{ReportOptions, TraceHSigmaMethod};
-use crate::Dynamic;
+use crate::{DescentOptions, Dynamic};
 
-/// D-vectors every stage holds besides its own: θ, ∇L, an HVP's input and output.
+/// D-vectors every stage holds besides its own: θ, ∇L, an HVP's input and output (in
+/// training, [`TrainingPlan`]: θ, ∇L, the noise and θ₀).
 pub const OVERHEAD_VECTORS: u64 = 4;
 
 /// Copies of a chunk of per-sample gradients alive at once: the objective's rows, their
@@ -24,9 +25,10 @@ pub const OVERHEAD_VECTORS: u64 = 4;
 const CHUNK_COPIES: u64 = 4;
 
 /// Copies of a chunk of per-sample gradients alive while [`crate::noise_statistics`] streams
-/// them: the objective's rows on the device (f32 there) and on the host, and their deviations
-/// from ∇L. Measured on a D = 9.4 M MLP: peak RSS grew by 2.4–3.1 D-vectors per row.
-const STREAM_COPIES: u64 = 3;
+/// them: the objective's rows on the device (f32 there) and on the host, their deviations
+/// from ∇L, and the network's per-row working memory. Measured on a D = 9.4 M MLP: peak RSS
+/// grew by 2.0–3.4 D-vectors per row (3 copies let a 4 GB budget peak at 4.5 GB).
+const STREAM_COPIES: u64 = 4;
 
 /// D-vectors [`crate::noise_statistics`] holds besides its chunk: the shift ∇L, the running
 /// sum of deviations and of their squares (diag(Σ)), and the result.
@@ -198,15 +200,17 @@ impl MemoryPlan {
 /// on θ itself. Planned, the chunk shrinks to fit, and what cannot fit is refused before any work.
 ///
 /// ```
-/// use curvscope_metrics::{Dynamic, TrainingPlan};
+/// use curvscope_metrics::{DescentOptions, Dynamic, TrainingPlan};
+/// let options = |dynamic| DescentOptions::new(dynamic, 20);
 /// // D = 10⁶ (8 MB vectors), N = 200: gld-diag streams 200 gradients at a time when it can…
-/// let plan = TrainingPlan::new(Dynamic::GldDiag, 20, 1_000_000, 200, u64::MAX)?;
+/// let plan = TrainingPlan::new(&options(Dynamic::GldDiag), 1_000_000, 200, u64::MAX)?;
 /// assert_eq!(plan.chunk, 200);
-/// // …and 39 in 1 GB: (125 vectors − 4 held − 4 for the statistics) / 3 copies.
-/// let plan = TrainingPlan::new(Dynamic::GldDiag, 20, 1_000_000, 200, 1_000_000_000)?;
-/// assert_eq!(plan.chunk, 39);
+/// // …and 29 in 1 GB: (125 vectors − 4 for θ & co. − 4 for the statistics) / 4 copies.
+/// let plan = TrainingPlan::new(&options(Dynamic::GldDiag), 1_000_000, 200, 1_000_000_000)?;
+/// assert_eq!(plan.chunk, 29);
 /// // GLD leading keeps all 200 centred gradients (1.6 GB alone): refused, saying what to lower.
-/// let err = TrainingPlan::new(Dynamic::GldLeading, 20, 1_000_000, 200, 1_000_000_000).unwrap_err();
+/// let leading = options(Dynamic::GldLeading);
+/// let err = TrainingPlan::new(&leading, 1_000_000, 200, 1_000_000_000).unwrap_err();
 /// assert!(err.to_string().contains("all N = 200 centred gradients"), "{err}");
 /// # Ok::<(), curvscope_metrics::MemoryError>(())
 /// ```
@@ -215,22 +219,25 @@ pub struct TrainingPlan {
     /// Per-sample gradients streamed at once by the noise estimates (see
     /// [`crate::Descent::with_chunk`]); the results do not depend on it.
     pub chunk: usize,
+    /// What streams without a budget: [`crate::Descent`]'s default chunk, at most N.
+    pub requested_chunk: usize,
     /// Every stage, with the chunk above.
     pub stages: Vec<MemoryStage>,
 }
 
 impl TrainingPlan {
-    /// Sizes training with `dynamic` (`rank`: k of GLD leading and GLD Hessian) on D = `dim`
-    /// parameters and N = `n_samples` samples against `budget` bytes, refusing, with the stage
-    /// and what lowers it, what does not fit. Counted as in [`MemoryPlan`]: D-vectors, not the
-    /// data, activations or the network's working memory.
+    /// Sizes training with `options` (the dynamic; k of GLD leading and GLD Hessian; whether
+    /// its noise trace is estimated) on D = `dim` parameters and N = `n_samples` samples
+    /// against `budget` bytes, refusing, with the stage and what lowers it, what does not fit.
+    /// Counted as in [`MemoryPlan`]: D-vectors, not the data, activations or the network's
+    /// working memory.
     pub fn new(
-        dynamic: Dynamic,
-        rank: usize,
+        options: &DescentOptions,
         dim: usize,
         n_samples: usize,
         budget: u64,
     ) -> Result<Self, MemoryError> {
+        let (dynamic, rank) = (options.dynamic, options.rank);
         let vector = 8 * dim as u64;
         let vectors = |count: u64| (count + OVERHEAD_VECTORS).saturating_mul(vector);
         let mut stages = vec![MemoryStage {
@@ -261,18 +268,18 @@ impl TrainingPlan {
                 n
             }
             Dynamic::GldHessian | Dynamic::GldEigvec1 => {
-                let (basis, k) = lanczos(if dynamic == Dynamic::GldEigvec1 {
-                    1
-                } else {
-                    rank
-                });
+                let eigvec1 = dynamic == Dynamic::GldEigvec1;
+                let (basis, k) = lanczos(if eigvec1 { 1 } else { rank });
                 stages.push(MemoryStage {
                     what: format!(
                         "H_t's top {k} eigenpairs ({dynamic}): {basis} basis vectors + {k} \
                          eigenvectors"
                     ),
                     bytes: vectors(basis + k),
-                    remedy: "lower --rank",
+                    remedy: match eigvec1 {
+                        true => "train a smaller network or pick another --dynamic",
+                        false => "lower --rank",
+                    },
                 });
                 k
             }
@@ -282,7 +289,7 @@ impl TrainingPlan {
         let room =
             (budget / vector.max(1)).saturating_sub(held + STATISTICS_VECTORS + OVERHEAD_VECTORS);
         let chunk = (room / STREAM_COPIES).clamp(1, requested);
-        if dynamic.adds_gaussian_noise() {
+        if options.streams_per_sample_gradients() {
             stages.push(MemoryStage {
                 what: format!(
                     "Tr(Σ_t) from the per-sample gradients ({chunk} at a time × {STREAM_COPIES} \
@@ -300,6 +307,7 @@ impl TrainingPlan {
         refuse_over_budget(&stages, dim, budget)?;
         Ok(Self {
             chunk: chunk as usize,
+            requested_chunk: requested as usize,
             stages,
         })
     }
@@ -367,61 +375,92 @@ mod tests {
         );
     }
 
+    /// `dynamic` with k = 5.
+    fn training(dynamic: Dynamic) -> DescentOptions {
+        DescentOptions {
+            rank: 5,
+            ..DescentOptions::new(dynamic, 20)
+        }
+    }
+
     #[test]
     fn training_stages_count_what_each_dynamic_holds() {
         // D = 1000 (8 kB vectors), N = 50, k = 5: Lanczos basis 2·5 + 100 = 110.
         let kb = |vectors: u64| vectors * 8000;
         let bytes = |dynamic| -> Vec<u64> {
-            let plan = TrainingPlan::new(dynamic, 5, 1000, 50, u64::MAX).unwrap();
+            let plan = TrainingPlan::new(&training(dynamic), 1000, 50, u64::MAX).unwrap();
             assert_eq!(plan.chunk, 50, "{dynamic}");
             plan.stages.iter().map(|s| s.bytes).collect()
         };
         // SGD and M-SGD hold θ, ∇L, the noise and θ₀ only; GLD const streams Tr(Σ) once.
         assert_eq!(bytes(Dynamic::Sgd), [kb(4)]);
         assert_eq!(bytes(Dynamic::MsgdFisherB), [kb(4)]);
-        assert_eq!(bytes(Dynamic::GldConst), [kb(4), kb(3 * 50 + 4 + 4)]);
-        assert_eq!(bytes(Dynamic::GldDiag), [kb(4), kb(3 * 50 + 4 + 4)]);
+        assert_eq!(bytes(Dynamic::GldConst), [kb(4), kb(4 * 50 + 4 + 4)]);
+        assert_eq!(bytes(Dynamic::GldDiag), [kb(4), kb(4 * 50 + 4 + 4)]);
         // GLD leading keeps all N centred gradients beside its Lanczos basis, and fills them
         // while the rest stream.
         assert_eq!(
             bytes(Dynamic::GldLeading),
-            [kb(4), kb(50 + 110 + 5 + 4), kb(3 * 50 + 4 + 50 + 4)]
+            [kb(4), kb(50 + 110 + 5 + 4), kb(4 * 50 + 4 + 50 + 4)]
         );
         // GLD Hessian holds its k eigenvectors while Tr(Σ) streams; 1st eigvec holds one.
         assert_eq!(
             bytes(Dynamic::GldHessian),
-            [kb(4), kb(110 + 5 + 4), kb(3 * 50 + 4 + 5 + 4)]
+            [kb(4), kb(110 + 5 + 4), kb(4 * 50 + 4 + 5 + 4)]
         );
         assert_eq!(
             bytes(Dynamic::GldEigvec1),
-            [kb(4), kb(102 + 1 + 4), kb(3 * 50 + 4 + 1 + 4)]
+            [kb(4), kb(102 + 1 + 4), kb(4 * 50 + 4 + 1 + 4)]
         );
+        // A noise trace that is given, not estimated, streams nothing: GLD const's ρ, or a
+        // fixed E‖ε‖² for GLD Hessian (GLD diag still streams diag(Σ_t), its shape).
+        let given = |options: DescentOptions| {
+            let plan = TrainingPlan::new(&options, 1000, 50, u64::MAX).unwrap();
+            plan.stages.iter().map(|s| s.bytes).collect::<Vec<_>>()
+        };
+        let rho = DescentOptions {
+            noise_std: Some(1e-3),
+            ..training(Dynamic::GldConst)
+        };
+        assert_eq!(given(rho), [kb(4)]);
+        let fixed = |dynamic| DescentOptions {
+            noise_trace: Some(0.01),
+            ..training(dynamic)
+        };
+        assert_eq!(given(fixed(Dynamic::GldHessian)), [kb(4), kb(110 + 5 + 4)]);
+        assert_eq!(given(fixed(Dynamic::GldDiag)).len(), 2);
     }
 
     #[test]
     fn the_training_chunk_shrinks_to_the_budget_then_training_is_refused() {
         let kb = |vectors: u64| vectors * 8000;
-        // Room for 30 streamed vectors beside θ & co. and the sums: 10 rows of 3 copies.
-        let plan = TrainingPlan::new(Dynamic::GldDynamic, 5, 1000, 50, kb(38)).unwrap();
+        // Room for 40 streamed vectors beside θ & co. and the sums: 10 rows of 4 copies.
+        let plan = TrainingPlan::new(&training(Dynamic::GldDynamic), 1000, 50, kb(48)).unwrap();
         assert_eq!(plan.chunk, 10);
-        assert!(plan.stages.iter().all(|s| s.bytes <= kb(38)));
-        // Below a row's 3 copies the chunk stays 1, and the stage does not fit.
-        let err = TrainingPlan::new(Dynamic::GldDynamic, 5, 1000, 50, kb(10)).unwrap_err();
+        assert!(plan.stages.iter().all(|s| s.bytes <= kb(48)));
+        // Below a row's 4 copies the chunk stays 1, and the stage does not fit.
+        let err = TrainingPlan::new(&training(Dynamic::GldDynamic), 1000, 50, kb(10)).unwrap_err();
         assert!(
             err.stage.what.starts_with("Tr(Σ_t) from the per-sample"),
             "{err}"
         );
         // GD needs θ & co. only…
-        assert!(TrainingPlan::new(Dynamic::Gd, 5, 1000, 50, kb(4)).is_ok());
+        assert!(TrainingPlan::new(&training(Dynamic::Gd), 1000, 50, kb(4)).is_ok());
         // …and is refused below them, as a network too large to train.
-        let err = TrainingPlan::new(Dynamic::Gd, 5, 1000, 50, kb(4) - 1).unwrap_err();
+        let err = TrainingPlan::new(&training(Dynamic::Gd), 1000, 50, kb(4) - 1).unwrap_err();
         assert!(
             err.to_string()
                 .ends_with("train a smaller network, or raise --max-memory"),
             "{err}"
         );
+        // GLD 1st eigvec's k is 1 whatever --rank says: its remedy does not name --rank.
+        let err = TrainingPlan::new(&training(Dynamic::GldEigvec1), 1000, 50, kb(100)).unwrap_err();
+        assert_eq!(
+            err.stage.remedy,
+            "train a smaller network or pick another --dynamic"
+        );
         // GLD leading's N centred gradients do not fit where GLD dynamic's stream does.
-        let err = TrainingPlan::new(Dynamic::GldLeading, 5, 1000, 50, kb(100)).unwrap_err();
+        let err = TrainingPlan::new(&training(Dynamic::GldLeading), 1000, 50, kb(100)).unwrap_err();
         assert_eq!(
             err.stage.remedy,
             "lower --rank, train on fewer samples, or pick another --dynamic"

@@ -1,10 +1,10 @@
 //! `curvscope reproduce fashion`: Zhu et al. (ICML 2019) Fig. 3 and Fig. 5 — LeNet on
 //! fashion-corrupted (1,000 clean + 200 random labels): GD at lr 0.1 (the authors' code) to
 //! θ*_GD, then SGD and the six GLD dynamics from θ*_GD at lr 0.07 with noise matched to SGD's
-//! (Eq. 14; the authors' code leaves GLD const and GLD leading unmatched, see
-//! docs/REPRODUCTION.md "Against the authors' code"). Nothing but `train`, `analyze` and `report` chained as `demo` chains them (each
-//! printed command can be rerun by hand, and each resumes), then the figures and tables read
-//! back from the CSVs those commands wrote.
+//! (Eq. 14; the authors' code leaves GLD const and GLD leading unmatched: docs/REPRODUCTION.md,
+//! "Against the authors' code"). Nothing but `train`, `analyze` and `report` chained as `demo`
+//! chains them (each printed command can be rerun by hand, and each resumes), then the figures
+//! and tables read back from the CSVs those commands wrote.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

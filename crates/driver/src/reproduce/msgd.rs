@@ -306,7 +306,7 @@ fn draw(dir: &Path, runs: &[(Dynamic, Vec<Point>)]) -> Result<Vec<Chart>> {
 fn paper_claim(dynamic: Dynamic) -> &'static str {
     match dynamic {
         Dynamic::Gd => "generalizes worst",
-        Dynamic::GdRademacher => "- (not in the authors' code)",
+        Dynamic::GdRademacher => "- (not in the authors' code; the issue's claim: like SGD)",
         _ => "generalizes like SGD, better than GD",
     }
 }
