@@ -111,7 +111,7 @@ pub struct TrainArgs {
     rank: usize,
     /// The gld dynamics add their noise only at steps divisible by K, plain GD steps between
     /// (the authors' GLD leading: 10, with --leading-unscaled); structures are still
-    /// re-estimated every --refresh-every steps.
+    /// re-estimated every --refresh-every steps, which must be a multiple of K.
     #[arg(long, value_name = "K", default_value_t = 1, value_parser = flags::every)]
     noise_every: u64,
     /// gld-leading's noise is the top-k part of Σ_t/b as it is (its trace the top k's share of
@@ -121,10 +121,10 @@ pub struct TrainArgs {
     leading_unscaled: bool,
     /// Memory budget (e.g. 8GB, 512MiB) of θ, the noise's structures (gld-leading keeps all N
     /// per-sample gradients, N·D·8 bytes) and the per-sample gradients the Gaussian dynamics
-    /// stream to estimate Tr(Σ_t), sized before any work: the stream is lowered to fit (the
-    /// run is the same bit for bit), and what cannot fit is refused with what it needs. Not
-    /// counted: the data and the network's activations [default: 3/4 of the memory available
-    /// at start].
+    /// stream to estimate Tr(Σ_t), sized before any work: the stream is lowered to fit (on the
+    /// CPU the run is the same bit for bit), and what cannot fit is refused with what it
+    /// needs. Not counted: the data and the network's activations [default: 3/4 of the memory
+    /// available at start].
     #[arg(long, value_name = "SIZE", value_parser = flags::memory_size)]
     max_memory: Option<u64>,
     /// Held-out data for the test_loss/test_accuracy columns of run.csv (same syntax as --data).
