@@ -22,7 +22,7 @@ use curvscope_metrics::{
     AscentOptions, CurvatureOptions, EpsilonSharpnessOptions, HessianSpectrum, MemoryPlan, Purpose,
     ReportOptions, SharpnessOptions, TraceHSigmaMethod,
 };
-use curvscope_model::files::{is_atomic_write_leftover, write_atomic};
+use curvscope_model::files::{is_leftover_file, write_atomic};
 use curvscope_model::load_checkpoint;
 use indicatif::{MultiProgress, ProgressBar};
 
@@ -528,10 +528,8 @@ impl OutputFolder {
         let had_results = path.join(MANIFEST_JSON).is_file();
         let foreign = std::fs::read_dir(path).is_ok_and(|entries| {
             entries.flatten().any(|entry| {
-                let is_dir = entry.path().is_dir();
-                let name = entry.file_name();
-                let leftover = is_atomic_write_leftover(&name.to_string_lossy()) && !is_dir;
-                !leftover && (name != REPORTS_DIR || !is_dir)
+                let reports = entry.file_name() == REPORTS_DIR && entry.path().is_dir();
+                !reports && !is_leftover_file(&entry)
             })
         });
         if leads && !had_results && foreign {

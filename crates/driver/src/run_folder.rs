@@ -175,9 +175,9 @@ impl Run<'_> {
     /// run.csv rebuilt for a resume: one row per verified snapshot in `steps`, the valid row
     /// read back where there is one, else recomputed from the checkpoint (wall time left
     /// empty; noise_unconverged as the checkpoint kept it); rows of no verified snapshot are
-    /// dropped. Says on stderr what it changed. In a job of several ranks, rank 0's `read` (the others pass none)
-    /// decides which rows are recomputed, and it sends each checkpoint's θ to the others, which
-    /// take part in the rows' collective numbers.
+    /// dropped. Says on stderr what it changed. In a job of several ranks, rank 0's `read` (the
+    /// others pass none) decides which rows are recomputed, and it sends each checkpoint's θ to
+    /// the others, which take part in the rows' collective numbers.
     pub fn rebuild_csv(&mut self, steps: &[u64], read: Vec<(u64, String)>) -> Result<()> {
         for (step, row) in read.iter().filter(|(s, _)| !steps.contains(s)) {
             eprintln!(

@@ -19,7 +19,7 @@ use curvscope_metrics::{
     format_bytes, isotropic_std, Descent, DescentOptions, Dynamic, TrainingPlan,
 };
 use curvscope_model::distributed::minibatch_grad;
-use curvscope_model::files::{is_atomic_write_leftover, write_atomic};
+use curvscope_model::files::{is_leftover_file, write_atomic};
 use curvscope_model::{load_checkpoint, ArchSpec, Dataset, Init, Precision};
 
 use crate::data::{load_dataset, DATA_HELP};
@@ -431,10 +431,7 @@ fn fresh_start(out: &std::path::Path, theta0: &[f64]) -> Result<Start> {
         .with_context(|| format!("--out {}: cannot read", out.display()))?
         .collect::<std::io::Result<_>>()
         .with_context(|| format!("--out {}: cannot read", out.display()))?;
-    let leftover = |e: &std::fs::DirEntry| {
-        is_atomic_write_leftover(&e.file_name().to_string_lossy()) && e.path().is_file()
-    };
-    if !entries.iter().all(leftover) {
+    if !entries.iter().all(is_leftover_file) {
         bail!("{} already exists and is not empty: pass --resume to continue that run, or choose another --out", out.display());
     }
     for entry in &entries {

@@ -61,6 +61,12 @@ pub fn is_atomic_write_leftover(name: &str) -> bool {
     })
 }
 
+/// Whether the folder entry `entry` is a file [`write_atomic`] left behind when killed (see
+/// [`is_atomic_write_leftover`]): what a rerun may take as its own folder's, and remove.
+pub fn is_leftover_file(entry: &std::fs::DirEntry) -> bool {
+    is_atomic_write_leftover(&entry.file_name().to_string_lossy()) && entry.path().is_file()
+}
+
 /// Lowercase hexadecimal of `bytes`, two digits per byte (as Python's `bytes.hex()`).
 ///
 /// ```
