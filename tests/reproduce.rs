@@ -242,13 +242,14 @@ const PROPOSITION2_HEADER: [&str; 19] = [
     "trained",
 ];
 
-const MSGD_DYNAMICS: [&str; 7] = [
+const MSGD_DYNAMICS: [&str; 8] = [
     "gd",
     "sgd",
     "msgd-gaussian",
     "msgd-fisher",
     "msgd-bernoulli",
     "msgd-fisher-b",
+    "msgd-cov-b",
     "gd-rademacher",
 ];
 
@@ -262,6 +263,10 @@ fn quick_msgd_writes_accuracies_and_resumes_a_missing_run_bit_for_bit() {
     reproduce_quick_with("msgd", &out, &["--only", "msgd-fisher-b,gd-rademacher"]);
     let trained: Vec<_> = std::fs::read_dir(out.join("runs")).unwrap().collect();
     assert_eq!(trained.len(), 2, "{trained:?}");
+    // Fisher-B's file names its B: a run of the earlier law (b with replacement) is not reused.
+    assert!(out
+        .join("runs/msgd-fisher-b-B100-steps20-train200-test200-seed0.csv")
+        .exists());
     assert!(!out.join("accuracy.csv").exists(), "--only writes no table");
     let alone = modified(&run("gd-rademacher"));
     let stdout = reproduce_quick("msgd", &out);
@@ -272,8 +277,8 @@ fn quick_msgd_writes_accuracies_and_resumes_a_missing_run_bit_for_bit() {
     );
     let header = "dynamic,step,train_loss,train_accuracy,test_accuracy";
     let points = rows(&out, "accuracy.csv", header);
-    // 7 dynamics at steps 0, 10, 20; the same θ₀ for all.
-    assert_eq!(points.len(), 7 * 3);
+    // 8 dynamics at steps 0, 10, 20; the same θ₀ for all.
+    assert_eq!(points.len(), 8 * 3);
     for (p, d) in points.iter().zip(MSGD_DYNAMICS.iter().flat_map(|d| [d; 3])) {
         assert_eq!(p[0], *d);
         assert!(number(&p[2]) > 0.0, "{p:?}");
@@ -331,8 +336,8 @@ fn quick_fashion_writes_fig3_curves_from_theta_gd_and_fig5_spectrum() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("fashion");
     let stdout = reproduce_quick("fashion", &out);
-    let header =
-        "dynamic,step,train_accuracy,test_accuracy,expected_sharpness,expected_sharpness_stderr";
+    let header = "dynamic,step,train_accuracy,test_accuracy,expected_sharpness,\
+                  expected_sharpness_stderr,expected_sharpness_abs,expected_sharpness_abs_stderr";
     let points = rows(&out, "fig3.csv", header);
     // 7 dynamics at steps 0 and 10 from θ*_GD.
     assert_eq!(points.len(), 7 * 2);
@@ -345,7 +350,10 @@ fn quick_fashion_writes_fig3_curves_from_theta_gd_and_fig5_spectrum() {
             assert!((0.0..=1.0).contains(&acc), "{p:?}");
         }
         assert!(number(&p[5]) > 0.0, "M = 10 samples have a spread: {p:?}");
-        number(&p[4]);
+        // The authors' E|ΔL| over the same perturbations: at least |E ΔL|, with a spread too.
+        let (signed, abs) = (number(&p[4]), number(&p[6]));
+        assert!(abs >= signed.abs() * (1.0 - 1e-12), "{p:?}");
+        assert!(number(&p[7]) > 0.0, "{p:?}");
     }
     // Every dynamic starts at θ*_GD: GD's last snapshot, with GD's own accuracies.
     let starts: Vec<_> = points.iter().filter(|p| p[1] == "0").collect();

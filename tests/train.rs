@@ -296,9 +296,14 @@ fn an_existing_run_is_never_overwritten_and_resume_checks_the_configuration() {
     let mut config: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(&std::fs::read(&run_json).unwrap()).unwrap();
     config.insert("note".into(), "lr sweep, first try".into());
-    // A run.json written before --noise-every and --leading-unscaled resumes as their defaults.
+    // A run.json written before --noise-every, --leading-unscaled and --noise-samples resumes
+    // as their defaults.
     assert_eq!(config.remove("noise_every"), Some(1.into()));
     assert_eq!(config.remove("leading_unscaled"), Some(false.into()));
+    assert_eq!(
+        config.remove("noise_samples"),
+        Some(serde_json::Value::Null)
+    );
     std::fs::write(&run_json, serde_json::to_vec(&config).unwrap()).unwrap();
     train_ok(&run, &["--dynamic", "gd", "--steps", "50", "--resume"]);
     assert_eq!(csv(&run).last().unwrap()[0], "50");
@@ -558,6 +563,22 @@ fn noise_flags_apply_to_their_dynamics_and_are_part_of_the_run() {
             &["--dynamic", "gld-diag", "--noise-every", "3"],
             "--refresh-every 10 must be a multiple of --noise-every 3",
         ),
+        (
+            &["--dynamic", "msgd-fisher", "--noise-samples", "100"],
+            "--noise-samples applies to msgd-fisher-b and msgd-cov-b, not msgd-fisher",
+        ),
+        (
+            &["--dynamic", "msgd-fisher-b", "--noise-samples", "1798"],
+            "--noise-samples 1798 exceeds the 1797 training samples",
+        ),
+        (
+            &["--dynamic", "msgd-cov-b", "--batch", "1"],
+            "msgd-cov-b centres its noise over B ≥ 2 samples",
+        ),
+        (
+            &["--dynamic", "msgd-cov-b", "--noise-samples", "1"],
+            "msgd-cov-b centres its noise over B ≥ 2 samples",
+        ),
     ] {
         let out = dir.path().join("refused");
         let result = train(&out, extra);
@@ -589,6 +610,22 @@ fn noise_flags_apply_to_their_dynamics_and_are_part_of_the_run() {
     );
     assert!(
         stderr(&other).contains("differs from") && stderr(&other).contains("`leading_unscaled`"),
+        "{}",
+        stderr(&other)
+    );
+    // The authors' MSGD-[Cov-B] on B = 100 samples: recorded, and a resume on another B refused.
+    let cov_b = dir.path().join("cov-b");
+    let flags = ["--dynamic", "msgd-cov-b", "--noise-samples", "100"];
+    train_ok(&cov_b, &flags);
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cov_b.join("run.json")).unwrap()).unwrap();
+    assert_eq!(config["noise_samples"], 100);
+    let other = train(
+        &cov_b,
+        &[&flags[..3], &["50", "--resume", "--steps", "50"]].concat(),
+    );
+    assert!(
+        stderr(&other).contains("`noise_samples`"),
         "{}",
         stderr(&other)
     );

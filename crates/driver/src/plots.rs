@@ -26,12 +26,18 @@ pub(crate) fn register_font() {
     });
 }
 
-/// matplotlib's first colours, for a chart's fixed series.
-pub const PALETTE: [RGBColor; 4] = [
+/// matplotlib's ten `tab10` colours, for a chart's fixed series.
+pub const PALETTE: [RGBColor; 10] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
     RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
 ];
 
 /// Colour of the i-th of n checkpoints: viridis from purple (early) through teal to yellow (late).

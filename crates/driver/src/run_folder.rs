@@ -52,6 +52,9 @@ pub struct RunConfig {
     /// Absent from runs written before it: rescaled.
     #[serde(default)]
     pub leading_unscaled: bool,
+    /// Absent from runs written before it: `None`.
+    #[serde(default)]
+    pub noise_samples: Option<usize>,
     /// θ₀'s random initialisation, or `None` with `init_from`.
     pub init: Option<Init>,
     pub init_from: Option<PathBuf>,

@@ -119,6 +119,11 @@ pub struct TrainArgs {
     /// comparison.
     #[arg(long)]
     leading_unscaled: bool,
+    /// msgd-fisher-b and msgd-cov-b put their noise weights on B distinct samples drawn afresh
+    /// each step, as Wu et al.'s code (`--noisesize`, 100 for Fisher-B) [default: fisher-b
+    /// weights b samples drawn with replacement; cov-b takes B = b].
+    #[arg(long, value_name = "B", value_parser = flags::count)]
+    noise_samples: Option<usize>,
     /// Memory budget (e.g. 8GB, 512MiB) of θ, the noise's structures (gld-leading keeps all N
     /// per-sample gradients, N·D·8 bytes) and the per-sample gradients the Gaussian dynamics
     /// stream to estimate Tr(Σ_t), sized before any work: the stream is lowered to fit (on the
@@ -176,6 +181,10 @@ fn check_noise_flags(args: &TrainArgs) -> Result<()> {
     ensure!(
         !args.leading_unscaled || dynamic == Dynamic::GldLeading,
         "--leading-unscaled applies to gld-leading, not {dynamic}"
+    );
+    ensure!(
+        args.noise_samples.is_none() || matches!(dynamic, Dynamic::MsgdFisherB | Dynamic::MsgdCovB),
+        "--noise-samples applies to msgd-fisher-b and msgd-cov-b, not {dynamic}"
     );
     Ok(())
 }
@@ -239,6 +248,7 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
         noise_trace: None,
         noise_every: args.noise_every,
         leading_unscaled: args.leading_unscaled,
+        noise_samples: args.noise_samples,
     };
     // Sized for all N samples, as analyze's: a rank holding a share needs less.
     let budget = job.smallest(args.max_memory.unwrap_or_else(flags::default_memory_budget));
@@ -257,6 +267,17 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
         "--batch {} exceeds the {} training samples",
         args.batch,
         data.len()
+    );
+    if let Some(subset) = args.noise_samples {
+        ensure!(
+            subset <= data.len(),
+            "--noise-samples {subset} exceeds the {} training samples",
+            data.len()
+        );
+    }
+    ensure!(
+        args.dynamic != Dynamic::MsgdCovB || args.noise_samples.unwrap_or(args.batch) >= 2,
+        "msgd-cov-b centres its noise over B ≥ 2 samples (--noise-samples, or --batch without it)"
     );
     let eval_data = args
         .eval_data
@@ -280,6 +301,7 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
         rank: args.rank,
         noise_every: args.noise_every,
         leading_unscaled: args.leading_unscaled,
+        noise_samples: args.noise_samples,
         init: match (&args.init_from, args.init) {
             (Some(_), _) => None,
             (None, InitKind::Pytorch) => Some(Init::PyTorch),

@@ -56,8 +56,10 @@ pub enum Dynamic {
     MsgdBernoulli,
     /// M-SGD with the uncentred (Fisher) covariance F/b.
     MsgdFisher,
-    /// M-SGD with the Fisher estimated on b random samples.
+    /// M-SGD with the Fisher estimated on b random samples (or B distinct ones).
     MsgdFisherB,
+    /// M-SGD with Gaussian weights centred over B distinct random samples: covariance Σ/b.
+    MsgdCovB,
     /// GD on L + (1/N) Σ_i σ_i ℓ_i with fresh Rademacher σ each step (Wu et al. 2020's
     /// Rademacher regularizer without its supremum and absolute value): noise F/N.
     GdRademacher,
@@ -65,7 +67,7 @@ pub enum Dynamic {
 
 impl Dynamic {
     /// Every dynamic, in the order of `--help`.
-    pub const ALL: [Dynamic; 14] = [
+    pub const ALL: [Dynamic; 15] = [
         Dynamic::Gd,
         Dynamic::Sgd,
         Dynamic::SgdNoReplacement,
@@ -79,6 +81,7 @@ impl Dynamic {
         Dynamic::MsgdBernoulli,
         Dynamic::MsgdFisher,
         Dynamic::MsgdFisherB,
+        Dynamic::MsgdCovB,
         Dynamic::GdRademacher,
     ];
 
@@ -104,6 +107,7 @@ impl Dynamic {
             Dynamic::MsgdBernoulli => "msgd-bernoulli",
             Dynamic::MsgdFisher => "msgd-fisher",
             Dynamic::MsgdFisherB => "msgd-fisher-b",
+            Dynamic::MsgdCovB => "msgd-cov-b",
             Dynamic::GdRademacher => "gd-rademacher",
         }
     }
@@ -137,7 +141,13 @@ impl Dynamic {
             Dynamic::MsgdFisher => {
                 "multiplicative SGD, uncentred Gaussian weights (noise F/b, F = E[g gᵀ])"
             }
-            Dynamic::MsgdFisherB => "multiplicative SGD, Fisher from b random samples (noise F/b)",
+            Dynamic::MsgdFisherB => {
+                "multiplicative SGD, Fisher from b random samples or --noise-samples B (noise F/b)"
+            }
+            Dynamic::MsgdCovB => {
+                "multiplicative SGD, Gaussian weights centred over B = --noise-samples (default b) \
+                 random samples (noise Σ/b)"
+            }
             Dynamic::GdRademacher => {
                 "GD on L + (1/N)Σσ_iℓ_i, fresh Rademacher σ each step (noise F/N; not scaled by b)"
             }
@@ -327,6 +337,63 @@ pub fn msgd_fisher_b_weights(n: usize, b: usize, rng: &mut ChaCha8Rng) -> Vec<f6
     w
 }
 
+/// M-SGD Fisher-B weights as the authors' code draws them (Wu et al. 2020, `gdStoF.py`): B
+/// distinct samples S drawn afresh, W_i = 1/N + z_i/√(bB) on S and 1/N elsewhere, z ~ N(0, I_B)
+/// (the authors' mask 1 + s·z with s = N/√(bB)). Given S the noise Σ_{i∈S} z_i g_i/√(bB) has
+/// covariance (1/(bB)) Σ_{i∈S} g_i g_iᵀ, whose mean over S (each sample in it with probability
+/// B/N) is F/b exactly, as for [`msgd_fisher_weights`].
+///
+/// # Panics
+/// If B > N.
+///
+/// ```
+/// use rand::SeedableRng;
+/// let w = curvscope_metrics::msgd_fisher_subset_weights(10, 2, 3, &mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
+/// assert_eq!(w.iter().filter(|&&w| w != 0.1).count(), 3); // noise on 3 samples
+/// ```
+pub fn msgd_fisher_subset_weights(
+    n: usize,
+    b: usize,
+    subset: usize,
+    rng: &mut ChaCha8Rng,
+) -> Vec<f64> {
+    let scale = 1.0 / ((b * subset) as f64).sqrt();
+    let mut w = vec![1.0 / n as f64; n];
+    for i in minibatch_indices(n, subset, false, rng) {
+        w[i] += scale * rng.sample::<f64, _>(StandardNormal);
+    }
+    w
+}
+
+/// M-SGD Cov-B weights (Wu et al. 2020, MSGD-[Cov-B], the authors' `gdStoCov.py`): B distinct
+/// samples S drawn afresh, W_i = 1/N + c(z_i − z̄_S) on S and 1/N elsewhere, z ~ N(0, I_B),
+/// c² = (N − 1)/(b(B − 1)N). Given S the noise c Σ_{i∈S} z_i (g_i − ḡ_S) has covariance
+/// c² Σ_{i∈S} (g_i − ḡ_S)(g_i − ḡ_S)ᵀ; over S, drawn without replacement, that sum's mean is
+/// (B − 1)·N/(N − 1)·Σ (the finite-population sample covariance is unbiased), so the noise's
+/// covariance is Σ/b exactly, SGD's. At B = N this is [`msgd_gaussian_weights`]' law.
+///
+/// # Panics
+/// If B < 2 (one sample has no spread to centre) or B > N.
+///
+/// ```
+/// use rand::SeedableRng;
+/// let w = curvscope_metrics::msgd_cov_b_weights(10, 2, 4, &mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
+/// assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-15); // centred: the weights still sum to 1
+/// ```
+pub fn msgd_cov_b_weights(n: usize, b: usize, subset: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
+    assert!(subset >= 2, "Cov-B centres over B ≥ 2 samples");
+    let scale = ((n - 1) as f64 / ((b * (subset - 1) * n) as f64)).sqrt();
+    let samples = minibatch_indices(n, subset, false, rng);
+    let mut w = vec![1.0 / n as f64; n];
+    for (i, z) in samples
+        .into_iter()
+        .zip(centred_gaussian_weights(subset, scale, rng))
+    {
+        w[i] += z;
+    }
+    w
+}
+
 /// GD-Rademacher weights: W_i = (1 + σ_i)/N with σ_i = ±1 equally likely, independent, so
 /// Σ_i W_i ℓ_i = L + (1/N) Σ_i σ_i ℓ_i, the random term of Wu et al. (2020)'s Rademacher
 /// regularizer E_σ sup |(1/N) Σ_i σ_i ℓ_i| with the supremum and absolute value dropped.
@@ -424,6 +491,12 @@ pub struct DescentOptions {
     /// A `noise_trace` that is set wins over it.
     #[serde(default)]
     pub leading_unscaled: bool,
+    /// B, the distinct samples M-SGD Fisher-B and Cov-B put their noise weights on, drawn
+    /// afresh each step (the authors' `--noisesize`, 100 in `gdStoF.py`). `None` (the default):
+    /// Fisher-B weights b samples drawn with replacement ([`msgd_fisher_b_weights`]) and Cov-B
+    /// takes B = b. The other dynamics ignore it.
+    #[serde(default)]
+    pub noise_samples: Option<usize>,
 }
 
 impl DescentOptions {
@@ -439,6 +512,7 @@ impl DescentOptions {
             noise_trace: None,
             noise_every: Self::default_noise_every(),
             leading_unscaled: false,
+            noise_samples: None,
         }
     }
 
@@ -516,14 +590,21 @@ impl Descent {
     /// A dynamic with no structure estimated yet.
     ///
     /// # Panics
-    /// If `batch`, `refresh_every`, `rank` or `noise_every` is 0.
+    /// If `batch`, `refresh_every`, `rank`, `noise_every` or `noise_samples` is 0, or M-SGD
+    /// Cov-B's B (`noise_samples`, else b) is below 2.
     pub fn new(options: DescentOptions) -> Self {
         assert!(
             options.batch > 0
                 && options.refresh_every > 0
                 && options.rank > 0
-                && options.noise_every > 0,
-            "b, R, k and K must be positive"
+                && options.noise_every > 0
+                && options.noise_samples != Some(0),
+            "b, R, k, K and B must be positive"
+        );
+        assert!(
+            options.dynamic != Dynamic::MsgdCovB
+                || options.noise_samples.unwrap_or(options.batch) >= 2,
+            "Cov-B centres over B ≥ 2 samples"
         );
         let structure = match (options.dynamic, options.noise_std) {
             (Dynamic::GldConst, Some(std)) => Some(Structure::Isotropic(std)),
@@ -586,7 +667,14 @@ impl Descent {
             Dynamic::MsgdGaussian => weights(msgd_gaussian_weights(n, b, &mut rng)),
             Dynamic::MsgdBernoulli => weights(msgd_bernoulli_weights(n, b, &mut rng)),
             Dynamic::MsgdFisher => weights(msgd_fisher_weights(n, b, &mut rng)),
-            Dynamic::MsgdFisherB => weights(msgd_fisher_b_weights(n, b, &mut rng)),
+            Dynamic::MsgdFisherB => weights(match self.options.noise_samples {
+                None => msgd_fisher_b_weights(n, b, &mut rng),
+                Some(subset) => msgd_fisher_subset_weights(n, b, subset, &mut rng),
+            }),
+            Dynamic::MsgdCovB => {
+                let subset = self.options.noise_samples.unwrap_or(b);
+                weights(msgd_cov_b_weights(n, b, subset, &mut rng))
+            }
             Dynamic::GdRademacher => weights(rademacher_weights(n, &mut rng)),
             _ => {
                 let due = self.options.dynamic.refreshes()

@@ -101,9 +101,9 @@ pub use covariance::{
 pub use curvscope_hessian::{Estimate, Estimator};
 pub use dynamics::{
     diagonal_noise, fixed_trace_variances, isotropic_noise, isotropic_std, low_rank_noise,
-    minibatch_indices, minibatch_weights, msgd_bernoulli_weights, msgd_fisher_b_weights,
-    msgd_fisher_weights, msgd_gaussian_weights, rademacher_weights, Descent, DescentOptions,
-    Dynamic, MinibatchGrad,
+    minibatch_indices, minibatch_weights, msgd_bernoulli_weights, msgd_cov_b_weights,
+    msgd_fisher_b_weights, msgd_fisher_subset_weights, msgd_fisher_weights, msgd_gaussian_weights,
+    rademacher_weights, Descent, DescentOptions, Dynamic, MinibatchGrad,
 };
 pub use escape::{
     descend, gradient_noise_trace, reached_flat_minimum, toy2d_options, TOY2D_DYNAMICS, TOY2D_LR,
@@ -120,8 +120,8 @@ pub use memory::{
     format_bytes, MemoryError, MemoryPlan, MemoryStage, TrainingPlan, OVERHEAD_VECTORS,
 };
 pub use noisy_gd::{
-    msgd_options, MSGD_BATCH, MSGD_DYNAMICS, MSGD_EVAL_EVERY, MSGD_LR, MSGD_STEPS, MSGD_TEST_N,
-    MSGD_TRAIN_N,
+    msgd_options, MSGD_BATCH, MSGD_DYNAMICS, MSGD_EVAL_EVERY, MSGD_LR, MSGD_NOISE_SAMPLES,
+    MSGD_STEPS, MSGD_TEST_N, MSGD_TRAIN_N,
 };
 pub use one_hidden::{
     clipped_square_gauss_newton, clipped_square_traces, frobenius_cosine, one_hidden_init_std,

@@ -215,6 +215,9 @@ struct Curve {
     test_accuracy: Vec<f64>,
     sharpness: Vec<f64>,
     sharpness_stderr: Vec<f64>,
+    /// The authors' measure, E|L(θ+ν) − L(θ)| (uuujf/SGDNoise `flatness.py`).
+    sharpness_abs: Vec<f64>,
+    sharpness_abs_stderr: Vec<f64>,
 }
 
 impl Curve {
@@ -236,6 +239,12 @@ impl Curve {
             test_accuracy: numbers(&trained, "test_accuracy", &run_csv)?,
             sharpness: numbers(&analysed, "expected_sharpness", &metrics_csv)?,
             sharpness_stderr: numbers(&analysed, "expected_sharpness_stderr", &metrics_csv)?,
+            sharpness_abs: numbers(&analysed, "expected_sharpness_abs", &metrics_csv)?,
+            sharpness_abs_stderr: numbers(
+                &analysed,
+                "expected_sharpness_abs_stderr",
+                &metrics_csv,
+            )?,
         };
         anyhow::ensure!(
             curve.steps == numbers(&analysed, "step", &metrics_csv)?,
@@ -251,22 +260,26 @@ impl Curve {
     }
 }
 
-/// fig3.csv (every snapshot of every dynamic) and fig5_spectrum.csv (eigenvalues at θ*_GD).
+/// fig3.csv (every snapshot of every dynamic; the signed expected sharpness of Zhu et al.'s
+/// text, then the authors' code's E|ΔL|) and fig5_spectrum.csv (eigenvalues at θ*_GD).
 fn write_csvs(out: &Path, curves: &[Curve], eigenvalues: &[f64]) -> Result<()> {
     let mut text = String::from(
-        "dynamic,step,train_accuracy,test_accuracy,expected_sharpness,expected_sharpness_stderr\n",
+        "dynamic,step,train_accuracy,test_accuracy,expected_sharpness,expected_sharpness_stderr,\
+         expected_sharpness_abs,expected_sharpness_abs_stderr\n",
     );
     for c in curves {
         for i in 0..c.steps.len() {
             writeln!(
                 text,
-                "{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{}",
                 c.dynamic,
                 c.steps[i],
                 c.train_accuracy[i],
                 c.test_accuracy[i],
                 c.sharpness[i],
-                c.sharpness_stderr[i]
+                c.sharpness_stderr[i],
+                c.sharpness_abs[i],
+                c.sharpness_abs_stderr[i]
             )?;
         }
     }

@@ -15,7 +15,7 @@ use anyhow::Result;
 use curvscope_model::files::write_atomic;
 
 use crate::flags;
-use crate::plots::{trajectory_color, Chart, PALETTE};
+use crate::plots::{Chart, PALETTE};
 use crate::report::figures_page;
 
 /// The figure to reproduce.
@@ -84,7 +84,7 @@ pub struct ReproduceArgs {
     test_images: Option<usize>,
     /// msgd: train only these dynamics (comma-separated, e.g. `msgd-fisher,gd-rademacher`),
     /// keep their runs in runs/ and stop without the table. Several processes or nodes can so
-    /// share the seven dynamics of one --out; a final run without --only reads every finished
+    /// share the eight dynamics of one --out; a final run without --only reads every finished
     /// run back and writes the CSVs, figures and table.
     #[arg(long, value_delimiter = ',', value_name = "DYNAMIC")]
     only: Vec<curvscope_metrics::Dynamic>,
@@ -157,11 +157,8 @@ fn finish(
     write(out, "report.html", &figures_page(title, &table, charts)?)
 }
 
-/// The colour of the i-th series of a chart: matplotlib's first four, then viridis.
+/// The colour of the i-th series of a chart: matplotlib's ten, then again (no figure here has
+/// more than eight series).
 fn color(i: usize) -> plotters::style::RGBColor {
-    if i < PALETTE.len() {
-        PALETTE[i]
-    } else {
-        trajectory_color(i - PALETTE.len(), 3)
-    }
+    PALETTE[i % PALETTE.len()]
 }

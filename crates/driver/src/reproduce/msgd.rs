@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use curvscope_metrics::{
     msgd_options, wilson_interval, Descent, Dynamic, SuccessRate, MSGD_BATCH, MSGD_DYNAMICS,
-    MSGD_EVAL_EVERY, MSGD_LR, MSGD_STEPS, MSGD_TEST_N, MSGD_TRAIN_N,
+    MSGD_EVAL_EVERY, MSGD_LR, MSGD_NOISE_SAMPLES, MSGD_STEPS, MSGD_TEST_N, MSGD_TRAIN_N,
 };
 use curvscope_model::{ArchSpec, Dataset, Init, Precision};
 
@@ -57,7 +57,7 @@ impl std::fmt::Display for Point {
 }
 
 /// Fig. 1(a): runs, CSVs, figures, table. Resumable: each dynamic's run is saved to
-/// runs/<dynamic>-….csv when it ends, and a rerun with the same scale and seed reads it back
+/// runs/<dynamic>-….csv (runs/<dynamic>-B100-….csv for Fisher-B and Cov-B) when it ends, and a rerun with the same scale and seed reads it back
 /// instead of training again.
 pub fn run(args: &ReproduceArgs) -> Result<ExitCode> {
     let started = Instant::now();
@@ -95,8 +95,13 @@ pub fn run(args: &ReproduceArgs) -> Result<ExitCode> {
     let mut runs = Vec::new();
     for dynamic in dynamics {
         bar.set_message(dynamic.name());
+        // B is in the name: runs of Fisher-B before it was drawn as the authors' code draws it
+        // (b samples with replacement) are not read back as if they were.
+        let subset = msgd_options(dynamic, args.seed)
+            .noise_samples
+            .map_or(String::new(), |b| format!("-B{b}"));
         let file = runs_dir.join(format!(
-            "{dynamic}-steps{}-train{}-test{}-seed{}.csv",
+            "{dynamic}{subset}-steps{}-train{}-test{}-seed{}.csv",
             scale.steps, scale.train_n, scale.test_n, args.seed
         ));
         let points = match read_run(&file, scale.steps)? {
@@ -317,8 +322,8 @@ fn table(finals: &[(Dynamic, SuccessRate, f64)], scale: &Scale) -> String {
     let _ = writeln!(
         text,
         "msgd (Wu et al. 2020 Fig. 1(a)): LeNet, {} FashionMNIST training images, lr {MSGD_LR}, \
-         b = {MSGD_BATCH}, {} steps from one PyTorch-default θ₀; test accuracy on the first {} \
-         test images",
+         b = {MSGD_BATCH}, Fisher-B and Cov-B on B = {MSGD_NOISE_SAMPLES} samples, {} steps \
+         from one PyTorch-default θ₀; test accuracy on the first {} test images",
         scale.train_n, scale.steps, scale.test_n
     );
     let _ = writeln!(

@@ -27,6 +27,14 @@ fn options(dynamic: Dynamic) -> DescentOptions {
     }
 }
 
+/// M-SGD Fisher-B or Cov-B with its noise on `subset` distinct samples of the N.
+fn with_noise_samples(dynamic: Dynamic, subset: usize) -> DescentOptions {
+    DescentOptions {
+        noise_samples: Some(subset),
+        ..options(dynamic)
+    }
+}
+
 /// `SAMPLES` draws of ε at θ (steps 0, 1, …), each a D-vector.
 fn sample_noise(ls: &LeastSquares, theta: &[f64], options: DescentOptions) -> Vec<Vec<f64>> {
     let mut dynamics = Descent::new(options);
@@ -132,11 +140,57 @@ fn every_dynamic_has_its_claimed_noise_covariance() {
         ),
         (options(Dynamic::MsgdFisher), &fisher / b),
         (options(Dynamic::MsgdFisherB), &fisher / b),
+        (with_noise_samples(Dynamic::MsgdFisherB, 12), &fisher / b),
+        (options(Dynamic::MsgdCovB), &sigma / b),
+        (with_noise_samples(Dynamic::MsgdCovB, 12), &sigma / b),
+        (with_noise_samples(Dynamic::MsgdCovB, N), &sigma / b),
         (options(Dynamic::GdRademacher), &fisher / n),
     ];
     for (opts, cov) in cases {
-        let name = format!("{} (ρ = {:?})", opts.dynamic, opts.noise_std);
+        let name = format!(
+            "{} (ρ = {:?}, B = {:?})",
+            opts.dynamic, opts.noise_std, opts.noise_samples
+        );
         assert_noise_law(&sample_noise(&ls, &theta, opts), &cov, &name);
+    }
+}
+
+/// The weights themselves, v = W − 1/N, at N = 6 where a lost N/(N − 1) would be 20 %: Cov-B's
+/// E[vvᵀ] is M-SGD Gaussian's (I − 11ᵀ/N)/(bN) and Fisher-B's M-SGD Fisher's I/(bN), entry by
+/// entry within 4 standard errors, whatever B.
+#[test]
+fn subset_weights_have_the_covariance_of_their_whole_set_laws() {
+    use curvscope_metrics::{msgd_cov_b_weights, msgd_fisher_subset_weights};
+    use rand::SeedableRng;
+    let (n, b) = (6, 2);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    for subset in [2, 3, 6] {
+        for centred in [true, false] {
+            let draws: Vec<Vec<f64>> = (0..SAMPLES)
+                .map(|_| {
+                    let w = if centred {
+                        msgd_cov_b_weights(n, b, subset, &mut rng)
+                    } else {
+                        msgd_fisher_subset_weights(n, b, subset, &mut rng)
+                    };
+                    w.iter().map(|w| w - 1.0 / n as f64).collect()
+                })
+                .collect();
+            let scale = 1.0 / (b * n) as f64;
+            for i in 0..n {
+                for j in 0..=i {
+                    let truth = match (centred, i == j) {
+                        (true, true) => scale * (1.0 - 1.0 / n as f64),
+                        (true, false) => -scale / n as f64,
+                        (false, true) => scale,
+                        (false, false) => 0.0,
+                    };
+                    let products: Vec<f64> = draws.iter().map(|v| v[i] * v[j]).collect();
+                    let what = format!("B = {subset}, centred {centred}: E[v_{i} v_{j}]");
+                    assert_within(&products, truth, &what);
+                }
+            }
+        }
     }
 }
 
