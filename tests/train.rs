@@ -296,14 +296,14 @@ fn an_existing_run_is_never_overwritten_and_resume_checks_the_configuration() {
     let mut config: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(&std::fs::read(&run_json).unwrap()).unwrap();
     config.insert("note".into(), "lr sweep, first try".into());
-    // A run.json written before --noise-every, --leading-unscaled and --noise-samples resumes
-    // as their defaults.
+    // A run.json written before --noise-every, --leading-unscaled and --noise-samples (and
+    // before the noise settings were recorded whole, with `noise_trace`) resumes as their
+    // defaults.
+    let null = Some(serde_json::Value::Null);
     assert_eq!(config.remove("noise_every"), Some(1.into()));
     assert_eq!(config.remove("leading_unscaled"), Some(false.into()));
-    assert_eq!(
-        config.remove("noise_samples"),
-        Some(serde_json::Value::Null)
-    );
+    assert_eq!(config.remove("noise_samples"), null);
+    assert_eq!(config.remove("noise_trace"), null);
     std::fs::write(&run_json, serde_json::to_vec(&config).unwrap()).unwrap();
     train_ok(&run, &["--dynamic", "gd", "--steps", "50", "--resume"]);
     assert_eq!(csv(&run).last().unwrap()[0], "50");

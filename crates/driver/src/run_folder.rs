@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{ensure, Context, Result};
-use curvscope_metrics::{DescentOptions, Dynamic};
+use curvscope_metrics::DescentOptions;
 use curvscope_model::checkpoint::{META_FILE, MODEL_FILE};
 use curvscope_model::files::{is_atomic_write_leftover, write_atomic};
 use curvscope_model::{
@@ -38,27 +38,19 @@ pub struct RunConfig {
     pub dataset: DatasetInfo,
     pub eval_data: Option<String>,
     pub eval_dataset: Option<DatasetInfo>,
-    pub dynamic: Dynamic,
+    /// The dynamic and every setting of its noise, the seed included (which also draws θ₀),
+    /// as run.json's top-level fields: one list, so a new noise option is recorded and checked
+    /// on resume without being listed here again. The fields added later (`noise_every`,
+    /// `leading_unscaled`, `noise_samples`, `noise_trace`) default when an older run.json lacks
+    /// them.
+    #[serde(flatten)]
+    pub descent: DescentOptions,
     pub lr: f64,
-    pub batch: usize,
     pub steps: u64,
     pub snapshot_every: u64,
-    pub refresh_every: u64,
-    pub noise_std: Option<f64>,
-    pub rank: usize,
-    /// Absent from runs written before it: every step.
-    #[serde(default = "DescentOptions::default_noise_every")]
-    pub noise_every: u64,
-    /// Absent from runs written before it: rescaled.
-    #[serde(default)]
-    pub leading_unscaled: bool,
-    /// Absent from runs written before it: `None`.
-    #[serde(default)]
-    pub noise_samples: Option<usize>,
     /// θ₀'s random initialisation, or `None` with `init_from`.
     pub init: Option<Init>,
     pub init_from: Option<PathBuf>,
-    pub seed: u64,
     pub precision: Precision,
 }
 
@@ -118,10 +110,10 @@ impl Run<'_> {
         let c = self.config;
         let mut meta = CheckpointMeta {
             step: Some(step),
-            dynamic: Some(c.dynamic.name().into()),
+            dynamic: Some(c.descent.dynamic.name().into()),
             lr: Some(c.lr),
-            batch_size: Some(c.batch),
-            seed: Some(c.seed),
+            batch_size: Some(c.descent.batch),
+            seed: Some(c.descent.seed),
             dataset: Some(c.dataset.clone()),
             ..CheckpointMeta::new(c.arch.clone())
         };

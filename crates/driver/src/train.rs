@@ -238,7 +238,7 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
     check_noise_flags(&args)?;
     let (arch, theta_init) = architecture(&args)?;
     let data = load_dataset(&args.data, args.data_seed)?;
-    let mut options = DescentOptions {
+    let options = DescentOptions {
         dynamic: args.dynamic,
         batch: args.batch,
         refresh_every: args.refresh_every,
@@ -291,24 +291,16 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
         dataset: data.info().clone(),
         eval_data: args.eval_data.clone(),
         eval_dataset: eval_data.as_ref().map(|d| d.info().clone()),
-        dynamic: args.dynamic,
+        descent: options,
         lr: args.lr,
-        batch: args.batch,
         steps: args.steps,
         snapshot_every: args.snapshot_every,
-        refresh_every: args.refresh_every,
-        noise_std: args.noise_std,
-        rank: args.rank,
-        noise_every: args.noise_every,
-        leading_unscaled: args.leading_unscaled,
-        noise_samples: args.noise_samples,
         init: match (&args.init_from, args.init) {
             (Some(_), _) => None,
             (None, InitKind::Pytorch) => Some(Init::PyTorch),
             (None, InitKind::Normal) => Some(Init::Normal { std: args.init_std }),
         },
         init_from: args.init_from.clone(),
-        seed: args.seed,
         precision: args.precision,
     };
     let out = args.out.as_path();
@@ -339,6 +331,7 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
         )?;
     }
 
+    let mut options = config.descent.clone();
     if args.dynamic == Dynamic::GldConst && options.noise_std.is_none() {
         options.noise_std = Some(isotropic_std(
             objective.as_ref(),
@@ -473,8 +466,8 @@ fn resume_point(args: &TrainArgs, config: &RunConfig, theta0: &[f64]) -> Result<
     )
     .with_context(|| format!("parsing {}", run_file.display()))?;
     // Before --noise-std was refused for the other dynamics, runs recorded it unused.
-    if saved.dynamic != Dynamic::GldConst {
-        saved.noise_std = None;
+    if saved.descent.dynamic != Dynamic::GldConst {
+        saved.descent.noise_std = None;
     }
     // The data are compared by `same_data`: a run.json written before the inputs' hash was
     // kept has none, and is checked on the rest, as it was then.
