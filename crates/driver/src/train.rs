@@ -250,18 +250,6 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
         leading_unscaled: args.leading_unscaled,
         noise_samples: args.noise_samples,
     };
-    // Sized for all N samples, as analyze's: a rank holding a share needs less.
-    let budget = job.smallest(args.max_memory.unwrap_or_else(flags::default_memory_budget));
-    let plan = TrainingPlan::new(&options, arch.dim(), data.len(), budget)?;
-    if plan.chunk < plan.requested_chunk && options.streams_per_sample_gradients() && job.leads() {
-        eprintln!(
-            "note: streaming {} per-sample gradients at a time (not {}) to stay within the {} \
-             memory budget",
-            plan.chunk,
-            plan.requested_chunk,
-            format_bytes(budget)
-        );
-    }
     ensure!(
         args.batch <= data.len(),
         "--batch {} exceeds the {} training samples",
@@ -276,9 +264,21 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
         );
     }
     ensure!(
-        args.dynamic != Dynamic::MsgdCovB || args.noise_samples.unwrap_or(args.batch) >= 2,
+        args.dynamic != Dynamic::MsgdCovB || options.cov_b_samples() >= 2,
         "msgd-cov-b centres its noise over B ≥ 2 samples (--noise-samples, or --batch without it)"
     );
+    // Sized for all N samples, as analyze's: a rank holding a share needs less.
+    let budget = job.smallest(args.max_memory.unwrap_or_else(flags::default_memory_budget));
+    let plan = TrainingPlan::new(&options, arch.dim(), data.len(), budget)?;
+    if plan.chunk < plan.requested_chunk && options.streams_per_sample_gradients() && job.leads() {
+        eprintln!(
+            "note: streaming {} per-sample gradients at a time (not {}) to stay within the {} \
+             memory budget",
+            plan.chunk,
+            plan.requested_chunk,
+            format_bytes(budget)
+        );
+    }
     let eval_data = args
         .eval_data
         .as_deref()

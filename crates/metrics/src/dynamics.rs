@@ -522,6 +522,11 @@ impl DescentOptions {
         1
     }
 
+    /// B of M-SGD Cov-B: `noise_samples`, else b.
+    pub fn cov_b_samples(&self) -> usize {
+        self.noise_samples.unwrap_or(self.batch)
+    }
+
     /// Whether the noise estimates stream the N per-sample gradients (Σ_t's trace, diagonal
     /// or centred rows): every Gaussian dynamic but those whose trace is given and whose shape
     /// needs no Σ_t — GLD const with `noise_std`, and GLD const, dynamic, Hessian and 1st
@@ -602,8 +607,7 @@ impl Descent {
             "b, R, k, K and B must be positive"
         );
         assert!(
-            options.dynamic != Dynamic::MsgdCovB
-                || options.noise_samples.unwrap_or(options.batch) >= 2,
+            options.dynamic != Dynamic::MsgdCovB || options.cov_b_samples() >= 2,
             "Cov-B centres over B ≥ 2 samples"
         );
         let structure = match (options.dynamic, options.noise_std) {
@@ -671,10 +675,12 @@ impl Descent {
                 None => msgd_fisher_b_weights(n, b, &mut rng),
                 Some(subset) => msgd_fisher_subset_weights(n, b, subset, &mut rng),
             }),
-            Dynamic::MsgdCovB => {
-                let subset = self.options.noise_samples.unwrap_or(b);
-                weights(msgd_cov_b_weights(n, b, subset, &mut rng))
-            }
+            Dynamic::MsgdCovB => weights(msgd_cov_b_weights(
+                n,
+                b,
+                self.options.cov_b_samples(),
+                &mut rng,
+            )),
             Dynamic::GdRademacher => weights(rademacher_weights(n, &mut rng)),
             _ => {
                 let due = self.options.dynamic.refreshes()
