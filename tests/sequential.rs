@@ -202,6 +202,27 @@ fn python_batches_svhn_files_and_normalisation_reach_the_network() {
             .unwrap()
             .loss(&theta);
     assert_ne!(loss, unnormalised);
+    // The same images stored flat, [N, 3072]: channels are the model's [3, 32, 32] first.
+    let labels = raw.labels().unwrap().to_vec();
+    let flat = tmp.path().join("flat.npz");
+    let n = raw.len() as u64;
+    common::write_npz(&flat, raw.x(), &[n, 3 * 32 * 32], &labels);
+    let normalised = raw.clone().normalized(&norm).unwrap();
+    assert_eq!(
+        assert_info_loss_is_the_librarys(&ckpt, &flat, &arch, &theta, &normalised),
+        loss
+    );
+    // Channels-last images are refused as such, not blamed on `normalize`.
+    let last = tmp.path().join("channels-last.npz");
+    common::write_npz(&last, raw.x(), &[n, 32, 32, 3], &labels);
+    let out = curvscope(&["info", path(&ckpt), "--data", path(&last)]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && stderr.contains("samples are [32, 32, 3], the model takes [3, 32, 32]")
+            && !stderr.contains("normalize"),
+        "{stderr}"
+    );
     let svhn = datasets.join("svhn_32x32.mat");
     let data = load_svhn_mat(&svhn).unwrap().normalized(&norm).unwrap();
     assert_info_loss_is_the_librarys(&ckpt, &svhn, &arch, &theta, &data);

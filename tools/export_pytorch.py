@@ -51,17 +51,33 @@ def _is(module, *kinds):
 
 
 def _refuse_hooks(name, module):
+    lazy = isinstance(module, nn.modules.lazy.LazyModuleMixin)
+    _refuse_unless(not (lazy and module.has_uninitialized_params()), name, module,
+                   "a lazy module not yet initialised: run the model once first")
     hooks = [module._forward_hooks, module._forward_pre_hooks]
     _refuse_unless(not any(hooks), name, module,
                    "forward hooks change what it computes and cannot be exported")
 
 
-def _layer(name, module):
-    """The curvscope layer JSON (without its name) of one module."""
+def _padding(module, name):
+    """Conv2d's padding as numbers: 'valid' is 0, and 'same' (stride 1) is (k − 1)/2 for odd k;
+    an even kernel's 'same' pads one side more, which curvscope cannot express."""
+    if module.padding == "valid":
+        return 0
+    if module.padding == "same":
+        odd = all(k % 2 == 1 for k in module.kernel_size)
+        _refuse_unless(odd, name, module, "padding='same' with an even kernel pads unevenly")
+        return _size2(tuple((k - 1) // 2 for k in module.kernel_size), "padding", name)
+    return _size2(module.padding, "padding", name)
+
+
+def _layer(name, module, seen):
+    """The curvscope layer JSON (without its name) of one module; `seen` maps the modules
+    exported so far to their names (see `_layers`)."""
     check = lambda ok, why: _refuse_unless(ok, name, module, why)  # noqa: E731
     _refuse_hooks(name, module)
     if _is(module, nn.Sequential):
-        return {"type": "group", "layers": _layers(module, name)}
+        return {"type": "group", "layers": _layers(module, name, seen)}
     if _is(module, nn.Conv2d):
         check(module.groups == 1, "grouped convolutions are not supported")
         check(tuple(module.dilation) == (1, 1), "dilated convolutions are not supported")
@@ -71,7 +87,7 @@ def _layer(name, module):
             "out": module.out_channels,
             "kernel": _size2(module.kernel_size, "kernel_size", name),
             "stride": _size2(module.stride, "stride", name),
-            "padding": _size2(module.padding, "padding", name),
+            "padding": _padding(module, name),
             "bias": module.bias is not None,
         }
     if _is(module, nn.Linear):
@@ -119,12 +135,25 @@ def _layer(name, module):
     )
 
 
-def _layers(sequential, prefix=""):
-    """The layers of an nn.Sequential; a child's name is written unless it is its index."""
+def _layers(sequential, prefix="", seen=None):
+    """The layers of an nn.Sequential; a child's name is written unless it is its index.
+
+    Every entry, repeats included: `named_children()` yields a module object once, so
+    `relu = nn.ReLU(); nn.Sequential(conv, relu, conv2, relu)` would lose its second ReLU and
+    export another function. A module with parameters or buffers used twice (tied weights,
+    shared running statistics) is refused: curvscope gives each layer its own tensors."""
+    seen = {} if seen is None else seen
     layers = []
-    for index, (child, module) in enumerate(sequential.named_children()):
+    for index, (child, module) in enumerate(sequential._modules.items()):
         name = f"{prefix}.{child}" if prefix else child
-        layer = _layer(name, module)
+        _refuse_unless(module is not None, name, module, "an empty (None) entry")
+        stateful = any(True for _ in module.parameters()) or any(True for _ in module.buffers())
+        _refuse_unless(not (stateful and id(module) in seen), name, module,
+                       f"the same module as `{seen.get(id(module))}`: its tensors would be "
+                       "shared (tied weights), which curvscope cannot express; give each use "
+                       "its own module")
+        seen.setdefault(id(module), name)
+        layer = _layer(name, module, seen)
         if child != str(index):
             layer = {"name": child, **layer}
         layers.append(layer)
@@ -136,7 +165,14 @@ def architecture(model, input_shape):
     _refuse_unless(_is(model, nn.Sequential), "(the model)", model,
                    "the model must be an nn.Sequential (wrap its parts in one, in forward order)")
     _refuse_hooks("(the model)", model)
-    return {"name": "sequential", "input": [int(s) for s in input_shape], "layers": _layers(model)}
+    layers = _layers(model)
+    seen = {}
+    for name, parameter in model.named_parameters(remove_duplicate=False):
+        if id(parameter) in seen:
+            raise Unsupported(f"parameter `{name}` is `{seen[id(parameter)]}` (tied weights), "
+                              "which curvscope cannot express; untie them")
+        seen[id(parameter)] = name
+    return {"name": "sequential", "input": [int(s) for s in input_shape], "layers": layers}
 
 
 def normalization(mean, std, channels):
@@ -163,13 +199,18 @@ def export(model, input_shape, out, dtype=torch.float32, normalize=None, **meta)
     """
     from safetensors.torch import save_file
 
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype={dtype}: curvscope reads float32 or float64 checkpoints")
     arch = architecture(model, input_shape)
+    first = next(model.parameters(), None)
+    if first is None:
+        raise ValueError("the model has no parameters: there is no gradient or Hessian to measure")
     if normalize is not None:
         meta = {"normalize": normalization(*normalize, channels=int(input_shape[0])), **meta}
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        model(torch.zeros((1, *input_shape), dtype=next(model.parameters()).dtype))
+        model(torch.zeros((1, *input_shape), dtype=first.dtype))
     model.train(was_training)
     tensors = {}
     for name, tensor in model.state_dict().items():
@@ -267,7 +308,16 @@ def _self_check():
         (nn.Sequential(Residual(nn.Linear(2, 2))), "module `0` (Residual) cannot be expressed"),
         (nn.Sequential(Doubled(2, 2)), "module `0` (Doubled) cannot be expressed"),
         (hooked(nn.Sequential(nn.Linear(2, 2), nn.ReLU()), 1), "module `1` (ReLU): forward hooks"),
+        (nn.Sequential(nn.LazyLinear(2)), "module `0` (LazyLinear): a lazy module not yet"),
+        (nn.Sequential(nn.Conv2d(1, 2, 2, padding="same")), "'same' with an even kernel"),
     ]
+    tied = nn.Linear(2, 2)
+    refusals.append((nn.Sequential(tied, nn.ReLU(), nn.Sequential(tied)),
+                     "module `2.0` (Linear): the same module as `0`"))
+    first, second = nn.Linear(2, 2), nn.Linear(2, 2)
+    second.weight = first.weight
+    refusals.append((nn.Sequential(first, nn.ReLU(), second),
+                     "parameter `2.weight` is `0.weight` (tied weights)"))
     for model, message in refusals:
         try:
             architecture(model, (2,))
@@ -275,6 +325,22 @@ def _self_check():
             assert message in str(e), (message, str(e))
         else:
             raise AssertionError(f"not refused: {model}")
+    # A parameterless module used twice is exported at each place, as PyTorch runs it.
+    relu = nn.ReLU()
+    shared = nn.Sequential(nn.Linear(3, 4), relu, nn.Linear(4, 4), relu, nn.Linear(4, 2))
+    assert [layer["type"] for layer in architecture(shared, (3,))["layers"]] == [
+        "linear", "relu", "linear", "relu", "linear"]
+    padded = nn.Sequential(nn.Conv2d(1, 2, 3, padding="same"), nn.Conv2d(2, 2, 3, padding="valid"))
+    assert [layer["padding"] for layer in architecture(padded, (1, 5, 5))["layers"]] == [1, 0]
+    for bad, message in [(dict(dtype=torch.float16), "dtype=torch.float16"),
+                         (dict(model=nn.Sequential(nn.ReLU())), "no parameters")]:
+        with tempfile.TemporaryDirectory() as out:
+            try:
+                export(**{"model": shared, "input_shape": (3,), "out": out, **bad})
+            except ValueError as e:
+                assert message in str(e), (message, str(e))
+            else:
+                raise AssertionError(f"{bad} not refused")
     print("export_pytorch self-check passed: every layer kind exported and read back; "
           f"{len(refusals)} unsupported models refused")
 
