@@ -308,30 +308,55 @@ pub fn proposition1(
         trace_h_sigma,
         isotropic_trace_h_sigma(trace_h, trace_sigma, dim),
     );
-    let ill_conditioning = condition_ks(eigenvalues.len() - 1)
-        .into_iter()
-        .map(|k| {
-            let d = ill_conditioning_exponent(lambda1, eigenvalues[k], dim);
-            IllConditioning {
-                k,
-                lambda_k1: eigenvalues[k],
-                d,
-                holds: d.is_some_and(|d| d > 0.5),
-            }
-        })
-        .collect();
     Proposition1 {
         dim,
         lambda1,
         trace_h,
-        ill_conditioning,
-        first_ill_conditioned_k: first_ill_conditioned_k(eigenvalues, dim),
-        ill_conditioning_k_max: eigenvalues.len() - 1,
+        ill_conditioning: Vec::new(),
+        first_ill_conditioned_k: None,
+        ill_conditioning_k_max: 0,
         projection_coefficient: a_hat,
         bound,
         ratio,
         bound_holds: bound.zip(ratio).map(|(b, r)| !bound_exceeds_ratio(b, r)),
         negative_curvature: negative_curvature(eigenvalues, lambda_min),
+    }
+    .with_condition1_over(eigenvalues)
+}
+
+impl Proposition1 {
+    /// Condition 1 evaluated over `eigenvalues` (descending, λ₁ first): the top k of
+    /// [`proposition1`], or every eigenvalue where the whole spectrum is known. Only condition
+    /// 1 is: â, the bound and the negative-curvature flag stay those of the top eigenpair
+    /// (λ₁ and u₁ from one solver) and λ_min.
+    ///
+    /// ```
+    /// use curvscope_metrics::proposition1;
+    /// // Top 2 of D = 100 cannot show λ_{k+1} < λ₁/10; all four eigenvalues can (k = 3).
+    /// let p = proposition1(&[100.0, 50.0], None, 175.0, 1.0, 0.5, 10.0, 100);
+    /// assert_eq!((p.first_ill_conditioned_k, p.ill_conditioning_k_max), (None, 1));
+    /// let whole = p.clone().with_condition1_over(&[100.0, 50.0, 20.0, 5.0]);
+    /// assert_eq!((whole.first_ill_conditioned_k, whole.ill_conditioning_k_max), (Some(3), 3));
+    /// assert_eq!((whole.bound, whole.lambda1), (p.bound, p.lambda1));
+    /// ```
+    pub fn with_condition1_over(mut self, eigenvalues: &[f64]) -> Self {
+        let dim = self.dim;
+        let lambda1 = eigenvalues[0];
+        self.ill_conditioning = condition_ks(eigenvalues.len() - 1)
+            .into_iter()
+            .map(|k| {
+                let d = ill_conditioning_exponent(lambda1, eigenvalues[k], dim);
+                IllConditioning {
+                    k,
+                    lambda_k1: eigenvalues[k],
+                    d,
+                    holds: d.is_some_and(|d| d > 0.5),
+                }
+            })
+            .collect();
+        self.first_ill_conditioned_k = first_ill_conditioned_k(eigenvalues, dim);
+        self.ill_conditioning_k_max = eigenvalues.len() - 1;
+        self
     }
 }
 

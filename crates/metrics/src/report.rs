@@ -69,7 +69,8 @@ impl Default for CurvatureOptions {
 pub struct HessianSpectrum {
     /// Top eigenpairs, λ₁ ≥ λ₂ ≥ … (at least one).
     pub top: Eigenpairs,
-    /// Tr(H): exact where the objective has an exact diagonal, else deflated Hutchinson.
+    /// Tr(H): exact where the objective has an exact diagonal or the whole spectrum was
+    /// computed ([`HessianSpectrum::with_dense_spectrum`]), else deflated Hutchinson.
     pub trace: Estimate,
     /// diag(H), where the objective computes it exactly ([`Objective::hessian_diagonal`]).
     #[serde(default)]
@@ -146,6 +147,10 @@ impl HessianSpectrum {
     /// Adds every eigenvalue of H at θ ([`dense_eigenvalues`] on the exact-HVP operator,
     /// [`HESSIAN_COLUMNS_PER_PASS`] columns at a time); `progress(columns_done)` follows the
     /// D HVPs. Refuses before any HVP when the D×D matrix would exceed `budget_bytes`.
+    ///
+    /// Tr(H) then is exact for any network: where it was a Hutchinson estimate (no exact
+    /// diagonal: tanh, sigmoid), it becomes the sum of the assembled diagonal (D HVPs with
+    /// unit vectors, the work it counts).
     pub fn with_dense_spectrum<O: Objective + ?Sized>(
         mut self,
         objective: &O,
@@ -154,12 +159,11 @@ impl HessianSpectrum {
         progress: &dyn Fn(usize),
     ) -> Result<Self, DenseSpectrumError> {
         let h = HessianOperator::new(objective, theta);
-        self.dense = Some(dense_eigenvalues(
-            &h,
-            HESSIAN_COLUMNS_PER_PASS,
-            budget_bytes,
-            progress,
-        )?);
+        let dense = dense_eigenvalues(&h, HESSIAN_COLUMNS_PER_PASS, budget_bytes, progress)?;
+        if self.diagonal.is_none() {
+            self.trace = Estimate::exact(dense.trace, theta.len());
+        }
+        self.dense = Some(dense);
         Ok(self)
     }
 }
@@ -268,7 +272,8 @@ pub struct Report {
     pub isotropic_trace_h_sigma: f64,
     /// Tr(HΣ)/Tr(HΣ̄); `None` when Tr(HΣ̄) ≤ 0 (Tr(H) ≤ 0 or Tr(Σ) = 0).
     pub anisotropy_ratio: Option<f64>,
-    /// Proposition 1: conditions, â, bound â·λ₁²·D/Tr(H)² against the ratio.
+    /// Proposition 1: conditions, â, bound â·λ₁²·D/Tr(H)² against the ratio; condition 1 over
+    /// every eigenvalue where the whole spectrum was computed, else over the top k.
     pub proposition1: Proposition1,
     /// Top eigenvalues of Σ (empty when `sigma_top_k` is 0).
     pub sigma_eigenvalues: Vec<f64>,
@@ -351,6 +356,20 @@ pub fn report_from_spectrum<O: Objective + ?Sized>(
         .quadratic_forms
         .first()
         .expect("one quadratic form per top eigenvector, and at least one");
+    let proposition1 = proposition1(
+        &hessian.top.eigenvalues,
+        hessian.lambda_min,
+        hessian.trace.value,
+        noise.trace.value,
+        u1_sigma_u1,
+        trace_h_sigma.value,
+        dim,
+    );
+    // Condition 1 over every eigenvalue where the whole spectrum is known.
+    let proposition1 = match &hessian.dense {
+        Some(dense) => proposition1.with_condition1_over(&dense.eigenvalues),
+        None => proposition1,
+    };
     Report {
         dim,
         n_samples: objective.n_samples(),
@@ -367,15 +386,7 @@ pub fn report_from_spectrum<O: Objective + ?Sized>(
             .as_ref()
             .map(|diagonal| layer_traces(&objective.parameter_tensors(), diagonal, &noise.diagonal))
             .unwrap_or_default(),
-        proposition1: proposition1(
-            &hessian.top.eigenvalues,
-            hessian.lambda_min,
-            hessian.trace.value,
-            noise.trace.value,
-            u1_sigma_u1,
-            trace_h_sigma.value,
-            dim,
-        ),
+        proposition1,
         trace_sigma: noise.trace,
         u_sigma_u: noise.quadratic_forms,
         anisotropy_ratio: anisotropy_ratio(trace_h_sigma.value, isotropic),

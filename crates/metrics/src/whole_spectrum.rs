@@ -33,7 +33,7 @@ pub struct WholeSpectrum {
 /// use curvscope_hessian::DenseSpectrum;
 /// use curvscope_metrics::whole_spectrum;
 ///
-/// let dense = DenseSpectrum { eigenvalues: vec![4.0, 2.0, 0.0, -1.0], asymmetry: 0.0 };
+/// let dense = DenseSpectrum { eigenvalues: vec![4.0, 2.0, 0.0, -1.0], asymmetry: 0.0, trace: 5.0 };
 /// let w = whole_spectrum(&dense, &[4.0, 2.0 + 2e-9]);
 /// assert_eq!((w.negative, w.near_zero), (1, 1));
 /// assert!((w.lanczos_max_rel_diff - 5e-10).abs() < 1e-15);

@@ -194,6 +194,34 @@ fn tanh_mlp_and_toy2d_are_refused_and_fall_back_to_hutchinson() {
         "GGN trace {gauss_newton} vs Tr(H) {}",
         h.trace()
     );
+    // With the whole spectrum, Tr(H) is exact for tanh too (the assembled diagonal), and
+    // Proposition 1's condition 1 is scanned over all D eigenvalues, not the top k.
+    let whole = HessianSpectrum::compute(&tanh, &theta, &curvature(1))
+        .with_dense_spectrum(&tanh, &theta, u64::MAX, &|_| {})
+        .unwrap();
+    assert_eq!(whole.trace.estimator, Estimator::Exact);
+    assert!(
+        (whole.trace.value - h.trace()).abs() <= 1e-12 * h.amax(),
+        "{} vs {}",
+        whole.trace.value,
+        h.trace()
+    );
+    let options = ReportOptions {
+        chunk: 16,
+        sigma_top_k: 0,
+        sharpness: None,
+        ..ReportOptions::default()
+    };
+    let report = report_from_spectrum(&tanh, &theta, &whole, &options);
+    assert_eq!(report.trace_h, whole.trace);
+    assert_eq!(report.proposition1.ill_conditioning_k_max, tanh.dim() - 1);
+    assert_eq!(
+        report.hessian_eigenvalues.len(),
+        1,
+        "the top k stay Lanczos'"
+    );
+    // λ₁ of â and the bound is the one paired with u₁ (Lanczos'), not the dense one.
+    assert_eq!(report.proposition1.lambda1, report.hessian_eigenvalues[0]);
     let objectives: [(&dyn Objective, Vec<f64>); 2] = [(&tanh, theta), (&toy, vec![0.3, -0.2])];
     for (obj, theta) in objectives {
         assert!(obj.hessian_diagonal(&theta).is_none());
