@@ -170,7 +170,7 @@ impl std::fmt::Display for ArchSpec {
 impl ArchSpec {
     /// Checks that the spec describes a network that can be built: every size at least 1,
     /// a CNN with at least one conv layer whose inputs are large enough for its kernel and
-    /// 2×2 pooling, and D at most [`MAX_DIM`]. JSON specs are checked when deserialized.
+    /// 2×2 pooling, and D from 1 to [`MAX_DIM`]. JSON specs are checked when deserialized.
     ///
     /// ```
     /// use curvscope_model::{Activation, ArchSpec};
@@ -266,6 +266,11 @@ impl ArchSpec {
             }
         }
         let dim = self.dim();
+        if dim == 0 {
+            return refuse(
+                "it has no parameters (D = 0): there is no gradient or Hessian to measure".into(),
+            );
+        }
         if dim > MAX_DIM {
             return refuse(format!(
                 "D = {} parameters would need {:.1} GB for θ alone (f64); at most {MAX_DIM} \
@@ -345,6 +350,31 @@ impl ArchSpec {
     /// ```
     pub fn same_spec(&self, other: &ArchSpec) -> bool {
         serde_json::to_value(self).ok() == serde_json::to_value(other).ok()
+    }
+
+    /// `self` and `other` as an error message names two specs that differ: their summaries
+    /// (`mlp 64→8→10 (tanh)`), or their JSON where the summaries are alike (two sequential nets
+    /// with other kernels, say).
+    ///
+    /// ```
+    /// use curvscope_model::{Activation, ArchSpec};
+    /// let mlp = |h| ArchSpec::Mlp { input: 4, hidden: vec![h], classes: 2,
+    ///     activation: Activation::Relu };
+    /// assert_eq!(mlp(3).contrast(&mlp(5)), ("mlp 4→3→2 (relu)".into(), "mlp 4→5→2 (relu)".into()));
+    /// let a: ArchSpec = serde_json::from_str(
+    ///     r#"{"name":"sequential","input":[4],"layers":[{"type":"linear","out":2}]}"#).unwrap();
+    /// let b: ArchSpec = serde_json::from_str(
+    ///     r#"{"name":"sequential","input":[4],"layers":[{"type":"linear","out":2,"bias":false}]}"#).unwrap();
+    /// let (x, y) = a.contrast(&b);
+    /// assert!(x.contains(r#""bias":true"#) && y.contains(r#""bias":false"#), "{x} {y}");
+    /// ```
+    pub fn contrast(&self, other: &ArchSpec) -> (String, String) {
+        let (a, b) = (self.to_string(), other.to_string());
+        if a != b {
+            return (a, b);
+        }
+        let json = |spec: &ArchSpec| serde_json::to_string(spec).unwrap_or(a.clone());
+        (json(self), json(other))
     }
 
     /// Constant tensors stored beside the parameters but not part of θ, as (PyTorch name,

@@ -133,21 +133,6 @@ const PER_SAMPLE_COPY_BYTES: usize = 1 << 24;
 /// enough to amortise per-op overhead (docs/PERFORMANCE.md).
 pub const SAMPLES_PER_BLOCK: usize = 50;
 
-/// Whether samples of shape `data` are laid out as the model's `input` (both row-major, of
-/// equal length): equal once axes of size 1 are dropped, or either one flat. Anything else,
-/// channels-last images for a `[C, H, W]` model say, would be read with its values scrambled.
-fn same_layout(data: &[usize], input: &[usize]) -> bool {
-    let squeezed = |shape: &[usize]| {
-        shape
-            .iter()
-            .copied()
-            .filter(|&s| s != 1)
-            .collect::<Vec<_>>()
-    };
-    let (data, input) = (squeezed(data), squeezed(input));
-    data.len() <= 1 || input.len() <= 1 || data == input
-}
-
 impl<B: Backend> BurnObjective<B> {
     /// The objective of `arch` on `data` (images are flattened; targets become one-hot rows
     /// for classifiers, a column for regression).
@@ -174,23 +159,28 @@ impl<B: Backend> BurnObjective<B> {
         if n == 0 {
             return misfit("it has no samples".into());
         }
-        if features != arch.input_len() {
-            return misfit(format!(
-                "samples have {features} values, the model takes {}",
-                arch.input_len()
-            ));
-        }
-        if !same_layout(data.sample_shape(), &arch.input_shape()) {
-            return misfit(format!(
-                "samples are {:?}, the model takes {:?} (reorder the axes, e.g. images from \
-                 [H, W, C] to [C, H, W], or flatten them)",
-                data.sample_shape(),
-                arch.input_shape()
-            ));
+        if let Err(DataError::Inconsistent(what)) = data.fits_input(&arch.input_shape()) {
+            return misfit(what);
         }
         match (arch.classes(), data.targets(), &arch) {
             (Some(c), Targets::Classes { n_classes, .. }, _) if *n_classes <= c => {}
-            (Some(c), _, _) => return misfit(format!("the model needs class labels in 0..{c}")),
+            (Some(c), Targets::Classes { labels, n_classes }, _) => {
+                let last = c.saturating_sub(1);
+                return misfit(match labels.iter().position(|&l| l >= c as i64) {
+                    Some(i) => format!(
+                        "the model has {c} classes (labels 0 to {last}), but sample {i} has \
+                         label {}",
+                        labels[i]
+                    ),
+                    None => format!("the model has {c} classes, the data {n_classes}"),
+                });
+            }
+            (Some(c), _, _) => {
+                return misfit(format!(
+                    "the model needs class labels 0 to {}",
+                    c.saturating_sub(1)
+                ))
+            }
             (None, Targets::Regression(_), ArchSpec::FixedOutput { .. })
             | (None, Targets::None, ArchSpec::Toy2d) => {}
             (None, _, ArchSpec::FixedOutput { .. }) => {

@@ -413,8 +413,9 @@ impl Dataset {
     }
 
     /// The same data with another sample shape of the same size, e.g. `[784]` instead of
-    /// `[1, 28, 28]` for a fully connected network.
-    pub fn reshape(&self, sample_shape: Vec<usize>) -> Result<Dataset, DataError> {
+    /// `[1, 28, 28]` for a fully connected network. Takes the data, so that a reshape costs no
+    /// copy of it.
+    pub fn reshape(mut self, sample_shape: Vec<usize>) -> Result<Dataset, DataError> {
         let len: usize = sample_shape.iter().product();
         if len != self.sample_len() {
             return Err(DataError::Inconsistent(format!(
@@ -422,10 +423,40 @@ impl Dataset {
                 self.sample_shape
             )));
         }
-        Ok(Dataset {
-            sample_shape,
-            ..self.clone()
-        })
+        self.sample_shape = sample_shape;
+        Ok(self)
+    }
+
+    /// Whether samples fit a model's `input` (`[C, H, W]` or `[F]`): as many values, laid out
+    /// as the model reads them — stored flat, or with extra axes of size 1, is fine; another
+    /// order of axes (channels-last images), which the model would read scrambled, is not.
+    /// The error says which.
+    ///
+    /// ```
+    /// use curvscope_model::{Dataset, Targets};
+    /// let flat = Dataset::new("d", vec![0.0; 2 * 12], vec![12], Targets::None, None)?;
+    /// flat.fits_input(&[3, 2, 2])?;
+    /// let err = flat.clone().reshape(vec![2, 2, 3])?.fits_input(&[3, 2, 2]).unwrap_err().to_string();
+    /// assert!(err.contains("samples are [2, 2, 3], the model takes [3, 2, 2]"), "{err}");
+    /// assert!(flat.fits_input(&[10]).unwrap_err().to_string().contains("12 values"));
+    /// # Ok::<(), curvscope_model::DataError>(())
+    /// ```
+    pub fn fits_input(&self, input: &[usize]) -> Result<(), DataError> {
+        let (features, wanted) = (self.sample_len(), input.iter().product::<usize>());
+        let misfit = |what: String| Err(DataError::Inconsistent(what));
+        if features != wanted {
+            return misfit(format!(
+                "samples have {features} values, the model takes {wanted}"
+            ));
+        }
+        if !same_layout(&self.sample_shape, input) {
+            return misfit(format!(
+                "samples are {:?}, the model takes {input:?} (reorder the axes, e.g. images \
+                 from [H, W, C] to [C, H, W], or flatten them)",
+                self.sample_shape
+            ));
+        }
+        Ok(())
     }
 
     fn with_parts(&self, x: Vec<f32>, targets: Targets) -> Dataset {
@@ -438,6 +469,21 @@ impl Dataset {
         )
         .expect("a subset of a consistent dataset is consistent")
     }
+}
+
+/// Whether samples of shape `data` are laid out as the model's `input` (both row-major, of
+/// equal length): equal once axes of size 1 are dropped, or either one flat. Anything else,
+/// channels-last images for a `[C, H, W]` model say, would be read with its values scrambled.
+fn same_layout(data: &[usize], input: &[usize]) -> bool {
+    let squeezed = |shape: &[usize]| {
+        shape
+            .iter()
+            .copied()
+            .filter(|&s| s != 1)
+            .collect::<Vec<_>>()
+    };
+    let (data, input) = (squeezed(data), squeezed(input));
+    data.len() <= 1 || input.len() <= 1 || data == input
 }
 
 #[cfg(test)]
@@ -492,9 +538,9 @@ mod tests {
             (&[2.0, 3.0, 4.0, 5.0][..], Some(&[1, 0][..]))
         );
         assert_eq!(ds.targets_f64(), Some(vec![3.0, 1.0, 0.0, 2.0]));
-        let flat = ds.reshape(vec![1, 2]).unwrap();
+        let flat = ds.clone().reshape(vec![1, 2]).unwrap();
         assert_eq!((flat.sample_shape(), flat.x()), (&[1, 2][..], ds.x()));
-        assert!(ds.reshape(vec![3]).is_err());
+        assert!(ds.clone().reshape(vec![3]).is_err());
         let reg = Dataset::new(
             "r",
             vec![1.0, 2.0],
@@ -520,7 +566,7 @@ mod tests {
             [1.0 / 3.0, 0.25, 1.0 / 3.0, 0.25]
         );
         assert_eq!(ds.slice(0..1).x_f64(), [0.1, 0.2]);
-        assert_eq!(ds.reshape(vec![1, 2]).unwrap().x_f64(), x);
+        assert_eq!(ds.clone().reshape(vec![1, 2]).unwrap().x_f64(), x);
         let pixels =
             Dataset::from_f64("b", vec![3.0, 200.0], vec![1], Targets::None, None).unwrap();
         let norm = crate::Normalize {

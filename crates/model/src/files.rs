@@ -1,4 +1,5 @@
-//! File primitives every crate of the workspace shares: atomic writes and hex encoding.
+//! File primitives every crate of the workspace shares: atomic writes, removal of stale
+//! files and hex encoding.
 
 use std::io::Write;
 use std::path::Path;
@@ -65,6 +66,25 @@ pub fn is_atomic_write_leftover(name: &str) -> bool {
 /// [`is_atomic_write_leftover`]): what a rerun may take as its own folder's, and remove.
 pub fn is_leftover_file(entry: &std::fs::DirEntry) -> bool {
     is_atomic_write_leftover(&entry.file_name().to_string_lossy()) && entry.path().is_file()
+}
+
+/// Removes the file at `path` if there is one; its absence is no error (a stale file that
+/// another run already removed, or never wrote).
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("stale.csv");
+/// std::fs::write(&path, "old")?;
+/// curvscope_model::files::remove_if_present(&path)?;
+/// curvscope_model::files::remove_if_present(&path)?;
+/// assert!(!path.exists());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn remove_if_present(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
 }
 
 /// Lowercase hexadecimal of `bytes`, two digits per byte (as Python's `bytes.hex()`).

@@ -561,13 +561,22 @@ fn flatten_groups(
 impl std::fmt::Display for Sequential {
     /// E.g. `sequential [3, 32, 32] → [10] (29 layers)`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let layers = self.resolve().map(|l| l.len()).unwrap_or(0);
-        write!(
-            f,
-            "sequential {:?} → [{}] ({layers} layers)",
-            self.input,
-            self.classes()
-        )
+        match self.resolve() {
+            Ok(layers) => write!(
+                f,
+                "sequential {:?} → [{}] ({} layers)",
+                self.input,
+                self.classes(),
+                layers.len()
+            ),
+            // A spec that does not resolve (the subject of its error) has no output to name.
+            Err(_) => write!(
+                f,
+                "sequential {:?} ({} layers as given)",
+                self.input,
+                self.layers.len()
+            ),
+        }
     }
 }
 
@@ -653,8 +662,10 @@ mod tests {
             (spec("[4]", r#"{"type":"dropout","p":1.5},{"type":"linear","out":2}"#), "`p` is 1.5"),
             (
                 spec("[4]", r#"{"type":"linear","out":2,"name":"a"},{"type":"linear","out":2,"name":"a"}"#),
-                "two layers are named a",
+                // An invalid spec is named by its input and layers, not a made-up output.
+                "architecture sequential [4] (2 layers as given): two layers are named a",
             ),
+            (spec("[3]", r#"{"type":"relu"}"#), "sequential [3] → [3] (1 layers): it has no parameters (D = 0)"),
         ];
         for (result, reason) in cases {
             let err = result.unwrap_err();

@@ -75,6 +75,17 @@ fn a_misfit_names_the_architecture_readably() {
     let msg = err.to_string();
     assert!(msg.contains("mlp 3→4→2 (tanh)"), "{msg}");
     assert!(!msg.contains("Mlp {"), "{msg}");
+    assert!(
+        msg.contains("the model has 2 classes, the data 10"),
+        "{msg}"
+    );
+    // A label beyond the model's classes is named with its sample.
+    let err = objective(mlp(3), &data(3, vec![0, 1, 4], 5)).err().unwrap();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("the model has 3 classes (labels 0 to 2), but sample 2 has label 4"),
+        "{msg}"
+    );
 }
 
 #[test]
