@@ -196,8 +196,16 @@ fn assert_clean(out: &Path) {
         let p = entry.unwrap().path();
         let name = p.file_name().unwrap().to_str().unwrap();
         if name == "reports" {
-            for report in std::fs::read_dir(&p).unwrap() {
-                let report = report.unwrap().path();
+            // Records, and those set aside by a rerun with other options: earlier/<hash>/.
+            let earlier = std::fs::read_dir(p.join("earlier"))
+                .into_iter()
+                .flatten()
+                .flat_map(|hash| std::fs::read_dir(hash.unwrap().path()).unwrap());
+            let records = std::fs::read_dir(&p).unwrap().chain(earlier);
+            for report in records
+                .map(|r| r.unwrap().path())
+                .filter(|r| !r.ends_with("earlier"))
+            {
                 assert_eq!(
                     report.extension().and_then(|e| e.to_str()),
                     Some("json"),
@@ -652,14 +660,18 @@ fn changed_options_or_a_rewritten_checkpoint_are_recomputed() {
     );
     assert_eq!(first.column("loss"), reseeded.column("loss"));
 
-    // Back to the first options: recomputed, and deterministic.
-    success(analyze(&run, &out, &[]));
+    // Back to the first options: their records, set aside meanwhile, return as they were
+    // (their wall times too: nothing is computed again).
+    let stdout = String::from_utf8(analyze_with_summary(&run, &out, &[]).stdout).unwrap();
+    assert_eq!(stdout.matches("reused").count(), 2, "{stdout}");
     let again = Csv::read(&out.join("metrics.csv"));
-    assert_eq!(again.without_time(), first.without_time());
-    assert_ne!(
-        again.column("wall_time_s"),
-        first.column("wall_time_s"),
-        "recomputed, not reused"
+    assert_eq!(again.rows, first.rows);
+    // Deterministic when computed again (in another folder).
+    let elsewhere = tmp.path().join("elsewhere");
+    success(analyze(&run, &elsewhere, &[]));
+    assert_eq!(
+        Csv::read(&elsewhere.join("metrics.csv")).without_time(),
+        first.without_time()
     );
 
     // A checkpoint overwritten with other weights is recomputed although the options match.
@@ -674,6 +686,18 @@ fn changed_options_or_a_rewritten_checkpoint_are_recomputed() {
     let rewritten = Csv::read(&out.join("metrics.csv"));
     assert_eq!(rewritten.rows[0], again.rows[0]);
     assert_ne!(rewritten.column("loss")[1], again.column("loss")[1]);
+    // Its record set aside under --seed 7 is of the old weights: computed again, not taken
+    // back, and the stale one is gone.
+    let seed7 = reseeded.column("options_hash")[0].to_string();
+    let stdout = analyze_with_summary(&run, &out, &["--seed", "7"]).stdout;
+    let stdout = String::from_utf8(stdout).unwrap();
+    assert_eq!(stdout.matches("reused").count(), 1, "{stdout}");
+    assert_eq!(stdout.matches("computed").count(), 1, "{stdout}");
+    let stale = out
+        .join("reports/earlier")
+        .join(&seed7)
+        .join("step_00010.json");
+    assert!(!stale.exists());
     assert_clean(&out);
 }
 

@@ -254,6 +254,57 @@ fn hessian_line_uses_the_top_eigenvector_in_units_of_one_over_sqrt_lambda() {
     assert_close((hi[3] + lo[3]) / 2.0 - mid[3], hi[0] * hi[0] / 2.0);
 }
 
+/// Two checkpoints of one batch-norm net whose running statistics differ (PyTorch's training
+/// updates them): the line runs, on CHECKPOINT's statistics, and says so; two nets of other
+/// layers are refused, each named by its JSON where the summaries agree.
+#[test]
+fn a_line_between_batch_norm_checkpoints_keeps_the_first_ones_statistics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = |out: usize| -> ArchSpec {
+        let json = format!(
+            r#"{{"name":"sequential","input":[64],"layers":[{{"type":"linear","out":{out}}},
+            {{"type":"batchnorm1d"}},{{"type":"relu"}},{{"type":"linear","out":10}}]}}"#
+        );
+        serde_json::from_str(&json).unwrap()
+    };
+    let save = |name: &str, arch: ArchSpec, shift: f64| {
+        let theta: Vec<f64> = (0..arch.dim())
+            .map(|i| (i as f64 * 0.3 + shift).sin() / 8.0)
+            .collect();
+        let dir = tmp.path().join(name);
+        save_checkpoint(&dir, &CheckpointMeta::new(arch), &theta, Dtype::F64).unwrap();
+        dir
+    };
+    let first = save("first", spec(4), 0.0);
+    let mut trained = spec(4);
+    if let ArchSpec::Sequential(net) = &mut trained {
+        net.buffer_values
+            .insert("1.running_mean".into(), vec![0.5; 4]);
+    }
+    let second = save("second", trained, 1.0);
+    let line = [
+        "landscape",
+        path(&first),
+        "--to",
+        path(&second),
+        "--data",
+        "digits:20",
+    ];
+    let output = ok(&[&line[..], &["--points", "3", "-q"]].concat());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("batch-norm running statistics differ"),
+        "{stderr}"
+    );
+    let other = save("other", spec(5), 1.0);
+    let refused = curvscope(&["landscape", path(&first), "--to", path(&other), "-q"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && stderr.contains(r#""out":5"#) && stderr.contains(r#""out":4"#),
+        "{stderr}"
+    );
+}
+
 /// What cannot be sliced is refused with the reason and the way out.
 #[test]
 fn bad_inputs_are_refused_with_the_reason() {

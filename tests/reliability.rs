@@ -168,6 +168,22 @@ fn export_into_its_own_folder_keeps_the_csvs_and_adds_figures() {
         "--quiet",
     ]));
     assert_eq!(std::fs::read(run.join("run.csv")).unwrap(), run_csv);
+    // A training log lacking a column the curves need is refused, naming the file.
+    let log = tmp.path().join("weird.csv");
+    std::fs::write(&log, "step,train_loss\n0,1.0\n").unwrap();
+    let to = tmp.path().join("weird");
+    refused(
+        curvscope(&[
+            "export",
+            path(&run),
+            "--to",
+            path(&to),
+            "--run-csv",
+            path(&log),
+            "--quiet",
+        ]),
+        &["weird.csv: no column '"],
+    );
 }
 
 /// A folder exported into twice holds the second export only: a ReLU net's layers.csv (exact
@@ -400,16 +416,29 @@ fn every_numeric_flag_is_checked_at_parse_time() {
             refused(curvscope(&args), &[&format!("'{value}' for '{flag} ")]);
         }
     }
-    // Fewer Lanczos steps than k + 1 cannot give the top k eigenvalues.
-    let few = ["analyze", path(&run), "-k", "3", "--max-krylov", "3"];
-    refused(curvscope(&few), &["--max-krylov 3", "-k 3", "k + 1 = 4"]);
+    // Fewer Lanczos steps than k + 1 cannot give the top k eigenvalues of D = 610.
+    let few = ["analyze", path(&run), "--out", path(&analysis), "-k", "3"];
+    let few = [&few[..], &["--max-krylov", "3"]].concat();
+    let k_plus_1 = [
+        "--max-krylov 3 is too small for the top 3 eigenvalues",
+        "k + 1 = 4",
+    ];
+    refused(curvscope(&few), &k_plus_1);
     // Nor of the k that --prop1-k-max raises.
     let raised = [&few[..], &["--prop1-k-max", "5"]].concat();
-    refused(
-        curvscope(&raised),
-        &["-k 6 (from --prop1-k-max)", "k + 1 = 7"],
-    );
+    refused(curvscope(&raised), &["top 6 eigenvalues", "k + 1 = 7"]);
     assert!(!analysis.exists(), "a refused command created its --out");
+    // On D = 18 a Krylov space of 18 is all of R^18: exact, whatever -k (20 by default).
+    let small = tmp.path().join("small");
+    let fixed = r#"{"name":"fixed-output","input":2,"hidden":6}"#;
+    ok(train(
+        &small,
+        &["--arch", fixed, "--data", "halfspace:40", "--steps", "10"],
+    ));
+    let whole = ["analyze", path(&small), "--max-krylov", "18", "--quiet"];
+    ok(curvscope(&whole));
+    let converged = column(&small.join("analysis/metrics.csv"), "hessian_converged");
+    assert_eq!(converged, ["true", "true"]);
 }
 
 #[test]
@@ -523,6 +552,21 @@ fn undefined_numbers_are_empty_cells_with_a_warning() {
     for name in ["a_hat", "ratio", "prop1_bound", "minibatch_factor"] {
         assert_eq!(column(&out.join("metrics.csv"), name), ["", ""], "{name}");
     }
+    // Perturbations so large that the MLP's loss overflows: expected sharpness' spread is no
+    // number, and the warning says so (it is no ratio of Proposition 1's).
+    let mlp = tmp.path().join("mlp");
+    ok(train(&mlp, &["--steps", "10"]));
+    let huge = tmp.path().join("huge");
+    let sigma = ["--out", path(&huge), "--sigma", "1e300"];
+    let err = ok(curvscope(&analyze(&mlp, Some("digits:50"), &sigma)));
+    assert!(
+        err.contains("expected_sharpness_stderr")
+            && err.contains("not finite (NaN or ±∞; left empty in metrics.csv): e.g. an overflow")
+            && !err.contains("undefined (left empty"),
+        "{err}"
+    );
+    let stderr = column(&huge.join("metrics.csv"), "expected_sharpness_stderr");
+    assert_eq!(stderr, ["", ""]);
     // --batch larger than N is refused, naming both.
     let big = [&one[..], &["--batch", "2"]].concat();
     refused(curvscope(&big), &["--batch 2 exceeds the 1 samples"]);
@@ -544,15 +588,25 @@ fn undefined_numbers_are_empty_cells_with_a_warning() {
     assert_eq!(factors, ["0.1", ""]);
 }
 
+/// A rerun with other options says what it sets aside, and costs nothing: the earlier
+/// records move to reports/earlier/<options hash>/, and a rerun with the earlier options takes
+/// them back as they were, computing nothing.
 #[test]
-fn rerunning_with_other_options_says_what_it_replaces() {
+fn rerunning_with_other_options_sets_the_earlier_records_aside() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
     ok(train(&run, &["--steps", "10"]));
     let analyze =
         |seed: &str| curvscope(&analyze(&run, Some("digits"), &["--quiet", "--seed", seed]));
+    let reports = run.join("analysis/reports");
+    let records = |dir: &Path| -> Vec<Vec<u8>> {
+        ["step-000000.json", "step-000010.json"]
+            .map(|name| std::fs::read(dir.join(name)).unwrap())
+            .to_vec()
+    };
     let first = ok(analyze("0"));
     assert!(!first.contains("other options"), "{first}");
+    let seed0 = records(&reports);
     let hash = |_: ()| column(&run.join("analysis/metrics.csv"), "options_hash")[0].clone();
     let old = hash(());
     let err = ok(analyze("1"));
@@ -561,9 +615,22 @@ fn rerunning_with_other_options_says_what_it_replaces() {
     assert!(
         err.contains("2 of the 2 checkpoints were analyzed into")
             && err.contains(&format!("options hash {old}"))
-            && err.contains(&format!("options hash {new}")),
+            && err.contains(&format!("move to reports/earlier/{old}/")),
         "{err}"
     );
+    assert_eq!(records(&reports.join("earlier").join(&old)), seed0);
+    let seed1 = records(&reports);
+    // Back to the first options: their records return byte for byte (their wall times too:
+    // nothing was computed), and the second ones are set aside in turn.
+    ok(analyze("0"));
+    assert_eq!(hash(()), old);
+    assert_eq!(records(&reports), seed0);
+    assert_eq!(records(&reports.join("earlier").join(&new)), seed1);
+    assert!(!reports
+        .join("earlier")
+        .join(&old)
+        .join("step-000000.json")
+        .exists());
 }
 
 /// A rerun that fails on every checkpoint (a mistyped --data, a --batch over N) leaves the
@@ -630,27 +697,14 @@ fn a_relative_npz_in_checkpoint_json_is_found_from_any_folder() {
     // Trained from project/ with a relative --data.
     let project = tmp.path().join("project");
     let run = project.join("run");
-    let args = [
-        "train",
-        "--quiet",
-        "--arch",
-        MLP,
-        "--data",
-        "data/mine.npz",
-        "--dynamic",
-        "gd",
-        "--lr",
-        "0.1",
-        "--batch",
-        "20",
-        "--steps",
-        "10",
-        "--snapshot-every",
-        "10",
-        "--out",
-        "run",
-    ];
-    ok(curvscope_in(&project, &args));
+    /// GD on the MLP for `steps` steps on `data`, into `out`.
+    fn gd<'a>(data: &'a str, steps: &'a str, out: &'a str) -> Vec<&'a str> {
+        let flags = ["--dynamic", "gd", "--lr", "0.1", "--batch", "20"];
+        let rest = ["--steps", steps, "--snapshot-every", "10", "--out", out];
+        let head = ["train", "--quiet", "--arch", MLP, "--data", data];
+        [&head[..], &flags, &rest].concat()
+    }
+    ok(curvscope_in(&project, &gd("data/mine.npz", "10", "run")));
     // A checkpoint written by hand, its data relative to its own folder.
     let meta = run.join("step-000010/checkpoint.json");
     let mut json: serde_json::Value =
@@ -663,6 +717,14 @@ fn a_relative_npz_in_checkpoint_json_is_found_from_any_folder() {
     let specs = column(&run.join("analysis/metrics.csv"), "data");
     let canonical = data.join("mine.npz").canonicalize().unwrap();
     assert_eq!(specs, [path(&canonical); 2]);
+    // Resumed from another folder, the same file named otherwise: the same samples (their
+    // hashes agree), so the run continues; a path's spelling is no configuration.
+    let resumed = gd(path(&canonical), "20", path(&run));
+    ok(curvscope_in(
+        &elsewhere,
+        &[&resumed[..], &["--resume"]].concat(),
+    ));
+    assert!(run.join("step-000020").is_dir());
 }
 
 /// An .npz rewritten under its name with other inputs (the same labels) is other data:

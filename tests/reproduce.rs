@@ -201,6 +201,67 @@ fn quick_one_hidden_writes_finite_traces_and_an_exact_gauss_newton_check() {
     );
 }
 
+/// `reproduce --out` never overwrites what it did not write: a folder of one's own files and
+/// another target's output are refused before any work, and left as they were; a target's own
+/// folder, and one of an earlier curvscope (its report.html a curvscope page), are written.
+#[test]
+fn reproduce_refuses_an_out_holding_files_it_did_not_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let refused = |target: &str, out: &Path| {
+        let result = std::process::Command::new(env!("CARGO_BIN_EXE_curvscope"))
+            .args(["reproduce", target, "--quick", "--quiet", "--out"])
+            .arg(out)
+            .output()
+            .expect("the binary runs");
+        assert!(!result.status.success(), "{target} into {}", out.display());
+        String::from_utf8_lossy(&result.stderr).into_owned()
+    };
+    let mine = dir.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::write(mine.join("report.html"), "my notes").unwrap();
+    std::fs::write(mine.join("success_rates.csv"), "my numbers").unwrap();
+    let stderr = refused("toy2d", &mine);
+    assert!(
+        stderr.contains("holds files that no `curvscope reproduce toy2d` wrote"),
+        "{stderr}"
+    );
+    let mut left: Vec<_> = std::fs::read_dir(&mine)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["report.html", "success_rates.csv"]);
+    assert_eq!(
+        std::fs::read_to_string(mine.join("report.html")).unwrap(),
+        "my notes"
+    );
+
+    let out = dir.path().join("one-hidden");
+    reproduce_quick("one-hidden", &out);
+    let report = std::fs::read(out.join("report.html")).unwrap();
+    let stderr = refused("toy2d", &out);
+    assert!(
+        stderr.contains("holds the output of `curvscope reproduce one-hidden`"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(out.join("report.html")).unwrap(), report);
+
+    // An earlier curvscope's output: no marker, its report.html the target's page. Another
+    // target's page, or an analysis' report, does not make the folder this target's.
+    let earlier = dir.path().join("earlier");
+    std::fs::create_dir(&earlier).unwrap();
+    std::fs::write(earlier.join("report.html"), &report).unwrap();
+    refused("toy2d", &earlier);
+    reproduce_quick("one-hidden", &earlier);
+    reproduce_quick("one-hidden", &earlier);
+    assert!(earlier.join("along_training.csv").is_file());
+    // Or what an earlier `msgd --only` left: its runs/ and an empty figures/.
+    let only = dir.path().join("only");
+    std::fs::create_dir_all(only.join("runs")).unwrap();
+    std::fs::create_dir_all(only.join("figures")).unwrap();
+    reproduce_quick("one-hidden", &only);
+}
+
 /// At seed 2 the width-32 net's ReLUs die early (loss 0.512 → 0.501, one sample active): its
 /// ratio is D exactly, and it was fitted beside the trained width 64, giving ratio ~ D^−0.18.
 /// It is marked untrained and left out of the fit.

@@ -498,7 +498,24 @@ fn init_from_starts_at_the_checkpoint() {
     );
     assert!(!output.status.success());
     assert!(
-        stderr(&output).contains("differs from the architecture"),
+        stderr(&output).contains("--arch mlp 64→9→10 (tanh) differs from the architecture of")
+            && stderr(&output).contains("step-000040: mlp 64→8→10 (tanh)"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// A step size that blows θ up stops the run at that step, naming it and the lr (compactly).
+#[test]
+fn divergence_stops_the_run_naming_the_step_and_the_lr() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = train(
+        &dir.path().join("run"),
+        &["--dynamic", "gd", "--lr", "1e300"],
+    );
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("θ diverged at step 1 (lr 1e300 too large?)"),
         "{}",
         stderr(&output)
     );

@@ -5,7 +5,8 @@
 //! rebuilt whole from those records after each checkpoint (columns: [`crate::tables`], also
 //! described in the folder's README.md and analysis.json). Every file is replaced atomically,
 //! so a killed run loses at most the checkpoint in progress; a rerun reuses each record whose
-//! options hash and checkpoint fingerprint still match, and recomputes the rest.
+//! options hash and checkpoint fingerprint still match (in reports/, or set aside in
+//! reports/earlier/<options hash>/ by a run with other options), and recomputes the rest.
 //!
 //! Under `mpirun -n P` (feature `mpi`) the P ranks share every checkpoint's samples
 //! ([`curvscope_model::Distributed`]); rank 0 alone decides reuse, writes and shows progress.
@@ -22,7 +23,7 @@ use curvscope_metrics::{
     AscentOptions, CurvatureOptions, EpsilonSharpnessOptions, HessianSpectrum, MemoryPlan, Purpose,
     ReportOptions, SharpnessOptions, TraceHSigmaMethod,
 };
-use curvscope_model::files::{is_leftover_file, write_atomic};
+use curvscope_model::files::{is_leftover_file, remove_if_present, write_atomic};
 use curvscope_model::load_checkpoint;
 use indicatif::{MultiProgress, ProgressBar};
 
@@ -46,7 +47,9 @@ pub struct AnalyzeArgs {
     #[arg(value_name = "RUN_OR_CHECKPOINT")]
     pub input: PathBuf,
     /// Output folder [default: RUN_OR_CHECKPOINT/analysis]. Rerunning with the same folder
-    /// resumes: checkpoints already analyzed with the same options are not recomputed.
+    /// resumes: checkpoints already analyzed with the same options are not recomputed. A rerun
+    /// with other options sets the records it replaces aside (reports/earlier/<options hash>/),
+    /// and a rerun with those options takes them back.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     #[command(flatten)]
@@ -57,7 +60,8 @@ pub struct AnalyzeArgs {
     /// Lanczos tolerance: each Ritz pair has ‖Hu − λu‖ ≤ tol·|λ|max.
     #[arg(long, default_value = "1e-6", value_parser = flags::positive)]
     pub tol: f64,
-    /// Largest Krylov subspace Lanczos may build, at least k + 1 [default: min(D, 2k + 100)].
+    /// Largest Krylov subspace Lanczos may build, at least k + 1 or D (all of R^D, exact)
+    /// [default: min(D, 2k + 100)].
     #[arg(long, value_name = "M", value_parser = flags::count2)]
     pub max_krylov: Option<usize>,
     /// Compute at least K + 1 top eigenpairs (raising -k), so that condition 1 of
@@ -69,8 +73,9 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub no_lambda_min: bool,
     /// Rademacher probes for Tr(H) after deflating the top-k eigenvectors, for nets whose Tr(H)
-    /// is not exact (tanh mlp, toy2d) [default: blocks of 10 until 1% relative standard error,
-    /// at most 100].
+    /// is not exact (tanh mlp, toy2d; with --full-spectrum every Tr(H) is exact and this
+    /// estimate is replaced) [default: blocks of 10 until 1% relative standard error, at most
+    /// 100].
     #[arg(long, value_name = "P", value_parser = flags::count2)]
     pub trace_probes: Option<usize>,
     /// Estimate Tr(HΣ) stochastically with this many probes (≥ 2) instead of exactly (exact
@@ -132,9 +137,11 @@ pub struct AnalyzeArgs {
     /// Also compute every Hessian eigenvalue (spectrum.csv; counts of negative and zero
     /// eigenvalues in metrics.csv): D HVPs assemble H's lower triangle in f64 (each column from
     /// its parameter tensor on, the layers before it held fixed), then a dense
-    /// eigendecomposition (faer), checked against the top-k of Lanczos. Costs D HVPs (most of
-    /// them through the last layers only), O(D³) time and 2·D²·8 bytes (2.05 GB for LeNet, D =
-    /// 11,330: 8.4 minutes on 2 cores).
+    /// eigendecomposition (faer), checked against the top-k of Lanczos. Tr(H) then is exact
+    /// for any network (the sum of the assembled diagonal, where tanh or sigmoid nets otherwise
+    /// get Hutchinson's estimate), and Proposition 1's condition 1 is checked over all D
+    /// eigenvalues. Costs D HVPs (most of them through the last layers only), O(D³) time and
+    /// 2·D²·8 bytes (2.05 GB for LeNet, D = 11,330: 8.4 minutes on 2 cores).
     #[arg(long)]
     pub full_spectrum: bool,
     /// Memory budget of --full-spectrum, in GB (10⁹ bytes): a larger D is refused up front,
@@ -221,19 +228,6 @@ impl std::str::FromStr for Shard {
 /// The options of `args` that determine the numbers.
 fn analysis_options(a: &AnalyzeArgs) -> Result<AnalysisOptions> {
     let top_k = a.prop1_k_max.map_or(a.top_k, |k| a.top_k.max(k + 1));
-    // Fewer Lanczos steps than k + 1 cannot isolate the top k eigenvalues.
-    if let Some(m) = a.max_krylov.filter(|&m| m <= top_k) {
-        bail!(
-            "--max-krylov {m} is too small for -k {top_k}{}: Lanczos needs at least k + 1 = {} \
-             steps",
-            if top_k > a.top_k {
-                " (from --prop1-k-max)"
-            } else {
-                ""
-            },
-            top_k + 1
-        );
-    }
     let curvature = CurvatureOptions {
         top_k,
         tol: a.tol,
@@ -337,6 +331,16 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
     if let Some(n) = args.max_checkpoints {
         dirs.truncate(n);
     }
+    // Refused before --out is touched, on the D each checkpoint.json names (weights unread);
+    // each checkpoint's analysis checks it again on its loaded θ.
+    if options.report.curvature.max_krylov.is_some() {
+        for dir in &dirs {
+            if let Some(dim) = recorded_dim(dir) {
+                check_max_krylov(&options.report.curvature, dim)
+                    .with_context(|| checkpoint_name(dir))?;
+            }
+        }
+    }
     let names: Vec<String> = dirs.iter().map(|d| checkpoint_name(d)).collect();
     job.agree(
         &format!("the checkpoints of {}", args.input.display()),
@@ -384,17 +388,37 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
         let name = checkpoint_name(dir);
         let report_path = reports.join(format!("{name}.json"));
         let fingerprint = content_sha256(dir);
+        let earlier = earlier_record(&reports, &hash, &name);
+        // The record and whether it was set aside by an analysis with other options.
         let stored = match job.leads() {
-            true => CheckpointRecord::stored(&report_path, &hash, fingerprint.as_deref()).and_then(
-                |record| made_on_current_data(record, dir, &options, &mut data, args.merge),
-            ),
+            true => CheckpointRecord::stored(&report_path, &hash, fingerprint.as_deref())
+                .map(|record| (record, false))
+                .or_else(|why| {
+                    CheckpointRecord::stored(&earlier, &hash, fingerprint.as_deref())
+                        .map(|record| (record, true))
+                        .map_err(|_| why)
+                })
+                .and_then(|(record, set_aside)| {
+                    made_on_current_data(record, dir, &options, &mut data, args.merge)
+                        .map(|record| (record, set_aside))
+                }),
             false => Err(String::new()),
         };
         if job.leaders(stored.is_ok()) {
-            if let Ok(record) = stored {
+            if let Ok((record, set_aside)) = stored {
                 print_json(args.json, &record)?;
-                records[i] = Some(record);
                 folder.write_manifest(&args, &options, &hash)?;
+                if set_aside {
+                    set_aside_other_options(&reports, &hash, &name)?;
+                    std::fs::rename(&earlier, &report_path).with_context(|| {
+                        format!(
+                            "moving {} back to {}",
+                            earlier.display(),
+                            report_path.display()
+                        )
+                    })?;
+                }
+                records[i] = Some(record);
             }
             outcomes.push(Outcome::Reused);
             bar.inc(1);
@@ -434,7 +458,11 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
                     bar.suspend(|| eprintln!("warning: {name}: {warning}"));
                 }
                 folder.write_manifest(&args, &options, &hash)?;
+                set_aside_other_options(&reports, &hash, &name)?;
                 write_atomic(&report_path, &serde_json::to_vec_pretty(&record)?)?;
+                // One set aside with these options (of other checkpoint bytes) is superseded.
+                remove_if_present(&earlier)
+                    .with_context(|| format!("removing the superseded {}", earlier.display()))?;
                 print_json(args.json, &record)?;
                 records[i] = Some(record);
                 outcomes.push(Outcome::Computed);
@@ -588,6 +616,33 @@ fn write_manifest(
     )?)
 }
 
+/// Where the record of checkpoint `name` made with the options hashed to `hash` is kept while
+/// records of other options stand in reports/: reports/earlier/<hash>/<name>.json.
+fn earlier_record(reports: &Path, hash: &str, name: &str) -> PathBuf {
+    reports
+        .join(EARLIER_DIR)
+        .join(hash)
+        .join(format!("{name}.json"))
+}
+
+/// Folder of reports/ holding the records a rerun with other options replaced.
+const EARLIER_DIR: &str = "earlier";
+
+/// Moves reports/<name>.json to [`earlier_record`] when it was made with other options than
+/// `hash`: an analysis with other options (a quick look after a long --full-spectrum) takes its
+/// place in the CSVs without costing it, and a rerun with its options takes it back.
+fn set_aside_other_options(reports: &Path, hash: &str, name: &str) -> Result<()> {
+    let current = reports.join(format!("{name}.json"));
+    let Some(other) = recorded_options_hash(&current).filter(|other| other != hash) else {
+        return Ok(());
+    };
+    let earlier = earlier_record(reports, &other, name);
+    let folder = earlier.parent().expect("a file in a folder");
+    std::fs::create_dir_all(folder).with_context(|| format!("creating {}", folder.display()))?;
+    std::fs::rename(&current, &earlier)
+        .with_context(|| format!("moving {} to {}", current.display(), earlier.display()))
+}
+
 /// A note for each set of checkpoints analyzed into `out` with other options.
 fn note_other_options(args: &AnalyzeArgs, out: &Path, hash: &str, dirs: &[PathBuf]) {
     for (old, count) in other_options(&out.join(REPORTS_DIR), dirs, hash) {
@@ -595,8 +650,9 @@ fn note_other_options(args: &AnalyzeArgs, out: &Path, hash: &str, dirs: &[PathBu
             "--merge leaves them out: pass the options they were analyzed with".to_string()
         } else {
             format!(
-                "their results are replaced by ones with options hash {hash} as these are \
-                 computed (use another --out to keep both)"
+                "their records move to {}/{EARLIER_DIR}/{old}/ as these are computed, and an \
+                 analysis with those options takes them back",
+                REPORTS_DIR
             )
         };
         eprintln!(
@@ -629,18 +685,20 @@ fn other_options(reports: &Path, dirs: &[PathBuf], hash: &str) -> BTreeMap<Strin
     let mut counts = BTreeMap::new();
     for dir in dirs {
         let path = reports.join(format!("{}.json", checkpoint_name(dir)));
-        let Some(record) = std::fs::read(&path)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        else {
-            continue;
-        };
-        match record["options_hash"].as_str() {
-            Some(old) if old != hash => *counts.entry(old.to_string()).or_insert(0) += 1,
-            _ => {}
+        if let Some(old) = recorded_options_hash(&path).filter(|old| old != hash) {
+            *counts.entry(old).or_insert(0) += 1;
         }
     }
     counts
+}
+
+/// The options hash of the record at `path`, if it is a readable record with a well-formed one
+/// ([`AnalysisOptions::hash`]: 16 hex digits; it names a folder of reports/earlier/).
+fn recorded_options_hash(path: &Path) -> Option<String> {
+    let bytes = std::fs::read(path).ok()?;
+    let record: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let hash = record["options_hash"].as_str()?;
+    (hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then(|| hash.to_string())
 }
 
 /// Where one checkpoint's analysis shows its progress: the stage in the checkpoints bar's
@@ -667,6 +725,30 @@ impl CheckpointProgress<'_> {
                 "Hessian columns (the first are the dearest)",
             ))
     }
+}
+
+/// Refuses a --max-krylov too small to isolate the top k eigenvalues (k + 1 Lanczos steps) on
+/// a D it does not span: a Krylov space of all of R^D gives them exactly, whatever k. So it
+/// is checked once D is known, per checkpoint.
+fn check_max_krylov(curvature: &CurvatureOptions, dim: usize) -> Result<()> {
+    let k = curvature.top_k.min(dim);
+    match curvature.max_krylov {
+        Some(m) if m <= k && m < dim => bail!(
+            "--max-krylov {m} is too small for the top {k} eigenvalues (-k, raised to \
+             --prop1-k-max + 1 if that is larger) of D = {dim} parameters: Lanczos needs at \
+             least k + 1 = {} steps, or D",
+            k + 1
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// D of the architecture checkpoint.json in `dir` names, if it can be read (else its analysis
+/// says why).
+fn recorded_dim(dir: &Path) -> Option<usize> {
+    let bytes = std::fs::read(dir.join(curvscope_model::checkpoint::META_FILE)).ok()?;
+    let meta: curvscope_model::CheckpointMeta = serde_json::from_slice(&bytes).ok()?;
+    Some(meta.arch.dim())
 }
 
 /// The memory budgets of `analyze`, in bytes.
@@ -760,6 +842,7 @@ fn analyze_one(
     )?;
     let data = cache.get(&choice)?;
     let dim = checkpoint.theta.len();
+    check_max_krylov(&options.report.curvature, dim)?;
     // Sized for all N samples: a rank holding a share needs less.
     let plan = MemoryPlan::new(dim, data.len(), &options.report, budget.analysis)?;
     if plan.chunk < plan.requested_chunk && job.leads() {
@@ -897,13 +980,20 @@ fn warnings(record: &CheckpointRecord) -> Vec<String> {
             curvscope_metrics::ZERO_RTOL
         ));
     }
-    let mut undefined = proposition1_undefined(report);
-    undefined.extend(tables::undefined_columns(record));
+    let undefined = proposition1_undefined(report);
     if !undefined.is_empty() {
         found.push(format!(
             "{} undefined (left empty in metrics.csv): {}",
             undefined.join(", "),
             why_undefined(report)
+        ));
+    }
+    let overflowed = tables::undefined_columns(record);
+    if !overflowed.is_empty() {
+        found.push(format!(
+            "{} not finite (NaN or ±∞; left empty in metrics.csv): e.g. an overflow of the \
+             loss at θ moved by a large --sigma or sharpness radius",
+            overflowed.join(", ")
         ));
     }
     found
@@ -926,7 +1016,8 @@ fn proposition1_undefined(report: &curvscope_metrics::Report) -> Vec<&'static st
 fn why_undefined(report: &curvscope_metrics::Report) -> String {
     if report.trace_sigma.value == 0.0 {
         format!(
-            "Tr(Σ) = 0 (N = {}: no gradient noise to compare with)",
+            "Tr(Σ) = 0 (every one of the N = {} per-sample gradients equals their mean: no \
+             gradient noise to compare with)",
             report.n_samples
         )
     } else if report.trace_h.value <= 0.0 || report.proposition1.lambda1 <= 0.0 {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use curvscope_metrics::format_bytes;
 use curvscope_model::checkpoint::resolve_relative;
 use curvscope_model::cifar::{load_cifar10_bin, load_cifar10_python, load_cifar10_python_dir};
 use curvscope_model::svhn::load_svhn_mat;
@@ -82,11 +83,33 @@ pub fn load_dataset(spec: &str, seed: u64) -> Result<Dataset> {
             }
             all.slice(0..n)
         }
-        "halfspace" => regression(two_d_halfspace(count(1000)?, seed))?,
-        "toy2d" => toy2d(count(100)?, seed),
+        "halfspace" => regression(two_d_halfspace(generated(spec, count(1000)?)?, seed))?,
+        "toy2d" => toy2d(generated(spec, count(100)?)?, seed),
         _ => unreachable!("BUILT_IN lists every name matched here, not '{name}'"),
     };
     Ok(data)
+}
+
+/// Bytes a generated sample (halfspace, toy2d: two f32 features) holds at once while it is
+/// made and handed to a network: features, label, regression target and the network's copies
+/// of them, rounded up generously.
+const GENERATED_SAMPLE_BYTES: u64 = 64;
+
+/// `n` samples of the generated set `spec`, refused when they would not fit the default memory
+/// budget: a slip such as toy2d:100000000000 would otherwise abort on an 800 GB allocation,
+/// or drive the machine into swap.
+fn generated(spec: &str, n: usize) -> Result<usize> {
+    let bytes = (n as u64).saturating_mul(GENERATED_SAMPLE_BYTES);
+    let budget = crate::flags::default_memory_budget();
+    if bytes > budget {
+        bail!(
+            "{spec}: {n} generated samples would need about {}, more than the {} this machine \
+             can spare (three quarters of the memory available)",
+            format_bytes(bytes),
+            format_bytes(budget)
+        );
+    }
+    Ok(n)
 }
 
 /// A dataset file, by extension (.npz, .bin, .mat) or, for CIFAR-10's extension-less python
@@ -169,6 +192,10 @@ pub struct DataChoice {
     /// checkpoint.json's `normalize`, applied to the inputs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub normalize: Option<Normalize>,
+    /// The model's input shape: for an image model, the first axis is `normalize`'s channels,
+    /// and samples stored otherwise (flat, or with axes of size 1) are shaped as it first.
+    #[serde(skip)]
+    pub input_shape: Vec<usize>,
 }
 
 impl DataChoice {
@@ -202,6 +229,7 @@ impl DataChoice {
             spec,
             seed,
             normalize: meta.normalize.clone(),
+            input_shape: meta.arch.input_shape(),
         })
     }
 }
@@ -229,6 +257,14 @@ impl DataCache {
                 format!("loading dataset '{}' (seed {})", choice.spec, choice.seed)
             })?;
             if let Some(norm) = &choice.normalize {
+                // The channels are the model's: images stored flat are its [C, H, W] first. A
+                // flat model's input says nothing of channels; the data's own shape does.
+                if choice.input_shape.len() > 1 {
+                    data.fits_input(&choice.input_shape).with_context(|| {
+                        format!("dataset '{}' does not fit the model", choice.spec)
+                    })?;
+                    data = data.reshape(choice.input_shape.clone())?;
+                }
                 data = data
                     .normalized(norm)
                     .with_context(|| format!("checkpoint.json's normalize on '{}'", choice.spec))?;
@@ -292,6 +328,11 @@ mod tests {
             ("halfspace:3:4", "halfspace takes at most one count"),
             ("fashion:", "'' in dataset 'fashion:' is not a count"),
             ("digits:1798", "the digits hold 1797 images"),
+            (
+                "toy2d:18446744073709551615",
+                "toy2d:18446744073709551615: 18446744073709551615 generated samples would need",
+            ),
+            ("halfspace:1000000000000000", "more than the"),
             (
                 "fashion-corrupted:5",
                 "fashion-corrupted takes CLEAN:RANDOM",

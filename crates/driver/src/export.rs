@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 
-use curvscope_model::files::write_atomic;
+use curvscope_model::files::{remove_if_present, write_atomic};
 
 use crate::checkpoints::checkpoint_name;
 use crate::figures::charts;
@@ -224,12 +224,7 @@ fn forget_earlier_export(to: &Path, written: &[PathBuf], into_itself: bool) -> R
 
 /// Removes `path`, a file an earlier export wrote, if it is there.
 fn remove_stale(path: &Path) -> Result<()> {
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(e).with_context(|| format!("removing the stale {}", path.display()))
-        }
-        _ => Ok(()),
-    }
+    remove_if_present(path).with_context(|| format!("removing the stale {}", path.display()))
 }
 
 /// Copies `from` to `to` atomically; nothing to do when `to` already is `from` (exporting

@@ -51,7 +51,9 @@ pub struct LandscapeArgs {
     #[arg(long, value_enum, default_value_t = DirectionKind::Random)]
     pub directions: DirectionKind,
     /// The straight line from CHECKPOINT (t = 0) to CHECKPOINT2 (t = 1) instead of
-    /// --directions; with --grid 2d the second direction is a filter-normalised random one.
+    /// --directions; with --grid 2d the second direction is a filter-normalised random one. A
+    /// batch-norm net is evaluated with CHECKPOINT's running statistics all along (a warning
+    /// says when CHECKPOINT2's differ).
     #[arg(long, value_name = "CHECKPOINT2", conflicts_with = "directions")]
     pub to: Option<PathBuf>,
     /// A line (1d) or a plane (2d) through θ.
@@ -343,13 +345,21 @@ pub fn run(args: LandscapeArgs) -> Result<ExitCode> {
 fn second_checkpoint(path: &Path, first: &Checkpoint) -> Result<(PathBuf, String, Vec<f64>)> {
     let second = load_checkpoint(path)
         .with_context(|| format!("--to: cannot load checkpoint {}", path.display()))?;
+    let (to, from) = second.meta.arch.contrast(&first.meta.arch);
     ensure!(
-        second.meta.arch == first.meta.arch,
-        "--to {}: its architecture {} differs from CHECKPOINT's {}",
-        path.display(),
-        second.meta.arch,
-        first.meta.arch
+        second.meta.arch.same_spec(&first.meta.arch),
+        "--to {}: its architecture {to} differs from CHECKPOINT's {from}",
+        path.display()
     );
+    // Only the constants left: batch norm's running statistics, updated by training.
+    if second.meta.arch != first.meta.arch {
+        eprintln!(
+            "warning: --to {}: its batch-norm running statistics differ from CHECKPOINT's; the \
+             line is evaluated with CHECKPOINT's (constants in eval mode), so the loss at its \
+             end is not the --to checkpoint's own",
+            path.display()
+        );
+    }
     let sha = content_sha256(path).context("--to: checkpoint files changed while being read")?;
     Ok((path.to_path_buf(), sha, second.theta))
 }

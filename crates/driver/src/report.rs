@@ -59,7 +59,7 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
     if let Ok(existing) = std::fs::read(&to) {
         let existing = String::from_utf8_lossy(&existing);
         ensure!(
-            existing.contains(SIGNATURE),
+            written_by_curvscope(&existing),
             "--to {}: exists and is not a report curvscope wrote; name another file",
             to.display()
         );
@@ -149,6 +149,11 @@ pub fn figures_page(title: &str, table: &str, charts: &[Chart]) -> Result<String
 /// The words every page curvscope writes holds, by which `report --to` knows a file it may
 /// replace.
 const SIGNATURE: &str = "Written by curvscope";
+
+/// Whether `html` is a page curvscope wrote (an analysis' report, a reproduced figure's).
+pub fn written_by_curvscope(html: &str) -> bool {
+    html.contains(SIGNATURE)
+}
 
 /// The last line of every page curvscope writes: the SHA-256 of the bytes before it, so that
 /// `report --to` replaces a page only as curvscope wrote it, never one edited by hand.

@@ -98,9 +98,9 @@ pub const METRICS: &[(&str, &str, Extract)] = &[
     ("lambda_min_converged", "λ_min's Ritz pair met --tol; if not, a value ≥ 0 is only an upper bound on λ_min (empty with --no-lambda-min)", |r| {
         r.report.lambda_min.map(|l| l.converged).into()
     }),
-    ("trace_h", "Tr(H): exact (Σ diag(H), piecewise-linear nets) or deflated Hutchinson", |r| Cell::Num(r.report.trace_h.value)),
+    ("trace_h", "Tr(H): exact (Σ diag(H), piecewise-linear nets; with --full-spectrum, any net) or deflated Hutchinson", |r| Cell::Num(r.report.trace_h.value)),
     ("trace_h_stderr", "standard error of trace_h (0 when exact)", |r| Cell::Num(r.report.trace_h.stderr)),
-    ("trace_h_estimator", "exact (C per-sample-gradient passes, nets of affine layers, ReLU and max-pooling) or stochastic (probes)", |r| {
+    ("trace_h_estimator", "exact (C per-sample-gradient passes, nets of affine layers, ReLU and max-pooling; or the diagonal of --full-spectrum's D HVPs) or stochastic (probes)", |r| {
         r.report.trace_h.estimator.into()
     }),
     ("trace_sigma", "Tr(Σ) of the one-sample gradient noise covariance Σ (exact)", |r| Cell::Num(r.report.trace_sigma.value)),
@@ -117,10 +117,10 @@ pub const METRICS: &[(&str, &str, Extract)] = &[
     ("ratio", "Tr(HΣ)/Tr(HΣ̄) (empty when Tr(HΣ̄) ≤ 0: Tr(H) ≤ 0 or Tr(Σ) = 0)", |r| r.report.anisotropy_ratio.into()),
     ("prop1_bound", "â·λ₁²·D/Tr(H)², Proposition 1's lower bound on ratio (empty where â is)", |r| r.report.proposition1.bound.into()),
     ("prop1_bound_holds", "prop1_bound ≤ ratio, to 1e-6 relative (empty when either is empty)", |r| r.report.proposition1.bound_holds.into()),
-    ("prop1_first_k", "smallest k with d_k > ½ (condition 1) among the eigenvalues computed; empty: not reached within k = prop1_k_max", |r| {
+    ("prop1_first_k", "smallest k with d_k > ½ (condition 1) among the eigenvalues computed (all D with --full-spectrum); empty: not reached within k = prop1_k_max", |r| {
         r.report.proposition1.first_ill_conditioned_k.map_or(Cell::Empty, |k| Cell::Int(k as u64))
     }),
-    ("prop1_k_max", "largest k condition 1 was tested at: top-k eigenvalues − 1 (raise with --prop1-k-max)", |r| {
+    ("prop1_k_max", "largest k condition 1 was tested at: top-k eigenvalues − 1 (raise with --prop1-k-max), D − 1 with --full-spectrum", |r| {
         Cell::Int(r.report.proposition1.ill_conditioning_k_max as u64)
     }),
     ("negative_curvature", "a computed eigenvalue is below −1e-6·|λ|max (H indefinite: outside Proposition 1); false needs a converged λ_min; empty: unknown", |r| {

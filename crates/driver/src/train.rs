@@ -20,7 +20,7 @@ use curvscope_metrics::{
 };
 use curvscope_model::distributed::minibatch_grad;
 use curvscope_model::files::{is_leftover_file, write_atomic};
-use curvscope_model::{load_checkpoint, ArchSpec, Dataset, Init, Precision};
+use curvscope_model::{load_checkpoint, ArchSpec, Dataset, DatasetInfo, Init, Precision};
 
 use crate::data::{load_dataset, DATA_HELP};
 use crate::flags;
@@ -206,10 +206,10 @@ fn architecture(args: &TrainArgs) -> Result<(ArchSpec, Option<Vec<f64>>)> {
         path.display()
     );
     if let Some(arch) = arch.filter(|a| !a.same_spec(&ckpt.meta.arch)) {
+        let (given, found) = arch.contrast(&ckpt.meta.arch);
         bail!(
-            "--arch {arch:?} differs from the architecture of {}: {:?}",
-            path.display(),
-            ckpt.meta.arch
+            "--arch {given} differs from the architecture of {}: {found}",
+            path.display()
         );
     }
     Ok((ckpt.meta.arch, Some(ckpt.theta)))
@@ -470,12 +470,22 @@ fn resume_point(args: &TrainArgs, config: &RunConfig, theta0: &[f64]) -> Result<
         saved.descent.noise_std = None;
     }
     // The data are compared by `same_data`: a run.json written before the inputs' hash was
-    // kept has none, and is checked on the rest, as it was then.
+    // kept has none, and is checked on the rest, as it was then. Where both hashed the inputs,
+    // the spec's text may differ too: `./x.npz` and `/home/me/x.npz` name the same samples.
+    let hashed = |was: &DatasetInfo, now: &DatasetInfo| {
+        was.inputs_sha256.is_some() && now.inputs_sha256.is_some()
+    };
     if saved.dataset.same_data(&config.dataset) {
+        if hashed(&saved.dataset, &config.dataset) {
+            saved.data = config.data.clone();
+        }
         saved.dataset = config.dataset.clone();
     }
     if let (Some(was), Some(now)) = (&saved.eval_dataset, &config.eval_dataset) {
         if was.same_data(now) {
+            if hashed(was, now) {
+                saved.eval_data = config.eval_data.clone();
+            }
             saved.eval_dataset = Some(now.clone());
         }
     }
@@ -645,7 +655,8 @@ fn train_loop(
         }
         ensure!(
             descent.step(run.objective, theta, args.lr, precision, step, &minibatch),
-            "θ diverged at step {} (lr {} too large?)",
+            // `{:?}`: 1e300, not three hundred digits.
+            "θ diverged at step {} (lr {:?} too large?)",
             step + 1,
             args.lr
         );

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::Result;
-use curvscope_model::files::write_atomic;
+use anyhow::{ensure, Context, Result};
+use curvscope_model::files::{is_atomic_write_leftover, write_atomic};
 
 use crate::flags;
 use crate::plots::{Chart, PALETTE};
@@ -68,7 +68,9 @@ pub struct ReproduceArgs {
     /// Output folder for CSVs and figures [default: notebooks-export/<target>]. msgd keeps each
     /// dynamic's finished run in its runs/ and a rerun at the same scale and seed reads it back,
     /// so an interrupted msgd resumes with the dynamic it was training; fashion keeps its
-    /// run folders (with their analyses) in runs/ and resumes them as train and analyze do.
+    /// run folders (with their analyses) in runs/ and resumes them as train and analyze do. A
+    /// folder holding files that no `reproduce` of this target wrote is refused (they would be
+    /// overwritten); the target's folder is marked by a file `.curvscope-reproduce`.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Master seed: the noise of every run (toy2d: repetition r draws from
@@ -128,9 +130,55 @@ fn output_folders(args: &ReproduceArgs) -> Result<(PathBuf, PathBuf)> {
         .clone()
         .unwrap_or_else(|| Path::new("notebooks-export").join(args.target.name()));
     flags::output_dir(&out, "--out")?;
+    claim(&out, args.target)?;
     let figures = out.join("figures");
     flags::output_dir(&figures, "--out")?;
     Ok((out, figures))
+}
+
+/// The file that marks a folder as the output of `reproduce` (its content: the target's name).
+const MARKER: &str = ".curvscope-reproduce";
+
+/// Marks `out` as `target`'s output, or refuses it, before any work: a folder of one's own
+/// files (the default notebooks-export/<target> is easy to hit), or another target's output,
+/// would have its report.html and CSVs overwritten without a word. A folder from before the
+/// marker counts as the target's when its report.html is the target's page, or when it holds
+/// only the runs/ and figures/ folders that `msgd --only` leaves.
+fn claim(out: &Path, target: Target) -> Result<()> {
+    let read = || format!("--out {}: cannot read", out.display());
+    let entries: Vec<_> = std::fs::read_dir(out)
+        .with_context(read)?
+        .collect::<std::io::Result<_>>()
+        .with_context(read)?;
+    // Read after the listing: processes sharing the folder (`msgd --only`) may be writing the
+    // marker, and one listed (or its temporary file) is then read here.
+    let marker = out.join(MARKER);
+    if let Ok(owner) = std::fs::read_to_string(&marker) {
+        ensure!(
+            owner.trim() == target.name(),
+            "--out {}: holds the output of `curvscope reproduce {}`; name another folder for {}",
+            out.display(),
+            owner.trim(),
+            target.name()
+        );
+        return Ok(());
+    }
+    let bare = entries.iter().all(|e| {
+        let name = e.file_name();
+        let subfolder = (name == "runs" || name == "figures") && e.path().is_dir();
+        subfolder || is_atomic_write_leftover(&name.to_string_lossy())
+    });
+    let title = format!("<title>{}: ", target.name());
+    let earlier_report = std::fs::read_to_string(out.join("report.html"))
+        .is_ok_and(|html| crate::report::written_by_curvscope(&html) && html.contains(&title));
+    ensure!(
+        bare || earlier_report,
+        "--out {}: holds files that no `curvscope reproduce {}` wrote, which it would \
+         overwrite; name a new or empty folder",
+        out.display(),
+        target.name()
+    );
+    Ok(write_atomic(&marker, target.name().as_bytes())?)
 }
 
 /// `text` as the file `name` in `out` (the error names the file).
