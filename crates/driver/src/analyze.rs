@@ -874,23 +874,32 @@ fn analyze_one(
     report_options.batch_size = batch_size(name, options.batch, recorded, data.len())?;
     report_options.chunk = plan.chunk;
     let k = report_options.curvature.top_k;
-    progress.stage(&format!(
-        "Hessian spectrum (top {k} by Lanczos, Tr(H){})",
-        if options.report.curvature.density.is_some() {
-            ", SLQ density"
-        } else {
-            ""
-        }
-    ));
-    let mut hessian = HessianSpectrum::compute(&*objective, theta, &report_options.curvature);
-    if options.full_spectrum {
-        progress.stage("full spectrum: Hessian columns, then the eigendecomposition");
+    let density = if options.report.curvature.density.is_some() {
+        ", SLQ density"
+    } else {
+        ""
+    };
+    let hessian = if options.full_spectrum {
+        progress.stage(&format!(
+            "full spectrum (Hessian columns, then the eigendecomposition), top {k} by \
+             Lanczos{density}"
+        ));
         let columns = progress.columns(theta.len());
-        hessian = hessian.with_dense_spectrum(&*objective, theta, budget.full_spectrum, &|j| {
-            columns.set_position(j as u64)
-        })?;
+        let hessian = HessianSpectrum::compute_with_dense_spectrum(
+            &*objective,
+            theta,
+            &report_options.curvature,
+            budget.full_spectrum,
+            &|j| columns.set_position(j as u64),
+        )?;
         columns.finish_and_clear();
-    }
+        hessian
+    } else {
+        progress.stage(&format!(
+            "Hessian spectrum (top {k} by Lanczos, Tr(H){density})"
+        ));
+        HessianSpectrum::compute(&*objective, theta, &report_options.curvature)
+    };
     progress.stage("Σ statistics, Tr(HΣ), expected sharpness");
     let report = report_from_spectrum(&*objective, theta, &hessian, &report_options);
     // A finite loss can still have a NaN gradient (a NaN behind a ReLU or a max-pool), and

@@ -330,11 +330,8 @@ pub fn msgd_fisher_weights(n: usize, b: usize, rng: &mut ChaCha8Rng) -> Vec<f64>
 /// (1/b) Σ_j z_j g_{s_j} has covariance (1/b²) Σ_j g_{s_j} g_{s_j}ᵀ, whose mean over the draw is
 /// F/b exactly, as for [`msgd_fisher_weights`].
 pub fn msgd_fisher_b_weights(n: usize, b: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
-    let mut w = vec![1.0 / n as f64; n];
-    for i in minibatch_indices(n, b, true, rng) {
-        w[i] += rng.sample::<f64, _>(StandardNormal) / b as f64;
-    }
-    w
+    let samples = minibatch_indices(n, b, true, rng);
+    gaussian_noise_on(n, &samples, |z| z / b as f64, rng)
 }
 
 /// M-SGD Fisher-B weights as the authors' code draws them (Wu et al. 2020, `gdStoF.py`): B
@@ -357,10 +354,22 @@ pub fn msgd_fisher_subset_weights(
     subset: usize,
     rng: &mut ChaCha8Rng,
 ) -> Vec<f64> {
+    let samples = minibatch_indices(n, subset, false, rng);
     let scale = 1.0 / ((b * subset) as f64).sqrt();
+    gaussian_noise_on(n, &samples, |z| scale * z, rng)
+}
+
+/// The Fisher-B weights of both draws: 1/N, plus `scaled(z)`, z ~ N(0, 1), once per entry of
+/// `samples` (a sample drawn twice gets two draws).
+fn gaussian_noise_on(
+    n: usize,
+    samples: &[usize],
+    scaled: impl Fn(f64) -> f64,
+    rng: &mut ChaCha8Rng,
+) -> Vec<f64> {
     let mut w = vec![1.0 / n as f64; n];
-    for i in minibatch_indices(n, subset, false, rng) {
-        w[i] += scale * rng.sample::<f64, _>(StandardNormal);
+    for &i in samples {
+        w[i] += scaled(rng.sample::<f64, _>(StandardNormal));
     }
     w
 }

@@ -21,7 +21,7 @@
 //!   [`Descent`].
 //! - Loss-landscape slices (Li et al. 2018): [`filter_normalized_directions`],
 //!   [`hessian_directions`], [`grid_points`], [`evaluate_slice`], beside the [`QuadraticModel`].
-//! - The whole Hessian spectrum (Fig. 5): [`HessianSpectrum::with_dense_spectrum`] →
+//! - The whole Hessian spectrum (Fig. 5): [`HessianSpectrum::compute_with_dense_spectrum`] →
 //!   [`whole_spectrum`].
 //! - Reproductions: the 2-D escape experiment ([`descend`], [`reached_flat_minimum`]), the
 //!   one-hidden-layer net ([`proposition2_check`]), Wu et al.'s noisy GD ([`MSGD_DYNAMICS`]).

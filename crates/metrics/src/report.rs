@@ -70,7 +70,7 @@ pub struct HessianSpectrum {
     /// Top eigenpairs, λ₁ ≥ λ₂ ≥ … (at least one).
     pub top: Eigenpairs,
     /// Tr(H): exact where the objective has an exact diagonal or the whole spectrum was
-    /// computed ([`HessianSpectrum::with_dense_spectrum`]), else deflated Hutchinson.
+    /// computed ([`HessianSpectrum::compute_with_dense_spectrum`]), else deflated Hutchinson.
     pub trace: Estimate,
     /// diag(H), where the objective computes it exactly ([`Objective::hessian_diagonal`]).
     #[serde(default)]
@@ -95,6 +95,36 @@ impl HessianSpectrum {
         theta: &[f64],
         options: &CurvatureOptions,
     ) -> Self {
+        Self::around(objective, theta, options, None)
+    }
+
+    /// [`HessianSpectrum::compute`] plus every eigenvalue of H at θ ([`dense_eigenvalues`] on
+    /// the exact-HVP operator, [`HESSIAN_COLUMNS_PER_PASS`] columns at a time);
+    /// `progress(columns_done)` follows the D HVPs. Refuses before any HVP when the D×D
+    /// matrix would exceed `budget_bytes`.
+    ///
+    /// Tr(H) then is exact for any network: without an exact diagonal (tanh, sigmoid) it is
+    /// the sum of the assembled diagonal, and no Hutchinson probe is spent on it.
+    pub fn compute_with_dense_spectrum<O: Objective + ?Sized>(
+        objective: &O,
+        theta: &[f64],
+        options: &CurvatureOptions,
+        budget_bytes: u64,
+        progress: &dyn Fn(usize),
+    ) -> Result<Self, DenseSpectrumError> {
+        let h = HessianOperator::new(objective, theta);
+        let dense = dense_eigenvalues(&h, HESSIAN_COLUMNS_PER_PASS, budget_bytes, progress)?;
+        Ok(Self::around(objective, theta, options, Some(dense)))
+    }
+
+    /// The Lanczos ends, Tr(H) (the exact diagonal's sum, else `dense`'s trace, else
+    /// Hutchinson) and SLQ, beside `dense` if it was computed.
+    fn around<O: Objective + ?Sized>(
+        objective: &O,
+        theta: &[f64],
+        options: &CurvatureOptions,
+        dense: Option<DenseSpectrum>,
+    ) -> Self {
         let h = HessianOperator::new(objective, theta);
         let seed = |purpose| purpose_seed(options.seed, purpose);
         let lanczos = |k, which, purpose| LanczosOptions {
@@ -118,9 +148,10 @@ impl HessianSpectrum {
             }
         });
         let diagonal = objective.hessian_diagonal(theta);
-        let trace = match &diagonal {
-            Some(diagonal) => Estimate::exact(diagonal.iter().sum(), objective.n_samples()),
-            None => {
+        let trace = match (&diagonal, &dense) {
+            (Some(diagonal), _) => Estimate::exact(diagonal.iter().sum(), objective.n_samples()),
+            (None, Some(dense)) => Estimate::exact(dense.trace, theta.len()),
+            (None, None) => {
                 deflated_hutchinson(
                     &h,
                     &top.eigenvectors,
@@ -140,31 +171,8 @@ impl HessianSpectrum {
             diagonal,
             lambda_min,
             density,
-            dense: None,
+            dense,
         }
-    }
-
-    /// Adds every eigenvalue of H at θ ([`dense_eigenvalues`] on the exact-HVP operator,
-    /// [`HESSIAN_COLUMNS_PER_PASS`] columns at a time); `progress(columns_done)` follows the
-    /// D HVPs. Refuses before any HVP when the D×D matrix would exceed `budget_bytes`.
-    ///
-    /// Tr(H) then is exact for any network: where it was a Hutchinson estimate (no exact
-    /// diagonal: tanh, sigmoid), it becomes the sum of the assembled diagonal (D HVPs with
-    /// unit vectors, the work it counts).
-    pub fn with_dense_spectrum<O: Objective + ?Sized>(
-        mut self,
-        objective: &O,
-        theta: &[f64],
-        budget_bytes: u64,
-        progress: &dyn Fn(usize),
-    ) -> Result<Self, DenseSpectrumError> {
-        let h = HessianOperator::new(objective, theta);
-        let dense = dense_eigenvalues(&h, HESSIAN_COLUMNS_PER_PASS, budget_bytes, progress)?;
-        if self.diagonal.is_none() {
-            self.trace = Estimate::exact(dense.trace, theta.len());
-        }
-        self.dense = Some(dense);
-        Ok(self)
     }
 }
 

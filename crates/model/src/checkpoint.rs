@@ -442,20 +442,26 @@ fn is_count(name: &str) -> bool {
     name.ends_with(".num_batches_tracked")
 }
 
-/// Reads buffer `name` from the file into the architecture (F32/F64 statistics, an I64 count),
-/// checking its shape, dtype, finiteness and sign (variances and counts are ≥ 0).
+/// Reads buffer `name` from the file into the architecture (F32/F64 statistics, an I64 count,
+/// 0 when absent), checking its shape, dtype, finiteness and sign (variances and counts ≥ 0).
 fn load_buffer(
     path: &Path,
     file: &SafeTensors<'_>,
     name: &str,
     shape: &[usize],
 ) -> Result<Vec<f64>, CheckpointError> {
-    let view = file
-        .tensor(name)
-        .map_err(|_| CheckpointError::MissingTensor {
-            path: path.to_path_buf(),
-            tensor: name.to_string(),
-        })?;
+    let view = match file.tensor(name) {
+        Ok(view) => view,
+        // PyTorch before 0.4.1 kept no count, and its BatchNorm loads such a state_dict with
+        // the count at 0 (`_BatchNorm._load_from_state_dict`); curvscope never reads it.
+        Err(_) if is_count(name) => return Ok(vec![0.0]),
+        Err(_) => {
+            return Err(CheckpointError::MissingTensor {
+                path: path.to_path_buf(),
+                tensor: name.to_string(),
+            })
+        }
+    };
     if view.shape() != shape {
         return Err(CheckpointError::Shape {
             path: path.to_path_buf(),

@@ -166,7 +166,7 @@ pub enum Op {
 impl<'de> Deserialize<'de> for Layer {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error;
-        let mut fields = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
+        let DistinctKeys(mut fields) = DistinctKeys::deserialize(deserializer)?;
         let name = match fields.remove("name") {
             None => None,
             Some(serde_json::Value::String(name)) if is_module_name(&name) => Some(name),
@@ -186,6 +186,37 @@ impl<'de> Deserialize<'de> for Layer {
             )));
         }
         Ok(Layer { name, op })
+    }
+}
+
+/// A JSON object whose keys are distinct: serde_json keeps the last of a repeated key, and a
+/// layer written by hand with `"out"` twice must not silently take one of the two.
+struct DistinctKeys(serde_json::Map<String, serde_json::Value>);
+
+impl<'de> Deserialize<'de> for DistinctKeys {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = DistinctKeys;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a layer object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<DistinctKeys, A::Error> {
+                use serde::de::Error;
+                let mut fields = serde_json::Map::new();
+                while let Some((key, value)) = map.next_entry::<String, serde_json::Value>()? {
+                    if fields.contains_key(&key) {
+                        return Err(A::Error::custom(format!("field `{key}` is given twice")));
+                    }
+                    fields.insert(key, value);
+                }
+                Ok(DistinctKeys(fields))
+            }
+        }
+        deserializer.deserialize_map(Fields)
     }
 }
 
@@ -656,6 +687,7 @@ mod tests {
             (spec("[4]", r#"{"type":"gelu"}"#), "unknown variant `gelu`"),
             (spec("[4]", r#"{"type":"linear","out":2,"bias":true,"outs":3}"#), "unknown field `outs`"),
             (spec("[4]", r#"{"type":"linear","out":2,"name":"a.b"}"#), "not a module name"),
+            (spec("[4]", r#"{"type":"linear","out":2,"out":3}"#), "field `out` is given twice"),
             (spec("[4]", r#"{"type":"relu","inplace":true}"#), "unknown field `inplace`: layer type `relu` takes none"),
             (spec("[1,2,2]", r#"{"type":"flatten","start_dim":2}"#), "unknown field `start_dim`"),
             (spec("[4]", r#"{"type":"batchnorm1d","eps":-10},{"type":"linear","out":2}"#), "layer 0 (batchnorm1d): `eps` is -10"),

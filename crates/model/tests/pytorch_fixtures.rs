@@ -169,9 +169,8 @@ fn sequential_checkpoint_round_trips_with_its_buffers() {
     assert_eq!(count.dtype(), safetensors::Dtype::I64);
 }
 
-/// A checkpoint whose file lacks a buffer of its architecture is refused naming the tensor.
-#[test]
-fn a_missing_batch_norm_buffer_is_named() {
+/// The sequential fixture in a temporary folder, its file without tensor `dropped`.
+fn sequential_without(dropped: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for file in ["checkpoint.json", "model.safetensors"] {
         std::fs::copy(fixture(SEQUENTIAL).join(file), dir.path().join(file)).unwrap();
@@ -181,14 +180,41 @@ fn a_missing_batch_norm_buffer_is_named() {
     let kept = file
         .tensors()
         .into_iter()
-        .filter(|(name, _)| name != "features.1.running_var");
+        .filter(|(name, _)| name != dropped);
     let without = safetensors::serialize(kept, None).unwrap();
     std::fs::write(dir.path().join("model.safetensors"), without).unwrap();
+    dir
+}
+
+/// A checkpoint whose file lacks a buffer of its architecture is refused naming the tensor.
+#[test]
+fn a_missing_batch_norm_buffer_is_named() {
+    let dir = sequential_without("features.1.running_var");
     let err = load_checkpoint(dir.path()).unwrap_err().to_string();
     assert!(
         err.ends_with("model.safetensors: missing tensor `features.1.running_var`"),
         "{err}"
     );
+}
+
+/// Only the step count may be absent (PyTorch before 0.4.1 kept none, and loads such a file
+/// with the count at 0): everything else loads as from the full file.
+#[test]
+fn a_missing_step_count_loads_as_zero() {
+    let full = load_checkpoint(&fixture(SEQUENTIAL)).unwrap();
+    let dir = sequential_without("features.1.num_batches_tracked");
+    let mut ckpt = load_checkpoint(dir.path()).unwrap();
+    let ArchSpec::Sequential(net) = &mut ckpt.meta.arch else {
+        panic!("the fixture is sequential")
+    };
+    assert_eq!(net.buffer_values["features.1.num_batches_tracked"], [0.0]);
+    let ArchSpec::Sequential(original) = &full.meta.arch else {
+        unreachable!()
+    };
+    let count = original.buffer_values["features.1.num_batches_tracked"].clone();
+    net.buffer_values
+        .insert("features.1.num_batches_tracked".into(), count);
+    assert_eq!(ckpt, full);
 }
 
 /// A buffer that breaks batch norm is refused naming the tensor: a negative `running_var`

@@ -196,9 +196,14 @@ fn tanh_mlp_and_toy2d_are_refused_and_fall_back_to_hutchinson() {
     );
     // With the whole spectrum, Tr(H) is exact for tanh too (the assembled diagonal), and
     // Proposition 1's condition 1 is scanned over all D eigenvalues, not the top k.
-    let whole = HessianSpectrum::compute(&tanh, &theta, &curvature(1))
-        .with_dense_spectrum(&tanh, &theta, u64::MAX, &|_| {})
-        .unwrap();
+    let whole = HessianSpectrum::compute_with_dense_spectrum(
+        &tanh,
+        &theta,
+        &curvature(1),
+        u64::MAX,
+        &|_| {},
+    )
+    .unwrap();
     assert_eq!(whole.trace.estimator, Estimator::Exact);
     assert!(
         (whole.trace.value - h.trace()).abs() <= 1e-12 * h.amax(),

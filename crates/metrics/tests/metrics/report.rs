@@ -2,6 +2,7 @@
 //! bookkeeping.
 
 use crate::objectives::{assert_rel, dense_covariance, dense_top, LeastSquares};
+use curvscope_hessian::{dense_eigenvalues, HessianOperator};
 use curvscope_metrics::{
     analyze_checkpoint, condition_ks, proposition1, report_from_spectrum, CurvatureOptions,
     Estimate, HessianSpectrum, LambdaMin, Proposition1, Report, ReportOptions, SharpnessOptions,
@@ -28,10 +29,10 @@ fn report_agrees_with_dense_truth_and_round_trips() {
         diagonal: None,
         lambda_min: None,
         density: None,
-        dense: None,
-    }
-    .with_dense_spectrum(&ls, &theta, u64::MAX, &|_| {})
-    .unwrap();
+        dense: Some(
+            dense_eigenvalues(&HessianOperator::new(&ls, &theta), 4, u64::MAX, &|_| {}).unwrap(),
+        ),
+    };
     let options = ReportOptions {
         chunk: 16,
         sigma_top_k: k,
