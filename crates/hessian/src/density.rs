@@ -17,6 +17,8 @@ use crate::{CountingOperator, LinearOperator};
 
 /// Gaussian tails beyond this many σ (~1e-9 of the mass) are left off the density grid.
 const PAD_SIGMAS: f64 = 6.0;
+/// Grid points of [`Slq::broadened_density`], PyHessian's.
+const BROADENED_GRID: usize = 4000;
 
 /// Distribution of the (then normalized) SLQ probe vectors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -179,8 +181,11 @@ impl Slq {
     }
 
     /// The density as PyHessian reports it (Yao et al. 2020, `density_generate`): Gaussian
-    /// broadening of variance 1e-5 × max(1, spectral width) on a grid of 4,000 points, fine
-    /// enough to resolve it for widths up to ~10⁴.
+    /// broadening of variance 1e-5 × max(1, spectral width) on a grid of 4,000 points, that
+    /// variance widened where the grid could not sample it: σ is at least the grid spacing
+    /// (widths above ~160), since point values of a Gaussian narrower than the spacing miss or
+    /// double its mass (at width 10⁴ the unwidened curve's trapezoid mass is 2.1, and
+    /// normalising it only rescales a wrong shape).
     ///
     /// ```
     /// use curvscope_hessian::{slq, DenseOperator, SlqOptions};
@@ -197,8 +202,11 @@ impl Slq {
         let (lo, hi) = nodes.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
             (lo.min(x), hi.max(x))
         });
-        let variance = 1e-5 * (hi - lo).max(1.0);
-        self.density(variance.sqrt(), 4000)
+        let width = hi - lo;
+        let pyhessian = (1e-5 * width.max(1.0)).sqrt();
+        // The spacing (width + 2·PAD_SIGMAS·σ)/(n − 1) is at most σ from this σ on.
+        let sampled = width / ((BROADENED_GRID - 1) as f64 - 2.0 * PAD_SIGMAS);
+        self.density(pyhessian.max(sampled), BROADENED_GRID)
     }
 
     /// Density (1/n_v)Σ_probes Σ_j w_j·N(x; θ_j, σ²) on `n_grid` equispaced points spanning

@@ -5,7 +5,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::krylov::{gaussian_vector, Krylov};
+use crate::krylov::{gaussian_vector, Krylov, BREAKDOWN};
 use crate::linalg::norm;
 use crate::{CountingOperator, LinearOperator};
 
@@ -136,7 +136,8 @@ pub fn extreme_eigenpairs<O: LinearOperator + ?Sized>(op: &O, opts: &LanczosOpti
     let check_every = opts.check_every.max(1);
     let counted = CountingOperator::new(op);
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
-    let mut krylov = Krylov::new(gaussian_vector(&mut rng, d));
+    let mut krylov =
+        Krylov::new(gaussian_vector(&mut rng, d)).breaking_down_below(BREAKDOWN.min(opts.tol));
     // (smallest, largest) eigenvalue of every invariant block closed by a breakdown.
     let mut closed: Vec<(f64, f64)> = Vec::new();
     loop {

@@ -15,7 +15,8 @@ use crate::LinearOperator;
 
 /// β below this fraction of the largest ‖A·v_j‖ seen is a breakdown: the Krylov subspace is
 /// invariant (to rounding, which after full reorthogonalization is ~1e-15 relative).
-const BREAKDOWN: f64 = 1e-12;
+/// [`Krylov::breaking_down_below`] lowers it for an eigensolver asked for a tighter tolerance.
+pub(crate) const BREAKDOWN: f64 = 1e-12;
 /// Rows per block of the basis sweeps: a block of w (32 KiB) stays in cache while every basis
 /// vector's rows pass by, and each block's inner products are summed over blocks in block
 /// order, so the result is the same on any thread count. Shorter blocks were slower (1,024 rows:
@@ -119,6 +120,8 @@ pub(crate) struct Krylov {
     /// Index of the first vector of the current block (the last start or restart).
     block_start: usize,
     anorm: f64,
+    /// β ≤ this·‖A‖ is a breakdown ([`BREAKDOWN`] unless lowered).
+    breakdown: f64,
 }
 
 impl Krylov {
@@ -134,7 +137,16 @@ impl Krylov {
             pending: Some(start),
             block_start: 0,
             anorm: 0.0,
+            breakdown: BREAKDOWN,
         }
+    }
+
+    /// Declares breakdowns only below `threshold`·‖A‖: a breakdown sets β, and so the
+    /// residual estimate of every Ritz pair of the closed block, to 0, which must not pass
+    /// a convergence test tighter than the β it dropped.
+    pub fn breaking_down_below(mut self, threshold: f64) -> Self {
+        self.breakdown = threshold;
+        self
     }
 
     pub fn len(&self) -> usize {
@@ -168,7 +180,7 @@ impl Krylov {
         let h = orthogonalize(&self.basis, &mut w);
         self.alpha.push(alpha + h[h.len() - 1]);
         let beta = norm(&w);
-        if beta > BREAKDOWN * self.anorm {
+        if beta > self.breakdown * self.anorm {
             w.iter_mut().for_each(|x| *x /= beta);
             self.pending = Some(w);
             self.beta.push(beta);

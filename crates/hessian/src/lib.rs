@@ -33,4 +33,6 @@ pub use hvp::HessianOperator;
 pub use linalg::{dot, norm};
 pub use operator::{AsHermitian, CountingOperator, LinearOperator};
 pub use spectrum::{dense_eigenvalues, dense_spectrum_bytes, DenseSpectrum, DenseSpectrumError};
-pub use trace::{deflated_hutchinson, hutch_plus_plus, hutchinson, Probes, TraceEstimate};
+pub use trace::{
+    deflated_hutchinson, hutch_plus_plus, hutchinson, Probes, TraceEstimate, UNTIL_MIN_PROBES,
+};

@@ -11,13 +11,18 @@ use serde::{Deserialize, Serialize};
 use crate::LinearOperator;
 
 /// Bytes [`dense_eigenvalues`] needs at dimension `dim`: the D×D f64 matrix and the
-/// eigensolver's copy of it (its tridiagonal reduction works on one).
+/// eigensolver's copy of it (its tridiagonal reduction works on one). Saturates at `u64::MAX`
+/// (D ≥ 2³⁰ would wrap to a small number and pass any budget).
 ///
 /// ```
 /// assert_eq!(curvscope_hessian::dense_spectrum_bytes(1000), 16_000_000);
+/// assert_eq!(curvscope_hessian::dense_spectrum_bytes(1 << 30), u64::MAX);
 /// ```
 pub fn dense_spectrum_bytes(dim: usize) -> u64 {
-    2 * 8 * (dim as u64).pow(2)
+    (dim as u64)
+        .checked_mul(dim as u64)
+        .and_then(|entries| entries.checked_mul(2 * 8))
+        .unwrap_or(u64::MAX)
 }
 
 /// Why [`dense_eigenvalues`] gave no spectrum.

@@ -10,6 +10,10 @@ use crate::krylov::{orthogonalize, rademacher_vector};
 use crate::linalg::dot;
 use crate::{CountingOperator, LinearOperator};
 
+/// Probes [`Probes::Until`] draws before its stopping rule is first tried: the sample
+/// standard error of fewer is too noisy to stop on.
+pub const UNTIL_MIN_PROBES: usize = 10;
+
 /// How many random probes to draw.
 ///
 /// ```
@@ -30,8 +34,9 @@ pub enum Probes {
     /// the stated standard error is biased low (and the estimate slightly, when probe values
     /// are skewed). Blocks of ≥ 10 keep it small: over 400 seeds at a 2% target with blocks of
     /// 10 (`tests/trace.rs`), the spread of the estimates was 1.06× the stated error and
-    /// their mean 0.08 stated errors off. Use [`Probes::Fixed`] where the error bar must be
-    /// exact.
+    /// their mean 0.08 stated errors off; so whatever the block, the rule is first tried after
+    /// [`UNTIL_MIN_PROBES`] probes (two probes of a tiny operator can agree exactly and state
+    /// an error of 0). Use [`Probes::Fixed`] where the error bar must be exact.
     Until {
         rel_stderr: f64,
         block: usize,
@@ -173,7 +178,7 @@ fn deflated_with<O: LinearOperator>(
         let azs = op.apply_many(&zs);
         samples.extend(azs.iter().zip(&zs).map(|(az, z)| dot(az, z)));
         (mean, se) = mean_and_stderr(&samples);
-        if samples.len() >= 2 && se <= rel_stderr * (exact_part + mean).abs() {
+        if samples.len() >= UNTIL_MIN_PROBES && se <= rel_stderr * (exact_part + mean).abs() {
             break;
         }
     }

@@ -66,6 +66,54 @@ fn density_integrates_to_one_with_right_moments() {
     assert!(d.grid[0] < -0.5 - 5.0 * sigma && *d.grid.last().unwrap() > 40.0 + 5.0 * sigma);
 }
 
+/// PyHessian's broadening at a spectral width of 10⁴ (a sharp net's top eigenvalue) is a
+/// Gaussian narrower than the 4,000-point grid's spacing: widened to the spacing, the density
+/// still has unit mass before normalization and the quadrature's mean and second moment + σ².
+#[test]
+fn broadened_density_resolves_a_wide_spectrum() {
+    let mut l: Vec<f64> = (0..60).map(|i| i as f64 / 59.0).collect();
+    l.extend([1e4, 5e3, 1e3]);
+    let op = with_spectrum(&l, 3);
+    let q = slq(
+        &op,
+        &SlqOptions {
+            n_probes: 5,
+            steps: 63,
+            seed: 1,
+            ..SlqOptions::default()
+        },
+    );
+    let d = q.broadened_density();
+    let spacing = d.grid[1] - d.grid[0];
+    assert!(
+        d.sigma >= spacing * (1.0 - 1e-12),
+        "σ {} < spacing {spacing}",
+        d.sigma
+    );
+    assert!((d.raw_mass - 1.0).abs() < 1e-6, "raw mass {}", d.raw_mass);
+    let moment = |p: i32| {
+        let y: Vec<f64> = d
+            .grid
+            .iter()
+            .zip(&d.values)
+            .map(|(x, v)| x.powi(p) * v)
+            .collect();
+        trapezoid(&d.grid, &y)
+    };
+    let (m1, m2) = (q.moment(1).value, q.moment(2).value);
+    assert!(
+        (moment(1) - m1).abs() < 1e-6 * m1.abs(),
+        "{} vs {m1}",
+        moment(1)
+    );
+    let want = m2 + d.sigma * d.sigma;
+    assert!(
+        (moment(2) - want).abs() < 1e-6 * want,
+        "{} vs {want}",
+        moment(2)
+    );
+}
+
 /// Σ_j w_j θ_j^p matches Tr(A^p)/D within 4 stated standard errors for p = 1, 2, 3, with
 /// Gaussian and Rademacher probes, over 20 seeds each. The outlier 40 dominates A² and A³,
 /// so a probe's value is ≈ 40^p·v₁², v₁² ~ χ²₁/D: strongly skewed. With 10 probes the

@@ -179,6 +179,30 @@ fn breakdown_without_search_is_not_converged() {
     assert!(!r.converged, "{:?}", r.eigenvalues);
 }
 
+/// A tolerance below the breakdown threshold (1e-12·‖A‖): eigenvalues 1 and 1 + 2e-12 first
+/// look like an invariant block (β ≈ 1e-12), and taking it for one would state a residual of 0
+/// for a Ritz pair whose true residual is 8.5e-13, 85× the tolerance asked for.
+#[test]
+fn a_tolerance_tighter_than_breakdowns_is_met() {
+    let op = DenseOperator::new(nalgebra::DMatrix::from_diagonal(
+        &nalgebra::DVector::from_vec(vec![1.0, 1.0 + 2e-12]),
+    ));
+    let tol = 1e-14;
+    let r = extreme_eigenpairs(&op, &opts(1, Which::Smallest, tol));
+    assert!(r.converged);
+    let truth = true_residuals(&op, &r)[0];
+    assert!(
+        truth <= tol * (1.0 + 2e-12),
+        "true residual {truth}, stated {:?}",
+        r.residuals
+    );
+    assert!(
+        (r.eigenvalues[0] - 1.0).abs() <= 1e-15,
+        "{}",
+        r.eigenvalues[0]
+    );
+}
+
 /// D = 2000, Hessian-like: 20 outliers over a bulk in [−1, 2].
 #[test]
 fn d2000_top20_match_dense() {

@@ -5,8 +5,9 @@ mod common;
 use common::with_spectrum;
 use curvscope_hessian::{
     deflated_hutchinson, extreme_eigenpairs, hutch_plus_plus, hutchinson, DenseOperator,
-    LanczosOptions, Probes, TraceEstimate, Which,
+    LanczosOptions, Probes, TraceEstimate, Which, UNTIL_MIN_PROBES,
 };
+use nalgebra::DMatrix;
 
 const SEEDS: u64 = 50;
 
@@ -120,6 +121,27 @@ fn adaptive_probes_stop_at_target() {
     assert_eq!(capped.trace.probes, 20);
     // Same seed ⇒ same probes ⇒ bit-identical estimate.
     assert_eq!(hutchinson(&op, rule, 3).trace.value, t.trace.value);
+}
+
+/// Two probes of a 2×2 swap matrix (truth 0) agree exactly half the time, stating ±2 with an
+/// error of 0; the stopping rule waits for UNTIL_MIN_PROBES before it trusts a standard error.
+#[test]
+fn adaptive_rule_does_not_stop_on_a_few_agreeing_probes() {
+    let swap = DenseOperator::new(DMatrix::from_row_slice(2, 2, &[0.0, 1.0, 1.0, 0.0]));
+    let rule = Probes::Until {
+        rel_stderr: 0.1,
+        block: 2,
+        max: 100,
+    };
+    for seed in 0..50 {
+        let t = hutchinson(&swap, rule, seed).trace;
+        assert!(
+            t.probes >= UNTIL_MIN_PROBES,
+            "seed {seed}: stopped after {}",
+            t.probes
+        );
+        assert!(t.stderr > 0.0 || t.value == 0.0, "seed {seed}: {t:?}");
+    }
 }
 
 /// Empirical spread of the estimates over seeds divided by the root mean stated variance.
