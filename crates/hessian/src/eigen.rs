@@ -103,9 +103,12 @@ pub struct Eigenpairs {
 /// Without a breakdown, convergence means what it means for every single-vector Lanczos:
 /// the wanted Ritz pairs are accurate and the open block's extreme one has converged, not a
 /// proof that none is missing. An eigenvalue repeated exactly inside a space that never
-/// becomes invariant (D large, many distinct eigenvalues) still shows one copy; only a block
-/// method could see more, and an exact multiple eigenvalue at the top of a trained network's
-/// Hessian has probability zero. The subspace grows until the wanted pairs converge or
+/// becomes invariant (D large, many distinct eigenvalues) may show fewer copies than it has
+/// (rounding lets some emerge); only a block method could see them all. An exact multiple
+/// eigenvalue at the top of a trained network's Hessian has probability zero, but the zeros of
+/// a rank-deficient operator (Σ, a Gauss–Newton matrix, dead units) are exact multiples: ask
+/// [`Which::Smallest`] for k > 1 of those and some can be missing behind a `converged` result.
+/// curvscope asks for one (λ_min). The subspace grows until the wanted pairs converge or
 /// `max_krylov` is reached. Memory: `krylov_size` vectors of length D.
 ///
 /// ```
