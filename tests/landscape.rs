@@ -161,8 +161,16 @@ fn random_plane_is_the_objective_at_the_displaced_points_and_resumes_after_a_sto
         std::fs::read(whole.join("landscape.csv")).unwrap(),
         std::fs::read(resumed.join("landscape.csv")).unwrap()
     );
-    // Other options in the same folder: replaced, and said so.
-    let other = ok(&[
+    // Other options in the same folder: the slice there is moved to earlier/<its options
+    // hash>/ before the new landscape.json is written, so a run stopped right after writing it
+    // (here with no point computed, as a kill would) leaves no row of the old slice to resume.
+    let old_csv = std::fs::read(whole.join("landscape.csv")).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(whole.join("landscape.json")).unwrap()).unwrap();
+    let earlier = whole
+        .join("earlier")
+        .join(manifest["options_hash"].as_str().unwrap());
+    let other = [
         "landscape",
         path(&ckpt),
         "--out",
@@ -171,8 +179,17 @@ fn random_plane_is_the_objective_at_the_displaced_points_and_resumes_after_a_sto
         "halfspace:200",
         "--points",
         "3",
-    ]);
-    assert!(String::from_utf8_lossy(&other.stderr).contains("it is replaced"));
+    ];
+    let stopped = ok(&[&other[..], &["--max-points", "0"]].concat());
+    assert!(String::from_utf8_lossy(&stopped.stderr).contains("it is moved to"));
+    assert!(!whole.join("landscape.csv").exists());
+    assert_eq!(
+        std::fs::read(earlier.join("landscape.csv")).unwrap(),
+        old_csv
+    );
+    assert!(earlier.join("landscape.json").exists() && earlier.join("landscape.svg").exists());
+    let finished = ok(&other);
+    assert!(!String::from_utf8_lossy(&finished.stderr).contains("already computed"));
     assert_eq!(read_csv(&whole).1.len(), 3);
 }
 
@@ -189,19 +206,21 @@ fn line_between_checkpoints_passes_through_both() {
         path(&second),
         "--data",
         "halfspace:200",
-        "--points",
-        "5",
         "--out",
         path(&out),
         "-q",
     ]);
     let (header, rows) = read_csv(&out);
     assert_eq!(header, ["a", "loss", "accuracy", "quadratic_model"]);
+    // The default grid holds both checkpoints: 41 points, steps of 0.05 from −0.5 to 1.5.
     let t: Vec<f64> = rows.iter().map(|r| r[0]).collect();
-    assert_eq!(t, [-0.5, 0.0, 0.5, 1.0, 1.5]);
+    assert_eq!(
+        (t.len(), t[0], t[10], t[30], t[40]),
+        (41, -0.5, 0.0, 1.0, 1.5)
+    );
     let obj = objective();
-    assert_close(rows[1][1], obj.loss(&theta1));
-    assert_close(rows[3][1], obj.loss(&theta2));
+    assert_close(rows[10][1], obj.loss(&theta1));
+    assert_close(rows[30][1], obj.loss(&theta2));
 
     let refused = curvscope(&[
         "landscape",

@@ -234,6 +234,93 @@ fn exporting_into_a_used_folder_leaves_nothing_of_the_earlier_export() {
     assert_eq!(metrics(&to), metrics(&second.join("analysis")));
 }
 
+/// An export never writes into another analysis' folder or another run's, not even one an
+/// earlier export marked as its own (exporting an analysis into its own folder does).
+#[test]
+fn exporting_into_another_analysis_or_run_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (first, second) = (
+        analyzed_run(&tmp.path().join("a")),
+        analyzed_run(&tmp.path().join("b")),
+    );
+    let analysis = first.join("analysis");
+    ok(curvscope(&[
+        "export",
+        path(&analysis),
+        "--to",
+        path(&analysis),
+        "--quiet",
+    ]));
+    let before = common::files(&first);
+    for to in [&analysis, &first] {
+        refused(
+            curvscope(&["export", path(&second), "--to", path(to), "--quiet"]),
+            &[path(to), "is another", "name another folder"],
+        );
+    }
+    assert_eq!(common::files(&first), before);
+}
+
+/// analysis.json records the analyzed folder as an absolute path: `export` run from another
+/// folder, one holding a run of its own under the same relative name, takes the analyzed
+/// run's training log, not that one.
+#[test]
+fn export_finds_the_analyzed_run_from_any_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (here, elsewhere) = (tmp.path().join("here"), tmp.path().join("elsewhere"));
+    ok(train(&here.join("run"), &["--steps", "10"]));
+    ok(train(&elsewhere.join("run"), &["--steps", "20"]));
+    ok(curvscope_in(
+        &here,
+        &analyze(Path::new("run"), Some("digits:50"), &["--quiet"]),
+    ));
+    let to = tmp.path().join("export");
+    let analysis = here.join("run/analysis");
+    ok(curvscope_in(
+        &elsewhere,
+        &["export", path(&analysis), "--to", path(&to), "--quiet"],
+    ));
+    let log = |dir: &Path| std::fs::read(dir.join("run.csv")).unwrap();
+    assert_eq!(log(&to), log(&here.join("run")));
+}
+
+/// A checkpoint of the analyzed run without a record (an analysis killed before it, or a
+/// snapshot added since) is named by `report` and `export`, in the page too: a partial
+/// analysis must not read as a whole one.
+#[test]
+fn a_partial_analysis_is_reported_as_incomplete() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = analyzed_run(tmp.path());
+    let later = run.join("step-000020");
+    std::fs::create_dir(&later).unwrap();
+    for file in ["checkpoint.json", "model.safetensors"] {
+        std::fs::copy(run.join("step-000010").join(file), later.join(file)).unwrap();
+    }
+    let page = tmp.path().join("report.html");
+    let err = ok(curvscope(&[
+        "report",
+        path(&run),
+        "--to",
+        path(&page),
+        "--quiet",
+    ]));
+    assert!(
+        err.contains("1 checkpoint(s) of") && err.contains("(step-000020)"),
+        "{err}"
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("Incomplete:") && html.contains("step-000020"));
+    let to = tmp.path().join("export");
+    let err = ok(curvscope(&[
+        "export",
+        path(&run),
+        "--to",
+        path(&to),
+        "--quiet",
+    ]));
+    assert!(err.contains("(step-000020)"), "{err}");
+}
+
 #[test]
 fn resume_sets_bad_snapshots_aside_and_names_the_problem() {
     let tmp = tempfile::tempdir().unwrap();

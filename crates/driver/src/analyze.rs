@@ -601,7 +601,8 @@ fn write_manifest(
     std::fs::create_dir_all(&reports).with_context(|| format!("creating {}", reports.display()))?;
     let manifest = serde_json::json!({
         "curvscope_version": env!("CARGO_PKG_VERSION"),
-        "input": args.input,
+        // Absolute: `report` and `export` read the run's run.csv from it, from any folder.
+        "input": std::path::absolute(&args.input).unwrap_or_else(|_| args.input.clone()),
         "options": options,
         "options_hash": hash,
         "files": tables::column_docs(),

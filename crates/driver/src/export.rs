@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 
 use curvscope_model::files::{remove_if_present, write_atomic};
 
-use crate::checkpoints::checkpoint_name;
+use crate::checkpoints::{checkpoint_dirs, checkpoint_name};
 use crate::figures::charts;
 use crate::flags;
 use crate::frame::Frame;
@@ -16,9 +16,9 @@ use crate::notebook;
 use crate::plots::render;
 use crate::record::{
     DENSITY_CSV, EIGENVALUES_CSV, FAILURES_CSV, LAYERS_CSV, MANIFEST_JSON, METRICS_CSV, PROP1_CSV,
-    README_MD, SPECTRUM_CSV,
+    README_MD, REPORTS_DIR, SPECTRUM_CSV,
 };
-use crate::run_folder::RUN_CSV;
+use crate::run_folder::{RUN_CSV, RUN_JSON};
 
 /// Files of an analysis folder copied as they are (those present).
 const COPIED: &[&str] = &[
@@ -63,6 +63,51 @@ pub struct Located {
     pub run_csv: Option<PathBuf>,
     /// The run's name: its folder's.
     pub name: String,
+    /// The folder that was analyzed, as analysis.json records it (absolute).
+    pub input: Option<PathBuf>,
+}
+
+impl Located {
+    /// The analyzed folder's checkpoints with a row in neither metrics.csv nor failures.csv:
+    /// an analysis killed midway, or rerun with other options and stopped, reads as whole
+    /// otherwise. Empty when the analyzed folder is not known or not there.
+    pub fn unanalyzed(&self) -> Vec<String> {
+        let Some(dirs) = self.input.as_deref().and_then(|i| checkpoint_dirs(i).ok()) else {
+            return Vec::new();
+        };
+        let listed = |file: &str| -> Vec<String> {
+            Frame::read(&self.analysis.join(file))
+                .ok()
+                .and_then(|f| {
+                    f.text("checkpoint")
+                        .ok()
+                        .map(|names| names.iter().map(|n| n.to_string()).collect())
+                })
+                .unwrap_or_default()
+        };
+        let known = [listed(METRICS_CSV), listed(FAILURES_CSV)].concat();
+        dirs.iter()
+            .map(|dir| checkpoint_name(dir))
+            .filter(|name| !known.contains(name))
+            .collect()
+    }
+
+    /// A warning naming [`Located::unanalyzed`] checkpoints, if any.
+    pub fn incomplete_warning(&self) -> Option<String> {
+        let missing = self.unanalyzed();
+        let input = self.input.as_ref()?;
+        (!missing.is_empty()).then(|| {
+            format!(
+                "{}: {} checkpoint(s) of {} have no record ({}); `curvscope analyze {}` with the \
+                 same options completes it",
+                self.analysis.display(),
+                missing.len(),
+                input.display(),
+                missing.join(", "),
+                input.display()
+            )
+        })
+    }
 }
 
 /// Finds the analysis of `input` (an analysis folder, or a run folder holding analysis/) and
@@ -79,13 +124,16 @@ pub fn locate(input: &Path, run_csv: Option<&Path>) -> Result<Located> {
         );
     };
     // The folder that was analyzed, as analysis.json records it, then the analysis' parent.
+    // A relative path (as earlier analyses recorded it) meant the folder `analyze` ran
+    // in, unknown here: read against this one it can name another run.
     let recorded = std::fs::read(analysis.join(MANIFEST_JSON))
         .ok()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .and_then(|v| v["input"].as_str().map(PathBuf::from));
+        .and_then(|v| v["input"].as_str().map(PathBuf::from))
+        .filter(|input| input.is_absolute());
     let candidates: Vec<PathBuf> = run_dir
         .into_iter()
-        .chain(recorded)
+        .chain(recorded.clone())
         .chain(
             analysis
                 .canonicalize()
@@ -111,11 +159,15 @@ pub fn locate(input: &Path, run_csv: Option<&Path>) -> Result<Located> {
         analysis,
         run_csv,
         name,
+        input: recorded,
     })
 }
 
 pub fn run(args: ExportArgs) -> Result<ExitCode> {
     let located = locate(&args.input, args.run_csv.as_deref())?;
+    if let Some(warning) = located.incomplete_warning() {
+        eprintln!("warning: {warning}");
+    }
     let to = args
         .to
         .clone()
@@ -172,15 +224,35 @@ const NOTEBOOK: &str = "analysis.ipynb";
 /// notebook, …) that no export wrote: one's own notes there would be overwritten. An earlier
 /// export's folder ([`EXPORTED`], or a notebook of an export before that list existed), the
 /// analysis folder itself and its run folder are curvscope's to write.
+///
+/// Another analysis' folder or another run's is refused even when an earlier export marked it:
+/// its CSVs and training log are the records `report` reads there.
 fn refuse_files_of_others(located: &Located, to: &Path) -> Result<()> {
     let notebook = std::fs::read_to_string(to.join(NOTEBOOK)).unwrap_or_default();
-    let run_folder = located
-        .analysis
-        .parent()
-        .is_some_and(|run| same_file(run, to));
+    let own_analysis = same_file(&located.analysis, to);
+    let run_folder = [
+        located.analysis.parent(),
+        located.run_csv.as_deref().and_then(Path::parent),
+    ]
+    .into_iter()
+    .flatten()
+    .any(|run| same_file(run, to));
+    // An export copies analysis.json, never reports/: that marks an analysis folder.
+    for (file, what, own) in [
+        (REPORTS_DIR, "analysis", own_analysis),
+        (RUN_JSON, "run", run_folder),
+    ] {
+        if to.join(file).exists() && !own {
+            bail!(
+                "--to {}: is another {what}'s folder (it holds {file}), whose files an export \
+                 would overwrite; name another folder",
+                to.display()
+            );
+        }
+    }
     let ours = to.join(EXPORTED).is_file()
         || notebook.contains("exported by `curvscope export`")
-        || same_file(&located.analysis, to)
+        || own_analysis
         || run_folder;
     let names = COPIED.iter().chain(&[RUN_CSV, NOTEBOOK]);
     if let Some(name) = names.filter(|_| !ours).find(|name| to.join(name).exists()) {

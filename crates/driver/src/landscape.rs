@@ -59,8 +59,8 @@ pub struct LandscapeArgs {
     /// A line (1d) or a plane (2d) through θ.
     #[arg(long, value_enum, default_value_t = GridKind::OneD)]
     pub grid: GridKind,
-    /// Grid points along each axis (2 to 10,000) [default: 51 on a line, 21 per axis on a
-    /// plane].
+    /// Grid points along each axis (2 to 10,000) [default: 51 on a line (41 with --to, so
+    /// that t = 0 and t = 1 are grid points at the default span), 21 per axis on a plane].
     #[arg(long, value_name = "N", value_parser = flags::grid_points)]
     pub points: Option<usize>,
     /// Half-width S of the grid, at most 1e6: coordinates from −S to S (with --to, t from −S
@@ -231,7 +231,12 @@ pub fn run(args: LandscapeArgs) -> Result<ExitCode> {
             .as_ref()
             .map(|(path, sha, _)| (path.clone(), sha.clone())),
         grid: args.grid,
-        points: args.points.unwrap_or(if dims == 1 { 51 } else { 21 }),
+        points: args.points.unwrap_or(match (dims, kind) {
+            // t = 0 and 1, the two checkpoints, on the grid: steps of 0.05 from −0.5.
+            (1, SliceKind::Line) => 41,
+            (1, _) => 51,
+            _ => 21,
+        }),
         span: args.span.unwrap_or(kind.default_span()),
         seed: args.seed,
         tol: (kind == SliceKind::Hessian).then_some(args.tol),
@@ -279,7 +284,7 @@ pub fn run(args: LandscapeArgs) -> Result<ExitCode> {
         },
     });
     let grid = grid_points(&directions.axes);
-    let mut rows = resumed_rows(&out, &hash, &fingerprint, data.info(), &grid, dims);
+    let mut rows = resumed_rows(&out, &hash, &fingerprint, data.info(), &grid, dims)?;
     if !rows.is_empty() && !quiet {
         eprintln!(
             "continuing {}: {} of {} grid points already computed",

@@ -180,9 +180,12 @@ pub fn csv(grid: &[Vec<f64>], rows: &[SlicePoint], model: &QuadraticModel, dims:
 }
 
 /// The rows of an unfinished slice in `out` made with the same options from the same
-/// checkpoint on the same data (a slice of others there is replaced, with a note): the longest
-/// prefix of landscape.csv whose coordinates are the grid's. The data are compared by
-/// [`DatasetInfo::same_data`]: an `.npz` rewritten under its name must not lend its old rows.
+/// checkpoint on the same data: the longest prefix of landscape.csv whose coordinates are the
+/// grid's. The data are compared by [`DatasetInfo::same_data`]: an `.npz` rewritten under its
+/// name must not lend its old rows. A slice of other options, another checkpoint or other data
+/// is moved to `earlier/<its options hash>/` first (with a note), and a landscape.csv without
+/// a readable landscape.json to `earlier/unknown/`: what stays in `out` is then never the
+/// rows of another slice, however soon the run is killed after writing its landscape.json.
 pub fn resumed_rows(
     out: &Path,
     hash: &str,
@@ -190,33 +193,64 @@ pub fn resumed_rows(
     data: &DatasetInfo,
     grid: &[Vec<f64>],
     dims: usize,
-) -> Vec<SlicePoint> {
+) -> Result<Vec<SlicePoint>> {
     let Some(stored) = std::fs::read(out.join(LANDSCAPE_JSON))
         .ok()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
     else {
-        return Vec::new();
+        if out.join(LANDSCAPE_CSV).exists() {
+            let to = set_aside(out, "unknown")?;
+            eprintln!(
+                "note: {}: a landscape.csv without a readable landscape.json is moved to {}",
+                out.display(),
+                to.display()
+            );
+        }
+        return Ok(Vec::new());
     };
     let same_data = DatasetInfo::deserialize(&stored["data"]["info"])
         .is_ok_and(|stored| stored.same_data(data));
     if stored["options_hash"] != hash || stored["checkpoint_sha256"] != fingerprint || !same_data {
+        let earlier = stored["options_hash"]
+            .as_str()
+            .filter(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .unwrap_or("unknown");
+        let to = set_aside(out, earlier)?;
         eprintln!(
-            "note: {} holds a slice of other options, another checkpoint or other data (options \
-             hash {}); it is replaced (use another --out to keep both)",
+            "note: {} held a slice of other options, another checkpoint or other data; it is \
+             moved to {} (use another --out to keep both in place)",
             out.display(),
-            stored["options_hash"]
+            to.display()
         );
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let Ok(stored) = read_rows(out, dims) else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
-    stored
+    Ok(stored
         .into_iter()
         .zip(grid)
         .take_while(|(row, c)| row.coordinates == **c)
         .map(|(row, _)| row.point)
-        .collect()
+        .collect())
+}
+
+/// Moves the slice files of `out` into `out/earlier/<name>/` (replacing what is there), the
+/// CSV and figures before landscape.json, so that a kill midway leaves the JSON in `out` to
+/// set the rest aside on the next run.
+fn set_aside(out: &Path, name: &str) -> Result<PathBuf> {
+    let to = out.join("earlier").join(name);
+    std::fs::create_dir_all(&to).with_context(|| format!("creating {}", to.display()))?;
+    let svg = format!("{LANDSCAPE_FIGURE}.svg");
+    let png = format!("{LANDSCAPE_FIGURE}.png");
+    for file in [LANDSCAPE_CSV, &svg, &png, LANDSCAPE_JSON] {
+        let from = out.join(file);
+        if from.exists() {
+            std::fs::rename(&from, to.join(file))
+                .with_context(|| format!("moving {} to {}", from.display(), to.display()))?;
+        }
+    }
+    Ok(to)
 }
 
 /// One row of landscape.csv.

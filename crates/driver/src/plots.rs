@@ -274,11 +274,13 @@ pub fn log_ticks(lo: f64, hi: f64, max: usize) -> Vec<f64> {
 /// [1e-3, 1e5).
 pub fn short_number(v: f64) -> String {
     if v == 0.0 || !(1e-3..1e5).contains(&v.abs()) {
-        return if v == 0.0 {
-            "0".into()
-        } else {
-            format!("{v:.1e}").replace(".0e", "e")
-        };
+        if v == 0.0 {
+            return "0".into();
+        }
+        let text = format!("{v:.2e}");
+        let (mantissa, exponent) = text.split_once('e').expect("{:e} writes an exponent");
+        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+        return format!("{mantissa}e{exponent}");
     }
     let decimals = (2 - v.abs().log10().floor() as i32).max(0) as usize;
     let text = format!("{v:.decimals$}");
@@ -739,6 +741,8 @@ mod tests {
         assert_eq!(short_number(0.30000000000000004), "0.3");
         assert_eq!(short_number(2e-6), "2e-6");
         assert_eq!(short_number(2.5e-6), "2.5e-6");
+        assert_eq!(short_number(-5.04e-4), "-5.04e-4");
+        assert_eq!(short_number(125_000.0), "1.25e5");
         assert_eq!(short_number(0.0), "0");
     }
 }

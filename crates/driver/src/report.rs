@@ -105,6 +105,7 @@ th, td { border: 1px solid #ddd; padding: .25rem .5rem; text-align: right; white
 th { background: #f3f6fa; }
 td.text, th.text { text-align: left; white-space: normal; }
 .verdict { border-left: 4px solid #999; padding: .2rem .8rem; margin: .8rem 0; }
+.incomplete { border-left: 4px solid #ff7f0e; padding: .2rem .8rem; }
 .verdict.confirmed { border-color: #2ca02c; }
 .verdict.bound-below-one, .verdict.bound-only, .verdict.unchecked, .verdict.within-error,
 .verdict.undefined { border-color: #ff7f0e; }
@@ -209,6 +210,14 @@ fn section(run: &Located, number: usize) -> Result<String> {
         escape(&run.name),
         escape(&run.analysis.display().to_string())
     );
+    if let Some(warning) = run.incomplete_warning() {
+        eprintln!("warning: {warning}");
+        writeln!(
+            html,
+            "<p class=\"incomplete\">Incomplete: {}.</p>",
+            escape(&warning)
+        )?;
+    }
     html.push_str("<h3>Metrics</h3>\n");
     html.push_str(&metrics_table(&metrics).with_context(|| metrics_path.display().to_string())?);
     html.push_str("<h3>Proposition 1, checkpoint by checkpoint</h3>\n");
@@ -288,14 +297,17 @@ const SHOWN: &[(&str, &str, Option<&str>)] = &[
     ("adaptive_sharpness_linf", "adaptive ℓ∞", None),
 ];
 
-/// A cell: the number in three significant digits, ± its standard error where non-zero.
+/// A cell: the number in three significant digits, ± its standard error where non-zero; an
+/// integer without one (a step, D) whole, so that steps 120,000 and 125,000 stay apart.
 fn cell(value: &str, stderr: Option<&str>) -> String {
     let Ok(v) = value.parse::<f64>() else {
         return escape(value);
     };
     match stderr.and_then(|s| s.parse::<f64>().ok()) {
         Some(s) if s > 0.0 => format!("{} ± {}", short_number(v), short_number(s)),
-        _ => short_number(v),
+        _ => value
+            .parse::<i64>()
+            .map_or_else(|_| short_number(v), |count| count.to_string()),
     }
 }
 
@@ -502,5 +514,7 @@ mod tests {
         assert_eq!(cell("12.3456", None), "12.3");
         assert_eq!(cell("", None), "");
         assert_eq!(cell("true", None), "true");
+        assert_eq!(cell("125000", None), "125000");
+        assert_eq!(cell("125000.5", None), "1.25e5");
     }
 }

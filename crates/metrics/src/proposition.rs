@@ -263,6 +263,11 @@ pub struct Proposition1 {
     pub first_ill_conditioned_k: Option<usize>,
     /// The largest k condition 1 could be tested at (number of eigenvalues − 1).
     pub ill_conditioning_k_max: usize,
+    /// Condition 1 at the k ≤ `ill_conditioning_k_max` with the largest d_k (the last k with
+    /// λ_{k+1} ≥ 0, d_k growing as λ_{k+1} falls), which the table of `ill_conditioning`
+    /// need not hold; `None` when no d_k is defined (absent from records before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub largest_ill_conditioning: Option<IllConditioning>,
     /// Condition 2: â, see [`projection_coefficient`]; `None` when undefined.
     pub projection_coefficient: Option<f64>,
     /// â·λ₁²·D/Tr(H)², see [`proposition1_bound`]; `None` when â is undefined.
@@ -315,6 +320,7 @@ pub fn proposition1(
         ill_conditioning: Vec::new(),
         first_ill_conditioned_k: None,
         ill_conditioning_k_max: 0,
+        largest_ill_conditioning: None,
         projection_coefficient: a_hat,
         bound,
         ratio,
@@ -341,19 +347,23 @@ impl Proposition1 {
     /// ```
     pub fn with_condition1_over(mut self, eigenvalues: &[f64]) -> Self {
         let dim = self.dim;
-        let lambda1 = eigenvalues[0];
+        let at = |k: usize| {
+            let d = ill_conditioning_exponent(eigenvalues[0], eigenvalues[k], dim);
+            IllConditioning {
+                k,
+                lambda_k1: eigenvalues[k],
+                d,
+                holds: d.is_some_and(|d| d > 0.5),
+            }
+        };
         self.ill_conditioning = condition_ks(eigenvalues.len() - 1)
             .into_iter()
-            .map(|k| {
-                let d = ill_conditioning_exponent(lambda1, eigenvalues[k], dim);
-                IllConditioning {
-                    k,
-                    lambda_k1: eigenvalues[k],
-                    d,
-                    holds: d.is_some_and(|d| d > 0.5),
-                }
-            })
+            .map(at)
             .collect();
+        self.largest_ill_conditioning = (1..eigenvalues.len())
+            .map(at)
+            .filter(|c| c.d.is_some())
+            .max_by(|a, b| a.d.unwrap().total_cmp(&b.d.unwrap()));
         self.first_ill_conditioned_k = first_ill_conditioned_k(eigenvalues, dim);
         self.ill_conditioning_k_max = eigenvalues.len() - 1;
         self

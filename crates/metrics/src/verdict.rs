@@ -88,10 +88,9 @@ pub fn reading(p: &Proposition1, trace_h_sigma: f64, trace_h_sigma_stderr: f64) 
         ),
         None => {
             let best = p
-                .ill_conditioning
-                .iter()
-                .filter_map(|c| c.d.map(|d| (c.k, d)))
-                .max_by(|a, b| a.1.total_cmp(&b.1));
+                .largest_ill_conditioning
+                .as_ref()
+                .and_then(|c| c.d.map(|d| (c.k, d)));
             let best = best.map_or(String::new(), |(k, d)| {
                 format!("; the largest d_k tested is {} at k = {k}", number(d))
             });
@@ -221,6 +220,29 @@ mod tests {
             trace_h_sigma,
             eigenvalues.len(),
         )
+    }
+
+    /// Condition 1 not reached within k ≤ 4 of D = 1000: the largest d_k is at k = 4
+    /// (ln(100/60)/ln 1000 = 0.07395), though prop1.csv's table stops at k = 1.
+    #[test]
+    fn the_largest_d_k_is_over_every_k_tested() {
+        let p = proposition1(
+            &[100.0, 90.0, 80.0, 70.0, 60.0],
+            converged(60.0),
+            1000.0,
+            4.4,
+            4.0,
+            800.0,
+            1000,
+        );
+        assert_eq!(p.ill_conditioning.len(), 1);
+        let r = reading(&p, 800.0, 0.0);
+        assert!(
+            r.ill_conditioning
+                .contains("the largest d_k tested is 0.07395 at k = 4"),
+            "{}",
+            r.ill_conditioning
+        );
     }
 
     #[test]
