@@ -38,7 +38,8 @@ pub struct LanczosOptions {
     /// ‖A·u − λ·u‖ ≤ tol·max|θ| (θ the current Ritz values, an estimate of ‖A‖₂).
     pub tol: f64,
     /// Largest Krylov subspace (= applications, = stored D-vectors) before giving up;
-    /// `None` means min(D, 2·wanted + 100).
+    /// `None` means min(D, 2·wanted + 100). Raised to the pairs wanted (k, 2k for
+    /// [`Which::Both`], at most D) when below them: fewer could not hold the answer.
     pub max_krylov: Option<usize>,
     /// Seed of the ChaCha8 generator for the start (and any restart) vector.
     pub seed: u64,
