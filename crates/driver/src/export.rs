@@ -98,8 +98,9 @@ impl Located {
         let input = self.input.as_ref()?;
         (!missing.is_empty()).then(|| {
             format!(
-                "{}: {} checkpoint(s) of {} have no record ({}); `curvscope analyze {}` with the \
-                 same options completes it",
+                "{}: {} checkpoint(s) of {} have no record ({}): a partial analysis (killed, \
+                 limited by --max-checkpoints or --shard, or checkpoints added since); \
+                 `curvscope analyze {}` with the same options and no limit completes it",
                 self.analysis.display(),
                 missing.len(),
                 input.display(),
