@@ -321,6 +321,25 @@ fn a_partial_analysis_is_reported_as_incomplete() {
     assert!(err.contains("(step-000020)"), "{err}");
 }
 
+/// Pointing at the wrong kind of folder gets a message that says what to name instead.
+#[test]
+fn a_run_folder_or_a_missing_path_is_named_for_what_it_is() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    ok(train(&run, &["--steps", "10"]));
+    refused(
+        curvscope(&["info", path(&run)]),
+        &["is a run folder, not a checkpoint", "step-000010"],
+    );
+    let missing = tmp.path().join("nowhere");
+    for command in ["report", "export"] {
+        refused(
+            curvscope(&[command, path(&missing)]),
+            &[path(&missing), "no such file or folder"],
+        );
+    }
+}
+
 #[test]
 fn resume_sets_bad_snapshots_aside_and_names_the_problem() {
     let tmp = tempfile::tempdir().unwrap();

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 
 use curvscope_model::files::{remove_if_present, write_atomic};
 
@@ -114,6 +114,11 @@ impl Located {
 /// Finds the analysis of `input` (an analysis folder, or a run folder holding analysis/) and
 /// the run's training log: `run_csv` if given, else run.csv of the run folder.
 pub fn locate(input: &Path, run_csv: Option<&Path>) -> Result<Located> {
+    ensure!(
+        input.exists(),
+        "{}: no such file or folder",
+        input.display()
+    );
     let (analysis, run_dir) = if input.join(METRICS_CSV).exists() {
         (input.to_path_buf(), None)
     } else if input.join("analysis").join(METRICS_CSV).exists() {

@@ -5,10 +5,11 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use curvscope_hessian::norm;
+use curvscope_model::checkpoint::META_FILE;
 use curvscope_model::{load_checkpoint, Precision};
 use serde_json::json;
 
-use crate::checkpoints::dtype_name;
+use crate::checkpoints::{checkpoint_dirs, dtype_name};
 use crate::data::{data_mismatch, DataArgs, DataCache, DataChoice};
 use crate::network::{check_representable, objective, Device};
 
@@ -27,6 +28,19 @@ pub struct InfoArgs {
 
 pub fn run(args: InfoArgs) -> Result<ExitCode> {
     let dir = &args.checkpoint;
+    if !dir.join(META_FILE).exists() {
+        if let Some(last) = checkpoint_dirs(dir)
+            .ok()
+            .and_then(|dirs| dirs.last().cloned())
+        {
+            bail!(
+                "{} is a run folder, not a checkpoint: name one of its checkpoints, e.g. \
+                 `curvscope info {}`",
+                dir.display(),
+                last.display()
+            );
+        }
+    }
     let checkpoint = load_checkpoint(dir)
         .with_context(|| format!("cannot load checkpoint {}", dir.display()))?;
     let meta = &checkpoint.meta;
