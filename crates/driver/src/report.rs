@@ -479,7 +479,9 @@ fn provenance(run: &Located, records: &[CheckpointRecord]) -> Result<String> {
              <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td></tr>",
             escape(&r.checkpoint),
             escape(&format!("{} ({})", r.data.spec, info.name)),
-            r.data.seed,
+            // The seed the data was built with; none for data without random parts (digits).
+            info.seed
+                .map_or_else(|| "—".to_string(), |seed| seed.to_string()),
             info.n,
             escape(info.labels_sha256.as_deref().unwrap_or("—")),
             escape(&r.checkpoint_sha256),
