@@ -30,7 +30,8 @@ pub enum Which {
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LanczosOptions {
-    /// Number of eigenpairs wanted (per end for [`Which::Both`]); capped at D.
+    /// Number of eigenpairs wanted (per end for [`Which::Both`]); capped at D (with
+    /// [`Which::Both`] and 2k > D, all D eigenpairs are returned).
     pub k: usize,
     /// Which end of the spectrum.
     pub which: Which,
@@ -98,8 +99,9 @@ pub struct Eigenpairs {
 /// nothing beyond the k-th selected value at each wanted end: some closed block (which,
 /// from a random start, reached every distinct eigenvalue of the complement it was started
 /// in) has its extreme eigenvalue inside that value, or the open block's extreme Ritz pair
-/// has converged there, or V spans R^D. diag(5,5,5,1,1,1,0,…) with k = 3 thus takes blocks
-/// {5,1,0}, {5,1,0}, {5,1,0}, {0} and returns \[5, 5, 5\].
+/// has converged there, or V spans R^D. diag(5,5,5,1,1,1,0,…) with k = 3 thus takes the
+/// block {5,1,0} three times; the 3rd value is then 5, which no block's top exceeds, so it
+/// returns \[5, 5, 5\] (a 4th copy of 5 would not change that answer).
 ///
 /// Without a breakdown, convergence means what it means for every single-vector Lanczos:
 /// the wanted Ritz pairs are accurate and the open block's extreme one has converged, not a
