@@ -33,8 +33,8 @@ use crate::flags;
 use crate::job::Job;
 use crate::progress;
 use crate::record::{
-    AnalysisOptions, CheckpointRecord, DataUsed, Failure, FAILURES_CSV, MANIFEST_JSON, README_MD,
-    REPORTS_DIR,
+    is_options_hash, AnalysisOptions, CheckpointRecord, DataUsed, Failure, FAILURES_CSV,
+    MANIFEST_JSON, README_MD, REPORTS_DIR,
 };
 use crate::summary::{table, Row};
 use crate::tables;
@@ -699,7 +699,7 @@ fn recorded_options_hash(path: &Path) -> Option<String> {
     let bytes = std::fs::read(path).ok()?;
     let record: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     let hash = record["options_hash"].as_str()?;
-    (hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then(|| hash.to_string())
+    is_options_hash(hash).then(|| hash.to_string())
 }
 
 /// Where one checkpoint's analysis shows its progress: the stage in the checkpoints bar's

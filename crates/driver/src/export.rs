@@ -94,8 +94,8 @@ impl Located {
 
     /// A warning naming [`Located::unanalyzed`] checkpoints, if any.
     pub fn incomplete_warning(&self) -> Option<String> {
-        let missing = self.unanalyzed();
         let input = self.input.as_ref()?;
+        let missing = self.unanalyzed();
         (!missing.is_empty()).then(|| {
             format!(
                 "{}: {} checkpoint(s) of {} have no record ({}): a partial analysis (killed, \

@@ -20,7 +20,6 @@ use curvscope_model::files::write_atomic;
 use curvscope_model::{load_checkpoint, Checkpoint, Objective};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use crate::checkpoints::{checkpoint_name, content_sha256};
 use crate::data::{data_mismatch, DataArgs, DataCache, DataChoice};
@@ -31,8 +30,7 @@ use crate::landscape_folder::{
 };
 use crate::network::{check_representable, objective};
 use crate::progress;
-use crate::record::DataUsed;
-use curvscope_model::files::hex;
+use crate::record::{options_hash, DataUsed};
 
 /// Arguments of `curvscope landscape`.
 #[derive(clap::Args, Debug)]
@@ -167,8 +165,7 @@ struct SliceOptions {
 
 impl SliceOptions {
     fn hash(&self) -> String {
-        let json = serde_json::to_vec(self).expect("options are plain JSON");
-        hex(&Sha256::digest(json))[..16].to_string()
+        options_hash(self)
     }
 }
 

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::flags::{MAX_GRID_POINTS, MAX_SPAN};
 use crate::landscape_plots::SliceFigure;
+use crate::record::is_options_hash;
 
 /// The slice's values, one row per grid point in grid order.
 pub const LANDSCAPE_CSV: &str = "landscape.csv";
@@ -213,7 +214,7 @@ pub fn resumed_rows(
     if stored["options_hash"] != hash || stored["checkpoint_sha256"] != fingerprint || !same_data {
         let earlier = stored["options_hash"]
             .as_str()
-            .filter(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .filter(|h| is_options_hash(h))
             .unwrap_or("unknown");
         let to = set_aside(out, earlier)?;
         eprintln!(

@@ -57,11 +57,22 @@ pub struct AnalysisOptions {
 }
 
 impl AnalysisOptions {
-    /// First 16 hex digits of the SHA-256 of the options' JSON.
+    /// The options' [`options_hash`].
     pub fn hash(&self) -> String {
-        let json = serde_json::to_vec(self).expect("options are plain JSON");
-        hex(&Sha256::digest(json))[..16].to_string()
+        options_hash(self)
     }
+}
+
+/// First 16 hex digits of the SHA-256 of `options`' JSON: what names an analysis' or a
+/// slice's options in its files and in the `earlier/<hash>/` folders of replaced ones.
+pub fn options_hash<T: Serialize>(options: &T) -> String {
+    let json = serde_json::to_vec(options).expect("options are plain JSON");
+    hex(&Sha256::digest(json))[..16].to_string()
+}
+
+/// Whether `text` has the form of an [`options_hash`], so that it may name a folder.
+pub fn is_options_hash(text: &str) -> bool {
+    text.len() == 16 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// The data a checkpoint was evaluated on.
