@@ -1,6 +1,8 @@
 //! `curvscope analyze`, `export` and `info` end to end, on a fixed-output net (D = 18) fitted
 //! to 200 half-space points, with checkpoints written by curvscope-model.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -969,29 +971,7 @@ fn help_explains_every_flag() {
 fn train_then_analyze_then_export() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
-    let arch = r#"{"name":"fixed-output","input":2,"hidden":6}"#;
-    success(curvscope(&[
-        "train",
-        "--arch",
-        arch,
-        "--data",
-        DATA,
-        "--dynamic",
-        "sgd",
-        "--lr",
-        "0.05",
-        "--batch",
-        "10",
-        "--steps",
-        "20",
-        "--snapshot-every",
-        "10",
-        "--seed",
-        "1",
-        "--quiet",
-        "--out",
-        path(&run),
-    ]));
+    success(curvscope(&common::small_run_args(&run)));
     let out = tmp.path().join("analysis");
     // No --data: analyze reads the spec the training run stored in each checkpoint.
     success(curvscope(&[

@@ -6,7 +6,6 @@
 //! installs it).
 #![cfg(feature = "mpi")]
 
-#[allow(dead_code)] // only write_npz is needed here
 mod common;
 
 use std::path::{Path, PathBuf};

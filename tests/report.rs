@@ -7,6 +7,8 @@
 //! naming the package, unless `CURVSCOPE_NO_BROWSER=1` says this machine is not expected to
 //! have one; `CURVSCOPE_CHROMIUM` names another binary.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -43,28 +45,7 @@ fn report() -> &'static Path {
         let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report");
         let _ = std::fs::remove_dir_all(&root);
         let run = root.join(RUN_NAME);
-        curvscope(&[
-            "train",
-            "--arch",
-            r#"{"name":"fixed-output","input":2,"hidden":6}"#,
-            "--data",
-            "halfspace:200",
-            "--dynamic",
-            "sgd",
-            "--lr",
-            "0.05",
-            "--batch",
-            "10",
-            "--steps",
-            "20",
-            "--snapshot-every",
-            "10",
-            "--seed",
-            "1",
-            "--quiet",
-            "--out",
-            path(&run),
-        ]);
+        curvscope(&common::small_run_args(&run));
         curvscope(&[
             "analyze",
             path(&run),

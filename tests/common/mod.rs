@@ -1,4 +1,6 @@
-//! Files the end-to-end tests write: shared by the test binaries that need them.
+//! Files and commands the end-to-end tests share. Each test binary compiles its own copy and
+//! uses part of it, so what one leaves unused is not dead code.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
@@ -46,4 +48,33 @@ pub fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     }
     out.sort();
     out
+}
+
+/// `curvscope train` arguments of the small run that several tests analyze: a fixed-output net
+/// (D = 18) trained 20 SGD steps (batch 10) on 200 half-space points, a checkpoint every 10
+/// steps, into `out`.
+pub fn small_run_args(out: &Path) -> Vec<&str> {
+    let mut args = vec![
+        "train",
+        "--arch",
+        r#"{"name":"fixed-output","input":2,"hidden":6}"#,
+        "--data",
+        "halfspace:200",
+        "--dynamic",
+        "sgd",
+        "--lr",
+        "0.05",
+        "--batch",
+        "10",
+        "--steps",
+        "20",
+        "--snapshot-every",
+        "10",
+        "--seed",
+        "1",
+        "--quiet",
+        "--out",
+    ];
+    args.push(out.to_str().expect("a UTF-8 path"));
+    args
 }

@@ -27,6 +27,7 @@ use crate::covariance::{
     centred_gaussian_weights, minibatch_factor, noise_statistics, CovarianceOperator, CHUNK,
 };
 use crate::monte_carlo::probe_rng;
+use crate::seeds::{purpose_seed, Purpose};
 
 /// A training dynamic: how the stochastic gradient g̃ = ∇L + ε of each step is drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -761,7 +762,7 @@ impl Descent {
         let lanczos = |op: &dyn LinearOperator, k: usize| {
             let opts = LanczosOptions {
                 k,
-                seed: self.options.seed.wrapping_add(step),
+                seed: purpose_seed(self.options.seed, Purpose::NoiseShape).wrapping_add(step),
                 ..LanczosOptions::default()
             };
             extreme_eigenpairs(op, &opts)

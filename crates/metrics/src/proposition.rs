@@ -24,15 +24,20 @@ pub const ZERO_RTOL: f64 = 1e-6;
 /// Tr(HΣ)/Tr(HΣ̄): how much faster than isotropic noise of equal magnitude the actual noise
 /// escapes a minimum (> 1: anisotropy helps; left-hand side of Proposition 1's conclusion).
 /// `None` unless Tr(HΣ̄) > 0: with Tr(H) ≤ 0 or Tr(Σ) = 0 there is no isotropic noise to
-/// compare with.
+/// compare with. `None` too when either is not finite (an f32 overflow upstream): a NaN ratio
+/// would fail every comparison the verdict makes and so read as "the bound holds".
 ///
 /// ```
 /// use curvscope_metrics::anisotropy_ratio;
 /// assert_eq!(anisotropy_ratio(808.0, 484.0), Some(808.0 / 484.0));
 /// assert_eq!(anisotropy_ratio(808.0, 0.0), None);
+/// assert_eq!(anisotropy_ratio(f64::NAN, 484.0), None);
 /// ```
 pub fn anisotropy_ratio(trace_h_sigma: f64, isotropic_trace_h_sigma: f64) -> Option<f64> {
-    (isotropic_trace_h_sigma > 0.0).then(|| trace_h_sigma / isotropic_trace_h_sigma)
+    (trace_h_sigma.is_finite()
+        && isotropic_trace_h_sigma.is_finite()
+        && isotropic_trace_h_sigma > 0.0)
+        .then(|| trace_h_sigma / isotropic_trace_h_sigma)
 }
 
 /// Relative standard error of a product or quotient of independent estimates, each given as
@@ -63,14 +68,17 @@ pub fn relative_stderr(estimates: &[(f64, f64)]) -> f64 {
 
 /// â = u₁ᵀΣu₁ · Tr(H) / (λ₁ · Tr(Σ)), the projection coefficient of Proposition 1: condition 2
 /// (alignment) is u₁ᵀΣu₁ ≥ a·λ₁·Tr(Σ)/Tr(H), i.e. â ≥ a. (u₁, λ₁): top Hessian eigenpair.
-/// `None` unless Tr(H), λ₁ and Tr(Σ) are all positive (the proposition's setting: otherwise
-/// the ratio has no meaning, and a NaN or a sign flip would be reported as a number).
+/// `None` unless Tr(H), λ₁ and Tr(Σ) are all positive and all four are finite (the
+/// proposition's setting: otherwise the ratio has no meaning, and a NaN or a sign flip would be
+/// reported as a number — a NaN â, from an f32 overflow in u₁ᵀΣu₁, would pass every check the
+/// verdict makes).
 ///
 /// ```
 /// use curvscope_metrics::projection_coefficient;
 /// assert!((projection_coefficient(4.0, 220.0, 200.0, 4.4).unwrap() - 1.0).abs() < 1e-15);
 /// assert_eq!(projection_coefficient(0.0, 220.0, 200.0, 0.0), None); // Tr(Σ) = 0
 /// assert_eq!(projection_coefficient(4.0, -1.0, 200.0, 4.4), None); // Tr(H) ≤ 0
+/// assert_eq!(projection_coefficient(f64::NAN, 220.0, 200.0, 4.4), None);
 /// ```
 pub fn projection_coefficient(
     u1_sigma_u1: f64,
@@ -78,7 +86,10 @@ pub fn projection_coefficient(
     lambda1: f64,
     trace_sigma: f64,
 ) -> Option<f64> {
-    (trace_h > 0.0 && lambda1 > 0.0 && trace_sigma > 0.0)
+    let finite = [u1_sigma_u1, trace_h, lambda1, trace_sigma]
+        .iter()
+        .all(|x| x.is_finite());
+    (finite && trace_h > 0.0 && lambda1 > 0.0 && trace_sigma > 0.0)
         .then(|| u1_sigma_u1 * trace_h / (lambda1 * trace_sigma))
 }
 
@@ -109,7 +120,7 @@ pub fn top_eigenvalue_multiplicity(eigenvalues: &[f64]) -> usize {
 /// rank ≤ k) meets it for every d: d_k = ∞. A positive λ_{k+1}, however small, keeps its finite
 /// d_k (above ½ for any D < 10¹² once λ_{k+1} ≤ ZERO_RTOL·λ₁, so the verdict is the same).
 /// `None` when λ₁ ≤ 0 or λ_{k+1} < 0 beyond rounding (H indefinite, outside the proposition,
-/// which assumes H ⪰ 0).
+/// which assumes H ⪰ 0), or either is not finite.
 ///
 /// ```
 /// use curvscope_metrics::ill_conditioning_exponent;
@@ -121,7 +132,8 @@ pub fn top_eigenvalue_multiplicity(eigenvalues: &[f64]) -> usize {
 /// assert_eq!(ill_conditioning_exponent(100.0, -1.0, 100), None);
 /// ```
 pub fn ill_conditioning_exponent(lambda1: f64, lambda_k1: f64, dim: usize) -> Option<f64> {
-    if lambda1 <= 0.0 || lambda_k1 < -ZERO_RTOL * lambda1 {
+    let finite = lambda1.is_finite() && lambda_k1.is_finite();
+    if !finite || lambda1 <= 0.0 || lambda_k1 < -ZERO_RTOL * lambda1 {
         None
     } else if lambda_k1 <= 0.0 {
         Some(f64::INFINITY)

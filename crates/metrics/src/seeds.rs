@@ -37,6 +37,11 @@ pub enum Purpose {
     AdaptiveSharpnessLinf = 11,
     /// The random directions of a loss-landscape slice.
     LandscapeDirections = 12,
+    /// The Lanczos starts of a noisy dynamic's noise shape (GLD leading, Hessian, 1st eigvec),
+    /// one per refresh: without its own seed, step 0's start would be the numbers its noise
+    /// draws (the step's stream 0), and the sign Lanczos gives each eigenvector would follow
+    /// the noise's coefficients along it — noise with a non-zero mean.
+    NoiseShape = 13,
 }
 
 /// The seed of `purpose` under the master `seed`: the first 64 bits of ChaCha8(`seed`) on

@@ -300,6 +300,30 @@ mod tests {
         assert!(r.curvature.contains("unknown"), "{}", r.curvature);
     }
 
+    /// A NaN from upstream (an f32 overflow in Tr(HΣ) or u₁ᵀΣu₁) fails every comparison, so it
+    /// once read as "the bound holds" and "Confirmed"; it must read as undefined.
+    #[test]
+    fn a_non_finite_input_is_undefined_not_confirmed() {
+        let p = toy(f64::NAN, &[200.0, 20.0], converged(20.0));
+        assert_eq!((p.ratio, p.bound_holds), (None, None));
+        assert_eq!(reading(&p, f64::NAN, 0.0).verdict, Verdict::Undefined);
+        let p = proposition1(
+            &[200.0, 20.0],
+            converged(20.0),
+            220.0,
+            4.4,
+            f64::NAN,
+            808.0,
+            2,
+        );
+        assert_eq!((p.projection_coefficient, p.bound_holds), (None, None));
+        assert_eq!(reading(&p, 808.0, 0.0).verdict, Verdict::Undefined);
+        let p = toy(808.0, &[f64::INFINITY, 20.0], converged(20.0));
+        assert_eq!(p.bound_holds, None);
+        assert!(p.ill_conditioning.iter().all(|c| c.d.is_none() && !c.holds));
+        assert_eq!(reading(&p, 808.0, 0.0).verdict, Verdict::Undefined);
+    }
+
     #[test]
     fn numbers_keep_four_significant_digits() {
         assert_eq!(number(1.23456), "1.235");
