@@ -1202,3 +1202,117 @@ fn a_build_without_mpi_refuses_to_be_one_of_several_ranks() {
     let alone = train_as_rank("1");
     assert!(alone.status.success(), "{}", stderr(&alone));
 }
+
+/// Records are named by checkpoint, so a second run analyzed into the first's analysis folder
+/// would replace its step-000010 (and a single checkpoint would shrink its CSVs to one row):
+/// both are refused before anything is written, naming the run the folder holds.
+#[test]
+fn an_analysis_of_one_run_is_not_replaced_by_another_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = analyzed_run(tmp.path());
+    let analysis = run.join("analysis");
+    let before = common::files(&analysis);
+    let other = tmp.path().join("other");
+    ok(train(&other, &["--steps", "10", "--lr", "0.05"]));
+    let other_run = analyze(&other, Some("digits:50"), &["--out", path(&analysis)]);
+    let err = refused(
+        curvscope(&other_run),
+        &["holds the analysis of", "name another folder"],
+    );
+    assert!(err.contains(path(&run.canonicalize().unwrap())), "{err}");
+    let checkpoint = run.join("step-000010");
+    let one = analyze(&checkpoint, Some("digits:50"), &["--out", path(&analysis)]);
+    refused(curvscope(&one), &["holds the analysis of"]);
+    assert_eq!(common::files(&analysis), before, "the analysis changed");
+    // The run itself, named another way, is still its own analysis.
+    let again = curvscope_in(
+        &run,
+        &analyze(Path::new("."), Some("digits:50"), &["--quiet"]),
+    );
+    ok(again);
+}
+
+/// While one curvscope writes a folder, a second one into it stops before writing: an analysis
+/// (its lock exclusive) against a held lock, a --shard job beside another shard (shared locks
+/// coexist) but not beside a plain analysis, and train and landscape the same way.
+#[test]
+fn a_folder_being_written_is_not_written_twice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = analyzed_run(tmp.path());
+    let analysis = run.join("analysis");
+    let before = common::files(&analysis);
+    let held = std::fs::File::open(&analysis).unwrap();
+    held.lock().unwrap();
+    let busy = ["another curvscope is writing this folder now"];
+    refused(curvscope(&analyze(&run, Some("digits:50"), &[])), &busy);
+    let shard = analyze(&run, Some("digits:50"), &["--shard", "0/2"]);
+    refused(curvscope(&shard), &busy);
+    assert_eq!(common::files(&analysis), before, "the analysis changed");
+    held.unlock().unwrap();
+    held.lock_shared().unwrap();
+    ok(curvscope(&shard));
+    refused(curvscope(&analyze(&run, Some("digits:50"), &[])), &busy);
+    held.unlock().unwrap();
+
+    let run_lock = std::fs::File::open(&run).unwrap();
+    run_lock.lock().unwrap();
+    refused(train(&run, &["--steps", "10", "--resume"]), &busy);
+    let slice = tmp.path().join("slice");
+    std::fs::create_dir(&slice).unwrap();
+    let slice_lock = std::fs::File::open(&slice).unwrap();
+    slice_lock.lock().unwrap();
+    let checkpoint = run.join("step-000010");
+    let landscape = [
+        "landscape",
+        path(&checkpoint),
+        "--data",
+        "digits:50",
+        "--points",
+        "3",
+        "--quiet",
+        "--out",
+        path(&slice),
+    ];
+    refused(curvscope(&landscape), &busy);
+    assert_eq!(std::fs::read_dir(&slice).unwrap().count(), 0);
+}
+
+/// Far from θ a deep ReLU net's f32 logits overflow: the slice is written all the same, with a
+/// warning that counts the points (it once exited 0 in silence, its figure a single point).
+#[test]
+fn a_slice_that_overflows_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("deep");
+    let deep =
+        r#"{"name":"mlp","input":64,"hidden":[8,8,8,8,8,8,8,8],"classes":10,"activation":"relu"}"#;
+    let extra = ["--arch", deep, "--data", "digits:100", "--steps", "5"];
+    ok(train(
+        &run,
+        &[&extra[..], &["--snapshot-every", "5"]].concat(),
+    ));
+    let slice = tmp.path().join("slice");
+    let checkpoint = run.join("step-000005");
+    let err = ok(curvscope(&[
+        "landscape",
+        path(&checkpoint),
+        "--span",
+        "1e6",
+        "--points",
+        "5",
+        "--precision",
+        "f32",
+        "--quiet",
+        "--out",
+        path(&slice),
+    ]));
+    assert!(
+        err.contains("the loss is not finite at 4 of 5 grid points"),
+        "{err}"
+    );
+    let losses = column(&slice.join("landscape.csv"), "loss");
+    assert_eq!(
+        losses.iter().filter(|l| *l == "NaN").count(),
+        4,
+        "{losses:?}"
+    );
+}

@@ -33,8 +33,8 @@ use crate::flags;
 use crate::job::Job;
 use crate::progress;
 use crate::record::{
-    is_options_hash, AnalysisOptions, CheckpointRecord, DataUsed, Failure, FAILURES_CSV,
-    MANIFEST_JSON, README_MD, REPORTS_DIR,
+    analyzed_input, is_options_hash, AnalysisOptions, CheckpointRecord, DataUsed, Failure,
+    FAILURES_CSV, MANIFEST_JSON, README_MD, REPORTS_DIR,
 };
 use crate::summary::{table, Row};
 use crate::tables;
@@ -364,7 +364,7 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
     // Earlier results are replaced by new results only, never by a failure: the folder is
     // written (manifest, CSVs) once a checkpoint has a record, or when it held none before.
     // Rank 0 alone reads and writes --out: the others need not see it.
-    let mut folder = OutputFolder::check(&out, job.leads())?;
+    let mut folder = OutputFolder::check(&out, &args.input, job.leads(), args.shard.is_some())?;
     if job.leads() {
         note_other_options(&args, &out, &hash, &dirs);
     }
@@ -541,15 +541,24 @@ struct OutputFolder {
     had_results: bool,
     /// This run wrote its manifest: its CSVs are this run's from then on.
     written: bool,
+    /// The leading rank's lock on the folder ([`flags::lock_output`], shared among --shard
+    /// jobs), taken once the folder exists.
+    lock: Option<Option<std::fs::File>>,
+    /// This run is one --shard job of several writing the folder at once.
+    shard: bool,
 }
 
 impl OutputFolder {
-    /// Refuses (on the leading rank, which alone writes it) a path that is a file, or a
-    /// non-empty folder that is no analysis folder: no analysis.json, and more than a
+    /// Refuses (on the leading rank, which alone writes it) a path that is a file, a
+    /// non-empty folder that is no analysis folder, an analysis of another input, or a folder
+    /// another curvscope is writing now. No analysis folder: no analysis.json, and more than a
     /// reports/ folder (shards' records gathered for --merge) and the temporary files of
-    /// atomic writes (a run killed while writing its analysis.json leaves one). Its files (a
-    /// README.md, a metrics.csv of one's own) would be overwritten.
-    fn check(path: &Path, leads: bool) -> Result<Self> {
+    /// atomic writes (a run killed while writing its analysis.json leaves one); its files (a
+    /// README.md, a metrics.csv of one's own) would be overwritten. Another input: records are
+    /// named by checkpoint, so a second run's step-000010 would replace the first's, and a
+    /// single checkpoint would shrink a run's CSVs to its one row; an input that no longer
+    /// exists (a run folder moved since) is no conflict.
+    fn check(path: &Path, input: &Path, leads: bool, shard: bool) -> Result<Self> {
         if leads {
             flags::refuse_non_folder(path, "--out")?;
         }
@@ -567,20 +576,44 @@ impl OutputFolder {
                 path.display()
             );
         }
+        // Both exist and are other folders; one that cannot be resolved is no conflict.
+        let other_folder = |other: &Path| match (other.canonicalize(), input.canonicalize()) {
+            (Ok(other), Ok(input)) => other != input,
+            _ => false,
+        };
+        if let Some(other) = analyzed_input(path).filter(|other| leads && other_folder(other)) {
+            bail!(
+                "--out {}: holds the analysis of {}; analyzing {} there would replace its \
+                 records (they are named by checkpoint): name another folder",
+                path.display(),
+                other.display(),
+                input.display()
+            );
+        }
+        let lock = match leads && path.is_dir() {
+            true => Some(flags::lock_output(path, "--out", shard)?),
+            false => None,
+        };
         Ok(Self {
             path: path.to_path_buf(),
             had_results,
             written: false,
+            lock,
+            shard,
         })
     }
 
-    /// The folder's manifest and README, once per run, before its first record is written.
+    /// The folder's manifest and README, once per run, before its first record is written;
+    /// the folder is made (and locked) then if it did not exist.
     fn write_manifest(
         &mut self,
         args: &AnalyzeArgs,
         options: &AnalysisOptions,
         hash: &str,
     ) -> Result<()> {
+        if self.lock.is_none() {
+            self.lock = Some(flags::lock_output(&self.path, "--out", self.shard)?);
+        }
         if !self.written {
             write_manifest(args, &self.path, options, hash)?;
             self.written = true;
@@ -596,7 +629,6 @@ fn write_manifest(
     options: &AnalysisOptions,
     hash: &str,
 ) -> Result<()> {
-    flags::output_dir(out, "--out")?;
     let reports = out.join(REPORTS_DIR);
     std::fs::create_dir_all(&reports).with_context(|| format!("creating {}", reports.display()))?;
     let manifest = serde_json::json!({

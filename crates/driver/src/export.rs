@@ -15,8 +15,8 @@ use crate::frame::Frame;
 use crate::notebook;
 use crate::plots::render;
 use crate::record::{
-    DENSITY_CSV, EIGENVALUES_CSV, FAILURES_CSV, LAYERS_CSV, MANIFEST_JSON, METRICS_CSV, PROP1_CSV,
-    README_MD, REPORTS_DIR, SPECTRUM_CSV,
+    analyzed_input, DENSITY_CSV, EIGENVALUES_CSV, FAILURES_CSV, LAYERS_CSV, MANIFEST_JSON,
+    METRICS_CSV, PROP1_CSV, README_MD, REPORTS_DIR, SPECTRUM_CSV,
 };
 use crate::run_folder::{RUN_CSV, RUN_JSON};
 
@@ -130,13 +130,7 @@ pub fn locate(input: &Path, run_csv: Option<&Path>) -> Result<Located> {
         );
     };
     // The folder that was analyzed, as analysis.json records it, then the analysis' parent.
-    // A relative path (as earlier analyses recorded it) meant the folder `analyze` ran
-    // in, unknown here: read against this one it can name another run.
-    let recorded = std::fs::read(analysis.join(MANIFEST_JSON))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .and_then(|v| v["input"].as_str().map(PathBuf::from))
-        .filter(|input| input.is_absolute());
+    let recorded = analyzed_input(&analysis);
     let candidates: Vec<PathBuf> = run_dir
         .into_iter()
         .chain(recorded.clone())

@@ -113,6 +113,33 @@ pub fn output_dir(dir: &Path, flag: &str) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("{flag} {}: cannot create", dir.display()))
 }
 
+/// Creates the output folder `dir` (given by `flag`) as [`output_dir`] does, and holds a lock
+/// on it while the returned handle lives: a second curvscope writing the same folder (two
+/// `analyze --out X` at once) stops here, before writing, instead of interleaving its records
+/// and CSVs with the first's. `shared` locks coexist with each other (the `--shard` jobs of one
+/// analysis write one folder at once) but not with an exclusive one. The lock is `flock` on
+/// the folder itself: it leaves no file behind, and the system releases it when the process
+/// ends, killed or not. `None` where the file system cannot lock (some network file systems):
+/// the run goes on unguarded rather than not at all.
+pub fn lock_output(dir: &Path, flag: &str, shared: bool) -> Result<Option<std::fs::File>> {
+    output_dir(dir, flag)?;
+    let handle = std::fs::File::open(dir)
+        .with_context(|| format!("{flag} {}: cannot open", dir.display()))?;
+    let locked = match shared {
+        true => handle.try_lock_shared(),
+        false => handle.try_lock(),
+    };
+    match locked {
+        Ok(()) => Ok(Some(handle)),
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "{flag} {}: another curvscope is writing this folder now; wait for it to end, or \
+             name another folder",
+            dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(_)) => Ok(None),
+    }
+}
+
 /// Refuses an output folder `dir` (given by `flag`) that exists as something else, before
 /// anything is written.
 pub fn refuse_non_folder(dir: &Path, flag: &str) -> Result<()> {

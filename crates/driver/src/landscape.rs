@@ -248,8 +248,16 @@ pub fn run(args: LandscapeArgs) -> Result<ExitCode> {
             if dims == 1 { "1d" } else { "2d" }
         ))
     });
+    // As analyze and info refuse it: a slice around a NaN has no number to show.
+    let loss = objective.loss(&checkpoint.theta);
+    ensure!(
+        loss.is_finite(),
+        "{}: the loss at θ is {loss} on '{}'",
+        dir.display(),
+        choice.spec
+    );
     refuse_foreign_slice(&out)?;
-    flags::output_dir(&out, "--out")?;
+    let _lock = flags::lock_output(&out, "--out", false)?;
 
     let theta = &checkpoint.theta;
     let quiet = args.quiet;
@@ -328,6 +336,15 @@ pub fn run(args: LandscapeArgs) -> Result<ExitCode> {
         &out.join(LANDSCAPE_CSV),
         csv(&grid, &rows, &model, dims).as_bytes(),
     )?;
+    let overflowed = rows.iter().filter(|p| !p.loss.is_finite()).count();
+    if overflowed > 0 {
+        eprintln!(
+            "warning: the loss is not finite at {overflowed} of {} grid points (an overflow far \
+             from θ: a smaller --span shows the slice); landscape.csv holds them as they came, \
+             the figure leaves them out",
+            grid.len()
+        );
+    }
     let figure = read_figure(&out)?;
     let [svg, png] = figure.write(&out, LANDSCAPE_FIGURE)?;
     if !quiet {

@@ -271,8 +271,11 @@ pub fn log_ticks(lo: f64, hi: f64, max: usize) -> Vec<f64> {
 }
 
 /// A number in three significant digits (tick labels, report tables), scientific beyond
-/// [1e-3, 1e5).
+/// [1e-3, 1e5); NaN and ±inf as Rust writes them (a CSV edited by hand, or an overflow).
 pub fn short_number(v: f64) -> String {
+    if !v.is_finite() {
+        return v.to_string();
+    }
     if v == 0.0 || !(1e-3..1e5).contains(&v.abs()) {
         if v == 0.0 {
             return "0".into();
@@ -743,6 +746,8 @@ mod tests {
         assert_eq!(short_number(2.5e-6), "2.5e-6");
         assert_eq!(short_number(-5.04e-4), "-5.04e-4");
         assert_eq!(short_number(125_000.0), "1.25e5");
+        assert_eq!(short_number(f64::NAN), "NaN");
+        assert_eq!(short_number(f64::NEG_INFINITY), "-inf");
         assert_eq!(short_number(0.0), "0");
     }
 }

@@ -75,6 +75,16 @@ pub fn is_options_hash(text: &str) -> bool {
     text.len() == 16 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// The folder the analysis in `analysis` was made of, as its analysis.json records it: `None`
+/// when there is none or it is relative (earlier analyses recorded the path as given, relative
+/// to a working folder unknown here, where it can name another run).
+pub fn analyzed_input(analysis: &Path) -> Option<PathBuf> {
+    let manifest = std::fs::read(analysis.join(MANIFEST_JSON)).ok()?;
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest).ok()?;
+    let input = PathBuf::from(manifest["input"].as_str()?);
+    input.is_absolute().then_some(input)
+}
+
 /// The data a checkpoint was evaluated on.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DataUsed {

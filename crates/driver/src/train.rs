@@ -250,6 +250,7 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
         leading_unscaled: args.leading_unscaled,
         noise_samples: args.noise_samples,
     };
+    ensure!(!data.is_empty(), "--data {}: it has no samples", args.data);
     ensure!(
         args.batch <= data.len(),
         "--batch {} exceeds the {} training samples",
@@ -306,6 +307,15 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
     let out = args.out.as_path();
     let run_file = out.join(RUN_JSON);
     let objective = job.objective(&arch, &data, args.precision, args.device)?;
+    let dim = objective.dim();
+    let leading = matches!(args.dynamic, Dynamic::GldLeading | Dynamic::GldHessian);
+    if job.leads() && leading && args.rank > dim {
+        eprintln!(
+            "warning: --rank {} exceeds the network's D = {dim} parameters: {} shapes its noise \
+             by all {dim} eigenpairs (run.json keeps --rank as given)",
+            args.rank, args.dynamic
+        );
+    }
     let eval = eval_data
         .as_ref()
         .map(|d| job.objective(&arch, d, args.precision, args.device))
@@ -314,6 +324,12 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
     // θ₀ is drawn again as it was, so a resume needs no step-000000 folder.
     let theta0 = initial_theta(&config, theta_init, args.seed);
     // Rank 0 alone reads and writes --out: the other ranks need not see it.
+    // Two trainings into one --out (a resume started twice) would interleave their snapshots;
+    // a resume of a folder that is not there makes none.
+    let _lock = match job.leads() && (!args.resume || out.is_dir()) {
+        true => flags::lock_output(out, "--out", false)?,
+        false => None,
+    };
     let start = match (job.leads(), args.resume) {
         (false, _) => None,
         (true, true) => Some(resume_point(&args, &config, &theta0)?),

@@ -9,12 +9,13 @@
 
 use std::path::{Path, PathBuf};
 
-use safetensors::tensor::{SafeTensorError, TensorView};
+use safetensors::tensor::TensorView;
 use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
 
 use crate::arch::ArchSpec;
 use crate::dataset::DatasetInfo;
+use crate::distinct_keys::{repeated_key, DistinctKeys};
 use crate::files::write_atomic;
 use crate::normalize::Normalize;
 
@@ -207,12 +208,11 @@ pub enum CheckpointError {
         path: PathBuf,
         source: serde_json::Error,
     },
-    /// `model.safetensors` is truncated or not a safetensors file.
-    #[error("{path}: not a valid safetensors file")]
-    Format {
-        path: PathBuf,
-        source: SafeTensorError,
-    },
+    /// `model.safetensors` is truncated or not a safetensors file. The safetensors crate's
+    /// reason is kept as text: as an error source it would print its own cause twice
+    /// ("invalid JSON in header: E: E").
+    #[error("{path}: not a valid safetensors file: {reason}")]
+    Format { path: PathBuf, reason: String },
     /// A tensor's data, by the offsets in the header, runs past the end of the file.
     #[error(
         "{path}: not a valid safetensors file: tensor `{tensor}` ends at byte {end} of the \
@@ -241,6 +241,10 @@ pub enum CheckpointError {
         /// Bytes between its data offsets.
         span: u64,
     },
+    /// The header names a tensor twice (a file patched by hand): which of the two holds θ
+    /// would be a guess.
+    #[error("{path}: not a valid safetensors file: its header names tensor `{tensor}` twice")]
+    RepeatedTensor { path: PathBuf, tensor: String },
     /// A tensor of the architecture is absent.
     #[error("{path}: missing tensor `{tensor}`")]
     MissingTensor { path: PathBuf, tensor: String },
@@ -385,9 +389,9 @@ pub fn save_checkpoint(
                 TensorView::new(dtype, shape.clone(), bytes).expect("byte count matches the shape");
             (name.clone(), view)
         });
-    let bytes = safetensors::serialize(views, None).map_err(|source| CheckpointError::Format {
+    let bytes = safetensors::serialize(views, None).map_err(|e| CheckpointError::Format {
         path: model_path.clone(),
-        source,
+        reason: e.to_string(),
     })?;
     let json = serde_json::to_vec_pretty(meta).expect("metadata is plain JSON");
     std::fs::create_dir_all(dir).map_err(|source| CheckpointError::Io {
@@ -538,16 +542,23 @@ fn read_file(path: PathBuf) -> Result<(PathBuf, Vec<u8>), CheckpointError> {
 /// larger than the values the file holds, whatever size the architecture claims.
 pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint, CheckpointError> {
     let (meta_path, json) = read_file(dir.join(META_FILE))?;
-    let mut meta: CheckpointMeta =
-        serde_json::from_slice(&json).map_err(|source| CheckpointError::Json {
+    // A byte-order mark (some Windows editors write one) is no JSON; keys are checked
+    // distinct first, as serde_json would keep the last of two `arch`s.
+    let json = json.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&json);
+    let mut meta: CheckpointMeta = serde_json::from_slice::<DistinctKeys>(json)
+        .and_then(|_| serde_json::from_slice(json))
+        .map_err(|source| CheckpointError::Json {
             path: meta_path,
             source,
         })?;
     let (path, bytes) = read_file(dir.join(MODEL_FILE))?;
-    let file = SafeTensors::deserialize(&bytes).map_err(|source| {
+    if let Some(tensor) = repeated_tensor(&bytes) {
+        return Err(CheckpointError::RepeatedTensor { path, tensor });
+    }
+    let file = SafeTensors::deserialize(&bytes).map_err(|e| {
         header_fault(&path, &bytes).unwrap_or_else(|| CheckpointError::Format {
             path: path.clone(),
-            source,
+            reason: e.to_string(),
         })
     })?;
     let (views, dtype) = checked_tensors(&path, &file, &meta.arch)?;
@@ -648,15 +659,27 @@ fn checked_tensors<'a>(
     Ok((views, dtype.unwrap_or(Dtype::F64)))
 }
 
+/// A safetensors file's JSON header and where its data starts, if the length prefix fits.
+fn header(bytes: &[u8]) -> Option<(&[u8], u64)> {
+    let header_len = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+    let data_start = 8u64.checked_add(header_len)?;
+    Some((bytes.get(8..usize::try_from(data_start).ok()?)?, data_start))
+}
+
+/// The first tensor a safetensors header names twice. The safetensors crate reads the header
+/// into a map, keeping one entry: an exact copy would load unremarked, one pointing at other
+/// bytes would fail on another tensor's offsets.
+fn repeated_tensor(bytes: &[u8]) -> Option<String> {
+    repeated_key(header(bytes)?.0)
+}
+
 /// What is wrong with a safetensors file the safetensors crate refused, read from its header
 /// directly, naming the tensor (the crate reports only that the header and the file disagree):
 /// a tensor whose dtype and shape take another number of bytes than its offsets span, else the
 /// first tensor (by end offset) whose data runs past the end of the file. `None` where the
 /// header itself is unreadable.
 fn header_fault(path: &Path, bytes: &[u8]) -> Option<CheckpointError> {
-    let header_len = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
-    let data_start = 8u64.checked_add(header_len)?;
-    let header = bytes.get(8..usize::try_from(data_start).ok()?)?;
+    let (header, data_start) = header(bytes)?;
     let tensors: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(header).ok()?;
     let tensors = tensors.iter().filter(|(name, _)| *name != "__metadata__");
@@ -1035,6 +1058,55 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    /// serde keeps the last of a repeated key: a header naming a tensor twice (the second
+    /// entry at other bytes, or an exact copy) and a checkpoint.json giving `arch` twice are
+    /// refused by name instead.
+    #[test]
+    fn a_name_given_twice_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = dir.path().join(META_FILE);
+        std::fs::write(&meta, format!(r#"{{"arch":{TOY}}}"#)).unwrap();
+        let entry = |from: u64| {
+            format!(
+                r#""theta":{{"dtype":"F32","shape":[2],"data_offsets":[{from},{}]}}"#,
+                from + 8
+            )
+        };
+        for (header, data) in [
+            (format!("{{{},{}}}", entry(0), entry(8)), 16),
+            (format!("{{{},{}}}", entry(0), entry(0)), 8),
+        ] {
+            let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+            bytes.extend_from_slice(header.as_bytes());
+            bytes.extend(vec![0; data]);
+            std::fs::write(dir.path().join(MODEL_FILE), bytes).unwrap();
+            let err = load_checkpoint(dir.path()).unwrap_err();
+            assert!(
+                matches!(&err, CheckpointError::RepeatedTensor { tensor, .. } if tensor == "theta"),
+                "{err}"
+            );
+        }
+        std::fs::write(&meta, format!(r#"{{"arch":{TOY},"arch":{TOY}}}"#)).unwrap();
+        let err = load_checkpoint(dir.path()).unwrap_err();
+        assert!(
+            matches!(&err, CheckpointError::Json { source, .. }
+                if source.to_string().contains("field `arch` is given twice")),
+            "{err}"
+        );
+    }
+
+    /// A checkpoint.json saved by an editor that writes a byte-order mark loads as it is.
+    #[test]
+    fn a_byte_order_mark_is_no_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let theta = random_theta(&mlp(), 4);
+        save_checkpoint(dir.path(), &CheckpointMeta::new(mlp()), &theta, Dtype::F64).unwrap();
+        let meta = dir.path().join(META_FILE);
+        let json = std::fs::read(&meta).unwrap();
+        std::fs::write(&meta, [&b"\xEF\xBB\xBF"[..], &json].concat()).unwrap();
+        assert_eq!(load_checkpoint(dir.path()).unwrap().theta, theta);
     }
 
     #[test]

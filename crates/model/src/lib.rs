@@ -7,6 +7,7 @@ mod burn_objective;
 pub mod checkpoint;
 pub mod cifar;
 pub mod dataset;
+mod distinct_keys;
 pub mod distributed;
 pub mod files;
 pub mod idx;

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::distinct_keys::DistinctKeys;
 use serde::{Deserialize, Deserializer, Serialize};
 
 mod presets;
@@ -186,37 +187,6 @@ impl<'de> Deserialize<'de> for Layer {
             )));
         }
         Ok(Layer { name, op })
-    }
-}
-
-/// A JSON object whose keys are distinct: serde_json keeps the last of a repeated key, and a
-/// layer written by hand with `"out"` twice must not silently take one of the two.
-struct DistinctKeys(serde_json::Map<String, serde_json::Value>);
-
-impl<'de> Deserialize<'de> for DistinctKeys {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Fields;
-        impl<'de> serde::de::Visitor<'de> for Fields {
-            type Value = DistinctKeys;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a layer object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<DistinctKeys, A::Error> {
-                use serde::de::Error;
-                let mut fields = serde_json::Map::new();
-                while let Some((key, value)) = map.next_entry::<String, serde_json::Value>()? {
-                    if fields.contains_key(&key) {
-                        return Err(A::Error::custom(format!("field `{key}` is given twice")));
-                    }
-                    fields.insert(key, value);
-                }
-                Ok(DistinctKeys(fields))
-            }
-        }
-        deserializer.deserialize_map(Fields)
     }
 }
 
