@@ -542,8 +542,8 @@ struct OutputFolder {
     /// This run wrote its manifest: its CSVs are this run's from then on.
     written: bool,
     /// The leading rank's lock on the folder ([`flags::lock_output`], shared among --shard
-    /// jobs), taken once the folder exists.
-    lock: Option<Option<std::fs::File>>,
+    /// jobs), taken once the folder exists; `None` before, or where it cannot be locked.
+    lock: Option<std::fs::File>,
     /// This run is one --shard job of several writing the folder at once.
     shard: bool,
 }
@@ -591,7 +591,7 @@ impl OutputFolder {
             );
         }
         let lock = match leads && path.is_dir() {
-            true => Some(flags::lock_output(path, "--out", shard)?),
+            true => flags::lock_output(path, "--out", shard)?,
             false => None,
         };
         Ok(Self {
@@ -611,10 +611,10 @@ impl OutputFolder {
         options: &AnalysisOptions,
         hash: &str,
     ) -> Result<()> {
-        if self.lock.is_none() {
-            self.lock = Some(flags::lock_output(&self.path, "--out", self.shard)?);
-        }
         if !self.written {
+            if self.lock.is_none() {
+                self.lock = flags::lock_output(&self.path, "--out", self.shard)?;
+            }
             write_manifest(args, &self.path, options, hash)?;
             self.written = true;
         }

@@ -308,8 +308,8 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
     let run_file = out.join(RUN_JSON);
     let objective = job.objective(&arch, &data, args.precision, args.device)?;
     let dim = objective.dim();
-    let leading = matches!(args.dynamic, Dynamic::GldLeading | Dynamic::GldHessian);
-    if job.leads() && leading && args.rank > dim {
+    let shaped_by_rank = matches!(args.dynamic, Dynamic::GldLeading | Dynamic::GldHessian);
+    if job.leads() && shaped_by_rank && args.rank > dim {
         eprintln!(
             "warning: --rank {} exceeds the network's D = {dim} parameters: {} shapes its noise \
              by all {dim} eigenpairs (run.json keeps --rank as given)",
