@@ -184,6 +184,7 @@ fn export_into_its_own_folder_keeps_the_csvs_and_adds_figures() {
         ]),
         &["weird.csv: no column '"],
     );
+    assert!(!to.exists(), "a refused export wrote {}", to.display());
 }
 
 /// A folder exported into twice holds the second export only: a ReLU net's layers.csv (exact
@@ -488,6 +489,7 @@ fn every_numeric_flag_is_checked_at_parse_time() {
         ("--init-std", &["nan", "-1", "0"]),
         ("--noise-std", &["-1", "nan"]),
         ("--rank", &["0"]),
+        ("--max-memory", &["0", "-5GB", "lots"]),
     ];
     for (flag, values) in trains {
         for value in *values {
@@ -514,6 +516,7 @@ fn every_numeric_flag_is_checked_at_parse_time() {
         ("--batch", &["0", "-2"]),
         ("--chunk", &["0"]),
         ("--threads", &["0"]),
+        ("--max-memory", &["-5GB"]),
     ];
     let analysis = tmp.path().join("analysis");
     for (flag, values) in analyses {
@@ -941,14 +944,14 @@ fn a_bad_first_snapshot_does_not_stop_a_resume() {
     assert!(snapshot(&run) == snapshot(&whole));
 }
 
-/// msgd's own flags (or fashion's --reduced) given to another target, or a dynamic msgd does
-/// not train, are refused
-/// before the output folder is made: nothing is silently ignored.
+/// msgd's own flags (or fashion's --reduced) given to another target, a dynamic msgd does
+/// not train, or more test images than there are, are refused before the output folder is
+/// made: nothing is silently ignored.
 #[test]
 fn reproduce_refuses_what_its_target_does_not_take_before_writing() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
         (
             &["one-hidden", "--steps", "3"],
             "--steps is msgd's; one-hidden",
@@ -961,6 +964,10 @@ fn reproduce_refuses_what_its_target_does_not_take_before_writing() {
         (
             &["msgd", "--only", "gld-hessian"],
             "--only gld-hessian: msgd's dynamics are",
+        ),
+        (
+            &["msgd", "--test-images", "20000"],
+            "--test-images 20000: <built-in data>/fashion-mnist/t10k-images-idx3-ubyte.gz: 20000 examples requested, only 10000 available",
         ),
     ];
     for (args, message) in cases {
@@ -1315,4 +1322,13 @@ fn a_slice_that_overflows_says_so() {
         4,
         "{losses:?}"
     );
+    // No accuracy where the logits overflowed: an argmax of NaN is no prediction.
+    let accuracies = column(&slice.join("landscape.csv"), "accuracy");
+    for (loss, accuracy) in losses.iter().zip(&accuracies) {
+        assert_eq!(
+            loss == "NaN",
+            accuracy == "NaN",
+            "{losses:?} {accuracies:?}"
+        );
+    }
 }

@@ -153,7 +153,7 @@ pub struct AnalyzeArgs {
     /// are sized before any work; --chunk is lowered to fit, and a stage that cannot fit is
     /// refused with what it needs and what to lower. Not counted: the data set and the
     /// network's activations [default: 3/4 of the memory available at start].
-    #[arg(long, value_name = "SIZE", value_parser = flags::memory_size)]
+    #[arg(long, value_name = "SIZE", value_parser = flags::memory_size, allow_hyphen_values = true)]
     pub max_memory: Option<u64>,
     /// Batch size b for the minibatch-factor columns (Σ_batch = Σ/b) [default: the
     /// checkpoint's batch size, if recorded]. At most N.

@@ -173,6 +173,11 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| Path::new("notebooks-export").join(&located.name));
     refuse_files_of_others(&located, &to)?;
+    // Read and charted before anything is written: a training log without a step column is
+    // refused with the destination untouched.
+    let run = located.run_csv.as_deref().map(Frame::read).transpose()?;
+    // Drawn from the analysis itself, never from the destination's copies.
+    let charts = charts(&located.analysis, run.as_ref())?;
     flags::output_dir(&to, "--to")?;
     // Marked as an export's before any file is written, so that one cut short is still ours.
     if !to.join(EXPORTED).exists() {
@@ -192,10 +197,8 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
         copy(run_csv, &to.join(RUN_CSV))?;
         written.push(to.join(RUN_CSV));
     }
-    let run = located.run_csv.as_deref().map(Frame::read).transpose()?;
-    // Drawn from the analysis itself, never from the destination's copies.
-    for chart in charts(&located.analysis, run.as_ref())? {
-        if let Some(paths) = render(&chart, &figures)? {
+    for chart in &charts {
+        if let Some(paths) = render(chart, &figures)? {
             written.extend(paths);
         }
     }

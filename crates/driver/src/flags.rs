@@ -107,10 +107,17 @@ pub fn default_memory_budget() -> u64 {
 }
 
 /// Creates the output folder `dir` given by `flag`, naming both when `dir` is a file or
-/// cannot be made (the OS error alone names neither).
+/// cannot be made (the OS error alone names neither), and checks that a file can be written
+/// in it: a read-only folder is refused now, not after the work whose results it would hold.
 pub fn output_dir(dir: &Path, flag: &str) -> Result<()> {
     refuse_non_folder(dir, flag)?;
-    std::fs::create_dir_all(dir).with_context(|| format!("{flag} {}: cannot create", dir.display()))
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("{flag} {}: cannot create", dir.display()))?;
+    tempfile::Builder::new()
+        .prefix(".curvscope-write-test")
+        .tempfile_in(dir)
+        .with_context(|| format!("{flag} {}: cannot write in it", dir.display()))?;
+    Ok(())
 }
 
 /// Creates the output folder `dir` (given by `flag`) as [`output_dir`] does, and holds a lock
@@ -164,6 +171,14 @@ pub fn thread_pool(threads: Option<usize>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// /proc exists and is a folder, but nothing can be written there, not even by root.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_folder_that_cannot_be_written_is_refused_before_any_work() {
+        let err = output_dir(Path::new("/proc"), "--out").unwrap_err();
+        assert_eq!(err.to_string(), "--out /proc: cannot write in it");
+    }
 
     #[test]
     fn numbers_outside_their_range_are_refused() {

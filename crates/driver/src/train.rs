@@ -130,7 +130,7 @@ pub struct TrainArgs {
     /// CPU the run is the same bit for bit), and what cannot fit is refused with what it
     /// needs. Not counted: the data and the network's activations [default: 3/4 of the memory
     /// available at start].
-    #[arg(long, value_name = "SIZE", value_parser = flags::memory_size)]
+    #[arg(long, value_name = "SIZE", value_parser = flags::memory_size, allow_hyphen_values = true)]
     max_memory: Option<u64>,
     /// Held-out data for the test_loss/test_accuracy columns of run.csv (same syntax as --data).
     #[arg(long)]

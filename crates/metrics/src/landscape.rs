@@ -299,7 +299,8 @@ pub fn displaced(theta: &[f64], directions: &[Vec<f64>], c: &[f64]) -> Vec<f64> 
 /// The loss and accuracy at θ + Σ_i c_i d_i for every c in `points`, evaluated in parallel
 /// (rayon) and returned in order; each point is computed alone, so the results do not depend on
 /// the thread count or on how a grid is split into calls (a resumed slice equals an
-/// uninterrupted one).
+/// uninterrupted one). Where the loss is not finite (an overflow far from θ), a classifier's
+/// accuracy is NaN too: its logits hold NaN or ±∞ there, and their argmax is no prediction.
 ///
 /// ```
 /// use curvscope_metrics::{evaluate_slice, grid_points, linspace};
@@ -328,9 +329,11 @@ pub fn evaluate_slice<O: Objective + ?Sized>(
         .par_iter()
         .map(|c| {
             let point = displaced(theta, directions, c);
+            let loss = objective.loss(&point);
+            let accuracy = objective.accuracy(&point);
             SlicePoint {
-                loss: objective.loss(&point),
-                accuracy: objective.accuracy(&point),
+                loss,
+                accuracy: accuracy.map(|a| if loss.is_finite() { a } else { f64::NAN }),
             }
         })
         .collect()

@@ -294,6 +294,15 @@ pub enum CheckpointError {
         /// What the tensor holds: "variance" or "count".
         what: &'static str,
     },
+    /// A batch-norm layer's `eps` is 0 and its `running_var` is 0 in a channel: 1/√(var+ε)
+    /// is infinite there, and every loss NaN.
+    #[error("{path}: tensor `{tensor}` is 0 at flat index {index} and its batch-norm layer's `eps` is 0, so 1/√(var+ε) is infinite (PyTorch's default eps is 1e-5)")]
+    ZeroVariance {
+        path: PathBuf,
+        tensor: String,
+        /// First zero index within the tensor.
+        index: usize,
+    },
     /// θ passed to [`save_checkpoint`] does not have the architecture's dimension.
     #[error("θ has {found} entries but the architecture has D = {expected}")]
     ThetaLength {
@@ -566,6 +575,13 @@ pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint, CheckpointError> {
         for (name, shape) in net.buffers() {
             let values = load_buffer(&path, &file, &name, &shape)?;
             net.buffer_values.insert(name, values);
+        }
+        if let Some((tensor, index)) = net.zero_batch_norm_variance() {
+            return Err(CheckpointError::ZeroVariance {
+                path,
+                tensor,
+                index,
+            });
         }
     }
     let mut theta = Vec::with_capacity(meta.arch.dim());

@@ -511,6 +511,21 @@ impl Sequential {
         }
     }
 
+    /// The first `running_var` entry, as (tensor, flat index), at which a batch-norm layer's
+    /// `var + ε` is 0: `eps` 0 over a channel that never varied, where 1/√(var+ε) is infinite
+    /// and every loss NaN. `None` where every one is positive.
+    pub fn zero_batch_norm_variance(&self) -> Option<(String, usize)> {
+        self.resolve().unwrap_or_default().iter().find_map(|layer| {
+            let (Op::Batchnorm1d { eps } | Op::Batchnorm2d { eps }) = layer.op else {
+                return None;
+            };
+            let name = format!("{}.running_var", layer.name);
+            let values = self.buffer_values.get(&name)?;
+            let index = values.iter().position(|v| v + eps == 0.0)?;
+            Some((name, index))
+        })
+    }
+
     /// Number of outputs of the last layer (0 if the network does not resolve).
     pub fn classes(&self) -> usize {
         match self.resolve().ok().and_then(|l| l.last().map(|l| l.output)) {

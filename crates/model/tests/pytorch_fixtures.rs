@@ -266,3 +266,44 @@ fn a_negative_variance_or_a_float_count_is_refused() {
         assert!(err.contains(message), "{err}");
     }
 }
+
+/// Batch norm with `eps` 0 over a channel whose `running_var` is 0 divides by zero: refused
+/// naming the tensor and the index, where it used to load and give a NaN loss unexplained.
+#[test]
+fn a_zero_variance_under_a_zero_eps_is_refused() {
+    let bytes = std::fs::read(fixture(SEQUENTIAL).join("model.safetensors")).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let variance = file.tensor("features.1.running_var").unwrap();
+    let mut zeroed = variance.data().to_vec();
+    let width = variance.dtype().bitsize() / 8;
+    zeroed[2 * width..3 * width].fill(0);
+    let changed =
+        safetensors::tensor::TensorView::new(variance.dtype(), variance.shape().to_vec(), &zeroed)
+            .unwrap();
+    let views = file
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| match &name[..] {
+            "features.1.running_var" => (name, changed.clone()),
+            _ => (name, view),
+        });
+    let json = std::fs::read_to_string(fixture(SEQUENTIAL).join("checkpoint.json")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("model.safetensors"),
+        safetensors::serialize(views, None).unwrap(),
+    )
+    .unwrap();
+    // With the fixture's eps of 1e-5 a zero variance is fine ...
+    std::fs::write(dir.path().join("checkpoint.json"), &json).unwrap();
+    load_checkpoint(dir.path()).unwrap();
+    // ... with eps 0 it is not.
+    let no_eps = json.replacen(r#""eps": 1e-05"#, r#""eps": 0.0"#, 1);
+    assert_ne!(no_eps, json);
+    std::fs::write(dir.path().join("checkpoint.json"), no_eps).unwrap();
+    let err = load_checkpoint(dir.path()).unwrap_err().to_string();
+    assert!(
+        err.contains("tensor `features.1.running_var` is 0 at flat index 2 and its batch-norm layer's `eps` is 0"),
+        "{err}"
+    );
+}

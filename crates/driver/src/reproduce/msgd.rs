@@ -67,7 +67,6 @@ pub fn run(args: &ReproduceArgs) -> Result<ExitCode> {
             names(&MSGD_DYNAMICS)
         );
     }
-    let (out, figures) = output_folders(args)?;
     let scale = if args.quick {
         Scale {
             train_n: QUICK_TRAIN_N,
@@ -88,7 +87,10 @@ pub fn run(args: &ReproduceArgs) -> Result<ExitCode> {
         .filter(|d| args.only.is_empty() || args.only.contains(d))
         .collect();
     let train = load_dataset(&format!("fashion:{}", scale.train_n), 0)?;
-    let test = load_dataset(&format!("fashion-test:{}", scale.test_n), 0)?;
+    let test = load_dataset(&format!("fashion-test:{}", scale.test_n), 0)
+        .with_context(|| format!("--test-images {}", scale.test_n))?;
+    // Made once the data is known to be there: a refused --test-images leaves no folder.
+    let (out, figures) = output_folders(args)?;
     let runs_dir = out.join("runs");
     crate::flags::output_dir(&runs_dir, "--out")?;
     let bar = progress::bar(args.quiet, scale.steps * dynamics.len() as u64, "steps");
