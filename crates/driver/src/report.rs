@@ -348,8 +348,13 @@ fn metrics_table(metrics: &Frame) -> Result<String> {
 
 /// Proposition 1 at one checkpoint: the verdict and its four sentences.
 fn proposition(record: &CheckpointRecord) -> String {
-    let estimate = &record.report.trace_h_sigma;
-    let r = reading(&record.report.proposition1, estimate.value, estimate.stderr);
+    let report = &record.report;
+    let r = reading(
+        &report.proposition1,
+        report.trace_h_sigma.value,
+        report.trace_h_sigma.stderr,
+        report.trace_h.stderr,
+    );
     let (class, verdict) = match r.verdict {
         Verdict::Confirmed => ("confirmed", "as predicted"),
         Verdict::BoundBelowOne => ("bound-below-one", "bound ≤ 1, no faster escape predicted"),

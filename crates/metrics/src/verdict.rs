@@ -3,8 +3,8 @@
 
 use crate::proposition::{bound_exceeds_ratio, Proposition1};
 
-/// How many standard errors of Tr(HΣ) a shortfall of the ratio below the bound must exceed to
-/// count as a violation rather than estimation noise.
+/// How many standard errors a comparison the verdict turns on must clear to count: the ratio's
+/// shortfall below the bound (Tr(HΣ)'s error), and the bound's distance from 1 (Tr(H)'s).
 pub const VIOLATION_STDERRS: f64 = 3.0;
 
 /// What Proposition 1's numbers say at one checkpoint.
@@ -28,8 +28,9 @@ pub enum Verdict {
     /// The ratio is at least the bound, but λ_min was not computed or did not converge: the
     /// proposition's assumption H ⪰ 0 is not checked, and the bound holds for any H ⪰ 0.
     AssumptionUnchecked,
-    /// The ratio is below the bound by less than [`VIOLATION_STDERRS`] standard errors of the
-    /// stochastic Tr(HΣ): inconclusive.
+    /// Inconclusive: the ratio is below the bound by less than [`VIOLATION_STDERRS`] standard
+    /// errors of the stochastic Tr(HΣ), or (both conditions holding) the bound is that close to
+    /// 1 for the stochastic Tr(H), so that which side of 1 it lies on is not known.
     WithinError,
     /// The ratio is below the bound beyond estimation error with no negative curvature seen,
     /// which H ⪰ 0 rules out: H must be indefinite (a λ_min that was not computed or did not
@@ -68,18 +69,24 @@ fn number(x: f64) -> String {
 }
 
 /// Reads `p`, with Tr(HΣ) and its standard error (0 when exact) deciding whether a ratio
-/// below the bound is beyond estimation error.
+/// below the bound is beyond estimation error, and Tr(H)'s standard error (0 when exact)
+/// whether the bound is beyond it from 1.
 ///
 /// ```
 /// use curvscope_metrics::{proposition1, reading, LambdaMin, Verdict};
 /// // The paper's 2-D toy: H eigenvalues 200, 20; Tr(Σ) = 4.4, u₁ᵀΣu₁ = 4, Tr(HΣ) = 808.
 /// let lambda_min = LambdaMin { value: 20.0, converged: true };
 /// let p = proposition1(&[200.0, 20.0], Some(lambda_min), 220.0, 4.4, 4.0, 808.0, 2);
-/// let r = reading(&p, 808.0, 0.0);
+/// let r = reading(&p, 808.0, 0.0, 0.0);
 /// assert_eq!(r.verdict, Verdict::Confirmed);
 /// assert!(r.conclusion.contains("the bound exceeds 1"), "{}", r.conclusion);
 /// ```
-pub fn reading(p: &Proposition1, trace_h_sigma: f64, trace_h_sigma_stderr: f64) -> Reading {
+pub fn reading(
+    p: &Proposition1,
+    trace_h_sigma: f64,
+    trace_h_sigma_stderr: f64,
+    trace_h_stderr: f64,
+) -> Reading {
     let ill_conditioning = match p.first_ill_conditioned_k {
         Some(k) => format!(
             "Condition 1 (ill-conditioning) holds: λ_(k+1) < λ₁/√D first at k = {k} \
@@ -165,6 +172,13 @@ pub fn reading(p: &Proposition1, trace_h_sigma: f64, trace_h_sigma_stderr: f64) 
                     format!("{compared}: the ratio is ≥ the bound, {automatic}, but without condition 1 the bound is not shown to be large; {measured}"),
                     Verdict::BoundOnly,
                 )
+            } else if (bound - 1.0).abs()
+                <= VIOLATION_STDERRS * bound_stderr(bound, p.trace_h, trace_h_stderr)
+            {
+                (
+                    format!("{compared}: both conditions hold and the ratio is ≥ the bound, but the bound is within {VIOLATION_STDERRS} standard errors of the stochastic Tr(H) of 1, so whether Proposition 1 predicts faster escape is inconclusive; {measured}"),
+                    Verdict::WithinError,
+                )
             } else if bound <= 1.0 {
                 (
                     format!("{compared}: both conditions hold and the ratio is ≥ the bound, but the bound is ≤ 1 (â too small for this ill-conditioning), so Proposition 1 predicts no faster escape; {measured}"),
@@ -193,6 +207,13 @@ pub fn reading(p: &Proposition1, trace_h_sigma: f64, trace_h_sigma_stderr: f64) 
         conclusion,
         verdict,
     }
+}
+
+/// The standard error of the bound â·λ₁²·D/Tr(H)² that Tr(H)'s error gives it: with â's own
+/// factor Tr(H), the bound is u₁ᵀΣu₁·λ₁·D/(Tr(Σ)·Tr(H)), so to first order (the delta method)
+/// its relative error is Tr(H)'s.
+fn bound_stderr(bound: f64, trace_h: f64, trace_h_stderr: f64) -> f64 {
+    bound * trace_h_stderr / trace_h
 }
 
 #[cfg(test)]
@@ -236,7 +257,7 @@ mod tests {
             1000,
         );
         assert_eq!(p.ill_conditioning.len(), 1);
-        let r = reading(&p, 800.0, 0.0);
+        let r = reading(&p, 800.0, 0.0, 0.0);
         assert!(
             r.ill_conditioning
                 .contains("the largest d_k tested is 0.07395 at k = 4"),
@@ -249,9 +270,9 @@ mod tests {
     fn each_verdict_where_its_premises_put_it() {
         // D = 2: condition 1 needs λ₂ < λ₁/√2; 20 < 141 holds, 150 does not.
         let p = toy(808.0, &[200.0, 20.0], converged(20.0));
-        assert_eq!(reading(&p, 808.0, 0.0).verdict, Verdict::Confirmed);
+        assert_eq!(reading(&p, 808.0, 0.0, 0.0).verdict, Verdict::Confirmed);
         let p = toy(1400.0, &[200.0, 150.0], converged(150.0));
-        let r = reading(&p, 1400.0, 0.0);
+        let r = reading(&p, 1400.0, 0.0, 0.0);
         assert_eq!(r.verdict, Verdict::BoundOnly);
         assert!(
             r.ill_conditioning.contains("not reached"),
@@ -261,14 +282,14 @@ mod tests {
         // The same numbers with H ⪰ 0 unchecked: the bound holds for any H ⪰ 0, so not "as
         // predicted".
         let p = toy(808.0, &[200.0, 20.0], None);
-        let r = reading(&p, 808.0, 0.0);
+        let r = reading(&p, 808.0, 0.0, 0.0);
         assert_eq!(r.verdict, Verdict::AssumptionUnchecked);
         assert!(r.conclusion.contains("not checked"), "{}", r.conclusion);
         // Little noise along u₁ (u₁ᵀΣu₁ = 0.4, Σ₂₂ = 4): â = 0.1, bound 0.165 ≤ ratio
         // 160/484 = 0.33 < 1. Both conditions "hold", the bound is automatic, and the noise
         // escapes slower than isotropic noise: no confirmation.
         let p = proposition1(&[200.0, 20.0], converged(20.0), 220.0, 4.4, 0.4, 160.0, 2);
-        let r = reading(&p, 160.0, 0.0);
+        let r = reading(&p, 160.0, 0.0, 0.0);
         assert_eq!(r.verdict, Verdict::BoundBelowOne);
         assert!(
             r.conclusion.contains("no faster than isotropic"),
@@ -277,24 +298,45 @@ mod tests {
         );
         // An exact negative Tr(HΣ) with λ_min unknown: violated, not "within error".
         let p = toy(-100.0, &[200.0, 20.0], None);
-        assert_eq!(reading(&p, -100.0, 0.0).verdict, Verdict::Violated);
-        assert_eq!(reading(&p, -100.0, 400.0).verdict, Verdict::WithinError);
+        assert_eq!(reading(&p, -100.0, 0.0, 0.0).verdict, Verdict::Violated);
+        assert_eq!(
+            reading(&p, -100.0, 400.0, 0.0).verdict,
+            Verdict::WithinError
+        );
         // λ₁u₁ᵀΣu₁ = 800 > Tr(HΣ) = 790: impossible for H ⪰ 0 unless Tr(HΣ) is off by its error.
         let p = toy(790.0, &[200.0, 20.0], None);
-        assert_eq!(reading(&p, 790.0, 0.0).verdict, Verdict::Violated);
-        assert_eq!(reading(&p, 790.0, 5.0).verdict, Verdict::WithinError);
-        assert_eq!(reading(&p, 790.0, 3.0).verdict, Verdict::Violated);
+        assert_eq!(reading(&p, 790.0, 0.0, 0.0).verdict, Verdict::Violated);
+        assert_eq!(reading(&p, 790.0, 5.0, 0.0).verdict, Verdict::WithinError);
+        assert_eq!(reading(&p, 790.0, 3.0, 0.0).verdict, Verdict::Violated);
         // Tr(HΣ) = λ₁u₁ᵀΣu₁ = 800 (no noise off u₁), 1e-15 short by rounding: the bound meets
         // the ratio, it is not violated.
         let p = toy(800.0 * (1.0 - 1e-15), &[200.0, 20.0], converged(20.0));
         assert_eq!(p.bound_holds, Some(true));
-        assert_eq!(reading(&p, 800.0, 0.0).verdict, Verdict::Confirmed);
+        assert_eq!(reading(&p, 800.0, 0.0, 0.0).verdict, Verdict::Confirmed);
+        // A stochastic Tr(H) = 220 ± se moves the bound u₁ᵀΣu₁·λ₁·D/(Tr(Σ)·Tr(H)) = 1.653
+        // by 1.653·se/220: within 3 standard errors of 1 once se ≥ 0.653·220/(3·1.653) = 29.0.
+        let p = toy(808.0, &[200.0, 20.0], converged(20.0));
+        assert_eq!(reading(&p, 808.0, 0.0, 25.0).verdict, Verdict::Confirmed);
+        let r = reading(&p, 808.0, 0.0, 30.0);
+        assert_eq!(r.verdict, Verdict::WithinError);
+        assert!(
+            r.conclusion.contains("stochastic Tr(H) of 1"),
+            "{}",
+            r.conclusion
+        );
+        // Below 1 likewise: bound 0.165 is 3 standard errors from 1 at se = 0.835·220/(3·0.165).
+        let p = proposition1(&[200.0, 20.0], converged(20.0), 220.0, 4.4, 0.4, 160.0, 2);
+        assert_eq!(
+            reading(&p, 160.0, 0.0, 350.0).verdict,
+            Verdict::BoundBelowOne
+        );
+        assert_eq!(reading(&p, 160.0, 0.0, 390.0).verdict, Verdict::WithinError);
         let p = toy(790.0, &[200.0, 20.0], converged(-5.0));
-        let r = reading(&p, 790.0, 0.0);
+        let r = reading(&p, 790.0, 0.0, 0.0);
         assert_eq!(r.verdict, Verdict::OutsideAssumptions);
         assert!(r.curvature.contains("indefinite"), "{}", r.curvature);
         let p = proposition1(&[200.0, 20.0], None, 220.0, 0.0, 0.0, 0.0, 2);
-        let r = reading(&p, 0.0, 0.0);
+        let r = reading(&p, 0.0, 0.0, 0.0);
         assert_eq!(r.verdict, Verdict::Undefined);
         assert!(r.alignment.contains("undefined"), "{}", r.alignment);
         assert!(r.curvature.contains("unknown"), "{}", r.curvature);
@@ -306,7 +348,7 @@ mod tests {
     fn a_non_finite_input_is_undefined_not_confirmed() {
         let p = toy(f64::NAN, &[200.0, 20.0], converged(20.0));
         assert_eq!((p.ratio, p.bound_holds), (None, None));
-        assert_eq!(reading(&p, f64::NAN, 0.0).verdict, Verdict::Undefined);
+        assert_eq!(reading(&p, f64::NAN, 0.0, 0.0).verdict, Verdict::Undefined);
         let p = proposition1(
             &[200.0, 20.0],
             converged(20.0),
@@ -317,11 +359,11 @@ mod tests {
             2,
         );
         assert_eq!((p.projection_coefficient, p.bound_holds), (None, None));
-        assert_eq!(reading(&p, 808.0, 0.0).verdict, Verdict::Undefined);
+        assert_eq!(reading(&p, 808.0, 0.0, 0.0).verdict, Verdict::Undefined);
         let p = toy(808.0, &[f64::INFINITY, 20.0], converged(20.0));
         assert_eq!(p.bound_holds, None);
         assert!(p.ill_conditioning.iter().all(|c| c.d.is_none() && !c.holds));
-        assert_eq!(reading(&p, 808.0, 0.0).verdict, Verdict::Undefined);
+        assert_eq!(reading(&p, 808.0, 0.0, 0.0).verdict, Verdict::Undefined);
     }
 
     #[test]
