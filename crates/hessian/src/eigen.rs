@@ -112,7 +112,9 @@ pub struct Eigenpairs {
 /// a rank-deficient operator (Σ, a Gauss–Newton matrix, dead units) are exact multiples: ask
 /// [`Which::Smallest`] for k > 1 of those and some can be missing behind a `converged` result.
 /// curvscope asks for one (λ_min). The subspace grows until the wanted pairs converge or
-/// `max_krylov` is reached. Memory: `krylov_size` vectors of length D.
+/// `max_krylov` is reached. Memory: `krylov_size` vectors of length D. An operator that gives
+/// a NaN or ∞ (an overflow) ends the run at that product: every eigenvalue, vector and residual
+/// returned is NaN and `converged` false.
 ///
 /// ```
 /// use curvscope_hessian::{extreme_eigenpairs, DenseOperator, LanczosOptions, Which};
@@ -149,6 +151,9 @@ pub fn extreme_eigenpairs<O: LinearOperator + ?Sized>(op: &O, opts: &LanczosOpti
     loop {
         krylov.step(&counted);
         let m = krylov.len();
+        if krylov.non_finite() {
+            return not_finite(wanted, d, m, counted.applications(), opts.seed);
+        }
         if krylov.broken_down() {
             closed.push(extremes(krylov.block_ritz().eigenvalues.as_slice()));
         }
@@ -284,6 +289,21 @@ fn extremes(values: &[f64]) -> (f64, f64) {
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
             (lo.min(v), hi.max(v))
         })
+}
+
+/// What Lanczos returns once the operator gave a NaN or ∞: `wanted` NaN pairs, not converged,
+/// after the `applications` spent (without it each restart would meet the NaN again, to
+/// `max_krylov`).
+fn not_finite(wanted: usize, d: usize, m: usize, applications: usize, seed: u64) -> Eigenpairs {
+    Eigenpairs {
+        eigenvalues: vec![f64::NAN; wanted],
+        eigenvectors: vec![vec![f64::NAN; d]; wanted],
+        residuals: vec![f64::NAN; wanted],
+        n_applications: applications,
+        krylov_size: m,
+        converged: false,
+        seed,
+    }
 }
 
 /// Forms the Ritz vectors V_m·s_i of a final selection.

@@ -122,6 +122,8 @@ pub(crate) struct Krylov {
     anorm: f64,
     /// β ≤ this·‖A‖ is a breakdown ([`BREAKDOWN`] unless lowered).
     breakdown: f64,
+    /// The operator gave a NaN or ∞ ([`Krylov::non_finite`]).
+    non_finite: bool,
 }
 
 impl Krylov {
@@ -138,6 +140,7 @@ impl Krylov {
             block_start: 0,
             anorm: 0.0,
             breakdown: BREAKDOWN,
+            non_finite: false,
         }
     }
 
@@ -153,9 +156,16 @@ impl Krylov {
         self.basis.len()
     }
 
-    /// Whether the last step found an invariant subspace (β_m ≈ 0).
+    /// Whether the last step found an invariant subspace (β_m ≈ 0), or met a non-finite value
+    /// ([`Krylov::non_finite`]): either way there is no next vector.
     pub fn broken_down(&self) -> bool {
         self.pending.is_none()
+    }
+
+    /// Whether the operator gave a NaN or ∞ (α_m and β_m are then NaN): the run must end, as
+    /// every Ritz value from here on is NaN.
+    pub fn non_finite(&self) -> bool {
+        self.non_finite
     }
 
     /// One Lanczos step: v_m = pending; w = A v_m − β_{m−1} v_{m−1} − α v_m, the three-term
@@ -180,7 +190,14 @@ impl Krylov {
         let h = orthogonalize(&self.basis, &mut w);
         self.alpha.push(alpha + h[h.len() - 1]);
         let beta = norm(&w);
-        if beta > self.breakdown * self.anorm {
+        if !(alpha.is_finite() && beta.is_finite()) {
+            // A NaN or ∞ from the operator: no breakdown (NaN > threshold is false, and a
+            // restart would only meet it again), but the end of what Lanczos can learn.
+            self.alpha.pop();
+            self.alpha.push(f64::NAN);
+            self.beta.push(f64::NAN);
+            self.non_finite = true;
+        } else if beta > self.breakdown * self.anorm {
             w.iter_mut().for_each(|x| *x /= beta);
             self.pending = Some(w);
             self.beta.push(beta);

@@ -208,7 +208,9 @@ impl DenseSpectrum {
 ///
 /// Refuses up front, before any product, when [`dense_spectrum_bytes`] exceeds `budget_bytes`;
 /// fails on a non-finite product.
-/// Costs D products, 2·D²·8 bytes and O(D³) time.
+/// Costs D products, 2·D²·8 bytes and O(D³) time. faer spreads the decomposition over rayon's
+/// threads and its blocking follows their count: the eigenvalues repeat bit for bit at a fixed
+/// `--threads`, and agree to rounding across counts.
 ///
 /// ```
 /// use curvscope_hessian::{dense_eigenvalues, DenseOperator};

@@ -25,7 +25,8 @@ pub const UNTIL_MIN_PROBES: usize = 10;
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Probes {
-    /// Exactly this many (at least 2, so that a standard error exists).
+    /// Exactly this many (at least 2, so that a standard error exists), whatever the
+    /// standard error on the way.
     Fixed(usize),
     /// Blocks of `block` probes (applied in parallel) until the standard error is at most
     /// `rel_stderr`·|estimate|, or `max` probes.
@@ -79,7 +80,9 @@ pub fn hutchinson<O: LinearOperator + ?Sized>(op: &O, probes: Probes, seed: u64)
 /// eigenvectors from [`extreme_eigenpairs`](crate::extreme_eigenpairs)): the first term exactly
 /// (one application per column), the second by Hutchinson with probes (I−QQᵀ)z. When Q
 /// spans the dominant eigenvectors the remainder has a small Frobenius norm, hence a small
-/// variance. `basis` must be orthonormal.
+/// variance. `basis` must be orthonormal; one of D columns spans R^D, and the exact part is
+/// then all of Tr(A) ([`Estimator::Exact`], no probes drawn). A NaN or ∞ from the operator
+/// ends the probing at once, with the estimate NaN or ∞.
 ///
 /// ```
 /// use curvscope_hessian::{deflated_hutchinson, DenseOperator, Probes};
@@ -103,7 +106,8 @@ pub fn deflated_hutchinson<O: LinearOperator + ?Sized>(
 /// Hutch++ (Meyer, Musco, Musco, Woodruff 2021): Q = orth(A·S) for a Rademacher sketch S
 /// with `sketch` columns, then [`deflated_hutchinson`] with Q. Costs 2·sketch + n_probes
 /// applications; the paper's split of a budget m is sketch = n_probes = m/3. For spectra
-/// that decay fast the error falls like 1/m instead of Hutchinson's 1/√m.
+/// that decay fast the error falls like 1/m instead of Hutchinson's 1/√m. A sketch of D or
+/// more columns spans R^D: the trace is then exact, from 2·D applications and no probes.
 ///
 /// ```
 /// use curvscope_hessian::{hutch_plus_plus, DenseOperator, Probes};
@@ -156,18 +160,29 @@ fn deflated_with<O: LinearOperator>(
         .zip(basis)
         .map(|(aq, q)| dot(aq, q))
         .sum();
-    let (rel_stderr, block, max) = match probes {
-        Probes::Fixed(n) => (0.0, 32, n),
+    // A basis of all R^D leaves no remainder: Tr(QᵀAQ) is Tr(A), and no probe is drawn.
+    if basis.len() == d {
+        return TraceEstimate {
+            trace: Estimate::exact(exact_part, d),
+            exact_part,
+            deflation_rank: d,
+            n_applications: op.applications(),
+        };
+    }
+    // (block, max, the relative standard error to stop at; None: draw all `max`).
+    let (block, max, stop_at) = match probes {
+        Probes::Fixed(n) => (32, n, None),
         Probes::Until {
             rel_stderr,
             block,
             max,
-        } => (rel_stderr, block.max(2), max),
+        } => (block.max(2), max, Some(rel_stderr)),
     };
     assert!(max >= 2, "need at least 2 probes for a standard error");
     let mut samples: Vec<f64> = Vec::with_capacity(max);
-    let (mut mean, mut se) = (0.0, f64::INFINITY);
-    while samples.len() < max {
+    let (mut mean, mut se) = (0.0f64, f64::INFINITY);
+    // A NaN or ∞ from the operator ends the run: no further probe can make the mean finite.
+    while samples.len() < max && mean.is_finite() {
         let zs: Vec<Vec<f64>> = (0..block.min(max - samples.len()))
             .map(|_| {
                 let mut z = rademacher_vector(rng, d);
@@ -178,7 +193,10 @@ fn deflated_with<O: LinearOperator>(
         let azs = op.apply_many(&zs);
         samples.extend(azs.iter().zip(&zs).map(|(az, z)| dot(az, z)));
         (mean, se) = mean_and_stderr(&samples);
-        if samples.len() >= UNTIL_MIN_PROBES && se <= rel_stderr * (exact_part + mean).abs() {
+        let stop = stop_at.is_some_and(|rel| {
+            samples.len() >= UNTIL_MIN_PROBES && se <= rel * (exact_part + mean).abs()
+        });
+        if stop {
             break;
         }
     }

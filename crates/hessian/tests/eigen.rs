@@ -366,3 +366,17 @@ fn full_spectrum_matches_construction() {
         assert!(res.sqrt() < 1e-12);
     }
 }
+
+/// An operator that overflows (NaN from its 4th product on) ends Lanczos at that product,
+/// with NaN pairs not converged; before, every NaN read as a breakdown and each restart met it
+/// again until `max_krylov` (50 products here) was spent.
+#[test]
+fn a_nan_from_the_operator_ends_lanczos() {
+    let op = common::Overflowing::new(50, 3);
+    let r = extreme_eigenpairs(&op, &opts(3, Which::Largest, 1e-8));
+    assert!(!r.converged);
+    assert_eq!((r.n_applications, r.krylov_size), (4, 4));
+    assert_eq!(r.eigenvalues.len(), 3);
+    assert!(r.eigenvalues.iter().chain(&r.residuals).all(|v| v.is_nan()));
+    assert!(r.eigenvectors.iter().flatten().all(|v| v.is_nan()));
+}

@@ -2,9 +2,9 @@
 
 mod common;
 
-use common::with_spectrum;
+use common::{with_spectrum, Overflowing};
 use curvscope_hessian::{
-    deflated_hutchinson, extreme_eigenpairs, hutch_plus_plus, hutchinson, DenseOperator,
+    deflated_hutchinson, extreme_eigenpairs, hutch_plus_plus, hutchinson, DenseOperator, Estimator,
     LanczosOptions, Probes, TraceEstimate, Which, UNTIL_MIN_PROBES,
 };
 use nalgebra::DMatrix;
@@ -225,4 +225,63 @@ fn adaptive_rule_understates_its_stderr_by_a_measured_amount() {
         (mean - truth) / stderr
     );
     assert!((0.85..1.25).contains(&ratio), "{ratio}");
+}
+
+/// `Probes::Fixed(n)` draws n probes even where the standard error is 0 from the first block
+/// on (Rademacher zᵀ(2I)z = 2D exactly): before, it stopped after one block of 32 and
+/// reported 32 probes.
+#[test]
+fn fixed_probes_are_all_drawn_whatever_the_stderr() {
+    let a = DenseOperator::new(DMatrix::from_diagonal_element(10, 10, 2.0));
+    let t = hutchinson(&a, Probes::Fixed(100), 7);
+    assert_eq!((t.trace.value, t.trace.stderr), (20.0, 0.0));
+    assert_eq!((t.trace.probes, t.n_applications), (100, 100));
+}
+
+/// A sketch or deflation basis of D columns spans R^D: Tr(QᵀAQ) is Tr(A), exact, and no probe
+/// is spent on the remainder, which is identically 0.
+#[test]
+fn a_basis_of_all_r_d_gives_the_exact_trace() {
+    let lambdas: Vec<f64> = (0..20).map(|i| 10.0 - i as f64).collect();
+    let truth: f64 = lambdas.iter().sum();
+    let a = with_spectrum(&lambdas, 3);
+    for sketch in [20, 25] {
+        let t = hutch_plus_plus(&a, sketch, Probes::Fixed(30), 1);
+        assert_eq!(t.trace.estimator, Estimator::Exact, "sketch {sketch}");
+        assert_eq!((t.trace.stderr, t.deflation_rank), (0.0, 20));
+        assert_eq!(
+            t.n_applications, 40,
+            "sketch {sketch}: 20 for A·S, 20 for Tr(QᵀAQ)"
+        );
+        assert!((t.trace.value - truth).abs() < 1e-12 * 20.0 * 10.0, "{t:?}");
+    }
+    let all = extreme_eigenpairs(
+        &a,
+        &LanczosOptions {
+            k: 20,
+            ..LanczosOptions::default()
+        },
+    );
+    let t = deflated_hutchinson(&a, &all.eigenvectors, Probes::Fixed(30), 1);
+    assert_eq!(
+        (t.trace.estimator, t.n_applications),
+        (Estimator::Exact, 20)
+    );
+    assert!((t.trace.value - truth).abs() < 1e-12 * 20.0 * 10.0, "{t:?}");
+    // One column short of R^D, the remainder is estimated as before.
+    let t = deflated_hutchinson(&a, &all.eigenvectors[..19], Probes::Fixed(30), 1);
+    assert_eq!(
+        (t.trace.estimator, t.trace.probes),
+        (Estimator::Stochastic, 30)
+    );
+}
+
+/// A product that overflows to NaN ends the probing at the block that met it (`Fixed` draws
+/// blocks of 32): the estimate is NaN, not a NaN after all 1,000 probes were paid for.
+#[test]
+fn a_nan_from_the_operator_ends_the_probing() {
+    let op = Overflowing::new(50, 40);
+    let t = hutchinson(&op, Probes::Fixed(1000), 1);
+    assert!(t.trace.value.is_nan(), "{t:?}");
+    assert_eq!((t.trace.probes, t.n_applications), (64, 64));
 }

@@ -54,3 +54,40 @@ pub fn small_cnn() -> ArchSpec {
         classes: 10,
     }
 }
+
+/// diag(1, 2, …, D) whose products are NaN from the `after`-th on: an overflow partway
+/// through a run, as an f32 network's Hessian-vector product can give.
+pub struct Overflowing {
+    pub dim: usize,
+    pub after: usize,
+    pub products: std::sync::atomic::AtomicUsize,
+}
+
+impl Overflowing {
+    pub fn new(dim: usize, after: usize) -> Self {
+        Self {
+            dim,
+            after,
+            products: 0.into(),
+        }
+    }
+}
+
+impl curvscope_hessian::LinearOperator for Overflowing {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+    fn apply(&self, x: &[f64]) -> Vec<f64> {
+        let done = self
+            .products
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        match done >= self.after {
+            true => vec![f64::NAN; x.len()],
+            false => x
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (i + 1) as f64 * v)
+                .collect(),
+        }
+    }
+}
