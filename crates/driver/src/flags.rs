@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use curvscope_model::files;
 
 /// A finite number > 0 (learning rates, standard deviations, tolerances).
 pub fn positive(s: &str) -> Result<f64, String> {
@@ -110,14 +111,20 @@ pub fn default_memory_budget() -> u64 {
 /// cannot be made (the OS error alone names neither), and checks that a file can be written
 /// in it: a read-only folder is refused now, not after the work whose results it would hold.
 pub fn output_dir(dir: &Path, flag: &str) -> Result<()> {
+    created(dir, flag)?;
+    writable(dir, flag)
+}
+
+/// `dir` made if absent, or refused where it is a file.
+fn created(dir: &Path, flag: &str) -> Result<()> {
     refuse_non_folder(dir, flag)?;
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("{flag} {}: cannot create", dir.display()))?;
-    tempfile::Builder::new()
-        .prefix(".curvscope-write-test")
-        .tempfile_in(dir)
-        .with_context(|| format!("{flag} {}: cannot write in it", dir.display()))?;
-    Ok(())
+    std::fs::create_dir_all(dir).with_context(|| format!("{flag} {}: cannot create", dir.display()))
+}
+
+/// A file can be made in `dir` ([`files::probe_writable`]).
+fn writable(dir: &Path, flag: &str) -> Result<()> {
+    files::probe_writable(dir)
+        .with_context(|| format!("{flag} {}: cannot write in it", dir.display()))
 }
 
 /// Creates the output folder `dir` (given by `flag`) as [`output_dir`] does, and holds a lock
@@ -127,24 +134,27 @@ pub fn output_dir(dir: &Path, flag: &str) -> Result<()> {
 /// analysis write one folder at once) but not with an exclusive one. The lock is `flock` on
 /// the folder itself: it leaves no file behind, and the system releases it when the process
 /// ends, killed or not. `None` where the file system cannot lock (some network file systems):
-/// the run goes on unguarded rather than not at all.
+/// the run goes on unguarded rather than not at all. The folder is checked to be writable once
+/// the lock is held.
 pub fn lock_output(dir: &Path, flag: &str, shared: bool) -> Result<Option<std::fs::File>> {
-    output_dir(dir, flag)?;
+    created(dir, flag)?;
     let handle = std::fs::File::open(dir)
         .with_context(|| format!("{flag} {}: cannot open", dir.display()))?;
     let locked = match shared {
         true => handle.try_lock_shared(),
         false => handle.try_lock(),
     };
-    match locked {
-        Ok(()) => Ok(Some(handle)),
+    let lock = match locked {
+        Ok(()) => Some(handle),
         Err(std::fs::TryLockError::WouldBlock) => bail!(
             "{flag} {}: another curvscope is writing this folder now; wait for it to end, or \
              name another folder",
             dir.display()
         ),
-        Err(std::fs::TryLockError::Error(_)) => Ok(None),
-    }
+        Err(std::fs::TryLockError::Error(_)) => None,
+    };
+    writable(dir, flag)?;
+    Ok(lock)
 }
 
 /// Refuses an output folder `dir` (given by `flag`) that exists as something else, before
@@ -172,12 +182,18 @@ pub fn thread_pool(threads: Option<usize>) -> Result<()> {
 mod tests {
     use super::*;
 
-    /// /proc exists and is a folder, but nothing can be written there, not even by root.
+    /// A mounted /proc is a folder in which nothing can be written, not even by root (which
+    /// a read-only permission would not stop); the check leaves nothing in a folder it passes.
     #[cfg(target_os = "linux")]
     #[test]
     fn a_folder_that_cannot_be_written_is_refused_before_any_work() {
-        let err = output_dir(Path::new("/proc"), "--out").unwrap_err();
-        assert_eq!(err.to_string(), "--out /proc: cannot write in it");
+        if Path::new("/proc/self").exists() {
+            let err = output_dir(Path::new("/proc"), "--out").unwrap_err();
+            assert_eq!(err.to_string(), "--out /proc: cannot write in it");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        output_dir(dir.path(), "--out").unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]

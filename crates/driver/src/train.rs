@@ -19,7 +19,7 @@ use curvscope_metrics::{
     format_bytes, isotropic_std, Descent, DescentOptions, Dynamic, TrainingPlan,
 };
 use curvscope_model::distributed::minibatch_grad;
-use curvscope_model::files::{is_leftover_file, write_atomic};
+use curvscope_model::files::{is_leftover_file, remove_if_present, write_atomic};
 use curvscope_model::{load_checkpoint, ArchSpec, Dataset, DatasetInfo, Init, Precision};
 
 use crate::data::{load_dataset, DATA_HELP};
@@ -466,7 +466,7 @@ fn fresh_start(out: &std::path::Path, theta0: &[f64]) -> Result<Start> {
         bail!("{} already exists and is not empty: pass --resume to continue that run, or choose another --out", out.display());
     }
     for entry in &entries {
-        std::fs::remove_file(entry.path())
+        remove_if_present(&entry.path())
             .with_context(|| format!("removing the leftover {}", entry.path().display()))?;
     }
     Ok(Start::at_zero(theta0))

@@ -160,15 +160,6 @@ fn deflated_with<O: LinearOperator>(
         .zip(basis)
         .map(|(aq, q)| dot(aq, q))
         .sum();
-    // A basis of all R^D leaves no remainder: Tr(QᵀAQ) is Tr(A), and no probe is drawn.
-    if basis.len() == d {
-        return TraceEstimate {
-            trace: Estimate::exact(exact_part, d),
-            exact_part,
-            deflation_rank: d,
-            n_applications: op.applications(),
-        };
-    }
     // (block, max, the relative standard error to stop at; None: draw all `max`).
     let (block, max, stop_at) = match probes {
         Probes::Fixed(n) => (32, n, None),
@@ -179,6 +170,15 @@ fn deflated_with<O: LinearOperator>(
         } => (block.max(2), max, Some(rel_stderr)),
     };
     assert!(max >= 2, "need at least 2 probes for a standard error");
+    // A basis of all R^D leaves no remainder: Tr(QᵀAQ) is Tr(A), and no probe is drawn.
+    if basis.len() == d {
+        return TraceEstimate {
+            trace: Estimate::exact(exact_part, d),
+            exact_part,
+            deflation_rank: d,
+            n_applications: op.applications(),
+        };
+    }
     let mut samples: Vec<f64> = Vec::with_capacity(max);
     let (mut mean, mut se) = (0.0f64, f64::INFINITY);
     // A NaN or ∞ from the operator ends the run: no further probe can make the mean finite.

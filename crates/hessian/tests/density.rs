@@ -192,3 +192,24 @@ fn full_krylov_nodes_are_eigenvalues_and_seed_reproduces() {
         }
     }
 }
+
+/// An operator that overflows (NaN from its 4th product on) ends each probe's recurrence at
+/// its first NaN, and the run finishes with NaN moments rather than hanging in the
+/// tridiagonal eigensolver or returning a finite number.
+#[test]
+fn a_nan_from_the_operator_gives_nan_moments() {
+    let op = common::Overflowing::new(50, 3);
+    let opts = SlqOptions {
+        n_probes: 2,
+        steps: 10,
+        seed: 1,
+        ..SlqOptions::default()
+    };
+    let q = slq(&op, &opts);
+    assert_eq!(
+        q.n_applications,
+        4 + 1,
+        "4 steps for the first probe, 1 for the second"
+    );
+    assert!(q.moment(1).value.is_nan());
+}

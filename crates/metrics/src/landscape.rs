@@ -300,7 +300,8 @@ pub fn displaced(theta: &[f64], directions: &[Vec<f64>], c: &[f64]) -> Vec<f64> 
 /// (rayon) and returned in order; each point is computed alone, so the results do not depend on
 /// the thread count or on how a grid is split into calls (a resumed slice equals an
 /// uninterrupted one). Where the loss is not finite (an overflow far from θ), a classifier's
-/// accuracy is NaN too: its logits hold NaN or ±∞ there, and their argmax is no prediction.
+/// accuracy is NaN too: the logits there are usually NaN or ±∞, whose argmax is no prediction,
+/// and NaN marks the point as unusable, as its loss does.
 ///
 /// ```
 /// use curvscope_metrics::{evaluate_slice, grid_points, linspace};

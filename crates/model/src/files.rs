@@ -62,6 +62,26 @@ pub fn is_atomic_write_leftover(name: &str) -> bool {
     })
 }
 
+/// Checks that a file can be made in the folder `dir` by making, and removing, one named as
+/// [`write_atomic`]'s temporary files are: one left by a kill between the two steps is then
+/// the leftover every folder check already passes over ([`is_atomic_write_leftover`]), and two
+/// processes probing one folder never see each other's as a foreign file.
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// curvscope_model::files::probe_writable(dir.path())?;
+/// assert_eq!(std::fs::read_dir(dir.path())?.count(), 0);
+/// assert!(curvscope_model::files::probe_writable(&dir.path().join("absent")).is_err());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn probe_writable(dir: &Path) -> std::io::Result<()> {
+    tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .rand_bytes(TEMP_RANDOM_CHARS)
+        .tempfile_in(dir)
+        .map(drop)
+}
+
 /// Whether the folder entry `entry` is a file [`write_atomic`] left behind when killed (see
 /// [`is_atomic_write_leftover`]): what a rerun may take as its own folder's, and remove.
 pub fn is_leftover_file(entry: &std::fs::DirEntry) -> bool {

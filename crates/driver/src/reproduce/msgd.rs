@@ -87,8 +87,12 @@ pub fn run(args: &ReproduceArgs) -> Result<ExitCode> {
         .filter(|d| args.only.is_empty() || args.only.contains(d))
         .collect();
     let train = load_dataset(&format!("fashion:{}", scale.train_n), 0)?;
-    let test = load_dataset(&format!("fashion-test:{}", scale.test_n), 0)
-        .with_context(|| format!("--test-images {}", scale.test_n))?;
+    let test = load_dataset(&format!("fashion-test:{}", scale.test_n), 0).with_context(|| {
+        match args.test_images {
+            Some(n) if !args.quick => format!("--test-images {n}"),
+            _ => "the test images".into(),
+        }
+    })?;
     // Made once the data is known to be there: a refused --test-images leaves no folder.
     let (out, figures) = output_folders(args)?;
     let runs_dir = out.join("runs");
