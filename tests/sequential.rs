@@ -350,3 +350,36 @@ fn train_keeps_batch_norm_statistics_of_the_init_checkpoint() {
     assert!(!given.buffer_values.is_empty());
     assert_ne!(last.theta, start.theta, "GD moved θ");
 }
+
+/// Batch norm with `eps` 0 over a variance of 1e-100 scales by 1/√var = 1e50: finite in f64,
+/// beyond f32's range. `info` in f32 refuses it naming the tensor (it used to give a NaN loss
+/// unexplained), and in f64 evaluates it.
+#[test]
+fn a_batch_norm_scale_beyond_f32_is_refused_in_f32() {
+    let tmp = tempfile::tempdir().unwrap();
+    let checkpoint = tmp.path().join("tiny-variance");
+    std::fs::create_dir(&checkpoint).unwrap();
+    let json = std::fs::read_to_string(fixture().join("checkpoint.json")).unwrap();
+    let no_eps = json.replacen(r#""eps": 1e-05"#, r#""eps": 0.0"#, 1);
+    assert_ne!(no_eps, json);
+    std::fs::write(checkpoint.join("checkpoint.json"), no_eps).unwrap();
+    let mut bytes = std::fs::read(fixture().join("model.safetensors")).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+    let variance = &header["features.1.running_var"];
+    assert_eq!(variance["dtype"], "F64");
+    let at = 8 + header_len + variance["data_offsets"][0].as_u64().unwrap() as usize + 2 * 8;
+    bytes[at..at + 8].copy_from_slice(&1e-100f64.to_le_bytes());
+    std::fs::write(checkpoint.join("model.safetensors"), bytes).unwrap();
+    let data = fixture().join("data.npz");
+    let info = ["info", path(&checkpoint), "--data", path(&data)];
+    let output = curvscope(&[&info[..], &["--precision", "f32"]].concat());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        err.contains("tensor `features.1.running_var` holds 1e-100 at flat index 2")
+            && err.contains("beyond f32's range"),
+        "{err}"
+    );
+    succeed(&[&info[..], &["--precision", "f64"]].concat());
+}

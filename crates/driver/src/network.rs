@@ -58,6 +58,16 @@ pub fn check_representable(arch: &ArchSpec, theta: &[f64], precision: Precision)
             );
         }
     }
+    // A variance so small that batch norm's 1/√(var + ε) overflows f32 (ε 0, var < 1e-77).
+    if let ArchSpec::Sequential(net) = arch {
+        if let Some((name, i)) = net.batch_norm_scale_beyond(f32::MAX as f64) {
+            anyhow::bail!(
+                "tensor `{name}` holds {:e} at flat index {i}, and with its layer's eps batch \
+                 norm's 1/√(var + ε) is beyond f32's range (±3.4e38): use --precision f64",
+                net.buffer_values[&name][i]
+            );
+        }
+    }
     Ok(())
 }
 

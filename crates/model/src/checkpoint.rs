@@ -576,7 +576,7 @@ pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint, CheckpointError> {
             let values = load_buffer(&path, &file, &name, &shape)?;
             net.buffer_values.insert(name, values);
         }
-        if let Some((tensor, index)) = net.zero_batch_norm_variance() {
+        if let Some((tensor, index)) = net.batch_norm_scale_beyond(f64::MAX) {
             return Err(CheckpointError::ZeroVariance {
                 path,
                 tensor,

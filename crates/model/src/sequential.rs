@@ -512,16 +512,19 @@ impl Sequential {
     }
 
     /// The first `running_var` entry, as (tensor, flat index), at which a batch-norm layer's
-    /// `var + ε` is 0: `eps` 0 over a channel that never varied, where 1/√(var+ε) is infinite
-    /// and every loss NaN. `None` where every one is positive.
-    pub fn zero_batch_norm_variance(&self) -> Option<(String, usize)> {
+    /// scale 1/√(var + ε) exceeds `max`: with `max` = f64::MAX, where `eps` is 0 over a channel
+    /// that never varied (the scale is ∞ and every loss NaN); with f32::MAX, also a variance
+    /// below ~1e-77 that f32 cannot scale by. `None` where every scale is within `max`.
+    pub fn batch_norm_scale_beyond(&self, max: f64) -> Option<(String, usize)> {
         self.resolve().unwrap_or_default().iter().find_map(|layer| {
             let (Op::Batchnorm1d { eps } | Op::Batchnorm2d { eps }) = layer.op else {
                 return None;
             };
             let name = format!("{}.running_var", layer.name);
             let values = self.buffer_values.get(&name)?;
-            let index = values.iter().position(|v| v + eps == 0.0)?;
+            let index = values
+                .iter()
+                .position(|v| !(1.0 / (v + eps).sqrt() <= max))?;
             Some((name, index))
         })
     }
