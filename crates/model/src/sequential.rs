@@ -522,9 +522,7 @@ impl Sequential {
             };
             let name = format!("{}.running_var", layer.name);
             let values = self.buffer_values.get(&name)?;
-            let index = values
-                .iter()
-                .position(|v| !(1.0 / (v + eps).sqrt() <= max))?;
+            let index = values.iter().position(|v| 1.0 / (v + eps).sqrt() > max)?;
             Some((name, index))
         })
     }
