@@ -96,6 +96,8 @@ pub struct Density {
 /// Runs stochastic Lanczos quadrature: for each probe, `steps` Lanczos steps with full
 /// reorthogonalization (so the nodes are free of spurious copies) from the normalized
 /// probe. Probes are processed one after the other (memory: `steps` vectors of length D).
+/// An operator that gives a NaN or ∞ ends the run with the probe that met it (its nodes and
+/// weights NaN, so every moment and density is NaN).
 ///
 /// ```
 /// use curvscope_hessian::{slq, DenseOperator, SlqOptions};
@@ -117,24 +119,28 @@ pub fn slq<O: LinearOperator + ?Sized>(op: &O, opts: &SlqOptions) -> Slq {
     let d = op.dim();
     let counted = CountingOperator::new(op);
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
-    let probes = (0..opts.n_probes)
-        .map(|_| {
-            let v = match opts.probe {
-                ProbeKind::Gaussian => gaussian_vector(&mut rng, d),
-                ProbeKind::Rademacher => rademacher_vector(&mut rng, d),
-            };
-            let mut krylov = Krylov::new(v);
-            // A breakdown means the probe's spectral measure is fully captured: stop there.
-            while krylov.len() < opts.steps.min(d) && !krylov.broken_down() {
-                krylov.step(&counted);
-            }
-            let eig = krylov.ritz();
-            Quadrature {
-                weights: eig.eigenvectors.row(0).iter().map(|s| s * s).collect(),
-                nodes: eig.eigenvalues.iter().copied().collect(),
-            }
-        })
-        .collect();
+    let mut probes = Vec::with_capacity(opts.n_probes);
+    while probes.len() < opts.n_probes {
+        let v = match opts.probe {
+            ProbeKind::Gaussian => gaussian_vector(&mut rng, d),
+            ProbeKind::Rademacher => rademacher_vector(&mut rng, d),
+        };
+        let mut krylov = Krylov::new(v);
+        // A breakdown means the probe's spectral measure is fully captured: stop there.
+        while krylov.len() < opts.steps.min(d) && !krylov.broken_down() {
+            krylov.step(&counted);
+        }
+        let eig = krylov.ritz();
+        probes.push(Quadrature {
+            weights: eig.eigenvectors.row(0).iter().map(|s| s * s).collect(),
+            nodes: eig.eigenvalues.iter().copied().collect(),
+        });
+        // A NaN or ∞ from the operator makes every moment and density NaN: no later probe
+        // can change that, so none is paid for.
+        if krylov.non_finite() {
+            break;
+        }
+    }
     Slq {
         probes,
         n_applications: counted.applications(),

@@ -193,9 +193,9 @@ fn full_krylov_nodes_are_eigenvalues_and_seed_reproduces() {
     }
 }
 
-/// An operator that overflows (NaN from its 4th product on) ends each probe's recurrence at
-/// its first NaN, and the run finishes with NaN moments rather than hanging in the
-/// tridiagonal eigensolver or returning a finite number.
+/// An operator that overflows (NaN from its 4th product on) ends the run at the probe that met
+/// it, with NaN moments: no hang in the tridiagonal eigensolver, no finite number, and no
+/// second probe paid for.
 #[test]
 fn a_nan_from_the_operator_gives_nan_moments() {
     let op = common::Overflowing::new(50, 3);
@@ -206,10 +206,6 @@ fn a_nan_from_the_operator_gives_nan_moments() {
         ..SlqOptions::default()
     };
     let q = slq(&op, &opts);
-    assert_eq!(
-        q.n_applications,
-        4 + 1,
-        "4 steps for the first probe, 1 for the second"
-    );
+    assert_eq!((q.probes.len(), q.n_applications), (1, 4));
     assert!(q.moment(1).value.is_nan());
 }
