@@ -136,8 +136,19 @@ pub fn reading(
             // bound ≤ ratio ⟺ λ₁u₁ᵀΣu₁ ≤ Tr(HΣ): only Tr(HΣ)'s error moves the comparison.
             // The shortfall λ₁u₁ᵀΣu₁ − Tr(HΣ) = (bound − ratio)·Tr(HΣ̄), Tr(HΣ̄) = Tr(HΣ)/ratio
             // > 0 whatever Tr(HΣ)'s sign (a negative one is the strongest sign of an indefinite H).
-            let shortfall = (bound - ratio) * (trace_h_sigma / ratio);
-            let measured = if ratio > 1.0 {
+            let isotropic = trace_h_sigma / ratio;
+            let shortfall = (bound - ratio) * isotropic;
+            let measured = if ratio_near_one(
+                ratio,
+                isotropic,
+                p.trace_h,
+                trace_h_sigma_stderr,
+                trace_h_stderr,
+            ) {
+                "measured, the ratio is within 3 standard errors of 1 for the stochastic \
+                 traces, so whether the noise escapes faster than isotropic noise of the same size \
+                 is not resolved"
+            } else if ratio > 1.0 {
                 "measured (ratio > 1), the noise escapes faster than isotropic noise of the same \
                  size"
             } else {
@@ -215,7 +226,22 @@ pub fn reading(
 /// the same distance by the bound itself: too ready to call a bound above 1 open, too slow
 /// below.)
 fn bound_near_one(bound: f64, trace_h: f64, trace_h_stderr: f64) -> bool {
-    (bound - 1.0).abs() * trace_h <= VIOLATION_STDERRS * trace_h_stderr
+    (bound - 1.0).abs() * trace_h < VIOLATION_STDERRS * trace_h_stderr
+}
+
+/// Whether the estimation errors leave the measured ratio's side of 1 open. ratio − 1 =
+/// (Tr(HΣ) − Tr(HΣ̄))/Tr(HΣ̄), and with Tr(Σ) exact and the two traces from independent
+/// seeds, Tr(HΣ) − Tr(HΣ̄) has the standard error √(se_HΣ² + (Tr(HΣ̄)·se_H/Tr(H))²), Tr(HΣ̄)
+/// being Tr(H)·Tr(Σ)/D. Exact traces leave nothing open.
+fn ratio_near_one(
+    ratio: f64,
+    isotropic: f64,
+    trace_h: f64,
+    trace_h_sigma_stderr: f64,
+    trace_h_stderr: f64,
+) -> bool {
+    let stderr = trace_h_sigma_stderr.hypot(isotropic * trace_h_stderr / trace_h);
+    ((ratio - 1.0) * isotropic).abs() < VIOLATION_STDERRS * stderr
 }
 
 #[cfg(test)]
@@ -335,6 +361,25 @@ mod tests {
             Verdict::BoundBelowOne
         );
         assert_eq!(reading(&p, 160.0, 0.0, 64.0).verdict, Verdict::WithinError);
+        // The measured ratio 160/484 = 0.331 against 1: Tr(HΣ) − Tr(HΣ̄) = 160 − 484 = −324 is
+        // 3 standard errors from 0 at se_HΣ = 108 (Tr(H) exact), and with se_HΣ = 0 at
+        // se_H = 108·220/484 = 49.1.
+        let resolved = "escapes no faster than isotropic noise";
+        let open = "within 3 standard errors of 1";
+        for (se_hs, se_h, words) in [
+            (0.0, 0.0, resolved),
+            (100.0, 0.0, resolved),
+            (110.0, 0.0, open),
+            (0.0, 45.0, resolved),
+            (0.0, 52.0, open),
+        ] {
+            let r = reading(&p, 160.0, se_hs, se_h);
+            assert!(
+                r.conclusion.contains(words),
+                "{se_hs} {se_h}: {}",
+                r.conclusion
+            );
+        }
         let p = toy(790.0, &[200.0, 20.0], converged(-5.0));
         let r = reading(&p, 790.0, 0.0, 0.0);
         assert_eq!(r.verdict, Verdict::OutsideAssumptions);
