@@ -188,16 +188,17 @@ impl Krylov {
         axpy(-alpha, &v, &mut w);
         self.basis.push(v);
         let h = orthogonalize(&self.basis, &mut w);
-        self.alpha.push(alpha + h[h.len() - 1]);
-        let beta = norm(&w);
-        if !(alpha.is_finite() && beta.is_finite()) {
+        let (alpha, beta) = (alpha + h[h.len() - 1], norm(&w));
+        self.non_finite = !(alpha.is_finite() && beta.is_finite());
+        if self.non_finite {
             // A NaN or ∞ from the operator: no breakdown (NaN > threshold is false, and a
             // restart would only meet it again), but the end of what Lanczos can learn.
-            self.alpha.pop();
             self.alpha.push(f64::NAN);
             self.beta.push(f64::NAN);
-            self.non_finite = true;
-        } else if beta > self.breakdown * self.anorm {
+            return;
+        }
+        self.alpha.push(alpha);
+        if beta > self.breakdown * self.anorm {
             w.iter_mut().for_each(|x| *x /= beta);
             self.pending = Some(w);
             self.beta.push(beta);

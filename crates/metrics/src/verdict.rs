@@ -145,15 +145,19 @@ pub fn reading(
                 trace_h_sigma_stderr,
                 trace_h_stderr,
             ) {
-                "measured, the ratio is within 3 standard errors of 1 for the stochastic \
-                 traces, so whether the noise escapes faster than isotropic noise of the same size \
-                 is not resolved"
+                format!(
+                    "measured, the ratio is within {VIOLATION_STDERRS} standard errors of 1 for \
+                     the stochastic traces, so whether the noise escapes faster than isotropic \
+                     noise of the same size is not resolved"
+                )
             } else if ratio > 1.0 {
                 "measured (ratio > 1), the noise escapes faster than isotropic noise of the same \
                  size"
+                    .to_string()
             } else {
                 "measured, the noise escapes no faster than isotropic noise of the same size \
                  (ratio ≤ 1)"
+                    .to_string()
             };
             let automatic = "as it must for any H ⪰ 0 (with a = â it reads λ₁u₁ᵀΣu₁ ≤ Tr(HΣ))";
             if p.negative_curvature == Some(true) {
@@ -222,7 +226,7 @@ pub fn reading(
 /// Tr(H) the bound is u₁ᵀΣu₁·λ₁·D/(Tr(Σ)·Tr(H)) = C/Tr(H), everything in C exact or
 /// Lanczos-accurate, so bound = 1 exactly where Tr(H) = C = bound·Tr(H): the question is whether
 /// C lies within [`VIOLATION_STDERRS`] standard errors of the estimated Tr(H), i.e.
-/// |bound − 1|·Tr(H) ≤ 3·se. (A delta-method error of the bound, bound·se/Tr(H), would weigh
+/// |bound − 1|·Tr(H) < 3·se (strictly: an exact Tr(H), se = 0, leaves nothing open). (A delta-method error of the bound, bound·se/Tr(H), would weigh
 /// the same distance by the bound itself: too ready to call a bound above 1 open, too slow
 /// below.)
 fn bound_near_one(bound: f64, trace_h: f64, trace_h_stderr: f64) -> bool {
