@@ -106,7 +106,7 @@ fn evaluate(
     let theta = &checkpoint.theta;
     check_representable(&checkpoint.meta.arch, theta, precision)?;
     let objective = objective(&checkpoint.meta.arch, data, precision, device)?;
-    let loss = objective.loss(theta);
+    let (loss, accuracy) = objective.loss_and_accuracy(theta);
     if !loss.is_finite() {
         bail!("the loss is {loss}");
     }
@@ -115,7 +115,7 @@ fn evaluate(
         "data_seed": choice.seed,
         "dataset": data.info(),
         "loss": loss,
-        "accuracy": objective.accuracy(theta),
+        "accuracy": accuracy,
         "warning": default_data.then(|| data_mismatch(&checkpoint.meta, data)).flatten(),
     }))
 }

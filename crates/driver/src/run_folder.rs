@@ -150,15 +150,18 @@ impl Run<'_> {
         noise_unconverged: Option<u64>,
         wall: Option<f64>,
     ) -> (f64, String) {
-        let loss = self.objective.loss(theta);
+        let (loss, accuracy) = self.objective.loss_and_accuracy(theta);
         let cell = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
         let (test_loss, test_accuracy) = match &self.eval {
-            Some(eval) => (Some(eval.loss(theta)), eval.accuracy(theta)),
+            Some(eval) => {
+                let (loss, accuracy) = eval.loss_and_accuracy(theta);
+                (Some(loss), accuracy)
+            }
             None => (None, None),
         };
         let row = format!(
             "{step},{loss},{},{},{},{},{}",
-            cell(self.objective.accuracy(theta)),
+            cell(accuracy),
             cell(test_loss),
             cell(test_accuracy),
             noise_unconverged.map_or(String::new(), |n| n.to_string()),

@@ -330,8 +330,7 @@ pub fn evaluate_slice<O: Objective + ?Sized>(
         .par_iter()
         .map(|c| {
             let point = displaced(theta, directions, c);
-            let loss = objective.loss(&point);
-            let accuracy = objective.accuracy(&point);
+            let (loss, accuracy) = objective.loss_and_accuracy(&point);
             SlicePoint {
                 loss,
                 accuracy: accuracy.map(|a| if loss.is_finite() { a } else { f64::NAN }),

@@ -303,11 +303,11 @@ impl<B: Backend> BurnObjective<B> {
 
     /// `f(block, start)` for each of `blocks` (`(start, len)`, from [`BurnObjective::blocks`]),
     /// on rayon's pool, in their order.
-    fn map_blocks(
+    fn map_blocks<T: Send>(
         &self,
         blocks: &[(usize, usize)],
-        f: impl Fn(Batch<B>, usize) -> Vec<f64> + Sync,
-    ) -> Vec<Vec<f64>> {
+        f: impl Fn(Batch<B>, usize) -> T + Sync,
+    ) -> Vec<T> {
         use rayon::prelude::*;
         blocks
             .par_iter()
@@ -703,18 +703,34 @@ impl<B: Backend> Objective for BurnObjective<B> {
         self.arch.params()
     }
 
-    /// Fraction of samples whose largest logit is the label.
+    /// Fraction of samples whose largest logit is the label, block by block as the loss.
     fn accuracy(&self, theta: &[f64]) -> Option<f64> {
+        self.loss_and_accuracy(theta).1
+    }
+
+    /// One forward pass per block gives both (its losses summed as [`Objective::loss`] sums
+    /// them: the same L(θ) to the bit).
+    fn loss_and_accuracy(&self, theta: &[f64]) -> (f64, Option<f64>) {
         self.check_theta(theta);
-        let labels = self.labels.as_ref()?;
-        let logits = net::logits(
-            &self.arch,
-            self.theta_parts(theta),
-            self.batch_range(0, self.n_samples()).x,
-        );
-        let predicted = transfer::int_to_host(logits.argmax(1));
-        let correct = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
-        Some(correct as f64 / labels.len() as f64)
+        let parts = self.theta_parts(theta);
+        let blocks = self.map_blocks(&self.blocks(), |batch, start| {
+            let (losses, predicted) =
+                net::losses_and_predictions(&self.arch, parts.clone(), &batch);
+            let correct = self
+                .labels
+                .as_ref()
+                .zip(predicted)
+                .map(|(labels, predicted)| {
+                    let predicted = transfer::int_to_host(predicted);
+                    let labels = &labels[start..start + predicted.len()];
+                    predicted.iter().zip(labels).filter(|(p, l)| p == l).count()
+                });
+            (to_host(losses), correct)
+        });
+        let n = self.n_samples() as f64;
+        let loss = blocks.iter().flat_map(|(losses, _)| losses).sum::<f64>() / n;
+        let correct: Option<usize> = blocks.iter().map(|(_, correct)| *correct).sum();
+        (loss, correct.map(|c| c as f64 / n))
     }
 
     /// Independent HVPs on rayon's pool (each also spreads its sample blocks over it).

@@ -10,7 +10,7 @@
 
 use burn::tensor::activation::{log_softmax, relu};
 use burn::tensor::backend::Backend;
-use burn::tensor::Tensor;
+use burn::tensor::{Int, Tensor};
 
 use crate::arch::{Activation, ArchSpec};
 use crate::transfer::{float_to_device, int_to_device};
@@ -591,6 +591,24 @@ pub fn per_sample_losses_of_copies<B: Backend>(
     batch: &Batch<B>,
 ) -> Tensor<B, 1> {
     losses(arch, Params::new(copies, batch.n_samples()), batch)
+}
+
+/// [`per_sample_losses`] and, for the classifiers, each sample's predicted class (its largest
+/// logit, `[N, 1]`), from one forward pass: evaluating a net's loss and accuracy at a point
+/// (a landscape's grid, a training log) need not run it twice.
+pub fn losses_and_predictions<B: Backend>(
+    arch: &ArchSpec,
+    theta: Theta<B>,
+    batch: &Batch<B>,
+) -> (Tensor<B, 1>, Option<Tensor<B, 2, Int>>) {
+    let mut p = Params::new(theta, 1);
+    if arch.classes().is_some() {
+        let logits = class_scores(arch, &mut p, batch.x.clone());
+        let predicted = logits.clone().argmax(1);
+        (cross_entropy(logits, &batch.target), Some(predicted))
+    } else {
+        (losses(arch, p, batch), None)
+    }
 }
 
 fn losses<B: Backend>(arch: &ArchSpec, mut p: Params<B>, batch: &Batch<B>) -> Tensor<B, 1> {

@@ -124,6 +124,12 @@ pub trait Objective: Send + Sync {
         None
     }
 
+    /// L(θ) and, for classifiers, the accuracy at θ; implementations may get both from one
+    /// forward pass.
+    fn loss_and_accuracy(&self, theta: &[f64]) -> (f64, Option<f64>) {
+        (self.loss(theta), self.accuracy(theta))
+    }
+
     /// All per-sample gradients, row-major `[N, D]` (N·D·8 bytes: use
     /// [`Objective::for_each_grad_chunk`] when that is too much).
     fn per_sample_grads(&self, theta: &[f64]) -> Vec<f64> {

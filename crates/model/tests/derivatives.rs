@@ -505,6 +505,74 @@ fn prepared_inputs_cached_or_per_block_agree() {
     assert_eq!(cached.logits(&theta), per_block.logits(&theta));
 }
 
+/// A one-hidden-layer ReLU MLP's logits written out on the host from θ's tensors
+/// (fc1.weight [H, F], fc1.bias, fc2.weight [C, H], fc2.bias), one row per sample.
+fn host_mlp_logits(arch: &ArchSpec, theta: &[f64], x: &[f32]) -> Vec<Vec<f64>> {
+    let shapes: Vec<Vec<usize>> = arch.params().into_iter().map(|(_, s)| s).collect();
+    let (hidden, features, classes) = (shapes[0][0], shapes[0][1], shapes[2][0]);
+    let (w1, rest) = theta.split_at(hidden * features);
+    let (b1, rest) = rest.split_at(hidden);
+    let (w2, b2) = rest.split_at(classes * hidden);
+    let affine = |w: &[f64], b: &[f64], v: &[f64]| -> Vec<f64> {
+        b.iter()
+            .zip(w.chunks(v.len()))
+            .map(|(b, row)| b + dot(row, v))
+            .collect()
+    };
+    x.chunks(features)
+        .map(|sample| {
+            let sample: Vec<f64> = sample.iter().map(|&v| v as f64).collect();
+            let h: Vec<f64> = affine(w1, b1, &sample)
+                .into_iter()
+                .map(|a| a.max(0.0))
+                .collect();
+            affine(w2, b2, &h)
+        })
+        .collect()
+}
+
+/// Accuracy against the host's forward pass, and `loss_and_accuracy`'s single pass against
+/// `loss` and `accuracy` apart, to the bit, whatever the block size; a regression net has a
+/// loss and no accuracy.
+#[test]
+fn accuracy_matches_a_host_forward_pass_in_blocks_of_any_size() {
+    let (arch, features, classes) = small_relu_mlp();
+    let n = 53;
+    let data = random_images(features, classes, n);
+    let theta = arch.init(Init::PyTorch, 5);
+    let labels = data.labels().unwrap();
+    let correct = host_mlp_logits(&arch, &theta, data.x())
+        .iter()
+        .zip(labels)
+        .filter(|(logits, &label)| {
+            let top = (0..classes)
+                .max_by(|&a, &b| logits[a].total_cmp(&logits[b]))
+                .unwrap();
+            top as i64 == label
+        })
+        .count();
+    // Random labels among 4 classes: neither all nor none right, so the count is tested.
+    assert!(0 < correct && correct < n, "{correct}");
+    let want = correct as f64 / n as f64;
+    for block in [1, 7, 1000] {
+        let obj =
+            BurnObjective::<Cpu>::new(arch.clone(), &data, &Default::default(), Precision::F64)
+                .unwrap()
+                .with_samples_per_block(block);
+        let (loss, accuracy) = obj.loss_and_accuracy(&theta);
+        assert_eq!(loss.to_bits(), obj.loss(&theta).to_bits(), "block {block}");
+        assert_eq!(accuracy, Some(want), "block {block}");
+        assert_eq!(obj.accuracy(&theta), Some(want), "block {block}");
+    }
+    let fixed = fixed_output(9);
+    let theta = ArchSpec::FixedOutput {
+        input: 2,
+        hidden: 10,
+    }
+    .init(Init::PyTorch, 5);
+    assert_eq!(fixed.loss_and_accuracy(&theta), (fixed.loss(&theta), None));
+}
+
 /// The message of the panic `f` raises.
 fn panic_message(f: impl FnOnce()) -> String {
     let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("panics");

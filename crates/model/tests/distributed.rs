@@ -110,6 +110,10 @@ fn all_methods(o: &dyn Objective, theta: &[f64]) -> Vec<Vec<f64>> {
         o.per_sample_grads_range(theta, 5, 15),
         o.hessian_diagonal(theta).unwrap(),
         vec![o.accuracy(theta).unwrap()],
+        {
+            let (loss, accuracy) = o.loss_and_accuracy(theta);
+            vec![loss, accuracy.unwrap()]
+        },
     ]
 }
 
@@ -120,8 +124,17 @@ fn every_method_equals_one_process() {
     let theta = random(single.dim(), 2);
     let want = all_methods(&single, &theta);
     let names = [
-        "losses", "loss", "grad", "weighted", "hvp", "hvps", "trailing", "rows", "diagonal",
+        "losses",
+        "loss",
+        "grad",
+        "weighted",
+        "hvp",
+        "hvps",
+        "trailing",
+        "rows",
+        "diagonal",
         "accuracy",
+        "loss & accuracy",
     ];
     for size in [2, 3] {
         let got = on_ranks(size, |o, _| all_methods(o, &theta));

@@ -181,11 +181,14 @@ fn train_one(
             .expect("a subset fits the model the whole set fits")
             .grad(t)
     };
-    let evaluate = |theta: &[f64], step: u64| Point {
-        step,
-        train_loss: train_net.loss(theta),
-        train_accuracy: train_net.accuracy(theta).expect("LeNet classifies"),
-        test_accuracy: test_net.accuracy(theta).expect("LeNet classifies"),
+    let evaluate = |theta: &[f64], step: u64| {
+        let (train_loss, train_accuracy) = train_net.loss_and_accuracy(theta);
+        Point {
+            step,
+            train_loss,
+            train_accuracy: train_accuracy.expect("LeNet classifies"),
+            test_accuracy: test_net.accuracy(theta).expect("LeNet classifies"),
+        }
     };
     let mut descent = Descent::new(msgd_options(dynamic, seed));
     let mut points = vec![evaluate(&theta, 0)];
