@@ -1,4 +1,5 @@
-# curvscope recipes (https://github.com/casey/just); each is one plain cargo command.
+# curvscope recipes (https://github.com/casey/just); each is one command: cargo, or a script
+# that says what it runs.
 
 # The paper's experiment in miniature on the bundled data: train, analyze, export.
 demo:

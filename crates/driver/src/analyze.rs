@@ -188,8 +188,9 @@ pub struct AnalyzeArgs {
     /// computes nothing, and lists every checkpoint without a current record in failures.csv.
     #[arg(long)]
     pub merge: bool,
-    /// Stop after the first N checkpoints (to test resuming).
-    #[arg(long, hide = true)]
+    /// Analyze only the first N checkpoints (in folder-name order, after --shard's selection)
+    /// and stop; a later run with the same --out and flags resumes with the rest.
+    #[arg(long, value_name = "N")]
     pub max_checkpoints: Option<usize>,
 }
 

@@ -101,6 +101,8 @@ pub struct TrainArgs {
     device: Device,
     /// Re-estimate Σ_t / H structures (gld-dynamic, -diag, -leading, -hessian, -eigvec1)
     /// every R steps; --snapshot-every must be a multiple of R so resumed runs refresh alike.
+    /// The authors' code re-estimates gld-dynamic, -diag and -eigvec1 at every step: pass 1
+    /// to match it; the default 10 does a tenth of the estimates.
     #[arg(long, default_value_t = 10, value_parser = flags::every)]
     refresh_every: u64,
     /// gld-const's ρ (default: ρ² = Tr(Σ)/(b·D) at θ₀).

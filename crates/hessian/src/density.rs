@@ -153,7 +153,9 @@ impl Slq {
     /// p ≤ 2·steps − 1), with its standard error across probes (infinite with one probe).
     /// When a few outlier eigenvalues dominate A^p the per-probe values are skewed
     /// (χ²₁-like), and with few probes this standard error is itself unreliable: use ≳ 30
-    /// probes before trusting it.
+    /// probes before trusting it. Above p = 2·steps − 1 the Gauss quadrature is no longer
+    /// exact per probe (unless Lanczos met an invariant subspace): that bias is systematic,
+    /// shared by every probe, and not in the standard error.
     ///
     /// ```
     /// use curvscope_hessian::{slq, DenseOperator, SlqOptions};

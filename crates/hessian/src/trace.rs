@@ -38,6 +38,9 @@ pub enum Probes {
     /// their mean 0.08 stated errors off; so whatever the block, the rule is first tried after
     /// [`UNTIL_MIN_PROBES`] probes (two probes of a tiny operator can agree exactly and state
     /// an error of 0). Use [`Probes::Fixed`] where the error bar must be exact.
+    ///
+    /// The rule is relative, so a trace near 0 (an indefinite Hessian's, say) never meets it
+    /// and the run draws all `max` probes: `max` is the budget, not a formality.
     Until {
         rel_stderr: f64,
         block: usize,

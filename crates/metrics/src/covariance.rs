@@ -319,7 +319,7 @@ pub struct MinibatchFactor {
     pub batch_size: usize,
     /// 1/b: batches drawn with replacement (the paper's model of SGD noise, Σ_sgd = Σ/b).
     pub with_replacement: f64,
-    /// (N − b)/(b·(N − 1)): batches of b distinct samples (0 for full batch).
+    /// (N − b)/(b·(N − 1)): batches of b distinct samples (0 for full batch, NaN for b > N).
     pub without_replacement: f64,
 }
 
@@ -329,13 +329,26 @@ pub struct MinibatchFactor {
 /// let f = curvscope_metrics::minibatch_factor(10, 1000);
 /// assert_eq!(f.with_replacement, 0.1);
 /// assert_eq!(f.without_replacement, 990.0 / 9990.0);
+/// // The whole set, even of one sample, has no noise without replacement; no batch of b
+/// // distinct samples exists beyond N (Σ may be estimated on fewer samples than a batch).
+/// assert_eq!(curvscope_metrics::minibatch_factor(1, 1).without_replacement, 0.0);
+/// assert!(curvscope_metrics::minibatch_factor(5, 3).without_replacement.is_nan());
 /// ```
+///
+/// # Panics
+/// If `batch_size` is 0.
 pub fn minibatch_factor(batch_size: usize, n_samples: usize) -> MinibatchFactor {
+    assert!(batch_size > 0, "a minibatch holds at least one sample");
     let (b, n) = (batch_size as f64, n_samples as f64);
+    let without_replacement = match batch_size.cmp(&n_samples) {
+        std::cmp::Ordering::Less => (n - b) / (b * (n - 1.0)),
+        std::cmp::Ordering::Equal => 0.0,
+        std::cmp::Ordering::Greater => f64::NAN,
+    };
     MinibatchFactor {
         batch_size,
         with_replacement: 1.0 / b,
-        without_replacement: (n - b) / (b * (n - 1.0)),
+        without_replacement,
     }
 }
 

@@ -120,7 +120,7 @@ pub fn top_eigenvalue_multiplicity(eigenvalues: &[f64]) -> usize {
 /// rank ≤ k) meets it for every d: d_k = ∞. A positive λ_{k+1}, however small, keeps its finite
 /// d_k (above ½ for any D < 10¹² once λ_{k+1} ≤ ZERO_RTOL·λ₁, so the verdict is the same).
 /// `None` when λ₁ ≤ 0 or λ_{k+1} < 0 beyond rounding (H indefinite, outside the proposition,
-/// which assumes H ⪰ 0), or either is not finite.
+/// which assumes H ⪰ 0), or either is not finite, or D = 1 (no λ₂, and log D = 0).
 ///
 /// ```
 /// use curvscope_metrics::ill_conditioning_exponent;
@@ -130,10 +130,11 @@ pub fn top_eigenvalue_multiplicity(eigenvalues: &[f64]) -> usize {
 /// assert!((ill_conditioning_exponent(100.0, 1e-5, 100).unwrap() - 3.5).abs() < 1e-12);
 /// assert_eq!(ill_conditioning_exponent(100.0, -1e-15, 100), Some(f64::INFINITY));
 /// assert_eq!(ill_conditioning_exponent(100.0, -1.0, 100), None);
+/// assert_eq!(ill_conditioning_exponent(100.0, 1.0, 1), None);
 /// ```
 pub fn ill_conditioning_exponent(lambda1: f64, lambda_k1: f64, dim: usize) -> Option<f64> {
     let finite = lambda1.is_finite() && lambda_k1.is_finite();
-    if !finite || lambda1 <= 0.0 || lambda_k1 < -ZERO_RTOL * lambda1 {
+    if !finite || dim < 2 || lambda1 <= 0.0 || lambda_k1 < -ZERO_RTOL * lambda1 {
         None
     } else if lambda_k1 <= 0.0 {
         Some(f64::INFINITY)
@@ -251,8 +252,8 @@ pub struct IllConditioning {
     pub k: usize,
     /// λ_{k+1}.
     pub lambda_k1: f64,
-    /// d_k, see [`ill_conditioning_exponent`]: ∞ (JSON: "inf") when λ_{k+1} = 0, `None`
-    /// (JSON null) when λ₁ ≤ 0 or λ_{k+1} < 0.
+    /// d_k, see [`ill_conditioning_exponent`]: ∞ (JSON: "inf") when λ_{k+1} is 0 to rounding,
+    /// `None` (JSON null) when λ₁ ≤ 0 or λ_{k+1} is below 0 beyond rounding.
     #[serde(with = "infinite_as_text")]
     pub d: Option<f64>,
     /// d_k > ½ (false when `d` is `None`).
@@ -286,6 +287,10 @@ pub struct Proposition1 {
     pub bound: Option<f64>,
     /// The measured Tr(HΣ)/Tr(HΣ̄); `None` when Tr(HΣ̄) ≤ 0 ([`anisotropy_ratio`]).
     pub ratio: Option<f64>,
+    /// Tr(HΣ̄), the ratio's denominator ([`isotropic_trace_h_sigma`]); `None` only in records
+    /// written before it was kept.
+    #[serde(default)]
+    pub isotropic_trace_h_sigma: Option<f64>,
     /// bound ≤ ratio, to [`BOUND_RTOL`] relative; `None` when either is undefined.
     pub bound_holds: Option<bool>,
     /// H is indefinite (outside the proposition's assumptions: the bound need not hold), see
@@ -321,10 +326,8 @@ pub fn proposition1(
     let lambda1 = *eigenvalues.first().expect("at least one eigenvalue");
     let a_hat = projection_coefficient(u1_sigma_u1, trace_h, lambda1, trace_sigma);
     let bound = a_hat.map(|a| proposition1_bound(a, lambda1, trace_h, dim));
-    let ratio = anisotropy_ratio(
-        trace_h_sigma,
-        isotropic_trace_h_sigma(trace_h, trace_sigma, dim),
-    );
+    let isotropic = isotropic_trace_h_sigma(trace_h, trace_sigma, dim);
+    let ratio = anisotropy_ratio(trace_h_sigma, isotropic);
     Proposition1 {
         dim,
         lambda1,
@@ -336,6 +339,7 @@ pub fn proposition1(
         projection_coefficient: a_hat,
         bound,
         ratio,
+        isotropic_trace_h_sigma: Some(isotropic),
         bound_holds: bound.zip(ratio).map(|(b, r)| !bound_exceeds_ratio(b, r)),
         negative_curvature: negative_curvature(eigenvalues, lambda_min),
     }

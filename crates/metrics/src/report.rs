@@ -265,7 +265,8 @@ pub struct Report {
     pub hessian_applications: usize,
     /// Smallest Hessian eigenvalue and whether Lanczos converged on it, if computed.
     pub lambda_min: Option<LambdaMin>,
-    /// Tr(H): exact (the sum of diag(H)) for piecewise-linear networks, else deflated Hutchinson.
+    /// Tr(H): exact (the sum of diag(H)) for piecewise-linear networks or from the whole
+    /// spectrum where it was computed, else deflated Hutchinson ([`HessianSpectrum::trace`]).
     pub trace_h: Estimate,
     /// Tr(H) and Tr(Σ) per named tensor of θ, where diag(H) is exact (empty elsewhere).
     #[serde(default)]

@@ -134,9 +134,10 @@ pub fn reading(
                 number(bound)
             );
             // bound ≤ ratio ⟺ λ₁u₁ᵀΣu₁ ≤ Tr(HΣ): only Tr(HΣ)'s error moves the comparison.
-            // The shortfall λ₁u₁ᵀΣu₁ − Tr(HΣ) = (bound − ratio)·Tr(HΣ̄), Tr(HΣ̄) = Tr(HΣ)/ratio
-            // > 0 whatever Tr(HΣ)'s sign (a negative one is the strongest sign of an indefinite H).
-            let isotropic = trace_h_sigma / ratio;
+            // The shortfall λ₁u₁ᵀΣu₁ − Tr(HΣ) = (bound − ratio)·Tr(HΣ̄), Tr(HΣ̄) > 0 where the
+            // ratio is defined, whatever Tr(HΣ)'s sign (a negative one is the strongest sign of
+            // an indefinite H). Older records lack Tr(HΣ̄): Tr(HΣ)/ratio, unless Tr(HΣ) is 0.
+            let isotropic = p.isotropic_trace_h_sigma.unwrap_or(trace_h_sigma / ratio);
             let shortfall = (bound - ratio) * isotropic;
             let measured = if ratio_near_one(
                 ratio,
@@ -340,6 +341,21 @@ mod tests {
         assert_eq!(reading(&p, 790.0, 0.0, 0.0).verdict, Verdict::Violated);
         assert_eq!(reading(&p, 790.0, 5.0, 0.0).verdict, Verdict::WithinError);
         assert_eq!(reading(&p, 790.0, 3.0, 0.0).verdict, Verdict::Violated);
+        // A stochastic Tr(HΣ) of exactly 0 (ratio 0): the shortfall is all of λ₁u₁ᵀΣu₁ = 800,
+        // within 3 × 1000, beyond 3 × 100.
+        let p = toy(0.0, &[200.0, 20.0], None);
+        assert_eq!(reading(&p, 0.0, 1000.0, 0.0).verdict, Verdict::WithinError);
+        assert_eq!(reading(&p, 0.0, 100.0, 0.0).verdict, Verdict::Violated);
+        // A record written before Tr(HΣ̄) was kept reads the same from Tr(HΣ)/ratio.
+        let older = Proposition1 {
+            isotropic_trace_h_sigma: None,
+            ..toy(790.0, &[200.0, 20.0], None)
+        };
+        assert_eq!(
+            reading(&older, 790.0, 5.0, 0.0).verdict,
+            Verdict::WithinError
+        );
+        assert_eq!(reading(&older, 790.0, 3.0, 0.0).verdict, Verdict::Violated);
         // Tr(HΣ) = λ₁u₁ᵀΣu₁ = 800 (no noise off u₁), 1e-15 short by rounding: the bound meets
         // the ratio, it is not violated.
         let p = toy(800.0 * (1.0 - 1e-15), &[200.0, 20.0], converged(20.0));

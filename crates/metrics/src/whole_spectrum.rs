@@ -22,7 +22,8 @@ pub struct WholeSpectrum {
     pub near_zero: usize,
     /// max over i ≤ k of |λ_i(dense) − λ_i(Lanczos)| / max |λ|: the two methods' agreement on
     /// the top k, relative to the spectrum's scale as Lanczos' tolerance is (a top eigenvalue
-    /// may be near zero); NaN when there is nothing to compare.
+    /// may be near zero), or absolute when H = 0 (no scale); NaN when there is nothing to
+    /// compare.
     pub lanczos_max_rel_diff: f64,
 }
 
@@ -37,14 +38,18 @@ pub struct WholeSpectrum {
 /// let w = whole_spectrum(&dense, &[4.0, 2.0 + 2e-9]);
 /// assert_eq!((w.negative, w.near_zero), (1, 1));
 /// assert!((w.lanczos_max_rel_diff - 5e-10).abs() < 1e-15);
+/// // A dead network's H = 0: both methods find it exactly.
+/// let zero = DenseSpectrum { eigenvalues: vec![0.0; 3], asymmetry: 0.0, trace: 0.0 };
+/// assert_eq!(whole_spectrum(&zero, &[0.0]).lanczos_max_rel_diff, 0.0);
 /// ```
 pub fn whole_spectrum(dense: &DenseSpectrum, lanczos_top: &[f64]) -> WholeSpectrum {
     let scale = dense.scale();
+    let relative = |diff: f64| if scale > 0.0 { diff / scale } else { diff };
     let lanczos_max_rel_diff = dense
         .eigenvalues
         .iter()
         .zip(lanczos_top)
-        .map(|(d, l)| (d - l).abs() / scale)
+        .map(|(d, l)| relative((d - l).abs()))
         .reduce(f64::max)
         .unwrap_or(f64::NAN);
     WholeSpectrum {
