@@ -255,14 +255,16 @@ impl ArchSpec {
         {
             let mut s = *side;
             for layer in 1..channels.len() {
-                if s < kernel + 1 {
+                // Saturating and subtracting what fits: a `kernel` or `side` of usize::MAX
+                // from a JSON file is refused (or reaches the D check), never wrapped.
+                if s < kernel.saturating_add(1) {
                     return refuse(format!(
                         "conv{layer} gets {s}×{s} maps, too small for a {kernel}×{kernel} \
                          kernel followed by 2×2 pooling (needs at least {})",
                         kernel + 1
                     ));
                 }
-                s = (s + 1 - kernel) / 2;
+                s = (s - (kernel - 1)) / 2;
             }
         }
         let dim = self.dim();
@@ -427,7 +429,7 @@ impl ArchSpec {
                 ..
             } => {
                 let side =
-                    (1..channels.len()).fold(side, |s, _| (s + 1).saturating_sub(kernel) / 2);
+                    (1..channels.len()).fold(side, |s, _| s.saturating_sub(kernel.max(1) - 1) / 2);
                 product(&[side, side, channels.last().copied().unwrap_or(0)])
             }
             _ => 0,
@@ -473,7 +475,7 @@ impl ArchSpec {
 
 /// The product of `sizes`, saturating at `usize::MAX` instead of wrapping around to a
 /// plausible number.
-fn product(sizes: &[usize]) -> usize {
+pub(crate) fn product(sizes: &[usize]) -> usize {
     sizes.iter().fold(1, |p, &s| p.saturating_mul(s))
 }
 
@@ -712,6 +714,15 @@ pub(crate) mod tests {
             (
                 mlp(r#""input":4611686018427387904,"hidden":[8],"classes":1"#),
                 "D = more than 2^64 parameters",
+            ),
+            // usize::MAX sizes, which once wrapped to a small, plausible D.
+            (
+                cnn(r#""side":18446744073709551615,"channels":[1,1],"kernel":3"#),
+                "D = more than 2^64 parameters",
+            ),
+            (
+                cnn(r#""side":28,"channels":[1,1],"kernel":18446744073709551615"#),
+                "conv1 gets 28×28 maps, too small",
             ),
         ];
         for (json, reason) in cases {

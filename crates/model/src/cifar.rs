@@ -368,7 +368,7 @@ fn uint8_matrix(value: Value, cols: usize) -> Result<Vec<u8>, String> {
     };
     match shape[..] {
         [n, c] if n >= 1 && c == cols as i64 && one_byte && !fortran => {
-            if raw.len() as i64 == n * c {
+            if n.checked_mul(c) == Some(raw.len() as i64) {
                 Ok(raw.clone())
             } else {
                 Err(format!(

@@ -416,8 +416,7 @@ impl Dataset {
     /// `[1, 28, 28]` for a fully connected network. Takes the data, so that a reshape costs no
     /// copy of it.
     pub fn reshape(mut self, sample_shape: Vec<usize>) -> Result<Dataset, DataError> {
-        let len: usize = sample_shape.iter().product();
-        if len != self.sample_len() {
+        if crate::arch::product(&sample_shape) != self.sample_len() {
             return Err(DataError::Inconsistent(format!(
                 "cannot reshape samples of shape {:?} to {sample_shape:?}",
                 self.sample_shape
@@ -442,7 +441,7 @@ impl Dataset {
     /// # Ok::<(), curvscope_model::DataError>(())
     /// ```
     pub fn fits_input(&self, input: &[usize]) -> Result<(), DataError> {
-        let (features, wanted) = (self.sample_len(), input.iter().product::<usize>());
+        let (features, wanted) = (self.sample_len(), crate::arch::product(input));
         let misfit = |what: String| Err(DataError::Inconsistent(what));
         if features != wanted {
             return misfit(format!(
@@ -492,6 +491,16 @@ mod tests {
 
     fn classes(labels: Vec<i64>, n_classes: usize) -> Targets {
         Targets::Classes { labels, n_classes }
+    }
+
+    /// A shape whose product wraps around to the samples' 12 values (2⁶⁴ + 12) is no fit.
+    #[test]
+    fn a_shape_whose_product_overflows_fits_nothing() {
+        let data = Dataset::new("a", vec![0.0; 24], vec![12], Targets::None, None).unwrap();
+        let wraps = [(1usize << 63) + 6, 2];
+        assert_eq!(wraps[0].wrapping_mul(wraps[1]), 12);
+        assert!(data.fits_input(&wraps).is_err());
+        assert!(data.reshape(wraps.to_vec()).is_err());
     }
 
     #[test]

@@ -61,6 +61,48 @@ fn a_cifar10_batches_py_folder_is_its_data_batches_in_name_order() {
     assert_eq!(data.labels().unwrap(), [3, 9, 0, 7, 3, 9, 0, 7]);
 }
 
+/// A batch whose `data` claims 2⁵⁴ + 4 rows of 3072 bytes and holds 4: N·3072 wraps around
+/// to the 12,288 bytes there are, and must be refused, not read as 4 images.
+#[test]
+fn a_cifar10_shape_whose_size_overflows_is_refused_naming_the_file() {
+    let bytes = std::fs::read(fixture("cifar10_py2_batch")).unwrap();
+    // Protocol 2's shape (4, 3072): BININT1 4, BININT2 3072, TUPLE2.
+    let shape = b"K\x04M\x00\x0c\x86";
+    let at = bytes.windows(shape.len()).position(|w| w == shape).unwrap();
+    let rows: i64 = 4 + (1 << 54);
+    assert_eq!(rows.wrapping_mul(3072), 4 * 3072);
+    let long1 = [&[0x8a, 8][..], &rows.to_le_bytes()].concat();
+    let forged = [&bytes[..at], &long1, &bytes[at + 2..]].concat();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("data_batch_1");
+    std::fs::write(&file, forged).unwrap();
+    let err = load_cifar10_python(&file).unwrap_err().to_string();
+    assert!(
+        err.contains("data_batch_1")
+            && err.contains("shape [18014398509481988, 3072] but 12288 bytes"),
+        "{err}"
+    );
+}
+
+/// An SVHN file whose 'y' has dimensions [−1, −4]: matfile checks their i32 product (4, the
+/// labels there are) and hands them on sign-extended, whose usize product wraps to 4 too.
+#[test]
+fn an_svhn_label_size_that_overflows_is_refused_naming_the_file() {
+    let bytes = std::fs::read(fixture("svhn_plain.mat")).unwrap();
+    // 'y''s dimensions subelement: miINT32, 8 bytes, [4, 1].
+    let dims = |d: [i32; 2]| [5, 8, d[0], d[1]].map(i32::to_le_bytes).concat();
+    let at = bytes.windows(16).position(|w| w == dims([4, 1])).unwrap();
+    let forged = [&bytes[..at], &dims([-1, -4]), &bytes[at + 16..]].concat();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("forged.mat");
+    std::fs::write(&file, forged).unwrap();
+    let err = load_svhn_mat(&file).unwrap_err().to_string();
+    assert!(
+        err.contains("forged.mat") && err.contains("'X' holds 4 images but 'y' has size"),
+        "{err}"
+    );
+}
+
 #[test]
 fn svhn_mat_files_read_like_torchvision_with_10_as_digit_0() {
     for file in ["svhn_32x32.mat", "svhn_plain.mat"] {
