@@ -191,6 +191,24 @@ fn random_plane_is_the_objective_at_the_displaced_points_and_resumes_after_a_sto
     let finished = ok(&other);
     assert!(!String::from_utf8_lossy(&finished.stderr).contains("already computed"));
     assert_eq!(read_csv(&whole).1.len(), 3);
+    // The first options again, stopped before any point: the other slice goes to its own
+    // earlier/ folder, and the first's unfinished one (a landscape.json alone) beside the
+    // finished one already set aside, which keeps its CSV and figure, not mixed with it.
+    let first = [
+        &["landscape", path(&ckpt), "--out", path(&whole)],
+        &common[..],
+    ]
+    .concat();
+    ok(&[&first[..], &["--max-points", "0"]].concat());
+    ok(&[&other[..], &["--max-points", "0"]].concat());
+    assert_eq!(
+        std::fs::read(earlier.join("landscape.csv")).unwrap(),
+        old_csv
+    );
+    assert!(earlier.join("landscape.svg").exists());
+    let second =
+        earlier.with_file_name(format!("{}-2", manifest["options_hash"].as_str().unwrap()));
+    assert!(second.join("landscape.json").exists() && !second.join("landscape.csv").exists());
 }
 
 #[test]

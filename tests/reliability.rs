@@ -1061,9 +1061,27 @@ fn report_and_export_overwrite_only_their_own_files() {
     let export = ["export", path(&run), "--to", path(&paper), "--quiet"];
     refused(
         curvscope(&export),
-        &["holds a run.csv that no export of curvscope wrote"],
+        &["holds run.csv, which no export of curvscope wrote"],
     );
     assert_eq!(std::fs::read(paper.join("run.csv")).unwrap(), b"mine");
+    // One's own figures/ (a trace_h.svg an export would also write) is someone else's too.
+    let own_figures = tmp.path().join("talk");
+    std::fs::create_dir_all(own_figures.join("figures")).unwrap();
+    std::fs::write(own_figures.join("figures/trace_h.svg"), "mine").unwrap();
+    let export = ["export", path(&run), "--to", path(&own_figures), "--quiet"];
+    refused(
+        curvscope(&export),
+        &["holds figures, which no export of curvscope wrote"],
+    );
+    let kept = own_figures.join("figures/trace_h.svg");
+    assert_eq!(std::fs::read(kept).unwrap(), b"mine");
+    // A --to that exists but cannot be read (a folder here; a file of another user's, too)
+    // cannot be known to be ours.
+    let unreadable = tmp.path().join("folder.html");
+    std::fs::create_dir(&unreadable).unwrap();
+    let report = ["report", path(&run), "--to", path(&unreadable), "--quiet"];
+    refused(curvscope(&report), &["exists and cannot be read"]);
+    assert!(unreadable.is_dir());
 }
 
 /// A checkpoint saved in f64 with a weight beyond f32's range, evaluated in f32: `info` and

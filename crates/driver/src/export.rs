@@ -183,7 +183,7 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
     if !to.join(EXPORTED).exists() {
         write_atomic(&to.join(EXPORTED), b"")?;
     }
-    let figures = to.join("figures");
+    let figures = to.join(FIGURES);
     std::fs::create_dir_all(&figures).with_context(|| format!("creating {}", figures.display()))?;
     let mut written = Vec::new();
     for file in COPIED {
@@ -205,9 +205,10 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
     let notebook_path = to.join(NOTEBOOK);
     let has = |file: &str| to.join(file).exists();
     let notebook = notebook::build(&located.name, has(DENSITY_CSV), run.is_some());
-    std::fs::write(
+    // Atomic: a crash mid-write keeps the earlier notebook whole.
+    write_atomic(
         &notebook_path,
-        serde_json::to_string_pretty(&notebook)? + "\n",
+        (serde_json::to_string_pretty(&notebook)? + "\n").as_bytes(),
     )
     .with_context(|| format!("writing {}", notebook_path.display()))?;
     written.push(notebook_path);
@@ -222,6 +223,9 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
 
 /// The notebook an export writes.
 const NOTEBOOK: &str = "analysis.ipynb";
+
+/// The folder of an export's figures.
+const FIGURES: &str = "figures";
 
 /// Refuses a destination holding a file an export would write (metrics.csv, run.csv, the
 /// notebook, …) that no export wrote: one's own notes there would be overwritten. An earlier
@@ -257,10 +261,11 @@ fn refuse_files_of_others(located: &Located, to: &Path) -> Result<()> {
         || notebook.contains("exported by `curvscope export`")
         || own_analysis
         || run_folder;
-    let names = COPIED.iter().chain(&[RUN_CSV, NOTEBOOK]);
+    // figures/ too: a folder of one's own figures may share a name with ours (trace_h.svg).
+    let names = COPIED.iter().chain(&[RUN_CSV, NOTEBOOK, FIGURES]);
     if let Some(name) = names.filter(|_| !ours).find(|name| to.join(name).exists()) {
         bail!(
-            "--to {}: holds a {name} that no export of curvscope wrote; name another folder",
+            "--to {}: holds {name}, which no export of curvscope wrote; name another folder",
             to.display()
         );
     }

@@ -236,15 +236,25 @@ pub fn resumed_rows(
         .collect())
 }
 
-/// Moves the slice files of `out` into `out/earlier/<name>/` (replacing what is there), the
-/// CSV and figures before landscape.json, so that a kill midway leaves the JSON in `out` to
-/// set the rest aside on the next run.
+/// Moves the slice files of `out` into `out/earlier/<name>/`, or `<name>-2/`, `-3/`, … when
+/// that holds a slice already (another checkpoint's under the same options: neither is lost,
+/// nor one's CSV paired with the other's figures), the CSV and figures before landscape.json,
+/// so that a kill midway leaves the JSON in `out` to set the rest aside on the next run: a
+/// folder named for an options hash (which came from a landscape.json) without one is such a
+/// move cut short, and is continued.
 fn set_aside(out: &Path, name: &str) -> Result<PathBuf> {
-    let to = out.join("earlier").join(name);
-    std::fs::create_dir_all(&to).with_context(|| format!("creating {}", to.display()))?;
     let svg = format!("{LANDSCAPE_FIGURE}.svg");
     let png = format!("{LANDSCAPE_FIGURE}.png");
-    for file in [LANDSCAPE_CSV, &svg, &png, LANDSCAPE_JSON] {
+    let files = [LANDSCAPE_CSV, &svg, &png, LANDSCAPE_JSON];
+    let earlier = out.join("earlier");
+    let cut_short = |to: &Path| is_options_hash(name) && !to.join(LANDSCAPE_JSON).exists();
+    let unused = |to: &Path| !files.iter().any(|file| to.join(file).exists());
+    let to = std::iter::once(earlier.join(name))
+        .chain((2..).map(|i| earlier.join(format!("{name}-{i}"))))
+        .find(|to| cut_short(to) || unused(to))
+        .expect("an unused name");
+    std::fs::create_dir_all(&to).with_context(|| format!("creating {}", to.display()))?;
+    for file in files {
         let from = out.join(file);
         if from.exists() {
             std::fs::rename(&from, to.join(file))

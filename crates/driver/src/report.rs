@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use curvscope_metrics::{reading, Verdict};
 use curvscope_model::files::{hex, write_atomic};
 use sha2::{Digest, Sha256};
@@ -56,7 +56,16 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
         "--to {}: the report is written to a file named *.html (nothing else is replaced)",
         to.display()
     );
-    if let Ok(existing) = std::fs::read(&to) {
+    let existing = match std::fs::read(&to) {
+        Ok(bytes) => Some(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        // Unreadable is not absent: what it holds cannot be known to be ours.
+        Err(e) => bail!(
+            "--to {}: exists and cannot be read ({e}); name another file",
+            to.display()
+        ),
+    };
+    if let Some(existing) = existing {
         let existing = String::from_utf8_lossy(&existing);
         ensure!(
             written_by_curvscope(&existing),

@@ -273,8 +273,9 @@ fn clear_staging(staging: &Path) -> Result<()> {
         "{} is not a folder curvscope made (a link or a file): move it away",
         staging.display()
     );
-    for entry in std::fs::read_dir(staging)? {
-        let path = entry?.path();
+    let reading = || format!("reading {}", staging.display());
+    for entry in std::fs::read_dir(staging).with_context(reading)? {
+        let path = entry.with_context(reading)?.path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         if [MODEL_FILE, META_FILE].contains(&name) || is_atomic_write_leftover(name) {
             std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;

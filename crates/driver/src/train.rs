@@ -407,9 +407,10 @@ fn run_json(config: &RunConfig, resumed: Option<&Path>) -> Result<Vec<u8>> {
     let Some(file) = resumed else {
         return Ok(serde_json::to_vec_pretty(config)?);
     };
-    let saved: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_slice(&std::fs::read(file)?)
-            .with_context(|| format!("parsing {}", file.display()))?;
+    let saved: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(
+        &std::fs::read(file).with_context(|| format!("reading {}", file.display()))?,
+    )
+    .with_context(|| format!("parsing {}", file.display()))?;
     let serde_json::Value::Object(mut fields) = serde_json::to_value(config)? else {
         unreachable!("a RunConfig is a JSON object")
     };
