@@ -74,7 +74,7 @@ pub struct ReproduceArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Master seed: the noise of every run (toy2d: repetition r draws from
-    /// `repetition_seed(seed, r)`), θ₀ of one-hidden and msgd, and one-hidden's data.
+    /// `repetition_seed(seed, r)`), θ₀ of one-hidden, msgd and fashion, and one-hidden's data.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// msgd: iterations per dynamic [default: 400, a reduced scale; ignored with --quick].

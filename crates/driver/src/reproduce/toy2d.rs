@@ -42,7 +42,7 @@ impl Run {
     }
 }
 
-/// Fig. 2: runs, CSVs, figures, table. Not resumable: the 600 runs take 8½ minutes on 2 shared
+/// Fig. 2: runs, CSVs, figures, table. Not resumable: the 600 runs take 2–5 minutes on 2
 /// cores (docs/REPRODUCTION.md) and a rerun repeats them bit for bit, so an interrupted run is
 /// simply started again (`--quick`: under a minute).
 pub fn run(args: &ReproduceArgs) -> Result<ExitCode> {
