@@ -1071,7 +1071,7 @@ fn report_and_export_overwrite_only_their_own_files() {
     let export = ["export", path(&run), "--to", path(&own_figures), "--quiet"];
     refused(
         curvscope(&export),
-        &["holds figures, which no export of curvscope wrote"],
+        &["holds figures/trace_h.svg, which no export of curvscope wrote"],
     );
     let kept = own_figures.join("figures/trace_h.svg");
     assert_eq!(std::fs::read(kept).unwrap(), b"mine");
@@ -1192,11 +1192,15 @@ fn an_export_cut_short_is_finished_by_a_rerun() {
     let tmp = tempfile::tempdir().unwrap();
     let run = analyzed_run(tmp.path());
     let to = tmp.path().join("export");
-    std::fs::create_dir_all(to.join("figures/eigenvalues.svg")).unwrap();
+    // A link to a folder that is not there: no file of ours is there yet, and the figure
+    // cannot be written through it.
+    std::fs::create_dir_all(to.join("figures")).unwrap();
+    let blocked = to.join("figures/eigenvalues.svg");
+    std::os::unix::fs::symlink(tmp.path().join("missing/eigenvalues.svg"), &blocked).unwrap();
     let export = ["export", path(&run), "--to", path(&to), "--quiet"];
     assert!(!curvscope(&export).status.success());
     assert!(to.join("metrics.csv").exists(), "cut short after the CSVs");
-    std::fs::remove_dir(to.join("figures/eigenvalues.svg")).unwrap();
+    std::fs::remove_file(&blocked).unwrap();
     ok(curvscope(&export));
     assert!(to.join("figures/eigenvalues.svg").is_file() && to.join("analysis.ipynb").exists());
 }

@@ -13,7 +13,7 @@ use crate::figures::charts;
 use crate::flags;
 use crate::frame::Frame;
 use crate::notebook;
-use crate::plots::render;
+use crate::plots::{render, Chart};
 use crate::record::{
     analyzed_input, DENSITY_CSV, EIGENVALUES_CSV, FAILURES_CSV, LAYERS_CSV, MANIFEST_JSON,
     METRICS_CSV, PROP1_CSV, README_MD, REPORTS_DIR, SPECTRUM_CSV,
@@ -172,12 +172,12 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
         .to
         .clone()
         .unwrap_or_else(|| Path::new("notebooks-export").join(&located.name));
-    refuse_files_of_others(&located, &to)?;
     // Read and charted before anything is written: a training log without a step column is
     // refused with the destination untouched.
     let run = located.run_csv.as_deref().map(Frame::read).transpose()?;
     // Drawn from the analysis itself, never from the destination's copies.
     let charts = charts(&located.analysis, run.as_ref())?;
+    refuse_files_of_others(&located, &to, &charts)?;
     flags::output_dir(&to, "--to")?;
     // Marked as an export's before any file is written, so that one cut short is still ours.
     if !to.join(EXPORTED).exists() {
@@ -234,7 +234,7 @@ const FIGURES: &str = "figures";
 ///
 /// Another analysis' folder or another run's is refused even when an earlier export marked it:
 /// its CSVs and training log are the records `report` reads there.
-fn refuse_files_of_others(located: &Located, to: &Path) -> Result<()> {
+fn refuse_files_of_others(located: &Located, to: &Path, charts: &[Chart]) -> Result<()> {
     let notebook = std::fs::read_to_string(to.join(NOTEBOOK)).unwrap_or_default();
     let own_analysis = same_file(&located.analysis, to);
     let run_folder = [
@@ -261,9 +261,16 @@ fn refuse_files_of_others(located: &Located, to: &Path) -> Result<()> {
         || notebook.contains("exported by `curvscope export`")
         || own_analysis
         || run_folder;
-    // figures/ too: a folder of one's own figures may share a name with ours (trace_h.svg).
-    let names = COPIED.iter().chain(&[RUN_CSV, NOTEBOOK, FIGURES]);
-    if let Some(name) = names.filter(|_| !ours).find(|name| to.join(name).exists()) {
+    // figures/ too: one's own figures there are kept, unless one shares a name with ours.
+    let figures = charts
+        .iter()
+        .flat_map(|chart| ["svg", "png"].map(|ext| format!("{FIGURES}/{}.{ext}", chart.name)));
+    let mut names = COPIED
+        .iter()
+        .chain(&[RUN_CSV, NOTEBOOK])
+        .map(|name| name.to_string())
+        .chain(figures);
+    if let Some(name) = names.find(|name| !ours && to.join(name).exists()) {
         bail!(
             "--to {}: holds {name}, which no export of curvscope wrote; name another folder",
             to.display()
