@@ -190,7 +190,7 @@ pub struct AnalyzeArgs {
     pub merge: bool,
     /// Analyze only the first N checkpoints (in folder-name order, after --shard's selection)
     /// and stop; a later run with the same --out and flags resumes with the rest.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = flags::count)]
     pub max_checkpoints: Option<usize>,
 }
 

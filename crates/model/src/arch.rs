@@ -257,11 +257,11 @@ impl ArchSpec {
             for layer in 1..channels.len() {
                 // Saturating and subtracting what fits: a `kernel` or `side` of usize::MAX
                 // from a JSON file is refused (or reaches the D check), never wrapped.
-                if s < kernel.saturating_add(1) {
+                let needed = kernel.saturating_add(1);
+                if s < needed {
                     return refuse(format!(
                         "conv{layer} gets {s}×{s} maps, too small for a {kernel}×{kernel} \
-                         kernel followed by 2×2 pooling (needs at least {})",
-                        kernel + 1
+                         kernel followed by 2×2 pooling (needs at least {needed})"
                     ));
                 }
                 s = (s - (kernel - 1)) / 2;
@@ -428,8 +428,8 @@ impl ArchSpec {
                 kernel,
                 ..
             } => {
-                let side =
-                    (1..channels.len()).fold(side, |s, _| s.saturating_sub(kernel.max(1) - 1) / 2);
+                let side = (1..channels.len())
+                    .fold(side, |s, _| s.saturating_add(1).saturating_sub(kernel) / 2);
                 product(&[side, side, channels.last().copied().unwrap_or(0)])
             }
             _ => 0,

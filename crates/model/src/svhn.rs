@@ -81,11 +81,7 @@ pub fn load_svhn_mat(path: &Path) -> Result<Dataset, DataError> {
         return Err(parse("'X' is complex, expected real uint8".into()));
     }
     let labels = labels(y.data()).map_err(|m| parse(format!("'y': {m}")))?;
-    let y_len = y
-        .size()
-        .iter()
-        .try_fold(1usize, |len, &d| len.checked_mul(d));
-    if labels.len() != n || y_len != Some(n) {
+    if labels.len() != n || crate::arch::product(y.size()) != n {
         return Err(parse(format!(
             "'X' holds {n} images but 'y' has size {:?}",
             y.size()
