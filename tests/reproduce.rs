@@ -144,11 +144,74 @@ fn quick_toy2d_writes_finite_rates_trajectories_traces_and_figures() {
         .filter(|p| p[1] == "0")
         .all(|p| p[2] == "1" && p[3] == "1"));
 
-    let traces = rows(&out, "trace_h_sigma.csv", "dynamic,step,trace_h_sigma");
+    let traces = rows(
+        &out,
+        "trace_h_sigma.csv",
+        "dynamic,step,trace_h_sigma,trace_h_noise",
+    );
     assert_eq!(traces.len(), 6 * 51);
     assert!(traces.iter().all(|t| number(&t[2]) > 0.0));
+    let at_start = |d: &str| {
+        let row = traces.iter().find(|t| t[0] == d && t[1] == "0").unwrap();
+        number(&row[3])
+    };
+    assert_the_noise_indicators_at_the_sharp_minimum(at_start);
+    for d in DYNAMICS {
+        assert!(
+            stdout.contains(&format!("{:>10.0}", at_start(d))),
+            "{d}'s Tr(H₀C₀) in the table: {stdout}"
+        );
+    }
 
-    assert_figures(&out, &["trajectories", "success_rate", "trace_h_sigma"]);
+    assert_figures(
+        &out,
+        &[
+            "trajectories",
+            "success_rate",
+            "trace_h_sigma",
+            "trace_h_noise",
+        ],
+    );
+}
+
+/// Each dynamic's own escaping indicator Tr(H₀C₀) at θ₀ = (1, 1), against the toy's Hessian
+/// there (from two HVPs, eigenvalues in closed form) with Tr C₀ = 0.01/η² = 400: GD 0, GLD const
+/// (400/2)·Tr(H), GLD Hessian 400·Σλ²/Σλ, GLD 1st eigvec 400·λ₁, to 1e-9; GLD diag and leading,
+/// whose shapes follow Σ, between 400·λ₂ and 400·λ₁.
+fn assert_the_noise_indicators_at_the_sharp_minimum(at_start: impl Fn(&str) -> f64) {
+    use curvscope_model::{toy2d, ArchSpec, BurnObjective, Cpu, Objective, Precision};
+    let toy = BurnObjective::<Cpu>::new(
+        ArchSpec::Toy2d,
+        &toy2d(100, 0),
+        &Default::default(),
+        Precision::F64,
+    )
+    .unwrap();
+    let (a, b) = (
+        toy.hvp(&[1.0, 1.0], &[1.0, 0.0]),
+        toy.hvp(&[1.0, 1.0], &[0.0, 1.0]),
+    );
+    let (mean, half_gap) = ((a[0] + b[1]) / 2.0, ((a[0] - b[1]) / 2.0).hypot(a[1]));
+    let (l1, l2) = (mean + half_gap, mean - half_gap);
+    assert!(l2 > 0.0, "θ₀ is a minimum: λ = {l1}, {l2}");
+    let trace_c = 0.01 / (0.005f64 * 0.005);
+    let close = |d: &str, truth: f64| {
+        let v = at_start(d);
+        assert!((v - truth).abs() <= 1e-9 * truth, "{d}: {v} vs {truth}");
+    };
+    assert_eq!(at_start("gd"), 0.0, "GD adds no noise");
+    close("gld-const", trace_c / 2.0 * (l1 + l2));
+    close("gld-hessian", trace_c * (l1 * l1 + l2 * l2) / (l1 + l2));
+    close("gld-eigvec1", trace_c * l1);
+    for d in ["gld-diag", "gld-leading"] {
+        let v = at_start(d);
+        assert!(
+            trace_c * l2 * (1.0 - 1e-12) <= v && v <= trace_c * l1 * (1.0 + 1e-12),
+            "{d}: {v} outside [{}, {}]",
+            trace_c * l2,
+            trace_c * l1
+        );
+    }
 }
 
 #[test]

@@ -14,7 +14,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use curvscope_hessian::{
-    extreme_eigenpairs, Eigenpairs, HessianOperator, LanczosOptions, LinearOperator,
+    dot, extreme_eigenpairs, Eigenpairs, HessianOperator, LanczosOptions, LinearOperator,
 };
 use curvscope_model::{Objective, Precision};
 use rand::seq::index;
@@ -553,12 +553,129 @@ impl DescentOptions {
     }
 }
 
-/// What the Gaussian-noise dynamics estimate every R steps.
+/// The covariance C of a Gaussian dynamic's gradient noise ε at one step: what the GLD family
+/// (Zhu et al. Table 1) estimates every R steps and draws from. A linear operator like H and Σ,
+/// so [`NoiseCovariance::escaping_indicator`] can weigh it against any Hessian.
+///
+/// ```
+/// use curvscope_hessian::{DenseOperator, Eigenpairs, LinearOperator};
+/// use curvscope_metrics::NoiseCovariance;
+/// use nalgebra::DMatrix;
+///
+/// let h = DenseOperator::new(DMatrix::from_row_slice(2, 2, &[200.0, 0.0, 0.0, 20.0]));
+/// let isotropic = NoiseCovariance::Isotropic { std: 2.0, dim: 2 };
+/// assert_eq!(isotropic.apply(&[1.0, 1.0]), vec![4.0, 4.0]);
+/// assert_eq!(isotropic.trace(), 8.0);
+/// assert_eq!(isotropic.escaping_indicator(&h), 4.0 * 220.0);
+/// // The same trace along H's top eigenvector: λ₁·Tr(C), the most a trace of 8 can give.
+/// let pairs = Eigenpairs { eigenvalues: vec![1.0], eigenvectors: vec![vec![1.0, 0.0]], ..Default::default() };
+/// let aligned = NoiseCovariance::LowRank { pairs, trace: 8.0 };
+/// assert_eq!(aligned.escaping_indicator(&h), 200.0 * 8.0);
+/// ```
 #[derive(Clone, Debug, PartialEq)]
-enum Structure {
-    Isotropic(f64),
+pub enum NoiseCovariance {
+    /// std²·I in R^dim ([`isotropic_noise`]): GLD const and GLD dynamic.
+    Isotropic {
+        /// The standard deviation of each coordinate.
+        std: f64,
+        /// D.
+        dim: usize,
+    },
+    /// diag(variances) ([`diagonal_noise`]): GLD diag.
     Diagonal(Vec<f64>),
-    LowRank { pairs: Eigenpairs, trace: f64 },
+    /// c·Σ_i λ_i⁺ u_i u_iᵀ with c = `trace`/Σ_i λ_i⁺ ([`low_rank_noise`]; 0 when every λ ≤ 0):
+    /// GLD leading, GLD Hessian and GLD 1st eigvec.
+    LowRank {
+        /// The top-k eigenpairs of Σ_t or H_t.
+        pairs: Eigenpairs,
+        /// Tr(C) when some λ_i > 0.
+        trace: f64,
+    },
+}
+
+impl NoiseCovariance {
+    /// C = Σ_m w_m x_m x_mᵀ as its weighted rank-one terms (w_m, x_m): unit vectors for the
+    /// isotropic and diagonal shapes, the eigenvectors for the low-rank one.
+    fn rank_one_terms(&self) -> Vec<(f64, Vec<f64>)> {
+        let unit = |j: usize, dim: usize| {
+            let mut e = vec![0.0; dim];
+            e[j] = 1.0;
+            e
+        };
+        match self {
+            NoiseCovariance::Isotropic { std, dim } => {
+                (0..*dim).map(|j| (std * std, unit(j, *dim))).collect()
+            }
+            NoiseCovariance::Diagonal(variances) => variances
+                .iter()
+                .enumerate()
+                .map(|(j, &v)| (v, unit(j, variances.len())))
+                .collect(),
+            NoiseCovariance::LowRank { pairs, trace } => {
+                let positive = pairs.eigenvalues.iter().map(|l| l.max(0.0));
+                let total: f64 = positive.clone().sum();
+                if total <= 0.0 {
+                    return Vec::new();
+                }
+                positive
+                    .zip(&pairs.eigenvectors)
+                    .map(|(l, u)| (trace * l / total, u.clone()))
+                    .collect()
+            }
+        }
+    }
+
+    /// Tr(C) = E‖ε‖².
+    pub fn trace(&self) -> f64 {
+        self.rank_one_terms()
+            .iter()
+            .map(|(w, x)| w * dot(x, x))
+            .sum()
+    }
+
+    /// The escaping indicator of this noise, Tr(HC) = Σ_m w_m·x_mᵀHx_m, exactly (Zhu et al.
+    /// 2019, Sec. 3.1: to second order a step's noise of covariance C raises the loss near a
+    /// minimum by ½·Tr(HC); with SGD's Σ it is [`crate::trace_h_sigma_exact`]). Noise of one
+    /// trace escapes sharp minima faster the more of it lies along H's top directions: at equal
+    /// Tr(C), Tr(HC) runs from λ_min·Tr(C) to λ₁·Tr(C).
+    ///
+    /// Costs one product with `hessian` per rank-one term: k for the low-rank shapes, D for
+    /// the isotropic and diagonal ones (meant for small D, the 2-D toy; on a large net take
+    /// Tr(H)·std² from a trace estimator instead).
+    pub fn escaping_indicator(&self, hessian: &dyn LinearOperator) -> f64 {
+        let (weights, vectors): (Vec<f64>, Vec<Vec<f64>>) = self
+            .rank_one_terms()
+            .into_iter()
+            .filter(|(w, _)| *w != 0.0)
+            .unzip();
+        let products = hessian.apply_many(&vectors);
+        weights
+            .iter()
+            .zip(vectors.iter().zip(&products))
+            .map(|(w, (x, hx))| w * dot(x, hx))
+            .sum()
+    }
+}
+
+impl LinearOperator for NoiseCovariance {
+    fn dim(&self) -> usize {
+        match self {
+            NoiseCovariance::Isotropic { dim, .. } => *dim,
+            NoiseCovariance::Diagonal(variances) => variances.len(),
+            NoiseCovariance::LowRank { pairs, .. } => {
+                pairs.eigenvectors.first().map_or(0, Vec::len)
+            }
+        }
+    }
+
+    fn apply(&self, x: &[f64]) -> Vec<f64> {
+        let mut y = vec![0.0; x.len()];
+        for (w, u) in self.rank_one_terms() {
+            let coef = w * dot(&u, x);
+            y.iter_mut().zip(&u).for_each(|(y, u)| *y += coef * u);
+        }
+        y
+    }
 }
 
 /// A dynamic in motion: θ ← θ − η·g̃ with g̃ = ∇L(θ) + ε drawn for each step, keeping the
@@ -593,7 +710,7 @@ enum Structure {
 #[derive(Clone, Debug)]
 pub struct Descent {
     options: DescentOptions,
-    structure: Option<Structure>,
+    structure: Option<NoiseCovariance>,
     /// Noise-structure estimates whose Lanczos run did not converge, since the last
     /// [`Descent::take_unconverged_estimates`].
     unconverged: u64,
@@ -620,13 +737,9 @@ impl Descent {
             options.dynamic != Dynamic::MsgdCovB || options.cov_b_samples() >= 2,
             "Cov-B centres over B ≥ 2 samples"
         );
-        let structure = match (options.dynamic, options.noise_std) {
-            (Dynamic::GldConst, Some(std)) => Some(Structure::Isotropic(std)),
-            _ => None,
-        };
         Self {
             options,
-            structure,
+            structure: None,
             unconverged: 0,
             chunk: CHUNK,
         }
@@ -700,7 +813,7 @@ impl Descent {
                     // is estimated, not beside it.
                     self.structure = None;
                     let structure = self.estimate(objective, theta, step);
-                    if let Structure::LowRank { pairs, .. } = &structure {
+                    if let NoiseCovariance::LowRank { pairs, .. } = &structure {
                         self.unconverged += u64::from(!pairs.converged);
                     }
                     self.structure = Some(structure);
@@ -710,9 +823,13 @@ impl Descent {
                     return g;
                 }
                 let eps = match self.structure.as_ref().expect("estimated above") {
-                    Structure::Isotropic(std) => isotropic_noise(*std, theta.len(), &mut rng),
-                    Structure::Diagonal(variances) => diagonal_noise(variances, &mut rng),
-                    Structure::LowRank { pairs, trace } => low_rank_noise(pairs, *trace, &mut rng),
+                    NoiseCovariance::Isotropic { std, dim } => {
+                        isotropic_noise(*std, *dim, &mut rng)
+                    }
+                    NoiseCovariance::Diagonal(variances) => diagonal_noise(variances, &mut rng),
+                    NoiseCovariance::LowRank { pairs, trace } => {
+                        low_rank_noise(pairs, *trace, &mut rng)
+                    }
                 };
                 g.iter_mut().zip(eps).for_each(|(g, e)| *g += e);
                 g
@@ -743,15 +860,35 @@ impl Descent {
         finite
     }
 
-    /// The noise structure of a Gaussian dynamic at θ, every trace scaled to Tr(Σ)/b (GLD
-    /// leading's to its top k's share with [`DescentOptions::leading_unscaled`]), or to
-    /// [`DescentOptions::noise_trace`] when it is set.
+    /// The covariance of the gradient noise a Gaussian dynamic (GLD const, dynamic, diag,
+    /// leading, Hessian, 1st eigvec) would estimate at θ in step `step` and draw from at the
+    /// steps that add noise: the run's own C_t when its structure is refreshed every step
+    /// (R = 1, the toy's), what a refresh at θ would give otherwise. `None` for the dynamics
+    /// whose noise is not one Gaussian shape (GD has none; SGD and M-SGD weight samples).
+    /// Weigh it against H with [`NoiseCovariance::escaping_indicator`].
+    pub fn noise_covariance<O: Objective + ?Sized>(
+        &self,
+        objective: &O,
+        theta: &[f64],
+        step: u64,
+    ) -> Option<NoiseCovariance> {
+        self.options
+            .dynamic
+            .adds_gaussian_noise()
+            .then(|| self.estimate(objective, theta, step))
+    }
+
+    /// The noise structure of a Gaussian dynamic at θ: GLD const's given ρ, else every trace
+    /// scaled to Tr(Σ)/b (GLD leading's to its top k's share with
+    /// [`DescentOptions::leading_unscaled`]), or to [`DescentOptions::noise_trace`] when it is
+    /// set.
     fn estimate<O: Objective + ?Sized>(
         &self,
         objective: &O,
         theta: &[f64],
         step: u64,
-    ) -> Structure {
+    ) -> NoiseCovariance {
+        let dim = objective.dim();
         let batch = minibatch_factor(self.options.batch, objective.n_samples());
         let fixed = self.options.noise_trace;
         let matched = || {
@@ -767,13 +904,15 @@ impl Descent {
             };
             extreme_eigenpairs(op, &opts)
         };
-        match self.options.dynamic {
-            Dynamic::GldConst | Dynamic::GldDynamic => {
-                Structure::Isotropic((matched() / objective.dim() as f64).sqrt())
-            }
-            Dynamic::GldDiag => {
+        match (self.options.dynamic, self.options.noise_std) {
+            (Dynamic::GldConst, Some(std)) => NoiseCovariance::Isotropic { std, dim },
+            (Dynamic::GldConst | Dynamic::GldDynamic, _) => NoiseCovariance::Isotropic {
+                std: (matched() / dim as f64).sqrt(),
+                dim,
+            },
+            (Dynamic::GldDiag, _) => {
                 let diagonal = noise_statistics(objective, theta, &[], self.chunk).diagonal;
-                Structure::Diagonal(match fixed {
+                NoiseCovariance::Diagonal(match fixed {
                     Some(trace) => fixed_trace_variances(&diagonal, trace),
                     None => diagonal
                         .iter()
@@ -781,7 +920,7 @@ impl Descent {
                         .collect(),
                 })
             }
-            Dynamic::GldLeading => {
+            (Dynamic::GldLeading, _) => {
                 let sigma = CovarianceOperator::from_objective(objective, theta, self.chunk);
                 let pairs = lanczos(&sigma, self.options.rank);
                 let trace = match self.options.leading_unscaled {
@@ -789,24 +928,24 @@ impl Descent {
                     true => pairs.eigenvalues.iter().map(|l| l.max(0.0)).sum(),
                     false => sigma.trace(),
                 };
-                Structure::LowRank {
+                NoiseCovariance::LowRank {
                     pairs,
                     trace: fixed.unwrap_or_else(|| batch.with_replacement_of(trace)),
                 }
             }
-            Dynamic::GldHessian | Dynamic::GldEigvec1 => {
+            (Dynamic::GldHessian | Dynamic::GldEigvec1, _) => {
                 let k = if self.options.dynamic == Dynamic::GldEigvec1 {
                     1
                 } else {
                     self.options.rank
                 };
                 let pairs = lanczos(&HessianOperator::new(objective, theta), k);
-                Structure::LowRank {
+                NoiseCovariance::LowRank {
                     pairs,
                     trace: matched(),
                 }
             }
-            other => unreachable!("{other} has no noise structure"),
+            (other, _) => unreachable!("{other} has no noise structure"),
         }
     }
 }

@@ -9,7 +9,8 @@
 //! - Σ: [`noise_statistics`] (Tr Σ, uᵀΣu), [`CovarianceOperator`], [`abs_cosines`],
 //!   [`minibatch_factor`], [`centred_gaussian_weights`].
 //! - Per-tensor Tr(H) and Tr(Σ): [`layer_traces`], [`covariance_diagonal`].
-//! - Escaping indicator Tr(HΣ): [`trace_h_sigma_exact`], [`trace_h_sigma_stochastic`].
+//! - Escaping indicator Tr(HΣ): [`trace_h_sigma_exact`], [`trace_h_sigma_stochastic`]; of a
+//!   dynamic's own noise covariance C, Tr(HC): [`NoiseCovariance::escaping_indicator`].
 //! - Proposition 1: [`isotropic_trace_h_sigma`], [`anisotropy_ratio`],
 //!   [`projection_coefficient`], [`ill_conditioning_exponent`], [`first_ill_conditioned_k`],
 //!   [`proposition1_bound`], [`negative_curvature`], [`proposition1`]; in words, [`reading`].
@@ -103,7 +104,7 @@ pub use dynamics::{
     diagonal_noise, fixed_trace_variances, isotropic_noise, isotropic_std, low_rank_noise,
     minibatch_indices, minibatch_weights, msgd_bernoulli_weights, msgd_cov_b_weights,
     msgd_fisher_b_weights, msgd_fisher_subset_weights, msgd_fisher_weights, msgd_gaussian_weights,
-    rademacher_weights, Descent, DescentOptions, Dynamic, MinibatchGrad,
+    rademacher_weights, Descent, DescentOptions, Dynamic, MinibatchGrad, NoiseCovariance,
 };
 pub use escape::{
     descend, gradient_noise_trace, reached_flat_minimum, toy2d_options, TOY2D_DYNAMICS, TOY2D_LR,

@@ -1,6 +1,7 @@
 //! `curvscope reproduce toy2d`: Zhu et al. (ICML 2019) Fig. 2 — every dynamic run 100 times from
-//! the sharp minimum of the 2-D toy loss, success rates with Wilson intervals, trajectories and
-//! Tr(H_tΣ_t) along a run, as CSVs, figures and a table beside the paper's claim.
+//! the sharp minimum of the 2-D toy loss, success rates with Wilson intervals, trajectories,
+//! Tr(H_tΣ_t) and each dynamic's own Tr(H_tC_t) along a run, as CSVs, figures and a table beside
+//! the paper's claim.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -8,10 +9,11 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Result;
+use curvscope_hessian::HessianOperator;
 use curvscope_metrics::{
-    descend, reached_flat_minimum, repetition_seed, toy2d_options, trace_h_sigma_exact,
-    wilson_interval, Dynamic, SuccessRate, TOY2D_DYNAMICS, TOY2D_LR, TOY2D_NOISE_TRACE,
-    TOY2D_REPETITIONS, TOY2D_START, TOY2D_STEPS,
+    descend, gradient_noise_trace, reached_flat_minimum, repetition_seed, toy2d_options,
+    trace_h_sigma_exact, wilson_interval, Descent, Dynamic, SuccessRate, TOY2D_DYNAMICS, TOY2D_LR,
+    TOY2D_NOISE_TRACE, TOY2D_REPETITIONS, TOY2D_START, TOY2D_STEPS,
 };
 use curvscope_model::{ArchSpec, Objective, Precision};
 use rayon::prelude::*;
@@ -27,8 +29,19 @@ const QUICK_REPETITIONS: u64 = 10;
 /// part of the loss; `--seed` varies only the noise).
 const TOY2D_N: usize = 100;
 const TOY2D_DATA_SEED: u64 = 0;
-/// Tr(H_tΣ_t) is computed at every this many steps of a run (N + 1 HVPs each).
+/// The escaping indicators are computed at every this many steps of a run (N + 1 HVPs for
+/// Tr(H_tΣ_t), a few for Tr(H_tC_t)).
 const TRACE_EVERY: usize = 10;
+
+/// The escaping indicators at one point θ_t of a run.
+struct Indicators {
+    step: usize,
+    /// Tr(H_tΣ_t), Σ_t SGD's one-sample covariance at θ_t.
+    trace_h_sigma: f64,
+    /// Tr(H_tC_t), C_t the covariance of the dynamic's own gradient noise at step t (trace
+    /// [`TOY2D_NOISE_TRACE`]/η² for every noisy dynamic; 0 for GD, which adds none).
+    trace_h_noise: f64,
+}
 
 /// One run of one dynamic.
 struct Run {
@@ -83,28 +96,40 @@ pub fn run(args: &ReproduceArgs) -> Result<ExitCode> {
             (*d, wilson_interval(k as u64, rs.len() as u64))
         })
         .collect();
-    let traces: Vec<(Dynamic, Vec<(usize, f64)>)> = runs
+    let traces: Vec<(Dynamic, Vec<Indicators>)> = runs
         .iter()
-        .map(|(d, rs)| (*d, trace_along(toy.as_ref(), &rs[0].path)))
+        .map(|(d, rs)| (*d, indicators_along(toy.as_ref(), *d, &rs[0])))
         .collect();
     write_csvs(&out, &runs, &rates, &traces)?;
     let charts = draw(&figures, &runs, &rates, &traces)?;
     finish(
         &out,
         "toy2d: Zhu et al. 2019, Fig. 2",
-        table(&rates, repetitions),
+        table(&rates, &traces, repetitions),
         &charts,
         started,
     )?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Tr(H_tΣ_t), exact (SGD's one-sample Σ_t at θ_t), at every [`TRACE_EVERY`]-th point of `path`.
-fn trace_along(toy: &dyn Objective, path: &[Vec<f64>]) -> Vec<(usize, f64)> {
-    path.iter()
+/// Tr(H_tΣ_t) and Tr(H_tC_t), both exact, at every [`TRACE_EVERY`]-th point of `run`'s path.
+/// C_t is the covariance `dynamic` drew its step-t noise from: the toy re-estimates it at every
+/// step, so rebuilding it at θ_t with the run's seed gives the run's own.
+fn indicators_along(toy: &dyn Objective, dynamic: Dynamic, run: &Run) -> Vec<Indicators> {
+    let descent = Descent::new(toy2d_options(dynamic, run.seed));
+    run.path
+        .iter()
         .enumerate()
         .step_by(TRACE_EVERY)
-        .map(|(t, theta)| (t, trace_h_sigma_exact(toy, theta, TOY2D_N).value))
+        .map(|(t, theta)| Indicators {
+            step: t,
+            trace_h_sigma: trace_h_sigma_exact(toy, theta, TOY2D_N).value,
+            trace_h_noise: descent
+                .noise_covariance(toy, theta, t as u64)
+                .map_or(0.0, |c| {
+                    c.escaping_indicator(&HessianOperator::new(toy, theta))
+                }),
+        })
         .collect()
 }
 
@@ -113,7 +138,7 @@ fn write_csvs(
     out: &Path,
     runs: &[(Dynamic, Vec<Run>)],
     rates: &[(Dynamic, SuccessRate)],
-    traces: &[(Dynamic, Vec<(usize, f64)>)],
+    traces: &[(Dynamic, Vec<Indicators>)],
 ) -> Result<()> {
     let mut text = String::from("dynamic,successes,repetitions,rate,wilson95_low,wilson95_high\n");
     for (d, r) in rates {
@@ -140,22 +165,24 @@ fn write_csvs(
         }
     }
     write(out, "trajectories.csv", &text)?;
-    let mut text = String::from("dynamic,step,trace_h_sigma\n");
+    let mut text = String::from("dynamic,step,trace_h_sigma,trace_h_noise\n");
     for (d, points) in traces {
-        for (t, v) in points {
-            writeln!(text, "{d},{t},{v}")?;
+        for p in points {
+            let (t, hs, hc) = (p.step, p.trace_h_sigma, p.trace_h_noise);
+            writeln!(text, "{d},{t},{hs},{hc}")?;
         }
     }
     write(out, "trace_h_sigma.csv", &text)
 }
 
 /// trajectories (repetition 0 of each dynamic, the two minima as points), success rates with
-/// their intervals (an error bar per dynamic at x = its index), Tr(H_tΣ_t) along a run.
+/// their intervals (an error bar per dynamic at x = its index), Tr(H_tΣ_t) and each noisy
+/// dynamic's Tr(H_tC_t) along a run.
 fn draw(
     dir: &Path,
     runs: &[(Dynamic, Vec<Run>)],
     rates: &[(Dynamic, SuccessRate)],
-    traces: &[(Dynamic, Vec<(usize, f64)>)],
+    traces: &[(Dynamic, Vec<Indicators>)],
 ) -> Result<Vec<Chart>> {
     let black = plotters::style::RGBColor(0, 0, 0);
     let mut paths: Vec<Series> = runs
@@ -190,17 +217,21 @@ fn draw(
             color: color(i),
         })
         .collect();
-    let lines = traces
-        .iter()
-        .enumerate()
-        .map(|(i, (d, points))| {
-            Series::exact(
-                Some(d.to_string()),
-                points.iter().map(|&(t, v)| (t as f64, v)).collect(),
-                color(i),
-            )
-        })
-        .collect();
+    // Each dynamic keeps its colour in both charts; GD, without noise, is left out of the second.
+    let along = |value: fn(&Indicators) -> f64, noisy_only: bool| {
+        traces
+            .iter()
+            .enumerate()
+            .filter(|(_, (d, _))| !noisy_only || d.adds_gaussian_noise())
+            .map(|(i, (d, points))| {
+                Series::exact(
+                    Some(d.to_string()),
+                    points.iter().map(|p| (p.step as f64, value(p))).collect(),
+                    color(i),
+                )
+            })
+            .collect()
+    };
     let charts = [
         Chart {
             name: "trajectories".into(),
@@ -227,7 +258,19 @@ fn draw(
             y_label: "Tr(HΣ)".into(),
             log_y: true,
             integer_x: true,
-            series: lines,
+            series: along(|p| p.trace_h_sigma, false),
+        },
+        Chart {
+            name: "trace_h_noise".into(),
+            title: format!(
+                "Tr(H_t C_t), C_t each dynamic's own noise (Tr C_t = {:.0})",
+                gradient_noise_trace(TOY2D_NOISE_TRACE, TOY2D_LR)
+            ),
+            x_label: "iteration".into(),
+            y_label: "Tr(HC)".into(),
+            log_y: true,
+            integer_x: true,
+            series: along(|p| p.trace_h_noise, true),
         },
     ];
     for chart in &charts {
@@ -245,29 +288,38 @@ fn paper_claim(dynamic: Dynamic) -> &'static str {
     }
 }
 
-/// The closing table (printed and put in report.html): our success rate [Wilson 95%] beside the paper's claim.
-fn table(rates: &[(Dynamic, SuccessRate)], repetitions: u64) -> String {
+/// The closing table (printed and put in report.html): our success rate [Wilson 95%] and the
+/// escaping indicator of the dynamic's own noise at the sharp minimum, Tr(H₀C₀), beside the
+/// paper's claim.
+fn table(
+    rates: &[(Dynamic, SuccessRate)],
+    traces: &[(Dynamic, Vec<Indicators>)],
+    repetitions: u64,
+) -> String {
     let mut text = String::new();
     let _ = writeln!(
         text,
         "toy2d (Zhu et al. Fig. 2): {repetitions} runs per dynamic, {TOY2D_STEPS} steps at lr \
          {TOY2D_LR} from {TOY2D_START:?}, parameter noise E‖ε_t‖² = {TOY2D_NOISE_TRACE} \
-         (θ ← θ − η∇L + ε_t); success = both coordinates < −0.5"
+         (θ ← θ − η∇L + ε_t); success = both coordinates < −0.5; Tr(H₀C₀): the dynamic's own \
+         gradient noise C₀ at the start, Tr C₀ = {:.0} (0 for GD)",
+        gradient_noise_trace(TOY2D_NOISE_TRACE, TOY2D_LR)
     );
     let _ = writeln!(
         text,
-        "{:<13} {:>9} {:>6} {:>17}   paper (Fig. 2)",
-        "dynamic", "successes", "rate", "Wilson 95%"
+        "{:<13} {:>9} {:>6} {:>17} {:>10}   paper (Fig. 2)",
+        "dynamic", "successes", "rate", "Wilson 95%", "Tr(H₀C₀)"
     );
-    for (d, r) in rates {
+    for ((d, r), (_, points)) in rates.iter().zip(traces) {
         let _ = writeln!(
             text,
-            "{:<13} {:>5}/{:<3} {:>6.2} {:>17}   {}",
+            "{:<13} {:>5}/{:<3} {:>6.2} {:>17} {:>10.0}   {}",
             d.name(),
             r.successes,
             r.trials,
             r.rate,
             format!("[{:.2}, {:.2}]", r.low, r.high),
+            points[0].trace_h_noise,
             paper_claim(*d)
         );
     }
