@@ -6,7 +6,7 @@
 //! described in the folder's README.md and analysis.json). Every file is replaced atomically,
 //! so a killed run loses at most the checkpoint in progress; a rerun reuses each record whose
 //! options hash and checkpoint fingerprint still match (in reports/, or set aside in
-//! reports/earlier/<options hash>/ by a run with other options), and recomputes the rest.
+//! `reports/earlier/<options hash>/` by a run with other options), and recomputes the rest.
 //!
 //! Under `mpirun -n P` (feature `mpi`) the P ranks share every checkpoint's samples
 //! ([`curvscope_model::Distributed`]); rank 0 alone decides reuse, writes and shows progress.
@@ -48,7 +48,7 @@ pub struct AnalyzeArgs {
     pub input: PathBuf,
     /// Output folder [default: RUN_OR_CHECKPOINT/analysis]. Rerunning with the same folder
     /// resumes: checkpoints already analyzed with the same options are not recomputed. A rerun
-    /// with other options sets the records it replaces aside (reports/earlier/<options hash>/),
+    /// with other options sets the records it replaces aside (`reports/earlier/<options hash>/`),
     /// and a rerun with those options takes them back.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -651,7 +651,7 @@ fn write_manifest(
 }
 
 /// Where the record of checkpoint `name` made with the options hashed to `hash` is kept while
-/// records of other options stand in reports/: reports/earlier/<hash>/<name>.json.
+/// records of other options stand in reports/: `reports/earlier/<hash>/<name>.json`.
 fn earlier_record(reports: &Path, hash: &str, name: &str) -> PathBuf {
     reports
         .join(EARLIER_DIR)
@@ -662,7 +662,7 @@ fn earlier_record(reports: &Path, hash: &str, name: &str) -> PathBuf {
 /// Folder of reports/ holding the records a rerun with other options replaced.
 const EARLIER_DIR: &str = "earlier";
 
-/// Moves reports/<name>.json to [`earlier_record`] when it was made with other options than
+/// Moves `reports/<name>.json` to [`earlier_record`] when it was made with other options than
 /// `hash`: an analysis with other options (a quick look after a long --full-spectrum) takes its
 /// place in the CSVs without costing it, and a rerun with its options takes it back.
 fn set_aside_other_options(reports: &Path, hash: &str, name: &str) -> Result<()> {

@@ -42,7 +42,7 @@ pub struct ExportArgs {
     pub input: PathBuf,
     /// Destination folder (created; files of an earlier export there are replaced, and those
     /// this export does not write again are removed: the folder's .curvscope-export lists
-    /// them; no other file is touched) [default: notebooks-export/<run folder name>]. It may
+    /// them; no other file is touched) (default: `notebooks-export/<run folder name>`). It may
     /// be the analysis folder itself: files that already are the ones to copy are left as they
     /// are, and only the figures and the notebook are added.
     #[arg(long, value_name = "DIR")]

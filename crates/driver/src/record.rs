@@ -111,7 +111,7 @@ impl DataUsed {
     }
 }
 
-/// reports/<checkpoint>.json: one checkpoint's analysis with everything needed to trust it.
+/// `reports/<checkpoint>.json`: one checkpoint's analysis with everything needed to trust it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CheckpointRecord {
     /// Checkpoint folder name.

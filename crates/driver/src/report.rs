@@ -266,7 +266,7 @@ fn section(run: &Located, number: usize) -> Result<String> {
     Ok(html)
 }
 
-/// reports/<checkpoint>.json of the analysis.
+/// `reports/<checkpoint>.json` of the analysis.
 fn record(analysis: &Path, checkpoint: &str) -> Result<CheckpointRecord> {
     let path = analysis
         .join(REPORTS_DIR)

@@ -50,7 +50,7 @@ fn dynamic_parser() -> impl TypedValueParser<Value = Dynamic> {
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
     /// Architecture: lenet, toy2d, vgg11 (VGG-11 without batch norm for 3×32×32, D = 9,225,610),
-    /// JSON such as '{"name":"mlp","input":64,"hidden":[8],"classes":10,"activation":"tanh"}',
+    /// JSON such as `'{"name":"mlp","input":64,"hidden":[8],"classes":10,"activation":"tanh"}'`,
     /// or a .json file holding one (e.g. a "sequential" spec; README "Bring your own model").
     /// Optional with --init-from, whose architecture it must match.
     #[arg(long)]

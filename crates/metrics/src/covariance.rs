@@ -365,7 +365,7 @@ impl MinibatchFactor {
 }
 
 /// w = (ε − ε̄·1)·`scale`, ε ~ N(0, I_N): Gaussian sample weights that sum to 0, with
-/// E[wwᵀ] = scale²·(I − 11ᵀ/N). Their weighted gradient Σ_i w_i g_i = Σ_i w_i (g_i − ḡ) is
+/// E\[wwᵀ\] = scale²·(I − 11ᵀ/N). Their weighted gradient Σ_i w_i g_i = Σ_i w_i (g_i − ḡ) is
 /// Gaussian with covariance scale²·N·Σ, so scale = 1/√N gives the noise Σ itself (the
 /// multiplicative-noise identity of Wu et al. 2020, used by [`crate::trace_h_sigma_stochastic`])
 /// and scale = 1/√(bN) SGD's Σ/b (M-SGD Gaussian, [`crate::msgd_gaussian_weights`]).

@@ -298,7 +298,7 @@ pub fn msgd_gaussian_weights(n: usize, b: usize, rng: &mut ChaCha8Rng) -> Vec<f6
 
 /// M-SGD Bernoulli weights (Wu et al. 2020): W_i = ξ_i/b, ξ_i ~ Bernoulli(b/N) independent,
 /// i.e. each sample joins the batch with probability b/N and the sum is divided by the
-/// expected size b. E[W_i] = 1/N, so Σ_i W_i g_i is unbiased; its noise has covariance
+/// expected size b. E\[W_i\] = 1/N, so Σ_i W_i g_i is unbiased; its noise has covariance
 /// Σ_i Var(W_i) g_i g_iᵀ = (1 − b/N)·F/b with the *uncentred* F = (1/N) Σ_i g_i g_iᵀ = Σ + ḡḡᵀ.
 ///
 /// # Panics
@@ -407,7 +407,7 @@ pub fn msgd_cov_b_weights(n: usize, b: usize, subset: usize, rng: &mut ChaCha8Rn
 /// GD-Rademacher weights: W_i = (1 + σ_i)/N with σ_i = ±1 equally likely, independent, so
 /// Σ_i W_i ℓ_i = L + (1/N) Σ_i σ_i ℓ_i, the random term of Wu et al. (2020)'s Rademacher
 /// regularizer E_σ sup |(1/N) Σ_i σ_i ℓ_i| with the supremum and absolute value dropped.
-/// E[σ_i] = 0 and E[σ_iσ_j] = δ_ij, so the gradient noise (1/N) Σ_i σ_i g_i has mean zero and
+/// E\[σ_i\] = 0 and E\[σ_iσ_j\] = δ_ij, so the gradient noise (1/N) Σ_i σ_i g_i has mean zero and
 /// covariance (1/N²) Σ_i g_i g_iᵀ = F/N, F = (1/N) Σ_i g_i g_iᵀ: the Fisher of M-SGD Fisher at
 /// b = N. Its size is fixed by the data (b plays no part): at b < N it is b/N times M-SGD
 /// Fisher's F/b.

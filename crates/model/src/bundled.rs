@@ -149,7 +149,7 @@ pub fn fashion_test(data_dir: &DataDir, n: usize) -> Result<Dataset, DataError> 
 /// `0..10` with `ChaCha8Rng::seed_from_u64(seed)`, in sample order. The paper uses 1000 + 200.
 ///
 /// The random labels make a minimum that generalises badly, where the noise structure of SGD
-/// matters. [`DatasetInfo`] records the seed and the hash of the final labels.
+/// matters. [`crate::DatasetInfo`] records the seed and the hash of the final labels.
 ///
 /// ```
 /// let dir = curvscope_model::default_data_dir();

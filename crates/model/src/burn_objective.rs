@@ -636,7 +636,7 @@ impl<B: Backend> Objective for BurnObjective<B> {
         self.mean_in_pytorch_order(&sum, 0)
     }
 
-    /// Σ over sample blocks of the blocks' exact HVPs ([`BurnObjective::hvp_of`]).
+    /// Σ over sample blocks of the blocks' exact HVPs (`BurnObjective::hvp_of`).
     fn hvp(&self, theta: &[f64], v: &[f64]) -> Vec<f64> {
         self.check_theta(theta);
         assert_eq!(v.len(), self.dim, "v has the wrong length");
@@ -646,7 +646,7 @@ impl<B: Backend> Objective for BurnObjective<B> {
     }
 
     /// Holds constant the parameter tensors that lie wholly before `start`: per sample block,
-    /// the layers that read only those run once for all of `vs` ([`net::resume_point`]), and
+    /// the layers that read only those run once for all of `vs` (`net::resume_point`), and
     /// each product's backward passes stop at the first layer that varies; the rows before
     /// `start` are sliced off.
     fn trailing_hvps(&self, theta: &[f64], start: usize, vs: &[Vec<f64>]) -> Vec<Vec<f64>> {
@@ -739,8 +739,8 @@ impl<B: Backend> Objective for BurnObjective<B> {
         vs.par_iter().map(|v| self.hvp(theta, v)).collect()
     }
 
-    /// Per block of samples ([`BurnObjective::copy_blocks`]), one forward and one
-    /// backward pass of per-sample copies of θ ([`BurnObjective::per_sample_grads_of`]),
+    /// Per block of samples (`BurnObjective::copy_blocks`), one forward and one
+    /// backward pass of per-sample copies of θ (`BurnObjective::per_sample_grads_of`),
     /// blocks spread over rayon's pool. A sample's row is the same whatever block it falls in.
     fn per_sample_grads_range(&self, theta: &[f64], start: usize, len: usize) -> Vec<f64> {
         self.check_theta(theta);

@@ -1,7 +1,7 @@
 //! The [`Dataset`] type: N samples of a fixed shape in plain memory (`f32` inputs, and a
 //! float64 source's own values beside them; integer or real targets) with a [`DatasetInfo`]
-//! that records where it came from, so a checkpoint can name its data. The bundled sets are built in [`crate::bundled`], the synthetic ones in
-//! [`crate::synthetic`], user `.npz` files in [`crate::npz`].
+//! that records where it came from, so a checkpoint can name its data. The bundled sets are built in `bundled`, the synthetic ones in
+//! `synthetic`, user `.npz` files in [`crate::npz`].
 
 use std::ops::Range;
 use std::path::PathBuf;

@@ -65,7 +65,7 @@ pub struct ReproduceArgs {
     /// and 400 at θ*_GD — many hours on 2 cores.
     #[arg(long, conflicts_with = "quick")]
     reduced: bool,
-    /// Output folder for CSVs and figures [default: notebooks-export/<target>]. msgd keeps each
+    /// Output folder for CSVs and figures (default: `notebooks-export/<target>`). msgd keeps each
     /// dynamic's finished run in its runs/ and a rerun at the same scale and seed reads it back,
     /// so an interrupted msgd resumes with the dynamic it was training; fashion keeps its
     /// run folders (with their analyses) in runs/ and resumes them as train and analyze do. A
@@ -123,7 +123,7 @@ pub fn run(args: ReproduceArgs) -> Result<ExitCode> {
     }
 }
 
-/// The output folder (--out, else notebooks-export/<target>) and its figures/ folder, created.
+/// The output folder (--out, else `notebooks-export/<target>`) and its figures/ folder, created.
 fn output_folders(args: &ReproduceArgs) -> Result<(PathBuf, PathBuf)> {
     let out = args
         .out
@@ -140,7 +140,7 @@ fn output_folders(args: &ReproduceArgs) -> Result<(PathBuf, PathBuf)> {
 const MARKER: &str = ".curvscope-reproduce";
 
 /// Marks `out` as `target`'s output, or refuses it, before any work: a folder of one's own
-/// files (the default notebooks-export/<target> is easy to hit), or another target's output,
+/// files (the default `notebooks-export/<target>` is easy to hit), or another target's output,
 /// would have its report.html and CSVs overwritten without a word. A folder from before the
 /// marker counts as the target's when its report.html is the target's page, or when it holds
 /// only the runs/ and figures/ folders that `msgd --only` leaves.

@@ -57,7 +57,7 @@ impl std::fmt::Display for Point {
 }
 
 /// Fig. 1(a): runs, CSVs, figures, table. Resumable: each dynamic's run is saved to
-/// runs/<dynamic>-….csv (runs/<dynamic>-B100-….csv for Fisher-B and Cov-B) when it ends, and a
+/// `runs/<dynamic>-….csv` (`runs/<dynamic>-B100-….csv` for Fisher-B and Cov-B) when it ends, and a
 /// rerun with the same scale and seed reads it back instead of training again.
 pub fn run(args: &ReproduceArgs) -> Result<ExitCode> {
     let started = Instant::now();

@@ -69,7 +69,7 @@ fn clipped_square_hessian_factor(inside: bool) -> Vec<Vec<f64>> {
 impl<B: Backend> BurnObjective<B> {
     /// diag(H(θ)) = (1/N) Σ_i diag(J_iᵀ A_i J_i), exact for piecewise-linear networks
     /// ([`ArchSpec::is_piecewise_linear`]); for others it is only the Gauss–Newton diagonal, which
-    /// is why [`Objective::hessian_diagonal`] refuses them.
+    /// is why [`crate::Objective::hessian_diagonal`] refuses them.
     ///
     /// **Why.** Write ℓ_i(θ) = φ_i(f(x_i; θ)) with f the network's outputs ([`net::outputs`]) and
     /// J_i = ∂f(x_i; θ)/∂θ. Then
@@ -102,7 +102,7 @@ impl<B: Backend> BurnObjective<B> {
     /// ∇_θ⟨s, f(x_i; θ)⟩ for constant s. Per block of samples and per column index r (C for
     /// cross-entropy, at most 1 for the clipped square), one forward and one backward pass of
     /// per-sample copies of θ give every sample's J_iᵀ s_ir at once
-    /// ([`BurnObjective::per_sample_copies`]): C per-sample-gradient passes in all, like
+    /// (`BurnObjective::per_sample_copies`): C per-sample-gradient passes in all, like
     /// BackPACK's exact DiagGGN (Dangel et al. 2020), not C per sample. Squares are summed in
     /// f64 on the host.
     ///
