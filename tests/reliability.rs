@@ -262,6 +262,58 @@ fn exporting_into_another_analysis_or_run_is_refused() {
     assert_eq!(common::files(&first), before);
 }
 
+/// A folder is an export's to write only when an export marked it or it is the analysis
+/// itself: a folder that merely holds the `--run-csv` (one's notes beside one's log) keeps its
+/// README.md, and the analyzed run's own folder never has its training log replaced by
+/// another. Exporting into the run folder leaves copies of the CSVs beside run.json; the run's
+/// analysis is still its analysis/, not those copies.
+#[test]
+fn an_export_never_takes_the_users_notes_or_the_runs_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = analyzed_run(tmp.path());
+    let notes = tmp.path().join("notes");
+    std::fs::create_dir(&notes).unwrap();
+    std::fs::write(notes.join("README.md"), "my own README").unwrap();
+    let log = notes.join("log.csv");
+    std::fs::copy(run.join("run.csv"), &log).unwrap();
+    let before = common::files(&notes);
+    let into_notes = ["--to", path(&notes), "--run-csv", path(&log), "--quiet"];
+    refused(
+        curvscope(&[&["export", path(&run)][..], &into_notes].concat()),
+        &["holds README.md, which no export of curvscope wrote"],
+    );
+    assert_eq!(common::files(&notes), before);
+    let other_log = ["--to", path(&run), "--run-csv", path(&log), "--quiet"];
+    let run_log = std::fs::read(run.join("run.csv")).unwrap();
+    refused(
+        curvscope(&[&["export", path(&run)][..], &other_log].concat()),
+        &["is a run folder, whose training log run.csv"],
+    );
+    assert_eq!(std::fs::read(run.join("run.csv")).unwrap(), run_log);
+    ok(curvscope(&[
+        "export",
+        path(&run),
+        "--to",
+        path(&run),
+        "--quiet",
+    ]));
+    assert_eq!(std::fs::read(run.join("run.csv")).unwrap(), run_log);
+    // A stale copy beside run.json is not what the run folder's export reads.
+    std::fs::write(run.join("metrics.csv"), "checkpoint,step\nstale,0\n").unwrap();
+    let to = tmp.path().join("export");
+    ok(curvscope(&[
+        "export",
+        path(&run),
+        "--to",
+        path(&to),
+        "--quiet",
+    ]));
+    assert_eq!(
+        std::fs::read(to.join("metrics.csv")).unwrap(),
+        std::fs::read(run.join("analysis/metrics.csv")).unwrap()
+    );
+}
+
 /// analysis.json records the analyzed folder as an absolute path: `export` run from another
 /// folder, one holding a run of its own under the same relative name, takes the analyzed
 /// run's training log, not that one.

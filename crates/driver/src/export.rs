@@ -119,16 +119,20 @@ pub fn locate(input: &Path, run_csv: Option<&Path>) -> Result<Located> {
         "{}: no such file or folder",
         input.display()
     );
-    let (analysis, run_dir) = if input.join(METRICS_CSV).exists() {
-        (input.to_path_buf(), None)
-    } else if input.join("analysis").join(METRICS_CSV).exists() {
-        (input.join("analysis"), Some(input.to_path_buf()))
-    } else {
-        bail!(
-            "{}: no metrics.csv here or in analysis/ (run `curvscope analyze` first)",
-            input.display()
-        );
-    };
+    // A run folder's analysis is its analysis/, even when an export into the run folder left
+    // copies of the CSVs beside run.json (copies of an analysis that may have been rerun since).
+    let nested = input.join("analysis").join(METRICS_CSV).exists();
+    let (analysis, run_dir) =
+        if input.join(METRICS_CSV).exists() && !(nested && input.join(RUN_JSON).exists()) {
+            (input.to_path_buf(), None)
+        } else if nested {
+            (input.join("analysis"), Some(input.to_path_buf()))
+        } else {
+            bail!(
+                "{}: no metrics.csv here or in analysis/ (run `curvscope analyze` first)",
+                input.display()
+            );
+        };
     // The folder that was analyzed, as analysis.json records it, then the analysis' parent.
     let recorded = analyzed_input(&analysis);
     let candidates: Vec<PathBuf> = run_dir
@@ -229,11 +233,13 @@ const FIGURES: &str = "figures";
 
 /// Refuses a destination holding a file an export would write (metrics.csv, run.csv, the
 /// notebook, …) that no export wrote: one's own notes there would be overwritten. An earlier
-/// export's folder ([`EXPORTED`], or a notebook of an export before that list existed), the
-/// analysis folder itself and its run folder are curvscope's to write.
+/// export's folder ([`EXPORTED`], or a notebook of an export before that list existed) and the
+/// analysis folder itself are curvscope's to write; a file that is already the one an export
+/// would copy there (the run's own run.csv, exporting into the run folder) is left as it is.
 ///
 /// Another analysis' folder or another run's is refused even when an earlier export marked it:
-/// its CSVs and training log are the records `report` reads there.
+/// its CSVs and training log are the records `report` reads there. The analyzed run's own
+/// folder is not refused, but its training log is never replaced by another (`--run-csv`).
 fn refuse_files_of_others(located: &Located, to: &Path, charts: &[Chart]) -> Result<()> {
     let notebook = std::fs::read_to_string(to.join(NOTEBOOK)).unwrap_or_default();
     let own_analysis = same_file(&located.analysis, to);
@@ -257,20 +263,38 @@ fn refuse_files_of_others(located: &Located, to: &Path, charts: &[Chart]) -> Res
             );
         }
     }
+    let log = to.join(RUN_CSV);
+    let replaces_the_log = located
+        .run_csv
+        .as_deref()
+        .is_some_and(|run_csv| !same_file(run_csv, &log));
+    if to.join(RUN_JSON).exists() && log.exists() && replaces_the_log {
+        bail!(
+            "--to {}: is a run folder, whose training log run.csv an export of another log \
+             (--run-csv) would replace; name another folder",
+            to.display()
+        );
+    }
     let ours = to.join(EXPORTED).is_file()
         || notebook.contains("exported by `curvscope export`")
-        || own_analysis
-        || run_folder;
+        || own_analysis;
     // figures/ too: one's own figures there are kept, unless one shares a name with ours.
     let figures = charts
         .iter()
         .flat_map(|chart| ["svg", "png"].map(|ext| format!("{FIGURES}/{}.{ext}", chart.name)));
+    let source = |name: &str| match name {
+        RUN_CSV => located.run_csv.clone(),
+        _ => Some(located.analysis.join(name)),
+    };
     let mut names = COPIED
         .iter()
         .chain(&[RUN_CSV, NOTEBOOK])
         .map(|name| name.to_string())
         .chain(figures);
-    if let Some(name) = names.find(|name| !ours && to.join(name).exists()) {
+    let overwritten = |name: &String| {
+        to.join(name).exists() && !source(name).is_some_and(|from| same_file(&from, &to.join(name)))
+    };
+    if let Some(name) = names.find(|name| !ours && overwritten(name)) {
         bail!(
             "--to {}: holds {name}, which no export of curvscope wrote; name another folder",
             to.display()
