@@ -751,14 +751,26 @@ fn undefined_numbers_are_empty_cells_with_a_warning() {
 
 /// A rerun with other options says what it sets aside, and costs nothing: the earlier
 /// records move to reports/earlier/<options hash>/, and a rerun with the earlier options takes
-/// them back as they were, computing nothing.
+/// them back as they were, computing nothing. An optional table of the earlier options
+/// (density.csv) goes with them, and comes back with them.
 #[test]
 fn rerunning_with_other_options_sets_the_earlier_records_aside() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
     ok(train(&run, &["--steps", "10"]));
-    let analyze =
-        |seed: &str| curvscope(&analyze(&run, Some("digits"), &["--quiet", "--seed", seed]));
+    let density = [
+        "--density",
+        "--density-probes",
+        "2",
+        "--density-steps",
+        "10",
+    ];
+    let analyze = |seed: &str| {
+        let extra: &[&str] = if seed == "0" { &density } else { &[] };
+        let flags = [&["--quiet", "--seed", seed][..], extra].concat();
+        curvscope(&analyze(&run, Some("digits"), &flags))
+    };
+    let density_csv = run.join("analysis/density.csv");
     let reports = run.join("analysis/reports");
     let records = |dir: &Path| -> Vec<Vec<u8>> {
         ["step-000000.json", "step-000010.json"]
@@ -768,6 +780,7 @@ fn rerunning_with_other_options_sets_the_earlier_records_aside() {
     let first = ok(analyze("0"));
     assert!(!first.contains("other options"), "{first}");
     let seed0 = records(&reports);
+    let density0 = std::fs::read(&density_csv).unwrap();
     let hash = |_: ()| column(&run.join("analysis/metrics.csv"), "options_hash")[0].clone();
     let old = hash(());
     let err = ok(analyze("1"));
@@ -780,12 +793,17 @@ fn rerunning_with_other_options_sets_the_earlier_records_aside() {
         "{err}"
     );
     assert_eq!(records(&reports.join("earlier").join(&old)), seed0);
+    assert!(
+        !density_csv.exists(),
+        "seed 0's density.csv passed for seed 1's"
+    );
     let seed1 = records(&reports);
     // Back to the first options: their records return byte for byte (their wall times too:
     // nothing was computed), and the second ones are set aside in turn.
     ok(analyze("0"));
     assert_eq!(hash(()), old);
     assert_eq!(records(&reports), seed0);
+    assert_eq!(std::fs::read(&density_csv).unwrap(), density0);
     assert_eq!(records(&reports.join("earlier").join(&new)), seed1);
     assert!(!reports
         .join("earlier")

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use curvscope_metrics::Estimator;
-use curvscope_model::files::write_atomic;
+use curvscope_model::files::{remove_if_present, write_atomic};
 
 use crate::record::{
     CheckpointRecord, Failure, DENSITY_CSV, EIGENVALUES_CSV, FAILURES_CSV, LAYERS_CSV, METRICS_CSV,
@@ -387,8 +387,9 @@ fn csv_bytes<'a>(
 }
 
 /// Rewrites every CSV whole from `records` (in checkpoint order) and `failures`, each
-/// atomically. The optional tables (density.csv, layers.csv) are written only when some record
-/// has rows for them.
+/// atomically. The optional tables (density.csv, layers.csv, …) are written only when some
+/// record has rows for them, and removed otherwise: one left by an analysis with other options
+/// would pass for this one's (its rows live on in the records set aside, which rebuild it).
 pub fn write_all(dir: &Path, records: &[&CheckpointRecord], failures: &[Failure]) -> Result<()> {
     let metrics = records
         .iter()
@@ -404,6 +405,7 @@ pub fn write_all(dir: &Path, records: &[&CheckpointRecord], failures: &[Failure]
             .map(|row| row.iter().map(Cell::render).collect())
             .collect();
         if table.optional && rows.is_empty() {
+            remove_if_present(&dir.join(table.file))?;
             continue;
         }
         write_atomic(
