@@ -170,14 +170,22 @@ impl Run<'_> {
         (loss, row)
     }
 
-    /// run.csv rebuilt for a resume: one row per verified snapshot in `steps`, the valid row
-    /// read back where there is one, else recomputed from the checkpoint (wall time left
-    /// empty; noise_unconverged as the checkpoint kept it); rows of no verified snapshot are
-    /// dropped. Says on stderr what it changed. In a job of several ranks, rank 0's `read` (the
+    /// run.csv rebuilt for a resume from step `start`: one row per verified snapshot in
+    /// `steps`, the valid row read back where there is one, else recomputed from the checkpoint
+    /// (wall time left empty; noise_unconverged as the checkpoint kept it), and the valid rows
+    /// up to `start` whose snapshot is gone (pruned by hand: the log of the path that led here
+    /// stays). Rows after `start` without a snapshot are dropped, as that part is trained
+    /// again. Says on stderr what it changed. In a job of several ranks, rank 0's `read` (the
     /// others pass none) decides which rows are recomputed, and it sends each checkpoint's θ to
     /// the others, which take part in the rows' collective numbers.
-    pub fn rebuild_csv(&mut self, steps: &[u64], read: Vec<(u64, String)>) -> Result<()> {
-        for (step, row) in read.iter().filter(|(s, _)| !steps.contains(s)) {
+    pub fn rebuild_csv(
+        &mut self,
+        start: u64,
+        steps: &[u64],
+        read: Vec<(u64, String)>,
+    ) -> Result<()> {
+        let kept = |step: u64| step <= start || steps.contains(&step);
+        for (step, row) in read.iter().filter(|(s, _)| !kept(*s)) {
             eprintln!(
                 "{}: dropping the row of step {step} ({row}): no complete snapshot {}",
                 self.out.join(RUN_CSV).display(),
@@ -210,13 +218,11 @@ impl Run<'_> {
             }
             recomputed.push((step, self.row(step, &theta, unconverged, None).1));
         }
-        self.rows = steps
-            .iter()
-            .filter_map(|step| {
-                let row = read.iter().chain(&recomputed).find(|(s, _)| s == step);
-                row.map(|(_, row)| row.clone())
-            })
-            .collect();
+        let mut rows: Vec<(u64, String)> = read.into_iter().filter(|(s, _)| kept(*s)).collect();
+        rows.extend(recomputed);
+        rows.sort_by_key(|(step, _)| *step);
+        rows.dedup_by_key(|(step, _)| *step);
+        self.rows = rows.into_iter().map(|(_, row)| row).collect();
         self.write_csv()
     }
 

@@ -376,12 +376,7 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
             true => read_rows(out)?,
             false => Vec::new(),
         };
-        // Rows after the resume point are trained again, but those of snapshots kept.
-        let read = read
-            .into_iter()
-            .filter(|(step, _)| *step <= start || snapshots.contains(step))
-            .collect();
-        run.rebuild_csv(&snapshots, read)?;
+        run.rebuild_csv(start, &snapshots, read)?;
         // Training time continues from the last recorded wall time.
         run.wall_offset = recorded_wall_time(&run.rows);
     }
