@@ -473,6 +473,41 @@ fn resume_parses_run_csv_strictly_and_rebuilds_it() {
     }
 }
 
+/// A snapshot copied in from another run (another seed; then another network, which could
+/// not even be loaded) is no point to resume from: it is set aside naming the field that
+/// differs, and the run resumes from its own last snapshot to the uninterrupted run's rows.
+#[test]
+fn resume_sets_another_runs_snapshot_aside() {
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = tmp.path().join("whole");
+    ok(train(&whole, &[]));
+    let wide = r#"{"name":"mlp","input":64,"hidden":[9],"classes":10,"activation":"tanh"}"#;
+    for (i, (other_flags, field)) in [
+        (&["--seed", "7"][..], "its seed is 7, this run's 0"),
+        (&["--arch", wide][..], "its arch is"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let other = tmp.path().join(format!("other-{i}"));
+        ok(train(&other, other_flags));
+        let run = tmp.path().join(format!("run-{i}"));
+        ok(train(&run, &["--stop-after-steps", "30"]));
+        let copied = run.join("step-000040");
+        std::fs::create_dir(&copied).unwrap();
+        for file in ["checkpoint.json", "model.safetensors"] {
+            std::fs::copy(other.join("step-000040").join(file), copied.join(file)).unwrap();
+        }
+        let err = ok(train(&run, &["--resume"]));
+        assert!(
+            err.contains("step-000040/checkpoint.json is another run's") && err.contains(field),
+            "{err}"
+        );
+        assert!(run.join("step-000040.bad-1/model.safetensors").exists());
+        assert_eq!(cells(&run), cells(&whole));
+    }
+}
+
 /// Snapshots pruned by hand before the resume point (step 0 and 10 of a run stopped at 30)
 /// cost nothing of the log: their rows stay as they were, wall times included, and the run
 /// ends with the uninterrupted run's rows.

@@ -55,6 +55,39 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
+    /// What each of the run's checkpoints records of it (before the per-snapshot extras).
+    fn snapshot_meta(&self, step: u64) -> CheckpointMeta {
+        CheckpointMeta {
+            step: Some(step),
+            dynamic: Some(self.descent.dynamic.name().into()),
+            lr: Some(self.lr),
+            batch_size: Some(self.descent.batch),
+            seed: Some(self.descent.seed),
+            dataset: Some(self.dataset.clone()),
+            ..CheckpointMeta::new(self.arch.clone())
+        }
+    }
+
+    /// Where a checkpoint's record differs from what this run writes into its snapshots:
+    /// the field, as recorded and as this run has it. A snapshot copied in from another run
+    /// (another seed, rate, dynamic, network or data) is no point to resume this one from.
+    fn foreign_field(&self, meta: &CheckpointMeta) -> Option<(&'static str, String, String)> {
+        let ours = self.snapshot_meta(meta.step.unwrap_or_default());
+        let (was, now) = (
+            serde_json::to_value(meta).ok()?,
+            serde_json::to_value(&ours).ok()?,
+        );
+        let show = |v: Option<&serde_json::Value>| v.map_or("nothing".into(), |v| v.to_string());
+        let differs = |field| (was.get(field) != now.get(field)).then_some(field);
+        let same_data =
+            matches!((&meta.dataset, &ours.dataset), (Some(a), Some(b)) if a.same_data(b));
+        ["arch", "dynamic", "lr", "batch_size", "seed"]
+            .into_iter()
+            .find_map(differs)
+            .or((!same_data).then_some("dataset"))
+            .map(|field| (field, show(was.get(field)), show(now.get(field))))
+    }
+
     /// The first field (other than `steps`, which a resume may raise) where `self` differs.
     pub fn first_difference(&self, other: &RunConfig) -> Option<(String, String, String)> {
         let (a, b) = (
@@ -108,15 +141,7 @@ impl Run<'_> {
         noise_unconverged: Option<u64>,
     ) -> Result<f64> {
         let c = self.config;
-        let mut meta = CheckpointMeta {
-            step: Some(step),
-            dynamic: Some(c.descent.dynamic.name().into()),
-            lr: Some(c.lr),
-            batch_size: Some(c.descent.batch),
-            seed: Some(c.descent.seed),
-            dataset: Some(c.dataset.clone()),
-            ..CheckpointMeta::new(c.arch.clone())
-        };
+        let mut meta = c.snapshot_meta(step);
         // The dataset spec, so `curvscope analyze` evaluates on the training data by default.
         meta.extra
             .insert("data".into(), stored_data_spec(&c.data).into());
@@ -309,10 +334,11 @@ pub fn is_leftover(name: &str) -> bool {
                 .is_some_and(|n| n.parse::<u64>().is_ok()))
 }
 
-/// The steps of `out`'s snapshots that load completely and record their own step, in
-/// order. Any other `step-NNNNNN/` folder is renamed to `step-NNNNNN.bad-K`, never deleted,
-/// and the reason it does not load is printed.
-pub fn verified_snapshots(out: &Path) -> Result<Vec<u64>> {
+/// The steps of `out`'s snapshots that load completely, record their own step and are this
+/// run's (`config`: its network, dynamic, rate, batch, seed and data), in order. Any other
+/// `step-NNNNNN/` folder is renamed to `step-NNNNNN.bad-K`, never deleted, and the reason it
+/// does not belong is printed.
+pub fn verified_snapshots(out: &Path, config: &RunConfig) -> Result<Vec<u64>> {
     let mut steps: Vec<u64> = std::fs::read_dir(out)
         .with_context(|| format!("reading {}", out.display()))?
         .filter_map(|e| {
@@ -328,15 +354,21 @@ pub fn verified_snapshots(out: &Path) -> Result<Vec<u64>> {
     for step in steps {
         let dir = snapshot_dir(out, step);
         let problem = match load_checkpoint(&dir) {
-            Ok(ckpt) if ckpt.meta.step == Some(step) => {
-                good.push(step);
-                continue;
-            }
-            Ok(ckpt) => format!(
+            Ok(ckpt) if ckpt.meta.step != Some(step) => format!(
                 "{} records step {:?}, not {step}",
                 dir.join(META_FILE).display(),
                 ckpt.meta.step
             ),
+            Ok(ckpt) => match config.foreign_field(&ckpt.meta) {
+                None => {
+                    good.push(step);
+                    continue;
+                }
+                Some((field, was, now)) => format!(
+                    "{} is another run's: its {field} is {was}, this run's {now}",
+                    dir.join(META_FILE).display()
+                ),
+            },
             Err(e) => format!("{:#}", anyhow::Error::new(e)),
         };
         let aside = set_aside(&dir)?;

@@ -510,7 +510,7 @@ fn resume_point(args: &TrainArgs, config: &RunConfig, theta0: &[f64]) -> Result<
         );
     }
     check_steps(&saved, config, &run_file)?;
-    let snapshots = verified_snapshots(out)?;
+    let snapshots = verified_snapshots(out, config)?;
     // A dynamic that re-estimates its noise every R steps resumes where it last did (step 0
     // at worst): from a run's last step off that grid (an extended run's old end) it would
     // re-estimate at another step than an uninterrupted run, and continue on other numbers.
