@@ -634,8 +634,9 @@ impl NoiseCovariance {
     }
 
     /// The escaping indicator of this noise, Tr(HC) = Σ_m w_m·x_mᵀHx_m, exactly (Zhu et al.
-    /// 2019, Sec. 3.1: to second order a step's noise of covariance C raises the loss near a
-    /// minimum by ½·Tr(HC); with SGD's Σ it is [`crate::trace_h_sigma_exact`]). Noise of one
+    /// 2019, Sec. 3.1: to second order a step θ ← θ − η(∇L + ε) with noise of covariance C
+    /// raises the loss near a minimum by ½·η²·Tr(HC); with SGD's Σ it is
+    /// [`crate::trace_h_sigma_exact`]). Noise of one
     /// trace escapes sharp minima faster the more of it lies along H's top directions: at equal
     /// Tr(C), Tr(HC) runs from λ_min·Tr(C) to λ₁·Tr(C).
     ///

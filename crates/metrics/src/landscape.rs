@@ -239,8 +239,8 @@ impl QuadraticModel {
 /// assert_eq!(curvscope_metrics::linspace(-2.0, 2.0, 21)[9], -0.2);
 /// ```
 pub fn linspace(lo: f64, hi: f64, points: usize) -> Vec<f64> {
-    if points == 1 {
-        return vec![lo];
+    if points <= 1 {
+        return vec![lo; points];
     }
     // A weighted mean with one rounding at the end: −2..2 in 21 points gives −1.4 and −0.2,
     // not −1.3999… and −0.19999… as lo + i·step would.

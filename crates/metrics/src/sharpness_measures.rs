@@ -58,8 +58,9 @@ pub struct WorstCaseSharpness {
     pub norm: PerturbationNorm,
     /// L(θ).
     pub base_loss: f64,
-    /// max L(θ+δ) − L(θ) over the start and every iterate: a lower bound on the maximum over
-    /// the ball (≥ 0 only if some iterate did not lower the loss).
+    /// max L(θ+δ) − L(θ) over δ = 0, the start and every iterate: a lower bound on the maximum
+    /// over the ball, ≥ 0 (δ = 0 lies in it); NaN when the loss is no number at one of them
+    /// (an overflow: the maximum is then not known).
     pub sharpness: f64,
     /// The δ = c ⊙ γ that attains `sharpness` (D numbers: not serialised, empty when read back).
     #[serde(skip)]
@@ -106,8 +107,17 @@ pub fn worst_case_sharpness<O: Objective + ?Sized>(
             z.iter().map(|z| radius * z / n).collect()
         }
     };
-    let mut best_delta = perturb(&gamma);
-    let mut best = objective.loss(&at(&best_delta)) - base_loss;
+    // δ = 0 is in the ball, so the maximum is at least 0 (at a concave θ every iterate may lower
+    // the loss); a NaN anywhere stays, as the maximum over a ball holding it is not known.
+    let (mut best, mut best_delta) = (0.0, vec![0.0; theta.len()]);
+    let mut consider = |delta: Vec<f64>| {
+        let change = objective.loss(&at(&delta)) - base_loss;
+        if change.is_nan() || change > best {
+            best = change;
+            best_delta = delta;
+        }
+    };
+    consider(perturb(&gamma));
     let step = options.step * radius;
     for _ in 0..options.iterations {
         let delta = perturb(&gamma);
@@ -133,12 +143,7 @@ pub fn worst_case_sharpness<O: Objective + ?Sized>(
                 }
             }
         }
-        let delta = perturb(&gamma);
-        let change = objective.loss(&at(&delta)) - base_loss;
-        if change > best {
-            best = change;
-            best_delta = delta;
-        }
+        consider(perturb(&gamma));
     }
     WorstCaseSharpness {
         radius,

@@ -50,7 +50,14 @@ pub fn whole_spectrum(dense: &DenseSpectrum, lanczos_top: &[f64]) -> WholeSpectr
         .iter()
         .zip(lanczos_top)
         .map(|(d, l)| relative((d - l).abs()))
-        .reduce(f64::max)
+        // A NaN pair (a Lanczos value that is no number) must not read as agreement.
+        .reduce(|a, b| {
+            if a.is_nan() || b.is_nan() {
+                f64::NAN
+            } else {
+                a.max(b)
+            }
+        })
         .unwrap_or(f64::NAN);
     WholeSpectrum {
         eigenvalues: dense.eigenvalues.clone(),
