@@ -2,6 +2,7 @@
 
 use nalgebra::DMatrix;
 
+use crate::linalg::symmetric_eigen;
 use crate::LinearOperator;
 
 /// An explicit matrix as a [`LinearOperator`] (tests, ground truth, small models).
@@ -129,8 +130,9 @@ pub struct FullSpectrum {
     pub asymmetry: f64,
 }
 
-/// Exact eigendecomposition: [`dense_matrix`], symmetrized as (A + Aᵀ)/2, then nalgebra's
-/// `SymmetricEigen`. Costs D applications, O(D²) memory and O(D³) time.
+/// Exact eigendecomposition: [`dense_matrix`], symmetrized as (A + Aᵀ)/2, then
+/// [`crate::symmetric_eigen`] (faer's solver: nalgebra's loses eigenvector accuracy on nearly
+/// decoupled 2×2 blocks). Costs D applications, O(D²) memory and O(D³) time.
 ///
 /// ```
 /// use curvscope_hessian::{full_spectrum, DenseOperator};
@@ -144,7 +146,7 @@ pub struct FullSpectrum {
 pub fn full_spectrum<O: LinearOperator + ?Sized>(op: &O) -> FullSpectrum {
     let a = dense_matrix(op);
     let asym = asymmetry(&a);
-    let eig = ((&a + a.transpose()) * 0.5).symmetric_eigen();
+    let eig = symmetric_eigen(&((&a + a.transpose()) * 0.5));
     let mut order: Vec<usize> = (0..a.nrows()).collect();
     order.sort_by(|&i, &j| eig.eigenvalues[j].total_cmp(&eig.eigenvalues[i]));
     FullSpectrum {

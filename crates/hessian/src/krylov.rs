@@ -10,7 +10,7 @@ use rand::Rng;
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
-use crate::linalg::{dot, norm};
+use crate::linalg::{dot, norm, symmetric_eigen};
 use crate::LinearOperator;
 
 /// β below this fraction of the largest ‖A·v_j‖ seen is a breakdown: the Krylov subspace is
@@ -253,7 +253,7 @@ impl Krylov {
                 0.0
             }
         });
-        t.symmetric_eigen()
+        symmetric_eigen(&t)
     }
 
     /// The residual norm β_m that multiplies the last row of T's eigenvectors.

@@ -36,7 +36,7 @@ pub use eigen::{
 };
 pub use estimate::{Estimate, Estimator};
 pub use hvp::HessianOperator;
-pub use linalg::{dot, norm};
+pub use linalg::{dot, norm, symmetric_eigen};
 pub use operator::{AsHermitian, CountingOperator, LinearOperator};
 pub use spectrum::{dense_eigenvalues, dense_spectrum_bytes, DenseSpectrum, DenseSpectrumError};
 pub use trace::{

@@ -1,5 +1,9 @@
 //! The two vector primitives every crate of curvscope reduces to, in one place so that every
-//! inner product is summed in the same order and results are bit-reproducible.
+//! inner product is summed in the same order and results are bit-reproducible; and the small
+//! symmetric eigendecomposition, for which nalgebra's falls short.
+
+use faer::Par;
+use nalgebra::{DMatrix, DVector, Dyn, SymmetricEigen};
 
 /// Independent partial sums in [`dot`], which the compiler keeps in vector registers (four SSE2
 /// registers of two f64 on baseline x86-64), so a long dot product runs at memory speed instead
@@ -40,4 +44,62 @@ pub fn dot(x: &[f64], y: &[f64]) -> f64 {
 /// ```
 pub fn norm(x: &[f64]) -> f64 {
     dot(x, x).sqrt()
+}
+
+/// The eigendecomposition of a small symmetric matrix (eigenvalues ascending, unit eigenvectors
+/// as columns), by faer's self-adjoint solver on one thread, so its bits do not depend on the
+/// thread count. It is returned as nalgebra's `SymmetricEigen`, the type the Krylov code works in.
+///
+/// Why not nalgebra's own `SymmetricEigen`: nalgebra 0.33 deflates a converged 2×2 block by
+/// building its eigenvector from (λ − d₂, b), which cancels when the off-diagonal b is tiny. On
+/// [[−0.9092, 3.5·10⁻¹⁶], [3.5·10⁻¹⁶, 0.2780]] it returns eigenvectors rotated by 8°
+/// (‖Au − λu‖ = 0.17) where faer returns the identity; its eigenvalues are right. A Lanczos
+/// tridiagonal T_m holds such blocks exactly when Ritz values converge, so Ritz vectors, the
+/// residual estimates β_m·|s_m| and SLQ's weights took the error: residual estimates of 0 for
+/// Ritz vectors 5·10⁴ times the tolerance off (a 3,000-operator fuzz). See
+/// `crates/hessian/tests/eigen.rs` (`converged_means_converged_on_random_spectra`).
+///
+/// ```
+/// use nalgebra::DMatrix;
+/// let eig = curvscope_hessian::symmetric_eigen(&DMatrix::from_row_slice(2, 2, &[2.0, 1.0, 1.0, 2.0]));
+/// assert!((eig.eigenvalues[0] - 1.0).abs() < 1e-15 && (eig.eigenvalues[1] - 3.0).abs() < 1e-15);
+/// ```
+///
+/// A matrix with a NaN or infinite entry (an operator that returned one), or one on which the
+/// iteration failed, gets NaN eigenpairs, which every caller passes on as "no number".
+///
+/// # Panics
+/// If `m` is not square.
+pub fn symmetric_eigen(m: &DMatrix<f64>) -> SymmetricEigen<f64, Dyn> {
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::evd::{self_adjoint_evd, self_adjoint_evd_scratch, ComputeEigenvectors};
+    assert_eq!(m.nrows(), m.ncols(), "a square matrix");
+    let n = m.nrows();
+    let a = faer::Mat::from_fn(n, n, |i, j| m[(i, j)]);
+    let (mut u, mut s) = (
+        faer::Mat::<f64>::zeros(n, n),
+        faer::diag::Diag::<f64>::zeros(n),
+    );
+    let scratch =
+        self_adjoint_evd_scratch::<f64>(n, ComputeEigenvectors::Yes, Par::Seq, Default::default());
+    let solved = m.iter().all(|x| x.is_finite())
+        && self_adjoint_evd(
+            a.as_ref(),
+            s.as_mut(),
+            Some(u.as_mut()),
+            Par::Seq,
+            MemStack::new(&mut MemBuffer::new(scratch)),
+            Default::default(),
+        )
+        .is_ok();
+    if !solved {
+        return SymmetricEigen {
+            eigenvalues: DVector::from_element(n, f64::NAN),
+            eigenvectors: DMatrix::from_element(n, n, f64::NAN),
+        };
+    }
+    SymmetricEigen {
+        eigenvalues: DVector::from_fn(n, |i, _| s[i]),
+        eigenvectors: DMatrix::from_fn(n, n, |i, j| u[(i, j)]),
+    }
 }

@@ -1,9 +1,10 @@
 //! The whole spectrum of a large operator (D ≈ 12,000): D products assembled into an f64
 //! matrix and decomposed by faer.
 //!
-//! faer's self-adjoint eigensolver is blocked and multithreaded; nalgebra's `SymmetricEigen`
-//! (kept in [`crate::full_spectrum`] for small problems and eigenvectors) is unblocked and
-//! single-threaded, ~8× slower at D = 2,000 and out of reach at D = 11,330.
+//! faer's self-adjoint eigensolver is blocked and multithreaded; nalgebra's `SymmetricEigen` is
+//! unblocked and single-threaded, ~8× slower at D = 2,000 and out of reach at D = 11,330 (and
+//! its eigenvectors lose accuracy on nearly decoupled 2×2 blocks: [`crate::symmetric_eigen`],
+//! faer's solver in nalgebra's types, serves the small problems that need eigenvectors).
 
 use faer::{Mat, Side};
 use serde::{Deserialize, Serialize};
