@@ -26,9 +26,12 @@ pub enum Estimator {
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Estimate {
-    /// The estimate.
+    /// The estimate (NaN or ±∞ where it overflowed: kept as such in JSON, see
+    /// [`crate::non_finite`]).
+    #[serde(with = "crate::non_finite")]
     pub value: f64,
     /// Standard error of `value`; 0 for [`Estimator::Exact`].
+    #[serde(with = "crate::non_finite")]
     pub stderr: f64,
     /// Exact sum or Monte-Carlo mean.
     pub estimator: Estimator,

@@ -25,6 +25,7 @@ mod estimate;
 mod hvp;
 mod krylov;
 mod linalg;
+pub mod non_finite;
 mod operator;
 mod spectrum;
 mod trace;

@@ -61,6 +61,7 @@ pub struct WorstCaseSharpness {
     /// max L(θ+δ) − L(θ) over δ = 0, the start and every iterate: a lower bound on the maximum
     /// over the ball, ≥ 0 (δ = 0 lies in it); NaN when the loss is no number at one of them
     /// (an overflow: the maximum is then not known).
+    #[serde(with = "curvscope_hessian::non_finite")]
     pub sharpness: f64,
     /// The δ = c ⊙ γ that attains `sharpness` (D numbers: not serialised, empty when read back).
     #[serde(skip)]
@@ -180,6 +181,7 @@ pub struct EpsilonSharpness {
     /// ε.
     pub epsilon: f64,
     /// (max L(θ+δ) − L(θ)) / (1 + L(θ)) × 100, Keskar et al.'s Metric 2.1 (a lower bound).
+    #[serde(with = "curvscope_hessian::non_finite")]
     pub normalised: f64,
     /// The unnormalised search: `sharpness` = max L(θ+δ) − L(θ) over the box, radius ε.
     pub worst_case: WorstCaseSharpness,

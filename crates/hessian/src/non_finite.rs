@@ -1,0 +1,52 @@
+//! Serde for an f64 that may be NaN or ±∞, which JSON numbers cannot hold: serde_json writes
+//! them as null and then refuses to read null back as an f64, so one overflowed quantity made a
+//! whole record unreadable (an analysis could not resume from it, nor `report` draw it).
+//!
+//! Written as a number when finite, else as the text "NaN", "inf" or "-inf"; read from either,
+//! and null as NaN (what records written before this held). Use as
+//! `#[serde(with = "curvscope_hessian::non_finite")]`.
+//!
+//! ```
+//! #[derive(serde::Serialize, serde::Deserialize, Debug)]
+//! struct Row { #[serde(with = "curvscope_hessian::non_finite")] x: f64 }
+//! let text = serde_json::to_string(&Row { x: f64::INFINITY }).unwrap();
+//! assert_eq!(text, r#"{"x":"inf"}"#);
+//! assert_eq!(serde_json::from_str::<Row>(&text).unwrap().x, f64::INFINITY);
+//! assert!(serde_json::from_str::<Row>(r#"{"x":null}"#).unwrap().x.is_nan());
+//! assert_eq!(serde_json::from_str::<Row>(r#"{"x":2.5}"#).unwrap().x, 2.5);
+//! ```
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum Repr {
+    Number(f64),
+    Text(String),
+}
+
+/// `x` as a number, or as "NaN", "inf", "-inf".
+pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+    match *x {
+        x if x.is_finite() => Repr::Number(x).serialize(s),
+        x if x.is_nan() => Repr::Text("NaN".into()).serialize(s),
+        x if x > 0.0 => Repr::Text("inf".into()).serialize(s),
+        _ => Repr::Text("-inf".into()).serialize(s),
+    }
+}
+
+/// A number, "NaN", "inf", "-inf", or null (NaN).
+pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    match Option::<Repr>::deserialize(d)? {
+        None => Ok(f64::NAN),
+        Some(Repr::Number(x)) => Ok(x),
+        Some(Repr::Text(t)) => match t.as_str() {
+            "NaN" => Ok(f64::NAN),
+            "inf" => Ok(f64::INFINITY),
+            "-inf" => Ok(f64::NEG_INFINITY),
+            _ => Err(serde::de::Error::custom(format!(
+                "{t:?} is no number (expected a number, \"NaN\", \"inf\" or \"-inf\")"
+            ))),
+        },
+    }
+}
