@@ -794,9 +794,18 @@ fn undefined_numbers_are_empty_cells_with_a_warning() {
     let record = std::fs::read_to_string(huge.join("reports/step-000000.json")).unwrap();
     assert!(record.contains(r#""stderr": "inf""#), "{record}");
     let rerun = ok(curvscope(&analyze(&mlp, Some("digits:50"), &sigma)));
-    assert!(!rerun.contains("not finite"), "reused, so nothing to warn of: {rerun}");
+    assert!(
+        !rerun.contains("not finite"),
+        "reused, so nothing to warn of: {rerun}"
+    );
     let page = tmp.path().join("huge.html");
-    ok(curvscope(&["report", path(&huge), "--to", path(&page), "--quiet"]));
+    ok(curvscope(&[
+        "report",
+        path(&huge),
+        "--to",
+        path(&page),
+        "--quiet",
+    ]));
     // --batch larger than N is refused, naming both.
     let big = [&one[..], &["--batch", "2"]].concat();
     refused(curvscope(&big), &["--batch 2 exceeds the 1 samples"]);

@@ -37,16 +37,36 @@ pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
 
 /// A number, "NaN", "inf", "-inf", or null (NaN).
 pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    match Option::<Repr>::deserialize(d)? {
-        None => Ok(f64::NAN),
-        Some(Repr::Number(x)) => Ok(x),
-        Some(Repr::Text(t)) => match t.as_str() {
-            "NaN" => Ok(f64::NAN),
-            "inf" => Ok(f64::INFINITY),
-            "-inf" => Ok(f64::NEG_INFINITY),
-            _ => Err(serde::de::Error::custom(format!(
-                "{t:?} is no number (expected a number, \"NaN\", \"inf\" or \"-inf\")"
-            ))),
-        },
+    option::deserialize(d).map(|x| x.unwrap_or(f64::NAN))
+}
+
+/// The same for an `Option<f64>`, `None` written and read as null (a value that is undefined,
+/// as opposed to one that is ±∞ or NaN): `#[serde(with = "curvscope_hessian::non_finite::option")]`.
+pub mod option {
+    use super::{Deserialize, Deserializer, Repr, Serializer};
+
+    /// `None` as null, else as [`super::serialize`].
+    pub fn serialize<S: Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+        match x {
+            Some(x) => super::serialize(x, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// null as `None`, else a number, "NaN", "inf" or "-inf".
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        Option::<Repr>::deserialize(d)?
+            .map(|repr| match repr {
+                Repr::Number(x) => Ok(x),
+                Repr::Text(t) => match t.as_str() {
+                    "NaN" => Ok(f64::NAN),
+                    "inf" => Ok(f64::INFINITY),
+                    "-inf" => Ok(f64::NEG_INFINITY),
+                    _ => Err(serde::de::Error::custom(format!(
+                        "{t:?} is no number (expected a number, \"NaN\", \"inf\" or \"-inf\")"
+                    ))),
+                },
+            })
+            .transpose()
     }
 }

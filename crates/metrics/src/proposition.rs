@@ -254,7 +254,7 @@ pub struct IllConditioning {
     pub lambda_k1: f64,
     /// d_k, see [`ill_conditioning_exponent`]: ∞ (JSON: "inf") when λ_{k+1} is 0 to rounding,
     /// `None` (JSON null) when λ₁ ≤ 0 or λ_{k+1} is below 0 beyond rounding.
-    #[serde(with = "infinite_as_text")]
+    #[serde(with = "curvscope_hessian::non_finite::option")]
     pub d: Option<f64>,
     /// d_k > ½ (false when `d` is `None`).
     pub holds: bool,
@@ -383,36 +383,6 @@ impl Proposition1 {
         self.first_ill_conditioned_k = first_ill_conditioned_k(eigenvalues, dim);
         self.ill_conditioning_k_max = eigenvalues.len() - 1;
         self
-    }
-}
-
-/// Serde for an `Option<f64>` that may be +∞, which JSON numbers cannot hold (serde_json would
-/// write null and read it back as `None`): ∞ is written as the string "inf".
-mod infinite_as_text {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    #[derive(Serialize, Deserialize)]
-    #[serde(untagged)]
-    enum Repr {
-        Number(f64),
-        Text(String),
-    }
-
-    pub fn serialize<S: Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
-        match x {
-            Some(v) if *v == f64::INFINITY => Repr::Text("inf".into()).serialize(s),
-            Some(v) => Repr::Number(*v).serialize(s),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-        match Option::<Repr>::deserialize(d)? {
-            None => Ok(None),
-            Some(Repr::Number(v)) => Ok(Some(v)),
-            Some(Repr::Text(t)) if t == "inf" => Ok(Some(f64::INFINITY)),
-            Some(Repr::Text(t)) => Err(serde::de::Error::custom(format!("d_k: {t:?}"))),
-        }
     }
 }
 
