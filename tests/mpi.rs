@@ -398,10 +398,6 @@ fn train(root: &Path, dynamic: Dynamic, out: &Path) -> Vec<String> {
         "6",
         "--snapshot-every",
         "3",
-        "--refresh-every",
-        "3",
-        "--rank",
-        "3",
         "--precision",
         "f64",
         "--seed",
@@ -412,8 +408,23 @@ fn train(root: &Path, dynamic: Dynamic, out: &Path) -> Vec<String> {
         "--out",
         out.to_str().unwrap(),
     ]
+    .into_iter()
+    // Each noise flag only for the dynamics that use it (the others refuse it).
+    .chain(
+        dynamic
+            .refreshes()
+            .then_some(["--refresh-every", "3"])
+            .into_iter()
+            .flatten(),
+    )
+    .chain(
+        matches!(dynamic, Dynamic::GldLeading | Dynamic::GldHessian)
+            .then_some(["--rank", "3"])
+            .into_iter()
+            .flatten(),
+    )
     .map(String::from)
-    .to_vec()
+    .collect()
 }
 
 /// The files of a run folder, and their θ and gld-const's ρ (checkpoint.json's noise_std)

@@ -596,6 +596,18 @@ fn noise_flags_apply_to_their_dynamics_and_are_part_of_the_run() {
             &["--dynamic", "msgd-cov-b", "--noise-samples", "1"],
             "msgd-cov-b centres its noise over B ≥ 2 samples",
         ),
+        (
+            &["--dynamic", "sgd", "--rank", "3"],
+            "--rank applies to gld-leading and gld-hessian, not sgd",
+        ),
+        (
+            &["--dynamic", "gld-const", "--refresh-every", "5"],
+            "--refresh-every applies to the dynamics that re-estimate their noise",
+        ),
+        (
+            &["--dynamic", "sgd", "--init-std", "0.5"],
+            "--init-std sets --init normal's standard deviation; θ₀ here comes from --init pytorch",
+        ),
     ] {
         let out = dir.path().join("refused");
         let result = train(&out, extra);

@@ -84,8 +84,8 @@ pub struct TrainArgs {
     /// Random initialisation of θ₀ (ignored with --init-from).
     #[arg(long, value_enum, default_value_t = InitKind::Pytorch)]
     init: InitKind,
-    /// Standard deviation of --init normal.
-    #[arg(long, default_value_t = 0.02, value_parser = flags::positive)]
+    /// Standard deviation of --init normal (refused with any other --init).
+    #[arg(long, default_value_t = DEFAULT_INIT_STD, value_parser = flags::positive)]
     init_std: f64,
     /// Seed of θ₀ and of every step's noise (ChaCha8, stream = step number).
     #[arg(long, default_value_t = 0)]
@@ -102,14 +102,16 @@ pub struct TrainArgs {
     /// Re-estimate Σ_t / H structures (gld-dynamic, -diag, -leading, -hessian, -eigvec1)
     /// every R steps; --snapshot-every must be a multiple of R so resumed runs refresh alike.
     /// The authors' code re-estimates gld-dynamic, -diag and -eigvec1 at every step: pass 1
-    /// to match it; the default 10 does a tenth of the estimates.
-    #[arg(long, default_value_t = 10, value_parser = flags::every)]
+    /// to match it; the default 10 does a tenth of the estimates. Refused with the other
+    /// dynamics, which estimate nothing.
+    #[arg(long, default_value_t = DEFAULT_REFRESH_EVERY, value_parser = flags::every)]
     refresh_every: u64,
     /// gld-const's ρ (default: ρ² = Tr(Σ)/(b·D) at θ₀).
     #[arg(long, value_parser = flags::non_negative)]
     noise_std: Option<f64>,
-    /// k of gld-leading and gld-hessian: eigenpairs of Σ or H shaping the noise.
-    #[arg(long, default_value_t = 20, value_parser = flags::count)]
+    /// k of gld-leading and gld-hessian: eigenpairs of Σ or H shaping the noise (refused with
+    /// the other dynamics).
+    #[arg(long, default_value_t = DEFAULT_RANK, value_parser = flags::count)]
     rank: usize,
     /// The gld dynamics add their noise only at steps divisible by K, plain GD steps between
     /// (the authors' GLD leading: 10, with --leading-unscaled); structures are still
@@ -163,8 +165,35 @@ pub struct TrainArgs {
 
 /// Refuses a noise flag the dynamic would ignore: a run.json recording `--noise-std 1e-3` for
 /// gld-dynamic would say its noise was what it was not.
+/// `--init-std`'s default.
+const DEFAULT_INIT_STD: f64 = 0.02;
+/// `--refresh-every`'s default.
+const DEFAULT_REFRESH_EVERY: u64 = 10;
+/// `--rank`'s default, Zhu et al.'s k.
+const DEFAULT_RANK: usize = 20;
+
 fn check_noise_flags(args: &TrainArgs) -> Result<()> {
     let dynamic = args.dynamic;
+    // A flag that changes nothing would still be recorded in run.json (and then bind a resume):
+    // refused where it is set away from its default.
+    ensure!(
+        args.init_std == DEFAULT_INIT_STD
+            || (args.init == InitKind::Normal && args.init_from.is_none()),
+        "--init-std sets --init normal's standard deviation; θ₀ here comes from {}",
+        match &args.init_from {
+            Some(path) => format!("--init-from {}", path.display()),
+            None => "--init pytorch: pass --init normal".into(),
+        }
+    );
+    ensure!(
+        args.rank == DEFAULT_RANK || matches!(dynamic, Dynamic::GldLeading | Dynamic::GldHessian),
+        "--rank applies to gld-leading and gld-hessian, not {dynamic}"
+    );
+    ensure!(
+        args.refresh_every == DEFAULT_REFRESH_EVERY || dynamic.refreshes(),
+        "--refresh-every applies to the dynamics that re-estimate their noise (gld-dynamic, \
+         gld-diag, gld-leading, gld-hessian, gld-eigvec1), not {dynamic}"
+    );
     ensure!(
         args.noise_std.is_none() || dynamic == Dynamic::GldConst,
         "--noise-std sets gld-const's noise; {dynamic} does not use it"
