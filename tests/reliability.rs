@@ -508,6 +508,60 @@ fn resume_sets_another_runs_snapshot_aside() {
     }
 }
 
+/// --init-from is the folder it names, not its text: the same relative path resumed from
+/// another working folder names another start and is refused; the same folder named another
+/// way (absolute) resumes.
+#[test]
+fn init_from_is_the_folder_not_the_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (here, there) = (tmp.path().join("here"), tmp.path().join("there"));
+    for (dir, seed) in [(&here, "1"), (&there, "2")] {
+        ok(train(
+            &dir.join("start"),
+            &["--steps", "10", "--seed", seed],
+        ));
+    }
+    let run = tmp.path().join("run");
+    let from = |dir: &Path, start: &str, extra: &[&str]| {
+        let args = [
+            &[
+                "train",
+                "--quiet",
+                "--out",
+                path(&run),
+                "--init-from",
+                start,
+            ][..],
+            &[
+                "--data",
+                "digits",
+                "--dynamic",
+                "sgd",
+                "--lr",
+                "0.1",
+                "--batch",
+                "10",
+            ],
+            &["--steps", "30", "--snapshot-every", "10"],
+            extra,
+        ]
+        .concat();
+        curvscope_in(dir, &args)
+    };
+    ok(from(
+        &here,
+        "start/step-000010",
+        &["--stop-after-steps", "10"],
+    ));
+    refused(
+        from(&there, "start/step-000010", &["--resume"]),
+        &["differs from", "in `init_from`"],
+    );
+    let absolute = here.join("start/step-000010");
+    ok(from(&there, path(&absolute), &["--resume"]));
+    assert!(run.join("step-000030").exists());
+}
+
 /// Snapshots pruned by hand before the resume point (step 0 and 10 of a run stopped at 30)
 /// cost nothing of the log: their rows stay as they were, wall times included, and the run
 /// ends with the uninterrupted run's rows.

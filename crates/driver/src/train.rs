@@ -332,7 +332,15 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
             (None, InitKind::Pytorch) => Some(Init::PyTorch),
             (None, InitKind::Normal) => Some(Init::Normal { std: args.init_std }),
         },
-        init_from: args.init_from.clone(),
+        // Absolute: the same relative path from another folder is another start.
+        init_from: args
+            .init_from
+            .as_deref()
+            .map(|path| {
+                path.canonicalize()
+                    .with_context(|| format!("--init-from {}", path.display()))
+            })
+            .transpose()?,
         precision: args.precision,
     };
     let out = args.out.as_path();
@@ -508,9 +516,24 @@ fn resume_point(args: &TrainArgs, config: &RunConfig, theta0: &[f64]) -> Result<
             .with_context(|| format!("--resume: reading {}", run_file.display()))?,
     )
     .with_context(|| format!("parsing {}", run_file.display()))?;
-    // Before --noise-std was refused for the other dynamics, runs recorded it unused.
-    if saved.descent.dynamic != Dynamic::GldConst {
+    // Before --noise-std, --rank and --refresh-every were refused for the dynamics that
+    // ignore them, runs recorded them unused.
+    let dynamic = saved.descent.dynamic;
+    if dynamic != Dynamic::GldConst {
         saved.descent.noise_std = None;
+    }
+    if !matches!(dynamic, Dynamic::GldLeading | Dynamic::GldHessian) {
+        saved.descent.rank = config.descent.rank;
+    }
+    if !dynamic.refreshes() {
+        saved.descent.refresh_every = config.descent.refresh_every;
+    }
+    // Before --init-from was recorded as an absolute path, a relative one was recorded as
+    // given: it is the same start if it names the same folder from here.
+    if let (Some(was), Some(now)) = (&saved.init_from, &config.init_from) {
+        if was.is_relative() && was.canonicalize().ok().as_ref() == Some(now) {
+            saved.init_from = Some(now.clone());
+        }
     }
     // The data are compared by `same_data`: a run.json written before the inputs' hash was
     // kept has none, and is checked on the rest, as it was then. Where both hashed the inputs,
