@@ -508,6 +508,37 @@ fn resume_sets_another_runs_snapshot_aside() {
     }
 }
 
+/// A setting of a computation not asked for is refused before any work, not ignored: a
+/// typo'd `--density-probes 50` without `--density` would otherwise run without the density.
+#[test]
+fn settings_of_computations_not_asked_for_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    ok(train(&run, &["--steps", "10"]));
+    let out = tmp.path().join("analysis");
+    for (extra, message) in [
+        (
+            &["--density-probes", "50"][..],
+            "--density-probes and --density-steps: set for --density, which this analysis does not",
+        ),
+        (
+            &["--ascent-iterations", "5"],
+            "--ascent-iterations and --ascent-step: set for --epsilon-sharpness",
+        ),
+        (
+            &["--full-spectrum-memory", "2"],
+            "--full-spectrum-memory: set for --full-spectrum",
+        ),
+    ] {
+        let flags = [&["--out", path(&out)][..], extra].concat();
+        refused(
+            curvscope(&analyze(&run, Some("digits"), &flags)),
+            &[message],
+        );
+        assert!(!out.exists(), "{extra:?}");
+    }
+}
+
 /// --init-from is the folder it names, not its text: the same relative path resumed from
 /// another working folder names another start and is refused; the same folder named another
 /// way (absolute) resumes.

@@ -117,10 +117,10 @@ pub struct AnalyzeArgs {
     pub adaptive_sharpness_linf: Option<f64>,
     /// Ascent steps of each worst-case sharpness (--epsilon-sharpness, --adaptive-sharpness-l2,
     /// --adaptive-sharpness-linf).
-    #[arg(long, value_name = "T", default_value_t = 20, value_parser = flags::count)]
+    #[arg(long, value_name = "T", default_value_t = ASCENT_ITERATIONS, value_parser = flags::count)]
     pub ascent_iterations: usize,
     /// Ascent step length, as a fraction of the radius (ε or ρ) in the scaled coordinates.
-    #[arg(long, value_name = "S", default_value_t = 0.5, value_parser = flags::positive)]
+    #[arg(long, value_name = "S", default_value_t = ASCENT_STEP, value_parser = flags::positive)]
     pub ascent_step: f64,
     /// Also estimate the Hessian's spectral density by stochastic Lanczos quadrature
     /// (density.csv): each probe's Ritz nodes and weights broadened by a Gaussian of variance
@@ -129,10 +129,10 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub density: bool,
     /// SLQ probes for --density.
-    #[arg(long, default_value_t = 10, value_parser = flags::count)]
+    #[arg(long, default_value_t = DENSITY_PROBES, value_parser = flags::count)]
     pub density_probes: usize,
     /// Lanczos steps per SLQ probe for --density.
-    #[arg(long, default_value_t = 100, value_parser = flags::count)]
+    #[arg(long, default_value_t = DENSITY_STEPS, value_parser = flags::count)]
     pub density_steps: usize,
     /// Also compute every Hessian eigenvalue (spectrum.csv; counts of negative and zero
     /// eigenvalues in metrics.csv): D HVPs assemble H's lower triangle in f64 (each column from
@@ -146,7 +146,7 @@ pub struct AnalyzeArgs {
     pub full_spectrum: bool,
     /// Memory budget of --full-spectrum, in GB (10⁹ bytes): a larger D is refused up front,
     /// with the memory it needs.
-    #[arg(long, value_name = "GB", default_value_t = 8.0, value_parser = flags::positive)]
+    #[arg(long, value_name = "GB", default_value_t = FULL_SPECTRUM_GB, value_parser = flags::positive)]
     pub full_spectrum_memory: f64,
     /// Memory budget of everything else (e.g. 8GB, 512MiB): each checkpoint's Lanczos bases
     /// and eigenvectors, per-sample gradient chunks and Σ's N centred gradients (--sigma-top-k)
@@ -226,8 +226,50 @@ impl std::str::FromStr for Shard {
     }
 }
 
+/// The defaults of the flags that set up a computation asked for by another flag.
+const ASCENT_ITERATIONS: usize = 20;
+const ASCENT_STEP: f64 = 0.5;
+const DENSITY_PROBES: usize = 10;
+const DENSITY_STEPS: usize = 100;
+const FULL_SPECTRUM_GB: f64 = 8.0;
+
+/// Refuses a flag set away from its default for a computation not asked for: it would change
+/// nothing, and a run without the density (say) would pass for one with it.
+fn refuse_unused_settings(a: &AnalyzeArgs) -> Result<()> {
+    let worst_case = a.epsilon_sharpness.is_some()
+        || a.adaptive_sharpness_l2.is_some()
+        || a.adaptive_sharpness_linf.is_some();
+    for (set, flags, asked, needs) in [
+        (
+            a.density_probes != DENSITY_PROBES || a.density_steps != DENSITY_STEPS,
+            "--density-probes and --density-steps",
+            a.density,
+            "--density",
+        ),
+        (
+            a.ascent_iterations != ASCENT_ITERATIONS || a.ascent_step != ASCENT_STEP,
+            "--ascent-iterations and --ascent-step",
+            worst_case,
+            "--epsilon-sharpness, --adaptive-sharpness-l2 or --adaptive-sharpness-linf",
+        ),
+        (
+            a.full_spectrum_memory != FULL_SPECTRUM_GB,
+            "--full-spectrum-memory",
+            a.full_spectrum,
+            "--full-spectrum",
+        ),
+    ] {
+        ensure!(
+            !set || asked,
+            "{flags}: set for {needs}, which this analysis does not compute"
+        );
+    }
+    Ok(())
+}
+
 /// The options of `args` that determine the numbers.
 fn analysis_options(a: &AnalyzeArgs) -> Result<AnalysisOptions> {
+    refuse_unused_settings(a)?;
     let top_k = a.prop1_k_max.map_or(a.top_k, |k| a.top_k.max(k + 1));
     let curvature = CurvatureOptions {
         top_k,
