@@ -363,4 +363,23 @@ fn bad_inputs_are_refused_with_the_reason() {
     );
     let refused = curvscope(&["landscape", path(&ckpt), "--points", "1"]);
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--points"));
+    // --tol sets the Lanczos of --directions hessian; a random slice would silently ignore it.
+    let out = tmp.path().join("random");
+    let random = [
+        "--data",
+        "halfspace:20",
+        "--tol",
+        "1e-9",
+        "--out",
+        path(&out),
+        "-q",
+    ];
+    let refused = curvscope(&[&["landscape", path(&ckpt)][..], &random].concat());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success()
+            && stderr.contains("--tol sets the Lanczos tolerance of --directions hessian")
+            && !out.exists(),
+        "{stderr}"
+    );
 }

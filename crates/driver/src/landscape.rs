@@ -32,6 +32,9 @@ use crate::network::{check_representable, objective};
 use crate::progress;
 use crate::record::{options_hash, DataUsed};
 
+/// `--tol`'s default, `analyze`'s.
+const DEFAULT_TOL: f64 = 1e-6;
+
 /// Arguments of `curvscope landscape`.
 #[derive(clap::Args, Debug)]
 pub struct LandscapeArgs {
@@ -70,9 +73,10 @@ pub struct LandscapeArgs {
     /// uses for the top eigenpairs).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Lanczos tolerance for --directions hessian: ‖Hu − λu‖ ≤ tol·|λ|max.
-    #[arg(long, default_value = "1e-6", value_parser = flags::positive)]
-    pub tol: f64,
+    /// Lanczos tolerance for --directions hessian: ‖Hu − λu‖ ≤ tol·|λ|max [default: 1e-6].
+    /// Refused with the other directions, which run no Lanczos.
+    #[arg(long, value_parser = flags::positive)]
+    pub tol: Option<f64>,
     /// Output folder [default: CHECKPOINT/landscape-<random|hessian|line>-<1d|2d>]. A rerun
     /// with the same options continues a grid left unfinished there.
     #[arg(long, value_name = "DIR")]
@@ -221,6 +225,11 @@ pub fn run(args: LandscapeArgs) -> Result<ExitCode> {
         (None, DirectionKind::Random) => SliceKind::Random,
         (None, DirectionKind::Hessian) => SliceKind::Hessian,
     };
+    ensure!(
+        args.tol.is_none() || kind == SliceKind::Hessian,
+        "--tol sets the Lanczos tolerance of --directions hessian; a {} slice runs no Lanczos",
+        kind.name()
+    );
     let dims = args.grid.dims();
     let options = SliceOptions {
         directions: kind,
@@ -236,7 +245,7 @@ pub fn run(args: LandscapeArgs) -> Result<ExitCode> {
         }),
         span: args.span.unwrap_or(kind.default_span()),
         seed: args.seed,
-        tol: (kind == SliceKind::Hessian).then_some(args.tol),
+        tol: (kind == SliceKind::Hessian).then_some(args.tol.unwrap_or(DEFAULT_TOL)),
         data: choice.clone(),
         precision: args.data.precision,
         device: args.data.device,
