@@ -625,12 +625,18 @@ impl NoiseCovariance {
         }
     }
 
-    /// Tr(C) = E‖ε‖².
+    /// Tr(C) = E‖ε‖², without forming the rank-one terms (D unit vectors of length D for the
+    /// isotropic and diagonal shapes).
     pub fn trace(&self) -> f64 {
-        self.rank_one_terms()
-            .iter()
-            .map(|(w, x)| w * dot(x, x))
-            .sum()
+        match self {
+            NoiseCovariance::Isotropic { std, dim } => std * std * *dim as f64,
+            NoiseCovariance::Diagonal(variances) => variances.iter().sum(),
+            NoiseCovariance::LowRank { .. } => self
+                .rank_one_terms()
+                .iter()
+                .map(|(w, x)| w * dot(x, x))
+                .sum(),
+        }
     }
 
     /// The escaping indicator of this noise, Tr(HC) = Σ_m w_m·x_mᵀHx_m, exactly (Zhu et al.
@@ -669,7 +675,18 @@ impl LinearOperator for NoiseCovariance {
         }
     }
 
+    /// C·x; only the low-rank shape goes through its rank-one terms (D unit vectors would be
+    /// D² numbers for the others).
     fn apply(&self, x: &[f64]) -> Vec<f64> {
+        match self {
+            NoiseCovariance::Isotropic { std, .. } => {
+                return x.iter().map(|x| std * std * x).collect()
+            }
+            NoiseCovariance::Diagonal(variances) => {
+                return variances.iter().zip(x).map(|(v, x)| v * x).collect()
+            }
+            NoiseCovariance::LowRank { .. } => {}
+        }
         let mut y = vec![0.0; x.len()];
         for (w, u) in self.rank_one_terms() {
             let coef = w * dot(&u, x);
