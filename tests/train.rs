@@ -675,3 +675,54 @@ fn noise_flags_apply_to_their_dynamics_and_are_part_of_the_run() {
         (&serde_json::Value::Null, &40.into())
     );
 }
+
+/// A run made before 2026-12-03, whose random labels were drawn on θ₀'s stream (run.json and
+/// its snapshots record their hash), resumes on those labels, saying so, instead of being
+/// refused for data that today's stream would draw otherwise.
+#[test]
+fn a_run_on_labels_of_the_earlier_stream_resumes_on_them() {
+    use curvscope_model::{default_data_dir, fashion_corrupted_on, DataStream};
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let flags = [
+        "--arch",
+        r#"{"name":"mlp","input":784,"hidden":[4],"classes":10,"activation":"tanh"}"#,
+        "--data",
+        "fashion-corrupted:40:20",
+        "--dynamic",
+        "sgd",
+    ];
+    train_ok(&run, &[&flags[..], &["--stop-after-steps", "20"]].concat());
+    let earlier = fashion_corrupted_on(&default_data_dir(), 40, 20, 0, DataStream::Shared)
+        .unwrap()
+        .info()
+        .clone();
+    let recorded = |file: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap()
+    };
+    assert_ne!(
+        recorded(&run.join("run.json"))["dataset"],
+        serde_json::to_value(&earlier).unwrap()
+    );
+    // What the earlier curvscope wrote: the same files, the labels of the earlier stream.
+    for file in [
+        "run.json",
+        "step-000000/checkpoint.json",
+        "step-000010/checkpoint.json",
+        "step-000020/checkpoint.json",
+    ] {
+        let file = run.join(file);
+        let mut json = recorded(&file);
+        json["dataset"] = serde_json::to_value(&earlier).unwrap();
+        std::fs::write(&file, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+    }
+    let resumed = train(&run, &[&flags[..], &["--resume"]].concat());
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert!(
+        stderr(&resumed).contains("rebuilt as curvscope drew it before 2026-12-03"),
+        "{}",
+        stderr(&resumed)
+    );
+    let last = recorded(&run.join("step-000040/checkpoint.json"));
+    assert_eq!(last["dataset"], serde_json::to_value(&earlier).unwrap());
+}

@@ -10,8 +10,9 @@ use curvscope_model::checkpoint::resolve_relative;
 use curvscope_model::cifar::{load_cifar10_bin, load_cifar10_python, load_cifar10_python_dir};
 use curvscope_model::svhn::load_svhn_mat;
 use curvscope_model::{
-    default_data_dir, digits, fashion_corrupted, fashion_test, fashion_train, load_npz, toy2d,
-    two_d_halfspace, CheckpointMeta, Dataset, Normalize, Precision, Targets,
+    default_data_dir, digits, fashion_corrupted_on, fashion_test, fashion_train, load_npz,
+    toy2d_on, two_d_halfspace_on, CheckpointMeta, DataStream, Dataset, DatasetInfo, Normalize,
+    Precision, Targets,
 };
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +44,42 @@ const BUILT_IN: [&str; 6] = [
 /// A dataset named on the command line (see [`DATA_HELP`]); `seed` drives its random parts.
 /// Every `:ARG` is used or refused: `digits:5` is the first 5 digits, not all 1,797.
 pub fn load_dataset(spec: &str, seed: u64) -> Result<Dataset> {
+    load_dataset_on(spec, seed, DataStream::Own)
+}
+
+/// [`load_dataset`], as `recorded` (a checkpoint's or run's record of its data) describes it:
+/// a built-in set whose random parts curvscope drew on θ₀'s stream before 2026-12-03
+/// ([`DataStream::Shared`]) is rebuilt so when that, and only that, gives the recorded labels
+/// and inputs — an earlier run is analyzed and resumed on the data it was trained on.
+pub fn load_dataset_as_recorded(
+    spec: &str,
+    seed: u64,
+    recorded: Option<&DatasetInfo>,
+) -> Result<Dataset> {
+    let data = load_dataset(spec, seed)?;
+    let built_in = BUILT_IN.contains(&spec.split(':').next().unwrap_or(spec));
+    match recorded {
+        Some(recorded)
+            if built_in
+                && (&recorded.name, recorded.seed) == (&data.info().name, data.info().seed)
+                && !recorded.same_data(data.info()) =>
+        {
+            let earlier = load_dataset_on(spec, seed, DataStream::Shared)?;
+            if !recorded.same_data(earlier.info()) {
+                return Ok(data);
+            }
+            eprintln!(
+                "note: '{spec}' (seed {seed}) is rebuilt as curvscope drew it before 2026-12-03 \
+                 (its random parts on θ₀'s stream): that is the data recorded with the run"
+            );
+            Ok(earlier)
+        }
+        _ => Ok(data),
+    }
+}
+
+/// [`load_dataset`] with the random parts drawn on `stream`.
+fn load_dataset_on(spec: &str, seed: u64, stream: DataStream) -> Result<Dataset> {
     let dir = default_data_dir();
     let (name, args) = spec.split_once(':').unwrap_or((spec, ""));
     if !BUILT_IN.contains(&name) {
@@ -71,7 +108,7 @@ pub fn load_dataset(spec: &str, seed: u64) -> Result<Dataset> {
                 [clean, random] => (clean, random),
                 _ => bail!("fashion-corrupted takes CLEAN:RANDOM, got '{spec}'"),
             };
-            fashion_corrupted(&dir, clean, random, seed)?
+            fashion_corrupted_on(&dir, clean, random, seed, stream)?
         }
         "fashion" => fashion_train(&dir, count(6000)?)?,
         "fashion-test" => fashion_test(&dir, count(10000)?)?,
@@ -83,8 +120,12 @@ pub fn load_dataset(spec: &str, seed: u64) -> Result<Dataset> {
             }
             all.slice(0..n)
         }
-        "halfspace" => regression(two_d_halfspace(generated(spec, count(1000)?)?, seed))?,
-        "toy2d" => toy2d(generated(spec, count(100)?)?, seed),
+        "halfspace" => regression(two_d_halfspace_on(
+            generated(spec, count(1000)?)?,
+            seed,
+            stream,
+        ))?,
+        "toy2d" => toy2d_on(generated(spec, count(100)?)?, seed, stream),
         _ => unreachable!("BUILT_IN lists every name matched here, not '{name}'"),
     };
     Ok(data)
@@ -196,6 +237,10 @@ pub struct DataChoice {
     /// and samples stored otherwise (flat, or with axes of size 1) are shaped as it first.
     #[serde(skip)]
     pub input_shape: Vec<usize>,
+    /// The checkpoint's record of its training data, to rebuild a built-in set as it was
+    /// drawn then ([`load_dataset_as_recorded`]).
+    #[serde(skip)]
+    pub recorded: Option<DatasetInfo>,
 }
 
 impl DataChoice {
@@ -230,6 +275,7 @@ impl DataChoice {
             seed,
             normalize: meta.normalize.clone(),
             input_shape: meta.arch.input_shape(),
+            recorded: meta.dataset.clone(),
         })
     }
 }
@@ -253,9 +299,11 @@ impl DataCache {
     /// The dataset of `choice`, loading it on first use.
     pub fn get(&mut self, choice: &DataChoice) -> Result<&Dataset> {
         if !self.0.contains_key(choice) {
-            let mut data = load_dataset(&choice.spec, choice.seed).with_context(|| {
-                format!("loading dataset '{}' (seed {})", choice.spec, choice.seed)
-            })?;
+            let recorded = choice.recorded.as_ref();
+            let mut data = load_dataset_as_recorded(&choice.spec, choice.seed, recorded)
+                .with_context(|| {
+                    format!("loading dataset '{}' (seed {})", choice.spec, choice.seed)
+                })?;
             if let Some(norm) = &choice.normalize {
                 // The channels are the model's: images stored flat are its [C, H, W] first. A
                 // flat model's input says nothing of channels; the data's own shape does.

@@ -22,7 +22,7 @@ use curvscope_model::distributed::minibatch_grad;
 use curvscope_model::files::{is_leftover_file, remove_if_present, write_atomic};
 use curvscope_model::{load_checkpoint, ArchSpec, Dataset, DatasetInfo, Init, Precision};
 
-use crate::data::{load_dataset, DATA_HELP};
+use crate::data::{load_dataset_as_recorded, DATA_HELP};
 use crate::flags;
 use crate::job::Job;
 use crate::network::{self, parse_arch, precision_parser, Device};
@@ -57,8 +57,9 @@ pub struct TrainArgs {
     arch: Option<String>,
     #[arg(long, help = DATA_HELP)]
     data: String,
-    /// Seed of the dataset's random parts (fashion-corrupted's random labels), kept apart from
-    /// --seed so runs with different seeds share one dataset.
+    /// Seed of the dataset's random parts (fashion-corrupted's random labels, halfspace's and
+    /// toy2d's points), kept apart from --seed so runs with different seeds share one dataset.
+    /// They draw on a random stream of their own, so an equal --seed shares no numbers with them.
     #[arg(long, default_value_t = 0)]
     data_seed: u64,
     /// The dynamic θ ← θ − η(∇L + ε): its noise ε, matched to SGD's trace Tr(Σ)/b
@@ -268,7 +269,12 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
     }
     check_noise_flags(&args)?;
     let (arch, theta_init) = architecture(&args)?;
-    let data = load_dataset(&args.data, args.data_seed)?;
+    // A resumed run goes on with the data its run.json records, drawn as curvscope drew them then.
+    let (recorded, recorded_eval) = match args.resume {
+        true => recorded_datasets(&args.out),
+        false => (None, None),
+    };
+    let data = load_dataset_as_recorded(&args.data, args.data_seed, recorded.as_ref())?;
     let options = DescentOptions {
         dynamic: args.dynamic,
         batch: args.batch,
@@ -314,7 +320,7 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
     let eval_data = args
         .eval_data
         .as_deref()
-        .map(|spec| load_dataset(spec, args.data_seed))
+        .map(|spec| load_dataset_as_recorded(spec, args.data_seed, recorded_eval.as_ref()))
         .transpose()?;
     let config = RunConfig {
         arch: arch.clone(),
@@ -505,6 +511,19 @@ fn fresh_start(out: &std::path::Path, theta0: &[f64]) -> Result<Start> {
             .with_context(|| format!("removing the leftover {}", entry.path().display()))?;
     }
     Ok(Start::at_zero(theta0))
+}
+
+/// run.json's records of the training and evaluation data in `out`, where it can be read
+/// (`resume_point` says why not).
+fn recorded_datasets(out: &Path) -> (Option<DatasetInfo>, Option<DatasetInfo>) {
+    let run = std::fs::read(out.join(RUN_JSON))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+    let info = |field: &str| {
+        let value = run.as_ref()?.get(field)?;
+        serde::Deserialize::deserialize(value).ok()
+    };
+    (info("dataset"), info("eval_dataset"))
 }
 
 /// Where `--resume` continues: the last verified snapshot's step and θ, and every verified

@@ -5,10 +5,9 @@
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::Rng;
 
-use crate::dataset::{DataError, Dataset, Targets};
+use crate::dataset::{DataError, DataStream, Dataset, Targets};
 use crate::idx;
 
 /// The bundled files, by their path under `data/`, with their bytes as compiled in.
@@ -146,7 +145,7 @@ pub fn fashion_test(data_dir: &DataDir, n: usize) -> Result<Dataset, DataError> 
 
 /// The paper's training set: the first `n_clean + n_random` Fashion-MNIST training images,
 /// where the labels of the last `n_random` are replaced by labels drawn uniformly from
-/// `0..10` with `ChaCha8Rng::seed_from_u64(seed)`, in sample order. The paper uses 1000 + 200.
+/// `0..10` on the data's own stream of `seed` ([`DataStream::Own`]), in sample order. The paper uses 1000 + 200.
 ///
 /// The random labels make a minimum that generalises badly, where the noise structure of SGD
 /// matters. [`crate::DatasetInfo`] records the seed and the hash of the final labels.
@@ -163,9 +162,20 @@ pub fn fashion_corrupted(
     n_random: usize,
     seed: u64,
 ) -> Result<Dataset, DataError> {
+    fashion_corrupted_on(data_dir, n_clean, n_random, seed, DataStream::Own)
+}
+
+/// [`fashion_corrupted`] with its random labels drawn on `stream`.
+pub fn fashion_corrupted_on(
+    data_dir: &DataDir,
+    n_clean: usize,
+    n_random: usize,
+    seed: u64,
+    stream: DataStream,
+) -> Result<Dataset, DataError> {
     let clean = fashion_train(data_dir, n_clean + n_random)?;
     let mut labels = clean.labels().expect("Fashion-MNIST has labels").to_vec();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut rng = stream.rng(seed);
     for l in &mut labels[n_clean..] {
         *l = rng.random_range(0..10);
     }

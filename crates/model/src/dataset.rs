@@ -7,6 +7,8 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -56,7 +58,7 @@ pub enum Targets {
 }
 
 /// Where a dataset came from: enough to rebuild it and to check that it was rebuilt right.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct DatasetInfo {
     /// Name, including how it was derived (e.g. which examples).
     pub name: String,
@@ -99,6 +101,44 @@ impl DatasetInfo {
             && inputs_agree
     }
 }
+
+/// Which ChaCha8 stream a dataset's random parts (generated points, corrupted labels) draw on
+/// under their seed. θ₀ (`ArchSpec::init`) draws on stream 0 of its seed and a descent's step
+/// t on stream t; data on stream 0 too would, at `--seed` = `--data-seed` (the default), make
+/// the random labels a binning of the first initial weights and the half-space points the
+/// numbers θ₀ is drawn from.
+///
+/// ```
+/// use curvscope_model::dataset::DataStream;
+/// use rand::{RngCore, SeedableRng};
+/// let init = rand_chacha::ChaCha8Rng::seed_from_u64(0).next_u64();
+/// assert_ne!(DataStream::Own.rng(0).next_u64(), init);
+/// assert_eq!(DataStream::Shared.rng(0).next_u64(), init);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum DataStream {
+    /// [`DATA_STREAM`], shared with nothing else: how every dataset is built.
+    #[default]
+    Own,
+    /// Stream 0, θ₀'s: how curvscope built them before 2026-12-03. Kept only to rebuild the
+    /// data an earlier checkpoint or run records (its labels' or inputs' hash tells which).
+    Shared,
+}
+
+impl DataStream {
+    /// The generator of a dataset's random parts under `seed` on this stream.
+    pub fn rng(self, seed: u64) -> ChaCha8Rng {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        if self == DataStream::Own {
+            rng.set_stream(DATA_STREAM);
+        }
+        rng
+    }
+}
+
+/// The ChaCha8 stream of [`DataStream::Own`]: the last, which no descent step, probe index or
+/// repetition (2³² + r) reaches.
+pub const DATA_STREAM: u64 = u64::MAX;
 
 /// SHA-256 (lowercase hex) of class labels as consecutive little-endian `i64`s, i.e.
 /// `hashlib.sha256(numpy.asarray(y, dtype="<i8").tobytes()).hexdigest()` in Python.

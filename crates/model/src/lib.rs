@@ -24,14 +24,15 @@ mod transfer;
 
 pub use arch::{Activation, ArchError, ArchSpec, Init, MAX_DIM};
 pub use bundled::{
-    default_data_dir, digits, fashion_corrupted, fashion_test, fashion_train, DataDir, DATA_DIR_VAR,
+    default_data_dir, digits, fashion_corrupted, fashion_corrupted_on, fashion_test, fashion_train,
+    DataDir, DATA_DIR_VAR,
 };
 pub use burn_objective::{BurnObjective, Precision, PREPARED_INPUT_LIMIT, SAMPLES_PER_BLOCK};
 pub use checkpoint::{
     load_checkpoint, save_checkpoint, Checkpoint, CheckpointError, CheckpointMeta, Dtype,
 };
 pub use dataset::{
-    inputs_sha256, labels_sha256, DataError, Dataset, DatasetInfo, InputValues, Targets,
+    inputs_sha256, labels_sha256, DataError, DataStream, Dataset, DatasetInfo, InputValues, Targets,
 };
 pub use distributed::{Collective, Distributed, ThreadGroup};
 #[cfg(any(feature = "wgpu", feature = "cuda"))]
@@ -39,7 +40,7 @@ pub use kernel_cache::{default_kernel_cache, keep_compiled_kernels};
 pub use normalize::Normalize;
 pub use npz::{load_npz, NpzError};
 pub use objective::{trailing_block_products, Objective};
-pub use synthetic::{toy2d, two_d_halfspace, TOY2D_ROTATION};
+pub use synthetic::{toy2d, toy2d_on, two_d_halfspace, two_d_halfspace_on, TOY2D_ROTATION};
 pub use transfer::{transfers, Transfers};
 
 /// The default CPU backend, burn-flex: measured fastest of burn's CPU backends with nested

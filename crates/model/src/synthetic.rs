@@ -1,10 +1,9 @@
 //! Synthetic 2-D datasets: the half-space set of the fixed-output network and the paper's
 //! toy data.
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::Rng;
 
-use crate::dataset::{Dataset, Targets};
+use crate::dataset::{DataStream, Dataset, Targets};
 
 /// `n` points uniform in `[−2, 2]²` labelled `1[x₁ ≥ x₂]` (2 classes; [`Dataset::targets_f64`]
 /// gives 0/1 targets for a squared loss). The label is computed from the stored `f32` values,
@@ -16,7 +15,12 @@ use crate::dataset::{Dataset, Targets};
 /// assert_eq!(ds.labels().unwrap()[0], (p[0] >= p[1]) as i64);
 /// ```
 pub fn two_d_halfspace(n: usize, seed: u64) -> Dataset {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    two_d_halfspace_on(n, seed, DataStream::Own)
+}
+
+/// [`two_d_halfspace`] with its points drawn on `stream`.
+pub fn two_d_halfspace_on(n: usize, seed: u64, stream: DataStream) -> Dataset {
+    let mut rng = stream.rng(seed);
     let x: Vec<f32> = (0..2 * n)
         .map(|_| rng.random_range(-2.0f32..=2.0))
         .collect();
@@ -56,7 +60,12 @@ pub const TOY2D_ROTATION: [[f64; 2]; 2] = [
 /// assert_eq!((ds.len(), ds.sample_shape()), (100, &[2][..]));
 /// ```
 pub fn toy2d(n: usize, seed: u64) -> Dataset {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    toy2d_on(n, seed, DataStream::Own)
+}
+
+/// [`toy2d`] with its points drawn on `stream`.
+pub fn toy2d_on(n: usize, seed: u64, stream: DataStream) -> Dataset {
+    let mut rng = stream.rng(seed);
     let k = TOY2D_ROTATION;
     let scale = [1e-2 * 10f64.sqrt(), 1e-2];
     let mut x = Vec::with_capacity(2 * n);

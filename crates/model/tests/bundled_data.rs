@@ -142,6 +142,25 @@ fn embedded_data_is_the_data_folder() {
     );
 }
 
+/// θ₀ (`ArchSpec::init`) draws on stream 0 of its seed: with `--seed` = `--data-seed` (the
+/// default) the random labels were those same numbers binned into 0..10. They now draw on the
+/// data's own stream, and 200 labels agree with the stream-0 binning only by chance (≈ 20).
+#[test]
+fn random_labels_are_not_the_numbers_theta0_draws() {
+    use rand::{Rng, SeedableRng};
+    let ds = fashion_corrupted(&default_data_dir(), 1000, 200, 0).unwrap();
+    let mut init_stream = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let same = ds.labels().unwrap()[1000..]
+        .iter()
+        .filter(|&&l| l == init_stream.random_range(0..10))
+        .count();
+    // Binomial(200, 0.1): mean 20, standard deviation √18.
+    assert!(
+        (same as f64 - 20.0).abs() < 4.0 * 18f64.sqrt(),
+        "{same} of 200 agree"
+    );
+}
+
 #[test]
 fn corrupted_set_keeps_images_and_first_labels_and_randomises_the_rest() {
     let dir = default_data_dir();
