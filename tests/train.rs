@@ -678,7 +678,8 @@ fn noise_flags_apply_to_their_dynamics_and_are_part_of_the_run() {
 
 /// A run made before 2026-12-03, whose random labels were drawn on θ₀'s stream (run.json and
 /// its snapshots record their hash), resumes on those labels, saying so, instead of being
-/// refused for data that today's stream would draw otherwise.
+/// refused for data that today's stream would draw otherwise; `--init-from` its checkpoint
+/// trains on them too.
 #[test]
 fn a_run_on_labels_of_the_earlier_stream_resumes_on_them() {
     use curvscope_model::{default_data_dir, fashion_corrupted_on, DataStream};
@@ -725,4 +726,16 @@ fn a_run_on_labels_of_the_earlier_stream_resumes_on_them() {
     );
     let last = recorded(&run.join("step-000040/checkpoint.json"));
     assert_eq!(last["dataset"], serde_json::to_value(&earlier).unwrap());
+
+    // A run started from one of its checkpoints goes on with those labels too.
+    let from = dir.path().join("from");
+    let start = run.join("step-000040");
+    let continued = train(
+        &from,
+        &[&flags[..], &["--init-from", start.to_str().unwrap()]].concat(),
+    );
+    assert!(continued.status.success(), "{}", stderr(&continued));
+    assert!(stderr(&continued).contains("before 2026-12-03"));
+    let first = recorded(&from.join("step-000000/checkpoint.json"));
+    assert_eq!(first["dataset"], serde_json::to_value(&earlier).unwrap());
 }

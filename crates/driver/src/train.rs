@@ -221,12 +221,13 @@ fn check_noise_flags(args: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// The architecture from --arch and/or the --init-from checkpoint, and θ₀ unless resuming.
-fn architecture(args: &TrainArgs) -> Result<(ArchSpec, Option<Vec<f64>>)> {
+/// The architecture from --arch and/or the --init-from checkpoint, and that checkpoint's θ and
+/// record of its training data.
+fn architecture(args: &TrainArgs) -> Result<(ArchSpec, Option<Vec<f64>>, Option<DatasetInfo>)> {
     let arch = args.arch.as_deref().map(parse_arch).transpose()?;
     let Some(path) = &args.init_from else {
         return arch
-            .map(|a| (a, None))
+            .map(|a| (a, None, None))
             .context("--arch is required without --init-from");
     };
     let ckpt = load_checkpoint(path).with_context(|| format!("--init-from {}", path.display()))?;
@@ -244,7 +245,7 @@ fn architecture(args: &TrainArgs) -> Result<(ArchSpec, Option<Vec<f64>>)> {
             path.display()
         );
     }
-    Ok((ckpt.meta.arch, Some(ckpt.theta)))
+    Ok((ckpt.meta.arch, Some(ckpt.theta), ckpt.meta.dataset))
 }
 
 pub fn run(mut args: TrainArgs) -> Result<ExitCode> {
@@ -268,11 +269,12 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
         );
     }
     check_noise_flags(&args)?;
-    let (arch, theta_init) = architecture(&args)?;
-    // A resumed run goes on with the data its run.json records, drawn as curvscope drew them then.
+    let (arch, theta_init, start_data) = architecture(&args)?;
+    // A resumed run goes on with the data its run.json records, and a run from --init-from with
+    // its start's, drawn as curvscope drew them then (`load_dataset_as_recorded`).
     let (recorded, recorded_eval) = match args.resume {
         true => recorded_datasets(&args.out),
-        false => (None, None),
+        false => (start_data, None),
     };
     let data = load_dataset_as_recorded(&args.data, args.data_seed, recorded.as_ref())?;
     let options = DescentOptions {
