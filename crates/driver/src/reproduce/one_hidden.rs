@@ -47,9 +47,10 @@ struct WidthRun {
 }
 
 impl WidthRun {
-    /// Whether SGD trained the net: its loss at least halved. At some seeds the ReLUs of a
-    /// narrow net die early (the loss stays ≈ 0.5, one or two samples active): H and Σ have
-    /// rank one, the ratio is D exactly, and nothing of Fig. 4's claim is measured.
+    /// Whether SGD trained the net: its loss at least halved. At some seeds the ReLUs of a net
+    /// die early (the loss stays ≈ 0.5, one or two samples active, then none: width 128 at seed
+    /// 0): H and Σ have rank one or none, the ratio is D exactly or undefined, and nothing of
+    /// Fig. 4's claim is measured.
     fn trained(&self) -> bool {
         let ends = self.along.first().zip(self.along.last());
         ends.is_some_and(|(first, last)| last.loss <= 0.5 * first.loss)
