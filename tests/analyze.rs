@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use curvscope_hessian::{dense_matrix, full_spectrum, HessianOperator};
 use curvscope_model::{
     save_checkpoint, two_d_halfspace_on, ArchSpec, BurnObjective, CheckpointMeta, Cpu, DataStream,
-    Dataset, Dtype, Objective, Precision, Targets,
+    Dataset, DatasetInfo, Dtype, Objective, Precision, Targets,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -1137,8 +1137,9 @@ fn max_memory_refuses_what_cannot_fit_and_shrinks_the_chunk_to_what_can() {
 }
 
 /// A checkpoint whose record names the half-space points as curvscope drew them before
-/// 2026-12-03 (on θ₀'s stream) is analyzed on those points, saying so; one that records
-/// today's points, or nothing, on today's.
+/// 2026-12-03 (on θ₀'s stream), by their hash or by having none (recorded before 2026-12-01),
+/// is analyzed on those points, saying so; one that records today's points, or nothing, on
+/// today's.
 #[test]
 fn a_checkpoint_trained_on_data_drawn_on_the_earlier_stream_is_analyzed_on_it() {
     let tmp = tempfile::tempdir().unwrap();
@@ -1154,14 +1155,21 @@ fn a_checkpoint_trained_on_data_drawn_on_the_earlier_stream_is_analyzed_on_it() 
     };
     let (earlier, today) = (loss_of(DataStream::Shared), loss_of(DataStream::Own));
     assert_ne!(earlier, today);
+    let info = |stream| halfspace_on(stream).info().clone();
+    // Before 2026-12-01 the inputs were not hashed, and these points have no labels to hash.
+    let unhashed = DatasetInfo {
+        inputs_sha256: None,
+        ..info(DataStream::Shared)
+    };
     for (name, recorded, loss) in [
-        ("earlier", Some(DataStream::Shared), earlier),
-        ("today", Some(DataStream::Own), today),
+        ("earlier", Some(info(DataStream::Shared)), earlier),
+        ("earlier-unhashed", Some(unhashed), earlier),
+        ("today", Some(info(DataStream::Own)), today),
         ("unrecorded", None, today),
     ] {
         let meta = CheckpointMeta {
             seed: Some(3),
-            dataset: recorded.map(|stream| halfspace_on(stream).info().clone()),
+            dataset: recorded,
             ..CheckpointMeta::new(ARCH)
         };
         let checkpoint = tmp.path().join(name).join("step_00000");
@@ -1171,7 +1179,7 @@ fn a_checkpoint_trained_on_data_drawn_on_the_earlier_stream_is_analyzed_on_it() 
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(
             stderr.contains("rebuilt as curvscope drew it before 2026-12-03"),
-            name == "earlier",
+            name.starts_with("earlier"),
             "{name}: {stderr}"
         );
         assert!(!stderr.contains("warning"), "{name}: {stderr}");

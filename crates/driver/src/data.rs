@@ -49,8 +49,10 @@ pub fn load_dataset(spec: &str, seed: u64) -> Result<Dataset> {
 
 /// [`load_dataset`], as `recorded` (a checkpoint's or run's record of its data) describes it:
 /// a built-in set whose random parts curvscope drew on θ₀'s stream before 2026-12-03
-/// ([`DataStream::Shared`]) is rebuilt so when that, and only that, gives the recorded labels
-/// and inputs — an earlier run is analyzed and resumed on the data it was trained on.
+/// ([`DataStream::Shared`]) is rebuilt so — an earlier run is analyzed and resumed on the data
+/// it was trained on. The record's hashes decide: the earlier stream when it, and not today's,
+/// gives the recorded labels and inputs. A record with neither hash (a generated set without
+/// labels, recorded before the inputs were hashed on 2026-12-01) is older than the change.
 pub fn load_dataset_as_recorded(
     spec: &str,
     seed: u64,
@@ -58,24 +60,24 @@ pub fn load_dataset_as_recorded(
 ) -> Result<Dataset> {
     let data = load_dataset(spec, seed)?;
     let built_in = BUILT_IN.contains(&spec.split(':').next().unwrap_or(spec));
-    match recorded {
-        Some(recorded)
-            if built_in
-                && (&recorded.name, recorded.seed) == (&data.info().name, data.info().seed)
-                && !recorded.same_data(data.info()) =>
-        {
-            let earlier = load_dataset_on(spec, seed, DataStream::Shared)?;
-            if !recorded.same_data(earlier.info()) {
-                return Ok(data);
-            }
-            eprintln!(
-                "note: '{spec}' (seed {seed}) is rebuilt as curvscope drew it before 2026-12-03 \
-                 (its random parts on θ₀'s stream): that is the data recorded with the run"
-            );
-            Ok(earlier)
-        }
-        _ => Ok(data),
+    let Some(recorded) = recorded.filter(|r| {
+        built_in && (&r.name, r.n, r.seed) == (&data.info().name, data.len(), data.info().seed)
+    }) else {
+        return Ok(data);
+    };
+    let hashed = recorded.labels_sha256.is_some() || recorded.inputs_sha256.is_some();
+    if hashed && recorded.same_data(data.info()) {
+        return Ok(data);
     }
+    let earlier = load_dataset_on(spec, seed, DataStream::Shared)?;
+    if earlier.info() == data.info() || (hashed && !recorded.same_data(earlier.info())) {
+        return Ok(data);
+    }
+    eprintln!(
+        "note: '{spec}' (seed {seed}) is rebuilt as curvscope drew it before 2026-12-03 (its \
+         random parts on θ₀'s stream): that is the data recorded with the run"
+    );
+    Ok(earlier)
 }
 
 /// [`load_dataset`] with the random parts drawn on `stream`.
