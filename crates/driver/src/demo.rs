@@ -11,8 +11,8 @@
 //! past it rounding differences grow into different trajectories. So the default schedule
 //! trains at lr 0.02, stops GD at step 250 where λ₁ = 68 < 2/0.02, and trains in f64: even
 //! below the edge, f32 and f64 runs differ by 4·10⁻⁴ in the loss by then (the escape from the
-//! initial plateau amplifies rounding ~10³-fold or more), harmless at f64's 10⁻¹⁶. The summary checks
-//! lr·λ₁ < 2 at every snapshot. `--full` keeps the paper's settings. The demo is nothing but
+//! initial plateau amplifies rounding ~10³-fold or more), harmless at f64's 10⁻¹⁶. The summary
+//! checks lr·λ₁ < 2 at every snapshot. `--full` keeps the paper's settings. The demo is nothing but
 //! the CLI commands it prints, so every step can be rerun by hand.
 
 use std::path::{Path, PathBuf};

@@ -145,7 +145,8 @@ pub fn fashion_test(data_dir: &DataDir, n: usize) -> Result<Dataset, DataError> 
 
 /// The paper's training set: the first `n_clean + n_random` Fashion-MNIST training images,
 /// where the labels of the last `n_random` are replaced by labels drawn uniformly from
-/// `0..10` on the data's own stream of `seed` ([`DataStream::Own`]), in sample order. The paper uses 1000 + 200.
+/// `0..10` on the data's own stream of `seed` ([`DataStream::Own`]), in sample order. The paper
+/// uses 1000 + 200.
 ///
 /// The random labels make a minimum that generalises badly, where the noise structure of SGD
 /// matters. [`crate::DatasetInfo`] records the seed and the hash of the final labels.
