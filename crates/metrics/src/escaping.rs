@@ -25,10 +25,11 @@ pub fn trace_h_sigma_exact<O: Objective + ?Sized>(
     let mut sum = [0.0];
     let (_, m) = stream_deviations(objective, theta, chunk, &mut |rows| {
         let rows: Vec<Vec<f64>> = rows.chunks(d).map(<[f64]>::to_vec).collect();
-        sum[0] += objective
-            .hessian_quadratic_forms(theta, &rows)
-            .iter()
-            .sum::<f64>();
+        // One by one in sample order, not a chunk's subtotal first: the sum is then the same
+        // whatever the chunk (`analyze --max-memory` may lower it under one options hash).
+        for form in objective.hessian_quadratic_forms(theta, &rows) {
+            sum[0] += form;
+        }
     });
     objective.sum_over_processes(&mut sum);
     let correction = dot(&m, &objective.hvp(theta, &m));

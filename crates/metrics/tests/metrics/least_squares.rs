@@ -56,6 +56,25 @@ fn exact_trace_h_sigma_matches_dense() {
     }
 }
 
+/// The exact statistics are the same bits whatever the chunk: `analyze --max-memory` may lower
+/// the chunk under one options hash, and a resumed analysis must not change in its last bits.
+#[test]
+fn exact_statistics_do_not_depend_on_the_chunk() {
+    let (ls, theta) = setup();
+    let u = vec![vec![0.6, -0.2, 0.1, 0.5, 0.3, -0.4, 0.2]];
+    let whole = (
+        trace_h_sigma_exact(&ls, &theta, N),
+        noise_statistics(&ls, &theta, &u, N),
+    );
+    for chunk in [1, 3, 8, 17] {
+        let chunked = (
+            trace_h_sigma_exact(&ls, &theta, chunk),
+            noise_statistics(&ls, &theta, &u, chunk),
+        );
+        assert_eq!(chunked, whole, "chunk {chunk}");
+    }
+}
+
 /// Stochastic Tr(HΣ) within 4 standard errors of the dense value, its stated error calibrated,
 /// and the check tight enough that a missing centring fails it. That last part is shown here
 /// and not on LeNet (`lenet.rs`): on LeNet × 120 after 2 GD steps ḡᵀHḡ was −3.7e-3 against
