@@ -211,6 +211,67 @@ fn random_plane_is_the_objective_at_the_displaced_points_and_resumes_after_a_sto
     assert!(second.join("landscape.json").exists() && !second.join("landscape.csv").exists());
 }
 
+/// A landscape.csv damaged by hand or by a disk (a cell that is not a number, a row cut
+/// short, a row off the grid) keeps the rows before the damage, recomputes the rest, and the
+/// damaged file is kept under earlier/damaged*/ rather than overwritten.
+#[test]
+fn a_damaged_row_keeps_the_rows_before_it_and_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ckpt, _) = checkpoint(tmp.path(), "ckpt", 0.0);
+    let out = tmp.path().join("slice");
+    let args = [
+        "landscape",
+        path(&ckpt),
+        "--out",
+        path(&out),
+        "--data",
+        "halfspace:200",
+        "--grid",
+        "2d",
+        "--points",
+        "4",
+        "-q",
+    ];
+    ok(&args);
+    let whole = std::fs::read_to_string(out.join("landscape.csv")).unwrap();
+    let lines: Vec<&str> = whole.lines().collect();
+    assert_eq!(lines.len(), 17);
+    let with_row = |i: usize, row: &str| {
+        let mut damaged = lines.clone();
+        damaged[i] = row;
+        damaged.join("\n") + "\n"
+    };
+    let off_grid = lines[9].replacen('-', "-9", 1);
+    let cases = [
+        (with_row(6, "x,y,z,w,v"), 5, "row 7: 'x' is not a number"),
+        (with_row(10, lines[10].split_at(7).0), 9, "line: 11"),
+        (with_row(9, &off_grid), 8, "row 10: not the grid's point 9"),
+    ];
+    for (i, (damaged, kept, why)) in cases.into_iter().enumerate() {
+        std::fs::write(out.join("landscape.csv"), &damaged).unwrap();
+        let rerun = ok(&args);
+        let stderr = String::from_utf8_lossy(&rerun.stderr);
+        assert!(
+            stderr.contains(why) && stderr.contains(&format!("the {kept} rows before it are kept")),
+            "{stderr}"
+        );
+        let folder = match i {
+            0 => "damaged".to_string(),
+            _ => format!("damaged-{}", i + 1),
+        };
+        let kept_copy = out.join("earlier").join(folder).join("landscape.csv");
+        assert_eq!(std::fs::read_to_string(kept_copy).unwrap(), damaged);
+        assert_eq!(
+            std::fs::read_to_string(out.join("landscape.csv")).unwrap(),
+            whole
+        );
+    }
+    // A whole file is resumed with no note and no copy.
+    let rerun = ok(&args);
+    assert!(!String::from_utf8_lossy(&rerun.stderr).contains("note"));
+    assert!(!out.join("earlier").join("damaged-4").exists());
+}
+
 #[test]
 fn line_between_checkpoints_passes_through_both() {
     let tmp = tempfile::tempdir().unwrap();

@@ -181,8 +181,10 @@ pub fn csv(grid: &[Vec<f64>], rows: &[SlicePoint], model: &QuadraticModel, dims:
 }
 
 /// The rows of an unfinished slice in `out` made with the same options from the same
-/// checkpoint on the same data: the longest prefix of landscape.csv whose coordinates are the
-/// grid's. The data are compared by [`DatasetInfo::same_data`]: an `.npz` rewritten under its
+/// checkpoint on the same data: the longest prefix of landscape.csv whose rows can be read and
+/// whose coordinates are the grid's. A file with more rows than that (a damaged row, a row
+/// off the grid) is copied to `earlier/damaged/` with a note naming the row, since the run
+/// then rewrites it. The data are compared by [`DatasetInfo::same_data`]: an `.npz` rewritten under its
 /// name must not lend its old rows. A slice of other options, another checkpoint or other data
 /// is moved to `earlier/<its options hash>/` first (with a note), and a landscape.csv without
 /// a readable landscape.json to `earlier/unknown/`: what stays in `out` is then never the
@@ -225,15 +227,54 @@ pub fn resumed_rows(
         );
         return Ok(Vec::new());
     }
-    let Ok(stored) = read_rows(out, dims) else {
+    if !out.join(LANDSCAPE_CSV).exists() {
         return Ok(Vec::new());
-    };
-    Ok(stored
-        .into_iter()
+    }
+    let (stored, damage) = rows_before_damage(out, dims);
+    let kept: Vec<SlicePoint> = stored
+        .iter()
         .zip(grid)
         .take_while(|(row, c)| row.coordinates == **c)
-        .map(|(row, _)| row.point)
-        .collect())
+        .map(|(row, _)| row.point.clone())
+        .collect();
+    let why = match damage {
+        Some(error) => Some(format!("{error:#}")),
+        None if kept.len() < stored.len() => Some(format!(
+            "{} row {}: not the grid's point {} (coordinates {:?})",
+            out.join(LANDSCAPE_CSV).display(),
+            kept.len() + 2,
+            kept.len() + 1,
+            stored[kept.len()].coordinates
+        )),
+        None => None,
+    };
+    if let Some(why) = why {
+        // The rows are recomputed from here on and landscape.csv rewritten: the file as it
+        // was is kept, not overwritten.
+        let to = keep_damaged_csv(out)?;
+        eprintln!(
+            "note: {why}; the {} rows before it are kept, the rest recomputed; the file as it \
+             was is kept as {}",
+            kept.len(),
+            to.display()
+        );
+    }
+    Ok(kept)
+}
+
+/// Copies landscape.csv to `earlier/damaged/` (or `damaged-2/`, …, never over an earlier copy)
+/// and returns the copy's path.
+fn keep_damaged_csv(out: &Path) -> Result<PathBuf> {
+    let earlier = out.join("earlier");
+    let to = std::iter::once(earlier.join("damaged"))
+        .chain((2..).map(|i| earlier.join(format!("damaged-{i}"))))
+        .find(|to| !to.exists())
+        .expect("an unused name");
+    std::fs::create_dir_all(&to).with_context(|| format!("creating {}", to.display()))?;
+    let (from, to) = (out.join(LANDSCAPE_CSV), to.join(LANDSCAPE_CSV));
+    std::fs::copy(&from, &to)
+        .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+    Ok(to)
 }
 
 /// Moves the slice files of `out` into `out/earlier/<name>/`, or `<name>-2/`, `-3/`, … when
@@ -274,10 +315,25 @@ struct CsvRow {
 /// The rows of landscape.csv in `dir`, a slice of `dims` dimensions; an error names the file
 /// and the row.
 fn read_rows(dir: &Path, dims: usize) -> Result<Vec<CsvRow>> {
+    match rows_before_damage(dir, dims) {
+        (rows, None) => Ok(rows),
+        (_, Some(error)) => Err(error),
+    }
+}
+
+/// The rows of landscape.csv in `dir` up to the first that cannot be read, and why that one
+/// could not (naming the file and the row); no rows and the reason when the file cannot be
+/// opened.
+fn rows_before_damage(dir: &Path, dims: usize) -> (Vec<CsvRow>, Option<anyhow::Error>) {
+    let mut rows = Vec::new();
+    let damage = read_rows_into(dir, dims, &mut rows).err();
+    (rows, damage)
+}
+
+fn read_rows_into(dir: &Path, dims: usize, rows: &mut Vec<CsvRow>) -> Result<()> {
     let path = dir.join(LANDSCAPE_CSV);
     let named = |e: ::csv::Error| anyhow::anyhow!("{}: {e}", path.display());
     let mut reader = ::csv::Reader::from_path(&path).map_err(named)?;
-    let mut rows = Vec::new();
     for (line, record) in reader.records().enumerate() {
         let record = record.map_err(named)?;
         let at = || format!("{} row {}", path.display(), line + 2);
@@ -301,5 +357,5 @@ fn read_rows(dir: &Path, dims: usize) -> Result<Vec<CsvRow>> {
             model: number(dims + 2)?,
         });
     }
-    Ok(rows)
+    Ok(())
 }
