@@ -33,7 +33,8 @@ pub struct AscentOptions {
     /// moves every γ_i by `step`·r, an ℓ2 step moves γ by `step`·r along the gradient.
     pub step: f64,
     /// Seed of the random start (stream 0): γ uniform in the box for ℓ∞, uniform on the sphere
-    /// ‖γ‖₂ = r for ℓ2 (a start at δ = 0 would stay there at a minimum, where ∇L = 0).
+    /// ‖γ‖₂ = r of the coordinates with c_i > 0 for ℓ2 (a start at δ = 0 would stay there at a
+    /// minimum, where ∇L = 0).
     pub seed: u64,
 }
 
@@ -101,11 +102,26 @@ pub fn worst_case_sharpness<O: Objective + ?Sized>(
             .map(|_| radius * rng.random_range(-1.0..=1.0))
             .collect(),
         PerturbationNorm::L2 => {
-            let z: Vec<f64> = (0..theta.len())
-                .map(|_| rng.sample::<f64, _>(StandardNormal))
+            // Only on coordinates that can move (c_i > 0): a γ_i where c_i = 0 changes no δ_i
+            // yet takes its share of the radius, at the start and after every projection.
+            // Every z_i is drawn, so a seed gives the same start wherever c has no zero.
+            let z: Vec<f64> = scale
+                .iter()
+                .map(|c| {
+                    let z = rng.sample::<f64, _>(StandardNormal);
+                    if *c == 0.0 {
+                        0.0
+                    } else {
+                        z
+                    }
+                })
                 .collect();
             let n = l2_norm(&z);
-            z.iter().map(|z| radius * z / n).collect()
+            if n > 0.0 {
+                z.iter().map(|z| radius * z / n).collect()
+            } else {
+                z
+            }
         }
     };
     // δ = 0 is in the ball, so the maximum is at least 0 (at a concave θ every iterate may lower
@@ -234,7 +250,8 @@ pub struct AdaptiveWorstOptions {
 /// Coordinates with θ_i = 0 are not perturbed. Computed by [`worst_case_sharpness`]: a lower
 /// bound on the max. They use Auto-PGD (`eval_APGD_sharpness`: momentum 0.75, step 2ρ halved
 /// when progress stalls; 20 iterations in their README's example) from a random start (ℓ∞:
-/// uniform in the box, as here; ℓ2: ρ|θ| ⊙ z, z ~ N(0, I), where this starts on the sphere).
+/// uniform in the box, as here; ℓ2: ρ|θ| ⊙ z, z ~ N(0, I), where this starts on the sphere of
+/// the coordinates with θ_i ≠ 0).
 ///
 /// Example: see the crate-level documentation.
 pub fn adaptive_sharpness_worst<O: Objective + ?Sized>(

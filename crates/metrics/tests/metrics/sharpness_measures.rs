@@ -111,6 +111,59 @@ fn worst_case_l2_adaptive_sharpness_at_a_minimum_is_the_top_eigenvalue_of_dad() 
     assert_rel(q.loss(&at) - q.c, s.sharpness, 1e-9);
 }
 
+/// Coordinates with θ_i = 0 cannot move (c = |θ|): the ℓ2 start puts the whole radius on the
+/// others. At a minimum of ½‖θ − m‖² the start's rise is ½ρ² Σ θ_i²γ_i², so with 2 live
+/// coordinates of 40 a start spread over all 40 would reach about 1/20 of the radius there.
+#[test]
+fn the_l2_start_spends_the_radius_on_coordinates_that_can_move() {
+    let mut minimum = DVector::zeros(40);
+    (minimum[3], minimum[17]) = (1.0, -2.0);
+    let q = ShiftedQuadratic {
+        a: DMatrix::identity(40, 40),
+        minimum,
+        c: 0.5,
+    };
+    let theta = q.minimum.as_slice().to_vec();
+    let rho = 0.1;
+    for seed in 0..5 {
+        let options = AdaptiveWorstOptions {
+            rho,
+            ascent: AscentOptions {
+                iterations: 0,
+                step: 0.5,
+                seed,
+            },
+        };
+        let s = adaptive_sharpness_worst(&q, &theta, PerturbationNorm::L2, &options);
+        let scaled = [
+            s.perturbation[3] / theta[3].abs(),
+            s.perturbation[17] / theta[17].abs(),
+        ];
+        assert_rel(curvscope_hessian::norm(&scaled), rho, 1e-12);
+        let rise = 0.5 * (s.perturbation[3].powi(2) + s.perturbation[17].powi(2));
+        assert_rel(s.sharpness, rise, 1e-12);
+        // The maximum ½ρ²·max θ_i² = 0.02 bounds it; 20 steps come within 1e-4 of it.
+        assert!(s.sharpness <= 0.02 * (1.0 + 1e-12));
+        let options = AdaptiveWorstOptions {
+            ascent: AscentOptions {
+                iterations: 20,
+                ..options.ascent
+            },
+            ..options
+        };
+        let s = adaptive_sharpness_worst(&q, &theta, PerturbationNorm::L2, &options);
+        assert_rel(s.sharpness, 0.02, 1e-4);
+    }
+    // θ = 0 moves nowhere: no rise, not a NaN.
+    let zero = vec![0.0; 40];
+    let options = AdaptiveWorstOptions {
+        rho,
+        ascent: AscentOptions::default(),
+    };
+    let s = adaptive_sharpness_worst(&q, &zero, PerturbationNorm::L2, &options);
+    assert_eq!(s.sharpness, 0.0);
+}
+
 #[test]
 fn worst_case_linf_adaptive_sharpness_on_a_diagonal_quadratic_is_half_rho_squared_weighted_diagonal(
 ) {
