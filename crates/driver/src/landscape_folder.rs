@@ -182,10 +182,10 @@ pub fn csv(grid: &[Vec<f64>], rows: &[SlicePoint], model: &QuadraticModel, dims:
 
 /// The rows of an unfinished slice in `out` made with the same options from the same
 /// checkpoint on the same data: the longest prefix of landscape.csv whose rows can be read and
-/// whose coordinates are the grid's. A file with more rows than that (a damaged row, a row
-/// off the grid) is copied to `earlier/damaged/` with a note naming the row, since the run
-/// then rewrites it. The data are compared by [`DatasetInfo::same_data`]: an `.npz` rewritten under its
-/// name must not lend its old rows. A slice of other options, another checkpoint or other data
+/// whose coordinates are the grid's. A file with more rows than that (a damaged row, a row off
+/// the grid) is copied to `earlier/damaged/` with a note naming the row, since the run then
+/// rewrites it. The data are compared by [`DatasetInfo::same_data`]: an `.npz` rewritten under
+/// its name must not lend its old rows. A slice of other options, another checkpoint or other data
 /// is moved to `earlier/<its options hash>/` first (with a note), and a landscape.csv without
 /// a readable landscape.json to `earlier/unknown/`: what stays in `out` is then never the
 /// rows of another slice, however soon the run is killed after writing its landscape.json.
