@@ -211,9 +211,10 @@ fn random_plane_is_the_objective_at_the_displaced_points_and_resumes_after_a_sto
     assert!(second.join("landscape.json").exists() && !second.join("landscape.csv").exists());
 }
 
-/// A landscape.csv damaged by hand or by a disk (a cell that is not a number, a row cut
-/// short, a row off the grid) keeps the rows before the damage, recomputes the rest, and the
-/// damaged file is kept under earlier/damaged*/ rather than overwritten.
+/// A landscape.csv damaged by hand or by a disk (a header or cell that is not this slice's, a
+/// row cut short, a row off the grid, rows past its end) keeps the rows before the damage and
+/// is rewritten with them at once, the damaged file kept under earlier/damaged*/ rather than
+/// overwritten; the note names the first thing that ends the kept rows.
 #[test]
 fn a_damaged_row_keeps_the_rows_before_it_and_the_file() {
     let tmp = tempfile::tempdir().unwrap();
@@ -236,21 +237,45 @@ fn a_damaged_row_keeps_the_rows_before_it_and_the_file() {
     let whole = std::fs::read_to_string(out.join("landscape.csv")).unwrap();
     let lines: Vec<&str> = whole.lines().collect();
     assert_eq!(lines.len(), 17);
-    let with_row = |i: usize, row: &str| {
+    let with = |changes: &[(usize, &str)]| {
         let mut damaged = lines.clone();
-        damaged[i] = row;
+        for (i, row) in changes {
+            damaged[*i] = row;
+        }
         damaged.join("\n") + "\n"
     };
     let off_grid = lines[9].replacen('-', "-9", 1);
     let cases = [
-        (with_row(6, "x,y,z,w,v"), 5, "row 7: 'x' is not a number"),
-        (with_row(10, lines[10].split_at(7).0), 9, "line: 11"),
-        (with_row(9, &off_grid), 8, "row 10: not the grid's point 9"),
+        (with(&[(6, "x,y,z,w,v")]), 5, "line 7: 'x' is not a number"),
+        (with(&[(10, lines[10].split_at(7).0)]), 9, "line: 11"),
+        (
+            with(&[(9, &off_grid)]),
+            8,
+            "line 10: not the grid's point 9",
+        ),
+        // The row off the grid comes first: it is what the note names.
+        (
+            with(&[(4, &off_grid), (12, "x,y,z,w,v")]),
+            3,
+            "line 5: not the grid's point 4",
+        ),
+        (
+            with(&[(0, "a,b,loss,accuracy,quadratic")]),
+            0,
+            "line 1: the header is 'a,b,loss,accuracy,quadratic'",
+        ),
+        (
+            whole.clone() + lines[16] + "\n",
+            16,
+            "from line 18: past the grid's 16 points",
+        ),
     ];
     for (i, (damaged, kept, why)) in cases.into_iter().enumerate() {
         std::fs::write(out.join("landscape.csv"), &damaged).unwrap();
-        let rerun = ok(&args);
-        let stderr = String::from_utf8_lossy(&rerun.stderr);
+        // Stopped before any new point: the file already holds the kept rows alone, so the
+        // next run neither copies it again nor names it damaged.
+        let stopped = ok(&[&args[..], &["--max-points", "0"]].concat());
+        let stderr = String::from_utf8_lossy(&stopped.stderr);
         assert!(
             stderr.contains(why) && stderr.contains(&format!("the {kept} rows before it are kept")),
             "{stderr}"
@@ -261,15 +286,15 @@ fn a_damaged_row_keeps_the_rows_before_it_and_the_file() {
         };
         let kept_copy = out.join("earlier").join(folder).join("landscape.csv");
         assert_eq!(std::fs::read_to_string(kept_copy).unwrap(), damaged);
+        assert_eq!(read_csv(&out).1.len(), kept);
+        let rerun = ok(&args);
+        assert!(!String::from_utf8_lossy(&rerun.stderr).contains("note"));
         assert_eq!(
             std::fs::read_to_string(out.join("landscape.csv")).unwrap(),
             whole
         );
     }
-    // A whole file is resumed with no note and no copy.
-    let rerun = ok(&args);
-    assert!(!String::from_utf8_lossy(&rerun.stderr).contains("note"));
-    assert!(!out.join("earlier").join("damaged-4").exists());
+    assert!(!out.join("earlier").join("damaged-7").exists());
 }
 
 #[test]

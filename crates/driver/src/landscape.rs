@@ -298,7 +298,7 @@ pub fn run(args: LandscapeArgs) -> Result<ExitCode> {
         },
     });
     let grid = grid_points(&directions.axes);
-    let mut rows = resumed_rows(&out, &hash, &fingerprint, data.info(), &grid, dims)?;
+    let mut rows = resumed_rows(&out, &hash, &fingerprint, data.info(), &grid, &model, dims)?;
     if !rows.is_empty() && !quiet {
         eprintln!(
             "continuing {}: {} of {} grid points already computed",

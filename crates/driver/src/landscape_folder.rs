@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::flags::{MAX_GRID_POINTS, MAX_SPAN};
 use crate::landscape_plots::SliceFigure;
 use crate::record::is_options_hash;
+use curvscope_model::files::write_atomic;
 
 /// The slice's values, one row per grid point in grid order.
 pub const LANDSCAPE_CSV: &str = "landscape.csv";
@@ -182,9 +183,10 @@ pub fn csv(grid: &[Vec<f64>], rows: &[SlicePoint], model: &QuadraticModel, dims:
 
 /// The rows of an unfinished slice in `out` made with the same options from the same
 /// checkpoint on the same data: the longest prefix of landscape.csv whose rows can be read and
-/// whose coordinates are the grid's. A file with more rows than that (a damaged row, a row off
-/// the grid) is copied to `earlier/damaged/` with a note naming the row, since the run then
-/// rewrites it. The data are compared by [`DatasetInfo::same_data`]: an `.npz` rewritten under
+/// whose coordinates are the grid's. A file with more rows than that (a damaged header or row,
+/// a row off the grid, rows past its end) is copied to `earlier/damaged/` with a note naming
+/// the line, then rewritten at once with the kept rows (`model` gives their last column), so a
+/// rerun finds it whole and copies nothing twice. The data are compared by [`DatasetInfo::same_data`]: an `.npz` rewritten under
 /// its name must not lend its old rows. A slice of other options, another checkpoint or other data
 /// is moved to `earlier/<its options hash>/` first (with a note), and a landscape.csv without
 /// a readable landscape.json to `earlier/unknown/`: what stays in `out` is then never the
@@ -195,6 +197,7 @@ pub fn resumed_rows(
     fingerprint: &str,
     data: &DatasetInfo,
     grid: &[Vec<f64>],
+    model: &QuadraticModel,
     dims: usize,
 ) -> Result<Vec<SlicePoint>> {
     let Some(stored) = std::fs::read(out.join(LANDSCAPE_JSON))
@@ -237,24 +240,31 @@ pub fn resumed_rows(
         .take_while(|(row, c)| row.coordinates == **c)
         .map(|(row, _)| row.point.clone())
         .collect();
-    let why = match damage {
-        Some(error) => Some(format!("{error:#}")),
-        None if kept.len() < stored.len() => Some(format!(
-            "{} row {}: not the grid's point {} (coordinates {:?})",
-            out.join(LANDSCAPE_CSV).display(),
+    let path = out.join(LANDSCAPE_CSV);
+    // The first thing that ends the kept rows is what the note names.
+    let why = match (stored.get(kept.len()), damage) {
+        (Some(_), _) if kept.len() == grid.len() => Some(format!(
+            "{} rows from line {}: past the grid's {} points",
+            path.display(),
+            kept.len() + 2,
+            grid.len()
+        )),
+        (Some(row), _) => Some(format!(
+            "{} line {}: not the grid's point {} (coordinates {:?})",
+            path.display(),
             kept.len() + 2,
             kept.len() + 1,
-            stored[kept.len()].coordinates
+            row.coordinates
         )),
-        None => None,
+        (None, Some(error)) => Some(format!("{error:#}")),
+        (None, None) => None,
     };
     if let Some(why) = why {
-        // The rows are recomputed from here on and landscape.csv rewritten: the file as it
-        // was is kept, not overwritten.
         let to = keep_damaged_csv(out)?;
+        write_atomic(&path, csv(grid, &kept, model, dims).as_bytes())?;
         eprintln!(
-            "note: {why}; the {} rows before it are kept, the rest recomputed; the file as it \
-             was is kept as {}",
+            "note: {why}; the {} rows before it are kept and the file rewritten with them; the \
+             file as it was is kept as {}",
             kept.len(),
             to.display()
         );
@@ -313,7 +323,7 @@ struct CsvRow {
 }
 
 /// The rows of landscape.csv in `dir`, a slice of `dims` dimensions; an error names the file
-/// and the row.
+/// and the line.
 fn read_rows(dir: &Path, dims: usize) -> Result<Vec<CsvRow>> {
     match rows_before_damage(dir, dims) {
         (rows, None) => Ok(rows),
@@ -322,8 +332,8 @@ fn read_rows(dir: &Path, dims: usize) -> Result<Vec<CsvRow>> {
 }
 
 /// The rows of landscape.csv in `dir` up to the first that cannot be read, and why that one
-/// could not (naming the file and the row); no rows and the reason when the file cannot be
-/// opened.
+/// could not (naming the file and the line); no rows and the reason when the file cannot be
+/// opened or its header is not this slice's.
 fn rows_before_damage(dir: &Path, dims: usize) -> (Vec<CsvRow>, Option<anyhow::Error>) {
     let mut rows = Vec::new();
     let damage = read_rows_into(dir, dims, &mut rows).err();
@@ -334,9 +344,22 @@ fn read_rows_into(dir: &Path, dims: usize, rows: &mut Vec<CsvRow>) -> Result<()>
     let path = dir.join(LANDSCAPE_CSV);
     let named = |e: ::csv::Error| anyhow::anyhow!("{}: {e}", path.display());
     let mut reader = ::csv::Reader::from_path(&path).map_err(named)?;
+    let header = reader.headers().map_err(named)?;
+    let expected = [
+        coordinate_names(dims),
+        &["loss", "accuracy", "quadratic_model"],
+    ]
+    .concat();
+    ensure!(
+        header.iter().eq(expected.iter().copied()),
+        "{} line 1: the header is '{}', not '{}'",
+        path.display(),
+        header.iter().collect::<Vec<_>>().join(","),
+        expected.join(",")
+    );
     for (line, record) in reader.records().enumerate() {
         let record = record.map_err(named)?;
-        let at = || format!("{} row {}", path.display(), line + 2);
+        let at = || format!("{} line {}", path.display(), line + 2);
         let cell = |i: usize| -> Result<Option<f64>> {
             match record.get(i) {
                 Some("") => Ok(None),

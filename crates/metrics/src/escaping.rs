@@ -25,8 +25,9 @@ pub fn trace_h_sigma_exact<O: Objective + ?Sized>(
     let mut sum = [0.0];
     let (_, m) = stream_deviations(objective, theta, chunk, &mut |rows| {
         let rows: Vec<Vec<f64>> = rows.chunks(d).map(<[f64]>::to_vec).collect();
-        // One by one in sample order, not a chunk's subtotal first: the sum is then the same
-        // whatever the chunk (`analyze --max-memory` may lower it under one options hash).
+        // One by one in sample order, not a chunk's subtotal first: in one process the sum is
+        // then the same whatever the chunk (`analyze --max-memory` may lower it under one
+        // options hash). Across MPI processes the all-reduce's order is MPI's.
         for form in objective.hessian_quadratic_forms(theta, &rows) {
             sum[0] += form;
         }

@@ -71,8 +71,9 @@ pub struct WorstCaseSharpness {
     pub gradients: usize,
 }
 
-/// Worst-case sharpness max_{‖δ ⊘ c‖_p ≤ r} L(θ+δ) − L(θ) for a per-coordinate `scale` c > 0,
-/// by projected ascent on γ = δ ⊘ c (the ball is then ‖γ‖_p ≤ r and ∇_γ = c ⊙ ∇L):
+/// Worst-case sharpness max_{‖δ ⊘ c‖_p ≤ r} L(θ+δ) − L(θ) for a per-coordinate `scale` c ≥ 0
+/// (a coordinate with c_i = 0 stays fixed), by projected ascent on γ = δ ⊘ c (the ball is then
+/// ‖γ‖_p ≤ r and ∇_γ = c ⊙ ∇L):
 /// ℓ∞: γ ← clip(γ + s·r·sign(c ⊙ ∇L), −r, r); ℓ2: γ ← P(γ + s·r·(c ⊙ ∇L)/‖c ⊙ ∇L‖₂) with P the
 /// rescaling onto ‖γ‖₂ ≤ r. Andriushchenko et al. (2023, code `weight_ascent_step_momentum`) take
 /// the same ℓ∞ step; their ℓ2 step moves δ along c ⊙ ∇L/‖∇L‖ and projects δ Euclidean-ly onto
@@ -102,7 +103,7 @@ pub fn worst_case_sharpness<O: Objective + ?Sized>(
             .map(|_| radius * rng.random_range(-1.0..=1.0))
             .collect(),
         PerturbationNorm::L2 => {
-            // Only on coordinates that can move (c_i > 0): a γ_i where c_i = 0 changes no δ_i
+            // Only on coordinates that can move (c_i ≠ 0): a γ_i where c_i = 0 changes no δ_i
             // yet takes its share of the radius, at the start and after every projection.
             // Every z_i is drawn, so a seed gives the same start wherever c has no zero.
             let z: Vec<f64> = scale
