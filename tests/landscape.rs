@@ -285,7 +285,11 @@ fn a_damaged_row_keeps_the_rows_before_it_and_the_file() {
             _ => format!("damaged-{}", i + 1),
         };
         let kept_copy = out.join("earlier").join(folder).join("landscape.csv");
-        assert_eq!(std::fs::read_to_string(kept_copy).unwrap(), damaged);
+        assert_eq!(std::fs::read_to_string(&kept_copy).unwrap(), damaged);
+        assert_eq!(
+            std::fs::read(kept_copy.with_file_name("landscape.json")).unwrap(),
+            std::fs::read(out.join("landscape.json")).unwrap()
+        );
         assert_eq!(read_csv(&out).1.len(), kept);
         let rerun = ok(&args);
         assert!(!String::from_utf8_lossy(&rerun.stderr).contains("note"));

@@ -272,8 +272,9 @@ pub fn resumed_rows(
     Ok(kept)
 }
 
-/// Copies landscape.csv to `earlier/damaged/` (or `damaged-2/`, …, never over an earlier copy)
-/// and returns the copy's path.
+/// Copies landscape.csv, with the landscape.json that says which slice it is of, to
+/// `earlier/damaged/` (or `damaged-2/`, …, never over an earlier copy) and returns the CSV
+/// copy's path.
 fn keep_damaged_csv(out: &Path) -> Result<PathBuf> {
     let earlier = out.join("earlier");
     let to = std::iter::once(earlier.join("damaged"))
@@ -281,10 +282,12 @@ fn keep_damaged_csv(out: &Path) -> Result<PathBuf> {
         .find(|to| !to.exists())
         .expect("an unused name");
     std::fs::create_dir_all(&to).with_context(|| format!("creating {}", to.display()))?;
-    let (from, to) = (out.join(LANDSCAPE_CSV), to.join(LANDSCAPE_CSV));
-    std::fs::copy(&from, &to)
-        .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
-    Ok(to)
+    for file in [LANDSCAPE_JSON, LANDSCAPE_CSV] {
+        let (from, to) = (out.join(file), to.join(file));
+        std::fs::copy(&from, &to)
+            .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+    }
+    Ok(to.join(LANDSCAPE_CSV))
 }
 
 /// Moves the slice files of `out` into `out/earlier/<name>/`, or `<name>-2/`, `-3/`, … when
