@@ -160,7 +160,8 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "B", value_parser = flags::count)]
     pub batch: Option<usize>,
     /// Per-sample gradients held in memory at once (chunk·D·8 bytes; lowered to fit
-    /// --max-memory).
+    /// --max-memory). In one process the results do not depend on it: every sum over the
+    /// samples adds them one at a time, in order.
     #[arg(long, default_value_t = 64, value_parser = flags::count)]
     pub chunk: usize,
     /// Master seed of every random start and probe: the Lanczos starts (H top, λ_min, Σ),
