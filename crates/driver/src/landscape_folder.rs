@@ -135,9 +135,14 @@ fn check_figure(stored: &StoredSlice) -> Result<()> {
     Ok(())
 }
 
-/// The coordinate columns of a slice of `dims` dimensions.
-fn coordinate_names(dims: usize) -> &'static [&'static str] {
-    &["a", "b"][..dims]
+/// landscape.csv's columns for a slice of `dims` dimensions (coordinates a, b), as [`csv()`]
+/// writes them and the readers expect them.
+fn csv_header(dims: usize) -> Vec<&'static str> {
+    [
+        &["a", "b"][..dims],
+        &["loss", "accuracy", "quadratic_model"],
+    ]
+    .concat()
 }
 
 /// Every column's meaning (landscape.json's "columns", README.md's table).
@@ -167,7 +172,7 @@ pub fn column_docs(dims: usize) -> serde_json::Value {
 
 /// landscape.csv: the header and one row per computed point, in grid order.
 pub fn csv(grid: &[Vec<f64>], rows: &[SlicePoint], model: &QuadraticModel, dims: usize) -> String {
-    let mut out = coordinate_names(dims).join(",") + ",loss,accuracy,quadratic_model\n";
+    let mut out = csv_header(dims).join(",") + "\n";
     for (c, p) in grid.iter().zip(rows) {
         let coords: Vec<String> = c.iter().map(f64::to_string).collect();
         let accuracy = p.accuracy.map_or(String::new(), |a| a.to_string());
@@ -348,11 +353,7 @@ fn read_rows_into(dir: &Path, dims: usize, rows: &mut Vec<CsvRow>) -> Result<()>
     let named = |e: ::csv::Error| anyhow::anyhow!("{}: {e}", path.display());
     let mut reader = ::csv::Reader::from_path(&path).map_err(named)?;
     let header = reader.headers().map_err(named)?;
-    let expected = [
-        coordinate_names(dims),
-        &["loss", "accuracy", "quadratic_model"],
-    ]
-    .concat();
+    let expected = csv_header(dims);
     ensure!(
         header.iter().eq(expected.iter().copied()),
         "{} line 1: the header is '{}', not '{}'",
