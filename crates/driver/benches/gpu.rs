@@ -32,7 +32,7 @@
 use std::io::Write;
 
 use curvscope_hessian::{extreme_eigenpairs, HessianOperator, LanczosOptions, Which};
-use curvscope_metrics::trace_h_sigma_stochastic;
+use curvscope_metrics::{trace_h_sigma_stochastic, KnownTerms};
 use curvscope_model::{
     default_data_dir, fashion_corrupted, transfers, ArchSpec, BurnObjective, Cpu, Dataset, Init,
     Objective, Precision,
@@ -279,8 +279,9 @@ fn main() {
             };
             let op = HessianOperator::new(obj.as_ref(), &theta);
             let (lanczos_s, pairs) = timed(|| extreme_eigenpairs(&op, &lanczos));
-            let (trace_s, trace) =
-                timed(|| trace_h_sigma_stochastic(obj.as_ref(), &theta, probes, 0));
+            let (trace_s, trace) = timed(|| {
+                trace_h_sigma_stochastic(obj.as_ref(), &theta, probes, 0, KnownTerms::default())
+            });
             top5 = Some(pairs.eigenvalues[..5].to_vec());
             let rows = per_sample_rows(&net, obj.n_samples());
             let (first_per_sample_s, _) = timed(|| obj.per_sample_grads_range(&theta, 0, rows));

@@ -107,7 +107,9 @@ pub struct TrainArgs {
     /// dynamics, which estimate nothing.
     #[arg(long, default_value_t = DEFAULT_REFRESH_EVERY, value_parser = flags::every)]
     refresh_every: u64,
-    /// gld-const's ρ (default: ρ² = Tr(Σ)/(b·D) at θ₀).
+    /// gld-const's ρ, in gradient units like every noise here: θ ← θ − η(∇L + ε) with
+    /// ε ~ N(0, ρ²I), so θ moves by η·ρ per coordinate, as in the authors' code (a ρ quoted for
+    /// the parameters is divided by η first). Default: ρ² = Tr(Σ)/(b·D) at θ₀.
     #[arg(long, value_parser = flags::non_negative)]
     noise_std: Option<f64>,
     /// k of gld-leading and gld-hessian: eigenpairs of Σ or H shaping the noise (refused with

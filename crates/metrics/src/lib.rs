@@ -56,7 +56,7 @@
 //! let stats = noise_statistics(&obj, &[1.0], &[vec![1.0]], 1);
 //! assert_eq!((stats.trace.value, stats.quadratic_forms[0]), (1.0, 1.0));
 //! assert_eq!(trace_h_sigma_exact(&obj, &[1.0], 1).value, 2.0);
-//! let probed = trace_h_sigma_stochastic(&obj, &[1.0], 4000, 1);
+//! let probed = trace_h_sigma_stochastic(&obj, &[1.0], 4000, 1, KnownTerms::default());
 //! assert!((probed.value - 2.0).abs() < 4.0 * probed.stderr);
 //! let sharp = expected_sharpness(&obj, &[0.0], &SharpnessOptions { sigma: 0.1, samples: 4000, seed: 1 });
 //! // E\[L(ν)\] − L(0) = σ²·H/2 = 0.01
@@ -110,7 +110,7 @@ pub use escape::{
     descend, gradient_noise_trace, reached_flat_minimum, toy2d_options, TOY2D_DYNAMICS, TOY2D_LR,
     TOY2D_NOISE_TRACE, TOY2D_RANK, TOY2D_REPETITIONS, TOY2D_START, TOY2D_STEPS,
 };
-pub use escaping::{trace_h_sigma_exact, trace_h_sigma_stochastic};
+pub use escaping::{trace_h_sigma_exact, trace_h_sigma_stochastic, KnownTerms};
 pub use landscape::{
     displaced, evaluate_slice, filter_normalize, filter_normalized_directions, grid_points,
     hessian_directions, linspace, HessianDirections, NonPositiveCurvature, QuadraticModel,

@@ -3,7 +3,7 @@
 use crate::covariance::{
     abs_cosines, minibatch_factor, noise_statistics, CovarianceOperator, MinibatchFactor,
 };
-use crate::escaping::{trace_h_sigma_exact, trace_h_sigma_stochastic};
+use crate::escaping::{trace_h_sigma_exact, trace_h_sigma_stochastic, KnownTerms};
 use crate::layers::{layer_traces, LayerTrace};
 use crate::proposition::{
     anisotropy_ratio, isotropic_trace_h_sigma, proposition1, LambdaMin, Proposition1,
@@ -192,6 +192,11 @@ pub enum TraceHSigmaMethod {
         probes: usize,
         /// Seed.
         seed: u64,
+        /// Whether the top eigenpairs' terms λ_j·u_jᵀΣu_j are added exactly and probed only
+        /// for the rest ([`KnownTerms`]). False in records made before 2026-12-03, which probed
+        /// all of Tr(HΣ); absent from the JSON when false, so those keep their hash.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        known_top_terms: bool,
     },
 }
 
@@ -344,8 +349,21 @@ pub fn report_from_spectrum<O: Objective + ?Sized>(
     let noise = noise_statistics(objective, theta, &hessian.top.eigenvectors, options.chunk);
     let trace_h_sigma = match options.trace_h_sigma {
         TraceHSigmaMethod::Exact => trace_h_sigma_exact(objective, theta, options.chunk),
-        TraceHSigmaMethod::Stochastic { probes, seed } => {
-            trace_h_sigma_stochastic(objective, theta, probes, seed)
+        TraceHSigmaMethod::Stochastic {
+            probes,
+            seed,
+            known_top_terms,
+        } => {
+            let known = if known_top_terms {
+                KnownTerms {
+                    eigenvalues: &hessian.top.eigenvalues,
+                    eigenvectors: &hessian.top.eigenvectors,
+                    u_sigma_u: &noise.quadratic_forms,
+                }
+            } else {
+                KnownTerms::default()
+            };
+            trace_h_sigma_stochastic(objective, theta, probes, seed, known)
         }
     };
     let isotropic = isotropic_trace_h_sigma(hessian.trace.value, noise.trace.value, dim);

@@ -177,7 +177,11 @@ fn every_number_of_a_report_equals_one_process() {
 
 #[test]
 fn stochastic_trace_h_sigma_equals_one_process() {
-    check(TraceHSigmaMethod::Stochastic { probes: 4, seed: 7 });
+    check(TraceHSigmaMethod::Stochastic {
+        probes: 4,
+        seed: 7,
+        known_top_terms: true,
+    });
 }
 
 /// θ after `steps` steps of `dynamic` from `theta`, on `objective`, with SGD's minibatches from

@@ -4,6 +4,7 @@ use crate::objectives::{assert_rel, dense_covariance, dense_top, LeastSquares};
 use curvscope_hessian::dot;
 use curvscope_metrics::{
     noise_statistics, trace_h_sigma_exact, trace_h_sigma_stochastic, Estimate, Estimator,
+    KnownTerms,
 };
 use curvscope_model::Objective;
 use rand::{Rng, SeedableRng};
@@ -87,7 +88,7 @@ fn stochastic_trace_h_sigma_within_four_stderr() {
     let hs = &h * dense_covariance(&ls.gradient_matrix(&theta));
     let truth = hs.trace();
     let probes = 2000;
-    let t = trace_h_sigma_stochastic(&ls, &theta, probes, 42);
+    let t = trace_h_sigma_stochastic(&ls, &theta, probes, 42, KnownTerms::default());
     assert_eq!(
         (t.estimator, t.probes, t.seed),
         (Estimator::Stochastic, probes, Some(42))
@@ -117,6 +118,71 @@ fn stochastic_trace_h_sigma_within_four_stderr() {
     assert!(
         (wrong.value - truth).abs() > 4.0 * wrong.stderr,
         "the uncentred variant passes: the test cannot see centring"
+    );
+}
+
+/// With every eigenpair of H known, Tr(HΣ) = Σ_j λ_j·u_jᵀΣu_j is all known terms: each probe
+/// is vᵀHv − Σ_j λ_j(u_jᵀv)² = 0 up to rounding, and the estimate is exact.
+#[test]
+fn known_terms_of_every_eigenpair_leave_nothing_to_probe() {
+    let (ls, theta) = setup();
+    let truth = (ls.hessian() * dense_covariance(&ls.gradient_matrix(&theta))).trace();
+    let h = dense_top(&ls.hessian(), D);
+    let forms = noise_statistics(&ls, &theta, &h.eigenvectors, N).quadratic_forms;
+    let known = KnownTerms {
+        eigenvalues: &h.eigenvalues,
+        eigenvectors: &h.eigenvectors,
+        u_sigma_u: &forms,
+    };
+    let t = trace_h_sigma_stochastic(&ls, &theta, 10, 3, known);
+    assert_rel(t.value, truth, 1e-10);
+    assert!(t.stderr < 1e-10 * truth, "{t:?}");
+    assert_eq!((t.estimator, t.probes), (Estimator::Stochastic, 10));
+}
+
+/// Known terms are a control variate: E[(uᵀv)²] = uᵀΣu for any u, so eigenpairs that are not
+/// H's at all (random unit vectors, made-up λ) leave the estimate unbiased; H's own top two
+/// shrink its error, with the same probes.
+#[test]
+fn known_terms_keep_the_estimate_unbiased_whatever_they_are() {
+    let (ls, theta) = setup();
+    let truth = (ls.hessian() * dense_covariance(&ls.gradient_matrix(&theta))).trace();
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let random: Vec<Vec<f64>> = (0..3)
+        .map(|_| {
+            let u: Vec<f64> = (0..D).map(|_| rng.sample(StandardNormal)).collect();
+            let norm = dot(&u, &u).sqrt();
+            u.iter().map(|x| x / norm).collect()
+        })
+        .collect();
+    let top = dense_top(&ls.hessian(), 2);
+    let probes = 2000;
+    let plain = trace_h_sigma_stochastic(&ls, &theta, probes, 8, KnownTerms::default());
+    let mut stderrs = vec![];
+    for (eigenvalues, eigenvectors) in [
+        (vec![40.0, -7.0, 0.5], random),
+        (top.eigenvalues, top.eigenvectors),
+    ] {
+        let forms = noise_statistics(&ls, &theta, &eigenvectors, N).quadratic_forms;
+        let known = KnownTerms {
+            eigenvalues: &eigenvalues,
+            eigenvectors: &eigenvectors,
+            u_sigma_u: &forms,
+        };
+        let t = trace_h_sigma_stochastic(&ls, &theta, probes, 8, known);
+        assert!(
+            (t.value - truth).abs() < 4.0 * t.stderr,
+            "{} ± {} vs {truth}",
+            t.value,
+            t.stderr
+        );
+        stderrs.push(t.stderr);
+    }
+    // Measured: ±0.99 against ±3.69 plain (Tr(HΣ) = 202.9).
+    assert!(
+        stderrs[1] < plain.stderr / 2.0,
+        "{stderrs:?} vs {}",
+        plain.stderr
     );
 }
 

@@ -1,6 +1,9 @@
 //! Exact and stochastic Tr(HΣ) on LeNet with real FashionMNIST data, at a trained point.
 
-use curvscope_metrics::{trace_h_sigma_exact, trace_h_sigma_stochastic};
+use curvscope_hessian::{extreme_eigenpairs, Eigenpairs, HessianOperator, LanczosOptions};
+use curvscope_metrics::{
+    noise_statistics, trace_h_sigma_exact, trace_h_sigma_stochastic, KnownTerms,
+};
 use curvscope_model::{
     default_data_dir, fashion_corrupted, ArchSpec, BurnObjective, Cpu, Init, Objective, Precision,
 };
@@ -19,22 +22,54 @@ fn trained_lenet(n_clean: usize, n_random: usize, steps: usize) -> (BurnObjectiv
     (obj, theta)
 }
 
+/// H's top `k` eigenpairs (Lanczos) and their exact u_jᵀΣu_j.
+fn top_terms(obj: &BurnObjective<Cpu>, theta: &[f64], k: usize) -> (Eigenpairs, Vec<f64>) {
+    let options = LanczosOptions {
+        k,
+        ..LanczosOptions::default()
+    };
+    let top = extreme_eigenpairs(&HessianOperator::new(obj, theta), &options);
+    let forms = noise_statistics(obj, theta, &top.eigenvectors, 32).quadratic_forms;
+    (top, forms)
+}
+
+fn known(top: &(Eigenpairs, Vec<f64>)) -> KnownTerms<'_> {
+    KnownTerms {
+        eigenvalues: &top.0.eigenvalues,
+        eigenvectors: &top.0.eigenvectors,
+        u_sigma_u: &top.1,
+    }
+}
+
+/// Plain and with the top 5 terms known, each within 4 of its standard errors; knowing them
+/// shrinks the error many-fold at the same probes (N = 120, 100 probes: ±323 plain, ±13.2
+/// with them, against Tr(HΣ) = 3,398).
 fn exact_within_four_stderr(obj: &BurnObjective<Cpu>, theta: &[f64], probes: usize) {
     let exact = trace_h_sigma_exact(obj, theta, 32);
-    let probed = trace_h_sigma_stochastic(obj, theta, probes, 5);
-    println!(
-        "N = {}: exact Tr(HΣ) = {:.6e}, stochastic = {:.6e} ± {:.2e} ({probes} probes)",
-        obj.n_samples(),
-        exact.value,
-        probed.value,
+    let top = top_terms(obj, theta, 5);
+    let [plain, deflated] = [KnownTerms::default(), known(&top)].map(|known| {
+        let probed = trace_h_sigma_stochastic(obj, theta, probes, 5, known);
+        println!(
+            "N = {}: exact Tr(HΣ) = {:.6e}, stochastic = {:.6e} ± {:.2e} ({probes} probes, {} \
+             known terms)",
+            obj.n_samples(),
+            exact.value,
+            probed.value,
+            probed.stderr,
+            known.eigenvalues.len()
+        );
+        assert!(
+            (exact.value - probed.value).abs() <= 4.0 * probed.stderr,
+            "exact {} vs stochastic {} ± {}",
+            exact.value,
+            probed.value,
+            probed.stderr
+        );
         probed.stderr
-    );
+    });
     assert!(
-        (exact.value - probed.value).abs() <= 4.0 * probed.stderr,
-        "exact {} vs stochastic {} ± {}",
-        exact.value,
-        probed.value,
-        probed.stderr
+        deflated < plain / 5.0,
+        "±{deflated} with the top terms known, ±{plain} without"
     );
 }
 

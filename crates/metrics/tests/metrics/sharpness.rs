@@ -2,7 +2,7 @@
 
 use crate::objectives::{assert_rel, gaussian_matrix};
 use curvscope_metrics::{
-    expected_sharpness, trace_h_sigma_stochastic, Estimator, SharpnessOptions,
+    expected_sharpness, trace_h_sigma_stochastic, Estimator, KnownTerms, SharpnessOptions,
 };
 use curvscope_model::Objective;
 use nalgebra::{DMatrix, DVector};
@@ -110,7 +110,7 @@ fn same_seed_same_bits_on_one_and_two_threads() {
         pool.install(|| {
             (
                 expected_sharpness(&q, &THETA, &options),
-                trace_h_sigma_stochastic(&q, &THETA, 50, 9),
+                trace_h_sigma_stochastic(&q, &THETA, 50, 9, KnownTerms::default()),
             )
         })
     };

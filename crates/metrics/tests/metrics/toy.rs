@@ -4,7 +4,7 @@
 use crate::objectives::{assert_rel, dense_top};
 use curvscope_metrics::{
     anisotropy_ratio, isotropic_trace_h_sigma, noise_statistics, projection_coefficient,
-    proposition1, trace_h_sigma_exact, trace_h_sigma_stochastic, LambdaMin,
+    proposition1, trace_h_sigma_exact, trace_h_sigma_stochastic, KnownTerms, LambdaMin,
 };
 use curvscope_model::Objective;
 use nalgebra::{Matrix2, Vector2};
@@ -235,7 +235,7 @@ fn sample_estimates_converge_to_population_values() {
     assert_rel(p.ill_conditioning[0].d.unwrap(), 10f64.log2(), 1e-14);
     assert!(p.ill_conditioning[0].holds);
 
-    let probed = trace_h_sigma_stochastic(&t, &W, 400, 7);
+    let probed = trace_h_sigma_stochastic(&t, &W, 400, 7, KnownTerms::default());
     assert!(
         (probed.value - exact.value).abs() < 4.0 * probed.stderr,
         "{probed:?} vs {}",
