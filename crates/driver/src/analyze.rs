@@ -95,7 +95,9 @@ pub struct AnalyzeArgs {
     /// Standard deviation σ of the expected-sharpness perturbations ν ~ N(0, σ²I).
     #[arg(long, default_value_t = 0.01, value_parser = flags::positive)]
     pub sigma: f64,
-    /// Number M of expected-sharpness (and --adaptive-sharpness-avg) perturbations (≥ 2).
+    /// Number M of expected-sharpness (and --adaptive-sharpness-avg) perturbations (≥ 2). Each
+    /// sample is L(θ+ν) − L(θ) − ∇L(θ)ᵀν: the last term has mean 0, so the estimate is the same
+    /// quantity with less noise away from a minimum (one extra gradient per checkpoint).
     #[arg(long, value_name = "M", default_value_t = 1000, value_parser = flags::count2)]
     pub samples: usize,
     /// Skip expected sharpness.

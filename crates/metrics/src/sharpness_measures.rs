@@ -7,7 +7,7 @@
 //! worst-case value here is a lower bound (exact on the quadratics of the tests).
 
 use crate::monte_carlo::probe_rng;
-use crate::sharpness::gaussian_loss_changes;
+use crate::sharpness::{gaussian_loss_changes, mean_change};
 use curvscope_hessian::{norm as l2_norm, Estimate};
 use curvscope_model::Objective;
 use rand::Rng;
@@ -283,7 +283,8 @@ pub struct AdaptiveAverageSharpness {
     pub rho: f64,
     /// L(θ).
     pub base_loss: f64,
-    /// E\[L(θ+δ)\] − L(θ), Monte Carlo with its standard error.
+    /// E\[L(θ+δ)\] − L(θ), Monte Carlo with its standard error (the mean of
+    /// L(θ+δ) − L(θ) − ∇L(θ)ᵀδ, as for expected sharpness).
     pub value: Estimate,
 }
 
@@ -300,7 +301,7 @@ pub fn adaptive_sharpness_average<O: Objective + ?Sized>(
     options: &AdaptiveAverageOptions,
 ) -> AdaptiveAverageSharpness {
     let base_loss = objective.loss(theta);
-    let deltas = gaussian_loss_changes(
+    let changes = gaussian_loss_changes(
         objective,
         theta,
         base_loss,
@@ -311,6 +312,6 @@ pub fn adaptive_sharpness_average<O: Objective + ?Sized>(
     AdaptiveAverageSharpness {
         rho: options.rho,
         base_loss,
-        value: Estimate::from_samples(&deltas, options.seed),
+        value: mean_change(&changes, options.seed),
     }
 }

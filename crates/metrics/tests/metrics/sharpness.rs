@@ -85,12 +85,22 @@ fn expected_sharpness_is_half_sigma_squared_trace() {
         "the test must resolve the value: {:?}",
         s.signed
     );
-    // L(θ+ν) − L(θ) = ∇Lᵀν + ½νᵀAν has variance σ²‖∇L‖² + σ⁴·Tr(A²)/2; the sample sd of
-    // M = 4000 such draws is within a few percent of it, 20% is > 4 of its sd.
-    let sd = (options.sigma.powi(2) * q.gradient(&THETA).norm_squared()
-        + options.sigma.powi(4) * (&q.a * &q.a).trace() / 2.0)
-        .sqrt();
-    assert_rel(s.signed.stderr * 4000f64.sqrt(), sd, 0.2);
+    // L(θ+ν) − L(θ) = ∇Lᵀν + ½νᵀAν. Each sample subtracts ∇Lᵀν (mean 0), leaving ½νᵀAν of
+    // sd σ²·√(Tr(A²)/2); the sample sd of M = 4000 such draws is within a few percent of it,
+    // 20% is > 4 of its sd. Without the subtraction it would be √(σ²‖∇L‖² + σ⁴·Tr(A²)/2):
+    // at θ far from the minimum, 4.8× as large.
+    let far: Vec<f64> = THETA.iter().map(|t| 10.0 * t).collect();
+    let at_far = expected_sharpness(&q, &far, &options);
+    assert!((at_far.signed.value - truth).abs() < 4.0 * at_far.signed.stderr);
+    let quadratic_sd = options.sigma.powi(2) * ((&q.a * &q.a).trace() / 2.0).sqrt();
+    let raw_sd =
+        (options.sigma.powi(2) * q.gradient(&far).norm_squared() + quadratic_sd.powi(2)).sqrt();
+    println!("sd {quadratic_sd} with the gradient term taken out, {raw_sd} with it");
+    assert_rel(at_far.signed.stderr * 4000f64.sqrt(), quadratic_sd, 0.2);
+    assert!(
+        raw_sd > 3.0 * quadratic_sd,
+        "the test must tell the two apart"
+    );
     assert!(s.absolute.value >= s.signed.value.abs());
 }
 

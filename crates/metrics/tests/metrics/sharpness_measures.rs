@@ -42,7 +42,8 @@ fn half_rho2_weighted_diagonal(a: &DMatrix<f64>, theta: &[f64], rho: f64) -> f64
 #[test]
 fn average_adaptive_sharpness_is_half_rho_squared_weighted_diagonal() {
     let q = dense_quadratic();
-    // away from the minimum: the gradient term ∇Lᵀδ has mean zero and only adds noise
+    // away from the minimum, where the gradient term ∇Lᵀδ (mean zero, subtracted from each
+    // sample) would add most of the noise
     let theta = [0.3, -1.0, 0.9, 1.7, -0.2, 1.4];
     let options = AdaptiveAverageOptions {
         rho: 0.3,
@@ -65,6 +66,22 @@ fn average_adaptive_sharpness_is_half_rho_squared_weighted_diagonal() {
         s.value.stderr < 0.1 * truth,
         "the test must resolve the value: {:?}",
         s.value
+    );
+    // δ = Cz with C = diag(ρ|θ|): what is left, ½zᵀCACz, has sd √(Tr((CAC)²)/2); with the
+    // gradient term it would be √(‖C∇L‖² + Tr((CAC)²)/2), 1.8× as large here. 20% is > 4 sd of
+    // a sample sd.
+    let c = DMatrix::from_diagonal(&DVector::from_iterator(
+        theta.len(),
+        theta.iter().map(|t| options.rho * t.abs()),
+    ));
+    let cac = &c * &q.a * &c;
+    let quadratic_sd = ((&cac * &cac).trace() / 2.0).sqrt();
+    let gradient = DVector::from_vec(q.grad(&theta));
+    let raw_sd = ((&c * gradient).norm_squared() + quadratic_sd.powi(2)).sqrt();
+    assert_rel(s.value.stderr * 4000f64.sqrt(), quadratic_sd, 0.2);
+    assert!(
+        raw_sd > 1.5 * quadratic_sd,
+        "{raw_sd} vs {quadratic_sd}: the test must tell the two apart"
     );
 }
 
