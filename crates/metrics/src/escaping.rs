@@ -103,6 +103,11 @@ pub fn trace_h_sigma_stochastic<O: Objective + ?Sized>(
     known: KnownTerms,
 ) -> Estimate {
     let n = objective.n_samples();
+    assert!(
+        known.eigenvectors.len() == known.eigenvalues.len()
+            && known.u_sigma_u.len() == known.eigenvalues.len(),
+        "one eigenvector and one u_jᵀΣu_j per known eigenvalue"
+    );
     let samples = monte_carlo(probes, seed, objective.collective().is_none(), |rng| {
         let w = centred_gaussian_weights(n, (n as f64).sqrt().recip(), rng);
         let v = objective.weighted_grad(theta, &w);

@@ -333,8 +333,9 @@ pub fn analyze_checkpoint<O: Objective + ?Sized>(
 ///
 /// Cost: one pass of N per-sample gradients for Σ's statistics, one more with N HVPs for exact
 /// Tr(HΣ) (stochastic: a weighted gradient and an HVP per probe), one more when `sigma_top_k`
-/// is non-zero, one more for diag(Σ) when `hessian.diagonal` is known, plus M loss evaluations
-/// for sharpness (and for average adaptive sharpness), and T gradients and T + 2 losses for each
+/// is non-zero, one more for diag(Σ) when `hessian.diagonal` is known, plus a gradient and M
+/// loss evaluations for sharpness (and for average adaptive sharpness), and T gradients and
+/// T + 2 losses for each
 /// worst-case sharpness asked for (T ascent iterations).
 ///
 /// # Panics

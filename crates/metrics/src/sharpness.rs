@@ -38,12 +38,18 @@ pub struct ExpectedSharpness {
     /// L(θ).
     pub base_loss: f64,
     /// E\[L(θ+ν)\] − L(θ), the definition (Neyshabur et al. 2017). For a quadratic it equals
-    /// σ²·Tr(H)/2. Estimated as the mean of L(θ+ν) − L(θ) − ∇L(θ)ᵀν (see
-    /// [`gaussian_loss_changes`]).
+    /// σ²·Tr(H)/2. Estimated as the mean of L(θ+ν) − L(θ) − ∇L(θ)ᵀν: the subtracted term has
+    /// mean 0 exactly, so the estimate is unbiased, without the gradient's share of the noise.
     pub signed: Estimate,
-    /// E|L(θ+ν) − L(θ)|, what the paper's released code computes; ≥ |`signed`|, and unlike it
-    /// counts loss decreases as sharpness too.
+    /// E|L(θ+ν) − L(θ)|, what the paper's released code computes: the mean of the raw changes.
+    /// Its expectation is ≥ |`signed`'s| and, unlike it, counts loss decreases as sharpness too;
+    /// the two estimates need not be so ordered (`signed`'s samples subtract ∇Lᵀν).
     pub absolute: Estimate,
+    /// Whether `signed`'s samples subtracted ∇L(θ)ᵀν, as every record since 2026-12-03 does;
+    /// false in the records made before (averages of L(θ+ν) − L(θ) alone: the same quantity
+    /// with a larger error), which an analysis under the same options still reuses.
+    #[serde(default)]
+    pub gradient_term_subtracted: bool,
 }
 
 /// Expected sharpness at θ: M perturbations ν ~ N(0, σ²I), evaluated in parallel (rayon). Each
@@ -69,8 +75,9 @@ pub fn expected_sharpness<O: Objective + ?Sized>(
     ExpectedSharpness {
         sigma: options.sigma,
         base_loss,
-        signed: mean_change(&changes, options.seed),
+        signed: mean_without_gradient_term(&changes, options.seed),
         absolute: Estimate::from_samples(&absolute, options.seed),
+        gradient_term_subtracted: true,
     }
 }
 
@@ -82,10 +89,9 @@ pub(crate) struct LossChange {
 
 /// E\[L(θ+ν)\] − L(θ) as the mean of L(θ+ν) − L(θ) − ∇L(θ)ᵀν: ν has mean 0, so the subtracted
 /// term's mean is exactly 0 (a control variate) and the estimate is unbiased; its variance
-/// loses the term's σ²‖∇L‖², most of the Monte-Carlo noise away from a minimum (LeNet after 50
-/// SGD steps of the demo: ‖∇L‖ = 2.6, σ = 0.01). Records made before 2026-12-03 under the same
-/// options averaged L(θ+ν) − L(θ) alone: the same quantity with a larger, equally honest error.
-pub(crate) fn mean_change(changes: &[LossChange], seed: u64) -> Estimate {
+/// loses the term's σ²‖∇L‖², most of the Monte-Carlo noise away from a minimum (the demo's SGD
+/// after 50 steps: ‖∇L‖ = 2.6, σ = 0.01, M = 50, standard error 4.2e-3 → 1.3e-3).
+pub(crate) fn mean_without_gradient_term(changes: &[LossChange], seed: u64) -> Estimate {
     let centred: Vec<f64> = changes.iter().map(|c| c.change - c.linear).collect();
     Estimate::from_samples(&centred, seed)
 }

@@ -7,7 +7,7 @@
 //! worst-case value here is a lower bound (exact on the quadratics of the tests).
 
 use crate::monte_carlo::probe_rng;
-use crate::sharpness::{gaussian_loss_changes, mean_change};
+use crate::sharpness::{gaussian_loss_changes, mean_without_gradient_term};
 use curvscope_hessian::{norm as l2_norm, Estimate};
 use curvscope_model::Objective;
 use rand::Rng;
@@ -286,6 +286,9 @@ pub struct AdaptiveAverageSharpness {
     /// E\[L(θ+δ)\] − L(θ), Monte Carlo with its standard error (the mean of
     /// L(θ+δ) − L(θ) − ∇L(θ)ᵀδ, as for expected sharpness).
     pub value: Estimate,
+    /// As [`ExpectedSharpness::gradient_term_subtracted`](crate::ExpectedSharpness).
+    #[serde(default)]
+    pub gradient_term_subtracted: bool,
 }
 
 /// Average-case adaptive sharpness of Andriushchenko et al. (ICML 2023) with c = |θ| on the
@@ -312,6 +315,7 @@ pub fn adaptive_sharpness_average<O: Objective + ?Sized>(
     AdaptiveAverageSharpness {
         rho: options.rho,
         base_loss,
-        value: mean_change(&changes, options.seed),
+        value: mean_without_gradient_term(&changes, options.seed),
+        gradient_term_subtracted: true,
     }
 }

@@ -6,6 +6,7 @@ use curvscope_hessian::{dense_eigenvalues, HessianOperator};
 use curvscope_metrics::{
     analyze_checkpoint, condition_ks, proposition1, report_from_spectrum, CurvatureOptions,
     Estimate, HessianSpectrum, LambdaMin, Proposition1, Report, ReportOptions, SharpnessOptions,
+    TraceHSigmaMethod,
 };
 use nalgebra::DMatrix;
 
@@ -100,6 +101,40 @@ fn report_agrees_with_dense_truth_and_round_trips() {
 /// Proposition 1's numbers against dense algebra on H and Σ: â, the ratio and the bound
 /// â·λ₁²·D/Tr(H)² (a bound without its factor D = 8 would be 8× off), and for positive
 /// semidefinite H and Σ, Tr(HΣ) ≥ λ₁u₁ᵀΣu₁, which is exactly bound ≤ ratio.
+/// `known_top_terms` reaches the estimator: with all D eigenpairs of H known, the stochastic
+/// Tr(HΣ) is all known terms (exact, no error); without them its probes carry an error.
+#[test]
+fn stochastic_trace_h_sigma_adds_the_top_terms_only_when_asked() {
+    let (n, d) = (60, 8);
+    let ls = LeastSquares::random(n, d, 17);
+    let theta = vec![0.5; d];
+    let h = ls.hessian();
+    let truth = (&h * dense_covariance(&ls.gradient_matrix(&theta))).trace();
+    let hessian = HessianSpectrum {
+        top: dense_top(&h, d),
+        trace: Estimate::exact(h.trace(), d),
+        diagonal: None,
+        lambda_min: None,
+        density: None,
+        dense: None,
+    };
+    let [known, plain] = [true, false].map(|known_top_terms| {
+        let options = ReportOptions {
+            trace_h_sigma: TraceHSigmaMethod::Stochastic {
+                probes: 10,
+                seed: 4,
+                known_top_terms,
+            },
+            sharpness: None,
+            ..ReportOptions::default()
+        };
+        report_from_spectrum(&ls, &theta, &hessian, &options).trace_h_sigma
+    });
+    assert_rel(known.value, truth, 1e-10);
+    assert!(known.stderr < 1e-10 * truth, "{known:?}");
+    assert!(plain.stderr > 1e-3 * truth, "{plain:?}");
+}
+
 fn check_against_dense_algebra(p: &Proposition1, h: &DMatrix<f64>, sigma: &DMatrix<f64>) {
     let d = h.nrows() as f64;
     let eig = h.clone().symmetric_eigen();
