@@ -98,9 +98,6 @@ fn report_agrees_with_dense_truth_and_round_trips() {
     assert_eq!(serde_json::from_str::<Report>(&json).unwrap(), report);
 }
 
-/// Proposition 1's numbers against dense algebra on H and Σ: â, the ratio and the bound
-/// â·λ₁²·D/Tr(H)² (a bound without its factor D = 8 would be 8× off), and for positive
-/// semidefinite H and Σ, Tr(HΣ) ≥ λ₁u₁ᵀΣu₁, which is exactly bound ≤ ratio.
 /// `known_top_terms` reaches the estimator: with all D eigenpairs of H known, the stochastic
 /// Tr(HΣ) is all known terms (exact, no error); without them its probes carry an error.
 #[test]
@@ -135,6 +132,9 @@ fn stochastic_trace_h_sigma_adds_the_top_terms_only_when_asked() {
     assert!(plain.stderr > 1e-3 * truth, "{plain:?}");
 }
 
+/// Proposition 1's numbers against dense algebra on H and Σ: â, the ratio and the bound
+/// â·λ₁²·D/Tr(H)² (a bound without its factor D = 8 would be 8× off), and for positive
+/// semidefinite H and Σ, Tr(HΣ) ≥ λ₁u₁ᵀΣu₁, which is exactly bound ≤ ratio.
 fn check_against_dense_algebra(p: &Proposition1, h: &DMatrix<f64>, sigma: &DMatrix<f64>) {
     let d = h.nrows() as f64;
     let eig = h.clone().symmetric_eigen();
