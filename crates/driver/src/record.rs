@@ -24,7 +24,8 @@ pub const PROP1_CSV: &str = "prop1.csv";
 pub const SPECTRUM_CSV: &str = "spectrum.csv";
 /// The SLQ spectral density (only with `--density`).
 pub const DENSITY_CSV: &str = "density.csv";
-/// Tr(H) and Tr(Σ) per named tensor of θ (only for nets with an exact diag(H)).
+/// Tr(H) and Tr(Σ) per named tensor of θ (for nets with an exact diag(H), and for any net with
+/// `--full-spectrum`).
 pub const LAYERS_CSV: &str = "layers.csv";
 /// The checkpoints that could not be analyzed, with why.
 pub const FAILURES_CSV: &str = "failures.csv";

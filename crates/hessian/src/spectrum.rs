@@ -115,9 +115,9 @@ pub struct DenseSpectrum {
     /// pairs within one block of [`crate::LinearOperator::block_starts`] for
     /// [`dense_eigenvalues`]).
     pub asymmetry: f64,
-    /// The trace: the sum of the assembled diagonal, each entry eᵢᵀAeᵢ as the operator gave it
-    /// (for a Hessian, exact HVPs: Tr(H) exactly, for any network).
-    pub trace: f64,
+    /// The assembled diagonal, each entry eᵢᵀAeᵢ as the operator gave it (for a Hessian, exact
+    /// HVPs: diag(H) exactly, for any network).
+    pub diagonal: Vec<f64>,
 }
 
 impl DenseSpectrum {
@@ -132,7 +132,7 @@ impl DenseSpectrum {
     /// use curvscope_hessian::DenseSpectrum;
     /// let s = DenseSpectrum::of_matrix(faer::mat![[2.0, 1.0], [1.5, 2.0]]);
     /// assert!((s.eigenvalues[0] - 3.25).abs() < 1e-12 && (s.asymmetry - 0.25).abs() < 1e-15);
-    /// assert_eq!(s.trace, 4.0);
+    /// assert_eq!(s.trace(), 4.0);
     /// ```
     pub fn of_matrix(a: Mat<f64>) -> Self {
         assert_eq!(a.nrows(), a.ncols(), "a square matrix");
@@ -158,7 +158,7 @@ impl DenseSpectrum {
             }
         }
         let asymmetry = if scale == 0.0 { 0.0 } else { skew / scale };
-        let trace = (0..d).map(|j| a[(j, j)]).sum();
+        let diagonal = (0..d).map(|j| a[(j, j)]).collect();
         let mut eigenvalues = a
             .self_adjoint_eigenvalues(Side::Lower)
             .expect("the symmetric eigenvalue iteration converges on finite matrices");
@@ -166,8 +166,13 @@ impl DenseSpectrum {
         Self {
             eigenvalues,
             asymmetry,
-            trace,
+            diagonal,
         }
+    }
+
+    /// The trace: the sum of [`DenseSpectrum::diagonal`] (Tr(H) exactly, for any network).
+    pub fn trace(&self) -> f64 {
+        self.diagonal.iter().sum()
     }
 
     /// max |λ|, the scale the counts below are relative to (λ₁ at a minimum).
@@ -180,7 +185,7 @@ impl DenseSpectrum {
     /// ```
     /// use curvscope_hessian::DenseSpectrum;
     /// let s = DenseSpectrum { eigenvalues: vec![10.0, 1e-9, -1e-9, -0.5], asymmetry: 0.0,
-    ///     trace: 9.5 };
+    ///     diagonal: vec![9.5, 0.0, 0.0, 0.0] };
     /// assert_eq!(s.count_negative(1e-6), 1);
     /// assert_eq!(s.count_near_zero(1e-6), 2);
     /// ```

@@ -72,7 +72,8 @@ pub struct HessianSpectrum {
     /// Tr(H): exact where the objective has an exact diagonal or the whole spectrum was
     /// computed ([`HessianSpectrum::compute_with_dense_spectrum`]), else deflated Hutchinson.
     pub trace: Estimate,
-    /// diag(H), where the objective computes it exactly ([`Objective::hessian_diagonal`]).
+    /// diag(H), where the objective computes it exactly ([`Objective::hessian_diagonal`]) or
+    /// the whole matrix was assembled (its diagonal, from exact HVPs): per-tensor traces.
     #[serde(default)]
     pub diagonal: Option<Vec<f64>>,
     /// Smallest eigenvalue and whether it converged, if computed; flags negative curvature
@@ -147,10 +148,10 @@ impl HessianSpectrum {
                 converged: smallest.converged,
             }
         });
-        let diagonal = objective.hessian_diagonal(theta);
-        let trace = match (&diagonal, &dense) {
+        let exact_diagonal = objective.hessian_diagonal(theta);
+        let trace = match (&exact_diagonal, &dense) {
             (Some(diagonal), _) => Estimate::exact(diagonal.iter().sum(), objective.n_samples()),
-            (None, Some(dense)) => Estimate::exact(dense.trace, theta.len()),
+            (None, Some(dense)) => Estimate::exact(dense.trace(), theta.len()),
             (None, None) => {
                 deflated_hutchinson(
                     &h,
@@ -165,6 +166,7 @@ impl HessianSpectrum {
             .density
             .as_ref()
             .map(|slq_options| slq(&h, slq_options));
+        let diagonal = exact_diagonal.or_else(|| dense.as_ref().map(|d| d.diagonal.clone()));
         Self {
             top,
             trace,

@@ -34,12 +34,12 @@ pub struct WholeSpectrum {
 /// use curvscope_hessian::DenseSpectrum;
 /// use curvscope_metrics::whole_spectrum;
 ///
-/// let dense = DenseSpectrum { eigenvalues: vec![4.0, 2.0, 0.0, -1.0], asymmetry: 0.0, trace: 5.0 };
+/// let dense = DenseSpectrum { eigenvalues: vec![4.0, 2.0, 0.0, -1.0], asymmetry: 0.0, diagonal: vec![1.0, 1.0, 1.0, 2.0] };
 /// let w = whole_spectrum(&dense, &[4.0, 2.0 + 2e-9]);
 /// assert_eq!((w.negative, w.near_zero), (1, 1));
 /// assert!((w.lanczos_max_rel_diff - 5e-10).abs() < 1e-15);
 /// // A dead network's H = 0: both methods find it exactly.
-/// let zero = DenseSpectrum { eigenvalues: vec![0.0; 3], asymmetry: 0.0, trace: 0.0 };
+/// let zero = DenseSpectrum { eigenvalues: vec![0.0; 3], asymmetry: 0.0, diagonal: vec![0.0; 3] };
 /// assert_eq!(whole_spectrum(&zero, &[0.0]).lanczos_max_rel_diff, 0.0);
 /// ```
 pub fn whole_spectrum(dense: &DenseSpectrum, lanczos_top: &[f64]) -> WholeSpectrum {

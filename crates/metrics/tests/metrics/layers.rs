@@ -219,6 +219,18 @@ fn tanh_mlp_and_toy2d_are_refused_and_fall_back_to_hutchinson() {
     };
     let report = report_from_spectrum(&tanh, &theta, &whole, &options);
     assert_eq!(report.trace_h, whole.trace);
+    // The assembled diagonal is diag(H) for tanh too, and splits Tr(H) by tensor (layers.csv).
+    let diagonal = whole.diagonal.as_ref().expect("the assembled diagonal");
+    for (got, want) in diagonal.iter().zip(h.diagonal().iter()) {
+        assert!((got - want).abs() <= 1e-12 * h.amax(), "{got} vs {want}");
+    }
+    assert_eq!(
+        report.layers.len(),
+        6,
+        "three linear layers' weights and biases"
+    );
+    let by_tensor: f64 = report.layers.iter().map(|l| l.trace_h).sum();
+    assert!((by_tensor - h.trace()).abs() <= 1e-12 * h.amax());
     assert_eq!(report.proposition1.ill_conditioning_k_max, tanh.dim() - 1);
     assert_eq!(
         report.hessian_eigenvalues.len(),
