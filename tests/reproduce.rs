@@ -474,9 +474,9 @@ fn quick_fashion_writes_fig3_curves_from_theta_gd_and_fig5_spectrum() {
             assert!((0.0..=1.0).contains(&acc), "{p:?}");
         }
         assert!(number(&p[5]) > 0.0, "M = 10 samples have a spread: {p:?}");
-        // The authors' E|ΔL| over the same perturbations: at least |E ΔL|, with a spread too.
-        let (signed, abs) = (number(&p[4]), number(&p[6]));
-        assert!(abs >= signed.abs() * (1.0 - 1e-12), "{p:?}");
+        // The authors' E|ΔL| over the same perturbations, with a spread too (not ordered
+        // against the signed estimate, whose samples subtract ∇Lᵀν).
+        assert!(number(&p[6]) >= 0.0, "{p:?}");
         assert!(number(&p[7]) > 0.0, "{p:?}");
     }
     // Every dynamic starts at θ*_GD: GD's last snapshot, with GD's own accuracies.
