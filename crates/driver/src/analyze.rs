@@ -82,8 +82,9 @@ pub struct AnalyzeArgs {
     /// costs N per-sample gradients and N Hessian-vector products). The top-k eigenpairs'
     /// terms λ_j·u_jᵀΣu_j are added exactly and only the rest is probed: far smaller errors
     /// where the noise lines up with the curvature (measured on LeNet with 120 samples after 10
-    /// GD steps: ±13 instead of ±323 at 100 probes), still unbiased. With few probes the stated standard error is itself rough:
-    /// use tens of probes at least. Formerly `--tr-h-sigma-probes`, still accepted.
+    /// GD steps: ±13 instead of ±323 at 100 probes), still unbiased. With few probes the stated
+    /// standard error is itself rough: use tens of probes at least. Formerly
+    /// `--tr-h-sigma-probes`, still accepted.
     #[arg(long, value_name = "P", alias = "tr-h-sigma-probes", value_parser = flags::count2)]
     pub trace_h_sigma_probes: Option<usize>,
     /// Top eigenpairs of Σ to compute and compare with H's (JSON reports only); holds all N
