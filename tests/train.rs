@@ -739,3 +739,100 @@ fn a_run_on_labels_of_the_earlier_stream_resumes_on_them() {
     let first = recorded(&from.join("step-000000/checkpoint.json"));
     assert_eq!(first["dataset"], serde_json::to_value(&earlier).unwrap());
 }
+
+/// θ₀ draws on a seed of its own (run.json's `init_seed`): step 0's noise reads stream 0 of
+/// `--seed`, and before 2026-12-03 θ₀ did too, so with `--init normal` gld-const's first ε was
+/// θ₀ rescaled (correlation 1). Here ε₀ = (θ₁ of gd − θ₁ of gld-const)/η from one θ₀, and its
+/// correlation with θ₀ is that of independent draws (|r| < 4/√D).
+#[test]
+fn theta0_and_step_zero_noise_share_no_numbers() {
+    use curvscope_metrics::{purpose_seed, Purpose};
+    use curvscope_model::Init;
+    let dir = tempfile::tempdir().unwrap();
+    let flags = |dynamic| {
+        let flags = [
+            "--dynamic",
+            dynamic,
+            "--init",
+            "normal",
+            "--precision",
+            "f64",
+        ];
+        let short = ["--steps", "1", "--snapshot-every", "1", "--noise-std", "1"];
+        match dynamic {
+            "gd" => flags.to_vec(),
+            _ => [&flags[..], &short[..]].concat(),
+        }
+    };
+    let theta = |run: &Path, step: &str| load_checkpoint(&run.join(step)).unwrap();
+    let (gd, gld) = (dir.path().join("gd"), dir.path().join("gld"));
+    train_ok(
+        &gd,
+        &[&flags("gd")[..], &["--steps", "1", "--snapshot-every", "1"]].concat(),
+    );
+    train_ok(&gld, &flags("gld-const"));
+    let theta0 = theta(&gd, "step-000000");
+    assert_eq!(theta0.theta, theta(&gld, "step-000000").theta);
+    let init = Init::Normal { std: 0.02 };
+    let own_seed = purpose_seed(0, Purpose::InitialTheta);
+    assert_eq!(theta0.theta, theta0.meta.arch.init(init, own_seed));
+    assert_ne!(theta0.theta, theta0.meta.arch.init(init, 0));
+    let run_json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(gld.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run_json["init_seed"], own_seed);
+
+    let (one_gd, one_gld) = (theta(&gd, "step-000001"), theta(&gld, "step-000001"));
+    let eps: Vec<f64> = (one_gd.theta.iter().zip(&one_gld.theta))
+        .map(|(a, b)| (a - b) / 0.1)
+        .collect();
+    let d = eps.len() as f64;
+    let norm = |x: &[f64]| x.iter().map(|v| v * v).sum::<f64>().sqrt();
+    // ε₀ ~ N(0, I) for --noise-std 1: its squared norm is D within a few √(2D).
+    assert!(
+        (norm(&eps).powi(2) - d).abs() < 5.0 * (2.0 * d).sqrt(),
+        "‖ε₀‖² = {}",
+        norm(&eps).powi(2)
+    );
+    let dot: f64 = eps.iter().zip(&theta0.theta).map(|(e, t)| e * t).sum();
+    let correlation = dot / (norm(&eps) * norm(&theta0.theta));
+    assert!(
+        correlation.abs() < 4.0 / d.sqrt(),
+        "corr(ε₀, θ₀) = {correlation}"
+    );
+}
+
+/// A run.json written before θ₀ had its own seed (no `init_seed`) resumes from the θ₀ it drew
+/// then, from `--seed` itself, and stays without one.
+#[test]
+fn a_run_from_before_init_seed_resumes_on_its_theta0() {
+    use curvscope_model::Init;
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let flags = [
+        "--dynamic",
+        "sgd",
+        "--init",
+        "normal",
+        "--precision",
+        "f64",
+        "--seed",
+        "5",
+    ];
+    train_ok(&run, &[&flags[..], &["--stop-after-steps", "5"]].concat());
+    // What the earlier curvscope left: run.json without init_seed, killed before a snapshot.
+    let file = run.join("run.json");
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert!(json.as_object_mut().unwrap().remove("init_seed").is_some());
+    std::fs::write(&file, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+    std::fs::remove_dir_all(run.join("step-000000")).unwrap();
+    std::fs::remove_file(run.join("run.csv")).unwrap();
+
+    train_ok(&run, &[&flags[..], &["--resume"]].concat());
+    let theta0 = load_checkpoint(&run.join("step-000000")).unwrap();
+    let earlier = theta0.meta.arch.init(Init::Normal { std: 0.02 }, 5);
+    assert_eq!(theta0.theta, earlier);
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert!(json.get("init_seed").is_none(), "{json}");
+    assert!(run.join("step-000040").is_dir());
+}

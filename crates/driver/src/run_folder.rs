@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{ensure, Context, Result};
-use curvscope_metrics::DescentOptions;
+use curvscope_metrics::{purpose_seed, DescentOptions, Purpose};
 use curvscope_model::checkpoint::{META_FILE, MODEL_FILE};
 use curvscope_model::files::{is_atomic_write_leftover, write_atomic};
 use curvscope_model::{
@@ -50,11 +50,28 @@ pub struct RunConfig {
     pub snapshot_every: u64,
     /// θ₀'s random initialisation, or `None` with `init_from`.
     pub init: Option<Init>,
+    /// The seed θ₀ is drawn from with `init`: the seed's own [`Purpose::InitialTheta`] seed.
+    /// A run.json written before 2026-12-03 has none: its θ₀ was drawn from the seed itself,
+    /// on the stream step 0's noise reads, and it resumes so ([`RunConfig::theta0_seed`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_seed: Option<u64>,
     pub init_from: Option<PathBuf>,
     pub precision: Precision,
 }
 
 impl RunConfig {
+    /// `init_seed` for a run whose θ₀ is drawn (`init`), unless `shares_step_zero_stream`
+    /// (a resumed run.json without one).
+    pub fn init_seed(init: Option<Init>, seed: u64, shares_step_zero_stream: bool) -> Option<u64> {
+        (init.is_some() && !shares_step_zero_stream)
+            .then(|| purpose_seed(seed, Purpose::InitialTheta))
+    }
+
+    /// The seed of θ₀'s draw: `init_seed`, or the run's seed where run.json predates it.
+    pub fn theta0_seed(&self) -> u64 {
+        self.init_seed.unwrap_or(self.descent.seed)
+    }
+
     /// What each of the run's checkpoints records of it (before the per-snapshot extras).
     fn snapshot_meta(&self, step: u64) -> CheckpointMeta {
         CheckpointMeta {

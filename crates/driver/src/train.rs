@@ -88,7 +88,8 @@ pub struct TrainArgs {
     /// Standard deviation of --init normal (refused with any other --init).
     #[arg(long, default_value_t = DEFAULT_INIT_STD, value_parser = flags::positive)]
     init_std: f64,
-    /// Seed of θ₀ and of every step's noise (ChaCha8, stream = step number).
+    /// Seed of θ₀ and of every step's noise: step t draws ChaCha8(seed) on stream t, θ₀ on a
+    /// seed of its own derived from this one (run.json's init_seed), so they share no numbers.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Precision of the model's arithmetic; checkpoints are stored in it (θ is kept exactly
@@ -274,10 +275,14 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
     let (arch, theta_init, start_data) = architecture(&args)?;
     // A resumed run goes on with the data its run.json records, and a run from --init-from with
     // its start's, drawn as curvscope drew them then (`load_dataset_as_recorded`).
+    let recorded_run = args.resume.then(|| recorded_run(&args.out)).flatten();
     let (recorded, recorded_eval) = match args.resume {
-        true => recorded_datasets(&args.out),
+        true => recorded_datasets(recorded_run.as_ref()),
         false => (start_data, None),
     };
+    // A run.json from before θ₀ had a seed of its own resumes with the θ₀ it drew then.
+    let shares_step_zero_stream =
+        job.leaders(recorded_run.is_some_and(|run| run.get("init_seed").is_none()));
     let data = load_dataset_as_recorded(&args.data, args.data_seed, recorded.as_ref())?;
     let options = DescentOptions {
         dynamic: args.dynamic,
@@ -326,6 +331,11 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
         .as_deref()
         .map(|spec| load_dataset_as_recorded(spec, args.data_seed, recorded_eval.as_ref()))
         .transpose()?;
+    let init = match (&args.init_from, args.init) {
+        (Some(_), _) => None,
+        (None, InitKind::Pytorch) => Some(Init::PyTorch),
+        (None, InitKind::Normal) => Some(Init::Normal { std: args.init_std }),
+    };
     let config = RunConfig {
         arch: arch.clone(),
         data: args.data.clone(),
@@ -337,11 +347,8 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
         lr: args.lr,
         steps: args.steps,
         snapshot_every: args.snapshot_every,
-        init: match (&args.init_from, args.init) {
-            (Some(_), _) => None,
-            (None, InitKind::Pytorch) => Some(Init::PyTorch),
-            (None, InitKind::Normal) => Some(Init::Normal { std: args.init_std }),
-        },
+        init,
+        init_seed: RunConfig::init_seed(init, args.seed, shares_step_zero_stream),
         // Absolute: the same relative path from another folder is another start.
         init_from: args
             .init_from
@@ -371,7 +378,7 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
         .transpose()?;
 
     // θ₀ is drawn again as it was, so a resume needs no step-000000 folder.
-    let theta0 = initial_theta(&config, theta_init, args.seed);
+    let theta0 = initial_theta(&config, theta_init);
     // Rank 0 alone reads and writes --out: the other ranks need not see it.
     // Two trainings into one --out (a resume started twice) would interleave their snapshots;
     // a resume of a folder that is not there makes none.
@@ -517,14 +524,18 @@ fn fresh_start(out: &std::path::Path, theta0: &[f64]) -> Result<Start> {
     Ok(Start::at_zero(theta0))
 }
 
-/// run.json's records of the training and evaluation data in `out`, where it can be read
-/// (`resume_point` says why not).
-fn recorded_datasets(out: &Path) -> (Option<DatasetInfo>, Option<DatasetInfo>) {
-    let run = std::fs::read(out.join(RUN_JSON))
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+/// run.json in `out` as JSON, where it can be read (`resume_point` says why not).
+fn recorded_run(out: &Path) -> Option<serde_json::Value> {
+    let bytes = std::fs::read(out.join(RUN_JSON)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// `run`'s records of the training and evaluation data.
+fn recorded_datasets(
+    run: Option<&serde_json::Value>,
+) -> (Option<DatasetInfo>, Option<DatasetInfo>) {
     let info = |field: &str| {
-        let value = run.as_ref()?.get(field)?;
+        let value = run?.get(field)?;
         serde::Deserialize::deserialize(value).ok()
     };
     (info("dataset"), info("eval_dataset"))
@@ -624,10 +635,10 @@ fn resume_point(args: &TrainArgs, config: &RunConfig, theta0: &[f64]) -> Result<
 
 /// θ₀: the --init-from checkpoint's θ, else a draw of the configured initialisation, in the
 /// run's precision.
-fn initial_theta(config: &RunConfig, from: Option<Vec<f64>>, seed: u64) -> Vec<f64> {
+fn initial_theta(config: &RunConfig, from: Option<Vec<f64>>) -> Vec<f64> {
     let mut theta = from.unwrap_or_else(|| {
         let init = config.init.expect("set without --init-from");
-        config.arch.init(init, seed)
+        config.arch.init(init, config.theta0_seed())
     });
     config.precision.round(&mut theta);
     theta

@@ -42,6 +42,10 @@ pub enum Purpose {
     /// draws (the step's stream 0), and the sign Lanczos gives each eigenvector would follow
     /// the noise's coefficients along it — noise with a non-zero mean.
     NoiseShape = 13,
+    /// θ₀'s random initialisation in `train` (since 2026-12-03): step t's noise reads stream t
+    /// of the run's seed itself, so θ₀ drawn from that seed's stream 0 made step 0's Gaussian
+    /// noise a rescaled copy of θ₀ (with `--init normal`).
+    InitialTheta = 14,
 }
 
 /// The seed of `purpose` under the master `seed`: the first 64 bits of ChaCha8(`seed`) on
