@@ -745,7 +745,7 @@ fn a_run_on_labels_of_the_earlier_stream_resumes_on_them() {
 /// θ₀ rescaled (correlation 1). Here ε₀ = (θ₁ of gd − θ₁ of gld-const)/η from one θ₀, and its
 /// correlation with θ₀ is that of independent draws (|r| < 4/√D).
 #[test]
-fn theta0_and_step_zero_noise_share_no_numbers() {
+fn theta0_is_independent_of_step_zero_noise() {
     use curvscope_metrics::{purpose_seed, Purpose};
     use curvscope_model::Init;
     let dir = tempfile::tempdir().unwrap();
@@ -802,15 +802,16 @@ fn theta0_and_step_zero_noise_share_no_numbers() {
 }
 
 /// A run.json written before θ₀ had its own seed (no `init_seed`) resumes from the θ₀ it drew
-/// then, from `--seed` itself, and stays without one.
+/// then, from `--seed` itself, and stays without one; gld-const's ρ, set at θ₀, is that θ₀'s
+/// on a resume from a later snapshot too.
 #[test]
 fn a_run_from_before_init_seed_resumes_on_its_theta0() {
     use curvscope_model::Init;
     let dir = tempfile::tempdir().unwrap();
-    let run = dir.path().join("run");
+    let (run, fresh) = (dir.path().join("run"), dir.path().join("fresh"));
     let flags = [
         "--dynamic",
-        "sgd",
+        "gld-const",
         "--init",
         "normal",
         "--precision",
@@ -818,21 +819,31 @@ fn a_run_from_before_init_seed_resumes_on_its_theta0() {
         "--seed",
         "5",
     ];
+    train_ok(&fresh, &flags);
     train_ok(&run, &[&flags[..], &["--stop-after-steps", "5"]].concat());
     // What the earlier curvscope left: run.json without init_seed, killed before a snapshot.
     let file = run.join("run.json");
-    let mut json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let read = |file: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap()
+    };
+    let mut json = read(&file);
     assert!(json.as_object_mut().unwrap().remove("init_seed").is_some());
     std::fs::write(&file, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
     std::fs::remove_dir_all(run.join("step-000000")).unwrap();
     std::fs::remove_file(run.join("run.csv")).unwrap();
 
+    train_ok(
+        &run,
+        &[&flags[..], &["--resume", "--stop-after-steps", "15"]].concat(),
+    );
     train_ok(&run, &[&flags[..], &["--resume"]].concat());
     let theta0 = load_checkpoint(&run.join("step-000000")).unwrap();
     let earlier = theta0.meta.arch.init(Init::Normal { std: 0.02 }, 5);
     assert_eq!(theta0.theta, earlier);
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
-    assert!(json.get("init_seed").is_none(), "{json}");
-    assert!(run.join("step-000040").is_dir());
+    assert!(read(&file).get("init_seed").is_none());
+    let rho =
+        |run: &Path, step: &str| read(&run.join(step).join("checkpoint.json"))["noise_std"].clone();
+    assert!(rho(&run, "step-000000").is_f64());
+    assert_eq!(rho(&run, "step-000040"), rho(&run, "step-000000"));
+    assert_ne!(rho(&run, "step-000040"), rho(&fresh, "step-000040"));
 }

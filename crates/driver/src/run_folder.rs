@@ -38,7 +38,8 @@ pub struct RunConfig {
     pub dataset: DatasetInfo,
     pub eval_data: Option<String>,
     pub eval_dataset: Option<DatasetInfo>,
-    /// The dynamic and every setting of its noise, the seed included (which also draws θ₀),
+    /// The dynamic and every setting of its noise, the seed included (θ₀'s `init_seed` derives
+    /// from it),
     /// as run.json's top-level fields: one list, so a new noise option is recorded and checked
     /// on resume without being listed here again. The fields added later (`noise_every`,
     /// `leading_unscaled`, `noise_samples`, `noise_trace`) default when an older run.json lacks
@@ -62,7 +63,11 @@ pub struct RunConfig {
 impl RunConfig {
     /// `init_seed` for a run whose θ₀ is drawn (`init`), unless `shares_step_zero_stream`
     /// (a resumed run.json without one).
-    pub fn init_seed(init: Option<Init>, seed: u64, shares_step_zero_stream: bool) -> Option<u64> {
+    pub fn drawn_init_seed(
+        init: Option<Init>,
+        seed: u64,
+        shares_step_zero_stream: bool,
+    ) -> Option<u64> {
         (init.is_some() && !shares_step_zero_stream)
             .then(|| purpose_seed(seed, Purpose::InitialTheta))
     }

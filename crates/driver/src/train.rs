@@ -88,8 +88,9 @@ pub struct TrainArgs {
     /// Standard deviation of --init normal (refused with any other --init).
     #[arg(long, default_value_t = DEFAULT_INIT_STD, value_parser = flags::positive)]
     init_std: f64,
-    /// Seed of θ₀ and of every step's noise: step t draws ChaCha8(seed) on stream t, θ₀ on a
-    /// seed of its own derived from this one (run.json's init_seed), so they share no numbers.
+    /// Seed of θ₀ and of every step's noise: step t draws ChaCha8(seed) on stream t, θ₀
+    /// (unless --init-from) on a seed derived from this one on a stream no step reads
+    /// (run.json's init_seed), so θ₀ and the noise are independent.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Precision of the model's arithmetic; checkpoints are stored in it (θ is kept exactly
@@ -280,9 +281,11 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
         true => recorded_datasets(recorded_run.as_ref()),
         false => (start_data, None),
     };
-    // A run.json from before θ₀ had a seed of its own resumes with the θ₀ it drew then.
-    let shares_step_zero_stream =
-        job.leaders(recorded_run.is_some_and(|run| run.get("init_seed").is_none()));
+    // A run.json from before θ₀ had a seed of its own resumes with the θ₀ it drew then (a
+    // null is no seed either: it reads back as none, which the check on resume then expects).
+    let shares_step_zero_stream = job.leaders(
+        recorded_run.is_some_and(|run| run.get("init_seed").is_none_or(serde_json::Value::is_null)),
+    );
     let data = load_dataset_as_recorded(&args.data, args.data_seed, recorded.as_ref())?;
     let options = DescentOptions {
         dynamic: args.dynamic,
@@ -348,7 +351,7 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
         steps: args.steps,
         snapshot_every: args.snapshot_every,
         init,
-        init_seed: RunConfig::init_seed(init, args.seed, shares_step_zero_stream),
+        init_seed: RunConfig::drawn_init_seed(init, args.seed, shares_step_zero_stream),
         // Absolute: the same relative path from another folder is another start.
         init_from: args
             .init_from

@@ -12,6 +12,7 @@ use rand_chacha::ChaCha8Rng;
 /// What a random draw of an analysis is for; its number is the ChaCha8 stream of the master
 /// seed that the purpose's own seed is read from (fixed: changing one would change results).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
 pub enum Purpose {
     /// The Lanczos start for H's top eigenpairs.
     HessianTop = 1,
@@ -42,10 +43,12 @@ pub enum Purpose {
     /// draws (the step's stream 0), and the sign Lanczos gives each eigenvector would follow
     /// the noise's coefficients along it — noise with a non-zero mean.
     NoiseShape = 13,
-    /// θ₀'s random initialisation in `train` (since 2026-12-03): step t's noise reads stream t
-    /// of the run's seed itself, so θ₀ drawn from that seed's stream 0 made step 0's Gaussian
-    /// noise a rescaled copy of θ₀ (with `--init normal`).
-    InitialTheta = 14,
+    /// θ₀'s random initialisation in `train` (since 2026-12-03). Step t's noise reads stream t
+    /// of the run's seed itself, so θ₀ drawn from that seed (stream 0) made step 0's Gaussian
+    /// noise a rescaled copy of θ₀ (`--init normal`); a small number would hand θ₀'s key to
+    /// that step's first draw instead (as `NoiseShape`'s is step 13's), so its stream is one no
+    /// step reaches, beside the data's (`u64::MAX`).
+    InitialTheta = u64::MAX - 1,
 }
 
 /// The seed of `purpose` under the master `seed`: the first 64 bits of ChaCha8(`seed`) on

@@ -103,10 +103,10 @@ impl DatasetInfo {
 }
 
 /// Which ChaCha8 stream a dataset's random parts (generated points, corrupted labels) draw on
-/// under their seed. θ₀ (`ArchSpec::init`) draws on stream 0 of its seed and a descent's step
-/// t on stream t; data on stream 0 too would, at `--seed` = `--data-seed` (the default), make
-/// the random labels a binning of the first initial weights and the half-space points the
-/// numbers θ₀ is drawn from.
+/// under their seed. A descent's step t draws on stream t of `--seed`, and `ArchSpec::init` on
+/// stream 0 of the seed it is given (`--seed` itself until 2026-12-03); data on stream 0 too
+/// would, at `--seed` = `--data-seed` (the default), make the random labels a binning of step
+/// 0's noise (of θ₀'s first weights, then) and the half-space points those numbers.
 ///
 /// ```
 /// use curvscope_model::dataset::DataStream;
