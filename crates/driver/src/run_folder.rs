@@ -39,11 +39,10 @@ pub struct RunConfig {
     pub eval_data: Option<String>,
     pub eval_dataset: Option<DatasetInfo>,
     /// The dynamic and every setting of its noise, the seed included (θ₀'s `init_seed` derives
-    /// from it),
-    /// as run.json's top-level fields: one list, so a new noise option is recorded and checked
-    /// on resume without being listed here again. The fields added later (`noise_every`,
-    /// `leading_unscaled`, `noise_samples`, `noise_trace`) default when an older run.json lacks
-    /// them.
+    /// from it), as run.json's top-level fields: one list, so a new noise option is recorded
+    /// and checked on resume without being listed here again. The fields added later
+    /// (`noise_every`, `leading_unscaled`, `noise_samples`, `noise_trace`) default when an older
+    /// run.json lacks them.
     #[serde(flatten)]
     pub descent: DescentOptions,
     pub lr: f64,
