@@ -47,6 +47,11 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// A JSON file the run wrote (run.json, a checkpoint.json), parsed.
+fn read_json(file: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap()
+}
+
 /// Every file of every snapshot folder, by relative path, with its bytes.
 fn checkpoint_files(run: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut files = Vec::new();
@@ -135,8 +140,7 @@ fn a_run_folder_holds_config_csv_and_snapshots() {
         assert_eq!((&row[3], &row[4]), (&row[1], &row[2]));
     }
 
-    let config: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(plain.join("run.json")).unwrap()).unwrap();
+    let config = read_json(&plain.join("run.json"));
     assert_eq!(
         (
             config["dynamic"].as_str(),
@@ -307,8 +311,7 @@ fn an_existing_run_is_never_overwritten_and_resume_checks_the_configuration() {
     std::fs::write(&run_json, serde_json::to_vec(&config).unwrap()).unwrap();
     train_ok(&run, &["--dynamic", "gd", "--steps", "50", "--resume"]);
     assert_eq!(csv(&run).last().unwrap()[0], "50");
-    let resumed: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&run_json).unwrap()).unwrap();
+    let resumed = read_json(&run_json);
     assert_eq!(resumed["note"], "lr sweep, first try");
     assert_eq!(resumed["steps"], 50);
 }
@@ -627,8 +630,7 @@ fn noise_flags_apply_to_their_dynamics_and_are_part_of_the_run() {
         "--leading-unscaled",
     ];
     train_ok(&run, &authors);
-    let config: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(run.join("run.json")).unwrap()).unwrap();
+    let config = read_json(&run.join("run.json"));
     assert_eq!(
         (&config["noise_every"], &config["leading_unscaled"]),
         (&10.into(), &true.into())
@@ -646,8 +648,7 @@ fn noise_flags_apply_to_their_dynamics_and_are_part_of_the_run() {
     let cov_b = dir.path().join("cov-b");
     let flags = ["--dynamic", "msgd-cov-b", "--noise-samples", "100"];
     train_ok(&cov_b, &flags);
-    let config: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(cov_b.join("run.json")).unwrap()).unwrap();
+    let config = read_json(&cov_b.join("run.json"));
     assert_eq!(config["noise_samples"], 100);
     let other = train(
         &cov_b,
@@ -663,13 +664,11 @@ fn noise_flags_apply_to_their_dynamics_and_are_part_of_the_run() {
     let old = dir.path().join("old");
     train_ok(&old, &["--dynamic", "gld-dynamic", "--steps", "20"]);
     let run_json = old.join("run.json");
-    let mut config: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&run_json).unwrap()).unwrap();
+    let mut config = read_json(&run_json);
     config["noise_std"] = 0.001.into();
     std::fs::write(&run_json, serde_json::to_vec(&config).unwrap()).unwrap();
     train_ok(&old, &["--dynamic", "gld-dynamic", "--resume"]);
-    let config: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&run_json).unwrap()).unwrap();
+    let config = read_json(&run_json);
     assert_eq!(
         (&config["noise_std"], &config["steps"]),
         (&serde_json::Value::Null, &40.into())
@@ -698,11 +697,8 @@ fn a_run_on_labels_of_the_earlier_stream_resumes_on_them() {
         .unwrap()
         .info()
         .clone();
-    let recorded = |file: &Path| -> serde_json::Value {
-        serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap()
-    };
     assert_ne!(
-        recorded(&run.join("run.json"))["dataset"],
+        read_json(&run.join("run.json"))["dataset"],
         serde_json::to_value(&earlier).unwrap()
     );
     // What the earlier curvscope wrote: the same files, the labels of the earlier stream.
@@ -713,7 +709,7 @@ fn a_run_on_labels_of_the_earlier_stream_resumes_on_them() {
         "step-000020/checkpoint.json",
     ] {
         let file = run.join(file);
-        let mut json = recorded(&file);
+        let mut json = read_json(&file);
         json["dataset"] = serde_json::to_value(&earlier).unwrap();
         std::fs::write(&file, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
     }
@@ -724,7 +720,7 @@ fn a_run_on_labels_of_the_earlier_stream_resumes_on_them() {
         "{}",
         stderr(&resumed)
     );
-    let last = recorded(&run.join("step-000040/checkpoint.json"));
+    let last = read_json(&run.join("step-000040/checkpoint.json"));
     assert_eq!(last["dataset"], serde_json::to_value(&earlier).unwrap());
 
     // A run started from one of its checkpoints goes on with those labels too.
@@ -736,7 +732,7 @@ fn a_run_on_labels_of_the_earlier_stream_resumes_on_them() {
     );
     assert!(continued.status.success(), "{}", stderr(&continued));
     assert!(stderr(&continued).contains("before 2026-12-03"));
-    let first = recorded(&from.join("step-000000/checkpoint.json"));
+    let first = read_json(&from.join("step-000000/checkpoint.json"));
     assert_eq!(first["dataset"], serde_json::to_value(&earlier).unwrap());
 }
 
@@ -750,35 +746,24 @@ fn theta0_is_independent_of_step_zero_noise() {
     use curvscope_model::Init;
     let dir = tempfile::tempdir().unwrap();
     let flags = |dynamic| {
-        let flags = [
-            "--dynamic",
-            dynamic,
-            "--init",
-            "normal",
-            "--precision",
-            "f64",
-        ];
-        let short = ["--steps", "1", "--snapshot-every", "1", "--noise-std", "1"];
-        match dynamic {
-            "gd" => flags.to_vec(),
-            _ => [&flags[..], &short[..]].concat(),
-        }
+        let one_step = ["--steps", "1", "--snapshot-every", "1"];
+        let common = ["--init", "normal", "--precision", "f64"];
+        [&["--dynamic", dynamic][..], &common[..], &one_step[..]].concat()
     };
     let theta = |run: &Path, step: &str| load_checkpoint(&run.join(step)).unwrap();
     let (gd, gld) = (dir.path().join("gd"), dir.path().join("gld"));
+    train_ok(&gd, &flags("gd"));
     train_ok(
-        &gd,
-        &[&flags("gd")[..], &["--steps", "1", "--snapshot-every", "1"]].concat(),
+        &gld,
+        &[&flags("gld-const")[..], &["--noise-std", "1"]].concat(),
     );
-    train_ok(&gld, &flags("gld-const"));
     let theta0 = theta(&gd, "step-000000");
     assert_eq!(theta0.theta, theta(&gld, "step-000000").theta);
     let init = Init::Normal { std: 0.02 };
     let own_seed = purpose_seed(0, Purpose::InitialTheta);
     assert_eq!(theta0.theta, theta0.meta.arch.init(init, own_seed));
     assert_ne!(theta0.theta, theta0.meta.arch.init(init, 0));
-    let run_json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(gld.join("run.json")).unwrap()).unwrap();
+    let run_json = read_json(&gld.join("run.json"));
     assert_eq!(run_json["init_seed"], own_seed);
 
     let (one_gd, one_gld) = (theta(&gd, "step-000001"), theta(&gld, "step-000001"));
@@ -823,10 +808,7 @@ fn a_run_from_before_init_seed_resumes_on_its_theta0() {
     train_ok(&run, &[&flags[..], &["--stop-after-steps", "5"]].concat());
     // What the earlier curvscope left: run.json without init_seed, killed before a snapshot.
     let file = run.join("run.json");
-    let read = |file: &Path| -> serde_json::Value {
-        serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap()
-    };
-    let mut json = read(&file);
+    let mut json = read_json(&file);
     assert!(json.as_object_mut().unwrap().remove("init_seed").is_some());
     std::fs::write(&file, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
     std::fs::remove_dir_all(run.join("step-000000")).unwrap();
@@ -840,9 +822,10 @@ fn a_run_from_before_init_seed_resumes_on_its_theta0() {
     let theta0 = load_checkpoint(&run.join("step-000000")).unwrap();
     let earlier = theta0.meta.arch.init(Init::Normal { std: 0.02 }, 5);
     assert_eq!(theta0.theta, earlier);
-    assert!(read(&file).get("init_seed").is_none());
-    let rho =
-        |run: &Path, step: &str| read(&run.join(step).join("checkpoint.json"))["noise_std"].clone();
+    assert!(read_json(&file).get("init_seed").is_none());
+    let rho = |run: &Path, step: &str| {
+        read_json(&run.join(step).join("checkpoint.json"))["noise_std"].clone()
+    };
     assert!(rho(&run, "step-000000").is_f64());
     assert_eq!(rho(&run, "step-000040"), rho(&run, "step-000000"));
     assert_ne!(rho(&run, "step-000040"), rho(&fresh, "step-000040"));
