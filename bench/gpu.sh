@@ -7,7 +7,7 @@
 # one HVP on each GPU backend, timed by CubeCL's profiler (bench/kernel_profile.py). Results:
 # OUT/*.jsonl, OUT/kernels-NET-BACKEND.txt and OUT/card.txt.
 #
-# Usage: bench/gpu.sh OUT [BENCH] [lenet|vgg11|both|quick]  (BENCH: the `gpu` bench binary;
+# Usage: bench/gpu.sh OUT [BENCH] [lenet|vgg11|both|quick|lease]  (BENCH: the `gpu` bench binary;
 # default: build it with `cargo bench -p curvscope --features wgpu,cuda --bench gpu --no-run`).
 # Device time, estimated from the H200 run's per-call times (2026-11-30): lenet ≈ 4.5 min; vgg11
 # ≈ 13 min, most of it burn-wgpu's top-20 Lanczos (≈ 140 HVPs of 1.5 s), so give each net its
@@ -18,14 +18,18 @@
 # `quick` (≈ 5 min estimated the same way, not yet run on a GPU; for a session with little device
 # time) skips PyTorch, Lanczos and Tr(HΣ): both nets' first calls, gradient, HVP and agreement on
 # the CPU and the GPU backends, then the kernel profiles; its limits add up to 540 s, under the
-# device tool's 600 s per command when BENCH is given (built beforehand).
+# device tool's 600 s per command when BENCH is given (built beforehand). `lease` (one call of
+# ≤ 600 s) puts LeNet's whole table first (PyTorch, CPU, burn-wgpu, burn-cuda: every row the
+# targets name), then VGG-11's first calls, gradient, HVP and agreement on all four (PyTorch
+# `basic`), then LeNet's unfused rows and kernel profiles; each step's limit is cut to what is
+# left of GPU_SH_SECONDS (default 540) and a step with under 20 s left is skipped, saying so.
 set -u
-out=${1:?usage: bench/gpu.sh OUT [BENCH] [lenet|vgg11|both|quick]}
+out=${1:?usage: bench/gpu.sh OUT [BENCH] [lenet|vgg11|both|quick|lease]}
 bench=${2:-}
 nets=${3:-both}
 case $nets in
-    lenet | vgg11 | both | quick) ;;
-    *) echo "bench/gpu.sh: nets '$nets': lenet, vgg11, both or quick" >&2; exit 2 ;;
+    lenet | vgg11 | both | quick | lease) ;;
+    *) echo "bench/gpu.sh: nets '$nets': lenet, vgg11, both, quick or lease" >&2; exit 2 ;;
 esac
 if [ -n "$bench" ] && [ ! -x "$bench" ]; then
     echo "bench/gpu.sh: BENCH '$bench' is not an executable file" >&2
@@ -51,6 +55,26 @@ profile() { # NET BACKEND SECONDS: where one gradient and one HVP spend their ke
     CUBECL_DEBUG_OPTION=profile CUBECL_DEBUG_LOG="$log" run "$1" "$2:profile" "$3" 4 &&
         python3 bench/kernel_profile.py "$log" 20 > "$out/kernels-$1-$2.txt"
 }
+if [ "$nets" = lease ]; then
+    budget=${GPU_SH_SECONDS:-540}
+    slot() { # SECONDS WHAT: $limit = the smaller of SECONDS and what is left; false under 20 s
+        limit=$((budget - SECONDS))
+        [ "$limit" -gt "$1" ] && limit=$1
+        [ "$limit" -ge 20 ] || { echo "bench/gpu.sh: $limit s left, skipped: $2" >&2; return 1; }
+    }
+    slot 60 "pytorch lenet" && timeout "$limit" python3 bench/gpu_pytorch.py lenet "$out/pytorch.jsonl" cuda
+    slot 45 "lenet cpu" && run lenet cpu "$limit"
+    slot 130 "lenet wgpu" && run lenet wgpu "$limit" 4
+    slot 80 "lenet cuda" && run lenet cuda "$limit" 4
+    slot 40 "pytorch vgg11" && timeout "$limit" python3 bench/gpu_pytorch.py vgg11 "$out/pytorch.jsonl" cuda basic
+    slot 60 "vgg11 cpu" && CURVSCOPE_GPU_REPS=3 run vgg11 cpu:basic "$limit"
+    slot 70 "vgg11 wgpu" && CURVSCOPE_GPU_REPS=3 run vgg11 wgpu:basic "$limit" 4
+    slot 50 "vgg11 cuda" && CURVSCOPE_GPU_REPS=3 run vgg11 cuda:basic "$limit" 4
+    slot 30 "lenet wgpu-unfused" && CURVSCOPE_GPU_REPS=3 run lenet wgpu-unfused:basic "$limit" 4
+    slot 40 "profile lenet wgpu" && profile lenet wgpu "$limit"
+    slot 30 "profile lenet cuda" && profile lenet cuda "$limit"
+    exit
+fi
 if [ "$nets" = quick ]; then
     CURVSCOPE_GPU_REPS=1 run lenet cpu:basic 30
     CURVSCOPE_GPU_REPS=3 run lenet wgpu:basic,wgpu-unfused:basic,cuda:basic 110 4

@@ -10,7 +10,8 @@ lenet: the 1,200 Fashion-MNIST samples and θ of bench/peer_pytorch.py. vgg11: 1
 CIFAR-shaped images, PyTorch's initialisation (seed 0); the values differ from curvscope's draw,
 the costs do not.
 
-Usage: gpu_pytorch.py NET OUT.json [cuda|cpu] [probes]
+Usage: gpu_pytorch.py NET OUT.json [cuda|cpu] [probes|basic]  (basic: first calls, gradient,
+HVP and per-sample gradients only, no Lanczos or Tr(HΣ), for a short lease)
 """
 import json
 import os
@@ -55,7 +56,8 @@ def vgg11(device):
 def main():
     net, out = sys.argv[1], sys.argv[2]
     device = sys.argv[3] if len(sys.argv) > 3 else "cuda"
-    probes = int(sys.argv[4]) if len(sys.argv) > 4 else 10
+    basic = len(sys.argv) > 4 and sys.argv[4] == "basic"
+    probes = int(sys.argv[4]) if len(sys.argv) > 4 and not basic else 10
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     logits, theta, x, y = {"lenet": lenet, "vgg11": vgg11}[net](device)
@@ -108,8 +110,9 @@ def main():
         values = eigsh(op, k=20, which="LA", tol=1e-6, return_eigenvectors=False)
         return sorted(values, reverse=True), calls[0]
 
-    row["lanczos_s"], (values, calls) = timed(lanczos)
-    row["lanczos_hvps"], row["top5"] = calls, [float(e) for e in values[:5]]
+    if not basic:
+        row["lanczos_s"], (values, calls) = timed(lanczos)
+        row["lanczos_hvps"], row["top5"] = calls, [float(e) for e in values[:5]]
 
     def trace_h_sigma():
         gen = torch.Generator().manual_seed(0)
@@ -121,8 +124,9 @@ def main():
             samples.append(float(u @ hvp(u)))
         return statistics.mean(samples), statistics.stdev(samples) / probes ** 0.5
 
-    row["trace_h_sigma_s"], (value, stderr) = timed(trace_h_sigma)
-    row.update(trace_h_sigma=value, trace_h_sigma_stderr=stderr, trace_h_sigma_probes=probes)
+    if not basic:
+        row["trace_h_sigma_s"], (value, stderr) = timed(trace_h_sigma)
+        row.update(trace_h_sigma=value, trace_h_sigma_stderr=stderr, trace_h_sigma_probes=probes)
 
     # Per-sample gradients as curvscope's bench times them: LeNet's all N, VGG-11's first 16.
     rows = n if net == "lenet" else min(n, 16)
