@@ -708,6 +708,41 @@ fn changed_options_or_a_rewritten_checkpoint_are_recomputed() {
     assert_clean(&out);
 }
 
+/// A rerun with other options that cannot set the earlier records aside fails before its
+/// manifest: analysis.json still describes the records and CSVs in the folder.
+#[test]
+fn a_failed_rerun_with_other_options_keeps_the_manifest_of_the_records() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = make_run(tmp.path(), 2);
+    let out = tmp.path().join("analysis");
+    success(analyze(&run, &out, &[]));
+    let (manifest, metrics) = (out.join("analysis.json"), out.join("metrics.csv"));
+    let before = (
+        std::fs::read(&manifest).unwrap(),
+        std::fs::read(&metrics).unwrap(),
+    );
+    // A file where the folder of set-aside records would go.
+    let blocker = out.join("reports/earlier");
+    std::fs::write(&blocker, "").unwrap();
+    let output = analyze(&run, &out, &["--seed", "7"]);
+    assert!(!output.status.success());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("earlier"), "{err}");
+    assert_eq!(
+        (
+            std::fs::read(&manifest).unwrap(),
+            std::fs::read(&metrics).unwrap()
+        ),
+        before
+    );
+    std::fs::remove_file(&blocker).unwrap();
+    success(analyze(&run, &out, &["--seed", "7"]));
+    let options = std::fs::read_to_string(&manifest).unwrap();
+    let reseeded = Csv::read(&metrics);
+    assert!(reseeded.column("seed").iter().all(|s| *s == "7"));
+    assert_ne!(options.as_bytes(), &before.0[..]);
+}
+
 #[test]
 fn corrupt_checkpoints_are_reported_with_their_reason_and_the_rest_analyzed() {
     let tmp = tempfile::tempdir().unwrap();
@@ -998,13 +1033,14 @@ fn train_then_analyze_then_export() {
 }
 
 /// --full-spectrum: spectrum.csv holds all D eigenvalues of each checkpoint, equal to
-/// nalgebra's eigendecomposition of the dense Hessian, and metrics.csv counts them.
+/// nalgebra's eigendecomposition of the dense Hessian, and metrics.csv counts them. Without a
+/// λ_min run the whole spectrum still decides the sign of H.
 #[test]
 fn full_spectrum_writes_every_eigenvalue_and_its_counts() {
     let tmp = tempfile::tempdir().unwrap();
     let run = make_run(tmp.path(), 2);
     let out = tmp.path().join("analysis");
-    success(analyze(&run, &out, &["--full-spectrum"]));
+    success(analyze(&run, &out, &["--full-spectrum", "--no-lambda-min"]));
     let spectrum = Csv::read(&out.join("spectrum.csv"));
     let metrics = Csv::read(&out.join("metrics.csv"));
     let d = ARCH.dim();
@@ -1032,6 +1068,8 @@ fn full_spectrum_writes_every_eigenvalue_and_its_counts() {
         };
         assert_eq!(negative[i], count(&|l| l < -1e-6 * scale));
         assert_eq!(zero[i], count(&|l| l.abs() <= 1e-6 * scale));
+        let indefinite = (negative[i] > 0.0).to_string();
+        assert_eq!(metrics.column("negative_curvature")[i], indefinite);
         assert!(rel_diff[i] <= 1e-8, "top-4 vs Lanczos: {}", rel_diff[i]);
     }
     assert_clean(&out);

@@ -235,6 +235,45 @@ fn exporting_into_a_used_folder_leaves_nothing_of_the_earlier_export() {
     assert_eq!(metrics(&to), metrics(&second.join("analysis")));
 }
 
+/// A file of an earlier export changed since (the notebook run or annotated, a figure touched
+/// up) is kept as `<name>.edited-K` before the next export writes its own; unchanged ones are
+/// replaced, and nothing is set aside.
+#[test]
+fn an_export_keeps_what_was_edited_since_the_last_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = analyzed_run(tmp.path());
+    let to = tmp.path().join("export");
+    let export = || {
+        ok(curvscope(&[
+            "export",
+            path(&run),
+            "--to",
+            path(&to),
+            "--quiet",
+        ]))
+    };
+    export();
+    let (notebook, figure) = (
+        to.join("analysis.ipynb"),
+        to.join("figures/eigenvalues.svg"),
+    );
+    let fresh = std::fs::read(&notebook).unwrap();
+    std::fs::write(&notebook, "my notes").unwrap();
+    std::fs::write(&figure, "<svg>mine</svg>").unwrap();
+    let err = export();
+    for (file, mine) in [(&notebook, "my notes"), (&figure, "<svg>mine</svg>")] {
+        let name = file.file_name().unwrap().to_str().unwrap();
+        let aside = file.with_file_name(format!("{name}.edited-1"));
+        assert_eq!(std::fs::read_to_string(&aside).unwrap(), mine);
+        assert!(err.contains(path(&aside)), "{err}");
+    }
+    assert_eq!(std::fs::read(&notebook).unwrap(), fresh);
+    assert_ne!(std::fs::read_to_string(&figure).unwrap(), "<svg>mine</svg>");
+    let err = export();
+    assert!(!err.contains("edited"), "{err}");
+    assert!(!to.join("analysis.ipynb.edited-2").exists());
+}
+
 /// An export never writes into another analysis' folder or another run's, not even one an
 /// earlier export marked as its own (exporting an analysis into its own folder does).
 #[test]
@@ -666,6 +705,24 @@ fn resume_never_shortens_a_run() {
     );
     let err = ok(train(&run, &["--steps", "60", "--resume"]));
     assert!(err.contains("from 50 to 60 steps"), "{err}");
+}
+
+/// An extending resume that fails on run.csv leaves run.json as it was: the run can still be
+/// resumed at its own length once run.csv is mended.
+#[test]
+fn a_failed_extending_resume_leaves_run_json_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    ok(train(&run, &["--steps", "20"]));
+    let (log, aside) = (run.join("run.csv"), tmp.path().join("run.csv"));
+    std::fs::rename(&log, &aside).unwrap();
+    std::fs::create_dir(&log).unwrap();
+    let json = std::fs::read(run.join("run.json")).unwrap();
+    refused(train(&run, &["--steps", "30", "--resume"]), &[path(&log)]);
+    assert_eq!(std::fs::read(run.join("run.json")).unwrap(), json);
+    std::fs::remove_dir(&log).unwrap();
+    std::fs::rename(&aside, &log).unwrap();
+    ok(train(&run, &["--steps", "20", "--resume"]));
 }
 
 #[test]
@@ -1166,6 +1223,24 @@ fn a_bad_first_snapshot_does_not_stop_a_resume() {
     assert_eq!(cells(&run), cells(&whole));
     let snapshot = |r: &Path| common::files(&r.join("step-000030"));
     assert!(snapshot(&run) == snapshot(&whole));
+}
+
+/// Every snapshot bad: the resume starts again at step 0, whose row is logged again, once.
+#[test]
+fn a_run_with_no_good_snapshot_resumes_from_step_0_with_one_row_per_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (whole, run) = (tmp.path().join("whole"), tmp.path().join("run"));
+    ok(train(&whole, &["--steps", "20"]));
+    ok(train(&run, &["--steps", "20"]));
+    for step in ["000000", "000010", "000020"] {
+        poison(&run.join(format!("step-{step}")));
+    }
+    let err = ok(train(&run, &["--steps", "20", "--resume"]));
+    assert!(
+        err.contains("step-000020.bad-1") && err.contains("starting at step 0"),
+        "{err}"
+    );
+    assert_eq!(cells(&run), cells(&whole));
 }
 
 /// msgd's own flags (or fashion's --reduced) given to another target, a dynamic msgd does

@@ -290,6 +290,14 @@ fn an_existing_run_is_never_overwritten_and_resume_checks_the_configuration() {
     let changed = train(&run, &["--dynamic", "gd", "--batch", "11", "--resume"]);
     assert!(!changed.status.success());
     assert!(stderr(&changed).contains("`batch`"), "{}", stderr(&changed));
+    // Another --seed is named as such, not as the init_seed drawn from it.
+    let reseeded = train(&run, &["--dynamic", "gd", "--seed", "5", "--resume"]);
+    assert!(!reseeded.status.success());
+    assert!(
+        stderr(&reseeded).contains("`seed`"),
+        "{}",
+        stderr(&reseeded)
+    );
     assert!(
         before == checkpoint_files(&run),
         "a refused command must leave the run as it was"

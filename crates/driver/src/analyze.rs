@@ -458,8 +458,8 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
         if job.leaders(stored.is_ok()) {
             if let Ok((record, set_aside)) = stored {
                 print_json(args.json, &record)?;
-                folder.write_manifest(&args, &options, &hash)?;
                 if set_aside {
+                    folder.open()?;
                     set_aside_other_options(&reports, &hash, &name)?;
                     std::fs::rename(&earlier, &report_path).with_context(|| {
                         format!(
@@ -469,6 +469,7 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
                         )
                     })?;
                 }
+                folder.write_manifest(&args, &options, &hash)?;
                 records[i] = Some(record);
             }
             outcomes.push(Outcome::Reused);
@@ -508,12 +509,13 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
                 for warning in warnings(&record) {
                     bar.suspend(|| eprintln!("warning: {name}: {warning}"));
                 }
-                folder.write_manifest(&args, &options, &hash)?;
+                folder.open()?;
                 set_aside_other_options(&reports, &hash, &name)?;
                 write_atomic(&report_path, &serde_json::to_vec_pretty(&record)?)?;
                 // One set aside with these options (of other checkpoint bytes) is superseded.
                 remove_if_present(&earlier)
                     .with_context(|| format!("removing the superseded {}", earlier.display()))?;
+                folder.write_manifest(&args, &options, &hash)?;
                 print_json(args.json, &record)?;
                 records[i] = Some(record);
                 outcomes.push(Outcome::Computed);
@@ -654,8 +656,19 @@ impl OutputFolder {
         })
     }
 
-    /// The folder's manifest and README, once per run, before its first record is written;
-    /// the folder is made (and locked) then if it did not exist.
+    /// Makes the folder and its reports/ (and locks the folder) if this run has not yet:
+    /// before a record is written or moved.
+    fn open(&mut self) -> Result<()> {
+        if self.lock.is_none() {
+            self.lock = flags::lock_output(&self.path, "--out", self.shard)?;
+        }
+        let reports = self.path.join(REPORTS_DIR);
+        std::fs::create_dir_all(&reports).with_context(|| format!("creating {}", reports.display()))
+    }
+
+    /// The folder's manifest and README, once per run, once its first record is in place: a
+    /// run with other options that fails before that (setting the earlier records aside, say)
+    /// leaves the manifest that describes the records and CSVs still there.
     fn write_manifest(
         &mut self,
         args: &AnalyzeArgs,
@@ -663,9 +676,7 @@ impl OutputFolder {
         hash: &str,
     ) -> Result<()> {
         if !self.written {
-            if self.lock.is_none() {
-                self.lock = flags::lock_output(&self.path, "--out", self.shard)?;
-            }
+            self.open()?;
             write_manifest(args, &self.path, options, hash)?;
             self.written = true;
         }
@@ -680,8 +691,6 @@ fn write_manifest(
     options: &AnalysisOptions,
     hash: &str,
 ) -> Result<()> {
-    let reports = out.join(REPORTS_DIR);
-    std::fs::create_dir_all(&reports).with_context(|| format!("creating {}", reports.display()))?;
     let manifest = serde_json::json!({
         "curvscope_version": env!("CARGO_PKG_VERSION"),
         // Absolute: `report` and `export` read the run's run.csv from it, from any folder.
@@ -1053,7 +1062,7 @@ fn warnings(record: &CheckpointRecord) -> Vec<String> {
     if let Probes::Until { rel_stderr, .. } = record.options.report.curvature.trace_probes {
         if t.stderr > rel_stderr * t.value.abs() {
             found.push(format!(
-                "Tr(H) = {:.4e} ± {:.2e} ({:.0}% relative standard error) missed its {}% target \
+                "Tr(H) = {:.4e} ± {:.2e} ({:.1}% relative standard error) missed its {}% target \
                  within {} probes: pass more --trace-probes",
                 t.value,
                 t.stderr,

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{bail, ensure, Context, Result};
 
-use curvscope_model::files::{remove_if_present, write_atomic};
+use curvscope_model::files::{hex, move_aside, remove_if_present, write_atomic};
+use sha2::{Digest, Sha256};
 
 use crate::checkpoints::{checkpoint_dirs, checkpoint_name};
 use crate::figures::charts;
@@ -183,6 +184,7 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
     let charts = charts(&located.analysis, run.as_ref())?;
     refuse_files_of_others(&located, &to, &charts)?;
     flags::output_dir(&to, "--to")?;
+    keep_edited_exports(&located, &to)?;
     // Marked as an export's before any file is written, so that one cut short is still ours.
     if !to.join(EXPORTED).exists() {
         write_atomic(&to.join(EXPORTED), b"")?;
@@ -303,18 +305,70 @@ fn refuse_files_of_others(located: &Located, to: &Path, charts: &[Chart]) -> Res
     Ok(())
 }
 
-/// The files an export wrote, relative to its folder, one per line: the next export into the
-/// folder removes those it does not write again, and nothing else of the folder.
+/// The files an export wrote, relative to its folder, one per line with the SHA-256 of what
+/// was written after a tab: the next export into the folder removes those it does not write
+/// again, and nothing else of the folder, and sets aside those edited since
+/// ([`keep_edited_exports`]).
 const EXPORTED: &str = ".curvscope-export";
+
+/// The earlier export's files in `to` as (name, SHA-256 as written), from [`EXPORTED`]; the
+/// hash is `None` in a list written before exports recorded it (a file that could not be read
+/// back was recorded with none either).
+fn earlier_export(to: &Path) -> Vec<(String, Option<String>)> {
+    let list = std::fs::read_to_string(to.join(EXPORTED)).unwrap_or_default();
+    list.lines()
+        .filter(|line| !line.is_empty())
+        .map(|line| match line.split_once('\t') {
+            Some((name, hash)) => (
+                name.to_string(),
+                Some(hash).filter(|h| !h.is_empty()).map(String::from),
+            ),
+            None => (line.to_string(), None),
+        })
+        .collect()
+}
+
+/// The hex SHA-256 of the file at `path`, if it can be read.
+fn file_sha256(path: &Path) -> Option<String> {
+    std::fs::read(path)
+        .ok()
+        .map(|bytes| hex(&Sha256::digest(bytes)))
+}
+
+/// Sets aside (as `<name>.edited-K`) each file of the earlier export in `to` that was changed
+/// since it was written — a notebook run or annotated, a CSV or figure touched up — which this
+/// export would replace or remove. A CSV that is the analysis' own (exporting into the
+/// analysis folder) or the run's own run.csv (exporting into the run folder) changes with the
+/// analysis or the training and is no export's to keep.
+fn keep_edited_exports(located: &Located, to: &Path) -> Result<()> {
+    for (name, written) in earlier_export(to) {
+        let path = to.join(&name);
+        let source = match name.as_str() {
+            RUN_CSV => located.run_csv.clone(),
+            copied if COPIED.contains(&copied) => Some(located.analysis.join(copied)),
+            _ => None,
+        };
+        let own = source.is_some_and(|source| same_file(&source, &path));
+        let edited = written.zip(file_sha256(&path)).is_some_and(|(a, b)| a != b);
+        if edited && !own {
+            let aside = move_aside(&path, "edited")?;
+            eprintln!(
+                "note: {} was changed since curvscope exported it; kept as {}",
+                path.display(),
+                aside.display()
+            );
+        }
+    }
+    Ok(())
+}
 
 /// Removes the files the folder's earlier export wrote ([`EXPORTED`]) that this one, which
 /// wrote `written`, did not: a stale layers.csv or figure of another run would pass for this
 /// analysis'. Exporting into the analysis folder itself, its CSVs are its own and stay. Then
 /// records `written` for the next export.
 fn forget_earlier_export(to: &Path, written: &[PathBuf], into_itself: bool) -> Result<()> {
-    let list = to.join(EXPORTED);
-    let earlier = std::fs::read_to_string(&list).unwrap_or_default();
-    for name in earlier.lines().filter(|name| !name.is_empty()) {
+    for (name, _) in earlier_export(to) {
+        let name = name.as_str();
         let path = to.join(name);
         let analysis_file = into_itself && COPIED.contains(&name);
         // Only plain names inside the folder, whatever the list says.
@@ -327,10 +381,15 @@ fn forget_earlier_export(to: &Path, written: &[PathBuf], into_itself: bool) -> R
     }
     let names: String = written
         .iter()
-        .filter_map(|path| path.strip_prefix(to).ok())
-        .map(|name| format!("{}\n", name.display()))
+        .filter_map(|path| {
+            let hash = file_sha256(path).unwrap_or_default();
+            Some(format!(
+                "{}\t{hash}\n",
+                path.strip_prefix(to).ok()?.display()
+            ))
+        })
         .collect();
-    Ok(write_atomic(&list, names.as_bytes())?)
+    Ok(write_atomic(&to.join(EXPORTED), names.as_bytes())?)
 }
 
 /// Removes `path`, a file an earlier export wrote, if it is there.

@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{ensure, Context, Result};
 use curvscope_metrics::{purpose_seed, DescentOptions, Purpose};
 use curvscope_model::checkpoint::{META_FILE, MODEL_FILE};
-use curvscope_model::files::{is_atomic_write_leftover, write_atomic};
+use curvscope_model::files::{is_atomic_write_leftover, move_aside, write_atomic};
 use curvscope_model::{
     load_checkpoint, save_checkpoint, ArchSpec, CheckpointMeta, DatasetInfo, Dtype, Init,
     Objective, Precision,
@@ -109,14 +109,18 @@ impl RunConfig {
             .map(|field| (field, show(was.get(field)), show(now.get(field))))
     }
 
-    /// The first field (other than `steps`, which a resume may raise) where `self` differs.
+    /// The first field (other than `steps`, which a resume may raise) where `self` differs:
+    /// `seed` before the others, since `init_seed` is drawn from it (a changed --seed is named
+    /// as such), then in alphabetical order.
     pub fn first_difference(&self, other: &RunConfig) -> Option<(String, String, String)> {
         let (a, b) = (
             serde_json::to_value(self).ok()?,
             serde_json::to_value(other).ok()?,
         );
         let (a, b) = (a.as_object()?, b.as_object()?);
-        a.iter()
+        let seed = a.get_key_value("seed");
+        seed.into_iter()
+            .chain(a.iter())
             .filter(|(key, _)| key.as_str() != "steps")
             .find(|(key, value)| b.get(key.as_str()) != Some(value))
             .map(|(key, value)| {
@@ -219,9 +223,9 @@ impl Run<'_> {
     /// run.csv rebuilt for a resume from step `start`: one row per verified snapshot in
     /// `steps`, the valid row read back where there is one, else recomputed from the checkpoint
     /// (wall time left empty; noise_unconverged as the checkpoint kept it), and the valid rows
-    /// up to `start` whose snapshot is gone (pruned by hand: the log of the path that led here
-    /// stays). Rows after `start` without a snapshot are dropped, as that part is trained
-    /// again. Says on stderr what it changed. In a job of several ranks, rank 0's `read` (the
+    /// before `start` whose snapshot is gone (pruned by hand: the log of the path that led here
+    /// stays). Rows from `start` on without a snapshot are dropped, as that part is trained
+    /// again (from step 0 without a snapshot, step 0's row is logged again). Says on stderr what it changed. In a job of several ranks, rank 0's `read` (the
     /// others pass none) decides which rows are recomputed, and it sends each checkpoint's θ to
     /// the others, which take part in the rows' collective numbers.
     pub fn rebuild_csv(
@@ -230,7 +234,7 @@ impl Run<'_> {
         steps: &[u64],
         read: Vec<(u64, String)>,
     ) -> Result<()> {
-        let kept = |step: u64| step <= start || steps.contains(&step);
+        let kept = |step: u64| step < start || steps.contains(&step);
         for (step, row) in read.iter().filter(|(s, _)| !kept(*s)) {
             eprintln!(
                 "{}: dropping the row of step {step} ({row}): no complete snapshot {}",
@@ -392,7 +396,7 @@ pub fn verified_snapshots(out: &Path, config: &RunConfig) -> Result<Vec<u64>> {
             },
             Err(e) => format!("{:#}", anyhow::Error::new(e)),
         };
-        let aside = set_aside(&dir)?;
+        let aside = move_aside(&dir, SET_ASIDE)?;
         eprintln!(
             "warning: {} is not a complete snapshot ({problem}); moved to {}",
             dir.display(),
@@ -400,17 +404,6 @@ pub fn verified_snapshots(out: &Path, config: &RunConfig) -> Result<Vec<u64>> {
         );
     }
     Ok(good)
-}
-
-/// Renames `dir` to the first free `<dir>.bad-K`.
-fn set_aside(dir: &Path) -> Result<PathBuf> {
-    let free = (1..)
-        .map(|k| dir.with_extension(format!("{SET_ASIDE}-{k}")))
-        .find(|p| !p.exists())
-        .expect("some suffix is free");
-    std::fs::rename(dir, &free)
-        .with_context(|| format!("renaming {} to {}", dir.display(), free.display()))?;
-    Ok(free)
 }
 
 /// run.csv's valid rows as (step, row), in file order. Each row is checked strictly: the

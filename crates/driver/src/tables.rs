@@ -123,7 +123,7 @@ pub const METRICS: &[(&str, &str, Extract)] = &[
     ("prop1_k_max", "largest k condition 1 was tested at: top-k eigenvalues − 1 (raise with --prop1-k-max), D − 1 with --full-spectrum", |r| {
         Cell::Int(r.report.proposition1.ill_conditioning_k_max as u64)
     }),
-    ("negative_curvature", "a computed eigenvalue is below −1e-6·|λ|max (H indefinite: outside Proposition 1); false needs a converged λ_min; empty: unknown", |r| {
+    ("negative_curvature", "a computed eigenvalue is below −1e-6·|λ|max (H indefinite: outside Proposition 1); false needs a converged λ_min or --full-spectrum; empty: unknown", |r| {
         r.report.proposition1.negative_curvature.into()
     }),
     ("expected_sharpness", "E[L(θ+ν)] − L(θ), ν ~ N(0, σ²I) (empty with --no-sharpness)", |r| {

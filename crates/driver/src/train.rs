@@ -399,12 +399,6 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
         mut theta,
         snapshots,
     } = Start::leaders(job, start);
-    if job.leads() {
-        write_atomic(
-            &run_file,
-            &run_json(&config, args.resume.then_some(&run_file))?,
-        )?;
-    }
 
     let mut options = config.descent.clone();
     if args.dynamic == Dynamic::GldConst && options.noise_std.is_none() {
@@ -436,6 +430,14 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
         run.rebuild_csv(start, &snapshots, read)?;
         // Training time continues from the last recorded wall time.
         run.wall_offset = recorded_wall_time(&run.rows);
+    }
+    // After run.csv: a resume that cannot rebuild it leaves run.json (an extended --steps) as
+    // it was, so the same command can be run again once run.csv is mended.
+    if job.leads() {
+        write_atomic(
+            &run_file,
+            &run_json(&config, args.resume.then_some(&run_file))?,
+        )?;
     }
     let mut loss = match snapshots.is_empty() {
         true => run.snapshot(0, &theta, descent.take_unconverged_estimates())?,

@@ -350,7 +350,7 @@ impl Proposition1 {
     /// Condition 1 evaluated over `eigenvalues` (descending, λ₁ first): the top k of
     /// [`proposition1`], or every eigenvalue where the whole spectrum is known. Only condition
     /// 1 is: â, the bound and the negative-curvature flag stay those of the top eigenpair
-    /// (λ₁ and u₁ from one solver) and λ_min.
+    /// (λ₁ and u₁ from one solver) and λ_min ([`Self::over_whole_spectrum`] decides the flag too).
     ///
     /// ```
     /// use curvscope_metrics::proposition1;
@@ -383,6 +383,29 @@ impl Proposition1 {
         self.first_ill_conditioned_k = first_ill_conditioned_k(eigenvalues, dim);
         self.ill_conditioning_k_max = eigenvalues.len() - 1;
         self
+    }
+
+    /// Where every eigenvalue of H is known (descending): condition 1 over all of them
+    /// ([`Self::with_condition1_over`]) and the negative-curvature flag decided by them — the
+    /// smallest is λ_min itself, so the flag is known even without a λ_min run.
+    ///
+    /// ```
+    /// use curvscope_metrics::proposition1;
+    /// // Top 2 and no λ_min: the sign of H is unknown; the whole spectrum shows −1.
+    /// let p = proposition1(&[100.0, 50.0], None, 149.0, 1.0, 0.5, 10.0, 3);
+    /// assert_eq!(p.negative_curvature, None);
+    /// let whole = p.over_whole_spectrum(&[100.0, 50.0, -1.0]);
+    /// assert_eq!(whole.negative_curvature, Some(true));
+    /// ```
+    pub fn over_whole_spectrum(self, eigenvalues: &[f64]) -> Self {
+        let smallest = LambdaMin {
+            value: *eigenvalues.last().expect("a spectrum has an eigenvalue"),
+            converged: true,
+        };
+        Proposition1 {
+            negative_curvature: negative_curvature(eigenvalues, Some(smallest)),
+            ..self.with_condition1_over(eigenvalues)
+        }
     }
 }
 

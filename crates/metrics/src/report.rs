@@ -395,9 +395,9 @@ pub fn report_from_spectrum<O: Objective + ?Sized>(
         trace_h_sigma.value,
         dim,
     );
-    // Condition 1 over every eigenvalue where the whole spectrum is known.
+    // Condition 1 and the sign of H over every eigenvalue where the whole spectrum is known.
     let proposition1 = match &hessian.dense {
-        Some(dense) => proposition1.with_condition1_over(&dense.eigenvalues),
+        Some(dense) => proposition1.over_whole_spectrum(&dense.eigenvalues),
         None => proposition1,
     };
     Report {

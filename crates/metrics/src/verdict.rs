@@ -15,7 +15,7 @@ pub const VIOLATION_STDERRS: f64 = 3.0;
 /// only for an H checked to be positive semi-definite.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// H ⪰ 0 as far as λ_min tells, condition 1 holds (d_k > ½), the bound exceeds 1 and
+    /// H ⪰ 0 as far as λ_min (or the whole spectrum) tells, condition 1 holds (d_k > ½), the bound exceeds 1 and
     /// Tr(HΣ)/Tr(HΣ̄) is at least the bound: the anisotropic noise escapes faster than
     /// isotropic noise of equal size, as the proposition predicts.
     Confirmed,
@@ -25,8 +25,8 @@ pub enum Verdict {
     /// The ratio is at least the bound, but condition 1 (d_k > ½) is not reached among the
     /// eigenvalues computed, so the bound is not shown to grow with D.
     BoundOnly,
-    /// The ratio is at least the bound, but λ_min was not computed or did not converge: the
-    /// proposition's assumption H ⪰ 0 is not checked, and the bound holds for any H ⪰ 0.
+    /// The ratio is at least the bound, but λ_min was not computed or did not converge (and
+    /// the whole spectrum was not computed): the proposition's assumption H ⪰ 0 is not checked, and the bound holds for any H ⪰ 0.
     AssumptionUnchecked,
     /// Inconclusive: the ratio is below the bound by less than [`VIOLATION_STDERRS`] standard
     /// errors of the stochastic Tr(HΣ), or (both conditions holding) the bound is that close to
@@ -121,10 +121,12 @@ pub fn reading(
         Some(true) => "Negative curvature found: H is indefinite, outside the proposition's \
                        assumption H ⪰ 0, so its bound need not hold"
             .to_string(),
-        Some(false) => "No negative curvature: the converged λ_min is not below zero".to_string(),
-        None => {
-            "Negative curvature unknown: λ_min was not computed or did not converge".to_string()
-        }
+        Some(false) => "No negative curvature: the smallest eigenvalue (a converged λ_min, or \
+                        the whole spectrum's) is not below zero"
+            .to_string(),
+        None => "Negative curvature unknown: λ_min was not computed or did not converge, and the \
+                 whole spectrum was not computed"
+            .to_string(),
     };
     let (conclusion, verdict) = match (p.bound, p.ratio) {
         (Some(bound), Some(ratio)) => {

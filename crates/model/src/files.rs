@@ -1,8 +1,8 @@
 //! File primitives every crate of the workspace shares: atomic writes, removal of stale
-//! files and hex encoding.
+//! files, setting aside what must not be lost, and hex encoding.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Writes `contents` to `path` through a temporary file in the same folder and a rename, so
 /// a reader, or a process killed mid-write, sees the old file or the new one, never half of
@@ -105,6 +105,35 @@ pub fn remove_if_present(path: &Path) -> std::io::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         other => other,
     }
+}
+
+/// Renames the file or folder at `path` to the first free `<path>.<label>-K` (K = 1, 2, …)
+/// beside it and returns the new path: what a command cannot use, or would replace, is kept
+/// under another name, never deleted.
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("analysis.ipynb");
+/// std::fs::write(&path, "mine")?;
+/// let aside = curvscope_model::files::move_aside(&path, "edited")?;
+/// assert_eq!(aside, dir.path().join("analysis.ipynb.edited-1"));
+/// std::fs::write(&path, "again")?;
+/// assert!(curvscope_model::files::move_aside(&path, "edited")?.ends_with("analysis.ipynb.edited-2"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn move_aside(path: &Path, label: &str) -> std::io::Result<PathBuf> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let free = (1..)
+        .map(|k| path.with_file_name(format!("{name}.{label}-{k}")))
+        .find(|p| !p.exists())
+        .expect("some suffix is free");
+    std::fs::rename(path, &free).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("renaming {} to {}: {e}", path.display(), free.display()),
+        )
+    })?;
+    Ok(free)
 }
 
 /// Lowercase hexadecimal of `bytes`, two digits per byte (as Python's `bytes.hex()`).
