@@ -43,12 +43,16 @@ const METRICS_COLUMNS: &[&str] = &[
     "trace_sigma",
     "u1_sigma_u1",
     "a_hat",
+    "a_hat_stderr",
     "trace_h_sigma",
     "trace_h_sigma_stderr",
     "trace_h_sigma_estimator",
     "isotropic_trace_h_sigma",
+    "isotropic_trace_h_sigma_stderr",
     "ratio",
+    "ratio_stderr",
     "prop1_bound",
+    "prop1_bound_stderr",
     "prop1_bound_holds",
     "prop1_first_k",
     "prop1_k_max",
@@ -455,6 +459,16 @@ fn check_noise_columns(metrics: &Csv, i: usize, objective: &BurnObjective<Cpu>, 
         assert!(
             (got - want).abs() <= 1e-11 * want.abs(),
             "row {i} {column}: {got} vs dense {want}"
+        );
+    }
+    // This ReLU net's Tr(H) and Tr(HΣ) are exact: so are the derived numbers, whose standard
+    // errors are 0 (with stochastic traces they are checked against dense truth in the metrics
+    // crate: derived_numbers_lie_within_their_standard_errors_of_the_truth).
+    for column in ["a_hat", "isotropic_trace_h_sigma", "ratio", "prop1_bound"] {
+        assert_eq!(
+            metrics.numbers(&format!("{column}_stderr"))[i],
+            0.0,
+            "{column}"
         );
     }
     // Row 0's H has rank one: bound = ratio = 18 but for rounding, which is no shortfall.

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use curvscope_metrics::{isotropic_trace_h_sigma, relative_stderr};
+use curvscope_metrics::{derived_stderr, isotropic_trace_h_sigma, Derived};
 
 use crate::frame::Frame;
 use crate::plots::{trajectory_color, Chart, Series, PALETTE};
@@ -105,25 +105,26 @@ pub fn charts(dir: &Path, run: Option<&Frame>) -> Result<Vec<Chart>> {
         .map(|((s, t), d)| Some(isotropic_trace_h_sigma((*s)?, (*t)?, (*d)? as usize)))
         .collect();
     // â, the bound and the ratio are monomials in the estimated Tr(H) and Tr(HΣ): their
-    // standard errors by the delta method (curvscope_metrics::relative_stderr).
-    let estimates = |names: &[&str]| -> Result<Vec<Estimated>> {
-        names
-            .iter()
-            .map(|&name| {
-                let (v, s) = (column(name)?, column(&format!("{name}_stderr"))?);
-                Ok(v.iter()
-                    .zip(&s)
-                    .map(|(v, s)| Some(((*v)?, (*s)?)))
-                    .collect())
-            })
-            .collect()
+    // standard errors by the delta method (curvscope_metrics::derived_stderr), from the traces'
+    // columns (a metrics.csv of before 2026-12-04 has no columns of their own).
+    let estimated_pair = |name: &str| -> Result<Estimated> {
+        let (v, s) = (column(name)?, column(&format!("{name}_stderr"))?);
+        Ok(v.iter()
+            .zip(&s)
+            .map(|(v, s)| Some(((*v)?, (*s)?)))
+            .collect())
     };
-    let derived = |label: &str, name: &str, from: &[&str], color: usize| -> Result<Series> {
-        let (value, from) = (column(name)?, estimates(from)?);
+    let (trace_h, trace_h_sigma) = (estimated_pair("trace_h")?, estimated_pair("trace_h_sigma")?);
+    let derived = |label: &str, name: &str, which: Derived, color: usize| -> Result<Series> {
+        let value = column(name)?;
         let stderr: Vec<Option<f64>> = (0..value.len())
             .map(|row| {
-                let inputs: Option<Vec<(f64, f64)>> = from.iter().map(|e| e[row]).collect();
-                Some(value[row]?.abs() * relative_stderr(&inputs?))
+                Some(derived_stderr(
+                    which,
+                    value[row]?,
+                    trace_h[row]?,
+                    trace_h_sigma[row]?,
+                ))
             })
             .collect();
         Ok(with_stderr(label, &x, &value, &stderr, color))
@@ -149,7 +150,7 @@ pub fn charts(dir: &Path, run: Option<&Frame>) -> Result<Vec<Chart>> {
             "Projection coefficient â along the trajectory",
             "â",
             false,
-            vec![derived("â", "a_hat", &["trace_h"], 0)?],
+            vec![derived("â", "a_hat", Derived::ProjectionCoefficient, 0)?],
         ),
         chart(
             "escaping",
@@ -173,8 +174,8 @@ pub fn charts(dir: &Path, run: Option<&Frame>) -> Result<Vec<Chart>> {
             "ratio",
             true,
             vec![
-                derived("Tr(HΣ)/Tr(HΣ̄)", "ratio", &["trace_h_sigma", "trace_h"], 0)?,
-                derived("bound â·λ₁²·D/Tr(H)²", "prop1_bound", &["trace_h"], 1)?,
+                derived("Tr(HΣ)/Tr(HΣ̄)", "ratio", Derived::Ratio, 0)?,
+                derived("bound â·λ₁²·D/Tr(H)²", "prop1_bound", Derived::Bound, 1)?,
             ],
         ),
         chart(

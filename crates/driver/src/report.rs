@@ -275,7 +275,8 @@ fn record(analysis: &Path, checkpoint: &str) -> Result<CheckpointRecord> {
     serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))
 }
 
-/// The metrics.csv columns the table shows, each with its standard-error column if estimated;
+/// The metrics.csv columns the table shows, each with its standard-error column if estimated
+/// (the derived numbers' are absent from a metrics.csv of before 2026-12-04: shown without);
 /// a column empty for every checkpoint (an option not asked for) is left out.
 const SHOWN: &[(&str, &str, Option<&str>)] = &[
     ("step", "step", None),
@@ -285,11 +286,15 @@ const SHOWN: &[(&str, &str, Option<&str>)] = &[
     ("lambda_min", "λ_min", None),
     ("trace_h", "Tr(H)", Some("trace_h_stderr")),
     ("trace_sigma", "Tr(Σ)", None),
-    ("a_hat", "â", None),
+    ("a_hat", "â", Some("a_hat_stderr")),
     ("trace_h_sigma", "Tr(HΣ)", Some("trace_h_sigma_stderr")),
-    ("isotropic_trace_h_sigma", "Tr(HΣ̄)", None),
-    ("ratio", "Tr(HΣ)/Tr(HΣ̄)", None),
-    ("prop1_bound", "bound", None),
+    (
+        "isotropic_trace_h_sigma",
+        "Tr(HΣ̄)",
+        Some("isotropic_trace_h_sigma_stderr"),
+    ),
+    ("ratio", "Tr(HΣ)/Tr(HΣ̄)", Some("ratio_stderr")),
+    ("prop1_bound", "bound", Some("prop1_bound_stderr")),
     ("prop1_first_k", "first k, d_k > ½", None),
     (
         "expected_sharpness",
@@ -328,7 +333,7 @@ fn metrics_table(metrics: &Frame) -> Result<String> {
         if values.iter().all(|v| v.is_empty()) {
             continue;
         }
-        let stderr = stderr.map(|s| metrics.text(s)).transpose()?;
+        let stderr = stderr.and_then(|s| metrics.text(s).ok());
         let meaning = METRICS.iter().find(|c| c.0 == name).map_or("", |c| c.1);
         columns.push((header, meaning, values, stderr));
     }

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::Result;
-use curvscope_metrics::Estimator;
+use curvscope_metrics::{derived_stderr, isotropic_trace_h_sigma, Derived, Estimator};
 use curvscope_model::files::{remove_if_present, write_atomic};
 
 use crate::record::{
@@ -82,6 +82,14 @@ fn exponent_cell(d: Option<f64>) -> Cell {
 
 type Extract = fn(&CheckpointRecord) -> Cell;
 
+/// The standard error of the `derived` number `value` of `r` (empty where the number is).
+fn derived(r: &CheckpointRecord, derived: Derived, value: Option<f64>) -> Cell {
+    let (h, hs) = (&r.report.trace_h, &r.report.trace_h_sigma);
+    value
+        .map(|v| derived_stderr(derived, v, (h.value, h.stderr), (hs.value, hs.stderr)))
+        .into()
+}
+
 /// metrics.csv: (column, meaning, value), one row per analyzed checkpoint.
 pub const METRICS: &[(&str, &str, Extract)] = &[
     ("checkpoint", "checkpoint folder name", |r| Cell::Text(r.checkpoint.clone())),
@@ -108,14 +116,26 @@ pub const METRICS: &[(&str, &str, Extract)] = &[
     ("a_hat", "â = u₁ᵀΣu₁·Tr(H)/(λ₁·Tr(Σ)), Proposition 1's projection coefficient (empty when Tr(H), λ₁ or Tr(Σ) is not positive)", |r| {
         r.report.proposition1.projection_coefficient.into()
     }),
+    ("a_hat_stderr", "standard error of a_hat from trace_h's, by the delta method (0 when Tr(H) is exact)", |r| {
+        derived(r, Derived::ProjectionCoefficient, r.report.proposition1.projection_coefficient)
+    }),
     ("trace_h_sigma", "Tr(HΣ), the escaping indicator", |r| Cell::Num(r.report.trace_h_sigma.value)),
     ("trace_h_sigma_stderr", "standard error of trace_h_sigma (0 when exact)", |r| Cell::Num(r.report.trace_h_sigma.stderr)),
     ("trace_h_sigma_estimator", "exact (N per-sample gradients and HVPs) or stochastic (probes)", |r| {
         r.report.trace_h_sigma.estimator.into()
     }),
     ("isotropic_trace_h_sigma", "Tr(HΣ̄) = Tr(H)·Tr(Σ)/D, isotropic noise of the same magnitude", |r| Cell::Num(r.report.isotropic_trace_h_sigma)),
+    ("isotropic_trace_h_sigma_stderr", "standard error of isotropic_trace_h_sigma: trace_h_stderr·Tr(Σ)/D", |r| {
+        Cell::Num(isotropic_trace_h_sigma(r.report.trace_h.stderr, r.report.trace_sigma.value, r.report.dim))
+    }),
     ("ratio", "Tr(HΣ)/Tr(HΣ̄) (empty when Tr(HΣ̄) ≤ 0: Tr(H) ≤ 0 or Tr(Σ) = 0)", |r| r.report.anisotropy_ratio.into()),
+    ("ratio_stderr", "standard error of ratio from trace_h_sigma's and trace_h's, by the delta method", |r| {
+        derived(r, Derived::Ratio, r.report.anisotropy_ratio)
+    }),
     ("prop1_bound", "â·λ₁²·D/Tr(H)², Proposition 1's lower bound on ratio (empty where â is)", |r| r.report.proposition1.bound.into()),
+    ("prop1_bound_stderr", "standard error of prop1_bound from trace_h's, by the delta method", |r| {
+        derived(r, Derived::Bound, r.report.proposition1.bound)
+    }),
     ("prop1_bound_holds", "prop1_bound ≤ ratio, to 1e-6 relative (empty when either is empty)", |r| r.report.proposition1.bound_holds.into()),
     ("prop1_first_k", "smallest k with d_k > ½ (condition 1) among the eigenvalues computed (all D with --full-spectrum); empty: not reached within k = prop1_k_max", |r| {
         r.report.proposition1.first_ill_conditioned_k.map_or(Cell::Empty, |k| Cell::Int(k as u64))

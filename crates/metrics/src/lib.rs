@@ -131,9 +131,9 @@ pub use one_hidden::{
     ONE_HIDDEN_WIDTHS,
 };
 pub use proposition::{
-    anisotropy_ratio, bound_exceeds_ratio, condition_ks, first_ill_conditioned_k,
+    anisotropy_ratio, bound_exceeds_ratio, condition_ks, derived_stderr, first_ill_conditioned_k,
     ill_conditioning_exponent, isotropic_trace_h_sigma, negative_curvature, projection_coefficient,
-    proposition1, proposition1_bound, relative_stderr, top_eigenvalue_multiplicity,
+    proposition1, proposition1_bound, relative_stderr, top_eigenvalue_multiplicity, Derived,
     IllConditioning, LambdaMin, Proposition1, BOUND_RTOL, ZERO_RTOL,
 };
 pub use report::{

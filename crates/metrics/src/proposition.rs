@@ -66,6 +66,44 @@ pub fn relative_stderr(estimates: &[(f64, f64)]) -> f64 {
         .sqrt()
 }
 
+/// One of Proposition 1's numbers derived from the estimated traces: each is a monomial in
+/// Tr(H) and Tr(HΣ), with λ₁, u₁ᵀΣu₁, Tr(Σ) and D exact. (Tr(HΣ̄) = Tr(H)·Tr(Σ)/D is linear in
+/// Tr(H): its standard error is [`isotropic_trace_h_sigma`] of Tr(H)'s.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Derived {
+    /// â ∝ Tr(H).
+    ProjectionCoefficient,
+    /// Tr(HΣ)/Tr(HΣ̄) ∝ Tr(HΣ)/Tr(H).
+    Ratio,
+    /// â·λ₁²·D/Tr(H)² ∝ 1/Tr(H).
+    Bound,
+}
+
+/// The standard error of the `derived` number whose value is `value`, from Tr(H) and Tr(HΣ),
+/// each (value, standard error), by the delta method ([`relative_stderr`]); 0 where both
+/// traces are exact.
+///
+/// ```
+/// use curvscope_metrics::{derived_stderr, Derived};
+/// // A ratio of 50 from Tr(HΣ) = 10 ± 0.3 (3%) and Tr(H) = 4 ± 0.16 (4%): 5% of 50.
+/// let se = derived_stderr(Derived::Ratio, 50.0, (4.0, 0.16), (10.0, 0.3));
+/// assert!((se - 2.5).abs() < 1e-12);
+/// // The bound depends on Tr(H) alone.
+/// assert_eq!(derived_stderr(Derived::Bound, 2.0, (4.0, 0.0), (10.0, 0.3)), 0.0);
+/// ```
+pub fn derived_stderr(
+    derived: Derived,
+    value: f64,
+    trace_h: (f64, f64),
+    trace_h_sigma: (f64, f64),
+) -> f64 {
+    let relative = match derived {
+        Derived::ProjectionCoefficient | Derived::Bound => relative_stderr(&[trace_h]),
+        Derived::Ratio => relative_stderr(&[trace_h_sigma, trace_h]),
+    };
+    value.abs() * relative
+}
+
 /// â = u₁ᵀΣu₁ · Tr(H) / (λ₁ · Tr(Σ)), the projection coefficient of Proposition 1: condition 2
 /// (alignment) is u₁ᵀΣu₁ ≥ a·λ₁·Tr(Σ)/Tr(H), i.e. â ≥ a. (u₁, λ₁): top Hessian eigenpair.
 /// `None` unless Tr(H), λ₁ and Tr(Σ) are all positive and all four are finite (the

@@ -2,11 +2,11 @@
 //! bookkeeping.
 
 use crate::objectives::{assert_rel, dense_covariance, dense_top, LeastSquares};
-use curvscope_hessian::{dense_eigenvalues, HessianOperator};
+use curvscope_hessian::{dense_eigenvalues, HessianOperator, Probes};
 use curvscope_metrics::{
-    analyze_checkpoint, condition_ks, proposition1, report_from_spectrum, CurvatureOptions,
-    Estimate, HessianSpectrum, LambdaMin, Proposition1, Report, ReportOptions, SharpnessOptions,
-    TraceHSigmaMethod,
+    analyze_checkpoint, condition_ks, derived_stderr, proposition1, report_from_spectrum,
+    CurvatureOptions, Derived, Estimate, HessianSpectrum, LambdaMin, Proposition1, Report,
+    ReportOptions, SharpnessOptions, TraceHSigmaMethod,
 };
 use nalgebra::DMatrix;
 
@@ -293,4 +293,73 @@ fn analyze_checkpoint_computes_the_spectrum_itself() {
         "{trace:?} vs {}",
         h.trace()
     );
+}
+
+/// â, Tr(HΣ)/Tr(HΣ̄) and the bound from a stochastic Tr(H) and Tr(HΣ): over 20 seeds, the values
+/// from the dense Tr(H) and Tr(HΣ) lie within 4 of their delta-method standard errors
+/// (`derived_stderr`), which are not 0.
+#[test]
+fn derived_numbers_lie_within_their_standard_errors_of_the_truth() {
+    let (n, d) = (80, 12);
+    let ls = LeastSquares::random(n, d, 5);
+    let theta = vec![0.3; d];
+    let h = ls.hessian();
+    let sigma = dense_covariance(&ls.gradient_matrix(&theta));
+    let (trace_h, trace_h_sigma) = (h.trace(), (&h * &sigma).trace());
+    let mut largest = 0.0f64;
+    for seed in 0..20 {
+        let options = ReportOptions {
+            sharpness: None,
+            trace_h_sigma: TraceHSigmaMethod::Stochastic {
+                probes: 30,
+                seed: 100 + seed,
+                known_top_terms: false,
+            },
+            curvature: CurvatureOptions {
+                top_k: 2,
+                tol: 1e-10,
+                seed,
+                trace_probes: Probes::Fixed(30),
+                ..CurvatureOptions::default()
+            },
+            ..ReportOptions::default()
+        };
+        let r = analyze_checkpoint(&ls, &theta, &options);
+        let p = &r.proposition1;
+        let (lambda1, u1_sigma_u1, trace_sigma) = (p.lambda1, r.u_sigma_u[0], r.trace_sigma.value);
+        let a_hat = u1_sigma_u1 * trace_h / (lambda1 * trace_sigma);
+        let truths = [
+            (
+                Derived::ProjectionCoefficient,
+                p.projection_coefficient,
+                a_hat,
+            ),
+            (
+                Derived::Ratio,
+                r.anisotropy_ratio,
+                trace_h_sigma / (trace_h * trace_sigma / d as f64),
+            ),
+            (
+                Derived::Bound,
+                p.bound,
+                a_hat * lambda1 * lambda1 * d as f64 / (trace_h * trace_h),
+            ),
+        ];
+        let traces = (
+            (r.trace_h.value, r.trace_h.stderr),
+            (r.trace_h_sigma.value, r.trace_h_sigma.stderr),
+        );
+        for (derived, got, truth) in truths {
+            let got = got.unwrap();
+            let se = derived_stderr(derived, got, traces.0, traces.1);
+            assert!(se > 0.0, "{derived:?}");
+            let z = (got - truth) / se;
+            assert!(
+                z.abs() <= 4.0,
+                "seed {seed} {derived:?}: {got} ± {se} vs {truth}"
+            );
+            largest = largest.max(z.abs());
+        }
+    }
+    println!("largest |error|/stderr over 60 derived numbers: {largest:.2}");
 }
