@@ -1086,6 +1086,27 @@ fn full_spectrum_writes_every_eigenvalue_and_its_counts() {
         assert_eq!(metrics.column("negative_curvature")[i], indefinite);
         assert!(rel_diff[i] <= 1e-8, "top-4 vs Lanczos: {}", rel_diff[i]);
     }
+    // A record of before 2026-12-04 left the flag unknown: reused, it reads as a new one.
+    for entry in std::fs::read_dir(out.join("reports")).unwrap() {
+        let file = entry.unwrap().path();
+        if file.extension() != Some("json".as_ref()) {
+            continue;
+        }
+        let mut record: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        record["report"]["proposition1"]["negative_curvature"] = serde_json::Value::Null;
+        std::fs::write(&file, serde_json::to_vec(&record).unwrap()).unwrap();
+    }
+    let stdout = analyze_with_summary(&run, &out, &["--full-spectrum", "--no-lambda-min"]).stdout;
+    assert_eq!(
+        String::from_utf8(stdout).unwrap().matches("reused").count(),
+        2
+    );
+    let reused = Csv::read(&out.join("metrics.csv"));
+    assert_eq!(
+        reused.column("negative_curvature"),
+        metrics.column("negative_curvature")
+    );
     assert_clean(&out);
 }
 

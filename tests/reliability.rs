@@ -261,17 +261,31 @@ fn an_export_keeps_what_was_edited_since_the_last_one() {
     std::fs::write(&notebook, "my notes").unwrap();
     std::fs::write(&figure, "<svg>mine</svg>").unwrap();
     let err = export();
-    for (file, mine) in [(&notebook, "my notes"), (&figure, "<svg>mine</svg>")] {
-        let name = file.file_name().unwrap().to_str().unwrap();
-        let aside = file.with_file_name(format!("{name}.edited-1"));
-        assert_eq!(std::fs::read_to_string(&aside).unwrap(), mine);
-        assert!(err.contains(path(&aside)), "{err}");
+    let asides = [
+        (to.join("analysis.edited-1.ipynb"), "my notes"),
+        (
+            to.join("figures/eigenvalues.edited-1.svg"),
+            "<svg>mine</svg>",
+        ),
+    ];
+    for (aside, mine) in &asides {
+        assert_eq!(std::fs::read_to_string(aside).unwrap(), *mine);
+        assert!(err.contains(path(aside)), "{err}");
     }
     assert_eq!(std::fs::read(&notebook).unwrap(), fresh);
     assert_ne!(std::fs::read_to_string(&figure).unwrap(), "<svg>mine</svg>");
     let err = export();
     assert!(!err.contains("edited"), "{err}");
-    assert!(!to.join("analysis.ipynb.edited-2").exists());
+    assert!(!to.join("analysis.edited-2.ipynb").exists());
+    // A list naming a file outside the folder (hand-edited, garbled) moves nothing there.
+    let outside = tmp.path().join("notes.txt");
+    std::fs::write(&outside, "mine").unwrap();
+    let list = to.join(".curvscope-export");
+    let mut text = std::fs::read_to_string(&list).unwrap();
+    text.push_str("../notes.txt\t0000\n");
+    std::fs::write(&list, text).unwrap();
+    export();
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "mine");
 }
 
 /// An export never writes into another analysis' folder or another run's, not even one an

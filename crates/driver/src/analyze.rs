@@ -69,7 +69,8 @@ pub struct AnalyzeArgs {
     /// Costs about K + 1 more Hessian-vector products and K·D·8 bytes of eigenvectors.
     #[arg(long, value_name = "K", value_parser = flags::count)]
     pub prop1_k_max: Option<usize>,
-    /// Skip the smallest Hessian eigenvalue (it flags negative curvature, outside Proposition 1).
+    /// Skip the smallest Hessian eigenvalue (it flags negative curvature, outside Proposition 1;
+    /// with --full-spectrum the whole spectrum flags it without).
     #[arg(long)]
     pub no_lambda_min: bool,
     /// Rademacher probes for Tr(H) after deflating the top-k eigenvectors, for nets whose Tr(H)
@@ -145,8 +146,8 @@ pub struct AnalyzeArgs {
     /// its parameter tensor on, the layers before it held fixed), then a dense
     /// eigendecomposition (faer), checked against the top-k of Lanczos. Tr(H) then is exact
     /// for any network (the sum of the assembled diagonal, where tanh or sigmoid nets otherwise
-    /// get Hutchinson's estimate), and Proposition 1's condition 1 is checked over all D
-    /// eigenvalues. Costs D HVPs (most of them through the last layers only), O(D³) time and
+    /// get Hutchinson's estimate), Proposition 1's condition 1 is checked over all D
+    /// eigenvalues, and the smallest decides whether H has negative curvature. Costs D HVPs (most of them through the last layers only), O(D³) time and
     /// 2·D²·8 bytes (2.05 GB for LeNet, D = 11,330: 8.4 minutes on 2 cores).
     #[arg(long)]
     pub full_spectrum: bool,
@@ -512,10 +513,10 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
                 folder.open()?;
                 set_aside_other_options(&reports, &hash, &name)?;
                 write_atomic(&report_path, &serde_json::to_vec_pretty(&record)?)?;
+                folder.write_manifest(&args, &options, &hash)?;
                 // One set aside with these options (of other checkpoint bytes) is superseded.
                 remove_if_present(&earlier)
                     .with_context(|| format!("removing the superseded {}", earlier.display()))?;
-                folder.write_manifest(&args, &options, &hash)?;
                 print_json(args.json, &record)?;
                 records[i] = Some(record);
                 outcomes.push(Outcome::Computed);
@@ -594,6 +595,8 @@ struct OutputFolder {
     had_results: bool,
     /// This run wrote its manifest: its CSVs are this run's from then on.
     written: bool,
+    /// This run made (and locked) the folder and its reports/ ([`Self::open`]).
+    opened: bool,
     /// The leading rank's lock on the folder ([`flags::lock_output`], shared among --shard
     /// jobs), taken once the folder exists; `None` before, or where it cannot be locked.
     lock: Option<std::fs::File>,
@@ -651,6 +654,7 @@ impl OutputFolder {
             path: path.to_path_buf(),
             had_results,
             written: false,
+            opened: false,
             lock,
             shard,
         })
@@ -659,11 +663,17 @@ impl OutputFolder {
     /// Makes the folder and its reports/ (and locks the folder) if this run has not yet:
     /// before a record is written or moved.
     fn open(&mut self) -> Result<()> {
+        if self.opened {
+            return Ok(());
+        }
         if self.lock.is_none() {
             self.lock = flags::lock_output(&self.path, "--out", self.shard)?;
         }
         let reports = self.path.join(REPORTS_DIR);
-        std::fs::create_dir_all(&reports).with_context(|| format!("creating {}", reports.display()))
+        std::fs::create_dir_all(&reports)
+            .with_context(|| format!("creating {}", reports.display()))?;
+        self.opened = true;
+        Ok(())
     }
 
     /// The folder's manifest and README, once per run, once its first record is in place: a

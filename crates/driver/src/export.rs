@@ -311,13 +311,19 @@ fn refuse_files_of_others(located: &Located, to: &Path, charts: &[Chart]) -> Res
 /// ([`keep_edited_exports`]).
 const EXPORTED: &str = ".curvscope-export";
 
-/// The earlier export's files in `to` as (name, SHA-256 as written), from [`EXPORTED`]; the
-/// hash is `None` in a list written before exports recorded it (a file that could not be read
-/// back was recorded with none either).
+/// The earlier export's files in `to` as (name, SHA-256 as written), from [`EXPORTED`]: only
+/// plain names inside the folder, whatever the list says. The hash is `None` in a list written
+/// before exports recorded it (a file that could not be read back was recorded with none
+/// either).
 fn earlier_export(to: &Path) -> Vec<(String, Option<String>)> {
     let list = std::fs::read_to_string(to.join(EXPORTED)).unwrap_or_default();
+    let inside = |name: &str| {
+        !name.is_empty()
+            && Path::new(name)
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)))
+    };
     list.lines()
-        .filter(|line| !line.is_empty())
         .map(|line| match line.split_once('\t') {
             Some((name, hash)) => (
                 name.to_string(),
@@ -325,6 +331,7 @@ fn earlier_export(to: &Path) -> Vec<(String, Option<String>)> {
             ),
             None => (line.to_string(), None),
         })
+        .filter(|(name, _)| inside(name))
         .collect()
 }
 
@@ -335,7 +342,7 @@ fn file_sha256(path: &Path) -> Option<String> {
         .map(|bytes| hex(&Sha256::digest(bytes)))
 }
 
-/// Sets aside (as `<name>.edited-K`) each file of the earlier export in `to` that was changed
+/// Sets aside (as `<stem>.edited-K.<extension>`) each file of the earlier export in `to` that was changed
 /// since it was written — a notebook run or annotated, a CSV or figure touched up — which this
 /// export would replace or remove. A CSV that is the analysis' own (exporting into the
 /// analysis folder) or the run's own run.csv (exporting into the run folder) changes with the
@@ -371,11 +378,7 @@ fn forget_earlier_export(to: &Path, written: &[PathBuf], into_itself: bool) -> R
         let name = name.as_str();
         let path = to.join(name);
         let analysis_file = into_itself && COPIED.contains(&name);
-        // Only plain names inside the folder, whatever the list says.
-        let inside = Path::new(name)
-            .components()
-            .all(|c| matches!(c, std::path::Component::Normal(_)));
-        if inside && !written.contains(&path) && !analysis_file {
+        if !written.contains(&path) && !analysis_file {
             remove_stale(&path)?;
         }
     }

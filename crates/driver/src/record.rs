@@ -153,6 +153,21 @@ pub struct Failure {
 }
 
 impl CheckpointRecord {
+    /// A record from its JSON. One written before 2026-12-04 with `--full-spectrum` takes the
+    /// negative-curvature flag its whole spectrum shows (it left it unknown without a λ_min
+    /// run): a reused record then reads as a new one would.
+    pub fn parse(bytes: &[u8]) -> serde_json::Result<Self> {
+        let mut record: Self = serde_json::from_slice(bytes)?;
+        let report = &mut record.report;
+        if let Some(whole) = &report.whole_spectrum {
+            report.proposition1 = report
+                .proposition1
+                .clone()
+                .over_whole_spectrum(&whole.eigenvalues);
+        }
+        Ok(record)
+    }
+
     /// The stored record at `path` if it was made with the options hashed to `hash` from a
     /// checkpoint with these contents, or why there is none to reuse: no record, one that
     /// cannot be read, or one of other options or other checkpoint bytes.
@@ -162,7 +177,7 @@ impl CheckpointRecord {
             std::io::ErrorKind::NotFound => format!("no record {where_}"),
             _ => format!("{where_}: cannot read: {e}"),
         })?;
-        let record: Self = serde_json::from_slice(&bytes)
+        let record = Self::parse(&bytes)
             .map_err(|e| format!("{where_}: not a record this curvscope reads: {e}"))?;
         if record.options_hash != hash {
             return Err(format!(

@@ -272,7 +272,7 @@ fn record(analysis: &Path, checkpoint: &str) -> Result<CheckpointRecord> {
         .join(REPORTS_DIR)
         .join(format!("{checkpoint}.json"));
     let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))
+    CheckpointRecord::parse(&bytes).with_context(|| format!("parsing {}", path.display()))
 }
 
 /// The metrics.csv columns the table shows, each with its standard-error column if estimated

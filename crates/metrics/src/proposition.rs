@@ -425,7 +425,8 @@ impl Proposition1 {
 
     /// Where every eigenvalue of H is known (descending): condition 1 over all of them
     /// ([`Self::with_condition1_over`]) and the negative-curvature flag decided by them — the
-    /// smallest is λ_min itself, so the flag is known even without a λ_min run.
+    /// smallest is λ_min itself, so the flag is known even without a λ_min run. A flag already
+    /// true stays true: a negative Ritz value is a Rayleigh quotient, which proves one.
     ///
     /// ```
     /// use curvscope_metrics::proposition1;
@@ -440,8 +441,12 @@ impl Proposition1 {
             value: *eigenvalues.last().expect("a spectrum has an eigenvalue"),
             converged: true,
         };
+        let negative = match self.negative_curvature {
+            Some(true) => Some(true),
+            _ => negative_curvature(eigenvalues, Some(smallest)),
+        };
         Proposition1 {
-            negative_curvature: negative_curvature(eigenvalues, Some(smallest)),
+            negative_curvature: negative,
             ..self.with_condition1_over(eigenvalues)
         }
     }

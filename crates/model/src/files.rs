@@ -107,25 +107,32 @@ pub fn remove_if_present(path: &Path) -> std::io::Result<()> {
     }
 }
 
-/// Renames the file or folder at `path` to the first free `<path>.<label>-K` (K = 1, 2, …)
-/// beside it and returns the new path: what a command cannot use, or would replace, is kept
-/// under another name, never deleted.
+/// Renames the file or folder at `path` to the first free `<stem>.<label>-K[.<extension>]`
+/// (K = 1, 2, …) beside it and returns the new path: what a command cannot use, or would
+/// replace, is kept under another name, never deleted. The extension stays last, so the file
+/// still opens in what opened it; a name taken by anything, a dangling link too, is skipped.
 ///
 /// ```
 /// let dir = tempfile::tempdir()?;
 /// let path = dir.path().join("analysis.ipynb");
 /// std::fs::write(&path, "mine")?;
 /// let aside = curvscope_model::files::move_aside(&path, "edited")?;
-/// assert_eq!(aside, dir.path().join("analysis.ipynb.edited-1"));
+/// assert_eq!(aside, dir.path().join("analysis.edited-1.ipynb"));
 /// std::fs::write(&path, "again")?;
-/// assert!(curvscope_model::files::move_aside(&path, "edited")?.ends_with("analysis.ipynb.edited-2"));
+/// assert!(curvscope_model::files::move_aside(&path, "edited")?.ends_with("analysis.edited-2.ipynb"));
+/// let snapshot = dir.path().join("step-000010");
+/// std::fs::create_dir(&snapshot)?;
+/// assert!(curvscope_model::files::move_aside(&snapshot, "bad")?.ends_with("step-000010.bad-1"));
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn move_aside(path: &Path, label: &str) -> std::io::Result<PathBuf> {
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+    let extension = path
+        .extension()
+        .map_or(String::new(), |e| format!(".{}", e.to_string_lossy()));
     let free = (1..)
-        .map(|k| path.with_file_name(format!("{name}.{label}-{k}")))
-        .find(|p| !p.exists())
+        .map(|k| path.with_file_name(format!("{stem}.{label}-{k}{extension}")))
+        .find(|p| p.symlink_metadata().is_err())
         .expect("some suffix is free");
     std::fs::rename(path, &free).map_err(|e| {
         std::io::Error::new(
