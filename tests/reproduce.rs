@@ -443,6 +443,21 @@ fn quick_msgd_writes_accuracies_and_resumes_a_missing_run_bit_for_bit() {
         "GD's finished run is read back, not redone"
     );
     assert_eq!(std::fs::read(out.join("accuracy.csv")).unwrap(), saved);
+
+    // A report.html edited since is kept beside the new one, never overwritten.
+    let page = out.join("report.html");
+    let mut edited = std::fs::read_to_string(&page).unwrap();
+    edited.push_str("<p>my notes</p>\n");
+    std::fs::write(&page, &edited).unwrap();
+    reproduce_quick("msgd", &out);
+    let aside = out.join("report.edited-1.html");
+    assert_eq!(std::fs::read_to_string(&aside).unwrap(), edited);
+    assert!(!std::fs::read_to_string(&page).unwrap().contains("my notes"));
+    reproduce_quick("msgd", &out);
+    assert!(
+        !out.join("report.edited-2.html").exists(),
+        "an unedited page is not kept"
+    );
 }
 
 const FASHION_DYNAMICS: [&str; 7] = [

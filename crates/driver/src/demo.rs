@@ -148,6 +148,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     }
 
     let report = args.export_to.join("report.html");
+    crate::report::keep_edited_page(&report)?;
     let mut report_step = vec!["report"];
     report_step.extend(analyses.iter().map(|(_, _, _, analysis, _)| path(analysis)));
     report_step.extend(["--to", path(&report)]);

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, ensure, Context, Result};
 use curvscope_metrics::{reading, Verdict};
-use curvscope_model::files::{hex, write_atomic};
+use curvscope_model::files::{hex, move_aside, write_atomic};
 use sha2::{Digest, Sha256};
 
 use crate::export::{locate, Located};
@@ -173,6 +173,26 @@ const SEAL: &str = "<!-- curvscope sha256:";
 fn sealed(html: String) -> String {
     let seal = format!("{SEAL}{} -->\n", hex(&Sha256::digest(html.as_bytes())));
     html + &seal
+}
+
+/// Keeps a page at `path` that curvscope wrote and someone edited since as
+/// `<stem>.edited-K.html` (said on stderr), before a command that rewrites its own page
+/// (`reproduce`, `demo`) writes it again: the edits are never lost, and hours of work are not
+/// refused at their last step as `report --to` refuses.
+pub fn keep_edited_page(path: &Path) -> Result<()> {
+    let Ok(bytes) = std::fs::read(path) else {
+        return Ok(());
+    };
+    let page = String::from_utf8_lossy(&bytes);
+    if written_by_curvscope(&page) && edited_since_written(&page) {
+        let aside = move_aside(path, "edited")?;
+        eprintln!(
+            "note: {} was edited since curvscope wrote it; kept as {}",
+            path.display(),
+            aside.display()
+        );
+    }
+    Ok(())
 }
 
 /// Whether `page`'s bytes differ from those its [`SEAL`] was computed on. A page without a

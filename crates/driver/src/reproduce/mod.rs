@@ -16,7 +16,7 @@ use curvscope_model::files::{is_atomic_write_leftover, write_atomic};
 
 use crate::flags;
 use crate::plots::{Chart, PALETTE};
-use crate::report::figures_page;
+use crate::report::{figures_page, keep_edited_page};
 
 /// The figure to reproduce.
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -202,6 +202,7 @@ fn finish(
         out.display()
     );
     print!("{table}");
+    keep_edited_page(&out.join("report.html"))?;
     write(out, "report.html", &figures_page(title, &table, charts)?)
 }
 
