@@ -288,6 +288,24 @@ fn an_export_keeps_what_was_edited_since_the_last_one() {
     assert_eq!(std::fs::read_to_string(&outside).unwrap(), "mine");
 }
 
+/// `demo` refuses an --export-to holding a report.html of one's own before it trains anything.
+#[test]
+fn demo_refuses_a_foreign_report_before_any_work() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, export_to) = (tmp.path().join("runs"), tmp.path().join("export"));
+    std::fs::create_dir(&export_to).unwrap();
+    std::fs::write(export_to.join("report.html"), "<p>mine</p>").unwrap();
+    refused(
+        curvscope(&["demo", "--out", path(&out), "--export-to", path(&export_to)]),
+        &[path(&export_to), "report.html", "curvscope did not write"],
+    );
+    assert!(!out.exists(), "nothing trained");
+    assert_eq!(
+        std::fs::read_to_string(export_to.join("report.html")).unwrap(),
+        "<p>mine</p>"
+    );
+}
+
 /// An export never writes into another analysis' folder or another run's, not even one an
 /// earlier export marked as its own (exporting an analysis into its own folder does).
 #[test]

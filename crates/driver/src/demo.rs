@@ -94,6 +94,17 @@ const EDGE_OF_STABILITY: f64 = 2.0;
 
 pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let schedule = if args.full { FULL } else { QUICK };
+    // The report is written last: a page there that curvscope did not write is refused
+    // before any work, not after it.
+    let report = args.export_to.join("report.html");
+    if let Ok(page) = std::fs::read(&report) {
+        ensure!(
+            crate::report::written_by_curvscope(&String::from_utf8_lossy(&page)),
+            "--export-to {}: holds report.html, which curvscope did not write and the demo \
+             would replace; name another folder",
+            args.export_to.display()
+        );
+    }
     let seed = args.seed.to_string();
     let common = [
         "--data",
@@ -147,7 +158,6 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         analyses.push((name, run, lr, analysis, export_to));
     }
 
-    let report = args.export_to.join("report.html");
     crate::report::keep_edited_page(&report)?;
     let mut report_step = vec!["report"];
     report_step.extend(analyses.iter().map(|(_, _, _, analysis, _)| path(analysis)));
