@@ -147,8 +147,9 @@ pub struct AnalyzeArgs {
     /// eigendecomposition (faer), checked against the top-k of Lanczos. Tr(H) then is exact
     /// for any network (the sum of the assembled diagonal, where tanh or sigmoid nets otherwise
     /// get Hutchinson's estimate), Proposition 1's condition 1 is checked over all D
-    /// eigenvalues, and the smallest decides whether H has negative curvature. Costs D HVPs (most of them through the last layers only), O(D³) time and
-    /// 2·D²·8 bytes (2.05 GB for LeNet, D = 11,330: 8.4 minutes on 2 cores).
+    /// eigenvalues, and the smallest decides whether H has negative curvature. Costs D HVPs
+    /// (most of them through the last layers only), O(D³) time and 2·D²·8 bytes (2.05 GB for
+    /// LeNet, D = 11,330: 8.4 minutes on 2 cores).
     #[arg(long)]
     pub full_spectrum: bool,
     /// Memory budget of --full-spectrum, in GB (10⁹ bytes): a larger D is refused up front,

@@ -284,17 +284,14 @@ fn refuse_files_of_others(located: &Located, to: &Path, charts: &[Chart]) -> Res
     let figures = charts
         .iter()
         .flat_map(|chart| ["svg", "png"].map(|ext| format!("{FIGURES}/{}.{ext}", chart.name)));
-    let source = |name: &str| match name {
-        RUN_CSV => located.run_csv.clone(),
-        _ => Some(located.analysis.join(name)),
-    };
     let mut names = COPIED
         .iter()
         .chain(&[RUN_CSV, NOTEBOOK])
         .map(|name| name.to_string())
         .chain(figures);
     let overwritten = |name: &String| {
-        to.join(name).exists() && !source(name).is_some_and(|from| same_file(&from, &to.join(name)))
+        to.join(name).exists()
+            && !copied_from(located, name).is_some_and(|from| same_file(&from, &to.join(name)))
     };
     if let Some(name) = names.find(|name| !ours && overwritten(name)) {
         bail!(
@@ -342,20 +339,25 @@ fn file_sha256(path: &Path) -> Option<String> {
         .map(|bytes| hex(&Sha256::digest(bytes)))
 }
 
-/// Sets aside (as `<stem>.edited-K.<extension>`) each file of the earlier export in `to` that was changed
-/// since it was written — a notebook run or annotated, a CSV or figure touched up — which this
-/// export would replace or remove. A CSV that is the analysis' own (exporting into the
+/// The file an export copies to `name` (a CSV of the analysis, or the training log), if it
+/// copies one; the notebook and figures are drawn, not copied.
+fn copied_from(located: &Located, name: &str) -> Option<PathBuf> {
+    match name {
+        RUN_CSV => located.run_csv.clone(),
+        copied if COPIED.contains(&copied) => Some(located.analysis.join(copied)),
+        _ => None,
+    }
+}
+
+/// Sets aside (as `<stem>.edited-K.<extension>`) each file of the earlier export in `to` that
+/// was changed since it was written — a notebook run or annotated, a CSV or figure touched up —
+/// which this export would replace or remove. A CSV that is the analysis' own (exporting into the
 /// analysis folder) or the run's own run.csv (exporting into the run folder) changes with the
 /// analysis or the training and is no export's to keep.
 fn keep_edited_exports(located: &Located, to: &Path) -> Result<()> {
     for (name, written) in earlier_export(to) {
         let path = to.join(&name);
-        let source = match name.as_str() {
-            RUN_CSV => located.run_csv.clone(),
-            copied if COPIED.contains(&copied) => Some(located.analysis.join(copied)),
-            _ => None,
-        };
-        let own = source.is_some_and(|source| same_file(&source, &path));
+        let own = copied_from(located, &name).is_some_and(|source| same_file(&source, &path));
         let edited = written.zip(file_sha256(&path)).is_some_and(|(a, b)| a != b);
         if edited && !own {
             let aside = move_aside(&path, "edited")?;

@@ -225,9 +225,10 @@ impl Run<'_> {
     /// (wall time left empty; noise_unconverged as the checkpoint kept it), and the valid rows
     /// before `start` whose snapshot is gone (pruned by hand: the log of the path that led here
     /// stays). Rows from `start` on without a snapshot are dropped, as that part is trained
-    /// again (from step 0 without a snapshot, step 0's row is logged again). Says on stderr what it changed. In a job of several ranks, rank 0's `read` (the
-    /// others pass none) decides which rows are recomputed, and it sends each checkpoint's θ to
-    /// the others, which take part in the rows' collective numbers.
+    /// again (from step 0 without a snapshot, step 0's row is logged again). Says on stderr
+    /// what it changed. In a job of several ranks, rank 0's `read` (the others pass none)
+    /// decides which rows are recomputed, and it sends each checkpoint's θ to the others, which
+    /// take part in the rows' collective numbers.
     pub fn rebuild_csv(
         &mut self,
         start: u64,

@@ -388,7 +388,8 @@ impl Proposition1 {
     /// Condition 1 evaluated over `eigenvalues` (descending, λ₁ first): the top k of
     /// [`proposition1`], or every eigenvalue where the whole spectrum is known. Only condition
     /// 1 is: â, the bound and the negative-curvature flag stay those of the top eigenpair
-    /// (λ₁ and u₁ from one solver) and λ_min ([`Self::over_whole_spectrum`] decides the flag too).
+    /// (λ₁ and u₁ from one solver) and λ_min ([`Self::over_whole_spectrum`] decides the flag
+    /// too).
     ///
     /// ```
     /// use curvscope_metrics::proposition1;

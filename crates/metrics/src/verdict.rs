@@ -15,9 +15,9 @@ pub const VIOLATION_STDERRS: f64 = 3.0;
 /// only for an H checked to be positive semi-definite.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// H ⪰ 0 as far as λ_min (or the whole spectrum) tells, condition 1 holds (d_k > ½), the bound exceeds 1 and
-    /// Tr(HΣ)/Tr(HΣ̄) is at least the bound: the anisotropic noise escapes faster than
-    /// isotropic noise of equal size, as the proposition predicts.
+    /// H ⪰ 0 as far as λ_min (or the whole spectrum) tells, condition 1 holds (d_k > ½), the
+    /// bound exceeds 1 and Tr(HΣ)/Tr(HΣ̄) is at least the bound: the anisotropic noise escapes
+    /// faster than isotropic noise of equal size, as the proposition predicts.
     Confirmed,
     /// Both conditions hold and the ratio is at least the bound, but the bound is ≤ 1 (â too
     /// small for the ill-conditioning): the proposition predicts no faster escape.
@@ -26,7 +26,8 @@ pub enum Verdict {
     /// eigenvalues computed, so the bound is not shown to grow with D.
     BoundOnly,
     /// The ratio is at least the bound, but λ_min was not computed or did not converge (and
-    /// the whole spectrum was not computed): the proposition's assumption H ⪰ 0 is not checked, and the bound holds for any H ⪰ 0.
+    /// the whole spectrum was not computed): the proposition's assumption H ⪰ 0 is not
+    /// checked, and the bound holds for any H ⪰ 0.
     AssumptionUnchecked,
     /// Inconclusive: the ratio is below the bound by less than [`VIOLATION_STDERRS`] standard
     /// errors of the stochastic Tr(HΣ), or (both conditions holding) the bound is that close to
