@@ -96,9 +96,21 @@ fn analyze(run: &Path, out: &Path) -> Vec<String> {
     args
 }
 
+/// `mpirun` with a session folder of its own: Open MPI keeps its jobs' under TMPDIR, and a
+/// job ending beside another (the tests run in parallel) could remove the shared one while the
+/// other was making its own in it (once in CI: "unable to create the desired directory").
+fn launched(mut mpirun: Command) -> Output {
+    let session = tempfile::tempdir().unwrap();
+    mpirun
+        .env("TMPDIR", session.path())
+        .output()
+        .expect("mpirun runs (Open MPI installed?)")
+}
+
 /// `mpirun -n ranks curvscope <args>` (as root too, and with more ranks than cores).
 fn mpirun(ranks: usize, args: &[String]) -> Output {
-    Command::new("mpirun")
+    let mut mpirun = Command::new("mpirun");
+    mpirun
         .args([
             "--allow-run-as-root",
             "--oversubscribe",
@@ -106,9 +118,8 @@ fn mpirun(ranks: usize, args: &[String]) -> Output {
             &ranks.to_string(),
         ])
         .arg(env!("CARGO_BIN_EXE_curvscope"))
-        .args(args)
-        .output()
-        .expect("mpirun runs (Open MPI installed?)")
+        .args(args);
+    launched(mpirun)
 }
 
 /// `curvscope <args>` in one process.
@@ -227,7 +238,8 @@ fn every_column_under_mpirun_equals_one_process() {
 /// A job of two ranks, rank 0 running `curvscope <first>` and rank 1 `curvscope <second>`
 /// (Open MPI's MPMD syntax: one command per rank).
 fn mpirun_two(first: &[String], second: &[String]) -> Output {
-    Command::new("mpirun")
+    let mut mpirun = Command::new("mpirun");
+    mpirun
         // A job that hangs (what these tests guard against) fails instead.
         .args(["--timeout", "300"])
         .args(["--allow-run-as-root", "--oversubscribe", "-n", "1"])
@@ -235,9 +247,8 @@ fn mpirun_two(first: &[String], second: &[String]) -> Output {
         .args(first)
         .args([":", "-n", "1"])
         .arg(env!("CARGO_BIN_EXE_curvscope"))
-        .args(second)
-        .output()
-        .unwrap()
+        .args(second);
+    launched(mpirun)
 }
 
 /// `args` with the value of `flag` replaced by `value`.
