@@ -443,8 +443,27 @@ fn bad_inputs_are_refused_with_the_reason() {
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("use --directions hessian"), "{stderr}");
+    // Refused after --out was made (the directions come once it is locked): nothing is left.
+    assert!(!toy.join("landscape-random-1d").exists());
 
     let (ckpt, _) = checkpoint(tmp.path(), "ckpt", 0.0);
+    let line = tmp.path().join("line");
+    let refused = curvscope(&[
+        "landscape",
+        path(&ckpt),
+        "--to",
+        path(&ckpt),
+        "--data",
+        "halfspace:20",
+        "--out",
+        path(&line),
+        "-q",
+    ]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && stderr.contains("same θ") && !line.exists(),
+        "{stderr}"
+    );
     let refused = curvscope(&["landscape", path(&ckpt), "--to", path(&toy), "-q"]);
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(

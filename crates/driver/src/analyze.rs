@@ -599,8 +599,8 @@ struct OutputFolder {
     /// This run made (and locked) the folder and its reports/ ([`Self::open`]).
     opened: bool,
     /// The leading rank's lock on the folder ([`flags::lock_output`], shared among --shard
-    /// jobs), taken once the folder exists; `None` before, or where it cannot be locked.
-    lock: Option<std::fs::File>,
+    /// jobs), taken once the folder exists; `None` before.
+    lock: Option<flags::OutputLock>,
     /// This run is one --shard job of several writing the folder at once.
     shard: bool,
 }
@@ -648,7 +648,7 @@ impl OutputFolder {
             );
         }
         let lock = match leads && path.is_dir() {
-            true => flags::lock_output(path, "--out", shard)?,
+            true => Some(flags::lock_output(path, "--out", shard)?),
             false => None,
         };
         Ok(Self {
@@ -668,7 +668,7 @@ impl OutputFolder {
             return Ok(());
         }
         if self.lock.is_none() {
-            self.lock = flags::lock_output(&self.path, "--out", self.shard)?;
+            self.lock = Some(flags::lock_output(&self.path, "--out", self.shard)?);
         }
         let reports = self.path.join(REPORTS_DIR);
         std::fs::create_dir_all(&reports)

@@ -3,7 +3,7 @@
 //! value reaches a computation that would panic or print a wrong number; output folders are
 //! checked before anything is written into them.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use curvscope_model::files;
@@ -128,15 +128,16 @@ fn writable(dir: &Path, flag: &str) -> Result<()> {
 }
 
 /// Creates the output folder `dir` (given by `flag`) as [`output_dir`] does, and holds a lock
-/// on it while the returned handle lives: a second curvscope writing the same folder (two
-/// `analyze --out X` at once) stops here, before writing, instead of interleaving its records
-/// and CSVs with the first's. `shared` locks coexist with each other (the `--shard` jobs of one
-/// analysis write one folder at once) but not with an exclusive one. The lock is `flock` on
-/// the folder itself: it leaves no file behind, and the system releases it when the process
-/// ends, killed or not. `None` where the file system cannot lock (some network file systems):
+/// on it while the returned [`OutputLock`] lives: a second curvscope writing the same folder
+/// (two `analyze --out X` at once) stops here, before writing, instead of interleaving its
+/// records and CSVs with the first's. `shared` locks coexist with each other (the `--shard`
+/// jobs of one analysis write one folder at once) but not with an exclusive one. The lock is
+/// `flock` on the folder itself: it leaves no file behind, and the system releases it when the
+/// process ends, killed or not. Where the file system cannot lock (some network file systems)
 /// the run goes on unguarded rather than not at all. The folder is checked to be writable once
 /// the lock is held.
-pub fn lock_output(dir: &Path, flag: &str, shared: bool) -> Result<Option<std::fs::File>> {
+pub fn lock_output(dir: &Path, flag: &str, shared: bool) -> Result<OutputLock> {
+    let made_here = !dir.exists();
     created(dir, flag)?;
     let handle = std::fs::File::open(dir)
         .with_context(|| format!("{flag} {}: cannot open", dir.display()))?;
@@ -144,7 +145,7 @@ pub fn lock_output(dir: &Path, flag: &str, shared: bool) -> Result<Option<std::f
         true => handle.try_lock_shared(),
         false => handle.try_lock(),
     };
-    let lock = match locked {
+    let handle = match locked {
         Ok(()) => Some(handle),
         Err(std::fs::TryLockError::WouldBlock) => bail!(
             "{flag} {}: another curvscope is writing this folder now; wait for it to end, or \
@@ -153,8 +154,33 @@ pub fn lock_output(dir: &Path, flag: &str, shared: bool) -> Result<Option<std::f
         ),
         Err(std::fs::TryLockError::Error(_)) => None,
     };
+    // Only a folder no other run can be writing: an exclusive lock held on one made here.
+    let lock = OutputLock {
+        made: (made_here && !shared && handle.is_some()).then(|| dir.to_path_buf()),
+        _handle: handle,
+    };
     writable(dir, flag)?;
     Ok(lock)
+}
+
+/// The lock [`lock_output`] holds on an output folder. A folder this run made is removed
+/// again if it is still empty when the lock ends, so a run refused after making it
+/// (`landscape --to` a checkpoint with the same θ) leaves no empty folder behind.
+pub struct OutputLock {
+    /// The folder, where this run made it and holds it alone.
+    made: Option<PathBuf>,
+    /// The locked folder; `None` where the file system cannot lock.
+    _handle: Option<std::fs::File>,
+}
+
+impl Drop for OutputLock {
+    /// Runs before the fields drop, so the folder goes while the lock is still held.
+    fn drop(&mut self) {
+        if let Some(dir) = &self.made {
+            // Fails, as it should, on a folder that holds anything.
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
 }
 
 /// Refuses an output folder `dir` (given by `flag`) that exists as something else, before

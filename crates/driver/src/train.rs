@@ -386,7 +386,7 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
     // Two trainings into one --out (a resume started twice) would interleave their snapshots;
     // a resume of a folder that is not there makes none.
     let _lock = match job.leads() && (!args.resume || out.is_dir()) {
-        true => flags::lock_output(out, "--out", false)?,
+        true => Some(flags::lock_output(out, "--out", false)?),
         false => None,
     };
     let start = match (job.leads(), args.resume) {
