@@ -444,20 +444,32 @@ fn quick_msgd_writes_accuracies_and_resumes_a_missing_run_bit_for_bit() {
     );
     assert_eq!(std::fs::read(out.join("accuracy.csv")).unwrap(), saved);
 
-    // A report.html edited since is kept beside the new one, never overwritten.
-    let page = out.join("report.html");
+    // A report.html or CSV edited since is kept beside the new one, never overwritten.
+    let (page, table) = (out.join("report.html"), out.join("final_accuracy.csv"));
     let mut edited = std::fs::read_to_string(&page).unwrap();
     edited.push_str("<p>my notes</p>\n");
     std::fs::write(&page, &edited).unwrap();
+    let written = std::fs::read_to_string(&table).unwrap();
+    let annotated = written.replacen('\n', ",my column\n", 1);
+    std::fs::write(&table, &annotated).unwrap();
     reproduce_quick("msgd", &out);
     let aside = out.join("report.edited-1.html");
     assert_eq!(std::fs::read_to_string(&aside).unwrap(), edited);
     assert!(!std::fs::read_to_string(&page).unwrap().contains("my notes"));
+    let table_aside = out.join("final_accuracy.edited-1.csv");
+    assert_eq!(std::fs::read_to_string(&table_aside).unwrap(), annotated);
+    assert_eq!(std::fs::read_to_string(&table).unwrap(), written);
     reproduce_quick("msgd", &out);
-    assert!(
-        !out.join("report.edited-2.html").exists(),
-        "an unedited page is not kept"
-    );
+    for unedited in [
+        "report.edited-2.html",
+        "final_accuracy.edited-2.csv",
+        "accuracy.edited-1.csv",
+    ] {
+        assert!(
+            !out.join(unedited).exists(),
+            "an unedited file is not kept: {unedited}"
+        );
+    }
 }
 
 const FASHION_DYNAMICS: [&str; 7] = [

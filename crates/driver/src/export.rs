@@ -6,13 +6,13 @@ use std::process::ExitCode;
 
 use anyhow::{bail, ensure, Context, Result};
 
-use curvscope_model::files::{hex, move_aside, remove_if_present, write_atomic};
-use sha2::{Digest, Sha256};
+use curvscope_model::files::{remove_if_present, write_atomic};
 
 use crate::checkpoints::{checkpoint_dirs, checkpoint_name};
 use crate::figures::charts;
 use crate::flags;
 use crate::frame::Frame;
+use crate::ledger::Ledger;
 use crate::notebook;
 use crate::plots::{render, Chart};
 use crate::record::{
@@ -186,8 +186,9 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
     flags::output_dir(&to, "--to")?;
     keep_edited_exports(&located, &to)?;
     // Marked as an export's before any file is written, so that one cut short is still ours.
-    if !to.join(EXPORTED).exists() {
-        write_atomic(&to.join(EXPORTED), b"")?;
+    let ledger = Ledger::new(&to, EXPORTED).path();
+    if !ledger.exists() {
+        write_atomic(&ledger, b"")?;
     }
     let figures = to.join(FIGURES);
     std::fs::create_dir_all(&figures).with_context(|| format!("creating {}", figures.display()))?;
@@ -308,37 +309,6 @@ fn refuse_files_of_others(located: &Located, to: &Path, charts: &[Chart]) -> Res
 /// ([`keep_edited_exports`]).
 const EXPORTED: &str = ".curvscope-export";
 
-/// The earlier export's files in `to` as (name, SHA-256 as written), from [`EXPORTED`]: only
-/// plain names inside the folder, whatever the list says. The hash is `None` in a list written
-/// before exports recorded it (a file that could not be read back was recorded with none
-/// either).
-fn earlier_export(to: &Path) -> Vec<(String, Option<String>)> {
-    let list = std::fs::read_to_string(to.join(EXPORTED)).unwrap_or_default();
-    let inside = |name: &str| {
-        !name.is_empty()
-            && Path::new(name)
-                .components()
-                .all(|c| matches!(c, std::path::Component::Normal(_)))
-    };
-    list.lines()
-        .map(|line| match line.split_once('\t') {
-            Some((name, hash)) => (
-                name.to_string(),
-                Some(hash).filter(|h| !h.is_empty()).map(String::from),
-            ),
-            None => (line.to_string(), None),
-        })
-        .filter(|(name, _)| inside(name))
-        .collect()
-}
-
-/// The hex SHA-256 of the file at `path`, if it can be read.
-fn file_sha256(path: &Path) -> Option<String> {
-    std::fs::read(path)
-        .ok()
-        .map(|bytes| hex(&Sha256::digest(bytes)))
-}
-
 /// The file an export copies to `name` (a CSV of the analysis, or the training log), if it
 /// copies one; the notebook and figures are drawn, not copied.
 fn copied_from(located: &Located, name: &str) -> Option<PathBuf> {
@@ -355,17 +325,12 @@ fn copied_from(located: &Located, name: &str) -> Option<PathBuf> {
 /// analysis folder) or the run's own run.csv (exporting into the run folder) changes with the
 /// analysis or the training and is no export's to keep.
 fn keep_edited_exports(located: &Located, to: &Path) -> Result<()> {
-    for (name, written) in earlier_export(to) {
-        let path = to.join(&name);
-        let own = copied_from(located, &name).is_some_and(|source| same_file(&source, &path));
-        let edited = written.zip(file_sha256(&path)).is_some_and(|(a, b)| a != b);
-        if edited && !own {
-            let aside = move_aside(&path, "edited")?;
-            eprintln!(
-                "note: {} was changed since curvscope exported it; kept as {}",
-                path.display(),
-                aside.display()
-            );
+    let ledger = Ledger::new(to, EXPORTED);
+    for (name, written) in ledger.entries() {
+        let own =
+            copied_from(located, &name).is_some_and(|source| same_file(&source, &to.join(&name)));
+        if !own {
+            ledger.keep_if_edited(&name, written.as_deref())?;
         }
     }
     Ok(())
@@ -376,7 +341,8 @@ fn keep_edited_exports(located: &Located, to: &Path) -> Result<()> {
 /// analysis'. Exporting into the analysis folder itself, its CSVs are its own and stay. Then
 /// records `written` for the next export.
 fn forget_earlier_export(to: &Path, written: &[PathBuf], into_itself: bool) -> Result<()> {
-    for (name, _) in earlier_export(to) {
+    let ledger = Ledger::new(to, EXPORTED);
+    for (name, _) in ledger.entries() {
         let name = name.as_str();
         let path = to.join(name);
         let analysis_file = into_itself && COPIED.contains(&name);
@@ -384,17 +350,7 @@ fn forget_earlier_export(to: &Path, written: &[PathBuf], into_itself: bool) -> R
             remove_stale(&path)?;
         }
     }
-    let names: String = written
-        .iter()
-        .filter_map(|path| {
-            let hash = file_sha256(path).unwrap_or_default();
-            Some(format!(
-                "{}\t{hash}\n",
-                path.strip_prefix(to).ok()?.display()
-            ))
-        })
-        .collect();
-    Ok(write_atomic(&to.join(EXPORTED), names.as_bytes())?)
+    ledger.record(written)
 }
 
 /// Removes `path`, a file an earlier export wrote, if it is there.

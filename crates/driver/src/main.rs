@@ -14,6 +14,7 @@ mod job;
 mod landscape;
 mod landscape_folder;
 mod landscape_plots;
+mod ledger;
 mod network;
 mod notebook;
 mod plots;

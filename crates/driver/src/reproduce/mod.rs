@@ -15,6 +15,7 @@ use anyhow::{ensure, Context, Result};
 use curvscope_model::files::{is_atomic_write_leftover, write_atomic};
 
 use crate::flags;
+use crate::ledger::Ledger;
 use crate::plots::{Chart, PALETTE};
 use crate::report::{figures_page, keep_edited_page};
 
@@ -70,7 +71,9 @@ pub struct ReproduceArgs {
     /// so an interrupted msgd resumes with the dynamic it was training; fashion keeps its
     /// run folders (with their analyses) in runs/ and resumes them as train and analyze do. A
     /// folder holding files that no `reproduce` of this target wrote is refused (they would be
-    /// overwritten); the target's folder is marked by a file `.curvscope-reproduce`.
+    /// overwritten); the target's folder is marked by a file `.curvscope-reproduce`. A CSV or
+    /// report.html of an earlier run changed since it was written is kept as
+    /// `<stem>.edited-K.<extension>`, never overwritten.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Master seed: the noise of every run (toy2d: repetition r draws from
@@ -181,9 +184,14 @@ fn claim(out: &Path, target: Target) -> Result<()> {
     Ok(write_atomic(&marker, target.name().as_bytes())?)
 }
 
-/// `text` as the file `name` in `out` (the error names the file).
+/// The files a target wrote into its folder (CSVs and report.html), with their hashes
+/// ([`Ledger`]).
+const WRITTEN: &str = ".curvscope-reproduce-files";
+
+/// `text` as the file `name` in `out` (the error names the file). A file of a rerun's earlier
+/// run that someone changed since (a CSV annotated) is kept as `<stem>.edited-K.<extension>`.
 fn write(out: &Path, name: &str, text: &str) -> Result<()> {
-    Ok(write_atomic(&out.join(name), text.as_bytes())?)
+    Ledger::new(out, WRITTEN).write(name, text.as_bytes())
 }
 
 /// The end of every target: its closing table, with the wall time since `started`, printed and
