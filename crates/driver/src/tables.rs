@@ -297,7 +297,8 @@ pub const LONG_TABLES: &[LongTable] = &[
             ("lambda_k1", "λ_{k+1}"),
             (
                 "d_k",
-                "−log(λ_{k+1}/λ₁)/log D (inf when λ_{k+1} = 0; empty when λ_{k+1} < 0 or λ₁ ≤ 0)",
+                "−log(λ_{k+1}/λ₁)/log D (inf when λ_{k+1} ≤ 0 but within rounding of 0, \
+                 ≥ −1e-6·λ₁; empty when λ_{k+1} is below that or λ₁ ≤ 0)",
             ),
             ("holds", "condition 1 of Proposition 1 at this k: d_k > ½"),
         ],
