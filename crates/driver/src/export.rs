@@ -186,9 +186,9 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
     flags::output_dir(&to, "--to")?;
     keep_edited_exports(&located, &to)?;
     // Marked as an export's before any file is written, so that one cut short is still ours.
-    let ledger = Ledger::new(&to, EXPORTED).path();
-    if !ledger.exists() {
-        write_atomic(&ledger, b"")?;
+    let list = Ledger::new(&to, EXPORTED).path();
+    if !list.exists() {
+        write_atomic(&list, b"")?;
     }
     let figures = to.join(FIGURES);
     std::fs::create_dir_all(&figures).with_context(|| format!("creating {}", figures.display()))?;
