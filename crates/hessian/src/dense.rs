@@ -96,6 +96,9 @@ fn for_each_column_block<O: LinearOperator + ?Sized>(
 ///
 /// let m = DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 2.5, 5.0]);
 /// assert!((asymmetry(&m) - 0.1).abs() < 1e-15);
+/// // A NaN entry (an overflowed product) is no symmetry.
+/// let broken = DMatrix::from_row_slice(2, 2, &[1.0, f64::NAN, 2.0, 5.0]);
+/// assert!(asymmetry(&broken).is_nan());
 /// ```
 pub fn asymmetry(m: &DMatrix<f64>) -> f64 {
     asymmetry_by(m.nrows(), |i, j| m[(i, j)])
@@ -106,6 +109,10 @@ fn asymmetry_by(n: usize, at: impl Fn(usize, usize) -> f64) -> f64 {
     let (mut scale, mut skew) = (0.0f64, 0.0f64);
     for j in 0..n {
         for i in 0..n {
+            // `f64::max` drops a NaN: a matrix holding one must not read as symmetric.
+            if at(i, j).is_nan() {
+                return f64::NAN;
+            }
             scale = scale.max(at(i, j).abs());
             if i > j {
                 skew = skew.max((at(i, j) - at(j, i)).abs());

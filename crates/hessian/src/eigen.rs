@@ -105,13 +105,17 @@ pub struct Eigenpairs {
 ///
 /// Without a breakdown, convergence means what it means for every single-vector Lanczos:
 /// the wanted Ritz pairs are accurate and the open block's extreme one has converged, not a
-/// proof that none is missing. An eigenvalue repeated exactly inside a space that never
-/// becomes invariant (D large, many distinct eigenvalues) may show fewer copies than it has
-/// (rounding lets some emerge); only a block method could see them all. An exact multiple
-/// eigenvalue at the top of a trained network's Hessian has probability zero, but the zeros of
-/// a rank-deficient operator (Σ, a Gauss–Newton matrix, dead units) are exact multiples: ask
-/// [`Which::Smallest`] for k > 1 of those and some can be missing behind a `converged` result.
-/// curvscope asks for one (λ_min). The subspace grows until the wanted pairs converge or
+/// proof that none is missing. An eigenvalue repeated exactly, or a cluster narrower than
+/// about the tolerance, inside a space that never becomes invariant may show fewer copies than
+/// it has, at any D: on 30 random rotations of eigenvalues {5, 5, 5} and 57 others in [0, 4]
+/// (D = 60, k = 3) every converged run returned 5 twice (29 runs) or once, then a value
+/// of the rest (3.99 in the first); a cluster
+/// {5 + 2e-9, 5 + 1e-9, 5, 5 − 1e-7} among 96 others (D = 100, k = 4) gave 3.96 as its 4th.
+/// Only a block method, or the dense spectrum (`full_spectrum`), sees every copy. A cluster
+/// that tight at the top of a trained network's Hessian is not what curvscope has met, but
+/// the zeros of a rank-deficient operator (Σ, a Gauss–Newton matrix, dead units) are exact
+/// multiples: ask [`Which::Smallest`] for k > 1 of those and some can be missing behind a
+/// `converged` result. curvscope asks for one (λ_min). The subspace grows until the wanted pairs converge or
 /// `max_krylov` is reached. Memory: `krylov_size` vectors of length D. An operator that gives
 /// a NaN or ∞ (an overflow) ends the run at that product: every eigenvalue, vector and residual
 /// returned is NaN and `converged` false.
@@ -350,12 +354,11 @@ pub fn true_residuals<O: LinearOperator + ?Sized>(op: &O, pairs: &Eigenpairs) ->
         .iter()
         .zip(&pairs.eigenvectors)
         .zip(&pairs.eigenvalues)
+        // `norm`, not a plain sum of squares: it neither overflows nor underflows at the
+        // scales (1e±200) where the operator itself is still finite.
         .map(|((au, u), &lambda)| {
-            au.iter()
-                .zip(u)
-                .map(|(a, x)| (a - lambda * x).powi(2))
-                .sum::<f64>()
-                .sqrt()
+            let r: Vec<f64> = au.iter().zip(u).map(|(a, x)| a - lambda * x).collect();
+            norm(&r)
         })
         .collect()
 }

@@ -184,8 +184,9 @@ fn deflated_with<O: LinearOperator>(
     }
     let mut samples: Vec<f64> = Vec::with_capacity(max);
     let (mut mean, mut se) = (0.0f64, f64::INFINITY);
-    // A NaN or ∞ from the operator ends the run: no further probe can make the mean finite.
-    while samples.len() < max && mean.is_finite() {
+    // A NaN or ∞ from the operator ends the run: no further probe can make the trace finite
+    // (the basis' exact part included: its NaN would also keep the stopping rule from firing).
+    while samples.len() < max && (exact_part + mean).is_finite() {
         let zs: Vec<Vec<f64>> = (0..block.min(max - samples.len()))
             .map(|_| {
                 let mut z = rademacher_vector(rng, d);

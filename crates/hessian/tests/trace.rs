@@ -287,3 +287,21 @@ fn a_nan_from_the_operator_ends_the_probing() {
     assert!(t.trace.value.is_nan(), "{t:?}");
     assert_eq!((t.trace.probes, t.n_applications), (64, 64));
 }
+
+/// A NaN in the deflation basis' exact part ends the run before any probe: it used to keep the
+/// stopping rule from firing, so all 1,000 probes were drawn for a NaN.
+#[test]
+fn a_nan_in_the_exact_part_ends_the_probing() {
+    let op = Overflowing::new(30, 0);
+    let basis: Vec<Vec<f64>> = (0..3)
+        .map(|i| (0..30).map(|j| f64::from(u8::from(i == j))).collect())
+        .collect();
+    let until = Probes::Until {
+        rel_stderr: 0.05,
+        block: 10,
+        max: 1000,
+    };
+    let t = deflated_hutchinson(&op, &basis, until, 0);
+    assert!(t.trace.value.is_nan() && t.exact_part.is_nan(), "{t:?}");
+    assert_eq!((t.trace.probes, t.n_applications), (0, 3));
+}
