@@ -306,6 +306,50 @@ fn demo_refuses_a_foreign_report_before_any_work() {
     );
 }
 
+/// The README's first command prints the summary table of the README's worked example, every
+/// line to the digit (the README promises these digits on any machine: f64 training below the
+/// edge of stability), and a rerun, which resumes and reuses everything, keeps a report.html
+/// edited since as report.edited-1.html before writing its own.
+#[test]
+fn the_demo_prints_the_readme_summary_and_keeps_an_edited_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, export_to) = (tmp.path().join("runs"), tmp.path().join("export"));
+    let demo = || {
+        let output = curvscope(&["demo", "--out", path(&out), "--export-to", path(&export_to)]);
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        ok(output);
+        stdout
+    };
+    let stdout = demo();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let summary: Vec<&str> = stdout
+        .lines()
+        .skip_while(|line| !line.starts_with("Summary ("))
+        .take_while(|line| !line.is_empty())
+        .collect();
+    assert_eq!(
+        summary.len(),
+        8,
+        "a header, 5 rows and the edge line: {stdout}"
+    );
+    for line in summary {
+        assert!(
+            readme.contains(line),
+            "README.md lacks the demo's line {line:?}"
+        );
+    }
+
+    let page = export_to.join("report.html");
+    let mut edited = std::fs::read_to_string(&page).unwrap();
+    edited.push_str("<p>my notes</p>\n");
+    std::fs::write(&page, &edited).unwrap();
+    demo();
+    let aside = export_to.join("report.edited-1.html");
+    assert_eq!(std::fs::read_to_string(&aside).unwrap(), edited);
+    assert!(!std::fs::read_to_string(&page).unwrap().contains("my notes"));
+}
+
 /// An export never writes into another analysis' folder or another run's, not even one an
 /// earlier export marked as its own (exporting an analysis into its own folder does).
 #[test]
