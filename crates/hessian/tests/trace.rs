@@ -288,11 +288,41 @@ fn a_nan_from_the_operator_ends_the_probing() {
     assert_eq!((t.trace.probes, t.n_applications), (64, 64));
 }
 
-/// A NaN in the deflation basis' exact part ends the run before any probe: it used to keep the
-/// stopping rule from firing, so all 1,000 probes were drawn for a NaN.
+/// diag(1, …, D) whose first `nan_first` products are NaN, then finite: an overflow in the
+/// deflation basis' products alone.
+struct NanFirst {
+    nan_first: usize,
+    products: std::sync::atomic::AtomicUsize,
+}
+
+impl curvscope_hessian::LinearOperator for NanFirst {
+    fn dim(&self) -> usize {
+        30
+    }
+    fn apply(&self, x: &[f64]) -> Vec<f64> {
+        let done = self
+            .products
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        match done < self.nan_first {
+            true => vec![f64::NAN; x.len()],
+            false => x
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (i + 1) as f64 * v)
+                .collect(),
+        }
+    }
+}
+
+/// A NaN in the deflation basis' exact part ends the run before any probe, even where the
+/// probes' own products are finite: it used to keep the stopping rule from firing (it compared
+/// against a NaN), so all 1,000 probes were drawn for a NaN.
 #[test]
 fn a_nan_in_the_exact_part_ends_the_probing() {
-    let op = Overflowing::new(30, 0);
+    let op = NanFirst {
+        nan_first: 3,
+        products: 0.into(),
+    };
     let basis: Vec<Vec<f64>> = (0..3)
         .map(|i| (0..30).map(|j| f64::from(u8::from(i == j))).collect())
         .collect();
