@@ -23,6 +23,9 @@
 # targets name), then VGG-11's first calls, gradient, HVP and agreement on all four (PyTorch
 # `basic`), then LeNet's unfused rows and kernel profiles; each step's limit is cut to what is
 # left of GPU_SH_SECONDS (default 540) and a step with under 20 s left is skipped, saying so.
+# With GPU_SH_AUTOTUNE=BENCH2 (the bench built with `--features wgpu,cuda,autotune`: burn
+# times its kernel candidates per shape and keeps the fastest), `lease` then times burn-wgpu with
+# it (LeNet's whole row, VGG-11's basic one) to OUT/autotune.jsonl.
 set -u
 out=${1:?usage: bench/gpu.sh OUT [BENCH] [lenet|vgg11|both|quick|lease]}
 bench=${2:-}
@@ -42,6 +45,19 @@ fi
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/card.txt"
 echo "cpus: $(nproc)" | tee -a "$out/card.txt"
+# The lent NVIDIA machines' image had no Vulkan loader on 2026-12-04, so burn-wgpu found no
+# adapter. .gl/ (ignored by git; docs/PERFORMANCE.md says how to fill it) holds the loader's
+# Debian packages, unpacked over / where libvulkan is missing.
+if ! ldconfig -p | grep -q 'libvulkan\.so\.1'; then
+    if compgen -G '.gl/*.deb' > /dev/null; then
+        for deb in .gl/*.deb; do dpkg -x "$deb" /; done
+        ldconfig
+    else
+        echo "bench/gpu.sh: NO VULKAN LOADER (libvulkan.so.1) and no .gl/*.deb: every wgpu row will fail" >&2
+    fi
+fi
+icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+[ -z "${VK_DRIVER_FILES:-}" ] && [ -f "$icd" ] && export VK_DRIVER_FILES=$icd
 export PYTHONUNBUFFERED=1 CURVSCOPE_GPU_OUT="$out/curvscope.jsonl"
 # GPU processes get 4 rayon threads: Tr(HΣ)'s probes run in parallel, each holding a whole-batch
 # HVP's graph on the card.
@@ -67,9 +83,17 @@ if [ "$nets" = lease ]; then
     slot 130 "lenet wgpu" && run lenet wgpu "$limit" 4
     slot 80 "lenet cuda" && run lenet cuda "$limit" 4
     slot 40 "pytorch vgg11" && timeout "$limit" python3 bench/gpu_pytorch.py vgg11 "$out/pytorch.jsonl" cuda basic
-    slot 60 "vgg11 cpu" && CURVSCOPE_GPU_REPS=3 run vgg11 cpu:basic "$limit"
+    slot 60 "vgg11 cpu" && CURVSCOPE_GPU_REPS=1 run vgg11 cpu:basic "$limit"
     slot 70 "vgg11 wgpu" && CURVSCOPE_GPU_REPS=3 run vgg11 wgpu:basic "$limit" 4
     slot 50 "vgg11 cuda" && CURVSCOPE_GPU_REPS=3 run vgg11 cuda:basic "$limit" 4
+    if [ -n "${GPU_SH_AUTOTUNE:-}" ]; then # the bench built with burn's `autotune` as well
+        # burn-wgpu only (burn-cuda's candidates are TF32 anyway); tuning LeNet's shapes took
+        # over 50 s in a new machine on 2026-12-04, so the limits are long.
+        slot 120 "lenet autotune" && bench=$GPU_SH_AUTOTUNE CURVSCOPE_GPU_OUT="$out/autotune.jsonl" \
+            run lenet wgpu "$limit" 4
+        slot 120 "vgg11 autotune" && bench=$GPU_SH_AUTOTUNE CURVSCOPE_GPU_OUT="$out/autotune.jsonl" \
+            CURVSCOPE_GPU_REPS=3 run vgg11 wgpu:basic "$limit" 4
+    fi
     slot 30 "lenet wgpu-unfused" && CURVSCOPE_GPU_REPS=3 run lenet wgpu-unfused:basic "$limit" 4
     slot 40 "profile lenet wgpu" && profile lenet wgpu "$limit"
     slot 30 "profile lenet cuda" && profile lenet cuda "$limit"
