@@ -92,7 +92,8 @@ fn whole_batch<B: burn::tensor::backend::Backend>(
     Box::new(
         BurnObjective::<B>::new(arch, data, &Default::default(), Precision::F32)
             .unwrap()
-            .with_samples_per_block(usize::MAX),
+            .with_samples_per_block(usize::MAX)
+            .with_per_sample_copy_bytes(curvscope_model::GPU_PER_SAMPLE_COPY_BYTES),
     )
 }
 

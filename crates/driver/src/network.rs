@@ -100,7 +100,8 @@ pub fn objective(
                     &Default::default(),
                     precision,
                 )?
-                .with_samples_per_block(usize::MAX),
+                .with_samples_per_block(usize::MAX)
+                .with_per_sample_copy_bytes(curvscope_model::GPU_PER_SAMPLE_COPY_BYTES),
             )
         }
         #[cfg(not(feature = "wgpu"))]

@@ -30,6 +30,7 @@ pub struct BurnObjective<B: Backend> {
     dtype: DType,
     dim: usize,
     samples_per_block: usize,
+    per_sample_copy_bytes: usize,
 }
 
 /// Floating-point precision of the computation (θ and results are f64 on the host either way).
@@ -126,7 +127,16 @@ const WAVE_BYTES: usize = 1 << 28;
 /// the Gauss–Newton diagonal; [`BurnObjective::per_sample_copies`]), whatever the thread count;
 /// their gradients on the device and on the host take about four times as much again, per
 /// block running. LeNet in f32: blocks of up to 370 samples; VGG-11: one sample per block.
+/// A GPU takes [`GPU_PER_SAMPLE_COPY_BYTES`] ([`BurnObjective::with_per_sample_copy_bytes`]).
 const PER_SAMPLE_COPY_BYTES: usize = 1 << 24;
+
+/// The most bytes of per-sample copies of θ in one block of passes on a GPU
+/// ([`BurnObjective::with_per_sample_copy_bytes`]), where each block is a pass of a few hundred
+/// kernels: with the CPU's 16 MiB, VGG-11's 16 per-sample gradients took 16 passes, 209 uploads
+/// and 0.99 s on an H200, 41× PyTorch's `vmap` (2026-12-04). 256 MiB puts 7 VGG-11 samples in a
+/// pass (about 1.3 GB on the device with their gradients); LeNet's most per block goes from 370
+/// to 5,900.
+pub const GPU_PER_SAMPLE_COPY_BYTES: usize = 1 << 28;
 
 /// Default samples per block of full-batch work (loss, gradient, HVP) on the CPU: small enough
 /// that a block's activations stay near the cache and blocks spread over the cores, large
@@ -221,6 +231,7 @@ impl<B: Backend> BurnObjective<B> {
             dtype,
             dim,
             samples_per_block: SAMPLES_PER_BLOCK,
+            per_sample_copy_bytes: PER_SAMPLE_COPY_BYTES,
         }
         .with_prepared_input_limit(PREPARED_INPUT_LIMIT))
     }
@@ -244,6 +255,31 @@ impl<B: Backend> BurnObjective<B> {
     /// (`usize::MAX`: one), since each block costs kernel launches and a host round trip.
     pub fn with_samples_per_block(mut self, samples: usize) -> Self {
         self.samples_per_block = samples.max(1);
+        self
+    }
+
+    /// Caps each block of per-sample passes (per-sample gradients, the exact diag(H)) at
+    /// `bytes` of per-sample copies of θ (default 16 MiB, for a CPU's memory;
+    /// [`GPU_PER_SAMPLE_COPY_BYTES`] for a GPU). At least one sample goes in a block,
+    /// and the results are the same whatever the blocks.
+    ///
+    /// ```
+    /// use curvscope_model::{ArchSpec, BurnObjective, Cpu, Dataset, Objective, Precision, Targets};
+    ///
+    /// // The paper's 2-D loss on three samples: one sample per block, or all in one.
+    /// let data = Dataset::new("pts", vec![0.0, 0.0, 0.1, 0.2, 0.3, -0.1], vec![2], Targets::None, None)?;
+    /// let objective = |bytes| {
+    ///     BurnObjective::<Cpu>::new(ArchSpec::Toy2d, &data, &Default::default(), Precision::F64)
+    ///         .unwrap()
+    ///         .with_per_sample_copy_bytes(bytes)
+    /// };
+    /// let theta = [1.0, 0.5];
+    /// let rows = objective(1).per_sample_grads(&theta);
+    /// assert_eq!(rows, objective(curvscope_model::GPU_PER_SAMPLE_COPY_BYTES).per_sample_grads(&theta));
+    /// # Ok::<(), curvscope_model::DataError>(())
+    /// ```
+    pub fn with_per_sample_copy_bytes(mut self, bytes: usize) -> Self {
+        self.per_sample_copy_bytes = bytes;
         self
     }
 
@@ -455,9 +491,10 @@ impl<B: Backend> BurnObjective<B> {
 
     /// The samples `start..start + len` in blocks for passes over per-sample copies of θ
     /// ([`BurnObjective::per_sample_copies`]) of at most `most` samples, [`SAMPLES_PER_BLOCK`] (or
-    /// [`BurnObjective::with_samples_per_block`]) and [`PER_SAMPLE_COPY_BYTES`] of copies.
+    /// [`BurnObjective::with_samples_per_block`]) and [`PER_SAMPLE_COPY_BYTES`] (or
+    /// [`BurnObjective::with_per_sample_copy_bytes`]) of copies.
     fn copy_blocks(&self, start: usize, len: usize, most: usize) -> Vec<(usize, usize)> {
-        let copies = PER_SAMPLE_COPY_BYTES / (self.dim.max(1) * self.dtype.size());
+        let copies = self.per_sample_copy_bytes / (self.dim.max(1) * self.dtype.size());
         let block = self.samples_per_block.min(most).min(copies).max(1);
         (start..start + len)
             .step_by(block)
@@ -757,5 +794,41 @@ impl<B: Backend> Objective for BurnObjective<B> {
         let blocks = self.copy_blocks(start, len, len.div_ceil(threads));
         self.map_blocks(&blocks, |batch, _| self.per_sample_grads_of(&theta, &batch))
             .concat()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Cpu;
+
+    /// VGG-11's θ is 37 MB in f32: the CPU's cap puts one sample in each per-sample pass, the
+    /// GPU's seven (the blocks of 2026-12-04's H200 run, and what the GPU path now makes).
+    #[test]
+    fn per_sample_blocks_of_vgg11_hold_one_sample_on_the_cpu_and_seven_on_a_gpu() {
+        let n = 10;
+        let targets = Targets::Classes {
+            labels: vec![0; n],
+            n_classes: 10,
+        };
+        let data = Dataset::new(
+            "zeros",
+            vec![0.0; n * 3 * 32 * 32],
+            vec![3, 32, 32],
+            targets,
+            None,
+        )
+        .expect("valid");
+        let arch = ArchSpec::named("vgg11").expect("a preset");
+        let cpu = BurnObjective::<Cpu>::new(arch, &data, &Default::default(), Precision::F32)
+            .expect("fits")
+            .with_samples_per_block(usize::MAX);
+        assert_eq!(
+            cpu.copy_blocks(0, n, n),
+            (0..n).map(|i| (i, 1)).collect::<Vec<_>>()
+        );
+        let gpu = cpu.with_per_sample_copy_bytes(GPU_PER_SAMPLE_COPY_BYTES);
+        assert_eq!(gpu.copy_blocks(0, n, n), vec![(0, 7), (7, 3)]);
+        assert_eq!(gpu.copy_blocks(2, 8, 4), vec![(2, 4), (6, 4)]);
     }
 }

@@ -27,7 +27,9 @@ pub use bundled::{
     default_data_dir, digits, fashion_corrupted, fashion_corrupted_on, fashion_test, fashion_train,
     DataDir, DATA_DIR_VAR,
 };
-pub use burn_objective::{BurnObjective, Precision, PREPARED_INPUT_LIMIT, SAMPLES_PER_BLOCK};
+pub use burn_objective::{
+    BurnObjective, Precision, GPU_PER_SAMPLE_COPY_BYTES, PREPARED_INPUT_LIMIT, SAMPLES_PER_BLOCK,
+};
 pub use checkpoint::{
     load_checkpoint, save_checkpoint, Checkpoint, CheckpointError, CheckpointMeta, Dtype,
 };
