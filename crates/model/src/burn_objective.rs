@@ -137,7 +137,7 @@ const PER_SAMPLE_COPY_BYTES: usize = 1 << 24;
 /// one buffer to be read back at once, so the cap is the largest buffer every wgpu adapter
 /// allows, 128 MiB (wgpu's and WebGPU's default `max_storage_buffer_binding_size`): 256 MiB
 /// failed on lavapipe ("can't allocate buffer of size: 258317088", 7 VGG-11 rows). VGG-11 (θ:
-/// 37 MB) then takes 3 samples a pass; LeNet's most per block goes from 370 to 2,960.
+/// 37 MB) then takes 3 samples a pass; LeNet's most per block goes from 370 to 2,961.
 pub const GPU_PER_SAMPLE_COPY_BYTES: usize = 1 << 27;
 
 /// Default samples per block of full-batch work (loss, gradient, HVP) on the CPU: small enough

@@ -197,6 +197,9 @@ fn vgg11_per_sample_gradients_three_to_a_pass_on_gpu_match_cpu() {
         .expect("a thread");
     let (rows, seconds) = timed(|| one_thread.install(|| gpu.per_sample_grads(&theta)));
     let err = rel_err(&rows, &cpu.per_sample_grads(&theta));
-    eprintln!("vgg11, {n} per-sample gradients in passes of 3, 3 and 2: rel. err. {err:.1e}, GPU {seconds:.2} s");
+    eprintln!(
+        "vgg11, {n} per-sample gradients in passes of 3, 3 and 2: rel. err. {err:.1e}, \
+         GPU {seconds:.2} s"
+    );
     assert!(err < 1e-4, "vgg11 per-sample: GPU vs CPU rel. err {err:e}");
 }
