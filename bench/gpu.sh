@@ -7,7 +7,7 @@
 # one HVP on each GPU backend, timed by CubeCL's profiler (bench/kernel_profile.py). Results:
 # OUT/*.jsonl, OUT/kernels-NET-BACKEND.txt and OUT/card.txt.
 #
-# Usage: bench/gpu.sh OUT [BENCH] [lenet|vgg11|both|quick|lease]  (BENCH: the `gpu` bench binary;
+# Usage: bench/gpu.sh OUT [BENCH] [lenet|vgg11|both|quick|lease|basis]  (BENCH: the `gpu` bench binary;
 # default: build it with `cargo bench -p curvscope --features wgpu,cuda --bench gpu --no-run`).
 # Device time, estimated from the H200 run's per-call times (2026-11-30): lenet ≈ 4.5 min; vgg11
 # ≈ 13 min, most of it burn-wgpu's top-20 Lanczos (≈ 140 HVPs of 1.5 s), so give each net its
@@ -23,16 +23,20 @@
 # targets name), then VGG-11's first calls, gradient, HVP and agreement on all four (PyTorch
 # `basic`), then LeNet's unfused rows and kernel profiles; each step's limit is cut to what is
 # left of GPU_SH_SECONDS (default 540) and a step with under 20 s left is skipped, saying so.
+# `basis` (≈ 4 min estimated from the H200's VGG-11 HVP of 0.365 s, not yet run on a GPU) times
+# VGG-11's top-20 Lanczos and Tr(HΣ) on burn-wgpu twice, each in its own process: with the
+# Krylov basis on the device (the default since 2026-12-04) and on the host in f64
+# (CURVSCOPE_GPU_BASIS=host), whose sweeps took 60 of 112.6 s there; 4 threads each, as then.
 # With GPU_SH_AUTOTUNE=BENCH2 (the bench built with `--features wgpu,cuda,autotune`: burn
 # times its kernel candidates per shape and keeps the fastest), `lease` then times burn-wgpu with
 # it (LeNet's whole row, VGG-11's basic one) to OUT/autotune.jsonl.
 set -u
-out=${1:?usage: bench/gpu.sh OUT [BENCH] [lenet|vgg11|both|quick|lease]}
+out=${1:?usage: bench/gpu.sh OUT [BENCH] [lenet|vgg11|both|quick|lease|basis]}
 bench=${2:-}
 nets=${3:-both}
 case $nets in
-    lenet | vgg11 | both | quick | lease) ;;
-    *) echo "bench/gpu.sh: nets '$nets': lenet, vgg11, both, quick or lease" >&2; exit 2 ;;
+    lenet | vgg11 | both | quick | lease | basis) ;;
+    *) echo "bench/gpu.sh: nets '$nets': lenet, vgg11, both, quick, lease or basis" >&2; exit 2 ;;
 esac
 if [ -n "$bench" ] && [ ! -x "$bench" ]; then
     echo "bench/gpu.sh: BENCH '$bench' is not an executable file" >&2
@@ -97,6 +101,11 @@ if [ "$nets" = lease ]; then
     slot 30 "lenet wgpu-unfused" && CURVSCOPE_GPU_REPS=3 run lenet wgpu-unfused:basic "$limit" 4
     slot 40 "profile lenet wgpu" && profile lenet wgpu "$limit"
     slot 30 "profile lenet cuda" && profile lenet cuda "$limit"
+    exit
+fi
+if [ "$nets" = basis ]; then
+    CURVSCOPE_GPU_REPS=1 run vgg11 wgpu 150 4
+    CURVSCOPE_GPU_BASIS=host CURVSCOPE_GPU_REPS=1 run vgg11 wgpu 200 4
     exit
 fi
 if [ "$nets" = quick ]; then

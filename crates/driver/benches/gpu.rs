@@ -18,7 +18,9 @@
 //!   here and nowhere else;
 //! - host↔device copies per gradient and per HVP (`curvscope_model::transfers`);
 //! - gradient and HVP: median and min of `CURVSCOPE_GPU_REPS` (5) runs;
-//! - top-20 Lanczos (tol 1e-6, as the `curvature` bench) with its HVP count and top-5 values;
+//! - top-20 Lanczos (tol 1e-6, as the `curvature` bench) with its HVP count and top-5 values,
+//!   its basis where the objective keeps it (on a GPU, on the device), or on the host in f64
+//!   with `CURVSCOPE_GPU_BASIS=host` (the JSON's `lanczos_basis` says which);
 //! - stochastic Tr(HΣ) with `CURVSCOPE_GPU_PROBES` (10) probes: value ± standard error;
 //! - per-sample gradients (LeNet: all N; VGG-11: 16 samples), the first call and the next,
 //!   with its host↔device copies;
@@ -31,7 +33,9 @@
 
 use std::io::Write;
 
-use curvscope_hessian::{extreme_eigenpairs, HessianOperator, LanczosOptions, Which};
+use curvscope_hessian::{
+    extreme_eigenpairs, HessianOperator, LanczosOptions, LinearOperator, Which,
+};
 use curvscope_metrics::{trace_h_sigma_stochastic, KnownTerms};
 use curvscope_model::{
     default_data_dir, fashion_corrupted, transfers, ArchSpec, BurnObjective, Cpu, Dataset, Init,
@@ -49,6 +53,19 @@ use timing::{median_and_min, timed};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// An operator's products with its Krylov basis on the host (it offers no
+/// [`LinearOperator::basis_store`]): the peer of the device basis.
+struct OnHost<O>(O);
+
+impl<O: LinearOperator> LinearOperator for OnHost<O> {
+    fn dim(&self) -> usize {
+        self.0.dim()
+    }
+    fn apply(&self, x: &[f64]) -> Vec<f64> {
+        self.0.apply(x)
+    }
+}
 
 /// How many per-sample gradients are timed: LeNet's all N, VGG-11's first 16 (its N rows
 /// would take 74 GB on the host, where they are f64).
@@ -279,7 +296,15 @@ fn main() {
                 ..LanczosOptions::default()
             };
             let op = HessianOperator::new(obj.as_ref(), &theta);
-            let (lanczos_s, pairs) = timed(|| extreme_eigenpairs(&op, &lanczos));
+            let on_host = std::env::var("CURVSCOPE_GPU_BASIS").is_ok_and(|b| b == "host");
+            let (lanczos_s, pairs) = match on_host {
+                true => timed(|| extreme_eigenpairs(&OnHost(&op), &lanczos)),
+                false => timed(|| extreme_eigenpairs(&op, &lanczos)),
+            };
+            let lanczos_basis = match (on_host, op.basis_store().is_some()) {
+                (false, true) => "device",
+                _ => "host",
+            };
             let (trace_s, trace) = timed(|| {
                 trace_h_sigma_stochastic(obj.as_ref(), &theta, probes, 0, KnownTerms::default())
             });
@@ -294,6 +319,7 @@ fn main() {
                 "per_sample_s": per_sample_s,
                 "per_sample_transfers": [per_sample.to_device, per_sample.to_host],
                 "lanczos_s": lanczos_s, "lanczos_hvps": pairs.n_applications,
+                "lanczos_basis": lanczos_basis,
                 "lanczos_converged": pairs.converged, "top5": top5,
                 "trace_h_sigma_s": trace_s, "trace_h_sigma_probes": probes,
                 "trace_h_sigma": trace.value, "trace_h_sigma_stderr": trace.stderr,

@@ -125,7 +125,7 @@ pub fn slq<O: LinearOperator + ?Sized>(op: &O, opts: &SlqOptions) -> Slq {
             ProbeKind::Gaussian => gaussian_vector(&mut rng, d),
             ProbeKind::Rademacher => rademacher_vector(&mut rng, d),
         };
-        let mut krylov = Krylov::new(v);
+        let mut krylov = Krylov::new(&counted, v);
         // A breakdown means the probe's spectral measure is fully captured: stop there.
         while krylov.len() < opts.steps.min(d) && !krylov.broken_down() {
             krylov.step(&counted);

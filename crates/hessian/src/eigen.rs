@@ -115,10 +115,12 @@ pub struct Eigenpairs {
 /// that tight at the top of a trained network's Hessian is not what curvscope has met, but
 /// the zeros of a rank-deficient operator (Σ, a Gauss–Newton matrix, dead units) are exact
 /// multiples: ask [`Which::Smallest`] for k > 1 of those and some can be missing behind a
-/// `converged` result. curvscope asks for one (λ_min). The subspace grows until the wanted pairs converge or
-/// `max_krylov` is reached. Memory: `krylov_size` vectors of length D. An operator that gives
-/// a NaN or ∞ (an overflow) ends the run at that product: every eigenvalue, vector and residual
-/// returned is NaN and `converged` false.
+/// `converged` result. curvscope asks for one (λ_min). The subspace grows until the wanted
+/// pairs converge or `max_krylov` is reached. Memory: `krylov_size` vectors of length D, on the
+/// host in f64, or where the operator keeps its basis ([`LinearOperator::basis_store`]: a
+/// model's Hessian on a GPU, in f32 on the device, where the results are accurate to f32 rather
+/// than to f64). An operator that gives a NaN or ∞ (an overflow) ends the run at that product:
+/// every eigenvalue, vector and residual returned is NaN and `converged` false.
 ///
 /// ```
 /// use curvscope_hessian::{extreme_eigenpairs, DenseOperator, LanczosOptions, Which};
@@ -148,8 +150,8 @@ pub fn extreme_eigenpairs<O: LinearOperator + ?Sized>(op: &O, opts: &LanczosOpti
     let check_every = opts.check_every.max(1);
     let counted = CountingOperator::new(op);
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
-    let mut krylov =
-        Krylov::new(gaussian_vector(&mut rng, d)).breaking_down_below(BREAKDOWN.min(opts.tol));
+    let mut krylov = Krylov::new(&counted, gaussian_vector(&mut rng, d))
+        .breaking_down_below(BREAKDOWN.min(opts.tol));
     // (smallest, largest) eigenvalue of every invariant block closed by a breakdown.
     let mut closed: Vec<(f64, f64)> = Vec::new();
     loop {

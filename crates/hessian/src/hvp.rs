@@ -63,4 +63,9 @@ impl<O: Objective + ?Sized> LinearOperator for HessianOperator<'_, O> {
     fn apply_trailing(&self, start: usize, xs: &[Vec<f64>]) -> Vec<Vec<f64>> {
         self.objective.trailing_hvps(self.theta, start, xs)
     }
+
+    /// The objective's ([`Objective::basis_store`]): on a GPU, on the device.
+    fn basis_store(&self) -> Option<Box<dyn curvscope_model::BasisStore>> {
+        self.objective.basis_store()
+    }
 }

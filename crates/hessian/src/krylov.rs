@@ -10,6 +10,8 @@ use rand::Rng;
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
+use curvscope_model::BasisStore;
+
 use crate::linalg::{dot, norm, symmetric_eigen};
 use crate::LinearOperator;
 
@@ -94,23 +96,74 @@ fn project_out(basis: &[Vec<f64>], w: &mut [f64]) -> Vec<f64> {
     h
 }
 
-/// Removes the span of an orthonormal `basis` from `w` by classical Gram–Schmidt, with the
-/// second pass that "twice is enough" (Kahan–Parlett; Giraud et al. 2005) asks for where the
-/// first one cancelled (‖w‖ fell below [`DGKS`] of what it was); returns the coefficients of the
-/// passes taken, summed.
+/// Removes the span of an orthonormal `basis` from `w` by classical Gram–Schmidt
+/// ([`orthogonalize_by`]).
 pub(crate) fn orthogonalize(basis: &[Vec<f64>], w: &mut [f64]) -> Vec<f64> {
+    orthogonalize_by(w, |w| project_out(basis, w))
+}
+
+/// Removes a basis' span from `w` by passes of `project_out` (one classical Gram–Schmidt pass,
+/// returning its coefficients), with the second pass that "twice is enough" (Kahan–Parlett;
+/// Giraud et al. 2005) asks for where the first one cancelled (‖w‖ fell below [`DGKS`] of what
+/// it was); returns the coefficients of the passes taken, summed.
+fn orthogonalize_by(w: &mut [f64], project_out: impl Fn(&mut [f64]) -> Vec<f64>) -> Vec<f64> {
     let before = norm(w);
-    let mut h = project_out(basis, w);
+    let mut h = project_out(w);
     if norm(w) < DGKS * before {
-        let second = project_out(basis, w);
+        let second = project_out(w);
         h.iter_mut().zip(second).for_each(|(a, b)| *a += b);
     }
     h
 }
 
+/// A Krylov basis in host memory, in f64: the [`BasisStore`] of every operator that offers
+/// none of its own ([`LinearOperator::basis_store`]).
+#[derive(Default)]
+struct HostBasis(Vec<Vec<f64>>);
+
+impl BasisStore for HostBasis {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn push(&mut self, v: Vec<f64>) {
+        self.0.push(v);
+    }
+
+    fn last(&self) -> Option<&[f64]> {
+        self.0.last().map(Vec::as_slice)
+    }
+
+    fn project_out(&self, w: &mut [f64]) -> Vec<f64> {
+        project_out(&self.0, w)
+    }
+
+    /// All from one sweep of the basis (each block of rows is formed for every s while the
+    /// block's basis rows are in cache), in no more memory than the vectors returned.
+    fn combine(&self, coordinates: &[&[f64]]) -> Vec<Vec<f64>> {
+        let d = self.0[0].len();
+        let mut outputs = vec![vec![0.0; d]; coordinates.len()];
+        // Block k of every output, gathered so that rayon can fill the blocks in parallel.
+        let mut blocks: Vec<Vec<&mut [f64]>> = (0..d.div_ceil(BLOCK)).map(|_| Vec::new()).collect();
+        for output in &mut outputs {
+            for (k, rows) in output.chunks_mut(BLOCK).enumerate() {
+                blocks[k].push(rows);
+            }
+        }
+        blocks.into_par_iter().enumerate().for_each(|(k, rows)| {
+            for (s, rows) in coordinates.iter().zip(rows) {
+                add_to_block(&self.0, s, k, rows);
+            }
+        });
+        outputs
+    }
+}
+
 /// A Lanczos run: orthonormal basis V_m and the tridiagonal T_m = V_mᵀ A V_m.
 pub(crate) struct Krylov {
-    pub basis: Vec<Vec<f64>>,
+    /// V_m: on the host, or where the operator keeps it ([`LinearOperator::basis_store`]).
+    basis: Box<dyn BasisStore>,
+    dim: usize,
     pub alpha: Vec<f64>,
     /// `beta[j]` = ‖w_j‖, the coupling of v_j to v_{j+1}; the last entry is the residual
     /// norm β_m, 0 where a breakdown was restarted (T splits into blocks there).
@@ -127,13 +180,17 @@ pub(crate) struct Krylov {
 }
 
 impl Krylov {
-    /// Starts from the direction of `start` (any nonzero vector).
-    pub fn new(mut start: Vec<f64>) -> Self {
+    /// Starts from the direction of `start` (any nonzero vector), with the basis kept where
+    /// `op` offers ([`LinearOperator::basis_store`]), else on the host.
+    pub fn new<O: LinearOperator + ?Sized>(op: &O, mut start: Vec<f64>) -> Self {
         let n = norm(&start);
         assert!(n > 0.0, "Lanczos start vector must be nonzero");
         start.iter_mut().for_each(|x| *x /= n);
         Self {
-            basis: Vec::new(),
+            basis: op
+                .basis_store()
+                .unwrap_or_else(|| Box::new(HostBasis::default())),
+            dim: start.len(),
             alpha: Vec::new(),
             beta: Vec::new(),
             pending: Some(start),
@@ -187,7 +244,7 @@ impl Krylov {
         let alpha = dot(&v, &w);
         axpy(-alpha, &v, &mut w);
         self.basis.push(v);
-        let h = orthogonalize(&self.basis, &mut w);
+        let h = orthogonalize_by(&mut w, |w| self.basis.project_out(w));
         let (alpha, beta) = (alpha + h[h.len() - 1], norm(&w));
         self.non_finite = !(alpha.is_finite() && beta.is_finite());
         if self.non_finite {
@@ -210,13 +267,12 @@ impl Krylov {
     /// After a breakdown, continues with a fresh random direction orthogonal to V (so the
     /// next block of T is decoupled). Returns false when V already spans R^D.
     pub fn restart(&mut self, rng: &mut impl Rng) -> bool {
-        let d = self.basis.first().map_or(0, Vec::len);
-        if self.len() >= d {
+        if self.len() >= self.dim {
             return false;
         }
-        let mut w = gaussian_vector(rng, d);
+        let mut w = gaussian_vector(rng, self.dim);
         let before = norm(&w);
-        orthogonalize(&self.basis, &mut w);
+        orthogonalize_by(&mut w, |w| self.basis.project_out(w));
         let n = norm(&w);
         if n <= 1e-8 * before {
             return false;
@@ -261,25 +317,9 @@ impl Krylov {
         self.beta.last().copied().unwrap_or(0.0)
     }
 
-    /// V_m · s for each coordinate vector s: Ritz vectors, all from one sweep of the basis (each
-    /// block of rows is formed for every s while the block's basis rows are in cache), in no
-    /// more memory than the vectors returned.
+    /// V_m · s for each coordinate vector s: Ritz vectors.
     pub fn combine(&self, coordinates: &[&[f64]]) -> Vec<Vec<f64>> {
-        let d = self.basis[0].len();
-        let mut outputs = vec![vec![0.0; d]; coordinates.len()];
-        // Block k of every output, gathered so that rayon can fill the blocks in parallel.
-        let mut blocks: Vec<Vec<&mut [f64]>> = (0..d.div_ceil(BLOCK)).map(|_| Vec::new()).collect();
-        for output in &mut outputs {
-            for (k, rows) in output.chunks_mut(BLOCK).enumerate() {
-                blocks[k].push(rows);
-            }
-        }
-        blocks.into_par_iter().enumerate().for_each(|(k, rows)| {
-            for (s, rows) in coordinates.iter().zip(rows) {
-                add_to_block(&self.basis, s, k, rows);
-            }
-        });
-        outputs
+        self.basis.combine(coordinates)
     }
 }
 

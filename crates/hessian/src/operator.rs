@@ -2,6 +2,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use curvscope_model::BasisStore;
 use nalgebra::{DVector, DVectorView};
 use rayon::prelude::*;
 
@@ -57,6 +58,12 @@ pub trait LinearOperator: Sync {
             self.apply_many(padded)
         })
     }
+    /// Where a Krylov basis over this operator is best kept: `None` (the default) for the
+    /// host, in f64; a model's Hessian on a GPU offers a store on the device
+    /// ([`curvscope_model::Objective::basis_store`]).
+    fn basis_store(&self) -> Option<Box<dyn BasisStore>> {
+        None
+    }
 }
 
 impl<O: LinearOperator + ?Sized> LinearOperator for &O {
@@ -77,6 +84,9 @@ impl<O: LinearOperator + ?Sized> LinearOperator for &O {
     }
     fn apply_trailing(&self, start: usize, xs: &[Vec<f64>]) -> Vec<Vec<f64>> {
         (**self).apply_trailing(start, xs)
+    }
+    fn basis_store(&self) -> Option<Box<dyn BasisStore>> {
+        (**self).basis_store()
     }
 }
 
@@ -138,6 +148,9 @@ impl<O: LinearOperator> LinearOperator for CountingOperator<O> {
     fn apply_trailing(&self, start: usize, xs: &[Vec<f64>]) -> Vec<Vec<f64>> {
         self.count.fetch_add(xs.len(), Ordering::Relaxed);
         self.inner.apply_trailing(start, xs)
+    }
+    fn basis_store(&self) -> Option<Box<dyn BasisStore>> {
+        self.inner.basis_store()
     }
 }
 

@@ -2,8 +2,9 @@
 
 mod common;
 
-use common::{power_trace, with_spectrum};
+use common::{power_trace, with_spectrum, OnDevice};
 use curvscope_hessian::{slq, DenseOperator, ProbeKind, SlqOptions};
+use curvscope_model::Precision;
 use nalgebra::{DMatrix, DVector};
 
 fn trapezoid(x: &[f64], y: &[f64]) -> f64 {
@@ -208,4 +209,29 @@ fn a_nan_from_the_operator_gives_nan_moments() {
     let q = slq(&op, &opts);
     assert_eq!((q.probes.len(), q.n_applications), (1, 4));
     assert!(q.moment(1).value.is_nan());
+}
+
+/// SLQ with its Krylov bases in a device store in f64 gives each probe's nodes and weights as
+/// the host's do, to rounding: the same Lanczos, only the sweeps are elsewhere.
+#[test]
+fn a_basis_on_the_device_gives_the_same_quadrature() {
+    let op = with_spectrum(&spectrum(), 22);
+    let opts = SlqOptions {
+        n_probes: 3,
+        steps: 20,
+        ..SlqOptions::default()
+    };
+    let host = slq(&op, &opts);
+    let device = slq(&OnDevice(&op, Precision::F64), &opts);
+    assert_eq!(device.n_applications, host.n_applications);
+    for (a, b) in device.probes.iter().zip(&host.probes) {
+        for (x, y) in a
+            .nodes
+            .iter()
+            .zip(&b.nodes)
+            .chain(a.weights.iter().zip(&b.weights))
+        {
+            assert!((x - y).abs() < 1e-10, "{x} vs {y}");
+        }
+    }
 }

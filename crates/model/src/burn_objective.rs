@@ -7,7 +7,7 @@ use burn::tensor::{DType, Tensor};
 use crate::arch::ArchSpec;
 use crate::dataset::{DataError, Dataset, Targets};
 use crate::net::{self, Batch, Theta};
-use crate::{transfer, Objective};
+use crate::{transfer, BasisStore, DeviceBasis, Objective};
 
 mod hessian_diagonal;
 mod leaf_order;
@@ -58,7 +58,7 @@ impl Precision {
         }
     }
 
-    fn dtype(self) -> DType {
+    pub(crate) fn dtype(self) -> DType {
         match self {
             Precision::F32 => DType::F32,
             Precision::F64 => DType::F64,
@@ -735,6 +735,21 @@ impl<B: Backend> Objective for BurnObjective<B> {
         self.arch
             .is_piecewise_linear()
             .then(|| self.gauss_newton_diagonal(theta))
+    }
+
+    /// On burn-cubecl backends (a GPU) a [`DeviceBasis`] in the computing precision, in tensors
+    /// of at most [`GPU_PER_SAMPLE_COPY_BYTES`] (the largest buffer every wgpu adapter allows);
+    /// on the CPU none: the host's f64 basis is exact, and no faster on burn-flex.
+    fn basis_store(&self) -> Option<Box<dyn BasisStore>> {
+        net::runs_cubecl::<B>(&self.device).then(|| {
+            let store = DeviceBasis::<B>::with_dtype(
+                self.dim,
+                &self.device,
+                self.dtype,
+                GPU_PER_SAMPLE_COPY_BYTES,
+            );
+            Box::new(store) as Box<dyn BasisStore>
+        })
     }
 
     /// The architecture's named tensors ([`ArchSpec::params`]).

@@ -2,6 +2,7 @@
 //! L(θ), ∇L(θ), exact H(θ)·v and per-sample gradients over any burn backend.
 
 mod arch;
+mod basis_store;
 mod bundled;
 mod burn_objective;
 pub mod checkpoint;
@@ -23,6 +24,7 @@ mod synthetic;
 mod transfer;
 
 pub use arch::{Activation, ArchError, ArchSpec, Init, MAX_DIM};
+pub use basis_store::{BasisStore, DeviceBasis};
 pub use bundled::{
     default_data_dir, digits, fashion_corrupted, fashion_corrupted_on, fashion_test, fashion_train,
     DataDir, DATA_DIR_VAR,

@@ -19,6 +19,7 @@ mod cubecl_quirks;
 mod im2col_rows;
 mod sequential;
 
+pub(crate) use cubecl_quirks::runs_cubecl;
 use cubecl_quirks::{broadcast_rows, rows_affine};
 use im2col_rows::gather_pixels;
 

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use crate::distributed::Collective;
+use crate::BasisStore;
 
 /// L(θ) = (1/N) Σ_i ℓ_i(θ) over a fixed dataset, with exact derivatives.
 ///
@@ -110,6 +111,13 @@ pub trait Objective: Send + Sync {
     /// burn networks: piecewise-linear ones, see [`crate::BurnObjective::gauss_newton_diagonal`]);
     /// `None` where it does not, so callers fall back to stochastic estimators.
     fn hessian_diagonal(&self, _theta: &[f64]) -> Option<Vec<f64>> {
+        None
+    }
+
+    /// Where a Krylov basis over this objective's HVPs is best kept: `None` (the default) for
+    /// the host, or a store on the device that computes them ([`crate::DeviceBasis`] for the
+    /// burn networks on a GPU), whose reorthogonalization sweeps then stay there.
+    fn basis_store(&self) -> Option<Box<dyn BasisStore>> {
         None
     }
 

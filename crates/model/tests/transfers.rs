@@ -5,8 +5,8 @@
 mod vgg_style;
 
 use curvscope_model::{
-    default_data_dir, fashion_corrupted, transfers, ArchSpec, BurnObjective, Cpu, Init, Objective,
-    Precision,
+    default_data_dir, fashion_corrupted, transfers, ArchSpec, BasisStore, BurnObjective, Cpu,
+    DeviceBasis, Init, Objective, Precision,
 };
 
 /// (uploads, read-backs) made by `work`.
@@ -26,6 +26,7 @@ fn copies(work: impl FnOnce()) -> (usize, usize) {
 /// three poolings' window candidates),
 /// writes the device queues without waiting. Pooling locates its maxima on the device: no
 /// feature map is read back (before, each pooling layer read its maps and uploaded the maxima).
+/// Last, a Krylov basis kept on the device.
 #[test]
 fn a_gradient_and_an_hvp_copy_only_their_vectors() {
     let data = fashion_corrupted(&default_data_dir(), 16, 0, 0).expect("bundled data");
@@ -56,4 +57,21 @@ fn a_gradient_and_an_hvp_copy_only_their_vectors() {
             );
         }
     }
+    // A Krylov basis on the device (Lanczos' on a GPU): one upload per vector pushed, one
+    // upload (w) and one read-back (h and V·h) per Gram–Schmidt pass, one of each per Ritz
+    // vector formed; the sweeps themselves copy nothing.
+    let d = 5000;
+    let mut basis = DeviceBasis::<Cpu>::new(d, &Default::default(), Precision::F32, 1 << 27);
+    let unit = |i: usize| {
+        (0..d)
+            .map(|j| f64::from(u8::from(i == j)))
+            .collect::<Vec<f64>>()
+    };
+    assert_eq!(copies(|| (0..5).for_each(|i| basis.push(unit(i)))), (5, 0));
+    let mut w = vec![1.0; d];
+    assert_eq!(copies(|| drop(basis.project_out(&mut w))), (1, 1));
+    assert_eq!(
+        copies(|| drop(basis.combine(&[&[1.0; 5], &[2.0; 5]]))),
+        (2, 2)
+    );
 }

@@ -2,8 +2,8 @@
 //! CNN whose Hessian is checked densely.
 #![allow(dead_code)] // each test binary uses a subset
 
-use curvscope_hessian::DenseOperator;
-use curvscope_model::ArchSpec;
+use curvscope_hessian::{DenseOperator, LinearOperator};
+use curvscope_model::{ArchSpec, BasisStore, Cpu, DeviceBasis, Precision};
 use nalgebra::{DMatrix, DVector};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -89,5 +89,24 @@ impl curvscope_hessian::LinearOperator for Overflowing {
                 .map(|(i, v)| (i + 1) as f64 * v)
                 .collect(),
         }
+    }
+}
+
+/// An operator whose Krylov basis is kept in a [`DeviceBasis`] on burn's CPU backend, in
+/// `precision`, in tensors of at most 3 vectors (so the sweeps cross chunks): the code path a
+/// model's Hessian on a GPU takes, on the CPU.
+pub struct OnDevice<'a, O>(pub &'a O, pub Precision);
+
+impl<O: LinearOperator> LinearOperator for OnDevice<'_, O> {
+    fn dim(&self) -> usize {
+        self.0.dim()
+    }
+    fn apply(&self, x: &[f64]) -> Vec<f64> {
+        self.0.apply(x)
+    }
+    fn basis_store(&self) -> Option<Box<dyn BasisStore>> {
+        let row_bytes = self.dim().next_multiple_of(4096) * 8;
+        let store = DeviceBasis::<Cpu>::new(self.dim(), &Default::default(), self.1, 3 * row_bytes);
+        Some(Box::new(store))
     }
 }
