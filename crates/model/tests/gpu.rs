@@ -213,3 +213,67 @@ fn vgg11_per_sample_gradients_three_to_a_pass_on_gpu_match_cpu() {
     );
     assert!(err < 1e-4, "vgg11 per-sample: GPU vs CPU rel. err {err:e}");
 }
+
+/// VGG-11's Krylov basis as `--device gpu` keeps it (`Objective::basis_store`): vectors of
+/// D = 9,225,610 in f32, three to a 128 MiB tensor (so 8 vectors are 3 tensors), each product
+/// summed over 2,253 runs of 4,096. h = Vᵀw, w − V·h and V·s agree with the host's f64
+/// formulas to 1e-5 of the sizes involved (‖w‖, ‖s‖).
+#[test]
+fn a_vgg11_sized_krylov_basis_on_gpu_matches_the_host() {
+    use rand::{Rng, SeedableRng};
+    let targets = Targets::Classes {
+        labels: vec![0, 1],
+        n_classes: 10,
+    };
+    let data = Dataset::new(
+        "two",
+        vec![0.5; 2 * 3 * 32 * 32],
+        vec![3, 32, 32],
+        targets,
+        None,
+    )
+    .expect("valid");
+    let arch = ArchSpec::named("vgg11").expect("a preset");
+    let on_gpu = BurnObjective::<Gpu>::new(arch, &data, &gpu(), Precision::F32)
+        .expect("the net fits the images");
+    let d = on_gpu.dim();
+    let mut basis = on_gpu
+        .basis_store()
+        .expect("a GPU objective keeps its basis on the device");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let vectors: Vec<Vec<f64>> = (0..8)
+        .map(|_| {
+            let v: Vec<f64> = (0..d).map(|_| rng.random::<f64>() - 0.5).collect();
+            let n = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+            v.into_iter().map(|x| x / n).collect()
+        })
+        .collect();
+    let (_, push_s) = timed(|| vectors.iter().for_each(|v| basis.push(v.clone())));
+    // Mostly along v₀ and v₅, as A·v_m is along the basis before reorthogonalization.
+    let w0: Vec<f64> = (0..d)
+        .map(|j| 3.0 * vectors[0][j] - 2.0 * vectors[5][j] + 1e-3 * (rng.random::<f64>() - 0.5))
+        .collect();
+    let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    let mut w = w0.clone();
+    let (h, project_s) = timed(|| basis.project_out(&mut w));
+    let h_err = (vectors.iter().zip(&h))
+        .map(|(v, h)| (h - dot(v, &w0)).abs())
+        .fold(0.0, f64::max)
+        / norm(&w0);
+    let vh: Vec<f64> = (0..d)
+        .map(|j| (0..8).map(|i| h[i] * vectors[i][j]).sum::<f64>())
+        .collect();
+    let w_err = norm(&(0..d).map(|j| w[j] - (w0[j] - vh[j])).collect::<Vec<_>>()) / norm(&w0);
+    let s: Vec<f64> = (0..8).map(|i| i as f64 - 3.5).collect();
+    let (combined, combine_s) = timed(|| basis.combine(&[&s]));
+    let want: Vec<f64> = (0..d)
+        .map(|j| (0..8).map(|i| s[i] * vectors[i][j]).sum::<f64>())
+        .collect();
+    let s_err = norm(&(0..d).map(|j| combined[0][j] - want[j]).collect::<Vec<_>>()) / norm(&s);
+    eprintln!(
+        "vgg11-sized basis (D = {d}, 8 vectors): h {h_err:.1e}, w − V·h {w_err:.1e}, V·s \
+         {s_err:.1e}; GPU push ×8 {push_s:.2} s, project {project_s:.2} s, combine {combine_s:.2} s"
+    );
+    assert!(h_err < 1e-5 && w_err < 1e-5 && s_err < 1e-5);
+}
