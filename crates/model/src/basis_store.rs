@@ -108,13 +108,11 @@ impl<B: Backend> DeviceBasis<B> {
         self.dim.next_multiple_of(RUN)
     }
 
-    /// `values` (`rows` × `width`, zero-padded to `rows` × `padded`) on the device.
-    fn upload(&self, values: &[f64], rows: usize, width: usize, padded: usize) -> Tensor<B, 2> {
-        let mut data = vec![0.0; rows * padded];
-        for (row, values) in data.chunks_mut(padded).zip(values.chunks(width)) {
-            row[..width].copy_from_slice(values);
-        }
-        float_to_device(data, [rows, padded], &self.device, self.dtype)
+    /// `values` as a `[1, width]` row on the device, zero-padded to `width`.
+    fn upload_row(&self, values: &[f64], width: usize) -> Tensor<B, 2> {
+        let mut row = values.to_vec();
+        row.resize(width, 0.0);
+        float_to_device(row, [1, width], &self.device, self.dtype)
     }
 
     /// Σ over chunks of c_chunk · V_chunk: `c` is `[k, chunks·rows]` on the device, the result
@@ -143,7 +141,7 @@ impl<B: Backend> BasisStore for DeviceBasis<B> {
             let zeros = Tensor::zeros([self.rows, padded], (&self.device, self.dtype));
             self.chunks.push(zeros);
         }
-        let uploaded = self.upload(&v, 1, self.dim, padded);
+        let uploaded = self.upload_row(&v, padded);
         let chunk = self.chunks.pop().expect("a chunk with room");
         self.chunks
             .push(chunk.slice_assign([row..row + 1, 0..padded], uploaded));
@@ -162,7 +160,7 @@ impl<B: Backend> BasisStore for DeviceBasis<B> {
             return Vec::new();
         }
         let padded = self.padded();
-        let w_device = self.upload(w, 1, self.dim, padded);
+        let w_device = self.upload_row(w, padded);
         let h = Tensor::cat(
             (self.chunks.iter())
                 .map(|chunk| {
@@ -189,7 +187,7 @@ impl<B: Backend> BasisStore for DeviceBasis<B> {
             .iter()
             .map(|s| {
                 assert_eq!(s.len(), self.len, "one coordinate per basis vector");
-                let c = self.upload(s, 1, self.len, width);
+                let c = self.upload_row(s, width);
                 let mut v = float_to_host(self.combination(c));
                 v.truncate(self.dim);
                 v
