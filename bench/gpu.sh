@@ -7,8 +7,9 @@
 # one HVP on each GPU backend, timed by CubeCL's profiler (bench/kernel_profile.py). Results:
 # OUT/*.jsonl, OUT/kernels-NET-BACKEND.txt and OUT/card.txt.
 #
-# Usage: bench/gpu.sh OUT [BENCH] [lenet|vgg11|both|quick|lease|basis]  (BENCH: the `gpu` bench binary;
-# default: build it with `cargo bench -p curvscope --features wgpu,cuda --bench gpu --no-run`).
+# Usage: bench/gpu.sh OUT [BENCH] [lenet|vgg11|both|quick|lease|basis]  (BENCH: the `gpu` bench
+# binary; default: build it with `cargo bench -p curvscope --features wgpu,cuda --bench gpu
+# --no-run`).
 # Device time, estimated from the H200 run's per-call times (2026-11-30): lenet ≈ 4.5 min; vgg11
 # ≈ 13 min, most of it burn-wgpu's top-20 Lanczos (≈ 140 HVPs of 1.5 s), so give each net its
 # own call. The per-sample gradients (timed after Lanczos and Tr(HΣ), added 2026-12-01) are not
@@ -24,8 +25,8 @@
 # `basic`), then LeNet's unfused rows and kernel profiles; each step's limit is cut to what is
 # left of GPU_SH_SECONDS (default 540) and a step with under 20 s left is skipped, saying so.
 # `basis` (≈ 4 min estimated from the H200's VGG-11 HVP of 0.365 s, not yet run on a GPU) times
-# VGG-11's top-20 Lanczos and Tr(HΣ) on burn-wgpu twice, each in its own process: with the
-# Krylov basis on the device (the default since 2026-12-04) and on the host in f64
+# VGG-11's whole burn-wgpu row twice, each in its own process: its top-20 Lanczos with the
+# Krylov basis on the device (the default since 2026-12-04), then on the host in f64
 # (CURVSCOPE_GPU_BASIS=host), whose sweeps took 60 of 112.6 s there; 4 threads each, as then.
 # With GPU_SH_AUTOTUNE=BENCH2 (the bench built with `--features wgpu,cuda,autotune`: burn
 # times its kernel candidates per shape and keeps the fastest), `lease` then times burn-wgpu with
