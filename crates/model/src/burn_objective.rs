@@ -739,7 +739,8 @@ impl<B: Backend> Objective for BurnObjective<B> {
 
     /// On burn-cubecl backends (a GPU) a [`DeviceBasis`] in the computing precision, in tensors
     /// of at most [`GPU_PER_SAMPLE_COPY_BYTES`] (the largest buffer every wgpu adapter allows);
-    /// on the CPU none: the host's f64 basis is exact, and no faster on burn-flex.
+    /// on the CPU none: the host's f64 basis is exact there (a `DeviceBasis` on burn-flex was
+    /// not timed against it).
     fn basis_store(&self) -> Option<Box<dyn BasisStore>> {
         net::runs_cubecl::<B>(&self.device).then(|| {
             let store = DeviceBasis::<B>::with_dtype(
