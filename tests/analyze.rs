@@ -311,8 +311,9 @@ fn metrics_csv_has_the_documented_columns_and_true_numbers() {
 
     // Against ground truth: the loss of the library's objective and the dense Hessian's spectrum.
     let data = halfspace();
-    let objective =
-        BurnObjective::<Cpu>::new(ARCH, &data, &Default::default(), Precision::F64).unwrap();
+    let objective = BurnObjective::<Cpu>::new(ARCH, &data, &Default::default(), Precision::F64)
+        .unwrap()
+        .boxed();
     let (loss, lambda1, lambda_min, trace_h, trace_h_se) = (
         metrics.numbers("loss"),
         metrics.numbers("lambda_1"),
@@ -330,7 +331,7 @@ fn metrics_csv_has_the_documented_columns_and_true_numbers() {
     for i in 0..3 {
         let theta = theta(i as u64);
         assert_eq!(loss[i], objective.loss(&theta));
-        let truth = full_spectrum(&HessianOperator::new(&objective, &theta)).eigenvalues;
+        let truth = full_spectrum(&HessianOperator::new(&*objective, &theta)).eigenvalues;
         let scale = truth[0].abs().max(truth[17].abs());
         assert!(
             (lambda1[i] - truth[0]).abs() <= 1e-6 * scale,
@@ -344,7 +345,7 @@ fn metrics_csv_has_the_documented_columns_and_true_numbers() {
         }
         let exact_trace: f64 = truth.iter().sum();
         assert!((trace_h[i] - exact_trace).abs() <= 4.0 * trace_h_se[i] + 1e-9 * scale);
-        check_noise_columns(&metrics, i, &objective, &theta);
+        check_noise_columns(&metrics, i, &*objective, &theta);
     }
     assert_eq!(metrics.column("hessian_converged"), ["true"; 3]);
     assert_eq!(metrics.column("lambda_min_converged"), ["true"; 3]);
@@ -417,7 +418,7 @@ fn metrics_csv_has_the_documented_columns_and_true_numbers() {
 /// from D HVPs and eigendecomposed. â, ratio and bound use the row's own (stochastic) Tr(H),
 /// which the caller checks against the dense trace; everything else is dense. A bound without
 /// its factor D = 18, or an uncentred Σ, would miss by far more than the tolerance.
-fn check_noise_columns(metrics: &Csv, i: usize, objective: &BurnObjective<Cpu>, theta: &[f64]) {
+fn check_noise_columns(metrics: &Csv, i: usize, objective: &dyn Objective, theta: &[f64]) {
     let h = dense_matrix(&HessianOperator::new(objective, theta));
     let spectrum = full_spectrum(&HessianOperator::new(objective, theta));
     let (lambda1, u1) = (spectrum.eigenvalues[0], spectrum.eigenvectors.column(0));
@@ -492,9 +493,11 @@ fn prop1_k_max_tests_condition_1_up_to_k() {
     let ks = Csv::read(&out.join("prop1.csv"));
     assert_eq!(ks.column("k"), ["1", "5", "10", "1", "5", "10"]);
     let objective =
-        BurnObjective::<Cpu>::new(ARCH, &halfspace(), &Default::default(), Precision::F64).unwrap();
+        BurnObjective::<Cpu>::new(ARCH, &halfspace(), &Default::default(), Precision::F64)
+            .unwrap()
+            .boxed();
     for (i, first) in metrics.column("prop1_first_k").iter().enumerate() {
-        let truth = full_spectrum(&HessianOperator::new(&objective, &theta(i as u64))).eigenvalues;
+        let truth = full_spectrum(&HessianOperator::new(&*objective, &theta(i as u64))).eigenvalues;
         let want = curvscope_metrics::first_ill_conditioned_k(&truth[..13], 18);
         assert_eq!(
             *first,
@@ -547,7 +550,9 @@ fn sharpness_measures_fill_their_columns_only_when_asked() {
     assert_clean(&on);
     let metrics = Csv::read(&on.join("metrics.csv"));
     let objective =
-        BurnObjective::<Cpu>::new(ARCH, &halfspace(), &Default::default(), Precision::F64).unwrap();
+        BurnObjective::<Cpu>::new(ARCH, &halfspace(), &Default::default(), Precision::F64)
+            .unwrap()
+            .boxed();
     let theta = theta(0);
     let ascent = |purpose| AscentOptions {
         iterations: 5,
@@ -559,7 +564,7 @@ fn sharpness_measures_fill_their_columns_only_when_asked() {
         ascent: ascent(Purpose::EpsilonSharpness),
     };
     let average = adaptive_sharpness_average(
-        &objective,
+        &*objective,
         &theta,
         &AdaptiveAverageOptions {
             rho: 0.05,
@@ -572,10 +577,10 @@ fn sharpness_measures_fill_their_columns_only_when_asked() {
             rho,
             ascent: ascent(purpose),
         };
-        adaptive_sharpness_worst(&objective, &theta, norm, &options).sharpness
+        adaptive_sharpness_worst(&*objective, &theta, norm, &options).sharpness
     };
     let want = [
-        epsilon_sharpness(&objective, &theta, &epsilon).normalised,
+        epsilon_sharpness(&*objective, &theta, &epsilon).normalised,
         average.value.value,
         average.value.stderr,
         worst(0.05, PerturbationNorm::L2, Purpose::AdaptiveSharpnessL2),
@@ -958,7 +963,9 @@ fn info_describes_a_checkpoint_and_names_what_is_wrong_with_a_bad_one() {
     );
     let stored: Vec<f64> = theta(0).iter().map(|&x| x as f32 as f64).collect();
     let objective =
-        BurnObjective::<Cpu>::new(ARCH, &halfspace(), &Default::default(), Precision::F64).unwrap();
+        BurnObjective::<Cpu>::new(ARCH, &halfspace(), &Default::default(), Precision::F64)
+            .unwrap()
+            .boxed();
     assert_eq!(
         info["evaluation"]["loss"].as_f64(),
         Some(objective.loss(&stored))
@@ -1060,7 +1067,9 @@ fn full_spectrum_writes_every_eigenvalue_and_its_counts() {
     let d = ARCH.dim();
     assert_eq!(spectrum.rows.len(), 2 * d);
     let objective =
-        BurnObjective::<Cpu>::new(ARCH, &halfspace(), &Default::default(), Precision::F64).unwrap();
+        BurnObjective::<Cpu>::new(ARCH, &halfspace(), &Default::default(), Precision::F64)
+            .unwrap()
+            .boxed();
     let eigenvalues = spectrum.numbers("eigenvalue");
     let ranks = spectrum.numbers("rank");
     let rel_diff = metrics.numbers("spectrum_lanczos_rel_diff");
@@ -1069,7 +1078,7 @@ fn full_spectrum_writes_every_eigenvalue_and_its_counts() {
         metrics.numbers("n_zero_eigenvalues"),
     );
     for i in 0..2 {
-        let truth = full_spectrum(&HessianOperator::new(&objective, &theta(i as u64)));
+        let truth = full_spectrum(&HessianOperator::new(&*objective, &theta(i as u64)));
         let scale = truth.eigenvalues.iter().fold(0.0f64, |m, l| m.max(l.abs()));
         let rows = i * d..(i + 1) * d;
         let want_ranks: Vec<f64> = (1..=d).map(|r| r as f64).collect();
@@ -1223,7 +1232,8 @@ fn a_checkpoint_trained_on_data_drawn_on_the_earlier_stream_is_analyzed_on_it() 
             &Default::default(),
             Precision::F64,
         )
-        .unwrap();
+        .unwrap()
+        .boxed();
         objective.loss(&theta(0))
     };
     let (earlier, today) = (loss_of(DataStream::Shared), loss_of(DataStream::Own));

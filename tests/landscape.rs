@@ -54,7 +54,7 @@ fn checkpoint(root: &Path, name: &str, shift: f64) -> (PathBuf, Vec<f64>) {
 }
 
 /// The half-space data as the driver builds it for `halfspace:200` (seed 3, the checkpoint's).
-fn objective() -> BurnObjective<Cpu> {
+fn objective() -> Box<dyn Objective> {
     let data = two_d_halfspace(200, 3);
     let targets = Targets::Regression(data.targets_f64().unwrap());
     let data = Dataset::new(
@@ -65,7 +65,9 @@ fn objective() -> BurnObjective<Cpu> {
         data.info().seed,
     )
     .unwrap();
-    BurnObjective::new(ARCH, &data, &Default::default(), Precision::F64).unwrap()
+    BurnObjective::<Cpu>::new(ARCH, &data, &Default::default(), Precision::F64)
+        .unwrap()
+        .boxed()
 }
 
 /// landscape.csv as (header, rows of numbers; an empty cell is NaN).
@@ -365,7 +367,7 @@ fn hessian_line_uses_the_top_eigenvector_in_units_of_one_over_sqrt_lambda() {
         "-q",
     ]);
     let obj = objective();
-    let top = full_spectrum(&HessianOperator::new(&obj, &theta)).eigenvalues[0];
+    let top = full_spectrum(&HessianOperator::new(&*obj, &theta)).eigenvalues[0];
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("landscape.json")).unwrap()).unwrap();
     let lambda1 = json["directions"]["eigenvalues"][0].as_f64().unwrap();

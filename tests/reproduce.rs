@@ -179,14 +179,15 @@ fn quick_toy2d_writes_finite_rates_trajectories_traces_and_figures() {
 /// (400/2)·Tr(H), GLD Hessian 400·Σλ²/Σλ, GLD 1st eigvec 400·λ₁, to 1e-9; GLD diag and leading,
 /// whose shapes follow Σ, between 400·λ₂ and 400·λ₁.
 fn assert_the_noise_indicators_at_the_sharp_minimum(at_start: impl Fn(&str) -> f64) {
-    use curvscope_model::{toy2d, ArchSpec, BurnObjective, Cpu, Objective, Precision};
+    use curvscope_model::{toy2d, ArchSpec, BurnObjective, Cpu, Precision};
     let toy = BurnObjective::<Cpu>::new(
         ArchSpec::Toy2d,
         &toy2d(100, 0),
         &Default::default(),
         Precision::F64,
     )
-    .unwrap();
+    .unwrap()
+    .boxed();
     let (a, b) = (
         toy.hvp(&[1.0, 1.0], &[1.0, 0.0]),
         toy.hvp(&[1.0, 1.0], &[0.0, 1.0]),

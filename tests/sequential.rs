@@ -8,7 +8,7 @@ use curvscope_model::cifar::{load_cifar10_bin, load_cifar10_python};
 use curvscope_model::svhn::load_svhn_mat;
 use curvscope_model::{
     save_checkpoint, ArchSpec, BurnObjective, CheckpointMeta, Cpu, Dataset, Dtype, Init, Normalize,
-    Objective, Precision,
+    Precision,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -200,6 +200,7 @@ fn python_batches_svhn_files_and_normalisation_reach_the_network() {
     let unnormalised =
         BurnObjective::<Cpu>::new(arch.clone(), &raw, &Default::default(), Precision::F64)
             .unwrap()
+            .boxed()
             .loss(&theta);
     assert_ne!(loss, unnormalised);
     // The same images stored flat, [N, 3072]: channels are the model's [3, 32, 32] first.
@@ -297,8 +298,9 @@ fn assert_info_loss_is_the_librarys(
 ) -> f64 {
     let info = succeed(&["info", path(ckpt), "--data", path(file), "--json"]);
     let info: serde_json::Value = serde_json::from_str(&info).unwrap();
-    let obj =
-        BurnObjective::<Cpu>::new(arch.clone(), data, &Default::default(), Precision::F64).unwrap();
+    let obj = BurnObjective::<Cpu>::new(arch.clone(), data, &Default::default(), Precision::F64)
+        .unwrap()
+        .boxed();
     let loss = obj.loss(theta);
     assert_eq!(info["evaluation"]["loss"].as_f64(), Some(loss), "{info}");
     assert_eq!(info["evaluation"]["dataset"]["n"], data.len(), "{info}");

@@ -84,10 +84,12 @@ fn env_count(name: &str, default: usize) -> usize {
 fn objective(backend: &str, arch: &ArchSpec, data: &Dataset) -> Box<dyn Objective> {
     let (arch, f32) = (arch.clone(), Precision::F32);
     match backend {
-        "cpu" => Box::new(BurnObjective::<Cpu>::new(arch, data, &Default::default(), f32).unwrap()),
-        "cpu64" => Box::new(
-            BurnObjective::<Cpu>::new(arch, data, &Default::default(), Precision::F64).unwrap(),
-        ),
+        "cpu" => BurnObjective::<Cpu>::new(arch, data, &Default::default(), f32)
+            .unwrap()
+            .boxed(),
+        "cpu64" => BurnObjective::<Cpu>::new(arch, data, &Default::default(), Precision::F64)
+            .unwrap()
+            .boxed(),
         #[cfg(feature = "wgpu")]
         "wgpu" => whole_batch::<curvscope_model::Gpu>(arch, data),
         #[cfg(feature = "wgpu")]

@@ -80,12 +80,9 @@ pub fn objective(
 ) -> Result<Box<dyn Objective>> {
     let arch = arch.clone();
     Ok(match device {
-        Device::Cpu => Box::new(BurnObjective::<Cpu>::new(
-            arch,
-            data,
-            &Default::default(),
-            precision,
-        )?),
+        Device::Cpu => {
+            BurnObjective::<Cpu>::new(arch, data, &Default::default(), precision)?.boxed()
+        }
         #[cfg(feature = "wgpu")]
         Device::Gpu => {
             anyhow::ensure!(

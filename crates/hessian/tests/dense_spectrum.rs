@@ -51,11 +51,13 @@ fn eigenvalues_of_a_chosen_spectrum() {
     );
 }
 
-fn tiny_objective(arch: ArchSpec, samples: usize) -> (BurnObjective<Cpu>, Vec<f64>) {
+fn tiny_objective(arch: ArchSpec, samples: usize) -> (Box<dyn Objective>, Vec<f64>) {
     let data = digits(&default_data_dir()).unwrap().slice(0..samples);
     let theta = arch.init(Init::PyTorch, 5);
     (
-        BurnObjective::new(arch, &data, &Default::default(), Precision::F64).unwrap(),
+        BurnObjective::<Cpu>::new(arch, &data, &Default::default(), Precision::F64)
+            .unwrap()
+            .boxed(),
         theta,
     )
 }
@@ -81,7 +83,7 @@ fn faer_matches_nalgebra_on_tiny_networks() {
     ];
     for arch in nets {
         let (obj, theta) = tiny_objective(arch.clone(), 60);
-        let h = HessianOperator::new(&obj, &theta);
+        let h = HessianOperator::new(&*obj, &theta);
         let faer = dense_eigenvalues(&h, 16, u64::MAX, &|_| {}).unwrap();
         let nalgebra = full_spectrum(&h);
         assert_eq!(faer.eigenvalues.len(), obj.dim());
@@ -156,7 +158,7 @@ fn columns_come_from_their_trailing_blocks() {
 #[test]
 fn top_eigenvalues_equal_lanczos_on_a_small_cnn() {
     let (obj, theta) = tiny_objective(common::small_cnn(), 100);
-    let h = HessianOperator::new(&obj, &theta);
+    let h = HessianOperator::new(&*obj, &theta);
     let dense = dense_eigenvalues(&h, 32, u64::MAX, &|_| {}).unwrap();
     let k = 10;
     let lanczos = extreme_eigenpairs(

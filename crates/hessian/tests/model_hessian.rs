@@ -8,12 +8,14 @@ use curvscope_hessian::{
 use curvscope_model::{default_data_dir, digits, BurnObjective, Cpu, Init, Objective, Precision};
 
 /// [`common::small_cnn`] on 300 digits.
-fn small_cnn_on_digits() -> (BurnObjective<Cpu>, Vec<f64>) {
+fn small_cnn_on_digits() -> (Box<dyn Objective>, Vec<f64>) {
     let arch = common::small_cnn();
     let data = digits(&default_data_dir()).unwrap().slice(0..300);
     let theta = arch.init(Init::PyTorch, 3);
     (
-        BurnObjective::new(arch, &data, &Default::default(), Precision::F64).unwrap(),
+        BurnObjective::<Cpu>::new(arch, &data, &Default::default(), Precision::F64)
+            .unwrap()
+            .boxed(),
         theta,
     )
 }
@@ -22,7 +24,7 @@ fn small_cnn_on_digits() -> (BurnObjective<Cpu>, Vec<f64>) {
 fn lanczos_matches_the_dense_hessian_of_a_small_cnn() {
     let (obj, theta) = small_cnn_on_digits();
     assert!(obj.dim() <= 2000, "D = {}", obj.dim());
-    let h = HessianOperator::new(&obj, &theta);
+    let h = HessianOperator::new(&*obj, &theta);
     let dense = full_spectrum(&h);
     assert!(
         dense.asymmetry < 1e-12,

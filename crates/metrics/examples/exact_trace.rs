@@ -20,7 +20,7 @@ use curvscope_metrics::{
     covariance_diagonal, layer_traces, noise_statistics, projection_coefficient, CurvatureOptions,
 };
 use curvscope_model::{
-    default_data_dir, fashion_corrupted, load_checkpoint, BurnObjective, Cpu, Objective, Precision,
+    default_data_dir, fashion_corrupted, load_checkpoint, BurnObjective, Cpu, Precision,
 };
 
 /// `f()` and the seconds it took.
@@ -53,6 +53,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             &Default::default(),
             precision,
         )
+        .map(BurnObjective::boxed)
     };
     let (f64_objective, f32_objective) = (objective(Precision::F64)?, objective(Precision::F32)?);
     println!(
@@ -62,7 +63,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
 
     let mut exact_traces = Vec::new();
-    for (name, obj) in [("f64", &f64_objective), ("f32", &f32_objective)] {
+    for (name, obj) in [("f64", &*f64_objective), ("f32", &*f32_objective)] {
         let (_, pass) = fastest_of_three(|| obj.for_each_grad_chunk(theta, 64, &mut |_, _| {}));
         let (diagonal, exact) =
             fastest_of_three(|| obj.hessian_diagonal(theta).expect("a piecewise-linear net"));
@@ -85,7 +86,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             t.trace.value, t.trace.stderr, t.trace.probes, t.n_applications
         )
     };
-    for (name, obj) in [("f64", &f64_objective), ("f32", &f32_objective)] {
+    for (name, obj) in [("f64", &*f64_objective), ("f32", &*f32_objective)] {
         let h = HessianOperator::new(obj, theta);
         let lanczos = LanczosOptions {
             k: options.top_k,

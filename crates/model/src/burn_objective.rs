@@ -632,6 +632,46 @@ impl<B: Backend> BurnObjective<B> {
     }
 }
 
+/// Why these two: an optimised build does not share generic code between crates. Every crate
+/// that calls a `BurnObjective<Cpu>`'s derivatives, or turns one into `dyn Objective`, compiles
+/// burn's second-order autodiff stack for it again: about 18 s of CPU per test binary (measured
+/// 2026-12-04). Through them it is compiled once, here. `#[inline(never)]` keeps the coercion, and
+/// with it the vtable, in this crate.
+impl BurnObjective<crate::Cpu> {
+    /// This objective as a `Box<dyn Objective>`, its derivatives compiled in this crate.
+    ///
+    /// ```
+    /// use curvscope_model::{ArchSpec, BurnObjective, Cpu, Dataset, Precision, Targets};
+    /// // The paper's 2-D loss at its sharp minimum (1, 1), one sample at the origin.
+    /// let origin = Dataset::new("origin", vec![0.0, 0.0], vec![2], Targets::None, None)?;
+    /// let toy = BurnObjective::<Cpu>::new(ArchSpec::Toy2d, &origin, &Default::default(), Precision::F64)?
+    ///     .boxed();
+    /// let column = toy.hvp(&[1.0, 1.0], &[1.0, 0.0]);
+    /// assert!((column[0] - 110.0).abs() < 1e-12 && (column[1] - 90.0).abs() < 1e-12);
+    /// # Ok::<(), curvscope_model::DataError>(())
+    /// ```
+    #[inline(never)]
+    pub fn boxed(self) -> Box<dyn Objective> {
+        Box::new(self)
+    }
+
+    /// This objective as a `&dyn Objective`, its derivatives compiled in this crate; for an
+    /// objective still wanted as itself (its builders, [`BurnObjective::logits`]).
+    ///
+    /// ```
+    /// use curvscope_model::{ArchSpec, BurnObjective, Cpu, Dataset, Precision, Targets};
+    /// let origin = Dataset::new("origin", vec![0.0, 0.0], vec![2], Targets::None, None)?;
+    /// let toy = BurnObjective::<Cpu>::new(ArchSpec::Toy2d, &origin, &Default::default(), Precision::F64)?;
+    /// assert_eq!(toy.as_dyn().loss(&[1.0, 1.0]), 0.0);
+    /// assert_eq!(toy.arch(), &ArchSpec::Toy2d);
+    /// # Ok::<(), curvscope_model::DataError>(())
+    /// ```
+    #[inline(never)]
+    pub fn as_dyn(&self) -> &dyn Objective {
+        self
+    }
+}
+
 impl<B: Backend> Objective for BurnObjective<B> {
     fn dim(&self) -> usize {
         self.dim

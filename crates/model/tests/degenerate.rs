@@ -27,8 +27,9 @@ fn data(n: usize, labels: Vec<i64>, n_classes: usize) -> Dataset {
     .unwrap()
 }
 
-fn objective(arch: ArchSpec, data: &Dataset) -> Result<BurnObjective<Cpu>, DataError> {
-    BurnObjective::new(arch, data, &Default::default(), Precision::F64)
+fn objective(arch: ArchSpec, data: &Dataset) -> Result<Box<dyn Objective>, DataError> {
+    BurnObjective::<Cpu>::new(arch, data, &Default::default(), Precision::F64)
+        .map(BurnObjective::boxed)
 }
 
 /// Data labelled in 0..2 on a 10-class model (a 1- or 2-sample `.npz` gets 2 classes from its

@@ -173,20 +173,21 @@ fn lenet_has_11330_parameters() {
 #[test]
 fn gradient_matches_central_differences_on_small_nets() {
     for (arch, features, classes) in [small_mlp(), small_relu_mlp(), small_cnn()] {
-        let obj = classification(arch.clone(), features, classes, 20, Precision::F64);
+        let obj = classification(arch.clone(), features, classes, 20, Precision::F64).boxed();
         let theta = arch.init(Init::PyTorch, 1);
-        let err = rel_err(&obj.grad(&theta), &fd_grad(&obj, &theta, 1e-6));
+        let err = rel_err(&obj.grad(&theta), &fd_grad(&*obj, &theta, 1e-6));
         assert!(err < 1e-6, "{arch:?}: gradient rel. err {err:e}");
     }
     let obj = fixed_output(50);
     let theta = obj.arch().init(Init::PyTorch, 2);
-    let err = rel_err(&obj.grad(&theta), &fd_grad(&obj, &theta, 1e-6));
+    let obj = obj.as_dyn();
+    let err = rel_err(&obj.grad(&theta), &fd_grad(obj, &theta, 1e-6));
     assert!(err < 1e-6, "fixed-output: gradient rel. err {err:e}");
 }
 
 #[test]
 fn lenet_directional_derivatives_match_central_differences() {
-    let obj = classification(ArchSpec::Lenet, 784, 10, 8, Precision::F64);
+    let obj = classification(ArchSpec::Lenet, 784, 10, 8, Precision::F64).boxed();
     let theta = ArchSpec::Lenet.init(Init::PyTorch, 3);
     let g = obj.grad(&theta);
     for seed in 0..3 {
@@ -204,7 +205,7 @@ fn lenet_directional_derivatives_match_central_differences() {
 
 #[test]
 fn exact_hvp_matches_central_difference_hvp() {
-    let cases: Vec<(String, BurnObjective<Cpu>, Vec<f64>)> = [
+    let cases: Vec<(String, Box<dyn Objective>, Vec<f64>)> = [
         small_mlp(),
         small_relu_mlp(),
         small_cnn(),
@@ -215,21 +216,21 @@ fn exact_hvp_matches_central_difference_hvp() {
         let theta = arch.init(Init::PyTorch, 4);
         (
             format!("{arch:?}"),
-            classification(arch, features, classes, 12, Precision::F64),
+            classification(arch, features, classes, 12, Precision::F64).boxed(),
             theta,
         )
     })
     .chain(std::iter::once({
         let obj = fixed_output(40);
         let theta = obj.arch().init(Init::PyTorch, 5);
-        ("fixed-output".to_string(), obj, theta)
+        ("fixed-output".to_string(), obj.boxed(), theta)
     }))
     .collect();
     for (name, obj, theta) in &cases {
         for seed in 0..2 {
             let v = unit_direction(obj.dim(), 100 + seed);
             // ε small enough that ReLU/max-pool kinks are not crossed (see design notes).
-            let err = rel_err(&obj.hvp(theta, &v), &fd_hvp(obj, theta, &v, 1e-5));
+            let err = rel_err(&obj.hvp(theta, &v), &fd_hvp(&**obj, theta, &v, 1e-5));
             assert!(err < 1e-6, "{name}: HVP rel. err {err:e}");
         }
     }
@@ -238,10 +239,10 @@ fn exact_hvp_matches_central_difference_hvp() {
 #[test]
 fn assembled_hessian_is_symmetric_and_matches_finite_differences() {
     for (arch, features, classes) in [small_mlp(), small_cnn()] {
-        let obj = classification(arch.clone(), features, classes, 16, Precision::F64);
+        let obj = classification(arch.clone(), features, classes, 16, Precision::F64).boxed();
         assert!(obj.dim() <= 400, "{arch:?} has D = {}", obj.dim());
         let theta = arch.init(Init::PyTorch, 6);
-        checked_dense_hessian(&format!("{arch:?}"), &obj, &theta);
+        checked_dense_hessian(&format!("{arch:?}"), &*obj, &theta);
     }
 }
 
@@ -321,7 +322,8 @@ fn toy2d_hessian_at_sharp_minimum() {
         &Default::default(),
         Precision::F64,
     )
-    .unwrap();
+    .unwrap()
+    .boxed();
     let theta = [1.0, 1.0];
     assert_eq!(obj.loss(&theta), 0.0);
     // Exact up to the rounding of cos(π/4)² = 1/2 in f64.
@@ -335,7 +337,7 @@ fn toy2d_hessian_at_sharp_minimum() {
 #[test]
 fn per_sample_gradients_average_to_the_gradient() {
     let (arch, features, classes) = small_cnn();
-    let obj = classification(arch.clone(), features, classes, 10, Precision::F64);
+    let obj = classification(arch.clone(), features, classes, 10, Precision::F64).boxed();
     let theta = arch.init(Init::PyTorch, 8);
     let d = obj.dim();
     let rows = obj.per_sample_grads(&theta);
@@ -399,12 +401,12 @@ fn per_sample_gradients_are_each_samples_gradient() {
         let own: Vec<Vec<f64>> = (0..n)
             .map(|i| {
                 let one_hot: Vec<f64> = (0..n).map(|j| f64::from(u8::from(i == j))).collect();
-                obj.weighted_grad(&theta, &one_hot)
+                obj.as_dyn().weighted_grad(&theta, &one_hot)
             })
             .collect();
         for block in [1, 4, n] {
             obj = obj.with_samples_per_block(block);
-            let rows = obj.per_sample_grads_range(&theta, 1, n - 1);
+            let rows = obj.as_dyn().per_sample_grads_range(&theta, 1, n - 1);
             assert_eq!(rows.len(), (n - 1) * d, "{name}");
             for (i, row) in rows.chunks(d).enumerate() {
                 // A zero gradient (the fixed-output net's clipped predictions) must be zero.
@@ -430,7 +432,8 @@ fn per_sample_gradients_are_each_samples_gradient() {
 fn results_do_not_depend_on_the_thread_count() {
     let (arch, features, classes) = small_cnn();
     let obj = classification(arch.clone(), features, classes, 12, Precision::F64)
-        .with_samples_per_block(5);
+        .with_samples_per_block(5)
+        .boxed();
     let theta = arch.init(Init::PyTorch, 5);
     let on = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new()
@@ -455,8 +458,9 @@ fn results_do_not_depend_on_the_thread_count() {
 fn f32_hvp_agrees_with_f64() {
     let theta = ArchSpec::Lenet.init(Init::PyTorch, 9);
     let v = unit_direction(theta.len(), 9);
-    let h64 = classification(ArchSpec::Lenet, 784, 10, 12, Precision::F64).hvp(&theta, &v);
-    let h32 = classification(ArchSpec::Lenet, 784, 10, 12, Precision::F32).hvp(&theta, &v);
+    let lenet = |precision| classification(ArchSpec::Lenet, 784, 10, 12, precision).boxed();
+    let h64 = lenet(Precision::F64).hvp(&theta, &v);
+    let h32 = lenet(Precision::F32).hvp(&theta, &v);
     let err = rel_err(&h32, &h64);
     assert!(err < 1e-4, "f32 vs f64 HVP rel. err {err:e}");
     assert!(
@@ -473,7 +477,8 @@ fn flex_and_ndarray_backends_agree() {
     let v = unit_direction(theta.len(), 10);
     let data = random_images(features, classes, 12);
     let flex = BurnObjective::<Cpu>::new(arch.clone(), &data, &Default::default(), Precision::F64)
-        .unwrap();
+        .unwrap()
+        .boxed();
     let ndarray =
         BurnObjective::<NdArray>::new(arch, &data, &Default::default(), Precision::F64).unwrap();
     assert!(rel_err(&flex.grad(&theta), &ndarray.grad(&theta)) < 1e-12);
@@ -492,6 +497,8 @@ fn prepared_inputs_cached_or_per_block_agree() {
     let per_block = classification(arch, features, classes, 12, Precision::F64)
         .with_samples_per_block(5)
         .with_prepared_input_limit(0);
+    assert_eq!(cached.logits(&theta), per_block.logits(&theta));
+    let (cached, per_block) = (cached.as_dyn(), per_block.as_dyn());
     assert_eq!(
         cached.per_sample_losses(&theta),
         per_block.per_sample_losses(&theta)
@@ -502,7 +509,6 @@ fn prepared_inputs_cached_or_per_block_agree() {
         cached.per_sample_grads(&theta),
         per_block.per_sample_grads(&theta)
     );
-    assert_eq!(cached.logits(&theta), per_block.logits(&theta));
 }
 
 /// A one-hidden-layer ReLU MLP's logits written out on the host from θ's tensors
@@ -558,13 +564,14 @@ fn accuracy_matches_a_host_forward_pass_in_blocks_of_any_size() {
         let obj =
             BurnObjective::<Cpu>::new(arch.clone(), &data, &Default::default(), Precision::F64)
                 .unwrap()
-                .with_samples_per_block(block);
+                .with_samples_per_block(block)
+                .boxed();
         let (loss, accuracy) = obj.loss_and_accuracy(&theta);
         assert_eq!(loss.to_bits(), obj.loss(&theta).to_bits(), "block {block}");
         assert_eq!(accuracy, Some(want), "block {block}");
         assert_eq!(obj.accuracy(&theta), Some(want), "block {block}");
     }
-    let fixed = fixed_output(9);
+    let fixed = fixed_output(9).boxed();
     let theta = ArchSpec::FixedOutput {
         input: 2,
         hidden: 10,
@@ -584,7 +591,7 @@ fn panic_message(f: impl FnOnce()) -> String {
 #[test]
 fn wrong_theta_length_is_refused_with_a_clear_message() {
     let (arch, features, classes) = small_relu_mlp();
-    let obj = classification(arch.clone(), features, classes, 5, Precision::F64);
+    let obj = classification(arch.clone(), features, classes, 5, Precision::F64).boxed();
     let theta = arch.init(Init::PyTorch, 1);
     let v = vec![0.0; obj.dim()];
     for wrong in [theta.len() + 1, theta.len() - 1] {
@@ -675,11 +682,11 @@ fn every_sequential_layer_kind_has_exact_first_and_second_derivatives() {
     for (on_maps, on_features) in SEQUENTIAL_CASES {
         let arch = tiny_sequential(on_maps, on_features);
         let name = format!("{on_maps}{on_features}");
-        let obj = classification(arch.clone(), 50, 3, 6, Precision::F64);
+        let obj = classification(arch.clone(), 50, 3, 6, Precision::F64).boxed();
         let theta = arch.init(Init::PyTorch, 8);
-        let err = rel_err(&obj.grad(&theta), &fd_grad(&obj, &theta, 1e-6));
+        let err = rel_err(&obj.grad(&theta), &fd_grad(&*obj, &theta, 1e-6));
         assert!(err < 1e-6, "{name}: gradient rel. err {err:e}");
-        let h = checked_dense_hessian(&name, &obj, &theta);
+        let h = checked_dense_hessian(&name, &*obj, &theta);
         let piecewise_linear = !(name.contains("tanh") || name.contains("sigmoid"));
         assert_eq!(arch.is_piecewise_linear(), piecewise_linear, "{name}");
         if let Some(diagonal) = obj.hessian_diagonal(&theta) {

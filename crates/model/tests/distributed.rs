@@ -26,12 +26,14 @@ fn data() -> Dataset {
     Dataset::new("random", x, vec![4], targets, None).unwrap()
 }
 
-fn objective(data: &Dataset) -> BurnObjective<Cpu> {
+fn objective(data: &Dataset) -> Box<dyn Objective> {
     let arch: ArchSpec = serde_json::from_str(
         r#"{"name":"mlp","input":4,"hidden":[5],"classes":3,"activation":"relu"}"#,
     )
     .unwrap();
-    BurnObjective::new(arch, data, &Default::default(), Precision::F64).unwrap()
+    BurnObjective::<Cpu>::new(arch, data, &Default::default(), Precision::F64)
+        .unwrap()
+        .boxed()
 }
 
 /// A [`ThreadGroup`] member that counts the bytes it contributes to all-reduces.
@@ -72,7 +74,7 @@ fn on_ranks<T: Send>(size: usize, f: impl Fn(&Distributed, &Counting) -> T + Syn
                         summed_bytes: AtomicUsize::new(0),
                     });
                     let local = objective(&data.slice(share(N, size, counting.rank())));
-                    let whole = Distributed::new(Box::new(local), counting.clone(), N);
+                    let whole = Distributed::new(local, counting.clone(), N);
                     f(&whole, &counting)
                 })
             })
@@ -122,7 +124,7 @@ fn every_method_equals_one_process() {
     let data = data();
     let single = objective(&data);
     let theta = random(single.dim(), 2);
-    let want = all_methods(&single, &theta);
+    let want = all_methods(&*single, &theta);
     let names = [
         "losses",
         "loss",

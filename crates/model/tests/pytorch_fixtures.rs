@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use curvscope_model::sequential::Sequential;
 use curvscope_model::{
     default_data_dir, fashion_test, load_checkpoint, load_npz, save_checkpoint, ArchSpec,
-    BurnObjective, Checkpoint, Cpu, Dtype, Objective, Precision,
+    BurnObjective, Checkpoint, Cpu, Dtype, Precision,
 };
 
 const LENET: &str = "lenet-pytorch";
@@ -70,10 +70,11 @@ fn rel_err(ours: &[f64], reference: &[f64]) -> f64 {
 /// fixture `name`, on its weights and data.
 fn assert_matches_pytorch(name: &str, arch: ArchSpec, ckpt: &Checkpoint, classes: usize) {
     let data = load_npz(&fixture(name).join("data.npz"), Some(classes)).unwrap();
-    let obj = BurnObjective::<Cpu>::new(arch, &data, &Default::default(), Precision::F64).unwrap();
+    let net = BurnObjective::<Cpu>::new(arch, &data, &Default::default(), Precision::F64).unwrap();
+    let obj = net.as_dyn();
     let theta = &ckpt.theta;
     let checks = [
-        ("logits", obj.logits(theta)),
+        ("logits", net.logits(theta)),
         ("loss", vec![obj.loss(theta)]),
         ("grad", obj.grad(theta)),
         ("hvp", obj.hvp(theta, &expected(name, "v").1)),

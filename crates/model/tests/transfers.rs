@@ -6,7 +6,7 @@ mod vgg_style;
 
 use curvscope_model::{
     default_data_dir, fashion_corrupted, transfers, ArchSpec, BasisStore, BurnObjective, Cpu,
-    DeviceBasis, Init, Objective, Precision,
+    DeviceBasis, Init, Precision,
 };
 
 /// (uploads, read-backs) made by `work`.
@@ -37,7 +37,8 @@ fn a_gradient_and_an_hvp_copy_only_their_vectors() {
             let f =
                 BurnObjective::<Cpu>::new(arch.clone(), &data, &Default::default(), Precision::F32)
                     .expect("the net fits the images")
-                    .with_samples_per_block(16 / blocks);
+                    .with_samples_per_block(16 / blocks)
+                    .boxed();
             let grad = copies(|| drop(f.grad(&theta)));
             let hvp = copies(|| drop(f.hvp(&theta, &v)));
             let rows = copies(|| drop(f.per_sample_grads(&theta)));

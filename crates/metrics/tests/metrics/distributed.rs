@@ -40,8 +40,10 @@ fn arch() -> ArchSpec {
         .unwrap()
 }
 
-fn objective(data: &Dataset) -> BurnObjective<Cpu> {
-    BurnObjective::new(arch(), data, &Default::default(), Precision::F64).unwrap()
+fn objective(data: &Dataset) -> Box<dyn Objective> {
+    BurnObjective::<Cpu>::new(arch(), data, &Default::default(), Precision::F64)
+        .unwrap()
+        .boxed()
 }
 
 /// Every estimate of the report switched on, with small sample counts.
@@ -96,7 +98,7 @@ fn distributed_reports(size: usize, theta: &[f64], options: &ReportOptions) -> V
                 let data = &data;
                 s.spawn(move || {
                     let local = objective(&data.slice(share(data.len(), size, member.rank())));
-                    let whole = Distributed::new(Box::new(local), Arc::new(member), data.len());
+                    let whole = Distributed::new(local, Arc::new(member), data.len());
                     serde_json::to_value(analyze_checkpoint(&whole, theta, options)).unwrap()
                 })
             })
@@ -158,7 +160,7 @@ fn check(trace_h_sigma: TraceHSigmaMethod) {
             .collect()
     };
     let options = options(trace_h_sigma);
-    let want = serde_json::to_value(analyze_checkpoint(&single, &theta, &options)).unwrap();
+    let want = serde_json::to_value(analyze_checkpoint(&*single, &theta, &options)).unwrap();
     for size in [2, 3] {
         let reports = distributed_reports(size, &theta, &options);
         let compared = assert_close(&reports[0], &want, 1e-12, 0.0, &format!("P={size}"));
@@ -215,7 +217,7 @@ fn every_dynamic_descends_as_one_process() {
     let theta = arch().init(curvscope_model::Init::PyTorch, 4);
     for dynamic in Dynamic::ALL {
         let whole_batch = |t: &[f64], idx: &[usize]| objective(&data.subset(idx)).grad(t);
-        let want = descend(dynamic, &single, &theta, &whole_batch);
+        let want = descend(dynamic, &*single, &theta, &whole_batch);
         let scale = want.iter().fold(0.0, |m: f64, x| m.max(x.abs()));
         for size in [2, 3] {
             let thetas: Vec<Vec<f64>> = std::thread::scope(|s| {
@@ -227,7 +229,7 @@ fn every_dynamic_descends_as_one_process() {
                             let member = Arc::new(member);
                             let local = objective(&data.slice(share(n, size, member.rank())));
                             let dim = local.dim();
-                            let whole = Distributed::new(Box::new(local), member.clone(), n);
+                            let whole = Distributed::new(local, member.clone(), n);
                             let held_batch = |t: &[f64], idx: &[usize]| {
                                 let held_sum = |held: &[usize]| {
                                     let ones = vec![1.0; held.len()];

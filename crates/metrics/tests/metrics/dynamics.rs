@@ -492,13 +492,14 @@ fn toy2d_parameter_noise_has_the_papers_trace() {
     let data = toy2d(100, 0);
     let obj =
         BurnObjective::<Cpu>::new(ArchSpec::Toy2d, &data, &Default::default(), Precision::F64)
-            .unwrap();
+            .unwrap()
+            .boxed();
     let g = obj.grad(&TOY2D_START);
     for dynamic in [Dynamic::GldConst, Dynamic::GldLeading, Dynamic::GldEigvec1] {
         let eps: Vec<Vec<f64>> = (0..400)
             .map(|seed| {
                 let path = descend(
-                    &obj,
+                    &*obj,
                     toy2d_options(dynamic, seed),
                     TOY2D_LR,
                     &TOY2D_START,

@@ -8,7 +8,7 @@ use curvscope_metrics::{
     hessian_directions, linspace, QuadraticModel,
 };
 use curvscope_model::{
-    default_data_dir, fashion_train, ArchSpec, BurnObjective, Cpu, Init, Objective, Precision,
+    default_data_dir, fashion_train, ArchSpec, BurnObjective, Cpu, Init, Precision,
 };
 use nalgebra::{DVector, SymmetricEigen};
 use proptest::prelude::*;
@@ -151,18 +151,19 @@ fn lenet_slice_along_u1_bends_by_lambda1() {
     let data = fashion_train(&default_data_dir(), 64).unwrap();
     let obj =
         BurnObjective::<Cpu>::new(ArchSpec::Lenet, &data, &Default::default(), Precision::F64)
-            .unwrap();
+            .unwrap()
+            .boxed();
     let theta = ArchSpec::Lenet.init(Init::PyTorch, 1);
     let options = LanczosOptions {
         k: 1,
         ..LanczosOptions::default()
     };
-    let top = hessian_directions(&obj, &theta, &options).unwrap();
+    let top = hessian_directions(&*obj, &theta, &options).unwrap();
     assert!(top.eigenpairs.converged);
     let lambda1 = top.eigenpairs.eigenvalues[0];
     let h = 1e-5;
     let points = grid_points(&[linspace(-h, h, 3)]);
-    let slice = evaluate_slice(&obj, &theta, &top.directions, &points);
+    let slice = evaluate_slice(&*obj, &theta, &top.directions, &points);
     let l: Vec<f64> = slice.iter().map(|p| p.loss).collect();
     assert_eq!(l[1], obj.loss(&theta));
     let second_difference = (l[2] - 2.0 * l[1] + l[0]) / (h * h);
@@ -171,7 +172,7 @@ fn lenet_slice_along_u1_bends_by_lambda1() {
         (second_difference - 1.0).abs() < 1e-4,
         "second difference {second_difference} · λ₁ vs λ₁ = {lambda1}"
     );
-    let model = QuadraticModel::new(&obj, &theta, &top.directions);
+    let model = QuadraticModel::new(&*obj, &theta, &top.directions);
     assert_rel(model.curvatures[0][0], 1.0, 1e-6);
     for (c, p) in points.iter().zip(&slice) {
         let gap = (p.loss - model.at(c)).abs();

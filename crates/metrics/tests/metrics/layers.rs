@@ -63,13 +63,13 @@ fn fixed_output() -> (BurnObjective<Cpu>, Vec<f64>, Dataset) {
 }
 
 /// The Hessian assembled from D exact HVPs.
-fn dense_hessian(obj: &BurnObjective<Cpu>, theta: &[f64]) -> DMatrix<f64> {
+fn dense_hessian(obj: &dyn Objective, theta: &[f64]) -> DMatrix<f64> {
     dense_matrix(&HessianOperator::new(obj, theta))
 }
 
 /// diag(H) equals the dense Hessian's diagonal to 1e-10 of its largest entry, and Tr(H) to
 /// 1e-10 relative; the report's spectrum records that trace as exact.
-fn assert_exact_diagonal(obj: &BurnObjective<Cpu>, theta: &[f64]) {
+fn assert_exact_diagonal(obj: &dyn Objective, theta: &[f64]) {
     let h = dense_hessian(obj, theta);
     let diagonal = obj
         .hessian_diagonal(theta)
@@ -110,7 +110,7 @@ fn curvature(top_k: usize) -> CurvatureOptions {
 fn cnn_with_max_pooling_diagonal_is_the_dense_hessians() {
     let (obj, theta) = on_digits(two_layer_cnn(), 1);
     assert_eq!(obj.dim(), 302);
-    assert_exact_diagonal(&obj, &theta);
+    assert_exact_diagonal(obj.as_dyn(), &theta);
 }
 
 /// LeNet itself (D = 11,330) on 20 FashionMNIST images: its Gauss–Newton diagonal is the
@@ -124,7 +124,7 @@ fn lenet_diagonal_is_the_dense_hessians() {
         BurnObjective::<Cpu>::new(ArchSpec::Lenet, &data, &Default::default(), Precision::F64)
             .unwrap();
     assert_eq!(obj.dim(), 11_330);
-    assert_exact_diagonal(&obj, &theta);
+    assert_exact_diagonal(obj.as_dyn(), &theta);
 }
 
 #[test]
@@ -135,8 +135,8 @@ fn f32_diagonal_agrees_with_f64() {
         BurnObjective::<Cpu>::new(two_layer_cnn(), &data, &Default::default(), Precision::F32)
             .unwrap();
     let (exact, single) = (
-        f64_obj.hessian_diagonal(&theta).unwrap(),
-        f32_obj.hessian_diagonal(&theta).unwrap(),
+        f64_obj.as_dyn().hessian_diagonal(&theta).unwrap(),
+        f32_obj.as_dyn().hessian_diagonal(&theta).unwrap(),
     );
     let scale = exact.iter().copied().fold(0.0, f64::max);
     for (a, b) in single.iter().zip(&exact) {
@@ -148,7 +148,7 @@ fn f32_diagonal_agrees_with_f64() {
 #[test]
 fn relu_mlp_diagonal_is_the_dense_hessians() {
     let (obj, theta) = on_digits(mlp(Activation::Relu), 2);
-    assert_exact_diagonal(&obj, &theta);
+    assert_exact_diagonal(obj.as_dyn(), &theta);
 }
 
 #[test]
@@ -173,22 +173,24 @@ fn fixed_output_diagonal_is_the_dense_hessians_on_both_sides_of_the_clip() {
         "{inside} of {} inside",
         data.len()
     );
-    assert_exact_diagonal(&obj, &theta);
+    assert_exact_diagonal(obj.as_dyn(), &theta);
 }
 
 #[test]
 fn tanh_mlp_and_toy2d_are_refused_and_fall_back_to_hutchinson() {
-    let (tanh, theta) = on_digits(mlp(Activation::Tanh), 2);
+    let (tanh_net, theta) = on_digits(mlp(Activation::Tanh), 2);
+    let tanh = tanh_net.as_dyn();
     let toy = BurnObjective::<Cpu>::new(
         ArchSpec::Toy2d,
         &curvscope_model::toy2d(20, 0),
         &Default::default(),
         Precision::F64,
     )
-    .unwrap();
+    .unwrap()
+    .boxed();
     // The refusal matters: with tanh″ ≠ 0 the Gauss–Newton diagonal is not the Hessian's.
-    let h = dense_hessian(&tanh, &theta);
-    let gauss_newton: f64 = tanh.gauss_newton_diagonal(&theta).iter().sum();
+    let h = dense_hessian(tanh, &theta);
+    let gauss_newton: f64 = tanh_net.gauss_newton_diagonal(&theta).iter().sum();
     assert!(
         (gauss_newton - h.trace()).abs() > 1e-3 * h.trace().abs(),
         "GGN trace {gauss_newton} vs Tr(H) {}",
@@ -197,7 +199,7 @@ fn tanh_mlp_and_toy2d_are_refused_and_fall_back_to_hutchinson() {
     // With the whole spectrum, Tr(H) is exact for tanh too (the assembled diagonal), and
     // Proposition 1's condition 1 is scanned over all D eigenvalues, not the top k.
     let whole = HessianSpectrum::compute_with_dense_spectrum(
-        &tanh,
+        tanh,
         &theta,
         &curvature(1),
         u64::MAX,
@@ -217,7 +219,7 @@ fn tanh_mlp_and_toy2d_are_refused_and_fall_back_to_hutchinson() {
         sharpness: None,
         ..ReportOptions::default()
     };
-    let report = report_from_spectrum(&tanh, &theta, &whole, &options);
+    let report = report_from_spectrum(tanh, &theta, &whole, &options);
     assert_eq!(report.trace_h, whole.trace);
     // The assembled diagonal is diag(H) for tanh too, and splits Tr(H) by tensor (layers.csv).
     let diagonal = whole.diagonal.as_ref().expect("the assembled diagonal");
@@ -239,7 +241,7 @@ fn tanh_mlp_and_toy2d_are_refused_and_fall_back_to_hutchinson() {
     );
     // λ₁ of â and the bound is the one paired with u₁ (Lanczos'), not the dense one.
     assert_eq!(report.proposition1.lambda1, report.hessian_eigenvalues[0]);
-    let objectives: [(&dyn Objective, Vec<f64>); 2] = [(&tanh, theta), (&toy, vec![0.3, -0.2])];
+    let objectives: [(&dyn Objective, Vec<f64>); 2] = [(tanh, theta), (&*toy, vec![0.3, -0.2])];
     for (obj, theta) in objectives {
         assert!(obj.hessian_diagonal(&theta).is_none());
         let spectrum = HessianSpectrum::compute(obj, &theta, &curvature(1));
@@ -251,17 +253,18 @@ fn tanh_mlp_and_toy2d_are_refused_and_fall_back_to_hutchinson() {
 #[test]
 fn layer_traces_are_the_dense_diagonal_blocks_and_sum_to_the_totals() {
     let (obj, theta) = on_digits(two_layer_cnn(), 3);
-    let h = dense_hessian(&obj, &theta);
+    let obj = obj.as_dyn();
+    let h = dense_hessian(obj, &theta);
     let g = obj.per_sample_grads(&theta);
     let sigma = dense_covariance(&DMatrix::from_row_slice(obj.n_samples(), obj.dim(), &g));
-    let spectrum = HessianSpectrum::compute(&obj, &theta, &curvature(2));
+    let spectrum = HessianSpectrum::compute(obj, &theta, &curvature(2));
     let options = ReportOptions {
         chunk: 16,
         sigma_top_k: 0,
         sharpness: None,
         ..ReportOptions::default()
     };
-    let report = report_from_spectrum(&obj, &theta, &spectrum, &options);
+    let report = report_from_spectrum(obj, &theta, &spectrum, &options);
 
     let names: Vec<&str> = report.layers.iter().map(|l| l.tensor.as_str()).collect();
     assert_eq!(
@@ -294,7 +297,7 @@ fn layer_traces_are_the_dense_diagonal_blocks_and_sum_to_the_totals() {
     assert_eq!(report.trace_h.estimator, Estimator::Exact);
 
     // diag(Σ) itself, entry by entry.
-    let diagonal = covariance_diagonal(&obj, &theta);
+    let diagonal = covariance_diagonal(obj, &theta);
     let scale = sigma.diagonal().amax();
     for (got, want) in diagonal.iter().zip(sigma.diagonal().iter()) {
         assert!((got - want).abs() <= 1e-10 * scale, "{got} vs {want}");

@@ -10,10 +10,12 @@ use curvscope_model::{
 
 /// LeNet on the first `n_clean + n_random` samples of the paper's set, after `steps` of GD, so
 /// the point is not a random initialisation.
-fn trained_lenet(n_clean: usize, n_random: usize, steps: usize) -> (BurnObjective<Cpu>, Vec<f64>) {
+fn trained_lenet(n_clean: usize, n_random: usize, steps: usize) -> (Box<dyn Objective>, Vec<f64>) {
     let data = fashion_corrupted(&default_data_dir(), n_clean, n_random, 0).unwrap();
     let obj =
-        BurnObjective::new(ArchSpec::Lenet, &data, &Default::default(), Precision::F64).unwrap();
+        BurnObjective::<Cpu>::new(ArchSpec::Lenet, &data, &Default::default(), Precision::F64)
+            .unwrap()
+            .boxed();
     let mut theta = ArchSpec::Lenet.init(Init::PyTorch, 0);
     for _ in 0..steps {
         let g = obj.grad(&theta);
@@ -23,7 +25,7 @@ fn trained_lenet(n_clean: usize, n_random: usize, steps: usize) -> (BurnObjectiv
 }
 
 /// H's top `k` eigenpairs (Lanczos) and their exact u_jᵀΣu_j.
-fn top_terms(obj: &BurnObjective<Cpu>, theta: &[f64], k: usize) -> (Eigenpairs, Vec<f64>) {
+fn top_terms(obj: &dyn Objective, theta: &[f64], k: usize) -> (Eigenpairs, Vec<f64>) {
     let options = LanczosOptions {
         k,
         ..LanczosOptions::default()
@@ -44,7 +46,7 @@ fn known(top: &(Eigenpairs, Vec<f64>)) -> KnownTerms<'_> {
 /// Plain and with the top 5 terms known, each within 4 of its standard errors; knowing them
 /// shrinks the error many-fold at the same probes (N = 120, 100 probes: ±323 plain, ±13.2
 /// with them, against Tr(HΣ) = 3,398).
-fn exact_within_four_stderr(obj: &BurnObjective<Cpu>, theta: &[f64], probes: usize) {
+fn exact_within_four_stderr(obj: &dyn Objective, theta: &[f64], probes: usize) {
     let exact = trace_h_sigma_exact(obj, theta, 32);
     let top = top_terms(obj, theta, 5);
     let [plain, deflated] = [KnownTerms::default(), known(&top)].map(|known| {
@@ -77,7 +79,7 @@ fn exact_within_four_stderr(obj: &BurnObjective<Cpu>, theta: &[f64], probes: usi
 #[test]
 fn lenet_exact_trace_h_sigma_is_within_four_stderr_of_stochastic() {
     let (obj, theta) = trained_lenet(100, 20, 10);
-    exact_within_four_stderr(&obj, &theta, 100);
+    exact_within_four_stderr(&*obj, &theta, 100);
 }
 
 /// The size, lenet × 1,200: 1,200 HVPs for the exact value (12 minutes on 2
@@ -86,5 +88,5 @@ fn lenet_exact_trace_h_sigma_is_within_four_stderr_of_stochastic() {
 #[ignore = "12 minutes on 2 cores"]
 fn lenet_1200_exact_trace_h_sigma_is_within_four_stderr_of_stochastic() {
     let (obj, theta) = trained_lenet(1000, 200, 10);
-    exact_within_four_stderr(&obj, &theta, 200);
+    exact_within_four_stderr(&*obj, &theta, 200);
 }

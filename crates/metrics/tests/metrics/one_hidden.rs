@@ -13,7 +13,7 @@ use curvscope_model::{
 
 /// Width 6 (D = 18) on 60 half-space points after 40 GD steps from a wide θ₀, so that some
 /// predictions sit inside the clip and some outside.
-fn trained_net() -> (BurnObjective<Cpu>, Vec<f64>) {
+fn trained_net() -> (Box<dyn Objective>, Vec<f64>) {
     let points = two_d_halfspace(60, 1);
     let data = Dataset::new(
         "halfspace",
@@ -27,7 +27,9 @@ fn trained_net() -> (BurnObjective<Cpu>, Vec<f64>) {
         input: 2,
         hidden: 6,
     };
-    let net = BurnObjective::new(arch.clone(), &data, &Default::default(), Precision::F64).unwrap();
+    let net = BurnObjective::<Cpu>::new(arch.clone(), &data, &Default::default(), Precision::F64)
+        .unwrap()
+        .boxed();
     let mut theta = arch.init(Init::Normal { std: 0.5 }, 3);
     for _ in 0..40 {
         let g = net.grad(&theta);
@@ -46,17 +48,17 @@ fn assert_close(a: f64, b: f64, what: &str) {
 #[test]
 fn gauss_newton_traces_equal_the_autodiff_ones() {
     let (net, theta) = trained_net();
-    let t = clipped_square_traces(&net, &theta);
-    let h = dense_matrix(&HessianOperator::new(&net, &theta));
+    let t = clipped_square_traces(&*net, &theta);
+    let h = dense_matrix(&HessianOperator::new(&*net, &theta));
     assert_close(t.trace_h, h.trace(), "Tr(H)");
     assert_close(
         t.trace_sigma,
-        noise_statistics(&net, &theta, &[], 16).trace.value,
+        noise_statistics(&*net, &theta, &[], 16).trace.value,
         "Tr(Σ)",
     );
     assert_close(
         t.trace_h_sigma,
-        trace_h_sigma_exact(&net, &theta, 16).value,
+        trace_h_sigma_exact(&*net, &theta, 16).value,
         "Tr(HΣ)",
     );
     assert_close(t.loss, net.loss(&theta), "L");
@@ -65,7 +67,7 @@ fn gauss_newton_traces_equal_the_autodiff_ones() {
 #[test]
 fn proposition2_check_measures_the_autodiff_hessian_and_sigma() {
     let (net, theta) = trained_net();
-    let c = proposition2_check(&net, &theta);
+    let c = proposition2_check(&*net, &theta);
     let n = net.n_samples();
     assert!(
         0 < c.active_samples && c.active_samples < n,
@@ -76,7 +78,7 @@ fn proposition2_check_measures_the_autodiff_hessian_and_sigma() {
     assert!(c.gauss_newton_error < 1e-12, "{}", c.gauss_newton_error);
     assert_close(
         c.trace_h_sigma,
-        trace_h_sigma_exact(&net, &theta, 16).value,
+        trace_h_sigma_exact(&*net, &theta, 16).value,
         "Tr(HΣ)",
     );
     let p = &c.proposition1;
@@ -87,11 +89,11 @@ fn proposition2_check_measures_the_autodiff_hessian_and_sigma() {
     assert!(c.proportional_ratio.unwrap() >= 1.0);
     // The full spectrum sees λ_min, and H = (1/N)AᵀA is positive semidefinite.
     assert_eq!(p.negative_curvature, Some(false));
-    assert_close(p.lambda1, dense_top_eigenvalue(&net, &theta), "λ₁");
+    assert_close(p.lambda1, dense_top_eigenvalue(&*net, &theta), "λ₁");
 }
 
 /// λ₁ of the dense autodiff Hessian, by nalgebra directly.
-fn dense_top_eigenvalue(net: &BurnObjective<Cpu>, theta: &[f64]) -> f64 {
+fn dense_top_eigenvalue(net: &dyn Objective, theta: &[f64]) -> f64 {
     let h = dense_matrix(&HessianOperator::new(net, theta));
     let h = (&h + h.transpose()) * 0.5;
     h.symmetric_eigenvalues().max()
