@@ -12,6 +12,7 @@ use curvscope_model::{
     Cpu, Dataset, Init, Objective, Precision, Targets,
 };
 use nalgebra::DMatrix;
+use std::collections::BTreeSet;
 
 /// The first 100 digits (8×8), an objective of `arch` on them in f64, and a seeded θ.
 fn on_digits(arch: ArchSpec, seed: u64) -> (BurnObjective<Cpu>, Vec<f64>) {
@@ -113,18 +114,54 @@ fn cnn_with_max_pooling_diagonal_is_the_dense_hessians() {
     assert_exact_diagonal(obj.as_dyn(), &theta);
 }
 
-/// LeNet itself (D = 11,330) on 20 FashionMNIST images: its Gauss–Newton diagonal is the
-/// diagonal of the Hessian assembled from 11,330 exact HVPs, so Tr(H), and â which divides by
-/// it, are exact on the paper's network too.
+/// LeNet itself (D = 11,330) on 20 FashionMNIST images: its Gauss–Newton diagonal is H_jj, the
+/// j-th entry of the exact H·e_j, on every 8th coordinate and on each tensor's first and last,
+/// so Tr(H), and â which divides by it, are exact on the paper's network too. A sample, because
+/// all 11,330 HVPs took 87 s on CI's 2 cores, its longest test; the nets above, of the same layer
+/// kinds, check every entry and Tr(H).
 #[test]
-fn lenet_diagonal_is_the_dense_hessians() {
+fn lenet_diagonal_is_the_hessians() {
     let data = fashion_train(&default_data_dir(), 20).unwrap();
     let theta = ArchSpec::Lenet.init(Init::PyTorch, 3);
     let obj =
         BurnObjective::<Cpu>::new(ArchSpec::Lenet, &data, &Default::default(), Precision::F64)
-            .unwrap();
-    assert_eq!(obj.dim(), 11_330);
-    assert_exact_diagonal(obj.as_dyn(), &theta);
+            .unwrap()
+            .boxed();
+    let d = obj.dim();
+    assert_eq!(d, 11_330);
+    let diagonal = obj
+        .hessian_diagonal(&theta)
+        .expect("LeNet is piecewise linear");
+    let mut checked: BTreeSet<usize> = (0..d).step_by(8).collect();
+    let mut start = 0;
+    for (_, shape) in obj.parameter_tensors() {
+        let len: usize = shape.iter().product();
+        checked.extend([start, start + len - 1]);
+        start += len;
+    }
+    assert_eq!(start, d);
+    let checked: Vec<usize> = checked.into_iter().collect();
+    let mut exact = Vec::with_capacity(checked.len());
+    for block in checked.chunks(64) {
+        let units: Vec<Vec<f64>> = block
+            .iter()
+            .map(|&j| (0..d).map(|i| f64::from(u8::from(i == j))).collect())
+            .collect();
+        let columns = obj.hvps(&theta, &units);
+        exact.extend(block.iter().zip(columns).map(|(&j, column)| column[j]));
+    }
+    let scale = exact.iter().fold(0.0f64, |m, h| m.max(h.abs()));
+    for (&j, want) in checked.iter().zip(&exact) {
+        let got = diagonal[j];
+        assert!(
+            (got - want).abs() <= 1e-10 * scale,
+            "H_{j}{j}: {got} vs exact {want} (largest checked entry {scale})"
+        );
+    }
+    println!("{} of {d} diagonal entries checked", checked.len());
+    let spectrum = HessianSpectrum::compute(&*obj, &theta, &curvature(1));
+    assert_eq!(spectrum.trace.estimator, Estimator::Exact);
+    assert_rel(spectrum.trace.value, diagonal.iter().sum(), 1e-12);
 }
 
 #[test]
