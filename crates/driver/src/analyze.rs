@@ -948,7 +948,13 @@ fn analyze_one(
     let dim = checkpoint.theta.len();
     check_max_krylov(&options.report.curvature, dim)?;
     // Sized for all N samples: a rank holding a share needs less.
-    let plan = MemoryPlan::new(dim, data.len(), &options.report, budget.analysis)?;
+    let plan = MemoryPlan::new(
+        dim,
+        data.len(),
+        &options.report,
+        options.device.krylov_basis(),
+        budget.analysis,
+    )?;
     if plan.chunk < plan.requested_chunk && job.leads() {
         eprintln!(
             "note: {name}: streaming {} per-sample gradients at a time (not {}) to stay within \

@@ -319,7 +319,8 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
     );
     // Sized for all N samples, as analyze's: a rank holding a share needs less.
     let budget = job.smallest(args.max_memory.unwrap_or_else(flags::default_memory_budget));
-    let plan = TrainingPlan::new(&options, arch.dim(), data.len(), budget)?;
+    let basis = args.device.krylov_basis();
+    let plan = TrainingPlan::new(&options, arch.dim(), data.len(), basis, budget)?;
     if plan.chunk < plan.requested_chunk && options.streams_per_sample_gradients() && job.leads() {
         eprintln!(
             "note: streaming {} per-sample gradients at a time (not {}) to stay within the {} \

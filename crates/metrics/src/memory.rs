@@ -3,7 +3,8 @@
 //! millions of parameters is refused with what to change instead of swapping or aborting.
 //!
 //! Counted: the f64 D-vectors of each stage (Lanczos bases and eigenvectors, per-sample
-//! gradient chunks and their copies, Σ's centred gradients). Not counted: the data set, the
+//! gradient chunks and their copies, Σ's centred gradients) in host memory; the Hessian's
+//! Krylov bases not where a GPU keeps them ([`KrylovBasis::Device`]). Not counted: the data set, the
 //! network's activations and a few D-vectors of θ, gradients and HVP in- and outputs
 //! ([`OVERHEAD_VECTORS`] cover those), and the objective's own working memory while it computes
 //! a chunk (the burn networks' per-sample copies of θ: at most 16 MiB per block, one block per
@@ -33,6 +34,45 @@ const STREAM_COPIES: u64 = 4;
 /// D-vectors [`crate::noise_statistics`] holds besides its chunk: the shift ∇L, the running
 /// sum of deviations and of their squares (diag(Σ)), and the result.
 const STATISTICS_VECTORS: u64 = 4;
+
+/// D-vectors Lanczos holds on the host when its basis is on the device: the next basis vector
+/// and the last one, for the three-term recurrence (`curvscope_model::DeviceBasis`).
+const DEVICE_BASIS_HOST_VECTORS: u64 = 2;
+
+/// Where Lanczos keeps the Hessian's Krylov basis (top-k, λ_min, SLQ), and so whose memory it
+/// takes: the objective decides (`curvscope_model::Objective::basis_store`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KrylovBasis {
+    /// In host memory, in f64 (the CPU backend): counted against the budget.
+    #[default]
+    Host,
+    /// On the GPU, in f32 (the burn-cubecl backends): GPU memory, not counted; the host keeps
+    /// two of its vectors. Σ's basis stays on the host (its operator offers no device store).
+    Device,
+}
+
+impl KrylovBasis {
+    /// Host bytes of a Lanczos run with `basis` basis vectors and `others` more D-vectors
+    /// (eigenvectors, a start), besides [`OVERHEAD_VECTORS`], and how its basis reads in a
+    /// message.
+    fn lanczos(self, dim: usize, basis: u64, others: u64) -> (u64, String) {
+        let vector = 8 * dim as u64;
+        match self {
+            KrylovBasis::Host => (
+                (basis + others + OVERHEAD_VECTORS).saturating_mul(vector),
+                format!("{basis} basis vectors"),
+            ),
+            KrylovBasis::Device => (
+                (DEVICE_BASIS_HOST_VECTORS + others + OVERHEAD_VECTORS).saturating_mul(vector),
+                format!(
+                    "{basis} basis vectors on the GPU ({} there) + {DEVICE_BASIS_HOST_VECTORS} \
+                     here",
+                    format_bytes(basis.saturating_mul(4 * dim as u64))
+                ),
+            ),
+        }
+    }
+}
 
 /// `bytes` with an SI unit for messages: "687.0 kB", "12.3 GB".
 pub fn format_bytes(bytes: u64) -> String {
@@ -86,32 +126,38 @@ pub struct MemoryPlan {
 }
 
 impl MemoryPlan {
-    /// Sizes the analysis of `options` on D = `dim` parameters and N = `n_samples` samples
-    /// against `budget` bytes: lowers the per-sample chunk until it fits (at least 1), and
-    /// refuses, naming the stage and the options that lower it, when a stage does not fit.
+    /// Sizes the analysis of `options` on D = `dim` parameters and N = `n_samples` samples,
+    /// the Hessian's Krylov bases kept in `basis`, against `budget` bytes of host memory:
+    /// lowers the per-sample chunk until it fits (at least 1), and refuses, naming the stage
+    /// and the options that lower it, when a stage does not fit.
     ///
     /// ```
-    /// use curvscope_metrics::{MemoryPlan, ReportOptions};
+    /// use curvscope_metrics::{KrylovBasis, MemoryPlan, ReportOptions};
     /// let options = ReportOptions { sigma_top_k: 0, ..ReportOptions::default() };
     /// // D = 10⁶: top-20 Lanczos holds 140 + 20 + 4 vectors of 8 MB, 1.31 GB.
-    /// let plan = MemoryPlan::new(1_000_000, 1000, &options, 2_000_000_000)?;
+    /// let plan = MemoryPlan::new(1_000_000, 1000, &options, KrylovBasis::Host, 2_000_000_000)?;
     /// assert_eq!(plan.chunk, 56); // (2 GB / 8 MB − 20 − 4) / 4 copies, not the asked-for 64
-    /// let err = MemoryPlan::new(1_000_000, 1000, &options, 1_000_000_000).unwrap_err();
+    /// let err = MemoryPlan::new(1_000_000, 1000, &options, KrylovBasis::Host, 1_000_000_000)
+    ///     .unwrap_err();
     /// assert!(err.to_string().starts_with("Lanczos for the top 20 eigenpairs of H"));
     /// assert!(err.to_string().contains("needs 1.3 GB (D = 1000000), budget 1.0 GB: lower -k or --max-krylov"));
+    /// // With the basis on a GPU the host holds 2 + 20 + 4 of those vectors (208 MB).
+    /// let plan = MemoryPlan::new(1_000_000, 1000, &options, KrylovBasis::Device, 1_000_000_000)?;
+    /// assert_eq!(plan.stages[0].bytes, 208_000_000);
     /// # Ok::<(), curvscope_metrics::MemoryError>(())
     /// ```
     pub fn new(
         dim: usize,
         n_samples: usize,
         options: &ReportOptions,
+        basis: KrylovBasis,
         budget: u64,
     ) -> Result<Self, MemoryError> {
         let vector = 8 * dim as u64;
         let vectors = |count: u64| (count + OVERHEAD_VECTORS).saturating_mul(vector);
         let curvature = &options.curvature;
         let k = curvature.top_k;
-        let basis = |k, which| {
+        let krylov = |k, which| {
             let opts = LanczosOptions {
                 k,
                 which,
@@ -121,28 +167,29 @@ impl MemoryPlan {
             krylov_size(&opts, dim) as u64
         };
         let eigenvectors = k.min(dim) as u64;
-        let top_basis = basis(k, Which::Largest);
+        let (bytes, top_basis) = basis.lanczos(dim, krylov(k, Which::Largest), eigenvectors);
         let mut stages = vec![MemoryStage {
             what: format!(
-                "Lanczos for the top {k} eigenpairs of H ({top_basis} basis vectors + \
-                 {eigenvectors} eigenvectors)"
+                "Lanczos for the top {k} eigenpairs of H ({top_basis} + {eigenvectors} \
+                 eigenvectors)"
             ),
-            bytes: vectors(top_basis + eigenvectors),
+            bytes,
             remedy: "lower -k or --max-krylov",
         }];
         if curvature.lambda_min {
-            let m = basis(1, Which::Smallest);
+            // Its own eigenvector besides H's.
+            let (bytes, m) = basis.lanczos(dim, krylov(1, Which::Smallest), 1 + eigenvectors);
             stages.push(MemoryStage {
-                what: format!("Lanczos for λ_min ({m} basis vectors + H's {eigenvectors})"),
-                bytes: vectors(m + 1 + eigenvectors),
+                what: format!("Lanczos for λ_min ({m} + H's {eigenvectors})"),
+                bytes,
                 remedy: "pass --no-lambda-min, lower --max-krylov",
             });
         }
         if let Some(slq) = &curvature.density {
-            let steps = slq.steps.min(dim) as u64;
+            let (bytes, steps) = basis.lanczos(dim, slq.steps.min(dim) as u64, eigenvectors);
             stages.push(MemoryStage {
-                what: format!("SLQ density ({steps} basis vectors per probe + H's {eigenvectors})"),
-                bytes: vectors(steps + eigenvectors),
+                what: format!("SLQ density (per probe: {steps}; H's {eigenvectors} eigenvectors)"),
+                bytes,
                 remedy: "lower --density-steps",
             });
         }
@@ -164,7 +211,7 @@ impl MemoryPlan {
             remedy: "lower -k",
         });
         if options.sigma_top_k > 0 {
-            let m = basis(options.sigma_top_k, Which::Largest);
+            let m = krylov(options.sigma_top_k, Which::Largest);
             let sk = options.sigma_top_k.min(dim) as u64;
             stages.push(MemoryStage {
                 what: format!(
@@ -200,17 +247,17 @@ impl MemoryPlan {
 /// on θ itself. Planned, the chunk shrinks to fit, and what cannot fit is refused before any work.
 ///
 /// ```
-/// use curvscope_metrics::{DescentOptions, Dynamic, TrainingPlan};
+/// use curvscope_metrics::{DescentOptions, Dynamic, KrylovBasis::Host, TrainingPlan};
 /// let options = |dynamic| DescentOptions::new(dynamic, 20);
 /// // D = 10⁶ (8 MB vectors), N = 200: gld-diag streams 200 gradients at a time when it can…
-/// let plan = TrainingPlan::new(&options(Dynamic::GldDiag), 1_000_000, 200, u64::MAX)?;
+/// let plan = TrainingPlan::new(&options(Dynamic::GldDiag), 1_000_000, 200, Host, u64::MAX)?;
 /// assert_eq!(plan.chunk, 200);
 /// // …and 29 in 1 GB: (125 vectors − 4 for θ & co. − 4 for the statistics) / 4 copies.
-/// let plan = TrainingPlan::new(&options(Dynamic::GldDiag), 1_000_000, 200, 1_000_000_000)?;
+/// let plan = TrainingPlan::new(&options(Dynamic::GldDiag), 1_000_000, 200, Host, 1_000_000_000)?;
 /// assert_eq!(plan.chunk, 29);
 /// // GLD leading keeps all 200 centred gradients (1.6 GB alone): refused, saying what to lower.
 /// let leading = options(Dynamic::GldLeading);
-/// let err = TrainingPlan::new(&leading, 1_000_000, 200, 1_000_000_000).unwrap_err();
+/// let err = TrainingPlan::new(&leading, 1_000_000, 200, Host, 1_000_000_000).unwrap_err();
 /// assert!(err.to_string().contains("all N = 200 centred gradients"), "{err}");
 /// # Ok::<(), curvscope_metrics::MemoryError>(())
 /// ```
@@ -227,14 +274,16 @@ pub struct TrainingPlan {
 
 impl TrainingPlan {
     /// Sizes training with `options` (the dynamic; k of GLD leading and GLD Hessian; whether
-    /// its noise trace is estimated) on D = `dim` parameters and N = `n_samples` samples
-    /// against `budget` bytes, refusing, with the stage and what lowers it, what does not fit.
+    /// its noise trace is estimated) on D = `dim` parameters and N = `n_samples` samples, H_t's
+    /// Krylov bases kept in `basis`, against `budget` bytes of host memory, refusing, with the
+    /// stage and what lowers it, what does not fit.
     /// Counted as in [`MemoryPlan`]: D-vectors, not the data, activations or the network's
     /// working memory.
     pub fn new(
         options: &DescentOptions,
         dim: usize,
         n_samples: usize,
+        basis: KrylovBasis,
         budget: u64,
     ) -> Result<Self, MemoryError> {
         let (dynamic, rank) = (options.dynamic, options.rank);
@@ -256,26 +305,24 @@ impl TrainingPlan {
         // D-vectors the noise structure holds while the per-sample gradients stream.
         let held = match dynamic {
             Dynamic::GldLeading => {
-                let (basis, k) = lanczos(rank);
+                let (m, k) = lanczos(rank);
                 stages.push(MemoryStage {
                     what: format!(
                         "Σ_t's top {rank} eigenpairs (gld-leading): all N = {n} centred \
-                         gradients + {basis} basis vectors + {k} eigenvectors"
+                         gradients + {m} basis vectors + {k} eigenvectors"
                     ),
-                    bytes: vectors(n + basis + k),
+                    bytes: vectors(n + m + k),
                     remedy: "lower --rank, train on fewer samples, or pick another --dynamic",
                 });
                 n
             }
             Dynamic::GldHessian | Dynamic::GldEigvec1 => {
                 let eigvec1 = dynamic == Dynamic::GldEigvec1;
-                let (basis, k) = lanczos(if eigvec1 { 1 } else { rank });
+                let (m, k) = lanczos(if eigvec1 { 1 } else { rank });
+                let (bytes, m) = basis.lanczos(dim, m, k);
                 stages.push(MemoryStage {
-                    what: format!(
-                        "H_t's top {k} eigenpairs ({dynamic}): {basis} basis vectors + {k} \
-                         eigenvectors"
-                    ),
-                    bytes: vectors(basis + k),
+                    what: format!("H_t's top {k} eigenpairs ({dynamic}): {m} + {k} eigenvectors"),
+                    bytes,
                     remedy: match eigvec1 {
                         true => "train a smaller network or pick another --dynamic",
                         false => "lower --rank",
@@ -333,7 +380,7 @@ mod tests {
     fn stages_count_the_vectors_each_holds() {
         // D = 1000 (8 kB vectors), N = 50 (so chunks of 50, not 64), k = 5: Lanczos basis
         // 2·5 + 100 = 110.
-        let plan = MemoryPlan::new(1000, 50, &options(3), u64::MAX).unwrap();
+        let plan = MemoryPlan::new(1000, 50, &options(3), KrylovBasis::Host, u64::MAX).unwrap();
         let kb = |vectors: u64| vectors * 8000;
         let bytes: Vec<u64> = plan.stages.iter().map(|s| s.bytes).collect();
         assert_eq!(
@@ -355,16 +402,16 @@ mod tests {
     fn the_chunk_shrinks_to_the_budget_then_the_analysis_is_refused() {
         let kb = |vectors: u64| vectors * 8000;
         // Room for 150 chunk vectors beside 5 eigenvectors and the overhead: 37 per copy.
-        let plan = MemoryPlan::new(1000, 50, &options(0), kb(159)).unwrap();
+        let plan = MemoryPlan::new(1000, 50, &options(0), KrylovBasis::Host, kb(159)).unwrap();
         assert_eq!((plan.chunk, plan.requested_chunk), (37, 50));
         assert_eq!(plan.peak(), kb(4 * 37 + 9));
         // Just above the top-k Lanczos stage (119 vectors).
-        let plan = MemoryPlan::new(1000, 50, &options(0), kb(120)).unwrap();
+        let plan = MemoryPlan::new(1000, 50, &options(0), KrylovBasis::Host, kb(120)).unwrap();
         assert_eq!(plan.chunk, 27);
-        let err = MemoryPlan::new(1000, 50, &options(0), kb(118)).unwrap_err();
+        let err = MemoryPlan::new(1000, 50, &options(0), KrylovBasis::Host, kb(118)).unwrap_err();
         assert!(err.stage.what.starts_with("Lanczos for the top 5"), "{err}");
         // Σ's N centred gradients are what does not fit.
-        let err = MemoryPlan::new(1000, 50, &options(3), kb(150)).unwrap_err();
+        let err = MemoryPlan::new(1000, 50, &options(3), KrylovBasis::Host, kb(150)).unwrap_err();
         assert_eq!(
             err.stage.remedy,
             "lower --sigma-top-k (0 skips it) or analyze fewer samples"
@@ -373,6 +420,40 @@ mod tests {
             err.to_string().contains("all N = 50 centred gradients"),
             "{err}"
         );
+    }
+
+    /// With H's Krylov bases on a GPU the host holds 2 of their vectors, not m, whatever m; Σ's
+    /// basis stays on the host.
+    #[test]
+    fn a_basis_on_the_device_takes_no_host_memory() {
+        let kb = |vectors: u64| vectors * 8000;
+        let plan = MemoryPlan::new(1000, 50, &options(3), KrylovBasis::Device, u64::MAX).unwrap();
+        let bytes: Vec<u64> = plan.stages.iter().map(|s| s.bytes).collect();
+        assert_eq!(
+            bytes,
+            [
+                kb(2 + 5 + 4),
+                kb(2 + 1 + 5 + 4),
+                kb(4 * 50 + 5 + 4),
+                kb(50 + 50 + 106 + 3 + 5 + 4)
+            ]
+        );
+        assert_eq!(
+            plan.stages[0].what,
+            "Lanczos for the top 5 eigenpairs of H (110 basis vectors on the GPU (440.0 kB \
+             there) + 2 here + 5 eigenvectors)"
+        );
+        // 118 vectors refuse the host's top-5 Lanczos (119) and take the device's.
+        let host = MemoryPlan::new(1000, 50, &options(0), KrylovBasis::Host, kb(118));
+        assert!(host.is_err());
+        let device = MemoryPlan::new(1000, 50, &options(0), KrylovBasis::Device, kb(118));
+        assert!(device.is_ok());
+        // Training: H_t's basis moves, Σ_t's stays.
+        let on = |dynamic, basis| TrainingPlan::new(&training(dynamic), 1000, 50, basis, kb(100));
+        assert!(on(Dynamic::GldEigvec1, KrylovBasis::Host).is_err());
+        let plan = on(Dynamic::GldEigvec1, KrylovBasis::Device).unwrap();
+        assert_eq!(plan.stages[1].bytes, kb(2 + 1 + 4));
+        assert!(on(Dynamic::GldLeading, KrylovBasis::Device).is_err());
     }
 
     /// `dynamic` with k = 5.
@@ -388,7 +469,8 @@ mod tests {
         // D = 1000 (8 kB vectors), N = 50, k = 5: Lanczos basis 2·5 + 100 = 110.
         let kb = |vectors: u64| vectors * 8000;
         let bytes = |dynamic| -> Vec<u64> {
-            let plan = TrainingPlan::new(&training(dynamic), 1000, 50, u64::MAX).unwrap();
+            let plan = TrainingPlan::new(&training(dynamic), 1000, 50, KrylovBasis::Host, u64::MAX)
+                .unwrap();
             assert_eq!(plan.chunk, 50, "{dynamic}");
             plan.stages.iter().map(|s| s.bytes).collect()
         };
@@ -415,7 +497,7 @@ mod tests {
         // A noise trace that is given, not estimated, streams nothing: GLD const's ρ, or a
         // fixed E‖ε‖² for GLD Hessian (GLD diag still streams diag(Σ_t), its shape).
         let given = |options: DescentOptions| {
-            let plan = TrainingPlan::new(&options, 1000, 50, u64::MAX).unwrap();
+            let plan = TrainingPlan::new(&options, 1000, 50, KrylovBasis::Host, u64::MAX).unwrap();
             plan.stages.iter().map(|s| s.bytes).collect::<Vec<_>>()
         };
         let rho = DescentOptions {
@@ -435,32 +517,69 @@ mod tests {
     fn the_training_chunk_shrinks_to_the_budget_then_training_is_refused() {
         let kb = |vectors: u64| vectors * 8000;
         // Room for 40 streamed vectors beside θ & co. and the sums: 10 rows of 4 copies.
-        let plan = TrainingPlan::new(&training(Dynamic::GldDynamic), 1000, 50, kb(48)).unwrap();
+        let plan = TrainingPlan::new(
+            &training(Dynamic::GldDynamic),
+            1000,
+            50,
+            KrylovBasis::Host,
+            kb(48),
+        )
+        .unwrap();
         assert_eq!(plan.chunk, 10);
         assert!(plan.stages.iter().all(|s| s.bytes <= kb(48)));
         // Below a row's 4 copies the chunk stays 1, and the stage does not fit.
-        let err = TrainingPlan::new(&training(Dynamic::GldDynamic), 1000, 50, kb(10)).unwrap_err();
+        let err = TrainingPlan::new(
+            &training(Dynamic::GldDynamic),
+            1000,
+            50,
+            KrylovBasis::Host,
+            kb(10),
+        )
+        .unwrap_err();
         assert!(
             err.stage.what.starts_with("Tr(Σ_t) from the per-sample"),
             "{err}"
         );
         // GD needs θ & co. only…
-        assert!(TrainingPlan::new(&training(Dynamic::Gd), 1000, 50, kb(4)).is_ok());
+        assert!(
+            TrainingPlan::new(&training(Dynamic::Gd), 1000, 50, KrylovBasis::Host, kb(4)).is_ok()
+        );
         // …and is refused below them, as a network too large to train.
-        let err = TrainingPlan::new(&training(Dynamic::Gd), 1000, 50, kb(4) - 1).unwrap_err();
+        let err = TrainingPlan::new(
+            &training(Dynamic::Gd),
+            1000,
+            50,
+            KrylovBasis::Host,
+            kb(4) - 1,
+        )
+        .unwrap_err();
         assert!(
             err.to_string()
                 .ends_with("train a smaller network, or raise --max-memory"),
             "{err}"
         );
         // GLD 1st eigvec's k is 1 whatever --rank says: its remedy does not name --rank.
-        let err = TrainingPlan::new(&training(Dynamic::GldEigvec1), 1000, 50, kb(100)).unwrap_err();
+        let err = TrainingPlan::new(
+            &training(Dynamic::GldEigvec1),
+            1000,
+            50,
+            KrylovBasis::Host,
+            kb(100),
+        )
+        .unwrap_err();
         assert_eq!(
             err.stage.remedy,
             "train a smaller network or pick another --dynamic"
         );
         // GLD leading's N centred gradients do not fit where GLD dynamic's stream does.
-        let err = TrainingPlan::new(&training(Dynamic::GldLeading), 1000, 50, kb(100)).unwrap_err();
+        let err = TrainingPlan::new(
+            &training(Dynamic::GldLeading),
+            1000,
+            50,
+            KrylovBasis::Host,
+            kb(100),
+        )
+        .unwrap_err();
         assert_eq!(
             err.stage.remedy,
             "lower --rank, train on fewer samples, or pick another --dynamic"
