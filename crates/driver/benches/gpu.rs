@@ -19,8 +19,9 @@
 //! - host↔device copies per gradient and per HVP (`curvscope_model::transfers`);
 //! - gradient and HVP: median and min of `CURVSCOPE_GPU_REPS` (5) runs;
 //! - top-20 Lanczos (tol 1e-6, as the `curvature` bench) with its HVP count and top-5 values,
-//!   its basis where the objective keeps it (on a GPU, on the device), or on the host in f64
-//!   with `CURVSCOPE_GPU_BASIS=host` (the JSON's `lanczos_basis` says which);
+//!   its basis where the objective keeps it (on a GPU, on the device; `CURVSCOPE_GPU_BASIS=device`,
+//!   the default), or on the host in f64 with `CURVSCOPE_GPU_BASIS=host` (the JSON's
+//!   `lanczos_basis` says which; any other value stops the bench);
 //! - stochastic Tr(HΣ) with `CURVSCOPE_GPU_PROBES` (10) probes: value ± standard error;
 //! - per-sample gradients (LeNet: all N; VGG-11: 16 samples), the first call and the next,
 //!   with its host↔device copies;
@@ -298,7 +299,11 @@ fn main() {
                 ..LanczosOptions::default()
             };
             let op = HessianOperator::new(obj.as_ref(), &theta);
-            let on_host = std::env::var("CURVSCOPE_GPU_BASIS").is_ok_and(|b| b == "host");
+            let on_host = match std::env::var("CURVSCOPE_GPU_BASIS").as_deref() {
+                Ok("host") => true,
+                Ok("device") | Err(_) => false,
+                Ok(other) => panic!("CURVSCOPE_GPU_BASIS is `host` or `device`, not `{other}`"),
+            };
             let (lanczos_s, pairs) = match on_host {
                 true => timed(|| extreme_eigenpairs(&OnHost(&op), &lanczos)),
                 false => timed(|| extreme_eigenpairs(&op, &lanczos)),
