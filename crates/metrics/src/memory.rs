@@ -2,10 +2,9 @@
 //! holds at once, sized from D, N and the options before any work, so that a network with
 //! millions of parameters is refused with what to change instead of swapping or aborting.
 //!
-//! Counted: the f64 D-vectors of each stage (Lanczos bases and eigenvectors, per-sample
-//! gradient chunks and their copies, Σ's centred gradients) in host memory; the Hessian's
-//! Krylov bases not where a GPU keeps them ([`KrylovBasis::Device`]). Not counted: the data set, the
-//! network's activations and a few D-vectors of θ, gradients and HVP in- and outputs
+//! Counted: the f64 D-vectors of each stage in host memory (Lanczos bases and eigenvectors,
+//! per-sample gradient chunks and their copies, Σ's centred gradients), but not a Krylov basis
+//! a GPU keeps ([`KrylovBasis::Device`]). Not counted: the data set, the network's activations and a few D-vectors of θ, gradients and HVP in- and outputs
 //! ([`OVERHEAD_VECTORS`] cover those), and the objective's own working memory while it computes
 //! a chunk (the burn networks' per-sample copies of θ: at most 16 MiB per block, one block per
 //! thread at once, about five times that with their gradients).
@@ -35,9 +34,10 @@ const STREAM_COPIES: u64 = 4;
 /// sum of deviations and of their squares (diag(Σ)), and the result.
 const STATISTICS_VECTORS: u64 = 4;
 
-/// D-vectors Lanczos holds on the host when its basis is on the device: the next basis vector
-/// and the last one, for the three-term recurrence (`curvscope_model::DeviceBasis`).
-const DEVICE_BASIS_HOST_VECTORS: u64 = 2;
+/// D-vectors Lanczos holds on the host when its basis is on the device
+/// (`curvscope_model::DeviceBasis`): the next basis vector, the last one (for the three-term
+/// recurrence), and a Gram–Schmidt pass's padded copy of w for upload and its read-back.
+const DEVICE_BASIS_HOST_VECTORS: u64 = 4;
 
 /// Where Lanczos keeps the Hessian's Krylov basis (top-k, λ_min, SLQ), and so whose memory it
 /// takes: the objective decides (`curvscope_model::Objective::basis_store`).
@@ -46,15 +46,14 @@ pub enum KrylovBasis {
     /// In host memory, in f64 (the CPU backend): counted against the budget.
     #[default]
     Host,
-    /// On the GPU, in f32 (the burn-cubecl backends): GPU memory, not counted; the host keeps
-    /// two of its vectors. Σ's basis stays on the host (its operator offers no device store).
+    /// On the GPU, in f32 (the burn-cubecl backends): GPU memory, not counted; the host holds
+    /// 4 D-vectors for it. Σ's basis stays on the host (its operator offers no device store).
     Device,
 }
 
 impl KrylovBasis {
     /// Host bytes of a Lanczos run with `basis` basis vectors and `others` more D-vectors
-    /// (eigenvectors, a start), besides [`OVERHEAD_VECTORS`], and how its basis reads in a
-    /// message.
+    /// (eigenvectors), besides [`OVERHEAD_VECTORS`], and how its basis reads in a message.
     fn lanczos(self, dim: usize, basis: u64, others: u64) -> (u64, String) {
         let vector = 8 * dim as u64;
         match self {
@@ -66,7 +65,7 @@ impl KrylovBasis {
                 (DEVICE_BASIS_HOST_VECTORS + others + OVERHEAD_VECTORS).saturating_mul(vector),
                 format!(
                     "{basis} basis vectors on the GPU ({} there) + {DEVICE_BASIS_HOST_VECTORS} \
-                     here",
+                     on the host",
                     format_bytes(basis.saturating_mul(4 * dim as u64))
                 ),
             ),
@@ -141,9 +140,9 @@ impl MemoryPlan {
     ///     .unwrap_err();
     /// assert!(err.to_string().starts_with("Lanczos for the top 20 eigenpairs of H"));
     /// assert!(err.to_string().contains("needs 1.3 GB (D = 1000000), budget 1.0 GB: lower -k or --max-krylov"));
-    /// // With the basis on a GPU the host holds 2 + 20 + 4 of those vectors (208 MB).
+    /// // With the basis on a GPU the host holds 4 + 20 + 4 of those vectors (224 MB).
     /// let plan = MemoryPlan::new(1_000_000, 1000, &options, KrylovBasis::Device, 1_000_000_000)?;
-    /// assert_eq!(plan.stages[0].bytes, 208_000_000);
+    /// assert_eq!(plan.stages[0].bytes, 224_000_000);
     /// # Ok::<(), curvscope_metrics::MemoryError>(())
     /// ```
     pub fn new(
@@ -422,7 +421,7 @@ mod tests {
         );
     }
 
-    /// With H's Krylov bases on a GPU the host holds 2 of their vectors, not m, whatever m; Σ's
+    /// With H's Krylov bases on a GPU the host holds 4 vectors for them, not m, whatever m; Σ's
     /// basis stays on the host.
     #[test]
     fn a_basis_on_the_device_takes_no_host_memory() {
@@ -432,8 +431,8 @@ mod tests {
         assert_eq!(
             bytes,
             [
-                kb(2 + 5 + 4),
-                kb(2 + 1 + 5 + 4),
+                kb(4 + 5 + 4),
+                kb(4 + 1 + 5 + 4),
                 kb(4 * 50 + 5 + 4),
                 kb(50 + 50 + 106 + 3 + 5 + 4)
             ]
@@ -441,7 +440,7 @@ mod tests {
         assert_eq!(
             plan.stages[0].what,
             "Lanczos for the top 5 eigenpairs of H (110 basis vectors on the GPU (440.0 kB \
-             there) + 2 here + 5 eigenvectors)"
+             there) + 4 on the host + 5 eigenvectors)"
         );
         // 118 vectors refuse the host's top-5 Lanczos (119) and take the device's.
         let host = MemoryPlan::new(1000, 50, &options(0), KrylovBasis::Host, kb(118));
@@ -452,7 +451,7 @@ mod tests {
         let on = |dynamic, basis| TrainingPlan::new(&training(dynamic), 1000, 50, basis, kb(100));
         assert!(on(Dynamic::GldEigvec1, KrylovBasis::Host).is_err());
         let plan = on(Dynamic::GldEigvec1, KrylovBasis::Device).unwrap();
-        assert_eq!(plan.stages[1].bytes, kb(2 + 1 + 4));
+        assert_eq!(plan.stages[1].bytes, kb(4 + 1 + 4));
         assert!(on(Dynamic::GldLeading, KrylovBasis::Device).is_err());
     }
 
