@@ -952,7 +952,7 @@ fn analyze_one(
         dim,
         data.len(),
         &options.report,
-        options.device.krylov_basis(),
+        job.krylov_basis(options.device),
         budget.analysis,
     )?;
     if plan.chunk < plan.requested_chunk && job.leads() {

@@ -6,6 +6,7 @@
 use std::sync::{Arc, OnceLock};
 
 use anyhow::Result;
+use curvscope_metrics::KrylovBasis;
 use curvscope_model::{ArchSpec, Collective, Dataset, Distributed, Objective, Precision};
 use sha2::Digest;
 
@@ -133,6 +134,16 @@ impl Job {
             all.len()
         );
         Ok(())
+    }
+
+    /// Where Lanczos will keep the Hessian's Krylov basis, for the memory plans: on the GPU in a
+    /// job of one on `--device gpu` (`BurnObjective::basis_store`), else on the host. A job of
+    /// several keeps it on the host whatever the device (`Distributed::basis_store`).
+    pub fn krylov_basis(&self, device: Device) -> KrylovBasis {
+        match (self.collective(), device) {
+            (None, Device::Gpu) => KrylovBasis::Device,
+            _ => KrylovBasis::Host,
+        }
     }
 
     /// The objective on all of `data`: built on this rank's share of it and summed over the

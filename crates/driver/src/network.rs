@@ -2,7 +2,6 @@
 //! and device it runs in, and the objective built from them.
 
 use anyhow::{Context, Result};
-use curvscope_metrics::KrylovBasis;
 use curvscope_model::{ArchSpec, BurnObjective, Cpu, Dataset, Objective, Precision};
 use serde::{Deserialize, Serialize};
 
@@ -30,15 +29,6 @@ impl Device {
     /// For `skip_serializing_if`: options hashed before `--device` existed keep their hash.
     pub fn is_cpu(&self) -> bool {
         *self == Device::Cpu
-    }
-
-    /// Where Lanczos keeps the Hessian's Krylov basis on this device, for the memory plans:
-    /// the GPU backends offer a device store (`BurnObjective::basis_store`), burn-flex none.
-    pub fn krylov_basis(self) -> KrylovBasis {
-        match self {
-            Device::Cpu => KrylovBasis::Host,
-            Device::Gpu => KrylovBasis::Device,
-        }
     }
 }
 

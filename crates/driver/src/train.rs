@@ -319,7 +319,7 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
     );
     // Sized for all N samples, as analyze's: a rank holding a share needs less.
     let budget = job.smallest(args.max_memory.unwrap_or_else(flags::default_memory_budget));
-    let basis = args.device.krylov_basis();
+    let basis = job.krylov_basis(args.device);
     let plan = TrainingPlan::new(&options, arch.dim(), data.len(), basis, budget)?;
     if plan.chunk < plan.requested_chunk && options.streams_per_sample_gradients() && job.leads() {
         eprintln!(

@@ -64,8 +64,8 @@ impl KrylovBasis {
             KrylovBasis::Device => (
                 (DEVICE_BASIS_HOST_VECTORS + others + OVERHEAD_VECTORS).saturating_mul(vector),
                 format!(
-                    "{basis} basis vectors on the GPU ({} there) + {DEVICE_BASIS_HOST_VECTORS} \
-                     on the host",
+                    "{basis} basis vectors on the GPU (at least {} there) + \
+                     {DEVICE_BASIS_HOST_VECTORS} on the host",
                     format_bytes(basis.saturating_mul(4 * dim as u64))
                 ),
             ),
@@ -187,7 +187,7 @@ impl MemoryPlan {
         if let Some(slq) = &curvature.density {
             let (bytes, steps) = basis.lanczos(dim, slq.steps.min(dim) as u64, eigenvectors);
             stages.push(MemoryStage {
-                what: format!("SLQ density (per probe: {steps}; H's {eigenvectors} eigenvectors)"),
+                what: format!("SLQ density ({steps} per probe + H's {eigenvectors})"),
                 bytes,
                 remedy: "lower --density-steps",
             });
@@ -439,8 +439,8 @@ mod tests {
         );
         assert_eq!(
             plan.stages[0].what,
-            "Lanczos for the top 5 eigenpairs of H (110 basis vectors on the GPU (440.0 kB \
-             there) + 4 on the host + 5 eigenvectors)"
+            "Lanczos for the top 5 eigenpairs of H (110 basis vectors on the GPU (at least \
+             440.0 kB there) + 4 on the host + 5 eigenvectors)"
         );
         // 118 vectors refuse the host's top-5 Lanczos (119) and take the device's.
         let host = MemoryPlan::new(1000, 50, &options(0), KrylovBasis::Host, kb(118));

@@ -196,6 +196,13 @@ impl Objective for Distributed {
         self.samples.len()
     }
 
+    /// None, whatever the local objective offers: a basis on each rank's GPU sums in f32 there,
+    /// and ranks whose sums differed could take other numbers of Lanczos steps and wait forever
+    /// in a collective. The host's f64 basis gives every rank the same bits.
+    fn basis_store(&self) -> Option<Box<dyn crate::BasisStore>> {
+        None
+    }
+
     /// Every process's losses, gathered: N numbers.
     fn per_sample_losses(&self, theta: &[f64]) -> Vec<f64> {
         self.collective.gather(&self.local.per_sample_losses(theta))
