@@ -11,10 +11,27 @@ pub fn timed<T>(f: impl FnOnce() -> T) -> (f64, T) {
 }
 
 /// Median and minimum seconds of `reps` (at least one) runs of `f`, no warm-up.
-pub fn median_and_min<T>(reps: usize, mut f: impl FnMut() -> T) -> (f64, f64) {
-    let mut times: Vec<f64> = (0..reps.max(1)).map(|_| timed(&mut f).0).collect();
-    times.sort_by(f64::total_cmp);
-    (times[times.len() / 2], times[0])
+pub fn median_and_min<T>(reps: usize, f: impl FnMut() -> T) -> (f64, f64) {
+    let times = run_times(reps, f);
+    (median(&times), least(&times))
+}
+
+/// Seconds of each of `reps` (at least one) runs of `f`, in the order they ran, no warm-up:
+/// a slow run that a median hides (a kernel compiled on the third call) shows where it fell.
+pub fn run_times<T>(reps: usize, mut f: impl FnMut() -> T) -> Vec<f64> {
+    (0..reps.max(1)).map(|_| timed(&mut f).0).collect()
+}
+
+/// The least of `times`.
+pub fn least(times: &[f64]) -> f64 {
+    times.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+/// The median of `times` (not empty): the middle one, the upper of the two for an even count.
+pub fn median(times: &[f64]) -> f64 {
+    let mut sorted = times.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
 }
 
 /// Writes `value` as pretty JSON to the workspace's target/bench/`name`; returns the path.
