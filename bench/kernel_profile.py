@@ -9,9 +9,9 @@ LOG is the CUBECL_DEBUG_LOG file of the `gpu` bench's profile mode, e.g.
         cargo bench -p curvscope --features wgpu --bench gpu -- lenet wgpu:profile
 
 CubeCL writes one line per kernel, `| <duration> | <kernel name> | ...`, and a summary table at
-every wait for the device; the bench waits before and after one gradient and after one HVP, so
-the kernel lines fall into sections: the first calls (compilation included), the gradient, the
-HVP. For the gradient and the HVP this prints the number of kernels, their summed time, the TOP
+every wait for the device; the bench waits before and after one gradient and after one HVP (and
+every read-back waits too), so the kernel lines fall into sections: the first calls (compilation
+included, one or more sections), the gradient, the HVP. For the gradient and the HVP this prints the number of kernels, their summed time, the TOP
 (default 12) slowest kernels with their position in the pass (kernel names carry no shapes, so
 the position tells which matrix product is which), and the time per kind of kernel.
 """
@@ -80,7 +80,10 @@ def main():
     parts = [p for p in sections(sys.argv[1]) if p]
     if len(parts) < 3:
         sys.exit(f"{sys.argv[1]}: {len(parts)} sections, expected first calls, gradient, HVP")
-    first, gradient, hvp = parts[-3:]
+    # Every read-back also waits for the device (curvscope_model's transfer module, since
+    # 2026-12-04), so the first calls may span several sections: all but the last two.
+    first = [k for part in parts[:-2] for k in part]
+    gradient, hvp = parts[-2:]
     print(f"first calls: {len(first)} kernels, {sum(d for d, _ in first):.3f} s")
     report("gradient", gradient, top)
     report("HVP", hvp, top)

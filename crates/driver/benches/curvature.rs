@@ -321,15 +321,19 @@ fn main() {
     for &precision in &precisions {
         run_precision(&mut bench, &data, &theta, precision, quick);
     }
-    // The GPU rows (f32 only: burn-wgpu's f64 kernels did not compile on Vulkan), whole-batch.
+    // The GPU rows (f32 only: burn-wgpu's f64 kernels did not compile on Vulkan), whole-batch
+    // where the GPU's largest buffer allows (as `--device gpu`).
     #[cfg(feature = "wgpu")]
     if precisions.contains(&Precision::F32) {
         let precision = Precision::F32;
-        let gpu = BurnObjective::<curvscope_model::Gpu>::new(
+        let device = Default::default();
+        let largest = curvscope_model::gpu_largest_buffer(&device);
+        let gpu = BurnObjective::<curvscope_model::Gpu>::new_within(
             ArchSpec::Lenet,
             &data,
-            &Default::default(),
+            &device,
             precision,
+            largest,
         )
         .expect("fits")
         .with_samples_per_block(usize::MAX);

@@ -17,7 +17,9 @@
 //! - the first loss, gradient and HVP, timed alone: shader compilation and autotuning show
 //!   here and nowhere else;
 //! - host↔device copies per gradient and per HVP (`curvscope_model::transfers`);
-//! - gradient and HVP: median and min of `CURVSCOPE_GPU_REPS` (5) runs;
+//! - gradient and HVP: median and min of `CURVSCOPE_GPU_REPS` (5) runs, and every run's time in
+//!   the order they ran (`gradient_s`, `hvp_s`: on 2026-12-04 burn-wgpu's LeNet gradient had a
+//!   median 3.5× its minimum, which the two figures alone could not explain);
 //! - top-20 Lanczos (tol 1e-6, as the `curvature` bench) with its HVP count and top-5 values,
 //!   its basis where the objective keeps it (on a GPU, on the device; `CURVSCOPE_GPU_BASIS=device`,
 //!   the default), or on the host in f64 with `CURVSCOPE_GPU_BASIS=host` (the JSON's
@@ -50,7 +52,7 @@ mod common;
 mod images;
 #[path = "common/timing.rs"]
 mod timing;
-use timing::{median_and_min, timed};
+use timing::{least, median, run_times, timed};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -92,29 +94,47 @@ fn objective(backend: &str, arch: &ArchSpec, data: &Dataset) -> Box<dyn Objectiv
             .unwrap()
             .boxed(),
         #[cfg(feature = "wgpu")]
-        "wgpu" => whole_batch::<curvscope_model::Gpu>(arch, data),
+        "wgpu" => whole_batch::<curvscope_model::Gpu>(arch, data, wgpu_largest_buffer()),
         #[cfg(feature = "wgpu")]
-        "wgpu-unfused" => whole_batch::<curvscope_model::GpuUnfused>(arch, data),
+        "wgpu-unfused" => {
+            whole_batch::<curvscope_model::GpuUnfused>(arch, data, wgpu_largest_buffer())
+        }
+        // burn does not name the CUDA runtime, whose largest buffer this would read; the H200's
+        // is far larger than any tensor here.
         #[cfg(feature = "cuda")]
-        "cuda" => whole_batch::<curvscope_model::Cuda>(arch, data),
+        "cuda" => whole_batch::<curvscope_model::Cuda>(arch, data, usize::MAX),
         other => panic!(
             "backend {other}: not built in (cpu, cpu64; wgpu, wgpu-unfused, cuda with their features)"
         ),
     }
 }
 
-/// The f32 objective on GPU backend `B`'s default device, every sample in one block.
+/// The f32 objective on GPU backend `B`'s default device, every sample in one block if no
+/// tensor then outgrows `largest_buffer` bytes (as `--device gpu`).
 #[cfg(any(feature = "wgpu", feature = "cuda"))]
 fn whole_batch<B: burn::tensor::backend::Backend>(
     arch: ArchSpec,
     data: &Dataset,
+    largest_buffer: usize,
 ) -> Box<dyn Objective> {
     Box::new(
-        BurnObjective::<B>::new(arch, data, &Default::default(), Precision::F32)
-            .unwrap()
-            .with_samples_per_block(usize::MAX)
-            .with_per_sample_copy_bytes(curvscope_model::GPU_PER_SAMPLE_COPY_BYTES),
+        BurnObjective::<B>::new_within(
+            arch,
+            data,
+            &Default::default(),
+            Precision::F32,
+            largest_buffer,
+        )
+        .unwrap()
+        .with_samples_per_block(usize::MAX)
+        .with_per_sample_copy_bytes(curvscope_model::GPU_PER_SAMPLE_COPY_BYTES),
     )
+}
+
+/// The largest buffer of the first GPU through wgpu.
+#[cfg(feature = "wgpu")]
+fn wgpu_largest_buffer() -> usize {
+    curvscope_model::gpu_largest_buffer(&Default::default())
 }
 
 /// One gradient and one HVP, each between waits for the device: CubeCL's profiler writes a
@@ -276,8 +296,8 @@ fn main() {
         let before = transfers();
         let hvp = obj.hvp(&theta, &v);
         let per_hvp = transfers() - before;
-        let gradient = median_and_min(reps, || obj.grad(&theta));
-        let hvp_time = median_and_min(reps, || obj.hvp(&theta, &v));
+        let gradient_s = run_times(reps, || obj.grad(&theta));
+        let hvp_s = run_times(reps, || obj.hvp(&theta, &v));
         let mut row = json!({
             "net": net, "backend": backend, "n": obj.n_samples(), "dim": obj.dim(),
             "threads": rayon::current_num_threads(), "reps": reps,
@@ -286,8 +306,9 @@ fn main() {
             "first_hvp_s": first_hvp_s,
             "gradient_transfers": [per_grad.to_device, per_grad.to_host],
             "hvp_transfers": [per_hvp.to_device, per_hvp.to_host],
-            "gradient_median_s": gradient.0, "gradient_min_s": gradient.1,
-            "hvp_median_s": hvp_time.0, "hvp_min_s": hvp_time.1,
+            "gradient_median_s": median(&gradient_s), "gradient_min_s": least(&gradient_s),
+            "hvp_median_s": median(&hvp_s), "hvp_min_s": least(&hvp_s),
+            "gradient_s": gradient_s, "hvp_s": hvp_s,
         });
         eprintln!("  {row}");
         let mut top5 = None;

@@ -21,7 +21,8 @@ pub enum Device {
     /// burn-flex on the CPU cores.
     #[default]
     Cpu,
-    /// burn-wgpu on the first GPU, through Vulkan (a build with `--features wgpu`).
+    /// burn-wgpu on the first GPU, through Vulkan (a build with `--features wgpu`): the samples
+    /// in as few blocks as its largest buffer allows.
     Gpu,
 }
 
@@ -90,12 +91,12 @@ pub fn objective(
                 "--device gpu computes in f32 only (burn-wgpu's f64 kernels did not compile on \
                  an NVIDIA H100's Vulkan driver); add --precision f32"
             );
+            // As few blocks as the GPU's largest buffer allows (one for the demo's 1,200 images).
+            let device = Default::default();
+            let largest = curvscope_model::gpu_largest_buffer(&device);
             Box::new(
-                BurnObjective::<curvscope_model::Gpu>::new(
-                    arch,
-                    data,
-                    &Default::default(),
-                    precision,
+                BurnObjective::<curvscope_model::Gpu>::new_within(
+                    arch, data, &device, precision, largest,
                 )?
                 .with_samples_per_block(usize::MAX)
                 .with_per_sample_copy_bytes(curvscope_model::GPU_PER_SAMPLE_COPY_BYTES),

@@ -9,7 +9,6 @@
 //! a chunk (the burn networks' per-sample copies of θ: at most 16 MiB per block, one block per
 //! thread at once, about five times that with their gradients).
 
-use bytesize::ByteSize;
 use curvscope_hessian::{krylov_size, LanczosOptions, Which};
 
 use crate::covariance::CHUNK;
@@ -73,10 +72,7 @@ impl KrylovBasis {
     }
 }
 
-/// `bytes` with an SI unit for messages: "687.0 kB", "12.3 GB".
-pub fn format_bytes(bytes: u64) -> String {
-    ByteSize(bytes).display().si().to_string()
-}
+pub use curvscope_model::format_bytes;
 
 /// The first of `stages` over `budget` as an error, if any.
 fn refuse_over_budget(stages: &[MemoryStage], dim: usize, budget: u64) -> Result<(), MemoryError> {

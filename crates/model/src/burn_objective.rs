@@ -6,6 +6,7 @@ use burn::tensor::{DType, Tensor};
 
 use crate::arch::ArchSpec;
 use crate::dataset::{DataError, Dataset, Targets};
+use crate::files::format_bytes;
 use crate::net::{self, Batch, Theta};
 use crate::{transfer, BasisStore, DeviceBasis, Objective};
 
@@ -31,6 +32,8 @@ pub struct BurnObjective<B: Backend> {
     dim: usize,
     samples_per_block: usize,
     per_sample_copy_bytes: usize,
+    /// Bytes of the largest tensor the device can hold ([`BurnObjective::new_within`]).
+    largest_buffer: usize,
 }
 
 /// Floating-point precision of the computation (θ and results are f64 on the host either way).
@@ -156,6 +159,42 @@ impl<B: Backend> BurnObjective<B> {
         device: &B::Device,
         precision: Precision,
     ) -> Result<Self, DataError> {
+        Self::new_within(arch, data, device, precision, usize::MAX)
+    }
+
+    /// [`BurnObjective::new`] on a device whose largest tensor takes `largest_buffer` bytes: a
+    /// GPU's (`gpu_largest_buffer`, feature `wgpu`). Blocks of samples are then cut so that none of
+    /// their tensors is larger, whatever [`BurnObjective::with_samples_per_block`] asks, and the
+    /// prepared inputs are kept whole only within it.
+    ///
+    /// Why: past that size a GPU cannot allocate the tensor, and burn-wgpu then computed on
+    /// regardless. On lavapipe (128 MiB) LeNet on 2,400 images in one block gave an HVP 100%
+    /// off the CPU's, with no error until the device was synchronised (docs/PERFORMANCE.md).
+    ///
+    /// Fails as `new` does, and when the dataset's inputs, their one-hot targets, or one
+    /// sample's largest tensor do not fit in `largest_buffer`.
+    ///
+    /// ```
+    /// use curvscope_model::{Activation, ArchSpec, BurnObjective, Cpu, Init, Objective, Precision};
+    /// let data = curvscope_model::two_d_halfspace(8, 0);
+    /// let arch = ArchSpec::Mlp { input: 2, hidden: vec![16], classes: 2, activation: Activation::Relu };
+    /// let theta = arch.init(Init::PyTorch, 0);
+    /// let on = |bytes| BurnObjective::<Cpu>::new_within(arch.clone(), &data, &Default::default(), Precision::F64, bytes);
+    /// // A sample's largest tensor is its 16 hidden values, 128 bytes in f64: 384 bytes hold 3
+    /// // samples' (and the 8 samples' 2 inputs), so the 8 go in blocks of 3, 3 and 2.
+    /// let (whole, blocks) = (on(usize::MAX)?, on(384)?);
+    /// assert!((whole.loss(&theta) - blocks.loss(&theta)).abs() < 1e-15);
+    /// let refused = on(127).err().unwrap().to_string();
+    /// assert!(refused.contains("one sample's largest tensor would take 128 B"), "{refused}");
+    /// # Ok::<(), curvscope_model::DataError>(())
+    /// ```
+    pub fn new_within(
+        arch: ArchSpec,
+        data: &Dataset,
+        device: &B::Device,
+        precision: Precision,
+        largest_buffer: usize,
+    ) -> Result<Self, DataError> {
         #[cfg(any(feature = "wgpu", feature = "cuda"))]
         crate::keep_compiled_kernels();
         let (n, features) = (data.len(), data.sample_len());
@@ -201,6 +240,28 @@ impl<B: Backend> BurnObjective<B> {
             (None, _, _) => return misfit("the toy loss takes no targets".into()),
         }
         let dtype = precision.dtype();
+        let outputs = arch.classes().unwrap_or(1);
+        // One sample first: when it does not fit, fewer samples cannot help.
+        let tensors = [
+            (
+                "one sample's largest tensor",
+                net::largest_tensor_per_sample(&arch),
+            ),
+            ("its inputs", n * features),
+            ("their targets", n * outputs),
+        ];
+        for (what, values) in tensors {
+            let bytes = values.saturating_mul(dtype.size());
+            if bytes > largest_buffer {
+                return Err(DataError::Inconsistent(format!(
+                    "dataset '{}' ({n} samples) on {arch}: {what} would take {} as one tensor, \
+                     more than the device's largest buffer ({}); use fewer samples or the CPU",
+                    data.info().name,
+                    format_bytes(bytes as u64),
+                    format_bytes(largest_buffer as u64)
+                )));
+            }
+        }
         let x = match dtype {
             DType::F32 => {
                 transfer::float_to_device(data.x().to_vec(), [n, features], device, dtype)
@@ -234,6 +295,7 @@ impl<B: Backend> BurnObjective<B> {
             dim,
             samples_per_block: SAMPLES_PER_BLOCK,
             per_sample_copy_bytes: PER_SAMPLE_COPY_BYTES,
+            largest_buffer,
         }
         .with_prepared_input_limit(PREPARED_INPUT_LIMIT))
     }
@@ -244,7 +306,7 @@ impl<B: Backend> BurnObjective<B> {
     pub fn with_prepared_input_limit(mut self, bytes: usize) -> Self {
         let [rows, cols] = net::prepared_input_shape(&self.arch);
         let size = self.n_samples() * rows * cols * self.dtype.size();
-        if size > bytes {
+        if size > bytes.min(self.largest_buffer) {
             self.prepared = None;
         } else if self.prepared.is_none() {
             self.prepared = Some(net::prepare_input(&self.arch, self.batch.x.clone()));
@@ -290,14 +352,13 @@ impl<B: Backend> BurnObjective<B> {
         &self.arch
     }
 
-    /// Logits `[N, C]`, row-major (classifiers only).
+    /// Logits `[N, C]`, row-major (classifiers only), a block of samples at a time.
     pub fn logits(&self, theta: &[f64]) -> Vec<f64> {
         self.check_theta(theta);
-        to_host(net::logits(
-            &self.arch,
-            self.theta_parts(theta),
-            self.batch_range(0, self.n_samples()).x,
-        ))
+        self.map_blocks(&self.blocks(), |batch, _| {
+            to_host(net::logits(&self.arch, self.theta_parts(theta), batch.x))
+        })
+        .concat()
     }
 
     /// Panics with a clear message unless θ has D entries: every entry point checks, so a
@@ -328,15 +389,24 @@ impl<B: Backend> BurnObjective<B> {
         }
     }
 
-    /// The samples in consecutive blocks of at most `samples_per_block`: full-batch work is
-    /// a sum over blocks, run in parallel on rayon's pool.
+    /// The samples in consecutive blocks of at most `samples_per_block` and
+    /// [`BurnObjective::fitting_samples`]: full-batch work is a sum over blocks, run in
+    /// parallel on rayon's pool.
     fn blocks(&self) -> Vec<(usize, usize)> {
         let n = self.n_samples();
-        let block = self.samples_per_block;
+        let block = self.samples_per_block.min(self.fitting_samples());
         (0..n)
             .step_by(block)
             .map(|start| (start, block.min(n - start)))
             .collect()
+    }
+
+    /// The most samples in a block whose largest tensor ([`net::largest_tensor_per_sample`])
+    /// fits the device's largest buffer; at least one ([`BurnObjective::new_within`] refused a
+    /// sample that does not fit).
+    fn fitting_samples(&self) -> usize {
+        let per_sample = net::largest_tensor_per_sample(&self.arch).max(1) * self.dtype.size();
+        (self.largest_buffer / per_sample).max(1)
     }
 
     /// `f(block, start)` for each of `blocks` (`(start, len)`, from [`BurnObjective::blocks`]),
@@ -496,8 +566,14 @@ impl<B: Backend> BurnObjective<B> {
     /// [`BurnObjective::with_samples_per_block`]) and [`PER_SAMPLE_COPY_BYTES`] (or
     /// [`BurnObjective::with_per_sample_copy_bytes`]) of copies.
     fn copy_blocks(&self, start: usize, len: usize, most: usize) -> Vec<(usize, usize)> {
-        let copies = self.per_sample_copy_bytes / (self.dim.max(1) * self.dtype.size());
-        let block = self.samples_per_block.min(most).min(copies).max(1);
+        let copy_bytes = self.per_sample_copy_bytes.min(self.largest_buffer);
+        let copies = copy_bytes / (self.dim.max(1) * self.dtype.size());
+        let block = self
+            .samples_per_block
+            .min(self.fitting_samples())
+            .min(most)
+            .min(copies)
+            .max(1);
         (start..start + len)
             .step_by(block)
             .map(|first| (first, block.min(start + len - first)))

@@ -143,6 +143,15 @@ pub fn move_aside(path: &Path, label: &str) -> std::io::Result<PathBuf> {
     Ok(free)
 }
 
+/// `bytes` with an SI unit for messages: "687.0 kB", "12.3 GB".
+///
+/// ```
+/// assert_eq!(curvscope_model::format_bytes(134_217_728), "134.2 MB");
+/// ```
+pub fn format_bytes(bytes: u64) -> String {
+    bytesize::ByteSize(bytes).display().si().to_string()
+}
+
 /// Lowercase hexadecimal of `bytes`, two digits per byte (as Python's `bytes.hex()`).
 ///
 /// ```

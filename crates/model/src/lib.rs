@@ -39,6 +39,7 @@ pub use dataset::{
     inputs_sha256, labels_sha256, DataError, DataStream, Dataset, DatasetInfo, InputValues, Targets,
 };
 pub use distributed::{Collective, Distributed, ThreadGroup};
+pub use files::format_bytes;
 #[cfg(any(feature = "wgpu", feature = "cuda"))]
 pub use kernel_cache::{default_kernel_cache, keep_compiled_kernels};
 pub use normalize::Normalize;
@@ -66,6 +67,17 @@ pub type Gpu = burn::backend::Wgpu;
 #[cfg(feature = "wgpu")]
 pub type GpuUnfused =
     burn::backend::wgpu::CubeBackend<burn::backend::wgpu::WgpuRuntime, f32, i32, u32>;
+/// Bytes of the largest tensor (one buffer) the GPU `device` can hold, as CubeCL sizes its
+/// memory pages there: the adapter's largest storage buffer (128 MiB on lavapipe), or a quarter
+/// of the device's memory where the driver offers 64-bit indexing. Pass it to
+/// [`BurnObjective::new_within`]; it initialises the device if nothing has yet.
+#[cfg(feature = "wgpu")]
+pub fn gpu_largest_buffer(device: &burn::backend::wgpu::WgpuDevice) -> usize {
+    use cubecl_runtime::runtime::Runtime;
+    let client = burn::backend::wgpu::WgpuRuntime::client(device);
+    usize::try_from(client.properties().memory.max_page_size).unwrap_or(usize::MAX)
+}
+
 /// Waits until the default device of backend `B` has run the work this thread queued on it
 /// (burn and CubeCL keep a queue per thread; [`BurnObjective`] queues from rayon's workers too,
 /// and reading a result back waits for what it depends on). With CubeCL's profiler on

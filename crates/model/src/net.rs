@@ -493,6 +493,34 @@ fn run_stages<B: Backend>(
     }
 }
 
+/// Values per sample of the largest tensor a pass over a block of samples forms: an input, an
+/// im2col matrix, a convolution's output, pooling's candidates, a layer's activations (their
+/// gradients have the same shapes). A block of n samples holds no tensor over n times this, so
+/// [`crate::BurnObjective`] sizes a GPU's blocks by it, under the device's largest buffer.
+pub(crate) fn largest_tensor_per_sample(arch: &ArchSpec) -> usize {
+    let widths = |layers: &[usize]| layers.iter().copied().max().unwrap_or(0);
+    match arch.as_cnn() {
+        ArchSpec::Cnn {
+            hidden, classes, ..
+        } => {
+            let convs = conv_blocks(arch)
+                .into_iter()
+                .map(|(layer, outputs)| layer.positions() * layer.cols().max(outputs));
+            let head = widths(&hidden).max(classes);
+            convs.fold(arch.input_len().max(head), usize::max)
+        }
+        ArchSpec::Mlp {
+            input,
+            hidden,
+            classes,
+            ..
+        } => widths(&hidden).max(input).max(classes),
+        ArchSpec::FixedOutput { input, hidden } => input.max(hidden),
+        ArchSpec::Sequential(net) => sequential::largest_tensor_per_sample(&net),
+        other => other.input_len().max(1),
+    }
+}
+
 /// A CNN's convolution + pooling blocks (LeNet's included), with their output channels.
 fn conv_blocks(arch: &ArchSpec) -> Vec<(ConvPool, usize)> {
     let ArchSpec::Cnn {
@@ -695,5 +723,32 @@ pub(crate) mod tests {
     #[test]
     fn quarter_maxima_take_the_first_maximum_on_gpu() {
         quarters_take_the_first_maximum::<Autodiff<crate::Gpu>>(&Default::default());
+    }
+
+    /// The largest tensor per sample, worked out by hand from each net's layers.
+    #[test]
+    fn largest_tensors_per_sample() {
+        use super::largest_tensor_per_sample;
+        use crate::ArchSpec;
+        // LeNet: conv2's im2col, 64 rows (its 8×8 outputs, all kept by the 2×2 pooling) × 250
+        // (5·5·10), over the first layer's 576 rows × 25.
+        assert_eq!(largest_tensor_per_sample(&ArchSpec::Lenet), 64 * 250);
+        // VGG-11 on 32×32 images: conv2 (16×16 outputs × 3·3·64) and conv4 (8×8 × 3·3·256).
+        let vgg11 = ArchSpec::named("vgg11").expect("a preset");
+        assert_eq!(largest_tensor_per_sample(&vgg11), 256 * 576);
+        let mlp: ArchSpec = serde_json::from_str(
+            r#"{"name":"mlp","input":20,"hidden":[50,7],"classes":3,"activation":"relu"}"#,
+        )
+        .unwrap();
+        assert_eq!(largest_tensor_per_sample(&mlp), 50);
+        // A 3×3 max-pooling at stride 1 gathers 9 candidates of 4 channels for each of its
+        // 6×6 outputs: more than the 4×8×8 maps it reads.
+        let pooled: ArchSpec = serde_json::from_str(
+            r#"{"name":"sequential","input":[4,8,8],"layers":[
+                {"type":"maxpool2d","kernel":3,"stride":1},{"type":"flatten"},
+                {"type":"linear","out":2}]}"#,
+        )
+        .unwrap();
+        assert_eq!(largest_tensor_per_sample(&pooled), 6 * 6 * 9 * 4);
     }
 }

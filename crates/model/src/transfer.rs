@@ -74,20 +74,39 @@ pub(crate) fn int_to_device<B: Backend>(values: Vec<i64>, device: &B::Device) ->
     Tensor::from_data(TensorData::new(values, [len]), device)
 }
 
-/// A float tensor's values on the host, row-major, in f64.
+/// A float tensor's values on the host, row-major, in f64 ([`checked_read`]).
 pub(crate) fn float_to_host<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f64> {
-    TO_HOST.fetch_add(1, Ordering::Relaxed);
-    t.into_data()
+    checked_read::<B>(t.device(), || t.into_data())
         .convert::<f64>()
         .into_vec::<f64>()
         .expect("float tensor")
 }
 
-/// An index tensor's values on the host, row-major.
+/// An index tensor's values on the host, row-major ([`checked_read`]).
 pub(crate) fn int_to_host<B: Backend, const D: usize>(t: Tensor<B, D, Int>) -> Vec<i64> {
-    TO_HOST.fetch_add(1, Ordering::Relaxed);
-    t.into_data()
+    checked_read::<B>(t.device(), || t.into_data())
         .convert::<i64>()
         .into_vec::<i64>()
         .expect("int tensor")
+}
+
+/// `read()`, counted, then a wait for `device` that panics if anything queued on it from this
+/// thread failed.
+///
+/// Why: burn-wgpu reads a buffer back even when a kernel before it could not run, and reports
+/// the failure only at the next synchronisation. When a GPU could not allocate a tensor (on
+/// lavapipe, one over its 128 MiB largest buffer) the read gave an HVP 100% off the CPU's with
+/// no error. The wait costs nothing more on the CPU, and on a GPU its queue is already drained
+/// by the read.
+fn checked_read<B: Backend>(device: B::Device, read: impl FnOnce() -> TensorData) -> TensorData {
+    TO_HOST.fetch_add(1, Ordering::Relaxed);
+    let data = read();
+    if let Err(err) = B::sync(&device) {
+        panic!(
+            "the device failed while computing these values, so they are not used: {err}. On a \
+             GPU that is most often a tensor it could not allocate: use fewer samples, or \
+             --device cpu"
+        );
+    }
+    data
 }

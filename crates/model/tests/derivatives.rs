@@ -511,6 +511,70 @@ fn prepared_inputs_cached_or_per_block_agree() {
     );
 }
 
+/// An objective told of a device's largest buffer cuts its blocks so that no tensor outgrows
+/// it, and gives the numbers of one whole block; data that cannot fit is refused by name.
+#[test]
+fn blocks_within_a_largest_buffer_agree_with_one_block() {
+    let (arch, features, classes) = small_cnn();
+    let theta = arch.init(Init::PyTorch, 13);
+    let v = unit_direction(theta.len(), 13);
+    let data = random_images(features, classes, 12);
+    let within = |bytes| {
+        BurnObjective::<Cpu>::new_within(
+            arch.clone(),
+            &data,
+            &Default::default(),
+            Precision::F64,
+            bytes,
+        )
+    };
+    // One sample's largest tensor: 36 im2col rows (the 6×6 outputs) × 9 = 324 f64 values,
+    // 2,592 bytes; 5 fit in 12,960 bytes, so the 12 samples go in blocks of 5, 5 and 2, and
+    // the prepared inputs (31,104 bytes) are prepared per block.
+    let blocks = within(5 * 2592).unwrap().with_samples_per_block(usize::MAX);
+    let whole = within(usize::MAX)
+        .unwrap()
+        .with_samples_per_block(usize::MAX);
+    let close = |a: &[f64], b: &[f64], what: &str| {
+        assert!(rel_err(a, b) < 1e-13, "{what}: {:e}", rel_err(a, b));
+    };
+    close(&blocks.logits(&theta), &whole.logits(&theta), "logits");
+    let (blocks, whole) = (blocks.as_dyn(), whole.as_dyn());
+    let of = |f: &dyn Objective| {
+        [
+            f.per_sample_losses(&theta),
+            f.grad(&theta),
+            f.hvp(&theta, &v),
+            f.per_sample_grads(&theta),
+            f.hessian_diagonal(&theta).expect("a ReLU net"),
+        ]
+    };
+    let names = [
+        "per-sample losses",
+        "gradient",
+        "HVP",
+        "per-sample gradients",
+        "diag(H)",
+    ];
+    for ((got, want), what) in of(blocks).iter().zip(&of(whole)).zip(names) {
+        close(got, want, what);
+    }
+    // 12 samples' 64 inputs take 6,144 bytes; one sample's largest tensor 2,592.
+    let refused = |bytes| within(bytes).err().expect("refused").to_string();
+    let inputs = refused(6000);
+    assert!(
+        inputs.contains("its inputs would take 6.1 kB as one tensor")
+            && inputs.contains("largest buffer (6.0 kB)")
+            && inputs.contains("'random'"),
+        "{inputs}"
+    );
+    let sample = refused(2591);
+    assert!(
+        sample.contains("one sample's largest tensor would take 2.6 kB"),
+        "{sample}"
+    );
+}
+
 /// A one-hidden-layer ReLU MLP's logits written out on the host from θ's tensors
 /// (fc1.weight [H, F], fc1.bias, fc2.weight [C, H], fc2.bias), one row per sample.
 fn host_mlp_logits(arch: &ArchSpec, theta: &[f64], x: &[f32]) -> Vec<Vec<f64>> {

@@ -14,8 +14,9 @@ use std::time::Instant;
 use burn::backend::wgpu::{graphics::AutoGraphicsApi, init_setup, WgpuDevice};
 use curvscope_hessian::{extreme_eigenpairs, HessianOperator, LanczosOptions, LinearOperator};
 use curvscope_model::{
-    default_data_dir, fashion_corrupted, ArchSpec, BurnObjective, Cpu, Dataset, Gpu, Init,
-    Objective, Precision, Targets, GPU_PER_SAMPLE_COPY_BYTES,
+    default_data_dir, fashion_corrupted, fashion_train, gpu_largest_buffer, ArchSpec,
+    BurnObjective, Cpu, Dataset, Gpu, Init, Objective, Precision, Targets,
+    GPU_PER_SAMPLE_COPY_BYTES,
 };
 
 /// The first GPU's device. Every test starts here, so with no adapter each fails with this
@@ -276,4 +277,85 @@ fn a_vgg11_sized_krylov_basis_on_gpu_matches_the_host() {
          {s_err:.1e}; GPU push ×8 {push_s:.2} s, project {project_s:.2} s, combine {combine_s:.2} s"
     );
     assert!(h_err < 1e-5 && w_err < 1e-5 && s_err < 1e-5);
+}
+
+/// The fewest bundled training images whose LeNet prepared inputs (576 im2col rows of 25 per
+/// image, in f32) outgrow this GPU's largest buffer, if the bundled 6,000 are enough.
+fn lenet_images_past_the_largest_buffer() -> Option<usize> {
+    let largest = gpu_largest_buffer(&gpu());
+    let n = largest / (576 * 25 * 4) + 1;
+    eprintln!("largest buffer {largest} bytes: {n} LeNet images outgrow it");
+    (n <= 6000).then_some(n)
+}
+
+/// As `--device gpu` builds it (`new_within` the device's largest buffer, one block asked for),
+/// LeNet on more images than one block's tensors can hold (2,331 on lavapipe's 128 MiB) runs in
+/// blocks that fit, and its loss, gradient and HVP agree with the CPU's to 1e-4 relative. Before
+/// the blocks were cut, the same HVP came back 100% off the CPU's, with no error.
+#[test]
+fn lenet_past_the_largest_buffer_on_gpu_matches_cpu() {
+    let Some(n) = lenet_images_past_the_largest_buffer() else {
+        eprintln!("SKIPPED: this GPU's largest buffer holds 6,000 LeNet images' tensors");
+        return;
+    };
+    let data = fashion_train(&default_data_dir(), n).expect("bundled data");
+    let device = gpu();
+    let largest = gpu_largest_buffer(&device);
+    let on_gpu =
+        BurnObjective::<Gpu>::new_within(ArchSpec::Lenet, &data, &device, Precision::F32, largest)
+            .expect("one image fits")
+            .with_samples_per_block(usize::MAX);
+    let cpu =
+        BurnObjective::<Cpu>::new(ArchSpec::Lenet, &data, &Default::default(), Precision::F32)
+            .expect("the net fits the images")
+            .boxed();
+    let theta = ArchSpec::Lenet.init(Init::PyTorch, 3);
+    let v: Vec<f64> = ArchSpec::Lenet.init(Init::Normal { std: 1.0 }, 4);
+    let (hvp, seconds) = timed(|| on_gpu.hvp(&theta, &v));
+    let errors = [
+        ("loss", rel_err(&[on_gpu.loss(&theta)], &[cpu.loss(&theta)])),
+        ("gradient", rel_err(&on_gpu.grad(&theta), &cpu.grad(&theta))),
+        ("HVP", rel_err(&hvp, &cpu.hvp(&theta, &v))),
+    ];
+    eprintln!("lenet on {n} images, GPU HVP {seconds:.1} s: rel. err. {errors:?}");
+    for (what, err) in errors {
+        assert!(err < 1e-4, "{what}: GPU vs CPU rel. err {err:e}");
+    }
+}
+
+/// Told of no largest buffer (`new`, one block), the GPU cannot allocate the prepared inputs of
+/// those images: the HVP must fail with a message, not return numbers. In a child process, so
+/// that the failed device does not serve the other tests.
+#[test]
+fn a_tensor_past_the_largest_buffer_fails_loudly_on_gpu() {
+    const CHILD: &str = "CURVSCOPE_GPU_TEST_OVERFLOW";
+    let Some(n) = lenet_images_past_the_largest_buffer() else {
+        eprintln!("SKIPPED: this GPU's largest buffer holds 6,000 LeNet images' tensors");
+        return;
+    };
+    if std::env::var_os(CHILD).is_some() {
+        let data = fashion_train(&default_data_dir(), n).expect("bundled data");
+        let on_gpu = BurnObjective::<Gpu>::new(ArchSpec::Lenet, &data, &gpu(), Precision::F32)
+            .expect("the net fits the images")
+            .with_samples_per_block(usize::MAX);
+        let theta = ArchSpec::Lenet.init(Init::PyTorch, 3);
+        let hvp = on_gpu.hvp(&theta, &theta);
+        panic!("the HVP returned {} values", hvp.len());
+    }
+    let child = std::process::Command::new(std::env::current_exe().expect("this test binary"))
+        .args([
+            "--exact",
+            "a_tensor_past_the_largest_buffer_fails_loudly_on_gpu",
+        ])
+        .env(CHILD, "1")
+        .output()
+        .expect("the child runs");
+    // The child's panic message is in its test harness' report, on stdout.
+    let output = String::from_utf8_lossy(&child.stdout) + String::from_utf8_lossy(&child.stderr);
+    assert!(!child.status.success(), "the child passed: {output}");
+    assert!(
+        output.contains("the device failed while computing these values, so they are not used")
+            && !output.contains("the HVP returned"),
+        "{output}"
+    );
 }

@@ -104,6 +104,34 @@ impl<B: Backend> Values<B> {
     }
 }
 
+/// Values per sample of the largest tensor a layer of `net` forms ([`super::largest_tensor_per_sample`]):
+/// its input and output, and for a window (convolution, max-pooling) the gathered
+/// `[outputs, window · channels]` patches or candidates.
+pub(super) fn largest_tensor_per_sample(net: &Sequential) -> usize {
+    let values = |shape: &Shape| match *shape {
+        Shape::Maps { c, h, w } => c * h * w,
+        Shape::Flat(f) => f,
+    };
+    let layers = net.resolve().expect("a validated network");
+    let patches = |layer: &Resolved| match (&layer.op, &layer.input, &layer.output) {
+        (
+            Op::Conv2d { kernel, .. } | Op::Maxpool2d { kernel, .. },
+            Shape::Maps { c, .. },
+            Shape::Maps { h, w, .. },
+        ) => h * w * kernel.hw().iter().product::<usize>() * c,
+        _ => 0,
+    };
+    layers
+        .iter()
+        .map(|layer| {
+            values(&layer.input)
+                .max(values(&layer.output))
+                .max(patches(layer))
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 /// The number of parameter tensors each layer reads (the stages of [`super::Resume`]).
 pub(super) fn stage_tensors(net: &Sequential) -> Vec<usize> {
     resolved(net)
