@@ -83,7 +83,8 @@ fn env_count(name: &str, default: usize) -> usize {
     std::env::var(name).map_or(default, |v| v.parse().expect("a count"))
 }
 
-/// The objective of `arch` on `data` in f32 on `backend`, whole batch on a GPU.
+/// The objective of `arch` on `data` in f32 on `backend`, on a GPU in as few blocks as its
+/// largest buffer allows (one for both nets here).
 fn objective(backend: &str, arch: &ArchSpec, data: &Dataset) -> Box<dyn Objective> {
     let (arch, f32) = (arch.clone(), Precision::F32);
     match backend {

@@ -24,7 +24,8 @@ pub struct BurnObjective<B: Backend> {
     /// The data, inputs as given (images flattened channels-first).
     batch: Batch<B>,
     /// The inputs as the first layer reads them ([`net::prepare_input`]), for all samples, when
-    /// they fit [`PREPARED_INPUT_LIMIT`]; otherwise each block is prepared when used.
+    /// they fit [`PREPARED_INPUT_LIMIT`] and the device's largest buffer; otherwise each block
+    /// is prepared when used.
     prepared: Option<Tensor<B, 2>>,
     labels: Option<Vec<i64>>,
     device: B::Device,
@@ -171,8 +172,8 @@ impl<B: Backend> BurnObjective<B> {
     /// regardless. On lavapipe (128 MiB) LeNet on 2,400 images in one block gave an HVP 100%
     /// off the CPU's, with no error until the device was synchronised (docs/PERFORMANCE.md).
     ///
-    /// Fails as `new` does, and when the dataset's inputs, their one-hot targets, or one
-    /// sample's largest tensor do not fit in `largest_buffer`.
+    /// Fails as `new` does, and when θ, one sample's largest tensor, the dataset's inputs or
+    /// their one-hot targets do not fit in `largest_buffer`.
     ///
     /// ```
     /// use curvscope_model::{Activation, ArchSpec, BurnObjective, Cpu, Init, Objective, Precision};
@@ -180,12 +181,12 @@ impl<B: Backend> BurnObjective<B> {
     /// let arch = ArchSpec::Mlp { input: 2, hidden: vec![16], classes: 2, activation: Activation::Relu };
     /// let theta = arch.init(Init::PyTorch, 0);
     /// let on = |bytes| BurnObjective::<Cpu>::new_within(arch.clone(), &data, &Default::default(), Precision::F64, bytes);
-    /// // A sample's largest tensor is its 16 hidden values, 128 bytes in f64: 384 bytes hold 3
-    /// // samples' (and the 8 samples' 2 inputs), so the 8 go in blocks of 3, 3 and 2.
-    /// let (whole, blocks) = (on(usize::MAX)?, on(384)?);
+    /// // A sample's largest tensor is its 16 hidden values, 128 bytes in f64: 768 bytes hold 6
+    /// // samples' (and θ's 82 values, 656 bytes), so the 8 samples go in blocks of 6 and 2.
+    /// let (whole, blocks) = (on(usize::MAX)?, on(768)?);
     /// assert!((whole.loss(&theta) - blocks.loss(&theta)).abs() < 1e-15);
-    /// let refused = on(127).err().unwrap().to_string();
-    /// assert!(refused.contains("one sample's largest tensor would take 128 B"), "{refused}");
+    /// let refused = on(600).err().unwrap().to_string();
+    /// assert!(refused.contains("its parameters θ would take 656 B"), "{refused}");
     /// # Ok::<(), curvscope_model::DataError>(())
     /// ```
     pub fn new_within(
@@ -241,21 +242,24 @@ impl<B: Backend> BurnObjective<B> {
         }
         let dtype = precision.dtype();
         let outputs = arch.classes().unwrap_or(1);
-        // One sample first: when it does not fit, fewer samples cannot help.
+        // θ and one sample first: when they do not fit, fewer samples cannot help.
+        let (whatever_n, fewer) = ("use the CPU", "use fewer samples or the CPU");
         let tensors = [
+            ("its parameters θ", arch.dim(), whatever_n),
             (
                 "one sample's largest tensor",
                 net::largest_tensor_per_sample(&arch),
+                whatever_n,
             ),
-            ("its inputs", n * features),
-            ("their targets", n * outputs),
+            ("its inputs", n * features, fewer),
+            ("their targets", n * outputs, fewer),
         ];
-        for (what, values) in tensors {
+        for (what, values, advice) in tensors {
             let bytes = values.saturating_mul(dtype.size());
             if bytes > largest_buffer {
                 return Err(DataError::Inconsistent(format!(
                     "dataset '{}' ({n} samples) on {arch}: {what} would take {} as one tensor, \
-                     more than the device's largest buffer ({}); use fewer samples or the CPU",
+                     more than the device's largest buffer ({}); {advice}",
                     data.info().name,
                     format_bytes(bytes as u64),
                     format_bytes(largest_buffer as u64)
@@ -315,8 +319,9 @@ impl<B: Backend> BurnObjective<B> {
     }
 
     /// Splits full-batch work and per-sample passes into blocks of at most `samples` (default
-    /// [`SAMPLES_PER_BLOCK`], right for CPUs); a GPU wants few large blocks
-    /// (`usize::MAX`: one), since each block costs kernel launches and a host round trip.
+    /// [`SAMPLES_PER_BLOCK`], right for CPUs); a GPU wants few large blocks (`usize::MAX`: as
+    /// few as [`BurnObjective::new_within`]'s largest buffer allows, one if it is unbounded),
+    /// since each block costs kernel launches and a host round trip.
     pub fn with_samples_per_block(mut self, samples: usize) -> Self {
         self.samples_per_block = samples.max(1);
         self
@@ -405,8 +410,8 @@ impl<B: Backend> BurnObjective<B> {
     /// fits the device's largest buffer; at least one ([`BurnObjective::new_within`] refused a
     /// sample that does not fit).
     fn fitting_samples(&self) -> usize {
-        let per_sample = net::largest_tensor_per_sample(&self.arch).max(1) * self.dtype.size();
-        (self.largest_buffer / per_sample).max(1)
+        let per_sample = net::largest_tensor_per_sample(&self.arch).max(1);
+        (self.largest_buffer / per_sample.saturating_mul(self.dtype.size())).max(1)
     }
 
     /// `f(block, start)` for each of `blocks` (`(start, len)`, from [`BurnObjective::blocks`]),
@@ -563,8 +568,9 @@ impl<B: Backend> BurnObjective<B> {
 
     /// The samples `start..start + len` in blocks for passes over per-sample copies of θ
     /// ([`BurnObjective::per_sample_copies`]) of at most `most` samples, [`SAMPLES_PER_BLOCK`] (or
-    /// [`BurnObjective::with_samples_per_block`]) and [`PER_SAMPLE_COPY_BYTES`] (or
-    /// [`BurnObjective::with_per_sample_copy_bytes`]) of copies.
+    /// [`BurnObjective::with_samples_per_block`]), [`BurnObjective::fitting_samples`], and
+    /// [`PER_SAMPLE_COPY_BYTES`] (or [`BurnObjective::with_per_sample_copy_bytes`]) of copies
+    /// within the device's largest buffer.
     fn copy_blocks(&self, start: usize, len: usize, most: usize) -> Vec<(usize, usize)> {
         let copy_bytes = self.per_sample_copy_bytes.min(self.largest_buffer);
         let copies = copy_bytes / (self.dim.max(1) * self.dtype.size());
@@ -854,7 +860,8 @@ impl<B: Backend> Objective for BurnObjective<B> {
     }
 
     /// On burn-cubecl backends (a GPU) a [`DeviceBasis`] in the computing precision, in tensors
-    /// of at most [`GPU_PER_SAMPLE_COPY_BYTES`] (the largest buffer every wgpu adapter allows);
+    /// of at most [`GPU_PER_SAMPLE_COPY_BYTES`] (the largest buffer every wgpu adapter allows)
+    /// and the device's largest buffer;
     /// on the CPU none: the host's f64 basis is exact there (a `DeviceBasis` on burn-flex was
     /// not timed against it).
     fn basis_store(&self) -> Option<Box<dyn BasisStore>> {
@@ -863,7 +870,7 @@ impl<B: Backend> Objective for BurnObjective<B> {
                 self.dim,
                 &self.device,
                 self.dtype,
-                GPU_PER_SAMPLE_COPY_BYTES,
+                GPU_PER_SAMPLE_COPY_BYTES.min(self.largest_buffer),
             );
             Box::new(store) as Box<dyn BasisStore>
         })
@@ -967,5 +974,41 @@ mod tests {
             vec![(0, 3), (3, 3), (6, 3), (9, 1)]
         );
         assert_eq!(gpu.copy_blocks(2, 6, 2), vec![(2, 2), (4, 2), (6, 2)]);
+    }
+
+    /// Within lavapipe's largest buffer (128 MiB), as `--device gpu` asks for one block: LeNet
+    /// (conv2's im2col, 64,000 bytes a sample in f32) takes 2,097 samples a block, and keeps its
+    /// prepared inputs (14,400 values a sample) whole up to 2,330 samples; VGG-11 (conv2's and
+    /// conv4's im2col, 589,824 bytes) takes 227.
+    #[test]
+    fn blocks_and_prepared_inputs_fit_the_largest_buffer() {
+        let on = |arch: ArchSpec, shape: Vec<usize>, n: usize| {
+            let features: usize = shape.iter().product();
+            let targets = Targets::Classes {
+                labels: vec![0; n],
+                n_classes: 10,
+            };
+            let data = Dataset::new("zeros", vec![0.0; n * features], shape, targets, None)
+                .expect("valid");
+            BurnObjective::<Cpu>::new_within(
+                arch,
+                &data,
+                &Default::default(),
+                Precision::F32,
+                1 << 27,
+            )
+            .expect("fits")
+            .with_samples_per_block(usize::MAX)
+        };
+        let lenet = on(ArchSpec::Lenet, vec![1, 28, 28], 2400);
+        assert_eq!(lenet.blocks(), vec![(0, 2097), (2097, 303)]);
+        assert!(lenet.prepared.is_none());
+        let lenet = on(ArchSpec::Lenet, vec![1, 28, 28], 2097);
+        assert_eq!(lenet.blocks(), vec![(0, 2097)]);
+        assert!(lenet.prepared.is_some());
+        let vgg11 = ArchSpec::named("vgg11").expect("a preset");
+        let vgg11 = on(vgg11, vec![3, 32, 32], 1000);
+        let starts: Vec<usize> = vgg11.blocks().iter().map(|b| b.0).collect();
+        assert_eq!(starts, [0, 227, 454, 681, 908]);
     }
 }

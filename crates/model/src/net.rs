@@ -495,17 +495,20 @@ fn run_stages<B: Backend>(
 
 /// Values per sample of the largest tensor a pass over a block of samples forms: an input, an
 /// im2col matrix, a convolution's output, pooling's candidates, a layer's activations (their
-/// gradients have the same shapes). A block of n samples holds no tensor over n times this, so
-/// [`crate::BurnObjective`] sizes a GPU's blocks by it, under the device's largest buffer.
+/// gradients have the same shapes). A block of n samples forms no such tensor over n times
+/// this, so [`crate::BurnObjective`] sizes a GPU's blocks by it, under the device's largest
+/// buffer (per-sample copies of θ are bounded apart).
 pub(crate) fn largest_tensor_per_sample(arch: &ArchSpec) -> usize {
     let widths = |layers: &[usize]| layers.iter().copied().max().unwrap_or(0);
     match arch.as_cnn() {
         ArchSpec::Cnn {
             hidden, classes, ..
         } => {
-            let convs = conv_blocks(arch)
-                .into_iter()
-                .map(|(layer, outputs)| layer.positions() * layer.cols().max(outputs));
+            // The im2col rows or outputs, or the input with a zero pixel (`gather_pixels`).
+            let convs = conv_blocks(arch).into_iter().map(|(layer, outputs)| {
+                let input = (layer.side * layer.side + 1) * layer.channels;
+                (layer.positions() * layer.cols().max(outputs)).max(input)
+            });
             let head = widths(&hidden).max(classes);
             convs.fold(arch.input_len().max(head), usize::max)
         }
@@ -750,5 +753,13 @@ pub(crate) mod tests {
         )
         .unwrap();
         assert_eq!(largest_tensor_per_sample(&pooled), 6 * 6 * 9 * 4);
+        // Adaptive pooling of a 7×1 map to 1×7 averages the columns first: 7×7 values.
+        let widened: ArchSpec = serde_json::from_str(
+            r#"{"name":"sequential","input":[1,7,1],"layers":[
+                {"type":"adaptive_avgpool2d","output":[1,7]},{"type":"flatten"},
+                {"type":"linear","out":2}]}"#,
+        )
+        .unwrap();
+        assert_eq!(largest_tensor_per_sample(&widened), 7 * 7);
     }
 }

@@ -559,7 +559,7 @@ fn blocks_within_a_largest_buffer_agree_with_one_block() {
     for ((got, want), what) in of(blocks).iter().zip(&of(whole)).zip(names) {
         close(got, want, what);
     }
-    // 12 samples' 64 inputs take 6,144 bytes; one sample's largest tensor 2,592.
+    // 12 samples' 64 inputs take 6,144 bytes; one sample's largest tensor 2,592; θ 1,752.
     let refused = |bytes| within(bytes).err().expect("refused").to_string();
     let inputs = refused(6000);
     assert!(
@@ -567,6 +567,13 @@ fn blocks_within_a_largest_buffer_agree_with_one_block() {
             && inputs.contains("largest buffer (6.0 kB)")
             && inputs.contains("'random'"),
         "{inputs}"
+    );
+    // θ's 219 values take 1,752 bytes: whatever the samples, only the CPU can help.
+    let parameters = refused(1751);
+    assert!(
+        parameters.contains("its parameters θ would take 1.8 kB")
+            && parameters.ends_with("; use the CPU"),
+        "{parameters}"
     );
     let sample = refused(2591);
     assert!(

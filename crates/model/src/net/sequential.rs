@@ -105,20 +105,27 @@ impl<B: Backend> Values<B> {
 }
 
 /// Values per sample of the largest tensor a layer of `net` forms ([`super::largest_tensor_per_sample`]):
-/// its input and output, and for a window (convolution, max-pooling) the gathered
-/// `[outputs, window · channels]` patches or candidates.
+/// its input and output; for a window (convolution, max-pooling) the gathered
+/// `[outputs, window · channels]` patches or candidates, and the input with a zero pixel for the
+/// padding (`gather_pixels` on a GPU); for average pooling ([`separable`]) the maps averaged
+/// along one axis only.
 pub(super) fn largest_tensor_per_sample(net: &Sequential) -> usize {
     let values = |shape: &Shape| match *shape {
         Shape::Maps { c, h, w } => c * h * w,
         Shape::Flat(f) => f,
     };
     let layers = net.resolve().expect("a validated network");
-    let patches = |layer: &Resolved| match (&layer.op, &layer.input, &layer.output) {
+    let within = |layer: &Resolved| match (&layer.op, layer.input, layer.output) {
         (
             Op::Conv2d { kernel, .. } | Op::Maxpool2d { kernel, .. },
-            Shape::Maps { c, .. },
-            Shape::Maps { h, w, .. },
-        ) => h * w * kernel.hw().iter().product::<usize>() * c,
+            Shape::Maps { c, h, w },
+            Shape::Maps { h: oh, w: ow, .. },
+        ) => (oh * ow * kernel.hw().iter().product::<usize>() * c).max((h * w + 1) * c),
+        (
+            Op::Avgpool2d { .. } | Op::AdaptiveAvgpool2d { .. },
+            Shape::Maps { c, h, w },
+            Shape::Maps { h: oh, w: ow, .. },
+        ) => c * (h * ow).max(oh * w),
         _ => 0,
     };
     layers
@@ -126,7 +133,7 @@ pub(super) fn largest_tensor_per_sample(net: &Sequential) -> usize {
         .map(|layer| {
             values(&layer.input)
                 .max(values(&layer.output))
-                .max(patches(layer))
+                .max(within(layer))
         })
         .max()
         .unwrap_or(0)
