@@ -35,6 +35,8 @@ pub struct BurnObjective<B: Backend> {
     per_sample_copy_bytes: usize,
     /// Bytes of the largest tensor the device can hold ([`BurnObjective::new_within`]).
     largest_buffer: usize,
+    /// Bytes of one sample's largest tensor ([`net::largest_tensor_per_sample`]), at least 1.
+    sample_bytes: usize,
 }
 
 /// Floating-point precision of the computation (θ and results are f64 on the host either way).
@@ -169,7 +171,7 @@ impl<B: Backend> BurnObjective<B> {
     /// prepared inputs are kept whole only within it.
     ///
     /// Why: past that size a GPU cannot allocate the tensor, and burn-wgpu then computed on
-    /// regardless. On lavapipe (128 MiB) LeNet on 2,400 images in one block gave an HVP 100%
+    /// regardless. On lavapipe (128 MiB) LeNet on 2,400 images in one block gave an HVP 95–104%
     /// off the CPU's, with no error until the device was synchronised (docs/PERFORMANCE.md).
     ///
     /// Fails as `new` does, and when θ, one sample's largest tensor, the dataset's inputs or
@@ -242,20 +244,19 @@ impl<B: Backend> BurnObjective<B> {
         }
         let dtype = precision.dtype();
         let outputs = arch.classes().unwrap_or(1);
+        let sample_bytes = net::largest_tensor_per_sample(&arch)
+            .max(1)
+            .saturating_mul(dtype.size());
         // θ and one sample first: when they do not fit, fewer samples cannot help.
-        let (whatever_n, fewer) = ("use the CPU", "use fewer samples or the CPU");
+        let (cpu_only, fewer) = ("use the CPU", "use fewer samples or the CPU");
+        let values = |count: usize| count.saturating_mul(dtype.size());
         let tensors = [
-            ("its parameters θ", arch.dim(), whatever_n),
-            (
-                "one sample's largest tensor",
-                net::largest_tensor_per_sample(&arch),
-                whatever_n,
-            ),
-            ("its inputs", n * features, fewer),
-            ("their targets", n * outputs, fewer),
+            ("its parameters θ", values(arch.dim()), cpu_only),
+            ("one sample's largest tensor", sample_bytes, cpu_only),
+            ("its inputs", values(n * features), fewer),
+            ("their targets", values(n * outputs), fewer),
         ];
-        for (what, values, advice) in tensors {
-            let bytes = values.saturating_mul(dtype.size());
+        for (what, bytes, advice) in tensors {
             if bytes > largest_buffer {
                 return Err(DataError::Inconsistent(format!(
                     "dataset '{}' ({n} samples) on {arch}: {what} would take {} as one tensor, \
@@ -300,6 +301,7 @@ impl<B: Backend> BurnObjective<B> {
             samples_per_block: SAMPLES_PER_BLOCK,
             per_sample_copy_bytes: PER_SAMPLE_COPY_BYTES,
             largest_buffer,
+            sample_bytes,
         }
         .with_prepared_input_limit(PREPARED_INPUT_LIMIT))
     }
@@ -360,8 +362,9 @@ impl<B: Backend> BurnObjective<B> {
     /// Logits `[N, C]`, row-major (classifiers only), a block of samples at a time.
     pub fn logits(&self, theta: &[f64]) -> Vec<f64> {
         self.check_theta(theta);
+        let theta = self.theta_parts(theta);
         self.map_blocks(&self.blocks(), |batch, _| {
-            to_host(net::logits(&self.arch, self.theta_parts(theta), batch.x))
+            to_host(net::logits(&self.arch, theta.clone(), batch.x))
         })
         .concat()
     }
@@ -410,8 +413,7 @@ impl<B: Backend> BurnObjective<B> {
     /// fits the device's largest buffer; at least one ([`BurnObjective::new_within`] refused a
     /// sample that does not fit).
     fn fitting_samples(&self) -> usize {
-        let per_sample = net::largest_tensor_per_sample(&self.arch).max(1);
-        (self.largest_buffer / per_sample.saturating_mul(self.dtype.size())).max(1)
+        (self.largest_buffer / self.sample_bytes).max(1)
     }
 
     /// `f(block, start)` for each of `blocks` (`(start, len)`, from [`BurnObjective::blocks`]),

@@ -95,9 +95,9 @@ pub(crate) fn int_to_host<B: Backend, const D: usize>(t: Tensor<B, D, Int>) -> V
 ///
 /// Why: burn-wgpu reads a buffer back even when a kernel before it could not run, and reports
 /// the failure only at the next synchronisation. When a GPU could not allocate a tensor (on
-/// lavapipe, one over its 128 MiB largest buffer) the read gave an HVP 100% off the CPU's with
-/// no error. The wait costs nothing more on the CPU, and on a GPU its queue is already drained
-/// by the read.
+/// lavapipe, one over its 128 MiB largest buffer) the read gave an HVP 95–104% off the CPU's
+/// with no error. The wait does nothing on the CPU (burn-flex keeps `sync`'s default); on a GPU
+/// it waits for the device's one queue, as the read did (not timed on a card).
 fn checked_read<B: Backend>(device: B::Device, read: impl FnOnce() -> TensorData) -> TensorData {
     TO_HOST.fetch_add(1, Ordering::Relaxed);
     let data = read();
