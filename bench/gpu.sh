@@ -30,7 +30,8 @@
 # (CURVSCOPE_GPU_BASIS=host), whose sweeps took 60 of 112.6 s there; 4 threads each, as then.
 # With GPU_SH_AUTOTUNE=BENCH2 (the bench built with `--features wgpu,cuda,autotune`: burn
 # times its kernel candidates per shape and keeps the fastest), `lease` then times burn-wgpu with
-# it (LeNet's whole row, VGG-11's basic one) to OUT/autotune.jsonl.
+# it (LeNet's whole row, VGG-11's basic one) to OUT/autotune.jsonl, and keeps CubeCL's tuning
+# results (which kernel won for each shape) in OUT/autotune-cache.tgz.
 set -u
 out=${1:?usage: bench/gpu.sh OUT [BENCH] [lenet|vgg11|both|quick|lease|basis]}
 bench=${2:-}
@@ -98,6 +99,10 @@ if [ "$nets" = lease ]; then
             run lenet wgpu "$limit" 4
         slot 120 "vgg11 autotune" && bench=$GPU_SH_AUTOTUNE CURVSCOPE_GPU_OUT="$out/autotune.jsonl" \
             CURVSCOPE_GPU_REPS=3 run vgg11 wgpu:basic "$limit" 4
+        # Which kernel won for each shape: CubeCL keeps its tuning results in this Cargo
+        # project's target/autotune/ (VERSION/DEVICE/KERNEL.json.log); kept for reading later
+        # without a card.
+        [ -d target/autotune ] && tar czf "$out/autotune-cache.tgz" target/autotune
     fi
     slot 30 "lenet wgpu-unfused" && CURVSCOPE_GPU_REPS=3 run lenet wgpu-unfused:basic "$limit" 4
     slot 40 "profile lenet wgpu" && profile lenet wgpu "$limit"

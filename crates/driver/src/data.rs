@@ -219,7 +219,8 @@ pub struct DataArgs {
     #[arg(long, default_value_t = Precision::F64, value_parser = precision_parser())]
     pub precision: Precision,
     /// Where the network is evaluated: cpu (burn-flex) or gpu (burn-wgpu on Vulkan; needs a
-    /// build with `--features wgpu`, and computes in f32 only: pass --precision f32).
+    /// build with `--features wgpu`, and computes in f32 only: pass --precision f32). On the
+    /// GPU, CURVSCOPE_GPU_BLOCK=N caps a block at N samples, for a GPU short of memory.
     #[arg(long, value_enum, default_value_t = Device::Cpu)]
     pub device: Device,
 }

@@ -80,6 +80,8 @@ enum Command {
 
 fn main() -> ExitCode {
     die_quietly_on_closed_pipe();
+    #[cfg(feature = "wgpu")]
+    network::exit_on_gpu_out_of_memory();
     let code = report(dispatch(Cli::parse()));
     job::finish();
     code

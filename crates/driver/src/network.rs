@@ -22,7 +22,8 @@ pub enum Device {
     #[default]
     Cpu,
     /// burn-wgpu on the first GPU, through Vulkan (a build with `--features wgpu`): the samples
-    /// in as few blocks as its largest buffer allows.
+    /// in as few blocks as its largest buffer allows, or blocks of at most
+    /// `CURVSCOPE_GPU_BLOCK` samples.
     Gpu,
 }
 
@@ -91,14 +92,16 @@ pub fn objective(
                 "--device gpu computes in f32 only (burn-wgpu's f64 kernels did not compile on \
                  an NVIDIA H100's Vulkan driver); add --precision f32"
             );
-            // As few blocks as the GPU's largest buffer allows (one for the demo's 1,200 images).
+            // As few blocks as the GPU's largest buffer allows (one for the demo's 1,200
+            // images), unless the user caps them for the GPU's memory.
+            let block = gpu_block(std::env::var(GPU_BLOCK_VAR).ok().as_deref())?;
             let device = Default::default();
             let largest = curvscope_model::gpu_largest_buffer(&device);
             Box::new(
                 BurnObjective::<curvscope_model::Gpu>::new_within(
                     arch, data, &device, precision, largest,
                 )?
-                .with_samples_per_block(usize::MAX)
+                .with_samples_per_block(block)
                 .with_per_sample_copy_bytes(curvscope_model::GPU_PER_SAMPLE_COPY_BYTES),
             )
         }
@@ -108,6 +111,84 @@ pub fn objective(
              `cargo build --release -p curvscope --features wgpu`"
         ),
     })
+}
+
+/// The environment variable that caps the samples of a block on `--device gpu`.
+///
+/// Why a variable and not a flag: like `RAYON_NUM_THREADS` it changes where and how the work
+/// runs, not what it computes (blocks' sums agree to f32 rounding), so it is not part of a
+/// run's or an analysis' options, and every command that takes `--device` honours it alike.
+/// Blocks are cut at the GPU's largest buffer, whatever its memory: a block's HVP holds several
+/// times that in its graph, and each of rayon's threads may hold a block at once.
+#[cfg(any(feature = "wgpu", test))]
+pub const GPU_BLOCK_VAR: &str = "CURVSCOPE_GPU_BLOCK";
+
+/// The most samples of a GPU block: `value` of [`GPU_BLOCK_VAR`], a positive whole number;
+/// unset or empty, no cap (`usize::MAX`: the largest buffer decides).
+#[cfg(any(feature = "wgpu", test))]
+pub fn gpu_block(value: Option<&str>) -> Result<usize> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(usize::MAX),
+        Some(text) => match text.parse::<usize>() {
+            Ok(samples) if samples > 0 => Ok(samples),
+            _ => anyhow::bail!(
+                "{GPU_BLOCK_VAR}={text}: the most samples of a GPU block must be a whole \
+                 number of at least 1 (or unset, for as many as the GPU's largest buffer holds)"
+            ),
+        },
+    }
+}
+
+/// Ends the process with one error naming the remedies when the GPU runs out of memory.
+///
+/// Why: wgpu's default error handler panics with "wgpu error: Out of Memory" on CubeCL's
+/// server thread, and every later call on the device then panics or crashes in turn (on
+/// lavapipe under `ulimit -v`: a screen of backtraces, then a segfault or an abort). Nothing
+/// wrong is printed either way, but the cause is buried. The process ends at once, as a kill
+/// would end it: curvscope writes every file whole (a temporary file, renamed), and runs and
+/// analyses resume.
+#[cfg(feature = "wgpu")]
+pub fn exit_on_gpu_out_of_memory() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if !is_gpu_out_of_memory(message) {
+            return default(info);
+        }
+        eprintln!("{}", gpu_out_of_memory_advice());
+        #[cfg(unix)]
+        // SAFETY: `_exit` ends the process without running exit handlers, which would tear the
+        // Vulkan driver down under the threads still using it.
+        unsafe {
+            libc::_exit(1)
+        }
+        #[cfg(not(unix))]
+        std::process::exit(1)
+    }));
+}
+
+/// Whether a panic's message is wgpu's out-of-memory error (its default error handler
+/// panics with "wgpu error: " and the error).
+#[cfg(any(feature = "wgpu", test))]
+fn is_gpu_out_of_memory(message: &str) -> bool {
+    message.starts_with("wgpu error: Out of Memory")
+}
+
+/// What to do when the GPU ran out of memory.
+#[cfg(any(feature = "wgpu", test))]
+fn gpu_out_of_memory_advice() -> String {
+    let threads = rayon::current_num_threads();
+    format!(
+        "error: the GPU ran out of memory. Put fewer samples on it at once: set \
+         {GPU_BLOCK_VAR}=N for blocks of at most N samples (each of the {threads} threads may \
+         hold one; RAYON_NUM_THREADS=1 for one at a time), use fewer samples, or use --device \
+         cpu. Files already written are whole; `train` and `analyze` resume where they stopped."
+    )
 }
 
 /// An architecture by name (`lenet`, `toy2d`, `vgg11`), as JSON (e.g.
@@ -126,4 +207,41 @@ pub fn parse_arch(spec: &str) -> Result<ArchSpec> {
         });
     }
     serde_json::from_str(spec).with_context(|| format!("'{spec}' is not an architecture spec"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{gpu_block, gpu_out_of_memory_advice, is_gpu_out_of_memory, GPU_BLOCK_VAR};
+
+    #[test]
+    fn gpu_block_is_a_positive_count_or_no_cap() {
+        assert_eq!(gpu_block(None).unwrap(), usize::MAX);
+        assert_eq!(gpu_block(Some("")).unwrap(), usize::MAX);
+        assert_eq!(gpu_block(Some(" 500 ")).unwrap(), 500);
+        for bad in ["0", "-3", "1.5", "many"] {
+            let err = gpu_block(Some(bad)).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("{GPU_BLOCK_VAR}={bad}:")),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    /// wgpu 29's default error handler panics with `"wgpu error: {err}\n"`, and its
+    /// out-of-memory error displays as "Out of Memory" (seen on lavapipe under `ulimit -v`).
+    #[test]
+    fn gpu_out_of_memory_is_told_apart_and_explained() {
+        assert!(is_gpu_out_of_memory("wgpu error: Out of Memory\n"));
+        assert!(!is_gpu_out_of_memory("wgpu error: Validation Error\n"));
+        assert!(!is_gpu_out_of_memory("index out of bounds"));
+        let advice = gpu_out_of_memory_advice();
+        for remedy in [
+            GPU_BLOCK_VAR,
+            "RAYON_NUM_THREADS=1",
+            "--device cpu",
+            "resume",
+        ] {
+            assert!(advice.contains(remedy), "{remedy}: {advice}");
+        }
+    }
 }

@@ -99,7 +99,8 @@ pub struct TrainArgs {
     precision: Precision,
     /// Where the network is evaluated: cpu (burn-flex) or gpu (burn-wgpu on Vulkan; needs a
     /// build with `--features wgpu`, and computes in f32 only: pass --precision f32). Not part
-    /// of the run's identity: a run may resume on either.
+    /// of the run's identity: a run may resume on either. On the GPU, CURVSCOPE_GPU_BLOCK=N
+    /// caps a block at N samples, for a GPU short of memory.
     #[arg(long, value_enum, default_value_t = Device::Cpu)]
     device: Device,
     /// Re-estimate Σ_t / H structures (gld-dynamic, -diag, -leading, -hessian, -eigvec1)

@@ -104,8 +104,8 @@ fn checked_read<B: Backend>(device: B::Device, read: impl FnOnce() -> TensorData
     if let Err(err) = B::sync(&device) {
         panic!(
             "the device failed while computing these values, so they are not used: {err}. On a \
-             GPU that is most often a tensor it could not allocate: use fewer samples, or \
-             --device cpu"
+             GPU that is most often a tensor it could not allocate: use fewer samples (the \
+             curvscope command caps a block's at N with CURVSCOPE_GPU_BLOCK=N), or --device cpu"
         );
     }
     data
