@@ -7,7 +7,7 @@
 # one HVP on each GPU backend, timed by CubeCL's profiler (bench/kernel_profile.py). Results:
 # OUT/*.jsonl, OUT/kernels-NET-BACKEND.txt and OUT/card.txt.
 #
-# Usage: bench/gpu.sh OUT [BENCH] [lenet|vgg11|both|quick|lease|basis]  (BENCH: the `gpu` bench
+# Usage: bench/gpu.sh OUT [BENCH] [lenet|vgg11|both|quick|lease|basis|missing]  (BENCH: the `gpu` bench
 # binary; default: build it with `cargo bench -p curvscope --features wgpu,cuda --bench gpu
 # --no-run`).
 # Device time, estimated from the H200 run's per-call times (2026-11-30): lenet ≈ 4.5 min; vgg11
@@ -28,17 +28,20 @@
 # VGG-11's whole burn-wgpu row twice, each in its own process: its top-20 Lanczos with the
 # Krylov basis on the device (the default since 2026-12-04), then on the host in f64
 # (CURVSCOPE_GPU_BASIS=host), whose sweeps took 60 of 112.6 s there; 4 threads each, as then.
+# `missing` (one call of <= 600 s, steps cut as in `lease`; as of 2026-12-05) times what docs/PERFORMANCE.md still lacks:
+# VGG-11's burn-wgpu row with the device basis, its Tr(HΣ) on PyTorch CUDA and on the CPU
+# (`cpu:trace`), 20 reps of LeNet's burn-wgpu gradient, and PyTorch's VGG-11 Lanczos last.
 # With GPU_SH_AUTOTUNE=BENCH2 (the bench built with `--features wgpu,cuda,autotune`: burn
 # times its kernel candidates per shape and keeps the fastest), `lease` then times burn-wgpu with
 # it (LeNet's whole row, VGG-11's basic one) to OUT/autotune.jsonl, and keeps CubeCL's tuning
 # results (which kernel won for each shape) in OUT/autotune-cache.tgz.
 set -u
-out=${1:?usage: bench/gpu.sh OUT [BENCH] [lenet|vgg11|both|quick|lease|basis]}
+out=${1:?usage: bench/gpu.sh OUT [BENCH] [lenet|vgg11|both|quick|lease|basis|missing]}
 bench=${2:-}
 nets=${3:-both}
 case $nets in
-    lenet | vgg11 | both | quick | lease | basis) ;;
-    *) echo "bench/gpu.sh: nets '$nets': lenet, vgg11, both, quick, lease or basis" >&2; exit 2 ;;
+    lenet | vgg11 | both | quick | lease | basis | missing) ;;
+    *) echo "bench/gpu.sh: nets '$nets': lenet, vgg11, both, quick, lease, basis or missing" >&2; exit 2 ;;
 esac
 if [ -n "$bench" ] && [ ! -x "$bench" ]; then
     echo "bench/gpu.sh: BENCH '$bench' is not an executable file" >&2
@@ -77,13 +80,13 @@ profile() { # NET BACKEND SECONDS: where one gradient and one HVP spend their ke
     CUBECL_DEBUG_OPTION=profile CUBECL_DEBUG_LOG="$log" run "$1" "$2:profile" "$3" 4 &&
         python3 bench/kernel_profile.py "$log" 20 > "$out/kernels-$1-$2.txt"
 }
+budget=${GPU_SH_SECONDS:-540} # `lease` and `missing`: one call of the device tool (<= 600 s)
+slot() { # SECONDS WHAT: $limit = the smaller of SECONDS and what is left; false under 20 s
+    limit=$((budget - SECONDS))
+    [ "$limit" -gt "$1" ] && limit=$1
+    [ "$limit" -ge 20 ] || { echo "bench/gpu.sh: $limit s left, skipped: $2" >&2; return 1; }
+}
 if [ "$nets" = lease ]; then
-    budget=${GPU_SH_SECONDS:-540}
-    slot() { # SECONDS WHAT: $limit = the smaller of SECONDS and what is left; false under 20 s
-        limit=$((budget - SECONDS))
-        [ "$limit" -gt "$1" ] && limit=$1
-        [ "$limit" -ge 20 ] || { echo "bench/gpu.sh: $limit s left, skipped: $2" >&2; return 1; }
-    }
     slot 60 "pytorch lenet" && timeout "$limit" python3 bench/gpu_pytorch.py lenet "$out/pytorch.jsonl" cuda
     slot 45 "lenet cpu" && run lenet cpu "$limit"
     slot 130 "lenet wgpu" && run lenet wgpu "$limit" 4
@@ -107,6 +110,23 @@ if [ "$nets" = lease ]; then
     slot 30 "lenet wgpu-unfused" && CURVSCOPE_GPU_REPS=3 run lenet wgpu-unfused:basic "$limit" 4
     slot 40 "profile lenet wgpu" && profile lenet wgpu "$limit"
     slot 30 "profile lenet cuda" && profile lenet cuda "$limit"
+    exit
+fi
+if [ "$nets" = missing ]; then
+    # The rows docs/PERFORMANCE.md still lacks for issue 17; each step is cut to what is left
+    # of GPU_SH_SECONDS, as in `lease`.
+    # VGG-11 on burn-wgpu with the Krylov basis on the device (never timed on a card): Lanczos,
+    # Tr(HΣ), per-sample gradients. Its CPU reference first (gradient and HVP only).
+    slot 70 "vgg11 cpu" && CURVSCOPE_GPU_REPS=1 run vgg11 cpu:basic "$limit"
+    slot 160 "vgg11 wgpu" && CURVSCOPE_GPU_REPS=3 run vgg11 wgpu "$limit" 4
+    # VGG-11's Tr(HΣ) on PyTorch CUDA and on the CPU (10 probes of a gradient and an HVP:
+    # ≈ 90 s on 16 cores from the 2026-12-04 times), then PyTorch's ARPACK Lanczos with what
+    # is left. The CPU's Lanczos (≈ 140 HVPs of 6.7 s) cannot fit a lease.
+    slot 40 "pytorch vgg11 trace" && timeout "$limit" python3 bench/gpu_pytorch.py vgg11 "$out/pytorch.jsonl" cuda trace
+    slot 130 "vgg11 cpu trace" && CURVSCOPE_GPU_REPS=1 run vgg11 cpu:trace "$limit"
+    # LeNet's gradient on burn-wgpu, every rep's time (its median was 3.5× its minimum).
+    slot 40 "lenet wgpu basic" && CURVSCOPE_GPU_REPS=20 run lenet wgpu:basic "$limit" 4
+    slot 200 "pytorch vgg11 lanczos" && timeout "$limit" python3 bench/gpu_pytorch.py vgg11 "$out/pytorch.jsonl" cuda
     exit
 fi
 if [ "$nets" = basis ]; then

@@ -10,8 +10,9 @@ lenet: the 1,200 Fashion-MNIST samples and θ of bench/peer_pytorch.py. vgg11: 1
 CIFAR-shaped images, PyTorch's initialisation (seed 0); the values differ from curvscope's draw,
 the costs do not.
 
-Usage: gpu_pytorch.py NET OUT.json [cuda|cpu] [probes|basic]  (basic: first calls, gradient,
-HVP and per-sample gradients only, no Lanczos or Tr(HΣ), for a short lease)
+Usage: gpu_pytorch.py NET OUT.json [cuda|cpu] [probes|basic|trace]  (basic: first calls,
+gradient, HVP and per-sample gradients only, no Lanczos or Tr(HΣ), for a short lease; trace:
+those and Tr(HΣ), no Lanczos)
 """
 import json
 import os
@@ -56,8 +57,9 @@ def vgg11(device):
 def main():
     net, out = sys.argv[1], sys.argv[2]
     device = sys.argv[3] if len(sys.argv) > 3 else "cuda"
-    basic = len(sys.argv) > 4 and sys.argv[4] == "basic"
-    probes = int(sys.argv[4]) if len(sys.argv) > 4 and not basic else 10
+    mode = sys.argv[4] if len(sys.argv) > 4 else "full"
+    basic, trace_only = mode == "basic", mode == "trace"
+    probes = int(mode) if mode.isdigit() else 10
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     logits, theta, x, y = {"lenet": lenet, "vgg11": vgg11}[net](device)
@@ -110,7 +112,7 @@ def main():
         values = eigsh(op, k=20, which="LA", tol=1e-6, return_eigenvectors=False)
         return sorted(values, reverse=True), calls[0]
 
-    if not basic:
+    if not basic and not trace_only:
         row["lanczos_s"], (values, calls) = timed(lanczos)
         row["lanczos_hvps"], row["top5"] = calls, [float(e) for e in values[:5]]
 

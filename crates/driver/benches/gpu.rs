@@ -7,7 +7,8 @@
 //! one kernel per op), `cuda` (burn's CUDA backend, with burn-fusion), `cpu` (burn-flex on every
 //! core) and `cpu64` (the same in f64: the reference that shows what f32 itself loses);
 //! `cpu:basic` times only the first calls, gradient and HVP (VGG-11's top-20 Lanczos on a
-//! CPU takes tens of minutes). `wgpu:profile` (or `wgpu-unfused:profile`, `cuda:profile`),
+//! CPU takes tens of minutes); `cpu:trace` those and Tr(HΣ), without Lanczos and the
+//! per-sample gradients. `wgpu:profile` (or `wgpu-unfused:profile`, `cuda:profile`),
 //! run with `CUBECL_DEBUG_OPTION=profile CUBECL_DEBUG_LOG=FILE`, makes the first calls and
 //! then one gradient and one HVP, each between waits for the device, so that CubeCL's log of
 //! every kernel's time falls into sections bench/kernel_profile.py reads; it writes no JSON
@@ -277,10 +278,11 @@ fn main() {
         .filter(|r| r.grad.len() == theta.len());
     for spec in backends.split(',') {
         let (backend, mode) = spec.split_once(':').unwrap_or((spec, "full"));
-        let basic = match mode {
-            "full" | "profile" => false,
-            "basic" => true,
-            other => panic!("{spec}: mode {other} (basic or profile)"),
+        let (run_lanczos, run_trace) = match mode {
+            "full" | "profile" => (true, true),
+            "basic" => (false, false),
+            "trace" => (false, true),
+            other => panic!("{spec}: mode {other} (basic, trace or profile)"),
         };
         eprintln!("{net} on {backend} ({mode})");
         let (build_s, obj) = timed(|| objective(backend, &arch, &data));
@@ -312,8 +314,12 @@ fn main() {
             "gradient_s": gradient_s, "hvp_s": hvp_s,
         });
         eprintln!("  {row}");
+        let mut add = |extra: serde_json::Value| {
+            let extra = extra.as_object().expect("an object").clone();
+            row.as_object_mut().expect("an object").extend(extra);
+        };
         let mut top5 = None;
-        if !basic {
+        if run_lanczos {
             let lanczos = LanczosOptions {
                 k: 20,
                 which: Which::Largest,
@@ -334,28 +340,33 @@ fn main() {
                 (false, true) => "device",
                 _ => "host",
             };
+            top5 = Some(pairs.eigenvalues[..5].to_vec());
+            add(json!({
+                "lanczos_s": lanczos_s, "lanczos_hvps": pairs.n_applications,
+                "lanczos_basis": lanczos_basis,
+                "lanczos_converged": pairs.converged, "top5": top5,
+            }));
+        }
+        if run_trace {
             let (trace_s, trace) = timed(|| {
                 trace_h_sigma_stochastic(obj.as_ref(), &theta, probes, 0, KnownTerms::default())
             });
-            top5 = Some(pairs.eigenvalues[..5].to_vec());
+            add(json!({
+                "trace_h_sigma_s": trace_s, "trace_h_sigma_probes": probes,
+                "trace_h_sigma": trace.value, "trace_h_sigma_stderr": trace.stderr,
+            }));
+        }
+        if run_lanczos {
             let rows = per_sample_rows(&net, obj.n_samples());
             let (first_per_sample_s, _) = timed(|| obj.per_sample_grads_range(&theta, 0, rows));
             let before = transfers();
             let (per_sample_s, _) = timed(|| obj.per_sample_grads_range(&theta, 0, rows));
             let per_sample = transfers() - before;
-            let extra = json!({
+            add(json!({
                 "per_sample": rows, "first_per_sample_s": first_per_sample_s,
                 "per_sample_s": per_sample_s,
                 "per_sample_transfers": [per_sample.to_device, per_sample.to_host],
-                "lanczos_s": lanczos_s, "lanczos_hvps": pairs.n_applications,
-                "lanczos_basis": lanczos_basis,
-                "lanczos_converged": pairs.converged, "top5": top5,
-                "trace_h_sigma_s": trace_s, "trace_h_sigma_probes": probes,
-                "trace_h_sigma": trace.value, "trace_h_sigma_stderr": trace.stderr,
-            });
-            row.as_object_mut()
-                .unwrap()
-                .extend(extra.as_object().unwrap().clone());
+            }));
         }
         if let Some(r) = &reference {
             let eig = match (&top5, &r.top5) {
