@@ -28,9 +28,11 @@
 # VGG-11's whole burn-wgpu row twice, each in its own process: its top-20 Lanczos with the
 # Krylov basis on the device (the default since 2026-12-04), then on the host in f64
 # (CURVSCOPE_GPU_BASIS=host), whose sweeps took 60 of 112.6 s there; 4 threads each, as then.
-# `missing` (one call of <= 600 s, steps cut as in `lease`; as of 2026-12-05) times what docs/PERFORMANCE.md still lacks:
-# VGG-11's burn-wgpu row with the device basis, its Tr(HΣ) on PyTorch CUDA and on the CPU
-# (`cpu:trace`), 20 reps of LeNet's burn-wgpu gradient, and PyTorch's VGG-11 Lanczos last.
+# `missing` (one call of <= 600 s, steps cut as in `lease`; as of 2026-12-05) times the rows
+# of issue 17's table (without autotune) that docs/PERFORMANCE.md still lacks: VGG-11's
+# Tr(HΣ) and per-sample gradients on the CPU (`cpu:trace`), its burn-wgpu row with the device
+# basis, its Tr(HΣ) on PyTorch CUDA, 20 reps of LeNet's burn-wgpu gradient, and PyTorch's
+# VGG-11 Lanczos last.
 # With GPU_SH_AUTOTUNE=BENCH2 (the bench built with `--features wgpu,cuda,autotune`: burn
 # times its kernel candidates per shape and keeps the fastest), `lease` then times burn-wgpu with
 # it (LeNet's whole row, VGG-11's basic one) to OUT/autotune.jsonl, and keeps CubeCL's tuning
@@ -114,19 +116,18 @@ if [ "$nets" = lease ]; then
 fi
 if [ "$nets" = missing ]; then
     # The rows docs/PERFORMANCE.md still lacks for issue 17; each step is cut to what is left
-    # of GPU_SH_SECONDS, as in `lease`.
-    # VGG-11 on burn-wgpu with the Krylov basis on the device (never timed on a card): Lanczos,
-    # Tr(HΣ), per-sample gradients. Its CPU reference first (gradient and HVP only).
-    slot 70 "vgg11 cpu" && CURVSCOPE_GPU_REPS=1 run vgg11 cpu:basic "$limit"
+    # of GPU_SH_SECONDS, as in `lease`. First VGG-11 on the CPU: first calls, gradient, HVP,
+    # Tr(HΣ) (10 probes of a gradient and an HVP: ≈ 90 s on 16 cores from the 2026-12-04
+    # times) and per-sample gradients; it saves the reference the GPU rows are compared with.
+    # Its Lanczos (≈ 140 HVPs of 6.7 s) cannot fit a lease.
+    slot 180 "vgg11 cpu trace" && CURVSCOPE_GPU_REPS=1 run vgg11 cpu:trace "$limit"
+    # VGG-11 on burn-wgpu with the Krylov basis on the device (never timed on a card).
     slot 160 "vgg11 wgpu" && CURVSCOPE_GPU_REPS=3 run vgg11 wgpu "$limit" 4
-    # VGG-11's Tr(HΣ) on PyTorch CUDA and on the CPU (10 probes of a gradient and an HVP:
-    # ≈ 90 s on 16 cores from the 2026-12-04 times), then PyTorch's ARPACK Lanczos with what
-    # is left. The CPU's Lanczos (≈ 140 HVPs of 6.7 s) cannot fit a lease.
     slot 40 "pytorch vgg11 trace" && timeout "$limit" python3 bench/gpu_pytorch.py vgg11 "$out/pytorch.jsonl" cuda trace
-    slot 130 "vgg11 cpu trace" && CURVSCOPE_GPU_REPS=1 run vgg11 cpu:trace "$limit"
     # LeNet's gradient on burn-wgpu, every rep's time (its median was 3.5× its minimum).
     slot 40 "lenet wgpu basic" && CURVSCOPE_GPU_REPS=20 run lenet wgpu:basic "$limit" 4
-    slot 200 "pytorch vgg11 lanczos" && timeout "$limit" python3 bench/gpu_pytorch.py vgg11 "$out/pytorch.jsonl" cuda
+    # Last, PyTorch's ARPACK Lanczos on VGG-11 (past 80 s on 2026-11-30) with what is left.
+    slot 280 "pytorch vgg11 lanczos" && timeout "$limit" python3 bench/gpu_pytorch.py vgg11 "$out/pytorch.jsonl" cuda
     exit
 fi
 if [ "$nets" = basis ]; then

@@ -7,8 +7,8 @@
 //! one kernel per op), `cuda` (burn's CUDA backend, with burn-fusion), `cpu` (burn-flex on every
 //! core) and `cpu64` (the same in f64: the reference that shows what f32 itself loses);
 //! `cpu:basic` times only the first calls, gradient and HVP (VGG-11's top-20 Lanczos on a
-//! CPU takes tens of minutes); `cpu:trace` those and Tr(HΣ), without Lanczos and the
-//! per-sample gradients. `wgpu:profile` (or `wgpu-unfused:profile`, `cuda:profile`),
+//! CPU takes tens of minutes); `cpu:trace` those, Tr(HΣ) and the per-sample gradients, without
+//! Lanczos. `wgpu:profile` (or `wgpu-unfused:profile`, `cuda:profile`),
 //! run with `CUBECL_DEBUG_OPTION=profile CUBECL_DEBUG_LOG=FILE`, makes the first calls and
 //! then one gradient and one HVP, each between waits for the device, so that CubeCL's log of
 //! every kernel's time falls into sections bench/kernel_profile.py reads; it writes no JSON
@@ -355,8 +355,6 @@ fn main() {
                 "trace_h_sigma_s": trace_s, "trace_h_sigma_probes": probes,
                 "trace_h_sigma": trace.value, "trace_h_sigma_stderr": trace.stderr,
             }));
-        }
-        if run_lanczos {
             let rows = per_sample_rows(&net, obj.n_samples());
             let (first_per_sample_s, _) = timed(|| obj.per_sample_grads_range(&theta, 0, rows));
             let before = transfers();

@@ -94,7 +94,8 @@ pub fn objective(
             );
             // As few blocks as the GPU's largest buffer allows (one for the demo's 1,200
             // images), unless the user caps them for the GPU's memory.
-            let block = gpu_block(std::env::var(GPU_BLOCK_VAR).ok().as_deref())?;
+            let value = std::env::var_os(GPU_BLOCK_VAR).map(|v| v.to_string_lossy().into_owned());
+            let block = gpu_block(value.as_deref())?;
             let device = Default::default();
             let largest = curvscope_model::gpu_largest_buffer(&device);
             Box::new(
@@ -119,12 +120,14 @@ pub fn objective(
 /// runs, not what it computes (blocks' sums agree to f32 rounding), so it is not part of a
 /// run's or an analysis' options, and every command that takes `--device` honours it alike.
 /// Blocks are cut at the GPU's largest buffer, whatever its memory: a block's HVP holds several
-/// times that in its graph, and each of rayon's threads may hold a block at once.
+/// times that in its graph, and each of rayon's threads may hold a block at once, so the
+/// samples on the GPU at once are bounded by the cap times the threads (`--threads`).
 #[cfg(any(feature = "wgpu", test))]
 pub const GPU_BLOCK_VAR: &str = "CURVSCOPE_GPU_BLOCK";
 
-/// The most samples of a GPU block: `value` of [`GPU_BLOCK_VAR`], a positive whole number;
-/// unset or empty, no cap (`usize::MAX`: the largest buffer decides).
+/// The most samples of a GPU block: `value` of [`GPU_BLOCK_VAR`] (read lossily, so a value
+/// that is not Unicode is refused), a positive whole number; unset or empty, no cap
+/// (`usize::MAX`: the largest buffer decides).
 #[cfg(any(feature = "wgpu", test))]
 pub fn gpu_block(value: Option<&str>) -> Result<usize> {
     match value.map(str::trim) {
@@ -185,9 +188,10 @@ fn gpu_out_of_memory_advice() -> String {
     let threads = rayon::current_num_threads();
     format!(
         "error: the GPU ran out of memory. Put fewer samples on it at once: set \
-         {GPU_BLOCK_VAR}=N for blocks of at most N samples (each of the {threads} threads may \
-         hold one; RAYON_NUM_THREADS=1 for one at a time), use fewer samples, or use --device \
-         cpu. Files already written are whole; `train` and `analyze` resume where they stopped."
+         {GPU_BLOCK_VAR}=N for blocks of at most N samples, of which each of the {threads} \
+         threads may hold one (--threads 1, or RAYON_NUM_THREADS=1 where a command has no \
+         --threads, for one at a time); or use fewer samples, or --device cpu. Files already \
+         written are whole; `train`, `analyze` and `landscape` resume where they stopped."
     )
 }
 
@@ -235,12 +239,7 @@ mod tests {
         assert!(!is_gpu_out_of_memory("wgpu error: Validation Error\n"));
         assert!(!is_gpu_out_of_memory("index out of bounds"));
         let advice = gpu_out_of_memory_advice();
-        for remedy in [
-            GPU_BLOCK_VAR,
-            "RAYON_NUM_THREADS=1",
-            "--device cpu",
-            "resume",
-        ] {
+        for remedy in [GPU_BLOCK_VAR, "--threads 1", "--device cpu", "resume"] {
             assert!(advice.contains(remedy), "{remedy}: {advice}");
         }
     }

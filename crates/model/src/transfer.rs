@@ -105,7 +105,8 @@ fn checked_read<B: Backend>(device: B::Device, read: impl FnOnce() -> TensorData
         panic!(
             "the device failed while computing these values, so they are not used: {err}. On a \
              GPU that is most often a tensor it could not allocate: use fewer samples (the \
-             curvscope command caps a block's at N with CURVSCOPE_GPU_BLOCK=N), or --device cpu"
+             curvscope command caps a block at N samples with CURVSCOPE_GPU_BLOCK=N), or \
+             --device cpu"
         );
     }
     data
