@@ -31,8 +31,9 @@
 # `missing` (one call of <= 600 s, steps cut as in `lease`; as of 2026-12-05) times the rows
 # of issue 17's table (without autotune) that docs/PERFORMANCE.md still lacks: VGG-11's
 # Tr(HΣ) and per-sample gradients on the CPU (`cpu:trace`), its burn-wgpu row with the device
-# basis, its Tr(HΣ) on PyTorch CUDA, 20 reps of LeNet's burn-wgpu gradient, and PyTorch's
-# VGG-11 Lanczos last.
+# basis, its Tr(HΣ) on PyTorch CUDA, 20 reps of LeNet's burn-wgpu gradient, LeNet's and
+# VGG-11's burn-wgpu gradient and HVP with shorter row groups (CURVSCOPE_GPU_ROWS_PER_GROUP),
+# and PyTorch's VGG-11 Lanczos last.
 # With GPU_SH_AUTOTUNE=BENCH2 (the bench built with `--features wgpu,cuda,autotune`: burn
 # times its kernel candidates per shape and keeps the fastest), `lease` then times burn-wgpu with
 # it (LeNet's whole row, VGG-11's basic one) to OUT/autotune.jsonl, and keeps CubeCL's tuning
@@ -126,6 +127,14 @@ if [ "$nets" = missing ]; then
     slot 40 "pytorch vgg11 trace" && timeout "$limit" python3 bench/gpu_pytorch.py vgg11 "$out/pytorch.jsonl" cuda trace
     # LeNet's gradient on burn-wgpu, every rep's time (its median was 3.5× its minimum).
     slot 40 "lenet wgpu basic" && CURVSCOPE_GPU_REPS=20 run lenet wgpu:basic "$limit" 4
+    # Shorter row groups for the split weight gradients (default 4,096 rows: LeNet's first
+    # layer in 160 groups, 2.6 ms of a 10.8 ms gradient on the H200).
+    for rows in 1024 512; do
+        slot 30 "lenet wgpu rows $rows" && CURVSCOPE_GPU_ROWS_PER_GROUP=$rows CURVSCOPE_GPU_REPS=10 \
+            run lenet wgpu:basic "$limit" 4
+    done
+    slot 40 "vgg11 wgpu rows 512" && CURVSCOPE_GPU_ROWS_PER_GROUP=512 CURVSCOPE_GPU_REPS=3 \
+        run vgg11 wgpu:basic "$limit" 4
     # Last, PyTorch's ARPACK Lanczos on VGG-11 (past 80 s on 2026-11-30) with what is left.
     slot 280 "pytorch vgg11 lanczos" && timeout "$limit" python3 bench/gpu_pytorch.py vgg11 "$out/pytorch.jsonl" cuda
     exit

@@ -28,6 +28,9 @@
 //! - stochastic Tr(HΣ) with `CURVSCOPE_GPU_PROBES` (10) probes: value ± standard error;
 //! - per-sample gradients (LeNet: all N; VGG-11: 16 samples), the first call and the next,
 //!   with its host↔device copies;
+//! - the rows per group of the GPU's split weight-gradient products
+//!   (`CURVSCOPE_GPU_ROWS_PER_GROUP`, default 4,096; `curvscope_model::net::set_gpu_rows_per_group`;
+//!   the CPU takes each product whole);
 //! - agreement with the reference backend: ‖a − b‖/‖b‖ of the gradient and HVP, and the
 //!   largest relative difference of the top-5 eigenvalues. The reference is the first backend
 //!   measured: the first one listed, or, with `CURVSCOPE_GPU_REFERENCE=FILE`, the one an earlier
@@ -228,6 +231,11 @@ fn main() {
     let [net, backends] = [0, 1].map(|i| args.get(i).cloned().expect("usage: gpu NET BACKENDS"));
     let reps = env_count("CURVSCOPE_GPU_REPS", 5);
     let probes = env_count("CURVSCOPE_GPU_PROBES", 10);
+    let rows_per_group = env_count(
+        "CURVSCOPE_GPU_ROWS_PER_GROUP",
+        curvscope_model::net::DEFAULT_GPU_ROWS_PER_GROUP,
+    );
+    curvscope_model::net::set_gpu_rows_per_group(rows_per_group);
     assert!(
         probes > 0,
         "CURVSCOPE_GPU_PROBES is 0: Tr(HΣ) needs a probe"
@@ -304,6 +312,7 @@ fn main() {
         let mut row = json!({
             "net": net, "backend": backend, "n": obj.n_samples(), "dim": obj.dim(),
             "threads": rayon::current_num_threads(), "reps": reps,
+            "rows_per_group": rows_per_group,
             "build_s": build_s,
             "first_loss_s": first_loss_s, "first_gradient_s": first_grad_s,
             "first_hvp_s": first_hvp_s,

@@ -21,6 +21,7 @@ mod sequential;
 
 pub(crate) use cubecl_quirks::runs_cubecl;
 use cubecl_quirks::{broadcast_rows, rows_affine};
+pub use cubecl_quirks::{gpu_rows_per_group, set_gpu_rows_per_group, DEFAULT_GPU_ROWS_PER_GROUP};
 use im2col_rows::gather_pixels;
 
 /// Clipping of the fixed-output net's prediction to [δ, 1 − δ] (Prop. 2 of Zhu et al.).

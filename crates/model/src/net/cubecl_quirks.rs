@@ -9,6 +9,8 @@
 //! a small output and a long inner dimension — a weight's gradient over every row of a batch —
 //! runs on a few cubes, each through all the rows in series.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
@@ -36,12 +38,45 @@ pub(crate) fn broadcast_rows<B: Backend>(v: Tensor<B, 2>, [n, p]: [usize; 2]) ->
     }
 }
 
-/// Rows per group of [`rows_affine`]'s split product on burn-cubecl: the inner loop of each
-/// cube of a weight's gradient. A choice, not a measurement: long enough that a group's rows
-/// fill a cube's tiles many times over, short enough that LeNet's first layer (691,200 rows at
-/// N = 1,200) splits into 160 groups, about one per streaming multiprocessor of a large GPU,
-/// and (where the row count has a divisor near it) far below lavapipe's 65,535 loop iterations.
-const ROWS_PER_GROUP: usize = 4096;
+/// Rows per group of [`rows_affine`]'s split product on burn-cubecl by default: the inner loop
+/// of each cube of a weight's gradient. A choice, not a measurement: long enough that a group's
+/// rows fill a cube's tiles many times over, short enough that LeNet's first layer (691,200
+/// rows at N = 1,200) splits into 160 groups, about one per streaming multiprocessor of a large
+/// GPU, and (where the row count has a divisor near it) far below lavapipe's 65,535 loop
+/// iterations. [`set_gpu_rows_per_group`] changes it, for the `gpu` bench to time others.
+pub const DEFAULT_GPU_ROWS_PER_GROUP: usize = 4096;
+
+/// The rows per group in use ([`DEFAULT_GPU_ROWS_PER_GROUP`] unless set).
+static ROWS_PER_GROUP: AtomicUsize = AtomicUsize::new(DEFAULT_GPU_ROWS_PER_GROUP);
+
+/// Sets the rows per group of the split weight-gradient products on GPU backends
+/// (burn-cubecl) for every forward pass from now on, in every thread; the CPU takes each
+/// product whole whatever it is. The results agree to the rounding of the sums' order.
+///
+/// Why it is settable: on an NVIDIA H200 (2026-12-04) LeNet's first weight gradient, 160
+/// groups of 4,320 rows, took 2.6 ms of a 10.8 ms gradient, one cube per group running through
+/// its rows in series; whether shorter groups (more cubes, shorter loops, more partial sums)
+/// are faster is for a card to say, and the `gpu` bench times it
+/// (`CURVSCOPE_GPU_ROWS_PER_GROUP`).
+///
+/// ```
+/// use curvscope_model::net::{gpu_rows_per_group, set_gpu_rows_per_group, DEFAULT_GPU_ROWS_PER_GROUP};
+/// set_gpu_rows_per_group(512);
+/// assert_eq!(gpu_rows_per_group(), 512);
+/// set_gpu_rows_per_group(DEFAULT_GPU_ROWS_PER_GROUP);
+/// ```
+///
+/// # Panics
+/// If `rows` is 0.
+pub fn set_gpu_rows_per_group(rows: usize) {
+    assert!(rows > 0, "a group of rows holds at least one row");
+    ROWS_PER_GROUP.store(rows, Ordering::Relaxed);
+}
+
+/// The rows per group of the split products on GPU backends ([`set_gpu_rows_per_group`]).
+pub fn gpu_rows_per_group() -> usize {
+    ROWS_PER_GROUP.load(Ordering::Relaxed)
+}
 
 /// Most values of the `[S, K, C]` partial weight gradients of [`rows_affine`]'s S groups
 /// (64 MiB in f32): autodiff holds them before summing over S.
@@ -69,7 +104,10 @@ pub(crate) fn rows_affine<B: Backend>(
     let [copies, _, c] = w.dims();
     let y = match (copies == n, runs_cubecl::<B>(&x.device())) {
         (true, _) => x.reshape([n, p, k]).matmul(w).reshape([rows, c]),
-        (false, true) => grouped_product(x, w.reshape([k, c]), row_groups(rows, k * c)),
+        (false, true) => {
+            let groups = row_groups(rows, k * c, gpu_rows_per_group());
+            grouped_product(x, w.reshape([k, c]), groups)
+        }
         (false, false) => x.matmul(w.reshape([k, c])),
     };
     match b {
@@ -89,11 +127,11 @@ fn grouped_product<B: Backend>(x: Tensor<B, 2>, w: Tensor<B, 2>, groups: usize) 
 }
 
 /// The number S of equal groups of consecutive rows [`rows_affine`] splits `rows` rows into:
-/// the largest divisor of `rows` that is at most `rows` / [`ROWS_PER_GROUP`] (rounded up) and
-/// at most [`PARTIAL_VALUES`] / `partial` (`partial` = K·C values per group); at least 1.
-fn row_groups(rows: usize, partial: usize) -> usize {
+/// the largest divisor of `rows` that is at most `rows` / `per_group` (rounded up) and at most
+/// [`PARTIAL_VALUES`] / `partial` (`partial` = K·C values per group); at least 1.
+fn row_groups(rows: usize, partial: usize, per_group: usize) -> usize {
     let most = rows
-        .div_ceil(ROWS_PER_GROUP)
+        .div_ceil(per_group)
         .min(PARTIAL_VALUES / partial.max(1))
         .max(1);
     (1..=most)
@@ -160,23 +198,26 @@ mod tests {
         rows_sum_exactly::<Autodiff<crate::Gpu>>(&Default::default());
     }
 
-    /// Equal groups of about 4,096 rows, within the partials' budget.
+    /// Equal groups of about the rows asked for, within the partials' budget.
     #[test]
     fn row_groups_divide_the_rows() {
         // LeNet's first layer at N = 1,200: 169 wanted; 691,200 = 2¹⁰·3³·5², so 160.
-        assert_eq!(row_groups(1_200 * 576, 25 * 6), 160);
+        assert_eq!(row_groups(1_200 * 576, 25 * 6, 4096), 160);
         // VGG-11's first convolution at N = 1,000: 250 groups of 4,096 rows.
-        assert_eq!(row_groups(1_000 * 1_024, 27 * 64), 250);
+        assert_eq!(row_groups(1_000 * 1_024, 27 * 64, 4096), 250);
         // A 4,608 × 512 weight: the budget allows 7 partials; 16,000 rows want 4.
-        assert_eq!(row_groups(16_000, 4_608 * 512), 4);
-        assert_eq!(row_groups(1_000 * 64, 4_608 * 512), 5);
+        assert_eq!(row_groups(16_000, 4_608 * 512, 4096), 4);
+        assert_eq!(row_groups(1_000 * 64, 4_608 * 512, 4096), 5);
         // A prime number of samples still splits: 605,400 = 1,009·2³·3·5², 148 wanted.
-        assert_eq!(row_groups(1_009 * 600, 150), 120);
+        assert_eq!(row_groups(1_009 * 600, 150, 4096), 120);
         // Few rows, a prime row count, no rows, a zero-width layer.
-        assert_eq!(row_groups(1_200, 256 * 120), 1);
-        assert_eq!(row_groups(65_537, 150), 1);
-        assert_eq!(row_groups(0, 150), 1);
-        assert_eq!(row_groups(1_200 * 576, 0), 160);
+        assert_eq!(row_groups(1_200, 256 * 120, 4096), 1);
+        assert_eq!(row_groups(65_537, 150, 4096), 1);
+        assert_eq!(row_groups(0, 150, 4096), 1);
+        assert_eq!(row_groups(1_200 * 576, 0, 4096), 160);
+        // Shorter groups: LeNet's first layer in 1,350 groups of 512, VGG-11's in 2,000.
+        assert_eq!(row_groups(1_200 * 576, 25 * 6, 512), 1_350);
+        assert_eq!(row_groups(1_000 * 1_024, 27 * 64, 512), 2_000);
     }
 
     type Outer<B> = Autodiff<Autodiff<B>>;
