@@ -29,8 +29,8 @@
 //! - per-sample gradients (LeNet: all N; VGG-11: 16 samples), the first call and the next,
 //!   with its host↔device copies;
 //! - the rows per group of the GPU's split weight-gradient products
-//!   (`CURVSCOPE_GPU_ROWS_PER_GROUP`, default 4,096; `curvscope_model::net::set_gpu_rows_per_group`;
-//!   the CPU takes each product whole);
+//!   (`CURVSCOPE_GPU_ROWS_PER_GROUP`, default 4,096, set with
+//!   `curvscope_model::net::set_gpu_rows_per_group`; the CPU takes each product whole);
 //! - agreement with the reference backend: ‖a − b‖/‖b‖ of the gradient and HVP, and the
 //!   largest relative difference of the top-5 eigenvalues. The reference is the first backend
 //!   measured: the first one listed, or, with `CURVSCOPE_GPU_REFERENCE=FILE`, the one an earlier

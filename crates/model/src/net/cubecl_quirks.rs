@@ -38,9 +38,9 @@ pub(crate) fn broadcast_rows<B: Backend>(v: Tensor<B, 2>, [n, p]: [usize; 2]) ->
     }
 }
 
-/// Rows per group of [`rows_affine`]'s split product on burn-cubecl by default: the inner loop
-/// of each cube of a weight's gradient. A choice, not a measurement: long enough that a group's
-/// rows fill a cube's tiles many times over, short enough that LeNet's first layer (691,200
+/// Rows per group of the split products on burn-cubecl by default: the inner loop of each
+/// cube of a weight's gradient. A choice, not a measurement: long enough that a group's rows
+/// fill a cube's tiles many times over, short enough that LeNet's first layer (691,200
 /// rows at N = 1,200) splits into 160 groups, about one per streaming multiprocessor of a large
 /// GPU, and (where the row count has a divisor near it) far below lavapipe's 65,535 loop
 /// iterations. [`set_gpu_rows_per_group`] changes it, for the `gpu` bench to time others.
@@ -60,7 +60,9 @@ static ROWS_PER_GROUP: AtomicUsize = AtomicUsize::new(DEFAULT_GPU_ROWS_PER_GROUP
 /// (`CURVSCOPE_GPU_ROWS_PER_GROUP`).
 ///
 /// ```
-/// use curvscope_model::net::{gpu_rows_per_group, set_gpu_rows_per_group, DEFAULT_GPU_ROWS_PER_GROUP};
+/// use curvscope_model::net::{
+///     gpu_rows_per_group, set_gpu_rows_per_group, DEFAULT_GPU_ROWS_PER_GROUP,
+/// };
 /// set_gpu_rows_per_group(512);
 /// assert_eq!(gpu_rows_per_group(), 512);
 /// set_gpu_rows_per_group(DEFAULT_GPU_ROWS_PER_GROUP);
