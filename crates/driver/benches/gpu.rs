@@ -30,7 +30,8 @@
 //!   with its host↔device copies;
 //! - the rows per group of the GPU's split weight-gradient products
 //!   (`CURVSCOPE_GPU_ROWS_PER_GROUP`, default 4,096, set with
-//!   `curvscope_model::net::set_gpu_rows_per_group`; the CPU takes each product whole);
+//!   `curvscope_model::net::set_gpu_rows_per_group`; null on the CPU, which takes each product
+//!   whole);
 //! - agreement with the reference backend: ‖a − b‖/‖b‖ of the gradient and HVP, and the
 //!   largest relative difference of the top-5 eigenvalues. The reference is the first backend
 //!   measured: the first one listed, or, with `CURVSCOPE_GPU_REFERENCE=FILE`, the one an earlier
@@ -235,6 +236,10 @@ fn main() {
         "CURVSCOPE_GPU_ROWS_PER_GROUP",
         curvscope_model::net::DEFAULT_GPU_ROWS_PER_GROUP,
     );
+    assert!(
+        rows_per_group > 0,
+        "CURVSCOPE_GPU_ROWS_PER_GROUP is 0: a group holds at least one row"
+    );
     curvscope_model::net::set_gpu_rows_per_group(rows_per_group);
     assert!(
         probes > 0,
@@ -312,7 +317,7 @@ fn main() {
         let mut row = json!({
             "net": net, "backend": backend, "n": obj.n_samples(), "dim": obj.dim(),
             "threads": rayon::current_num_threads(), "reps": reps,
-            "rows_per_group": rows_per_group,
+            "rows_per_group": (!backend.starts_with("cpu")).then_some(rows_per_group),
             "build_s": build_s,
             "first_loss_s": first_loss_s, "first_gradient_s": first_grad_s,
             "first_hvp_s": first_hvp_s,

@@ -51,7 +51,9 @@ static ROWS_PER_GROUP: AtomicUsize = AtomicUsize::new(DEFAULT_GPU_ROWS_PER_GROUP
 
 /// Sets the rows per group of the split weight-gradient products on GPU backends
 /// (burn-cubecl) for every forward pass from now on, in every thread; the CPU takes each
-/// product whole whatever it is. The results agree to the rounding of the sums' order.
+/// product whole whatever it is. The results agree to the rounding of the sums' order. The
+/// groups are capped (at most 16,384 a product, within 64 MiB of partial gradients), and a
+/// value of at least a product's row count takes it whole.
 ///
 /// Why it is settable: on an NVIDIA H200 (2026-12-04) LeNet's first weight gradient, 160
 /// groups of 4,320 rows, took 2.6 ms of a 10.8 ms gradient, one cube per group running through
@@ -128,14 +130,20 @@ fn grouped_product<B: Backend>(x: Tensor<B, 2>, w: Tensor<B, 2>, groups: usize) 
         .reshape([rows, c])
 }
 
+/// Most groups of [`rows_affine`]'s split product: autodiff sums the partial weight gradients
+/// over the groups with one `sum_dim`, which burn-cubecl runs as a loop over them in each
+/// thread, and lavapipe stops a loop after 65,535 iterations (this module's doc).
+const MOST_GROUPS: usize = 1 << 14;
+
 /// The number S of equal groups of consecutive rows [`rows_affine`] splits `rows` rows into:
-/// the largest divisor of `rows` that is at most `rows` / `per_group` (rounded up) and at most
-/// [`PARTIAL_VALUES`] / `partial` (`partial` = K·C values per group); at least 1.
+/// the largest divisor of `rows` that is at most `rows` / `per_group` (rounded up), at most
+/// [`PARTIAL_VALUES`] / `partial` (`partial` = K·C values per group) and at most
+/// [`MOST_GROUPS`]; at least 1.
 fn row_groups(rows: usize, partial: usize, per_group: usize) -> usize {
     let most = rows
         .div_ceil(per_group)
         .min(PARTIAL_VALUES / partial.max(1))
-        .max(1);
+        .clamp(1, MOST_GROUPS);
     (1..=most)
         .rev()
         .find(|&g| rows.is_multiple_of(g))
@@ -220,6 +228,9 @@ mod tests {
         // Shorter groups: LeNet's first layer in 1,350 groups of 512, VGG-11's in 2,000.
         assert_eq!(row_groups(1_200 * 576, 25 * 6, 512), 1_350);
         assert_eq!(row_groups(1_000 * 1_024, 27 * 64, 512), 2_000);
+        // Groups of one row stop at the largest divisor within 2¹⁴ groups (15,360 of 45 rows),
+        // far below lavapipe's 65,535 loop iterations.
+        assert_eq!(row_groups(1_200 * 576, 25 * 6, 1), 15_360);
     }
 
     type Outer<B> = Autodiff<Autodiff<B>>;
