@@ -58,8 +58,9 @@ def main():
     net, out = sys.argv[1], sys.argv[2]
     device = sys.argv[3] if len(sys.argv) > 3 else "cuda"
     mode = sys.argv[4] if len(sys.argv) > 4 else "full"
-    if mode not in ("full", "basic", "trace") and not mode.isdigit():
-        sys.exit(f"gpu_pytorch.py: mode {mode!r}: a number of probes, basic or trace")
+    if mode not in ("full", "basic", "trace") and not (mode.isdigit() and int(mode) >= 2):
+        sys.exit(f"gpu_pytorch.py: mode {mode!r}: a number of probes (at least 2, for the "
+                 "standard error), basic or trace")
     basic, trace_only = mode == "basic", mode == "trace"
     probes = int(mode) if mode.isdigit() else 10
     torch.backends.cuda.matmul.allow_tf32 = False

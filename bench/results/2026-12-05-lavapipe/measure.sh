@@ -4,7 +4,6 @@ set -u
 B=$1; OUT=$2
 mkdir -p "$OUT"
 run() { # REFERENCE ROWS BACKENDS
-    rm -f "$OUT/curvscope.tmp"
     CURVSCOPE_GPU_REFERENCE=/tmp/m-ref-$1.bin CURVSCOPE_GPU_ROWS_PER_GROUP=$2 CURVSCOPE_GPU_REPS=2 \
         CURVSCOPE_GPU_OUT="$OUT/curvscope.jsonl" timeout 600 "$B" lenet "$3" > /dev/null 2>&1
 }

@@ -85,7 +85,10 @@ fn per_sample_rows(net: &str, n: usize) -> usize {
 }
 
 fn env_count(name: &str, default: usize) -> usize {
-    std::env::var(name).map_or(default, |v| v.parse().expect("a count"))
+    std::env::var(name).map_or(default, |v| {
+        v.parse()
+            .unwrap_or_else(|_| panic!("{name}={v}: not a whole number"))
+    })
 }
 
 /// The objective of `arch` on `data` in f32 on `backend`, on a GPU in as few blocks as its

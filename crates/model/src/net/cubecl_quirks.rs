@@ -55,9 +55,9 @@ static ROWS_PER_GROUP: AtomicUsize = AtomicUsize::new(DEFAULT_GPU_ROWS_PER_GROUP
 /// groups are capped (at most 16,384 a product, within 64 MiB of partial gradients), and a
 /// value of at least a product's row count takes it whole.
 ///
-/// Why it is settable: on an NVIDIA H200 (2026-12-04) LeNet's first weight gradient, 160
-/// groups of 4,320 rows, took 2.6 ms of a 10.8 ms gradient, one cube per group running through
-/// its rows in series; whether shorter groups (more cubes, shorter loops, more partial sums)
+/// Why it is settable: on an NVIDIA H200 (2026-12-04) one product of LeNet's gradient took
+/// 2.6 ms of 10.8 ms, by its place in the pass the first layer's weight gradient (160 groups of
+/// 4,320 rows, one cube per group running through its rows in series); whether shorter groups (more cubes, shorter loops, more partial sums)
 /// are faster is for a card to say, and the `gpu` bench times it
 /// (`CURVSCOPE_GPU_ROWS_PER_GROUP`).
 ///
