@@ -28,9 +28,8 @@ use common::trained_theta;
 mod timing;
 use timing::write_result;
 
-/// The allocator the `curvscope` binary uses, so the bench measures what users run.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+#[path = "../src/allocator.rs"]
+mod allocator;
 
 /// Timed runs per row (after a warm-up), as the PyTorch peer; the rows that take from seconds
 /// to minutes each (Lanczos, exact Tr(HΣ), expected sharpness, `analyze_checkpoint`) run once
@@ -295,6 +294,7 @@ fn run_precision(
 }
 
 fn main() {
+    allocator::purge_lazily();
     let quick = std::env::var("CURVSCOPE_BENCH").is_ok_and(|m| m == "quick");
     let threads = rayon::current_num_threads();
     eprintln!(

@@ -29,9 +29,8 @@ use common::trained_theta;
 mod timing;
 use timing::{timed, write_result};
 
-/// The allocator the `curvscope` binary uses, so the bench measures what users run.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+#[path = "../src/allocator.rs"]
+mod allocator;
 
 /// The build time of all D columns estimated from the first `n` of each trailing block (one
 /// pass of `dense_eigenvalues`' size when `n` is that): each block's columns cost alike.
@@ -59,6 +58,7 @@ fn estimated_build(h: &dyn LinearOperator, n: usize) -> f64 {
 }
 
 fn main() {
+    allocator::purge_lazily();
     let quick = std::env::var("CURVSCOPE_BENCH").is_ok_and(|m| m == "quick");
     let threads = rayon::current_num_threads();
     let data = fashion_corrupted(&default_data_dir(), 1000, 200, 0).expect("bundled Fashion-MNIST");

@@ -59,8 +59,8 @@ mod images;
 mod timing;
 use timing::{least, median, run_times, timed};
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+#[path = "../src/allocator.rs"]
+mod allocator;
 
 /// An operator's products with its Krylov basis on the host (it offers no
 /// [`LinearOperator::basis_store`]): the peer of the device basis.
@@ -228,6 +228,7 @@ impl Reference {
 }
 
 fn main() {
+    allocator::purge_lazily();
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))

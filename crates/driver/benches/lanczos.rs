@@ -16,9 +16,8 @@ use curvscope_hessian::{extreme_eigenpairs, LanczosOptions, LinearOperator};
 mod timing;
 use timing::{timed, write_result};
 
-/// The allocator the `curvscope` binary uses, so the bench measures what users run.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+#[path = "../src/allocator.rs"]
+mod allocator;
 
 /// diag(1/√(i + 1)), keeping the seconds spent in its products so the host's share is the rest.
 struct Bulk {
@@ -56,6 +55,7 @@ fn dimension() -> Result<usize, String> {
 }
 
 fn main() {
+    allocator::purge_lazily();
     let d = dimension().unwrap_or_else(|e| {
         eprintln!("lanczos bench: {e}");
         std::process::exit(2)

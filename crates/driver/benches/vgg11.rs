@@ -1,9 +1,11 @@
 //! `cargo bench -p curvscope --bench vgg11`: gradient and exact HVP of the `vgg11` preset
 //! (D = 9,225,610) on N CIFAR-shaped random images (`CURVSCOPE_VGG_N`, default 100), f32,
-//! PyTorch initialisation. `bench/vgg11_pytorch.py` times the same in PyTorch on the same cores;
+//! PyTorch initialisation, then all per-sample gradients and Σ's exact statistics on
+//! `CURVSCOPE_VGG_PER_SAMPLE` images (default 16). `bench/vgg11_pytorch.py` times the same in PyTorch on the same cores;
 //! docs/PERFORMANCE.md records both. With `CURVSCOPE_VGG_PROFILE=1` it times each distinct
 //! layer of the net instead ([`profile`]). Results also go to target/bench/vgg11.json.
 
+use curvscope_metrics::noise_statistics;
 use curvscope_model::sequential::{Op, Sequential, Shape};
 use curvscope_model::{ArchSpec, BurnObjective, Cpu, Dataset, Init, Objective, Precision};
 use rand::{Rng, SeedableRng};
@@ -16,8 +18,8 @@ mod timing;
 use serde_json::{json, Value};
 use timing::{median_and_min, write_result};
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+#[path = "../src/allocator.rs"]
+mod allocator;
 
 /// Timed runs per operation, after one warm-up run.
 const REPS: usize = 3;
@@ -46,6 +48,33 @@ fn timings(arch: ArchSpec, data: &Dataset) -> [(f64, f64); 3] {
         }),
         time(|| {
             obj.hvp(&theta, &v);
+        }),
+    ]
+}
+
+/// Per-sample gradients per chunk of [`per_sample_timings`]' Σ statistics.
+const STATISTICS_CHUNK: usize = 8;
+
+/// Median and minimum seconds of all `m` per-sample gradients of VGG-11 on `m` images (one
+/// call, `m` rows of 74 MB on the host), and of Σ's exact statistics (Tr(Σ), diag(Σ) and uᵀΣu
+/// along one direction, [`noise_statistics`]) streamed in chunks of [`STATISTICS_CHUNK`]:
+/// the host's share of them at a D of millions is what a GPU leaves.
+fn per_sample_timings(m: usize) -> [(f64, f64); 2] {
+    let arch = ArchSpec::named("vgg11").expect("a preset");
+    let theta = arch.init(Init::PyTorch, 0);
+    let data = images(m, [3, 32, 32], 0);
+    let obj =
+        BurnObjective::<Cpu>::new(arch, &data, &Default::default(), Precision::F32).expect("fits");
+    let direction = obj.grad(&theta);
+    [
+        time(|| drop(obj.per_sample_grads(&theta))),
+        time(|| {
+            noise_statistics(
+                &obj,
+                &theta,
+                std::slice::from_ref(&direction),
+                STATISTICS_CHUNK,
+            );
         }),
     ]
 }
@@ -100,6 +129,7 @@ fn op_type(op: &Op) -> String {
 }
 
 fn main() {
+    allocator::purge_lazily();
     let n: usize = std::env::var("CURVSCOPE_VGG_N").map_or(100, |v| v.parse().expect("a count"));
     let threads = rayon::current_num_threads();
     println!("vgg11, N = {n}, f32, {threads} rayon threads ({REPS} runs after a warm-up)");
@@ -110,7 +140,20 @@ fn main() {
         let [_, grad, hvp] = timings(arch, &images(n, [3, 32, 32], 0));
         println!("gradient  median {:.3} s  min {:.3} s", grad.0, grad.1);
         println!("HVP       median {:.3} s  min {:.3} s", hvp.0, hvp.1);
-        json!({"n": n, "threads": threads, "gradient_s": grad.0, "hvp_s": hvp.0})
+        let m: usize =
+            std::env::var("CURVSCOPE_VGG_PER_SAMPLE").map_or(16, |v| v.parse().expect("a count"));
+        let [rows, stats] = per_sample_timings(m);
+        println!(
+            "{m} per-sample gradients     median {:.3} s  min {:.3} s",
+            rows.0, rows.1
+        );
+        println!(
+            "Σ's statistics, chunks of {} median {:.3} s  min {:.3} s",
+            STATISTICS_CHUNK, stats.0, stats.1
+        );
+        json!({"n": n, "threads": threads, "gradient_s": grad.0, "hvp_s": hvp.0,
+               "per_sample_n": m, "per_sample_s": rows.0, "noise_statistics_s": stats.0,
+               "noise_statistics_chunk": STATISTICS_CHUNK})
     };
     println!("wrote {}", write_result("vgg11.json", &report).display());
 }

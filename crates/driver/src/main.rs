@@ -1,6 +1,7 @@
 //! `curvscope`: train with the noise dynamics of Zhu et al. (ICML 2019), analyze checkpoints
 //! offline, export CSV and plots. A thin layer: the science lives in the library crates.
 
+mod allocator;
 mod analyze;
 mod checkpoints;
 mod data;
@@ -30,11 +31,6 @@ mod train;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-
-/// burn allocates a fresh buffer per tensor op; mimalloc reuses freed ones where glibc hands
-/// them back to the OS and page-faults them in again (docs/PERFORMANCE.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(
@@ -79,6 +75,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    allocator::purge_lazily();
     die_quietly_on_closed_pipe();
     #[cfg(feature = "wgpu")]
     network::exit_on_gpu_out_of_memory();
@@ -118,5 +115,28 @@ fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allocator::PURGE_DECOMMITS;
+
+    /// `mi_option_purge_delay`, next to it in mimalloc 3's `mi_option_t`.
+    const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+    /// mimalloc's defaults sit at the places `allocator` names: purges decommit (1), delayed by
+    /// 1,000 ms (a value no neighbouring option has by default). Nothing here calls
+    /// `purge_lazily`.
+    #[test]
+    fn the_allocator_option_places_are_mimalloc_3s() {
+        // SAFETY: reads only.
+        let (decommits, delay) = unsafe {
+            (
+                libmimalloc_sys::mi_option_get(PURGE_DECOMMITS),
+                libmimalloc_sys::mi_option_get(PURGE_DELAY),
+            )
+        };
+        assert_eq!((decommits, delay), (1, 1000));
     }
 }

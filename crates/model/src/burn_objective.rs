@@ -94,11 +94,11 @@ impl std::fmt::Display for Precision {
 
 /// The gradients of [`BurnObjective::per_sample_copies`] split tensor by tensor: each tensor's
 /// coordinates in θ (in the leaves' order) and its `[n, len]` row-major per-sample gradients.
-fn tensor_rows<'a, B: Backend>(
+fn tensor_rows<'a, B: Backend, S>(
     theta: &Theta<B>,
-    by_tensor: &'a [f64],
+    by_tensor: &'a [S],
     n: usize,
-) -> Vec<(std::ops::Range<usize>, &'a [f64])> {
+) -> Vec<(std::ops::Range<usize>, &'a [S])> {
     let mut start = 0;
     theta
         .iter()
@@ -491,6 +491,16 @@ impl<B: Backend> BurnObjective<B> {
         batch: &Batch<B>,
         scalar: impl FnOnce(Theta<Autodiff<B>>, &Batch<Autodiff<B>>) -> Tensor<Autodiff<B>, 1>,
     ) -> Vec<f64> {
+        to_host(self.grad_on_device_of_scalar(theta, batch, scalar))
+    }
+
+    /// [`BurnObjective::grad_of_scalar`] left on the device.
+    fn grad_on_device_of_scalar(
+        &self,
+        theta: &Theta<B>,
+        batch: &Batch<B>,
+        scalar: impl FnOnce(Theta<Autodiff<B>>, &Batch<Autodiff<B>>) -> Tensor<Autodiff<B>, 1>,
+    ) -> Tensor<B, 1> {
         let lift = |t: &Tensor<B, 2>| Tensor::<Autodiff<B>, 2>::from_inner(t.clone());
         let batch = Batch {
             x: lift(&batch.x),
@@ -501,7 +511,7 @@ impl<B: Backend> BurnObjective<B> {
             .map(|part| Tensor::from_inner(part.clone()).require_grad())
             .collect();
         let grads = scalar(theta.clone(), &batch).backward();
-        self.concat_grads(&theta, |part| part.grad(&grads))
+        Self::joined_grads(&theta, |part| part.grad(&grads))
     }
 
     /// H_b·v for the block `batch` (θ and v as [`BurnObjective::theta_parts`], the product in
@@ -606,26 +616,53 @@ impl<B: Backend> BurnObjective<B> {
             .collect()
     }
 
-    /// The per-sample gradients ∇ℓ_i(θ) of `batch`'s samples, row-major `[n, D]` in PyTorch's
-    /// order: the gradients of per-sample copies of θ ([`BurnObjective::per_sample_copies`]) of
-    /// Σ_i ℓ_i(θ_i), gathered into rows on the host, one row at a time.
-    fn per_sample_grads_of(&self, theta: &Theta<B>, batch: &Batch<B>) -> Vec<f64> {
+    /// The per-sample gradients ∇ℓ_i(θ) of `batch`'s samples into `out` (row-major `[n, D]`) in
+    /// PyTorch's order: the gradients of per-sample copies of θ
+    /// ([`BurnObjective::per_sample_copies`]) of Σ_i ℓ_i(θ_i), read back once in the device's
+    /// precision and reordered straight into their rows.
+    ///
+    /// Why straight: at VGG-11's D a row is 74 MB, and the f64 copy of the read-back, a row
+    /// assembled and then reordered into a new vector, the block's rows and the chunk's
+    /// concatenation of the blocks were five fresh D-vectors a row, whose page faults cost more
+    /// than the row's backward pass on the CPU (docs/PERFORMANCE.md, 2026-12-05).
+    fn per_sample_grads_of(&self, theta: &Theta<B>, batch: &Batch<B>, out: &mut [f64]) {
         let n = batch.n_samples();
         let copies = self.per_sample_copies(theta, n);
-        let by_tensor = self.grad_of_scalar(&copies, batch, |copies, batch| {
+        let by_tensor = self.grad_on_device_of_scalar(&copies, batch, |copies, batch| {
             net::per_sample_losses_of_copies(&self.arch, copies, batch).sum()
         });
-        let tensors = tensor_rows(theta, &by_tensor, n);
-        let mut rows = Vec::with_capacity(n * self.dim);
-        let mut row = vec![0.0; self.dim];
-        for i in 0..n {
-            for (columns, grads) in &tensors {
-                let len = columns.len();
-                row[columns.clone()].copy_from_slice(&grads[i * len..(i + 1) * len]);
+        let data = transfer::float_data_to_host(by_tensor);
+        match data.as_slice::<f32>() {
+            Ok(values) => self.write_rows(theta, values, out),
+            Err(_) => {
+                let values = data.convert::<f64>();
+                self.write_rows(theta, values.as_slice::<f64>().expect("f64"), out)
             }
-            rows.extend(self.to_pytorch(&row, 0));
         }
-        rows
+    }
+
+    /// Rows of per-sample gradients (`out`, `[n, D]`, PyTorch's order) from their values tensor
+    /// by tensor in the leaves' order (`by_tensor`, each tensor `[n, len]`, [`tensor_rows`]).
+    fn write_rows<S: Copy + Into<f64> + Sync>(
+        &self,
+        theta: &Theta<B>,
+        by_tensor: &[S],
+        out: &mut [f64],
+    ) {
+        let shapes = self.arch.params();
+        let tensors = tensor_rows(theta, by_tensor, out.len() / self.dim);
+        for (i, row) in out.chunks_exact_mut(self.dim).enumerate() {
+            for ((columns, grads), (_, shape)) in tensors.iter().zip(&shapes) {
+                let len = columns.len();
+                leaf_order::reorder_tensor(
+                    shape,
+                    &grads[i * len..(i + 1) * len],
+                    &mut row[columns.clone()],
+                    Direction::ToPyTorch,
+                    &S::into,
+                );
+            }
+        }
     }
 
     /// The gradient of θ on the host from each leaf's gradient (zero where the loss does not
@@ -637,11 +674,19 @@ impl<B: Backend> BurnObjective<B> {
         leaves: &[Tensor<Autodiff<B>, 1>],
         grad: impl Fn(&Tensor<Autodiff<B>, 1>) -> Option<Tensor<B, 1>>,
     ) -> Vec<f64> {
+        to_host(Self::joined_grads(leaves, grad))
+    }
+
+    /// Each leaf's gradient (zeros where the loss does not depend on it), joined on the device.
+    fn joined_grads(
+        leaves: &[Tensor<Autodiff<B>, 1>],
+        grad: impl Fn(&Tensor<Autodiff<B>, 1>) -> Option<Tensor<B, 1>>,
+    ) -> Tensor<B, 1> {
         let parts = leaves
             .iter()
             .map(|part| grad(part).unwrap_or_else(|| part.clone().inner().zeros_like()))
             .collect();
-        to_host(Tensor::cat(parts, 0))
+        Tensor::cat(parts, 0)
     }
 
     /// The parameter tensors that end at or before coordinate `start`: their number, and
@@ -935,8 +980,20 @@ impl<B: Backend> Objective for BurnObjective<B> {
         // whatever the blocks.
         let threads = rayon::current_num_threads();
         let blocks = self.copy_blocks(start, len, len.div_ceil(threads));
-        self.map_blocks(&blocks, |batch, _| self.per_sample_grads_of(&theta, &batch))
-            .concat()
+        // Each block writes its rows in place: no block's rows are copied into the chunk's.
+        let mut rows = vec![0.0; len * self.dim];
+        let mut outs = Vec::with_capacity(blocks.len());
+        let mut rest = rows.as_mut_slice();
+        for &(_, n) in &blocks {
+            let (out, tail) = rest.split_at_mut(n * self.dim);
+            outs.push(out);
+            rest = tail;
+        }
+        use rayon::prelude::*;
+        blocks.par_iter().zip(outs).for_each(|(&(first, n), out)| {
+            self.per_sample_grads_of(&theta, &self.batch_range(first, n), out)
+        });
+        rows
     }
 }
 

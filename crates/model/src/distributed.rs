@@ -255,7 +255,7 @@ impl Objective for Distributed {
         &self,
         theta: &[f64],
         chunk: usize,
-        sink: &mut dyn FnMut(usize, &[f64]),
+        sink: &mut dyn FnMut(usize, Vec<f64>),
     ) {
         let chunk = chunk.max(1);
         let offset = self.samples.start;
@@ -268,7 +268,7 @@ impl Objective for Distributed {
             } else {
                 Vec::new()
             };
-            sink(offset + start, &rows);
+            sink(offset + start, rows);
         }
     }
 

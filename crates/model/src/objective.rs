@@ -57,6 +57,8 @@ pub trait Objective: Send + Sync {
 
     /// Calls `sink(start, rows)` for consecutive chunks of at most `chunk` per-sample gradients
     /// (`rows` is row-major `[len, D]`), so Σ statistics never hold all N×D numbers at once.
+    /// The rows are handed over, so a sink may work on them in place: at a D of millions a
+    /// chunk's copy costs as much host time as a pass over it.
     ///
     /// A data-parallel objective ([`crate::Distributed`]) visits only this process's samples
     /// (every process the same number of times, with empty chunks at the end where it has
@@ -65,14 +67,14 @@ pub trait Objective: Send + Sync {
         &self,
         theta: &[f64],
         chunk: usize,
-        sink: &mut dyn FnMut(usize, &[f64]),
+        sink: &mut dyn FnMut(usize, Vec<f64>),
     ) {
         let n = self.n_samples();
         let chunk = chunk.max(1);
         let mut start = 0;
         while start < n {
             let len = chunk.min(n - start);
-            sink(start, &self.per_sample_grads_range(theta, start, len));
+            sink(start, self.per_sample_grads_range(theta, start, len));
             start += len;
         }
     }

@@ -76,10 +76,16 @@ pub(crate) fn int_to_device<B: Backend>(values: Vec<i64>, device: &B::Device) ->
 
 /// A float tensor's values on the host, row-major, in f64 ([`checked_read`]).
 pub(crate) fn float_to_host<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f64> {
-    checked_read::<B>(t.device(), || t.into_data())
+    float_data_to_host(t)
         .convert::<f64>()
         .into_vec::<f64>()
         .expect("float tensor")
+}
+
+/// A float tensor's values on the host, row-major, in its own precision ([`checked_read`]):
+/// for callers that map them on into place, sparing a converted copy.
+pub(crate) fn float_data_to_host<B: Backend, const D: usize>(t: Tensor<B, D>) -> TensorData {
+    checked_read::<B>(t.device(), || t.into_data())
 }
 
 /// An index tensor's values on the host, row-major ([`checked_read`]).

@@ -347,7 +347,7 @@ fn per_sample_gradients_average_to_the_gradient() {
     let g = obj.grad(&theta);
     assert!(rel_err(&mean, &g) < 1e-12);
     let mut chunked = Vec::new();
-    obj.for_each_grad_chunk(&theta, 3, &mut |_, chunk| chunked.extend_from_slice(chunk));
+    obj.for_each_grad_chunk(&theta, 3, &mut |_, chunk| chunked.extend(chunk));
     assert_eq!(chunked, rows);
     let weighted = obj.weighted_grad(&theta, &[0.1; 10]);
     assert!(rel_err(&weighted, &g) < 1e-12);

@@ -167,7 +167,7 @@ fn streamed_rows_and_quadratic_forms_cover_each_sample_once() {
             o.for_each_grad_chunk(&theta, 4, &mut |start, chunk| {
                 let vs: Vec<Vec<f64>> = chunk.chunks(d).map(<[f64]>::to_vec).collect();
                 let f = o.hessian_quadratic_forms(&theta, &vs);
-                seen.push((start, chunk.to_vec(), f));
+                seen.push((start, chunk, f));
             });
             seen
         });

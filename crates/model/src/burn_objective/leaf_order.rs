@@ -47,23 +47,36 @@ pub(super) fn reorder<T: Copy + Default + Send + Sync>(
         if begin < start {
             assert!(end <= start, "coordinate {start} lies inside {name}");
         } else {
-            let (from, to) = (
+            reorder_tensor(
+                shape,
                 &values[begin - start..end - start],
                 &mut reordered[begin - start..end - start],
+                direction,
+                &map,
             );
-            match *shape.as_slice() {
-                [out, inputs, kh, kw] => {
-                    transpose_outer(from, to, [out, inputs, kh * kw], direction, &map)
-                }
-                _ => to
-                    .par_chunks_mut(TASK)
-                    .zip(from.par_chunks(TASK))
-                    .for_each(|(to, from)| to.iter_mut().zip(from).for_each(|(t, &f)| *t = map(f))),
-            }
         }
         begin = end;
     }
     reordered
+}
+
+/// One parameter tensor of `shape`, `from` reordered `direction` into `to` (as long), each value
+/// mapped by `map` on the way: [`reorder`]'s step, and on its own for rows whose tensors lie
+/// apart (a per-sample gradient read back tensor by tensor, in the device's precision).
+pub(super) fn reorder_tensor<S: Copy + Sync, T: Send>(
+    shape: &[usize],
+    from: &[S],
+    to: &mut [T],
+    direction: Direction,
+    map: &(impl Fn(S) -> T + Sync),
+) {
+    match *shape {
+        [out, inputs, kh, kw] => transpose_outer(from, to, [out, inputs, kh * kw], direction, map),
+        _ => to
+            .par_chunks_mut(TASK)
+            .zip(from.par_chunks(TASK))
+            .for_each(|(to, from)| to.iter_mut().zip(from).for_each(|(t, &f)| *t = map(f))),
+    }
 }
 
 /// Fewest values per parallel task: a smaller tensor is reordered by the calling thread alone.
@@ -73,12 +86,12 @@ const TASK: usize = 1 << 18;
 
 /// `[o, i, k]` (PyTorch: out, in, kernel offset) ↔ `[k, i, o]` (the leaves), mapped by `map`,
 /// writing `to` contiguously in parallel chunks.
-fn transpose_outer<T: Send>(
-    from: &[f64],
+fn transpose_outer<S: Copy + Sync, T: Send>(
+    from: &[S],
     to: &mut [T],
     [o, i, k]: [usize; 3],
     direction: Direction,
-    map: &(impl Fn(f64) -> T + Sync),
+    map: &(impl Fn(S) -> T + Sync),
 ) {
     match direction {
         Direction::ToLeaves => to
