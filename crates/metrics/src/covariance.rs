@@ -17,7 +17,9 @@ pub(crate) const CHUNK: usize = 256;
 
 /// Streams the per-sample gradients as deviations d_i = g_i − K from the shift K = ∇L(θ), one
 /// chunk of at most `chunk` rows (row-major `[len, D]`) at a time, and returns (K, m = ḡ − K).
-/// With `squares`, adds each d_i² to it entry by entry (diag(Σ)'s sum) in the same pass.
+/// In the same pass over each chunk it adds each d_i² to `diagonal` entry by entry (diag(Σ)'s
+/// sum) when given, and hands `sink` the rows with, per row, ‖d_i‖² and d_iᵀu for each of
+/// `directions` (row-major `[len, 1 + directions]`).
 ///
 /// Why a shift: for any K, Σ = (1/N) Σ_i d_i d_iᵀ − m mᵀ, so every statistic of Σ takes one pass
 /// over the data; with K = ∇L(θ) (one weighted backward pass) m ≈ 0 and the subtraction loses
@@ -29,15 +31,22 @@ pub(crate) fn stream_deviations<O: Objective + ?Sized>(
     objective: &O,
     theta: &[f64],
     chunk: usize,
-    mut squares: Option<&mut [f64]>,
-    sink: &mut dyn FnMut(&[f64]),
+    mut diagonal: Option<&mut [f64]>,
+    directions: &[Vec<f64>],
+    sink: &mut dyn FnMut(&[f64], &[f64]),
 ) -> (Vec<f64>, Vec<f64>) {
     let d = objective.dim();
     let shift = objective.grad(theta);
     let mut sum = vec![0.0; d];
     objective.for_each_grad_chunk(theta, chunk, &mut |_, mut rows| {
-        deviate_in_place(&mut rows, &shift, &mut sum, squares.as_deref_mut());
-        sink(&rows);
+        let products = deviate_in_place(
+            &mut rows,
+            &shift,
+            &mut sum,
+            diagonal.as_deref_mut(),
+            directions,
+        );
+        sink(&rows, &products);
     });
     objective.sum_over_processes(&mut sum);
     let n = objective.n_samples() as f64;
@@ -46,20 +55,34 @@ pub(crate) fn stream_deviations<O: Objective + ?Sized>(
 }
 
 /// Columns a thread takes at a time in [`deviate_in_place`]: 32 kB of a row, so that a row's
-/// piece is still in cache when it is squared.
+/// piece is still in cache for its squares and products, and the directions' pieces (32 kB
+/// each) for the chunk's next row.
 const COLUMNS_PER_TASK: usize = 4096;
 
 /// d_i = g_i − K for each row of `rows` (row-major `[len, D]`) in place, adding d_i to `sum`
-/// and, with `squares`, d_i² to it, entry by entry.
+/// and, with `diagonal`, d_i² to it, entry by entry; returns per row ‖d_i‖² and d_iᵀu for each
+/// of `directions` (`[len, 1 + directions]`).
 ///
 /// Why by blocks of columns: at a D of millions this pass is the host's share of Σ's
-/// statistics, bound by memory, and as one loop it ran on one core (96 ms a row at VGG-11's D
-/// on 2 cores, 2026-12-05). Each thread owns a block of columns and walks the rows in order, so
-/// each entry's sums run in row order: the same bits on any number of threads.
-fn deviate_in_place(rows: &mut [f64], shift: &[f64], sum: &mut [f64], squares: Option<&mut [f64]>) {
+/// statistics, bound by memory. As whole-row loops it ran on one core (96 ms a row at VGG-11's
+/// D on 2 cores, 2026-12-05), and each row's products read every direction again (21 D-vectors
+/// a row with `analyze`'s 20 eigenvectors). Each thread owns a block of columns and walks the
+/// chunk's rows in order, so a direction's piece is read once a chunk, and each entry's sums run
+/// in row order; the products are summed over the blocks in block order. The same bits on any
+/// number of threads and any chunk size.
+fn deviate_in_place(
+    rows: &mut [f64],
+    shift: &[f64],
+    sum: &mut [f64],
+    diagonal: Option<&mut [f64]>,
+    directions: &[Vec<f64>],
+) -> Vec<f64> {
     let d = shift.len();
+    let per_row = 1 + directions.len();
+    let len = rows.len().checked_div(d).unwrap_or(0);
+    let mut products = vec![0.0; len * per_row];
     if d == 0 {
-        return;
+        return products;
     }
     let blocks = d.div_ceil(COLUMNS_PER_TASK);
     // pieces[b][i]: row i's columns in block b.
@@ -69,29 +92,40 @@ fn deviate_in_place(rows: &mut [f64], shift: &[f64], sum: &mut [f64], squares: O
             block.push(piece);
         }
     }
-    let squares: Vec<Option<&mut [f64]>> = match squares {
-        Some(squares) => squares.chunks_mut(COLUMNS_PER_TASK).map(Some).collect(),
+    let diagonal: Vec<Option<&mut [f64]>> = match diagonal {
+        Some(diagonal) => diagonal.chunks_mut(COLUMNS_PER_TASK).map(Some).collect(),
         None => (0..blocks).map(|_| None).collect(),
     };
-    pieces
+    let partials: Vec<Vec<f64>> = pieces
         .into_par_iter()
         .zip(sum.par_chunks_mut(COLUMNS_PER_TASK))
         .zip(shift.par_chunks(COLUMNS_PER_TASK))
-        .zip(squares)
-        .for_each(|(((pieces, sum), shift), mut squares)| {
+        .zip(diagonal)
+        .enumerate()
+        .map(|(b, (((pieces, sum), shift), mut diagonal))| {
+            let columns = b * COLUMNS_PER_TASK..b * COLUMNS_PER_TASK + shift.len();
+            let mut partial = Vec::with_capacity(pieces.len() * per_row);
             for piece in pieces {
                 for ((r, k), s) in piece.iter_mut().zip(shift).zip(sum.iter_mut()) {
                     *r -= k;
                     *s += *r;
                 }
-                if let Some(squares) = squares.as_deref_mut() {
-                    squares
+                if let Some(diagonal) = diagonal.as_deref_mut() {
+                    diagonal
                         .iter_mut()
                         .zip(&*piece)
                         .for_each(|(q, r)| *q += r * r);
                 }
+                partial.push(dot(piece, piece));
+                partial.extend(directions.iter().map(|u| dot(piece, &u[columns.clone()])));
             }
-        });
+            partial
+        })
+        .collect();
+    for partial in partials {
+        products.iter_mut().zip(partial).for_each(|(p, q)| *p += q);
+    }
+    products
 }
 
 /// Exact statistics of the noise covariance Σ at one θ.
@@ -130,19 +164,14 @@ pub fn noise_statistics<O: Objective + ?Sized>(
         theta,
         chunk,
         Some(&mut diagonal_squares),
-        &mut |rows| {
-            let per_row: Vec<(f64, Vec<f64>)> = rows
-                .par_chunks(d)
-                .map(|row| {
-                    (
-                        dot(row, row),
-                        directions.iter().map(|u| dot(u, row).powi(2)).collect(),
-                    )
-                })
-                .collect();
-            for (sq, proj) in per_row {
-                squares += sq;
-                projections.iter_mut().zip(proj).for_each(|(p, q)| *p += q);
+        directions,
+        &mut |_, products| {
+            for row in products.chunks_exact(1 + directions.len()) {
+                squares += row[0];
+                projections
+                    .iter_mut()
+                    .zip(&row[1..])
+                    .for_each(|(p, q)| *p += q * q);
             }
         },
     );
@@ -228,12 +257,12 @@ impl CovarianceOperator {
         // twice that).
         let mut centred = Vec::with_capacity(objective.local_n_samples() * objective.dim());
         // Deviations from ∇L(θ), then from their mean m: the mean subtraction stays benign.
-        let (_, m) = stream_deviations(objective, theta, chunk, None, &mut |chunk_rows| {
+        let (_, m) = stream_deviations(objective, theta, chunk, None, &[], &mut |chunk_rows, _| {
             centred.extend_from_slice(chunk_rows)
         });
-        for row in centred.chunks_exact_mut(objective.dim()) {
-            row.iter_mut().zip(&m).for_each(|(g, mi)| *g -= mi);
-        }
+        centred
+            .par_chunks_exact_mut(objective.dim())
+            .for_each(|row| row.iter_mut().zip(&m).for_each(|(g, mi)| *g -= mi));
         Self {
             n: objective.n_samples(),
             dim: objective.dim(),

@@ -23,7 +23,7 @@ pub fn trace_h_sigma_exact<O: Objective + ?Sized>(
     let d = objective.dim();
     let n = objective.n_samples();
     let mut sum = [0.0];
-    let (_, m) = stream_deviations(objective, theta, chunk, None, &mut |rows| {
+    let (_, m) = stream_deviations(objective, theta, chunk, None, &[], &mut |rows, _| {
         let rows: Vec<Vec<f64>> = rows.chunks(d).map(<[f64]>::to_vec).collect();
         // One by one in sample order, not a chunk's subtotal first: in one process the sum is
         // then the same whatever the chunk (`analyze --max-memory` may lower it under one
