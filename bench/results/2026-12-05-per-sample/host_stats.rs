@@ -1,4 +1,4 @@
-//! Scratch: host cost of noise_statistics per row at VGG-11's D (not committed).
+//! Scratch: host cost of noise_statistics per row at VGG-11's D (kept here as a record; not built).
 use curvscope_metrics::noise_statistics;
 use curvscope_model::Objective;
 use std::time::Instant;

@@ -1,4 +1,4 @@
-//! Scratch: VGG-11 per-sample gradients and Σ statistics on the CPU (not committed).
+//! Scratch: VGG-11 per-sample gradients and Σ statistics on the CPU (kept here as a record; not built).
 use curvscope_metrics::noise_statistics;
 use curvscope_model::sequential::Sequential;
 use curvscope_model::{ArchSpec, BurnObjective, Cpu, Dataset, Init, Precision, Targets};

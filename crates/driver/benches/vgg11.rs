@@ -1,8 +1,8 @@
 //! `cargo bench -p curvscope --bench vgg11`: gradient and exact HVP of the `vgg11` preset
 //! (D = 9,225,610) on N CIFAR-shaped random images (`CURVSCOPE_VGG_N`, default 100), f32,
 //! PyTorch initialisation, then all per-sample gradients and Σ's exact statistics on
-//! `CURVSCOPE_VGG_PER_SAMPLE` images (default 16). `bench/vgg11_pytorch.py` times the same in PyTorch on the same cores;
-//! docs/PERFORMANCE.md records both. With `CURVSCOPE_VGG_PROFILE=1` it times each distinct
+//! `CURVSCOPE_VGG_PER_SAMPLE` images (default 16). `bench/vgg11_pytorch.py` times the gradient
+//! and HVP in PyTorch on the same cores; docs/PERFORMANCE.md records both. With `CURVSCOPE_VGG_PROFILE=1` it times each distinct
 //! layer of the net instead ([`profile`]). Results also go to target/bench/vgg11.json.
 
 use curvscope_metrics::noise_statistics;

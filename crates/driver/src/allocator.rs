@@ -13,14 +13,17 @@ pub const PURGE_DECOMMITS: libmimalloc_sys::mi_option_t = 5;
 
 /// Makes mimalloc purge the free memory it holds by resetting it (`MADV_FREE`: the kernel takes
 /// the pages back when it needs them) rather than decommitting it (`MADV_DONTNEED`: the next
-/// use page-faults and zeroes them again). Call it first in `main`: mimalloc's options are not
-/// thread-safe.
+/// use page-faults and zeroes them again). `MIMALLOC_PURGE_DECOMMITS=1` in the environment
+/// still restores decommits. Call it first in `main`: mimalloc's options are not thread-safe.
+///
+/// The cost: reset pages count in the resident set until the kernel takes them, so `top` and
+/// `/usr/bin/time` may show more than is in use, though no more than the process has held.
 ///
 /// Why: at a D of millions every D-vector is megabytes, and a freed one was often purged
 /// before its reuse. On VGG-11 (2 cores, 2026-12-05, four pairs of runs) Σ's exact statistics
 /// of 16 samples took 1.96–2.22 s with decommits and 1.53–1.72 s without, its 16 per-sample
 /// gradients 0.94–1.34 s and 0.87–1.04 s (docs/PERFORMANCE.md).
 pub fn purge_lazily() {
-    // SAFETY: an integer option, set before any other thread exists.
-    unsafe { libmimalloc_sys::mi_option_set(PURGE_DECOMMITS, 0) }
+    // SAFETY: an integer option's default, set before any other thread exists.
+    unsafe { libmimalloc_sys::mi_option_set_default(PURGE_DECOMMITS, 0) }
 }

@@ -93,7 +93,10 @@ fn deviate_in_place(
         }
     }
     let diagonal: Vec<Option<&mut [f64]>> = match diagonal {
-        Some(diagonal) => diagonal.chunks_mut(COLUMNS_PER_TASK).map(Some).collect(),
+        Some(diagonal) => {
+            assert_eq!(diagonal.len(), d, "one square sum per coordinate");
+            diagonal.chunks_mut(COLUMNS_PER_TASK).map(Some).collect()
+        }
         None => (0..blocks).map(|_| None).collect(),
     };
     let partials: Vec<Vec<f64>> = pieces

@@ -20,13 +20,17 @@ use crate::{DescentOptions, Dynamic};
 pub const OVERHEAD_VECTORS: u64 = 4;
 
 /// Copies of a chunk of per-sample gradients alive at once: the objective's rows, their
-/// deviations from ∇L, and for exact Tr(HΣ) the rows again and their HVPs.
+/// deviations from ∇L, and for exact Tr(HΣ) the rows again and their HVPs. (Since 2026-12-05
+/// the deviations overwrite the rows; the count is kept as a bound, not measured again.)
 const CHUNK_COPIES: u64 = 4;
 
 /// Copies of a chunk of per-sample gradients alive while [`crate::noise_statistics`] streams
 /// them: the objective's rows on the device (f32 there) and on the host, their deviations
 /// from ∇L, and the network's per-row working memory. Measured on a D = 9.4 M MLP: peak RSS
-/// grew by 2.0–3.4 D-vectors per row (3 copies let a 4 GB budget peak at 4.5 GB).
+/// grew by 2.0–3.4 D-vectors per row (3 copies let a 4 GB budget peak at 4.5 GB). Since
+/// 2026-12-05 the deviations overwrite the rows, and each row's products along the directions
+/// are summed per block of 4,096 columns first (1 + k numbers a block, about 0.07 D-vectors a
+/// row with k = 20); 4 is kept as a bound, not measured again.
 const STREAM_COPIES: u64 = 4;
 
 /// D-vectors [`crate::noise_statistics`] holds besides its chunk: the shift ∇L, the running

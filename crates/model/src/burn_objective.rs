@@ -635,8 +635,11 @@ impl<B: Backend> BurnObjective<B> {
         match data.as_slice::<f32>() {
             Ok(values) => self.write_rows(theta, values, out),
             Err(_) => {
-                let values = data.convert::<f64>();
-                self.write_rows(theta, values.as_slice::<f64>().expect("f64"), out)
+                let values = data
+                    .convert::<f64>()
+                    .into_vec::<f64>()
+                    .expect("float tensor");
+                self.write_rows(theta, &values, out)
             }
         }
     }
@@ -650,7 +653,10 @@ impl<B: Backend> BurnObjective<B> {
         out: &mut [f64],
     ) {
         let shapes = self.arch.params();
-        let tensors = tensor_rows(theta, by_tensor, out.len() / self.dim);
+        let n = out.len() / self.dim;
+        assert_eq!(by_tensor.len(), n * self.dim, "one gradient of θ per row");
+        assert_eq!(theta.len(), shapes.len(), "one leaf per parameter tensor");
+        let tensors = tensor_rows(theta, by_tensor, n);
         for (i, row) in out.chunks_exact_mut(self.dim).enumerate() {
             for ((columns, grads), (_, shape)) in tensors.iter().zip(&shapes) {
                 let len = columns.len();

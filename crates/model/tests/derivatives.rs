@@ -425,6 +425,38 @@ fn per_sample_gradients_are_each_samples_gradient() {
     }
 }
 
+/// In f32 the per-sample rows come back in the device's precision and are reordered straight
+/// into place (convolution weights moved back to PyTorch's layout on the way): each row is that
+/// sample's gradient by the batched one-hot weighted gradient, to f32's rounding, in blocks of
+/// any size.
+#[test]
+fn per_sample_gradients_in_f32_are_each_samples_gradient() {
+    let (cnn, features, classes) = small_cnn();
+    for (name, arch, features, classes) in [
+        ("cnn", cnn, features, classes),
+        ("lenet", ArchSpec::Lenet, 784, 10),
+    ] {
+        let mut obj = classification(arch.clone(), features, classes, 6, Precision::F32);
+        let (n, d) = (obj.n_samples(), obj.dim());
+        let theta = arch.init(Init::PyTorch, 4);
+        let own: Vec<Vec<f64>> = (0..n)
+            .map(|i| {
+                let one_hot: Vec<f64> = (0..n).map(|j| f64::from(u8::from(i == j))).collect();
+                obj.as_dyn().weighted_grad(&theta, &one_hot)
+            })
+            .collect();
+        for block in [1, 4, n] {
+            obj = obj.with_samples_per_block(block);
+            let rows = obj.as_dyn().per_sample_grads(&theta);
+            assert_eq!(rows.len(), n * d, "{name}");
+            for (i, row) in rows.chunks(d).enumerate() {
+                let err = rel_err(row, &own[i]);
+                assert!(err < 1e-5, "{name}, blocks of {block}, sample {i}: {err:e}");
+            }
+        }
+    }
+}
+
 /// The gradient, the per-sample gradients and the exact diag(H) have the same bits on 1, 2 and 3
 /// threads: blocks of per-sample copies follow the thread count only where the results do not
 /// depend on the blocks (the per-sample rows).

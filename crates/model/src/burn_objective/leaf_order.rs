@@ -70,6 +70,7 @@ pub(super) fn reorder_tensor<S: Copy + Sync, T: Send>(
     direction: Direction,
     map: &(impl Fn(S) -> T + Sync),
 ) {
+    assert_eq!(from.len(), to.len(), "a tensor's values and their place");
     match *shape {
         [out, inputs, kh, kw] => transpose_outer(from, to, [out, inputs, kh * kw], direction, map),
         _ => to
