@@ -398,12 +398,7 @@ fn per_sample_gradients_are_each_samples_gradient() {
     for (name, mut obj) in objectives {
         let (n, d) = (obj.n_samples(), obj.dim());
         let theta = obj.arch().init(Init::PyTorch, 4);
-        let own: Vec<Vec<f64>> = (0..n)
-            .map(|i| {
-                let one_hot: Vec<f64> = (0..n).map(|j| f64::from(u8::from(i == j))).collect();
-                obj.as_dyn().weighted_grad(&theta, &one_hot)
-            })
-            .collect();
+        let own = each_samples_gradient(obj.as_dyn(), &theta);
         for block in [1, 4, n] {
             obj = obj.with_samples_per_block(block);
             let rows = obj.as_dyn().per_sample_grads_range(&theta, 1, n - 1);
@@ -425,6 +420,17 @@ fn per_sample_gradients_are_each_samples_gradient() {
     }
 }
 
+/// Each sample's gradient by the batched path: the gradient weighted by a one-hot w.
+fn each_samples_gradient(obj: &dyn Objective, theta: &[f64]) -> Vec<Vec<f64>> {
+    let n = obj.n_samples();
+    (0..n)
+        .map(|i| {
+            let one_hot: Vec<f64> = (0..n).map(|j| f64::from(u8::from(i == j))).collect();
+            obj.weighted_grad(theta, &one_hot)
+        })
+        .collect()
+}
+
 /// In f32 the per-sample rows come back in the device's precision and are reordered straight
 /// into place (convolution weights moved back to PyTorch's layout on the way): each row is that
 /// sample's gradient by the batched one-hot weighted gradient, to f32's rounding, in blocks of
@@ -439,12 +445,7 @@ fn per_sample_gradients_in_f32_are_each_samples_gradient() {
         let mut obj = classification(arch.clone(), features, classes, 6, Precision::F32);
         let (n, d) = (obj.n_samples(), obj.dim());
         let theta = arch.init(Init::PyTorch, 4);
-        let own: Vec<Vec<f64>> = (0..n)
-            .map(|i| {
-                let one_hot: Vec<f64> = (0..n).map(|j| f64::from(u8::from(i == j))).collect();
-                obj.as_dyn().weighted_grad(&theta, &one_hot)
-            })
-            .collect();
+        let own = each_samples_gradient(obj.as_dyn(), &theta);
         for block in [1, 4, n] {
             obj = obj.with_samples_per_block(block);
             let rows = obj.as_dyn().per_sample_grads(&theta);
