@@ -53,8 +53,11 @@ use rand::{Rng, SeedableRng};
 use serde_json::json;
 
 mod common;
+#[path = "common/env.rs"]
+mod env;
 #[path = "common/images.rs"]
 mod images;
+use env::env_count;
 #[path = "common/timing.rs"]
 mod timing;
 use timing::{least, median, run_times, timed};
@@ -82,13 +85,6 @@ fn per_sample_rows(net: &str, n: usize) -> usize {
         "lenet" => n,
         _ => n.min(16),
     }
-}
-
-fn env_count(name: &str, default: usize) -> usize {
-    std::env::var(name).map_or(default, |v| {
-        v.parse()
-            .unwrap_or_else(|_| panic!("{name}={v}: not a whole number"))
-    })
 }
 
 /// The objective of `arch` on `data` in f32 on `backend`, on a GPU in as few blocks as its

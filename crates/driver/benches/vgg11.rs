@@ -13,6 +13,9 @@ use rand::{Rng, SeedableRng};
 #[path = "common/images.rs"]
 mod images;
 use images::images;
+#[path = "common/env.rs"]
+mod env;
+use env::env_count;
 #[path = "common/timing.rs"]
 mod timing;
 use serde_json::{json, Value};
@@ -50,6 +53,13 @@ fn timings(arch: ArchSpec, data: &Dataset) -> [(f64, f64); 3] {
             obj.hvp(&theta, &v);
         }),
     ]
+}
+
+/// `name`'s count ([`env_count`]); 0 stops the bench naming the variable (no images to time).
+fn positive_count(name: &str, default: usize) -> usize {
+    let count = env_count(name, default);
+    assert!(count > 0, "{name}=0: at least one image");
+    count
 }
 
 /// Per-sample gradients per chunk of [`per_sample_timings`]' Σ statistics.
@@ -130,7 +140,7 @@ fn op_type(op: &Op) -> String {
 
 fn main() {
     allocator::purge_lazily();
-    let n: usize = std::env::var("CURVSCOPE_VGG_N").map_or(100, |v| v.parse().expect("a count"));
+    let n = positive_count("CURVSCOPE_VGG_N", 100);
     let threads = rayon::current_num_threads();
     println!("vgg11, N = {n}, f32, {threads} rayon threads ({REPS} runs after a warm-up)");
     let report = if std::env::var("CURVSCOPE_VGG_PROFILE").is_ok_and(|v| v == "1") {
@@ -140,8 +150,7 @@ fn main() {
         let [_, grad, hvp] = timings(arch, &images(n, [3, 32, 32], 0));
         println!("gradient  median {:.3} s  min {:.3} s", grad.0, grad.1);
         println!("HVP       median {:.3} s  min {:.3} s", hvp.0, hvp.1);
-        let m: usize =
-            std::env::var("CURVSCOPE_VGG_PER_SAMPLE").map_or(16, |v| v.parse().expect("a count"));
+        let m = positive_count("CURVSCOPE_VGG_PER_SAMPLE", 16);
         let [rows, stats] = per_sample_timings(m);
         println!(
             "{m} per-sample gradients     median {:.3} s  min {:.3} s",
