@@ -18,6 +18,9 @@
 //! Hutch++'s sketch and SLQ's Rademacher probes), so give independent estimates different
 //! seeds, as curvscope-metrics' `purpose_seed` does.
 
+// Every public item is documented: CI's clippy (`-D warnings`) keeps it so.
+#![warn(missing_docs)]
+
 mod dense;
 mod density;
 mod eigen;

@@ -42,8 +42,11 @@ pub enum Probes {
     /// The rule is relative, so a trace near 0 (an indefinite Hessian's, say) never meets it
     /// and the run draws all `max` probes: `max` is the budget, not a formality.
     Until {
+        /// The relative standard error to reach.
         rel_stderr: f64,
+        /// Probes drawn between tests of the rule.
         block: usize,
+        /// The most probes drawn, whether the rule is met or not.
         max: usize,
     },
 }

@@ -9,11 +9,15 @@ const Z95: f64 = 1.959_963_984_540_054;
 /// A success rate k/n with its 95% Wilson score interval [low, high].
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SuccessRate {
+    /// k.
     pub successes: u64,
+    /// n.
     pub trials: u64,
     /// k/n.
     pub rate: f64,
+    /// The interval's lower end.
     pub low: f64,
+    /// The interval's upper end.
     pub high: f64,
 }
 

@@ -73,6 +73,9 @@
 //! assert!((keskar.normalised - (4e-3 + 4e-6) / 2.0 * 100.0).abs() < 1e-10);
 //! ```
 
+// Every public item is documented: CI's clippy (`-D warnings`) keeps it so.
+#![warn(missing_docs)]
+
 mod binomial;
 mod covariance;
 mod dynamics;

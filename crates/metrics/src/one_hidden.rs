@@ -69,9 +69,13 @@ pub fn clipped_square_gauss_newton(grads: &DMatrix<f64>, losses: &[f64]) -> DMat
 /// L, Tr(H), Tr(Σ) and Tr(HΣ) of the fixed-output net at one θ.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClippedSquareTraces {
+    /// L(θ).
     pub loss: f64,
+    /// Tr(H).
     pub trace_h: f64,
+    /// Tr(Σ).
     pub trace_sigma: f64,
+    /// Tr(HΣ).
     pub trace_h_sigma: f64,
 }
 

@@ -54,6 +54,7 @@ pub struct Reading {
     pub curvature: String,
     /// The bound against the measured ratio.
     pub conclusion: String,
+    /// The reading as a value, for tables and tests.
     pub verdict: Verdict,
 }
 

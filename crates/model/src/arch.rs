@@ -506,7 +506,10 @@ pub enum Init {
     #[serde(rename = "pytorch", alias = "py-torch")]
     PyTorch,
     /// Every parameter N(0, std²); the paper uses std = 0.02.
-    Normal { std: f64 },
+    Normal {
+        /// The standard deviation.
+        std: f64,
+    },
 }
 
 impl ArchSpec {

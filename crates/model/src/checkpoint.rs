@@ -191,11 +191,16 @@ pub struct Checkpoint {
 pub enum CheckpointError {
     /// A checkpoint file does not exist.
     #[error("{path}: no such file (a checkpoint folder holds {MODEL_FILE} and {META_FILE})")]
-    MissingFile { path: PathBuf },
+    MissingFile {
+        /// The file that is not there.
+        path: PathBuf,
+    },
     /// A file could not be read or written.
     #[error("{path}: cannot read or write")]
     Io {
+        /// The file at fault.
         path: PathBuf,
+        /// What the operating system said.
         source: std::io::Error,
     },
     /// A checkpoint file could not be written ([`write_atomic`]'s message names it).
@@ -205,21 +210,30 @@ pub enum CheckpointError {
     /// architecture, or has a field of the wrong type (the message names it).
     #[error("{path}: invalid checkpoint metadata")]
     Json {
+        /// The file at fault.
         path: PathBuf,
+        /// What the JSON parser said (it names the field).
         source: serde_json::Error,
     },
     /// `model.safetensors` is truncated or not a safetensors file. The safetensors crate's
     /// reason is kept as text: as an error source it would print its own cause twice
     /// ("invalid JSON in header: E: E").
     #[error("{path}: not a valid safetensors file: {reason}")]
-    Format { path: PathBuf, reason: String },
+    Format {
+        /// The file at fault.
+        path: PathBuf,
+        /// What the safetensors crate said.
+        reason: String,
+    },
     /// A tensor's data, by the offsets in the header, runs past the end of the file.
     #[error(
         "{path}: not a valid safetensors file: tensor `{tensor}` ends at byte {end} of the \
          data, but the file holds only {available} bytes of data (truncated?)"
     )]
     DataPastEnd {
+        /// The file at fault.
         path: PathBuf,
+        /// The tensor at fault, by its name in the file.
         tensor: String,
         /// End of the tensor's data, from the start of the data section.
         end: u64,
@@ -232,9 +246,13 @@ pub enum CheckpointError {
          takes {needed} bytes, but its data_offsets span {span}"
     )]
     SizeMismatch {
+        /// The file at fault.
         path: PathBuf,
+        /// The tensor at fault, by its name in the file.
         tensor: String,
+        /// Its dtype in the header.
         dtype: String,
+        /// Its shape in the header.
         shape: Vec<u64>,
         /// Bytes its dtype and shape take.
         needed: u64,
@@ -244,19 +262,36 @@ pub enum CheckpointError {
     /// The header names a tensor twice (a file patched by hand): which of the two holds θ
     /// would be a guess.
     #[error("{path}: not a valid safetensors file: its header names tensor `{tensor}` twice")]
-    RepeatedTensor { path: PathBuf, tensor: String },
+    RepeatedTensor {
+        /// The file at fault.
+        path: PathBuf,
+        /// The tensor, by its name in the file.
+        tensor: String,
+    },
     /// A tensor of the architecture is absent.
     #[error("{path}: missing tensor `{tensor}`")]
-    MissingTensor { path: PathBuf, tensor: String },
+    MissingTensor {
+        /// The file at fault.
+        path: PathBuf,
+        /// The tensor, by its name in the file.
+        tensor: String,
+    },
     /// The file holds a tensor the architecture does not have.
     #[error(
         "{path}: unexpected tensor `{tensor}` (not a parameter of the architecture in {META_FILE})"
     )]
-    ExtraTensor { path: PathBuf, tensor: String },
+    ExtraTensor {
+        /// The file at fault.
+        path: PathBuf,
+        /// The tensor, by its name in the file.
+        tensor: String,
+    },
     /// A tensor has the wrong shape.
     #[error("{path}: tensor `{tensor}` has shape {found:?}, expected {expected:?}")]
     Shape {
+        /// The file at fault.
         path: PathBuf,
+        /// The tensor at fault, by its name in the file.
         tensor: String,
         /// Shape from the architecture.
         expected: Vec<usize>,
@@ -266,7 +301,9 @@ pub enum CheckpointError {
     /// A tensor is not F32/F64, or not of the same dtype as the first tensor.
     #[error("{path}: tensor `{tensor}` has dtype {found}, expected {expected}")]
     Dtype {
+        /// The file at fault.
         path: PathBuf,
+        /// The tensor at fault, by its name in the file.
         tensor: String,
         /// What was accepted.
         expected: String,
@@ -276,20 +313,26 @@ pub enum CheckpointError {
     /// A tensor holds NaN or ±∞ (or, when saving as F32, a value beyond f32's range).
     #[error("{path}: tensor `{tensor}` has non-finite value {value} at flat index {index}")]
     NonFinite {
+        /// The file at fault.
         path: PathBuf,
+        /// The tensor at fault, by its name in the file.
         tensor: String,
         /// First bad index within the tensor, row-major.
         index: usize,
+        /// The value found there.
         value: f64,
     },
     /// A buffer that cannot be negative (batch norm's `running_var`, a count) is: `1/√(var+ε)`
     /// would be NaN and every number computed from it meaningless.
     #[error("{path}: tensor `{tensor}` has negative value {value} at flat index {index} (a {what} is ≥ 0)")]
     Negative {
+        /// The file at fault.
         path: PathBuf,
+        /// The tensor at fault, by its name in the file.
         tensor: String,
         /// First bad index within the tensor, row-major.
         index: usize,
+        /// The value found there.
         value: f64,
         /// What the tensor holds: "variance" or "count".
         what: &'static str,
@@ -298,7 +341,9 @@ pub enum CheckpointError {
     /// is infinite there, and every loss NaN.
     #[error("{path}: tensor `{tensor}` is 0 at flat index {index} and its batch-norm layer's `eps` is 0, so 1/√(var+ε) is infinite (PyTorch's default eps is 1e-5)")]
     ZeroVariance {
+        /// The file at fault.
         path: PathBuf,
+        /// The tensor at fault, by its name in the file.
         tensor: String,
         /// First zero index within the tensor.
         index: usize,

@@ -23,6 +23,7 @@ pub enum DataError {
     /// More examples were requested than the file holds.
     #[error("{path}: {requested} examples requested, only {available} available")]
     NotEnough {
+        /// The file at fault.
         path: PathBuf,
         /// Examples requested.
         requested: usize,
@@ -32,6 +33,7 @@ pub enum DataError {
     /// A text data file could not be read or parsed.
     #[error("{path}: {message}")]
     Parse {
+        /// The file at fault.
         path: PathBuf,
         /// What is wrong, with the line number where there is one.
         message: String,

@@ -19,12 +19,15 @@ pub enum IdxError {
     /// The file could not be opened or decompressed (a truncated gzip stream lands here).
     #[error("{path}: cannot read")]
     Io {
+        /// The file at fault.
         path: PathBuf,
+        /// What the operating system or the decoder said.
         source: std::io::Error,
     },
     /// The file is shorter than its header.
     #[error("{path}: file has {found} bytes, shorter than the {expected}-byte IDX header")]
     ShortHeader {
+        /// The file at fault.
         path: PathBuf,
         /// Header length in bytes.
         expected: usize,
@@ -34,6 +37,7 @@ pub enum IdxError {
     /// The magic number is not the expected one (e.g. a labels file given as images).
     #[error("{path}: IDX magic number {found}, expected {expected}")]
     Magic {
+        /// The file at fault.
         path: PathBuf,
         /// Expected magic.
         expected: u32,
@@ -43,6 +47,7 @@ pub enum IdxError {
     /// The image dimensions are not the expected ones.
     #[error("{path}: images are {found:?} pixels, expected {expected:?}")]
     Dimensions {
+        /// The file at fault.
         path: PathBuf,
         /// Expected (rows, cols).
         expected: (usize, usize),
@@ -52,6 +57,7 @@ pub enum IdxError {
     /// The payload length does not match what the header promises.
     #[error("{path}: {found} bytes after decompression, header promises exactly {expected}")]
     Length {
+        /// The file at fault.
         path: PathBuf,
         /// Header length plus count × item size.
         expected: u64,

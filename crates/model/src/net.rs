@@ -33,7 +33,9 @@ pub const FIXED_OUTPUT_DELTA: f64 = 1e-3;
 /// for the toy.
 #[derive(Clone, Debug)]
 pub struct Batch<B: Backend> {
+    /// The inputs, as the first layer reads them.
     pub x: Tensor<B, 2>,
+    /// The targets, one row a sample.
     pub target: Tensor<B, 2>,
 }
 

@@ -19,15 +19,19 @@ pub enum NpzError {
     /// The file could not be opened, is not a zip archive, or an array could not be decoded.
     #[error("{path}: {what}")]
     Io {
+        /// The file at fault.
         path: PathBuf,
         /// What was being read.
         what: String,
+        /// What the operating system or the decoder said.
         source: std::io::Error,
     },
     /// An array's `.npy` header says it is longer than the array's entry in the archive.
     #[error("{path}: array `{array}` claims a {claimed}-byte header, but its entry holds only {available} bytes")]
     Truncated {
+        /// The file at fault.
         path: PathBuf,
+        /// The array, by its name in the archive.
         array: &'static str,
         /// Header end, by the header's length field.
         claimed: u64,
@@ -38,11 +42,18 @@ pub enum NpzError {
     #[error(
         "{path}: no array `{array}` (expected `x` and `y`, as written by np.savez(path, x=x, y=y))"
     )]
-    MissingArray { path: PathBuf, array: &'static str },
+    MissingArray {
+        /// The file at fault.
+        path: PathBuf,
+        /// The array missing.
+        array: &'static str,
+    },
     /// An array has an unsupported dtype.
     #[error("{path}: array `{array}` has dtype {found}, expected {expected}")]
     Dtype {
+        /// The file at fault.
         path: PathBuf,
+        /// The array, by its name in the archive.
         array: &'static str,
         /// The dtype found, in NumPy notation.
         found: String,
@@ -52,7 +63,9 @@ pub enum NpzError {
     /// An array has the wrong number of dimensions, no samples, or is stored in Fortran order.
     #[error("{path}: array `{array}` has shape {found:?}{fortran}, expected {expected}", fortran = if *fortran_order { " (Fortran order)" } else { "" })]
     Shape {
+        /// The file at fault.
         path: PathBuf,
+        /// The array, by its name in the archive.
         array: &'static str,
         /// Its shape.
         found: Vec<u64>,
@@ -64,6 +77,7 @@ pub enum NpzError {
     /// `x` and `y` disagree on N.
     #[error("{path}: `x` has {n_x} samples but `y` has {n_y}")]
     CountMismatch {
+        /// The file at fault.
         path: PathBuf,
         /// First dimension of `x`.
         n_x: u64,
@@ -73,9 +87,11 @@ pub enum NpzError {
     /// A label is negative or not below the number of classes.
     #[error("{path}: `y[{index}]` = {label} is not a class in 0..{n_classes}")]
     Label {
+        /// The file at fault.
         path: PathBuf,
         /// Sample index.
         index: usize,
+        /// The label found there.
         label: i64,
         /// Number of classes.
         n_classes: usize,
@@ -83,9 +99,11 @@ pub enum NpzError {
     /// `x` holds a NaN or an infinity.
     #[error("{path}: `x` has non-finite value {value} at flat index {index}")]
     NonFinite {
+        /// The file at fault.
         path: PathBuf,
         /// First bad flat (row-major) index.
         index: usize,
+        /// The value found there.
         value: f64,
     },
 }

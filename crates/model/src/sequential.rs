@@ -96,45 +96,62 @@ fn leaky_slope() -> f64 {
 pub enum Op {
     /// `nn.Conv2d(in, out, kernel, stride, padding, bias)`; `in` is inferred.
     Conv2d {
+        /// Output channels.
         out: usize,
+        /// Kernel height and width.
         kernel: Size2,
+        /// Step between windows (default 1).
         #[serde(default = "one")]
         stride: Size2,
+        /// Zeros added on each side (default 0).
         #[serde(default = "zero")]
         padding: Size2,
+        /// Whether the layer has a bias (default true).
         #[serde(default = "yes")]
         bias: bool,
     },
     /// `nn.Linear(in, out, bias)`; `in` is inferred.
     Linear {
+        /// Output features.
         out: usize,
+        /// Whether the layer has a bias (default true).
         #[serde(default = "yes")]
         bias: bool,
     },
     /// `nn.MaxPool2d(kernel, stride = kernel, padding)`.
     Maxpool2d {
+        /// Window height and width.
         kernel: Size2,
+        /// Step between windows (default: the kernel).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         stride: Option<Size2>,
+        /// Slots added on each side that are never the maximum, as PyTorch's −∞ (default 0).
         #[serde(default = "zero")]
         padding: Size2,
     },
     /// `nn.AvgPool2d(kernel, stride = kernel, padding)` (counting the padding, PyTorch's default).
     Avgpool2d {
+        /// Window height and width.
         kernel: Size2,
+        /// Step between windows (default: the kernel).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         stride: Option<Size2>,
+        /// Zeros added on each side, counted in each mean (default 0).
         #[serde(default = "zero")]
         padding: Size2,
     },
     /// `nn.AdaptiveAvgPool2d(output)`.
-    AdaptiveAvgpool2d { output: Size2 },
+    AdaptiveAvgpool2d {
+        /// Output height and width.
+        output: Size2,
+    },
     /// `nn.Flatten()`: `[C, H, W]` → `[C·H·W]`, channel-major.
     Flatten,
     /// `nn.ReLU()`.
     Relu,
     /// `nn.LeakyReLU(negative_slope)`.
     LeakyRelu {
+        /// Slope for negative inputs (default 0.01).
         #[serde(default = "leaky_slope")]
         negative_slope: f64,
     },
@@ -144,22 +161,28 @@ pub enum Op {
     Sigmoid,
     /// `nn.Dropout(p)`: the identity, since curvature is analysed in eval mode.
     Dropout {
+        /// The drop probability, kept only to read PyTorch's spec: it changes nothing here.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         p: Option<f64>,
     },
     /// `nn.BatchNorm1d(features, eps)` in eval mode: γ, β are parameters, the running
     /// statistics constants.
     Batchnorm1d {
+        /// Added to the running variance before its square root (default 1e-5).
         #[serde(default = "batchnorm_eps")]
         eps: f64,
     },
     /// `nn.BatchNorm2d(channels, eps)` in eval mode.
     Batchnorm2d {
+        /// Added to the running variance before its square root (default 1e-5).
         #[serde(default = "batchnorm_eps")]
         eps: f64,
     },
     /// A nested `nn.Sequential` (or named submodule): its layers' names are prefixed by its own.
-    Group { layers: Vec<Layer> },
+    Group {
+        /// Its layers, in order.
+        layers: Vec<Layer>,
+    },
 }
 
 // `name` beside the flattened, tagged `Op`: serde cannot deny unknown fields through
@@ -198,7 +221,14 @@ fn is_module_name(name: &str) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
     /// `[C, H, W]` feature maps.
-    Maps { c: usize, h: usize, w: usize },
+    Maps {
+        /// Channels.
+        c: usize,
+        /// Height.
+        h: usize,
+        /// Width.
+        w: usize,
+    },
     /// `[F]` features.
     Flat(usize),
 }
