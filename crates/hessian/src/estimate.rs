@@ -61,6 +61,14 @@ impl Estimate {
     /// Mean and standard error (sample standard deviation / √M) of M ≥ 2 i.i.d. samples
     /// drawn from `seed`, summed in index order so the result is bit-reproducible.
     ///
+    /// ```
+    /// use curvscope_hessian::Estimate;
+    /// let e = Estimate::from_samples(&[1.0, 2.0, 3.0, 4.0], 7);
+    /// // mean 2.5; sample variance (2.25 + 0.25 + 0.25 + 2.25)/3 = 5/3, over √4
+    /// assert_eq!((e.value, e.probes, e.seed), (2.5, 4, Some(7)));
+    /// assert!((e.stderr - (5.0f64 / 3.0).sqrt() / 2.0).abs() < 1e-15);
+    /// ```
+    ///
     /// # Panics
     /// If fewer than 2 samples are given (no standard error exists).
     pub fn from_samples(samples: &[f64], seed: u64) -> Self {

@@ -203,6 +203,8 @@ pub fn noise_statistics<O: Objective + ?Sized>(
 
 /// diag(Σ) at θ, exactly, from one streamed pass over the per-sample gradients (the
 /// [`NoiseStatistics::diagonal`] of [`noise_statistics`]).
+///
+/// Example: see the crate-level documentation.
 pub fn covariance_diagonal<O: Objective + ?Sized>(objective: &O, theta: &[f64]) -> Vec<f64> {
     noise_statistics(objective, theta, &[], CHUNK).diagonal
 }

@@ -288,6 +288,13 @@ pub fn low_rank_noise(pairs: &Eigenpairs, trace: f64, rng: &mut ChaCha8Rng) -> V
 /// M-SGD Gaussian weights (Wu et al. 2020, Algorithm 1): W = 1/N + (I − 11ᵀ/N)ε/√(bN),
 /// ε ~ N(0, I_N) ([`centred_gaussian_weights`]). Then Σ_i W_i g_i − ∇L = Σ_i ε_i(g_i − ḡ)/√(bN)
 /// has covariance exactly Σ/b, SGD's, at the cost of one weighted backward pass.
+///
+/// ```
+/// use rand::SeedableRng;
+/// let w = curvscope_metrics::msgd_gaussian_weights(4, 2, &mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
+/// // The noise is centred: the weights sum to 1, so Σ_i W_i g_i = ∇L + Σ_i ε_i(g_i − ḡ)/√(bN).
+/// assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+/// ```
 pub fn msgd_gaussian_weights(n: usize, b: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
     let scale = 1.0 / ((b * n) as f64).sqrt();
     centred_gaussian_weights(n, scale, rng)
@@ -300,6 +307,12 @@ pub fn msgd_gaussian_weights(n: usize, b: usize, rng: &mut ChaCha8Rng) -> Vec<f6
 /// i.e. each sample joins the batch with probability b/N and the sum is divided by the
 /// expected size b. E\[W_i\] = 1/N, so Σ_i W_i g_i is unbiased; its noise has covariance
 /// Σ_i Var(W_i) g_i g_iᵀ = (1 − b/N)·F/b with the *uncentred* F = (1/N) Σ_i g_i g_iᵀ = Σ + ḡḡᵀ.
+///
+/// ```
+/// use rand::SeedableRng;
+/// let w = curvscope_metrics::msgd_bernoulli_weights(10, 5, &mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
+/// assert!(w.iter().all(|&w| w == 0.0 || w == 0.2)); // out of the batch, or in it: 1/b
+/// ```
 ///
 /// # Panics
 /// If b > N.
@@ -318,6 +331,18 @@ pub fn msgd_bernoulli_weights(n: usize, b: usize, rng: &mut ChaCha8Rng) -> Vec<f
 
 /// M-SGD Fisher weights (Wu et al. 2020): W = 1/N + ε/√(bN), ε ~ N(0, I_N), uncentred, so the
 /// noise Σ_i ε_i g_i/√(bN) has covariance F/b, F = (1/N) Σ_i g_i g_iᵀ = Σ + ḡḡᵀ.
+///
+/// ```
+/// use rand::SeedableRng;
+/// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+/// // With N = 2 and b = 2, W_0 − 1/N has variance 1/(bN) = 0.25; 4,000 draws see it within
+/// // four standard errors (each √(2·0.25²/4000) = 0.0056).
+/// let draws = 4000;
+/// let second_moment = (0..draws)
+///     .map(|_| (curvscope_metrics::msgd_fisher_weights(2, 2, &mut rng)[0] - 0.5).powi(2))
+///     .sum::<f64>() / draws as f64;
+/// assert!((second_moment - 0.25).abs() < 4.0 * 0.0056, "{second_moment}");
+/// ```
 pub fn msgd_fisher_weights(n: usize, b: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
     let scale = 1.0 / ((b * n) as f64).sqrt();
     isotropic_noise(scale, n, rng)
@@ -330,6 +355,12 @@ pub fn msgd_fisher_weights(n: usize, b: usize, rng: &mut ChaCha8Rng) -> Vec<f64>
 /// with replacement, W = 1/N + (1/b) Σ_j z_j e_{s_j}, z ~ N(0, I_b). Given the samples the noise
 /// (1/b) Σ_j z_j g_{s_j} has covariance (1/b²) Σ_j g_{s_j} g_{s_j}ᵀ, whose mean over the draw is
 /// F/b exactly, as for [`msgd_fisher_weights`].
+///
+/// ```
+/// use rand::SeedableRng;
+/// let w = curvscope_metrics::msgd_fisher_b_weights(10, 3, &mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
+/// assert!(w.iter().filter(|&&w| w != 0.1).count() <= 3); // noise on b samples at most
+/// ```
 pub fn msgd_fisher_b_weights(n: usize, b: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
     let samples = minibatch_indices(n, b, true, rng);
     gaussian_noise_on(n, &samples, |z| z / b as f64, rng)
@@ -442,6 +473,8 @@ pub fn fixed_trace_variances(diagonal: &[f64], trace: f64) -> Vec<f64> {
 /// GLD const and dynamic).
 /// The per-sample gradients stream `chunk` at a time ([`crate::TrainingPlan`]); the result
 /// does not depend on it.
+///
+/// Example: see the crate-level documentation.
 pub fn isotropic_std<O: Objective + ?Sized>(
     objective: &O,
     theta: &[f64],

@@ -55,6 +55,9 @@
 //! let obj = Scaled(vec![1.0, 3.0]); // at θ = 1: g = (1, 3), ḡ = 2, Σ = 1, H = 2
 //! let stats = noise_statistics(&obj, &[1.0], &[vec![1.0]], 1);
 //! assert_eq!((stats.trace.value, stats.quadratic_forms[0]), (1.0, 1.0));
+//! assert_eq!(covariance_diagonal(&obj, &[1.0]), vec![1.0]);
+//! // GLD const's noise level √(Tr(Σ)/(b·D)) with b = 1
+//! assert_eq!(isotropic_std(&obj, &[1.0], 1, 1), 1.0);
 //! assert_eq!(trace_h_sigma_exact(&obj, &[1.0], 1).value, 2.0);
 //! let probed = trace_h_sigma_stochastic(&obj, &[1.0], 4000, 1, KnownTerms::default());
 //! assert!((probed.value - 2.0).abs() < 4.0 * probed.stderr);

@@ -321,6 +321,61 @@ pub struct Report {
 }
 
 /// Every quantity of the paper at θ: [`HessianSpectrum::compute`], then [`report_from_spectrum`].
+///
+/// On a quadratic whose H and Σ are known in closed form, ℓ_i(θ) = ½ Σ_j a_j (θ_j − x_ij)²:
+/// H = diag(a), g_i = a ⊙ (θ − x_i), and with mean(x) = θ = 0, Σ = (1/N) Σ_i g_i g_iᵀ.
+///
+/// ```
+/// use curvscope_metrics::{analyze_checkpoint, CurvatureOptions, ReportOptions};
+/// use curvscope_model::Objective;
+///
+/// struct Quadratic { a: [f64; 2], x: Vec<[f64; 2]> }
+/// impl Quadratic {
+///     fn g(&self, t: &[f64], x: &[f64; 2]) -> [f64; 2] {
+///         [self.a[0] * (t[0] - x[0]), self.a[1] * (t[1] - x[1])]
+///     }
+/// }
+/// impl Objective for Quadratic {
+///     fn dim(&self) -> usize { 2 }
+///     fn n_samples(&self) -> usize { self.x.len() }
+///     fn per_sample_losses(&self, t: &[f64]) -> Vec<f64> {
+///         let l = |x: &[f64; 2]| (0..2).map(|j| 0.5 * self.a[j] * (t[j] - x[j]).powi(2)).sum();
+///         self.x.iter().map(l).collect()
+///     }
+///     fn weighted_grad(&self, t: &[f64], w: &[f64]) -> Vec<f64> {
+///         let mut sum = vec![0.0; 2];
+///         for (x, w) in self.x.iter().zip(w) {
+///             sum.iter_mut().zip(self.g(t, x)).for_each(|(s, g)| *s += w * g);
+///         }
+///         sum
+///     }
+///     fn hvp(&self, _: &[f64], v: &[f64]) -> Vec<f64> { vec![self.a[0] * v[0], self.a[1] * v[1]] }
+///     fn per_sample_grads_range(&self, t: &[f64], start: usize, len: usize) -> Vec<f64> {
+///         self.x[start..start + len].iter().flat_map(|x| self.g(t, x)).collect()
+///     }
+/// }
+///
+/// // H = diag(4, 1); g_i = (∓4, 0), (0, ∓2), so Σ = diag(8, 2).
+/// let quadratic = Quadratic { a: [4.0, 1.0], x: vec![[1.0, 0.0], [-1.0, 0.0], [0.0, 2.0], [0.0, -2.0]] };
+/// let options = ReportOptions {
+///     sigma_top_k: 0,
+///     sharpness: None,
+///     curvature: CurvatureOptions { top_k: 1, ..CurvatureOptions::default() },
+///     ..ReportOptions::default()
+/// };
+/// let report = analyze_checkpoint(&quadratic, &[0.0, 0.0], &options);
+/// let close = |x: f64, y: f64| (x - y).abs() < 1e-12;
+/// assert!(close(report.hessian_eigenvalues[0], 4.0));
+/// assert!(close(report.trace_h.value, 5.0)); // λ₁ deflated, the rest probed: 4 + 1
+/// assert!(close(report.trace_sigma.value, 10.0));
+/// assert!(close(report.u_sigma_u[0], 8.0)); // u₁ = e₁
+/// assert!(close(report.trace_h_sigma.value, 34.0)); // 4·8 + 1·2
+/// assert!(close(report.isotropic_trace_h_sigma, 25.0)); // Tr(H)·Tr(Σ)/D = 5·10/2
+/// assert!(close(report.anisotropy_ratio.unwrap(), 1.36));
+/// let proposition = &report.proposition1;
+/// assert!(close(proposition.projection_coefficient.unwrap(), 1.0)); // 8·5/(4·10)
+/// assert!(close(proposition.bound.unwrap(), 1.28)); // â·λ₁²·D/Tr(H)² = 16·2/25
+/// ```
 pub fn analyze_checkpoint<O: Objective + ?Sized>(
     objective: &O,
     theta: &[f64],

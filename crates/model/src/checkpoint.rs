@@ -594,6 +594,8 @@ fn read_file(path: PathBuf) -> Result<(PathBuf, Vec<u8>), CheckpointError> {
 ///
 /// Every tensor's name, shape and dtype is checked before θ is allocated, so θ is never
 /// larger than the values the file holds, whatever size the architecture claims.
+///
+/// Example: see [`save_checkpoint`].
 pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint, CheckpointError> {
     let (meta_path, json) = read_file(dir.join(META_FILE))?;
     // A byte-order mark (some Windows editors write one) is no JSON; keys are checked

@@ -93,6 +93,11 @@ impl Sequential {
     /// LeNet ([`crate::ArchSpec::Lenet`]) as a sequential spec: the same tensors under the
     /// same names, computed by the general layers instead of LeNet's fused convolution +
     /// pooling (a cross-check of each against the other).
+    ///
+    /// ```
+    /// use curvscope_model::{sequential::Sequential, ArchSpec};
+    /// assert_eq!(ArchSpec::Sequential(Sequential::lenet()).params(), ArchSpec::Lenet.params());
+    /// ```
     pub fn lenet() -> Sequential {
         Sequential {
             input: vec![1, 28, 28],
@@ -125,6 +130,12 @@ impl Sequential {
     }
 
     /// The preset called `name` (`vgg11`), if there is one.
+    ///
+    /// ```
+    /// use curvscope_model::sequential::Sequential;
+    /// assert_eq!(Sequential::preset("vgg11"), Some(Sequential::vgg11()));
+    /// assert_eq!(Sequential::preset("vgg16"), None);
+    /// ```
     pub fn preset(name: &str) -> Option<Sequential> {
         match name {
             "vgg11" => Some(Sequential::vgg11()),
