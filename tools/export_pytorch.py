@@ -7,12 +7,13 @@
            normalize=([0.4914, 0.4822, 0.4465], [0.2470, 0.2435, 0.2616]))  # if trained so
 
 The model must be an nn.Sequential (nested nn.Sequential groups allowed) of Conv2d, Linear,
-MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, ReLU, LeakyReLU, Tanh, Sigmoid, Dropout,
-BatchNorm1d and BatchNorm2d; anything else is refused with the module's name. Tensors keep their
+MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, ReLU, LeakyReLU, Tanh, Sigmoid, GELU, SiLU,
+ELU, Softplus, Dropout, BatchNorm1d and BatchNorm2d; anything else is refused with the module's
+name. Tensors keep their
 state_dict names (torchvision's `features.0.weight` load unchanged); batch norm's running
 statistics are written too and are constants in curvscope (eval mode), not parameters.
 
-`python tools/export_pytorch.py --self-check` exports a net using every layer kind, reads the
+`python tools/export_pytorch.py --self-check` exports nets using every layer kind, reads the
 files back and checks them, and checks that unsupported modules are refused.
 """
 
@@ -120,7 +121,15 @@ def _layer(name, module, seen):
         return {"type": "leaky_relu", "negative_slope": module.negative_slope}
     if _is(module, nn.Dropout):
         return {"type": "dropout", "p": module.p}
-    simple = {nn.ReLU: "relu", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid"}
+    if _is(module, nn.GELU):
+        return {"type": "gelu", "approximate": module.approximate}
+    if _is(module, nn.ELU):
+        return {"type": "elu", "alpha": float(module.alpha)}
+    if _is(module, nn.Softplus):
+        check(module.beta > 0, f"beta={module.beta}: only beta > 0 is supported")
+        return {"type": "softplus", "beta": float(module.beta),
+                "threshold": float(module.threshold)}
+    simple = {nn.ReLU: "relu", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid", nn.SiLU: "silu"}
     if _is(module, *simple):
         return {"type": simple[type(module)]}
     if _is(module, nn.BatchNorm1d, nn.BatchNorm2d):
@@ -131,7 +140,8 @@ def _layer(name, module, seen):
     raise Unsupported(
         f"module `{name}` ({type(module).__name__}) cannot be expressed in curvscope "
         "(supported: Sequential, Conv2d, Linear, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, "
-        "Flatten, ReLU, LeakyReLU, Tanh, Sigmoid, Dropout, BatchNorm1d, BatchNorm2d)"
+        "Flatten, ReLU, LeakyReLU, Tanh, Sigmoid, GELU, SiLU, ELU, Softplus, Dropout, "
+        "BatchNorm1d, BatchNorm2d)"
     )
 
 
@@ -247,6 +257,19 @@ def every_layer_net():
         features=features, flatten=nn.Flatten(), classifier=classifier))
 
 
+def smooth_activations_net():
+    """A small net using every smooth activation beside tanh and sigmoid (GELU in both of its
+    forms, SiLU, ELU, Softplus), on [2, 6, 6] maps and on features."""
+    return nn.Sequential(
+        nn.Conv2d(2, 3, 3, padding=1), nn.GELU(), nn.Flatten(),
+        nn.Linear(108, 8), nn.GELU(approximate="tanh"),
+        nn.Linear(8, 8), nn.SiLU(),
+        nn.Linear(8, 8), nn.ELU(alpha=0.7),
+        nn.Linear(8, 8), nn.Softplus(beta=2.0, threshold=0.2),
+        nn.Linear(8, 4),
+    )
+
+
 class Residual(nn.Sequential):
     """x + layers(x): a subclass whose forward is not its base's (the self-check's refusals)."""
 
@@ -292,14 +315,21 @@ def _self_check():
                 assert "normalize: " in str(e), str(e)
             else:
                 raise AssertionError(f"normalize={bad} not refused")
-    kinds = json.dumps(arch)
+    smooth = architecture(smooth_activations_net(), (2, 6, 6))
+    assert smooth["layers"][1] == {"type": "gelu", "approximate": "none"}
+    assert smooth["layers"][4] == {"type": "gelu", "approximate": "tanh"}
+    assert smooth["layers"][8] == {"type": "elu", "alpha": 0.7}
+    assert smooth["layers"][10] == {"type": "softplus", "beta": 2.0, "threshold": 0.2}
+    kinds = json.dumps(arch) + json.dumps(smooth)
     for kind in ["conv2d", "linear", "maxpool2d", "avgpool2d", "adaptive_avgpool2d", "flatten",
-                 "relu", "leaky_relu", "tanh", "sigmoid", "dropout", "batchnorm1d",
-                 "batchnorm2d", "group"]:
+                 "relu", "leaky_relu", "tanh", "sigmoid", "gelu", "silu", "elu", "softplus",
+                 "dropout", "batchnorm1d", "batchnorm2d", "group"]:
         assert f'"type": "{kind}"' in kinds, kind
     assert arch["layers"][0]["name"] == "features" and arch["layers"][2]["name"] == "classifier"
     refusals = [
-        (nn.Sequential(nn.Linear(2, 2), nn.GELU()), "module `1` (GELU) cannot be expressed"),
+        (nn.Sequential(nn.Linear(2, 2), nn.Mish()), "module `1` (Mish) cannot be expressed"),
+        (nn.Sequential(nn.Linear(2, 2), nn.Softplus(beta=-1.0)),
+         "module `1` (Softplus): beta=-1.0: only beta > 0"),
         (nn.Sequential(nn.Sequential(nn.Conv2d(1, 2, 3, groups=1, dilation=2))),
          "module `0.0` (Conv2d): dilated convolutions"),
         (nn.Sequential(nn.BatchNorm1d(2, affine=False)), "module `0` (BatchNorm1d): affine=False"),

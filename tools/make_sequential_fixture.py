@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
-"""Writes crates/model/tests/data/sequential-pytorch: a sequential net using every layer kind
-curvscope supports (tools/export_pytorch.py's every_layer_net), exported by export_pytorch.py in
-float64, with batch norm's running statistics and affine parameters set away from their initial
-values, 8 random float32 images [3, 16, 16] with labels in 0..5, and what PyTorch computes in
-float64 in eval mode: logits, mean cross-entropy, its gradient and H·v (double backward) for a
-fixed random v. Run once with torch 2.x: `python tools/make_sequential_fixture.py`.
+"""Writes the sequential fixtures of crates/model/tests/data, each a net exported by
+export_pytorch.py in float64 with random inputs and what PyTorch computes for it in float64 in
+eval mode: logits, mean cross-entropy, its gradient and H·v (double backward) for a fixed random
+v. Run once with torch 2.x: `python tools/make_sequential_fixture.py [sequential|activations]`
+(both by default).
+
+- sequential-pytorch: every_layer_net (every layer kind but the smooth activations below), batch
+  norm's running statistics and affine parameters set away from their initial values, 8 random
+  float32 images [3, 16, 16] with labels in 0..5.
+- activations-pytorch: smooth_activations_net (GELU both ways, SiLU, ELU, Softplus), 16
+  standard normal float32 samples [2, 6, 6] with labels in 0..4.
 """
 
 import os
@@ -14,12 +19,33 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from export_pytorch import every_layer_net, export  # noqa: E402
+from export_pytorch import every_layer_net, export, smooth_activations_net  # noqa: E402
 
-OUT = os.path.join(os.path.dirname(__file__), "..", "crates/model/tests/data/sequential-pytorch")
+DATA = os.path.join(os.path.dirname(__file__), "..", "crates/model/tests/data")
 
 
-def main():
+def write(model, x, y, seed, out):
+    """Exports `model` (float64, eval mode) to `out` with `x`, `y` as data.npz and PyTorch's
+    values as expected.npz; returns the loss. Draws v after everything else, as it always has."""
+    export(model, tuple(x.shape[1:]), out, dtype=torch.float64, step=0, seed=seed,
+           note="made by tools/make_sequential_fixture.py with torch " + torch.__version__)
+    np.savez(os.path.join(out, "data.npz"), x=x.numpy(), y=y.numpy())
+    params = [p for p in model.parameters()]
+    theta = torch.cat([p.detach().reshape(-1) for p in params])
+    v = torch.randn(theta.numel(), dtype=torch.float64)
+    logits = model(x.double())
+    loss = torch.nn.functional.cross_entropy(logits, y)
+    grads = torch.autograd.grad(loss, params, create_graph=True)
+    grad = torch.cat([g.reshape(-1) for g in grads])
+    hvp = torch.autograd.grad(grad @ v, params)
+    hvp = torch.cat([h.reshape(-1) for h in hvp])
+    np.savez(os.path.join(out, "expected.npz"), theta=theta.numpy(),
+             logits=logits.detach().numpy(), loss=loss.detach().numpy(),
+             grad=grad.detach().numpy(), v=v.numpy(), hvp=hvp.numpy())
+    print(f"wrote {out}: D = {theta.numel()}, loss = {loss.item():.6f}")
+
+
+def sequential():
     torch.manual_seed(2019)
     model = every_layer_net().double()
     with torch.no_grad():
@@ -31,27 +57,25 @@ def main():
                 module.bias.uniform_(-0.5, 0.5)
                 module.num_batches_tracked.fill_(7)
     model.eval()
-    export(model, (3, 16, 16), OUT, dtype=torch.float64, step=0, seed=2019,
-           note="made by tools/make_sequential_fixture.py with torch " + torch.__version__)
-
     x = torch.rand(8, 3, 16, 16, dtype=torch.float32)
     y = torch.randint(0, 5, (8,), dtype=torch.int64)
-    np.savez(os.path.join(OUT, "data.npz"), x=x.numpy(), y=y.numpy())
+    write(model, x, y, 2019, os.path.join(DATA, "sequential-pytorch"))
 
-    params = [p for p in model.parameters()]
-    theta = torch.cat([p.detach().reshape(-1) for p in params])
-    v = torch.randn(theta.numel(), dtype=torch.float64)
-    logits = model(x.double())
-    loss = torch.nn.functional.cross_entropy(logits, y)
-    grads = torch.autograd.grad(loss, params, create_graph=True)
-    grad = torch.cat([g.reshape(-1) for g in grads])
-    hvp = torch.autograd.grad(grad @ v, params)
-    hvp = torch.cat([h.reshape(-1) for h in hvp])
-    np.savez(os.path.join(OUT, "expected.npz"), theta=theta.numpy(),
-             logits=logits.detach().numpy(), loss=loss.detach().numpy(),
-             grad=grad.detach().numpy(), v=v.numpy(), hvp=hvp.numpy())
-    print(f"wrote {OUT}: D = {theta.numel()}, loss = {loss.item():.6f}")
+
+def activations():
+    torch.manual_seed(2026)
+    model = smooth_activations_net().double().eval()
+    x = torch.randn(16, 2, 6, 6, dtype=torch.float32)
+    y = torch.randint(0, 4, (16,), dtype=torch.int64)
+    # Softplus(beta=2, threshold=0.2) is linear where 2z > 0.2: both branches must be taken.
+    z = model[:10](x.double())
+    linear = int((2 * z > 0.2).sum())
+    assert 0 < linear < z.numel(), f"{linear} of {z.numel()} softplus inputs past the threshold"
+    print(f"softplus: {linear} of {z.numel()} inputs past the threshold")
+    write(model, x, y, 2026, os.path.join(DATA, "activations-pytorch"))
 
 
 if __name__ == "__main__":
-    main()
+    which = sys.argv[1:] or ["sequential", "activations"]
+    for name in which:
+        {"sequential": sequential, "activations": activations}[name]()

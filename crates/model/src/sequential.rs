@@ -89,6 +89,23 @@ fn batchnorm_eps() -> f64 {
 fn leaky_slope() -> f64 {
     0.01
 }
+fn unit() -> f64 {
+    1.0
+}
+fn softplus_threshold() -> f64 {
+    20.0
+}
+
+/// How `nn.GELU` computes Φ(x), as its `approximate` argument names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GeluApproximation {
+    /// x·Φ(x) = x·(1 + erf(x/√2))/2 exactly (PyTorch's default).
+    #[default]
+    None,
+    /// x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))/2.
+    Tanh,
+}
 
 /// A layer's operation, as JSON tagged by `"type"`; fields and defaults as in `torch.nn`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -159,6 +176,29 @@ pub enum Op {
     Tanh,
     /// `nn.Sigmoid()`.
     Sigmoid,
+    /// `nn.GELU(approximate)`.
+    Gelu {
+        /// `"none"` (the default: erf) or `"tanh"`.
+        #[serde(default)]
+        approximate: GeluApproximation,
+    },
+    /// `nn.SiLU()`: x·σ(x).
+    Silu,
+    /// `nn.ELU(alpha)`: x for x > 0, α·(eˣ − 1) otherwise.
+    Elu {
+        /// α (default 1).
+        #[serde(default = "unit")]
+        alpha: f64,
+    },
+    /// `nn.Softplus(beta, threshold)`: log(1 + e^{βx})/β, and x where βx > threshold.
+    Softplus {
+        /// β (default 1).
+        #[serde(default = "unit")]
+        beta: f64,
+        /// Where the layer turns linear (default 20).
+        #[serde(default = "softplus_threshold")]
+        threshold: f64,
+    },
     /// `nn.Dropout(p)`: the identity, since curvature is analysed in eval mode.
     Dropout {
         /// The drop probability, kept only to read PyTorch's spec: it changes nothing here.
@@ -203,7 +243,9 @@ impl<'de> Deserialize<'de> for Layer {
         let keys: Vec<String> = fields.keys().filter(|k| *k != "type").cloned().collect();
         let op = Op::deserialize(serde_json::Value::Object(fields)).map_err(D::Error::custom)?;
         // serde ignores unknown fields beside the tag of a variant without fields.
-        if let (Op::Flatten | Op::Relu | Op::Tanh | Op::Sigmoid, Some(key)) = (&op, keys.first()) {
+        if let (Op::Flatten | Op::Relu | Op::Tanh | Op::Sigmoid | Op::Silu, Some(key)) =
+            (&op, keys.first())
+        {
             return Err(D::Error::custom(format!(
                 "unknown field `{key}`: layer type `{}` takes none (only `name`)",
                 op.kind()
@@ -279,6 +321,10 @@ impl Op {
             Op::LeakyRelu { .. } => "leaky_relu",
             Op::Tanh => "tanh",
             Op::Sigmoid => "sigmoid",
+            Op::Gelu { .. } => "gelu",
+            Op::Silu => "silu",
+            Op::Elu { .. } => "elu",
+            Op::Softplus { .. } => "softplus",
             Op::Dropout { .. } => "dropout",
             Op::Batchnorm1d { .. } => "batchnorm1d",
             Op::Batchnorm2d { .. } => "batchnorm2d",
@@ -375,9 +421,24 @@ impl Op {
             Op::Dropout { p: Some(p) } if !(0.0..=1.0).contains(p) => Err(format!(
                 "`p` is {p}; a dropout probability lies in [0, 1] (PyTorch refuses it too)"
             )),
-            Op::Relu | Op::LeakyRelu { .. } | Op::Tanh | Op::Sigmoid | Op::Dropout { .. } => {
-                Ok(input)
+            Op::Elu { alpha } if !alpha.is_finite() => {
+                Err(format!("`alpha` is {alpha}; it must be a finite number"))
             }
+            Op::Softplus { beta, .. } if !(beta.is_finite() && *beta > 0.0) => Err(format!(
+                "`beta` is {beta}; it must be a positive finite number"
+            )),
+            Op::Softplus { threshold, .. } if !threshold.is_finite() => Err(format!(
+                "`threshold` is {threshold}; it must be a finite number"
+            )),
+            Op::Relu
+            | Op::LeakyRelu { .. }
+            | Op::Tanh
+            | Op::Sigmoid
+            | Op::Gelu { .. }
+            | Op::Silu
+            | Op::Elu { .. }
+            | Op::Softplus { .. }
+            | Op::Dropout { .. } => Ok(input),
             Op::Group { .. } => unreachable!("groups are flattened"),
         }
     }
@@ -416,7 +477,15 @@ impl Op {
     /// Whether every output is piecewise affine in each single parameter of the layer and in
     /// its input (see [`crate::ArchSpec::is_piecewise_linear`]).
     fn is_piecewise_linear(&self) -> bool {
-        !matches!(self, Op::Tanh | Op::Sigmoid)
+        !matches!(
+            self,
+            Op::Tanh
+                | Op::Sigmoid
+                | Op::Gelu { .. }
+                | Op::Silu
+                | Op::Elu { .. }
+                | Op::Softplus { .. }
+        )
     }
 }
 
@@ -629,6 +698,7 @@ impl std::fmt::Display for Sequential {
 
 #[cfg(test)]
 mod tests {
+    use super::{GeluApproximation, Layer, Op};
     use crate::ArchSpec;
 
     fn spec(input: &str, layers: &str) -> Result<ArchSpec, String> {
@@ -700,7 +770,11 @@ mod tests {
             (spec("[4,4]", r#"{"type":"relu"}"#), "input [4, 4] is neither"),
             (spec("[0]", r#"{"type":"relu"}"#), "input [0] has a zero size"),
             (spec("[4]", r#"{"type":"linear","out":0}"#), "`out` is 0"),
-            (spec("[4]", r#"{"type":"gelu"}"#), "unknown variant `gelu`"),
+            (spec("[4]", r#"{"type":"mish"}"#), "unknown variant `mish`"),
+            (spec("[4]", r#"{"type":"gelu","approximate":"erf"}"#), "unknown variant `erf`, expected `none` or `tanh`"),
+            (spec("[4]", r#"{"type":"silu","inplace":true}"#), "unknown field `inplace`: layer type `silu` takes none"),
+            (spec("[4]", r#"{"type":"softplus","beta":0},{"type":"linear","out":2}"#), "layer 0 (softplus): `beta` is 0; it must be a positive finite number"),
+            (spec("[4]", r#"{"type":"softplus","beta":-1},{"type":"linear","out":2}"#), "`beta` is -1"),
             (spec("[4]", r#"{"type":"linear","out":2,"bias":true,"outs":3}"#), "unknown field `outs`"),
             (spec("[4]", r#"{"type":"linear","out":2,"name":"a.b"}"#), "not a module name"),
             (spec("[4]", r#"{"type":"linear","out":2,"out":3}"#), "field `out` is given twice"),
@@ -719,6 +793,22 @@ mod tests {
             let err = result.unwrap_err();
             assert!(err.contains(reason), "{err}\n  should contain: {reason}");
         }
+    }
+
+    /// `nn.GELU()`, `nn.ELU()` and `nn.Softplus()` as PyTorch constructs them.
+    #[test]
+    fn smooth_activations_take_pytorchs_defaults() {
+        let op = |json| serde_json::from_str::<Layer>(json).unwrap().op;
+        let gelu = Op::Gelu {
+            approximate: GeluApproximation::None,
+        };
+        assert_eq!(op(r#"{"type":"gelu"}"#), gelu);
+        assert_eq!(op(r#"{"type":"elu"}"#), Op::Elu { alpha: 1.0 });
+        let softplus = Op::Softplus {
+            beta: 1.0,
+            threshold: 20.0,
+        };
+        assert_eq!(op(r#"{"type":"softplus"}"#), softplus);
     }
 
     #[test]

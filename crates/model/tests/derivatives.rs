@@ -744,7 +744,7 @@ fn tiny_sequential(on_maps: &str, on_features: &str) -> ArchSpec {
 /// Each sequential layer kind on its own in a tiny net (`on_maps`, `on_features` of
 /// [`tiny_sequential`]); batch norm on maps in both of their layouts (after a convolution,
 /// channels-last pixels; after average pooling, NCHW maps) and on features.
-const SEQUENTIAL_CASES: [(&str, &str); 13] = [
+const SEQUENTIAL_CASES: [(&str, &str); 18] = [
     (
         r#",{"type":"conv2d","out":3,"kernel":[3,2],"stride":[2,1],"padding":[1,0],"bias":false}"#,
         "",
@@ -762,6 +762,15 @@ const SEQUENTIAL_CASES: [(&str, &str); 13] = [
     (r#",{"type":"leaky_relu","negative_slope":0.2}"#, ""),
     (r#",{"type":"tanh"}"#, ""),
     (r#",{"type":"sigmoid"}"#, ""),
+    (r#",{"type":"gelu"}"#, ""),
+    (r#",{"type":"gelu","approximate":"tanh"}"#, ""),
+    (r#",{"type":"silu"}"#, ""),
+    (r#",{"type":"elu","alpha":0.7}"#, ""),
+    // A threshold the pre-activations cross, so both of softplus's branches are differentiated.
+    (
+        "",
+        r#",{"type":"linear","out":4},{"type":"softplus","beta":2,"threshold":0.5}"#,
+    ),
     (r#",{"type":"dropout","p":0.5}"#, ""),
     (r#",{"type":"batchnorm2d"}"#, ""),
     (
@@ -791,7 +800,10 @@ fn every_sequential_layer_kind_has_exact_first_and_second_derivatives() {
         let err = rel_err(&obj.grad(&theta), &fd_grad(&*obj, &theta, 1e-6));
         assert!(err < 1e-6, "{name}: gradient rel. err {err:e}");
         let h = checked_dense_hessian(&name, &*obj, &theta);
-        let piecewise_linear = !(name.contains("tanh") || name.contains("sigmoid"));
+        let smooth = ["tanh", "sigmoid", "gelu", "silu", "elu", "softplus"];
+        let piecewise_linear = !smooth
+            .iter()
+            .any(|kind| name.contains(&format!(r#""type":"{kind}""#)));
         assert_eq!(arch.is_piecewise_linear(), piecewise_linear, "{name}");
         if let Some(diagonal) = obj.hessian_diagonal(&theta) {
             let exact: Vec<f64> = (0..h.len()).map(|j| h[j][j]).collect();

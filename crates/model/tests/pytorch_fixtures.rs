@@ -1,5 +1,6 @@
-//! The PyTorch fixtures (tests/data/lenet-pytorch, tests/data/sequential-pytorch) read through
-//! our loaders, and our networks' values against PyTorch's float64 ones.
+//! The PyTorch fixtures (tests/data/lenet-pytorch, tests/data/sequential-pytorch,
+//! tests/data/activations-pytorch) read through our loaders, and our networks' values against
+//! PyTorch's float64 ones.
 
 use std::path::{Path, PathBuf};
 
@@ -10,8 +11,11 @@ use curvscope_model::{
 };
 
 const LENET: &str = "lenet-pytorch";
-/// Every layer kind of a sequential net (made by tools/make_sequential_fixture.py).
+/// Every layer kind of a sequential net but the smooth activations below (made by
+/// tools/make_sequential_fixture.py).
 const SEQUENTIAL: &str = "sequential-pytorch";
+/// GELU (erf and tanh), SiLU, ELU and Softplus past its threshold (the same script).
+const ACTIVATIONS: &str = "activations-pytorch";
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -153,6 +157,17 @@ fn sequential_checkpoint_has_pytorch_parameters_and_buffers() {
 fn sequential_net_of_every_layer_kind_matches_pytorch() {
     let ckpt = load_checkpoint(&fixture(SEQUENTIAL)).unwrap();
     assert_matches_pytorch(SEQUENTIAL, ckpt.meta.arch.clone(), &ckpt, 5);
+}
+
+/// GELU in both forms, SiLU, ELU and Softplus (half its inputs past its threshold) on maps and
+/// features, against PyTorch's float64 values: each is composed of ops burn differentiates
+/// exactly, so the gradient and H·v agree as the other layers' do.
+#[test]
+fn smooth_activations_match_pytorch() {
+    let ckpt = load_checkpoint(&fixture(ACTIVATIONS)).unwrap();
+    assert_eq!(ckpt.theta, expected(ACTIVATIONS, "theta").1);
+    assert!(!ckpt.meta.arch.is_piecewise_linear());
+    assert_matches_pytorch(ACTIVATIONS, ckpt.meta.arch.clone(), &ckpt, 4);
 }
 
 /// Saving writes the buffers back as PyTorch holds them (the step count as I64), so a

@@ -1,7 +1,7 @@
 //! The forward pass of a [`Sequential`] net, in ops that burn 0.21 differentiates exactly to
 //! second order: convolution is im2col + a matrix product ([`conv`]), max-pooling a gather at
 //! maxima located on the device, average pooling two matrix products, batch norm an affine map
-//! with constant statistics, sigmoid through tanh. (burn's own pooling ops and `nn::Linear`
+//! with constant statistics, sigmoid through tanh, GELU through erf. (burn's own pooling ops and `nn::Linear`
 //! panic under nested autodiff.)
 
 use burn::tensor::activation::relu;
@@ -9,7 +9,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 
 use super::{broadcast_rows, Params};
-use crate::sequential::{Op, Resolved, Sequential, Shape, Size2};
+use crate::sequential::{GeluApproximation, Op, Resolved, Sequential, Shape, Size2};
 use crate::transfer::int_to_device;
 
 mod conv;
@@ -245,12 +245,79 @@ fn forward<B: Backend>(
             x.elementwise(|x| relu(x.clone()) - relu(x.neg()).mul_scalar(negative_slope))
         }
         Op::Tanh => x.elementwise(Tensor::tanh),
-        // σ(x) = (1 + tanh(x/2))/2: exact to any order through tanh, and no overflow of e^{−x}.
-        Op::Sigmoid => x.elementwise(|x| (x.mul_scalar(0.5).tanh() + 1.0).mul_scalar(0.5)),
+        Op::Sigmoid => x.elementwise(sigmoid),
+        Op::Gelu { approximate } => x.elementwise(|x| gelu(x, approximate)),
+        Op::Silu => x.elementwise(|x| x.clone() * sigmoid(x)),
+        Op::Elu { alpha } => x.elementwise(|x| elu(x, alpha)),
+        Op::Softplus { beta, threshold } => x.elementwise(|x| softplus(x, beta, threshold)),
         Op::Dropout { .. } => x,
         Op::Batchnorm1d { eps } | Op::Batchnorm2d { eps } => batch_norm(net, layer, p, x, eps),
         Op::Group { .. } => unreachable!("groups are flattened by resolve"),
     }
+}
+
+/// σ(x) = (1 + tanh(x/2))/2: exact to any order through tanh, and no overflow of e^{−x}.
+fn sigmoid<B: Backend>(x: Tensor<B, 2>) -> Tensor<B, 2> {
+    (x.mul_scalar(0.5).tanh() + 1.0).mul_scalar(0.5)
+}
+
+/// x·(1 + erf(x/√2))/2, or its tanh approximation, composed of ops burn differentiates exactly:
+/// burn's own `gelu` computes the erf form but its backward differentiates the tanh form (first
+/// derivatives off by ~1e-4).
+fn gelu<B: Backend>(x: Tensor<B, 2>, approximate: GeluApproximation) -> Tensor<B, 2> {
+    let phi = match approximate {
+        GeluApproximation::None => erf(x.clone().mul_scalar(std::f64::consts::FRAC_1_SQRT_2)),
+        GeluApproximation::Tanh => {
+            let cubic = x.clone() + x.clone().powi_scalar(3).mul_scalar(0.044715);
+            let scale = (2.0 / std::f64::consts::PI).sqrt();
+            cubic.mul_scalar(scale).tanh()
+        }
+    };
+    (x.clone() + x * phi).mul_scalar(0.5)
+}
+
+/// erf(x), differentiated exactly to second order.
+///
+/// Why not burn's `erf` alone: its backward divides by √π with `div_scalar`, whose own backward
+/// rounds the scalar to f32 (burn-autodiff 0.21), so second derivatives came out 5.4e-8 too
+/// small, and a GELU net's H·v 1.2e-10 off PyTorch's. Here erf(x̄) + (x − x̄)·D(x), with
+/// x̄ = x detached and D(x) = (2/√π)·e^{−x²} in ops whose derivatives are exact: x − x̄ is 0
+/// with derivative 1, so the value is erf(x) and the derivative D(x). Under nested autodiff
+/// (H·v) detaching leaves x̄ on the inner tape, where x − x̄ is 0 with derivative 0: the
+/// derivative's own derivative is D'(x), and the inner tape differentiates erf(x̄) once, exactly.
+fn erf<B: Backend>(x: Tensor<B, 2>) -> Tensor<B, 2> {
+    let fixed = x.clone().detach();
+    let slope = x
+        .clone()
+        .powi_scalar(2)
+        .neg()
+        .exp()
+        .mul_scalar(2.0 / std::f64::consts::PI.sqrt());
+    fixed.clone().erf() + (x - fixed) * slope
+}
+
+/// x where x > 0, α·(e^{min(x, 0)} − 1) elsewhere. The branch is chosen by a mask rather than
+/// summed from ReLUs so that the derivative at x = 0 is PyTorch's, α (a bias-free convolution
+/// over blank borders gives exact zeros); the clamp keeps e^x finite in the branch not taken,
+/// whose zero gradient would otherwise meet an infinite factor.
+fn elu<B: Backend>(x: Tensor<B, 2>, alpha: f64) -> Tensor<B, 2> {
+    let negative = (x.clone().clamp_max(0.0).exp() - 1.0).mul_scalar(alpha);
+    let positive = x.clone().greater_elem(0.0);
+    negative.mask_where(positive, x)
+}
+
+/// log(1 + e^{βx})/β, and x where βx > threshold, as `nn.Softplus` computes it: the clamp keeps
+/// e^{βx} finite in the branch not taken (see [`elu`]).
+fn softplus<B: Backend>(x: Tensor<B, 2>, beta: f64, threshold: f64) -> Tensor<B, 2> {
+    let z = x.clone().mul_scalar(beta);
+    let linear = z.clone().greater_elem(threshold);
+    // Times 1/β, not divided by β: burn's `div_scalar` differentiates with β rounded to f32.
+    let soft = z
+        .clamp_max(threshold)
+        .exp()
+        .log1p()
+        .mul_scalar(beta.recip());
+    soft.mask_where(linear, x)
 }
 
 /// Eval-mode batch norm: γ·(x − μ)/√(σ² + ε) + β per channel, with the running mean μ and
@@ -542,6 +609,90 @@ mod tests {
     #[test]
     fn max_pooling_takes_the_first_maximum() {
         pooling_takes_the_first_maximum::<Autodiff<crate::Cpu>>(&Default::default());
+    }
+
+    /// The smooth activations' values and first derivatives where PyTorch 2.15 (float64) gives
+    /// them, among them its one-sided choices at ELU's x = 0 (α) and at softplus's threshold
+    /// (the soft branch): a bias-free convolution over blank borders gives exact zeros.
+    #[test]
+    fn smooth_activations_match_pytorch_at_their_branch_points() {
+        use super::{elu, gelu, softplus, GeluApproximation};
+        type Ad = Autodiff<crate::Cpu>;
+        type Map = dyn Fn(Tensor<Ad, 2>) -> Tensor<Ad, 2>;
+        let x = [0.0, -1.0, 2.0, 3.0];
+        let silu = |x: Tensor<Ad, 2>| x.clone() * super::sigmoid(x);
+        #[rustfmt::skip]
+        let cases: [(&str, &Map, [f64; 4], [f64; 4]); 5] = [
+            ("elu(0.7)", &|x| elu(x, 0.7),
+             [0.0, -0.44248439117999033, 2.0, 3.0], [0.7, 0.2575156088200096, 1.0, 1.0]),
+            ("softplus(2, 4)", &|x| softplus(x, 2.0, 4.0),
+             [0.34657359027997264, 0.06346400552148625, 2.0090749639589047, 3.0],
+             [0.5, 0.11920292202211755, 0.9820137900379085, 1.0]),
+            ("gelu", &|x| gelu(x, GeluApproximation::None),
+             [0.0, -0.15865525393145702, 1.9544997361036416, 2.99595030590511],
+             [0.5, -0.08331547058768635, 1.085231801078197, 1.011945647204184]),
+            ("gelu tanh", &|x| gelu(x, GeluApproximation::Tanh),
+             [0.0, -0.15880800939172324, 1.954597694087775, 2.996362607918227],
+             [0.5, -0.08296408384578252, 1.0860992566236183, 1.0115841666309695]),
+            ("silu", &silu,
+             [0.0, -0.2689414213699951, 1.7615941559557646, 2.8577223804672998],
+             [0.5, 0.07232948812851325, 1.0907842487848955, 1.0881041060151693]),
+        ];
+        let device = Default::default();
+        for (name, f, values, derivatives) in cases {
+            let data = burn::tensor::TensorData::new(x.to_vec(), [1, 4]);
+            let x = Tensor::<Ad, 2>::from_data(data, (&device, burn::tensor::DType::F64))
+                .require_grad();
+            let y = f(x.clone());
+            let grads = y.clone().sum().backward();
+            let got = |t: Tensor<crate::Cpu, 2>| t.into_data().to_vec::<f64>().unwrap();
+            let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(a, b)| (a - b).abs() < 1e-15);
+            let (y, g) = (got(y.inner()), got(x.grad(&grads).unwrap()));
+            assert!(
+                close(&y, &values),
+                "{name}: values {y:?}, PyTorch's {values:?}"
+            );
+            assert!(
+                close(&g, &derivatives),
+                "{name}: derivatives {g:?}, PyTorch's {derivatives:?}"
+            );
+        }
+    }
+
+    /// erf's value, first and second derivative under nested autodiff (as in H·v) against
+    /// the closed forms erf, D(x) = (2/√π)·e^{−x²} and D'(x) = −2x·D(x).
+    #[test]
+    fn erf_is_differentiated_exactly_to_second_order() {
+        type Inner = Autodiff<crate::Cpu>;
+        type Outer = Autodiff<Inner>;
+        let xs: [f64; 6] = [-1.3, -0.2, 0.0, 0.4, 1.1, 3.0];
+        let data = burn::tensor::TensorData::new(xs.to_vec(), [1, xs.len()]);
+        let device = Default::default();
+        let inner =
+            Tensor::<Inner, 2>::from_data(data, (&device, burn::tensor::DType::F64)).require_grad();
+        let outer = Tensor::<Outer, 2>::from_inner(inner.clone()).require_grad();
+        let y = super::erf(outer.clone());
+        let first = outer.grad(&y.clone().sum().backward()).unwrap();
+        let second = inner.grad(&first.clone().sum().backward()).unwrap();
+        let host = |t: Tensor<crate::Cpu, 2>| t.into_data().to_vec::<f64>().unwrap();
+        let (y, first, second) = (host(y.inner().inner()), host(first.inner()), host(second));
+        for (i, x) in xs.iter().enumerate() {
+            let d = 2.0 / std::f64::consts::PI.sqrt() * (-x * x).exp();
+            let close = |a: f64, b: f64| (a - b).abs() <= 2e-16 * b.abs().max(1e-300);
+            assert_eq!(y[i], erf_reference(*x), "erf({x})");
+            assert!(close(first[i], d), "erf'({x}) = {}, not {d}", first[i]);
+            assert!(close(second[i], -2.0 * x * d), "erf''({x}) = {}", second[i]);
+        }
+    }
+
+    /// erf of one value through burn's own op, as the forward computes it.
+    fn erf_reference(x: f64) -> f64 {
+        let data = burn::tensor::TensorData::new(vec![x], [1]);
+        let t = Tensor::<crate::Cpu, 1>::from_data(
+            data,
+            (&Default::default(), burn::tensor::DType::F64),
+        );
+        t.erf().into_data().to_vec::<f64>().unwrap()[0]
     }
 
     #[cfg(feature = "wgpu")]
