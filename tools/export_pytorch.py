@@ -8,8 +8,8 @@
 
 The model must be an nn.Sequential (nested nn.Sequential groups allowed) of Conv2d, Linear,
 MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, ReLU, LeakyReLU, Tanh, Sigmoid, GELU, SiLU,
-ELU, Softplus, Dropout, BatchNorm1d and BatchNorm2d; anything else is refused with the module's
-name. Tensors keep their
+ELU, Softplus, Identity, Dropout (also 1d, 2d and AlphaDropout: the identity in eval mode),
+BatchNorm1d and BatchNorm2d; anything else is refused with the module's name. Tensors keep their
 state_dict names (torchvision's `features.0.weight` load unchanged); batch norm's running
 statistics are written too and are constants in curvscope (eval mode), not parameters.
 
@@ -18,6 +18,7 @@ files back and checks them, and checks that unsupported modules are refused.
 """
 
 import json
+import math
 import os
 import sys
 
@@ -119,17 +120,22 @@ def _layer(name, module, seen):
         return {"type": "flatten"}
     if _is(module, nn.LeakyReLU):
         return {"type": "leaky_relu", "negative_slope": module.negative_slope}
-    if _is(module, nn.Dropout):
-        return {"type": "dropout", "p": module.p}
+    if _is(module, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.AlphaDropout):
+        return {"type": "dropout", "p": module.p}  # the identity in eval mode
     if _is(module, nn.GELU):
-        return {"type": "gelu", "approximate": module.approximate}
+        # torch before 1.12 had only the erf form, and no `approximate`.
+        return {"type": "gelu", "approximate": getattr(module, "approximate", "none")}
     if _is(module, nn.ELU):
+        check(math.isfinite(module.alpha), f"alpha={module.alpha}: not a finite number")
         return {"type": "elu", "alpha": float(module.alpha)}
     if _is(module, nn.Softplus):
         check(module.beta > 0, f"beta={module.beta}: only beta > 0 is supported")
+        check(math.isfinite(module.beta) and math.isfinite(module.threshold),
+              f"beta={module.beta}, threshold={module.threshold}: not finite numbers")
         return {"type": "softplus", "beta": float(module.beta),
                 "threshold": float(module.threshold)}
-    simple = {nn.ReLU: "relu", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid", nn.SiLU: "silu"}
+    simple = {nn.ReLU: "relu", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid", nn.SiLU: "silu",
+              nn.Identity: "identity"}
     if _is(module, *simple):
         return {"type": simple[type(module)]}
     if _is(module, nn.BatchNorm1d, nn.BatchNorm2d):
@@ -140,8 +146,8 @@ def _layer(name, module, seen):
     raise Unsupported(
         f"module `{name}` ({type(module).__name__}) cannot be expressed in curvscope "
         "(supported: Sequential, Conv2d, Linear, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, "
-        "Flatten, ReLU, LeakyReLU, Tanh, Sigmoid, GELU, SiLU, ELU, Softplus, Dropout, "
-        "BatchNorm1d, BatchNorm2d)"
+        "Flatten, ReLU, LeakyReLU, Tanh, Sigmoid, GELU, SiLU, ELU, Softplus, Identity, "
+        "Dropout, Dropout1d, Dropout2d, AlphaDropout, BatchNorm1d, BatchNorm2d)"
     )
 
 
@@ -320,16 +326,26 @@ def _self_check():
     assert smooth["layers"][4] == {"type": "gelu", "approximate": "tanh"}
     assert smooth["layers"][8] == {"type": "elu", "alpha": 0.7}
     assert smooth["layers"][10] == {"type": "softplus", "beta": 2.0, "threshold": 0.2}
-    kinds = json.dumps(arch) + json.dumps(smooth)
+    # Identities keep their index, so the layers after them keep their tensors' names.
+    identities = architecture(nn.Sequential(
+        nn.Linear(3, 4), nn.Identity(), nn.AlphaDropout(0.1), nn.Linear(4, 2)), (3,))
+    assert [layer["type"] for layer in identities["layers"]] == [
+        "linear", "identity", "dropout", "linear"]
+    assert [layer["type"] for layer in architecture(nn.Sequential(
+        nn.Conv2d(1, 2, 3), nn.Dropout2d(0.2), nn.Dropout1d(0.2)), (1, 5, 5))["layers"]] == [
+        "conv2d", "dropout", "dropout"]
+    kinds = json.dumps(arch) + json.dumps(smooth) + json.dumps(identities)
     for kind in ["conv2d", "linear", "maxpool2d", "avgpool2d", "adaptive_avgpool2d", "flatten",
                  "relu", "leaky_relu", "tanh", "sigmoid", "gelu", "silu", "elu", "softplus",
-                 "dropout", "batchnorm1d", "batchnorm2d", "group"]:
+                 "identity", "dropout", "batchnorm1d", "batchnorm2d", "group"]:
         assert f'"type": "{kind}"' in kinds, kind
     assert arch["layers"][0]["name"] == "features" and arch["layers"][2]["name"] == "classifier"
     refusals = [
         (nn.Sequential(nn.Linear(2, 2), nn.Mish()), "module `1` (Mish) cannot be expressed"),
         (nn.Sequential(nn.Linear(2, 2), nn.Softplus(beta=-1.0)),
          "module `1` (Softplus): beta=-1.0: only beta > 0"),
+        (nn.Sequential(nn.Linear(2, 2), nn.ELU(alpha=float("inf"))),
+         "module `1` (ELU): alpha=inf: not a finite number"),
         (nn.Sequential(nn.Sequential(nn.Conv2d(1, 2, 3, groups=1, dilation=2))),
          "module `0.0` (Conv2d): dilated convolutions"),
         (nn.Sequential(nn.BatchNorm1d(2, affine=False)), "module `0` (BatchNorm1d): affine=False"),

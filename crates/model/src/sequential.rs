@@ -199,6 +199,8 @@ pub enum Op {
         #[serde(default = "softplus_threshold")]
         threshold: f64,
     },
+    /// `nn.Identity()`.
+    Identity,
     /// `nn.Dropout(p)`: the identity, since curvature is analysed in eval mode.
     Dropout {
         /// The drop probability, kept only to read PyTorch's spec: it changes nothing here.
@@ -243,8 +245,10 @@ impl<'de> Deserialize<'de> for Layer {
         let keys: Vec<String> = fields.keys().filter(|k| *k != "type").cloned().collect();
         let op = Op::deserialize(serde_json::Value::Object(fields)).map_err(D::Error::custom)?;
         // serde ignores unknown fields beside the tag of a variant without fields.
-        if let (Op::Flatten | Op::Relu | Op::Tanh | Op::Sigmoid | Op::Silu, Some(key)) =
-            (&op, keys.first())
+        if let (
+            Op::Flatten | Op::Relu | Op::Tanh | Op::Sigmoid | Op::Silu | Op::Identity,
+            Some(key),
+        ) = (&op, keys.first())
         {
             return Err(D::Error::custom(format!(
                 "unknown field `{key}`: layer type `{}` takes none (only `name`)",
@@ -325,6 +329,7 @@ impl Op {
             Op::Silu => "silu",
             Op::Elu { .. } => "elu",
             Op::Softplus { .. } => "softplus",
+            Op::Identity => "identity",
             Op::Dropout { .. } => "dropout",
             Op::Batchnorm1d { .. } => "batchnorm1d",
             Op::Batchnorm2d { .. } => "batchnorm2d",
@@ -438,6 +443,7 @@ impl Op {
             | Op::Silu
             | Op::Elu { .. }
             | Op::Softplus { .. }
+            | Op::Identity
             | Op::Dropout { .. } => Ok(input),
             Op::Group { .. } => unreachable!("groups are flattened"),
         }

@@ -744,7 +744,7 @@ fn tiny_sequential(on_maps: &str, on_features: &str) -> ArchSpec {
 /// Each sequential layer kind on its own in a tiny net (`on_maps`, `on_features` of
 /// [`tiny_sequential`]); batch norm on maps in both of their layouts (after a convolution,
 /// channels-last pixels; after average pooling, NCHW maps) and on features.
-const SEQUENTIAL_CASES: [(&str, &str); 18] = [
+const SEQUENTIAL_CASES: [(&str, &str); 19] = [
     (
         r#",{"type":"conv2d","out":3,"kernel":[3,2],"stride":[2,1],"padding":[1,0],"bias":false}"#,
         "",
@@ -766,12 +766,11 @@ const SEQUENTIAL_CASES: [(&str, &str); 18] = [
     (r#",{"type":"gelu","approximate":"tanh"}"#, ""),
     (r#",{"type":"silu"}"#, ""),
     (r#",{"type":"elu","alpha":0.7}"#, ""),
-    // A threshold the pre-activations cross, so both of softplus's branches are differentiated.
-    (
-        "",
-        r#",{"type":"linear","out":4},{"type":"softplus","beta":2,"threshold":0.5}"#,
-    ),
+    // A threshold the pre-activations cross, so both of softplus's branches are differentiated
+    // (`the_softplus_case_takes_both_branches`).
+    ("", SOFTPLUS_LAYERS),
     (r#",{"type":"dropout","p":0.5}"#, ""),
+    (r#",{"type":"identity"}"#, ""),
     (r#",{"type":"batchnorm2d"}"#, ""),
     (
         r#",{"type":"avgpool2d","kernel":2,"stride":1},{"type":"batchnorm2d"}"#,
@@ -786,6 +785,34 @@ const SEQUENTIAL_CASES: [(&str, &str); 18] = [
         r#",{"type":"group","name":"g","layers":[{"type":"linear","out":4},{"type":"relu"}]}"#,
     ),
 ];
+
+/// The softplus case of [`SEQUENTIAL_CASES`]: β = 2 and a threshold of 0.1, which 5 of the 24
+/// inputs (6 samples × 4 features) pass at that test's θ.
+const SOFTPLUS_LAYERS: &str =
+    r#",{"type":"linear","out":4},{"type":"softplus","beta":2,"threshold":0.1}"#;
+
+/// The softplus case's inputs, the outputs of the same layers up to its linear layer (at the
+/// leading entries of the same θ), lie on both sides of the threshold, and none within 1e-3 of
+/// it, where a finite difference could step across.
+#[test]
+fn the_softplus_case_takes_both_branches() {
+    let theta = tiny_sequential("", SOFTPLUS_LAYERS).init(Init::PyTorch, 8);
+    let json = r#"{"name":"sequential","input":[2,5,5],"layers":[
+            {"type":"conv2d","out":2,"kernel":3,"padding":1},
+            {"type":"flatten"},{"type":"linear","out":4}]}"#;
+    let cut: ArchSpec = serde_json::from_str(json).unwrap();
+    let inputs = classification(cut.clone(), 50, 3, 6, Precision::F64).logits(&theta[..cut.dim()]);
+    let past = inputs.iter().filter(|z| 2.0 * **z > 0.1).count();
+    assert!(
+        0 < past && past < inputs.len(),
+        "{past} of {} past",
+        inputs.len()
+    );
+    assert!(
+        inputs.iter().all(|z| (2.0 * z - 0.1).abs() > 1e-3),
+        "{inputs:?}"
+    );
+}
 
 /// Each sequential layer kind on its own in a tiny net: gradient and exact H·v against central
 /// differences, the dense Hessian (from D exact HVPs) symmetric and equal to its finite
