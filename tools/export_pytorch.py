@@ -73,6 +73,12 @@ def _padding(module, name):
     return _size2(module.padding, "padding", name)
 
 
+# Dropout1d came with torch 1.12.
+_DROPOUTS = tuple(getattr(nn, kind)
+                  for kind in ("Dropout", "Dropout1d", "Dropout2d", "AlphaDropout")
+                  if hasattr(nn, kind))
+
+
 def _layer(name, module, seen):
     """The curvscope layer JSON (without its name) of one module; `seen` maps the modules
     exported so far to their names (see `_layers`)."""
@@ -120,7 +126,7 @@ def _layer(name, module, seen):
         return {"type": "flatten"}
     if _is(module, nn.LeakyReLU):
         return {"type": "leaky_relu", "negative_slope": module.negative_slope}
-    if _is(module, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.AlphaDropout):
+    if _is(module, *_DROPOUTS):
         return {"type": "dropout", "p": module.p}  # the identity in eval mode
     if _is(module, nn.GELU):
         # torch before 1.12 had only the erf form, and no `approximate`.
