@@ -1,8 +1,8 @@
 //! The forward pass of a [`Sequential`] net, in ops that burn 0.21 differentiates exactly to
 //! second order: convolution is im2col + a matrix product ([`conv`]), max-pooling a gather at
 //! maxima located on the device, average pooling two matrix products, batch norm an affine map
-//! with constant statistics, sigmoid through tanh, GELU through erf. (burn's own pooling ops and `nn::Linear`
-//! panic under nested autodiff.)
+//! with constant statistics, sigmoid through tanh, GELU through erf. (burn's own pooling ops
+//! and `nn::Linear` panic under nested autodiff.)
 
 use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
@@ -247,7 +247,7 @@ fn forward<B: Backend>(
         Op::Tanh => x.elementwise(Tensor::tanh),
         Op::Sigmoid => x.elementwise(sigmoid),
         Op::Gelu { approximate } => x.elementwise(|x| gelu(x, approximate)),
-        Op::Silu => x.elementwise(|x| x.clone() * sigmoid(x)),
+        Op::Silu => x.elementwise(silu),
         Op::Elu { alpha } => x.elementwise(|x| elu(x, alpha)),
         Op::Softplus { beta, threshold } => x.elementwise(|x| softplus(x, beta, threshold)),
         Op::Identity | Op::Dropout { .. } => x,
@@ -259,6 +259,11 @@ fn forward<B: Backend>(
 /// σ(x) = (1 + tanh(x/2))/2: exact to any order through tanh, and no overflow of e^{−x}.
 fn sigmoid<B: Backend>(x: Tensor<B, 2>) -> Tensor<B, 2> {
     (x.mul_scalar(0.5).tanh() + 1.0).mul_scalar(0.5)
+}
+
+/// x·σ(x).
+fn silu<B: Backend>(x: Tensor<B, 2>) -> Tensor<B, 2> {
+    x.clone() * sigmoid(x)
 }
 
 /// x·(1 + erf(x/√2))/2, or its tanh approximation, composed of ops burn differentiates exactly:
@@ -298,9 +303,10 @@ fn erf<B: Backend>(x: Tensor<B, 2>) -> Tensor<B, 2> {
 
 /// x where x > 0, α·(e^{min(x, 0)} − 1) elsewhere. The branch is chosen by a mask rather than
 /// summed from ReLUs so that the derivative at x = 0 is PyTorch's, α (a bias-free convolution
-/// over blank borders gives exact zeros); the clamp keeps e^x finite in the branch not taken,
-/// whose zero gradient would otherwise meet an infinite factor. At x = 0, where ELU has no
-/// second derivative, this one is α (the left one); PyTorch's double backward gives 0.
+/// over blank borders gives exact zeros); the clamp keeps the branch not taken finite (1 − t
+/// would reach 0 for a large x), as its zero gradient would otherwise meet an infinite factor.
+/// At x = 0, where ELU has no second derivative, this one is α (the left one); PyTorch's double
+/// backward gives 0.
 ///
 /// e^x − 1 as 2t/(1 − t), t = tanh(x/2): PyTorch takes `expm1`, which burn lacks, and e^x − 1
 /// loses the digits of a small x (in f32, ELU(−1e−4) was 2.2e−4 off, now 6e−8).
@@ -622,11 +628,10 @@ mod tests {
     /// (the soft branch): a bias-free convolution over blank borders gives exact zeros.
     #[test]
     fn smooth_activations_match_pytorch_at_their_branch_points() {
-        use super::{elu, gelu, softplus, GeluApproximation};
+        use super::{elu, gelu, silu, softplus, GeluApproximation};
         type Ad = Autodiff<crate::Cpu>;
         type Map = dyn Fn(Tensor<Ad, 2>) -> Tensor<Ad, 2>;
         let x = [0.0, -1.0, 2.0, 3.0];
-        let silu = |x: Tensor<Ad, 2>| x.clone() * super::sigmoid(x);
         #[rustfmt::skip]
         let cases: [(&str, &Map, [f64; 4], [f64; 4]); 5] = [
             ("elu(0.7)", &|x| elu(x, 0.7),
