@@ -9,9 +9,10 @@
 The model must be an nn.Sequential (nested nn.Sequential groups allowed) of Conv2d, Linear,
 MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, ReLU, LeakyReLU, Tanh, Sigmoid, GELU, SiLU,
 ELU, Softplus, Identity, Dropout (also 1d, 2d and AlphaDropout: the identity in eval mode),
-BatchNorm1d and BatchNorm2d; anything else is refused with the module's name. Tensors keep their
-state_dict names (torchvision's `features.0.weight` load unchanged); batch norm's running
-statistics are written too and are constants in curvscope (eval mode), not parameters.
+BatchNorm1d, BatchNorm2d, LayerNorm and GroupNorm; anything else is refused with the module's
+name. Tensors keep their state_dict names (torchvision's `features.0.weight` load unchanged);
+batch norm's running statistics are written too and are constants in curvscope (eval mode),
+not parameters.
 
 `python tools/export_pytorch.py --self-check` exports nets using every layer kind, reads the
 files back and checks them, and checks that unsupported modules are refused.
@@ -149,11 +150,20 @@ def _layer(name, module, seen):
         check(module.track_running_stats, "track_running_stats=False is not supported")
         kind = "batchnorm1d" if _is(module, nn.BatchNorm1d) else "batchnorm2d"
         return {"type": kind, "eps": module.eps}
+    if _is(module, nn.LayerNorm):
+        # `bias` came with torch 2.1; before, an affine layer norm always had one.
+        return {"type": "layernorm", "shape": [int(s) for s in module.normalized_shape],
+                "eps": module.eps, "affine": module.elementwise_affine,
+                "bias": module.elementwise_affine and module.bias is not None}
+    if _is(module, nn.GroupNorm):
+        return {"type": "groupnorm", "groups": module.num_groups, "eps": module.eps,
+                "affine": module.affine}
     raise Unsupported(
         f"module `{name}` ({type(module).__name__}) cannot be expressed in curvscope "
         "(supported: Sequential, Conv2d, Linear, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, "
         "Flatten, ReLU, LeakyReLU, Tanh, Sigmoid, GELU, SiLU, ELU, Softplus, Identity, "
-        "Dropout, Dropout1d, Dropout2d, AlphaDropout, BatchNorm1d, BatchNorm2d)"
+        "Dropout, Dropout1d, Dropout2d, AlphaDropout, BatchNorm1d, BatchNorm2d, LayerNorm, "
+        "GroupNorm)"
     )
 
 
@@ -282,6 +292,20 @@ def smooth_activations_net():
     )
 
 
+def normalization_net():
+    """A small net using layer norm (over a sample's maps, over their last axis, over features,
+    without β, without γ and β) and group norm (on maps, on features), on [4, 5, 5] maps."""
+    return nn.Sequential(
+        nn.Conv2d(4, 4, 3, padding=1), nn.GroupNorm(2, 4), nn.ReLU(),
+        nn.LayerNorm([4, 5, 5]), nn.Conv2d(4, 3, 2), nn.LayerNorm(4, eps=1e-3, bias=False),
+        nn.Tanh(), nn.Flatten(),
+        nn.Linear(48, 8), nn.LayerNorm(8), nn.ReLU(),
+        nn.Linear(8, 6), nn.GroupNorm(3, 6, eps=1e-2), nn.Tanh(),
+        nn.Linear(6, 6), nn.LayerNorm(6, elementwise_affine=False),
+        nn.Linear(6, 4),
+    )
+
+
 class Residual(nn.Sequential):
     """x + layers(x): a subclass whose forward is not its base's (the self-check's refusals)."""
 
@@ -340,10 +364,17 @@ def _self_check():
     assert [layer["type"] for layer in architecture(nn.Sequential(
         nn.Conv2d(1, 2, 3), nn.Dropout2d(0.2), nn.Dropout1d(0.2)), (1, 5, 5))["layers"]] == [
         "conv2d", "dropout", "dropout"]
-    kinds = json.dumps(arch) + json.dumps(smooth) + json.dumps(identities)
+    norms = architecture(normalization_net(), (4, 5, 5))
+    assert norms["layers"][1] == {"type": "groupnorm", "groups": 2, "eps": 1e-5, "affine": True}
+    assert norms["layers"][5] == {"type": "layernorm", "shape": [4], "eps": 1e-3,
+                                  "affine": True, "bias": False}
+    assert norms["layers"][15] == {"type": "layernorm", "shape": [6], "eps": 1e-5,
+                                   "affine": False, "bias": False}
+    kinds = json.dumps(arch) + json.dumps(smooth) + json.dumps(identities) + json.dumps(norms)
     for kind in ["conv2d", "linear", "maxpool2d", "avgpool2d", "adaptive_avgpool2d", "flatten",
                  "relu", "leaky_relu", "tanh", "sigmoid", "gelu", "silu", "elu", "softplus",
-                 "identity", "dropout", "batchnorm1d", "batchnorm2d", "group"]:
+                 "identity", "dropout", "batchnorm1d", "batchnorm2d", "layernorm", "groupnorm",
+                 "group"]:
         assert f'"type": "{kind}"' in kinds, kind
     assert arch["layers"][0]["name"] == "features" and arch["layers"][2]["name"] == "classifier"
     refusals = [

@@ -2,14 +2,17 @@
 """Writes the sequential fixtures of crates/model/tests/data, each a net exported by
 export_pytorch.py in float64 with random inputs and what PyTorch computes for it in float64 in
 eval mode: logits, mean cross-entropy, its gradient and H·v (double backward) for a fixed random
-v. Run once with torch 2.x: `python tools/make_sequential_fixture.py [sequential|activations]`
-(both by default).
+v. Run once with torch 2.x: `python tools/make_sequential_fixture.py
+[sequential|activations|normalization]` (all by default).
 
 - sequential-pytorch: every_layer_net (every layer kind but the smooth activations below), batch
   norm's running statistics and affine parameters set away from their initial values, 8 random
   float32 images [3, 16, 16] with labels in 0..5.
 - activations-pytorch: smooth_activations_net (GELU both ways, SiLU, ELU, Softplus), 16
   standard normal float32 samples [2, 6, 6] with labels in 0..4.
+- normalization-pytorch: normalization_net (layer norm over maps, over their last axis, over
+  features, without β, without γ and β; group norm on maps and on features), its γ and β set
+  away from 1 and 0, 16 standard normal float32 samples [4, 5, 5] with labels in 0..4.
 """
 
 import os
@@ -19,7 +22,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from export_pytorch import every_layer_net, export, smooth_activations_net  # noqa: E402
+from export_pytorch import (every_layer_net, export, normalization_net,  # noqa: E402
+                            smooth_activations_net)
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "crates/model/tests/data")
 
@@ -75,7 +79,23 @@ def activations():
     write(model, x, y, 2026, os.path.join(DATA, "activations-pytorch"))
 
 
+def normalization():
+    torch.manual_seed(2027)
+    model = normalization_net().double().eval()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (torch.nn.LayerNorm, torch.nn.GroupNorm)):
+                if module.weight is not None:
+                    module.weight.uniform_(0.5, 1.5)
+                if module.bias is not None:
+                    module.bias.uniform_(-0.5, 0.5)
+    x = torch.randn(16, 4, 5, 5, dtype=torch.float32)
+    y = torch.randint(0, 4, (16,), dtype=torch.int64)
+    write(model, x, y, 2027, os.path.join(DATA, "normalization-pytorch"))
+
+
 if __name__ == "__main__":
-    which = sys.argv[1:] or ["sequential", "activations"]
-    for name in which:
-        {"sequential": sequential, "activations": activations}[name]()
+    makers = {"sequential": sequential, "activations": activations,
+              "normalization": normalization}
+    for name in sys.argv[1:] or makers:
+        makers[name]()

@@ -83,7 +83,7 @@ fn zero() -> Size2 {
 fn yes() -> bool {
     true
 }
-fn batchnorm_eps() -> f64 {
+fn norm_eps() -> f64 {
     1e-5
 }
 fn leaky_slope() -> f64 {
@@ -211,14 +211,42 @@ pub enum Op {
     /// statistics constants.
     Batchnorm1d {
         /// Added to the running variance before its square root (default 1e-5).
-        #[serde(default = "batchnorm_eps")]
+        #[serde(default = "norm_eps")]
         eps: f64,
     },
     /// `nn.BatchNorm2d(channels, eps)` in eval mode.
     Batchnorm2d {
         /// Added to the running variance before its square root (default 1e-5).
-        #[serde(default = "batchnorm_eps")]
+        #[serde(default = "norm_eps")]
         eps: f64,
+    },
+    /// `nn.LayerNorm(shape, eps, elementwise_affine, bias)`: each sample normalized to mean 0
+    /// and variance 1 over its trailing axes `shape`, then γ·x̂ + β elementwise over them.
+    Layernorm {
+        /// `normalized_shape`: a sample's last axes, `[F]` of features, or `[W]`, `[H, W]` or
+        /// `[C, H, W]` of maps.
+        shape: Vec<usize>,
+        /// Added to the variance before its square root (default 1e-5).
+        #[serde(default = "norm_eps")]
+        eps: f64,
+        /// `elementwise_affine`: whether γ (and β) are parameters (default true).
+        #[serde(default = "yes")]
+        affine: bool,
+        /// Whether β is a parameter, with `affine` (default true).
+        #[serde(default = "yes")]
+        bias: bool,
+    },
+    /// `nn.GroupNorm(groups, channels, eps, affine)`: each sample's channels split into
+    /// `groups` runs, each normalized over its channels and positions, then γ·x̂ + β per channel.
+    Groupnorm {
+        /// `num_groups`: it divides the channels (`num_channels`, inferred).
+        groups: usize,
+        /// Added to the variance before its square root (default 1e-5).
+        #[serde(default = "norm_eps")]
+        eps: f64,
+        /// Whether γ and β are parameters (default true).
+        #[serde(default = "yes")]
+        affine: bool,
     },
     /// A nested `nn.Sequential` (or named submodule): its layers' names are prefixed by its own.
     Group {
@@ -289,7 +317,15 @@ impl std::fmt::Display for Shape {
 }
 
 impl Shape {
-    fn len(self) -> usize {
+    /// Channels of maps; features of flat features (what `nn.BatchNorm1d` calls channels).
+    pub(crate) fn channels(self) -> usize {
+        match self {
+            Shape::Maps { c, .. } => c,
+            Shape::Flat(f) => f,
+        }
+    }
+
+    pub(crate) fn len(self) -> usize {
         match self {
             Shape::Maps { c, h, w } => c.saturating_mul(h).saturating_mul(w),
             Shape::Flat(n) => n,
@@ -333,6 +369,8 @@ impl Op {
             Op::Dropout { .. } => "dropout",
             Op::Batchnorm1d { .. } => "batchnorm1d",
             Op::Batchnorm2d { .. } => "batchnorm2d",
+            Op::Layernorm { .. } => "layernorm",
+            Op::Groupnorm { .. } => "groupnorm",
             Op::Group { .. } => "group",
         }
     }
@@ -408,7 +446,10 @@ impl Op {
             Op::Flatten => Ok(Shape::Flat(input.len())),
             // A negative or NaN eps gives NaN activations, which a later ReLU hides in a
             // finite loss.
-            Op::Batchnorm1d { eps } | Op::Batchnorm2d { eps }
+            Op::Batchnorm1d { eps }
+            | Op::Batchnorm2d { eps }
+            | Op::Layernorm { eps, .. }
+            | Op::Groupnorm { eps, .. }
                 if !(*eps >= 0.0 && eps.is_finite()) =>
             {
                 Err(format!("`eps` is {eps}; it must be a finite number ≥ 0"))
@@ -420,6 +461,28 @@ impl Op {
                 )),
             },
             Op::Batchnorm2d { .. } => maps().map(|_| input),
+            Op::Layernorm { shape, .. } => {
+                let sample = match input {
+                    Shape::Maps { c, h, w } => vec![c, h, w],
+                    Shape::Flat(f) => vec![f],
+                };
+                match sample.ends_with(shape) && !shape.is_empty() {
+                    true => Ok(input),
+                    false => Err(format!(
+                        "`shape` {shape:?} is not the last axes of its input {input}"
+                    )),
+                }
+            }
+            Op::Groupnorm { groups, .. } => {
+                positive("groups", &[*groups])?;
+                let channels = input.channels();
+                match channels % groups {
+                    0 => Ok(input),
+                    _ => Err(format!(
+                        "{groups} groups do not divide its input's {channels} channels"
+                    )),
+                }
+            }
             Op::LeakyRelu { negative_slope } if !negative_slope.is_finite() => Err(format!(
                 "`negative_slope` is {negative_slope}; it must be a finite number"
             )),
@@ -451,9 +514,13 @@ impl Op {
 
     /// The layer's parameters as (suffix, shape), in `state_dict` order.
     pub(crate) fn params(&self, input: Shape) -> Vec<(&'static str, Vec<usize>)> {
-        let channels = match input {
-            Shape::Maps { c, .. } => c,
-            Shape::Flat(f) => f,
+        let channels = input.channels();
+        let affine = |shape: Vec<usize>, bias: bool| {
+            let mut p = vec![("weight", shape.clone())];
+            if bias {
+                p.push(("bias", shape));
+            }
+            p
         };
         match *self {
             Op::Conv2d {
@@ -473,9 +540,15 @@ impl Op {
                 }
                 p
             }
-            Op::Batchnorm1d { .. } | Op::Batchnorm2d { .. } => {
-                vec![("weight", vec![channels]), ("bias", vec![channels])]
-            }
+            Op::Batchnorm1d { .. }
+            | Op::Batchnorm2d { .. }
+            | Op::Groupnorm { affine: true, .. } => affine(vec![channels], true),
+            Op::Layernorm {
+                ref shape,
+                affine: true,
+                bias,
+                ..
+            } => affine(shape.clone(), bias),
             _ => Vec::new(),
         }
     }
@@ -491,6 +564,20 @@ impl Op {
                 | Op::Silu
                 | Op::Elu { .. }
                 | Op::Softplus { .. }
+                | Op::Layernorm { .. }
+                | Op::Groupnorm { .. }
+        )
+    }
+
+    /// Whether the layer normalizes (batch, layer or group norm): its γ starts at 1 and its
+    /// β at 0, as in PyTorch.
+    fn normalizes(&self) -> bool {
+        matches!(
+            self,
+            Op::Batchnorm1d { .. }
+                | Op::Batchnorm2d { .. }
+                | Op::Layernorm { .. }
+                | Op::Groupnorm { .. }
         )
     }
 }
@@ -581,6 +668,23 @@ impl Sequential {
                     .params(layer.input)
                     .into_iter()
                     .map(|(suffix, shape)| (format!("{}.{suffix}", layer.name), shape))
+            })
+            .collect()
+    }
+
+    /// The names of the normalization layers' parameters ([`Op::Layernorm`], …): PyTorch starts
+    /// them at γ = 1 and β = 0 ([`crate::ArchSpec::init`]).
+    pub fn normalization_params(&self) -> Vec<String> {
+        self.resolve()
+            .unwrap_or_default()
+            .iter()
+            .filter(|layer| layer.op.normalizes())
+            .flat_map(|layer| {
+                layer
+                    .op
+                    .params(layer.input)
+                    .into_iter()
+                    .map(|(suffix, _)| format!("{}.{suffix}", layer.name))
             })
             .collect()
     }
@@ -789,6 +893,18 @@ mod tests {
             (spec("[4]", r#"{"type":"batchnorm1d","eps":-10},{"type":"linear","out":2}"#), "layer 0 (batchnorm1d): `eps` is -10"),
             (spec("[4]", r#"{"type":"dropout","p":1.5},{"type":"linear","out":2}"#), "`p` is 1.5"),
             (
+                spec("[2,3,4]", r#"{"type":"layernorm","shape":[3]},{"type":"flatten"}"#),
+                "layer 0 (layernorm): `shape` [3] is not the last axes of its input [2, 3, 4]",
+            ),
+            (spec("[4]", r#"{"type":"layernorm","shape":[]},{"type":"linear","out":2}"#), "`shape` [] is not"),
+            (spec("[4]", r#"{"type":"layernorm","shape":[4],"eps":-1},{"type":"linear","out":2}"#), "`eps` is -1"),
+            (spec("[4]", r#"{"type":"layernorm"}"#), "missing field `shape`"),
+            (
+                spec("[6,2,2]", r#"{"type":"groupnorm","groups":4},{"type":"flatten"}"#),
+                "layer 0 (groupnorm): 4 groups do not divide its input's 6 channels",
+            ),
+            (spec("[6]", r#"{"type":"groupnorm","groups":0},{"type":"linear","out":2}"#), "`groups` is 0"),
+            (
                 spec("[4]", r#"{"type":"linear","out":2,"name":"a"},{"type":"linear","out":2,"name":"a"}"#),
                 // An invalid spec is named by its input and layers, not a made-up output.
                 "architecture sequential [4] (2 layers as given): two layers are named a",
@@ -799,6 +915,51 @@ mod tests {
             let err = result.unwrap_err();
             assert!(err.contains(reason), "{err}\n  should contain: {reason}");
         }
+    }
+
+    /// Layer and group norm's γ and β are named and shaped as in `state_dict`, only where the
+    /// layer has them, and start at 1 and 0 as in PyTorch, whatever their shape.
+    #[test]
+    fn layer_and_group_norm_have_pytorchs_tensors_and_initial_values() {
+        let arch = spec(
+            "[2,3,3]",
+            r#"{"type":"layernorm","shape":[2,3,3]},{"type":"groupnorm","groups":1,"name":"gn"},
+               {"type":"layernorm","shape":[3],"bias":false},{"type":"flatten"},
+               {"type":"layernorm","shape":[18],"affine":false},
+               {"type":"groupnorm","groups":3,"affine":false},{"type":"linear","out":2}"#,
+        )
+        .unwrap();
+        let params: Vec<String> = arch
+            .params()
+            .into_iter()
+            .map(|(n, s)| format!("{n}{s:?}"))
+            .collect();
+        assert_eq!(
+            params,
+            [
+                "0.weight[2, 3, 3]",
+                "0.bias[2, 3, 3]",
+                "gn.weight[2]",
+                "gn.bias[2]",
+                "2.weight[3]",
+                "6.weight[2, 18]",
+                "6.bias[2]"
+            ]
+        );
+        assert!(arch.buffers().is_empty());
+        let theta = arch.init(crate::Init::PyTorch, 0);
+        let ones_zeros = |ones: usize, zeros: usize| {
+            let mut v = vec![1.0; ones];
+            v.resize(ones + zeros, 0.0);
+            v
+        };
+        assert_eq!(theta[..36], ones_zeros(18, 18));
+        assert_eq!(theta[36..40], ones_zeros(2, 2));
+        assert_eq!(theta[40..43], [1.0; 3]);
+        // The linear layer's own U(−1/√18, 1/√18): its fan-in is not a norm's.
+        let bound = 1.0 / 18f64.sqrt();
+        assert!(theta[43..].iter().all(|w| w.abs() < bound && *w != 0.0));
+        assert!(!arch.is_piecewise_linear());
     }
 
     /// `nn.GELU()`, `nn.ELU()` and `nn.Softplus()` as PyTorch constructs them.

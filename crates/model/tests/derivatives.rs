@@ -744,7 +744,7 @@ fn tiny_sequential(on_maps: &str, on_features: &str) -> ArchSpec {
 /// Each sequential layer kind on its own in a tiny net (`on_maps`, `on_features` of
 /// [`tiny_sequential`]); batch norm on maps in both of their layouts (after a convolution,
 /// channels-last pixels; after average pooling, NCHW maps) and on features.
-const SEQUENTIAL_CASES: [(&str, &str); 19] = [
+const SEQUENTIAL_CASES: [(&str, &str); 24] = [
     (
         r#",{"type":"conv2d","out":3,"kernel":[3,2],"stride":[2,1],"padding":[1,0],"bias":false}"#,
         "",
@@ -779,6 +779,17 @@ const SEQUENTIAL_CASES: [(&str, &str); 19] = [
     (
         "",
         r#",{"type":"linear","out":4},{"type":"batchnorm1d","eps":0.001}"#,
+    ),
+    (r#",{"type":"layernorm","shape":[2,5,5],"eps":0.01}"#, ""),
+    (r#",{"type":"layernorm","shape":[5],"bias":false}"#, ""),
+    (
+        "",
+        r#",{"type":"linear","out":4},{"type":"layernorm","shape":[4],"affine":false}"#,
+    ),
+    (r#",{"type":"groupnorm","groups":2}"#, ""),
+    (
+        "",
+        r#",{"type":"linear","out":4},{"type":"groupnorm","groups":2,"eps":0.1}"#,
     ),
     (
         "",
@@ -827,7 +838,16 @@ fn every_sequential_layer_kind_has_exact_first_and_second_derivatives() {
         let err = rel_err(&obj.grad(&theta), &fd_grad(&*obj, &theta, 1e-6));
         assert!(err < 1e-6, "{name}: gradient rel. err {err:e}");
         let h = checked_dense_hessian(&name, &*obj, &theta);
-        let smooth = ["tanh", "sigmoid", "gelu", "silu", "elu", "softplus"];
+        let smooth = [
+            "tanh",
+            "sigmoid",
+            "gelu",
+            "silu",
+            "elu",
+            "softplus",
+            "layernorm",
+            "groupnorm",
+        ];
         let piecewise_linear = !smooth
             .iter()
             .any(|kind| name.contains(&format!(r#""type":"{kind}""#)));

@@ -176,14 +176,24 @@ fn vgg_style_net_on_gpu_matches_cpu() {
 /// GPU's kernels, at the PyTorch fixture's weights and on its data.
 #[test]
 fn smooth_activations_on_gpu_match_cpu() {
-    let fixture = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/activations-pytorch"
-    );
-    let ckpt =
-        curvscope_model::load_checkpoint(std::path::Path::new(fixture)).expect("the fixture");
-    let data = curvscope_model::load_npz(&std::path::Path::new(fixture).join("data.npz"), None)
-        .expect("the fixture's data");
+    agree_on_fixture("activations-pytorch");
+}
+
+/// Layer and group norm: each sample's mean and variance by the GPU's reductions, at the
+/// PyTorch fixture's weights and on its data.
+#[test]
+fn layer_and_group_norm_on_gpu_match_cpu() {
+    agree_on_fixture("normalization-pytorch");
+}
+
+/// [`agree_on`] the PyTorch fixture `name` (tests/data), at its θ and on its data.
+fn agree_on_fixture(name: &str) {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name);
+    let ckpt = curvscope_model::load_checkpoint(&fixture).expect("the fixture");
+    let data =
+        curvscope_model::load_npz(&fixture.join("data.npz"), None).expect("the fixture's data");
     agree_on(ckpt.meta.arch, &data, &ckpt.theta, usize::MAX);
 }
 

@@ -1,6 +1,6 @@
 //! The PyTorch fixtures (tests/data/lenet-pytorch, tests/data/sequential-pytorch,
-//! tests/data/activations-pytorch) read through our loaders, and our networks' values against
-//! PyTorch's float64 ones.
+//! tests/data/activations-pytorch, tests/data/normalization-pytorch) read through our loaders,
+//! and our networks' values against PyTorch's float64 ones.
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +16,9 @@ const LENET: &str = "lenet-pytorch";
 const SEQUENTIAL: &str = "sequential-pytorch";
 /// GELU (erf and tanh), SiLU, ELU and Softplus past its threshold (the same script).
 const ACTIVATIONS: &str = "activations-pytorch";
+/// Layer norm (over maps, over their last axis, over features, without β, without γ and β) and
+/// group norm (on maps, on features), γ and β away from 1 and 0 (the same script).
+const NORMALIZATION: &str = "normalization-pytorch";
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -168,6 +171,35 @@ fn smooth_activations_match_pytorch() {
     assert_eq!(ckpt.theta, expected(ACTIVATIONS, "theta").1);
     assert!(!ckpt.meta.arch.is_piecewise_linear());
     assert_matches_pytorch(ACTIVATIONS, ckpt.meta.arch.clone(), &ckpt, 4);
+}
+
+/// Layer and group norm against PyTorch's float64 values: each sample's own mean and variance,
+/// differentiated through to second order; γ and β named and laid out as in `state_dict`.
+#[test]
+fn layer_and_group_norm_match_pytorch() {
+    let ckpt = load_checkpoint(&fixture(NORMALIZATION)).unwrap();
+    assert_eq!(ckpt.theta, expected(NORMALIZATION, "theta").1);
+    let params: Vec<String> = ckpt
+        .meta
+        .arch
+        .params()
+        .into_iter()
+        .map(|(n, s)| format!("{n}{s:?}"))
+        .collect();
+    for tensor in [
+        "1.weight[4]",
+        "3.weight[4, 5, 5]",
+        "3.bias[4, 5, 5]",
+        "5.weight[4]",
+        "12.bias[6]",
+    ] {
+        assert!(params.contains(&tensor.to_string()), "{tensor}: {params:?}");
+    }
+    assert!(!params
+        .iter()
+        .any(|p| p.starts_with("5.bias") || p.starts_with("15.")));
+    assert!(!ckpt.meta.arch.is_piecewise_linear());
+    assert_matches_pytorch(NORMALIZATION, ckpt.meta.arch.clone(), &ckpt, 4);
 }
 
 /// Saving writes the buffers back as PyTorch holds them (the step count as I64), so a

@@ -252,6 +252,17 @@ fn forward<B: Backend>(
         Op::Softplus { beta, threshold } => x.elementwise(|x| softplus(x, beta, threshold)),
         Op::Identity | Op::Dropout { .. } => x,
         Op::Batchnorm1d { eps } | Op::Batchnorm2d { eps } => batch_norm(net, layer, p, x, eps),
+        Op::Layernorm {
+            ref shape,
+            eps,
+            affine,
+            bias,
+        } => layer_norm(layer.input, shape, p, x, eps, affine, bias),
+        Op::Groupnorm {
+            groups,
+            eps,
+            affine,
+        } => group_norm(layer.input, groups, p, x, eps, affine),
         Op::Group { .. } => unreachable!("groups are flattened by resolve"),
     }
 }
@@ -341,10 +352,7 @@ fn batch_norm<B: Backend>(
     x: Values<B>,
     eps: f64,
 ) -> Values<B> {
-    let channels = match layer.input {
-        Shape::Maps { c, .. } => c,
-        Shape::Flat(f) => f,
-    };
+    let channels = layer.input.channels();
     let gamma = p.vector(channels);
     let beta = p.vector(channels);
     let mean = net.buffer(&format!("{}.running_mean", layer.name), channels);
@@ -375,6 +383,98 @@ fn batch_norm<B: Backend>(
             };
             Values::Maps((x - column(mean)) * column(scale) + column(beta))
         }
+    }
+}
+
+/// Each row of `x` to mean 0 and variance 1: (x − μ)/√(σ² + ε) with the row's biased variance
+/// σ², as PyTorch's layer and group norm compute it; each op differentiates exactly to any order
+/// (the power's exponents −0.5, −1.5, −2.5 are exact in f32).
+fn standardize<B: Backend>(x: Tensor<B, 2>, eps: f64) -> Tensor<B, 2> {
+    let centred = x.clone() - x.mean_dim(1);
+    let variance = (centred.clone() * centred.clone()).mean_dim(1);
+    centred * (variance + eps).powf_scalar(-0.5)
+}
+
+/// Layer norm: each sample's trailing axes `shape` standardized, then γ·x̂ + β elementwise
+/// over them. The maps are in PyTorch's `[N, C, H, W]` order, in which `shape`'s values of a
+/// sample are contiguous: rows of `[N·R, L]`, R = the values per sample / L.
+fn layer_norm<B: Backend>(
+    input: Shape,
+    shape: &[usize],
+    p: &mut Params<B>,
+    x: Values<B>,
+    eps: f64,
+    affine: bool,
+    bias: bool,
+) -> Values<B> {
+    let len: usize = shape.iter().product();
+    let (x, maps) = match x {
+        Values::Flat(x) => (x, None),
+        maps => {
+            let maps = maps.maps();
+            let dims = maps.dims();
+            (
+                maps.reshape([dims.iter().product::<usize>() / len, len]),
+                Some(dims),
+            )
+        }
+    };
+    let n = x.dims()[0] * len / input.len();
+    let mut y = standardize(x, eps);
+    if affine {
+        // γ and β are `[copies, L]` (one row, or one per sample), as for batch norm.
+        let row = |t: Tensor<B, 2>| broadcast_rows(t, [n, input.len() / len]);
+        y = y * row(p.vector(len));
+        if bias {
+            y = y + row(p.vector(len));
+        }
+    }
+    match maps {
+        Some(dims) => Values::Maps(y.reshape(dims)),
+        None => Values::Flat(y),
+    }
+}
+
+/// Group norm: each sample's channels in `groups` runs of C/groups, each standardized over its
+/// channels and positions, then γ·x̂ + β per channel.
+fn group_norm<B: Backend>(
+    input: Shape,
+    groups: usize,
+    p: &mut Params<B>,
+    x: Values<B>,
+    eps: f64,
+    affine: bool,
+) -> Values<B> {
+    let channels = input.channels();
+    let per_group = input.len() / groups;
+    let (x, dims) = match x {
+        Values::Flat(x) => {
+            let [n, c] = x.dims();
+            (x, [n, c, 1, 1])
+        }
+        maps => {
+            let maps = maps.maps();
+            let dims = maps.dims();
+            (maps.flatten(1, 3), dims)
+        }
+    };
+    let [n, ..] = dims;
+    let y = standardize(x.reshape([n * groups, per_group]), eps).reshape(dims);
+    let y = match affine {
+        false => y,
+        true => {
+            // `[copies, C]` → `[copies, C, 1, 1]`, against `[N, C, H, W]`.
+            let column = |t: Tensor<B, 2>| {
+                let copies = t.dims()[0];
+                t.reshape([copies, channels, 1, 1])
+            };
+            let (gamma, beta) = (p.vector(channels), p.vector(channels));
+            y * column(gamma) + column(beta)
+        }
+    };
+    match input {
+        Shape::Flat(_) => Values::Flat(y.reshape([n, channels])),
+        Shape::Maps { .. } => Values::Maps(y),
     }
 }
 
