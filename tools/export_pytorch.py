@@ -8,7 +8,8 @@
 
 The model must be an nn.Sequential (nested nn.Sequential groups allowed) of Conv2d, Linear,
 MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, ReLU, LeakyReLU, Tanh, Sigmoid, GELU, SiLU,
-ELU, Softplus, Identity, Dropout (also 1d, 2d and AlphaDropout: the identity in eval mode),
+ELU, Softplus, Mish, Hardtanh, ReLU6, Hardsigmoid, Hardswish, PReLU, Identity, Dropout (also
+1d, 2d and AlphaDropout: the identity in eval mode),
 BatchNorm1d, BatchNorm2d, LayerNorm and GroupNorm; anything else is refused with the module's
 name. Tensors keep their state_dict names (torchvision's `features.0.weight` load unchanged);
 batch norm's running statistics are written too and are constants in curvscope (eval mode),
@@ -141,8 +142,15 @@ def _layer(name, module, seen):
               f"beta={module.beta}, threshold={module.threshold}: not finite numbers")
         return {"type": "softplus", "beta": float(module.beta),
                 "threshold": float(module.threshold)}
+    if _is(module, nn.Hardtanh):
+        return {"type": "hardtanh", "min_val": float(module.min_val),
+                "max_val": float(module.max_val)}
+    if _is(module, nn.PReLU):
+        return {"type": "prelu", "num_parameters": module.num_parameters,
+                "init": float(module.init)}
     simple = {nn.ReLU: "relu", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid", nn.SiLU: "silu",
-              nn.Identity: "identity"}
+              nn.Mish: "mish", nn.ReLU6: "relu6", nn.Hardsigmoid: "hardsigmoid",
+              nn.Hardswish: "hardswish", nn.Identity: "identity"}
     if _is(module, *simple):
         return {"type": simple[type(module)]}
     if _is(module, nn.BatchNorm1d, nn.BatchNorm2d):
@@ -161,7 +169,8 @@ def _layer(name, module, seen):
     raise Unsupported(
         f"module `{name}` ({type(module).__name__}) cannot be expressed in curvscope "
         "(supported: Sequential, Conv2d, Linear, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, "
-        "Flatten, ReLU, LeakyReLU, Tanh, Sigmoid, GELU, SiLU, ELU, Softplus, Identity, "
+        "Flatten, ReLU, LeakyReLU, Tanh, Sigmoid, GELU, SiLU, ELU, Softplus, Mish, Hardtanh, "
+        "ReLU6, Hardsigmoid, Hardswish, PReLU, Identity, "
         "Dropout, Dropout1d, Dropout2d, AlphaDropout, BatchNorm1d, BatchNorm2d, LayerNorm, "
         "GroupNorm)"
     )
@@ -292,6 +301,19 @@ def smooth_activations_net():
     )
 
 
+def more_activations_net():
+    """A small net using Hardswish, PReLU (per channel on maps, shared on features), Mish,
+    Hardtanh and ReLU6, on [2, 6, 6] maps and on features."""
+    return nn.Sequential(
+        nn.Conv2d(2, 3, 3, padding=1), nn.Hardswish(), nn.PReLU(3), nn.Flatten(),
+        nn.Linear(108, 8), nn.Mish(),
+        nn.Linear(8, 8), nn.Hardtanh(-0.5, 0.5),
+        nn.Linear(8, 8), nn.ReLU6(),
+        nn.Linear(8, 8), nn.PReLU(init=0.1),
+        nn.Linear(8, 4),
+    )
+
+
 def normalization_net():
     """A small net using layer norm (over a sample's maps, over their last axis, over features,
     without β, without γ and β) and group norm (on maps, on features), on [4, 5, 5] maps."""
@@ -370,15 +392,21 @@ def _self_check():
                                   "affine": True, "bias": False}
     assert norms["layers"][15] == {"type": "layernorm", "shape": [6], "eps": 1e-5,
                                    "affine": False, "bias": False}
-    kinds = json.dumps(arch) + json.dumps(smooth) + json.dumps(identities) + json.dumps(norms)
+    more = architecture(more_activations_net(), (2, 6, 6))
+    assert more["layers"][2] == {"type": "prelu", "num_parameters": 3, "init": 0.25}
+    assert more["layers"][7] == {"type": "hardtanh", "min_val": -0.5, "max_val": 0.5}
+    assert more["layers"][9] == {"type": "relu6"}  # not its base class, Hardtanh
+    assert architecture(nn.Sequential(nn.Linear(2, 2), nn.Hardsigmoid()), (2,))["layers"][1] == {
+        "type": "hardsigmoid"}
+    kinds = "".join(json.dumps(a) for a in [arch, smooth, identities, norms, more])
     for kind in ["conv2d", "linear", "maxpool2d", "avgpool2d", "adaptive_avgpool2d", "flatten",
                  "relu", "leaky_relu", "tanh", "sigmoid", "gelu", "silu", "elu", "softplus",
-                 "identity", "dropout", "batchnorm1d", "batchnorm2d", "layernorm", "groupnorm",
-                 "group"]:
+                 "mish", "hardtanh", "relu6", "hardswish", "prelu", "identity", "dropout",
+                 "batchnorm1d", "batchnorm2d", "layernorm", "groupnorm", "group"]:
         assert f'"type": "{kind}"' in kinds, kind
     assert arch["layers"][0]["name"] == "features" and arch["layers"][2]["name"] == "classifier"
     refusals = [
-        (nn.Sequential(nn.Linear(2, 2), nn.Mish()), "module `1` (Mish) cannot be expressed"),
+        (nn.Sequential(nn.Linear(2, 2), nn.SELU()), "module `1` (SELU) cannot be expressed"),
         (nn.Sequential(nn.Linear(2, 2), nn.Softplus(beta=-1.0)),
          "module `1` (Softplus): beta=-1.0: only beta > 0"),
         (nn.Sequential(nn.Linear(2, 2), nn.ELU(alpha=float("inf"))),

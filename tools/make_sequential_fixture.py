@@ -3,13 +3,18 @@
 export_pytorch.py in float64 with random inputs and what PyTorch computes for it in float64 in
 eval mode: logits, mean cross-entropy, its gradient and H·v (double backward) for a fixed random
 v. Run once with torch 2.x: `python tools/make_sequential_fixture.py
-[sequential|activations|normalization]` (all by default).
+[sequential|activations|more-activations|normalization]` (all by default).
 
 - sequential-pytorch: every_layer_net (every layer kind but the smooth activations below), batch
   norm's running statistics and affine parameters set away from their initial values, 8 random
   float32 images [3, 16, 16] with labels in 0..5.
 - activations-pytorch: smooth_activations_net (GELU both ways, SiLU, ELU, Softplus), 16
   standard normal float32 samples [2, 6, 6] with labels in 0..4.
+- more-activations-pytorch: more_activations_net (Hardswish, PReLU per channel and shared, Mish,
+  Hardtanh, ReLU6), the linear layers before Hardtanh and ReLU6 scaled by 3 and 25 so that
+  their inputs pass the corners, 16
+  float32 samples [2, 6, 6] of 3 × standard normal with labels in 0..4; every piece of each
+  piecewise activation is taken.
 - normalization-pytorch: normalization_net (layer norm over maps, over their last axis, over
   features, without β, without γ and β; group norm on maps and on features), its γ and β set
   away from 1 and 0, 16 standard normal float32 samples [4, 5, 5] with labels in 0..4.
@@ -22,8 +27,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from export_pytorch import (every_layer_net, export, normalization_net,  # noqa: E402
-                            smooth_activations_net)
+from export_pytorch import (every_layer_net, export, more_activations_net,  # noqa: E402
+                            normalization_net, smooth_activations_net)
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "crates/model/tests/data")
 
@@ -79,6 +84,31 @@ def activations():
     write(model, x, y, 2026, os.path.join(DATA, "activations-pytorch"))
 
 
+def more_activations():
+    torch.manual_seed(2028)
+    model = more_activations_net().double().eval()
+    with torch.no_grad():
+        model[6].weight.mul_(3.0)
+        model[8].weight.mul_(25.0)
+    x = 3 * torch.randn(16, 2, 6, 6, dtype=torch.float32)
+    y = torch.randint(0, 4, (16,), dtype=torch.int64)
+    inputs = {}
+    hooks = [model[index].register_forward_hook(
+        lambda module, args, out, index=index: inputs.__setitem__(index, args[0]))
+        for index in [1, 2, 7, 9, 11]]
+    model(x.double())
+    for hook in hooks:
+        hook.remove()
+    # Every piece of each piecewise activation is taken.
+    for index, corners in [(1, (-3, 3)), (7, (-0.5, 0.5)), (9, (0, 6)), (2, (0,)), (11, (0,))]:
+        z = inputs[index]
+        edges = [-float("inf"), *corners, float("inf")]
+        counts = [int(((z > lo) & (z < hi)).sum()) for lo, hi in zip(edges, edges[1:])]
+        assert all(counts), (index, counts)
+        print(f"layer {index} ({type(model[index]).__name__}): {counts} of {z.numel()} inputs")
+    write(model, x, y, 2028, os.path.join(DATA, "more-activations-pytorch"))
+
+
 def normalization():
     torch.manual_seed(2027)
     model = normalization_net().double().eval()
@@ -96,6 +126,6 @@ def normalization():
 
 if __name__ == "__main__":
     makers = {"sequential": sequential, "activations": activations,
-              "normalization": normalization}
+              "more-activations": more_activations, "normalization": normalization}
     for name in sys.argv[1:] or makers:
         makers[name]()

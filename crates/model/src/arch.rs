@@ -501,8 +501,9 @@ fn linear_layers(widths: &[usize]) -> Vec<(String, Vec<usize>)> {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Init {
     /// PyTorch's default for `Linear`/`Conv2d`: weights and biases U(−1/√fan_in, 1/√fan_in)
-    /// (kaiming-uniform with a = √5); batch, layer and group norm's γ = 1, β = 0. Written
-    /// `pytorch`, as the CLI spells it (runs before that wrote `py-torch`, which still reads).
+    /// (kaiming-uniform with a = √5); batch, layer and group norm's γ = 1, β = 0; PReLU's slopes
+    /// its `init`. Written `pytorch`, as the CLI spells it (runs before that wrote `py-torch`,
+    /// which still reads).
     #[serde(rename = "pytorch", alias = "py-torch")]
     PyTorch,
     /// Every parameter N(0, std²); the paper uses std = 0.02.
@@ -521,14 +522,13 @@ impl ArchSpec {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         let mut theta = Vec::with_capacity(self.dim());
         let mut fan_in = 1usize;
-        let normalization = match self {
-            ArchSpec::Sequential(net) => net.normalization_params(),
-            _ => Vec::new(),
+        let constants = match self {
+            ArchSpec::Sequential(net) => net.initial_constants(),
+            _ => Default::default(),
         };
         for (name, shape) in self.params() {
             let len: usize = shape.iter().product();
-            if init == Init::PyTorch && normalization.contains(&name) {
-                let value = if name.ends_with(".weight") { 1.0 } else { 0.0 };
+            if let (Init::PyTorch, Some(&value)) = (init, constants.get(&name)) {
                 theta.extend(std::iter::repeat_n(value, len));
                 continue;
             }

@@ -95,6 +95,15 @@ fn unit() -> f64 {
 fn softplus_threshold() -> f64 {
     20.0
 }
+fn minus_one() -> f64 {
+    -1.0
+}
+fn one_parameter() -> usize {
+    1
+}
+fn prelu_init() -> f64 {
+    0.25
+}
 
 /// How `nn.GELU` computes Φ(x), as its `approximate` argument names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -199,6 +208,33 @@ pub enum Op {
         #[serde(default = "softplus_threshold")]
         threshold: f64,
     },
+    /// `nn.Mish()`: x·tanh(softplus(x)).
+    Mish,
+    /// `nn.Hardtanh(min_val, max_val)`: x clamped to [min_val, max_val].
+    Hardtanh {
+        /// The lower end (default −1).
+        #[serde(default = "minus_one")]
+        min_val: f64,
+        /// The upper end (default 1).
+        #[serde(default = "unit")]
+        max_val: f64,
+    },
+    /// `nn.ReLU6()`: x clamped to [0, 6].
+    Relu6,
+    /// `nn.Hardsigmoid()`: x/6 + 1/2 clamped to [0, 1].
+    Hardsigmoid,
+    /// `nn.Hardswish()`: x·hardsigmoid(x).
+    Hardswish,
+    /// `nn.PReLU(num_parameters, init)`: x for x > 0, a·x otherwise, with the slopes a
+    /// parameters: one shared, or one per channel (feature of flat inputs).
+    Prelu {
+        /// 1, or the input's channels (default 1).
+        #[serde(default = "one_parameter")]
+        num_parameters: usize,
+        /// The slopes' initial value (default 0.25).
+        #[serde(default = "prelu_init")]
+        init: f64,
+    },
     /// `nn.Identity()`.
     Identity,
     /// `nn.Dropout(p)`: the identity, since curvature is analysed in eval mode.
@@ -274,7 +310,16 @@ impl<'de> Deserialize<'de> for Layer {
         let op = Op::deserialize(serde_json::Value::Object(fields)).map_err(D::Error::custom)?;
         // serde ignores unknown fields beside the tag of a variant without fields.
         if let (
-            Op::Flatten | Op::Relu | Op::Tanh | Op::Sigmoid | Op::Silu | Op::Identity,
+            Op::Flatten
+            | Op::Relu
+            | Op::Tanh
+            | Op::Sigmoid
+            | Op::Silu
+            | Op::Mish
+            | Op::Relu6
+            | Op::Hardsigmoid
+            | Op::Hardswish
+            | Op::Identity,
             Some(key),
         ) = (&op, keys.first())
         {
@@ -365,6 +410,12 @@ impl Op {
             Op::Silu => "silu",
             Op::Elu { .. } => "elu",
             Op::Softplus { .. } => "softplus",
+            Op::Mish => "mish",
+            Op::Hardtanh { .. } => "hardtanh",
+            Op::Relu6 => "relu6",
+            Op::Hardsigmoid => "hardsigmoid",
+            Op::Hardswish => "hardswish",
+            Op::Prelu { .. } => "prelu",
             Op::Identity => "identity",
             Op::Dropout { .. } => "dropout",
             Op::Batchnorm1d { .. } => "batchnorm1d",
@@ -498,8 +549,24 @@ impl Op {
             Op::Softplus { threshold, .. } if !threshold.is_finite() => Err(format!(
                 "`threshold` is {threshold}; it must be a finite number"
             )),
+            Op::Hardtanh { min_val, max_val } if !(min_val < max_val && max_val.is_finite() && min_val.is_finite()) => Err(format!(
+                "`min_val` {min_val} and `max_val` {max_val} must be finite numbers, `min_val` the smaller (PyTorch refuses it too)"
+            )),
+            Op::Prelu { init, .. } if !init.is_finite() => {
+                Err(format!("`init` is {init}; it must be a finite number"))
+            }
+            Op::Prelu { num_parameters, .. } if ![1, input.channels()].contains(num_parameters) => Err(format!(
+                "`num_parameters` is {num_parameters}; it must be 1 or its input's {} channels",
+                input.channels()
+            )),
             Op::Relu
             | Op::LeakyRelu { .. }
+            | Op::Mish
+            | Op::Hardtanh { .. }
+            | Op::Relu6
+            | Op::Hardsigmoid
+            | Op::Hardswish
+            | Op::Prelu { .. }
             | Op::Tanh
             | Op::Sigmoid
             | Op::Gelu { .. }
@@ -549,6 +616,7 @@ impl Op {
                 bias,
                 ..
             } => affine(shape.clone(), bias),
+            Op::Prelu { num_parameters, .. } => affine(vec![num_parameters], false),
             _ => Vec::new(),
         }
     }
@@ -564,21 +632,24 @@ impl Op {
                 | Op::Silu
                 | Op::Elu { .. }
                 | Op::Softplus { .. }
+                | Op::Mish
+                | Op::Hardswish
                 | Op::Layernorm { .. }
                 | Op::Groupnorm { .. }
         )
     }
 
-    /// Whether the layer normalizes (batch, layer or group norm): its γ starts at 1 and its
-    /// β at 0, as in PyTorch.
-    fn normalizes(&self) -> bool {
-        matches!(
-            self,
+    /// The value PyTorch gives every entry of the layer's parameter `suffix` when it builds the
+    /// layer, where that is a constant: a norm's γ = 1 and β = 0, PReLU's slopes `init`.
+    fn initial_constant(&self, suffix: &str) -> Option<f64> {
+        match self {
             Op::Batchnorm1d { .. }
-                | Op::Batchnorm2d { .. }
-                | Op::Layernorm { .. }
-                | Op::Groupnorm { .. }
-        )
+            | Op::Batchnorm2d { .. }
+            | Op::Layernorm { .. }
+            | Op::Groupnorm { .. } => Some(if suffix == "weight" { 1.0 } else { 0.0 }),
+            Op::Prelu { init, .. } => Some(*init),
+            _ => None,
+        }
     }
 }
 
@@ -672,19 +743,21 @@ impl Sequential {
             .collect()
     }
 
-    /// The names of the normalization layers' parameters ([`Op::Layernorm`], …): PyTorch starts
-    /// them at γ = 1 and β = 0 ([`crate::ArchSpec::init`]).
-    pub fn normalization_params(&self) -> Vec<String> {
+    /// The parameters PyTorch starts at a constant, by full name, with that constant: a norm's
+    /// γ = 1 and β = 0, PReLU's slopes its `init` ([`crate::ArchSpec::init`]).
+    pub fn initial_constants(&self) -> BTreeMap<String, f64> {
         self.resolve()
             .unwrap_or_default()
             .iter()
-            .filter(|layer| layer.op.normalizes())
             .flat_map(|layer| {
                 layer
                     .op
                     .params(layer.input)
                     .into_iter()
-                    .map(|(suffix, _)| format!("{}.{suffix}", layer.name))
+                    .filter_map(|(suffix, _)| {
+                        let value = layer.op.initial_constant(suffix)?;
+                        Some((format!("{}.{suffix}", layer.name), value))
+                    })
             })
             .collect()
     }
@@ -880,7 +953,7 @@ mod tests {
             (spec("[4,4]", r#"{"type":"relu"}"#), "input [4, 4] is neither"),
             (spec("[0]", r#"{"type":"relu"}"#), "input [0] has a zero size"),
             (spec("[4]", r#"{"type":"linear","out":0}"#), "`out` is 0"),
-            (spec("[4]", r#"{"type":"mish"}"#), "unknown variant `mish`"),
+            (spec("[4]", r#"{"type":"selu"}"#), "unknown variant `selu`"),
             (spec("[4]", r#"{"type":"gelu","approximate":"erf"}"#), "unknown variant `erf`, expected `none` or `tanh`"),
             (spec("[4]", r#"{"type":"silu","inplace":true}"#), "unknown field `inplace`: layer type `silu` takes none"),
             (spec("[4]", r#"{"type":"softplus","beta":0},{"type":"linear","out":2}"#), "layer 0 (softplus): `beta` is 0; it must be a positive finite number"),
@@ -904,6 +977,16 @@ mod tests {
                 "layer 0 (groupnorm): 4 groups do not divide its input's 6 channels",
             ),
             (spec("[6]", r#"{"type":"groupnorm","groups":0},{"type":"linear","out":2}"#), "`groups` is 0"),
+            (
+                spec("[4]", r#"{"type":"hardtanh","min_val":1,"max_val":1},{"type":"linear","out":2}"#),
+                "layer 0 (hardtanh): `min_val` 1 and `max_val` 1 must be finite numbers, `min_val` the smaller",
+            ),
+            (
+                spec("[2,3,3]", r#"{"type":"prelu","num_parameters":3},{"type":"flatten"}"#),
+                "layer 0 (prelu): `num_parameters` is 3; it must be 1 or its input's 2 channels",
+            ),
+            (spec("[4]", r#"{"type":"mish","beta":1}"#), "unknown field `beta`: layer type `mish` takes none"),
+            (spec("[4]", r#"{"type":"relu6","inplace":true}"#), "layer type `relu6` takes none"),
             (
                 spec("[4]", r#"{"type":"linear","out":2,"name":"a"},{"type":"linear","out":2,"name":"a"}"#),
                 // An invalid spec is named by its input and layers, not a made-up output.
@@ -962,9 +1045,10 @@ mod tests {
         assert!(!arch.is_piecewise_linear());
     }
 
-    /// `nn.GELU()`, `nn.ELU()` and `nn.Softplus()` as PyTorch constructs them.
+    /// `nn.GELU()`, `nn.ELU()`, `nn.Softplus()`, `nn.Hardtanh()` and `nn.PReLU()` as PyTorch
+    /// constructs them; PReLU's slopes start at its `init`.
     #[test]
-    fn smooth_activations_take_pytorchs_defaults() {
+    fn activations_take_pytorchs_defaults() {
         let op = |json| serde_json::from_str::<Layer>(json).unwrap().op;
         let gelu = Op::Gelu {
             approximate: GeluApproximation::None,
@@ -976,6 +1060,24 @@ mod tests {
             threshold: 20.0,
         };
         assert_eq!(op(r#"{"type":"softplus"}"#), softplus);
+        let hardtanh = Op::Hardtanh {
+            min_val: -1.0,
+            max_val: 1.0,
+        };
+        assert_eq!(op(r#"{"type":"hardtanh"}"#), hardtanh);
+        let prelu = Op::Prelu {
+            num_parameters: 1,
+            init: 0.25,
+        };
+        assert_eq!(op(r#"{"type":"prelu"}"#), prelu);
+        let arch = spec(
+            "[3]",
+            r#"{"type":"prelu","num_parameters":3,"init":-0.5},{"type":"linear","out":2}"#,
+        )
+        .unwrap();
+        let theta = arch.init(crate::Init::PyTorch, 0);
+        assert_eq!(theta[..3], [-0.5; 3]);
+        assert!(arch.is_piecewise_linear());
     }
 
     #[test]

@@ -744,7 +744,7 @@ fn tiny_sequential(on_maps: &str, on_features: &str) -> ArchSpec {
 /// Each sequential layer kind on its own in a tiny net (`on_maps`, `on_features` of
 /// [`tiny_sequential`]); batch norm on maps in both of their layouts (after a convolution,
 /// channels-last pixels; after average pooling, NCHW maps) and on features.
-const SEQUENTIAL_CASES: [(&str, &str); 24] = [
+const SEQUENTIAL_CASES: [(&str, &str); 31] = [
     (
         r#",{"type":"conv2d","out":3,"kernel":[3,2],"stride":[2,1],"padding":[1,0],"bias":false}"#,
         "",
@@ -769,6 +769,16 @@ const SEQUENTIAL_CASES: [(&str, &str); 24] = [
     // A threshold the pre-activations cross, so both of softplus's branches are differentiated
     // (`the_softplus_case_takes_both_branches`).
     ("", SOFTPLUS_LAYERS),
+    (r#",{"type":"mish"}"#, ""),
+    (r#",{"type":"hardtanh","min_val":-0.2,"max_val":0.3}"#, ""),
+    (r#",{"type":"relu6"}"#, ""),
+    (r#",{"type":"hardsigmoid"}"#, ""),
+    (r#",{"type":"hardswish"}"#, ""),
+    (r#",{"type":"prelu","num_parameters":2}"#, ""),
+    (
+        "",
+        r#",{"type":"linear","out":4},{"type":"prelu","init":-0.3}"#,
+    ),
     (r#",{"type":"dropout","p":0.5}"#, ""),
     (r#",{"type":"identity"}"#, ""),
     (r#",{"type":"batchnorm2d"}"#, ""),
@@ -845,6 +855,8 @@ fn every_sequential_layer_kind_has_exact_first_and_second_derivatives() {
             "silu",
             "elu",
             "softplus",
+            "mish",
+            "hardswish",
             "layernorm",
             "groupnorm",
         ];

@@ -179,6 +179,13 @@ fn smooth_activations_on_gpu_match_cpu() {
     agree_on_fixture("activations-pytorch");
 }
 
+/// Hardswish, PReLU, Mish, Hardtanh and ReLU6: their masks and PReLU's slopes on the GPU's
+/// kernels, at the PyTorch fixture's weights and on its data.
+#[test]
+fn more_activations_on_gpu_match_cpu() {
+    agree_on_fixture("more-activations-pytorch");
+}
+
 /// Layer and group norm: each sample's mean and variance by the GPU's reductions, at the
 /// PyTorch fixture's weights and on its data.
 #[test]

@@ -1,6 +1,7 @@
 //! The PyTorch fixtures (tests/data/lenet-pytorch, tests/data/sequential-pytorch,
-//! tests/data/activations-pytorch, tests/data/normalization-pytorch) read through our loaders,
-//! and our networks' values against PyTorch's float64 ones.
+//! tests/data/activations-pytorch, tests/data/more-activations-pytorch,
+//! tests/data/normalization-pytorch) read through our loaders, and our networks' values against
+//! PyTorch's float64 ones.
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,9 @@ const LENET: &str = "lenet-pytorch";
 const SEQUENTIAL: &str = "sequential-pytorch";
 /// GELU (erf and tanh), SiLU, ELU and Softplus past its threshold (the same script).
 const ACTIVATIONS: &str = "activations-pytorch";
+/// Hardswish, PReLU (per channel, shared), Mish, Hardtanh and ReLU6, every piece of each
+/// piecewise one taken (the same script).
+const MORE_ACTIVATIONS: &str = "more-activations-pytorch";
 /// Layer norm (over maps, over their last axis, over features, without β, without γ and β) and
 /// group norm (on maps, on features), γ and β away from 1 and 0 (the same script).
 const NORMALIZATION: &str = "normalization-pytorch";
@@ -171,6 +175,28 @@ fn smooth_activations_match_pytorch() {
     assert_eq!(ckpt.theta, expected(ACTIVATIONS, "theta").1);
     assert!(!ckpt.meta.arch.is_piecewise_linear());
     assert_matches_pytorch(ACTIVATIONS, ckpt.meta.arch.clone(), &ckpt, 4);
+}
+
+/// Hardswish, PReLU, Mish, Hardtanh and ReLU6 against PyTorch's float64 values, their
+/// branches chosen as PyTorch chooses them; PReLU's slopes are parameters.
+#[test]
+fn more_activations_match_pytorch() {
+    let ckpt = load_checkpoint(&fixture(MORE_ACTIVATIONS)).unwrap();
+    assert_eq!(ckpt.theta, expected(MORE_ACTIVATIONS, "theta").1);
+    let params: Vec<String> = ckpt
+        .meta
+        .arch
+        .params()
+        .into_iter()
+        .map(|(n, s)| format!("{n}{s:?}"))
+        .collect();
+    assert!(params.contains(&"2.weight[3]".to_string()), "{params:?}");
+    assert!(params.contains(&"11.weight[1]".to_string()), "{params:?}");
+    assert!(
+        !ckpt.meta.arch.is_piecewise_linear(),
+        "Mish and Hardswish are not"
+    );
+    assert_matches_pytorch(MORE_ACTIVATIONS, ckpt.meta.arch.clone(), &ckpt, 4);
 }
 
 /// Layer and group norm against PyTorch's float64 values: each sample's own mean and variance,

@@ -250,6 +250,12 @@ fn forward<B: Backend>(
         Op::Silu => x.elementwise(silu),
         Op::Elu { alpha } => x.elementwise(|x| elu(x, alpha)),
         Op::Softplus { beta, threshold } => x.elementwise(|x| softplus(x, beta, threshold)),
+        Op::Mish => x.elementwise(mish),
+        Op::Hardtanh { min_val, max_val } => x.elementwise(|x| hardtanh(x, min_val, max_val)),
+        Op::Relu6 => x.elementwise(|x| hardtanh(x, 0.0, 6.0)),
+        Op::Hardsigmoid => x.elementwise(hardsigmoid),
+        Op::Hardswish => x.elementwise(hardswish),
+        Op::Prelu { num_parameters, .. } => prelu(x, p.vector(num_parameters)),
         Op::Identity | Op::Dropout { .. } => x,
         Op::Batchnorm1d { eps } | Op::Batchnorm2d { eps } => batch_norm(net, layer, p, x, eps),
         Op::Layernorm {
@@ -341,6 +347,72 @@ fn softplus<B: Backend>(x: Tensor<B, 2>, beta: f64, threshold: f64) -> Tensor<B,
         .log1p()
         .mul_scalar(beta.recip());
     soft.mask_where(linear, x)
+}
+
+/// x·tanh(softplus(x)) = x·w/(w + 2), w = eˣ(eˣ + 2): tanh(log(1 + eˣ)) in closed form, without
+/// cancellation where eˣ is small. Past x = 20 the factor is 1 in f64 (and its derivative below
+/// 1e-16), so the clamp keeps w finite and changes no digit.
+fn mish<B: Backend>(x: Tensor<B, 2>) -> Tensor<B, 2> {
+    let e = x.clone().clamp_max(20.0).exp();
+    let w = e.clone() * (e + 2.0);
+    x * w.clone() / (w + 2.0)
+}
+
+/// x clamped to [lo, hi], with PyTorch's derivative 0 at both ends (where a mask takes the
+/// constant, not x).
+fn hardtanh<B: Backend>(x: Tensor<B, 2>, lo: f64, hi: f64) -> Tensor<B, 2> {
+    let (below, above) = (
+        x.clone().lower_equal_elem(lo),
+        x.clone().greater_equal_elem(hi),
+    );
+    x.mask_fill(below, lo).mask_fill(above, hi)
+}
+
+/// x/6 + 1/2 clamped to [0, 1], with PyTorch's derivative 0 at x = ±3. Between, ours is 1/6;
+/// PyTorch 2.15's in float64 is 1/6 rounded to f32 (3e-8 off), and it has no double backward.
+fn hardsigmoid<B: Backend>(x: Tensor<B, 2>) -> Tensor<B, 2> {
+    let (below, above) = (
+        x.clone().lower_equal_elem(-3.0),
+        x.clone().greater_equal_elem(3.0),
+    );
+    (x.mul_scalar(1.0 / 6.0) + 0.5)
+        .mask_fill(below, 0.0)
+        .mask_fill(above, 1.0)
+}
+
+/// x·(x + 3)/6 between −3 and 3, 0 from −3 down, x from 3 up: at x = ±3 both derivatives are
+/// the outer piece's, as PyTorch's are (0 and 1; second derivatives 0).
+fn hardswish<B: Backend>(x: Tensor<B, 2>) -> Tensor<B, 2> {
+    let (below, above) = (
+        x.clone().lower_equal_elem(-3.0),
+        x.clone().greater_equal_elem(3.0),
+    );
+    let middle = (x.clone() * (x.clone() + 3.0)).mul_scalar(1.0 / 6.0);
+    middle.mask_fill(below, 0.0).mask_where(above, x)
+}
+
+/// x where x > 0, a·x elsewhere (PyTorch's derivative at 0 is a too), the slopes `a`
+/// `[copies, K]`: K = 1 shared, or one per channel (the feature of flat values).
+fn prelu<B: Backend>(x: Values<B>, a: Tensor<B, 2>) -> Values<B> {
+    let slope = |x: Tensor<B, 2>, a: Tensor<B, 2>| {
+        let positive = x.clone().greater_elem(0.0);
+        (x.clone() * a).mask_where(positive, x)
+    };
+    match x {
+        Values::Flat(x) => {
+            let n = x.dims()[0];
+            Values::Flat(slope(x, broadcast_rows(a, [n, 1])))
+        }
+        Values::Pixels(x, dims @ [n, h, w, _]) => {
+            Values::Pixels(slope(x, broadcast_rows(a, [n, h * w])), dims)
+        }
+        Values::Maps(x) => {
+            let [copies, k] = a.dims();
+            let a = a.reshape([copies, k, 1, 1]);
+            let positive = x.clone().greater_elem(0.0);
+            Values::Maps((x.clone() * a).mask_where(positive, x))
+        }
+    }
 }
 
 /// Eval-mode batch norm: γ·(x − μ)/√(σ² + ε) + β per channel, with the running mean μ and
@@ -723,37 +795,60 @@ mod tests {
         pooling_takes_the_first_maximum::<Autodiff<crate::Cpu>>(&Default::default());
     }
 
-    /// The smooth activations' values and first derivatives where PyTorch 2.15 (float64) gives
-    /// them, among them its one-sided choices at ELU's x = 0 (α) and at softplus's threshold
-    /// (the soft branch): a bias-free convolution over blank borders gives exact zeros.
+    /// The activations' values and first derivatives where PyTorch 2.15 (float64) gives them,
+    /// among them its one-sided choices at ELU's x = 0 (α), at softplus's threshold (the soft
+    /// branch), at the hard functions' corners (the outer piece) and PReLU's 0 (the slope):
+    /// a bias-free convolution over blank borders gives exact zeros.
     #[test]
-    fn smooth_activations_match_pytorch_at_their_branch_points() {
-        use super::{elu, gelu, silu, softplus, GeluApproximation};
+    fn activations_match_pytorch_at_their_branch_points() {
+        use super::GeluApproximation;
+        use super::{elu, gelu, hardsigmoid, hardswish, hardtanh, mish, silu, softplus};
         type Ad = Autodiff<crate::Cpu>;
         type Map = dyn Fn(Tensor<Ad, 2>) -> Tensor<Ad, 2>;
+        /// Name, function, x, PyTorch's values and first derivatives at x.
+        type Case<'a> = (&'a str, &'a Map, [f64; 4], [f64; 4], [f64; 4]);
         let x = [0.0, -1.0, 2.0, 3.0];
+        fn f64s(values: Vec<f64>, shape: [usize; 2]) -> Tensor<Ad, 2> {
+            let data = burn::tensor::TensorData::new(values, shape);
+            Tensor::from_data(data, (&Default::default(), burn::tensor::DType::F64))
+        }
+        let prelu = |x| match super::prelu(super::Values::Flat(x), f64s(vec![0.25], [1, 1])) {
+            super::Values::Flat(y) => y,
+            _ => unreachable!("flat in, flat out"),
+        };
         #[rustfmt::skip]
-        let cases: [(&str, &Map, [f64; 4], [f64; 4]); 5] = [
-            ("elu(0.7)", &|x| elu(x, 0.7),
+        let cases: [Case; 11] = [
+            ("elu(0.7)", &|x| elu(x, 0.7), x,
              [0.0, -0.44248439117999033, 2.0, 3.0], [0.7, 0.2575156088200096, 1.0, 1.0]),
-            ("softplus(2, 4)", &|x| softplus(x, 2.0, 4.0),
+            ("softplus(2, 4)", &|x| softplus(x, 2.0, 4.0), x,
              [0.34657359027997264, 0.06346400552148625, 2.0090749639589047, 3.0],
              [0.5, 0.11920292202211755, 0.9820137900379085, 1.0]),
-            ("gelu", &|x| gelu(x, GeluApproximation::None),
+            ("gelu", &|x| gelu(x, GeluApproximation::None), x,
              [0.0, -0.15865525393145702, 1.9544997361036416, 2.99595030590511],
              [0.5, -0.08331547058768635, 1.085231801078197, 1.011945647204184]),
-            ("gelu tanh", &|x| gelu(x, GeluApproximation::Tanh),
+            ("gelu tanh", &|x| gelu(x, GeluApproximation::Tanh), x,
              [0.0, -0.15880800939172324, 1.954597694087775, 2.996362607918227],
              [0.5, -0.08296408384578252, 1.0860992566236183, 1.0115841666309695]),
-            ("silu", &silu,
+            ("silu", &silu, x,
              [0.0, -0.2689414213699951, 1.7615941559557646, 2.8577223804672998],
              [0.5, 0.07232948812851325, 1.0907842487848955, 1.0881041060151693]),
+            ("mish", &mish, [-30.0, -1.0, 0.0, 25.0],
+             [-2.807286890651921e-12, -0.30340146137410895, 0.0, 25.0],
+             [-2.713710660963392e-12, 0.059216755877395, 0.6, 1.0]),
+            ("hardtanh(-0.2, 0.3)", &|x| hardtanh(x, -0.2, 0.3), [-0.2, 0.3, 0.1, -1.0],
+             [-0.2, 0.3, 0.1, -0.2], [0.0, 0.0, 1.0, 0.0]),
+            ("relu6", &|x| hardtanh(x, 0.0, 6.0), [0.0, 6.0, 3.0, 7.0],
+             [0.0, 6.0, 3.0, 6.0], [0.0, 0.0, 1.0, 0.0]),
+            // PyTorch's derivative between is 1/6 rounded to f32: 0.1666666716337204.
+            ("hardsigmoid", &hardsigmoid, [-3.0, 3.0, 0.0, 4.0],
+             [0.0, 1.0, 0.5, 1.0], [0.0, 0.0, 1.0 / 6.0, 0.0]),
+            ("hardswish", &hardswish, [-3.0, 3.0, -4.0, 1.0],
+             [0.0, 3.0, 0.0, 0.6666666666666666], [0.0, 1.0, 0.0, 0.8333333333333333]),
+            ("prelu(0.25)", &prelu, [0.0, -2.0, 3.0, -0.5],
+             [0.0, -0.5, 3.0, -0.125], [0.25, 0.25, 1.0, 0.25]),
         ];
-        let device = Default::default();
-        for (name, f, values, derivatives) in cases {
-            let data = burn::tensor::TensorData::new(x.to_vec(), [1, 4]);
-            let x = Tensor::<Ad, 2>::from_data(data, (&device, burn::tensor::DType::F64))
-                .require_grad();
+        for (name, f, x, values, derivatives) in cases {
+            let x = f64s(x.to_vec(), [1, 4]).require_grad();
             let y = f(x.clone());
             let grads = y.clone().sum().backward();
             let got = |t: Tensor<crate::Cpu, 2>| t.into_data().to_vec::<f64>().unwrap();
