@@ -6,12 +6,12 @@
     export(model, input_shape=(3, 32, 32), out="my-checkpoint",
            normalize=([0.4914, 0.4822, 0.4465], [0.2470, 0.2435, 0.2616]))  # if trained so
 
-The model must be an nn.Sequential (nested nn.Sequential groups allowed) of Conv2d, Linear,
+The model must be an nn.Sequential (nested nn.Sequential groups and residual blocks allowed:
+torchvision's ResNet BasicBlock and Bottleneck, and `Residual` below) of Conv2d, Linear,
 MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, ReLU, LeakyReLU, Tanh, Sigmoid, GELU, SiLU,
 ELU, Softplus, Mish, Hardtanh, ReLU6, Hardsigmoid, Hardswish, PReLU, Identity, Dropout (also
-1d, 2d and AlphaDropout: the identity in eval mode),
-BatchNorm1d, BatchNorm2d, LayerNorm and GroupNorm; anything else is refused with the module's
-name. Tensors keep their state_dict names (torchvision's `features.0.weight` load unchanged);
+1d, 2d and AlphaDropout: the identity in eval mode), BatchNorm1d, BatchNorm2d, LayerNorm and
+GroupNorm; anything else is refused with the module's name. Tensors keep their state_dict names (torchvision's `features.0.weight` load unchanged);
 batch norm's running statistics are written too and are constants in curvscope (eval mode),
 not parameters.
 
@@ -176,28 +176,68 @@ def _layer(name, module, seen):
     )
 
 
+def _child(prefix, child, module, seen):
+    """The layer JSON of `module`, the child `child` of the module named `prefix`, with its
+    name. A module with parameters or buffers used twice (tied weights, shared running
+    statistics) is refused: curvscope gives each layer its own tensors."""
+    name = f"{prefix}.{child}" if prefix else child
+    _refuse_unless(module is not None, name, module, "an empty (None) entry")
+    stateful = any(True for _ in module.parameters()) or any(True for _ in module.buffers())
+    _refuse_unless(not (stateful and id(module) in seen), name, module,
+                   f"the same module as `{seen.get(id(module))}`: its tensors would be "
+                   "shared (tied weights), which curvscope cannot express; give each use "
+                   "its own module")
+    seen.setdefault(id(module), name)
+    return {"name": child, **_layer(name, module, seen)}
+
+
+def _is_torchvision_block(module):
+    """Whether `module` is torchvision's ResNet `BasicBlock` or `Bottleneck` (not a subclass),
+    whose forward is relu(main(x) + downsample(x)). Named rather than imported: the exporter
+    does not need torchvision."""
+    kind = type(module)
+    return kind.__module__ == "torchvision.models.resnet" and kind.__name__ in (
+        "BasicBlock", "Bottleneck")
+
+
+def _residual(name, module, seen):
+    """The residual layer, and the ReLU after it, of a torchvision block or a `Residual`."""
+    _refuse_hooks(name, module)
+    if _is(module, Residual):
+        shortcut = [] if _is(module.shortcut, nn.Identity) else [
+            _child(name, "shortcut", module.shortcut, seen)]
+        return [{"type": "residual", "layers": [_child(name, "body", module.body, seen)],
+                 "shortcut": shortcut}]
+    main = ["conv1", "bn1", "relu", "conv2", "bn2"]
+    if type(module).__name__ == "Bottleneck":
+        main += ["relu", "conv3", "bn3"]
+    shortcut = [] if module.downsample is None else [
+        _child(name, "downsample", module.downsample, seen)]
+    block = {"type": "residual", "layers": [_child(name, c, getattr(module, c), seen) for c in main],
+             "shortcut": shortcut}
+    return [block, {"type": "relu"}]
+
+
 def _layers(sequential, prefix="", seen=None):
-    """The layers of an nn.Sequential; a child's name is written unless it is its index.
+    """The layers of an nn.Sequential; a child's name is written unless it is its position.
 
     Every entry, repeats included: `named_children()` yields a module object once, so
     `relu = nn.ReLU(); nn.Sequential(conv, relu, conv2, relu)` would lose its second ReLU and
-    export another function. A module with parameters or buffers used twice (tied weights,
-    shared running statistics) is refused: curvscope gives each layer its own tensors."""
+    export another function. A residual block is two layers, the block and the ReLU after it
+    (named as the block: a layer without tensors may share a name)."""
     seen = {} if seen is None else seen
     layers = []
-    for index, (child, module) in enumerate(sequential._modules.items()):
+    for child, module in sequential._modules.items():
         name = f"{prefix}.{child}" if prefix else child
-        _refuse_unless(module is not None, name, module, "an empty (None) entry")
-        stateful = any(True for _ in module.parameters()) or any(True for _ in module.buffers())
-        _refuse_unless(not (stateful and id(module) in seen), name, module,
-                       f"the same module as `{seen.get(id(module))}`: its tensors would be "
-                       "shared (tied weights), which curvscope cannot express; give each use "
-                       "its own module")
-        seen.setdefault(id(module), name)
-        layer = _layer(name, module, seen)
-        if child != str(index):
-            layer = {"name": child, **layer}
-        layers.append(layer)
+        if _is_torchvision_block(module) or _is(module, Residual):
+            entries = _residual(name, module, seen)
+            entries = [{"name": child, **entries[0]}, *({"name": child, **e} for e in entries[1:])]
+        else:
+            entries = [_child(prefix, child, module, seen)]
+        for entry in entries:
+            if entry["name"] == str(len(layers)):
+                del entry["name"]
+            layers.append(entry)
     return layers
 
 
@@ -314,6 +354,27 @@ def more_activations_net():
     )
 
 
+def residual_net():
+    """A small ResNet of torchvision's blocks on [3, 8, 8] images, with its stem and names:
+    a BasicBlock with the identity shortcut, one downsampling by a strided 1×1 convolution and
+    batch norm, a Bottleneck, then a `Residual` on features with a projection shortcut. Needs
+    torchvision."""
+    from collections import OrderedDict
+
+    from torchvision.models.resnet import BasicBlock, Bottleneck
+
+    downsample = nn.Sequential(nn.Conv2d(4, 8, 1, stride=2, bias=False), nn.BatchNorm2d(8))
+    return nn.Sequential(OrderedDict(
+        conv1=nn.Conv2d(3, 4, 3, padding=1, bias=False), bn1=nn.BatchNorm2d(4), relu=nn.ReLU(),
+        maxpool=nn.MaxPool2d(3, stride=1, padding=1),
+        layer1=nn.Sequential(BasicBlock(4, 4), BasicBlock(4, 8, stride=2, downsample=downsample)),
+        layer2=nn.Sequential(Bottleneck(8, 2)),
+        avgpool=nn.AdaptiveAvgPool2d(1), flatten=nn.Flatten(),
+        head=Residual(nn.Sequential(nn.Linear(8, 6), nn.Tanh(), nn.Linear(6, 6)),
+                      nn.Linear(8, 6, bias=False)),
+        fc=nn.Linear(6, 5)))
+
+
 def normalization_net():
     """A small net using layer norm (over a sample's maps, over their last axis, over features,
     without β, without γ and β) and group norm (on maps, on features), on [4, 5, 5] maps."""
@@ -328,7 +389,22 @@ def normalization_net():
     )
 
 
-class Residual(nn.Sequential):
+class Residual(nn.Module):
+    """x ↦ body(x) + shortcut(x): a residual block the exporter reads, for a net of one's own
+    (torchvision's `BasicBlock` and `Bottleneck` are read as they are). `body` and `shortcut`
+    are modules it can express (an nn.Sequential, say); the default shortcut is the identity.
+    Their tensors are named `<block>.body.…` and `<block>.shortcut.…`."""
+
+    def __init__(self, body, shortcut=None):
+        super().__init__()
+        self.body = body
+        self.shortcut = nn.Identity() if shortcut is None else shortcut
+
+    def forward(self, x):
+        return self.body(x) + self.shortcut(x)
+
+
+class SkipSequential(nn.Sequential):
     """x + layers(x): a subclass whose forward is not its base's (the self-check's refusals)."""
 
     def forward(self, x):
@@ -399,10 +475,37 @@ def _self_check():
     assert architecture(nn.Sequential(nn.Linear(2, 2), nn.Hardsigmoid()), (2,))["layers"][1] == {
         "type": "hardsigmoid"}
     kinds = "".join(json.dumps(a) for a in [arch, smooth, identities, norms, more])
+    # A residual block with the identity shortcut, and one whose body is one layer.
+    blocks = architecture(nn.Sequential(
+        Residual(nn.Sequential(nn.Linear(3, 3), nn.ReLU())), nn.ReLU(),
+        Residual(nn.Linear(3, 3), nn.Linear(3, 3))), (3,))
+    assert blocks["layers"] == [
+        {"type": "residual", "layers": [{"name": "body", "type": "group", "layers": [
+            {"type": "linear", "out": 3, "bias": True}, {"type": "relu"}]}], "shortcut": []},
+        {"type": "relu"},
+        {"type": "residual",
+         "layers": [{"name": "body", "type": "linear", "out": 3, "bias": True}],
+         "shortcut": [{"name": "shortcut", "type": "linear", "out": 3, "bias": True}]}], blocks
+    kinds += json.dumps(blocks)
+    try:
+        resnet = architecture(residual_net(), (3, 8, 8))
+    except ImportError:
+        print("torchvision is not installed: its blocks were not checked")
+    else:
+        block = resnet["layers"][4]["layers"][2]
+        assert [layer.get("name") for layer in block["layers"]] == [
+            "conv1", "bn1", "relu", "conv2", "bn2"], block
+        assert block["shortcut"][0]["name"] == "downsample"
+        # Each block is followed by its last ReLU, named as the block.
+        assert [(e.get("name"), e["type"]) for e in resnet["layers"][4]["layers"]] == [
+            (None, "residual"), ("0", "relu"), ("1", "residual"), ("1", "relu")]
+        bottleneck = resnet["layers"][5]["layers"][0]["layers"]
+        assert [layer.get("name") for layer in bottleneck] == [
+            "conv1", "bn1", "relu", "conv2", "bn2", "relu", "conv3", "bn3"]
     for kind in ["conv2d", "linear", "maxpool2d", "avgpool2d", "adaptive_avgpool2d", "flatten",
                  "relu", "leaky_relu", "tanh", "sigmoid", "gelu", "silu", "elu", "softplus",
                  "mish", "hardtanh", "relu6", "hardswish", "prelu", "identity", "dropout",
-                 "batchnorm1d", "batchnorm2d", "layernorm", "groupnorm", "group"]:
+                 "batchnorm1d", "batchnorm2d", "layernorm", "groupnorm", "group", "residual"]:
         assert f'"type": "{kind}"' in kinds, kind
     assert arch["layers"][0]["name"] == "features" and arch["layers"][2]["name"] == "classifier"
     refusals = [
@@ -415,8 +518,9 @@ def _self_check():
          "module `0.0` (Conv2d): dilated convolutions"),
         (nn.Sequential(nn.BatchNorm1d(2, affine=False)), "module `0` (BatchNorm1d): affine=False"),
         (nn.Linear(2, 2), "the model must be an nn.Sequential"),
-        (Residual(nn.Linear(2, 2)), "the model must be an nn.Sequential"),
-        (nn.Sequential(Residual(nn.Linear(2, 2))), "module `0` (Residual) cannot be expressed"),
+        (SkipSequential(nn.Linear(2, 2)), "the model must be an nn.Sequential"),
+        (nn.Sequential(SkipSequential(nn.Linear(2, 2))),
+         "module `0` (SkipSequential) cannot be expressed"),
         (nn.Sequential(Doubled(2, 2)), "module `0` (Doubled) cannot be expressed"),
         (hooked(nn.Sequential(nn.Linear(2, 2), nn.ReLU()), 1), "module `1` (ReLU): forward hooks"),
         (nn.Sequential(nn.LazyLinear(2)), "module `0` (LazyLinear): a lazy module not yet"),

@@ -3,7 +3,8 @@
 export_pytorch.py in float64 with random inputs and what PyTorch computes for it in float64 in
 eval mode: logits, mean cross-entropy, its gradient and H·v (double backward) for a fixed random
 v. Run once with torch 2.x: `python tools/make_sequential_fixture.py
-[sequential|activations|more-activations|normalization]` (all by default).
+[sequential|activations|more-activations|normalization|residual]` (all by default; residual
+needs torchvision).
 
 - sequential-pytorch: every_layer_net (every layer kind but the smooth activations below), batch
   norm's running statistics and affine parameters set away from their initial values, 8 random
@@ -18,6 +19,10 @@ v. Run once with torch 2.x: `python tools/make_sequential_fixture.py
 - normalization-pytorch: normalization_net (layer norm over maps, over their last axis, over
   features, without β, without γ and β; group norm on maps and on features), its γ and β set
   away from 1 and 0, 16 standard normal float32 samples [4, 5, 5] with labels in 0..4.
+- residual-pytorch: residual_net (torchvision's BasicBlock, with and without its downsampling
+  shortcut, and Bottleneck; a `Residual` on features), batch norm's statistics and affine
+  parameters set away from their initial values, 16 standard normal float32 images [3, 8, 8]
+  with labels in 0..5.
 """
 
 import os
@@ -28,7 +33,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 from export_pytorch import (every_layer_net, export, more_activations_net,  # noqa: E402
-                            normalization_net, smooth_activations_net)
+                            normalization_net, residual_net, smooth_activations_net)
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "crates/model/tests/data")
 
@@ -54,9 +59,9 @@ def write(model, x, y, seed, out):
     print(f"wrote {out}: D = {theta.numel()}, loss = {loss.item():.6f}")
 
 
-def sequential():
-    torch.manual_seed(2019)
-    model = every_layer_net().double()
+def trained_batch_norm(model):
+    """Sets every batch norm's running statistics and γ, β away from their initial values, as
+    training would (`model` double, then in eval mode)."""
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
@@ -66,6 +71,12 @@ def sequential():
                 module.bias.uniform_(-0.5, 0.5)
                 module.num_batches_tracked.fill_(7)
     model.eval()
+
+
+def sequential():
+    torch.manual_seed(2019)
+    model = every_layer_net().double()
+    trained_batch_norm(model)
     x = torch.rand(8, 3, 16, 16, dtype=torch.float32)
     y = torch.randint(0, 5, (8,), dtype=torch.int64)
     write(model, x, y, 2019, os.path.join(DATA, "sequential-pytorch"))
@@ -124,8 +135,18 @@ def normalization():
     write(model, x, y, 2027, os.path.join(DATA, "normalization-pytorch"))
 
 
+def residual():
+    torch.manual_seed(2029)
+    model = residual_net().double()
+    trained_batch_norm(model)
+    x = torch.randn(16, 3, 8, 8, dtype=torch.float32)
+    y = torch.randint(0, 5, (16,), dtype=torch.int64)
+    write(model, x, y, 2029, os.path.join(DATA, "residual-pytorch"))
+
+
 if __name__ == "__main__":
     makers = {"sequential": sequential, "activations": activations,
-              "more-activations": more_activations, "normalization": normalization}
+              "more-activations": more_activations, "normalization": normalization,
+              "residual": residual}
     for name in sys.argv[1:] or makers:
         makers[name]()

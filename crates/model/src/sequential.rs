@@ -289,6 +289,16 @@ pub enum Op {
         /// Its layers, in order.
         layers: Vec<Layer>,
     },
+    /// A residual block, x ↦ layers(x) + shortcut(x) (torchvision's `BasicBlock` without its
+    /// last ReLU, which follows the block as a layer of its own). Both branches' layers are
+    /// named as the block's children (`layer1.0.conv1`, `layer1.0.downsample.0`).
+    Residual {
+        /// The main branch, in order.
+        layers: Vec<Layer>,
+        /// The shortcut, in order (default none: the identity).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        shortcut: Vec<Layer>,
+    },
 }
 
 // `name` beside the flattened, tagged `Op`: serde cannot deny unknown fields through
@@ -378,8 +388,9 @@ impl Shape {
     }
 }
 
-/// A layer of the flattened network: its full name, operation (never a group) and the shapes
-/// it maps between.
+/// A layer of the flattened network: its full name, operation (never a group; a residual block
+/// is one layer, whose [branches](Resolved::branches) are resolved in turn) and the shapes it
+/// maps between.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resolved {
     /// Full name, e.g. `features.3`.
@@ -390,6 +401,50 @@ pub struct Resolved {
     pub input: Shape,
     /// Shape of one sample's output.
     pub output: Shape,
+}
+
+impl Resolved {
+    /// A residual block's main branch and shortcut, resolved with the block's name as prefix
+    /// and its input shape; `None` for any other layer.
+    pub fn branches(&self) -> Option<(Vec<Resolved>, Vec<Resolved>)> {
+        let Op::Residual { layers, shortcut } = &self.op else {
+            return None;
+        };
+        let branch = |layers: &[Layer]| {
+            let (mut shape, mut out) = (self.input, Vec::new());
+            flatten_groups(layers, &format!("{}.", self.name), &mut shape, &mut out)
+                .expect("a resolved block's branches resolve");
+            out
+        };
+        Some((branch(layers), branch(shortcut)))
+    }
+
+    /// The layers that compute: this one, or a residual block's, main branch first, expanded
+    /// in turn.
+    pub fn leaves(&self) -> Vec<Resolved> {
+        match self.branches() {
+            None => vec![self.clone()],
+            Some((layers, shortcut)) => layers
+                .iter()
+                .chain(&shortcut)
+                .flat_map(Resolved::leaves)
+                .collect(),
+        }
+    }
+
+    /// The layer's parameters as (full name, shape), in `state_dict` order (a residual block's:
+    /// its main branch's, then its shortcut's).
+    pub fn params(&self) -> Vec<(String, Vec<usize>)> {
+        self.leaves()
+            .iter()
+            .flat_map(|leaf| {
+                leaf.op
+                    .params(leaf.input)
+                    .into_iter()
+                    .map(|(suffix, shape)| (format!("{}.{suffix}", leaf.name), shape))
+            })
+            .collect()
+    }
 }
 
 impl Op {
@@ -423,6 +478,7 @@ impl Op {
             Op::Layernorm { .. } => "layernorm",
             Op::Groupnorm { .. } => "groupnorm",
             Op::Group { .. } => "group",
+            Op::Residual { .. } => "residual",
         }
     }
 
@@ -575,7 +631,7 @@ impl Op {
             | Op::Softplus { .. }
             | Op::Identity
             | Op::Dropout { .. } => Ok(input),
-            Op::Group { .. } => unreachable!("groups are flattened"),
+            Op::Group { .. } | Op::Residual { .. } => unreachable!("resolved by flatten_groups"),
         }
     }
 
@@ -711,10 +767,17 @@ impl Sequential {
         let mut shape = self.input_shape()?;
         let mut resolved = Vec::new();
         flatten_groups(&self.layers, "", &mut shape, &mut resolved)?;
-        let mut names: Vec<&str> = resolved.iter().map(|l| l.name.as_str()).collect();
+        // Names of layers without tensors may repeat (torchvision's Bottleneck runs its one
+        // `relu` three times).
+        let leaves: Vec<Resolved> = resolved.iter().flat_map(Resolved::leaves).collect();
+        let mut names: Vec<&str> = leaves
+            .iter()
+            .filter(|l| !l.op.params(l.input).is_empty())
+            .map(|l| l.name.as_str())
+            .collect();
         names.sort_unstable();
         if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {
-            return Err(format!("two layers are named {}", twice[0]));
+            return Err(format!("two layers with tensors are named {}", twice[0]));
         }
         match resolved.last() {
             None => Err("it has no layers".into()),
@@ -733,21 +796,24 @@ impl Sequential {
         self.resolve()
             .unwrap_or_default()
             .iter()
-            .flat_map(|layer| {
-                layer
-                    .op
-                    .params(layer.input)
-                    .into_iter()
-                    .map(|(suffix, shape)| (format!("{}.{suffix}", layer.name), shape))
-            })
+            .flat_map(Resolved::params)
+            .collect()
+    }
+
+    /// The layers that compute, in order, residual blocks expanded ([`Resolved::leaves`]);
+    /// empty for a network that does not [resolve](Sequential::resolve).
+    pub fn leaves(&self) -> Vec<Resolved> {
+        self.resolve()
+            .unwrap_or_default()
+            .iter()
+            .flat_map(Resolved::leaves)
             .collect()
     }
 
     /// The parameters PyTorch starts at a constant, by full name, with that constant: a norm's
     /// γ = 1 and β = 0, PReLU's slopes its `init` ([`crate::ArchSpec::init`]).
     pub fn initial_constants(&self) -> BTreeMap<String, f64> {
-        self.resolve()
-            .unwrap_or_default()
+        self.leaves()
             .iter()
             .flat_map(|layer| {
                 layer
@@ -765,8 +831,7 @@ impl Sequential {
     /// Buffers as (full name, shape), in `state_dict` order: constants stored beside the
     /// parameters but not part of θ (batch norm's running statistics and step count).
     pub fn buffers(&self) -> Vec<(String, Vec<usize>)> {
-        self.resolve()
-            .unwrap_or_default()
+        self.leaves()
             .iter()
             .filter(|layer| matches!(layer.op, Op::Batchnorm1d { .. } | Op::Batchnorm2d { .. }))
             .flat_map(|layer| {
@@ -798,7 +863,7 @@ impl Sequential {
     /// that never varied (the scale is ∞ and every loss NaN); with f32::MAX, also a variance
     /// below ~1e-77 that f32 cannot scale by. `None` where every scale is within `max`.
     pub fn batch_norm_scale_beyond(&self, max: f64) -> Option<(String, usize)> {
-        self.resolve().unwrap_or_default().iter().find_map(|layer| {
+        self.leaves().iter().find_map(|layer| {
             let (Op::Batchnorm1d { eps } | Op::Batchnorm2d { eps }) = layer.op else {
                 return None;
             };
@@ -819,10 +884,7 @@ impl Sequential {
 
     /// Whether every layer is affine, ReLU-like or pooling (no tanh or sigmoid).
     pub fn is_piecewise_linear(&self) -> bool {
-        self.resolve()
-            .unwrap_or_default()
-            .iter()
-            .all(|l| l.op.is_piecewise_linear())
+        self.leaves().iter().all(|l| l.op.is_piecewise_linear())
     }
 }
 
@@ -840,6 +902,30 @@ fn flatten_groups(
         );
         match &layer.op {
             Op::Group { layers } => flatten_groups(layers, &format!("{name}."), shape, out)?,
+            Op::Residual { layers, shortcut } => {
+                let fault = |why: String| format!("layer {name} (residual): {why}");
+                if layers.is_empty() {
+                    return Err(fault("`layers` is empty".into()));
+                }
+                let branch = |layers: &[Layer]| {
+                    let mut output = *shape;
+                    flatten_groups(layers, &format!("{name}."), &mut output, &mut Vec::new())
+                        .map(|()| output)
+                };
+                let (output, skipped) = (branch(layers)?, branch(shortcut)?);
+                if output != skipped {
+                    return Err(fault(format!(
+                        "its layers output {output} but its shortcut {skipped}; the two are added"
+                    )));
+                }
+                out.push(Resolved {
+                    name,
+                    op: layer.op.clone(),
+                    input: *shape,
+                    output,
+                });
+                *shape = output;
+            }
             op => {
                 let output = op
                     .output(*shape)
@@ -986,11 +1072,27 @@ mod tests {
                 "layer 0 (prelu): `num_parameters` is 3; it must be 1 or its input's 2 channels",
             ),
             (spec("[4]", r#"{"type":"mish","beta":1}"#), "unknown field `beta`: layer type `mish` takes none"),
+            (
+                spec(
+                    "[2,4,4]",
+                    r#"{"type":"residual","name":"b","layers":[{"type":"conv2d","out":3,"kernel":1}]},{"type":"flatten"}"#,
+                ),
+                "layer b (residual): its layers output [3, 4, 4] but its shortcut [2, 4, 4]; the two are added",
+            ),
+            (spec("[4]", r#"{"type":"residual","layers":[]},{"type":"linear","out":2}"#), "layer 0 (residual): `layers` is empty"),
+            (
+                spec("[4]", r#"{"type":"residual","name":"b","layers":[{"type":"linear","out":3,"name":"x"}],"shortcut":[{"type":"linear","out":3,"name":"x"}]}"#),
+                "two layers with tensors are named b.x",
+            ),
+            (
+                spec("[2,4,4]", r#"{"type":"residual","name":"b","layers":[{"type":"linear","out":3}]}"#),
+                "layer b.0 (linear): expected flat features, got [2, 4, 4] feature maps",
+            ),
             (spec("[4]", r#"{"type":"relu6","inplace":true}"#), "layer type `relu6` takes none"),
             (
                 spec("[4]", r#"{"type":"linear","out":2,"name":"a"},{"type":"linear","out":2,"name":"a"}"#),
                 // An invalid spec is named by its input and layers, not a made-up output.
-                "architecture sequential [4] (2 layers as given): two layers are named a",
+                "architecture sequential [4] (2 layers as given): two layers with tensors are named a",
             ),
             (spec("[3]", r#"{"type":"relu"}"#), "sequential [3] → [3] (1 layers): it has no parameters (D = 0)"),
         ];
@@ -1043,6 +1145,70 @@ mod tests {
         let bound = 1.0 / 18f64.sqrt();
         assert!(theta[43..].iter().all(|w| w.abs() < bound && *w != 0.0));
         assert!(!arch.is_piecewise_linear());
+    }
+
+    /// A residual block is one layer (one stage of a resumed pass) whose branches' layers are
+    /// named as its children, main branch first; layers without tensors may share a name.
+    #[test]
+    fn residual_blocks_name_both_branches_as_the_blocks_children() {
+        let arch = spec(
+            "[2,4,4]",
+            r#"{"type":"residual","name":"block","layers":[
+                   {"type":"conv2d","out":3,"kernel":3,"stride":2,"padding":1,"name":"conv1"},
+                   {"type":"relu","name":"relu"},{"type":"batchnorm2d","name":"bn"}],
+                 "shortcut":[{"type":"group","name":"downsample","layers":[
+                   {"type":"conv2d","out":3,"kernel":1,"stride":2,"bias":false}]}]},
+               {"type":"relu","name":"block"},
+               {"type":"residual","layers":[{"type":"relu","name":"relu"},{"type":"relu","name":"relu"}]},
+               {"type":"flatten"},{"type":"linear","out":2}"#,
+        )
+        .unwrap();
+        let params: Vec<String> = arch
+            .params()
+            .into_iter()
+            .map(|(n, s)| format!("{n}{s:?}"))
+            .collect();
+        assert_eq!(
+            params,
+            [
+                "block.conv1.weight[3, 2, 3, 3]",
+                "block.conv1.bias[3]",
+                "block.bn.weight[3]",
+                "block.bn.bias[3]",
+                "block.downsample.0.weight[3, 2, 1, 1]",
+                "4.weight[2, 12]",
+                "4.bias[2]"
+            ]
+        );
+        let buffers: Vec<String> = arch.buffers().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(buffers[0], "block.bn.running_mean");
+        let ArchSpec::Sequential(net) = &arch else {
+            unreachable!()
+        };
+        let layers = net.resolve().unwrap();
+        let shapes: Vec<String> = layers
+            .iter()
+            .map(|l| format!("{} {} → {}", l.name, l.input, l.output))
+            .collect();
+        assert_eq!(
+            shapes,
+            [
+                "block [2, 4, 4] → [3, 2, 2]",
+                "block [3, 2, 2] → [3, 2, 2]",
+                "2 [3, 2, 2] → [3, 2, 2]",
+                "3 [3, 2, 2] → [12]",
+                "4 [12] → [2]"
+            ]
+        );
+        assert_eq!(net.leaves().len(), 9);
+        assert_eq!(arch.to_string(), "sequential [2, 4, 4] → [2] (5 layers)");
+        assert!(arch.is_piecewise_linear());
+        let json = serde_json::to_string(&arch).unwrap();
+        assert_eq!(serde_json::from_str::<ArchSpec>(&json).unwrap(), arch);
+        assert!(
+            !json.contains(r#""shortcut":[]"#),
+            "no shortcut is not written"
+        );
     }
 
     /// `nn.GELU()`, `nn.ELU()`, `nn.Softplus()`, `nn.Hardtanh()` and `nn.PReLU()` as PyTorch

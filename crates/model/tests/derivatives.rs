@@ -744,7 +744,7 @@ fn tiny_sequential(on_maps: &str, on_features: &str) -> ArchSpec {
 /// Each sequential layer kind on its own in a tiny net (`on_maps`, `on_features` of
 /// [`tiny_sequential`]); batch norm on maps in both of their layouts (after a convolution,
 /// channels-last pixels; after average pooling, NCHW maps) and on features.
-const SEQUENTIAL_CASES: [(&str, &str); 31] = [
+const SEQUENTIAL_CASES: [(&str, &str); 34] = [
     (
         r#",{"type":"conv2d","out":3,"kernel":[3,2],"stride":[2,1],"padding":[1,0],"bias":false}"#,
         "",
@@ -804,6 +804,30 @@ const SEQUENTIAL_CASES: [(&str, &str); 31] = [
     (
         "",
         r#",{"type":"group","name":"g","layers":[{"type":"linear","out":4},{"type":"relu"}]}"#,
+    ),
+    // Residual blocks: an identity shortcut; torchvision's BasicBlock with its downsampling
+    // shortcut (batch norm in both branches, the last ReLU after the block); on features, with
+    // a projection.
+    (
+        r#",{"type":"residual","layers":[{"type":"conv2d","out":2,"kernel":3,"padding":1},
+            {"type":"relu"},{"type":"conv2d","out":2,"kernel":3,"padding":1}]},{"type":"relu"}"#,
+        "",
+    ),
+    (
+        r#",{"type":"residual","name":"b","layers":[
+            {"type":"conv2d","out":3,"kernel":3,"stride":2,"padding":1,"bias":false,"name":"conv1"},
+            {"type":"batchnorm2d","name":"bn1"},{"type":"relu","name":"relu"},
+            {"type":"conv2d","out":3,"kernel":3,"padding":1,"bias":false,"name":"conv2"},
+            {"type":"batchnorm2d","name":"bn2"}],
+          "shortcut":[{"type":"group","name":"downsample","layers":[
+            {"type":"conv2d","out":3,"kernel":1,"stride":2,"bias":false},{"type":"batchnorm2d"}]}]},
+          {"type":"relu","name":"b"}"#,
+        "",
+    ),
+    (
+        "",
+        r#",{"type":"linear","out":4},{"type":"residual","layers":[{"type":"linear","out":4},
+            {"type":"tanh"}],"shortcut":[{"type":"linear","out":4,"bias":false,"name":"proj"}]}"#,
     ),
 ];
 

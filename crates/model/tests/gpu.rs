@@ -186,6 +186,13 @@ fn more_activations_on_gpu_match_cpu() {
     agree_on_fixture("more-activations-pytorch");
 }
 
+/// Residual blocks (torchvision's, with batch norm, and one on features): both branches and
+/// their sum on the GPU's kernels, at the PyTorch fixture's weights and on its data.
+#[test]
+fn residual_blocks_on_gpu_match_cpu() {
+    agree_on_fixture("residual-pytorch");
+}
+
 /// Layer and group norm: each sample's mean and variance by the GPU's reductions, at the
 /// PyTorch fixture's weights and on its data.
 #[test]

@@ -1,7 +1,7 @@
 //! The PyTorch fixtures (tests/data/lenet-pytorch, tests/data/sequential-pytorch,
 //! tests/data/activations-pytorch, tests/data/more-activations-pytorch,
-//! tests/data/normalization-pytorch) read through our loaders, and our networks' values against
-//! PyTorch's float64 ones.
+//! tests/data/normalization-pytorch, tests/data/residual-pytorch) read through our loaders, and
+//! our networks' values against PyTorch's float64 ones.
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +20,9 @@ const ACTIVATIONS: &str = "activations-pytorch";
 /// Hardswish, PReLU (per channel, shared), Mish, Hardtanh and ReLU6, every piece of each
 /// piecewise one taken (the same script).
 const MORE_ACTIVATIONS: &str = "more-activations-pytorch";
+/// torchvision's BasicBlock (with and without its downsampling shortcut) and Bottleneck in a
+/// small ResNet with its stem, and a `Residual` on features (the same script).
+const RESIDUAL: &str = "residual-pytorch";
 /// Layer norm (over maps, over their last axis, over features, without β, without γ and β) and
 /// group norm (on maps, on features), γ and β away from 1 and 0 (the same script).
 const NORMALIZATION: &str = "normalization-pytorch";
@@ -197,6 +200,38 @@ fn more_activations_match_pytorch() {
         "Mish and Hardswish are not"
     );
     assert_matches_pytorch(MORE_ACTIVATIONS, ckpt.meta.arch.clone(), &ckpt, 4);
+}
+
+/// Residual blocks against PyTorch's float64 values: torchvision's blocks read with their
+/// `state_dict` names and batch norm's running statistics, both branches differentiated.
+#[test]
+fn residual_blocks_match_pytorch() {
+    let ckpt = load_checkpoint(&fixture(RESIDUAL)).unwrap();
+    assert_eq!(ckpt.theta, expected(RESIDUAL, "theta").1);
+    let ArchSpec::Sequential(net) = &ckpt.meta.arch else {
+        panic!("not sequential: {:?}", ckpt.meta.arch)
+    };
+    let params: Vec<String> = net.params().into_iter().map(|(n, _)| n).collect();
+    for tensor in [
+        "layer1.0.conv1.weight",
+        "layer1.1.downsample.0.weight",
+        "layer1.1.downsample.1.bias",
+        "layer2.0.conv3.weight",
+        "head.body.0.weight",
+        "head.shortcut.weight",
+        "fc.bias",
+    ] {
+        assert!(params.contains(&tensor.to_string()), "{tensor}: {params:?}");
+    }
+    let buffers = net.buffers();
+    assert!(buffers
+        .iter()
+        .any(|(n, _)| n == "layer1.1.downsample.1.running_var"));
+    assert!(net.buffer_values["layer2.0.bn3.running_mean"]
+        .iter()
+        .all(|m| (-0.5..0.5).contains(m)));
+    assert!(!ckpt.meta.arch.is_piecewise_linear(), "the head has a tanh");
+    assert_matches_pytorch(RESIDUAL, ckpt.meta.arch.clone(), &ckpt, 5);
 }
 
 /// Layer and group norm against PyTorch's float64 values: each sample's own mean and variance,

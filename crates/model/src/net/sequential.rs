@@ -15,6 +15,7 @@ use crate::transfer::int_to_device;
 mod conv;
 
 /// Activations between layers: NCHW maps, channels-last pixels or `[N, F]` features.
+#[derive(Clone)]
 enum Values<B: Backend> {
     Maps(Tensor<B, 4>),
     /// Maps `[n, h, w, C]` as the pixel matrix `[n·h·w, C]`, what convolutions read and write.
@@ -114,7 +115,7 @@ pub(super) fn largest_tensor_per_sample(net: &Sequential) -> usize {
         Shape::Maps { c, h, w } => c * h * w,
         Shape::Flat(f) => f,
     };
-    let layers = net.resolve().expect("a validated network");
+    let layers = net.leaves();
     let within = |layer: &Resolved| match (&layer.op, layer.input, layer.output) {
         (
             Op::Conv2d { kernel, .. } | Op::Maxpool2d { kernel, .. },
@@ -143,7 +144,7 @@ pub(super) fn largest_tensor_per_sample(net: &Sequential) -> usize {
 pub(super) fn stage_tensors(net: &Sequential) -> Vec<usize> {
     resolved(net)
         .iter()
-        .map(|layer| layer.op.params(layer.input).len())
+        .map(|layer| layer.params().len())
         .collect()
 }
 
@@ -269,7 +270,27 @@ fn forward<B: Backend>(
             eps,
             affine,
         } => group_norm(layer.input, groups, p, x, eps, affine),
+        Op::Residual { .. } => {
+            let (layers, shortcut) = layer.branches().expect("a residual block");
+            let run = |branch: Vec<Resolved>, x, p: &mut Params<B>| {
+                branch.iter().fold(x, |x, layer| forward(net, layer, p, x))
+            };
+            // The main branch reads its tensors first, as `state_dict` lists them.
+            let y = run(layers, x.clone(), p);
+            sum(y, run(shortcut, x, p))
+        }
         Op::Group { .. } => unreachable!("groups are flattened by resolve"),
+    }
+}
+
+/// The sum of two values of one shape: in channels-last pixels where the first is (the layout
+/// a convolution, batch norm and ReLU keep, which a next convolution reads), else as maps or
+/// features.
+fn sum<B: Backend>(a: Values<B>, b: Values<B>) -> Values<B> {
+    match (a, b) {
+        (Values::Flat(a), b) => Values::Flat(a + b.flat()),
+        (Values::Pixels(a, dims), b) => Values::Pixels(a + b.pixels().0, dims),
+        (a, b) => Values::Maps(a.maps() + b.maps()),
     }
 }
 
