@@ -88,6 +88,10 @@ def _layer(name, module, seen):
     _refuse_hooks(name, module)
     if _is(module, nn.Sequential):
         return {"type": "group", "layers": _layers(module, name, seen)}
+    if _is(module, Residual):  # as a Residual's body or shortcut
+        return _residual(name, module, seen)[0]
+    check(not _is_torchvision_block(module),
+          "a torchvision block directly inside a Residual: wrap it in an nn.Sequential")
     if _is(module, nn.Conv2d):
         check(module.groups == 1, "grouped convolutions are not supported")
         check(tuple(module.dilation) == (1, 1), "dilated convolutions are not supported")
@@ -204,6 +208,7 @@ def _residual(name, module, seen):
     """The residual layer, and the ReLU after it, of a torchvision block or a `Residual`."""
     _refuse_hooks(name, module)
     if _is(module, Residual):
+        _refuse_hooks(f"{name}.shortcut", module.shortcut)
         shortcut = [] if _is(module.shortcut, nn.Identity) else [
             _child(name, "shortcut", module.shortcut, seen)]
         return [{"type": "residual", "layers": [_child(name, "body", module.body, seen)],
@@ -223,8 +228,8 @@ def _layers(sequential, prefix="", seen=None):
 
     Every entry, repeats included: `named_children()` yields a module object once, so
     `relu = nn.ReLU(); nn.Sequential(conv, relu, conv2, relu)` would lose its second ReLU and
-    export another function. A residual block is two layers, the block and the ReLU after it
-    (named as the block: a layer without tensors may share a name)."""
+    export another function. A torchvision block is two layers, the block and the ReLU after
+    it (named as the block: a layer without tensors may share a name); a `Residual` is one."""
     seen = {} if seen is None else seen
     layers = []
     for child, module in sequential._modules.items():
@@ -487,6 +492,19 @@ def _self_check():
          "layers": [{"name": "body", "type": "linear", "out": 3, "bias": True}],
          "shortcut": [{"name": "shortcut", "type": "linear", "out": 3, "bias": True}]}], blocks
     kinds += json.dumps(blocks)
+    # A Residual as another's body; a hook on an identity shortcut is refused.
+    nested = architecture(nn.Sequential(Residual(Residual(nn.Linear(3, 3)))), (3,))
+    assert nested["layers"][0]["layers"] == [
+        {"name": "body", "type": "residual",
+         "layers": [{"name": "body", "type": "linear", "out": 3, "bias": True}], "shortcut": []}]
+    block = Residual(nn.Linear(3, 3))
+    block.shortcut.register_forward_hook(lambda module, inputs, output: output + 1)
+    try:
+        architecture(nn.Sequential(block), (3,))
+    except Unsupported as e:
+        assert "module `0.shortcut` (Identity): forward hooks" in str(e), str(e)
+    else:
+        raise AssertionError("a hooked identity shortcut was exported")
     try:
         resnet = architecture(residual_net(), (3, 8, 8))
     except ImportError:

@@ -21,8 +21,10 @@ use crate::monte_carlo::probe_rng;
 /// §4, "filter normalization"): a filter is one slice along a tensor's first axis (an output
 /// channel of a convolution `[out, in, kh, kw]`, an output unit's row of a linear layer
 /// `[out, in]`), so every filter moves in proportion to its own scale, which removes the
-/// scale invariance of ReLU nets from the picture. Tensors of one dimension (biases) are set to
-/// zero, as Li et al.'s code does by default (`ignore='biasbn'`). `tensors` are (name, shape) in
+/// scale invariance of ReLU nets from the picture. Tensors of one dimension (biases, batch
+/// norm's γ and β) are set to zero, as Li et al.'s code does by default (`ignore='biasbn'`,
+/// which tests `dim() <= 1`: a layer norm's γ of two or more dimensions is normalized as
+/// filters there too). `tensors` are (name, shape) in
 /// θ's order (as [`Objective::parameter_tensors`] gives them); a net with no tensor of two or
 /// more dimensions gets the zero direction.
 ///

@@ -605,16 +605,20 @@ impl Op {
             Op::Softplus { threshold, .. } if !threshold.is_finite() => Err(format!(
                 "`threshold` is {threshold}; it must be a finite number"
             )),
-            Op::Hardtanh { min_val, max_val } if !(min_val < max_val && max_val.is_finite() && min_val.is_finite()) => Err(format!(
-                "`min_val` {min_val} and `max_val` {max_val} must be finite numbers, `min_val` the smaller (PyTorch refuses it too)"
+            Op::Hardtanh { min_val, max_val } if !is_range(*min_val, *max_val) => Err(format!(
+                "`min_val` {min_val} and `max_val` {max_val} must be finite numbers, `min_val` \
+                 the smaller (PyTorch refuses it too)"
             )),
             Op::Prelu { init, .. } if !init.is_finite() => {
                 Err(format!("`init` is {init}; it must be a finite number"))
             }
-            Op::Prelu { num_parameters, .. } if ![1, input.channels()].contains(num_parameters) => Err(format!(
-                "`num_parameters` is {num_parameters}; it must be 1 or its input's {} channels",
-                input.channels()
-            )),
+            Op::Prelu { num_parameters, .. } if ![1, input.channels()].contains(num_parameters) => {
+                Err(format!(
+                    "`num_parameters` is {num_parameters}; it must be 1 or its input's {} \
+                     channels",
+                    input.channels()
+                ))
+            }
             Op::Relu
             | Op::LeakyRelu { .. }
             | Op::Mish
@@ -707,6 +711,11 @@ impl Op {
             _ => None,
         }
     }
+}
+
+/// Whether `lo` < `hi`, both finite: a clamp's range.
+fn is_range(lo: f64, hi: f64) -> bool {
+    lo.is_finite() && hi.is_finite() && lo < hi
 }
 
 /// Output `[h, w]` of a window op (convolution, pooling): ⌊(n + 2p − k)/s⌋ + 1 per axis, in

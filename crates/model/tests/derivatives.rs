@@ -744,7 +744,7 @@ fn tiny_sequential(on_maps: &str, on_features: &str) -> ArchSpec {
 /// Each sequential layer kind on its own in a tiny net (`on_maps`, `on_features` of
 /// [`tiny_sequential`]); batch norm on maps in both of their layouts (after a convolution,
 /// channels-last pixels; after average pooling, NCHW maps) and on features.
-const SEQUENTIAL_CASES: [(&str, &str); 34] = [
+const SEQUENTIAL_CASES: [(&str, &str); 37] = [
     (
         r#",{"type":"conv2d","out":3,"kernel":[3,2],"stride":[2,1],"padding":[1,0],"bias":false}"#,
         "",
@@ -778,6 +778,11 @@ const SEQUENTIAL_CASES: [(&str, &str); 34] = [
     (
         "",
         r#",{"type":"linear","out":4},{"type":"prelu","init":-0.3}"#,
+    ),
+    // On NCHW maps (after average pooling) rather than a convolution's pixels.
+    (
+        r#",{"type":"avgpool2d","kernel":2,"stride":1},{"type":"prelu","num_parameters":2}"#,
+        "",
     ),
     (r#",{"type":"dropout","p":0.5}"#, ""),
     (r#",{"type":"identity"}"#, ""),
@@ -828,6 +833,17 @@ const SEQUENTIAL_CASES: [(&str, &str); 34] = [
         "",
         r#",{"type":"linear","out":4},{"type":"residual","layers":[{"type":"linear","out":4},
             {"type":"tanh"}],"shortcut":[{"type":"linear","out":4,"bias":false,"name":"proj"}]}"#,
+    ),
+    // Branches in different layouts: a convolution's pixels plus NCHW maps, and back.
+    (
+        r#",{"type":"avgpool2d","kernel":2,"stride":1},
+            {"type":"residual","layers":[{"type":"conv2d","out":2,"kernel":3,"padding":1}]}"#,
+        "",
+    ),
+    (
+        r#",{"type":"residual","layers":[{"type":"avgpool2d","kernel":3,"stride":1,"padding":1}],
+            "shortcut":[{"type":"conv2d","out":2,"kernel":1,"name":"s"}]}"#,
+        "",
     ),
 ];
 
@@ -888,7 +904,9 @@ fn every_sequential_layer_kind_has_exact_first_and_second_derivatives() {
             .iter()
             .any(|kind| name.contains(&format!(r#""type":"{kind}""#)));
         assert_eq!(arch.is_piecewise_linear(), piecewise_linear, "{name}");
-        if let Some(diagonal) = obj.hessian_diagonal(&theta) {
+        let diagonal = obj.hessian_diagonal(&theta);
+        assert_eq!(diagonal.is_some(), piecewise_linear, "{name}");
+        if let Some(diagonal) = diagonal {
             let exact: Vec<f64> = (0..h.len()).map(|j| h[j][j]).collect();
             let err = rel_err(&diagonal, &exact);
             assert!(

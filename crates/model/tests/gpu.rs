@@ -193,6 +193,34 @@ fn residual_blocks_on_gpu_match_cpu() {
     agree_on_fixture("residual-pytorch");
 }
 
+/// Layer norm over a sample's 72,200 values, past the 65,535 iterations at which lavapipe stops
+/// a shader's loops: its means and variances (and their gradients) reduce along the row, which
+/// burn-cubecl's reduce kernels share among threads, so no loop runs that long.
+#[test]
+fn layer_norm_over_long_rows_on_gpu_matches_cpu() {
+    let arch: ArchSpec = serde_json::from_str(
+        r#"{"name":"sequential","input":[2,190,190],"layers":[
+            {"type":"layernorm","shape":[2,190,190]},{"type":"adaptive_avgpool2d","output":2},
+            {"type":"flatten"},{"type":"linear","out":3}]}"#,
+    )
+    .expect("a valid spec");
+    let n = 3;
+    let x = (0..n * 2 * 190 * 190)
+        .map(|i| ((i * 7919 % 1000) as f32 / 1000.0).powi(3))
+        .collect();
+    let targets = Targets::Classes {
+        labels: vec![0, 2, 1],
+        n_classes: 3,
+    };
+    let data = Dataset::new("long rows", x, vec![2, 190, 190], targets, None).expect("valid");
+    let mut theta = arch.init(Init::PyTorch, 3);
+    // γ and β away from 1 and 0, so that their gradients are not the plain sums.
+    for (i, t) in theta[..2 * 72_200].iter_mut().enumerate() {
+        *t += ((i * 31 % 17) as f64 - 8.0) / 16.0;
+    }
+    agree_on(arch, &data, &theta, usize::MAX);
+}
+
 /// Layer and group norm: each sample's mean and variance by the GPU's reductions, at the
 /// PyTorch fixture's weights and on its data.
 #[test]

@@ -16,8 +16,10 @@ impl ArchSpec {
     /// ([`BurnObjective::gauss_newton_diagonal`]).
     ///
     /// True for lenet, cnn, fixed-output, a ReLU (or hidden-layer-free) mlp and a sequential net
-    /// without tanh or sigmoid (leaky ReLU, average pooling and eval-mode batch norm are
-    /// affine in each parameter too); false for a tanh mlp and toy2d.
+    /// of piecewise-linear layers (leaky ReLU, PReLU — linear in its slopes —, the hard clamps,
+    /// average pooling and eval-mode batch norm are affine in each parameter too, and so is a
+    /// residual block's sum of such branches); false for a tanh mlp, toy2d and a sequential net
+    /// with a smooth activation, Hardswish, layer or group norm.
     ///
     /// ```
     /// use curvscope_model::{Activation, ArchSpec};
