@@ -984,6 +984,12 @@ mod tests {
         serde_json::from_str(&json).map_err(|e| e.to_string())
     }
 
+    /// `arch`'s parameter tensors as `name[shape]`, in θ's order.
+    fn tensors(arch: &ArchSpec) -> Vec<String> {
+        let params = arch.params().into_iter();
+        params.map(|(n, s)| format!("{n}{s:?}")).collect()
+    }
+
     #[test]
     fn shapes_are_inferred_and_named_like_state_dict() {
         let arch = spec(
@@ -994,13 +1000,8 @@ mod tests {
                {"type":"linear","out":7,"name":"fc"}"#,
         )
         .unwrap();
-        let params: Vec<String> = arch
-            .params()
-            .into_iter()
-            .map(|(n, s)| format!("{n}{s:?}"))
-            .collect();
         assert_eq!(
-            params,
+            tensors(&arch),
             [
                 "0.weight[4, 3, 3, 3]",
                 "0.bias[4]",
@@ -1123,13 +1124,8 @@ mod tests {
                {"type":"groupnorm","groups":3,"affine":false},{"type":"linear","out":2}"#,
         )
         .unwrap();
-        let params: Vec<String> = arch
-            .params()
-            .into_iter()
-            .map(|(n, s)| format!("{n}{s:?}"))
-            .collect();
         assert_eq!(
-            params,
+            tensors(&arch),
             [
                 "0.weight[2, 3, 3]",
                 "0.bias[2, 3, 3]",
@@ -1172,13 +1168,8 @@ mod tests {
                {"type":"flatten"},{"type":"linear","out":2}"#,
         )
         .unwrap();
-        let params: Vec<String> = arch
-            .params()
-            .into_iter()
-            .map(|(n, s)| format!("{n}{s:?}"))
-            .collect();
         assert_eq!(
-            params,
+            tensors(&arch),
             [
                 "block.conv1.weight[3, 2, 3, 3]",
                 "block.conv1.bias[3]",

@@ -80,6 +80,12 @@ fn rel_err(ours: &[f64], reference: &[f64]) -> f64 {
     diff / reference.iter().map(|b| b * b).sum::<f64>().sqrt()
 }
 
+/// `arch`'s parameter tensors as `name[shape]`, in θ's order.
+fn tensors(arch: &ArchSpec) -> Vec<String> {
+    let params = arch.params().into_iter();
+    params.map(|(n, s)| format!("{n}{s:?}")).collect()
+}
+
 /// Logits, loss, gradient and exact H·v of `arch` (f64) against PyTorch's float64 values in
 /// fixture `name`, on its weights and data.
 fn assert_matches_pytorch(name: &str, arch: ArchSpec, ckpt: &Checkpoint, classes: usize) {
@@ -188,13 +194,7 @@ fn smooth_activations_match_pytorch() {
 fn more_activations_match_pytorch() {
     let ckpt = load_checkpoint(&fixture(MORE_ACTIVATIONS)).unwrap();
     assert_eq!(ckpt.theta, expected(MORE_ACTIVATIONS, "theta").1);
-    let params: Vec<String> = ckpt
-        .meta
-        .arch
-        .params()
-        .into_iter()
-        .map(|(n, s)| format!("{n}{s:?}"))
-        .collect();
+    let params = tensors(&ckpt.meta.arch);
     assert!(params.contains(&"2.weight[3]".to_string()), "{params:?}");
     assert!(params.contains(&"11.weight[1]".to_string()), "{params:?}");
     assert!(
@@ -242,13 +242,7 @@ fn residual_blocks_match_pytorch() {
 fn layer_and_group_norm_match_pytorch() {
     let ckpt = load_checkpoint(&fixture(NORMALIZATION)).unwrap();
     assert_eq!(ckpt.theta, expected(NORMALIZATION, "theta").1);
-    let params: Vec<String> = ckpt
-        .meta
-        .arch
-        .params()
-        .into_iter()
-        .map(|(n, s)| format!("{n}{s:?}"))
-        .collect();
+    let params = tensors(&ckpt.meta.arch);
     for tensor in [
         "1.weight[4]",
         "3.weight[4, 5, 5]",
