@@ -406,6 +406,23 @@ pub struct Resolved {
 impl Resolved {
     /// A residual block's main branch and shortcut, resolved with the block's name as prefix
     /// and its input shape; `None` for any other layer.
+    ///
+    /// ```
+    /// use curvscope_model::sequential::Sequential;
+    /// let net: Sequential = serde_json::from_str(r#"{"input":[4],"layers":[
+    ///     {"type":"residual","name":"block","layers":[{"type":"linear","out":4,"name":"fc"},
+    ///      {"type":"relu"}],"shortcut":[{"type":"linear","out":4,"bias":false,"name":"proj"}]},
+    ///     {"type":"linear","out":2,"name":"head"}]}"#)?;
+    /// let layers = net.resolve().unwrap();
+    /// assert_eq!(layers.len(), 2); // the block is one layer
+    /// let (main, shortcut) = layers[0].branches().unwrap();
+    /// assert_eq!((main[0].name.as_str(), shortcut[0].name.as_str()), ("block.fc", "block.proj"));
+    /// let names: Vec<String> = layers[0].params().into_iter().map(|(n, _)| n).collect();
+    /// assert_eq!(names, ["block.fc.weight", "block.fc.bias", "block.proj.weight"]);
+    /// assert_eq!(net.leaves().len(), 4); // fc, relu, proj, head
+    /// assert!(layers[1].branches().is_none());
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
     pub fn branches(&self) -> Option<(Vec<Resolved>, Vec<Resolved>)> {
         let Op::Residual { layers, shortcut } = &self.op else {
             return None;
