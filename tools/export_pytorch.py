@@ -11,9 +11,9 @@ torchvision's ResNet BasicBlock and Bottleneck, and `Residual` below) of Conv2d,
 MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, ReLU, LeakyReLU, Tanh, Sigmoid, GELU, SiLU,
 ELU, Softplus, Mish, Hardtanh, ReLU6, Hardsigmoid, Hardswish, PReLU, Identity, Dropout (also
 1d, 2d and AlphaDropout: the identity in eval mode), BatchNorm1d, BatchNorm2d, LayerNorm and
-GroupNorm; anything else is refused with the module's name. Tensors keep their state_dict names (torchvision's `features.0.weight` load unchanged);
-batch norm's running statistics are written too and are constants in curvscope (eval mode),
-not parameters.
+GroupNorm; anything else is refused with the module's name. Tensors keep their state_dict
+names (torchvision's `features.0.weight` load unchanged); batch norm's running statistics are
+written too and are constants in curvscope (eval mode), not parameters.
 
 `python tools/export_pytorch.py --self-check` exports nets using every layer kind, reads the
 files back and checks them, and checks that unsupported modules are refused.
@@ -218,9 +218,8 @@ def _residual(name, module, seen):
         main += ["relu", "conv3", "bn3"]
     shortcut = [] if module.downsample is None else [
         _child(name, "downsample", module.downsample, seen)]
-    block = {"type": "residual", "layers": [_child(name, c, getattr(module, c), seen) for c in main],
-             "shortcut": shortcut}
-    return [block, {"type": "relu"}]
+    layers = [_child(name, c, getattr(module, c), seen) for c in main]
+    return [{"type": "residual", "layers": layers, "shortcut": shortcut}, {"type": "relu"}]
 
 
 def _layers(sequential, prefix="", seen=None):
