@@ -23,9 +23,12 @@ import json
 import math
 import os
 import sys
+import warnings
 
 import torch
+import torch.fx
 from torch import nn
+from torch.nn import functional as F
 
 
 class Unsupported(ValueError):
@@ -246,18 +249,412 @@ def _layers(sequential, prefix="", seen=None):
 
 
 def architecture(model, input_shape):
-    """The checkpoint.json `arch` of `model` taking samples of `input_shape` ([C, H, W] or [F])."""
-    _refuse_unless(_is(model, nn.Sequential), "(the model)", model,
-                   "the model must be an nn.Sequential (wrap its parts in one, in forward order)")
+    """The checkpoint.json `arch` of `model` taking samples of `input_shape` ([C, H, W] or [F]):
+    an nn.Sequential read module by module, any other model read from its forward by torch.fx
+    (`_traced_layers`)."""
+    return _architecture(model, input_shape)[0]
+
+
+def _architecture(model, input_shape):
+    """The `arch`, and the state_dict tensors it reads (None: all of them)."""
     _refuse_hooks("(the model)", model)
-    layers = _layers(model)
+    if _is(model, nn.Sequential):
+        layers, tensors = _layers(model), None
+    elif type(model).__module__.startswith("torch.nn"):
+        raise Unsupported(f"the model is one torch.nn module ({type(model).__name__}), whose "
+                          "tensors have no module name (`weight`): wrap it, nn.Sequential(model)")
+    else:
+        layers, tensors = _traced_layers(model, input_shape)
     seen = {}
     for name, parameter in model.named_parameters(remove_duplicate=False):
         if id(parameter) in seen:
             raise Unsupported(f"parameter `{name}` is `{seen[id(parameter)]}` (tied weights), "
                               "which curvscope cannot express; untie them")
         seen[id(parameter)] = name
-    return {"name": "sequential", "input": [int(s) for s in input_shape], "layers": layers}
+    return {"name": "sequential", "input": [int(s) for s in input_shape], "layers": layers}, tensors
+
+
+def _traced_layers(model, input_shape):
+    """The layers of a model that is not an nn.Sequential, read from its forward by torch.fx,
+    and the state_dict tensors they read.
+
+    torch.fx records the forward on one batch of zeros of `input_shape` in eval mode: the
+    modules of `torch.nn` it calls and the functions and tensor methods it applies, in order.
+    A sum a + b of two paths from one value is a residual block (unscoped, in the group of the
+    submodule that holds both paths' modules, so its tensors keep their names); reshapes are read from the shapes they produce (`x.view(x.size(0),
+    -1)` is a flatten). A forward that branches on tensor values cannot be traced, and one that
+    computes anything else (a concatenation, a product, a parameter used directly) is refused,
+    naming the step."""
+    for name, module in model.named_modules():
+        _refuse_hooks(name or "(the model)", module)
+    first = next(model.parameters(), None)
+    dtype = first.dtype if first is not None else torch.float32
+    was_training = model.training
+    model.eval()  # forward may read self.training (F.dropout(x, training=self.training))
+    try:
+        graph = torch.fx.Tracer().trace(model)
+        recorder = _Recorder(torch.fx.GraphModule(model, graph))
+        recorder.run(torch.zeros((2, *input_shape), dtype=dtype))
+    except Unsupported:
+        raise
+    except Exception as e:
+        raise Unsupported(f"torch.fx cannot trace the model's forward ({type(e).__name__}: {e}); "
+                          "curvscope reads a forward that runs the same layers for any input "
+                          "(or give an nn.Sequential)") from e
+    finally:
+        model.train(was_training)
+    inputs = [n for n in graph.nodes if n.op == "placeholder"]
+    [output] = [n for n in graph.nodes if n.op == "output"]
+    result = output.args[0]
+    if len(inputs) != 1:
+        raise Unsupported(f"forward takes {len(inputs)} inputs; curvscope's nets take one")
+    if not isinstance(recorder.values.get(result), torch.Tensor):
+        raise Unsupported("forward returns more than one tensor; curvscope needs one (the class "
+                          "scores)")
+    trace = _Trace(model, recorder.values)
+    steps = trace.chain(inputs[0], result)
+    for node in graph.nodes:
+        if node not in trace.visited and node.op.startswith("call") and trace.inplace(node):
+            raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) changes a tensor in "
+                              "place and drops its result; assign it (x = x.relu())")
+    modules = _modules_of(steps)
+    order = [f"{m}.{p}" for m in modules for p, _ in model.get_submodule(m).named_parameters()]
+    given = [n for n, _ in model.named_parameters() if n in set(order)]
+    if order != given:
+        at = next(i for i, (a, b) in enumerate(zip(order, given)) if a != b)
+        warnings.warn(f"curvscope's θ lists the parameters in forward's order, where "
+                      f"model.parameters() has `{given[at]}` it has `{order[at]}`: flat vectors "
+                      "(θ, eigenvectors) follow forward's order", stacklevel=3)
+    tensors = [f"{m}.{k}" for m in modules for k in model.get_submodule(m).state_dict()]
+    unused = [k for k in model.state_dict() if k not in set(tensors)]
+    if unused:
+        warnings.warn(f"forward does not use {', '.join(unused)}: not written", stacklevel=3)
+    return _nest(steps, []), tensors
+
+
+class _Recorder(torch.fx.Interpreter):
+    """Runs a traced forward, keeping every node's value (tensors, and the sizes forward
+    computed from them)."""
+
+    def __init__(self, module):
+        super().__init__(module, garbage_collect_values=False)
+        self.values = {}
+
+    def run_node(self, node):
+        self.values[node] = super().run_node(node)
+        return self.values[node]
+
+
+# What torch.fx may find in a forward besides modules: functions and tensor methods by name,
+# each with the arguments after its input, in PyTorch's order, and their defaults.
+_NO_ARGS = {"inplace": False}
+_FUNCTIONS = {
+    **{kind: _NO_ARGS for kind in ("relu", "tanh", "sigmoid", "silu", "mish", "relu6",
+                                   "hardsigmoid", "hardswish")},
+    "leaky_relu": {"negative_slope": 0.01, "inplace": False},
+    "gelu": {"approximate": "none"},
+    "elu": {"alpha": 1.0, "inplace": False},
+    "softplus": {"beta": 1.0, "threshold": 20.0},
+    "hardtanh": {"min_val": -1.0, "max_val": 1.0, "inplace": False},
+    "max_pool2d": {"kernel_size": None, "stride": None, "padding": 0, "dilation": 1,
+                   "ceil_mode": False, "return_indices": False},
+    "avg_pool2d": {"kernel_size": None, "stride": None, "padding": 0, "ceil_mode": False,
+                   "count_include_pad": True, "divisor_override": None},
+    "adaptive_avg_pool2d": {"output_size": None},
+    **{kind: {"p": 0.5, "training": True, "inplace": False}
+       for kind in ("dropout", "dropout1d", "dropout2d", "alpha_dropout")},
+    "mean": {"dim": None, "keepdim": False},
+}
+# Shape changes, read from the shapes they produce; and the identity to curvscope, which
+# computes in the precision it is asked for.
+_RESHAPES = ("flatten", "view", "reshape")
+_IDENTITIES = ("contiguous", "clone", "float", "double")
+
+
+def _function_name(node):
+    """The name of the function or tensor method a call node runs, in-place forms (`relu_`,
+    `iadd`) by their plain name; refused unless it is PyTorch's or Python's `operator`."""
+    if node.op == "call_method":
+        name = node.target
+    else:
+        source = getattr(node.target, "__module__", None) or ""
+        name = getattr(node.target, "__name__", repr(node.target))
+        if not (source.startswith("torch") or source in ("_operator", "operator")):
+            raise Unsupported(f"forward's `{node.name}` calls {source}.{name}, which "
+                              "curvscope cannot express")
+    if name in ("iadd", "add_"):
+        return "add"
+    return name[:-1] if name.endswith("_") and name[:-1] in _FUNCTIONS else name
+
+
+class _Trace:
+    """A traced forward as curvscope's layers: a chain of steps from the input to the output,
+    with a residual block wherever two paths from one value are added.
+
+    A step is {"layers": [...], "group": the module path its layers belong under (for a step
+    without tensors, the module whose forward runs it), "name": its module's name or None,
+    "stateful": whether it holds tensors, "modules": its modules with tensors, in the order of
+    its layers}."""
+
+    def __init__(self, model, values):
+        self.model, self.values = model, values
+        self.visited = set()  # the nodes read into steps
+        self.used = set()  # the modules with tensors read into steps
+
+    def tensors_in(self, node):
+        return [n for n in node.all_input_nodes if isinstance(self.values.get(n), torch.Tensor)]
+
+    def inplace(self, node):
+        """Whether `node` writes over its input (`relu_`, `inplace=True`, `x += y`)."""
+        if node.op == "call_module":
+            return getattr(self.model.get_submodule(node.target), "inplace", False) is True
+        name = _target(node)
+        given = {**dict(zip(_FUNCTIONS.get(name, {}), node.args[1:])), **node.kwargs}
+        return name.endswith("_") or name == "iadd" or given.get("inplace") is True
+
+    def is_sum(self, node):
+        """Whether `node` is a + b of two tensors (refused if it adds anything else)."""
+        if node.op not in ("call_function", "call_method") or _function_name(node) != "add":
+            return False
+        if len(self.tensors_in(node)) != 2 or len(node.args) != 2 or node.kwargs:
+            raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) adds a number or a "
+                              "scaled tensor: only sums a + b of two paths are expressible")
+        return True
+
+    def input_of(self, node):
+        """The value `node` is computed from: its one tensor input, or for a sum the value
+        both its paths start from."""
+        if node.op == "get_attr":
+            users = ", ".join(f"`{u.name}`" for u in node.users)
+            raise Unsupported(f"forward reads the tensor `{node.target}` itself (in {users}): "
+                              "curvscope's layers hold their own tensors; put it in a module")
+        if self.is_sum(node):
+            return self.fork(*self.tensors_in(node))
+        inputs = self.tensors_in(node)
+        if len(inputs) != 1:
+            raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) takes {len(inputs)} "
+                              "tensors; curvscope's layers take one")
+        return inputs[0]
+
+    def fork(self, a, b):
+        """The latest value both `a` and `b` are computed from."""
+        on_a, node = set(), a
+        while node.op != "placeholder":
+            on_a.add(node)
+            node = self.input_of(node)
+        on_a.add(node)
+        while b not in on_a:
+            b = self.input_of(b)
+        return b
+
+    def chain(self, start, end):
+        """The steps computing `end` from `start`, in order."""
+        steps = []
+        while end is not start:
+            if end.op == "placeholder":
+                raise Unsupported("forward's output is not computed from its input along one "
+                                  "path")
+            steps.append(self.step(end))
+            end = self.input_of(end)
+        return steps[::-1]
+
+    def step(self, node):
+        """The step of the net that `node` is."""
+        if node.op == "get_attr":
+            self.input_of(node)  # refused, naming the tensor
+        owner = _owner(node)
+        if self.is_sum(node):
+            return self.residual(node, owner)
+        known = (*_FUNCTIONS, *_RESHAPES, *_IDENTITIES)
+        if node.op in ("call_function", "call_method") and _function_name(node) not in known:
+            raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) cannot be expressed "
+                              "in curvscope")
+        x = self.input_of(node)
+        if self.inplace(node) and len(x.users) > 1:
+            raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) overwrites a value "
+                              "that forward reads again")
+        self.visited.add(node)
+        if node.op == "call_module":
+            name, module = node.target, self.model.get_submodule(node.target)
+            stateful = any(True for _ in module.parameters()) or any(True for _ in module.buffers())
+            _refuse_unless(not (stateful and name in self.used), name, module,
+                           "it runs twice in forward (or two branches read its output), and "
+                           "each run would need its own tensors; give each use its own module")
+            if stateful:
+                self.used.add(name)
+            *group, child = name.split(".")
+            return {"layers": [_layer(name, module, {})], "group": group, "name": child,
+                    "stateful": stateful, "modules": [name] if stateful else []}
+        if node.op not in ("call_function", "call_method"):
+            raise Unsupported(f"forward's `{node.name}` ({node.op}) cannot be expressed")
+        return {"layers": self.function_layers(node, x), "group": owner, "name": None,
+                "stateful": False, "modules": []}
+
+    def residual(self, node, owner):
+        """The block a + b of two paths from one value, in the deepest submodule holding all
+        its modules with tensors, its layers named as that submodule's (an unscoped block: a
+        sum in a forward is no module of its own). The path whose first module with tensors
+        comes first in `model.named_modules()` is the main branch (curvscope reads its tensors
+        first), the other the shortcut."""
+        self.visited.add(node)
+        a, b = self.tensors_in(node)
+        start = self.fork(a, b)
+        branches = [self.chain(start, a), self.chain(start, b)]
+        if not any(branches):
+            raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) adds a value to "
+                              "itself")
+        rank = {name: i for i, (name, _) in enumerate(self.model.named_modules())}
+        first = [rank[_modules_of(b)[0]] if _modules_of(b) else len(rank) for b in branches]
+        if not branches[0] or (branches[1] and first[1] < first[0]):
+            branches = branches[::-1]
+        steps = branches[0] + branches[1]
+        inner = [s["group"] for s in steps if s["stateful"]]
+        group = os.path.commonprefix(inner) if inner else owner
+        layers, shortcut = (_nest(branch, group) for branch in branches)
+        block = {"type": "residual", "layers": layers, "shortcut": shortcut, "scoped": False}
+        return {"layers": [block], "group": group, "name": None, "stateful": bool(inner),
+                "modules": _modules_of(steps)}
+
+    def function_layers(self, node, x):
+        """The layers of a function or tensor method applied to `x` (none for the identity)."""
+        name = _function_name(node)
+        out, given = self.values[node], self.values[x]
+        where = f"forward's `{node.name}` ({_describe(node)})"
+        if node.args[:1] != (x,):
+            raise Unsupported(f"{where}: its tensor is not its first argument")
+        if name in _IDENTITIES:
+            return []
+        if name in _RESHAPES:
+            if out.shape == given.shape:
+                return []
+            if given.dim() > 2 and tuple(out.shape) == (given.shape[0], given[0].numel()):
+                return [{"type": "flatten"}]
+            raise Unsupported(f"{where}: reshapes a sample from {list(given.shape[1:])} to "
+                              f"{list(out.shape[1:])}; curvscope can only flatten one")
+        return _function_layers(where, name, _bind(where, name, node, self.values), given)
+
+
+def _bind(where, name, node, values):
+    """Function `name`'s arguments after its input, by name, as they were in the traced run."""
+    defaults = _FUNCTIONS[name]
+    args, kwargs = node.args[1:], node.kwargs
+    if len(args) > len(defaults) or set(kwargs) - set(defaults):
+        raise Unsupported(f"{where}: arguments {name} does not take")
+    bound = {**defaults, **dict(zip(defaults, args)), **kwargs}
+    return {k: torch.fx.node.map_arg(v, lambda n: values[n]) for k, v in bound.items()}
+
+
+def _function_layers(where, name, args, given):
+    """The curvscope layers of function `name` with `args` on a value like `given`."""
+    def check(ok, why):
+        if not ok:
+            raise Unsupported(f"{where}: {why}")
+
+    if name == "leaky_relu":
+        return [{"type": "leaky_relu", "negative_slope": float(args["negative_slope"])}]
+    if name == "gelu":
+        return [{"type": "gelu", "approximate": args["approximate"]}]
+    if name == "elu":
+        check(math.isfinite(args["alpha"]), f"alpha={args['alpha']}: not a finite number")
+        return [{"type": "elu", "alpha": float(args["alpha"])}]
+    if name == "softplus":
+        beta, threshold = float(args["beta"]), float(args["threshold"])
+        check(beta > 0 and math.isfinite(beta) and math.isfinite(threshold),
+              f"beta={beta}, threshold={threshold}: only finite beta > 0 and threshold")
+        return [{"type": "softplus", "beta": beta, "threshold": threshold}]
+    if name == "hardtanh":
+        return [{"type": "hardtanh", "min_val": float(args["min_val"]),
+                 "max_val": float(args["max_val"])}]
+    if name in ("max_pool2d", "avg_pool2d"):
+        check(not args["ceil_mode"], "ceil_mode=True is not supported")
+        if name == "max_pool2d":
+            check(args["dilation"] in (1, (1, 1), [1, 1]), "dilation is not supported")
+            check(not args["return_indices"], "return_indices=True is not supported")
+        else:
+            check(args["count_include_pad"], "count_include_pad=False is not supported")
+            check(args["divisor_override"] is None, "divisor_override is not supported")
+        stride = args["stride"] if args["stride"] not in (None, [], ()) else args["kernel_size"]
+        return [{"type": name.replace("_", ""), "kernel": _size2(args["kernel_size"], "kernel",
+                                                                  where),
+                 "stride": _size2(stride, "stride", where),
+                 "padding": _size2(args["padding"], "padding", where)}]
+    if name == "adaptive_avg_pool2d":
+        size = args["output_size"]
+        size = (size, size) if isinstance(size, int) else tuple(size)
+        check(None not in size, "an output size of None is not supported")
+        return [{"type": "adaptive_avgpool2d", "output": _size2(size, "output_size", where)}]
+    if name in ("dropout", "dropout1d", "dropout2d", "alpha_dropout"):
+        check(not args["training"], "training=True drops at random even in eval mode "
+              "(pass training=self.training)")
+        return [{"type": "dropout", "p": float(args["p"])}]
+    if name == "mean":
+        dims = args["dim"]
+        dims = {d % given.dim() for d in ([dims] if isinstance(dims, int) else dims or [])}
+        check(given.dim() == 4 and dims == {2, 3}, "only the mean over a map's height and width "
+              "(dims 2, 3) is expressible")
+        pool = {"type": "adaptive_avgpool2d", "output": 1}
+        return [pool] if args["keepdim"] else [pool, {"type": "flatten"}]
+    return [{"type": name}]
+
+
+def _target(node):
+    return node.target if isinstance(node.target, str) else getattr(
+        node.target, "__name__", repr(node.target))
+
+
+def _describe(node):
+    """`node` as forward wrote it, roughly: `relu(conv1)`, `add(out, x)`."""
+    args = ", ".join(str(a) for a in node.args)
+    return f"{_target(node)}({args})"
+
+
+def _owner(node):
+    """The path of the module whose forward runs `node` (torch.fx's module stack)."""
+    stack = node.meta.get("nn_module_stack") or {}
+    paths = [value[0] if isinstance(value, tuple) else key for key, value in stack.items()]
+    if node.op == "call_module":
+        paths = [p for p in paths if p != node.target]
+    return paths[-1].split(".") if paths and paths[-1] else []
+
+
+def _modules_of(steps):
+    """The modules with tensors of `steps`, in the order of their layers."""
+    return [m for step in steps for m in step["modules"]]
+
+
+def _nest(steps, base):
+    """The layers of `steps`, named relative to the module path `base`: a module's layer in
+    groups named for its path (`layer1.0.conv1` as group `layer1`, group `0`, layer `conv1`),
+    a step without tensors in the innermost open group on the way to its module."""
+    root = []
+    stack = [(base, root, set())]
+    for step in steps:
+        group = step["group"]
+        while len(stack) > 1 and group[:len(stack[-1][0])] != stack[-1][0]:
+            stack.pop()
+        if step["stateful"]:
+            for segment in group[len(stack[-1][0]):]:
+                layers = []
+                _append(stack[-1], {"name": segment, "type": "group", "layers": layers}, True)
+                stack.append((stack[-1][0] + [segment], layers, set()))
+        named = step["name"] is not None and stack[-1][0] == group
+        for layer in step["layers"]:
+            _append(stack[-1], {"name": step["name"], **layer} if named else layer,
+                    step["stateful"] and named)
+    return root
+
+
+def _append(frame, layer, stateful):
+    """Appends `layer` to a group's layers; two with tensors may not share a name."""
+    path, layers, names = frame
+    if stateful:
+        qualified = ".".join(path + [layer["name"]])
+        if layer["name"] in names:
+            raise Unsupported(f"the modules under `{qualified}` do not run one after another in "
+                              "forward (other layers run between them), and curvscope keeps a "
+                              "submodule's layers together; reorder forward or the submodules")
+        names.add(layer["name"])
+    layers.append(layer)
 
 
 def normalization(mean, std, channels):
@@ -273,7 +670,8 @@ def normalization(mean, std, channels):
 
 
 def export(model, input_shape, out, dtype=torch.float32, normalize=None, **meta):
-    """Writes `out`/model.safetensors and `out`/checkpoint.json for `model` (an nn.Sequential).
+    """Writes `out`/model.safetensors and `out`/checkpoint.json for `model` (an nn.Sequential,
+or any model whose forward torch.fx can read: `_traced_layers`).
 
     `dtype` is the storage precision (float32 or float64). `normalize=(mean, std)` records the
     training transform's `transforms.Normalize(mean, std)`: curvscope then applies
@@ -286,7 +684,7 @@ def export(model, input_shape, out, dtype=torch.float32, normalize=None, **meta)
 
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype={dtype}: curvscope reads float32 or float64 checkpoints")
-    arch = architecture(model, input_shape)
+    arch, used = _architecture(model, input_shape)
     first = next(model.parameters(), None)
     if first is None:
         raise ValueError("the model has no parameters: there is no gradient or Hessian to measure")
@@ -299,6 +697,8 @@ def export(model, input_shape, out, dtype=torch.float32, normalize=None, **meta)
     model.train(was_training)
     tensors = {}
     for name, tensor in model.state_dict().items():
+        if used is not None and name not in used:
+            continue
         tensor = tensor.detach().cpu()
         tensors[name] = tensor if name.endswith("num_batches_tracked") else tensor.to(dtype)
         tensors[name] = tensors[name].contiguous()
@@ -393,6 +793,70 @@ def normalization_net():
     )
 
 
+def traced_net():
+    """A small ResNet written as classes, as papers' code writes one, for the traced export:
+    an in-place ReLU module, functional pooling (a kernel computed from a size), CIFAR-style
+    blocks (`out += shortcut(x)`, the shortcut the identity or a strided 1×1 convolution with
+    batch norm), a mean over the maps kept and viewed flat, GELU and dropout by function, a sum
+    in the net's own forward, and one in a submodule whose shortcut is written first. Its
+    modules are registered in forward order."""
+    return _TracedNet()
+
+
+class _TracedBlock(nn.Module):
+    def __init__(self, channels, planes, stride=1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or channels != planes:
+            self.shortcut = nn.Sequential(nn.Conv2d(channels, planes, 1, stride, bias=False),
+                                          nn.BatchNorm2d(planes))
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        out += self.shortcut(x)
+        return F.relu(out)
+
+
+class _TracedHead(nn.Module):
+    def __init__(self, features):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(features, features), nn.ReLU(),
+                                 nn.Linear(features, features))
+        self.proj = nn.Linear(features, features, bias=False)
+
+    def forward(self, x):
+        return self.proj(x) + self.mlp(x).sigmoid()
+
+
+class _TracedNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 4, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(4)
+        self.relu = nn.ReLU(inplace=True)
+        self.layer1 = nn.Sequential(_TracedBlock(4, 4), _TracedBlock(4, 8, stride=2))
+        self.fc1 = nn.Linear(8, 8)
+        self.fc2 = nn.Linear(8, 8)
+        self.head = _TracedHead(8)
+        self.fc3 = nn.Linear(8, 5)
+
+    def forward(self, x):
+        x = self.relu(self.bn1(self.conv1(x)))
+        x = F.max_pool2d(x, 3, stride=1, padding=1)
+        x = F.leaky_relu(self.layer1(x), 0.2)
+        x = F.avg_pool2d(x, x.size(3) // 2)
+        x = x.mean((2, 3), keepdim=True)
+        x = x.view(x.size(0), -1)
+        h = F.dropout(F.gelu(self.fc1(x), approximate="tanh"), 0.3, training=self.training)
+        x = x + torch.tanh(self.fc2(h))
+        return self.fc3(self.head(x))
+
+
 class Residual(nn.Module):
     """x ↦ body(x) + shortcut(x): a residual block the exporter reads, for a net of one's own
     (torchvision's `BasicBlock` and `Bottleneck` are read as they are). `body` and `shortcut`
@@ -418,6 +882,20 @@ class SkipSequential(nn.Sequential):
 class Doubled(nn.Linear):
     def forward(self, x):
         return 2 * super().forward(x)
+
+
+class Forward(nn.Module):
+    """A model whose forward is `function(self, x)` over the modules given by name (the
+    self-check's traced models)."""
+
+    def __init__(self, function, **modules):
+        super().__init__()
+        self.function = function
+        for name, module in modules.items():
+            self.add_module(name, module)
+
+    def forward(self, x):
+        return self.function(self, x)
 
 
 def hooked(model, index):
@@ -534,8 +1012,7 @@ def _self_check():
         (nn.Sequential(nn.Sequential(nn.Conv2d(1, 2, 3, groups=1, dilation=2))),
          "module `0.0` (Conv2d): dilated convolutions"),
         (nn.Sequential(nn.BatchNorm1d(2, affine=False)), "module `0` (BatchNorm1d): affine=False"),
-        (nn.Linear(2, 2), "the model must be an nn.Sequential"),
-        (SkipSequential(nn.Linear(2, 2)), "the model must be an nn.Sequential"),
+        (nn.Linear(2, 2), "the model is one torch.nn module (Linear)"),
         (nn.Sequential(SkipSequential(nn.Linear(2, 2))),
          "module `0` (SkipSequential) cannot be expressed"),
         (nn.Sequential(Doubled(2, 2)), "module `0` (Doubled) cannot be expressed"),
@@ -573,8 +1050,90 @@ def _self_check():
                 assert message in str(e), (message, str(e))
             else:
                 raise AssertionError(f"{bad} not refused")
+    traced = _traced_self_check()
     print("export_pytorch self-check passed: every layer kind exported and read back; "
-          f"{len(refusals)} unsupported models refused")
+          f"{len(refusals)} unsupported models refused; {traced} traced forwards refused")
+
+
+def _traced_self_check():
+    """Checks the export of forwards read by torch.fx; returns how many it checked refused."""
+    import tempfile
+
+    from safetensors.torch import load_file
+
+    arch = architecture(traced_net(), (3, 8, 8))
+    kinds = [(layer.get("name"), layer["type"]) for layer in arch["layers"]]
+    assert kinds == [
+        ("conv1", "conv2d"), ("bn1", "batchnorm2d"), ("relu", "relu"), (None, "maxpool2d"),
+        ("layer1", "group"), (None, "leaky_relu"), (None, "avgpool2d"),
+        (None, "adaptive_avgpool2d"), (None, "flatten"), (None, "residual"), ("head", "group"),
+        ("fc3", "linear")], kinds
+    assert arch["layers"][6] == {"type": "avgpool2d", "kernel": 2, "stride": 2, "padding": 0}
+    # A block's sum sits in the group of its modules' names, before the block's last ReLU.
+    block = arch["layers"][4]["layers"][1]
+    assert block["name"] == "1" and [(e.get("name"), e["type"]) for e in block["layers"]] == [
+        (None, "residual"), (None, "relu")], block
+    assert block["layers"][0]["shortcut"][0]["name"] == "shortcut", block
+    assert [layer["type"] for layer in arch["layers"][9]["layers"]] == [
+        "linear", "gelu", "dropout", "linear", "tanh"]
+    assert arch["layers"][9]["shortcut"] == [] and arch["layers"][9]["scoped"] is False
+    # `proj(x) + mlp(x).sigmoid()`: mlp is registered first, so it is the main branch.
+    head = arch["layers"][10]["layers"][0]
+    assert head["layers"][0]["name"] == "mlp" and head["shortcut"][0]["name"] == "proj", head
+    # A subclass of nn.Sequential with a forward of its own is read from that forward.
+    assert architecture(SkipSequential(nn.Linear(2, 2)), (2,))["layers"] == [
+        {"type": "residual", "layers": [{"name": "0", "type": "linear", "out": 2, "bias": True}],
+         "shortcut": [], "scoped": False}]
+    # An unused module is not written, and forward's order differing from the registration
+    # order is said.
+    unused = Forward(lambda m, x: m.second(m.first(x)), second=nn.Linear(3, 2),
+                     first=nn.Linear(2, 3), spare=nn.Linear(2, 2))
+    with tempfile.TemporaryDirectory() as out, warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        export(unused, (2,), out)
+        assert sorted(load_file(os.path.join(out, "model.safetensors"))) == [
+            "first.bias", "first.weight", "second.bias", "second.weight"]
+    said = " ".join(str(w.message) for w in said)
+    assert "forward does not use spare.weight, spare.bias" in said, said
+    assert "model.parameters() has `second.weight` it has `first.weight`" in said, said
+
+    linear = lambda: nn.Linear(2, 2)  # noqa: E731
+    double = Forward(lambda m, x: m.fc(m.fc(x)), fc=linear())
+    refusals = [
+        (Forward(lambda m, x: torch.cat([m.a(x), m.b(x)], 1), a=linear(), b=linear()),
+         "`cat` (cat([a, b], 1)) cannot be expressed"),
+        (Forward(lambda m, x: m.fc(F.pad(x, (1, 1))), fc=nn.Linear(4, 2)),
+         "`pad` (pad(x, (1, 1))) cannot be expressed"),
+        (Forward(lambda m, x: m.fc(x + m.fc.bias), fc=linear()),
+         "forward reads the tensor `fc.bias` itself"),
+        (Forward(lambda m, x: m.fc(F.dropout(x, 0.5)), fc=linear()),
+         "training=True drops at random"),
+        (Forward(lambda m, x: m.fc(x) * 2, fc=linear()), "`mul` (mul(fc, 2)) cannot be"),
+        (Forward(lambda m, x: m.fc(x) - x, fc=linear()), "`sub` (sub(fc, x)) cannot be"),
+        (Forward(lambda m, x: torch.add(m.fc(x), x, alpha=2), fc=linear()),
+         "adds a number or a scaled tensor"),
+        (double, "module `fc` (Linear): it runs twice in forward"),
+        (Forward(lambda m, x: (m.fc(x), x), fc=linear()), "returns more than one tensor"),
+        (Forward(lambda m, x: m.fc(x) if x.sum() > 0 else x, fc=linear()),
+         "torch.fx cannot trace the model's forward"),
+        (Forward(lambda m, x: m.fc(F.relu(x, inplace=True) + x), fc=linear()),
+         "overwrites a value that forward reads again"),
+        (Forward(lambda m, x: m.fc(x.view(-1, 1, 1, 2)), fc=linear()),
+         "reshapes a sample from [2] to [1, 1, 2]"),
+    ]
+    dropped = Forward(lambda m, x: (m.fc(x).relu_(), m.fc2(x))[1], fc=linear(), fc2=linear())
+    refusals.append((dropped, "changes a tensor in place and drops its result"))
+    hooked_fx = Forward(lambda m, x: m.fc(x), fc=linear())
+    hooked_fx.fc.register_forward_hook(lambda module, inputs, output: output + 1)
+    refusals.append((hooked_fx, "module `fc` (Linear): forward hooks"))
+    for model, message in refusals:
+        try:
+            architecture(model, (2,))
+        except Unsupported as e:
+            assert message in str(e), (message, str(e))
+        else:
+            raise AssertionError(f"not refused: {message}")
+    return len(refusals)
 
 
 if __name__ == "__main__":

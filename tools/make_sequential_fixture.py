@@ -3,8 +3,8 @@
 export_pytorch.py in float64 with random inputs and what PyTorch computes for it in float64 in
 eval mode: logits, mean cross-entropy, its gradient and H·v (double backward) for a fixed random
 v. Run once with torch 2.x: `python tools/make_sequential_fixture.py
-[sequential|activations|more-activations|normalization|residual]` (all by default; residual
-needs torchvision).
+[sequential|activations|more-activations|normalization|residual|traced]` (all by default;
+residual needs torchvision).
 
 - sequential-pytorch: every_layer_net (every layer kind but the smooth activations below), batch
   norm's running statistics and affine parameters set away from their initial values, 8 random
@@ -23,6 +23,9 @@ needs torchvision).
   shortcut, and Bottleneck; a `Residual` on features), batch norm's statistics and affine
   parameters set away from their initial values, 16 standard normal float32 images [3, 8, 8]
   with labels in 0..5.
+- traced-pytorch: traced_net (a small ResNet written as classes with functional layers, read
+  from its forward by torch.fx), batch norm set as in residual-pytorch, 16 standard normal
+  float32 images [3, 8, 8] with labels in 0..5.
 """
 
 import os
@@ -33,7 +36,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 from export_pytorch import (every_layer_net, export, more_activations_net,  # noqa: E402
-                            normalization_net, residual_net, smooth_activations_net)
+                            normalization_net, residual_net, smooth_activations_net, traced_net)
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "crates/model/tests/data")
 
@@ -135,6 +138,15 @@ def normalization():
     write(model, x, y, 2027, os.path.join(DATA, "normalization-pytorch"))
 
 
+def traced():
+    torch.manual_seed(2030)
+    model = traced_net().double()
+    trained_batch_norm(model)
+    x = torch.randn(16, 3, 8, 8, dtype=torch.float32)
+    y = torch.randint(0, 5, (16,), dtype=torch.int64)
+    write(model, x, y, 2030, os.path.join(DATA, "traced-pytorch"))
+
+
 def residual():
     torch.manual_seed(2029)
     model = residual_net().double()
@@ -147,6 +159,6 @@ def residual():
 if __name__ == "__main__":
     makers = {"sequential": sequential, "activations": activations,
               "more-activations": more_activations, "normalization": normalization,
-              "residual": residual}
+              "residual": residual, "traced": traced}
     for name in sys.argv[1:] or makers:
         makers[name]()

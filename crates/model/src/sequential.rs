@@ -83,6 +83,9 @@ fn zero() -> Size2 {
 fn yes() -> bool {
     true
 }
+fn is_yes(value: &bool) -> bool {
+    *value
+}
 fn norm_eps() -> f64 {
     1e-5
 }
@@ -291,13 +294,20 @@ pub enum Op {
     },
     /// A residual block, x ↦ layers(x) + shortcut(x) (torchvision's `BasicBlock` without its
     /// last ReLU, which follows the block as a layer of its own). Both branches' layers are
-    /// named as the block's children (`layer1.0.conv1`, `layer1.0.downsample.0`).
+    /// named as the block's children (`layer1.0.conv1`, `layer1.0.downsample.0`), or with
+    /// `"scoped": false` as its siblings.
     Residual {
         /// The main branch, in order.
         layers: Vec<Layer>,
         /// The shortcut, in order (default none: the identity).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         shortcut: Vec<Layer>,
+        /// Whether the branches' layers are named under the block's name (default true: the
+        /// block is a module, as torchvision's are). False names them as the block's siblings:
+        /// a sum `h + fc2(h)` written in a forward, whose `fc2.weight` belongs to no block
+        /// (what `tools/export_pytorch.py` writes for a traced forward).
+        #[serde(default = "yes", skip_serializing_if = "is_yes")]
+        scoped: bool,
     },
 }
 
@@ -424,12 +434,18 @@ impl Resolved {
     /// # Ok::<(), serde_json::Error>(())
     /// ```
     pub fn branches(&self) -> Option<(Vec<Resolved>, Vec<Resolved>)> {
-        let Op::Residual { layers, shortcut } = &self.op else {
+        let Op::Residual {
+            layers,
+            shortcut,
+            scoped,
+        } = &self.op
+        else {
             return None;
         };
+        let prefix = branch_prefix(&self.name, *scoped);
         let branch = |layers: &[Layer]| {
             let (mut shape, mut out) = (self.input, Vec::new());
-            flatten_groups(layers, &format!("{}.", self.name), &mut shape, &mut out)
+            flatten_groups(layers, &prefix, &mut shape, &mut out)
                 .expect("a resolved block's branches resolve");
             out
         };
@@ -914,6 +930,16 @@ impl Sequential {
     }
 }
 
+/// The prefix of the names in the branches of the residual block named `name` (in full):
+/// the block's name, or if not `scoped` the group's it is in (names hold no dots but these).
+fn branch_prefix(name: &str, scoped: bool) -> String {
+    match (scoped, name.rsplit_once('.')) {
+        (true, _) => format!("{name}."),
+        (false, Some((group, _))) => format!("{group}."),
+        (false, None) => String::new(),
+    }
+}
+
 /// Appends `layers` to `out` with names prefixed by `prefix`, threading the sample shape.
 fn flatten_groups(
     layers: &[Layer],
@@ -928,15 +954,19 @@ fn flatten_groups(
         );
         match &layer.op {
             Op::Group { layers } => flatten_groups(layers, &format!("{name}."), shape, out)?,
-            Op::Residual { layers, shortcut } => {
+            Op::Residual {
+                layers,
+                shortcut,
+                scoped,
+            } => {
                 let fault = |why: String| format!("layer {name} (residual): {why}");
                 if layers.is_empty() {
                     return Err(fault("`layers` is empty".into()));
                 }
+                let prefix = branch_prefix(&name, *scoped);
                 let branch = |layers: &[Layer]| {
                     let mut output = *shape;
-                    flatten_groups(layers, &format!("{name}."), &mut output, &mut Vec::new())
-                        .map(|()| output)
+                    flatten_groups(layers, &prefix, &mut output, &mut Vec::new()).map(|()| output)
                 };
                 let (output, skipped) = (branch(layers)?, branch(shortcut)?);
                 if output != skipped {
@@ -1225,6 +1255,59 @@ mod tests {
         assert!(
             !json.contains(r#""shortcut":[]"#),
             "no shortcut is not written"
+        );
+    }
+
+    /// An unscoped block (`"scoped": false`, a sum written in a forward) names its branches'
+    /// layers as its siblings, at the top and in a group; the JSON keeps the field only when
+    /// false, and a branch layer may not take a sibling's name.
+    #[test]
+    fn unscoped_residual_blocks_name_their_layers_as_siblings() {
+        let arch = spec(
+            "[3]",
+            r#"{"type":"linear","out":4,"name":"fc1"},
+               {"type":"residual","scoped":false,"layers":[{"type":"linear","out":4,"name":"fc2"},
+                 {"type":"relu"}]},
+               {"type":"group","name":"body","layers":[{"type":"residual","scoped":false,
+                 "layers":[{"type":"linear","out":4,"name":"fc"}],
+                 "shortcut":[{"type":"linear","out":4,"bias":false,"name":"proj"}]}]},
+               {"type":"linear","out":2,"name":"fc3"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            tensors(&arch),
+            [
+                "fc1.weight[4, 3]",
+                "fc1.bias[4]",
+                "fc2.weight[4, 4]",
+                "fc2.bias[4]",
+                "body.fc.weight[4, 4]",
+                "body.fc.bias[4]",
+                "body.proj.weight[4, 4]",
+                "fc3.weight[2, 4]",
+                "fc3.bias[2]"
+            ]
+        );
+        let json = serde_json::to_string(&arch).unwrap();
+        assert_eq!(json.matches(r#""scoped":false"#).count(), 2);
+        assert_eq!(serde_json::from_str::<ArchSpec>(&json).unwrap(), arch);
+        let scoped = spec(
+            "[3]",
+            r#"{"type":"residual","scoped":true,"layers":[{"type":"relu"}]},{"type":"linear","out":2}"#,
+        );
+        assert!(!serde_json::to_string(&scoped.unwrap())
+            .unwrap()
+            .contains("scoped"));
+        let clash = spec(
+            "[3]",
+            r#"{"type":"linear","out":3,"name":"fc"},
+               {"type":"residual","scoped":false,"layers":[{"type":"linear","out":3,"name":"fc"}]},
+               {"type":"linear","out":2}"#,
+        );
+        let err = clash.unwrap_err();
+        assert!(
+            err.contains("two layers with tensors are named fc"),
+            "{err}"
         );
     }
 

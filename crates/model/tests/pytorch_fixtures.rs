@@ -1,7 +1,7 @@
 //! The PyTorch fixtures (tests/data/lenet-pytorch, tests/data/sequential-pytorch,
 //! tests/data/activations-pytorch, tests/data/more-activations-pytorch,
-//! tests/data/normalization-pytorch, tests/data/residual-pytorch) read through our loaders, and
-//! our networks' values against PyTorch's float64 ones.
+//! tests/data/normalization-pytorch, tests/data/residual-pytorch, tests/data/traced-pytorch)
+//! read through our loaders, and our networks' values against PyTorch's float64 ones.
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +23,10 @@ const MORE_ACTIVATIONS: &str = "more-activations-pytorch";
 /// torchvision's BasicBlock (with and without its downsampling shortcut) and Bottleneck in a
 /// small ResNet with its stem, and a `Residual` on features (the same script).
 const RESIDUAL: &str = "residual-pytorch";
+/// A small ResNet written as classes with functional layers, exported by reading its forward
+/// with torch.fx: sums in blocks, in the net's own forward and in a submodule (the same
+/// script).
+const TRACED: &str = "traced-pytorch";
 /// Layer norm (over maps, over their last axis, over features, without β, without γ and β) and
 /// group norm (on maps, on features), γ and β away from 1 and 0 (the same script).
 const NORMALIZATION: &str = "normalization-pytorch";
@@ -234,6 +238,38 @@ fn residual_blocks_match_pytorch() {
         .all(|m| (-0.5..0.5).contains(m)));
     assert!(!ckpt.meta.arch.is_piecewise_linear(), "the head has a tanh");
     assert_matches_pytorch(RESIDUAL, ckpt.meta.arch.clone(), &ckpt, 5);
+}
+
+/// A net exported from its forward (torch.fx) against PyTorch: functional layers where the
+/// modules were, CIFAR-style blocks in groups of their modules' names, and unscoped sums whose
+/// layers keep their modules' names (`fc2`, `head.proj`), main branch first as registered.
+#[test]
+fn a_traced_forward_matches_pytorch() {
+    let ckpt = load_checkpoint(&fixture(TRACED)).unwrap();
+    assert_eq!(ckpt.theta, expected(TRACED, "theta").1);
+    let params = tensors(&ckpt.meta.arch);
+    let mut next = 0;
+    for tensor in [
+        "conv1.weight[4, 3, 3, 3]",
+        "layer1.0.conv1.weight[4, 4, 3, 3]",
+        "layer1.1.shortcut.0.weight[8, 4, 1, 1]",
+        "fc1.weight[8, 8]",
+        "fc2.bias[8]",
+        "head.mlp.2.weight[8, 8]",
+        "head.proj.weight[8, 8]",
+        "fc3.bias[5]",
+    ] {
+        let at = params.iter().position(|p| p == tensor);
+        assert!(at >= Some(next), "{tensor} in order: {params:?}");
+        next = at.unwrap();
+    }
+    let ArchSpec::Sequential(net) = &ckpt.meta.arch else {
+        panic!("not sequential: {:?}", ckpt.meta.arch)
+    };
+    assert!(net.buffer_values["layer1.1.shortcut.1.running_var"]
+        .iter()
+        .all(|v| (0.5..2.0).contains(v)));
+    assert_matches_pytorch(TRACED, ckpt.meta.arch.clone(), &ckpt, 5);
 }
 
 /// Layer and group norm against PyTorch's float64 values: each sample's own mean and variance,
