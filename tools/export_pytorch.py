@@ -364,6 +364,8 @@ _FUNCTIONS = {
     **{kind: {"p": 0.5, "training": True, "inplace": False}
        for kind in ("dropout", "dropout1d", "dropout2d", "alpha_dropout")},
     "mean": {"dim": None, "keepdim": False},
+    "getitem": {"index": None},
+    "pad": {"pad": None, "mode": "constant", "value": None},
 }
 # Shape changes, read from the shapes they produce; and the identity to curvscope, which
 # computes in the precision it is asked for.
@@ -587,6 +589,26 @@ def _function_layers(where, name, args, given):
         check(not args["training"], "training=True drops at random even in eval mode "
               "(pass training=self.training)")
         return [{"type": "dropout", "p": float(args["p"])}]
+    if name == "getitem":  # x[:, :, ::s, ::t], a CIFAR ResNet's "option A" subsampling
+        index = args["index"]
+        whole = slice(None)
+        check(given.dim() == 4 and isinstance(index, tuple) and len(index) == 4
+              and index[:2] == (whole, whole)
+              and all(isinstance(s, slice) and s.start in (None, 0) and s.stop is None
+                      and (s.step or 1) >= 1 for s in index[2:]),
+              "only the subsampling x[:, :, ::s, ::t] of maps is expressible")
+        steps = [s.step or 1 for s in index[2:]]
+        if steps == [1, 1]:
+            return []
+        return [{"type": "avgpool2d", "kernel": 1, "stride": _size2(steps, "stride", where),
+                 "padding": 0}]
+    if name == "pad":  # zero channels around the maps' own ("option A" again)
+        pad = list(args["pad"])
+        check(given.dim() == 4 and args["mode"] == "constant" and args["value"] in (None, 0)
+              and len(pad) == 6 and pad[:4] == [0, 0, 0, 0] and min(pad) >= 0,
+              "only zeros around the channels of maps, F.pad(x, (0, 0, 0, 0, before, after)), "
+              "are expressible")
+        return [{"type": "pad_channels", "before": pad[4], "after": pad[5]}]
     if name == "mean":
         dims = args["dim"]
         dims = {d % given.dim() for d in ([dims] if isinstance(dims, int) else dims or [])}
@@ -794,24 +816,42 @@ def normalization_net():
 
 
 def traced_net():
-    """A small ResNet written as classes, as papers' code writes one, for the traced export:
-    an in-place ReLU module, functional pooling (a kernel computed from a size), CIFAR-style
-    blocks (`out += shortcut(x)`, the shortcut the identity or a strided 1×1 convolution with
-    batch norm), a mean over the maps kept and viewed flat, GELU and dropout by function, a sum
+    """A small ResNet written as classes, as papers' code writes one, for the traced export
+    (on [3, 16, 16] images): an in-place ReLU module, functional pooling (a kernel computed from
+    a size), CIFAR-style blocks (`out += shortcut(x)`, the shortcut the identity, a strided 1×1
+    convolution with batch norm, or akamaster's option A), a mean over the maps kept and viewed flat, GELU and dropout by function, a sum
     in the net's own forward, and one in a submodule whose shortcut is written first. Its
     modules are registered in forward order."""
     return _TracedNet()
 
 
+class _Lambda(nn.Module):
+    """akamaster's `LambdaLayer`: forward is a function."""
+
+    def __init__(self, function):
+        super().__init__()
+        self.function = function
+
+    def forward(self, x):
+        return self.function(x)
+
+
 class _TracedBlock(nn.Module):
-    def __init__(self, channels, planes, stride=1):
+    """A CIFAR ResNet's BasicBlock (kuangliu's, akamaster's): where its shape changes, the
+    shortcut is option B (a strided 1×1 convolution with batch norm) or option A (subsampling,
+    then zero channels around the maps', no tensors)."""
+
+    def __init__(self, channels, planes, stride=1, option="B"):
         super().__init__()
         self.conv1 = nn.Conv2d(channels, planes, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
         self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
         self.shortcut = nn.Sequential()
-        if stride != 1 or channels != planes:
+        if (stride != 1 or channels != planes) and option == "A":
+            self.shortcut = _Lambda(lambda x: F.pad(
+                x[:, :, ::2, ::2], (0, 0, 0, 0, planes // 4, planes // 4), "constant", 0))
+        elif stride != 1 or channels != planes:
             self.shortcut = nn.Sequential(nn.Conv2d(channels, planes, 1, stride, bias=False),
                                           nn.BatchNorm2d(planes))
 
@@ -840,15 +880,16 @@ class _TracedNet(nn.Module):
         self.bn1 = nn.BatchNorm2d(4)
         self.relu = nn.ReLU(inplace=True)
         self.layer1 = nn.Sequential(_TracedBlock(4, 4), _TracedBlock(4, 8, stride=2))
-        self.fc1 = nn.Linear(8, 8)
-        self.fc2 = nn.Linear(8, 8)
-        self.head = _TracedHead(8)
-        self.fc3 = nn.Linear(8, 5)
+        self.layer2 = nn.Sequential(_TracedBlock(8, 16, stride=2, option="A"))
+        self.fc1 = nn.Linear(16, 16)
+        self.fc2 = nn.Linear(16, 16)
+        self.head = _TracedHead(16)
+        self.fc3 = nn.Linear(16, 5)
 
     def forward(self, x):
         x = self.relu(self.bn1(self.conv1(x)))
         x = F.max_pool2d(x, 3, stride=1, padding=1)
-        x = F.leaky_relu(self.layer1(x), 0.2)
+        x = F.leaky_relu(self.layer2(self.layer1(x)), 0.2)
         x = F.avg_pool2d(x, x.size(3) // 2)
         x = x.mean((2, 3), keepdim=True)
         x = x.view(x.size(0), -1)
@@ -1061,24 +1102,28 @@ def _traced_self_check():
 
     from safetensors.torch import load_file
 
-    arch = architecture(traced_net(), (3, 8, 8))
+    arch = architecture(traced_net(), (3, 16, 16))
     kinds = [(layer.get("name"), layer["type"]) for layer in arch["layers"]]
     assert kinds == [
         ("conv1", "conv2d"), ("bn1", "batchnorm2d"), ("relu", "relu"), (None, "maxpool2d"),
-        ("layer1", "group"), (None, "leaky_relu"), (None, "avgpool2d"),
+        ("layer1", "group"), ("layer2", "group"), (None, "leaky_relu"), (None, "avgpool2d"),
         (None, "adaptive_avgpool2d"), (None, "flatten"), (None, "residual"), ("head", "group"),
         ("fc3", "linear")], kinds
-    assert arch["layers"][6] == {"type": "avgpool2d", "kernel": 2, "stride": 2, "padding": 0}
+    assert arch["layers"][7] == {"type": "avgpool2d", "kernel": 2, "stride": 2, "padding": 0}
     # A block's sum sits in the group of its modules' names, before the block's last ReLU.
     block = arch["layers"][4]["layers"][1]
     assert block["name"] == "1" and [(e.get("name"), e["type"]) for e in block["layers"]] == [
         (None, "residual"), (None, "relu")], block
     assert block["layers"][0]["shortcut"][0]["name"] == "shortcut", block
-    assert [layer["type"] for layer in arch["layers"][9]["layers"]] == [
+    # Option A: x[:, :, ::2, ::2] is a 1×1 average pooling of stride 2, F.pad zero channels.
+    assert arch["layers"][5]["layers"][0]["layers"][0]["shortcut"] == [
+        {"type": "avgpool2d", "kernel": 1, "stride": 2, "padding": 0},
+        {"type": "pad_channels", "before": 4, "after": 4}]
+    assert [layer["type"] for layer in arch["layers"][10]["layers"]] == [
         "linear", "gelu", "dropout", "linear", "tanh"]
-    assert arch["layers"][9]["shortcut"] == [] and arch["layers"][9]["scoped"] is False
+    assert arch["layers"][10]["shortcut"] == [] and arch["layers"][10]["scoped"] is False
     # `proj(x) + mlp(x).sigmoid()`: mlp is registered first, so it is the main branch.
-    head = arch["layers"][10]["layers"][0]
+    head = arch["layers"][11]["layers"][0]
     assert head["layers"][0]["name"] == "mlp" and head["shortcut"][0]["name"] == "proj", head
     # A subclass of nn.Sequential with a forward of its own is read from that forward.
     assert architecture(SkipSequential(nn.Linear(2, 2)), (2,))["layers"] == [
@@ -1103,7 +1148,9 @@ def _traced_self_check():
         (Forward(lambda m, x: torch.cat([m.a(x), m.b(x)], 1), a=linear(), b=linear()),
          "`cat` (cat([a, b], 1)) cannot be expressed"),
         (Forward(lambda m, x: m.fc(F.pad(x, (1, 1))), fc=nn.Linear(4, 2)),
-         "`pad` (pad(x, (1, 1))) cannot be expressed"),
+         "`pad` (pad(x, (1, 1))): only zeros around the channels of maps"),
+        (Forward(lambda m, x: m.fc(x[:, :1].relu()), fc=nn.Linear(1, 2)),
+         "only the subsampling x[:, :, ::s, ::t] of maps"),
         (Forward(lambda m, x: m.fc(x + m.fc.bias), fc=linear()),
          "forward reads the tensor `fc.bias` itself"),
         (Forward(lambda m, x: m.fc(F.dropout(x, 0.5)), fc=linear()),

@@ -25,7 +25,7 @@ residual needs torchvision).
   with labels in 0..5.
 - traced-pytorch: traced_net (a small ResNet written as classes with functional layers, read
   from its forward by torch.fx), batch norm set as in residual-pytorch, 16 standard normal
-  float32 images [3, 8, 8] with labels in 0..5.
+  float32 images [3, 16, 16] with labels in 0..5.
 """
 
 import os
@@ -142,7 +142,7 @@ def traced():
     torch.manual_seed(2030)
     model = traced_net().double()
     trained_batch_norm(model)
-    x = torch.randn(16, 3, 8, 8, dtype=torch.float32)
+    x = torch.randn(16, 3, 16, 16, dtype=torch.float32)
     y = torch.randint(0, 5, (16,), dtype=torch.int64)
     write(model, x, y, 2030, os.path.join(DATA, "traced-pytorch"))
 

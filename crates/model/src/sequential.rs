@@ -240,6 +240,15 @@ pub enum Op {
     },
     /// `nn.Identity()`.
     Identity,
+    /// `F.pad(x, (0, 0, 0, 0, before, after))`: `before` and `after` channels of zeros around
+    /// the maps' own (the shortcut of a CIFAR ResNet's "option A" block, after a subsampling
+    /// `x[:, :, ::2, ::2]`, which is a 1×1 average pooling of stride 2).
+    PadChannels {
+        /// Zero channels before the input's.
+        before: usize,
+        /// Zero channels after the input's.
+        after: usize,
+    },
     /// `nn.Dropout(p)`: the identity, since curvature is analysed in eval mode.
     Dropout {
         /// The drop probability, kept only to read PyTorch's spec: it changes nothing here.
@@ -505,6 +514,7 @@ impl Op {
             Op::Hardswish => "hardswish",
             Op::Prelu { .. } => "prelu",
             Op::Identity => "identity",
+            Op::PadChannels { .. } => "pad_channels",
             Op::Dropout { .. } => "dropout",
             Op::Batchnorm1d { .. } => "batchnorm1d",
             Op::Batchnorm2d { .. } => "batchnorm2d",
@@ -584,6 +594,14 @@ impl Op {
                 Ok(Shape::Maps { c, h, w })
             }
             Op::Flatten => Ok(Shape::Flat(input.len())),
+            Op::PadChannels { before, after } => {
+                let (c, h, w) = maps()?;
+                Ok(Shape::Maps {
+                    c: c + before + after,
+                    h,
+                    w,
+                })
+            }
             // A negative or NaN eps gives NaN activations, which a later ReLU hides in a
             // finite loss.
             Op::Batchnorm1d { eps }
@@ -1083,6 +1101,10 @@ mod tests {
                     r#"{"type":"group","name":"f","layers":[{"type":"relu"},{"type":"conv2d","out":2,"kernel":1}]}"#,
                 ),
                 "layer f.1 (conv2d): expected [C, H, W] feature maps, got [8] (flat features)",
+            ),
+            (
+                spec("[4]", r#"{"type":"pad_channels","before":1,"after":1},{"type":"linear","out":2}"#),
+                "layer 0 (pad_channels): expected [C, H, W] feature maps, got [4] (flat features)",
             ),
             (
                 spec("[1,5,5]", r#"{"type":"maxpool2d","kernel":2,"padding":2},{"type":"flatten"}"#),

@@ -744,7 +744,7 @@ fn tiny_sequential(on_maps: &str, on_features: &str) -> ArchSpec {
 /// Each sequential layer kind on its own in a tiny net (`on_maps`, `on_features` of
 /// [`tiny_sequential`]); batch norm on maps in both of their layouts (after a convolution,
 /// channels-last pixels; after average pooling, NCHW maps) and on features.
-const SEQUENTIAL_CASES: [(&str, &str); 37] = [
+const SEQUENTIAL_CASES: [(&str, &str); 39] = [
     (
         r#",{"type":"conv2d","out":3,"kernel":[3,2],"stride":[2,1],"padding":[1,0],"bias":false}"#,
         "",
@@ -843,6 +843,19 @@ const SEQUENTIAL_CASES: [(&str, &str); 37] = [
     (
         r#",{"type":"residual","layers":[{"type":"avgpool2d","kernel":3,"stride":1,"padding":1}],
             "shortcut":[{"type":"conv2d","out":2,"kernel":1,"name":"s"}]}"#,
+        "",
+    ),
+    // A CIFAR ResNet's "option A" block: its shortcut subsamples (a 1×1 average pooling of
+    // stride 2) and pads the channels with zeros; and zero channels after NCHW maps.
+    (
+        r#",{"type":"residual","layers":[{"type":"conv2d","out":4,"kernel":3,"stride":2,"padding":1},
+            {"type":"relu"}],"shortcut":[{"type":"avgpool2d","kernel":1,"stride":2},
+            {"type":"pad_channels","before":1,"after":1}]},{"type":"relu"}"#,
+        "",
+    ),
+    (
+        r#",{"type":"avgpool2d","kernel":2,"stride":1},{"type":"pad_channels","before":0,"after":2},
+            {"type":"conv2d","out":2,"kernel":1}"#,
         "",
     ),
 ];

@@ -193,6 +193,13 @@ fn residual_blocks_on_gpu_match_cpu() {
     agree_on_fixture("residual-pytorch");
 }
 
+/// A net read from its forward: option A's zero channels (a concatenation) and unscoped sums
+/// on the GPU's kernels, at the PyTorch fixture's weights and on its data.
+#[test]
+fn traced_forward_on_gpu_matches_cpu() {
+    agree_on_fixture("traced-pytorch");
+}
+
 /// Layer norm over a sample's 72,200 values, past the 65,535 iterations at which lavapipe stops
 /// a shader's loops: its means and variances (and their gradients) reduce along the row, which
 /// burn-cubecl's reduce kernels share among threads, so no loop runs that long.

@@ -24,8 +24,8 @@ const MORE_ACTIVATIONS: &str = "more-activations-pytorch";
 /// small ResNet with its stem, and a `Residual` on features (the same script).
 const RESIDUAL: &str = "residual-pytorch";
 /// A small ResNet written as classes with functional layers, exported by reading its forward
-/// with torch.fx: sums in blocks, in the net's own forward and in a submodule (the same
-/// script).
+/// with torch.fx: sums in blocks (option B and option A shortcuts), in the net's own forward
+/// and in a submodule (the same script).
 const TRACED: &str = "traced-pytorch";
 /// Layer norm (over maps, over their last axis, over features, without β, without γ and β) and
 /// group norm (on maps, on features), γ and β away from 1 and 0 (the same script).
@@ -241,8 +241,9 @@ fn residual_blocks_match_pytorch() {
 }
 
 /// A net exported from its forward (torch.fx) against PyTorch: functional layers where the
-/// modules were, CIFAR-style blocks in groups of their modules' names, and unscoped sums whose
-/// layers keep their modules' names (`fc2`, `head.proj`), main branch first as registered.
+/// modules were, CIFAR-style blocks in groups of their modules' names (one with option A's
+/// subsampled, zero-padded shortcut), and unscoped sums whose layers keep their modules' names
+/// (`fc2`, `head.proj`), main branch first as registered.
 #[test]
 fn a_traced_forward_matches_pytorch() {
     let ckpt = load_checkpoint(&fixture(TRACED)).unwrap();
@@ -253,10 +254,12 @@ fn a_traced_forward_matches_pytorch() {
         "conv1.weight[4, 3, 3, 3]",
         "layer1.0.conv1.weight[4, 4, 3, 3]",
         "layer1.1.shortcut.0.weight[8, 4, 1, 1]",
-        "fc1.weight[8, 8]",
-        "fc2.bias[8]",
-        "head.mlp.2.weight[8, 8]",
-        "head.proj.weight[8, 8]",
+        "layer2.0.conv1.weight[16, 8, 3, 3]",
+        "layer2.0.bn2.bias[16]",
+        "fc1.weight[16, 16]",
+        "fc2.bias[16]",
+        "head.mlp.2.weight[16, 16]",
+        "head.proj.weight[16, 16]",
         "fc3.bias[5]",
     ] {
         let at = params.iter().position(|p| p == tensor);

@@ -242,6 +242,7 @@ fn forward<B: Backend>(
             ))
         }
         Op::Flatten => Values::Flat(x.flat()),
+        Op::PadChannels { before, after } => pad_channels(x, before, after),
         Op::Relu => x.elementwise(relu),
         Op::LeakyRelu { negative_slope } => {
             x.elementwise(|x| relu(x.clone()) - relu(x.neg()).mul_scalar(negative_slope))
@@ -282,6 +283,22 @@ fn forward<B: Backend>(
         }
         Op::Group { .. } => unreachable!("groups are flattened by resolve"),
     }
+}
+
+/// `x` with `before` and `after` channels of zeros around its own, as channels-last pixels
+/// (the layout a next convolution reads): a concatenation, linear, so exact to any order.
+fn pad_channels<B: Backend>(x: Values<B>, before: usize, after: usize) -> Values<B> {
+    let (x, [n, h, w, c]) = x.pixels();
+    let (rows, device, dtype) = (x.dims()[0], x.device(), x.dtype());
+    let zeros = |channels| Tensor::<B, 2>::zeros([rows, channels], (&device, dtype));
+    let mut parts = vec![x];
+    if before > 0 {
+        parts.insert(0, zeros(before));
+    }
+    if after > 0 {
+        parts.push(zeros(after));
+    }
+    Values::Pixels(Tensor::cat(parts, 1), [n, h, w, c + before + after])
 }
 
 /// The sum of two values of one shape: in channels-last pixels where the first is (the layout
