@@ -41,6 +41,8 @@ def _size2(value, what, name):
         raise Unsupported(f"module `{name}`: {what}={value!r} (give sizes as numbers)")
     if isinstance(value, int):
         return value
+    if len(value) == 1:  # PyTorch reads (k,) as (k, k)
+        return value[0]
     h, w = value
     return h if h == w else [h, w]
 
@@ -259,7 +261,13 @@ def _architecture(model, input_shape):
     """The `arch`, and the state_dict tensors it reads (None: all of them)."""
     _refuse_hooks("(the model)", model)
     if _is(model, nn.Sequential):
-        layers, tensors = _layers(model), None
+        try:
+            layers, tensors = _layers(model), None
+        except Unsupported as refused:  # a child of one's own class may trace
+            try:
+                layers, tensors = _traced_layers(model, input_shape)
+            except Unsupported:
+                raise refused from None
     elif type(model).__module__.startswith("torch.nn"):
         raise Unsupported(f"the model is one torch.nn module ({type(model).__name__}), whose "
                           "tensors have no module name (`weight`): wrap it, nn.Sequential(model)")
@@ -271,7 +279,76 @@ def _architecture(model, input_shape):
             raise Unsupported(f"parameter `{name}` is `{seen[id(parameter)]}` (tied weights), "
                               "which curvscope cannot express; untie them")
         seen[id(parameter)] = name
-    return {"name": "sequential", "input": [int(s) for s in input_shape], "layers": layers}, tensors
+    arch = {"name": "sequential", "input": [int(s) for s in input_shape], "layers": layers}
+    _check_same_function(model, arch)
+    return arch, tensors
+
+
+def _check_same_function(model, arch):
+    """Refuses `arch` unless it computes the model's class scores: both run in eval mode on
+    three standard normal samples, the layers by PyTorch's functional ops on the model's
+    tensors (`_evaluate`), compared after a log-softmax (cross-entropy sees nothing else)."""
+    first = next(model.parameters(), None)
+    dtype = first.dtype if first is not None else torch.float32
+    x = torch.randn((3, *arch["input"]), generator=torch.Generator().manual_seed(0), dtype=dtype)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            want = model(x.clone()).log_softmax(1)
+            got = _evaluate(arch["layers"], "", model.state_dict(), x).log_softmax(1)
+    finally:
+        model.train(was_training)
+    off = (want - got).abs().max().item() if want.shape == got.shape else math.inf
+    scale = 1e-9 if dtype == torch.float64 else 1e-4
+    if not off <= scale * max(1.0, want.abs().max().item()):
+        raise Unsupported(
+            f"the exported layers compute other class scores than the model's forward (log-"
+            f"softmax {off:.3g} apart on random inputs): forward may change a tensor in place "
+            "that it reads again (`+=`, `inplace=True` on a value or a view of it used later), "
+            "compute an argument from tensor values, or do something the exporter misread")
+
+
+def _evaluate(layers, prefix, tensors, x):
+    """The layers of a `sequential` arch applied to `x` by PyTorch's functional ops, reading
+    each layer's tensors from `tensors` by name: what curvscope computes, written again."""
+    for index, layer in enumerate(layers):
+        name = f"{prefix}{layer.get('name', index)}"
+        kind, t = layer["type"], lambda suffix: tensors.get(f"{name}.{suffix}")
+        if kind == "group":
+            x = _evaluate(layer["layers"], f"{name}.", tensors, x)
+        elif kind == "residual":
+            inner = f"{name}." if layer.get("scoped", True) else prefix
+            x = (_evaluate(layer["layers"], inner, tensors, x)
+                 + _evaluate(layer.get("shortcut", []), inner, tensors, x))
+        elif kind == "conv2d":
+            x = F.conv2d(x, t("weight"), t("bias"), layer.get("stride", 1),
+                         layer.get("padding", 0))
+        elif kind == "linear":
+            x = F.linear(x, t("weight"), t("bias"))
+        elif kind in ("maxpool2d", "avgpool2d"):
+            pool = F.max_pool2d if kind == "maxpool2d" else F.avg_pool2d
+            x = pool(x, layer["kernel"], layer.get("stride") or layer["kernel"],
+                     layer.get("padding", 0))
+        elif kind == "adaptive_avgpool2d":
+            x = F.adaptive_avg_pool2d(x, layer["output"])
+        elif kind == "flatten":
+            x = x.flatten(1)
+        elif kind in ("batchnorm1d", "batchnorm2d"):
+            x = F.batch_norm(x, t("running_mean"), t("running_var"), t("weight"), t("bias"),
+                             False, 0.0, layer.get("eps", 1e-5))
+        elif kind == "layernorm":
+            x = F.layer_norm(x, layer["shape"], t("weight"), t("bias"), layer.get("eps", 1e-5))
+        elif kind == "groupnorm":
+            x = F.group_norm(x, layer["groups"], t("weight"), t("bias"), layer.get("eps", 1e-5))
+        elif kind == "prelu":
+            x = F.prelu(x, t("weight"))
+        elif kind == "pad_channels":
+            x = F.pad(x, (0, 0, 0, 0, layer["before"], layer["after"]))
+        elif kind not in ("identity", "dropout"):
+            arguments = {k: v for k, v in layer.items() if k not in ("name", "type")}
+            x = getattr(F, kind)(x, **arguments)
+    return x
 
 
 def _traced_layers(model, input_shape):
@@ -281,10 +358,11 @@ def _traced_layers(model, input_shape):
     torch.fx records the forward on one batch of zeros of `input_shape` in eval mode: the
     modules of `torch.nn` it calls and the functions and tensor methods it applies, in order.
     A sum a + b of two paths from one value is a residual block (unscoped, in the group of the
-    submodule that holds both paths' modules, so its tensors keep their names); reshapes are read from the shapes they produce (`x.view(x.size(0),
-    -1)` is a flatten). A forward that branches on tensor values cannot be traced, and one that
-    computes anything else (a concatenation, a product, a parameter used directly) is refused,
-    naming the step."""
+    submodule that holds both paths' modules, so its tensors keep their names); reshapes are
+    read from the shapes they produce (`x.view(x.size(0), -1)` is a flatten). A forward that
+    branches on tensor values cannot be traced, and one that computes anything else (a
+    concatenation, a product, a parameter used directly) is refused, naming the step. What
+    torch.fx cannot see (in-place writes to a value read again) `_check_same_function` finds."""
     for name, module in model.named_modules():
         _refuse_hooks(name or "(the model)", module)
     first = next(model.parameters(), None)
@@ -311,12 +389,10 @@ def _traced_layers(model, input_shape):
     if not isinstance(recorder.values.get(result), torch.Tensor):
         raise Unsupported("forward returns more than one tensor; curvscope needs one (the class "
                           "scores)")
+    if _is_log_softmax(result, recorder.values):
+        result = result.args[0]  # log-probabilities: cross-entropy reads them as the scores
     trace = _Trace(model, recorder.values)
     steps = trace.chain(inputs[0], result)
-    for node in graph.nodes:
-        if node not in trace.visited and node.op.startswith("call") and trace.inplace(node):
-            raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) changes a tensor in "
-                              "place and drops its result; assign it (x = x.relu())")
     modules = _modules_of(steps)
     order = [f"{m}.{p}" for m in modules for p, _ in model.get_submodule(m).named_parameters()]
     given = [n for n, _ in model.named_parameters() if n in set(order)]
@@ -330,6 +406,14 @@ def _traced_layers(model, input_shape):
     if unused:
         warnings.warn(f"forward does not use {', '.join(unused)}: not written", stacklevel=3)
     return _nest(steps, []), tensors
+
+
+def _is_log_softmax(node, values):
+    """Whether `node` is `F.log_softmax(x, dim=1)` (or `x.log_softmax(-1)`) of class scores."""
+    if node.op not in ("call_function", "call_method") or _target(node) != "log_softmax":
+        return False
+    given = {**dict(zip(("dim", "_stacklevel", "dtype"), node.args[1:])), **node.kwargs}
+    return values[node].dim() == 2 and given.get("dim") in (1, -1) and given.get("dtype") is None
 
 
 class _Recorder(torch.fx.Interpreter):
@@ -369,7 +453,7 @@ _FUNCTIONS = {
 }
 # Shape changes, read from the shapes they produce; and the identity to curvscope, which
 # computes in the precision it is asked for.
-_RESHAPES = ("flatten", "view", "reshape")
+_RESHAPES = ("flatten", "view", "reshape", "squeeze")
 _IDENTITIES = ("contiguous", "clone", "float", "double")
 
 
@@ -405,14 +489,6 @@ class _Trace:
 
     def tensors_in(self, node):
         return [n for n in node.all_input_nodes if isinstance(self.values.get(n), torch.Tensor)]
-
-    def inplace(self, node):
-        """Whether `node` writes over its input (`relu_`, `inplace=True`, `x += y`)."""
-        if node.op == "call_module":
-            return getattr(self.model.get_submodule(node.target), "inplace", False) is True
-        name = _target(node)
-        given = {**dict(zip(_FUNCTIONS.get(name, {}), node.args[1:])), **node.kwargs}
-        return name.endswith("_") or name == "iadd" or given.get("inplace") is True
 
     def is_sum(self, node):
         """Whether `node` is a + b of two tensors (refused if it adds anything else)."""
@@ -472,9 +548,6 @@ class _Trace:
             raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) cannot be expressed "
                               "in curvscope")
         x = self.input_of(node)
-        if self.inplace(node) and len(x.users) > 1:
-            raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) overwrites a value "
-                              "that forward reads again")
         self.visited.add(node)
         if node.op == "call_module":
             name, module = node.target, self.model.get_submodule(node.target)
@@ -501,21 +574,25 @@ class _Trace:
         self.visited.add(node)
         a, b = self.tensors_in(node)
         start = self.fork(a, b)
+        if self.values[a].shape != self.values[b].shape:
+            raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) adds values of shapes "
+                              f"{list(self.values[a].shape[1:])} and "
+                              f"{list(self.values[b].shape[1:])}; curvscope adds equal shapes")
         branches = [self.chain(start, a), self.chain(start, b)]
-        if not any(branches):
-            raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) adds a value to "
-                              "itself")
         rank = {name: i for i, (name, _) in enumerate(self.model.named_modules())}
         first = [rank[_modules_of(b)[0]] if _modules_of(b) else len(rank) for b in branches]
-        if not branches[0] or (branches[1] and first[1] < first[0]):
-            branches = branches[::-1]
         steps = branches[0] + branches[1]
         inner = [s["group"] for s in steps if s["stateful"]]
         group = os.path.commonprefix(inner) if inner else owner
         layers, shortcut = (_nest(branch, group) for branch in branches)
+        if not layers or (shortcut and first[1] < first[0]):
+            layers, shortcut, branches = shortcut, layers, branches[::-1]
+        if not layers:
+            raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) adds a value to "
+                              "itself")
         block = {"type": "residual", "layers": layers, "shortcut": shortcut, "scoped": False}
         return {"layers": [block], "group": group, "name": None, "stateful": bool(inner),
-                "modules": _modules_of(steps)}
+                "modules": _modules_of(branches[0] + branches[1])}
 
     def function_layers(self, node, x):
         """The layers of a function or tensor method applied to `x` (none for the identity)."""
@@ -649,7 +726,7 @@ def _nest(steps, base):
     groups named for its path (`layer1.0.conv1` as group `layer1`, group `0`, layer `conv1`),
     a step without tensors in the innermost open group on the way to its module."""
     root = []
-    stack = [(base, root, set())]
+    stack = [(base, root)]
     for step in steps:
         group = step["group"]
         while len(stack) > 1 and group[:len(stack[-1][0])] != stack[-1][0]:
@@ -657,26 +734,12 @@ def _nest(steps, base):
         if step["stateful"]:
             for segment in group[len(stack[-1][0]):]:
                 layers = []
-                _append(stack[-1], {"name": segment, "type": "group", "layers": layers}, True)
-                stack.append((stack[-1][0] + [segment], layers, set()))
+                stack[-1][1].append({"name": segment, "type": "group", "layers": layers})
+                stack.append((stack[-1][0] + [segment], layers))
         named = step["name"] is not None and stack[-1][0] == group
-        for layer in step["layers"]:
-            _append(stack[-1], {"name": step["name"], **layer} if named else layer,
-                    step["stateful"] and named)
+        stack[-1][1].extend({"name": step["name"], **layer} if named else layer
+                            for layer in step["layers"])
     return root
-
-
-def _append(frame, layer, stateful):
-    """Appends `layer` to a group's layers; two with tensors may not share a name."""
-    path, layers, names = frame
-    if stateful:
-        qualified = ".".join(path + [layer["name"]])
-        if layer["name"] in names:
-            raise Unsupported(f"the modules under `{qualified}` do not run one after another in "
-                              "forward (other layers run between them), and curvscope keeps a "
-                              "submodule's layers together; reorder forward or the submodules")
-        names.add(layer["name"])
-    layers.append(layer)
 
 
 def normalization(mean, std, channels):
@@ -819,9 +882,9 @@ def traced_net():
     """A small ResNet written as classes, as papers' code writes one, for the traced export
     (on [3, 16, 16] images): an in-place ReLU module, functional pooling (a kernel computed from
     a size), CIFAR-style blocks (`out += shortcut(x)`, the shortcut the identity, a strided 1×1
-    convolution with batch norm, or akamaster's option A), a mean over the maps kept and viewed flat, GELU and dropout by function, a sum
-    in the net's own forward, and one in a submodule whose shortcut is written first. Its
-    modules are registered in forward order."""
+    convolution with batch norm, or akamaster's option A), a mean over the maps kept and viewed
+    flat, GELU and dropout by function, a sum in the net's own forward, and one in a submodule
+    whose shortcut is written first. Its modules are registered in forward order."""
     return _TracedNet()
 
 
@@ -939,6 +1002,19 @@ class Forward(nn.Module):
         return self.function(self, x)
 
 
+def _skip_over_iadd(m, x):
+    h = m.fc1(x)
+    skip = h
+    h += m.fc2(h)  # in place: skip is h
+    return m.out(h + skip)
+
+
+def _dropped_relu(m, x):
+    h = m.fc(x)
+    h.relu_()  # in place, its result unused: torch.fx's graph reads h as it was
+    return m.fc2(h)
+
+
 def hooked(model, index):
     """`model` with a forward hook on its child `index` that changes the child's output."""
     model[index].register_forward_hook(lambda module, inputs, output: output + 1)
@@ -983,8 +1059,8 @@ def _self_check():
     assert [layer["type"] for layer in identities["layers"]] == [
         "linear", "identity", "dropout", "linear"]
     assert [layer["type"] for layer in architecture(nn.Sequential(
-        nn.Conv2d(1, 2, 3), nn.Dropout2d(0.2), nn.Dropout1d(0.2)), (1, 5, 5))["layers"]] == [
-        "conv2d", "dropout", "dropout"]
+        nn.Conv2d(1, 2, 3), nn.Dropout2d(0.2), nn.Flatten(), nn.Dropout1d(0.2)),
+        (1, 5, 5))["layers"]] == ["conv2d", "dropout", "flatten", "dropout"]
     norms = architecture(normalization_net(), (4, 5, 5))
     assert norms["layers"][1] == {"type": "groupnorm", "groups": 2, "eps": 1e-5, "affine": True}
     assert norms["layers"][5] == {"type": "layernorm", "shape": [4], "eps": 1e-3,
@@ -1054,8 +1130,6 @@ def _self_check():
          "module `0.0` (Conv2d): dilated convolutions"),
         (nn.Sequential(nn.BatchNorm1d(2, affine=False)), "module `0` (BatchNorm1d): affine=False"),
         (nn.Linear(2, 2), "the model is one torch.nn module (Linear)"),
-        (nn.Sequential(SkipSequential(nn.Linear(2, 2))),
-         "module `0` (SkipSequential) cannot be expressed"),
         (nn.Sequential(Doubled(2, 2)), "module `0` (Doubled) cannot be expressed"),
         (hooked(nn.Sequential(nn.Linear(2, 2), nn.ReLU()), 1), "module `1` (ReLU): forward hooks"),
         (nn.Sequential(nn.LazyLinear(2)), "module `0` (LazyLinear): a lazy module not yet"),
@@ -1125,10 +1199,19 @@ def _traced_self_check():
     # `proj(x) + mlp(x).sigmoid()`: mlp is registered first, so it is the main branch.
     head = arch["layers"][11]["layers"][0]
     assert head["layers"][0]["name"] == "mlp" and head["shortcut"][0]["name"] == "proj", head
-    # A subclass of nn.Sequential with a forward of its own is read from that forward.
+    # A subclass of nn.Sequential with a forward of its own is read from that forward, and so
+    # is an nn.Sequential holding one.
     assert architecture(SkipSequential(nn.Linear(2, 2)), (2,))["layers"] == [
         {"type": "residual", "layers": [{"name": "0", "type": "linear", "out": 2, "bias": True}],
          "shortcut": [], "scoped": False}]
+    assert architecture(nn.Sequential(SkipSequential(nn.Linear(2, 2))), (2,))["layers"] == [
+        {"name": "0", "type": "group", "layers": [{"type": "residual", "layers": [
+            {"name": "0", "type": "linear", "out": 2, "bias": True}], "shortcut": [],
+            "scoped": False}]}]
+    # A last log-softmax is left out: cross-entropy reads log-probabilities as class scores.
+    assert architecture(Forward(lambda m, x: F.log_softmax(m.fc(x), dim=1), fc=nn.Linear(2, 3)),
+                        (2,))["layers"] == [{"name": "fc", "type": "linear", "out": 3,
+                                             "bias": True}]
     # An unused module is not written, and forward's order differing from the registration
     # order is said.
     unused = Forward(lambda m, x: m.second(m.first(x)), second=nn.Linear(3, 2),
@@ -1164,12 +1247,27 @@ def _traced_self_check():
         (Forward(lambda m, x: m.fc(x) if x.sum() > 0 else x, fc=linear()),
          "torch.fx cannot trace the model's forward"),
         (Forward(lambda m, x: m.fc(F.relu(x, inplace=True) + x), fc=linear()),
-         "overwrites a value that forward reads again"),
+         "compute other class scores than the model's forward"),
+        # In place on a value read again: `h += …` while `skip` is h; an in-place ReLU after
+        # eval-mode dropout, which returns its input; an argument computed from the values.
+        (Forward(_skip_over_iadd, fc1=linear(), fc2=linear(), out=linear()),
+         "compute other class scores than the model's forward"),
+        (Forward(lambda m, x: m.out(m.fc(m.act(m.drop(m.fc(x)))) + m.fc(x)), fc=linear(),
+                 drop=nn.Dropout(0.1), act=nn.ReLU(inplace=True), out=linear()),
+         "it runs twice in forward"),
+        (Forward(lambda m, x: m.out(m.fc2(m.act(m.drop(h := m.fc(x)))) + h), fc=linear(),
+                 drop=nn.Dropout(0.1), act=nn.ReLU(inplace=True), fc2=linear(),
+                 out=linear()), "compute other class scores than the model's forward"),
+        (Forward(lambda m, x: m.out(F.leaky_relu(h := m.fc(x), h.abs().mean().item())),
+                 fc=linear(), out=linear()), "compute other class scores"),
+        (Forward(lambda m, x: m.fc(x + x.clone()), fc=linear()), "adds a value to itself"),
+        (Forward(lambda m, x: m.fc(x + m.one(x)), fc=linear(), one=nn.Linear(2, 1)),
+         "adds values of shapes [2] and [1]"),
         (Forward(lambda m, x: m.fc(x.view(-1, 1, 1, 2)), fc=linear()),
          "reshapes a sample from [2] to [1, 1, 2]"),
     ]
-    dropped = Forward(lambda m, x: (m.fc(x).relu_(), m.fc2(x))[1], fc=linear(), fc2=linear())
-    refusals.append((dropped, "changes a tensor in place and drops its result"))
+    dropped = Forward(_dropped_relu, fc=linear(), fc2=linear())
+    refusals.append((dropped, "compute other class scores"))
     hooked_fx = Forward(lambda m, x: m.fc(x), fc=linear())
     hooked_fx.fc.register_forward_hook(lambda module, inputs, output: output + 1)
     refusals.append((hooked_fx, "module `fc` (Linear): forward hooks"))
