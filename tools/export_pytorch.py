@@ -1142,13 +1142,7 @@ def _self_check():
     second.weight = first.weight
     refusals.append((nn.Sequential(first, nn.ReLU(), second),
                      "parameter `2.weight` is `0.weight` (tied weights)"))
-    for model, message in refusals:
-        try:
-            architecture(model, (2,))
-        except Unsupported as e:
-            assert message in str(e), (message, str(e))
-        else:
-            raise AssertionError(f"not refused: {model}")
+    _assert_refused(refusals)
     # A parameterless module used twice is exported at each place, as PyTorch runs it.
     relu = nn.ReLU()
     shared = nn.Sequential(nn.Linear(3, 4), relu, nn.Linear(4, 4), relu, nn.Linear(4, 2))
@@ -1168,6 +1162,17 @@ def _self_check():
     traced = _traced_self_check()
     print("export_pytorch self-check passed: every layer kind exported and read back; "
           f"{len(refusals)} unsupported models refused; {traced} traced forwards refused")
+
+
+def _assert_refused(refusals):
+    """Each (model on samples of shape [2], message) is refused with that message."""
+    for model, message in refusals:
+        try:
+            architecture(model, (2,))
+        except Unsupported as e:
+            assert message in str(e), (message, str(e))
+        else:
+            raise AssertionError(f"not refused ({message}): {model}")
 
 
 def _traced_self_check():
@@ -1271,13 +1276,7 @@ def _traced_self_check():
     hooked_fx = Forward(lambda m, x: m.fc(x), fc=linear())
     hooked_fx.fc.register_forward_hook(lambda module, inputs, output: output + 1)
     refusals.append((hooked_fx, "module `fc` (Linear): forward hooks"))
-    for model, message in refusals:
-        try:
-            architecture(model, (2,))
-        except Unsupported as e:
-            assert message in str(e), (message, str(e))
-        else:
-            raise AssertionError(f"not refused: {message}")
+    _assert_refused(refusals)
     return len(refusals)
 
 
