@@ -19,6 +19,7 @@ written too and are constants in curvscope (eval mode), not parameters.
 files back and checks them, and checks that unsupported modules are refused.
 """
 
+import inspect
 import json
 import math
 import os
@@ -370,7 +371,10 @@ def _traced_layers(model, input_shape):
     was_training = model.training
     model.eval()  # forward may read self.training (F.dropout(x, training=self.training))
     try:
-        graph = torch.fx.Tracer().trace(model)
+        # Arguments after the input that have defaults (a mask=None) keep them.
+        arguments = list(inspect.signature(model.forward).parameters.values())[1:]
+        defaults = {a.name: a.default for a in arguments if a.default is not a.empty}
+        graph = torch.fx.Tracer().trace(model, concrete_args=defaults or None)
         recorder = _Recorder(torch.fx.GraphModule(model, graph))
         recorder.run(torch.zeros((2, *input_shape), dtype=dtype))
     except Unsupported:
@@ -381,7 +385,7 @@ def _traced_layers(model, input_shape):
                           "(or give an nn.Sequential)") from e
     finally:
         model.train(was_training)
-    inputs = [n for n in graph.nodes if n.op == "placeholder"]
+    inputs = [n for n in graph.nodes if n.op == "placeholder" and n.args == ()]  # no default
     [output] = [n for n in graph.nodes if n.op == "output"]
     result = output.args[0]
     if len(inputs) != 1:
@@ -1009,6 +1013,15 @@ def _skip_over_iadd(m, x):
     return m.out(h + skip)
 
 
+class _Masked(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 3)
+
+    def forward(self, x, mask=None):
+        return self.fc(x if mask is None else x * mask)
+
+
 def _dropped_relu(m, x):
     h = m.fc(x)
     h.relu_()  # in place, its result unused: torch.fx's graph reads h as it was
@@ -1213,6 +1226,9 @@ def _traced_self_check():
         {"name": "0", "type": "group", "layers": [{"type": "residual", "layers": [
             {"name": "0", "type": "linear", "out": 2, "bias": True}], "shortcut": [],
             "scoped": False}]}]
+    # An argument with a default keeps it.
+    assert architecture(_Masked(), (2,))["layers"] == [
+        {"name": "fc", "type": "linear", "out": 3, "bias": True}]
     # A last log-softmax is left out: cross-entropy reads log-probabilities as class scores.
     assert architecture(Forward(lambda m, x: F.log_softmax(m.fc(x), dim=1), fc=nn.Linear(2, 3)),
                         (2,))["layers"] == [{"name": "fc", "type": "linear", "out": 3,
