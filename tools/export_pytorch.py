@@ -1,22 +1,27 @@
 #!/usr/bin/env python3
-"""Export a PyTorch nn.Sequential as a curvscope checkpoint (model.safetensors + checkpoint.json).
+"""Export a PyTorch model as a curvscope checkpoint (model.safetensors + checkpoint.json).
 
     import sys; sys.path.insert(0, "tools")
     from export_pytorch import export
     export(model, input_shape=(3, 32, 32), out="my-checkpoint",
            normalize=([0.4914, 0.4822, 0.4465], [0.2470, 0.2435, 0.2616]))  # if trained so
 
-The model must be an nn.Sequential (nested nn.Sequential groups and residual blocks allowed:
-torchvision's ResNet BasicBlock and Bottleneck, and `Residual` below) of Conv2d, Linear,
-MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, ReLU, LeakyReLU, Tanh, Sigmoid, GELU, SiLU,
-ELU, Softplus, Mish, Hardtanh, ReLU6, Hardsigmoid, Hardswish, PReLU, Identity, Dropout (also
-1d, 2d and AlphaDropout: the identity in eval mode), BatchNorm1d, BatchNorm2d, LayerNorm and
-GroupNorm; anything else is refused with the module's name. Tensors keep their state_dict
-names (torchvision's `features.0.weight` load unchanged); batch norm's running statistics are
-written too and are constants in curvscope (eval mode), not parameters.
+The model is built of Conv2d, Linear, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, ReLU,
+LeakyReLU, Tanh, Sigmoid, GELU, SiLU, ELU, Softplus, Mish, Hardtanh, ReLU6, Hardsigmoid,
+Hardswish, PReLU, Identity, Dropout (also 1d, 2d and AlphaDropout: the identity in eval mode),
+BatchNorm1d, BatchNorm2d, LayerNorm and GroupNorm, and residual sums: an nn.Sequential (nested
+groups, torchvision's ResNet BasicBlock and Bottleneck, and `Residual` below allowed) is read
+module by module; any other model is read from its forward by torch.fx (`_traced_layers`:
+the same modules, their functional forms, reshapes, sums of two paths). Anything else is
+refused, naming the module or the step of forward. Tensors keep their state_dict names
+(torchvision's `features.0.weight` load unchanged); batch norm's running statistics are
+written too and are constants in curvscope (eval mode), not parameters. Every export is
+checked: the layers written, run by PyTorch's functional ops, must give the model's own class
+scores on random inputs (`_check_same_function`).
 
 `python tools/export_pytorch.py --self-check` exports nets using every layer kind, reads the
-files back and checks them, and checks that unsupported modules are refused.
+files back and checks them, checks traced forwards, and checks that what cannot be expressed
+is refused.
 """
 
 import inspect
