@@ -24,6 +24,7 @@ files back and checks them, checks traced forwards, and checks that what cannot 
 is refused.
 """
 
+import copy
 import inspect
 import json
 import math
@@ -264,16 +265,19 @@ def architecture(model, input_shape):
 
 
 def _architecture(model, input_shape):
-    """The `arch`, and the state_dict tensors it reads (None: all of them)."""
+    """The `arch`, and the state_dict tensors it reads (None: all of them). Read and checked
+    on a copy of the model in float64 on the CPU, in eval mode (forward may read
+    self.training): the model itself is not run, so its flags and buffers stay as they are."""
     _refuse_hooks("(the model)", model)
+    model = copy.deepcopy(model).to("cpu", torch.float64).eval()
     if _is(model, nn.Sequential):
         try:
             layers, tensors = _layers(model), None
         except Unsupported as refused:  # a child of one's own class may trace
             try:
                 layers, tensors = _traced_layers(model, input_shape)
-            except Unsupported:
-                raise refused from None
+            except Unsupported as traced:
+                raise Unsupported(f"{refused}; read from its forward instead: {traced}") from None
     elif type(model).__module__.startswith("torch.nn"):
         raise Unsupported(f"the model is one torch.nn module ({type(model).__name__}), whose "
                           "tensors have no module name (`weight`): wrap it, nn.Sequential(model)")
@@ -291,36 +295,61 @@ def _architecture(model, input_shape):
 
 
 def _check_same_function(model, arch):
-    """Refuses `arch` unless it computes the model's class scores: both run in eval mode on
-    three standard normal samples, the layers by PyTorch's functional ops on the model's
-    tensors (`_evaluate`), compared after a log-softmax (cross-entropy sees nothing else)."""
-    first = next(model.parameters(), None)
-    dtype = first.dtype if first is not None else torch.float32
-    x = torch.randn((3, *arch["input"]), generator=torch.Generator().manual_seed(0), dtype=dtype)
-    was_training = model.training
-    model.eval()
+    """Refuses `arch` unless it computes the model's class scores and their gradients: both
+    run on six standard normal samples, three of them times 10 (past the clips of a ReLU6 or a
+    Hardtanh), the layers by PyTorch's functional ops on the model's own tensors (`_evaluate`);
+    their log-softmax (all cross-entropy sees) and its gradient along a random direction must
+    agree to 1e-9. `model` is a float64 copy in eval mode (`_architecture`)."""
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn((6, *arch["input"]), generator=generator, dtype=torch.float64)
+    x[3:] *= 10
     try:
-        with torch.no_grad():
-            want = model(x.clone()).log_softmax(1)
-            got = _evaluate(arch["layers"], "", model.state_dict(), x).log_softmax(1)
-    finally:
-        model.train(was_training)
+        want = model(x.clone()).log_softmax(1)
+    except Exception as e:
+        raise Unsupported(f"the model's forward fails on samples of shape {arch['input']} "
+                          f"({type(e).__name__}: {e})") from e
+    if not torch.isfinite(want).all():
+        raise Unsupported(f"the model's own class scores are not finite on random samples of "
+                          f"shape {arch['input']}: check its weights and batch norm statistics")
+    tensors = {**dict(model.named_parameters()), **dict(model.named_buffers())}
+    got = _evaluate(arch["layers"], "", tensors, x).log_softmax(1)
     off = (want - got).abs().max().item() if want.shape == got.shape else math.inf
-    scale = 1e-9 if dtype == torch.float64 else 1e-4
-    if not off <= scale * max(1.0, want.abs().max().item()):
+    if not off <= 1e-9 * max(1.0, want.abs().max().item()):
         raise Unsupported(
             f"the exported layers compute other class scores than the model's forward (log-"
             f"softmax {off:.3g} apart on random inputs): forward may change a tensor in place "
-            "that it reads again (`+=`, `inplace=True` on a value or a view of it used later), "
-            "compute an argument from tensor values, or do something the exporter misread")
+            "that it reads again (`h += f(h)` while another name holds h), compute an argument "
+            "from tensor values (`.item()`), run in another precision, or do something the "
+            "exporter misread")
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    if not parameters or not want.requires_grad:
+        return
+    direction = torch.randn(want.shape, generator=generator, dtype=torch.float64)
+    try:
+        grads = [torch.autograd.grad((y * direction).sum(), parameters, allow_unused=True)
+                 for y in (want, got)]
+    except RuntimeError as e:  # an in-place write to a value its backward needs
+        raise Unsupported(f"PyTorch cannot differentiate the model's forward: {e}") from e
+    for (name, p), a, b in zip(model.named_parameters(), *grads):
+        a, b = (torch.zeros_like(p) if g is None else g for g in (a, b))
+        scale = max(1.0, a.abs().max().item())
+        if not (a - b).abs().max().item() <= 1e-9 * scale:
+            raise Unsupported(
+                f"the exported layers have other gradients than the model's forward (`{name}`'s "
+                f"{(a - b).abs().max().item():.3g} apart on random inputs): forward may stop "
+                "gradients (`with torch.no_grad()`, `.detach()`) or compute them its own way "
+                "(a custom autograd function)")
 
 
 def _evaluate(layers, prefix, tensors, x):
     """The layers of a `sequential` arch applied to `x` by PyTorch's functional ops, reading
     each layer's tensors from `tensors` by name: what curvscope computes, written again."""
     for index, layer in enumerate(layers):
-        name = f"{prefix}{layer.get('name', index)}"
-        kind, t = layer["type"], lambda suffix: tensors.get(f"{name}.{suffix}")
+        name, kind = f"{prefix}{layer.get('name', index)}", layer["type"]
+
+        def t(suffix, name=name):  # the layer's tensor `suffix`, or None
+            return tensors.get(f"{name}.{suffix}")
+
         if kind == "group":
             x = _evaluate(layer["layers"], f"{name}.", tensors, x)
         elif kind == "residual":
@@ -331,6 +360,9 @@ def _evaluate(layers, prefix, tensors, x):
             x = F.conv2d(x, t("weight"), t("bias"), layer.get("stride", 1),
                          layer.get("padding", 0))
         elif kind == "linear":
+            if x.dim() != 2:
+                raise Unsupported(f"layer `{name}` (linear) takes flat features, not "
+                                  f"{list(x.shape[1:])}: add a flatten")
             x = F.linear(x, t("weight"), t("bias"))
         elif kind in ("maxpool2d", "avgpool2d"):
             pool = F.max_pool2d if kind == "maxpool2d" else F.avg_pool2d
@@ -351,10 +383,18 @@ def _evaluate(layers, prefix, tensors, x):
             x = F.prelu(x, t("weight"))
         elif kind == "pad_channels":
             x = F.pad(x, (0, 0, 0, 0, layer["before"], layer["after"]))
-        elif kind not in ("identity", "dropout"):
+        elif kind in _ACTIVATIONS:
             arguments = {k: v for k, v in layer.items() if k not in ("name", "type")}
             x = getattr(F, kind)(x, **arguments)
+        elif kind not in ("identity", "dropout"):
+            raise Unsupported(f"layer `{name}`: no layer type `{kind}`")
     return x
+
+
+# The activations whose layer fields are the arguments of the torch.nn.functional function of
+# their name.
+_ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "gelu", "silu", "elu", "softplus",
+                "mish", "hardtanh", "relu6", "hardsigmoid", "hardswish")
 
 
 def _traced_layers(model, input_shape):
@@ -371,25 +411,17 @@ def _traced_layers(model, input_shape):
     torch.fx cannot see (in-place writes to a value read again) `_check_same_function` finds."""
     for name, module in model.named_modules():
         _refuse_hooks(name or "(the model)", module)
-    first = next(model.parameters(), None)
-    dtype = first.dtype if first is not None else torch.float32
-    was_training = model.training
-    model.eval()  # forward may read self.training (F.dropout(x, training=self.training))
     try:
         # Arguments after the input that have defaults (a mask=None) keep them.
         arguments = list(inspect.signature(model.forward).parameters.values())[1:]
         defaults = {a.name: a.default for a in arguments if a.default is not a.empty}
         graph = torch.fx.Tracer().trace(model, concrete_args=defaults or None)
         recorder = _Recorder(torch.fx.GraphModule(model, graph))
-        recorder.run(torch.zeros((2, *input_shape), dtype=dtype))
-    except Unsupported:
-        raise
+        recorder.run(torch.zeros((2, *input_shape), dtype=torch.float64))
     except Exception as e:
         raise Unsupported(f"torch.fx cannot trace the model's forward ({type(e).__name__}: {e}); "
                           "curvscope reads a forward that runs the same layers for any input "
                           "(or give an nn.Sequential)") from e
-    finally:
-        model.train(was_training)
     inputs = [n for n in graph.nodes if n.op == "placeholder" and n.args == ()]  # no default
     [output] = [n for n in graph.nodes if n.op == "output"]
     result = output.args[0]
@@ -398,6 +430,7 @@ def _traced_layers(model, input_shape):
     if not isinstance(recorder.values.get(result), torch.Tensor):
         raise Unsupported("forward returns more than one tensor; curvscope needs one (the class "
                           "scores)")
+    _refuse_hidden_writes(graph, recorder.values, model)
     if _is_log_softmax(result, recorder.values):
         result = result.args[0]  # log-probabilities: cross-entropy reads them as the scores
     trace = _Trace(model, recorder.values)
@@ -415,6 +448,61 @@ def _traced_layers(model, input_shape):
     if unused:
         warnings.warn(f"forward does not use {', '.join(unused)}: not written", stacklevel=3)
     return _nest(steps, []), tensors
+
+
+def _refuse_hidden_writes(graph, values, model):
+    """Refuses an in-place write (`h.relu_()`, `inplace=True`, `clamp_`) to a value that forward
+    reads afterwards other than through the write's own result, directly or through a view of
+    it (`view`, `x[...]`, eval-mode dropout, `nn.Identity` return their input): torch.fx
+    records the value as it was before the write, and PyTorch reads it after."""
+    order = {node: i for i, node in enumerate(graph.nodes)}
+    source = {}  # a node's value is a view of source[node]'s, or its own
+    after = {}  # whether a node's value was taken from a write's result, by write
+    for node in graph.nodes:
+        first = node.args[0] if node.args and isinstance(node.args[0], torch.fx.Node) else None
+        source[node] = source[first] if first is not None and _returns_its_input(
+            node, model) else node
+    for write in (n for n in graph.nodes if _writes_in_place(n, model)):
+        after = {write}
+        for node in graph.nodes:
+            if order[node] > order[write] and node.args and node.args[0] in after and \
+                    _returns_its_input(node, model):
+                after.add(node)
+        for view in (n for n in graph.nodes if source[n] is source[write] and n not in after):
+            for reader in view.users:
+                if reader is not write and order[reader] > order[write] and isinstance(
+                        values.get(reader), torch.Tensor):
+                    raise Unsupported(
+                        f"forward's `{write.name}` ({_describe(write)}) writes in place over a "
+                        f"value that `{reader.name}` ({_describe(reader)}) reads afterwards; "
+                        "torch.fx records it as it was before the write: assign the result "
+                        "instead (h = F.relu(h))")
+
+
+def _writes_in_place(node, model):
+    """Whether `node` overwrites its input: a method or function named `…_` (`relu_`), or
+    `inplace=True` (as an argument or a module's), except dropout's, which changes nothing in
+    eval mode."""
+    if node.op == "call_module":
+        module = model.get_submodule(node.target)
+        return getattr(module, "inplace", False) is True and not isinstance(module, _DROPOUTS)
+    if node.op not in ("call_function", "call_method"):
+        return False
+    name = _target(node)
+    given = {**dict(zip(_FUNCTIONS.get(name, {}), node.args[1:])), **node.kwargs}
+    return name.endswith("_") or (given.get("inplace") is True and "dropout" not in name)
+
+
+def _returns_its_input(node, model):
+    """Whether `node`'s value is its input's, or a view of it (which a write to either
+    changes)."""
+    if _writes_in_place(node, model):
+        return True
+    if node.op == "call_module":
+        return isinstance(model.get_submodule(node.target), (nn.Identity, *_DROPOUTS))
+    return node.op in ("call_function", "call_method") and _target(node) in (
+        "flatten", "view", "reshape", "squeeze", "contiguous", "float", "double", "getitem",
+        "dropout", "dropout1d", "dropout2d", "alpha_dropout")
 
 
 def _is_log_softmax(node, values):
@@ -493,7 +581,6 @@ class _Trace:
 
     def __init__(self, model, values):
         self.model, self.values = model, values
-        self.visited = set()  # the nodes read into steps
         self.used = set()  # the modules with tensors read into steps
 
     def tensors_in(self, node):
@@ -503,6 +590,9 @@ class _Trace:
         """Whether `node` is a + b of two tensors (refused if it adds anything else)."""
         if node.op not in ("call_function", "call_method") or _function_name(node) != "add":
             return False
+        if node.args[:1] * 2 == node.args:
+            raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) adds a value to "
+                              "itself")
         if len(self.tensors_in(node)) != 2 or len(node.args) != 2 or node.kwargs:
             raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) adds a number or a "
                               "scaled tensor: only sums a + b of two paths are expressible")
@@ -557,7 +647,6 @@ class _Trace:
             raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) cannot be expressed "
                               "in curvscope")
         x = self.input_of(node)
-        self.visited.add(node)
         if node.op == "call_module":
             name, module = node.target, self.model.get_submodule(node.target)
             stateful = any(True for _ in module.parameters()) or any(True for _ in module.buffers())
@@ -580,7 +669,6 @@ class _Trace:
         sum in a forward is no module of its own). The path whose first module with tensors
         comes first in `model.named_modules()` is the main branch (curvscope reads its tensors
         first), the other the shortcut."""
-        self.visited.add(node)
         a, b = self.tensors_in(node)
         start = self.fork(a, b)
         if self.values[a].shape != self.values[b].shape:
@@ -771,24 +859,19 @@ or any model whose forward torch.fx can read: `_traced_layers`).
     training transform's `transforms.Normalize(mean, std)`: curvscope then applies
     (x − mean_c) / std_c to every dataset it evaluates the model on (give it the raw images,
     pixels / 255). `meta` adds fields to checkpoint.json (e.g. step=, seed=,
-    dataset="CIFAR-10 train"). Runs the model once in eval mode on zeros of `input_shape`
-    first, so a model that cannot take that input fails here.
+    dataset="CIFAR-10 train"). The model is read and checked on a float64 copy
+    (`_architecture`), so a model that cannot take samples of `input_shape` fails here and the
+    model itself is left as it was.
     """
     from safetensors.torch import save_file
 
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype={dtype}: curvscope reads float32 or float64 checkpoints")
-    arch, used = _architecture(model, input_shape)
-    first = next(model.parameters(), None)
-    if first is None:
+    if next(model.parameters(), None) is None:
         raise ValueError("the model has no parameters: there is no gradient or Hessian to measure")
+    arch, used = _architecture(model, input_shape)
     if normalize is not None:
         meta = {"normalize": normalization(*normalize, channels=int(input_shape[0])), **meta}
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        model(torch.zeros((1, *input_shape), dtype=first.dtype))
-    model.train(was_training)
     tensors = {}
     for name, tensor in model.state_dict().items():
         if used is not None and name not in used:
@@ -1025,6 +1108,18 @@ class _Masked(nn.Module):
 
     def forward(self, x, mask=None):
         return self.fc(x if mask is None else x * mask)
+
+
+def _hidden_clip(m, x):
+    h = m.fc(x)
+    a = F.hardtanh(h, -3.0, 3.0, inplace=True)  # h is clipped too, past ±3 only
+    return m.out(m.fc2(a) + h)
+
+
+def _frozen(m, x):
+    with torch.no_grad():  # not in torch.fx's graph
+        h = m.fc(x)
+    return m.out(h)
 
 
 def _dropped_relu(m, x):
@@ -1273,7 +1368,7 @@ def _traced_self_check():
         (Forward(lambda m, x: m.fc(x) if x.sum() > 0 else x, fc=linear()),
          "torch.fx cannot trace the model's forward"),
         (Forward(lambda m, x: m.fc(F.relu(x, inplace=True) + x), fc=linear()),
-         "compute other class scores than the model's forward"),
+         "`relu` (relu(x)) writes in place over a value that `add` (add(relu, x)) reads"),
         # In place on a value read again: `h += …` while `skip` is h; an in-place ReLU after
         # eval-mode dropout, which returns its input; an argument computed from the values.
         (Forward(_skip_over_iadd, fc1=linear(), fc2=linear(), out=linear()),
@@ -1283,7 +1378,10 @@ def _traced_self_check():
          "it runs twice in forward"),
         (Forward(lambda m, x: m.out(m.fc2(m.act(m.drop(h := m.fc(x)))) + h), fc=linear(),
                  drop=nn.Dropout(0.1), act=nn.ReLU(inplace=True), fc2=linear(),
-                 out=linear()), "compute other class scores than the model's forward"),
+                 out=linear()), "`act` (act(drop)) writes in place over a value that `add`"),
+        (Forward(_hidden_clip, fc=linear(), fc2=linear(), out=linear()),
+         "`hardtanh` (hardtanh(fc)) writes in place over a value that `add`"),
+        (Forward(_frozen, fc=linear(), out=linear()), "have other gradients than the model's"),
         (Forward(lambda m, x: m.out(F.leaky_relu(h := m.fc(x), h.abs().mean().item())),
                  fc=linear(), out=linear()), "compute other class scores"),
         (Forward(lambda m, x: m.fc(x + x.clone()), fc=linear()), "adds a value to itself"),
@@ -1293,7 +1391,7 @@ def _traced_self_check():
          "reshapes a sample from [2] to [1, 1, 2]"),
     ]
     dropped = Forward(_dropped_relu, fc=linear(), fc2=linear())
-    refusals.append((dropped, "compute other class scores"))
+    refusals.append((dropped, "`relu_` (relu_(fc)) writes in place over a value that `fc2`"))
     hooked_fx = Forward(lambda m, x: m.fc(x), fc=linear())
     hooked_fx.fc.register_forward_hook(lambda module, inputs, output: output + 1)
     refusals.append((hooked_fx, "module `fc` (Linear): forward hooks"))
