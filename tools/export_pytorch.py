@@ -268,8 +268,11 @@ def _architecture(model, input_shape):
     """The `arch`, and the state_dict tensors it reads (None: all of them). Read and checked
     on a copy of the model in float64 on the CPU, in eval mode (forward may read
     self.training): the model itself is not run, so its flags and buffers stay as they are."""
-    _refuse_hooks("(the model)", model)
+    for name, module in model.named_modules():
+        _refuse_hooks(name or "(the model)", module)
     model = copy.deepcopy(model).to("cpu", torch.float64).eval()
+    for parameter in model.parameters():  # curvscope differentiates all of them
+        parameter.requires_grad_(True)
     if _is(model, nn.Sequential):
         try:
             layers, tensors = _layers(model), None
@@ -321,24 +324,23 @@ def _check_same_function(model, arch):
             "that it reads again (`h += f(h)` while another name holds h), compute an argument "
             "from tensor values (`.item()`), run in another precision, or do something the "
             "exporter misread")
-    parameters = [p for p in model.parameters() if p.requires_grad]
-    if not parameters or not want.requires_grad:
-        return
+    names, parameters = zip(*model.named_parameters()) or ((), ())
+    stopped = ("forward may stop gradients (`with torch.no_grad()`, `.detach()`) or compute "
+               "them its own way (a custom autograd function)")
+    if not want.requires_grad:
+        raise Unsupported(f"the model's forward gives its class scores no gradient: {stopped}")
     direction = torch.randn(want.shape, generator=generator, dtype=torch.float64)
     try:
         grads = [torch.autograd.grad((y * direction).sum(), parameters, allow_unused=True)
                  for y in (want, got)]
     except RuntimeError as e:  # an in-place write to a value its backward needs
         raise Unsupported(f"PyTorch cannot differentiate the model's forward: {e}") from e
-    for (name, p), a, b in zip(model.named_parameters(), *grads):
+    for name, p, a, b in zip(names, parameters, *grads):
         a, b = (torch.zeros_like(p) if g is None else g for g in (a, b))
-        scale = max(1.0, a.abs().max().item())
-        if not (a - b).abs().max().item() <= 1e-9 * scale:
+        if not (a - b).abs().max().item() <= 1e-9 * max(1.0, a.abs().max().item()):
             raise Unsupported(
                 f"the exported layers have other gradients than the model's forward (`{name}`'s "
-                f"{(a - b).abs().max().item():.3g} apart on random inputs): forward may stop "
-                "gradients (`with torch.no_grad()`, `.detach()`) or compute them its own way "
-                "(a custom autograd function)")
+                f"{(a - b).abs().max().item():.3g} apart on random inputs): {stopped}")
 
 
 def _evaluate(layers, prefix, tensors, x):
@@ -409,8 +411,6 @@ def _traced_layers(model, input_shape):
     branches on tensor values cannot be traced, and one that computes anything else (a
     concatenation, a product, a parameter used directly) is refused, naming the step. What
     torch.fx cannot see (in-place writes to a value read again) `_check_same_function` finds."""
-    for name, module in model.named_modules():
-        _refuse_hooks(name or "(the model)", module)
     try:
         # Arguments after the input that have defaults (a mask=None) keep them.
         arguments = list(inspect.signature(model.forward).parameters.values())[1:]
