@@ -42,10 +42,11 @@ class Unsupported(ValueError):
     """A module curvscope cannot express, named by its state_dict prefix."""
 
 
-def _size2(value, what, name):
-    """A height/width: one number when equal, else [h, w] (curvscope's Size2)."""
+def _size2(value, what, where):
+    """A height/width: one number when equal, else [h, w] (curvscope's Size2); `where` names
+    the module or the step of forward that gives it."""
     if isinstance(value, str):
-        raise Unsupported(f"module `{name}`: {what}={value!r} (give sizes as numbers)")
+        raise Unsupported(f"{where}: {what}={value!r} (give sizes as numbers)")
     if isinstance(value, int):
         return value
     if len(value) == 1:  # PyTorch reads (k,) as (k, k)
@@ -83,14 +84,30 @@ def _padding(module, name):
     if module.padding == "same":
         odd = all(k % 2 == 1 for k in module.kernel_size)
         _refuse_unless(odd, name, module, "padding='same' with an even kernel pads unevenly")
-        return _size2(tuple((k - 1) // 2 for k in module.kernel_size), "padding", name)
-    return _size2(module.padding, "padding", name)
+        return _size2(tuple((k - 1) // 2 for k in module.kernel_size), "padding",
+                      f"module `{name}`")
+    return _size2(module.padding, "padding", f"module `{name}`")
 
 
 # Dropout1d came with torch 1.12.
 _DROPOUTS = tuple(getattr(nn, kind)
                   for kind in ("Dropout", "Dropout1d", "Dropout2d", "AlphaDropout")
                   if hasattr(nn, kind))
+_DROPOUT_FUNCTIONS = ("dropout", "dropout1d", "dropout2d", "alpha_dropout")
+
+# torch.nn modules that are the torch.nn.functional function named, with the module's
+# attributes as its arguments (`_FUNCTIONS`): one reading, one set of checks, for both.
+_MODULE_FUNCTIONS = {
+    nn.LeakyReLU: "leaky_relu", nn.GELU: "gelu", nn.ELU: "elu", nn.Softplus: "softplus",
+    nn.Hardtanh: "hardtanh", nn.MaxPool2d: "max_pool2d", nn.AvgPool2d: "avg_pool2d",
+    nn.AdaptiveAvgPool2d: "adaptive_avg_pool2d",
+    **{kind: "dropout" for kind in _DROPOUTS},
+}
+
+
+def _holds_tensors(module):
+    """Whether `module` has parameters or buffers (which each use would need its own of)."""
+    return any(True for _ in module.parameters()) or any(True for _ in module.buffers())
 
 
 def _layer(name, module, seen):
@@ -111,56 +128,25 @@ def _layer(name, module, seen):
         return {
             "type": "conv2d",
             "out": module.out_channels,
-            "kernel": _size2(module.kernel_size, "kernel_size", name),
-            "stride": _size2(module.stride, "stride", name),
+            "kernel": _size2(module.kernel_size, "kernel_size", f"module `{name}`"),
+            "stride": _size2(module.stride, "stride", f"module `{name}`"),
             "padding": _padding(module, name),
             "bias": module.bias is not None,
         }
     if _is(module, nn.Linear):
         return {"type": "linear", "out": module.out_features, "bias": module.bias is not None}
-    if _is(module, nn.MaxPool2d, nn.AvgPool2d):
-        check(not module.ceil_mode, "ceil_mode=True is not supported")
-        if _is(module, nn.MaxPool2d):
-            check(module.dilation in (1, (1, 1)), "dilation is not supported")
-            check(not module.return_indices, "return_indices=True is not supported")
-        else:
-            check(module.count_include_pad, "count_include_pad=False is not supported")
-            check(module.divisor_override is None, "divisor_override is not supported")
-        kind = "maxpool2d" if _is(module, nn.MaxPool2d) else "avgpool2d"
-        stride = module.stride if module.stride is not None else module.kernel_size
-        return {
-            "type": kind,
-            "kernel": _size2(module.kernel_size, "kernel_size", name),
-            "stride": _size2(stride, "stride", name),
-            "padding": _size2(module.padding, "padding", name),
-        }
-    if _is(module, nn.AdaptiveAvgPool2d):
-        size = module.output_size
-        size = (size, size) if isinstance(size, int) else tuple(size)
-        check(None not in size, "an output size of None is not supported")
-        return {"type": "adaptive_avgpool2d", "output": _size2(size, "output_size", name)}
+    if _is(module, *_MODULE_FUNCTIONS):
+        function = _MODULE_FUNCTIONS[type(module)]
+        # An argument the module lacks keeps its default (GELU before torch 1.12: no
+        # `approximate`); dropout's `training` is the module's, False in eval mode.
+        args = {**_FUNCTIONS[function], **{a: getattr(module, a) for a in _FUNCTIONS[function]
+                                           if hasattr(module, a)}}
+        [layer] = _function_layers(f"module `{name}` ({type(module).__name__})", function, args,
+                                   None)
+        return layer
     if _is(module, nn.Flatten):
         check(module.start_dim == 1 and module.end_dim == -1, "only Flatten(1, -1) is supported")
         return {"type": "flatten"}
-    if _is(module, nn.LeakyReLU):
-        return {"type": "leaky_relu", "negative_slope": module.negative_slope}
-    if _is(module, *_DROPOUTS):
-        return {"type": "dropout", "p": module.p}  # the identity in eval mode
-    if _is(module, nn.GELU):
-        # torch before 1.12 had only the erf form, and no `approximate`.
-        return {"type": "gelu", "approximate": getattr(module, "approximate", "none")}
-    if _is(module, nn.ELU):
-        check(math.isfinite(module.alpha), f"alpha={module.alpha}: not a finite number")
-        return {"type": "elu", "alpha": float(module.alpha)}
-    if _is(module, nn.Softplus):
-        check(module.beta > 0, f"beta={module.beta}: only beta > 0 is supported")
-        check(math.isfinite(module.beta) and math.isfinite(module.threshold),
-              f"beta={module.beta}, threshold={module.threshold}: not finite numbers")
-        return {"type": "softplus", "beta": float(module.beta),
-                "threshold": float(module.threshold)}
-    if _is(module, nn.Hardtanh):
-        return {"type": "hardtanh", "min_val": float(module.min_val),
-                "max_val": float(module.max_val)}
     if _is(module, nn.PReLU):
         return {"type": "prelu", "num_parameters": module.num_parameters,
                 "init": float(module.init)}
@@ -198,7 +184,7 @@ def _child(prefix, child, module, seen):
     statistics) is refused: curvscope gives each layer its own tensors."""
     name = f"{prefix}.{child}" if prefix else child
     _refuse_unless(module is not None, name, module, "an empty (None) entry")
-    stateful = any(True for _ in module.parameters()) or any(True for _ in module.buffers())
+    stateful = _holds_tensors(module)
     _refuse_unless(not (stateful and id(module) in seen), name, module,
                    f"the same module as `{seen.get(id(module))}`: its tensors would be "
                    "shared (tied weights), which curvscope cannot express; give each use "
@@ -324,7 +310,10 @@ def _check_same_function(model, arch):
             "that it reads again (`h += f(h)` while another name holds h), compute an argument "
             "from tensor values (`.item()`), run in another precision, or do something the "
             "exporter misread")
-    names, parameters = zip(*model.named_parameters()) or ((), ())
+    names = [name for name, _ in model.named_parameters()]
+    parameters = list(model.parameters())
+    if not parameters:
+        return  # nothing to differentiate (export refuses such a model)
     stopped = ("forward may stop gradients (`with torch.no_grad()`, `.detach()`) or compute "
                "them its own way (a custom autograd function)")
     if not want.requires_grad:
@@ -410,7 +399,8 @@ def _traced_layers(model, input_shape):
     read from the shapes they produce (`x.view(x.size(0), -1)` is a flatten). A forward that
     branches on tensor values cannot be traced, and one that computes anything else (a
     concatenation, a product, a parameter used directly) is refused, naming the step. What
-    torch.fx cannot see (in-place writes to a value read again) `_check_same_function` finds."""
+    torch.fx's graph hides, an in-place write to a value read again, `_refuse_hidden_writes`
+    finds where the graph shows the write, and `_check_same_function` by its effect."""
     try:
         # Arguments after the input that have defaults (a mask=None) keep them.
         arguments = list(inspect.signature(model.forward).parameters.values())[1:]
@@ -457,13 +447,12 @@ def _refuse_hidden_writes(graph, values, model):
     records the value as it was before the write, and PyTorch reads it after."""
     order = {node: i for i, node in enumerate(graph.nodes)}
     source = {}  # a node's value is a view of source[node]'s, or its own
-    after = {}  # whether a node's value was taken from a write's result, by write
     for node in graph.nodes:
         first = node.args[0] if node.args and isinstance(node.args[0], torch.fx.Node) else None
         source[node] = source[first] if first is not None and _returns_its_input(
             node, model) else node
     for write in (n for n in graph.nodes if _writes_in_place(n, model)):
-        after = {write}
+        after = {write}  # the write's result and the views taken of it
         for node in graph.nodes:
             if order[node] > order[write] and node.args and node.args[0] in after and \
                     _returns_its_input(node, model):
@@ -500,9 +489,9 @@ def _returns_its_input(node, model):
         return True
     if node.op == "call_module":
         return isinstance(model.get_submodule(node.target), (nn.Identity, *_DROPOUTS))
-    return node.op in ("call_function", "call_method") and _target(node) in (
-        "flatten", "view", "reshape", "squeeze", "contiguous", "float", "double", "getitem",
-        "dropout", "dropout1d", "dropout2d", "alpha_dropout")
+    views = (*_RESHAPES, *(name for name in _IDENTITIES if name != "clone"), "getitem",
+             *_DROPOUT_FUNCTIONS)
+    return node.op in ("call_function", "call_method") and _target(node) in views
 
 
 def _is_log_softmax(node, values):
@@ -542,8 +531,7 @@ _FUNCTIONS = {
     "avg_pool2d": {"kernel_size": None, "stride": None, "padding": 0, "ceil_mode": False,
                    "count_include_pad": True, "divisor_override": None},
     "adaptive_avg_pool2d": {"output_size": None},
-    **{kind: {"p": 0.5, "training": True, "inplace": False}
-       for kind in ("dropout", "dropout1d", "dropout2d", "alpha_dropout")},
+    **{kind: {"p": 0.5, "training": True, "inplace": False} for kind in _DROPOUT_FUNCTIONS},
     "mean": {"dim": None, "keepdim": False},
     "getitem": {"index": None},
     "pad": {"pad": None, "mode": "constant", "value": None},
@@ -649,7 +637,7 @@ class _Trace:
         x = self.input_of(node)
         if node.op == "call_module":
             name, module = node.target, self.model.get_submodule(node.target)
-            stateful = any(True for _ in module.parameters()) or any(True for _ in module.buffers())
+            stateful = _holds_tensors(module)
             _refuse_unless(not (stateful and name in self.used), name, module,
                            "it runs twice in forward (or two branches read its output), and "
                            "each run would need its own tensors; give each use its own module")
@@ -735,8 +723,9 @@ def _function_layers(where, name, args, given):
         return [{"type": "elu", "alpha": float(args["alpha"])}]
     if name == "softplus":
         beta, threshold = float(args["beta"]), float(args["threshold"])
-        check(beta > 0 and math.isfinite(beta) and math.isfinite(threshold),
-              f"beta={beta}, threshold={threshold}: only finite beta > 0 and threshold")
+        check(beta > 0, f"beta={beta}: only beta > 0 is supported")
+        check(math.isfinite(beta) and math.isfinite(threshold),
+              f"beta={beta}, threshold={threshold}: not finite numbers")
         return [{"type": "softplus", "beta": beta, "threshold": threshold}]
     if name == "hardtanh":
         return [{"type": "hardtanh", "min_val": float(args["min_val"]),
@@ -750,8 +739,8 @@ def _function_layers(where, name, args, given):
             check(args["count_include_pad"], "count_include_pad=False is not supported")
             check(args["divisor_override"] is None, "divisor_override is not supported")
         stride = args["stride"] if args["stride"] not in (None, [], ()) else args["kernel_size"]
-        return [{"type": name.replace("_", ""), "kernel": _size2(args["kernel_size"], "kernel",
-                                                                  where),
+        return [{"type": name.replace("_", ""),
+                 "kernel": _size2(args["kernel_size"], "kernel_size", where),
                  "stride": _size2(stride, "stride", where),
                  "padding": _size2(args["padding"], "padding", where)}]
     if name == "adaptive_avg_pool2d":
@@ -759,7 +748,7 @@ def _function_layers(where, name, args, given):
         size = (size, size) if isinstance(size, int) else tuple(size)
         check(None not in size, "an output size of None is not supported")
         return [{"type": "adaptive_avgpool2d", "output": _size2(size, "output_size", where)}]
-    if name in ("dropout", "dropout1d", "dropout2d", "alpha_dropout"):
+    if name in _DROPOUT_FUNCTIONS:
         check(not args["training"], "training=True drops at random even in eval mode "
               "(pass training=self.training)")
         return [{"type": "dropout", "p": float(args["p"])}]

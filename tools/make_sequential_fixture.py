@@ -138,22 +138,23 @@ def normalization():
     write(model, x, y, 2027, os.path.join(DATA, "normalization-pytorch"))
 
 
-def traced():
-    torch.manual_seed(2030)
-    model = traced_net().double()
+def resnet_fixture(seed, net, image, name):
+    """A small ResNet's fixture: `net()` with batch norm set as training would, 16 standard
+    normal images of shape `image`, labels in 0..5."""
+    torch.manual_seed(seed)
+    model = net().double()
     trained_batch_norm(model)
-    x = torch.randn(16, 3, 16, 16, dtype=torch.float32)
+    x = torch.randn(16, *image, dtype=torch.float32)
     y = torch.randint(0, 5, (16,), dtype=torch.int64)
-    write(model, x, y, 2030, os.path.join(DATA, "traced-pytorch"))
+    write(model, x, y, seed, os.path.join(DATA, name))
+
+
+def traced():
+    resnet_fixture(2030, traced_net, (3, 16, 16), "traced-pytorch")
 
 
 def residual():
-    torch.manual_seed(2029)
-    model = residual_net().double()
-    trained_batch_norm(model)
-    x = torch.randn(16, 3, 8, 8, dtype=torch.float32)
-    y = torch.randint(0, 5, (16,), dtype=torch.int64)
-    write(model, x, y, 2029, os.path.join(DATA, "residual-pytorch"))
+    resnet_fixture(2029, residual_net, (3, 8, 8), "residual-pytorch")
 
 
 if __name__ == "__main__":

@@ -596,8 +596,10 @@ impl Op {
             Op::Flatten => Ok(Shape::Flat(input.len())),
             Op::PadChannels { before, after } => {
                 let (c, h, w) = maps()?;
+                // Saturating, as `Shape::len`: channels of usize::MAX from a JSON file reach
+                // the D check instead of wrapping to a few.
                 Ok(Shape::Maps {
-                    c: c + before + after,
+                    c: c.saturating_add(*before).saturating_add(*after),
                     h,
                     w,
                 })
@@ -1105,6 +1107,10 @@ mod tests {
             (
                 spec("[4]", r#"{"type":"pad_channels","before":1,"after":1},{"type":"linear","out":2}"#),
                 "layer 0 (pad_channels): expected [C, H, W] feature maps, got [4] (flat features)",
+            ),
+            (
+                spec("[2,4,4]", r#"{"type":"pad_channels","before":18446744073709551615,"after":2},{"type":"flatten"},{"type":"linear","out":2}"#),
+                "D = more than 2^64 parameters",
             ),
             (
                 spec("[1,5,5]", r#"{"type":"maxpool2d","kernel":2,"padding":2},{"type":"flatten"}"#),
