@@ -266,7 +266,8 @@ def _architecture(model, input_shape):
             try:
                 layers, tensors = _traced_layers(model, input_shape)
             except Unsupported as traced:
-                raise Unsupported(f"{refused}; read from its forward instead: {traced}") from None
+                also = "" if str(traced) == str(refused) else f"; read from its forward: {traced}"
+                raise Unsupported(f"{refused}{also}") from None
     elif type(model).__module__.startswith("torch.nn"):
         raise Unsupported(f"the model is one torch.nn module ({type(model).__name__}), whose "
                           "tensors have no module name (`weight`): wrap it, nn.Sequential(model)")
