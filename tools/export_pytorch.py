@@ -25,6 +25,7 @@ is refused.
 """
 
 import copy
+import functools
 import inspect
 import json
 import math
@@ -77,15 +78,17 @@ def _refuse_hooks(name, module):
 
 
 def _padding(module, name):
-    """Conv2d's padding as numbers: 'valid' is 0, and 'same' (stride 1) is (k − 1)/2 for odd k;
-    an even kernel's 'same' pads one side more, which curvscope cannot express."""
+    """Conv2d's padding as numbers: 'valid' is 0, and 'same' (stride 1) is d·(k − 1)/2 for a
+    kernel k of taps d apart; where d·(k − 1) is odd (an even kernel, undilated) 'same' pads
+    one side more, which curvscope cannot express."""
     if module.padding == "valid":
         return 0
     if module.padding == "same":
-        odd = all(k % 2 == 1 for k in module.kernel_size)
-        _refuse_unless(odd, name, module, "padding='same' with an even kernel pads unevenly")
-        return _size2(tuple((k - 1) // 2 for k in module.kernel_size), "padding",
-                      f"module `{name}`")
+        spans = [d * (k - 1) for k, d in zip(module.kernel_size, module.dilation)]
+        _refuse_unless(all(s % 2 == 0 for s in spans), name, module,
+                       "padding='same' with an even kernel (an odd dilation·(kernel − 1)) pads "
+                       "unevenly")
+        return _size2(tuple(s // 2 for s in spans), "padding", f"module `{name}`")
     return _size2(module.padding, "padding", f"module `{name}`")
 
 
@@ -122,17 +125,22 @@ def _layer(name, module, seen):
     check(not _is_torchvision_block(module),
           "a torchvision block directly inside a Residual: wrap it in an nn.Sequential")
     if _is(module, nn.Conv2d):
-        check(module.groups == 1, "grouped convolutions are not supported")
-        check(tuple(module.dilation) == (1, 1), "dilated convolutions are not supported")
         check(module.padding_mode == "zeros", "only zero padding is supported")
-        return {
+        where = f"module `{name}`"
+        conv = {
             "type": "conv2d",
             "out": module.out_channels,
-            "kernel": _size2(module.kernel_size, "kernel_size", f"module `{name}`"),
-            "stride": _size2(module.stride, "stride", f"module `{name}`"),
+            "kernel": _size2(module.kernel_size, "kernel_size", where),
+            "stride": _size2(module.stride, "stride", where),
             "padding": _padding(module, name),
-            "bias": module.bias is not None,
         }
+        # Written only where they are not 1, so that earlier exports read the same.
+        dilation = _size2(module.dilation, "dilation", where)
+        if dilation != 1:
+            conv["dilation"] = dilation
+        if module.groups != 1:
+            conv["groups"] = module.groups
+        return {**conv, "bias": module.bias is not None}
     if _is(module, nn.Linear):
         return {"type": "linear", "out": module.out_features, "bias": module.bias is not None}
     if _is(module, *_MODULE_FUNCTIONS):
@@ -348,9 +356,14 @@ def _evaluate(layers, prefix, tensors, x):
             inner = f"{name}." if layer.get("scoped", True) else prefix
             x = (_evaluate(layer["layers"], inner, tensors, x)
                  + _evaluate(layer.get("shortcut", []), inner, tensors, x))
+        elif kind == "concat":
+            inner = f"{name}." if layer.get("scoped", True) else prefix
+            x = torch.cat([_evaluate(branch, inner, tensors, x) for branch in layer["branches"]],
+                          1)
         elif kind == "conv2d":
             x = F.conv2d(x, t("weight"), t("bias"), layer.get("stride", 1),
-                         layer.get("padding", 0))
+                         layer.get("padding", 0), layer.get("dilation", 1),
+                         layer.get("groups", 1))
         elif kind == "linear":
             if x.dim() != 2:
                 raise Unsupported(f"layer `{name}` (linear) takes flat features, not "
@@ -571,6 +584,10 @@ class _Trace:
     def __init__(self, model, values):
         self.model, self.values = model, values
         self.used = set()  # the modules with tensors read into steps
+        # input_of's answers. Why: a sum's input is found by walking both paths back to the
+        # input, through every earlier sum's walk; unremembered, that is 2^blocks steps
+        # (regnet_x_400mf's 22 blocks took 98 s, a ResNet-56's 27 would take hours).
+        self.inputs = {}
 
     def tensors_in(self, node):
         return [n for n in node.all_input_nodes if isinstance(self.values.get(n), torch.Tensor)]
@@ -587,15 +604,53 @@ class _Trace:
                               "scaled tensor: only sums a + b of two paths are expressible")
         return True
 
+    def is_cat(self, node):
+        """Whether `node` is a concatenation along the channels of maps (the features of flat
+        values); refused along any other axis, or of anything but tensors of forward."""
+        if node.op != "call_function" or _function_name(node) not in ("cat", "concat"):
+            return False
+        where = f"forward's `{node.name}` ({_describe(node)})"
+        parts = node.args[0] if node.args else node.kwargs.get("tensors")
+        dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0)
+        out = self.values[node]
+        if not isinstance(dim, int) or dim % out.dim() != 1:
+            raise Unsupported(f"{where} concatenates along axis {dim}; curvscope concatenates "
+                              "channels (axis 1) only")
+        if not all(isinstance(self.values.get(part), torch.Tensor) for part in parts):
+            raise Unsupported(f"{where} concatenates something other than tensors forward "
+                              "computes")
+        return True
+
+    def cat_parts(self, node):
+        """The values a concatenation joins, the longest run of them that an earlier
+        concatenation already joined read as that one (cat([a, b, c]) as cat([cat([a, b]), c])):
+        a DenseNet's block concatenates every earlier layer's output, which as one block of
+        branches would run each layer once per later layer."""
+        parts = list(node.args[0] if node.args else node.kwargs["tensors"])
+        earlier = [n for n in node.graph.nodes if n is not node and self.is_cat(n)]
+        for n in sorted(earlier, key=lambda n: -len(n.args[0] if n.args else n.kwargs["tensors"])):
+            joined = list(n.args[0] if n.args else n.kwargs["tensors"])
+            if 1 < len(joined) < len(parts) and parts[:len(joined)] == joined:
+                return [n, *parts[len(joined):]]
+        return parts
+
     def input_of(self, node):
         """The value `node` is computed from: its one tensor input, or for a sum the value
         both its paths start from."""
+        if node not in self.inputs:
+            self.inputs[node] = self.computed_from(node)
+        return self.inputs[node]
+
+    def computed_from(self, node):
+        """`input_of`, found."""
         if node.op == "get_attr":
             users = ", ".join(f"`{u.name}`" for u in node.users)
             raise Unsupported(f"forward reads the tensor `{node.target}` itself (in {users}): "
                               "curvscope's layers hold their own tensors; put it in a module")
         if self.is_sum(node):
             return self.fork(*self.tensors_in(node))
+        if self.is_cat(node):
+            return functools.reduce(self.fork, self.cat_parts(node))
         inputs = self.tensors_in(node)
         if len(inputs) != 1:
             raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) takes {len(inputs)} "
@@ -631,6 +686,8 @@ class _Trace:
         owner = _owner(node)
         if self.is_sum(node):
             return self.residual(node, owner)
+        if self.is_cat(node):
+            return self.concat(node, owner)
         known = (*_FUNCTIONS, *_RESHAPES, *_IDENTITIES)
         if node.op in ("call_function", "call_method") and _function_name(node) not in known:
             raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) cannot be expressed "
@@ -679,6 +736,24 @@ class _Trace:
         block = {"type": "residual", "layers": layers, "shortcut": shortcut, "scoped": False}
         return {"layers": [block], "group": group, "name": None, "stateful": bool(inner),
                 "modules": _modules_of(branches[0] + branches[1])}
+
+    def concat(self, node, owner):
+        """The block joining the channels of paths from one value, grouped and named as a
+        residual block is (`residual`); the paths in the order forward concatenates them, the
+        identity where a path is the value itself. A concatenation of one value is nothing."""
+        parts = self.cat_parts(node)
+        if len(parts) == 1:
+            return {"layers": [], "group": owner, "name": None, "stateful": False,
+                    "modules": []}
+        start = functools.reduce(self.fork, parts)
+        branches = [self.chain(start, part) for part in parts]
+        steps = [step for branch in branches for step in branch]
+        inner = [s["group"] for s in steps if s["stateful"]]
+        group = os.path.commonprefix(inner) if inner else owner
+        block = {"type": "concat", "branches": [_nest(branch, group) for branch in branches],
+                 "scoped": False}
+        return {"layers": [block], "group": group, "name": None, "stateful": bool(inner),
+                "modules": _modules_of(steps)}
 
     def function_layers(self, node, x):
         """The layers of a function or tensor method applied to `x` (none for the identity)."""
@@ -1043,6 +1118,52 @@ class _TracedNet(nn.Module):
         return self.fc3(self.head(x))
 
 
+def grouped_net():
+    """A small net of grouped and dilated convolutions written as classes (on [3, 12, 12]
+    images): MobileNetV2's inverted residual block (a 1×1 expansion, a depthwise 3×3 of one
+    group per channel, a 1×1 projection, ReLU6 and batch norm), a ResNeXt-style strided 3×3 of
+    4 groups, a dilated 3×3 of 3 groups with padding='same' in a sum, and a 2×3 kernel of
+    2 groups whose taps lie 2 apart along one axis only."""
+    return _GroupedNet()
+
+
+class _InvertedResidual(nn.Module):
+    """MobileNetV2's block (torchvision's `InvertedResidual`, stride 1): the input plus
+    expansion, depthwise convolution and projection."""
+
+    def __init__(self, channels, expansion):
+        super().__init__()
+        hidden = channels * expansion
+        self.conv = nn.Sequential(
+            nn.Conv2d(channels, hidden, 1, bias=False), nn.BatchNorm2d(hidden),
+            nn.ReLU6(inplace=True),
+            nn.Conv2d(hidden, hidden, 3, 1, 1, groups=hidden, bias=False),
+            nn.BatchNorm2d(hidden), nn.ReLU6(inplace=True),
+            nn.Conv2d(hidden, channels, 1, bias=False), nn.BatchNorm2d(channels))
+
+    def forward(self, x):
+        return x + self.conv(x)
+
+
+class _GroupedNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(8)
+        self.block = _InvertedResidual(8, 2)
+        self.grouped = nn.Conv2d(8, 12, 3, stride=2, padding=1, groups=4)
+        self.dilated = nn.Conv2d(12, 12, 3, padding="same", dilation=2, groups=3, bias=False)
+        self.wide = nn.Conv2d(12, 6, (2, 3), dilation=(1, 2), groups=2)
+        self.fc = nn.Linear(6, 5)
+
+    def forward(self, x):
+        x = F.relu6(self.bn(self.stem(x)))
+        x = F.relu(self.grouped(self.block(x)))
+        x = x + F.silu(self.dilated(x))
+        x = F.adaptive_avg_pool2d(F.relu(self.wide(x)), 1)
+        return self.fc(torch.flatten(x, 1))
+
+
 class Residual(nn.Module):
     """x ↦ body(x) + shortcut(x): a residual block the exporter reads, for a net of one's own
     (torchvision's `BasicBlock` and `Bottleneck` are read as they are). `body` and `shortcut`
@@ -1229,8 +1350,10 @@ def _self_check():
          "module `1` (Softplus): beta=-1.0: only beta > 0"),
         (nn.Sequential(nn.Linear(2, 2), nn.ELU(alpha=float("inf"))),
          "module `1` (ELU): alpha=inf: not a finite number"),
-        (nn.Sequential(nn.Sequential(nn.Conv2d(1, 2, 3, groups=1, dilation=2))),
-         "module `0.0` (Conv2d): dilated convolutions"),
+        (nn.Sequential(nn.Sequential(nn.Conv2d(1, 2, 3, padding_mode="reflect"))),
+         "module `0.0` (Conv2d): only zero padding"),
+        (nn.Sequential(nn.Conv2d(1, 2, (3, 2), padding="same", dilation=(2, 3))),
+         "'same' with an even kernel"),
         (nn.Sequential(nn.BatchNorm1d(2, affine=False)), "module `0` (BatchNorm1d): affine=False"),
         (nn.Linear(2, 2), "the model is one torch.nn module (Linear)"),
         (nn.Sequential(Doubled(2, 2)), "module `0` (Doubled) cannot be expressed"),
@@ -1251,8 +1374,11 @@ def _self_check():
     shared = nn.Sequential(nn.Linear(3, 4), relu, nn.Linear(4, 4), relu, nn.Linear(4, 2))
     assert [layer["type"] for layer in architecture(shared, (3,))["layers"]] == [
         "linear", "relu", "linear", "relu", "linear"]
-    padded = nn.Sequential(nn.Conv2d(1, 2, 3, padding="same"), nn.Conv2d(2, 2, 3, padding="valid"))
-    assert [layer["padding"] for layer in architecture(padded, (1, 5, 5))["layers"]] == [1, 0]
+    padded = nn.Sequential(nn.Conv2d(1, 2, 3, padding="same"), nn.Conv2d(2, 2, 3, padding="valid"),
+                           nn.Conv2d(2, 2, 2, padding="same", dilation=2),
+                           nn.Conv2d(2, 2, (3, 2), padding="same", dilation=(3, 4)))
+    assert [layer["padding"] for layer in architecture(padded, (1, 9, 9))["layers"]] == [
+        1, 0, 1, [3, 2]]
     for bad, message in [(dict(dtype=torch.float16), "dtype=torch.float16"),
                          (dict(model=nn.Sequential(nn.ReLU())), "no parameters")]:
         with tempfile.TemporaryDirectory() as out:
@@ -1316,6 +1442,12 @@ def _traced_self_check():
         {"name": "0", "type": "group", "layers": [{"type": "residual", "layers": [
             {"name": "0", "type": "linear", "out": 2, "bias": True}], "shortcut": [],
             "scoped": False}]}]
+    # 60 sums in a row, each x + f(x), read in a moment (the walk from each sum back to its
+    # input is remembered, not repeated through every earlier sum's: 2^60 steps).
+    deep = Forward(lambda m, x: functools.reduce(lambda h, f: h + f(h), m.blocks, x),
+                   blocks=nn.ModuleList(nn.Linear(2, 2) for _ in range(60)))
+    [blocks] = architecture(deep, (2,))["layers"]
+    assert [layer["type"] for layer in blocks["layers"]] == ["residual"] * 60, blocks
     # An argument with a default keeps it.
     assert architecture(_Masked(), (2,))["layers"] == [
         {"name": "fc", "type": "linear", "out": 3, "bias": True}]

@@ -3,7 +3,7 @@
 export_pytorch.py in float64 with random inputs and what PyTorch computes for it in float64 in
 eval mode: logits, mean cross-entropy, its gradient and H·v (double backward) for a fixed random
 v. Run once with torch 2.x: `python tools/make_sequential_fixture.py
-[sequential|activations|more-activations|normalization|residual|traced]` (all by default;
+[sequential|activations|more-activations|normalization|residual|traced|grouped]` (all by default;
 residual needs torchvision).
 
 - sequential-pytorch: every_layer_net (every layer kind but the smooth activations below), batch
@@ -26,6 +26,10 @@ residual needs torchvision).
 - traced-pytorch: traced_net (a small ResNet written as classes with functional layers, read
   from its forward by torch.fx), batch norm set as in residual-pytorch, 16 standard normal
   float32 images [3, 16, 16] with labels in 0..5.
+- grouped-pytorch: grouped_net (grouped, depthwise and dilated convolutions: MobileNetV2's
+  inverted residual block, a ResNeXt-style grouped 3×3, a dilated one with padding='same'),
+  batch norm set as in residual-pytorch, 16 standard normal float32 images [3, 12, 12] with
+  labels in 0..5.
 """
 
 import os
@@ -35,8 +39,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from export_pytorch import (every_layer_net, export, more_activations_net,  # noqa: E402
-                            normalization_net, residual_net, smooth_activations_net, traced_net)
+from export_pytorch import (every_layer_net, export, grouped_net,  # noqa: E402
+                            more_activations_net, normalization_net, residual_net,
+                            smooth_activations_net, traced_net)
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "crates/model/tests/data")
 
@@ -157,9 +162,13 @@ def residual():
     resnet_fixture(2029, residual_net, (3, 8, 8), "residual-pytorch")
 
 
+def grouped():
+    resnet_fixture(2031, grouped_net, (3, 12, 12), "grouped-pytorch")
+
+
 if __name__ == "__main__":
     makers = {"sequential": sequential, "activations": activations,
               "more-activations": more_activations, "normalization": normalization,
-              "residual": residual, "traced": traced}
+              "residual": residual, "traced": traced, "grouped": grouped}
     for name in sys.argv[1:] or makers:
         makers[name]()

@@ -20,7 +20,7 @@ mod im2col_rows;
 mod sequential;
 
 pub(crate) use cubecl_quirks::runs_cubecl;
-use cubecl_quirks::{broadcast_rows, rows_affine};
+use cubecl_quirks::{broadcast_rows, grouped_rows_affine, rows_affine};
 pub use cubecl_quirks::{gpu_rows_per_group, set_gpu_rows_per_group, DEFAULT_GPU_ROWS_PER_GROUP};
 use im2col_rows::gather_pixels;
 

@@ -77,6 +77,15 @@ impl Size2 {
 fn one() -> Size2 {
     Size2::Square(1)
 }
+fn is_one(size: &Size2) -> bool {
+    size.hw() == [1, 1]
+}
+fn one_group() -> usize {
+    1
+}
+fn is_one_group(groups: &usize) -> bool {
+    *groups == 1
+}
 fn zero() -> Size2 {
     Size2::Square(0)
 }
@@ -123,7 +132,7 @@ pub enum GeluApproximation {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Op {
-    /// `nn.Conv2d(in, out, kernel, stride, padding, bias)`; `in` is inferred.
+    /// `nn.Conv2d(in, out, kernel, stride, padding, dilation, groups, bias)`; `in` is inferred.
     Conv2d {
         /// Output channels.
         out: usize,
@@ -135,6 +144,14 @@ pub enum Op {
         /// Zeros added on each side (default 0).
         #[serde(default = "zero")]
         padding: Size2,
+        /// Step between a window's taps (default 1: adjacent pixels).
+        #[serde(default = "one", skip_serializing_if = "is_one")]
+        dilation: Size2,
+        /// Channel groups, each convolved with its own filters; it divides the input's and
+        /// the output's channels (default 1; the input's channels for a depthwise
+        /// convolution, as MobileNet's).
+        #[serde(default = "one_group", skip_serializing_if = "is_one_group")]
+        groups: usize,
         /// Whether the layer has a bias (default true).
         #[serde(default = "yes")]
         bias: bool,
@@ -546,13 +563,34 @@ impl Op {
                 kernel,
                 stride,
                 padding,
+                dilation,
+                groups,
                 ..
             } => {
-                let (_, h, w) = maps()?;
+                let (c, h, w) = maps()?;
                 positive("out", &[*out])?;
                 positive("kernel", &kernel.hw())?;
                 positive("stride", &stride.hw())?;
-                let [h, w] = window_outputs([h, w], *kernel, *stride, *padding)?;
+                positive("dilation", &dilation.hw())?;
+                positive("groups", &[*groups])?;
+                if c % groups != 0 || out % groups != 0 {
+                    return Err(format!(
+                        "{groups} groups must divide its input's {c} and its output's {out} \
+                         channels (PyTorch refuses it too)"
+                    ));
+                }
+                let span = dilated(*kernel, *dilation);
+                let [h, w] =
+                    window_outputs([h, w], span, *stride, *padding).map_err(|why| match is_one(
+                        dilation,
+                    ) {
+                        true => why,
+                        false => format!(
+                            "{why} (its {:?} taps {:?} apart)",
+                            kernel.hw(),
+                            dilation.hw()
+                        ),
+                    })?;
                 Ok(Shape::Maps { c: *out, h, w })
             }
             Op::Linear { out, .. } => {
@@ -704,10 +742,14 @@ impl Op {
         };
         match *self {
             Op::Conv2d {
-                out, kernel, bias, ..
+                out,
+                kernel,
+                groups,
+                bias,
+                ..
             } => {
                 let [kh, kw] = kernel.hw();
-                let mut p = vec![("weight", vec![out, channels, kh, kw])];
+                let mut p = vec![("weight", vec![out, channels / groups, kh, kw])];
                 if bias {
                     p.push(("bias", vec![out]));
                 }
@@ -769,6 +811,14 @@ impl Op {
 /// Whether `lo` < `hi`, both finite: a clamp's range.
 fn is_range(lo: f64, hi: f64) -> bool {
     lo.is_finite() && hi.is_finite() && lo < hi
+}
+
+/// The extent `d·(k − 1) + 1` of a kernel `k` whose taps lie `d` apart, per axis (saturating:
+/// a spec's huge numbers reach [`window_outputs`]' check instead of wrapping).
+pub(crate) fn dilated(kernel: Size2, dilation: Size2) -> Size2 {
+    let [k, d] = [kernel.hw(), dilation.hw()];
+    let span = |axis: usize| d[axis].saturating_mul(k[axis] - 1).saturating_add(1);
+    Size2::Pair([span(0), span(1)])
 }
 
 /// Output `[h, w]` of a window op (convolution, pooling): ⌊(n + 2p − k)/s⌋ + 1 per axis, in
@@ -1148,6 +1198,24 @@ mod tests {
                 "layer 0 (groupnorm): 4 groups do not divide its input's 6 channels",
             ),
             (spec("[6]", r#"{"type":"groupnorm","groups":0},{"type":"linear","out":2}"#), "`groups` is 0"),
+            (
+                spec("[6,5,5]", r#"{"type":"conv2d","out":4,"kernel":3,"groups":4},{"type":"flatten"}"#),
+                "layer 0 (conv2d): 4 groups must divide its input's 6 and its output's 4 channels",
+            ),
+            (
+                spec("[6,5,5]", r#"{"type":"conv2d","out":3,"kernel":3,"groups":2},{"type":"flatten"}"#),
+                "2 groups must divide its input's 6 and its output's 3 channels",
+            ),
+            (spec("[6,5,5]", r#"{"type":"conv2d","out":6,"kernel":3,"groups":0},{"type":"flatten"}"#), "`groups` is 0"),
+            (spec("[6,5,5]", r#"{"type":"conv2d","out":6,"kernel":3,"dilation":[1,0]},{"type":"flatten"}"#), "`dilation` is 0"),
+            (
+                spec("[1,5,5]", r#"{"type":"conv2d","out":2,"kernel":3,"dilation":3},{"type":"flatten"}"#),
+                "layer 0 (conv2d): the kernel [7, 7] is larger than the padded input [5, 5] (its [3, 3] taps [3, 3] apart)",
+            ),
+            (
+                spec("[1,5,5]", r#"{"type":"conv2d","out":2,"kernel":3,"dilation":18446744073709551615},{"type":"flatten"}"#),
+                "the kernel [18446744073709551615, 18446744073709551615] is larger",
+            ),
             (
                 spec("[4]", r#"{"type":"hardtanh","min_val":1,"max_val":1},{"type":"linear","out":2}"#),
                 "layer 0 (hardtanh): `min_val` 1 and `max_val` 1 must be finite numbers, `min_val` the smaller",

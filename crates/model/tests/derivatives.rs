@@ -744,7 +744,7 @@ fn tiny_sequential(on_maps: &str, on_features: &str) -> ArchSpec {
 /// Each sequential layer kind on its own in a tiny net (`on_maps`, `on_features` of
 /// [`tiny_sequential`]); batch norm on maps in both of their layouts (after a convolution,
 /// channels-last pixels; after average pooling, NCHW maps) and on features.
-const SEQUENTIAL_CASES: [(&str, &str); 39] = [
+const SEQUENTIAL_CASES: [(&str, &str); 42] = [
     (
         r#",{"type":"conv2d","out":3,"kernel":[3,2],"stride":[2,1],"padding":[1,0],"bias":false}"#,
         "",
@@ -856,6 +856,25 @@ const SEQUENTIAL_CASES: [(&str, &str); 39] = [
     (
         r#",{"type":"avgpool2d","kernel":2,"stride":1},{"type":"pad_channels","before":0,"after":2},
             {"type":"conv2d","out":2,"kernel":1}"#,
+        "",
+    ),
+    // Grouped and dilated convolutions: two groups of two filters with taps 2 apart; groups,
+    // dilation and stride differing by axis; and a MobileNetV2 block (1×1 expansion, a
+    // depthwise 3×3, one group per channel, a 1×1 projection) on NCHW maps.
+    (
+        r#",{"type":"conv2d","out":4,"kernel":3,"padding":2,"dilation":2,"groups":2}"#,
+        "",
+    ),
+    (
+        r#",{"type":"conv2d","out":2,"kernel":[2,3],"stride":[1,2],"padding":[0,1],
+            "dilation":[2,1],"groups":2,"bias":false}"#,
+        "",
+    ),
+    (
+        r#",{"type":"avgpool2d","kernel":2,"stride":1},{"type":"residual","layers":[
+            {"type":"conv2d","out":4,"kernel":1},{"type":"relu6"},
+            {"type":"conv2d","out":4,"kernel":3,"padding":1,"groups":4,"bias":false},
+            {"type":"batchnorm2d"},{"type":"conv2d","out":2,"kernel":1}]}"#,
         "",
     ),
 ];

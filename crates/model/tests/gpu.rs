@@ -200,6 +200,13 @@ fn traced_forward_on_gpu_matches_cpu() {
     agree_on_fixture("traced-pytorch");
 }
 
+/// Grouped, depthwise and dilated convolutions on the GPU's kernels (one batched product over
+/// the groups), at the PyTorch fixture's weights and on its data.
+#[test]
+fn grouped_convolutions_on_gpu_match_cpu() {
+    agree_on_fixture("grouped-pytorch");
+}
+
 /// Layer norm over a sample's 72,200 values, past the 65,535 iterations at which lavapipe stops
 /// a shader's loops: its means and variances (and their gradients) reduce along the row, which
 /// burn-cubecl's reduce kernels share among threads, so no loop runs that long.

@@ -1,6 +1,7 @@
 //! The PyTorch fixtures (tests/data/lenet-pytorch, tests/data/sequential-pytorch,
 //! tests/data/activations-pytorch, tests/data/more-activations-pytorch,
-//! tests/data/normalization-pytorch, tests/data/residual-pytorch, tests/data/traced-pytorch)
+//! tests/data/normalization-pytorch, tests/data/residual-pytorch, tests/data/traced-pytorch,
+//! tests/data/grouped-pytorch)
 //! read through our loaders, and our networks' values against PyTorch's float64 ones.
 
 use std::path::{Path, PathBuf};
@@ -27,6 +28,10 @@ const RESIDUAL: &str = "residual-pytorch";
 /// with torch.fx: sums in blocks (option B and option A shortcuts), in the net's own forward
 /// and in a submodule (the same script).
 const TRACED: &str = "traced-pytorch";
+/// Grouped, depthwise and dilated convolutions in a net written as classes: MobileNetV2's
+/// inverted residual block, a ResNeXt-style grouped 3×3, a dilated one with padding='same' (the
+/// same script).
+const GROUPED: &str = "grouped-pytorch";
 /// Layer norm (over maps, over their last axis, over features, without β, without γ and β) and
 /// group norm (on maps, on features), γ and β away from 1 and 0 (the same script).
 const NORMALIZATION: &str = "normalization-pytorch";
@@ -273,6 +278,25 @@ fn a_traced_forward_matches_pytorch() {
         .iter()
         .all(|v| (0.5..2.0).contains(v)));
     assert_matches_pytorch(TRACED, ckpt.meta.arch.clone(), &ckpt, 5);
+}
+
+/// Grouped and dilated convolutions against PyTorch: each group's filters read only their own
+/// channels (a depthwise 3×3: one group per channel), taps lie `dilation` apart (by axis), and a
+/// grouped weight is `[out, in/groups, kh, kw]` as in `state_dict`.
+#[test]
+fn grouped_and_dilated_convolutions_match_pytorch() {
+    let ckpt = load_checkpoint(&fixture(GROUPED)).unwrap();
+    assert_eq!(ckpt.theta, expected(GROUPED, "theta").1);
+    let params = tensors(&ckpt.meta.arch);
+    for tensor in [
+        "block.conv.3.weight[16, 1, 3, 3]",
+        "grouped.weight[12, 2, 3, 3]",
+        "dilated.weight[12, 4, 3, 3]",
+        "wide.weight[6, 6, 2, 3]",
+    ] {
+        assert!(params.contains(&tensor.to_string()), "{tensor}: {params:?}");
+    }
+    assert_matches_pytorch(GROUPED, ckpt.meta.arch.clone(), &ckpt, 5);
 }
 
 /// Layer and group norm against PyTorch's float64 values: each sample's own mean and variance,

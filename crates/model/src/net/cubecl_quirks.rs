@@ -114,6 +114,50 @@ pub(crate) fn rows_affine<B: Backend>(
         }
         (false, false) => x.matmul(w.reshape([k, c])),
     };
+    plus_bias(y, b, [n, p])
+}
+
+/// [`rows_affine`] for a convolution of `groups` channel groups: the im2col rows `x`
+/// (`[n·P, taps·C]`, columns in (kernel offset, channel) order) split by channel group, and
+/// group g's columns times its own weights, `w`'s columns g·(out/groups)… (`w`
+/// `[copies, taps·C/groups, out]`, rows in (kernel offset, channel of the group) order, as
+/// PyTorch's `[out, C/groups, kh, kw]` weight reordered): one product batched over blocks
+/// of rows and the groups, `[S, groups, n·P/S, taps·C/groups] · [copies, groups, …, out/groups]`.
+/// The blocks are the samples with per-sample copies of the weights (S = n), else
+/// [`rows_affine`]'s row groups on burn-cubecl (the same split-K of the weight gradient), else
+/// one (S = 1).
+pub(crate) fn grouped_rows_affine<B: Backend>(
+    x: Tensor<B, 2>,
+    w: Tensor<B, 3>,
+    b: Option<Tensor<B, 2>>,
+    [n, p]: [usize; 2],
+    [taps, groups]: [usize; 2],
+) -> Tensor<B, 2> {
+    let [rows, k] = x.dims();
+    let [copies, group_k, out] = w.dims();
+    let blocks = match (copies == n, runs_cubecl::<B>(&x.device())) {
+        (true, _) => n,
+        (false, true) => row_groups(rows, group_k * out, gpu_rows_per_group()),
+        (false, false) => 1,
+    };
+    let (block, group_c, group_out) = (rows / blocks, k / taps / groups, out / groups);
+    let x = x
+        .reshape([blocks, block, taps, groups, group_c])
+        .permute([0, 3, 1, 2, 4])
+        .reshape([blocks, groups, block, group_k]);
+    let w = w
+        .reshape([copies, group_k, groups, group_out])
+        .permute([0, 2, 1, 3]);
+    let y = x.matmul(w).permute([0, 2, 1, 3]).reshape([rows, out]);
+    plus_bias(y, b, [n, p])
+}
+
+/// `y` plus the bias `b` (`[copies, C]`) on every row of its n samples' P rows each.
+fn plus_bias<B: Backend>(
+    y: Tensor<B, 2>,
+    b: Option<Tensor<B, 2>>,
+    [n, p]: [usize; 2],
+) -> Tensor<B, 2> {
     match b {
         Some(b) => y + broadcast_rows(b, [n, p]),
         None => y,

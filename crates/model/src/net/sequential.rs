@@ -188,17 +188,19 @@ fn forward<B: Backend>(
             kernel,
             stride,
             padding,
+            dilation,
+            groups,
             bias,
         } => {
             let Shape::Maps { c, .. } = layer.input else {
                 unreachable!("checked by resolve")
             };
             let [kh, kw] = kernel.hw();
-            let w = p.conv_weight(kh * kw * c, out);
+            let w = p.conv_weight(kh * kw * c / groups, out);
             let b = bias.then(|| p.vector(out));
             let window = Window::new(kernel, Some(stride), padding, layer.output);
             let (pixels, dims) = x.pixels();
-            let y = conv::conv2d(pixels, dims, w, b, &window);
+            let y = conv::conv2d(pixels, dims, w, b, &window, dilation.hw(), groups);
             let [n, _, _, _] = dims;
             let [oh, ow] = window.output;
             Values::Pixels(y, [n, oh, ow, out])

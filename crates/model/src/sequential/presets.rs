@@ -19,6 +19,8 @@ fn conv(out: usize, kernel: usize, padding: usize) -> Op {
         kernel: Size2::Square(kernel),
         stride: Size2::Square(1),
         padding: Size2::Square(padding),
+        dilation: Size2::Square(1),
+        groups: 1,
         bias: true,
     }
 }
