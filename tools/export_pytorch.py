@@ -12,7 +12,8 @@ Hardswish, PReLU, Identity, Dropout (also 1d, 2d and AlphaDropout: the identity 
 BatchNorm1d, BatchNorm2d, LayerNorm and GroupNorm, and residual sums: an nn.Sequential (nested
 groups, torchvision's ResNet BasicBlock and Bottleneck, and `Residual` below allowed) is read
 module by module; any other model is read from its forward by torch.fx (`_traced_layers`:
-the same modules, their functional forms, reshapes, sums of two paths). Anything else is
+the same modules, their functional forms, reshapes, sums of two paths, concatenations of
+channels). Anything else is
 refused, naming the module or the step of forward. Tensors keep their state_dict names
 (torchvision's `features.0.weight` load unchanged); batch norm's running statistics are
 written too and are constants in curvscope (eval mode), not parameters. Every export is
@@ -409,10 +410,12 @@ def _traced_layers(model, input_shape):
     torch.fx records the forward on one batch of zeros of `input_shape` in eval mode: the
     modules of `torch.nn` it calls and the functions and tensor methods it applies, in order.
     A sum a + b of two paths from one value is a residual block (unscoped, in the group of the
-    submodule that holds both paths' modules, so its tensors keep their names); reshapes are
-    read from the shapes they produce (`x.view(x.size(0), -1)` is a flatten). A forward that
-    branches on tensor values cannot be traced, and one that computes anything else (a
-    concatenation, a product, a parameter used directly) is refused, naming the step. What
+    submodule that holds both paths' modules, so its tensors keep their names), a
+    concatenation of channels `torch.cat([a, b, …], 1)` of paths from one value a concat
+    block, grouped the same way; reshapes are read from the shapes they produce
+    (`x.view(x.size(0), -1)` is a flatten). A forward that branches on tensor values cannot be
+    traced, and one that computes anything else (a product, a parameter used directly) is
+    refused, naming the step. What
     torch.fx's graph hides, an in-place write to a value read again, `_refuse_hidden_writes`
     finds where the graph shows the write, and `_check_same_function` by its effect."""
     try:
@@ -1164,6 +1167,78 @@ class _GroupedNet(nn.Module):
         return self.fc(torch.flatten(x, 1))
 
 
+def concat_net():
+    """A small net of concatenations written as classes (on [3, 8, 8] images): kuangliu's
+    DenseNet layers (`torch.cat([out, x], 1)`), a torchvision-style dense block (each layer
+    reads the concatenation of every earlier output, and the block returns all of them), an
+    Inception module of three branches (one the identity-sized max pooling), and flat features
+    joined with `dim=-1` from a tuple."""
+    return _ConcatNet()
+
+
+class _DenseLayer(nn.Module):
+    """kuangliu's DenseNet `Bottleneck`: x ↦ cat(conv2(relu(bn2(conv1(relu(bn1(x)))))), x)."""
+
+    def __init__(self, channels, growth):
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv1 = nn.Conv2d(channels, 2 * growth, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(2 * growth)
+        self.conv2 = nn.Conv2d(2 * growth, growth, 3, padding=1, bias=False)
+
+    def forward(self, x):
+        out = self.conv1(F.relu(self.bn1(x)))
+        out = self.conv2(F.relu(self.bn2(out)))
+        return torch.cat([out, x], 1)
+
+
+class _DenseBlock(nn.ModuleDict):
+    """torchvision's `_DenseBlock`: layer i reads cat(x, out₁, …, outᵢ₋₁); the block returns
+    cat(x, out₁, …, outₙ)."""
+
+    def __init__(self, channels, growth, layers):
+        super().__init__({f"layer{i + 1}": nn.Sequential(
+            nn.BatchNorm2d(channels + i * growth), nn.ReLU(),
+            nn.Conv2d(channels + i * growth, growth, 3, padding=1, bias=False))
+            for i in range(layers)})
+
+    def forward(self, x):
+        features = [x]
+        for layer in self.values():
+            features.append(layer(torch.cat(features, 1)))
+        return torch.cat(features, 1)
+
+
+class _Inception(nn.Module):
+    def __init__(self, channels):
+        super().__init__()
+        self.b1 = nn.Sequential(nn.Conv2d(channels, 3, 1), nn.BatchNorm2d(3), nn.ReLU(True))
+        self.b2 = nn.Sequential(nn.Conv2d(channels, 2, 1), nn.ReLU(True),
+                                nn.Conv2d(2, 4, 3, padding=1))
+        self.b3 = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1), nn.Conv2d(channels, 2, 1))
+
+    def forward(self, x):
+        return torch.cat([self.b1(x), self.b2(x), self.b3(x)], 1)
+
+
+class _ConcatNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1, bias=False)
+        self.dense1 = _DenseLayer(4, 2)
+        self.dense2 = _DenseLayer(6, 2)
+        self.block = _DenseBlock(8, 2, 3)
+        self.inception = _Inception(14)
+        self.fc1 = nn.Linear(9, 4)
+        self.fc2 = nn.Linear(13, 5)
+
+    def forward(self, x):
+        x = self.dense2(self.dense1(self.conv(x)))
+        x = self.inception(F.avg_pool2d(self.block(x), 2))
+        x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        return self.fc2(torch.cat((torch.tanh(self.fc1(x)), x), dim=-1))
+
+
 class Residual(nn.Module):
     """x ↦ body(x) + shortcut(x): a residual block the exporter reads, for a net of one's own
     (torchvision's `BasicBlock` and `Bottleneck` are read as they are). `body` and `shortcut`
@@ -1469,10 +1544,32 @@ def _traced_self_check():
     assert "model.parameters() has `second.weight` it has `first.weight`" in said, said
 
     linear = lambda: nn.Linear(2, 2)  # noqa: E731
+    # Concatenations: paths in forward's order, the identity empty, one value alone nothing,
+    # a dense block's growing lists as nested blocks.
+    joined = Forward(lambda m, x: m.out(torch.concat([m.a(x), x, x], dim=-1)), a=linear(),
+                     out=nn.Linear(6, 2))
+    assert architecture(joined, (2,))["layers"] == [
+        {"type": "concat", "branches": [[{"name": "a", "type": "linear", "out": 2,
+                                          "bias": True}], [], []], "scoped": False},
+        {"name": "out", "type": "linear", "out": 2, "bias": True}]
+    alone = Forward(lambda m, x: m.fc(torch.cat([x], 1)), fc=linear())
+    assert architecture(alone, (2,))["layers"] == [
+        {"name": "fc", "type": "linear", "out": 2, "bias": True}]
+    layers = architecture(concat_net(), (3, 8, 8))["layers"]
+    assert [(layer.get("name"), layer["type"]) for layer in layers] == [
+        ("conv", "conv2d"), ("dense1", "group"), ("dense2", "group"), ("block", "group"),
+        (None, "avgpool2d"), ("inception", "group"), (None, "adaptive_avgpool2d"),
+        (None, "flatten"), (None, "concat"), ("fc2", "linear")], layers
+    block = layers[3]["layers"]
+    assert [layer["name"] for layer in block] == ["layer1", "layer2", "layer3"], block
+    assert all(b["layers"][0]["branches"][0] == [] for b in block), block
+    assert len(layers[5]["layers"][0]["branches"]) == 3, layers[5]
     double = Forward(lambda m, x: m.fc(m.fc(x)), fc=linear())
     refusals = [
-        (Forward(lambda m, x: torch.cat([m.a(x), m.b(x)], 1), a=linear(), b=linear()),
-         "`cat` (cat([a, b], 1)) cannot be expressed"),
+        (Forward(lambda m, x: torch.cat([m.a(x), m.b(x)], 0), a=linear(), b=linear()),
+         "`cat` (cat([a, b], 0)) concatenates along axis 0"),
+        (Forward(lambda m, x: m.out(torch.cat([m.a(x), m.a(x)], 1)), a=linear(),
+                 out=nn.Linear(4, 2)), "module `a` (Linear): it runs twice"),
         (Forward(lambda m, x: m.fc(F.pad(x, (1, 1))), fc=nn.Linear(4, 2)),
          "`pad` (pad(x, (1, 1))): only zeros around the channels of maps"),
         (Forward(lambda m, x: m.fc(x[:, :1].relu()), fc=nn.Linear(1, 2)),

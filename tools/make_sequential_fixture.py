@@ -3,7 +3,7 @@
 export_pytorch.py in float64 with random inputs and what PyTorch computes for it in float64 in
 eval mode: logits, mean cross-entropy, its gradient and H·v (double backward) for a fixed random
 v. Run once with torch 2.x: `python tools/make_sequential_fixture.py
-[sequential|activations|more-activations|normalization|residual|traced|grouped]` (all by default;
+[sequential|activations|more-activations|normalization|residual|traced|grouped|concat]` (all by default;
 residual needs torchvision).
 
 - sequential-pytorch: every_layer_net (every layer kind but the smooth activations below), batch
@@ -30,6 +30,9 @@ residual needs torchvision).
   inverted residual block, a ResNeXt-style grouped 3×3, a dilated one with padding='same'),
   batch norm set as in residual-pytorch, 16 standard normal float32 images [3, 12, 12] with
   labels in 0..5.
+- concat-pytorch: concat_net (concatenations: kuangliu's DenseNet layers, a torchvision-style
+  dense block, an Inception module, flat features joined), batch norm set as in
+  residual-pytorch, 16 standard normal float32 images [3, 8, 8] with labels in 0..5.
 """
 
 import os
@@ -39,7 +42,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from export_pytorch import (every_layer_net, export, grouped_net,  # noqa: E402
+from export_pytorch import (concat_net, every_layer_net, export, grouped_net,  # noqa: E402
                             more_activations_net, normalization_net, residual_net,
                             smooth_activations_net, traced_net)
 
@@ -166,9 +169,14 @@ def grouped():
     resnet_fixture(2031, grouped_net, (3, 12, 12), "grouped-pytorch")
 
 
+def concat():
+    resnet_fixture(2032, concat_net, (3, 8, 8), "concat-pytorch")
+
+
 if __name__ == "__main__":
     makers = {"sequential": sequential, "activations": activations,
               "more-activations": more_activations, "normalization": normalization,
-              "residual": residual, "traced": traced, "grouped": grouped}
+              "residual": residual, "traced": traced, "grouped": grouped,
+              "concat": concat}
     for name in sys.argv[1:] or makers:
         makers[name]()

@@ -335,6 +335,18 @@ pub enum Op {
         #[serde(default = "yes", skip_serializing_if = "is_yes")]
         scoped: bool,
     },
+    /// Paths from one value joined along the channels (the features of flat values),
+    /// x ↦ cat(branch₁(x), branch₂(x), …), an empty branch the identity: a DenseNet layer's
+    /// `torch.cat([out, x], 1)`, an Inception module's branches. Their layers are named as a
+    /// residual block's are: the block's children, or with `"scoped": false` its siblings.
+    Concat {
+        /// The paths, in the order they are joined (at least two).
+        branches: Vec<Vec<Layer>>,
+        /// Whether the branches' layers are named under the block's name (default true), as
+        /// for `residual`.
+        #[serde(default = "yes", skip_serializing_if = "is_yes")]
+        scoped: bool,
+    },
 }
 
 // `name` beside the flattened, tagged `Op`: serde cannot deny unknown fields through
@@ -440,42 +452,49 @@ pub struct Resolved {
 }
 
 impl Resolved {
-    /// A residual block's main branch and shortcut, resolved with the block's name as prefix
-    /// and its input shape; `None` for any other layer.
+    /// A block's branches, resolved with the block's name as prefix and its input shape: a
+    /// residual block's main branch and shortcut, a concatenation's paths in order; `None` for
+    /// any other layer.
     ///
     /// ```
     /// use curvscope_model::sequential::Sequential;
     /// let net: Sequential = serde_json::from_str(r#"{"input":[4],"layers":[
     ///     {"type":"residual","name":"block","layers":[{"type":"linear","out":4,"name":"fc"},
     ///      {"type":"relu"}],"shortcut":[{"type":"linear","out":4,"bias":false,"name":"proj"}]},
+    ///     {"type":"concat","branches":[[{"type":"linear","out":3,"name":"wide"}],[]],"scoped":false},
     ///     {"type":"linear","out":2,"name":"head"}]}"#)?;
     /// let layers = net.resolve().unwrap();
-    /// assert_eq!(layers.len(), 2); // the block is one layer
-    /// let (main, shortcut) = layers[0].branches().unwrap();
-    /// assert_eq!((main[0].name.as_str(), shortcut[0].name.as_str()), ("block.fc", "block.proj"));
+    /// assert_eq!(layers.len(), 3); // each block is one layer
+    /// let branches = layers[0].branches().unwrap();
+    /// assert_eq!((branches[0][0].name.as_str(), branches[1][0].name.as_str()), ("block.fc", "block.proj"));
     /// let names: Vec<String> = layers[0].params().into_iter().map(|(n, _)| n).collect();
     /// assert_eq!(names, ["block.fc.weight", "block.fc.bias", "block.proj.weight"]);
-    /// assert_eq!(net.leaves().len(), 4); // fc, relu, proj, head
-    /// assert!(layers[1].branches().is_none());
+    /// // An unscoped block's layers are its siblings; an empty branch is the identity.
+    /// let joined = layers[1].branches().unwrap();
+    /// assert_eq!((joined[0][0].name.as_str(), joined[1].len()), ("wide", 0));
+    /// assert_eq!(layers[1].output.to_string(), "[7]"); // 3 features and the block's 4
+    /// assert_eq!(net.leaves().len(), 5); // fc, relu, proj, wide, head
+    /// assert!(layers[2].branches().is_none());
     /// # Ok::<(), serde_json::Error>(())
     /// ```
-    pub fn branches(&self) -> Option<(Vec<Resolved>, Vec<Resolved>)> {
-        let Op::Residual {
-            layers,
-            shortcut,
-            scoped,
-        } = &self.op
-        else {
-            return None;
+    pub fn branches(&self) -> Option<Vec<Vec<Resolved>>> {
+        let (branches, scoped) = match &self.op {
+            Op::Residual {
+                layers,
+                shortcut,
+                scoped,
+            } => (vec![layers, shortcut], scoped),
+            Op::Concat { branches, scoped } => (branches.iter().collect(), scoped),
+            _ => return None,
         };
         let prefix = branch_prefix(&self.name, *scoped);
-        let branch = |layers: &[Layer]| {
+        let branch = |layers: &Vec<Layer>| {
             let (mut shape, mut out) = (self.input, Vec::new());
             flatten_groups(layers, &prefix, &mut shape, &mut out)
                 .expect("a resolved block's branches resolve");
             out
         };
-        Some((branch(layers), branch(shortcut)))
+        Some(branches.into_iter().map(branch).collect())
     }
 
     /// The layers that compute: this one, or a residual block's, main branch first, expanded
@@ -483,9 +502,9 @@ impl Resolved {
     pub fn leaves(&self) -> Vec<Resolved> {
         match self.branches() {
             None => vec![self.clone()],
-            Some((layers, shortcut)) => layers
+            Some(branches) => branches
                 .iter()
-                .chain(&shortcut)
+                .flatten()
                 .flat_map(Resolved::leaves)
                 .collect(),
         }
@@ -539,6 +558,7 @@ impl Op {
             Op::Groupnorm { .. } => "groupnorm",
             Op::Group { .. } => "group",
             Op::Residual { .. } => "residual",
+            Op::Concat { .. } => "concat",
         }
     }
 
@@ -726,7 +746,9 @@ impl Op {
             | Op::Softplus { .. }
             | Op::Identity
             | Op::Dropout { .. } => Ok(input),
-            Op::Group { .. } | Op::Residual { .. } => unreachable!("resolved by flatten_groups"),
+            Op::Group { .. } | Op::Residual { .. } | Op::Concat { .. } => {
+                unreachable!("resolved by flatten_groups")
+            }
         }
     }
 
@@ -1010,6 +1032,26 @@ fn branch_prefix(name: &str, scoped: bool) -> String {
     }
 }
 
+/// The shape of `outputs` joined along their channels (features), if they are all flat or all
+/// maps of one height and width (saturating, as [`Shape::len`]).
+fn joined(outputs: &[Shape]) -> Option<Shape> {
+    let sum = |channels: usize, s: &Shape| channels.saturating_add(s.channels());
+    match *outputs.first()? {
+        Shape::Flat(_) => outputs
+            .iter()
+            .all(|s| matches!(s, Shape::Flat(_)))
+            .then(|| Shape::Flat(outputs.iter().fold(0, sum))),
+        Shape::Maps { h, w, .. } => outputs
+            .iter()
+            .all(|s| matches!(*s, Shape::Maps { h: sh, w: sw, .. } if (sh, sw) == (h, w)))
+            .then(|| Shape::Maps {
+                c: outputs.iter().fold(0, sum),
+                h,
+                w,
+            }),
+    }
+}
+
 /// Appends `layers` to `out` with names prefixed by `prefix`, threading the sample shape.
 fn flatten_groups(
     layers: &[Layer],
@@ -1044,6 +1086,39 @@ fn flatten_groups(
                         "its layers output {output} but its shortcut {skipped}; the two are added"
                     )));
                 }
+                out.push(Resolved {
+                    name,
+                    op: layer.op.clone(),
+                    input: *shape,
+                    output,
+                });
+                *shape = output;
+            }
+            Op::Concat { branches, scoped } => {
+                let fault = |why: String| format!("layer {name} (concat): {why}");
+                if branches.len() < 2 {
+                    return Err(fault(format!(
+                        "`branches` holds {} path(s); a concatenation joins at least two",
+                        branches.len()
+                    )));
+                }
+                let prefix = branch_prefix(&name, *scoped);
+                let outputs = branches
+                    .iter()
+                    .map(|layers| {
+                        let mut output = *shape;
+                        flatten_groups(layers, &prefix, &mut output, &mut Vec::new())
+                            .map(|()| output)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let output = joined(&outputs).ok_or_else(|| {
+                    let shapes: Vec<String> = outputs.iter().map(Shape::to_string).collect();
+                    fault(format!(
+                        "its branches output {}; joined along the channels, they must all be \
+                         flat or all maps of one height and width",
+                        shapes.join(", ")
+                    ))
+                })?;
                 out.push(Resolved {
                     name,
                     op: layer.op.clone(),
@@ -1198,6 +1273,26 @@ mod tests {
                 "layer 0 (groupnorm): 4 groups do not divide its input's 6 channels",
             ),
             (spec("[6]", r#"{"type":"groupnorm","groups":0},{"type":"linear","out":2}"#), "`groups` is 0"),
+            (
+                spec("[2,5,5]", r#"{"type":"concat","name":"c","branches":[[]]},{"type":"flatten"}"#),
+                "layer c (concat): `branches` holds 1 path(s); a concatenation joins at least two",
+            ),
+            (
+                spec("[2,5,5]", r#"{"type":"concat","branches":[[{"type":"maxpool2d","kernel":2}],[]]},{"type":"flatten"}"#),
+                "layer 0 (concat): its branches output [2, 2, 2], [2, 5, 5]; joined along the channels, they must all be flat or all maps of one height and width",
+            ),
+            (
+                spec("[2,5,5]", r#"{"type":"concat","branches":[[{"type":"flatten"}],[]]},{"type":"flatten"}"#),
+                "its branches output [50], [2, 5, 5]",
+            ),
+            (
+                spec("[2,5,5]", r#"{"type":"concat","branches":[[{"type":"linear","out":2}],[]]},{"type":"flatten"}"#),
+                "layer 0.0 (linear): expected flat features",
+            ),
+            (
+                spec("[4]", r#"{"type":"concat","branches":[[{"type":"linear","out":2,"name":"a"}],[{"type":"linear","out":2,"name":"a"}]],"scoped":false},{"type":"linear","out":2}"#),
+                "two layers with tensors are named a",
+            ),
             (
                 spec("[6,5,5]", r#"{"type":"conv2d","out":4,"kernel":3,"groups":4},{"type":"flatten"}"#),
                 "layer 0 (conv2d): 4 groups must divide its input's 6 and its output's 4 channels",

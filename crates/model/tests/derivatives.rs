@@ -744,7 +744,7 @@ fn tiny_sequential(on_maps: &str, on_features: &str) -> ArchSpec {
 /// Each sequential layer kind on its own in a tiny net (`on_maps`, `on_features` of
 /// [`tiny_sequential`]); batch norm on maps in both of their layouts (after a convolution,
 /// channels-last pixels; after average pooling, NCHW maps) and on features.
-const SEQUENTIAL_CASES: [(&str, &str); 42] = [
+const SEQUENTIAL_CASES: [(&str, &str); 45] = [
     (
         r#",{"type":"conv2d","out":3,"kernel":[3,2],"stride":[2,1],"padding":[1,0],"bias":false}"#,
         "",
@@ -876,6 +876,27 @@ const SEQUENTIAL_CASES: [(&str, &str); 42] = [
             {"type":"conv2d","out":4,"kernel":3,"padding":1,"groups":4,"bias":false},
             {"type":"batchnorm2d"},{"type":"conv2d","out":2,"kernel":1}]}"#,
         "",
+    ),
+    // Concatenations: of a convolution's pixels, the identity and NCHW maps; two DenseNet
+    // layers in a row (each x ↦ cat(f(x), x)), the second inside a residual block's branch;
+    // of features, unscoped.
+    (
+        r#",{"type":"concat","branches":[[{"type":"conv2d","out":3,"kernel":3,"padding":1},
+            {"type":"relu"}],[],[{"type":"avgpool2d","kernel":3,"stride":1,"padding":1}]]}"#,
+        "",
+    ),
+    (
+        r#",{"type":"concat","branches":[[{"type":"batchnorm2d"},{"type":"relu"},
+            {"type":"conv2d","out":2,"kernel":1,"bias":false}],[]]},
+            {"type":"residual","layers":[{"type":"concat","branches":[[{"type":"batchnorm2d"},
+            {"type":"relu"},{"type":"conv2d","out":2,"kernel":3,"padding":1,"bias":false}],[]]},
+            {"type":"conv2d","out":4,"kernel":1}]}"#,
+        "",
+    ),
+    (
+        "",
+        r#",{"type":"linear","out":4},{"type":"concat","branches":[[],
+            [{"type":"linear","out":2,"name":"a"},{"type":"tanh"}]],"scoped":false}"#,
     ),
 ];
 

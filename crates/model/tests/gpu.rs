@@ -207,6 +207,13 @@ fn grouped_convolutions_on_gpu_match_cpu() {
     agree_on_fixture("grouped-pytorch");
 }
 
+/// Concatenations (DenseNet layers, a dense block, an Inception module, flat features) on the
+/// GPU's kernels, at the PyTorch fixture's weights and on its data.
+#[test]
+fn concatenations_on_gpu_match_cpu() {
+    agree_on_fixture("concat-pytorch");
+}
+
 /// Layer norm over a sample's 72,200 values, past the 65,535 iterations at which lavapipe stops
 /// a shader's loops: its means and variances (and their gradients) reduce along the row, which
 /// burn-cubecl's reduce kernels share among threads, so no loop runs that long.

@@ -1,7 +1,7 @@
 //! The PyTorch fixtures (tests/data/lenet-pytorch, tests/data/sequential-pytorch,
 //! tests/data/activations-pytorch, tests/data/more-activations-pytorch,
 //! tests/data/normalization-pytorch, tests/data/residual-pytorch, tests/data/traced-pytorch,
-//! tests/data/grouped-pytorch)
+//! tests/data/grouped-pytorch, tests/data/concat-pytorch)
 //! read through our loaders, and our networks' values against PyTorch's float64 ones.
 
 use std::path::{Path, PathBuf};
@@ -32,6 +32,9 @@ const TRACED: &str = "traced-pytorch";
 /// inverted residual block, a ResNeXt-style grouped 3×3, a dilated one with padding='same' (the
 /// same script).
 const GROUPED: &str = "grouped-pytorch";
+/// Concatenations in a net written as classes: kuangliu's DenseNet layers, a torchvision-style
+/// dense block, an Inception module, flat features joined (the same script).
+const CONCAT: &str = "concat-pytorch";
 /// Layer norm (over maps, over their last axis, over features, without β, without γ and β) and
 /// group norm (on maps, on features), γ and β away from 1 and 0 (the same script).
 const NORMALIZATION: &str = "normalization-pytorch";
@@ -297,6 +300,25 @@ fn grouped_and_dilated_convolutions_match_pytorch() {
         assert!(params.contains(&tensor.to_string()), "{tensor}: {params:?}");
     }
     assert_matches_pytorch(GROUPED, ckpt.meta.arch.clone(), &ckpt, 5);
+}
+
+/// Concatenations against PyTorch: paths joined along the channels in forward's order (the
+/// identity where a path is the block's input), a dense block read as nested concatenations,
+/// the tensors named as in `state_dict`.
+#[test]
+fn concatenations_match_pytorch() {
+    let ckpt = load_checkpoint(&fixture(CONCAT)).unwrap();
+    assert_eq!(ckpt.theta, expected(CONCAT, "theta").1);
+    let params = tensors(&ckpt.meta.arch);
+    for tensor in [
+        "dense1.conv2.weight[2, 4, 3, 3]",
+        "block.layer3.2.weight[2, 12, 3, 3]",
+        "inception.b3.1.weight[2, 14, 1, 1]",
+        "fc2.weight[5, 13]",
+    ] {
+        assert!(params.contains(&tensor.to_string()), "{tensor}: {params:?}");
+    }
+    assert_matches_pytorch(CONCAT, ckpt.meta.arch.clone(), &ckpt, 5);
 }
 
 /// Layer and group norm against PyTorch's float64 values: each sample's own mean and variance,

@@ -107,7 +107,7 @@ impl<B: Backend> Values<B> {
 }
 
 /// Values per sample of the largest tensor a layer of `net` forms ([`super::largest_tensor_per_sample`]):
-/// its input and output; for a window (convolution, max-pooling) the gathered
+/// its input and output (a concatenation's too); for a window (convolution, max-pooling) the gathered
 /// `[outputs, window · channels]` patches or candidates, and the input with a zero pixel for the
 /// padding (`gather_pixels` on a GPU); for average pooling ([`separable`]) the maps averaged
 /// along one axis only.
@@ -130,15 +130,30 @@ pub(super) fn largest_tensor_per_sample(net: &Sequential) -> usize {
         ) => c * (h * ow).max(oh * w),
         _ => 0,
     };
+    let leaves = layers.iter().map(|layer| {
+        values(&layer.input)
+            .max(values(&layer.output))
+            .max(within(layer))
+    });
+    let joined = blocks(&resolved(net))
+        .into_iter()
+        .filter(|block| matches!(block.op, Op::Concat { .. }))
+        .map(|block| values(&block.output));
+    leaves.chain(joined).max().unwrap_or(0)
+}
+
+/// The blocks (residual, concatenation) among `layers`, and within their branches.
+fn blocks(layers: &[Resolved]) -> Vec<Resolved> {
     layers
         .iter()
-        .map(|layer| {
-            values(&layer.input)
-                .max(values(&layer.output))
-                .max(within(layer))
+        .filter_map(|layer| Some((layer, layer.branches()?)))
+        .flat_map(|(block, branches)| {
+            let inner = branches.iter().flat_map(|branch| blocks(branch));
+            std::iter::once(block.clone())
+                .chain(inner)
+                .collect::<Vec<_>>()
         })
-        .max()
-        .unwrap_or(0)
+        .collect()
 }
 
 /// The number of parameter tensors each layer reads (the stages of [`super::Resume`]).
@@ -274,14 +289,22 @@ fn forward<B: Backend>(
             eps,
             affine,
         } => group_norm(layer.input, groups, p, x, eps, affine),
-        Op::Residual { .. } => {
-            let (layers, shortcut) = layer.branches().expect("a residual block");
-            let run = |branch: Vec<Resolved>, x, p: &mut Params<B>| {
-                branch.iter().fold(x, |x, layer| forward(net, layer, p, x))
-            };
-            // The main branch reads its tensors first, as `state_dict` lists them.
-            let y = run(layers, x.clone(), p);
-            sum(y, run(shortcut, x, p))
+        Op::Residual { .. } | Op::Concat { .. } => {
+            // Each branch reads its tensors in turn, as `state_dict` lists them (a residual
+            // block's main branch first).
+            let outputs: Vec<Values<B>> = layer
+                .branches()
+                .expect("a block")
+                .iter()
+                .map(|branch| {
+                    let x = x.clone();
+                    branch.iter().fold(x, |x, layer| forward(net, layer, p, x))
+                })
+                .collect();
+            match layer.op {
+                Op::Concat { .. } => concat(outputs),
+                _ => outputs.into_iter().reduce(sum).expect("two branches"),
+            }
         }
         Op::Group { .. } => unreachable!("groups are flattened by resolve"),
     }
@@ -301,6 +324,22 @@ fn pad_channels<B: Backend>(x: Values<B>, before: usize, after: usize) -> Values
         parts.push(zeros(after));
     }
     Values::Pixels(Tensor::cat(parts, 1), [n, h, w, c + before + after])
+}
+
+/// Values joined along their channels: features side by side, or maps as channels-last pixels
+/// (the layout a next convolution reads). `torch.cat`'s backward is a slice, both linear, so
+/// exact to any order.
+fn concat<B: Backend>(parts: Vec<Values<B>>) -> Values<B> {
+    if let Some(Values::Flat(_)) = parts.first() {
+        return Values::Flat(Tensor::cat(
+            parts.into_iter().map(Values::flat).collect(),
+            1,
+        ));
+    }
+    let (pixels, dims): (Vec<_>, Vec<_>) = parts.into_iter().map(Values::pixels).unzip();
+    let [n, h, w, _] = dims[0];
+    let c = dims.iter().map(|[.., c]| c).sum();
+    Values::Pixels(Tensor::cat(pixels, 1), [n, h, w, c])
 }
 
 /// The sum of two values of one shape: in channels-last pixels where the first is (the layout
