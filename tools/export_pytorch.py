@@ -370,10 +370,13 @@ def _evaluate(layers, prefix, tensors, x):
                 raise Unsupported(f"layer `{name}` (linear) takes flat features, not "
                                   f"{list(x.shape[1:])}: add a flatten")
             x = F.linear(x, t("weight"), t("bias"))
-        elif kind in ("maxpool2d", "avgpool2d"):
-            pool = F.max_pool2d if kind == "maxpool2d" else F.avg_pool2d
-            x = pool(x, layer["kernel"], layer.get("stride") or layer["kernel"],
-                     layer.get("padding", 0))
+        elif kind == "maxpool2d":
+            x = F.max_pool2d(x, layer["kernel"], layer.get("stride") or layer["kernel"],
+                             layer.get("padding", 0), ceil_mode=layer.get("ceil_mode", False))
+        elif kind == "avgpool2d":
+            x = F.avg_pool2d(x, layer["kernel"], layer.get("stride") or layer["kernel"],
+                             layer.get("padding", 0), ceil_mode=layer.get("ceil_mode", False),
+                             count_include_pad=layer.get("count_include_pad", True))
         elif kind == "adaptive_avgpool2d":
             x = F.adaptive_avg_pool2d(x, layer["output"])
         elif kind == "flatten":
@@ -810,18 +813,23 @@ def _function_layers(where, name, args, given):
         return [{"type": "hardtanh", "min_val": float(args["min_val"]),
                  "max_val": float(args["max_val"])}]
     if name in ("max_pool2d", "avg_pool2d"):
-        check(not args["ceil_mode"], "ceil_mode=True is not supported")
         if name == "max_pool2d":
             check(args["dilation"] in (1, (1, 1), [1, 1]), "dilation is not supported")
             check(not args["return_indices"], "return_indices=True is not supported")
         else:
-            check(args["count_include_pad"], "count_include_pad=False is not supported")
             check(args["divisor_override"] is None, "divisor_override is not supported")
         stride = args["stride"] if args["stride"] not in (None, [], ()) else args["kernel_size"]
-        return [{"type": name.replace("_", ""),
-                 "kernel": _size2(args["kernel_size"], "kernel_size", where),
-                 "stride": _size2(stride, "stride", where),
-                 "padding": _size2(args["padding"], "padding", where)}]
+        pool = {"type": name.replace("_", ""),
+                "kernel": _size2(args["kernel_size"], "kernel_size", where),
+                "stride": _size2(stride, "stride", where),
+                "padding": _size2(args["padding"], "padding", where)}
+        # Written only where they are not PyTorch's defaults, so that earlier exports read the
+        # same.
+        if args["ceil_mode"]:
+            pool["ceil_mode"] = True
+        if name == "avg_pool2d" and not args["count_include_pad"]:
+            pool["count_include_pad"] = False
+        return [pool]
     if name == "adaptive_avg_pool2d":
         size = args["output_size"]
         size = (size, size) if isinstance(size, int) else tuple(size)
@@ -1171,8 +1179,10 @@ def concat_net():
     """A small net of concatenations written as classes (on [3, 8, 8] images): kuangliu's
     DenseNet layers (`torch.cat([out, x], 1)`), a torchvision-style dense block (each layer
     reads the concatenation of every earlier output, and the block returns all of them), an
-    Inception module of three branches (one the identity-sized max pooling), and flat features
-    joined with `dim=-1` from a tuple."""
+    Inception module of three branches (one GoogLeNet's size-keeping max pooling), and flat
+    features joined with `dim=-1` from a tuple; and pooling in `ceil_mode` (8 → 5 → 3 → 2
+    pixels: last windows cut short, and 5 → 3 a window in the right padding dropped), an
+    average pooling not counting its padding."""
     return _ConcatNet()
 
 
@@ -1215,7 +1225,8 @@ class _Inception(nn.Module):
         self.b1 = nn.Sequential(nn.Conv2d(channels, 3, 1), nn.BatchNorm2d(3), nn.ReLU(True))
         self.b2 = nn.Sequential(nn.Conv2d(channels, 2, 1), nn.ReLU(True),
                                 nn.Conv2d(2, 4, 3, padding=1))
-        self.b3 = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1), nn.Conv2d(channels, 2, 1))
+        self.b3 = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1, ceil_mode=True),
+                                nn.Conv2d(channels, 2, 1))
 
     def forward(self, x):
         return torch.cat([self.b1(x), self.b2(x), self.b3(x)], 1)
@@ -1229,13 +1240,14 @@ class _ConcatNet(nn.Module):
         self.dense2 = _DenseLayer(6, 2)
         self.block = _DenseBlock(8, 2, 3)
         self.inception = _Inception(14)
-        self.fc1 = nn.Linear(9, 4)
-        self.fc2 = nn.Linear(13, 5)
+        self.fc1 = nn.Linear(36, 4)
+        self.fc2 = nn.Linear(40, 5)
 
     def forward(self, x):
         x = self.dense2(self.dense1(self.conv(x)))
-        x = self.inception(F.avg_pool2d(self.block(x), 2))
-        x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        x = F.avg_pool2d(self.block(x), 3, 2, 1, ceil_mode=True, count_include_pad=False)
+        x = F.max_pool2d(self.inception(x), 2, 2, 1, ceil_mode=True)
+        x = torch.flatten(F.avg_pool2d(x, 2, ceil_mode=True), 1)
         return self.fc2(torch.cat((torch.tanh(self.fc1(x)), x), dim=-1))
 
 
@@ -1558,8 +1570,10 @@ def _traced_self_check():
     layers = architecture(concat_net(), (3, 8, 8))["layers"]
     assert [(layer.get("name"), layer["type"]) for layer in layers] == [
         ("conv", "conv2d"), ("dense1", "group"), ("dense2", "group"), ("block", "group"),
-        (None, "avgpool2d"), ("inception", "group"), (None, "adaptive_avgpool2d"),
+        (None, "avgpool2d"), ("inception", "group"), (None, "maxpool2d"), (None, "avgpool2d"),
         (None, "flatten"), (None, "concat"), ("fc2", "linear")], layers
+    assert layers[4] == {"type": "avgpool2d", "kernel": 3, "stride": 2, "padding": 1,
+                         "ceil_mode": True, "count_include_pad": False}, layers[4]
     block = layers[3]["layers"]
     assert [layer["name"] for layer in block] == ["layer1", "layer2", "layer3"], block
     assert all(b["layers"][0]["branches"][0] == [] for b in block), block

@@ -95,6 +95,9 @@ fn yes() -> bool {
 fn is_yes(value: &bool) -> bool {
     *value
 }
+fn is_no(value: &bool) -> bool {
+    !*value
+}
 fn norm_eps() -> f64 {
     1e-5
 }
@@ -164,7 +167,7 @@ pub enum Op {
         #[serde(default = "yes")]
         bias: bool,
     },
-    /// `nn.MaxPool2d(kernel, stride = kernel, padding)`.
+    /// `nn.MaxPool2d(kernel, stride = kernel, padding, ceil_mode)`.
     Maxpool2d {
         /// Window height and width.
         kernel: Size2,
@@ -174,17 +177,28 @@ pub enum Op {
         /// Slots added on each side that are never the maximum, as PyTorch's −∞ (default 0).
         #[serde(default = "zero")]
         padding: Size2,
+        /// Whether a last window that runs past the padded input still gives an output, cut
+        /// short (default false; [`window_outputs`]).
+        #[serde(default, skip_serializing_if = "is_no")]
+        ceil_mode: bool,
     },
-    /// `nn.AvgPool2d(kernel, stride = kernel, padding)` (counting the padding, PyTorch's default).
+    /// `nn.AvgPool2d(kernel, stride = kernel, padding, ceil_mode, count_include_pad)`.
     Avgpool2d {
         /// Window height and width.
         kernel: Size2,
         /// Step between windows (default: the kernel).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         stride: Option<Size2>,
-        /// Zeros added on each side, counted in each mean (default 0).
+        /// Zeros added on each side (default 0).
         #[serde(default = "zero")]
         padding: Size2,
+        /// As for `maxpool2d` (default false).
+        #[serde(default, skip_serializing_if = "is_no")]
+        ceil_mode: bool,
+        /// Whether each mean counts the padding's zeros it covers (default true); a window cut
+        /// short by `ceil_mode` counts only what it covers either way, as PyTorch does.
+        #[serde(default = "yes", skip_serializing_if = "is_yes")]
+        count_include_pad: bool,
     },
     /// `nn.AdaptiveAvgPool2d(output)`.
     AdaptiveAvgpool2d {
@@ -600,17 +614,15 @@ impl Op {
                     ));
                 }
                 let span = dilated(*kernel, *dilation);
-                let [h, w] =
-                    window_outputs([h, w], span, *stride, *padding).map_err(|why| match is_one(
-                        dilation,
-                    ) {
-                        true => why,
-                        false => format!(
-                            "{why} (its {:?} taps {:?} apart)",
-                            kernel.hw(),
-                            dilation.hw()
-                        ),
-                    })?;
+                let outputs = window_outputs([h, w], span, *stride, *padding, false);
+                let [h, w] = outputs.map_err(|why| match is_one(dilation) {
+                    true => why,
+                    false => format!(
+                        "{why} (its {:?} taps {:?} apart)",
+                        kernel.hw(),
+                        dilation.hw()
+                    ),
+                })?;
                 Ok(Shape::Maps { c: *out, h, w })
             }
             Op::Linear { out, .. } => {
@@ -626,11 +638,14 @@ impl Op {
                 kernel,
                 stride,
                 padding,
+                ceil_mode,
             }
             | Op::Avgpool2d {
                 kernel,
                 stride,
                 padding,
+                ceil_mode,
+                ..
             } => {
                 let (c, h, w) = maps()?;
                 let stride = stride.unwrap_or(*kernel);
@@ -642,7 +657,7 @@ impl Op {
                         "padding {p:?} is more than half the kernel {k:?} (PyTorch refuses it too)"
                     ));
                 }
-                let [h, w] = window_outputs([h, w], *kernel, stride, *padding)?;
+                let [h, w] = window_outputs([h, w], *kernel, stride, *padding, *ceil_mode)?;
                 Ok(Shape::Maps { c, h, w })
             }
             Op::AdaptiveAvgpool2d { output } => {
@@ -843,13 +858,15 @@ pub(crate) fn dilated(kernel: Size2, dilation: Size2) -> Size2 {
     Size2::Pair([span(0), span(1)])
 }
 
-/// Output `[h, w]` of a window op (convolution, pooling): ⌊(n + 2p − k)/s⌋ + 1 per axis, in
-/// floor mode.
+/// Output `[h, w]` of a window op (convolution, pooling): ⌊(n + 2p − k)/s⌋ + 1 per axis, or
+/// with `ceil` (pooling's `ceil_mode`) ⌈(n + 2p − k)/s⌉ + 1 less a last window that would
+/// start in the right padding, as PyTorch counts them.
 fn window_outputs(
     input: [usize; 2],
     kernel: Size2,
     stride: Size2,
     padding: Size2,
+    ceil: bool,
 ) -> Result<[usize; 2], String> {
     let (k, s, p) = (kernel.hw(), stride.hw(), padding.hw());
     let padded = |axis: usize| input[axis].saturating_add(p[axis].saturating_mul(2));
@@ -861,7 +878,17 @@ fn window_outputs(
                 [padded(0), padded(1)]
             ));
         }
-        out[axis] = (padded(axis) - k[axis]) / s[axis] + 1;
+        let past = padded(axis) - k[axis];
+        out[axis] = match ceil {
+            false => past / s[axis] + 1,
+            true => {
+                let out = past.div_ceil(s[axis]) + 1;
+                match (out - 1) * s[axis] >= input[axis] + p[axis] {
+                    true => out - 1,
+                    false => out,
+                }
+            }
+        };
     }
     Ok(out)
 }

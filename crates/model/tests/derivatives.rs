@@ -744,7 +744,7 @@ fn tiny_sequential(on_maps: &str, on_features: &str) -> ArchSpec {
 /// Each sequential layer kind on its own in a tiny net (`on_maps`, `on_features` of
 /// [`tiny_sequential`]); batch norm on maps in both of their layouts (after a convolution,
 /// channels-last pixels; after average pooling, NCHW maps) and on features.
-const SEQUENTIAL_CASES: [(&str, &str); 45] = [
+const SEQUENTIAL_CASES: [(&str, &str); 48] = [
     (
         r#",{"type":"conv2d","out":3,"kernel":[3,2],"stride":[2,1],"padding":[1,0],"bias":false}"#,
         "",
@@ -755,6 +755,22 @@ const SEQUENTIAL_CASES: [(&str, &str); 45] = [
     ),
     (
         r#",{"type":"avgpool2d","kernel":2,"stride":1,"padding":1}"#,
+        "",
+    ),
+    // Pooling in `ceil_mode`: last windows cut short (5 → 3 along the second axis), a window
+    // that would start in the right padding dropped (5 → 3, not 4), means over what a window
+    // covers of the input alone.
+    (
+        r#",{"type":"maxpool2d","kernel":[2,3],"stride":2,"padding":1,"ceil_mode":true}"#,
+        "",
+    ),
+    (
+        r#",{"type":"avgpool2d","kernel":[3,2],"stride":2,"padding":[1,0],"ceil_mode":true}"#,
+        "",
+    ),
+    (
+        r#",{"type":"avgpool2d","kernel":[3,2],"stride":2,"padding":[1,0],"ceil_mode":true,
+            "count_include_pad":false}"#,
         "",
     ),
     (r#",{"type":"adaptive_avgpool2d","output":[3,2]}"#, ""),

@@ -33,7 +33,8 @@ const TRACED: &str = "traced-pytorch";
 /// same script).
 const GROUPED: &str = "grouped-pytorch";
 /// Concatenations in a net written as classes: kuangliu's DenseNet layers, a torchvision-style
-/// dense block, an Inception module, flat features joined (the same script).
+/// dense block, an Inception module, flat features joined; pooling in `ceil_mode`, an average
+/// not counting its padding (the same script).
 const CONCAT: &str = "concat-pytorch";
 /// Layer norm (over maps, over their last axis, over features, without β, without γ and β) and
 /// group norm (on maps, on features), γ and β away from 1 and 0 (the same script).
@@ -304,7 +305,8 @@ fn grouped_and_dilated_convolutions_match_pytorch() {
 
 /// Concatenations against PyTorch: paths joined along the channels in forward's order (the
 /// identity where a path is the block's input), a dense block read as nested concatenations,
-/// the tensors named as in `state_dict`.
+/// the tensors named as in `state_dict`; and PyTorch's count of `ceil_mode` windows and its
+/// divisors of their means.
 #[test]
 fn concatenations_match_pytorch() {
     let ckpt = load_checkpoint(&fixture(CONCAT)).unwrap();
@@ -314,7 +316,7 @@ fn concatenations_match_pytorch() {
         "dense1.conv2.weight[2, 4, 3, 3]",
         "block.layer3.2.weight[2, 12, 3, 3]",
         "inception.b3.1.weight[2, 14, 1, 1]",
-        "fc2.weight[5, 13]",
+        "fc2.weight[5, 40]",
     ] {
         assert!(params.contains(&tensor.to_string()), "{tensor}: {params:?}");
     }

@@ -232,6 +232,7 @@ fn forward<B: Backend>(
             kernel,
             stride,
             padding,
+            ..
         } => {
             let window = Window::new(kernel, stride, padding, layer.output);
             let [oh, ow] = window.output;
@@ -242,11 +243,14 @@ fn forward<B: Backend>(
             kernel,
             stride,
             padding,
+            count_include_pad,
+            ..
         } => {
             let window = Window::new(kernel, stride, padding, layer.output);
             let x = x.maps();
             let [_, _, h, w] = x.dims();
-            Values::Maps(separable(x, window.averaging(0, h), window.averaging(1, w)))
+            let along = |axis, len| window.averaging(axis, len, count_include_pad);
+            Values::Maps(separable(x, along(0, h), along(1, w)))
         }
         Op::AdaptiveAvgpool2d { output } => {
             let x = x.maps();
@@ -698,12 +702,23 @@ impl Window {
         at
     }
 
-    /// The `[len, outputs]` matrix averaging each window along `axis`, dividing by the whole
-    /// kernel, padding included (PyTorch's `count_include_pad=True`).
-    fn averaging(&self, axis: usize, len: usize) -> Averaging {
-        let weight = 1.0 / self.kernel[axis] as f64;
+    /// The `[len, outputs]` matrix averaging each window along `axis`: dividing by what the
+    /// window covers of the padded input, padding included (`count_padding`, PyTorch's
+    /// `count_include_pad=True`: the whole kernel but for a last window cut short by
+    /// `ceil_mode`), or of the input alone. PyTorch's divisor is their product over the axes.
+    fn averaging(&self, axis: usize, len: usize, count_padding: bool) -> Averaging {
         Averaging::new(len, self.output[axis], |i| {
-            (self.span(axis, i, len), weight)
+            let span = self.span(axis, i, len);
+            let covered = match count_padding {
+                true => {
+                    let start = self.start(axis, i);
+                    let end = (start + self.kernel[axis] as isize)
+                        .min((len + self.padding[axis]) as isize);
+                    (end - start) as usize
+                }
+                false => span.len(),
+            };
+            (span, 1.0 / covered as f64)
         })
     }
 }

@@ -30,6 +30,7 @@ fn maxpool2() -> Op {
         kernel: Size2::Square(2),
         stride: None,
         padding: Size2::Square(0),
+        ceil_mode: false,
     }
 }
 
@@ -74,6 +75,8 @@ impl Sequential {
             kernel: Size2::Square(1),
             stride: Some(Size2::Square(1)),
             padding: Size2::Square(0),
+            ceil_mode: false,
+            count_include_pad: true,
         }));
         Sequential {
             input: vec![3, 32, 32],
