@@ -178,7 +178,8 @@ pub enum Op {
         #[serde(default = "zero")]
         padding: Size2,
         /// Whether a last window that runs past the padded input still gives an output, cut
-        /// short (default false; [`window_outputs`]).
+        /// short, unless it would start in the right padding (default false: PyTorch's count
+        /// of windows either way).
         #[serde(default, skip_serializing_if = "is_no")]
         ceil_mode: bool,
     },
