@@ -421,6 +421,12 @@ def _traced_layers(model, input_shape):
     refused, naming the step. What
     torch.fx's graph hides, an in-place write to a value read again, `_refuse_hidden_writes`
     finds where the graph shows the write, and `_check_same_function` by its effect."""
+    if getattr(model, "transform_input", False) is True:
+        raise Unsupported("the model's transform_input=True rescales the input's channels in "
+                          "forward; set model.transform_input = False and export with "
+                          "normalize=([0.5] * 3, [0.5] * 3): the same function of the pixels "
+                          "(torchvision's transform maps ImageNet-normalised inputs to "
+                          "(x − 0.5)/0.5)")
     try:
         # Arguments after the input that have defaults (a mask=None) keep them.
         arguments = list(inspect.signature(model.forward).parameters.values())[1:]
@@ -444,6 +450,7 @@ def _traced_layers(model, input_shape):
     if _is_log_softmax(result, recorder.values):
         result = result.args[0]  # log-probabilities: cross-entropy reads them as the scores
     trace = _Trace(model, recorder.values)
+    trace.remember(graph)
     steps = trace.chain(inputs[0], result)
     modules = _modules_of(steps)
     order = [f"{m}.{p}" for m in modules for p, _ in model.get_submodule(m).named_parameters()]
@@ -559,6 +566,7 @@ _FUNCTIONS = {
 # Shape changes, read from the shapes they produce; and the identity to curvscope, which
 # computes in the precision it is asked for.
 _RESHAPES = ("flatten", "view", "reshape", "squeeze")
+_CATS = ("cat", "concat", "concatenate")
 _IDENTITIES = ("contiguous", "clone", "float", "double")
 
 
@@ -594,6 +602,7 @@ class _Trace:
         # input, through every earlier sum's walk; unremembered, that is 2^blocks steps
         # (regnet_x_400mf's 22 blocks took 98 s, a ResNet-56's 27 would take hours).
         self.inputs = {}
+        self.joined = {}  # cat_parts' answers
 
     def tensors_in(self, node):
         return [n for n in node.all_input_nodes if isinstance(self.values.get(n), torch.Tensor)]
@@ -612,13 +621,17 @@ class _Trace:
 
     def is_cat(self, node):
         """Whether `node` is a concatenation along the channels of maps (the features of flat
-        values); refused along any other axis, or of anything but tensors of forward."""
-        if node.op != "call_function" or _function_name(node) not in ("cat", "concat"):
+        values); refused along any other axis, or of anything but tensors of forward listed in
+        the call."""
+        if node.op != "call_function" or _function_name(node) not in _CATS:
             return False
         where = f"forward's `{node.name}` ({_describe(node)})"
         parts = node.args[0] if node.args else node.kwargs.get("tensors")
         dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0)
         out = self.values[node]
+        if not isinstance(parts, (list, tuple)):
+            raise Unsupported(f"{where} concatenates a sequence forward computes (a chunk or "
+                              "split); curvscope joins tensors listed in the call")
         if not isinstance(dim, int) or dim % out.dim() != 1:
             raise Unsupported(f"{where} concatenates along axis {dim}; curvscope concatenates "
                               "channels (axis 1) only")
@@ -628,17 +641,42 @@ class _Trace:
         return True
 
     def cat_parts(self, node):
-        """The values a concatenation joins, the longest run of them that an earlier
-        concatenation already joined read as that one (cat([a, b, c]) as cat([cat([a, b]), c])):
-        a DenseNet's block concatenates every earlier layer's output, which as one block of
-        branches would run each layer once per later layer."""
-        parts = list(node.args[0] if node.args else node.kwargs["tensors"])
-        earlier = [n for n in node.graph.nodes if n is not node and self.is_cat(n)]
-        for n in sorted(earlier, key=lambda n: -len(n.args[0] if n.args else n.kwargs["tensors"])):
-            joined = list(n.args[0] if n.args else n.kwargs["tensors"])
-            if 1 < len(joined) < len(parts) and parts[:len(joined)] == joined:
-                return [n, *parts[len(joined):]]
-        return parts
+        """The values a concatenation joins, each run of them that another concatenation of
+        channels joins read as that one, longest first (cat([a, b, c]) as cat([cat([a, b]), c])
+        or cat([a, cat([b, c])])): a DenseNet's block concatenates every earlier layer's output,
+        which as one block of branches would run each layer once per later layer."""
+        if node not in self.joined:
+            listed = lambda n: list(n.args[0] if n.args else n.kwargs["tensors"])  # noqa: E731
+            others = [(n, listed(n)) for n in node.graph.nodes
+                      if n is not node and self.is_channel_cat(n)]
+            parts = listed(node)
+            while runs := [(n, at, len(joined)) for n, joined in others
+                           if 1 < len(joined) < len(parts)
+                           for at in range(len(parts) - len(joined) + 1)
+                           if parts[at:at + len(joined)] == joined]:
+                n, at, length = max(runs, key=lambda run: (run[2], -run[1]))
+                parts[at:at + length] = [n]
+            self.joined[node] = parts
+        return self.joined[node]
+
+    def is_channel_cat(self, node):
+        """`is_cat` without refusing: whether `node` is a concatenation this reading accepts
+        (one elsewhere in forward, refused or not, is refused only if the output reads it)."""
+        try:
+            return self.is_cat(node)
+        except Unsupported:
+            return False
+
+    def remember(self, graph):
+        """Finds `input_of` of every node in forward's order, so that each walk back to the
+        input meets only remembered answers: found on demand from the output, the walks nest
+        one call deeper per sum or concatenation, past Python's recursion limit at about 330
+        residual blocks. A node refused here is refused again if a step reads it."""
+        for node in graph.nodes:
+            try:
+                self.input_of(node)
+            except Unsupported:
+                pass
 
     def input_of(self, node):
         """The value `node` is computed from: its one tensor input, or for a sum the value
@@ -1180,9 +1218,9 @@ def concat_net():
     DenseNet layers (`torch.cat([out, x], 1)`), a torchvision-style dense block (each layer
     reads the concatenation of every earlier output, and the block returns all of them), an
     Inception module of three branches (one GoogLeNet's size-keeping max pooling), and flat
-    features joined with `dim=-1` from a tuple; and pooling in `ceil_mode` (8 → 5 → 3 → 2
-    pixels: last windows cut short, and 5 → 3 a window in the right padding dropped), an
-    average pooling not counting its padding."""
+    features joined with `dim=-1` from a tuple; and pooling in `ceil_mode` (8 → 5 → 3 → 1
+    pixels: last windows cut short, 5 → 3 a window in the right padding dropped, 3 → 1 a
+    4×4 window over 3×3 maps), an average pooling not counting its padding."""
     return _ConcatNet()
 
 
@@ -1240,14 +1278,14 @@ class _ConcatNet(nn.Module):
         self.dense2 = _DenseLayer(6, 2)
         self.block = _DenseBlock(8, 2, 3)
         self.inception = _Inception(14)
-        self.fc1 = nn.Linear(36, 4)
-        self.fc2 = nn.Linear(40, 5)
+        self.fc1 = nn.Linear(9, 4)
+        self.fc2 = nn.Linear(13, 5)
 
     def forward(self, x):
         x = self.dense2(self.dense1(self.conv(x)))
         x = F.avg_pool2d(self.block(x), 3, 2, 1, ceil_mode=True, count_include_pad=False)
         x = F.max_pool2d(self.inception(x), 2, 2, 1, ceil_mode=True)
-        x = torch.flatten(F.avg_pool2d(x, 2, ceil_mode=True), 1)
+        x = torch.flatten(F.avg_pool2d(x, 4, 2, ceil_mode=True), 1)
         return self.fc2(torch.cat((torch.tanh(self.fc1(x)), x), dim=-1))
 
 
@@ -1529,12 +1567,14 @@ def _traced_self_check():
         {"name": "0", "type": "group", "layers": [{"type": "residual", "layers": [
             {"name": "0", "type": "linear", "out": 2, "bias": True}], "shortcut": [],
             "scoped": False}]}]
-    # 60 sums in a row, each x + f(x), read in a moment (the walk from each sum back to its
-    # input is remembered, not repeated through every earlier sum's: 2^60 steps).
+    # 600 sums in a row, each x + f(x), read in seconds (the walk from each sum back to its
+    # input is remembered, not repeated through every earlier sum's: 2^600 steps), and
+    # remembered in forward's order (found from the output, the walks nest past Python's
+    # recursion limit).
     deep = Forward(lambda m, x: functools.reduce(lambda h, f: h + f(h), m.blocks, x),
-                   blocks=nn.ModuleList(nn.Linear(2, 2) for _ in range(60)))
+                   blocks=nn.ModuleList(nn.Linear(2, 2) for _ in range(600)))
     [blocks] = architecture(deep, (2,))["layers"]
-    assert [layer["type"] for layer in blocks["layers"]] == ["residual"] * 60, blocks
+    assert [layer["type"] for layer in blocks["layers"]] == ["residual"] * 600, blocks
     # An argument with a default keeps it.
     assert architecture(_Masked(), (2,))["layers"] == [
         {"name": "fc", "type": "linear", "out": 3, "bias": True}]
@@ -1564,6 +1604,16 @@ def _traced_self_check():
         {"type": "concat", "branches": [[{"name": "a", "type": "linear", "out": 2,
                                           "bias": True}], [], []], "scoped": False},
         {"name": "out", "type": "linear", "out": 2, "bias": True}]
+    # A run of parts another concatenation joins, anywhere in the list, is read as that one:
+    # cat([b(u), x, h]) with u = cat([x, h]) as cat([b(u), u]).
+    tail = Forward(lambda m, x: m.out(torch.cat(
+        [m.b(torch.cat([x, h := m.a(x)], 1)), x, h], 1)), a=linear(),
+        b=nn.Linear(4, 2), out=nn.Linear(6, 2))
+    inner, outer, _ = architecture(tail, (2,))["layers"]
+    assert [[layer["name"] for layer in branch] for branch in inner["branches"]] == [
+        [], ["a"]], inner
+    assert [[layer["name"] for layer in branch] for branch in outer["branches"]] == [
+        ["b"], []], outer
     alone = Forward(lambda m, x: m.fc(torch.cat([x], 1)), fc=linear())
     assert architecture(alone, (2,))["layers"] == [
         {"name": "fc", "type": "linear", "out": 2, "bias": True}]
@@ -1582,6 +1632,8 @@ def _traced_self_check():
     refusals = [
         (Forward(lambda m, x: torch.cat([m.a(x), m.b(x)], 0), a=linear(), b=linear()),
          "`cat` (cat([a, b], 0)) concatenates along axis 0"),
+        (Forward(lambda m, x: m.fc(torch.cat(x.chunk(2, 1)[::-1], 1)), fc=linear()),
+         "concatenates a sequence forward computes"),
         (Forward(lambda m, x: m.out(torch.cat([m.a(x), m.a(x)], 1)), a=linear(),
                  out=nn.Linear(4, 2)), "module `a` (Linear): it runs twice"),
         (Forward(lambda m, x: m.fc(F.pad(x, (1, 1))), fc=nn.Linear(4, 2)),

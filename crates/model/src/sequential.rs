@@ -860,8 +860,9 @@ pub(crate) fn dilated(kernel: Size2, dilation: Size2) -> Size2 {
 }
 
 /// Output `[h, w]` of a window op (convolution, pooling): ⌊(n + 2p − k)/s⌋ + 1 per axis, or
-/// with `ceil` (pooling's `ceil_mode`) ⌈(n + 2p − k)/s⌉ + 1 less a last window that would
-/// start in the right padding, as PyTorch counts them.
+/// with `ceil` (pooling's `ceil_mode`) ⌈(n + 2p − k)/s⌉ + 1 (at least 1 where k exceeds n + 2p
+/// by less than s) less a last window that would start in the right padding, as PyTorch
+/// counts them.
 fn window_outputs(
     input: [usize; 2],
     kernel: Size2,
@@ -873,23 +874,22 @@ fn window_outputs(
     let padded = |axis: usize| input[axis].saturating_add(p[axis].saturating_mul(2));
     let mut out = [0; 2];
     for axis in 0..2 {
-        if padded(axis) < k[axis] {
+        // ⌈m/s⌉ = ⌊(m + s − 1)/s⌋, which also gives one window, cut short, where the kernel
+        // passes the padded input by less than a stride (PyTorch's count in ceil mode).
+        let reach = match ceil {
+            true => padded(axis).saturating_add(s[axis] - 1),
+            false => padded(axis),
+        };
+        if reach < k[axis] {
             return Err(format!(
                 "the kernel {k:?} is larger than the padded input {:?}",
                 [padded(0), padded(1)]
             ));
         }
-        let past = padded(axis) - k[axis];
-        out[axis] = match ceil {
-            false => past / s[axis] + 1,
-            true => {
-                let out = past.div_ceil(s[axis]) + 1;
-                match (out - 1) * s[axis] >= input[axis] + p[axis] {
-                    true => out - 1,
-                    false => out,
-                }
-            }
-        };
+        out[axis] = (reach - k[axis]) / s[axis] + 1;
+        if ceil && (out[axis] - 1).saturating_mul(s[axis]) >= input[axis] + p[axis] {
+            out[axis] -= 1;
+        }
     }
     Ok(out)
 }
