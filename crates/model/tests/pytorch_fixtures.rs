@@ -99,6 +99,18 @@ fn tensors(arch: &ArchSpec) -> Vec<String> {
     params.map(|(n, s)| format!("{n}{s:?}")).collect()
 }
 
+/// Fixture `name`'s checkpoint, its θ checked to be PyTorch's `state_dict` exactly and its
+/// tensors to include `named` (`name[shape]`).
+fn fixture_with_tensors(name: &str, named: &[&str]) -> Checkpoint {
+    let ckpt = load_checkpoint(&fixture(name)).unwrap();
+    assert_eq!(ckpt.theta, expected(name, "theta").1);
+    let params = tensors(&ckpt.meta.arch);
+    for tensor in named {
+        assert!(params.contains(&tensor.to_string()), "{tensor}: {params:?}");
+    }
+    ckpt
+}
+
 /// Logits, loss, gradient and exact H·v of `arch` (f64) against PyTorch's float64 values in
 /// fixture `name`, on its weights and data.
 fn assert_matches_pytorch(name: &str, arch: ArchSpec, ckpt: &Checkpoint, classes: usize) {
@@ -289,17 +301,15 @@ fn a_traced_forward_matches_pytorch() {
 /// grouped weight is `[out, in/groups, kh, kw]` as in `state_dict`.
 #[test]
 fn grouped_and_dilated_convolutions_match_pytorch() {
-    let ckpt = load_checkpoint(&fixture(GROUPED)).unwrap();
-    assert_eq!(ckpt.theta, expected(GROUPED, "theta").1);
-    let params = tensors(&ckpt.meta.arch);
-    for tensor in [
-        "block.conv.3.weight[16, 1, 3, 3]",
-        "grouped.weight[12, 2, 3, 3]",
-        "dilated.weight[12, 4, 3, 3]",
-        "wide.weight[6, 6, 2, 3]",
-    ] {
-        assert!(params.contains(&tensor.to_string()), "{tensor}: {params:?}");
-    }
+    let ckpt = fixture_with_tensors(
+        GROUPED,
+        &[
+            "block.conv.3.weight[16, 1, 3, 3]",
+            "grouped.weight[12, 2, 3, 3]",
+            "dilated.weight[12, 4, 3, 3]",
+            "wide.weight[6, 6, 2, 3]",
+        ],
+    );
     assert_matches_pytorch(GROUPED, ckpt.meta.arch.clone(), &ckpt, 5);
 }
 
@@ -309,17 +319,15 @@ fn grouped_and_dilated_convolutions_match_pytorch() {
 /// divisors of their means.
 #[test]
 fn concatenations_match_pytorch() {
-    let ckpt = load_checkpoint(&fixture(CONCAT)).unwrap();
-    assert_eq!(ckpt.theta, expected(CONCAT, "theta").1);
-    let params = tensors(&ckpt.meta.arch);
-    for tensor in [
-        "dense1.conv2.weight[2, 4, 3, 3]",
-        "block.layer3.2.weight[2, 12, 3, 3]",
-        "inception.b3.1.weight[2, 14, 1, 1]",
-        "fc2.weight[5, 13]",
-    ] {
-        assert!(params.contains(&tensor.to_string()), "{tensor}: {params:?}");
-    }
+    let ckpt = fixture_with_tensors(
+        CONCAT,
+        &[
+            "dense1.conv2.weight[2, 4, 3, 3]",
+            "block.layer3.2.weight[2, 12, 3, 3]",
+            "inception.b3.1.weight[2, 14, 1, 1]",
+            "fc2.weight[5, 13]",
+        ],
+    );
     assert_matches_pytorch(CONCAT, ckpt.meta.arch.clone(), &ckpt, 5);
 }
 
@@ -327,18 +335,17 @@ fn concatenations_match_pytorch() {
 /// differentiated through to second order; γ and β named and laid out as in `state_dict`.
 #[test]
 fn layer_and_group_norm_match_pytorch() {
-    let ckpt = load_checkpoint(&fixture(NORMALIZATION)).unwrap();
-    assert_eq!(ckpt.theta, expected(NORMALIZATION, "theta").1);
+    let ckpt = fixture_with_tensors(
+        NORMALIZATION,
+        &[
+            "1.weight[4]",
+            "3.weight[4, 5, 5]",
+            "3.bias[4, 5, 5]",
+            "5.weight[4]",
+            "12.bias[6]",
+        ],
+    );
     let params = tensors(&ckpt.meta.arch);
-    for tensor in [
-        "1.weight[4]",
-        "3.weight[4, 5, 5]",
-        "3.bias[4, 5, 5]",
-        "5.weight[4]",
-        "12.bias[6]",
-    ] {
-        assert!(params.contains(&tensor.to_string()), "{tensor}: {params:?}");
-    }
     assert!(!params
         .iter()
         .any(|p| p.starts_with("5.bias") || p.starts_with("15.")));
