@@ -626,7 +626,7 @@ class _Trace:
         if node.op != "call_function" or _function_name(node) not in _CATS:
             return False
         where = f"forward's `{node.name}` ({_describe(node)})"
-        parts = node.args[0] if node.args else node.kwargs.get("tensors")
+        parts = _cat_listed(node)
         dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0)
         out = self.values[node]
         if not isinstance(parts, (list, tuple)):
@@ -646,10 +646,9 @@ class _Trace:
         or cat([a, cat([b, c])])): a DenseNet's block concatenates every earlier layer's output,
         which as one block of branches would run each layer once per later layer."""
         if node not in self.joined:
-            listed = lambda n: list(n.args[0] if n.args else n.kwargs["tensors"])  # noqa: E731
-            others = [(n, listed(n)) for n in node.graph.nodes
+            others = [(n, list(_cat_listed(n))) for n in node.graph.nodes
                       if n is not node and self.is_channel_cat(n)]
-            parts = listed(node)
+            parts = list(_cat_listed(node))
             while runs := [(n, at, len(joined)) for n, joined in others
                            if 1 < len(joined) < len(parts)
                            for at in range(len(parts) - len(joined) + 1)
@@ -768,9 +767,7 @@ class _Trace:
         branches = [self.chain(start, a), self.chain(start, b)]
         rank = {name: i for i, (name, _) in enumerate(self.model.named_modules())}
         first = [rank[_modules_of(b)[0]] if _modules_of(b) else len(rank) for b in branches]
-        steps = branches[0] + branches[1]
-        inner = [s["group"] for s in steps if s["stateful"]]
-        group = os.path.commonprefix(inner) if inner else owner
+        group = _block_group(branches, owner)
         layers, shortcut = (_nest(branch, group) for branch in branches)
         if not layers or (shortcut and first[1] < first[0]):
             layers, shortcut, branches = shortcut, layers, branches[::-1]
@@ -778,8 +775,7 @@ class _Trace:
             raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) adds a value to "
                               "itself")
         block = {"type": "residual", "layers": layers, "shortcut": shortcut, "scoped": False}
-        return {"layers": [block], "group": group, "name": None, "stateful": bool(inner),
-                "modules": _modules_of(branches[0] + branches[1])}
+        return _block_step(block, group, branches)
 
     def concat(self, node, owner):
         """The block joining the channels of paths from one value, grouped and named as a
@@ -791,13 +787,10 @@ class _Trace:
                     "modules": []}
         start = functools.reduce(self.fork, parts)
         branches = [self.chain(start, part) for part in parts]
-        steps = [step for branch in branches for step in branch]
-        inner = [s["group"] for s in steps if s["stateful"]]
-        group = os.path.commonprefix(inner) if inner else owner
+        group = _block_group(branches, owner)
         block = {"type": "concat", "branches": [_nest(branch, group) for branch in branches],
                  "scoped": False}
-        return {"layers": [block], "group": group, "name": None, "stateful": bool(inner),
-                "modules": _modules_of(steps)}
+        return _block_step(block, group, branches)
 
     def function_layers(self, node, x):
         """The layers of a function or tensor method applied to `x` (none for the identity)."""
@@ -816,6 +809,26 @@ class _Trace:
             raise Unsupported(f"{where}: reshapes a sample from {list(given.shape[1:])} to "
                               f"{list(out.shape[1:])}; curvscope can only flatten one")
         return _function_layers(where, name, _bind(where, name, node, self.values), given)
+
+
+def _cat_listed(node):
+    """The tensors a concatenation's call lists (its first argument, or `tensors=`)."""
+    return node.args[0] if node.args else node.kwargs.get("tensors")
+
+
+def _block_group(branches, owner):
+    """The module path a block of `branches` (lists of steps) belongs under: the deepest
+    submodule holding all its modules with tensors, or `owner`, whose forward runs it, where it
+    has none."""
+    inner = [step["group"] for branch in branches for step in branch if step["stateful"]]
+    return os.path.commonprefix(inner) if inner else owner
+
+
+def _block_step(block, group, branches):
+    """The step that is the residual or concat `block` of `branches` in `group`."""
+    steps = [step for branch in branches for step in branch]
+    return {"layers": [block], "group": group, "name": None,
+            "stateful": any(step["stateful"] for step in steps), "modules": _modules_of(steps)}
 
 
 def _bind(where, name, node, values):

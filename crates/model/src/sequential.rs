@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::distinct_keys::DistinctKeys;
+use crate::MAX_DIM;
 use serde::{Deserialize, Deserializer, Serialize};
 
 mod presets;
@@ -493,16 +494,8 @@ impl Resolved {
     /// # Ok::<(), serde_json::Error>(())
     /// ```
     pub fn branches(&self) -> Option<Vec<Vec<Resolved>>> {
-        let (branches, scoped) = match &self.op {
-            Op::Residual {
-                layers,
-                shortcut,
-                scoped,
-            } => (vec![layers, shortcut], scoped),
-            Op::Concat { branches, scoped } => (branches.iter().collect(), scoped),
-            _ => return None,
-        };
-        let prefix = branch_prefix(&self.name, *scoped);
+        let (branches, scoped) = self.op.block()?;
+        let prefix = branch_prefix(&self.name, scoped);
         let branch = |layers: &Vec<Layer>| {
             let (mut shape, mut out) = (self.input, Vec::new());
             flatten_groups(layers, &prefix, &mut shape, &mut out)
@@ -541,6 +534,20 @@ impl Resolved {
 }
 
 impl Op {
+    /// A block's branches as written and whether they are scoped: a residual block's main
+    /// branch and shortcut, a concatenation's paths; `None` for any other layer.
+    fn block(&self) -> Option<(Vec<&Vec<Layer>>, bool)> {
+        match self {
+            Op::Residual {
+                layers,
+                shortcut,
+                scoped,
+            } => Some((vec![layers, shortcut], *scoped)),
+            Op::Concat { branches, scoped } => Some((branches.iter().collect(), *scoped)),
+            _ => None,
+        }
+    }
+
     /// The `type` as written in JSON.
     fn kind(&self) -> &'static str {
         match self {
@@ -886,6 +893,16 @@ fn window_outputs(
                 [padded(0), padded(1)]
             ));
         }
+        // Bounded as θ's length is: a window's geometry is then exact in the signed
+        // arithmetic of its padding, where a JSON file's 2^64 − 1 wrapped and panicked.
+        if [k[axis], s[axis], p[axis]]
+            .iter()
+            .any(|&size| size > MAX_DIM)
+        {
+            return Err(format!(
+                "a window's sizes are at most 2^31, not kernel {k:?}, stride {s:?}, padding {p:?}"
+            ));
+        }
         out[axis] = (reach - k[axis]) / s[axis] + 1;
         if ceil && (out[axis] - 1).saturating_mul(s[axis]) >= input[axis] + p[axis] {
             out[axis] -= 1;
@@ -1094,62 +1111,58 @@ fn flatten_groups(
         );
         match &layer.op {
             Op::Group { layers } => flatten_groups(layers, &format!("{name}."), shape, out)?,
-            Op::Residual {
-                layers,
-                shortcut,
-                scoped,
-            } => {
-                let fault = |why: String| format!("layer {name} (residual): {why}");
-                if layers.is_empty() {
-                    return Err(fault("`layers` is empty".into()));
-                }
-                let prefix = branch_prefix(&name, *scoped);
-                let branch = |layers: &[Layer]| {
-                    let mut output = *shape;
-                    flatten_groups(layers, &prefix, &mut output, &mut Vec::new()).map(|()| output)
+            op @ (Op::Residual { .. } | Op::Concat { .. }) => {
+                let fault = |why: String| format!("layer {name} ({}): {why}", op.kind());
+                let (branches, scoped) = op.block().expect("a block");
+                let prefix = branch_prefix(&name, scoped);
+                let outputs = |branches: &[&Vec<Layer>]| {
+                    branches
+                        .iter()
+                        .map(|layers| {
+                            let mut output = *shape;
+                            flatten_groups(layers, &prefix, &mut output, &mut Vec::new())
+                                .map(|()| output)
+                        })
+                        .collect::<Result<Vec<_>, _>>()
                 };
-                let (output, skipped) = (branch(layers)?, branch(shortcut)?);
-                if output != skipped {
-                    return Err(fault(format!(
-                        "its layers output {output} but its shortcut {skipped}; the two are added"
-                    )));
-                }
+                let output = match op {
+                    Op::Residual { .. } => {
+                        if branches[0].is_empty() {
+                            return Err(fault("`layers` is empty".into()));
+                        }
+                        let [output, skipped] = outputs(&branches)?[..] else {
+                            unreachable!("a residual block's two branches")
+                        };
+                        if output != skipped {
+                            return Err(fault(format!(
+                                "its layers output {output} but its shortcut {skipped}; the two \
+                                 are added"
+                            )));
+                        }
+                        output
+                    }
+                    _ => {
+                        if branches.len() < 2 {
+                            return Err(fault(format!(
+                                "`branches` holds {} path(s); a concatenation joins at least two",
+                                branches.len()
+                            )));
+                        }
+                        let outputs = outputs(&branches)?;
+                        joined(&outputs).ok_or_else(|| {
+                            let shapes: Vec<String> =
+                                outputs.iter().map(Shape::to_string).collect();
+                            fault(format!(
+                                "its branches output {}; joined along the channels, they must \
+                                 all be flat or all maps of one height and width",
+                                shapes.join(", ")
+                            ))
+                        })?
+                    }
+                };
                 out.push(Resolved {
                     name,
-                    op: layer.op.clone(),
-                    input: *shape,
-                    output,
-                });
-                *shape = output;
-            }
-            Op::Concat { branches, scoped } => {
-                let fault = |why: String| format!("layer {name} (concat): {why}");
-                if branches.len() < 2 {
-                    return Err(fault(format!(
-                        "`branches` holds {} path(s); a concatenation joins at least two",
-                        branches.len()
-                    )));
-                }
-                let prefix = branch_prefix(&name, *scoped);
-                let outputs = branches
-                    .iter()
-                    .map(|layers| {
-                        let mut output = *shape;
-                        flatten_groups(layers, &prefix, &mut output, &mut Vec::new())
-                            .map(|()| output)
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                let output = joined(&outputs).ok_or_else(|| {
-                    let shapes: Vec<String> = outputs.iter().map(Shape::to_string).collect();
-                    fault(format!(
-                        "its branches output {}; joined along the channels, they must all be \
-                         flat or all maps of one height and width",
-                        shapes.join(", ")
-                    ))
-                })?;
-                out.push(Resolved {
-                    name,
-                    op: layer.op.clone(),
+                    op: op.clone(),
                     input: *shape,
                     output,
                 });
@@ -1338,6 +1351,14 @@ mod tests {
             (
                 spec("[1,5,5]", r#"{"type":"conv2d","out":2,"kernel":3,"dilation":18446744073709551615},{"type":"flatten"}"#),
                 "the kernel [18446744073709551615, 18446744073709551615] is larger",
+            ),
+            (
+                spec("[1,4,4]", r#"{"type":"avgpool2d","kernel":18446744073709551615,"padding":9223372036854775807,"ceil_mode":true},{"type":"flatten"}"#),
+                "layer 0 (avgpool2d): a window's sizes are at most 2^31, not kernel [18446744073709551615, 18446744073709551615]",
+            ),
+            (
+                spec("[1,4,4]", r#"{"type":"conv2d","out":1,"kernel":1,"padding":2147483649},{"type":"flatten"}"#),
+                "padding [2147483649, 2147483649]",
             ),
             (
                 spec("[4]", r#"{"type":"hardtanh","min_val":1,"max_val":1},{"type":"linear","out":2}"#),
