@@ -12,8 +12,8 @@ Hardswish, PReLU, Identity, Dropout (also 1d, 2d and AlphaDropout: the identity 
 BatchNorm1d, BatchNorm2d, LayerNorm and GroupNorm, and residual sums: an nn.Sequential (nested
 groups, torchvision's ResNet BasicBlock and Bottleneck, and `Residual` below allowed) is read
 module by module; any other model is read from its forward by torch.fx (`_traced_layers`:
-the same modules, their functional forms, reshapes, sums of two paths, concatenations of
-channels). Anything else is
+the same modules, their functional forms, reshapes, sums and products of two paths,
+concatenations of channels). Anything else is
 refused, naming the module or the step of forward. Tensors keep their state_dict names
 (torchvision's `features.0.weight` load unchanged); batch norm's running statistics are
 written too and are constants in curvscope (eval mode), not parameters. Every export is
@@ -27,6 +27,7 @@ is refused.
 
 import copy
 import functools
+import importlib
 import inspect
 import json
 import math
@@ -357,10 +358,10 @@ def _evaluate(layers, prefix, tensors, x):
             inner = f"{name}." if layer.get("scoped", True) else prefix
             x = (_evaluate(layer["layers"], inner, tensors, x)
                  + _evaluate(layer.get("shortcut", []), inner, tensors, x))
-        elif kind == "concat":
+        elif kind in ("concat", "product"):
             inner = f"{name}." if layer.get("scoped", True) else prefix
-            x = torch.cat([_evaluate(branch, inner, tensors, x) for branch in layer["branches"]],
-                          1)
+            paths = [_evaluate(branch, inner, tensors, x) for branch in layer["branches"]]
+            x = torch.cat(paths, 1) if kind == "concat" else functools.reduce(torch.mul, paths)
         elif kind == "conv2d":
             x = F.conv2d(x, t("weight"), t("bias"), layer.get("stride", 1),
                          layer.get("padding", 0), layer.get("dilation", 1),
@@ -415,10 +416,11 @@ def _traced_layers(model, input_shape):
     A sum a + b of two paths from one value is a residual block (unscoped, in the group of the
     submodule that holds both paths' modules, so its tensors keep their names), a
     concatenation of channels `torch.cat([a, b, …], 1)` of paths from one value a concat
-    block, grouped the same way; reshapes are read from the shapes they produce
+    block and a product a * b of two (squeeze-and-excitation's scale * x) a product block,
+    grouped the same way; reshapes are read from the shapes they produce
     (`x.view(x.size(0), -1)` is a flatten). A forward that branches on tensor values cannot be
-    traced, and one that computes anything else (a product, a parameter used directly) is
-    refused, naming the step. What
+    traced, and one that computes anything else (a product with a number, a parameter used
+    directly) is refused, naming the step. What
     torch.fx's graph hides, an in-place write to a value read again, `_refuse_hidden_writes`
     finds where the graph shows the write, and `_check_same_function` by its effect."""
     if getattr(model, "transform_input", False) is True:
@@ -562,11 +564,14 @@ _FUNCTIONS = {
     "mean": {"dim": None, "keepdim": False},
     "getitem": {"index": None},
     "pad": {"pad": None, "mode": "constant", "value": None},
+    # torchvision's StochasticDepth (EfficientNet's blocks): the identity unless training.
+    "stochastic_depth": {"p": None, "mode": None, "training": True},
 }
 # Shape changes, read from the shapes they produce; and the identity to curvscope, which
 # computes in the precision it is asked for.
 _RESHAPES = ("flatten", "view", "reshape", "squeeze")
 _CATS = ("cat", "concat", "concatenate")
+_PRODUCTS = ("mul", "multiply")
 _IDENTITIES = ("contiguous", "clone", "float", "double")
 
 
@@ -578,11 +583,14 @@ def _function_name(node):
     else:
         source = getattr(node.target, "__module__", None) or ""
         name = getattr(node.target, "__name__", repr(node.target))
-        if not (source.startswith("torch") or source in ("_operator", "operator")):
+        if not (source.startswith("torch") or source in ("_operator", "operator")) and (
+                (source, name) != ("torchvision.ops.stochastic_depth", "stochastic_depth")):
             raise Unsupported(f"forward's `{node.name}` calls {source}.{name}, which "
                               "curvscope cannot express")
     if name in ("iadd", "add_"):
         return "add"
+    if name in ("imul", "mul_"):
+        return "mul"
     return name[:-1] if name.endswith("_") and name[:-1] in _FUNCTIONS else name
 
 
@@ -617,6 +625,21 @@ class _Trace:
         if len(self.tensors_in(node)) != 2 or len(node.args) != 2 or node.kwargs:
             raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) adds a number or a "
                               "scaled tensor: only sums a + b of two paths are expressible")
+        return True
+
+    def is_product(self, node):
+        """Whether `node` is a * b of two tensors (a product with a number is no layer)."""
+        if node.op not in ("call_function", "call_method") or _function_name(node) not in \
+                _PRODUCTS:
+            return False
+        if node.args[:1] * 2 == node.args:
+            raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) multiplies a value "
+                              "by itself")
+        if len(self.tensors_in(node)) != 2:
+            return False
+        if len(node.args) != 2 or node.kwargs:
+            raise Unsupported(f"forward's `{node.name}` ({_describe(node)}): only products "
+                              "a * b of two paths are expressible")
         return True
 
     def is_cat(self, node):
@@ -690,7 +713,7 @@ class _Trace:
             users = ", ".join(f"`{u.name}`" for u in node.users)
             raise Unsupported(f"forward reads the tensor `{node.target}` itself (in {users}): "
                               "curvscope's layers hold their own tensors; put it in a module")
-        if self.is_sum(node):
+        if self.is_sum(node) or self.is_product(node):
             return self.fork(*self.tensors_in(node))
         if self.is_cat(node):
             return functools.reduce(self.fork, self.cat_parts(node))
@@ -731,6 +754,8 @@ class _Trace:
             return self.residual(node, owner)
         if self.is_cat(node):
             return self.concat(node, owner)
+        if self.is_product(node):
+            return self.product(node, owner)
         known = (*_FUNCTIONS, *_RESHAPES, *_IDENTITIES)
         if node.op in ("call_function", "call_method") and _function_name(node) not in known:
             raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) cannot be expressed "
@@ -764,17 +789,39 @@ class _Trace:
             raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) adds values of shapes "
                               f"{list(self.values[a].shape[1:])} and "
                               f"{list(self.values[b].shape[1:])}; curvscope adds equal shapes")
-        branches = [self.chain(start, a), self.chain(start, b)]
-        rank = {name: i for i, (name, _) in enumerate(self.model.named_modules())}
-        first = [rank[_modules_of(b)[0]] if _modules_of(b) else len(rank) for b in branches]
+        branches = self.in_module_order([self.chain(start, a), self.chain(start, b)])
         group = _block_group(branches, owner)
         layers, shortcut = (_nest(branch, group) for branch in branches)
-        if not layers or (shortcut and first[1] < first[0]):
-            layers, shortcut, branches = shortcut, layers, branches[::-1]
         if not layers:
             raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) adds a value to "
                               "itself")
         block = {"type": "residual", "layers": layers, "shortcut": shortcut, "scoped": False}
+        return _block_step(block, group, branches)
+
+    def in_module_order(self, branches):
+        """`branches` (lists of steps) by their first module with tensors in
+        `model.named_modules()` (the order curvscope reads their tensors in), then those without
+        tensors, the identity last."""
+        rank = {name: i for i, (name, _) in enumerate(self.model.named_modules())}
+        return sorted(branches, key=lambda b: (rank[_modules_of(b)[0]] if _modules_of(b)
+                                               else len(rank), not b))
+
+    def product(self, node, owner):
+        """The block a * b of two paths from one value, of one shape or a [C, 1, 1] scale of
+        maps [C, H, W] (squeeze-and-excitation), grouped and named as a residual block is
+        (`residual`), its paths in module order."""
+        a, b = self.tensors_in(node)
+        shapes = sorted((tuple(self.values[v].shape[1:]) for v in (a, b)), key=math.prod)
+        if not (shapes[0] == shapes[1] or (len(shapes[1]) == 3
+                                           and shapes[0] == (shapes[1][0], 1, 1))):
+            raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) multiplies values of "
+                              f"shapes {list(shapes[0])} and {list(shapes[1])}; curvscope "
+                              "multiplies equal shapes, or maps [C, H, W] by a scale [C, 1, 1]")
+        start = self.fork(a, b)
+        branches = self.in_module_order([self.chain(start, a), self.chain(start, b)])
+        group = _block_group(branches, owner)
+        block = {"type": "product", "branches": [_nest(branch, group) for branch in branches],
+                 "scoped": False}
         return _block_step(block, group, branches)
 
     def concat(self, node, owner):
@@ -886,6 +933,9 @@ def _function_layers(where, name, args, given):
         size = (size, size) if isinstance(size, int) else tuple(size)
         check(None not in size, "an output size of None is not supported")
         return [{"type": "adaptive_avgpool2d", "output": _size2(size, "output_size", where)}]
+    if name == "stochastic_depth":
+        check(not args["training"], "training=True drops at random even in eval mode")
+        return []
     if name in _DROPOUT_FUNCTIONS:
         check(not args["training"], "training=True drops at random even in eval mode "
               "(pass training=self.training)")
@@ -1302,6 +1352,78 @@ class _ConcatNet(nn.Module):
         return self.fc2(torch.cat((torch.tanh(self.fc1(x)), x), dim=-1))
 
 
+def product_net():
+    """A small net of products written as classes (on [3, 8, 8] images), with torchvision's
+    `SqueezeExcitation` (x ↦ scale(x) * x) and `StochasticDepth`: MobileNetV3's inverted
+    residual (Hardswish, a hard-sigmoid scale), EfficientNet's MBConv (SiLU, a sigmoid scale,
+    stochastic depth before the sum), a scale read second (`x * scale`, RegNetY's order
+    written the other way), a gated linear unit on features (`a(x) * sigmoid(b(x))`, both
+    paths with tensors) and a gate `x * sigmoid(g(x))`. Needs torchvision."""
+    return _ProductNet()
+
+
+class _MobileNetV3Block(nn.Module):
+    def __init__(self, channels, expanded):
+        from torchvision.ops import SqueezeExcitation
+        super().__init__()
+        self.block = nn.Sequential(
+            nn.Conv2d(channels, expanded, 1, bias=False), nn.BatchNorm2d(expanded),
+            nn.Hardswish(),
+            nn.Conv2d(expanded, expanded, 3, padding=1, groups=expanded, bias=False),
+            nn.BatchNorm2d(expanded), nn.Hardswish(),
+            SqueezeExcitation(expanded, 3, scale_activation=nn.Hardsigmoid),
+            nn.Conv2d(expanded, channels, 1, bias=False), nn.BatchNorm2d(channels))
+
+    def forward(self, x):
+        return self.block(x) + x
+
+
+class _MBConv(nn.Module):
+    def __init__(self, channels):
+        from torchvision.ops import SqueezeExcitation, StochasticDepth
+        super().__init__()
+        self.block = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, padding=1, groups=channels, bias=False),
+            nn.BatchNorm2d(channels), nn.SiLU(),
+            SqueezeExcitation(channels, 2, activation=nn.SiLU),
+            nn.Conv2d(channels, channels, 1, bias=False), nn.BatchNorm2d(channels))
+        self.stochastic_depth = StochasticDepth(0.2, "row")
+
+    def forward(self, x):
+        result = self.stochastic_depth(self.block(x))
+        result += x
+        return result
+
+
+class _ScaleSecond(nn.Module):
+    def __init__(self, channels):
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x):
+        return x * torch.sigmoid(self.fc(self.pool(x)))
+
+
+class _ProductNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.BatchNorm2d(4),
+                                  nn.Hardswish())
+        self.mobile = _MobileNetV3Block(4, 6)
+        self.mbconv = _MBConv(4)
+        self.se = _ScaleSecond(4)
+        self.a, self.b = nn.Linear(16, 6), nn.Linear(16, 6)
+        self.g = nn.Linear(6, 6)
+        self.fc = nn.Linear(6, 5)
+
+    def forward(self, x):
+        x = self.se(self.mbconv(self.mobile(self.stem(x))))
+        x = torch.flatten(F.avg_pool2d(x, 2), 1)
+        x = self.a(x) * torch.sigmoid(self.b(x))
+        return self.fc(x * torch.sigmoid(self.g(x)))
+
+
 class Residual(nn.Module):
     """x ↦ body(x) + shortcut(x): a residual block the exporter reads, for a net of one's own
     (torchvision's `BasicBlock` and `Bottleneck` are read as they are). `body` and `shortcut`
@@ -1547,6 +1669,7 @@ def _traced_self_check():
     import tempfile
 
     from safetensors.torch import load_file
+    depth = importlib.import_module("torchvision.ops.stochastic_depth")
 
     arch = architecture(traced_net(), (3, 16, 16))
     kinds = [(layer.get("name"), layer["type"]) for layer in arch["layers"]]
@@ -1641,6 +1764,22 @@ def _traced_self_check():
     assert [layer["name"] for layer in block] == ["layer1", "layer2", "layer3"], block
     assert all(b["layers"][0]["branches"][0] == [] for b in block), block
     assert len(layers[5]["layers"][0]["branches"]) == 3, layers[5]
+    # Products: the scale first in module order, the identity last; torchvision's stochastic
+    # depth is the identity in eval mode.
+    layers = architecture(product_net(), (3, 8, 8))["layers"]
+    assert [(layer.get("name"), layer["type"]) for layer in layers] == [
+        ("stem", "group"), ("mobile", "group"), ("mbconv", "group"), ("se", "group"),
+        (None, "avgpool2d"), (None, "flatten"), (None, "product"), (None, "product"),
+        ("fc", "linear")], layers
+    [se] = layers[1]["layers"][0]["layers"][0]["layers"][6]["layers"]
+    assert se["type"] == "product" and se["branches"][1] == [], se
+    assert [layer["type"] for layer in se["branches"][0]] == [
+        "adaptive_avgpool2d", "conv2d", "relu", "conv2d", "hardsigmoid"], se
+    mbconv = layers[2]["layers"][0]["layers"][0]
+    assert mbconv["type"] == "residual" and len(mbconv["layers"]) == 6, mbconv
+    glu = layers[6]["branches"]
+    assert [[layer.get("name") for layer in branch] for branch in glu] == [
+        ["a"], ["b", None]], glu
     double = Forward(lambda m, x: m.fc(m.fc(x)), fc=linear())
     refusals = [
         (Forward(lambda m, x: torch.cat([m.a(x), m.b(x)], 0), a=linear(), b=linear()),
@@ -1685,6 +1824,13 @@ def _traced_self_check():
         (Forward(lambda m, x: m.fc(x + x.clone()), fc=linear()), "adds a value to itself"),
         (Forward(lambda m, x: m.fc(x + m.one(x)), fc=linear(), one=nn.Linear(2, 1)),
          "adds values of shapes [2] and [1]"),
+        (Forward(lambda m, x: m.fc(x * x), fc=linear()), "multiplies a value by itself"),
+        (Forward(lambda m, x: m.fc(x * m.one(x)), fc=linear(), one=nn.Linear(2, 1)),
+         "multiplies values of shapes [1] and [2]"),
+        # Called through its module, as torchvision's StochasticDepth calls it in training.
+        (Forward(lambda m, x: m.fc(depth.stochastic_depth(x, 0.5, "row", training=True)),
+                 fc=linear()), "`stochastic_depth` (stochastic_depth(x, 0.5, row)): "
+         "training=True drops at random"),
         (Forward(lambda m, x: m.fc(x.view(-1, 1, 1, 2)), fc=linear()),
          "reshapes a sample from [2] to [1, 1, 2]"),
     ]

@@ -3,8 +3,8 @@
 export_pytorch.py in float64 with random inputs and what PyTorch computes for it in float64 in
 eval mode: logits, mean cross-entropy, its gradient and H·v (double backward) for a fixed random
 v. Run once with torch 2.x: `python tools/make_sequential_fixture.py
-[sequential|activations|more-activations|normalization|residual|traced|grouped|concat]` (all by default;
-residual needs torchvision).
+[sequential|activations|more-activations|normalization|residual|traced|grouped|concat|product]`
+(all by default; residual and product need torchvision).
 
 - sequential-pytorch: every_layer_net (every layer kind but the smooth activations below), batch
   norm's running statistics and affine parameters set away from their initial values, 8 random
@@ -33,8 +33,13 @@ residual needs torchvision).
 - concat-pytorch: concat_net (concatenations: kuangliu's DenseNet layers, a torchvision-style
   dense block, an Inception module, flat features joined), batch norm set as in
   residual-pytorch, 16 standard normal float32 images [3, 8, 8] with labels in 0..5.
+- product-pytorch: product_net (products of paths: MobileNetV3's and EfficientNet's blocks with
+  torchvision's squeeze-and-excitation, a scale read second, a gated linear unit, a gate on
+  features), batch norm set as in residual-pytorch, 16 standard normal float32 images
+  [3, 8, 8] with labels in 0..5.
 """
 
+import contextlib
 import os
 import sys
 
@@ -43,15 +48,18 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 from export_pytorch import (concat_net, every_layer_net, export, grouped_net,  # noqa: E402
-                            more_activations_net, normalization_net, residual_net,
-                            smooth_activations_net, traced_net)
+                            more_activations_net, normalization_net, product_net,
+                            residual_net, smooth_activations_net, traced_net)
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "crates/model/tests/data")
 
 
 def write(model, x, y, seed, out):
     """Exports `model` (float64, eval mode) to `out` with `x`, `y` as data.npz and PyTorch's
-    values as expected.npz; returns the loss. Draws v after everything else, as it always has."""
+    values as expected.npz; returns the loss. Draws v after everything else, as it always has.
+    The gradient and H·v (double backward) run through hardsigmoid written as relu6(x + 3)/6:
+    the same function, but PyTorch's own has no double backward, and its backward is not exact
+    in float64 (below)."""
     export(model, tuple(x.shape[1:]), out, dtype=torch.float64, step=0, seed=seed,
            note="made by tools/make_sequential_fixture.py with torch " + torch.__version__)
     np.savez(os.path.join(out, "data.npz"), x=x.numpy(), y=y.numpy())
@@ -60,7 +68,15 @@ def write(model, x, y, seed, out):
     v = torch.randn(theta.numel(), dtype=torch.float64)
     logits = model(x.double())
     loss = torch.nn.functional.cross_entropy(logits, y)
-    grads = torch.autograd.grad(loss, params, create_graph=True)
+    own = torch.autograd.grad(loss, params, create_graph=True)
+    with twice_differentiable_hardsigmoid(model):
+        loss = torch.nn.functional.cross_entropy(model(x.double()), y)
+        grads = torch.autograd.grad(loss, params, create_graph=True)
+    # PyTorch's own hardsigmoid backward (2.15, CPU) scales by 1/6 rounded to float32
+    # (0.1666666716…) even in float64: its gradient is 3e-8 off, relative, where the rewritten
+    # one is exact. Elsewhere the two are one computation.
+    scale = max(g.abs().max().item() for g in grads)
+    assert all(torch.allclose(a, b, rtol=0, atol=1e-7 * scale) for a, b in zip(own, grads))
     grad = torch.cat([g.reshape(-1) for g in grads])
     hvp = torch.autograd.grad(grad @ v, params)
     hvp = torch.cat([h.reshape(-1) for h in hvp])
@@ -68,6 +84,19 @@ def write(model, x, y, seed, out):
              logits=logits.detach().numpy(), loss=loss.detach().numpy(),
              grad=grad.detach().numpy(), v=v.numpy(), hvp=hvp.numpy())
     print(f"wrote {out}: D = {theta.numel()}, loss = {loss.item():.6f}")
+
+
+@contextlib.contextmanager
+def twice_differentiable_hardsigmoid(model):
+    """Runs each `nn.Hardsigmoid` of `model` as relu6(x + 3)/6 within the block."""
+    hard = [m for m in model.modules() if isinstance(m, torch.nn.Hardsigmoid)]
+    for module in hard:
+        module.forward = lambda x: torch.nn.functional.relu6(x + 3) / 6
+    try:
+        yield
+    finally:
+        for module in hard:
+            del module.forward
 
 
 def trained_batch_norm(model):
@@ -173,10 +202,14 @@ def concat():
     resnet_fixture(2032, concat_net, (3, 8, 8), "concat-pytorch")
 
 
+def product():
+    resnet_fixture(2033, product_net, (3, 8, 8), "product-pytorch")
+
+
 if __name__ == "__main__":
     makers = {"sequential": sequential, "activations": activations,
               "more-activations": more_activations, "normalization": normalization,
               "residual": residual, "traced": traced, "grouped": grouped,
-              "concat": concat}
+              "concat": concat, "product": product}
     for name in sys.argv[1:] or makers:
         makers[name]()

@@ -363,6 +363,18 @@ pub enum Op {
         #[serde(default = "yes", skip_serializing_if = "is_yes")]
         scoped: bool,
     },
+    /// Paths from one value multiplied element-wise, x ↦ branch₁(x) ⊙ branch₂(x) ⊙ …, an empty
+    /// branch the identity and a path's `[C, 1, 1]` output repeated over the others' positions:
+    /// a squeeze-and-excitation block's `scale * x` (MobileNetV3, EfficientNet, RegNetY), a
+    /// gate `x * σ(g(x))`. Its layers are named as a residual block's are.
+    Product {
+        /// The paths, in the order their tensors are read (at least two).
+        branches: Vec<Vec<Layer>>,
+        /// Whether the branches' layers are named under the block's name (default true), as
+        /// for `residual`.
+        #[serde(default = "yes", skip_serializing_if = "is_yes")]
+        scoped: bool,
+    },
 }
 
 // `name` beside the flattened, tagged `Op`: serde cannot deny unknown fields through
@@ -469,8 +481,8 @@ pub struct Resolved {
 
 impl Resolved {
     /// A block's branches, resolved with the block's name as prefix and its input shape: a
-    /// residual block's main branch and shortcut, a concatenation's paths in order; `None` for
-    /// any other layer.
+    /// residual block's main branch and shortcut, a concatenation's or a product's paths in
+    /// order; `None` for any other layer.
     ///
     /// ```
     /// use curvscope_model::sequential::Sequential;
@@ -505,8 +517,8 @@ impl Resolved {
         Some(branches.into_iter().map(branch).collect())
     }
 
-    /// The layers that compute: this one, or a residual block's, main branch first, expanded
-    /// in turn.
+    /// The layers that compute: this one, or a block's, branch by branch (a residual block's
+    /// main branch first), expanded in turn.
     pub fn leaves(&self) -> Vec<Resolved> {
         match self.branches() {
             None => vec![self.clone()],
@@ -516,6 +528,15 @@ impl Resolved {
                 .flat_map(Resolved::leaves)
                 .collect(),
         }
+    }
+
+    /// Whether every output is piecewise affine in each single parameter of the layer (of its
+    /// branches') and in its input.
+    fn is_piecewise_linear(&self) -> bool {
+        self.op.is_piecewise_linear()
+            && self
+                .branches()
+                .is_none_or(|branches| branches.iter().flatten().all(Resolved::is_piecewise_linear))
     }
 
     /// The layer's parameters as (full name, shape), in `state_dict` order (a residual block's:
@@ -535,7 +556,7 @@ impl Resolved {
 
 impl Op {
     /// A block's branches as written and whether they are scoped: a residual block's main
-    /// branch and shortcut, a concatenation's paths; `None` for any other layer.
+    /// branch and shortcut, a concatenation's or a product's paths; `None` for any other layer.
     fn block(&self) -> Option<(Vec<&Vec<Layer>>, bool)> {
         match self {
             Op::Residual {
@@ -543,7 +564,9 @@ impl Op {
                 shortcut,
                 scoped,
             } => Some((vec![layers, shortcut], *scoped)),
-            Op::Concat { branches, scoped } => Some((branches.iter().collect(), *scoped)),
+            Op::Concat { branches, scoped } | Op::Product { branches, scoped } => {
+                Some((branches.iter().collect(), *scoped))
+            }
             _ => None,
         }
     }
@@ -581,6 +604,7 @@ impl Op {
             Op::Group { .. } => "group",
             Op::Residual { .. } => "residual",
             Op::Concat { .. } => "concat",
+            Op::Product { .. } => "product",
         }
     }
 
@@ -769,7 +793,7 @@ impl Op {
             | Op::Softplus { .. }
             | Op::Identity
             | Op::Dropout { .. } => Ok(input),
-            Op::Group { .. } | Op::Residual { .. } | Op::Concat { .. } => {
+            Op::Group { .. } | Op::Residual { .. } | Op::Concat { .. } | Op::Product { .. } => {
                 unreachable!("resolved by flatten_groups")
             }
         }
@@ -822,11 +846,13 @@ impl Op {
     }
 
     /// Whether every output is piecewise affine in each single parameter of the layer and in
-    /// its input (see [`crate::ArchSpec::is_piecewise_linear`]).
+    /// its input (see [`crate::ArchSpec::is_piecewise_linear`]); a block's branches aside. A
+    /// product of paths is not: a parameter before it reaches every factor.
     fn is_piecewise_linear(&self) -> bool {
         !matches!(
             self,
-            Op::Tanh
+            Op::Product { .. }
+                | Op::Tanh
                 | Op::Sigmoid
                 | Op::Gelu { .. }
                 | Op::Silu
@@ -1061,9 +1087,11 @@ impl Sequential {
         }
     }
 
-    /// Whether every layer is affine, ReLU-like or pooling (no tanh or sigmoid).
+    /// Whether every layer is affine, ReLU-like or pooling (no tanh or sigmoid) and no block
+    /// multiplies paths.
     pub fn is_piecewise_linear(&self) -> bool {
-        self.leaves().iter().all(|l| l.op.is_piecewise_linear())
+        let layers = self.resolve().unwrap_or_default();
+        layers.iter().all(Resolved::is_piecewise_linear)
     }
 }
 
@@ -1097,6 +1125,19 @@ fn joined(outputs: &[Shape]) -> Option<Shape> {
     }
 }
 
+/// The shape of `outputs` multiplied element-wise: their one shape, or that of maps where the
+/// others are `[C, 1, 1]` of their channels, repeated over the positions.
+fn multiplied(outputs: &[Shape]) -> Option<Shape> {
+    let full = *outputs.iter().max_by_key(|s| s.len())?;
+    outputs
+        .iter()
+        .all(|s| match (*s, full) {
+            (Shape::Maps { c, h: 1, w: 1 }, Shape::Maps { c: channels, .. }) => c == channels,
+            (s, full) => s == full,
+        })
+        .then_some(full)
+}
+
 /// Appends `layers` to `out` with names prefixed by `prefix`, threading the sample shape.
 fn flatten_groups(
     layers: &[Layer],
@@ -1111,7 +1152,7 @@ fn flatten_groups(
         );
         match &layer.op {
             Op::Group { layers } => flatten_groups(layers, &format!("{name}."), shape, out)?,
-            op @ (Op::Residual { .. } | Op::Concat { .. }) => {
+            op @ (Op::Residual { .. } | Op::Concat { .. } | Op::Product { .. }) => {
                 let fault = |why: String| format!("layer {name} ({}): {why}", op.kind());
                 let (branches, scoped) = op.block().expect("a block");
                 let prefix = branch_prefix(&name, scoped);
@@ -1142,21 +1183,32 @@ fn flatten_groups(
                         output
                     }
                     _ => {
+                        let (combine, what, rule): (fn(&[Shape]) -> Option<Shape>, _, _) = match op
+                        {
+                            Op::Concat { .. } => (
+                                joined,
+                                "a concatenation joins",
+                                "joined along the channels, they must all be flat or all \
+                                     maps of one height and width",
+                            ),
+                            _ => (
+                                multiplied,
+                                "a product multiplies",
+                                "multiplied element-wise, they must have one shape, or be \
+                                     maps and [C, 1, 1] of their channels",
+                            ),
+                        };
                         if branches.len() < 2 {
                             return Err(fault(format!(
-                                "`branches` holds {} path(s); a concatenation joins at least two",
+                                "`branches` holds {} path(s); {what} at least two",
                                 branches.len()
                             )));
                         }
                         let outputs = outputs(&branches)?;
-                        joined(&outputs).ok_or_else(|| {
+                        combine(&outputs).ok_or_else(|| {
                             let shapes: Vec<String> =
                                 outputs.iter().map(Shape::to_string).collect();
-                            fault(format!(
-                                "its branches output {}; joined along the channels, they must \
-                                 all be flat or all maps of one height and width",
-                                shapes.join(", ")
-                            ))
+                            fault(format!("its branches output {}; {rule}", shapes.join(", ")))
                         })?
                     }
                 };
@@ -1325,6 +1377,23 @@ mod tests {
             (
                 spec("[2,5,5]", r#"{"type":"concat","branches":[[{"type":"flatten"}],[]]},{"type":"flatten"}"#),
                 "its branches output [50], [2, 5, 5]",
+            ),
+            (
+                spec("[2,5,5]", r#"{"type":"product","name":"p","branches":[[]]},{"type":"flatten"}"#),
+                "layer p (product): `branches` holds 1 path(s); a product multiplies at least two",
+            ),
+            // A scale of other channels, of more than one position, or of flat features.
+            (
+                spec("[2,5,5]", r#"{"type":"product","branches":[[{"type":"adaptive_avgpool2d","output":1},{"type":"conv2d","out":3,"kernel":1}],[]]},{"type":"flatten"}"#),
+                "layer 0 (product): its branches output [3, 1, 1], [2, 5, 5]; multiplied element-wise, they must have one shape, or be maps and [C, 1, 1] of their channels",
+            ),
+            (
+                spec("[2,5,5]", r#"{"type":"product","branches":[[],[{"type":"adaptive_avgpool2d","output":[1,5]}]]},{"type":"flatten"}"#),
+                "its branches output [2, 5, 5], [2, 1, 5]",
+            ),
+            (
+                spec("[2,1,1]", r#"{"type":"product","branches":[[],[{"type":"flatten"}]]},{"type":"flatten"}"#),
+                "its branches output [2, 1, 1], [2]",
             ),
             (
                 spec("[2,5,5]", r#"{"type":"concat","branches":[[{"type":"linear","out":2}],[]]},{"type":"flatten"}"#),

@@ -744,7 +744,7 @@ fn tiny_sequential(on_maps: &str, on_features: &str) -> ArchSpec {
 /// Each sequential layer kind on its own in a tiny net (`on_maps`, `on_features` of
 /// [`tiny_sequential`]); batch norm on maps in both of their layouts (after a convolution,
 /// channels-last pixels; after average pooling, NCHW maps) and on features.
-const SEQUENTIAL_CASES: [(&str, &str); 48] = [
+const SEQUENTIAL_CASES: [(&str, &str); 51] = [
     (
         r#",{"type":"conv2d","out":3,"kernel":[3,2],"stride":[2,1],"padding":[1,0],"bias":false}"#,
         "",
@@ -914,6 +914,28 @@ const SEQUENTIAL_CASES: [(&str, &str); 48] = [
         r#",{"type":"linear","out":4},{"type":"concat","branches":[[],
             [{"type":"linear","out":2,"name":"a"},{"type":"tanh"}]],"scoped":false}"#,
     ),
+    // Products: MobileNetV3's squeeze-and-excitation (a [C, 1, 1] scale of 1×1 convolutions
+    // times the block's pixels) inside an inverted residual; a scale read first, of NCHW maps,
+    // times a convolution; a gate on features, unscoped.
+    (
+        r#",{"type":"residual","layers":[{"type":"conv2d","out":4,"kernel":1},{"type":"relu"},
+            {"type":"product","name":"se","branches":[[],[{"type":"adaptive_avgpool2d","output":1},
+            {"type":"conv2d","out":3,"kernel":1,"name":"fc1"},{"type":"relu"},
+            {"type":"conv2d","out":4,"kernel":1,"name":"fc2"},{"type":"hardsigmoid"}]]},
+            {"type":"conv2d","out":2,"kernel":1}]}"#,
+        "",
+    ),
+    (
+        r#",{"type":"avgpool2d","kernel":2,"stride":1},{"type":"product","branches":[
+            [{"type":"adaptive_avgpool2d","output":1},{"type":"conv2d","out":2,"kernel":1},
+            {"type":"sigmoid"}],[{"type":"conv2d","out":2,"kernel":3,"padding":1}]]}"#,
+        "",
+    ),
+    (
+        "",
+        r#",{"type":"linear","out":4},{"type":"product","branches":[
+            [{"type":"linear","out":4,"name":"g"},{"type":"sigmoid"}],[]],"scoped":false}"#,
+    ),
 ];
 
 /// The softplus case of [`SEQUENTIAL_CASES`]: β = 2 and a threshold of 0.1, which 5 of the 24
@@ -968,6 +990,8 @@ fn every_sequential_layer_kind_has_exact_first_and_second_derivatives() {
             "hardswish",
             "layernorm",
             "groupnorm",
+            // Not smooth, but a parameter before the block reaches both factors.
+            "product",
         ];
         let piecewise_linear = !smooth
             .iter()

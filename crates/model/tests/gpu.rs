@@ -214,6 +214,13 @@ fn concatenations_on_gpu_match_cpu() {
     agree_on_fixture("concat-pytorch");
 }
 
+/// Products (squeeze-and-excitation's `[C, 1, 1]` scales repeated over the maps, a gated
+/// linear unit) on the GPU's kernels, at the PyTorch fixture's weights and on its data.
+#[test]
+fn products_on_gpu_match_cpu() {
+    agree_on_fixture("product-pytorch");
+}
+
 /// Layer norm over a sample's 72,200 values, past the 65,535 iterations at which lavapipe stops
 /// a shader's loops: its means and variances (and their gradients) reduce along the row, which
 /// burn-cubecl's reduce kernels share among threads, so no loop runs that long.

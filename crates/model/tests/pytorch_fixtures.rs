@@ -1,7 +1,7 @@
 //! The PyTorch fixtures (tests/data/lenet-pytorch, tests/data/sequential-pytorch,
 //! tests/data/activations-pytorch, tests/data/more-activations-pytorch,
 //! tests/data/normalization-pytorch, tests/data/residual-pytorch, tests/data/traced-pytorch,
-//! tests/data/grouped-pytorch, tests/data/concat-pytorch)
+//! tests/data/grouped-pytorch, tests/data/concat-pytorch, tests/data/product-pytorch)
 //! read through our loaders, and our networks' values against PyTorch's float64 ones.
 
 use std::path::{Path, PathBuf};
@@ -36,6 +36,10 @@ const GROUPED: &str = "grouped-pytorch";
 /// dense block, an Inception module, flat features joined; pooling in `ceil_mode`, an average
 /// not counting its padding (the same script).
 const CONCAT: &str = "concat-pytorch";
+/// Products of paths in a net written as classes, with torchvision's squeeze-and-excitation:
+/// MobileNetV3's and EfficientNet's blocks (stochastic depth, the identity in eval mode), a
+/// scale read second, a gated linear unit, a gate on features (the same script).
+const PRODUCT: &str = "product-pytorch";
 /// Layer norm (over maps, over their last axis, over features, without β, without γ and β) and
 /// group norm (on maps, on features), γ and β away from 1 and 0 (the same script).
 const NORMALIZATION: &str = "normalization-pytorch";
@@ -329,6 +333,26 @@ fn concatenations_match_pytorch() {
         ],
     );
     assert_matches_pytorch(CONCAT, ckpt.meta.arch.clone(), &ckpt, 5);
+}
+
+/// Products against PyTorch: a `[C, 1, 1]` scale times the maps it was computed from
+/// (squeeze-and-excitation, in MobileNetV3's and EfficientNet's blocks), equal shapes
+/// multiplied (a gated linear unit, both paths with tensors), each path's tensors named as in
+/// `state_dict`, read in module order. PyTorch's H·v runs through hardsigmoid written as
+/// relu6(x + 3)/6: its own hardsigmoid has no double backward.
+#[test]
+fn products_match_pytorch() {
+    let ckpt = fixture_with_tensors(
+        PRODUCT,
+        &[
+            "mobile.block.6.fc1.weight[3, 6, 1, 1]",
+            "mbconv.block.3.fc2.weight[4, 2, 1, 1]",
+            "se.fc.weight[4, 4, 1, 1]",
+            "b.weight[6, 16]",
+        ],
+    );
+    assert!(!ckpt.meta.arch.is_piecewise_linear());
+    assert_matches_pytorch(PRODUCT, ckpt.meta.arch.clone(), &ckpt, 5);
 }
 
 /// Layer and group norm against PyTorch's float64 values: each sample's own mean and variance,

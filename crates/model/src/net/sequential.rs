@@ -3,7 +3,7 @@
 //! maxima located on the device, average pooling two matrix products, batch norm an affine map
 //! with constant statistics, layer and group norm each sample's own statistics, sigmoid
 //! through tanh, GELU through erf, piecewise activations by masks, a residual block its two
-//! branches summed. (burn's own pooling ops and `nn::Linear` panic under nested autodiff.)
+//! branches summed, a product its branches multiplied. (burn's own pooling ops and `nn::Linear` panic under nested autodiff.)
 
 use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
@@ -142,7 +142,7 @@ pub(super) fn largest_tensor_per_sample(net: &Sequential) -> usize {
     leaves.chain(joined).max().unwrap_or(0)
 }
 
-/// The blocks (residual, concatenation) among `layers`, and within their branches.
+/// The blocks (residual, concatenation, product) among `layers`, and within their branches.
 fn blocks(layers: &[Resolved]) -> Vec<Resolved> {
     layers
         .iter()
@@ -293,7 +293,7 @@ fn forward<B: Backend>(
             eps,
             affine,
         } => group_norm(layer.input, groups, p, x, eps, affine),
-        Op::Residual { .. } | Op::Concat { .. } => {
+        Op::Residual { .. } | Op::Concat { .. } | Op::Product { .. } => {
             // Each branch reads its tensors in turn, as `state_dict` lists them (a residual
             // block's main branch first).
             let outputs: Vec<Values<B>> = layer
@@ -307,6 +307,7 @@ fn forward<B: Backend>(
                 .collect();
             match layer.op {
                 Op::Concat { .. } => concat(outputs),
+                Op::Product { .. } => outputs.into_iter().reduce(product).expect("two branches"),
                 _ => outputs.into_iter().reduce(sum).expect("two branches"),
             }
         }
@@ -355,6 +356,28 @@ fn sum<B: Backend>(a: Values<B>, b: Values<B>) -> Values<B> {
         (Values::Pixels(a, dims), b) => Values::Pixels(a + b.pixels().0, dims),
         (a, b) => Values::Maps(a.maps() + b.maps()),
     }
+}
+
+/// The element-wise product of two values, one of `[C, 1, 1]` maps repeated over the other's
+/// positions ([`broadcast_rows`]), in channels-last pixels (the layout of a squeeze-and-excitation
+/// block's depthwise convolution and 1×1 convolutions, which a next convolution reads). Each
+/// factor's derivative is the other: exact to any order.
+fn product<B: Backend>(a: Values<B>, b: Values<B>) -> Values<B> {
+    if let Values::Flat(a) = a {
+        return Values::Flat(a * b.flat());
+    }
+    let (a, b) = (a.pixels(), b.pixels());
+    let positions = |[_, h, w, _]: [usize; 4]| h * w;
+    let ((full, dims @ [n, h, w, _]), (other, other_dims)) = match positions(a.1) >= positions(b.1)
+    {
+        true => (a, b),
+        false => (b, a),
+    };
+    let other = match other_dims == dims {
+        true => other,
+        false => broadcast_rows(other, [n, h * w]),
+    };
+    Values::Pixels(full * other, dims)
 }
 
 /// σ(x) = (1 + tanh(x/2))/2: exact to any order through tanh, and no overflow of e^{−x}.
