@@ -8,12 +8,12 @@
 
 The model is built of Conv2d, Linear, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, ReLU,
 LeakyReLU, Tanh, Sigmoid, GELU, SiLU, ELU, Softplus, Mish, Hardtanh, ReLU6, Hardsigmoid,
-Hardswish, PReLU, Identity, Dropout (also 1d, 2d and AlphaDropout: the identity in eval mode),
-BatchNorm1d, BatchNorm2d, LayerNorm and GroupNorm, and residual sums: an nn.Sequential (nested
-groups, torchvision's ResNet BasicBlock and Bottleneck, and `Residual` below allowed) is read
-module by module; any other model is read from its forward by torch.fx (`_traced_layers`:
-the same modules, their functional forms, reshapes, sums and products of two paths,
-concatenations of channels). Anything else is
+Hardswish, PReLU, Identity, ChannelShuffle, Dropout (also 1d, 2d and AlphaDropout: the identity
+in eval mode), BatchNorm1d, BatchNorm2d, LayerNorm and GroupNorm, and residual sums: an
+nn.Sequential (nested groups, torchvision's ResNet BasicBlock and Bottleneck, and `Residual`
+below allowed) is read module by module; any other model is read from its forward by torch.fx (`_traced_layers`:
+the same modules, their functional forms, reshapes, channel shuffles and splits, sums and
+products of two paths, concatenations of channels). Anything else is
 refused, naming the module or the step of forward. Tensors keep their state_dict names
 (torchvision's `features.0.weight` load unchanged); batch norm's running statistics are
 written too and are constants in curvscope (eval mode), not parameters. Every export is
@@ -157,6 +157,8 @@ def _layer(name, module, seen):
     if _is(module, nn.Flatten):
         check(module.start_dim == 1 and module.end_dim == -1, "only Flatten(1, -1) is supported")
         return {"type": "flatten"}
+    if _is(module, nn.ChannelShuffle):
+        return {"type": "channel_shuffle", "groups": module.groups}
     if _is(module, nn.PReLU):
         return {"type": "prelu", "num_parameters": module.num_parameters,
                 "init": float(module.init)}
@@ -182,7 +184,7 @@ def _layer(name, module, seen):
         f"module `{name}` ({type(module).__name__}) cannot be expressed in curvscope "
         "(supported: Sequential, Conv2d, Linear, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, "
         "Flatten, ReLU, LeakyReLU, Tanh, Sigmoid, GELU, SiLU, ELU, Softplus, Mish, Hardtanh, "
-        "ReLU6, Hardsigmoid, Hardswish, PReLU, Identity, "
+        "ReLU6, Hardsigmoid, Hardswish, PReLU, Identity, ChannelShuffle, "
         "Dropout, Dropout1d, Dropout2d, AlphaDropout, BatchNorm1d, BatchNorm2d, LayerNorm, "
         "GroupNorm)"
     )
@@ -391,6 +393,11 @@ def _evaluate(layers, prefix, tensors, x):
             x = F.group_norm(x, layer["groups"], t("weight"), t("bias"), layer.get("eps", 1e-5))
         elif kind == "prelu":
             x = F.prelu(x, t("weight"))
+        elif kind == "narrow":
+            x = x.narrow(1, layer["start"], layer["length"])
+        elif kind == "channel_shuffle":
+            g = layer["groups"]
+            x = x.unflatten(1, (g, x.shape[1] // g)).transpose(1, 2).flatten(1, 2)
         elif kind == "pad_channels":
             x = F.pad(x, (0, 0, 0, 0, layer["before"], layer["after"]))
         elif kind in _ACTIVATIONS:
@@ -417,8 +424,9 @@ def _traced_layers(model, input_shape):
     submodule that holds both paths' modules, so its tensors keep their names), a
     concatenation of channels `torch.cat([a, b, …], 1)` of paths from one value a concat
     block and a product a * b of two (squeeze-and-excitation's scale * x) a product block,
-    grouped the same way; reshapes are read from the shapes they produce
-    (`x.view(x.size(0), -1)` is a flatten). A forward that branches on tensor values cannot be
+    grouped the same way; reshapes, transposes and a split's parts are read from what they
+    do to numbered values (`rearrangement`: `x.view(x.size(0), -1)` is a flatten, ShuffleNet's
+    view–transpose–view a channel shuffle, `x.chunk(2, 1)[1]` a narrow). A forward that branches on tensor values cannot be
     traced, and one that computes anything else (a product with a number, a parameter used
     directly) is refused, naming the step. What
     torch.fx's graph hides, an in-place write to a value read again, `_refuse_hidden_writes`
@@ -518,8 +526,8 @@ def _returns_its_input(node, model):
         return True
     if node.op == "call_module":
         return isinstance(model.get_submodule(node.target), (nn.Identity, *_DROPOUTS))
-    views = (*_RESHAPES, *(name for name in _IDENTITIES if name != "clone"), "getitem",
-             *_DROPOUT_FUNCTIONS)
+    views = (*_REARRANGES, *_SPLITS, *(name for name in _IDENTITIES if name != "clone"),
+             "getitem", *_DROPOUT_FUNCTIONS)
     return node.op in ("call_function", "call_method") and _target(node) in views
 
 
@@ -564,12 +572,18 @@ _FUNCTIONS = {
     "mean": {"dim": None, "keepdim": False},
     "getitem": {"index": None},
     "pad": {"pad": None, "mode": "constant", "value": None},
+    "channel_shuffle": {"groups": None},
     # torchvision's StochasticDepth (EfficientNet's blocks): the identity unless training.
     "stochastic_depth": {"p": None, "mode": None, "training": True},
 }
 # Shape changes, read from the shapes they produce; and the identity to curvscope, which
 # computes in the precision it is asked for.
 _RESHAPES = ("flatten", "view", "reshape", "squeeze")
+# Rearrangements of a sample's values, each run of them read from what it does to numbered
+# values (`_Trace.rearrangement`): a flatten, ShuffleNet's channel shuffle, or nothing.
+_REARRANGES = (*_RESHAPES, "unflatten", "transpose", "permute", "swapaxes", "swapdims")
+# Splits of the channels, each part that forward indexes a narrow (`x1, x2 = x.chunk(2, 1)`).
+_SPLITS = ("chunk", "split", "tensor_split")
 _CATS = ("cat", "concat", "concatenate")
 _PRODUCTS = ("mul", "multiply")
 _IDENTITIES = ("contiguous", "clone", "float", "double")
@@ -717,11 +731,31 @@ class _Trace:
             return self.fork(*self.tensors_in(node))
         if self.is_cat(node):
             return functools.reduce(self.fork, self.cat_parts(node))
+        if self.is_part(node):
+            return self.input_of(node.args[0])
         inputs = self.tensors_in(node)
         if len(inputs) != 1:
             raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) takes {len(inputs)} "
                               "tensors; curvscope's layers take one")
-        return inputs[0]
+        # A run of rearrangements through values no layer holds (ShuffleNet's
+        # [N, g, C/g, H, W]) is read whole, from the last value before it.
+        return self.input_of(inputs[0]) if self.is_unheld(inputs[0]) else inputs[0]
+
+    def is_part(self, node):
+        """Whether `node` is a part of a split of a tensor (`x.chunk(2, 1)[0]`)."""
+        return (node.op == "call_function" and _function_name(node) == "getitem"
+                and isinstance(node.args[0], torch.fx.Node)
+                and node.args[0].op in ("call_function", "call_method")
+                and _function_name(node.args[0]) in _SPLITS
+                and isinstance(self.values.get(node), torch.Tensor))
+
+    def is_unheld(self, node):
+        """Whether `node` rearranges or splits values into a shape no layer holds (neither
+        [N, F] nor [N, C, H, W])."""
+        value = self.values.get(node)
+        return (node.op in ("call_function", "call_method")
+                and _function_name(node) in (*_REARRANGES, *_IDENTITIES)
+                and not (isinstance(value, torch.Tensor) and value.dim() in (2, 4)))
 
     def fork(self, a, b):
         """The latest value both `a` and `b` are computed from."""
@@ -756,7 +790,7 @@ class _Trace:
             return self.concat(node, owner)
         if self.is_product(node):
             return self.product(node, owner)
-        known = (*_FUNCTIONS, *_RESHAPES, *_IDENTITIES)
+        known = (*_FUNCTIONS, *_REARRANGES, *_IDENTITIES)
         if node.op in ("call_function", "call_method") and _function_name(node) not in known:
             raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) cannot be expressed "
                               "in curvscope")
@@ -842,20 +876,67 @@ class _Trace:
     def function_layers(self, node, x):
         """The layers of a function or tensor method applied to `x` (none for the identity)."""
         name = _function_name(node)
-        out, given = self.values[node], self.values[x]
         where = f"forward's `{node.name}` ({_describe(node)})"
+        if self.is_part(node) or name in _REARRANGES or (name in _IDENTITIES
+                                                          and node.args[:1] != (x,)):
+            return self.rearrangement(node, x, where)
         if node.args[:1] != (x,):
             raise Unsupported(f"{where}: its tensor is not its first argument")
         if name in _IDENTITIES:
             return []
-        if name in _RESHAPES:
-            if out.shape == given.shape:
-                return []
-            if given.dim() > 2 and tuple(out.shape) == (given.shape[0], given[0].numel()):
-                return [{"type": "flatten"}]
-            raise Unsupported(f"{where}: reshapes a sample from {list(given.shape[1:])} to "
-                              f"{list(out.shape[1:])}; curvscope can only flatten one")
-        return _function_layers(where, name, _bind(where, name, node, self.values), given)
+        return _function_layers(where, name, _bind(where, name, node, self.values),
+                                self.values[x])
+
+    def rearrangement(self, node, x, where):
+        """The layers that do to a sample what forward does from `x` to `node` by reshapes,
+        transposes and a split's part, found by running those steps on numbered values: none,
+        a flatten, a channel shuffle, or a narrow (a run of channels)."""
+        given, out = self.values[x], self.values[node]
+        probe = torch.arange(given.numel(), dtype=torch.float64).reshape(given.shape)
+        found = self.rerun(x, probe, node)
+        n, per_channel = given.shape[0], math.prod(given.shape[2:])
+        candidates = [([], probe), ([{"type": "flatten"}], probe.flatten(1))]
+        if given.dim() == 4:
+            c = given.shape[1]
+            candidates += [([{"type": "channel_shuffle", "groups": g}],
+                            probe.view(n, g, c // g, *given.shape[2:]).transpose(1, 2)
+                            .reshape(given.shape)) for g in range(2, c) if c % g == 0]
+        if found.dim() == given.dim() and found.shape[1] < given.shape[1]:
+            start, length = int(found.flatten()[0]) // per_channel, found.shape[1]
+            candidates.append(([{"type": "narrow", "start": start, "length": length}],
+                               probe.narrow(1, start, length)))
+        for layers, expected in candidates:
+            if found.shape == expected.shape and torch.equal(found, expected):
+                return layers
+        raise Unsupported(f"{where}: reshapes a sample from {list(given.shape[1:])} to "
+                          f"{list(out.shape[1:])} in a way curvscope cannot express (it can "
+                          "flatten one, shuffle the channels of maps, take a run of them)")
+
+    def rerun(self, x, value, node):
+        """`node`'s value with `x`'s replaced by `value`: the steps from one to the other run
+        again in forward's order, everything else read as traced."""
+        needed, stack = {node}, [node]
+        while stack:
+            for a in stack.pop().all_input_nodes:
+                if a is not x and a not in needed:
+                    needed.add(a)
+                    stack.append(a)
+        values = {x: value}
+        step = x
+        while step is not node:
+            step = step.next
+            if step not in needed or not any(a in values for a in step.all_input_nodes):
+                continue
+            args, kwargs = torch.fx.node.map_arg(
+                (step.args, step.kwargs), lambda a: values.get(a, self.values.get(a)))
+            if step.op == "call_method":
+                values[step] = getattr(args[0], step.target)(*args[1:], **kwargs)
+            elif step.op == "call_function":
+                values[step] = step.target(*args, **kwargs)
+            else:
+                raise Unsupported(f"forward's `{step.name}` ({_describe(step)}) runs a module "
+                                  "on values no layer holds")
+        return values[node]
 
 
 def _cat_listed(node):
@@ -933,6 +1014,8 @@ def _function_layers(where, name, args, given):
         size = (size, size) if isinstance(size, int) else tuple(size)
         check(None not in size, "an output size of None is not supported")
         return [{"type": "adaptive_avgpool2d", "output": _size2(size, "output_size", where)}]
+    if name == "channel_shuffle":
+        return [{"type": "channel_shuffle", "groups": int(args["groups"])}]
     if name == "stochastic_depth":
         check(not args["training"], "training=True drops at random even in eval mode")
         return []
@@ -1424,6 +1507,34 @@ class _ProductNet(nn.Module):
         return self.fc(x * torch.sigmoid(self.g(x)))
 
 
+def shuffle_net():
+    """A small net of channel splits and shuffles written as classes (on [3, 8, 8] images):
+    torchvision's ShuffleNetV2 `InvertedResidual`, strided (both branches) and not
+    (`x.chunk(2, dim=1)`: one half kept, one convolved), joined and shuffled by its
+    `channel_shuffle`; `nn.ChannelShuffle` of three groups; on features a gated linear unit
+    (`a, b = h.chunk(2, 1)`, `a * torch.sigmoid(b)`) and parts of a split by sizes joined the
+    other way round. Needs torchvision."""
+    return _ShuffleNet()
+
+
+class _ShuffleNet(nn.Module):
+    def __init__(self):
+        from torchvision.models.shufflenetv2 import InvertedResidual
+        super().__init__()
+        self.conv1 = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8),
+                                   nn.ReLU(inplace=True))
+        self.stage = nn.Sequential(InvertedResidual(8, 12, 2), InvertedResidual(12, 12, 1))
+        self.shuffle = nn.ChannelShuffle(3)
+        self.fc1 = nn.Linear(12, 8)
+        self.fc = nn.Linear(4, 5)
+
+    def forward(self, x):
+        h = self.shuffle(self.stage(self.conv1(x))).mean([2, 3])
+        a, b = self.fc1(h).chunk(2, 1)
+        head, tail = (a * torch.sigmoid(b)).split([1, 3], dim=1)
+        return self.fc(torch.cat([tail, head], 1))
+
+
 class Residual(nn.Module):
     """x ↦ body(x) + shortcut(x): a residual block the exporter reads, for a net of one's own
     (torchvision's `BasicBlock` and `Bottleneck` are read as they are). `body` and `shortcut`
@@ -1654,10 +1765,10 @@ def _self_check():
 
 
 def _assert_refused(refusals):
-    """Each (model on samples of shape [2], message) is refused with that message."""
-    for model, message in refusals:
+    """Each (model, message[, sample shape], by default [2]) is refused with that message."""
+    for model, message, *shape in refusals:
         try:
-            architecture(model, (2,))
+            architecture(model, (*shape, (2,))[0])
         except Unsupported as e:
             assert message in str(e), (message, str(e))
         else:
@@ -1780,6 +1891,23 @@ def _traced_self_check():
     glu = layers[6]["branches"]
     assert [[layer.get("name") for layer in branch] for branch in glu] == [
         ["a"], ["b", None]], glu
+    # Splits and shuffles: parts of a split are runs of channels; torchvision's channel_shuffle
+    # (view, transpose, contiguous, view) and nn.ChannelShuffle are one layer each.
+    layers = architecture(shuffle_net(), (3, 8, 8))["layers"]
+    assert [(layer.get("name"), layer["type"]) for layer in layers] == [
+        ("conv1", "group"), ("stage", "group"), ("shuffle", "channel_shuffle"),
+        (None, "adaptive_avgpool2d"), (None, "flatten"), ("fc1", "linear"), (None, "product"),
+        (None, "concat"), ("fc", "linear")], layers
+    [[first], [second, *_]] = layers[1]["layers"][1]["layers"][0]["layers"][0]["branches"]
+    assert (first, second) == ({"type": "narrow", "start": 0, "length": 6},
+                               {"type": "narrow", "start": 6, "length": 6}), layers[1]
+    assert layers[1]["layers"][0]["layers"][1] == {"type": "channel_shuffle", "groups": 2}
+    assert [branch[0] for branch in layers[7]["branches"]] == [
+        {"type": "narrow", "start": 1, "length": 3}, {"type": "narrow", "start": 0,
+                                                       "length": 1}], layers[7]
+    assert architecture(Forward(lambda m, x: m.fc(x.view(-1, 2, 1).flatten(1)),
+                                fc=linear()), (2,))["layers"] == [
+        {"name": "fc", "type": "linear", "out": 2, "bias": True}]
     double = Forward(lambda m, x: m.fc(m.fc(x)), fc=linear())
     refusals = [
         (Forward(lambda m, x: torch.cat([m.a(x), m.b(x)], 0), a=linear(), b=linear()),
@@ -1831,6 +1959,11 @@ def _traced_self_check():
         (Forward(lambda m, x: m.fc(depth.stochastic_depth(x, 0.5, "row", training=True)),
                  fc=linear()), "`stochastic_depth` (stochastic_depth(x, 0.5, row)): "
          "training=True drops at random"),
+        (Forward(lambda m, x: m.fc(x.transpose(2, 3).flatten(1)), fc=nn.Linear(4, 2)),
+         "`transpose` (transpose(x, 2, 3)): reshapes a sample from [1, 2, 2] to [1, 2, 2] in a "
+         "way curvscope cannot express", (1, 2, 2)),
+        (Forward(lambda m, x: m.fc(x.chunk(2, 2)[1].flatten(1)), fc=nn.Linear(2, 2)),
+         "reshapes a sample from [1, 2, 2] to [1, 1, 2]", (1, 2, 2)),
         (Forward(lambda m, x: m.fc(x.view(-1, 1, 1, 2)), fc=linear()),
          "reshapes a sample from [2] to [1, 1, 2]"),
     ]

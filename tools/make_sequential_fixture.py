@@ -3,8 +3,8 @@
 export_pytorch.py in float64 with random inputs and what PyTorch computes for it in float64 in
 eval mode: logits, mean cross-entropy, its gradient and H·v (double backward) for a fixed random
 v. Run once with torch 2.x: `python tools/make_sequential_fixture.py
-[sequential|activations|more-activations|normalization|residual|traced|grouped|concat|product]`
-(all by default; residual and product need torchvision).
+[sequential|activations|more-activations|normalization|residual|traced|grouped|concat|product|
+shuffle]` (all by default; residual, product and shuffle need torchvision).
 
 - sequential-pytorch: every_layer_net (every layer kind but the smooth activations below), batch
   norm's running statistics and affine parameters set away from their initial values, 8 random
@@ -37,6 +37,10 @@ v. Run once with torch 2.x: `python tools/make_sequential_fixture.py
   torchvision's squeeze-and-excitation, a scale read second, a gated linear unit, a gate on
   features), batch norm set as in residual-pytorch, 16 standard normal float32 images
   [3, 8, 8] with labels in 0..5.
+- shuffle-pytorch: shuffle_net (torchvision's ShuffleNetV2 blocks, split by `x.chunk(2, dim=1)`
+  and shuffled by its `channel_shuffle`; nn.ChannelShuffle; a gated linear unit and parts of a
+  split by sizes on features), batch norm set as in residual-pytorch, 16 standard normal float32
+  images [3, 8, 8] with labels in 0..5.
 """
 
 import contextlib
@@ -49,7 +53,7 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 from export_pytorch import (concat_net, every_layer_net, export, grouped_net,  # noqa: E402
                             more_activations_net, normalization_net, product_net,
-                            residual_net, smooth_activations_net, traced_net)
+                            residual_net, shuffle_net, smooth_activations_net, traced_net)
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "crates/model/tests/data")
 
@@ -206,10 +210,14 @@ def product():
     resnet_fixture(2033, product_net, (3, 8, 8), "product-pytorch")
 
 
+def shuffle():
+    resnet_fixture(2034, shuffle_net, (3, 8, 8), "shuffle-pytorch")
+
+
 if __name__ == "__main__":
     makers = {"sequential": sequential, "activations": activations,
               "more-activations": more_activations, "normalization": normalization,
               "residual": residual, "traced": traced, "grouped": grouped,
-              "concat": concat, "product": product}
+              "concat": concat, "product": product, "shuffle": shuffle}
     for name in sys.argv[1:] or makers:
         makers[name]()

@@ -282,6 +282,22 @@ pub enum Op {
         /// Zero channels after the input's.
         after: usize,
     },
+    /// `torch.narrow(x, 1, start, length)`: channels `start..start + length` of maps (features
+    /// of flat values), one part of `x.chunk(k, 1)` or `x.split(s, 1)` (ShuffleNetV2's halves,
+    /// a gated linear unit's).
+    Narrow {
+        /// The first channel kept.
+        start: usize,
+        /// How many are kept.
+        length: usize,
+    },
+    /// `nn.ChannelShuffle(groups)`: the channels of maps, `groups` runs of C/groups, interleaved
+    /// (`x.view(n, g, C/g, h, w).transpose(1, 2)` flattened back, as ShuffleNet writes it):
+    /// channel i·C/g + j becomes channel j·g + i.
+    ChannelShuffle {
+        /// The runs: it divides the channels.
+        groups: usize,
+    },
     /// `nn.Dropout(p)`: the identity, since curvature is analysed in eval mode.
     Dropout {
         /// The drop probability, kept only to read PyTorch's spec: it changes nothing here.
@@ -596,6 +612,8 @@ impl Op {
             Op::Prelu { .. } => "prelu",
             Op::Identity => "identity",
             Op::PadChannels { .. } => "pad_channels",
+            Op::Narrow { .. } => "narrow",
+            Op::ChannelShuffle { .. } => "channel_shuffle",
             Op::Dropout { .. } => "dropout",
             Op::Batchnorm1d { .. } => "batchnorm1d",
             Op::Batchnorm2d { .. } => "batchnorm2d",
@@ -699,6 +717,29 @@ impl Op {
                 Ok(Shape::Maps { c, h, w })
             }
             Op::Flatten => Ok(Shape::Flat(input.len())),
+            Op::Narrow { start, length } => {
+                positive("length", &[*length])?;
+                let channels = input.channels();
+                if start.checked_add(*length).is_none_or(|end| end > channels) {
+                    return Err(format!(
+                        "channels {start}..{start} + {length} run past its input's {channels}"
+                    ));
+                }
+                Ok(match input {
+                    Shape::Maps { h, w, .. } => Shape::Maps { c: *length, h, w },
+                    Shape::Flat(_) => Shape::Flat(*length),
+                })
+            }
+            Op::ChannelShuffle { groups } => {
+                let (c, _, _) = maps()?;
+                positive("groups", &[*groups])?;
+                if c % groups != 0 {
+                    return Err(format!(
+                        "{groups} groups do not divide its input's {c} channels"
+                    ));
+                }
+                Ok(input)
+            }
             Op::PadChannels { before, after } => {
                 let (c, h, w) = maps()?;
                 // Saturating, as `Shape::len`: channels of usize::MAX from a JSON file reach
@@ -1183,19 +1224,17 @@ fn flatten_groups(
                         output
                     }
                     _ => {
-                        let (combine, what, rule): (fn(&[Shape]) -> Option<Shape>, _, _) = match op
-                        {
-                            Op::Concat { .. } => (
-                                joined,
+                        let concat = matches!(op, Op::Concat { .. });
+                        let (what, rule) = match concat {
+                            true => (
                                 "a concatenation joins",
-                                "joined along the channels, they must all be flat or all \
-                                     maps of one height and width",
+                                "joined along the channels, they must all be flat or all maps of \
+                                 one height and width",
                             ),
-                            _ => (
-                                multiplied,
+                            false => (
                                 "a product multiplies",
-                                "multiplied element-wise, they must have one shape, or be \
-                                     maps and [C, 1, 1] of their channels",
+                                "multiplied element-wise, they must have one shape, or be maps \
+                                 and [C, 1, 1] of their channels",
                             ),
                         };
                         if branches.len() < 2 {
@@ -1205,7 +1244,11 @@ fn flatten_groups(
                             )));
                         }
                         let outputs = outputs(&branches)?;
-                        combine(&outputs).ok_or_else(|| {
+                        let combined = match concat {
+                            true => joined(&outputs),
+                            false => multiplied(&outputs),
+                        };
+                        combined.ok_or_else(|| {
                             let shapes: Vec<String> =
                                 outputs.iter().map(Shape::to_string).collect();
                             fault(format!("its branches output {}; {rule}", shapes.join(", ")))
@@ -1378,6 +1421,17 @@ mod tests {
                 spec("[2,5,5]", r#"{"type":"concat","branches":[[{"type":"flatten"}],[]]},{"type":"flatten"}"#),
                 "its branches output [50], [2, 5, 5]",
             ),
+            (
+                spec("[4,2,2]", r#"{"type":"narrow","start":3,"length":2},{"type":"flatten"}"#),
+                "layer 0 (narrow): channels 3..3 + 2 run past its input's 4",
+            ),
+            (spec("[4]", r#"{"type":"narrow","start":18446744073709551615,"length":2}"#), "run past its input's 4"),
+            (spec("[4]", r#"{"type":"narrow","start":0,"length":0}"#), "`length` is 0"),
+            (
+                spec("[6,2,2]", r#"{"type":"channel_shuffle","groups":4},{"type":"flatten"}"#),
+                "layer 0 (channel_shuffle): 4 groups do not divide its input's 6 channels",
+            ),
+            (spec("[6]", r#"{"type":"channel_shuffle","groups":2}"#), "expected [C, H, W] feature maps, got [6]"),
             (
                 spec("[2,5,5]", r#"{"type":"product","name":"p","branches":[[]]},{"type":"flatten"}"#),
                 "layer p (product): `branches` holds 1 path(s); a product multiplies at least two",

@@ -744,7 +744,7 @@ fn tiny_sequential(on_maps: &str, on_features: &str) -> ArchSpec {
 /// Each sequential layer kind on its own in a tiny net (`on_maps`, `on_features` of
 /// [`tiny_sequential`]); batch norm on maps in both of their layouts (after a convolution,
 /// channels-last pixels; after average pooling, NCHW maps) and on features.
-const SEQUENTIAL_CASES: [(&str, &str); 51] = [
+const SEQUENTIAL_CASES: [(&str, &str); 54] = [
     (
         r#",{"type":"conv2d","out":3,"kernel":[3,2],"stride":[2,1],"padding":[1,0],"bias":false}"#,
         "",
@@ -935,6 +935,26 @@ const SEQUENTIAL_CASES: [(&str, &str); 51] = [
         "",
         r#",{"type":"linear","out":4},{"type":"product","branches":[
             [{"type":"linear","out":4,"name":"g"},{"type":"sigmoid"}],[]],"scoped":false}"#,
+    ),
+    // ShuffleNetV2's block (the input's halves, one kept, one convolved, joined and shuffled);
+    // a shuffle of three groups of NCHW maps; a gated linear unit, a·σ(b) of the halves.
+    (
+        r#",{"type":"conv2d","out":4,"kernel":1},{"type":"concat","branches":[
+            [{"type":"narrow","start":0,"length":2}],[{"type":"narrow","start":2,"length":2},
+            {"type":"conv2d","out":2,"kernel":3,"padding":1,"groups":2},{"type":"relu"}]]},
+            {"type":"channel_shuffle","groups":2}"#,
+        "",
+    ),
+    (
+        r#",{"type":"conv2d","out":6,"kernel":1},{"type":"avgpool2d","kernel":2,"stride":1},
+            {"type":"channel_shuffle","groups":3},{"type":"conv2d","out":2,"kernel":1}"#,
+        "",
+    ),
+    (
+        "",
+        r#",{"type":"linear","out":4},{"type":"product","branches":[
+            [{"type":"narrow","start":0,"length":2}],
+            [{"type":"narrow","start":2,"length":2},{"type":"sigmoid"}]]}"#,
     ),
 ];
 

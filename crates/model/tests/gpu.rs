@@ -221,6 +221,13 @@ fn products_on_gpu_match_cpu() {
     agree_on_fixture("product-pytorch");
 }
 
+/// Channel splits and shuffles (ShuffleNetV2's blocks, a gated linear unit) on the GPU's
+/// kernels, at the PyTorch fixture's weights and on its data.
+#[test]
+fn splits_and_shuffles_on_gpu_match_cpu() {
+    agree_on_fixture("shuffle-pytorch");
+}
+
 /// Layer norm over a sample's 72,200 values, past the 65,535 iterations at which lavapipe stops
 /// a shader's loops: its means and variances (and their gradients) reduce along the row, which
 /// burn-cubecl's reduce kernels share among threads, so no loop runs that long.

@@ -1,7 +1,8 @@
 //! The PyTorch fixtures (tests/data/lenet-pytorch, tests/data/sequential-pytorch,
 //! tests/data/activations-pytorch, tests/data/more-activations-pytorch,
 //! tests/data/normalization-pytorch, tests/data/residual-pytorch, tests/data/traced-pytorch,
-//! tests/data/grouped-pytorch, tests/data/concat-pytorch, tests/data/product-pytorch)
+//! tests/data/grouped-pytorch, tests/data/concat-pytorch, tests/data/product-pytorch,
+//! tests/data/shuffle-pytorch)
 //! read through our loaders, and our networks' values against PyTorch's float64 ones.
 
 use std::path::{Path, PathBuf};
@@ -40,6 +41,10 @@ const CONCAT: &str = "concat-pytorch";
 /// MobileNetV3's and EfficientNet's blocks (stochastic depth, the identity in eval mode), a
 /// scale read second, a gated linear unit, a gate on features (the same script).
 const PRODUCT: &str = "product-pytorch";
+/// Channel splits and shuffles in a net written as classes: torchvision's ShuffleNetV2 blocks
+/// (`x.chunk(2, dim=1)`, its `channel_shuffle`), `nn.ChannelShuffle`, a gated linear unit and
+/// a split by sizes on features (the same script).
+const SHUFFLE: &str = "shuffle-pytorch";
 /// Layer norm (over maps, over their last axis, over features, without β, without γ and β) and
 /// group norm (on maps, on features), γ and β away from 1 and 0 (the same script).
 const NORMALIZATION: &str = "normalization-pytorch";
@@ -353,6 +358,23 @@ fn products_match_pytorch() {
     );
     assert!(!ckpt.meta.arch.is_piecewise_linear());
     assert_matches_pytorch(PRODUCT, ckpt.meta.arch.clone(), &ckpt, 5);
+}
+
+/// Splits and shuffles against PyTorch: runs of channels (`narrow`) where forward indexes a
+/// `chunk` or `split`, ShuffleNet's channel shuffle read from its reshapes and transpose, and
+/// `nn.ChannelShuffle`, the convolutions after them reading their tensors as `state_dict` holds
+/// them.
+#[test]
+fn splits_and_shuffles_match_pytorch() {
+    let ckpt = fixture_with_tensors(
+        SHUFFLE,
+        &[
+            "stage.0.branch1.0.weight[8, 1, 3, 3]",
+            "stage.1.branch2.0.weight[6, 6, 1, 1]",
+            "fc1.weight[8, 12]",
+        ],
+    );
+    assert_matches_pytorch(SHUFFLE, ckpt.meta.arch.clone(), &ckpt, 5);
 }
 
 /// Layer and group norm against PyTorch's float64 values: each sample's own mean and variance,

@@ -264,6 +264,8 @@ fn forward<B: Backend>(
         }
         Op::Flatten => Values::Flat(x.flat()),
         Op::PadChannels { before, after } => pad_channels(x, before, after),
+        Op::Narrow { start, length } => narrow(x, start, length),
+        Op::ChannelShuffle { groups } => channel_shuffle(x, groups),
         Op::Relu => x.elementwise(relu),
         Op::LeakyRelu { negative_slope } => {
             x.elementwise(|x| relu(x.clone()) - relu(x.neg()).mul_scalar(negative_slope))
@@ -329,6 +331,28 @@ fn pad_channels<B: Backend>(x: Values<B>, before: usize, after: usize) -> Values
         parts.push(zeros(after));
     }
     Values::Pixels(Tensor::cat(parts, 1), [n, h, w, c + before + after])
+}
+
+/// Channels `start..start + length` of maps (features of flat values), in the layout they are
+/// in: a slice, whose backward pads with zeros, both linear, so exact to any order.
+fn narrow<B: Backend>(x: Values<B>, start: usize, length: usize) -> Values<B> {
+    match x {
+        Values::Flat(x) => Values::Flat(x.narrow(1, start, length)),
+        Values::Maps(x) => Values::Maps(x.narrow(1, start, length)),
+        Values::Pixels(x, [n, h, w, _]) => {
+            Values::Pixels(x.narrow(1, start, length), [n, h, w, length])
+        }
+    }
+}
+
+/// The channels of maps in `groups` runs, interleaved: each pixel's row `[g, C/g]` transposed,
+/// as channels-last pixels (the layout a next convolution reads). A permutation by reshapes,
+/// linear, so exact to any order.
+fn channel_shuffle<B: Backend>(x: Values<B>, groups: usize) -> Values<B> {
+    let (x, dims @ [.., c]) = x.pixels();
+    let rows = x.dims()[0];
+    let shuffled = x.reshape([rows, groups, c / groups]).swap_dims(1, 2);
+    Values::Pixels(shuffled.reshape([rows, c]), dims)
 }
 
 /// Values joined along their channels: features side by side, or maps as channels-last pixels
