@@ -8,13 +8,13 @@
 
 The model is built of Conv2d, Linear, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, ReLU,
 LeakyReLU, Tanh, Sigmoid, GELU, SiLU, ELU, Softplus, Mish, Hardtanh, ReLU6, Hardsigmoid,
-Hardswish, PReLU, Identity, ChannelShuffle, Dropout (also 1d, 2d and AlphaDropout: the identity
-in eval mode), BatchNorm1d, BatchNorm2d, LayerNorm and GroupNorm, and residual sums: an
+Hardswish, PReLU, Identity, Unflatten, ChannelShuffle, Dropout (also 1d, 2d and AlphaDropout: the
+identity in eval mode), BatchNorm1d, BatchNorm2d, LayerNorm and GroupNorm, and residual sums: an
 nn.Sequential (nested groups, torchvision's ResNet BasicBlock and Bottleneck, and `Residual`
-below allowed) is read module by module; any other model is read from its forward by torch.fx (`_traced_layers`:
-the same modules, their functional forms, reshapes, channel shuffles and splits, sums and
-products of two paths, concatenations of channels). Anything else is
-refused, naming the module or the step of forward. Tensors keep their state_dict names
+below allowed) is read module by module; any other model is read from its forward by torch.fx
+(`_traced_layers`: the same modules, their functional forms, reshapes, channel shuffles and
+splits, sums and products of two paths, concatenations of channels). Anything else is refused,
+naming the module or the step of forward. Tensors keep their state_dict names
 (torchvision's `features.0.weight` load unchanged); batch norm's running statistics are
 written too and are constants in curvscope (eval mode), not parameters. Every export is
 checked: the layers written, run by PyTorch's functional ops, must give the model's own class
@@ -157,6 +157,10 @@ def _layer(name, module, seen):
     if _is(module, nn.Flatten):
         check(module.start_dim == 1 and module.end_dim == -1, "only Flatten(1, -1) is supported")
         return {"type": "flatten"}
+    if _is(module, nn.Unflatten):
+        check(module.dim in (1, -1) and len(module.unflattened_size) == 3,
+              "only Unflatten(1, (C, H, W)) of flat features is supported")
+        return {"type": "unflatten", "shape": [int(s) for s in module.unflattened_size]}
     if _is(module, nn.ChannelShuffle):
         return {"type": "channel_shuffle", "groups": module.groups}
     if _is(module, nn.PReLU):
@@ -184,7 +188,7 @@ def _layer(name, module, seen):
         f"module `{name}` ({type(module).__name__}) cannot be expressed in curvscope "
         "(supported: Sequential, Conv2d, Linear, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, "
         "Flatten, ReLU, LeakyReLU, Tanh, Sigmoid, GELU, SiLU, ELU, Softplus, Mish, Hardtanh, "
-        "ReLU6, Hardsigmoid, Hardswish, PReLU, Identity, ChannelShuffle, "
+        "ReLU6, Hardsigmoid, Hardswish, PReLU, Identity, Unflatten, ChannelShuffle, "
         "Dropout, Dropout1d, Dropout2d, AlphaDropout, BatchNorm1d, BatchNorm2d, LayerNorm, "
         "GroupNorm)"
     )
@@ -314,7 +318,11 @@ def _check_same_function(model, arch):
         raise Unsupported(f"the model's own class scores are not finite on random samples of "
                           f"shape {arch['input']}: check its weights and batch norm statistics")
     tensors = {**dict(model.named_parameters()), **dict(model.named_buffers())}
-    got = _evaluate(arch["layers"], "", tensors, x).log_softmax(1)
+    try:
+        got = _evaluate(arch["layers"], "", tensors, x).log_softmax(1)
+    except RuntimeError as e:
+        raise Unsupported(f"the exported layers fail where the model's forward runs ({e}): the "
+                          "exporter misread forward") from e
     off = (want - got).abs().max().item() if want.shape == got.shape else math.inf
     if not off <= 1e-9 * max(1.0, want.abs().max().item()):
         raise Unsupported(
@@ -393,6 +401,8 @@ def _evaluate(layers, prefix, tensors, x):
             x = F.group_norm(x, layer["groups"], t("weight"), t("bias"), layer.get("eps", 1e-5))
         elif kind == "prelu":
             x = F.prelu(x, t("weight"))
+        elif kind == "unflatten":
+            x = x.unflatten(1, layer["shape"])
         elif kind == "narrow":
             x = x.narrow(1, layer["start"], layer["length"])
         elif kind == "channel_shuffle":
@@ -426,11 +436,11 @@ def _traced_layers(model, input_shape):
     block and a product a * b of two (squeeze-and-excitation's scale * x) a product block,
     grouped the same way; reshapes, transposes and a split's parts are read from what they
     do to numbered values (`rearrangement`: `x.view(x.size(0), -1)` is a flatten, ShuffleNet's
-    view–transpose–view a channel shuffle, `x.chunk(2, 1)[1]` a narrow). A forward that branches on tensor values cannot be
-    traced, and one that computes anything else (a product with a number, a parameter used
-    directly) is refused, naming the step. What
-    torch.fx's graph hides, an in-place write to a value read again, `_refuse_hidden_writes`
-    finds where the graph shows the write, and `_check_same_function` by its effect."""
+    view–transpose–view a channel shuffle, `x.chunk(2, 1)[1]` a narrow). A forward that
+    branches on tensor values cannot be traced, and one that computes anything else (a product
+    with a number, a parameter used directly) is refused, naming the step. What torch.fx's
+    graph hides, an in-place write to a value read again, `_refuse_hidden_writes` finds where
+    the graph shows the write, and `_check_same_function` by its effect."""
     if getattr(model, "transform_input", False) is True:
         raise Unsupported("the model's transform_input=True rescales the input's channels in "
                           "forward; set model.transform_input = False and export with "
@@ -581,7 +591,8 @@ _FUNCTIONS = {
 _RESHAPES = ("flatten", "view", "reshape", "squeeze")
 # Rearrangements of a sample's values, each run of them read from what it does to numbered
 # values (`_Trace.rearrangement`): a flatten, ShuffleNet's channel shuffle, or nothing.
-_REARRANGES = (*_RESHAPES, "unflatten", "transpose", "permute", "swapaxes", "swapdims")
+_REARRANGES = (*_RESHAPES, "unflatten", "transpose", "permute", "swapaxes", "swapdims",
+               "narrow")
 # Splits of the channels, each part that forward indexes a narrow (`x1, x2 = x.chunk(2, 1)`).
 _SPLITS = ("chunk", "split", "tensor_split")
 _CATS = ("cat", "concat", "concatenate")
@@ -646,12 +657,13 @@ class _Trace:
         if node.op not in ("call_function", "call_method") or _function_name(node) not in \
                 _PRODUCTS:
             return False
-        if node.args[:1] * 2 == node.args:
+        operands = [*node.args, *node.kwargs.values()]
+        if len(operands) == 2 and operands[0] is operands[1]:
             raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) multiplies a value "
                               "by itself")
         if len(self.tensors_in(node)) != 2:
             return False
-        if len(node.args) != 2 or node.kwargs:
+        if len(operands) != 2 or set(node.kwargs) - {"other"}:
             raise Unsupported(f"forward's `{node.name}` ({_describe(node)}): only products "
                               "a * b of two paths are expressible")
         return True
@@ -734,12 +746,34 @@ class _Trace:
         if self.is_part(node):
             return self.input_of(node.args[0])
         inputs = self.tensors_in(node)
+        if self.is_expansion(node):
+            return inputs[0]
         if len(inputs) != 1:
             raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) takes {len(inputs)} "
                               "tensors; curvscope's layers take one")
+        if not self.is_unheld(inputs[0]):
+            return inputs[0]
         # A run of rearrangements through values no layer holds (ShuffleNet's
         # [N, g, C/g, H, W]) is read whole, from the last value before it.
-        return self.input_of(inputs[0]) if self.is_unheld(inputs[0]) else inputs[0]
+        if node.op in ("call_function", "call_method") and _function_name(node) in (
+                *_REARRANGES, *_IDENTITIES):
+            return self.input_of(inputs[0])
+        raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) takes values of shape "
+                          f"{list(self.values[inputs[0]].shape[1:])}, which no curvscope layer "
+                          "holds (it holds features [F] and maps [C, H, W])")
+
+    def is_expansion(self, node):
+        """Whether `node` is `y.expand_as(x)` or `y.expand(…)` read only by products, which
+        broadcast y themselves (the classic squeeze-and-excitation's `x * y.expand_as(x)`)."""
+        return (node.op in ("call_function", "call_method")
+                and _function_name(node) in ("expand", "expand_as") and bool(node.users)
+                and all(u.op in ("call_function", "call_method")
+                        and _function_name(u) in _PRODUCTS for u in node.users))
+
+    def unexpanded(self, node):
+        """The sample shape `node` has to curvscope: an expansion's input's."""
+        return tuple(self.values[self.input_of(node) if self.is_expansion(node) else node]
+                     .shape[1:])
 
     def is_part(self, node):
         """Whether `node` is a part of a split of a tensor (`x.chunk(2, 1)[0]`)."""
@@ -791,7 +825,8 @@ class _Trace:
         if self.is_product(node):
             return self.product(node, owner)
         known = (*_FUNCTIONS, *_REARRANGES, *_IDENTITIES)
-        if node.op in ("call_function", "call_method") and _function_name(node) not in known:
+        if node.op in ("call_function", "call_method") and _function_name(node) not in known \
+                and not self.is_expansion(node):
             raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) cannot be expressed "
                               "in curvscope")
         x = self.input_of(node)
@@ -845,7 +880,7 @@ class _Trace:
         maps [C, H, W] (squeeze-and-excitation), grouped and named as a residual block is
         (`residual`), its paths in module order."""
         a, b = self.tensors_in(node)
-        shapes = sorted((tuple(self.values[v].shape[1:]) for v in (a, b)), key=math.prod)
+        shapes = sorted((self.unexpanded(v) for v in (a, b)), key=math.prod)
         if not (shapes[0] == shapes[1] or (len(shapes[1]) == 3
                                            and shapes[0] == (shapes[1][0], 1, 1))):
             raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) multiplies values of "
@@ -877,8 +912,10 @@ class _Trace:
         """The layers of a function or tensor method applied to `x` (none for the identity)."""
         name = _function_name(node)
         where = f"forward's `{node.name}` ({_describe(node)})"
-        if self.is_part(node) or name in _REARRANGES or (name in _IDENTITIES
-                                                          and node.args[:1] != (x,)):
+        if self.is_expansion(node):
+            return []
+        if (self.is_part(node) or name in _REARRANGES or _is_channel_slice(node)
+                or (name in _IDENTITIES and node.args[:1] != (x,))):
             return self.rearrangement(node, x, where)
         if node.args[:1] != (x,):
             raise Unsupported(f"{where}: its tensor is not its first argument")
@@ -894,8 +931,13 @@ class _Trace:
         given, out = self.values[x], self.values[node]
         probe = torch.arange(given.numel(), dtype=torch.float64).reshape(given.shape)
         found = self.rerun(x, probe, node)
+        if found.numel() == 0:
+            raise Unsupported(f"{where}: an empty part of a split; curvscope's layers hold values")
         n, per_channel = given.shape[0], math.prod(given.shape[2:])
         candidates = [([], probe), ([{"type": "flatten"}], probe.flatten(1))]
+        if given.dim() == 2 and found.dim() == 4:
+            candidates.append(([{"type": "unflatten", "shape": list(found.shape[1:])}],
+                               probe.reshape(found.shape)))
         if given.dim() == 4:
             c = given.shape[1]
             candidates += [([{"type": "channel_shuffle", "groups": g}],
@@ -910,7 +952,8 @@ class _Trace:
                 return layers
         raise Unsupported(f"{where}: reshapes a sample from {list(given.shape[1:])} to "
                           f"{list(out.shape[1:])} in a way curvscope cannot express (it can "
-                          "flatten one, shuffle the channels of maps, take a run of them)")
+                          "flatten maps, unflatten features, shuffle the channels of maps, take "
+                          "a run of them)")
 
     def rerun(self, x, value, node):
         """`node`'s value with `x`'s replaced by `value`: the steps from one to the other run
@@ -937,6 +980,15 @@ class _Trace:
                 raise Unsupported(f"forward's `{step.name}` ({_describe(step)}) runs a module "
                                   "on values no layer holds")
         return values[node]
+
+
+def _is_channel_slice(node):
+    """Whether `node` indexes a run of channels, `x[:, a:b]` (a narrow)."""
+    index = node.args[1] if node.op == "call_function" and _target(node) == "getitem" else None
+    whole = slice(None)
+    return (isinstance(index, tuple) and len(index) >= 2 and index[0] == whole
+            and isinstance(index[1], slice) and index[1].step in (None, 1)
+            and all(i == whole or i is Ellipsis for i in index[2:]))
 
 
 def _cat_listed(node):
@@ -1440,8 +1492,10 @@ def product_net():
     `SqueezeExcitation` (x ↦ scale(x) * x) and `StochasticDepth`: MobileNetV3's inverted
     residual (Hardswish, a hard-sigmoid scale), EfficientNet's MBConv (SiLU, a sigmoid scale,
     stochastic depth before the sum), a scale read second (`x * scale`, RegNetY's order
-    written the other way), a gated linear unit on features (`a(x) * sigmoid(b(x))`, both
-    paths with tensors) and a gate `x * sigmoid(g(x))`. Needs torchvision."""
+    written the other way), SENet's own squeeze-and-excitation (linear layers on features,
+    `x * y.view(b, c, 1, 1).expand_as(x)`), a gated linear unit on features
+    (`a(x) * sigmoid(b(x))`, both paths with tensors) and a gate `x * sigmoid(g(x))`. Needs
+    torchvision."""
     return _ProductNet()
 
 
@@ -1488,6 +1542,24 @@ class _ScaleSecond(nn.Module):
         return x * torch.sigmoid(self.fc(self.pool(x)))
 
 
+class _ClassicSE(nn.Module):
+    """Squeeze-and-excitation as SENet's reference code writes it."""
+
+    def __init__(self, channels, reduction):
+        super().__init__()
+        self.avg_pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Sequential(nn.Linear(channels, channels // reduction, bias=False),
+                                nn.ReLU(inplace=True),
+                                nn.Linear(channels // reduction, channels, bias=False),
+                                nn.Sigmoid())
+
+    def forward(self, x):
+        b, c, _, _ = x.size()
+        y = self.avg_pool(x).view(b, c)
+        y = self.fc(y).view(b, c, 1, 1)
+        return x * y.expand_as(x)
+
+
 class _ProductNet(nn.Module):
     def __init__(self):
         super().__init__()
@@ -1496,12 +1568,13 @@ class _ProductNet(nn.Module):
         self.mobile = _MobileNetV3Block(4, 6)
         self.mbconv = _MBConv(4)
         self.se = _ScaleSecond(4)
+        self.classic = _ClassicSE(4, 2)
         self.a, self.b = nn.Linear(16, 6), nn.Linear(16, 6)
         self.g = nn.Linear(6, 6)
         self.fc = nn.Linear(6, 5)
 
     def forward(self, x):
-        x = self.se(self.mbconv(self.mobile(self.stem(x))))
+        x = self.classic(self.se(self.mbconv(self.mobile(self.stem(x)))))
         x = torch.flatten(F.avg_pool2d(x, 2), 1)
         x = self.a(x) * torch.sigmoid(self.b(x))
         return self.fc(x * torch.sigmoid(self.g(x)))
@@ -1880,15 +1953,20 @@ def _traced_self_check():
     layers = architecture(product_net(), (3, 8, 8))["layers"]
     assert [(layer.get("name"), layer["type"]) for layer in layers] == [
         ("stem", "group"), ("mobile", "group"), ("mbconv", "group"), ("se", "group"),
-        (None, "avgpool2d"), (None, "flatten"), (None, "product"), (None, "product"),
-        ("fc", "linear")], layers
+        ("classic", "group"), (None, "avgpool2d"), (None, "flatten"), (None, "product"),
+        (None, "product"), ("fc", "linear")], layers
     [se] = layers[1]["layers"][0]["layers"][0]["layers"][6]["layers"]
     assert se["type"] == "product" and se["branches"][1] == [], se
     assert [layer["type"] for layer in se["branches"][0]] == [
         "adaptive_avgpool2d", "conv2d", "relu", "conv2d", "hardsigmoid"], se
     mbconv = layers[2]["layers"][0]["layers"][0]
     assert mbconv["type"] == "residual" and len(mbconv["layers"]) == 6, mbconv
-    glu = layers[6]["branches"]
+    [[classic]] = [group["layers"] for group in layers[4]["layers"]]  # in group `fc`
+    assert [layer["type"] for layer in classic["branches"][0]] == [
+        "adaptive_avgpool2d", "flatten", "linear", "relu", "linear", "sigmoid",
+        "unflatten"], classic
+    assert classic["branches"][0][6]["shape"] == [4, 1, 1], classic
+    glu = layers[7]["branches"]
     assert [[layer.get("name") for layer in branch] for branch in glu] == [
         ["a"], ["b", None]], glu
     # Splits and shuffles: parts of a split are runs of channels; torchvision's channel_shuffle
@@ -1908,6 +1986,14 @@ def _traced_self_check():
     assert architecture(Forward(lambda m, x: m.fc(x.view(-1, 2, 1).flatten(1)),
                                 fc=linear()), (2,))["layers"] == [
         {"name": "fc", "type": "linear", "out": 2, "bias": True}]
+    # Runs of channels written as an index or torch.narrow; a product's `other=`.
+    fc = {"name": "fc", "type": "linear", "out": 2, "bias": True}
+    for part in (lambda x: x[:, 1:3], lambda x: torch.narrow(x, 1, 1, 2)):
+        assert architecture(Forward(lambda m, x: m.fc(part(x)), fc=linear()), (4,))[
+            "layers"] == [{"type": "narrow", "start": 1, "length": 2}, fc]
+    [product, _] = architecture(Forward(lambda m, x: m.fc(torch.mul(m.a(x), other=x)),
+                                        a=linear(), fc=linear()), (2,))["layers"]
+    assert product["type"] == "product" and product["branches"][1] == [], product
     double = Forward(lambda m, x: m.fc(m.fc(x)), fc=linear())
     refusals = [
         (Forward(lambda m, x: torch.cat([m.a(x), m.b(x)], 0), a=linear(), b=linear()),
@@ -1918,7 +2004,7 @@ def _traced_self_check():
                  out=nn.Linear(4, 2)), "module `a` (Linear): it runs twice"),
         (Forward(lambda m, x: m.fc(F.pad(x, (1, 1))), fc=nn.Linear(4, 2)),
          "`pad` (pad(x, (1, 1))): only zeros around the channels of maps"),
-        (Forward(lambda m, x: m.fc(x[:, :1].relu()), fc=nn.Linear(1, 2)),
+        (Forward(lambda m, x: m.fc(x[:, ::2].relu()), fc=nn.Linear(1, 2)),
          "only the subsampling x[:, :, ::s, ::t] of maps"),
         (Forward(lambda m, x: m.fc(x + m.fc.bias), fc=linear()),
          "forward reads the tensor `fc.bias` itself"),
@@ -1964,8 +2050,12 @@ def _traced_self_check():
          "way curvscope cannot express", (1, 2, 2)),
         (Forward(lambda m, x: m.fc(x.chunk(2, 2)[1].flatten(1)), fc=nn.Linear(2, 2)),
          "reshapes a sample from [1, 2, 2] to [1, 1, 2]", (1, 2, 2)),
+        (Forward(lambda m, x: m.fc(torch.cat([x.split([0, 2], 1)[0], x], 1)), fc=linear()),
+         "an empty part of a split"),
+        (Forward(lambda m, x: m.fc(m.norm(x.view(-1, 2, 1, 1, 1)).flatten(1)), fc=linear(),
+                 norm=nn.LayerNorm(1)), "`norm` (norm(view)) takes values of shape [2, 1, 1, 1]"),
         (Forward(lambda m, x: m.fc(x.view(-1, 1, 1, 2)), fc=linear()),
-         "reshapes a sample from [2] to [1, 1, 2]"),
+         "layer `fc` (linear) takes flat features, not [1, 1, 2]: add a flatten"),
     ]
     dropped = Forward(_dropped_relu, fc=linear(), fc2=linear())
     refusals.append((dropped, "`relu_` (relu_(fc)) writes in place over a value that `fc2`"))

@@ -209,6 +209,12 @@ pub enum Op {
     },
     /// `nn.Flatten()`: `[C, H, W]` → `[C·H·W]`, channel-major.
     Flatten,
+    /// `nn.Unflatten(1, shape)`: `[C·H·W]` → `[C, H, W]`, channel-major, the inverse of
+    /// `flatten` (a squeeze-and-excitation's `y.view(n, c, 1, 1)` after its linear layers).
+    Unflatten {
+        /// `[C, H, W]`.
+        shape: [usize; 3],
+    },
     /// `nn.ReLU()`.
     Relu,
     /// `nn.LeakyReLU(negative_slope)`.
@@ -596,6 +602,7 @@ impl Op {
             Op::Avgpool2d { .. } => "avgpool2d",
             Op::AdaptiveAvgpool2d { .. } => "adaptive_avgpool2d",
             Op::Flatten => "flatten",
+            Op::Unflatten { .. } => "unflatten",
             Op::Relu => "relu",
             Op::LeakyRelu { .. } => "leaky_relu",
             Op::Tanh => "tanh",
@@ -717,6 +724,24 @@ impl Op {
                 Ok(Shape::Maps { c, h, w })
             }
             Op::Flatten => Ok(Shape::Flat(input.len())),
+            Op::Unflatten { shape: [c, h, w] } => {
+                positive("shape", &[*c, *h, *w])?;
+                let (Shape::Flat(f), Some(len)) =
+                    (input, c.checked_mul(*h).and_then(|ch| ch.checked_mul(*w)))
+                else {
+                    return Err(format!(
+                        "expected flat features of {c}·{h}·{w} values, got {input}"
+                    ));
+                };
+                if len != f {
+                    return Err(format!("{f} features are not {c}·{h}·{w} values"));
+                }
+                Ok(Shape::Maps {
+                    c: *c,
+                    h: *h,
+                    w: *w,
+                })
+            }
             Op::Narrow { start, length } => {
                 positive("length", &[*length])?;
                 let channels = input.channels();
@@ -1427,6 +1452,13 @@ mod tests {
             ),
             (spec("[4]", r#"{"type":"narrow","start":18446744073709551615,"length":2}"#), "run past its input's 4"),
             (spec("[4]", r#"{"type":"narrow","start":0,"length":0}"#), "`length` is 0"),
+            (
+                spec("[4]", r#"{"type":"unflatten","shape":[2,3,1]},{"type":"flatten"}"#),
+                "layer 0 (unflatten): 4 features are not 2·3·1 values",
+            ),
+            (spec("[4]", r#"{"type":"unflatten","shape":[4,0,1]}"#), "`shape` is 0"),
+            (spec("[4]", r#"{"type":"unflatten","shape":[4294967296,4294967296,1]}"#), "expected flat features of"),
+            (spec("[4,1,1]", r#"{"type":"unflatten","shape":[4,1,1]}"#), "expected flat features of 4·1·1 values, got [4, 1, 1]"),
             (
                 spec("[6,2,2]", r#"{"type":"channel_shuffle","groups":4},{"type":"flatten"}"#),
                 "layer 0 (channel_shuffle): 4 groups do not divide its input's 6 channels",

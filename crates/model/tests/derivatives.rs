@@ -744,7 +744,7 @@ fn tiny_sequential(on_maps: &str, on_features: &str) -> ArchSpec {
 /// Each sequential layer kind on its own in a tiny net (`on_maps`, `on_features` of
 /// [`tiny_sequential`]); batch norm on maps in both of their layouts (after a convolution,
 /// channels-last pixels; after average pooling, NCHW maps) and on features.
-const SEQUENTIAL_CASES: [(&str, &str); 54] = [
+const SEQUENTIAL_CASES: [(&str, &str); 56] = [
     (
         r#",{"type":"conv2d","out":3,"kernel":[3,2],"stride":[2,1],"padding":[1,0],"bias":false}"#,
         "",
@@ -955,6 +955,19 @@ const SEQUENTIAL_CASES: [(&str, &str); 54] = [
         r#",{"type":"linear","out":4},{"type":"product","branches":[
             [{"type":"narrow","start":0,"length":2}],
             [{"type":"narrow","start":2,"length":2},{"type":"sigmoid"}]]}"#,
+    ),
+    // The classic squeeze-and-excitation (its scale computed on features, unflattened to
+    // [C, 1, 1]); features unflattened to maps that a convolution reads.
+    (
+        r#",{"type":"product","branches":[[],[{"type":"adaptive_avgpool2d","output":1},
+            {"type":"flatten"},{"type":"linear","out":3},{"type":"relu"},
+            {"type":"linear","out":2},{"type":"sigmoid"},{"type":"unflatten","shape":[2,1,1]}]]}"#,
+        "",
+    ),
+    (
+        "",
+        r#",{"type":"linear","out":8},{"type":"unflatten","shape":[2,2,2]},
+            {"type":"conv2d","out":2,"kernel":2},{"type":"flatten"}"#,
     ),
 ];
 

@@ -39,7 +39,8 @@ const GROUPED: &str = "grouped-pytorch";
 const CONCAT: &str = "concat-pytorch";
 /// Products of paths in a net written as classes, with torchvision's squeeze-and-excitation:
 /// MobileNetV3's and EfficientNet's blocks (stochastic depth, the identity in eval mode), a
-/// scale read second, a gated linear unit, a gate on features (the same script).
+/// scale read second, SENet's own block, a gated linear unit, a gate on features (the same
+/// script).
 const PRODUCT: &str = "product-pytorch";
 /// Channel splits and shuffles in a net written as classes: torchvision's ShuffleNetV2 blocks
 /// (`x.chunk(2, dim=1)`, its `channel_shuffle`), `nn.ChannelShuffle`, a gated linear unit and
@@ -341,7 +342,8 @@ fn concatenations_match_pytorch() {
 }
 
 /// Products against PyTorch: a `[C, 1, 1]` scale times the maps it was computed from
-/// (squeeze-and-excitation, in MobileNetV3's and EfficientNet's blocks), equal shapes
+/// (squeeze-and-excitation, in MobileNetV3's and EfficientNet's blocks, and as SENet's code
+/// writes it, on features unflattened to `[C, 1, 1]`), equal shapes
 /// multiplied (a gated linear unit, both paths with tensors), each path's tensors named as in
 /// `state_dict`, read in module order. PyTorch's H·v runs through hardsigmoid written as
 /// relu6(x + 3)/6: its own hardsigmoid has no double backward.
@@ -353,6 +355,7 @@ fn products_match_pytorch() {
             "mobile.block.6.fc1.weight[3, 6, 1, 1]",
             "mbconv.block.3.fc2.weight[4, 2, 1, 1]",
             "se.fc.weight[4, 4, 1, 1]",
+            "classic.fc.2.weight[4, 2]",
             "b.weight[6, 16]",
         ],
     );

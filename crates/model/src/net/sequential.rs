@@ -263,6 +263,11 @@ fn forward<B: Backend>(
             ))
         }
         Op::Flatten => Values::Flat(x.flat()),
+        Op::Unflatten { shape: [c, h, w] } => {
+            let x = x.flat();
+            let n = x.dims()[0];
+            Values::Maps(x.reshape([n, c, h, w]))
+        }
         Op::PadChannels { before, after } => pad_channels(x, before, after),
         Op::Narrow { start, length } => narrow(x, start, length),
         Op::ChannelShuffle { groups } => channel_shuffle(x, groups),
