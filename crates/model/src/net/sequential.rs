@@ -3,7 +3,8 @@
 //! maxima located on the device, average pooling two matrix products, batch norm an affine map
 //! with constant statistics, layer and group norm each sample's own statistics, sigmoid
 //! through tanh, GELU through erf, piecewise activations by masks, a residual block its two
-//! branches summed, a product its branches multiplied. (burn's own pooling ops and `nn::Linear` panic under nested autodiff.)
+//! branches summed, a product its branches multiplied, splits and shuffles of the channels by
+//! slices and reshapes. (burn's own pooling ops and `nn::Linear` panic under nested autodiff.)
 
 use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
