@@ -8,17 +8,17 @@
 
 The model is built of Conv2d, Linear, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, ReLU,
 LeakyReLU, Tanh, Sigmoid, GELU, SiLU, ELU, Softplus, Mish, Hardtanh, ReLU6, Hardsigmoid,
-Hardswish, PReLU, Identity, Unflatten, ChannelShuffle, Dropout (also 1d, 2d and AlphaDropout: the
-identity in eval mode), BatchNorm1d, BatchNorm2d, LayerNorm and GroupNorm, and residual sums: an
-nn.Sequential (nested groups, torchvision's ResNet BasicBlock and Bottleneck, and `Residual`
-below allowed) is read module by module; any other model is read from its forward by torch.fx
-(`_traced_layers`: the same modules, their functional forms, reshapes, channel shuffles and
-splits, sums and products of two paths, concatenations of channels). Anything else is refused,
-naming the module or the step of forward. Tensors keep their state_dict names
-(torchvision's `features.0.weight` load unchanged); batch norm's running statistics are
-written too and are constants in curvscope (eval mode), not parameters. Every export is
-checked: the layers written, run by PyTorch's functional ops, must give the model's own class
-scores on random inputs (`_check_same_function`).
+Hardswish, PReLU, GLU, Identity, Unflatten, ChannelShuffle, Dropout (also 1d, 2d and
+AlphaDropout: the identity in eval mode), BatchNorm1d, BatchNorm2d, LayerNorm and GroupNorm,
+and residual sums: an nn.Sequential (nested groups, torchvision's ResNet BasicBlock and
+Bottleneck, and `Residual` below allowed) is read module by module; any other model is read
+from its forward by torch.fx (`_traced_layers`: the same modules, their functional forms,
+reshapes, channel shuffles and splits, sums and products of two paths, concatenations of
+channels). Anything else is refused, naming the module or the step of forward. Tensors keep
+their state_dict names (torchvision's `features.0.weight` load unchanged); batch norm's
+running statistics are written too and are constants in curvscope (eval mode), not
+parameters. Every export is checked: the layers written, run by PyTorch's functional ops, must
+give the model's own class scores on random inputs (`_check_same_function`).
 
 `python tools/export_pytorch.py --self-check` exports nets using every layer kind, reads the
 files back and checks them, checks traced forwards, and checks that what cannot be expressed
@@ -105,7 +105,7 @@ _DROPOUT_FUNCTIONS = ("dropout", "dropout1d", "dropout2d", "alpha_dropout")
 _MODULE_FUNCTIONS = {
     nn.LeakyReLU: "leaky_relu", nn.GELU: "gelu", nn.ELU: "elu", nn.Softplus: "softplus",
     nn.Hardtanh: "hardtanh", nn.MaxPool2d: "max_pool2d", nn.AvgPool2d: "avg_pool2d",
-    nn.AdaptiveAvgPool2d: "adaptive_avg_pool2d",
+    nn.AdaptiveAvgPool2d: "adaptive_avg_pool2d", nn.GLU: "glu",
     **{kind: "dropout" for kind in _DROPOUTS},
 }
 
@@ -115,9 +115,10 @@ def _holds_tensors(module):
     return any(True for _ in module.parameters()) or any(True for _ in module.buffers())
 
 
-def _layer(name, module, seen):
+def _layer(name, module, seen, given=None):
     """The curvscope layer JSON (without its name) of one module; `seen` maps the modules
-    exported so far to their names (see `_layers`)."""
+    exported so far to their names (see `_layers`); `given`, the value it runs on where forward
+    was traced."""
     check = lambda ok, why: _refuse_unless(ok, name, module, why)  # noqa: E731
     _refuse_hooks(name, module)
     if _is(module, nn.Sequential):
@@ -152,7 +153,7 @@ def _layer(name, module, seen):
         args = {**_FUNCTIONS[function], **{a: getattr(module, a) for a in _FUNCTIONS[function]
                                            if hasattr(module, a)}}
         [layer] = _function_layers(f"module `{name}` ({type(module).__name__})", function, args,
-                                   None)
+                                   given)
         return layer
     if _is(module, nn.Flatten):
         check(module.start_dim == 1 and module.end_dim == -1, "only Flatten(1, -1) is supported")
@@ -188,7 +189,7 @@ def _layer(name, module, seen):
         f"module `{name}` ({type(module).__name__}) cannot be expressed in curvscope "
         "(supported: Sequential, Conv2d, Linear, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, "
         "Flatten, ReLU, LeakyReLU, Tanh, Sigmoid, GELU, SiLU, ELU, Softplus, Mish, Hardtanh, "
-        "ReLU6, Hardsigmoid, Hardswish, PReLU, Identity, Unflatten, ChannelShuffle, "
+        "ReLU6, Hardsigmoid, Hardswish, PReLU, GLU, Identity, Unflatten, ChannelShuffle, "
         "Dropout, Dropout1d, Dropout2d, AlphaDropout, BatchNorm1d, BatchNorm2d, LayerNorm, "
         "GroupNorm)"
     )
@@ -583,6 +584,7 @@ _FUNCTIONS = {
     "getitem": {"index": None},
     "pad": {"pad": None, "mode": "constant", "value": None},
     "channel_shuffle": {"groups": None},
+    "glu": {"dim": -1},
     # torchvision's StochasticDepth (EfficientNet's blocks): the identity unless training.
     "stochastic_depth": {"p": None, "mode": None, "training": True},
 }
@@ -839,8 +841,9 @@ class _Trace:
             if stateful:
                 self.used.add(name)
             *group, child = name.split(".")
-            return {"layers": [_layer(name, module, {})], "group": group, "name": child,
-                    "stateful": stateful, "modules": [name] if stateful else []}
+            return {"layers": [_layer(name, module, {}, self.values[x])], "group": group,
+                    "name": child, "stateful": stateful,
+                    "modules": [name] if stateful else []}
         if node.op not in ("call_function", "call_method"):
             raise Unsupported(f"forward's `{node.name}` ({node.op}) cannot be expressed")
         return {"layers": self.function_layers(node, x), "group": owner, "name": None,
@@ -1066,6 +1069,16 @@ def _function_layers(where, name, args, given):
         size = (size, size) if isinstance(size, int) else tuple(size)
         check(None not in size, "an output size of None is not supported")
         return [{"type": "adaptive_avgpool2d", "output": _size2(size, "output_size", where)}]
+    if name == "glu":  # a·σ(b) of the two halves
+        check(given is not None, "read only from a traced forward, where its input's shape is "
+              "known (not in an nn.Sequential)")
+        check(given.dim() in (2, 4) and args["dim"] % given.dim() == 1
+              and given.shape[1] % 2 == 0, "only the halves of an even number of channels "
+              "(dim=1) or features are expressible")
+        half = int(given.shape[1]) // 2
+        return [{"type": "product", "branches": [
+            [{"type": "narrow", "start": 0, "length": half}],
+            [{"type": "narrow", "start": half, "length": half}, {"type": "sigmoid"}]]}]
     if name == "channel_shuffle":
         return [{"type": "channel_shuffle", "groups": int(args["groups"])}]
     if name == "stochastic_depth":
@@ -1994,6 +2007,18 @@ def _traced_self_check():
     [product, _] = architecture(Forward(lambda m, x: m.fc(torch.mul(m.a(x), other=x)),
                                         a=linear(), fc=linear()), (2,))["layers"]
     assert product["type"] == "product" and product["branches"][1] == [], product
+    # F.glu and nn.GLU: a product of the halves, the second through a sigmoid.
+    glu = {"type": "product", "branches": [
+        [{"type": "narrow", "start": 0, "length": 1}],
+        [{"type": "narrow", "start": 1, "length": 1}, {"type": "sigmoid"}]]}
+    assert architecture(Forward(lambda m, x: m.fc(F.glu(x)), fc=nn.Linear(1, 2)), (2,))[
+        "layers"][0] == glu
+    assert architecture(Forward(lambda m, x: m.fc(m.glu(x).flatten(1)), glu=nn.GLU(1),
+                                fc=nn.Linear(4, 2)), (2, 2, 2))["layers"][0] == {"name": "glu",
+                                                                                **glu}
+    # In an nn.Sequential its input's shape is known once forward is traced.
+    assert architecture(nn.Sequential(nn.Linear(2, 2), nn.GLU()), (2,))["layers"][1] == {
+        "name": "1", **glu}
     double = Forward(lambda m, x: m.fc(m.fc(x)), fc=linear())
     refusals = [
         (Forward(lambda m, x: torch.cat([m.a(x), m.b(x)], 0), a=linear(), b=linear()),
@@ -2050,6 +2075,8 @@ def _traced_self_check():
          "way curvscope cannot express", (1, 2, 2)),
         (Forward(lambda m, x: m.fc(x.chunk(2, 2)[1].flatten(1)), fc=nn.Linear(2, 2)),
          "reshapes a sample from [1, 2, 2] to [1, 1, 2]", (1, 2, 2)),
+        (Forward(lambda m, x: m.fc(F.glu(x, 2).flatten(1)), fc=nn.Linear(2, 2)),
+         "only the halves of an even number of channels", (1, 2, 2)),
         (Forward(lambda m, x: m.fc(torch.cat([x.split([0, 2], 1)[0], x], 1)), fc=linear()),
          "an empty part of a split"),
         (Forward(lambda m, x: m.fc(m.norm(x.view(-1, 2, 1, 1, 1)).flatten(1)), fc=linear(),
