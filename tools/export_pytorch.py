@@ -588,17 +588,16 @@ _FUNCTIONS = {
     # torchvision's StochasticDepth (EfficientNet's blocks): the identity unless training.
     "stochastic_depth": {"p": None, "mode": None, "training": True},
 }
-# Shape changes, read from the shapes they produce; and the identity to curvscope, which
-# computes in the precision it is asked for.
-_RESHAPES = ("flatten", "view", "reshape", "squeeze")
 # Rearrangements of a sample's values, each run of them read from what it does to numbered
-# values (`_Trace.rearrangement`): a flatten, ShuffleNet's channel shuffle, or nothing.
-_REARRANGES = (*_RESHAPES, "unflatten", "transpose", "permute", "swapaxes", "swapdims",
-               "narrow")
+# values (`_Trace.rearrangement`): nothing, a flatten, an unflatten, ShuffleNet's channel
+# shuffle or a narrow.
+_REARRANGES = ("flatten", "view", "reshape", "squeeze", "unflatten", "transpose", "permute",
+               "swapaxes", "swapdims", "narrow")
 # Splits of the channels, each part that forward indexes a narrow (`x1, x2 = x.chunk(2, 1)`).
 _SPLITS = ("chunk", "split", "tensor_split")
 _CATS = ("cat", "concat", "concatenate")
 _PRODUCTS = ("mul", "multiply")
+# The identity to curvscope, which computes in the precision it is asked for.
 _IDENTITIES = ("contiguous", "clone", "float", "double")
 
 
@@ -1854,7 +1853,7 @@ def _assert_refused(refusals):
     """Each (model, message[, sample shape], by default [2]) is refused with that message."""
     for model, message, *shape in refusals:
         try:
-            architecture(model, (*shape, (2,))[0])
+            architecture(model, shape[0] if shape else (2,))
         except Unsupported as e:
             assert message in str(e), (message, str(e))
         else:
