@@ -267,6 +267,15 @@ def architecture(model, input_shape):
     return _architecture(model, input_shape)[0]
 
 
+def parameter_order(model, input_shape):
+    """The names of `model`'s parameters in the order curvscope's θ (and every flat vector:
+    gradients, eigenvectors) lists them: forward's, which differs from `model.parameters()`
+    where a module holds a parameter it applies after its children (ConvNeXt's layer scale)."""
+    used = _architecture(model, input_shape)[1]
+    names = [name for name, _ in model.named_parameters()]
+    return names if used is None else [name for name in used if name in set(names)]
+
+
 def _architecture(model, input_shape):
     """The `arch`, and the state_dict tensors it reads (None: all of them). Read and checked
     on a copy of the model in float64 on the CPU, in eval mode (forward may read
@@ -369,6 +378,12 @@ def _evaluate(layers, prefix, tensors, x):
             inner = f"{name}." if layer.get("scoped", True) else prefix
             x = (_evaluate(layer["layers"], inner, tensors, x)
                  + _evaluate(layer.get("shortcut", []), inner, tensors, x))
+        elif kind == "channels_last":  # each position's channels as a row of features
+            n, _, h, w = x.shape
+            rows = _evaluate(layer["layers"], prefix, tensors, x.permute(0, 2, 3, 1).flatten(0, 2))
+            x = rows.unflatten(0, (n, h, w)).permute(0, 3, 1, 2)
+        elif kind == "scale":
+            x = x * tensors[name]
         elif kind in ("concat", "product"):
             inner = f"{name}." if layer.get("scoped", True) else prefix
             paths = [_evaluate(branch, inner, tensors, x) for branch in layer["branches"]]
@@ -474,18 +489,29 @@ def _traced_layers(model, input_shape):
     trace.remember(graph)
     steps = trace.chain(inputs[0], result)
     modules = _modules_of(steps)
-    order = [f"{m}.{p}" for m in modules for p, _ in model.get_submodule(m).named_parameters()]
+    order = [p for m in modules for p in _tensor_names(model, m, True)]
     given = [n for n, _ in model.named_parameters() if n in set(order)]
     if order != given:
         at = next(i for i, (a, b) in enumerate(zip(order, given)) if a != b)
         warnings.warn(f"curvscope's θ lists the parameters in forward's order, where "
                       f"model.parameters() has `{given[at]}` it has `{order[at]}`: flat vectors "
                       "(θ, eigenvectors) follow forward's order", stacklevel=3)
-    tensors = [f"{m}.{k}" for m in modules for k in model.get_submodule(m).state_dict()]
+    tensors = [k for m in modules for k in _tensor_names(model, m, False)]
     unused = [k for k in model.state_dict() if k not in set(tensors)]
     if unused:
         warnings.warn(f"forward does not use {', '.join(unused)}: not written", stacklevel=3)
     return _nest(steps, []), tensors
+
+
+def _tensor_names(model, path, parameters_only):
+    """The full names of the parameters (or all state_dict tensors) of the module at `path`, or
+    `path` itself where it names a parameter (a layer scale)."""
+    try:
+        module = model.get_submodule(path)
+    except AttributeError:
+        return [path]
+    names = (n for n, _ in module.named_parameters()) if parameters_only else module.state_dict()
+    return [f"{path}.{k}" for k in names]
 
 
 def _refuse_hidden_writes(graph, values, model):
@@ -584,6 +610,7 @@ _FUNCTIONS = {
     "getitem": {"index": None},
     "pad": {"pad": None, "mode": "constant", "value": None},
     "channel_shuffle": {"groups": None},
+    "layer_norm": {"normalized_shape": None, "weight": None, "bias": None, "eps": 1e-5},
     "glu": {"dim": -1},
     # torchvision's StochasticDepth (EfficientNet's blocks): the identity unless training.
     "stochastic_depth": {"p": None, "mode": None, "training": True},
@@ -637,6 +664,7 @@ class _Trace:
         # (regnet_x_400mf's 22 blocks took 98 s, a ResNet-56's 27 would take hours).
         self.inputs = {}
         self.joined = {}  # cat_parts' answers
+        self.layouts = {}  # is_channels_last's answers
 
     def tensors_in(self, node):
         return [n for n in node.all_input_nodes if isinstance(self.values.get(n), torch.Tensor)]
@@ -654,9 +682,10 @@ class _Trace:
         return True
 
     def is_product(self, node):
-        """Whether `node` is a * b of two tensors (a product with a number is no layer)."""
+        """Whether `node` is a * b of two tensors (a product with a number is no layer, one with
+        a parameter a scale)."""
         if node.op not in ("call_function", "call_method") or _function_name(node) not in \
-                _PRODUCTS:
+                _PRODUCTS or self.is_scale(node):
             return False
         operands = [*node.args, *node.kwargs.values()]
         if len(operands) == 2 and operands[0] is operands[1]:
@@ -668,6 +697,70 @@ class _Trace:
             raise Unsupported(f"forward's `{node.name}` ({_describe(node)}): only products "
                               "a * b of two paths are expressible")
         return True
+
+    def parameter(self, node):
+        """The model's parameter that get_attr `node` reads, or None."""
+        if not (isinstance(node, torch.fx.Node) and node.op == "get_attr"):
+            return None
+        try:
+            return self.model.get_parameter(node.target)
+        except AttributeError:  # a buffer, or a tensor attribute
+            return None
+
+    def is_scale(self, node):
+        """Whether `node` is x * γ of a value and a parameter (ConvNeXt's
+        `self.layer_scale * x`)."""
+        if node.op not in ("call_function", "call_method") or _function_name(node) not in \
+                _PRODUCTS:
+            return False
+        operands = [*node.args, *node.kwargs.values()]
+        return len(operands) == 2 and sum(self.parameter(a) is not None for a in operands) == 1 \
+            and all(isinstance(a, torch.fx.Node) for a in operands)
+
+    def scaled(self, node):
+        """The value a scale multiplies (its operand that is not the parameter)."""
+        [x] = [a for a in (*node.args, *node.kwargs.values()) if self.parameter(a) is None]
+        return x
+
+    def is_own_layer_norm(self, node):
+        """Whether `node` is `F.layer_norm(x, shape, self.weight, self.bias, eps)` (its bias
+        may be None) of the module whose forward runs it: a subclass of nn.LayerNorm that
+        permutes around it (torchvision's `LayerNorm2d`), read as that module's layer norm."""
+        if node.op != "call_function" or _target(node) != "layer_norm":
+            return False
+        given = {**dict(zip(("input", *_FUNCTIONS["layer_norm"]), node.args)), **node.kwargs}
+        owner = ".".join(_owner(node))
+
+        def own(k):
+            return (isinstance(given.get(k), torch.fx.Node) and given[k].op == "get_attr"
+                    and given[k].target == (f"{owner}.{k}" if owner else k))
+        return own("weight") and (own("bias") or given.get("bias") is None)
+
+    def is_channels_last(self, node):
+        """Whether `node`'s value is maps permuted channels-last, `[N, H, W, C]` (the values
+        of a `channels_last` block's layers), by forward's `x.permute(0, 2, 3, 1)`."""
+        if node not in self.layouts:
+            self.layouts[node] = self.finds_channels_last(node)
+        return self.layouts[node]
+
+    def finds_channels_last(self, node):
+        """`is_channels_last`, found."""
+        value = self.values.get(node)
+        if node.op == "placeholder" or not (isinstance(value, torch.Tensor) and value.dim() == 4):
+            return False
+        if self.is_sum(node) or self.is_product(node) or self.is_cat(node):
+            return any(self.is_channels_last(a) for a in self.tensors_in(node))
+        x = self.input_of(node)
+        if self.is_rearrangement(node, x):
+            layers = self.rearrangement(node, x, f"forward's `{node.name}` ({_describe(node)})")
+            return layers == [_ENTER] or (not layers and self.is_channels_last(x))
+        return self.is_channels_last(x)
+
+    def is_rearrangement(self, node, x):
+        """Whether `node` reshapes, transposes or splits `x`'s values."""
+        name = node.op in ("call_function", "call_method") and _function_name(node)
+        return (self.is_part(node) or name in _REARRANGES or _is_channel_slice(node)
+                or (name in _IDENTITIES and node.args[:1] != (x,)))
 
     def is_cat(self, node):
         """Whether `node` is a concatenation along the channels of maps (the features of flat
@@ -722,10 +815,11 @@ class _Trace:
         one call deeper per sum or concatenation, past Python's recursion limit at about 330
         residual blocks. A node refused here is refused again if a step reads it."""
         for node in graph.nodes:
-            try:
-                self.input_of(node)
-            except Unsupported:
-                pass
+            for remembered in (self.input_of, self.is_channels_last):
+                try:
+                    remembered(node)
+                except Unsupported:
+                    pass
 
     def input_of(self, node):
         """The value `node` is computed from: its one tensor input, or for a sum the value
@@ -740,6 +834,8 @@ class _Trace:
             users = ", ".join(f"`{u.name}`" for u in node.users)
             raise Unsupported(f"forward reads the tensor `{node.target}` itself (in {users}): "
                               "curvscope's layers hold their own tensors; put it in a module")
+        if self.is_scale(node) or self.is_own_layer_norm(node):
+            return self.scaled(node) if self.is_scale(node) else node.args[0]
         if self.is_sum(node) or self.is_product(node):
             return self.fork(*self.tensors_in(node))
         if self.is_cat(node):
@@ -812,13 +908,20 @@ class _Trace:
                                   "path")
             steps.append(self.step(end))
             end = self.input_of(end)
-        return steps[::-1]
+        return _channels_last_blocks(steps[::-1])
 
     def step(self, node):
         """The step of the net that `node` is."""
         if node.op == "get_attr":
             self.input_of(node)  # refused, naming the tensor
         owner = _owner(node)
+        blocked = self.is_sum(node) or self.is_cat(node) or self.is_product(node)
+        if blocked and any(self.is_channels_last(a) for a in self.tensors_in(node)):
+            raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) joins paths of "
+                              "channels-last values (after a permute); curvscope joins maps, "
+                              "features, or paths permuted back first")
+        if self.is_scale(node) or self.is_own_layer_norm(node):
+            return self.parameter_step(node)
         if self.is_sum(node):
             return self.residual(node, owner)
         if self.is_cat(node):
@@ -840,13 +943,69 @@ class _Trace:
             if stateful:
                 self.used.add(name)
             *group, child = name.split(".")
-            return {"layers": [_layer(name, module, {}, self.values[x])], "group": group,
-                    "name": child, "stateful": stateful,
+            layers = [_layer(name, module, {}, self.values[x])]
+            self.check_position_wise(node, x, layers)
+            return {"layers": layers, "group": group, "name": child, "stateful": stateful,
                     "modules": [name] if stateful else []}
         if node.op not in ("call_function", "call_method"):
             raise Unsupported(f"forward's `{node.name}` ({node.op}) cannot be expressed")
-        return {"layers": self.function_layers(node, x), "group": owner, "name": None,
-                "stateful": False, "modules": []}
+        layers = self.function_layers(node, x)
+        if not self.is_rearrangement(node, x):
+            self.check_position_wise(node, x, layers)
+        return {"layers": layers, "group": owner, "name": None, "stateful": False,
+                "modules": []}
+
+    def parameter_step(self, node):
+        """The step of a scale x * γ (the layer named as γ) or of a module's own layer norm
+        (`is_own_layer_norm`, named as the module), checked as a module's use is."""
+        x = self.input_of(node)
+        given = self.values[x]
+        if self.is_scale(node):
+            [gamma] = [a for a in (*node.args, *node.kwargs.values()) if self.parameter(a)
+                       is not None]
+            path, layer = gamma.target, {"type": "scale"}
+            channels_last = self.is_channels_last(x)
+            want = ((given.shape[-1],) if channels_last or given.dim() == 2
+                    else (given.shape[1], 1, 1))
+            shape = tuple(self.values[gamma].shape)
+            if shape != want:
+                raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) multiplies "
+                                  f"values of shape {list(given.shape[1:])} by `{path}` of shape "
+                                  f"{list(shape)}; curvscope scales maps [C, H, W] by [C, 1, 1], "
+                                  "features [F] by [F] and channels-last values by [C]")
+        else:
+            path = ".".join(_owner(node))
+            args = _bind(f"forward's `{node.name}` ({_describe(node)})", "layer_norm", node,
+                         self.values)
+            layer = {"type": "layernorm", "shape": [int(s) for s in args["normalized_shape"]],
+                     "eps": float(args["eps"]), "affine": True, "bias": args["bias"] is not None}
+        if path in self.used:
+            raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) reads `{path}`'s "
+                              "tensors a second time, and each use would need its own; give "
+                              "each use its own parameter")
+        self.used.add(path)
+        self.check_position_wise(node, x, [layer])
+        *group, name = path.split(".")
+        return {"layers": [layer], "group": group, "name": name, "stateful": True,
+                "modules": [path]}
+
+    def check_position_wise(self, node, x, layers):
+        """Refuses `layers` on channels-last values `[N, H, W, C]` unless each maps every
+        position's channels on their own as curvscope's `channels_last` block runs them: linear
+        layers, layer norms over [C], scales, a PReLU of one slope, dropout and activations."""
+        if not self.is_channels_last(x):
+            return
+        c = self.values[x].shape[-1]
+        for layer in layers:
+            kind = layer["type"]
+            if not (kind in ("linear", "scale", "dropout", "identity", *_ACTIVATIONS)
+                    or (kind == "layernorm" and layer["shape"] == [c])
+                    or (kind == "prelu" and layer["num_parameters"] == 1)):
+                raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) runs {kind} on "
+                                  f"channels-last values {list(self.values[x].shape[1:])} (after "
+                                  "a permute); there curvscope runs layers of each position's "
+                                  "channels only: linear, layer norm over [C], a scale, a PReLU "
+                                  "of one slope, dropout and activations")
 
     def residual(self, node, owner):
         """The block a + b of two paths from one value, in the deepest submodule holding all
@@ -870,12 +1029,12 @@ class _Trace:
         return _block_step(block, group, branches)
 
     def in_module_order(self, branches):
-        """`branches` (lists of steps) by their first module with tensors in
-        `model.named_modules()` (the order curvscope reads their tensors in), then those without
-        tensors, the identity last."""
-        rank = {name: i for i, (name, _) in enumerate(self.model.named_modules())}
-        return sorted(branches, key=lambda b: (rank[_modules_of(b)[0]] if _modules_of(b)
-                                               else len(rank), not b))
+        """`branches` (lists of steps) by their first tensor's place in `model.state_dict()`
+        (the order curvscope reads their tensors in), then those without tensors, the identity
+        last."""
+        rank = {name: i for i, name in enumerate(self.model.state_dict())}
+        first = lambda b: rank[_tensor_names(self.model, _modules_of(b)[0], False)[0]]  # noqa: E731
+        return sorted(branches, key=lambda b: (first(b) if _modules_of(b) else len(rank), not b))
 
     def product(self, node, owner):
         """The block a * b of two paths from one value, of one shape or a [C, 1, 1] scale of
@@ -916,8 +1075,7 @@ class _Trace:
         where = f"forward's `{node.name}` ({_describe(node)})"
         if self.is_expansion(node):
             return []
-        if (self.is_part(node) or name in _REARRANGES or _is_channel_slice(node)
-                or (name in _IDENTITIES and node.args[:1] != (x,))):
+        if self.is_rearrangement(node, x):
             return self.rearrangement(node, x, where)
         if node.args[:1] != (x,):
             raise Unsupported(f"{where}: its tensor is not its first argument")
@@ -936,7 +1094,12 @@ class _Trace:
         if found.numel() == 0:
             raise Unsupported(f"{where}: an empty part of a split; curvscope's layers hold values")
         n, per_channel = given.shape[0], math.prod(given.shape[2:])
+        if self.is_channels_last(x):  # only back to maps, or nothing
+            candidates = [([], probe), ([_LEAVE], probe.permute(0, 3, 1, 2))]
+            return self.matching(candidates, found, given, out, where)
         candidates = [([], probe), ([{"type": "flatten"}], probe.flatten(1))]
+        if given.dim() == 4:
+            candidates.append(([_ENTER], probe.permute(0, 2, 3, 1)))
         if given.dim() == 2 and found.dim() == 4:
             candidates.append(([{"type": "unflatten", "shape": list(found.shape[1:])}],
                                probe.reshape(found.shape)))
@@ -949,13 +1112,19 @@ class _Trace:
             start, length = int(found.flatten()[0]) // per_channel, found.shape[1]
             candidates.append(([{"type": "narrow", "start": start, "length": length}],
                                probe.narrow(1, start, length)))
+        return self.matching(candidates, found, given, out, where)
+
+    @staticmethod
+    def matching(candidates, found, given, out, where):
+        """The layers of the first candidate (layers, their result on the probe) that gives what
+        forward `found`."""
         for layers, expected in candidates:
             if found.shape == expected.shape and torch.equal(found, expected):
                 return layers
         raise Unsupported(f"{where}: reshapes a sample from {list(given.shape[1:])} to "
                           f"{list(out.shape[1:])} in a way curvscope cannot express (it can "
                           "flatten maps, unflatten features, shuffle the channels of maps, take "
-                          "a run of them)")
+                          "a run of them, permute maps channels-last and back)")
 
     def rerun(self, x, value, node):
         """`node`'s value with `x`'s replaced by `value`: the steps from one to the other run
@@ -991,6 +1160,36 @@ def _is_channel_slice(node):
     return (isinstance(index, tuple) and len(index) >= 2 and index[0] == whole
             and isinstance(index[1], slice) and index[1].step in (None, 1)
             and all(i == whole or i is Ellipsis for i in index[2:]))
+
+
+# What a permute of maps to channels-last `[N, H, W, C]` (`x.permute(0, 2, 3, 1)`) and back
+# reads as: the ends of a channels_last block (`_channels_last_blocks`), never layers.
+_ENTER, _LEAVE = {"type": "permute channels last"}, {"type": "permute channels first"}
+
+
+def _channels_last_blocks(steps):
+    """`steps` with each run between a permute to channels-last and the permute back as one
+    step, a channels_last block of the run's layers, grouped and named as a residual block is
+    (`_Trace.residual`)."""
+    out, run = [], None
+    for step in steps:
+        if step["layers"] == [_ENTER]:
+            run = []
+        elif step["layers"] == [_LEAVE]:
+            if run is None:
+                raise Unsupported("forward permutes channels-last values back to maps along a "
+                                  "path that did not permute them (two paths fork from "
+                                  "channels-last values); fork from maps")
+            group = _block_group([run], step["group"])
+            block = {"type": "channels_last", "layers": _nest(run, group)}
+            out.append(_block_step(block, group, [run]))
+            run = None
+        else:
+            (out if run is None else run).append(step)
+    if run is not None:
+        raise Unsupported("forward permutes maps channels-last and does not permute them back; "
+                          "curvscope's layers of each position's channels end on maps")
+    return out
 
 
 def _cat_listed(node):
@@ -1080,6 +1279,11 @@ def _function_layers(where, name, args, given):
             [{"type": "narrow", "start": half, "length": half}, {"type": "sigmoid"}]]}]
     if name == "channel_shuffle":
         return [{"type": "channel_shuffle", "groups": int(args["groups"])}]
+    if name == "layer_norm":  # its weight and bias a module's own: `_Trace.parameter_step`
+        check(args["weight"] is None and args["bias"] is None, "only a module's own weight and "
+              "bias (a subclass of nn.LayerNorm calling F.layer_norm), or none, are expressible")
+        return [{"type": "layernorm", "shape": [int(s) for s in args["normalized_shape"]],
+                 "eps": float(args["eps"]), "affine": False, "bias": False}]
     if name == "stochastic_depth":
         check(not args["training"], "training=True drops at random even in eval mode")
         return []
@@ -1592,6 +1796,55 @@ class _ProductNet(nn.Module):
         return self.fc(x * torch.sigmoid(self.g(x)))
 
 
+def channels_last_net():
+    """A small ConvNeXt written as classes (on [3, 8, 8] images): a patchify stem and
+    torchvision's `LayerNorm2d` (permute, F.layer_norm of its own weight and bias, permute back),
+    torchvision's `CNBlock` (depthwise convolution, `Permute`, layer norm and MLP on each
+    position's channels, `Permute`, a layer scale [C, 1, 1], stochastic depth, `+=`), timm's
+    form of the block (its layer scale [C] among the channels-last values, `x.permute` in
+    forward), a downsampling and a head of a hand-written `LayerNorm2d`. Needs torchvision."""
+    return _ConvNeXt()
+
+
+class _LayerNorm2d(nn.LayerNorm):
+    """timm's `LayerNorm2d`."""
+
+    def forward(self, x):
+        x = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias,
+                         self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+class _TimmBlock(nn.Module):
+    def __init__(self, channels):
+        super().__init__()
+        self.conv_dw = nn.Conv2d(channels, channels, 3, padding=1, groups=channels)
+        self.norm = nn.LayerNorm(channels, eps=1e-6)
+        self.fc1, self.fc2 = nn.Linear(channels, 4 * channels), nn.Linear(4 * channels, channels)
+        self.gamma = nn.Parameter(torch.full((channels,), 0.5))
+
+    def forward(self, x):
+        shortcut = x
+        x = self.conv_dw(x).permute(0, 2, 3, 1)
+        x = self.fc2(F.gelu(self.fc1(self.norm(x))))
+        x = x.mul(self.gamma).permute(0, 3, 1, 2)
+        return x + shortcut
+
+
+class _ConvNeXt(nn.Module):
+    def __init__(self):
+        from torchvision.models.convnext import CNBlock, LayerNorm2d
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 4, 2, stride=2), LayerNorm2d(4, eps=1e-6))
+        self.stage = nn.Sequential(CNBlock(4, 0.5, 0.1), _TimmBlock(4))
+        self.down = nn.Sequential(_LayerNorm2d(4), nn.Conv2d(4, 6, 2, stride=2))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.head = nn.Sequential(LayerNorm2d(6), nn.Flatten(1), nn.Linear(6, 5))
+
+    def forward(self, x):
+        return self.head(self.pool(self.down(self.stage(self.stem(x)))))
+
+
 def shuffle_net():
     """A small net of channel splits and shuffles written as classes (on [3, 8, 8] images):
     torchvision's ShuffleNetV2 `InvertedResidual`, strided (both branches) and not
@@ -1648,14 +1901,14 @@ class Doubled(nn.Linear):
 
 
 class Forward(nn.Module):
-    """A model whose forward is `function(self, x)` over the modules given by name (the
-    self-check's traced models)."""
+    """A model whose forward is `function(self, x)` over the modules (and parameters) given by
+    name (the self-check's traced models)."""
 
     def __init__(self, function, **modules):
         super().__init__()
         self.function = function
         for name, module in modules.items():
-            self.add_module(name, module)
+            setattr(self, name, module)
 
     def forward(self, x):
         return self.function(self, x)
@@ -2018,8 +2271,61 @@ def _traced_self_check():
     # In an nn.Sequential its input's shape is known once forward is traced.
     assert architecture(nn.Sequential(nn.Linear(2, 2), nn.GLU()), (2,))["layers"][1] == {
         "name": "1", **glu}
+    # Channels-last runs: torchvision's LayerNorm2d and CNBlock, timm's block and LayerNorm2d.
+    with warnings.catch_warnings():  # CNBlock's layer_scale comes first in model.parameters()
+        warnings.simplefilter("ignore")
+        layers = architecture(channels_last_net(), (3, 8, 8))["layers"]
+    norm = {"type": "layernorm", "shape": [4], "eps": 1e-6, "affine": True, "bias": True}
+    assert layers[0]["layers"][1] == {"type": "channels_last", "layers": [{"name": "1", **norm}]}
+    [[torchvision_block], [timm_block]] = [b["layers"] for b in layers[1]["layers"]]
+    [group, scale] = torchvision_block["layers"]
+    assert scale == {"name": "layer_scale", "type": "scale"}, torchvision_block
+    assert [(layer.get("name"), layer["type"]) for layer in group["layers"][1]["layers"]] == [
+        ("2", "layernorm"), ("3", "linear"), ("4", "gelu"), ("5", "linear")], group
+    assert timm_block["layers"][1]["layers"][4] == {"name": "gamma", "type": "scale"}, timm_block
+    assert [layer["type"] for layer in layers[2]["layers"]] == ["channels_last", "conv2d"]
+    channels_last = Forward(lambda m, x: m.fc(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+                            .flatten(1), fc=nn.Linear(2, 3))
+    assert architecture(channels_last, (2, 1, 2))["layers"] == [
+        {"type": "channels_last", "layers": [{"name": "fc", "type": "linear", "out": 3,
+                                              "bias": True}]}, {"type": "flatten"}]
+    # F.layer_norm without tensors; a LayerNorm2d without a bias.
+    plain = {"type": "layernorm", "shape": [2], "eps": 1e-5, "affine": False, "bias": False}
+    assert architecture(Forward(lambda m, x: m.fc(F.layer_norm(x, (2,))), fc=linear()), (2,))[
+        "layers"] == [plain, {"name": "fc", "type": "linear", "out": 2, "bias": True}]
+    [block, _, _] = architecture(Forward(lambda m, x: m.fc(m.norm(x).flatten(1)),
+                                         norm=_LayerNorm2d(2, bias=False), fc=linear()),
+                                 (2, 1, 1))["layers"]
+    assert block == {"type": "channels_last", "layers": [
+        {"name": "norm", **plain, "affine": True}]}, block
+    to_channels_last = lambda x: x.permute(0, 2, 3, 1)  # noqa: E731
+    to_maps = lambda x: x.permute(0, 3, 1, 2)  # noqa: E731
     double = Forward(lambda m, x: m.fc(m.fc(x)), fc=linear())
     refusals = [
+        (Forward(lambda m, x: m.fc(to_maps(m.conv(to_channels_last(x))).flatten(1)),
+                 conv=nn.Conv2d(2, 2, 1), fc=nn.Linear(4, 2)),
+         "`conv` (conv(permute)) runs conv2d on channels-last values [2, 1, 2]", (2, 2, 1)),
+        (Forward(lambda m, x: m.fc(to_maps(m.norm(to_channels_last(x))).flatten(1)),
+                 norm=nn.LayerNorm((1, 2)), fc=nn.Linear(4, 2)),
+         "runs layernorm on channels-last values [2, 1, 2]", (2, 2, 1)),
+        (Forward(lambda m, x: m.fc(to_maps(m.act(to_channels_last(x))).flatten(1)),
+                 act=nn.PReLU(2), fc=nn.Linear(8, 2)),
+         "runs prelu on channels-last values", (2, 2, 2)),
+        (Forward(lambda m, x: m.fc(to_maps(m.a(y := to_channels_last(x)) + m.b(y)).flatten(1)),
+                 a=linear(), b=linear(), fc=nn.Linear(4, 2)),
+         "joins paths of channels-last values", (2, 1, 2)),
+        (Forward(lambda m, x: m.fc(to_maps(m.a(y := to_channels_last(x))).flatten(1)
+                                   + to_maps(m.b(y)).flatten(1)),
+                 a=linear(), b=linear(), fc=nn.Linear(4, 2)),
+         "two paths fork from channels-last values", (2, 1, 2)),
+        (Forward(lambda m, x: m.fc(m.a(to_channels_last(x)).flatten(1)), a=linear(),
+                 fc=nn.Linear(4, 2)),
+         "`flatten` (flatten(a, 1)): reshapes a sample from [1, 2, 2] to [4]", (2, 1, 2)),
+        (Forward(lambda m, x: m.fc((x * m.gamma).flatten(1)), fc=nn.Linear(4, 2),
+                 gamma=nn.Parameter(torch.ones(1, 2, 1, 1))),
+         "multiplies values of shape [2, 1, 2] by `gamma` of shape [1, 2, 1, 1]", (2, 1, 2)),
+        (Forward(lambda m, x: m.fc(x * m.gamma * m.gamma), fc=linear(),
+                 gamma=nn.Parameter(torch.ones(2))), "reads `gamma`'s tensors a second time"),
         (Forward(lambda m, x: torch.cat([m.a(x), m.b(x)], 0), a=linear(), b=linear()),
          "`cat` (cat([a, b], 0)) concatenates along axis 0"),
         (Forward(lambda m, x: m.fc(torch.cat(x.chunk(2, 1)[::-1], 1)), fc=linear()),

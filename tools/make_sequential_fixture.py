@@ -4,7 +4,8 @@ export_pytorch.py in float64 with random inputs and what PyTorch computes for it
 eval mode: logits, mean cross-entropy, its gradient and H·v (double backward) for a fixed random
 v. Run once with torch 2.x: `python tools/make_sequential_fixture.py
 [sequential|activations|more-activations|normalization|residual|traced|grouped|concat|product|
-shuffle]` (all by default; residual, product and shuffle need torchvision).
+shuffle|channels-last]` (all by default; residual, product, shuffle and channels-last need
+torchvision).
 
 - sequential-pytorch: every_layer_net (every layer kind but the smooth activations below), batch
   norm's running statistics and affine parameters set away from their initial values, 8 random
@@ -41,6 +42,12 @@ shuffle]` (all by default; residual, product and shuffle need torchvision).
   and shuffled by its `channel_shuffle`; nn.ChannelShuffle; a gated linear unit and parts of a
   split by sizes on features), batch norm set as in residual-pytorch, 16 standard normal float32
   images [3, 8, 8] with labels in 0..5.
+- channels-last-pytorch: channels_last_net (a small ConvNeXt: torchvision's LayerNorm2d and
+  CNBlock, timm's block with its layer scale among channels-last values, a hand-written
+  LayerNorm2d), every layer norm's γ, β and layer scale drawn away from their initial values,
+  16 standard normal float32 images [3, 8, 8] with labels in 0..5. Its θ, gradient and H·v
+  list the parameters in curvscope's order (`parameter_order`: CNBlock's layer scale after its
+  block's), as every fixture's do.
 """
 
 import contextlib
@@ -51,9 +58,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from export_pytorch import (concat_net, every_layer_net, export, grouped_net,  # noqa: E402
-                            more_activations_net, normalization_net, product_net,
-                            residual_net, shuffle_net, smooth_activations_net, traced_net)
+from export_pytorch import (channels_last_net, concat_net, every_layer_net,  # noqa: E402
+                            export, grouped_net, more_activations_net, normalization_net,
+                            parameter_order, product_net, residual_net, shuffle_net,
+                            smooth_activations_net, traced_net)
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "crates/model/tests/data")
 
@@ -67,7 +75,8 @@ def write(model, x, y, seed, out):
     export(model, tuple(x.shape[1:]), out, dtype=torch.float64, step=0, seed=seed,
            note="made by tools/make_sequential_fixture.py with torch " + torch.__version__)
     np.savez(os.path.join(out, "data.npz"), x=x.numpy(), y=y.numpy())
-    params = [p for p in model.parameters()]
+    named = dict(model.named_parameters())
+    params = [named[name] for name in parameter_order(model, tuple(x.shape[1:]))]
     theta = torch.cat([p.detach().reshape(-1) for p in params])
     v = torch.randn(theta.numel(), dtype=torch.float64)
     logits = model(x.double())
@@ -214,10 +223,27 @@ def shuffle():
     resnet_fixture(2034, shuffle_net, (3, 8, 8), "shuffle-pytorch")
 
 
+def channels_last():
+    torch.manual_seed(2035)
+    model = channels_last_net().double().eval()
+    with torch.no_grad():  # layer norms' γ, β and the layer scales away from 1, 0 and 1e-6
+        for module in model.modules():
+            if isinstance(module, torch.nn.LayerNorm):  # LayerNorm2d too
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.5, 0.5)
+        for name, parameter in model.named_parameters():
+            if name.endswith(("layer_scale", "gamma")):
+                parameter.uniform_(0.5, 1.5)
+    x = torch.randn(16, 3, 8, 8, dtype=torch.float32)
+    y = torch.randint(0, 5, (16,), dtype=torch.int64)
+    write(model, x, y, 2035, os.path.join(DATA, "channels-last-pytorch"))
+
+
 if __name__ == "__main__":
     makers = {"sequential": sequential, "activations": activations,
               "more-activations": more_activations, "normalization": normalization,
               "residual": residual, "traced": traced, "grouped": grouped,
-              "concat": concat, "product": product, "shuffle": shuffle}
+              "concat": concat, "product": product, "shuffle": shuffle,
+              "channels-last": channels_last}
     for name in sys.argv[1:] or makers:
         makers[name]()

@@ -15,9 +15,10 @@ mod presets;
 /// {"type":"flatten"},{"type":"linear","out":10}]}` (inside an [`crate::ArchSpec`] tagged
 /// `"name":"sequential"`). The last layer's output is the class scores.
 ///
-/// A layer's tensors are named `<name>.weight`, `<name>.bias`, …, where a layer's name is its
-/// optional `"name"` field, else its index in its group, prefixed by its groups' names
-/// (`features.0.weight`, `classifier.3.bias`): what `state_dict()` calls them.
+/// A layer's tensors are named `<name>.weight`, `<name>.bias`, … (a [scale](Op::Scale)'s one
+/// tensor `<name>`), where a layer's name is its optional `"name"` field, else its index in its
+/// group, prefixed by its groups' names (`features.0.weight`, `classifier.3.bias`): what
+/// `state_dict()` calls them.
 ///
 /// ```
 /// use curvscope_model::ArchSpec;
@@ -304,6 +305,11 @@ pub enum Op {
         /// The runs: it divides the channels.
         groups: usize,
     },
+    /// A parameter γ times the values element-wise, γ `[C, 1, 1]` for maps (one per channel,
+    /// repeated over the positions) and `[F]` for features: ConvNeXt's and CaiT's layer scale
+    /// `self.layer_scale * x`. Its one tensor is named as the layer itself
+    /// (`features.1.0.layer_scale`), as a parameter a module holds directly is.
+    Scale,
     /// `nn.Dropout(p)`: the identity, since curvature is analysed in eval mode.
     Dropout {
         /// The drop probability, kept only to read PyTorch's spec: it changes nothing here.
@@ -397,6 +403,16 @@ pub enum Op {
         #[serde(default = "yes", skip_serializing_if = "is_yes")]
         scoped: bool,
     },
+    /// Layers applied to each position's channels as features, as PyTorch's
+    /// `x.permute(0, 2, 3, 1)` → layers → `.permute(0, 3, 1, 2)` does (ConvNeXt's block, its
+    /// `LayerNorm2d`): the input is maps `[C, H, W]`, the layers see `[C]` and end in `[C']`,
+    /// the output is `[C', H, W]`. It holds linear layers, layer norms over `[C]`, scales,
+    /// PReLU, dropout, the identity and the activations. The permutes are no modules, so its
+    /// layers are named as its siblings (a residual block's unscoped).
+    ChannelsLast {
+        /// The layers, in order.
+        layers: Vec<Layer>,
+    },
 }
 
 // `name` beside the flattened, tagged `Op`: serde cannot deny unknown fields through
@@ -427,7 +443,8 @@ impl<'de> Deserialize<'de> for Layer {
             | Op::Relu6
             | Op::Hardsigmoid
             | Op::Hardswish
-            | Op::Identity,
+            | Op::Identity
+            | Op::Scale,
             Some(key),
         ) = (&op, keys.first())
         {
@@ -502,9 +519,10 @@ pub struct Resolved {
 }
 
 impl Resolved {
-    /// A block's branches, resolved with the block's name as prefix and its input shape: a
-    /// residual block's main branch and shortcut, a concatenation's or a product's paths in
-    /// order; `None` for any other layer.
+    /// A block's branches, resolved with the block's name as prefix and its input shape (each
+    /// position's channels `[C]` for channels_last): a residual block's main branch and
+    /// shortcut, a concatenation's or a product's paths in order, channels_last's layers;
+    /// `None` for any other layer.
     ///
     /// ```
     /// use curvscope_model::sequential::Sequential;
@@ -531,7 +549,7 @@ impl Resolved {
         let (branches, scoped) = self.op.block()?;
         let prefix = branch_prefix(&self.name, scoped);
         let branch = |layers: &Vec<Layer>| {
-            let (mut shape, mut out) = (self.input, Vec::new());
+            let (mut shape, mut out) = (self.op.branch_input(self.input), Vec::new());
             flatten_groups(layers, &prefix, &mut shape, &mut out)
                 .expect("a resolved block's branches resolve");
             out
@@ -570,15 +588,61 @@ impl Resolved {
                 leaf.op
                     .params(leaf.input)
                     .into_iter()
-                    .map(|(suffix, shape)| (format!("{}.{suffix}", leaf.name), shape))
+                    .map(|(suffix, shape)| (tensor_name(&leaf.name, suffix), shape))
             })
             .collect()
     }
 }
 
+/// The full name of a layer's tensor `suffix`: `<layer>.<suffix>`, or the layer's own name for
+/// the one tensor of a [scale](Op::Scale) (suffix "").
+fn tensor_name(layer: &str, suffix: &str) -> String {
+    match suffix {
+        "" => layer.to_owned(),
+        _ => format!("{layer}.{suffix}"),
+    }
+}
+
 impl Op {
+    /// The shape a block's branches start from: each position's channels `[C]` in
+    /// [`Op::ChannelsLast`], else the block's input.
+    fn branch_input(&self, input: Shape) -> Shape {
+        match (self, input) {
+            (Op::ChannelsLast { .. }, Shape::Maps { c, .. }) => Shape::Flat(c),
+            _ => input,
+        }
+    }
+
+    /// Whether the layer maps each feature vector on its own, so that it may run on each
+    /// position's channels ([`Op::ChannelsLast`]).
+    fn is_position_wise(&self) -> bool {
+        matches!(
+            self,
+            Op::Linear { .. }
+                | Op::Layernorm { .. }
+                | Op::Scale
+                | Op::Prelu { .. }
+                | Op::Dropout { .. }
+                | Op::Identity
+                | Op::Relu
+                | Op::LeakyRelu { .. }
+                | Op::Tanh
+                | Op::Sigmoid
+                | Op::Gelu { .. }
+                | Op::Silu
+                | Op::Elu { .. }
+                | Op::Softplus { .. }
+                | Op::Mish
+                | Op::Hardtanh { .. }
+                | Op::Relu6
+                | Op::Hardsigmoid
+                | Op::Hardswish
+        )
+    }
+
     /// A block's branches as written and whether they are scoped: a residual block's main
-    /// branch and shortcut, a concatenation's or a product's paths; `None` for any other layer.
+    /// branch and shortcut, a concatenation's or a product's paths, channels_last's layers
+    /// (never scoped); `None` for any other layer.
     fn block(&self) -> Option<(Vec<&Vec<Layer>>, bool)> {
         match self {
             Op::Residual {
@@ -589,6 +653,7 @@ impl Op {
             Op::Concat { branches, scoped } | Op::Product { branches, scoped } => {
                 Some((branches.iter().collect(), *scoped))
             }
+            Op::ChannelsLast { layers } => Some((vec![layers], false)),
             _ => None,
         }
     }
@@ -630,6 +695,8 @@ impl Op {
             Op::Residual { .. } => "residual",
             Op::Concat { .. } => "concat",
             Op::Product { .. } => "product",
+            Op::ChannelsLast { .. } => "channels_last",
+            Op::Scale => "scale",
         }
     }
 
@@ -858,8 +925,13 @@ impl Op {
             | Op::Elu { .. }
             | Op::Softplus { .. }
             | Op::Identity
+            | Op::Scale
             | Op::Dropout { .. } => Ok(input),
-            Op::Group { .. } | Op::Residual { .. } | Op::Concat { .. } | Op::Product { .. } => {
+            Op::Group { .. }
+            | Op::Residual { .. }
+            | Op::Concat { .. }
+            | Op::Product { .. }
+            | Op::ChannelsLast { .. } => {
                 unreachable!("resolved by flatten_groups")
             }
         }
@@ -907,6 +979,13 @@ impl Op {
                 ..
             } => affine(shape.clone(), bias),
             Op::Prelu { num_parameters, .. } => affine(vec![num_parameters], false),
+            Op::Scale => vec![(
+                "",
+                match input {
+                    Shape::Maps { c, .. } => vec![c, 1, 1],
+                    Shape::Flat(f) => vec![f],
+                },
+            )],
             _ => Vec::new(),
         }
     }
@@ -932,7 +1011,8 @@ impl Op {
     }
 
     /// The value PyTorch gives every entry of the layer's parameter `suffix` when it builds the
-    /// layer, where that is a constant: a norm's γ = 1 and β = 0, PReLU's slopes `init`.
+    /// layer, where that is a constant: a norm's γ = 1 and β = 0, PReLU's slopes `init`; a
+    /// scale starts as the identity, 1 (ConvNeXt's start at 1e-6, which its checkpoints hold).
     fn initial_constant(&self, suffix: &str) -> Option<f64> {
         match self {
             Op::Batchnorm1d { .. }
@@ -940,6 +1020,7 @@ impl Op {
             | Op::Layernorm { .. }
             | Op::Groupnorm { .. } => Some(if suffix == "weight" { 1.0 } else { 0.0 }),
             Op::Prelu { init, .. } => Some(*init),
+            Op::Scale => Some(1.0),
             _ => None,
         }
     }
@@ -1093,7 +1174,7 @@ impl Sequential {
                     .into_iter()
                     .filter_map(|(suffix, _)| {
                         let value = layer.op.initial_constant(suffix)?;
-                        Some((format!("{}.{suffix}", layer.name), value))
+                        Some((tensor_name(&layer.name, suffix), value))
                     })
             })
             .collect()
@@ -1218,6 +1299,44 @@ fn flatten_groups(
         );
         match &layer.op {
             Op::Group { layers } => flatten_groups(layers, &format!("{name}."), shape, out)?,
+            op @ Op::ChannelsLast { layers } => {
+                let fault = |why: String| format!("layer {name} ({}): {why}", op.kind());
+                let Shape::Maps { c, h, w } = *shape else {
+                    return Err(fault(format!(
+                        "expected [C, H, W] feature maps, got {shape} (flat features)"
+                    )));
+                };
+                let (mut features, mut inner) = (Shape::Flat(c), Vec::new());
+                flatten_groups(
+                    layers,
+                    &branch_prefix(&name, false),
+                    &mut features,
+                    &mut inner,
+                )?;
+                if let Some(layer) = inner.iter().find(|layer| !layer.op.is_position_wise()) {
+                    return Err(fault(format!(
+                        "its layer {} ({}) does not act on each position's channels alone; it \
+                         holds linear, layernorm, scale, prelu, dropout, identity and activations",
+                        layer.name,
+                        layer.op.kind()
+                    )));
+                }
+                let Shape::Flat(out_channels) = features else {
+                    unreachable!("position-wise layers keep features flat")
+                };
+                let output = Shape::Maps {
+                    c: out_channels,
+                    h,
+                    w,
+                };
+                out.push(Resolved {
+                    name,
+                    op: op.clone(),
+                    input: *shape,
+                    output,
+                });
+                *shape = output;
+            }
             op @ (Op::Residual { .. } | Op::Concat { .. } | Op::Product { .. }) => {
                 let fault = |why: String| format!("layer {name} ({}): {why}", op.kind());
                 let (branches, scoped) = op.block().expect("a block");
@@ -1376,6 +1495,49 @@ mod tests {
         assert_eq!(theta[112..120], [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0]);
     }
 
+    /// A channels_last block's layers see each position's channels `[C]`, are named as its
+    /// siblings and end in maps of their width; a scale's tensor is named as the layer, `[C, 1,
+    /// 1]` on maps and `[F]` on features, and starts at 1.
+    #[test]
+    fn channels_last_layers_see_features_and_a_scale_is_its_own_tensor() {
+        let arch = spec(
+            "[2,3,3]",
+            r#"{"type":"group","name":"block","layers":[
+                {"type":"channels_last","layers":[{"type":"layernorm","name":"1","shape":[2]},
+                 {"type":"linear","name":"2","out":5},{"type":"scale","name":"gamma"}]}]},
+               {"type":"scale","name":"layer_scale"},{"type":"flatten"},
+               {"type":"scale","name":"s"},{"type":"linear","out":2}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            tensors(&arch),
+            [
+                "block.1.weight[2]",
+                "block.1.bias[2]",
+                "block.2.weight[5, 2]",
+                "block.2.bias[5]",
+                "block.gamma[5]",
+                "layer_scale[5, 1, 1]",
+                "s[45]",
+                "4.weight[2, 45]",
+                "4.bias[2]"
+            ]
+        );
+        let ArchSpec::Sequential(net) = &arch else {
+            unreachable!()
+        };
+        let layers = net.resolve().unwrap();
+        assert_eq!(layers[0].output.to_string(), "[5, 3, 3]");
+        let inner = layers[0].leaves();
+        assert_eq!(
+            (inner[1].input, inner[1].output),
+            (super::Shape::Flat(2), super::Shape::Flat(5))
+        );
+        assert!(!arch.is_piecewise_linear()); // the layer norm
+        let constants = net.initial_constants();
+        assert_eq!((constants["layer_scale"], constants["s"]), (1.0, 1.0));
+    }
+
     #[test]
     fn bad_specs_are_refused_naming_the_layer_and_the_shapes() {
         let cases = [
@@ -1485,6 +1647,37 @@ mod tests {
                 spec("[2,5,5]", r#"{"type":"concat","branches":[[{"type":"linear","out":2}],[]]},{"type":"flatten"}"#),
                 "layer 0.0 (linear): expected flat features",
             ),
+            // channels_last: on maps only, of layers that map each position's channels alone.
+            (
+                spec("[4]", r#"{"type":"channels_last","layers":[{"type":"linear","out":2}]}"#),
+                "layer 0 (channels_last): expected [C, H, W] feature maps, got [4] (flat features)",
+            ),
+            (
+                spec("[2,3,3]", r#"{"type":"channels_last","name":"c","layers":[{"type":"batchnorm1d"}]},{"type":"flatten"}"#),
+                "layer c (channels_last): its layer 0 (batchnorm1d) does not act on each position's channels alone",
+            ),
+            (
+                spec("[2,3,3]", r#"{"type":"channels_last","layers":[{"type":"linear","out":4},{"type":"narrow","start":0,"length":2}]},{"type":"flatten"}"#),
+                "its layer 1 (narrow) does not act",
+            ),
+            (
+                spec("[2,3,3]", r#"{"type":"channels_last","layers":[{"type":"residual","layers":[{"type":"linear","out":2}]}]},{"type":"flatten"}"#),
+                "its layer 0 (residual) does not act",
+            ),
+            (
+                spec("[2,3,3]", r#"{"type":"channels_last","layers":[{"type":"linear","out":8},{"type":"unflatten","shape":[2,2,2]}]},{"type":"flatten"}"#),
+                "its layer 1 (unflatten) does not act",
+            ),
+            (
+                spec("[2,3,3]", r#"{"type":"channels_last","layers":[{"type":"conv2d","out":2,"kernel":1}]},{"type":"flatten"}"#),
+                "layer 0 (conv2d): expected [C, H, W] feature maps, got [2] (flat features)",
+            ),
+            (
+                spec("[2,3,3]", r#"{"type":"channels_last","layers":[{"type":"layernorm","shape":[3]}]},{"type":"flatten"}"#),
+                "layer 0 (layernorm): `shape` [3] is not the last axes of its input [2]",
+            ),
+            (spec("[2,3,3]", r#"{"type":"channels_last","layers":[],"scoped":false}"#), "unknown field `scoped`"),
+            (spec("[4]", r#"{"type":"scale","shape":[4]}"#), "unknown field `shape`: layer type `scale` takes none"),
             (
                 spec("[4]", r#"{"type":"concat","branches":[[{"type":"linear","out":2,"name":"a"}],[{"type":"linear","out":2,"name":"a"}]],"scoped":false},{"type":"linear","out":2}"#),
                 "two layers with tensors are named a",

@@ -744,7 +744,7 @@ fn tiny_sequential(on_maps: &str, on_features: &str) -> ArchSpec {
 /// Each sequential layer kind on its own in a tiny net (`on_maps`, `on_features` of
 /// [`tiny_sequential`]); batch norm on maps in both of their layouts (after a convolution,
 /// channels-last pixels; after average pooling, NCHW maps) and on features.
-const SEQUENTIAL_CASES: [(&str, &str); 56] = [
+const SEQUENTIAL_CASES: [(&str, &str); 60] = [
     (
         r#",{"type":"conv2d","out":3,"kernel":[3,2],"stride":[2,1],"padding":[1,0],"bias":false}"#,
         "",
@@ -968,6 +968,37 @@ const SEQUENTIAL_CASES: [(&str, &str); 56] = [
         "",
         r#",{"type":"linear","out":8},{"type":"unflatten","shape":[2,2,2]},
             {"type":"conv2d","out":2,"kernel":2},{"type":"flatten"}"#,
+    ),
+    // ConvNeXt's block: a depthwise convolution, then on each position's channels a layer norm
+    // and an MLP, a layer scale [C, 1, 1], and the shortcut. ε = 0.01, as in the layer norm
+    // case above: over 2 channels a smaller ε curves x̂ too sharply for the differences.
+    (
+        r#",{"type":"residual","layers":[
+            {"type":"conv2d","name":"dw","out":2,"kernel":3,"padding":1,"groups":2},
+            {"type":"channels_last","layers":[
+                {"type":"layernorm","name":"norm","shape":[2],"eps":0.01},
+                {"type":"linear","name":"fc1","out":8},{"type":"gelu"},
+                {"type":"linear","name":"fc2","out":2}]},
+            {"type":"scale","name":"layer_scale"}]}"#,
+        "",
+    ),
+    // torchvision's LayerNorm2d, widening the channels after it on each position.
+    (
+        r#",{"type":"channels_last","layers":[{"type":"layernorm","name":"ln","shape":[2]},
+            {"type":"linear","name":"up","out":3,"bias":false}]}"#,
+        "",
+    ),
+    // Piecewise linear on each position: PReLU per channel and a scale [C] among features.
+    (
+        r#",{"type":"channels_last","layers":[{"type":"linear","name":"a","out":3},
+            {"type":"prelu","name":"p","num_parameters":3},{"type":"scale","name":"gamma"},
+            {"type":"linear","name":"b","out":2}]}"#,
+        "",
+    ),
+    // A scale [F] of features.
+    (
+        "",
+        r#",{"type":"linear","out":4},{"type":"scale","name":"gamma"}"#,
     ),
 ];
 

@@ -228,6 +228,14 @@ fn splits_and_shuffles_on_gpu_match_cpu() {
     agree_on_fixture("shuffle-pytorch");
 }
 
+/// Layers of each position's channels (a small ConvNeXt: layer norms and linear layers as rows
+/// of the pixel matrix) and layer scales on the GPU's kernels, at the PyTorch fixture's weights
+/// and on its data.
+#[test]
+fn channels_last_layers_on_gpu_match_cpu() {
+    agree_on_fixture("channels-last-pytorch");
+}
+
 /// Layer norm over a sample's 72,200 values, past the 65,535 iterations at which lavapipe stops
 /// a shader's loops: its means and variances (and their gradients) reduce along the row, which
 /// burn-cubecl's reduce kernels share among threads, so no loop runs that long.

@@ -46,6 +46,7 @@ const PRODUCT: &str = "product-pytorch";
 /// (`x.chunk(2, dim=1)`, its `channel_shuffle`), `nn.ChannelShuffle`, a gated linear unit and
 /// a split by sizes on features (the same script).
 const SHUFFLE: &str = "shuffle-pytorch";
+const CHANNELS_LAST: &str = "channels-last-pytorch";
 /// Layer norm (over maps, over their last axis, over features, without β, without γ and β) and
 /// group norm (on maps, on features), γ and β away from 1 and 0 (the same script).
 const NORMALIZATION: &str = "normalization-pytorch";
@@ -136,7 +137,7 @@ fn assert_matches_pytorch(name: &str, arch: ArchSpec, ckpt: &Checkpoint, classes
     ];
     for (quantity, ours) in checks {
         let err = rel_err(&ours, &expected(name, quantity).1);
-        // Measured at most 6.7e-15 (layer and group norm's divisions), 6e-16 elsewhere: an
+        // Measured at most 7.2e-15 (layer and group norm's divisions), 6e-16 elsewhere: an
         // f32-rounded constant (an ε, a 1/√π) would be ≳1e-13.
         assert!(
             err < 5e-14,
@@ -378,6 +379,30 @@ fn splits_and_shuffles_match_pytorch() {
         ],
     );
     assert_matches_pytorch(SHUFFLE, ckpt.meta.arch.clone(), &ckpt, 5);
+}
+
+/// A small ConvNeXt against PyTorch: layer norms and linear layers on each position's channels
+/// (`channels_last`, torchvision's and timm's `LayerNorm2d` and blocks), layer scales `[C, 1, 1]`
+/// on maps and `[C]` among channels-last values, each tensor named and shaped as `state_dict`
+/// holds it; θ lists CNBlock's `layer_scale` after its block's tensors, forward's order.
+#[test]
+fn channels_last_layers_match_pytorch() {
+    let ckpt = fixture_with_tensors(
+        CHANNELS_LAST,
+        &[
+            "stem.1.weight[4]",
+            "stage.0.block.3.weight[16, 4]",
+            "stage.0.layer_scale[4, 1, 1]",
+            "stage.1.fc2.weight[4, 16]",
+            "stage.1.gamma[4]",
+            "down.0.bias[4]",
+            "head.0.weight[6]",
+        ],
+    );
+    let params = tensors(&ckpt.meta.arch);
+    let at = |name: &str| params.iter().position(|p| p.starts_with(name)).unwrap();
+    assert!(at("stage.0.block.5.bias") < at("stage.0.layer_scale"));
+    assert_matches_pytorch(CHANNELS_LAST, ckpt.meta.arch.clone(), &ckpt, 5);
 }
 
 /// Layer and group norm against PyTorch's float64 values: each sample's own mean and variance,

@@ -4,13 +4,14 @@
 //! with constant statistics, layer and group norm each sample's own statistics, sigmoid
 //! through tanh, GELU through erf, piecewise activations by masks, a residual block its two
 //! branches summed, a product its branches multiplied, splits and shuffles of the channels by
-//! slices and reshapes. (burn's own pooling ops and `nn::Linear` panic under nested autodiff.)
+//! slices and reshapes, layers of features on each position's channels as rows of the pixel
+//! matrix. (burn's own pooling ops and `nn::Linear` panic under nested autodiff.)
 
 use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 
-use super::{broadcast_rows, Params};
+use super::{broadcast_rows, rows_affine, Params};
 use crate::sequential::{GeluApproximation, Op, Resolved, Sequential, Shape, Size2};
 use crate::transfer::int_to_device;
 
@@ -24,6 +25,9 @@ enum Values<B: Backend> {
     /// Element-wise layers, batch norm and max-pooling keep this layout, so convolution → ReLU
     /// → pool → convolution never transposes; other layers take NCHW maps.
     Pixels(Tensor<B, 2>, [usize; 4]),
+    /// Each position's channels as features, inside [`Op::ChannelsLast`]: the pixel matrix
+    /// `[n·h·w, C]` of maps `[n, h, w, C]`, read by layers of features.
+    Positions(Tensor<B, 2>, [usize; 4]),
     Flat(Tensor<B, 2>),
 }
 
@@ -32,7 +36,9 @@ impl<B: Backend> Values<B> {
         match self {
             Values::Maps(x) => x,
             Values::Pixels(x, [n, h, w, c]) => x.reshape([n, h, w, c]).permute([0, 3, 1, 2]),
-            Values::Flat(_) => unreachable!("shapes are checked by Sequential::resolve"),
+            Values::Flat(_) | Values::Positions(..) => {
+                unreachable!("shapes are checked by Sequential::resolve")
+            }
         }
     }
 
@@ -62,6 +68,7 @@ impl<B: Backend> Values<B> {
         match self {
             Values::Flat(x) => Values::Flat(f(x)),
             Values::Pixels(x, dims) => Values::Pixels(f(x), dims),
+            Values::Positions(x, dims) => Values::Positions(f(x), dims),
             Values::Maps(x) => {
                 let dims = x.dims();
                 Values::Maps(f(x.flatten(1, 3)).reshape(dims))
@@ -90,6 +97,7 @@ impl<B: Backend> Values<B> {
             }
             Values::Pixels(x, dims) => (x, Layout::Pixels(dims)),
             Values::Flat(x) => (x, Layout::Flat),
+            Values::Positions(..) => unreachable!("a stage is a whole layer, channels_last too"),
         }
     }
 
@@ -108,10 +116,11 @@ impl<B: Backend> Values<B> {
 }
 
 /// Values per sample of the largest tensor a layer of `net` forms ([`super::largest_tensor_per_sample`]):
-/// its input and output (a concatenation's too); for a window (convolution, max-pooling) the gathered
-/// `[outputs, window · channels]` patches or candidates, and the input with a zero pixel for the
-/// padding (`gather_pixels` on a GPU); for average pooling ([`separable`]) the maps averaged
-/// along one axis only.
+/// its input and output (a concatenation's too, and a channels_last block's layers' over all
+/// positions); for a window (convolution, max-pooling) the gathered `[outputs, window ·
+/// channels]` patches or candidates, and the input with a zero pixel for the padding
+/// (`gather_pixels` on a GPU); for average pooling ([`separable`]) the maps averaged along one
+/// axis only.
 pub(super) fn largest_tensor_per_sample(net: &Sequential) -> usize {
     let values = |shape: &Shape| match *shape {
         Shape::Maps { c, h, w } => c * h * w,
@@ -136,14 +145,27 @@ pub(super) fn largest_tensor_per_sample(net: &Sequential) -> usize {
             .max(values(&layer.output))
             .max(within(layer))
     });
-    let joined = blocks(&resolved(net))
-        .into_iter()
+    let blocks = blocks(&resolved(net));
+    let joined = blocks
+        .iter()
         .filter(|block| matches!(block.op, Op::Concat { .. }))
         .map(|block| values(&block.output));
-    leaves.chain(joined).max().unwrap_or(0)
+    // A channels_last block's layers see one position's features; they run on all h·w.
+    let positions = blocks
+        .iter()
+        .filter_map(|block| match (&block.op, block.input) {
+            (Op::ChannelsLast { .. }, Shape::Maps { h, w, .. }) => block
+                .leaves()
+                .iter()
+                .map(|leaf| values(&leaf.input).max(values(&leaf.output)) * h * w)
+                .max(),
+            _ => None,
+        });
+    leaves.chain(joined).chain(positions).max().unwrap_or(0)
 }
 
-/// The blocks (residual, concatenation, product) among `layers`, and within their branches.
+/// The blocks (residual, concatenation, product, channels_last) among `layers`, and within their
+/// branches.
 fn blocks(layers: &[Resolved]) -> Vec<Resolved> {
     layers
         .iter()
@@ -227,7 +249,14 @@ fn forward<B: Backend>(
             };
             let w = p.matrix(out, inputs);
             let b = bias.then(|| p.vector(out));
-            Values::Flat(super::affine(x.flat(), w, b))
+            match x {
+                // Each position's channels: a sample's h·w rows read its copy of W.
+                Values::Positions(x, [n, h, width, _]) => Values::Positions(
+                    rows_affine(x, w.swap_dims(1, 2), b, [n, h * width]),
+                    [n, h, width, out],
+                ),
+                x => Values::Flat(super::affine(x.flat(), w, b)),
+            }
         }
         Op::Maxpool2d {
             kernel,
@@ -288,6 +317,7 @@ fn forward<B: Backend>(
         Op::Hardsigmoid => x.elementwise(hardsigmoid),
         Op::Hardswish => x.elementwise(hardswish),
         Op::Prelu { num_parameters, .. } => prelu(x, p.vector(num_parameters)),
+        Op::Scale => per_channel(x, p.vector(layer.input.channels()), |x, gamma| x * gamma),
         Op::Identity | Op::Dropout { .. } => x,
         Op::Batchnorm1d { eps } | Op::Batchnorm2d { eps } => batch_norm(net, layer, p, x, eps),
         Op::Layernorm {
@@ -295,7 +325,7 @@ fn forward<B: Backend>(
             eps,
             affine,
             bias,
-        } => layer_norm(layer.input, shape, p, x, eps, affine, bias),
+        } => layer_norm(shape, p, x, eps, affine, bias),
         Op::Groupnorm {
             groups,
             eps,
@@ -317,6 +347,20 @@ fn forward<B: Backend>(
                 Op::Concat { .. } => concat(outputs),
                 Op::Product { .. } => outputs.into_iter().reduce(product).expect("two branches"),
                 _ => outputs.into_iter().reduce(sum).expect("two branches"),
+            }
+        }
+        Op::ChannelsLast { .. } => {
+            let (pixels, dims) = x.pixels();
+            let [layers] = &layer.branches().expect("a block")[..] else {
+                unreachable!("channels_last has one path")
+            };
+            let positions = Values::Positions(pixels, dims);
+            match layers
+                .iter()
+                .fold(positions, |x, layer| forward(net, layer, p, x))
+            {
+                Values::Positions(y, dims) => Values::Pixels(y, dims),
+                _ => unreachable!("position-wise layers keep positions (checked by resolve)"),
             }
         }
         Op::Group { .. } => unreachable!("groups are flattened by resolve"),
@@ -348,6 +392,7 @@ fn narrow<B: Backend>(x: Values<B>, start: usize, length: usize) -> Values<B> {
         Values::Pixels(x, [n, h, w, _]) => {
             Values::Pixels(x.narrow(1, start, length), [n, h, w, length])
         }
+        Values::Positions(..) => unreachable!("not position-wise (checked by resolve)"),
     }
 }
 
@@ -531,23 +576,34 @@ fn hardswish<B: Backend>(x: Tensor<B, 2>) -> Tensor<B, 2> {
 /// x where x > 0, a·x elsewhere (PyTorch's derivative at 0 is a too), the slopes `a`
 /// `[copies, K]`: K = 1 shared, or one per channel (the feature of flat values).
 fn prelu<B: Backend>(x: Values<B>, a: Tensor<B, 2>) -> Values<B> {
-    let slope = |x: Tensor<B, 2>, a: Tensor<B, 2>| {
+    per_channel(x, a, |x, a| {
         let positive = x.clone().greater_elem(0.0);
         (x.clone() * a).mask_where(positive, x)
-    };
+    })
+}
+
+/// `f(x, v)` on the values as a matrix of rows of channels (features) and the per-channel `v`
+/// (`[copies, K]`, K = 1 or the channels) repeated over each sample's rows: a PReLU's slopes, a
+/// scale's γ. Maps are taken as channels-last pixels, the layout a next convolution reads.
+fn per_channel<B: Backend>(
+    x: Values<B>,
+    v: Tensor<B, 2>,
+    f: impl Fn(Tensor<B, 2>, Tensor<B, 2>) -> Tensor<B, 2>,
+) -> Values<B> {
     match x {
         Values::Flat(x) => {
             let n = x.dims()[0];
-            Values::Flat(slope(x, broadcast_rows(a, [n, 1])))
+            Values::Flat(f(x, broadcast_rows(v, [n, 1])))
         }
         Values::Pixels(x, dims @ [n, h, w, _]) => {
-            Values::Pixels(slope(x, broadcast_rows(a, [n, h * w])), dims)
+            Values::Pixels(f(x, broadcast_rows(v, [n, h * w])), dims)
         }
-        Values::Maps(x) => {
-            let [copies, k] = a.dims();
-            let a = a.reshape([copies, k, 1, 1]);
-            let positive = x.clone().greater_elem(0.0);
-            Values::Maps((x.clone() * a).mask_where(positive, x))
+        Values::Positions(x, dims @ [n, h, w, _]) => {
+            Values::Positions(f(x, broadcast_rows(v, [n, h * w])), dims)
+        }
+        maps => {
+            let (x, dims) = maps.pixels();
+            per_channel(Values::Pixels(x, dims), v, f)
         }
     }
 }
@@ -592,6 +648,7 @@ fn batch_norm<B: Backend>(
             };
             Values::Maps((x - column(mean)) * column(scale) + column(beta))
         }
+        Values::Positions(..) => unreachable!("not position-wise (checked by resolve)"),
     }
 }
 
@@ -611,7 +668,6 @@ fn standardize<B: Backend>(x: Tensor<B, 2>, eps: f64) -> Tensor<B, 2> {
 /// over them. The maps are in PyTorch's `[N, C, H, W]` order, in which `shape`'s values of a
 /// sample are contiguous: rows of `[N·R, L]`, R = the values per sample / L.
 fn layer_norm<B: Backend>(
-    input: Shape,
     shape: &[usize],
     p: &mut Params<B>,
     x: Values<B>,
@@ -620,31 +676,36 @@ fn layer_norm<B: Backend>(
     bias: bool,
 ) -> Values<B> {
     let len: usize = shape.iter().product();
-    let (x, maps) = match x {
-        Values::Flat(x) => (x, None),
+    // The rows to standardize, the samples they come from, and the layout to put them back in.
+    type Back<B> = Box<dyn FnOnce(Tensor<B, 2>) -> Values<B>>;
+    let (x, n, back): (_, _, Back<B>) = match x {
+        Values::Flat(x) => {
+            let n = x.dims()[0];
+            (x, n, Box::new(Values::Flat))
+        }
+        Values::Positions(x, dims) => (x, dims[0], Box::new(move |y| Values::Positions(y, dims))),
         maps => {
             let maps = maps.maps();
             let dims = maps.dims();
+            let rows = maps.reshape([dims.iter().product::<usize>() / len, len]);
             (
-                maps.reshape([dims.iter().product::<usize>() / len, len]),
-                Some(dims),
+                rows,
+                dims[0],
+                Box::new(move |y| Values::Maps(y.reshape(dims))),
             )
         }
     };
-    let n = x.dims()[0] * len / input.len();
+    let per_sample = x.dims()[0] / n;
     let mut y = standardize(x, eps);
     if affine {
         // γ and β are `[copies, L]` (one row, or one per sample), as for batch norm.
-        let row = |t: Tensor<B, 2>| broadcast_rows(t, [n, input.len() / len]);
+        let row = |t: Tensor<B, 2>| broadcast_rows(t, [n, per_sample]);
         y = y * row(p.vector(len));
         if bias {
             y = y + row(p.vector(len));
         }
     }
-    match maps {
-        Some(dims) => Values::Maps(y.reshape(dims)),
-        None => Values::Flat(y),
-    }
+    back(y)
 }
 
 /// Group norm: each sample's channels in `groups` runs of C/groups, each standardized over its
