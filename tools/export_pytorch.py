@@ -382,8 +382,9 @@ def _evaluate(layers, prefix, tensors, x):
             n, _, h, w = x.shape
             rows = _evaluate(layer["layers"], prefix, tensors, x.permute(0, 2, 3, 1).flatten(0, 2))
             x = rows.unflatten(0, (n, h, w)).permute(0, 3, 1, 2)
-        elif kind == "scale":
-            x = x * tensors[name]
+        elif kind == "scale":  # one value per channel (feature), however it is stored
+            gamma = tensors[name].reshape(-1)
+            x = x * (gamma.reshape(-1, 1, 1) if x.dim() == 4 else gamma)
         elif kind in ("concat", "product"):
             inner = f"{name}." if layer.get("scoped", True) else prefix
             paths = [_evaluate(branch, inner, tensors, x) for branch in layer["branches"]]
@@ -412,9 +413,14 @@ def _evaluate(layers, prefix, tensors, x):
             x = F.batch_norm(x, t("running_mean"), t("running_var"), t("weight"), t("bias"),
                              False, 0.0, layer.get("eps", 1e-5))
         elif kind == "layernorm":
-            x = F.layer_norm(x, layer["shape"], t("weight"), t("bias"), layer.get("eps", 1e-5))
+            affine = layer.get("affine", True)
+            x = F.layer_norm(x, layer["shape"], t("weight") if affine else None,
+                             t("bias") if affine and layer.get("bias", True) else None,
+                             layer.get("eps", 1e-5))
         elif kind == "groupnorm":
-            x = F.group_norm(x, layer["groups"], t("weight"), t("bias"), layer.get("eps", 1e-5))
+            affine = layer.get("affine", True)
+            x = F.group_norm(x, layer["groups"], t("weight") if affine else None,
+                             t("bias") if affine else None, layer.get("eps", 1e-5))
         elif kind == "prelu":
             x = F.prelu(x, t("weight"))
         elif kind == "unflatten":
@@ -497,6 +503,10 @@ def _traced_layers(model, input_shape):
                       f"model.parameters() has `{given[at]}` it has `{order[at]}`: flat vectors "
                       "(θ, eigenvectors) follow forward's order", stacklevel=3)
     tensors = [k for m in modules for k in _tensor_names(model, m, False)]
+    twice = [k for k in tensors if tensors.count(k) > 1]
+    if twice:
+        raise Unsupported(f"forward reads `{twice[0]}` at two places (tied weights), which "
+                          "curvscope cannot express; give each use its own")
     unused = [k for k in model.state_dict() if k not in set(tensors)]
     if unused:
         warnings.warn(f"forward does not use {', '.join(unused)}: not written", stacklevel=3)
@@ -505,11 +515,12 @@ def _traced_layers(model, input_shape):
 
 def _tensor_names(model, path, parameters_only):
     """The full names of the parameters (or all state_dict tensors) of the module at `path`, or
-    `path` itself where it names a parameter (a layer scale)."""
+    `path` itself where it names a parameter (a layer scale; a tensor a module's functional form
+    reads: `_Trace.own_tensors`)."""
     try:
         module = model.get_submodule(path)
     except AttributeError:
-        return [path]
+        return [path] if not parameters_only or path in dict(model.named_parameters()) else []
     names = (n for n, _ in module.named_parameters()) if parameters_only else module.state_dict()
     return [f"{path}.{k}" for k in names]
 
@@ -611,10 +622,17 @@ _FUNCTIONS = {
     "pad": {"pad": None, "mode": "constant", "value": None},
     "channel_shuffle": {"groups": None},
     "layer_norm": {"normalized_shape": None, "weight": None, "bias": None, "eps": 1e-5},
+    "batch_norm": {"running_mean": None, "running_var": None, "weight": None, "bias": None,
+                   "training": False, "momentum": 0.1, "eps": 1e-5},
+    "linear": {"weight": None, "bias": None},
     "glu": {"dim": -1},
     # torchvision's StochasticDepth (EfficientNet's blocks): the identity unless training.
     "stochastic_depth": {"p": None, "mode": None, "training": True},
 }
+# Functional forms of layers that read as a module's layer when given that module's own tensors
+# (`_Trace.own_tensors`), and those tensors, in the order the call takes them.
+_OWN_FORMS = {"layer_norm": ("weight", "bias"), "linear": ("weight", "bias"),
+              "batch_norm": ("running_mean", "running_var", "weight", "bias")}
 # Rearrangements of a sample's values, each run of them read from what it does to numbered
 # values (`_Trace.rearrangement`): nothing, a flatten, an unflatten, ShuffleNet's channel
 # shuffle or a narrow.
@@ -699,42 +717,58 @@ class _Trace:
         return True
 
     def parameter(self, node):
-        """The model's parameter that get_attr `node` reads, or None."""
+        """The get_attr node of the model's parameter that `node` is, or views in the order it
+        holds its values (`self.gamma.view(1, -1, 1, 1)`, `reshape`, `unsqueeze`, timm's layer
+        scales); None for anything else (a buffer, a tensor attribute, a computed value)."""
+        while isinstance(node, torch.fx.Node) and node.op in ("call_function", "call_method") \
+                and _function_name(node) in ("view", "reshape", "unsqueeze") \
+                and len(node.all_input_nodes) == 1:
+            node = node.args[0]
         if not (isinstance(node, torch.fx.Node) and node.op == "get_attr"):
             return None
         try:
-            return self.model.get_parameter(node.target)
+            self.model.get_parameter(node.target)
         except AttributeError:  # a buffer, or a tensor attribute
             return None
+        return node
 
-    def is_scale(self, node):
-        """Whether `node` is x * γ of a value and a parameter (ConvNeXt's
-        `self.layer_scale * x`)."""
+    def scale_operands(self, node):
+        """(the value, the parameter's operand) of `node` if it is x * γ of a value and a
+        parameter (ConvNeXt's `self.layer_scale * x`), else None."""
         if node.op not in ("call_function", "call_method") or _function_name(node) not in \
                 _PRODUCTS:
-            return False
+            return None
         operands = [*node.args, *node.kwargs.values()]
-        return len(operands) == 2 and sum(self.parameter(a) is not None for a in operands) == 1 \
-            and all(isinstance(a, torch.fx.Node) for a in operands)
+        if len(operands) != 2 or not all(isinstance(a, torch.fx.Node) for a in operands):
+            return None
+        [*values], [*gammas] = ([a for a in operands if (self.parameter(a) is None) == value]
+                                for value in (True, False))
+        return (values[0], gammas[0]) if len(values) == 1 else None
 
-    def scaled(self, node):
-        """The value a scale multiplies (its operand that is not the parameter)."""
-        [x] = [a for a in (*node.args, *node.kwargs.values()) if self.parameter(a) is None]
-        return x
+    def is_scale(self, node):
+        return self.scale_operands(node) is not None
 
-    def is_own_layer_norm(self, node):
-        """Whether `node` is `F.layer_norm(x, shape, self.weight, self.bias, eps)` (its bias
-        may be None) of the module whose forward runs it: a subclass of nn.LayerNorm that
-        permutes around it (torchvision's `LayerNorm2d`), read as that module's layer norm."""
-        if node.op != "call_function" or _target(node) != "layer_norm":
-            return False
-        given = {**dict(zip(("input", *_FUNCTIONS["layer_norm"]), node.args)), **node.kwargs}
+    def own_tensors(self, node):
+        """The tensors of the module whose forward runs `node` that it reads, if `node` is the
+        functional form of a layer given that module's own tensors (a subclass of a torch.nn
+        module calling it: torchvision's and timm's `LayerNorm2d`, `F.layer_norm(x, shape,
+        self.weight, self.bias, eps)`; timm's `BatchNormAct2d`, `F.batch_norm(x,
+        self.running_mean, self.running_var, self.weight, self.bias, False, …)`; timm's
+        `Linear`, `F.linear(x, self.weight, self.bias)`), a bias possibly None; else None."""
+        if node.op != "call_function" or _target(node) not in _OWN_FORMS:
+            return None
+        name = _target(node)
+        given = {**dict(zip(("input", *_FUNCTIONS[name]), node.args)), **node.kwargs}
         owner = ".".join(_owner(node))
-
-        def own(k):
-            return (isinstance(given.get(k), torch.fx.Node) and given[k].op == "get_attr"
-                    and given[k].target == (f"{owner}.{k}" if owner else k))
-        return own("weight") and (own("bias") or given.get("bias") is None)
+        read = []
+        for k in _OWN_FORMS[name]:
+            if k == "bias" and given.get(k) is None:
+                continue
+            if not (owner and isinstance(given.get(k), torch.fx.Node)
+                    and given[k].op == "get_attr" and given[k].target == f"{owner}.{k}"):
+                return None
+            read.append(given[k].target)
+        return read
 
     def is_channels_last(self, node):
         """Whether `node`'s value is maps permuted channels-last, `[N, H, W, C]` (the values
@@ -746,7 +780,8 @@ class _Trace:
     def finds_channels_last(self, node):
         """`is_channels_last`, found."""
         value = self.values.get(node)
-        if node.op == "placeholder" or not (isinstance(value, torch.Tensor) and value.dim() == 4):
+        if node.op == "placeholder" or not (isinstance(value, torch.Tensor) and value.dim() == 4) \
+                or self.parameter(node) is not None:
             return False
         if self.is_sum(node) or self.is_product(node) or self.is_cat(node):
             return any(self.is_channels_last(a) for a in self.tensors_in(node))
@@ -834,8 +869,10 @@ class _Trace:
             users = ", ".join(f"`{u.name}`" for u in node.users)
             raise Unsupported(f"forward reads the tensor `{node.target}` itself (in {users}): "
                               "curvscope's layers hold their own tensors; put it in a module")
-        if self.is_scale(node) or self.is_own_layer_norm(node):
-            return self.scaled(node) if self.is_scale(node) else node.args[0]
+        if self.is_scale(node):
+            return self.scale_operands(node)[0]
+        if self.own_tensors(node) is not None:
+            return node.args[0]
         if self.is_sum(node) or self.is_product(node):
             return self.fork(*self.tensors_in(node))
         if self.is_cat(node):
@@ -846,6 +883,8 @@ class _Trace:
         if self.is_expansion(node):
             return inputs[0]
         if len(inputs) != 1:
+            for read in (a for a in inputs if a.op == "get_attr"):
+                self.input_of(read)  # refused, naming the tensor read
             raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) takes {len(inputs)} "
                               "tensors; curvscope's layers take one")
         if not self.is_unheld(inputs[0]):
@@ -920,7 +959,7 @@ class _Trace:
             raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) joins paths of "
                               "channels-last values (after a permute); curvscope joins maps, "
                               "features, or paths permuted back first")
-        if self.is_scale(node) or self.is_own_layer_norm(node):
+        if self.is_scale(node) or self.own_tensors(node) is not None:
             return self.parameter_step(node)
         if self.is_sum(node):
             return self.residual(node, owner)
@@ -940,6 +979,9 @@ class _Trace:
             _refuse_unless(not (stateful and name in self.used), name, module,
                            "it runs twice in forward (or two branches read its output), and "
                            "each run would need its own tensors; give each use its own module")
+            _refuse_unless(not any(u.startswith(f"{name}.") for u in self.used), name, module,
+                           "forward also reads its tensors itself (tied weights), and each use "
+                           "would need its own; give each use its own")
             if stateful:
                 self.used.add(name)
             *group, child = name.split(".")
@@ -956,38 +998,58 @@ class _Trace:
                 "modules": []}
 
     def parameter_step(self, node):
-        """The step of a scale x * γ (the layer named as γ) or of a module's own layer norm
-        (`is_own_layer_norm`, named as the module), checked as a module's use is."""
+        """The step of a scale x * γ (the layer named as γ) or of a module's own functional
+        layer (`own_tensors`, named as the module), its tensors each read once."""
         x = self.input_of(node)
         given = self.values[x]
+        where = f"forward's `{node.name}` ({_describe(node)})"
         if self.is_scale(node):
-            [gamma] = [a for a in (*node.args, *node.kwargs.values()) if self.parameter(a)
-                       is not None]
-            path, layer = gamma.target, {"type": "scale"}
+            gamma = self.scale_operands(node)[1]
+            target = self.parameter(gamma).target
+            tensors, layer = [target], {"type": "scale"}
             channels_last = self.is_channels_last(x)
             want = ((given.shape[-1],) if channels_last or given.dim() == 2
                     else (given.shape[1], 1, 1))
             shape = tuple(self.values[gamma].shape)
-            if shape != want:
-                raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) multiplies "
-                                  f"values of shape {list(given.shape[1:])} by `{path}` of shape "
-                                  f"{list(shape)}; curvscope scales maps [C, H, W] by [C, 1, 1], "
-                                  "features [F] by [F] and channels-last values by [C]")
+            if shape[len(shape) - len(want):] != want or set(shape[:len(shape) - len(want)]) - {1}:
+                raise Unsupported(f"{where} multiplies values of shape {list(given.shape[1:])} "
+                                  f"by `{target}` of shape {list(shape)}; curvscope scales maps "
+                                  "[C, H, W] by [C, 1, 1], features [F] by [F] and "
+                                  "channels-last values by [C]")
+            stored = list(self.model.get_parameter(target).shape)
+            if stored != list(want):
+                layer["shape"] = stored
         else:
-            path = ".".join(_owner(node))
-            args = _bind(f"forward's `{node.name}` ({_describe(node)})", "layer_norm", node,
-                         self.values)
-            layer = {"type": "layernorm", "shape": [int(s) for s in args["normalized_shape"]],
-                     "eps": float(args["eps"]), "affine": True, "bias": args["bias"] is not None}
-        if path in self.used:
-            raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) reads `{path}`'s "
-                              "tensors a second time, and each use would need its own; give "
-                              "each use its own parameter")
-        self.used.add(path)
+            tensors, name = self.own_tensors(node), _target(node)
+            args = _bind(where, name, node, self.values)
+            if name == "layer_norm":
+                layer = {"type": "layernorm", "shape": [int(s) for s in args["normalized_shape"]],
+                         "eps": float(args["eps"]), "affine": True,
+                         "bias": args["bias"] is not None}
+            elif name == "linear":
+                layer = {"type": "linear", "out": int(args["weight"].shape[0]),
+                         "bias": args["bias"] is not None}
+            else:
+                if args["training"] or args["bias"] is None or given.dim() not in (2, 4):
+                    raise Unsupported(f"{where}: only batch norm in eval mode with γ and β, on "
+                                      "features or maps, is expressible")
+                layer = {"type": "batchnorm2d" if given.dim() == 4 else "batchnorm1d",
+                         "eps": float(args["eps"])}
+                owner = tensors[0].rsplit(".", 1)[0]
+                if hasattr(self.model.get_submodule(owner), "num_batches_tracked"):
+                    tensors.append(f"{owner}.num_batches_tracked")
+        for tensor in tensors:
+            if any(tensor == u or tensor.startswith(f"{u}.") for u in self.used):
+                raise Unsupported(f"{where} reads `{tensor}` a second time: it runs twice in "
+                                  "forward (or two branches read its output, or a module holding "
+                                  "the tensor runs too), and each use would need its own tensor; "
+                                  "give each use its own")
+        self.used.update(tensors)
         self.check_position_wise(node, x, [layer])
+        path = tensors[0] if layer["type"] == "scale" else tensors[0].rsplit(".", 1)[0]
         *group, name = path.split(".")
         return {"layers": [layer], "group": group, "name": name, "stateful": True,
-                "modules": [path]}
+                "modules": tensors}
 
     def check_position_wise(self, node, x, layers):
         """Refuses `layers` on channels-last values `[N, H, W, C]` unless each maps every
@@ -1279,11 +1341,13 @@ def _function_layers(where, name, args, given):
             [{"type": "narrow", "start": half, "length": half}, {"type": "sigmoid"}]]}]
     if name == "channel_shuffle":
         return [{"type": "channel_shuffle", "groups": int(args["groups"])}]
-    if name == "layer_norm":  # its weight and bias a module's own: `_Trace.parameter_step`
-        check(args["weight"] is None and args["bias"] is None, "only a module's own weight and "
-              "bias (a subclass of nn.LayerNorm calling F.layer_norm), or none, are expressible")
+    if name == "layer_norm" and args["weight"] is None and args["bias"] is None:
         return [{"type": "layernorm", "shape": [int(s) for s in args["normalized_shape"]],
                  "eps": float(args["eps"]), "affine": False, "bias": False}]
+    if name in _OWN_FORMS:  # with a module's own tensors: `_Trace.parameter_step`
+        check(False, "only with the tensors of the module whose forward calls it (a subclass of "
+              f"a torch.nn module calling F.{name} with its own), or a layer norm with none, is "
+              "expressible")
     if name == "stochastic_depth":
         check(not args["training"], "training=True drops at random even in eval mode")
         return []
@@ -1845,6 +1909,70 @@ class _ConvNeXt(nn.Module):
         return self.head(self.pool(self.down(self.stage(self.stem(x)))))
 
 
+def functional_net():
+    """A small net of modules that call the functional forms of their layers with their own
+    tensors, as timm's do (on [3, 8, 8] images): `BatchNormAct2d` (F.batch_norm of its running
+    statistics, γ and β, then an activation), `Linear` (F.linear of its weight and bias), batch
+    norm on features the same way, and layer scales stored `[C]` and viewed `[1, C, 1, 1]`
+    (timm's `LayerScale2d`, `gamma.view(1, -1, 1, 1)`; ConvNeXt's `gamma.reshape(1, -1, 1, 1)`;
+    `gamma.unsqueeze(-1).unsqueeze(-1)`)."""
+    return _FunctionalNet()
+
+
+class _BatchNormAct(nn.BatchNorm2d):
+    """timm's `BatchNormAct2d` (on maps) and its form on features."""
+
+    def __init__(self, channels, act):
+        super().__init__(channels)
+        self.act = act
+
+    def forward(self, x):
+        x = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                         self.training, self.momentum, self.eps)
+        return self.act(x)
+
+
+class _Linear(nn.Linear):
+    """timm's `Linear`."""
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+
+class _LayerScale2d(nn.Module):
+    """timm's `LayerScale2d`."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.full((channels,), 0.5))
+
+    def forward(self, x):
+        return x * self.gamma.view(1, -1, 1, 1)
+
+
+class _FunctionalNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1, bias=False)
+        self.bn = _BatchNormAct(4, nn.SiLU())
+        self.dw = nn.Conv2d(4, 4, 3, padding=1, groups=4, bias=False)
+        self.bn_dw = _BatchNormAct(4, nn.ReLU())
+        self.ls = _LayerScale2d(4)
+        self.pw = nn.Conv2d(4, 4, 1)
+        self.gamma = nn.Parameter(torch.full((4,), 2.0))
+        self.beta = nn.Parameter(torch.full((4,), 0.7))
+        self.fc1 = _Linear(16, 6)
+        self.bn_fc = _BatchNormAct(6, nn.Identity())
+        self.fc = _Linear(6, 5, bias=False)
+
+    def forward(self, x):
+        x = self.bn(self.conv(x))
+        x = x + self.ls(self.bn_dw(self.dw(x)))
+        x = self.pw(x).mul(self.gamma.reshape(1, -1, 1, 1))
+        x = (F.avg_pool2d(x, 4) * self.beta.unsqueeze(-1).unsqueeze(-1)).flatten(1)
+        return self.fc(F.relu(self.bn_fc(self.fc1(x))))
+
+
 def shuffle_net():
     """A small net of channel splits and shuffles written as classes (on [3, 8, 8] images):
     torchvision's ShuffleNetV2 `InvertedResidual`, strided (both branches) and not
@@ -2289,6 +2417,19 @@ def _traced_self_check():
     assert architecture(channels_last, (2, 1, 2))["layers"] == [
         {"type": "channels_last", "layers": [{"name": "fc", "type": "linear", "out": 3,
                                               "bias": True}]}, {"type": "flatten"}]
+    # Modules calling functional forms with their own tensors (timm's BatchNormAct2d, Linear),
+    # layer scales viewed [1, C, 1, 1].
+    with warnings.catch_warnings():  # the net's own γ, β come first in model.parameters()
+        warnings.simplefilter("ignore")
+        layers = architecture(functional_net(), (3, 8, 8))["layers"]
+    assert [(layer.get("name"), layer["type"]) for layer in layers] == [
+        ("conv", "conv2d"), ("bn", "batchnorm2d"), (None, "silu"), (None, "residual"),
+        ("pw", "conv2d"), ("gamma", "scale"), (None, "avgpool2d"), ("beta", "scale"),
+        (None, "flatten"), ("fc1", "linear"), ("bn_fc", "batchnorm1d"), (None, "identity"),
+        (None, "relu"), ("fc", "linear")], layers
+    assert layers[3]["layers"][3] == {"name": "ls", "type": "group", "layers": [
+        {"name": "gamma", "type": "scale", "shape": [4]}]}, layers[3]
+    assert layers[13] == {"name": "fc", "type": "linear", "out": 5, "bias": False}
     # F.layer_norm without tensors; a LayerNorm2d without a bias.
     plain = {"type": "layernorm", "shape": [2], "eps": 1e-5, "affine": False, "bias": False}
     assert architecture(Forward(lambda m, x: m.fc(F.layer_norm(x, (2,))), fc=linear()), (2,))[
@@ -2322,10 +2463,17 @@ def _traced_self_check():
                  fc=nn.Linear(4, 2)),
          "`flatten` (flatten(a, 1)): reshapes a sample from [1, 2, 2] to [4]", (2, 1, 2)),
         (Forward(lambda m, x: m.fc((x * m.gamma).flatten(1)), fc=nn.Linear(4, 2),
-                 gamma=nn.Parameter(torch.ones(1, 2, 1, 1))),
-         "multiplies values of shape [2, 1, 2] by `gamma` of shape [1, 2, 1, 1]", (2, 1, 2)),
+                 gamma=nn.Parameter(torch.ones(2, 1, 2))),
+         "multiplies values of shape [2, 1, 2] by `gamma` of shape [2, 1, 2]", (2, 1, 2)),
         (Forward(lambda m, x: m.fc(x * m.gamma * m.gamma), fc=linear(),
-                 gamma=nn.Parameter(torch.ones(2))), "reads `gamma`'s tensors a second time"),
+                 gamma=nn.Parameter(torch.ones(2))), "reads `gamma` a second time"),
+        (Forward(lambda m, x: m.fc(m.n(x) * m.n.weight), n=nn.LayerNorm(2), fc=linear()),
+         "module `n` (LayerNorm): forward also reads its tensors itself (tied weights)"),
+        (Forward(lambda m, x: m.fc(F.batch_norm(x, m.bn.running_mean, m.bn.running_var)),
+                 bn=nn.BatchNorm1d(2), fc=linear()),
+         "forward reads the tensor `bn.running_mean` itself"),
+        (Forward(lambda m, x: m.fc(F.linear(x, m.fc.weight)), fc=linear()),
+         "forward reads the tensor `fc.weight` itself"),
         (Forward(lambda m, x: torch.cat([m.a(x), m.b(x)], 0), a=linear(), b=linear()),
          "`cat` (cat([a, b], 0)) concatenates along axis 0"),
         (Forward(lambda m, x: m.fc(torch.cat(x.chunk(2, 1)[::-1], 1)), fc=linear()),

@@ -4,8 +4,8 @@ export_pytorch.py in float64 with random inputs and what PyTorch computes for it
 eval mode: logits, mean cross-entropy, its gradient and H·v (double backward) for a fixed random
 v. Run once with torch 2.x: `python tools/make_sequential_fixture.py
 [sequential|activations|more-activations|normalization|residual|traced|grouped|concat|product|
-shuffle|channels-last]` (all by default; residual, product, shuffle and channels-last need
-torchvision).
+shuffle|channels-last|functional]` (all by default; residual, product, shuffle and
+channels-last need torchvision).
 
 - sequential-pytorch: every_layer_net (every layer kind but the smooth activations below), batch
   norm's running statistics and affine parameters set away from their initial values, 8 random
@@ -48,6 +48,11 @@ torchvision).
   16 standard normal float32 images [3, 8, 8] with labels in 0..5. Its θ, gradient and H·v
   list the parameters in curvscope's order (`parameter_order`: CNBlock's layer scale after its
   block's), as every fixture's do.
+- functional-pytorch: functional_net (timm's way: `BatchNormAct2d` and `Linear` calling
+  F.batch_norm and F.linear with their own tensors, batch norm on features the same way, layer
+  scales stored [C] and viewed [1, C, 1, 1] by view, reshape and unsqueeze), batch norm set as in
+  residual-pytorch and the scales drawn from U(0.5, 1.5), 16 standard normal float32 images
+  [3, 8, 8] with labels in 0..5; in curvscope's parameter order, as channels-last-pytorch.
 """
 
 import contextlib
@@ -59,7 +64,8 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 from export_pytorch import (channels_last_net, concat_net, every_layer_net,  # noqa: E402
-                            export, grouped_net, more_activations_net, normalization_net,
+                            export, functional_net, grouped_net, more_activations_net,
+                            normalization_net,
                             parameter_order, product_net, residual_net, shuffle_net,
                             smooth_activations_net, traced_net)
 
@@ -239,11 +245,24 @@ def channels_last():
     write(model, x, y, 2035, os.path.join(DATA, "channels-last-pytorch"))
 
 
+def functional():
+    torch.manual_seed(2036)
+    model = functional_net().double()
+    trained_batch_norm(model)  # BatchNormAct2d is a BatchNorm2d
+    with torch.no_grad():  # the layer scales away from their initial values
+        for name, parameter in model.named_parameters():
+            if name.endswith(("gamma", "beta")):
+                parameter.uniform_(0.5, 1.5)
+    x = torch.randn(16, 3, 8, 8, dtype=torch.float32)
+    y = torch.randint(0, 5, (16,), dtype=torch.int64)
+    write(model, x, y, 2036, os.path.join(DATA, "functional-pytorch"))
+
+
 if __name__ == "__main__":
     makers = {"sequential": sequential, "activations": activations,
               "more-activations": more_activations, "normalization": normalization,
               "residual": residual, "traced": traced, "grouped": grouped,
               "concat": concat, "product": product, "shuffle": shuffle,
-              "channels-last": channels_last}
+              "channels-last": channels_last, "functional": functional}
     for name in sys.argv[1:] or makers:
         makers[name]()

@@ -305,11 +305,17 @@ pub enum Op {
         /// The runs: it divides the channels.
         groups: usize,
     },
-    /// A parameter γ times the values element-wise, γ `[C, 1, 1]` for maps (one per channel,
-    /// repeated over the positions) and `[F]` for features: ConvNeXt's and CaiT's layer scale
+    /// A parameter γ times the values element-wise, one per channel (repeated over the
+    /// positions) of maps and one per feature: ConvNeXt's and CaiT's layer scale
     /// `self.layer_scale * x`. Its one tensor is named as the layer itself
     /// (`features.1.0.layer_scale`), as a parameter a module holds directly is.
-    Scale,
+    Scale {
+        /// The tensor's shape as stored, of one value per channel or feature (default `[C, 1,
+        /// 1]` on maps, as torchvision's, `[F]` on features): timm's γ `[C]`, which its forward
+        /// views as `[1, C, 1, 1]`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shape: Option<Vec<usize>>,
+    },
     /// `nn.Dropout(p)`: the identity, since curvature is analysed in eval mode.
     Dropout {
         /// The drop probability, kept only to read PyTorch's spec: it changes nothing here.
@@ -443,8 +449,7 @@ impl<'de> Deserialize<'de> for Layer {
             | Op::Relu6
             | Op::Hardsigmoid
             | Op::Hardswish
-            | Op::Identity
-            | Op::Scale,
+            | Op::Identity,
             Some(key),
         ) = (&op, keys.first())
         {
@@ -620,7 +625,7 @@ impl Op {
             self,
             Op::Linear { .. }
                 | Op::Layernorm { .. }
-                | Op::Scale
+                | Op::Scale { .. }
                 | Op::Prelu { .. }
                 | Op::Dropout { .. }
                 | Op::Identity
@@ -696,7 +701,7 @@ impl Op {
             Op::Concat { .. } => "concat",
             Op::Product { .. } => "product",
             Op::ChannelsLast { .. } => "channels_last",
-            Op::Scale => "scale",
+            Op::Scale { .. } => "scale",
         }
     }
 
@@ -925,8 +930,16 @@ impl Op {
             | Op::Elu { .. }
             | Op::Softplus { .. }
             | Op::Identity
-            | Op::Scale
             | Op::Dropout { .. } => Ok(input),
+            Op::Scale { shape: Some(shape) }
+                if shape.iter().try_fold(1usize, |n, &s| n.checked_mul(s))
+                    != Some(input.channels()) =>
+            {
+                Err(format!(
+                    "`shape` {shape:?} does not hold one value per channel of its input {input}"
+                ))
+            }
+            Op::Scale { .. } => Ok(input),
             Op::Group { .. }
             | Op::Residual { .. }
             | Op::Concat { .. }
@@ -979,11 +992,12 @@ impl Op {
                 ..
             } => affine(shape.clone(), bias),
             Op::Prelu { num_parameters, .. } => affine(vec![num_parameters], false),
-            Op::Scale => vec![(
+            Op::Scale { ref shape } => vec![(
                 "",
-                match input {
-                    Shape::Maps { c, .. } => vec![c, 1, 1],
-                    Shape::Flat(f) => vec![f],
+                match (shape, input) {
+                    (Some(shape), _) => shape.clone(),
+                    (None, Shape::Maps { c, .. }) => vec![c, 1, 1],
+                    (None, Shape::Flat(f)) => vec![f],
                 },
             )],
             _ => Vec::new(),
@@ -1020,7 +1034,7 @@ impl Op {
             | Op::Layernorm { .. }
             | Op::Groupnorm { .. } => Some(if suffix == "weight" { 1.0 } else { 0.0 }),
             Op::Prelu { init, .. } => Some(*init),
-            Op::Scale => Some(1.0),
+            Op::Scale { .. } => Some(1.0),
             _ => None,
         }
     }
@@ -1130,6 +1144,20 @@ impl Sequential {
         names.sort_unstable();
         if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {
             return Err(format!("two layers with tensors are named {}", twice[0]));
+        }
+        // A scale's tensor is named as its layer, so a scale `weight` in a group `n` would be
+        // a layer norm `n`'s weight a second time.
+        let mut tensors: Vec<String> = resolved
+            .iter()
+            .flat_map(Resolved::params)
+            .map(|(name, _)| name)
+            .collect();
+        tensors.sort_unstable();
+        if let Some(twice) = tensors.windows(2).find(|w| w[0] == w[1]) {
+            return Err(format!(
+                "two tensors are named {} (a scale is named as its tensor)",
+                twice[0]
+            ));
         }
         match resolved.last() {
             None => Err("it has no layers".into()),
@@ -1497,7 +1525,7 @@ mod tests {
 
     /// A channels_last block's layers see each position's channels `[C]`, are named as its
     /// siblings and end in maps of their width; a scale's tensor is named as the layer, `[C, 1,
-    /// 1]` on maps and `[F]` on features, and starts at 1.
+    /// 1]` on maps and `[F]` on features unless its `shape` says, and starts at 1.
     #[test]
     fn channels_last_layers_see_features_and_a_scale_is_its_own_tensor() {
         let arch = spec(
@@ -1506,7 +1534,8 @@ mod tests {
                 {"type":"channels_last","layers":[{"type":"layernorm","name":"1","shape":[2]},
                  {"type":"linear","name":"2","out":5},{"type":"scale","name":"gamma"}]}]},
                {"type":"scale","name":"layer_scale"},{"type":"flatten"},
-               {"type":"scale","name":"s"},{"type":"linear","out":2}"#,
+               {"type":"scale","name":"s"},{"type":"scale","name":"t","shape":[1,45]},
+               {"type":"linear","out":2}"#,
         )
         .unwrap();
         assert_eq!(
@@ -1519,8 +1548,9 @@ mod tests {
                 "block.gamma[5]",
                 "layer_scale[5, 1, 1]",
                 "s[45]",
-                "4.weight[2, 45]",
-                "4.bias[2]"
+                "t[1, 45]",
+                "5.weight[2, 45]",
+                "5.bias[2]"
             ]
         );
         let ArchSpec::Sequential(net) = &arch else {
@@ -1677,7 +1707,17 @@ mod tests {
                 "layer 0 (layernorm): `shape` [3] is not the last axes of its input [2]",
             ),
             (spec("[2,3,3]", r#"{"type":"channels_last","layers":[],"scoped":false}"#), "unknown field `scoped`"),
-            (spec("[4]", r#"{"type":"scale","shape":[4]}"#), "unknown field `shape`: layer type `scale` takes none"),
+            (spec("[4]", r#"{"type":"scale","gamma":[4]}"#), "unknown field `gamma`"),
+            (
+                spec("[2,3,3]", r#"{"type":"scale","name":"s","shape":[1,3,1,1]},{"type":"flatten"}"#),
+                "layer s (scale): `shape` [1, 3, 1, 1] does not hold one value per channel of its input [2, 3, 3]",
+            ),
+            (spec("[4]", r#"{"type":"scale","shape":[4294967296,4294967296,1]}"#), "does not hold one value per channel"),
+            // A scale `weight` in a group `n` is a layer norm `n`'s weight again.
+            (
+                spec("[4]", r#"{"type":"layernorm","name":"n","shape":[4]},{"type":"group","name":"n","layers":[{"type":"scale","name":"weight"}]},{"type":"linear","out":2}"#),
+                "two tensors are named n.weight (a scale is named as its tensor)",
+            ),
             (
                 spec("[4]", r#"{"type":"concat","branches":[[{"type":"linear","out":2,"name":"a"}],[{"type":"linear","out":2,"name":"a"}]],"scoped":false},{"type":"linear","out":2}"#),
                 "two layers with tensors are named a",

@@ -744,7 +744,7 @@ fn tiny_sequential(on_maps: &str, on_features: &str) -> ArchSpec {
 /// Each sequential layer kind on its own in a tiny net (`on_maps`, `on_features` of
 /// [`tiny_sequential`]); batch norm on maps in both of their layouts (after a convolution,
 /// channels-last pixels; after average pooling, NCHW maps) and on features.
-const SEQUENTIAL_CASES: [(&str, &str); 60] = [
+const SEQUENTIAL_CASES: [(&str, &str); 61] = [
     (
         r#",{"type":"conv2d","out":3,"kernel":[3,2],"stride":[2,1],"padding":[1,0],"bias":false}"#,
         "",
@@ -1000,6 +1000,8 @@ const SEQUENTIAL_CASES: [(&str, &str); 60] = [
         "",
         r#",{"type":"linear","out":4},{"type":"scale","name":"gamma"}"#,
     ),
+    // A scale of maps stored [C], as timm's.
+    (r#",{"type":"scale","name":"gamma","shape":[2]}"#, ""),
 ];
 
 /// The softplus case of [`SEQUENTIAL_CASES`]: β = 2 and a threshold of 0.1, which 5 of the 24

@@ -236,6 +236,13 @@ fn channels_last_layers_on_gpu_match_cpu() {
     agree_on_fixture("channels-last-pytorch");
 }
 
+/// Batch norm and linear layers read from modules' functional forms, and layer scales stored
+/// `[C]`, on the GPU's kernels, at the PyTorch fixture's weights and on its data.
+#[test]
+fn functional_forms_on_gpu_match_cpu() {
+    agree_on_fixture("functional-pytorch");
+}
+
 /// Layer norm over a sample's 72,200 values, past the 65,535 iterations at which lavapipe stops
 /// a shader's loops: its means and variances (and their gradients) reduce along the row, which
 /// burn-cubecl's reduce kernels share among threads, so no loop runs that long.

@@ -47,6 +47,7 @@ const PRODUCT: &str = "product-pytorch";
 /// a split by sizes on features (the same script).
 const SHUFFLE: &str = "shuffle-pytorch";
 const CHANNELS_LAST: &str = "channels-last-pytorch";
+const FUNCTIONAL: &str = "functional-pytorch";
 /// Layer norm (over maps, over their last axis, over features, without β, without γ and β) and
 /// group norm (on maps, on features), γ and β away from 1 and 0 (the same script).
 const NORMALIZATION: &str = "normalization-pytorch";
@@ -403,6 +404,31 @@ fn channels_last_layers_match_pytorch() {
     let at = |name: &str| params.iter().position(|p| p.starts_with(name)).unwrap();
     assert!(at("stage.0.block.5.bias") < at("stage.0.layer_scale"));
     assert_matches_pytorch(CHANNELS_LAST, ckpt.meta.arch.clone(), &ckpt, 5);
+}
+
+/// Modules that call functional forms with their own tensors, as timm's do, against PyTorch:
+/// `BatchNormAct2d`'s F.batch_norm of its running statistics, γ and β (on maps and on
+/// features), `Linear`'s F.linear, each read as the module's layer and named as `state_dict`
+/// names its tensors; layer scales stored `[C]`, viewed `[1, C, 1, 1]` by forward.
+#[test]
+fn functional_forms_of_modules_match_pytorch() {
+    let ckpt = fixture_with_tensors(
+        FUNCTIONAL,
+        &[
+            "bn.weight[4]",
+            "ls.gamma[4]",
+            "gamma[4]",
+            "beta[4]",
+            "fc1.weight[6, 16]",
+            "bn_fc.bias[6]",
+            "fc.weight[5, 6]",
+        ],
+    );
+    let ArchSpec::Sequential(net) = &ckpt.meta.arch else {
+        unreachable!("an exported net is sequential")
+    };
+    assert_eq!(net.buffer("bn_fc.num_batches_tracked", 1), [7.0]);
+    assert_matches_pytorch(FUNCTIONAL, ckpt.meta.arch.clone(), &ckpt, 5);
 }
 
 /// Layer and group norm against PyTorch's float64 values: each sample's own mean and variance,

@@ -317,7 +317,7 @@ fn forward<B: Backend>(
         Op::Hardsigmoid => x.elementwise(hardsigmoid),
         Op::Hardswish => x.elementwise(hardswish),
         Op::Prelu { num_parameters, .. } => prelu(x, p.vector(num_parameters)),
-        Op::Scale => per_channel(x, p.vector(layer.input.channels()), |x, gamma| x * gamma),
+        Op::Scale { .. } => per_channel(x, p.vector(layer.input.channels()), |x, gamma| x * gamma),
         Op::Identity | Op::Dropout { .. } => x,
         Op::Batchnorm1d { eps } | Op::Batchnorm2d { eps } => batch_norm(net, layer, p, x, eps),
         Op::Layernorm {
