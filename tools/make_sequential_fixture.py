@@ -194,68 +194,64 @@ def normalization():
     write(model, x, y, 2027, os.path.join(DATA, "normalization-pytorch"))
 
 
-def resnet_fixture(seed, net, image, name):
-    """A small ResNet's fixture: `net()` with batch norm set as training would, 16 standard
-    normal images of shape `image`, labels in 0..5."""
+def image_fixture(seed, net, image, name, prepare=lambda model: None):
+    """A small image net's fixture: `net()` with batch norm set as training would, then
+    `prepare(model)` (without gradients), 16 standard normal images of shape `image`, labels
+    in 0..5."""
     torch.manual_seed(seed)
     model = net().double()
     trained_batch_norm(model)
+    with torch.no_grad():
+        prepare(model)
     x = torch.randn(16, *image, dtype=torch.float32)
     y = torch.randint(0, 5, (16,), dtype=torch.int64)
     write(model, x, y, seed, os.path.join(DATA, name))
 
 
+def draw_layer_scales(model, names):
+    """Every parameter whose name ends in one of `names` drawn from U(0.5, 1.5)."""
+    for name, parameter in model.named_parameters():
+        if name.endswith(names):
+            parameter.uniform_(0.5, 1.5)
+
+
 def traced():
-    resnet_fixture(2030, traced_net, (3, 16, 16), "traced-pytorch")
+    image_fixture(2030, traced_net, (3, 16, 16), "traced-pytorch")
 
 
 def residual():
-    resnet_fixture(2029, residual_net, (3, 8, 8), "residual-pytorch")
+    image_fixture(2029, residual_net, (3, 8, 8), "residual-pytorch")
 
 
 def grouped():
-    resnet_fixture(2031, grouped_net, (3, 12, 12), "grouped-pytorch")
+    image_fixture(2031, grouped_net, (3, 12, 12), "grouped-pytorch")
 
 
 def concat():
-    resnet_fixture(2032, concat_net, (3, 8, 8), "concat-pytorch")
+    image_fixture(2032, concat_net, (3, 8, 8), "concat-pytorch")
 
 
 def product():
-    resnet_fixture(2033, product_net, (3, 8, 8), "product-pytorch")
+    image_fixture(2033, product_net, (3, 8, 8), "product-pytorch")
 
 
 def shuffle():
-    resnet_fixture(2034, shuffle_net, (3, 8, 8), "shuffle-pytorch")
+    image_fixture(2034, shuffle_net, (3, 8, 8), "shuffle-pytorch")
 
 
 def channels_last():
-    torch.manual_seed(2035)
-    model = channels_last_net().double().eval()
-    with torch.no_grad():  # layer norms' γ, β and the layer scales away from 1, 0 and 1e-6
+    def prepare(model):  # layer norms' γ, β and the layer scales away from 1, 0 and 1e-6
         for module in model.modules():
             if isinstance(module, torch.nn.LayerNorm):  # LayerNorm2d too
                 module.weight.uniform_(0.5, 1.5)
                 module.bias.uniform_(-0.5, 0.5)
-        for name, parameter in model.named_parameters():
-            if name.endswith(("layer_scale", "gamma")):
-                parameter.uniform_(0.5, 1.5)
-    x = torch.randn(16, 3, 8, 8, dtype=torch.float32)
-    y = torch.randint(0, 5, (16,), dtype=torch.int64)
-    write(model, x, y, 2035, os.path.join(DATA, "channels-last-pytorch"))
+        draw_layer_scales(model, ("layer_scale", "gamma"))
+    image_fixture(2035, channels_last_net, (3, 8, 8), "channels-last-pytorch", prepare)
 
 
 def functional():
-    torch.manual_seed(2036)
-    model = functional_net().double()
-    trained_batch_norm(model)  # BatchNormAct2d is a BatchNorm2d
-    with torch.no_grad():  # the layer scales away from their initial values
-        for name, parameter in model.named_parameters():
-            if name.endswith(("gamma", "beta")):
-                parameter.uniform_(0.5, 1.5)
-    x = torch.randn(16, 3, 8, 8, dtype=torch.float32)
-    y = torch.randint(0, 5, (16,), dtype=torch.int64)
-    write(model, x, y, 2036, os.path.join(DATA, "functional-pytorch"))
+    image_fixture(2036, functional_net, (3, 8, 8), "functional-pytorch",
+                   lambda model: draw_layer_scales(model, ("gamma", "beta")))
 
 
 if __name__ == "__main__":
