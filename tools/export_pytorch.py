@@ -625,6 +625,7 @@ _FUNCTIONS = {
     "batch_norm": {"running_mean": None, "running_var": None, "weight": None, "bias": None,
                    "training": False, "momentum": 0.1, "eps": 1e-5},
     "linear": {"weight": None, "bias": None},
+    "group_norm": {"num_groups": None, "weight": None, "bias": None, "eps": 1e-5},
     "glu": {"dim": -1},
     # torchvision's StochasticDepth (EfficientNet's blocks): the identity unless training.
     "stochastic_depth": {"p": None, "mode": None, "training": True},
@@ -632,7 +633,13 @@ _FUNCTIONS = {
 # Functional forms of layers that read as a module's layer when given that module's own tensors
 # (`_Trace.own_tensors`), and those tensors, in the order the call takes them.
 _OWN_FORMS = {"layer_norm": ("weight", "bias"), "linear": ("weight", "bias"),
-              "batch_norm": ("running_mean", "running_var", "weight", "bias")}
+              "batch_norm": ("running_mean", "running_var", "weight", "bias"),
+              "group_norm": ("weight", "bias")}
+_OWN_FORMS_READ = {
+    "layer_norm": "parameters weight and bias (or none)",
+    "linear": "parameters weight [out, in] and bias [out] (or none), as they are",
+    "batch_norm": "running statistics (buffers) and parameters γ and β, in eval mode",
+    "group_norm": "parameters weight and bias (or neither)"}
 # Rearrangements of a sample's values, each run of them read from what it does to numbered
 # values (`_Trace.rearrangement`): nothing, a flatten, an unflatten, ShuffleNet's channel
 # shuffle or a narrow.
@@ -683,6 +690,7 @@ class _Trace:
         self.inputs = {}
         self.joined = {}  # cat_parts' answers
         self.layouts = {}  # is_channels_last's answers
+        self.from_input = set()  # the nodes computed from forward's input (`remember`)
 
     def tensors_in(self, node):
         return [n for n in node.all_input_nodes if isinstance(self.values.get(n), torch.Tensor)]
@@ -721,8 +729,10 @@ class _Trace:
         holds its values (`self.gamma.view(1, -1, 1, 1)`, `reshape`, `unsqueeze`, timm's layer
         scales); None for anything else (a buffer, a tensor attribute, a computed value)."""
         while isinstance(node, torch.fx.Node) and node.op in ("call_function", "call_method") \
-                and _function_name(node) in ("view", "reshape", "unsqueeze") \
-                and len(node.all_input_nodes) == 1:
+                and _function_name(node) in ("view", "reshape", "unsqueeze", "squeeze",
+                                             "flatten") \
+                and isinstance(node.args[0], torch.fx.Node) and not any(
+                    isinstance(self.values.get(a), torch.Tensor) for a in node.all_input_nodes[1:]):
             node = node.args[0]
         if not (isinstance(node, torch.fx.Node) and node.op == "get_attr"):
             return None
@@ -754,11 +764,12 @@ class _Trace:
         module calling it: torchvision's and timm's `LayerNorm2d`, `F.layer_norm(x, shape,
         self.weight, self.bias, eps)`; timm's `BatchNormAct2d`, `F.batch_norm(x,
         self.running_mean, self.running_var, self.weight, self.bias, False, …)`; timm's
-        `Linear`, `F.linear(x, self.weight, self.bias)`), a bias possibly None; else None."""
+        `Linear`, `F.linear(x, self.weight, self.bias)`; timm's `GroupNormAct`,
+        `F.group_norm(x, groups, self.weight, self.bias, eps)`), a bias possibly None; else
+        None."""
         if node.op != "call_function" or _target(node) not in _OWN_FORMS:
             return None
-        name = _target(node)
-        given = {**dict(zip(("input", *_FUNCTIONS[name]), node.args)), **node.kwargs}
+        name, given = _target(node), _given(node)
         owner = ".".join(_owner(node))
         read = []
         for k in _OWN_FORMS[name]:
@@ -767,7 +778,15 @@ class _Trace:
             if not (owner and isinstance(given.get(k), torch.fx.Node)
                     and given[k].op == "get_attr" and given[k].target == f"{owner}.{k}"):
                 return None
+            # γ, β and weights are parameters (θ), running statistics buffers (constants).
+            parameter = k in ("weight", "bias")
+            if (given[k].target in dict(self.model.named_parameters())) != parameter:
+                return None
             read.append(given[k].target)
+        if name == "linear":  # PyTorch broadcasts a bias of [1, out] or [1]; curvscope's is [out]
+            weight, bias = (self.values.get(given.get(k)) for k in ("weight", "bias"))
+            if weight.dim() != 2 or (bias is not None and bias.shape != weight.shape[:1]):
+                return None
         return read
 
     def is_channels_last(self, node):
@@ -781,7 +800,7 @@ class _Trace:
         """`is_channels_last`, found."""
         value = self.values.get(node)
         if node.op == "placeholder" or not (isinstance(value, torch.Tensor) and value.dim() == 4) \
-                or self.parameter(node) is not None:
+                or node not in self.from_input:
             return False
         if self.is_sum(node) or self.is_product(node) or self.is_cat(node):
             return any(self.is_channels_last(a) for a in self.tensors_in(node))
@@ -849,6 +868,10 @@ class _Trace:
         input meets only remembered answers: found on demand from the output, the walks nest
         one call deeper per sum or concatenation, past Python's recursion limit at about 330
         residual blocks. A node refused here is refused again if a step reads it."""
+        for node in graph.nodes:  # in order: a node's inputs come before it
+            if node.op == "placeholder" and not node.args or any(
+                    a in self.from_input for a in node.all_input_nodes):
+                self.from_input.add(node)
         for node in graph.nodes:
             for remembered in (self.input_of, self.is_channels_last):
                 try:
@@ -872,7 +895,7 @@ class _Trace:
         if self.is_scale(node):
             return self.scale_operands(node)[0]
         if self.own_tensors(node) is not None:
-            return node.args[0]
+            return _given(node)["input"]
         if self.is_sum(node) or self.is_product(node):
             return self.fork(*self.tensors_in(node))
         if self.is_cat(node):
@@ -883,6 +906,15 @@ class _Trace:
         if self.is_expansion(node):
             return inputs[0]
         if len(inputs) != 1:
+            if node.op == "call_function" and _target(node) in _OWN_FORMS:
+                by_root = not _owner(node) and all("." not in a.target for a in inputs
+                                                   if a.op == "get_attr")
+                raise Unsupported(
+                    f"forward's `{node.name}` ({_describe(node)}): F.{_target(node)} is read only "
+                    "as the layer of the module whose forward calls it, given that module's own "
+                    f"{_OWN_FORMS_READ[_target(node)]}"
+                    + ("; here the model itself holds them: wrap it, nn.Sequential(model)"
+                       if by_root else ""))
             for read in (a for a in inputs if a.op == "get_attr"):
                 self.input_of(read)  # refused, naming the tensor read
             raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) takes {len(inputs)} "
@@ -1021,7 +1053,8 @@ class _Trace:
                 layer["shape"] = stored
         else:
             tensors, name = self.own_tensors(node), _target(node)
-            args = _bind(where, name, node, self.values)
+            args = {**_FUNCTIONS[name], **{k: torch.fx.node.map_arg(v, lambda a: self.values[a])
+                                           for k, v in _given(node).items()}}
             if name == "layer_norm":
                 layer = {"type": "layernorm", "shape": [int(s) for s in args["normalized_shape"]],
                          "eps": float(args["eps"]), "affine": True,
@@ -1029,6 +1062,12 @@ class _Trace:
             elif name == "linear":
                 layer = {"type": "linear", "out": int(args["weight"].shape[0]),
                          "bias": args["bias"] is not None}
+            elif name == "group_norm":
+                if args["bias"] is None:
+                    raise Unsupported(f"{where}: a group norm with γ and without β is not "
+                                      "expressible")
+                layer = {"type": "groupnorm", "groups": int(args["num_groups"]),
+                         "eps": float(args["eps"]), "affine": True}
             else:
                 if args["training"] or args["bias"] is None or given.dim() not in (2, 4):
                     raise Unsupported(f"{where}: only batch norm in eval mode with γ and β, on "
@@ -1254,6 +1293,11 @@ def _channels_last_blocks(steps):
     return out
 
 
+def _given(node):
+    """A call's arguments by name, its input as `input` (`F.linear(input=x, …)` too)."""
+    return {**dict(zip(("input", *_FUNCTIONS[_target(node)]), node.args)), **node.kwargs}
+
+
 def _cat_listed(node):
     """The tensors a concatenation's call lists (its first argument, or `tensors=`)."""
     return node.args[0] if node.args else node.kwargs.get("tensors")
@@ -1344,6 +1388,9 @@ def _function_layers(where, name, args, given):
     if name == "layer_norm" and args["weight"] is None and args["bias"] is None:
         return [{"type": "layernorm", "shape": [int(s) for s in args["normalized_shape"]],
                  "eps": float(args["eps"]), "affine": False, "bias": False}]
+    if name == "group_norm" and args["weight"] is None and args["bias"] is None:
+        return [{"type": "groupnorm", "groups": int(args["num_groups"]),
+                 "eps": float(args["eps"]), "affine": False}]
     if name in _OWN_FORMS:  # with a module's own tensors: `_Trace.parameter_step`
         check(False, "only with the tensors of the module whose forward calls it (a subclass of "
               f"a torch.nn module calling F.{name} with its own), or a layer norm with none, is "
@@ -1939,6 +1986,18 @@ class _Linear(nn.Linear):
         return F.linear(x, self.weight, self.bias)
 
 
+class _KeywordLinear(nn.Linear):
+    def forward(self, x):
+        return F.linear(input=x, weight=self.weight, bias=self.bias)
+
+
+class _GroupNorm(nn.GroupNorm):
+    """timm's `GroupNormAct` without its activation."""
+
+    def forward(self, x):
+        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+
 class _LayerScale2d(nn.Module):
     """timm's `LayerScale2d`."""
 
@@ -2430,6 +2489,14 @@ def _traced_self_check():
     assert layers[3]["layers"][3] == {"name": "ls", "type": "group", "layers": [
         {"name": "gamma", "type": "scale", "shape": [4]}]}, layers[3]
     assert layers[13] == {"name": "fc", "type": "linear", "out": 5, "bias": False}
+    # F.group_norm of a module's own tensors and of none; F.linear given by keywords.
+    [group, norm, _, _] = architecture(Forward(lambda m, x: m.fc(F.group_norm(
+        m.g(x), 1).flatten(1)), g=_GroupNorm(1, 2), fc=nn.Linear(2, 2)), (2, 1, 1))["layers"]
+    assert (group, norm) == ({"name": "g", "type": "groupnorm", "groups": 1, "eps": 1e-5,
+                              "affine": True},
+                             {"type": "groupnorm", "groups": 1, "eps": 1e-5, "affine": False})
+    assert architecture(Forward(lambda m, x: m.l(x), l=_KeywordLinear(2, 3)), (2,))[
+        "layers"] == [{"name": "l", "type": "linear", "out": 3, "bias": True}]
     # F.layer_norm without tensors; a LayerNorm2d without a bias.
     plain = {"type": "layernorm", "shape": [2], "eps": 1e-5, "affine": False, "bias": False}
     assert architecture(Forward(lambda m, x: m.fc(F.layer_norm(x, (2,))), fc=linear()), (2,))[
@@ -2471,9 +2538,10 @@ def _traced_self_check():
          "module `n` (LayerNorm): forward also reads its tensors itself (tied weights)"),
         (Forward(lambda m, x: m.fc(F.batch_norm(x, m.bn.running_mean, m.bn.running_var)),
                  bn=nn.BatchNorm1d(2), fc=linear()),
-         "forward reads the tensor `bn.running_mean` itself"),
+         "F.batch_norm is read only as the layer of the module whose forward calls it"),
         (Forward(lambda m, x: m.fc(F.linear(x, m.fc.weight)), fc=linear()),
-         "forward reads the tensor `fc.weight` itself"),
+         "given that module's own parameters weight [out, in] and bias [out]"),
+        (_Linear(2, 2), "here the model itself holds them: wrap it, nn.Sequential(model)"),
         (Forward(lambda m, x: torch.cat([m.a(x), m.b(x)], 0), a=linear(), b=linear()),
          "`cat` (cat([a, b], 0)) concatenates along axis 0"),
         (Forward(lambda m, x: m.fc(torch.cat(x.chunk(2, 1)[::-1], 1)), fc=linear()),

@@ -20,7 +20,7 @@ mod im2col_rows;
 mod sequential;
 
 pub(crate) use cubecl_quirks::runs_cubecl;
-use cubecl_quirks::{broadcast_rows, grouped_rows_affine, rows_affine};
+use cubecl_quirks::{broadcast_rows, grouped_rows_affine, linear_rows, rows_affine};
 pub use cubecl_quirks::{gpu_rows_per_group, set_gpu_rows_per_group, DEFAULT_GPU_ROWS_PER_GROUP};
 use im2col_rows::gather_pixels;
 
@@ -308,7 +308,7 @@ fn max_of_quarters<B: Backend>(y: Tensor<B, 2>) -> Tensor<B, 2> {
 /// W and b stacked as [`Params`] hands them out (`[copies, out, in]`, `[copies, out]`).
 fn affine<B: Backend>(x: Tensor<B, 2>, w: Tensor<B, 3>, b: Option<Tensor<B, 2>>) -> Tensor<B, 2> {
     let n = x.dims()[0];
-    rows_affine(x, w.swap_dims(1, 2), b, [n, 1])
+    linear_rows(x, w, b, [n, 1])
 }
 
 fn activate<B: Backend>(x: Tensor<B, 2>, activation: Activation) -> Tensor<B, 2> {

@@ -11,7 +11,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 
-use super::{broadcast_rows, rows_affine, Params};
+use super::{broadcast_rows, linear_rows, Params};
 use crate::sequential::{GeluApproximation, Op, Resolved, Sequential, Shape, Size2};
 use crate::transfer::int_to_device;
 
@@ -251,10 +251,9 @@ fn forward<B: Backend>(
             let b = bias.then(|| p.vector(out));
             match x {
                 // Each position's channels: a sample's h·w rows read its copy of W.
-                Values::Positions(x, [n, h, width, _]) => Values::Positions(
-                    rows_affine(x, w.swap_dims(1, 2), b, [n, h * width]),
-                    [n, h, width, out],
-                ),
+                Values::Positions(x, [n, h, width, _]) => {
+                    Values::Positions(linear_rows(x, w, b, [n, h * width]), [n, h, width, out])
+                }
                 x => Values::Flat(super::affine(x.flat(), w, b)),
             }
         }
