@@ -1155,7 +1155,7 @@ impl Sequential {
         tensors.sort_unstable();
         if let Some(twice) = tensors.windows(2).find(|w| w[0] == w[1]) {
             return Err(format!(
-                "two tensors are named {} (a scale is named as its tensor)",
+                "two tensors are named {} (a scale's tensor is named as its layer)",
                 twice[0]
             ));
         }
@@ -1716,7 +1716,7 @@ mod tests {
             // A scale `weight` in a group `n` is a layer norm `n`'s weight again.
             (
                 spec("[4]", r#"{"type":"layernorm","name":"n","shape":[4]},{"type":"group","name":"n","layers":[{"type":"scale","name":"weight"}]},{"type":"linear","out":2}"#),
-                "two tensors are named n.weight (a scale is named as its tensor)",
+                "two tensors are named n.weight (a scale's tensor is named as its layer)",
             ),
             (
                 spec("[4]", r#"{"type":"concat","branches":[[{"type":"linear","out":2,"name":"a"}],[{"type":"linear","out":2,"name":"a"}]],"scoped":false},{"type":"linear","out":2}"#),
