@@ -683,6 +683,7 @@ class _Trace:
 
     def __init__(self, model, values):
         self.model, self.values = model, values
+        self.parameters = dict(model.named_parameters())  # own_tensors tells them from buffers
         self.used = set()  # the modules with tensors read into steps
         # input_of's answers. Why: a sum's input is found by walking both paths back to the
         # input, through every earlier sum's walk; unremembered, that is 2^blocks steps
@@ -780,7 +781,7 @@ class _Trace:
                 return None
             # γ, β and weights are parameters (θ), running statistics buffers (constants).
             parameter = k in ("weight", "bias")
-            if (given[k].target in dict(self.model.named_parameters())) != parameter:
+            if (given[k].target in self.parameters) != parameter:
                 return None
             read.append(given[k].target)
         if name == "linear":  # PyTorch broadcasts a bias of [1, out] or [1]; curvscope's is [out]
@@ -1053,8 +1054,7 @@ class _Trace:
                 layer["shape"] = stored
         else:
             tensors, name = self.own_tensors(node), _target(node)
-            args = {**_FUNCTIONS[name], **{k: torch.fx.node.map_arg(v, lambda a: self.values[a])
-                                           for k, v in _given(node).items()}}
+            args = _bind(where, name, node, self.values)
             if name == "layer_norm":
                 layer = {"type": "layernorm", "shape": [int(s) for s in args["normalized_shape"]],
                          "eps": float(args["eps"]), "affine": True,
@@ -1319,9 +1319,11 @@ def _block_step(block, group, branches):
 
 
 def _bind(where, name, node, values):
-    """Function `name`'s arguments after its input, by name, as they were in the traced run."""
+    """Function `name`'s arguments after its input, by name, as they were in the traced run
+    (the input given as `input=` too)."""
     defaults = _FUNCTIONS[name]
-    args, kwargs = node.args[1:], node.kwargs
+    args = node.args[1:]
+    kwargs = {k: v for k, v in node.kwargs.items() if k != "input"}
     if len(args) > len(defaults) or set(kwargs) - set(defaults):
         raise Unsupported(f"{where}: arguments {name} does not take")
     bound = {**defaults, **dict(zip(defaults, args)), **kwargs}
@@ -1393,8 +1395,8 @@ def _function_layers(where, name, args, given):
                  "eps": float(args["eps"]), "affine": False}]
     if name in _OWN_FORMS:  # with a module's own tensors: `_Trace.parameter_step`
         check(False, "only with the tensors of the module whose forward calls it (a subclass of "
-              f"a torch.nn module calling F.{name} with its own), or a layer norm with none, is "
-              "expressible")
+              f"a torch.nn module calling F.{name} with its own), or a layer or group norm with "
+              "none, is expressible")
     if name == "stochastic_depth":
         check(not args["training"], "training=True drops at random even in eval mode")
         return []
