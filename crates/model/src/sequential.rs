@@ -100,6 +100,9 @@ fn is_yes(value: &bool) -> bool {
 fn is_no(value: &bool) -> bool {
     !*value
 }
+fn is_zero(value: &usize) -> bool {
+    *value == 0
+}
 fn norm_eps() -> f64 {
     1e-5
 }
@@ -316,6 +319,47 @@ pub enum Op {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         shape: Option<Vec<usize>>,
     },
+    /// Maps `[C, H, W]` as a sequence of H·W tokens `[H·W, C]`, row by row: a vision
+    /// transformer's patch embedding `x.flatten(2).transpose(1, 2)` after its strided
+    /// convolution. On tokens, linear layers, layer norms over `[E]`, scales, activations and
+    /// dropout act on each token's features; residual blocks add tokens.
+    Tokens,
+    /// A learned token put before the others, `[T, E]` ↦ `[T + 1, E]`: a vision transformer's
+    /// `torch.cat([class_token.expand(n, -1, -1), x], dim=1)`. Its one tensor is named as the
+    /// layer itself (torchvision's `class_token`), as a scale's is.
+    ClassToken {
+        /// The tensor's shape as stored, of E values (default `[1, 1, E]`, as torchvision's
+        /// and timm's).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shape: Option<Vec<usize>>,
+    },
+    /// A learned tensor of the tokens' shape added to them, x ↦ x + P: a vision transformer's
+    /// position embedding `x + self.pos_embedding`. Its one tensor is named as the layer itself
+    /// (torchvision's `encoder.pos_embedding`).
+    PositionEmbedding {
+        /// The tensor's shape as stored, of T·E values in the tokens' order (default
+        /// `[1, T, E]`, as torchvision's and timm's).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shape: Option<Vec<usize>>,
+    },
+    /// `nn.MultiheadAttention(E, heads, bias=bias, batch_first=True)` as self-attention of the
+    /// tokens, `attention(x, x, x)`: queries, keys and values from one `in_proj_weight`
+    /// `[3E, E]` (and `in_proj_bias`), each head's softmax(q·kᵀ/√(E/heads))·v, then the linear
+    /// layer `out_proj`. Dropout is the identity here (eval mode).
+    Attention {
+        /// The heads: they divide E.
+        heads: usize,
+        /// Whether the projections have biases (default true).
+        #[serde(default = "yes", skip_serializing_if = "is_yes")]
+        bias: bool,
+    },
+    /// One token's features, `[T, E]` ↦ `[E]`: a vision transformer's class token `x[:, 0]`
+    /// before its head.
+    SelectToken {
+        /// Which token (default 0, the class token).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        index: usize,
+    },
     /// `nn.Dropout(p)`: the identity, since curvature is analysed in eval mode.
     Dropout {
         /// The drop probability, kept only to read PyTorch's spec: it changes nothing here.
@@ -449,7 +493,8 @@ impl<'de> Deserialize<'de> for Layer {
             | Op::Relu6
             | Op::Hardsigmoid
             | Op::Hardswish
-            | Op::Identity,
+            | Op::Identity
+            | Op::Tokens,
             Some(key),
         ) = (&op, keys.first())
         {
@@ -480,6 +525,13 @@ pub enum Shape {
     },
     /// `[F]` features.
     Flat(usize),
+    /// `[T, E]`: T tokens of E features each (a transformer's `[N, T, E]` values).
+    Tokens {
+        /// Tokens.
+        t: usize,
+        /// Features of each token.
+        e: usize,
+    },
 }
 
 impl std::fmt::Display for Shape {
@@ -487,16 +539,19 @@ impl std::fmt::Display for Shape {
         match self {
             Shape::Maps { c, h, w } => write!(f, "[{c}, {h}, {w}]"),
             Shape::Flat(n) => write!(f, "[{n}]"),
+            Shape::Tokens { t, e } => write!(f, "[{t}, {e}]"),
         }
     }
 }
 
 impl Shape {
-    /// Channels of maps; features of flat features (what `nn.BatchNorm1d` calls channels).
+    /// Channels of maps; features of flat features (what `nn.BatchNorm1d` calls channels);
+    /// each token's features.
     pub(crate) fn channels(self) -> usize {
         match self {
             Shape::Maps { c, .. } => c,
             Shape::Flat(f) => f,
+            Shape::Tokens { e, .. } => e,
         }
     }
 
@@ -504,6 +559,16 @@ impl Shape {
         match self {
             Shape::Maps { c, h, w } => c.saturating_mul(h).saturating_mul(w),
             Shape::Flat(n) => n,
+            Shape::Tokens { t, e } => t.saturating_mul(e),
+        }
+    }
+
+    /// What the values are, in words, for messages.
+    fn kind(self) -> &'static str {
+        match self {
+            Shape::Maps { .. } => "feature maps",
+            Shape::Flat(_) => "flat features",
+            Shape::Tokens { .. } => "tokens",
         }
     }
 }
@@ -702,6 +767,11 @@ impl Op {
             Op::Product { .. } => "product",
             Op::ChannelsLast { .. } => "channels_last",
             Op::Scale { .. } => "scale",
+            Op::Tokens => "tokens",
+            Op::ClassToken { .. } => "class_token",
+            Op::PositionEmbedding { .. } => "position_embedding",
+            Op::Attention { .. } => "attention",
+            Op::SelectToken { .. } => "select_token",
         }
     }
 
@@ -709,9 +779,26 @@ impl Op {
     fn output(&self, input: Shape) -> Result<Shape, String> {
         let maps = || match input {
             Shape::Maps { c, h, w } => Ok((c, h, w)),
-            Shape::Flat(_) => Err(format!(
-                "expected [C, H, W] feature maps, got {input} (flat features)"
+            _ => Err(format!(
+                "expected [C, H, W] feature maps, got {input} ({})",
+                input.kind()
             )),
+        };
+        let tokens = || match input {
+            Shape::Tokens { t, e } => Ok((t, e)),
+            _ => Err(format!(
+                "expected [T, E] tokens, got {input} ({}); a tokens layer makes them of maps",
+                input.kind()
+            )),
+        };
+        // Layers that read axis 1 as channels (PyTorch's batch norm, group norm, narrow, a
+        // PReLU of several slopes) would read a transformer's `[N, T, E]` along its tokens.
+        let not_tokens = || match input {
+            Shape::Tokens { .. } => Err(format!(
+                "got {input} tokens; PyTorch's layer reads axis 1 of `[N, T, E]`, the tokens, as \
+                 its channels, which curvscope does not express"
+            )),
+            _ => Ok(()),
         };
         let positive = |what: &str, values: &[usize]| {
             if values.contains(&0) {
@@ -758,6 +845,7 @@ impl Op {
                 positive("out", &[*out])?;
                 match input {
                     Shape::Flat(_) => Ok(Shape::Flat(*out)),
+                    Shape::Tokens { t, .. } => Ok(Shape::Tokens { t, e: *out }),
                     Shape::Maps { .. } => Err(format!(
                         "expected flat features, got {input} feature maps (add a flatten)"
                     )),
@@ -815,6 +903,7 @@ impl Op {
                 })
             }
             Op::Narrow { start, length } => {
+                not_tokens()?;
                 positive("length", &[*length])?;
                 let channels = input.channels();
                 if start.checked_add(*length).is_none_or(|end| end > channels) {
@@ -824,7 +913,7 @@ impl Op {
                 }
                 Ok(match input {
                     Shape::Maps { h, w, .. } => Shape::Maps { c: *length, h, w },
-                    Shape::Flat(_) => Shape::Flat(*length),
+                    _ => Shape::Flat(*length),
                 })
             }
             Op::ChannelShuffle { groups } => {
@@ -859,6 +948,7 @@ impl Op {
             }
             Op::Batchnorm1d { .. } => match input {
                 Shape::Flat(_) => Ok(input),
+                Shape::Tokens { .. } => not_tokens().map(|()| input),
                 Shape::Maps { .. } => Err(format!(
                     "expected flat features, got {input} feature maps (batchnorm2d normalizes maps)"
                 )),
@@ -868,6 +958,7 @@ impl Op {
                 let sample = match input {
                     Shape::Maps { c, h, w } => vec![c, h, w],
                     Shape::Flat(f) => vec![f],
+                    Shape::Tokens { t, e } => vec![t, e],
                 };
                 match sample.ends_with(shape) && !shape.is_empty() {
                     true => Ok(input),
@@ -877,6 +968,7 @@ impl Op {
                 }
             }
             Op::Groupnorm { groups, .. } => {
+                not_tokens()?;
                 positive("groups", &[*groups])?;
                 let channels = input.channels();
                 match channels % groups {
@@ -908,6 +1000,9 @@ impl Op {
             Op::Prelu { init, .. } if !init.is_finite() => {
                 Err(format!("`init` is {init}; it must be a finite number"))
             }
+            Op::Prelu {
+                num_parameters: 2.., ..
+            } if matches!(input, Shape::Tokens { .. }) => not_tokens().map(|()| input),
             Op::Prelu { num_parameters, .. } if ![1, input.channels()].contains(num_parameters) => {
                 Err(format!(
                     "`num_parameters` is {num_parameters}; it must be 1 or its input's {} \
@@ -940,6 +1035,50 @@ impl Op {
                 ))
             }
             Op::Scale { .. } => Ok(input),
+            Op::Tokens => {
+                let (c, h, w) = maps()?;
+                Ok(Shape::Tokens {
+                    t: h.saturating_mul(w),
+                    e: c,
+                })
+            }
+            Op::ClassToken { shape } | Op::PositionEmbedding { shape } => {
+                let (t, e) = tokens()?;
+                let values = match self {
+                    Op::ClassToken { .. } => e,
+                    _ => t.saturating_mul(e),
+                };
+                if let Some(shape) = shape {
+                    if shape.iter().try_fold(1usize, |n, &s| n.checked_mul(s)) != Some(values) {
+                        return Err(format!(
+                            "`shape` {shape:?} does not hold the {values} values of its tensor"
+                        ));
+                    }
+                }
+                let t = match self {
+                    Op::ClassToken { .. } => t.saturating_add(1),
+                    _ => t,
+                };
+                Ok(Shape::Tokens { t, e })
+            }
+            Op::Attention { heads, .. } => {
+                let (_, e) = tokens()?;
+                positive("heads", &[*heads])?;
+                match e % heads {
+                    0 => Ok(input),
+                    _ => Err(format!(
+                        "{heads} heads do not divide its tokens' {e} features (PyTorch refuses \
+                         it too)"
+                    )),
+                }
+            }
+            Op::SelectToken { index } => {
+                let (t, e) = tokens()?;
+                match index < &t {
+                    true => Ok(Shape::Flat(e)),
+                    false => Err(format!("token {index} is past its input's {t} tokens")),
+                }
+            }
             Op::Group { .. }
             | Op::Residual { .. }
             | Op::Concat { .. }
@@ -997,9 +1136,28 @@ impl Op {
                 match (shape, input) {
                     (Some(shape), _) => shape.clone(),
                     (None, Shape::Maps { c, .. }) => vec![c, 1, 1],
-                    (None, Shape::Flat(f)) => vec![f],
+                    (None, _) => vec![channels],
                 },
             )],
+            Op::ClassToken { ref shape } => {
+                vec![("", shape.clone().unwrap_or(vec![1, 1, channels]))]
+            }
+            Op::PositionEmbedding { ref shape } => {
+                let t = input.len() / channels.max(1);
+                vec![("", shape.clone().unwrap_or(vec![1, t, channels]))]
+            }
+            Op::Attention { bias, .. } => {
+                let e = channels;
+                let mut p = vec![("in_proj_weight", vec![3 * e, e])];
+                if bias {
+                    p.push(("in_proj_bias", vec![3 * e]));
+                }
+                p.push(("out_proj.weight", vec![e, e]));
+                if bias {
+                    p.push(("out_proj.bias", vec![e]));
+                }
+                p
+            }
             _ => Vec::new(),
         }
     }
@@ -1021,12 +1179,14 @@ impl Op {
                 | Op::Hardswish
                 | Op::Layernorm { .. }
                 | Op::Groupnorm { .. }
+                | Op::Attention { .. }
         )
     }
 
     /// The value PyTorch gives every entry of the layer's parameter `suffix` when it builds the
     /// layer, where that is a constant: a norm's γ = 1 and β = 0, PReLU's slopes `init`; a
-    /// scale starts as the identity, 1 (ConvNeXt's start at 1e-6, which its checkpoints hold).
+    /// scale starts as the identity, 1 (ConvNeXt's start at 1e-6, which its checkpoints hold);
+    /// a class token at 0 (torchvision's) and attention's biases at 0.
     fn initial_constant(&self, suffix: &str) -> Option<f64> {
         match self {
             Op::Batchnorm1d { .. }
@@ -1035,6 +1195,8 @@ impl Op {
             | Op::Groupnorm { .. } => Some(if suffix == "weight" { 1.0 } else { 0.0 }),
             Op::Prelu { init, .. } => Some(*init),
             Op::Scale { .. } => Some(1.0),
+            Op::ClassToken { .. } => Some(0.0),
+            Op::Attention { .. } if suffix.ends_with("bias") => Some(0.0),
             _ => None,
         }
     }
@@ -1161,10 +1323,16 @@ impl Sequential {
         }
         match resolved.last() {
             None => Err("it has no layers".into()),
-            Some(last) if matches!(last.output, Shape::Maps { .. }) => Err(format!(
-                "the last layer ({}) outputs {} feature maps; a classifier ends in flat class \
-                 scores (add a flatten)",
-                last.name, last.output
+            Some(last) if !matches!(last.output, Shape::Flat(_)) => Err(format!(
+                "the last layer ({}) outputs {} {}; a classifier ends in flat class scores (add a \
+                 flatten{})",
+                last.name,
+                last.output,
+                last.output.kind(),
+                match last.output {
+                    Shape::Tokens { .. } => " or a select_token",
+                    _ => "",
+                }
             )),
             Some(_) => Ok(resolved),
         }
@@ -1297,6 +1465,8 @@ fn joined(outputs: &[Shape]) -> Option<Shape> {
                 h,
                 w,
             }),
+        // `torch.cat(…, 1)` of `[N, T, E]` joins tokens, not features.
+        Shape::Tokens { .. } => None,
     }
 }
 
@@ -1304,6 +1474,9 @@ fn joined(outputs: &[Shape]) -> Option<Shape> {
 /// others are `[C, 1, 1]` of their channels, repeated over the positions.
 fn multiplied(outputs: &[Shape]) -> Option<Shape> {
     let full = *outputs.iter().max_by_key(|s| s.len())?;
+    if let Shape::Tokens { .. } = full {
+        return None;
+    }
     outputs
         .iter()
         .all(|s| match (*s, full) {
@@ -1331,7 +1504,8 @@ fn flatten_groups(
                 let fault = |why: String| format!("layer {name} ({}): {why}", op.kind());
                 let Shape::Maps { c, h, w } = *shape else {
                     return Err(fault(format!(
-                        "expected [C, H, W] feature maps, got {shape} (flat features)"
+                        "expected [C, H, W] feature maps, got {shape} ({})",
+                        shape.kind()
                     )));
                 };
                 let (mut features, mut inner) = (Shape::Flat(c), Vec::new());
@@ -1405,8 +1579,8 @@ fn flatten_groups(
                             ),
                             false => (
                                 "a product multiplies",
-                                "multiplied element-wise, they must have one shape, or be maps \
-                                 and [C, 1, 1] of their channels",
+                                "multiplied element-wise, they must be flat or maps of one \
+                                 shape, or maps and [C, 1, 1] of their channels",
                             ),
                         };
                         if branches.len() < 2 {
@@ -1663,7 +1837,7 @@ mod tests {
             // A scale of other channels, of more than one position, or of flat features.
             (
                 spec("[2,5,5]", r#"{"type":"product","branches":[[{"type":"adaptive_avgpool2d","output":1},{"type":"conv2d","out":3,"kernel":1}],[]]},{"type":"flatten"}"#),
-                "layer 0 (product): its branches output [3, 1, 1], [2, 5, 5]; multiplied element-wise, they must have one shape, or be maps and [C, 1, 1] of their channels",
+                "layer 0 (product): its branches output [3, 1, 1], [2, 5, 5]; multiplied element-wise, they must be flat or maps of one shape, or maps and [C, 1, 1] of their channels",
             ),
             (
                 spec("[2,5,5]", r#"{"type":"product","branches":[[],[{"type":"adaptive_avgpool2d","output":[1,5]}]]},{"type":"flatten"}"#),

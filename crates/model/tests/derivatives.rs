@@ -744,7 +744,7 @@ fn tiny_sequential(on_maps: &str, on_features: &str) -> ArchSpec {
 /// Each sequential layer kind on its own in a tiny net (`on_maps`, `on_features` of
 /// [`tiny_sequential`]); batch norm on maps in both of their layouts (after a convolution,
 /// channels-last pixels; after average pooling, NCHW maps) and on features.
-const SEQUENTIAL_CASES: [(&str, &str); 61] = [
+const SEQUENTIAL_CASES: [(&str, &str); 64] = [
     (
         r#",{"type":"conv2d","out":3,"kernel":[3,2],"stride":[2,1],"padding":[1,0],"bias":false}"#,
         "",
@@ -1002,6 +1002,39 @@ const SEQUENTIAL_CASES: [(&str, &str); 61] = [
     ),
     // A scale of maps stored [C], as timm's.
     (r#",{"type":"scale","name":"gamma","shape":[2]}"#, ""),
+    // A vision transformer: the maps as 25 tokens, a class token, a position embedding, an
+    // encoder block (attention of 2 heads and an MLP, each after a layer norm, each with its
+    // shortcut), a last layer norm and the class token's features. ε = 0.01 as above.
+    (
+        r#",{"type":"tokens"},{"type":"class_token","name":"cls"},
+            {"type":"position_embedding","name":"pos"},
+            {"type":"residual","name":"attn","layers":[
+                {"type":"layernorm","name":"ln","shape":[2],"eps":0.01},
+                {"type":"attention","name":"sa","heads":2}]},
+            {"type":"residual","name":"mlp","layers":[
+                {"type":"layernorm","name":"ln","shape":[2],"eps":0.01},
+                {"type":"linear","name":"fc1","out":4},{"type":"gelu"},
+                {"type":"linear","name":"fc2","out":2}]},
+            {"type":"layernorm","name":"ln","shape":[2],"eps":0.01},
+            {"type":"select_token"}"#,
+        "",
+    ),
+    // Attention of one head without biases, wider tokens, a layer norm over all of [T, E],
+    // and the tokens flattened token by token.
+    (
+        r#",{"type":"tokens"},{"type":"linear","name":"up","out":4},
+            {"type":"attention","name":"sa","heads":1,"bias":false},
+            {"type":"layernorm","name":"ln","shape":[25,4]},{"type":"flatten"}"#,
+        "",
+    ),
+    // Piecewise linear on tokens: a scale [E], a PReLU of one slope, a position embedding
+    // stored [T, E], the last token.
+    (
+        r#",{"type":"tokens"},{"type":"scale","name":"gamma"},{"type":"prelu"},
+            {"type":"position_embedding","name":"pos","shape":[25,2]},
+            {"type":"select_token","index":24}"#,
+        "",
+    ),
 ];
 
 /// The softplus case of [`SEQUENTIAL_CASES`]: β = 2 and a threshold of 0.1, which 5 of the 24
@@ -1056,6 +1089,7 @@ fn every_sequential_layer_kind_has_exact_first_and_second_derivatives() {
             "hardswish",
             "layernorm",
             "groupnorm",
+            "attention",
             // Not smooth, but a parameter before the block reaches both factors.
             "product",
         ];

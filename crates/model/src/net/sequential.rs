@@ -26,7 +26,8 @@ enum Values<B: Backend> {
     /// → pool → convolution never transposes; other layers take NCHW maps.
     Pixels(Tensor<B, 2>, [usize; 4]),
     /// Each position's channels as features, inside [`Op::ChannelsLast`]: the pixel matrix
-    /// `[n·h·w, C]` of maps `[n, h, w, C]`, read by layers of features.
+    /// `[n·h·w, C]` of maps `[n, h, w, C]`, read by layers of features. Tokens `[n, T, E]` are
+    /// these rows `[n·T, E]` of maps `[n, 1, T, E]`.
     Positions(Tensor<B, 2>, [usize; 4]),
     Flat(Tensor<B, 2>),
 }
@@ -39,6 +40,14 @@ impl<B: Backend> Values<B> {
             Values::Flat(_) | Values::Positions(..) => {
                 unreachable!("shapes are checked by Sequential::resolve")
             }
+        }
+    }
+
+    /// Tokens as their rows `[n·T, E]` and `[n, 1, T, E]`.
+    fn tokens(self) -> (Tensor<B, 2>, [usize; 4]) {
+        match self {
+            Values::Positions(x, dims) => (x, dims),
+            _ => unreachable!("tokens are positions (checked by Sequential::resolve)"),
         }
     }
 
@@ -55,10 +64,14 @@ impl<B: Backend> Values<B> {
         }
     }
 
-    /// Features `[N, F]`, maps flattened channels-first as PyTorch does.
+    /// Features `[N, F]`, maps flattened channels-first as PyTorch does, tokens token by token.
     fn flat(self) -> Tensor<B, 2> {
         match self {
             Values::Flat(x) => x,
+            Values::Positions(x, [n, ..]) => {
+                let [rows, e] = x.dims();
+                x.reshape([n, rows / n * e])
+            }
             maps => maps.maps().flatten(1, 3),
         }
     }
@@ -84,6 +97,7 @@ pub(super) enum Layout {
     Input,
     Maps([usize; 4]),
     Pixels([usize; 4]),
+    Positions([usize; 4]),
     Flat,
 }
 
@@ -97,7 +111,8 @@ impl<B: Backend> Values<B> {
             }
             Values::Pixels(x, dims) => (x, Layout::Pixels(dims)),
             Values::Flat(x) => (x, Layout::Flat),
-            Values::Positions(..) => unreachable!("a stage is a whole layer, channels_last too"),
+            // Tokens; channels_last's positions never end a stage, which is a whole layer.
+            Values::Positions(x, dims) => (x, Layout::Positions(dims)),
         }
     }
 
@@ -111,6 +126,7 @@ impl<B: Backend> Values<B> {
             (Layout::Input | Layout::Flat, _) => Values::Flat(x),
             (Layout::Maps(dims), _) => Values::Maps(x.reshape(dims)),
             (Layout::Pixels(dims), _) => Values::Pixels(x, dims),
+            (Layout::Positions(dims), _) => Values::Positions(x, dims),
         }
     }
 }
@@ -122,10 +138,7 @@ impl<B: Backend> Values<B> {
 /// (`gather_pixels` on a GPU); for average pooling ([`separable`]) the maps averaged along one
 /// axis only.
 pub(super) fn largest_tensor_per_sample(net: &Sequential) -> usize {
-    let values = |shape: &Shape| match *shape {
-        Shape::Maps { c, h, w } => c * h * w,
-        Shape::Flat(f) => f,
-    };
+    let values = |shape: &Shape| shape.len();
     let layers = net.leaves();
     let within = |layer: &Resolved| match (&layer.op, layer.input, layer.output) {
         (
@@ -138,6 +151,8 @@ pub(super) fn largest_tensor_per_sample(net: &Sequential) -> usize {
             Shape::Maps { c, h, w },
             Shape::Maps { h: oh, w: ow, .. },
         ) => c * (h * ow).max(oh * w),
+        // Queries, keys and values; each head's scores and their softmax.
+        (Op::Attention { heads, .. }, Shape::Tokens { t, e }, _) => (3 * t * e).max(heads * t * t),
         _ => 0,
     };
     let leaves = layers.iter().map(|layer| {
@@ -244,13 +259,11 @@ fn forward<B: Backend>(
             Values::Pixels(y, [n, oh, ow, out])
         }
         Op::Linear { out, bias } => {
-            let Shape::Flat(inputs) = layer.input else {
-                unreachable!("checked by resolve")
-            };
-            let w = p.matrix(out, inputs);
+            // Features, or each token's (resolve refuses maps).
+            let w = p.matrix(out, layer.input.channels());
             let b = bias.then(|| p.vector(out));
             match x {
-                // Each position's channels: a sample's h·w rows read its copy of W.
+                // Each position's channels or token: a sample's h·w rows read its copy of W.
                 Values::Positions(x, [n, h, width, _]) => {
                     Values::Positions(linear_rows(x, w, b, [n, h * width]), [n, h, width, out])
                 }
@@ -362,8 +375,64 @@ fn forward<B: Backend>(
                 _ => unreachable!("position-wise layers keep positions (checked by resolve)"),
             }
         }
+        Op::Tokens => {
+            let (pixels, [n, h, w, c]) = x.pixels();
+            Values::Positions(pixels, [n, 1, h * w, c])
+        }
+        Op::ClassToken { .. } => {
+            let (x, [n, _, t, e]) = x.tokens();
+            let token = p.vector(e);
+            let copies = token.dims()[0];
+            let token = token.reshape([copies, 1, e]).expand([n, 1, e]);
+            let x = Tensor::cat(vec![token, x.reshape([n, t, e])], 1);
+            Values::Positions(x.reshape([n * (t + 1), e]), [n, 1, t + 1, e])
+        }
+        Op::PositionEmbedding { .. } => {
+            let (x, dims @ [n, _, t, e]) = x.tokens();
+            let embedding = broadcast_rows(p.vector(t * e), [n, 1]);
+            let y = x.reshape([n, t * e]) + embedding;
+            Values::Positions(y.reshape([n * t, e]), dims)
+        }
+        Op::Attention { heads, bias } => attention(p, x, heads, bias),
+        Op::SelectToken { index } => {
+            let (x, [n, _, t, e]) = x.tokens();
+            Values::Flat(x.reshape([n, t, e]).narrow(1, index, 1).reshape([n, e]))
+        }
         Op::Group { .. } => unreachable!("groups are flattened by resolve"),
     }
+}
+
+/// Multi-head self-attention of tokens, as `nn.MultiheadAttention` computes it in eval mode:
+/// q, k, v = x·W_inᵀ + b_in split in three, each head's softmax(q·kᵀ/√d)·v (d = E/heads), the
+/// heads side by side times `out_proj`. Products and a softmax (see [`softmax`]), exact to any
+/// order.
+fn attention<B: Backend>(p: &mut Params<B>, x: Values<B>, heads: usize, bias: bool) -> Values<B> {
+    let (x, dims @ [n, _, t, e]) = x.tokens();
+    let d = e / heads;
+    let w_in = p.matrix(3 * e, e);
+    let b_in = bias.then(|| p.vector(3 * e));
+    let qkv = linear_rows(x, w_in, b_in, [n, t]);
+    // Rows `[n·T, E]` of one of q, k, v as `[n, heads, T, d]`.
+    let head = |part: usize| {
+        qkv.clone()
+            .narrow(1, part * e, e)
+            .reshape([n, t, heads, d])
+            .swap_dims(1, 2)
+    };
+    let (q, k, v) = (head(0), head(1), head(2));
+    let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(1.0 / (d as f64).sqrt());
+    let heads_out = softmax(scores).matmul(v).swap_dims(1, 2).reshape([n * t, e]);
+    let w_out = p.matrix(e, e);
+    let b_out = bias.then(|| p.vector(e));
+    Values::Positions(linear_rows(heads_out, w_out, b_out, [n, t]), dims)
+}
+
+/// softmax along the last axis, e^{s − m}/Σ e^{s − m} with m each row's maximum detached: the
+/// softmax of s whatever m is, so m's derivative, which detaching drops, is 0 anyway.
+fn softmax<B: Backend>(s: Tensor<B, 4>) -> Tensor<B, 4> {
+    let shifted = s.clone() - s.detach().max_dim(3);
+    let e = shifted.exp();
+    e.clone() / e.sum_dim(3)
 }
 
 /// `x` with `before` and `after` channels of zeros around its own, as channels-last pixels
@@ -428,6 +497,7 @@ fn sum<B: Backend>(a: Values<B>, b: Values<B>) -> Values<B> {
     match (a, b) {
         (Values::Flat(a), b) => Values::Flat(a + b.flat()),
         (Values::Pixels(a, dims), b) => Values::Pixels(a + b.pixels().0, dims),
+        (Values::Positions(a, dims), b) => Values::Positions(a + b.tokens().0, dims),
         (a, b) => Values::Maps(a.maps() + b.maps()),
     }
 }
@@ -682,7 +752,12 @@ fn layer_norm<B: Backend>(
             let n = x.dims()[0];
             (x, n, Box::new(Values::Flat))
         }
-        Values::Positions(x, dims) => (x, dims[0], Box::new(move |y| Values::Positions(y, dims))),
+        // A position's channels, or tokens normalized over `[E]` or `[T, E]`.
+        Values::Positions(x, dims) => {
+            let [rows, c] = x.dims();
+            let back = move |y: Tensor<B, 2>| Values::Positions(y.reshape([rows, c]), dims);
+            (x.reshape([rows * c / len, len]), dims[0], Box::new(back))
+        }
         maps => {
             let maps = maps.maps();
             let dims = maps.dims();
@@ -745,8 +820,8 @@ fn group_norm<B: Backend>(
         }
     };
     match input {
-        Shape::Flat(_) => Values::Flat(y.reshape([n, channels])),
         Shape::Maps { .. } => Values::Maps(y),
+        _ => Values::Flat(y.reshape([n, channels])),
     }
 }
 
