@@ -185,13 +185,21 @@ def _layer(name, module, seen, given=None):
     if _is(module, nn.GroupNorm):
         return {"type": "groupnorm", "groups": module.num_groups, "eps": module.eps,
                 "affine": module.affine}
+    if _is(module, nn.MultiheadAttention):
+        check(module.batch_first, "batch_first=False (curvscope's tokens are [N, T, E])")
+        check(module._qkv_same_embed_dim, "kdim or vdim other than embed_dim")
+        check(module.bias_k is None and not module.add_zero_attn,
+              "add_bias_kv or add_zero_attn")
+        biases = (module.in_proj_bias is not None, module.out_proj.bias is not None)
+        check(biases[0] == biases[1], "a bias in one projection and not the other")
+        return {"type": "attention", "heads": module.num_heads, "bias": biases[0]}
     raise Unsupported(
         f"module `{name}` ({type(module).__name__}) cannot be expressed in curvscope "
         "(supported: Sequential, Conv2d, Linear, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, "
         "Flatten, ReLU, LeakyReLU, Tanh, Sigmoid, GELU, SiLU, ELU, Softplus, Mish, Hardtanh, "
         "ReLU6, Hardsigmoid, Hardswish, PReLU, GLU, Identity, Unflatten, ChannelShuffle, "
         "Dropout, Dropout1d, Dropout2d, AlphaDropout, BatchNorm1d, BatchNorm2d, LayerNorm, "
-        "GroupNorm)"
+        "GroupNorm, MultiheadAttention)"
     )
 
 
@@ -384,7 +392,7 @@ def _evaluate(layers, prefix, tensors, x):
             x = rows.unflatten(0, (n, h, w)).permute(0, 3, 1, 2)
         elif kind == "scale":  # one value per channel (feature), however it is stored
             gamma = tensors[name].reshape(-1)
-            x = x * (gamma.reshape(-1, 1, 1) if x.dim() == 4 else gamma)
+            x = x * (gamma.reshape(-1, 1, 1) if x.dim() == 4 else gamma)  # tokens' [E] too
         elif kind in ("concat", "product"):
             inner = f"{name}." if layer.get("scoped", True) else prefix
             paths = [_evaluate(branch, inner, tensors, x) for branch in layer["branches"]]
@@ -394,10 +402,27 @@ def _evaluate(layers, prefix, tensors, x):
                          layer.get("padding", 0), layer.get("dilation", 1),
                          layer.get("groups", 1))
         elif kind == "linear":
-            if x.dim() != 2:
-                raise Unsupported(f"layer `{name}` (linear) takes flat features, not "
+            if x.dim() not in (2, 3):
+                raise Unsupported(f"layer `{name}` (linear) takes flat features or tokens, not "
                                   f"{list(x.shape[1:])}: add a flatten")
             x = F.linear(x, t("weight"), t("bias"))
+        elif kind == "tokens":
+            x = x.flatten(2).transpose(1, 2)
+        elif kind == "class_token":
+            token = tensors[name].reshape(1, 1, -1).expand(x.shape[0], -1, -1)
+            x = torch.cat([token, x], 1)
+        elif kind == "position_embedding":
+            x = x + tensors[name].reshape(1, *x.shape[1:])
+        elif kind == "attention":  # softmax(q·kᵀ/√d)·v of each head, then the projection
+            n, tokens, e = x.shape
+            heads = layer["heads"]
+            q, k, v = (part.reshape(n, tokens, heads, e // heads).transpose(1, 2) for part in
+                       F.linear(x, t("in_proj_weight"), t("in_proj_bias")).chunk(3, -1))
+            weights = (q @ k.transpose(-2, -1) / math.sqrt(e // heads)).softmax(-1)
+            x = F.linear((weights @ v).transpose(1, 2).reshape(n, tokens, e),
+                         t("out_proj.weight"), t("out_proj.bias"))
+        elif kind == "select_token":
+            x = x[:, layer.get("index", 0)]
         elif kind == "maxpool2d":
             x = F.max_pool2d(x, layer["kernel"], layer.get("stride") or layer["kernel"],
                              layer.get("padding", 0), ceil_mode=layer.get("ceil_mode", False))
@@ -596,8 +621,16 @@ class _Recorder(torch.fx.Interpreter):
         self.values = {}
 
     def run_node(self, node):
-        self.values[node] = super().run_node(node)
-        return self.values[node]
+        value = super().run_node(node)
+        # nn.MultiheadAttention returns (output, weights): its node's value is the output, which
+        # `x[0]` of it then passes on (`_Trace.is_attention_output`).
+        self.values[node] = value[0] if _is_attention(node, self.module) else value
+        return value
+
+
+def _is_attention(node, model):
+    return node.op == "call_module" and _is(model.get_submodule(node.target),
+                                            nn.MultiheadAttention)
 
 
 # What torch.fx may find in a forward besides modules: functions and tensor methods by name,
@@ -644,7 +677,7 @@ _OWN_FORMS_READ = {
 # values (`_Trace.rearrangement`): nothing, a flatten, an unflatten, ShuffleNet's channel
 # shuffle or a narrow.
 _REARRANGES = ("flatten", "view", "reshape", "squeeze", "unflatten", "transpose", "permute",
-               "swapaxes", "swapdims", "narrow")
+               "swapaxes", "swapdims", "narrow", "select")
 # Splits of the channels, each part that forward indexes a narrow (`x1, x2 = x.chunk(2, 1)`).
 _SPLITS = ("chunk", "split", "tensor_split")
 _CATS = ("cat", "concat", "concatenate")
@@ -691,6 +724,7 @@ class _Trace:
         self.inputs = {}
         self.joined = {}  # cat_parts' answers
         self.layouts = {}  # is_channels_last's answers
+        self.token_layouts = {}  # is_tokens' answers
         self.from_input = set()  # the nodes computed from forward's input (`remember`)
 
     def tensors_in(self, node):
@@ -698,7 +732,8 @@ class _Trace:
 
     def is_sum(self, node):
         """Whether `node` is a + b of two tensors (refused if it adds anything else)."""
-        if node.op not in ("call_function", "call_method") or _function_name(node) != "add":
+        if node.op not in ("call_function", "call_method") or _function_name(node) != "add" \
+                or self.embedding_operands(node) is not None:
             return False
         if node.args[:1] * 2 == node.args:
             raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) adds a value to "
@@ -759,6 +794,90 @@ class _Trace:
     def is_scale(self, node):
         return self.scale_operands(node) is not None
 
+    def class_token_operands(self, node):
+        """(the tokens, the parameter's operand) of `node` if it is `torch.cat([token.expand(n,
+        -1, -1), x], 1)` of a parameter and tokens x (a vision transformer's class token), else
+        None."""
+        if node.op != "call_function" or _function_name(node) not in _CATS:
+            return None
+        parts = _cat_listed(node)
+        dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0)
+        if not (isinstance(parts, (list, tuple)) and len(parts) == 2 and isinstance(dim, int)
+                and all(isinstance(part, torch.fx.Node) for part in parts)):
+            return None
+        token, x = parts
+        if token.op in ("call_function", "call_method") and _function_name(token) == "expand":
+            token = token.args[0]
+        value = self.values.get(x)
+        if self.parameter(token) is None or not isinstance(value, torch.Tensor) \
+                or value.dim() != 3 or dim % 3 != 1 or self.is_unheld(x):
+            return None
+        return x, token
+
+    def embedding_operands(self, node):
+        """(the tokens, the parameter's operand) of `node` if it is x + P of tokens and a
+        parameter (a vision transformer's position embedding), else None."""
+        if node.op not in ("call_function", "call_method") or _function_name(node) != "add":
+            return None
+        operands = [*node.args, *node.kwargs.values()]
+        if len(operands) != 2 or not all(isinstance(a, torch.fx.Node) for a in operands):
+            return None
+        [*values], [*embeddings] = ([a for a in operands if (self.parameter(a) is None) == value]
+                                    for value in (True, False))
+        if len(values) != 1:
+            return None
+        value = self.values.get(values[0])
+        if not isinstance(value, torch.Tensor) or value.dim() != 3 or self.is_unheld(values[0]):
+            return None
+        return values[0], embeddings[0]
+
+    def learned_operands(self, node):
+        """(the value, the parameter's operand, the layer type) of `node` if it joins a value
+        and a parameter as one of curvscope's layers named as their tensor: a scale x * γ, a
+        class token, a position embedding; else None."""
+        for kind, operands in (("scale", self.scale_operands),
+                               ("class_token", self.class_token_operands),
+                               ("position_embedding", self.embedding_operands)):
+            found = operands(node)
+            if found is not None:
+                return (*found, kind)
+        return None
+
+    def is_attention_output(self, node):
+        """Whether `node` is `attention(x, x, x)[0]` of an nn.MultiheadAttention, whose value
+        the trace records as its node's (`_Recorder`)."""
+        return (node.op == "call_function" and _function_name(node) == "getitem"
+                and isinstance(node.args[0], torch.fx.Node)
+                and _is_attention(node.args[0], self.model) and node.args[1] == 0)
+
+    def check_self_attention(self, node, x):
+        """Refuses an nn.MultiheadAttention call other than self-attention without masks,
+        `attention(x, x, x)` (need_weights as it likes: a read of the weights is refused where
+        it is read, `function_layers`)."""
+        names = ("query", "key", "value", "key_padding_mask", "need_weights", "attn_mask",
+                 "average_attn_weights", "is_causal")
+        given = {**dict(zip(names, node.args)), **node.kwargs}
+        where = f"forward's `{node.name}` ({_describe(node)})"
+        if any(given.get(k) is not None for k in ("key_padding_mask", "attn_mask")) \
+                or given.get("is_causal", False):
+            raise Unsupported(f"{where}: attention masks are not expressible")
+        if x is None or not all(given.get(k) is x for k in names[:3]):
+            raise Unsupported(f"{where}: curvscope's attention is self-attention of one value, "
+                              "attention(x, x, x)")
+
+    def is_tokens(self, node):
+        """Whether the rearrangement `node` gives tokens `[N, T, E]`: maps' positions as rows
+        of channels (`x.flatten(2).transpose(1, 2)`), or tokens as they were."""
+        if node not in self.token_layouts:
+            x = self.input_of(node)
+            given = self.values[x]
+            probe = torch.arange(given.numel(), dtype=torch.float64).reshape(given.shape)
+            want = {4: lambda: probe.flatten(2).transpose(1, 2), 3: lambda: probe}.get(given.dim())
+            found = self.rerun(x, probe, node) if want else None
+            self.token_layouts[node] = bool(want) and found.shape == want().shape and bool(
+                torch.equal(found, want()))
+        return self.token_layouts[node]
+
     def own_tensors(self, node):
         """The tensors of the module whose forward runs `node` that it reads, if `node` is the
         functional form of a layer given that module's own tensors (a subclass of a torch.nn
@@ -815,13 +934,14 @@ class _Trace:
         """Whether `node` reshapes, transposes or splits `x`'s values."""
         name = node.op in ("call_function", "call_method") and _function_name(node)
         return (self.is_part(node) or name in _REARRANGES or _is_channel_slice(node)
-                or (name in _IDENTITIES and node.args[:1] != (x,)))
+                or _is_token_pick(node) or (name in _IDENTITIES and node.args[:1] != (x,)))
 
     def is_cat(self, node):
         """Whether `node` is a concatenation along the channels of maps (the features of flat
         values); refused along any other axis, or of anything but tensors of forward listed in
         the call."""
-        if node.op != "call_function" or _function_name(node) not in _CATS:
+        if node.op != "call_function" or _function_name(node) not in _CATS \
+                or self.class_token_operands(node) is not None:
             return False
         where = f"forward's `{node.name}` ({_describe(node)})"
         parts = _cat_listed(node)
@@ -833,6 +953,10 @@ class _Trace:
         if not isinstance(dim, int) or dim % out.dim() != 1:
             raise Unsupported(f"{where} concatenates along axis {dim}; curvscope concatenates "
                               "channels (axis 1) only")
+        if out.dim() == 3:
+            raise Unsupported(f"{where} concatenates tokens; curvscope puts one class token "
+                              "before them, torch.cat([token.expand(n, -1, -1), x], 1), and "
+                              "joins no others")
         if not all(isinstance(self.values.get(part), torch.Tensor) for part in parts):
             raise Unsupported(f"{where} concatenates something other than tensors forward "
                               "computes")
@@ -893,8 +1017,8 @@ class _Trace:
             users = ", ".join(f"`{u.name}`" for u in node.users)
             raise Unsupported(f"forward reads the tensor `{node.target}` itself (in {users}): "
                               "curvscope's layers hold their own tensors; put it in a module")
-        if self.is_scale(node):
-            return self.scale_operands(node)[0]
+        if self.learned_operands(node) is not None:
+            return self.learned_operands(node)[0]
         if self.own_tensors(node) is not None:
             return _given(node)["input"]
         if self.is_sum(node) or self.is_product(node):
@@ -907,6 +1031,8 @@ class _Trace:
         if self.is_expansion(node):
             return inputs[0]
         if len(inputs) != 1:
+            if _is_attention(node, self.model):
+                self.check_self_attention(node, None)
             if node.op == "call_function" and _target(node) in _OWN_FORMS:
                 by_root = not _owner(node) and all("." not in a.target for a in inputs
                                                    if a.op == "get_attr")
@@ -929,7 +1055,7 @@ class _Trace:
             return self.input_of(inputs[0])
         raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) takes values of shape "
                           f"{list(self.values[inputs[0]].shape[1:])}, which no curvscope layer "
-                          "holds (it holds features [F] and maps [C, H, W])")
+                          "holds (it holds features [F], maps [C, H, W] and tokens [T, E])")
 
     def is_expansion(self, node):
         """Whether `node` is `y.expand_as(x)` or `y.expand(…)` read only by products, which
@@ -954,11 +1080,15 @@ class _Trace:
 
     def is_unheld(self, node):
         """Whether `node` rearranges or splits values into a shape no layer holds (neither
-        [N, F] nor [N, C, H, W])."""
+        [N, F], [N, C, H, W] nor tokens [N, T, E]: a transformer's `x.flatten(2)` on its way
+        to `.transpose(1, 2)`)."""
         value = self.values.get(node)
-        return (node.op in ("call_function", "call_method")
-                and _function_name(node) in (*_REARRANGES, *_IDENTITIES)
-                and not (isinstance(value, torch.Tensor) and value.dim() in (2, 4)))
+        if not (node.op in ("call_function", "call_method")
+                and _function_name(node) in (*_REARRANGES, *_IDENTITIES)):
+            return False
+        if isinstance(value, torch.Tensor) and value.dim() == 3:
+            return not self.is_tokens(node)
+        return not (isinstance(value, torch.Tensor) and value.dim() in (2, 4))
 
     def fork(self, a, b):
         """The latest value both `a` and `b` are computed from."""
@@ -992,7 +1122,7 @@ class _Trace:
             raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) joins paths of "
                               "channels-last values (after a permute); curvscope joins maps, "
                               "features, or paths permuted back first")
-        if self.is_scale(node) or self.own_tensors(node) is not None:
+        if self.learned_operands(node) is not None or self.own_tensors(node) is not None:
             return self.parameter_step(node)
         if self.is_sum(node):
             return self.residual(node, owner)
@@ -1017,6 +1147,8 @@ class _Trace:
                            "would need its own; give each use its own")
             if stateful:
                 self.used.add(name)
+            if _is(module, nn.MultiheadAttention):
+                self.check_self_attention(node, x)
             *group, child = name.split(".")
             layers = [_layer(name, module, {}, self.values[x])]
             self.check_position_wise(node, x, layers)
@@ -1031,17 +1163,38 @@ class _Trace:
                 "modules": []}
 
     def parameter_step(self, node):
-        """The step of a scale x * γ (the layer named as γ) or of a module's own functional
-        layer (`own_tensors`, named as the module), its tensors each read once."""
+        """The step of a scale x * γ, a class token or a position embedding (`learned_operands`,
+        the layer named as its tensor) or of a module's own functional layer (`own_tensors`,
+        named as the module), its tensors each read once."""
         x = self.input_of(node)
         given = self.values[x]
         where = f"forward's `{node.name}` ({_describe(node)})"
-        if self.is_scale(node):
-            gamma = self.scale_operands(node)[1]
+        learned = self.learned_operands(node)
+        if learned is not None and learned[2] != "scale":
+            _, operand, kind = learned
+            target = self.parameter(operand).target
+            tensors, layer = [target], {"type": kind}
+            stored = list(self.model.get_parameter(target).shape)
+            shape, (t, e) = list(self.values[operand].shape), given.shape[1:]
+            if kind == "class_token":
+                if math.prod(stored) != e or self.values[node].shape[1] != t + 1:
+                    raise Unsupported(f"{where} puts `{target}` of shape {stored} before tokens "
+                                      f"{[t, e]}; curvscope's class token is one token of their "
+                                      f"{e} features")
+                default = [1, 1, e]
+            else:
+                if shape[-2:] != [t, e] or set(shape[:-2]) - {1}:
+                    raise Unsupported(f"{where} adds `{target}` of shape {shape} to tokens "
+                                      f"{[t, e]}; curvscope's position embedding has their shape")
+                default = [1, t, e]
+            if stored != default:
+                layer["shape"] = stored
+        elif learned is not None:
+            gamma = learned[1]
             target = self.parameter(gamma).target
             tensors, layer = [target], {"type": "scale"}
             channels_last = self.is_channels_last(x)
-            want = ((given.shape[-1],) if channels_last or given.dim() == 2
+            want = ((given.shape[-1],) if channels_last or given.dim() in (2, 3)
                     else (given.shape[1], 1, 1))
             shape = tuple(self.values[gamma].shape)
             if shape[len(shape) - len(want):] != want or set(shape[:len(shape) - len(want)]) - {1}:
@@ -1085,7 +1238,8 @@ class _Trace:
                                   "give each use its own")
         self.used.update(tensors)
         self.check_position_wise(node, x, [layer])
-        path = tensors[0] if layer["type"] == "scale" else tensors[0].rsplit(".", 1)[0]
+        named_as_tensor = layer["type"] in ("scale", "class_token", "position_embedding")
+        path = tensors[0] if named_as_tensor else tensors[0].rsplit(".", 1)[0]
         *group, name = path.split(".")
         return {"layers": [layer], "group": group, "name": name, "stateful": True,
                 "modules": tensors}
@@ -1093,7 +1247,22 @@ class _Trace:
     def check_position_wise(self, node, x, layers):
         """Refuses `layers` on channels-last values `[N, H, W, C]` unless each maps every
         position's channels on their own as curvscope's `channels_last` block runs them: linear
-        layers, layer norms over [C], scales, a PReLU of one slope, dropout and activations."""
+        layers, layer norms over [C], scales, a PReLU of one slope, dropout and activations; on
+        tokens `[N, T, E]`, those, layer norms over [T, E] and the transformer's own layers."""
+        if self.values[x].dim() == 3:
+            t, e = self.values[x].shape[1:]
+            for layer in layers:
+                kind = layer["type"]
+                if not (kind in ("linear", "scale", "dropout", "identity", "attention",
+                                 "class_token", "position_embedding", *_ACTIVATIONS)
+                        or (kind == "layernorm" and layer["shape"] in ([e], [t, e]))
+                        or (kind == "prelu" and layer["num_parameters"] == 1)):
+                    raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) runs {kind} "
+                                      f"on tokens {[t, e]}; there curvscope runs linear layers, "
+                                      "layer norms over [E] or [T, E], scales, a PReLU of one "
+                                      "slope, dropout, activations, self-attention, a class "
+                                      "token and a position embedding")
+            return
         if not self.is_channels_last(x):
             return
         c = self.values[x].shape[-1]
@@ -1143,6 +1312,9 @@ class _Trace:
         (`residual`), its paths in module order."""
         a, b = self.tensors_in(node)
         shapes = sorted((self.unexpanded(v) for v in (a, b)), key=math.prod)
+        if len(shapes[1]) == 2:
+            raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) multiplies tokens; "
+                              "curvscope multiplies features and maps")
         if not (shapes[0] == shapes[1] or (len(shapes[1]) == 3
                                            and shapes[0] == (shapes[1][0], 1, 1))):
             raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) multiplies values of "
@@ -1174,8 +1346,11 @@ class _Trace:
         """The layers of a function or tensor method applied to `x` (none for the identity)."""
         name = _function_name(node)
         where = f"forward's `{node.name}` ({_describe(node)})"
-        if self.is_expansion(node):
+        if self.is_expansion(node) or self.is_attention_output(node):
             return []
+        if _is_attention(x, self.model):
+            raise Unsupported(f"{where}: forward reads attention weights; curvscope reads the "
+                              "attention's output only")
         if self.is_rearrangement(node, x):
             return self.rearrangement(node, x, where)
         if node.args[:1] != (x,):
@@ -1201,6 +1376,10 @@ class _Trace:
         candidates = [([], probe), ([{"type": "flatten"}], probe.flatten(1))]
         if given.dim() == 4:
             candidates.append(([_ENTER], probe.permute(0, 2, 3, 1)))
+            candidates.append(([{"type": "tokens"}], probe.flatten(2).transpose(1, 2)))
+        if given.dim() == 3 and found.dim() == 2 and found.shape[1] == given.shape[2]:
+            index = int(found.flatten()[0]) // given.shape[2]
+            candidates.append(([{"type": "select_token", "index": index}], probe[:, index]))
         if given.dim() == 2 and found.dim() == 4:
             candidates.append(([{"type": "unflatten", "shape": list(found.shape[1:])}],
                                probe.reshape(found.shape)))
@@ -1209,7 +1388,7 @@ class _Trace:
             candidates += [([{"type": "channel_shuffle", "groups": g}],
                             probe.view(n, g, c // g, *given.shape[2:]).transpose(1, 2)
                             .reshape(given.shape)) for g in range(2, c) if c % g == 0]
-        if found.dim() == given.dim() and found.shape[1] < given.shape[1]:
+        if found.dim() == given.dim() != 3 and found.shape[1] < given.shape[1]:
             start, length = int(found.flatten()[0]) // per_channel, found.shape[1]
             candidates.append(([{"type": "narrow", "start": start, "length": length}],
                                probe.narrow(1, start, length)))
@@ -1225,7 +1404,8 @@ class _Trace:
         raise Unsupported(f"{where}: reshapes a sample from {list(given.shape[1:])} to "
                           f"{list(out.shape[1:])} in a way curvscope cannot express (it can "
                           "flatten maps, unflatten features, shuffle the channels of maps, take "
-                          "a run of them, permute maps channels-last and back)")
+                          "a run of them, permute maps channels-last and back, make tokens of "
+                          "maps' positions, take one token, flatten tokens)")
 
     def rerun(self, x, value, node):
         """`node`'s value with `x`'s replaced by `value`: the steps from one to the other run
@@ -1252,6 +1432,14 @@ class _Trace:
                 raise Unsupported(f"forward's `{step.name}` ({_describe(step)}) runs a module "
                                   "on values no layer holds")
         return values[node]
+
+
+def _is_token_pick(node):
+    """Whether `node` indexes one token of a transformer's `[N, T, E]`, `x[:, 0]`."""
+    index = node.args[1] if node.op == "call_function" and _target(node) == "getitem" else None
+    whole = slice(None)
+    return (isinstance(index, tuple) and len(index) in (2, 3) and index[0] == whole
+            and isinstance(index[1], int) and all(i in (whole, Ellipsis) for i in index[2:]))
 
 
 def _is_channel_slice(node):
@@ -2034,6 +2222,49 @@ class _FunctionalNet(nn.Module):
         return self.fc(F.relu(self.bn_fc(self.fc1(x))))
 
 
+def vit_net():
+    """torchvision's VisionTransformer, small (on [3, 8, 8] images): patches of 4×4 by a strided
+    convolution as 4 tokens of 8 features, a class token, a position embedding, two encoder
+    blocks (a layer norm and 2-head self-attention, a layer norm and a GELU MLP, each with its
+    shortcut), a last layer norm, the class token's features and a linear head."""
+    from torchvision.models.vision_transformer import VisionTransformer
+    return VisionTransformer(image_size=8, patch_size=4, num_layers=2, num_heads=2,
+                             hidden_dim=8, mlp_dim=16, num_classes=5)
+
+
+def tokens_net():
+    """A transformer written as a class (on [3, 8, 8] images), timm's way where torchvision's
+    differs: tokens by `x.flatten(2).transpose(1, 2)`, a class token and a position embedding
+    stored [T, E], torchvision's EncoderBlock, self-attention of one head without biases scaled
+    by a layer scale [E], a layer norm over all of [T, E], a PReLU, and the tokens flattened
+    for the head."""
+    return _TokensNet()
+
+
+class _TokensNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        from torchvision.models.vision_transformer import EncoderBlock
+        self.patch = nn.Conv2d(3, 8, 4, stride=4)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, 8))
+        self.pos_embed = nn.Parameter(torch.randn(5, 8) * 0.5)
+        self.block = EncoderBlock(2, 8, 16, 0.0, 0.0)
+        self.norm = nn.LayerNorm(8)
+        self.attn = nn.MultiheadAttention(8, 1, bias=False, batch_first=True)
+        self.gamma = nn.Parameter(torch.ones(8))
+        self.norm_all = nn.LayerNorm([5, 8])
+        self.act = nn.PReLU()
+        self.head = nn.Linear(40, 5)
+
+    def forward(self, x):
+        x = self.patch(x).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
+        x = self.block(x + self.pos_embed)
+        h = self.norm(x)
+        x = x + self.gamma * self.attn(h, h, h)[0]
+        return self.head(self.act(self.norm_all(x)).flatten(1))
+
+
 def shuffle_net():
     """A small net of channel splits and shuffles written as classes (on [3, 8, 8] images):
     torchvision's ShuffleNetV2 `InvertedResidual`, strided (both branches) and not
@@ -2508,10 +2739,68 @@ def _traced_self_check():
                                  (2, 1, 1))["layers"]
     assert block == {"type": "channels_last", "layers": [
         {"name": "norm", **plain, "affine": True}]}, block
+    # Transformers: torchvision's VisionTransformer and one written timm's ways.
+    with warnings.catch_warnings():  # the class token comes first in model.parameters()
+        warnings.simplefilter("ignore")
+        vit = architecture(vit_net(), (3, 8, 8))["layers"]
+        tokens = architecture(tokens_net(), (3, 8, 8))["layers"]
+    assert [(layer.get("name"), layer["type"]) for layer in vit] == [
+        ("conv_proj", "conv2d"), (None, "tokens"), ("class_token", "class_token"),
+        ("encoder", "group"), (None, "select_token"), ("heads", "group")], vit
+    encoder = vit[3]["layers"]
+    assert [(layer.get("name"), layer["type"]) for layer in encoder] == [
+        ("pos_embedding", "position_embedding"), ("dropout", "dropout"), ("layers", "group"),
+        ("ln", "layernorm")], encoder
+    [attention, mlp] = encoder[2]["layers"][0]["layers"]
+    assert attention["shortcut"] == [] and attention["layers"][1] == {
+        "name": "self_attention", "type": "attention", "heads": 2, "bias": True}, attention
+    assert [layer["type"] for layer in mlp["layers"][1]["layers"]] == [
+        "linear", "gelu", "dropout", "linear", "dropout"], mlp
+    assert [(layer.get("name"), layer["type"]) for layer in tokens] == [
+        ("patch", "conv2d"), (None, "tokens"), ("cls_token", "class_token"),
+        ("pos_embed", "position_embedding"), ("block", "group"), (None, "residual"),
+        ("norm_all", "layernorm"), ("act", "prelu"), (None, "flatten"), ("head", "linear")]
+    assert tokens[3] == {"name": "pos_embed", "type": "position_embedding", "shape": [5, 8]}
+    assert [(layer.get("name"), layer["type"]) for layer in tokens[5]["layers"]] == [
+        ("norm", "layernorm"), ("attn", "attention"), ("gamma", "scale")], tokens[5]
+    # One token by an index or `select`, the last one too.
+    for pick in (lambda t: t[:, -1], lambda t: t.select(1, 2), lambda t: t[:, 2, :]):
+        assert architecture(Forward(lambda m, x: m.fc(pick(x.flatten(2).transpose(1, 2))),
+                                    fc=nn.Linear(2, 2)), (2, 1, 3))["layers"] == [
+            {"type": "tokens"}, {"type": "select_token", "index": 2},
+            {"name": "fc", "type": "linear", "out": 2, "bias": True}]
+    to_tokens = lambda x: x.flatten(2).transpose(1, 2)  # noqa: E731
+    attention = lambda **kw: nn.MultiheadAttention(2, 1, batch_first=True, **kw)  # noqa: E731
     to_channels_last = lambda x: x.permute(0, 2, 3, 1)  # noqa: E731
     to_maps = lambda x: x.permute(0, 3, 1, 2)  # noqa: E731
     double = Forward(lambda m, x: m.fc(m.fc(x)), fc=linear())
     refusals = [
+        (Forward(lambda m, x: m.fc(torch.cat([m.a(t := to_tokens(x)), t], 1).flatten(1)),
+                 a=linear(), fc=nn.Linear(8, 2)), "concatenates tokens", (2, 1, 2)),
+        (Forward(lambda m, x: m.fc((m.a(t := to_tokens(x)) * t).flatten(1)),
+                 a=linear(), fc=nn.Linear(4, 2)), "multiplies tokens", (2, 1, 2)),
+        (Forward(lambda m, x: m.fc(m.bn(to_tokens(x)).flatten(1)), bn=nn.BatchNorm1d(2),
+                 fc=nn.Linear(4, 2)), "runs batchnorm1d on tokens [2, 2]", (2, 1, 2)),
+        (Forward(lambda m, x: m.fc(m.attn(m.a(t := to_tokens(x)), t, t)[0].flatten(1)),
+                 attn=attention(), a=linear(), fc=nn.Linear(4, 2)),
+         "curvscope's attention is self-attention of one value", (2, 1, 2)),
+        (Forward(lambda m, x: m.fc(m.attn(t := to_tokens(x), t, t, attn_mask=torch.ones(
+            2, 2, dtype=torch.bool).triu(1))[0].flatten(1)), attn=attention(),
+            fc=nn.Linear(4, 2)), "attention masks are not expressible", (2, 1, 2)),
+        (Forward(lambda m, x: m.fc(m.attn(t := to_tokens(x), t, t)[0].flatten(1)),
+                 attn=nn.MultiheadAttention(2, 1), fc=nn.Linear(4, 2)),
+         "batch_first=False", (2, 1, 2)),
+        (Forward(lambda m, x: m.fc(((r := m.attn(t := to_tokens(x), t, t))[0] + r[1])
+                                   .flatten(1)),
+                 attn=attention(), fc=nn.Linear(4, 2)), "forward reads attention weights", (2, 1, 2)),
+        (Forward(lambda m, x: m.fc(to_tokens(x).mean(1)), fc=linear()),
+         "only the mean over a map's height and width", (2, 1, 2)),
+        (Forward(lambda m, x: m.fc(m.norm(x.flatten(2)).flatten(1)), norm=nn.LayerNorm(2),
+                 fc=nn.Linear(4, 2)), "which no curvscope layer holds (it holds features [F], "
+         "maps [C, H, W] and tokens [T, E])", (2, 1, 2)),
+        (Forward(lambda m, x: m.fc((to_tokens(x) + m.pos).flatten(1)),
+                 pos=nn.Parameter(torch.zeros(1, 1, 2)), fc=nn.Linear(4, 2)),
+         "curvscope's position embedding has their shape", (2, 1, 2)),
         (Forward(lambda m, x: m.fc(to_maps(m.conv(to_channels_last(x))).flatten(1)),
                  conv=nn.Conv2d(2, 2, 1), fc=nn.Linear(4, 2)),
          "`conv` (conv(permute)) runs conv2d on channels-last values [2, 1, 2]", (2, 2, 1)),
@@ -2605,7 +2894,7 @@ def _traced_self_check():
         (Forward(lambda m, x: m.fc(m.norm(x.view(-1, 2, 1, 1, 1)).flatten(1)), fc=linear(),
                  norm=nn.LayerNorm(1)), "`norm` (norm(view)) takes values of shape [2, 1, 1, 1]"),
         (Forward(lambda m, x: m.fc(x.view(-1, 1, 1, 2)), fc=linear()),
-         "layer `fc` (linear) takes flat features, not [1, 1, 2]: add a flatten"),
+         "layer `fc` (linear) takes flat features or tokens, not [1, 1, 2]: add a flatten"),
     ]
     dropped = Forward(_dropped_relu, fc=linear(), fc2=linear())
     refusals.append((dropped, "`relu_` (relu_(fc)) writes in place over a value that `fc2`"))

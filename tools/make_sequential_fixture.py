@@ -4,8 +4,8 @@ export_pytorch.py in float64 with random inputs and what PyTorch computes for it
 eval mode: logits, mean cross-entropy, its gradient and H·v (double backward) for a fixed random
 v. Run once with torch 2.x: `python tools/make_sequential_fixture.py
 [sequential|activations|more-activations|normalization|residual|traced|grouped|concat|product|
-shuffle|channels-last|functional]` (all by default; residual, product, shuffle and
-channels-last need torchvision).
+shuffle|channels-last|functional|vit|tokens]` (all by default; residual, product, shuffle,
+channels-last, vit and tokens need torchvision).
 
 - sequential-pytorch: every_layer_net (every layer kind but the smooth activations below), batch
   norm's running statistics and affine parameters set away from their initial values, 8 random
@@ -53,6 +53,14 @@ channels-last need torchvision).
   scales stored [C] and viewed [1, C, 1, 1] by view, reshape and unsqueeze), batch norm set as in
   residual-pytorch and the scales drawn from U(0.5, 1.5), 16 standard normal float32 images
   [3, 8, 8] with labels in 0..5; in curvscope's parameter order, as channels-last-pytorch.
+- vit-pytorch: vit_net (torchvision's VisionTransformer, 2 encoder blocks of 2 heads, 8
+  features), every layer norm's γ, β, the class token, the position embedding and the head
+  (torchvision's starts at 0) drawn away from their initial values, 16 standard normal float32 images [3, 8, 8] with labels in 0..5;
+  in curvscope's parameter order (the class token after the patch convolution).
+- tokens-pytorch: tokens_net (timm's ways: `flatten(2).transpose(1, 2)`, a position embedding
+  stored [T, E], attention without biases scaled by a layer scale, a layer norm over [T, E],
+  the tokens flattened), drawn as vit-pytorch and the layer scale from U(0.5, 1.5), 16 standard
+  normal float32 images [3, 8, 8] with labels in 0..5; in curvscope's parameter order.
 """
 
 import contextlib
@@ -67,7 +75,7 @@ from export_pytorch import (channels_last_net, concat_net, every_layer_net,  # n
                             export, functional_net, grouped_net, more_activations_net,
                             normalization_net,
                             parameter_order, product_net, residual_net, shuffle_net,
-                            smooth_activations_net, traced_net)
+                            smooth_activations_net, tokens_net, traced_net, vit_net)
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "crates/model/tests/data")
 
@@ -254,11 +262,42 @@ def functional():
                    lambda model: draw_layer_scales(model, ("gamma", "beta")))
 
 
+def draw_transformer(model):
+    """Layer norms' γ, β, class tokens and position embeddings away from 1, 0 and 0."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.LayerNorm):
+            module.weight.uniform_(0.5, 1.5)
+            module.bias.uniform_(-0.5, 0.5)
+    for name, parameter in model.named_parameters():
+        if name.endswith(("class_token", "cls_token", "pos_embedding", "pos_embed")):
+            parameter.normal_(0.0, 0.5)
+
+
+def vit():
+    def prepare(model):  # torchvision starts its head at 0: every logit would be 0
+        draw_transformer(model)
+        model.heads.head.weight.normal_(0.0, 0.5)
+        model.heads.head.bias.uniform_(-0.5, 0.5)
+    image_fixture(2037, vit_net, (3, 8, 8), "vit-pytorch", prepare)
+
+
+def tokens():
+    def prepare(model):
+        draw_transformer(model)
+        draw_layer_scales(model, ("gamma",))
+    image_fixture(2038, tokens_net, (3, 8, 8), "tokens-pytorch", prepare)
+
+
 if __name__ == "__main__":
     makers = {"sequential": sequential, "activations": activations,
               "more-activations": more_activations, "normalization": normalization,
               "residual": residual, "traced": traced, "grouped": grouped,
               "concat": concat, "product": product, "shuffle": shuffle,
-              "channels-last": channels_last, "functional": functional}
-    for name in sys.argv[1:] or makers:
-        makers[name]()
+              "channels-last": channels_last, "functional": functional, "vit": vit,
+              "tokens": tokens}
+    # Attention by its math, the one kernel of PyTorch's scaled dot-product attention with a
+    # double backward (H·v).
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    with sdpa_kernel(SDPBackend.MATH):
+        for name in sys.argv[1:] or makers:
+            makers[name]()

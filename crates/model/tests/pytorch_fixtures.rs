@@ -48,6 +48,8 @@ const PRODUCT: &str = "product-pytorch";
 const SHUFFLE: &str = "shuffle-pytorch";
 const CHANNELS_LAST: &str = "channels-last-pytorch";
 const FUNCTIONAL: &str = "functional-pytorch";
+const VIT: &str = "vit-pytorch";
+const TOKENS: &str = "tokens-pytorch";
 /// Layer norm (over maps, over their last axis, over features, without β, without γ and β) and
 /// group norm (on maps, on features), γ and β away from 1 and 0 (the same script).
 const NORMALIZATION: &str = "normalization-pytorch";
@@ -429,6 +431,50 @@ fn functional_forms_of_modules_match_pytorch() {
     };
     assert_eq!(net.buffer("bn_fc.num_batches_tracked", 1), [7.0]);
     assert_matches_pytorch(FUNCTIONAL, ckpt.meta.arch.clone(), &ckpt, 5);
+}
+
+/// torchvision's VisionTransformer against PyTorch: patches as tokens, its class token and
+/// position embedding, `nn.MultiheadAttention` of 2 heads in each encoder block, the class
+/// token's features; each tensor named and shaped as `state_dict` holds it, θ listing the class
+/// token after the patch convolution (forward's order).
+#[test]
+fn a_vision_transformer_matches_pytorch() {
+    let ckpt = fixture_with_tensors(
+        VIT,
+        &[
+            "conv_proj.weight[8, 3, 4, 4]",
+            "class_token[1, 1, 8]",
+            "encoder.pos_embedding[1, 5, 8]",
+            "encoder.layers.encoder_layer_0.self_attention.in_proj_weight[24, 8]",
+            "encoder.layers.encoder_layer_1.self_attention.out_proj.bias[8]",
+            "encoder.layers.encoder_layer_1.mlp.3.weight[8, 16]",
+            "heads.head.weight[5, 8]",
+        ],
+    );
+    let params = tensors(&ckpt.meta.arch);
+    assert!(params[0].starts_with("conv_proj.weight") && params[2].starts_with("class_token"));
+    assert_matches_pytorch(VIT, ckpt.meta.arch.clone(), &ckpt, 5);
+}
+
+/// A transformer written as a class, timm's ways: tokens by `flatten(2).transpose(1, 2)`, a
+/// position embedding stored `[T, E]`, attention of one head without biases under a layer
+/// scale `[E]`, a layer norm over `[T, E]`, the tokens flattened for the head.
+#[test]
+fn tokens_written_as_a_class_match_pytorch() {
+    let ckpt = fixture_with_tensors(
+        TOKENS,
+        &[
+            "cls_token[1, 1, 8]",
+            "pos_embed[5, 8]",
+            "attn.in_proj_weight[24, 8]",
+            "attn.out_proj.weight[8, 8]",
+            "gamma[8]",
+            "norm_all.weight[5, 8]",
+            "head.weight[5, 40]",
+        ],
+    );
+    assert!(!tensors(&ckpt.meta.arch).iter().any(|t| t.starts_with("attn.in_proj_bias")));
+    assert_matches_pytorch(TOKENS, ckpt.meta.arch.clone(), &ckpt, 5);
 }
 
 /// Layer and group norm against PyTorch's float64 values: each sample's own mean and variance,
