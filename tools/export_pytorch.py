@@ -185,6 +185,18 @@ def _layer(name, module, seen, given=None):
     if _is(module, nn.GroupNorm):
         return {"type": "groupnorm", "groups": module.num_groups, "eps": module.eps,
                 "affine": module.affine}
+    if _is_timm_attention(module):
+        check(all(_is(getattr(module, k, None), nn.Linear) for k in ("qkv", "proj")),
+              "its projections qkv and proj are not nn.Linear")
+        check(all(_is(getattr(module, k, nn.Identity()), nn.Identity)
+                  for k in ("q_norm", "k_norm", "norm")),
+              "qk_norm or scale_norm: norms inside attention are not expressible")
+        bias = module.qkv.bias is not None
+        layer = {"type": "attention", "heads": module.num_heads, "bias": bias,
+                 "tensors": "timm"}
+        if (module.proj.bias is not None) != bias:
+            layer["out_bias"] = not bias
+        return layer
     if _is(module, nn.MultiheadAttention):
         check(module.batch_first, "batch_first=False (curvscope's tokens are [N, T, E])")
         check(module._qkv_same_embed_dim, "kdim or vdim other than embed_dim")
@@ -416,11 +428,12 @@ def _evaluate(layers, prefix, tensors, x):
         elif kind == "attention":  # softmax(q·kᵀ/√d)·v of each head, then the projection
             n, tokens, e = x.shape
             heads = layer["heads"]
-            q, k, v = (part.reshape(n, tokens, heads, e // heads).transpose(1, 2) for part in
-                       F.linear(x, t("in_proj_weight"), t("in_proj_bias")).chunk(3, -1))
+            w_in, b_in, w_out, b_out = (t(k) for k in _ATTENTION_TENSORS[
+                layer.get("tensors", "torch")])
+            q, k, v = (part.reshape(n, tokens, heads, e // heads).transpose(1, 2)
+                       for part in F.linear(x, w_in, b_in).chunk(3, -1))
             weights = (q @ k.transpose(-2, -1) / math.sqrt(e // heads)).softmax(-1)
-            x = F.linear((weights @ v).transpose(1, 2).reshape(n, tokens, e),
-                         t("out_proj.weight"), t("out_proj.bias"))
+            x = F.linear((weights @ v).transpose(1, 2).reshape(n, tokens, e), w_out, b_out)
         elif kind == "select_token":
             x = x[:, layer.get("index", 0)]
         elif kind == "maxpool2d":
@@ -465,6 +478,12 @@ def _evaluate(layers, prefix, tensors, x):
     return x
 
 
+# An attention layer's tensors by its `tensors`: input projection's weight and bias, output's.
+_ATTENTION_TENSORS = {
+    "torch": ("in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"),
+    "timm": ("qkv.weight", "qkv.bias", "proj.weight", "proj.bias")}
+
+
 # The activations whose layer fields are the arguments of the torch.nn.functional function of
 # their name.
 _ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "gelu", "silu", "elu", "softplus",
@@ -498,7 +517,7 @@ def _traced_layers(model, input_shape):
         # Arguments after the input that have defaults (a mask=None) keep them.
         arguments = list(inspect.signature(model.forward).parameters.values())[1:]
         defaults = {a.name: a.default for a in arguments if a.default is not a.empty}
-        graph = torch.fx.Tracer().trace(model, concrete_args=defaults or None)
+        graph = _Tracer().trace(model, concrete_args=defaults or None)
         recorder = _Recorder(torch.fx.GraphModule(model, graph))
         recorder.run(torch.zeros((2, *input_shape), dtype=torch.float64))
     except Exception as e:
@@ -536,6 +555,21 @@ def _traced_layers(model, input_shape):
     if unused:
         warnings.warn(f"forward does not use {', '.join(unused)}: not written", stacklevel=3)
     return _nest(steps, []), tensors
+
+
+class _Tracer(torch.fx.Tracer):
+    """torch.fx's tracer, keeping timm's `Attention` whole: a module of the `attention` layer,
+    whose forward (reshapes of one projection into heads, `F.scaled_dot_product_attention`)
+    no other layer holds."""
+
+    def is_leaf_module(self, module, qualified_name):
+        return _is_timm_attention(module) or super().is_leaf_module(module, qualified_name)
+
+
+def _is_timm_attention(module):
+    """Whether `module` is timm's `Attention` (ViT's and DeiT's self-attention)."""
+    kind = type(module)
+    return kind.__name__ == "Attention" and kind.__module__.startswith("timm.")
 
 
 def _tensor_names(model, path, parameters_only):

@@ -136,6 +136,38 @@ pub enum GeluApproximation {
     Tanh,
 }
 
+/// The names of an [attention](Op::Attention) layer's tensors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttentionTensors {
+    /// `nn.MultiheadAttention`'s: `in_proj_weight`, `in_proj_bias`, `out_proj.weight`,
+    /// `out_proj.bias`.
+    #[default]
+    Torch,
+    /// timm's `Attention`'s linear layers: `qkv.weight`, `qkv.bias`, `proj.weight`,
+    /// `proj.bias`.
+    Timm,
+}
+
+impl AttentionTensors {
+    fn is_torch(&self) -> bool {
+        *self == AttentionTensors::Torch
+    }
+
+    /// The suffixes of the input projection's weight and bias, the output projection's.
+    fn suffixes(self) -> [&'static str; 4] {
+        match self {
+            AttentionTensors::Torch => [
+                "in_proj_weight",
+                "in_proj_bias",
+                "out_proj.weight",
+                "out_proj.bias",
+            ],
+            AttentionTensors::Timm => ["qkv.weight", "qkv.bias", "proj.weight", "proj.bias"],
+        }
+    }
+}
+
 /// A layer's operation, as JSON tagged by `"type"`; fields and defaults as in `torch.nn`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -345,13 +377,21 @@ pub enum Op {
     /// `nn.MultiheadAttention(E, heads, bias=bias, batch_first=True)` as self-attention of the
     /// tokens, `attention(x, x, x)`: queries, keys and values from one `in_proj_weight`
     /// `[3E, E]` (and `in_proj_bias`), each head's softmax(q·kᵀ/√(E/heads))·v, then the linear
-    /// layer `out_proj`. Dropout is the identity here (eval mode).
+    /// layer `out_proj`. Dropout is the identity here (eval mode). timm's `Attention` is the
+    /// same function of tensors named otherwise (`tensors`).
     Attention {
         /// The heads: they divide E.
         heads: usize,
-        /// Whether the projections have biases (default true).
+        /// Whether the input projection has a bias (default true).
         #[serde(default = "yes", skip_serializing_if = "is_yes")]
         bias: bool,
+        /// Whether the output projection has a bias (default: as the input projection,
+        /// as in `nn.MultiheadAttention`; timm's always has one).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        out_bias: Option<bool>,
+        /// How the projections' tensors are named (default `torch`).
+        #[serde(default, skip_serializing_if = "AttentionTensors::is_torch")]
+        tensors: AttentionTensors,
     },
     /// One token's features, `[T, E]` ↦ `[E]`: a vision transformer's class token `x[:, 0]`
     /// before its head.
@@ -1001,7 +1041,8 @@ impl Op {
                 Err(format!("`init` is {init}; it must be a finite number"))
             }
             Op::Prelu {
-                num_parameters: 2.., ..
+                num_parameters: 2..,
+                ..
             } if matches!(input, Shape::Tokens { .. }) => not_tokens().map(|()| input),
             Op::Prelu { num_parameters, .. } if ![1, input.channels()].contains(num_parameters) => {
                 Err(format!(
@@ -1146,15 +1187,21 @@ impl Op {
                 let t = input.len() / channels.max(1);
                 vec![("", shape.clone().unwrap_or(vec![1, t, channels]))]
             }
-            Op::Attention { bias, .. } => {
+            Op::Attention {
+                bias,
+                out_bias,
+                tensors,
+                ..
+            } => {
                 let e = channels;
-                let mut p = vec![("in_proj_weight", vec![3 * e, e])];
+                let [w_in, b_in, w_out, b_out] = tensors.suffixes();
+                let mut p = vec![(w_in, vec![3 * e, e])];
                 if bias {
-                    p.push(("in_proj_bias", vec![3 * e]));
+                    p.push((b_in, vec![3 * e]));
                 }
-                p.push(("out_proj.weight", vec![e, e]));
-                if bias {
-                    p.push(("out_proj.bias", vec![e]));
+                p.push((w_out, vec![e, e]));
+                if out_bias.unwrap_or(bias) {
+                    p.push((b_out, vec![e]));
                 }
                 p
             }
@@ -1954,11 +2001,98 @@ mod tests {
                 "architecture sequential [4] (2 layers as given): two layers with tensors are named a",
             ),
             (spec("[3]", r#"{"type":"relu"}"#), "sequential [3] → [3] (1 layers): it has no parameters (D = 0)"),
+            // Transformers' layers: tokens of maps only, the transformer's layers on tokens
+            // only, nothing that reads the tokens' axis as channels.
+            (spec("[4]", r#"{"type":"tokens"}"#), "layer 0 (tokens): expected [C, H, W] feature maps, got [4] (flat features)"),
+            (spec("[2,2,2]", r#"{"type":"tokens","dim":1}"#), "unknown field `dim`: layer type `tokens` takes none"),
+            (
+                spec("[2,2,2]", r#"{"type":"attention","heads":1},{"type":"flatten"}"#),
+                "layer 0 (attention): expected [T, E] tokens, got [2, 2, 2] (feature maps); a tokens layer makes them of maps",
+            ),
+            (
+                spec("[3,2,2]", r#"{"type":"tokens"},{"type":"attention","name":"a","heads":2},{"type":"flatten"}"#),
+                "layer a (attention): 2 heads do not divide its tokens' 3 features",
+            ),
+            (spec("[2,2,2]", r#"{"type":"tokens"},{"type":"attention","heads":0},{"type":"flatten"}"#), "`heads` is 0"),
+            (spec("[2,2,2]", r#"{"type":"tokens"},{"type":"attention","heads":1,"tensors":"keras"},{"type":"flatten"}"#), "unknown variant `keras`"),
+            (
+                spec("[2,2,2]", r#"{"type":"tokens"},{"type":"select_token","index":4}"#),
+                "layer 1 (select_token): token 4 is past its input's 4 tokens",
+            ),
+            (
+                spec("[2,2,2]", r#"{"type":"tokens"},{"type":"class_token","name":"c","shape":[1,2,2]},{"type":"flatten"}"#),
+                "layer c (class_token): `shape` [1, 2, 2] does not hold the 2 values of its tensor",
+            ),
+            (
+                spec("[2,2,2]", r#"{"type":"tokens"},{"type":"position_embedding","name":"p","shape":[1,2,2]},{"type":"flatten"}"#),
+                "layer p (position_embedding): `shape` [1, 2, 2] does not hold the 8 values of its tensor",
+            ),
+            (spec("[2]", r#"{"type":"class_token"}"#), "expected [T, E] tokens, got [2] (flat features)"),
+            (
+                spec("[2,2,2]", r#"{"type":"tokens"},{"type":"batchnorm1d"},{"type":"flatten"}"#),
+                "layer 1 (batchnorm1d): got [4, 2] tokens; PyTorch's layer reads axis 1 of `[N, T, E]`, the tokens, as its channels",
+            ),
+            (spec("[2,2,2]", r#"{"type":"tokens"},{"type":"groupnorm","groups":1},{"type":"flatten"}"#), "reads axis 1 of `[N, T, E]`"),
+            (spec("[2,2,2]", r#"{"type":"tokens"},{"type":"narrow","start":0,"length":1},{"type":"flatten"}"#), "reads axis 1 of `[N, T, E]`"),
+            (spec("[2,2,2]", r#"{"type":"tokens"},{"type":"prelu","num_parameters":2},{"type":"flatten"}"#), "reads axis 1 of `[N, T, E]`"),
+            (spec("[2,2,2]", r#"{"type":"tokens"},{"type":"maxpool2d","kernel":1},{"type":"flatten"}"#), "expected [C, H, W] feature maps, got [4, 2] (tokens)"),
+            (spec("[2,2,2]", r#"{"type":"tokens"},{"type":"channels_last","layers":[]},{"type":"flatten"}"#), "expected [C, H, W] feature maps, got [4, 2] (tokens)"),
+            (
+                spec("[2,2,2]", r#"{"type":"tokens"},{"type":"concat","branches":[[],[]]},{"type":"flatten"}"#),
+                "layer 1 (concat): its branches output [4, 2], [4, 2]; joined along the channels",
+            ),
+            (spec("[2,2,2]", r#"{"type":"tokens"},{"type":"product","branches":[[],[]]},{"type":"flatten"}"#), "its branches output [4, 2], [4, 2]; multiplied"),
+            (
+                spec("[2,2,2]", r#"{"type":"tokens"},{"type":"linear","out":2}"#),
+                "the last layer (1) outputs [4, 2] tokens; a classifier ends in flat class scores (add a flatten or a select_token)",
+            ),
         ];
         for (result, reason) in cases {
             let err = result.unwrap_err();
             assert!(err.contains(reason), "{err}\n  should contain: {reason}");
         }
+    }
+
+    /// A transformer's tensors are named and shaped as `state_dict` holds them: a class token
+    /// and a position embedding named as their layers, `nn.MultiheadAttention`'s and timm's
+    /// projections (timm's output projection with a bias where its input one has none); a
+    /// class token and attention's biases start at 0, as in PyTorch.
+    #[test]
+    fn transformer_layers_have_pytorchs_tensors_and_initial_values() {
+        let arch = spec(
+            "[2,2,2]",
+            r#"{"type":"tokens"},{"type":"class_token","name":"class_token"},
+               {"type":"group","name":"encoder","layers":[
+                   {"type":"position_embedding","name":"pos_embedding"},
+                   {"type":"attention","name":"self_attention","heads":2}]},
+               {"type":"attention","name":"attn","heads":1,"bias":false,"out_bias":true,
+                "tensors":"timm"},
+               {"type":"select_token"},{"type":"linear","out":3,"name":"head"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            tensors(&arch),
+            [
+                "class_token[1, 1, 2]",
+                "encoder.pos_embedding[1, 5, 2]",
+                "encoder.self_attention.in_proj_weight[6, 2]",
+                "encoder.self_attention.in_proj_bias[6]",
+                "encoder.self_attention.out_proj.weight[2, 2]",
+                "encoder.self_attention.out_proj.bias[2]",
+                "attn.qkv.weight[6, 2]",
+                "attn.proj.weight[2, 2]",
+                "attn.proj.bias[2]",
+                "head.weight[3, 2]",
+                "head.bias[3]"
+            ]
+        );
+        let theta = arch.init(crate::Init::PyTorch, 0);
+        assert_eq!(theta[..2], [0.0; 2]);
+        assert_eq!(theta[24..30], [0.0; 6]);
+        assert_eq!(theta[34..36], [0.0; 2]);
+        assert!(theta[36..40].iter().all(|w| *w != 0.0));
+        assert_eq!(theta[52..54], [0.0; 2]);
+        assert!(!arch.is_piecewise_linear());
     }
 
     /// Layer and group norm's γ and β are named and shaped as in `state_dict`, only where the

@@ -473,7 +473,9 @@ fn tokens_written_as_a_class_match_pytorch() {
             "head.weight[5, 40]",
         ],
     );
-    assert!(!tensors(&ckpt.meta.arch).iter().any(|t| t.starts_with("attn.in_proj_bias")));
+    assert!(!tensors(&ckpt.meta.arch)
+        .iter()
+        .any(|t| t.starts_with("attn.in_proj_bias")));
     assert_matches_pytorch(TOKENS, ckpt.meta.arch.clone(), &ckpt, 5);
 }
 

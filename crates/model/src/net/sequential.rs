@@ -393,7 +393,12 @@ fn forward<B: Backend>(
             let y = x.reshape([n, t * e]) + embedding;
             Values::Positions(y.reshape([n * t, e]), dims)
         }
-        Op::Attention { heads, bias } => attention(p, x, heads, bias),
+        Op::Attention {
+            heads,
+            bias,
+            out_bias,
+            ..
+        } => attention(p, x, heads, [bias, out_bias.unwrap_or(bias)]),
         Op::SelectToken { index } => {
             let (x, [n, _, t, e]) = x.tokens();
             Values::Flat(x.reshape([n, t, e]).narrow(1, index, 1).reshape([n, e]))
@@ -406,7 +411,12 @@ fn forward<B: Backend>(
 /// q, k, v = x·W_inᵀ + b_in split in three, each head's softmax(q·kᵀ/√d)·v (d = E/heads), the
 /// heads side by side times `out_proj`. Products and a softmax (see [`softmax`]), exact to any
 /// order.
-fn attention<B: Backend>(p: &mut Params<B>, x: Values<B>, heads: usize, bias: bool) -> Values<B> {
+fn attention<B: Backend>(
+    p: &mut Params<B>,
+    x: Values<B>,
+    heads: usize,
+    [bias, out_bias]: [bool; 2],
+) -> Values<B> {
     let (x, dims @ [n, _, t, e]) = x.tokens();
     let d = e / heads;
     let w_in = p.matrix(3 * e, e);
@@ -420,10 +430,15 @@ fn attention<B: Backend>(p: &mut Params<B>, x: Values<B>, heads: usize, bias: bo
             .swap_dims(1, 2)
     };
     let (q, k, v) = (head(0), head(1), head(2));
-    let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(1.0 / (d as f64).sqrt());
-    let heads_out = softmax(scores).matmul(v).swap_dims(1, 2).reshape([n * t, e]);
+    let scores = q
+        .matmul(k.swap_dims(2, 3))
+        .mul_scalar(1.0 / (d as f64).sqrt());
+    let heads_out = softmax(scores)
+        .matmul(v)
+        .swap_dims(1, 2)
+        .reshape([n * t, e]);
     let w_out = p.matrix(e, e);
-    let b_out = bias.then(|| p.vector(e));
+    let b_out = out_bias.then(|| p.vector(e));
     Values::Positions(linear_rows(heads_out, w_out, b_out, [n, t]), dims)
 }
 
