@@ -243,6 +243,21 @@ fn functional_forms_on_gpu_match_cpu() {
     agree_on_fixture("functional-pytorch");
 }
 
+/// A vision transformer (torchvision's: tokens, a class token, a position embedding, 2-head
+/// self-attention's batched products and softmax) on the GPU's kernels, at the PyTorch
+/// fixture's weights and on its data.
+#[test]
+fn a_vision_transformer_on_gpu_matches_cpu() {
+    agree_on_fixture("vit-pytorch");
+}
+
+/// Tokens written timm's ways (attention without biases under a layer scale, a layer norm over
+/// `[T, E]`, the tokens flattened) on the GPU's kernels.
+#[test]
+fn tokens_on_gpu_match_cpu() {
+    agree_on_fixture("tokens-pytorch");
+}
+
 /// Layer norm over a sample's 72,200 values, past the 65,535 iterations at which lavapipe stops
 /// a shader's loops: its means and variances (and their gradients) reduce along the row, which
 /// burn-cubecl's reduce kernels share among threads, so no loop runs that long.
