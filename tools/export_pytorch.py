@@ -185,12 +185,27 @@ def _layer(name, module, seen, given=None):
     if _is(module, nn.GroupNorm):
         return {"type": "groupnorm", "groups": module.num_groups, "eps": module.eps,
                 "affine": module.affine}
+    if _is_timm_attention(module) or _is(module, nn.MultiheadAttention):
+        check(given is not None and given.dim() == 3, "attention runs on tokens [N, T, E] "
+              f"(maps' positions as rows), not on values of shape {list(given.shape[1:])}"
+              if given is not None else "attention is read from a traced forward only")
     if _is_timm_attention(module):
         check(all(_is(getattr(module, k, None), nn.Linear) for k in ("qkv", "proj")),
               "its projections qkv and proj are not nn.Linear")
         check(all(_is(getattr(module, k, nn.Identity()), nn.Identity)
                   for k in ("q_norm", "k_norm", "norm")),
               "qk_norm or scale_norm: norms inside attention are not expressible")
+        e = given.shape[-1]
+        check(module.qkv.in_features == e and module.qkv.out_features == 3 * e
+              and (module.proj.in_features, module.proj.out_features) == (e, e),
+              f"its projections are not qkv [3E, E] and proj [E, E] of the tokens' E = {e} "
+              "(dim_out or attn_head_dim)")
+        check(getattr(module, "head_dim", e // module.num_heads) * module.num_heads == e,
+              "its heads' widths do not add up to E (attn_head_dim)")
+        own = [k for k, _ in module.named_parameters()]
+        check(set(own) <= {"qkv.weight", "qkv.bias", "proj.weight", "proj.bias"},
+              f"it holds tensors beyond qkv and proj ({', '.join(own)}: relative position "
+              "biases, separate q and v biases, gates), which curvscope's attention has not")
         bias = module.qkv.bias is not None
         layer = {"type": "attention", "heads": module.num_heads, "bias": bias,
                  "tensors": "timm"}
@@ -300,6 +315,9 @@ def _architecture(model, input_shape):
     """The `arch`, and the state_dict tensors it reads (None: all of them). Read and checked
     on a copy of the model in float64 on the CPU, in eval mode (forward may read
     self.training): the model itself is not run, so its flags and buffers stay as they are."""
+    if len(input_shape) not in (1, 3):
+        raise Unsupported(f"input_shape {tuple(input_shape)}: curvscope's samples are images "
+                          "[C, H, W] or features [F]")
     for name, module in model.named_modules():
         _refuse_hooks(name or "(the model)", module)
     model = copy.deepcopy(model).to("cpu", torch.float64).eval()
@@ -344,13 +362,16 @@ def _check_same_function(model, arch):
     except Exception as e:
         raise Unsupported(f"the model's forward fails on samples of shape {arch['input']} "
                           f"({type(e).__name__}: {e})") from e
+    if want.dim() != 2:
+        raise Unsupported(f"the model's output has shape {list(want.shape)}; curvscope reads "
+                          "class scores [N, classes]")
     if not torch.isfinite(want).all():
         raise Unsupported(f"the model's own class scores are not finite on random samples of "
                           f"shape {arch['input']}: check its weights and batch norm statistics")
     tensors = {**dict(model.named_parameters()), **dict(model.named_buffers())}
     try:
         got = _evaluate(arch["layers"], "", tensors, x).log_softmax(1)
-    except RuntimeError as e:
+    except (RuntimeError, ValueError) as e:
         raise Unsupported(f"the exported layers fail where the model's forward runs ({e}): the "
                           "exporter misread forward") from e
     off = (want - got).abs().max().item() if want.shape == got.shape else math.inf
@@ -436,6 +457,8 @@ def _evaluate(layers, prefix, tensors, x):
             x = F.linear((weights @ v).transpose(1, 2).reshape(n, tokens, e), w_out, b_out)
         elif kind == "select_token":
             x = x[:, layer.get("index", 0)]
+        elif kind == "token_mean":
+            x = x.mean(1)
         elif kind == "maxpool2d":
             x = F.max_pool2d(x, layer["kernel"], layer.get("stride") or layer["kernel"],
                              layer.get("padding", 0), ceil_mode=layer.get("ceil_mode", False))
@@ -834,8 +857,7 @@ class _Trace:
         None."""
         if node.op != "call_function" or _function_name(node) not in _CATS:
             return None
-        parts = _cat_listed(node)
-        dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0)
+        parts, dim = _cat_listed(node), _cat_dim(node)
         if not (isinstance(parts, (list, tuple)) and len(parts) == 2 and isinstance(dim, int)
                 and all(isinstance(part, torch.fx.Node) for part in parts)):
             return None
@@ -901,15 +923,18 @@ class _Trace:
 
     def is_tokens(self, node):
         """Whether the rearrangement `node` gives tokens `[N, T, E]`: maps' positions as rows
-        of channels (`x.flatten(2).transpose(1, 2)`), or tokens as they were."""
+        of channels (`x.flatten(2).transpose(1, 2)`), tokens as they were, or a run of them
+        (`x[:, 1:]`)."""
         if node not in self.token_layouts:
             x = self.input_of(node)
-            given = self.values[x]
-            probe = torch.arange(given.numel(), dtype=torch.float64).reshape(given.shape)
-            want = {4: lambda: probe.flatten(2).transpose(1, 2), 3: lambda: probe}.get(given.dim())
-            found = self.rerun(x, probe, node) if want else None
-            self.token_layouts[node] = bool(want) and found.shape == want().shape and bool(
-                torch.equal(found, want()))
+            try:
+                layers = self.rearrangement(node, x, "") if self.values[x].dim() in (3, 4) \
+                    else None
+            except Unsupported:
+                layers = None
+            self.token_layouts[node] = layers is not None and (
+                self.values[x].dim() == 4 and layers[-1:] == [{"type": "tokens"}]
+                or self.values[x].dim() == 3 and all(k["type"] == "narrow" for k in layers))
         return self.token_layouts[node]
 
     def own_tensors(self, node):
@@ -978,8 +1003,7 @@ class _Trace:
                 or self.class_token_operands(node) is not None:
             return False
         where = f"forward's `{node.name}` ({_describe(node)})"
-        parts = _cat_listed(node)
-        dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0)
+        parts, dim = _cat_listed(node), _cat_dim(node)
         out = self.values[node]
         if not isinstance(parts, (list, tuple)):
             raise Unsupported(f"{where} concatenates a sequence forward computes (a chunk or "
@@ -1087,9 +1111,12 @@ class _Trace:
         if node.op in ("call_function", "call_method") and _function_name(node) in (
                 *_REARRANGES, *_IDENTITIES):
             return self.input_of(inputs[0])
+        shape = list(self.values[inputs[0]].shape[1:])
+        tokens = (" made of maps by x.flatten(2).transpose(1, 2), and what layers make of them; "
+                  f"these {shape} are not") if len(shape) == 2 else ""
         raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) takes values of shape "
-                          f"{list(self.values[inputs[0]].shape[1:])}, which no curvscope layer "
-                          "holds (it holds features [F], maps [C, H, W] and tokens [T, E])")
+                          f"{shape}, which no curvscope layer holds (it holds features [F], maps "
+                          f"[C, H, W] and tokens [T, E]{tokens})")
 
     def is_expansion(self, node):
         """Whether `node` is `y.expand_as(x)` or `y.expand(…)` read only by products, which
@@ -1183,6 +1210,10 @@ class _Trace:
                 self.used.add(name)
             if _is(module, nn.MultiheadAttention):
                 self.check_self_attention(node, x)
+            if _is_timm_attention(module) and (node.args[1:] or any(
+                    v not in (None, False) for v in node.kwargs.values())):
+                raise Unsupported(f"forward's `{node.name}` ({_describe(node)}): attention masks "
+                                  "are not expressible")
             *group, child = name.split(".")
             layers = [_layer(name, module, {}, self.values[x])]
             self.check_position_wise(node, x, layers)
@@ -1288,7 +1319,8 @@ class _Trace:
             for layer in layers:
                 kind = layer["type"]
                 if not (kind in ("linear", "scale", "dropout", "identity", "attention",
-                                 "class_token", "position_embedding", *_ACTIVATIONS)
+                                 "class_token", "position_embedding", "token_mean",
+                                 "flatten", *_ACTIVATIONS)
                         or (kind == "layernorm" and layer["shape"] in ([e], [t, e]))
                         or (kind == "prelu" and layer["num_parameters"] == 1)):
                     raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) runs {kind} "
@@ -1404,8 +1436,9 @@ class _Trace:
         if found.numel() == 0:
             raise Unsupported(f"{where}: an empty part of a split; curvscope's layers hold values")
         n, per_channel = given.shape[0], math.prod(given.shape[2:])
-        if self.is_channels_last(x):  # only back to maps, or nothing
-            candidates = [([], probe), ([_LEAVE], probe.permute(0, 3, 1, 2))]
+        if self.is_channels_last(x):  # only back to maps, to tokens, or nothing
+            candidates = [([], probe), ([_LEAVE], probe.permute(0, 3, 1, 2)),
+                          ([_LEAVE, {"type": "tokens"}], probe.flatten(1, 2))]
             return self.matching(candidates, found, given, out, where)
         candidates = [([], probe), ([{"type": "flatten"}], probe.flatten(1))]
         if given.dim() == 4:
@@ -1422,7 +1455,7 @@ class _Trace:
             candidates += [([{"type": "channel_shuffle", "groups": g}],
                             probe.view(n, g, c // g, *given.shape[2:]).transpose(1, 2)
                             .reshape(given.shape)) for g in range(2, c) if c % g == 0]
-        if found.dim() == given.dim() != 3 and found.shape[1] < given.shape[1]:
+        if found.dim() == given.dim() and found.shape[1] < given.shape[1]:  # tokens' too
             start, length = int(found.flatten()[0]) // per_channel, found.shape[1]
             candidates.append(([{"type": "narrow", "start": start, "length": length}],
                                probe.narrow(1, start, length)))
@@ -1498,14 +1531,17 @@ def _channels_last_blocks(steps):
     for step in steps:
         if step["layers"] == [_ENTER]:
             run = []
-        elif step["layers"] == [_LEAVE]:
+        elif step["layers"][:1] == [_LEAVE]:  # back to maps, or on to tokens
             if run is None:
                 raise Unsupported("forward permutes channels-last values back to maps along a "
                                   "path that did not permute them (two paths fork from "
                                   "channels-last values); fork from maps")
-            group = _block_group([run], step["group"])
-            block = {"type": "channels_last", "layers": _nest(run, group)}
-            out.append(_block_step(block, group, [run]))
+            if run:  # a permute and the permute back are nothing
+                group = _block_group([run], step["group"])
+                block = {"type": "channels_last", "layers": _nest(run, group)}
+                out.append(_block_step(block, group, [run]))
+            if step["layers"][1:]:
+                out.append({**step, "layers": step["layers"][1:]})
             run = None
         else:
             (out if run is None else run).append(step)
@@ -1523,6 +1559,12 @@ def _given(node):
 def _cat_listed(node):
     """The tensors a concatenation's call lists (its first argument, or `tensors=`)."""
     return node.args[0] if node.args else node.kwargs.get("tensors")
+
+
+def _cat_dim(node):
+    """The axis a concatenation joins along (its second argument, `dim=` or `axis=`)."""
+    return node.args[1] if len(node.args) > 1 else node.kwargs.get(
+        "dim", node.kwargs.get("axis", 0))
 
 
 def _block_group(branches, owner):
@@ -1646,6 +1688,11 @@ def _function_layers(where, name, args, given):
               "only zeros around the channels of maps, F.pad(x, (0, 0, 0, 0, before, after)), "
               "are expressible")
         return [{"type": "pad_channels", "before": pad[4], "after": pad[5]}]
+    if name == "mean" and given is not None and given.dim() == 3:  # tokens
+        dims = args["dim"]
+        check(dims in (1, -2, (1,), [1], (-2,), [-2]) and not args["keepdim"],
+              "only the mean of the tokens, x.mean(dim=1), is expressible")
+        return [{"type": "token_mean"}]
     if name == "mean":
         dims = args["dim"]
         dims = {d % given.dim() for d in ([dims] if isinstance(dims, int) else dims or [])}
@@ -2539,8 +2586,8 @@ def _self_check():
         "linear", "relu", "linear", "relu", "linear"]
     padded = nn.Sequential(nn.Conv2d(1, 2, 3, padding="same"), nn.Conv2d(2, 2, 3, padding="valid"),
                            nn.Conv2d(2, 2, 2, padding="same", dilation=2),
-                           nn.Conv2d(2, 2, (3, 2), padding="same", dilation=(3, 4)))
-    assert [layer["padding"] for layer in architecture(padded, (1, 9, 9))["layers"]] == [
+                           nn.Conv2d(2, 2, (3, 2), padding="same", dilation=(3, 4)), nn.Flatten())
+    assert [layer["padding"] for layer in architecture(padded, (1, 9, 9))["layers"][:4]] == [
         1, 0, 1, [3, 2]]
     for bad, message in [(dict(dtype=torch.float16), "dtype=torch.float16"),
                          (dict(model=nn.Sequential(nn.ReLU())), "no parameters")]:
@@ -2797,6 +2844,25 @@ def _traced_self_check():
     assert tokens[3] == {"name": "pos_embed", "type": "position_embedding", "shape": [5, 8]}
     assert [(layer.get("name"), layer["type"]) for layer in tokens[5]["layers"]] == [
         ("norm", "layernorm"), ("attn", "attention"), ("gamma", "scale")], tokens[5]
+    # timm's average pooling: the mean of the tokens after the class token.
+    pooled = Forward(lambda m, x: m.fc(torch.cat([m.cls.expand(x.shape[0], -1, -1), x.flatten(
+        2).transpose(1, 2)], 1)[:, 1:].mean(dim=1)), cls=nn.Parameter(torch.zeros(1, 1, 2)),
+        fc=linear())
+    assert architecture(pooled, (2, 1, 3))["layers"] == [
+        {"type": "tokens"}, {"name": "cls", "type": "class_token"},
+        {"type": "narrow", "start": 1, "length": 3}, {"type": "token_mean"},
+        {"name": "fc", "type": "linear", "out": 2, "bias": True}]
+    # Tokens written channels-last (einops' `b c h w -> b (h w) c`), a class token joined by
+    # `axis=`: a permute and its reshape are the tokens layer alone.
+    for tokens_of in (lambda x: x.permute(0, 2, 3, 1).reshape(x.shape[0], -1, x.shape[1]),
+                      lambda x: x.permute(0, 2, 3, 1).flatten(1, 2)):
+        joined = Forward(lambda m, x: m.fc(torch.cat([m.cls.expand(x.shape[0], -1, -1),
+                                                      tokens_of(x)], axis=1)[:, 0]),
+                         cls=nn.Parameter(torch.zeros(1, 1, 2)), fc=linear())
+        assert architecture(joined, (2, 1, 3))["layers"] == [
+            {"type": "tokens"}, {"name": "cls", "type": "class_token"},
+            {"type": "select_token", "index": 0},
+            {"name": "fc", "type": "linear", "out": 2, "bias": True}]
     # One token by an index or `select`, the last one too.
     for pick in (lambda t: t[:, -1], lambda t: t.select(1, 2), lambda t: t[:, 2, :]):
         assert architecture(Forward(lambda m, x: m.fc(pick(x.flatten(2).transpose(1, 2))),
@@ -2809,6 +2875,13 @@ def _traced_self_check():
     to_maps = lambda x: x.permute(0, 3, 1, 2)  # noqa: E731
     double = Forward(lambda m, x: m.fc(m.fc(x)), fc=linear())
     refusals = [
+        (Forward(lambda m, x: m.fc(m.attn(h := m.a(x), h, h)[0]), attn=attention(), a=linear(),
+                 fc=linear()), "attention runs on tokens [N, T, E] (maps' positions as rows), "
+         "not on values of shape [2]"),
+        (Forward(lambda m, x: m.fc(to_tokens(x)), fc=linear()),
+         "the model's output has shape [6, 1, 2]; curvscope reads class scores", (2, 1, 1)),
+        (nn.Sequential(nn.Linear(6, 3)), "input_shape (4, 6): curvscope's samples are images "
+         "[C, H, W] or features [F]", (4, 6)),
         (Forward(lambda m, x: m.fc(torch.cat([m.a(t := to_tokens(x)), t], 1).flatten(1)),
                  a=linear(), fc=nn.Linear(8, 2)), "concatenates tokens", (2, 1, 2)),
         (Forward(lambda m, x: m.fc((m.a(t := to_tokens(x)) * t).flatten(1)),
@@ -2827,11 +2900,12 @@ def _traced_self_check():
         (Forward(lambda m, x: m.fc(((r := m.attn(t := to_tokens(x), t, t))[0] + r[1])
                                    .flatten(1)),
                  attn=attention(), fc=nn.Linear(4, 2)), "forward reads attention weights", (2, 1, 2)),
-        (Forward(lambda m, x: m.fc(to_tokens(x).mean(1)), fc=linear()),
-         "only the mean over a map's height and width", (2, 1, 2)),
+        (Forward(lambda m, x: m.fc(to_tokens(x).mean(2).flatten(1)), fc=linear()),
+         "only the mean of the tokens, x.mean(dim=1), is expressible", (2, 1, 2)),
         (Forward(lambda m, x: m.fc(m.norm(x.flatten(2)).flatten(1)), norm=nn.LayerNorm(2),
                  fc=nn.Linear(4, 2)), "which no curvscope layer holds (it holds features [F], "
-         "maps [C, H, W] and tokens [T, E])", (2, 1, 2)),
+         "maps [C, H, W] and tokens [T, E] made of maps by x.flatten(2).transpose(1, 2), and "
+         "what layers make of them; these [2, 2] are not)", (2, 1, 2)),
         (Forward(lambda m, x: m.fc((to_tokens(x) + m.pos).flatten(1)),
                  pos=nn.Parameter(torch.zeros(1, 1, 2)), fc=nn.Linear(4, 2)),
          "curvscope's position embedding has their shape", (2, 1, 2)),
@@ -2904,8 +2978,10 @@ def _traced_self_check():
         (Forward(_hidden_clip, fc=linear(), fc2=linear(), out=linear()),
          "`hardtanh` (hardtanh(fc)) writes in place over a value that `add`"),
         (Forward(_frozen, fc=linear(), out=linear()), "have other gradients than the model's"),
-        (Forward(lambda m, x: m.out(F.leaky_relu(h := m.fc(x), h.abs().mean().item())),
-                 fc=linear(), out=linear()), "compute other class scores"),
+        # (Of the input itself, whose random samples take both signs: a layer's output may
+        # take one sign on every sample, where no slope changes anything.)
+        (Forward(lambda m, x: m.out(F.leaky_relu(x, x.abs().mean().item())), out=linear()),
+         "compute other class scores"),
         (Forward(lambda m, x: m.fc(x + x.clone()), fc=linear()), "adds a value to itself"),
         (Forward(lambda m, x: m.fc(x + m.one(x)), fc=linear(), one=nn.Linear(2, 1)),
          "adds values of shapes [2] and [1]"),
@@ -2928,7 +3004,7 @@ def _traced_self_check():
         (Forward(lambda m, x: m.fc(m.norm(x.view(-1, 2, 1, 1, 1)).flatten(1)), fc=linear(),
                  norm=nn.LayerNorm(1)), "`norm` (norm(view)) takes values of shape [2, 1, 1, 1]"),
         (Forward(lambda m, x: m.fc(x.view(-1, 1, 1, 2)), fc=linear()),
-         "layer `fc` (linear) takes flat features or tokens, not [1, 1, 2]: add a flatten"),
+         "the model's output has shape [6, 1, 1, 2]; curvscope reads class scores"),
     ]
     dropped = Forward(_dropped_relu, fc=linear(), fc2=linear())
     refusals.append((dropped, "`relu_` (relu_(fc)) writes in place over a value that `fc2`"))

@@ -326,9 +326,10 @@ pub enum Op {
     },
     /// `torch.narrow(x, 1, start, length)`: channels `start..start + length` of maps (features
     /// of flat values), one part of `x.chunk(k, 1)` or `x.split(s, 1)` (ShuffleNetV2's halves,
-    /// a gated linear unit's).
+    /// a gated linear unit's); of tokens `[T, E]`, tokens `start..start + length` (axis 1 of
+    /// PyTorch's `[N, T, E]`: timm's `x[:, 1:]`, the tokens after the class token).
     Narrow {
-        /// The first channel kept.
+        /// The first channel (token) kept.
         start: usize,
         /// How many are kept.
         length: usize,
@@ -393,6 +394,9 @@ pub enum Op {
         #[serde(default, skip_serializing_if = "AttentionTensors::is_torch")]
         tensors: AttentionTensors,
     },
+    /// The mean of the tokens, `[T, E]` ↦ `[E]`: `x.mean(dim=1)`, timm's `global_pool="avg"`
+    /// (after a narrow past its class token).
+    TokenMean,
     /// One token's features, `[T, E]` ↦ `[E]`: a vision transformer's class token `x[:, 0]`
     /// before its head.
     SelectToken {
@@ -534,7 +538,8 @@ impl<'de> Deserialize<'de> for Layer {
             | Op::Hardsigmoid
             | Op::Hardswish
             | Op::Identity
-            | Op::Tokens,
+            | Op::Tokens
+            | Op::TokenMean,
             Some(key),
         ) = (&op, keys.first())
         {
@@ -808,6 +813,7 @@ impl Op {
             Op::ChannelsLast { .. } => "channels_last",
             Op::Scale { .. } => "scale",
             Op::Tokens => "tokens",
+            Op::TokenMean => "token_mean",
             Op::ClassToken { .. } => "class_token",
             Op::PositionEmbedding { .. } => "position_embedding",
             Op::Attention { .. } => "attention",
@@ -831,8 +837,8 @@ impl Op {
                 input.kind()
             )),
         };
-        // Layers that read axis 1 as channels (PyTorch's batch norm, group norm, narrow, a
-        // PReLU of several slopes) would read a transformer's `[N, T, E]` along its tokens.
+        // Layers that read axis 1 as channels (PyTorch's batch norm, group norm, a PReLU of
+        // several slopes) would read a transformer's `[N, T, E]` along its tokens.
         let not_tokens = || match input {
             Shape::Tokens { .. } => Err(format!(
                 "got {input} tokens; PyTorch's layer reads axis 1 of `[N, T, E]`, the tokens, as \
@@ -943,17 +949,20 @@ impl Op {
                 })
             }
             Op::Narrow { start, length } => {
-                not_tokens()?;
                 positive("length", &[*length])?;
-                let channels = input.channels();
-                if start.checked_add(*length).is_none_or(|end| end > channels) {
+                let (what, along) = match input {
+                    Shape::Tokens { t, .. } => ("tokens", t),
+                    _ => ("channels", input.channels()),
+                };
+                if start.checked_add(*length).is_none_or(|end| end > along) {
                     return Err(format!(
-                        "channels {start}..{start} + {length} run past its input's {channels}"
+                        "{what} {start}..{start} + {length} run past its input's {along}"
                     ));
                 }
                 Ok(match input {
                     Shape::Maps { h, w, .. } => Shape::Maps { c: *length, h, w },
-                    _ => Shape::Flat(*length),
+                    Shape::Tokens { e, .. } => Shape::Tokens { t: *length, e },
+                    Shape::Flat(_) => Shape::Flat(*length),
                 })
             }
             Op::ChannelShuffle { groups } => {
@@ -1112,6 +1121,10 @@ impl Op {
                          it too)"
                     )),
                 }
+            }
+            Op::TokenMean => {
+                let (_, e) = tokens()?;
+                Ok(Shape::Flat(e))
             }
             Op::SelectToken { index } => {
                 let (t, e) = tokens()?;
@@ -2033,7 +2046,12 @@ mod tests {
                 "layer 1 (batchnorm1d): got [4, 2] tokens; PyTorch's layer reads axis 1 of `[N, T, E]`, the tokens, as its channels",
             ),
             (spec("[2,2,2]", r#"{"type":"tokens"},{"type":"groupnorm","groups":1},{"type":"flatten"}"#), "reads axis 1 of `[N, T, E]`"),
-            (spec("[2,2,2]", r#"{"type":"tokens"},{"type":"narrow","start":0,"length":1},{"type":"flatten"}"#), "reads axis 1 of `[N, T, E]`"),
+            (
+                spec("[2,2,2]", r#"{"type":"tokens"},{"type":"narrow","start":2,"length":3},{"type":"flatten"}"#),
+                "layer 1 (narrow): tokens 2..2 + 3 run past its input's 4",
+            ),
+            (spec("[2,2,2]", r#"{"type":"token_mean","dim":1}"#), "unknown field `dim`: layer type `token_mean` takes none"),
+            (spec("[4]", r#"{"type":"token_mean"}"#), "layer 0 (token_mean): expected [T, E] tokens, got [4] (flat features)"),
             (spec("[2,2,2]", r#"{"type":"tokens"},{"type":"prelu","num_parameters":2},{"type":"flatten"}"#), "reads axis 1 of `[N, T, E]`"),
             (spec("[2,2,2]", r#"{"type":"tokens"},{"type":"maxpool2d","kernel":1},{"type":"flatten"}"#), "expected [C, H, W] feature maps, got [4, 2] (tokens)"),
             (spec("[2,2,2]", r#"{"type":"tokens"},{"type":"channels_last","layers":[]},{"type":"flatten"}"#), "expected [C, H, W] feature maps, got [4, 2] (tokens)"),

@@ -744,7 +744,7 @@ fn tiny_sequential(on_maps: &str, on_features: &str) -> ArchSpec {
 /// Each sequential layer kind on its own in a tiny net (`on_maps`, `on_features` of
 /// [`tiny_sequential`]); batch norm on maps in both of their layouts (after a convolution,
 /// channels-last pixels; after average pooling, NCHW maps) and on features.
-const SEQUENTIAL_CASES: [(&str, &str); 64] = [
+const SEQUENTIAL_CASES: [(&str, &str); 65] = [
     (
         r#",{"type":"conv2d","out":3,"kernel":[3,2],"stride":[2,1],"padding":[1,0],"bias":false}"#,
         "",
@@ -1033,6 +1033,13 @@ const SEQUENTIAL_CASES: [(&str, &str); 64] = [
         r#",{"type":"tokens"},{"type":"scale","name":"gamma"},{"type":"prelu"},
             {"type":"position_embedding","name":"pos","shape":[25,2]},
             {"type":"select_token","index":24}"#,
+        "",
+    ),
+    // timm's average pooling: a class token, then the mean of the tokens after it.
+    (
+        r#",{"type":"tokens"},{"type":"class_token","name":"cls"},
+            {"type":"linear","name":"fc","out":3},{"type":"gelu"},
+            {"type":"narrow","start":1,"length":25},{"type":"token_mean"}"#,
         "",
     ),
 ];

@@ -399,6 +399,10 @@ fn forward<B: Backend>(
             out_bias,
             ..
         } => attention(p, x, heads, [bias, out_bias.unwrap_or(bias)]),
+        Op::TokenMean => {
+            let (x, [n, _, t, e]) = x.tokens();
+            Values::Flat(x.reshape([n, t, e]).mean_dim(1).reshape([n, e]))
+        }
         Op::SelectToken { index } => {
             let (x, [n, _, t, e]) = x.tokens();
             Values::Flat(x.reshape([n, t, e]).narrow(1, index, 1).reshape([n, e]))
@@ -466,8 +470,9 @@ fn pad_channels<B: Backend>(x: Values<B>, before: usize, after: usize) -> Values
     Values::Pixels(Tensor::cat(parts, 1), [n, h, w, c + before + after])
 }
 
-/// Channels `start..start + length` of maps (features of flat values), in the layout they are
-/// in: a slice, whose backward pads with zeros, both linear, so exact to any order.
+/// Channels `start..start + length` of maps (features of flat values; tokens of tokens), in the
+/// layout they are in: a slice, whose backward pads with zeros, both linear, so exact to any
+/// order.
 fn narrow<B: Backend>(x: Values<B>, start: usize, length: usize) -> Values<B> {
     match x {
         Values::Flat(x) => Values::Flat(x.narrow(1, start, length)),
@@ -475,7 +480,11 @@ fn narrow<B: Backend>(x: Values<B>, start: usize, length: usize) -> Values<B> {
         Values::Pixels(x, [n, h, w, _]) => {
             Values::Pixels(x.narrow(1, start, length), [n, h, w, length])
         }
-        Values::Positions(..) => unreachable!("not position-wise (checked by resolve)"),
+        // Tokens (channels_last refuses a narrow of a position's channels).
+        Values::Positions(x, [n, _, t, e]) => {
+            let x = x.reshape([n, t, e]).narrow(1, start, length);
+            Values::Positions(x.reshape([n * length, e]), [n, 1, length, e])
+        }
     }
 }
 
