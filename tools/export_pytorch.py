@@ -835,18 +835,23 @@ class _Trace:
             return None
         return node
 
-    def scale_operands(self, node):
-        """(the value, the parameter's operand) of `node` if it is x * γ of a value and a
-        parameter (ConvNeXt's `self.layer_scale * x`), else None."""
+    def value_and_parameter(self, node, functions):
+        """(the value, the parameter's operand) of `node` if it is one of `functions` of a value
+        and a parameter, else None."""
         if node.op not in ("call_function", "call_method") or _function_name(node) not in \
-                _PRODUCTS:
+                functions:
             return None
         operands = [*node.args, *node.kwargs.values()]
         if len(operands) != 2 or not all(isinstance(a, torch.fx.Node) for a in operands):
             return None
-        [*values], [*gammas] = ([a for a in operands if (self.parameter(a) is None) == value]
-                                for value in (True, False))
-        return (values[0], gammas[0]) if len(values) == 1 else None
+        [*values], [*parameters] = ([a for a in operands if (self.parameter(a) is None) == value]
+                                    for value in (True, False))
+        return (values[0], parameters[0]) if len(values) == 1 else None
+
+    def scale_operands(self, node):
+        """(the value, the parameter's operand) of `node` if it is x * γ of a value and a
+        parameter (ConvNeXt's `self.layer_scale * x`), else None."""
+        return self.value_and_parameter(node, _PRODUCTS)
 
     def is_scale(self, node):
         return self.scale_operands(node) is not None
@@ -873,19 +878,11 @@ class _Trace:
     def embedding_operands(self, node):
         """(the tokens, the parameter's operand) of `node` if it is x + P of tokens and a
         parameter (a vision transformer's position embedding), else None."""
-        if node.op not in ("call_function", "call_method") or _function_name(node) != "add":
+        found = self.value_and_parameter(node, ("add",))
+        value = found and self.values.get(found[0])
+        if not isinstance(value, torch.Tensor) or value.dim() != 3 or self.is_unheld(found[0]):
             return None
-        operands = [*node.args, *node.kwargs.values()]
-        if len(operands) != 2 or not all(isinstance(a, torch.fx.Node) for a in operands):
-            return None
-        [*values], [*embeddings] = ([a for a in operands if (self.parameter(a) is None) == value]
-                                    for value in (True, False))
-        if len(values) != 1:
-            return None
-        value = self.values.get(values[0])
-        if not isinstance(value, torch.Tensor) or value.dim() != 3 or self.is_unheld(values[0]):
-            return None
-        return values[0], embeddings[0]
+        return found
 
     def learned_operands(self, node):
         """(the value, the parameter's operand, the layer type) of `node` if it joins a value
@@ -1314,34 +1311,28 @@ class _Trace:
         position's channels on their own as curvscope's `channels_last` block runs them: linear
         layers, layer norms over [C], scales, a PReLU of one slope, dropout and activations; on
         tokens `[N, T, E]`, those, layer norms over [T, E] and the transformer's own layers."""
-        if self.values[x].dim() == 3:
-            t, e = self.values[x].shape[1:]
-            for layer in layers:
-                kind = layer["type"]
-                if not (kind in ("linear", "scale", "dropout", "identity", "attention",
-                                 "class_token", "position_embedding", "token_mean",
-                                 "flatten", *_ACTIVATIONS)
-                        or (kind == "layernorm" and layer["shape"] in ([e], [t, e]))
-                        or (kind == "prelu" and layer["num_parameters"] == 1)):
-                    raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) runs {kind} "
-                                      f"on tokens {[t, e]}; there curvscope runs linear layers, "
-                                      "layer norms over [E] or [T, E], scales, a PReLU of one "
-                                      "slope, dropout, activations, self-attention, a class "
-                                      "token and a position embedding")
+        value = self.values[x]
+        if value.dim() == 3:
+            t, e = value.shape[1:]
+            own, norms, where = ("attention", "class_token", "position_embedding", "token_mean",
+                                 "flatten"), ([e], [t, e]), f"tokens {[t, e]}"
+            allowed = ("linear layers, layer norms over [E] or [T, E], scales, a PReLU of one "
+                       "slope, dropout, activations, self-attention, a class token and a "
+                       "position embedding")
+        elif self.is_channels_last(x):
+            own, norms = (), ([value.shape[-1]],)
+            where = f"channels-last values {list(value.shape[1:])} (after a permute)"
+            allowed = ("layers of each position's channels only: linear, layer norm over [C], a "
+                       "scale, a PReLU of one slope, dropout and activations")
+        else:
             return
-        if not self.is_channels_last(x):
-            return
-        c = self.values[x].shape[-1]
         for layer in layers:
             kind = layer["type"]
-            if not (kind in ("linear", "scale", "dropout", "identity", *_ACTIVATIONS)
-                    or (kind == "layernorm" and layer["shape"] == [c])
+            if not (kind in ("linear", "scale", "dropout", "identity", *own, *_ACTIVATIONS)
+                    or (kind == "layernorm" and layer["shape"] in norms)
                     or (kind == "prelu" and layer["num_parameters"] == 1)):
                 raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) runs {kind} on "
-                                  f"channels-last values {list(self.values[x].shape[1:])} (after "
-                                  "a permute); there curvscope runs layers of each position's "
-                                  "channels only: linear, layer norm over [C], a scale, a PReLU "
-                                  "of one slope, dropout and activations")
+                                  f"{where}; there curvscope runs {allowed}")
 
     def residual(self, node, owner):
         """The block a + b of two paths from one value, in the deepest submodule holding all

@@ -258,6 +258,35 @@ fn tokens_on_gpu_match_cpu() {
     agree_on_fixture("tokens-pytorch");
 }
 
+/// timm's average pooling (the mean of the tokens after a class token) and a position
+/// embedding stored `[T, E]`, on the GPU's kernels, in blocks of 3 samples.
+#[test]
+fn token_means_on_gpu_match_cpu() {
+    let arch: ArchSpec = serde_json::from_str(
+        r#"{"name":"sequential","input":[3,8,8],"layers":[
+            {"type":"conv2d","name":"patch","out":8,"kernel":4,"stride":4},{"type":"tokens"},
+            {"type":"class_token","name":"cls"},
+            {"type":"position_embedding","name":"pos","shape":[5,8]},
+            {"type":"residual","name":"block","layers":[
+                {"type":"layernorm","name":"ln","shape":[8]},
+                {"type":"attention","name":"attn","heads":2,"tensors":"timm"}]},
+            {"type":"narrow","start":1,"length":4},{"type":"token_mean"},
+            {"type":"linear","name":"head","out":3}]}"#,
+    )
+    .expect("a valid spec");
+    let n = 7;
+    let x = (0..n * 3 * 64)
+        .map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0)
+        .collect();
+    let targets = Targets::Classes {
+        labels: (0..n).map(|i| i % 3).collect(),
+        n_classes: 3,
+    };
+    let data = Dataset::new("tokens", x, vec![3, 8, 8], targets, None).expect("valid");
+    let theta = arch.init(Init::Normal { std: 0.5 }, 5);
+    agree_on(arch, &data, &theta, 3);
+}
+
 /// Layer norm over a sample's 72,200 values, past the 65,535 iterations at which lavapipe stops
 /// a shader's loops: its means and variances (and their gradients) reduce along the row, which
 /// burn-cubecl's reduce kernels share among threads, so no loop runs that long.
