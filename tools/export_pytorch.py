@@ -1659,6 +1659,8 @@ def _function_layers(where, name, args, given):
         check(not args["training"], "training=True drops at random even in eval mode "
               "(pass training=self.training)")
         return [{"type": "dropout", "p": float(args["p"])}]
+    if name == "getitem" and given is not None and given.dim() == 3:
+        check(False, "on tokens only one token x[:, i] or a run of them x[:, a:b] is expressible")
     if name == "getitem":  # x[:, :, ::s, ::t], a CIFAR ResNet's "option A" subsampling
         index = args["index"]
         whole = slice(None)
@@ -1682,7 +1684,7 @@ def _function_layers(where, name, args, given):
     if name == "mean" and given is not None and given.dim() == 3:  # tokens
         dims = args["dim"]
         check(dims in (1, -2, (1,), [1], (-2,), [-2]) and not args["keepdim"],
-              "only the mean of the tokens, x.mean(dim=1), is expressible")
+              "only the mean of the tokens, x.mean(dim=1) without keepdim, is expressible")
         return [{"type": "token_mean"}]
     if name == "mean":
         dims = args["dim"]
@@ -2892,7 +2894,10 @@ def _traced_self_check():
                                    .flatten(1)),
                  attn=attention(), fc=nn.Linear(4, 2)), "forward reads attention weights", (2, 1, 2)),
         (Forward(lambda m, x: m.fc(to_tokens(x).mean(2).flatten(1)), fc=linear()),
-         "only the mean of the tokens, x.mean(dim=1), is expressible", (2, 1, 2)),
+         "only the mean of the tokens, x.mean(dim=1) without keepdim, is expressible",
+         (2, 1, 2)),
+        (Forward(lambda m, x: m.fc(to_tokens(x)[:, :, :1].flatten(1)), fc=linear()),
+         "on tokens only one token x[:, i] or a run of them x[:, a:b] is expressible", (2, 1, 2)),
         (Forward(lambda m, x: m.fc(m.norm(x.flatten(2)).flatten(1)), norm=nn.LayerNorm(2),
                  fc=nn.Linear(4, 2)), "which no curvscope layer holds (it holds features [F], "
          "maps [C, H, W] and tokens [T, E] made of maps by x.flatten(2).transpose(1, 2), and "

@@ -1368,7 +1368,8 @@ impl Sequential {
             return Err(format!("two layers with tensors are named {}", twice[0]));
         }
         // A scale's tensor is named as its layer, so a scale `weight` in a group `n` would be
-        // a layer norm `n`'s weight a second time.
+        // a layer norm `n`'s weight a second time; an attention layer `a`'s `a.qkv.weight`
+        // would be a linear layer `qkv`'s in a group `a`.
         let mut tensors: Vec<String> = resolved
             .iter()
             .flat_map(Resolved::params)
@@ -1377,7 +1378,9 @@ impl Sequential {
         tensors.sort_unstable();
         if let Some(twice) = tensors.windows(2).find(|w| w[0] == w[1]) {
             return Err(format!(
-                "two tensors are named {} (a scale's tensor is named as its layer)",
+                "two tensors are named {} (a scale's, a class token's and a position \
+                 embedding's tensor is named as its layer; an attention layer's are named under \
+                 it, as `in_proj_weight` or `qkv.weight`)",
                 twice[0]
             ));
         }
@@ -1950,7 +1953,7 @@ mod tests {
             // A scale `weight` in a group `n` is a layer norm `n`'s weight again.
             (
                 spec("[4]", r#"{"type":"layernorm","name":"n","shape":[4]},{"type":"group","name":"n","layers":[{"type":"scale","name":"weight"}]},{"type":"linear","out":2}"#),
-                "two tensors are named n.weight (a scale's tensor is named as its layer)",
+                "two tensors are named n.weight (a scale's, a class token's and a position embedding's tensor is named as its layer",
             ),
             (
                 spec("[4]", r#"{"type":"concat","branches":[[{"type":"linear","out":2,"name":"a"}],[{"type":"linear","out":2,"name":"a"}]],"scoped":false},{"type":"linear","out":2}"#),
