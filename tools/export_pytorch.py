@@ -442,7 +442,7 @@ def _evaluate(layers, prefix, tensors, x):
         elif kind == "tokens":
             x = x.flatten(2).transpose(1, 2)
         elif kind == "class_token":
-            token = tensors[name].reshape(1, 1, -1).expand(x.shape[0], -1, -1)
+            token = tensors[name].reshape(1, -1, x.shape[-1]).expand(x.shape[0], -1, -1)
             x = torch.cat([token, x], 1)
         elif kind == "position_embedding":
             x = x + tensors[name].reshape(1, *x.shape[1:])
@@ -857,23 +857,44 @@ class _Trace:
         return self.scale_operands(node) is not None
 
     def class_token_operands(self, node):
-        """(the tokens, the parameter's operand) of `node` if it is `torch.cat([token.expand(n,
-        -1, -1), x], 1)` of a parameter and tokens x (a vision transformer's class token), else
-        None."""
+        """(the tokens, the parts before them) of `node` if it is `torch.cat([token.expand(n,
+        -1, -1), …, x], 1)` of parameters and tokens x (a vision transformer's class token,
+        timm's register tokens after it), else None."""
         if node.op != "call_function" or _function_name(node) not in _CATS:
             return None
         parts, dim = _cat_listed(node), _cat_dim(node)
-        if not (isinstance(parts, (list, tuple)) and len(parts) == 2 and isinstance(dim, int)
+        if not (isinstance(parts, (list, tuple)) and len(parts) >= 2 and isinstance(dim, int)
                 and all(isinstance(part, torch.fx.Node) for part in parts)):
             return None
-        token, x = parts
-        if token.op in ("call_function", "call_method") and _function_name(token) == "expand":
-            token = token.args[0]
+        *tokens, x = parts
         value = self.values.get(x)
-        if self.parameter(token) is None or not isinstance(value, torch.Tensor) \
-                or value.dim() != 3 or dim % 3 != 1 or self.is_unheld(x):
+        if any(self.parameter(_unexpanded(t)) is None for t in tokens) \
+                or not isinstance(value, torch.Tensor) or value.dim() != 3 or dim % 3 != 1 \
+                or self.is_unheld(x):
             return None
-        return x, token
+        return x, tokens
+
+    def class_token_steps(self, node, x, tokens):
+        """The steps of `torch.cat([token₁, …, tokenₘ, x], 1)` of parameters, each a
+        class_token layer of its k tokens named as its parameter, the one nearest x first."""
+        where = f"forward's `{node.name}` ({_describe(node)})"
+        steps = []
+        for part in reversed(tokens):
+            target = self.parameter(_unexpanded(part)).target
+            stored = list(self.model.get_parameter(target).shape)
+            shape, e = list(self.values[part].shape), self.values[x].shape[-1]
+            k = math.prod(stored) // e
+            if shape[1:] != [k, e] or k * e != math.prod(stored):
+                raise Unsupported(f"{where} puts `{target}` of shape {stored} as {shape[1:]} "
+                                  f"before tokens of {e} features; curvscope's class tokens are "
+                                  "the parameter's values, token by token")
+            layer = {"type": "class_token"}
+            if k != 1:
+                layer["tokens"] = k
+            if stored != [1, k, e]:
+                layer["shape"] = stored
+            steps.append(self.named_step(node, x, layer, [target]))
+        return steps
 
     def embedding_operands(self, node):
         """(the tokens, the parameter's operand) of `node` if it is x + P of tokens and a
@@ -1166,12 +1187,13 @@ class _Trace:
             if end.op == "placeholder":
                 raise Unsupported("forward's output is not computed from its input along one "
                                   "path")
-            steps.append(self.step(end))
+            step = self.step(end)  # a list: several steps of one node, in forward's order
+            steps.extend(reversed(step) if isinstance(step, list) else [step])
             end = self.input_of(end)
         return _channels_last_blocks(steps[::-1])
 
     def step(self, node):
-        """The step of the net that `node` is."""
+        """The step of the net that `node` is (a list of steps for several class tokens)."""
         if node.op == "get_attr":
             self.input_of(node)  # refused, naming the tensor
         owner = _owner(node)
@@ -1232,24 +1254,17 @@ class _Trace:
         given = self.values[x]
         where = f"forward's `{node.name}` ({_describe(node)})"
         learned = self.learned_operands(node)
-        if learned is not None and learned[2] != "scale":
-            _, operand, kind = learned
-            target = self.parameter(operand).target
-            tensors, layer = [target], {"type": kind}
+        if learned is not None and learned[2] == "class_token":
+            return self.class_token_steps(node, x, learned[1])
+        if learned is not None and learned[2] == "position_embedding":
+            target = self.parameter(learned[1]).target
+            tensors, layer = [target], {"type": "position_embedding"}
             stored = list(self.model.get_parameter(target).shape)
-            shape, (t, e) = list(self.values[operand].shape), given.shape[1:]
-            if kind == "class_token":
-                if math.prod(stored) != e or self.values[node].shape[1] != t + 1:
-                    raise Unsupported(f"{where} puts `{target}` of shape {stored} before tokens "
-                                      f"{[t, e]}; curvscope's class token is one token of their "
-                                      f"{e} features")
-                default = [1, 1, e]
-            else:
-                if shape[-2:] != [t, e] or set(shape[:-2]) - {1}:
-                    raise Unsupported(f"{where} adds `{target}` of shape {shape} to tokens "
-                                      f"{[t, e]}; curvscope's position embedding has their shape")
-                default = [1, t, e]
-            if stored != default:
+            shape, (t, e) = list(self.values[learned[1]].shape), given.shape[1:]
+            if shape[-2:] != [t, e] or set(shape[:-2]) - {1}:
+                raise Unsupported(f"{where} adds `{target}` of shape {shape} to tokens "
+                                  f"{[t, e]}; curvscope's position embedding has their shape")
+            if stored != [1, t, e]:
                 layer["shape"] = stored
         elif learned is not None:
             gamma = learned[1]
@@ -1292,6 +1307,12 @@ class _Trace:
                 owner = tensors[0].rsplit(".", 1)[0]
                 if hasattr(self.model.get_submodule(owner), "num_batches_tracked"):
                     tensors.append(f"{owner}.num_batches_tracked")
+        return self.named_step(node, x, layer, tensors)
+
+    def named_step(self, node, x, layer, tensors):
+        """The step of `layer` of `node` on `x`, reading `tensors` (each once in forward),
+        named as its tensor (a scale, a class token, a position embedding) or module."""
+        where = f"forward's `{node.name}` ({_describe(node)})"
         for tensor in tensors:
             if any(tensor == u or tensor.startswith(f"{u}.") for u in self.used):
                 raise Unsupported(f"{where} reads `{tensor}` a second time: it runs twice in "
@@ -1545,6 +1566,12 @@ def _channels_last_blocks(steps):
 def _given(node):
     """A call's arguments by name, its input as `input` (`F.linear(input=x, …)` too)."""
     return {**dict(zip(("input", *_FUNCTIONS[_target(node)]), node.args)), **node.kwargs}
+
+
+def _unexpanded(node):
+    """`node`'s input if it is an `expand`, else `node`."""
+    expand = node.op in ("call_function", "call_method") and _function_name(node) == "expand"
+    return node.args[0] if expand else node
 
 
 def _cat_listed(node):
@@ -2856,6 +2883,19 @@ def _traced_self_check():
             {"type": "tokens"}, {"name": "cls", "type": "class_token"},
             {"type": "select_token", "index": 0},
             {"name": "fc", "type": "linear", "out": 2, "bias": True}]
+    # A class token and register tokens (timm's `torch.cat([cls, reg, x], 1)`): the register
+    # tokens' layer first, then the class token's, each named as its parameter.
+    registers = Forward(lambda m, x: m.fc(torch.cat([
+        m.cls.expand(x.shape[0], -1, -1), m.reg.expand(x.shape[0], -1, -1),
+        x.flatten(2).transpose(1, 2)], dim=1)[:, 3:].mean(1)),
+        cls=nn.Parameter(torch.zeros(1, 1, 2)), reg=nn.Parameter(torch.ones(1, 2, 2)),
+        fc=linear())
+    with warnings.catch_warnings():  # forward reads reg before cls
+        warnings.simplefilter("ignore")
+        assert architecture(registers, (2, 1, 3))["layers"] == [
+            {"type": "tokens"}, {"name": "reg", "type": "class_token", "tokens": 2},
+            {"name": "cls", "type": "class_token"}, {"type": "narrow", "start": 3, "length": 3},
+            {"type": "token_mean"}, {"name": "fc", "type": "linear", "out": 2, "bias": True}]
     # One token by an index or `select`, the last one too.
     for pick in (lambda t: t[:, -1], lambda t: t.select(1, 2), lambda t: t[:, 2, :]):
         assert architecture(Forward(lambda m, x: m.fc(pick(x.flatten(2).transpose(1, 2))),

@@ -103,6 +103,12 @@ fn is_no(value: &bool) -> bool {
 fn is_zero(value: &usize) -> bool {
     *value == 0
 }
+fn one_token() -> usize {
+    1
+}
+fn is_one_token(value: &usize) -> bool {
+    *value == 1
+}
 fn norm_eps() -> f64 {
     1e-5
 }
@@ -357,11 +363,15 @@ pub enum Op {
     /// convolution. On tokens, linear layers, layer norms over `[E]`, scales, activations and
     /// dropout act on each token's features; residual blocks add tokens.
     Tokens,
-    /// A learned token put before the others, `[T, E]` ↦ `[T + 1, E]`: a vision transformer's
-    /// `torch.cat([class_token.expand(n, -1, -1), x], dim=1)`. Its one tensor is named as the
-    /// layer itself (torchvision's `class_token`), as a scale's is.
+    /// Learned tokens put before the others, `[T, E]` ↦ `[T + k, E]`: a vision transformer's
+    /// class token, `torch.cat([class_token.expand(n, -1, -1), x], dim=1)`, or timm's k
+    /// register tokens. Its one tensor is named as the layer itself (torchvision's
+    /// `class_token`), as a scale's is.
     ClassToken {
-        /// The tensor's shape as stored, of E values (default `[1, 1, E]`, as torchvision's
+        /// k, how many tokens (default 1).
+        #[serde(default = "one_token", skip_serializing_if = "is_one_token")]
+        tokens: usize,
+        /// The tensor's shape as stored, of k·E values (default `[1, k, E]`, as torchvision's
         /// and timm's).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         shape: Option<Vec<usize>>,
@@ -1092,10 +1102,11 @@ impl Op {
                     e: c,
                 })
             }
-            Op::ClassToken { shape } | Op::PositionEmbedding { shape } => {
+            Op::ClassToken { tokens: 0, .. } => Err("`tokens` is 0; it must be at least 1".into()),
+            Op::ClassToken { shape, .. } | Op::PositionEmbedding { shape } => {
                 let (t, e) = tokens()?;
                 let values = match self {
-                    Op::ClassToken { .. } => e,
+                    Op::ClassToken { tokens, .. } => tokens.saturating_mul(e),
                     _ => t.saturating_mul(e),
                 };
                 if let Some(shape) = shape {
@@ -1106,7 +1117,7 @@ impl Op {
                     }
                 }
                 let t = match self {
-                    Op::ClassToken { .. } => t.saturating_add(1),
+                    Op::ClassToken { tokens, .. } => t.saturating_add(*tokens),
                     _ => t,
                 };
                 Ok(Shape::Tokens { t, e })
@@ -1193,8 +1204,8 @@ impl Op {
                     (None, _) => vec![channels],
                 },
             )],
-            Op::ClassToken { ref shape } => {
-                vec![("", shape.clone().unwrap_or(vec![1, 1, channels]))]
+            Op::ClassToken { tokens, ref shape } => {
+                vec![("", shape.clone().unwrap_or(vec![1, tokens, channels]))]
             }
             Op::PositionEmbedding { ref shape } => {
                 let t = input.len() / channels.max(1);
@@ -2044,6 +2055,11 @@ mod tests {
                 "layer p (position_embedding): `shape` [1, 2, 2] does not hold the 8 values of its tensor",
             ),
             (spec("[2]", r#"{"type":"class_token"}"#), "expected [T, E] tokens, got [2] (flat features)"),
+            (spec("[2,2,2]", r#"{"type":"tokens"},{"type":"class_token","tokens":0},{"type":"flatten"}"#), "layer 1 (class_token): `tokens` is 0"),
+            (
+                spec("[2,2,2]", r#"{"type":"tokens"},{"type":"class_token","name":"r","tokens":3,"shape":[1,1,2]},{"type":"flatten"}"#),
+                "layer r (class_token): `shape` [1, 1, 2] does not hold the 6 values of its tensor",
+            ),
             (
                 spec("[2,2,2]", r#"{"type":"tokens"},{"type":"batchnorm1d"},{"type":"flatten"}"#),
                 "layer 1 (batchnorm1d): got [4, 2] tokens; PyTorch's layer reads axis 1 of `[N, T, E]`, the tokens, as its channels",
@@ -2087,7 +2103,7 @@ mod tests {
                    {"type":"position_embedding","name":"pos_embedding"},
                    {"type":"attention","name":"self_attention","heads":2}]},
                {"type":"attention","name":"attn","heads":1,"bias":false,"out_bias":true,
-                "tensors":"timm"},
+                "tensors":"timm"},{"type":"class_token","name":"reg_token","tokens":4},
                {"type":"select_token"},{"type":"linear","out":3,"name":"head"}"#,
         )
         .unwrap();
@@ -2103,6 +2119,7 @@ mod tests {
                 "attn.qkv.weight[6, 2]",
                 "attn.proj.weight[2, 2]",
                 "attn.proj.bias[2]",
+                "reg_token[1, 4, 2]",
                 "head.weight[3, 2]",
                 "head.bias[3]"
             ]

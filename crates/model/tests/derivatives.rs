@@ -1035,11 +1035,13 @@ const SEQUENTIAL_CASES: [(&str, &str); 65] = [
             {"type":"select_token","index":24}"#,
         "",
     ),
-    // timm's average pooling: a class token, then the mean of the tokens after it.
+    // timm's average pooling: a class token and 2 register tokens, then the mean of the tokens
+    // after them.
     (
-        r#",{"type":"tokens"},{"type":"class_token","name":"cls"},
+        r#",{"type":"tokens"},{"type":"class_token","name":"reg","tokens":2},
+            {"type":"class_token","name":"cls"},
             {"type":"linear","name":"fc","out":3},{"type":"gelu"},
-            {"type":"narrow","start":1,"length":25},{"type":"token_mean"}"#,
+            {"type":"narrow","start":3,"length":25},{"type":"token_mean"}"#,
         "",
     ),
 ];

@@ -258,19 +258,19 @@ fn tokens_on_gpu_match_cpu() {
     agree_on_fixture("tokens-pytorch");
 }
 
-/// timm's average pooling (the mean of the tokens after a class token) and a position
-/// embedding stored `[T, E]`, on the GPU's kernels, in blocks of 3 samples.
+/// timm's average pooling (the mean of the tokens after its register tokens and class token)
+/// and a position embedding stored `[T, E]`, on the GPU's kernels, in blocks of 3 samples.
 #[test]
 fn token_means_on_gpu_match_cpu() {
     let arch: ArchSpec = serde_json::from_str(
         r#"{"name":"sequential","input":[3,8,8],"layers":[
             {"type":"conv2d","name":"patch","out":8,"kernel":4,"stride":4},{"type":"tokens"},
-            {"type":"class_token","name":"cls"},
-            {"type":"position_embedding","name":"pos","shape":[5,8]},
+            {"type":"class_token","name":"reg","tokens":2},{"type":"class_token","name":"cls"},
+            {"type":"position_embedding","name":"pos","shape":[7,8]},
             {"type":"residual","name":"block","layers":[
                 {"type":"layernorm","name":"ln","shape":[8]},
                 {"type":"attention","name":"attn","heads":2,"tensors":"timm"}]},
-            {"type":"narrow","start":1,"length":4},{"type":"token_mean"},
+            {"type":"narrow","start":3,"length":4},{"type":"token_mean"},
             {"type":"linear","name":"head","out":3}]}"#,
     )
     .expect("a valid spec");

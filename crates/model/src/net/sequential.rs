@@ -379,13 +379,13 @@ fn forward<B: Backend>(
             let (pixels, [n, h, w, c]) = x.pixels();
             Values::Positions(pixels, [n, 1, h * w, c])
         }
-        Op::ClassToken { .. } => {
+        Op::ClassToken { tokens: k, .. } => {
             let (x, [n, _, t, e]) = x.tokens();
-            let token = p.vector(e);
+            let token = p.vector(k * e);
             let copies = token.dims()[0];
-            let token = token.reshape([copies, 1, e]).expand([n, 1, e]);
+            let token = token.reshape([copies, k, e]).expand([n, k, e]);
             let x = Tensor::cat(vec![token, x.reshape([n, t, e])], 1);
-            Values::Positions(x.reshape([n * (t + 1), e]), [n, 1, t + 1, e])
+            Values::Positions(x.reshape([n * (t + k), e]), [n, 1, t + k, e])
         }
         Op::PositionEmbedding { .. } => {
             let (x, dims @ [n, _, t, e]) = x.tokens();
