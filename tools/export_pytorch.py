@@ -459,6 +459,8 @@ def _evaluate(layers, prefix, tensors, x):
             x = x[:, layer.get("index", 0)]
         elif kind == "token_mean":
             x = x.mean(1)
+        elif kind == "multiply":
+            x = x * layer["by"]
         elif kind == "maxpool2d":
             x = F.max_pool2d(x, layer["kernel"], layer.get("stride") or layer["kernel"],
                              layer.get("padding", 0), ceil_mode=layer.get("ceil_mode", False))
@@ -835,6 +837,25 @@ class _Trace:
             return None
         return node
 
+    def number_factor(self, node):
+        """c if `node` is x * c, c * x or x / c of a value and a finite number (DeiT's `(a + b) /
+        2`), else None."""
+        name = node.op in ("call_function", "call_method") and _function_name(node)
+        operands = [*node.args, *node.kwargs.values()]
+        if name not in (*_PRODUCTS, "truediv", "div", "divide") or len(operands) != 2 \
+                or set(node.kwargs) - {"other"} or len(self.tensors_in(node)) != 1:
+            return None
+        a, b = operands
+        value_first = isinstance(a, torch.fx.Node)
+        number = b if value_first else a
+        if isinstance(number, bool) or not isinstance(number, (int, float)) \
+                or not math.isfinite(number):
+            return None
+        if name in _PRODUCTS:
+            return float(number)
+        # x / c, never c / x; c = 0 gives infinities, which PyTorch would too.
+        return 1.0 / number if value_first and number != 0 else None
+
     def value_and_parameter(self, node, functions):
         """(the value, the parameter's operand) of `node` if it is one of `functions` of a value
         and a parameter, else None."""
@@ -1210,6 +1231,12 @@ class _Trace:
             return self.concat(node, owner)
         if self.is_product(node):
             return self.product(node, owner)
+        factor = self.number_factor(node)
+        if factor is not None:
+            layers = [{"type": "multiply", "by": factor}]
+            self.check_position_wise(node, self.input_of(node), layers)
+            return {"layers": layers, "group": owner, "name": None, "stateful": False,
+                    "modules": []}
         known = (*_FUNCTIONS, *_REARRANGES, *_IDENTITIES)
         if node.op in ("call_function", "call_method") and _function_name(node) not in known \
                 and not self.is_expansion(node):
@@ -1336,12 +1363,12 @@ class _Trace:
         if value.dim() == 3:
             t, e = value.shape[1:]
             own, norms, where = ("attention", "class_token", "position_embedding", "token_mean",
-                                 "flatten"), ([e], [t, e]), f"tokens {[t, e]}"
+                                 "flatten", "multiply"), ([e], [t, e]), f"tokens {[t, e]}"
             allowed = ("linear layers, layer norms over [E] or [T, E], scales, a PReLU of one "
                        "slope, dropout, activations, self-attention, a class token and a "
                        "position embedding")
         elif self.is_channels_last(x):
-            own, norms = (), ([value.shape[-1]],)
+            own, norms = ("multiply",), ([value.shape[-1]],)
             where = f"channels-last values {list(value.shape[1:])} (after a permute)"
             allowed = ("layers of each position's channels only: linear, layer norm over [C], a "
                        "scale, a PReLU of one slope, dropout and activations")
@@ -2416,9 +2443,9 @@ class SkipSequential(nn.Sequential):
         return x + super().forward(x)
 
 
-class Doubled(nn.Linear):
+class Squared(nn.Linear):
     def forward(self, x):
-        return 2 * super().forward(x)
+        return super().forward(x).pow(2)
 
 
 class Forward(nn.Module):
@@ -2586,7 +2613,7 @@ def _self_check():
          "'same' with an even kernel"),
         (nn.Sequential(nn.BatchNorm1d(2, affine=False)), "module `0` (BatchNorm1d): affine=False"),
         (nn.Linear(2, 2), "the model is one torch.nn module (Linear)"),
-        (nn.Sequential(Doubled(2, 2)), "module `0` (Doubled) cannot be expressed"),
+        (nn.Sequential(Squared(2, 2)), "module `0` (Squared) cannot be expressed"),
         (hooked(nn.Sequential(nn.Linear(2, 2), nn.ReLU()), 1), "module `1` (ReLU): forward hooks"),
         (nn.Sequential(nn.LazyLinear(2)), "module `0` (LazyLinear): a lazy module not yet"),
         (nn.Sequential(nn.Conv2d(1, 2, 2, padding="same")), "'same' with an even kernel"),
@@ -2896,6 +2923,12 @@ def _traced_self_check():
             {"type": "tokens"}, {"name": "reg", "type": "class_token", "tokens": 2},
             {"name": "cls", "type": "class_token"}, {"type": "narrow", "start": 3, "length": 3},
             {"type": "token_mean"}, {"name": "fc", "type": "linear", "out": 2, "bias": True}]
+    # Products with numbers, DeiT's mean of two heads `(x + x_dist) / 2` among them.
+    halves = Forward(lambda m, x: (m.a(x) + m.b(x)) / 2, a=linear(), b=linear())
+    assert architecture(halves, (2,))["layers"][1] == {"type": "multiply", "by": 0.5}
+    for times in (lambda x: 3 * x, lambda x: x.mul(other=3), lambda x: torch.div(x, 1 / 3)):
+        assert architecture(Forward(lambda m, x: m.fc(times(x)), fc=linear()), (2,))[
+            "layers"][0] == {"type": "multiply", "by": 3.0}
     # One token by an index or `select`, the last one too.
     for pick in (lambda t: t[:, -1], lambda t: t.select(1, 2), lambda t: t[:, 2, :]):
         assert architecture(Forward(lambda m, x: m.fc(pick(x.flatten(2).transpose(1, 2))),
@@ -2991,7 +3024,7 @@ def _traced_self_check():
          "forward reads the tensor `fc.bias` itself"),
         (Forward(lambda m, x: m.fc(F.dropout(x, 0.5)), fc=linear()),
          "training=True drops at random"),
-        (Forward(lambda m, x: m.fc(x) * 2, fc=linear()), "`mul` (mul(fc, 2)) cannot be"),
+        (Forward(lambda m, x: m.fc(2 / x), fc=linear()), "`truediv` (truediv(2, x)) cannot be"),
         (Forward(lambda m, x: m.fc(x) - x, fc=linear()), "`sub` (sub(fc, x)) cannot be"),
         (Forward(lambda m, x: torch.add(m.fc(x), x, alpha=2), fc=linear()),
          "adds a number or a scaled tensor"),

@@ -414,6 +414,12 @@ pub enum Op {
         #[serde(default, skip_serializing_if = "is_zero")]
         index: usize,
     },
+    /// x ↦ c·x, a product with a number: `x * 0.5`, `x / 2` (DeiT's mean of its two heads'
+    /// scores, `(a + b) / 2`).
+    Multiply {
+        /// c, a finite number.
+        by: f64,
+    },
     /// `nn.Dropout(p)`: the identity, since curvature is analysed in eval mode.
     Dropout {
         /// The drop probability, kept only to read PyTorch's spec: it changes nothing here.
@@ -749,6 +755,7 @@ impl Op {
                 | Op::Prelu { .. }
                 | Op::Dropout { .. }
                 | Op::Identity
+                | Op::Multiply { .. }
                 | Op::Relu
                 | Op::LeakyRelu { .. }
                 | Op::Tanh
@@ -822,6 +829,7 @@ impl Op {
             Op::Product { .. } => "product",
             Op::ChannelsLast { .. } => "channels_last",
             Op::Scale { .. } => "scale",
+            Op::Multiply { .. } => "multiply",
             Op::Tokens => "tokens",
             Op::TokenMean => "token_mean",
             Op::ClassToken { .. } => "class_token",
@@ -1043,6 +1051,9 @@ impl Op {
             Op::Dropout { p: Some(p) } if !(0.0..=1.0).contains(p) => Err(format!(
                 "`p` is {p}; a dropout probability lies in [0, 1] (PyTorch refuses it too)"
             )),
+            Op::Multiply { by } if !by.is_finite() => {
+                Err(format!("`by` is {by}; it must be a finite number"))
+            }
             Op::Elu { alpha } if !alpha.is_finite() => {
                 Err(format!("`alpha` is {alpha}; it must be a finite number"))
             }
@@ -1085,6 +1096,7 @@ impl Op {
             | Op::Elu { .. }
             | Op::Softplus { .. }
             | Op::Identity
+            | Op::Multiply { .. }
             | Op::Dropout { .. } => Ok(input),
             Op::Scale { shape: Some(shape) }
                 if shape.iter().try_fold(1usize, |n, &s| n.checked_mul(s))
@@ -2005,6 +2017,8 @@ mod tests {
                 "layer 0 (prelu): `num_parameters` is 3; it must be 1 or its input's 2 channels",
             ),
             (spec("[4]", r#"{"type":"mish","beta":1}"#), "unknown field `beta`: layer type `mish` takes none"),
+            (spec("[4]", r#"{"type":"multiply"},{"type":"linear","out":2}"#), "missing field `by`"),
+            (spec("[4]", r#"{"type":"multiply","by":1e400},{"type":"linear","out":2}"#), "number out of range"),
             (
                 spec(
                     "[2,4,4]",

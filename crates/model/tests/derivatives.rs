@@ -744,7 +744,7 @@ fn tiny_sequential(on_maps: &str, on_features: &str) -> ArchSpec {
 /// Each sequential layer kind on its own in a tiny net (`on_maps`, `on_features` of
 /// [`tiny_sequential`]); batch norm on maps in both of their layouts (after a convolution,
 /// channels-last pixels; after average pooling, NCHW maps) and on features.
-const SEQUENTIAL_CASES: [(&str, &str); 65] = [
+const SEQUENTIAL_CASES: [(&str, &str); 66] = [
     (
         r#",{"type":"conv2d","out":3,"kernel":[3,2],"stride":[2,1],"padding":[1,0],"bias":false}"#,
         "",
@@ -994,6 +994,13 @@ const SEQUENTIAL_CASES: [(&str, &str); 65] = [
             {"type":"prelu","name":"p","num_parameters":3},{"type":"scale","name":"gamma"},
             {"type":"linear","name":"b","out":2}]}"#,
         "",
+    ),
+    // DeiT's mean of two heads' scores, (a + b)/2, by a product with a number (1/3 here, which
+    // is not a power of 2), on maps after a residual block.
+    (
+        r#",{"type":"residual","layers":[{"type":"conv2d","out":2,"kernel":1}]},
+            {"type":"multiply","by":0.3333333333333333}"#,
+        r#",{"type":"multiply","by":-2.5}"#,
     ),
     // A scale [F] of features.
     (

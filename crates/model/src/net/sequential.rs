@@ -331,6 +331,9 @@ fn forward<B: Backend>(
         Op::Prelu { num_parameters, .. } => prelu(x, p.vector(num_parameters)),
         Op::Scale { .. } => per_channel(x, p.vector(layer.input.channels()), |x, gamma| x * gamma),
         Op::Identity | Op::Dropout { .. } => x,
+        // Times c, not divided by 1/c: burn's `div_scalar` differentiates with its scalar
+        // rounded to f32 ([`softplus`]).
+        Op::Multiply { by } => x.elementwise(|x| x.mul_scalar(by)),
         Op::Batchnorm1d { eps } | Op::Batchnorm2d { eps } => batch_norm(net, layer, p, x, eps),
         Op::Layernorm {
             ref shape,
