@@ -1114,8 +1114,8 @@ class _Trace:
             users = ", ".join(f"`{u.name}`" for u in node.users)
             raise Unsupported(f"forward reads the tensor `{node.target}` itself (in {users}): "
                               "curvscope's layers hold their own tensors; put it in a module")
-        if self.learned_operands(node) is not None:
-            return self.learned_operands(node)[0]
+        if (learned := self.learned_operands(node)) is not None:
+            return learned[0]
         if self.own_tensors(node) is not None:
             return _given(node)["input"]
         if self.is_sum(node) or self.is_product(node):
