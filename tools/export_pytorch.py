@@ -423,9 +423,12 @@ def _evaluate(layers, prefix, tensors, x):
             n, _, h, w = x.shape
             rows = _evaluate(layer["layers"], prefix, tensors, x.permute(0, 2, 3, 1).flatten(0, 2))
             x = rows.unflatten(0, (n, h, w)).permute(0, 3, 1, 2)
-        elif kind == "scale":  # one value per channel (feature), however it is stored
-            gamma = tensors[name].reshape(-1)
-            x = x * (gamma.reshape(-1, 1, 1) if x.dim() == 4 else gamma)  # tokens' [E] too
+        elif kind in ("scale", "shift"):  # one value per channel (feature), however stored
+            v = tensors[name].reshape(-1)
+            v = v.reshape(-1, 1, 1) if x.dim() == 4 else v  # tokens' [E] too
+            x = x * v if kind == "scale" else x + v
+        elif kind == "transpose":
+            x = x.transpose(1, 2)
         elif kind in ("concat", "product"):
             inner = f"{name}." if layer.get("scoped", True) else prefix
             paths = [_evaluate(branch, inner, tensors, x) for branch in layer["branches"]]
@@ -919,20 +922,47 @@ class _Trace:
 
     def embedding_operands(self, node):
         """(the tokens, the parameter's operand) of `node` if it is x + P of tokens and a
-        parameter (a vision transformer's position embedding), else None."""
+        parameter of their shape `[T, E]` (a vision transformer's position embedding), else
+        None."""
         found = self.value_and_parameter(node, ("add",))
         value = found and self.values.get(found[0])
-        if not isinstance(value, torch.Tensor) or value.dim() != 3 or self.is_unheld(found[0]):
+        if not isinstance(value, torch.Tensor) or value.dim() != 3 or self.is_unheld(found[0]) \
+                or self.values[found[1]].shape[-2:] != value.shape[1:]:
             return None
         return found
+
+    def shift_operands(self, node):
+        """(the value, the parameter's operand) of `node` if it is x + β of a value and a
+        parameter that is not a position embedding (a bias of its own, ResMLP's `alpha * x +
+        beta`), else None."""
+        return self.value_and_parameter(node, ("add",))
+
+    def affine_operands(self, node):
+        """(the value, (α's operand, β's operand)) of `node` if it is `torch.addcmul(β, α, x)`
+        (or `addcmul(β, x, α)`) of parameters α, β and a value, β + α·x (timm's ResMLP
+        `Affine`), else None."""
+        if node.op != "call_function" or _function_name(node) != "addcmul" \
+                or node.kwargs.get("value", 1) != 1 or len(node.args) != 3 \
+                or set(node.kwargs) - {"value"}:
+            return None
+        beta, *factors = node.args
+        values = [a for a in factors if isinstance(a, torch.fx.Node) and self.parameter(a) is None]
+        if self.parameter(beta) is None or len(values) != 1 or not all(
+                isinstance(a, torch.fx.Node) for a in factors):
+            return None
+        [alpha] = [a for a in factors if a is not values[0]]
+        return values[0], (alpha, beta)
 
     def learned_operands(self, node):
         """(the value, the parameter's operand, the layer type) of `node` if it joins a value
         and a parameter as one of curvscope's layers named as their tensor: a scale x * γ, a
-        class token, a position embedding; else None."""
+        class token, a position embedding, a shift x + β, an affine β + α·x (its operands (α,
+        β), a scale and a shift); else None."""
         for kind, operands in (("scale", self.scale_operands),
                                ("class_token", self.class_token_operands),
-                               ("position_embedding", self.embedding_operands)):
+                               ("position_embedding", self.embedding_operands),
+                               ("shift", self.shift_operands),
+                               ("affine", self.affine_operands)):
             found = operands(node)
             if found is not None:
                 return (*found, kind)
@@ -962,8 +992,8 @@ class _Trace:
 
     def is_tokens(self, node):
         """Whether the rearrangement `node` gives tokens `[N, T, E]`: maps' positions as rows
-        of channels (`x.flatten(2).transpose(1, 2)`), tokens as they were, or a run of them
-        (`x[:, 1:]`)."""
+        of channels (`x.flatten(2).transpose(1, 2)`), tokens as they were, a run of them
+        (`x[:, 1:]`) or tokens transposed (a mixer's `x.transpose(1, 2)`, `[N, E, T]`)."""
         if node not in self.token_layouts:
             x = self.input_of(node)
             try:
@@ -973,7 +1003,8 @@ class _Trace:
                 layers = None
             self.token_layouts[node] = layers is not None and (
                 self.values[x].dim() == 4 and layers[-1:] == [{"type": "tokens"}]
-                or self.values[x].dim() == 3 and all(k["type"] == "narrow" for k in layers))
+                or self.values[x].dim() == 3
+                and all(k["type"] in ("narrow", "transpose") for k in layers))
         return self.token_layouts[node]
 
     def own_tensors(self, node):
@@ -1274,8 +1305,8 @@ class _Trace:
                 "modules": []}
 
     def parameter_step(self, node):
-        """The step of a scale x * γ, a class token or a position embedding (`learned_operands`,
-        the layer named as its tensor) or of a module's own functional layer (`own_tensors`,
+        """The step of a scale x * γ, a shift x + β, an affine β + α·x (two steps), a class
+        token or a position embedding (`learned_operands`, each layer named as its tensor) or of a module's own functional layer (`own_tensors`,
         named as the module), its tensors each read once."""
         x = self.input_of(node)
         given = self.values[x]
@@ -1283,31 +1314,21 @@ class _Trace:
         learned = self.learned_operands(node)
         if learned is not None and learned[2] == "class_token":
             return self.class_token_steps(node, x, learned[1])
-        if learned is not None and learned[2] == "position_embedding":
+        if learned is not None and learned[2] == "affine":
+            alpha, beta = learned[1]
+            return [self.per_channel_step(node, x, "scale", alpha),
+                    self.per_channel_step(node, x, "shift", beta)]
+        if learned is not None and learned[2] in ("scale", "shift"):
+            return self.per_channel_step(node, x, learned[2], learned[1])
+        if learned is not None:
             target = self.parameter(learned[1]).target
             tensors, layer = [target], {"type": "position_embedding"}
             stored = list(self.model.get_parameter(target).shape)
             shape, (t, e) = list(self.values[learned[1]].shape), given.shape[1:]
-            if shape[-2:] != [t, e] or set(shape[:-2]) - {1}:
+            if set(shape[:-2]) - {1}:
                 raise Unsupported(f"{where} adds `{target}` of shape {shape} to tokens "
                                   f"{[t, e]}; curvscope's position embedding has their shape")
             if stored != [1, t, e]:
-                layer["shape"] = stored
-        elif learned is not None:
-            gamma = learned[1]
-            target = self.parameter(gamma).target
-            tensors, layer = [target], {"type": "scale"}
-            channels_last = self.is_channels_last(x)
-            want = ((given.shape[-1],) if channels_last or given.dim() in (2, 3)
-                    else (given.shape[1], 1, 1))
-            shape = tuple(self.values[gamma].shape)
-            if shape[len(shape) - len(want):] != want or set(shape[:len(shape) - len(want)]) - {1}:
-                raise Unsupported(f"{where} multiplies values of shape {list(given.shape[1:])} "
-                                  f"by `{target}` of shape {list(shape)}; curvscope scales maps "
-                                  "[C, H, W] by [C, 1, 1], features [F] by [F] and "
-                                  "channels-last values by [C]")
-            stored = list(self.model.get_parameter(target).shape)
-            if stored != list(want):
                 layer["shape"] = stored
         else:
             tensors, name = self.own_tensors(node), _target(node)
@@ -1336,6 +1357,28 @@ class _Trace:
                     tensors.append(f"{owner}.num_batches_tracked")
         return self.named_step(node, x, layer, tensors)
 
+    def per_channel_step(self, node, x, kind, operand):
+        """The step of a scale x · γ or a shift x + β of `node` on `x`, the parameter
+        `operand` holding one value per channel (feature), named as its tensor."""
+        given, target = self.values[x], self.parameter(operand).target
+        want = ((given.shape[-1],) if self.is_channels_last(x) or given.dim() in (2, 3)
+                else (given.shape[1], 1, 1))
+        shape = tuple(self.values[operand].shape)
+        if shape[len(shape) - len(want):] != want or set(shape[:len(shape) - len(want)]) - {1}:
+            verb, what = {"scale": ("multiplies", "by"), "shift": ("adds to", "")}[kind]
+            raise Unsupported(
+                f"forward's `{node.name}` ({_describe(node)}) {verb} values of shape "
+                f"{list(given.shape[1:])} {what}{' ' if what else ''}`{target}` of shape "
+                f"{list(shape)}; curvscope's {kind} holds one value per channel: [C, 1, 1] of "
+                "maps [C, H, W], [F] of features, [E] of tokens [T, E] or channels-last values"
+                + (", and adds a position embedding of tokens' shape [T, E]"
+                   if kind == "shift" else ""))
+        layer = {"type": kind}
+        stored = list(self.model.get_parameter(target).shape)
+        if stored != list(want):
+            layer["shape"] = stored
+        return self.named_step(node, x, layer, [target])
+
     def named_step(self, node, x, layer, tensors):
         """The step of `layer` of `node` on `x`, reading `tensors` (each once in forward),
         named as its tensor (a scale, a class token, a position embedding) or module."""
@@ -1348,7 +1391,8 @@ class _Trace:
                                   "give each use its own")
         self.used.update(tensors)
         self.check_position_wise(node, x, [layer])
-        named_as_tensor = layer["type"] in ("scale", "class_token", "position_embedding")
+        named_as_tensor = layer["type"] in ("scale", "shift", "class_token",
+                                            "position_embedding")
         path = tensors[0] if named_as_tensor else tensors[0].rsplit(".", 1)[0]
         *group, name = path.split(".")
         return {"layers": [layer], "group": group, "name": name, "stateful": True,
@@ -1363,20 +1407,22 @@ class _Trace:
         if value.dim() == 3:
             t, e = value.shape[1:]
             own, norms, where = ("attention", "class_token", "position_embedding", "token_mean",
-                                 "flatten", "multiply"), ([e], [t, e]), f"tokens {[t, e]}"
-            allowed = ("linear layers, layer norms over [E] or [T, E], scales, a PReLU of one "
-                       "slope, dropout, activations, self-attention, a class token and a "
-                       "position embedding")
+                                 "flatten", "multiply", "transpose"), ([e], [t, e]), \
+                f"tokens {[t, e]}"
+            allowed = ("linear layers, layer norms over [E] or [T, E], scales, shifts, a PReLU of "
+                       "one slope, dropout, activations, self-attention, a class token, a "
+                       "position embedding and a transpose")
         elif self.is_channels_last(x):
             own, norms = ("multiply",), ([value.shape[-1]],)
             where = f"channels-last values {list(value.shape[1:])} (after a permute)"
             allowed = ("layers of each position's channels only: linear, layer norm over [C], a "
-                       "scale, a PReLU of one slope, dropout and activations")
+                       "scale, a shift, a PReLU of one slope, dropout and activations")
         else:
             return
         for layer in layers:
             kind = layer["type"]
-            if not (kind in ("linear", "scale", "dropout", "identity", *own, *_ACTIVATIONS)
+            if not (kind in ("linear", "scale", "shift", "dropout", "identity", *own,
+                             *_ACTIVATIONS)
                     or (kind == "layernorm" and layer["shape"] in norms)
                     or (kind == "prelu" and layer["num_parameters"] == 1)):
                 raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) runs {kind} on "
@@ -1483,6 +1529,8 @@ class _Trace:
         if given.dim() == 4:
             candidates.append(([_ENTER], probe.permute(0, 2, 3, 1)))
             candidates.append(([{"type": "tokens"}], probe.flatten(2).transpose(1, 2)))
+        if given.dim() == 3:
+            candidates.append(([{"type": "transpose"}], probe.transpose(1, 2)))
         if given.dim() == 3 and found.dim() == 2 and found.shape[1] == given.shape[2]:
             index = int(found.flatten()[0]) // given.shape[2]
             candidates.append(([{"type": "select_token", "index": index}], probe[:, index]))
@@ -1511,7 +1559,7 @@ class _Trace:
                           f"{list(out.shape[1:])} in a way curvscope cannot express (it can "
                           "flatten maps, unflatten features, shuffle the channels of maps, take "
                           "a run of them, permute maps channels-last and back, make tokens of "
-                          "maps' positions, take one token, flatten tokens)")
+                          "maps' positions, take one token, transpose or flatten tokens)")
 
     def rerun(self, x, value, node):
         """`node`'s value with `x`'s replaced by `value`: the steps from one to the other run
@@ -2393,6 +2441,59 @@ class _TokensNet(nn.Module):
         return self.head(self.act(self.norm_all(x)).flatten(1))
 
 
+def mixer_net():
+    """An MLP-Mixer's and a ResMLP's blocks written as classes (on [3, 8, 8] images), timm's
+    ways: patches of 4×4 by a convolution without bias plus a shift [C, 1, 1], 4 tokens of 8; a
+    mixer block (a layer norm, the tokens transposed, a GELU MLP across the 4 tokens, transposed
+    back, with its shortcut; a layer norm and an MLP of the features with its shortcut); a
+    ResMLP block (timm's `Affine`, `torch.addcmul(beta, alpha, x)` of [1, 1, E], then a linear
+    layer across the tokens by `transpose(-1, -2)` under a layer scale; DeiT's repository's
+    affine `alpha * x + beta` of [E], then an MLP under a layer scale); a layer norm, the mean
+    of the tokens and a linear head."""
+    return _MixerNet()
+
+
+class _Affine(nn.Module):
+    """timm's ResMLP `Affine`."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.ones((1, 1, dim)))
+        self.beta = nn.Parameter(torch.zeros((1, 1, dim)))
+
+    def forward(self, x):
+        return torch.addcmul(self.beta, self.alpha, x)
+
+
+class _MixerNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.patch = nn.Conv2d(3, 8, 4, stride=4, bias=False)
+        self.patch_bias = nn.Parameter(torch.zeros(8, 1, 1))
+        self.norm1 = nn.LayerNorm(8)
+        self.mlp_tokens = nn.Sequential(nn.Linear(4, 6), nn.GELU(), nn.Linear(6, 4))
+        self.norm2 = nn.LayerNorm(8)
+        self.mlp_channels = nn.Sequential(nn.Linear(8, 16), nn.GELU(), nn.Linear(16, 8))
+        self.affine = _Affine(8)
+        self.linear_tokens = nn.Linear(4, 4)
+        self.ls1 = nn.Parameter(torch.ones(8))
+        self.alpha = nn.Parameter(torch.ones(8))
+        self.beta = nn.Parameter(torch.zeros(8))
+        self.mlp = nn.Sequential(nn.Linear(8, 12), nn.GELU(), nn.Linear(12, 8))
+        self.ls2 = nn.Parameter(torch.ones(8))
+        self.norm = nn.LayerNorm(8)
+        self.head = nn.Linear(8, 5)
+
+    def forward(self, x):
+        x = (self.patch(x) + self.patch_bias).flatten(2).transpose(1, 2)
+        x = x + self.mlp_tokens(self.norm1(x).transpose(1, 2)).transpose(1, 2)
+        x = x + self.mlp_channels(self.norm2(x))
+        y = self.linear_tokens(self.affine(x).transpose(-1, -2)).transpose(-1, -2)
+        x = x + self.ls1 * y
+        x = x + self.ls2 * self.mlp(self.alpha * x + self.beta)
+        return self.head(self.norm(x).mean(dim=1))
+
+
 def shuffle_net():
     """A small net of channel splits and shuffles written as classes (on [3, 8, 8] images):
     torchvision's ShuffleNetV2 `InvertedResidual`, strided (both branches) and not
@@ -2891,6 +2992,24 @@ def _traced_self_check():
     assert tokens[3] == {"name": "pos_embed", "type": "position_embedding", "shape": [5, 8]}
     assert [(layer.get("name"), layer["type"]) for layer in tokens[5]["layers"]] == [
         ("norm", "layernorm"), ("attn", "attention"), ("gamma", "scale")], tokens[5]
+    # Mixers: tokens transposed for MLPs across them, timm's `Affine` (addcmul) and `alpha * x
+    # + beta` as a scale and a shift each, a shift of maps.
+    mixer = architecture(mixer_net(), (3, 8, 8))["layers"]
+    assert [(layer.get("name"), layer["type"]) for layer in mixer] == [
+        ("patch", "conv2d"), ("patch_bias", "shift"), (None, "tokens"), (None, "residual"),
+        (None, "residual"), (None, "residual"), (None, "residual"), ("norm", "layernorm"),
+        (None, "token_mean"), ("head", "linear")], mixer
+    assert [(layer.get("name"), layer["type"]) for layer in mixer[3]["layers"]] == [
+        ("norm1", "layernorm"), (None, "transpose"), ("mlp_tokens", "group"),
+        (None, "transpose")], mixer[3]
+    assert mixer[5]["layers"][0] == {"name": "affine", "type": "group", "layers": [
+        {"name": "alpha", "type": "scale", "shape": [1, 1, 8]},
+        {"name": "beta", "type": "shift", "shape": [1, 1, 8]}]}, mixer[5]
+    assert [(layer.get("name"), layer["type"]) for layer in mixer[5]["layers"][1:]] == [
+        (None, "transpose"), ("linear_tokens", "linear"), (None, "transpose"),
+        ("ls1", "scale")], mixer[5]
+    assert [(layer.get("name"), layer["type"]) for layer in mixer[6]["layers"]] == [
+        ("alpha", "scale"), ("beta", "shift"), ("mlp", "group"), ("ls2", "scale")], mixer[6]
     # timm's average pooling: the mean of the tokens after the class token.
     pooled = Forward(lambda m, x: m.fc(torch.cat([m.cls.expand(x.shape[0], -1, -1), x.flatten(
         2).transpose(1, 2)], 1)[:, 1:].mean(dim=1)), cls=nn.Parameter(torch.zeros(1, 1, 2)),
@@ -2976,8 +3095,19 @@ def _traced_self_check():
          "maps [C, H, W] and tokens [T, E] made of maps by x.flatten(2).transpose(1, 2), and "
          "what layers make of them; these [2, 2] are not)", (2, 1, 2)),
         (Forward(lambda m, x: m.fc((to_tokens(x) + m.pos).flatten(1)),
-                 pos=nn.Parameter(torch.zeros(1, 1, 2)), fc=nn.Linear(4, 2)),
-         "curvscope's position embedding has their shape", (2, 1, 2)),
+                 pos=nn.Parameter(torch.zeros(1, 2, 1)), fc=nn.Linear(4, 2)),
+         "adds to values of shape [2, 2] `pos` of shape [1, 2, 1]; curvscope's shift holds one "
+         "value per channel", (2, 1, 2)),
+        (Forward(lambda m, x: m.fc((x + m.bias).flatten(1)),
+                 bias=nn.Parameter(torch.zeros(2)), fc=nn.Linear(4, 2)),
+         "curvscope's shift holds one value per channel: [C, 1, 1] of maps", (2, 1, 2)),
+        (Forward(lambda m, x: m.fc(torch.addcmul(m.b, m.a, to_tokens(x), value=2).flatten(1)),
+                 a=nn.Parameter(torch.ones(2)), b=nn.Parameter(torch.zeros(2)),
+                 fc=nn.Linear(4, 2)), "(addcmul(b, a, transpose)) cannot be expressed",
+         (2, 1, 2)),
+        (Forward(lambda m, x: m.fc(torch.addcmul(m.b, to_tokens(x), to_tokens(x)).flatten(1)),
+                 b=nn.Parameter(torch.zeros(2)), fc=nn.Linear(4, 2)),
+         "cannot be expressed", (2, 1, 2)),
         (Forward(lambda m, x: m.fc(to_maps(m.conv(to_channels_last(x))).flatten(1)),
                  conv=nn.Conv2d(2, 2, 1), fc=nn.Linear(4, 2)),
          "`conv` (conv(permute)) runs conv2d on channels-last values [2, 1, 2]", (2, 2, 1)),
@@ -3021,7 +3151,9 @@ def _traced_self_check():
         (Forward(lambda m, x: m.fc(x[:, ::2].relu()), fc=nn.Linear(1, 2)),
          "only the subsampling x[:, :, ::s, ::t] of maps"),
         (Forward(lambda m, x: m.fc(x + m.fc.bias), fc=linear()),
-         "forward reads the tensor `fc.bias` itself"),
+         "reads `fc.bias` a second time"),
+        (Forward(lambda m, x: m.fc(x + m.bn.running_mean), fc=linear(), bn=nn.BatchNorm1d(2)),
+         "forward reads the tensor `bn.running_mean` itself"),
         (Forward(lambda m, x: m.fc(F.dropout(x, 0.5)), fc=linear()),
          "training=True drops at random"),
         (Forward(lambda m, x: m.fc(2 / x), fc=linear()), "`truediv` (truediv(2, x)) cannot be"),

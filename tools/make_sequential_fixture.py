@@ -4,8 +4,8 @@ export_pytorch.py in float64 with random inputs and what PyTorch computes for it
 eval mode: logits, mean cross-entropy, its gradient and H·v (double backward) for a fixed random
 v. Run once with torch 2.x: `python tools/make_sequential_fixture.py
 [sequential|activations|more-activations|normalization|residual|traced|grouped|concat|product|
-shuffle|channels-last|functional|vit|tokens]` (all by default; residual, product, shuffle,
-channels-last, vit and tokens need torchvision).
+shuffle|channels-last|functional|vit|tokens|mixer]` (all by default; residual, product,
+shuffle, channels-last, vit and tokens need torchvision).
 
 - sequential-pytorch: every_layer_net (every layer kind but the smooth activations below), batch
   norm's running statistics and affine parameters set away from their initial values, 8 random
@@ -61,6 +61,11 @@ channels-last, vit and tokens need torchvision).
   stored [T, E], attention without biases scaled by a layer scale, a layer norm over [T, E],
   the tokens flattened), drawn as vit-pytorch and the layer scale from U(0.5, 1.5), 16 standard
   normal float32 images [3, 8, 8] with labels in 0..5; in curvscope's parameter order.
+- mixer-pytorch: mixer_net (an MLP-Mixer block and a ResMLP block, timm's ways: tokens
+  transposed for MLPs across them, timm's `Affine` by `torch.addcmul`, an affine written
+  `alpha * x + beta`, layer scales, a shift of the patch convolution's maps), every layer norm's
+  γ, β, every scale and shift drawn away from their initial values, 16 standard normal float32
+  images [3, 8, 8] with labels in 0..5; in curvscope's parameter order.
 """
 
 import contextlib
@@ -72,7 +77,8 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 from export_pytorch import (channels_last_net, concat_net, every_layer_net,  # noqa: E402
-                            export, functional_net, grouped_net, more_activations_net,
+                            export, functional_net, grouped_net, mixer_net,
+                            more_activations_net,
                             normalization_net,
                             parameter_order, product_net, residual_net, shuffle_net,
                             smooth_activations_net, tokens_net, traced_net, vit_net)
@@ -288,13 +294,23 @@ def tokens():
     image_fixture(2038, tokens_net, (3, 8, 8), "tokens-pytorch", prepare)
 
 
+def mixer():
+    def prepare(model):
+        draw_transformer(model)
+        draw_layer_scales(model, ("ls1", "ls2", "alpha"))
+        for name, parameter in model.named_parameters():
+            if name.endswith(("beta", "patch_bias")):
+                parameter.uniform_(-0.5, 0.5)
+    image_fixture(2039, mixer_net, (3, 8, 8), "mixer-pytorch", prepare)
+
+
 if __name__ == "__main__":
     makers = {"sequential": sequential, "activations": activations,
               "more-activations": more_activations, "normalization": normalization,
               "residual": residual, "traced": traced, "grouped": grouped,
               "concat": concat, "product": product, "shuffle": shuffle,
               "channels-last": channels_last, "functional": functional, "vit": vit,
-              "tokens": tokens}
+              "tokens": tokens, "mixer": mixer}
     # Attention by its math, the one kernel of PyTorch's scaled dot-product attention with a
     # double backward (H·v).
     from torch.nn.attention import SDPBackend, sdpa_kernel

@@ -414,6 +414,20 @@ pub enum Op {
         #[serde(default, skip_serializing_if = "is_zero")]
         index: usize,
     },
+    /// Tokens `[T, E]` ↦ `[E, T]`, `x.transpose(1, 2)`: an MLP-Mixer's token mixing, whose
+    /// linear layers then act across the tokens (each of the E features a row of T values)
+    /// before a second transpose puts them back.
+    Transpose,
+    /// A parameter β added to the values, one per channel (repeated over the positions) of
+    /// maps, one per feature (of each token): `x + self.beta`, ResMLP's `Affine` after its
+    /// scale (`torch.addcmul(self.beta, self.alpha, x)`: a scale, then a shift). Its one tensor
+    /// is named as the layer itself, as a scale's is.
+    Shift {
+        /// The tensor's shape as stored, of one value per channel or feature (default `[C, 1,
+        /// 1]` on maps, `[F]` or `[E]` otherwise): timm's β `[1, 1, E]`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shape: Option<Vec<usize>>,
+    },
     /// x ↦ c·x, a product with a number: `x * 0.5`, `x / 2` (DeiT's mean of its two heads'
     /// scores, `(a + b) / 2`).
     Multiply {
@@ -555,7 +569,8 @@ impl<'de> Deserialize<'de> for Layer {
             | Op::Hardswish
             | Op::Identity
             | Op::Tokens
-            | Op::TokenMean,
+            | Op::TokenMean
+            | Op::Transpose,
             Some(key),
         ) = (&op, keys.first())
         {
@@ -756,6 +771,7 @@ impl Op {
                 | Op::Dropout { .. }
                 | Op::Identity
                 | Op::Multiply { .. }
+                | Op::Shift { .. }
                 | Op::Relu
                 | Op::LeakyRelu { .. }
                 | Op::Tanh
@@ -832,6 +848,8 @@ impl Op {
             Op::Multiply { .. } => "multiply",
             Op::Tokens => "tokens",
             Op::TokenMean => "token_mean",
+            Op::Transpose => "transpose",
+            Op::Shift { .. } => "shift",
             Op::ClassToken { .. } => "class_token",
             Op::PositionEmbedding { .. } => "position_embedding",
             Op::Attention { .. } => "attention",
@@ -1098,7 +1116,7 @@ impl Op {
             | Op::Identity
             | Op::Multiply { .. }
             | Op::Dropout { .. } => Ok(input),
-            Op::Scale { shape: Some(shape) }
+            Op::Scale { shape: Some(shape) } | Op::Shift { shape: Some(shape) }
                 if shape.iter().try_fold(1usize, |n, &s| n.checked_mul(s))
                     != Some(input.channels()) =>
             {
@@ -1106,7 +1124,11 @@ impl Op {
                     "`shape` {shape:?} does not hold one value per channel of its input {input}"
                 ))
             }
-            Op::Scale { .. } => Ok(input),
+            Op::Scale { .. } | Op::Shift { .. } => Ok(input),
+            Op::Transpose => {
+                let (t, e) = tokens()?;
+                Ok(Shape::Tokens { t: e, e: t })
+            }
             Op::Tokens => {
                 let (c, h, w) = maps()?;
                 Ok(Shape::Tokens {
@@ -1208,7 +1230,7 @@ impl Op {
                 ..
             } => affine(shape.clone(), bias),
             Op::Prelu { num_parameters, .. } => affine(vec![num_parameters], false),
-            Op::Scale { ref shape } => vec![(
+            Op::Scale { ref shape } | Op::Shift { ref shape } => vec![(
                 "",
                 match (shape, input) {
                     (Some(shape), _) => shape.clone(),
@@ -1268,8 +1290,8 @@ impl Op {
 
     /// The value PyTorch gives every entry of the layer's parameter `suffix` when it builds the
     /// layer, where that is a constant: a norm's γ = 1 and β = 0, PReLU's slopes `init`; a
-    /// scale starts as the identity, 1 (ConvNeXt's start at 1e-6, which its checkpoints hold);
-    /// a class token at 0 (torchvision's) and attention's biases at 0.
+    /// scale starts as the identity, 1 (ConvNeXt's start at 1e-6, which its checkpoints hold),
+    /// a shift at 0; a class token at 0 (torchvision's) and attention's biases at 0.
     fn initial_constant(&self, suffix: &str) -> Option<f64> {
         match self {
             Op::Batchnorm1d { .. }
@@ -1278,7 +1300,7 @@ impl Op {
             | Op::Groupnorm { .. } => Some(if suffix == "weight" { 1.0 } else { 0.0 }),
             Op::Prelu { init, .. } => Some(*init),
             Op::Scale { .. } => Some(1.0),
-            Op::ClassToken { .. } => Some(0.0),
+            Op::Shift { .. } | Op::ClassToken { .. } => Some(0.0),
             Op::Attention { .. } if suffix.ends_with("bias") => Some(0.0),
             _ => None,
         }
@@ -2085,6 +2107,10 @@ mod tests {
             ),
             (spec("[2,2,2]", r#"{"type":"token_mean","dim":1}"#), "unknown field `dim`: layer type `token_mean` takes none"),
             (spec("[4]", r#"{"type":"token_mean"}"#), "layer 0 (token_mean): expected [T, E] tokens, got [4] (flat features)"),
+            (spec("[2,2,2]", r#"{"type":"tokens"},{"type":"transpose","dims":[1,2]},{"type":"flatten"}"#), "unknown field `dims`: layer type `transpose` takes none"),
+            (spec("[2,2,2]", r#"{"type":"transpose"},{"type":"flatten"}"#), "layer 0 (transpose): expected [T, E] tokens, got [2, 2, 2] (feature maps)"),
+            (spec("[2,2,2]", r#"{"type":"shift","name":"b","shape":[4]},{"type":"flatten"}"#), "layer b (shift): `shape` [4] does not hold one value per channel of its input [2, 2, 2]"),
+            (spec("[2,2,2]", r#"{"type":"tokens"},{"type":"transpose"},{"type":"shift","shape":[1,1,2]},{"type":"flatten"}"#), "layer 2 (shift): `shape` [1, 1, 2] does not hold one value per channel of its input [2, 4]"),
             (spec("[2,2,2]", r#"{"type":"tokens"},{"type":"prelu","num_parameters":2},{"type":"flatten"}"#), "reads axis 1 of `[N, T, E]`"),
             (spec("[2,2,2]", r#"{"type":"tokens"},{"type":"maxpool2d","kernel":1},{"type":"flatten"}"#), "expected [C, H, W] feature maps, got [4, 2] (tokens)"),
             (spec("[2,2,2]", r#"{"type":"tokens"},{"type":"channels_last","layers":[]},{"type":"flatten"}"#), "expected [C, H, W] feature maps, got [4, 2] (tokens)"),
@@ -2104,10 +2130,11 @@ mod tests {
         }
     }
 
-    /// A transformer's tensors are named and shaped as `state_dict` holds them: a class token
-    /// and a position embedding named as their layers, `nn.MultiheadAttention`'s and timm's
-    /// projections (timm's output projection with a bias where its input one has none); a
-    /// class token and attention's biases start at 0, as in PyTorch.
+    /// A transformer's tensors are named and shaped as `state_dict` holds them: a class token,
+    /// a position embedding and a shift (of transposed tokens: one per token) named as their
+    /// layers, `nn.MultiheadAttention`'s and timm's projections (timm's output projection with
+    /// a bias where its input one has none); class and register tokens, attention's biases and
+    /// a shift start at 0, as in PyTorch.
     #[test]
     fn transformer_layers_have_pytorchs_tensors_and_initial_values() {
         let arch = spec(
@@ -2118,6 +2145,7 @@ mod tests {
                    {"type":"attention","name":"self_attention","heads":2}]},
                {"type":"attention","name":"attn","heads":1,"bias":false,"out_bias":true,
                 "tensors":"timm"},{"type":"class_token","name":"reg_token","tokens":4},
+               {"type":"transpose"},{"type":"shift","name":"beta"},{"type":"transpose"},
                {"type":"select_token"},{"type":"linear","out":3,"name":"head"}"#,
         )
         .unwrap();
@@ -2134,6 +2162,7 @@ mod tests {
                 "attn.proj.weight[2, 2]",
                 "attn.proj.bias[2]",
                 "reg_token[1, 4, 2]",
+                "beta[9]",
                 "head.weight[3, 2]",
                 "head.bias[3]"
             ]
@@ -2143,7 +2172,9 @@ mod tests {
         assert_eq!(theta[24..30], [0.0; 6]);
         assert_eq!(theta[34..36], [0.0; 2]);
         assert!(theta[36..40].iter().all(|w| *w != 0.0));
-        assert_eq!(theta[52..54], [0.0; 2]);
+        // The output projection's bias, the register tokens and the shift.
+        assert_eq!(theta[52..71], [0.0; 19]);
+        assert!(theta[71..].iter().all(|w| *w != 0.0));
         assert!(!arch.is_piecewise_linear());
     }
 

@@ -744,7 +744,7 @@ fn tiny_sequential(on_maps: &str, on_features: &str) -> ArchSpec {
 /// Each sequential layer kind on its own in a tiny net (`on_maps`, `on_features` of
 /// [`tiny_sequential`]); batch norm on maps in both of their layouts (after a convolution,
 /// channels-last pixels; after average pooling, NCHW maps) and on features.
-const SEQUENTIAL_CASES: [(&str, &str); 66] = [
+const SEQUENTIAL_CASES: [(&str, &str); 68] = [
     (
         r#",{"type":"conv2d","out":3,"kernel":[3,2],"stride":[2,1],"padding":[1,0],"bias":false}"#,
         "",
@@ -1050,6 +1050,27 @@ const SEQUENTIAL_CASES: [(&str, &str); 66] = [
             {"type":"linear","name":"fc","out":3},{"type":"gelu"},
             {"type":"narrow","start":3,"length":25},{"type":"token_mean"}"#,
         "",
+    ),
+    // An MLP-Mixer block: a layer norm, the tokens transposed, an MLP across the 25 tokens,
+    // transposed back, with its shortcut; the mean of the tokens.
+    (
+        r#",{"type":"tokens"},{"type":"residual","name":"mix","layers":[
+                {"type":"layernorm","name":"ln","shape":[2],"eps":0.01},{"type":"transpose"},
+                {"type":"linear","name":"fc1","out":3},{"type":"gelu"},
+                {"type":"linear","name":"fc2","out":25},{"type":"transpose"}]},
+            {"type":"token_mean"}"#,
+        "",
+    ),
+    // Piecewise linear: a shift of maps [C, 1, 1]; ResMLP's affine (a scale and a shift
+    // [1, 1, E]), a linear layer across the tokens, a ReLU and a shift of the transposed tokens'
+    // [T] before transposing them back; a shift of features.
+    (
+        r#",{"type":"shift","name":"b"},{"type":"tokens"},
+            {"type":"scale","name":"alpha","shape":[1,1,2]},
+            {"type":"shift","name":"beta","shape":[1,1,2]},{"type":"transpose"},
+            {"type":"linear","name":"across","out":4},{"type":"relu"},
+            {"type":"shift","name":"c"},{"type":"transpose"}"#,
+        r#",{"type":"shift","name":"f"}"#,
     ),
 ];
 

@@ -258,6 +258,13 @@ fn tokens_on_gpu_match_cpu() {
     agree_on_fixture("tokens-pytorch");
 }
 
+/// Mixers (MLPs across transposed tokens, scales and shifts: timm's `Affine`, a shift of maps)
+/// on the GPU's kernels.
+#[test]
+fn mixers_on_gpu_match_cpu() {
+    agree_on_fixture("mixer-pytorch");
+}
+
 /// timm's average pooling (the mean of the tokens after its register tokens and class token)
 /// and a position embedding stored `[T, E]`, on the GPU's kernels, in blocks of 3 samples.
 #[test]

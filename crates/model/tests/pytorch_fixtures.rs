@@ -50,6 +50,7 @@ const CHANNELS_LAST: &str = "channels-last-pytorch";
 const FUNCTIONAL: &str = "functional-pytorch";
 const VIT: &str = "vit-pytorch";
 const TOKENS: &str = "tokens-pytorch";
+const MIXER: &str = "mixer-pytorch";
 /// Layer norm (over maps, over their last axis, over features, without β, without γ and β) and
 /// group norm (on maps, on features), γ and β away from 1 and 0 (the same script).
 const NORMALIZATION: &str = "normalization-pytorch";
@@ -477,6 +478,31 @@ fn tokens_written_as_a_class_match_pytorch() {
         .iter()
         .any(|t| t.starts_with("attn.in_proj_bias")));
     assert_matches_pytorch(TOKENS, ckpt.meta.arch.clone(), &ckpt, 5);
+}
+
+/// An MLP-Mixer's and a ResMLP's blocks written as classes, timm's ways: MLPs across the tokens
+/// between two transposes, timm's `Affine` (`torch.addcmul(beta, alpha, x)`, a scale and a
+/// shift of `[1, 1, E]`), `alpha * x + beta` of `[E]`, a shift of the patch convolution's maps
+/// `[C, 1, 1]`, layer scales, the mean of the tokens; θ lists the shift after the convolution
+/// it follows (forward's order).
+#[test]
+fn mixers_match_pytorch() {
+    let ckpt = fixture_with_tensors(
+        MIXER,
+        &[
+            "patch.weight[8, 3, 4, 4]",
+            "patch_bias[8, 1, 1]",
+            "mlp_tokens.0.weight[6, 4]",
+            "mlp_channels.2.weight[8, 16]",
+            "affine.alpha[1, 1, 8]",
+            "affine.beta[1, 1, 8]",
+            "linear_tokens.weight[4, 4]",
+            "beta[8]",
+            "head.weight[5, 8]",
+        ],
+    );
+    assert!(tensors(&ckpt.meta.arch)[1].starts_with("patch_bias"));
+    assert_matches_pytorch(MIXER, ckpt.meta.arch.clone(), &ckpt, 5);
 }
 
 /// Layer and group norm against PyTorch's float64 values: each sample's own mean and variance,

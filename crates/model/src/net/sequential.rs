@@ -330,6 +330,7 @@ fn forward<B: Backend>(
         Op::Hardswish => x.elementwise(hardswish),
         Op::Prelu { num_parameters, .. } => prelu(x, p.vector(num_parameters)),
         Op::Scale { .. } => per_channel(x, p.vector(layer.input.channels()), |x, gamma| x * gamma),
+        Op::Shift { .. } => per_channel(x, p.vector(layer.input.channels()), |x, beta| x + beta),
         Op::Identity | Op::Dropout { .. } => x,
         // Times c, not divided by 1/c: burn's `div_scalar` differentiates with its scalar
         // rounded to f32 ([`softplus`]).
@@ -405,6 +406,11 @@ fn forward<B: Backend>(
         Op::TokenMean => {
             let (x, [n, _, t, e]) = x.tokens();
             Values::Flat(x.reshape([n, t, e]).mean_dim(1).reshape([n, e]))
+        }
+        Op::Transpose => {
+            let (x, [n, _, t, e]) = x.tokens();
+            let y = x.reshape([n, t, e]).swap_dims(1, 2).reshape([n * e, t]);
+            Values::Positions(y, [n, 1, e, t])
         }
         Op::SelectToken { index } => {
             let (x, [n, _, t, e]) = x.tokens();
