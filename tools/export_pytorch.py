@@ -492,7 +492,7 @@ def _evaluate(layers, prefix, tensors, x):
         elif kind == "unflatten":
             x = x.unflatten(1, layer["shape"])
         elif kind == "narrow":
-            x = x.narrow(1, layer["start"], layer["length"])
+            x = x.narrow(layer.get("dim", 1), layer["start"], layer["length"])
         elif kind == "channel_shuffle":
             g = layer["groups"]
             x = x.unflatten(1, (g, x.shape[1] // g)).transpose(1, 2).flatten(1, 2)
@@ -1463,9 +1463,6 @@ class _Trace:
         (`residual`), its paths in module order."""
         a, b = self.tensors_in(node)
         shapes = sorted((self.unexpanded(v) for v in (a, b)), key=math.prod)
-        if len(shapes[1]) == 2:
-            raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) multiplies tokens; "
-                              "curvscope multiplies features and maps")
         if not (shapes[0] == shapes[1] or (len(shapes[1]) == 3
                                            and shapes[0] == (shapes[1][0], 1, 1))):
             raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) multiplies values of "
@@ -1546,6 +1543,10 @@ class _Trace:
             start, length = int(found.flatten()[0]) // per_channel, found.shape[1]
             candidates.append(([{"type": "narrow", "start": start, "length": length}],
                                probe.narrow(1, start, length)))
+        if given.dim() == found.dim() == 3 and found.shape[2] < given.shape[2]:  # features
+            start, length = int(found.flatten()[0]), found.shape[2]
+            candidates.append(([{"type": "narrow", "start": start, "length": length, "dim": 2}],
+                               probe.narrow(2, start, length)))
         return self.matching(candidates, found, given, out, where)
 
     @staticmethod
@@ -1559,7 +1560,8 @@ class _Trace:
                           f"{list(out.shape[1:])} in a way curvscope cannot express (it can "
                           "flatten maps, unflatten features, shuffle the channels of maps, take "
                           "a run of them, permute maps channels-last and back, make tokens of "
-                          "maps' positions, take one token, transpose or flatten tokens)")
+                          "maps' positions, take one token or a run of tokens or of their "
+                          "features, transpose or flatten tokens)")
 
     def rerun(self, x, value, node):
         """`node`'s value with `x`'s replaced by `value`: the steps from one to the other run
@@ -2448,9 +2450,25 @@ def mixer_net():
     back, with its shortcut; a layer norm and an MLP of the features with its shortcut); a
     ResMLP block (timm's `Affine`, `torch.addcmul(beta, alpha, x)` of [1, 1, E], then a linear
     layer across the tokens by `transpose(-1, -2)` under a layer scale; DeiT's repository's
-    affine `alpha * x + beta` of [E], then an MLP under a layer scale); a layer norm, the mean
-    of the tokens and a linear head."""
+    affine `alpha * x + beta` of [E], then an MLP under a layer scale); a gMLP block (timm's
+    spatial gating unit: the features split in halves by `x.chunk(2, dim=-1)`, one normalized
+    and mixed across the tokens, their product); a gated MLP (timm's `GluMlp`, halves by
+    `split`, `a * F.silu(b)`); a layer norm, the mean of the tokens and a linear head."""
     return _MixerNet()
+
+
+class _SpatialGatingUnit(nn.Module):
+    """timm's gMLP `SpatialGatingUnit`."""
+
+    def __init__(self, dim, tokens):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim // 2)
+        self.proj = nn.Linear(tokens, tokens)
+
+    def forward(self, x):
+        u, v = x.chunk(2, dim=-1)
+        v = self.proj(self.norm(v).transpose(-1, -2))
+        return u * v.transpose(-1, -2)
 
 
 class _Affine(nn.Module):
@@ -2481,6 +2499,11 @@ class _MixerNet(nn.Module):
         self.beta = nn.Parameter(torch.zeros(8))
         self.mlp = nn.Sequential(nn.Linear(8, 12), nn.GELU(), nn.Linear(12, 8))
         self.ls2 = nn.Parameter(torch.ones(8))
+        self.norm3 = nn.LayerNorm(8)
+        self.gmlp = nn.Sequential(nn.Linear(8, 12), nn.GELU(), _SpatialGatingUnit(12, 4),
+                                  nn.Linear(6, 8))
+        self.glu_in = nn.Linear(8, 10)
+        self.glu_out = nn.Linear(5, 8)
         self.norm = nn.LayerNorm(8)
         self.head = nn.Linear(8, 5)
 
@@ -2491,6 +2514,9 @@ class _MixerNet(nn.Module):
         y = self.linear_tokens(self.affine(x).transpose(-1, -2)).transpose(-1, -2)
         x = x + self.ls1 * y
         x = x + self.ls2 * self.mlp(self.alpha * x + self.beta)
+        x = x + self.gmlp(self.norm3(x))
+        a, b = self.glu_in(x).split(5, dim=-1)
+        x = x + self.glu_out(a * F.silu(b))
         return self.head(self.norm(x).mean(dim=1))
 
 
@@ -2997,8 +3023,9 @@ def _traced_self_check():
     mixer = architecture(mixer_net(), (3, 8, 8))["layers"]
     assert [(layer.get("name"), layer["type"]) for layer in mixer] == [
         ("patch", "conv2d"), ("patch_bias", "shift"), (None, "tokens"), (None, "residual"),
-        (None, "residual"), (None, "residual"), (None, "residual"), ("norm", "layernorm"),
-        (None, "token_mean"), ("head", "linear")], mixer
+        (None, "residual"), (None, "residual"), (None, "residual"), (None, "residual"),
+        (None, "residual"), ("norm", "layernorm"), (None, "token_mean"), ("head", "linear")], \
+        mixer
     assert [(layer.get("name"), layer["type"]) for layer in mixer[3]["layers"]] == [
         ("norm1", "layernorm"), (None, "transpose"), ("mlp_tokens", "group"),
         (None, "transpose")], mixer[3]
@@ -3010,6 +3037,15 @@ def _traced_self_check():
         ("ls1", "scale")], mixer[5]
     assert [(layer.get("name"), layer["type"]) for layer in mixer[6]["layers"]] == [
         ("alpha", "scale"), ("beta", "shift"), ("mlp", "group"), ("ls2", "scale")], mixer[6]
+    # gMLP's and GluMlp's halves of the tokens' features, multiplied.
+    def halves(start, length):
+        return {"type": "narrow", "start": start, "length": length, "dim": 2}
+
+    [gate] = mixer[7]["layers"][1]["layers"][2]["layers"]
+    assert gate["type"] == "product" and gate["branches"][1] == [halves(0, 6)] \
+        and gate["branches"][0][0] == halves(6, 6), gate
+    assert mixer[8]["layers"][1]["branches"] == [[halves(0, 5)], [halves(5, 5), {
+        "type": "silu"}]], mixer[8]
     # timm's average pooling: the mean of the tokens after the class token.
     pooled = Forward(lambda m, x: m.fc(torch.cat([m.cls.expand(x.shape[0], -1, -1), x.flatten(
         2).transpose(1, 2)], 1)[:, 1:].mean(dim=1)), cls=nn.Parameter(torch.zeros(1, 1, 2)),
@@ -3069,8 +3105,10 @@ def _traced_self_check():
          "[C, H, W] or features [F]", (4, 6)),
         (Forward(lambda m, x: m.fc(torch.cat([m.a(t := to_tokens(x)), t], 1).flatten(1)),
                  a=linear(), fc=nn.Linear(8, 2)), "concatenates tokens", (2, 1, 2)),
-        (Forward(lambda m, x: m.fc((m.a(t := to_tokens(x)) * t).flatten(1)),
-                 a=linear(), fc=nn.Linear(4, 2)), "multiplies tokens", (2, 1, 2)),
+        (Forward(lambda m, x: m.fc((m.a(t := to_tokens(x)) * t[:, :1]).flatten(1)),
+                 a=linear(), fc=nn.Linear(4, 2)),
+         "multiplies values of shapes [1, 2] and [2, 2]; curvscope multiplies equal shapes",
+         (2, 1, 2)),
         (Forward(lambda m, x: m.fc(m.bn(to_tokens(x)).flatten(1)), bn=nn.BatchNorm1d(2),
                  fc=nn.Linear(4, 2)), "runs batchnorm1d on tokens [2, 2]", (2, 1, 2)),
         (Forward(lambda m, x: m.fc(m.attn(m.a(t := to_tokens(x)), t, t)[0].flatten(1)),

@@ -61,9 +61,10 @@ shuffle, channels-last, vit and tokens need torchvision).
   stored [T, E], attention without biases scaled by a layer scale, a layer norm over [T, E],
   the tokens flattened), drawn as vit-pytorch and the layer scale from U(0.5, 1.5), 16 standard
   normal float32 images [3, 8, 8] with labels in 0..5; in curvscope's parameter order.
-- mixer-pytorch: mixer_net (an MLP-Mixer block and a ResMLP block, timm's ways: tokens
-  transposed for MLPs across them, timm's `Affine` by `torch.addcmul`, an affine written
-  `alpha * x + beta`, layer scales, a shift of the patch convolution's maps), every layer norm's
+- mixer-pytorch: mixer_net (MLP-Mixer, ResMLP and gMLP blocks and a gated MLP, timm's ways:
+  tokens transposed for MLPs across them, timm's `Affine` by `torch.addcmul`, an affine written
+  `alpha * x + beta`, layer scales, a shift of the patch convolution's maps, tokens' features
+  split in halves and multiplied), every layer norm's
   γ, β, every scale and shift drawn away from their initial values, 16 standard normal float32
   images [3, 8, 8] with labels in 0..5; in curvscope's parameter order.
 """

@@ -1,13 +1,17 @@
-"""timm's MLP-Mixers and ResMLPs through the exporter: each net with `num_classes=10` (32×32
-images, `mixer_s32_224` at 64×64: one token at 32×32), its layer norms' γ, β, ResMLP's affine
-α, β and layer scales and the head drawn away from their initial values, exported in float64
-with three random images; D, PyTorch's float64 loss beside `curvscope info`'s."""
+"""timm's MLP-Mixers, ResMLPs, gMLPs and gMixers through the exporter: each net with
+`num_classes=10` (32×32 images, `mixer_s32_224` at 64×64: one token at 32×32), its layer norms'
+γ, β, ResMLP's affine α, β and layer scales, gMLP's gate projection and the head drawn away from
+their initial values, exported in float64 with three random images; D, PyTorch's float64 loss
+beside `curvscope info`'s."""
 import subprocess, sys, warnings
 import numpy as np, torch, timm
 sys.path.insert(0, "/work/main/tools")
 from export_pytorch import export, Unsupported
 warnings.simplefilter("ignore")
-for name, size in [("mixer_s16_224", 32), ("mixer_s32_224", 64), ("mixer_b16_224", 32), ("resmlp_12_224", 32), ("resmlp_24_224", 32), ("gmixer_12_224", 32)]:
+NETS = [("gmlp_ti16_224", 32), ("gmlp_s16_224", 32), ("mixer_s16_224", 32), ("mixer_s32_224", 64),
+        ("mixer_b16_224", 32), ("resmlp_12_224", 32), ("resmlp_24_224", 32),
+        ("gmixer_12_224", 32), ("gmixer_24_224", 32)]
+for name, size in NETS:
     torch.manual_seed(0)
     model = timm.create_model(name, num_classes=10, img_size=size)
     with torch.no_grad():
@@ -17,6 +21,7 @@ for name, size in [("mixer_s16_224", 32), ("mixer_s32_224", 64), ("mixer_b16_224
         for n, p in model.named_parameters():
             if n.endswith(("alpha", "beta", "ls1", "ls2")): p.normal_(0.5, 0.5)
             if n.startswith("head"): p.normal_(0.0, 0.05)
+            if "gate.proj" in n: p.normal_(1.0 if n.endswith("bias") else 0.0, 0.3)
     model.eval()
     out = f"/tmp/mix45/{name}-{size}"
     try:

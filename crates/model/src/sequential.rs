@@ -103,10 +103,10 @@ fn is_no(value: &bool) -> bool {
 fn is_zero(value: &usize) -> bool {
     *value == 0
 }
-fn one_token() -> usize {
+fn one_usize() -> usize {
     1
 }
-fn is_one_token(value: &usize) -> bool {
+fn is_one_usize(value: &usize) -> bool {
     *value == 1
 }
 fn norm_eps() -> f64 {
@@ -330,15 +330,19 @@ pub enum Op {
         /// Zero channels after the input's.
         after: usize,
     },
-    /// `torch.narrow(x, 1, start, length)`: channels `start..start + length` of maps (features
-    /// of flat values), one part of `x.chunk(k, 1)` or `x.split(s, 1)` (ShuffleNetV2's halves,
-    /// a gated linear unit's); of tokens `[T, E]`, tokens `start..start + length` (axis 1 of
-    /// PyTorch's `[N, T, E]`: timm's `x[:, 1:]`, the tokens after the class token).
+    /// `torch.narrow(x, dim, start, length)`: channels `start..start + length` of maps
+    /// (features of flat values), one part of `x.chunk(k, 1)` or `x.split(s, 1)` (ShuffleNetV2's
+    /// halves, a gated linear unit's); of tokens `[T, E]`, tokens `start..start + length` (axis
+    /// 1 of PyTorch's `[N, T, E]`: timm's `x[:, 1:]`, the tokens after the class token) or, with
+    /// `dim` 2, features of each token (gMLP's halves, `x.chunk(2, dim=-1)`).
     Narrow {
-        /// The first channel (token) kept.
+        /// The first channel (token, feature) kept.
         start: usize,
         /// How many are kept.
         length: usize,
+        /// The axis of PyTorch's values (default 1; 2 only of tokens).
+        #[serde(default = "one_usize", skip_serializing_if = "is_one_usize")]
+        dim: usize,
     },
     /// `nn.ChannelShuffle(groups)`: the channels of maps, `groups` runs of C/groups, interleaved
     /// (`x.view(n, g, C/g, h, w).transpose(1, 2)` flattened back, as ShuffleNet writes it):
@@ -369,7 +373,7 @@ pub enum Op {
     /// `class_token`), as a scale's is.
     ClassToken {
         /// k, how many tokens (default 1).
-        #[serde(default = "one_token", skip_serializing_if = "is_one_token")]
+        #[serde(default = "one_usize", skip_serializing_if = "is_one_usize")]
         tokens: usize,
         /// The tensor's shape as stored, of k·E values (default `[1, k, E]`, as torchvision's
         /// and timm's).
@@ -984,11 +988,18 @@ impl Op {
                     w: *w,
                 })
             }
-            Op::Narrow { start, length } => {
+            Op::Narrow { start, length, dim } => {
                 positive("length", &[*length])?;
-                let (what, along) = match input {
-                    Shape::Tokens { t, .. } => ("tokens", t),
-                    _ => ("channels", input.channels()),
+                let (what, along) = match (input, dim) {
+                    (Shape::Tokens { t, .. }, 1) => ("tokens", t),
+                    (Shape::Tokens { e, .. }, 2) => ("features", e),
+                    (_, 1) => ("channels", input.channels()),
+                    _ => {
+                        return Err(format!(
+                            "`dim` is {dim}; a narrow takes axis 1 of its input {input} (axis 2 \
+                             too of tokens [T, E], their features)"
+                        ))
+                    }
                 };
                 if start.checked_add(*length).is_none_or(|end| end > along) {
                     return Err(format!(
@@ -997,6 +1008,7 @@ impl Op {
                 }
                 Ok(match input {
                     Shape::Maps { h, w, .. } => Shape::Maps { c: *length, h, w },
+                    Shape::Tokens { t, .. } if *dim == 2 => Shape::Tokens { t, e: *length },
                     Shape::Tokens { e, .. } => Shape::Tokens { t: *length, e },
                     Shape::Flat(_) => Shape::Flat(*length),
                 })
@@ -1582,9 +1594,6 @@ fn joined(outputs: &[Shape]) -> Option<Shape> {
 /// others are `[C, 1, 1]` of their channels, repeated over the positions.
 fn multiplied(outputs: &[Shape]) -> Option<Shape> {
     let full = *outputs.iter().max_by_key(|s| s.len())?;
-    if let Shape::Tokens { .. } = full {
-        return None;
-    }
     outputs
         .iter()
         .all(|s| match (*s, full) {
@@ -1687,8 +1696,8 @@ fn flatten_groups(
                             ),
                             false => (
                                 "a product multiplies",
-                                "multiplied element-wise, they must be flat or maps of one \
-                                 shape, or maps and [C, 1, 1] of their channels",
+                                "multiplied element-wise, they must be of one shape, or maps and \
+                                 [C, 1, 1] of their channels",
                             ),
                         };
                         if branches.len() < 2 {
@@ -1945,7 +1954,7 @@ mod tests {
             // A scale of other channels, of more than one position, or of flat features.
             (
                 spec("[2,5,5]", r#"{"type":"product","branches":[[{"type":"adaptive_avgpool2d","output":1},{"type":"conv2d","out":3,"kernel":1}],[]]},{"type":"flatten"}"#),
-                "layer 0 (product): its branches output [3, 1, 1], [2, 5, 5]; multiplied element-wise, they must be flat or maps of one shape, or maps and [C, 1, 1] of their channels",
+                "layer 0 (product): its branches output [3, 1, 1], [2, 5, 5]; multiplied element-wise, they must be of one shape, or maps and [C, 1, 1] of their channels",
             ),
             (
                 spec("[2,5,5]", r#"{"type":"product","branches":[[],[{"type":"adaptive_avgpool2d","output":[1,5]}]]},{"type":"flatten"}"#),
@@ -2118,7 +2127,10 @@ mod tests {
                 spec("[2,2,2]", r#"{"type":"tokens"},{"type":"concat","branches":[[],[]]},{"type":"flatten"}"#),
                 "layer 1 (concat): its branches output [4, 2], [4, 2]; joined along the channels",
             ),
-            (spec("[2,2,2]", r#"{"type":"tokens"},{"type":"product","branches":[[],[]]},{"type":"flatten"}"#), "its branches output [4, 2], [4, 2]; multiplied"),
+            (spec("[2,2,2]", r#"{"type":"tokens"},{"type":"product","branches":[[],[{"type":"narrow","start":1,"length":1,"dim":2}]]},{"type":"flatten"}"#), "its branches output [4, 2], [4, 1]; multiplied"),
+            (spec("[2,2,2]", r#"{"type":"tokens"},{"type":"narrow","start":1,"length":2,"dim":2},{"type":"flatten"}"#), "layer 1 (narrow): features 1..1 + 2 run past its input's 2"),
+            (spec("[2,2,2]", r#"{"type":"tokens"},{"type":"narrow","start":0,"length":1,"dim":3},{"type":"flatten"}"#), "layer 1 (narrow): `dim` is 3; a narrow takes axis 1 of its input [4, 2] (axis 2 too of tokens [T, E], their features)"),
+            (spec("[2,2,2]", r#"{"type":"narrow","start":0,"length":1,"dim":2},{"type":"flatten"}"#), "layer 0 (narrow): `dim` is 2; a narrow takes axis 1 of its input [2, 2, 2]"),
             (
                 spec("[2,2,2]", r#"{"type":"tokens"},{"type":"linear","out":2}"#),
                 "the last layer (1) outputs [4, 2] tokens; a classifier ends in flat class scores (add a flatten or a select_token)",

@@ -744,7 +744,7 @@ fn tiny_sequential(on_maps: &str, on_features: &str) -> ArchSpec {
 /// Each sequential layer kind on its own in a tiny net (`on_maps`, `on_features` of
 /// [`tiny_sequential`]); batch norm on maps in both of their layouts (after a convolution,
 /// channels-last pixels; after average pooling, NCHW maps) and on features.
-const SEQUENTIAL_CASES: [(&str, &str); 68] = [
+const SEQUENTIAL_CASES: [(&str, &str); 70] = [
     (
         r#",{"type":"conv2d","out":3,"kernel":[3,2],"stride":[2,1],"padding":[1,0],"bias":false}"#,
         "",
@@ -1071,6 +1071,25 @@ const SEQUENTIAL_CASES: [(&str, &str); 68] = [
             {"type":"linear","name":"across","out":4},{"type":"relu"},
             {"type":"shift","name":"c"},{"type":"transpose"}"#,
         r#",{"type":"shift","name":"f"}"#,
+    ),
+    // gMLP's spatial gating unit: the tokens' features in halves, one normalized, mixed across
+    // the tokens and multiplied by the other.
+    (
+        r#",{"type":"tokens"},{"type":"linear","name":"fc","out":4},{"type":"product","branches":[
+                [{"type":"narrow","start":0,"length":2,"dim":2}],
+                [{"type":"narrow","start":2,"length":2,"dim":2},
+                 {"type":"layernorm","name":"ln","shape":[2]},{"type":"transpose"},
+                 {"type":"linear","name":"proj","out":25},{"type":"transpose"}]]},
+            {"type":"token_mean"}"#,
+        "",
+    ),
+    // Piecewise linear but for the product: a gated unit of ReLU on tokens.
+    (
+        r#",{"type":"tokens"},{"type":"linear","name":"fc","out":6},{"type":"product","branches":[
+                [{"type":"narrow","start":1,"length":3,"dim":2},{"type":"relu"}],
+                [{"type":"narrow","start":3,"length":3,"dim":2}]]},
+            {"type":"select_token","index":7}"#,
+        "",
     ),
 ];
 

@@ -258,8 +258,8 @@ fn tokens_on_gpu_match_cpu() {
     agree_on_fixture("tokens-pytorch");
 }
 
-/// Mixers (MLPs across transposed tokens, scales and shifts: timm's `Affine`, a shift of maps)
-/// on the GPU's kernels.
+/// Mixers (MLPs across transposed tokens, scales and shifts: timm's `Affine`, a shift of maps;
+/// gated units: halves of the tokens' features multiplied) on the GPU's kernels.
 #[test]
 fn mixers_on_gpu_match_cpu() {
     agree_on_fixture("mixer-pytorch");

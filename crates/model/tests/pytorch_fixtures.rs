@@ -480,11 +480,12 @@ fn tokens_written_as_a_class_match_pytorch() {
     assert_matches_pytorch(TOKENS, ckpt.meta.arch.clone(), &ckpt, 5);
 }
 
-/// An MLP-Mixer's and a ResMLP's blocks written as classes, timm's ways: MLPs across the tokens
-/// between two transposes, timm's `Affine` (`torch.addcmul(beta, alpha, x)`, a scale and a
-/// shift of `[1, 1, E]`), `alpha * x + beta` of `[E]`, a shift of the patch convolution's maps
-/// `[C, 1, 1]`, layer scales, the mean of the tokens; θ lists the shift after the convolution
-/// it follows (forward's order).
+/// MLP-Mixer, ResMLP and gMLP blocks and a gated MLP written as classes, timm's ways: MLPs
+/// across the tokens between two transposes, timm's `Affine` (`torch.addcmul(beta, alpha, x)`, a
+/// scale and a shift of `[1, 1, E]`), `alpha * x + beta` of `[E]`, a shift of the patch
+/// convolution's maps `[C, 1, 1]`, layer scales, the tokens' features split in halves and
+/// multiplied (gMLP's spatial gating unit, `GluMlp`), the mean of the tokens; θ lists the shift
+/// after the convolution it follows (forward's order).
 #[test]
 fn mixers_match_pytorch() {
     let ckpt = fixture_with_tensors(
@@ -498,6 +499,9 @@ fn mixers_match_pytorch() {
             "affine.beta[1, 1, 8]",
             "linear_tokens.weight[4, 4]",
             "beta[8]",
+            "gmlp.2.norm.weight[6]",
+            "gmlp.2.proj.weight[4, 4]",
+            "glu_out.weight[8, 5]",
             "head.weight[5, 8]",
         ],
     );

@@ -311,7 +311,7 @@ fn forward<B: Backend>(
             Values::Maps(x.reshape([n, c, h, w]))
         }
         Op::PadChannels { before, after } => pad_channels(x, before, after),
-        Op::Narrow { start, length } => narrow(x, start, length),
+        Op::Narrow { start, length, dim } => narrow(x, start, length, dim),
         Op::ChannelShuffle { groups } => channel_shuffle(x, groups),
         Op::Relu => x.elementwise(relu),
         Op::LeakyRelu { negative_slope } => {
@@ -479,17 +479,21 @@ fn pad_channels<B: Backend>(x: Values<B>, before: usize, after: usize) -> Values
     Values::Pixels(Tensor::cat(parts, 1), [n, h, w, c + before + after])
 }
 
-/// Channels `start..start + length` of maps (features of flat values; tokens of tokens), in the
-/// layout they are in: a slice, whose backward pads with zeros, both linear, so exact to any
+/// Channels `start..start + length` of maps (features of flat values; tokens or, `dim` 2,
+/// features of tokens), in the layout they are in: a slice, whose backward pads with zeros, both linear, so exact to any
 /// order.
-fn narrow<B: Backend>(x: Values<B>, start: usize, length: usize) -> Values<B> {
+fn narrow<B: Backend>(x: Values<B>, start: usize, length: usize, dim: usize) -> Values<B> {
     match x {
         Values::Flat(x) => Values::Flat(x.narrow(1, start, length)),
         Values::Maps(x) => Values::Maps(x.narrow(1, start, length)),
         Values::Pixels(x, [n, h, w, _]) => {
             Values::Pixels(x.narrow(1, start, length), [n, h, w, length])
         }
-        // Tokens (channels_last refuses a narrow of a position's channels).
+        // Tokens (channels_last refuses a narrow of a position's channels): their features, or
+        // a run of them.
+        Values::Positions(x, [n, _, t, _]) if dim == 2 => {
+            Values::Positions(x.narrow(1, start, length), [n, 1, t, length])
+        }
         Values::Positions(x, [n, _, t, e]) => {
             let x = x.reshape([n, t, e]).narrow(1, start, length);
             Values::Positions(x.reshape([n * length, e]), [n, 1, length, e])
@@ -535,13 +539,15 @@ fn sum<B: Backend>(a: Values<B>, b: Values<B>) -> Values<B> {
     }
 }
 
-/// The element-wise product of two values, one of `[C, 1, 1]` maps repeated over the other's
-/// positions ([`broadcast_rows`]), in channels-last pixels (the layout of a squeeze-and-excitation
+/// The element-wise product of two values (of one shape: features, tokens), one of `[C, 1, 1]`
+/// maps repeated over the other's positions ([`broadcast_rows`]), in channels-last pixels (the layout of a squeeze-and-excitation
 /// block's depthwise convolution and 1×1 convolutions, which a next convolution reads). Each
 /// factor's derivative is the other: exact to any order.
 fn product<B: Backend>(a: Values<B>, b: Values<B>) -> Values<B> {
-    if let Values::Flat(a) = a {
-        return Values::Flat(a * b.flat());
+    match a {
+        Values::Flat(a) => return Values::Flat(a * b.flat()),
+        Values::Positions(a, dims) => return Values::Positions(a * b.tokens().0, dims),
+        _ => {}
     }
     let (a, b) = (a.pixels(), b.pixels());
     let positions = |[_, h, w, _]: [usize; 4]| h * w;
