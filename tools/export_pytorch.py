@@ -9,7 +9,8 @@
 The model is built of Conv2d, Linear, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, ReLU,
 LeakyReLU, Tanh, Sigmoid, GELU, SiLU, ELU, Softplus, Mish, Hardtanh, ReLU6, Hardsigmoid,
 Hardswish, PReLU, GLU, Identity, Unflatten, ChannelShuffle, Dropout (also 1d, 2d and
-AlphaDropout: the identity in eval mode), BatchNorm1d, BatchNorm2d, LayerNorm and GroupNorm,
+AlphaDropout: the identity in eval mode), BatchNorm1d, BatchNorm2d, LayerNorm, RMSNorm and
+GroupNorm,
 and residual sums: an nn.Sequential (nested groups, torchvision's ResNet BasicBlock and
 Bottleneck, and `Residual` below allowed) is read module by module; any other model is read
 from its forward by torch.fx (`_traced_layers`: the same modules, their functional forms,
@@ -182,6 +183,8 @@ def _layer(name, module, seen, given=None):
         return {"type": "layernorm", "shape": [int(s) for s in module.normalized_shape],
                 "eps": module.eps, "affine": module.elementwise_affine,
                 "bias": module.elementwise_affine and module.bias is not None}
+    if _is(module, nn.RMSNorm):
+        return _rms_norm(module.normalized_shape, module.eps, module.elementwise_affine)
     if _is(module, nn.GroupNorm):
         return {"type": "groupnorm", "groups": module.num_groups, "eps": module.eps,
                 "affine": module.affine}
@@ -226,8 +229,17 @@ def _layer(name, module, seen, given=None):
         "Flatten, ReLU, LeakyReLU, Tanh, Sigmoid, GELU, SiLU, ELU, Softplus, Mish, Hardtanh, "
         "ReLU6, Hardsigmoid, Hardswish, PReLU, GLU, Identity, Unflatten, ChannelShuffle, "
         "Dropout, Dropout1d, Dropout2d, AlphaDropout, BatchNorm1d, BatchNorm2d, LayerNorm, "
-        "GroupNorm, MultiheadAttention)"
+        "RMSNorm, GroupNorm, MultiheadAttention)"
     )
+
+
+def _rms_norm(shape, eps, affine):
+    """The rmsnorm layer of `nn.RMSNorm(shape, eps, affine)` or `F.rms_norm`; eps None (PyTorch's
+    default, the machine epsilon of the values' precision) left out, as curvscope reads it."""
+    layer = {"type": "rmsnorm", "shape": [int(s) for s in shape]}
+    if eps is not None:
+        layer["eps"] = float(eps)
+    return {**layer, "affine": bool(affine)}
 
 
 def _child(prefix, child, module, seen):
@@ -483,6 +495,9 @@ def _evaluate(layers, prefix, tensors, x):
             x = F.layer_norm(x, layer["shape"], t("weight") if affine else None,
                              t("bias") if affine and layer.get("bias", True) else None,
                              layer.get("eps", 1e-5))
+        elif kind == "rmsnorm":
+            x = F.rms_norm(x, layer["shape"], t("weight") if layer.get("affine", True) else None,
+                           layer.get("eps"))
         elif kind == "groupnorm":
             affine = layer.get("affine", True)
             x = F.group_norm(x, layer["groups"], t("weight") if affine else None,
@@ -717,6 +732,7 @@ _FUNCTIONS = {
     "pad": {"pad": None, "mode": "constant", "value": None},
     "channel_shuffle": {"groups": None},
     "layer_norm": {"normalized_shape": None, "weight": None, "bias": None, "eps": 1e-5},
+    "rms_norm": {"normalized_shape": None, "weight": None, "eps": None},
     "batch_norm": {"running_mean": None, "running_var": None, "weight": None, "bias": None,
                    "training": False, "momentum": 0.1, "eps": 1e-5},
     "linear": {"weight": None, "bias": None},
@@ -727,11 +743,13 @@ _FUNCTIONS = {
 }
 # Functional forms of layers that read as a module's layer when given that module's own tensors
 # (`_Trace.own_tensors`), and those tensors, in the order the call takes them.
-_OWN_FORMS = {"layer_norm": ("weight", "bias"), "linear": ("weight", "bias"),
+_OWN_FORMS = {"layer_norm": ("weight", "bias"), "rms_norm": ("weight",),
+              "linear": ("weight", "bias"),
               "batch_norm": ("running_mean", "running_var", "weight", "bias"),
               "group_norm": ("weight", "bias")}
 _OWN_FORMS_READ = {
     "layer_norm": "parameters weight and bias (or none)",
+    "rms_norm": "parameter weight (or none)",
     "linear": "parameters weight [out, in] and bias [out] (or none), as they are",
     "batch_norm": "running statistics (buffers) and parameters γ and β, in eval mode",
     "group_norm": "parameters weight and bias (or neither)"}
@@ -1337,6 +1355,8 @@ class _Trace:
                 layer = {"type": "layernorm", "shape": [int(s) for s in args["normalized_shape"]],
                          "eps": float(args["eps"]), "affine": True,
                          "bias": args["bias"] is not None}
+            elif name == "rms_norm":
+                layer = _rms_norm(args["normalized_shape"], args["eps"], True)
             elif name == "linear":
                 layer = {"type": "linear", "out": int(args["weight"].shape[0]),
                          "bias": args["bias"] is not None}
@@ -1402,28 +1422,29 @@ class _Trace:
         """Refuses `layers` on channels-last values `[N, H, W, C]` unless each maps every
         position's channels on their own as curvscope's `channels_last` block runs them: linear
         layers, layer norms over [C], scales, a PReLU of one slope, dropout and activations; on
-        tokens `[N, T, E]`, those, layer norms over [T, E] and the transformer's own layers."""
+        tokens `[N, T, E]`, those, layer (RMS) norms over [T, E] and the transformer's own
+        layers."""
         value = self.values[x]
         if value.dim() == 3:
             t, e = value.shape[1:]
             own, norms, where = ("attention", "class_token", "position_embedding", "token_mean",
                                  "flatten", "multiply", "transpose"), ([e], [t, e]), \
                 f"tokens {[t, e]}"
-            allowed = ("linear layers, layer norms over [E] or [T, E], scales, shifts, a PReLU of "
-                       "one slope, dropout, activations, self-attention, a class token, a "
-                       "position embedding and a transpose")
+            allowed = ("linear layers, layer and RMS norms over [E] or [T, E], scales, shifts, a "
+                       "PReLU of one slope, dropout, activations, self-attention, a class token, "
+                       "a position embedding and a transpose")
         elif self.is_channels_last(x):
             own, norms = ("multiply",), ([value.shape[-1]],)
             where = f"channels-last values {list(value.shape[1:])} (after a permute)"
-            allowed = ("layers of each position's channels only: linear, layer norm over [C], a "
-                       "scale, a shift, a PReLU of one slope, dropout and activations")
+            allowed = ("layers of each position's channels only: linear, layer and RMS norm over "
+                       "[C], a scale, a shift, a PReLU of one slope, dropout and activations")
         else:
             return
         for layer in layers:
             kind = layer["type"]
             if not (kind in ("linear", "scale", "shift", "dropout", "identity", *own,
                              *_ACTIVATIONS)
-                    or (kind == "layernorm" and layer["shape"] in norms)
+                    or (kind in ("layernorm", "rmsnorm") and layer["shape"] in norms)
                     or (kind == "prelu" and layer["num_parameters"] == 1)):
                 raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) runs {kind} on "
                                   f"{where}; there curvscope runs {allowed}")
@@ -1749,13 +1770,15 @@ def _function_layers(where, name, args, given):
     if name == "layer_norm" and args["weight"] is None and args["bias"] is None:
         return [{"type": "layernorm", "shape": [int(s) for s in args["normalized_shape"]],
                  "eps": float(args["eps"]), "affine": False, "bias": False}]
+    if name == "rms_norm" and args["weight"] is None:
+        return [_rms_norm(args["normalized_shape"], args["eps"], False)]
     if name == "group_norm" and args["weight"] is None and args["bias"] is None:
         return [{"type": "groupnorm", "groups": int(args["num_groups"]),
                  "eps": float(args["eps"]), "affine": False}]
     if name in _OWN_FORMS:  # with a module's own tensors: `_Trace.parameter_step`
         check(False, "only with the tensors of the module whose forward calls it (a subclass of "
-              f"a torch.nn module calling F.{name} with its own), or a layer or group norm with "
-              "none, is expressible")
+              f"a torch.nn module calling F.{name} with its own), or a layer, RMS or group norm "
+              "with none, is expressible")
     if name == "stochastic_depth":
         check(not args["training"], "training=True drops at random even in eval mode")
         return []
@@ -2444,7 +2467,7 @@ class _TokensNet(nn.Module):
 
 
 def mixer_net():
-    """An MLP-Mixer's and a ResMLP's blocks written as classes (on [3, 8, 8] images), timm's
+    """MLP-Mixer, ResMLP and gMLP blocks written as classes (on [3, 8, 8] images), timm's
     ways: patches of 4×4 by a convolution without bias plus a shift [C, 1, 1], 4 tokens of 8; a
     mixer block (a layer norm, the tokens transposed, a GELU MLP across the 4 tokens, transposed
     back, with its shortcut; a layer norm and an MLP of the features with its shortcut); a
@@ -2453,8 +2476,23 @@ def mixer_net():
     affine `alpha * x + beta` of [E], then an MLP under a layer scale); a gMLP block (timm's
     spatial gating unit: the features split in halves by `x.chunk(2, dim=-1)`, one normalized
     and mixed across the tokens, their product); a gated MLP (timm's `GluMlp`, halves by
-    `split`, `a * F.silu(b)`); a layer norm, the mean of the tokens and a linear head."""
+    `split`, `a * F.silu(b)`); the mean of the tokens and a linear head. RMS norms: of the
+    patches' maps over [H, W] (`nn.RMSNorm`, ε PyTorch's default), before the gMLP block (ε
+    1e-6), of the gated MLP's input (`F.rms_norm` without γ) and last (timm's `RmsNorm`,
+    `F.rms_norm` of its own γ)."""
     return _MixerNet()
+
+
+class _RmsNorm(nn.Module):
+    """timm's `RmsNorm`."""
+
+    def __init__(self, dim, eps=1e-6):
+        super().__init__()
+        self.normalized_shape, self.eps = (dim,), eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x):
+        return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
 
 
 class _SpatialGatingUnit(nn.Module):
@@ -2488,6 +2526,7 @@ class _MixerNet(nn.Module):
         super().__init__()
         self.patch = nn.Conv2d(3, 8, 4, stride=4, bias=False)
         self.patch_bias = nn.Parameter(torch.zeros(8, 1, 1))
+        self.stem_norm = nn.RMSNorm([2, 2])
         self.norm1 = nn.LayerNorm(8)
         self.mlp_tokens = nn.Sequential(nn.Linear(4, 6), nn.GELU(), nn.Linear(6, 4))
         self.norm2 = nn.LayerNorm(8)
@@ -2499,23 +2538,23 @@ class _MixerNet(nn.Module):
         self.beta = nn.Parameter(torch.zeros(8))
         self.mlp = nn.Sequential(nn.Linear(8, 12), nn.GELU(), nn.Linear(12, 8))
         self.ls2 = nn.Parameter(torch.ones(8))
-        self.norm3 = nn.LayerNorm(8)
+        self.norm3 = nn.RMSNorm(8, eps=1e-6)
         self.gmlp = nn.Sequential(nn.Linear(8, 12), nn.GELU(), _SpatialGatingUnit(12, 4),
                                   nn.Linear(6, 8))
         self.glu_in = nn.Linear(8, 10)
         self.glu_out = nn.Linear(5, 8)
-        self.norm = nn.LayerNorm(8)
+        self.norm = _RmsNorm(8)
         self.head = nn.Linear(8, 5)
 
     def forward(self, x):
-        x = (self.patch(x) + self.patch_bias).flatten(2).transpose(1, 2)
+        x = self.stem_norm(self.patch(x) + self.patch_bias).flatten(2).transpose(1, 2)
         x = x + self.mlp_tokens(self.norm1(x).transpose(1, 2)).transpose(1, 2)
         x = x + self.mlp_channels(self.norm2(x))
         y = self.linear_tokens(self.affine(x).transpose(-1, -2)).transpose(-1, -2)
         x = x + self.ls1 * y
         x = x + self.ls2 * self.mlp(self.alpha * x + self.beta)
         x = x + self.gmlp(self.norm3(x))
-        a, b = self.glu_in(x).split(5, dim=-1)
+        a, b = self.glu_in(F.rms_norm(x, (8,))).split(5, dim=-1)
         x = x + self.glu_out(a * F.silu(b))
         return self.head(self.norm(x).mean(dim=1))
 
@@ -3022,30 +3061,34 @@ def _traced_self_check():
     # + beta` as a scale and a shift each, a shift of maps.
     mixer = architecture(mixer_net(), (3, 8, 8))["layers"]
     assert [(layer.get("name"), layer["type"]) for layer in mixer] == [
-        ("patch", "conv2d"), ("patch_bias", "shift"), (None, "tokens"), (None, "residual"),
+        ("patch", "conv2d"), ("patch_bias", "shift"), ("stem_norm", "rmsnorm"), (None, "tokens"),
         (None, "residual"), (None, "residual"), (None, "residual"), (None, "residual"),
-        (None, "residual"), ("norm", "layernorm"), (None, "token_mean"), ("head", "linear")], \
-        mixer
-    assert [(layer.get("name"), layer["type"]) for layer in mixer[3]["layers"]] == [
+        (None, "residual"), (None, "residual"), ("norm", "rmsnorm"), (None, "token_mean"),
+        ("head", "linear")], mixer
+    assert [(layer.get("name"), layer["type"]) for layer in mixer[4]["layers"]] == [
         ("norm1", "layernorm"), (None, "transpose"), ("mlp_tokens", "group"),
-        (None, "transpose")], mixer[3]
-    assert mixer[5]["layers"][0] == {"name": "affine", "type": "group", "layers": [
+        (None, "transpose")], mixer[4]
+    assert mixer[6]["layers"][0] == {"name": "affine", "type": "group", "layers": [
         {"name": "alpha", "type": "scale", "shape": [1, 1, 8]},
-        {"name": "beta", "type": "shift", "shape": [1, 1, 8]}]}, mixer[5]
-    assert [(layer.get("name"), layer["type"]) for layer in mixer[5]["layers"][1:]] == [
+        {"name": "beta", "type": "shift", "shape": [1, 1, 8]}]}, mixer[6]
+    assert [(layer.get("name"), layer["type"]) for layer in mixer[6]["layers"][1:]] == [
         (None, "transpose"), ("linear_tokens", "linear"), (None, "transpose"),
-        ("ls1", "scale")], mixer[5]
-    assert [(layer.get("name"), layer["type"]) for layer in mixer[6]["layers"]] == [
-        ("alpha", "scale"), ("beta", "shift"), ("mlp", "group"), ("ls2", "scale")], mixer[6]
-    # gMLP's and GluMlp's halves of the tokens' features, multiplied.
+        ("ls1", "scale")], mixer[6]
+    assert [(layer.get("name"), layer["type"]) for layer in mixer[7]["layers"]] == [
+        ("alpha", "scale"), ("beta", "shift"), ("mlp", "group"), ("ls2", "scale")], mixer[7]
+    # gMLP's and GluMlp's halves of the tokens' features, multiplied; RMS norms.
+    assert mixer[2] == {"name": "stem_norm", "type": "rmsnorm", "shape": [2, 2], "affine": True}
+    assert mixer[8]["layers"][0] == {"name": "norm3", "type": "rmsnorm", "shape": [8],
+                                     "eps": 1e-6, "affine": True}
     def halves(start, length):
         return {"type": "narrow", "start": start, "length": length, "dim": 2}
 
-    [gate] = mixer[7]["layers"][1]["layers"][2]["layers"]
+    [gate] = mixer[8]["layers"][1]["layers"][2]["layers"]
     assert gate["type"] == "product" and gate["branches"][1] == [halves(0, 6)] \
         and gate["branches"][0][0] == halves(6, 6), gate
-    assert mixer[8]["layers"][1]["branches"] == [[halves(0, 5)], [halves(5, 5), {
-        "type": "silu"}]], mixer[8]
+    assert mixer[9]["layers"][0] == {"type": "rmsnorm", "shape": [8], "affine": False}
+    assert mixer[9]["layers"][2]["branches"] == [[halves(0, 5)], [halves(5, 5), {
+        "type": "silu"}]], mixer[9]
     # timm's average pooling: the mean of the tokens after the class token.
     pooled = Forward(lambda m, x: m.fc(torch.cat([m.cls.expand(x.shape[0], -1, -1), x.flatten(
         2).transpose(1, 2)], 1)[:, 1:].mean(dim=1)), cls=nn.Parameter(torch.zeros(1, 1, 2)),

@@ -64,9 +64,10 @@ shuffle, channels-last, vit and tokens need torchvision).
 - mixer-pytorch: mixer_net (MLP-Mixer, ResMLP and gMLP blocks and a gated MLP, timm's ways:
   tokens transposed for MLPs across them, timm's `Affine` by `torch.addcmul`, an affine written
   `alpha * x + beta`, layer scales, a shift of the patch convolution's maps, tokens' features
-  split in halves and multiplied), every layer norm's
-  γ, β, every scale and shift drawn away from their initial values, 16 standard normal float32
-  images [3, 8, 8] with labels in 0..5; in curvscope's parameter order.
+  split in halves and multiplied, RMS norms by `nn.RMSNorm` with and without ε, `F.rms_norm`
+  without γ and timm's `RmsNorm`), every layer and RMS norm's γ, β, every scale and shift
+  drawn away from their initial values, 16 standard normal float32 images [3, 8, 8] with
+  labels in 0..5; in curvscope's parameter order.
 """
 
 import contextlib
@@ -77,12 +78,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from export_pytorch import (channels_last_net, concat_net, every_layer_net,  # noqa: E402
-                            export, functional_net, grouped_net, mixer_net,
-                            more_activations_net,
-                            normalization_net,
-                            parameter_order, product_net, residual_net, shuffle_net,
-                            smooth_activations_net, tokens_net, traced_net, vit_net)
+from export_pytorch import (_RmsNorm, channels_last_net, concat_net,  # noqa: E402
+                            every_layer_net, export, functional_net, grouped_net, mixer_net,
+                            more_activations_net, normalization_net, parameter_order,
+                            product_net, residual_net, shuffle_net, smooth_activations_net,
+                            tokens_net, traced_net, vit_net)
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "crates/model/tests/data")
 
@@ -298,6 +298,9 @@ def tokens():
 def mixer():
     def prepare(model):
         draw_transformer(model)
+        for module in model.modules():  # RMS norms' γ away from 1
+            if isinstance(module, (torch.nn.RMSNorm, _RmsNorm)):
+                module.weight.uniform_(0.5, 1.5)
         draw_layer_scales(model, ("ls1", "ls2", "alpha"))
         for name, parameter in model.named_parameters():
             if name.endswith(("beta", "patch_bias")):

@@ -1,39 +1,47 @@
-"""timm's MLP-Mixers, ResMLPs, gMLPs and gMixers through the exporter: each net with
-`num_classes=10` (32×32 images, `mixer_s32_224` at 64×64: one token at 32×32), its layer norms'
-γ, β, ResMLP's affine α, β and layer scales, gMLP's gate projection and the head drawn away from
-their initial values, exported in float64 with three random images; D, PyTorch's float64 loss
-beside `curvscope info`'s."""
+"""timm's MLP-Mixers, ResMLPs, gMLPs and gMixers, and its ViT with RMS norms, through the
+exporter: each net with `num_classes=10` (32×32 images, `mixer_s32_224` at 64×64: one token at
+32×32), its layer and RMS norms' γ (β), ResMLP's affine α, β and layer scales, gMLP's gate
+projection, class token, position embedding and the head drawn away from their initial values,
+exported in float64 with three random images; D, PyTorch's float64 loss (attention by its math
+kernel) beside `curvscope info`'s."""
 import subprocess, sys, warnings
 import numpy as np, torch, timm
 sys.path.insert(0, "/work/main/tools")
 from export_pytorch import export, Unsupported
 warnings.simplefilter("ignore")
-NETS = [("gmlp_ti16_224", 32), ("gmlp_s16_224", 32), ("mixer_s16_224", 32), ("mixer_s32_224", 64),
-        ("mixer_b16_224", 32), ("resmlp_12_224", 32), ("resmlp_24_224", 32),
-        ("gmixer_12_224", 32), ("gmixer_24_224", 32)]
-for name, size in NETS:
+RMS = dict(norm_layer="rmsnorm")
+NETS = [("gmlp_ti16_224", 32, {}), ("gmlp_s16_224", 32, {}), ("mixer_s16_224", 32, {}),
+        ("mixer_s32_224", 64, {}), ("mixer_b16_224", 32, {}), ("resmlp_12_224", 32, {}),
+        ("resmlp_24_224", 32, {}), ("gmixer_12_224", 32, {}), ("gmixer_24_224", 32, {}),
+        ("vit_tiny_patch16_224", 32, RMS),
+        ("vit_small_patch16_224", 32, dict(**RMS, global_pool="avg", class_token=False))]
+for name, size, kw in NETS:
     torch.manual_seed(0)
-    model = timm.create_model(name, num_classes=10, img_size=size)
+    model = timm.create_model(name, num_classes=10, img_size=size, **kw)
     with torch.no_grad():
         for m in model.modules():
-            if isinstance(m, torch.nn.LayerNorm):
-                m.weight.uniform_(0.5, 1.5); m.bias.uniform_(-0.3, 0.3)
+            if type(m).__name__ in ("LayerNorm", "RmsNorm"):
+                m.weight.uniform_(0.5, 1.5)
+                if getattr(m, "bias", None) is not None: m.bias.uniform_(-0.3, 0.3)
         for n, p in model.named_parameters():
             if n.endswith(("alpha", "beta", "ls1", "ls2")): p.normal_(0.5, 0.5)
+            if n.endswith(("cls_token", "pos_embed")): p.normal_(0.0, 0.5)
             if n.startswith("head"): p.normal_(0.0, 0.05)
             if "gate.proj" in n: p.normal_(1.0 if n.endswith("bias") else 0.0, 0.3)
     model.eval()
-    out = f"/tmp/mix45/{name}-{size}"
+    out = f"/tmp/mix45/{name}-{size}-{'_'.join(f'{k}{v}' for k, v in kw.items())}"
     try:
         export(model, (3, size, size), out, dtype=torch.float64)
     except Unsupported as e:
-        print(name, "REFUSED", str(e)[:300]); continue
+        print(name, kw, "REFUSED", str(e)[:300]); continue
     x = torch.randn(3, 3, size, size); y = torch.randint(0, 10, (3,))
     np.savez(f"{out}/data.npz", x=x.numpy(), y=y.numpy())
     m = model.double().eval()
-    loss = torch.nn.functional.cross_entropy(m(x.double()), y).item()
+    with torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.MATH):
+        loss = torch.nn.functional.cross_entropy(m(x.double()), y).item()
     D = sum(p.numel() for p in m.parameters())
     r = subprocess.run(["/work/main/target/release/curvscope", "info", out, "--data",
                         f"{out}/data.npz"], capture_output=True, text=True)
     got = [line.split()[1] for line in r.stdout.splitlines() if line.startswith("loss")]
-    print(name, size, D, f"PyTorch {loss!r} curvscope {got[0] if got else r.stderr[-300:]}", flush=True)
+    print(name, size, kw or "", D, f"PyTorch {loss!r} curvscope {got[0] if got else r.stderr[-300:]}",
+          flush=True)

@@ -473,6 +473,20 @@ pub enum Op {
         #[serde(default = "yes")]
         bias: bool,
     },
+    /// `nn.RMSNorm(shape, eps, elementwise_affine)`: each sample's trailing axes `shape` divided
+    /// by their root mean square, x/√(mean(x²) + ε), then γ·x elementwise (no β): timm's
+    /// `RmsNorm`, `F.rms_norm`.
+    Rmsnorm {
+        /// `normalized_shape`: a sample's last axes, as layer norm's.
+        shape: Vec<usize>,
+        /// Added to the mean square before its square root (default: as PyTorch's `eps=None`,
+        /// the machine epsilon of the precision evaluated in, 2⁻²³ in f32 and 2⁻⁵² in f64).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        eps: Option<f64>,
+        /// `elementwise_affine`: whether γ is a parameter (default true).
+        #[serde(default = "yes")]
+        affine: bool,
+    },
     /// `nn.GroupNorm(groups, channels, eps, affine)`: each sample's channels split into
     /// `groups` runs, each normalized over its channels and positions, then γ·x̂ + β per channel.
     Groupnorm {
@@ -770,6 +784,7 @@ impl Op {
             self,
             Op::Linear { .. }
                 | Op::Layernorm { .. }
+                | Op::Rmsnorm { .. }
                 | Op::Scale { .. }
                 | Op::Prelu { .. }
                 | Op::Dropout { .. }
@@ -842,6 +857,7 @@ impl Op {
             Op::Batchnorm1d { .. } => "batchnorm1d",
             Op::Batchnorm2d { .. } => "batchnorm2d",
             Op::Layernorm { .. } => "layernorm",
+            Op::Rmsnorm { .. } => "rmsnorm",
             Op::Groupnorm { .. } => "groupnorm",
             Op::Group { .. } => "group",
             Op::Residual { .. } => "residual",
@@ -1038,6 +1054,7 @@ impl Op {
             Op::Batchnorm1d { eps }
             | Op::Batchnorm2d { eps }
             | Op::Layernorm { eps, .. }
+            | Op::Rmsnorm { eps: Some(eps), .. }
             | Op::Groupnorm { eps, .. }
                 if !(*eps >= 0.0 && eps.is_finite()) =>
             {
@@ -1051,7 +1068,7 @@ impl Op {
                 )),
             },
             Op::Batchnorm2d { .. } => maps().map(|_| input),
-            Op::Layernorm { shape, .. } => {
+            Op::Layernorm { shape, .. } | Op::Rmsnorm { shape, .. } => {
                 let sample = match input {
                     Shape::Maps { c, h, w } => vec![c, h, w],
                     Shape::Flat(f) => vec![f],
@@ -1241,6 +1258,11 @@ impl Op {
                 bias,
                 ..
             } => affine(shape.clone(), bias),
+            Op::Rmsnorm {
+                ref shape,
+                affine: true,
+                ..
+            } => affine(shape.clone(), false),
             Op::Prelu { num_parameters, .. } => affine(vec![num_parameters], false),
             Op::Scale { ref shape } | Op::Shift { ref shape } => vec![(
                 "",
@@ -1295,6 +1317,7 @@ impl Op {
                 | Op::Mish
                 | Op::Hardswish
                 | Op::Layernorm { .. }
+                | Op::Rmsnorm { .. }
                 | Op::Groupnorm { .. }
                 | Op::Attention { .. }
         )
@@ -1309,6 +1332,7 @@ impl Op {
             Op::Batchnorm1d { .. }
             | Op::Batchnorm2d { .. }
             | Op::Layernorm { .. }
+            | Op::Rmsnorm { .. }
             | Op::Groupnorm { .. } => Some(if suffix == "weight" { 1.0 } else { 0.0 }),
             Op::Prelu { init, .. } => Some(*init),
             Op::Scale { .. } => Some(1.0),
@@ -1635,7 +1659,8 @@ fn flatten_groups(
                 if let Some(layer) = inner.iter().find(|layer| !layer.op.is_position_wise()) {
                     return Err(fault(format!(
                         "its layer {} ({}) does not act on each position's channels alone; it \
-                         holds linear, layernorm, scale, prelu, dropout, identity and activations",
+                         holds linear, layernorm, rmsnorm, scale, shift, prelu, dropout, identity \
+                         and activations",
                         layer.name,
                         layer.op.kind()
                     )));
@@ -1911,6 +1936,9 @@ mod tests {
             ),
             (spec("[4]", r#"{"type":"layernorm","shape":[]},{"type":"linear","out":2}"#), "`shape` [] is not"),
             (spec("[4]", r#"{"type":"layernorm","shape":[4],"eps":-1},{"type":"linear","out":2}"#), "`eps` is -1"),
+            (spec("[4]", r#"{"type":"rmsnorm","shape":[4],"eps":-1},{"type":"linear","out":2}"#), "layer 0 (rmsnorm): `eps` is -1"),
+            (spec("[4]", r#"{"type":"rmsnorm","shape":[2]},{"type":"linear","out":2}"#), "layer 0 (rmsnorm): `shape` [2] is not the last axes of its input [4]"),
+            (spec("[4]", r#"{"type":"rmsnorm","shape":[4],"bias":false},{"type":"linear","out":2}"#), "unknown field `bias`"),
             (spec("[4]", r#"{"type":"layernorm"}"#), "missing field `shape`"),
             (
                 spec("[6,2,2]", r#"{"type":"groupnorm","groups":4},{"type":"flatten"}"#),
@@ -2190,15 +2218,17 @@ mod tests {
         assert!(!arch.is_piecewise_linear());
     }
 
-    /// Layer and group norm's γ and β are named and shaped as in `state_dict`, only where the
-    /// layer has them, and start at 1 and 0 as in PyTorch, whatever their shape.
+    /// Layer, RMS and group norm's γ and β are named and shaped as in `state_dict`, only where
+    /// the layer has them, and start at 1 and 0 as in PyTorch, whatever their shape.
     #[test]
     fn layer_and_group_norm_have_pytorchs_tensors_and_initial_values() {
         let arch = spec(
             "[2,3,3]",
             r#"{"type":"layernorm","shape":[2,3,3]},{"type":"groupnorm","groups":1,"name":"gn"},
-               {"type":"layernorm","shape":[3],"bias":false},{"type":"flatten"},
+               {"type":"layernorm","shape":[3],"bias":false},
+               {"type":"rmsnorm","name":"rms","shape":[3,3]},{"type":"flatten"},
                {"type":"layernorm","shape":[18],"affine":false},
+               {"type":"rmsnorm","shape":[18],"eps":1e-6,"affine":false},
                {"type":"groupnorm","groups":3,"affine":false},{"type":"linear","out":2}"#,
         )
         .unwrap();
@@ -2210,8 +2240,9 @@ mod tests {
                 "gn.weight[2]",
                 "gn.bias[2]",
                 "2.weight[3]",
-                "6.weight[2, 18]",
-                "6.bias[2]"
+                "rms.weight[3, 3]",
+                "8.weight[2, 18]",
+                "8.bias[2]"
             ]
         );
         assert!(arch.buffers().is_empty());
@@ -2223,10 +2254,10 @@ mod tests {
         };
         assert_eq!(theta[..36], ones_zeros(18, 18));
         assert_eq!(theta[36..40], ones_zeros(2, 2));
-        assert_eq!(theta[40..43], [1.0; 3]);
+        assert_eq!(theta[40..52], [1.0; 12]);
         // The linear layer's own U(−1/√18, 1/√18): its fan-in is not a norm's.
         let bound = 1.0 / 18f64.sqrt();
-        assert!(theta[43..].iter().all(|w| w.abs() < bound && *w != 0.0));
+        assert!(theta[52..].iter().all(|w| w.abs() < bound && *w != 0.0));
         assert!(!arch.is_piecewise_linear());
     }
 

@@ -744,7 +744,7 @@ fn tiny_sequential(on_maps: &str, on_features: &str) -> ArchSpec {
 /// Each sequential layer kind on its own in a tiny net (`on_maps`, `on_features` of
 /// [`tiny_sequential`]); batch norm on maps in both of their layouts (after a convolution,
 /// channels-last pixels; after average pooling, NCHW maps) and on features.
-const SEQUENTIAL_CASES: [(&str, &str); 70] = [
+const SEQUENTIAL_CASES: [(&str, &str); 72] = [
     (
         r#",{"type":"conv2d","out":3,"kernel":[3,2],"stride":[2,1],"padding":[1,0],"bias":false}"#,
         "",
@@ -1091,6 +1091,19 @@ const SEQUENTIAL_CASES: [(&str, &str); 70] = [
             {"type":"select_token","index":7}"#,
         "",
     ),
+    // RMS norm over [H, W] of maps (ε the machine epsilon, as PyTorch's default) and over
+    // features without γ.
+    (
+        r#",{"type":"rmsnorm","name":"n","shape":[5,5]}"#,
+        r#",{"type":"rmsnorm","shape":[50],"eps":0.01,"affine":false}"#,
+    ),
+    // RMS norm over each position's channels, then over each token's features.
+    (
+        r#",{"type":"channels_last","layers":[{"type":"rmsnorm","name":"c","shape":[2]}]},
+            {"type":"tokens"},{"type":"rmsnorm","name":"t","shape":[2],"eps":1e-6},
+            {"type":"select_token","index":3}"#,
+        "",
+    ),
 ];
 
 /// The softplus case of [`SEQUENTIAL_CASES`]: β = 2 and a threshold of 0.1, which 5 of the 24
@@ -1144,6 +1157,7 @@ fn every_sequential_layer_kind_has_exact_first_and_second_derivatives() {
             "mish",
             "hardswish",
             "layernorm",
+            "rmsnorm",
             "groupnorm",
             "attention",
             // Not smooth, but a parameter before the block reaches both factors.

@@ -259,7 +259,7 @@ fn tokens_on_gpu_match_cpu() {
 }
 
 /// Mixers (MLPs across transposed tokens, scales and shifts: timm's `Affine`, a shift of maps;
-/// gated units: halves of the tokens' features multiplied) on the GPU's kernels.
+/// gated units: halves of the tokens' features multiplied; RMS norms) on the GPU's kernels.
 #[test]
 fn mixers_on_gpu_match_cpu() {
     agree_on_fixture("mixer-pytorch");

@@ -484,8 +484,9 @@ fn tokens_written_as_a_class_match_pytorch() {
 /// across the tokens between two transposes, timm's `Affine` (`torch.addcmul(beta, alpha, x)`, a
 /// scale and a shift of `[1, 1, E]`), `alpha * x + beta` of `[E]`, a shift of the patch
 /// convolution's maps `[C, 1, 1]`, layer scales, the tokens' features split in halves and
-/// multiplied (gMLP's spatial gating unit, `GluMlp`), the mean of the tokens; θ lists the shift
-/// after the convolution it follows (forward's order).
+/// multiplied (gMLP's spatial gating unit, `GluMlp`), RMS norms (`nn.RMSNorm` of maps and
+/// tokens, ε PyTorch's default and 1e-6, `F.rms_norm` without γ, timm's `RmsNorm`), the mean of
+/// the tokens; θ lists the shift after the convolution it follows (forward's order).
 #[test]
 fn mixers_match_pytorch() {
     let ckpt = fixture_with_tensors(
@@ -493,15 +494,18 @@ fn mixers_match_pytorch() {
         &[
             "patch.weight[8, 3, 4, 4]",
             "patch_bias[8, 1, 1]",
+            "stem_norm.weight[2, 2]",
             "mlp_tokens.0.weight[6, 4]",
             "mlp_channels.2.weight[8, 16]",
             "affine.alpha[1, 1, 8]",
             "affine.beta[1, 1, 8]",
             "linear_tokens.weight[4, 4]",
             "beta[8]",
+            "norm3.weight[8]",
             "gmlp.2.norm.weight[6]",
             "gmlp.2.proj.weight[4, 4]",
             "glu_out.weight[8, 5]",
+            "norm.weight[8]",
             "head.weight[5, 8]",
         ],
     );

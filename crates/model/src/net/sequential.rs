@@ -9,7 +9,7 @@
 
 use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{DType, Tensor, TensorData};
 
 use super::{broadcast_rows, linear_rows, Params};
 use crate::sequential::{GeluApproximation, Op, Resolved, Sequential, Shape, Size2};
@@ -341,7 +341,12 @@ fn forward<B: Backend>(
             eps,
             affine,
             bias,
-        } => layer_norm(shape, p, x, eps, affine, bias),
+        } => layer_norm(shape, p, x, Some(eps), true, [affine, bias]),
+        Op::Rmsnorm {
+            ref shape,
+            eps,
+            affine,
+        } => layer_norm(shape, p, x, eps, false, [affine, false]),
         Op::Groupnorm {
             groups,
             eps,
@@ -767,21 +772,27 @@ fn batch_norm<B: Backend>(
 /// of 72,200 values is right on lavapipe, whose loops stop at 65,535 iterations
 /// (`layer_norm_over_long_rows_on_gpu_matches_cpu`).
 fn standardize<B: Backend>(x: Tensor<B, 2>, eps: f64) -> Tensor<B, 2> {
-    let centred = x.clone() - x.mean_dim(1);
-    let variance = (centred.clone() * centred.clone()).mean_dim(1);
-    centred * (variance + eps).powf_scalar(-0.5)
+    root_mean_square_normalize(x.clone() - x.mean_dim(1), eps)
 }
 
-/// Layer norm: each sample's trailing axes `shape` standardized, then γ·x̂ + β elementwise
-/// over them. The maps are in PyTorch's `[N, C, H, W]` order, in which `shape`'s values of a
-/// sample are contiguous: rows of `[N·R, L]`, R = the values per sample / L.
+/// Each row x divided by its root mean square, x/√(mean(x²) + ε).
+fn root_mean_square_normalize<B: Backend>(x: Tensor<B, 2>, eps: f64) -> Tensor<B, 2> {
+    let mean_square = (x.clone() * x.clone()).mean_dim(1);
+    x * (mean_square + eps).powf_scalar(-0.5)
+}
+
+/// Layer norm: each sample's trailing axes `shape` standardized (`centred`; else divided by
+/// their root mean square, RMS norm), then γ·x̂ + β elementwise over them (`[affine, bias]`). ε
+/// `None` is the machine epsilon of the values' precision, as PyTorch's RMS norm takes it. The
+/// maps are in PyTorch's `[N, C, H, W]` order, in which `shape`'s values of a sample are
+/// contiguous: rows of `[N·R, L]`, R = the values per sample / L.
 fn layer_norm<B: Backend>(
     shape: &[usize],
     p: &mut Params<B>,
     x: Values<B>,
-    eps: f64,
-    affine: bool,
-    bias: bool,
+    eps: Option<f64>,
+    centred: bool,
+    [affine, bias]: [bool; 2],
 ) -> Values<B> {
     let len: usize = shape.iter().product();
     // The rows to standardize, the samples they come from, and the layout to put them back in.
@@ -809,7 +820,11 @@ fn layer_norm<B: Backend>(
         }
     };
     let per_sample = x.dims()[0] / n;
-    let mut y = standardize(x, eps);
+    let eps = eps.unwrap_or_else(|| machine_epsilon(x.dtype()));
+    let mut y = match centred {
+        true => standardize(x, eps),
+        false => root_mean_square_normalize(x, eps),
+    };
     if affine {
         // γ and β are `[copies, L]` (one row, or one per sample), as for batch norm.
         let row = |t: Tensor<B, 2>| broadcast_rows(t, [n, per_sample]);
@@ -819,6 +834,15 @@ fn layer_norm<B: Backend>(
         }
     }
     back(y)
+}
+
+/// The spacing of floating-point numbers at 1 in `dtype`: `torch.finfo(dtype).eps`.
+fn machine_epsilon(dtype: DType) -> f64 {
+    match dtype {
+        DType::F64 => f64::EPSILON,
+        DType::F32 => f32::EPSILON.into(),
+        other => unreachable!("networks compute in f32 or f64, not {other:?}"),
+    }
 }
 
 /// Group norm: each sample's channels in `groups` runs of C/groups, each standardized over its
