@@ -186,8 +186,9 @@ def _layer(name, module, seen, given=None):
     if _is(module, nn.RMSNorm):
         return _rms_norm(module.normalized_shape, module.eps, module.elementwise_affine)
     if _is(module, nn.GroupNorm):
-        return {"type": "groupnorm", "groups": module.num_groups, "eps": module.eps,
-                "affine": module.affine}
+        layer = {"type": "groupnorm", "groups": module.num_groups, "eps": module.eps,
+                 "affine": module.affine}
+        return {**layer, "bias": False} if module.affine and module.bias is None else layer
     if _is_timm_attention(module) or _is(module, nn.MultiheadAttention):
         check(given is not None and given.dim() == 3, "attention runs on tokens [N, T, E] "
               f"(maps' positions as rows), not on values of shape {list(given.shape[1:])}"
@@ -762,6 +763,8 @@ _REARRANGES = ("flatten", "view", "reshape", "squeeze", "unflatten", "transpose"
 _SPLITS = ("chunk", "split", "tensor_split")
 _CATS = ("cat", "concat", "concatenate")
 _PRODUCTS = ("mul", "multiply")
+# Sums and differences of two paths (a difference a residual block whose shortcut is negated).
+_SUMS = ("add", "sub", "subtract")
 # The identity to curvscope, which computes in the precision it is asked for.
 _IDENTITIES = ("contiguous", "clone", "float", "double")
 
@@ -811,17 +814,39 @@ class _Trace:
         return [n for n in node.all_input_nodes if isinstance(self.values.get(n), torch.Tensor)]
 
     def is_sum(self, node):
-        """Whether `node` is a + b of two tensors (refused if it adds anything else)."""
-        if node.op not in ("call_function", "call_method") or _function_name(node) != "add" \
-                or self.embedding_operands(node) is not None:
+        """Whether `node` is a + b or a − b of two tensors (refused if it adds anything else)."""
+        if node.op not in ("call_function", "call_method") or _function_name(node) not in \
+                _SUMS or self.embedding_operands(node) is not None or self.is_added_zero(node):
             return False
         if node.args[:1] * 2 == node.args:
             raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) adds a value to "
                               "itself")
         if len(self.tensors_in(node)) != 2 or len(node.args) != 2 or node.kwargs:
             raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) adds a number or a "
-                              "scaled tensor: only sums a + b of two paths are expressible")
+                              "scaled tensor: only sums a + b and differences a − b of two paths "
+                              "are expressible")
         return True
+
+    def is_square(self, node):
+        """Whether `node` is x², `x * x`, `x ** 2`, `x.pow(2)` or `torch.square(x)` of a value
+        (StarReLU's `relu(x) ** 2`): a product of the value with itself."""
+        if node.op not in ("call_function", "call_method"):
+            return False
+        name, operands = _function_name(node), [*node.args, *node.kwargs.values()]
+        return (len(operands) == 2 and isinstance(operands[0], torch.fx.Node)
+                and (name in _PRODUCTS and operands[1] is operands[0]
+                     or name == "pow" and type(operands[1]) in (int, float) and operands[1] == 2)
+                or name == "square" and len(operands) == 1)
+
+    def is_added_zero(self, node):
+        """Whether `node` is x + 0, 0 + x or x − 0 of one value (MobileOne's and FastViT's
+        `scale_out + identity_out`, the latter 0 without an identity branch): no layer."""
+        operands = [*node.args, *node.kwargs.values()]
+        return (node.op in ("call_function", "call_method") and _function_name(node) in _SUMS
+                and len(operands) == 2 and len(self.tensors_in(node)) == 1
+                and any(isinstance(a, torch.fx.Node) for a in operands)
+                and any(a == 0 and type(a) in (int, float) for a in operands[_function_name(
+                    node) in ("sub", "subtract"):]))
 
     def is_product(self, node):
         """Whether `node` is a * b of two tensors (a product with a number is no layer, one with
@@ -830,9 +855,6 @@ class _Trace:
                 _PRODUCTS or self.is_scale(node):
             return False
         operands = [*node.args, *node.kwargs.values()]
-        if len(operands) == 2 and operands[0] is operands[1]:
-            raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) multiplies a value "
-                              "by itself")
         if len(self.tensors_in(node)) != 2:
             return False
         if len(operands) != 2 or set(node.kwargs) - {"other"}:
@@ -1281,8 +1303,10 @@ class _Trace:
         if self.is_product(node):
             return self.product(node, owner)
         factor = self.number_factor(node)
-        if factor is not None:
-            layers = [{"type": "multiply", "by": factor}]
+        if factor is not None or self.is_square(node) or self.is_added_zero(node):
+            layers = ([{"type": "multiply", "by": factor}] if factor is not None
+                      else [{"type": "product", "branches": [[], []]}] if self.is_square(node)
+                      else [])
             self.check_position_wise(node, self.input_of(node), layers)
             return {"layers": layers, "group": owner, "name": None, "stateful": False,
                     "modules": []}
@@ -1361,11 +1385,10 @@ class _Trace:
                 layer = {"type": "linear", "out": int(args["weight"].shape[0]),
                          "bias": args["bias"] is not None}
             elif name == "group_norm":
-                if args["bias"] is None:
-                    raise Unsupported(f"{where}: a group norm with γ and without β is not "
-                                      "expressible")
                 layer = {"type": "groupnorm", "groups": int(args["num_groups"]),
                          "eps": float(args["eps"]), "affine": True}
+                if args["bias"] is None:  # timm's GroupNorm1NoBias
+                    layer["bias"] = False
             else:
                 if args["training"] or args["bias"] is None or given.dim() not in (2, 4):
                     raise Unsupported(f"{where}: only batch norm in eval mode with γ and β, on "
@@ -1379,18 +1402,22 @@ class _Trace:
 
     def per_channel_step(self, node, x, kind, operand):
         """The step of a scale x · γ or a shift x + β of `node` on `x`, the parameter
-        `operand` holding one value per channel (feature), named as its tensor."""
+        `operand` holding one value per channel (feature), or one for all, named as its
+        tensor."""
         given, target = self.values[x], self.parameter(operand).target
         want = ((given.shape[-1],) if self.is_channels_last(x) or given.dim() in (2, 3)
                 else (given.shape[1], 1, 1))
         shape = tuple(self.values[operand].shape)
-        if shape[len(shape) - len(want):] != want or set(shape[:len(shape) - len(want)]) - {1}:
+        one_for_all = math.prod(shape) == 1
+        if not one_for_all and (shape[len(shape) - len(want):] != want
+                                or set(shape[:len(shape) - len(want)]) - {1}):
             verb, what = {"scale": ("multiplies", "by"), "shift": ("adds to", "")}[kind]
             raise Unsupported(
                 f"forward's `{node.name}` ({_describe(node)}) {verb} values of shape "
                 f"{list(given.shape[1:])} {what}{' ' if what else ''}`{target}` of shape "
                 f"{list(shape)}; curvscope's {kind} holds one value per channel: [C, 1, 1] of "
-                "maps [C, H, W], [F] of features, [E] of tokens [T, E] or channels-last values"
+                "maps [C, H, W], [F] of features, [E] of tokens [T, E] or channels-last values, "
+                "or one for all"
                 + (", and adds a position embedding of tokens' shape [T, E]"
                    if kind == "shift" else ""))
         layer = {"type": kind}
@@ -1461,7 +1488,13 @@ class _Trace:
             raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) adds values of shapes "
                               f"{list(self.values[a].shape[1:])} and "
                               f"{list(self.values[b].shape[1:])}; curvscope adds equal shapes")
-        branches = self.in_module_order([self.chain(start, a), self.chain(start, b)])
+        subtracted = []
+        if _function_name(node) in ("sub", "subtract"):  # a − b = a + (−1)·b
+            a, b = node.args
+            subtracted = [{"layers": [{"type": "multiply", "by": -1.0}], "group": owner,
+                           "name": None, "stateful": False, "modules": []}]
+        branches = self.in_module_order([self.chain(start, a),
+                                         self.chain(start, b) + subtracted])
         group = _block_group(branches, owner)
         layers, shortcut = (_nest(branch, group) for branch in branches)
         if not layers:
@@ -2559,6 +2592,71 @@ class _MixerNet(nn.Module):
         return self.head(self.norm(x).mean(dim=1))
 
 
+def metaformer_net():
+    """MetaFormer blocks written as classes (on [3, 8, 8] images), timm's ways: PoolFormer's
+    token mixer, a difference `pool(x) - x`, after a group norm of one group without β (timm's
+    `GroupNorm1NoBias`, `F.group_norm` of its own γ; and `nn.GroupNorm` with its β set to None)
+    under a layer scale; an MLP of 1×1 convolutions with StarReLU (`s * relu(x) ** 2 + b`, s and
+    b parameters of one value); MobileOne's sum with a missing identity branch (`+ 0`); a
+    difference of two convolutions, squares `x * x` and `torch.square(x)`; the maps' mean and a
+    linear head."""
+    return _MetaFormerNet()
+
+
+class _GroupNorm1NoBias(nn.GroupNorm):
+    """timm's `GroupNorm1NoBias`."""
+
+    def __init__(self, channels):
+        super().__init__(1, channels, eps=1e-6)
+        self.bias = None
+
+    def forward(self, x):
+        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+
+class _StarReLU(nn.Module):
+    """timm's `StarReLU`."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(1))
+        self.bias = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        return self.scale * F.relu(x) ** 2 + self.bias
+
+
+class _MetaFormerNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 4, 3, padding=1)
+        self.norm1 = _GroupNorm1NoBias(4)
+        self.pool = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+        self.ls1 = nn.Parameter(torch.ones(4, 1, 1))
+        self.norm2 = nn.GroupNorm(1, 4)
+        self.norm2.bias = None
+        self.fc1 = nn.Conv2d(4, 6, 1)
+        self.act = _StarReLU()
+        self.fc2 = nn.Conv2d(6, 4, 1)
+        self.a = nn.Conv2d(4, 4, 3, padding=1)
+        self.b = nn.Conv2d(4, 4, 1)
+        self.head = nn.Linear(4, 5)
+
+    def forward(self, x):
+        x = self.stem(x)
+        y = self.norm1(x)
+        x = x + self.ls1 * (self.pool(y) - y)
+        x = x + self.fc2(self.act(self.fc1(self.norm2(x))))
+        identity = 0
+        x = self.a(x) + identity
+        h = self.a_minus_b(x)
+        x = h * h - torch.square(F.relu(x))
+        return self.head(x.mean((2, 3)))
+
+    def a_minus_b(self, x):
+        return torch.tanh(self.b(x)) - x
+
+
 def shuffle_net():
     """A small net of channel splits and shuffles written as classes (on [3, 8, 8] images):
     torchvision's ShuffleNetV2 `InvertedResidual`, strided (both branches) and not
@@ -2609,9 +2707,9 @@ class SkipSequential(nn.Sequential):
         return x + super().forward(x)
 
 
-class Squared(nn.Linear):
+class Cubed(nn.Linear):
     def forward(self, x):
-        return super().forward(x).pow(2)
+        return super().forward(x).pow(3)
 
 
 class Forward(nn.Module):
@@ -2779,7 +2877,7 @@ def _self_check():
          "'same' with an even kernel"),
         (nn.Sequential(nn.BatchNorm1d(2, affine=False)), "module `0` (BatchNorm1d): affine=False"),
         (nn.Linear(2, 2), "the model is one torch.nn module (Linear)"),
-        (nn.Sequential(Squared(2, 2)), "module `0` (Squared) cannot be expressed"),
+        (nn.Sequential(Cubed(2, 2)), "module `0` (Cubed) cannot be expressed"),
         (hooked(nn.Sequential(nn.Linear(2, 2), nn.ReLU()), 1), "module `1` (ReLU): forward hooks"),
         (nn.Sequential(nn.LazyLinear(2)), "module `0` (LazyLinear): a lazy module not yet"),
         (nn.Sequential(nn.Conv2d(1, 2, 2, padding="same")), "'same' with an even kernel"),
@@ -3089,6 +3187,23 @@ def _traced_self_check():
     assert mixer[9]["layers"][0] == {"type": "rmsnorm", "shape": [8], "affine": False}
     assert mixer[9]["layers"][2]["branches"] == [[halves(0, 5)], [halves(5, 5), {
         "type": "silu"}]], mixer[9]
+    # MetaFormers: differences a − b as residual blocks with a negated shortcut, squares as
+    # products of a value with itself, one-value scales and shifts, a sum with 0 no layer, group
+    # norms without β (by F.group_norm and by nn.GroupNorm with its bias set to None).
+    meta = architecture(metaformer_net(), (3, 8, 8))["layers"]
+    negated = [{"type": "multiply", "by": -1.0}]
+    square = {"type": "product", "branches": [[], []]}
+    assert [(layer.get("name"), layer["type"]) for layer in meta] == [
+        ("stem", "conv2d"), (None, "residual"), (None, "residual"), ("a", "conv2d"),
+        (None, "residual"), (None, "adaptive_avgpool2d"), (None, "flatten"), ("head", "linear")]
+    [norm1, pooled, _] = meta[1]["layers"]
+    assert norm1["bias"] is False and meta[2]["layers"][0]["bias"] is False, meta
+    assert pooled["layers"][0]["type"] == "avgpool2d" and pooled["shortcut"] == negated, pooled
+    assert meta[2]["layers"][3:5] == [square, {"name": "act", "type": "group", "layers": [
+        {"name": "scale", "type": "scale", "shape": [1]},
+        {"name": "bias", "type": "shift", "shape": [1]}]}], meta[2]
+    assert meta[4]["layers"][0]["shortcut"] == negated and meta[4]["layers"][1] == square
+    assert meta[4]["shortcut"] == [{"type": "relu"}, square, *negated], meta[4]
     # timm's average pooling: the mean of the tokens after the class token.
     pooled = Forward(lambda m, x: m.fc(torch.cat([m.cls.expand(x.shape[0], -1, -1), x.flatten(
         2).transpose(1, 2)], 1)[:, 1:].mean(dim=1)), cls=nn.Parameter(torch.zeros(1, 1, 2)),
@@ -3238,9 +3353,14 @@ def _traced_self_check():
         (Forward(lambda m, x: m.fc(F.dropout(x, 0.5)), fc=linear()),
          "training=True drops at random"),
         (Forward(lambda m, x: m.fc(2 / x), fc=linear()), "`truediv` (truediv(2, x)) cannot be"),
-        (Forward(lambda m, x: m.fc(x) - x, fc=linear()), "`sub` (sub(fc, x)) cannot be"),
+        (Forward(lambda m, x: m.fc(x) - 1, fc=linear()),
+         "`sub` (sub(fc, 1)) adds a number or a scaled tensor: only sums a + b and differences "
+         "a − b of two paths are expressible"),
         (Forward(lambda m, x: torch.add(m.fc(x), x, alpha=2), fc=linear()),
          "adds a number or a scaled tensor"),
+        (Forward(lambda m, x: torch.sub(m.fc(x), x, alpha=2), fc=linear()),
+         "adds a number or a scaled tensor"),
+        (Forward(lambda m, x: m.fc(x) ** 3, fc=linear()), "(pow(fc, 3)) cannot be expressed"),
         (double, "module `fc` (Linear): it runs twice in forward"),
         (Forward(lambda m, x: (m.fc(x), x), fc=linear()), "returns more than one tensor"),
         (Forward(lambda m, x: m.fc(x) if x.sum() > 0 else x, fc=linear()),
@@ -3267,7 +3387,7 @@ def _traced_self_check():
         (Forward(lambda m, x: m.fc(x + x.clone()), fc=linear()), "adds a value to itself"),
         (Forward(lambda m, x: m.fc(x + m.one(x)), fc=linear(), one=nn.Linear(2, 1)),
          "adds values of shapes [2] and [1]"),
-        (Forward(lambda m, x: m.fc(x * x), fc=linear()), "multiplies a value by itself"),
+        (Forward(lambda m, x: m.fc(x.pow(2.5)), fc=linear()), "(pow(x, 2.5)) cannot be expressed"),
         (Forward(lambda m, x: m.fc(x * m.one(x)), fc=linear(), one=nn.Linear(2, 1)),
          "multiplies values of shapes [1] and [2]"),
         # Called through its module, as torchvision's StochasticDepth calls it in training.

@@ -4,8 +4,8 @@ export_pytorch.py in float64 with random inputs and what PyTorch computes for it
 eval mode: logits, mean cross-entropy, its gradient and H·v (double backward) for a fixed random
 v. Run once with torch 2.x: `python tools/make_sequential_fixture.py
 [sequential|activations|more-activations|normalization|residual|traced|grouped|concat|product|
-shuffle|channels-last|functional|vit|tokens|mixer]` (all by default; residual, product,
-shuffle, channels-last, vit and tokens need torchvision).
+shuffle|channels-last|functional|vit|tokens|mixer|metaformer]` (all by default; residual,
+product, shuffle, channels-last, vit and tokens need torchvision).
 
 - sequential-pytorch: every_layer_net (every layer kind but the smooth activations below), batch
   norm's running statistics and affine parameters set away from their initial values, 8 random
@@ -68,6 +68,11 @@ shuffle, channels-last, vit and tokens need torchvision).
   without γ and timm's `RmsNorm`), every layer and RMS norm's γ, β, every scale and shift
   drawn away from their initial values, 16 standard normal float32 images [3, 8, 8] with
   labels in 0..5; in curvscope's parameter order.
+- metaformer-pytorch: metaformer_net (PoolFormer's `pool(x) - x` after a group norm without β,
+  StarReLU's `s * relu(x) ** 2 + b` of one-value parameters, a sum with 0, differences and
+  squares of paths), group norms' γ, the layer scale and StarReLU's s and b drawn away from their
+  initial values, 16 standard normal float32 images [3, 8, 8] with labels in 0..5; in
+  curvscope's parameter order.
 """
 
 import contextlib
@@ -79,7 +84,8 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 from export_pytorch import (_RmsNorm, channels_last_net, concat_net,  # noqa: E402
-                            every_layer_net, export, functional_net, grouped_net, mixer_net,
+                            every_layer_net, export, functional_net, grouped_net,
+                            metaformer_net, mixer_net,
                             more_activations_net, normalization_net, parameter_order,
                             product_net, residual_net, shuffle_net, smooth_activations_net,
                             tokens_net, traced_net, vit_net)
@@ -308,13 +314,20 @@ def mixer():
     image_fixture(2039, mixer_net, (3, 8, 8), "mixer-pytorch", prepare)
 
 
+def metaformer():
+    def prepare(model):
+        draw_layer_scales(model, ("norm1.weight", "norm2.weight", "ls1", "act.scale"))
+        model.act.bias.uniform_(-0.5, 0.5)
+    image_fixture(2040, metaformer_net, (3, 8, 8), "metaformer-pytorch", prepare)
+
+
 if __name__ == "__main__":
     makers = {"sequential": sequential, "activations": activations,
               "more-activations": more_activations, "normalization": normalization,
               "residual": residual, "traced": traced, "grouped": grouped,
               "concat": concat, "product": product, "shuffle": shuffle,
               "channels-last": channels_last, "functional": functional, "vit": vit,
-              "tokens": tokens, "mixer": mixer}
+              "tokens": tokens, "mixer": mixer, "metaformer": metaformer}
     # Attention by its math, the one kernel of PyTorch's scaled dot-product attention with a
     # double backward (H·v).
     from torch.nn.attention import SDPBackend, sdpa_kernel

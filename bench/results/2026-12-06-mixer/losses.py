@@ -1,30 +1,38 @@
-"""timm's MLP-Mixers, ResMLPs, gMLPs and gMixers, and its ViT with RMS norms, through the
-exporter: each net with `num_classes=10` (32×32 images, `mixer_s32_224` at 64×64: one token at
-32×32), its layer and RMS norms' γ (β), ResMLP's affine α, β and layer scales, gMLP's gate
-projection, class token, position embedding and the head drawn away from their initial values,
-exported in float64 with three random images; D, PyTorch's float64 loss (attention by its math
-kernel) beside `curvscope info`'s."""
+"""timm's MLP-Mixers, ResMLPs, gMLPs and gMixers, its ViT with RMS norms, and its MetaFormers
+(PoolFormer v1 and v2, ConvFormer, FastViT, MobileOne) through the exporter: each net with
+`num_classes=10` (32×32 images; `mixer_s32_224`, one token at 32×32, and the MetaFormers at
+64×64), its layer, group and RMS norms' γ (β), ResMLP's affine α, β, layer scales and
+StarReLU's scale and bias, gMLP's gate projection, class token, position embedding and the
+head drawn away from their initial values, exported in float64 with three random images; D,
+PyTorch's float64 loss (attention by its math kernel) beside `curvscope info`'s."""
 import subprocess, sys, warnings
 import numpy as np, torch, timm
 sys.path.insert(0, "/work/main/tools")
 from export_pytorch import export, Unsupported
 warnings.simplefilter("ignore")
 RMS = dict(norm_layer="rmsnorm")
-NETS = [("gmlp_ti16_224", 32, {}), ("gmlp_s16_224", 32, {}), ("mixer_s16_224", 32, {}),
-        ("mixer_s32_224", 64, {}), ("mixer_b16_224", 32, {}), ("resmlp_12_224", 32, {}),
-        ("resmlp_24_224", 32, {}), ("gmixer_12_224", 32, {}), ("gmixer_24_224", 32, {}),
-        ("vit_tiny_patch16_224", 32, RMS),
-        ("vit_small_patch16_224", 32, dict(**RMS, global_pool="avg", class_token=False))]
+# (net, image size, keyword arguments); mixers and ViTs are told the image size.
+NETS = [*((name, 32, dict(img_size=32)) for name in (
+            "gmlp_ti16_224", "gmlp_s16_224", "mixer_s16_224", "mixer_b16_224", "resmlp_12_224",
+            "resmlp_24_224", "gmixer_12_224", "gmixer_24_224")),
+        ("mixer_s32_224", 64, dict(img_size=64)),
+        ("vit_tiny_patch16_224", 32, dict(img_size=32, **RMS)),
+        ("vit_small_patch16_224", 32, dict(img_size=32, **RMS, global_pool="avg",
+                                           class_token=False)),
+        *((name, 64, {}) for name in ("poolformer_s12", "poolformerv2_s12", "convformer_s18",
+                                      "fastvit_s12", "mobileone_s0"))]
 for name, size, kw in NETS:
     torch.manual_seed(0)
-    model = timm.create_model(name, num_classes=10, img_size=size, **kw)
+    model = timm.create_model(name, num_classes=10, **kw)
     with torch.no_grad():
         for m in model.modules():
-            if type(m).__name__ in ("LayerNorm", "RmsNorm"):
+            if type(m).__name__ in ("LayerNorm", "RmsNorm", "GroupNorm1", "GroupNorm1NoBias"):
                 m.weight.uniform_(0.5, 1.5)
                 if getattr(m, "bias", None) is not None: m.bias.uniform_(-0.3, 0.3)
         for n, p in model.named_parameters():
             if n.endswith(("alpha", "beta", "ls1", "ls2")): p.normal_(0.5, 0.5)
+            if n.endswith("scale"): p.uniform_(0.5, 1.5)
+            if n.endswith("act1.bias") or n.endswith("act2.bias"): p.uniform_(-0.5, 0.5)
             if n.endswith(("cls_token", "pos_embed")): p.normal_(0.0, 0.5)
             if n.startswith("head"): p.normal_(0.0, 0.05)
             if "gate.proj" in n: p.normal_(1.0 if n.endswith("bias") else 0.0, 0.3)

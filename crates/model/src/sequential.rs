@@ -353,12 +353,13 @@ pub enum Op {
     },
     /// A parameter γ times the values element-wise, one per channel (repeated over the
     /// positions) of maps and one per feature: ConvNeXt's and CaiT's layer scale
-    /// `self.layer_scale * x`. Its one tensor is named as the layer itself
-    /// (`features.1.0.layer_scale`), as a parameter a module holds directly is.
+    /// `self.layer_scale * x`; or one γ for all (StarReLU's `self.scale`, `[1]`). Its one tensor
+    /// is named as the layer itself (`features.1.0.layer_scale`), as a parameter a module holds
+    /// directly is.
     Scale {
         /// The tensor's shape as stored, of one value per channel or feature (default `[C, 1,
         /// 1]` on maps, as torchvision's, `[F]` on features): timm's γ `[C]`, which its forward
-        /// views as `[1, C, 1, 1]`.
+        /// views as `[1, C, 1, 1]`; or of one value.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         shape: Option<Vec<usize>>,
     },
@@ -424,11 +425,12 @@ pub enum Op {
     Transpose,
     /// A parameter β added to the values, one per channel (repeated over the positions) of
     /// maps, one per feature (of each token): `x + self.beta`, ResMLP's `Affine` after its
-    /// scale (`torch.addcmul(self.beta, self.alpha, x)`: a scale, then a shift). Its one tensor
-    /// is named as the layer itself, as a scale's is.
+    /// scale (`torch.addcmul(self.beta, self.alpha, x)`: a scale, then a shift); or one β for
+    /// all (StarReLU's `self.bias`, `[1]`). Its one tensor is named as the layer itself, as a
+    /// scale's is.
     Shift {
         /// The tensor's shape as stored, of one value per channel or feature (default `[C, 1,
-        /// 1]` on maps, `[F]` or `[E]` otherwise): timm's β `[1, 1, E]`.
+        /// 1]` on maps, `[F]` or `[E]` otherwise): timm's β `[1, 1, E]`; or of one value.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         shape: Option<Vec<usize>>,
     },
@@ -498,6 +500,10 @@ pub enum Op {
         /// Whether γ and β are parameters (default true).
         #[serde(default = "yes")]
         affine: bool,
+        /// Whether β is a parameter, with `affine` (default true; false: timm's
+        /// `GroupNorm1NoBias`, PoolFormer v2's).
+        #[serde(default = "yes", skip_serializing_if = "is_yes")]
+        bias: bool,
     },
     /// A nested `nn.Sequential` (or named submodule): its layers' names are prefixed by its own.
     Group {
@@ -1146,11 +1152,12 @@ impl Op {
             | Op::Multiply { .. }
             | Op::Dropout { .. } => Ok(input),
             Op::Scale { shape: Some(shape) } | Op::Shift { shape: Some(shape) }
-                if shape.iter().try_fold(1usize, |n, &s| n.checked_mul(s))
-                    != Some(input.channels()) =>
+                if ![Some(1), Some(input.channels())]
+                    .contains(&shape.iter().try_fold(1usize, |n, &s| n.checked_mul(s))) =>
             {
                 Err(format!(
-                    "`shape` {shape:?} does not hold one value per channel of its input {input}"
+                    "`shape` {shape:?} holds neither one value per channel of its input {input} \
+                     nor one for all"
                 ))
             }
             Op::Scale { .. } | Op::Shift { .. } => Ok(input),
@@ -1249,9 +1256,10 @@ impl Op {
                 }
                 p
             }
-            Op::Batchnorm1d { .. }
-            | Op::Batchnorm2d { .. }
-            | Op::Groupnorm { affine: true, .. } => affine(vec![channels], true),
+            Op::Batchnorm1d { .. } | Op::Batchnorm2d { .. } => affine(vec![channels], true),
+            Op::Groupnorm {
+                affine: true, bias, ..
+            } => affine(vec![channels], bias),
             Op::Layernorm {
                 ref shape,
                 affine: true,
@@ -1298,6 +1306,19 @@ impl Op {
                 p
             }
             _ => Vec::new(),
+        }
+    }
+
+    /// How many values a scale's or a shift's tensor holds: one per channel of `input`, or one
+    /// for all where its `shape` holds one (StarReLU's `self.scale * x`).
+    pub(crate) fn per_channel_values(&self, input: Shape) -> usize {
+        match self {
+            Op::Scale { shape: Some(shape) } | Op::Shift { shape: Some(shape) }
+                if shape.iter().product::<usize>() == 1 =>
+            {
+                1
+            }
+            _ => input.channels(),
         }
     }
 
@@ -2029,9 +2050,9 @@ mod tests {
             (spec("[4]", r#"{"type":"scale","gamma":[4]}"#), "unknown field `gamma`"),
             (
                 spec("[2,3,3]", r#"{"type":"scale","name":"s","shape":[1,3,1,1]},{"type":"flatten"}"#),
-                "layer s (scale): `shape` [1, 3, 1, 1] does not hold one value per channel of its input [2, 3, 3]",
+                "layer s (scale): `shape` [1, 3, 1, 1] holds neither one value per channel of its input [2, 3, 3] nor one for all",
             ),
-            (spec("[4]", r#"{"type":"scale","shape":[4294967296,4294967296,1]}"#), "does not hold one value per channel"),
+            (spec("[4]", r#"{"type":"scale","shape":[4294967296,4294967296,1]}"#), "holds neither one value per channel"),
             // A scale `weight` in a group `n` is a layer norm `n`'s weight again.
             (
                 spec("[4]", r#"{"type":"layernorm","name":"n","shape":[4]},{"type":"group","name":"n","layers":[{"type":"scale","name":"weight"}]},{"type":"linear","out":2}"#),
@@ -2146,8 +2167,8 @@ mod tests {
             (spec("[4]", r#"{"type":"token_mean"}"#), "layer 0 (token_mean): expected [T, E] tokens, got [4] (flat features)"),
             (spec("[2,2,2]", r#"{"type":"tokens"},{"type":"transpose","dims":[1,2]},{"type":"flatten"}"#), "unknown field `dims`: layer type `transpose` takes none"),
             (spec("[2,2,2]", r#"{"type":"transpose"},{"type":"flatten"}"#), "layer 0 (transpose): expected [T, E] tokens, got [2, 2, 2] (feature maps)"),
-            (spec("[2,2,2]", r#"{"type":"shift","name":"b","shape":[4]},{"type":"flatten"}"#), "layer b (shift): `shape` [4] does not hold one value per channel of its input [2, 2, 2]"),
-            (spec("[2,2,2]", r#"{"type":"tokens"},{"type":"transpose"},{"type":"shift","shape":[1,1,2]},{"type":"flatten"}"#), "layer 2 (shift): `shape` [1, 1, 2] does not hold one value per channel of its input [2, 4]"),
+            (spec("[2,2,2]", r#"{"type":"shift","name":"b","shape":[4]},{"type":"flatten"}"#), "layer b (shift): `shape` [4] holds neither one value per channel of its input [2, 2, 2]"),
+            (spec("[2,2,2]", r#"{"type":"tokens"},{"type":"transpose"},{"type":"shift","shape":[1,1,2]},{"type":"flatten"}"#), "layer 2 (shift): `shape` [1, 1, 2] holds neither one value per channel of its input [2, 4]"),
             (spec("[2,2,2]", r#"{"type":"tokens"},{"type":"prelu","num_parameters":2},{"type":"flatten"}"#), "reads axis 1 of `[N, T, E]`"),
             (spec("[2,2,2]", r#"{"type":"tokens"},{"type":"maxpool2d","kernel":1},{"type":"flatten"}"#), "expected [C, H, W] feature maps, got [4, 2] (tokens)"),
             (spec("[2,2,2]", r#"{"type":"tokens"},{"type":"channels_last","layers":[]},{"type":"flatten"}"#), "expected [C, H, W] feature maps, got [4, 2] (tokens)"),
@@ -2259,6 +2280,37 @@ mod tests {
         let bound = 1.0 / 18f64.sqrt();
         assert!(theta[52..].iter().all(|w| w.abs() < bound && *w != 0.0));
         assert!(!arch.is_piecewise_linear());
+    }
+
+    /// A group norm without β has only γ; a scale and a shift of one value each (StarReLU's)
+    /// hold one value, starting at 1 and 0, and are piecewise linear as any scale and shift.
+    #[test]
+    fn group_norms_without_beta_and_one_value_scales_have_pytorchs_tensors() {
+        let arch = spec(
+            "[2,3,3]",
+            r#"{"type":"groupnorm","name":"g","groups":1,"bias":false},
+               {"type":"scale","name":"s","shape":[1]},{"type":"shift","name":"b","shape":[1]},
+               {"type":"flatten"},{"type":"linear","out":2}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            tensors(&arch),
+            [
+                "g.weight[2]",
+                "s[1]",
+                "b[1]",
+                "4.weight[2, 18]",
+                "4.bias[2]"
+            ]
+        );
+        let theta = arch.init(crate::Init::PyTorch, 0);
+        assert_eq!(theta[..4], [1.0, 1.0, 1.0, 0.0]);
+        let piecewise = spec(
+            "[2,3,3]",
+            r#"{"type":"scale","shape":[1,1,1]},{"type":"shift","shape":[1]},{"type":"flatten"}"#,
+        )
+        .unwrap();
+        assert!(piecewise.is_piecewise_linear());
     }
 
     /// A residual block is one layer (one stage of a resumed pass) whose branches' layers are

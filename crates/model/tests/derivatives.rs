@@ -744,7 +744,7 @@ fn tiny_sequential(on_maps: &str, on_features: &str) -> ArchSpec {
 /// Each sequential layer kind on its own in a tiny net (`on_maps`, `on_features` of
 /// [`tiny_sequential`]); batch norm on maps in both of their layouts (after a convolution,
 /// channels-last pixels; after average pooling, NCHW maps) and on features.
-const SEQUENTIAL_CASES: [(&str, &str); 72] = [
+const SEQUENTIAL_CASES: [(&str, &str); 75] = [
     (
         r#",{"type":"conv2d","out":3,"kernel":[3,2],"stride":[2,1],"padding":[1,0],"bias":false}"#,
         "",
@@ -1102,6 +1102,29 @@ const SEQUENTIAL_CASES: [(&str, &str); 72] = [
         r#",{"type":"channels_last","layers":[{"type":"rmsnorm","name":"c","shape":[2]}]},
             {"type":"tokens"},{"type":"rmsnorm","name":"t","shape":[2],"eps":1e-6},
             {"type":"select_token","index":3}"#,
+        "",
+    ),
+    // PoolFormer's token mixer: a group norm without β, then pool(x) − x (a residual block whose
+    // shortcut is negated); a scale and a shift of one value each on features.
+    (
+        r#",{"type":"groupnorm","name":"g","groups":1,"bias":false},{"type":"residual","layers":[
+                {"type":"avgpool2d","kernel":3,"stride":1,"padding":1,"count_include_pad":false}],
+             "shortcut":[{"type":"multiply","by":-1}]}"#,
+        r#",{"type":"scale","name":"s","shape":[1]},{"type":"shift","name":"b","shape":[1]}"#,
+    ),
+    // StarReLU, s·relu(x)² + b: a square (a product of the value with itself), one-value
+    // parameters [1, 1, 1] on maps.
+    (
+        r#",{"type":"relu"},{"type":"product","branches":[[],[]]},
+            {"type":"scale","name":"s","shape":[1,1,1]},{"type":"shift","name":"b","shape":[1]}"#,
+        "",
+    ),
+    // Piecewise linear: one-value scales and shifts of maps, pixels and tokens.
+    (
+        r#",{"type":"scale","name":"s","shape":[1]},{"type":"relu"},
+            {"type":"shift","name":"b","shape":[1]},{"type":"tokens"},
+            {"type":"scale","name":"t","shape":[1]},{"type":"shift","name":"c","shape":[1,1,1]},
+            {"type":"select_token","index":12}"#,
         "",
     ),
 ];

@@ -265,6 +265,13 @@ fn mixers_on_gpu_match_cpu() {
     agree_on_fixture("mixer-pytorch");
 }
 
+/// MetaFormers (a difference of paths, squares, one-value scales and shifts, group norms without
+/// β) on the GPU's kernels.
+#[test]
+fn metaformers_on_gpu_match_cpu() {
+    agree_on_fixture("metaformer-pytorch");
+}
+
 /// timm's average pooling (the mean of the tokens after its register tokens and class token)
 /// and a position embedding stored `[T, E]`, on the GPU's kernels, in blocks of 3 samples.
 #[test]

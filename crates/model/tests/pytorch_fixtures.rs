@@ -51,6 +51,7 @@ const FUNCTIONAL: &str = "functional-pytorch";
 const VIT: &str = "vit-pytorch";
 const TOKENS: &str = "tokens-pytorch";
 const MIXER: &str = "mixer-pytorch";
+const METAFORMER: &str = "metaformer-pytorch";
 /// Layer norm (over maps, over their last axis, over features, without β, without γ and β) and
 /// group norm (on maps, on features), γ and β away from 1 and 0 (the same script).
 const NORMALIZATION: &str = "normalization-pytorch";
@@ -511,6 +512,29 @@ fn mixers_match_pytorch() {
     );
     assert!(tensors(&ckpt.meta.arch)[1].starts_with("patch_bias"));
     assert_matches_pytorch(MIXER, ckpt.meta.arch.clone(), &ckpt, 5);
+}
+
+/// MetaFormer blocks written as classes, timm's ways: PoolFormer's difference `pool(x) - x` (a
+/// residual block whose shortcut is negated) after a group norm without β, StarReLU's `s *
+/// relu(x) ** 2 + b` (a square; a scale and a shift of one value each), a sum with 0 (no
+/// layer), a difference and squares of paths.
+#[test]
+fn metaformers_match_pytorch() {
+    let ckpt = fixture_with_tensors(
+        METAFORMER,
+        &[
+            "norm1.weight[4]",
+            "ls1[4, 1, 1]",
+            "norm2.weight[4]",
+            "act.scale[1]",
+            "act.bias[1]",
+            "b.weight[4, 4, 1, 1]",
+        ],
+    );
+    assert!(!tensors(&ckpt.meta.arch)
+        .iter()
+        .any(|t| t.starts_with("norm1.bias") || t.starts_with("norm2.bias")));
+    assert_matches_pytorch(METAFORMER, ckpt.meta.arch.clone(), &ckpt, 5);
 }
 
 /// Layer and group norm against PyTorch's float64 values: each sample's own mean and variance,

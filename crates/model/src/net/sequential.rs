@@ -329,8 +329,14 @@ fn forward<B: Backend>(
         Op::Hardsigmoid => x.elementwise(hardsigmoid),
         Op::Hardswish => x.elementwise(hardswish),
         Op::Prelu { num_parameters, .. } => prelu(x, p.vector(num_parameters)),
-        Op::Scale { .. } => per_channel(x, p.vector(layer.input.channels()), |x, gamma| x * gamma),
-        Op::Shift { .. } => per_channel(x, p.vector(layer.input.channels()), |x, beta| x + beta),
+        Op::Scale { .. } => {
+            let gamma = p.vector(layer.op.per_channel_values(layer.input));
+            per_channel(x, gamma, |x, gamma| x * gamma)
+        }
+        Op::Shift { .. } => {
+            let beta = p.vector(layer.op.per_channel_values(layer.input));
+            per_channel(x, beta, |x, beta| x + beta)
+        }
         Op::Identity | Op::Dropout { .. } => x,
         // Times c, not divided by 1/c: burn's `div_scalar` differentiates with its scalar
         // rounded to f32 ([`softplus`]).
@@ -351,7 +357,8 @@ fn forward<B: Backend>(
             groups,
             eps,
             affine,
-        } => group_norm(layer.input, groups, p, x, eps, affine),
+            bias,
+        } => group_norm(layer.input, groups, p, x, eps, [affine, bias]),
         Op::Residual { .. } | Op::Concat { .. } | Op::Product { .. } => {
             // Each branch reads its tensors in turn, as `state_dict` lists them (a residual
             // block's main branch first).
@@ -846,14 +853,14 @@ fn machine_epsilon(dtype: DType) -> f64 {
 }
 
 /// Group norm: each sample's channels in `groups` runs of C/groups, each standardized over its
-/// channels and positions, then γ·x̂ + β per channel.
+/// channels and positions, then γ·x̂ + β per channel (`[affine, bias]`: with γ, with β).
 fn group_norm<B: Backend>(
     input: Shape,
     groups: usize,
     p: &mut Params<B>,
     x: Values<B>,
     eps: f64,
-    affine: bool,
+    [affine, bias]: [bool; 2],
 ) -> Values<B> {
     let channels = input.channels();
     let per_group = input.len() / groups;
@@ -878,8 +885,11 @@ fn group_norm<B: Backend>(
                 let copies = t.dims()[0];
                 t.reshape([copies, channels, 1, 1])
             };
-            let (gamma, beta) = (p.vector(channels), p.vector(channels));
-            y * column(gamma) + column(beta)
+            let y = y * column(p.vector(channels));
+            match bias {
+                true => y + column(p.vector(channels)),
+                false => y,
+            }
         }
     };
     match input {
