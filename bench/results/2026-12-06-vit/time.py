@@ -1,4 +1,5 @@
-"""A CIFAR-sized vision transformer timed in PyTorch: `python time.py NAME N` builds NAME (below)
+"""A CIFAR-sized vision transformer (or MLP-Mixer, ResMLP, gMLP: ../2026-12-06-mixer) timed in
+PyTorch: `python time.py NAME N` builds NAME (below)
 with its layer norms, tokens and head drawn as losses.py draws them, exports it in float32 to
 /tmp/vit44/NAME with N random 3×32×32 images (seed 1), and prints PyTorch's f32 gradient and
 double-backward H·v on 2 threads (medians of 5 and 3; the gradient by PyTorch's fastest
@@ -10,9 +11,20 @@ from export_pytorch import export  # noqa: E402
 warnings.simplefilter("ignore")
 name, n = sys.argv[1], int(sys.argv[2])
 torch.manual_seed(0)
+# timm's mixer_s16_224, resmlp_12_224 and gmlp_ti16_224 (their constructors' arguments) on
+# 32×32 in patches of 4: 64 tokens.
+MIXERS = {"timm_mixer_s_p4": dict(num_blocks=8, embed_dim=512),
+          "timm_resmlp_12_p4": dict(num_blocks=12, embed_dim=384, mlp_ratio=4,
+                                    block_layer="ResBlock", norm_layer="Affine"),
+          "timm_gmlp_ti_p4": dict(num_blocks=30, embed_dim=128, mlp_ratio=6,
+                                  block_layer="SpatialGatingBlock", mlp_layer="GatedMlp")}
 if name == "timm_vit_tiny_p4":  # timm's ViT-Tiny on 32×32 in patches of 4: 65 tokens of 192
     import timm
     model = timm.create_model("vit_tiny_patch16_224", num_classes=10, img_size=32, patch_size=4)
+elif name in MIXERS:
+    from timm.models import mlp_mixer
+    kw = {k: getattr(mlp_mixer, v) if k.endswith("layer") else v for k, v in MIXERS[name].items()}
+    model = mlp_mixer.MlpMixer(num_classes=10, img_size=32, patch_size=4, **kw)
 else:  # torchvision's ViT, 6 blocks of 8 heads, 256 features, patches of 4
     from torchvision.models.vision_transformer import VisionTransformer
     model = VisionTransformer(image_size=32, patch_size=4, num_layers=6, num_heads=8,
