@@ -178,17 +178,21 @@ def _layer(name, module, seen, given=None):
         check(module.track_running_stats, "track_running_stats=False is not supported")
         kind = "batchnorm1d" if _is(module, nn.BatchNorm1d) else "batchnorm2d"
         return {"type": kind, "eps": module.eps}
+    if _is(module, nn.LayerNorm, nn.RMSNorm, nn.GroupNorm):
+        # Whether γ and β are there, as forward reads them (`bias` came with torch 2.1; a
+        # module may have either set to None after it was built).
+        gamma = getattr(module, "weight", None) is not None
+        beta = getattr(module, "bias", None) is not None
+        check(gamma or not beta, "β without γ (its weight set to None) is not expressible")
     if _is(module, nn.LayerNorm):
-        # `bias` came with torch 2.1; before, an affine layer norm always had one.
         return {"type": "layernorm", "shape": [int(s) for s in module.normalized_shape],
-                "eps": module.eps, "affine": module.elementwise_affine,
-                "bias": module.elementwise_affine and module.bias is not None}
+                "eps": module.eps, "affine": gamma, "bias": beta}
     if _is(module, nn.RMSNorm):
-        return _rms_norm(module.normalized_shape, module.eps, module.elementwise_affine)
+        return _rms_norm(module.normalized_shape, module.eps, gamma)
     if _is(module, nn.GroupNorm):
         layer = {"type": "groupnorm", "groups": module.num_groups, "eps": module.eps,
-                 "affine": module.affine}
-        return {**layer, "bias": False} if module.affine and module.bias is None else layer
+                 "affine": gamma}
+        return {**layer, "bias": False} if gamma and not beta else layer
     if _is_timm_attention(module) or _is(module, nn.MultiheadAttention):
         check(given is not None and given.dim() == 3, "attention runs on tokens [N, T, E] "
               f"(maps' positions as rows), not on values of shape {list(given.shape[1:])}"
@@ -783,6 +787,8 @@ def _function_name(node):
                               "curvscope cannot express")
     if name in ("iadd", "add_"):
         return "add"
+    if name in ("isub", "sub_"):
+        return "sub"
     if name in ("imul", "mul_"):
         return "mul"
     return name[:-1] if name.endswith("_") and name[:-1] in _FUNCTIONS else name
@@ -816,11 +822,17 @@ class _Trace:
     def is_sum(self, node):
         """Whether `node` is a + b or a − b of two tensors (refused if it adds anything else)."""
         if node.op not in ("call_function", "call_method") or _function_name(node) not in \
-                _SUMS or self.embedding_operands(node) is not None or self.is_added_zero(node):
+                _SUMS or self.embedding_operands(node) is not None or self.is_added_zero(node) \
+                or self.shift_operands(node) is not None:
             return False
+        subtracts = _function_name(node) in ("sub", "subtract")
         if node.args[:1] * 2 == node.args:
-            raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) adds a value to "
+            raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) "
+                              f"{'subtracts a value from' if subtracts else 'adds a value to'} "
                               "itself")
+        if subtracts and any(self.parameter(a) is not None for a in node.args):
+            raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) subtracts a parameter "
+                              "or from one; curvscope adds one, x + β (a shift): write it so")
         if len(self.tensors_in(node)) != 2 or len(node.args) != 2 or node.kwargs:
             raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) adds a number or a "
                               "scaled tensor: only sums a + b and differences a − b of two paths "
@@ -1103,7 +1115,8 @@ class _Trace:
         """Whether `node` reshapes, transposes or splits `x`'s values."""
         name = node.op in ("call_function", "call_method") and _function_name(node)
         return (self.is_part(node) or name in _REARRANGES or _is_channel_slice(node)
-                or _is_token_pick(node) or (name in _IDENTITIES and node.args[:1] != (x,)))
+                or _is_token_pick(node) or _is_feature_slice(node)
+                or (name in _IDENTITIES and node.args[:1] != (x,)))
 
     def is_cat(self, node):
         """Whether `node` is a concatenation along the channels of maps (the features of flat
@@ -1455,11 +1468,11 @@ class _Trace:
         if value.dim() == 3:
             t, e = value.shape[1:]
             own, norms, where = ("attention", "class_token", "position_embedding", "token_mean",
-                                 "flatten", "multiply", "transpose"), ([e], [t, e]), \
+                                 "flatten", "multiply", "transpose", "product"), ([e], [t, e]), \
                 f"tokens {[t, e]}"
             allowed = ("linear layers, layer and RMS norms over [E] or [T, E], scales, shifts, a "
                        "PReLU of one slope, dropout, activations, self-attention, a class token, "
-                       "a position embedding and a transpose")
+                       "a position embedding, a transpose and products")
         elif self.is_channels_last(x):
             own, norms = ("multiply",), ([value.shape[-1]],)
             where = f"channels-last values {list(value.shape[1:])} (after a permute)"
@@ -1652,6 +1665,16 @@ def _is_token_pick(node):
             and isinstance(index[1], int) and all(i in (whole, Ellipsis) for i in index[2:]))
 
 
+def _is_feature_slice(node):
+    """Whether `node` indexes a run of the last axis, `x[..., a:b]` or `x[:, :, a:b]` (of tokens,
+    a narrow of their features)."""
+    index = node.args[1] if node.op == "call_function" and _target(node) == "getitem" else None
+    whole = slice(None)
+    return (isinstance(index, tuple) and len(index) >= 2 and isinstance(index[-1], slice)
+            and index[-1].step in (None, 1) and index[-1] != whole
+            and all(i == whole for i in index[1:-1]) and index[0] in (whole, Ellipsis))
+
+
 def _is_channel_slice(node):
     """Whether `node` indexes a run of channels, `x[:, a:b]` (a narrow)."""
     index = node.args[1] if node.op == "call_function" and _target(node) == "getitem" else None
@@ -1820,7 +1843,8 @@ def _function_layers(where, name, args, given):
               "(pass training=self.training)")
         return [{"type": "dropout", "p": float(args["p"])}]
     if name == "getitem" and given is not None and given.dim() == 3:
-        check(False, "on tokens only one token x[:, i] or a run of them x[:, a:b] is expressible")
+        check(False, "on tokens only one token x[:, i], a run of them x[:, a:b] or of their "
+              "features x[..., a:b] is expressible")
     if name == "getitem":  # x[:, :, ::s, ::t], a CIFAR ResNet's "option A" subsampling
         index = args["index"]
         whole = slice(None)
@@ -2707,6 +2731,13 @@ class SkipSequential(nn.Sequential):
         return x + super().forward(x)
 
 
+def _without(module, *tensors):
+    """`module` with its `tensors` set to None after it was built."""
+    for name in tensors:
+        setattr(module, name, None)
+    return module
+
+
 class Cubed(nn.Linear):
     def forward(self, x):
         return super().forward(x).pow(3)
@@ -3204,6 +3235,28 @@ def _traced_self_check():
         {"name": "bias", "type": "shift", "shape": [1]}]}], meta[2]
     assert meta[4]["layers"][0]["shortcut"] == negated and meta[4]["layers"][1] == square
     assert meta[4]["shortcut"] == [{"type": "relu"}, square, *negated], meta[4]
+    # A run of tokens' features by indexing, a square of tokens, a shift of channels-last
+    # values, norms whose γ (and β) were set to None.
+    sliced = Forward(lambda m, x: m.fc(((t := x.flatten(2).transpose(1, 2))[..., :1]
+                                        * t[:, :, 1:] + m.l(t) ** 2).flatten(1)),
+                     l=nn.Linear(2, 1), fc=nn.Linear(3, 2))
+    [_, block, _, _] = architecture(sliced, (2, 1, 3))["layers"]
+    assert block["layers"][1] == {"type": "product", "branches": [[], []]}, block
+    assert block["shortcut"][0]["branches"] == [
+        [{"type": "narrow", "start": 0, "length": 1, "dim": 2}],
+        [{"type": "narrow", "start": 1, "length": 1, "dim": 2}]], block
+    shifted = Forward(lambda m, x: m.fc(m.l(x.permute(0, 2, 3, 1)).add(m.b).permute(
+        0, 3, 1, 2).flatten(1)), l=nn.Linear(2, 2), b=nn.Parameter(torch.zeros(2)),
+        fc=nn.Linear(2, 2))
+    assert architecture(shifted, (2, 1, 1))["layers"][0]["layers"] == [
+        {"name": "l", "type": "linear", "out": 2, "bias": True},
+        {"name": "b", "type": "shift"}]
+    bare = [_without(nn.LayerNorm(2), "weight", "bias"), _without(nn.RMSNorm(2), "weight"),
+            _without(nn.GroupNorm(1, 2), "bias")]
+    assert [architecture(nn.Sequential(n, nn.Linear(2, 2)), (2,))["layers"][0] for n in bare] == [
+        {"type": "layernorm", "shape": [2], "eps": 1e-5, "affine": False, "bias": False},
+        {"type": "rmsnorm", "shape": [2], "affine": False},
+        {"type": "groupnorm", "groups": 1, "eps": 1e-5, "affine": True, "bias": False}]
     # timm's average pooling: the mean of the tokens after the class token.
     pooled = Forward(lambda m, x: m.fc(torch.cat([m.cls.expand(x.shape[0], -1, -1), x.flatten(
         2).transpose(1, 2)], 1)[:, 1:].mean(dim=1)), cls=nn.Parameter(torch.zeros(1, 1, 2)),
@@ -3284,8 +3337,14 @@ def _traced_self_check():
         (Forward(lambda m, x: m.fc(to_tokens(x).mean(2).flatten(1)), fc=linear()),
          "only the mean of the tokens, x.mean(dim=1) without keepdim, is expressible",
          (2, 1, 2)),
-        (Forward(lambda m, x: m.fc(to_tokens(x)[:, :, :1].flatten(1)), fc=linear()),
-         "on tokens only one token x[:, i] or a run of them x[:, a:b] is expressible", (2, 1, 2)),
+        (Forward(lambda m, x: m.fc(to_tokens(x)[:, ::2].flatten(1)), fc=linear()),
+         "on tokens only one token x[:, i], a run of them x[:, a:b] or of their features "
+         "x[..., a:b] is expressible", (2, 1, 2)),
+        (Forward(lambda m, x: m.fc((to_tokens(x) - m.beta).flatten(1)),
+                 beta=nn.Parameter(torch.zeros(2)), fc=nn.Linear(4, 2)),
+         "subtracts a parameter or from one; curvscope adds one, x + β (a shift)", (2, 1, 2)),
+        (Forward(lambda m, x: m.fc(m.n(x).flatten(1)), n=_without(nn.GroupNorm(1, 2), "weight"),
+                 fc=nn.Linear(2, 2)), "β without γ (its weight set to None)", (2, 1, 1)),
         (Forward(lambda m, x: m.fc(m.norm(x.flatten(2)).flatten(1)), norm=nn.LayerNorm(2),
                  fc=nn.Linear(4, 2)), "which no curvscope layer holds (it holds features [F], "
          "maps [C, H, W] and tokens [T, E] made of maps by x.flatten(2).transpose(1, 2), and "
