@@ -492,8 +492,8 @@ fn pad_channels<B: Backend>(x: Values<B>, before: usize, after: usize) -> Values
 }
 
 /// Channels `start..start + length` of maps (features of flat values; tokens or, `dim` 2,
-/// features of tokens), in the layout they are in: a slice, whose backward pads with zeros, both linear, so exact to any
-/// order.
+/// features of tokens), in the layout they are in: a slice, whose backward pads with zeros,
+/// both linear, so exact to any order.
 fn narrow<B: Backend>(x: Values<B>, start: usize, length: usize, dim: usize) -> Values<B> {
     match x {
         Values::Flat(x) => Values::Flat(x.narrow(1, start, length)),
@@ -552,9 +552,9 @@ fn sum<B: Backend>(a: Values<B>, b: Values<B>) -> Values<B> {
 }
 
 /// The element-wise product of two values (of one shape: features, tokens), one of `[C, 1, 1]`
-/// maps repeated over the other's positions ([`broadcast_rows`]), in channels-last pixels (the layout of a squeeze-and-excitation
-/// block's depthwise convolution and 1×1 convolutions, which a next convolution reads). Each
-/// factor's derivative is the other: exact to any order.
+/// maps repeated over the other's positions ([`broadcast_rows`]), in channels-last pixels (the
+/// layout of a squeeze-and-excitation block's depthwise convolution and 1×1 convolutions, which
+/// a next convolution reads). Each factor's derivative is the other: exact to any order.
 fn product<B: Backend>(a: Values<B>, b: Values<B>) -> Values<B> {
     match a {
         Values::Flat(a) => return Values::Flat(a * b.flat()),
