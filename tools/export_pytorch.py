@@ -822,8 +822,7 @@ class _Trace:
     def is_sum(self, node):
         """Whether `node` is a + b or a − b of two tensors (refused if it adds anything else)."""
         if node.op not in ("call_function", "call_method") or _function_name(node) not in \
-                _SUMS or self.embedding_operands(node) is not None or self.is_added_zero(node) \
-                or self.shift_operands(node) is not None:
+                _SUMS or self.is_added_zero(node) or self.learned_operands(node) is not None:
             return False
         subtracts = _function_name(node) in ("sub", "subtract")
         if node.args[:1] * 2 == node.args:
@@ -849,6 +848,16 @@ class _Trace:
                 and (name in _PRODUCTS and operands[1] is operands[0]
                      or name == "pow" and type(operands[1]) in (int, float) and operands[1] == 2)
                 or name == "square" and len(operands) == 1)
+
+    def arithmetic_layers(self, node):
+        """The layers of `node` if it is arithmetic of one value: x · c (a multiply), x² (a
+        product of the value with itself), x + 0 (none); else None."""
+        factor = self.number_factor(node)
+        if factor is not None:
+            return [{"type": "multiply", "by": factor}]
+        if self.is_square(node):
+            return [{"type": "product", "branches": [[], []]}]
+        return [] if self.is_added_zero(node) else None
 
     def is_added_zero(self, node):
         """Whether `node` is x + 0, 0 + x or x − 0 of one value (MobileOne's and FastViT's
@@ -1315,11 +1324,8 @@ class _Trace:
             return self.concat(node, owner)
         if self.is_product(node):
             return self.product(node, owner)
-        factor = self.number_factor(node)
-        if factor is not None or self.is_square(node) or self.is_added_zero(node):
-            layers = ([{"type": "multiply", "by": factor}] if factor is not None
-                      else [{"type": "product", "branches": [[], []]}] if self.is_square(node)
-                      else [])
+        layers = self.arithmetic_layers(node)
+        if layers is not None:
             self.check_position_wise(node, self.input_of(node), layers)
             return {"layers": layers, "group": owner, "name": None, "stateful": False,
                     "modules": []}
