@@ -426,14 +426,28 @@ impl<B: Backend> BurnObjective<B> {
     }
 
     /// The samples in consecutive blocks of at most `samples_per_block` and
-    /// [`BurnObjective::fitting_samples`]: full-batch work is a sum over blocks, run in
-    /// parallel on rayon's pool.
+    /// [`BurnObjective::fitting_samples`], of equal sizes (within a sample): full-batch work is a
+    /// sum over blocks, run in parallel on rayon's pool. On a GPU, the fewest blocks. On the
+    /// CPU an even number, at least two (but one per sample at most): burn-flex runs each
+    /// block's ops on one core, so 64 samples in blocks of 50 and 14 kept one of two threads
+    /// idle for most of the pass, and 16 samples in one block one of two all of it (MLP-Mixer
+    /// on 64 images: gradient 6.3–6.6 s against 4.2–4.5 s in two blocks of 32, H·v 23.7 s
+    /// against 12.3–13.8 s; docs/PERFORMANCE.md, "Blocks of equal size"). The blocks depend on
+    /// the sample count only, never on the thread count, so neither do the sums' bits.
     fn blocks(&self) -> Vec<(usize, usize)> {
         let n = self.n_samples();
-        let block = self.samples_per_block.min(self.fitting_samples());
-        (0..n)
-            .step_by(block)
-            .map(|start| (start, block.min(n - start)))
+        let fewest = n.div_ceil(self.samples_per_block.min(self.fitting_samples()));
+        let count = match net::runs_cubecl::<B>(&self.device) {
+            true => fewest,
+            false => fewest.max(2).next_multiple_of(2).min(n),
+        };
+        let (size, longer) = (n / count.max(1), n % count.max(1));
+        (0..count)
+            .scan(0, |start, block| {
+                let len = size + usize::from(block < longer);
+                *start += len;
+                Some((*start - len, len))
+            })
             .collect()
     }
 
@@ -1070,9 +1084,10 @@ mod tests {
     }
 
     /// Within lavapipe's largest buffer (128 MiB), as `--device gpu` asks for one block: LeNet
-    /// (conv2's im2col, 64,000 bytes a sample in f32) takes 2,097 samples a block, and keeps its
-    /// prepared inputs (14,400 values a sample) whole up to 2,330 samples; VGG-11 (conv2's and
-    /// conv4's im2col, 589,824 bytes) takes 227.
+    /// (conv2's im2col, 64,000 bytes a sample in f32) takes at most 2,097 samples a block, and
+    /// keeps its prepared inputs (14,400 values a sample) whole up to 2,330 samples; VGG-11
+    /// (conv2's and conv4's im2col, 589,824 bytes) at most 227. (On the CPU backend, as here,
+    /// in an even number of blocks of equal sizes.)
     #[test]
     fn blocks_and_prepared_inputs_fit_the_largest_buffer() {
         let on = |arch: ArchSpec, shape: Vec<usize>, n: usize| {
@@ -1094,14 +1109,43 @@ mod tests {
             .with_samples_per_block(usize::MAX)
         };
         let lenet = on(ArchSpec::Lenet, vec![1, 28, 28], 2400);
-        assert_eq!(lenet.blocks(), vec![(0, 2097), (2097, 303)]);
+        assert_eq!(lenet.blocks(), vec![(0, 1200), (1200, 1200)]);
         assert!(lenet.prepared.is_none());
         let lenet = on(ArchSpec::Lenet, vec![1, 28, 28], 2097);
-        assert_eq!(lenet.blocks(), vec![(0, 2097)]);
+        assert_eq!(lenet.blocks(), vec![(0, 1049), (1049, 1048)]);
         assert!(lenet.prepared.is_some());
         let vgg11 = ArchSpec::named("vgg11").expect("a preset");
         let vgg11 = on(vgg11, vec![3, 32, 32], 1000);
         let starts: Vec<usize> = vgg11.blocks().iter().map(|b| b.0).collect();
-        assert_eq!(starts, [0, 227, 454, 681, 908]);
+        assert_eq!(starts, [0, 167, 334, 501, 668, 834]);
+    }
+
+    /// Full-batch blocks on the CPU: the fewest of at most `samples_per_block`, made an even
+    /// number, at least two (at most one per sample), sizes within one sample of each other, in
+    /// order.
+    #[test]
+    fn full_batch_blocks_on_the_cpu_are_an_even_number_of_equal_sizes() {
+        let blocks = |n: usize, most: usize| {
+            let data = crate::synthetic::two_d_halfspace(n, 1);
+            let arch = ArchSpec::Mlp {
+                input: 2,
+                hidden: vec![3],
+                classes: 2,
+                activation: crate::Activation::Relu,
+            };
+            BurnObjective::<Cpu>::new(arch, &data, &Default::default(), Precision::F64)
+                .expect("fits")
+                .with_samples_per_block(most)
+                .blocks()
+        };
+        assert_eq!(blocks(64, 50), vec![(0, 32), (32, 32)]);
+        assert_eq!(blocks(50, 50), vec![(0, 25), (25, 25)]);
+        assert_eq!(blocks(1, 50), vec![(0, 1)]);
+        assert_eq!(blocks(101, 50), vec![(0, 26), (26, 25), (51, 25), (76, 25)]);
+        assert_eq!(
+            blocks(1200, 50),
+            (0..24).map(|b| (50 * b, 50)).collect::<Vec<_>>()
+        );
+        assert_eq!(blocks(3, 1), vec![(0, 1), (1, 1), (2, 1)]);
     }
 }
