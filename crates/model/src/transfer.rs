@@ -40,14 +40,14 @@ impl std::ops::Sub for Transfers {
 /// use curvscope_model::{transfers, ArchSpec, BurnObjective, Cpu, Init, Objective, Precision};
 /// let data = curvscope_model::toy2d(8, 0);
 /// let f = BurnObjective::<Cpu>::new(ArchSpec::Toy2d, &data, &Default::default(), Precision::F64)
-///     .unwrap()
-///     .with_samples_per_block(usize::MAX);
+///     .unwrap();
 /// let theta = ArchSpec::Toy2d.init(Init::PyTorch, 0);
 /// let before = transfers();
 /// f.grad(&theta);
 /// let copies = transfers() - before;
-/// // θ in, ∇L out (doctests run alone, so no other thread adds to the counts).
-/// assert_eq!((copies.to_device, copies.to_host), (1, 1));
+/// // θ in, ∇L out of each of the two blocks the CPU runs 8 samples in (doctests run alone, so
+/// // no other thread adds to the counts).
+/// assert_eq!((copies.to_device, copies.to_host), (1, 2));
 /// ```
 pub fn transfers() -> Transfers {
     Transfers {

@@ -545,7 +545,8 @@ fn prepared_inputs_cached_or_per_block_agree() {
 }
 
 /// An objective told of a device's largest buffer cuts its blocks so that no tensor outgrows
-/// it, and gives the numbers of one whole block; data that cannot fit is refused by name.
+/// it, and gives the numbers of unlimited blocks (one on a GPU; on the CPU, as here, two);
+/// data that cannot fit is refused by name.
 #[test]
 fn blocks_within_a_largest_buffer_agree_with_one_block() {
     let (arch, features, classes) = small_cnn();
@@ -562,8 +563,8 @@ fn blocks_within_a_largest_buffer_agree_with_one_block() {
         )
     };
     // One sample's largest tensor: 36 im2col rows (the 6×6 outputs) × 9 = 324 f64 values,
-    // 2,592 bytes; 5 fit in 12,960 bytes, so the 12 samples go in blocks of 5, 5 and 2, and
-    // the prepared inputs (31,104 bytes) are prepared per block.
+    // 2,592 bytes; 5 fit in 12,960 bytes, so the 12 samples go in four blocks of 3 (on a GPU
+    // three of 4), and the prepared inputs (31,104 bytes) are prepared per block.
     let blocks = within(5 * 2592).unwrap().with_samples_per_block(usize::MAX);
     let whole = within(usize::MAX)
         .unwrap()
