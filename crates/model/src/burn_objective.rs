@@ -426,14 +426,15 @@ impl<B: Backend> BurnObjective<B> {
     }
 
     /// The samples in consecutive blocks of at most `samples_per_block` and
-    /// [`BurnObjective::fitting_samples`], of equal sizes (within a sample): full-batch work is a
-    /// sum over blocks, run in parallel on rayon's pool. On a GPU, the fewest blocks. On the
-    /// CPU an even number, at least two (but one per sample at most): burn-flex runs each
-    /// block's ops on one core, so 64 samples in blocks of 50 and 14 kept one of two threads
-    /// idle for most of the pass, and 16 samples in one block one of two all of it (MLP-Mixer
-    /// on 64 images: gradient 6.3–6.6 s against 4.2–4.5 s in two blocks of 32, H·v 23.7 s
-    /// against 12.3–13.8 s; docs/PERFORMANCE.md, "Blocks of equal size"). The blocks depend on
-    /// the sample count only, never on the thread count, so neither do the sums' bits.
+    /// [`BurnObjective::fitting_samples`], of equal sizes within a sample (as MPI processes
+    /// [`share`](crate::distributed::share) them): full-batch work is a sum over blocks, run in
+    /// parallel on rayon's pool. On a GPU, the fewest blocks. On the CPU an even number, at
+    /// least two (but one per sample at most): burn-flex runs each block's ops on one core, so
+    /// 64 samples in blocks of 50 and 14 kept one of two threads idle for most of the pass, and
+    /// 16 samples in one block one of two all of it (MLP-Mixer on 64 images: gradient 6.3–6.6 s
+    /// against 4.2–4.5 s in two blocks of 32, H·v 23.7 s against 12.3–13.8 s; docs/PERFORMANCE.md,
+    /// "Blocks of equal size"). The blocks depend on the sample count and block size only, never
+    /// on the thread count, so neither do the sums' bits.
     fn blocks(&self) -> Vec<(usize, usize)> {
         let n = self.n_samples();
         let fewest = n.div_ceil(self.samples_per_block.min(self.fitting_samples()));
@@ -441,13 +442,9 @@ impl<B: Backend> BurnObjective<B> {
             true => fewest,
             false => fewest.max(2).next_multiple_of(2).min(n),
         };
-        let (size, longer) = (n / count.max(1), n % count.max(1));
         (0..count)
-            .scan(0, |start, block| {
-                let len = size + usize::from(block < longer);
-                *start += len;
-                Some((*start - len, len))
-            })
+            .map(|block| crate::distributed::share(n, count, block))
+            .map(|samples| (samples.start, samples.len()))
             .collect()
     }
 
