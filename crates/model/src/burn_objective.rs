@@ -779,7 +779,11 @@ impl<B: Backend> BurnObjective<B> {
             .map(|(_, shape)| {
                 let len: usize = shape.iter().product();
                 start += len;
-                flat.clone().narrow(0, start - len, len)
+                // burn-flex copies a view that starts past its buffer's first value at every
+                // reshape (each layer's weights, in every block's every pass); reshaped here,
+                // each part is that copy, made once per call. On a GPU a slice's reshape is a
+                // view.
+                flat.clone().narrow(0, start - len, len).reshape([len])
             })
             .collect()
     }
