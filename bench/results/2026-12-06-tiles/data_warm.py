@@ -1,4 +1,4 @@
-import sys, numpy as np, torch, time, torchvision
+import sys, torch, time, torchvision
 sys.path.insert(0, "/work/main/tools")
 name, n = sys.argv[1], int(sys.argv[2])
 torch.manual_seed(1)
