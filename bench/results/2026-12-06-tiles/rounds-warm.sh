@@ -1,5 +1,6 @@
 #!/bin/bash
-# Three alternating rounds (f32, 2 threads) with an H·v warm-up: PyTorch (data_warm.py), then
+# Three alternating rounds (f32, 2 threads) with an H·v warm-up: PyTorch (data_warm.py: see
+# README.md), then
 # time_grad at e66ff15 (base) and at 998b927 (new), each timing 5 gradients after 2 warm-ups and
 # 5 H·v after one warm-up H·v (the first H·v allocates its memory: 3 s for resnet50 × 16 here).
 for round in 1 2 3; do
