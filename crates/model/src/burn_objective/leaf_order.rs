@@ -148,8 +148,9 @@ fn swap_outer<S: Copy + Sync, T: Send>(
         });
 }
 
-/// Most values of `a` in one of [`swap_outer`]'s tiles: a run reads them together, 16 f64 two
-/// cache lines, and writes as many pieces of `to`.
+/// Most values of `a` in one of [`swap_outer`]'s tiles: a row's and `b`'s values of them lie side
+/// by side in `from` (16 f64: two cache lines), which a run reads for each `a` in turn while
+/// the lines stay in the cache, each `a` writing its own piece of `to`.
 const TILE: usize = 16;
 
 /// Rows and values of `b` in one of [`swap_outer`]'s runs.
