@@ -288,7 +288,10 @@ mod mpi_world {
 
         /// Prints `message` with this rank named, then MPI_Abort: mpirun stops every rank.
         pub fn abort(&self, message: &str) -> ! {
-            eprintln!("error: rank {} of {}: {message}", self.rank, self.size);
+            print_whole(format!(
+                "error: rank {} of {}: {message}",
+                self.rank, self.size
+            ));
             // A panicking thread may hold the lock: abort through a fresh handle then.
             match self.world.try_lock() {
                 Ok(world) => world.abort(1),
@@ -303,7 +306,9 @@ mod mpi_world {
             let default = std::panic::take_hook();
             std::panic::set_hook(Box::new(move |info| {
                 default(info);
-                eprintln!("error: rank {rank} of {size} panicked; aborting the job");
+                print_whole(format!(
+                    "error: rank {rank} of {size} panicked; aborting the job"
+                ));
                 SimpleCommunicator::world().abort(101);
             }));
         }
@@ -324,6 +329,16 @@ mod mpi_world {
         fn world(&self) -> std::sync::MutexGuard<'_, SimpleCommunicator> {
             self.world.lock().expect("no MPI call panicked")
         }
+    }
+
+    /// `line` and a newline on stderr in one write. Rust's stderr is unbuffered, so `eprintln!`
+    /// writes each piece of its format on its own, and mpirun, which forwards a rank's stderr as
+    /// it reads it, once printed its MPI_ABORT banner between "error: rank " and "1 of 2: …"
+    /// (CI, 2026-12-06, `a_failing_rank_stops_the_job_and_is_named`).
+    fn print_whole(line: String) {
+        use std::io::Write;
+        // Nothing is left to do with an error writing to stderr: the job is being aborted.
+        let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
     }
 
     impl Collective for World {
