@@ -782,7 +782,7 @@ impl<B: Backend> BurnObjective<B> {
                 // burn-flex copies a view that starts past its buffer's first value at every
                 // reshape (each layer's weights, in every block's every pass); reshaped here,
                 // each part is that copy, made once per call. On a GPU a slice's reshape is a
-                // view.
+                // view (burn-cubecl's `reshape` reads shape and strides only).
                 flat.clone().narrow(0, start - len, len).reshape([len])
             })
             .collect()
