@@ -30,6 +30,7 @@ const METRICS_COLUMNS: &[&str] = &[
     "n_samples",
     "n_params",
     "dtype",
+    "precision",
     "loss",
     "accuracy",
     "grad_norm",

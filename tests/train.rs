@@ -395,7 +395,7 @@ fn a_folder_of_leftover_temporary_files_starts_afresh() {
     std::fs::write(mine.join(".tmp_notes.txt"), b"notes").unwrap();
     let refused = train(&mine, &["--dynamic", "sgd", "--steps", "10"]);
     assert!(
-        stderr(&refused).contains("is not empty"),
+        stderr(&refused).contains("is not empty: it holds no run to resume (no run.json)"),
         "{}",
         stderr(&refused)
     );
@@ -647,8 +647,12 @@ fn noise_flags_apply_to_their_dynamics_and_are_part_of_the_run() {
         &run,
         &[&authors[..6], &["--resume", "--steps", "50"]].concat(),
     );
+    // Every field that differs is named, not the first alone.
     assert!(
-        stderr(&other).contains("differs from") && stderr(&other).contains("`leading_unscaled`"),
+        stderr(&other).contains("differs from")
+            && stderr(&other).contains(
+                "in `leading_unscaled`: it was true, now false; in `noise_every`: it was 10,"
+            ),
         "{}",
         stderr(&other)
     );

@@ -754,8 +754,8 @@ fn note_other_options(args: &AnalyzeArgs, out: &Path, hash: &str, dirs: &[PathBu
             "--merge leaves them out: pass the options they were analyzed with".to_string()
         } else {
             format!(
-                "their records move to {}/{EARLIER_DIR}/{old}/ as these are computed, and an \
-                 analysis with those options takes them back",
+                "each moves to {}/{EARLIER_DIR}/{old}/ once this analysis writes its \
+                 checkpoint's record, and an analysis with those options takes it back",
                 REPORTS_DIR
             )
         };

@@ -211,8 +211,9 @@ pub struct DataArgs {
     /// Dataset to evaluate on [default: the spec stored in checkpoint.json's "data" field, else fashion-corrupted].
     #[arg(long, value_name = "SPEC", long_help = data_long_help())]
     pub data: Option<String>,
-    /// Seed of the dataset's random parts (fashion-corrupted's random labels) [default: the
-    /// seed recorded with the checkpoint's dataset, else the run's seed, else 0].
+    /// Seed of the dataset's random parts (fashion-corrupted's random labels, halfspace's and
+    /// toy2d's points) [default: the seed recorded with the checkpoint's dataset, else the run's
+    /// seed, else 0].
     #[arg(long, value_name = "SEED")]
     pub data_seed: Option<u64>,
     /// Floating-point precision of the network evaluation.

@@ -62,7 +62,8 @@ enum Command {
     /// The loss and accuracy on a line or plane through a checkpoint (Li et al. 2018 slices).
     #[command(allow_negative_numbers = true)]
     Landscape(Box<landscape::LandscapeArgs>),
-    /// The paper's experiment in miniature on the bundled data: train, analyze, export.
+    /// The paper's experiment in miniature on the bundled data: train, analyze, export, and an
+    /// HTML report.
     #[command(allow_negative_numbers = true)]
     Demo(demo::DemoArgs),
     /// Write an analysis (or several) as one self-contained HTML report: metrics with standard

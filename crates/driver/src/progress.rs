@@ -49,9 +49,10 @@ fn log_lines(bar: &ProgressBar, unit: String) {
 }
 
 /// One line of a bar's state: `[elapsed] position/length unit, ETA …  message`. The ETA is the
-/// pace since `since` (the position and time of the previous line written, `None` for the
-/// first: "?"), so units done before it at no cost (a resumed run's steps, reused records) do
-/// not count. indicatif's own estimate said 7 hours for an analysis that ended a minute later.
+/// pace since `since` (the position and time of the first line written, a minute in; `None`
+/// for the first line itself: "?"), so units done before it at no cost (a resumed run's steps,
+/// reused records) do not count. indicatif's own estimate said 7 hours for an analysis that
+/// ended a minute later.
 pub fn status_line(bar: &ProgressBar, unit: &str, since: Option<(u64, Instant)>) -> String {
     let clock = |d: Duration| {
         let s = d.as_secs();
@@ -88,7 +89,7 @@ mod tests {
         assert!(line.ends_with("  lanczos"), "{line}");
     }
 
-    /// The ETA is the pace since the previous line: 3 units resumed at no cost, then 7 in the
+    /// The ETA is the pace since the first line: 3 units resumed at no cost, then 7 in the
     /// 70 s since that line, leave 30 units at 10 s each, 300 s; never a panic on a huge length.
     #[test]
     fn the_eta_counts_only_units_since_the_previous_line() {

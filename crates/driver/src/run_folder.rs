@@ -109,20 +109,21 @@ impl RunConfig {
             .map(|field| (field, show(was.get(field)), show(now.get(field))))
     }
 
-    /// The first field (other than `steps`, which a resume may raise) where `self` differs:
-    /// `seed` before the others, since `init_seed` is drawn from it (a changed --seed is named
-    /// as such), then in alphabetical order.
-    pub fn first_difference(&self, other: &RunConfig) -> Option<(String, String, String)> {
-        let (a, b) = (
-            serde_json::to_value(self).ok()?,
-            serde_json::to_value(other).ok()?,
-        );
-        let (a, b) = (a.as_object()?, b.as_object()?);
+    /// Every field (other than `steps`, which a resume may raise) where `self` differs, as
+    /// (field, was, now): `seed` before the others, since `init_seed` is drawn from it (a
+    /// changed --seed is named as such), then in alphabetical order.
+    pub fn differences(&self, other: &RunConfig) -> Vec<(String, String, String)> {
+        let (Ok(a), Ok(b)) = (serde_json::to_value(self), serde_json::to_value(other)) else {
+            return Vec::new();
+        };
+        let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+            return Vec::new();
+        };
         let seed = a.get_key_value("seed");
         seed.into_iter()
-            .chain(a.iter())
+            .chain(a.iter().filter(|(key, _)| key.as_str() != "seed"))
             .filter(|(key, _)| key.as_str() != "steps")
-            .find(|(key, value)| b.get(key.as_str()) != Some(value))
+            .filter(|(key, value)| b.get(key.as_str()) != Some(value))
             .map(|(key, value)| {
                 (
                     key.clone(),
@@ -131,6 +132,7 @@ impl RunConfig {
                         .map_or("nothing".into(), |v| v.to_string()),
                 )
             })
+            .collect()
     }
 }
 

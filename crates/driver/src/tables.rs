@@ -97,6 +97,7 @@ pub const METRICS: &[(&str, &str, Extract)] = &[
     ("n_samples", "N, samples of the analysis dataset", |r| Cell::Int(r.report.n_samples as u64)),
     ("n_params", "D, number of parameters", |r| Cell::Int(r.report.dim as u64)),
     ("dtype", "storage precision of the checkpoint's tensors", |r| Cell::Text(r.dtype.clone())),
+    ("precision", "precision the network was evaluated in (--precision; a GPU computes in f32)", |r| Cell::Text(r.options.precision.to_string())),
     ("loss", "L(θ), mean loss over the N samples", |r| Cell::Num(r.report.loss)),
     ("accuracy", "fraction of the N samples classified correctly (empty for non-classifiers)", |r| r.accuracy.into()),
     ("grad_norm", "‖∇L(θ)‖", |r| Cell::Num(r.report.grad_norm)),

@@ -522,7 +522,14 @@ fn fresh_start(out: &std::path::Path, theta0: &[f64]) -> Result<Start> {
         .collect::<std::io::Result<_>>()
         .with_context(|| format!("--out {}: cannot read", out.display()))?;
     if !entries.iter().all(is_leftover_file) {
-        bail!("{} already exists and is not empty: pass --resume to continue that run, or choose another --out", out.display());
+        let remedy = match out.join(RUN_JSON).exists() {
+            true => "pass --resume to continue that run, or choose another --out",
+            false => "it holds no run to resume (no run.json): choose another --out",
+        };
+        bail!(
+            "{} already exists and is not empty: {remedy}",
+            out.display()
+        );
     }
     for entry in &entries {
         remove_if_present(&entry.path())
@@ -596,10 +603,16 @@ fn resume_point(args: &TrainArgs, config: &RunConfig, theta0: &[f64]) -> Result<
             saved.eval_dataset = Some(now.clone());
         }
     }
-    if let Some((field, was, now)) = saved.first_difference(config) {
+    let differences = saved.differences(config);
+    if !differences.is_empty() {
+        let fields: Vec<String> = differences
+            .iter()
+            .map(|(field, was, now)| format!("`{field}`: it was {was}, now {now}"))
+            .collect();
         bail!(
-            "--resume: the configuration differs from {} in `{field}`: it was {was}, now {now}",
-            run_file.display()
+            "--resume: the configuration differs from {} in {}",
+            run_file.display(),
+            fields.join("; in ")
         );
     }
     check_steps(&saved, config, &run_file)?;
