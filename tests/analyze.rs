@@ -614,6 +614,51 @@ fn unconverged_lanczos_is_flagged_in_the_csv_and_the_summary() {
         summary.contains("* Lanczos did not converge on the top-k"),
         "{summary}"
     );
+    // Thickly restarted, the same 5 vectors converge to the unrestricted run's eigenvalues;
+    // `--restarts 0` is the default, options hash included.
+    let [restarted, free, zero] = ["restarted", "free", "zero"].map(|d| tmp.path().join(d));
+    success(analyze(
+        &run,
+        &restarted,
+        &["--max-krylov", "5", "--restarts", "200"],
+    ));
+    success(analyze(&run, &free, &[]));
+    success(analyze(&run, &zero, &["--restarts", "0"]));
+    let [restarted, free, zero] =
+        [restarted, free, zero].map(|d| Csv::read(&d.join("metrics.csv")));
+    assert!(
+        restarted
+            .column("hessian_converged")
+            .iter()
+            .all(|c| *c == "true"),
+        "{:?}",
+        restarted.column("hessian_converged")
+    );
+    // Each converged Ritz value is within its residual, --tol (1e-6) times λ₁, of an
+    // eigenvalue. λ_min, under a cluster of zeros and values of 1e-5 (D = 18, which the
+    // unrestricted run spans), converges in the first checkpoint only, and says so.
+    let lambda_1 = free.numbers("lambda_1");
+    let min_converged = restarted.column("lambda_min_converged");
+    assert_eq!(min_converged, ["true", "false", "false"]);
+    for column in ["lambda_1", "lambda_min"] {
+        let pairs = restarted
+            .numbers(column)
+            .into_iter()
+            .zip(free.numbers(column));
+        for (i, ((got, want), scale)) in pairs.zip(&lambda_1).enumerate() {
+            if column == "lambda_1" || min_converged[i] == "true" {
+                assert!(
+                    (got - want).abs() <= 2e-6 * scale,
+                    "{column}: {got} vs {want}"
+                );
+            }
+        }
+    }
+    assert_eq!(zero.column("options_hash"), free.column("options_hash"));
+    assert_ne!(
+        restarted.column("options_hash"),
+        free.column("options_hash")
+    );
 }
 
 #[test]

@@ -64,6 +64,12 @@ pub struct AnalyzeArgs {
     /// [default: min(D, 2k + 100)].
     #[arg(long, value_name = "M", value_parser = flags::count2)]
     pub max_krylov: Option<usize>,
+    /// Thick restarts Lanczos may make where its subspace reaches --max-krylov unconverged:
+    /// each keeps the wanted Ritz vectors and the next ones, k + (M − k)/2 in all, and goes on
+    /// in the same memory, for about (M − k)/2 more Hessian-vector products (top-k and λ_min
+    /// alike). 0 stops at --max-krylov, hessian_converged = false.
+    #[arg(long, value_name = "R", default_value_t = 0)]
+    pub restarts: usize,
     /// Compute at least K + 1 top eigenpairs (raising -k), so that condition 1 of
     /// Proposition 1 (d_k > ½) is tested for every k ≤ K: the paper reads it near k = 140.
     /// Costs about K + 1 more Hessian-vector products and K·D·8 bytes of eigenvectors.
@@ -284,6 +290,7 @@ fn analysis_options(a: &AnalyzeArgs) -> Result<AnalysisOptions> {
         top_k,
         tol: a.tol,
         max_krylov: a.max_krylov,
+        restarts: (a.restarts > 0).then_some(a.restarts),
         lambda_min: !a.no_lambda_min,
         trace_probes: a
             .trace_probes
@@ -1071,7 +1078,8 @@ fn warnings(record: &CheckpointRecord) -> Vec<String> {
     if !report.hessian_converged {
         found.push(format!(
             "the top-{} eigenpairs did not converge to --tol (hessian_converged = false; \
-             residuals in eigenvalues.csv): raise --max-krylov",
+             residuals in eigenvalues.csv): raise --max-krylov, or --restarts to go on in the \
+             same memory",
             record.options.report.curvature.top_k
         ));
     }

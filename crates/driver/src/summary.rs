@@ -174,7 +174,8 @@ pub fn table(label: &str, rows: &[Row]) -> String {
     }
     if rows.iter().any(|r| r.converged == Some(false)) {
         text.push_str(
-            "* Lanczos did not converge on the top-k (λ₁ is a lower bound): raise --max-krylov\n",
+            "* Lanczos did not converge on the top-k (λ₁ is a lower bound): raise --max-krylov, \
+             or --restarts to go on in the same memory\n",
         );
     }
     text

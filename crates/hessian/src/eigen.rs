@@ -46,6 +46,15 @@ pub struct LanczosOptions {
     pub seed: u64,
     /// Steps between convergence tests (each costs an eigendecomposition of T_m).
     pub check_every: usize,
+    /// Thick restarts allowed once the subspace has `max_krylov` vectors unconverged (see
+    /// [`extreme_eigenpairs`]); 0 ends the run there, as before this option.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub restarts: usize,
+}
+
+/// Whether a count is 0 (a default left out of serialised options).
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 impl Default for LanczosOptions {
@@ -57,6 +66,7 @@ impl Default for LanczosOptions {
             max_krylov: None,
             seed: 0,
             check_every: 5,
+            restarts: 0,
         }
     }
 }
@@ -71,7 +81,7 @@ pub struct Eigenpairs {
     /// Lanczos residual estimates β_m·|s_{m,i}|, equal to ‖A·u_i − λ_i·u_i‖ up to rounding
     /// because the basis is kept orthonormal (check with [`true_residuals`]).
     pub residuals: Vec<f64>,
-    /// Operator applications spent (= `krylov_size`).
+    /// Operator applications spent (= `krylov_size` unless it restarted thickly).
     pub n_applications: usize,
     /// Dimension m of the final Krylov subspace.
     pub krylov_size: usize,
@@ -116,7 +126,15 @@ pub struct Eigenpairs {
 /// the zeros of a rank-deficient operator (Σ, a Gauss–Newton matrix, dead units) are exact
 /// multiples: ask [`Which::Smallest`] for k > 1 of those and some can be missing behind a
 /// `converged` result. curvscope asks for one (λ_min). The subspace grows until the wanted
-/// pairs converge or `max_krylov` is reached. Memory: `krylov_size` vectors of length D, on the
+/// pairs converge or `max_krylov` is reached.
+///
+/// **Thick restarts** (`restarts` > 0; Wu & Simon 2000, the symmetric case of Stewart's
+/// Krylov–Schur): a run that reaches `max_krylov` unconverged keeps its wanted Ritz vectors and
+/// the next ones nearest the wanted end, wanted + (max_krylov − wanted)/2 in all, in place of
+/// the basis, and goes on from the residual direction: the kept pairs go on converging while
+/// the memory stays `max_krylov` vectors, at about (max_krylov − wanted)/2 more applications
+/// per restart, up to `restarts` times. Only a run that never broke down restarts so (a
+/// breakdown's invariant blocks already end the search as above). Memory: `krylov_size` vectors of length D, on the
 /// host in f64, or where the operator keeps its basis ([`LinearOperator::basis_store`]: a
 /// model's Hessian on a GPU, in f32 on the device, where the results are accurate to f32 rather
 /// than to f64). An operator that gives a NaN or ∞ (an overflow) ends the run at that product:
@@ -154,6 +172,7 @@ pub fn extreme_eigenpairs<O: LinearOperator + ?Sized>(op: &O, opts: &LanczosOpti
         .breaking_down_below(BREAKDOWN.min(opts.tol));
     // (smallest, largest) eigenvalue of every invariant block closed by a breakdown.
     let mut closed: Vec<(f64, f64)> = Vec::new();
+    let mut restarts = 0;
     loop {
         krylov.step(&counted);
         let m = krylov.len();
@@ -168,6 +187,18 @@ pub fn extreme_eigenpairs<O: LinearOperator + ?Sized>(op: &O, opts: &LanczosOpti
         if due && m >= wanted {
             let mut selection = select(&krylov, opts, wanted);
             selection.converged &= m == d || searched(&krylov, &closed, &selection, opts.tol);
+            let keep = wanted + (max_m - wanted) / 2;
+            let restart = at_end
+                && !selection.converged
+                && restarts < opts.restarts
+                && closed.is_empty()
+                && !krylov.broken_down()
+                && keep < m;
+            if restart {
+                krylov.thick_restart(&selection.eig, &kept(&selection.eig, opts.which, keep));
+                restarts += 1;
+                continue;
+            }
             if selection.converged || at_end {
                 return finish(&krylov, selection, opts.seed, counted.applications());
             }
@@ -177,6 +208,23 @@ pub fn extreme_eigenpairs<O: LinearOperator + ?Sized>(op: &O, opts: &LanczosOpti
                 krylov.restart(&mut rng),
                 "Krylov space exhausted below wanted size"
             );
+        }
+    }
+}
+
+/// The `keep` Ritz pairs of `ritz` nearest the wanted end (half at each for [`Which::Both`]),
+/// which a thick restart keeps: the wanted ones and the next, still converging.
+fn kept(ritz: &SymmetricEigen<f64, Dyn>, which: Which, keep: usize) -> Vec<usize> {
+    let values = &ritz.eigenvalues;
+    let mut desc: Vec<usize> = (0..values.len()).collect();
+    desc.sort_by(|&i, &j| values[j].total_cmp(&values[i]));
+    match which {
+        Which::Largest => desc[..keep].to_vec(),
+        Which::Smallest => desc[desc.len() - keep..].to_vec(),
+        Which::Both => {
+            let top = keep.div_ceil(2);
+            let bottom = desc.len() - (keep - top);
+            desc[..top].iter().chain(&desc[bottom..]).copied().collect()
         }
     }
 }

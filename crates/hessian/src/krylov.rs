@@ -157,6 +157,39 @@ impl BasisStore for HostBasis {
         });
         outputs
     }
+
+    /// In place, block of rows by block: each block of the kept vectors is formed from the
+    /// block's m basis rows (summed in basis order), then written over the first l vectors'.
+    fn rotate(&mut self, coordinates: &[&[f64]]) {
+        let (m, l) = (self.0.len(), coordinates.len());
+        assert!(
+            (1..=m).contains(&l) && coordinates.iter().all(|s| s.len() == m),
+            "between 1 and m coordinate vectors of m entries each"
+        );
+        let d = self.0[0].len();
+        let mut blocks: Vec<Vec<&mut [f64]>> = (0..d.div_ceil(BLOCK)).map(|_| Vec::new()).collect();
+        for v in &mut self.0 {
+            for (k, rows) in v.chunks_mut(BLOCK).enumerate() {
+                blocks[k].push(rows);
+            }
+        }
+        blocks.into_par_iter().for_each(|mut rows| {
+            let formed: Vec<Vec<f64>> = coordinates
+                .iter()
+                .map(|s| {
+                    let mut out = vec![0.0; rows[0].len()];
+                    for (v, &c) in rows.iter().zip(*s) {
+                        out.iter_mut().zip(v.iter()).for_each(|(o, x)| *o += c * x);
+                    }
+                    out
+                })
+                .collect();
+            for (rows, formed) in rows.iter_mut().zip(formed) {
+                rows.copy_from_slice(&formed);
+            }
+        });
+        self.0.truncate(l);
+    }
 }
 
 /// A Lanczos run: orthonormal basis V_m and the tridiagonal T_m = V_mᵀ A V_m.
@@ -168,6 +201,9 @@ pub(crate) struct Krylov {
     /// `beta[j]` = ‖w_j‖, the coupling of v_j to v_{j+1}; the last entry is the residual
     /// norm β_m, 0 where a breakdown was restarted (T splits into blocks there).
     pub beta: Vec<f64>,
+    /// After a thick restart ([`Krylov::thick_restart`]), the couplings of basis vector
+    /// `arrow.len()`, the first one after the kept Ritz vectors, to each of them: T's arrow.
+    arrow: Vec<f64>,
     /// The next basis vector (unit), `None` after a breakdown.
     pending: Option<Vec<f64>>,
     /// Index of the first vector of the current block (the last start or restart).
@@ -193,6 +229,7 @@ impl Krylov {
             dim: start.len(),
             alpha: Vec::new(),
             beta: Vec::new(),
+            arrow: Vec::new(),
             pending: Some(start),
             block_start: 0,
             anorm: 0.0,
@@ -283,6 +320,30 @@ impl Krylov {
         true
     }
 
+    /// Thick restart (Wu & Simon 2000; Stewart's Krylov–Schur, for symmetric A): V_m ← V_m·S
+    /// for the `kept` columns of T_m's eigenvectors S (from [`Krylov::ritz`]), T ← diag(θ_kept)
+    /// with the arrow b_i = β_m·s_{m,i} to the pending v_{m+1}, which stays the next vector.
+    /// A·V_m·S = V_m·S·Θ + v_{m+1}·bᵀ holds exactly, so the recurrence goes on from v_{m+1} (full
+    /// reorthogonalization removes A·v_{m+1}'s components b_i along the kept vectors, the arrow:
+    /// no three-term subtraction in that step) and the residual estimates stay β·|last row of
+    /// T's eigenvectors|. The memory stays that of m vectors. Only for a run that never broke
+    /// down (one block of T).
+    pub fn thick_restart(&mut self, ritz: &SymmetricEigen<f64, nalgebra::Dyn>, kept: &[usize]) {
+        assert!(
+            self.block_start == 0 && self.pending.is_some() && kept.len() < self.len(),
+            "a thick restart keeps fewer vectors than a one-block run has"
+        );
+        let (m, beta) = (self.len(), self.last_beta());
+        let columns = ritz.eigenvectors.as_slice();
+        let coordinates: Vec<&[f64]> = kept.iter().map(|&i| &columns[i * m..(i + 1) * m]).collect();
+        self.basis.rotate(&coordinates);
+        self.alpha = kept.iter().map(|&i| ritz.eigenvalues[i]).collect();
+        // β = 0 between the kept vectors: T's kept block is diagonal, and the next step
+        // subtracts no previous vector.
+        self.beta = vec![0.0; kept.len()];
+        self.arrow = coordinates.iter().map(|s| beta * s[m - 1]).collect();
+    }
+
     /// Eigendecomposition of T_m (Ritz values and the coordinates of Ritz vectors in V_m).
     pub fn ritz(&self) -> SymmetricEigen<f64, nalgebra::Dyn> {
         self.ritz_from(0)
@@ -294,12 +355,14 @@ impl Krylov {
         self.ritz_from(self.block_start)
     }
 
-    /// Eigendecomposition of the trailing principal submatrix T[start.., start..].
+    /// Eigendecomposition of the trailing principal submatrix T[start.., start..] (a thick
+    /// restart's arrow is in the first block, `start` = 0).
     fn ritz_from(&self, start: usize) -> SymmetricEigen<f64, nalgebra::Dyn> {
         let (alpha, beta) = (&self.alpha[start..], &self.beta[start..]);
-        let m = alpha.len();
+        let arrow: &[f64] = if start == 0 { &self.arrow } else { &[] };
+        let (m, tip) = (alpha.len(), arrow.len());
         let t = DMatrix::from_fn(m, m, |i, j| {
-            if i == j {
+            let band = if i == j {
                 alpha[i]
             } else if i == j + 1 {
                 beta[j]
@@ -307,6 +370,12 @@ impl Krylov {
                 beta[i]
             } else {
                 0.0
+            };
+            // β = 0 where the arrow meets the band (between the last kept vector and the tip).
+            match (i == tip && j < tip, j == tip && i < tip) {
+                (true, _) => band + arrow[j],
+                (_, true) => band + arrow[i],
+                _ => band,
             }
         });
         symmetric_eigen(&t)

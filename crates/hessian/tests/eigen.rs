@@ -352,6 +352,76 @@ fn max_krylov_reports_not_converged() {
     );
 }
 
+/// Thick restarts: where 20 vectors leave the top, bottom or both ends of a spectrum decaying
+/// slowly towards 0 from ±1 (D = 400) unconverged, restarts within the same 20 find them to the tolerance,
+/// against the dense eigenvalues, with true residuals that the estimates match; a basis kept on
+/// a device (burn's CPU backend, f64) restarts to the same pairs.
+#[test]
+fn thick_restarts_converge_within_max_krylov() {
+    let lambdas: Vec<f64> = (0..400)
+        .map(|i| (1.0 - 2.0 * (i % 2) as f64) / (1.0 + (i / 2) as f64).sqrt())
+        .collect();
+    let op = with_spectrum(&lambdas, 11);
+    let dense = reference_eigenvalues(op.matrix());
+    let tol = 1e-10;
+    for (which, want) in [
+        (Which::Largest, dense[..4].to_vec()),
+        (
+            Which::Smallest,
+            dense[dense.len() - 4..].iter().rev().copied().collect(),
+        ),
+        (
+            Which::Both,
+            [&dense[..4], &dense[dense.len() - 4..]].concat(),
+        ),
+    ] {
+        let within = |restarts| LanczosOptions {
+            max_krylov: Some(20),
+            restarts,
+            ..opts(4, which, tol)
+        };
+        let plain = extreme_eigenpairs(&op, &within(0));
+        assert!(!plain.converged && plain.n_applications == 20, "{which:?}");
+        let r = extreme_eigenpairs(&op, &within(200));
+        assert!(
+            r.converged,
+            "{which:?}: not converged in {} products",
+            r.n_applications
+        );
+        assert!(r.krylov_size <= 20 && r.n_applications > 20, "{which:?}");
+        let mut sorted = want.clone();
+        let mut got = r.eigenvalues.clone();
+        sorted.sort_by(f64::total_cmp);
+        got.sort_by(f64::total_cmp);
+        let scale = dense[0];
+        for (got, want) in got.iter().zip(&sorted) {
+            assert!(
+                (got - want).abs() <= 1e-8 * scale,
+                "{which:?}: {got} vs {want}"
+            );
+        }
+        for (u, (res, est)) in
+            (r.eigenvectors.iter()).zip(true_residuals(&op, &r).iter().zip(&r.residuals))
+        {
+            let n: f64 = u.iter().map(|x| x * x).sum::<f64>().sqrt();
+            assert!((n - 1.0).abs() < 1e-12, "{which:?}: ‖u‖ = {n}");
+            assert!(*res <= tol * scale, "{which:?}: true residual {res}");
+            assert!(
+                (res - est).abs() <= 1e-12 * scale,
+                "{which:?}: estimate {est} vs {res}"
+            );
+        }
+        let device = extreme_eigenpairs(&OnDevice(&op, Precision::F64), &within(200));
+        assert_eq!(device.n_applications, r.n_applications, "{which:?}");
+        for (a, b) in device.eigenvalues.iter().zip(&r.eigenvalues) {
+            assert!(
+                (a - b).abs() <= 1e-12 * scale,
+                "{which:?}: device {a} vs host {b}"
+            );
+        }
+    }
+}
+
 /// dense_matrix/full_spectrum reproduce the constructed spectrum.
 #[test]
 fn full_spectrum_matches_construction() {

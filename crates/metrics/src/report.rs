@@ -34,6 +34,10 @@ pub struct CurvatureOptions {
     pub tol: f64,
     /// Largest Krylov subspace Lanczos may build (`None`: min(D, 2k + 100)).
     pub max_krylov: Option<usize>,
+    /// Thick restarts Lanczos may make at `max_krylov` unconverged
+    /// ([`LanczosOptions::restarts`]; `None`: none, which options hashed before it keep).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restarts: Option<usize>,
     /// Also find the most negative eigenvalue (Proposition 1's bound needs H ⪰ 0).
     pub lambda_min: bool,
     /// Probes for Tr(H) after deflating the top-k eigenvectors (Hutch++-style).
@@ -52,6 +56,7 @@ impl Default for CurvatureOptions {
             top_k: 20,
             tol: 1e-6,
             max_krylov: None,
+            restarts: None,
             lambda_min: true,
             trace_probes: Probes::Until {
                 rel_stderr: 0.01,
@@ -133,6 +138,7 @@ impl HessianSpectrum {
             which,
             tol: options.tol,
             max_krylov: options.max_krylov,
+            restarts: options.restarts.unwrap_or(0),
             seed: seed(purpose),
             ..LanczosOptions::default()
         };

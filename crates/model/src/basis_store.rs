@@ -31,6 +31,10 @@ pub trait BasisStore: Send {
     fn project_out(&self, w: &mut [f64]) -> Vec<f64>;
     /// V·s for each coordinate vector s (m entries each): Ritz vectors.
     fn combine(&self, coordinates: &[&[f64]]) -> Vec<Vec<f64>>;
+    /// V ← [V·s₁ … V·s_l] for l ≤ m coordinate vectors s (m entries each, orthonormal, so the
+    /// result is too): a thick restart of Lanczos keeps its Ritz vectors so. [`BasisStore::last`]
+    /// is then V·s_l.
+    fn rotate(&mut self, coordinates: &[&[f64]]);
 }
 
 /// Entries per run of a basis row that a device reduction sums in one go, before the runs' sums
@@ -181,6 +185,33 @@ impl<B: Backend> BasisStore for DeviceBasis<B> {
         h[..self.len].to_vec()
     }
 
+    /// The new chunks are the coordinates as rows (zero past l) times the old chunks, summed
+    /// (`DeviceBasis::combination`), formed before the old are dropped: the device holds
+    /// both bases for a moment. V·s_l is read back once for [`BasisStore::last`].
+    fn rotate(&mut self, coordinates: &[&[f64]]) {
+        let l = coordinates.len();
+        assert!(
+            (1..=self.len).contains(&l) && coordinates.iter().all(|s| s.len() == self.len),
+            "between 1 and m coordinate vectors of m entries each"
+        );
+        let (width, rows) = (self.chunks.len() * self.rows, l.next_multiple_of(self.rows));
+        let last = self.combine(&coordinates[l - 1..]).remove(0);
+        let mut c = vec![0.0; rows * width];
+        for (row, s) in c.chunks_exact_mut(width).zip(coordinates) {
+            row[..s.len()].copy_from_slice(s);
+        }
+        let c = float_to_device(c, [rows, width], &self.device, self.dtype);
+        self.chunks = (0..rows)
+            .step_by(self.rows)
+            .map(|first| {
+                let chunk = c.clone().slice([first..first + self.rows, 0..width]);
+                self.combination(chunk)
+            })
+            .collect();
+        self.len = l;
+        self.last = last;
+    }
+
     fn combine(&self, coordinates: &[&[f64]]) -> Vec<Vec<f64>> {
         let width = self.chunks.len() * self.rows;
         coordinates
@@ -262,6 +293,51 @@ mod tests {
             .zip(&w)
             .zip(&w0)
             .all(|((vh, w), w0)| (w0 - w - vh).abs() < 1e-13));
+    }
+
+    /// A rotation by 5 orthonormal coordinate vectors of the 7 (chunks of 3, 3, 1 → 3, 2) is
+    /// V·S to rounding, `last` is V·s₅, and the basis then grows and sweeps as before: the zero
+    /// row after the kept five gives no coefficient.
+    #[test]
+    fn a_rotation_keeps_v_times_s_and_the_sweeps() {
+        let (m, l, d) = (7, 5, 5000);
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let vectors = orthonormal(m, d, &mut rng);
+        let s = orthonormal(l, m, &mut rng);
+        let row_bytes = d.next_multiple_of(RUN) * 8;
+        let mut basis =
+            DeviceBasis::<Cpu>::new(d, &Default::default(), Precision::F64, 3 * row_bytes);
+        for v in &vectors {
+            basis.push(v.clone());
+        }
+        let coordinates: Vec<&[f64]> = s.iter().map(Vec::as_slice).collect();
+        basis.rotate(&coordinates);
+        assert_eq!((basis.len(), basis.chunks.len()), (l, 2));
+        let want: Vec<Vec<f64>> = (s.iter())
+            .map(|s| {
+                (0..d)
+                    .map(|j| (0..m).map(|i| s[i] * vectors[i][j]).sum())
+                    .collect()
+            })
+            .collect();
+        let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-13);
+        assert!(close(basis.last().unwrap(), &want[l - 1]));
+        let identity: Vec<Vec<f64>> = (0..l)
+            .map(|i| (0..l).map(|j| f64::from(u8::from(i == j))).collect())
+            .collect();
+        let rows: Vec<&[f64]> = identity.iter().map(Vec::as_slice).collect();
+        for (got, want) in basis.combine(&rows).iter().zip(&want) {
+            assert!(close(got, want));
+        }
+        let extra = orthonormal(m + 1, d, &mut rng).pop().unwrap();
+        basis.push(extra.clone());
+        let mut w = extra.clone();
+        let h = basis.project_out(&mut w);
+        assert_eq!(h.len(), l + 1);
+        for (i, v) in want.iter().chain([&extra]).enumerate() {
+            let dot: f64 = v.iter().zip(&extra).map(|(a, b)| a * b).sum();
+            assert!((h[i] - dot).abs() < 1e-13, "h[{i}] = {} vs {dot}", h[i]);
+        }
     }
 
     /// A basis whose vectors are each larger than the buffer cap still holds one per chunk.

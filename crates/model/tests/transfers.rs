@@ -26,7 +26,7 @@ fn copies(work: impl FnOnce()) -> (usize, usize) {
 /// three poolings' window candidates),
 /// writes the device queues without waiting. Pooling locates its maxima on the device: no
 /// feature map is read back (before, each pooling layer read its maps and uploaded the maxima).
-/// Last, a Krylov basis kept on the device.
+/// Last, a Krylov basis kept on the device, and its rotation by a thick restart.
 #[test]
 fn a_gradient_and_an_hvp_copy_only_their_vectors() {
     let data = fashion_corrupted(&default_data_dir(), 16, 0, 0).expect("bundled data");
@@ -76,4 +76,7 @@ fn a_gradient_and_an_hvp_copy_only_their_vectors() {
         copies(|| drop(basis.combine(&[&[1.0; 5], &[2.0; 5]]))),
         (2, 2)
     );
+    // A thick restart's rotation: the coordinates up, and the last kept vector (formed as a
+    // Ritz vector is) up and back.
+    assert_eq!(copies(|| basis.rotate(&[&[1.0; 5], &[2.0; 5]])), (2, 1));
 }
