@@ -134,11 +134,13 @@ pub struct Eigenpairs {
 /// the basis, and goes on from the residual direction: the kept pairs go on converging while
 /// the memory stays `max_krylov` vectors, at about (max_krylov − wanted)/2 more applications
 /// per restart, up to `restarts` times. Only a run that never broke down restarts so (a
-/// breakdown's invariant blocks already end the search as above). Memory: `krylov_size` vectors of length D, on the
-/// host in f64, or where the operator keeps its basis ([`LinearOperator::basis_store`]: a
-/// model's Hessian on a GPU, in f32 on the device, where the results are accurate to f32 rather
-/// than to f64). An operator that gives a NaN or ∞ (an overflow) ends the run at that product:
-/// every eigenvalue, vector and residual returned is NaN and `converged` false.
+/// breakdown's invariant blocks already end the search as above).
+///
+/// Memory: `krylov_size` vectors of length D, on the host in f64, or where the operator keeps
+/// its basis ([`LinearOperator::basis_store`]: a model's Hessian on a GPU, in f32 on the device,
+/// where the results are accurate to f32 rather than to f64). An operator that gives a NaN or ∞
+/// (an overflow) ends the run at that product: every eigenvalue, vector and residual returned
+/// is NaN and `converged` false.
 ///
 /// ```
 /// use curvscope_hessian::{extreme_eigenpairs, DenseOperator, LanczosOptions, Which};
@@ -159,6 +161,16 @@ pub struct Eigenpairs {
 ///                            &LanczosOptions { k: 3, ..LanczosOptions::default() });
 /// assert!(r.converged);
 /// assert!(r.eigenvalues.iter().all(|l| (l - 5.0).abs() < 1e-12));
+///
+/// // The top 3 of diag(0, 1, …, 199) in a basis of at most 12 vectors, thickly restarted.
+/// let wide = DenseOperator::new(DMatrix::from_diagonal(&DVector::from_fn(200, |i, _| i as f64)));
+/// let opts = LanczosOptions { k: 3, max_krylov: Some(12), ..LanczosOptions::default() };
+/// assert!(!extreme_eigenpairs(&wide, &opts).converged);
+/// let r = extreme_eigenpairs(&wide, &LanczosOptions { restarts: 100, ..opts });
+/// assert!(r.converged && r.krylov_size <= 12 && r.n_applications > 12);
+/// for (got, want) in r.eigenvalues.iter().zip([199.0, 198.0, 197.0]) {
+///     assert!((got - want).abs() < 1e-6 * 199.0);
+/// }
 /// ```
 pub fn extreme_eigenpairs<O: LinearOperator + ?Sized>(op: &O, opts: &LanczosOptions) -> Eigenpairs {
     let d = op.dim();
