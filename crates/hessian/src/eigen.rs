@@ -207,7 +207,8 @@ pub fn extreme_eigenpairs<O: LinearOperator + ?Sized>(op: &O, opts: &LanczosOpti
                 && !krylov.broken_down()
                 && keep < m;
             if restart {
-                krylov.thick_restart(&selection.eig, &kept(&selection.eig, opts.which, keep));
+                let kept = nearest_end(&descending(&selection.eig), opts.which, keep);
+                krylov.thick_restart(&selection.eig, &kept);
                 restarts += 1;
                 continue;
             }
@@ -224,19 +225,30 @@ pub fn extreme_eigenpairs<O: LinearOperator + ?Sized>(op: &O, opts: &LanczosOpti
     }
 }
 
-/// The `keep` Ritz pairs of `ritz` nearest the wanted end (half at each for [`Which::Both`]),
-/// which a thick restart keeps: the wanted ones and the next, still converging.
-fn kept(ritz: &SymmetricEigen<f64, Dyn>, which: Which, keep: usize) -> Vec<usize> {
+/// Indices of the Ritz values of `ritz` from the largest down.
+fn descending(ritz: &SymmetricEigen<f64, Dyn>) -> Vec<usize> {
     let values = &ritz.eigenvalues;
     let mut desc: Vec<usize> = (0..values.len()).collect();
     desc.sort_by(|&i, &j| values[j].total_cmp(&values[i]));
+    desc
+}
+
+/// The `count` of `desc` ([`descending`]) nearest the wanted end, in [`Which`]'s order: the
+/// largest first, the smallest first, or the largest half then the smallest (all of them once
+/// that is every value). The selection, and what a thick restart keeps.
+fn nearest_end(desc: &[usize], which: Which, count: usize) -> Vec<usize> {
+    let m = desc.len();
     match which {
-        Which::Largest => desc[..keep].to_vec(),
-        Which::Smallest => desc[desc.len() - keep..].to_vec(),
+        Which::Largest => desc[..count].to_vec(),
+        Which::Smallest => desc.iter().rev().take(count).copied().collect(),
+        Which::Both if count >= m => desc.to_vec(),
         Which::Both => {
-            let top = keep.div_ceil(2);
-            let bottom = desc.len() - (keep - top);
-            desc[..top].iter().chain(&desc[bottom..]).copied().collect()
+            let (top, bottom) = (count.div_ceil(2), count / 2);
+            desc[..top]
+                .iter()
+                .chain(&desc[m - bottom..])
+                .copied()
+                .collect()
         }
     }
 }
@@ -283,8 +295,7 @@ struct Selection {
 fn select(krylov: &Krylov, opts: &LanczosOptions, wanted: usize) -> Selection {
     let eig = krylov.ritz();
     let m = krylov.len();
-    let mut desc: Vec<usize> = (0..m).collect();
-    desc.sort_by(|&i, &j| eig.eigenvalues[j].total_cmp(&eig.eigenvalues[i]));
+    let desc = descending(&eig);
     let value = |rank: usize| eig.eigenvalues[desc[rank]];
     let per_end = wanted.div_ceil(2);
     let (top, bottom) = match opts.which {
@@ -292,19 +303,7 @@ fn select(krylov: &Krylov, opts: &LanczosOptions, wanted: usize) -> Selection {
         Which::Smallest => (None, Some(value(m - wanted))),
         Which::Both => (Some(value(per_end - 1)), Some(value(m - per_end))),
     };
-    let chosen: Vec<usize> = match opts.which {
-        Which::Largest => desc[..wanted].to_vec(),
-        Which::Smallest => desc.iter().rev().take(wanted).copied().collect(),
-        Which::Both if wanted >= m => desc,
-        Which::Both => {
-            let half = wanted / 2;
-            desc[..half]
-                .iter()
-                .chain(&desc[m - half..])
-                .copied()
-                .collect()
-        }
-    };
+    let chosen = nearest_end(&desc, opts.which, wanted);
     let scale = eig.eigenvalues.amax();
     let beta = krylov.last_beta();
     let residuals: Vec<f64> = chosen
