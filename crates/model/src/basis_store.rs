@@ -252,6 +252,21 @@ mod tests {
         basis
     }
 
+    /// `vectors` in a basis on the CPU backend in f64, 3 vectors per chunk.
+    fn in_chunks_of_3(vectors: &[Vec<f64>]) -> DeviceBasis<Cpu> {
+        let row_bytes = vectors[0].len().next_multiple_of(RUN) * 8;
+        let mut basis = DeviceBasis::<Cpu>::new(
+            vectors[0].len(),
+            &Default::default(),
+            Precision::F64,
+            3 * row_bytes,
+        );
+        for v in vectors {
+            basis.push(v.clone());
+        }
+        basis
+    }
+
     /// On the CPU backend in f64, with 3 vectors per chunk (7 vectors: chunks of 3, 3 and 1) and
     /// D = 5,000 (two runs, the second mostly padding): h, w − V·h and V·s are the host's
     /// formulas to rounding (its copies are counted in `tests/transfers.rs`).
@@ -260,12 +275,7 @@ mod tests {
         let (m, d) = (7, 5000);
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let vectors = orthonormal(m, d, &mut rng);
-        let row_bytes = d.next_multiple_of(RUN) * 8;
-        let mut basis =
-            DeviceBasis::<Cpu>::new(d, &Default::default(), Precision::F64, 3 * row_bytes);
-        for v in &vectors {
-            basis.push(v.clone());
-        }
+        let basis = in_chunks_of_3(&vectors);
         assert_eq!((basis.len(), basis.chunks.len()), (m, 3));
         assert_eq!(basis.last(), Some(vectors[m - 1].as_slice()));
 
@@ -304,12 +314,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(2);
         let vectors = orthonormal(m, d, &mut rng);
         let s = orthonormal(l, m, &mut rng);
-        let row_bytes = d.next_multiple_of(RUN) * 8;
-        let mut basis =
-            DeviceBasis::<Cpu>::new(d, &Default::default(), Precision::F64, 3 * row_bytes);
-        for v in &vectors {
-            basis.push(v.clone());
-        }
+        let mut basis = in_chunks_of_3(&vectors);
         let coordinates: Vec<&[f64]> = s.iter().map(Vec::as_slice).collect();
         basis.rotate(&coordinates);
         assert_eq!((basis.len(), basis.chunks.len()), (l, 2));
