@@ -192,14 +192,16 @@ impl BasisStore for HostBasis {
     }
 }
 
-/// A Lanczos run: orthonormal basis V_m and the tridiagonal T_m = V_mᵀ A V_m.
+/// A Lanczos run: orthonormal basis V_m and T_m = V_mᵀ A V_m, tridiagonal (with an arrow
+/// after a thick restart: [`Krylov::thick_restart`]).
 pub(crate) struct Krylov {
     /// V_m: on the host, or where the operator keeps it ([`LinearOperator::basis_store`]).
     basis: Box<dyn BasisStore>,
     dim: usize,
     pub alpha: Vec<f64>,
     /// `beta[j]` = ‖w_j‖, the coupling of v_j to v_{j+1}; the last entry is the residual
-    /// norm β_m, 0 where a breakdown was restarted (T splits into blocks there).
+    /// norm β_m, 0 where a breakdown was restarted (T splits into blocks there) and between
+    /// the vectors a thick restart kept.
     pub beta: Vec<f64>,
     /// After a thick restart ([`Krylov::thick_restart`]), the couplings of basis vector
     /// `arrow.len()`, the first one after the kept Ritz vectors, to each of them: T's arrow.
