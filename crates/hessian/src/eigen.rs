@@ -38,9 +38,10 @@ pub struct LanczosOptions {
     /// Relative convergence tolerance: a pair is accepted when its residual
     /// ‖A·u − λ·u‖ ≤ tol·max|θ| (θ the current Ritz values, an estimate of ‖A‖₂).
     pub tol: f64,
-    /// Largest Krylov subspace (= applications, = stored D-vectors) before giving up;
-    /// `None` means min(D, 2·wanted + 100). Raised to the pairs wanted (k, 2k for
-    /// [`Which::Both`], at most D) when below them: fewer could not hold the answer.
+    /// Largest Krylov subspace (= stored D-vectors; = applications unless `restarts`) before
+    /// giving up or restarting; `None` means min(D, 2·wanted + 100). Raised to the pairs
+    /// wanted (k, 2k for [`Which::Both`], at most D) when below them: fewer could not hold the
+    /// answer.
     pub max_krylov: Option<usize>,
     /// Seed of the ChaCha8 generator for the start (and any restart) vector.
     pub seed: u64,
@@ -86,7 +87,8 @@ pub struct Eigenpairs {
     /// Dimension m of the final Krylov subspace.
     pub krylov_size: usize,
     /// Whether every returned pair passed the tolerance and, after any breakdown, the rest of
-    /// the space was searched (see [`extreme_eigenpairs`]); false: `max_krylov` was hit first.
+    /// the space was searched (see [`extreme_eigenpairs`]); false: `max_krylov` was hit first,
+    /// after its `restarts` if any.
     pub converged: bool,
     /// The seed used.
     pub seed: u64,
