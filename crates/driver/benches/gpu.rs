@@ -24,7 +24,10 @@
 //! - top-20 Lanczos (tol 1e-6, as the `curvature` bench) with its HVP count and top-5 values,
 //!   its basis where the objective keeps it (on a GPU, on the device; `CURVSCOPE_GPU_BASIS=device`,
 //!   the default), or on the host in f64 with `CURVSCOPE_GPU_BASIS=host` (the JSON's
-//!   `lanczos_basis` says which; any other value stops the bench);
+//!   `lanczos_basis` says which; any other value stops the bench); `CURVSCOPE_GPU_RESTARTS`
+//!   (0) thick restarts once its 140 vectors (2k + 100) are full (VGG-11's clustered spectrum at
+//!   initialisation leaves the top 20 unconverged there; on this machine's CPU 3 restarts
+//!   converged them in 370 HVPs, docs/PERFORMANCE.md);
 //! - stochastic Tr(HΣ) with `CURVSCOPE_GPU_PROBES` (10) probes: value ± standard error;
 //! - per-sample gradients (LeNet: all N; VGG-11: 16 samples), the first call and the next,
 //!   with its host↔device copies;
@@ -232,6 +235,7 @@ fn main() {
     let [net, backends] = [0, 1].map(|i| args.get(i).cloned().expect("usage: gpu NET BACKENDS"));
     let reps = env_count("CURVSCOPE_GPU_REPS", 5);
     let probes = env_count("CURVSCOPE_GPU_PROBES", 10);
+    let restarts = env_count("CURVSCOPE_GPU_RESTARTS", 0);
     let rows_per_group = env_count(
         "CURVSCOPE_GPU_ROWS_PER_GROUP",
         curvscope_model::net::DEFAULT_GPU_ROWS_PER_GROUP,
@@ -338,6 +342,7 @@ fn main() {
                 k: 20,
                 which: Which::Largest,
                 tol: 1e-6,
+                restarts,
                 ..LanczosOptions::default()
             };
             let op = HessianOperator::new(obj.as_ref(), &theta);
@@ -358,7 +363,8 @@ fn main() {
             add(json!({
                 "lanczos_s": lanczos_s, "lanczos_hvps": pairs.n_applications,
                 "lanczos_basis": lanczos_basis,
-                "lanczos_converged": pairs.converged, "top5": top5,
+                "lanczos_converged": pairs.converged, "lanczos_restarts": restarts,
+                "top5": top5,
             }));
         }
         if run_trace {

@@ -120,7 +120,9 @@ fn agree(arch: ArchSpec, samples_per_block: usize) {
 }
 
 /// The top-5 Hessian eigenvalues (Lanczos on exact HVPs) agree to 1e-3 relative, the GPU's
-/// Lanczos keeping its basis on the device (in f32) and the CPU's on the host (in f64).
+/// Lanczos keeping its basis on the device (in f32) and the CPU's on the host (in f64); and
+/// again with the GPU's subspace held to 12 vectors, where it must restart thickly (its basis
+/// rotated on the device, `BasisStore::rotate`) to converge.
 fn top_eigenvalues_agree(arch: ArchSpec) {
     let (cpu, gpu) = both(&arch, &images(), usize::MAX);
     let theta = arch.init(Init::PyTorch, 3);
@@ -149,11 +151,27 @@ fn top_eigenvalues_agree(arch: ArchSpec) {
         want.converged && got.converged,
         "{arch}: Lanczos did not converge"
     );
-    for (g, w) in got.eigenvalues.iter().zip(&want.eigenvalues) {
-        assert!(
-            (g - w).abs() < 1e-3 * w.abs(),
-            "{arch}: GPU λ {g} vs CPU λ {w}"
-        );
+    let within = LanczosOptions {
+        max_krylov: Some(12),
+        restarts: 50,
+        ..opts
+    };
+    let (restarted, seconds) = timed(|| extreme_eigenpairs(&on_gpu, &within));
+    eprintln!(
+        "{arch}: top-5 eigenvalues GPU within 12 vectors {:.6?} ({} HVPs, {seconds:.1} s)",
+        restarted.eigenvalues, restarted.n_applications
+    );
+    assert!(
+        restarted.converged && restarted.n_applications > 12,
+        "{arch}: the restarted Lanczos did not converge, or did not restart"
+    );
+    for got in [&got, &restarted] {
+        for (g, w) in got.eigenvalues.iter().zip(&want.eigenvalues) {
+            assert!(
+                (g - w).abs() < 1e-3 * w.abs(),
+                "{arch}: GPU λ {g} vs CPU λ {w}"
+            );
+        }
     }
 }
 
@@ -392,7 +410,8 @@ fn vgg11_per_sample_gradients_three_to_a_pass_on_gpu_match_cpu() {
 /// VGG-11's Krylov basis as `--device gpu` keeps it (`Objective::basis_store`): vectors of
 /// D = 9,225,610 in f32, three to a 128 MiB tensor (so 8 vectors are 3 tensors), each product
 /// summed over 2,253 runs of 4,096. h = Vᵀw, w − V·h and V·s agree with the host's f64
-/// formulas to 1e-5 of the sizes involved (‖w‖, ‖s‖).
+/// formulas to 1e-5 of the sizes involved (‖w‖, ‖s‖), and so do a thick restart's rotation
+/// (V ← V·S, 4 kept) and the sweep after it.
 #[test]
 fn a_vgg11_sized_krylov_basis_on_gpu_matches_the_host() {
     use rand::{Rng, SeedableRng};
@@ -446,11 +465,38 @@ fn a_vgg11_sized_krylov_basis_on_gpu_matches_the_host() {
         .map(|j| (0..8).map(|i| s[i] * vectors[i][j]).sum::<f64>())
         .collect();
     let s_err = norm(&(0..d).map(|j| combined[0][j] - want[j]).collect::<Vec<_>>()) / norm(&s);
+    // A thick restart's rotation V ← V·S: four orthonormal columns, each mixing chunks
+    // (vectors 0–2, 3–5, 6–7), then the sweep over the rotated basis.
+    let (a, b) = (0.5f64.sqrt(), (1.0f64 / 3.0).sqrt());
+    let mut columns = vec![vec![0.0; 8]; 4];
+    (columns[0][0], columns[0][7], columns[1][0], columns[1][7]) = (a, a, a, -a);
+    (columns[2][1], columns[2][3], columns[2][5]) = (b, b, b);
+    (columns[3][2], columns[3][4], columns[3][6]) = (b, -b, b);
+    let rotated: Vec<Vec<f64>> = (columns.iter())
+        .map(|s| {
+            (0..d)
+                .map(|j| (0..8).map(|i| s[i] * vectors[i][j]).sum::<f64>())
+                .collect()
+        })
+        .collect();
+    let refs: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
+    let (_, rotate_s) = timed(|| basis.rotate(&refs));
+    let last = basis.last().expect("four vectors kept");
+    let last_err = norm(&(0..d).map(|j| last[j] - rotated[3][j]).collect::<Vec<_>>());
+    let mut w = w0.clone();
+    let h = basis.project_out(&mut w);
+    let rotated_h_err = (rotated.iter().zip(&h))
+        .map(|(v, h)| (h - dot(v, &w0)).abs())
+        .fold(0.0, f64::max)
+        / norm(&w0);
     eprintln!(
         "vgg11-sized basis (D = {d}, 8 vectors): h {h_err:.1e}, w − V·h {w_err:.1e}, V·s \
-         {s_err:.1e}; GPU push ×8 {push_s:.2} s, project {project_s:.2} s, combine {combine_s:.2} s"
+         {s_err:.1e}; rotated to 4: last {last_err:.1e}, h {rotated_h_err:.1e}; GPU push ×8 \
+         {push_s:.2} s, project {project_s:.2} s, combine {combine_s:.2} s, rotate {rotate_s:.2} s"
     );
     assert!(h_err < 1e-5 && w_err < 1e-5 && s_err < 1e-5);
+    assert_eq!((basis.len(), h.len()), (4, 4));
+    assert!(last_err < 1e-5 && rotated_h_err < 1e-5);
 }
 
 /// The fewest bundled training images whose LeNet prepared inputs (576 im2col rows of 25 per
