@@ -41,7 +41,8 @@ pub struct LanczosOptions {
     /// Largest Krylov subspace (= stored D-vectors; = applications unless `restarts`) before
     /// giving up or restarting; `None` means min(D, 2·wanted + 100). Raised to the pairs
     /// wanted (k, 2k for [`Which::Both`], at most D) when below them: fewer could not hold the
-    /// answer.
+    /// answer; with `restarts`, to one past them (at most D), the room a restart needs for a
+    /// new vector.
     pub max_krylov: Option<usize>,
     /// Seed of the ChaCha8 generator for the start (and any restart) vector.
     pub seed: u64,
@@ -136,7 +137,16 @@ pub struct Eigenpairs {
 /// the basis, and goes on from the residual direction: the kept pairs go on converging while
 /// the memory stays `max_krylov` vectors, at about (max_krylov − wanted)/2 more applications
 /// per restart, up to `restarts` times. Only a run that never broke down restarts so (a
-/// breakdown's invariant blocks already end the search as above).
+/// breakdown's invariant blocks already end the search as above). A basis held below an
+/// operator's rank + 1 never becomes invariant, so a restarted run there gives up the
+/// breakdown's search and its `converged` means what it means without a breakdown: k > 1
+/// exact zeros of a low-rank operator asked of [`Which::Smallest`] can show as one zero and
+/// the next eigenvalues (D = 100, eigenvalues 1..8 and 92 zeros, k = 3: restarted within 7
+/// vectors, \[0, 1, 2\] converged; unrestarted, a breakdown at the 9th vector and \[0, 0, 0\]
+/// in 11). And
+/// each restart's rotation rounds: after hundreds of them the true residuals level off near
+/// 5e-14·‖A‖ while the estimates go on falling (about 8e-15 without restarts), so a `tol`
+/// below about 1e-13 is not what a restarted run's `converged` guarantees.
 ///
 /// Memory: `krylov_size` vectors of length D, on the host in f64, or where the operator keeps
 /// its basis ([`LinearOperator::basis_store`]: a model's Hessian on a GPU, in f32 on the device,
@@ -264,18 +274,24 @@ fn wanted(opts: &LanczosOptions, d: usize) -> usize {
 }
 
 /// The largest Krylov subspace [`extreme_eigenpairs`] builds for `opts` on dimension `d`
-/// (`max_krylov`, else 2·wanted + 100, within wanted..=d): its basis holds this many
-/// D-vectors, and the eigenvectors are formed while it is alive.
+/// (`max_krylov`, else 2·wanted + 100, within wanted..=d, or wanted + 1..=d with `restarts`):
+/// its basis holds this many D-vectors, and the eigenvectors are formed while it is alive.
 ///
 /// ```
 /// use curvscope_hessian::{krylov_size, LanczosOptions};
 /// let opts = LanczosOptions { k: 20, ..LanczosOptions::default() };
 /// assert_eq!(krylov_size(&opts, 1_000_000), 140);
 /// assert_eq!(krylov_size(&opts, 50), 50);
+/// let small = LanczosOptions { max_krylov: Some(5), ..opts };
+/// assert_eq!(krylov_size(&small, 1_000_000), 20);
+/// assert_eq!(krylov_size(&LanczosOptions { restarts: 10, ..small }, 1_000_000), 21);
 /// ```
 pub fn krylov_size(opts: &LanczosOptions, d: usize) -> usize {
     let wanted = wanted(opts, d);
-    opts.max_krylov.unwrap_or(2 * wanted + 100).clamp(wanted, d)
+    // A restart keeps wanted + (max_krylov − wanted)/2 vectors: at max_krylov = wanted, all of
+    // them, and it could not go on.
+    let least = (wanted + usize::from(opts.restarts > 0)).min(d);
+    opts.max_krylov.unwrap_or(2 * wanted + 100).clamp(least, d)
 }
 
 /// The wanted Ritz pairs of the current T_m (indices into its eigendecomposition).

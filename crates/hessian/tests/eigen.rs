@@ -354,8 +354,9 @@ fn max_krylov_reports_not_converged() {
 
 /// Thick restarts: where 20 vectors leave the top, bottom or both ends of a spectrum decaying
 /// slowly towards 0 from ±1 (D = 400) unconverged, restarts within the same 20 find them to the tolerance,
-/// against the dense eigenvalues, with true residuals that the estimates match; a basis kept on
-/// a device (burn's CPU backend, f64) restarts to the same pairs.
+/// against the dense eigenvalues, with true residuals that the estimates match; so do restarts
+/// asked of a `max_krylov` below the pairs wanted (raised one past them); a basis kept on a
+/// device (burn's CPU backend, f64) restarts to the same pairs.
 #[test]
 fn thick_restarts_converge_within_max_krylov() {
     let lambdas: Vec<f64> = (0..400)
@@ -410,6 +411,26 @@ fn thick_restarts_converge_within_max_krylov() {
                 (res - est).abs() <= 1e-12 * scale,
                 "{which:?}: estimate {est} vs {res}"
             );
+        }
+        // A max_krylov at or below the pairs wanted is raised one past them, so restarts go on.
+        let tight = extreme_eigenpairs(
+            &op,
+            &LanczosOptions {
+                max_krylov: Some(3),
+                restarts: 5000,
+                ..opts(4, which, tol)
+            },
+        );
+        let wanted = r.eigenvalues.len();
+        assert!(
+            tight.converged && tight.krylov_size == wanted + 1,
+            "{which:?}: within {} vectors, converged {} after {} products",
+            tight.krylov_size,
+            tight.converged,
+            tight.n_applications
+        );
+        for (a, b) in tight.eigenvalues.iter().zip(&r.eigenvalues) {
+            assert!((a - b).abs() <= 1e-8 * scale, "{which:?}: {a} vs {b}");
         }
         let device = extreme_eigenpairs(&OnDevice(&op, Precision::F64), &within(200));
         assert_eq!(device.n_applications, r.n_applications, "{which:?}");
@@ -636,4 +657,35 @@ fn a_basis_on_the_device_in_f32_is_accurate_to_f32() {
     );
     assert!(worst < 1e-6, "eigenvalue error {worst}");
     assert!(gap < 1e-6, "estimate vs true residual {gap}");
+}
+
+/// What `extreme_eigenpairs`' doc warns of: restarts inside a low-rank operator's rank + 1
+/// never break down, so the breakdown's search for more copies of an eigenvalue never runs.
+/// Three smallest of {1, …, 8} and 92 zeros: in 7 vectors, restarted, one zero and then 1 and 2
+/// (converged); unrestarted, with room for 30, a breakdown at the 9th vector and the three
+/// zeros.
+#[test]
+fn restarts_inside_the_rank_see_one_copy_of_the_zeros() {
+    let lambdas: Vec<f64> = (1..=8).map(f64::from).chain([0.0; 92]).collect();
+    let op = with_spectrum(&lambdas, 17);
+    let smallest = |max_krylov, restarts| {
+        extreme_eigenpairs(
+            &op,
+            &LanczosOptions {
+                max_krylov: Some(max_krylov),
+                restarts,
+                seed: 7,
+                ..opts(3, Which::Smallest, 1e-10)
+            },
+        )
+    };
+    let restarted = smallest(7, 500);
+    assert!(restarted.converged, "restarted: {restarted:?}");
+    for (got, want) in restarted.eigenvalues.iter().zip([0.0, 1.0, 2.0]) {
+        assert!((got - want).abs() < 1e-8, "restarted: {got} vs {want}");
+    }
+    assert!(!smallest(7, 0).converged);
+    let broken_down = smallest(30, 0);
+    assert!(broken_down.converged);
+    assert!(broken_down.eigenvalues.iter().all(|l| l.abs() < 1e-8));
 }
