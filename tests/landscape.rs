@@ -383,6 +383,97 @@ fn hessian_line_uses_the_top_eigenvector_in_units_of_one_over_sqrt_lambda() {
     assert_close((hi[3] + lo[3]) / 2.0 - mid[3], hi[0] * hi[0] / 2.0);
 }
 
+/// `--max-krylov` and `--restarts` bound the Lanczos of a Hessian plane: in 3 vectors of
+/// D = 18 it stops unconverged (refused, saying so); restarted thickly it finds the default
+/// run's λ₁, λ₂ (to 1e-9) and plane (losses and quadratic model to 1e-6); a slice without them
+/// records neither, so its options hash is that of slices made before the flags; a random
+/// slice refuses them, and a plane refuses M = 2 (k + 1 = 3 steps needed).
+#[test]
+fn hessian_plane_within_max_krylov_restarts_to_the_same_directions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ckpt, _) = checkpoint(tmp.path(), "ckpt", 0.3);
+    // A 3×3 plane of `directions` into `name` with `extra` flags: whether it ran, its
+    // landscape.json if written, and what it said.
+    let slice = |name: &str, directions: &str, extra: &[&str]| {
+        let out = tmp.path().join(name);
+        let args = [
+            &[
+                "landscape",
+                path(&ckpt),
+                "--directions",
+                directions,
+                "--grid",
+                "2d",
+            ][..],
+            &["--data", "halfspace:200", "--points", "3"],
+            &["--out", path(&out), "-q"],
+            extra,
+        ]
+        .concat();
+        let run = curvscope(&args);
+        let json = std::fs::read(out.join("landscape.json"))
+            .ok()
+            .map(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).unwrap());
+        let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
+        (run.status.success(), json, stderr)
+    };
+    let plane = |name: &str, extra: &[&str]| {
+        slice(name, "hessian", &[&["--tol", "1e-10"][..], extra].concat())
+    };
+    let (_, default, _) = plane("default", &[]);
+    let default = default.expect("the default plane runs");
+    let options = default["options"].as_object().unwrap();
+    assert!(!options.contains_key("max_krylov") && !options.contains_key("restarts"));
+    assert_eq!(default["directions"]["converged"], true);
+    // Unconverged in 3 vectors: λ₂'s Ritz value is within its residual of 0 here, so the
+    // plane is refused (an unconverged slice that runs carries the same hint as a warning).
+    let (ran, _, stderr) = plane("cut", &["--max-krylov", "3"]);
+    assert!(
+        !ran && stderr
+            .contains("had not converged in 3 vectors: raise --max-krylov, or --restarts"),
+        "{stderr}"
+    );
+    let (_, restarted, stderr) = plane("restarted", &["--max-krylov", "3", "--restarts", "500"]);
+    let restarted = restarted.unwrap_or_else(|| panic!("{stderr}"));
+    let directions = &restarted["directions"];
+    assert_eq!(directions["converged"], true);
+    assert!(directions["hvps"].as_u64().unwrap() > 3);
+    assert_eq!(restarted["options"]["max_krylov"], 3);
+    assert_eq!(restarted["options"]["restarts"], 500);
+    assert_ne!(restarted["options_hash"], default["options_hash"]);
+    let values = |json: &serde_json::Value| -> Vec<f64> {
+        (json["directions"]["eigenvalues"].as_array().unwrap().iter())
+            .map(|l| l.as_f64().unwrap())
+            .collect()
+    };
+    for (a, b) in values(&restarted).iter().zip(&values(&default)) {
+        assert!((a - b).abs() <= 1e-9 * b.abs(), "{a} vs {b}");
+    }
+    // The same plane (u and −u are told apart by gᵀu): the losses and the quadratic model
+    // (columns a, b, loss, accuracy, quadratic_model) agree at every point.
+    let (_, rows_default) = read_csv(&tmp.path().join("default"));
+    let (_, rows_restarted) = read_csv(&tmp.path().join("restarted"));
+    assert_eq!(rows_restarted.len(), 9);
+    for (a, b) in rows_restarted.iter().zip(&rows_default) {
+        for column in [2, 4] {
+            let (a, b) = (a[column], b[column]);
+            assert!(
+                (a - b).abs() <= 1e-6 * b.abs(),
+                "column {column}: {a} vs {b}"
+            );
+        }
+    }
+    // A random slice runs no Lanczos; a plane needs k + 1 = 3 steps.
+    for (directions, extra, refusal) in [
+        ("random", "--restarts", "--restarts restarts the Lanczos"),
+        ("hessian", "--max-krylov", "--max-krylov 2 is too small"),
+    ] {
+        let (ran, _, stderr) = slice("refused", directions, &[extra, "2"]);
+        assert!(!ran && stderr.contains(refusal), "{stderr}");
+        assert!(!tmp.path().join("refused").exists());
+    }
+}
+
 /// Two checkpoints of one batch-norm net whose running statistics differ (PyTorch's training
 /// updates them): the line runs, on CHECKPOINT's statistics, and says so; two nets of other
 /// layers are refused, each named by its JSON where the summaries agree.

@@ -60,16 +60,8 @@ pub struct AnalyzeArgs {
     /// Lanczos tolerance: each Ritz pair has ‖Hu − λu‖ ≤ tol·|λ|max.
     #[arg(long, default_value = "1e-6", value_parser = flags::positive)]
     pub tol: f64,
-    /// Largest Krylov subspace Lanczos may build, at least k + 1 or D (all of R^D, exact)
-    /// [default: min(D, 2k + 100)].
-    #[arg(long, value_name = "M", value_parser = flags::count2)]
-    pub max_krylov: Option<usize>,
-    /// Thick restarts Lanczos may make where its subspace reaches --max-krylov unconverged:
-    /// each keeps the wanted Ritz vectors and the next ones, k + (M − k)/2 in all, and goes on
-    /// in the same memory, for about (M − k)/2 more Hessian-vector products (top-k and λ_min
-    /// alike). 0 stops at --max-krylov, hessian_converged = false.
-    #[arg(long, value_name = "R", default_value_t = 0)]
-    pub restarts: usize,
+    #[command(flatten)]
+    pub krylov: flags::KrylovArgs,
     /// Compute at least K + 1 top eigenpairs (raising -k), so that condition 1 of
     /// Proposition 1 (d_k > ½) is tested for every k ≤ K: the paper reads it near k = 140.
     /// Costs about K + 1 more Hessian-vector products and K·D·8 bytes of eigenvectors.
@@ -289,8 +281,8 @@ fn analysis_options(a: &AnalyzeArgs) -> Result<AnalysisOptions> {
     let curvature = CurvatureOptions {
         top_k,
         tol: a.tol,
-        max_krylov: a.max_krylov,
-        restarts: (a.restarts > 0).then_some(a.restarts),
+        max_krylov: a.krylov.max_krylov,
+        restarts: (a.krylov.restarts > 0).then_some(a.krylov.restarts),
         lambda_min: !a.no_lambda_min,
         trace_probes: a
             .trace_probes
@@ -838,20 +830,14 @@ impl CheckpointProgress<'_> {
     }
 }
 
-/// Refuses a --max-krylov too small to isolate the top k eigenvalues (k + 1 Lanczos steps) on
-/// a D it does not span: a Krylov space of all of R^D gives them exactly, whatever k. So it
-/// is checked once D is known, per checkpoint.
+/// [`flags::check_max_krylov`] for the top k, once D is known, per checkpoint.
 fn check_max_krylov(curvature: &CurvatureOptions, dim: usize) -> Result<()> {
-    let k = curvature.top_k.min(dim);
-    match curvature.max_krylov {
-        Some(m) if m <= k && m < dim => bail!(
-            "--max-krylov {m} is too small for the top {k} eigenvalues (-k, raised to \
-             --prop1-k-max + 1 if that is larger) of D = {dim} parameters: Lanczos needs at \
-             least k + 1 = {} steps, or D",
-            k + 1
-        ),
-        _ => Ok(()),
-    }
+    flags::check_max_krylov(
+        curvature.max_krylov,
+        curvature.top_k,
+        dim,
+        "-k, raised to --prop1-k-max + 1 if that is larger",
+    )
 }
 
 /// D of the architecture checkpoint.json in `dir` names, if it can be read (else its analysis

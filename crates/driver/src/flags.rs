@@ -8,6 +8,44 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use curvscope_model::files;
 
+/// The flags bounding Lanczos' memory, shared by `analyze` (the top k and λ_min) and
+/// `landscape --directions hessian` (k = 1 on a line, 2 on a plane).
+#[derive(clap::Args, Clone, Debug)]
+pub struct KrylovArgs {
+    /// Largest Krylov subspace Lanczos may build (its basis holds M vectors of D values), at
+    /// least k + 1 or D (all of R^D, exact) [default: min(D, 2k + 100)]. In landscape, for
+    /// --directions hessian only, as --restarts (k = 1 on a line, 2 on a plane).
+    #[arg(long, value_name = "M", value_parser = count2)]
+    pub max_krylov: Option<usize>,
+    /// Thick restarts Lanczos may make where its subspace reaches --max-krylov unconverged:
+    /// each keeps the wanted Ritz vectors and the next ones, k + (M − k)/2 in all, and goes on
+    /// in the same memory, for about (M − k)/2 more Hessian-vector products (in analyze, top-k
+    /// and λ_min alike). 0 stops at --max-krylov unconverged (analyze: hessian_converged =
+    /// false; landscape: a warning).
+    #[arg(long, value_name = "R", default_value_t = 0, value_parser = count_or_zero)]
+    pub restarts: usize,
+}
+
+/// Refuses a --max-krylov too small to isolate the top `k` eigenvalues (k + 1 Lanczos steps) on
+/// a `dim` it does not span: a Krylov space of all of R^D gives them exactly, whatever k.
+/// `k_flags` says which flags set k.
+pub fn check_max_krylov(
+    max_krylov: Option<usize>,
+    k: usize,
+    dim: usize,
+    k_flags: &str,
+) -> Result<()> {
+    let k = k.min(dim);
+    match max_krylov {
+        Some(m) if m <= k && m < dim => bail!(
+            "--max-krylov {m} is too small for the top {k} eigenvalues ({k_flags}) of D = {dim} \
+             parameters: Lanczos needs at least k + 1 = {} steps, or D",
+            k + 1
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// A finite number > 0 (learning rates, standard deviations, tolerances).
 pub fn positive(s: &str) -> Result<f64, String> {
     number(s, |x| x > 0.0, "a finite number greater than 0")

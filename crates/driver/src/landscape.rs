@@ -10,8 +10,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, ensure, Context, Result};
-use curvscope_hessian::{norm, LanczosOptions};
+use anyhow::{anyhow, bail, ensure, Context, Result};
+use curvscope_hessian::{krylov_size, norm, LanczosOptions};
 use curvscope_metrics::{
     evaluate_slice, filter_normalized_directions, grid_points, hessian_directions, linspace,
     purpose_seed, Purpose, QuadraticModel, SlicePoint,
@@ -77,6 +77,8 @@ pub struct LandscapeArgs {
     /// Refused with the other directions, which run no Lanczos.
     #[arg(long, value_parser = flags::positive)]
     pub tol: Option<f64>,
+    #[command(flatten)]
+    pub krylov: flags::KrylovArgs,
     /// Output folder [default: CHECKPOINT/landscape-<random|hessian|line>-<1d|2d>]. A rerun
     /// with the same options continues a grid left unfinished there.
     #[arg(long, value_name = "DIR")]
@@ -162,6 +164,12 @@ struct SliceOptions {
     seed: u64,
     /// Lanczos tolerance (hessian only).
     tol: Option<f64>,
+    /// Lanczos' largest subspace and thick restarts (hessian only; left out of the hash when
+    /// unset, so slices made before these flags continue).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_krylov: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    restarts: Option<usize>,
     data: DataChoice,
     precision: curvscope_model::Precision,
     device: crate::network::Device,
@@ -225,12 +233,32 @@ pub fn run(args: LandscapeArgs) -> Result<ExitCode> {
         (None, DirectionKind::Random) => SliceKind::Random,
         (None, DirectionKind::Hessian) => SliceKind::Hessian,
     };
-    ensure!(
-        args.tol.is_none() || kind == SliceKind::Hessian,
-        "--tol sets the Lanczos tolerance of --directions hessian; a {} slice runs no Lanczos",
-        kind.name()
-    );
+    let lanczos_flag = [
+        (args.tol.is_some(), "--tol sets the Lanczos tolerance"),
+        (
+            args.krylov.max_krylov.is_some(),
+            "--max-krylov bounds the Lanczos",
+        ),
+        (args.krylov.restarts > 0, "--restarts restarts the Lanczos"),
+    ]
+    .into_iter()
+    .find(|(given, _)| *given);
+    if let Some((_, what)) = lanczos_flag {
+        ensure!(
+            kind == SliceKind::Hessian,
+            "{what} of --directions hessian; a {} slice runs no Lanczos",
+            kind.name()
+        );
+    }
     let dims = args.grid.dims();
+    if kind == SliceKind::Hessian {
+        flags::check_max_krylov(
+            args.krylov.max_krylov,
+            dims,
+            checkpoint.theta.len(),
+            "1 on a line, 2 on a plane",
+        )?;
+    }
     let options = SliceOptions {
         directions: kind,
         to: to
@@ -246,6 +274,8 @@ pub fn run(args: LandscapeArgs) -> Result<ExitCode> {
         span: args.span.unwrap_or(kind.default_span()),
         seed: args.seed,
         tol: (kind == SliceKind::Hessian).then_some(args.tol.unwrap_or(DEFAULT_TOL)),
+        max_krylov: args.krylov.max_krylov,
+        restarts: (args.krylov.restarts > 0).then_some(args.krylov.restarts),
         data: choice.clone(),
         precision: args.data.precision,
         device: args.data.device,
@@ -434,13 +464,24 @@ fn directions(
             let lanczos = LanczosOptions {
                 k: dims,
                 tol: options.tol.expect("set for hessian"),
+                max_krylov: options.max_krylov,
+                restarts: options.restarts.unwrap_or(0),
                 seed: purpose_seed(options.seed, Purpose::HessianTop),
                 ..LanczosOptions::default()
             };
-            let top = hessian_directions(objective, theta, &lanczos)?;
+            let subspace = krylov_size(&lanczos, theta.len());
+            let hint = format!(
+                "in {subspace} vectors: raise --max-krylov, or --restarts to go on in the same memory"
+            );
+            let top =
+                hessian_directions(objective, theta, &lanczos).map_err(|e| match e.converged {
+                    true => anyhow!(e),
+                    false => anyhow!("{e} {hint}"),
+                })?;
             if !top.eigenpairs.converged {
                 eprintln!(
-                    "warning: the top-{dims} Lanczos run did not converge to --tol {} (residuals {:?})",
+                    "warning: the top-{dims} Lanczos run did not converge to --tol {} (residuals \
+                     {:?}) {hint}",
                     lanczos.tol, top.eigenpairs.residuals
                 );
             }

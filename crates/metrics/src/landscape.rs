@@ -112,12 +112,17 @@ pub struct HessianDirections {
 /// A top Hessian eigenvalue that is not positive beyond the eigensolver's accuracy, so u/√λ is
 /// undefined (a rounding-level λ of 1e-33 gave a direction 10¹⁶ times too long, dᵀHd = 0).
 #[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
-#[error("the Hessian's eigenvalue λ_{rank} = {value:e} is not positive beyond its accuracy (its residual, or 1e-12·|λ₁|), so the direction u_{rank}/√λ_{rank} is undefined")]
+#[error("the Hessian's eigenvalue λ_{rank} = {value:e} is not positive beyond its accuracy (its residual {residual:e}, or 1e-12·|λ₁|), so the direction u_{rank}/√λ_{rank} is undefined{}", if *converged { "" } else { "; the Lanczos run had not converged" })]
 pub struct NonPositiveCurvature {
     /// 1-based rank of the eigenvalue.
     pub rank: usize,
     /// λ_rank.
     pub value: f64,
+    /// Its Ritz residual estimate.
+    pub residual: f64,
+    /// Whether the Lanczos run converged: if not, a larger subspace or more restarts may
+    /// resolve λ_rank.
+    pub converged: bool,
 }
 
 /// The top `options.k` eigenpairs of H(θ) by Lanczos (`options.which` is taken as
@@ -172,7 +177,12 @@ pub fn hessian_directions<O: Objective + ?Sized>(
             if value > eigenpairs.residuals[i].max(rounding) {
                 Ok(u.iter().map(|x| sign * x / value.sqrt()).collect())
             } else {
-                Err(NonPositiveCurvature { rank: i + 1, value })
+                Err(NonPositiveCurvature {
+                    rank: i + 1,
+                    value,
+                    residual: eigenpairs.residuals[i],
+                    converged: eigenpairs.converged,
+                })
             }
         })
         .collect::<Result<_, _>>()?;
