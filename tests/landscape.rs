@@ -387,7 +387,8 @@ fn hessian_line_uses_the_top_eigenvector_in_units_of_one_over_sqrt_lambda() {
 /// D = 18 it stops unconverged (refused, saying so); restarted thickly it finds the default
 /// run's λ₁, λ₂ (to 1e-9) and plane (losses and quadratic model to 1e-6); a slice without them
 /// records neither, so its options hash is that of slices made before the flags; a random
-/// slice refuses them, and a plane refuses M = 2 (k + 1 = 3 steps needed).
+/// slice refuses them, and a plane refuses M = 2 (k + 1 = 3 steps needed); `--max-memory`
+/// refuses the default basis where it does not fit and the bounded one runs in it.
 #[test]
 fn hessian_plane_within_max_krylov_restarts_to_the_same_directions() {
     let tmp = tempfile::tempdir().unwrap();
@@ -433,7 +434,16 @@ fn hessian_plane_within_max_krylov_restarts_to_the_same_directions() {
             .contains("had not converged in 3 vectors: raise --max-krylov, or --restarts"),
         "{stderr}"
     );
-    let (_, restarted, stderr) = plane("restarted", &["--max-krylov", "3", "--restarts", "500"]);
+    // Its 3 basis vectors, 2 eigenvectors, 2 directions and 4 more of 18 f64s fit in 2 KB.
+    let held = [
+        "--max-krylov",
+        "3",
+        "--restarts",
+        "500",
+        "--max-memory",
+        "2KB",
+    ];
+    let (_, restarted, stderr) = plane("restarted", &held);
     let restarted = restarted.unwrap_or_else(|| panic!("{stderr}"));
     let directions = &restarted["directions"];
     assert_eq!(directions["converged"], true);
@@ -463,12 +473,32 @@ fn hessian_plane_within_max_krylov_restarts_to_the_same_directions() {
             );
         }
     }
-    // A random slice runs no Lanczos; a plane needs k + 1 = 3 steps.
+    // A random slice runs no Lanczos; a plane needs k + 1 = 3 steps; the default basis (all
+    // 18 vectors) does not fit in 2 KB.
     for (directions, extra, refusal) in [
-        ("random", "--restarts", "--restarts restarts the Lanczos"),
-        ("hessian", "--max-krylov", "--max-krylov 2 is too small"),
+        (
+            "random",
+            &["--restarts", "2"][..],
+            "--restarts restarts the Lanczos",
+        ),
+        (
+            "random",
+            &["--max-memory", "2KB"],
+            "--max-memory sizes the Lanczos",
+        ),
+        (
+            "hessian",
+            &["--max-krylov", "2"],
+            "--max-krylov 2 is too small",
+        ),
+        (
+            "hessian",
+            &["--max-memory", "2KB"],
+            "Lanczos for the top 2 Hessian directions (18 basis vectors + 2 eigenvectors + 2 \
+             directions) needs 3.7 kB (D = 18), budget 2.0 kB: lower --max-krylov",
+        ),
     ] {
-        let (ran, _, stderr) = slice("refused", directions, &[extra, "2"]);
+        let (ran, _, stderr) = slice("refused", directions, extra);
         assert!(!ran && stderr.contains(refusal), "{stderr}");
         assert!(!tmp.path().join("refused").exists());
     }

@@ -13,8 +13,9 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use curvscope_hessian::{krylov_size, norm, LanczosOptions};
 use curvscope_metrics::{
-    evaluate_slice, filter_normalized_directions, grid_points, hessian_directions, linspace,
-    purpose_seed, Purpose, QuadraticModel, SlicePoint,
+    evaluate_slice, filter_normalized_directions, grid_points, hessian_directions,
+    hessian_directions_memory, linspace, purpose_seed, KrylovBasis, Purpose, QuadraticModel,
+    SlicePoint,
 };
 use curvscope_model::files::write_atomic;
 use curvscope_model::{load_checkpoint, Checkpoint, Objective};
@@ -79,6 +80,12 @@ pub struct LandscapeArgs {
     pub tol: Option<f64>,
     #[command(flatten)]
     pub krylov: flags::KrylovArgs,
+    /// Memory budget of --directions hessian's Lanczos (e.g. 8GB, 512MiB): its basis and
+    /// eigenvectors are sized before any work, and refused with what they need and what to
+    /// lower where they cannot fit. Not counted: the data set and the network's activations
+    /// [default: 3/4 of the memory available at start].
+    #[arg(long, value_name = "SIZE", value_parser = flags::memory_size, allow_hyphen_values = true)]
+    pub max_memory: Option<u64>,
     /// Output folder [default: CHECKPOINT/landscape-<random|hessian|line>-<1d|2d>]. A rerun
     /// with the same options continues a grid left unfinished there.
     #[arg(long, value_name = "DIR")]
@@ -179,6 +186,18 @@ impl SliceOptions {
     fn hash(&self) -> String {
         options_hash(self)
     }
+
+    /// The Lanczos run of a Hessian slice, for its top 1 or 2 eigenpairs.
+    fn lanczos(&self) -> Option<LanczosOptions> {
+        Some(LanczosOptions {
+            k: self.grid.dims(),
+            tol: self.tol?,
+            max_krylov: self.max_krylov,
+            restarts: self.restarts.unwrap_or(0),
+            seed: purpose_seed(self.seed, Purpose::HessianTop),
+            ..LanczosOptions::default()
+        })
+    }
 }
 
 /// The directions of the slice, the meaning of its coordinates, and what produced them.
@@ -240,6 +259,7 @@ pub fn run(args: LandscapeArgs) -> Result<ExitCode> {
             "--max-krylov bounds the Lanczos",
         ),
         (args.krylov.restarts > 0, "--restarts restarts the Lanczos"),
+        (args.max_memory.is_some(), "--max-memory sizes the Lanczos"),
     ]
     .into_iter()
     .find(|(given, _)| *given);
@@ -280,6 +300,14 @@ pub fn run(args: LandscapeArgs) -> Result<ExitCode> {
         precision: args.data.precision,
         device: args.data.device,
     };
+    if let Some(lanczos) = options.lanczos() {
+        let basis = match args.data.device {
+            crate::network::Device::Gpu => KrylovBasis::Device,
+            crate::network::Device::Cpu => KrylovBasis::Host,
+        };
+        let budget = args.max_memory.unwrap_or_else(flags::default_memory_budget);
+        hessian_directions_memory(checkpoint.theta.len(), &lanczos, basis, budget)?;
+    }
     let out = args.out.clone().unwrap_or_else(|| {
         dir.join(format!(
             "landscape-{}-{}",
@@ -461,14 +489,7 @@ fn directions(
             }
         }
         SliceKind::Hessian => {
-            let lanczos = LanczosOptions {
-                k: dims,
-                tol: options.tol.expect("set for hessian"),
-                max_krylov: options.max_krylov,
-                restarts: options.restarts.unwrap_or(0),
-                seed: purpose_seed(options.seed, Purpose::HessianTop),
-                ..LanczosOptions::default()
-            };
+            let lanczos = options.lanczos().expect("a hessian slice runs Lanczos");
             let subspace = krylov_size(&lanczos, theta.len());
             let hint = format!(
                 "in {subspace} vectors: raise --max-krylov, or --restarts to go on in the same memory"

@@ -124,7 +124,8 @@ pub use landscape::{
 };
 pub use layers::{layer_traces, LayerTrace};
 pub use memory::{
-    format_bytes, KrylovBasis, MemoryError, MemoryPlan, MemoryStage, TrainingPlan, OVERHEAD_VECTORS,
+    format_bytes, hessian_directions_memory, KrylovBasis, MemoryError, MemoryPlan, MemoryStage,
+    TrainingPlan, OVERHEAD_VECTORS,
 };
 pub use noisy_gd::{
     msgd_options, MSGD_BATCH, MSGD_DYNAMICS, MSGD_EVAL_EVERY, MSGD_LR, MSGD_NOISE_SAMPLES,

@@ -237,6 +237,44 @@ impl MemoryPlan {
     }
 }
 
+/// The host memory of a landscape slice's Hessian directions (`curvscope landscape
+/// --directions hessian`): Lanczos for the top `opts.k` with its basis where `basis` keeps it,
+/// the k eigenvectors and the k directions u_i/√λ_i formed from them, refused over `budget`
+/// before its first HVP. (The grid after it holds the directions and a displaced θ per thread,
+/// far less.)
+///
+/// ```
+/// use curvscope_hessian::LanczosOptions;
+/// use curvscope_metrics::{hessian_directions_memory, KrylovBasis::Host};
+/// // D = 10⁶, a plane: 104 basis vectors + 2 + 2 + 4 of 8 MB, 896 MB.
+/// let opts = LanczosOptions { k: 2, ..LanczosOptions::default() };
+/// assert_eq!(hessian_directions_memory(1_000_000, &opts, Host, u64::MAX)?.bytes, 896_000_000);
+/// let err = hessian_directions_memory(1_000_000, &opts, Host, 500_000_000).unwrap_err();
+/// assert!(err.to_string().contains("lower --max-krylov"), "{err}");
+/// // Held to 20 vectors (restarted thickly to converge in them): 224 MB.
+/// let held = LanczosOptions { max_krylov: Some(20), restarts: 10, ..opts };
+/// assert_eq!(hessian_directions_memory(1_000_000, &held, Host, 500_000_000)?.bytes, 224_000_000);
+/// # Ok::<(), curvscope_metrics::MemoryError>(())
+/// ```
+pub fn hessian_directions_memory(
+    dim: usize,
+    opts: &LanczosOptions,
+    basis: KrylovBasis,
+    budget: u64,
+) -> Result<MemoryStage, MemoryError> {
+    let k = opts.k.min(dim) as u64;
+    let (bytes, m) = basis.lanczos(dim, krylov_size(opts, dim) as u64, 2 * k);
+    let stage = MemoryStage {
+        what: format!(
+            "Lanczos for the top {k} Hessian directions ({m} + {k} eigenvectors + {k} directions)"
+        ),
+        bytes,
+        remedy: "lower --max-krylov (with --restarts to converge in it)",
+    };
+    refuse_over_budget(std::slice::from_ref(&stage), dim, budget)?;
+    Ok(stage)
+}
+
 /// Training with a dynamic sized to a budget, like [`MemoryPlan`] for an analysis: the stages
 /// [`crate::Descent`] holds at once and the per-sample chunk its noise estimates stream.
 ///
