@@ -502,6 +502,13 @@ fn hessian_plane_within_max_krylov_restarts_to_the_same_directions() {
         assert!(!ran && stderr.contains(refusal), "{stderr}");
         assert!(!tmp.path().join("refused").exists());
     }
+    // Before the data is read: the checkpoint's own data (Fashion-MNIST) does not fit this net.
+    let refused = curvscope(&["landscape", path(&ckpt), "--restarts", "2", "-q"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("--restarts restarts the Lanczos"),
+        "{stderr}"
+    );
 }
 
 /// Two checkpoints of one batch-norm net whose running statistics differ (PyTorch's training

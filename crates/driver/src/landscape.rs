@@ -222,31 +222,7 @@ pub fn run(args: LandscapeArgs) -> Result<ExitCode> {
         Some(path) => Some(second_checkpoint(path, &checkpoint)?),
         None => None,
     };
-    let choice = DataChoice::resolve(
-        dir,
-        &checkpoint.meta,
-        args.data.data.as_deref(),
-        args.data.data_seed,
-    )?;
-    let mut cache = DataCache::default();
-    let data = cache.get(&choice)?;
-    if args.data.data.is_none() {
-        if let Some(warning) = data_mismatch(&checkpoint.meta, data) {
-            eprintln!("warning: {warning}");
-        }
-    }
-    check_representable(
-        &checkpoint.meta.arch,
-        &checkpoint.theta,
-        args.data.precision,
-    )?;
-    let objective = objective(
-        &checkpoint.meta.arch,
-        data,
-        args.data.precision,
-        args.data.device,
-    )
-    .with_context(|| format!("building the network on '{}'", choice.spec))?;
+    // Flags the slice would ignore, refused before the data is read.
     let kind = match (&to, args.directions) {
         (Some(_), _) => SliceKind::Line,
         (None, DirectionKind::Random) => SliceKind::Random,
@@ -279,6 +255,31 @@ pub fn run(args: LandscapeArgs) -> Result<ExitCode> {
             "1 on a line, 2 on a plane",
         )?;
     }
+    let choice = DataChoice::resolve(
+        dir,
+        &checkpoint.meta,
+        args.data.data.as_deref(),
+        args.data.data_seed,
+    )?;
+    let mut cache = DataCache::default();
+    let data = cache.get(&choice)?;
+    if args.data.data.is_none() {
+        if let Some(warning) = data_mismatch(&checkpoint.meta, data) {
+            eprintln!("warning: {warning}");
+        }
+    }
+    check_representable(
+        &checkpoint.meta.arch,
+        &checkpoint.theta,
+        args.data.precision,
+    )?;
+    let objective = objective(
+        &checkpoint.meta.arch,
+        data,
+        args.data.precision,
+        args.data.device,
+    )
+    .with_context(|| format!("building the network on '{}'", choice.spec))?;
     let options = SliceOptions {
         directions: kind,
         to: to
