@@ -136,13 +136,13 @@ impl Job {
         Ok(())
     }
 
-    /// Where Lanczos will keep the Hessian's Krylov basis, for the memory plans: on the GPU in a
-    /// job of one on `--device gpu` (`BurnObjective::basis_store`), else on the host. A job of
-    /// several keeps it on the host whatever the device (`Distributed::basis_store`).
+    /// Where Lanczos will keep the Hessian's Krylov basis, for the memory plans: where `device`
+    /// keeps it ([`Device::krylov_basis`]) in a job of one; on the host in a job of several,
+    /// whatever the device (`Distributed::basis_store`).
     pub fn krylov_basis(&self, device: Device) -> KrylovBasis {
-        match (self.collective(), device) {
-            (None, Device::Gpu) => KrylovBasis::Device,
-            _ => KrylovBasis::Host,
+        match self.collective() {
+            None => device.krylov_basis(),
+            Some(_) => KrylovBasis::Host,
         }
     }
 

@@ -14,8 +14,7 @@ use anyhow::{anyhow, bail, ensure, Context, Result};
 use curvscope_hessian::{krylov_size, norm, LanczosOptions};
 use curvscope_metrics::{
     evaluate_slice, filter_normalized_directions, grid_points, hessian_directions,
-    hessian_directions_memory, linspace, purpose_seed, KrylovBasis, Purpose, QuadraticModel,
-    SlicePoint,
+    hessian_directions_memory, linspace, purpose_seed, Purpose, QuadraticModel, SlicePoint,
 };
 use curvscope_model::files::write_atomic;
 use curvscope_model::{load_checkpoint, Checkpoint, Objective};
@@ -187,7 +186,8 @@ impl SliceOptions {
         options_hash(self)
     }
 
-    /// The Lanczos run of a Hessian slice, for its top 1 or 2 eigenpairs.
+    /// The Lanczos run of a Hessian slice, for its top 1 or 2 eigenpairs; `None` for the other
+    /// slices, whose `tol` is `None`.
     fn lanczos(&self) -> Option<LanczosOptions> {
         Some(LanczosOptions {
             k: self.grid.dims(),
@@ -302,11 +302,8 @@ pub fn run(args: LandscapeArgs) -> Result<ExitCode> {
         device: args.data.device,
     };
     if let Some(lanczos) = options.lanczos() {
-        let basis = match args.data.device {
-            crate::network::Device::Gpu => KrylovBasis::Device,
-            crate::network::Device::Cpu => KrylovBasis::Host,
-        };
         let budget = args.max_memory.unwrap_or_else(flags::default_memory_budget);
+        let basis = args.data.device.krylov_basis();
         hessian_directions_memory(checkpoint.theta.len(), &lanczos, basis, budget)?;
     }
     let out = args.out.clone().unwrap_or_else(|| {

@@ -2,6 +2,7 @@
 //! and device it runs in, and the objective built from them.
 
 use anyhow::{Context, Result};
+use curvscope_metrics::KrylovBasis;
 use curvscope_model::{ArchSpec, BurnObjective, Cpu, Dataset, Objective, Precision};
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +32,15 @@ impl Device {
     /// For `skip_serializing_if`: options hashed before `--device` existed keep their hash.
     pub fn is_cpu(&self) -> bool {
         *self == Device::Cpu
+    }
+
+    /// Where a one-process run's Lanczos keeps the Hessian's Krylov basis, for the memory
+    /// plans: on the GPU (`BurnObjective::basis_store`), else on the host.
+    pub fn krylov_basis(self) -> KrylovBasis {
+        match self {
+            Device::Gpu => KrylovBasis::Device,
+            Device::Cpu => KrylovBasis::Host,
+        }
     }
 }
 

@@ -156,11 +156,13 @@ impl MemoryPlan {
         let vectors = |count: u64| (count + OVERHEAD_VECTORS).saturating_mul(vector);
         let curvature = &options.curvature;
         let k = curvature.top_k;
+        // H's Lanczos runs as `HessianSpectrum::compute` sets them (--max-krylov, --restarts).
         let krylov = |k, which| {
             let opts = LanczosOptions {
                 k,
                 which,
                 max_krylov: curvature.max_krylov,
+                restarts: curvature.restarts.unwrap_or(0),
                 ..LanczosOptions::default()
             };
             krylov_size(&opts, dim) as u64
@@ -210,7 +212,12 @@ impl MemoryPlan {
             remedy: "lower -k",
         });
         if options.sigma_top_k > 0 {
-            let m = krylov(options.sigma_top_k, Which::Largest);
+            // Σ's Lanczos takes the default subspace (`report_from_spectrum`), not --max-krylov.
+            let sigma = LanczosOptions {
+                k: options.sigma_top_k,
+                ..LanczosOptions::default()
+            };
+            let m = krylov_size(&sigma, dim) as u64;
             let sk = options.sigma_top_k.min(dim) as u64;
             stages.push(MemoryStage {
                 what: format!(
@@ -433,6 +440,23 @@ mod tests {
             (plan.chunk, plan.requested_chunk, plan.peak()),
             (50, 50, kb(50 + 50 + 106 + 3 + 9))
         );
+    }
+
+    /// --max-krylov bounds H's bases (with --restarts, one past the pairs wanted at least),
+    /// not Σ's, which `report_from_spectrum` runs in its default 2·3 + 100.
+    #[test]
+    fn max_krylov_sizes_the_hessians_bases_only() {
+        let mut bounded = options(3);
+        bounded.curvature.max_krylov = Some(20);
+        let plan = MemoryPlan::new(1000, 50, &bounded, KrylovBasis::Host, u64::MAX).unwrap();
+        let kb = |vectors: u64| vectors * 8000;
+        let bytes: Vec<u64> = plan.stages.iter().map(|s| s.bytes).collect();
+        assert_eq!(bytes[..2], [kb(20 + 5 + 4), kb(20 + 1 + 5 + 4)]);
+        assert_eq!(bytes[3], kb(50 + 50 + 106 + 3 + 5 + 4));
+        bounded.curvature.max_krylov = Some(5);
+        bounded.curvature.restarts = Some(10);
+        let plan = MemoryPlan::new(1000, 50, &bounded, KrylovBasis::Host, u64::MAX).unwrap();
+        assert_eq!(plan.stages[0].bytes, kb(6 + 5 + 4));
     }
 
     #[test]
