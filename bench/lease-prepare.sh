@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
 # Prepares, on this machine, what a lent NVIDIA machine needs to run bench/gpu.sh, so that none
 # of its device time goes to building: the `gpu` bench built twice (`--features wgpu,cuda`, and
-# with burn's `autotune` as well), stripped and xz-compressed into .devbin/ (58 MB stripped, over
-# the device tool's 64 MiB with the tree; 15 MB compressed), and the Vulkan loader's Debian
-# packages in .gl/ (the lent machines' image had none on 2026-12-04). Both folders are added to
-# .git/info/exclude, which a fresh checkout has empty. .devbin/COMMIT names the tree the
-# binaries were built from. Takes about half an hour on 2 cores (two release builds with burn's
-# wgpu and CUDA backends).
+# with burn's `autotune` as well), stripped and xz-compressed into .devbin/ (62 and 64 MB
+# stripped, over the device tool's 64 MiB with the tree; 16 and 17 MB compressed), and the
+# Vulkan loader's Debian packages in .gl/ (the lent machines' image had none on 2026-12-04).
+# Both folders are added to .git/info/exclude, which a fresh checkout has empty. .devbin/COMMIT
+# names the tree the binaries were built from. Took 15.5 min on this 2-core machine
+# (2026-12-06, burn's dependencies not yet built with CUDARC_CUDA_VERSION).
 #
 # Usage: bench/lease-prepare.sh   (then, on the device tool, carry [".devbin", ".gl"] and run
 #   python3 -c "import lzma,shutil; [shutil.copyfileobj(lzma.open(f'.devbin/{b}.xz'),
 #     open(f'/tmp/{b}','wb')) for b in ('gpu','gpu-autotune')]"; chmod +x /tmp/gpu*;
 #   GPU_SH_AUTOTUNE=/tmp/gpu-autotune GPU_SH_SECONDS=540 bash bench/gpu.sh $OUT /tmp/gpu lease
-# with timeout_s 590, or `missing` in place of `lease`; docs/PERFORMANCE.md says what each mode
-# times.)
+# with timeout_s 590, or `CURVSCOPE_GPU_RESTARTS=3 … missing` in place of `lease` (VGG-11's top
+# 20 then converge); docs/PERFORMANCE.md says what each mode times.)
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 for folder in /.devbin/ /.gl/; do
