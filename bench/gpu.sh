@@ -37,7 +37,8 @@
 # With GPU_SH_AUTOTUNE=BENCH2 (the bench built with `--features wgpu,cuda,autotune`: burn
 # times its kernel candidates per shape and keeps the fastest), `lease` then times burn-wgpu with
 # it (LeNet's whole row, VGG-11's basic one) to OUT/autotune.jsonl, and keeps CubeCL's tuning
-# results (which kernel won for each shape) in OUT/autotune-cache.tgz.
+# results (which kernel won for each shape) in OUT/autotune-cache.tgz, then profiles LeNet's
+# tuned gradient and HVP (OUT/kernels-lenet-wgpu-autotune.txt).
 set -u
 out=${1:?usage: bench/gpu.sh OUT [BENCH] [lenet|vgg11|both|quick|lease|basis|missing]}
 bench=${2:-}
@@ -77,11 +78,11 @@ run() { # NET BACKEND SECONDS [THREADS]
     CURVSCOPE_GPU_REFERENCE="/tmp/reference-$1.bin" RAYON_NUM_THREADS=${4:-$(nproc)} \
         timeout "$3" "$bench" "$1" "$2"
 }
-profile() { # NET BACKEND SECONDS: where one gradient and one HVP spend their kernel time
-    local log="/tmp/kernels-$1-$2.log"
+profile() { # NET BACKEND SECONDS [SUFFIX]: where one gradient and one HVP spend their kernel time
+    local log="/tmp/kernels-$1-$2${4:-}.log"
     rm -f "$log"
     CUBECL_DEBUG_OPTION=profile CUBECL_DEBUG_LOG="$log" run "$1" "$2:profile" "$3" 4 &&
-        python3 bench/kernel_profile.py "$log" 20 > "$out/kernels-$1-$2.txt"
+        python3 bench/kernel_profile.py "$log" 20 > "$out/kernels-$1-$2${4:-}.txt"
 }
 budget=${GPU_SH_SECONDS:-540} # `lease` and `missing`: one call of the device tool (<= 600 s)
 slot() { # SECONDS WHAT: $limit = the smaller of SECONDS and what is left; false under 20 s
@@ -109,6 +110,9 @@ if [ "$nets" = lease ]; then
         # project's target/autotune/ (VERSION/DEVICE/KERNEL.json.log); kept for reading later
         # without a card.
         [ -d target/autotune ] && tar czf "$out/autotune-cache.tgz" target/autotune
+        # What is left once the fastest kernels are picked (LeNet's tuning is cached by now):
+        # OUT/kernels-lenet-wgpu-autotune.txt beside the plain profile below.
+        slot 40 "profile lenet autotune" && bench=$GPU_SH_AUTOTUNE profile lenet wgpu "$limit" -autotune
     fi
     slot 30 "lenet wgpu-unfused" && CURVSCOPE_GPU_REPS=3 run lenet wgpu-unfused:basic "$limit" 4
     slot 40 "profile lenet wgpu" && profile lenet wgpu "$limit"
