@@ -144,6 +144,14 @@ if [ "$nets" = missing ]; then
     done
     slot 40 "vgg11 wgpu rows 512" && CURVSCOPE_GPU_ROWS_PER_GROUP=512 CURVSCOPE_GPU_REPS=3 \
         run vgg11 wgpu:basic "$limit" 4
+    # LeNet's Tr(HΣ) on 4 threads and on 1, back to back: with autotune its 10 probes (each a
+    # gradient and an HVP, run in parallel) took 0.253 s on 4 threads on 2026-12-04, more than
+    # 10 of its gradients and HVPs one after another (0.181 s), so the parallel probes may be
+    # fighting over the card; PyTorch's took 0.053 s.
+    for threads in 4 1; do
+        slot 30 "lenet wgpu trace $threads thread(s)" && CURVSCOPE_GPU_REPS=3 \
+            run lenet wgpu:trace "$limit" "$threads"
+    done
     # Last, PyTorch's ARPACK Lanczos on VGG-11 (past 80 s on 2026-11-30) with what is left.
     slot 280 "pytorch vgg11 lanczos" && timeout "$limit" python3 bench/gpu_pytorch.py vgg11 "$out/pytorch.jsonl" cuda
     exit
