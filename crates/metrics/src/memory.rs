@@ -7,7 +7,8 @@
 //! a GPU keeps ([`KrylovBasis::Device`]). Not counted: the data set, the network's activations and a few D-vectors of θ, gradients and HVP in- and outputs
 //! ([`OVERHEAD_VECTORS`] cover those), and the objective's own working memory while it computes
 //! a chunk (the burn networks' per-sample copies of θ: at most 16 MiB per block, one block per
-//! thread at once, about five times that with their gradients).
+//! thread at once, about five times that with their gradients) or keeps between calls (the
+//! burn networks' copy of the last θ, in f64 and on the device).
 
 use curvscope_hessian::{krylov_size, LanczosOptions, Which};
 

@@ -9,6 +9,7 @@ use crate::dataset::{DataError, Dataset, Targets};
 use crate::files::format_bytes;
 use crate::net::{self, Batch, Theta};
 use crate::{transfer, BasisStore, DeviceBasis, Objective};
+use std::sync::{Arc, Mutex};
 
 mod hessian_diagonal;
 mod leaf_order;
@@ -65,6 +66,33 @@ pub struct BurnObjective<B: Backend> {
     largest_buffer: usize,
     /// Bytes of one sample's largest tensor ([`net::largest_tensor_per_sample`]), at least 1.
     sample_bytes: usize,
+    /// θ on the device as of the last call ([`BurnObjective::theta_parts`]).
+    resident: Mutex<Option<Arc<ResidentTheta<B>>>>,
+}
+
+/// θ on the device with the host values it was made from. Consecutive calls at one θ (every
+/// HVP of a Lanczos run, every probe of a trace, every chunk of per-sample gradients) then
+/// reorder and upload it once, and each HVP uploads only v (and its gathers' index tables).
+struct ResidentTheta<B: Backend> {
+    /// θ as the caller gave it, compared bit for bit (so −0.0 is not 0.0).
+    host: Vec<f64>,
+    /// θ's tensors on the device ([`BurnObjective::vector_parts`]).
+    parts: Theta<B>,
+}
+
+impl<B: Backend> ResidentTheta<B> {
+    /// Whether these parts were made from exactly `theta` (compared on rayon's pool: at VGG-11's
+    /// D, 74 MB on each side).
+    fn holds(&self, theta: &[f64]) -> bool {
+        use rayon::prelude::*;
+        const CHUNK: usize = 1 << 16;
+        self.host.len() == theta.len()
+            && self
+                .host
+                .par_chunks(CHUNK)
+                .zip(theta.par_chunks(CHUNK))
+                .all(|(a, b)| a.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits()))
+    }
 }
 
 /// Floating-point precision of the computation (θ and results are f64 on the host either way).
@@ -330,6 +358,7 @@ impl<B: Backend> BurnObjective<B> {
             per_sample_copy_bytes: PER_SAMPLE_COPY_BYTES,
             largest_buffer,
             sample_bytes,
+            resident: Mutex::new(None),
         }
         .with_prepared_input_limit(PREPARED_INPUT_LIMIT))
     }
@@ -553,7 +582,7 @@ impl<B: Backend> BurnObjective<B> {
         Self::joined_grads(&theta, |part| part.grad(&grads))
     }
 
-    /// H_b·v for the block `batch` (θ and v as [`BurnObjective::theta_parts`], the product in
+    /// H_b·v for the block `batch` (θ and v as [`BurnObjective::vector_parts`], the product in
     /// the leaves' order), where H_b is the Hessian of Σ_{i∈b} ℓ_i, with the first
     /// `fixed` parameter tensors held constant: their rows come out zero and the others are
     /// the trailing block's product (see [`Objective::trailing_hvps`]). `from`, a
@@ -711,7 +740,7 @@ impl<B: Backend> BurnObjective<B> {
     }
 
     /// The gradient of θ on the host from each leaf's gradient (zero where the loss does not
-    /// depend on it), in the leaves' order ([`BurnObjective::theta_parts`]; callers sum blocks
+    /// depend on it), in the leaves' order ([`BurnObjective::vector_parts`]; callers sum blocks
     /// and reorder once with [`BurnObjective::to_pytorch`]), joined on the device so that it
     /// is read back once.
     fn concat_grads(
@@ -750,26 +779,57 @@ impl<B: Backend> BurnObjective<B> {
         (fixed, end)
     }
 
-    /// θ (or a vector shaped like it) on the device as [`net::Theta`]: one upload, split on the
-    /// device into one tensor per parameter tensor (each its own autodiff leaf, so a backward
-    /// never builds a D-long gradient per parameter tensor). Made once per call and shared by
-    /// its sample blocks.
+    /// θ on the device as [`BurnObjective::vector_parts`] makes it, kept from the last call
+    /// ([`ResidentTheta`]) when that was at exactly this θ, else made and kept for the next.
+    /// Costs a host copy of θ beside its device tensors for the objective's lifetime, and a
+    /// comparison per call (at VGG-11's D, 74 MB read against the reorder and upload it saves).
+    fn theta_parts(&self, theta: &[f64]) -> Theta<B> {
+        // Compared outside the lock, so that calls at other θ on other threads do not wait.
+        let last = self
+            .resident
+            .lock()
+            .expect("no call panicked holding it")
+            .clone();
+        if let Some(last) = last.filter(|last| last.holds(theta)) {
+            return last.parts.clone();
+        }
+        let parts = self.vector_parts(theta);
+        let mut slot = self.resident.lock().expect("no call panicked holding it");
+        // The last θ's host copy is overwritten where no call still reads it: a call per step
+        // at a new θ (training, sharpness samples) then costs a copy, not a fresh D-vector.
+        let host = match slot.take().map(Arc::try_unwrap) {
+            Some(Ok(ResidentTheta { mut host, .. })) => {
+                host.clear();
+                host.extend_from_slice(theta);
+                host
+            }
+            _ => theta.to_vec(),
+        };
+        let kept = parts.clone();
+        *slot = Some(Arc::new(ResidentTheta { host, parts: kept }));
+        parts
+    }
+
+    /// A vector shaped like θ (θ itself, or an HVP's v) on the device as [`net::Theta`]: one
+    /// upload, split on the device into one tensor per parameter tensor (each its own autodiff
+    /// leaf, so a backward never builds a D-long gradient per parameter tensor), shared by the
+    /// call's sample blocks.
     ///
     /// Convolution weights are leaves in the `[kh, kw, in, out]` order their im2col patches
     /// multiply (the `[kh·kw·in, out]` matrix) rather than PyTorch's `[out, in, kh, kw]`
     /// ([`leaf_order`]): reordered on the host here, and back by [`BurnObjective::to_pytorch`]
     /// once a call's gradients are summed, rather than on the tape, where every pass (forward,
     /// backward, the HVP's second backward) copied all the weights through strided views.
-    fn theta_parts(&self, theta: &[f64]) -> Theta<B> {
+    fn vector_parts(&self, values: &[f64]) -> Theta<B> {
         let (shapes, to, dim) = (self.arch.params(), Direction::ToLeaves, [self.dim]);
         // Reordered straight into the device's precision: one pass, half the bytes in f32.
         let flat = match self.dtype {
             DType::F32 => {
-                let leaves = leaf_order::reorder(&shapes, theta, 0, to, |x| x as f32);
+                let leaves = leaf_order::reorder(&shapes, values, 0, to, |x| x as f32);
                 transfer::float_to_device(leaves, dim, &self.device, self.dtype)
             }
             _ => {
-                let leaves = leaf_order::reorder(&shapes, theta, 0, to, |x| x);
+                let leaves = leaf_order::reorder(&shapes, values, 0, to, |x| x);
                 transfer::float_to_device(leaves, dim, &self.device, self.dtype)
             }
         };
@@ -897,7 +957,7 @@ impl<B: Backend> Objective for BurnObjective<B> {
     fn hvp(&self, theta: &[f64], v: &[f64]) -> Vec<f64> {
         self.check_theta(theta);
         assert_eq!(v.len(), self.dim, "v has the wrong length");
-        let (theta, v) = (self.theta_parts(theta), self.theta_parts(v));
+        let (theta, v) = (self.theta_parts(theta), self.vector_parts(v));
         let sum = self.sum_over_blocks(|batch, _| self.hvp_of(&theta, &v, 0, &batch, None));
         self.mean_in_pytorch_order(&sum, 0)
     }
@@ -919,7 +979,7 @@ impl<B: Backend> Objective for BurnObjective<B> {
                 assert_eq!(v.len(), self.dim - start, "v has the wrong length");
                 let mut padded = vec![0.0; self.dim];
                 padded[start..].copy_from_slice(v);
-                self.theta_parts(&padded)
+                self.vector_parts(&padded)
             })
             .collect();
         let theta = self.theta_parts(theta);
@@ -1050,6 +1110,48 @@ impl<B: Backend> Objective for BurnObjective<B> {
 mod tests {
     use super::*;
     use crate::Cpu;
+
+    /// θ kept on the device changes no bit of any result: every call on one objective, whether
+    /// θ was kept from the call before (the second and third HVP at θ, the gradient after them)
+    /// or replaced (an HVP at another θ between), equals the same call on a fresh objective.
+    /// And a θ that differs only in a zero's sign is another θ.
+    #[test]
+    fn theta_kept_on_the_device_changes_no_result() {
+        let data = crate::fashion_corrupted(&crate::default_data_dir(), 12, 0, 0).expect("bundled");
+        let arch = ArchSpec::Lenet;
+        let theta = arch.init(crate::Init::PyTorch, 0);
+        let other = arch.init(crate::Init::PyTorch, 1);
+        let v = arch.init(crate::Init::Normal { std: 1.0 }, 2);
+        let fresh = || {
+            BurnObjective::<Cpu>::new(arch.clone(), &data, &Default::default(), Precision::F64)
+                .expect("fits")
+        };
+        let kept = fresh();
+        let want_hvp = fresh().hvp(&theta, &v);
+        let want_grad = fresh().grad(&theta);
+        assert_eq!(kept.hvp(&theta, &v), want_hvp, "θ new to the device");
+        assert_eq!(kept.hvp(&theta, &v), want_hvp, "θ kept");
+        assert_eq!(kept.grad(&theta), want_grad, "θ kept, another call");
+        assert_eq!(kept.hvp(&other, &v), fresh().hvp(&other, &v), "θ replaced");
+        assert_eq!(kept.hvp(&theta, &v), want_hvp, "θ back");
+        assert_eq!(
+            kept.per_sample_grads(&theta),
+            fresh().per_sample_grads(&theta)
+        );
+
+        let resident = |values: Vec<f64>| ResidentTheta::<Cpu> {
+            host: values,
+            parts: Vec::new(),
+        };
+        assert!(resident(vec![1.0, 0.0]).holds(&[1.0, 0.0]));
+        assert!(!resident(vec![1.0, 0.0]).holds(&[1.0, -0.0]));
+        assert!(!resident(vec![1.0, 0.0]).holds(&[1.0]));
+        let long: Vec<f64> = (0..200_000).map(f64::from).collect();
+        let mut last_differs = long.clone();
+        last_differs[199_999] = 0.5;
+        assert!(resident(long.clone()).holds(&long));
+        assert!(!resident(long).holds(&last_differs));
+    }
 
     /// VGG-11's θ is 37 MB in f32: the CPU's cap puts one sample in each per-sample pass (the
     /// blocks of 2026-12-04's H200 run), the GPU's three.

@@ -17,10 +17,12 @@ fn copies(work: impl FnOnce()) -> (usize, usize) {
     (made.to_device, made.to_host)
 }
 
-/// A gradient uploads θ once and reads each sample block's ∇L back, an HVP uploads θ and v once
-/// and reads each block's H·v back (before 2026-12-01, θ and v were uploaded per block), and
-/// the per-sample gradients upload θ once and read each block's rows back at once (before
-/// 2026-12-01, one pass and one read-back per sample); besides,
+/// A gradient uploads θ once and reads each sample block's ∇L back, an HVP uploads v once and
+/// reads each block's H·v back (before 2026-12-01, θ and v were uploaded per block), and the
+/// per-sample gradients read each block's rows back at once (before 2026-12-01, one pass and
+/// one read-back per sample). θ stays on the device from one call to the next at the same θ
+/// (before 2026-12-06, every call uploaded it): an HVP at a new θ uploads θ and v, and every
+/// call after it at that θ (Lanczos' HVPs, a chunk's per-sample gradients) θ no more. Besides,
 /// each block's pass uploads the shape-only index tables of its gathers (LeNet:
 /// its second convolution's im2col; the VGG-style net: its two convolutions' im2col and its
 /// three poolings' window candidates),
@@ -43,18 +45,24 @@ fn a_gradient_and_an_hvp_copy_only_their_vectors() {
             let grad = copies(|| drop(f.grad(&theta)));
             let hvp = copies(|| drop(f.hvp(&theta, &v)));
             let rows = copies(|| drop(f.per_sample_grads(&theta)));
+            // At another θ, then back at the first: each a new θ to the device.
+            let hvp_new = copies(|| drop(f.hvp(&v, &theta)));
+            let grad_back = copies(|| drop(f.grad(&theta)));
             eprintln!(
                 "{arch}, {blocks} block(s): (uploads, read-backs) gradient {grad:?}, HVP {hvp:?}, \
-                 per-sample gradients {rows:?}"
+                 per-sample gradients {rows:?}, HVP at a new θ {hvp_new:?}, gradient back at \
+                 the first {grad_back:?}"
             );
             assert_eq!(grad, (1 + blocks * tables, blocks), "{arch}: gradient");
-            assert_eq!(hvp, (2 + blocks * tables, blocks), "{arch}: HVP");
+            assert_eq!(hvp, (1 + blocks * tables, blocks), "{arch}: HVP");
+            assert_eq!(hvp_new, (2 + blocks * tables, blocks), "{arch}: HVP, new θ");
+            assert_eq!(grad_back, grad, "{arch}: gradient, back at the first θ");
             // Per-sample blocks are also at least one per thread.
             let block = (16 / blocks).min(16usize.div_ceil(rayon::current_num_threads()));
             let row_blocks = 16usize.div_ceil(block);
             assert_eq!(
                 rows,
-                (1 + row_blocks * tables, row_blocks),
+                (row_blocks * tables, row_blocks),
                 "{arch}: per-sample"
             );
         }

@@ -1,4 +1,4 @@
-//! θ's coordinates in the order of the autodiff leaves ([`super::BurnObjective::theta_parts`]):
+//! θ's coordinates in the order of the autodiff leaves ([`super::BurnObjective::vector_parts`]):
 //! a convolution weight, which PyTorch stores `[out, in, kh, kw]`, is the `[kh, kw, in, out]`
 //! matrix its im2col patches multiply. Reordered on the host once per vector rather than per
 //! sample block: θ and v on the way in, a summed gradient or product (or a per-sample
