@@ -17,7 +17,8 @@
 //! if set):
 //! - the first loss, gradient and HVP, timed alone: shader compilation and autotuning show
 //!   here and nowhere else;
-//! - host↔device copies per gradient and per HVP (`curvscope_model::transfers`);
+//! - host↔device copies per gradient and per HVP (`curvscope_model::transfers`), at the θ the
+//!   first calls have kept on the device (since 2026-12-06: θ is not uploaded again);
 //! - gradient and HVP: median and min of `CURVSCOPE_GPU_REPS` (5) runs, and every run's time in
 //!   the order they ran (`gradient_s`, `hvp_s`: on 2026-12-04 burn-wgpu's LeNet gradient had a
 //!   median 3.5× its minimum, which the two figures alone could not explain);

@@ -8,7 +8,8 @@
 //! ([`OVERHEAD_VECTORS`] cover those), and the objective's own working memory while it computes
 //! a chunk (the burn networks' per-sample copies of θ: at most 16 MiB per block, one block per
 //! thread at once, about five times that with their gradients) or keeps between calls (the
-//! burn networks' copy of the last θ, in f64 and on the device).
+//! burn networks' copy of the last θ: a D-vector, and on the device θ's tensors, which on the
+//! CPU hold up to 2·D values in the computing precision).
 
 use curvscope_hessian::{krylov_size, LanczosOptions, Which};
 

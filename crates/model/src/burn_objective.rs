@@ -72,7 +72,8 @@ pub struct BurnObjective<B: Backend> {
 
 /// θ on the device with the host values it was made from. Consecutive calls at one θ (every
 /// HVP of a Lanczos run, every probe of a trace, every chunk of per-sample gradients) then
-/// reorder and upload it once, and each HVP uploads only v (and its gathers' index tables).
+/// reorder and upload it once (once per thread where the first calls at it run in parallel),
+/// and each HVP uploads only v (and its gathers' index tables).
 struct ResidentTheta<B: Backend> {
     /// θ as the caller gave it, compared bit for bit (so −0.0 is not 0.0).
     host: Vec<f64>,
@@ -781,8 +782,10 @@ impl<B: Backend> BurnObjective<B> {
 
     /// θ on the device as [`BurnObjective::vector_parts`] makes it, kept from the last call
     /// ([`ResidentTheta`]) when that was at exactly this θ, else made and kept for the next.
-    /// Costs a host copy of θ beside its device tensors for the objective's lifetime, and a
-    /// comparison per call (at VGG-11's D, 74 MB read against the reorder and upload it saves).
+    /// Costs a host copy of θ beside its device tensors for the objective's lifetime (on the
+    /// CPU the tensors hold up to twice θ's values: the first is a view of the uploaded vector),
+    /// and a comparison per call (at VGG-11's D, 74 MB read on each side, against the reorder
+    /// and upload it saves).
     fn theta_parts(&self, theta: &[f64]) -> Theta<B> {
         // Compared outside the lock, so that calls at other θ on other threads do not wait.
         let last = self
@@ -795,8 +798,9 @@ impl<B: Backend> BurnObjective<B> {
         }
         let parts = self.vector_parts(theta);
         let mut slot = self.resident.lock().expect("no call panicked holding it");
-        // The last θ's host copy is overwritten where no call still reads it: a call per step
-        // at a new θ (training, sharpness samples) then costs a copy, not a fresh D-vector.
+        // The last θ's host copy is overwritten where no call still reads it: calls one after
+        // another at new θ (GD's steps, sharpness samples) then cost a copy each, not a fresh
+        // D-vector; an objective's first call (SGD builds one per minibatch) allocates it.
         let host = match slot.take().map(Arc::try_unwrap) {
             Some(Ok(ResidentTheta { mut host, .. })) => {
                 host.clear();
