@@ -129,9 +129,11 @@ if [ "$nets" = missing ]; then
     # VGG-11 on burn-wgpu with the Krylov basis on the device (never timed on a card). Its
     # top 20 stop unconverged at 140 HVPs at this θ (a clustered spectrum, f64 too);
     # CURVSCOPE_GPU_RESTARTS=3 converges them in about 370 (2026-12-06, on a CPU), about 135 s
-    # of the H200's 0.365 s HVPs, so that run gets a longer limit.
-    slot $((${CURVSCOPE_GPU_RESTARTS:-0} > 0 ? 220 : 160)) "vgg11 wgpu" &&
-        CURVSCOPE_GPU_REPS=3 run vgg11 wgpu "$limit" 4
+    # of the H200's 0.365 s HVPs (an estimate), so that run gets a longer limit. (A malformed
+    # value gets it too, and the bench then stops naming the variable.)
+    vgg11_limit=160
+    [ "${CURVSCOPE_GPU_RESTARTS:-0}" != 0 ] && vgg11_limit=220
+    slot "$vgg11_limit" "vgg11 wgpu" && CURVSCOPE_GPU_REPS=3 run vgg11 wgpu "$limit" 4
     slot 40 "pytorch vgg11 trace" && timeout "$limit" python3 bench/gpu_pytorch.py vgg11 "$out/pytorch.jsonl" cuda trace
     # LeNet's gradient on burn-wgpu, every rep's time (its median was 3.5× its minimum).
     slot 40 "lenet wgpu basic" && CURVSCOPE_GPU_REPS=20 run lenet wgpu:basic "$limit" 4
@@ -146,8 +148,8 @@ if [ "$nets" = missing ]; then
         run vgg11 wgpu:basic "$limit" 4
     # LeNet's Tr(HΣ) on 4 threads and on 1, back to back: with autotune its 10 probes (each a
     # gradient and an HVP, run in parallel) took 0.253 s on 4 threads on 2026-12-04, more than
-    # 10 of its gradients and HVPs one after another (0.181 s), so the parallel probes may be
-    # fighting over the card; PyTorch's took 0.053 s.
+    # 10 times its gradient and HVP medians (6.29 + 11.8 ms, 0.181 s), so the parallel probes
+    # may be fighting over the card; PyTorch's took 0.053 s.
     for threads in 4 1; do
         slot 30 "lenet wgpu trace $threads thread(s)" && CURVSCOPE_GPU_REPS=3 \
             run lenet wgpu:trace "$limit" "$threads"

@@ -787,17 +787,15 @@ impl<B: Backend> BurnObjective<B> {
     /// and a comparison per call (at VGG-11's D, 74 MB read on each side, against the reorder
     /// and upload it saves).
     fn theta_parts(&self, theta: &[f64]) -> Theta<B> {
-        // Compared outside the lock, so that calls at other θ on other threads do not wait.
-        let last = self
-            .resident
-            .lock()
-            .expect("no call panicked holding it")
-            .clone();
+        // The lock is held only to read or replace the entry (never across a panic), and θ
+        // compared outside it, so that calls at other θ on other threads do not wait.
+        let slot = || self.resident.lock().expect("no call panicked holding it");
+        let last = slot().clone();
         if let Some(last) = last.filter(|last| last.holds(theta)) {
             return last.parts.clone();
         }
         let parts = self.vector_parts(theta);
-        let mut slot = self.resident.lock().expect("no call panicked holding it");
+        let mut slot = slot();
         // The last θ's host copy is overwritten where no call still reads it: calls one after
         // another at new θ (GD's steps, sharpness samples) then cost a copy each, not a fresh
         // D-vector; an objective's first call (SGD builds one per minibatch) allocates it.

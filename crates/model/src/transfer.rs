@@ -3,8 +3,9 @@
 //!
 //! Why count: on a GPU each read back to the host blocks until the device has finished all the
 //! work queued before it, and each upload is a staging copy; a gradient or HVP should need only
-//! θ (and v) in and its result out, and after the first call at a θ not θ again. The counts pin that in a test (`tests/transfers.rs`), on
-//! any backend, since every backend runs the same code path.
+//! θ (and v) in and its result out, and after the first call at a θ not θ again. The counts
+//! pin that in a test (`tests/transfers.rs`), on any backend, since every backend runs the same
+//! code path.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
