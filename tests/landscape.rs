@@ -9,8 +9,8 @@ use std::process::{Command, Output};
 use curvscope_hessian::{full_spectrum, HessianOperator};
 use curvscope_metrics::{displaced, filter_normalized_directions, purpose_seed, Purpose};
 use curvscope_model::{
-    save_checkpoint, two_d_halfspace, ArchSpec, BurnObjective, CheckpointMeta, Cpu, Dataset, Dtype,
-    Objective, Precision, Targets,
+    load_checkpoint, save_checkpoint, two_d_halfspace, ArchSpec, BurnObjective, CheckpointMeta,
+    Cpu, Dataset, Dtype, Normalize, Objective, Precision, Targets,
 };
 
 const ARCH: ArchSpec = ArchSpec::FixedOutput {
@@ -553,6 +553,22 @@ fn a_line_between_batch_norm_checkpoints_keeps_the_first_ones_statistics() {
         stderr.contains("batch-norm running statistics differ"),
         "{stderr}"
     );
+    // So is a second checkpoint trained on inputs normalised otherwise (once silent).
+    let normalised = tmp.path().join("normalised");
+    let mut meta = CheckpointMeta::new(spec(4));
+    meta.normalize = Some(Normalize {
+        mean: vec![0.5],
+        std: vec![2.0],
+    });
+    let theta = load_checkpoint(&second).unwrap().theta;
+    save_checkpoint(&normalised, &meta, &theta, Dtype::F64).unwrap();
+    let to_normalised = ["landscape", path(&first), "--to", path(&normalised)];
+    let output = ok(&[&to_normalised[..], &line[4..], &["--points", "3", "-q"]].concat());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("its input normalisation (checkpoint.json's \"normalize\") differs"),
+        "{stderr}"
+    );
     let other = save("other", spec(5), 1.0);
     let refused = curvscope(&["landscape", path(&first), "--to", path(&other), "-q"]);
     let stderr = String::from_utf8_lossy(&refused.stderr);
@@ -621,4 +637,16 @@ fn bad_inputs_are_refused_with_the_reason() {
             && !out.exists(),
         "{stderr}"
     );
+    // A folder of checkpoints (a run) where one is wanted is named as such, with one to pass.
+    let run = tmp.path();
+    for args in [vec![path(run)], vec![path(&ckpt), "--to", path(run)]] {
+        let refused = curvscope(&[&["landscape"][..], &args, &["-q"]].concat());
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            !refused.status.success()
+                && stderr.contains("is a run folder, not a checkpoint")
+                && stderr.contains(path(&toy)),
+            "{stderr}"
+        );
+    }
 }

@@ -829,7 +829,7 @@ fn every_numeric_flag_is_checked_at_parse_time() {
     ok(train(&run, &["--steps", "10"]));
     let analyses: &[(&str, &[&str])] = &[
         ("--top-k", &["0", "-1"]),
-        ("--tol", &["0", "-1", "nan"]),
+        ("--tol", &["0", "-1", "nan", "1", "1e300"]),
         ("--max-krylov", &["0", "1"]),
         ("--trace-probes", &["0", "1"]),
         ("--trace-h-sigma-probes", &["1"]),
@@ -1636,6 +1636,27 @@ fn an_analysis_of_one_run_is_not_replaced_by_another_runs() {
         &analyze(Path::new("."), Some("digits:50"), &["--quiet"]),
     );
     ok(again);
+
+    // Where analysis.json cannot say whose analysis the folder holds, the records do: another
+    // run's checkpoints (other bytes) are refused, whether analysis.json is damaged or names a
+    // run that is gone. They once replaced every record, with no copy kept.
+    let other_bytes = ["is of other checkpoint bytes", "name another folder"];
+    let manifest = analysis.join("analysis.json");
+    let intact = std::fs::read(&manifest).unwrap();
+    std::fs::write(&manifest, "garbage").unwrap();
+    let damaged = common::files(&analysis);
+    refused(curvscope(&other_run), &other_bytes);
+    assert_eq!(common::files(&analysis), damaged, "the analysis changed");
+    std::fs::write(&manifest, intact).unwrap();
+    let moved = tmp.path().join("moved");
+    std::fs::rename(&run, &moved).unwrap();
+    let analysis = moved.join("analysis");
+    let before = common::files(&analysis);
+    let other_run = analyze(&other, Some("digits:50"), &["--out", path(&analysis)]);
+    refused(curvscope(&other_run), &other_bytes);
+    assert_eq!(common::files(&analysis), before, "the analysis changed");
+    // The moved run itself is no conflict: its records are of its checkpoints' bytes.
+    ok(curvscope(&analyze(&moved, Some("digits:50"), &["--quiet"])));
 }
 
 /// While one curvscope writes a folder, a second one into it stops before writing: an analysis

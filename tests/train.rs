@@ -530,6 +530,50 @@ fn divergence_stops_the_run_naming_the_step_and_the_lr() {
         "{}",
         stderr(&output)
     );
+    // Where the dynamic adds noise, the noise may be the cause.
+    let noisy = [
+        "--dynamic",
+        "gld-const",
+        "--noise-std",
+        "1e200",
+        "--lr",
+        "0.1",
+    ];
+    let output = train(&dir.path().join("noisy"), &noisy);
+    assert!(
+        stderr(&output).contains("θ diverged at step 1 (lr 0.1 or the noise too large?)"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// A θ₀ whose loss is not finite is refused before --out is made, naming the initialisation:
+/// it once wrote step-000000 with a NaN loss and then blamed the learning rate.
+#[test]
+fn a_start_whose_loss_is_not_finite_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let relu = r#"{"name":"mlp","input":64,"hidden":[8],"classes":10,"activation":"relu"}"#;
+    let huge = [
+        "--arch",
+        relu,
+        "--dynamic",
+        "gd",
+        "--init",
+        "normal",
+        "--init-std",
+        "1e30",
+    ];
+    let output = train(&out, &huge);
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(
+        err.contains("the training loss at θ₀ is NaN before any step")
+            && err.contains("--init-std 1e30: a smaller --init-std?")
+            && !err.contains("diverged"),
+        "{err}"
+    );
+    assert!(!out.exists(), "--out was made");
 }
 
 /// Training is sized to --max-memory before anything is written (D = 610, 4,880-byte

@@ -42,8 +42,9 @@ use crate::tables;
 /// Arguments of `curvscope analyze`.
 #[derive(clap::Args, Debug)]
 pub struct AnalyzeArgs {
-    /// A run folder (every subfolder holding a checkpoint is analyzed, in name order) or a
-    /// single checkpoint folder (model.safetensors + checkpoint.json).
+    /// A run folder (every subfolder holding a checkpoint is analyzed, in step order: by name,
+    /// numbers compared as numbers) or a single checkpoint folder (model.safetensors +
+    /// checkpoint.json).
     #[arg(value_name = "RUN_OR_CHECKPOINT")]
     pub input: PathBuf,
     /// Output folder [default: RUN_OR_CHECKPOINT/analysis]. Rerunning with the same folder
@@ -58,7 +59,7 @@ pub struct AnalyzeArgs {
     #[arg(short = 'k', long, default_value_t = 20, value_parser = flags::count)]
     pub top_k: usize,
     /// Lanczos tolerance: each Ritz pair has ‖Hu − λu‖ ≤ tol·|λ|max.
-    #[arg(long, default_value = "1e-6", value_parser = flags::positive)]
+    #[arg(long, default_value = "1e-6", value_parser = flags::tolerance)]
     pub tol: f64,
     #[command(flatten)]
     pub krylov: flags::KrylovArgs,
@@ -186,7 +187,7 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub json: bool,
     /// Analyze only this job's share of the checkpoints: every N-th, starting at the I-th
-    /// (0 ≤ I < N, in name order; I = $SLURM_ARRAY_TASK_ID of an array 0..N-1). Shards share
+    /// (0 ≤ I < N, in step order; I = $SLURM_ARRAY_TASK_ID of an array 0..N-1). Shards share
     /// --out: each writes only its checkpoints' reports/*.json and no CSV; afterwards
     /// `--merge` (or a plain analyze, which also computes whatever is missing) writes the CSVs.
     #[arg(long, value_name = "I/N", conflicts_with = "merge")]
@@ -195,7 +196,7 @@ pub struct AnalyzeArgs {
     /// computes nothing, and lists every checkpoint without a current record in failures.csv.
     #[arg(long)]
     pub merge: bool,
-    /// Analyze only the first N checkpoints (in folder-name order, after --shard's selection)
+    /// Analyze only the first N checkpoints (in step order, after --shard's selection)
     /// and stop; a later run with the same --out and flags resumes with the rest.
     #[arg(long, value_name = "N", value_parser = flags::count)]
     pub max_checkpoints: Option<usize>,
@@ -209,7 +210,7 @@ pub struct Shard {
 }
 
 impl Shard {
-    /// This shard's checkpoints among `dirs` (all of them, in name order).
+    /// This shard's checkpoints among `dirs` (all of them, in step order).
     fn select(self, dirs: Vec<PathBuf>) -> Vec<PathBuf> {
         dirs.into_iter()
             .skip(self.index)
@@ -416,7 +417,8 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
     // Earlier results are replaced by new results only, never by a failure: the folder is
     // written (manifest, CSVs) once a checkpoint has a record, or when it held none before.
     // Rank 0 alone reads and writes --out: the others need not see it.
-    let mut folder = OutputFolder::check(&out, &args.input, job.leads(), args.shard.is_some())?;
+    let mut folder =
+        OutputFolder::check(&out, &args.input, &dirs, job.leads(), args.shard.is_some())?;
     if job.leads() {
         note_other_options(&args, &out, &hash, &dirs);
     }
@@ -612,9 +614,18 @@ impl OutputFolder {
     /// atomic writes (a run killed while writing its analysis.json leaves one); its files (a
     /// README.md, a metrics.csv of one's own) would be overwritten. Another input: records are
     /// named by checkpoint, so a second run's step-000010 would replace the first's, and a
-    /// single checkpoint would shrink a run's CSVs to its one row; an input that no longer
-    /// exists (a run folder moved since) is no conflict.
-    fn check(path: &Path, input: &Path, leads: bool, shard: bool) -> Result<Self> {
+    /// single checkpoint would shrink a run's CSVs to its one row. Where analysis.json cannot
+    /// say which input the folder holds (it is unreadable, or names a folder that is gone: a
+    /// run moved, or deleted), the records decide: one of `dirs`' names made of other
+    /// checkpoint bytes is refused ([`record_of_other_bytes`]), one of the same bytes (the
+    /// run moved) is no conflict.
+    fn check(
+        path: &Path,
+        input: &Path,
+        dirs: &[PathBuf],
+        leads: bool,
+        shard: bool,
+    ) -> Result<Self> {
         if leads {
             flags::refuse_non_folder(path, "--out")?;
         }
@@ -632,19 +643,34 @@ impl OutputFolder {
                 path.display()
             );
         }
-        // Both exist and are other folders; one that cannot be resolved is no conflict.
-        let other_folder = |other: &Path| match (other.canonicalize(), input.canonicalize()) {
-            (Ok(other), Ok(input)) => other != input,
-            _ => false,
-        };
-        if let Some(other) = analyzed_input(path).filter(|other| leads && other_folder(other)) {
-            bail!(
+        // The folder analysis.json names, and whether it is `input`: `None` where it cannot
+        // be resolved (no readable analysis.json, or a folder that is gone).
+        let recorded = analyzed_input(path).and_then(|other| {
+            let same = other.canonicalize().ok()? == input.canonicalize().ok()?;
+            Some((other, same))
+        });
+        match recorded {
+            Some((other, false)) if leads => bail!(
                 "--out {}: holds the analysis of {}; analyzing {} there would replace its \
                  records (they are named by checkpoint): name another folder",
                 path.display(),
                 other.display(),
                 input.display()
-            );
+            ),
+            None if leads && had_results => {
+                if let Some((name, other)) = record_of_other_bytes(&path.join(REPORTS_DIR), dirs) {
+                    bail!(
+                        "--out {}: its analysis.json does not say that it holds the analysis \
+                         of {}, and its record of {name} is of other checkpoint bytes (made \
+                         from {}); analyzing {} there would replace it: name another folder",
+                        path.display(),
+                        input.display(),
+                        other.display(),
+                        input.display()
+                    );
+                }
+            }
+            _ => {}
         }
         let lock = match leads && path.is_dir() {
             true => Some(flags::lock_output(path, "--out", shard)?),
@@ -717,6 +743,21 @@ fn write_manifest(
         &out.join(README_MD),
         tables::readme().as_bytes(),
     )?)
+}
+
+/// The first of `dirs` whose record in `reports` was made of other checkpoint bytes than
+/// the checkpoint holds now, as its name and the folder the record names: the record an
+/// analysis of `dirs` would replace. An unreadable record or checkpoint is none (a damaged
+/// record is recomputed; an unreadable checkpoint fails, leaving its record).
+fn record_of_other_bytes(reports: &Path, dirs: &[PathBuf]) -> Option<(String, PathBuf)> {
+    dirs.iter().find_map(|dir| {
+        let name = checkpoint_name(dir);
+        let bytes = std::fs::read(reports.join(format!("{name}.json"))).ok()?;
+        let record = CheckpointRecord::parse(&bytes).ok()?;
+        content_sha256(dir)
+            .is_some_and(|now| now != record.checkpoint_sha256)
+            .then_some((name, record.path))
+    })
 }
 
 /// Where the record of checkpoint `name` made with the options hashed to `hash` is kept while

@@ -12,7 +12,8 @@ use sha2::{Digest, Sha256};
 use crate::run_folder::is_leftover;
 
 /// Checkpoint folders under `root` (a folder holding `checkpoint.json`, or a run folder whose
-/// subfolders do), sorted by name; a run's unfinished or set-aside snapshots are left out.
+/// subfolders do), sorted by name with its numbers compared as numbers ([`name_order`]: a run's
+/// step order past `step-999999` too); a run's unfinished or set-aside snapshots are left out.
 pub fn checkpoint_dirs(root: &Path) -> Result<Vec<PathBuf>> {
     if root.join(META_FILE).exists() {
         return Ok(vec![root.to_path_buf()]);
@@ -23,8 +24,52 @@ pub fn checkpoint_dirs(root: &Path) -> Result<Vec<PathBuf>> {
         .filter(|p| p.join(META_FILE).exists() || p.join(MODEL_FILE).exists())
         .filter(|p| !is_leftover(&checkpoint_name(p)))
         .collect();
-    dirs.sort();
+    dirs.sort_by_cached_key(|dir| name_order(&checkpoint_name(dir)));
     Ok(dirs)
+}
+
+/// Refuses a run folder where one checkpoint is wanted, naming its last checkpoint as `named`
+/// would pass it (`curvscope info run/step-000050`): loading it would only say that it has no
+/// checkpoint.json.
+pub fn refuse_run_folder(dir: &Path, named: impl FnOnce(&Path) -> String) -> Result<()> {
+    if dir.join(META_FILE).exists() {
+        return Ok(());
+    }
+    match checkpoint_dirs(dir)
+        .ok()
+        .and_then(|dirs| dirs.last().cloned())
+    {
+        Some(last) => anyhow::bail!(
+            "{} is a run folder, not a checkpoint: name one of its checkpoints, e.g. {}",
+            dir.display(),
+            named(&last)
+        ),
+        None => Ok(()),
+    }
+}
+
+/// The key that sorts names with their runs of digits compared as numbers: `step-200000`
+/// before `step-1000000` (snapshots are named `step-{:06}`, so a run past a million steps has
+/// longer names), `a9` before `a10`; other characters compare as text, and names of equal
+/// numbers (`a9`, `a09`) by their text.
+fn name_order(name: &str) -> (Vec<(bool, usize, String)>, String) {
+    // (is text, digits without leading zeros, the run): numbers sort before text, as in ASCII.
+    let mut runs: Vec<(bool, usize, String)> = Vec::new();
+    for c in name.chars() {
+        let text = !c.is_ascii_digit();
+        match runs.last_mut() {
+            Some((is_text, _, run)) if *is_text == text => run.push(c),
+            _ => runs.push((text, 0, c.to_string())),
+        }
+    }
+    // A number by its count of digits without leading zeros, then those digits: by value.
+    for (is_text, len, run) in &mut runs {
+        if !*is_text {
+            *run = run.trim_start_matches('0').to_string();
+            *len = run.len();
+        }
+    }
+    (runs, name.to_string())
 }
 
 /// The checkpoint's name: its folder's name.
@@ -50,5 +95,45 @@ pub fn dtype_name(dtype: Dtype) -> &'static str {
     match dtype {
         Dtype::F32 => "f32",
         Dtype::F64 => "f64",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run past a million steps lists its snapshots in step order, not text order (which put
+    /// `step-1000000` before `step-200000` and so picked it for `--max-checkpoints 2`).
+    #[test]
+    fn snapshots_sort_by_step() {
+        let run = tempfile::tempdir().unwrap();
+        let names = [
+            "step-1000000",
+            "step-000000",
+            "step-200000",
+            "step-999999",
+            "step-10000000",
+        ];
+        for name in names {
+            let dir = run.path().join(name);
+            std::fs::create_dir(&dir).unwrap();
+            std::fs::write(dir.join(META_FILE), "{}").unwrap();
+        }
+        let found: Vec<String> = checkpoint_dirs(run.path())
+            .unwrap()
+            .iter()
+            .map(|dir| checkpoint_name(dir))
+            .collect();
+        let steps = [
+            "step-000000",
+            "step-200000",
+            "step-999999",
+            "step-1000000",
+            "step-10000000",
+        ];
+        assert_eq!(found, steps);
+        let mut others = ["b2", "a10", "a9", "a09x", "a09", "a", "10", "9"];
+        others.sort_by_cached_key(|name| name_order(name));
+        assert_eq!(others, ["9", "10", "a", "a09", "a9", "a09x", "a10", "b2"]);
     }
 }

@@ -61,11 +61,8 @@ type Estimated = Vec<Option<(f64, f64)>>;
 /// run's training log `run`, then per-layer traces if `dir` holds layers.csv.
 pub fn charts(dir: &Path, run: Option<&Frame>) -> Result<Vec<Chart>> {
     let metrics = Frame::read(&dir.join(METRICS_CSV))?;
-    let column = |name: &str| {
-        metrics
-            .numbers(name)
-            .with_context(|| format!("{}", dir.join(METRICS_CSV).display()))
-    };
+    // Frame's errors name the file.
+    let column = |name: &str| metrics.numbers(name);
     let steps = column("step")?;
     let (x, x_label) = if steps.iter().all(Option::is_some) {
         (steps, "step")
@@ -297,15 +294,13 @@ fn long_chart(
 ) -> Result<Chart> {
     let path = dir.join(format!("{name}.csv"));
     let frame = Frame::read(&path)?;
-    let read = || -> Result<_> {
-        Ok((
-            frame.numbers(columns.0)?,
-            frame.numbers(columns.1)?,
-            frame.text("checkpoint")?,
-            frame.text("step")?,
-        ))
-    };
-    let (x, y, checkpoints, steps) = read().with_context(|| path.display().to_string())?;
+    // Frame's errors name the file.
+    let (x, y, checkpoints, steps) = (
+        frame.numbers(columns.0)?,
+        frame.numbers(columns.1)?,
+        frame.text("checkpoint")?,
+        frame.text("step")?,
+    );
     let groups = groups(&checkpoints);
     let n = groups.len();
     let series = groups

@@ -46,9 +46,20 @@ pub fn check_max_krylov(
     }
 }
 
-/// A finite number > 0 (learning rates, standard deviations, tolerances).
+/// A finite number > 0 (learning rates, standard deviations, radii).
 pub fn positive(s: &str) -> Result<f64, String> {
     number(s, |x| x > 0.0, "a finite number greater than 0")
+}
+
+/// A Lanczos `--tol`: a finite number in (0, 1). The test ‖Hu − λu‖ ≤ tol·|λ|max passes any unit
+/// vector u once tol ≥ 1 (‖Hu − λu‖ ≤ ‖H‖ for its Rayleigh quotient λ), so such a run stopped at
+/// k steps and called unconverged pairs converged.
+pub fn tolerance(s: &str) -> Result<f64, String> {
+    number(
+        s,
+        |x| x > 0.0 && x < 1.0,
+        "a finite number greater than 0 and less than 1",
+    )
 }
 
 /// `landscape --span`: a finite number in (0, 10⁶]. The grid's coordinates reach ±S and their

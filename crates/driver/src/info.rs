@@ -5,11 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use curvscope_hessian::norm;
-use curvscope_model::checkpoint::META_FILE;
 use curvscope_model::{load_checkpoint, Precision};
 use serde_json::json;
 
-use crate::checkpoints::{checkpoint_dirs, dtype_name};
+use crate::checkpoints::{dtype_name, refuse_run_folder};
 use crate::data::{data_mismatch, DataArgs, DataCache, DataChoice};
 use crate::network::{check_representable, objective, Device};
 
@@ -28,19 +27,7 @@ pub struct InfoArgs {
 
 pub fn run(args: InfoArgs) -> Result<ExitCode> {
     let dir = &args.checkpoint;
-    if !dir.join(META_FILE).exists() {
-        if let Some(last) = checkpoint_dirs(dir)
-            .ok()
-            .and_then(|dirs| dirs.last().cloned())
-        {
-            bail!(
-                "{} is a run folder, not a checkpoint: name one of its checkpoints, e.g. \
-                 `curvscope info {}`",
-                dir.display(),
-                last.display()
-            );
-        }
-    }
+    refuse_run_folder(dir, |last| format!("`curvscope info {}`", last.display()))?;
     let checkpoint = load_checkpoint(dir)
         .with_context(|| format!("cannot load checkpoint {}", dir.display()))?;
     let meta = &checkpoint.meta;

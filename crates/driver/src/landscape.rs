@@ -21,7 +21,7 @@ use curvscope_model::{load_checkpoint, Checkpoint, Objective};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::checkpoints::{checkpoint_name, content_sha256};
+use crate::checkpoints::{checkpoint_name, content_sha256, refuse_run_folder};
 use crate::data::{data_mismatch, DataArgs, DataCache, DataChoice};
 use crate::flags;
 use crate::landscape_folder::{
@@ -53,8 +53,9 @@ pub struct LandscapeArgs {
     pub directions: DirectionKind,
     /// The straight line from CHECKPOINT (t = 0) to CHECKPOINT2 (t = 1) instead of
     /// --directions; with --grid 2d the second direction is a filter-normalised random one. A
-    /// batch-norm net is evaluated with CHECKPOINT's running statistics all along (a warning
-    /// says when CHECKPOINT2's differ).
+    /// batch-norm net is evaluated with CHECKPOINT's running statistics, and the data are
+    /// normalised by CHECKPOINT's "normalize", all along (a warning says when CHECKPOINT2's
+    /// differ).
     #[arg(long, value_name = "CHECKPOINT2", conflicts_with = "directions")]
     pub to: Option<PathBuf>,
     /// A line (1d) or a plane (2d) through θ.
@@ -75,7 +76,7 @@ pub struct LandscapeArgs {
     pub seed: u64,
     /// Lanczos tolerance for --directions hessian: ‖Hu − λu‖ ≤ tol·|λ|max [default: 1e-6].
     /// Refused with the other directions, which run no Lanczos.
-    #[arg(long, value_parser = flags::positive)]
+    #[arg(long, value_parser = flags::tolerance)]
     pub tol: Option<f64>,
     #[command(flatten)]
     pub krylov: flags::KrylovArgs,
@@ -215,6 +216,9 @@ struct Directions {
 pub fn run(args: LandscapeArgs) -> Result<ExitCode> {
     crate::flags::thread_pool(args.threads)?;
     let dir = &args.checkpoint;
+    refuse_run_folder(dir, |last| {
+        format!("`curvscope landscape {}`", last.display())
+    })?;
     let checkpoint = load_checkpoint(dir)
         .with_context(|| format!("cannot load checkpoint {}", dir.display()))?;
     let fingerprint = content_sha256(dir).context("checkpoint files changed while being read")?;
@@ -427,6 +431,7 @@ pub fn run(args: LandscapeArgs) -> Result<ExitCode> {
 
 /// The second checkpoint of a line: (path, fingerprint, θ₂), checked to be the same network.
 fn second_checkpoint(path: &Path, first: &Checkpoint) -> Result<(PathBuf, String, Vec<f64>)> {
+    refuse_run_folder(path, |last| format!("--to {}", last.display())).context("--to")?;
     let second = load_checkpoint(path)
         .with_context(|| format!("--to: cannot load checkpoint {}", path.display()))?;
     let (to, from) = second.meta.arch.contrast(&first.meta.arch);
@@ -441,6 +446,15 @@ fn second_checkpoint(path: &Path, first: &Checkpoint) -> Result<(PathBuf, String
             "warning: --to {}: its batch-norm running statistics differ from CHECKPOINT's; the \
              line is evaluated with CHECKPOINT's (constants in eval mode), so the loss at its \
              end is not the --to checkpoint's own",
+            path.display()
+        );
+    }
+    // The data are normalised once, by CHECKPOINT's statistics, for the whole slice.
+    if second.meta.normalize != first.meta.normalize {
+        eprintln!(
+            "warning: --to {}: its input normalisation (checkpoint.json's \"normalize\") differs \
+             from CHECKPOINT's; the line is evaluated on the data normalised as CHECKPOINT's, so \
+             the loss at its end is not the --to checkpoint's own",
             path.display()
         );
     }

@@ -213,6 +213,7 @@ pub fn parse_arch(spec: &str) -> Result<ArchSpec> {
         let json = std::fs::read_to_string(spec)
             .with_context(|| format!("cannot read the architecture file {spec}"))?;
         return serde_json::from_str(&json)
+            .map_err(nesting)
             .with_context(|| format!("{spec} is not an architecture spec"));
     }
     if !spec.trim_start().starts_with('{') {
@@ -220,12 +221,44 @@ pub fn parse_arch(spec: &str) -> Result<ArchSpec> {
             format!("'{spec}' is not an architecture (lenet, toy2d, vgg11, a JSON spec or a .json file)")
         });
     }
-    serde_json::from_str(spec).with_context(|| format!("'{spec}' is not an architecture spec"))
+    serde_json::from_str(spec)
+        .map_err(nesting)
+        .with_context(|| format!("'{spec}' is not an architecture spec"))
+}
+
+/// serde_json's error, saying what its "recursion limit exceeded" means for a spec.
+fn nesting(e: serde_json::Error) -> anyhow::Error {
+    let deep = e.to_string().starts_with("recursion limit exceeded");
+    let e = anyhow::Error::new(e);
+    match deep {
+        true => e.context(
+            "it nests deeper than the 128 levels of JSON curvscope reads (groups or blocks \
+             within each other; flatten some)",
+        ),
+        false => e,
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{gpu_block, gpu_out_of_memory_advice, is_gpu_out_of_memory, GPU_BLOCK_VAR};
+    use super::{
+        gpu_block, gpu_out_of_memory_advice, is_gpu_out_of_memory, parse_arch, GPU_BLOCK_VAR,
+    };
+
+    /// A spec nested past serde_json's limit says so in a spec's terms, not only serde's.
+    #[test]
+    fn a_spec_nested_too_deep_says_what_to_do() {
+        let mut layer = r#"{"type":"linear","out":2}"#.to_string();
+        for _ in 0..70 {
+            layer = format!(r#"{{"type":"group","layers":[{layer}]}}"#);
+        }
+        let spec = format!(r#"{{"name":"sequential","input":[4],"layers":[{layer}]}}"#);
+        let err = format!("{:#}", parse_arch(&spec).unwrap_err());
+        assert!(
+            err.contains("nests deeper than the 128 levels") && err.contains("recursion limit"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn gpu_block_is_a_positive_count_or_no_cap() {

@@ -228,9 +228,9 @@ fn page(title: &str, body: &str) -> String {
 fn section(run: &Located, number: usize) -> Result<String> {
     let metrics_path = run.analysis.join(METRICS_CSV);
     let metrics = Frame::read(&metrics_path)?;
+    // Frame's errors name the file.
     let records = metrics
-        .text("checkpoint")
-        .with_context(|| metrics_path.display().to_string())?
+        .text("checkpoint")?
         .into_iter()
         .map(|name| record(&run.analysis, name))
         .collect::<Result<Vec<_>>>()?;
@@ -248,7 +248,7 @@ fn section(run: &Located, number: usize) -> Result<String> {
         )?;
     }
     html.push_str("<h3>Metrics</h3>\n");
-    html.push_str(&metrics_table(&metrics).with_context(|| metrics_path.display().to_string())?);
+    html.push_str(&metrics_table(&metrics)?);
     html.push_str("<h3>Proposition 1, checkpoint by checkpoint</h3>\n");
     for record in &records {
         html.push_str(&proposition(record));

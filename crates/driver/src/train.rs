@@ -20,7 +20,9 @@ use curvscope_metrics::{
 };
 use curvscope_model::distributed::minibatch_grad;
 use curvscope_model::files::{is_leftover_file, remove_if_present, write_atomic};
-use curvscope_model::{load_checkpoint, ArchSpec, Dataset, DatasetInfo, Init, Precision};
+use curvscope_model::{
+    load_checkpoint, ArchSpec, Dataset, DatasetInfo, Init, Objective, Precision,
+};
 
 use crate::data::{load_dataset_as_recorded, DATA_HELP};
 use crate::flags;
@@ -303,8 +305,11 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
     ensure!(!data.is_empty(), "--data {}: it has no samples", args.data);
     ensure!(
         args.batch <= data.len(),
-        "--batch {} exceeds the {} training samples",
+        "--batch {} exceeds the {} training samples: pass a --batch of at most {} (its default \
+         is 20; it is the minibatch of the SGD dynamics and the noise scale of the others, and \
+         analyze's minibatch factor reads it, even where GD uses neither)",
         args.batch,
+        data.len(),
         data.len()
     );
     if let Some(subset) = args.noise_samples {
@@ -384,6 +389,9 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
 
     // θ₀ is drawn again as it was, so a resume needs no step-000000 folder.
     let theta0 = initial_theta(&config, theta_init);
+    if !args.resume {
+        check_start(objective.as_ref(), &theta0, &args)?;
+    }
     // Rank 0 alone reads and writes --out: the other ranks need not see it.
     // Two trainings into one --out (a resume started twice) would interleave their snapshots;
     // a resume of a folder that is not there makes none.
@@ -653,6 +661,25 @@ fn resume_point(args: &TrainArgs, config: &RunConfig, theta0: &[f64]) -> Result<
     })
 }
 
+/// Refuses, before --out is made, a θ₀ whose training loss is not finite (an --init-std of
+/// 1e30, a spec whose layers overflow, an --init-from checkpoint on data it overflows on): no
+/// step can follow, and the divergence at step 1 would be blamed on the learning rate.
+fn check_start(objective: &dyn Objective, theta0: &[f64], args: &TrainArgs) -> Result<()> {
+    let loss = objective.loss(theta0);
+    if loss.is_finite() {
+        return Ok(());
+    }
+    let start = match (&args.init_from, args.init) {
+        (Some(dir), _) => format!("the --init-from checkpoint {}", dir.display()),
+        (None, InitKind::Pytorch) => "θ₀ drawn by --init pytorch".to_string(),
+        (None, InitKind::Normal) => format!(
+            "θ₀ drawn by --init normal --init-std {:?}: a smaller --init-std?",
+            args.init_std
+        ),
+    };
+    bail!("the training loss at θ₀ is {loss} before any step ({start}): nothing was trained or written")
+}
+
 /// θ₀: the --init-from checkpoint's θ, else a draw of the configured initialisation, in the
 /// run's precision.
 fn initial_theta(config: &RunConfig, from: Option<Vec<f64>>) -> Vec<f64> {
@@ -776,9 +803,13 @@ fn train_loop(
         ensure!(
             descent.step(run.objective, theta, args.lr, precision, step, &minibatch),
             // `{:?}`: 1e300, not three hundred digits.
-            "θ diverged at step {} (lr {:?} too large?)",
+            "θ diverged at step {} (lr {:?}{} too large?)",
             step + 1,
-            args.lr
+            args.lr,
+            match args.dynamic.adds_gaussian_noise() {
+                true => " or the noise",
+                false => "",
+            }
         );
         let done = step + 1;
         if done.is_multiple_of(args.snapshot_every) || done == args.steps {

@@ -63,10 +63,10 @@ impl Dataset {
             ));
         }
         if let Some(v) = mean.iter().chain(std).find(|v| !v.is_finite()) {
-            return bad(format!("{v} is not a finite number"));
+            return bad(format!("{v:?} is not a finite number"));
         }
         if let Some(s) = std.iter().find(|&&s| s <= 0.0) {
-            return bad(format!("std {s} is not positive"));
+            return bad(format!("std {s:?} is not positive"));
         }
         // The record names the source: its inputs' hash is of the values before normalisation.
         self.info();
@@ -81,7 +81,7 @@ impl Dataset {
         if let Some(i) = self.x.iter().position(|x| !x.is_finite()) {
             let c = channel(i / per_channel);
             return bad(format!(
-                "mean {} and std {} give the input {} in float32, where the network computes",
+                "mean {:?} and std {:?} give the input {} in float32, where the network computes",
                 mean[c], std[c], self.x[i]
             ));
         }

@@ -36,6 +36,7 @@ pub struct Sequential {
     /// Shape of one sample: `[C, H, W]` images or `[F]` features.
     pub input: Vec<usize>,
     /// The layers, in order.
+    #[serde(deserialize_with = "numbered_layers")]
     pub layers: Vec<Layer>,
     /// Values of the buffers ([`Sequential::buffers`]) by tensor name, as loaded from a
     /// checkpoint; absent ones take PyTorch's initial values. Not in the JSON: they live in
@@ -58,7 +59,10 @@ pub struct Layer {
 
 /// A height and width, written as one number when equal (as `torch.nn` takes them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "expected a size, a whole number or [height, width]"
+)]
 pub enum Size2 {
     /// Height = width.
     Square(usize),
@@ -508,6 +512,7 @@ pub enum Op {
     /// A nested `nn.Sequential` (or named submodule): its layers' names are prefixed by its own.
     Group {
         /// Its layers, in order.
+        #[serde(deserialize_with = "numbered_layers")]
         layers: Vec<Layer>,
     },
     /// A residual block, x ↦ layers(x) + shortcut(x) (torchvision's `BasicBlock` without its
@@ -516,9 +521,14 @@ pub enum Op {
     /// `"scoped": false` as its siblings.
     Residual {
         /// The main branch, in order.
+        #[serde(deserialize_with = "numbered_layers")]
         layers: Vec<Layer>,
         /// The shortcut, in order (default none: the identity).
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        #[serde(
+            default,
+            skip_serializing_if = "Vec::is_empty",
+            deserialize_with = "numbered_layers"
+        )]
         shortcut: Vec<Layer>,
         /// Whether the branches' layers are named under the block's name (default true: the
         /// block is a module, as torchvision's are). False names them as the block's siblings:
@@ -533,6 +543,7 @@ pub enum Op {
     /// residual block's are: the block's children, or with `"scoped": false` its siblings.
     Concat {
         /// The paths, in the order they are joined (at least two).
+        #[serde(deserialize_with = "numbered_branches")]
         branches: Vec<Vec<Layer>>,
         /// Whether the branches' layers are named under the block's name (default true), as
         /// for `residual`.
@@ -545,6 +556,7 @@ pub enum Op {
     /// gate `x * σ(g(x))`. Its layers are named as a residual block's are.
     Product {
         /// The paths, in the order their tensors are read (at least two).
+        #[serde(deserialize_with = "numbered_branches")]
         branches: Vec<Vec<Layer>>,
         /// Whether the branches' layers are named under the block's name (default true), as
         /// for `residual`.
@@ -559,6 +571,7 @@ pub enum Op {
     /// layers are named as its siblings (a residual block's unscoped).
     ChannelsLast {
         /// The layers, in order.
+        #[serde(deserialize_with = "numbered_layers")]
         layers: Vec<Layer>,
     },
 }
@@ -579,7 +592,16 @@ impl<'de> Deserialize<'de> for Layer {
             }
         };
         let keys: Vec<String> = fields.keys().filter(|k| *k != "type").cloned().collect();
-        let op = Op::deserialize(serde_json::Value::Object(fields)).map_err(D::Error::custom)?;
+        // Which layer, where serde would say only what is wrong ("missing field `out`").
+        let which = match (fields.get("type"), &name) {
+            (Some(serde_json::Value::String(kind)), None) => format!("`{kind}`: "),
+            (Some(serde_json::Value::String(kind)), Some(name)) => {
+                format!("`{kind}` named \"{name}\": ")
+            }
+            _ => String::new(),
+        };
+        let op = Op::deserialize(serde_json::Value::Object(fields))
+            .map_err(|e| D::Error::custom(format!("{which}{e}")))?;
         // serde ignores unknown fields beside the tag of a variant without fields.
         if let (
             Op::Flatten
@@ -604,6 +626,67 @@ impl<'de> Deserialize<'de> for Layer {
             )));
         }
         Ok(Layer { name, op })
+    }
+}
+
+/// A list of layers whose errors say which layer, by its index in the list (its name in
+/// `state_dict` unless it has one): `layer 3: `conv2d`: missing field `out``.
+fn numbered_layers<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Layer>, D::Error> {
+    deserializer.deserialize_seq(Numbered::<Layer>::new("layer"))
+}
+
+/// Branches of layers whose errors say which branch and which of its layers.
+fn numbered_branches<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<Vec<Layer>>, D::Error> {
+    let branches = deserializer.deserialize_seq(Numbered::<Branch>::new("branch"))?;
+    Ok(branches.into_iter().map(|Branch(layers)| layers).collect())
+}
+
+/// One branch's layers, read by [`numbered_layers`].
+struct Branch(Vec<Layer>);
+
+impl<'de> Deserialize<'de> for Branch {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        numbered_layers(deserializer).map(Branch)
+    }
+}
+
+/// Reads a list of `T`, prefixing an element's error with `what` and its index.
+struct Numbered<T> {
+    what: &'static str,
+    items: std::marker::PhantomData<T>,
+}
+
+impl<T> Numbered<T> {
+    fn new(what: &'static str) -> Self {
+        Numbered {
+            what,
+            items: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Numbered<T> {
+    type Value = Vec<T>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "a list, each {} an object", self.what)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+        use serde::de::Error;
+        let mut items = Vec::new();
+        loop {
+            match seq.next_element::<T>() {
+                Ok(Some(item)) => items.push(item),
+                Ok(None) => return Ok(items),
+                Err(e) => {
+                    let at = items.len();
+                    return Err(A::Error::custom(format!("{} {at}: {e}", self.what)));
+                }
+            }
+        }
     }
 }
 
@@ -1940,6 +2023,13 @@ mod tests {
             (spec("[0]", r#"{"type":"relu"}"#), "input [0] has a zero size"),
             (spec("[4]", r#"{"type":"linear","out":0}"#), "`out` is 0"),
             (spec("[4]", r#"{"type":"selu"}"#), "unknown variant `selu`"),
+            // A spec's own errors say which layer (by index, type and name), as its checks do.
+            (spec("[4]", r#"{"type":"relu"},{"type":"linear"}"#), "layer 1: `linear`: missing field `out`"),
+            (spec("[4]", r#"{"type":"linear","out":2,"name":"fc","bias":1}"#), "layer 0: `linear` named \"fc\": invalid type"),
+            (
+                spec("[1,4,4]", r#"{"type":"group","layers":[{"type":"relu"},{"type":"concat","branches":[[],[{"type":"conv2d","out":1,"kernel":[3,3,3]}]]}]}"#),
+                "layer 0: `group`: layer 1: `concat`: branch 1: layer 0: `conv2d`: expected a size, a whole number or [height, width]",
+            ),
             (spec("[4]", r#"{"type":"gelu","approximate":"erf"}"#), "unknown variant `erf`, expected `none` or `tanh`"),
             (spec("[4]", r#"{"type":"silu","inplace":true}"#), "unknown field `inplace`: layer type `silu` takes none"),
             (spec("[4]", r#"{"type":"softplus","beta":0},{"type":"linear","out":2}"#), "layer 0 (softplus): `beta` is 0; it must be a positive finite number"),
