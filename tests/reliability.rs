@@ -1647,6 +1647,33 @@ fn an_analysis_of_one_run_is_not_replaced_by_another_runs() {
     let damaged = common::files(&analysis);
     refused(curvscope(&other_run), &other_bytes);
     assert_eq!(common::files(&analysis), damaged, "the analysis changed");
+    // So is a folder of records alone (a run killed before its first analysis.json).
+    let records = tmp.path().join("records");
+    std::fs::create_dir_all(records.join("reports")).unwrap();
+    for entry in std::fs::read_dir(analysis.join("reports")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(
+            entry.path(),
+            records.join("reports").join(entry.file_name()),
+        )
+        .unwrap();
+    }
+    let into_records = analyze(&other, Some("digits:50"), &["--out", path(&records)]);
+    refused(curvscope(&into_records), &other_bytes);
+    // The run's own records are its own, even of a checkpoint rewritten since (recomputed).
+    let rewritten = run.join("step-000010").join("checkpoint.json");
+    let mut meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&rewritten).unwrap()).unwrap();
+    meta["note"] = "rewritten".into();
+    std::fs::write(&rewritten, serde_json::to_vec(&meta).unwrap()).unwrap();
+    let record = analysis.join("reports").join("step-000010.json");
+    let before_rewrite = std::fs::read(&record).unwrap();
+    ok(curvscope(&analyze(&run, Some("digits:50"), &["--quiet"])));
+    assert_ne!(
+        std::fs::read(&record).unwrap(),
+        before_rewrite,
+        "not recomputed"
+    );
     std::fs::write(&manifest, intact).unwrap();
     let moved = tmp.path().join("moved");
     std::fs::rename(&run, &moved).unwrap();

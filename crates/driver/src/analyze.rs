@@ -615,10 +615,10 @@ impl OutputFolder {
     /// README.md, a metrics.csv of one's own) would be overwritten. Another input: records are
     /// named by checkpoint, so a second run's step-000010 would replace the first's, and a
     /// single checkpoint would shrink a run's CSVs to its one row. Where analysis.json cannot
-    /// say which input the folder holds (it is unreadable, or names a folder that is gone: a
-    /// run moved, or deleted), the records decide: one of `dirs`' names made of other
-    /// checkpoint bytes is refused ([`record_of_other_bytes`]), one of the same bytes (the
-    /// run moved) is no conflict.
+    /// say which input the folder holds (there is none, as in a folder of records alone; it is
+    /// unreadable; or it names a folder that is gone: a run moved, or deleted), the records
+    /// decide: one of `dirs`' names made of other checkpoint bytes elsewhere is refused
+    /// ([`record_of_other_bytes`]), one of the same bytes (the run moved) is no conflict.
     fn check(
         path: &Path,
         input: &Path,
@@ -657,7 +657,7 @@ impl OutputFolder {
                 other.display(),
                 input.display()
             ),
-            None if leads && had_results => {
+            None if leads => {
                 if let Some((name, other)) = record_of_other_bytes(&path.join(REPORTS_DIR), dirs) {
                     bail!(
                         "--out {}: its analysis.json does not say that it holds the analysis \
@@ -746,17 +746,20 @@ fn write_manifest(
 }
 
 /// The first of `dirs` whose record in `reports` was made of other checkpoint bytes than
-/// the checkpoint holds now, as its name and the folder the record names: the record an
-/// analysis of `dirs` would replace. An unreadable record or checkpoint is none (a damaged
-/// record is recomputed; an unreadable checkpoint fails, leaving its record).
+/// the checkpoint holds now, in another folder, as its name and the folder the record names:
+/// the record an analysis of `dirs` would replace. None is: an unreadable record or checkpoint
+/// (a damaged record is recomputed; an unreadable checkpoint fails, leaving its record), one of
+/// the same folder (the checkpoint rewritten since, as a plain rerun replaces it). Reads the
+/// checkpoints with a record, as the analysis reads them again: only where analysis.json cannot
+/// say whose analysis the folder holds.
 fn record_of_other_bytes(reports: &Path, dirs: &[PathBuf]) -> Option<(String, PathBuf)> {
     dirs.iter().find_map(|dir| {
         let name = checkpoint_name(dir);
         let bytes = std::fs::read(reports.join(format!("{name}.json"))).ok()?;
         let record = CheckpointRecord::parse(&bytes).ok()?;
-        content_sha256(dir)
-            .is_some_and(|now| now != record.checkpoint_sha256)
-            .then_some((name, record.path))
+        let same_folder = record.path.canonicalize().ok() == dir.canonicalize().ok();
+        let other_bytes = content_sha256(dir).is_some_and(|now| now != record.checkpoint_sha256);
+        (other_bytes && !same_folder).then_some((name, record.path))
     })
 }
 

@@ -24,7 +24,8 @@ pub fn checkpoint_dirs(root: &Path) -> Result<Vec<PathBuf>> {
         .filter(|p| p.join(META_FILE).exists() || p.join(MODEL_FILE).exists())
         .filter(|p| !is_leftover(&checkpoint_name(p)))
         .collect();
-    dirs.sort_by_cached_key(|dir| name_order(&checkpoint_name(dir)));
+    // The path last: names that are not UTF-8 may read alike.
+    dirs.sort_by_cached_key(|dir| (name_order(&checkpoint_name(dir)), dir.clone()));
     Ok(dirs)
 }
 
@@ -53,7 +54,7 @@ pub fn refuse_run_folder(dir: &Path, named: impl FnOnce(&Path) -> String) -> Res
 /// longer names), `a9` before `a10`; other characters compare as text, and names of equal
 /// numbers (`a9`, `a09`) by their text.
 fn name_order(name: &str) -> (Vec<(bool, usize, String)>, String) {
-    // (is text, digits without leading zeros, the run): numbers sort before text, as in ASCII.
+    // (is text, digits without leading zeros, the run): a number sorts before text.
     let mut runs: Vec<(bool, usize, String)> = Vec::new();
     for c in name.chars() {
         let text = !c.is_ascii_digit();

@@ -228,7 +228,7 @@ pub fn parse_arch(spec: &str) -> Result<ArchSpec> {
 
 /// serde_json's error, saying what its "recursion limit exceeded" means for a spec.
 fn nesting(e: serde_json::Error) -> anyhow::Error {
-    let deep = e.to_string().starts_with("recursion limit exceeded");
+    let deep = e.to_string().contains("recursion limit exceeded");
     let e = anyhow::Error::new(e);
     match deep {
         true => e.context(

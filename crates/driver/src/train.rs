@@ -33,6 +33,9 @@ use crate::run_folder::{
     read_rows, recorded_wall_time, snapshot_dir, verified_snapshots, Run, RunConfig, RUN_JSON,
 };
 
+/// `--batch`'s default.
+const DEFAULT_BATCH: usize = 20;
+
 /// How to draw θ₀ when not starting from a checkpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum InitKind {
@@ -72,7 +75,7 @@ pub struct TrainArgs {
     #[arg(long, value_parser = flags::positive)]
     lr: f64,
     /// Batch size b: the minibatch of the SGD dynamics and the noise scale of all others.
-    #[arg(long, default_value_t = 20, value_parser = flags::count)]
+    #[arg(long, default_value_t = DEFAULT_BATCH, value_parser = flags::count)]
     batch: usize,
     /// Number of steps of the whole run (may be raised, not lowered, on --resume).
     #[arg(long)]
@@ -306,8 +309,8 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
     ensure!(
         args.batch <= data.len(),
         "--batch {} exceeds the {} training samples: pass a --batch of at most {} (its default \
-         is 20; it is the minibatch of the SGD dynamics and the noise scale of the others, and \
-         analyze's minibatch factor reads it, even where GD uses neither)",
+         is {DEFAULT_BATCH}; it is the minibatch of the SGD dynamics and the noise scale of the \
+         others, and analyze's minibatch factor reads it, even where GD uses neither)",
         args.batch,
         data.len(),
         data.len()

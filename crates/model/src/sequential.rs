@@ -527,7 +527,7 @@ pub enum Op {
         #[serde(
             default,
             skip_serializing_if = "Vec::is_empty",
-            deserialize_with = "numbered_layers"
+            deserialize_with = "numbered_shortcut"
         )]
         shortcut: Vec<Layer>,
         /// Whether the branches' layers are named under the block's name (default true: the
@@ -632,14 +632,21 @@ impl<'de> Deserialize<'de> for Layer {
 /// A list of layers whose errors say which layer, by its index in the list (its name in
 /// `state_dict` unless it has one): `layer 3: `conv2d`: missing field `out``.
 fn numbered_layers<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Layer>, D::Error> {
-    deserializer.deserialize_seq(Numbered::<Layer>::new("layer"))
+    deserializer.deserialize_seq(Numbered::<Layer>::new("layer", "a list of layers"))
+}
+
+/// A residual block's shortcut, its errors' layers named as the shortcut's.
+fn numbered_shortcut<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Layer>, D::Error> {
+    let what = Numbered::<Layer>::new("shortcut layer", "a list of layers");
+    deserializer.deserialize_seq(what)
 }
 
 /// Branches of layers whose errors say which branch and which of its layers.
 fn numbered_branches<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Vec<Vec<Layer>>, D::Error> {
-    let branches = deserializer.deserialize_seq(Numbered::<Branch>::new("branch"))?;
+    let what = Numbered::<Branch>::new("branch", "a list of branches, each a list of layers");
+    let branches = deserializer.deserialize_seq(what)?;
     Ok(branches.into_iter().map(|Branch(layers)| layers).collect())
 }
 
@@ -655,13 +662,15 @@ impl<'de> Deserialize<'de> for Branch {
 /// Reads a list of `T`, prefixing an element's error with `what` and its index.
 struct Numbered<T> {
     what: &'static str,
+    expected: &'static str,
     items: std::marker::PhantomData<T>,
 }
 
 impl<T> Numbered<T> {
-    fn new(what: &'static str) -> Self {
+    fn new(what: &'static str, expected: &'static str) -> Self {
         Numbered {
             what,
+            expected,
             items: std::marker::PhantomData,
         }
     }
@@ -671,7 +680,7 @@ impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Numbered<T> {
     type Value = Vec<T>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        write!(f, "a list, each {} an object", self.what)
+        f.write_str(self.expected)
     }
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
@@ -2030,6 +2039,9 @@ mod tests {
                 spec("[1,4,4]", r#"{"type":"group","layers":[{"type":"relu"},{"type":"concat","branches":[[],[{"type":"conv2d","out":1,"kernel":[3,3,3]}]]}]}"#),
                 "layer 0: `group`: layer 1: `concat`: branch 1: layer 0: `conv2d`: expected a size, a whole number or [height, width]",
             ),
+            (spec("[4]", r#"{"type":"residual","layers":[],"shortcut":[{"type":"linear"}]}"#), "layer 0: `residual`: shortcut layer 0: `linear`: missing field `out`"),
+            (spec("[4]", r#"{"type":"concat","branches":{}}"#), "expected a list of branches, each a list of layers"),
+            (spec("[4]", r#"{"type":"group","layers":{}}"#), "expected a list of layers"),
             (spec("[4]", r#"{"type":"gelu","approximate":"erf"}"#), "unknown variant `erf`, expected `none` or `tanh`"),
             (spec("[4]", r#"{"type":"silu","inplace":true}"#), "unknown field `inplace`: layer type `silu` takes none"),
             (spec("[4]", r#"{"type":"softplus","beta":0},{"type":"linear","out":2}"#), "layer 0 (softplus): `beta` is 0; it must be a positive finite number"),
