@@ -932,6 +932,13 @@ fn unconverged_lanczos_and_an_imprecise_trace_are_reported() {
         err.contains("missed its 1% target within 100 probes"),
         "{err}"
     );
+    // So are the 4 probes of Tr(HΣ) asked for: their standard error is rough.
+    assert!(
+        err.contains(
+            "is from 4 probes (--trace-h-sigma-probes): below 10 its standard error is rough"
+        ),
+        "{err}"
+    );
     // Tr(H) is shown with its standard error.
     let row = table
         .lines()
