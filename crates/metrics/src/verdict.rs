@@ -20,7 +20,8 @@ pub enum Verdict {
     /// faster than isotropic noise of equal size, as the proposition predicts.
     Confirmed,
     /// Both conditions hold and the ratio is at least the bound, but the bound is ≤ 1 (â too
-    /// small for the ill-conditioning): the proposition predicts no faster escape.
+    /// small for the ill-conditioning): the proposition guarantees no faster escape (a lower
+    /// bound of 1 or less says nothing either way).
     BoundBelowOne,
     /// The ratio is at least the bound, but condition 1 (d_k > ½) is not reached among the
     /// eigenvalues computed, so the bound is not shown to grow with D.
@@ -35,7 +36,8 @@ pub enum Verdict {
     WithinError,
     /// The ratio is below the bound beyond estimation error with no negative curvature seen,
     /// which H ⪰ 0 rules out: H must be indefinite (a λ_min that was not computed or did not
-    /// converge) or an input is wrong.
+    /// converge) or an input is inaccurate (u₁ not an exact eigenvector at a loose tolerance,
+    /// or a trace estimate).
     Violated,
     /// H has negative curvature: outside the proposition, which assumes H ⪰ 0.
     OutsideAssumptions,
@@ -178,8 +180,12 @@ pub fn reading(
                     Verdict::WithinError,
                 )
             } else if bound_exceeds_ratio(bound, ratio) {
+                let cause = match p.negative_curvature {
+                    Some(false) => "yet H ⪰ 0 was checked: an input is inaccurate (u₁ is no exact eigenvector at a loose --tol, or a trace is an estimate)",
+                    _ => "so H has negative curvature not seen here (λ_min not computed or not converged), or an input is inaccurate (u₁ at a loose --tol, a trace estimate)",
+                };
                 (
-                    format!("{compared}: the ratio is below the bound beyond estimation error, which H ⪰ 0 rules out (λ₁u₁ᵀΣu₁ ≤ Tr(HΣ)): H must have negative curvature not seen here"),
+                    format!("{compared}: the ratio is below the bound beyond estimation error, which H ⪰ 0 rules out (λ₁u₁ᵀΣu₁ ≤ Tr(HΣ)); {cause}"),
                     Verdict::Violated,
                 )
             } else if p.negative_curvature.is_none() {
@@ -189,7 +195,7 @@ pub fn reading(
                 )
             } else if p.first_ill_conditioned_k.is_none() {
                 (
-                    format!("{compared}: the ratio is ≥ the bound, {automatic}, but without condition 1 the bound is not shown to be large; {measured}"),
+                    format!("{compared}: the ratio is ≥ the bound, {automatic}, but without condition 1 the bound is not shown to grow with D; {measured}"),
                     Verdict::BoundOnly,
                 )
             } else if bound_near_one(bound, p.trace_h, trace_h_stderr) {
@@ -199,7 +205,7 @@ pub fn reading(
                 )
             } else if bound <= 1.0 {
                 (
-                    format!("{compared}: both conditions hold and the ratio is ≥ the bound, but the bound is ≤ 1 (â too small for this ill-conditioning), so Proposition 1 predicts no faster escape; {measured}"),
+                    format!("{compared}: both conditions hold and the ratio is ≥ the bound, but the bound is ≤ 1 (â too small for this ill-conditioning), so Proposition 1 guarantees no faster escape (a bound ≤ 1 says nothing either way); {measured}"),
                     Verdict::BoundBelowOne,
                 )
             } else {
@@ -312,6 +318,11 @@ mod tests {
         let r = reading(&p, 1400.0, 0.0, 0.0);
         assert_eq!(r.verdict, Verdict::BoundOnly);
         assert!(
+            r.conclusion.contains("not shown to grow with D"),
+            "{}",
+            r.conclusion
+        );
+        assert!(
             r.ill_conditioning.contains("not reached"),
             "{}",
             r.ill_conditioning
@@ -329,7 +340,8 @@ mod tests {
         let r = reading(&p, 160.0, 0.0, 0.0);
         assert_eq!(r.verdict, Verdict::BoundBelowOne);
         assert!(
-            r.conclusion.contains("no faster than isotropic"),
+            r.conclusion.contains("no faster than isotropic")
+                && r.conclusion.contains("guarantees no faster escape"),
             "{}",
             r.conclusion
         );
@@ -342,7 +354,24 @@ mod tests {
         );
         // λ₁u₁ᵀΣu₁ = 800 > Tr(HΣ) = 790: impossible for H ⪰ 0 unless Tr(HΣ) is off by its error.
         let p = toy(790.0, &[200.0, 20.0], None);
-        assert_eq!(reading(&p, 790.0, 0.0, 0.0).verdict, Verdict::Violated);
+        let r = reading(&p, 790.0, 0.0, 0.0);
+        assert_eq!(r.verdict, Verdict::Violated);
+        assert!(
+            r.conclusion.contains("negative curvature not seen here"),
+            "{}",
+            r.conclusion
+        );
+        // With H ⪰ 0 checked, the cause is an inaccurate input, not hidden curvature.
+        let checked = toy(790.0, &[200.0, 20.0], converged(20.0));
+        let r = reading(&checked, 790.0, 0.0, 0.0);
+        assert_eq!(r.verdict, Verdict::Violated);
+        assert!(
+            r.conclusion
+                .contains("yet H ⪰ 0 was checked: an input is inaccurate")
+                && !r.conclusion.contains("negative curvature not seen"),
+            "{}",
+            r.conclusion
+        );
         assert_eq!(reading(&p, 790.0, 5.0, 0.0).verdict, Verdict::WithinError);
         assert_eq!(reading(&p, 790.0, 3.0, 0.0).verdict, Verdict::Violated);
         // A stochastic Tr(HΣ) of exactly 0 (ratio 0): the shortfall is all of λ₁u₁ᵀΣu₁ = 800,

@@ -254,14 +254,14 @@ fn draw(dir: &Path, runs: &[WidthRun]) -> Result<Vec<Chart>> {
     let charts = [
         chart(
             "trace_h_sigma",
-            "Tr(HΣ) along SGD",
-            "Tr(HΣ)",
+            "Tr(HΣ) along SGD (Σ of one sample; the paper's Fig. 4 plots a batch of b: ÷ b)",
+            "Tr(HΣ), one-sample Σ",
             along(|m| m.trace_h_sigma),
         ),
         chart(
             "trace_h_sigma_bar",
-            "Tr(H)Tr(Σ)/D, i.e. Tr(HΣ̄) of isotropic noise, along SGD",
-            "Tr(H)Tr(Σ)/D",
+            "Tr(H)Tr(Σ)/D, i.e. Tr(HΣ̄) of isotropic noise, along SGD (one-sample Σ)",
+            "Tr(H)Tr(Σ)/D, one-sample Σ",
             along(|m| m.trace_h_sigma_bar),
         ),
         chart(
