@@ -1,5 +1,5 @@
 #!/bin/bash
-# The seeded analyses behind summary.txt (a helper's audit, 2026-12-06; 2,100 runs, one at a
+# The seeded analyses behind summary.txt (a helper's audit, 2026-12-06; 1,650 runs, one at a
 # time on 1 thread, a few hours on this 2-core machine). B is a curvscope binary; run in an empty
 # folder. The two nets, f64, GD at lr 0.5 on the first 100 digits:
 set -e
@@ -23,4 +23,4 @@ for s in $(seq 1 150); do $B analyze tanh_run/step-000100 --threads 1 -q -k 20 -
 for s in $(seq 1 150); do $B analyze tanh_run/step-000100 --threads 1 -q -k 2 --no-lambda-min --trace-probes 30 --trace-h-sigma-probes 100 --samples 30 --seed $s --out runs/tE_$s; done
 for s in $(seq 1 150); do $B analyze relu_run/step-000150 --threads 1 -q -k 20 --no-lambda-min --trace-h-sigma-probes 100 --no-sharpness --seed $s --out runs/rB_$s; done
 for s in $(seq 151 600); do $B analyze tanh_run/step-000100 --threads 1 -q -k 2 --no-lambda-min --trace-probes 30 --trace-h-sigma-probes 100 --samples 30 --seed $s --out runs/tE_$s; done
-python3 analyze.py > summary.txt
+python3 "$(dirname "$0")/analyze.py" > summary.txt

@@ -1140,8 +1140,8 @@ fn warnings(record: &CheckpointRecord) -> Vec<String> {
             found.push(format!(
                 "{name} = {:.4e} ± {:.2e} is from {} probes ({flag}): below \
                  {UNTIL_MIN_PROBES} its standard error is rough, too small in just the runs that \
-                 come out low (on small nets ±2 errors covered the truth of Tr(HΣ) in 69% of \
-                 seeds at 3 probes, 80% at 5, 91–94% at 20)",
+                 come out low (on small nets ±2 errors covered the truth in 69–81% of seeds at \
+                 3 probes and 91–94% at 20)",
                 estimate.value, estimate.stderr, estimate.probes
             ));
         }

@@ -391,7 +391,7 @@ fn proposition(record: &CheckpointRecord) -> String {
     );
     let (class, verdict) = match r.verdict {
         Verdict::Confirmed => ("confirmed", "as predicted"),
-        Verdict::BoundBelowOne => ("bound-below-one", "bound ≤ 1, no faster escape guaranteed"),
+        Verdict::BoundBelowOne => ("bound-below-one", "bound ≤ 1, faster escape not guaranteed"),
         Verdict::BoundOnly => ("bound-only", "bound holds, condition 1 not shown"),
         Verdict::AssumptionUnchecked => ("unchecked", "H ⪰ 0 not checked"),
         Verdict::WithinError => ("within-error", "inconclusive"),

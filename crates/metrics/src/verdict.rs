@@ -20,8 +20,8 @@ pub enum Verdict {
     /// faster than isotropic noise of equal size, as the proposition predicts.
     Confirmed,
     /// Both conditions hold and the ratio is at least the bound, but the bound is ≤ 1 (â too
-    /// small for the ill-conditioning): the proposition guarantees no faster escape (a lower
-    /// bound of 1 or less says nothing either way).
+    /// small for the ill-conditioning): the proposition does not guarantee faster escape (a
+    /// lower bound of 1 or less says nothing either way).
     BoundBelowOne,
     /// The ratio is at least the bound, but condition 1 (d_k > ½) is not reached among the
     /// eigenvalues computed, so the bound is not shown to grow with D.
@@ -37,7 +37,7 @@ pub enum Verdict {
     /// The ratio is below the bound beyond estimation error with no negative curvature seen,
     /// which H ⪰ 0 rules out: H must be indefinite (a λ_min that was not computed or did not
     /// converge) or an input is inaccurate (u₁ not an exact eigenvector at a loose tolerance,
-    /// or a trace estimate).
+    /// or a stochastic Tr(HΣ) off by more than its errors: Tr(H) cancels from the comparison).
     Violated,
     /// H has negative curvature: outside the proposition, which assumes H ⪰ 0.
     OutsideAssumptions,
@@ -181,8 +181,8 @@ pub fn reading(
                 )
             } else if bound_exceeds_ratio(bound, ratio) {
                 let cause = match p.negative_curvature {
-                    Some(false) => "yet H ⪰ 0 was checked: an input is inaccurate (u₁ is no exact eigenvector at a loose --tol, or a trace is an estimate)",
-                    _ => "so H has negative curvature not seen here (λ_min not computed or not converged), or an input is inaccurate (u₁ at a loose --tol, a trace estimate)",
+                    Some(false) => "yet H ⪰ 0 was checked: an input is inaccurate (u₁ is no exact eigenvector at a loose --tol, or a stochastic Tr(HΣ) is off by more than 3 of its stated errors, likely with few probes)",
+                    _ => "so H has negative curvature not seen here (λ_min not computed or not converged), or an input is inaccurate (u₁ at a loose --tol, or a stochastic Tr(HΣ) off by more than 3 of its errors)",
                 };
                 (
                     format!("{compared}: the ratio is below the bound beyond estimation error, which H ⪰ 0 rules out (λ₁u₁ᵀΣu₁ ≤ Tr(HΣ)); {cause}"),
@@ -205,7 +205,7 @@ pub fn reading(
                 )
             } else if bound <= 1.0 {
                 (
-                    format!("{compared}: both conditions hold and the ratio is ≥ the bound, but the bound is ≤ 1 (â too small for this ill-conditioning), so Proposition 1 guarantees no faster escape (a bound ≤ 1 says nothing either way); {measured}"),
+                    format!("{compared}: both conditions hold and the ratio is ≥ the bound, but the bound is ≤ 1 (â too small for this ill-conditioning), so Proposition 1 does not guarantee faster escape (a bound ≤ 1 says nothing either way); {measured}"),
                     Verdict::BoundBelowOne,
                 )
             } else {
@@ -341,7 +341,7 @@ mod tests {
         assert_eq!(r.verdict, Verdict::BoundBelowOne);
         assert!(
             r.conclusion.contains("no faster than isotropic")
-                && r.conclusion.contains("guarantees no faster escape"),
+                && r.conclusion.contains("does not guarantee faster escape"),
             "{}",
             r.conclusion
         );

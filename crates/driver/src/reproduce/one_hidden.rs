@@ -254,7 +254,7 @@ fn draw(dir: &Path, runs: &[WidthRun]) -> Result<Vec<Chart>> {
     let charts = [
         chart(
             "trace_h_sigma",
-            "Tr(HΣ) along SGD (Σ of one sample; the paper's Fig. 4 plots a batch of b: ÷ b)",
+            "Tr(HΣ) along SGD (Σ of one sample; a batch of b divides it by b)",
             "Tr(HΣ), one-sample Σ",
             along(|m| m.trace_h_sigma),
         ),
