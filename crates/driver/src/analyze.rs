@@ -759,9 +759,10 @@ fn record_of_other_bytes(reports: &Path, dirs: &[PathBuf]) -> Option<(String, Pa
         let name = checkpoint_name(dir);
         let bytes = std::fs::read(reports.join(format!("{name}.json"))).ok()?;
         let record = CheckpointRecord::parse(&bytes).ok()?;
+        // The checkpoint is read only where the record is of another folder.
         let same_folder = record.path.canonicalize().ok() == dir.canonicalize().ok();
-        let other_bytes = content_sha256(dir).is_some_and(|now| now != record.checkpoint_sha256);
-        (other_bytes && !same_folder).then_some((name, record.path))
+        let other_bytes = || content_sha256(dir).is_some_and(|now| now != record.checkpoint_sha256);
+        (!same_folder && other_bytes()).then_some((name, record.path))
     })
 }
 
@@ -1102,8 +1103,8 @@ fn batch_size(
 }
 
 /// What a reader of `record`'s numbers must know: Lanczos not converged, Tr(H) short of its
-/// standard-error target, fewer than 10 probes asked for, a repeated λ₁ (u₁ not unique), numbers left
-/// undefined (empty in metrics.csv) and why.
+/// standard-error target, fewer than 10 probes asked for, a repeated λ₁ (u₁ not unique),
+/// numbers left undefined (empty in metrics.csv) and why.
 fn warnings(record: &CheckpointRecord) -> Vec<String> {
     let report = &record.report;
     let mut found = Vec::new();

@@ -54,23 +54,24 @@ pub fn refuse_run_folder(dir: &Path, named: impl FnOnce(&Path) -> String) -> Res
 /// longer names), `a9` before `a10`; other characters compare as text, and names of equal
 /// numbers (`a9`, `a09`) by their text.
 fn name_order(name: &str) -> (Vec<(bool, usize, String)>, String) {
-    // (is text, digits without leading zeros, the run): a number sorts before text.
-    let mut runs: Vec<(bool, usize, String)> = Vec::new();
+    let digit = |c: char| c.is_ascii_digit();
+    let mut runs: Vec<String> = Vec::new();
     for c in name.chars() {
-        let text = !c.is_ascii_digit();
         match runs.last_mut() {
-            Some((is_text, _, run)) if *is_text == text => run.push(c),
-            _ => runs.push((text, 0, c.to_string())),
+            Some(run) if run.ends_with(digit) == digit(c) => run.push(c),
+            _ => runs.push(c.to_string()),
         }
     }
-    // A number by its count of digits without leading zeros, then those digits: by value.
-    for (is_text, len, run) in &mut runs {
-        if !*is_text {
-            *run = run.trim_start_matches('0').to_string();
-            *len = run.len();
+    // (is text, length, run): a number sorts before text, and by value: by its count of digits
+    // without leading zeros, then those digits.
+    let key = runs.into_iter().map(|run| match run.starts_with(digit) {
+        true => {
+            let value = run.trim_start_matches('0');
+            (false, value.len(), value.to_string())
         }
-    }
-    (runs, name.to_string())
+        false => (true, 0, run),
+    });
+    (key.collect(), name.to_string())
 }
 
 /// The checkpoint's name: its folder's name.
