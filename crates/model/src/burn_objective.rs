@@ -73,7 +73,8 @@ pub struct BurnObjective<B: Backend> {
 /// θ on the device with the host values it was made from. Consecutive calls at one θ (every
 /// HVP of a Lanczos run, every probe of a trace, every chunk of per-sample gradients) then
 /// reorder and upload it once (once per thread where the first calls at it run in parallel),
-/// and each HVP uploads only v (and its gathers' index tables).
+/// and each HVP uploads only v (the gathers' index tables are kept on the device too:
+/// `transfer::resident_index`).
 struct ResidentTheta<B: Backend> {
     /// θ as the caller gave it, compared bit for bit (so −0.0 is not 0.0).
     host: Vec<f64>,

@@ -7,9 +7,12 @@
 //! pin that in a test (`tests/transfers.rs`), on any backend, since every backend runs the same
 //! code path.
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 
-use burn::tensor::backend::Backend;
+use burn::tensor::backend::{Backend, DeviceId, DeviceOps};
 use burn::tensor::{DType, Element, Int, Tensor, TensorData};
 
 static TO_DEVICE: AtomicUsize = AtomicUsize::new(0);
@@ -75,6 +78,59 @@ pub(crate) fn int_to_device<B: Backend>(values: Vec<i64>, device: &B::Device) ->
     Tensor::from_data(TensorData::new(values, [len]), device)
 }
 
+/// The index table `build(key)` on `device`, uploaded the first time this process asks for
+/// `table` with this `key` on this device, and shared from then on.
+///
+/// Why: the networks' gathers (im2col's pixels, pooling's window candidates) index with tables
+/// that depend on shapes alone, and uploading them in every pass made an HVP copy more than v in
+/// and H·v out (LeNet: 1 table a pass; the VGG-style net of the tests: 5). `build` is a plain
+/// function of the key, so a table cannot depend on anything the key leaves out. An index
+/// tensor is never on an autodiff tape, so one copy serves every level of `Autodiff` (the key
+/// is the backend's index primitive). Tables larger than [`RESIDENT_INDEX_BYTES`] are uploaded
+/// each time, and the store is emptied when it would grow past that, so it cannot hoard memory
+/// over many shapes.
+pub(crate) fn resident_index<B: Backend>(
+    table: &'static str,
+    key: Vec<i64>,
+    device: &B::Device,
+    build: fn(&[i64]) -> Vec<i64>,
+) -> Tensor<B, 1, Int> {
+    type Store = HashMap<(TypeId, DeviceId, &'static str, Vec<i64>), Box<dyn Any + Send + Sync>>;
+    static STORE: OnceLock<Mutex<(Store, usize)>> = OnceLock::new();
+    let id = (
+        TypeId::of::<B::IntTensorPrimitive>(),
+        device.id(),
+        table,
+        key,
+    );
+    // Locked while uploading, so that blocks running in parallel upload a table once.
+    let mut store = STORE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(tensor) = store.0.get(&id) {
+        let primitive = tensor.downcast_ref::<B::IntTensorPrimitive>();
+        return Tensor::from_primitive(primitive.expect("keyed by its type").clone());
+    }
+    let values = build(&id.3);
+    let bytes = values.len() * size_of::<i64>();
+    let tensor = int_to_device::<B>(values, device);
+    if bytes <= RESIDENT_INDEX_BYTES {
+        if store.1 + bytes > RESIDENT_INDEX_BYTES {
+            *store = Default::default();
+        }
+        store.1 += bytes;
+        store
+            .0
+            .insert(id, Box::new(tensor.clone().into_primitive()));
+    }
+    tensor
+}
+
+/// The most bytes of index tables [`resident_index`] keeps: LeNet's on the CPU (blocks of 50
+/// samples) take 0.6 MB, VGG-11's about 12 MB.
+pub(crate) const RESIDENT_INDEX_BYTES: usize = 64 << 20;
+
 /// A float tensor's values on the host, row-major, in f64 ([`checked_read`]).
 pub(crate) fn float_to_host<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f64> {
     float_data_to_host(t)
@@ -117,4 +173,55 @@ fn checked_read<B: Backend>(device: B::Device, read: impl FnOnce() -> TensorData
         );
     }
     data
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::{resident_index, RESIDENT_INDEX_BYTES};
+
+    static BUILT: AtomicUsize = AtomicUsize::new(0);
+
+    /// `key[0]` entries equal to `key[1]`, counting the calls.
+    fn counted(key: &[i64]) -> Vec<i64> {
+        BUILT.fetch_add(1, Ordering::Relaxed);
+        vec![key[1]; key[0] as usize]
+    }
+
+    /// How many tables `resident_index` builds for `key` (this test's own table name, so no
+    /// other test shares its entries), checking their values.
+    fn builds(key: [i64; 2]) -> usize {
+        let before = BUILT.load(Ordering::Relaxed);
+        let t = resident_index::<crate::Cpu>("test", key.to_vec(), &Default::default(), counted);
+        let values = t
+            .into_data()
+            .convert::<i64>()
+            .into_vec::<i64>()
+            .expect("ints");
+        assert_eq!(values, vec![key[1]; key[0] as usize]);
+        BUILT.load(Ordering::Relaxed) - before
+    }
+
+    /// A table is built once per key; one over the limit every time; and a table that would
+    /// take the store past the limit empties it first.
+    #[test]
+    fn tables_are_kept_within_the_limit() {
+        let entries = |bytes: usize| (bytes / size_of::<i64>()) as i64;
+        assert_eq!(builds([3, 7]), 1);
+        assert_eq!(builds([3, 7]), 0);
+        assert_eq!(builds([3, 8]), 1, "another key, another table");
+        let over = [entries(RESIDENT_INDEX_BYTES) + 1, 1];
+        assert_eq!(builds(over), 1);
+        assert_eq!(builds(over), 1, "never kept");
+        let (half, other_half) = (
+            [entries(RESIDENT_INDEX_BYTES / 2), 2],
+            [entries(RESIDENT_INDEX_BYTES / 2), 3],
+        );
+        assert_eq!(builds(half), 1);
+        assert_eq!(builds([3, 7]), 0, "still kept");
+        assert_eq!(builds(other_half), 1, "empties the store, then kept");
+        assert_eq!(builds([3, 7]), 1, "gone with the rest");
+        assert_eq!(builds(other_half), 0);
+    }
 }

@@ -22,17 +22,35 @@ fn copies(work: impl FnOnce()) -> (usize, usize) {
 /// per-sample gradients read each block's rows back at once (before 2026-12-01, one pass and
 /// one read-back per sample). θ stays on the device from one call to the next at the same θ
 /// (before 2026-12-06, every call uploaded it): an HVP at a new θ uploads θ and v, and every
-/// call after it at that θ (Lanczos' HVPs, a chunk's per-sample gradients) θ no more. Besides,
-/// each block's pass uploads the shape-only index tables of its gathers (LeNet:
-/// its second convolution's im2col; the VGG-style net: its two convolutions' im2col and its
-/// three poolings' window candidates),
-/// writes the device queues without waiting. Pooling locates its maxima on the device: no
-/// feature map is read back (before, each pooling layer read its maps and uploaded the maxima).
-/// Last, a Krylov basis kept on the device, and its rotation by a thick restart.
+/// call after it at that θ (Lanczos' HVPs, a chunk's per-sample gradients) θ no more. The
+/// shape-only index tables of the gathers (im2col's pixels, pooling's window candidates) are
+/// uploaded once per process and block size (before 2026-12-07, by every block's pass; LeNet
+/// has one, the VGG-style net two of im2col, which depend on the block's samples on the CPU,
+/// and three of pooling, which do not); the device queues are written without waiting. Pooling
+/// locates its maxima on the device: no feature map is read back (before, each pooling layer
+/// read its maps and uploaded the maxima). Eval batch norm's statistics and an average
+/// pooling's matrices are float constants of the pass's own autodiff level, uploaded by every
+/// block (2 each; before 2026-12-07 uncounted). Last, a Krylov basis kept on the device, and
+/// its rotation by a thick restart.
 #[test]
 fn a_gradient_and_an_hvp_copy_only_their_vectors() {
     let data = fashion_corrupted(&default_data_dir(), 16, 0, 0).expect("bundled data");
-    for (arch, tables) in [(ArchSpec::Lenet, 1), (vgg_style::vgg_style(), 5)] {
+    let normed: ArchSpec = serde_json::from_str(
+        r#"{"name":"sequential","input":[1,28,28],"layers":[
+            {"type":"conv2d","out":3,"kernel":5,"padding":2},{"type":"batchnorm2d"},
+            {"type":"relu"},{"type":"adaptive_avgpool2d","output":3},
+            {"type":"flatten"},{"type":"linear","out":10}]}"#,
+    )
+    .expect("a valid spec");
+    // (net, index tables per block size, other index tables, float constants per pass). The
+    // normed net's 5×5 convolution has tables of its own: a 3×3 one at padding 1 would find the
+    // VGG-style net's first.
+    let nets = [
+        (ArchSpec::Lenet, 1, 0, 0),
+        (vgg_style::vgg_style(), 2, 3, 0),
+        (normed, 1, 0, 4),
+    ];
+    for (arch, per_size, per_shape, constants) in nets {
         let theta = arch.init(Init::PyTorch, 0);
         let v = arch.init(Init::Normal { std: 1.0 }, 1);
         // The CPU runs at least two blocks (the GPU one, the same count per block).
@@ -40,29 +58,43 @@ fn a_gradient_and_an_hvp_copy_only_their_vectors() {
             let f =
                 BurnObjective::<Cpu>::new(arch.clone(), &data, &Default::default(), Precision::F32)
                     .expect("the net fits the images")
-                    .with_samples_per_block(16 / blocks)
-                    .boxed();
+                    .with_samples_per_block(16 / blocks);
+            let f = f.boxed();
+            let first = copies(|| drop(f.grad(&theta)));
             let grad = copies(|| drop(f.grad(&theta)));
             let hvp = copies(|| drop(f.hvp(&theta, &v)));
-            let rows = copies(|| drop(f.per_sample_grads(&theta)));
             // At another θ, then back at the first: each a new θ to the device.
             let hvp_new = copies(|| drop(f.hvp(&v, &theta)));
             let grad_back = copies(|| drop(f.grad(&theta)));
+            // The per-sample blocks (at least one per thread) may be of another size: the second
+            // call finds its tables.
+            let rows_first = copies(|| drop(f.per_sample_grads(&theta)));
+            let rows = copies(|| drop(f.per_sample_grads(&theta)));
             eprintln!(
-                "{arch}, {blocks} block(s): (uploads, read-backs) gradient {grad:?}, HVP {hvp:?}, \
-                 per-sample gradients {rows:?}, HVP at a new θ {hvp_new:?}, gradient back at \
-                 the first {grad_back:?}"
+                "{arch}, {blocks} block(s): (uploads, read-backs) first gradient {first:?}, \
+                 gradient {grad:?}, HVP {hvp:?}, HVP at a new θ {hvp_new:?}, gradient back at \
+                 the first {grad_back:?}, per-sample gradients {rows_first:?}, then {rows:?}"
             );
-            assert_eq!(grad, (1 + blocks * tables, blocks), "{arch}: gradient");
-            assert_eq!(hvp, (1 + blocks * tables, blocks), "{arch}: HVP");
-            assert_eq!(hvp_new, (2 + blocks * tables, blocks), "{arch}: HVP, new θ");
-            assert_eq!(grad_back, grad, "{arch}: gradient, back at the first θ");
-            // Per-sample blocks are also at least one per thread.
+            let tables = per_size + if blocks == 2 { per_shape } else { 0 };
+            let each = blocks * constants;
+            assert_eq!(first, (1 + tables + each, blocks), "{arch}: first gradient");
+            assert_eq!(grad, (each, blocks), "{arch}: gradient");
+            assert_eq!(hvp, (1 + each, blocks), "{arch}: HVP");
+            assert_eq!(hvp_new, (2 + each, blocks), "{arch}: HVP, new θ");
+            assert_eq!(
+                grad_back,
+                (1 + each, blocks),
+                "{arch}: gradient, back at the first θ"
+            );
             let block = (16 / blocks).min(16usize.div_ceil(rayon::current_num_threads()));
             let row_blocks = 16usize.div_ceil(block);
+            assert!(
+                rows_first.0 >= row_blocks * constants,
+                "{arch}: per-sample, first"
+            );
             assert_eq!(
                 rows,
-                (row_blocks * tables, row_blocks),
+                (row_blocks * constants, row_blocks),
                 "{arch}: per-sample"
             );
         }

@@ -5,7 +5,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
 use super::cubecl_quirks::runs_cubecl;
-use crate::transfer::int_to_device;
+use crate::transfer::resident_index;
 
 /// How [`gather_pixels`] lays out its `select`; both give the same values and derivatives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,14 +63,22 @@ fn gather_pixels_as<B: Backend>(
     let per_sample = rows / n;
     let (device, dtype) = (pixels.device(), pixels.dtype());
     let padded = fields.contains(&None);
+    // One sample's pixel at each field, its zero pixel (index `per_sample`) for padding.
+    let one: Vec<i64> = fields
+        .iter()
+        .map(|p| p.unwrap_or(per_sample) as i64)
+        .collect();
     match layout {
         Gather::Batch => {
             let pixels = match padded {
                 true => Tensor::cat(vec![pixels, Tensor::zeros([1, c], (&device, dtype))], 0),
                 false => pixels,
             };
-            let index = int_to_device(batch_index(n, per_sample, fields), &device);
-            pixels.select(0, index)
+            let key = [n as i64, per_sample as i64]
+                .into_iter()
+                .chain(one)
+                .collect();
+            pixels.select(0, resident_index("im2col rows", key, &device, batch_index))
         }
         Gather::PerSample => {
             let maps = pixels.reshape([n, per_sample, c]);
@@ -78,28 +86,24 @@ fn gather_pixels_as<B: Backend>(
                 true => Tensor::cat(vec![maps, Tensor::zeros([n, 1, c], (&device, dtype))], 1),
                 false => maps,
             };
-            let index = fields
-                .iter()
-                .map(|p| p.unwrap_or(per_sample) as i64)
-                .collect();
-            maps.select(1, int_to_device(index, &device))
-                .reshape([n * fields.len(), c])
+            let index = resident_index("im2col fields", one, &device, <[i64]>::to_vec);
+            maps.select(1, index).reshape([n * fields.len(), c])
         }
     }
 }
 
-/// The rows of `n` samples' `fields` in a pixel matrix of `n·pixels` rows (sample-major)
-/// followed by one zero row, which padding reads.
-fn batch_index(n: usize, pixels: usize, fields: &[Option<usize>]) -> Vec<i64> {
-    let padding = (n * pixels) as i64;
-    let mut index = Vec::with_capacity(n * fields.len());
-    for sample in 0..n {
-        let first = sample * pixels;
-        index.extend(
-            fields
-                .iter()
-                .map(|p| p.map_or(padding, |p| (first + p) as i64)),
-        );
+/// The rows of `n` samples' fields in a pixel matrix of `n·pixels` rows (sample-major)
+/// followed by one zero row, which padding reads; `key` is `[n, pixels]` followed by one
+/// sample's pixel at each field (`pixels` for padding).
+fn batch_index(key: &[i64]) -> Vec<i64> {
+    let (n, pixels, one) = (key[0], key[1], &key[2..]);
+    let padding = n * pixels;
+    let mut index = Vec::with_capacity(n as usize * one.len());
+    for first in (0..n).map(|sample| sample * pixels) {
+        index.extend(one.iter().map(|&p| match p == pixels {
+            true => padding,
+            false => first + p,
+        }));
     }
     index
 }

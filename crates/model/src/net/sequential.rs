@@ -9,11 +9,11 @@
 
 use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::{DType, Tensor};
 
 use super::{broadcast_rows, linear_rows, Params};
 use crate::sequential::{GeluApproximation, Op, Resolved, Sequential, Shape, Size2};
-use crate::transfer::int_to_device;
+use crate::transfer::{float_to_device, resident_index};
 
 mod conv;
 
@@ -747,9 +747,8 @@ fn batch_norm<B: Backend>(
         .map(|var| 1.0 / (var + eps).sqrt())
         .collect();
     let (device, dtype) = (gamma.device(), gamma.dtype());
-    let constant = |values: Vec<f64>| {
-        Tensor::<B, 2>::from_data(TensorData::new(values, [1, channels]), (&device, dtype))
-    };
+    let constant =
+        |values: Vec<f64>| float_to_device::<B, _, 2>(values, [1, channels], &device, dtype);
     // γ and β are `[copies, C]` (one row, or one per sample): so is the scale.
     let (mean, scale) = (constant(mean), gamma * constant(inv_std));
     // Over `x`'s rows: n samples of `per_sample` rows each.
@@ -1024,9 +1023,8 @@ impl Averaging {
 fn separable<B: Backend>(x: Tensor<B, 4>, rows: Averaging, cols: Averaging) -> Tensor<B, 4> {
     let [n, c, h, w] = x.dims();
     let [oh, ow] = [rows.shape[1], cols.shape[1]];
-    let matrix = |a: Averaging| {
-        Tensor::<B, 2>::from_data(TensorData::new(a.matrix, a.shape), (&x.device(), x.dtype()))
-    };
+    let matrix =
+        |a: Averaging| float_to_device::<B, _, 2>(a.matrix, a.shape, &x.device(), x.dtype());
     let (rows, cols) = (matrix(rows), matrix(cols));
     x.reshape([n * c * h, w])
         .matmul(cols)
@@ -1054,11 +1052,11 @@ fn max_pool<B: Backend>(
     let [oh, ow] = window.output;
     let size = window.kernel[0] * window.kernel[1];
     let device = pixels.device();
-    // One upload: the candidates, then where each output's run of them starts.
+    // One table: the candidates, then where each output's run of them starts.
     let slots = oh * ow * size;
     let mut table = window.candidates(h, w);
     table.extend((0..slots).step_by(size).map(|first| first as i64));
-    let table = int_to_device::<B>(table, &device);
+    let table = resident_index::<B>("max-pool candidates", table, &device, <[i64]>::to_vec);
     let (candidates, first_slots) = (
         table.clone().narrow(0, 0, slots),
         table.narrow(0, slots, oh * ow),
