@@ -79,57 +79,107 @@ pub(crate) fn int_to_device<B: Backend>(values: Vec<i64>, device: &B::Device) ->
 }
 
 /// The index table `build(key)` on `device`, uploaded the first time this process asks for
-/// `table` with this `key` on this device, and shared from then on.
+/// `table` with this `key` on this device, and shared from then on ([`IndexStore`]).
 ///
 /// Why: the networks' gathers (im2col's pixels, pooling's window candidates) index with tables
 /// that depend on shapes alone, and uploading them in every pass made an HVP copy more than v in
 /// and H·v out (LeNet: 1 table a pass; the VGG-style net of the tests: 5). `build` is a plain
-/// function of the key, so a table cannot depend on anything the key leaves out. An index
-/// tensor is never on an autodiff tape, so one copy serves every level of `Autodiff` (the key
-/// is the backend's index primitive). Tables larger than [`RESIDENT_INDEX_BYTES`] are uploaded
-/// each time, and the store is emptied when it would grow past that, so it cannot hoard memory
-/// over many shapes.
+/// function of the key, so a table cannot depend on anything the key leaves out.
 pub(crate) fn resident_index<B: Backend>(
     table: &'static str,
     key: Vec<i64>,
     device: &B::Device,
     build: fn(&[i64]) -> Vec<i64>,
 ) -> Tensor<B, 1, Int> {
-    type Store = HashMap<(TypeId, DeviceId, &'static str, Vec<i64>), Box<dyn Any + Send + Sync>>;
-    static STORE: OnceLock<Mutex<(Store, usize)>> = OnceLock::new();
-    let id = (
-        TypeId::of::<B::IntTensorPrimitive>(),
-        device.id(),
-        table,
-        key,
-    );
-    // Locked while uploading, so that blocks running in parallel upload a table once.
-    let mut store = STORE
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(tensor) = store.0.get(&id) {
-        let primitive = tensor.downcast_ref::<B::IntTensorPrimitive>();
-        return Tensor::from_primitive(primitive.expect("keyed by its type").clone());
-    }
-    let values = build(&id.3);
-    let bytes = values.len() * size_of::<i64>();
-    let tensor = int_to_device::<B>(values, device);
-    if bytes <= RESIDENT_INDEX_BYTES {
-        if store.1 + bytes > RESIDENT_INDEX_BYTES {
-            *store = Default::default();
-        }
-        store.1 += bytes;
-        store
-            .0
-            .insert(id, Box::new(tensor.clone().into_primitive()));
-    }
-    tensor
+    static STORE: OnceLock<IndexStore> = OnceLock::new();
+    STORE
+        .get_or_init(|| IndexStore::new(RESIDENT_INDEX_BYTES))
+        .get::<B>(table, key, device, build)
 }
 
-/// The most bytes of index tables [`resident_index`] keeps: LeNet's on the CPU (blocks of 50
-/// samples) take 0.6 MB, VGG-11's about 12 MB.
-pub(crate) const RESIDENT_INDEX_BYTES: usize = 64 << 20;
+/// The most bytes of index tables [`resident_index`] keeps (8 per entry): LeNet's on the CPU
+/// (blocks of 50 samples) take 0.6 MB, VGG-11's 4.9 MB; a GPU's are one sample's.
+const RESIDENT_INDEX_BYTES: usize = 64 << 20;
+
+/// Index tables on their devices, by backend index type, device, table name and key.
+///
+/// An index tensor is never on an autodiff tape, so one copy serves every level of `Autodiff`
+/// (whose index primitive is its inner backend's). A table is built outside the lock (a large
+/// one takes a while) and uploaded under it after a second look, so that blocks running in
+/// parallel upload it once. Tables larger than `limit` bytes are uploaded at each use, and one
+/// that would take the store past `limit` empties it first, so that it cannot hoard memory
+/// over many shapes.
+struct IndexStore {
+    limit: usize,
+    kept: Mutex<KeptTables>,
+}
+
+type TableId = (TypeId, DeviceId, &'static str, Vec<i64>);
+
+#[derive(Default)]
+struct KeptTables {
+    tables: HashMap<TableId, Box<dyn Any + Send + Sync>>,
+    bytes: usize,
+}
+
+impl IndexStore {
+    fn new(limit: usize) -> Self {
+        IndexStore {
+            limit,
+            kept: Default::default(),
+        }
+    }
+
+    fn get<B: Backend>(
+        &self,
+        table: &'static str,
+        key: Vec<i64>,
+        device: &B::Device,
+        build: fn(&[i64]) -> Vec<i64>,
+    ) -> Tensor<B, 1, Int> {
+        let id = (
+            TypeId::of::<B::IntTensorPrimitive>(),
+            device.id(),
+            table,
+            key,
+        );
+        if let Some(tensor) = self.lock().find::<B>(&id) {
+            return tensor;
+        }
+        let values = build(&id.3);
+        let bytes = values.len() * size_of::<i64>();
+        if bytes > self.limit {
+            return int_to_device::<B>(values, device);
+        }
+        let mut kept = self.lock();
+        if let Some(tensor) = kept.find::<B>(&id) {
+            return tensor;
+        }
+        if kept.bytes + bytes > self.limit {
+            *kept = Default::default();
+        }
+        let tensor = int_to_device::<B>(values, device);
+        kept.bytes += bytes;
+        kept.tables
+            .insert(id, Box::new(tensor.clone().into_primitive()));
+        tensor
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, KeptTables> {
+        self.kept
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl KeptTables {
+    fn find<B: Backend>(&self, id: &TableId) -> Option<Tensor<B, 1, Int>> {
+        let primitive = self.tables.get(id)?.downcast_ref::<B::IntTensorPrimitive>();
+        Some(Tensor::from_primitive(
+            primitive.expect("keyed by its type").clone(),
+        ))
+    }
+}
 
 /// A float tensor's values on the host, row-major, in f64 ([`checked_read`]).
 pub(crate) fn float_to_host<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f64> {
@@ -179,7 +229,7 @@ fn checked_read<B: Backend>(device: B::Device, read: impl FnOnce() -> TensorData
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use super::{resident_index, RESIDENT_INDEX_BYTES};
+    use super::IndexStore;
 
     static BUILT: AtomicUsize = AtomicUsize::new(0);
 
@@ -189,39 +239,28 @@ mod tests {
         vec![key[1]; key[0] as usize]
     }
 
-    /// How many tables `resident_index` builds for `key` (this test's own table name, so no
-    /// other test shares its entries), checking their values.
-    fn builds(key: [i64; 2]) -> usize {
-        let before = BUILT.load(Ordering::Relaxed);
-        let t = resident_index::<crate::Cpu>("test", key.to_vec(), &Default::default(), counted);
-        let values = t
-            .into_data()
-            .convert::<i64>()
-            .into_vec::<i64>()
-            .expect("ints");
-        assert_eq!(values, vec![key[1]; key[0] as usize]);
-        BUILT.load(Ordering::Relaxed) - before
-    }
-
     /// A table is built once per key; one over the limit every time; and a table that would
     /// take the store past the limit empties it first.
     #[test]
     fn tables_are_kept_within_the_limit() {
-        let entries = |bytes: usize| (bytes / size_of::<i64>()) as i64;
+        // 100 entries of 8 bytes.
+        let store = IndexStore::new(800);
+        let builds = |key: [i64; 2]| {
+            let before = BUILT.load(Ordering::Relaxed);
+            let t = store.get::<crate::Cpu>("test", key.to_vec(), &Default::default(), counted);
+            let values = t.into_data().convert::<i64>().into_vec::<i64>();
+            assert_eq!(values.expect("ints"), vec![key[1]; key[0] as usize]);
+            BUILT.load(Ordering::Relaxed) - before
+        };
         assert_eq!(builds([3, 7]), 1);
         assert_eq!(builds([3, 7]), 0);
         assert_eq!(builds([3, 8]), 1, "another key, another table");
-        let over = [entries(RESIDENT_INDEX_BYTES) + 1, 1];
-        assert_eq!(builds(over), 1);
-        assert_eq!(builds(over), 1, "never kept");
-        let (half, other_half) = (
-            [entries(RESIDENT_INDEX_BYTES / 2), 2],
-            [entries(RESIDENT_INDEX_BYTES / 2), 3],
-        );
-        assert_eq!(builds(half), 1);
+        assert_eq!(builds([101, 1]), 1);
+        assert_eq!(builds([101, 1]), 1, "over the limit: never kept");
+        assert_eq!(builds([50, 2]), 1);
         assert_eq!(builds([3, 7]), 0, "still kept");
-        assert_eq!(builds(other_half), 1, "empties the store, then kept");
+        assert_eq!(builds([50, 3]), 1, "empties the store, then kept");
         assert_eq!(builds([3, 7]), 1, "gone with the rest");
-        assert_eq!(builds(other_half), 0);
+        assert_eq!(builds([50, 3]), 0);
     }
 }

@@ -1161,6 +1161,28 @@ fn the_softplus_case_takes_both_branches() {
 /// Each sequential layer kind on its own in a tiny net: gradient and exact H·v against central
 /// differences, the dense Hessian (from D exact HVPs) symmetric and equal to its finite
 /// differences, and for piecewise-linear layers diag(H) equal to the Gauss–Newton diagonal.
+/// An average pooling whose windows are single pixels (kernel 1, as VGG's for CIFAR-10, or
+/// adaptive to the input's own size) passes its input on: loss, gradient and HVP equal the
+/// net's without it, bit for bit.
+#[test]
+fn identity_poolings_pass_their_input_on() {
+    let without = tiny_sequential("", "");
+    let theta = without.init(Init::PyTorch, 3);
+    let v = unit_direction(theta.len(), 4);
+    let of = |arch: ArchSpec| {
+        let obj = classification(arch, 50, 3, 6, Precision::F64).boxed();
+        (obj.loss(&theta), obj.grad(&theta), obj.hvp(&theta, &v))
+    };
+    let want = of(without);
+    for pool in [
+        r#",{"type":"avgpool2d","kernel":1}"#,
+        r#",{"type":"avgpool2d","kernel":1,"stride":1,"padding":0,"count_include_pad":false}"#,
+        r#",{"type":"adaptive_avgpool2d","output":5}"#,
+    ] {
+        assert!(of(tiny_sequential(pool, "")) == want, "{pool}");
+    }
+}
+
 #[test]
 fn every_sequential_layer_kind_has_exact_first_and_second_derivatives() {
     for (on_maps, on_features) in SEQUENTIAL_CASES {

@@ -289,12 +289,19 @@ fn forward<B: Backend>(
             ..
         } => {
             let window = Window::new(kernel, stride, padding, layer.output);
+            if window.is_identity() {
+                return x;
+            }
             let x = x.maps();
             let [_, _, h, w] = x.dims();
             let along = |axis, len| window.averaging(axis, len, count_include_pad);
             Values::Maps(separable(x, along(0, h), along(1, w)))
         }
         Op::AdaptiveAvgpool2d { output } => {
+            if layer.input == layer.output {
+                // Each output's window is its own pixel (as for `Window::is_identity`).
+                return x;
+            }
             let x = x.maps();
             let [_, _, h, w] = x.dims();
             let [oh, ow] = output.hw();
@@ -917,6 +924,13 @@ impl Window {
             padding: padding.hw(),
             output: [h, w],
         }
+    }
+
+    /// Whether every output is the one input pixel under it (kernel 1, stride 1, no padding):
+    /// an average pooling that is the identity, as VGG's for CIFAR-10 (`AvgPool2d(1, 1)`), then
+    /// passes its input on, with no averaging matrices to upload and no products on the tape.
+    fn is_identity(&self) -> bool {
+        self.kernel == [1, 1] && self.stride == [1, 1] && self.padding == [0, 0]
     }
 
     /// Where output `i`'s window starts along `axis`, negative in the padding.
