@@ -130,6 +130,7 @@ impl IndexStore {
         }
     }
 
+    /// [`resident_index`]'s table from this store.
     fn get<B: Backend>(
         &self,
         table: &'static str,
