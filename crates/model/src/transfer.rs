@@ -97,8 +97,9 @@ pub(crate) fn resident_index<B: Backend>(
         .get::<B>(table, key, device, build)
 }
 
-/// The most bytes of index tables [`resident_index`] keeps (8 per entry): LeNet's on the CPU
-/// (blocks of 50 samples) take 0.6 MB, VGG-11's 4.9 MB; a GPU's are one sample's.
+/// The most bytes of index tables [`resident_index`] keeps (8 per entry): by their shapes,
+/// LeNet's on the CPU (blocks of 50 samples) take 0.6 MB, VGG-11's 4.9 MB; a GPU's are one
+/// sample's.
 const RESIDENT_INDEX_BYTES: usize = 64 << 20;
 
 /// Index tables on their devices, by backend index type, device, table name and key.

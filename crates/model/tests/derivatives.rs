@@ -1158,9 +1158,6 @@ fn the_softplus_case_takes_both_branches() {
     );
 }
 
-/// Each sequential layer kind on its own in a tiny net: gradient and exact H·v against central
-/// differences, the dense Hessian (from D exact HVPs) symmetric and equal to its finite
-/// differences, and for piecewise-linear layers diag(H) equal to the Gauss–Newton diagonal.
 /// An average pooling whose windows are single pixels (kernel 1, as VGG's for CIFAR-10, or
 /// adaptive to the input's own size) passes its input on: loss, gradient and HVP equal the
 /// net's without it, bit for bit.
@@ -1183,6 +1180,9 @@ fn identity_poolings_pass_their_input_on() {
     }
 }
 
+/// Each sequential layer kind on its own in a tiny net: gradient and exact H·v against central
+/// differences, the dense Hessian (from D exact HVPs) symmetric and equal to its finite
+/// differences, and for piecewise-linear layers diag(H) equal to the Gauss–Newton diagonal.
 #[test]
 fn every_sequential_layer_kind_has_exact_first_and_second_derivatives() {
     for (on_maps, on_features) in SEQUENTIAL_CASES {

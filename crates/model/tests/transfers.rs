@@ -61,8 +61,8 @@ fn a_gradient_and_an_hvp_copy_only_their_vectors() {
             let f =
                 BurnObjective::<Cpu>::new(arch.clone(), &data, &Default::default(), Precision::F32)
                     .expect("the net fits the images")
-                    .with_samples_per_block(16 / blocks);
-            let f = f.boxed();
+                    .with_samples_per_block(16 / blocks)
+                    .boxed();
             let first = copies(|| drop(f.grad(&theta)));
             let grad = copies(|| drop(f.grad(&theta)));
             let hvp = copies(|| drop(f.hvp(&theta, &v)));
