@@ -39,5 +39,5 @@ bench-peer:
     bash bench/peer.sh
 
 # The demo at the paper's full schedule (long: hours on 2 cores).
-reproduce:
+demo-full:
     cargo run --release -- demo --full

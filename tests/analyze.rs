@@ -527,7 +527,15 @@ fn sharpness_measures_fill_their_columns_only_when_asked() {
     let tmp = tempfile::tempdir().unwrap();
     let run = make_run(tmp.path(), 1);
     let off = tmp.path().join("off");
-    success(analyze(&run, &off, &["--no-sharpness"]));
+    // Without FAST's --samples, which --no-sharpness alone would refuse (nothing samples).
+    let (run_path, off_path) = (path(&run), path(&off));
+    let quick = ["-k", "4", "--quiet", "--no-sharpness"];
+    let args = [
+        &["analyze", run_path, "--out", off_path, "--data", DATA][..],
+        &quick,
+    ]
+    .concat();
+    success(curvscope(&args));
     let metrics = Csv::read(&off.join("metrics.csv"));
     for column in COLUMNS {
         assert_eq!(metrics.column(column), [""], "{column}");
@@ -669,11 +677,18 @@ fn a_resumed_analysis_skips_finished_checkpoints_and_matches_bit_for_bit() {
     success(analyze(&run, &full, &[]));
     let reference = Csv::read(&full.join("metrics.csv"));
 
-    // Killed after two checkpoints, then rerun.
-    success(analyze(&run, &resumed, &["--max-checkpoints", "2"]));
+    // Two checkpoints a run: the first two, then the third (the two reused, not counted).
+    let limit = ["--max-checkpoints", "2"];
+    let first = success(analyze_with_summary(&run, &resumed, &limit));
+    let summary = String::from_utf8_lossy(&first.stdout);
+    assert_eq!(
+        summary.matches("left (--max-checkpoints)").count(),
+        1,
+        "{summary}"
+    );
     let partial = Csv::read(&resumed.join("metrics.csv"));
     assert_eq!(partial.rows.len(), 2);
-    success(analyze(&run, &resumed, &[]));
+    success(analyze(&run, &resumed, &limit));
     let after = Csv::read(&resumed.join("metrics.csv"));
     assert_eq!(
         after.without_time(),
@@ -692,6 +707,23 @@ fn a_resumed_analysis_skips_finished_checkpoints_and_matches_bit_for_bit() {
             "{file}"
         );
     }
+    // A limit on a finished analysis computes nothing and keeps every row.
+    let finished = std::fs::read(resumed.join("metrics.csv")).unwrap();
+    let again = success(analyze_with_summary(
+        &run,
+        &resumed,
+        &["--max-checkpoints", "1"],
+    ));
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout)
+            .matches("reused")
+            .count(),
+        3
+    );
+    assert_eq!(
+        std::fs::read(resumed.join("metrics.csv")).unwrap(),
+        finished
+    );
 
     // Killed while writing the last checkpoint's report: it is recomputed, the others are not.
     std::fs::remove_file(resumed.join("reports/step_00020.json")).unwrap();

@@ -501,6 +501,100 @@ fn a_run_folder_or_a_missing_path_is_named_for_what_it_is() {
     }
 }
 
+/// A path that is not UTF-8, where curvscope records it as text (a checkpoint's, an analyzed
+/// run's, --init-from, demo's and reproduce's folders), is refused at parse time with its
+/// argument named and nothing made; a run holding a checkpoint folder of such a name is refused
+/// before its analysis writes anything. (They once panicked, some after minutes of work.)
+#[cfg(unix)]
+#[test]
+fn paths_that_are_not_utf8_are_refused_before_any_work() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    ok(train(&run, &["--steps", "10"]));
+    let odd = tmp.path().join(OsStr::from_bytes(b"r\xffn"));
+    std::fs::rename(&run, &odd).unwrap();
+    let (odd_checkpoint, elsewhere) = (odd.join("step-000010"), tmp.path().join("new"));
+    let (odd_demo, odd_toy2d) = (odd.join("demo"), odd.join("toy2d"));
+    let listing = |dir: &Path| -> Vec<_> {
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        names
+    };
+    let (before, run_before) = (listing(tmp.path()), listing(&odd));
+    let commands: [(&[&OsStr], &str); 8] = [
+        (&["info".as_ref(), odd_checkpoint.as_ref()], "'<CKPT>'"),
+        (&["analyze".as_ref(), odd.as_ref()], "'<RUN_OR_CHECKPOINT>'"),
+        (
+            &["landscape".as_ref(), odd_checkpoint.as_ref()],
+            "'<CHECKPOINT>'",
+        ),
+        (
+            &[
+                "landscape".as_ref(),
+                elsewhere.as_ref(),
+                "--to".as_ref(),
+                odd_checkpoint.as_ref(),
+            ],
+            "'--to <CHECKPOINT2>'",
+        ),
+        (
+            &[
+                "train".as_ref(),
+                "--init-from".as_ref(),
+                odd_checkpoint.as_ref(),
+                "--out".as_ref(),
+                elsewhere.as_ref(),
+            ],
+            "'--init-from <INIT_FROM>'",
+        ),
+        (
+            &["demo".as_ref(), "--out".as_ref(), odd_demo.as_ref()],
+            "'--out <OUT>'",
+        ),
+        (
+            &["demo".as_ref(), "--export-to".as_ref(), odd.as_ref()],
+            "'--export-to <EXPORT_TO>'",
+        ),
+        (
+            &[
+                "reproduce".as_ref(),
+                "toy2d".as_ref(),
+                "--out".as_ref(),
+                odd_toy2d.as_ref(),
+            ],
+            "'--out <OUT>'",
+        ),
+    ];
+    for (args, argument) in commands {
+        let output = Command::new(env!("CARGO_BIN_EXE_curvscope"))
+            .current_dir(tmp.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        refused(output, &[argument, "not valid UTF-8"]);
+        assert_eq!(listing(tmp.path()), before, "{args:?}");
+        assert_eq!(listing(&odd), run_before, "{args:?}");
+    }
+
+    std::fs::rename(&odd, &run).unwrap();
+    std::fs::rename(
+        run.join("step-000010"),
+        run.join(OsStr::from_bytes(b"step-\xff10")),
+    )
+    .unwrap();
+    refused(
+        curvscope(&analyze(&run, None, &[])),
+        &["step-\u{fffd}10: a checkpoint folder whose name is not valid UTF-8"],
+    );
+    assert!(!run.join("analysis").exists());
+}
+
 #[test]
 fn resume_sets_bad_snapshots_aside_and_names_the_problem() {
     let tmp = tempfile::tempdir().unwrap();
@@ -636,6 +730,16 @@ fn settings_of_computations_not_asked_for_are_refused() {
         (
             &["--full-spectrum-memory", "2"],
             "--full-spectrum-memory: set for --full-spectrum",
+        ),
+        (
+            &["--no-sharpness", "--sigma", "0.5"],
+            "--sigma: set for expected sharpness (off with --no-sharpness)",
+        ),
+        // CHEAP's --samples 10.
+        (
+            &["--no-sharpness"],
+            "--samples: set for expected sharpness (off with --no-sharpness) or \
+             --adaptive-sharpness-avg",
         ),
     ] {
         let flags = [&["--out", path(&out)][..], extra].concat();

@@ -47,7 +47,7 @@ pub struct AnalyzeArgs {
     /// A run folder (every subfolder holding a checkpoint is analyzed, in step order: by name,
     /// numbers compared as numbers) or a single checkpoint folder (model.safetensors +
     /// checkpoint.json).
-    #[arg(value_name = "RUN_OR_CHECKPOINT")]
+    #[arg(value_name = "RUN_OR_CHECKPOINT", value_parser = flags::utf8_path())]
     pub input: PathBuf,
     /// Output folder [default: RUN_OR_CHECKPOINT/analysis]. Rerunning with the same folder
     /// resumes: checkpoints already analyzed with the same options are not recomputed. A rerun
@@ -67,7 +67,10 @@ pub struct AnalyzeArgs {
     pub krylov: flags::KrylovArgs,
     /// Compute at least K + 1 top eigenpairs (raising -k), so that condition 1 of
     /// Proposition 1 (d_k > ½) is tested for every k ≤ K: the paper reads it near k = 140.
-    /// Costs about K + 1 more Hessian-vector products and K·D·8 bytes of eigenvectors.
+    /// Lanczos then builds a basis of up to min(D, 2K + 102) vectors (its memory,
+    /// (2K + 102)·D·8 bytes, unless --max-krylov bounds it) and takes several times K
+    /// Hessian-vector products: 552 against 65 at the default -k 20 for K = 150 on LeNet
+    /// (with --restarts 10).
     #[arg(long, value_name = "K", value_parser = flags::count)]
     pub prop1_k_max: Option<usize>,
     /// Skip the smallest Hessian eigenvalue (it flags negative curvature, outside Proposition 1;
@@ -96,12 +99,12 @@ pub struct AnalyzeArgs {
     #[arg(long, default_value_t = 0, value_parser = flags::count_or_zero)]
     pub sigma_top_k: usize,
     /// Standard deviation σ of the expected-sharpness perturbations ν ~ N(0, σ²I).
-    #[arg(long, default_value_t = 0.01, value_parser = flags::positive)]
+    #[arg(long, default_value_t = SIGMA, value_parser = flags::positive)]
     pub sigma: f64,
     /// Number M of expected-sharpness (and --adaptive-sharpness-avg) perturbations (≥ 2). Each
     /// sample is L(θ+ν) − L(θ) − ∇L(θ)ᵀν: the last term has mean 0, so the estimate is the same
     /// quantity with less noise away from a minimum (one extra gradient per measure).
-    #[arg(long, value_name = "M", default_value_t = 1000, value_parser = flags::count2)]
+    #[arg(long, value_name = "M", default_value_t = SAMPLES, value_parser = flags::count2)]
     pub samples: usize,
     /// Skip expected sharpness.
     #[arg(long)]
@@ -195,11 +198,15 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "I/N", conflicts_with = "merge")]
     pub shard: Option<Shard>,
     /// Only rebuild the CSVs of --out from the stored reports/*.json (after --shard jobs);
-    /// computes nothing, and lists every checkpoint without a current record in failures.csv.
+    /// computes nothing, and lists every checkpoint without a current record in failures.csv
+    /// (if none has one, nothing is written: the shards' flags were not passed, or no shard
+    /// has finished).
     #[arg(long)]
     pub merge: bool,
-    /// Analyze only the first N checkpoints (in step order, after --shard's selection)
-    /// and stop; a later run with the same --out and flags resumes with the rest.
+    /// Compute at most N checkpoints that have no current record (in step order, after
+    /// --shard's selection), then stop: those already analyzed are reused and not counted, so
+    /// repeating the same command goes on with the next N. The CSVs list every checkpoint with
+    /// a record, and the summary those left for a later run.
     #[arg(long, value_name = "N", value_parser = flags::count)]
     pub max_checkpoints: Option<usize>,
 }
@@ -236,7 +243,9 @@ impl std::str::FromStr for Shard {
     }
 }
 
-/// The defaults of the flags that set up a computation asked for by another flag.
+/// The defaults of the flags that set up a computation another flag turns on or off.
+const SIGMA: f64 = 0.01;
+const SAMPLES: usize = 1000;
 const ASCENT_ITERATIONS: usize = 20;
 const ASCENT_STEP: f64 = 0.5;
 const DENSITY_PROBES: usize = 10;
@@ -250,6 +259,18 @@ fn refuse_unused_settings(a: &AnalyzeArgs) -> Result<()> {
         || a.adaptive_sharpness_l2.is_some()
         || a.adaptive_sharpness_linf.is_some();
     for (set, flags, asked, needs) in [
+        (
+            a.sigma != SIGMA,
+            "--sigma",
+            !a.no_sharpness,
+            "expected sharpness (off with --no-sharpness)",
+        ),
+        (
+            a.samples != SAMPLES,
+            "--samples",
+            !a.no_sharpness || a.adaptive_sharpness_avg.is_some(),
+            "expected sharpness (off with --no-sharpness) or --adaptive-sharpness-avg",
+        ),
         (
             a.density_probes != DENSITY_PROBES || a.density_steps != DENSITY_STEPS,
             "--density-probes and --density-steps",
@@ -360,6 +381,8 @@ enum Outcome {
     Computed,
     Reused,
     Failed,
+    /// Not reached: --max-checkpoints had been computed.
+    Left,
 }
 
 pub fn run(mut args: AnalyzeArgs) -> Result<ExitCode> {
@@ -380,11 +403,16 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
     if dirs.is_empty() {
         bail!("{}: no checkpoints (expected a checkpoint folder with checkpoint.json, or a run folder of them)", args.input.display());
     }
+    // Each record holds its checkpoint's path as text (RUN_OR_CHECKPOINT is checked by clap).
+    if let Some(odd) = dirs.iter().find(|dir| dir.to_str().is_none()) {
+        bail!(
+            "{}: a checkpoint folder whose name is not valid UTF-8 (where shown as �), and \
+             curvscope records each checkpoint's path as text: rename it",
+            odd.display()
+        );
+    }
     if let Some(shard) = args.shard {
         dirs = shard.select(dirs);
-    }
-    if let Some(n) = args.max_checkpoints {
-        dirs.truncate(n);
     }
     // Refused before --out is touched, on the D each checkpoint.json names (weights unread);
     // each checkpoint's analysis checks it again on its loaded θ.
@@ -440,6 +468,7 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
     let mut outcomes = Vec::with_capacity(dirs.len());
     let mut failures = Vec::new();
     let mut data = DataCache::default();
+    let mut attempted = 0;
     for (i, dir) in dirs.iter().enumerate() {
         let name = checkpoint_name(dir);
         let report_path = reports.join(format!("{name}.json"));
@@ -496,6 +525,12 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
             bar.inc(1);
             continue;
         }
+        if args.max_checkpoints == Some(attempted) {
+            outcomes.push(Outcome::Left);
+            bar.inc(1);
+            continue;
+        }
+        attempted += 1;
         let progress = CheckpointProgress {
             name: &name,
             bars: &bars,
@@ -1228,6 +1263,7 @@ fn summary(
                 Outcome::Computed => "computed",
                 Outcome::Reused => "reused",
                 Outcome::Failed => "FAILED",
+                Outcome::Left => "left (--max-checkpoints)",
             };
             let unconverged = record.as_ref().is_some_and(|r| !r.report.hessian_converged);
             let status = Some(match unconverged {

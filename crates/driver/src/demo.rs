@@ -20,6 +20,7 @@ use std::process::ExitCode;
 
 use anyhow::{ensure, Result};
 
+use crate::flags;
 use crate::frame::Frame;
 use crate::record::METRICS_CSV;
 use crate::run_folder::RUN_JSON;
@@ -29,10 +30,10 @@ use crate::summary::{table, Row};
 #[derive(clap::Args, Debug)]
 pub struct DemoArgs {
     /// Folder for the two runs and their analyses (reused and resumed if it exists).
-    #[arg(long, default_value = "runs/demo")]
+    #[arg(long, default_value = "runs/demo", value_parser = flags::utf8_path())]
     out: PathBuf,
     /// Folder for the exported CSVs, plots and notebook, and report.html.
-    #[arg(long, default_value = "notebooks-export/demo")]
+    #[arg(long, default_value = "notebooks-export/demo", value_parser = flags::utf8_path())]
     export_to: PathBuf,
     /// The paper's schedule (GD at lr 0.1 and SGD at lr 0.07, 3,000 steps each, f32, top-20
     /// spectrum, exact Tr(HΣ), M = 1,000): hours on 2 cores. Without it, a few minutes.
@@ -206,9 +207,10 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `p` as a command-line argument.
+/// `p`, a path below a folder given through [`flags::utf8_path`], as a command-line argument.
 pub(crate) fn path(p: &Path) -> &str {
-    p.to_str().expect("demo paths are UTF-8")
+    p.to_str()
+        .expect("demo and reproduce folders are UTF-8 (flags::utf8_path), and so is all below")
 }
 
 /// The commands the demo chains, parsed from the very command lines it prints, exactly as

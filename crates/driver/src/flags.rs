@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use clap::builder::{OsStringValueParser, TypedValueParser};
 use curvscope_model::files;
 
 /// The flags bounding Lanczos' memory, shared by `analyze` (the top k and λ_min) and
@@ -13,15 +14,15 @@ use curvscope_model::files;
 #[derive(clap::Args, Clone, Debug)]
 pub struct KrylovArgs {
     /// Largest Krylov subspace Lanczos may build (its basis holds M vectors of D values), at
-    /// least k + 1 or D (all of R^D, exact) [default: min(D, 2k + 100)]. In landscape, for
-    /// --directions hessian only, as --restarts (k = 1 on a line, 2 on a plane).
+    /// least k + 1 or D (all of R^D, exact) [default: min(D, 2k + 100)]. In landscape only with
+    /// --directions hessian, where k is 1 on a line and 2 on a plane.
     #[arg(long, value_name = "M", value_parser = count2)]
     pub max_krylov: Option<usize>,
     /// Thick restarts Lanczos may make where its subspace reaches --max-krylov unconverged:
     /// each keeps the wanted Ritz vectors and the next ones, k + (M − k)/2 in all, and goes on
-    /// in the same memory, for about (M − k)/2 more Hessian-vector products (in analyze, top-k
-    /// and λ_min alike). 0 stops at --max-krylov unconverged (analyze: hessian_converged =
-    /// false; landscape: a warning).
+    /// in the same memory, for about (M − k)/2 more Hessian-vector products. In analyze for
+    /// top-k and λ_min alike; in landscape only with --directions hessian. 0 stops at
+    /// --max-krylov unconverged (analyze records hessian_converged = false, landscape warns).
     #[arg(long, value_name = "R", default_value_t = 0, value_parser = count_or_zero)]
     pub restarts: usize,
 }
@@ -90,6 +91,19 @@ fn number(s: &str, ok: fn(f64) -> bool, rule: &str) -> Result<f64, String> {
         Ok(_) => Err(format!("must be {rule}")),
         Err(e) => Err(format!("not a number ({e})")),
     }
+}
+
+/// A path given as valid UTF-8, for the paths curvscope writes into its JSON (a checkpoint's,
+/// an analyzed run's, `--init-from`) or hands on as command-line text (`demo`, `reproduce`):
+/// refused at parse time (clap's message names the argument and shows the path), before any
+/// work; serde could not record it after.
+pub fn utf8_path() -> impl TypedValueParser<Value = PathBuf> {
+    OsStringValueParser::new().try_map(|path| {
+        path.into_string().map(PathBuf::from).map_err(|_| {
+            "not valid UTF-8 (where shown as �), and curvscope records this path as text: \
+             rename it, or name it through a link"
+        })
+    })
 }
 
 /// The most any count flag takes: far beyond any analysis that finishes, and small enough that

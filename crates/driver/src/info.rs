@@ -10,13 +10,14 @@ use serde_json::json;
 
 use crate::checkpoints::{dtype_name, refuse_run_folder};
 use crate::data::{data_mismatch, DataArgs, DataCache, DataChoice};
+use crate::flags;
 use crate::network::{check_representable, objective, Device};
 
 /// Arguments of `curvscope info`.
 #[derive(clap::Args, Debug)]
 pub struct InfoArgs {
     /// Checkpoint folder (model.safetensors + checkpoint.json).
-    #[arg(value_name = "CKPT")]
+    #[arg(value_name = "CKPT", value_parser = flags::utf8_path())]
     pub checkpoint: PathBuf,
     #[command(flatten)]
     pub data: DataArgs,

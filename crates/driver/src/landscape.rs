@@ -39,7 +39,7 @@ const DEFAULT_TOL: f64 = 1e-6;
 #[derive(clap::Args, Debug)]
 pub struct LandscapeArgs {
     /// Checkpoint folder θ the slice passes through (its origin).
-    #[arg(value_name = "CHECKPOINT")]
+    #[arg(value_name = "CHECKPOINT", value_parser = flags::utf8_path())]
     pub checkpoint: PathBuf,
     #[command(flatten)]
     pub data: DataArgs,
@@ -56,7 +56,7 @@ pub struct LandscapeArgs {
     /// batch-norm net is evaluated with CHECKPOINT's running statistics, and the data are
     /// normalised by CHECKPOINT's "normalize", all along (a warning says when CHECKPOINT2's
     /// differ).
-    #[arg(long, value_name = "CHECKPOINT2", conflicts_with = "directions")]
+    #[arg(long, value_name = "CHECKPOINT2", conflicts_with = "directions", value_parser = flags::utf8_path())]
     pub to: Option<PathBuf>,
     /// A line (1d) or a plane (2d) through θ.
     #[arg(long, value_enum, default_value_t = GridKind::OneD)]

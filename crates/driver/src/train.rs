@@ -85,7 +85,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 100, value_parser = flags::every)]
     snapshot_every: u64,
     /// Start from this checkpoint folder instead of a random θ₀.
-    #[arg(long)]
+    #[arg(long, value_parser = flags::utf8_path())]
     init_from: Option<PathBuf>,
     /// Random initialisation of θ₀ (ignored with --init-from).
     #[arg(long, value_enum, default_value_t = InitKind::Pytorch)]

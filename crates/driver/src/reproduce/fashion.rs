@@ -44,8 +44,11 @@ struct Scale {
     /// A multiple of train's --refresh-every 10, as the GLD dynamics require.
     snapshot_every: u64,
     test_images: usize,
-    /// `analyze` flags for every snapshot of every run: M, σ, tolerances and probes.
+    /// `analyze` flags for every analysis: tolerances and probes.
     analyze: &'static [&'static str],
+    /// Expected sharpness's σ and M, for every snapshot of every run (not the spectrum at
+    /// θ*_GD, which is analyzed without it).
+    sharpness: &'static [&'static str],
     /// Top eigenvalues (`-k`) at every snapshot.
     top_k: &'static str,
     /// Top eigenvalues computed at θ*_GD for Fig. 5.
@@ -59,7 +62,8 @@ const FULL: Scale = Scale {
     steps: 3000,
     snapshot_every: 250,
     test_images: 10_000,
-    analyze: &["--sigma", "0.01", "--samples", "1000"],
+    analyze: &[],
+    sharpness: &["--sigma", "0.01", "--samples", "1000"],
     top_k: "20",
     spectrum_k: "400",
 };
@@ -77,13 +81,10 @@ const REDUCED: Scale = Scale {
         "--tol",
         "1e-3",
         "--no-lambda-min",
-        "--sigma",
-        "0.01",
-        "--samples",
-        "100",
         "--trace-h-sigma-probes",
         "20",
     ],
+    sharpness: &["--sigma", "0.01", "--samples", "100"],
     top_k: "10",
     spectrum_k: "40",
 };
@@ -99,13 +100,10 @@ const QUICK: Scale = Scale {
         "--tol",
         "1e-3",
         "--no-lambda-min",
-        "--sigma",
-        "0.01",
-        "--samples",
-        "10",
         "--trace-h-sigma-probes",
         "5",
     ],
+    sharpness: &["--sigma", "0.01", "--samples", "10"],
     top_k: "3",
     spectrum_k: "5",
 };
@@ -173,7 +171,7 @@ pub fn run(args: &ReproduceArgs) -> Result<ExitCode> {
     let mut analyses = Vec::new();
     for run in &trained {
         let analysis = run.join("analysis");
-        analyze(run, &analysis, scale.top_k, &[])?;
+        analyze(run, &analysis, scale.top_k, scale.sharpness)?;
         analyses.push(analysis);
     }
     let report = out.join(ANALYSES_HTML);

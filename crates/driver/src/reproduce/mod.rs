@@ -56,7 +56,7 @@ pub struct ReproduceArgs {
     /// The same code path at a tiny scale, in under a minute: toy2d 10 repetitions per dynamic
     /// instead of 100; one-hidden widths 32 and 64 for 500 steps; msgd 20 steps on 200
     /// training and 200 test images; fashion 10 GD steps and 10 steps per dynamic on 50 clean
-    /// + 10 random-label images, 50 test images, M = 10, -k 3.
+    /// + 10 random-label images, 50 test images, M = 10, -k 3 at every snapshot and 5 at θ*_GD.
     #[arg(long)]
     quick: bool,
     /// fashion: the documented reduced scale (docs/REPRODUCTION.md) instead of the paper's:
@@ -74,7 +74,7 @@ pub struct ReproduceArgs {
     /// overwritten); the target's folder is marked by a file `.curvscope-reproduce`. A CSV or
     /// report.html of an earlier run changed since it was written is kept as
     /// `<stem>.edited-K.<extension>`, never overwritten.
-    #[arg(long)]
+    #[arg(long, value_parser = flags::utf8_path())]
     out: Option<PathBuf>,
     /// Master seed: the noise of every run (toy2d: repetition r draws from
     /// `repetition_seed(seed, r)`), θ₀ of one-hidden, msgd and fashion, and one-hidden's data.
