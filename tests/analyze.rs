@@ -687,8 +687,18 @@ fn a_resumed_analysis_skips_finished_checkpoints_and_matches_bit_for_bit() {
         "{summary}"
     );
     let partial = Csv::read(&resumed.join("metrics.csv"));
-    assert_eq!(partial.rows.len(), 2);
-    success(analyze(&run, &resumed, &limit));
+    assert_eq!(
+        partial.column("checkpoint"),
+        reference.column("checkpoint")[..2]
+    );
+    let second = success(analyze_with_summary(&run, &resumed, &limit));
+    let summary = String::from_utf8_lossy(&second.stdout);
+    let said = |what: &str| summary.matches(what).count();
+    assert_eq!(
+        [said("reused"), said("computed"), said("left")],
+        [2, 1, 0],
+        "{summary}"
+    );
     let after = Csv::read(&resumed.join("metrics.csv"));
     assert_eq!(
         after.without_time(),

@@ -503,8 +503,10 @@ fn a_run_folder_or_a_missing_path_is_named_for_what_it_is() {
 
 /// A path that is not UTF-8, where curvscope records it as text (a checkpoint's, an analyzed
 /// run's, --init-from, demo's and reproduce's folders), is refused at parse time with its
-/// argument named and nothing made; a run holding a checkpoint folder of such a name is refused
-/// before its analysis writes anything. (They once panicked, some after minutes of work.)
+/// argument named and nothing made, as is one whose absolute form is not; a real path behind a
+/// link (--init-from) or below the working folder (a relative --data .npz) that is not, before
+/// anything is written; so is a run holding a checkpoint folder of such a name. (They once
+/// panicked, some after minutes of work.)
 #[cfg(unix)]
 #[test]
 fn paths_that_are_not_utf8_are_refused_before_any_work() {
@@ -582,6 +584,53 @@ fn paths_that_are_not_utf8_are_refused_before_any_work() {
         assert_eq!(listing(&odd), run_before, "{args:?}");
     }
 
+    // Named as UTF-8, but recorded as the absolute path under a working folder, or as the real
+    // path behind a link, that are not.
+    let inside = Command::new(env!("CARGO_BIN_EXE_curvscope"))
+        .current_dir(&odd)
+        .args(["analyze", "."])
+        .output()
+        .unwrap();
+    assert_eq!(inside.status.code(), Some(2));
+    refused(
+        inside,
+        &[
+            "'<RUN_OR_CHECKPOINT>'",
+            "its absolute path",
+            "not valid UTF-8",
+        ],
+    );
+    let link = tmp.path().join("link");
+    std::os::unix::fs::symlink(&odd, &link).unwrap();
+    let linked = link.join("step-000010");
+    refused(
+        train(&elsewhere, &["--init-from", path(&linked)]),
+        &["--init-from", "its real path", "not valid UTF-8"],
+    );
+    std::fs::remove_file(&link).unwrap();
+    let npz = odd.join("d.npz");
+    common::write_npz(&npz, &[0.5; 4 * 64], &[4, 64], &[0, 1, 2, 3]);
+    let trained = Command::new(env!("CARGO_BIN_EXE_curvscope"))
+        .current_dir(&odd)
+        .args([
+            "train",
+            "--arch",
+            MLP,
+            "--data",
+            "d.npz",
+            "--dynamic",
+            "gd",
+            "--lr",
+            "0.1",
+        ])
+        .args(["--steps", "1", "--batch", "2", "--out", path(&elsewhere)])
+        .output()
+        .unwrap();
+    refused(trained, &["--data d.npz: its real path", "not valid UTF-8"]);
+    std::fs::remove_file(&npz).unwrap();
+    assert_eq!(listing(tmp.path()), before);
+    assert_eq!(listing(&odd), run_before);
+
     std::fs::rename(&odd, &run).unwrap();
     std::fs::rename(
         run.join("step-000010"),
@@ -593,6 +642,30 @@ fn paths_that_are_not_utf8_are_refused_before_any_work() {
         &["step-\u{fffd}10: a checkpoint folder whose name is not valid UTF-8"],
     );
     assert!(!run.join("analysis").exists());
+}
+
+/// --max-checkpoints counts the checkpoints computed: one that fails is not counted and is tried
+/// again by the next run, which goes on past it; a note says how many were left, even with
+/// --quiet. (Counted, a failure held every repeat at the same checkpoint.)
+#[test]
+fn a_failing_checkpoint_does_not_hold_max_checkpoints_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    ok(train(&run, &["--steps", "30"]));
+    poison(&run.join("step-000000"));
+    let out = tmp.path().join("analysis");
+    let limited = ["--out", path(&out), "--max-checkpoints", "1", "--quiet"];
+    for (analyzed, left) in [
+        (["step-000010"].as_slice(), "2 checkpoint(s) left"),
+        (&["step-000010", "step-000020"], "1 checkpoint(s) left"),
+    ] {
+        let err = refused(
+            curvscope(&analyze(&run, None, &limited)),
+            &["checkpoint step-000000 failed", left],
+        );
+        assert!(err.contains("1 of 4 checkpoints failed"), "{err}");
+        assert_eq!(column(&out.join("metrics.csv"), "checkpoint"), analyzed);
+    }
 }
 
 #[test]
@@ -733,6 +806,16 @@ fn settings_of_computations_not_asked_for_are_refused() {
         ),
         (
             &["--no-sharpness", "--sigma", "0.5"],
+            "--sigma: set for expected sharpness (off with --no-sharpness)",
+        ),
+        (
+            &[
+                "--no-sharpness",
+                "--adaptive-sharpness-avg",
+                "0.05",
+                "--sigma",
+                "0.5",
+            ],
             "--sigma: set for expected sharpness (off with --no-sharpness)",
         ),
         // CHEAP's --samples 10.

@@ -204,10 +204,11 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub merge: bool,
     /// Compute at most N checkpoints that have no current record (in step order, after
-    /// --shard's selection), then stop: those already analyzed are reused and not counted, so
-    /// repeating the same command goes on with the next N. The CSVs list every checkpoint with
-    /// a record, and the summary those left for a later run.
-    #[arg(long, value_name = "N", value_parser = flags::count)]
+    /// --shard's selection), then stop: those already analyzed are reused and one that fails is
+    /// tried again by the next run, neither counted, so repeating the same command goes on
+    /// with the next N. The CSVs list every checkpoint with a record; a note on stderr (even
+    /// with --quiet) says how many were left.
+    #[arg(long, value_name = "N", value_parser = flags::count, conflicts_with = "merge")]
     pub max_checkpoints: Option<usize>,
 }
 
@@ -375,6 +376,24 @@ fn analysis_options(a: &AnalyzeArgs) -> Result<AnalysisOptions> {
     })
 }
 
+/// The checkpoints the progress bar counts: all of them, but without a record (in reports/)
+/// at most --max-checkpoints, so that its ETA is this job's.
+fn planned(args: &AnalyzeArgs, dirs: &[PathBuf], reports: &Path) -> u64 {
+    let unrecorded = dirs
+        .iter()
+        .filter(|dir| !record_path(reports, dir).exists())
+        .count();
+    let computed = args
+        .max_checkpoints
+        .map_or(unrecorded, |n| unrecorded.min(n));
+    (dirs.len() - unrecorded + computed) as u64
+}
+
+/// Where the record of the checkpoint in `dir` is kept in `reports`.
+fn record_path(reports: &Path, dir: &Path) -> PathBuf {
+    reports.join(format!("{}.json", checkpoint_name(dir)))
+}
+
 /// What happened to each checkpoint in this run.
 #[derive(Clone, Copy, PartialEq)]
 enum Outcome {
@@ -453,7 +472,11 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
         note_other_options(&args, &out, &hash, &dirs);
     }
     let bars = MultiProgress::new();
-    let bar = bars.add(progress::bar(args.quiet, dirs.len() as u64, "checkpoints"));
+    let bar = bars.add(progress::bar(
+        args.quiet,
+        planned(&args, &dirs, &reports),
+        "checkpoints",
+    ));
     let setup = Setup {
         options: &options,
         hash: &hash,
@@ -468,12 +491,16 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
     let mut outcomes = Vec::with_capacity(dirs.len());
     let mut failures = Vec::new();
     let mut data = DataCache::default();
-    let mut attempted = 0;
+    let mut computed = 0;
     for (i, dir) in dirs.iter().enumerate() {
         let name = checkpoint_name(dir);
-        let report_path = reports.join(format!("{name}.json"));
-        let fingerprint = content_sha256(dir);
+        let report_path = record_path(&reports, dir);
         let earlier = earlier_record(&reports, &hash, &name);
+        // Read only where a record may be reused, else once analyzed below: a checkpoint that
+        // --max-checkpoints leaves is never read.
+        let fingerprint = (report_path.exists() || earlier.exists())
+            .then(|| content_sha256(dir))
+            .flatten();
         // The record and whether it was set aside by an analysis with other options.
         let stored = match job.leads() {
             true => CheckpointRecord::stored(&report_path, &hash, fingerprint.as_deref())
@@ -525,12 +552,11 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
             bar.inc(1);
             continue;
         }
-        if args.max_checkpoints == Some(attempted) {
+        if args.max_checkpoints == Some(computed) {
             outcomes.push(Outcome::Left);
-            bar.inc(1);
             continue;
         }
-        attempted += 1;
+        let fingerprint = fingerprint.or_else(|| content_sha256(dir));
         let progress = CheckpointProgress {
             name: &name,
             bars: &bars,
@@ -544,8 +570,12 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
             )
             .and_then(|()| analyze_one(dir, fingerprint, &setup, &mut data, &progress));
         match analyzed {
-            Ok(_) if !job.leads() => outcomes.push(Outcome::Computed),
+            Ok(_) if !job.leads() => {
+                computed += 1;
+                outcomes.push(Outcome::Computed);
+            }
             Ok(record) => {
+                computed += 1;
                 for warning in warnings(&record) {
                     bar.suspend(|| eprintln!("warning: {name}: {warning}"));
                 }
@@ -586,6 +616,13 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
         write_tables(&args, job, &out, &records, &failures)?;
     }
     bar.finish_and_clear();
+    let left = outcomes.iter().filter(|&&o| o == Outcome::Left).count();
+    if left > 0 && job.leads() {
+        // Even with --quiet: a job script repeating the command reads when to stop.
+        eprintln!(
+            "note: {left} checkpoint(s) left by --max-checkpoints: repeat the command to go on"
+        );
+    }
     if !args.quiet {
         if let Some(traffic) = job.traffic() {
             eprintln!("note: MPI: {traffic}");
@@ -869,7 +906,7 @@ fn write_tables(
 fn other_options(reports: &Path, dirs: &[PathBuf], hash: &str) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
     for dir in dirs {
-        let path = reports.join(format!("{}.json", checkpoint_name(dir)));
+        let path = record_path(reports, dir);
         if let Some(old) = recorded_options_hash(&path).filter(|old| old != hash) {
             *counts.entry(old).or_insert(0) += 1;
         }

@@ -93,16 +93,25 @@ fn number(s: &str, ok: fn(f64) -> bool, rule: &str) -> Result<f64, String> {
     }
 }
 
-/// A path given as valid UTF-8, for the paths curvscope writes into its JSON (a checkpoint's,
-/// an analyzed run's, `--init-from`) or hands on as command-line text (`demo`, `reproduce`):
-/// refused at parse time (clap's message names the argument and shows the path), before any
-/// work; serde could not record it after.
+/// A path given as valid UTF-8, and so is its absolute form, for the paths curvscope writes
+/// into its JSON (a checkpoint's, an analyzed run's absolute path, `--init-from`) or hands on as
+/// command-line text (`demo`, `reproduce`): refused at parse time (clap's message names the
+/// argument and shows the path), before any work; serde could not record it after.
 pub fn utf8_path() -> impl TypedValueParser<Value = PathBuf> {
-    OsStringValueParser::new().try_map(|path| {
-        path.into_string().map(PathBuf::from).map_err(|_| {
+    OsStringValueParser::new().try_map(|given| {
+        let path = PathBuf::from(given.into_string().map_err(|_| {
             "not valid UTF-8 (where shown as �), and curvscope records this path as text: \
-             rename it, or name it through a link"
-        })
+             rename it"
+                .to_string()
+        })?);
+        match std::path::absolute(&path) {
+            Ok(absolute) if absolute.to_str().is_none() => Err(format!(
+                "its absolute path {} is not valid UTF-8 (where shown as �), and curvscope \
+                 records it as text: run from a folder whose path is",
+                absolute.display()
+            )),
+            _ => Ok(path),
+        }
     })
 }
 

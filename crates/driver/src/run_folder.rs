@@ -171,7 +171,7 @@ impl Run<'_> {
         let mut meta = c.snapshot_meta(step);
         // The dataset spec, so `curvscope analyze` evaluates on the training data by default.
         meta.extra
-            .insert("data".into(), stored_data_spec(&c.data).into());
+            .insert("data".into(), stored_data_spec(&c.data)?.into());
         if let Some(rho) = self.noise_std {
             meta.extra.insert("noise_std".into(), rho.into());
         }
@@ -293,15 +293,24 @@ impl Run<'_> {
 }
 
 /// The `data` spec stored in each checkpoint: an .npz path made absolute, since a relative
-/// one is read relative to the checkpoint folder.
-fn stored_data_spec(spec: &str) -> String {
+/// one is read relative to the checkpoint folder; refused where that path is not UTF-8 (a
+/// working folder of such a name), which the checkpoint could only record as another name.
+pub fn stored_data_spec(spec: &str) -> Result<String> {
     let path = Path::new(spec);
-    match spec.ends_with(".npz") && path.is_relative() {
-        true => path
-            .canonicalize()
-            .map_or_else(|_| spec.to_string(), |p| p.display().to_string()),
-        false => spec.to_string(),
+    if !(spec.ends_with(".npz") && path.is_relative()) {
+        return Ok(spec.to_string());
     }
+    let Ok(real) = path.canonicalize() else {
+        return Ok(spec.to_string());
+    };
+    let real = real.to_str().with_context(|| {
+        format!(
+            "--data {spec}: its real path {} is not valid UTF-8 (where shown as �), and each \
+             checkpoint records it as text: rename it",
+            real.display()
+        )
+    })?;
+    Ok(real.to_string())
 }
 
 /// Suffix of the folder a snapshot is written into before it is renamed into place, so a kill

@@ -30,7 +30,8 @@ use crate::job::Job;
 use crate::network::{self, parse_arch, precision_parser, Device};
 use crate::progress;
 use crate::run_folder::{
-    read_rows, recorded_wall_time, snapshot_dir, verified_snapshots, Run, RunConfig, RUN_JSON,
+    read_rows, recorded_wall_time, snapshot_dir, stored_data_spec, verified_snapshots, Run,
+    RunConfig, RUN_JSON,
 };
 
 /// `--batch`'s default.
@@ -349,6 +350,8 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
         (None, InitKind::Pytorch) => Some(Init::PyTorch),
         (None, InitKind::Normal) => Some(Init::Normal { std: args.init_std }),
     };
+    // Each snapshot records it: refused here, before run.json is written, if it cannot be.
+    stored_data_spec(&args.data)?;
     let config = RunConfig {
         arch: arch.clone(),
         data: args.data.clone(),
@@ -367,8 +370,17 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
             .init_from
             .as_deref()
             .map(|path| {
-                path.canonicalize()
-                    .with_context(|| format!("--init-from {}", path.display()))
+                let real = path
+                    .canonicalize()
+                    .with_context(|| format!("--init-from {}", path.display()))?;
+                ensure!(
+                    real.to_str().is_some(),
+                    "--init-from {}: its real path {} is not valid UTF-8 (where shown as �), and \
+                     curvscope records it as text: rename it",
+                    path.display(),
+                    real.display()
+                );
+                Ok(real)
             })
             .transpose()?,
         precision: args.precision,
