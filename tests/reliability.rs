@@ -1756,6 +1756,32 @@ fn a_report_leaves_out_an_unfinished_slice_and_says_so() {
     }
 }
 
+/// A second export into a folder that another curvscope is writing (here the test holds its
+/// lock, as `lock_output` takes it) is refused before it writes anything: two at once mixed
+/// their files and tore PNGs. The next export removes what a killed one left.
+#[test]
+fn an_export_into_a_folder_being_written_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = analyzed_run(tmp.path());
+    let to = tmp.path().join("export");
+    std::fs::create_dir(&to).unwrap();
+    let held = std::fs::File::open(&to).unwrap();
+    held.lock().unwrap();
+    let export = ["export", path(&run), "--to", path(&to), "--quiet"];
+    refused(
+        curvscope(&export),
+        &["--to", "another curvscope is writing this folder now"],
+    );
+    assert_eq!(std::fs::read_dir(&to).unwrap().count(), 0);
+    drop(held);
+    // What a killed export left (write_atomic's temporary file) goes with the next.
+    let leftover = to.join("figures/.tmpAb12Zx");
+    std::fs::create_dir(to.join("figures")).unwrap();
+    std::fs::write(&leftover, "").unwrap();
+    ok(curvscope(&export));
+    assert!(!leftover.exists());
+}
+
 /// An export cut short (here a figure it cannot write) leaves a folder that a rerun still
 /// takes as its own: it was refused as holding "a metrics.csv that no export wrote".
 #[test]
@@ -1763,11 +1789,11 @@ fn an_export_cut_short_is_finished_by_a_rerun() {
     let tmp = tempfile::tempdir().unwrap();
     let run = analyzed_run(tmp.path());
     let to = tmp.path().join("export");
-    // A link to a folder that is not there: no file of ours is there yet, and the figure
-    // cannot be written through it.
-    std::fs::create_dir_all(to.join("figures")).unwrap();
-    let blocked = to.join("figures/eigenvalues.svg");
-    std::os::unix::fs::symlink(tmp.path().join("missing/eigenvalues.svg"), &blocked).unwrap();
+    // figures/ a link to a folder that is not there: no file of ours is there yet, and the
+    // figures cannot be written through it.
+    std::fs::create_dir(&to).unwrap();
+    let blocked = to.join("figures");
+    std::os::unix::fs::symlink(tmp.path().join("missing"), &blocked).unwrap();
     let export = ["export", path(&run), "--to", path(&to), "--quiet"];
     assert!(!curvscope(&export).status.success());
     assert!(to.join("metrics.csv").exists(), "cut short after the CSVs");

@@ -772,6 +772,9 @@ impl OutputFolder {
         let reports = self.path.join(REPORTS_DIR);
         std::fs::create_dir_all(&reports)
             .with_context(|| format!("creating {}", reports.display()))?;
+        if let Some(lock) = &self.lock {
+            lock.remove_leftovers(&[&self.path, &reports])?;
+        }
         self.opened = true;
         Ok(())
     }

@@ -182,16 +182,17 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
     let run = located.run_csv.as_deref().map(Frame::read).transpose()?;
     // Drawn from the analysis itself, never from the destination's copies.
     let charts = charts(&located.analysis, run.as_ref())?;
+    // Held to the end: a second export into the folder (or an analysis writing it) is refused,
+    // not mixed with this one (a folder made here and refused below is removed again).
+    let lock = flags::lock_output(&to, "--to", false)?;
+    lock.remove_leftovers(&[&to, &to.join(FIGURES)])?;
     refuse_files_of_others(&located, &to, &charts)?;
-    flags::output_dir(&to, "--to")?;
     keep_edited_exports(&located, &to)?;
     // Marked as an export's before any file is written, so that one cut short is still ours.
     let list = Ledger::new(&to, EXPORTED).path();
     if !list.exists() {
         write_atomic(&list, b"")?;
     }
-    let figures = to.join(FIGURES);
-    std::fs::create_dir_all(&figures).with_context(|| format!("creating {}", figures.display()))?;
     let mut written = Vec::new();
     for file in COPIED {
         let from = located.analysis.join(file);
@@ -204,6 +205,8 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
         copy(run_csv, &to.join(RUN_CSV))?;
         written.push(to.join(RUN_CSV));
     }
+    let figures = to.join(FIGURES);
+    std::fs::create_dir_all(&figures).with_context(|| format!("creating {}", figures.display()))?;
     for chart in &charts {
         if let Some(paths) = render(chart, &figures)? {
             written.extend(paths);

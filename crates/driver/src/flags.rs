@@ -227,8 +227,10 @@ pub fn lock_output(dir: &Path, flag: &str, shared: bool) -> Result<OutputLock> {
         Err(std::fs::TryLockError::Error(_)) => None,
     };
     // Only a folder no other run can be writing: an exclusive lock held on one made here.
+    let alone = !shared && handle.is_some();
     let lock = OutputLock {
-        made: (made_here && !shared && handle.is_some()).then(|| dir.to_path_buf()),
+        made: (made_here && alone).then(|| dir.to_path_buf()),
+        alone,
         _handle: handle,
     };
     writable(dir, flag)?;
@@ -241,8 +243,26 @@ pub fn lock_output(dir: &Path, flag: &str, shared: bool) -> Result<OutputLock> {
 pub struct OutputLock {
     /// The folder, where this run made it and holds it alone.
     made: Option<PathBuf>,
+    /// Whether this run holds the folder alone (an exclusive lock the file system granted).
+    alone: bool,
     /// The locked folder; `None` where the file system cannot lock.
     _handle: Option<std::fs::File>,
+}
+
+impl OutputLock {
+    /// Removes what killed runs left in `dirs` (the locked folder and folders in it) where this
+    /// run holds it alone ([`files::remove_leftovers`]): elsewhere, another's write may be
+    /// under way.
+    pub fn remove_leftovers(&self, dirs: &[&Path]) -> Result<()> {
+        if self.alone {
+            for dir in dirs {
+                files::remove_leftovers(dir).with_context(|| {
+                    format!("removing what a killed run left in {}", dir.display())
+                })?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Drop for OutputLock {

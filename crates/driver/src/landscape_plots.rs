@@ -8,12 +8,13 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, ensure, Result};
+use curvscope_model::files::write_atomic;
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::colors::colormaps::ViridisRGB;
 
-use crate::plots::{register_font, GlyphText, PALETTE};
+use crate::plots::{png_bytes, register_font, PALETTE};
 
 /// A slice to draw: values at the points of the grid spanned by `axes`, the first axis varying
 /// slowest (the order of `curvscope_metrics::grid_points` and of landscape.csv).
@@ -95,8 +96,8 @@ impl SliceFigure {
             dir.join(format!("{name}.svg")),
             dir.join(format!("{name}.png")),
         );
-        curvscope_model::files::write_atomic(&svg, self.svg()?.as_bytes())?;
-        self.draw(&GlyphText(BitMapBackend::new(&png, self.size())).into_drawing_area())?;
+        write_atomic(&svg, self.svg()?.as_bytes())?;
+        write_atomic(&png, &png_bytes(self.size(), |area| self.draw(&area))?)?;
         Ok([svg, png])
     }
 

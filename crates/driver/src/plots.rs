@@ -6,6 +6,9 @@ use std::sync::Once;
 
 use ab_glyph::{point, Font, FontRef, ScaleFont};
 use anyhow::{anyhow, Result};
+use curvscope_model::files::write_atomic;
+use image::codecs::png::PngEncoder;
+use image::{ColorType, ImageEncoder};
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
@@ -151,26 +154,34 @@ impl Chart {
     }
 }
 
-/// Renders `chart` as `dir/<name>.svg` and `dir/<name>.png`; `None` when it has no point to draw.
+/// Renders `chart` as `dir/<name>.svg` and `dir/<name>.png`, each written whole
+/// ([`write_atomic`]); `None` when it has no point to draw.
 pub fn render(chart: &Chart, dir: &Path) -> Result<Option<[PathBuf; 2]>> {
-    register_font();
-    let marks = chart.marks();
-    if marks.iter().all(Vec::is_empty) {
+    let Some(text) = svg(chart)? else {
         return Ok(None);
-    }
-    let svg = dir.join(format!("{}.svg", chart.name));
-    let png = dir.join(format!("{}.png", chart.name));
-    draw(
-        SVGBackend::new(&svg, SIZE).into_drawing_area(),
-        chart,
-        &marks,
-    )?;
-    draw(
-        GlyphText(BitMapBackend::new(&png, SIZE)).into_drawing_area(),
-        chart,
-        &marks,
-    )?;
+    };
+    let marks = chart.marks();
+    let (svg, png) = (
+        dir.join(format!("{}.svg", chart.name)),
+        dir.join(format!("{}.png", chart.name)),
+    );
+    write_atomic(&svg, text.as_bytes())?;
+    write_atomic(&png, &png_bytes(SIZE, |area| draw(area, chart, &marks))?)?;
     Ok(Some([svg, png]))
+}
+
+/// The PNG of a `size` bitmap that `draw` draws on, to be written whole with [`write_atomic`]:
+/// plotters' file backend writes in place, so a kill, or a second export into the same folder,
+/// left an empty or torn figure (which the next export then took for the user's edit).
+pub(crate) fn png_bytes(
+    (width, height): (u32, u32),
+    draw: impl FnOnce(DrawingArea<GlyphText<'_>, Shift>) -> Result<()>,
+) -> Result<Vec<u8>> {
+    let mut pixels = vec![0; width as usize * height as usize * 3];
+    draw(GlyphText(BitMapBackend::with_buffer(&mut pixels, (width, height))).into_drawing_area())?;
+    let mut encoded = Vec::new();
+    PngEncoder::new(&mut encoded).write_image(&pixels, width, height, ColorType::Rgb8)?;
+    Ok(encoded)
 }
 
 /// `chart` as an SVG document (for inlining in HTML); `None` when it has no point to draw.

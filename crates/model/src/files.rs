@@ -88,6 +88,34 @@ pub fn is_leftover_file(entry: &std::fs::DirEntry) -> bool {
     is_atomic_write_leftover(&entry.file_name().to_string_lossy()) && entry.path().is_file()
 }
 
+/// Removes the temporary files of [`write_atomic`] that a kill left in the folder `dir`
+/// ([`is_leftover_file`]; a missing folder holds none). Only for a folder this process writes
+/// alone (it holds the folder's exclusive lock): another's write under way has one too.
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// std::fs::write(dir.path().join(".tmpAb12Zx"), "cut short")?;
+/// std::fs::write(dir.path().join(".tmp_notes.txt"), "the user's")?;
+/// curvscope_model::files::remove_leftovers(dir.path())?;
+/// assert!(!dir.path().join(".tmpAb12Zx").exists());
+/// assert!(dir.path().join(".tmp_notes.txt").exists());
+/// curvscope_model::files::remove_leftovers(&dir.path().join("absent"))?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn remove_leftovers(dir: &Path) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        entries => entries?,
+    };
+    for entry in entries {
+        let entry = entry?;
+        if is_leftover_file(&entry) {
+            remove_if_present(&entry.path())?;
+        }
+    }
+    Ok(())
+}
+
 /// Removes the file at `path` if there is one; its absence is no error (a stale file that
 /// another run already removed, or never wrote).
 ///
