@@ -1774,15 +1774,26 @@ fn an_export_into_a_folder_being_written_is_refused() {
     );
     assert_eq!(std::fs::read_dir(&to).unwrap().count(), 0);
     drop(held);
+    ok(curvscope(&export));
     // What a killed export left (write_atomic's temporary file) goes with the next.
     let leftover = to.join("figures/.tmpAb12Zx");
-    std::fs::create_dir(to.join("figures")).unwrap();
     std::fs::write(&leftover, "").unwrap();
     ok(curvscope(&export));
     assert!(!leftover.exists());
+
+    // Not in a folder that is no export's: refused, with such a file of the user's kept.
+    let foreign = tmp.path().join("foreign");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("metrics.csv"), "mine").unwrap();
+    std::fs::write(foreign.join(".tmpAb12Zx"), "mine too").unwrap();
+    refused(
+        curvscope(&["export", path(&run), "--to", path(&foreign)]),
+        &["holds metrics.csv, which no export of curvscope wrote"],
+    );
+    assert!(foreign.join(".tmpAb12Zx").exists());
 }
 
-/// An export cut short (here a figure it cannot write) leaves a folder that a rerun still
+/// An export cut short (here at a figures/ it cannot make) leaves a folder that a rerun still
 /// takes as its own: it was refused as holding "a metrics.csv that no export wrote".
 #[test]
 fn an_export_cut_short_is_finished_by_a_rerun() {

@@ -205,9 +205,9 @@ pub struct AnalyzeArgs {
     pub merge: bool,
     /// Compute at most N checkpoints that have no current record (in step order, after
     /// --shard's selection), then stop: those already analyzed are reused and one that fails is
-    /// tried again by the next run, neither counted, so repeating the same command goes on
-    /// with the next N. The CSVs list every checkpoint with a record; a note on stderr (even
-    /// with --quiet) says how many were left.
+    /// tried again by the next run (which exits with status 1 while any fails), neither counted,
+    /// so repeating the same command goes on with the next N. The CSVs list every checkpoint
+    /// with a record; a note on stderr (even with --quiet) says how many were left.
     #[arg(long, value_name = "N", value_parser = flags::count, conflicts_with = "merge")]
     pub max_checkpoints: Option<usize>,
 }
@@ -376,17 +376,27 @@ fn analysis_options(a: &AnalyzeArgs) -> Result<AnalysisOptions> {
     })
 }
 
-/// The checkpoints the progress bar counts: all of them, but without a record (in reports/)
-/// at most --max-checkpoints, so that its ETA is this job's.
-fn planned(args: &AnalyzeArgs, dirs: &[PathBuf], reports: &Path) -> u64 {
+/// The checkpoints the progress bar counts: all of them, but of those without a record of
+/// these options ([`has_record`]) at most --max-checkpoints, so that its ETA is this job's.
+fn planned(args: &AnalyzeArgs, dirs: &[PathBuf], reports: &Path, hash: &str) -> u64 {
     let unrecorded = dirs
         .iter()
-        .filter(|dir| !record_path(reports, dir).exists())
+        .filter(|dir| !has_record(reports, hash, dir))
         .count();
     let computed = args
         .max_checkpoints
         .map_or(unrecorded, |n| unrecorded.min(n));
     (dirs.len() - unrecorded + computed) as u64
+}
+
+/// Whether the checkpoint in `dir` has a record made with the options `hash` in `reports`,
+/// current or set aside; whether its checkpoint bytes and data are those of the record is
+/// seen only by reading them.
+fn has_record(reports: &Path, hash: &str, dir: &Path) -> bool {
+    let earlier = earlier_record(reports, hash, &checkpoint_name(dir));
+    [record_path(reports, dir), earlier]
+        .iter()
+        .any(|record| recorded_options_hash(record).as_deref() == Some(hash))
 }
 
 /// Where the record of the checkpoint in `dir` is kept in `reports`.
@@ -472,11 +482,8 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
         note_other_options(&args, &out, &hash, &dirs);
     }
     let bars = MultiProgress::new();
-    let bar = bars.add(progress::bar(
-        args.quiet,
-        planned(&args, &dirs, &reports),
-        "checkpoints",
-    ));
+    let planned = planned(&args, &dirs, &reports, &hash);
+    let bar = bars.add(progress::bar(args.quiet, planned, "checkpoints"));
     let setup = Setup {
         options: &options,
         hash: &hash,
@@ -498,7 +505,7 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
         let earlier = earlier_record(&reports, &hash, &name);
         // Read only where a record may be reused, else once analyzed below: a checkpoint that
         // --max-checkpoints leaves is never read.
-        let fingerprint = (report_path.exists() || earlier.exists())
+        let fingerprint = has_record(&reports, &hash, dir)
             .then(|| content_sha256(dir))
             .flatten();
         // The record and whether it was set aside by an analysis with other options.

@@ -182,15 +182,23 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
     let run = located.run_csv.as_deref().map(Frame::read).transpose()?;
     // Drawn from the analysis itself, never from the destination's copies.
     let charts = charts(&located.analysis, run.as_ref())?;
-    // Held to the end: a second export into the folder (or an analysis writing it) is refused,
-    // not mixed with this one (a folder made here and refused below is removed again).
+    // Held to the end: a second export into the folder (or an analysis or training run writing
+    // it) is refused, not mixed with this one (a folder made here and refused below is removed
+    // again).
     let lock = flags::lock_output(&to, "--to", false)?;
-    lock.remove_leftovers(&[&to, &to.join(FIGURES)])?;
     refuse_files_of_others(&located, &to, &charts)?;
     keep_edited_exports(&located, &to)?;
     // Marked as an export's before any file is written, so that one cut short is still ours.
     let list = Ledger::new(&to, EXPORTED).path();
-    if !list.exists() {
+    if list.exists() {
+        // An export's folder: what a killed one left there is ours to remove (not through a
+        // figures/ that links elsewhere).
+        let figures = to.join(FIGURES);
+        match figures.is_symlink() {
+            true => lock.remove_leftovers(&[&to])?,
+            false => lock.remove_leftovers(&[&to, &figures])?,
+        }
+    } else {
         write_atomic(&list, b"")?;
     }
     let mut written = Vec::new();

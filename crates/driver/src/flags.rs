@@ -107,7 +107,8 @@ pub fn utf8_path() -> impl TypedValueParser<Value = PathBuf> {
         match std::path::absolute(&path) {
             Ok(absolute) if absolute.to_str().is_none() => Err(format!(
                 "its absolute path {} is not valid UTF-8 (where shown as �), and curvscope \
-                 records it as text: run from a folder whose path is",
+                 records it as text: run from a folder whose path is valid UTF-8, or give an \
+                 absolute path",
                 absolute.display()
             )),
             _ => Ok(path),
