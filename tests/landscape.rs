@@ -591,6 +591,25 @@ fn bad_inputs_are_refused_with_the_reason() {
     assert!(stderr.contains("use --directions hessian"), "{stderr}");
     // Refused after --out was made (the directions come once it is locked): nothing is left.
     assert!(!toy.join("landscape-random-1d").exists());
+    // With --to, which takes no --directions, the way out is the line.
+    let other = tmp.path().join("toy-other");
+    save_checkpoint(&other, &meta, &[0.4, -0.6], Dtype::F64).unwrap();
+    let refused = curvscope(&[
+        "landscape",
+        path(&toy),
+        "--data",
+        "toy2d",
+        "--to",
+        path(&other),
+        "--grid",
+        "2d",
+        "-q",
+    ]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("with --to, slice the line (--grid 1d)"),
+        "{stderr}"
+    );
 
     let (ckpt, _) = checkpoint(tmp.path(), "ckpt", 0.0);
     let line = tmp.path().join("line");

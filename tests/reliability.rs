@@ -1756,6 +1756,37 @@ fn a_report_leaves_out_an_unfinished_slice_and_says_so() {
     }
 }
 
+/// A report names the checkpoints that failed, with their errors, on the page and on stderr,
+/// and says when no checkpoint has a record: it left them out silently (an empty page, exit 0).
+#[test]
+fn a_report_names_the_failed_checkpoints() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    ok(train(&run, &["--steps", "10"]));
+    poison(&run.join("step-000000"));
+    let failed_row = r#"<tr><td class="text">step-000000</td><td class="text">"#;
+    for (out, failed) in [("one", 1), ("all", 2)] {
+        if failed == 2 {
+            poison(&run.join("step-000010"));
+        }
+        let analysis = tmp.path().join(out);
+        let _ = curvscope(&analyze(&run, None, &["--out", path(&analysis), "--quiet"]));
+        let page = tmp.path().join(format!("{out}.html"));
+        let err = ok(curvscope(&["report", path(&analysis), "--to", path(&page)]));
+        assert!(
+            err.contains(&format!(
+                "{failed} checkpoint(s) failed and are not in the report"
+            )),
+            "{err}"
+        );
+        let html = std::fs::read_to_string(&page).unwrap();
+        assert!(html.contains("<h3>Failed checkpoints</h3>") && html.contains(failed_row));
+        let empty = "no checkpoint has a record";
+        assert_eq!(err.contains(empty), failed == 2, "{err}");
+        assert_eq!(html.contains(empty), failed == 2);
+    }
+}
+
 /// A second export into a folder that another curvscope is writing (here the test holds its
 /// lock, as `lock_output` takes it) is refused before it writes anything: two at once mixed
 /// their files and tore PNGs. The next export removes what a killed one left.

@@ -476,10 +476,15 @@ fn directions(
         let found =
             filter_normalized_directions(&objective.parameter_tensors(), theta, count, random_seed);
         if found.iter().any(|d| norm(d) == 0.0) {
+            // --to takes no --directions: its plane's second direction can only be random.
+            let remedy = match to {
+                Some(_) => "with --to, slice the line (--grid 1d)",
+                None => "use --directions hessian",
+            };
             bail!(
                 "filter-normalised random directions are zero for this network: it has no weight \
                  tensor of two or more dimensions (1-D tensors are held fixed, as Li et al. do); \
-                 use --directions hessian"
+                 {remedy}"
             );
         }
         Ok(found)

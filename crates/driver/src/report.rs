@@ -17,7 +17,7 @@ use crate::figures::charts;
 use crate::frame::Frame;
 use crate::landscape_folder::{landscape_folders, read_figure};
 use crate::plots::{short_number, svg, Chart};
-use crate::record::{CheckpointRecord, MANIFEST_JSON, METRICS_CSV, REPORTS_DIR};
+use crate::record::{CheckpointRecord, FAILURES_CSV, MANIFEST_JSON, METRICS_CSV, REPORTS_DIR};
 use crate::run_folder::RUN_JSON;
 use crate::tables::{Cell, METRICS};
 
@@ -247,6 +247,12 @@ fn section(run: &Located, number: usize) -> Result<String> {
             escape(&warning)
         )?;
     }
+    if records.is_empty() {
+        let why = format!("{}: no checkpoint has a record", run.analysis.display());
+        eprintln!("warning: {why}");
+        writeln!(html, "<p class=\"incomplete\">Empty: {}.</p>", escape(&why))?;
+    }
+    html.push_str(&failures(run)?);
     html.push_str("<h3>Metrics</h3>\n");
     html.push_str(&metrics_table(&metrics)?);
     html.push_str("<h3>Proposition 1, checkpoint by checkpoint</h3>\n");
@@ -283,6 +289,41 @@ fn section(run: &Located, number: usize) -> Result<String> {
     }
     html.push_str(&provenance(run, &records)?);
     html.push_str("</section>\n");
+    Ok(html)
+}
+
+/// The checkpoints of failures.csv with their errors, said on stderr too: a report that left
+/// them out looked complete. Empty where none failed (or the analysis wrote no failures.csv).
+fn failures(run: &Located) -> Result<String> {
+    let path = run.analysis.join(FAILURES_CSV);
+    if !path.exists() {
+        return Ok(String::new());
+    }
+    let failed = Frame::read(&path)?;
+    let (names, errors) = (failed.text("checkpoint")?, failed.text("error")?);
+    if names.is_empty() {
+        return Ok(String::new());
+    }
+    eprintln!(
+        "warning: {}: {} checkpoint(s) failed and are not in the report ({}); see {}",
+        run.analysis.display(),
+        names.len(),
+        names.join(", "),
+        path.display()
+    );
+    let mut html = String::from(
+        "<h3>Failed checkpoints</h3>\n<div class=\"scroll\"><table>\n\
+         <tr><th class=\"text\">checkpoint</th><th class=\"text\">error</th></tr>\n",
+    );
+    for (name, error) in names.iter().zip(errors) {
+        writeln!(
+            html,
+            "<tr><td class=\"text\">{}</td><td class=\"text\">{}</td></tr>",
+            escape(name),
+            escape(error)
+        )?;
+    }
+    html.push_str("</table></div>\n");
     Ok(html)
 }
 
