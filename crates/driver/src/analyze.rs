@@ -11,6 +11,7 @@
 //! Under `mpirun -n P` (feature `mpi`) the P ranks share every checkpoint's samples
 //! ([`curvscope_model::Distributed`]); rank 0 alone decides reuse, writes and shows progress.
 
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -377,26 +378,20 @@ fn analysis_options(a: &AnalyzeArgs) -> Result<AnalysisOptions> {
 }
 
 /// The checkpoints the progress bar counts: all of them, but of those without a record of
-/// these options ([`has_record`]) at most --max-checkpoints, so that its ETA is this job's.
+/// these options (current or set aside; its checkpoint bytes and data are compared later) at
+/// most --max-checkpoints, so that its ETA is this job's.
 fn planned(args: &AnalyzeArgs, dirs: &[PathBuf], reports: &Path, hash: &str) -> u64 {
-    let unrecorded = dirs
-        .iter()
-        .filter(|dir| !has_record(reports, hash, dir))
-        .count();
+    let has_record = |dir: &PathBuf| {
+        let earlier = earlier_record(reports, hash, &checkpoint_name(dir));
+        [record_path(reports, dir), earlier]
+            .iter()
+            .any(|record| recorded_options_hash(record).as_deref() == Some(hash))
+    };
+    let unrecorded = dirs.iter().filter(|dir| !has_record(dir)).count();
     let computed = args
         .max_checkpoints
         .map_or(unrecorded, |n| unrecorded.min(n));
     (dirs.len() - unrecorded + computed) as u64
-}
-
-/// Whether the checkpoint in `dir` has a record made with the options `hash` in `reports`,
-/// current or set aside; whether its checkpoint bytes and data are those of the record is
-/// seen only by reading them.
-fn has_record(reports: &Path, hash: &str, dir: &Path) -> bool {
-    let earlier = earlier_record(reports, hash, &checkpoint_name(dir));
-    [record_path(reports, dir), earlier]
-        .iter()
-        .any(|record| recorded_options_hash(record).as_deref() == Some(hash))
 }
 
 /// Where the record of the checkpoint in `dir` is kept in `reports`.
@@ -434,11 +429,8 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
     }
     // Each record holds its checkpoint's path as text (RUN_OR_CHECKPOINT is checked by clap).
     if let Some(odd) = dirs.iter().find(|dir| dir.to_str().is_none()) {
-        bail!(
-            "{}: a checkpoint folder whose name is not valid UTF-8 (where shown as �), and \
-             curvscope records each checkpoint's path as text: rename it",
-            odd.display()
-        );
+        let subject = format!("{}: a checkpoint folder whose name", odd.display());
+        bail!(flags::not_utf8(subject, "rename it"));
     }
     if let Some(shard) = args.shard {
         dirs = shard.select(dirs);
@@ -503,17 +495,16 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
         let name = checkpoint_name(dir);
         let report_path = record_path(&reports, dir);
         let earlier = earlier_record(&reports, &hash, &name);
-        // Read only where a record may be reused, else once analyzed below: a checkpoint that
-        // --max-checkpoints leaves is never read.
-        let fingerprint = has_record(&reports, &hash, dir)
-            .then(|| content_sha256(dir))
-            .flatten();
+        // Read at most once, and only to compare with a record of these options or to be
+        // analyzed: a checkpoint that --max-checkpoints leaves is never read.
+        let hashed = OnceCell::new();
+        let fingerprint = || hashed.get_or_init(|| content_sha256(dir)).clone();
         // The record and whether it was set aside by an analysis with other options.
         let stored = match job.leads() {
-            true => CheckpointRecord::stored(&report_path, &hash, fingerprint.as_deref())
+            true => CheckpointRecord::stored(&report_path, &hash, fingerprint)
                 .map(|record| (record, false))
                 .or_else(|why| {
-                    CheckpointRecord::stored(&earlier, &hash, fingerprint.as_deref())
+                    CheckpointRecord::stored(&earlier, &hash, fingerprint)
                         .map(|record| (record, true))
                         .map_err(|_| why)
                 })
@@ -563,7 +554,7 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
             outcomes.push(Outcome::Left);
             continue;
         }
-        let fingerprint = fingerprint.or_else(|| content_sha256(dir));
+        let fingerprint = fingerprint();
         let progress = CheckpointProgress {
             name: &name,
             bars: &bars,

@@ -99,21 +99,28 @@ fn number(s: &str, ok: fn(f64) -> bool, rule: &str) -> Result<f64, String> {
 /// argument and shows the path), before any work; serde could not record it after.
 pub fn utf8_path() -> impl TypedValueParser<Value = PathBuf> {
     OsStringValueParser::new().try_map(|given| {
-        let path = PathBuf::from(given.into_string().map_err(|_| {
-            "not valid UTF-8 (where shown as �), and curvscope records this path as text: \
-             rename it"
-                .to_string()
-        })?);
+        let path = PathBuf::from(
+            given
+                .into_string()
+                .map_err(|_| not_utf8("the path", "rename it"))?,
+        );
         match std::path::absolute(&path) {
-            Ok(absolute) if absolute.to_str().is_none() => Err(format!(
-                "its absolute path {} is not valid UTF-8 (where shown as �), and curvscope \
-                 records it as text: run from a folder whose path is valid UTF-8, or give an \
-                 absolute path",
-                absolute.display()
+            Ok(absolute) if absolute.to_str().is_none() => Err(not_utf8(
+                format!("its absolute path {}", absolute.display()),
+                "run from a folder whose path is valid UTF-8, or give an absolute path",
             )),
             _ => Ok(path),
         }
     })
+}
+
+/// Why a path curvscope must record as text is refused: `subject` (the path as the user meets
+/// it) is not valid UTF-8; `remedy` says what to do.
+pub fn not_utf8(subject: impl std::fmt::Display, remedy: &str) -> String {
+    format!(
+        "{subject} is not valid UTF-8 (where shown as �), and curvscope records it as text: \
+         {remedy}"
+    )
 }
 
 /// The most any count flag takes: far beyond any analysis that finishes, and small enough that

@@ -157,15 +157,14 @@ impl Chart {
 /// Renders `chart` as `dir/<name>.svg` and `dir/<name>.png`, each written whole
 /// ([`write_atomic`]); `None` when it has no point to draw.
 pub fn render(chart: &Chart, dir: &Path) -> Result<Option<[PathBuf; 2]>> {
-    let Some(text) = svg(chart)? else {
+    let Some(marks) = drawable_marks(chart) else {
         return Ok(None);
     };
-    let marks = chart.marks();
     let (svg, png) = (
         dir.join(format!("{}.svg", chart.name)),
         dir.join(format!("{}.png", chart.name)),
     );
-    write_atomic(&svg, text.as_bytes())?;
+    write_atomic(&svg, svg_document(chart, &marks)?.as_bytes())?;
     write_atomic(&png, &png_bytes(SIZE, |area| draw(area, chart, &marks))?)?;
     Ok(Some([svg, png]))
 }
@@ -186,18 +185,27 @@ pub(crate) fn png_bytes(
 
 /// `chart` as an SVG document (for inlining in HTML); `None` when it has no point to draw.
 pub fn svg(chart: &Chart) -> Result<Option<String>> {
+    drawable_marks(chart)
+        .map(|marks| svg_document(chart, &marks))
+        .transpose()
+}
+
+/// `chart`'s marks, the font registered for drawing them; `None` when there is no point.
+fn drawable_marks(chart: &Chart) -> Option<Vec<Vec<Mark>>> {
     register_font();
     let marks = chart.marks();
-    if marks.iter().all(Vec::is_empty) {
-        return Ok(None);
-    }
+    (!marks.iter().all(Vec::is_empty)).then_some(marks)
+}
+
+/// `chart` drawn from its `marks` as an SVG document.
+fn svg_document(chart: &Chart, marks: &[Vec<Mark>]) -> Result<String> {
     let mut text = String::new();
     draw(
         SVGBackend::with_string(&mut text, SIZE).into_drawing_area(),
         chart,
-        &marks,
+        marks,
     )?;
-    Ok(Some(text))
+    Ok(text)
 }
 
 /// Pixel size of every figure.

@@ -170,8 +170,14 @@ impl CheckpointRecord {
 
     /// The stored record at `path` if it was made with the options hashed to `hash` from a
     /// checkpoint with these contents, or why there is none to reuse: no record, one that
-    /// cannot be read, or one of other options or other checkpoint bytes.
-    pub fn stored(path: &Path, hash: &str, fingerprint: Option<&str>) -> Result<Self, String> {
+    /// cannot be read, or one of other options or other checkpoint bytes. The checkpoint's
+    /// `fingerprint` is asked for last, only of a record of these options: reading a checkpoint
+    /// is the costly part.
+    pub fn stored(
+        path: &Path,
+        hash: &str,
+        fingerprint: impl FnOnce() -> Option<String>,
+    ) -> Result<Self, String> {
         let where_ = path.display();
         let bytes = std::fs::read(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => format!("no record {where_}"),
@@ -185,7 +191,7 @@ impl CheckpointRecord {
                 record.options_hash
             ));
         }
-        match fingerprint {
+        match fingerprint() {
             None => return Err(format!("{where_}: the checkpoint itself cannot be read")),
             Some(bytes) if bytes != record.checkpoint_sha256 => {
                 return Err(format!(

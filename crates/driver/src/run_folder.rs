@@ -16,6 +16,7 @@ use curvscope_model::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::flags;
 use crate::job::Job;
 
 /// The run's configuration file.
@@ -304,11 +305,8 @@ pub fn stored_data_spec(spec: &str) -> Result<String> {
         return Ok(spec.to_string());
     };
     let real = real.to_str().with_context(|| {
-        format!(
-            "--data {spec}: its real path {} is not valid UTF-8 (where shown as �), and each \
-             checkpoint records it as text: rename it",
-            real.display()
-        )
+        let subject = format!("--data {spec}: its real path {}", real.display());
+        flags::not_utf8(subject, "rename it")
     })?;
     Ok(real.to_string())
 }

@@ -373,12 +373,13 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
                 let real = path
                     .canonicalize()
                     .with_context(|| format!("--init-from {}", path.display()))?;
+                let (given, shown) = (path.display(), real.display());
                 ensure!(
                     real.to_str().is_some(),
-                    "--init-from {}: its real path {} is not valid UTF-8 (where shown as �), and \
-                     curvscope records it as text: rename it",
-                    path.display(),
-                    real.display()
+                    flags::not_utf8(
+                        format!("--init-from {given}: its real path {shown}"),
+                        "rename it"
+                    )
                 );
                 Ok(real)
             })
