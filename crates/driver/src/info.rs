@@ -145,7 +145,10 @@ fn text(info: &serde_json::Value) -> String {
             e["dataset"]["name"].as_str().unwrap_or_default(),
             e["dataset"]["n"],
             e["loss"],
-            e["accuracy"]
+            match &e["accuracy"] {
+                serde_json::Value::Null => "none (the net is not a classifier)".to_string(),
+                accuracy => accuracy.to_string(),
+            }
         ));
         if let Some(w) = e["warning"].as_str() {
             out.push_str(&format!("warning     {w}\n"));

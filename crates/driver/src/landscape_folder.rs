@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::flags::{MAX_GRID_POINTS, MAX_SPAN};
 use crate::landscape_plots::SliceFigure;
 use crate::record::is_options_hash;
+use crate::tables::float;
 use curvscope_model::files::write_atomic;
 
 /// The slice's values, one row per grid point in grid order.
@@ -174,13 +175,13 @@ pub fn column_docs(dims: usize) -> serde_json::Value {
 pub fn csv(grid: &[Vec<f64>], rows: &[SlicePoint], model: &QuadraticModel, dims: usize) -> String {
     let mut out = csv_header(dims).join(",") + "\n";
     for (c, p) in grid.iter().zip(rows) {
-        let coords: Vec<String> = c.iter().map(f64::to_string).collect();
-        let accuracy = p.accuracy.map_or(String::new(), |a| a.to_string());
+        let coords: Vec<String> = c.iter().copied().map(float).collect();
+        let accuracy = p.accuracy.map_or(String::new(), float);
         out.push_str(&format!(
             "{},{},{accuracy},{}\n",
             coords.join(","),
-            p.loss,
-            model.at(c)
+            float(p.loss),
+            float(model.at(c))
         ));
     }
     out

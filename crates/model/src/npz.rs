@@ -84,7 +84,18 @@ pub enum NpzError {
         /// Length of `y`.
         n_y: u64,
     },
-    /// A label is negative or not below the number of classes.
+    /// A label is negative: labels are class indices counted from 0 (an ignore index such as
+    /// PyTorch's −100 has no meaning for the curvature of a mean loss).
+    #[error("{path}: `y[{index}]` = {label} is negative; labels are class indices 0, 1, 2, …")]
+    NegativeLabel {
+        /// The file at fault.
+        path: PathBuf,
+        /// Sample index.
+        index: usize,
+        /// The label found there.
+        label: i64,
+    },
+    /// A label is not below the number of classes.
     #[error("{path}: `y[{index}]` = {label} is not a class in 0..{n_classes}")]
     Label {
         /// The file at fault.
@@ -203,12 +214,16 @@ pub fn load_npz(path: &Path, n_classes: Option<usize>) -> Result<Dataset, NpzErr
     }
     .map_err(io("cannot decode array `y`"))?;
 
-    let max = y.iter().copied().max().unwrap_or(0).max(0);
+    if let Some(index) = y.iter().position(|&l| l < 0) {
+        return Err(NpzError::NegativeLabel {
+            path: p(),
+            index,
+            label: y[index],
+        });
+    }
+    let max = y.iter().copied().max().unwrap_or(0);
     let n_classes = n_classes.unwrap_or(max as usize + 1);
-    if let Some(index) = y
-        .iter()
-        .position(|&l| l < 0 || l as u64 >= n_classes as u64)
-    {
+    if let Some(index) = y.iter().position(|&l| l as u64 >= n_classes as u64) {
         return Err(NpzError::Label {
             path: p(),
             index,
@@ -501,10 +516,9 @@ mod tests {
         assert!(
             matches!(
                 err,
-                NpzError::Label {
+                NpzError::NegativeLabel {
                     index: 2,
                     label: -1,
-                    n_classes: 3,
                     ..
                 }
             ),
