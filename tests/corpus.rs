@@ -169,7 +169,7 @@ fn corpus(root: &Path) -> Vec<Case> {
         fails(&[&file, "not a valid safetensors file"]),
     ));
 
-    let dir = good_checkpoint(root, "garbage");
+    let dir = good_checkpoint(root, "torch-save");
     std::fs::write(
         dir.join(MODEL_FILE),
         b"PK\x03\x04 this is a zip, not weights",
@@ -177,10 +177,10 @@ fn corpus(root: &Path) -> Vec<Case> {
     .unwrap();
     let file = model_of(&dir);
     cases.push(case(
-        "garbage",
+        "torch-save",
         dir,
         &[],
-        fails(&[&file, "not a valid safetensors file"]),
+        fails(&[&file, "a PyTorch torch.save file", "save_file"]),
     ));
 
     let dir = good_checkpoint(root, "header-past-eof");

@@ -316,13 +316,14 @@ def architecture(model, input_shape):
     """The checkpoint.json `arch` of `model` taking samples of `input_shape` ([C, H, W] or [F]):
     an nn.Sequential read module by module, any other model read from its forward by torch.fx
     (`_traced_layers`)."""
-    return _architecture(model, input_shape)[0]
+    return _architecture(_unwrapped(model), input_shape)[0]
 
 
 def parameter_order(model, input_shape):
     """The names of `model`'s parameters in the order curvscope's θ (and every flat vector:
     gradients, eigenvectors) lists them: forward's, which differs from `model.parameters()`
     where a module holds a parameter it applies after its children (ConvNeXt's layer scale)."""
+    model = _unwrapped(model)
     used = _architecture(model, input_shape)[1]
     names = [name for name, _ in model.named_parameters()]
     return names if used is None else [name for name in used if name in set(names)]
@@ -341,6 +342,7 @@ def _architecture(model, input_shape):
     for parameter in model.parameters():  # curvscope differentiates all of them
         parameter.requires_grad_(True)
     if _is(model, nn.Sequential):
+        _drop_last_log_softmax(model)
         try:
             layers, tensors = _layers(model), None
         except Unsupported as refused:  # a child of one's own class may trace
@@ -363,6 +365,39 @@ def _architecture(model, input_shape):
     arch = {"name": "sequential", "input": [int(s) for s in input_shape], "layers": layers}
     _check_same_function(model, arch)
     return arch, tensors
+
+
+def _unwrapped(model):
+    """The model inside `nn.DataParallel`, `DistributedDataParallel` (`.module`) or
+    `torch.compile`'s wrapper (`._orig_mod`): the same function, whose tensors are named without
+    the wrapper's prefix (`module.`, `_orig_mod.`), as the model's own `state_dict` names them,
+    and whose forward torch.fx can read."""
+    wrappers = (nn.DataParallel, nn.parallel.DistributedDataParallel)
+    while True:
+        if isinstance(model, wrappers):
+            inner = model.module
+        elif type(model).__name__ == "OptimizedModule" and hasattr(model, "_orig_mod"):
+            inner = model._orig_mod
+        else:
+            return model
+        warnings.warn(f"exporting the model inside {type(model).__name__}: its tensors are "
+                      "named as the wrapped model's state_dict names them (no `module.` or "
+                      "`_orig_mod.` prefix)", stacklevel=3)
+        model = inner
+
+
+def _drop_last_log_softmax(sequential):
+    """Replaces the last layer of an nn.Sequential (or of its last nested one) by the identity
+    where it is an `nn.LogSoftmax` (the `nn.NLLLoss` pattern): cross-entropy reads the
+    log-probabilities as class scores unchanged (log-softmax is idempotent), as it does an
+    `F.log_softmax` ending a forward (`_is_log_softmax`). Over the last axis, which
+    `_check_same_function` requires to be the classes of outputs [N, classes]; one over another
+    axis is left, and refused as a layer. `sequential` is the exporter's own copy of the model."""
+    while len(sequential) and _is(sequential[-1], nn.Sequential):
+        sequential = sequential[-1]
+    if len(sequential) and _is(sequential[-1], nn.LogSoftmax) and sequential[-1].dim in (
+            1, -1, None):
+        sequential[-1] = nn.Identity()
 
 
 def _check_same_function(model, arch):
@@ -581,7 +616,7 @@ def _traced_layers(model, input_shape):
         raise Unsupported("forward returns more than one tensor; curvscope needs one (the class "
                           "scores)")
     _refuse_hidden_writes(graph, recorder.values, model)
-    if _is_log_softmax(result, recorder.values):
+    if _is_log_softmax(result, recorder.values, model):
         result = result.args[0]  # log-probabilities: cross-entropy reads them as the scores
     trace = _Trace(model, recorder.values)
     trace.remember(graph)
@@ -686,8 +721,13 @@ def _returns_its_input(node, model):
     return node.op in ("call_function", "call_method") and _target(node) in views
 
 
-def _is_log_softmax(node, values):
-    """Whether `node` is `F.log_softmax(x, dim=1)` (or `x.log_softmax(-1)`) of class scores."""
+def _is_log_softmax(node, values, model):
+    """Whether `node` is `F.log_softmax(x, dim=1)` (or `x.log_softmax(-1)`, or an
+    `nn.LogSoftmax(dim=1)` module) of class scores."""
+    if node.op == "call_module":
+        module = model.get_submodule(node.target)
+        return (_is(module, nn.LogSoftmax) and values[node].dim() == 2
+                and module.dim in (1, -1, None))
     if node.op not in ("call_function", "call_method") or _target(node) != "log_softmax":
         return False
     given = {**dict(zip(("dim", "_stacklevel", "dtype"), node.args[1:])), **node.kwargs}
@@ -1960,6 +2000,7 @@ or any model whose forward torch.fx can read: `_traced_layers`).
 
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype={dtype}: curvscope reads float32 or float64 checkpoints")
+    model = _unwrapped(model)
     if next(model.parameters(), None) is None:
         raise ValueError("the model has no parameters: there is no gradient or Hessian to measure")
     arch, used = _architecture(model, input_shape)
@@ -3016,6 +3057,28 @@ def _traced_self_check():
     assert architecture(Forward(lambda m, x: F.log_softmax(m.fc(x), dim=1), fc=nn.Linear(2, 3)),
                         (2,))["layers"] == [{"name": "fc", "type": "linear", "out": 3,
                                              "bias": True}]
+    assert architecture(Forward(lambda m, x: m.out(m.fc(x)), fc=nn.Linear(2, 3),
+                                out=nn.LogSoftmax(dim=1)), (2,))["layers"] == [
+        {"name": "fc", "type": "linear", "out": 3, "bias": True}]
+    # ... and so is an nn.LogSoftmax ending an nn.Sequential (or its last nested one); one
+    # over the batch is another function, refused.
+    for ending in [nn.Sequential(nn.Linear(2, 3), nn.LogSoftmax(dim=1)),
+                   nn.Sequential(nn.Linear(2, 3), nn.Sequential(nn.Tanh(), nn.LogSoftmax(-1)))]:
+        assert architecture(ending, (2,))["layers"][-1] in (
+            {"type": "identity"}, {"type": "group", "layers": [{"type": "tanh"},
+                                                               {"type": "identity"}]})
+    _assert_refused([(nn.Sequential(nn.Linear(2, 3), nn.LogSoftmax(dim=0)),
+                      "module `1` (LogSoftmax) cannot be expressed")])
+    # A model inside DataParallel or torch.compile's wrapper is the model, named as its own
+    # state_dict names its tensors.
+    wrapped = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 2))
+    with warnings.catch_warnings(record=True) as said, tempfile.TemporaryDirectory() as out:
+        warnings.simplefilter("always")
+        for wrapper in [nn.DataParallel(wrapped), torch.compile(wrapped)]:
+            assert export(wrapper, (2,), out) == architecture(wrapped, (2,))
+            assert sorted(load_file(os.path.join(out, "model.safetensors"))) == sorted(
+                wrapped.state_dict())
+        assert sum("exporting the model inside" in str(w.message) for w in said) == 2
     # An unused module is not written, and forward's order differing from the registration
     # order is said.
     unused = Forward(lambda m, x: m.second(m.first(x)), second=nn.Linear(3, 2),

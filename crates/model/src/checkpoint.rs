@@ -276,15 +276,34 @@ pub enum CheckpointError {
         /// The tensor, by its name in the file.
         tensor: String,
     },
-    /// The file holds a tensor the architecture does not have.
+    /// The file holds tensors the architecture does not have.
     #[error(
-        "{path}: unexpected tensor `{tensor}` (not a parameter of the architecture in {META_FILE})"
+        "{path}: unexpected tensor `{tensor}`{} (not a parameter of the architecture in \
+         {META_FILE}){}",
+        and_more(*.more),
+        prefix_hint(.prefix.as_deref())
     )]
     ExtraTensor {
         /// The file at fault.
         path: PathBuf,
-        /// The tensor, by its name in the file.
+        /// The first such tensor (in name order), by its name in the file.
         tensor: String,
+        /// How many more the file holds.
+        more: usize,
+        /// A prefix all of them have, past which each is a tensor of the architecture
+        /// (`module.`: a state_dict of a model inside `nn.DataParallel`).
+        prefix: Option<String>,
+    },
+    /// `model.safetensors` (or, where it is missing, a `.pt`/`.pth`/`.ckpt`/`.bin` file beside
+    /// it) is a PyTorch `torch.save` file: a zip or pickle curvscope does not run.
+    #[error(
+        "{path}: a PyTorch torch.save file (zip or pickle), not safetensors: write the tensors \
+         with safetensors.torch.save_file(model.state_dict(), \"{MODEL_FILE}\") or the whole \
+         checkpoint with tools/export_pytorch.py (README, \"Bring your own model\")"
+    )]
+    TorchSave {
+        /// The file at fault.
+        path: PathBuf,
     },
     /// A tensor has the wrong shape.
     #[error("{path}: tensor `{tensor}` has shape {found:?}, expected {expected:?}")]
@@ -607,7 +626,13 @@ pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint, CheckpointError> {
             path: meta_path,
             source,
         })?;
-    let (path, bytes) = read_file(dir.join(MODEL_FILE))?;
+    let (path, bytes) = read_file(dir.join(MODEL_FILE)).map_err(|e| match e {
+        CheckpointError::MissingFile { .. } => torch_save_beside(dir).unwrap_or(e),
+        e => e,
+    })?;
+    if is_torch_save(&bytes) {
+        return Err(CheckpointError::TorchSave { path });
+    }
     if let Some(tensor) = repeated_tensor(&bytes) {
         return Err(CheckpointError::RepeatedTensor { path, tensor });
     }
@@ -672,10 +697,19 @@ fn checked_tensors<'a>(
     let mut names = file.names();
     names.sort();
     let known = |n: &str| params.iter().chain(&buffers).any(|(p, _)| p == n);
-    if let Some(extra) = names.iter().find(|n| !known(n)) {
+    let extra: Vec<&str> = names.iter().copied().filter(|n| !known(n)).collect();
+    if let Some(first) = extra.first() {
+        // A prefix (up to the first dot) every name has, without which every one is known.
+        let prefix = first.find('.').map(|dot| &first[..=dot]).filter(|prefix| {
+            names
+                .iter()
+                .all(|n| n.strip_prefix(prefix).is_some_and(known))
+        });
         return Err(CheckpointError::ExtraTensor {
             path: path(),
-            tensor: extra.to_string(),
+            tensor: first.to_string(),
+            more: extra.len() - 1,
+            prefix: prefix.map(str::to_string),
         });
     }
     let mut views = Vec::with_capacity(params.len());
@@ -720,6 +754,54 @@ fn checked_tensors<'a>(
     }
     // Every architecture has parameters (validated), so there is a first dtype.
     Ok((views, dtype.unwrap_or(Dtype::F64)))
+}
+
+/// ", and N more", for a list of unexpected tensors.
+fn and_more(more: usize) -> String {
+    match more {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    }
+}
+
+/// What to do about a prefix every tensor name has beyond the architecture's.
+fn prefix_hint(prefix: Option<&str>) -> String {
+    prefix.map_or(String::new(), |prefix| {
+        format!(
+            "; every name starts with `{prefix}`, without which each is a tensor of the \
+             architecture (a model inside nn.DataParallel or torch.compile saves such names): save \
+             the inner model's state_dict (model.module or model._orig_mod), or export with \
+             tools/export_pytorch.py, which unwraps it"
+        )
+    })
+}
+
+/// Whether `bytes` start as a PyTorch `torch.save` file does: a zip archive (PyTorch ≥ 1.6)
+/// or a pickle (protocol 2 or later: `0x80`, then the protocol number). A safetensors file
+/// starts with its header's length, whose bytes can be these only for a header of exabytes.
+fn is_torch_save(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"PK\x03\x04") || matches!(bytes, [0x80, 2..=5, ..])
+}
+
+/// A `torch.save` file beside a missing `model.safetensors` (`.pt`, `.pth`, `.ckpt` or
+/// `.bin`, the first by name that is one), to name in the error.
+fn torch_save_beside(dir: &Path) -> Option<CheckpointError> {
+    let mut candidates: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|entry| Some(entry.ok()?.path()))
+        .filter(|path| {
+            path.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| ["pt", "pth", "ckpt", "bin"].contains(&e))
+        })
+        .collect();
+    candidates.sort();
+    candidates.into_iter().find_map(|path| {
+        let mut start = [0u8; 4];
+        let mut file = std::fs::File::open(&path).ok()?;
+        std::io::Read::read_exact(&mut file, &mut start).ok()?;
+        is_torch_save(&start).then_some(CheckpointError::TorchSave { path })
+    })
 }
 
 /// A safetensors file's JSON header and where its data starts, if the length prefix fits.
@@ -977,9 +1059,60 @@ mod tests {
         );
         let err = load_checkpoint(dir.path()).unwrap_err();
         assert!(
-            matches!(&err, CheckpointError::ExtraTensor { tensor, .. } if tensor == "w_extra"),
+            matches!(&err, CheckpointError::ExtraTensor { tensor, more: 0, prefix: None, .. }
+                if tensor == "w_extra"),
             "{err}"
         );
+        // A DataParallel model's state_dict: every name is the architecture's after `module.`.
+        let bias = ("module.hidden.bias", St::F32, vec![2], f32s(&[0.0, 0.0]));
+        let weight = (
+            "module.hidden.weight",
+            St::F32,
+            vec![2, 1],
+            f32s(&[1.0, 2.0]),
+        );
+        let err = load_checkpoint(write_raw(fixed, &[bias, weight]).path()).unwrap_err();
+        assert!(
+            matches!(&err, CheckpointError::ExtraTensor { tensor, more: 1, prefix: Some(p), .. }
+                if tensor == "module.hidden.bias" && p == "module."),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains("unexpected tensor `module.hidden.bias` and 1 more")
+                && err.to_string().contains("model.module"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn torch_save_files_are_named_as_such() {
+        let dir = write_raw(TOY, &[("w", St::F32, vec![2], f32s(&[1.0, 2.0]))]);
+        let model = dir.path().join(MODEL_FILE);
+        for start in [&b"PK\x03\x04rest of a zip"[..], &b"\x80\x02}q\x00(X"[..]] {
+            std::fs::write(&model, start).unwrap();
+            let err = load_checkpoint(dir.path()).unwrap_err();
+            assert!(
+                matches!(&err, CheckpointError::TorchSave { path } if path == &model),
+                "{err}"
+            );
+        }
+        // Missing, with a torch.save file beside it: that file is named.
+        std::fs::remove_file(&model).unwrap();
+        std::fs::write(dir.path().join("notes.bin"), b"not pytorch").unwrap();
+        std::fs::write(dir.path().join("model.pt"), b"PK\x03\x04").unwrap();
+        let err = load_checkpoint(dir.path()).unwrap_err();
+        assert!(
+            matches!(&err, CheckpointError::TorchSave { path } if path.ends_with("model.pt")),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("safetensors.torch.save_file"),
+            "{err}"
+        );
+        std::fs::remove_file(dir.path().join("model.pt")).unwrap();
+        let err = load_checkpoint(dir.path()).unwrap_err();
+        assert!(matches!(err, CheckpointError::MissingFile { .. }), "{err}");
     }
 
     #[test]
@@ -1059,7 +1192,7 @@ mod tests {
         for corrupt in [
             &good[..20],
             &good[..3],
-            &b"PK\x03\x04 not safetensors at all"[..],
+            &b"{\"not\": \"safetensors at all\"}"[..],
             &[][..],
         ] {
             std::fs::write(&path, corrupt).unwrap();

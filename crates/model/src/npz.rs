@@ -1,7 +1,7 @@
 //! User datasets from NumPy `.npz` files: `np.savez(path, x=x, y=y)`.
 //!
-//! `x` is float32 or float64 with shape `[N, …]` (the rest is the sample shape); `y` is
-//! int64, int32 or uint8 with shape `[N]`, class indices. Everything that could make a run
+//! `x` is float32 or float64 with shape `[N, …]` (the rest is the sample shape); `y` holds
+//! integers of any width, signed or not, with shape `[N]` or `[N, 1]`: class indices. Everything that could make a run
 //! silently wrong (dtype, counts, label range, NaN) is checked up front.
 
 use std::io::{BufReader, Read};
@@ -188,12 +188,13 @@ pub fn load_npz(path: &Path, n_classes: Option<usize>) -> Result<Dataset, NpzErr
 
     let y_arr = array(&mut npz, path, "y")?;
     let y_shape = y_arr.shape().to_vec();
+    // [N, 1] too: a column of labels (scikit-learn's, SVHN's `y`) is one label per sample.
     check_layout(
         path,
         &y_arr,
         "y",
-        y_shape.len() == 1,
-        "[N] with N ≥ 1, C order",
+        y_shape.len() == 1 || y_shape[1..] == [1],
+        "[N] or [N, 1] with N ≥ 1, C order",
     )?;
     if y_shape[0] != x_shape[0] {
         return Err(NpzError::CountMismatch {
@@ -202,15 +203,23 @@ pub fn load_npz(path: &Path, n_classes: Option<usize>) -> Result<Dataset, NpzErr
             n_y: y_shape[0],
         });
     }
+    const LABEL_DTYPES: &str = "integers: int8 … int64 or uint8 … uint64";
     let y: Vec<i64> = match plain_kind(&y_arr.dtype()) {
+        Some((TypeChar::Int, 1)) => y_arr.into_vec::<i8>().map(widened),
+        Some((TypeChar::Int, 2)) => y_arr.into_vec::<i16>().map(widened),
+        Some((TypeChar::Int, 4)) => y_arr.into_vec::<i32>().map(widened),
         Some((TypeChar::Int, 8)) => y_arr.into_vec::<i64>(),
-        Some((TypeChar::Int, 4)) => y_arr
-            .into_vec::<i32>()
-            .map(|v| v.into_iter().map(i64::from).collect()),
-        Some((TypeChar::Uint, 1)) => y_arr
-            .into_vec::<u8>()
-            .map(|v| v.into_iter().map(i64::from).collect()),
-        _ => return Err(dtype_err(path, "y", &y_arr, "int64, int32 or uint8")),
+        Some((TypeChar::Uint, 1)) => y_arr.into_vec::<u8>().map(widened),
+        Some((TypeChar::Uint, 2)) => y_arr.into_vec::<u16>().map(widened),
+        Some((TypeChar::Uint, 4)) => y_arr.into_vec::<u32>().map(widened),
+        // A uint64 label past int64's range is no class index; it is read as i64::MAX, which
+        // the class check below refuses (naming the sample).
+        Some((TypeChar::Uint, 8)) => y_arr.into_vec::<u64>().map(|v| {
+            v.into_iter()
+                .map(|l| l.min(i64::MAX as u64) as i64)
+                .collect()
+        }),
+        _ => return Err(dtype_err(path, "y", &y_arr, LABEL_DTYPES)),
     }
     .map_err(io("cannot decode array `y`"))?;
 
@@ -244,6 +253,11 @@ pub fn load_npz(path: &Path, n_classes: Option<usize>) -> Result<Dataset, NpzErr
         Inputs::F64(x) => Dataset::from_f64(name, x, sample_shape, targets, None),
     };
     Ok(data.expect("shapes and labels were checked"))
+}
+
+/// Labels of a narrower integer dtype as i64.
+fn widened<T: Into<i64>>(labels: Vec<T>) -> Vec<i64> {
+    labels.into_iter().map(Into::into).collect()
 }
 
 /// `x` as the file stores it.
@@ -359,7 +373,11 @@ mod tests {
         I64(Vec<u64>, Vec<i64>),
         I32(Vec<u64>, Vec<i32>),
         U8(Vec<u64>, Vec<u8>),
+        I8(Vec<u64>, Vec<i8>),
         I16(Vec<u64>, Vec<i16>),
+        U16(Vec<u64>, Vec<u16>),
+        U32(Vec<u64>, Vec<u32>),
+        U64(Vec<u64>, Vec<u64>),
         FortranF32(Vec<u64>, Vec<f32>),
     }
 
@@ -392,7 +410,11 @@ mod tests {
                 A::I64(s, d) => put(&mut npz, name, s, d, Order::C),
                 A::I32(s, d) => put(&mut npz, name, s, d, Order::C),
                 A::U8(s, d) => put(&mut npz, name, s, d, Order::C),
+                A::I8(s, d) => put(&mut npz, name, s, d, Order::C),
                 A::I16(s, d) => put(&mut npz, name, s, d, Order::C),
+                A::U16(s, d) => put(&mut npz, name, s, d, Order::C),
+                A::U32(s, d) => put(&mut npz, name, s, d, Order::C),
+                A::U64(s, d) => put(&mut npz, name, s, d, Order::C),
                 A::FortranF32(s, d) => put(&mut npz, name, s, d, Order::Fortran),
             }
         }
@@ -426,6 +448,12 @@ mod tests {
         let ys = [
             A::I32(vec![4], vec![2, 0, 1, 2]),
             A::U8(vec![4], vec![2, 0, 1, 2]),
+            A::I8(vec![4], vec![2, 0, 1, 2]),
+            A::I16(vec![4], vec![2, 0, 1, 2]),
+            A::U16(vec![4], vec![2, 0, 1, 2]),
+            A::U32(vec![4], vec![2, 0, 1, 2]),
+            A::U64(vec![4], vec![2, 0, 1, 2]),
+            A::I64(vec![4, 1], vec![2, 0, 1, 2]),
         ];
         for y in ys {
             let x = A::F64(vec![4, 2], vec![0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5]);
@@ -460,8 +488,6 @@ mod tests {
             "{err}"
         );
         let err = load(&[("x", x4()), ("y", A::F32(vec![4], vec![0.0; 4]))], None).unwrap_err();
-        assert!(matches!(err, NpzError::Dtype { array: "y", .. }), "{err}");
-        let err = load(&[("x", x4()), ("y", A::I16(vec![4], vec![0; 4]))], None).unwrap_err();
         assert!(matches!(err, NpzError::Dtype { array: "y", .. }), "{err}");
     }
 
@@ -537,6 +563,12 @@ mod tests {
             ),
             "{err}"
         );
+        let huge = A::U64(vec![4], vec![0, 1, u64::MAX, 2]);
+        let err = load(&[("x", x4()), ("y", huge)], Some(3)).unwrap_err();
+        assert!(matches!(err, NpzError::Label { index: 2, .. }), "{err}");
+        let column = A::I64(vec![4, 2], vec![0; 8]);
+        let err = load(&[("x", x4()), ("y", column)], None).unwrap_err();
+        assert!(matches!(err, NpzError::Shape { array: "y", .. }), "{err}");
     }
 
     #[test]
