@@ -7,12 +7,10 @@
 //! vector, E[vᵀf(A)v] = Tr f(A)/D, so averaging the quadratures over probes estimates the
 //! spectral measure (1/D)Σ_i δ(λ − λ_i).
 
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::estimate::{mean_and_stderr, Estimate, Estimator};
-use crate::krylov::{gaussian_vector, rademacher_vector, Krylov};
+use crate::krylov::{gaussian_vector, rademacher_vector, seeded_rng, Krylov};
 use crate::{CountingOperator, LinearOperator};
 
 /// Gaussian tails beyond this many σ (~1e-9 of the mass) are left off the density grid.
@@ -118,7 +116,7 @@ pub fn slq<O: LinearOperator + ?Sized>(op: &O, opts: &SlqOptions) -> Slq {
     );
     let d = op.dim();
     let counted = CountingOperator::new(op);
-    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+    let mut rng = seeded_rng(opts.seed);
     let mut probes = Vec::with_capacity(opts.n_probes);
     while probes.len() < opts.n_probes {
         let v = match opts.probe {

@@ -1,11 +1,9 @@
 //! Extreme eigenpairs by Lanczos with full reorthogonalization and a convergence test.
 
 use nalgebra::{Dyn, SymmetricEigen};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::krylov::{gaussian_vector, Krylov, BREAKDOWN};
+use crate::krylov::{gaussian_vector, seeded_rng, Krylov, BREAKDOWN};
 use crate::linalg::norm;
 use crate::{CountingOperator, LinearOperator};
 
@@ -191,7 +189,7 @@ pub fn extreme_eigenpairs<O: LinearOperator + ?Sized>(op: &O, opts: &LanczosOpti
     let max_m = krylov_size(opts, d);
     let check_every = opts.check_every.max(1);
     let counted = CountingOperator::new(op);
-    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+    let mut rng = seeded_rng(opts.seed);
     let mut krylov = Krylov::new(&counted, gaussian_vector(&mut rng, d))
         .breaking_down_below(BREAKDOWN.min(opts.tol));
     // (smallest, largest) eigenvalue of every invariant block closed by a breakdown.

@@ -9,8 +9,9 @@
 //! - [`hutchinson`], [`hutch_plus_plus`], [`deflated_hutchinson`]: Tr(A) with standard errors;
 //! - [`slq`]: spectral density and moments by stochastic Lanczos quadrature.
 //!
-//! All randomness comes from ChaCha8 seeded by a `u64`; no reduction depends on the
-//! number of threads, so a seed reproduces a result bit for bit. The one exception is faer's
+//! All randomness comes from ChaCha8 seeded by a `u64`, on a stream of the crate's own (apart
+//! from the stream 0 on which a user's `ChaCha8Rng::seed_from_u64` draws test matrices); no
+//! reduction depends on the number of threads, so a seed reproduces a result bit for bit. The one exception is faer's
 //! blocked eigensolver behind [`dense_eigenvalues`], which splits its work by rayon's thread
 //! count: its eigenvalues agree across thread counts to rounding, not bit for bit (on a
 //! 700×700 matrix λ₁ differed in the 15th digit between 1 and 2 threads), and repeat exactly at

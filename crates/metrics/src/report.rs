@@ -50,7 +50,8 @@ pub struct CurvatureOptions {
 }
 
 impl Default for CurvatureOptions {
-    /// Top 20, tol 1e-6, λ_min, Tr(H) to 1% relative standard error (≤ 100 probes), no density.
+    /// Top 20, tol 1e-6, λ_min, Tr(H) to 1% relative standard error (≤ 100 probes with the
+    /// pilot's), no density.
     fn default() -> Self {
         Self {
             top_k: 20,
