@@ -374,3 +374,49 @@ fn the_report_loads_in_headless_chromium() {
     );
     eprintln!("screenshot: {}", screenshot.display());
 }
+
+/// The slices shown are those of the analysed checkpoints, however the analysis is named: an
+/// analysis named from inside its run (`report analysis`, whose parent is "") found none. A
+/// slice in an analysed checkpoint's folder taken through another version of that checkpoint
+/// (its landscape.json's SHA-256 differs) is left out, with a warning, not shown beside numbers
+/// it does not belong to.
+#[test]
+fn slices_are_those_of_the_analysed_checkpoints() {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-slices");
+    let _ = std::fs::remove_dir_all(&root);
+    let run = root.join("run");
+    curvscope(&common::small_run_args(&run));
+    curvscope(&["analyze", path(&run), "-k", "2", "--samples", "20", "-q"]);
+    for step in ["step-000010", "step-000020"] {
+        let checkpoint = run.join(step);
+        let args = ["landscape", path(&checkpoint), "--data", "halfspace:200"];
+        curvscope(&[&args[..], &["--points", "3", "--quiet"]].concat());
+    }
+    let stale = run.join("step-000010/landscape-random-1d/landscape.json");
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&stale).unwrap()).unwrap();
+    json["checkpoint_sha256"] = "0".repeat(64).into();
+    std::fs::write(&stale, serde_json::to_vec(&json).unwrap()).unwrap();
+
+    let report = Command::new(env!("CARGO_BIN_EXE_curvscope"))
+        .args(["report", "analysis", "--to", "../report.html"])
+        .current_dir(&run)
+        .output()
+        .unwrap();
+    assert!(report.status.success(), "{report:?}");
+    let stderr = String::from_utf8_lossy(&report.stderr);
+    assert!(
+        stderr.contains(
+            "step-000010/landscape-random-1d left out: it was taken through another \
+                         version of its checkpoint"
+        ),
+        "{stderr}"
+    );
+    let doc = Html::parse_document(&std::fs::read_to_string(root.join("report.html")).unwrap());
+    let ids: Vec<&str> = select(&doc, "figure")
+        .iter()
+        .filter_map(|f| f.value().attr("id"))
+        .filter(|id| id.contains("landscape"))
+        .collect();
+    assert_eq!(ids, ["run1-step-000020-landscape-random-1d"], "{ids:?}");
+}

@@ -1191,6 +1191,20 @@ fn warnings(record: &CheckpointRecord) -> Vec<String> {
             record.options.report.curvature.top_k
         ));
     }
+    if let Some(whole) = &report.whole_spectrum {
+        let tol = record.options.report.curvature.tol;
+        // A converged Lanczos pair is within about tol·max|λ| of an eigenvalue; further off,
+        // Lanczos missed copies of a repeated eigenvalue (it can without a breakdown).
+        if whole.lanczos_max_rel_diff > 10.0 * tol {
+            found.push(format!(
+                "the top-{} eigenvalues by Lanczos differ from the full spectrum's by up to \
+                 {:.2e}·max|λ| (spectrum_lanczos_rel_diff; tol {tol:e}): a repeated top \
+                 eigenvalue had copies Lanczos did not find; the full spectrum \
+                 (spectrum.csv) has them all",
+                record.options.report.curvature.top_k, whole.lanczos_max_rel_diff
+            ));
+        }
+    }
     let t = &report.trace_h;
     // The pilot's plan is itself an estimate, so a stated error a little over the target is
     // the rule working; warned where the budget ran out or the miss is large.

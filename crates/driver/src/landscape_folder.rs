@@ -22,10 +22,18 @@ pub const LANDSCAPE_JSON: &str = "landscape.json";
 /// The figure, as `landscape.svg` and `landscape.png`.
 pub const LANDSCAPE_FIGURE: &str = "landscape";
 
-/// The landscape folders of a run, for its report: every folder holding a landscape.json
-/// directly inside the analysis folder or inside one of the run's checkpoint folders (where
-/// `curvscope landscape` writes by default, `CHECKPOINT/landscape-*/`), in path order.
-pub fn landscape_folders(analysis: &Path) -> Vec<PathBuf> {
+/// The landscape folders of an analysis, for its report, in path order: every folder holding
+/// a landscape.json directly inside the analysis folder or inside one of the analysed
+/// checkpoint folders (`checkpoints`, as their records name them: where `curvscope landscape`
+/// writes by default, `CHECKPOINT/landscape-*/`), each with whether its landscape.json names a
+/// checkpoint of `fingerprints` (the analysed checkpoints' SHA-256; `None` where it cannot be
+/// read); and, for a run moved since it was analysed, the slices in the folders beside the
+/// analysis folder that name one of them.
+pub fn landscape_folders(
+    analysis: &Path,
+    checkpoints: &[&Path],
+    fingerprints: &[&str],
+) -> Vec<(PathBuf, Option<bool>)> {
     let subfolders = |dir: &Path| -> Vec<PathBuf> {
         std::fs::read_dir(dir)
             .into_iter()
@@ -34,14 +42,40 @@ pub fn landscape_folders(analysis: &Path) -> Vec<PathBuf> {
             .filter(|path| path.is_dir())
             .collect()
     };
-    let mut searched = vec![analysis.to_path_buf()];
-    if let Some(run) = analysis.parent() {
-        searched.extend(subfolders(run).into_iter().filter(|d| d != analysis));
-    }
-    let mut found: Vec<PathBuf> = searched
+    let slices = |dirs: Vec<PathBuf>| -> Vec<PathBuf> {
+        let mut found: Vec<PathBuf> = dirs
+            .iter()
+            .flat_map(|dir| subfolders(dir))
+            .filter(|dir| dir.join(LANDSCAPE_JSON).is_file())
+            .filter_map(|dir| dir.canonicalize().ok())
+            .collect();
+        found.sort();
+        found.dedup();
+        found
+    };
+    let analysed = |dir: &Path| -> Option<bool> {
+        let bytes = std::fs::read(dir.join(LANDSCAPE_JSON)).ok()?;
+        let json: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        Some(fingerprints.contains(&json["checkpoint_sha256"].as_str()?))
+    };
+    let own = slices(
+        std::iter::once(analysis)
+            .chain(checkpoints.iter().copied())
+            .map(Path::to_path_buf)
+            .collect(),
+    );
+    let beside = analysis
+        .canonicalize()
+        .ok()
+        .and_then(|a| a.parent().map(subfolders))
+        .unwrap_or_default();
+    let moved = slices(beside)
+        .into_iter()
+        .filter(|dir| !own.contains(dir) && analysed(dir) == Some(true));
+    let mut found: Vec<(PathBuf, Option<bool>)> = own
         .iter()
-        .flat_map(|dir| subfolders(dir))
-        .filter(|dir| dir.join(LANDSCAPE_JSON).is_file())
+        .map(|dir| (dir.clone(), analysed(dir)))
+        .chain(moved.map(|dir| (dir, Some(true))))
         .collect();
     found.sort();
     found

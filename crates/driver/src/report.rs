@@ -266,7 +266,25 @@ fn section(run: &Located, number: usize) -> Result<String> {
             html.push_str(&figure(&format!("run{number}-{}", chart.name), &svg, None));
         }
     }
-    for dir in landscape_folders(&run.analysis) {
+    let checkpoints: Vec<&Path> = records.iter().map(|r| r.path.as_path()).collect();
+    let fingerprints: Vec<&str> = records
+        .iter()
+        .map(|r| r.checkpoint_sha256.as_str())
+        .collect();
+    for (dir, analysed) in landscape_folders(&run.analysis, &checkpoints, &fingerprints) {
+        // A slice through another version of the checkpoint would be shown beside numbers it
+        // does not belong to.
+        if analysed == Some(false) {
+            let why = format!(
+                "Landscape slice {} left out: it was taken through another version of its \
+                 checkpoint than the one analysed (checkpoint_sha256 differs): rerun \
+                 `curvscope landscape` or `curvscope analyze`.",
+                dir.display()
+            );
+            eprintln!("warning: {why}");
+            let _ = writeln!(html, "<p>{}</p>", escape(&why));
+            continue;
+        }
         // A slice still being computed (or damaged) is named, not allowed to block the report.
         let svg = match read_figure(&dir).and_then(|figure| figure.svg()) {
             Ok(svg) => svg,

@@ -68,14 +68,16 @@ pub struct TrainArgs {
     /// They draw on a random stream of their own, so an equal --seed shares no numbers with them.
     #[arg(long, default_value_t = 0)]
     data_seed: u64,
-    /// The dynamic θ ← θ − η(∇L + ε): its noise ε, matched to SGD's trace Tr(Σ)/b
+    /// The dynamic θ ← θ − η(∇L + ε) and its noise ε: the Gaussian gld-* ones matched to SGD's
+    /// trace Tr(Σ)/b, the others of the covariance each line gives
     /// (Zhu et al. 2019, Table 1; M-SGD of Wu et al. 2020).
     #[arg(long, value_parser = dynamic_parser())]
     dynamic: Dynamic,
     /// Learning rate η.
     #[arg(long, value_parser = flags::positive)]
     lr: f64,
-    /// Batch size b: the minibatch of the SGD dynamics and the noise scale of all others.
+    /// Batch size b: the minibatch of the SGD dynamics and the noise scale of all others but
+    /// gd-rademacher (whose noise F/N the data fix).
     #[arg(long, default_value_t = DEFAULT_BATCH, value_parser = flags::count)]
     batch: usize,
     /// Number of steps of the whole run (may be raised, not lowered, on --resume).

@@ -22,6 +22,9 @@ pub struct DenseOperator {
 
 impl DenseOperator {
     /// Wraps a square matrix (symmetry is the caller's promise, as for any operator).
+    ///
+    /// # Panics
+    /// If the matrix is not square.
     pub fn new(matrix: DMatrix<f64>) -> Self {
         assert!(matrix.is_square(), "operator matrix must be square");
         Self { matrix }

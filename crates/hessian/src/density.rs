@@ -97,6 +97,9 @@ pub struct Density {
 /// An operator that gives a NaN or ∞ ends the run with the probe that met it (its nodes and
 /// weights NaN, so every moment and density is NaN).
 ///
+/// # Panics
+/// If `n_probes` or `steps` is 0.
+///
 /// ```
 /// use curvscope_hessian::{slq, DenseOperator, SlqOptions};
 /// use nalgebra::{DMatrix, DVector};
@@ -218,6 +221,12 @@ impl Slq {
     /// Density (1/n_v)Σ_probes Σ_j w_j·N(x; θ_j, σ²) on `n_grid` equispaced points spanning
     /// the nodes ± 6σ, normalized by its trapezoid integral.
     ///
+    /// # Panics
+    /// If σ ≤ 0, `n_grid` < 2, or the grid's spacing exceeds σ: the Gaussians would fall
+    /// between grid points, and normalizing what is left of them gives a curve of another mean
+    /// (σ = 1e-4 on 100 points: mean 22.6 for m₁ = 0.52). [`Slq::broadened_density`] picks
+    /// a σ its grid resolves.
+    ///
     /// ```
     /// use curvscope_hessian::{slq, DenseOperator, SlqOptions};
     /// use nalgebra::{DMatrix, DVector};
@@ -237,6 +246,12 @@ impl Slq {
         let lo = nodes.clone().copied().fold(f64::INFINITY, f64::min) - PAD_SIGMAS * sigma;
         let hi = nodes.copied().fold(f64::NEG_INFINITY, f64::max) + PAD_SIGMAS * sigma;
         let h = (hi - lo) / (n_grid - 1) as f64;
+        assert!(
+            h <= sigma * (1.0 + 1e-12),
+            "a grid of {n_grid} points spaces them {h:e} apart, wider than σ = {sigma:e}: \
+             use at least {} points",
+            ((hi - lo) / sigma).ceil() + 1.0
+        );
         let grid: Vec<f64> = (0..n_grid).map(|i| lo + h * i as f64).collect();
         let norm = 1.0 / (self.probes.len() as f64 * sigma * (2.0 * std::f64::consts::PI).sqrt());
         let mut values: Vec<f64> = grid

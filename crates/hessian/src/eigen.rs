@@ -35,6 +35,12 @@ pub struct LanczosOptions {
     pub which: Which,
     /// Relative convergence tolerance: a pair is accepted when its residual
     /// ‖A·u − λ·u‖ ≤ tol·max|θ| (θ the current Ritz values, an estimate of ‖A‖₂).
+    ///
+    /// The error of an eigenvalue is then at most about tol·‖A‖₂, relative to the largest
+    /// |λ|, not to its own: an eigenvalue κ times smaller than ‖A‖₂ (with [`Which::Smallest`]
+    /// on a positive definite A of condition number κ) may be off by tol·κ of itself and still
+    /// converge (κ = 1e8, tol 1e-6, restarted: λ_min = 4.03 for 1). Where small eigenvalues
+    /// must be accurate relative to themselves, lower `tol` accordingly, or shift the operator.
     pub tol: f64,
     /// Largest Krylov subspace (= stored D-vectors; = applications unless `restarts`) before
     /// giving up or restarting; `None` means min(D, 2·wanted + 100). Raised to the pairs
@@ -151,6 +157,9 @@ pub struct Eigenpairs {
 /// where the results are accurate to f32 rather than to f64). An operator that gives a NaN or ∞
 /// (an overflow) ends the run at that product: every eigenvalue, vector and residual returned
 /// is NaN and `converged` false.
+///
+/// # Panics
+/// If `k` is 0 or the operator has no dimension (D = 0).
 ///
 /// ```
 /// use curvscope_hessian::{extreme_eigenpairs, DenseOperator, LanczosOptions, Which};

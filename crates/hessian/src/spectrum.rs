@@ -218,6 +218,9 @@ impl DenseSpectrum {
 /// threads and its blocking follows their count: the eigenvalues repeat bit for bit at a fixed
 /// `--threads`, and agree to rounding across counts.
 ///
+/// # Panics
+/// If the operator's [`LinearOperator::block_starts`] do not begin at 0.
+///
 /// ```
 /// use curvscope_hessian::{dense_eigenvalues, DenseOperator};
 /// use nalgebra::DMatrix;

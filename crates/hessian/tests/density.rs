@@ -235,3 +235,22 @@ fn a_basis_on_the_device_gives_the_same_quadrature() {
         }
     }
 }
+
+/// A grid coarser than σ would hold what is left of Gaussians falling between its points, and
+/// normalizing that gives a curve of another mean: refused, naming the points it needs.
+#[test]
+#[should_panic(expected = "wider than σ")]
+fn a_grid_coarser_than_sigma_is_refused() {
+    let a = DenseOperator::new(DMatrix::from_diagonal(&DVector::from_fn(30, |i, _| {
+        i as f64
+    })));
+    let q = slq(
+        &a,
+        &SlqOptions {
+            n_probes: 2,
+            steps: 30,
+            ..SlqOptions::default()
+        },
+    );
+    q.density(1e-4, 100);
+}
