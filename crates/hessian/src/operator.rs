@@ -66,6 +66,47 @@ pub trait LinearOperator: Sync {
     }
 }
 
+/// An operator given by its dimension and a function x ↦ A·x: a curvature matrix of one's own
+/// (a diagonal, a low-rank update, products computed elsewhere) for every algorithm of this
+/// crate without a type of its own. The function must be linear and symmetric; that is the
+/// caller's promise, as for any operator.
+///
+/// ```
+/// use curvscope_hessian::{extreme_eigenpairs, hutchinson, FnOperator, LanczosOptions, Probes};
+///
+/// // diag(1, …, 100), never stored.
+/// let a = FnOperator::new(100, |x: &[f64]| {
+///     x.iter().enumerate().map(|(i, v)| (i + 1) as f64 * v).collect()
+/// });
+/// let top = extreme_eigenpairs(&a, &LanczosOptions { k: 2, ..LanczosOptions::default() });
+/// assert!((top.eigenvalues[0] - 100.0).abs() < 1e-8 && (top.eigenvalues[1] - 99.0).abs() < 1e-8);
+/// // Rademacher probes zᵀAz are exact on a diagonal.
+/// assert_eq!(hutchinson(&a, Probes::Fixed(10), 0).trace.value, 5050.0);
+/// ```
+pub struct FnOperator<F> {
+    dim: usize,
+    product: F,
+}
+
+impl<F: Fn(&[f64]) -> Vec<f64> + Sync> FnOperator<F> {
+    /// The operator of dimension `dim` whose product A·x is `product(x)`.
+    pub fn new(dim: usize, product: F) -> Self {
+        Self { dim, product }
+    }
+}
+
+impl<F: Fn(&[f64]) -> Vec<f64> + Sync> LinearOperator for FnOperator<F> {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+    fn apply(&self, x: &[f64]) -> Vec<f64> {
+        assert_eq!(x.len(), self.dim, "a vector of length D = {}", self.dim);
+        let y = (self.product)(x);
+        assert_eq!(y.len(), self.dim, "the product has length D = {}", self.dim);
+        y
+    }
+}
+
 impl<O: LinearOperator + ?Sized> LinearOperator for &O {
     fn dim(&self) -> usize {
         (**self).dim()
