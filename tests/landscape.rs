@@ -148,12 +148,22 @@ fn random_plane_is_the_objective_at_the_displaced_points_and_resumes_after_a_sto
     .concat());
     assert!(String::from_utf8_lossy(&stopped.stderr).contains("stopped after"));
     assert!(read_csv(&resumed).1.len() >= 7 && !resumed.join("landscape.svg").exists());
+    // The rest comes in chunks of 4 points (one thread), each appended to the file, never a
+    // new file in its place: the file open here sees them all.
+    let mut before = std::fs::File::open(resumed.join("landscape.csv")).unwrap();
     let common_loud: Vec<&str> = common.iter().copied().filter(|a| *a != "-q").collect();
     let again = ok(&[
         &["landscape", path(&ckpt), "--out", path(&resumed)],
         &common_loud[..],
+        &["--threads", "1"],
     ]
     .concat());
+    let mut appended = Vec::new();
+    std::io::Read::read_to_end(&mut before, &mut appended).unwrap();
+    assert_eq!(
+        appended,
+        std::fs::read(resumed.join("landscape.csv")).unwrap()
+    );
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(
         stderr.contains("of 25 grid points already computed"),
@@ -216,7 +226,8 @@ fn random_plane_is_the_objective_at_the_displaced_points_and_resumes_after_a_sto
 /// A landscape.csv damaged by hand or by a disk (a header or cell that is not this slice's, a
 /// row cut short, a row off the grid, rows past its end) keeps the rows before the damage and
 /// is rewritten with them at once, the damaged file kept under earlier/damaged*/ rather than
-/// overwritten; the note names the first thing that ends the kept rows.
+/// overwritten; the note names the first thing that ends the kept rows. A row cut short at the
+/// file's end is a kill's, and only cut off.
 #[test]
 fn a_damaged_row_keeps_the_rows_before_it_and_the_file() {
     let tmp = tempfile::tempdir().unwrap();
@@ -293,6 +304,18 @@ fn a_damaged_row_keeps_the_rows_before_it_and_the_file() {
             std::fs::read(out.join("landscape.json")).unwrap()
         );
         assert_eq!(read_csv(&out).1.len(), kept);
+        let rerun = ok(&args);
+        assert!(!String::from_utf8_lossy(&rerun.stderr).contains("note"));
+        assert_eq!(
+            std::fs::read_to_string(out.join("landscape.csv")).unwrap(),
+            whole
+        );
+    }
+    assert!(!out.join("earlier").join("damaged-7").exists());
+    // Part of a row after the last line break is what a kill leaves while rows are appended:
+    // it is cut off without a note or a copy, and the rows after the whole ones come next.
+    for cut in [whole.len() - 1, whole.len() - lines[16].len() + 3] {
+        std::fs::write(out.join("landscape.csv"), &whole[..cut]).unwrap();
         let rerun = ok(&args);
         assert!(!String::from_utf8_lossy(&rerun.stderr).contains("note"));
         assert_eq!(

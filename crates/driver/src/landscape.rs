@@ -2,10 +2,10 @@
 //! (curvscope-metrics' slices), written as landscape.csv, landscape.json and figures.
 //!
 //! Resumable like `analyze`: landscape.json (written before the first grid point) records the
-//! options and the checkpoints' fingerprints, and landscape.csv is rewritten atomically after
-//! every chunk of points in grid order, so a killed run keeps a prefix of the grid and a rerun
-//! with the same options continues after it. Every point is computed on its own from seeded
-//! directions, so the resumed grid equals an uninterrupted one.
+//! options and the checkpoints' fingerprints, and every chunk of points is appended to
+//! landscape.csv in grid order and synced, so a killed run keeps a prefix of the grid and a
+//! rerun with the same options continues after it. Every point is computed on its own from
+//! seeded directions, so the resumed grid equals an uninterrupted one.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -25,8 +25,8 @@ use crate::checkpoints::{checkpoint_name, content_sha256, refuse_run_folder};
 use crate::data::{data_mismatch, DataArgs, DataCache, DataChoice};
 use crate::flags;
 use crate::landscape_folder::{
-    column_docs, csv, read_figure, resumed_rows, FigureText, LANDSCAPE_CSV, LANDSCAPE_FIGURE,
-    LANDSCAPE_JSON,
+    column_docs, read_figure, resumed_rows, CsvAppender, FigureText, LANDSCAPE_CSV,
+    LANDSCAPE_FIGURE, LANDSCAPE_JSON,
 };
 use crate::network::{check_representable, objective};
 use crate::progress;
@@ -376,20 +376,14 @@ pub fn run(args: LandscapeArgs) -> Result<ExitCode> {
     let bar = progress::bar(quiet, grid.len() as u64, "grid points");
     bar.set_position(rows.len() as u64);
     bar.reset_eta();
-    // Chunks of a few points per core: each ends with landscape.csv rewritten.
+    // Chunks of a few points per core: each ends with its rows appended to landscape.csv.
     let chunk = 4 * rayon::current_num_threads();
+    let mut appender = CsvAppender::new(&out, dims);
     while rows.len() < stop {
         let next = &grid[rows.len()..stop.min(rows.len() + chunk)];
-        rows.extend(evaluate_slice(
-            &*objective,
-            theta,
-            &directions.vectors,
-            next,
-        ));
-        write_atomic(
-            &out.join(LANDSCAPE_CSV),
-            csv(&grid, &rows, &model, dims).as_bytes(),
-        )?;
+        let points = evaluate_slice(&*objective, theta, &directions.vectors, next);
+        appender.append(next, &points, &model)?;
+        rows.extend(points);
         bar.set_position(rows.len() as u64);
     }
     bar.finish_and_clear();
@@ -401,10 +395,6 @@ pub fn run(args: LandscapeArgs) -> Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    write_atomic(
-        &out.join(LANDSCAPE_CSV),
-        csv(&grid, &rows, &model, dims).as_bytes(),
-    )?;
     let overflowed = rows.iter().filter(|p| !p.loss.is_finite()).count();
     if overflowed > 0 {
         eprintln!(

@@ -2,6 +2,7 @@
 //! from the slice's points, and both read back, to continue an unfinished grid or to redraw
 //! the figure from the folder alone.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, ensure, Context, Result};
@@ -206,8 +207,13 @@ pub fn column_docs(dims: usize) -> serde_json::Value {
 }
 
 /// landscape.csv: the header and one row per computed point, in grid order.
-pub fn csv(grid: &[Vec<f64>], rows: &[SlicePoint], model: &QuadraticModel, dims: usize) -> String {
-    let mut out = csv_header(dims).join(",") + "\n";
+fn csv(grid: &[Vec<f64>], rows: &[SlicePoint], model: &QuadraticModel, dims: usize) -> String {
+    csv_header(dims).join(",") + "\n" + &csv_rows(grid, rows, model)
+}
+
+/// The lines of landscape.csv for `rows`, the points at the coordinates `grid`.
+fn csv_rows(grid: &[Vec<f64>], rows: &[SlicePoint], model: &QuadraticModel) -> String {
+    let mut out = String::new();
     for (c, p) in grid.iter().zip(rows) {
         let coords: Vec<String> = c.iter().copied().map(float).collect();
         let accuracy = p.accuracy.map_or(String::new(), float);
@@ -221,12 +227,67 @@ pub fn csv(grid: &[Vec<f64>], rows: &[SlicePoint], model: &QuadraticModel, dims:
     out
 }
 
+/// Adds rows to the landscape.csv in a folder as they are computed, each chunk written to the
+/// file's end and synced before the next is computed: the bytes written are the file's own,
+/// however large the grid (rewriting the file after every chunk wrote the square of it). A
+/// kill leaves the rows before the chunk under way, and at most part of one row after them,
+/// which [`resumed_rows`] cuts off.
+pub struct CsvAppender {
+    path: PathBuf,
+    dims: usize,
+    /// The file, open for appending once its first rows are in place.
+    file: Option<std::fs::File>,
+}
+
+impl CsvAppender {
+    /// The appender of `out`'s landscape.csv for a slice of `dims` dimensions: the file
+    /// [`resumed_rows`] left (its kept rows, whole lines), or none yet.
+    pub fn new(out: &Path, dims: usize) -> Self {
+        Self {
+            path: out.join(LANDSCAPE_CSV),
+            dims,
+            file: None,
+        }
+    }
+
+    /// Appends the rows of the points `rows` at the coordinates `grid`, the grid's next ones.
+    pub fn append(
+        &mut self,
+        grid: &[Vec<f64>],
+        rows: &[SlicePoint],
+        model: &QuadraticModel,
+    ) -> Result<()> {
+        let path = &self.path;
+        let open = || {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(path)
+                .with_context(|| format!("opening {}", path.display()))
+        };
+        let file = match &mut self.file {
+            Some(file) => file,
+            None if path.exists() => self.file.insert(open()?),
+            None => {
+                // The first rows with the header, at once: a kill leaves no file or a whole one.
+                write_atomic(path, csv(grid, rows, model, self.dims).as_bytes())?;
+                self.file = Some(open()?);
+                return Ok(());
+            }
+        };
+        file.write_all(csv_rows(grid, rows, model).as_bytes())
+            .and_then(|()| file.sync_data())
+            .with_context(|| format!("writing {}", path.display()))
+    }
+}
+
 /// The rows of an unfinished slice in `out` made with the same options from the same
 /// checkpoint on the same data: the longest prefix of landscape.csv whose rows can be read and
 /// whose coordinates are the grid's. A file with more rows than that (a damaged header or row,
 /// a row off the grid, rows past its end) is copied to `earlier/damaged/` with a note naming
 /// the line, then rewritten at once with the kept rows (`model` gives their last column), so a
-/// rerun finds it whole and copies nothing twice. The data are compared by [`DatasetInfo::same_data`]: an `.npz` rewritten under
+/// rerun finds it whole and copies nothing twice. Part of a row after the last line break is
+/// what a kill leaves while [`CsvAppender`] writes: it is cut off, and the next rows appended
+/// after the kept ones. The data are compared by [`DatasetInfo::same_data`]: an `.npz` rewritten under
 /// its name must not lend its old rows. A slice of other options, another checkpoint or other data
 /// is moved to `earlier/<its options hash>/` first (with a note), and a landscape.csv without
 /// a readable landscape.json to `earlier/unknown/`: what stays in `out` is then never the
@@ -273,7 +334,11 @@ pub fn resumed_rows(
     if !out.join(LANDSCAPE_CSV).exists() {
         return Ok(Vec::new());
     }
-    let (stored, damage) = rows_before_damage(out, dims);
+    let StoredRows {
+        rows: stored,
+        damage,
+        unfinished,
+    } = rows_before_damage(out, dims);
     let kept: Vec<SlicePoint> = stored
         .iter()
         .zip(grid)
@@ -308,6 +373,13 @@ pub fn resumed_rows(
             kept.len(),
             to.display()
         );
+    } else if let Some(whole) = unfinished {
+        // Part of a row after the kept ones, which the next rows would be appended to.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .and_then(|file| file.set_len(whole).and_then(|()| file.sync_all()))
+            .with_context(|| format!("cutting the unfinished last row of {}", path.display()))?;
     }
     Ok(kept)
 }
@@ -365,28 +437,60 @@ struct CsvRow {
     model: f64,
 }
 
+/// What landscape.csv in a folder holds, as [`rows_before_damage`] reads it.
+struct StoredRows {
+    /// Its rows up to the first that cannot be read.
+    rows: Vec<CsvRow>,
+    /// Why that one could not be read, naming the file and the line; also when the file cannot
+    /// be opened or its header is not this slice's.
+    damage: Option<anyhow::Error>,
+    /// The length of its whole lines where part of a line follows them (a row a kill cut
+    /// short while [`CsvAppender`] wrote it), which is not read.
+    unfinished: Option<u64>,
+}
+
 /// The rows of landscape.csv in `dir`, a slice of `dims` dimensions; an error names the file
 /// and the line.
 fn read_rows(dir: &Path, dims: usize) -> Result<Vec<CsvRow>> {
-    match rows_before_damage(dir, dims) {
-        (rows, None) => Ok(rows),
-        (_, Some(error)) => Err(error),
+    let stored = rows_before_damage(dir, dims);
+    match stored.damage {
+        None => Ok(stored.rows),
+        Some(error) => Err(error),
     }
 }
 
 /// The rows of landscape.csv in `dir` up to the first that cannot be read, and why that one
-/// could not (naming the file and the line); no rows and the reason when the file cannot be
-/// opened or its header is not this slice's.
-fn rows_before_damage(dir: &Path, dims: usize) -> (Vec<CsvRow>, Option<anyhow::Error>) {
-    let mut rows = Vec::new();
-    let damage = read_rows_into(dir, dims, &mut rows).err();
-    (rows, damage)
+/// could not; no rows and the reason when the file cannot be opened or its header is not this
+/// slice's. Read to its last line break: what follows one is a row still being written, or
+/// cut short by a kill (a file without a line break is read whole: no run of ours wrote it).
+fn rows_before_damage(dir: &Path, dims: usize) -> StoredRows {
+    let path = dir.join(LANDSCAPE_CSV);
+    let mut stored = StoredRows {
+        rows: Vec::new(),
+        damage: None,
+        unfinished: None,
+    };
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            stored.damage = Some(anyhow::anyhow!("{}: {e}", path.display()));
+            return stored;
+        }
+    };
+    let whole = bytes
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(bytes.len(), |i| i + 1);
+    if whole < bytes.len() {
+        stored.unfinished = Some(whole as u64);
+    }
+    stored.damage = read_rows_into(&path, &bytes[..whole], dims, &mut stored.rows).err();
+    stored
 }
 
-fn read_rows_into(dir: &Path, dims: usize, rows: &mut Vec<CsvRow>) -> Result<()> {
-    let path = dir.join(LANDSCAPE_CSV);
+fn read_rows_into(path: &Path, bytes: &[u8], dims: usize, rows: &mut Vec<CsvRow>) -> Result<()> {
     let named = |e: ::csv::Error| anyhow::anyhow!("{}: {e}", path.display());
-    let mut reader = ::csv::Reader::from_path(&path).map_err(named)?;
+    let mut reader = ::csv::Reader::from_reader(bytes);
     let header = reader.headers().map_err(named)?;
     let expected = csv_header(dims);
     ensure!(
