@@ -326,6 +326,29 @@ fn a_damaged_row_keeps_the_rows_before_it_and_the_file() {
     assert!(!out.join("earlier").join("damaged-7").exists());
 }
 
+/// The temporary files of an atomic write a killed run left in a slice's folder are removed by
+/// the next run there; a folder --out names for the first time keeps a user's file so named.
+#[test]
+fn a_killed_runs_temporary_files_are_removed_from_its_slice_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ckpt, _) = checkpoint(tmp.path(), "ckpt", 0.0);
+    let (slice, mine) = (tmp.path().join("slice"), tmp.path().join("mine"));
+    let run = |out: &Path| {
+        let args = ["--data", "halfspace:200", "--points", "3", "-q"];
+        ok(&[&["landscape", path(&ckpt), "--out", path(out)][..], &args].concat());
+    };
+    run(&slice);
+    for dir in [&slice, &mine] {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join(".tmpAb12Zx"), "cut short").unwrap();
+        std::fs::write(dir.join(".tmp_notes.txt"), "the user's").unwrap();
+        run(dir);
+        assert!(dir.join(".tmp_notes.txt").exists());
+    }
+    assert!(!slice.join(".tmpAb12Zx").exists());
+    assert!(mine.join(".tmpAb12Zx").exists());
+}
+
 #[test]
 fn line_between_checkpoints_passes_through_both() {
     let tmp = tempfile::tempdir().unwrap();

@@ -326,7 +326,12 @@ pub fn run(args: LandscapeArgs) -> Result<ExitCode> {
         choice.spec
     );
     refuse_foreign_slice(&out)?;
-    let _lock = flags::lock_output(&out, "--out", false)?;
+    let lock = flags::lock_output(&out, "--out", false)?;
+    // A slice's folder already: the temporary files a killed run left there are ours to remove
+    // (not in a folder of the user's that --out names for the first time).
+    if holds_slice(&out) {
+        lock.remove_leftovers(&[&out])?;
+    }
 
     let theta = &checkpoint.theta;
     let quiet = args.quiet;
@@ -608,15 +613,19 @@ fn summary(grid: &[Vec<f64>], rows: &[SlicePoint], model: &QuadraticModel) -> St
     )
 }
 
+/// Whether `out` holds a landscape.json of curvscope's (one with an options hash).
+fn holds_slice(out: &Path) -> bool {
+    std::fs::read(out.join(LANDSCAPE_JSON))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .is_some_and(|v| v["options_hash"].is_string())
+}
+
 /// Refuses an --out whose landscape files are not a slice of curvscope's: a landscape.csv or
 /// figure with no landscape.json beside it, or a landscape.json without an options hash, would
 /// be overwritten as if they were an earlier slice.
 fn refuse_foreign_slice(out: &Path) -> Result<()> {
-    let json = out.join(LANDSCAPE_JSON);
-    let ours = std::fs::read(&json)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .is_some_and(|v| v["options_hash"].is_string());
+    let ours = holds_slice(out);
     let figures = ["svg", "png"].map(|ext| format!("{LANDSCAPE_FIGURE}.{ext}"));
     let files = [LANDSCAPE_CSV, LANDSCAPE_JSON, &figures[0], &figures[1]];
     if let Some(file) = files
