@@ -2,7 +2,8 @@
 //! beside it over the accuracy; over a plane, heat maps of the loss, the quadratic model (on the
 //! loss's colour scale) and the accuracy, each with its colour bar. Drawn on any plotters
 //! backend, so one figure becomes a PNG, an SVG file or an SVG string an HTML report inlines.
-//! Legends sit in a strip above the axes and colour bars beside them, never over data.
+//! Legends sit in a strip above the axes and colour bars beside them, never over data; where
+//! the quadratic model leaves the loss's axis or colour scale, the figure says so in words.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::colors::colormaps::ViridisRGB;
 
-use crate::plots::{png_bytes, register_font, PALETTE};
+use crate::plots::{png_bytes, register_font, short_number, PALETTE};
 
 /// A slice to draw: values at the points of the grid spanned by `axes`, the first axis varying
 /// slowest (the order of `curvscope_metrics::grid_points` and of landscape.csv).
@@ -107,11 +108,16 @@ impl SliceFigure {
         DB::ErrorType: 'static,
     {
         let (legend, plots) = area.split_vertically(36);
+        let y = padded(finite_range(&self.loss));
+        let mut model = "quadratic model L + gᵀδ + ½δᵀHδ".to_string();
+        if let Some(off) = model_outside(&self.model, &y, "off the axes") {
+            model = format!("{model}: {off}");
+        }
         draw_legend(
             &legend,
             &[
                 ("loss L(θ + cd)", LOSS_COLOR, false),
-                ("quadratic model L + gᵀδ + ½δᵀHδ", MODEL_COLOR, true),
+                (&model, MODEL_COLOR, true),
             ],
         )?;
         let x = &self.axes[0];
@@ -122,7 +128,6 @@ impl SliceFigure {
             }
             None => (plots, None),
         };
-        let y = padded(finite_range(&self.loss));
         let top_desc = match bottom {
             Some(_) => "",
             None => self.axis_labels[0].as_str(),
@@ -169,12 +174,26 @@ impl SliceFigure {
         Ok(())
     }
 
-    /// One heat map per panel, side by side.
+    /// One heat map per panel, side by side; below them, a line saying where the quadratic
+    /// model lies beyond the loss's colour scale (its panel shows it at the scale's ends).
     fn draw_plane<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<()>
     where
         DB::ErrorType: 'static,
     {
         let panels = self.panels();
+        let outside = "beyond the loss's colour scale (drawn in its end colours)";
+        let note = model_outside(&self.model, &panels[1].2, outside);
+        let area = match note {
+            Some(note) => {
+                let (panels, footer) = area.split_vertically(area.dim_in_pixel().1 - 24);
+                let text = format!("quadratic model: {note}");
+                footer
+                    .draw(&Text::new(text, (20, 2), (FONT, 14)))
+                    .map_err(drawing)?;
+                panels
+            }
+            None => area.clone(),
+        };
         for ((caption, values, range), area) in
             panels.iter().zip(area.split_evenly((1, panels.len())))
         {
@@ -197,15 +216,16 @@ impl SliceFigure {
     {
         let (a, b) = (&self.axes[0], &self.axes[1]);
         let (half_a, half_b) = (half_step(a), half_step(b));
+        let (x, y) = (
+            a[0] - half_a..a[a.len() - 1] + half_a,
+            b[0] - half_b..b[b.len() - 1] + half_b,
+        );
         let mut chart = ChartBuilder::on(area)
             .caption(caption, (FONT, 18))
             .margin(8)
             .x_label_area_size(45)
             .y_label_area_size(55)
-            .build_cartesian_2d(
-                a[0] - half_a..a[a.len() - 1] + half_a,
-                b[0] - half_b..b[b.len() - 1] + half_b,
-            )
+            .build_cartesian_2d(x.clone(), y.clone())
             .map_err(drawing)?;
         chart
             .configure_mesh()
@@ -213,8 +233,8 @@ impl SliceFigure {
             .x_desc(self.axis_labels[0].as_str())
             .y_desc(self.axis_labels[1].as_str())
             .label_style((FONT, 13))
-            .x_label_formatter(&tick)
-            .y_label_formatter(&tick)
+            .x_label_formatter(&ticks(&x))
+            .y_label_formatter(&ticks(&y))
             .axis_desc_style((FONT, 14))
             .draw()
             .map_err(drawing)?;
@@ -253,12 +273,36 @@ fn drawing<E: std::error::Error + Send + Sync + 'static>(
     anyhow!("drawing a landscape figure: {e}")
 }
 
-/// A tick label: plotters places ticks at 1-2-5 multiples of a power of ten, but computes them
-/// in floating point (−1e-17 for 0, 0.30000000000000004); rounded to nine decimals and printed
-/// shortest, they read 0, 0.3, 2.
-fn tick(v: &f64) -> String {
-    let rounded = (v * 1e9).round() / 1e9;
-    format!("{}", rounded + 0.0)
+/// The tick labels of an axis over `range`. Plotters places ticks at 1-2-5 multiples of a power
+/// of ten but computes them in floating point (−1e-17 for 0, 0.30000000000000004), so each is
+/// written to a thousandth of the range's power of ten (|v| below half of that is 0), in the
+/// form of [`short_number`]: plain within [1e-3, 1e5), scientific beyond (1e23, not 24 digits
+/// that run into the next panel; 1e6, not 1000000 cut at the figure's edge). More digits than
+/// short_number's three where the range needs them: ticks 2.3022 and 2.3024 stay apart.
+fn ticks(range: &Range<f64>) -> impl Fn(&f64) -> String {
+    let quantum = (range.end - range.start).log10().floor() - 3.0;
+    move |&v| {
+        if !v.is_finite() || !quantum.is_finite() {
+            return short_number(v);
+        }
+        if v.abs() < 10f64.powf(quantum) / 2.0 {
+            return "0".into();
+        }
+        // At most the 15 significant digits an f64 holds.
+        let magnitude = v.abs().log10().floor();
+        let digits = |after_point: f64, most: f64| after_point.clamp(0.0, most) as usize;
+        let trimmed = |m: &str| match m.contains('.') {
+            true => m.trim_end_matches('0').trim_end_matches('.').to_string(),
+            false => m.to_string(),
+        };
+        if (1e-3..1e5).contains(&v.abs()) {
+            let decimals = digits(-quantum, 14.0 - magnitude.max(0.0));
+            return trimmed(&format!("{v:.decimals$}"));
+        }
+        let text = format!("{v:.*e}", digits(magnitude - quantum, 14.0));
+        let (mantissa, exponent) = text.split_once('e').expect("{:e} writes an exponent");
+        format!("{}e{exponent}", trimmed(mantissa))
+    }
 }
 
 /// [min, max] of the finite values ([0, 1] when there are none; widened when flat).
@@ -310,19 +354,20 @@ fn line_chart<'a, DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
+    let x = x[0]..x[x.len() - 1];
     let mut chart = ChartBuilder::on(area)
         .margin(12)
         .x_label_area_size(if x_desc.is_empty() { 30 } else { 50 })
         .y_label_area_size(70)
-        .build_cartesian_2d(x[0]..x[x.len() - 1], y)
+        .build_cartesian_2d(x.clone(), y.clone())
         .map_err(drawing)?;
     chart
         .configure_mesh()
         .x_desc(x_desc)
         .y_desc(y_desc)
         .label_style((FONT, 14))
-        .x_label_formatter(&tick)
-        .y_label_formatter(&tick)
+        .x_label_formatter(&ticks(&x))
+        .y_label_formatter(&ticks(&y))
         .axis_desc_style((FONT, 16))
         .light_line_style(WHITE.mix(0.0))
         .draw()
@@ -357,12 +402,38 @@ where
     Ok(())
 }
 
+/// Where the quadratic model `model` lies outside `range` (a line's loss axis, where it is not
+/// drawn; a plane's colour scale, where it saturates), for a note in the figure: "4 of 5
+/// points off the axes; values from 1.33 to 2.31e11"; `None` where it lies within.
+fn model_outside(model: &[f64], range: &Range<f64>, outside: &str) -> Option<String> {
+    let off = model.iter().filter(|v| !within(range, **v)).count();
+    if off == 0 {
+        return None;
+    }
+    let (lo, hi) = model
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+    let span = match lo <= hi {
+        true => format!("; values from {} to {}", short_number(lo), short_number(hi)),
+        false => String::new(),
+    };
+    Some(format!("{off} of {} points {outside}{span}", model.len()))
+}
+
+/// Whether `v` lies in `range`, its ends included.
+fn within(range: &Range<f64>, v: f64) -> bool {
+    (range.start..=range.end).contains(&v)
+}
+
 /// The maximal runs of consecutive points whose y lies in `range`: a model that leaves the
 /// axes is cut at their edge instead of drawn across the legend or the title.
 fn runs_within(x: &[f64], y: &[f64], range: &Range<f64>) -> Vec<Vec<(f64, f64)>> {
     let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
     for (&x, &y) in x.iter().zip(y) {
-        if range.contains(&y) {
+        if within(range, y) {
             runs.last_mut().expect("never empty").push((x, y));
         } else if !runs.last().expect("never empty").is_empty() {
             runs.push(Vec::new());
@@ -425,7 +496,7 @@ where
         .disable_mesh()
         .disable_x_axis()
         .label_style((FONT, 12))
-        .y_label_formatter(&tick)
+        .y_label_formatter(&ticks(range))
         .draw()
         .map_err(drawing)?;
     let steps = 100;
@@ -448,11 +519,25 @@ mod tests {
 
     #[test]
     fn ticks_read_as_written() {
-        let labels: Vec<String> = [-1e-17, 0.30000000000000004, 2.0, -0.5, 1e-3]
-            .iter()
-            .map(tick)
-            .collect();
-        assert_eq!(labels, ["0", "0.3", "2", "-0.5", "0.001"]);
+        let labels = |range: Range<f64>, values: &[f64]| -> Vec<String> {
+            values.iter().map(ticks(&range)).collect()
+        };
+        let unit = [-1e-17, 0.30000000000000004, 2.0, -0.5, 1e-3];
+        assert_eq!(labels(-1.0..2.0, &unit), ["0", "0.3", "2", "-0.5", "0.001"]);
+        // Large values in short scientific form, with the digits the range needs.
+        let large = [
+            1.0000000000000001e23,
+            1.5000000000000002e23,
+            5.0000000000000004e22,
+        ];
+        assert_eq!(labels(1e22..2e23, &large), ["1e23", "1.5e23", "5e22"]);
+        let span = [-1e6, -5e5, 7e-11, 1e6];
+        assert_eq!(labels(-1e6..1e6, &span), ["-1e6", "-5e5", "0", "1e6"]);
+        assert_eq!(labels(1e5..1.0005e5, &[100_020.0]), ["1.0002e5"]);
+        // A narrow range near a large loss keeps its ticks apart.
+        let flat = [2.3022000000000005, 2.3024];
+        assert_eq!(labels(2.3021..2.3029, &flat), ["2.3022", "2.3024"]);
+        assert_eq!(labels(0.0..2e-6, &[5e-7, 1.5e-6]), ["5e-7", "1.5e-6"]);
     }
 
     #[test]
@@ -502,5 +587,63 @@ mod tests {
             ..line
         };
         assert!(mismatched.svg().is_err());
+    }
+
+    /// The texts of an SVG document, trimmed, the empty ones left out.
+    fn texts(svg: &str) -> Vec<String> {
+        svg.split("</text>")
+            .filter_map(|t| t.rsplit_once('>'))
+            .map(|(_, text)| text.trim().to_string())
+            .filter(|text| !text.is_empty())
+            .collect()
+    }
+
+    /// Losses of 1e23 over coordinates of ±1e6 are ticked in short scientific form, and a
+    /// quadratic model far from them is said to lie off the axes or beyond the colour scale.
+    #[test]
+    fn large_values_are_ticked_short_and_a_model_out_of_sight_is_noted() {
+        let axis = vec![-1e6, 0.0, 1e6];
+        let plane = SliceFigure {
+            title: "plane".into(),
+            axis_labels: vec!["a".into(), "b".into()],
+            axes: vec![axis.clone(), axis.clone()],
+            loss: (1..=9).map(|i| f64::from(i) * 2e22).collect(),
+            model: (0..9).map(|i| f64::from(i) * 1e10 - 4e10).collect(),
+            accuracy: None,
+            marks: vec![vec![0.0, 0.0]],
+        };
+        let texts_of = |figure: &SliceFigure| texts(&figure.svg().unwrap());
+        let words = texts_of(&plane);
+        for tick in ["-1e6", "0", "1e6", "1e23", "1.2e23"] {
+            assert!(words.iter().any(|t| t == tick), "{tick}: {words:?}");
+        }
+        assert!(
+            words.iter().all(|t| t.len() < 12 || t.contains(' ')),
+            "{words:?}"
+        );
+        let note = "quadratic model: 9 of 9 points beyond the loss";
+        assert!(words.iter().any(|t| t.starts_with(note)), "{words:?}");
+        assert!(words
+            .iter()
+            .any(|t| t.ends_with("values from -4e10 to 4e10")));
+        let line = SliceFigure {
+            title: "line".into(),
+            axis_labels: vec!["t".into()],
+            axes: vec![axis],
+            loss: vec![1e6, 1.0, 1e6],
+            model: vec![1e11, 1.0, f64::NAN],
+            accuracy: None,
+            marks: vec![vec![0.0]],
+        };
+        let words = texts_of(&line);
+        assert!(words.iter().any(|t| t == "1e6") && words.iter().any(|t| t == "-1e6"));
+        let note = "ᵀHδ: 2 of 3 points off the axes; values from 1 to 1e11";
+        assert!(words.iter().any(|t| t.ends_with(note)), "{words:?}");
+        // Within the loss's range, nothing to note.
+        let near = SliceFigure {
+            model: line.loss.clone(),
+            ..line
+        };
+        assert!(!texts_of(&near).iter().any(|t| t.contains("points")));
     }
 }
