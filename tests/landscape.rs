@@ -634,7 +634,12 @@ fn bad_inputs_are_refused_with_the_reason() {
     let refused = curvscope(&["landscape", path(&toy), "--data", "toy2d", "-q"]);
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(stderr.contains("use --directions hessian"), "{stderr}");
+    assert!(
+        stderr.contains("no weight tensor of two or more dimensions")
+            && stderr.contains("use --directions hessian")
+            && !stderr.contains("checkpoint whose weights"),
+        "{stderr}"
+    );
     // Refused after --out was made (the directions come once it is locked): nothing is left.
     assert!(!toy.join("landscape-random-1d").exists());
     // With --to, which takes no --directions, the way out is the line.
@@ -654,6 +659,20 @@ fn bad_inputs_are_refused_with_the_reason() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(
         stderr.contains("with --to, slice the line (--grid 1d)"),
+        "{stderr}"
+    );
+
+    // A weight matrix that is all zero (an untrained net) is named as such, not as missing.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let zero = elsewhere.path().join("zero");
+    save_checkpoint(&zero, &CheckpointMeta::new(ARCH), &[0.0; 18], Dtype::F64).unwrap();
+    let refused = curvscope(&["landscape", path(&zero), "--data", "halfspace:20", "-q"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success()
+            && stderr.contains("weight tensors of two or more dimensions are all zero at θ")
+            && stderr.contains("use --directions hessian, or slice a checkpoint whose weights")
+            && !stderr.contains("no weight tensor"),
         "{stderr}"
     );
 

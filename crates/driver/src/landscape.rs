@@ -468,18 +468,30 @@ fn directions(
     let (points, span) = (options.points, options.span);
     let random_seed = purpose_seed(options.seed, Purpose::LandscapeDirections);
     let random = |count: usize| -> Result<Vec<Vec<f64>>> {
-        let found =
-            filter_normalized_directions(&objective.parameter_tensors(), theta, count, random_seed);
+        let tensors = objective.parameter_tensors();
+        let found = filter_normalized_directions(&tensors, theta, count, random_seed);
         if found.iter().any(|d| norm(d) == 0.0) {
+            // Each filter of a direction is scaled to θ's: zero where θ's weights are all zero.
+            let weights = tensors
+                .iter()
+                .any(|(_, shape)| shape.len() >= 2 && shape.iter().product::<usize>() > 0);
+            let (why, other_checkpoint) = match weights {
+                false => ("it has no weight tensor of two or more dimensions", ""),
+                true => (
+                    "its weight tensors of two or more dimensions are all zero at θ (an \
+                     untrained, zero-initialised net?), and each filter of a direction is scaled \
+                     to the norm of θ's",
+                    ", or slice a checkpoint whose weights are not all zero",
+                ),
+            };
             // --to takes no --directions: its plane's second direction can only be random.
             let remedy = match to {
-                Some(_) => "with --to, slice the line (--grid 1d)",
-                None => "use --directions hessian",
+                Some(_) => "with --to, slice the line (--grid 1d)".to_string(),
+                None => format!("use --directions hessian{other_checkpoint}"),
             };
             bail!(
-                "filter-normalised random directions are zero for this network: it has no weight \
-                 tensor of two or more dimensions (1-D tensors are held fixed, as Li et al. do); \
-                 {remedy}"
+                "filter-normalised random directions are zero for this network: {why} (1-D \
+                 tensors are held fixed, as Li et al. do); {remedy}"
             );
         }
         Ok(found)
