@@ -375,18 +375,24 @@ fn the_report_loads_in_headless_chromium() {
     eprintln!("screenshot: {}", screenshot.display());
 }
 
-/// The slices shown are those of the analysed checkpoints, however the analysis is named: an
-/// analysis named from inside its run (`report analysis`, whose parent is "") found none. A
-/// slice in an analysed checkpoint's folder taken through another version of that checkpoint
-/// (its landscape.json's SHA-256 differs) is left out, with a warning, not shown beside numbers
-/// it does not belong to.
+/// The slices shown are those of the analysed checkpoints, whatever the working folders of the
+/// analysis and the report: `report analysis` from inside the run found none (its parent is
+/// ""), and records keep checkpoint paths as typed (`run/step-000010`, relative to the
+/// analysis' working folder). A slice taken through another version of an analysed checkpoint
+/// (its landscape.json's SHA-256 differs), or through a checkpoint not analysed, is left out
+/// with a warning saying which, not shown beside numbers it does not belong to.
 #[test]
 fn slices_are_those_of_the_analysed_checkpoints() {
     let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-slices");
     let _ = std::fs::remove_dir_all(&root);
     let run = root.join("run");
     curvscope(&common::small_run_args(&run));
-    curvscope(&["analyze", path(&run), "-k", "2", "--samples", "20", "-q"]);
+    let analyze = Command::new(env!("CARGO_BIN_EXE_curvscope"))
+        .args(["analyze", "run", "-k", "2", "--samples", "20", "-q"])
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    assert!(analyze.status.success(), "{analyze:?}");
     for step in ["step-000010", "step-000020"] {
         let checkpoint = run.join(step);
         let args = ["landscape", path(&checkpoint), "--data", "halfspace:200"];
@@ -397,6 +403,14 @@ fn slices_are_those_of_the_analysed_checkpoints() {
         serde_json::from_slice(&std::fs::read(&stale).unwrap()).unwrap();
     json["checkpoint_sha256"] = "0".repeat(64).into();
     std::fs::write(&stale, serde_json::to_vec(&json).unwrap()).unwrap();
+    let foreign = run.join("analysis/landscape-foreign");
+    std::fs::create_dir(&foreign).unwrap();
+    json["checkpoint"] = "elsewhere/step-000099".into();
+    std::fs::write(
+        foreign.join("landscape.json"),
+        serde_json::to_vec(&json).unwrap(),
+    )
+    .unwrap();
 
     let report = Command::new(env!("CARGO_BIN_EXE_curvscope"))
         .args(["report", "analysis", "--to", "../report.html"])
@@ -409,6 +423,13 @@ fn slices_are_those_of_the_analysed_checkpoints() {
         stderr.contains(
             "step-000010/landscape-random-1d left out: it was taken through another \
                          version of its checkpoint"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "landscape-foreign left out: it was taken through elsewhere/step-000099, \
+                         a checkpoint this analysis did not analyse"
         ),
         "{stderr}"
     );

@@ -80,10 +80,10 @@ pub struct AnalyzeArgs {
     pub no_lambda_min: bool,
     /// Rademacher probes for Tr(H) after deflating the top-k eigenvectors, for nets whose Tr(H)
     /// is not exact (tanh mlp, toy2d; with --full-spectrum every Tr(H) is exact and this
-    /// estimate is replaced). Where D − k is at most the budget, Tr(H) is computed exactly
-    /// instead, from D − k more Hessian-vector products [default: a pilot of 10 probes plans
-    /// how many fresh ones reach a 1% relative standard error, at most 90; only those make
-    /// the estimate, so that it is unbiased].
+    /// estimate is replaced). Where D is at most the probes (P, or those the default's pilot
+    /// plans), Tr(H) is computed exactly instead, from D more Hessian-vector products [default:
+    /// a pilot of 10 probes plans how many fresh ones reach a 1% relative standard error, at
+    /// most 90; only those make the estimate, so that it is unbiased].
     #[arg(long, value_name = "P", value_parser = flags::count2)]
     pub trace_probes: Option<usize>,
     /// Estimate Tr(HΣ) stochastically with this many probes (≥ 2) instead of exactly (exact

@@ -23,18 +23,31 @@ pub const LANDSCAPE_JSON: &str = "landscape.json";
 /// The figure, as `landscape.svg` and `landscape.png`.
 pub const LANDSCAPE_FIGURE: &str = "landscape";
 
+/// Where a landscape slice was taken, against the analysed checkpoints.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SliceOrigin {
+    /// Through an analysed checkpoint, as it was analysed (its SHA-256 is a record's).
+    Analysed,
+    /// Through a checkpoint of an analysed one's name whose files have changed since.
+    OtherVersion,
+    /// Through another checkpoint (its path as landscape.json gives it).
+    Elsewhere(String),
+    /// landscape.json cannot be read (a slice being written, or damaged).
+    Unknown,
+}
+
 /// The landscape folders of an analysis, for its report, in path order: every folder holding
 /// a landscape.json directly inside the analysis folder or inside one of the analysed
-/// checkpoint folders (`checkpoints`, as their records name them: where `curvscope landscape`
-/// writes by default, `CHECKPOINT/landscape-*/`), each with whether its landscape.json names a
-/// checkpoint of `fingerprints` (the analysed checkpoints' SHA-256; `None` where it cannot be
-/// read); and, for a run moved since it was analysed, the slices in the folders beside the
-/// analysis folder that name one of them.
+/// checkpoint folders `checkpoints` (where `curvscope landscape` writes by default,
+/// `CHECKPOINT/landscape-*/`), each with its [`SliceOrigin`] against the analysed checkpoints'
+/// SHA-256 (`fingerprints`) and folder names (`names`); and, for a run moved since it was
+/// analysed, the slices in the folders beside the analysis folder taken through one of them.
 pub fn landscape_folders(
     analysis: &Path,
-    checkpoints: &[&Path],
+    checkpoints: &[PathBuf],
+    names: &[&str],
     fingerprints: &[&str],
-) -> Vec<(PathBuf, Option<bool>)> {
+) -> Vec<(PathBuf, SliceOrigin)> {
     let subfolders = |dir: &Path| -> Vec<PathBuf> {
         std::fs::read_dir(dir)
             .into_iter()
@@ -54,15 +67,25 @@ pub fn landscape_folders(
         found.dedup();
         found
     };
-    let analysed = |dir: &Path| -> Option<bool> {
-        let bytes = std::fs::read(dir.join(LANDSCAPE_JSON)).ok()?;
-        let json: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-        Some(fingerprints.contains(&json["checkpoint_sha256"].as_str()?))
+    let origin = |dir: &Path| -> SliceOrigin {
+        let json = std::fs::read(dir.join(LANDSCAPE_JSON))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+        let Some(json) = json else {
+            return SliceOrigin::Unknown;
+        };
+        let checkpoint = json["checkpoint"].as_str().unwrap_or_default();
+        let name = Path::new(checkpoint).file_name().and_then(|n| n.to_str());
+        match json["checkpoint_sha256"].as_str() {
+            Some(sha) if fingerprints.contains(&sha) => SliceOrigin::Analysed,
+            Some(_) if name.is_some_and(|n| names.contains(&n)) => SliceOrigin::OtherVersion,
+            Some(_) => SliceOrigin::Elsewhere(checkpoint.to_string()),
+            None => SliceOrigin::Unknown,
+        }
     };
     let own = slices(
-        std::iter::once(analysis)
-            .chain(checkpoints.iter().copied())
-            .map(Path::to_path_buf)
+        std::iter::once(analysis.to_path_buf())
+            .chain(checkpoints.iter().cloned())
             .collect(),
     );
     let beside = analysis
@@ -72,13 +95,13 @@ pub fn landscape_folders(
         .unwrap_or_default();
     let moved = slices(beside)
         .into_iter()
-        .filter(|dir| !own.contains(dir) && analysed(dir) == Some(true));
-    let mut found: Vec<(PathBuf, Option<bool>)> = own
+        .filter(|dir| !own.contains(dir) && origin(dir) == SliceOrigin::Analysed);
+    let mut found: Vec<(PathBuf, SliceOrigin)> = own
         .iter()
-        .map(|dir| (dir.clone(), analysed(dir)))
-        .chain(moved.map(|dir| (dir, Some(true))))
+        .map(|dir| (dir.clone(), origin(dir)))
+        .chain(moved.map(|dir| (dir, SliceOrigin::Analysed)))
         .collect();
-    found.sort();
+    found.sort_by(|a, b| a.0.cmp(&b.0));
     found
 }
 

@@ -12,10 +12,11 @@ use curvscope_metrics::{reading, Verdict};
 use curvscope_model::files::{hex, move_aside, write_atomic};
 use sha2::{Digest, Sha256};
 
+use crate::checkpoints::{checkpoint_dirs, checkpoint_name};
 use crate::export::{locate, Located};
 use crate::figures::charts;
 use crate::frame::Frame;
-use crate::landscape_folder::{landscape_folders, read_figure};
+use crate::landscape_folder::{landscape_folders, read_figure, SliceOrigin};
 use crate::plots::{short_number, svg, Chart};
 use crate::record::{CheckpointRecord, FAILURES_CSV, MANIFEST_JSON, METRICS_CSV, REPORTS_DIR};
 use crate::run_folder::RUN_JSON;
@@ -266,19 +267,39 @@ fn section(run: &Located, number: usize) -> Result<String> {
             html.push_str(&figure(&format!("run{number}-{}", chart.name), &svg, None));
         }
     }
-    let checkpoints: Vec<&Path> = records.iter().map(|r| r.path.as_path()).collect();
+    // The analysed checkpoints' folders: their records' paths where absolute, and the analysed
+    // folder's checkpoints of their names (a record keeps a path as it was typed, relative to
+    // a working folder the report may not share).
+    let names: Vec<&str> = records.iter().map(|r| r.checkpoint.as_str()).collect();
+    let listed = run.input.as_deref().and_then(|i| checkpoint_dirs(i).ok());
+    let checkpoints: Vec<PathBuf> = (records.iter().map(|r| r.path.clone()))
+        .filter(|p| p.is_absolute())
+        .chain(
+            (listed.into_iter().flatten())
+                .filter(|dir| names.contains(&checkpoint_name(dir).as_str())),
+        )
+        .collect();
     let fingerprints: Vec<&str> = records
         .iter()
         .map(|r| r.checkpoint_sha256.as_str())
         .collect();
-    for (dir, analysed) in landscape_folders(&run.analysis, &checkpoints, &fingerprints) {
-        // A slice through another version of the checkpoint would be shown beside numbers it
-        // does not belong to.
-        if analysed == Some(false) {
+    for (dir, origin) in landscape_folders(&run.analysis, &checkpoints, &names, &fingerprints) {
+        // A slice through another checkpoint, or another version of one, would be shown
+        // beside numbers it does not belong to.
+        let through = match &origin {
+            SliceOrigin::OtherVersion => Some(
+                "another version of its checkpoint than the one analysed (checkpoint_sha256 \
+                 differs): rerun `curvscope landscape` or `curvscope analyze`"
+                    .to_string(),
+            ),
+            SliceOrigin::Elsewhere(checkpoint) => Some(format!(
+                "{checkpoint}, a checkpoint this analysis did not analyse"
+            )),
+            SliceOrigin::Analysed | SliceOrigin::Unknown => None,
+        };
+        if let Some(through) = through {
             let why = format!(
-                "Landscape slice {} left out: it was taken through another version of its \
-                 checkpoint than the one analysed (checkpoint_sha256 differs): rerun \
-                 `curvscope landscape` or `curvscope analyze`.",
+                "Landscape slice {} left out: it was taken through {through}.",
                 dir.display()
             );
             eprintln!("warning: {why}");

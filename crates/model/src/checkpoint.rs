@@ -630,13 +630,13 @@ pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint, CheckpointError> {
         CheckpointError::MissingFile { .. } => torch_save_beside(dir).unwrap_or(e),
         e => e,
     })?;
-    if is_torch_save(&bytes) {
-        return Err(CheckpointError::TorchSave { path });
-    }
     if let Some(tensor) = repeated_tensor(&bytes) {
         return Err(CheckpointError::RepeatedTensor { path, tensor });
     }
     let file = SafeTensors::deserialize(&bytes).map_err(|e| {
+        if is_torch_save(&bytes) {
+            return CheckpointError::TorchSave { path: path.clone() };
+        }
         header_fault(&path, &bytes).unwrap_or_else(|| CheckpointError::Format {
             path: path.clone(),
             reason: e.to_string(),
@@ -777,8 +777,9 @@ fn prefix_hint(prefix: Option<&str>) -> String {
 }
 
 /// Whether `bytes` start as a PyTorch `torch.save` file does: a zip archive (PyTorch ≥ 1.6)
-/// or a pickle (protocol 2 or later: `0x80`, then the protocol number). A safetensors file
-/// starts with its header's length, whose bytes can be these only for a header of exabytes.
+/// or a pickle (protocol 2 or later: `0x80`, then the protocol number). Asked only of a file
+/// the safetensors crate refused: a safetensors header's length can start with these bytes
+/// (640 = `80 02 00 …`), and a safetensors file's header, unlike a pickle's, is JSON.
 fn is_torch_save(bytes: &[u8]) -> bool {
     bytes.starts_with(b"PK\x03\x04") || matches!(bytes, [0x80, 2..=5, ..])
 }
@@ -1089,6 +1090,17 @@ mod tests {
     fn torch_save_files_are_named_as_such() {
         let dir = write_raw(TOY, &[("w", St::F32, vec![2], f32s(&[1.0, 2.0]))]);
         let model = dir.path().join(MODEL_FILE);
+        // A safetensors header of 640 bytes starts its file with 80 02, as a pickle starts:
+        // the file is still safetensors, and loads.
+        let bytes = std::fs::read(&model).unwrap();
+        let (header, data_start) = header(&bytes).unwrap();
+        let mut padded = 640u64.to_le_bytes().to_vec();
+        padded.extend(std::str::from_utf8(header).unwrap().trim_end().as_bytes());
+        padded.resize(8 + 640, b' ');
+        padded.extend(&bytes[data_start as usize..]);
+        assert_eq!(padded[..2], [0x80, 0x02]);
+        std::fs::write(&model, padded).unwrap();
+        assert_eq!(load_checkpoint(dir.path()).unwrap().theta, [1.0, 2.0]);
         for start in [&b"PK\x03\x04rest of a zip"[..], &b"\x80\x02}q\x00(X"[..]] {
             std::fs::write(&model, start).unwrap();
             let err = load_checkpoint(dir.path()).unwrap_err();

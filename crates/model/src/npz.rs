@@ -193,7 +193,7 @@ pub fn load_npz(path: &Path, n_classes: Option<usize>) -> Result<Dataset, NpzErr
         path,
         &y_arr,
         "y",
-        y_shape.len() == 1 || y_shape[1..] == [1],
+        y_shape.len() == 1 || (y_shape.len() == 2 && y_shape[1] == 1),
         "[N] or [N, 1] with N ≥ 1, C order",
     )?;
     if y_shape[0] != x_shape[0] {
@@ -566,9 +566,10 @@ mod tests {
         let huge = A::U64(vec![4], vec![0, 1, u64::MAX, 2]);
         let err = load(&[("x", x4()), ("y", huge)], Some(3)).unwrap_err();
         assert!(matches!(err, NpzError::Label { index: 2, .. }), "{err}");
-        let column = A::I64(vec![4, 2], vec![0; 8]);
-        let err = load(&[("x", x4()), ("y", column)], None).unwrap_err();
-        assert!(matches!(err, NpzError::Shape { array: "y", .. }), "{err}");
+        for y in [A::I64(vec![4, 2], vec![0; 8]), A::I64(vec![], vec![1])] {
+            let err = load(&[("x", x4()), ("y", y)], None).unwrap_err();
+            assert!(matches!(err, NpzError::Shape { array: "y", .. }), "{err}");
+        }
     }
 
     #[test]

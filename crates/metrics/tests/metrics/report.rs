@@ -275,6 +275,8 @@ fn analyze_checkpoint_computes_the_spectrum_itself() {
             top_k: 3,
             tol: 1e-10,
             seed: 9,
+            // Fewer than D = 12: the remainder is probed (with 12 it is computed exactly).
+            trace_probes: Probes::Fixed(8),
             ..CurvatureOptions::default()
         },
         ..ReportOptions::default()
@@ -287,10 +289,13 @@ fn analyze_checkpoint_computes_the_spectrum_itself() {
     let lambda_min = report.lambda_min.unwrap();
     assert!(lambda_min.converged);
     assert_rel(lambda_min.value, truth.eigenvalues[d - 1], 1e-8);
-    // D − k = 9 dimensions past the top 3, within the budget of probes: computed over them.
     let trace = &report.trace_h;
-    assert_eq!(trace.estimator, Estimator::Exact);
-    assert_rel(trace.value, h.trace(), 1e-12);
+    assert_eq!(trace.estimator, Estimator::Stochastic);
+    assert!(
+        (trace.value - h.trace()).abs() <= 4.0 * trace.stderr,
+        "{trace:?} vs {}",
+        h.trace()
+    );
 }
 
 /// â, Tr(HΣ)/Tr(HΣ̄) and the bound from a stochastic Tr(H) and Tr(HΣ): over 20 seeds, the values
@@ -298,8 +303,8 @@ fn analyze_checkpoint_computes_the_spectrum_itself() {
 /// (`derived_stderr`), which are not 0.
 #[test]
 fn derived_numbers_lie_within_their_standard_errors_of_the_truth() {
-    // D − k = 38 dimensions past the top 2, more than the 30 probes: Tr(H) is estimated (within
-    // the budget it would be computed exactly, its standard error 0).
+    // D = 40, more than the 30 probes: Tr(H) is estimated (within them it would be computed
+    // exactly, its standard error 0).
     let (n, d) = (80, 40);
     let ls = LeastSquares::random(n, d, 5);
     let theta = vec![0.3; d];
