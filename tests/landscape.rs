@@ -257,6 +257,15 @@ fn a_damaged_row_keeps_the_rows_before_it_and_the_file() {
         }
         damaged.join("\n") + "\n"
     };
+    // A rerun ends with the uninterrupted file, and says nothing about damage.
+    let resumes_whole = || {
+        let rerun = ok(&args);
+        assert!(!String::from_utf8_lossy(&rerun.stderr).contains("note"));
+        assert_eq!(
+            std::fs::read_to_string(out.join("landscape.csv")).unwrap(),
+            whole
+        );
+    };
     let off_grid = lines[9].replacen('-', "-9", 1);
     let cases = [
         (with(&[(6, "x,y,z,w,v")]), 5, "line 7: 'x' is not a number"),
@@ -304,24 +313,14 @@ fn a_damaged_row_keeps_the_rows_before_it_and_the_file() {
             std::fs::read(out.join("landscape.json")).unwrap()
         );
         assert_eq!(read_csv(&out).1.len(), kept);
-        let rerun = ok(&args);
-        assert!(!String::from_utf8_lossy(&rerun.stderr).contains("note"));
-        assert_eq!(
-            std::fs::read_to_string(out.join("landscape.csv")).unwrap(),
-            whole
-        );
+        resumes_whole();
     }
     assert!(!out.join("earlier").join("damaged-7").exists());
     // Part of a row after the last line break is what a kill leaves while rows are appended:
     // it is cut off without a note or a copy, and the rows after the whole ones come next.
     for cut in [whole.len() - 1, whole.len() - lines[16].len() + 3] {
         std::fs::write(out.join("landscape.csv"), &whole[..cut]).unwrap();
-        let rerun = ok(&args);
-        assert!(!String::from_utf8_lossy(&rerun.stderr).contains("note"));
-        assert_eq!(
-            std::fs::read_to_string(out.join("landscape.csv")).unwrap(),
-            whole
-        );
+        resumes_whole();
     }
     assert!(!out.join("earlier").join("damaged-7").exists());
 }
