@@ -129,9 +129,13 @@ impl Dynamic {
             Dynamic::GldLeading => {
                 "GD + Gaussian noise in the top-k eigenspace of Σ_t, trace Tr(Σ_t)/b"
             }
-            Dynamic::GldHessian => "GD + Gaussian noise ∝ top-k part of H, trace Tr(Σ_t)/b",
+            Dynamic::GldHessian => {
+                "GD + Gaussian noise ∝ top-k part of H (its positive eigenvalues), trace \
+                 Tr(Σ_t)/b; none where every top-k λ ≤ 0"
+            }
             Dynamic::GldEigvec1 => {
-                "GD + Gaussian noise along H's top eigenvector u₁, trace Tr(Σ_t)/b"
+                "GD + Gaussian noise along H's top eigenvector u₁, trace Tr(Σ_t)/b; none where \
+                 λ₁ ≤ 0"
             }
             Dynamic::MsgdGaussian => {
                 "multiplicative SGD, Gaussian weights, one backward (noise Σ/b)"
