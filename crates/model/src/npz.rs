@@ -95,6 +95,16 @@ pub enum NpzError {
         /// The label found there.
         label: i64,
     },
+    /// A uint64 label past int64's range: no class index, whatever the net.
+    #[error("{path}: `y[{index}]` = {label} is past any class index (labels are class indices 0, 1, 2, …)")]
+    HugeLabel {
+        /// The file at fault.
+        path: PathBuf,
+        /// Sample index.
+        index: usize,
+        /// The label found there.
+        label: u64,
+    },
     /// A label is not below the number of classes.
     #[error("{path}: `y[{index}]` = {label} is not a class in 0..{n_classes}")]
     Label {
@@ -212,13 +222,19 @@ pub fn load_npz(path: &Path, n_classes: Option<usize>) -> Result<Dataset, NpzErr
         Some((TypeChar::Uint, 1)) => y_arr.into_vec::<u8>().map(widened),
         Some((TypeChar::Uint, 2)) => y_arr.into_vec::<u16>().map(widened),
         Some((TypeChar::Uint, 4)) => y_arr.into_vec::<u32>().map(widened),
-        // A uint64 label past int64's range is no class index; it is read as i64::MAX, which
-        // the class check below refuses (naming the sample).
-        Some((TypeChar::Uint, 8)) => y_arr.into_vec::<u64>().map(|v| {
-            v.into_iter()
-                .map(|l| l.min(i64::MAX as u64) as i64)
-                .collect()
-        }),
+        Some((TypeChar::Uint, 8)) => {
+            let labels = y_arr
+                .into_vec::<u64>()
+                .map_err(io("cannot decode array `y`"))?;
+            if let Some(index) = labels.iter().position(|&l| i64::try_from(l).is_err()) {
+                return Err(NpzError::HugeLabel {
+                    path: p(),
+                    index,
+                    label: labels[index],
+                });
+            }
+            Ok(labels.into_iter().map(|l| l as i64).collect())
+        }
         _ => return Err(dtype_err(path, "y", &y_arr, LABEL_DTYPES)),
     }
     .map_err(io("cannot decode array `y`"))?;
@@ -564,8 +580,19 @@ mod tests {
             "{err}"
         );
         let huge = A::U64(vec![4], vec![0, 1, u64::MAX, 2]);
-        let err = load(&[("x", x4()), ("y", huge)], Some(3)).unwrap_err();
-        assert!(matches!(err, NpzError::Label { index: 2, .. }), "{err}");
+        let err = load(&[("x", x4()), ("y", huge)], None).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                NpzError::HugeLabel {
+                    index: 2,
+                    label: u64::MAX,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("18446744073709551615"), "{err}");
         for y in [A::I64(vec![4, 2], vec![0; 8]), A::I64(vec![], vec![1])] {
             let err = load(&[("x", x4()), ("y", y)], None).unwrap_err();
             assert!(matches!(err, NpzError::Shape { array: "y", .. }), "{err}");
