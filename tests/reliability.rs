@@ -720,7 +720,7 @@ fn resume_parses_run_csv_strictly_and_rebuilds_it() {
                 let cut = csv.len() - csv.lines().last().unwrap().len() * 3 / 2;
                 format!("{}1,2\n1,2\n", &csv[..cut])
             },
-            "fields, expected 7",
+            "fields, expected 8",
         ),
         (|_| String::new(), "not the header"),
         (|csv| csv.lines().next().unwrap().to_string() + "\n", ""),
@@ -914,7 +914,8 @@ fn resume_keeps_the_rows_of_pruned_snapshots() {
     assert_eq!(cells(&run), cells(&whole));
 }
 
-/// A row rebuilt from its snapshot keeps `noise_unconverged`: the snapshot holds it beside θ.
+/// A row rebuilt from its snapshot keeps `noise_trace` and `noise_unconverged`: the snapshot
+/// holds them beside θ.
 #[test]
 fn rebuilt_rows_keep_the_noise_estimates_count() {
     let tmp = tempfile::tempdir().unwrap();
@@ -922,8 +923,15 @@ fn rebuilt_rows_keep_the_noise_estimates_count() {
     let leading = ["--dynamic", "gld-leading", "--refresh-every", "10"];
     ok(train(&run, &leading));
     let expected = cells(&run);
+    // The header, then step 0 (no noise drawn yet) and the rows after it.
     assert!(
-        expected[1..].iter().all(|row| row[5] == "0"),
+        expected[1..].iter().all(|row| row[6] == "0"),
+        "{expected:?}"
+    );
+    assert!(
+        expected[2..]
+            .iter()
+            .all(|row| row[5].parse::<f64>().unwrap() > 0.0),
         "{expected:?}"
     );
     let header = std::fs::read_to_string(run.join("run.csv")).unwrap();
@@ -945,7 +953,7 @@ fn cells(run: &Path) -> Vec<Vec<String>> {
     text.lines()
         .map(|l| {
             let mut row: Vec<String> = l.split(',').map(String::from).collect();
-            assert_eq!(row.len(), 7, "{l}");
+            assert_eq!(row.len(), 8, "{l}");
             row.pop();
             row
         })

@@ -6,8 +6,8 @@ use std::process::Output;
 use curvscope_model::{load_checkpoint, Dtype};
 
 const MLP: &str = r#"{"name":"mlp","input":64,"hidden":[8],"classes":10,"activation":"tanh"}"#;
-const HEADER: &str =
-    "step,train_loss,train_accuracy,test_loss,test_accuracy,noise_unconverged,wall_time_s";
+const HEADER: &str = "step,train_loss,train_accuracy,test_loss,test_accuracy,noise_trace,\
+     noise_unconverged,wall_time_s";
 
 /// `curvscope train` on the MLP and digits, 40 steps of lr 0.1 with batch 10 and snapshots
 /// every 10 unless `extra` sets those flags itself.
@@ -119,16 +119,16 @@ fn a_run_folder_holds_config_csv_and_snapshots() {
     let steps: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
     assert_eq!(steps, ["0", "10", "20", "30", "40"]);
     for row in &rows {
-        assert_eq!(row.len(), 7);
+        assert_eq!(row.len(), 8);
         let loss: f64 = row[1].parse().unwrap();
         let accuracy: f64 = row[2].parse().unwrap();
         assert!(loss > 0.0 && (0.0..=1.0).contains(&accuracy));
         assert_eq!(
-            (row[3].as_str(), row[4].as_str(), row[5].as_str()),
-            ("", "", ""),
-            "no --eval-data, no test cells; SGD runs no Lanczos"
+            (&row[3][..], &row[4][..], &row[5][..], &row[6][..]),
+            ("", "", "", ""),
+            "no --eval-data, no test cells; SGD draws no Gaussian noise and runs no Lanczos"
         );
-        assert!(row[6].parse::<f64>().unwrap() >= 0.0);
+        assert!(row[7].parse::<f64>().unwrap() >= 0.0);
     }
     assert!(
         rows[4][1].parse::<f64>().unwrap() < rows[0][1].parse::<f64>().unwrap(),
@@ -230,7 +230,7 @@ fn an_interrupted_run_resumes_bit_for_bit() {
         // The Lanczos runs of GLD 1st eigvec and leading all converge here (0 per interval).
         let lanczos = flags.contains(&"gld-eigvec1") || flags.contains(&"gld-leading");
         for row in csv(&whole) {
-            assert_eq!(row[5], if lanczos { "0" } else { "" }, "{flags:?}");
+            assert_eq!(row[6], if lanczos { "0" } else { "" }, "{flags:?}");
         }
         let with = |more: &[&'static str]| flags.iter().chain(more).copied().collect::<Vec<_>>();
         train_ok(&resumed, &with(&["--stop-after-steps", "25"]));
@@ -249,7 +249,7 @@ fn an_interrupted_run_resumes_bit_for_bit() {
         )
         .unwrap();
         let mut text = std::fs::read_to_string(resumed.join("run.csv")).unwrap();
-        text.push_str("30,1,1,,,,9\n");
+        text.push_str("30,1,1,,,,,9\n");
         std::fs::write(resumed.join("run.csv"), text).unwrap();
 
         train_ok(&resumed, &with(&["--resume"]));
@@ -270,6 +270,111 @@ fn an_interrupted_run_resumes_bit_for_bit() {
             "{flags:?}"
         );
     }
+}
+
+/// run.csv's `noise_trace` is the E‖ε‖² each interval drew: GLD dynamic's Tr(Σ)/b at the θ of
+/// its last re-estimate, R = 10 steps before the row (analyze's exact Tr(Σ) of that
+/// checkpoint), GLD const's ρ²·D; empty at step 0 and for the dynamics without Gaussian noise.
+#[test]
+fn run_csv_logs_the_noise_trace_each_interval_drew() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = [
+        "--data",
+        "digits:300",
+        "--precision",
+        "f64",
+        "--steps",
+        "30",
+    ];
+    let dynamic = dir.path().join("gld-dynamic");
+    train_ok(
+        &dynamic,
+        &[&small[..], &["--dynamic", "gld-dynamic"]].concat(),
+    );
+    let analyzed = std::process::Command::new(env!("CARGO_BIN_EXE_curvscope"))
+        .args(["analyze", "--quiet", "--no-sharpness", "--no-lambda-min"])
+        .args(["--trace-probes", "10", "--trace-h-sigma-probes", "10"])
+        .arg(&dynamic)
+        .output()
+        .unwrap();
+    assert!(analyzed.status.success(), "{}", stderr(&analyzed));
+    let metrics = std::fs::read_to_string(dynamic.join("analysis/metrics.csv")).unwrap();
+    let mut lines = metrics.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let column = |name| header.iter().position(|h| *h == name).unwrap();
+    let (step, trace_sigma) = (column("step"), column("trace_sigma"));
+    let sigma_over_b: Vec<(String, f64)> = lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .map(|row| {
+            (
+                row[step].to_string(),
+                row[trace_sigma].parse::<f64>().unwrap() / 10.0,
+            )
+        })
+        .collect();
+    let rows = csv(&dynamic);
+    assert_eq!(rows[0][5], "", "no noise drawn before step 0");
+    assert_eq!(rows.len(), sigma_over_b.len());
+    for (row, (earlier_step, expected)) in rows[1..].iter().zip(&sigma_over_b) {
+        let logged: f64 = row[5].parse().unwrap();
+        assert!(
+            (logged - expected).abs() <= 1e-12 * expected,
+            "step {}: noise_trace {logged}, Tr(Σ)/b at step {earlier_step} {expected}",
+            row[0]
+        );
+    }
+
+    let constant = dir.path().join("gld-const");
+    let rho = ["--dynamic", "gld-const", "--noise-std", "0.01"];
+    train_ok(&constant, &[&small[..], &rho].concat());
+    let d = 610.0; // 64·8 + 8 + 8·10 + 10
+    for row in &csv(&constant)[1..] {
+        let logged: f64 = row[5].parse().unwrap();
+        assert!((logged - 1e-4 * d).abs() <= 1e-12, "{row:?}");
+    }
+    let sgd = dir.path().join("sgd");
+    train_ok(&sgd, &[&small[..], &["--dynamic", "sgd"]].concat());
+    assert!(csv(&sgd).iter().all(|row| row[5].is_empty()));
+}
+
+/// A run whose run.csv was written before the `noise_trace` column resumes with its rows
+/// kept, wall times included, that cell empty in them and filled in the rows after.
+#[test]
+fn a_run_csv_from_before_the_noise_trace_column_resumes_with_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let flags = ["--dynamic", "gld-dynamic", "--data", "digits:200"];
+    train_ok(&run, &[&flags[..], &["--steps", "20"]].concat());
+    let old: Vec<Vec<String>> = csv(&run)
+        .into_iter()
+        .map(|mut row| {
+            row.remove(5);
+            row
+        })
+        .collect();
+    let old_header = HEADER.replace("noise_trace,", "");
+    let text: String = std::iter::once(old_header)
+        .chain(old.iter().map(|row| row.join(",")))
+        .map(|line| line + "\n")
+        .collect();
+    std::fs::write(run.join("run.csv"), text).unwrap();
+
+    let resumed = train(&run, &[&flags[..], &["--steps", "40", "--resume"]].concat());
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert!(
+        !stderr(&resumed).contains("rebuilt"),
+        "{}",
+        stderr(&resumed)
+    );
+    let rows = csv(&run);
+    assert_eq!(rows.len(), 5, "{rows:?}");
+    for (row, old) in rows.iter().zip(&old) {
+        assert_eq!(row[5], "");
+        assert_eq!([&row[..5], &row[6..]].concat(), *old);
+    }
+    assert!(rows[3..]
+        .iter()
+        .all(|row| row[5].parse::<f64>().unwrap() > 0.0));
 }
 
 #[test]

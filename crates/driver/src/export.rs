@@ -49,7 +49,7 @@ pub struct ExportArgs {
     #[arg(long, value_name = "DIR")]
     pub to: Option<PathBuf>,
     /// Training log with columns step, train_loss, train_accuracy, test_loss, test_accuracy,
-    /// noise_unconverged, wall_time_s (run.csv's), plotted as loss and accuracy curves [default: run.csv in the run folder
+    /// noise_trace, noise_unconverged, wall_time_s (run.csv's), plotted as loss and accuracy curves [default: run.csv in the run folder
     /// (the folder analyzed, else the analysis folder's parent), if there is one].
     #[arg(long, value_name = "CSV")]
     pub run_csv: Option<PathBuf>,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{ensure, Context, Result};
-use curvscope_metrics::{purpose_seed, DescentOptions, Purpose};
+use curvscope_metrics::{purpose_seed, Descent, DescentOptions, Purpose};
 use curvscope_model::checkpoint::{META_FILE, MODEL_FILE};
 use curvscope_model::files::{is_atomic_write_leftover, move_aside, write_atomic};
 use curvscope_model::{
@@ -21,13 +21,19 @@ use crate::job::Job;
 
 /// The run's configuration file.
 pub const RUN_JSON: &str = "run.json";
-/// The per-snapshot losses. `noise_unconverged`: noise-structure estimates since the previous
-/// row whose Lanczos run did not converge (GLD leading, Hessian and 1st eigvec; empty for the
-/// other dynamics). wall_time_s stays last: a resumed run reads it from the last cell.
+/// The per-snapshot losses. `noise_trace`: E‖ε‖² of the Gaussian noise the steps before the
+/// row drew ([`Descent::noise_trace`]; empty for GD, SGD and M-SGD). `noise_unconverged`:
+/// noise-structure estimates since the previous row whose Lanczos run did not converge (GLD
+/// leading, Hessian and 1st eigvec; empty for the other dynamics). wall_time_s stays last: a
+/// resumed run reads it from the last cell.
 pub const RUN_CSV: &str = "run.csv";
-/// checkpoint.json's field for run.csv's `noise_unconverged` of its step.
+/// checkpoint.json's fields for run.csv's `noise_trace` and `noise_unconverged` of its step.
+const NOISE_TRACE: &str = "noise_trace";
 const NOISE_UNCONVERGED: &str = "noise_unconverged";
-pub const RUN_CSV_HEADER: &str =
+pub const RUN_CSV_HEADER: &str = "step,train_loss,train_accuracy,test_loss,test_accuracy,\
+     noise_trace,noise_unconverged,wall_time_s";
+/// run.csv's header before `noise_trace`: its rows are read with that cell empty.
+const RUN_CSV_HEADER_BEFORE_NOISE_TRACE: &str =
     "step,train_loss,train_accuracy,test_loss,test_accuracy,noise_unconverged,wall_time_s";
 
 /// Everything that determines a run, saved as run.json; a resumed run must match it.
@@ -141,6 +147,13 @@ pub fn snapshot_dir(out: &Path, step: u64) -> PathBuf {
     out.join(format!("step-{step:06}"))
 }
 
+/// run.csv's noise cells of a row.
+#[derive(Default)]
+struct NoiseCells {
+    trace: Option<f64>,
+    unconverged: Option<u64>,
+}
+
 /// The training state the loop writes into: checkpoints and run.csv.
 pub struct Run<'a> {
     pub config: &'a RunConfig,
@@ -160,14 +173,14 @@ pub struct Run<'a> {
 
 impl Run<'_> {
     /// Saves θ at `step` and then appends its row to run.csv, so a row always has its checkpoint;
-    /// `noise_unconverged` is [`curvscope_metrics::Descent::take_unconverged_estimates`].
-    /// Returns the training loss. Every rank calls it; rank 0 writes.
-    pub fn snapshot(
-        &mut self,
-        step: u64,
-        theta: &[f64],
-        noise_unconverged: Option<u64>,
-    ) -> Result<f64> {
+    /// the noise cells are `descent`'s ([`Descent::noise_trace`],
+    /// [`Descent::take_unconverged_estimates`]). Returns the training loss. Every rank calls
+    /// it; rank 0 writes.
+    pub fn snapshot(&mut self, step: u64, theta: &[f64], descent: &mut Descent) -> Result<f64> {
+        let noise = NoiseCells {
+            trace: descent.noise_trace(),
+            unconverged: descent.take_unconverged_estimates(),
+        };
         let c = self.config;
         let mut meta = c.snapshot_meta(step);
         // The dataset spec, so `curvscope analyze` evaluates on the training data by default.
@@ -176,8 +189,11 @@ impl Run<'_> {
         if let Some(rho) = self.noise_std {
             meta.extra.insert("noise_std".into(), rho.into());
         }
-        // Kept with θ, so a row rebuilt from this snapshot after a kill has it too.
-        if let Some(n) = noise_unconverged {
+        // Kept with θ, so a row rebuilt from this snapshot after a kill has them too.
+        if let Some(trace) = noise.trace {
+            meta.extra.insert(NOISE_TRACE.into(), trace.into());
+        }
+        if let Some(n) = noise.unconverged {
             meta.extra.insert(NOISE_UNCONVERGED.into(), n.into());
         }
         let dtype = match c.precision {
@@ -188,19 +204,19 @@ impl Run<'_> {
             save_snapshot(&snapshot_dir(self.out, step), &meta, theta, dtype)?;
         }
         let wall = self.wall_offset + self.started.elapsed().as_secs_f64();
-        let (loss, row) = self.row(step, theta, noise_unconverged, Some(wall));
+        let (loss, row) = self.row(step, theta, &noise, Some(wall));
         self.rows.push(row);
         self.write_csv()?;
         Ok(loss)
     }
 
-    /// The training loss at θ and run.csv's row for it (`noise_unconverged` and `wall` empty
-    /// when unknown).
+    /// The training loss at θ and run.csv's row for it (the noise cells and `wall` empty when
+    /// unknown).
     fn row(
         &self,
         step: u64,
         theta: &[f64],
-        noise_unconverged: Option<u64>,
+        noise: &NoiseCells,
         wall: Option<f64>,
     ) -> (f64, String) {
         let (loss, accuracy) = self.objective.loss_and_accuracy(theta);
@@ -213,11 +229,12 @@ impl Run<'_> {
             None => (None, None),
         };
         let row = format!(
-            "{step},{loss},{},{},{},{},{}",
+            "{step},{loss},{},{},{},{},{},{}",
             cell(accuracy),
             cell(test_loss),
             cell(test_accuracy),
-            noise_unconverged.map_or(String::new(), |n| n.to_string()),
+            cell(noise.trace),
+            noise.unconverged.map_or(String::new(), |n| n.to_string()),
             wall.map_or(String::new(), |w| format!("{w:.3}"))
         );
         (loss, row)
@@ -225,7 +242,7 @@ impl Run<'_> {
 
     /// run.csv rebuilt for a resume from step `start`: one row per verified snapshot in
     /// `steps`, the valid row read back where there is one, else recomputed from the checkpoint
-    /// (wall time left empty; noise_unconverged as the checkpoint kept it), and the valid rows
+    /// (wall time left empty; the noise cells as the checkpoint kept them), and the valid rows
     /// before `start` whose snapshot is gone (pruned by hand: the log of the path that led here
     /// stays). Rows from `start` on without a snapshot are dropped, as that part is trained
     /// again (from step 0 without a snapshot, step 0's row is logged again). Says on stderr
@@ -254,13 +271,17 @@ impl Run<'_> {
         let mut recomputed = Vec::new();
         for step in self.job.leaders_numbers(unread) {
             let (step, dir) = (step as u64, snapshot_dir(self.out, step as u64));
-            let (theta, unconverged) = match self.job.leads() {
+            let (theta, noise) = match self.job.leads() {
                 true => {
                     let checkpoint = load_checkpoint(&dir)?;
-                    let unconverged = checkpoint.meta.extra.get(NOISE_UNCONVERGED);
-                    (checkpoint.theta, unconverged.and_then(|n| n.as_u64()))
+                    let field = |name| checkpoint.meta.extra.get(name);
+                    let noise = NoiseCells {
+                        trace: field(NOISE_TRACE).and_then(|t| t.as_f64()),
+                        unconverged: field(NOISE_UNCONVERGED).and_then(|n| n.as_u64()),
+                    };
+                    (checkpoint.theta, noise)
                 }
-                false => (Vec::new(), None),
+                false => (Vec::new(), NoiseCells::default()),
             };
             let theta = self.job.leaders_numbers(theta);
             if self.job.leads() {
@@ -270,7 +291,7 @@ impl Run<'_> {
                     dir.display()
                 );
             }
-            recomputed.push((step, self.row(step, &theta, unconverged, None).1));
+            recomputed.push((step, self.row(step, &theta, &noise, None).1));
         }
         let mut rows: Vec<(u64, String)> = read.into_iter().filter(|(s, _)| kept(*s)).collect();
         rows.extend(recomputed);
@@ -431,22 +452,30 @@ pub fn read_rows(out: &Path) -> Result<Vec<(u64, String)>> {
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
     let mut lines = text.lines();
-    if lines.next() != Some(RUN_CSV_HEADER) {
-        eprintln!(
-            "{}: the first line is not the header {RUN_CSV_HEADER}; every row is rebuilt from the snapshots",
-            path.display()
-        );
-        return Ok(Vec::new());
-    }
+    let before_noise_trace = match lines.next() {
+        Some(RUN_CSV_HEADER) => false,
+        Some(RUN_CSV_HEADER_BEFORE_NOISE_TRACE) => true,
+        _ => {
+            eprintln!(
+                "{}: the first line is not the header {RUN_CSV_HEADER}; every row is rebuilt from the snapshots",
+                path.display()
+            );
+            return Ok(Vec::new());
+        }
+    };
     let mut rows: Vec<(u64, String)> = Vec::new();
     for (i, line) in lines.enumerate() {
-        match parse_row(line) {
+        let line = match before_noise_trace {
+            true => with_empty_noise_trace(line),
+            false => line.to_string(),
+        };
+        match parse_row(&line) {
             Ok(step) if rows.iter().any(|(s, _)| *s == step) => eprintln!(
                 "{}: dropping line {} ({line}): step {step} appears twice",
                 path.display(),
                 i + 2
             ),
-            Ok(step) => rows.push((step, line.to_string())),
+            Ok(step) => rows.push((step, line)),
             Err(why) => eprintln!(
                 "{}: dropping line {} ({line}): {why}",
                 path.display(),
@@ -455,6 +484,15 @@ pub fn read_rows(out: &Path) -> Result<Vec<(u64, String)>> {
         }
     }
     Ok(rows)
+}
+
+/// A row of run.csv's header before `noise_trace` with that cell, empty, as the sixth.
+fn with_empty_noise_trace(row: &str) -> String {
+    let mut fields: Vec<&str> = row.splitn(6, ',').collect();
+    if fields.len() == 6 {
+        fields.insert(5, "");
+    }
+    fields.join(",")
 }
 
 /// The step of a well-formed run.csv row, else what is wrong with it.

@@ -468,7 +468,7 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
         )?;
     }
     let mut loss = match snapshots.is_empty() {
-        true => run.snapshot(0, &theta, descent.take_unconverged_estimates())?,
+        true => run.snapshot(0, &theta, &mut descent)?,
         false => objective.loss(&theta),
     };
     train_loop(
@@ -831,7 +831,7 @@ fn train_loop(
         );
         let done = step + 1;
         if done.is_multiple_of(args.snapshot_every) || done == args.steps {
-            *loss = run.snapshot(done, theta, descent.take_unconverged_estimates())?;
+            *loss = run.snapshot(done, theta, descent)?;
             last_snapshot = done;
             bar.set_message(format!("loss {loss:.4} at step {done}"));
         }

@@ -275,18 +275,27 @@ pub fn diagonal_noise(variances: &[f64], rng: &mut ChaCha8Rng) -> Vec<f64> {
 /// assert!((eps[0] * 0.8 - eps[1] * 0.6).abs() < 1e-15); // parallel to u₁
 /// ```
 pub fn low_rank_noise(pairs: &Eigenpairs, trace: f64, rng: &mut ChaCha8Rng) -> Vec<f64> {
-    let positive: Vec<f64> = pairs.eigenvalues.iter().map(|l| l.max(0.0)).collect();
-    let total: f64 = positive.iter().sum();
     let dim = pairs.eigenvectors.first().map_or(0, Vec::len);
     let mut eps = vec![0.0; dim];
-    if total <= 0.0 {
-        return eps;
-    }
-    for (lambda, u) in positive.iter().zip(&pairs.eigenvectors) {
-        let coef = (trace * lambda / total).sqrt() * rng.sample::<f64, _>(StandardNormal);
+    for (weight, u) in low_rank_weights(pairs, trace)
+        .iter()
+        .zip(&pairs.eigenvectors)
+    {
+        let coef = weight.sqrt() * rng.sample::<f64, _>(StandardNormal);
         eps.iter_mut().zip(u).for_each(|(e, ui)| *e += coef * ui);
     }
     eps
+}
+
+/// The variances c·λ_i⁺ along the eigenvectors of [`low_rank_noise`]'s covariance, c = `trace`
+/// / Σ_i λ_i⁺; none when every λ ≤ 0.
+fn low_rank_weights(pairs: &Eigenpairs, trace: f64) -> Vec<f64> {
+    let positive = pairs.eigenvalues.iter().map(|l| l.max(0.0));
+    let total: f64 = positive.clone().sum();
+    match total > 0.0 {
+        true => positive.map(|l| trace * l / total).collect(),
+        false => Vec::new(),
+    }
 }
 
 /// M-SGD Gaussian weights (Wu et al. 2020, Algorithm 1): W = 1/N + (I − 11ᵀ/N)ε/√(bN),
@@ -648,30 +657,24 @@ impl NoiseCovariance {
                 .enumerate()
                 .map(|(j, &v)| (v, unit(j, variances.len())))
                 .collect(),
-            NoiseCovariance::LowRank { pairs, trace } => {
-                let positive = pairs.eigenvalues.iter().map(|l| l.max(0.0));
-                let total: f64 = positive.clone().sum();
-                if total <= 0.0 {
-                    return Vec::new();
-                }
-                positive
-                    .zip(&pairs.eigenvectors)
-                    .map(|(l, u)| (trace * l / total, u.clone()))
-                    .collect()
-            }
+            NoiseCovariance::LowRank { pairs, trace } => low_rank_weights(pairs, *trace)
+                .into_iter()
+                .zip(&pairs.eigenvectors)
+                .map(|(w, u)| (w, u.clone()))
+                .collect(),
         }
     }
 
     /// Tr(C) = E‖ε‖², without forming the rank-one terms (D unit vectors of length D for the
-    /// isotropic and diagonal shapes).
+    /// isotropic and diagonal shapes, copies of the k eigenvectors for the low-rank one).
     pub fn trace(&self) -> f64 {
         match self {
             NoiseCovariance::Isotropic { std, dim } => std * std * *dim as f64,
             NoiseCovariance::Diagonal(variances) => variances.iter().sum(),
-            NoiseCovariance::LowRank { .. } => self
-                .rank_one_terms()
+            NoiseCovariance::LowRank { pairs, trace } => low_rank_weights(pairs, *trace)
                 .iter()
-                .map(|(w, x)| w * dot(x, x))
+                .zip(&pairs.eigenvectors)
+                .map(|(w, u)| w * dot(u, u))
                 .sum(),
         }
     }
@@ -825,6 +828,14 @@ impl Descent {
         );
         let count = std::mem::take(&mut self.unconverged);
         uses_lanczos.then_some(count)
+    }
+
+    /// E‖ε‖² = Tr(C_t) of the Gaussian noise drawn at the last noisy step, from the structure
+    /// last estimated (0 for GLD Hessian and 1st eigvec where every eigenvalue used was ≤ 0);
+    /// `None` before the first step and for the dynamics without one (GD, SGD, M-SGD). A
+    /// trainer logs it at each snapshot: the noise level the run actually used.
+    pub fn noise_trace(&self) -> Option<f64> {
+        self.structure.as_ref().map(NoiseCovariance::trace)
     }
 
     /// The stochastic gradient g̃ of step `step` at θ. `minibatch(θ, indices)` is the mean

@@ -2,10 +2,14 @@
 //! covariance computed densely (Σ, F = GᵀG/N and the eigenpairs of Σ and H from nalgebra).
 
 use crate::objectives::{dense_covariance, dense_top, LeastSquares};
-use curvscope_hessian::{dense_matrix, DenseOperator};
-use curvscope_metrics::{minibatch_weights, Descent, DescentOptions, Dynamic, Estimate};
+use curvscope_hessian::{dense_matrix, DenseOperator, Eigenpairs, LinearOperator};
+use curvscope_metrics::{
+    low_rank_noise, minibatch_weights, Descent, DescentOptions, Dynamic, Estimate, NoiseCovariance,
+};
 use curvscope_model::Objective;
 use nalgebra::{DMatrix, DVector};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 
 const N: usize = 40;
 const D: usize = 4;
@@ -164,21 +168,33 @@ fn every_dynamic_has_its_claimed_noise_covariance() {
 /// Each Gaussian dynamic's [`Descent::noise_covariance`] is the matrix it draws from: equal to
 /// the claimed covariance entry by entry (1e-12 of its largest entry), with its trace; its
 /// escaping indicator Tr(HC) equals the dense Tr(H·C) and, tying it to the draws themselves,
-/// the mean of εᵀHε over 40,000 sampled ε within 4 standard errors. The other dynamics have no
-/// single Gaussian shape and say so.
+/// the mean of εᵀHε over 40,000 sampled ε within 4 standard errors; and after a step
+/// [`Descent::noise_trace`] is its trace. The other dynamics have no single Gaussian shape and
+/// say so.
 #[test]
 fn each_gaussian_dynamic_exposes_the_covariance_it_draws_from() {
     let (ls, theta) = setup();
     let hessian = ls.hessian();
     let h = DenseOperator::new(hessian.clone());
+    let minibatch = |t: &[f64], idx: &[usize]| ls.weighted_grad(t, &minibatch_weights(N, idx));
     let mut gaussian = 0;
     for (opts, cov) in claimed_noise_laws(&ls, &theta) {
         let name = format!("{} (ρ = {:?})", opts.dynamic, opts.noise_std);
+        let mut stepped = Descent::new(opts.clone());
+        assert_eq!(stepped.noise_trace(), None, "{name}: before a step");
+        stepped.gradient(&ls, &theta, 0, &minibatch);
         let Some(c) = Descent::new(opts.clone()).noise_covariance(&ls, &theta, 0) else {
             assert!(!opts.dynamic.adds_gaussian_noise(), "{name}: no covariance");
+            assert_eq!(stepped.noise_trace(), None, "{name}: no Gaussian noise");
             continue;
         };
         gaussian += 1;
+        let drawn = stepped.noise_trace().unwrap();
+        assert!(
+            (drawn - cov.trace()).abs() <= 1e-12 * cov.trace(),
+            "{name}: noise_trace {drawn} vs {}",
+            cov.trace()
+        );
         let dense = dense_matrix(&c);
         let scale = cov.amax();
         assert!(
@@ -355,6 +371,34 @@ fn eigvec1_noise_is_parallel_to_the_top_hessian_eigenvector() {
         let cos = eps.dot(&u1).abs() / eps.norm();
         assert!((cos - 1.0).abs() <= 1e-12, "|cos(ε, u₁)| = {cos}");
     }
+}
+
+/// A covariance cannot follow negative curvature: GLD Hessian's noise lies along the positive
+/// eigenvalues only, with the whole trace, and is zero (trace 0, what run.csv's noise_trace
+/// then says) where every eigenvalue is ≤ 0.
+#[test]
+fn low_rank_noise_skips_negative_curvature() {
+    let mut pairs = Eigenpairs {
+        eigenvalues: vec![2.0, -1.0],
+        eigenvectors: vec![vec![1.0, 0.0], vec![0.0, 1.0]],
+        ..Default::default()
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let one_sided = NoiseCovariance::LowRank {
+        pairs: pairs.clone(),
+        trace: 3.0,
+    };
+    assert_eq!(one_sided.trace(), 3.0);
+    assert_eq!(one_sided.apply(&[1.0, 1.0]), vec![3.0, 0.0]);
+    assert_eq!(low_rank_noise(&pairs, 3.0, &mut rng)[1], 0.0);
+    pairs.eigenvalues = vec![0.0, -1.0];
+    let none = NoiseCovariance::LowRank {
+        pairs: pairs.clone(),
+        trace: 3.0,
+    };
+    assert_eq!(none.trace(), 0.0);
+    assert_eq!(none.apply(&[1.0, 1.0]), vec![0.0, 0.0]);
+    assert_eq!(low_rank_noise(&pairs, 3.0, &mut rng), vec![0.0, 0.0]);
 }
 
 #[test]
