@@ -126,16 +126,19 @@ pub struct CheckpointRecord {
     /// Storage precision of its tensors ("f32" or "f64").
     pub dtype: String,
     /// ‖θ‖.
+    #[serde(with = "curvscope_hessian::non_finite")]
     pub theta_norm: f64,
     /// The data it was evaluated on.
     pub data: DataUsed,
     /// Fraction classified correctly (classifiers only).
+    #[serde(with = "curvscope_hessian::non_finite::option")]
     pub accuracy: Option<f64>,
     /// The options used.
     pub options: AnalysisOptions,
     /// [`AnalysisOptions::hash`] of `options`.
     pub options_hash: String,
     /// Seconds spent computing the record.
+    #[serde(with = "curvscope_hessian::non_finite")]
     pub wall_time_s: f64,
     /// The metrics crate's report.
     pub report: Report,

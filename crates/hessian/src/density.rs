@@ -82,12 +82,16 @@ pub struct Slq {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Density {
     /// Equispaced points from min node − 6σ to max node + 6σ.
+    #[serde(with = "crate::non_finite::vec")]
     pub grid: Vec<f64>,
     /// Density values, normalized so the trapezoid rule over `grid` gives exactly 1.
+    #[serde(with = "crate::non_finite::vec")]
     pub values: Vec<f64>,
     /// Standard deviation of the Gaussian broadening (variance σ²).
+    #[serde(with = "crate::non_finite")]
     pub sigma: f64,
     /// Trapezoid integral before normalization: near 1 unless the grid is too coarse for σ.
+    #[serde(with = "crate::non_finite")]
     pub raw_mass: f64,
 }
 

@@ -70,3 +70,55 @@ pub mod option {
             .transpose()
     }
 }
+
+/// A number as [`super::serialize`] writes and reads it, for the sequences below.
+#[derive(Serialize, Deserialize)]
+struct Entry(#[serde(with = "self")] f64);
+
+/// The same for a `Vec<f64>`, each entry as [`serialize`] writes it:
+/// `#[serde(with = "curvscope_hessian::non_finite::vec")]`.
+pub mod vec {
+    use super::{Deserialize, Deserializer, Entry, Serializer};
+
+    /// Each entry as a number, "NaN", "inf" or "-inf".
+    pub fn serialize<S: Serializer>(x: &[f64], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(x.iter().map(|&x| Entry(x)))
+    }
+
+    /// A sequence of numbers, "NaN", "inf", "-inf" or nulls (NaN).
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        Ok(Vec::<Entry>::deserialize(d)?
+            .into_iter()
+            .map(|e| e.0)
+            .collect())
+    }
+}
+
+/// The same for a `Vec<Vec<f64>>`: `#[serde(with = "curvscope_hessian::non_finite::vecs")]`.
+pub mod vecs {
+    use super::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Deserialize)]
+    struct Row(#[serde(with = "super::vec")] Vec<f64>);
+
+    struct RowRef<'a>(&'a [f64]);
+
+    impl Serialize for RowRef<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            super::vec::serialize(self.0, s)
+        }
+    }
+
+    /// Each row as [`super::vec::serialize`] writes it.
+    pub fn serialize<S: Serializer>(x: &[Vec<f64>], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(x.iter().map(|row| RowRef(row)))
+    }
+
+    /// Rows as [`super::vec::deserialize`] reads them.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<f64>>, D::Error> {
+        Ok(Vec::<Row>::deserialize(d)?
+            .into_iter()
+            .map(|r| r.0)
+            .collect())
+    }
+}

@@ -397,8 +397,10 @@ pub struct MinibatchFactor {
     /// b.
     pub batch_size: usize,
     /// 1/b: batches drawn with replacement (the paper's model of SGD noise, Σ_sgd = Σ/b).
+    #[serde(with = "curvscope_hessian::non_finite")]
     pub with_replacement: f64,
     /// (N − b)/(b·(N − 1)): batches of b distinct samples (0 for full batch, NaN for b > N).
+    #[serde(with = "curvscope_hessian::non_finite")]
     pub without_replacement: f64,
 }
 

@@ -12,10 +12,13 @@ pub struct LayerTrace {
     /// Its number of parameters D_T.
     pub n_params: usize,
     /// Σ_{j∈T} H_jj.
+    #[serde(with = "curvscope_hessian::non_finite")]
     pub trace_h: f64,
     /// trace_h / D_T, the mean curvature of one of its parameters.
+    #[serde(with = "curvscope_hessian::non_finite")]
     pub mean_diag_h: f64,
     /// Σ_{j∈T} Σ_jj = (1/N) Σ_i ‖g_i,T − ḡ_T‖², the one-sample noise variance within T.
+    #[serde(with = "curvscope_hessian::non_finite")]
     pub trace_sigma: f64,
 }
 

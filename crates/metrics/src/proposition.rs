@@ -278,6 +278,7 @@ pub fn first_ill_conditioned_k(eigenvalues: &[f64], dim: usize) -> Option<usize>
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LambdaMin {
     /// The smallest Ritz value.
+    #[serde(with = "curvscope_hessian::non_finite")]
     pub value: f64,
     /// Whether its residual met the Lanczos tolerance.
     pub converged: bool,
@@ -289,6 +290,7 @@ pub struct IllConditioning {
     /// k, the number of dominant eigenvalues.
     pub k: usize,
     /// λ_{k+1}.
+    #[serde(with = "curvscope_hessian::non_finite")]
     pub lambda_k1: f64,
     /// d_k, see [`ill_conditioning_exponent`]: ∞ (JSON: "inf") when λ_{k+1} is 0 to rounding,
     /// `None` (JSON null) when λ₁ ≤ 0 or λ_{k+1} is below 0 beyond rounding.
@@ -304,8 +306,10 @@ pub struct Proposition1 {
     /// D.
     pub dim: usize,
     /// λ₁, the top Hessian eigenvalue.
+    #[serde(with = "curvscope_hessian::non_finite")]
     pub lambda1: f64,
     /// Tr(H).
+    #[serde(with = "curvscope_hessian::non_finite")]
     pub trace_h: f64,
     /// Condition 1 at k ∈ [`condition_ks`] up to (number of eigenvalues − 1).
     pub ill_conditioning: Vec<IllConditioning>,
@@ -320,14 +324,18 @@ pub struct Proposition1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub largest_ill_conditioning: Option<IllConditioning>,
     /// Condition 2: â, see [`projection_coefficient`]; `None` when undefined.
+    #[serde(with = "curvscope_hessian::non_finite::option")]
     pub projection_coefficient: Option<f64>,
     /// â·λ₁²·D/Tr(H)², see [`proposition1_bound`]; `None` when â is undefined.
+    #[serde(with = "curvscope_hessian::non_finite::option")]
     pub bound: Option<f64>,
     /// The measured Tr(HΣ)/Tr(HΣ̄); `None` when Tr(HΣ̄) ≤ 0 ([`anisotropy_ratio`]).
+    #[serde(with = "curvscope_hessian::non_finite::option")]
     pub ratio: Option<f64>,
     /// Tr(HΣ̄), the ratio's denominator ([`isotropic_trace_h_sigma`]); `None` only in records
     /// written before it was kept.
     #[serde(default)]
+    #[serde(with = "curvscope_hessian::non_finite::option")]
     pub isotropic_trace_h_sigma: Option<f64>,
     /// bound ≤ ratio, to [`BOUND_RTOL`] relative; `None` when either is undefined.
     pub bound_holds: Option<bool>,

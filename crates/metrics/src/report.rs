@@ -266,12 +266,16 @@ pub struct Report {
     /// N, the number of training samples.
     pub n_samples: usize,
     /// L(θ).
+    #[serde(with = "curvscope_hessian::non_finite")]
     pub loss: f64,
     /// ‖∇L(θ)‖.
+    #[serde(with = "curvscope_hessian::non_finite")]
     pub grad_norm: f64,
     /// Top Hessian eigenvalues λ₁ ≥ λ₂ ≥ … (Lanczos).
+    #[serde(with = "curvscope_hessian::non_finite::vec")]
     pub hessian_eigenvalues: Vec<f64>,
     /// ‖Hu_i − λ_i u_i‖ of each pair (Lanczos' estimate).
+    #[serde(with = "curvscope_hessian::non_finite::vec")]
     pub hessian_residuals: Vec<f64>,
     /// Whether every wanted Ritz pair met the tolerance.
     pub hessian_converged: bool,
@@ -288,21 +292,26 @@ pub struct Report {
     /// Tr(Σ) = (1/N) Σ_i ‖g_i − ḡ‖², exact.
     pub trace_sigma: Estimate,
     /// u_iᵀΣu_i for each supplied Hessian eigenvector (condition 2 of Proposition 1 uses u₁).
+    #[serde(with = "curvscope_hessian::non_finite::vec")]
     pub u_sigma_u: Vec<f64>,
     /// The escaping indicator Tr(HΣ) (Section 3).
     pub trace_h_sigma: Estimate,
     /// Tr(HΣ̄) = Tr(H)·Tr(Σ)/D, isotropic noise of equal magnitude.
+    #[serde(with = "curvscope_hessian::non_finite")]
     pub isotropic_trace_h_sigma: f64,
     /// Tr(HΣ)/Tr(HΣ̄); `None` when Tr(HΣ̄) ≤ 0 (Tr(H) ≤ 0 or Tr(Σ) = 0).
+    #[serde(with = "curvscope_hessian::non_finite::option")]
     pub anisotropy_ratio: Option<f64>,
     /// Proposition 1: conditions, â, bound â·λ₁²·D/Tr(H)² against the ratio; condition 1 over
     /// every eigenvalue where the whole spectrum was computed, else over the top k.
     pub proposition1: Proposition1,
     /// Top eigenvalues of Σ (empty when `sigma_top_k` is 0).
+    #[serde(with = "curvscope_hessian::non_finite::vec")]
     pub sigma_eigenvalues: Vec<f64>,
     /// Whether every Σ Ritz pair met the tolerance (`None` when `sigma_top_k` is 0).
     pub sigma_converged: Option<bool>,
     /// `[i][j]` = |cos(u_i, v_j)|, u_i Hessian and v_j Σ eigenvectors (empty when skipped).
+    #[serde(with = "curvscope_hessian::non_finite::vecs")]
     pub eigenvector_cosines: Vec<Vec<f64>>,
     /// Expected sharpness, signed and absolute (Figs. 3 and 6).
     pub expected_sharpness: Option<ExpectedSharpness>,

@@ -34,8 +34,10 @@ impl Default for SharpnessOptions {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ExpectedSharpness {
     /// σ.
+    #[serde(with = "curvscope_hessian::non_finite")]
     pub sigma: f64,
     /// L(θ).
+    #[serde(with = "curvscope_hessian::non_finite")]
     pub base_loss: f64,
     /// E\[L(θ+ν)\] − L(θ), the definition (Neyshabur et al. 2017). For a quadratic it equals
     /// σ²·Tr(H)/2. Estimated as the mean of L(θ+ν) − L(θ) − ∇L(θ)ᵀν: the subtracted term has

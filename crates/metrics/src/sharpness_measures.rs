@@ -54,10 +54,12 @@ impl Default for AscentOptions {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WorstCaseSharpness {
     /// The radius r.
+    #[serde(with = "curvscope_hessian::non_finite")]
     pub radius: f64,
     /// The norm of the ball.
     pub norm: PerturbationNorm,
     /// L(θ).
+    #[serde(with = "curvscope_hessian::non_finite")]
     pub base_loss: f64,
     /// max L(θ+δ) − L(θ) over δ = 0, the start and every iterate: a lower bound on the maximum
     /// over the ball, ≥ 0 (δ = 0 lies in it); NaN when the loss is no number at one of them
@@ -66,6 +68,7 @@ pub struct WorstCaseSharpness {
     pub sharpness: f64,
     /// The δ = c ⊙ γ that attains `sharpness` (D numbers: not serialised, empty when read back).
     #[serde(skip)]
+    #[serde(with = "curvscope_hessian::non_finite::vec")]
     pub perturbation: Vec<f64>,
     /// Gradient evaluations spent (= iterations).
     pub gradients: usize,
@@ -196,6 +199,7 @@ impl Default for EpsilonSharpnessOptions {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EpsilonSharpness {
     /// ε.
+    #[serde(with = "curvscope_hessian::non_finite")]
     pub epsilon: f64,
     /// (max L(θ+δ) − L(θ)) / (1 + L(θ)) × 100, Keskar et al.'s Metric 2.1 (a lower bound).
     #[serde(with = "curvscope_hessian::non_finite")]
@@ -280,8 +284,10 @@ pub struct AdaptiveAverageOptions {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AdaptiveAverageSharpness {
     /// ρ.
+    #[serde(with = "curvscope_hessian::non_finite")]
     pub rho: f64,
     /// L(θ).
+    #[serde(with = "curvscope_hessian::non_finite")]
     pub base_loss: f64,
     /// E\[L(θ+δ)\] − L(θ), Monte Carlo with its standard error (the mean of
     /// L(θ+δ) − L(θ) − ∇L(θ)ᵀδ, as for expected sharpness).

@@ -10,11 +10,14 @@ use crate::proposition::ZERO_RTOL;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WholeSpectrum {
     /// All D eigenvalues, largest first (dense f64 eigendecomposition).
+    #[serde(with = "curvscope_hessian::non_finite::vec")]
     pub eigenvalues: Vec<f64>,
     /// max |H − Hᵀ| / max |H| of the assembled matrix before symmetrizing (rounding of the HVPs),
     /// over the entries computed on both sides of the diagonal: pairs within one parameter tensor.
+    #[serde(with = "curvscope_hessian::non_finite")]
     pub asymmetry: f64,
     /// The threshold of the counts, relative to max |λ| ([`ZERO_RTOL`]).
+    #[serde(with = "curvscope_hessian::non_finite")]
     pub zero_rtol: f64,
     /// Eigenvalues below −zero_rtol·max |λ|.
     pub negative: usize,
@@ -24,6 +27,7 @@ pub struct WholeSpectrum {
     /// the top k, relative to the spectrum's scale as Lanczos' tolerance is (a top eigenvalue
     /// may be near zero), or absolute when H = 0 (no scale); NaN when there is nothing to
     /// compare.
+    #[serde(with = "curvscope_hessian::non_finite")]
     pub lanczos_max_rel_diff: f64,
 }
 

@@ -21,7 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
 /// N = 23 random points in R⁵ with 3 random classes (23 splits unevenly over 2 and 3).
-fn data() -> Dataset {
+pub(crate) fn data() -> Dataset {
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     let n = 23;
     let x = (0..n * 5).map(|_| rng.random_range(-1.0..1.0)).collect();
@@ -40,14 +40,14 @@ fn arch() -> ArchSpec {
         .unwrap()
 }
 
-fn objective(data: &Dataset) -> Box<dyn Objective> {
+pub(crate) fn objective(data: &Dataset) -> Box<dyn Objective> {
     BurnObjective::<Cpu>::new(arch(), data, &Default::default(), Precision::F64)
         .unwrap()
         .boxed()
 }
 
 /// Every estimate of the report switched on, with small sample counts.
-fn options(trace_h_sigma: TraceHSigmaMethod) -> ReportOptions {
+pub(crate) fn options(trace_h_sigma: TraceHSigmaMethod) -> ReportOptions {
     let ascent = AscentOptions {
         iterations: 3,
         ..AscentOptions::default()
@@ -150,15 +150,16 @@ fn assert_close(got: &Value, want: &Value, rtol: f64, scale: f64, path: &str) ->
     }
 }
 
+/// A seeded θ of `dim` entries in [−0.7, 0.7).
+pub(crate) fn theta(dim: usize) -> Vec<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    (0..dim).map(|_| rng.random_range(-0.7..0.7)).collect()
+}
+
 fn check(trace_h_sigma: TraceHSigmaMethod) {
     let data = data();
     let single = objective(&data);
-    let theta: Vec<f64> = {
-        let mut rng = ChaCha8Rng::seed_from_u64(9);
-        (0..single.dim())
-            .map(|_| rng.random_range(-0.7..0.7))
-            .collect()
-    };
+    let theta = theta(single.dim());
     let options = options(trace_h_sigma);
     let want = serde_json::to_value(analyze_checkpoint(&*single, &theta, &options)).unwrap();
     for size in [2, 3] {

@@ -9,6 +9,7 @@ use curvscope_metrics::{
     ReportOptions, SharpnessOptions, TraceHSigmaMethod,
 };
 use nalgebra::DMatrix;
+use serde_json::Value;
 
 #[test]
 fn report_agrees_with_dense_truth_and_round_trips() {
@@ -96,6 +97,58 @@ fn report_agrees_with_dense_truth_and_round_trips() {
 
     let json = serde_json::to_string(&report).unwrap();
     assert_eq!(serde_json::from_str::<Report>(&json).unwrap(), report);
+}
+
+/// JSON has no NaN or ±∞: a quantity that overflows is written "NaN", "inf" or "-inf" and
+/// read back, as is a null (what records written before that held). In a report with every
+/// estimate switched on, each float of the JSON replaced in turn by each of these still parses,
+/// so one overflow never makes a record unreadable (analyze could not reuse it, nor report
+/// draw it), and the value comes back (null as undefined where the quantity is optional).
+#[test]
+fn every_float_of_a_report_reads_back_non_finite() {
+    let data = crate::distributed::data();
+    let objective = crate::distributed::objective(&data);
+    let theta = crate::distributed::theta(objective.dim());
+    let options = crate::distributed::options(TraceHSigmaMethod::Exact);
+    let json = serde_json::to_value(analyze_checkpoint(&*objective, &theta, &options)).unwrap();
+    let mut floats = Vec::new();
+    float_paths(&json, String::new(), &mut floats);
+    assert!(floats.len() > 100, "only {} floats", floats.len());
+    for path in &floats {
+        for (text, want) in [
+            (Value::from("NaN"), f64::NAN),
+            (Value::from("-inf"), f64::NEG_INFINITY),
+            (Value::Null, f64::NAN),
+        ] {
+            let mut damaged = json.clone();
+            *damaged.pointer_mut(path).unwrap() = text.clone();
+            let report: Report =
+                serde_json::from_value(damaged).unwrap_or_else(|e| panic!("{path} = {text}: {e}"));
+            let written = serde_json::to_value(&report).unwrap();
+            let back = written.pointer(path).unwrap();
+            let expected = if want.is_nan() { "NaN" } else { "-inf" };
+            // An optional quantity reads null as undefined (None), not NaN.
+            assert!(
+                back == expected || (text.is_null() && back.is_null()),
+                "{path} = {text}: {back}"
+            );
+        }
+    }
+}
+
+/// The JSON pointers of the numbers of `value` written as floats (not integers).
+fn float_paths(value: &Value, path: String, out: &mut Vec<String>) {
+    match value {
+        Value::Number(n) if n.is_f64() => out.push(path),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .for_each(|(i, v)| float_paths(v, format!("{path}/{i}"), out)),
+        Value::Object(fields) => fields
+            .iter()
+            .for_each(|(k, v)| float_paths(v, format!("{path}/{k}"), out)),
+        _ => {}
+    }
 }
 
 /// `known_top_terms` reaches the estimator: with all D eigenpairs of H known, the stochastic
