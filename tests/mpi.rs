@@ -280,8 +280,9 @@ fn a_failing_rank_stops_the_job_and_is_named() {
 }
 
 /// Ranks that read other files (a snapshot written during the analysis, a stale cache on one
-/// node) stop the job, every rank with the same error: other checkpoints, other bytes of one,
-/// other data. Before, they waited forever, or summed one θ's numbers with another's.
+/// node) or run other options stop the job, every rank with the same error: other checkpoints,
+/// other bytes of one, other data, another --samples. Before, they waited forever, or summed
+/// one θ's numbers with another's (other options: a double free, or records of mixed seeds).
 #[test]
 fn ranks_that_see_other_files_stop_the_job() {
     let root = tempfile::tempdir().unwrap();
@@ -316,6 +317,10 @@ fn ranks_that_see_other_files_stop_the_job() {
         (with(&args, "analyze", &more), "see the checkpoints of"),
         (with(&args, "analyze", &rewritten), "see step_1's files"),
         (with(&args, "--data", &data), "see the data 'data'"),
+        (
+            with(&args, "--samples", Path::new("21")),
+            "see the analysis options",
+        ),
     ] {
         let out = mpirun_two(&args, &second);
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -325,6 +330,35 @@ fn ranks_that_see_other_files_stop_the_job() {
             "{stderr}"
         );
     }
+}
+
+/// A checkpoint that does not load (cut short) fails on every rank alike: the job lists it in
+/// failures.csv and analyzes the others, as one process does, and exits 1. It used to abort
+/// the whole job, and every rerun stopped at it again.
+#[test]
+fn a_damaged_checkpoint_is_listed_and_the_job_goes_on() {
+    let root = tempfile::tempdir().unwrap();
+    let run = make_run(root.path());
+    let model = run.join("step_0/model.safetensors");
+    let bytes = std::fs::read(&model).unwrap();
+    std::fs::write(&model, &bytes[..bytes.len() - 100]).unwrap();
+    let (single, job) = (root.path().join("single"), root.path().join("job"));
+    for (out, dir) in [
+        (one_process(&analyze(&run, &single)), &single),
+        (mpirun(2, &analyze(&run, &job)), &job),
+    ] {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert_eq!(
+            stderr.matches("checkpoint step_0 failed").count(),
+            1,
+            "said once: {stderr}"
+        );
+        assert!(dir.join("reports/step_1.json").exists(), "{stderr}");
+        let failures = std::fs::read_to_string(dir.join("failures.csv")).unwrap();
+        assert!(failures.contains("step_0"), "{failures}");
+    }
+    assert!(assert_same_tables(&job, &single, 1e-12) > 100);
 }
 
 /// Ranks on nodes with other free memory plan one chunk size, the smallest budget's: two
@@ -542,4 +576,12 @@ fn a_failing_rank_stops_training_and_is_named() {
     make_run(root.path());
     let args = train(root.path(), Dynamic::Sgd, &root.path().join("out"));
     assert_failing_rank_is_named(root.path(), &args);
+    // A rank of another --lr would step θ otherwise than rank 0 records.
+    let out = mpirun_two(&args, &with(&args, "--lr", Path::new("0.25")));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the job must fail: {stderr}");
+    assert!(
+        stderr.contains("rank(s) 1 of 2 see the training configuration"),
+        "{stderr}"
+    );
 }

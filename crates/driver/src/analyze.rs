@@ -27,7 +27,7 @@ use curvscope_metrics::{
     ReportOptions, SharpnessOptions, TraceHSigmaMethod,
 };
 use curvscope_model::files::{is_leftover_file, remove_if_present, write_atomic};
-use curvscope_model::load_checkpoint;
+use curvscope_model::{load_checkpoint, Checkpoint, Dataset};
 use indicatif::{MultiProgress, ProgressBar};
 
 use crate::checkpoints::{checkpoint_dirs, checkpoint_name, content_sha256, dtype_name};
@@ -425,6 +425,13 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
     crate::flags::thread_pool(args.threads)?;
     let options = analysis_options(&args)?;
     let hash = options.hash();
+    job.agree_on_settings(
+        "the analysis options",
+        &AnalysisOptions {
+            data: None,
+            ..options.clone()
+        },
+    )?;
     let mut dirs = checkpoint_dirs(&args.input)?;
     if dirs.is_empty() {
         bail!("{}: no checkpoints (expected a checkpoint folder with checkpoint.json, or a run folder of them)", args.input.display());
@@ -563,12 +570,22 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
             bar: &bar,
             quiet: args.quiet,
         };
-        let analyzed = job
+        let prepared = job
             .agree(
                 &format!("{name}'s files"),
                 fingerprint.as_deref().unwrap_or("unreadable"),
             )
-            .and_then(|()| analyze_one(dir, fingerprint, &setup, &mut data, &progress));
+            .and_then(|()| prepare(dir, &setup, &mut data, &progress));
+        // A failure after the first collective cannot be skipped on one rank alone.
+        let analyzed = job.unanimous(prepared).and_then(|prepared| {
+            job.or_abort(analyze_prepared(
+                dir,
+                prepared,
+                fingerprint,
+                &setup,
+                &progress,
+            ))
+        });
         match analyzed {
             Ok(_) if !job.leads() => {
                 computed += 1;
@@ -591,13 +608,14 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
                 outcomes.push(Outcome::Computed);
             }
             Err(err) => {
-                job.abort_if_several(&anyhow::anyhow!("checkpoint {name} failed: {err:#}"));
                 let failure = Failure {
                     checkpoint: name.clone(),
                     path: dir.clone(),
                     error: format!("{err:#}"),
                 };
-                bar.suspend(|| eprintln!("error: checkpoint {name} failed: {}", failure.error));
+                if job.leads() {
+                    bar.suspend(|| eprintln!("error: checkpoint {name} failed: {}", failure.error));
+                }
                 // An earlier record of it stays: it is listed in no CSV of this run, and a rerun
                 // reuses it only with its own options and checkpoint bytes.
                 failures.push(failure);
@@ -1029,21 +1047,31 @@ fn made_on_current_data(
     }
 }
 
-/// Loads one checkpoint, builds its objective (on this rank's share of the samples in a job
-/// of several) and computes its report; refuses a D whose dense Hessian (with
-/// --full-spectrum) or whose analysis does not fit the budget before any other work.
-fn analyze_one(
+/// A checkpoint loaded with its data and memory plan, before any collective call: what
+/// [`prepare`] checks every rank alike.
+struct Prepared<'a> {
+    checkpoint: Checkpoint,
+    choice: DataChoice,
+    data: &'a Dataset,
+    plan: MemoryPlan,
+    start: Instant,
+}
+
+/// Loads one checkpoint and its data and plans its memory; refuses a D whose dense Hessian
+/// (with --full-spectrum) or whose analysis does not fit the budget before any other work.
+/// Calls no collective: every rank has read the same bytes, so a checkpoint that does not load
+/// fails on each alike, and the job records that and goes on ([`Job::unanimous`]).
+fn prepare<'a>(
     dir: &Path,
-    fingerprint: Option<String>,
     setup: &Setup,
-    cache: &mut DataCache,
+    cache: &'a mut DataCache,
     progress: &CheckpointProgress,
-) -> Result<CheckpointRecord> {
+) -> Result<Prepared<'a>> {
     let &Setup {
         options,
-        hash,
         ref budget,
         job,
+        ..
     } = setup;
     let start = Instant::now();
     let name = progress.name;
@@ -1084,8 +1112,44 @@ fn analyze_one(
             eprintln!("warning: {name}: {warning}");
         }
     }
+    crate::network::check_representable(
+        &checkpoint.meta.arch,
+        &checkpoint.theta,
+        options.precision,
+    )?;
+    Ok(Prepared {
+        checkpoint,
+        choice,
+        data,
+        plan,
+        start,
+    })
+}
+
+/// Builds a prepared checkpoint's objective (on this rank's share of the samples in a job of
+/// several) and computes its report.
+fn analyze_prepared(
+    dir: &Path,
+    prepared: Prepared,
+    fingerprint: Option<String>,
+    setup: &Setup,
+    progress: &CheckpointProgress,
+) -> Result<CheckpointRecord> {
+    let &Setup {
+        options,
+        hash,
+        ref budget,
+        job,
+    } = setup;
+    let Prepared {
+        checkpoint,
+        choice,
+        data,
+        plan,
+        start,
+    } = prepared;
+    let name = progress.name;
     let theta = &checkpoint.theta;
-    crate::network::check_representable(&checkpoint.meta.arch, theta, options.precision)?;
     let objective = job
         .objective(
             &checkpoint.meta.arch,

@@ -136,6 +136,52 @@ impl Job {
         Ok(())
     }
 
+    /// `result` where every rank's succeeded or every rank's failed (a job of one: `result`):
+    /// for a step every rank takes alike before any collective, such as loading a checkpoint
+    /// they have all checked they read the same bytes of, whose failure the job can then record
+    /// and go past. Where it failed on some ranks only (a file or memory of one node), the job
+    /// is aborted: a failing rank names its error; the others give it a few seconds to be
+    /// printed before aborting too.
+    pub fn unanimous<T>(&self, result: Result<T>) -> Result<T> {
+        let Some(c) = self.collective() else {
+            return result;
+        };
+        let all = c.gather(&[f64::from(u8::from(result.is_ok()))]);
+        if all.iter().all(|&ok| ok == all[0]) {
+            return result;
+        }
+        let failed: Vec<String> = (0..all.len())
+            .filter(|&r| all[r] == 0.0)
+            .map(|r| r.to_string())
+            .collect();
+        let err = match result {
+            Err(err) => err,
+            Ok(_) => {
+                std::thread::sleep(std::time::Duration::from_secs(5));
+                anyhow::anyhow!(
+                    "rank(s) {} failed where this one did not (their error is above)",
+                    failed.join(", ")
+                )
+            }
+        };
+        self.abort_if_several(&err);
+        Err(err)
+    }
+
+    /// An error, on every rank alike, unless every rank runs this version of curvscope with
+    /// the `settings` rank 0 has (compared by their JSON): ranks of other options or another
+    /// build would sum other computations into one record, or call other collectives and crash
+    /// or wait forever. Pass the settings with paths that may differ between nodes blanked;
+    /// what they name is compared by content elsewhere.
+    pub fn agree_on_settings<T: serde::Serialize>(&self, what: &str, settings: &T) -> Result<()> {
+        let json = serde_json::to_string(settings).expect("settings are plain JSON");
+        let version = env!("CARGO_PKG_VERSION");
+        self.agree(
+            &format!("{what} (or run another version of curvscope than {version})"),
+            &format!("{version} {json}"),
+        )
+    }
+
     /// Where Lanczos will keep the Hessian's Krylov basis, for the memory plans: where `device`
     /// keeps it ([`Device::krylov_basis`]) in a job of one; on the host in a job of several,
     /// whatever the device (`Distributed::basis_store`).

@@ -388,6 +388,15 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
             .transpose()?,
         precision: args.precision,
     };
+    job.agree_on_settings(
+        "the training configuration",
+        &RunConfig {
+            data: String::new(),
+            eval_data: None,
+            init_from: None,
+            ..config.clone()
+        },
+    )?;
     let out = args.out.as_path();
     let run_file = out.join(RUN_JSON);
     let objective = job.objective(&arch, &data, args.precision, args.device)?;
