@@ -99,6 +99,34 @@ pub struct Eigenpairs {
     pub seed: u64,
 }
 
+impl Eigenpairs {
+    /// How many leading pairs, in the order returned, met `tol` (residual ≤ tol·max|λ| of
+    /// those returned): all of them where the run converged. Past these, a Ritz value is only
+    /// a bound on its eigenvalue (the largest ones from below), so a test on it can read the
+    /// spectrum as falling faster than it does.
+    ///
+    /// ```
+    /// use curvscope_hessian::Eigenpairs;
+    /// let pairs = Eigenpairs {
+    ///     eigenvalues: vec![10.0, 5.0, 0.1],
+    ///     residuals: vec![1e-9, 1e-7, 0.5],
+    ///     ..Default::default()
+    /// };
+    /// assert_eq!(pairs.converged_prefix(1e-6), 2);
+    /// assert_eq!(Eigenpairs { converged: true, ..pairs }.converged_prefix(1e-6), 3);
+    /// ```
+    pub fn converged_prefix(&self, tol: f64) -> usize {
+        if self.converged {
+            return self.eigenvalues.len();
+        }
+        let scale = self.eigenvalues.iter().fold(0.0f64, |m, l| m.max(l.abs()));
+        self.residuals
+            .iter()
+            .take_while(|&&r| r <= tol * scale)
+            .count()
+    }
+}
+
 /// Extreme eigenpairs of a symmetric operator by Lanczos.
 ///
 /// What the [`lanczos`] crate lacks is done here: a seeded Gaussian start, full

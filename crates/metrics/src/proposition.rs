@@ -318,6 +318,10 @@ pub struct Proposition1 {
     pub first_ill_conditioned_k: Option<usize>,
     /// The largest k condition 1 could be tested at (number of eigenvalues − 1).
     pub ill_conditioning_k_max: usize,
+    /// Top eigenvalues left out of condition 1 because their Lanczos pairs did not converge
+    /// ([`Self::over_converged`]); 0 where all did.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ill_conditioning_unconverged: usize,
     /// Condition 1 at the k ≤ `ill_conditioning_k_max` with the largest d_k (the last k with
     /// λ_{k+1} ≥ 0, d_k growing as λ_{k+1} falls), which the table of `ill_conditioning`
     /// need not hold; `None` when no d_k is defined (absent from records before it existed).
@@ -381,6 +385,7 @@ pub fn proposition1(
         ill_conditioning: Vec::new(),
         first_ill_conditioned_k: None,
         ill_conditioning_k_max: 0,
+        ill_conditioning_unconverged: 0,
         largest_ill_conditioning: None,
         projection_coefficient: a_hat,
         bound,
@@ -419,7 +424,7 @@ impl Proposition1 {
                 holds: d.is_some_and(|d| d > 0.5),
             }
         };
-        self.ill_conditioning = condition_ks(eigenvalues.len() - 1)
+        self.ill_conditioning = condition_ks(eigenvalues.len().saturating_sub(1))
             .into_iter()
             .map(at)
             .collect();
@@ -428,8 +433,49 @@ impl Proposition1 {
             .filter(|c| c.d.is_some())
             .max_by(|a, b| a.d.unwrap().total_cmp(&b.d.unwrap()));
         self.first_ill_conditioned_k = first_ill_conditioned_k(eigenvalues, dim);
-        self.ill_conditioning_k_max = eigenvalues.len() - 1;
+        self.ill_conditioning_k_max = eigenvalues.len().saturating_sub(1);
+        self.ill_conditioning_unconverged = 0;
         self
+    }
+
+    /// Condition 1 over the first `converged` of `eigenvalues` only
+    /// ([`curvscope_hessian::Eigenpairs::converged_prefix`]): an unconverged Ritz value lies
+    /// below its eigenvalue, so a λ_(k+1) among them is too small and d_k too large — the
+    /// direction that reads condition 1 as holding (top 5 of a D = 283 net at --max-krylov 6:
+    /// λ₄ estimated 0.042 for 0.81, first k = 3 where the whole spectrum gives 66).
+    ///
+    /// ```
+    /// use curvscope_metrics::proposition1;
+    /// let p = proposition1(&[100.0, 50.0, 1.0], None, 175.0, 1.0, 0.5, 10.0, 100);
+    /// assert_eq!(p.first_ill_conditioned_k, Some(2));
+    /// let p = p.over_converged(&[100.0, 50.0, 1.0], 2);
+    /// assert_eq!((p.first_ill_conditioned_k, p.ill_conditioning_unconverged), (None, 1));
+    /// ```
+    pub fn over_converged(self, eigenvalues: &[f64], converged: usize) -> Self {
+        Proposition1 {
+            ill_conditioning_unconverged: eigenvalues.len() - converged,
+            ..self.with_condition1_over(&eigenvalues[..converged])
+        }
+    }
+
+    /// Whether condition 1 holds at a k ≪ D, as the proposition asks: at the first
+    /// ill-conditioned k, k ≤ √D. Its conclusion ~ a·D^(2d−1) rests on Tr(H) ≤ k·λ₁ +
+    /// (D − k)·λ_(k+1) < λ₁·(k + D^(1−d)) being of the order of λ₁·D^(1−d), and D^(1−d) < √D
+    /// for d > ½; a larger k (the rank of a rank-deficient H, say) meets d_k > ½ without the
+    /// growth with D that it stands for.
+    ///
+    /// ```
+    /// use curvscope_metrics::proposition1;
+    /// // D = 15, H of rank 10: λ₁₁ = 0 meets d_k > ½ at k = 10 > √15.
+    /// let mut eigenvalues = vec![1.0; 10];
+    /// eigenvalues.push(0.0);
+    /// let p = proposition1(&eigenvalues, None, 10.0, 1.0, 0.5, 10.0, 15);
+    /// assert_eq!(p.first_ill_conditioned_k, Some(10));
+    /// assert!(!p.ill_conditioned_at_small_k());
+    /// ```
+    pub fn ill_conditioned_at_small_k(&self) -> bool {
+        self.first_ill_conditioned_k
+            .is_some_and(|k| k * k <= self.dim)
     }
 
     /// Where every eigenvalue of H is known (descending): condition 1 over all of them
@@ -459,6 +505,11 @@ impl Proposition1 {
             ..self.with_condition1_over(eigenvalues)
         }
     }
+}
+
+/// For `skip_serializing_if`.
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[cfg(test)]

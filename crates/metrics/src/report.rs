@@ -466,10 +466,14 @@ pub fn report_from_spectrum<O: Objective + ?Sized>(
         trace_h_sigma.value,
         dim,
     );
-    // Condition 1 and the sign of H over every eigenvalue where the whole spectrum is known.
+    // Condition 1 and the sign of H over every eigenvalue where the whole spectrum is known,
+    // else over the top eigenvalues that converged.
     let proposition1 = match &hessian.dense {
         Some(dense) => proposition1.over_whole_spectrum(&dense.eigenvalues),
-        None => proposition1,
+        None => proposition1.over_converged(
+            &hessian.top.eigenvalues,
+            hessian.top.converged_prefix(options.curvature.tol),
+        ),
     };
     Report {
         dim,

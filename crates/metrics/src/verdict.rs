@@ -24,7 +24,8 @@ pub enum Verdict {
     /// lower bound of 1 or less says nothing either way).
     BoundBelowOne,
     /// The ratio is at least the bound, but condition 1 (d_k > ½) is not reached among the
-    /// eigenvalues computed, so the bound is not shown to grow with D.
+    /// (converged) eigenvalues computed, or only at a k not ≪ D (k > √D,
+    /// [`Proposition1::ill_conditioned_at_small_k`]), so the bound is not shown to grow with D.
     BoundOnly,
     /// The ratio is at least the bound, but λ_min was not computed or did not converge (and
     /// the whole spectrum was not computed): the proposition's assumption H ⪰ 0 is not
@@ -91,11 +92,31 @@ pub fn reading(
     trace_h_sigma_stderr: f64,
     trace_h_stderr: f64,
 ) -> Reading {
+    let left_out = match p.ill_conditioning_unconverged {
+        0 => String::new(),
+        n => format!(
+            " ({n} of the top eigenvalues left out: their Lanczos pairs did not converge, and \
+             an unconverged λ_(k+1) is too small)"
+        ),
+    };
     let ill_conditioning = match p.first_ill_conditioned_k {
-        Some(k) => format!(
+        Some(k) if p.ill_conditioned_at_small_k() => format!(
             "Condition 1 (ill-conditioning) holds: λ_(k+1) < λ₁/√D first at k = {k} \
              (d_k > ½, D = {})",
             p.dim
+        ),
+        Some(k) => format!(
+            "Condition 1 (ill-conditioning) is met only at k = {k}, not ≪ D = {} (k > √D): \
+             d_k > ½ there does not make the bound grow with D (Tr(H) < λ₁·(k + D^(1−d)) is \
+             then of the order of k·λ₁)",
+            p.dim
+        ),
+        None if p.ill_conditioning_k_max == 0 => format!(
+            "Condition 1 (ill-conditioning) is not tested: it needs λ₂, and {}{left_out}",
+            match p.dim {
+                1 => "D = 1 has one eigenvalue".to_string(),
+                _ => "only λ₁ is known (raise -k)".to_string(),
+            }
         ),
         None => {
             let best = p
@@ -106,7 +127,8 @@ pub fn reading(
                 format!("; the largest d_k tested is {} at k = {k}", number(d))
             });
             format!(
-                "Condition 1 (ill-conditioning) is not reached within k ≤ {}: no d_k > ½{best}",
+                "Condition 1 (ill-conditioning) is not reached within k ≤ {}: no d_k > ½{best}\
+                 {left_out}",
                 p.ill_conditioning_k_max
             )
         }
@@ -118,7 +140,8 @@ pub fn reading(
             number(a),
             number(a)
         ),
-        None => "Condition 2 (alignment): â is undefined (Tr(H), λ₁ or Tr(Σ) is not positive)"
+        None => "Condition 2 (alignment): â is undefined (Tr(H), λ₁ or Tr(Σ) is not positive, \
+                 or one of them or u₁ᵀΣu₁ is not finite)"
             .to_string(),
     };
     let curvature = match p.negative_curvature {
@@ -128,8 +151,8 @@ pub fn reading(
         Some(false) => "No negative curvature: the smallest eigenvalue (a converged λ_min, or \
                         the whole spectrum's) is not below zero"
             .to_string(),
-        None => "Negative curvature unknown: λ_min was not computed or did not converge, and the \
-                 whole spectrum was not computed"
+        None => "Negative curvature unknown: λ_min was not computed, did not converge or is not \
+                 finite, and the whole spectrum was not computed"
             .to_string(),
     };
     let (conclusion, verdict) = match (p.bound, p.ratio) {
@@ -193,9 +216,9 @@ pub fn reading(
                     format!("{compared}: the ratio is ≥ the bound, {automatic}, but H ⪰ 0 is not checked here; {measured}"),
                     Verdict::AssumptionUnchecked,
                 )
-            } else if p.first_ill_conditioned_k.is_none() {
+            } else if !p.ill_conditioned_at_small_k() {
                 (
-                    format!("{compared}: the ratio is ≥ the bound, {automatic}, but without condition 1 the bound is not shown to grow with D; {measured}"),
+                    format!("{compared}: the ratio is ≥ the bound, {automatic}, but without condition 1 at a k ≪ D the bound is not shown to grow with D; {measured}"),
                     Verdict::BoundOnly,
                 )
             } else if bound_near_one(bound, p.trace_h, trace_h_stderr) {
@@ -304,6 +327,38 @@ mod tests {
         assert!(
             r.ill_conditioning
                 .contains("the largest d_k tested is 0.07395 at k = 4"),
+            "{}",
+            r.ill_conditioning
+        );
+    }
+
+    /// k ≪ D: a rank-10 H in D = 15 meets d_k > ½ at k = 10 > √15 through λ₁₁ = 0 alone; with
+    /// a bound of 1.5 under a ratio of 15 this read "Confirmed". With one eigenvalue, or
+    /// D = 1, condition 1 is not tested, and says why.
+    #[test]
+    fn condition_1_needs_a_k_small_against_d() {
+        let mut eigenvalues = vec![1.0; 10];
+        eigenvalues.push(0.0);
+        let p = proposition1(&eigenvalues, converged(0.0), 10.0, 1.0, 1.0, 10.0, 15);
+        assert_eq!((p.first_ill_conditioned_k, p.bound), (Some(10), Some(1.5)));
+        let r = reading(&p, 10.0, 0.0, 0.0);
+        assert_eq!(r.verdict, Verdict::BoundOnly);
+        assert!(
+            r.ill_conditioning.contains("not ≪ D = 15"),
+            "{}",
+            r.ill_conditioning
+        );
+        let one = proposition1(&[2.0], None, 2.0, 1.0, 1.0, 2.0, 1);
+        let r = reading(&one, 2.0, 0.0, 0.0);
+        assert!(
+            r.ill_conditioning.contains("not tested") && r.ill_conditioning.contains("D = 1"),
+            "{}",
+            r.ill_conditioning
+        );
+        let top1 = proposition1(&[2.0], None, 2.0, 1.0, 1.0, 2.0, 50);
+        let r = reading(&top1, 2.0, 0.0, 0.0);
+        assert!(
+            r.ill_conditioning.contains("raise -k"),
             "{}",
             r.ill_conditioning
         );

@@ -1,14 +1,14 @@
 //! analyze_checkpoint end to end on least squares with a dense eigensolver, and Proposition 1
 //! bookkeeping.
 
-use crate::objectives::{assert_rel, dense_covariance, dense_top, LeastSquares};
+use crate::objectives::{assert_rel, dense_covariance, dense_top, LeastSquares, ShiftedQuadratic};
 use curvscope_hessian::{dense_eigenvalues, Estimator, HessianOperator, Probes};
 use curvscope_metrics::{
     analyze_checkpoint, condition_ks, derived_stderr, proposition1, report_from_spectrum,
     CurvatureOptions, Derived, Estimate, HessianSpectrum, LambdaMin, Proposition1, Report,
     ReportOptions, SharpnessOptions, TraceHSigmaMethod,
 };
-use nalgebra::DMatrix;
+use nalgebra::{DMatrix, DVector};
 use serde_json::Value;
 
 #[test]
@@ -97,6 +97,56 @@ fn report_agrees_with_dense_truth_and_round_trips() {
 
     let json = serde_json::to_string(&report).unwrap();
     assert_eq!(serde_json::from_str::<Report>(&json).unwrap(), report);
+}
+
+/// Condition 1 from unconverged Ritz values read a spectrum as steeper than it is: D = 400,
+/// twelve eigenvalues in [0.8, 1] over a bulk ≤ 0.02, so λ_(k+1) < λ₁/√D = 0.05 first at
+/// k = 12. Lanczos cut at 6 vectors for the top 5 gives λ's far below their eigenvalues; only
+/// the converged ones may test the condition (it said "holds, first at k = 4"). Converged, the
+/// first k is 12 exactly.
+#[test]
+fn condition_1_uses_converged_eigenvalues_only() {
+    let d = 400;
+    let eigenvalues: Vec<f64> = (0..d)
+        .map(|i| match i {
+            0..12 => 1.0 - 0.2 * i as f64 / 11.0,
+            _ => 0.02 * (d - i) as f64 / (d - 12) as f64,
+        })
+        .collect();
+    let quadratic = ShiftedQuadratic {
+        a: DMatrix::from_diagonal(&DVector::from_vec(eigenvalues)),
+        minimum: DVector::zeros(d),
+        c: 0.0,
+    };
+    let theta = vec![0.1; d];
+    let report = |top_k, max_krylov| {
+        let options = ReportOptions {
+            sigma_top_k: 0,
+            sharpness: None,
+            curvature: CurvatureOptions {
+                top_k,
+                max_krylov,
+                lambda_min: false,
+                ..CurvatureOptions::default()
+            },
+            ..ReportOptions::default()
+        };
+        analyze_checkpoint(&quadratic, &theta, &options)
+    };
+    let cut = report(5, Some(6));
+    assert!(!cut.hessian_converged);
+    let p = &cut.proposition1;
+    assert!(p.ill_conditioning_unconverged > 0, "{p:?}");
+    assert!(p.first_ill_conditioned_k.is_none_or(|k| k >= 12), "{p:?}");
+    let whole = report(15, None);
+    assert!(whole.hessian_converged);
+    let p = &whole.proposition1;
+    assert_eq!(
+        (p.first_ill_conditioned_k, p.ill_conditioning_unconverged),
+        (Some(12), 0)
+    );
+    // k = 12 ≤ √400 = 20: ≪ D as the proposition asks.
+    assert!(p.ill_conditioned_at_small_k());
 }
 
 /// JSON has no NaN or ±∞: a quantity that overflows is written "NaN", "inf" or "-inf" and
