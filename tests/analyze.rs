@@ -1218,7 +1218,8 @@ fn full_spectrum_writes_every_eigenvalue_and_its_counts() {
     assert_clean(&out);
 }
 
-/// --full-spectrum over its memory budget: refused with D and the gigabytes, nothing computed.
+/// --full-spectrum over its memory budget (given, or --max-memory's where that is less than 8 GB):
+/// refused with D and the gigabytes, nothing computed.
 #[test]
 fn full_spectrum_over_budget_is_refused_with_the_memory_it_needs() {
     let tmp = tempfile::tempdir().unwrap();
@@ -1240,6 +1241,17 @@ fn full_spectrum_over_budget_is_refused_with_the_memory_it_needs() {
     );
     assert!(!out.join("reports/step_00000.json").exists());
     assert!(!out.join("spectrum.csv").exists());
+    // Without --full-spectrum-memory, a --max-memory below 8 GB bounds it too (by default,
+    // 3/4 of the memory available does).
+    let output = analyze(&run, &out, &["--full-spectrum", "--max-memory", "4000B"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("needs 0.00000518 GB")
+            && stderr.contains("over the memory budget of 0.00000400 GB"),
+        "{stderr}"
+    );
+    assert!(!out.join("reports/step_00000.json").exists());
 }
 
 /// --max-memory: an analysis whose Lanczos basis or Σ's centred gradients do not fit is

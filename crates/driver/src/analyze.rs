@@ -161,8 +161,9 @@ pub struct AnalyzeArgs {
     pub full_spectrum: bool,
     /// Memory budget of --full-spectrum, in GB (10⁹ bytes): a larger D is refused up front,
     /// with the memory it needs.
-    #[arg(long, value_name = "GB", default_value_t = FULL_SPECTRUM_GB, value_parser = flags::positive)]
-    pub full_spectrum_memory: f64,
+    /// [default: 8, or the memory budget of everything else (--max-memory) where that is less]
+    #[arg(long, value_name = "GB", value_parser = flags::positive)]
+    pub full_spectrum_memory: Option<f64>,
     /// Memory budget of everything else (e.g. 8GB, 512MiB): each checkpoint's Lanczos bases
     /// and eigenvectors, per-sample gradient chunks and Σ's N centred gradients (--sigma-top-k)
     /// are sized before any work; --chunk is lowered to fit, and a stage that cannot fit is
@@ -288,7 +289,7 @@ fn refuse_unused_settings(a: &AnalyzeArgs) -> Result<()> {
             "--epsilon-sharpness, --adaptive-sharpness-l2 or --adaptive-sharpness-linf",
         ),
         (
-            a.full_spectrum_memory != FULL_SPECTRUM_GB,
+            a.full_spectrum_memory.is_some(),
             "--full-spectrum-memory",
             a.full_spectrum,
             "--full-spectrum",
@@ -488,11 +489,7 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
     let setup = Setup {
         options: &options,
         hash: &hash,
-        budget: MemoryBudget {
-            full_spectrum: (args.full_spectrum_memory * 1e9) as u64,
-            // Each rank reads its own node's memory; they must plan alike.
-            analysis: job.smallest(args.max_memory.unwrap_or_else(flags::default_memory_budget)),
-        },
+        budget: MemoryBudget::new(&args, job),
         job,
     };
     let mut records: Vec<Option<CheckpointRecord>> = vec![None; dirs.len()];
@@ -994,6 +991,24 @@ struct MemoryBudget {
     full_spectrum: u64,
     /// --max-memory: everything else [`MemoryPlan`] counts.
     analysis: u64,
+}
+
+impl MemoryBudget {
+    /// The flags' budgets; by default, everything else may use 3/4 of the memory available and
+    /// the full spectrum 8 GB, or that 3/4 where it is less: a fixed 8 GB let a D whose dense
+    /// Hessian the machine could not hold through the check, to fail after its D HVPs.
+    fn new(args: &AnalyzeArgs, job: &Job) -> Self {
+        // Each rank reads its own node's memory; they must plan alike.
+        let analysis = job.smallest(args.max_memory.unwrap_or_else(flags::default_memory_budget));
+        let full_spectrum = match args.full_spectrum_memory {
+            Some(gb) => (gb * 1e9) as u64,
+            None => ((FULL_SPECTRUM_GB * 1e9) as u64).min(analysis),
+        };
+        MemoryBudget {
+            full_spectrum,
+            analysis,
+        }
+    }
 }
 
 /// What the analyses of all checkpoints share: the options and their hash, the memory
