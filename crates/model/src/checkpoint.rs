@@ -305,6 +305,18 @@ pub enum CheckpointError {
         /// The file at fault.
         path: PathBuf,
     },
+    /// `model.safetensors` is missing and a `model.safetensors.index.json` stands beside it:
+    /// the weights are split over several files (as Hugging Face saves large models).
+    #[error(
+        "{path}: the weights are split over the safetensors files this index names; curvscope \
+         reads one {MODEL_FILE}: merge them first, e.g. in Python \
+         `safetensors.torch.save_file({{k: v for f in files for k, v in \
+         safetensors.torch.load_file(f).items()}}, \"{MODEL_FILE}\")`"
+    )]
+    SplitWeights {
+        /// The index file.
+        path: PathBuf,
+    },
     /// A tensor has the wrong shape.
     #[error("{path}: tensor `{tensor}` has shape {found:?}, expected {expected:?}")]
     Shape {
@@ -627,7 +639,9 @@ pub fn load_checkpoint(dir: &Path) -> Result<Checkpoint, CheckpointError> {
             source,
         })?;
     let (path, bytes) = read_file(dir.join(MODEL_FILE)).map_err(|e| match e {
-        CheckpointError::MissingFile { .. } => torch_save_beside(dir).unwrap_or(e),
+        CheckpointError::MissingFile { .. } => split_index_beside(dir)
+            .or_else(|| torch_save_beside(dir))
+            .unwrap_or(e),
         e => e,
     })?;
     if let Some(tensor) = repeated_tensor(&bytes) {
@@ -782,6 +796,14 @@ fn prefix_hint(prefix: Option<&str>) -> String {
 /// (640 = `80 02 00 …`), and a safetensors file's header, unlike a pickle's, is JSON.
 fn is_torch_save(bytes: &[u8]) -> bool {
     bytes.starts_with(b"PK\x03\x04") || matches!(bytes, [0x80, 2..=5, ..])
+}
+
+/// The index of weights split over several safetensors files, beside a missing
+/// `model.safetensors`, to name in the error.
+fn split_index_beside(dir: &Path) -> Option<CheckpointError> {
+    let path = dir.join(format!("{MODEL_FILE}.index.json"));
+    path.is_file()
+        .then_some(CheckpointError::SplitWeights { path })
 }
 
 /// A `torch.save` file beside a missing `model.safetensors` (`.pt`, `.pth`, `.ckpt` or
@@ -1123,6 +1145,20 @@ mod tests {
             "{err}"
         );
         std::fs::remove_file(dir.path().join("model.pt")).unwrap();
+        // Missing, split over files an index names (Hugging Face's large models): the index.
+        let index = dir.path().join("model.safetensors.index.json");
+        std::fs::write(
+            &index,
+            r#"{"weight_map": {"w": "model-00001-of-00002.safetensors"}}"#,
+        )
+        .unwrap();
+        let err = load_checkpoint(dir.path()).unwrap_err();
+        assert!(
+            matches!(&err, CheckpointError::SplitWeights { path } if path == &index),
+            "{err}"
+        );
+        assert!(err.to_string().contains("merge them"), "{err}");
+        std::fs::remove_file(index).unwrap();
         let err = load_checkpoint(dir.path()).unwrap_err();
         assert!(matches!(err, CheckpointError::MissingFile { .. }), "{err}");
     }
