@@ -1101,7 +1101,7 @@ fn unconverged_lanczos_and_an_imprecise_trace_are_reported() {
         "--max-krylov",
         "3",
         "--samples",
-        "10",
+        "5",
         "--trace-h-sigma-probes",
         "4",
     ];
@@ -1127,13 +1127,16 @@ fn unconverged_lanczos_and_an_imprecise_trace_are_reported() {
         err.contains("missed its 1% target within 90 probes"),
         "{err}"
     );
-    // So are the 4 probes of Tr(HΣ) asked for: their standard error is rough.
-    assert!(
-        err.contains(
-            "is from 4 probes (--trace-h-sigma-probes): below 10 its standard error is rough"
-        ),
-        "{err}"
-    );
+    // So are the 4 probes of Tr(HΣ) and the 5 samples of the sharpness asked for: their
+    // standard errors are rough.
+    for asked in ["4 probes (--trace-h-sigma-probes)", "5 probes (--samples)"] {
+        assert!(
+            err.contains(&format!(
+                "is from {asked}: below 10 its standard error is rough"
+            )),
+            "{err}"
+        );
+    }
     // Tr(H) is shown with its standard error.
     let row = table
         .lines()
