@@ -9,8 +9,8 @@
 The model is built of Conv2d, Linear, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, ReLU,
 LeakyReLU, Tanh, Sigmoid, GELU, SiLU, ELU, Softplus, Mish, Hardtanh, ReLU6, Hardsigmoid,
 Hardswish, PReLU, GLU, Identity, Unflatten, ChannelShuffle, Dropout (also 1d, 2d and
-AlphaDropout: the identity in eval mode), BatchNorm1d, BatchNorm2d, LayerNorm, RMSNorm and
-GroupNorm,
+AlphaDropout: the identity in eval mode), BatchNorm1d, BatchNorm2d, LayerNorm, RMSNorm,
+GroupNorm and InstanceNorm2d (without running statistics: group norm of one channel per group),
 and residual sums: an nn.Sequential (nested groups, torchvision's ResNet BasicBlock and
 Bottleneck, and `Residual` below allowed) is read module by module; any other model is read
 from its forward by torch.fx (`_traced_layers`: the same modules, their functional forms,
@@ -173,6 +173,13 @@ def _layer(name, module, seen, given=None):
               nn.Hardswish: "hardswish", nn.Identity: "identity"}
     if _is(module, *simple):
         return {"type": simple[type(module)]}
+    if _is(module, nn.InstanceNorm2d):
+        # Without running statistics (its default) it normalizes each sample's channel over
+        # its positions in eval mode too: group norm with one channel per group.
+        check(not module.track_running_stats, "track_running_stats=True (eval mode then "
+              "normalizes by running statistics) is not supported")
+        return {"type": "groupnorm", "groups": module.num_features, "eps": module.eps,
+                "affine": module.affine}
     if _is(module, nn.BatchNorm1d, nn.BatchNorm2d):
         check(module.affine, "affine=False is not supported")
         check(module.track_running_stats, "track_running_stats=False is not supported")
@@ -234,7 +241,7 @@ def _layer(name, module, seen, given=None):
         "Flatten, ReLU, LeakyReLU, Tanh, Sigmoid, GELU, SiLU, ELU, Softplus, Mish, Hardtanh, "
         "ReLU6, Hardsigmoid, Hardswish, PReLU, GLU, Identity, Unflatten, ChannelShuffle, "
         "Dropout, Dropout1d, Dropout2d, AlphaDropout, BatchNorm1d, BatchNorm2d, LayerNorm, "
-        "RMSNorm, GroupNorm, MultiheadAttention)"
+        "RMSNorm, GroupNorm, InstanceNorm2d, MultiheadAttention)"
     )
 
 
@@ -2884,6 +2891,21 @@ def _self_check():
     assert [layer["type"] for layer in architecture(nn.Sequential(
         nn.Conv2d(1, 2, 3), nn.Dropout2d(0.2), nn.Flatten(), nn.Dropout1d(0.2)),
         (1, 5, 5))["layers"]] == ["conv2d", "dropout", "flatten", "dropout"]
+    # Instance norm (without and with γ, β) is group norm of one channel per group.
+    instance = architecture(nn.Sequential(
+        nn.Conv2d(2, 3, 3), nn.InstanceNorm2d(3), nn.ReLU(), nn.Conv2d(3, 3, 1),
+        nn.InstanceNorm2d(3, eps=1e-3, affine=True), nn.Flatten(), nn.Linear(27, 2)), (2, 5, 5))
+    assert instance["layers"][1] == {"type": "groupnorm", "groups": 3, "eps": 1e-5,
+                                     "affine": False}
+    assert instance["layers"][4] == {"type": "groupnorm", "groups": 3, "eps": 1e-3,
+                                     "affine": True}
+    try:
+        architecture(nn.Sequential(nn.Conv2d(2, 3, 3), nn.InstanceNorm2d(
+            3, track_running_stats=True), nn.Flatten(), nn.Linear(27, 2)), (2, 5, 5))
+    except Unsupported as e:
+        assert "track_running_stats=True" in str(e), str(e)
+    else:
+        raise AssertionError("InstanceNorm2d with running statistics not refused")
     norms = architecture(normalization_net(), (4, 5, 5))
     assert norms["layers"][1] == {"type": "groupnorm", "groups": 2, "eps": 1e-5, "affine": True}
     assert norms["layers"][5] == {"type": "layernorm", "shape": [4], "eps": 1e-3,
