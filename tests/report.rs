@@ -380,7 +380,8 @@ fn the_report_loads_in_headless_chromium() {
 /// ""), and records keep checkpoint paths as typed (`run/step-000010`, relative to the
 /// analysis' working folder). A slice taken through another version of an analysed checkpoint
 /// (its landscape.json's SHA-256 differs), or through a checkpoint not analysed, is left out
-/// with a warning saying which, not shown beside numbers it does not belong to.
+/// with a warning saying which, not shown beside numbers it does not belong to. A checkpoint
+/// rewritten after its analysis is named in the report.
 #[test]
 fn slices_are_those_of_the_analysed_checkpoints() {
     let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-slices");
@@ -440,4 +441,25 @@ fn slices_are_those_of_the_analysed_checkpoints() {
         .filter(|id| id.contains("landscape"))
         .collect();
     assert_eq!(ids, ["run1-step-000020-landscape-random-1d"], "{ids:?}");
+
+    // A checkpoint rewritten after its analysis is named: its numbers are of other bytes.
+    let meta = run.join("step-000020/checkpoint.json");
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
+    json["note"] = "edited by hand".into();
+    std::fs::write(&meta, serde_json::to_vec(&json).unwrap()).unwrap();
+    let report = curvscope(&[
+        "report",
+        path(&run.join("analysis")),
+        "--to",
+        path(&root.join("again.html")),
+    ]);
+    let stderr = String::from_utf8_lossy(&report.stderr);
+    assert!(
+        stderr.contains("step-000020 was rewritten after its analysis")
+            && !stderr.contains("step-000010 was rewritten"),
+        "{stderr}"
+    );
+    let html = std::fs::read_to_string(root.join("again.html")).unwrap();
+    assert!(html.contains("step-000020 was rewritten after its analysis"));
 }
