@@ -486,8 +486,27 @@ const FASHION_DYNAMICS: [&str; 7] = [
 #[test]
 fn quick_fashion_writes_fig3_curves_from_theta_gd_and_fig5_spectrum() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("fashion");
+    // A folder whose name a shell would split and unquote: every printed command still reruns
+    // as printed.
+    let out = dir.path().join("sp ace").join("it's fashion");
     let stdout = reproduce_quick("fashion", &out);
+    let commands: Vec<Vec<String>> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("$ "))
+        .map(shell_words)
+        .collect();
+    // GD, 7 dynamics, the spectrum at θ*_GD, 7 analyses and the report.
+    assert_eq!(commands.len(), 1 + 7 + 1 + 7 + 1, "{stdout}");
+    let gd_out = commands[0].iter().skip_while(|w| *w != "--out").nth(1);
+    assert_eq!(gd_out.map(Path::new), Some(&*out.join("runs").join("gd")));
+    for words in &commands {
+        assert_eq!(words[0], "curvscope", "{words:?}");
+        for (flag, value) in words.iter().zip(&words[1..]) {
+            if ["--out", "--to", "--init-from"].contains(&flag.as_str()) {
+                assert!(Path::new(value).starts_with(&out), "{words:?}");
+            }
+        }
+    }
     let header = "dynamic,step,train_accuracy,test_accuracy,expected_sharpness,\
                   expected_sharpness_stderr,expected_sharpness_abs,expected_sharpness_abs_stderr";
     let points = rows(&out, "fig3.csv", header);
@@ -552,4 +571,16 @@ fn quick_fashion_writes_fig3_curves_from_theta_gd_and_fig5_spectrum() {
             "trace_h_sigma_along_sgd",
         ],
     );
+}
+
+/// The words a POSIX shell splits `line` into.
+fn shell_words(line: &str) -> Vec<String> {
+    let result = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("printf '%s\\0' {line}"))
+        .output()
+        .expect("sh runs");
+    assert!(result.status.success(), "{line}");
+    let words = String::from_utf8(result.stdout).unwrap();
+    words.split_terminator('\0').map(str::to_string).collect()
 }

@@ -229,9 +229,27 @@ enum Step {
     Report(crate::report::ReportArgs),
 }
 
+/// `arg` as one word of a POSIX shell command line: as it is when no shell treats any of its
+/// characters specially, else in single quotes (a `'` inside as `'\''`), so that a printed
+/// command with a folder such as `my runs` reruns as printed.
+fn shell_word(arg: &str) -> String {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b"-_./:,=+@%".contains(&b);
+    if !arg.is_empty() && arg.bytes().all(plain) {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+/// `curvscope` and `args` as a command line a POSIX shell splits back into `args`.
+fn command_line(args: &[&str]) -> String {
+    let words: Vec<String> = args.iter().map(|a| shell_word(a)).collect();
+    format!("curvscope {}", words.join(" "))
+}
+
 /// Prints and runs one CLI command; a failure stops the demo.
 pub(crate) fn step(args: &[&str]) -> Result<()> {
-    println!("\n$ curvscope {}", args.join(" "));
+    println!("\n$ {}", command_line(args));
     let argv = std::iter::once("curvscope").chain(args.iter().copied());
     let code = match <Step as clap::Parser>::try_parse_from(argv)? {
         Step::Train(args) => crate::train::run(*args),
@@ -239,10 +257,6 @@ pub(crate) fn step(args: &[&str]) -> Result<()> {
         Step::Export(args) => crate::export::run(args),
         Step::Report(args) => crate::report::run(args),
     }?;
-    ensure!(
-        code == ExitCode::SUCCESS,
-        "`curvscope {}` failed",
-        args.join(" ")
-    );
+    ensure!(code == ExitCode::SUCCESS, "`{}` failed", command_line(args));
     Ok(())
 }
