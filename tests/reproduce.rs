@@ -324,6 +324,45 @@ fn reproduce_refuses_an_out_holding_files_it_did_not_write() {
     std::fs::create_dir_all(only.join("runs")).unwrap();
     std::fs::create_dir_all(only.join("figures")).unwrap();
     reproduce_quick("one-hidden", &only);
+
+    // But not runs/ and figures/ holding one's own files, even under the target's own names:
+    // refused before any work, naming a file, and left as they were.
+    let subfolders = dir.path().join("subfolders");
+    std::fs::create_dir_all(subfolders.join("figures")).unwrap();
+    std::fs::create_dir_all(subfolders.join("runs")).unwrap();
+    let chart = subfolders.join("figures").join("success_rate.svg");
+    std::fs::write(&chart, "mine").unwrap();
+    let stderr = refused("toy2d", &subfolders);
+    assert!(
+        stderr.contains("holds files that no `curvscope reproduce toy2d` wrote")
+            && stderr.contains(&chart.display().to_string()),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&chart).unwrap(), "mine");
+    assert!(!subfolders.join(".curvscope-reproduce").exists());
+    std::fs::remove_file(&chart).unwrap();
+    let notes = subfolders.join("runs").join("notes.txt");
+    std::fs::write(&notes, "mine").unwrap();
+    for target in ["toy2d", "msgd"] {
+        let stderr = refused(target, &subfolders);
+        assert!(
+            stderr.contains(&notes.display().to_string()),
+            "{target}: {stderr}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "mine");
+    // An msgd run file is msgd's to keep, not toy2d's to take over.
+    std::fs::remove_file(&notes).unwrap();
+    let run = subfolders
+        .join("runs")
+        .join("sgd-steps400-train1000-test2000-seed0.csv");
+    std::fs::write(&run, "step,train_loss,train_accuracy,test_accuracy\n").unwrap();
+    let stderr = refused("toy2d", &subfolders);
+    assert!(stderr.contains(&run.display().to_string()), "{stderr}");
+    assert!(subfolders
+        .join("runs")
+        .join("sgd-steps400-train1000-test2000-seed0.csv")
+        .is_file());
 }
 
 /// At seed 2 the width-32 net's ReLUs die early (loss 0.512 → 0.501, one sample active): its
@@ -385,8 +424,19 @@ fn quick_msgd_writes_accuracies_and_resumes_a_missing_run_bit_for_bit() {
     // Two dynamics trained alone (as another process would), then the rest and the table.
     let run = |d: &str| out.join(format!("runs/{d}-steps20-train200-test200-seed0.csv"));
     let modified = |f: &Path| std::fs::metadata(f).unwrap().modified().unwrap();
+    // The folder an msgd of before the marker left: its runs/ (a run of Fisher-B from before
+    // B was in the name, at another scale) and an empty figures/. It is msgd's own.
+    let legacy = out.join("runs/msgd-fisher-b-steps400-train1000-test2000-seed0.csv");
+    std::fs::create_dir_all(out.join("figures")).unwrap();
+    std::fs::create_dir_all(out.join("runs")).unwrap();
+    std::fs::write(&legacy, "step,train_loss,train_accuracy,test_accuracy\n").unwrap();
     reproduce_quick_with("msgd", &out, &["--only", "msgd-fisher-b,gd-rademacher"]);
-    let trained: Vec<_> = std::fs::read_dir(out.join("runs")).unwrap().collect();
+    assert!(legacy.is_file(), "another scale's run is left as it is");
+    let trained: Vec<_> = std::fs::read_dir(out.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| *p != legacy)
+        .collect();
     assert_eq!(trained.len(), 2, "{trained:?}");
     // Fisher-B's file names its B: a run of the earlier law (b with replacement) is not reused.
     assert!(out

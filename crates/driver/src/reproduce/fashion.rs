@@ -204,6 +204,15 @@ pub fn run(args: &ReproduceArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Whether `entry` of runs/ is one of fashion's run folders (GD's or a dynamic's, holding
+/// train's run.json): one that a fashion of before the folder marker left ([`super::claim`]),
+/// which train resumes only if it is a run of the same settings.
+pub(super) fn is_run_folder(entry: &std::fs::DirEntry) -> bool {
+    let name = entry.file_name();
+    let ours = name == "gd" || DYNAMICS.iter().any(|(dynamic, _)| name == *dynamic);
+    ours && entry.path().join(RUN_JSON).is_file()
+}
+
 /// Fig. 3's curves of one dynamic: accuracies from run.csv, expected sharpness from the
 /// analysis (both at the snapshots).
 struct Curve {

@@ -146,7 +146,7 @@ const MARKER: &str = ".curvscope-reproduce";
 /// files (the default `notebooks-export/<target>` is easy to hit), or another target's output,
 /// would have its report.html and CSVs overwritten without a word. A folder from before the
 /// marker counts as the target's when its report.html is the target's page, or when it holds
-/// only the runs/ and figures/ folders that `msgd --only` leaves.
+/// only what an unfinished run of the target left ([`foreign_entry`]).
 fn claim(out: &Path, target: Target) -> Result<()> {
     let read = || format!("--out {}: cannot read", out.display());
     let entries: Vec<_> = std::fs::read_dir(out)
@@ -166,22 +166,51 @@ fn claim(out: &Path, target: Target) -> Result<()> {
         );
         return Ok(());
     }
-    let bare = entries.iter().all(|e| {
-        let name = e.file_name();
-        let subfolder = (name == "runs" || name == "figures") && e.path().is_dir();
-        subfolder || is_atomic_write_leftover(&name.to_string_lossy())
-    });
     let title = format!("<title>{}: ", target.name());
     let earlier_report = std::fs::read_to_string(out.join("report.html"))
         .is_ok_and(|html| crate::report::written_by_curvscope(&html) && html.contains(&title));
-    ensure!(
-        bare || earlier_report,
-        "--out {}: holds files that no `curvscope reproduce {}` wrote, which it would \
-         overwrite; name a new or empty folder",
-        out.display(),
-        target.name()
-    );
+    if !earlier_report {
+        if let Some(foreign) = foreign_entry(&entries, target)? {
+            anyhow::bail!(
+                "--out {}: holds files that no `curvscope reproduce {}` wrote ({} among \
+                 them), which it would overwrite; name a new or empty folder",
+                out.display(),
+                target.name(),
+                foreign.display()
+            );
+        }
+    }
     Ok(write_atomic(&marker, target.name().as_bytes())?)
+}
+
+/// The first of `entries` (a folder without the marker, nor the target's report.html) that
+/// an unfinished run of `target` from before the marker cannot have left, if any: that leaves
+/// a `runs/` of its own (`msgd --only`'s run files, fashion's run folders) and an empty
+/// `figures/`. A chart in `figures/` is not taken as the target's even under one of its
+/// names: a user's `figures/success_rate.svg` looks the same, and would be overwritten.
+fn foreign_entry(entries: &[std::fs::DirEntry], target: Target) -> Result<Option<PathBuf>> {
+    let leftover =
+        |e: &std::fs::DirEntry| is_atomic_write_leftover(&e.file_name().to_string_lossy());
+    for entry in entries.iter().filter(|e| !leftover(e)) {
+        let path = entry.path();
+        let own: fn(&std::fs::DirEntry) -> bool = match entry.file_name().to_str() {
+            Some("figures") if path.is_dir() => |_| false,
+            Some("runs") if path.is_dir() => match target {
+                Target::Msgd => msgd::is_run_file,
+                Target::Fashion => fashion::is_run_folder,
+                Target::Toy2d | Target::OneHidden => |_| false,
+            },
+            _ => return Ok(Some(path)),
+        };
+        let read = || format!("--out: cannot read {}", path.display());
+        for inner in std::fs::read_dir(&path).with_context(read)? {
+            let inner = inner.with_context(read)?;
+            if !leftover(&inner) && !own(&inner) {
+                return Ok(Some(inner.path()));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// The files a target wrote into its folder (CSVs and report.html), with their hashes

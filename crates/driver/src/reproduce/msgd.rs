@@ -101,15 +101,7 @@ pub fn run(args: &ReproduceArgs) -> Result<ExitCode> {
     let mut runs = Vec::new();
     for dynamic in dynamics {
         bar.set_message(dynamic.name());
-        // B is in the name: runs of Fisher-B before it was drawn as the authors' code draws it
-        // (b samples with replacement) are not read back as if they were.
-        let subset = msgd_options(dynamic, args.seed)
-            .noise_samples
-            .map_or(String::new(), |b| format!("-B{b}"));
-        let file = runs_dir.join(format!(
-            "{dynamic}{subset}-steps{}-train{}-test{}-seed{}.csv",
-            scale.steps, scale.train_n, scale.test_n, args.seed
-        ));
+        let file = runs_dir.join(run_file_name(dynamic, &scale, args.seed));
         let points = match read_run(&file, scale.steps)? {
             Some(points) => points,
             None => {
@@ -152,6 +144,47 @@ pub fn run(args: &ReproduceArgs) -> Result<ExitCode> {
         started,
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The file in runs/ of `dynamic`'s finished run at `scale` and `seed`: B is in the name, so
+/// runs of Fisher-B before it was drawn as the authors' code draws it (b samples with
+/// replacement) are not read back as if they were.
+fn run_file_name(dynamic: Dynamic, scale: &Scale, seed: u64) -> String {
+    let subset = msgd_options(dynamic, seed)
+        .noise_samples
+        .map_or(String::new(), |b| format!("-B{b}"));
+    format!(
+        "{dynamic}{subset}-steps{}-train{}-test{}-seed{seed}.csv",
+        scale.steps, scale.train_n, scale.test_n
+    )
+}
+
+/// Whether `entry` of runs/ is a file named as [`run_file_name`] names them, at any scale and
+/// seed, with or without `-B<B>` (the names of before B was in them): one that an msgd of
+/// before the folder marker left ([`super::claim`]).
+pub(super) fn is_run_file(entry: &std::fs::DirEntry) -> bool {
+    let name = entry.file_name();
+    let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".csv")) else {
+        return false;
+    };
+    // What follows `key` and the number after it in `text`, if `text` starts so.
+    fn past<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+        let after = text.strip_prefix(key)?;
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        (digits > 0).then(|| &after[digits..])
+    }
+    // `-steps<n>-train<n>-test<n>-seed<n>`, the end of every name.
+    let scale = |rest: &str| {
+        let end = ["-steps", "-train", "-test", "-seed"]
+            .iter()
+            .try_fold(rest, |rest, key| past(rest, key));
+        end == Some("")
+    };
+    let named = MSGD_DYNAMICS.iter().any(|d| {
+        stem.strip_prefix(d.name())
+            .is_some_and(|rest| scale(rest) || past(rest, "-B").is_some_and(scale))
+    });
+    named && entry.path().is_file()
 }
 
 /// The dynamics' command-line names, comma-separated.
