@@ -480,6 +480,10 @@ fn quick_msgd_writes_accuracies_and_resumes_a_missing_run_bit_for_bit() {
         assert!(stdout.contains(&format!("{rate:.4}")), "{stdout}");
     }
     assert_figures(&out, &["test_accuracy", "train_loss"]);
+    // The titles state the run's scale, not the paper's.
+    let title = "Test accuracy (LeNet on 200 FashionMNIST images, tested on 200)";
+    assert!(svg_text(&out, "test_accuracy").contains(title));
+    assert!(svg_text(&out, "train_loss").contains("Training loss (200 images)"));
 
     // A run interrupted before SGD's file was written: the rerun redoes SGD alone, bit for bit.
     let saved = std::fs::read(out.join("accuracy.csv")).unwrap();
@@ -621,6 +625,11 @@ fn quick_fashion_writes_fig3_curves_from_theta_gd_and_fig5_spectrum() {
             "trace_h_sigma_along_sgd",
         ],
     );
+    // The titles state the run's scale, not the paper's.
+    let title = "Train accuracy (50 clean + 10 random labels)";
+    assert!(svg_text(&out, "train_accuracy").contains(title));
+    let title = "Test accuracy (50 FashionMNIST test images)";
+    assert!(svg_text(&out, "test_accuracy").contains(title));
 }
 
 /// The words a POSIX shell splits `line` into.
@@ -633,4 +642,10 @@ fn shell_words(line: &str) -> Vec<String> {
     assert!(result.status.success(), "{line}");
     let words = String::from_utf8(result.stdout).unwrap();
     words.split_terminator('\0').map(str::to_string).collect()
+}
+
+/// The text of the SVG of `chart` in `out`/figures.
+fn svg_text(out: &Path, chart: &str) -> String {
+    let file = out.join("figures").join(format!("{chart}.svg"));
+    std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
 }

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use super::{color, finish, output_folders, write, ReproduceArgs};
+use super::{color, finish, output_folders, thousands, write, ReproduceArgs};
 use crate::demo::{path, step};
 use crate::frame::Frame;
 use crate::plots::{render, Chart, Series};
@@ -39,6 +39,9 @@ const DYNAMICS: [(&str, bool); 7] = [
 struct Scale {
     /// `--data` of every run.
     data: &'static str,
+    /// Its clean and random-label images, for the titles.
+    clean: usize,
+    random: usize,
     gd_steps: u64,
     steps: u64,
     /// A multiple of train's --refresh-every 10, as the GLD dynamics require.
@@ -58,6 +61,8 @@ struct Scale {
 /// The paper's Sec. 5.2: many hours on 2 cores.
 const FULL: Scale = Scale {
     data: "fashion-corrupted",
+    clean: 1000,
+    random: 200,
     gd_steps: 3000,
     steps: 3000,
     snapshot_every: 250,
@@ -73,6 +78,8 @@ const FULL: Scale = Scale {
 /// GD stopped at 300 steps was no minimum (train accuracy 0.66), so it must run in full.
 const REDUCED: Scale = Scale {
     data: "fashion-corrupted",
+    clean: 1000,
+    random: 200,
     gd_steps: 3000,
     steps: 100,
     snapshot_every: 20,
@@ -92,6 +99,8 @@ const REDUCED: Scale = Scale {
 /// `--quick`: 60 images, a few steps, tiny estimators; seconds.
 const QUICK: Scale = Scale {
     data: "fashion-corrupted:50:10",
+    clean: 50,
+    random: 10,
     gd_steps: 10,
     steps: 10,
     snapshot_every: 10,
@@ -192,7 +201,7 @@ pub fn run(args: &ReproduceArgs) -> Result<ExitCode> {
         .collect::<Result<Vec<f64>>>()?;
     let sgd = Frame::read(&trained[0].join("analysis").join(METRICS_CSV))?;
     write_csvs(&out, &curves, &eigenvalues)?;
-    let charts = draw(&figures, &curves, &eigenvalues, &sgd)?;
+    let charts = draw(&figures, &curves, &eigenvalues, &sgd, &scale)?;
     let title = "fashion: Zhu et al. 2019, Fig. 3 and 5";
     finish(
         &out,
@@ -300,7 +309,13 @@ fn write_csvs(out: &Path, curves: &[Curve], eigenvalues: &[f64]) -> Result<()> {
 
 /// Fig. 3 (accuracies and sharpness per dynamic) and Fig. 5 (spectrum at θ*_GD; â and
 /// Tr(HΣ) against Tr(HΣ̄) along SGD).
-fn draw(dir: &Path, curves: &[Curve], eigenvalues: &[f64], sgd: &Frame) -> Result<Vec<Chart>> {
+fn draw(
+    dir: &Path,
+    curves: &[Curve],
+    eigenvalues: &[f64],
+    sgd: &Frame,
+    scale: &Scale,
+) -> Result<Vec<Chart>> {
     let per_dynamic = |pick: fn(&Curve) -> &[f64], stderr: bool| -> Vec<Series> {
         curves
             .iter()
@@ -347,14 +362,17 @@ fn draw(dir: &Path, curves: &[Curve], eigenvalues: &[f64], sgd: &Frame) -> Resul
     let charts = [
         chart(
             "train_accuracy",
-            "Train accuracy (1,000 clean + 200 random labels)",
+            &train_accuracy_title(scale),
             "train accuracy",
             false,
             per_dynamic(|c| &c.train_accuracy, false),
         ),
         chart(
             "test_accuracy",
-            "Test accuracy (FashionMNIST test images)",
+            &format!(
+                "Test accuracy ({} FashionMNIST test images)",
+                thousands(scale.test_images)
+            ),
             "test accuracy",
             false,
             per_dynamic(|c| &c.test_accuracy, false),
@@ -409,6 +427,15 @@ fn draw(dir: &Path, curves: &[Curve], eigenvalues: &[f64], sgd: &Frame) -> Resul
         render(chart, dir)?;
     }
     Ok(charts.into())
+}
+
+/// The title of the train-accuracy figure: the run's own images.
+fn train_accuracy_title(scale: &Scale) -> String {
+    format!(
+        "Train accuracy ({} clean + {} random labels)",
+        thousands(scale.clean),
+        thousands(scale.random)
+    )
 }
 
 /// The closing table (printed and put in report.html): final accuracies and sharpness per

@@ -243,6 +243,20 @@ fn finish(
     write(out, "report.html", &figures_page(title, &table, charts)?)
 }
 
+/// `n` with a comma between each group of three digits, as the papers write their scales
+/// (`1,000`, `10,000`).
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut text = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            text.push(',');
+        }
+        text.push(digit);
+    }
+    text
+}
+
 /// The colour of the i-th series of a chart: matplotlib's ten, then again (no figure here has
 /// more than eight series).
 fn color(i: usize) -> plotters::style::RGBColor {

@@ -14,7 +14,7 @@ use curvscope_metrics::{
 };
 use curvscope_model::{ArchSpec, Dataset, Init, Precision};
 
-use super::{color, finish, output_folders, write, ReproduceArgs};
+use super::{color, finish, output_folders, thousands, write, ReproduceArgs};
 use crate::data::load_dataset;
 use crate::network::{objective, Device};
 use crate::plots::{render, Chart, Series};
@@ -135,7 +135,7 @@ pub fn run(args: &ReproduceArgs) -> Result<ExitCode> {
         })
         .collect();
     write_csvs(&out, &runs, &finals)?;
-    let charts = draw(&figures, &runs)?;
+    let charts = draw(&figures, &runs, &scale)?;
     finish(
         &out,
         "msgd: Wu et al. 2020, Fig. 1(a)",
@@ -309,7 +309,7 @@ fn write_csvs(
 }
 
 /// Test accuracy and training loss against iteration, one colour per dynamic.
-fn draw(dir: &Path, runs: &[(Dynamic, Vec<Point>)]) -> Result<Vec<Chart>> {
+fn draw(dir: &Path, runs: &[(Dynamic, Vec<Point>)], scale: &Scale) -> Result<Vec<Chart>> {
     let series = |pick: fn(&Point) -> f64| -> Vec<Series> {
         runs.iter()
             .enumerate()
@@ -325,7 +325,7 @@ fn draw(dir: &Path, runs: &[(Dynamic, Vec<Point>)]) -> Result<Vec<Chart>> {
     let charts = [
         Chart {
             name: "test_accuracy".into(),
-            title: "Test accuracy (LeNet, 1,000 FashionMNIST images)".into(),
+            title: test_accuracy_title(scale),
             x_label: "iteration".into(),
             y_label: "test accuracy".into(),
             log_y: false,
@@ -334,7 +334,7 @@ fn draw(dir: &Path, runs: &[(Dynamic, Vec<Point>)]) -> Result<Vec<Chart>> {
         },
         Chart {
             name: "train_loss".into(),
-            title: "Training loss".into(),
+            title: format!("Training loss ({} images)", thousands(scale.train_n)),
             x_label: "iteration".into(),
             y_label: "train loss".into(),
             log_y: true,
@@ -346,6 +346,15 @@ fn draw(dir: &Path, runs: &[(Dynamic, Vec<Point>)]) -> Result<Vec<Chart>> {
         render(chart, dir)?;
     }
     Ok(charts.into())
+}
+
+/// The title of the test-accuracy figure: the run's own training and test images.
+fn test_accuracy_title(scale: &Scale) -> String {
+    format!(
+        "Test accuracy (LeNet on {} FashionMNIST images, tested on {})",
+        thousands(scale.train_n),
+        thousands(scale.test_n)
+    )
 }
 
 /// What Wu et al. report in Fig. 1(a) (a description: the paper shows curves); GD-Rademacher
