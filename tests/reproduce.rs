@@ -220,6 +220,12 @@ fn quick_one_hidden_writes_finite_traces_and_an_exact_gauss_newton_check() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("one-hidden");
     let stdout = reproduce_quick("one-hidden", &out);
+    // The table says which Σ its traces are of: the one-sample one, not b = 10's.
+    assert!(
+        stdout.contains("of the one-sample Σ, not of SGD's b = 10")
+            && stdout.contains("divides both by 10.09"),
+        "{stdout}"
+    );
     let along = rows(
         &out,
         "along_training.csv",
@@ -625,11 +631,15 @@ fn quick_fashion_writes_fig3_curves_from_theta_gd_and_fig5_spectrum() {
             "trace_h_sigma_along_sgd",
         ],
     );
-    // The titles state the run's scale, not the paper's.
+    // The titles state the run's scale, not the paper's; the table both sharpness measures.
     let title = "Train accuracy (50 clean + 10 random labels)";
     assert!(svg_text(&out, "train_accuracy").contains(title));
     let title = "Test accuracy (50 FashionMNIST test images)";
     assert!(svg_text(&out, "test_accuracy").contains(title));
+    assert!(
+        stdout.contains("E[ΔL] ± s.e.") && stdout.contains("E|ΔL| ± s.e."),
+        "{stdout}"
+    );
 }
 
 /// The words a POSIX shell splits `line` into.

@@ -448,29 +448,36 @@ fn table(curves: &[Curve], eigenvalues: &[f64], scale: &Scale) -> String {
          θ*_GD, then {} steps at lr {ESCAPE_LR}; test accuracy on {} test images",
         scale.data, scale.gd_steps, scale.steps, scale.test_images
     );
+    let _ = writeln!(
+        text,
+        "expected sharpness over the same draws ν ~ N(0, σ²I) (analyze {}): E[ΔL] = \
+         E[L(θ+ν)] − L(θ), signed (Zhu et al.'s text, our figure), and E|ΔL| = \
+         E|L(θ+ν) − L(θ)| (the authors' code, their figure)",
+        scale.sharpness.join(" ")
+    );
     let first = &curves[0];
     let _ = writeln!(
         text,
-        "at θ*_GD: train acc {:.4}, test acc {:.4}, expected sharpness {:.4}",
-        first.train_accuracy[0], first.test_accuracy[0], first.sharpness[0]
+        "at θ*_GD: train acc {:.4}, test acc {:.4}, E[ΔL] {:.4}, E|ΔL| {:.4}",
+        first.train_accuracy[0], first.test_accuracy[0], first.sharpness[0], first.sharpness_abs[0]
     );
     let _ = writeln!(
         text,
-        "{:<12} {:>9} {:>9} {:>20}   paper (Fig. 3)",
-        "dynamic", "train acc", "test acc", "sharpness ± s.e."
+        "{:<12} {:>9} {:>9} {:>18} {:>18}   paper (Fig. 3)",
+        "dynamic", "train acc", "test acc", "E[ΔL] ± s.e.", "E|ΔL| ± s.e."
     );
+    let with_stderr = |values: &[f64], stderr: &[f64]| {
+        format!("{:.4} ± {:.4}", Curve::last(values), Curve::last(stderr))
+    };
     for (c, (_, escapes)) in curves.iter().zip(DYNAMICS) {
         let _ = writeln!(
             text,
-            "{:<12} {:>9.4} {:>9.4} {:>20}   {}",
+            "{:<12} {:>9.4} {:>9.4} {:>18} {:>18}   {}",
             c.dynamic,
             Curve::last(&c.train_accuracy),
             Curve::last(&c.test_accuracy),
-            format!(
-                "{:.4} ± {:.4}",
-                Curve::last(&c.sharpness),
-                Curve::last(&c.sharpness_stderr)
-            ),
+            with_stderr(&c.sharpness, &c.sharpness_stderr),
+            with_stderr(&c.sharpness_abs, &c.sharpness_abs_stderr),
             if escapes {
                 "escapes: sharpness falls, test accuracy rises"
             } else {

@@ -10,10 +10,10 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use curvscope_metrics::{
-    anisotropy_ratio, clipped_square_traces, isotropic_trace_h_sigma, minibatch_weights,
-    power_law_exponent, proposition2_check, Descent, DescentOptions, Dynamic, Proposition2Check,
-    ONE_HIDDEN_BATCH, ONE_HIDDEN_LR, ONE_HIDDEN_MEASURE_EVERY, ONE_HIDDEN_N, ONE_HIDDEN_STEPS,
-    ONE_HIDDEN_WIDTHS,
+    anisotropy_ratio, clipped_square_traces, isotropic_trace_h_sigma, minibatch_factor,
+    minibatch_weights, power_law_exponent, proposition2_check, Descent, DescentOptions, Dynamic,
+    Proposition2Check, ONE_HIDDEN_BATCH, ONE_HIDDEN_LR, ONE_HIDDEN_MEASURE_EVERY, ONE_HIDDEN_N,
+    ONE_HIDDEN_STEPS, ONE_HIDDEN_WIDTHS,
 };
 use curvscope_model::{ArchSpec, Dataset, Init, Objective, Precision};
 
@@ -306,6 +306,13 @@ fn table(runs: &[WidthRun], steps: u64) -> String {
         "one-hidden (Zhu et al. Fig. 4): N = {ONE_HIDDEN_N} points in [−2,2]², label 1[x1 ≥ x2], \
          fixed ±1 output, clipped MSE (δ = 1e-3); SGD b = {ONE_HIDDEN_BATCH}, lr {ONE_HIDDEN_LR}, \
          {steps} steps, θ₀ ~ N(0, I/D)"
+    );
+    let _ = writeln!(
+        text,
+        "Tr(HΣ) and Tr(HΣ̄) = Tr(H)Tr(Σ)/D of the one-sample Σ, not of SGD's b = {ONE_HIDDEN_BATCH}: \
+         the covariance of a batch of {ONE_HIDDEN_BATCH} distinct samples (the authors' Fig. 4) \
+         divides both by {:.2}, and leaves their ratio as it is",
+        1.0 / minibatch_factor(ONE_HIDDEN_BATCH, ONE_HIDDEN_N).without_replacement
     );
     let _ = writeln!(
         text,
