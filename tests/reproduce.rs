@@ -640,6 +640,36 @@ fn quick_fashion_writes_fig3_curves_from_theta_gd_and_fig5_spectrum() {
         stdout.contains("E[ΔL] ± s.e.") && stdout.contains("E|ΔL| ± s.e."),
         "{stdout}"
     );
+
+    // Another seed into the same folder: refused as another configuration's folder, in
+    // reproduce's words (the user typed no --resume), before any run is touched.
+    let gd_json = std::fs::read(out.join("runs/gd/run.json")).unwrap();
+    let result = std::process::Command::new(env!("CARGO_BIN_EXE_curvscope"))
+        .args([
+            "reproduce",
+            "fashion",
+            "--quick",
+            "--quiet",
+            "--seed",
+            "1",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(!result.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("holds a run of another configuration")
+            && stderr.contains("choose another --out")
+            && stderr.contains("`seed`: it was 0, now 1")
+            && !stderr.contains("--resume"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(out.join("runs/gd/run.json")).unwrap(),
+        gd_json
+    );
 }
 
 /// The words a POSIX shell splits `line` into.

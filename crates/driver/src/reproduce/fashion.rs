@@ -147,11 +147,23 @@ pub fn run(args: &ReproduceArgs) -> Result<ExitCode> {
         if args.quiet {
             command.push("--quiet");
         }
-        if run.join(RUN_JSON).exists() {
+        let resumed = run.join(RUN_JSON).exists();
+        if resumed {
             command.push("--resume");
         }
-        step(&command)?;
-        Ok(run)
+        match step(&command) {
+            Err(e) if resumed => match another_configuration(&e) {
+                Some(why) => Err(anyhow::anyhow!(
+                    "--out {}: {} holds a run of another configuration (another --seed, or \
+                     another of --quick, --reduced and the paper's scale), which this one \
+                     cannot continue ({why}); choose another --out",
+                    out.display(),
+                    run.display(),
+                )),
+                None => Err(e),
+            },
+            result => result.map(|()| run),
+        }
     };
     let analyze = |target: &Path, analysis: &Path, k: &str, extra: &[&str]| -> Result<()> {
         let mut command = vec!["analyze", path(target), "--out", path(analysis)];
@@ -220,6 +232,20 @@ pub(super) fn is_run_folder(entry: &std::fs::DirEntry) -> bool {
     let name = entry.file_name();
     let ours = name == "gd" || DYNAMICS.iter().any(|(dynamic, _)| name == *dynamic);
     ours && entry.path().join(RUN_JSON).is_file()
+}
+
+/// Train's refusal of a run of other settings, if `error` (of a `train --resume` that
+/// reproduce added to continue its own run) is one, without the `--resume` the user never
+/// typed: the folder holds a run of another --seed or scale, to be said in reproduce's words.
+fn another_configuration(error: &anyhow::Error) -> Option<String> {
+    error.chain().map(ToString::to_string).find_map(|message| {
+        let differs = message.starts_with("--resume: the configuration differs");
+        let shorter = message.starts_with("--resume --steps") && message.contains("not shorten");
+        (differs || shorter).then(|| {
+            let why = message.trim_start_matches("--resume: ");
+            why.trim_start_matches("--resume ").to_string()
+        })
+    })
 }
 
 /// Fig. 3's curves of one dynamic: accuracies from run.csv, expected sharpness from the

@@ -69,9 +69,10 @@ pub struct ReproduceArgs {
     /// Output folder for CSVs and figures (default: `notebooks-export/<target>`). msgd keeps each
     /// dynamic's finished run in its runs/ and a rerun at the same scale and seed reads it back,
     /// so an interrupted msgd resumes with the dynamic it was training; fashion keeps its
-    /// run folders (with their analyses) in runs/ and resumes them as train and analyze do. A
-    /// folder holding files that no `reproduce` of this target wrote is refused (they would be
-    /// overwritten); the target's folder is marked by a file `.curvscope-reproduce`. A CSV or
+    /// run folders (with their analyses) in runs/ and resumes them as train and analyze do, and
+    /// refuses a folder of its runs at another --seed or scale. A folder holding files that no
+    /// `reproduce` of this target wrote is refused (they would be overwritten); the target's
+    /// folder is marked by a file `.curvscope-reproduce`. A CSV or
     /// report.html of an earlier run changed since it was written is kept as
     /// `<stem>.edited-K.<extension>`, never overwritten.
     #[arg(long, value_parser = flags::utf8_path())]
