@@ -224,13 +224,17 @@ fn optional<T: ToString>(value: Option<T>) -> String {
 /// Tr(HΣ) and Tr(HΣ̄) along training (log y, one colour per width), their ratio along
 /// training, and the final ratio against D (log-log, with the Σ ∝ H ratio beside it).
 fn draw(dir: &Path, runs: &[WidthRun]) -> Result<Vec<Chart>> {
-    let along = |pick: fn(&Measurement) -> f64| -> Vec<Series> {
+    // A measurement without a value (a ratio of no Tr(HΣ̄)) is left out, as in the CSV.
+    let along = |pick: fn(&Measurement) -> Option<f64>| -> Vec<Series> {
         runs.iter()
             .enumerate()
             .map(|(i, r)| {
                 Series::exact(
                     Some(format!("width {} (D = {})", r.width, r.dim)),
-                    r.along.iter().map(|m| (m.step as f64, pick(m))).collect(),
+                    r.along
+                        .iter()
+                        .filter_map(|m| pick(m).map(|v| (m.step as f64, v)))
+                        .collect(),
                     color(i),
                 )
             })
@@ -256,19 +260,19 @@ fn draw(dir: &Path, runs: &[WidthRun]) -> Result<Vec<Chart>> {
             "trace_h_sigma",
             "Tr(HΣ) along SGD (Σ of one sample; a batch of b divides it by b)",
             "Tr(HΣ), one-sample Σ",
-            along(|m| m.trace_h_sigma),
+            along(|m| Some(m.trace_h_sigma)),
         ),
         chart(
             "trace_h_sigma_bar",
             "Tr(H)Tr(Σ)/D, i.e. Tr(HΣ̄) of isotropic noise, along SGD (one-sample Σ)",
             "Tr(H)Tr(Σ)/D, one-sample Σ",
-            along(|m| m.trace_h_sigma_bar),
+            along(|m| Some(m.trace_h_sigma_bar)),
         ),
         chart(
             "ratio_along_training",
             "Tr(HΣ) ÷ Tr(H)Tr(Σ)/D along SGD",
             "ratio",
-            along(|m| m.trace_h_sigma / m.trace_h_sigma_bar),
+            along(|m| anisotropy_ratio(m.trace_h_sigma, m.trace_h_sigma_bar)),
         ),
         Chart {
             name: "ratio_vs_dim".into(),
