@@ -148,7 +148,8 @@ pub struct NoiseStatistics {
 }
 
 /// Tr(Σ), diag(Σ) and uᵀΣu for each of `directions`, exactly, in one pass over the per-sample
-/// gradients holding at most `chunk` of them (chunk·D·8 bytes) at a time.
+/// gradients holding at most `chunk` of them (chunk·D·8 bytes) at a time. Σ is SGD's
+/// one-sample noise covariance (Zhu et al. 2019, Sec. 3; a batch of b: Σ/b).
 ///
 /// Example: see the crate-level documentation.
 pub fn noise_statistics<O: Objective + ?Sized>(
@@ -202,7 +203,8 @@ pub fn noise_statistics<O: Objective + ?Sized>(
 }
 
 /// diag(Σ) at θ, exactly, from one streamed pass over the per-sample gradients (the
-/// [`NoiseStatistics::diagonal`] of [`noise_statistics`]).
+/// [`NoiseStatistics::diagonal`] of [`noise_statistics`]): the shape of GLD diag's noise
+/// (Zhu et al. 2019, Table 1).
 ///
 /// Example: see the crate-level documentation.
 pub fn covariance_diagonal<O: Objective + ?Sized>(objective: &O, theta: &[f64]) -> Vec<f64> {
@@ -404,7 +406,8 @@ pub struct MinibatchFactor {
     pub without_replacement: f64,
 }
 
-/// The factor multiplying Σ for a minibatch of `batch_size` out of `n_samples`.
+/// The factor multiplying Σ for a minibatch of `batch_size` out of `n_samples`: 1/b in SGD's
+/// noise model (Zhu et al. 2019, Sec. 3), (N − b)/(b·(N − 1)) without replacement.
 ///
 /// ```
 /// let f = curvscope_metrics::minibatch_factor(10, 1000);

@@ -198,10 +198,11 @@ impl FromStr for Dynamic {
     }
 }
 
-/// Indices of an SGD minibatch of `b` samples out of `n`, with or without replacement.
+/// Indices of an SGD minibatch of `b` samples out of `n`, with or without replacement (SGD of
+/// Zhu et al. 2019, Table 1).
 ///
 /// The minibatch mean gradient minus ∇L has covariance Σ/b with replacement and
-/// (N − b)/(N − 1)·Σ/b without (the finite-population correction); Zhu et al. Section 3.
+/// (N − b)/(N − 1)·Σ/b without (the finite-population correction); Zhu et al. 2019, Sec. 3.
 ///
 /// # Panics
 /// Without replacement, if `b > n`.
@@ -232,7 +233,7 @@ pub fn minibatch_weights(n: usize, indices: &[usize]) -> Vec<f64> {
     w
 }
 
-/// ε ~ N(0, std²·I) in R^dim: the noise of GLD const and GLD dynamic (Zhu et al. Table 1),
+/// ε ~ N(0, std²·I) in R^dim: the noise of GLD const and GLD dynamic (Zhu et al. 2019, Table 1),
 /// whose covariance std²·I has trace std²·D (= Tr(Σ)/b when std² = Tr(Σ)/(b·D)).
 ///
 /// ```
@@ -246,7 +247,7 @@ pub fn isotropic_noise(std: f64, dim: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
         .collect()
 }
 
-/// ε ~ N(0, diag(variances)): the noise of GLD diag (Zhu et al. Table 1) with
+/// ε ~ N(0, diag(variances)): the noise of GLD diag (Zhu et al. 2019, Table 1) with
 /// variances = diag(Σ)/b, covariance trace Tr(Σ)/b.
 ///
 /// ```
@@ -265,7 +266,8 @@ pub fn diagonal_noise(variances: &[f64], rng: &mut ChaCha8Rng) -> Vec<f64> {
 /// covariance c·Σ_i λ_i⁺ u_i u_iᵀ, the top-k part of a matrix rescaled to trace `trace`
 /// (λ⁺ = max(λ, 0): a covariance cannot follow negative curvature). With `trace` = Tr(Σ)/b
 /// this is the noise of GLD leading (eigenpairs of Σ), GLD Hessian (of H) and, for k = 1,
-/// GLD 1st eigvec(H), where ε = √(Tr(Σ)/b)·z·u₁ (Zhu et al. Table 1). No noise if every λ ≤ 0.
+/// GLD 1st eigvec(H), where ε = √(Tr(Σ)/b)·z·u₁ (Zhu et al. 2019, Table 1). No noise if
+/// every λ ≤ 0.
 ///
 /// ```
 /// use curvscope_hessian::Eigenpairs;
@@ -467,8 +469,9 @@ pub fn rademacher_weights(n: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
         .collect()
 }
 
-/// The variances `diagonal` rescaled to sum to `trace`: GLD diag's noise N(0, c·diag(Σ)) with
-/// c = `trace`/Tr(Σ), so E‖ε‖² = `trace` whatever Tr(Σ) is ([`DescentOptions::noise_trace`]).
+/// The variances `diagonal` rescaled to sum to `trace`: GLD diag's noise (Zhu et al. 2019,
+/// Table 1) N(0, c·diag(Σ)) with c = `trace`/Tr(Σ), so E‖ε‖² = `trace` whatever Tr(Σ) is
+/// ([`DescentOptions::noise_trace`]).
 /// All zero (no noise) when the diagonal sums to 0: there is no shape to rescale.
 ///
 /// ```
@@ -482,8 +485,8 @@ pub fn fixed_trace_variances(diagonal: &[f64], trace: f64) -> Vec<f64> {
     diagonal.iter().map(|v| v * trace / total).collect()
 }
 
-/// √(Tr(Σ)/(b·D)) at θ: the isotropic noise level with the trace of SGD's (Zhu et al. Table 1,
-/// GLD const and dynamic).
+/// √(Tr(Σ)/(b·D)) at θ: the isotropic noise level with the trace of SGD's (Zhu et al. 2019,
+/// Table 1, GLD const and dynamic).
 /// The per-sample gradients stream `chunk` at a time ([`crate::TrainingPlan`]); the result
 /// does not depend on it.
 ///

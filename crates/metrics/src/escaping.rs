@@ -6,8 +6,9 @@ use crate::monte_carlo::monte_carlo;
 use curvscope_hessian::{dot, Estimate};
 use curvscope_model::Objective;
 
-/// Tr(HΣ) = (1/N) Σ_i (g_i − ḡ)ᵀ H (g_i − ḡ), exactly: N + 1 Hessian-vector products on the
-/// per-sample gradients, streamed `chunk` at a time, each chunk's forms batched through
+/// Tr(HΣ) = (1/N) Σ_i (g_i − ḡ)ᵀ H (g_i − ḡ), the escaping indicator (Zhu et al. 2019,
+/// Sec. 3), exactly: N + 1 Hessian-vector products on the per-sample gradients, streamed
+/// `chunk` at a time, each chunk's forms batched through
 /// [`Objective::hessian_quadratic_forms`] (on all rayon threads for the burn networks).
 ///
 /// With deviations d_i = g_i − K from K = ∇L(θ) and m = ḡ − K (see `stream_deviations`),
@@ -71,8 +72,9 @@ impl KnownTerms<'_> {
     }
 }
 
-/// Tr(HΣ) without per-sample gradients, by the multiplicative-noise identity (Wu et al. 2020):
-/// the mean of vᵀHv over `probes` (≥ 2) draws of v = Σ_i w_i g_i = `weighted_grad(θ, w)`, with
+/// Tr(HΣ), the escaping indicator (Zhu et al. 2019, Sec. 3), without per-sample gradients, by
+/// the multiplicative-noise identity (Wu et al. 2020): the mean of vᵀHv over `probes` (≥ 2)
+/// draws of v = Σ_i w_i g_i = `weighted_grad(θ, w)`, with
 /// w = (ε − mean(ε)·1)/√N, ε ~ N(0, I_N) ([`crate::centred_gaussian_weights`]) seeded per
 /// probe from (`seed`, probe index), `known` terms taken out of each probe and added exactly.
 /// Costs one weighted backward pass and one HVP per probe, run in parallel; bit-reproducible

@@ -22,7 +22,8 @@ pub struct LayerTrace {
     pub trace_sigma: f64,
 }
 
-/// The diagonals of H and Σ summed over each named tensor of θ, given as (name, shape) in θ's
+/// The diagonals of H and Σ summed over each named tensor of θ (not a formula of Zhu et al.
+/// 2019: a per-tensor split of its Tr(H) and Tr(Σ), Sec. 3), given as (name, shape) in θ's
 /// order ([`curvscope_model::Objective::parameter_tensors`]); diag(Σ) is
 /// [`crate::covariance_diagonal`].
 ///

@@ -29,6 +29,14 @@
 //! - Everything at once: [`analyze_checkpoint`] → [`Report`]; its memory, sized before any
 //!   work: [`MemoryPlan`] (and training's: [`TrainingPlan`]).
 //!
+//! Citations. "Zhu et al. 2019" is the ICML 2019 paper (PMLR 97:7654–7663), whose text is
+//! arXiv:1803.00195 v5 (10 Jun 2019). Checked against stored copies: the abstract, Table 1 (the
+//! compared dynamics, named by Fig. 1's caption) and Figs. 1–4 and 6 (Fig. 2 the 2-D toy, Fig. 3
+//! FashionMNIST, Fig. 4 the one-hidden-layer net, Figs. 1 and 6 SVHN and CIFAR-10: the authors'
+//! code, github.com/uuujf/SGDNoise). No stored copy reached the paper's body, so the equation,
+//! section and proposition numbers cited here (Eq. 1, 2, 14, 17; Secs. 3–5; Propositions 1–3;
+//! Fig. 5) are unverified labels; each formula is also named by what it computes.
+//!
 //! ```
 //! use curvscope_metrics::*;
 //! use curvscope_model::Objective;

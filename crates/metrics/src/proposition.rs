@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Tr(HΣ̄) = Tr(H)·Tr(Σ)/D: the escaping indicator of isotropic noise Σ̄ = (Tr(Σ)/D)·I with the
-/// same total variance as Σ (Zhu et al. 2019, the comparison of Section 3 / Proposition 1).
+/// same total variance as Σ (Zhu et al. 2019, Sec. 3 and Proposition 1).
 ///
 /// ```
 /// assert!((curvscope_metrics::isotropic_trace_h_sigma(220.0, 4.4, 2) - 484.0).abs() < 1e-12);
@@ -22,7 +22,8 @@ pub fn isotropic_trace_h_sigma(trace_h: f64, trace_sigma: f64, dim: usize) -> f6
 pub const ZERO_RTOL: f64 = 1e-6;
 
 /// Tr(HΣ)/Tr(HΣ̄): how much faster than isotropic noise of equal magnitude the actual noise
-/// escapes a minimum (> 1: anisotropy helps; left-hand side of Proposition 1's conclusion).
+/// escapes a minimum (> 1: anisotropy helps; left-hand side of the conclusion of Zhu et al.
+/// 2019, Proposition 1).
 /// `None` unless Tr(HΣ̄) > 0: with Tr(H) ≤ 0 or Tr(Σ) = 0 there is no isotropic noise to
 /// compare with. `None` too when either is not finite (an f32 overflow upstream): a NaN ratio
 /// would fail every comparison the verdict makes and so read as "the bound holds".
@@ -81,7 +82,8 @@ pub enum Derived {
 
 /// The standard error of the `derived` number whose value is `value`, from Tr(H) and Tr(HΣ),
 /// each (value, standard error), by the delta method ([`relative_stderr`]); 0 where both
-/// traces are exact.
+/// traces are exact. Not a formula of Zhu et al. 2019: the error of the numbers of its
+/// Proposition 1 when the traces are estimated.
 ///
 /// ```
 /// use curvscope_metrics::{derived_stderr, Derived};
@@ -104,8 +106,9 @@ pub fn derived_stderr(
     value.abs() * relative
 }
 
-/// â = u₁ᵀΣu₁ · Tr(H) / (λ₁ · Tr(Σ)), the projection coefficient of Proposition 1: condition 2
-/// (alignment) is u₁ᵀΣu₁ ≥ a·λ₁·Tr(Σ)/Tr(H), i.e. â ≥ a. (u₁, λ₁): top Hessian eigenpair.
+/// â = u₁ᵀΣu₁ · Tr(H) / (λ₁ · Tr(Σ)), the projection coefficient of Zhu et al. 2019,
+/// Proposition 1: condition 2 (alignment) is u₁ᵀΣu₁ ≥ a·λ₁·Tr(Σ)/Tr(H), i.e. â ≥ a.
+/// (u₁, λ₁): top Hessian eigenpair.
 /// `None` unless Tr(H), λ₁ and Tr(Σ) are all positive and all four are finite (the
 /// proposition's setting: otherwise the ratio has no meaning, and a NaN or a sign flip would be
 /// reported as a number — a NaN â, from an f32 overflow in u₁ᵀΣu₁, would pass every check the
@@ -152,8 +155,8 @@ pub fn top_eigenvalue_multiplicity(eigenvalues: &[f64]) -> usize {
         .count()
 }
 
-/// d_k = −log(λ_{k+1}/λ₁)/log D, the exponent of condition 1 (ill-conditioning) of
-/// Proposition 1, λ_{k+1} = λ₁·D^(−d_k); the condition holds for this k when d_k > ½.
+/// d_k = −log(λ_{k+1}/λ₁)/log D, the exponent of condition 1 (ill-conditioning) of Zhu et al.
+/// 2019, Proposition 1, λ_{k+1} = λ₁·D^(−d_k); the condition holds for this k when d_k > ½.
 /// λ_{k+1} ≤ 0 but not below −[`ZERO_RTOL`]·λ₁ (zero to rounding: H positive semidefinite of
 /// rank ≤ k) meets it for every d: d_k = ∞. A positive λ_{k+1}, however small, keeps its finite
 /// d_k (above ½ for any D < 10¹² once λ_{k+1} ≤ ZERO_RTOL·λ₁, so the verdict is the same).
@@ -202,8 +205,9 @@ pub fn bound_exceeds_ratio(bound: f64, ratio: f64) -> bool {
     bound - ratio > BOUND_RTOL * bound.abs().max(ratio.abs())
 }
 
-/// â·λ₁²·D/Tr(H)², Proposition 1's lower bound on Tr(HΣ)/Tr(HΣ̄) (≈ a·D^(2d−1) under the two
-/// conditions). It is guaranteed only for positive semidefinite H, and defined where â is.
+/// â·λ₁²·D/Tr(H)², the lower bound on Tr(HΣ)/Tr(HΣ̄) of Zhu et al. 2019, Proposition 1
+/// (≈ a·D^(2d−1) under the two conditions). It is guaranteed only for positive semidefinite H,
+/// and defined where â is.
 ///
 /// ```
 /// let b = curvscope_metrics::proposition1_bound(1.0, 200.0, 220.0, 2);
@@ -218,9 +222,10 @@ pub fn proposition1_bound(
     projection_coefficient * lambda1 * lambda1 * dim as f64 / (trace_h * trace_h)
 }
 
-/// Whether H has negative curvature, as far as the computed eigenvalues tell: `Some(true)` when
-/// one of them (or λ_min) is below −[`ZERO_RTOL`]·|λ|max — a Ritz value is a Rayleigh quotient,
-/// so a negative one proves it, converged or not; `Some(false)` when a converged λ_min is not;
+/// Whether H has negative curvature (Zhu et al. 2019, Proposition 1 assumes H ⪰ 0), as far as
+/// the computed eigenvalues tell: `Some(true)` when one of them (or λ_min) is below
+/// −[`ZERO_RTOL`]·|λ|max — a Ritz value is a Rayleigh quotient, so a negative one proves it,
+/// converged or not; `Some(false)` when a converged λ_min is not;
 /// `None` (unknown) otherwise: an unconverged λ_min is only an upper bound on the true one, so
 /// a nonnegative value is no evidence of "no negative curvature", and neither is its absence.
 ///

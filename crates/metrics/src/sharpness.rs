@@ -54,7 +54,8 @@ pub struct ExpectedSharpness {
     pub gradient_term_subtracted: bool,
 }
 
-/// Expected sharpness at θ: M perturbations ν ~ N(0, σ²I), evaluated in parallel (rayon). Each
+/// Expected sharpness at θ (Zhu et al. 2019, Figs. 3 and 6; Neyshabur et al. 2017's
+/// definition): M perturbations ν ~ N(0, σ²I), evaluated in parallel (rayon). Each
 /// ν is drawn from the (seed, index) stream and the sums run in index order, so the result is
 /// bit-identical for a given seed whatever the thread count.
 ///

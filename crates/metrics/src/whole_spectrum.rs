@@ -31,8 +31,8 @@ pub struct WholeSpectrum {
     pub lanczos_max_rel_diff: f64,
 }
 
-/// [`WholeSpectrum`] of the dense spectrum `dense`, checked against Lanczos' top eigenvalues
-/// `lanczos_top` (largest first).
+/// [`WholeSpectrum`] of the dense spectrum `dense` (Zhu et al. 2019, Fig. 5), checked against
+/// Lanczos' top eigenvalues `lanczos_top` (largest first).
 ///
 /// ```
 /// use curvscope_hessian::DenseSpectrum;
