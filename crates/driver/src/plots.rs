@@ -211,17 +211,20 @@ fn svg_document(chart: &Chart, marks: &[Vec<Mark>]) -> Result<String> {
 /// Pixel size of every figure.
 const SIZE: (u32, u32) = (900, 560);
 
-/// Axis range covering `values` with a 5% margin (±10% around a single value).
+/// Axis range covering `values` with a 5% margin; ±10% around a single value, or around values
+/// that differ only by rounding (within 1e-9 of their size: Tr(HΣ) = 619.07 along a run,
+/// recomputed, spread over 1e-12 and drawn as a zigzag over the whole axis).
 fn range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
         (lo.min(v), hi.max(v))
     });
-    let pad = if hi > lo {
-        0.05 * (hi - lo)
-    } else {
-        lo.abs().max(1.0) * 0.1
-    };
-    lo - pad..hi + pad
+    if hi - lo > 1e-9 * lo.abs().max(hi.abs()) {
+        let pad = 0.05 * (hi - lo);
+        return lo - pad..hi + pad;
+    }
+    let middle = lo + (hi - lo) / 2.0;
+    let pad = middle.abs().max(1.0) * 0.1;
+    middle - pad..middle + pad
 }
 
 /// About this many ticks on an axis.
@@ -650,6 +653,14 @@ mod tests {
 
     /// A thick zig-zag with turns of nearly 180° drawn into a PNG stays near its points: the
     /// bitmap backend's own joins drew a spike 40 pixels beyond them.
+    #[test]
+    fn a_spread_of_rounding_is_drawn_flat() {
+        let flat = range([619.07, 619.07 + 1e-12, 619.07 - 1e-12].into_iter());
+        assert!((flat.start - 557.163).abs() < 1e-9 && (flat.end - 680.977).abs() < 1e-9);
+        assert_eq!(range([1.0, 3.0].into_iter()), 0.9..3.1);
+        assert_eq!(range([0.0].into_iter()), -0.1..0.1);
+    }
+
     #[test]
     fn thick_zigzags_stay_near_their_points() {
         let (w, h) = (200u32, 200u32);
