@@ -644,11 +644,12 @@ fn resume_point(args: &TrainArgs, config: &RunConfig, theta0: &[f64]) -> Result<
             .iter()
             .map(|(field, was, now)| format!("`{field}`: it was {was}, now {now}"))
             .collect();
-        bail!(
-            "--resume: the configuration differs from {} in {}",
+        return Err(OtherRun(format!(
+            "the configuration differs from {} in {}",
             run_file.display(),
             fields.join("; in ")
-        );
+        ))
+        .into());
     }
     check_steps(&saved, config, &run_file)?;
     let snapshots = verified_snapshots(out, config)?;
@@ -718,17 +719,33 @@ fn initial_theta(config: &RunConfig, from: Option<Vec<f64>>) -> Vec<f64> {
     theta
 }
 
+/// A resume refused because the run folder holds a run of other settings (what differs, in
+/// words; shown after `--resume: `): a type of its own, so that `reproduce`, which resumes its
+/// own runs, can say it without the flag its user never typed.
+#[derive(Debug)]
+pub struct OtherRun(pub String);
+
+impl std::fmt::Display for OtherRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "--resume: {}", self.0)
+    }
+}
+
+impl std::error::Error for OtherRun {}
+
 /// A resume may extend a run (a larger --steps) but never shorten it: its later snapshots
 /// and rows would stay behind, beyond the run's own length.
 fn check_steps(saved: &RunConfig, config: &RunConfig, run_file: &std::path::Path) -> Result<()> {
-    ensure!(
-        config.steps >= saved.steps,
-        "--resume --steps {}: the run in {} has {} steps; a resume can extend a run (a larger \
-         --steps), not shorten it (start a new run for a shorter one)",
-        config.steps,
-        run_file.display(),
-        saved.steps
-    );
+    if config.steps < saved.steps {
+        return Err(OtherRun(format!(
+            "--steps {}: the run in {} has {} steps; a resume can extend a run (a larger \
+             --steps), not shorten it (start a new run for a shorter one)",
+            config.steps,
+            run_file.display(),
+            saved.steps
+        ))
+        .into());
+    }
     if config.steps > saved.steps {
         eprintln!(
             "extending the run from {} to {} steps ({} updated)",

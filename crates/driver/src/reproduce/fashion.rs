@@ -19,6 +19,7 @@ use crate::frame::Frame;
 use crate::plots::{render, Chart, Series};
 use crate::record::METRICS_CSV;
 use crate::run_folder::RUN_JSON;
+use crate::train::OtherRun;
 
 /// GD's step size to θ*_GD: the authors' code (the paper's text does not give it).
 const GD_LR: &str = "0.1";
@@ -238,14 +239,10 @@ pub(super) fn is_run_folder(entry: &std::fs::DirEntry) -> bool {
 /// reproduce added to continue its own run) is one, without the `--resume` the user never
 /// typed: the folder holds a run of another --seed or scale, to be said in reproduce's words.
 fn another_configuration(error: &anyhow::Error) -> Option<String> {
-    error.chain().map(ToString::to_string).find_map(|message| {
-        let differs = message.starts_with("--resume: the configuration differs");
-        let shorter = message.starts_with("--resume --steps") && message.contains("not shorten");
-        (differs || shorter).then(|| {
-            let why = message.trim_start_matches("--resume: ");
-            why.trim_start_matches("--resume ").to_string()
-        })
-    })
+    error
+        .chain()
+        .find_map(|e| e.downcast_ref::<OtherRun>())
+        .map(|other| other.0.clone())
 }
 
 /// Fig. 3's curves of one dynamic: accuracies from run.csv, expected sharpness from the
