@@ -42,7 +42,7 @@ pub use eigen::{
 pub use estimate::{Estimate, Estimator};
 pub use hvp::HessianOperator;
 pub use linalg::{dot, norm, symmetric_eigen};
-pub use operator::{AsHermitian, CountingOperator, FnOperator, LinearOperator};
+pub use operator::{AsHermitian, CountingOperator, FnOperator, LinearCombination, LinearOperator};
 pub use spectrum::{dense_eigenvalues, dense_spectrum_bytes, DenseSpectrum, DenseSpectrumError};
 pub use trace::{
     deflated_hutchinson, hutch_plus_plus, hutchinson, Probes, TraceEstimate, UNTIL_MIN_PROBES,

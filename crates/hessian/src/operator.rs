@@ -131,6 +131,76 @@ impl<O: LinearOperator + ?Sized> LinearOperator for &O {
     }
 }
 
+/// Σ_i c_i·A_i, a linear combination of operators of one dimension, as curvlinops' operators
+/// add and scale: a damped Hessian H + δ·I ([`LinearCombination::plus_identity`]), the noise
+/// covariance of a batch of b, Σ/b, or H − F, what the Fisher (Gauss–Newton) part misses; any
+/// algorithm of this crate then runs on it. Each term's products run as that operator runs
+/// them ([`LinearOperator::apply_many`]: blocks on a GPU, threads on the CPU).
+///
+/// ```
+/// use curvscope_hessian::{dense_matrix, DenseOperator, LinearCombination};
+/// use nalgebra::DMatrix;
+///
+/// let a = DenseOperator::new(DMatrix::from_row_slice(2, 2, &[2.0, 1.0, 1.0, 3.0]));
+/// let b = DenseOperator::new(DMatrix::identity(2, 2) * 4.0);
+/// let damped = LinearCombination::new(vec![(2.0, &a), (-0.5, &b)]).plus_identity(0.1);
+/// let want = DMatrix::from_row_slice(2, 2, &[2.1, 2.0, 2.0, 4.1]);
+/// assert!((dense_matrix(&damped) - want).amax() < 1e-15);
+/// ```
+pub struct LinearCombination<'a> {
+    terms: Vec<(f64, &'a dyn LinearOperator)>,
+    identity: f64,
+}
+
+impl<'a> LinearCombination<'a> {
+    /// Σ_i c_i·A_i over `terms` (c_i, A_i).
+    ///
+    /// # Panics
+    /// If there are no terms, or their dimensions differ.
+    pub fn new(terms: Vec<(f64, &'a dyn LinearOperator)>) -> Self {
+        let dim = terms.first().expect("at least one term").1.dim();
+        assert!(
+            terms.iter().all(|(_, a)| a.dim() == dim),
+            "every term has dimension D = {dim}"
+        );
+        Self {
+            terms,
+            identity: 0.0,
+        }
+    }
+
+    /// The combination plus δ·I.
+    pub fn plus_identity(mut self, delta: f64) -> Self {
+        self.identity += delta;
+        self
+    }
+}
+
+impl LinearOperator for LinearCombination<'_> {
+    fn dim(&self) -> usize {
+        self.terms[0].1.dim()
+    }
+    fn apply(&self, x: &[f64]) -> Vec<f64> {
+        self.apply_many(&[x.to_vec()]).pop().expect("one product")
+    }
+    /// Each term's products are parallel as that operator makes them.
+    fn parallel_apply(&self) -> bool {
+        false
+    }
+    fn apply_many(&self, xs: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        let mut sums: Vec<Vec<f64>> = xs
+            .iter()
+            .map(|x| x.iter().map(|v| self.identity * v).collect())
+            .collect();
+        for (c, a) in &self.terms {
+            for (sum, product) in sums.iter_mut().zip(a.apply_many(xs)) {
+                sum.iter_mut().zip(product).for_each(|(s, p)| *s += c * p);
+            }
+        }
+        sums
+    }
+}
+
 /// Wraps any operator and counts its applications (A·x products), the cost unit of every
 /// algorithm here. Thread-safe, so blocks applied in parallel are counted too.
 ///

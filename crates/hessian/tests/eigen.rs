@@ -689,3 +689,31 @@ fn restarts_inside_the_rank_see_one_copy_of_the_zeros() {
     assert!(broken_down.converged);
     assert!(broken_down.eigenvalues.iter().all(|l| l.abs() < 1e-8));
 }
+
+/// A linear combination 2A − B + 0.5·I of two operators with known, differently rotated
+/// spectra, as one operator: its dense matrix is the combination of theirs, and Lanczos finds
+/// the top and bottom eigenvalues nalgebra gives for that matrix.
+#[test]
+fn a_linear_combination_of_operators_is_an_operator() {
+    use curvscope_hessian::{dense_matrix, LinearCombination};
+    let spectrum: Vec<f64> = (0..40).map(|i| 1.0 + i as f64).collect();
+    let (a, b) = (with_spectrum(&spectrum, 1), with_spectrum(&spectrum, 2));
+    let combined = LinearCombination::new(vec![(2.0, &a), (-1.0, &b)]).plus_identity(0.5);
+    assert_eq!(combined.dim(), 40);
+    let want = dense_matrix(&a) * 2.0 - dense_matrix(&b)
+        + nalgebra::DMatrix::<f64>::identity(40, 40) * 0.5;
+    assert!((dense_matrix(&combined) - &want).amax() <= 1e-12);
+    let reference = reference_eigenvalues(&want); // descending
+    let both = extreme_eigenpairs(&combined, &opts(2, Which::Both, 1e-10));
+    let mut got = both.eigenvalues.clone();
+    got.sort_by(|x, y| y.total_cmp(x));
+    let n = got.len();
+    assert!(n >= 4, "{got:?}");
+    let ends = [&reference[..2], &reference[40 - 2..]].concat();
+    for (got, want) in [&got[..2], &got[n - 2..]].concat().iter().zip(&ends) {
+        assert!(
+            (got - want).abs() <= 1e-8 * reference[0].abs(),
+            "{got} vs {want}"
+        );
+    }
+}
