@@ -1453,3 +1453,36 @@ fn a_shard_must_be_i_of_n() {
         );
     }
 }
+
+/// A record written before condition 1 skipped unconverged Ritz values is re-read as a new
+/// one: reused (same options and checkpoint), its condition 1 is tested on the eigenvalues
+/// that converged only. Here a record is made to look unconverged past λ₁ and to claim
+/// "first at k = 1", as the old rule could.
+#[test]
+fn a_reused_record_tests_condition_1_on_converged_eigenvalues_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = make_run(tmp.path(), 1);
+    let out = tmp.path().join("analysis");
+    assert!(analyze(&run, &out, &[]).status.success());
+    let record = out.join("reports/step_00000.json");
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    let report = &mut json["report"];
+    report["hessian_converged"] = false.into();
+    let k = report["hessian_residuals"].as_array().unwrap().len();
+    let residuals: Vec<f64> = (0..k).map(|i| if i == 0 { 0.0 } else { 1e3 }).collect();
+    report["hessian_residuals"] = residuals.into();
+    let p = &mut report["proposition1"];
+    p["first_ill_conditioned_k"] = 1.into();
+    p.as_object_mut()
+        .unwrap()
+        .remove("ill_conditioning_unconverged");
+    std::fs::write(&record, serde_json::to_vec(&json).unwrap()).unwrap();
+
+    let again = analyze_with_summary(&run, &out, &[]);
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("reused"));
+    let metrics = Csv::read(&out.join("metrics.csv"));
+    assert_eq!(metrics.column("prop1_first_k"), [""]);
+    assert_eq!(metrics.column("prop1_k_max"), ["0"]);
+}

@@ -281,8 +281,9 @@ fn a_failing_rank_stops_the_job_and_is_named() {
 
 /// Ranks that read other files (a snapshot written during the analysis, a stale cache on one
 /// node) or run other options stop the job, every rank with the same error: other checkpoints,
-/// other bytes of one, other data, another --samples. Before, they waited forever, or summed
-/// one θ's numbers with another's (other options: a double free, or records of mixed seeds).
+/// other data, another --samples or --max-checkpoints; other bytes of one checkpoint fail that
+/// checkpoint, listed. Before, they waited forever, or summed one θ's numbers with another's
+/// (other options: a double free, or records of mixed seeds).
 #[test]
 fn ranks_that_see_other_files_stop_the_job() {
     let root = tempfile::tempdir().unwrap();
@@ -322,6 +323,7 @@ fn ranks_that_see_other_files_stop_the_job() {
             "see the analysis options",
         ),
     ] {
+        let _ = std::fs::remove_dir_all(root.path().join("out"));
         let out = mpirun_two(&args, &second);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "the job must fail: {stderr}");
@@ -329,7 +331,23 @@ fn ranks_that_see_other_files_stop_the_job() {
             stderr.contains(&format!("rank(s) 1 of 2 {what}")),
             "{stderr}"
         );
+        // Other bytes of one checkpoint fail that checkpoint on every rank alike: it is
+        // listed, and the job goes on to the next (step_0 here, analyzed first).
+        if what == "see step_1's files" {
+            let failures = std::fs::read_to_string(root.path().join("out/failures.csv")).unwrap();
+            assert!(failures.contains("step_1"), "{failures}");
+            assert!(root.path().join("out/reports/step_0.json").exists());
+        }
     }
+    // Another --max-checkpoints makes other numbers of collective calls: refused, not a hang.
+    let mut fewer = args.clone();
+    fewer.extend(["--max-checkpoints".to_string(), "1".to_string()]);
+    let out = mpirun_two(&args, &fewer);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("see the analysis options"),
+        "{stderr}"
+    );
 }
 
 /// A checkpoint that does not load (cut short) fails on every rank alike: the job lists it in
@@ -359,6 +377,23 @@ fn a_damaged_checkpoint_is_listed_and_the_job_goes_on() {
         assert!(failures.contains("step_0"), "{failures}");
     }
     assert!(assert_same_tables(&job, &single, 1e-12) > 100);
+
+    // Data that does not fit the net (5 features for its 4 inputs) fails each checkpoint on
+    // every rank alike, before the network is built: listed, as one process lists them.
+    let x = vec![0.5f32; N * 5];
+    let misfit = root.path().join("misfit.npz");
+    common::write_npz(&misfit, &x, &[N as u64, 5], &vec![0; N]);
+    let args = with(
+        &analyze(&run, &root.path().join("misfit")),
+        "--data",
+        &misfit,
+    );
+    let out = mpirun(2, &args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("MPI_ABORT"), "{stderr}");
+    let failures = std::fs::read_to_string(root.path().join("misfit/failures.csv")).unwrap();
+    assert!(failures.contains("does not fit"), "{failures}");
 }
 
 /// Ranks on nodes with other free memory plan one chunk size, the smallest budget's: two

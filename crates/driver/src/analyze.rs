@@ -428,10 +428,15 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
     let hash = options.hash();
     job.agree_on_settings(
         "the analysis options",
-        &AnalysisOptions {
-            data: None,
-            ..options.clone()
-        },
+        &serde_json::json!({
+            "options": AnalysisOptions {
+                data: None,
+                ..options.clone()
+            },
+            "max_checkpoints": args.max_checkpoints,
+            "merge": args.merge,
+            "shard": args.shard.map(|s| [s.index, s.count]),
+        }),
     )?;
     let mut dirs = checkpoint_dirs(&args.input)?;
     if dirs.is_empty() {
@@ -573,16 +578,20 @@ fn run_job(args: AnalyzeArgs, job: &Job) -> Result<ExitCode> {
                 fingerprint.as_deref().unwrap_or("unreadable"),
             )
             .and_then(|()| prepare(dir, &setup, &mut data, &progress));
-        // A failure after the first collective cannot be skipped on one rank alone.
-        let analyzed = job.unanimous(prepared).and_then(|prepared| {
-            job.or_abort(analyze_prepared(
-                dir,
-                prepared,
-                fingerprint,
-                &setup,
-                &progress,
-            ))
-        });
+        // A failure after the first collective cannot be skipped on one rank alone; one of
+        // the numbers all ranks share can.
+        let analyzed = job
+            .unanimous(prepared)
+            .and_then(|prepared| {
+                job.or_abort(analyze_prepared(
+                    dir,
+                    prepared,
+                    fingerprint,
+                    &setup,
+                    &progress,
+                ))
+            })
+            .and_then(meaningful);
         match analyzed {
             Ok(_) if !job.leads() => {
                 computed += 1;
@@ -1069,6 +1078,8 @@ struct Prepared<'a> {
     choice: DataChoice,
     data: &'a Dataset,
     plan: MemoryPlan,
+    /// b of the minibatch columns ([`batch_size`]).
+    batch: Option<usize>,
     start: Instant,
 }
 
@@ -1103,6 +1114,11 @@ fn prepare<'a>(
         options.data_seed,
     )?;
     let data = cache.get(&choice)?;
+    // What building the objective would refuse, refused here on every rank alike.
+    curvscope_model::check_fits(&checkpoint.meta.arch, data)
+        .with_context(|| format!("{name}: building the network on '{}'", choice.spec))?;
+    job.can_share(data.len())?;
+    let batch = batch_size(name, options.batch, checkpoint.meta.batch_size, data.len())?;
     let dim = checkpoint.theta.len();
     check_max_krylov(&options.report.curvature, dim)?;
     // Sized for all N samples: a rank holding a share needs less.
@@ -1137,6 +1153,7 @@ fn prepare<'a>(
         choice,
         data,
         plan,
+        batch,
         start,
     })
 }
@@ -1161,6 +1178,7 @@ fn analyze_prepared(
         choice,
         data,
         plan,
+        batch,
         start,
     } = prepared;
     let name = progress.name;
@@ -1174,8 +1192,7 @@ fn analyze_prepared(
         )
         .with_context(|| format!("{name}: building the network on '{}'", choice.spec))?;
     let mut report_options = options.report.clone();
-    let recorded = checkpoint.meta.batch_size;
-    report_options.batch_size = batch_size(name, options.batch, recorded, data.len())?;
+    report_options.batch_size = batch;
     report_options.chunk = plan.chunk;
     let k = report_options.curvature.top_k;
     let density = if options.report.curvature.density.is_some() {
@@ -1206,15 +1223,6 @@ fn analyze_prepared(
     };
     progress.stage("Σ statistics, Tr(HΣ), expected sharpness");
     let report = report_from_spectrum(&*objective, theta, &hessian, &report_options);
-    // A finite loss can still have a NaN gradient (a NaN behind a ReLU or a max-pool), and
-    // then every curvature number is meaningless.
-    ensure!(
-        report.loss.is_finite() && report.grad_norm.is_finite(),
-        "the loss at θ is {} and its gradient's norm {} on '{}'",
-        report.loss,
-        report.grad_norm,
-        choice.spec
-    );
     Ok(CheckpointRecord {
         checkpoint: name.to_string(),
         path: dir.to_path_buf(),
@@ -1229,6 +1237,21 @@ fn analyze_prepared(
         wall_time_s: start.elapsed().as_secs_f64(),
         report,
     })
+}
+
+/// `record`, unless its loss or gradient is not finite: a finite loss can still have a NaN
+/// gradient (a NaN behind a ReLU or a max-pool), and then every curvature number is
+/// meaningless. The same on every rank (they hold the same numbers), so a job goes past it.
+fn meaningful(record: CheckpointRecord) -> Result<CheckpointRecord> {
+    let report = &record.report;
+    ensure!(
+        report.loss.is_finite() && report.grad_norm.is_finite(),
+        "the loss at θ is {} and its gradient's norm {} on '{}'",
+        report.loss,
+        report.grad_norm,
+        record.data.spec
+    );
+    Ok(record)
 }
 
 /// The batch size b of the minibatch columns: `--batch` (at most the N samples), else the

@@ -168,17 +168,19 @@ impl Job {
         Err(err)
     }
 
-    /// An error, on every rank alike, unless every rank runs this version of curvscope with
-    /// the `settings` rank 0 has (compared by their JSON): ranks of other options or another
-    /// build would sum other computations into one record, or call other collectives and crash
-    /// or wait forever. Pass the settings with paths that may differ between nodes blanked;
-    /// what they name is compared by content elsewhere.
-    pub fn agree_on_settings<T: serde::Serialize>(&self, what: &str, settings: &T) -> Result<()> {
-        let json = serde_json::to_string(settings).expect("settings are plain JSON");
-        let version = env!("CARGO_PKG_VERSION");
+    /// An error, on every rank alike, unless every rank runs this build of curvscope (its
+    /// file's SHA-256) with the `settings` rank 0 has: ranks of other options or another build
+    /// would sum other computations into one record, or call other collectives and crash or
+    /// wait forever. Pass every setting that shapes the computation or its collective calls,
+    /// with paths that may differ between nodes left out; what they name is compared by
+    /// content elsewhere.
+    pub fn agree_on_settings(&self, what: &str, settings: &serde_json::Value) -> Result<()> {
+        if self.collective().is_none() {
+            return Ok(());
+        }
         self.agree(
-            &format!("{what} (or run another version of curvscope than {version})"),
-            &format!("{version} {json}"),
+            &format!("{what} (or run another build of curvscope)"),
+            &format!("{} {settings}", build_fingerprint()),
         )
     }
 
@@ -204,11 +206,8 @@ impl Job {
         let Some(collective) = self.collective() else {
             return objective(arch, data, precision, device);
         };
+        self.can_share(data.len())?;
         let (n, ranks) = (data.len(), collective.size());
-        anyhow::ensure!(
-            n >= ranks,
-            "{n} samples cannot be shared by {ranks} ranks (use fewer)"
-        );
         let info = data.info();
         self.agree(
             &format!("the data '{}'", info.name),
@@ -225,6 +224,16 @@ impl Job {
             device,
         )?;
         Ok(Box::new(Distributed::new(local, collective, n)))
+    }
+
+    /// An error where `n` samples cannot be shared by the job's ranks, one at least to each.
+    pub fn can_share(&self, n: usize) -> Result<()> {
+        let ranks = self.collective().map_or(1, |c| c.size());
+        anyhow::ensure!(
+            n >= ranks,
+            "{n} samples cannot be shared by {ranks} ranks (use fewer)"
+        );
+        Ok(())
     }
 
     /// What this rank has sent through the collectives so far, in words (`None` in a job of
@@ -256,6 +265,18 @@ impl Job {
         }
         result
     }
+}
+
+/// SHA-256 of this program's file, read once (a build of one version differs from another in
+/// it, where the version number does not); the version where the file cannot be read.
+fn build_fingerprint() -> &'static str {
+    static BUILD: OnceLock<String> = OnceLock::new();
+    BUILD.get_or_init(|| {
+        std::env::current_exe()
+            .and_then(std::fs::read)
+            .map(|bytes| curvscope_model::files::hex(&sha2::Sha256::digest(bytes)))
+            .unwrap_or_else(|_| env!("CARGO_PKG_VERSION").to_string())
+    })
 }
 
 /// Leaves the MPI job, if this process joined one of several ranks (MPI_Finalize, which

@@ -651,8 +651,7 @@ fn glyph_pixels(text: &str, size: f32) -> Vec<(i32, i32, f32)> {
 mod tests {
     use super::*;
 
-    /// A thick zig-zag with turns of nearly 180° drawn into a PNG stays near its points: the
-    /// bitmap backend's own joins drew a spike 40 pixels beyond them.
+    /// Values that differ only by rounding span a flat ±10% axis, as one value does.
     #[test]
     fn a_spread_of_rounding_is_drawn_flat() {
         let flat = range([619.07, 619.07 + 1e-12, 619.07 - 1e-12].into_iter());
@@ -661,6 +660,8 @@ mod tests {
         assert_eq!(range([0.0].into_iter()), -0.1..0.1);
     }
 
+    /// A thick zig-zag with turns of nearly 180° drawn into a PNG stays near its points: the
+    /// bitmap backend's own joins drew a spike 40 pixels beyond them.
     #[test]
     fn thick_zigzags_stay_near_their_points() {
         let (w, h) = (200u32, 200u32);

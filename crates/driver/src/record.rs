@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use curvscope_hessian::converged_prefix;
 use curvscope_metrics::{Report, ReportOptions};
 use curvscope_model::{CheckpointMeta, Dataset, DatasetInfo, Normalize, Precision};
 use serde::{Deserialize, Serialize};
@@ -156,18 +157,27 @@ pub struct Failure {
 }
 
 impl CheckpointRecord {
-    /// A record from its JSON. One written before 2026-12-04 with `--full-spectrum` takes the
-    /// negative-curvature flag its whole spectrum shows (it left it unknown without a λ_min
-    /// run): a reused record then reads as a new one would.
+    /// A record from its JSON, Proposition 1's condition 1 re-read as a new record would read
+    /// it: one written before 2026-12-04 with `--full-spectrum` takes the negative-curvature
+    /// flag its whole spectrum shows (it left it unknown without a λ_min run), and one written
+    /// before 2026-12-07 without it tests condition 1 on its converged eigenvalues only (it
+    /// tested unconverged ones too). A reused record then reads as a new one would.
     pub fn parse(bytes: &[u8]) -> serde_json::Result<Self> {
         let mut record: Self = serde_json::from_slice(bytes)?;
         let report = &mut record.report;
-        if let Some(whole) = &report.whole_spectrum {
-            report.proposition1 = report
-                .proposition1
-                .clone()
-                .over_whole_spectrum(&whole.eigenvalues);
-        }
+        let p = report.proposition1.clone();
+        report.proposition1 = match &report.whole_spectrum {
+            Some(whole) => p.over_whole_spectrum(&whole.eigenvalues),
+            None => p.over_converged(
+                &report.hessian_eigenvalues,
+                converged_prefix(
+                    &report.hessian_eigenvalues,
+                    &report.hessian_residuals,
+                    report.hessian_converged,
+                    record.options.report.curvature.tol,
+                ),
+            ),
+        };
         Ok(record)
     }
 

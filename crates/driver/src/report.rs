@@ -335,6 +335,11 @@ fn section(run: &Located, number: usize) -> Result<String> {
     Ok(html)
 }
 
+/// The first 12 hex digits of a SHA-256 (all of a shorter text: an edited record's).
+fn short(sha256: &str) -> &str {
+    sha256.get(..12).unwrap_or(sha256)
+}
+
 /// A sentence for each record whose checkpoint, found among `checkpoints` (by its absolute
 /// path, else by its name), holds other bytes than were analysed: its numbers then describe
 /// weights the folder no longer has. Reads every checkpoint found (37 MB apiece at VGG-11).
@@ -352,8 +357,8 @@ fn rewritten_since_analysis(records: &[CheckpointRecord], checkpoints: &[PathBuf
                      then, {} now): its numbers here describe the weights it held then; rerun \
                      `curvscope analyze`.",
                     dir.display(),
-                    &r.checkpoint_sha256[..12],
-                    &now[..12]
+                    short(&r.checkpoint_sha256),
+                    short(&now)
                 )
             })
         })

@@ -390,12 +390,17 @@ fn train(args: TrainArgs, job: &Job) -> Result<ExitCode> {
     };
     job.agree_on_settings(
         "the training configuration",
-        &RunConfig {
-            data: String::new(),
-            eval_data: None,
-            init_from: None,
-            ..config.clone()
-        },
+        &serde_json::json!({
+            "config": RunConfig {
+                data: String::new(),
+                eval_data: None,
+                init_from: None,
+                ..config.clone()
+            },
+            "resume": args.resume,
+            "stop_after_steps": args.stop_after_steps,
+            "device": args.device,
+        }),
     )?;
     let out = args.out.as_path();
     let run_file = out.join(RUN_JSON);

@@ -100,10 +100,8 @@ pub struct Eigenpairs {
 }
 
 impl Eigenpairs {
-    /// How many leading pairs, in the order returned, met `tol` (residual ≤ tol·max|λ| of
-    /// those returned): all of them where the run converged. Past these, a Ritz value is only
-    /// a bound on its eigenvalue (the largest ones from below), so a test on it can read the
-    /// spectrum as falling faster than it does.
+    /// How many leading pairs, in the order returned, are eigenpairs to `tol`
+    /// ([`converged_prefix`]).
     ///
     /// ```
     /// use curvscope_hessian::Eigenpairs;
@@ -116,14 +114,38 @@ impl Eigenpairs {
     /// assert_eq!(Eigenpairs { converged: true, ..pairs }.converged_prefix(1e-6), 3);
     /// ```
     pub fn converged_prefix(&self, tol: f64) -> usize {
-        if self.converged {
-            return self.eigenvalues.len();
-        }
-        let scale = self.eigenvalues.iter().fold(0.0f64, |m, l| m.max(l.abs()));
-        self.residuals
-            .iter()
-            .take_while(|&&r| r <= tol * scale)
-            .count()
+        converged_prefix(&self.eigenvalues, &self.residuals, self.converged, tol)
+    }
+}
+
+/// How many leading Ritz pairs, in the order returned, met `tol` (residual ≤ tol·max|λ| of
+/// those returned): all where the run `converged`. Past them a Ritz value is only a bound on
+/// its eigenvalue (the largest ones from below), so a test on it can read the spectrum as
+/// falling faster than it does. None where every residual met `tol` yet the run did not
+/// converge: then the search for eigenvalues beyond the ones found failed, one may be missing
+/// between them, and the indices (λ_(k+1)) are not known.
+///
+/// ```
+/// use curvscope_hessian::converged_prefix;
+/// assert_eq!(converged_prefix(&[10.0, 5.0, 0.1], &[1e-9, 1e-7, 0.5], false, 1e-6), 2);
+/// // Every pair accurate, but not shown to be the top three: none is counted.
+/// assert_eq!(converged_prefix(&[10.0, 5.0, 0.1], &[1e-9, 1e-7, 1e-8], false, 1e-6), 0);
+/// ```
+pub fn converged_prefix(
+    eigenvalues: &[f64],
+    residuals: &[f64],
+    converged: bool,
+    tol: f64,
+) -> usize {
+    if converged {
+        return eigenvalues.len();
+    }
+    let scale = eigenvalues.iter().fold(0.0f64, |m, l| m.max(l.abs()));
+    let met = residuals.iter().take_while(|&&r| r <= tol * scale).count();
+    if met == residuals.len() {
+        0
+    } else {
+        met
     }
 }
 

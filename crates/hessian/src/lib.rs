@@ -37,7 +37,8 @@ mod trace;
 pub use dense::{asymmetry, dense_matrix, full_spectrum, DenseOperator, FullSpectrum};
 pub use density::{slq, Density, ProbeKind, Quadrature, Slq, SlqOptions};
 pub use eigen::{
-    extreme_eigenpairs, krylov_size, true_residuals, Eigenpairs, LanczosOptions, Which,
+    converged_prefix, extreme_eigenpairs, krylov_size, true_residuals, Eigenpairs, LanczosOptions,
+    Which,
 };
 pub use estimate::{Estimate, Estimator};
 pub use hvp::HessianOperator;

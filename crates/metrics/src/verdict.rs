@@ -113,9 +113,10 @@ pub fn reading(
         ),
         None if p.ill_conditioning_k_max == 0 => format!(
             "Condition 1 (ill-conditioning) is not tested: it needs λ₂, and {}{left_out}",
-            match p.dim {
-                1 => "D = 1 has one eigenvalue".to_string(),
-                _ => "only λ₁ is known (raise -k)".to_string(),
+            match (p.dim, p.ill_conditioning_unconverged) {
+                (1, _) => "D = 1 has one eigenvalue".to_string(),
+                (_, 0) => "only λ₁ is known (raise -k)".to_string(),
+                _ => "no λ₂ converged (raise --max-krylov, or --restarts)".to_string(),
             }
         ),
         None => {

@@ -209,6 +209,64 @@ pub const GPU_PER_SAMPLE_COPY_BYTES: usize = 1 << 27;
 /// enough to amortise per-op overhead (docs/PERFORMANCE.md).
 pub const SAMPLES_PER_BLOCK: usize = 50;
 
+/// Whether `data` fits `arch`: the architecture is valid, the data has samples of its input's
+/// size and targets of its kind (class labels below its classes, real values for the
+/// fixed-output net, none for the toy). What [`BurnObjective::new`] checks first; callable
+/// before any objective is built (every rank of a job can check it alike).
+///
+/// ```
+/// use curvscope_model::{check_fits, Activation, ArchSpec};
+/// let data = curvscope_model::two_d_halfspace(8, 0);
+/// let fits = |input| check_fits(&ArchSpec::Mlp { input, hidden: vec![4], classes: 2, activation: Activation::Relu }, &data);
+/// assert!(fits(2).is_ok());
+/// assert!(fits(3).unwrap_err().to_string().contains("does not fit"));
+/// ```
+pub fn check_fits(arch: &ArchSpec, data: &Dataset) -> Result<(), DataError> {
+    let n = data.len();
+    let misfit = |what: String| {
+        Err(DataError::Inconsistent(format!(
+            "dataset '{}' does not fit {arch}: {what}",
+            data.info().name
+        )))
+    };
+    if let Err(e) = arch.validate() {
+        return Err(DataError::Inconsistent(e.to_string()));
+    }
+    if n == 0 {
+        return misfit("it has no samples".into());
+    }
+    if let Err(DataError::Inconsistent(what)) = data.fits_input(&arch.input_shape()) {
+        return misfit(what);
+    }
+    match (arch.classes(), data.targets(), arch) {
+        (Some(c), Targets::Classes { n_classes, .. }, _) if *n_classes <= c => {}
+        (Some(c), Targets::Classes { labels, n_classes }, _) => {
+            let last = c.saturating_sub(1);
+            return misfit(match labels.iter().position(|&l| l >= c as i64) {
+                Some(i) => format!(
+                    "the model has {c} classes (labels 0 to {last}), but sample {i} has \
+                     label {}",
+                    labels[i]
+                ),
+                None => format!("the model has {c} classes, the data {n_classes}"),
+            });
+        }
+        (Some(c), _, _) => {
+            return misfit(format!(
+                "the model needs class labels 0 to {}",
+                c.saturating_sub(1)
+            ))
+        }
+        (None, Targets::Regression(_), ArchSpec::FixedOutput { .. })
+        | (None, Targets::None, ArchSpec::Toy2d) => {}
+        (None, _, ArchSpec::FixedOutput { .. }) => {
+            return misfit("the model needs real-valued targets".into())
+        }
+        (None, _, _) => return misfit("the toy loss takes no targets".into()),
+    }
+    Ok(())
+}
+
 impl<B: Backend> BurnObjective<B> {
     /// The objective of `arch` on `data` (images are flattened; targets become one-hot rows
     /// for classifiers, a column for regression).
@@ -258,48 +316,8 @@ impl<B: Backend> BurnObjective<B> {
     ) -> Result<Self, DataError> {
         #[cfg(any(feature = "wgpu", feature = "cuda"))]
         crate::keep_compiled_kernels();
+        check_fits(&arch, data)?;
         let (n, features) = (data.len(), data.sample_len());
-        let misfit = |what: String| {
-            Err(DataError::Inconsistent(format!(
-                "dataset '{}' does not fit {arch}: {what}",
-                data.info().name
-            )))
-        };
-        if let Err(e) = arch.validate() {
-            return Err(DataError::Inconsistent(e.to_string()));
-        }
-        if n == 0 {
-            return misfit("it has no samples".into());
-        }
-        if let Err(DataError::Inconsistent(what)) = data.fits_input(&arch.input_shape()) {
-            return misfit(what);
-        }
-        match (arch.classes(), data.targets(), &arch) {
-            (Some(c), Targets::Classes { n_classes, .. }, _) if *n_classes <= c => {}
-            (Some(c), Targets::Classes { labels, n_classes }, _) => {
-                let last = c.saturating_sub(1);
-                return misfit(match labels.iter().position(|&l| l >= c as i64) {
-                    Some(i) => format!(
-                        "the model has {c} classes (labels 0 to {last}), but sample {i} has \
-                         label {}",
-                        labels[i]
-                    ),
-                    None => format!("the model has {c} classes, the data {n_classes}"),
-                });
-            }
-            (Some(c), _, _) => {
-                return misfit(format!(
-                    "the model needs class labels 0 to {}",
-                    c.saturating_sub(1)
-                ))
-            }
-            (None, Targets::Regression(_), ArchSpec::FixedOutput { .. })
-            | (None, Targets::None, ArchSpec::Toy2d) => {}
-            (None, _, ArchSpec::FixedOutput { .. }) => {
-                return misfit("the model needs real-valued targets".into())
-            }
-            (None, _, _) => return misfit("the toy loss takes no targets".into()),
-        }
         let dtype = precision.dtype();
         let outputs = arch.classes().unwrap_or(1);
         let sample_bytes = net::largest_tensor_per_sample(&arch)

@@ -33,7 +33,8 @@ pub use bundled::{
     DataDir, DATA_DIR_VAR,
 };
 pub use burn_objective::{
-    BurnObjective, Precision, GPU_PER_SAMPLE_COPY_BYTES, PREPARED_INPUT_LIMIT, SAMPLES_PER_BLOCK,
+    check_fits, BurnObjective, Precision, GPU_PER_SAMPLE_COPY_BYTES, PREPARED_INPUT_LIMIT,
+    SAMPLES_PER_BLOCK,
 };
 pub use checkpoint::{
     load_checkpoint, save_checkpoint, Checkpoint, CheckpointError, CheckpointMeta, Dtype,
