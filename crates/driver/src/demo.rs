@@ -231,7 +231,9 @@ enum Step {
 
 /// `arg` as one word of a POSIX shell command line: as it is when no shell treats any of its
 /// characters specially, else in single quotes (a `'` inside as `'\''`), so that a printed
-/// command with a folder such as `my runs` reruns as printed.
+/// command with a folder such as `my runs` reruns as printed. Not the `shlex` crate (in the
+/// lock file through other crates): its `try_quote` also quotes `,`, `=` and `%`, which a
+/// shell leaves literal in an argument, so `--data a,b` would print with needless quotes.
 fn shell_word(arg: &str) -> String {
     let plain = |b: u8| b.is_ascii_alphanumeric() || b"-_./:,=+@%".contains(&b);
     if !arg.is_empty() && arg.bytes().all(plain) {
