@@ -180,17 +180,17 @@ def _layer(name, module, seen, given=None):
               "normalizes by running statistics) is not supported")
         return {"type": "groupnorm", "groups": module.num_features, "eps": module.eps,
                 "affine": module.affine}
-    if _is(module, nn.BatchNorm1d, nn.BatchNorm2d):
-        check(module.affine, "affine=False is not supported")
-        check(module.track_running_stats, "track_running_stats=False is not supported")
-        kind = "batchnorm1d" if _is(module, nn.BatchNorm1d) else "batchnorm2d"
-        return {"type": kind, "eps": module.eps}
-    if _is(module, nn.LayerNorm, nn.RMSNorm, nn.GroupNorm):
-        # Whether γ and β are there, as forward reads them (`bias` came with torch 2.1; a
-        # module may have either set to None after it was built).
+    if _is(module, nn.LayerNorm, nn.RMSNorm, nn.GroupNorm, nn.BatchNorm1d, nn.BatchNorm2d):
+        # Whether γ and β are there, as forward reads them (layer norm's `bias` came with torch
+        # 2.1, batch norm's with 2.15; a module may have either set to None after it was built).
         gamma = getattr(module, "weight", None) is not None
         beta = getattr(module, "bias", None) is not None
         check(gamma or not beta, "β without γ (its weight set to None) is not expressible")
+    if _is(module, nn.BatchNorm1d, nn.BatchNorm2d):
+        check(module.track_running_stats, "track_running_stats=False (eval mode then "
+              "normalizes by the batch's statistics) is not supported")
+        kind = "batchnorm1d" if _is(module, nn.BatchNorm1d) else "batchnorm2d"
+        return {"type": kind, "eps": module.eps, **_norm_flags(gamma, beta)}
     if _is(module, nn.LayerNorm):
         return {"type": "layernorm", "shape": [int(s) for s in module.normalized_shape],
                 "eps": module.eps, "affine": gamma, "bias": beta}
@@ -243,6 +243,12 @@ def _layer(name, module, seen, given=None):
         "Dropout, Dropout1d, Dropout2d, AlphaDropout, BatchNorm1d, BatchNorm2d, LayerNorm, "
         "RMSNorm, GroupNorm, InstanceNorm2d, MultiheadAttention)"
     )
+
+
+def _norm_flags(gamma, beta):
+    """A batch norm's `affine` and `bias` where not their default, true: with γ and β."""
+    return {**({} if gamma else {"affine": False}),
+            **({} if beta or not gamma else {"bias": False})}
 
 
 def _rms_norm(shape, eps, affine):
@@ -535,7 +541,10 @@ def _evaluate(layers, prefix, tensors, x):
         elif kind == "flatten":
             x = x.flatten(1)
         elif kind in ("batchnorm1d", "batchnorm2d"):
-            x = F.batch_norm(x, t("running_mean"), t("running_var"), t("weight"), t("bias"),
+            affine = layer.get("affine", True)
+            x = F.batch_norm(x, t("running_mean"), t("running_var"),
+                             t("weight") if affine else None,
+                             t("bias") if affine and layer.get("bias", True) else None,
                              False, 0.0, layer.get("eps", 1e-5))
         elif kind == "layernorm":
             affine = layer.get("affine", True)
@@ -1122,15 +1131,16 @@ class _Trace:
         self.weight, self.bias, eps)`; timm's `BatchNormAct2d`, `F.batch_norm(x,
         self.running_mean, self.running_var, self.weight, self.bias, False, …)`; timm's
         `Linear`, `F.linear(x, self.weight, self.bias)`; timm's `GroupNormAct`,
-        `F.group_norm(x, groups, self.weight, self.bias, eps)`), a bias possibly None; else
-        None."""
+        `F.group_norm(x, groups, self.weight, self.bias, eps)`), a bias possibly None (and
+        batch norm's weight: `affine=False`); else None."""
         if node.op != "call_function" or _target(node) not in _OWN_FORMS:
             return None
         name, given = _target(node), _given(node)
         owner = ".".join(_owner(node))
         read = []
         for k in _OWN_FORMS[name]:
-            if k == "bias" and given.get(k) is None:
+            optional = k == "bias" or (name, k) == ("batch_norm", "weight")
+            if optional and given.get(k) is None:
                 continue
             if not (owner and isinstance(given.get(k), torch.fx.Node)
                     and given[k].op == "get_attr" and given[k].target == f"{owner}.{k}"):
@@ -1456,11 +1466,12 @@ class _Trace:
                 if args["bias"] is None:  # timm's GroupNorm1NoBias
                     layer["bias"] = False
             else:
-                if args["training"] or args["bias"] is None or given.dim() not in (2, 4):
-                    raise Unsupported(f"{where}: only batch norm in eval mode with γ and β, on "
-                                      "features or maps, is expressible")
+                gamma, beta = (args[k] is not None for k in ("weight", "bias"))
+                if args["training"] or (beta and not gamma) or given.dim() not in (2, 4):
+                    raise Unsupported(f"{where}: only batch norm in eval mode (with γ and β, γ "
+                                      "alone or neither), on features or maps, is expressible")
                 layer = {"type": "batchnorm2d" if given.dim() == 4 else "batchnorm1d",
-                         "eps": float(args["eps"])}
+                         "eps": float(args["eps"]), **_norm_flags(gamma, beta)}
                 owner = tensors[0].rsplit(".", 1)[0]
                 if hasattr(self.model.get_submodule(owner), "num_batches_tracked"):
                     tensors.append(f"{owner}.num_batches_tracked")
@@ -2099,15 +2110,17 @@ def residual_net():
 
 def normalization_net():
     """A small net using layer norm (over a sample's maps, over their last axis, over features,
-    without β, without γ and β) and group norm (on maps, on features), on [4, 5, 5] maps."""
+    without β, without γ and β), group norm (on maps, on features) and batch norm without β
+    (`bias=False`, on maps) and without γ and β (`affine=False`, on features), on [4, 5, 5]
+    maps."""
     return nn.Sequential(
         nn.Conv2d(4, 4, 3, padding=1), nn.GroupNorm(2, 4), nn.ReLU(),
         nn.LayerNorm([4, 5, 5]), nn.Conv2d(4, 3, 2), nn.LayerNorm(4, eps=1e-3, bias=False),
-        nn.Tanh(), nn.Flatten(),
+        nn.Tanh(), nn.BatchNorm2d(3, bias=False), nn.Flatten(),
         nn.Linear(48, 8), nn.LayerNorm(8), nn.ReLU(),
         nn.Linear(8, 6), nn.GroupNorm(3, 6, eps=1e-2), nn.Tanh(),
         nn.Linear(6, 6), nn.LayerNorm(6, elementwise_affine=False),
-        nn.Linear(6, 4),
+        nn.BatchNorm1d(6, eps=1e-3, affine=False), nn.Linear(6, 4),
     )
 
 
@@ -2471,8 +2484,8 @@ def functional_net():
 class _BatchNormAct(nn.BatchNorm2d):
     """timm's `BatchNormAct2d` (on maps) and its form on features."""
 
-    def __init__(self, channels, act):
-        super().__init__(channels)
+    def __init__(self, channels, act, **options):
+        super().__init__(channels, **options)
         self.act = act
 
     def forward(self, x):
@@ -2910,8 +2923,11 @@ def _self_check():
     assert norms["layers"][1] == {"type": "groupnorm", "groups": 2, "eps": 1e-5, "affine": True}
     assert norms["layers"][5] == {"type": "layernorm", "shape": [4], "eps": 1e-3,
                                   "affine": True, "bias": False}
-    assert norms["layers"][15] == {"type": "layernorm", "shape": [6], "eps": 1e-5,
+    assert norms["layers"][16] == {"type": "layernorm", "shape": [6], "eps": 1e-5,
                                    "affine": False, "bias": False}
+    assert [norms["layers"][i] for i in (7, 17)] == [
+        {"type": "batchnorm2d", "eps": 1e-5, "bias": False},
+        {"type": "batchnorm1d", "eps": 1e-3, "affine": False}], norms["layers"]
     more = architecture(more_activations_net(), (2, 6, 6))
     assert more["layers"][2] == {"type": "prelu", "num_parameters": 3, "init": 0.25}
     assert more["layers"][7] == {"type": "hardtanh", "min_val": -0.5, "max_val": 0.5}
@@ -2975,7 +2991,8 @@ def _self_check():
          "module `0.0` (Conv2d): only zero padding"),
         (nn.Sequential(nn.Conv2d(1, 2, (3, 2), padding="same", dilation=(2, 3))),
          "'same' with an even kernel"),
-        (nn.Sequential(nn.BatchNorm1d(2, affine=False)), "module `0` (BatchNorm1d): affine=False"),
+        (nn.Sequential(nn.BatchNorm1d(2, track_running_stats=False)),
+         "module `0` (BatchNorm1d): track_running_stats=False"),
         (nn.Linear(2, 2), "the model is one torch.nn module (Linear)"),
         (nn.Sequential(Cubed(2, 2)), "module `0` (Cubed) cannot be expressed"),
         (hooked(nn.Sequential(nn.Linear(2, 2), nn.ReLU()), 1), "module `1` (ReLU): forward hooks"),
@@ -3236,6 +3253,21 @@ def _traced_self_check():
     assert layers[3]["layers"][3] == {"name": "ls", "type": "group", "layers": [
         {"name": "gamma", "type": "scale", "shape": [4]}]}, layers[3]
     assert layers[13] == {"name": "fc", "type": "linear", "out": 5, "bias": False}
+    # Batch norm without γ and β, and without β: F.batch_norm of a module's own running
+    # statistics (timm's BatchNormAct2d with affine=False, bias=False), exported and checked
+    # against forward.
+    for options, flags in [({"affine": False}, {"affine": False}),
+                           ({"bias": False}, {"bias": False})]:
+        bn = _BatchNormAct(2, nn.Identity(), **options)
+        with torch.no_grad():
+            for tensor in (bn.running_mean, bn.weight):
+                if tensor is not None:
+                    tensor.uniform_(-0.5, 0.5)
+            bn.running_var.uniform_(0.5, 2.0)
+        with tempfile.TemporaryDirectory() as out:
+            layers = export(Forward(lambda m, x: m.fc(m.bn(x).flatten(1)), bn=bn,
+                                    fc=nn.Linear(2, 2)), (2, 1, 1), out)["layers"]
+        assert layers[0] == {"name": "bn", "type": "batchnorm2d", "eps": 1e-5, **flags}, layers
     # F.group_norm of a module's own tensors and of none; F.linear given by keywords.
     [group, norm, _, _] = architecture(Forward(lambda m, x: m.fc(F.group_norm(
         m.g(x), 1).flatten(1)), g=_GroupNorm(1, 2), fc=nn.Linear(2, 2)), (2, 1, 1))["layers"]

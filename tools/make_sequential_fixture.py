@@ -18,8 +18,10 @@ product, shuffle, channels-last, vit and tokens need torchvision).
   float32 samples [2, 6, 6] of 3 × standard normal with labels in 0..4; every piece of each
   piecewise activation is taken.
 - normalization-pytorch: normalization_net (layer norm over maps, over their last axis, over
-  features, without β, without γ and β; group norm on maps and on features), its γ and β set
-  away from 1 and 0, 16 standard normal float32 samples [4, 5, 5] with labels in 0..4.
+  features, without β, without γ and β; group norm on maps and on features; batch norm without
+  β on maps, without γ and β on features), its γ and β set away from 1 and 0 and batch norm's
+  running statistics away from 0 and 1, 16 standard normal float32 samples [4, 5, 5] with labels in
+  0..4.
 - residual-pytorch: residual_net (torchvision's BasicBlock, with and without its downsampling
   shortcut, and Bottleneck; a `Residual` on features), batch norm's statistics and affine
   parameters set away from their initial values, 16 standard normal float32 images [3, 8, 8]
@@ -205,11 +207,16 @@ def normalization():
     model = normalization_net().double().eval()
     with torch.no_grad():
         for module in model.modules():
-            if isinstance(module, (torch.nn.LayerNorm, torch.nn.GroupNorm)):
+            if isinstance(module, (torch.nn.LayerNorm, torch.nn.GroupNorm, torch.nn.BatchNorm1d,
+                                   torch.nn.BatchNorm2d)):
                 if module.weight is not None:
                     module.weight.uniform_(0.5, 1.5)
                 if module.bias is not None:
                     module.bias.uniform_(-0.5, 0.5)
+            if isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+                module.num_batches_tracked.fill_(7)
     x = torch.randn(16, 4, 5, 5, dtype=torch.float32)
     y = torch.randint(0, 4, (16,), dtype=torch.int64)
     write(model, x, y, 2027, os.path.join(DATA, "normalization-pytorch"))

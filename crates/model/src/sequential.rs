@@ -450,18 +450,31 @@ pub enum Op {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         p: Option<f64>,
     },
-    /// `nn.BatchNorm1d(features, eps)` in eval mode: γ, β are parameters, the running
-    /// statistics constants.
+    /// `nn.BatchNorm1d(features, eps, affine, bias)` in eval mode: γ, β are parameters, the
+    /// running statistics constants.
     Batchnorm1d {
         /// Added to the running variance before its square root (default 1e-5).
         #[serde(default = "norm_eps")]
         eps: f64,
+        /// Whether γ and β are parameters (default true; PyTorch's `affine=False` has neither).
+        #[serde(default = "yes", skip_serializing_if = "is_yes")]
+        affine: bool,
+        /// Whether β is a parameter, with `affine` (default true; PyTorch's `bias=False`, from
+        /// torch 2.15).
+        #[serde(default = "yes", skip_serializing_if = "is_yes")]
+        bias: bool,
     },
-    /// `nn.BatchNorm2d(channels, eps)` in eval mode.
+    /// `nn.BatchNorm2d(channels, eps, affine, bias)` in eval mode.
     Batchnorm2d {
         /// Added to the running variance before its square root (default 1e-5).
         #[serde(default = "norm_eps")]
         eps: f64,
+        /// Whether γ and β are parameters (default true).
+        #[serde(default = "yes", skip_serializing_if = "is_yes")]
+        affine: bool,
+        /// Whether β is a parameter, with `affine` (default true).
+        #[serde(default = "yes", skip_serializing_if = "is_yes")]
+        bias: bool,
     },
     /// `nn.LayerNorm(shape, eps, elementwise_affine, bias)`: each sample normalized to mean 0
     /// and variance 1 over its trailing axes `shape`, then γ·x̂ + β elementwise over them.
@@ -1149,8 +1162,8 @@ impl Op {
             }
             // A negative or NaN eps gives NaN activations, which a later ReLU hides in a
             // finite loss.
-            Op::Batchnorm1d { eps }
-            | Op::Batchnorm2d { eps }
+            Op::Batchnorm1d { eps, .. }
+            | Op::Batchnorm2d { eps, .. }
             | Op::Layernorm { eps, .. }
             | Op::Rmsnorm { eps: Some(eps), .. }
             | Op::Groupnorm { eps, .. }
@@ -1348,7 +1361,12 @@ impl Op {
                 }
                 p
             }
-            Op::Batchnorm1d { .. } | Op::Batchnorm2d { .. } => affine(vec![channels], true),
+            Op::Batchnorm1d {
+                affine: true, bias, ..
+            }
+            | Op::Batchnorm2d {
+                affine: true, bias, ..
+            } => affine(vec![channels], bias),
             Op::Groupnorm {
                 affine: true, bias, ..
             } => affine(vec![channels], bias),
@@ -1640,12 +1658,12 @@ impl Sequential {
             .iter()
             .filter(|layer| matches!(layer.op, Op::Batchnorm1d { .. } | Op::Batchnorm2d { .. }))
             .flat_map(|layer| {
-                let channels = layer.op.params(layer.input)[0].1.clone();
+                let channels = layer.input.channels();
                 BATCHNORM_BUFFERS.map(|suffix| {
                     let shape = if suffix == "num_batches_tracked" {
                         vec![]
                     } else {
-                        channels.clone()
+                        vec![channels]
                     };
                     (format!("{}.{suffix}", layer.name), shape)
                 })
@@ -1669,7 +1687,7 @@ impl Sequential {
     /// below ~1e-77 that f32 cannot scale by. `None` where every scale is within `max`.
     pub fn batch_norm_scale_beyond(&self, max: f64) -> Option<(String, usize)> {
         self.leaves().iter().find_map(|layer| {
-            let (Op::Batchnorm1d { eps } | Op::Batchnorm2d { eps }) = layer.op else {
+            let (Op::Batchnorm1d { eps, .. } | Op::Batchnorm2d { eps, .. }) = layer.op else {
                 return None;
             };
             let name = format!("{}.running_var", layer.name);

@@ -745,7 +745,7 @@ fn tiny_sequential(on_maps: &str, on_features: &str) -> ArchSpec {
 /// Each sequential layer kind on its own in a tiny net (`on_maps`, `on_features` of
 /// [`tiny_sequential`]); batch norm on maps in both of their layouts (after a convolution,
 /// channels-last pixels; after average pooling, NCHW maps) and on features.
-const SEQUENTIAL_CASES: [(&str, &str); 75] = [
+const SEQUENTIAL_CASES: [(&str, &str); 78] = [
     (
         r#",{"type":"conv2d","out":3,"kernel":[3,2],"stride":[2,1],"padding":[1,0],"bias":false}"#,
         "",
@@ -811,6 +811,17 @@ const SEQUENTIAL_CASES: [(&str, &str); 75] = [
     (
         "",
         r#",{"type":"linear","out":4},{"type":"batchnorm1d","eps":0.001}"#,
+    ),
+    // Without β (`bias=False`) on a convolution's pixels, without γ and β on NCHW maps and on
+    // features.
+    (r#",{"type":"batchnorm2d","bias":false}"#, ""),
+    (
+        r#",{"type":"avgpool2d","kernel":2,"stride":1},{"type":"batchnorm2d","affine":false}"#,
+        "",
+    ),
+    (
+        "",
+        r#",{"type":"linear","out":4},{"type":"batchnorm1d","affine":false}"#,
     ),
     (r#",{"type":"layernorm","shape":[2,5,5],"eps":0.01}"#, ""),
     (r#",{"type":"layernorm","shape":[5],"bias":false}"#, ""),

@@ -52,8 +52,9 @@ const VIT: &str = "vit-pytorch";
 const TOKENS: &str = "tokens-pytorch";
 const MIXER: &str = "mixer-pytorch";
 const METAFORMER: &str = "metaformer-pytorch";
-/// Layer norm (over maps, over their last axis, over features, without β, without γ and β) and
-/// group norm (on maps, on features), γ and β away from 1 and 0 (the same script).
+/// Layer norm (over maps, over their last axis, over features, without β, without γ and β),
+/// group norm (on maps, on features) and batch norm (without β, without γ and β), γ, β and the
+/// running statistics away from their initial values (the same script).
 const NORMALIZATION: &str = "normalization-pytorch";
 
 fn fixture(name: &str) -> PathBuf {
@@ -538,9 +539,11 @@ fn metaformers_match_pytorch() {
 }
 
 /// Layer and group norm against PyTorch's float64 values: each sample's own mean and variance,
-/// differentiated through to second order; γ and β named and laid out as in `state_dict`.
+/// differentiated through to second order; γ and β named and laid out as in `state_dict`. Batch
+/// norm without β (`bias=False`) and without γ and β (`affine=False`): their running statistics
+/// read, no parameters in θ.
 #[test]
-fn layer_and_group_norm_match_pytorch() {
+fn layer_group_and_batch_norm_match_pytorch() {
     let ckpt = fixture_with_tensors(
         NORMALIZATION,
         &[
@@ -548,13 +551,30 @@ fn layer_and_group_norm_match_pytorch() {
             "3.weight[4, 5, 5]",
             "3.bias[4, 5, 5]",
             "5.weight[4]",
-            "12.bias[6]",
+            "7.weight[3]",
+            "13.bias[6]",
         ],
     );
     let params = tensors(&ckpt.meta.arch);
-    assert!(!params
+    assert!(!params.iter().any(|p| ["5.bias", "7.bias", "16.", "17."]
         .iter()
-        .any(|p| p.starts_with("5.bias") || p.starts_with("15.")));
+        .any(|absent| p.starts_with(absent))));
+    let ArchSpec::Sequential(net) = &ckpt.meta.arch else {
+        unreachable!("an exported net is sequential")
+    };
+    let buffers: Vec<String> = net.buffers().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        buffers,
+        [
+            "7.running_mean",
+            "7.running_var",
+            "7.num_batches_tracked",
+            "17.running_mean",
+            "17.running_var",
+            "17.num_batches_tracked",
+        ]
+    );
+    assert_eq!(net.buffer("17.num_batches_tracked", 1), [7.0]);
     assert!(!ckpt.meta.arch.is_piecewise_linear());
     assert_matches_pytorch(NORMALIZATION, ckpt.meta.arch.clone(), &ckpt, 4);
 }

@@ -43,6 +43,16 @@ impl<B: Backend> Values<B> {
         }
     }
 
+    /// The device and precision the values are on, for constants to join them.
+    fn placement(&self) -> (B::Device, DType) {
+        match self {
+            Values::Maps(x) => (x.device(), x.dtype()),
+            Values::Pixels(x, _) | Values::Positions(x, _) | Values::Flat(x) => {
+                (x.device(), x.dtype())
+            }
+        }
+    }
+
     /// Tokens as their rows `[n·T, E]` and `[n, 1, T, E]`.
     fn tokens(self) -> (Tensor<B, 2>, [usize; 4]) {
         match self {
@@ -348,7 +358,9 @@ fn forward<B: Backend>(
         // Times c, not divided by 1/c: burn's `div_scalar` differentiates with its scalar
         // rounded to f32 ([`softplus`]).
         Op::Multiply { by } => x.elementwise(|x| x.mul_scalar(by)),
-        Op::Batchnorm1d { eps } | Op::Batchnorm2d { eps } => batch_norm(net, layer, p, x, eps),
+        Op::Batchnorm1d { eps, affine, bias } | Op::Batchnorm2d { eps, affine, bias } => {
+            batch_norm(net, layer, p, x, eps, [affine, bias])
+        }
         Op::Layernorm {
             ref shape,
             eps,
@@ -736,43 +748,56 @@ fn per_channel<B: Backend>(
 }
 
 /// Eval-mode batch norm: γ·(x − μ)/√(σ² + ε) + β per channel, with the running mean μ and
-/// variance σ² constants from the checkpoint.
+/// variance σ² constants from the checkpoint (`[affine, bias]`: with γ, with β).
 fn batch_norm<B: Backend>(
     net: &Sequential,
     layer: &Resolved,
     p: &mut Params<B>,
     x: Values<B>,
     eps: f64,
+    [affine, bias]: [bool; 2],
 ) -> Values<B> {
     let channels = layer.input.channels();
-    let gamma = p.vector(channels);
-    let beta = p.vector(channels);
+    let gamma = affine.then(|| p.vector(channels));
+    let beta = (affine && bias).then(|| p.vector(channels));
     let mean = net.buffer(&format!("{}.running_mean", layer.name), channels);
     let inv_std: Vec<f64> = net
         .buffer(&format!("{}.running_var", layer.name), channels)
         .iter()
         .map(|var| 1.0 / (var + eps).sqrt())
         .collect();
-    let (device, dtype) = (gamma.device(), gamma.dtype());
+    let (device, dtype) = x.placement();
     let constant =
         |values: Vec<f64>| float_to_device::<B, _, 2>(values, [1, channels], &device, dtype);
     // γ and β are `[copies, C]` (one row, or one per sample): so is the scale.
-    let (mean, scale) = (constant(mean), gamma * constant(inv_std));
+    let (mean, inv_std) = (constant(mean), constant(inv_std));
+    let scale = match gamma {
+        Some(gamma) => gamma * inv_std,
+        None => inv_std,
+    };
     // Over `x`'s rows: n samples of `per_sample` rows each.
-    let affine = |x: Tensor<B, 2>, per_sample: usize| {
+    let normalize = |x: Tensor<B, 2>, per_sample: usize| {
         let n = x.dims()[0] / per_sample;
-        let row = |t: Tensor<B, 2>| broadcast_rows(t, [n, per_sample]);
-        (x - mean.clone()) * row(scale.clone()) + row(beta.clone())
+        let rows = |t: Tensor<B, 2>| broadcast_rows(t, [n, per_sample]);
+        let y = (x - mean.clone()) * rows(scale.clone());
+        match &beta {
+            Some(beta) => y + rows(beta.clone()),
+            None => y,
+        }
     };
     match x {
-        Values::Flat(x) => Values::Flat(affine(x, 1)),
-        Values::Pixels(x, dims @ [_, h, w, _]) => Values::Pixels(affine(x, h * w), dims),
+        Values::Flat(x) => Values::Flat(normalize(x, 1)),
+        Values::Pixels(x, dims @ [_, h, w, _]) => Values::Pixels(normalize(x, h * w), dims),
         Values::Maps(x) => {
             let column = |t: Tensor<B, 2>| {
                 let copies = t.dims()[0];
                 t.reshape([copies, channels, 1, 1])
             };
-            Values::Maps((x - column(mean)) * column(scale) + column(beta))
+            let y = (x - column(mean)) * column(scale);
+            Values::Maps(match beta {
+                Some(beta) => y + column(beta),
+                None => y,
+            })
         }
         Values::Positions(..) => unreachable!("not position-wise (checked by resolve)"),
     }
