@@ -7,10 +7,10 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use curvscope_hessian::{dense_matrix, full_spectrum, HessianOperator};
+use curvscope_hessian::{dense_matrix, full_spectrum};
 use curvscope_model::{
     save_checkpoint, two_d_halfspace_on, ArchSpec, BurnObjective, CheckpointMeta, Cpu, DataStream,
-    Dataset, DatasetInfo, Dtype, Objective, Precision, Targets,
+    Dataset, DatasetInfo, Dtype, HessianOperator, Objective, Precision, Targets,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

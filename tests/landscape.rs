@@ -6,11 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use curvscope_hessian::{full_spectrum, HessianOperator};
+use curvscope_hessian::full_spectrum;
 use curvscope_metrics::{displaced, filter_normalized_directions, purpose_seed, Purpose};
 use curvscope_model::{
     load_checkpoint, save_checkpoint, two_d_halfspace, ArchSpec, BurnObjective, CheckpointMeta,
-    Cpu, Dataset, Dtype, Normalize, Objective, Precision, Targets,
+    Cpu, Dataset, Dtype, HessianOperator, Normalize, Objective, Precision, Targets,
 };
 
 const ARCH: ArchSpec = ArchSpec::FixedOutput {

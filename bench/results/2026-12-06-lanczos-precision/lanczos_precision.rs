@@ -1,6 +1,6 @@
 //! Scratch: does top-20 Lanczos at tol 1e-6 converge on VGG-11 in f32 vs f64?
-use curvscope_hessian::{extreme_eigenpairs, HessianOperator, LanczosOptions};
-use curvscope_model::{ArchSpec, BurnObjective, Cpu, Init, Objective, Precision};
+use curvscope_hessian::{extreme_eigenpairs, LanczosOptions};
+use curvscope_model::{ArchSpec, BurnObjective, Cpu, Init, Objective, Precision, HessianOperator};
 #[path = "../benches/common/images.rs"]
 mod images;
 

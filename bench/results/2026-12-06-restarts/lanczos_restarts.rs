@@ -1,6 +1,6 @@
 //! Scratch: thick restarts of top-20 Lanczos against the unrestricted run.
-use curvscope_hessian::{extreme_eigenpairs, HessianOperator, LanczosOptions};
-use curvscope_model::{default_data_dir, fashion_corrupted, ArchSpec, BurnObjective, Cpu, Init, Precision};
+use curvscope_hessian::{extreme_eigenpairs, LanczosOptions};
+use curvscope_model::{default_data_dir, fashion_corrupted, ArchSpec, BurnObjective, Cpu, Init, Precision, HessianOperator};
 #[path = "../benches/common/images.rs"]
 mod images;
 

@@ -10,15 +10,13 @@
 
 use std::time::Instant;
 
-use curvscope_hessian::{
-    extreme_eigenpairs, true_residuals, HessianOperator, LanczosOptions, Which,
-};
+use curvscope_hessian::{extreme_eigenpairs, true_residuals, LanczosOptions, Which};
 use curvscope_metrics::{
     analyze_checkpoint, expected_sharpness, trace_h_sigma_exact, ReportOptions, SharpnessOptions,
 };
 use curvscope_model::{
-    default_data_dir, fashion_corrupted, ArchSpec, BurnObjective, Cpu, Dataset, NdArray, Objective,
-    Precision,
+    default_data_dir, fashion_corrupted, ArchSpec, BurnObjective, Cpu, Dataset, HessianOperator,
+    NdArray, Objective, Precision,
 };
 use serde::Serialize;
 

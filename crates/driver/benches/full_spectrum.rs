@@ -13,12 +13,12 @@
 use std::time::Instant;
 
 use curvscope_hessian::{
-    dense_eigenvalues, extreme_eigenpairs, DenseSpectrum, HessianOperator, LanczosOptions,
-    LinearOperator, Which,
+    dense_eigenvalues, extreme_eigenpairs, DenseSpectrum, LanczosOptions, LinearOperator, Which,
 };
 use curvscope_metrics::HESSIAN_COLUMNS_PER_PASS;
 use curvscope_model::{
-    default_data_dir, fashion_corrupted, ArchSpec, BurnObjective, Cpu, Objective, Precision,
+    default_data_dir, fashion_corrupted, ArchSpec, BurnObjective, Cpu, HessianOperator, Objective,
+    Precision,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

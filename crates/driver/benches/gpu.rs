@@ -45,13 +45,11 @@
 
 use std::io::Write;
 
-use curvscope_hessian::{
-    extreme_eigenpairs, HessianOperator, LanczosOptions, LinearOperator, Which,
-};
+use curvscope_hessian::{extreme_eigenpairs, LanczosOptions, LinearOperator, Which};
 use curvscope_metrics::{trace_h_sigma_stochastic, KnownTerms};
 use curvscope_model::{
-    default_data_dir, fashion_corrupted, transfers, ArchSpec, BurnObjective, Cpu, Dataset, Init,
-    Objective, Precision,
+    default_data_dir, fashion_corrupted, transfers, ArchSpec, BurnObjective, Cpu, Dataset,
+    HessianOperator, Init, Objective, Precision,
 };
 use rand::{Rng, SeedableRng};
 use serde_json::json;

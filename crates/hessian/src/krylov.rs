@@ -11,8 +11,6 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
-use curvscope_model::BasisStore;
-
 use crate::linalg::{dot, norm, symmetric_eigen};
 use crate::LinearOperator;
 
@@ -126,6 +124,32 @@ fn orthogonalize_by(w: &mut [f64], project_out: impl Fn(&mut [f64]) -> Vec<f64>)
         h.iter_mut().zip(second).for_each(|(a, b)| *a += b);
     }
     h
+}
+
+/// An orthonormal basis V = [v₁ … v_m] of D-vectors, grown one vector at a time, with the sweeps
+/// that Lanczos with full reorthogonalization makes over it. Lanczos keeps its basis in one of
+/// these: its own host store by default, or the one an operator offers
+/// ([`LinearOperator::basis_store`]) where its products are computed on a device
+/// (curvscope-model's `DeviceBasis`).
+pub trait BasisStore: Send {
+    /// The number of vectors m.
+    fn len(&self) -> usize;
+    /// Whether no vector was pushed yet.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Appends `v` (a unit vector orthogonal to the others).
+    fn push(&mut self, v: Vec<f64>);
+    /// The last vector pushed, as given.
+    fn last(&self) -> Option<&[f64]>;
+    /// One classical Gram–Schmidt pass: h = Vᵀw, then w ← w − V·h; returns h.
+    fn project_out(&self, w: &mut [f64]) -> Vec<f64>;
+    /// V·s for each coordinate vector s (m entries each): Ritz vectors.
+    fn combine(&self, coordinates: &[&[f64]]) -> Vec<Vec<f64>>;
+    /// V ← [V·s₁ … V·s_l] for l ≤ m coordinate vectors s (m entries each, orthonormal, so the
+    /// result is too): a thick restart of Lanczos keeps its Ritz vectors so. [`BasisStore::last`]
+    /// is then V·s_l.
+    fn rotate(&mut self, coordinates: &[&[f64]]);
 }
 
 /// A Krylov basis in host memory, in f64: the [`BasisStore`] of every operator that offers

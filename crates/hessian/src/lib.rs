@@ -1,7 +1,11 @@
 //! curvscope-hessian: curvature as linear operators, and the spectrum tools that run on them.
 //!
 //! Everything takes a [`LinearOperator`] (a symmetric A known through products A·x), such as
-//! the Hessian of a model, [`HessianOperator`]:
+//! the Hessian of a model (curvscope-model's `HessianOperator`), the SGD noise covariance Σ
+//! (curvscope-metrics' `CovarianceOperator`), a [`DenseOperator`] or a function
+//! ([`FnOperator`]). The crate knows nothing of networks and depends on no deep-learning
+//! framework (nalgebra, faer and the lanczos crate do its dense work), so any operator of
+//! one's own builds on it without burn.
 //! - [`extreme_eigenpairs`]: extreme eigenpairs by Lanczos with full reorthogonalization,
 //!   seeded, with a residual-based convergence test;
 //! - [`full_spectrum`] / [`dense_matrix`]: exact answers for small D;
@@ -26,7 +30,6 @@ mod dense;
 mod density;
 mod eigen;
 mod estimate;
-mod hvp;
 mod krylov;
 mod linalg;
 pub mod non_finite;
@@ -41,9 +44,12 @@ pub use eigen::{
     Which,
 };
 pub use estimate::{Estimate, Estimator};
-pub use hvp::HessianOperator;
+pub use krylov::BasisStore;
 pub use linalg::{dot, norm, symmetric_eigen};
-pub use operator::{AsHermitian, CountingOperator, FnOperator, LinearCombination, LinearOperator};
+pub use operator::{
+    trailing_block_products, AsHermitian, CountingOperator, FnOperator, LinearCombination,
+    LinearOperator,
+};
 pub use spectrum::{dense_eigenvalues, dense_spectrum_bytes, DenseSpectrum, DenseSpectrumError};
 pub use trace::{
     deflated_hutchinson, hutch_plus_plus, hutchinson, Probes, TraceEstimate, UNTIL_MIN_PROBES,

@@ -2,9 +2,10 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use curvscope_model::BasisStore;
 use nalgebra::{DVector, DVectorView};
 use rayon::prelude::*;
+
+use crate::BasisStore;
 
 /// A symmetric linear map A: R^D → R^D known only through products A·x (f64 on the host).
 ///
@@ -54,16 +55,47 @@ pub trait LinearOperator: Sync {
     /// assert_eq!(a.apply_trailing(1, &[vec![1.0]]), vec![vec![3.0]]);
     /// ```
     fn apply_trailing(&self, start: usize, xs: &[Vec<f64>]) -> Vec<Vec<f64>> {
-        curvscope_model::trailing_block_products(self.dim(), start, xs, |padded| {
-            self.apply_many(padded)
-        })
+        trailing_block_products(self.dim(), start, xs, |padded| self.apply_many(padded))
     }
     /// Where a Krylov basis over this operator is best kept: `None` (the default) for the
     /// host, in f64; a model's Hessian on a GPU offers a store on the device
-    /// ([`curvscope_model::Objective::basis_store`]).
+    /// (curvscope-model's `Objective::basis_store`).
     fn basis_store(&self) -> Option<Box<dyn BasisStore>> {
         None
     }
+}
+
+/// A[s.., s..]·x for each x of `xs` (length D − s, s = `start`) from `whole`, the products of a
+/// D × D matrix A with vectors: applied to the zero-padded x, sliced. The fallback of every
+/// trailing-block product ([`LinearOperator::apply_trailing`] and curvscope-model's
+/// `Objective::trailing_hvps`).
+///
+/// ```
+/// let a = [[2.0, 1.0], [1.0, 3.0]];
+/// let whole = |xs: &[Vec<f64>]| -> Vec<Vec<f64>> {
+///     xs.iter().map(|x| a.iter().map(|row| row[0] * x[0] + row[1] * x[1]).collect()).collect()
+/// };
+/// let block = curvscope_hessian::trailing_block_products(2, 1, &[vec![1.0]], whole);
+/// assert_eq!(block, vec![vec![3.0]]);
+/// ```
+pub fn trailing_block_products(
+    dim: usize,
+    start: usize,
+    xs: &[Vec<f64>],
+    whole: impl FnOnce(&[Vec<f64>]) -> Vec<Vec<f64>>,
+) -> Vec<Vec<f64>> {
+    let padded: Vec<Vec<f64>> = xs
+        .iter()
+        .map(|x| {
+            let mut p = vec![0.0; dim];
+            p[start..].copy_from_slice(x);
+            p
+        })
+        .collect();
+    whole(&padded)
+        .into_iter()
+        .map(|mut y| y.split_off(start))
+        .collect()
 }
 
 /// An operator given by its dimension and a function x ↦ A·x: a curvature matrix of one's own

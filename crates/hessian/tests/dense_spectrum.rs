@@ -8,10 +8,11 @@ use std::cell::Cell;
 use common::with_spectrum;
 use curvscope_hessian::{
     dense_eigenvalues, dense_spectrum_bytes, extreme_eigenpairs, full_spectrum, CountingOperator,
-    DenseSpectrumError, HessianOperator, LanczosOptions, LinearOperator, Which,
+    DenseSpectrumError, LanczosOptions, LinearOperator, Which,
 };
 use curvscope_model::{
-    default_data_dir, digits, Activation, ArchSpec, BurnObjective, Cpu, Init, Objective, Precision,
+    default_data_dir, digits, Activation, ArchSpec, BurnObjective, Cpu, HessianOperator, Init,
+    Objective, Precision,
 };
 
 /// The quadratic ½θᵀAθ with A = Q diag(λ) Qᵀ: its Hessian is A, whose spectrum is chosen, with

@@ -2,10 +2,10 @@
 
 mod common;
 
-use curvscope_hessian::{
-    extreme_eigenpairs, full_spectrum, true_residuals, HessianOperator, LanczosOptions, Which,
+use curvscope_hessian::{extreme_eigenpairs, full_spectrum, true_residuals, LanczosOptions, Which};
+use curvscope_model::{
+    default_data_dir, digits, BurnObjective, Cpu, HessianOperator, Init, Objective, Precision,
 };
-use curvscope_model::{default_data_dir, digits, BurnObjective, Cpu, Init, Objective, Precision};
 
 /// [`common::small_cnn`] on 300 digits.
 fn small_cnn_on_digits() -> (Box<dyn Objective>, Vec<f64>) {

@@ -13,14 +13,14 @@ use std::error::Error;
 use std::time::Instant;
 
 use curvscope_hessian::{
-    deflated_hutchinson, extreme_eigenpairs, hutchinson, HessianOperator, LanczosOptions, Probes,
-    TraceEstimate,
+    deflated_hutchinson, extreme_eigenpairs, hutchinson, LanczosOptions, Probes, TraceEstimate,
 };
 use curvscope_metrics::{
     covariance_diagonal, layer_traces, noise_statistics, projection_coefficient, CurvatureOptions,
 };
 use curvscope_model::{
-    default_data_dir, fashion_corrupted, load_checkpoint, BurnObjective, Cpu, Precision,
+    default_data_dir, fashion_corrupted, load_checkpoint, BurnObjective, Cpu, HessianOperator,
+    Precision,
 };
 
 /// `f()` and the seconds it took.

@@ -13,10 +13,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use curvscope_hessian::{
-    dot, extreme_eigenpairs, Eigenpairs, HessianOperator, LanczosOptions, LinearOperator,
-};
-use curvscope_model::{Objective, Precision};
+use curvscope_hessian::{dot, extreme_eigenpairs, Eigenpairs, LanczosOptions, LinearOperator};
+use curvscope_model::{HessianOperator, Objective, Precision};
 use rand::seq::index;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;

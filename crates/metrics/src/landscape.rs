@@ -6,10 +6,8 @@
 //! Hessian eigenvectors scaled by 1/√λ ([`hessian_directions`]), or any given vector (the line
 //! between two checkpoints is d = θ₂ − θ₁).
 
-use curvscope_hessian::{
-    dot, extreme_eigenpairs, norm, Eigenpairs, HessianOperator, LanczosOptions, Which,
-};
-use curvscope_model::Objective;
+use curvscope_hessian::{dot, extreme_eigenpairs, norm, Eigenpairs, LanczosOptions, Which};
+use curvscope_model::{HessianOperator, Objective};
 use rand::Rng;
 use rand_distr::StandardNormal;
 use rayon::prelude::*;

@@ -4,8 +4,8 @@
 //! matrix built from the same per-sample gradients as Σ, which is why SGD's noise lines up with
 //! the curvature (their Props. 2 and 3); [`proposition2_check`] measures that at a trained net.
 
-use curvscope_hessian::{dense_matrix, full_spectrum, DenseOperator, HessianOperator};
-use curvscope_model::Objective;
+use curvscope_hessian::{dense_matrix, full_spectrum, DenseOperator};
+use curvscope_model::{HessianOperator, Objective};
 use nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
 

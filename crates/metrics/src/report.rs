@@ -18,10 +18,10 @@ use crate::sharpness_measures::{
 use crate::whole_spectrum::{whole_spectrum, WholeSpectrum};
 use curvscope_hessian::{
     deflated_hutchinson, dense_eigenvalues, extreme_eigenpairs, slq, DenseSpectrum,
-    DenseSpectrumError, Density, Eigenpairs, Estimate, HessianOperator, LanczosOptions, Probes,
-    Slq, SlqOptions, Which,
+    DenseSpectrumError, Density, Eigenpairs, Estimate, LanczosOptions, Probes, Slq, SlqOptions,
+    Which,
 };
-use curvscope_model::Objective;
+use curvscope_model::{HessianOperator, Objective};
 use serde::{Deserialize, Serialize};
 
 /// How the Hessian's spectrum is computed (Lanczos for the extremes, deflated Hutchinson for

@@ -9,33 +9,10 @@
 use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Tensor};
 
+use curvscope_hessian::BasisStore;
+
 use crate::transfer::{float_to_device, float_to_host};
 use crate::Precision;
-
-/// An orthonormal basis V = [v₁ … v_m] of D-vectors, grown one vector at a time, with the sweeps
-/// that Lanczos with full reorthogonalization makes over it. Lanczos (in curvscope-hessian) keeps
-/// its basis in one of these: its own host store by default, or the one an objective offers
-/// ([`crate::Objective::basis_store`]) where its products are computed on a device.
-pub trait BasisStore: Send {
-    /// The number of vectors m.
-    fn len(&self) -> usize;
-    /// Whether no vector was pushed yet.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    /// Appends `v` (a unit vector orthogonal to the others).
-    fn push(&mut self, v: Vec<f64>);
-    /// The last vector pushed, as given.
-    fn last(&self) -> Option<&[f64]>;
-    /// One classical Gram–Schmidt pass: h = Vᵀw, then w ← w − V·h; returns h.
-    fn project_out(&self, w: &mut [f64]) -> Vec<f64>;
-    /// V·s for each coordinate vector s (m entries each): Ritz vectors.
-    fn combine(&self, coordinates: &[&[f64]]) -> Vec<Vec<f64>>;
-    /// V ← [V·s₁ … V·s_l] for l ≤ m coordinate vectors s (m entries each, orthonormal, so the
-    /// result is too): a thick restart of Lanczos keeps its Ritz vectors so. [`BasisStore::last`]
-    /// is then V·s_l.
-    fn rotate(&mut self, coordinates: &[&[f64]]);
-}
 
 /// Entries per run of a basis row that a device reduction sums in one go, before the runs' sums
 /// are added: a single `sum_dim` over ≳65,500 values was wrong on lavapipe
@@ -60,7 +37,8 @@ const MOST_ROWS: usize = 64;
 /// stays f64 on the host, and only the small correction V·h is rounded.
 ///
 /// ```
-/// use curvscope_model::{BasisStore, Cpu, DeviceBasis, Precision};
+/// use curvscope_hessian::BasisStore;
+/// use curvscope_model::{Cpu, DeviceBasis, Precision};
 ///
 /// let mut basis = DeviceBasis::<Cpu>::new(3, &Default::default(), Precision::F64, 1 << 27);
 /// basis.push(vec![1.0, 0.0, 0.0]);

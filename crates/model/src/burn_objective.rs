@@ -8,7 +8,8 @@ use crate::arch::ArchSpec;
 use crate::dataset::{DataError, Dataset, Targets};
 use crate::files::format_bytes;
 use crate::net::{self, Batch, Theta};
-use crate::{transfer, BasisStore, DeviceBasis, Objective};
+use crate::{transfer, DeviceBasis, Objective};
+use curvscope_hessian::BasisStore;
 use std::sync::{Arc, Mutex};
 
 mod hessian_diagonal;

@@ -199,7 +199,7 @@ impl Objective for Distributed {
     /// None, whatever the local objective offers: a basis on each rank's GPU sums in f32 there,
     /// and ranks whose sums differed could take other numbers of Lanczos steps and wait forever
     /// in a collective. The host's f64 basis gives every rank the same bits.
-    fn basis_store(&self) -> Option<Box<dyn crate::BasisStore>> {
+    fn basis_store(&self) -> Option<Box<dyn curvscope_hessian::BasisStore>> {
         None
     }
 

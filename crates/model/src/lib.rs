@@ -14,6 +14,7 @@ pub mod dataset;
 mod distinct_keys;
 pub mod distributed;
 pub mod files;
+mod hessian_operator;
 pub mod idx;
 #[cfg(any(feature = "wgpu", feature = "cuda"))]
 mod kernel_cache;
@@ -27,7 +28,7 @@ mod synthetic;
 mod transfer;
 
 pub use arch::{Activation, ArchError, ArchSpec, Init, MAX_DIM};
-pub use basis_store::{BasisStore, DeviceBasis};
+pub use basis_store::DeviceBasis;
 pub use bundled::{
     default_data_dir, digits, fashion_corrupted, fashion_corrupted_on, fashion_test, fashion_train,
     DataDir, DATA_DIR_VAR,
@@ -44,11 +45,12 @@ pub use dataset::{
 };
 pub use distributed::{Collective, Distributed, ThreadGroup};
 pub use files::format_bytes;
+pub use hessian_operator::HessianOperator;
 #[cfg(any(feature = "wgpu", feature = "cuda"))]
 pub use kernel_cache::{default_kernel_cache, keep_compiled_kernels};
 pub use normalize::Normalize;
 pub use npz::{load_npz, NpzError};
-pub use objective::{trailing_block_products, Objective};
+pub use objective::Objective;
 pub use synthetic::{toy2d, toy2d_on, two_d_halfspace, two_d_halfspace_on, TOY2D_ROTATION};
 pub use transfer::{transfers, Transfers};
 

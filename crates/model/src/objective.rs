@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use crate::distributed::Collective;
-use crate::BasisStore;
+use curvscope_hessian::BasisStore;
 
 /// L(θ) = (1/N) Σ_i ℓ_i(θ) over a fixed dataset, with exact derivatives.
 ///
@@ -52,7 +52,9 @@ pub trait Objective: Send + Sync {
     ///
     /// By default: [`Objective::hvps`] of the zero-padded vectors, sliced.
     fn trailing_hvps(&self, theta: &[f64], start: usize, vs: &[Vec<f64>]) -> Vec<Vec<f64>> {
-        trailing_block_products(self.dim(), start, vs, |padded| self.hvps(theta, padded))
+        curvscope_hessian::trailing_block_products(self.dim(), start, vs, |padded| {
+            self.hvps(theta, padded)
+        })
     }
 
     /// Calls `sink(start, rows)` for consecutive chunks of at most `chunk` per-sample gradients
@@ -145,36 +147,4 @@ pub trait Objective: Send + Sync {
     fn per_sample_grads(&self, theta: &[f64]) -> Vec<f64> {
         self.per_sample_grads_range(theta, 0, self.n_samples())
     }
-}
-
-/// A[s.., s..]·x for each x of `xs` (length D − s, s = `start`) from `whole`, the products of a
-/// D × D matrix A with vectors: applied to the zero-padded x, sliced. The fallback of every
-/// trailing-block product ([`Objective::trailing_hvps`] and the hessian crate's operators).
-///
-/// ```
-/// let a = [[2.0, 1.0], [1.0, 3.0]];
-/// let whole = |xs: &[Vec<f64>]| -> Vec<Vec<f64>> {
-///     xs.iter().map(|x| a.iter().map(|row| row[0] * x[0] + row[1] * x[1]).collect()).collect()
-/// };
-/// let block = curvscope_model::trailing_block_products(2, 1, &[vec![1.0]], whole);
-/// assert_eq!(block, vec![vec![3.0]]);
-/// ```
-pub fn trailing_block_products(
-    dim: usize,
-    start: usize,
-    xs: &[Vec<f64>],
-    whole: impl FnOnce(&[Vec<f64>]) -> Vec<Vec<f64>>,
-) -> Vec<Vec<f64>> {
-    let padded: Vec<Vec<f64>> = xs
-        .iter()
-        .map(|x| {
-            let mut p = vec![0.0; dim];
-            p[start..].copy_from_slice(x);
-            p
-        })
-        .collect();
-    whole(&padded)
-        .into_iter()
-        .map(|mut y| y.split_off(start))
-        .collect()
 }

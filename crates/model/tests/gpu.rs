@@ -12,10 +12,10 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use burn::backend::wgpu::{graphics::AutoGraphicsApi, init_setup, WgpuDevice};
-use curvscope_hessian::{extreme_eigenpairs, HessianOperator, LanczosOptions, LinearOperator};
+use curvscope_hessian::{extreme_eigenpairs, LanczosOptions, LinearOperator};
 use curvscope_model::{
     default_data_dir, fashion_corrupted, fashion_train, gpu_largest_buffer, ArchSpec,
-    BurnObjective, Cpu, Dataset, Gpu, Init, Objective, Precision, Targets,
+    BurnObjective, Cpu, Dataset, Gpu, HessianOperator, Init, Objective, Precision, Targets,
     GPU_PER_SAMPLE_COPY_BYTES,
 };
 

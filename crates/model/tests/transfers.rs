@@ -4,9 +4,10 @@
 
 mod vgg_style;
 
+use curvscope_hessian::BasisStore;
 use curvscope_model::{
-    default_data_dir, fashion_corrupted, transfers, ArchSpec, BasisStore, BurnObjective, Cpu,
-    DeviceBasis, Init, Precision,
+    default_data_dir, fashion_corrupted, transfers, ArchSpec, BurnObjective, Cpu, DeviceBasis,
+    Init, Precision,
 };
 
 /// (uploads, read-backs) made by `work`.

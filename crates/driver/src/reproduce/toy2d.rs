@@ -9,13 +9,12 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Result;
-use curvscope_hessian::HessianOperator;
 use curvscope_metrics::{
     descend, gradient_noise_trace, reached_flat_minimum, repetition_seed, toy2d_options,
     trace_h_sigma_exact, wilson_interval, Descent, Dynamic, SuccessRate, TOY2D_DYNAMICS, TOY2D_LR,
     TOY2D_NOISE_TRACE, TOY2D_REPETITIONS, TOY2D_START, TOY2D_STEPS,
 };
-use curvscope_model::{ArchSpec, Objective, Precision};
+use curvscope_model::{ArchSpec, HessianOperator, Objective, Precision};
 use rayon::prelude::*;
 
 use super::{color, finish, output_folders, write, ReproduceArgs};

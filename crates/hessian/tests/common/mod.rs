@@ -2,8 +2,8 @@
 //! CNN whose Hessian is checked densely.
 #![allow(dead_code)] // each test binary uses a subset
 
-use curvscope_hessian::{DenseOperator, LinearOperator};
-use curvscope_model::{ArchSpec, BasisStore, Cpu, DeviceBasis, Precision};
+use curvscope_hessian::{BasisStore, DenseOperator, LinearOperator};
+use curvscope_model::{ArchSpec, Cpu, DeviceBasis, Precision};
 use nalgebra::{DMatrix, DVector};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

@@ -2,14 +2,14 @@
 //! (Tr(H) exact where it qualifies, stochastic elsewhere), and the per-tensor traces.
 
 use crate::objectives::{assert_rel, dense_covariance};
-use curvscope_hessian::{dense_matrix, hutchinson, HessianOperator, Probes};
+use curvscope_hessian::{dense_matrix, hutchinson, Probes};
 use curvscope_metrics::{
     covariance_diagonal, report_from_spectrum, CurvatureOptions, Estimator, HessianSpectrum,
     ReportOptions,
 };
 use curvscope_model::{
     default_data_dir, digits, fashion_train, two_d_halfspace, Activation, ArchSpec, BurnObjective,
-    Cpu, Dataset, Init, Objective, Precision, Targets,
+    Cpu, Dataset, HessianOperator, Init, Objective, Precision, Targets,
 };
 use nalgebra::DMatrix;
 use std::collections::BTreeSet;

@@ -1,11 +1,12 @@
 //! Exact and stochastic Tr(HΣ) on LeNet with real FashionMNIST data, at a trained point.
 
-use curvscope_hessian::{extreme_eigenpairs, Eigenpairs, HessianOperator, LanczosOptions};
+use curvscope_hessian::{extreme_eigenpairs, Eigenpairs, LanczosOptions};
 use curvscope_metrics::{
     noise_statistics, trace_h_sigma_exact, trace_h_sigma_stochastic, KnownTerms,
 };
 use curvscope_model::{
-    default_data_dir, fashion_corrupted, ArchSpec, BurnObjective, Cpu, Init, Objective, Precision,
+    default_data_dir, fashion_corrupted, ArchSpec, BurnObjective, Cpu, HessianOperator, Init,
+    Objective, Precision,
 };
 
 /// LeNet on the first `n_clean + n_random` samples of the paper's set, after `steps` of GD, so

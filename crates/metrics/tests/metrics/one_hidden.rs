@@ -2,13 +2,14 @@
 //! Fig. 4 against autodiff: the Gauss–Newton traces against N + 1 exact HVPs and the dense
 //! Hessian, and the Prop. 2 check's parts against the quantities they claim to be.
 
-use curvscope_hessian::{dense_matrix, HessianOperator};
+use curvscope_hessian::dense_matrix;
 use curvscope_metrics::{
     clipped_square_traces, isotropic_trace_h_sigma, noise_statistics, proposition2_check,
     trace_h_sigma_exact,
 };
 use curvscope_model::{
-    two_d_halfspace, ArchSpec, BurnObjective, Cpu, Dataset, Init, Objective, Precision, Targets,
+    two_d_halfspace, ArchSpec, BurnObjective, Cpu, Dataset, HessianOperator, Init, Objective,
+    Precision, Targets,
 };
 
 /// Width 6 (D = 18) on 60 half-space points after 40 GD steps from a wide θ₀, so that some

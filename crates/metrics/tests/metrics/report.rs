@@ -2,12 +2,13 @@
 //! bookkeeping.
 
 use crate::objectives::{assert_rel, dense_covariance, dense_top, LeastSquares, ShiftedQuadratic};
-use curvscope_hessian::{dense_eigenvalues, Estimator, HessianOperator, Probes};
+use curvscope_hessian::{dense_eigenvalues, Estimator, Probes};
 use curvscope_metrics::{
     analyze_checkpoint, condition_ks, derived_stderr, proposition1, report_from_spectrum,
     CurvatureOptions, Derived, Estimate, HessianSpectrum, LambdaMin, Proposition1, Report,
     ReportOptions, SharpnessOptions, TraceHSigmaMethod,
 };
+use curvscope_model::HessianOperator;
 use nalgebra::{DMatrix, DVector};
 use serde_json::Value;
 

@@ -1,14 +1,15 @@
-//! The Hessian of an [`Objective`] at a fixed θ, as a [`LinearOperator`].
+//! The Hessian of an [`Objective`] at a fixed θ, as a [`LinearOperator`]: the bridge from the
+//! networks to every algorithm of curvscope-hessian, which knows nothing of them.
 
-use curvscope_model::Objective;
+use curvscope_hessian::{BasisStore, LinearOperator};
 
-use crate::LinearOperator;
+use crate::Objective;
 
 /// H(θ) = ∇²L(θ) applied through the objective's exact Hessian-vector product; never formed.
 ///
 /// ```
-/// use curvscope_hessian::{HessianOperator, LinearOperator};
-/// use curvscope_model::{ArchSpec, BurnObjective, Cpu, Dataset, Objective, Precision, Targets};
+/// use curvscope_hessian::LinearOperator;
+/// use curvscope_model::{ArchSpec, BurnObjective, Cpu, Dataset, HessianOperator, Precision, Targets};
 ///
 /// // The paper's 2-D loss at its sharp minimum (1, 1), one sample at the origin.
 /// let origin = Dataset::new("origin", vec![0.0, 0.0], vec![2], Targets::None, None)?;
@@ -65,7 +66,7 @@ impl<O: Objective + ?Sized> LinearOperator for HessianOperator<'_, O> {
     }
 
     /// The objective's ([`Objective::basis_store`]): on a GPU, on the device.
-    fn basis_store(&self) -> Option<Box<dyn curvscope_model::BasisStore>> {
+    fn basis_store(&self) -> Option<Box<dyn BasisStore>> {
         self.objective.basis_store()
     }
 }
