@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{ensure, Context, Result};
+use curvscope_hessian::non_finite;
 use curvscope_metrics::{purpose_seed, Descent, DescentOptions, Purpose};
 use curvscope_model::checkpoint::{META_FILE, MODEL_FILE};
 use curvscope_model::files::{is_atomic_write_leftover, move_aside, write_atomic};
@@ -35,6 +36,17 @@ pub const RUN_CSV_HEADER: &str = "step,train_loss,train_accuracy,test_loss,test_
 /// run.csv's header before `noise_trace`: its rows are read with that cell empty.
 const RUN_CSV_HEADER_BEFORE_NOISE_TRACE: &str =
     "step,train_loss,train_accuracy,test_loss,test_accuracy,noise_unconverged,wall_time_s";
+
+/// checkpoint.json's `noise_trace`: a NaN or ±∞ as its text ("NaN", "inf"), which a JSON number
+/// cannot hold (serde_json writes null, and the row rebuilt from it lost the value).
+fn noise_trace_json(trace: f64) -> serde_json::Value {
+    non_finite::serialize(&trace, serde_json::value::Serializer).expect("a number or text")
+}
+
+/// A `noise_trace` read back ([`noise_trace_json`]); null, as runs before it wrote a NaN, is NaN.
+fn noise_trace_from_json(value: &serde_json::Value) -> Option<f64> {
+    non_finite::deserialize(value).ok()
+}
 
 /// Everything that determines a run, saved as run.json; a resumed run must match it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -191,7 +203,7 @@ impl Run<'_> {
         }
         // Kept with θ, so a row rebuilt from this snapshot after a kill has them too.
         if let Some(trace) = noise.trace {
-            meta.extra.insert(NOISE_TRACE.into(), trace.into());
+            meta.extra.insert(NOISE_TRACE.into(), noise_trace_json(trace));
         }
         if let Some(n) = noise.unconverged {
             meta.extra.insert(NOISE_UNCONVERGED.into(), n.into());
@@ -276,7 +288,7 @@ impl Run<'_> {
                     let checkpoint = load_checkpoint(&dir)?;
                     let field = |name| checkpoint.meta.extra.get(name);
                     let noise = NoiseCells {
-                        trace: field(NOISE_TRACE).and_then(|t| t.as_f64()),
+                        trace: field(NOISE_TRACE).and_then(noise_trace_from_json),
                         unconverged: field(NOISE_UNCONVERGED).and_then(|n| n.as_u64()),
                     };
                     (checkpoint.theta, noise)
@@ -520,4 +532,25 @@ pub fn recorded_wall_time(rows: &[String]) -> f64 {
         .rev()
         .find_map(|r| r.rsplit(',').next()?.parse().ok())
         .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every noise trace comes back from checkpoint.json as it was written, NaN and ±∞ too.
+    #[test]
+    fn noise_traces_survive_checkpoint_json() {
+        for trace in [2.5e-3, 0.0, f64::INFINITY, f64::NEG_INFINITY] {
+            let text = noise_trace_json(trace).to_string();
+            let back = noise_trace_from_json(&serde_json::from_str(&text).unwrap());
+            assert_eq!(back, Some(trace), "{text}");
+        }
+        let nan = noise_trace_json(f64::NAN);
+        assert_eq!(nan, "NaN");
+        assert!(noise_trace_from_json(&nan).unwrap().is_nan());
+        assert!(noise_trace_from_json(&serde_json::Value::Null)
+            .unwrap()
+            .is_nan());
+    }
 }

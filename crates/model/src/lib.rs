@@ -1,5 +1,6 @@
 //! curvscope-model: burn models, datasets, checkpoints, and the flat-parameter objective
-//! L(θ), ∇L(θ), exact H(θ)·v and per-sample gradients over any burn backend.
+//! L(θ), ∇L(θ), exact H(θ)·v and per-sample gradients over any burn backend, whose Hessian
+//! [`HessianOperator`] hands to every algorithm of curvscope-hessian.
 
 // Every public item is documented: CI's clippy (`-D warnings`) keeps it so.
 #![warn(missing_docs)]
