@@ -41,14 +41,19 @@ fn run_ok(args: &[String]) -> Duration {
     start.elapsed()
 }
 
-/// Starts `args`, SIGKILLs it after `after`; whether it was still running then.
+/// Starts `args`, SIGKILLs it after `after`; whether it was still running then. One that had
+/// ended must have succeeded: an early failure would pass for a missed kill.
 fn kill_after(args: &[String], after: Duration) -> bool {
     let mut child = command(args).spawn().expect("the binary starts");
     std::thread::sleep(after);
-    let running = child.try_wait().unwrap().is_none();
+    let ended = child.try_wait().unwrap();
     child.kill().unwrap();
-    child.wait().unwrap();
-    running
+    let output = child.wait_with_output().unwrap();
+    if let Some(status) = ended {
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert!(status.success(), "{args:?} failed before its kill: {err}");
+    }
+    ended.is_none()
 }
 
 /// Kill moments, drawn uniformly over the first 80% of an uninterrupted run's duration (the

@@ -812,7 +812,8 @@ _OWN_FORMS_READ = {
     "layer_norm": "parameters weight and bias (or none)",
     "rms_norm": "parameter weight (or none)",
     "linear": "parameters weight [out, in] and bias [out] (or none), as they are",
-    "batch_norm": "running statistics (buffers) and parameters γ and β, in eval mode",
+    "batch_norm": "running statistics (buffers) and parameters γ and β, γ alone or neither, in "
+                  "eval mode",
     "group_norm": "parameters weight and bias (or neither)"}
 # Rearrangements of a sample's values, each run of them read from what it does to numbered
 # values (`_Trace.rearrangement`): nothing, a flatten, an unflatten, ShuffleNet's channel

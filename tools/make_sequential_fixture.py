@@ -142,15 +142,17 @@ def twice_differentiable_hardsigmoid(model):
 
 
 def trained_batch_norm(model):
-    """Sets every batch norm's running statistics and γ, β away from their initial values, as
-    training would (`model` double, then in eval mode)."""
+    """Sets every batch norm's running statistics and γ, β (where it has them) away from their
+    initial values, as training would (`model` double, then in eval mode)."""
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
                 module.running_mean.uniform_(-0.5, 0.5)
                 module.running_var.uniform_(0.5, 2.0)
-                module.weight.uniform_(0.5, 1.5)
-                module.bias.uniform_(-0.5, 0.5)
+                if module.weight is not None:
+                    module.weight.uniform_(0.5, 1.5)
+                if module.bias is not None:
+                    module.bias.uniform_(-0.5, 0.5)
                 module.num_batches_tracked.fill_(7)
     model.eval()
 

@@ -43,7 +43,8 @@ fn noise_trace_json(trace: f64) -> serde_json::Value {
     non_finite::serialize(&trace, serde_json::value::Serializer).expect("a number or text")
 }
 
-/// A `noise_trace` read back ([`noise_trace_json`]); null, as runs before it wrote a NaN, is NaN.
+/// A `noise_trace` read back ([`noise_trace_json`]). null, which runs before it wrote for NaN and
+/// ±∞ alike, reads as NaN: an ∞ of theirs is lost.
 fn noise_trace_from_json(value: &serde_json::Value) -> Option<f64> {
     non_finite::deserialize(value).ok()
 }
@@ -203,7 +204,8 @@ impl Run<'_> {
         }
         // Kept with θ, so a row rebuilt from this snapshot after a kill has them too.
         if let Some(trace) = noise.trace {
-            meta.extra.insert(NOISE_TRACE.into(), noise_trace_json(trace));
+            meta.extra
+                .insert(NOISE_TRACE.into(), noise_trace_json(trace));
         }
         if let Some(n) = noise.unconverged {
             meta.extra.insert(NOISE_UNCONVERGED.into(), n.into());

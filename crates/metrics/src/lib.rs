@@ -30,19 +30,15 @@
 //!   work: [`MemoryPlan`] (and training's: [`TrainingPlan`]).
 //!
 //! Citations. "Zhu et al. 2019" is the ICML 2019 paper (PMLR 97:7654–7663), whose text is
-//! arXiv:1803.00195 v5 (10 Jun 2019, per arxiv.org/abs/1803.00195). Verified against stored
-//! copies: the abstract (arxiv.org/abs, www.arxiv-vanity.com/papers/1803.00195/,
-//! www.sciencestack.ai/paper/1803.00195: general dynamics with unbiased noise, an indicator of
-//! escaping efficiency from the alignment of noise covariance and curvature, two conditions for
-//! anisotropic noise to beat isotropic noise); arxiv-vanity's opening, which reaches
-//! "1 Introduction" and Fig. 1's caption ("dynamics in Table 1": Table 1 lists the compared
-//! dynamics); the authors' code, github.com/uuujf/SGDNoise, whose READMEs give Fig. 2 (the 2-D
-//! toy), Fig. 3 (FashionMNIST), Fig. 4 (the one-hidden-layer net), Figs. 1 and 6 (SVHN,
-//! CIFAR-10) and the names GLD const, dynamic, diag, leading, Hessian and 1st eigvec(H). The
-//! stored copies hold only each page's opening, so the body was not reached: the equation,
-//! section and proposition numbers cited here (Eq. 1, 2, 14, 17; Secs. 3, 3.1, 4, 5.1, 5.2;
-//! Propositions 1–3), Fig. 5 and Table 1's noise formulas are unverified labels; each formula is
-//! also named by what it computes.
+//! arXiv:1803.00195 v5 (10 Jun 2019). Checked against the copies consulted: the abstract (an
+//! indicator of escaping efficiency from the alignment of noise covariance and curvature; two
+//! conditions under which anisotropic noise beats isotropic noise), Fig. 1's caption (Table 1
+//! lists the compared dynamics) and the authors' code, github.com/uuujf/SGDNoise, whose READMEs
+//! give Fig. 2 (the 2-D toy), Fig. 3 (FashionMNIST), Fig. 4 (the one-hidden-layer net), Figs. 1
+//! and 6 (SVHN, CIFAR-10) and the names GLD const, dynamic, diag, leading, Hessian and 1st
+//! eigvec(H). The paper's body was not checked: the equation, section and proposition numbers
+//! cited here (Eq. 1, 2, 14, 17; Secs. 3, 3.1, 4, 5.1, 5.2; Propositions 1–3), Fig. 5 and Table
+//! 1's noise formulas are unverified labels; each formula is also named by what it computes.
 //!
 //! ```
 //! use curvscope_metrics::*;

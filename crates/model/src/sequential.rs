@@ -613,8 +613,23 @@ impl<'de> Deserialize<'de> for Layer {
             }
             _ => String::new(),
         };
-        let op = Op::deserialize(serde_json::Value::Object(fields))
+        let mut op = Op::deserialize(serde_json::Value::Object(fields))
             .map_err(|e| D::Error::custom(format!("{which}{e}")))?;
+        // A batch norm without γ has no β whatever `bias` says: its default then, so that one
+        // net has one spec ([`crate::ArchSpec::same_spec`] compares them as JSON).
+        if let Op::Batchnorm1d {
+            affine: false,
+            bias,
+            ..
+        }
+        | Op::Batchnorm2d {
+            affine: false,
+            bias,
+            ..
+        } = &mut op
+        {
+            *bias = true;
+        }
         // serde ignores unknown fields beside the tag of a variant without fields.
         if let (
             Op::Flatten
@@ -1454,6 +1469,11 @@ impl Op {
         )
     }
 
+    /// Whether the layer holds buffers (batch norm's running statistics and step count).
+    fn has_buffers(&self) -> bool {
+        matches!(self, Op::Batchnorm1d { .. } | Op::Batchnorm2d { .. })
+    }
+
     /// The value PyTorch gives every entry of the layer's parameter `suffix` when it builds the
     /// layer, where that is a constant: a norm's γ = 1 and β = 0, PReLU's slopes `init`; a
     /// scale starts as the identity, 1 (ConvNeXt's start at 1e-6, which its checkpoints hold),
@@ -1568,11 +1588,11 @@ impl Sequential {
         let mut resolved = Vec::new();
         flatten_groups(&self.layers, "", &mut shape, &mut resolved)?;
         // Names of layers without tensors may repeat (torchvision's Bottleneck runs its one
-        // `relu` three times).
+        // `relu` three times); a batch norm without γ and β still has its buffers.
         let leaves: Vec<Resolved> = resolved.iter().flat_map(Resolved::leaves).collect();
         let mut names: Vec<&str> = leaves
             .iter()
-            .filter(|l| !l.op.params(l.input).is_empty())
+            .filter(|l| !l.op.params(l.input).is_empty() || l.op.has_buffers())
             .map(|l| l.name.as_str())
             .collect();
         names.sort_unstable();
@@ -1656,7 +1676,7 @@ impl Sequential {
     pub fn buffers(&self) -> Vec<(String, Vec<usize>)> {
         self.leaves()
             .iter()
-            .filter(|layer| matches!(layer.op, Op::Batchnorm1d { .. } | Op::Batchnorm2d { .. }))
+            .filter(|layer| layer.op.has_buffers())
             .flat_map(|layer| {
                 let channels = layer.input.channels();
                 BATCHNORM_BUFFERS.map(|suffix| {
@@ -2182,6 +2202,12 @@ mod tests {
                 spec("[4]", r#"{"type":"concat","branches":[[{"type":"linear","out":2,"name":"a"}],[{"type":"linear","out":2,"name":"a"}]],"scoped":false},{"type":"linear","out":2}"#),
                 "two layers with tensors are named a",
             ),
+            // Batch norms without γ and β still have running statistics, which would be one
+            // set shared (and written twice to model.safetensors).
+            (
+                spec("[4]", r#"{"type":"batchnorm1d","name":"bn","affine":false},{"type":"relu"},{"type":"batchnorm1d","name":"bn","affine":false},{"type":"linear","out":2}"#),
+                "two layers with tensors are named bn",
+            ),
             (
                 spec("[6,5,5]", r#"{"type":"conv2d","out":4,"kernel":3,"groups":4},{"type":"flatten"}"#),
                 "layer 0 (conv2d): 4 groups must divide its input's 6 and its output's 4 channels",
@@ -2578,6 +2604,34 @@ mod tests {
         let theta = arch.init(crate::Init::PyTorch, 0);
         assert_eq!(theta[..3], [-0.5; 3]);
         assert!(arch.is_piecewise_linear());
+    }
+
+    /// A batch norm without γ is one spec however its `bias` is spelled, and without γ or β
+    /// has no parameters; `bias=False` keeps γ.
+    #[test]
+    fn batch_norm_flags_have_one_spelling() {
+        let bn = |flags: &str| {
+            let layers = format!(r#"{{"type":"batchnorm1d"{flags}}},{{"type":"linear","out":2}}"#);
+            spec("[3]", &layers).unwrap()
+        };
+        let plain = bn(r#","affine":false"#);
+        assert!(plain.same_spec(&bn(r#","affine":false,"bias":false"#)));
+        assert!(!plain.same_spec(&bn("")));
+        let json = serde_json::to_string(&plain).unwrap();
+        assert!(
+            json.contains(r#"{"type":"batchnorm1d","eps":0.00001,"affine":false},"#),
+            "{json}"
+        );
+        let linear = ["1.weight[2, 3]", "1.bias[2]"];
+        assert_eq!(tensors(&plain), linear);
+        assert_eq!(
+            tensors(&bn(r#","bias":false"#)),
+            [&["0.weight[3]"], &linear[..]].concat()
+        );
+        assert_eq!(
+            tensors(&bn("")),
+            [&["0.weight[3]", "0.bias[3]"], &linear[..]].concat()
+        );
     }
 
     #[test]
