@@ -1118,7 +1118,15 @@ fn prepare<'a>(
     curvscope_model::check_fits(&checkpoint.meta.arch, data)
         .with_context(|| format!("{name}: building the network on '{}'", choice.spec))?;
     job.can_share(data.len())?;
-    let batch = batch_size(name, options.batch, checkpoint.meta.batch_size, data.len())?;
+    let batch = batch_size(options.batch, checkpoint.meta.batch_size, data.len())?;
+    // The recorded batch size was not a batch of this data (rank 0 says so, once).
+    if let (None, Some(b), true) = (batch, checkpoint.meta.batch_size, job.leads()) {
+        eprintln!(
+            "warning: {name}: checkpoint.json's batch_size {b} is not a batch of the {} samples \
+             analyzed; the minibatch columns are left empty (pass --batch to set one)",
+            data.len()
+        );
+    }
     let dim = checkpoint.theta.len();
     check_max_krylov(&options.report.curvature, dim)?;
     // Sized for all N samples: a rank holding a share needs less.
@@ -1256,27 +1264,13 @@ fn meaningful(record: CheckpointRecord) -> Result<CheckpointRecord> {
 
 /// The batch size b of the minibatch columns: `--batch` (at most the N samples), else the
 /// checkpoint's own when it is a batch of this data (1 ≤ b ≤ N; otherwise the columns are
-/// left empty, with a warning), else none.
-fn batch_size(
-    name: &str,
-    given: Option<usize>,
-    recorded: Option<usize>,
-    n: usize,
-) -> Result<Option<usize>> {
+/// left empty, which the caller warns of once), else none.
+fn batch_size(given: Option<usize>, recorded: Option<usize>, n: usize) -> Result<Option<usize>> {
     if let Some(b) = given {
         ensure!(b <= n, "--batch {b} exceeds the {n} samples of the data");
         return Ok(Some(b));
     }
-    match recorded {
-        Some(b) if !(1..=n).contains(&b) => {
-            eprintln!(
-                "warning: {name}: checkpoint.json's batch_size {b} is not a batch of the {n} samples \
-                 analyzed; the minibatch columns are left empty (pass --batch to set one)"
-            );
-            Ok(None)
-        }
-        b => Ok(b),
-    }
+    Ok(recorded.filter(|b| (1..=n).contains(b)))
 }
 
 /// What a reader of `record`'s numbers must know: Lanczos not converged, Tr(H) short of its

@@ -273,9 +273,9 @@ fn build_fingerprint() -> &'static str {
     static BUILD: OnceLock<String> = OnceLock::new();
     BUILD.get_or_init(|| {
         std::env::current_exe()
-            .and_then(std::fs::read)
-            .map(|bytes| curvscope_model::files::hex(&sha2::Sha256::digest(bytes)))
-            .unwrap_or_else(|_| env!("CARGO_PKG_VERSION").to_string())
+            .ok()
+            .and_then(|exe| crate::ledger::file_sha256(&exe))
+            .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string())
     })
 }
 

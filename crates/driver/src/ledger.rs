@@ -102,7 +102,7 @@ impl Ledger {
 }
 
 /// The hex SHA-256 of the file at `path`, if it can be read.
-fn file_sha256(path: &Path) -> Option<String> {
+pub(crate) fn file_sha256(path: &Path) -> Option<String> {
     std::fs::read(path)
         .ok()
         .map(|bytes| hex(&Sha256::digest(bytes)))

@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use curvscope_hessian::converged_prefix;
 use curvscope_metrics::{Report, ReportOptions};
 use curvscope_model::{CheckpointMeta, Dataset, DatasetInfo, Normalize, Precision};
 use serde::{Deserialize, Serialize};
@@ -162,22 +161,30 @@ impl CheckpointRecord {
     /// flag its whole spectrum shows (it left it unknown without a λ_min run), and one written
     /// before 2026-12-07 without it tests condition 1 on its converged eigenvalues only (it
     /// tested unconverged ones too). A reused record then reads as a new one would.
+    /// A record whose spectrum does not hold together (a residual per eigenvalue, a whole
+    /// spectrum with eigenvalues) is refused, so it is computed again.
     pub fn parse(bytes: &[u8]) -> serde_json::Result<Self> {
+        use serde::de::Error;
         let mut record: Self = serde_json::from_slice(bytes)?;
         let report = &mut record.report;
-        let p = report.proposition1.clone();
-        report.proposition1 = match &report.whole_spectrum {
-            Some(whole) => p.over_whole_spectrum(&whole.eigenvalues),
-            None => p.over_converged(
-                &report.hessian_eigenvalues,
-                converged_prefix(
-                    &report.hessian_eigenvalues,
-                    &report.hessian_residuals,
-                    report.hessian_converged,
-                    record.options.report.curvature.tol,
-                ),
-            ),
-        };
+        if report.hessian_residuals.len() != report.hessian_eigenvalues.len() {
+            return Err(serde_json::Error::custom(
+                "hessian_residuals and hessian_eigenvalues differ in length",
+            ));
+        }
+        let whole = report.whole_spectrum.as_ref().map(|w| &w.eigenvalues[..]);
+        if whole.is_some_and(<[f64]>::is_empty) {
+            return Err(serde_json::Error::custom(
+                "whole_spectrum has no eigenvalues",
+            ));
+        }
+        report.proposition1 = report.proposition1.clone().over_known_spectrum(
+            whole,
+            &report.hessian_eigenvalues,
+            &report.hessian_residuals,
+            report.hessian_converged,
+            record.options.report.curvature.tol,
+        );
         Ok(record)
     }
 

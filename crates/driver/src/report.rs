@@ -341,16 +341,20 @@ fn short(sha256: &str) -> &str {
 }
 
 /// A sentence for each record whose checkpoint, found among `checkpoints` (by its absolute
-/// path, else by its name), holds other bytes than were analysed: its numbers then describe
-/// weights the folder no longer has. Reads every checkpoint found (37 MB apiece at VGG-11).
+/// path, else by its name: a run folder moved since), holds other bytes than were analysed: its
+/// numbers then describe weights the folder no longer has. Reads every checkpoint found (37 MB
+/// apiece at VGG-11).
 fn rewritten_since_analysis(records: &[CheckpointRecord], checkpoints: &[PathBuf]) -> Vec<String> {
     records
         .iter()
         .filter_map(|r| {
-            let dir = checkpoints.iter().find(|dir| **dir == r.path).or_else(|| {
-                (checkpoints.iter()).find(|dir| checkpoint_name(dir) == r.checkpoint)
-            })?;
-            let now = content_sha256(dir)?;
+            let exact = checkpoints.iter().filter(|dir| **dir == r.path);
+            let named = checkpoints
+                .iter()
+                .filter(|dir| checkpoint_name(dir) == r.checkpoint);
+            let (dir, now) = exact
+                .chain(named)
+                .find_map(|dir| content_sha256(dir).map(|now| (dir, now)))?;
             (now != r.checkpoint_sha256).then(|| {
                 format!(
                     "Checkpoint {} was rewritten after its analysis (checkpoint SHA-256 {} \

@@ -457,9 +457,41 @@ impl Proposition1 {
     /// assert_eq!((p.first_ill_conditioned_k, p.ill_conditioning_unconverged), (None, 1));
     /// ```
     pub fn over_converged(self, eigenvalues: &[f64], converged: usize) -> Self {
+        let converged = converged.min(eigenvalues.len());
         Proposition1 {
             ill_conditioning_unconverged: eigenvalues.len() - converged,
             ..self.with_condition1_over(&eigenvalues[..converged])
+        }
+    }
+
+    /// Condition 1 and the sign of H over what is known of the spectrum: every eigenvalue where
+    /// the `whole` spectrum is (descending; [`Self::over_whole_spectrum`]), else the leading
+    /// `top` Ritz values that converged ([`curvscope_hessian::converged_prefix`] of their
+    /// `residuals`, the run's `converged` and `tol`; [`Self::over_converged`]). A report is read
+    /// so when it is made and again when a stored one is reused, so the two cannot drift apart.
+    ///
+    /// ```
+    /// use curvscope_metrics::proposition1;
+    /// let p = proposition1(&[100.0, 50.0, 1.0], None, 175.0, 1.0, 0.5, 10.0, 100);
+    /// let top = p.clone().over_known_spectrum(None, &[100.0, 50.0, 1.0], &[0.0, 0.0, 5.0], false, 1e-6);
+    /// assert_eq!(top.ill_conditioning_unconverged, 1);
+    /// let whole = p.over_known_spectrum(Some(&[100.0, 50.0, -1.0]), &[100.0], &[0.0], false, 1e-6);
+    /// assert_eq!(whole.negative_curvature, Some(true));
+    /// ```
+    pub fn over_known_spectrum(
+        self,
+        whole: Option<&[f64]>,
+        top: &[f64],
+        residuals: &[f64],
+        converged: bool,
+        tol: f64,
+    ) -> Self {
+        match whole {
+            Some(whole) => self.over_whole_spectrum(whole),
+            None => {
+                let converged = curvscope_hessian::converged_prefix(top, residuals, converged, tol);
+                self.over_converged(top, converged)
+            }
         }
     }
 

@@ -468,13 +468,13 @@ pub fn report_from_spectrum<O: Objective + ?Sized>(
     );
     // Condition 1 and the sign of H over every eigenvalue where the whole spectrum is known,
     // else over the top eigenvalues that converged.
-    let proposition1 = match &hessian.dense {
-        Some(dense) => proposition1.over_whole_spectrum(&dense.eigenvalues),
-        None => proposition1.over_converged(
-            &hessian.top.eigenvalues,
-            hessian.top.converged_prefix(options.curvature.tol),
-        ),
-    };
+    let proposition1 = proposition1.over_known_spectrum(
+        hessian.dense.as_ref().map(|dense| &dense.eigenvalues[..]),
+        &hessian.top.eigenvalues,
+        &hessian.top.residuals,
+        hessian.top.converged,
+        options.curvature.tol,
+    );
     Report {
         dim,
         n_samples: objective.n_samples(),

@@ -1381,8 +1381,8 @@ impl Op {
             }
             | Op::Batchnorm2d {
                 affine: true, bias, ..
-            } => affine(vec![channels], bias),
-            Op::Groupnorm {
+            }
+            | Op::Groupnorm {
                 affine: true, bias, ..
             } => affine(vec![channels], bias),
             Op::Layernorm {
