@@ -1340,8 +1340,9 @@ fn warnings(record: &CheckpointRecord) -> Vec<String> {
             found.push(format!(
                 "{name} = {:.4e} ± {:.2e} is from {} probes ({flag}): below \
                  {UNTIL_MIN_PROBES} its standard error is rough, too small in just the runs that \
-                 come out low (on small nets ±2 errors covered the truth in 69–81% of seeds at \
-                 3 probes, 83% at 10 for the expected sharpness, and 88–94% at 20)",
+                 come out low (on small nets and power-law quadratics ±2 errors covered the \
+                 truth in 69–80% of seeds at 3–5 probes, 87–90% at 10 for the expected \
+                 sharpness, and 89–94% at 20)",
                 estimate.value, estimate.stderr, estimate.probes
             ));
         }
