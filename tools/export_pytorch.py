@@ -6,9 +6,10 @@
     export(model, input_shape=(3, 32, 32), out="my-checkpoint",
            normalize=([0.4914, 0.4822, 0.4465], [0.2470, 0.2435, 0.2616]))  # if trained so
 
-The model is built of Conv2d, Linear, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, ReLU,
-LeakyReLU, Tanh, Sigmoid, GELU, SiLU, ELU, Softplus, Mish, Hardtanh, ReLU6, Hardsigmoid,
-Hardswish, PReLU, GLU, Identity, Unflatten, ChannelShuffle, Dropout (also 1d, 2d and
+The model is built of Conv2d (and timm's Conv2dSame), Linear, MaxPool2d, AvgPool2d,
+AdaptiveAvgPool2d, Flatten, ReLU, LeakyReLU, Tanh, Sigmoid, GELU, SiLU, ELU, Softplus, Mish,
+Hardtanh, ReLU6, Hardsigmoid, Hardswish, PReLU, GLU, Identity, Unflatten, ChannelShuffle,
+ZeroPad2d, ConstantPad2d of zeros, Dropout (also 1d, 2d and
 AlphaDropout: the identity in eval mode), BatchNorm1d, BatchNorm2d, LayerNorm, RMSNorm,
 GroupNorm and InstanceNorm2d (without running statistics: group norm of one channel per group),
 and residual sums: an nn.Sequential (nested groups, torchvision's ResNet BasicBlock and
@@ -80,19 +81,56 @@ def _refuse_hooks(name, module):
                    "forward hooks change what it computes and cannot be exported")
 
 
-def _padding(module, name):
-    """Conv2d's padding as numbers: 'valid' is 0, and 'same' (stride 1) is d·(k − 1)/2 for a
-    kernel k of taps d apart; where d·(k − 1) is odd (an even kernel, undilated) 'same' pads
-    one side more, which curvscope cannot express."""
+def _padding(module, name, given):
+    """Conv2d's padding as numbers: 'valid' is 0, and an even "SAME" padding
+    (`_same_padding`) half of it on each side; an uneven one is a pad2d layer before the
+    convolution (`_module_layers`), which itself then pads 0."""
+    same = _same_padding(name, module, given)
+    if same is not None:
+        if any(total % 2 for total in same):
+            return 0
+        return _size2(tuple(total // 2 for total in same), "padding", f"module `{name}`")
     if module.padding == "valid":
         return 0
-    if module.padding == "same":
-        spans = [d * (k - 1) for k, d in zip(module.kernel_size, module.dilation)]
-        _refuse_unless(all(s % 2 == 0 for s in spans), name, module,
-                       "padding='same' with an even kernel (an odd dilation·(kernel − 1)) pads "
-                       "unevenly")
-        return _size2(tuple(s // 2 for s in spans), "padding", f"module `{name}`")
     return _size2(module.padding, "padding", f"module `{name}`")
+
+
+def _same_padding(name, module, given):
+    """The rows and columns of zeros ([height, width]) a convolution pads to keep "SAME"
+    outputs, or None where it pads by numbers. PyTorch's padding='same' (stride 1) pads
+    dilation·(kernel − 1); timm's `Conv2dSame` (its `tf_*` nets) pads as TensorFlow's "SAME",
+    what ⌈size/stride⌉ outputs need of an input of that size (timm's `get_same_padding`), so
+    it is known only where forward was traced. Both put an odd one's extra zero after (below,
+    on the right)."""
+    if _is_timm_conv2d_same(module):
+        _refuse_unless(given is not None, name, module, "its padding depends on its input's "
+                       "size, known only from a traced forward")
+        return [max((math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0)
+                for size, k, s, d in zip(given.shape[-2:], module.kernel_size, module.stride,
+                                         module.dilation)]
+    if module.padding == "same":
+        return [d * (k - 1) for k, d in zip(module.kernel_size, module.dilation)]
+    return None
+
+
+def _is_timm_conv2d_same(module):
+    """Whether `module` is timm's `Conv2dSame` (not a subclass), whose forward pads the input
+    by `pad_same` and convolves it without padding. Named rather than imported: the exporter
+    does not need timm."""
+    kind = type(module)
+    return kind.__name__ == "Conv2dSame" and kind.__module__.startswith("timm.")
+
+
+def _module_layers(name, module, seen, given=None):
+    """The curvscope layers of one module (`_layer`): one, or a pad2d layer and the
+    convolution where it pads unevenly (`_same_padding`)."""
+    layer = _layer(name, module, seen, given)
+    same = _same_padding(name, module, given) if layer["type"] == "conv2d" else None
+    if same is None or not any(total % 2 for total in same):
+        return [layer]
+    (top, bottom), (left, right) = ((total // 2, total - total // 2) for total in same)
+    return [{"type": "pad2d", "left": left, "right": right, "top": top, "bottom": bottom},
+            layer]
 
 
 # Dropout1d came with torch 1.12.
@@ -128,7 +166,7 @@ def _layer(name, module, seen, given=None):
         return _residual(name, module, seen)[0]
     check(not _is_torchvision_block(module),
           "a torchvision block directly inside a Residual: wrap it in an nn.Sequential")
-    if _is(module, nn.Conv2d):
+    if _is(module, nn.Conv2d) or _is_timm_conv2d_same(module):
         check(module.padding_mode == "zeros", "only zero padding is supported")
         where = f"module `{name}`"
         conv = {
@@ -136,7 +174,7 @@ def _layer(name, module, seen, given=None):
             "out": module.out_channels,
             "kernel": _size2(module.kernel_size, "kernel_size", where),
             "stride": _size2(module.stride, "stride", where),
-            "padding": _padding(module, name),
+            "padding": _padding(module, name, given),
         }
         # Written only where they are not 1, so that earlier exports read the same.
         dilation = _size2(module.dilation, "dilation", where)
@@ -163,6 +201,10 @@ def _layer(name, module, seen, given=None):
         check(module.dim in (1, -1) and len(module.unflattened_size) == 3,
               "only Unflatten(1, (C, H, W)) of flat features is supported")
         return {"type": "unflatten", "shape": [int(s) for s in module.unflattened_size]}
+    if _is(module, nn.ZeroPad2d, nn.ConstantPad2d):
+        [layer] = _zero_padding(check, module.padding, "constant", module.value, given) or [
+            {"type": "identity"}]
+        return layer
     if _is(module, nn.ChannelShuffle):
         return {"type": "channel_shuffle", "groups": module.groups}
     if _is(module, nn.PReLU):
@@ -240,6 +282,7 @@ def _layer(name, module, seen, given=None):
         "(supported: Sequential, Conv2d, Linear, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, "
         "Flatten, ReLU, LeakyReLU, Tanh, Sigmoid, GELU, SiLU, ELU, Softplus, Mish, Hardtanh, "
         "ReLU6, Hardsigmoid, Hardswish, PReLU, GLU, Identity, Unflatten, ChannelShuffle, "
+        "ZeroPad2d, ConstantPad2d of zeros, "
         "Dropout, Dropout1d, Dropout2d, AlphaDropout, BatchNorm1d, BatchNorm2d, LayerNorm, "
         "RMSNorm, GroupNorm, InstanceNorm2d, MultiheadAttention)"
     )
@@ -261,9 +304,10 @@ def _rms_norm(shape, eps, affine):
 
 
 def _child(prefix, child, module, seen):
-    """The layer JSON of `module`, the child `child` of the module named `prefix`, with its
-    name. A module with parameters or buffers used twice (tied weights, shared running
-    statistics) is refused: curvscope gives each layer its own tensors."""
+    """The layers of `module` (`_module_layers`), the child `child` of the module named
+    `prefix`, each with its name (a pad2d layer, holding no tensors, shares its convolution's).
+    A module with parameters or buffers used twice (tied weights, shared running statistics)
+    is refused: curvscope gives each layer its own tensors."""
     name = f"{prefix}.{child}" if prefix else child
     _refuse_unless(module is not None, name, module, "an empty (None) entry")
     stateful = _holds_tensors(module)
@@ -272,7 +316,7 @@ def _child(prefix, child, module, seen):
                    "shared (tied weights), which curvscope cannot express; give each use "
                    "its own module")
     seen.setdefault(id(module), name)
-    return {"name": child, **_layer(name, module, seen)}
+    return [{"name": child, **layer} for layer in _module_layers(name, module, seen)]
 
 
 def _is_torchvision_block(module):
@@ -289,16 +333,16 @@ def _residual(name, module, seen):
     _refuse_hooks(name, module)
     if _is(module, Residual):
         _refuse_hooks(f"{name}.shortcut", module.shortcut)
-        shortcut = [] if _is(module.shortcut, nn.Identity) else [
-            _child(name, "shortcut", module.shortcut, seen)]
-        return [{"type": "residual", "layers": [_child(name, "body", module.body, seen)],
+        shortcut = [] if _is(module.shortcut, nn.Identity) else _child(
+            name, "shortcut", module.shortcut, seen)
+        return [{"type": "residual", "layers": _child(name, "body", module.body, seen),
                  "shortcut": shortcut}]
     main = ["conv1", "bn1", "relu", "conv2", "bn2"]
     if type(module).__name__ == "Bottleneck":
         main += ["relu", "conv3", "bn3"]
-    shortcut = [] if module.downsample is None else [
-        _child(name, "downsample", module.downsample, seen)]
-    layers = [_child(name, c, getattr(module, c), seen) for c in main]
+    shortcut = [] if module.downsample is None else _child(
+        name, "downsample", module.downsample, seen)
+    layers = [layer for c in main for layer in _child(name, c, getattr(module, c), seen)]
     return [{"type": "residual", "layers": layers, "shortcut": shortcut}, {"type": "relu"}]
 
 
@@ -317,7 +361,7 @@ def _layers(sequential, prefix="", seen=None):
             entries = _residual(name, module, seen)
             entries = [{"name": child, **entries[0]}, *({"name": child, **e} for e in entries[1:])]
         else:
-            entries = [_child(prefix, child, module, seen)]
+            entries = _child(prefix, child, module, seen)
         for entry in entries:
             if entry["name"] == str(len(layers)):
                 del entry["name"]
@@ -567,6 +611,8 @@ def _evaluate(layers, prefix, tensors, x):
         elif kind == "channel_shuffle":
             g = layer["groups"]
             x = x.unflatten(1, (g, x.shape[1] // g)).transpose(1, 2).flatten(1, 2)
+        elif kind == "pad2d":
+            x = F.pad(x, tuple(layer.get(side, 0) for side in ("left", "right", "top", "bottom")))
         elif kind == "pad_channels":
             x = F.pad(x, (0, 0, 0, 0, layer["before"], layer["after"]))
         elif kind in _ACTIVATIONS:
@@ -662,7 +708,8 @@ class _Tracer(torch.fx.Tracer):
     no other layer holds."""
 
     def is_leaf_module(self, module, qualified_name):
-        return _is_timm_attention(module) or super().is_leaf_module(module, qualified_name)
+        return _is_timm_attention(module) or _is_timm_conv2d_same(module) or \
+            super().is_leaf_module(module, qualified_name)
 
 
 def _is_timm_attention(module):
@@ -1411,7 +1458,7 @@ class _Trace:
                 raise Unsupported(f"forward's `{node.name}` ({_describe(node)}): attention masks "
                                   "are not expressible")
             *group, child = name.split(".")
-            layers = [_layer(name, module, {}, self.values[x])]
+            layers = _module_layers(name, module, {}, self.values[x])
             self.check_position_wise(node, x, layers)
             return {"layers": layers, "group": group, "name": child, "stateful": stateful,
                     "modules": [name] if stateful else []}
@@ -1831,6 +1878,25 @@ def _bind(where, name, node, values):
     return {k: torch.fx.node.map_arg(v, lambda n: values[n]) for k, v in bound.items()}
 
 
+def _zero_padding(check, pad, mode, value, given):
+    """The layers of F.pad(x, pad, mode, value) on maps: zero rows and columns around them
+    (pad2d: timm's "SAME" convolutions, `nn.ZeroPad2d`) and zero channels around theirs
+    (pad_channels: a CIFAR ResNet's "option A" shortcut); none where nothing is padded."""
+    pad = [int(p) for p in pad]
+    check((given is None or given.dim() == 4) and mode == "constant" and value in (None, 0)
+          and len(pad) in (2, 4, 6) and min(pad) >= 0,
+          "only zeros around maps, F.pad(x, (left, right, top, bottom, before, after)) "
+          "without cropping, are expressible")
+    left, right, top, bottom, before, after = pad + [0] * (6 - len(pad))
+    layers = []
+    if left or right or top or bottom:
+        layers.append({"type": "pad2d", "left": left, "right": right, "top": top,
+                       "bottom": bottom})
+    if before or after:
+        layers.append({"type": "pad_channels", "before": before, "after": after})
+    return layers
+
+
 def _function_layers(where, name, args, given):
     """The curvscope layers of function `name` with `args` on a value like `given`."""
     def check(ok, why):
@@ -1923,13 +1989,8 @@ def _function_layers(where, name, args, given):
             return []
         return [{"type": "avgpool2d", "kernel": 1, "stride": _size2(steps, "stride", where),
                  "padding": 0}]
-    if name == "pad":  # zero channels around the maps' own ("option A" again)
-        pad = list(args["pad"])
-        check(given.dim() == 4 and args["mode"] == "constant" and args["value"] in (None, 0)
-              and len(pad) == 6 and pad[:4] == [0, 0, 0, 0] and min(pad) >= 0,
-              "only zeros around the channels of maps, F.pad(x, (0, 0, 0, 0, before, after)), "
-              "are expressible")
-        return [{"type": "pad_channels", "before": pad[4], "after": pad[5]}]
+    if name == "pad":
+        return _zero_padding(check, args["pad"], args["mode"], args["value"], given)
     if name == "mean" and given is not None and given.dim() == 3:  # tokens
         dims = args["dim"]
         check(dims in (1, -2, (1,), [1], (-2,), [-2]) and not args["keepdim"],
@@ -2215,6 +2276,35 @@ def grouped_net():
     4 groups, a dilated 3×3 of 3 groups with padding='same' in a sum, and a 2×3 kernel of
     2 groups whose taps lie 2 apart along one axis only."""
     return _GroupedNet()
+
+
+def padding_net():
+    """A small net of uneven zero padding written as a class (on [3, 9, 9] images): nn.ZeroPad2d
+    and nn.ConstantPad2d of zeros, PyTorch's padding='same' of an even 4×4 kernel (one row and
+    column before, two after) and of a dilated 2×3 kernel (uneven rows, even columns), timm's
+    `Conv2dSame` (TensorFlow's "SAME") at strides 2 and (2, 3), and F.pad of rows, columns and
+    channels at once. Needs timm."""
+    return _PaddingNet()
+
+
+class _PaddingNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        from timm.layers import Conv2dSame
+        self.pad = nn.ZeroPad2d((1, 0, 2, 1))
+        self.stem = nn.Conv2d(3, 4, 4, padding="same", bias=False)
+        self.bn = nn.BatchNorm2d(4)
+        self.down = Conv2dSame(4, 6, 3, stride=2)
+        self.wide = nn.Conv2d(6, 6, (2, 3), padding="same", dilation=(1, 2), groups=3)
+        self.blank = nn.ConstantPad2d((0, 1, 1, 0), 0.0)
+        self.odd = Conv2dSame(8, 8, (3, 2), stride=(2, 3), dilation=(2, 1))
+        self.fc = nn.Linear(8 * 2 * 2, 5)
+
+    def forward(self, x):
+        x = F.relu(self.bn(self.stem(self.pad(x))))
+        x = F.relu(self.wide(self.down(x)))
+        x = self.odd(self.blank(F.pad(x, (0, 1, 2, 0, 1, 1))))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(F.relu(x), 2), 1))
 
 
 class _InvertedResidual(nn.Module):
@@ -2976,10 +3066,41 @@ def _self_check():
         bottleneck = resnet["layers"][5]["layers"][0]["layers"]
         assert [layer.get("name") for layer in bottleneck] == [
             "conv1", "bn1", "relu", "conv2", "bn2", "relu", "conv3", "bn3"]
+    # Uneven padding is a pad2d layer before the convolution, named as it: PyTorch's
+    # padding='same' of an even kernel (the extra zero after), one of even spans stays the
+    # convolution's own; and timm's "SAME" convolutions (`padding_net`).
+    same = architecture(nn.Sequential(
+        nn.Conv2d(1, 2, 2, padding="same"), nn.Conv2d(2, 2, 3, padding="same", dilation=2),
+        nn.ZeroPad2d(0), nn.Flatten()), (1, 5, 4))
+    assert same["layers"] == [
+        {"type": "pad2d", "left": 0, "right": 1, "top": 0, "bottom": 1},
+        {"name": "0", "type": "conv2d", "out": 2, "kernel": 2, "stride": 1, "padding": 0,
+         "bias": True},
+        {"name": "1", "type": "conv2d", "out": 2, "kernel": 3, "stride": 1, "padding": 2,
+         "dilation": 2, "bias": True},
+        {"name": "2", "type": "identity"}, {"name": "3", "type": "flatten"}], same["layers"]
+    kinds += json.dumps(same)
+    try:
+        padded = architecture(padding_net(), (3, 9, 9))
+        from timm.layers import Conv2dSame
+    except ImportError:
+        print("timm is not installed: its Conv2dSame was not checked")
+    else:
+        assert [layer.get("name") for layer in padded["layers"]
+                if layer["type"] == "pad2d"] == ["pad", "stem", "down", "wide", None, "blank",
+                                                 "odd"], padded["layers"]
+        # In an nn.Sequential its padding needs the input's size: read from forward instead.
+        tf_same = architecture(nn.Sequential(Conv2dSame(1, 2, 3, stride=2), nn.Flatten()),
+                               (1, 6, 5))
+        assert tf_same["layers"][:2] == [
+            {"name": "0", "type": "pad2d", "left": 1, "right": 1, "top": 0, "bottom": 1},
+            {"name": "0", "type": "conv2d", "out": 2, "kernel": 3, "stride": 2, "padding": 0,
+             "bias": True}], tf_same["layers"]
     for kind in ["conv2d", "linear", "maxpool2d", "avgpool2d", "adaptive_avgpool2d", "flatten",
                  "relu", "leaky_relu", "tanh", "sigmoid", "gelu", "silu", "elu", "softplus",
                  "mish", "hardtanh", "relu6", "hardswish", "prelu", "identity", "dropout",
-                 "batchnorm1d", "batchnorm2d", "layernorm", "groupnorm", "group", "residual"]:
+                 "batchnorm1d", "batchnorm2d", "layernorm", "groupnorm", "group", "residual",
+                 "pad2d"]:
         assert f'"type": "{kind}"' in kinds, kind
     assert arch["layers"][0]["name"] == "features" and arch["layers"][2]["name"] == "classifier"
     refusals = [
@@ -2990,15 +3111,17 @@ def _self_check():
          "module `1` (ELU): alpha=inf: not a finite number"),
         (nn.Sequential(nn.Sequential(nn.Conv2d(1, 2, 3, padding_mode="reflect"))),
          "module `0.0` (Conv2d): only zero padding"),
-        (nn.Sequential(nn.Conv2d(1, 2, (3, 2), padding="same", dilation=(2, 3))),
-         "'same' with an even kernel"),
         (nn.Sequential(nn.BatchNorm1d(2, track_running_stats=False)),
          "module `0` (BatchNorm1d): track_running_stats=False"),
         (nn.Linear(2, 2), "the model is one torch.nn module (Linear)"),
         (nn.Sequential(Cubed(2, 2)), "module `0` (Cubed) cannot be expressed"),
         (hooked(nn.Sequential(nn.Linear(2, 2), nn.ReLU()), 1), "module `1` (ReLU): forward hooks"),
         (nn.Sequential(nn.LazyLinear(2)), "module `0` (LazyLinear): a lazy module not yet"),
-        (nn.Sequential(nn.Conv2d(1, 2, 2, padding="same")), "'same' with an even kernel"),
+        (nn.Sequential(nn.ZeroPad2d((0, 1, -1, 0)), nn.Flatten()),
+         "module `0` (ZeroPad2d): only zeros around maps, F.pad(x, (left, right, top, bottom, "
+         "before, after)) without cropping"),
+        (nn.Sequential(nn.ConstantPad2d(1, 0.5), nn.Flatten()),
+         "module `0` (ConstantPad2d): only zeros around maps"),
     ]
     tied = nn.Linear(2, 2)
     refusals.append((nn.Sequential(tied, nn.ReLU(), nn.Sequential(tied)),
@@ -3526,7 +3649,9 @@ def _traced_self_check():
         (Forward(lambda m, x: m.out(torch.cat([m.a(x), m.a(x)], 1)), a=linear(),
                  out=nn.Linear(4, 2)), "module `a` (Linear): it runs twice"),
         (Forward(lambda m, x: m.fc(F.pad(x, (1, 1))), fc=nn.Linear(4, 2)),
-         "`pad` (pad(x, (1, 1))): only zeros around the channels of maps"),
+         "`pad` (pad(x, (1, 1))): only zeros around maps"),
+        (Forward(lambda m, x: m.fc(F.pad(x, (1, 1, 0, 0), mode="reflect").flatten(1)),
+                 fc=nn.Linear(2 * 4 * 6, 2)), "only zeros around maps", (2, 4, 4)),
         (Forward(lambda m, x: m.fc(x[:, ::2].relu()), fc=nn.Linear(1, 2)),
          "only the subsampling x[:, :, ::s, ::t] of maps"),
         (Forward(lambda m, x: m.fc(x + m.fc.bias), fc=linear()),

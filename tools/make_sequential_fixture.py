@@ -4,8 +4,8 @@ export_pytorch.py in float64 with random inputs and what PyTorch computes for it
 eval mode: logits, mean cross-entropy, its gradient and H·v (double backward) for a fixed random
 v. Run once with torch 2.x: `python tools/make_sequential_fixture.py
 [sequential|activations|more-activations|normalization|residual|traced|grouped|concat|product|
-shuffle|channels-last|functional|vit|tokens|mixer|metaformer]` (all by default; residual,
-product, shuffle, channels-last, vit and tokens need torchvision).
+shuffle|channels-last|functional|vit|tokens|mixer|metaformer|padding]` (all by default; residual,
+product, shuffle, channels-last, vit and tokens need torchvision, padding needs timm).
 
 - sequential-pytorch: every_layer_net (every layer kind but the smooth activations below), batch
   norm's running statistics and affine parameters set away from their initial values, 8 random
@@ -75,6 +75,10 @@ product, shuffle, channels-last, vit and tokens need torchvision).
   squares of paths), group norms' γ, the layer scale and StarReLU's s and b drawn away from their
   initial values, 16 standard normal float32 images [3, 8, 8] with labels in 0..5; in
   curvscope's parameter order.
+- padding-pytorch: padding_net (uneven zero padding: nn.ZeroPad2d, nn.ConstantPad2d of zeros,
+  padding='same' of an even and of a dilated kernel, timm's Conv2dSame at strides 2 and (2, 3),
+  F.pad of rows, columns and channels), batch norm set as in residual-pytorch, 16 standard normal
+  float32 images [3, 9, 9] with labels in 0..5.
 """
 
 import contextlib
@@ -88,7 +92,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 from export_pytorch import (_RmsNorm, channels_last_net, concat_net,  # noqa: E402
                             every_layer_net, export, functional_net, grouped_net,
                             metaformer_net, mixer_net,
-                            more_activations_net, normalization_net, parameter_order,
+                            more_activations_net, normalization_net, padding_net,
+                            parameter_order,
                             product_net, residual_net, shuffle_net, smooth_activations_net,
                             tokens_net, traced_net, vit_net)
 
@@ -330,13 +335,17 @@ def metaformer():
     image_fixture(2040, metaformer_net, (3, 8, 8), "metaformer-pytorch", prepare)
 
 
+def padding():
+    image_fixture(2041, padding_net, (3, 9, 9), "padding-pytorch")
+
+
 if __name__ == "__main__":
     makers = {"sequential": sequential, "activations": activations,
               "more-activations": more_activations, "normalization": normalization,
               "residual": residual, "traced": traced, "grouped": grouped,
               "concat": concat, "product": product, "shuffle": shuffle,
               "channels-last": channels_last, "functional": functional, "vit": vit,
-              "tokens": tokens, "mixer": mixer, "metaformer": metaformer}
+              "tokens": tokens, "mixer": mixer, "metaformer": metaformer, "padding": padding}
     # Attention by its math, the one kernel of PyTorch's scaled dot-product attention with a
     # double backward (H·v).
     from torch.nn.attention import SDPBackend, sdpa_kernel

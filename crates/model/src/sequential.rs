@@ -334,6 +334,24 @@ pub enum Op {
         /// Zero channels after the input's.
         after: usize,
     },
+    /// `nn.ZeroPad2d((left, right, top, bottom))`, `F.pad(x, (left, right, top, bottom))`: rows
+    /// and columns of zeros around maps, as many on each side as given. A convolution pads
+    /// evenly; this pads unevenly before one, as PyTorch's `padding='same'` does for an even
+    /// kernel and TensorFlow's "SAME" (timm's `Conv2dSame`, its `tf_*` nets) for a stride.
+    Pad2d {
+        /// Columns of zeros on the left.
+        #[serde(default)]
+        left: usize,
+        /// Columns of zeros on the right.
+        #[serde(default)]
+        right: usize,
+        /// Rows of zeros above.
+        #[serde(default)]
+        top: usize,
+        /// Rows of zeros below.
+        #[serde(default)]
+        bottom: usize,
+    },
     /// `torch.narrow(x, dim, start, length)`: channels `start..start + length` of maps
     /// (features of flat values), one part of `x.chunk(k, 1)` or `x.split(s, 1)` (ShuffleNetV2's
     /// halves, a gated linear unit's); of tokens `[T, E]`, tokens `start..start + length` (axis
@@ -977,6 +995,7 @@ impl Op {
             Op::Prelu { .. } => "prelu",
             Op::Identity => "identity",
             Op::PadChannels { .. } => "pad_channels",
+            Op::Pad2d { .. } => "pad2d",
             Op::Narrow { .. } => "narrow",
             Op::ChannelShuffle { .. } => "channel_shuffle",
             Op::Dropout { .. } => "dropout",
@@ -1164,6 +1183,20 @@ impl Op {
                     ));
                 }
                 Ok(input)
+            }
+            Op::Pad2d {
+                left,
+                right,
+                top,
+                bottom,
+            } => {
+                let (c, h, w) = maps()?;
+                // Saturating, as for `pad_channels`.
+                Ok(Shape::Maps {
+                    c,
+                    h: h.saturating_add(*top).saturating_add(*bottom),
+                    w: w.saturating_add(*left).saturating_add(*right),
+                })
             }
             Op::PadChannels { before, after } => {
                 let (c, h, w) = maps()?;
@@ -2055,6 +2088,14 @@ mod tests {
             ),
             (
                 spec("[2,4,4]", r#"{"type":"pad_channels","before":18446744073709551615,"after":2},{"type":"flatten"},{"type":"linear","out":2}"#),
+                "D = more than 2^64 parameters",
+            ),
+            (
+                spec("[4]", r#"{"type":"pad2d","left":1},{"type":"linear","out":2}"#),
+                "layer 0 (pad2d): expected [C, H, W] feature maps, got [4] (flat features)",
+            ),
+            (
+                spec("[2,4,4]", r#"{"type":"pad2d","top":18446744073709551615},{"type":"flatten"},{"type":"linear","out":2}"#),
                 "D = more than 2^64 parameters",
             ),
             (

@@ -745,7 +745,7 @@ fn tiny_sequential(on_maps: &str, on_features: &str) -> ArchSpec {
 /// Each sequential layer kind on its own in a tiny net (`on_maps`, `on_features` of
 /// [`tiny_sequential`]); batch norm on maps in both of their layouts (after a convolution,
 /// channels-last pixels; after average pooling, NCHW maps) and on features.
-const SEQUENTIAL_CASES: [(&str, &str); 78] = [
+const SEQUENTIAL_CASES: [(&str, &str); 80] = [
     (
         r#",{"type":"conv2d","out":3,"kernel":[3,2],"stride":[2,1],"padding":[1,0],"bias":false}"#,
         "",
@@ -884,6 +884,19 @@ const SEQUENTIAL_CASES: [(&str, &str); 78] = [
     (
         r#",{"type":"avgpool2d","kernel":2,"stride":1},{"type":"pad_channels","before":0,"after":2},
             {"type":"conv2d","out":2,"kernel":1}"#,
+        "",
+    ),
+    // Uneven zero padding before a convolution: TensorFlow's "SAME" of a stride-2 3×3 (timm's
+    // `Conv2dSame`: one row and column after) on a convolution's pixels, and zeros of a
+    // different count on each side of NCHW maps.
+    (
+        r#",{"type":"conv2d","out":3,"kernel":3,"padding":1},{"type":"relu"},
+            {"type":"pad2d","right":1,"bottom":1},{"type":"conv2d","out":2,"kernel":3,"stride":2}"#,
+        "",
+    ),
+    (
+        r#",{"type":"avgpool2d","kernel":2,"stride":1},
+            {"type":"pad2d","left":2,"right":1,"top":0,"bottom":3},{"type":"conv2d","out":2,"kernel":2}"#,
         "",
     ),
     // Grouped and dilated convolutions: two groups of two filters with taps 2 apart; groups,

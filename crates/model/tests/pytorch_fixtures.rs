@@ -2,12 +2,12 @@
 //! tests/data/activations-pytorch, tests/data/more-activations-pytorch,
 //! tests/data/normalization-pytorch, tests/data/residual-pytorch, tests/data/traced-pytorch,
 //! tests/data/grouped-pytorch, tests/data/concat-pytorch, tests/data/product-pytorch,
-//! tests/data/shuffle-pytorch)
+//! tests/data/shuffle-pytorch, tests/data/padding-pytorch and the others named below)
 //! read through our loaders, and our networks' values against PyTorch's float64 ones.
 
 use std::path::{Path, PathBuf};
 
-use curvscope_model::sequential::Sequential;
+use curvscope_model::sequential::{Op, Sequential};
 use curvscope_model::{
     default_data_dir, fashion_test, load_checkpoint, load_npz, save_checkpoint, ArchSpec,
     BurnObjective, Checkpoint, Cpu, Dtype, Precision,
@@ -56,6 +56,10 @@ const METAFORMER: &str = "metaformer-pytorch";
 /// group norm (on maps, on features) and batch norm (without β, without γ and β), γ, β and the
 /// running statistics away from their initial values (the same script).
 const NORMALIZATION: &str = "normalization-pytorch";
+/// Uneven zero padding in a net written as a class: `nn.ZeroPad2d`, `nn.ConstantPad2d` of
+/// zeros, padding='same' of an even and of a dilated kernel, timm's `Conv2dSame` (TensorFlow's
+/// "SAME") at strides 2 and (2, 3), `F.pad` of rows, columns and channels (the same script).
+const PADDING: &str = "padding-pytorch";
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -328,6 +332,56 @@ fn grouped_and_dilated_convolutions_match_pytorch() {
         ],
     );
     assert_matches_pytorch(GROUPED, ckpt.meta.arch.clone(), &ckpt, 5);
+}
+
+/// Uneven zero padding against PyTorch: each pad2d puts its zeros on the sides PyTorch's
+/// `F.pad` does, PyTorch's padding='same' and timm's "SAME" put an odd total's extra zero
+/// after (below, on the right), and a convolution keeps its `state_dict` name with a pad2d
+/// layer of the same name before it.
+#[test]
+fn uneven_zero_padding_matches_pytorch() {
+    let ckpt = fixture_with_tensors(
+        PADDING,
+        &[
+            "stem.weight[4, 3, 4, 4]",
+            "down.weight[6, 4, 3, 3]",
+            "wide.weight[6, 2, 2, 3]",
+            "odd.weight[8, 8, 3, 2]",
+        ],
+    );
+    let ArchSpec::Sequential(net) = &ckpt.meta.arch else {
+        unreachable!("an exported net is sequential")
+    };
+    let pads: Vec<(&str, [usize; 4])> = net
+        .layers
+        .iter()
+        .filter_map(|layer| match layer.op {
+            Op::Pad2d {
+                left,
+                right,
+                top,
+                bottom,
+            } => Some((
+                layer.name.as_deref().unwrap_or("-"),
+                [left, right, top, bottom],
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        pads,
+        [
+            ("pad", [1, 0, 2, 1]),
+            ("stem", [1, 2, 1, 2]),
+            ("down", [0, 1, 0, 1]),
+            ("wide", [2, 2, 0, 1]),
+            ("-", [0, 1, 2, 0]),
+            ("blank", [0, 1, 1, 0]),
+            ("odd", [0, 1, 2, 2]),
+        ]
+    );
+    assert!(ckpt.meta.arch.is_piecewise_linear());
+    assert_matches_pytorch(PADDING, ckpt.meta.arch.clone(), &ckpt, 5);
 }
 
 /// Concatenations against PyTorch: paths joined along the channels in forward's order (the

@@ -328,6 +328,12 @@ fn forward<B: Backend>(
             Values::Maps(x.reshape([n, c, h, w]))
         }
         Op::PadChannels { before, after } => pad_channels(x, before, after),
+        Op::Pad2d {
+            left,
+            right,
+            top,
+            bottom,
+        } => pad2d(x, [top, bottom], [left, right]),
         Op::Narrow { start, length, dim } => narrow(x, start, length, dim),
         Op::ChannelShuffle { groups } => channel_shuffle(x, groups),
         Op::Relu => x.elementwise(relu),
@@ -508,6 +514,33 @@ fn pad_channels<B: Backend>(x: Values<B>, before: usize, after: usize) -> Values
         parts.push(zeros(after));
     }
     Values::Pixels(Tensor::cat(parts, 1), [n, h, w, c + before + after])
+}
+
+/// Zero rows `[top, bottom]` and columns `[left, right]` around maps, in the pixel layout the
+/// convolution after them reads: concatenations with zeros, linear, so exact to any order.
+fn pad2d<B: Backend>(x: Values<B>, rows: [usize; 2], columns: [usize; 2]) -> Values<B> {
+    let (x, [n, h, w, c]) = x.pixels();
+    let (device, dtype) = (x.device(), x.dtype());
+    let around = |x: Tensor<B, 4>, axis: usize, [before, after]: [usize; 2]| {
+        let dims = x.dims();
+        let zeros = |count| {
+            let mut shape = dims;
+            shape[axis] = count;
+            Tensor::<B, 4>::zeros(shape, (&device, dtype))
+        };
+        let parts: Vec<_> = [
+            (before > 0).then(|| zeros(before)),
+            Some(x),
+            (after > 0).then(|| zeros(after)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        Tensor::cat(parts, axis)
+    };
+    let x = around(around(x.reshape([n, h, w, c]), 1, rows), 2, columns);
+    let [_, ph, pw, _] = x.dims();
+    Values::Pixels(x.reshape([n * ph * pw, c]), [n, ph, pw, c])
 }
 
 /// Channels `start..start + length` of maps (features of flat values; tokens or, `dim` 2,
@@ -1184,6 +1217,37 @@ mod tests {
                 "kernel {kernel}, stride {stride}, padding {padding}"
             );
         }
+    }
+
+    /// Zeros land on the sides asked for: maps `[n, c, h, w]` = `[2, 2, 2, 3]` padded by one row
+    /// above, two below and two columns on the left, against the padded maps built by hand.
+    #[test]
+    fn pad2d_puts_its_zeros_on_the_sides_asked_for() {
+        let [n, c, h, w] = [2, 2, 2, 3];
+        let maps: Vec<f32> = (1..=n * c * h * w).map(|v| v as f32).collect();
+        let x = Tensor::<crate::Cpu, 4>::from_data(
+            burn::tensor::TensorData::new(maps.clone(), [n, c, h, w]),
+            &Default::default(),
+        );
+        let pixels = x.permute([0, 2, 3, 1]).reshape([n * h * w, c]);
+        let (ph, pw) = (h + 3, w + 2);
+        let got = match super::pad2d(super::Values::Pixels(pixels, [n, h, w, c]), [1, 2], [2, 0]) {
+            super::Values::Pixels(x, dims) => {
+                assert_eq!(dims, [n, ph, pw, c]);
+                let x = x.reshape([n, ph, pw, c]).permute([0, 3, 1, 2]);
+                x.into_data().to_vec::<f32>().expect("f32 maps")
+            }
+            _ => unreachable!("pixels in, pixels out"),
+        };
+        let mut want = vec![0.0; n * c * ph * pw];
+        for map in 0..n * c {
+            for i in 0..h {
+                for j in 0..w {
+                    want[(map * ph + i + 1) * pw + j + 2] = maps[(map * h + i) * w + j];
+                }
+            }
+        }
+        assert_eq!(got, want);
     }
 
     #[test]
