@@ -231,6 +231,11 @@ impl LinearOperator for LinearCombination<'_> {
         }
         sums
     }
+    /// The first term's store that has one: a damped Hessian H + δ·I on a GPU keeps its
+    /// Krylov basis on the device as H alone does (a store holds D-vectors, whatever made them).
+    fn basis_store(&self) -> Option<Box<dyn BasisStore>> {
+        self.terms.iter().find_map(|(_, a)| a.basis_store())
+    }
 }
 
 /// Wraps any operator and counts its applications (A·x products), the cost unit of every

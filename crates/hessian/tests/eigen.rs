@@ -716,4 +716,16 @@ fn a_linear_combination_of_operators_is_an_operator() {
             "{got} vs {want}"
         );
     }
+    // A term's device store is the combination's: the same eigenvalues with the basis there.
+    assert!(combined.basis_store().is_none());
+    let on_device = OnDevice(&b, Precision::F64);
+    let combined = LinearCombination::new(vec![(2.0, &a), (-1.0, &on_device)]).plus_identity(0.5);
+    assert!(combined.basis_store().is_some());
+    let device = extreme_eigenpairs(&combined, &opts(2, Which::Both, 1e-10));
+    for (got, want) in device.eigenvalues.iter().zip(&both.eigenvalues) {
+        assert!(
+            (got - want).abs() <= 1e-8 * reference[0].abs(),
+            "{got} vs {want}"
+        );
+    }
 }
