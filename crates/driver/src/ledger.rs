@@ -101,9 +101,10 @@ impl Ledger {
     }
 }
 
-/// The hex SHA-256 of the file at `path`, if it can be read.
+/// The hex SHA-256 of the file at `path`, if it can be read; streamed, not read whole (the
+/// executable an MPI job fingerprints is tens of MB).
 pub(crate) fn file_sha256(path: &Path) -> Option<String> {
-    std::fs::read(path)
-        .ok()
-        .map(|bytes| hex(&Sha256::digest(bytes)))
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path).ok()?, &mut hasher).ok()?;
+    Some(hex(&hasher.finalize()))
 }
