@@ -886,9 +886,9 @@ const SEQUENTIAL_CASES: [(&str, &str); 80] = [
             {"type":"conv2d","out":2,"kernel":1}"#,
         "",
     ),
-    // Uneven zero padding before a convolution: TensorFlow's "SAME" of a stride-2 3×3 (timm's
-    // `Conv2dSame`: one row and column after) on a convolution's pixels, and zeros of a
-    // different count on each side of NCHW maps.
+    // Uneven zero padding before a convolution: one row and column after (an odd "SAME"
+    // padding's extra zero, as timm's `Conv2dSame` adds it) on a convolution's pixels, then a
+    // stride-2 3×3; and zeros of a different count on each side of NCHW maps.
     (
         r#",{"type":"conv2d","out":3,"kernel":3,"padding":1},{"type":"relu"},
             {"type":"pad2d","right":1,"bottom":1},{"type":"conv2d","out":2,"kernel":3,"stride":2}"#,
