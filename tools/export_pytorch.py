@@ -612,6 +612,9 @@ def _evaluate(layers, prefix, tensors, x):
             g = layer["groups"]
             x = x.unflatten(1, (g, x.shape[1] // g)).transpose(1, 2).flatten(1, 2)
         elif kind == "pad2d":
+            if x.dim() != 4:  # F.pad would pad the last axes whatever they are (the samples')
+                raise Unsupported(f"layer `{name}` (pad2d) pads maps [C, H, W], not "
+                                  f"{list(x.shape[1:])}")
             x = F.pad(x, tuple(layer.get(side, 0) for side in ("left", "right", "top", "bottom")))
         elif kind == "pad_channels":
             x = F.pad(x, (0, 0, 0, 0, layer["before"], layer["after"]))
@@ -1879,9 +1882,10 @@ def _bind(where, name, node, values):
 
 
 def _zero_padding(check, pad, mode, value, given):
-    """The layers of F.pad(x, pad, mode, value) on maps: zero rows and columns around them
-    (pad2d: timm's "SAME" convolutions, `nn.ZeroPad2d`) and zero channels around theirs
-    (pad_channels: a CIFAR ResNet's "option A" shortcut); none where nothing is padded."""
+    """The layers of F.pad(x, pad, mode, value) or `nn.ZeroPad2d` on maps: zero rows and columns
+    around them (pad2d) and zero channels around theirs (pad_channels: a CIFAR ResNet's "option
+    A" shortcut); none where nothing is padded. `given` is None in an nn.Sequential read module
+    by module, where `_evaluate` checks that the values are maps."""
     pad = [int(p) for p in pad]
     check((given is None or given.dim() == 4) and mode == "constant" and value in (None, 0)
           and len(pad) in (2, 4, 6) and min(pad) >= 0,
@@ -3122,6 +3126,8 @@ def _self_check():
          "before, after)) without cropping"),
         (nn.Sequential(nn.ConstantPad2d(1, 0.5), nn.Flatten()),
          "module `0` (ConstantPad2d): only zeros around maps"),
+        (nn.Sequential(nn.Flatten(), nn.ZeroPad2d(1), nn.Linear(34, 2)),
+         "layer `1` (pad2d) pads maps [C, H, W], not [32]", (2, 4, 4)),
     ]
     tied = nn.Linear(2, 2)
     refusals.append((nn.Sequential(tied, nn.ReLU(), nn.Sequential(tied)),

@@ -1341,7 +1341,7 @@ fn warnings(record: &CheckpointRecord) -> Vec<String> {
                 "{name} = {:.4e} ± {:.2e} is from {} probes ({flag}): below \
                  {UNTIL_MIN_PROBES} its standard error is rough, too small in just the runs that \
                  come out low (on small nets and power-law quadratics ±2 errors covered the \
-                 truth in 69–80% of seeds at 3–5 probes, 87–90% at 10 for the expected \
+                 truth in 69–87% of seeds at 3–5 probes, 87–90% at 10 for the expected \
                  sharpness, and 89–94% at 20)",
                 estimate.value, estimate.stderr, estimate.probes
             ));

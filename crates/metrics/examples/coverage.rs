@@ -3,7 +3,7 @@
 //! README's coverage figures (committed with its output in `bench/results/2026-12-07-coverage/`).
 //!
 //! ```sh
-//! cargo run --release -p curvscope-metrics --example coverage -- 1000 1 > coverage-1.md
+//! cargo run --release -p curvscope-metrics --example coverage -- 1000 1 > exponent-1.md
 //! ```
 //! The arguments: the number of seeds (default 1,000) and the spectrum's exponent α (default 1).
 //! Prints a Markdown table; asserts nothing (the tests pin the estimators; this measures how far

@@ -1191,12 +1191,15 @@ impl Op {
                 bottom,
             } => {
                 let (c, h, w) = maps()?;
-                // Saturating, as for `pad_channels`.
-                Ok(Shape::Maps {
-                    c,
-                    h: h.saturating_add(*top).saturating_add(*bottom),
-                    w: w.saturating_add(*left).saturating_add(*right),
-                })
+                let h = h.saturating_add(*top).saturating_add(*bottom);
+                let w = w.saturating_add(*left).saturating_add(*right);
+                // Bounded as a window's sizes are: a later window's geometry is then exact.
+                if h.max(w) > MAX_DIM {
+                    return Err(format!(
+                        "it pads maps to {h} × {w}; their sides are at most 2^31"
+                    ));
+                }
+                Ok(Shape::Maps { c, h, w })
             }
             Op::PadChannels { before, after } => {
                 let (c, h, w) = maps()?;
@@ -2095,8 +2098,8 @@ mod tests {
                 "layer 0 (pad2d): expected [C, H, W] feature maps, got [4] (flat features)",
             ),
             (
-                spec("[2,4,4]", r#"{"type":"pad2d","top":18446744073709551615},{"type":"flatten"},{"type":"linear","out":2}"#),
-                "D = more than 2^64 parameters",
+                spec("[2,4,4]", r#"{"type":"pad2d","top":18446744073709551615},{"type":"adaptive_avgpool2d","output":1}"#),
+                "layer 0 (pad2d): it pads maps to 18446744073709551615 × 4; their sides are at most 2^31",
             ),
             (
                 spec("[1,5,5]", r#"{"type":"maxpool2d","kernel":2,"padding":2},{"type":"flatten"}"#),

@@ -354,6 +354,13 @@ fn layer_and_group_norm_on_gpu_match_cpu() {
     agree_on_fixture("normalization-pytorch");
 }
 
+/// Uneven zero padding (pad2d: concatenations with zeros on both spatial axes of the pixels)
+/// before convolutions, at the PyTorch fixture's weights and on its data.
+#[test]
+fn uneven_padding_on_gpu_matches_cpu() {
+    agree_on_fixture("padding-pytorch");
+}
+
 /// [`agree_on`] the PyTorch fixture `name` (tests/data), at its θ and on its data.
 fn agree_on_fixture(name: &str) {
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
