@@ -6,10 +6,10 @@
     export(model, input_shape=(3, 32, 32), out="my-checkpoint",
            normalize=([0.4914, 0.4822, 0.4465], [0.2470, 0.2435, 0.2616]))  # if trained so
 
-The model is built of Conv2d (and timm's Conv2dSame), Linear, MaxPool2d, AvgPool2d,
-AdaptiveAvgPool2d, Flatten, ReLU, LeakyReLU, Tanh, Sigmoid, GELU, SiLU, ELU, Softplus, Mish,
-Hardtanh, ReLU6, Hardsigmoid, Hardswish, PReLU, GLU, Identity, Unflatten, ChannelShuffle,
-ZeroPad2d, ConstantPad2d of zeros, Dropout (also 1d, 2d and
+The model is built of Conv2d (and timm's Conv2dSame), Linear, MaxPool2d, AvgPool2d (and
+timm's MaxPool2dSame and AvgPool2dSame), AdaptiveAvgPool2d, Flatten, ReLU, LeakyReLU, Tanh,
+Sigmoid, GELU, SiLU, ELU, Softplus, Mish, Hardtanh, ReLU6, Hardsigmoid, Hardswish, PReLU, GLU,
+Identity, Unflatten, ChannelShuffle, ZeroPad2d, ConstantPad2d of zeros, Dropout (also 1d, 2d and
 AlphaDropout: the identity in eval mode), BatchNorm1d, BatchNorm2d, LayerNorm, RMSNorm,
 GroupNorm and InstanceNorm2d (without running statistics: group norm of one channel per group),
 and residual sums: an nn.Sequential (nested groups, torchvision's ResNet BasicBlock and
@@ -96,37 +96,44 @@ def _padding(module, name, given):
 
 
 def _same_padding(name, module, given):
-    """The rows and columns of zeros ([height, width]) a convolution pads to keep "SAME"
+    """The rows and columns ([height, width]) a convolution or pooling pads to keep "SAME"
     outputs, or None where it pads by numbers. PyTorch's padding='same' (stride 1) pads
-    dilation·(kernel − 1); timm's `Conv2dSame` (its `tf_*` nets) pads as TensorFlow's "SAME",
-    what ⌈size/stride⌉ outputs need of an input of that size (timm's `get_same_padding`), so
-    it is known only where forward was traced. Both put an odd one's extra zero after (below,
-    on the right)."""
-    if _is_timm_conv2d_same(module):
+    dilation·(kernel − 1); timm's `Conv2dSame`, `MaxPool2dSame` and `AvgPool2dSame` (its
+    `tf_*` nets) pad as TensorFlow's "SAME", what ⌈size/stride⌉ outputs need of an input of
+    that size (timm's `get_same_padding`), so it is known only where forward was traced. All
+    put an odd one's extra row or column after (below, on the right)."""
+    if _timm_same(module):
         _refuse_unless(given is not None, name, module, "its padding depends on its input's "
                        "size, known only from a traced forward")
+        pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)  # noqa: E731
         return [max((math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0)
-                for size, k, s, d in zip(given.shape[-2:], module.kernel_size, module.stride,
-                                         module.dilation)]
-    if module.padding == "same":
+                for size, k, s, d in zip(given.shape[-2:], pair(module.kernel_size),
+                                         pair(module.stride),
+                                         pair(getattr(module, "dilation", 1)))]
+    if getattr(module, "padding", None) == "same":
         return [d * (k - 1) for k, d in zip(module.kernel_size, module.dilation)]
     return None
 
 
-def _is_timm_conv2d_same(module):
-    """Whether `module` is timm's `Conv2dSame` (not a subclass), whose forward pads the input
-    by `pad_same` and convolves it without padding. Named rather than imported: the exporter
-    does not need timm."""
+def _timm_same(module):
+    """The name of timm's "SAME" module `module` is (`Conv2dSame`, `MaxPool2dSame`,
+    `AvgPool2dSame`; not a subclass), whose forward pads the input by `pad_same` and then
+    convolves or pools it without padding; None for any other. Named rather than imported: the
+    exporter does not need timm."""
     kind = type(module)
-    return kind.__name__ == "Conv2dSame" and kind.__module__.startswith("timm.")
+    same = kind.__name__ in ("Conv2dSame", "MaxPool2dSame", "AvgPool2dSame")
+    return kind.__name__ if same and kind.__module__.startswith("timm.") else None
 
 
 def _module_layers(name, module, seen, given=None):
-    """The curvscope layers of one module (`_layer`): one, or a pad2d layer and the
-    convolution where it pads unevenly (`_same_padding`)."""
+    """The curvscope layers of one module (`_layer`): one, or a pad2d layer of the zeros it
+    pads (`_same_padding`) and the layer: before a convolution that pads unevenly, and before
+    timm's `AvgPool2dSame` (its zeros count in the means as the pixels they pad)."""
     layer = _layer(name, module, seen, given)
-    same = _same_padding(name, module, given) if layer["type"] == "conv2d" else None
-    if same is None or not any(total % 2 for total in same):
+    same = _same_padding(name, module, given) if layer["type"] in ("conv2d", "avgpool2d") \
+        else None
+    if same is None or not any(same) or (layer["type"] == "conv2d" and
+                                          not any(total % 2 for total in same)):
         return [layer]
     (top, bottom), (left, right) = ((total // 2, total - total // 2) for total in same)
     return [{"type": "pad2d", "left": left, "right": right, "top": top, "bottom": bottom},
@@ -166,7 +173,7 @@ def _layer(name, module, seen, given=None):
         return _residual(name, module, seen)[0]
     check(not _is_torchvision_block(module),
           "a torchvision block directly inside a Residual: wrap it in an nn.Sequential")
-    if _is(module, nn.Conv2d) or _is_timm_conv2d_same(module):
+    if _is(module, nn.Conv2d) or _timm_same(module) == "Conv2dSame":
         check(module.padding_mode == "zeros", "only zero padding is supported")
         where = f"module `{name}`"
         conv = {
@@ -185,6 +192,28 @@ def _layer(name, module, seen, given=None):
         return {**conv, "bias": module.bias is not None}
     if _is(module, nn.Linear):
         return {"type": "linear", "out": module.out_features, "bias": module.bias is not None}
+    if _timm_same(module) in ("MaxPool2dSame", "AvgPool2dSame"):
+        # Its own padding is 0. An average pooling's "SAME" zeros are a pad2d layer before it
+        # (`_module_layers`); a max pooling's −∞ are maxpool2d's `padding`, half of each total,
+        # with `ceil_mode` for the last window that an odd total's extra row cuts short (a row
+        # of −∞ is never the maximum): the same windows wherever the stride is at least 2
+        # (checked against timm on all sizes ≤ 11, kernels ≤ 5, strides ≤ 4). At stride 1 an
+        # odd total would need one more window than ceil mode gives.
+        function = "max_pool2d" if _timm_same(module) == "MaxPool2dSame" else "avg_pool2d"
+        args = {**_FUNCTIONS[function], **{a: getattr(module, a) for a in _FUNCTIONS[function]
+                                           if hasattr(module, a)}}
+        if function == "max_pool2d":
+            same = _same_padding(name, module, given)
+            check(all(total % 2 == 0 or s > 1 for total, s in zip(same, args["stride"])),
+                  f"a \"SAME\" padding of {same} rows and columns at stride 1, one of them odd, "
+                  "is not expressible as max pooling's padding")
+            # timm hands its ceil_mode to nn.MaxPool2d where that takes return_indices; its
+            # forward passes neither to F.max_pool2d, so it never returns indices.
+            args = {**args, "padding": tuple(total // 2 for total in same), "ceil_mode": True,
+                    "return_indices": False}
+        [layer] = _function_layers(f"module `{name}` ({type(module).__name__})", function, args,
+                                   given)
+        return layer
     if _is(module, *_MODULE_FUNCTIONS):
         function = _MODULE_FUNCTIONS[type(module)]
         # An argument the module lacks keeps its default (GELU before torch 1.12: no
@@ -711,7 +740,7 @@ class _Tracer(torch.fx.Tracer):
     no other layer holds."""
 
     def is_leaf_module(self, module, qualified_name):
-        return _is_timm_attention(module) or _is_timm_conv2d_same(module) or \
+        return _is_timm_attention(module) or _timm_same(module) or \
             super().is_leaf_module(module, qualified_name)
 
 
@@ -3100,6 +3129,20 @@ def _self_check():
             {"name": "0", "type": "pad2d", "left": 1, "right": 1, "top": 0, "bottom": 1},
             {"name": "0", "type": "conv2d", "out": 2, "kernel": 3, "stride": 2, "padding": 0,
              "bias": True}], tf_same["layers"]
+        # timm's "SAME" poolings: a max pooling's −∞ as its own padding in ceil mode, an
+        # average pooling's zeros as a pad2d layer before it; an odd total at stride 1 refused.
+        from timm.layers.pool2d_same import AvgPool2dSame, MaxPool2dSame
+        pools = architecture(nn.Sequential(nn.Conv2d(1, 2, 1), MaxPool2dSame(3, 2),
+                                           AvgPool2dSame(3, 2), nn.Flatten()), (1, 8, 7))
+        assert pools["layers"][1:4] == [
+            {"name": "1", "type": "maxpool2d", "kernel": 3, "stride": 2, "padding": [0, 1],
+             "ceil_mode": True},
+            {"name": "2", "type": "pad2d", "left": 0, "right": 1, "top": 0, "bottom": 1},
+            {"name": "2", "type": "avgpool2d", "kernel": 3, "stride": 2, "padding": 0}], \
+            pools["layers"]
+        _assert_refused([(nn.Sequential(nn.Conv2d(1, 2, 1), MaxPool2dSame(2, 1), nn.Flatten()),
+                          "module `1` (MaxPool2dSame): a \"SAME\" padding of [1, 1] rows and "
+                          "columns at stride 1", (1, 4, 4))])
     for kind in ["conv2d", "linear", "maxpool2d", "avgpool2d", "adaptive_avgpool2d", "flatten",
                  "relu", "leaky_relu", "tanh", "sigmoid", "gelu", "silu", "elu", "softplus",
                  "mish", "hardtanh", "relu6", "hardswish", "prelu", "identity", "dropout",
