@@ -1323,7 +1323,8 @@ fn warnings(record: &CheckpointRecord) -> Vec<String> {
         }
     }
     // Probes of a quadratic form are skewed: with few, a run that comes out low also states
-    // too small an error (bench/results/2026-12-06-calibration/). Fewer than the stopping
+    // too small an error (bench/results/2026-12-06-calibration/ on small nets,
+    // bench/results/2026-12-07-coverage/ on quadratics). Fewer than the stopping
     // rule's own least are asked for.
     let sharpness = report.expected_sharpness.as_ref().map(|s| &s.signed);
     for (name, estimate, flag) in [

@@ -85,9 +85,15 @@ pub fn checkpoint_name(dir: &Path) -> String {
 
 /// SHA-256 of checkpoint.json followed by model.safetensors; `None` if either is unreadable.
 pub fn content_sha256(dir: &Path) -> Option<String> {
+    files_sha256(&[&dir.join(META_FILE), &dir.join(MODEL_FILE)])
+}
+
+/// The hex SHA-256 of `files` one after another, streamed rather than read whole (a VGG-11's
+/// weights are 37 MB, an executable tens of MB); `None` if one cannot be read.
+pub(crate) fn files_sha256(files: &[&Path]) -> Option<String> {
     let mut hasher = Sha256::new();
-    for file in [META_FILE, MODEL_FILE] {
-        hasher.update(std::fs::read(dir.join(file)).ok()?);
+    for file in files {
+        std::io::copy(&mut std::fs::File::open(file).ok()?, &mut hasher).ok()?;
     }
     Some(hex(&hasher.finalize()))
 }

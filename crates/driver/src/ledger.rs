@@ -101,10 +101,7 @@ impl Ledger {
     }
 }
 
-/// The hex SHA-256 of the file at `path`, if it can be read; streamed, not read whole (the
-/// executable an MPI job fingerprints is tens of MB).
+/// The hex SHA-256 of the file at `path`, if it can be read.
 pub(crate) fn file_sha256(path: &Path) -> Option<String> {
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut std::fs::File::open(path).ok()?, &mut hasher).ok()?;
-    Some(hex(&hasher.finalize()))
+    crate::checkpoints::files_sha256(&[path])
 }

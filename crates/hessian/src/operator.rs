@@ -233,6 +233,9 @@ impl LinearOperator for LinearCombination<'_> {
     }
     /// The first term's store that has one: a damped Hessian H + δ·I on a GPU keeps its
     /// Krylov basis on the device as H alone does (a store holds D-vectors, whatever made them).
+    /// A term that offers none for a reason (a data-parallel objective keeps its basis on the
+    /// host so that every MPI process computes the same bits) is not asked: combine it only
+    /// with terms that offer none either.
     fn basis_store(&self) -> Option<Box<dyn BasisStore>> {
         self.terms.iter().find_map(|(_, a)| a.basis_store())
     }

@@ -23,8 +23,8 @@
 use std::error::Error;
 
 use curvscope_metrics::{
-    expected_sharpness, trace_h_sigma_exact, trace_h_sigma_stochastic, Estimate, KnownTerms,
-    SharpnessOptions,
+    expected_sharpness, noise_statistics, trace_h_sigma_exact, trace_h_sigma_stochastic, Estimate,
+    KnownTerms, SharpnessOptions,
 };
 use curvscope_model::Objective;
 use rand::{Rng, SeedableRng};
@@ -62,15 +62,6 @@ impl DiagonalQuadratic {
         (0..DIM)
             .map(|j| self.lambda[j] * (theta[j] - c[j]))
             .collect()
-    }
-
-    /// Σ_jj = (1/N) Σ_i (g_ij − ḡ_j)².
-    fn covariance_entry(&self, theta: &[f64], j: usize) -> f64 {
-        let g: Vec<f64> = (0..SAMPLES)
-            .map(|i| self.sample_grad(theta, i)[j])
-            .collect();
-        let mean = g.iter().sum::<f64>() / SAMPLES as f64;
-        g.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / SAMPLES as f64
     }
 }
 
@@ -135,6 +126,13 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args().skip(1);
     let seeds: u64 = args.next().map_or(Ok(1000), |s| s.parse())?;
     let exponent: f64 = args.next().map_or(Ok(1.0), |s| s.parse())?;
+    // A spread needs two runs; λ_j = j^(−α) must stay a positive finite number for j ≤ D.
+    if seeds < 2 || !(0.0..=100.0).contains(&exponent) {
+        return Err(format!(
+            "usage: coverage [SEEDS ≥ 2] [EXPONENT in 0..=100]; got {seeds} seeds, exponent {exponent}"
+        )
+        .into());
+    }
     let theta = vec![0.0; DIM];
     println!("D = {DIM}, N = {SAMPLES}, λ_j = j^(−{exponent}), θ = 0, {seeds} seeds per row\n");
     println!(
@@ -147,10 +145,12 @@ fn main() -> Result<(), Box<dyn Error>> {
     ] {
         let objective = DiagonalQuadratic::power_law(exponent, spread);
         let truth = trace_h_sigma_exact(&objective, &theta, SAMPLES).value;
-        // The top eigenpair (e₁, λ₁) and u₁ᵀΣu₁ = Σ₁₁, known exactly, as analyze's top-k
-        // would give them: the control variate of `KnownTerms`.
-        let e1: Vec<f64> = (0..DIM).map(|j| f64::from(u8::from(j == 0))).collect();
-        let sigma11 = objective.covariance_entry(&theta, 0);
+        // The top eigenpair (e₁, λ₁) and u₁ᵀΣu₁, known exactly, as analyze's top-k gives them
+        // (`noise_statistics`): the control variate of `KnownTerms`.
+        let mut e1 = vec![0.0; DIM];
+        e1[0] = 1.0;
+        let sigma11 = noise_statistics(&objective, &theta, std::slice::from_ref(&e1), SAMPLES)
+            .quadratic_forms[0];
         let known_top = KnownTerms {
             eigenvalues: &objective.lambda[..1],
             eigenvectors: std::slice::from_ref(&e1),

@@ -155,12 +155,18 @@ pub(super) fn largest_tensor_per_sample(net: &Sequential) -> usize {
             Op::Conv2d { kernel, .. } | Op::Maxpool2d { kernel, .. },
             Shape::Maps { c, h, w },
             Shape::Maps { h: oh, w: ow, .. },
-        ) => (oh * ow * kernel.hw().iter().product::<usize>() * c).max((h * w + 1) * c),
+        ) => {
+            // Saturating, as `Shape::len`: a spec's huge maps (a pad2d's) reach the memory
+            // check instead of wrapping.
+            let taps = kernel.hw().iter().fold(c, |p, k| p.saturating_mul(*k));
+            (oh.saturating_mul(ow).saturating_mul(taps))
+                .max(h.saturating_mul(w).saturating_add(1).saturating_mul(c))
+        }
         (
             Op::Avgpool2d { .. } | Op::AdaptiveAvgpool2d { .. },
             Shape::Maps { c, h, w },
             Shape::Maps { h: oh, w: ow, .. },
-        ) => c * (h * ow).max(oh * w),
+        ) => c.saturating_mul(h.saturating_mul(ow).max(oh.saturating_mul(w))),
         // Queries, keys and values; each head's scores and their softmax.
         (Op::Attention { heads, .. }, Shape::Tokens { t, e }, _) => (3 * t * e).max(heads * t * t),
         _ => 0,
@@ -500,45 +506,50 @@ fn softmax<B: Backend>(s: Tensor<B, 4>) -> Tensor<B, 4> {
     e.clone() / e.sum_dim(3)
 }
 
-/// `x` with `before` and `after` channels of zeros around its own, as channels-last pixels
-/// (the layout a next convolution reads): a concatenation, linear, so exact to any order.
-fn pad_channels<B: Backend>(x: Values<B>, before: usize, after: usize) -> Values<B> {
-    let (x, [n, h, w, c]) = x.pixels();
-    let (rows, device, dtype) = (x.dims()[0], x.device(), x.dtype());
-    let zeros = |channels| Tensor::<B, 2>::zeros([rows, channels], (&device, dtype));
-    let mut parts = vec![x];
-    if before > 0 {
-        parts.insert(0, zeros(before));
+/// `x` with `before` and `after` zeros around it along `axis`, on its device and in its
+/// precision: a concatenation, linear, so exact to any order.
+fn zeros_around<B: Backend, const D: usize>(
+    x: Tensor<B, D>,
+    axis: usize,
+    [before, after]: [usize; 2],
+) -> Tensor<B, D> {
+    if before == 0 && after == 0 {
+        return x;
     }
-    if after > 0 {
-        parts.push(zeros(after));
-    }
-    Values::Pixels(Tensor::cat(parts, 1), [n, h, w, c + before + after])
+    let (dims, device, dtype) = (x.dims(), x.device(), x.dtype());
+    let zeros = |count| {
+        let mut shape = dims;
+        shape[axis] = count;
+        Tensor::<B, D>::zeros(shape, (&device, dtype))
+    };
+    let parts: Vec<_> = [
+        (before > 0).then(|| zeros(before)),
+        Some(x),
+        (after > 0).then(|| zeros(after)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    Tensor::cat(parts, axis)
 }
 
-/// Zero rows `[top, bottom]` and columns `[left, right]` around maps, in the pixel layout the
-/// convolution after them reads: concatenations with zeros, linear, so exact to any order.
-fn pad2d<B: Backend>(x: Values<B>, rows: [usize; 2], columns: [usize; 2]) -> Values<B> {
+/// `x` with `before` and `after` channels of zeros around its own, as channels-last pixels
+/// (the layout a next convolution reads).
+fn pad_channels<B: Backend>(x: Values<B>, before: usize, after: usize) -> Values<B> {
     let (x, [n, h, w, c]) = x.pixels();
-    let (device, dtype) = (x.device(), x.dtype());
-    let around = |x: Tensor<B, 4>, axis: usize, [before, after]: [usize; 2]| {
-        let dims = x.dims();
-        let zeros = |count| {
-            let mut shape = dims;
-            shape[axis] = count;
-            Tensor::<B, 4>::zeros(shape, (&device, dtype))
-        };
-        let parts: Vec<_> = [
-            (before > 0).then(|| zeros(before)),
-            Some(x),
-            (after > 0).then(|| zeros(after)),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        Tensor::cat(parts, axis)
-    };
-    let x = around(around(x.reshape([n, h, w, c]), 1, rows), 2, columns);
+    let x = zeros_around(x, 1, [before, after]);
+    Values::Pixels(x, [n, h, w, c + before + after])
+}
+
+/// Zero rows `[top, bottom]` and columns `[left, right]` around maps, in the layout they are
+/// in: NCHW maps stay maps (an average pooling reads them so), pixels stay pixels (a
+/// convolution reads them so).
+fn pad2d<B: Backend>(x: Values<B>, rows: [usize; 2], columns: [usize; 2]) -> Values<B> {
+    if let Values::Maps(x) = x {
+        return Values::Maps(zeros_around(zeros_around(x, 2, rows), 3, columns));
+    }
+    let (x, [n, h, w, c]) = x.pixels();
+    let x = zeros_around(zeros_around(x.reshape([n, h, w, c]), 1, rows), 2, columns);
     let [_, ph, pw, _] = x.dims();
     Values::Pixels(x.reshape([n * ph * pw, c]), [n, ph, pw, c])
 }
