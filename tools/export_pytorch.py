@@ -87,7 +87,7 @@ def _padding(module, name, given):
     convolution (`_module_layers`), which itself then pads 0."""
     same = _same_padding(name, module, given)
     if same is not None:
-        if any(total % 2 for total in same):
+        if _uneven(same):
             return 0
         return _size2(tuple(total // 2 for total in same), "padding", f"module `{name}`")
     if module.padding == "valid":
@@ -105,14 +105,19 @@ def _same_padding(name, module, given):
     if _timm_same(module):
         _refuse_unless(given is not None, name, module, "its padding depends on its input's "
                        "size, known only from a traced forward")
-        pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)  # noqa: E731
+        # Sizes as pairs, as all three hold them (AvgPool2dSame has no dilation).
         return [max((math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0)
-                for size, k, s, d in zip(given.shape[-2:], pair(module.kernel_size),
-                                         pair(module.stride),
-                                         pair(getattr(module, "dilation", 1)))]
+                for size, k, s, d in zip(given.shape[-2:], module.kernel_size, module.stride,
+                                         getattr(module, "dilation", (1, 1)))]
     if getattr(module, "padding", None) == "same":
         return [d * (k - 1) for k, d in zip(module.kernel_size, module.dilation)]
     return None
+
+
+def _uneven(same):
+    """Whether a "SAME" padding (`_same_padding`) puts one more row or column after than
+    before, which a convolution's own padding cannot."""
+    return any(total % 2 for total in same)
 
 
 def _timm_same(module):
@@ -132,8 +137,7 @@ def _module_layers(name, module, seen, given=None):
     layer = _layer(name, module, seen, given)
     same = _same_padding(name, module, given) if layer["type"] in ("conv2d", "avgpool2d") \
         else None
-    if same is None or not any(same) or (layer["type"] == "conv2d" and
-                                          not any(total % 2 for total in same)):
+    if same is None or not any(same) or (layer["type"] == "conv2d" and not _uneven(same)):
         return [layer]
     (top, bottom), (left, right) = ((total // 2, total - total // 2) for total in same)
     return [{"type": "pad2d", "left": left, "right": right, "top": top, "bottom": bottom},
@@ -192,17 +196,22 @@ def _layer(name, module, seen, given=None):
         return {**conv, "bias": module.bias is not None}
     if _is(module, nn.Linear):
         return {"type": "linear", "out": module.out_features, "bias": module.bias is not None}
-    if _timm_same(module) in ("MaxPool2dSame", "AvgPool2dSame"):
-        # Its own padding is 0. An average pooling's "SAME" zeros are a pad2d layer before it
-        # (`_module_layers`); a max pooling's −∞ are maxpool2d's `padding`, half of each total,
-        # with `ceil_mode` for the last window that an odd total's extra row cuts short (a row
-        # of −∞ is never the maximum): the same windows wherever the stride is at least 2
-        # (checked against timm on all sizes ≤ 11, kernels ≤ 5, strides ≤ 4). At stride 1 an
-        # odd total would need one more window than ceil mode gives.
-        function = "max_pool2d" if _timm_same(module) == "MaxPool2dSame" else "avg_pool2d"
+    # timm's "SAME" poolings are the functions of their base classes, their own padding 0.
+    timm_pool = {"MaxPool2dSame": "max_pool2d", "AvgPool2dSame": "avg_pool2d"}.get(
+        _timm_same(module))
+    if _is(module, *_MODULE_FUNCTIONS) or timm_pool:
+        function = timm_pool or _MODULE_FUNCTIONS[type(module)]
+        # An argument the module lacks keeps its default (GELU before torch 1.12: no
+        # `approximate`); dropout's `training` is the module's, False in eval mode.
         args = {**_FUNCTIONS[function], **{a: getattr(module, a) for a in _FUNCTIONS[function]
                                            if hasattr(module, a)}}
-        if function == "max_pool2d":
+        if timm_pool == "max_pool2d":
+            # An average pooling's "SAME" zeros are a pad2d layer before it (`_module_layers`);
+            # a max pooling's −∞ are maxpool2d's `padding`, half of each total, with
+            # `ceil_mode` for the last window that an odd total's extra row cuts short (a row
+            # of −∞ is never the maximum): the same windows wherever the stride is at least 2
+            # (checked against timm on all sizes ≤ 11, kernels ≤ 5, strides ≤ 4). At stride 1
+            # an odd total would need one more window than ceil mode gives.
             same = _same_padding(name, module, given)
             check(all(total % 2 == 0 or s > 1 for total, s in zip(same, args["stride"])),
                   f"a \"SAME\" padding of {same} rows and columns at stride 1, one of them odd, "
@@ -211,15 +220,6 @@ def _layer(name, module, seen, given=None):
             # forward passes neither to F.max_pool2d, so it never returns indices.
             args = {**args, "padding": tuple(total // 2 for total in same), "ceil_mode": True,
                     "return_indices": False}
-        [layer] = _function_layers(f"module `{name}` ({type(module).__name__})", function, args,
-                                   given)
-        return layer
-    if _is(module, *_MODULE_FUNCTIONS):
-        function = _MODULE_FUNCTIONS[type(module)]
-        # An argument the module lacks keeps its default (GELU before torch 1.12: no
-        # `approximate`); dropout's `training` is the module's, False in eval mode.
-        args = {**_FUNCTIONS[function], **{a: getattr(module, a) for a in _FUNCTIONS[function]
-                                           if hasattr(module, a)}}
         [layer] = _function_layers(f"module `{name}` ({type(module).__name__})", function, args,
                                    given)
         return layer
