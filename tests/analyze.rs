@@ -1457,7 +1457,7 @@ fn a_shard_must_be_i_of_n() {
 /// A record written before condition 1 skipped unconverged Ritz values is re-read as a new
 /// one: reused (same options and checkpoint), its condition 1 is tested on the eigenvalues
 /// that converged only. Here a record is made to look unconverged past λ₁ and to claim
-/// "first at k = 1", as the old rule could.
+/// "first at k = 1", as the old rule could; then given a residual too many, which refuses it.
 #[test]
 fn a_reused_record_tests_condition_1_on_converged_eigenvalues_only() {
     let tmp = tempfile::tempdir().unwrap();
@@ -1485,4 +1485,24 @@ fn a_reused_record_tests_condition_1_on_converged_eigenvalues_only() {
     let metrics = Csv::read(&out.join("metrics.csv"));
     assert_eq!(metrics.column("prop1_first_k"), [""]);
     assert_eq!(metrics.column("prop1_k_max"), ["0"]);
+
+    // A residual more than there are eigenvalues (all of them met) would have counted an
+    // eigenvalue that is not there as converged: such a record is computed again, not reused.
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    let report = &mut json["report"];
+    report["hessian_residuals"] = vec![0.0; k + 1].into();
+    std::fs::write(&record, serde_json::to_vec(&json).unwrap()).unwrap();
+    let again = analyze_with_summary(&run, &out, &[]);
+    assert!(again.status.success());
+    assert!(!String::from_utf8_lossy(&again.stdout).contains("reused"));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    assert_eq!(
+        json["report"]["hessian_residuals"]
+            .as_array()
+            .unwrap()
+            .len(),
+        k
+    );
+    assert_eq!(json["report"]["hessian_converged"], true);
 }

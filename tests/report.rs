@@ -381,7 +381,7 @@ fn the_report_loads_in_headless_chromium() {
 /// analysis' working folder). A slice taken through another version of an analysed checkpoint
 /// (its landscape.json's SHA-256 differs), or through a checkpoint not analysed, is left out
 /// with a warning saying which, not shown beside numbers it does not belong to. A checkpoint
-/// rewritten after its analysis is named in the report.
+/// rewritten after its analysis is named in the report, also after the run folder was moved.
 #[test]
 fn slices_are_those_of_the_analysed_checkpoints() {
     let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-slices");
@@ -462,4 +462,21 @@ fn slices_are_those_of_the_analysed_checkpoints() {
     );
     let html = std::fs::read_to_string(root.join("again.html")).unwrap();
     assert!(html.contains("step-000020 was rewritten after its analysis"));
+
+    // Moved, the run's records name checkpoints that are not there: they are found by name.
+    let moved = root.join("moved");
+    std::fs::rename(&run, &moved).unwrap();
+    let report = curvscope(&[
+        "report",
+        path(&moved.join("analysis")),
+        "--to",
+        path(&root.join("moved.html")),
+    ]);
+    assert!(report.status.success(), "{report:?}");
+    let stderr = String::from_utf8_lossy(&report.stderr);
+    let rewritten = format!("{} was rewritten", moved.join("step-000020").display());
+    assert!(
+        stderr.contains(&rewritten) && !stderr.contains("step-000010 was rewritten"),
+        "{stderr}"
+    );
 }

@@ -504,10 +504,10 @@ pub enum Op {
         #[serde(default = "norm_eps")]
         eps: f64,
         /// `elementwise_affine`: whether γ (and β) are parameters (default true).
-        #[serde(default = "yes")]
+        #[serde(default = "yes", skip_serializing_if = "is_yes")]
         affine: bool,
         /// Whether β is a parameter, with `affine` (default true).
-        #[serde(default = "yes")]
+        #[serde(default = "yes", skip_serializing_if = "is_yes")]
         bias: bool,
     },
     /// `nn.RMSNorm(shape, eps, elementwise_affine)`: each sample's trailing axes `shape` divided
@@ -533,7 +533,7 @@ pub enum Op {
         #[serde(default = "norm_eps")]
         eps: f64,
         /// Whether γ and β are parameters (default true).
-        #[serde(default = "yes")]
+        #[serde(default = "yes", skip_serializing_if = "is_yes")]
         affine: bool,
         /// Whether β is a parameter, with `affine` (default true; false: timm's
         /// `GroupNorm1NoBias`, PoolFormer v2's).
@@ -633,14 +633,25 @@ impl<'de> Deserialize<'de> for Layer {
         };
         let mut op = Op::deserialize(serde_json::Value::Object(fields))
             .map_err(|e| D::Error::custom(format!("{which}{e}")))?;
-        // A batch norm without γ has no β whatever `bias` says: its default then, so that one
-        // net has one spec ([`crate::ArchSpec::same_spec`] compares them as JSON).
+        // A norm without γ has no β whatever `bias` says: its default then, so that one net has
+        // one spec ([`crate::ArchSpec::same_spec`] compares them as JSON; the exporter writes a
+        // layer norm's `"affine":false,"bias":false`, a person `"affine":false`).
         if let Op::Batchnorm1d {
             affine: false,
             bias,
             ..
         }
         | Op::Batchnorm2d {
+            affine: false,
+            bias,
+            ..
+        }
+        | Op::Layernorm {
+            affine: false,
+            bias,
+            ..
+        }
+        | Op::Groupnorm {
             affine: false,
             bias,
             ..
@@ -1636,19 +1647,23 @@ impl Sequential {
             return Err(format!("two layers with tensors are named {}", twice[0]));
         }
         // A scale's tensor is named as its layer, so a scale `weight` in a group `n` would be
-        // a layer norm `n`'s weight a second time; an attention layer `a`'s `a.qkv.weight`
-        // would be a linear layer `qkv`'s in a group `a`.
+        // a layer norm `n`'s weight a second time (a scale `running_var` in a group `bn` a batch
+        // norm `bn`'s buffer); an attention layer `a`'s `a.qkv.weight` would be a linear layer
+        // `qkv`'s in a group `a`.
+        let buffers = leaves.iter().filter(|l| l.op.has_buffers());
         let mut tensors: Vec<String> = resolved
             .iter()
             .flat_map(Resolved::params)
             .map(|(name, _)| name)
+            .chain(buffers.flat_map(|l| BATCHNORM_BUFFERS.map(|s| tensor_name(&l.name, s))))
             .collect();
         tensors.sort_unstable();
         if let Some(twice) = tensors.windows(2).find(|w| w[0] == w[1]) {
             return Err(format!(
                 "two tensors are named {} (a scale's, a class token's and a position \
                  embedding's tensor is named as its layer; an attention layer's are named under \
-                 it, as `in_proj_weight` or `qkv.weight`)",
+                 it, as `in_proj_weight` or `qkv.weight`; a batch norm's buffers as \
+                 `running_mean`, `running_var` and `num_batches_tracked` under it)",
                 twice[0]
             ));
         }
@@ -1721,7 +1736,7 @@ impl Sequential {
                     } else {
                         vec![channels]
                     };
-                    (format!("{}.{suffix}", layer.name), shape)
+                    (tensor_name(&layer.name, suffix), shape)
                 })
             })
             .collect()
@@ -2242,6 +2257,12 @@ mod tests {
                 spec("[4]", r#"{"type":"layernorm","name":"n","shape":[4]},{"type":"group","name":"n","layers":[{"type":"scale","name":"weight"}]},{"type":"linear","out":2}"#),
                 "two tensors are named n.weight (a scale's, a class token's and a position embedding's tensor is named as its layer",
             ),
+            // ... and a scale `running_var` in a group `bn` a batch norm `bn`'s buffer, which
+            // safetensors would refuse to save twice.
+            (
+                spec("[4]", r#"{"type":"batchnorm1d","name":"bn","affine":false},{"type":"group","name":"bn","layers":[{"type":"scale","name":"running_var"}]},{"type":"linear","out":2}"#),
+                "two tensors are named bn.running_var (",
+            ),
             (
                 spec("[4]", r#"{"type":"concat","branches":[[{"type":"linear","out":2,"name":"a"}],[{"type":"linear","out":2,"name":"a"}]],"scoped":false},{"type":"linear","out":2}"#),
                 "two layers with tensors are named a",
@@ -2648,6 +2669,48 @@ mod tests {
         let theta = arch.init(crate::Init::PyTorch, 0);
         assert_eq!(theta[..3], [-0.5; 3]);
         assert!(arch.is_piecewise_linear());
+    }
+
+    /// A layer or group norm without γ is one spec however its `bias` is spelled (the
+    /// exporter's `"bias":false` and a person's nothing), serialized without it; a layer norm
+    /// with both is written without its default flags.
+    #[test]
+    fn layer_and_group_norm_flags_have_one_spelling() {
+        let norm = |kind: &str, flags: &str| {
+            let layers = format!(
+                r#"{{"type":{kind}{flags}}},{{"type":"flatten"}},{{"type":"linear","out":2}}"#
+            );
+            spec("[2,2,2]", &layers).unwrap()
+        };
+        for kind in [r#""layernorm","shape":[2]"#, r#""groupnorm","groups":2"#] {
+            let plain = norm(kind, r#","affine":false"#);
+            assert!(
+                plain.same_spec(&norm(kind, r#","affine":false,"bias":false"#)),
+                "{kind}"
+            );
+            assert!(
+                plain.same_spec(&norm(kind, r#","affine":false,"bias":true"#)),
+                "{kind}"
+            );
+            assert!(!plain.same_spec(&norm(kind, "")), "{kind}");
+            assert!(
+                !norm(kind, "").same_spec(&norm(kind, r#","bias":false"#)),
+                "{kind}"
+            );
+            assert_eq!(tensors(&plain), ["2.weight[2, 8]", "2.bias[2]"], "{kind}");
+            let json = serde_json::to_string(&plain).unwrap();
+            assert!(
+                json.contains(&format!(
+                    r#"{{"type":{kind},"eps":0.00001,"affine":false}}"#
+                )),
+                "{json}"
+            );
+        }
+        let json = serde_json::to_string(&norm(r#""layernorm","shape":[2]"#, "")).unwrap();
+        assert!(
+            json.contains(r#"{"type":"layernorm","shape":[2],"eps":0.00001},"#),
+            "{json}"
+        );
     }
 
     /// A batch norm without γ is one spec however its `bias` is spelled, and without γ or β
