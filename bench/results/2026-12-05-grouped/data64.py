@@ -1,5 +1,7 @@
+import pathlib
 import sys, numpy as np, torch, time, torchvision
-sys.path.insert(0, "/work/main/tools")
+ROOT = pathlib.Path(__file__).resolve().parents[3]  # the repository
+sys.path.insert(0, str(ROOT / "tools"))
 name, n = sys.argv[1], int(sys.argv[2])
 torch.manual_seed(1)
 x = torch.randn(n, 3, 32, 32); y = torch.randint(0, 10, (n,))

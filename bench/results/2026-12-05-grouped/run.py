@@ -1,5 +1,7 @@
+import pathlib
 import sys, os, subprocess, time
-sys.path.insert(0, "/work/main/tools")
+ROOT = pathlib.Path(__file__).resolve().parents[3]  # the repository
+sys.path.insert(0, str(ROOT / "tools"))
 import numpy as np, torch, torchvision
 from export_pytorch import export
 torch.manual_seed(0)

@@ -1,5 +1,7 @@
+import pathlib
 import sys, os, subprocess, warnings, numpy as np, torch, timm
-sys.path.insert(0, "/work/main/tools")
+ROOT = pathlib.Path(__file__).resolve().parents[3]  # the repository
+sys.path.insert(0, str(ROOT / "tools"))
 from export_pytorch import export
 warnings.simplefilter("ignore")
 size = int(sys.argv[1])
@@ -22,7 +24,7 @@ for name in sys.argv[2:]:
     np.savez(f"{out}/data.npz", x=x.numpy(), y=y.numpy())
     m = model.double().eval()
     loss = torch.nn.functional.cross_entropy(m(x.double()), y).item()
-    r = subprocess.run(["/work/main/target/release/curvscope", "info", out, "--data", f"{out}/data.npz"], capture_output=True, text=True)
+    r = subprocess.run([str(ROOT / "target/release/curvscope"), "info", out, "--data", f"{out}/data.npz"], capture_output=True, text=True)
     got = [l.split()[1] for l in r.stdout.splitlines() if l.startswith("loss")]
     D = sum(p.numel() for p in m.parameters())
     print(f"{name:24s} D = {D:9d}  PyTorch {loss!r:22s} curvscope {got[0] if got else r.stderr[-300:]}", flush=True)

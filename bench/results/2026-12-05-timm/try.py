@@ -1,5 +1,7 @@
+import pathlib
 import sys, warnings, torch, timm
-sys.path.insert(0, "/work/main/tools")
+ROOT = pathlib.Path(__file__).resolve().parents[3]  # the repository
+sys.path.insert(0, str(ROOT / "tools"))
 import export_pytorch as ep
 warnings.simplefilter("ignore")
 size = int(sys.argv[1]) if len(sys.argv) > 1 else 32

@@ -1,9 +1,11 @@
 """mixer-pytorch's full Hessian in PyTorch, row by row of double backward, in curvscope's θ order."""
+import pathlib
 import sys, numpy as np, torch
-sys.path.insert(0, "/work/main/tools")
+ROOT = pathlib.Path(__file__).resolve().parents[3]  # the repository
+sys.path.insert(0, str(ROOT / "tools"))
 from export_pytorch import mixer_net, parameter_order
 import warnings; warnings.simplefilter("ignore")
-fx = "/work/main/crates/model/tests/data/mixer-pytorch"
+fx = str(ROOT / "crates/model/tests/data/mixer-pytorch")
 d = np.load(f"{fx}/data.npz"); e = np.load(f"{fx}/expected.npz")
 torch.manual_seed(0)
 model = mixer_net().double().eval()

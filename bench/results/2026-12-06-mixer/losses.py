@@ -5,9 +5,11 @@
 StarReLU's scale and bias, gMLP's gate projection, class token, position embedding and the
 head drawn away from their initial values, exported in float64 with three random images; D,
 PyTorch's float64 loss (attention by its math kernel) beside `curvscope info`'s."""
+import pathlib
 import subprocess, sys, warnings
 import numpy as np, torch, timm
-sys.path.insert(0, "/work/main/tools")
+ROOT = pathlib.Path(__file__).resolve().parents[3]  # the repository
+sys.path.insert(0, str(ROOT / "tools"))
 from export_pytorch import export, Unsupported
 warnings.simplefilter("ignore")
 RMS = dict(norm_layer="rmsnorm")
@@ -48,7 +50,7 @@ for name, size, kw in NETS:
     with torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.MATH):
         loss = torch.nn.functional.cross_entropy(m(x.double()), y).item()
     D = sum(p.numel() for p in m.parameters())
-    r = subprocess.run(["/work/main/target/release/curvscope", "info", out, "--data",
+    r = subprocess.run([str(ROOT / "target/release/curvscope"), "info", out, "--data",
                         f"{out}/data.npz"], capture_output=True, text=True)
     got = [line.split()[1] for line in r.stdout.splitlines() if line.startswith("loss")]
     print(name, size, kw or "", D, f"PyTorch {loss!r} curvscope {got[0] if got else r.stderr[-300:]}",

@@ -1,8 +1,9 @@
 #!/bin/bash
+ROOT=$(cd "$(dirname "$0")/../../.." && pwd)  # the repository
 # Three alternating rounds of PyTorch and curvscope on each net (f32, 2 threads).
 for round in 1 2 3; do
 for n in "timm_vit_tiny_p4 64" "torchvision_vit_p4 64"; do
   set -- $n
-  echo "round $round $1 × $2 pytorch: $(/tmp/torchenv/bin/python /work/main/bench/results/2026-12-06-vit/time.py $1 $2 2>&1 | grep median)"
-  echo "round $round $1 × $2 curvscope: $(/work/main/target/release/examples/time_grad /tmp/vit44/$1)"
+  echo "round $round $1 × $2 pytorch: $(/tmp/torchenv/bin/python $ROOT/bench/results/2026-12-06-vit/time.py $1 $2 2>&1 | grep median)"
+  echo "round $round $1 × $2 curvscope: $($ROOT/target/release/examples/time_grad /tmp/vit44/$1)"
 done; done

@@ -3,9 +3,11 @@ deit), each net at 32×32 with `num_classes=10`, its layer norms' γ, β, class 
 tokens, position embedding and heads drawn away from their initial values, exported in float64
 with three random images; PyTorch's float64 loss (attention by its math kernel) beside
 `curvscope info`'s."""
+import pathlib
 import subprocess, sys, warnings
 import numpy as np, torch, timm
-sys.path.insert(0, "/work/main/tools")
+ROOT = pathlib.Path(__file__).resolve().parents[3]  # the repository
+sys.path.insert(0, str(ROOT / "tools"))
 from export_pytorch import export, Unsupported  # noqa: E402
 warnings.simplefilter("ignore")
 GROUPS = {
@@ -39,7 +41,7 @@ for name, kw in GROUPS[sys.argv[1]]:
     m = model.double().eval()
     with torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.MATH):
         loss = torch.nn.functional.cross_entropy(m(x.double()), y).item()
-    r = subprocess.run(["/work/main/target/release/curvscope", "info", out, "--data",
+    r = subprocess.run([str(ROOT / "target/release/curvscope"), "info", out, "--data",
                         f"{out}/data.npz"], capture_output=True, text=True)
     got = [line.split()[1] for line in r.stdout.splitlines() if line.startswith("loss")]
     print(name, kw, f"PyTorch {loss!r} curvscope {got[0] if got else r.stderr[-300:]}", flush=True)
