@@ -6,7 +6,8 @@
     export(model, input_shape=(3, 32, 32), out="my-checkpoint",
            normalize=([0.4914, 0.4822, 0.4465], [0.2470, 0.2435, 0.2616]))  # if trained so
 
-The model is built of Conv2d (and timm's Conv2dSame), Linear, MaxPool2d, AvgPool2d (and
+The model is built of Conv2d (and timm's Conv2dSame, and its weight-standardised StdConv2d,
+ScaledStdConv2d and their "SAME" forms), Linear, MaxPool2d, AvgPool2d (and
 timm's MaxPool2dSame and AvgPool2dSame), AdaptiveAvgPool2d, Flatten, ReLU, LeakyReLU, Tanh,
 Sigmoid, GELU, SiLU, ELU, Softplus, Mish, Hardtanh, ReLU6, Hardsigmoid, Hardswish, PReLU, GLU,
 Identity, Unflatten, ChannelShuffle, ZeroPad2d, ConstantPad2d of zeros, Dropout (also 1d, 2d and
@@ -120,14 +121,27 @@ def _uneven(same):
     return any(total % 2 for total in same)
 
 
+def _timm(module, *names):
+    """The name of `module`'s class where it is timm's class of one of `names` (not a
+    subclass), else None. Named rather than imported: the exporter does not need timm."""
+    kind = type(module)
+    ours = kind.__name__ in names and kind.__module__.startswith("timm.")
+    return kind.__name__ if ours else None
+
+
+# timm's weight-standardised convolutions (BiT's ResNet-v2, the ViT hybrids, NF-ResNets and
+# NFNets): nn.Conv2d subclasses whose forward standardises each filter first (`_layer`).
+_TIMM_STD_CONVS = ("StdConv2d", "StdConv2dSame", "ScaledStdConv2d", "ScaledStdConv2dSame")
+
+
 def _timm_same(module):
     """The name of timm's "SAME" module `module` is (`Conv2dSame`, `MaxPool2dSame`,
-    `AvgPool2dSame`; not a subclass), whose forward pads the input by `pad_same` and then
-    convolves or pools it without padding; None for any other. Named rather than imported: the
-    exporter does not need timm."""
-    kind = type(module)
-    same = kind.__name__ in ("Conv2dSame", "MaxPool2dSame", "AvgPool2dSame")
-    return kind.__name__ if same and kind.__module__.startswith("timm.") else None
+    `AvgPool2dSame`, and `StdConv2dSame` or `ScaledStdConv2dSame` where its `same_pad` is set),
+    whose forward pads the input by `pad_same` and then convolves or pools it without padding;
+    None for any other."""
+    same = _timm(module, "Conv2dSame", "MaxPool2dSame", "AvgPool2dSame", "StdConv2dSame",
+                 "ScaledStdConv2dSame")
+    return same if getattr(module, "same_pad", True) else None
 
 
 def _module_layers(name, module, seen, given=None):
@@ -177,7 +191,8 @@ def _layer(name, module, seen, given=None):
         return _residual(name, module, seen)[0]
     check(not _is_torchvision_block(module),
           "a torchvision block directly inside a Residual: wrap it in an nn.Sequential")
-    if _is(module, nn.Conv2d) or _timm_same(module) == "Conv2dSame":
+    standardised = _timm(module, *_TIMM_STD_CONVS)
+    if _is(module, nn.Conv2d) or _timm(module, "Conv2dSame") or standardised:
         check(module.padding_mode == "zeros", "only zero padding is supported")
         where = f"module `{name}`"
         conv = {
@@ -193,7 +208,17 @@ def _layer(name, module, seen, given=None):
             conv["dilation"] = dilation
         if module.groups != 1:
             conv["groups"] = module.groups
-        return {**conv, "bias": module.bias is not None}
+        conv["bias"] = module.bias is not None
+        if standardised:
+            # F.batch_norm of the filters with timm's eps, and weight gain · scale (Scaled*).
+            scaled = {}
+            if standardised.startswith("Scaled"):
+                gain = list(module.gain.shape)
+                check(gain == [module.out_channels, 1, 1, 1],
+                      f"its gain has shape {gain}, not [out, 1, 1, 1]")
+                scaled = {"gain": True, "scale": float(module.scale)}
+            conv["standardize"] = {"eps": float(module.eps), **scaled}
+        return conv
     if _is(module, nn.Linear):
         return {"type": "linear", "out": module.out_features, "bias": module.bias is not None}
     # timm's "SAME" poolings are the functions of their base classes, their own padding 0.
@@ -572,7 +597,16 @@ def _evaluate(layers, prefix, tensors, x):
             paths = [_evaluate(branch, inner, tensors, x) for branch in layer["branches"]]
             x = torch.cat(paths, 1) if kind == "concat" else functools.reduce(torch.mul, paths)
         elif kind == "conv2d":
-            x = F.conv2d(x, t("weight"), t("bias"), layer.get("stride", 1),
+            w, how = t("weight"), layer.get("standardize")
+            if how is not None:  # each filter to mean 0 and (biased) variance 1, then scaled
+                filters = w.flatten(1)
+                centred = filters - filters.mean(1, keepdim=True)
+                variance = (centred * centred).mean(1, keepdim=True)
+                factor = how.get("scale", 1.0) * (t("gain").reshape(-1, 1) if how.get("gain")
+                                                  else 1.0)
+                w = (centred / torch.sqrt(variance + how.get("eps", 1e-6)) * factor).reshape(
+                    w.shape)
+            x = F.conv2d(x, w, t("bias"), layer.get("stride", 1),
                          layer.get("padding", 0), layer.get("dilation", 1),
                          layer.get("groups", 1))
         elif kind == "linear":
@@ -741,13 +775,12 @@ class _Tracer(torch.fx.Tracer):
 
     def is_leaf_module(self, module, qualified_name):
         return _is_timm_attention(module) or _timm_same(module) or \
-            super().is_leaf_module(module, qualified_name)
+            _timm(module, *_TIMM_STD_CONVS) or super().is_leaf_module(module, qualified_name)
 
 
 def _is_timm_attention(module):
     """Whether `module` is timm's `Attention` (ViT's and DeiT's self-attention)."""
-    kind = type(module)
-    return kind.__name__ == "Attention" and kind.__module__.startswith("timm.")
+    return _timm(module, "Attention") is not None
 
 
 def _tensor_names(model, path, parameters_only):
@@ -2340,6 +2373,32 @@ class _PaddingNet(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(F.relu(x), 2), 1))
 
 
+def std_conv_net():
+    """A small net of timm's weight-standardised convolutions (on [3, 10, 10] images): BiT's
+    `StdConv2d` (ε 1e-8, no bias) before a group norm, `StdConv2dSame` at stride 2 (an uneven
+    TensorFlow "SAME" padding), NFNets' `ScaledStdConv2d` grouped with a bias and γ = 1.7, and
+    `ScaledStdConv2dSame` of a dilated 2×3 kernel at stride (2, 1). Needs timm."""
+    return _StdConvNet()
+
+
+class _StdConvNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        from timm.layers import (ScaledStdConv2d, ScaledStdConv2dSame, StdConv2d,
+                                 StdConv2dSame)
+        self.stem = StdConv2d(3, 6, 3, eps=1e-8)
+        self.gn = nn.GroupNorm(2, 6)
+        self.down = StdConv2dSame(6, 8, 3, stride=2)
+        self.grouped = ScaledStdConv2d(8, 8, 3, groups=2, gamma=1.7)
+        self.same = ScaledStdConv2dSame(8, 6, (2, 3), stride=(2, 1), dilation=(1, 2))
+        self.fc = nn.Linear(6 * 2 * 2, 5)
+
+    def forward(self, x):
+        x = F.relu(self.down(F.relu(self.gn(self.stem(x)))))
+        x = self.same(F.silu(self.grouped(x)))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(F.relu(x), 2), 1))
+
+
 class _InvertedResidual(nn.Module):
     """MobileNetV2's block (torchvision's `InvertedResidual`, stride 1): the input plus
     expansion, depthwise convolution and projection."""
@@ -3143,6 +3202,25 @@ def _self_check():
         _assert_refused([(nn.Sequential(nn.Conv2d(1, 2, 1), MaxPool2dSame(2, 1), nn.Flatten()),
                           "module `1` (MaxPool2dSame): a \"SAME\" padding of [1, 1] rows and "
                           "columns at stride 1", (1, 4, 4))])
+        # Weight-standardised convolutions: ε, and a Scaled one's gain and scale γ/√fan-in.
+        from timm.layers import ScaledStdConv2d, StdConv2d
+        standardised = architecture(nn.Sequential(StdConv2d(1, 2, 3, eps=1e-8),
+                                                  ScaledStdConv2d(2, 2, 1, gamma=2.0),
+                                                  nn.Flatten()), (1, 4, 4))
+        assert standardised["layers"][:2] == [
+            {"type": "conv2d", "out": 2, "kernel": 3, "stride": 1, "padding": 1, "bias": False,
+             "standardize": {"eps": 1e-8}},
+            {"type": "conv2d", "out": 2, "kernel": 1, "stride": 1, "padding": 0, "bias": True,
+             "standardize": {"eps": 1e-6, "gain": True, "scale": 2.0 * 2 ** -0.5}}], \
+            standardised["layers"]
+        std = architecture(std_conv_net(), (3, 10, 10))["layers"]
+        assert [(layer.get("name"), layer["type"], "standardize" in layer) for layer in std] == [
+            ("stem", "conv2d", True), ("gn", "groupnorm", False), (None, "relu", False),
+            ("down", "pad2d", False), ("down", "conv2d", True), (None, "relu", False),
+            ("grouped", "conv2d", True), (None, "silu", False), ("same", "pad2d", False),
+            ("same", "conv2d", True), (None, "relu", False),
+            (None, "adaptive_avgpool2d", False), (None, "flatten", False),
+            ("fc", "linear", False)], std
     for kind in ["conv2d", "linear", "maxpool2d", "avgpool2d", "adaptive_avgpool2d", "flatten",
                  "relu", "leaky_relu", "tanh", "sigmoid", "gelu", "silu", "elu", "softplus",
                  "mish", "hardtanh", "relu6", "hardswish", "prelu", "identity", "dropout",

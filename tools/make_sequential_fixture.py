@@ -4,8 +4,9 @@ export_pytorch.py in float64 with random inputs and what PyTorch computes for it
 eval mode: logits, mean cross-entropy, its gradient and H·v (double backward) for a fixed random
 v. Run once with torch 2.x: `python tools/make_sequential_fixture.py
 [sequential|activations|more-activations|normalization|residual|traced|grouped|concat|product|
-shuffle|channels-last|functional|vit|tokens|mixer|metaformer|padding]` (all by default; residual,
-product, shuffle, channels-last, vit and tokens need torchvision, padding needs timm).
+shuffle|channels-last|functional|vit|tokens|mixer|metaformer|padding|std-conv]` (all by default;
+residual, product, shuffle, channels-last, vit and tokens need torchvision, padding and std-conv
+need timm).
 
 - sequential-pytorch: every_layer_net (every layer kind but the smooth activations below), batch
   norm's running statistics and affine parameters set away from their initial values, 8 random
@@ -79,6 +80,10 @@ product, shuffle, channels-last, vit and tokens need torchvision, padding needs 
   padding='same' of an even and of a dilated kernel, timm's Conv2dSame at strides 2 and (2, 3),
   F.pad of rows, columns and channels), batch norm set as in residual-pytorch, 16 standard normal
   float32 images [3, 9, 9] with labels in 0..5.
+- std-conv-pytorch: std_conv_net (timm's weight-standardised convolutions: StdConv2d,
+  StdConv2dSame, ScaledStdConv2d grouped, ScaledStdConv2dSame dilated), the Scaled ones' gains
+  and the group norm's γ drawn from U(0.5, 1.5), 16 standard normal float32 images [3, 10, 10]
+  with labels in 0..5.
 """
 
 import contextlib
@@ -93,6 +98,7 @@ from export_pytorch import (_RmsNorm, channels_last_net, concat_net,  # noqa: E4
                             every_layer_net, export, functional_net, grouped_net,
                             metaformer_net, mixer_net,
                             more_activations_net, normalization_net, padding_net,
+                            std_conv_net,
                             parameter_order,
                             product_net, residual_net, shuffle_net, smooth_activations_net,
                             tokens_net, traced_net, vit_net)
@@ -339,13 +345,20 @@ def padding():
     image_fixture(2041, padding_net, (3, 9, 9), "padding-pytorch")
 
 
+def std_conv():
+    def prepare(model):
+        draw_layer_scales(model, ("gain", "gn.weight"))
+    image_fixture(2042, std_conv_net, (3, 10, 10), "std-conv-pytorch", prepare)
+
+
 if __name__ == "__main__":
     makers = {"sequential": sequential, "activations": activations,
               "more-activations": more_activations, "normalization": normalization,
               "residual": residual, "traced": traced, "grouped": grouped,
               "concat": concat, "product": product, "shuffle": shuffle,
               "channels-last": channels_last, "functional": functional, "vit": vit,
-              "tokens": tokens, "mixer": mixer, "metaformer": metaformer, "padding": padding}
+              "tokens": tokens, "mixer": mixer, "metaformer": metaformer, "padding": padding,
+              "std-conv": std_conv}
     # Attention by its math, the one kernel of PyTorch's scaled dot-product attention with a
     # double backward (H·v).
     from torch.nn.attention import SDPBackend, sdpa_kernel

@@ -116,11 +116,17 @@ fn is_one_usize(value: &usize) -> bool {
 fn norm_eps() -> f64 {
     1e-5
 }
+fn standardize_eps() -> f64 {
+    1e-6
+}
 fn leaky_slope() -> f64 {
     0.01
 }
 fn unit() -> f64 {
     1.0
+}
+fn is_unit(value: &f64) -> bool {
+    *value == 1.0
 }
 fn softplus_threshold() -> f64 {
     20.0
@@ -178,6 +184,39 @@ impl AttentionTensors {
     }
 }
 
+/// Weight standardization of a convolution's filters, as timm's `StdConv2d` (BiT's ResNet-v2,
+/// the ViT hybrids) and `ScaledStdConv2d` (NF-ResNets, NFNets) compute it before convolving:
+/// each filter (one output channel's (in/groups)·kh·kw weights) less its mean, over
+/// √(variance + ε) with the biased variance `F.batch_norm` computes in training mode; then
+/// times `scale` and, with `gain`, times a parameter per filter. Not linear in the weights, so
+/// a net with it has no exact diag(H) from the Gauss–Newton diagonal.
+///
+/// ```
+/// use curvscope_model::ArchSpec;
+/// let arch: ArchSpec = serde_json::from_str(r#"{"name":"sequential","input":[1,4,4],"layers":[
+///     {"type":"conv2d","out":2,"kernel":3,"standardize":{"gain":true,"scale":0.5}},
+///     {"type":"flatten"},{"type":"linear","out":2}]}"#)?;
+/// let names: Vec<String> = arch.params().into_iter().map(|(name, _)| name).collect();
+/// assert_eq!(names, ["0.weight", "0.bias", "0.gain", "2.weight", "2.bias"]);
+/// assert_eq!(arch.init(curvscope_model::Init::PyTorch, 0)[20..22], [1.0, 1.0]); // the gain
+/// assert!(!arch.is_piecewise_linear());
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Standardize {
+    /// Added to each filter's variance (default 1e-6, timm's; BiT's nets use 1e-8).
+    #[serde(default = "standardize_eps")]
+    pub eps: f64,
+    /// Whether a parameter `gain` of shape `[out, 1, 1, 1]`, after the weight and bias in
+    /// `state_dict`, multiplies each filter (`ScaledStdConv2d`'s; default false).
+    #[serde(default, skip_serializing_if = "is_no")]
+    pub gain: bool,
+    /// A constant factor on every filter (`ScaledStdConv2d`'s `scale`, γ/√fan-in; default 1).
+    #[serde(default = "unit", skip_serializing_if = "is_unit")]
+    pub scale: f64,
+}
+
 /// A layer's operation, as JSON tagged by `"type"`; fields and defaults as in `torch.nn`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -205,6 +244,10 @@ pub enum Op {
         /// Whether the layer has a bias (default true).
         #[serde(default = "yes")]
         bias: bool,
+        /// Weight standardization of its filters, timm's `StdConv2d` or `ScaledStdConv2d`
+        /// (default none: the filters as they are).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        standardize: Option<Standardize>,
     },
     /// `nn.Linear(in, out, bias)`; `in` is inferred.
     Linear {
@@ -1073,10 +1116,23 @@ impl Op {
                 padding,
                 dilation,
                 groups,
+                standardize,
                 ..
             } => {
                 let (c, h, w) = maps()?;
                 positive("out", &[*out])?;
+                if let Some(Standardize { eps, scale, .. }) = standardize {
+                    if !(*eps >= 0.0 && eps.is_finite()) {
+                        return Err(format!(
+                            "`standardize`'s `eps` is {eps}; it must be a finite number ≥ 0"
+                        ));
+                    }
+                    if !scale.is_finite() {
+                        return Err(format!(
+                            "`standardize`'s `scale` is {scale}; it must be finite"
+                        ));
+                    }
+                }
                 positive("kernel", &kernel.hw())?;
                 positive("stride", &stride.hw())?;
                 positive("dilation", &dilation.hw())?;
@@ -1407,12 +1463,16 @@ impl Op {
                 kernel,
                 groups,
                 bias,
+                standardize,
                 ..
             } => {
                 let [kh, kw] = kernel.hw();
                 let mut p = vec![("weight", vec![out, channels / groups, kh, kw])];
                 if bias {
                     p.push(("bias", vec![out]));
+                }
+                if standardize.is_some_and(|s| s.gain) {
+                    p.push(("gain", vec![out, 1, 1, 1]));
                 }
                 p
             }
@@ -1500,7 +1560,10 @@ impl Op {
     fn is_piecewise_linear(&self) -> bool {
         !matches!(
             self,
-            Op::Product { .. }
+            Op::Conv2d {
+                standardize: Some(_),
+                ..
+            } | Op::Product { .. }
                 | Op::Tanh
                 | Op::Sigmoid
                 | Op::Gelu { .. }
@@ -1524,7 +1587,8 @@ impl Op {
     /// The value PyTorch gives every entry of the layer's parameter `suffix` when it builds the
     /// layer, where that is a constant: a norm's γ = 1 and β = 0, PReLU's slopes `init`; a
     /// scale starts as the identity, 1 (ConvNeXt's start at 1e-6, which its checkpoints hold),
-    /// a shift at 0; a class token at 0 (torchvision's) and attention's biases at 0.
+    /// a shift at 0; a class token at 0 (torchvision's) and attention's biases at 0; a
+    /// standardized convolution's gain at 1.
     fn initial_constant(&self, suffix: &str) -> Option<f64> {
         match self {
             Op::Batchnorm1d { .. }
@@ -1534,6 +1598,8 @@ impl Op {
             | Op::Groupnorm { .. } => Some(if suffix == "weight" { 1.0 } else { 0.0 }),
             Op::Prelu { init, .. } => Some(*init),
             Op::Scale { .. } => Some(1.0),
+            // A standardized convolution's gain: timm's `gain_init`, 1 by default.
+            Op::Conv2d { .. } if suffix == "gain" => Some(1.0),
             Op::Shift { .. } | Op::ClassToken { .. } => Some(0.0),
             Op::Attention { .. } if suffix.ends_with("bias") => Some(0.0),
             _ => None,
@@ -2282,6 +2348,11 @@ mod tests {
                 "2 groups must divide its input's 6 and its output's 3 channels",
             ),
             (spec("[6,5,5]", r#"{"type":"conv2d","out":6,"kernel":3,"groups":0},{"type":"flatten"}"#), "`groups` is 0"),
+            (
+                spec("[1,4,4]", r#"{"type":"conv2d","out":2,"kernel":3,"standardize":{"eps":-1}},{"type":"flatten"}"#),
+                "layer 0 (conv2d): `standardize`'s `eps` is -1; it must be a finite number ≥ 0",
+            ),
+            (spec("[1,4,4]", r#"{"type":"conv2d","out":2,"kernel":3,"standardize":{"epsilon":1}},{"type":"flatten"}"#), "unknown field `epsilon`"),
             (spec("[6,5,5]", r#"{"type":"conv2d","out":6,"kernel":3,"dilation":[1,0]},{"type":"flatten"}"#), "`dilation` is 0"),
             (
                 spec("[1,5,5]", r#"{"type":"conv2d","out":2,"kernel":3,"dilation":3},{"type":"flatten"}"#),

@@ -745,7 +745,7 @@ fn tiny_sequential(on_maps: &str, on_features: &str) -> ArchSpec {
 /// Each sequential layer kind on its own in a tiny net (`on_maps`, `on_features` of
 /// [`tiny_sequential`]); batch norm on maps in both of their layouts (after a convolution,
 /// channels-last pixels; after average pooling, NCHW maps) and on features.
-const SEQUENTIAL_CASES: [(&str, &str); 80] = [
+const SEQUENTIAL_CASES: [(&str, &str); 82] = [
     (
         r#",{"type":"conv2d","out":3,"kernel":[3,2],"stride":[2,1],"padding":[1,0],"bias":false}"#,
         "",
@@ -1152,6 +1152,18 @@ const SEQUENTIAL_CASES: [(&str, &str); 80] = [
             {"type":"select_token","index":12}"#,
         "",
     ),
+    // timm's weight-standardized convolutions: StdConv2d (BiT's ε), and ScaledStdConv2d's gain
+    // and scale on a grouped, dilated one with a bias.
+    (
+        r#",{"type":"conv2d","name":"ws","out":3,"kernel":3,"padding":1,"bias":false,
+             "standardize":{"eps":1e-8}}"#,
+        "",
+    ),
+    (
+        r#",{"type":"conv2d","name":"ss","out":4,"kernel":[2,3],"dilation":[2,1],"groups":2,
+             "standardize":{"gain":true,"scale":0.4}},{"type":"relu"}"#,
+        "",
+    ),
 ];
 
 /// The softplus case of [`SEQUENTIAL_CASES`]: β = 2 and a threshold of 0.1, which 5 of the 24
@@ -1233,9 +1245,11 @@ fn every_sequential_layer_kind_has_exact_first_and_second_derivatives() {
             // Not smooth, but a parameter before the block reaches both factors.
             "product",
         ];
+        // A standardized convolution's filters are not linear in its weights.
         let piecewise_linear = !smooth
             .iter()
-            .any(|kind| name.contains(&format!(r#""type":"{kind}""#)));
+            .any(|kind| name.contains(&format!(r#""type":"{kind}""#)))
+            && !name.contains(r#""standardize""#);
         assert_eq!(arch.is_piecewise_linear(), piecewise_linear, "{name}");
         let diagonal = obj.hessian_diagonal(&theta);
         assert_eq!(diagonal.is_some(), piecewise_linear, "{name}");

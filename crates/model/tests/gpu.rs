@@ -361,6 +361,13 @@ fn uneven_padding_on_gpu_matches_cpu() {
     agree_on_fixture("padding-pytorch");
 }
 
+/// Weight-standardized convolutions (each filter's mean and variance reduced along rows of
+/// the transposed weights, times a gain), at the PyTorch fixture's weights and on its data.
+#[test]
+fn weight_standardized_convolutions_on_gpu_match_cpu() {
+    agree_on_fixture("std-conv-pytorch");
+}
+
 /// [`agree_on`] the PyTorch fixture `name` (tests/data), at its θ and on its data.
 fn agree_on_fixture(name: &str) {
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

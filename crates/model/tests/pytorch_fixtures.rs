@@ -2,7 +2,8 @@
 //! tests/data/activations-pytorch, tests/data/more-activations-pytorch,
 //! tests/data/normalization-pytorch, tests/data/residual-pytorch, tests/data/traced-pytorch,
 //! tests/data/grouped-pytorch, tests/data/concat-pytorch, tests/data/product-pytorch,
-//! tests/data/shuffle-pytorch, tests/data/padding-pytorch and the others named below)
+//! tests/data/shuffle-pytorch, tests/data/padding-pytorch, tests/data/std-conv-pytorch and the
+//! others named below)
 //! read through our loaders, and our networks' values against PyTorch's float64 ones.
 
 use std::path::{Path, PathBuf};
@@ -60,6 +61,10 @@ const NORMALIZATION: &str = "normalization-pytorch";
 /// zeros, padding='same' of an even and of a dilated kernel, timm's `Conv2dSame` (TensorFlow's
 /// "SAME") at strides 2 and (2, 3), `F.pad` of rows, columns and channels (the same script).
 const PADDING: &str = "padding-pytorch";
+/// timm's weight-standardised convolutions in a net written as a class: `StdConv2d`,
+/// `StdConv2dSame` (an uneven "SAME" padding), `ScaledStdConv2d` grouped with a bias and
+/// `ScaledStdConv2dSame` dilated, their gains away from 1 (the same script).
+const STD_CONV: &str = "std-conv-pytorch";
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -382,6 +387,50 @@ fn uneven_zero_padding_matches_pytorch() {
     );
     assert!(ckpt.meta.arch.is_piecewise_linear());
     assert_matches_pytorch(PADDING, ckpt.meta.arch.clone(), &ckpt, 5);
+}
+
+/// Weight standardization against PyTorch: each filter less its mean over its (biased)
+/// standard deviation with timm's ε, then times `ScaledStdConv2d`'s gain (a parameter after
+/// the weight and bias) and scale γ/√fan-in; its derivatives through the filters' mean and
+/// variance as PyTorch's double backward of `F.batch_norm`.
+#[test]
+fn weight_standardized_convolutions_match_pytorch() {
+    let ckpt = fixture_with_tensors(
+        STD_CONV,
+        &[
+            "stem.weight[6, 3, 3, 3]",
+            "down.weight[8, 6, 3, 3]",
+            "grouped.weight[8, 4, 3, 3]",
+            "grouped.bias[8]",
+            "grouped.gain[8, 1, 1, 1]",
+            "same.gain[6, 1, 1, 1]",
+        ],
+    );
+    let ArchSpec::Sequential(net) = &ckpt.meta.arch else {
+        unreachable!("an exported net is sequential")
+    };
+    let standardized: Vec<(&str, f64, bool)> = net
+        .layers
+        .iter()
+        .filter_map(|layer| match layer.op {
+            Op::Conv2d {
+                standardize: Some(how),
+                ..
+            } => Some((layer.name.as_deref()?, how.eps, how.gain)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        standardized,
+        [
+            ("stem", 1e-8, false),
+            ("down", 1e-6, false),
+            ("grouped", 1e-6, true),
+            ("same", 1e-6, true)
+        ]
+    );
+    assert!(!ckpt.meta.arch.is_piecewise_linear());
+    assert_matches_pytorch(STD_CONV, ckpt.meta.arch.clone(), &ckpt, 5);
 }
 
 /// Concatenations against PyTorch: paths joined along the channels in forward's order (the

@@ -12,7 +12,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Tensor};
 
 use super::{broadcast_rows, linear_rows, Params};
-use crate::sequential::{GeluApproximation, Op, Resolved, Sequential, Shape, Size2};
+use crate::sequential::{GeluApproximation, Op, Resolved, Sequential, Shape, Size2, Standardize};
 use crate::transfer::{float_to_device, resident_index};
 
 mod conv;
@@ -260,6 +260,7 @@ fn forward<B: Backend>(
             dilation,
             groups,
             bias,
+            standardize,
         } => {
             let Shape::Maps { c, .. } = layer.input else {
                 unreachable!("checked by resolve")
@@ -267,6 +268,10 @@ fn forward<B: Backend>(
             let [kh, kw] = kernel.hw();
             let w = p.conv_weight(kh * kw * c / groups, out);
             let b = bias.then(|| p.vector(out));
+            let w = match standardize {
+                Some(how) => standardized_filters(w, how, how.gain.then(|| p.vector(out))),
+                None => w,
+            };
             let window = Window::new(kernel, Some(stride), padding, layer.output);
             let (pixels, dims) = x.pixels();
             let y = conv::conv2d(pixels, dims, w, b, &window, dilation.hw(), groups);
@@ -855,6 +860,25 @@ fn batch_norm<B: Backend>(
 /// (`layer_norm_over_long_rows_on_gpu_matches_cpu`).
 fn standardize<B: Backend>(x: Tensor<B, 2>, eps: f64) -> Tensor<B, 2> {
     root_mean_square_normalize(x.clone() - x.mean_dim(1), eps)
+}
+
+/// A convolution's `[copies, taps, out]` weights with each filter (a column) standardized as
+/// [`Standardize`] says, then times `scale` and its `gain` (`[copies, out]`) if any, as timm's
+/// `F.batch_norm` of the filters with weight `gain · scale`. The filters are transposed into
+/// rows, the contiguous axis [`standardize`] reduces along.
+fn standardized_filters<B: Backend>(
+    w: Tensor<B, 3>,
+    how: Standardize,
+    gain: Option<Tensor<B, 2>>,
+) -> Tensor<B, 3> {
+    let [copies, taps, out] = w.dims();
+    let filters = standardize(w.swap_dims(1, 2).reshape([copies * out, taps]), how.eps);
+    let filters = match gain {
+        Some(gain) => filters * (gain * how.scale).reshape([copies * out, 1]),
+        None if how.scale == 1.0 => filters,
+        None => filters * how.scale,
+    };
+    filters.reshape([copies, out, taps]).swap_dims(1, 2)
 }
 
 /// Each row x divided by its root mean square, x/√(mean(x²) + ε).

@@ -22,6 +22,7 @@ fn conv(out: usize, kernel: usize, padding: usize) -> Op {
         dilation: Size2::Square(1),
         groups: 1,
         bias: true,
+        standardize: None,
     }
 }
 
