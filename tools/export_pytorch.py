@@ -7,8 +7,9 @@
            normalize=([0.4914, 0.4822, 0.4465], [0.2470, 0.2435, 0.2616]))  # if trained so
 
 The model is built of Conv2d (and timm's Conv2dSame, and its weight-standardised StdConv2d,
-ScaledStdConv2d and their "SAME" forms), Linear, MaxPool2d, AvgPool2d (and
-timm's MaxPool2dSame and AvgPool2dSame), AdaptiveAvgPool2d, Flatten, ReLU, LeakyReLU, Tanh,
+ScaledStdConv2d and their "SAME" forms), timm's ECA attention (EcaModule), Linear, MaxPool2d,
+AvgPool2d (and timm's MaxPool2dSame and AvgPool2dSame), AdaptiveAvgPool2d, Flatten, ReLU,
+LeakyReLU, Tanh,
 Sigmoid, GELU, SiLU, ELU, Softplus, Mish, Hardtanh, ReLU6, Hardsigmoid, Hardswish, PReLU, GLU,
 Identity, Unflatten, ChannelShuffle, ZeroPad2d, ConstantPad2d of zeros, Dropout (also 1d, 2d and
 AlphaDropout: the identity in eval mode), BatchNorm1d, BatchNorm2d, LayerNorm, RMSNorm,
@@ -296,6 +297,8 @@ def _layer(name, module, seen, given=None):
         layer = {"type": "groupnorm", "groups": module.num_groups, "eps": module.eps,
                  "affine": gamma}
         return {**layer, "bias": False} if gamma and not beta else layer
+    if _timm(module, "EcaModule"):
+        return _eca(check, module, given)
     if _is_timm_attention(module) or _is(module, nn.MultiheadAttention):
         check(given is not None and given.dim() == 3, "attention runs on tokens [N, T, E] "
               f"(maps' positions as rows), not on values of shape {list(given.shape[1:])}"
@@ -340,6 +343,31 @@ def _layer(name, module, seen, given=None):
         "Dropout, Dropout1d, Dropout2d, AlphaDropout, BatchNorm1d, BatchNorm2d, LayerNorm, "
         "RMSNorm, GroupNorm, InstanceNorm2d, MultiheadAttention)"
     )
+
+
+def _eca(check, module, given):
+    """timm's `EcaModule` (ECA-Net's channel attention, of its ecaresnet and eca_nfnet nets): the
+    maps times a sigmoid of their channel means convolved along the channels by an
+    nn.Conv1d(1, 1, k) — a product block of the identity and adaptive pooling, flatten, conv1d,
+    sigmoid, unflatten to [C, 1, 1]. Kept whole while tracing, as its forward reshapes the
+    means into the one channel of a 1-D sequence, a shape curvscope has not."""
+    check(given is not None and given.dim() == 4, "ECA runs on maps [C, H, W], read from a "
+          "traced forward")
+    check(getattr(module, "conv2", None) is None, "ECA's MLP mode (use_mlp, a timm experiment) "
+          "is not expressible")
+    check(_is(module.gate, nn.Sigmoid) or _timm(module.gate, "Sigmoid"),
+          f"only a sigmoid gate is expressible, not {type(module.gate).__name__}")
+    conv = module.conv
+    check(_is(conv, nn.Conv1d) and (conv.in_channels, conv.out_channels, conv.stride,
+                                    conv.dilation, conv.groups, conv.padding_mode)
+          == (1, 1, (1,), (1,), 1, "zeros") and not isinstance(conv.padding, str),
+          "its convolution is not nn.Conv1d(1, 1, k, padding=p) of zeros")
+    conv1d = {"name": "conv", "type": "conv1d", "kernel": conv.kernel_size[0],
+              "padding": conv.padding[0], "bias": conv.bias is not None}
+    channels = int(given.shape[1])
+    return {"type": "product", "branches": [[], [
+        {"type": "adaptive_avgpool2d", "output": 1}, {"type": "flatten"}, conv1d,
+        {"type": "sigmoid"}, {"type": "unflatten", "shape": [channels, 1, 1]}]]}
 
 
 def _norm_flags(gamma, beta):
@@ -609,6 +637,9 @@ def _evaluate(layers, prefix, tensors, x):
             x = F.conv2d(x, w, t("bias"), layer.get("stride", 1),
                          layer.get("padding", 0), layer.get("dilation", 1),
                          layer.get("groups", 1))
+        elif kind == "conv1d":  # features as one channel
+            x = F.conv1d(x.unsqueeze(1), t("weight"), t("bias"),
+                         padding=layer.get("padding", 0)).squeeze(1)
         elif kind == "linear":
             if x.dim() not in (2, 3):
                 raise Unsupported(f"layer `{name}` (linear) takes flat features or tokens, not "
@@ -775,7 +806,8 @@ class _Tracer(torch.fx.Tracer):
 
     def is_leaf_module(self, module, qualified_name):
         return _is_timm_attention(module) or _timm_same(module) or \
-            _timm(module, *_TIMM_STD_CONVS) or super().is_leaf_module(module, qualified_name)
+            _timm(module, "EcaModule", *_TIMM_STD_CONVS) or \
+            super().is_leaf_module(module, qualified_name)
 
 
 def _is_timm_attention(module):
@@ -2399,6 +2431,29 @@ class _StdConvNet(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(F.relu(x), 2), 1))
 
 
+def eca_net():
+    """A small net of timm's `EcaModule` (ECA-Net's channel attention: the maps times a sigmoid
+    of their channel means convolved along the channels) with kernels 3 and 5, on [3, 8, 8]
+    images. Needs timm."""
+    return _EcaNet()
+
+
+class _EcaNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        from timm.layers import EcaModule
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.eca = EcaModule(kernel_size=3)
+        self.down = nn.Conv2d(8, 16, 3, stride=2, padding=1)
+        self.eca2 = EcaModule(kernel_size=5)
+        self.fc = nn.Linear(16, 5)
+
+    def forward(self, x):
+        x = self.eca(F.relu(self.bn(self.stem(x))))
+        return self.fc(self.eca2(F.relu(self.down(x))).mean((2, 3)))
+
+
 class _InvertedResidual(nn.Module):
     """MobileNetV2's block (torchvision's `InvertedResidual`, stride 1): the input plus
     expansion, depthwise convolution and projection."""
@@ -3213,6 +3268,22 @@ def _self_check():
             {"type": "conv2d", "out": 2, "kernel": 1, "stride": 1, "padding": 0, "bias": True,
              "standardize": {"eps": 1e-6, "gain": True, "scale": 2.0 * 2 ** -0.5}}], \
             standardised["layers"]
+        # ECA: a product of the maps and their gate, the conv1d named as the module's conv.
+        eca = architecture(eca_net(), (3, 8, 8))["layers"]
+        assert [(layer.get("name"), layer["type"]) for layer in eca] == [
+            ("stem", "conv2d"), ("bn", "batchnorm2d"), (None, "relu"), ("eca", "product"),
+            ("down", "conv2d"), (None, "relu"), ("eca2", "product"),
+            (None, "adaptive_avgpool2d"), (None, "flatten"), ("fc", "linear")], eca
+        assert eca[6]["branches"] == [[], [
+            {"type": "adaptive_avgpool2d", "output": 1}, {"type": "flatten"},
+            {"name": "conv", "type": "conv1d", "kernel": 5, "padding": 2, "bias": False},
+            {"type": "sigmoid"}, {"type": "unflatten", "shape": [16, 1, 1]}]], eca[6]
+        from timm.layers import EcaModule
+        _assert_refused([(nn.Sequential(nn.Conv2d(1, 8, 1), EcaModule(channels=8, use_mlp=True)),
+                          "module `1` (EcaModule): ECA's MLP mode", (1, 4, 4)),
+                         (nn.Sequential(nn.Conv2d(1, 8, 1), EcaModule(gate_layer="tanh")),
+                          "module `1` (EcaModule): only a sigmoid gate is expressible, not Tanh",
+                          (1, 4, 4))])
         std = architecture(std_conv_net(), (3, 10, 10))["layers"]
         assert [(layer.get("name"), layer["type"], "standardize" in layer) for layer in std] == [
             ("stem", "conv2d", True), ("gn", "groupnorm", False), (None, "relu", False),

@@ -249,6 +249,20 @@ pub enum Op {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         standardize: Option<Standardize>,
     },
+    /// `nn.Conv1d(1, 1, kernel, padding=padding, bias)` of flat features read as one channel
+    /// `[1, F]`, as ECA's channel attention convolves a map's channel means
+    /// (`x.mean((2, 3)).view(N, 1, -1)`, timm's `EcaModule`): F + 2·padding − kernel + 1
+    /// features out, its weight stored `[1, 1, kernel]`.
+    Conv1d {
+        /// Kernel length.
+        kernel: usize,
+        /// Zeros added at each end (default 0).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        padding: usize,
+        /// Whether the layer has a bias (default true).
+        #[serde(default = "yes")]
+        bias: bool,
+    },
     /// `nn.Linear(in, out, bias)`; `in` is inferred.
     Linear {
         /// Output features.
@@ -1048,6 +1062,7 @@ impl Op {
             Op::Hardswish => "hardswish",
             Op::Prelu { .. } => "prelu",
             Op::Identity => "identity",
+            Op::Conv1d { .. } => "conv1d",
             Op::PadChannels { .. } => "pad_channels",
             Op::Pad2d { .. } => "pad2d",
             Op::Narrow { .. } => "narrow",
@@ -1154,6 +1169,26 @@ impl Op {
                     ),
                 })?;
                 Ok(Shape::Maps { c: *out, h, w })
+            }
+            Op::Conv1d {
+                kernel, padding, ..
+            } => {
+                positive("kernel", &[*kernel])?;
+                let Shape::Flat(features) = input else {
+                    return Err(format!(
+                        "expected flat features (one channel of a 1-D convolution), got {input} \
+                         {}",
+                        input.kind()
+                    ));
+                };
+                // Saturating, as `Shape::len`: huge numbers reach the D check, not wrap.
+                let padded = features.saturating_add(padding.saturating_mul(2));
+                match padded.checked_sub(*kernel) {
+                    Some(rest) => Ok(Shape::Flat(rest + 1)),
+                    None => Err(format!(
+                        "the kernel {kernel} is longer than the {padded} padded features"
+                    )),
+                }
             }
             Op::Linear { out, .. } => {
                 positive("out", &[*out])?;
@@ -1473,6 +1508,13 @@ impl Op {
                 }
                 if standardize.is_some_and(|s| s.gain) {
                     p.push(("gain", vec![out, 1, 1, 1]));
+                }
+                p
+            }
+            Op::Conv1d { kernel, bias, .. } => {
+                let mut p = vec![("weight", vec![1, 1, kernel])];
+                if bias {
+                    p.push(("bias", vec![1]));
                 }
                 p
             }
@@ -2353,6 +2395,16 @@ mod tests {
                 "layer 0 (conv2d): `standardize`'s `eps` is -1; it must be a finite number ≥ 0",
             ),
             (spec("[1,4,4]", r#"{"type":"conv2d","out":2,"kernel":3,"standardize":{"epsilon":1}},{"type":"flatten"}"#), "unknown field `epsilon`"),
+            (
+                spec("[4]", r#"{"type":"conv1d","kernel":7,"padding":1},{"type":"linear","out":2}"#),
+                "layer 0 (conv1d): the kernel 7 is longer than the 6 padded features",
+            ),
+            (
+                spec("[1,4,4]", r#"{"type":"conv1d","kernel":3},{"type":"flatten"}"#),
+                "layer 0 (conv1d): expected flat features (one channel of a 1-D convolution), got [1, 4, 4] feature maps",
+            ),
+            (spec("[4]", r#"{"type":"conv1d","kernel":0},{"type":"linear","out":2}"#), "`kernel` is 0"),
+            (spec("[4]", r#"{"type":"conv1d","kernel":3,"stride":2},{"type":"linear","out":2}"#), "unknown field `stride`"),
             (spec("[6,5,5]", r#"{"type":"conv2d","out":6,"kernel":3,"dilation":[1,0]},{"type":"flatten"}"#), "`dilation` is 0"),
             (
                 spec("[1,5,5]", r#"{"type":"conv2d","out":2,"kernel":3,"dilation":3},{"type":"flatten"}"#),

@@ -745,7 +745,7 @@ fn tiny_sequential(on_maps: &str, on_features: &str) -> ArchSpec {
 /// Each sequential layer kind on its own in a tiny net (`on_maps`, `on_features` of
 /// [`tiny_sequential`]); batch norm on maps in both of their layouts (after a convolution,
 /// channels-last pixels; after average pooling, NCHW maps) and on features.
-const SEQUENTIAL_CASES: [(&str, &str); 82] = [
+const SEQUENTIAL_CASES: [(&str, &str); 83] = [
     (
         r#",{"type":"conv2d","out":3,"kernel":[3,2],"stride":[2,1],"padding":[1,0],"bias":false}"#,
         "",
@@ -1163,6 +1163,16 @@ const SEQUENTIAL_CASES: [(&str, &str); 82] = [
         r#",{"type":"conv2d","name":"ss","out":4,"kernel":[2,3],"dilation":[2,1],"groups":2,
              "standardize":{"gain":true,"scale":0.4}},{"type":"relu"}"#,
         "",
+    ),
+    // ECA's channel attention: the channel means convolved along the channels, gating the
+    // maps; 1-D convolutions of features with and without padding and bias.
+    (
+        r#",{"type":"product","name":"eca","branches":[[],[
+                {"type":"adaptive_avgpool2d","output":1},{"type":"flatten"},
+                {"type":"conv1d","name":"conv","kernel":3,"padding":1,"bias":false},
+                {"type":"sigmoid"},{"type":"unflatten","shape":[2,1,1]}]]}"#,
+        r#",{"type":"conv1d","name":"a","kernel":5,"padding":2},{"type":"relu"},
+            {"type":"conv1d","name":"b","kernel":3,"bias":false}"#,
     ),
 ];
 

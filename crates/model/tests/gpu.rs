@@ -368,6 +368,13 @@ fn weight_standardized_convolutions_on_gpu_match_cpu() {
     agree_on_fixture("std-conv-pytorch");
 }
 
+/// ECA's 1-D convolutions of channel means (a [1, k] window over maps [1, 1, C]) inside a
+/// product, at the PyTorch fixture's weights and on its data.
+#[test]
+fn eca_channel_attention_on_gpu_matches_cpu() {
+    agree_on_fixture("eca-pytorch");
+}
+
 /// [`agree_on`] the PyTorch fixture `name` (tests/data), at its θ and on its data.
 fn agree_on_fixture(name: &str) {
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

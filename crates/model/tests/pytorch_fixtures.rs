@@ -2,8 +2,8 @@
 //! tests/data/activations-pytorch, tests/data/more-activations-pytorch,
 //! tests/data/normalization-pytorch, tests/data/residual-pytorch, tests/data/traced-pytorch,
 //! tests/data/grouped-pytorch, tests/data/concat-pytorch, tests/data/product-pytorch,
-//! tests/data/shuffle-pytorch, tests/data/padding-pytorch, tests/data/std-conv-pytorch and the
-//! others named below)
+//! tests/data/shuffle-pytorch, tests/data/padding-pytorch, tests/data/std-conv-pytorch,
+//! tests/data/eca-pytorch and the others named below)
 //! read through our loaders, and our networks' values against PyTorch's float64 ones.
 
 use std::path::{Path, PathBuf};
@@ -65,6 +65,8 @@ const PADDING: &str = "padding-pytorch";
 /// `StdConv2dSame` (an uneven "SAME" padding), `ScaledStdConv2d` grouped with a bias and
 /// `ScaledStdConv2dSame` dilated, their gains away from 1 (the same script).
 const STD_CONV: &str = "std-conv-pytorch";
+/// timm's `EcaModule` (ECA-Net's channel attention) with kernels 3 and 5 (the same script).
+const ECA: &str = "eca-pytorch";
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -431,6 +433,18 @@ fn weight_standardized_convolutions_match_pytorch() {
     );
     assert!(!ckpt.meta.arch.is_piecewise_linear());
     assert_matches_pytorch(STD_CONV, ckpt.meta.arch.clone(), &ckpt, 5);
+}
+
+/// ECA's channel attention against PyTorch: the channel means convolved along the channels by
+/// a conv1d whose weight keeps `nn.Conv1d`'s `[1, 1, k]`, zeros at both ends, then a sigmoid
+/// gating each channel of the maps.
+#[test]
+fn eca_channel_attention_matches_pytorch() {
+    let ckpt = fixture_with_tensors(
+        ECA,
+        &["eca.conv.weight[1, 1, 3]", "eca2.conv.weight[1, 1, 5]"],
+    );
+    assert_matches_pytorch(ECA, ckpt.meta.arch.clone(), &ckpt, 5);
 }
 
 /// Concatenations against PyTorch: paths joined along the channels in forward's order (the

@@ -143,8 +143,8 @@ impl<B: Backend> Values<B> {
 
 /// Values per sample of the largest tensor a layer of `net` forms ([`super::largest_tensor_per_sample`]):
 /// its input and output (a concatenation's too, and a channels_last block's layers' over all
-/// positions); for a window (convolution, max-pooling) the gathered `[outputs, window ·
-/// channels]` patches or candidates, and the input with a zero pixel for the padding
+/// positions); for a window (convolution, max-pooling, a 1-D convolution) the gathered
+/// `[outputs, window · channels]` patches or candidates, and the input with a zero pixel for the padding
 /// (`gather_pixels` on a GPU); for average pooling ([`separable`]) the maps averaged along one
 /// axis only.
 pub(super) fn largest_tensor_per_sample(net: &Sequential) -> usize {
@@ -167,6 +167,8 @@ pub(super) fn largest_tensor_per_sample(net: &Sequential) -> usize {
             Shape::Maps { c, h, w },
             Shape::Maps { h: oh, w: ow, .. },
         ) => c.saturating_mul(h.saturating_mul(ow).max(oh.saturating_mul(w))),
+        // A 1-D convolution's patches, `[outputs, kernel]`.
+        (Op::Conv1d { kernel, .. }, _, Shape::Flat(out)) => out.saturating_mul(*kernel),
         // Queries, keys and values; each head's scores and their softmax.
         (Op::Attention { heads, .. }, Shape::Tokens { t, e }, _) => (3 * t * e).max(heads * t * t),
         _ => 0,
@@ -278,6 +280,29 @@ fn forward<B: Backend>(
             let [n, _, _, _] = dims;
             let [oh, ow] = window.output;
             Values::Pixels(y, [n, oh, ow, out])
+        }
+        Op::Conv1d {
+            kernel,
+            padding,
+            bias,
+        } => {
+            // The features as maps [1, 1, F] under a [1, kernel] window.
+            let Shape::Flat(out) = layer.output else {
+                unreachable!("checked by resolve")
+            };
+            let w = p.conv_weight(kernel, 1);
+            let b = bias.then(|| p.vector(1));
+            let x = x.flat();
+            let [n, features] = x.dims();
+            let window = Window {
+                kernel: [1, kernel],
+                stride: [1, 1],
+                padding: [0, padding],
+                output: [1, out],
+            };
+            let pixels = x.reshape([n * features, 1]);
+            let y = conv::conv2d(pixels, [n, 1, features, 1], w, b, &window, [1, 1], 1);
+            Values::Flat(y.reshape([n, out]))
         }
         Op::Linear { out, bias } => {
             // Features, or each token's (resolve refuses maps).
