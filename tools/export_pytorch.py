@@ -100,14 +100,15 @@ def _padding(module, name, given):
 def _same_padding(name, module, given):
     """The rows and columns ([height, width]) a convolution or pooling pads to keep "SAME"
     outputs, or None where it pads by numbers. PyTorch's padding='same' (stride 1) pads
-    dilation·(kernel − 1); timm's `Conv2dSame`, `MaxPool2dSame` and `AvgPool2dSame` (its
-    `tf_*` nets) pad as TensorFlow's "SAME", what ⌈size/stride⌉ outputs need of an input of
-    that size (timm's `get_same_padding`), so it is known only where forward was traced. All
-    put an odd one's extra row or column after (below, on the right)."""
+    dilation·(kernel − 1); timm's "SAME" modules (`_timm_same`: `Conv2dSame`, `MaxPool2dSame`
+    and `AvgPool2dSame` of its `tf_*` nets, the standardised convolutions' "SAME" forms) pad as
+    TensorFlow's "SAME", what ⌈size/stride⌉ outputs need of an input of that size (timm's
+    `get_same_padding`), so it is known only where forward was traced. All put an odd one's
+    extra row or column after (below, on the right)."""
     if _timm_same(module):
         _refuse_unless(given is not None, name, module, "its padding depends on its input's "
                        "size, known only from a traced forward")
-        # Sizes as pairs, as all three hold them (AvgPool2dSame has no dilation).
+        # Sizes as pairs, as all of them hold them (AvgPool2dSame has no dilation).
         return [max((math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0)
                 for size, k, s, d in zip(given.shape[-2:], module.kernel_size, module.stride,
                                          getattr(module, "dilation", (1, 1)))]
@@ -3258,16 +3259,19 @@ def _self_check():
                           "module `1` (MaxPool2dSame): a \"SAME\" padding of [1, 1] rows and "
                           "columns at stride 1", (1, 4, 4))])
         # Weight-standardised convolutions: ε, and a Scaled one's gain and scale γ/√fan-in.
-        from timm.layers import ScaledStdConv2d, StdConv2d
+        # A "SAME" form at stride 1 of an odd kernel pads statically (its same_pad unset).
+        from timm.layers import ScaledStdConv2d, StdConv2d, StdConv2dSame
         standardised = architecture(nn.Sequential(StdConv2d(1, 2, 3, eps=1e-8),
                                                   ScaledStdConv2d(2, 2, 1, gamma=2.0),
-                                                  nn.Flatten()), (1, 4, 4))
-        assert standardised["layers"][:2] == [
+                                                  StdConv2dSame(2, 2, 3), nn.Flatten()),
+                                    (1, 4, 4))
+        assert standardised["layers"][:3] == [
             {"type": "conv2d", "out": 2, "kernel": 3, "stride": 1, "padding": 1, "bias": False,
              "standardize": {"eps": 1e-8}},
             {"type": "conv2d", "out": 2, "kernel": 1, "stride": 1, "padding": 0, "bias": True,
-             "standardize": {"eps": 1e-6, "gain": True, "scale": 2.0 * 2 ** -0.5}}], \
-            standardised["layers"]
+             "standardize": {"eps": 1e-6, "gain": True, "scale": 2.0 * 2 ** -0.5}},
+            {"type": "conv2d", "out": 2, "kernel": 3, "stride": 1, "padding": 1, "bias": False,
+             "standardize": {"eps": 1e-6}}], standardised["layers"]
         # ECA: a product of the maps and their gate, the conv1d named as the module's conv.
         eca = architecture(eca_net(), (3, 8, 8))["layers"]
         assert [(layer.get("name"), layer["type"]) for layer in eca] == [

@@ -830,8 +830,11 @@ fn write_manifest(
 ) -> Result<()> {
     let manifest = serde_json::json!({
         "curvscope_version": env!("CARGO_PKG_VERSION"),
-        // Absolute: `report` and `export` read the run's run.csv from it, from any folder.
+        // Absolute: `report` and `export` read the run's run.csv from it, from any folder; and
+        // where the analysis itself was, so that a run moved with its analysis inside is found
+        // (`analyzed_input`).
         "input": std::path::absolute(&args.input).unwrap_or_else(|_| args.input.clone()),
+        "analysis": std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf()),
         "options": options,
         "options_hash": hash,
         "files": tables::column_docs(),

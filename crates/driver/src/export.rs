@@ -64,8 +64,8 @@ pub struct Located {
     pub run_csv: Option<PathBuf>,
     /// The run's name: its folder's.
     pub name: String,
-    /// The folder that was analyzed, as analysis.json records it (absolute); where that is
-    /// gone or unknown, the run folder holding the analysis (a run moved whole).
+    /// The folder that was analyzed, as analysis.json records it (absolute; where it is now if
+    /// it was moved with the analysis inside: [`analyzed_input`]).
     pub input: Option<PathBuf>,
 }
 
@@ -161,16 +161,11 @@ pub fn locate(input: &Path, run_csv: Option<&Path>) -> Result<Located> {
     let name = candidates
         .first()
         .map_or_else(|| checkpoint_name(&analysis), |d| checkpoint_name(d));
-    // A run folder moved with its analysis inside is no longer where analysis.json says (or
-    // an older analysis.json said it relative to a working folder unknown here).
-    let input = (recorded.clone().filter(|r| r.exists()))
-        .or_else(|| candidates.into_iter().find(|d| d.join(RUN_JSON).exists()))
-        .or(recorded);
     Ok(Located {
         analysis,
         run_csv,
         name,
-        input,
+        input: recorded,
     })
 }
 

@@ -78,12 +78,29 @@ pub fn is_options_hash(text: &str) -> bool {
 
 /// The folder the analysis in `analysis` was made of, as its analysis.json records it: `None`
 /// when there is none or it is relative (earlier analyses recorded the path as given, relative
-/// to a working folder unknown here, where it can name another run).
+/// to a working folder unknown here, where it can name another run). An analysis made inside
+/// the folder it analysed (a run's analysis/) and moved since — the manifest's own recorded
+/// place (`analysis`, from 2026-12-07) is neither here nor anywhere now — names that folder
+/// where it is now: the recorded path is gone, or another run's. A copy of the manifest
+/// without the records (an export's) names what was recorded.
 pub fn analyzed_input(analysis: &Path) -> Option<PathBuf> {
     let manifest = std::fs::read(analysis.join(MANIFEST_JSON)).ok()?;
     let manifest: serde_json::Value = serde_json::from_slice(&manifest).ok()?;
     let input = PathBuf::from(manifest["input"].as_str()?);
-    input.is_absolute().then_some(input)
+    let made_at = manifest["analysis"].as_str().map(PathBuf::from);
+    let here = std::path::absolute(analysis).ok()?;
+    match made_at {
+        _ if !input.is_absolute() => None,
+        Some(made_at)
+            if made_at != here
+                && !made_at.exists()
+                && made_at.parent() == Some(&input)
+                && here.join(REPORTS_DIR).is_dir() =>
+        {
+            here.parent().map(Path::to_path_buf)
+        }
+        _ => Some(input),
+    }
 }
 
 /// The data a checkpoint was evaluated on.
@@ -221,5 +238,43 @@ impl CheckpointRecord {
             Some(_) => {}
         }
         Ok(record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An analysis inside the run it analysed names the run where it is now once both are
+    /// moved, even where another run took the old place; a copy of its manifest, and one kept
+    /// elsewhere (or of one checkpoint of the run), name what they recorded.
+    #[test]
+    fn an_analysis_moved_with_its_run_names_the_run_where_it_is() {
+        let tmp = tempfile::tempdir().unwrap();
+        let manifest = |analysis: &Path, input: &Path| {
+            std::fs::create_dir_all(analysis.join(REPORTS_DIR)).unwrap();
+            let json = serde_json::json!({"input": input, "analysis": analysis});
+            std::fs::write(analysis.join(MANIFEST_JSON), json.to_string()).unwrap();
+        };
+        let run = tmp.path().join("run");
+        manifest(&run.join("analysis"), &run);
+        assert_eq!(analyzed_input(&run.join("analysis")), Some(run.clone()));
+        let moved = tmp.path().join("moved");
+        std::fs::rename(&run, &moved).unwrap();
+        std::fs::create_dir(&run).unwrap();
+        assert_eq!(analyzed_input(&moved.join("analysis")), Some(moved.clone()));
+
+        // An export's copy of the manifest, without the records.
+        let copy = tmp.path().join("export");
+        std::fs::create_dir(&copy).unwrap();
+        let original = moved.join("analysis").join(MANIFEST_JSON);
+        std::fs::copy(original, copy.join(MANIFEST_JSON)).unwrap();
+        assert_eq!(analyzed_input(&copy), Some(run));
+
+        let one = moved.join("step-1");
+        manifest(&moved.join("of-one"), &one);
+        std::fs::rename(&moved, tmp.path().join("again")).unwrap();
+        let again = tmp.path().join("again/of-one");
+        assert_eq!(analyzed_input(&again), Some(one));
     }
 }

@@ -578,7 +578,7 @@ pub enum Op {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         eps: Option<f64>,
         /// `elementwise_affine`: whether γ is a parameter (default true).
-        #[serde(default = "yes")]
+        #[serde(default = "yes", skip_serializing_if = "is_yes")]
         affine: bool,
     },
     /// `nn.GroupNorm(groups, channels, eps, affine)`: each sample's channels split into

@@ -883,21 +883,21 @@ fn batch_norm<B: Backend>(
 /// the contiguous axis, which burn-cubecl's reduce kernels share among a cube's threads: a row
 /// of 72,200 values is right on lavapipe, whose loops stop at 65,535 iterations
 /// (`layer_norm_over_long_rows_on_gpu_matches_cpu`).
-fn standardize<B: Backend>(x: Tensor<B, 2>, eps: f64) -> Tensor<B, 2> {
+fn normalize_rows<B: Backend>(x: Tensor<B, 2>, eps: f64) -> Tensor<B, 2> {
     root_mean_square_normalize(x.clone() - x.mean_dim(1), eps)
 }
 
 /// A convolution's `[copies, taps, out]` weights with each filter (a column) standardized as
 /// [`Standardize`] says, then times `scale` and its `gain` (`[copies, out]`) if any, as timm's
 /// `F.batch_norm` of the filters with weight `gain · scale`. The filters are transposed into
-/// rows, the contiguous axis [`standardize`] reduces along.
+/// rows, the contiguous axis [`normalize_rows`] reduces along.
 fn standardized_filters<B: Backend>(
     w: Tensor<B, 3>,
     how: Standardize,
     gain: Option<Tensor<B, 2>>,
 ) -> Tensor<B, 3> {
     let [copies, taps, out] = w.dims();
-    let filters = standardize(w.swap_dims(1, 2).reshape([copies * out, taps]), how.eps);
+    let filters = normalize_rows(w.swap_dims(1, 2).reshape([copies * out, taps]), how.eps);
     let filters = match gain {
         Some(gain) => filters * (gain * how.scale).reshape([copies * out, 1]),
         None if how.scale == 1.0 => filters,
@@ -953,7 +953,7 @@ fn layer_norm<B: Backend>(
     let per_sample = x.dims()[0] / n;
     let eps = eps.unwrap_or_else(|| machine_epsilon(x.dtype()));
     let mut y = match centred {
-        true => standardize(x, eps),
+        true => normalize_rows(x, eps),
         false => root_mean_square_normalize(x, eps),
     };
     if affine {
@@ -1000,7 +1000,7 @@ fn group_norm<B: Backend>(
         }
     };
     let [n, ..] = dims;
-    let y = standardize(x.reshape([n * groups, per_group]), eps).reshape(dims);
+    let y = normalize_rows(x.reshape([n * groups, per_group]), eps).reshape(dims);
     let y = match affine {
         false => y,
         true => {
