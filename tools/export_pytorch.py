@@ -748,8 +748,10 @@ def _traced_layers(model, input_shape):
     view–transpose–view a channel shuffle, `x.chunk(2, 1)[1]` a narrow). A forward that
     branches on tensor values cannot be traced, and one that computes anything else (a product
     with a number, a parameter used directly) is refused, naming the step. What torch.fx's
-    graph hides, an in-place write to a value read again, `_refuse_hidden_writes` finds where
-    the graph shows the write, and `_check_same_function` by its effect."""
+    graph hides, an in-place write to a value read again, is read as PyTorch reads it
+    (`_follow_in_place_writes`), or refused where a reshaped view of the value is read
+    (`_refuse_hidden_writes`, where the graph shows the write; `_check_same_function` by its
+    effect)."""
     if getattr(model, "transform_input", False) is True:
         raise Unsupported("the model's transform_input=True rescales the input's channels in "
                           "forward; set model.transform_input = False and export with "
@@ -775,6 +777,7 @@ def _traced_layers(model, input_shape):
     if not isinstance(recorder.values.get(result), torch.Tensor):
         raise Unsupported("forward returns more than one tensor; curvscope needs one (the class "
                           "scores)")
+    _follow_in_place_writes(graph, model)
     _refuse_hidden_writes(graph, recorder.values, model)
     if _is_log_softmax(result, recorder.values, model):
         result = result.args[0]  # log-probabilities: cross-entropy reads them as the scores
@@ -826,6 +829,38 @@ def _tensor_names(model, path, parameters_only):
         return [path] if not parameters_only or path in dict(model.named_parameters()) else []
     names = (n for n, _ in module.named_parameters()) if parameters_only else module.state_dict()
     return [f"{path}.{k}" for k in names]
+
+
+def _follow_in_place_writes(graph, model):
+    """Points each read that follows an in-place write (`out.mul_(gain)`, `h.relu_()`,
+    `inplace=True`) of the tensor it overwrote at the write's result: torch.fx's graph names the
+    value as it was before the write, where PyTorch reads it after (DeepMind's NFNets scale
+    their residual branch so: `out.mul_(self.skipinit_gain)`, then `out * self.alpha`). The
+    tensor is the written node's value and every value that is that same tensor passed on
+    (eval-mode dropout, `nn.Identity`, another in-place write); a reshaped view of it stays
+    `_refuse_hidden_writes`' to refuse."""
+    order = {node: i for i, node in enumerate(graph.nodes)}
+    for write in [n for n in graph.nodes if _writes_in_place(n, model)]:
+        root = write.args[0]  # where the tensor was made
+        while _passes_its_input(root, model):
+            root = root.args[0]
+        same = {root}  # and every value that is it
+        for node in graph.nodes:
+            if node.args and node.args[0] in same and _passes_its_input(node, model):
+                same.add(node)
+        for reader in [n for n in graph.nodes if order[n] > order[write]]:
+            for old in set(reader.all_input_nodes) & same:
+                reader.replace_input_with(old, write)
+
+
+def _passes_its_input(node, model):
+    """Whether `node`'s value is its input tensor itself, unchanged in shape: an in-place write,
+    eval-mode dropout, `nn.Identity`."""
+    if _writes_in_place(node, model):
+        return True
+    if node.op == "call_module":
+        return isinstance(model.get_submodule(node.target), (nn.Identity, *_DROPOUTS))
+    return node.op in ("call_function", "call_method") and _target(node) in _DROPOUT_FUNCTIONS
 
 
 def _refuse_hidden_writes(graph, values, model):
@@ -3093,7 +3128,13 @@ def _frozen(m, x):
 
 def _dropped_relu(m, x):
     h = m.fc(x)
-    h.relu_()  # in place, its result unused: torch.fx's graph reads h as it was
+    h.relu_()  # in place, its result unused: torch.fx's graph reads h as it was before
+    return m.fc2(h)
+
+
+def _view_relu(m, x):
+    h = m.fc(x)
+    h.view(-1, 2, 1).relu_()  # in place through a view: h changes too
     return m.fc2(h)
 
 
@@ -3875,8 +3916,9 @@ def _traced_self_check():
         (Forward(lambda m, x: (m.fc(x), x), fc=linear()), "returns more than one tensor"),
         (Forward(lambda m, x: m.fc(x) if x.sum() > 0 else x, fc=linear()),
          "torch.fx cannot trace the model's forward"),
+        # In place on the input, read again: relu(x) + relu(x), as PyTorch computes it.
         (Forward(lambda m, x: m.fc(F.relu(x, inplace=True) + x), fc=linear()),
-         "`relu` (relu(x)) writes in place over a value that `add` (add(relu, x)) reads"),
+         "`add` (add(relu, relu)) adds a value to itself"),
         # In place on a value read again: `h += …` while `skip` is h; an in-place ReLU after
         # eval-mode dropout, which returns its input; an argument computed from the values.
         (Forward(_skip_over_iadd, fc1=linear(), fc2=linear(), out=linear()),
@@ -3884,11 +3926,6 @@ def _traced_self_check():
         (Forward(lambda m, x: m.out(m.fc(m.act(m.drop(m.fc(x)))) + m.fc(x)), fc=linear(),
                  drop=nn.Dropout(0.1), act=nn.ReLU(inplace=True), out=linear()),
          "it runs twice in forward"),
-        (Forward(lambda m, x: m.out(m.fc2(m.act(m.drop(h := m.fc(x)))) + h), fc=linear(),
-                 drop=nn.Dropout(0.1), act=nn.ReLU(inplace=True), fc2=linear(),
-                 out=linear()), "`act` (act(drop)) writes in place over a value that `add`"),
-        (Forward(_hidden_clip, fc=linear(), fc2=linear(), out=linear()),
-         "`hardtanh` (hardtanh(fc)) writes in place over a value that `add`"),
         (Forward(_frozen, fc=linear(), out=linear()), "have other gradients than the model's"),
         # (Of the input itself, whose random samples take both signs: a layer's output may
         # take one sign on every sample, where no slope changes anything.)
@@ -3918,12 +3955,29 @@ def _traced_self_check():
         (Forward(lambda m, x: m.fc(x.view(-1, 1, 1, 2)), fc=linear()),
          "the model's output has shape [6, 1, 1, 2]; curvscope reads class scores"),
     ]
-    dropped = Forward(_dropped_relu, fc=linear(), fc2=linear())
-    refusals.append((dropped, "`relu_` (relu_(fc)) writes in place over a value that `fc2`"))
+    # A write in place to a reshaped view of a value read again is refused.
+    refusals.append((Forward(_view_relu, fc=linear(), fc2=linear()),
+                     "`relu_` (relu_(view)) writes in place over a value that `fc2`"))
     hooked_fx = Forward(lambda m, x: m.fc(x), fc=linear())
     hooked_fx.fc.register_forward_hook(lambda module, inputs, output: output + 1)
     refusals.append((hooked_fx, "module `fc` (Linear): forward hooks"))
     _assert_refused(refusals)
+    # In-place writes to a value read again are read as PyTorch reads them, after the write
+    # (through eval-mode dropout; an unused result; DeepMind NFNets' `out.mul_(gain)`).
+    gain = nn.Parameter(torch.tensor(0.5))
+    followed = [
+        (Forward(lambda m, x: m.out(m.fc2(m.act(m.drop(h := m.fc(x)))) + h), fc=linear(),
+                 drop=nn.Dropout(0.1), act=nn.ReLU(inplace=True), fc2=linear(), out=linear()),
+         ["linear", "dropout", "relu", "residual", "linear"]),
+        (Forward(_hidden_clip, fc=linear(), fc2=linear(), out=linear()),
+         ["linear", "hardtanh", "residual", "linear"]),
+        (Forward(_dropped_relu, fc=linear(), fc2=linear()), ["linear", "relu", "linear"]),
+        (Forward(lambda m, x: m.out(m.fc(x).mul_(m.g) * 2.0), fc=linear(), g=gain, out=linear()),
+         ["linear", "scale", "multiply", "linear"]),
+    ]
+    for model, kinds in followed:
+        layers = architecture(model, (2,))["layers"]
+        assert [layer["type"] for layer in layers] == kinds, layers
     return len(refusals)
 
 
