@@ -1911,8 +1911,8 @@ fn an_analysis_of_one_run_is_not_replaced_by_another_runs() {
     ok(again);
 
     // Where analysis.json cannot say whose analysis the folder holds, the records do: another
-    // run's checkpoints (other bytes) are refused, whether analysis.json is damaged or names a
-    // run that is gone. They once replaced every record, with no copy kept.
+    // run's checkpoints (other bytes) are refused where analysis.json is damaged. They once
+    // replaced every record, with no copy kept.
     let other_bytes = ["is of other checkpoint bytes", "name another folder"];
     let manifest = analysis.join("analysis.json");
     let intact = std::fs::read(&manifest).unwrap();
@@ -1947,13 +1947,18 @@ fn an_analysis_of_one_run_is_not_replaced_by_another_runs() {
         before_rewrite,
         "not recomputed"
     );
+    // Moved with its analysis inside, the run is found where it is now.
     std::fs::write(&manifest, intact).unwrap();
     let moved = tmp.path().join("moved");
     std::fs::rename(&run, &moved).unwrap();
     let analysis = moved.join("analysis");
     let before = common::files(&analysis);
     let other_run = analyze(&other, Some("digits:50"), &["--out", path(&analysis)]);
-    refused(curvscope(&other_run), &other_bytes);
+    let err = refused(
+        curvscope(&other_run),
+        &["holds the analysis of", "name another folder"],
+    );
+    assert!(err.contains(path(&moved.canonicalize().unwrap())), "{err}");
     assert_eq!(common::files(&analysis), before, "the analysis changed");
     // The moved run itself is no conflict: its records are of its checkpoints' bytes.
     ok(curvscope(&analyze(&moved, Some("digits:50"), &["--quiet"])));

@@ -840,9 +840,9 @@ def _follow_in_place_writes(graph, model):
     (eval-mode dropout, `nn.Identity`, another in-place write); a reshaped view of it stays
     `_refuse_hidden_writes`' to refuse."""
     order = {node: i for i, node in enumerate(graph.nodes)}
-    for write in [n for n in graph.nodes if _writes_in_place(n, model)]:
+    for write in [n for n in graph.nodes if _writes_in_place(n, model) and _first_node(n)]:
         root = write.args[0]  # where the tensor was made
-        while _passes_its_input(root, model):
+        while _passes_its_input(root, model) and _first_node(root):
             root = root.args[0]
         same = {root}  # and every value that is it
         for node in graph.nodes:
@@ -851,6 +851,12 @@ def _follow_in_place_writes(graph, model):
         for reader in [n for n in graph.nodes if order[n] > order[write]]:
             for old in set(reader.all_input_nodes) & same:
                 reader.replace_input_with(old, write)
+
+
+def _first_node(node):
+    """Whether `node`'s first argument is given by position and is a value of the graph (a
+    tensor passed by keyword, `torch.relu_(input=h)`, is left to `_refuse_hidden_writes`)."""
+    return bool(node.args) and isinstance(node.args[0], torch.fx.Node)
 
 
 def _passes_its_input(node, model):
@@ -902,7 +908,10 @@ def _writes_in_place(node, model):
         return False
     name = _target(node)
     given = {**dict(zip(_FUNCTIONS.get(name, {}), node.args[1:])), **node.kwargs}
-    return name.endswith("_") or (given.get("inplace") is True and "dropout" not in name)
+    # Python's `operator.and_`, `or_` (`a & b`) are named so without writing anything.
+    operator = getattr(node.target, "__module__", None) == "_operator"
+    return (name.endswith("_") and not operator) or (given.get("inplace") is True
+                                                      and "dropout" not in name)
 
 
 def _returns_its_input(node, model):

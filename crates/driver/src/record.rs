@@ -79,28 +79,48 @@ pub fn is_options_hash(text: &str) -> bool {
 /// The folder the analysis in `analysis` was made of, as its analysis.json records it: `None`
 /// when there is none or it is relative (earlier analyses recorded the path as given, relative
 /// to a working folder unknown here, where it can name another run). An analysis made inside
-/// the folder it analysed (a run's analysis/) and moved since — the manifest's own recorded
-/// place (`analysis`, from 2026-12-07) is neither here nor anywhere now — names that folder
-/// where it is now: the recorded path is gone, or another run's. A copy of the manifest
-/// without the records (an export's) names what was recorded.
+/// the folder it analysed (a run's analysis/, as the manifest's own recorded place `analysis`
+/// tells, from 2026-12-07) that is now elsewhere, in a folder holding a checkpoint folder for
+/// each of its records, was moved with that run: it names the run where it is now (the
+/// recorded path is gone, or another run's). An analysis moved out of its run alone, or a copy
+/// of the manifest without the records (an export's), names what was recorded.
 pub fn analyzed_input(analysis: &Path) -> Option<PathBuf> {
     let manifest = std::fs::read(analysis.join(MANIFEST_JSON)).ok()?;
     let manifest: serde_json::Value = serde_json::from_slice(&manifest).ok()?;
     let input = PathBuf::from(manifest["input"].as_str()?);
-    let made_at = manifest["analysis"].as_str().map(PathBuf::from);
-    let here = std::path::absolute(analysis).ok()?;
-    match made_at {
-        _ if !input.is_absolute() => None,
-        Some(made_at)
-            if made_at != here
-                && !made_at.exists()
-                && made_at.parent() == Some(&input)
-                && here.join(REPORTS_DIR).is_dir() =>
-        {
-            here.parent().map(Path::to_path_buf)
-        }
-        _ => Some(input),
+    if !input.is_absolute() {
+        return None;
     }
+    let here = std::path::absolute(analysis).ok()?;
+    let folder = |path: &Path| path.canonicalize().ok();
+    let moved_with_its_run = manifest["analysis"].as_str().is_some_and(|made_at| {
+        let made_at = Path::new(made_at);
+        made_at.parent() == Some(&input)
+            && (folder(made_at).is_none() || folder(made_at) != folder(&here))
+            && here
+                .parent()
+                .is_some_and(|run| holds_checkpoints_of(run, &here))
+    });
+    match moved_with_its_run {
+        true => here.parent().map(Path::to_path_buf),
+        false => Some(input),
+    }
+}
+
+/// Whether `run` holds a folder for the checkpoint of each record in `analysis`, at least one.
+fn holds_checkpoints_of(run: &Path, analysis: &Path) -> bool {
+    let Ok(records) = std::fs::read_dir(analysis.join(REPORTS_DIR)) else {
+        return false;
+    };
+    let names: Vec<PathBuf> = records
+        .flatten()
+        .map(|entry| PathBuf::from(entry.file_name()))
+        .filter(|name| name.extension().is_some_and(|e| e == "json"))
+        .collect();
+    !names.is_empty()
+        && names
+            .iter()
+            .all(|name| run.join(name.with_extension("")).is_dir())
 }
 
 /// The data a checkpoint was evaluated on.
@@ -246,23 +266,39 @@ mod tests {
     use super::*;
 
     /// An analysis inside the run it analysed names the run where it is now once both are
-    /// moved, even where another run took the old place; a copy of its manifest, and one kept
-    /// elsewhere (or of one checkpoint of the run), name what they recorded.
+    /// moved, even where another run, analysed too, took the old place; an analysis moved out
+    /// of its run alone, a copy of its manifest, and one of one checkpoint of the run name what
+    /// they recorded.
     #[test]
     fn an_analysis_moved_with_its_run_names_the_run_where_it_is() {
         let tmp = tempfile::tempdir().unwrap();
+        // An analysis of `input` at `analysis` with a record of its checkpoint step-1.
         let manifest = |analysis: &Path, input: &Path| {
             std::fs::create_dir_all(analysis.join(REPORTS_DIR)).unwrap();
+            std::fs::write(analysis.join(REPORTS_DIR).join("step-1.json"), "{}").unwrap();
             let json = serde_json::json!({"input": input, "analysis": analysis});
             std::fs::write(analysis.join(MANIFEST_JSON), json.to_string()).unwrap();
         };
         let run = tmp.path().join("run");
+        std::fs::create_dir_all(run.join("step-1")).unwrap();
         manifest(&run.join("analysis"), &run);
         assert_eq!(analyzed_input(&run.join("analysis")), Some(run.clone()));
         let moved = tmp.path().join("moved");
         std::fs::rename(&run, &moved).unwrap();
-        std::fs::create_dir(&run).unwrap();
         assert_eq!(analyzed_input(&moved.join("analysis")), Some(moved.clone()));
+        // Another run analysed at the old place.
+        std::fs::create_dir_all(run.join("step-1")).unwrap();
+        manifest(&run.join("analysis"), &run);
+        assert_eq!(analyzed_input(&moved.join("analysis")), Some(moved.clone()));
+        assert_eq!(analyzed_input(&run.join("analysis")), Some(run.clone()));
+        // The analysis alone moved out of its run, which stays.
+        let archive = tmp.path().join("archive");
+        std::fs::create_dir(&archive).unwrap();
+        std::fs::rename(run.join("analysis"), archive.join("analysis-run")).unwrap();
+        assert_eq!(
+            analyzed_input(&archive.join("analysis-run")),
+            Some(run.clone())
+        );
 
         // An export's copy of the manifest, without the records.
         let copy = tmp.path().join("export");
