@@ -96,7 +96,7 @@ pub fn analyzed_input(analysis: &Path) -> Option<PathBuf> {
     let moved_with_its_run = manifest["analysis"].as_str().is_some_and(|made_at| {
         let made_at = Path::new(made_at);
         made_at.parent() == Some(&input)
-            && (folder(made_at).is_none() || folder(made_at) != folder(&here))
+            && folder(made_at) != folder(&here)
             && here
                 .parent()
                 .is_some_and(|run| holds_checkpoints_of(run, &here))

@@ -167,8 +167,10 @@ pub(super) fn largest_tensor_per_sample(net: &Sequential) -> usize {
             Shape::Maps { c, h, w },
             Shape::Maps { h: oh, w: ow, .. },
         ) => c.saturating_mul(h.saturating_mul(ow).max(oh.saturating_mul(w))),
-        // A 1-D convolution's patches, `[outputs, kernel]`.
-        (Op::Conv1d { kernel, .. }, _, Shape::Flat(out)) => out.saturating_mul(*kernel),
+        // A 1-D convolution's patches, `[outputs, kernel]`, and its input with the zero pixel.
+        (Op::Conv1d { kernel, .. }, Shape::Flat(features), Shape::Flat(out)) => {
+            out.saturating_mul(*kernel).max(features.saturating_add(1))
+        }
         // Queries, keys and values; each head's scores and their softmax.
         (Op::Attention { heads, .. }, Shape::Tokens { t, e }, _) => (3 * t * e).max(heads * t * t),
         _ => 0,
