@@ -915,15 +915,12 @@ def _writes_in_place(node, model):
 
 
 def _returns_its_input(node, model):
-    """Whether `node`'s value is its input's, or a view of it (which a write to either
-    changes)."""
-    if _writes_in_place(node, model):
-        return True
-    if node.op == "call_module":
-        return isinstance(model.get_submodule(node.target), (nn.Identity, *_DROPOUTS))
+    """Whether `node`'s value is its input's (`_passes_its_input`), or a view of it (which a
+    write to either changes)."""
     views = (*_REARRANGES, *_SPLITS, *(name for name in _IDENTITIES if name != "clone"),
-             "getitem", *_DROPOUT_FUNCTIONS)
-    return node.op in ("call_function", "call_method") and _target(node) in views
+             "getitem")
+    return _passes_its_input(node, model) or (
+        node.op in ("call_function", "call_method") and _target(node) in views)
 
 
 def _is_log_softmax(node, values, model):
