@@ -7,7 +7,8 @@
            normalize=([0.4914, 0.4822, 0.4465], [0.2470, 0.2435, 0.2616]))  # if trained so
 
 The model is built of Conv2d (and timm's Conv2dSame, and its weight-standardised StdConv2d,
-ScaledStdConv2d and their "SAME" forms), timm's ECA attention (EcaModule), Linear, MaxPool2d,
+ScaledStdConv2d and their "SAME" forms), timm's ECA attention (EcaModule), timm's global
+response norm (GlobalResponseNorm, ConvNeXt V2's GRN), Linear, MaxPool2d,
 AvgPool2d (and timm's MaxPool2dSame and AvgPool2dSame), AdaptiveAvgPool2d, Flatten, ReLU,
 LeakyReLU, Tanh,
 Sigmoid, GELU, SiLU, ELU, Softplus, Mish, Hardtanh, ReLU6, Hardsigmoid, Hardswish, PReLU, GLU,
@@ -300,6 +301,8 @@ def _layer(name, module, seen, given=None):
         return {**layer, "bias": False} if gamma and not beta else layer
     if _timm(module, "EcaModule"):
         return _eca(check, module, given)
+    if _timm(module, "GlobalResponseNorm"):
+        return _global_response_norm(check, module, given)
     if _is_timm_attention(module) or _is(module, nn.MultiheadAttention):
         check(given is not None and given.dim() == 3, "attention runs on tokens [N, T, E] "
               f"(maps' positions as rows), not on values of shape {list(given.shape[1:])}"
@@ -369,6 +372,23 @@ def _eca(check, module, given):
     return {"type": "product", "branches": [[], [
         {"type": "adaptive_avgpool2d", "output": 1}, {"type": "flatten"}, conv1d,
         {"type": "sigmoid"}, {"type": "unflatten", "shape": [channels, 1, 1]}]]}
+
+
+def _global_response_norm(check, module, given):
+    """timm's `GlobalResponseNorm` (ConvNeXt V2's GRN): each channel's L2 norm over the
+    positions relative to their mean over the channels. Kept whole while tracing (its forward's
+    `x.norm` over two axes is no layer of its own); on maps, or with `channels_last=True` on
+    the values of a `channels_last` block, where curvscope's layer reads the maps' positions
+    too (`_Trace.step` checks the layout)."""
+    layout = {(2, 3): 1, (1, 2): -1}.get(tuple(module.spatial_dim))
+    check(layout == module.channel_dim, "its spatial and channel axes are neither timm's "
+          "channels-first (2, 3) and 1 nor its channels-last (1, 2) and -1")
+    check(given is None or given.dim() == 4,
+          f"it runs on maps, not on values of shape {list(given.shape[1:])}"
+          if given is not None else "")
+    check(given is not None or layout == 1, "its channels_last form runs after a permute, read "
+          "from a traced forward")
+    return {"type": "global_response_norm", "eps": module.eps}
 
 
 def _norm_flags(gamma, beta):
@@ -596,9 +616,10 @@ def _check_same_function(model, arch):
                 f"{(a - b).abs().max().item():.3g} apart on random inputs): {stopped}")
 
 
-def _evaluate(layers, prefix, tensors, x):
+def _evaluate(layers, prefix, tensors, x, positions=None):
     """The layers of a `sequential` arch applied to `x` by PyTorch's functional ops, reading
-    each layer's tensors from `tensors` by name: what curvscope computes, written again."""
+    each layer's tensors from `tensors` by name: what curvscope computes, written again.
+    Inside a `channels_last` block `x` is the positions' rows and `positions` their (n, h, w)."""
     for index, layer in enumerate(layers):
         name, kind = f"{prefix}{layer.get('name', index)}", layer["type"]
 
@@ -606,15 +627,24 @@ def _evaluate(layers, prefix, tensors, x):
             return tensors.get(f"{name}.{suffix}")
 
         if kind == "group":
-            x = _evaluate(layer["layers"], f"{name}.", tensors, x)
+            x = _evaluate(layer["layers"], f"{name}.", tensors, x, positions)
         elif kind == "residual":
             inner = f"{name}." if layer.get("scoped", True) else prefix
             x = (_evaluate(layer["layers"], inner, tensors, x)
                  + _evaluate(layer.get("shortcut", []), inner, tensors, x))
         elif kind == "channels_last":  # each position's channels as a row of features
             n, _, h, w = x.shape
-            rows = _evaluate(layer["layers"], prefix, tensors, x.permute(0, 2, 3, 1).flatten(0, 2))
+            rows = _evaluate(layer["layers"], prefix, tensors, x.permute(0, 2, 3, 1).flatten(0, 2),
+                             (n, h, w))
             x = rows.unflatten(0, (n, h, w)).permute(0, 3, 1, 2)
+        elif kind == "global_response_norm":  # on [N, H, W, C]: rows, maps, or one position
+            v = (x.unflatten(0, positions) if positions else
+                 x.permute(0, 2, 3, 1) if x.dim() == 4 else x[:, None, None])
+            norms = torch.linalg.vector_norm(v, dim=(1, 2), keepdim=True)
+            v = v + t("bias") + t("weight") * v * (
+                norms / (norms.mean(-1, keepdim=True) + layer.get("eps", 1e-6)))
+            x = (v.flatten(0, 2) if positions else
+                 v.permute(0, 3, 1, 2) if x.dim() == 4 else v[:, 0, 0])
         elif kind in ("scale", "shift"):  # one value per channel (feature), however stored
             v = tensors[name].reshape(-1)
             v = v.reshape(-1, 1, 1) if x.dim() == 4 else v  # tokens' [E] too
@@ -810,7 +840,7 @@ class _Tracer(torch.fx.Tracer):
 
     def is_leaf_module(self, module, qualified_name):
         return _is_timm_attention(module) or _timm_same(module) or \
-            _timm(module, "EcaModule", *_TIMM_STD_CONVS) or \
+            _timm(module, "EcaModule", "GlobalResponseNorm", *_TIMM_STD_CONVS) or \
             super().is_leaf_module(module, qualified_name)
 
 
@@ -1592,6 +1622,10 @@ class _Trace:
                 self.used.add(name)
             if _is(module, nn.MultiheadAttention):
                 self.check_self_attention(node, x)
+            if _timm(module, "GlobalResponseNorm"):
+                _refuse_unless((module.channel_dim == -1) == self.is_channels_last(x), name,
+                               module, "its channels_last flag is not the layout of the values "
+                               "it runs on (maps, or maps permuted channels-last)")
             if _is_timm_attention(module) and (node.args[1:] or any(
                     v not in (None, False) for v in node.kwargs.values())):
                 raise Unsupported(f"forward's `{node.name}` ({_describe(node)}): attention masks "
@@ -1725,10 +1759,11 @@ class _Trace:
                        "PReLU of one slope, dropout, activations, self-attention, a class token, "
                        "a position embedding, a transpose and products")
         elif self.is_channels_last(x):
-            own, norms = ("multiply",), ([value.shape[-1]],)
+            own, norms = ("multiply", "global_response_norm"), ([value.shape[-1]],)
             where = f"channels-last values {list(value.shape[1:])} (after a permute)"
             allowed = ("layers of each position's channels only: linear, layer and RMS norm over "
-                       "[C], a scale, a shift, a PReLU of one slope, dropout and activations")
+                       "[C], a scale, a shift, a PReLU of one slope, dropout and activations; "
+                       "and timm's GlobalResponseNorm")
         else:
             return
         for layer in layers:
@@ -2494,6 +2529,42 @@ class _EcaNet(nn.Module):
     def forward(self, x):
         x = self.eca(F.relu(self.bn(self.stem(x))))
         return self.fc(self.eca2(F.relu(self.down(x))).mean((2, 3)))
+
+
+def grn_net():
+    """A small net of ConvNeXt V2's global response norm on [3, 8, 8] images: timm's
+    `GlobalResponseNorm` on maps after a ReLU, then timm's `ConvNeXtBlock` with `use_grn` in
+    both forms, its MLP of 1×1 convolutions (GRN on maps, as convnextv2_atto…nano) and of
+    linear layers between permutes (GRN channels-last, convnextv2_tiny and larger). The GRNs'
+    γ and β are drawn from N(0, 1) (timm starts them at 0, where GRN is the identity) and the
+    stem's channel 0 is dead (weights 0, bias −1), so the first GRN meets a channel of norm 0.
+    Needs timm."""
+    model = _GrnNet()
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name.rsplit(".", 2)[-2] == "grn":
+                parameter.normal_()
+        model.stem.weight[0] = 0.0
+        model.stem.bias[0] = -1.0
+    return model
+
+
+class _GrnNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        from timm.layers.grn import GlobalResponseNorm
+        from timm.models.convnext import ConvNeXtBlock
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.grn = GlobalResponseNorm(8, eps=1e-5, channels_last=False)
+        block = functools.partial(ConvNeXtBlock, 8, kernel_size=3, mlp_ratio=2, use_grn=True,
+                                  ls_init_value=None)
+        self.conv_mlp = block(conv_mlp=True)
+        self.linear_mlp = block(conv_mlp=False)
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        x = self.linear_mlp(self.conv_mlp(self.grn(F.relu(self.stem(x)))))
+        return self.fc(x.mean((2, 3)))
 
 
 class _InvertedResidual(nn.Module):
@@ -3335,6 +3406,30 @@ def _self_check():
                          (nn.Sequential(nn.Conv2d(1, 8, 1), EcaModule(gate_layer="tanh")),
                           "module `1` (EcaModule): only a sigmoid gate is expressible, not Tanh",
                           (1, 4, 4))])
+        # GRN: on maps, and inside the channels_last block of a ConvNeXt block's linear MLP.
+        grn = architecture(grn_net(), (3, 8, 8))["layers"]
+        assert grn[2] == {"name": "grn", "type": "global_response_norm", "eps": 1e-5}, grn
+        conv_mlp, linear_mlp = (group["layers"][0]["layers"] for group in grn[3:5])
+        assert [layer["type"] for layer in conv_mlp[2]["layers"]] == [
+            "conv2d", "gelu", "dropout", "global_response_norm", "conv2d", "dropout"], conv_mlp
+        assert [layer["type"] for layer in linear_mlp[1]["layers"]] == [
+            "layernorm", "group"], linear_mlp
+        assert linear_mlp[1]["layers"][1]["layers"][3] == {
+            "name": "grn", "type": "global_response_norm", "eps": 1e-6}, linear_mlp
+        from timm.layers.grn import GlobalResponseNorm
+        _assert_refused([
+            (nn.Sequential(nn.Conv2d(1, 8, 1), GlobalResponseNorm(8)),
+             "module `1` (GlobalResponseNorm): its channels_last form runs after a permute",
+             (1, 4, 4)),
+            (Forward(lambda m, x: m.fc(m.grn(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+                                       .flatten(1)),
+                     grn=GlobalResponseNorm(1, channels_last=False), fc=nn.Linear(16, 2)),
+             "module `grn` (GlobalResponseNorm): its channels_last flag is not the layout",
+             (1, 4, 4)),
+            (Forward(lambda m, x: m.fc(m.grn(x).flatten(1)), grn=GlobalResponseNorm(4),
+                     fc=nn.Linear(16, 2)),
+             "module `grn` (GlobalResponseNorm): its channels_last flag is not the layout",
+             (1, 4, 4))])
         std = architecture(std_conv_net(), (3, 10, 10))["layers"]
         assert [(layer.get("name"), layer["type"], "standardize" in layer) for layer in std] == [
             ("stem", "conv2d", True), ("gn", "groupnorm", False), (None, "relu", False),

@@ -4,9 +4,9 @@ export_pytorch.py in float64 with random inputs and what PyTorch computes for it
 eval mode: logits, mean cross-entropy, its gradient and H·v (double backward) for a fixed random
 v. Run once with torch 2.x: `python tools/make_sequential_fixture.py
 [sequential|activations|more-activations|normalization|residual|traced|grouped|concat|product|
-shuffle|channels-last|functional|vit|tokens|mixer|metaformer|padding|std-conv|eca]` (all by
-default; residual, product, shuffle, channels-last, vit and tokens need torchvision, padding,
-std-conv and eca need timm).
+shuffle|channels-last|functional|vit|tokens|mixer|metaformer|padding|std-conv|eca|grn]` (all
+by default; residual, product, shuffle, channels-last, vit and tokens need torchvision, padding,
+std-conv, eca and grn need timm).
 
 - sequential-pytorch: every_layer_net (every layer kind but the smooth activations below), batch
   norm's running statistics and affine parameters set away from their initial values, 8 random
@@ -88,6 +88,9 @@ std-conv and eca need timm).
   set as in residual-pytorch and the ECA convolutions' weights drawn from N(0, 1) (PyTorch's
   init is small for a kernel of 3 or 5), 16 standard normal float32 images [3, 8, 8] with
   labels in 0..5.
+- grn-pytorch: grn_net (timm's GlobalResponseNorm on maps, with a channel of norm 0, and in
+  ConvNeXtBlocks with 1×1-convolution and with linear MLPs; γ, β ~ N(0, 1)), 16 standard normal
+  float32 images [3, 8, 8] with labels in 0..5.
 """
 
 import contextlib
@@ -102,7 +105,7 @@ from export_pytorch import (_RmsNorm, channels_last_net, concat_net,  # noqa: E4
                             every_layer_net, export, functional_net, grouped_net,
                             metaformer_net, mixer_net,
                             more_activations_net, normalization_net, padding_net,
-                            std_conv_net, eca_net,
+                            std_conv_net, eca_net, grn_net,
                             parameter_order,
                             product_net, residual_net, shuffle_net, smooth_activations_net,
                             tokens_net, traced_net, vit_net)
@@ -355,6 +358,10 @@ def std_conv():
     image_fixture(2042, std_conv_net, (3, 10, 10), "std-conv-pytorch", prepare)
 
 
+def grn():
+    image_fixture(2044, grn_net, (3, 8, 8), "grn-pytorch")
+
+
 def eca():
     def prepare(model):
         model.eca.conv.weight.normal_()
@@ -369,7 +376,7 @@ if __name__ == "__main__":
               "concat": concat, "product": product, "shuffle": shuffle,
               "channels-last": channels_last, "functional": functional, "vit": vit,
               "tokens": tokens, "mixer": mixer, "metaformer": metaformer, "padding": padding,
-              "std-conv": std_conv, "eca": eca}
+              "std-conv": std_conv, "eca": eca, "grn": grn}
     # Attention by its math, the one kernel of PyTorch's scaled dot-product attention with a
     # double backward (H·v).
     from torch.nn.attention import SDPBackend, sdpa_kernel

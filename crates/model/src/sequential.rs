@@ -116,7 +116,8 @@ fn is_one_usize(value: &usize) -> bool {
 fn norm_eps() -> f64 {
     1e-5
 }
-fn standardize_eps() -> f64 {
+/// timm's default ε of its weight standardization and of its global response norm.
+fn timm_eps() -> f64 {
     1e-6
 }
 fn leaky_slope() -> f64 {
@@ -206,7 +207,7 @@ impl AttentionTensors {
 #[serde(deny_unknown_fields)]
 pub struct Standardize {
     /// Added to each filter's variance (default 1e-6, timm's; BiT's nets use 1e-8).
-    #[serde(default = "standardize_eps")]
+    #[serde(default = "timm_eps")]
     pub eps: f64,
     /// Whether a parameter `gain` of shape `[out, 1, 1, 1]`, after the weight and bias in
     /// `state_dict`, multiplies each filter (`ScaledStdConv2d`'s; default false).
@@ -596,6 +597,17 @@ pub enum Op {
         /// `GroupNorm1NoBias`, PoolFormer v2's).
         #[serde(default = "yes", skip_serializing_if = "is_yes")]
         bias: bool,
+    },
+    /// Global response normalization (ConvNeXt V2's `GRN`, timm's `GlobalResponseNorm`): per
+    /// sample, each channel's L2 norm over the positions, ‖x_c‖, divided by their mean over
+    /// the channels plus ε, gives x_c ↦ x_c + β_c + γ_c·x_c·‖x_c‖/(mean_c′ ‖x_c′‖ + ε). On
+    /// maps its positions are the pixels; inside [`Op::ChannelsLast`] the maps' positions too
+    /// (timm's `channels_last=True` form, between an MLP's linear layers); flat features are
+    /// one position. γ and β (`weight`, `bias`, `[C]`) start at 0, the identity.
+    GlobalResponseNorm {
+        /// Added to the channels' mean norm before dividing by it (default 1e-6, timm's).
+        #[serde(default = "timm_eps")]
+        eps: f64,
     },
     /// A nested `nn.Sequential` (or named submodule): its layers' names are prefixed by its own.
     Group {
@@ -989,12 +1001,14 @@ impl Op {
         }
     }
 
-    /// Whether the layer maps each feature vector on its own, so that it may run on each
-    /// position's channels ([`Op::ChannelsLast`]).
-    fn is_position_wise(&self) -> bool {
+    /// Whether the layer may run on each position's channels ([`Op::ChannelsLast`]): it maps
+    /// each feature vector on its own, or (global response norm) reads a sample's positions,
+    /// which the block's rows keep.
+    fn runs_in_channels_last(&self) -> bool {
         matches!(
             self,
             Op::Linear { .. }
+                | Op::GlobalResponseNorm { .. }
                 | Op::Layernorm { .. }
                 | Op::Rmsnorm { .. }
                 | Op::Scale { .. }
@@ -1073,6 +1087,7 @@ impl Op {
             Op::Layernorm { .. } => "layernorm",
             Op::Rmsnorm { .. } => "rmsnorm",
             Op::Groupnorm { .. } => "groupnorm",
+            Op::GlobalResponseNorm { .. } => "global_response_norm",
             Op::Group { .. } => "group",
             Op::Residual { .. } => "residual",
             Op::Concat { .. } => "concat",
@@ -1320,6 +1335,7 @@ impl Op {
             | Op::Layernorm { eps, .. }
             | Op::Rmsnorm { eps: Some(eps), .. }
             | Op::Groupnorm { eps, .. }
+            | Op::GlobalResponseNorm { eps }
                 if !(*eps >= 0.0 && eps.is_finite()) =>
             {
                 Err(format!("`eps` is {eps}; it must be a finite number ≥ 0"))
@@ -1356,6 +1372,8 @@ impl Op {
                     )),
                 }
             }
+            // Each channel's norm over a sample's positions: pixels, or one for features.
+            Op::GlobalResponseNorm { .. } => not_tokens().map(|()| input),
             Op::LeakyRelu { negative_slope } if !negative_slope.is_finite() => Err(format!(
                 "`negative_slope` is {negative_slope}; it must be a finite number"
             )),
@@ -1534,6 +1552,7 @@ impl Op {
             | Op::Groupnorm {
                 affine: true, bias, ..
             } => affine(vec![channels], bias),
+            Op::GlobalResponseNorm { .. } => affine(vec![channels], true),
             Op::Layernorm {
                 ref shape,
                 affine: true,
@@ -1617,6 +1636,7 @@ impl Op {
                 | Op::Layernorm { .. }
                 | Op::Rmsnorm { .. }
                 | Op::Groupnorm { .. }
+                | Op::GlobalResponseNorm { .. }
                 | Op::Attention { .. }
         )
     }
@@ -1639,6 +1659,8 @@ impl Op {
             | Op::Rmsnorm { .. }
             | Op::Groupnorm { .. } => Some(if suffix == "weight" { 1.0 } else { 0.0 }),
             Op::Prelu { init, .. } => Some(*init),
+            // timm's zeros: the identity.
+            Op::GlobalResponseNorm { .. } => Some(0.0),
             Op::Scale { .. } => Some(1.0),
             // A standardized convolution's gain: timm's `gain_init`, 1 by default.
             Op::Conv2d { .. } if suffix == "gain" => Some(1.0),
@@ -1966,11 +1988,11 @@ fn flatten_groups(
                     &mut features,
                     &mut inner,
                 )?;
-                if let Some(layer) = inner.iter().find(|layer| !layer.op.is_position_wise()) {
+                if let Some(layer) = inner.iter().find(|layer| !layer.op.runs_in_channels_last()) {
                     return Err(fault(format!(
                         "its layer {} ({}) does not act on each position's channels alone; it \
-                         holds linear, layernorm, rmsnorm, scale, shift, prelu, dropout, identity \
-                         and activations",
+                         holds linear, layernorm, rmsnorm, scale, shift, prelu, dropout, identity, \
+                         activations and global_response_norm",
                         layer.name,
                         layer.op.kind()
                     )));
@@ -2404,6 +2426,15 @@ mod tests {
                 "layer 0 (conv1d): expected flat features (one channel of a 1-D convolution), got [1, 4, 4] feature maps",
             ),
             (spec("[4]", r#"{"type":"conv1d","kernel":0},{"type":"linear","out":2}"#), "`kernel` is 0"),
+            (
+                spec("[2,2,2]", r#"{"type":"tokens"},{"type":"global_response_norm"},{"type":"flatten"}"#),
+                "layer 1 (global_response_norm): got [4, 2] tokens; PyTorch's layer reads axis 1",
+            ),
+            (
+                spec("[2,2,2]", r#"{"type":"global_response_norm","eps":-1e-6},{"type":"flatten"}"#),
+                "layer 0 (global_response_norm): `eps` is -0.000001; it must be a finite number ≥ 0",
+            ),
+            (spec("[4]", r#"{"type":"global_response_norm","affine":false}"#), "unknown field `affine`"),
             (spec("[4]", r#"{"type":"conv1d","kernel":3,"stride":2},{"type":"linear","out":2}"#), "unknown field `stride`"),
             (spec("[6,5,5]", r#"{"type":"conv2d","out":6,"kernel":3,"dilation":[1,0]},{"type":"flatten"}"#), "`dilation` is 0"),
             (

@@ -742,10 +742,20 @@ fn tiny_sequential(on_maps: &str, on_features: &str) -> ArchSpec {
     arch
 }
 
+/// Global response norm on maps after a ReLU, on a `channels_last` block's positions and on
+/// features (one position each).
+const GLOBAL_RESPONSE_NORM: (&str, &str) = (
+    r#",{"type":"relu"},{"type":"global_response_norm","name":"g"},
+        {"type":"channels_last","layers":[{"type":"linear","name":"a","out":3},
+            {"type":"global_response_norm","name":"h","eps":0.01}]}"#,
+    r#",{"type":"global_response_norm","name":"f"}"#,
+);
+
 /// Each sequential layer kind on its own in a tiny net (`on_maps`, `on_features` of
 /// [`tiny_sequential`]); batch norm on maps in both of their layouts (after a convolution,
 /// channels-last pixels; after average pooling, NCHW maps) and on features.
-const SEQUENTIAL_CASES: [(&str, &str); 83] = [
+const SEQUENTIAL_CASES: [(&str, &str); 84] = [
+    GLOBAL_RESPONSE_NORM,
     (
         r#",{"type":"conv2d","out":3,"kernel":[3,2],"stride":[2,1],"padding":[1,0],"bias":false}"#,
         "",
@@ -1226,6 +1236,19 @@ fn identity_poolings_pass_their_input_on() {
     }
 }
 
+/// Global response norm away from its initial γ = β = 0, where it is the identity and its
+/// curvature in the values is multiplied by γ: gradient and the dense Hessian of exact HVPs
+/// against central differences at every parameter drawn from N(0, 0.7²).
+#[test]
+fn global_response_norm_has_exact_derivatives_away_from_the_identity() {
+    let arch = tiny_sequential(GLOBAL_RESPONSE_NORM.0, GLOBAL_RESPONSE_NORM.1);
+    let obj = classification(arch.clone(), 50, 3, 6, Precision::F64).boxed();
+    let theta = arch.init(Init::Normal { std: 0.7 }, 8);
+    let err = rel_err(&obj.grad(&theta), &fd_grad(&*obj, &theta, 1e-6));
+    assert!(err < 1e-6, "gradient rel. err {err:e}");
+    checked_dense_hessian("global_response_norm", &*obj, &theta);
+}
+
 /// Each sequential layer kind on its own in a tiny net: gradient and exact H·v against central
 /// differences, the dense Hessian (from D exact HVPs) symmetric and equal to its finite
 /// differences, and for piecewise-linear layers diag(H) equal to the Gauss–Newton diagonal.
@@ -1252,6 +1275,7 @@ fn every_sequential_layer_kind_has_exact_first_and_second_derivatives() {
             "rmsnorm",
             "groupnorm",
             "attention",
+            "global_response_norm",
             // Not smooth, but a parameter before the block reaches both factors.
             "product",
         ];

@@ -375,6 +375,13 @@ fn eca_channel_attention_on_gpu_matches_cpu() {
     agree_on_fixture("eca-pytorch");
 }
 
+/// Global response norm on maps (a channel of norm 0) and inside channels_last blocks, at the
+/// PyTorch fixture's weights and on its data.
+#[test]
+fn global_response_norm_on_gpu_matches_cpu() {
+    agree_on_fixture("grn-pytorch");
+}
+
 /// [`agree_on`] the PyTorch fixture `name` (tests/data), at its θ and on its data.
 fn agree_on_fixture(name: &str) {
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

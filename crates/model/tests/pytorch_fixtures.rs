@@ -3,7 +3,7 @@
 //! tests/data/normalization-pytorch, tests/data/residual-pytorch, tests/data/traced-pytorch,
 //! tests/data/grouped-pytorch, tests/data/concat-pytorch, tests/data/product-pytorch,
 //! tests/data/shuffle-pytorch, tests/data/padding-pytorch, tests/data/std-conv-pytorch,
-//! tests/data/eca-pytorch and the others named below)
+//! tests/data/eca-pytorch, tests/data/grn-pytorch and the others named below)
 //! read through our loaders, and our networks' values against PyTorch's float64 ones.
 
 use std::path::{Path, PathBuf};
@@ -67,6 +67,9 @@ const PADDING: &str = "padding-pytorch";
 const STD_CONV: &str = "std-conv-pytorch";
 /// timm's `EcaModule` (ECA-Net's channel attention) with kernels 3 and 5 (the same script).
 const ECA: &str = "eca-pytorch";
+/// ConvNeXt V2's global response norm, timm's `GlobalResponseNorm`: on maps with a channel of
+/// norm 0, and in both forms of timm's `ConvNeXtBlock` (the same script).
+const GRN: &str = "grn-pytorch";
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -445,6 +448,22 @@ fn eca_channel_attention_matches_pytorch() {
         &["eca.conv.weight[1, 1, 3]", "eca2.conv.weight[1, 1, 5]"],
     );
     assert_matches_pytorch(ECA, ckpt.meta.arch.clone(), &ckpt, 5);
+}
+
+/// Global response norm against PyTorch: each channel's norm over a sample's positions
+/// relative to the channels' mean, on maps (a dead channel's norm 0 giving no NaN) and on a
+/// `channels_last` block's positions, between the linear layers of a ConvNeXt V2 block.
+#[test]
+fn global_response_norm_matches_pytorch() {
+    let ckpt = fixture_with_tensors(
+        GRN,
+        &[
+            "grn.weight[8]",
+            "conv_mlp.mlp.grn.bias[16]",
+            "linear_mlp.mlp.grn.weight[16]",
+        ],
+    );
+    assert_matches_pytorch(GRN, ckpt.meta.arch.clone(), &ckpt, 5);
 }
 
 /// Concatenations against PyTorch: paths joined along the channels in forward's order (the

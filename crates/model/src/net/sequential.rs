@@ -422,6 +422,22 @@ fn forward<B: Backend>(
             affine,
             bias,
         } => group_norm(layer.input, groups, p, x, eps, [affine, bias]),
+        Op::GlobalResponseNorm { eps } => {
+            let channels = layer.input.channels();
+            let (gamma, beta) = (p.vector(channels), p.vector(channels));
+            let grn = |x, n| global_response_norm(x, n, gamma, beta, eps);
+            match x {
+                Values::Positions(x, dims @ [n, ..]) => Values::Positions(grn(x, n), dims),
+                Values::Flat(x) => {
+                    let n = x.dims()[0];
+                    Values::Flat(grn(x, n))
+                }
+                maps => {
+                    let (x, dims) = maps.pixels();
+                    Values::Pixels(grn(x, dims[0]), dims)
+                }
+            }
+        }
         Op::Residual { .. } | Op::Concat { .. } | Op::Product { .. } => {
             // Each branch reads its tensors in turn, as `state_dict` lists them (a residual
             // block's main branch first).
@@ -912,6 +928,30 @@ fn standardized_filters<B: Backend>(
 fn root_mean_square_normalize<B: Backend>(x: Tensor<B, 2>, eps: f64) -> Tensor<B, 2> {
     let mean_square = (x.clone() * x.clone()).mean_dim(1);
     x * (mean_square + eps).powf_scalar(-0.5)
+}
+
+/// Global response norm ([`Op::GlobalResponseNorm`]) of the rows `[n·P, C]` of n samples of P
+/// positions each, with γ and β `[copies, C]`. A channel that is 0 at every position has norm
+/// 0 and no gradient through it (PyTorch's, too), not the NaN of √'s derivative at 0.
+fn global_response_norm<B: Backend>(
+    x: Tensor<B, 2>,
+    n: usize,
+    gamma: Tensor<B, 2>,
+    beta: Tensor<B, 2>,
+    eps: f64,
+) -> Tensor<B, 2> {
+    let [rows, c] = x.dims();
+    let positions = rows / n;
+    let samples = x.clone().reshape([n, positions, c]);
+    let squares = (samples.clone() * samples.clone()).sum_dim(1);
+    let zero = squares.clone().equal_elem(0.0);
+    let norms = squares
+        .mask_fill(zero.clone(), 1.0)
+        .sqrt()
+        .mask_fill(zero, 0.0);
+    let relative = norms.clone() / (norms.mean_dim(2) + eps);
+    let response = (samples * relative).reshape([rows, c]);
+    x + broadcast_rows(beta, [n, positions]) + broadcast_rows(gamma, [n, positions]) * response
 }
 
 /// Layer norm: each sample's trailing axes `shape` standardized (`centred`; else divided by
