@@ -388,7 +388,14 @@ def _global_response_norm(check, module, given):
           if given is not None else "")
     check(given is not None or layout == 1, "its channels_last form runs after a permute, read "
           "from a traced forward")
-    return {"type": "global_response_norm", "eps": module.eps}
+    channels = None if given is None else given.shape[layout]
+    check(all(isinstance(p, nn.Parameter) and p.dim() == 1
+              and p.shape[0] == (channels or module.weight.shape[0])
+              for p in (module.weight, module.bias)),
+          "its weight and bias are not parameters of one value per channel")
+    eps = float(module.eps)
+    check(math.isfinite(eps) and eps >= 0, f"eps={eps}: not a finite number ≥ 0")
+    return {"type": "global_response_norm", "eps": eps}
 
 
 def _norm_flags(gamma, beta):
@@ -1746,7 +1753,8 @@ class _Trace:
     def check_position_wise(self, node, x, layers):
         """Refuses `layers` on channels-last values `[N, H, W, C]` unless each maps every
         position's channels on their own as curvscope's `channels_last` block runs them: linear
-        layers, layer norms over [C], scales, a PReLU of one slope, dropout and activations; on
+        layers, layer norms over [C], scales, a PReLU of one slope, dropout and activations (and
+        timm's global response norm, over the block's positions); on
         tokens `[N, T, E]`, those, layer (RMS) norms over [T, E] and the transformer's own
         layers."""
         value = self.values[x]
@@ -2535,15 +2543,17 @@ def grn_net():
     """A small net of ConvNeXt V2's global response norm on [3, 8, 8] images: timm's
     `GlobalResponseNorm` on maps after a ReLU, then timm's `ConvNeXtBlock` with `use_grn` in
     both forms, its MLP of 1×1 convolutions (GRN on maps, as convnextv2_atto…nano) and of
-    linear layers between permutes (GRN channels-last, convnextv2_tiny and larger). The GRNs'
+    linear layers between permutes (GRN channels-last, convnextv2_tiny and larger), and one on
+    average-pooled maps (curvscope's maps [N, C, H, W], not its pixel rows). The GRNs'
     γ and β are drawn from N(0, 1) (timm starts them at 0, where GRN is the identity) and the
     stem's channel 0 is dead (weights 0, bias −1), so the first GRN meets a channel of norm 0.
     Needs timm."""
     model = _GrnNet()
     with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if name.rsplit(".", 2)[-2] == "grn":
-                parameter.normal_()
+        for module in model.modules():
+            if _timm(module, "GlobalResponseNorm"):
+                module.weight.normal_()
+                module.bias.normal_()
         model.stem.weight[0] = 0.0
         model.stem.bias[0] = -1.0
     return model
@@ -2560,11 +2570,12 @@ class _GrnNet(nn.Module):
                                   ls_init_value=None)
         self.conv_mlp = block(conv_mlp=True)
         self.linear_mlp = block(conv_mlp=False)
+        self.pooled = GlobalResponseNorm(8, channels_last=False)
         self.fc = nn.Linear(8, 5)
 
     def forward(self, x):
         x = self.linear_mlp(self.conv_mlp(self.grn(F.relu(self.stem(x)))))
-        return self.fc(x.mean((2, 3)))
+        return self.fc(self.pooled(F.avg_pool2d(x, 2)).mean((2, 3)))
 
 
 class _InvertedResidual(nn.Module):
@@ -3417,6 +3428,10 @@ def _self_check():
         assert linear_mlp[1]["layers"][1]["layers"][3] == {
             "name": "grn", "type": "global_response_norm", "eps": 1e-6}, linear_mlp
         from timm.layers.grn import GlobalResponseNorm
+        moved_axes = GlobalResponseNorm(4, channels_last=False)
+        moved_axes.spatial_dim = (1, 3)
+        one_weight = GlobalResponseNorm(4, channels_last=False)
+        one_weight.weight = nn.Parameter(torch.ones(1))
         _assert_refused([
             (nn.Sequential(nn.Conv2d(1, 8, 1), GlobalResponseNorm(8)),
              "module `1` (GlobalResponseNorm): its channels_last form runs after a permute",
@@ -3429,7 +3444,14 @@ def _self_check():
             (Forward(lambda m, x: m.fc(m.grn(x).flatten(1)), grn=GlobalResponseNorm(4),
                      fc=nn.Linear(16, 2)),
              "module `grn` (GlobalResponseNorm): its channels_last flag is not the layout",
-             (1, 4, 4))])
+             (1, 4, 4)),
+            (nn.Sequential(nn.Conv2d(1, 4, 1), moved_axes), "module `1` (GlobalResponseNorm): "
+             "its spatial and channel axes are neither", (1, 4, 4)),
+            (nn.Sequential(nn.Conv2d(1, 4, 1), one_weight), "module `1` (GlobalResponseNorm): "
+             "its weight and bias are not parameters of one value per channel", (1, 4, 4)),
+            (nn.Sequential(nn.Conv2d(1, 4, 1), GlobalResponseNorm(4, eps=-1e-3,
+                                                                  channels_last=False)),
+             "module `1` (GlobalResponseNorm): eps=-0.001: not a finite number", (1, 4, 4))])
         std = architecture(std_conv_net(), (3, 10, 10))["layers"]
         assert [(layer.get("name"), layer["type"], "standardize" in layer) for layer in std] == [
             ("stem", "conv2d", True), ("gn", "groupnorm", False), (None, "relu", False),

@@ -1238,15 +1238,22 @@ fn identity_poolings_pass_their_input_on() {
 
 /// Global response norm away from its initial γ = β = 0, where it is the identity and its
 /// curvature in the values is multiplied by γ: gradient and the dense Hessian of exact HVPs
-/// against central differences at every parameter drawn from N(0, 0.7²).
+/// against central differences at every parameter drawn from N(0, 0.7²), and per-sample
+/// gradients in blocks (γ and β copied per sample) equal to each sample's own.
 #[test]
 fn global_response_norm_has_exact_derivatives_away_from_the_identity() {
     let arch = tiny_sequential(GLOBAL_RESPONSE_NORM.0, GLOBAL_RESPONSE_NORM.1);
-    let obj = classification(arch.clone(), 50, 3, 6, Precision::F64).boxed();
+    let obj = classification(arch.clone(), 50, 3, 6, Precision::F64).with_samples_per_block(4);
     let theta = arch.init(Init::Normal { std: 0.7 }, 8);
-    let err = rel_err(&obj.grad(&theta), &fd_grad(&*obj, &theta, 1e-6));
+    let obj = obj.as_dyn();
+    let err = rel_err(&obj.grad(&theta), &fd_grad(obj, &theta, 1e-6));
     assert!(err < 1e-6, "gradient rel. err {err:e}");
-    checked_dense_hessian("global_response_norm", &*obj, &theta);
+    checked_dense_hessian("global_response_norm", obj, &theta);
+    let (n, d) = (obj.n_samples(), obj.dim());
+    let rows = obj.per_sample_grads_range(&theta, 0, n);
+    for (row, own) in rows.chunks(d).zip(each_samples_gradient(obj, &theta)) {
+        assert!(rel_err(row, &own) < 1e-12);
+    }
 }
 
 /// Each sequential layer kind on its own in a tiny net: gradient and exact H·v against central

@@ -68,7 +68,7 @@ const STD_CONV: &str = "std-conv-pytorch";
 /// timm's `EcaModule` (ECA-Net's channel attention) with kernels 3 and 5 (the same script).
 const ECA: &str = "eca-pytorch";
 /// ConvNeXt V2's global response norm, timm's `GlobalResponseNorm`: on maps with a channel of
-/// norm 0, and in both forms of timm's `ConvNeXtBlock` (the same script).
+/// norm 0, in both forms of timm's `ConvNeXtBlock`, and on average-pooled maps (the same script).
 const GRN: &str = "grn-pytorch";
 
 fn fixture(name: &str) -> PathBuf {
@@ -451,8 +451,9 @@ fn eca_channel_attention_matches_pytorch() {
 }
 
 /// Global response norm against PyTorch: each channel's norm over a sample's positions
-/// relative to the channels' mean, on maps (a dead channel's norm 0 giving no NaN) and on a
-/// `channels_last` block's positions, between the linear layers of a ConvNeXt V2 block.
+/// relative to the channels' mean, on maps (a dead channel's norm 0 giving no NaN; pooled maps
+/// in PyTorch's layout) and on a `channels_last` block's positions, between the linear layers
+/// of a ConvNeXt V2 block.
 #[test]
 fn global_response_norm_matches_pytorch() {
     let ckpt = fixture_with_tensors(
@@ -461,6 +462,7 @@ fn global_response_norm_matches_pytorch() {
             "grn.weight[8]",
             "conv_mlp.mlp.grn.bias[16]",
             "linear_mlp.mlp.grn.weight[16]",
+            "pooled.bias[8]",
         ],
     );
     assert_matches_pytorch(GRN, ckpt.meta.arch.clone(), &ckpt, 5);

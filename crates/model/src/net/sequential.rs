@@ -932,7 +932,8 @@ fn root_mean_square_normalize<B: Backend>(x: Tensor<B, 2>, eps: f64) -> Tensor<B
 
 /// Global response norm ([`Op::GlobalResponseNorm`]) of the rows `[n·P, C]` of n samples of P
 /// positions each, with γ and β `[copies, C]`. A channel that is 0 at every position has norm
-/// 0 and no gradient through it (PyTorch's, too), not the NaN of √'s derivative at 0.
+/// 0 and no gradient through its norm (PyTorch's too), not the NaN of √'s derivative at 0;
+/// there the norm has no second derivative, and ours is finite where PyTorch's is NaN.
 fn global_response_norm<B: Backend>(
     x: Tensor<B, 2>,
     n: usize,
