@@ -1398,7 +1398,7 @@ class _Trace:
         x = self.input_of(node)
         if self.is_rearrangement(node, x):
             layers = self.rearrangement(node, x, f"forward's `{node.name}` ({_describe(node)})")
-            return layers == [_ENTER] or (not layers and self.is_channels_last(x))
+            return layers[-1:] == [_ENTER] or (not layers and self.is_channels_last(x))
         return self.is_channels_last(x)
 
     def is_rearrangement(self, node, x):
@@ -1635,8 +1635,10 @@ class _Trace:
                                "it runs on (maps, or maps permuted channels-last)")
             if _is_timm_attention(module) and (node.args[1:] or any(
                     v not in (None, False) for v in node.kwargs.values())):
-                raise Unsupported(f"forward's `{node.name}` ({_describe(node)}): attention masks "
-                                  "are not expressible")
+                raise Unsupported(f"forward's `{node.name}` ({_describe(node)}): attention "
+                                  "called with more than its input (masks, the maps' size: "
+                                  "PVT's and others' attention of their own) is not "
+                                  "expressible")
             *group, child = name.split(".")
             layers = _module_layers(name, module, {}, self.values[x])
             self.check_position_wise(node, x, layers)
@@ -1645,7 +1647,7 @@ class _Trace:
         if node.op not in ("call_function", "call_method"):
             raise Unsupported(f"forward's `{node.name}` ({node.op}) cannot be expressed")
         layers = self.function_layers(node, x)
-        if not self.is_rearrangement(node, x):
+        if not self.is_rearrangement(node, x) and layers[:1] != [_LEAVE]:
             self.check_position_wise(node, x, layers)
         return {"layers": layers, "group": owner, "name": None, "stateful": False,
                 "modules": []}
@@ -1866,8 +1868,15 @@ class _Trace:
             raise Unsupported(f"{where}: its tensor is not its first argument")
         if name in _IDENTITIES:
             return []
-        return _function_layers(where, name, _bind(where, name, node, self.values),
-                                self.values[x])
+        args = _bind(where, name, node, self.values)
+        if name == "mean" and self.is_channels_last(x):  # global pooling of [N, H, W, C]
+            dims = {d % 4 for d in ([args["dim"]] if isinstance(args["dim"], int)
+                                    else args["dim"] or [])}
+            if dims != {1, 2} or args["keepdim"]:
+                raise Unsupported(f"{where}: of channels-last values only the mean over the "
+                                  "positions, x.mean((1, 2)) without keepdim, is expressible")
+            return [_LEAVE, {"type": "adaptive_avgpool2d", "output": 1}, {"type": "flatten"}]
+        return _function_layers(where, name, args, self.values[x])
 
     def rearrangement(self, node, x, where):
         """The layers that do to a sample what forward does from `x` to `node` by reshapes,
@@ -1895,6 +1904,16 @@ class _Trace:
         if given.dim() == 2 and found.dim() == 4:
             candidates.append(([{"type": "unflatten", "shape": list(found.shape[1:])}],
                                probe.reshape(found.shape)))
+        if given.dim() == 3 and found.dim() == 4:  # tokens into maps: the same numbers, read
+            t, e = given.shape[1:]                  # as maps [C, H, W], or channels-last
+            reshaped = probe.reshape(found.shape)   # [H, W, E] (T = H·W); where both could
+            readings = [([{"type": "flatten"},      # be, [C, H, W] of T channels
+                          {"type": "unflatten", "shape": list(found.shape[1:])}], reshaped)]
+            if found.shape[3] == e and found.shape[1] != t:
+                readings.insert(0, ([{"type": "transpose"}, {"type": "flatten"},
+                                     {"type": "unflatten", "shape": [e, *found.shape[1:3]]},
+                                     _ENTER], reshaped))
+            candidates += readings
         if given.dim() == 4:
             c = given.shape[1]
             candidates += [([{"type": "channel_shuffle", "groups": g}],
@@ -1989,7 +2008,9 @@ def _channels_last_blocks(steps):
     (`_Trace.residual`)."""
     out, run = [], None
     for step in steps:
-        if step["layers"] == [_ENTER]:
+        if step["layers"][-1:] == [_ENTER]:  # after the layers making maps of tokens, if any
+            if step["layers"][:-1]:
+                out.append({**step, "layers": step["layers"][:-1]})
             run = []
         elif step["layers"][:1] == [_LEAVE]:  # back to maps, or on to tokens
             if run is None:
@@ -3914,12 +3935,46 @@ def _traced_self_check():
                                     fc=nn.Linear(2, 2)), (2, 1, 3))["layers"] == [
             {"type": "tokens"}, {"type": "select_token", "index": 2},
             {"name": "fc", "type": "linear", "out": 2, "bias": True}]
+    # Tokens back into maps (MetaFormer's stages, PVT's): `x.transpose(1, 2).reshape(n, E, H,
+    # W)` is the transpose and its numbers read as maps; `x.reshape(n, H, W, E)` makes the
+    # tokens the positions of channels-last maps, whose permute back ends the block; and the
+    # mean over channels-last positions (Swin's head) is the pooling of the maps.
+    def transformed(to_maps, width=3):
+        return Forward(lambda m, x: m.fc(m.conv(to_maps(m.mix(x.flatten(2).transpose(1, 2)),
+                                                         x.shape[0])).flatten(1)),
+                       mix=nn.Linear(2, width), conv=nn.Conv2d(width, 2, 1), fc=nn.Linear(12, 2))
+    mix = {"name": "mix", "type": "linear", "out": 3, "bias": True}
+    tail = [{"name": "conv", "type": "conv2d", "out": 2, "kernel": 1, "stride": 1, "padding": 0,
+             "bias": True}, {"type": "flatten"},
+            {"name": "fc", "type": "linear", "out": 2, "bias": True}]
+    assert architecture(transformed(lambda t, n: t.transpose(1, 2).reshape(n, 3, 2, 3)),
+                        (2, 2, 3))["layers"] == [
+        {"type": "tokens"}, mix, {"type": "transpose"}, {"type": "flatten"},
+        {"type": "unflatten", "shape": [3, 2, 3]}, *tail]
+    assert architecture(transformed(lambda t, n: t.reshape(n, 2, 3, 3).permute(0, 3, 1, 2)),
+                        (2, 2, 3))["layers"] == [
+        {"type": "tokens"}, mix, {"type": "transpose"}, {"type": "flatten"},
+        {"type": "unflatten", "shape": [3, 2, 3]}, *tail]
+    swin_head = Forward(lambda m, x: m.fc(m.norm(x.permute(0, 2, 3, 1)).mean((1, 2))),
+                        norm=nn.LayerNorm(2), fc=nn.Linear(2, 2))
+    assert architecture(swin_head, (2, 2, 3))["layers"] == [
+        {"type": "channels_last", "layers": [{"name": "norm", "type": "layernorm", "shape": [2],
+                                              "eps": 1e-5, "affine": True, "bias": True}]},
+        {"type": "adaptive_avgpool2d", "output": 1}, {"type": "flatten"},
+        {"name": "fc", "type": "linear", "out": 2, "bias": True}]
     to_tokens = lambda x: x.flatten(2).transpose(1, 2)  # noqa: E731
     attention = lambda **kw: nn.MultiheadAttention(2, 1, batch_first=True, **kw)  # noqa: E731
     to_channels_last = lambda x: x.permute(0, 2, 3, 1)  # noqa: E731
     to_maps = lambda x: x.permute(0, 3, 1, 2)  # noqa: E731
     double = Forward(lambda m, x: m.fc(m.fc(x)), fc=linear())
     refusals = [
+        (Forward(lambda m, x: to_maps(m.fc(to_channels_last(x).mean((1, 2), keepdim=True)))
+                 .flatten(1), fc=linear()), "of channels-last values only the mean over the "
+         "positions",
+         (2, 2, 2)),
+        (Forward(lambda m, x: m.fc(to_channels_last(x).mean(3).flatten(1)),
+                 fc=nn.Linear(4, 2)), "of channels-last values only the mean over the positions",
+         (2, 2, 2)),
         (Forward(lambda m, x: m.fc(m.attn(h := m.a(x), h, h)[0]), attn=attention(), a=linear(),
                  fc=linear()), "attention runs on tokens [N, T, E] (maps' positions as rows), "
          "not on values of shape [2]"),
