@@ -1846,12 +1846,30 @@ class _Trace:
         if len(parts) == 1:
             return {"layers": [], "group": owner, "name": None, "stateful": False,
                     "modules": []}
+        if len(parts) > 2 and all(self.fork(a, b) is a is not b
+                                  for a, b in zip(parts, parts[1:])):
+            return self.tapped_chain(parts, owner)
         start = functools.reduce(self.fork, parts)
         branches = [self.chain(start, part) for part in parts]
         group = _block_group(branches, owner)
         block = {"type": "concat", "branches": [_nest(branch, group) for branch in branches],
                  "scoped": False}
         return _block_step(block, group, branches)
+
+    def tapped_chain(self, parts, owner):
+        """The concatenation of values each computed from the one before (VoVNet's and HGNet's
+        blocks: `cat([x, f(x), g(f(x)), …])`) as nested concatenations of the identity and the
+        rest, cat(x, f → cat(identity, g → cat(…))): as one block of branches each later
+        branch would run every earlier step again."""
+        segments = [self.chain(a, b) for a, b in zip(parts, parts[1:])]
+        inner = []
+        for segment in reversed(segments):
+            branches = [[], segment + inner]
+            group = _block_group(branches, owner)
+            block = {"type": "concat", "branches": [_nest(branch, group) for branch in branches],
+                     "scoped": False}
+            inner = [_block_step(block, group, branches)]
+        return inner[0]
 
     def function_layers(self, node, x):
         """The layers of a function or tensor method applied to `x` (none for the identity)."""
@@ -3661,6 +3679,18 @@ def _traced_self_check():
         [], ["a"]], inner
     assert [[layer["name"] for layer in branch] for branch in outer["branches"]] == [
         ["b"], []], outer
+    # Taps of one chain (VoVNet's and HGNet's blocks) as nested blocks: cat(x, a → cat(identity,
+    # b → cat(identity, c))).
+    taps = Forward(lambda m, x: m.out(torch.cat([x, a := m.a(x), b := m.b(a), m.c(b)], 1)),
+                   a=linear(), b=linear(), c=linear(), out=nn.Linear(8, 2))
+
+    def tapped(name, inner=None):
+        return {"type": "concat", "branches": [[], [
+            {"name": name, "type": "linear", "out": 2, "bias": True}, *([inner] if inner else [])]],
+            "scoped": False}
+    assert architecture(taps, (2,))["layers"] == [
+        tapped("a", tapped("b", tapped("c"))),
+        {"name": "out", "type": "linear", "out": 2, "bias": True}]
     alone = Forward(lambda m, x: m.fc(torch.cat([x], 1)), fc=linear())
     assert architecture(alone, (2,))["layers"] == [
         {"name": "fc", "type": "linear", "out": 2, "bias": True}]
