@@ -1919,15 +1919,17 @@ class _Trace:
         if given.dim() == 3 and found.dim() == 2 and found.shape[1] == given.shape[2]:
             index = int(found.flatten()[0]) // given.shape[2]
             candidates.append(([{"type": "select_token", "index": index}], probe[:, index]))
-        if given.dim() == 2 and found.dim() == 4:
+        # The same numbers of each sample in another shape, read as such.
+        same_numbers = found.shape[0] == n and found.numel() == given.numel()
+        if same_numbers and given.dim() == 2 and found.dim() == 4:
             candidates.append(([{"type": "unflatten", "shape": list(found.shape[1:])}],
                                probe.reshape(found.shape)))
-        if given.dim() == 3 and found.dim() == 4:  # tokens into maps: the same numbers, read
-            t, e = given.shape[1:]                  # as maps [C, H, W], or channels-last
-            reshaped = probe.reshape(found.shape)   # [H, W, E] (T = H·W); where both could
-            readings = [([{"type": "flatten"},      # be, [C, H, W] of T channels
+        if same_numbers and given.dim() == 3 and found.dim() == 4:  # tokens into maps [C, H, W]
+            t, e = given.shape[1:]  # or channels-last [H, W, E] (T = H·W); where both could be
+            reshaped = probe.reshape(found.shape)  # (W = 1), what forward does next decides
+            readings = [([{"type": "flatten"},
                           {"type": "unflatten", "shape": list(found.shape[1:])}], reshaped)]
-            if found.shape[3] == e and found.shape[1] != t:
+            if found.shape[3] == e and (found.shape[1] != t or _permutes_back(node)):
                 readings.insert(0, ([{"type": "transpose"}, {"type": "flatten"},
                                      {"type": "unflatten", "shape": [e, *found.shape[1:3]]},
                                      _ENTER], reshaped))
@@ -1986,6 +1988,22 @@ class _Trace:
                 raise Unsupported(f"forward's `{step.name}` ({_describe(step)}) runs a module "
                                   "on values no layer holds")
         return values[node]
+
+
+def _permutes_back(node):
+    """Whether forward permutes `node`'s value from channels-last to maps next,
+    `.permute(0, 3, 1, 2)` (after `.contiguous()` too)."""
+    for user in node.users:
+        name = user.target if user.op == "call_method" else getattr(user.target, "__name__", "")
+        if user.op not in ("call_method", "call_function") or name not in ("contiguous",
+                                                                             "permute"):
+            continue
+        if name == "contiguous":
+            return _permutes_back(user)
+        dims = user.args[1:] if len(user.args) > 2 else user.args[1:2] and user.args[1]
+        if tuple(user.kwargs.get("dims", dims) or ()) == (0, 3, 1, 2):
+            return True
+    return False
 
 
 def _is_token_pick(node):
@@ -3969,10 +3987,11 @@ def _traced_self_check():
     # W)` is the transpose and its numbers read as maps; `x.reshape(n, H, W, E)` makes the
     # tokens the positions of channels-last maps, whose permute back ends the block; and the
     # mean over channels-last positions (Swin's head) is the pooling of the maps.
-    def transformed(to_maps, width=3):
+    def transformed(to_maps, positions=6):
         return Forward(lambda m, x: m.fc(m.conv(to_maps(m.mix(x.flatten(2).transpose(1, 2)),
                                                          x.shape[0])).flatten(1)),
-                       mix=nn.Linear(2, width), conv=nn.Conv2d(width, 2, 1), fc=nn.Linear(12, 2))
+                       mix=nn.Linear(2, 3), conv=nn.Conv2d(3, 2, 1),
+                       fc=nn.Linear(2 * positions, 2))
     mix = {"name": "mix", "type": "linear", "out": 3, "bias": True}
     tail = [{"name": "conv", "type": "conv2d", "out": 2, "kernel": 1, "stride": 1, "padding": 0,
              "bias": True}, {"type": "flatten"},
@@ -3985,6 +4004,12 @@ def _traced_self_check():
                         (2, 2, 3))["layers"] == [
         {"type": "tokens"}, mix, {"type": "transpose"}, {"type": "flatten"},
         {"type": "unflatten", "shape": [3, 2, 3]}, *tail]
+    # Maps of one column, [T, 1, E], could be T channels: the permute back says they are not.
+    assert architecture(transformed(lambda t, n: t.reshape(n, 2, 1, 3).permute(0, 3, 1, 2)
+                                    .contiguous(), positions=2), (2, 2, 1))["layers"] == [
+        {"type": "tokens"}, mix, {"type": "transpose"}, {"type": "flatten"},
+        {"type": "unflatten", "shape": [3, 2, 1]}, *tail[:1], {"type": "flatten"},
+        {"name": "fc", "type": "linear", "out": 2, "bias": True}]
     swin_head = Forward(lambda m, x: m.fc(m.norm(x.permute(0, 2, 3, 1)).mean((1, 2))),
                         norm=nn.LayerNorm(2), fc=nn.Linear(2, 2))
     assert architecture(swin_head, (2, 2, 3))["layers"] == [
