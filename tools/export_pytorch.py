@@ -1846,30 +1846,50 @@ class _Trace:
         if len(parts) == 1:
             return {"layers": [], "group": owner, "name": None, "stateful": False,
                     "modules": []}
-        if len(parts) > 2 and all(self.fork(a, b) is a is not b
-                                  for a, b in zip(parts, parts[1:])):
-            return self.tapped_chain(parts, owner)
-        start = functools.reduce(self.fork, parts)
-        branches = [self.chain(start, part) for part in parts]
+        return self.factored(functools.reduce(self.fork, parts), parts, owner)
+
+    def factored(self, start, parts, owner):
+        """The concatenation of `parts` computed from `start`, neighbours whose paths from it
+        begin alike joined as the common steps and then a nested concatenation of the rest:
+        VoVNet's and HGNet's `cat([x, f(x), g(f(x)), …])` is cat(x, f → cat(identity, g →
+        cat(…))), SelecSLS's `cat([d1, d2, d3, x1])` of taps of one chain and another value the
+        chain to d1 and its taps beside x1. As branches each from `start`, a later tap would
+        run every earlier step again; parts that share steps but are not neighbours keep their
+        own branches (a shared module is then refused as run twice)."""
+        groups = []  # runs of neighbours whose paths begin with one node: (parts, paths)
+        for part in parts:
+            path = self.path(start, part)
+            if groups and path and groups[-1][1][-1][:1] == path[:1]:
+                groups[-1][0].append(part)
+                groups[-1][1].append(path)
+            else:
+                groups.append(([part], [path]))
+        branches = []
+        for group, paths in groups:
+            if len(group) == 1:
+                branches.append(self.chain(start, group[0]))
+                continue
+            shared = 0
+            while all(len(path) > shared and path[shared] is paths[0][shared] for path in paths):
+                shared += 1
+            fork = paths[0][shared - 1]
+            branches.append(self.chain(start, fork) + [self.factored(fork, group, owner)])
         group = _block_group(branches, owner)
         block = {"type": "concat", "branches": [_nest(branch, group) for branch in branches],
                  "scoped": False}
         return _block_step(block, group, branches)
 
-    def tapped_chain(self, parts, owner):
-        """The concatenation of values each computed from the one before (VoVNet's and HGNet's
-        blocks: `cat([x, f(x), g(f(x)), …])`) as nested concatenations of the identity and the
-        rest, cat(x, f → cat(identity, g → cat(…))): as one block of branches each later
-        branch would run every earlier step again."""
-        segments = [self.chain(a, b) for a, b in zip(parts, parts[1:])]
-        inner = []
-        for segment in reversed(segments):
-            branches = [[], segment + inner]
-            group = _block_group(branches, owner)
-            block = {"type": "concat", "branches": [_nest(branch, group) for branch in branches],
-                     "scoped": False}
-            inner = [_block_step(block, group, branches)]
-        return inner[0]
+    def path(self, start, end):
+        """The values from `start` (not included) to `end`, in forward's order, as `chain`
+        reads them, without reading the steps."""
+        path = []
+        while end is not start:
+            if end.op == "placeholder":
+                raise Unsupported("forward's output is not computed from its input along one "
+                                  "path")
+            path.append(end)
+            end = self.input_of(end)
+        return path[::-1]
 
     def function_layers(self, node, x):
         """The layers of a function or tensor method applied to `x` (none for the identity)."""
@@ -3709,6 +3729,15 @@ def _traced_self_check():
     assert architecture(taps, (2,))["layers"] == [
         tapped("a", tapped("b", tapped("c"))),
         {"name": "out", "type": "linear", "out": 2, "bias": True}]
+    # SelecSLS's taps of a chain beside the value it started from: the chain to the first tap,
+    # then its taps, one branch; the value another.
+    beside = Forward(lambda m, x: m.out(torch.cat([d1 := m.a(m.s(x)), d2 := m.b(d1), m.c(d2), x],
+                                                  1)), s=linear(), a=linear(), b=linear(),
+                     c=linear(), out=nn.Linear(8, 2))
+    chained = {"name": "s", "type": "linear", "out": 2, "bias": True}
+    assert architecture(beside, (2,))["layers"][0] == {"type": "concat", "branches": [
+        [chained, {"name": "a", "type": "linear", "out": 2, "bias": True},
+         tapped("b", tapped("c"))], []], "scoped": False}
     alone = Forward(lambda m, x: m.fc(torch.cat([x], 1)), fc=linear())
     assert architecture(alone, (2,))["layers"] == [
         {"name": "fc", "type": "linear", "out": 2, "bias": True}]
