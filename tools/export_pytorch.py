@@ -1576,7 +1576,9 @@ class _Trace:
         return b
 
     def chain(self, start, end):
-        """The steps computing `end` from `start`, in order."""
+        """The steps computing `end` from `start`, in order: `path`'s values read as steps, each
+        before the value it is computed from is found, so that a step's own refusal comes
+        first."""
         steps = []
         while end is not start:
             if end.op == "placeholder":
@@ -1880,8 +1882,8 @@ class _Trace:
         return _block_step(block, group, branches)
 
     def path(self, start, end):
-        """The values from `start` (not included) to `end`, in forward's order, as `chain`
-        reads them, without reading the steps."""
+        """The values from `start` (not included) to `end`, in forward's order, without reading
+        them as steps (`chain` does)."""
         path = []
         while end is not start:
             if end.op == "placeholder":
