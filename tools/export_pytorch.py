@@ -1806,13 +1806,53 @@ class _Trace:
                            "name": None, "stateful": False, "modules": []}]
         branches = self.in_module_order([self.chain(start, a),
                                          self.chain(start, b) + subtracted])
+        return self.residual_block(branches, owner, f"forward's `{node.name}` "
+                                                    f"({_describe(node)})")
+
+    def residual_block(self, branches, owner, where):
+        """The step of the residual block of `branches` (main, shortcut), named as `residual`
+        says."""
         group = _block_group(branches, owner)
         layers, shortcut = (_nest(branch, group) for branch in branches)
         if not layers:
-            raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) adds a value to "
-                              "itself")
+            raise Unsupported(f"{where} adds a value to itself")
         block = {"type": "residual", "layers": layers, "shortcut": shortcut, "scoped": False}
         return _block_step(block, group, branches)
+
+    def partial_residual(self, parts, owner):
+        """`cat([x[:, :a] + s, x[:, a:]])`, the channels of one map x in order, one run of them
+        plus s (ReXNet's shortcut into its block's first channels): x + s between zero
+        channels, a residual block of x's path and s's with a `pad_channels`. None where
+        `parts` are not so."""
+        runs, added, at = [], None, None
+        for i, part in enumerate(parts):
+            if _is_channel_slice(part):
+                runs.append(part)
+                continue
+            if not (added is None and self.is_sum(part) and _function_name(part) == "add"):
+                return None
+            operands = self.tensors_in(part)
+            sliced = [a for a in operands if _is_channel_slice(a)]
+            if len(operands) != 2 or len(sliced) != 1:
+                return None
+            runs.append(sliced[0])
+            added, at = next(a for a in operands if a is not sliced[0]), i
+        x = runs[0].args[0]
+        if added is None or any(r.args[0] is not x for r in runs) or self.values[x].dim() != 4:
+            return None
+        channels = self.values[x].shape[1]
+        bounds = [(r.args[1][1].start or 0, channels if r.args[1][1].stop is None
+                   else r.args[1][1].stop) for r in runs]
+        if [a for a, _ in bounds] != [0] + [b for _, b in bounds[:-1]] \
+                or bounds[-1][1] != channels or self.values[added].shape != self.values[
+                    runs[at]].shape:
+            return None
+        pad = {"layers": [{"type": "pad_channels", "before": bounds[at][0],
+                           "after": channels - bounds[at][1]}],
+               "group": owner, "name": None, "stateful": False, "modules": []}
+        start = self.fork(x, added)
+        branches = self.in_module_order([self.chain(start, x), self.chain(start, added) + [pad]])
+        return self.residual_block(branches, owner, "forward's concatenation")
 
     def in_module_order(self, branches):
         """`branches` (lists of steps) by their first tensor's place in `model.state_dict()`
@@ -1848,7 +1888,8 @@ class _Trace:
         if len(parts) == 1:
             return {"layers": [], "group": owner, "name": None, "stateful": False,
                     "modules": []}
-        return self.factored(functools.reduce(self.fork, parts), parts, owner)
+        return self.partial_residual(parts, owner) or self.factored(
+            functools.reduce(self.fork, parts), parts, owner)
 
     def factored(self, start, parts, owner):
         """The concatenation of `parts` computed from `start`, neighbours whose paths from it
@@ -3740,6 +3781,15 @@ def _traced_self_check():
     assert architecture(beside, (2,))["layers"][0] == {"type": "concat", "branches": [
         [chained, {"name": "a", "type": "linear", "out": 2, "bias": True},
          tapped("b", tapped("c"))], []], "scoped": False}
+    # ReXNet's shortcut into a block's first channels: the block plus the input between zero
+    # channels.
+    partial = Forward(lambda m, x: m.fc(torch.cat([(y := m.conv(x))[:, 0:2] + x, y[:, 2:]], 1)
+                                        .flatten(1)), conv=nn.Conv2d(2, 3, 1),
+                      fc=nn.Linear(3, 2))
+    assert architecture(partial, (2, 1, 1))["layers"][0] == {
+        "type": "residual", "layers": [{"name": "conv", "type": "conv2d", "out": 3, "kernel": 1,
+                                        "stride": 1, "padding": 0, "bias": True}],
+        "shortcut": [{"type": "pad_channels", "before": 0, "after": 1}], "scoped": False}
     alone = Forward(lambda m, x: m.fc(torch.cat([x], 1)), fc=linear())
     assert architecture(alone, (2,))["layers"] == [
         {"name": "fc", "type": "linear", "out": 2, "bias": True}]
