@@ -1841,8 +1841,8 @@ class _Trace:
         if added is None or any(r.args[0] is not x for r in runs) or self.values[x].dim() != 4:
             return None
         channels = self.values[x].shape[1]
-        bounds = [(r.args[1][1].start or 0, channels if r.args[1][1].stop is None
-                   else r.args[1][1].stop) for r in runs]
+        bounds = [(span.start, span.stop) for span in (range(channels)[r.args[1][1]]
+                                                       for r in runs)]
         if [a for a, _ in bounds] != [0] + [b for _, b in bounds[:-1]] \
                 or bounds[-1][1] != channels or self.values[added].shape != self.values[
                     runs[at]].shape:
