@@ -383,9 +383,8 @@ def _global_response_norm(check, module, given):
     layout = {(2, 3): 1, (1, 2): -1}.get(tuple(module.spatial_dim))
     check(layout == module.channel_dim, "its spatial and channel axes are neither timm's "
           "channels-first (2, 3) and 1 nor its channels-last (1, 2) and -1")
-    check(given is None or given.dim() == 4,
-          f"it runs on maps, not on values of shape {list(given.shape[1:])}"
-          if given is not None else "")
+    shape = None if given is None else list(given.shape[1:])
+    check(shape is None or len(shape) == 3, f"it runs on maps, not on values of shape {shape}")
     check(given is not None or layout == 1, "its channels_last form runs after a permute, read "
           "from a traced forward")
     channels = None if given is None else given.shape[layout]
@@ -1649,7 +1648,7 @@ class _Trace:
         if node.op not in ("call_function", "call_method"):
             raise Unsupported(f"forward's `{node.name}` ({node.op}) cannot be expressed")
         layers = self.function_layers(node, x)
-        if not self.is_rearrangement(node, x) and layers[:1] != [_LEAVE]:
+        if not self.is_rearrangement(node, x):
             self.check_position_wise(node, x, layers)
         return {"layers": layers, "group": owner, "name": None, "stateful": False,
                 "modules": []}
@@ -1762,6 +1761,8 @@ class _Trace:
         tokens `[N, T, E]`, those, layer (RMS) norms over [T, E] and the transformer's own
         layers."""
         value = self.values[x]
+        if _LEAVE in layers:  # those after it run on maps
+            layers = layers[:layers.index(_LEAVE)]
         if value.dim() == 3:
             t, e = value.shape[1:]
             own, norms, where = ("attention", "class_token", "position_embedding", "token_mean",
@@ -1951,9 +1952,7 @@ class _Trace:
             return []
         args = _bind(where, name, node, self.values)
         if name == "mean" and self.is_channels_last(x):  # global pooling of [N, H, W, C]
-            dims = {d % 4 for d in ([args["dim"]] if isinstance(args["dim"], int)
-                                    else args["dim"] or [])}
-            if dims != {1, 2} or args["keepdim"]:
+            if _mean_axes(args, 4) != {1, 2} or args["keepdim"]:
                 raise Unsupported(f"{where}: of channels-last values only the mean over the "
                                   "positions, x.mean((1, 2)) without keepdim, is expressible")
             return [_LEAVE, {"type": "adaptive_avgpool2d", "output": 1}, {"type": "flatten"}]
@@ -2300,13 +2299,17 @@ def _function_layers(where, name, args, given):
               "only the mean of the tokens, x.mean(dim=1) without keepdim, is expressible")
         return [{"type": "token_mean"}]
     if name == "mean":
-        dims = args["dim"]
-        dims = {d % given.dim() for d in ([dims] if isinstance(dims, int) else dims or [])}
-        check(given.dim() == 4 and dims == {2, 3}, "only the mean over a map's height and width "
-              "(dims 2, 3) is expressible")
+        check(given.dim() == 4 and _mean_axes(args, 4) == {2, 3}, "only the mean over a map's "
+              "height and width (dims 2, 3) is expressible")
         pool = {"type": "adaptive_avgpool2d", "output": 1}
         return [pool] if args["keepdim"] else [pool, {"type": "flatten"}]
     return [{"type": name}]
+
+
+def _mean_axes(args, dims):
+    """The axes (0 … `dims` − 1) a mean's bound `args` reduce, one or several given."""
+    axes = args["dim"]
+    return {d % dims for d in ([axes] if isinstance(axes, int) else axes or [])}
 
 
 def _target(node):
