@@ -4,9 +4,9 @@ export_pytorch.py in float64 with random inputs and what PyTorch computes for it
 eval mode: logits, mean cross-entropy, its gradient and H·v (double backward) for a fixed random
 v. Run once with torch 2.x: `python tools/make_sequential_fixture.py
 [sequential|activations|more-activations|normalization|residual|traced|grouped|concat|product|
-shuffle|channels-last|functional|vit|tokens|mixer|metaformer|padding|std-conv|eca|grn]` (all
-by default; residual, product, shuffle, channels-last, vit and tokens need torchvision, padding,
-std-conv, eca and grn need timm).
+shuffle|channels-last|functional|vit|tokens|mixer|metaformer|padding|std-conv|eca|grn|blur]`
+(all by default; residual, product, shuffle, channels-last, vit and tokens need torchvision,
+padding, std-conv, eca, grn and blur need timm).
 
 - sequential-pytorch: every_layer_net (every layer kind but the smooth activations below), batch
   norm's running statistics and affine parameters set away from their initial values, 8 random
@@ -91,6 +91,9 @@ std-conv, eca and grn need timm).
 - grn-pytorch: grn_net (timm's GlobalResponseNorm on maps, with a channel of norm 0, and in
   ConvNeXtBlocks with 1×1-convolution and with linear MLPs; γ, β ~ N(0, 1)), 16 standard normal
   float32 images [3, 8, 8] with labels in 0..5.
+- blur-pytorch: blur_net (timm's SpaceToDepth, its BlurPool2d padding by reflection,
+  replication, circularly and with zeros, and a space-to-depth written as a view, a permute
+  and a view), 16 standard normal float32 images [3, 32, 32] with labels in 0..5.
 """
 
 import contextlib
@@ -105,7 +108,7 @@ from export_pytorch import (_RmsNorm, channels_last_net, concat_net,  # noqa: E4
                             every_layer_net, export, functional_net, grouped_net,
                             metaformer_net, mixer_net,
                             more_activations_net, normalization_net, padding_net,
-                            std_conv_net, eca_net, grn_net,
+                            std_conv_net, eca_net, grn_net, blur_net,
                             parameter_order,
                             product_net, residual_net, shuffle_net, smooth_activations_net,
                             tokens_net, traced_net, vit_net)
@@ -362,6 +365,10 @@ def grn():
     image_fixture(2044, grn_net, (3, 8, 8), "grn-pytorch")
 
 
+def blur():
+    image_fixture(2046, blur_net, (3, 32, 32), "blur-pytorch")
+
+
 def eca():
     def prepare(model):
         model.eca.conv.weight.normal_()
@@ -376,7 +383,8 @@ if __name__ == "__main__":
               "concat": concat, "product": product, "shuffle": shuffle,
               "channels-last": channels_last, "functional": functional, "vit": vit,
               "tokens": tokens, "mixer": mixer, "metaformer": metaformer, "padding": padding,
-              "std-conv": std_conv, "eca": eca, "grn": grn}
+              "std-conv": std_conv, "eca": eca, "grn": grn,
+              "blur": blur}
     # Attention by its math, the one kernel of PyTorch's scaled dot-product attention with a
     # double backward (H·v).
     from torch.nn.attention import SDPBackend, sdpa_kernel

@@ -142,6 +142,37 @@ fn prelu_init() -> f64 {
     0.25
 }
 
+/// What `F.pad`'s `mode` puts in the rows and columns it adds, named as PyTorch names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PadMode {
+    /// The values mirrored about the edge, the edge itself not repeated: fewer than the side.
+    #[default]
+    Reflect,
+    /// Zeros.
+    Constant,
+    /// The edge's values repeated.
+    Replicate,
+    /// The values from the other side, as if the maps were periodic: at most the side.
+    Circular,
+}
+
+impl PadMode {
+    fn is_reflect(&self) -> bool {
+        *self == PadMode::Reflect
+    }
+
+    /// Its name in a spec (PyTorch's).
+    fn name(self) -> &'static str {
+        match self {
+            PadMode::Reflect => "reflect",
+            PadMode::Constant => "constant",
+            PadMode::Replicate => "replicate",
+            PadMode::Circular => "circular",
+        }
+    }
+}
+
 /// How `nn.GELU` computes Φ(x), as its `approximate` argument names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -310,6 +341,32 @@ pub enum Op {
     AdaptiveAvgpool2d {
         /// Output height and width.
         output: Size2,
+    },
+    /// timm's `BlurPool2d`, the anti-aliased downsampling of Zhang (ICML 2019): maps padded
+    /// (`F.pad(x, [padding] * 4, pad_mode)`), then each channel convolved at `stride` with the
+    /// fixed binomial filter b bᵀ, b_j = C(k − 1, j)/2^(k−1) (k = 3: [1, 2, 1]/4). No
+    /// parameters: the filter is a buffer PyTorch does not train.
+    BlurPool2d {
+        /// The filter's side k, at least 1.
+        kernel: usize,
+        /// Step between windows.
+        stride: usize,
+        /// Rows and columns padded on each side (timm's `get_padding(kernel, stride)`,
+        /// ((stride − 1) + (kernel − 1))/2).
+        padding: usize,
+        /// What the padding holds (default `reflect`, timm's; its `blurpc` nets pad with
+        /// zeros, `constant`).
+        #[serde(default, skip_serializing_if = "PadMode::is_reflect")]
+        pad_mode: PadMode,
+    },
+    /// Each `block` × `block` square of pixels as one pixel of its values' channels, `[C, H, W]`
+    /// → `[block²·C, H/block, W/block]`, output channel (i·block + j)·C + c holding
+    /// x[c, block·y + i, block·x + j]: timm's `SpaceToDepth` (TResNet's stem) and TensorFlow's
+    /// `space_to_depth`; PyTorch's `nn.PixelUnshuffle` orders the channels c·block² + i·block +
+    /// j instead.
+    SpaceToDepth {
+        /// The square's side; it divides the height and the width.
+        block: usize,
     },
     /// `nn.Flatten()`: `[C, H, W]` → `[C·H·W]`, channel-major.
     Flatten,
@@ -1059,6 +1116,8 @@ impl Op {
             Op::Maxpool2d { .. } => "maxpool2d",
             Op::Avgpool2d { .. } => "avgpool2d",
             Op::AdaptiveAvgpool2d { .. } => "adaptive_avgpool2d",
+            Op::BlurPool2d { .. } => "blur_pool2d",
+            Op::SpaceToDepth { .. } => "space_to_depth",
             Op::Flatten => "flatten",
             Op::Unflatten { .. } => "unflatten",
             Op::Relu => "relu",
@@ -1246,6 +1305,58 @@ impl Op {
                 positive("output", &output.hw())?;
                 let [h, w] = output.hw();
                 Ok(Shape::Maps { c, h, w })
+            }
+            Op::BlurPool2d {
+                kernel,
+                stride,
+                padding,
+                pad_mode,
+            } => {
+                let (c, h, w) = maps()?;
+                positive("kernel", &[*kernel])?;
+                positive("stride", &[*stride])?;
+                // Its taps C(k − 1, j)/2^(k−1) are computed exactly in f64 up to here; a larger
+                // kernel (huge from a JSON file) would be rounded, or not allocated at all.
+                if *kernel > MAX_BLUR_KERNEL {
+                    return Err(format!(
+                        "`kernel` is {kernel}; the binomial filter is exact up to \
+                         {MAX_BLUR_KERNEL} taps"
+                    ));
+                }
+                let most = match pad_mode {
+                    PadMode::Reflect => h.min(w) - 1,
+                    PadMode::Circular => h.min(w),
+                    PadMode::Constant | PadMode::Replicate => usize::MAX,
+                };
+                if *padding > most {
+                    return Err(format!(
+                        "it pads {h} × {w} maps by {padding} on each side; a {} padding of them \
+                         adds at most {most} (PyTorch refuses more too)",
+                        pad_mode.name()
+                    ));
+                }
+                let [h, w] = window_outputs(
+                    [h, w],
+                    Size2::Square(*kernel),
+                    Size2::Square(*stride),
+                    Size2::Square(*padding),
+                    false,
+                )?;
+                Ok(Shape::Maps { c, h, w })
+            }
+            Op::SpaceToDepth { block } => {
+                let (c, h, w) = maps()?;
+                positive("block", &[*block])?;
+                if h % block != 0 || w % block != 0 {
+                    return Err(format!(
+                        "squares of {block} × {block} pixels do not tile its {h} × {w} maps"
+                    ));
+                }
+                Ok(Shape::Maps {
+                    c: c.saturating_mul(block.saturating_mul(*block)),
+                    h: h / block,
+                    w: w / block,
+                })
             }
             Op::Flatten => Ok(Shape::Flat(input.len())),
             Op::Unflatten { shape: [c, h, w] } => {
@@ -1670,6 +1781,11 @@ impl Op {
         }
     }
 }
+
+/// The largest blur filter ([`Op::BlurPool2d`]): its binomial taps and their partial products
+/// stay integers below 2^53, so f64 holds them exactly (timm builds its own in f32, exact only
+/// to 15).
+const MAX_BLUR_KERNEL: usize = 50;
 
 /// Whether `lo` < `hi`, both finite: a clamp's range.
 fn is_range(lo: f64, hi: f64) -> bool {
@@ -2435,6 +2551,38 @@ mod tests {
                 "layer 0 (global_response_norm): `eps` is -0.000001; it must be a finite number ≥ 0",
             ),
             (spec("[4]", r#"{"type":"global_response_norm","affine":false}"#), "unknown field `affine`"),
+            (
+                spec("[2,2,3]", r#"{"type":"blur_pool2d","kernel":3,"stride":1,"padding":2},{"type":"flatten"}"#),
+                "layer 0 (blur_pool2d): it pads 2 × 3 maps by 2 on each side; a reflect padding of them adds at most 1 (PyTorch refuses more too)",
+            ),
+            (
+                spec("[2,2,3]", r#"{"type":"blur_pool2d","kernel":3,"stride":1,"padding":3,"pad_mode":"circular"},{"type":"flatten"}"#),
+                "a circular padding of them adds at most 2",
+            ),
+            (
+                spec("[2,2,3]", r#"{"type":"blur_pool2d","kernel":7,"stride":1,"padding":2,"pad_mode":"constant"},{"type":"flatten"}"#),
+                "layer 0 (blur_pool2d): the kernel",
+            ),
+            (spec("[2,4,4]", r#"{"type":"blur_pool2d","kernel":0,"stride":1,"padding":0},{"type":"flatten"}"#), "`kernel` is 0"),
+            (
+                spec("[2,4,4]", r#"{"type":"blur_pool2d","kernel":4000000000,"stride":1,"padding":2000000000,"pad_mode":"constant"},{"type":"flatten"}"#),
+                "layer 0 (blur_pool2d): `kernel` is 4000000000; the binomial filter is exact up to 50 taps",
+            ),
+            (spec("[2,4,4]", r#"{"type":"blur_pool2d","kernel":3,"stride":0,"padding":1},{"type":"flatten"}"#), "`stride` is 0"),
+            (spec("[2,4,4]", r#"{"type":"blur_pool2d","kernel":3,"stride":2},{"type":"flatten"}"#), "missing field `padding`"),
+            (
+                spec("[2,4,4]", r#"{"type":"blur_pool2d","kernel":3,"stride":2,"padding":1,"pad_mode":"zeros"},{"type":"flatten"}"#),
+                "unknown variant `zeros`, expected one of `reflect`, `constant`, `replicate`, `circular`",
+            ),
+            (
+                spec("[4]", r#"{"type":"blur_pool2d","kernel":3,"stride":2,"padding":1}"#),
+                "layer 0 (blur_pool2d): expected [C, H, W] feature maps, got [4] (flat features)",
+            ),
+            (
+                spec("[2,4,6]", r#"{"type":"space_to_depth","block":4},{"type":"flatten"}"#),
+                "layer 0 (space_to_depth): squares of 4 × 4 pixels do not tile its 4 × 6 maps",
+            ),
+            (spec("[2,4,4]", r#"{"type":"space_to_depth","block":0},{"type":"flatten"}"#), "`block` is 0"),
             (spec("[4]", r#"{"type":"conv1d","kernel":3,"stride":2},{"type":"linear","out":2}"#), "unknown field `stride`"),
             (spec("[6,5,5]", r#"{"type":"conv2d","out":6,"kernel":3,"dilation":[1,0]},{"type":"flatten"}"#), "`dilation` is 0"),
             (

@@ -754,8 +754,28 @@ const GLOBAL_RESPONSE_NORM: (&str, &str) = (
 /// Each sequential layer kind on its own in a tiny net (`on_maps`, `on_features` of
 /// [`tiny_sequential`]); batch norm on maps in both of their layouts (after a convolution,
 /// channels-last pixels; after average pooling, NCHW maps) and on features.
-const SEQUENTIAL_CASES: [(&str, &str); 84] = [
+const SEQUENTIAL_CASES: [(&str, &str); 87] = [
     GLOBAL_RESPONSE_NORM,
+    // Blur pooling: a reflection and a 3-tap binomial at stride 2 on a convolution's pixels,
+    // then replication and 5 taps; zeros and an even filter of 4 at stride 2 on NCHW maps,
+    // then a circular padding. Space-to-depth of 2 × 2 squares between convolutions.
+    (
+        r#",{"type":"relu"},{"type":"blur_pool2d","kernel":3,"stride":2,"padding":1},
+            {"type":"conv2d","out":2,"kernel":1},
+            {"type":"blur_pool2d","kernel":5,"stride":1,"padding":2,"pad_mode":"replicate"}"#,
+        "",
+    ),
+    (
+        r#",{"type":"avgpool2d","kernel":2,"stride":1},
+            {"type":"blur_pool2d","kernel":4,"stride":2,"padding":2,"pad_mode":"constant"},
+            {"type":"blur_pool2d","kernel":3,"stride":1,"padding":1,"pad_mode":"circular"}"#,
+        "",
+    ),
+    (
+        r#",{"type":"conv2d","out":3,"kernel":2},{"type":"space_to_depth","block":2},
+            {"type":"conv2d","out":2,"kernel":1}"#,
+        "",
+    ),
     (
         r#",{"type":"conv2d","out":3,"kernel":[3,2],"stride":[2,1],"padding":[1,0],"bias":false}"#,
         "",

@@ -382,6 +382,13 @@ fn global_response_norm_on_gpu_matches_cpu() {
     agree_on_fixture("grn-pytorch");
 }
 
+/// Blur pooling with each padding mode and space-to-depth, at the PyTorch fixture's weights
+/// and on its data.
+#[test]
+fn blur_pooling_on_gpu_matches_cpu() {
+    agree_on_fixture("blur-pytorch");
+}
+
 /// [`agree_on`] the PyTorch fixture `name` (tests/data), at its θ and on its data.
 fn agree_on_fixture(name: &str) {
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -3,7 +3,8 @@
 //! tests/data/normalization-pytorch, tests/data/residual-pytorch, tests/data/traced-pytorch,
 //! tests/data/grouped-pytorch, tests/data/concat-pytorch, tests/data/product-pytorch,
 //! tests/data/shuffle-pytorch, tests/data/padding-pytorch, tests/data/std-conv-pytorch,
-//! tests/data/eca-pytorch, tests/data/grn-pytorch and the others named below)
+//! tests/data/eca-pytorch, tests/data/grn-pytorch, tests/data/blur-pytorch and the others
+//! named below)
 //! read through our loaders, and our networks' values against PyTorch's float64 ones.
 
 use std::path::{Path, PathBuf};
@@ -70,6 +71,9 @@ const ECA: &str = "eca-pytorch";
 /// ConvNeXt V2's global response norm, timm's `GlobalResponseNorm`: on maps with a channel of
 /// norm 0, in both forms of timm's `ConvNeXtBlock`, and on average-pooled maps (the same script).
 const GRN: &str = "grn-pytorch";
+/// timm's anti-aliased downsampling `BlurPool2d` with each of `F.pad`'s modes and its
+/// `SpaceToDepth`, and a space-to-depth written as a view and a permute (the same script).
+const BLUR: &str = "blur-pytorch";
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -466,6 +470,19 @@ fn global_response_norm_matches_pytorch() {
         ],
     );
     assert_matches_pytorch(GRN, ckpt.meta.arch.clone(), &ckpt, 5);
+}
+
+/// Blur pooling and space-to-depth against PyTorch: the binomial filters of sides 3, 4 and 5
+/// at strides 1 and 2 after padding by reflection, replication, circularly and with zeros, on
+/// maps as small as 2 × 2 (each padded input read back from the side a mode reads it), and
+/// each 4 × 4 (2 × 2) square of pixels moved into the channels in TResNet's order.
+#[test]
+fn blur_pooling_and_space_to_depth_match_pytorch() {
+    let ckpt = fixture_with_tensors(
+        BLUR,
+        &["stem.weight[6, 48, 3, 3]", "conv.weight[8, 24, 1, 1]"],
+    );
+    assert_matches_pytorch(BLUR, ckpt.meta.arch.clone(), &ckpt, 5);
 }
 
 /// Concatenations against PyTorch: paths joined along the channels in forward's order (the

@@ -12,7 +12,9 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Tensor};
 
 use super::{broadcast_rows, linear_rows, Params};
-use crate::sequential::{GeluApproximation, Op, Resolved, Sequential, Shape, Size2, Standardize};
+use crate::sequential::{
+    GeluApproximation, Op, PadMode, Resolved, Sequential, Shape, Size2, Standardize,
+};
 use crate::transfer::{float_to_device, resident_index};
 
 mod conv;
@@ -163,7 +165,7 @@ pub(super) fn largest_tensor_per_sample(net: &Sequential) -> usize {
                 .max(h.saturating_mul(w).saturating_add(1).saturating_mul(c))
         }
         (
-            Op::Avgpool2d { .. } | Op::AdaptiveAvgpool2d { .. },
+            Op::Avgpool2d { .. } | Op::AdaptiveAvgpool2d { .. } | Op::BlurPool2d { .. },
             Shape::Maps { c, h, w },
             Shape::Maps { h: oh, w: ow, .. },
         ) => c.saturating_mul(h.saturating_mul(ow).max(oh.saturating_mul(w))),
@@ -359,6 +361,23 @@ fn forward<B: Backend>(
                 adaptive_averaging(w, ow),
             ))
         }
+        Op::BlurPool2d {
+            kernel,
+            stride,
+            padding,
+            pad_mode,
+        } => {
+            let (Shape::Maps { h, w, .. }, Shape::Maps { h: oh, w: ow, .. }) =
+                (layer.input, layer.output)
+            else {
+                unreachable!("blur pooling takes maps (checked by resolve)")
+            };
+            let window = [kernel, stride, padding];
+            let along = |len, outputs| blurring(len, outputs, window, pad_mode);
+            let (rows, cols) = (along(h, oh), along(w, ow));
+            Values::Maps(separable(x.maps(), rows, cols))
+        }
+        Op::SpaceToDepth { block } => space_to_depth(x, block),
         Op::Flatten => Values::Flat(x.flat()),
         Op::Unflatten { shape: [c, h, w] } => {
             let x = x.flat();
@@ -632,6 +651,19 @@ fn channel_shuffle<B: Backend>(x: Values<B>, groups: usize) -> Values<B> {
     let rows = x.dims()[0];
     let shuffled = x.reshape([rows, groups, c / groups]).swap_dims(1, 2);
     Values::Pixels(shuffled.reshape([rows, c]), dims)
+}
+
+/// Each `block` × `block` square of pixels as one pixel ([`Op::SpaceToDepth`]), as channels-last
+/// pixels: a pixel row of the output is the square's rows (i, j) in order, each its C channels.
+/// A permutation by reshapes, linear, so exact to any order.
+fn space_to_depth<B: Backend>(x: Values<B>, block: usize) -> Values<B> {
+    let (x, [n, h, w, c]) = x.pixels();
+    let [oh, ow] = [h / block, w / block];
+    let squares = x
+        .reshape([n * oh, block, ow, block * c])
+        .swap_dims(1, 2)
+        .reshape([n * oh * ow, block * block * c]);
+    Values::Pixels(squares, [n, oh, ow, block * block * c])
 }
 
 /// Values joined along their channels: features side by side, or maps as channels-last pixels
@@ -1153,7 +1185,8 @@ impl Window {
                 }
                 false => span.len(),
             };
-            (span, 1.0 / covered as f64)
+            let weight = 1.0 / covered as f64;
+            span.map(move |k| (k, weight))
         })
     }
 }
@@ -1163,27 +1196,62 @@ fn adaptive_averaging(len: usize, outputs: usize) -> Averaging {
     Averaging::new(len, outputs, |i| {
         let span = i * len / outputs..((i + 1) * len).div_ceil(outputs);
         let weight = 1.0 / span.len() as f64;
-        (span, weight)
+        span.map(move |k| (k, weight))
     })
 }
 
-/// A `[len, outputs]` matrix whose column i holds `weight` over output i's span.
+/// A blur pooling ([`Op::BlurPool2d`]) along one axis of `len` inputs: output i weighs padded
+/// input i·stride + j by the binomial b_j = C(k − 1, j)/2^(k−1), a padded input outside the
+/// input's span being the input `mode` puts there, or none (zeros).
+fn blurring(
+    len: usize,
+    outputs: usize,
+    [kernel, stride, padding]: [usize; 3],
+    mode: PadMode,
+) -> Averaging {
+    // C(k − 1, j) = C(k − 1, j − 1)·(k − j)/j, exact in f64 (integers), then over 2^(k−1).
+    let mut binomial = vec![1.0; kernel];
+    for j in 1..kernel {
+        binomial[j] = binomial[j - 1] * (kernel - j) as f64 / j as f64;
+    }
+    let total = 2f64.powi(kernel as i32 - 1);
+    binomial.iter_mut().for_each(|b| *b /= total);
+    let (len, last) = (len as isize, len as isize - 1);
+    let input = move |padded: usize| {
+        let at = padded as isize - padding as isize;
+        let within = match mode {
+            _ if (0..len).contains(&at) => at,
+            PadMode::Constant => return None,
+            PadMode::Reflect => last - (last - at.abs()).abs(),
+            PadMode::Replicate => at.clamp(0, last),
+            PadMode::Circular => at.rem_euclid(len),
+        };
+        Some(within as usize)
+    };
+    Averaging::new(len as usize, outputs, |i| {
+        let binomial = binomial.clone();
+        (0..kernel).filter_map(move |j| Some((input(i * stride + j)?, binomial[j])))
+    })
+}
+
+/// A `[len, outputs]` matrix whose column i holds the weights of output i's inputs.
 struct Averaging {
     matrix: Vec<f64>,
     shape: [usize; 2],
 }
 
 impl Averaging {
-    fn new(
+    /// From each output's `(input, weight)` pairs; an input named twice (a reflection's) adds
+    /// its weights.
+    fn new<Taps: IntoIterator<Item = (usize, f64)>>(
         len: usize,
         outputs: usize,
-        window: impl Fn(usize) -> (std::ops::Range<usize>, f64),
+        taps: impl Fn(usize) -> Taps,
     ) -> Self {
         let mut matrix = vec![0.0; len * outputs];
         for i in 0..outputs {
-            let (span, weight) = window(i);
-            for k in span {
-                matrix[k * outputs + i] = weight;
+            for (k, weight) in taps(i) {
+                matrix[k * outputs + i] += weight;
             }
         }
         Averaging {
@@ -1262,8 +1330,53 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
-    use super::{max_pool, Window};
+    use super::{blurring, max_pool, Window};
     use crate::net::tests::picks;
+    use crate::sequential::PadMode;
+
+    /// Blur pooling along an axis of 3 inputs, 3 taps [1, 2, 1]/4 at stride 1 with one padded
+    /// input on each side: each output's weights on inputs 0, 1, 2, where `F.pad`'s modes put
+    /// the input before the first (after the last) by hand.
+    #[test]
+    fn blurring_weighs_the_inputs_each_padding_mode_reads() {
+        let cases = [
+            (
+                PadMode::Reflect,
+                [[0.5, 0.5, 0.0], [0.25, 0.5, 0.25], [0.0, 0.5, 0.5]],
+            ),
+            (
+                PadMode::Constant,
+                [[0.5, 0.25, 0.0], [0.25, 0.5, 0.25], [0.0, 0.25, 0.5]],
+            ),
+            (
+                PadMode::Replicate,
+                [[0.75, 0.25, 0.0], [0.25, 0.5, 0.25], [0.0, 0.25, 0.75]],
+            ),
+            (
+                PadMode::Circular,
+                [[0.5, 0.25, 0.25], [0.25, 0.5, 0.25], [0.25, 0.25, 0.5]],
+            ),
+        ];
+        for (mode, outputs) in cases {
+            let blur = blurring(3, 3, [3, 1, 1], mode);
+            assert_eq!(blur.shape, [3, 3]);
+            for (i, weights) in outputs.iter().enumerate() {
+                let column: Vec<f64> = (0..3).map(|k| blur.matrix[k * 3 + i]).collect();
+                assert_eq!(column, weights, "{mode:?}, output {i}");
+            }
+        }
+        // 5 taps [1, 4, 6, 4, 1]/16 at stride 2 with two reflected inputs each side of 4.
+        let blur = blurring(4, 2, [5, 2, 2], PadMode::Reflect);
+        let column = |i: usize| {
+            (0..4)
+                .map(|k| blur.matrix[k * 2 + i] * 16.0)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            (column(0), column(1)),
+            (vec![6.0, 8.0, 2.0, 0.0], vec![1.0, 4.0, 7.0, 4.0])
+        );
+    }
 
     /// PyTorch's rule on the host: per output, the first maximum of its window's valid inputs in
     /// row-major order; the pooled values and how often each input is picked.
