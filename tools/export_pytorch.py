@@ -8,7 +8,8 @@
 
 The model is built of Conv2d (and timm's Conv2dSame, and its weight-standardised StdConv2d,
 ScaledStdConv2d and their "SAME" forms), timm's ECA attention (EcaModule), timm's global
-response norm (GlobalResponseNorm, ConvNeXt V2's GRN), Linear, MaxPool2d,
+response norm (GlobalResponseNorm, ConvNeXt V2's GRN), timm's anti-aliased downsampling
+(BlurPool2d: ResNet-blur, TResNet) and space-to-depth (TResNet's stem), Linear, MaxPool2d,
 AvgPool2d (and timm's MaxPool2dSame and AvgPool2dSame), AdaptiveAvgPool2d, Flatten, ReLU,
 LeakyReLU, Tanh,
 Sigmoid, GELU, SiLU, ELU, Softplus, Mish, Hardtanh, ReLU6, Hardsigmoid, Hardswish, PReLU, GLU,
@@ -34,6 +35,7 @@ import copy
 import functools
 import importlib
 import inspect
+import itertools
 import json
 import math
 import os
@@ -178,8 +180,10 @@ _MODULE_FUNCTIONS = {
 
 
 def _holds_tensors(module):
-    """Whether `module` has parameters or buffers (which each use would need its own of)."""
-    return any(True for _ in module.parameters()) or any(True for _ in module.buffers())
+    """Whether `module` has parameters or buffers in its `state_dict` (which each use would need
+    its own of); a buffer left out of it (timm's blur filter) is a constant its layer
+    computes."""
+    return bool(module.state_dict())
 
 
 def _layer(name, module, seen, given=None):
@@ -303,6 +307,8 @@ def _layer(name, module, seen, given=None):
         return _eca(check, module, given)
     if _timm(module, "GlobalResponseNorm"):
         return _global_response_norm(check, module, given)
+    if _timm(module, "BlurPool2d"):
+        return _blur_pool(check, module, given)
     if _is_timm_attention(module) or _is(module, nn.MultiheadAttention):
         check(given is not None and given.dim() == 3, "attention runs on tokens [N, T, E] "
               f"(maps' positions as rows), not on values of shape {list(given.shape[1:])}"
@@ -343,7 +349,7 @@ def _layer(name, module, seen, given=None):
         "(supported: Sequential, Conv2d, Linear, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, "
         "Flatten, ReLU, LeakyReLU, Tanh, Sigmoid, GELU, SiLU, ELU, Softplus, Mish, Hardtanh, "
         "ReLU6, Hardsigmoid, Hardswish, PReLU, GLU, Identity, Unflatten, ChannelShuffle, "
-        "ZeroPad2d, ConstantPad2d of zeros, "
+        "ZeroPad2d, ConstantPad2d of zeros, timm's BlurPool2d, "
         "Dropout, Dropout1d, Dropout2d, AlphaDropout, BatchNorm1d, BatchNorm2d, LayerNorm, "
         "RMSNorm, GroupNorm, InstanceNorm2d, MultiheadAttention)"
     )
@@ -395,6 +401,40 @@ def _global_response_norm(check, module, given):
     eps = float(module.eps)
     check(math.isfinite(eps) and eps >= 0, f"eps={eps}: not a finite number ≥ 0")
     return {"type": "global_response_norm", "eps": eps}
+
+
+def _blur_pool(check, module, given):
+    """timm's `BlurPool2d` (anti-aliased downsampling: ResNet-blur, TResNet; with zeros, its
+    `blurpc` nets): `padding` on each side by `F.pad`'s `pad_mode`, then each channel convolved
+    at `stride` with the binomial filter it holds as a buffer. Kept whole while tracing (forward
+    reads the buffer); the buffer must be the one timm builds, which curvscope's layer computes
+    rather than reads."""
+    k, stride = module.filt_size, module.stride
+    check(isinstance(stride, int) and isinstance(k, int), "its stride and filter size are not "
+          "single numbers")
+    modes = ("reflect", "constant", "replicate", "circular")
+    check(module.pad_mode in modes, f"pad_mode={module.pad_mode!r} is none of F.pad's {modes}")
+    padding = list(module.padding)
+    check(len(padding) == 4 and len(set(padding)) == 1 and isinstance(padding[0], int),
+          f"its padding {padding} is not one number of rows and columns on every side")
+    expected = _binomial_filter(k, module.channels or 1, torch.float64)
+    check(module.filt.shape == expected.shape and torch.equal(
+        module.filt.to(torch.float64), expected), "its filter is not the exact binomial filter "
+          f"of filt_size={k}, which curvscope computes (a changed buffer; or timm's own from "
+          "filt_size=16 on, which it builds in float32, rounded)")
+    check(given is None or given.dim() == 4 and (module.channels is None
+                                                  or given.shape[1] == module.channels),
+          f"it runs on maps of its {module.channels} channels, not on values of shape "
+          f"{None if given is None else list(given.shape[1:])}")
+    layer = {"type": "blur_pool2d", "kernel": k, "stride": stride, "padding": padding[0]}
+    return layer if module.pad_mode == "reflect" else {**layer, "pad_mode": module.pad_mode}
+
+
+def _binomial_filter(k, channels, dtype):
+    """timm's blur filter b bᵀ of side k, b_j = C(k − 1, j)/2^(k−1), for each of `channels`
+    channels: `[channels, 1, k, k]`, a depthwise convolution's weight."""
+    taps = torch.tensor([math.comb(k - 1, j) for j in range(k)], dtype=dtype) / 2 ** (k - 1)
+    return (taps[:, None] * taps[None, :]).expand(channels, 1, k, k)
 
 
 def _norm_flags(gamma, beta):
@@ -749,6 +789,16 @@ def _evaluate(layers, prefix, tensors, x, positions=None):
             x = F.pad(x, tuple(layer.get(side, 0) for side in ("left", "right", "top", "bottom")))
         elif kind == "pad_channels":
             x = F.pad(x, (0, 0, 0, 0, layer["before"], layer["after"]))
+        elif kind == "blur_pool2d":
+            c = x.shape[1]
+            x = F.conv2d(F.pad(x, [layer["padding"]] * 4, mode=layer.get("pad_mode", "reflect")),
+                         _binomial_filter(layer["kernel"], c, x.dtype), stride=layer["stride"],
+                         groups=c)
+        elif kind == "space_to_depth":
+            b = layer["block"]
+            n, c, h, w = x.shape
+            x = x.view(n, c, h // b, b, w // b, b).permute(0, 3, 5, 1, 2, 4).reshape(
+                n, b * b * c, h // b, w // b)
         elif kind in _ACTIVATIONS:
             arguments = {k: v for k, v in layer.items() if k not in ("name", "type")}
             x = getattr(F, kind)(x, **arguments)
@@ -781,8 +831,9 @@ def _traced_layers(model, input_shape):
     block and a product a * b of two (squeeze-and-excitation's scale * x) a product block,
     grouped the same way; reshapes, transposes and a split's parts are read from what they
     do to numbered values (`rearrangement`: `x.view(x.size(0), -1)` is a flatten, ShuffleNet's
-    view–transpose–view a channel shuffle, `x.chunk(2, 1)[1]` a narrow). A forward that
-    branches on tensor values cannot be traced, and one that computes anything else (a product
+    view–transpose–view a channel shuffle, TResNet's view–permute–view a space-to-depth,
+    `x.chunk(2, 1)[1]` a narrow). A forward that branches on tensor values cannot be traced,
+    and one that computes anything else (a product
     with a number, a parameter used directly) is refused, naming the step. What torch.fx's
     graph hides, an in-place write to a value read again, is read as PyTorch reads it
     (`_follow_in_place_writes`), or refused where a reshaped view of the value is read
@@ -846,7 +897,7 @@ class _Tracer(torch.fx.Tracer):
 
     def is_leaf_module(self, module, qualified_name):
         return _is_timm_attention(module) or _timm_same(module) or \
-            _timm(module, "EcaModule", "GlobalResponseNorm", *_TIMM_STD_CONVS) or \
+            _timm(module, "EcaModule", "GlobalResponseNorm", "BlurPool2d", *_TIMM_STD_CONVS) or \
             super().is_leaf_module(module, qualified_name)
 
 
@@ -1491,7 +1542,9 @@ class _Trace:
             return learned[0]
         if self.own_tensors(node) is not None:
             return _given(node)["input"]
-        if self.is_sum(node) or self.is_product(node):
+        if self.is_sum(node):
+            return self.summed(node)[0]
+        if self.is_product(node):
             return self.fork(*self.tensors_in(node))
         if self.is_cat(node):
             return functools.reduce(self.fork, self.cat_parts(node))
@@ -1609,8 +1662,7 @@ class _Trace:
         layers = self.arithmetic_layers(node)
         if layers is not None:
             self.check_position_wise(node, self.input_of(node), layers)
-            return {"layers": layers, "group": owner, "name": None, "stateful": False,
-                    "modules": []}
+            return _plain_step(layers, owner)
         known = (*_FUNCTIONS, *_REARRANGES, *_IDENTITIES)
         if node.op in ("call_function", "call_method") and _function_name(node) not in known \
                 and not self.is_expansion(node):
@@ -1650,8 +1702,7 @@ class _Trace:
         layers = self.function_layers(node, x)
         if not self.is_rearrangement(node, x):
             self.check_position_wise(node, x, layers)
-        return {"layers": layers, "group": owner, "name": None, "stateful": False,
-                "modules": []}
+        return _plain_step(layers, owner)
 
     def parameter_step(self, node):
         """The step of a scale x * γ, a shift x + β, an affine β + α·x (two steps), a class
@@ -1795,7 +1846,7 @@ class _Trace:
         comes first in `model.named_modules()` is the main branch (curvscope reads its tensors
         first), the other the shortcut."""
         a, b = self.tensors_in(node)
-        start = self.fork(a, b)
+        start, taps = self.summed(node)
         if self.values[a].shape != self.values[b].shape:
             raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) adds values of shapes "
                               f"{list(self.values[a].shape[1:])} and "
@@ -1803,12 +1854,40 @@ class _Trace:
         subtracted = []
         if _function_name(node) in ("sub", "subtract"):  # a − b = a + (−1)·b
             a, b = node.args
-            subtracted = [{"layers": [{"type": "multiply", "by": -1.0}], "group": owner,
-                           "name": None, "stateful": False, "modules": []}]
-        branches = self.in_module_order([self.chain(start, a),
-                                         self.chain(start, b) + subtracted])
+            subtracted = [_plain_step([{"type": "multiply", "by": -1.0}], owner)]
+        branch = lambda v: [taps[v]] if v in taps else self.chain(start, v)  # noqa: E731
+        branches = self.in_module_order([branch(a), branch(b) + subtracted])
         return self.residual_block(branches, owner, f"forward's `{node.name}` "
                                                     f"({_describe(node)})")
+
+    def summed(self, node):
+        """The value the two paths of the sum `node` start from, and {operand: its step} for an
+        operand that is no path from it: the fork of the operands, or where one is computed
+        from the fork and a part of a concatenation of channels the other is computed from
+        (DLA's root, conv(cat([x2, x1, …])) + x2), that concatenation, the part a run of its
+        channels (as a path from the fork, it would run its steps again)."""
+        a, b = self.tensors_in(node)
+        start = self.fork(a, b)
+        for x, y in ((a, b), (b, a)):
+            if y is not start and (tap := self.concatenation_tap(x, y, start)) is not None:
+                return tap[0], {y: tap[1]}
+        return start, {}
+
+    def concatenation_tap(self, x, y, fork):
+        """(c, the step of a narrow) where `y` is a part of a concatenation c of channels that
+        `x` is computed from after `fork`, the narrow taking y's run of c's channels; else
+        None."""
+        node = x
+        while node is not fork:
+            node = self.input_of(node)
+            at = [i for i, p in enumerate(self.cat_parts(node)) if p is y] \
+                if self.is_channel_cat(node) else []
+            if at:
+                parts = self.cat_parts(node)
+                start = sum(self.values[p].shape[1] for p in parts[:at[0]])
+                narrow = {"type": "narrow", "start": start, "length": self.values[y].shape[1]}
+                return node, _plain_step([narrow], _owner(node))
+        return None
 
     def residual_block(self, branches, owner, where):
         """The step of the residual block of `branches` (main, shortcut), named as `residual`
@@ -1848,9 +1927,8 @@ class _Trace:
                 or bounds[-1][1] != channels or self.values[added].shape != self.values[
                     runs[at]].shape:
             return None
-        pad = {"layers": [{"type": "pad_channels", "before": bounds[at][0],
-                           "after": channels - bounds[at][1]}],
-               "group": owner, "name": None, "stateful": False, "modules": []}
+        pad = _plain_step([{"type": "pad_channels", "before": bounds[at][0],
+                            "after": channels - bounds[at][1]}], owner)
         start = self.fork(x, added)
         branches = self.in_module_order([self.chain(start, x), self.chain(start, added) + [pad]])
         return self.residual_block(branches, owner, "forward's concatenation")
@@ -1887,25 +1965,148 @@ class _Trace:
         identity where a path is the value itself. A concatenation of one value is nothing."""
         parts = self.cat_parts(node)
         if len(parts) == 1:
-            return {"layers": [], "group": owner, "name": None, "stateful": False,
-                    "modules": []}
-        return self.partial_residual(parts, owner) or self.factored(
-            functools.reduce(self.fork, parts), parts, owner)
+            return _plain_step([], owner)
+        read = self.partial_residual(parts, owner) or self.carried(parts, owner)
+        if read:
+            return read
+        used = set(self.used)
+        try:
+            return self.factored(functools.reduce(self.fork, parts), parts, owner)
+        except Unsupported:  # a module read by two paths, perhaps: runs of values joined once
+            self.used = used
+            if (read := self.summed_runs(parts, owner)) is None:
+                raise
+            return read
+
+    def summed_runs(self, parts, owner):
+        """`cat([u[:, a:b] + v[:, c:d], u[:, b:], v[:, d:]])`, parts that are runs of the
+        channels of two or more maps u, v, … (slices, narrows or split parts, or the whole of
+        one), some of them sums of two runs of one width (DPN's dual-path block, `cat([x_s1 +
+        out1, x_s2, out2])`): u, v, … joined once, z = cat([u, v, …]), then a residual block
+        from z of the parts' first runs side by side and of the sums' second runs between zero
+        channels, each a `narrow` of z. As branches from the fork each run would compute its
+        value again; `concat` tries that reading first and this one where it refuses. None
+        where `parts` are not so."""
+        def run(node):  # (base, first channel, channels): a run of base, or all of node
+            return self.channel_run(node) or (node, 0, self.values[node].shape[1])
+
+        operands = [self.tensors_in(part) if self.is_sum(part) and _function_name(part) == "add"
+                    else [part] for part in parts]
+        terms = [[run(a) for a in read] for read in operands]  # per part: its runs, one or two
+        bases = list(dict.fromkeys(base for runs in terms for base, _, _ in runs))
+        summed = [runs for runs in terms if len(runs) == 2]
+        if not summed or any(a[2] != b[2] for a, b in summed) or len(bases) < 2 or \
+                any(self.values[b].dim() != 4 or self.values[b].shape[2:] != self.values[
+                    parts[0]].shape[2:] for b in bases):
+            return None
+        at = dict(zip(bases, itertools.accumulate(
+            [0] + [self.values[b].shape[1] for b in bases])))
+        fork = functools.reduce(self.fork, bases)
+
+
+        first = [(at[base] + start, length) for (base, start, length), *_ in terms]
+        second = [(at[runs[1][0]] + runs[1][1], runs[1][2]) if len(runs) == 2
+                  else (None, runs[0][2]) for runs in terms]
+        joined = self.factored(fork, bases, owner)
+        return joined + [self.residual_block([[_channel_runs_step(first, owner)],
+                                              [_channel_runs_step(second, owner)]], owner,
+                                             "forward's concatenation")]
+
+    def carried(self, parts, owner):
+        """`cat([y₀, y₁, …])` of a map x's channel runs x₀, x₁, … (parts of a split, slices,
+        narrows; in order, all of x), each yᵢ = fᵢ(xᵢ) or fᵢ(yᵢ₋₁ + xᵢ), yᵢ and a yᵢ₋₁ added of
+        xᵢ's shape, one at least of the latter: Res2Net's hierarchical block. As branches from
+        x, yᵢ would run every earlier f again; here each f runs once, on x's channels with the
+        runs before xᵢ already their y: per part a concatenation of those runs, fᵢ of the run
+        (of the previous y plus the run, a residual block of two narrows) and the runs after.
+        None where `parts` are not so."""
+        start = functools.reduce(self.fork, parts)
+        if self.values[start].dim() != 4:
+            return None
+
+        def run(node):  # (first channel, channels) of a run of x, or None
+            found = self.channel_run(node)
+            return found[1:] if found and found[0] is start else None
+
+        runs, sums = [], []  # each part's run of x; the sum yᵢ₋₁ + xᵢ it starts with, or None
+        for i, part in enumerate(parts):
+            path = self.path(start, part)
+            if not path:
+                return None
+            x_i, added = path[0], None
+            if i > 0 and self.is_sum(x_i) and _function_name(x_i) == "add":
+                a, b = self.tensors_in(x_i)
+                previous = parts[i - 1]
+                if (a is previous) != (b is previous):
+                    x_i, added = (b if a is previous else a), x_i
+                    if self.values[previous].shape != self.values[x_i].shape:
+                        return None
+            runs.append(run(x_i))
+            sums.append(added)
+            if runs[-1] is None or self.values[part].shape != self.values[x_i].shape:
+                return None
+        channels = self.values[start].shape[1]
+        if not any(sums) or [a for a, _ in runs] != [0] + [a + n for a, n in runs[:-1]] \
+                or sum(n for _, n in runs) != channels:
+            return None
+        narrow = lambda a, n: _plain_step(  # noqa: E731
+            [{"type": "narrow", "start": a, "length": n}], owner)
+        steps = []
+        for i, (part, (a, n), added) in enumerate(zip(parts, runs, sums)):
+            if added is None:
+                branch = self.chain(start, part)
+            else:
+                sum_step = self.residual_block([[narrow(*runs[i - 1])], [narrow(a, n)]], owner,
+                                               f"forward's `{added.name}`")
+                branch = [sum_step] + self.chain(added, part)
+            if len(branch) == 1 and branch[0]["layers"] == [{"type": "narrow", "start": a,
+                                                              "length": n}]:
+                continue  # the run itself, carried on as it is
+            branches = [b for b in ([narrow(0, a)] if a else [], branch,
+                                    [narrow(a + n, channels - a - n)] if a + n < channels else [])
+                        if b]
+            group = _block_group(branches, owner)
+            block = {"type": "concat", "branches": [_nest(b, group) for b in branches],
+                     "scoped": False}
+            steps.append(_block_step(block, group, branches))
+        return steps
+
+    def channel_run(self, node):
+        """(x, first channel, channels) where `node` is a run of the channels of maps x, a
+        slice `x[:, a:b]`, a narrow or a split's part, read from numbered values
+        (`rearrangement`, which reads no module as run); else None."""
+        value = self.values.get(node)
+        if node.op not in ("call_function", "call_method") or _function_name(node) not in (
+                "getitem", "narrow") or not isinstance(value, torch.Tensor) or value.dim() != 4:
+            return None
+        try:
+            x = self.input_of(node)
+            layers = self.rearrangement(node, x, f"forward's `{node.name}`")
+        except Unsupported:
+            return None
+        if len(layers) != 1 or layers[0]["type"] != "narrow" or "dim" in layers[0]:
+            return None
+        return x, layers[0]["start"], layers[0]["length"]
 
     def factored(self, start, parts, owner):
-        """The concatenation of `parts` computed from `start`, neighbours whose paths from it
-        begin alike joined as the common steps and then a nested concatenation of the rest:
-        VoVNet's and HGNet's `cat([x, f(x), g(f(x)), …])` is cat(x, f → cat(identity, g →
-        cat(…))), SelecSLS's `cat([d1, d2, d3, x1])` of taps of one chain and another value the
-        chain to d1 and its taps beside x1. As branches each from `start`, a later tap would
-        run every earlier step again; parts that share steps but are not neighbours keep their
-        own branches (a shared module is then refused as run twice)."""
-        groups = []  # runs of neighbours whose paths begin with one node: (parts, paths)
+        """The steps of the concatenation of `parts` computed from `start`: parts whose paths
+        from it begin alike joined as the common steps and then a nested concatenation of the
+        rest: VoVNet's and HGNet's `cat([x, f(x), g(f(x)), …])` is cat(x, f → cat(identity, g
+        → cat(…))), SelecSLS's `cat([d1, d2, d3, x1])` of taps of one chain and another value
+        the chain to d1 and its taps beside x1. As branches each from `start`, a later tap
+        would run every earlier step again. Parts so joined that are not neighbours (DLA's
+        root, `cat([g(f(x)), f(x), pool(x), h(f(x))])`) come out side by side, and a
+        concatenation of `narrow`s puts the channels back in forward's order. Steps shared
+        only up to channels-last values (a permute each part ends) are not joined: a block
+        ends on maps."""
+        groups = []  # (parts, their paths) beginning with one node, by their first part
         for part in parts:
             path = self.path(start, part)
-            if groups and path and groups[-1][1][-1][:1] == path[:1]:
-                groups[-1][0].append(part)
-                groups[-1][1].append(path)
+            joins = [g for g in groups if path and g[1][0][:1] == path[:1]
+                     and not self.is_channels_last(path[0])]
+            if joins:
+                joins[0][0].append(part)
+                joins[0][1].append(path)
             else:
                 groups.append(([part], [path]))
         branches = []
@@ -1916,12 +2117,31 @@ class _Trace:
             shared = 0
             while all(len(path) > shared and path[shared] is paths[0][shared] for path in paths):
                 shared += 1
+            while self.is_channels_last(paths[0][shared - 1]):  # paths[0][0] is not
+                shared -= 1
             fork = paths[0][shared - 1]
-            branches.append(self.chain(start, fork) + [self.factored(fork, group, owner)])
+            branches.append(self.chain(start, fork) + self.factored(fork, group, owner))
         group = _block_group(branches, owner)
         block = {"type": "concat", "branches": [_nest(branch, group) for branch in branches],
                  "scoped": False}
-        return _block_step(block, group, branches)
+        joined = [part for group, _ in groups for part in group]
+        return [_block_step(block, group, branches)] + self.reordered(joined, parts, owner)
+
+    def reordered(self, joined, parts, owner):
+        """The steps putting the channels of `joined` (`parts` grouped: each group's in their
+        order, side by side) in the order of `parts`: none where it is that order, else a
+        concatenation of `narrow`s of them."""
+        if joined == parts:
+            return []
+        widths = [self.values[part].shape[1] for part in joined]
+        starts = [sum(widths[:i]) for i in range(len(joined))]
+        left = list(range(len(joined)))  # each part's place in joined, once
+        runs = []
+        for part in parts:
+            i = next(i for i in left if joined[i] is part)
+            left.remove(i)
+            runs.append((starts[i], widths[i]))
+        return [_channel_runs_step(runs, owner)]
 
     def path(self, start, end):
         """The values from `start` (not included) to `end`, in forward's order, without reading
@@ -1961,7 +2181,7 @@ class _Trace:
     def rearrangement(self, node, x, where):
         """The layers that do to a sample what forward does from `x` to `node` by reshapes,
         transposes and a split's part, found by running those steps on numbered values: none,
-        a flatten, a channel shuffle, or a narrow (a run of channels)."""
+        a flatten, a channel shuffle, a space-to-depth, or a narrow (a run of channels)."""
         given, out = self.values[x], self.values[node]
         probe = torch.arange(given.numel(), dtype=torch.float64).reshape(given.shape)
         found = self.rerun(x, probe, node)
@@ -1996,6 +2216,14 @@ class _Trace:
                                      {"type": "unflatten", "shape": [e, *found.shape[1:3]]},
                                      _ENTER], reshaped))
             candidates += readings
+        if same_numbers and given.dim() == found.dim() == 4 and found.shape[2] > 0 and \
+                given.shape[2] % found.shape[2] == 0:  # TResNet's space-to-depth
+            b = given.shape[2] // found.shape[2]
+            c, h, w = given.shape[1:]
+            if b > 1 and h % b == 0 and w % b == 0:
+                candidates.append(([{"type": "space_to_depth", "block": b}], probe.view(
+                    n, c, h // b, b, w // b, b).permute(0, 3, 5, 1, 2, 4).reshape(
+                    n, b * b * c, h // b, w // b)))
         if given.dim() == 4:
             c = given.shape[1]
             candidates += [([{"type": "channel_shuffle", "groups": g}],
@@ -2021,9 +2249,10 @@ class _Trace:
         raise Unsupported(f"{where}: reshapes a sample from {list(given.shape[1:])} to "
                           f"{list(out.shape[1:])} in a way curvscope cannot express (it can "
                           "flatten maps, unflatten features, shuffle the channels of maps, take "
-                          "a run of them, permute maps channels-last and back, make tokens of "
-                          "maps' positions, take one token or a run of tokens or of their "
-                          "features, transpose or flatten tokens)")
+                          "a run of them, move squares of pixels into channels as TResNet's "
+                          "space-to-depth does, permute maps channels-last and back, make "
+                          "tokens of maps' positions, take one token or a run of tokens or of "
+                          "their features, transpose or flatten tokens)")
 
     def rerun(self, x, value, node):
         """`node`'s value with `x`'s replaced by `value`: the steps from one to the other run
@@ -2158,6 +2387,45 @@ def _block_group(branches, owner):
     has none."""
     inner = [step["group"] for branch in branches for step in branch if step["stateful"]]
     return os.path.commonprefix(inner) if inner else owner
+
+
+def _channel_runs_step(runs, owner):
+    """The step joining runs of a value's channels, each (start, length), or zeros (None,
+    length), side by side: `narrow`s, neighbours merged, zeros a `pad_channels` of the run
+    before them (after the first run, before it); one run alone, or a concatenation."""
+    merged = []
+    for start, length in runs:
+        if merged and start is not None and merged[-1][0] is not None \
+                and sum(merged[-1]) == start:
+            merged[-1] = (merged[-1][0], merged[-1][1] + length)
+        elif merged and start is None and merged[-1][0] is None:
+            merged[-1] = (None, merged[-1][1] + length)
+        else:
+            merged.append((start, length))
+    branches, before = [], 0
+    for start, length in merged:
+        if start is None:
+            if not branches:
+                before = length
+            elif branches[-1][-1]["type"] == "pad_channels":
+                branches[-1][-1]["after"] += length
+            else:
+                branches[-1].append({"type": "pad_channels", "before": 0,
+                                     "after": length})
+            continue
+        branch = [{"type": "narrow", "start": start, "length": length}]
+        if before:
+            branch.append({"type": "pad_channels", "before": before, "after": 0})
+            before = 0
+        branches.append(branch)
+    layers = branches[0] if len(branches) == 1 else [
+        {"type": "concat", "branches": branches, "scoped": False}]
+    return _plain_step(layers, owner)
+
+
+def _plain_step(layers, group):
+    """The step of `layers` holding no tensors (no module of their own), in `group`."""
+    return {"layers": layers, "group": group, "name": None, "stateful": False, "modules": []}
 
 
 def _block_step(block, group, branches):
@@ -2699,6 +2967,36 @@ class _GrnNet(nn.Module):
     def forward(self, x):
         x = self.linear_mlp(self.conv_mlp(self.grn(F.relu(self.stem(x)))))
         return self.fc(self.pooled(F.avg_pool2d(x, 2)).mean((2, 3)))
+
+
+def blur_net():
+    """A small net of anti-aliased downsampling on [3, 32, 32] images: timm's `SpaceToDepth`
+    (TResNet's stem), then timm's `BlurPool2d` with each of `F.pad`'s modes (a reflection,
+    timm's default, at stride 2; replication with a filter of 5 and no channels given; circular;
+    zeros with an even filter of 4 at stride 2, as timm's `blurpc`) and a space-to-depth of
+    2 × 2 squares written as TResNet writes it (a view, a permute and a view). Needs timm."""
+    return _BlurNet()
+
+
+class _BlurNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        from timm.layers import BlurPool2d, SpaceToDepth
+        self.s2d = SpaceToDepth()
+        self.stem = nn.Conv2d(48, 6, 3, padding=1)
+        self.aa = nn.Sequential(BlurPool2d(6), BlurPool2d(filt_size=5, stride=1,
+                                                          pad_mode="replicate"),
+                                BlurPool2d(6, stride=1, pad_mode="circular"))
+        self.conv = nn.Conv2d(24, 8, 1)
+        self.down = BlurPool2d(8, filt_size=4, pad_mode="constant")
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        x = self.aa(F.relu(self.stem(self.s2d(x))))
+        n, c, h, w = x.shape
+        x = x.view(n, c, h // 2, 2, w // 2, 2).permute(0, 3, 5, 1, 2, 4).reshape(
+            n, 4 * c, h // 2, w // 2)
+        return self.fc(self.down(F.relu(self.conv(x))).mean((2, 3)))
 
 
 class _InvertedResidual(nn.Module):
@@ -3575,6 +3873,55 @@ def _self_check():
             (nn.Sequential(nn.Conv2d(1, 4, 1), GlobalResponseNorm(4, eps=-1e-3,
                                                                   channels_last=False)),
              "module `1` (GlobalResponseNorm): eps=-0.001: not a finite number", (1, 4, 4))])
+        # Blur pooling in each of F.pad's modes, and space-to-depth: timm's module and the
+        # same view, permute and view written in forward.
+        blur = architecture(blur_net(), (3, 32, 32))["layers"]
+        # (Holding no tensors, the blurs of the group `aa` make no group of their own.)
+        assert [blur[i] for i in (0, 6)] == [{"type": "space_to_depth", "block": 4},
+                                              {"type": "space_to_depth", "block": 2}], blur
+        assert blur[3:6] == [
+            {"type": "blur_pool2d", "kernel": 3, "stride": 2, "padding": 1},
+            {"type": "blur_pool2d", "kernel": 5, "stride": 1, "padding": 2,
+             "pad_mode": "replicate"},
+            {"type": "blur_pool2d", "kernel": 3, "stride": 1, "padding": 1,
+             "pad_mode": "circular"}], blur
+        assert blur[9] == {"name": "down", "type": "blur_pool2d", "kernel": 4, "stride": 2,
+                           "padding": 2, "pad_mode": "constant"}, blur
+        from timm.layers import BlurPool2d
+        assert architecture(nn.Sequential(nn.Conv2d(1, 2, 1), BlurPool2d(2), nn.Flatten()),
+                            (1, 6, 6))["layers"][1] == {
+            "type": "blur_pool2d", "kernel": 3, "stride": 2, "padding": 1}
+        # Its filter is no tensor of the state_dict: a shortcut of a blur and a 1×1
+        # convolution (Zhang's antialiased nets) ordered by the convolution, one module used
+        # twice two layers.
+        shortcut = Forward(lambda m, x: m.fc((m.conv(x) + m.down(m.blur(x))).flatten(1)),
+                           conv=nn.Conv2d(2, 3, 3, stride=2, padding=1), blur=BlurPool2d(2),
+                           down=nn.Conv2d(2, 3, 1), fc=nn.Linear(48, 3))
+        [block] = architecture(shortcut, (2, 8, 8))["layers"][:1]
+        assert [layer["type"] for layer in block["shortcut"]] == ["blur_pool2d", "conv2d"], block
+        twice = BlurPool2d(2, stride=1)
+        for model in (Forward(lambda m, x: m.fc(m.blur(m.blur(x)).flatten(1)), blur=twice,
+                              fc=nn.Linear(32, 2)),
+                      nn.Sequential(twice, twice, nn.Flatten(), nn.Linear(32, 2))):
+            assert [layer["type"] for layer in architecture(model, (2, 4, 4))["layers"]] == [
+                "blur_pool2d", "blur_pool2d", "flatten", "linear"]
+        changed, uneven = BlurPool2d(2), BlurPool2d(2)
+        with torch.no_grad():
+            changed.filt[1] = 1 / 9
+        uneven.padding = [1, 1, 0, 0]
+        _assert_refused([
+            (nn.Sequential(nn.Conv2d(1, 2, 1), changed), "module `1` (BlurPool2d): its filter is "
+             "not the exact binomial filter of filt_size=3", (1, 6, 6)),
+            (nn.Sequential(nn.Conv2d(1, 2, 1), BlurPool2d(2, filt_size=16, stride=1)),
+             "module `1` (BlurPool2d): its filter is not the exact binomial filter of "
+             "filt_size=16", (1, 18, 18)),
+            (nn.Sequential(nn.Conv2d(1, 2, 1), uneven), "module `1` (BlurPool2d): its padding "
+             "[1, 1, 0, 0] is not one number of rows and columns on every side", (1, 6, 6)),
+            # PyTorch's pixel_unshuffle order, c·4 + i·2 + j: no space_to_depth of curvscope's.
+            (Forward(lambda m, x: m.fc(x.view(-1, 2, 2, 2, 2, 2).permute(0, 1, 3, 5, 2, 4)
+                                       .reshape(-1, 8, 2, 2).flatten(1)), fc=nn.Linear(32, 2)),
+             "reshapes a sample from [2, 4, 4] to [8, 2, 2] in a way curvscope cannot express",
+             (2, 4, 4))])
         std = architecture(std_conv_net(), (3, 10, 10))["layers"]
         assert [(layer.get("name"), layer["type"], "standardize" in layer) for layer in std] == [
             ("stem", "conv2d", True), ("gn", "groupnorm", False), (None, "relu", False),
@@ -3784,6 +4131,37 @@ def _traced_self_check():
     assert architecture(beside, (2,))["layers"][0] == {"type": "concat", "branches": [
         [chained, {"name": "a", "type": "linear", "out": 2, "bias": True},
          tapped("b", tapped("c"))], []], "scoped": False}
+    # DLA's root: taps of a chain that are not neighbours, cat([b(a(x)), relu(x), a(x)]),
+    # joined (a runs once) and then put back in forward's order by narrows; its shortcut, a
+    # part of the concatenation its path reads, c(cat([a(x), x])) + a(x), a run of it.
+    spread = Forward(lambda m, x: m.out(torch.cat([m.b(h := m.a(x)), F.relu(x), h], 1)),
+                     a=linear(), b=linear(), out=nn.Linear(6, 2))
+    narrowed = lambda a, n: [{"type": "narrow", "start": a, "length": n}]  # noqa: E731
+    assert architecture(spread, (2,))["layers"][:2] == [
+        {"type": "concat", "branches": [
+            [{"name": "a", "type": "linear", "out": 2, "bias": True},
+             {"type": "concat", "branches": [[{"name": "b", "type": "linear", "out": 2,
+                                               "bias": True}], []], "scoped": False}],
+            [{"type": "relu"}]], "scoped": False},
+        {"type": "concat", "branches": [narrowed(0, 2), narrowed(4, 2), narrowed(2, 2)],
+         "scoped": False}], architecture(spread, (2,))["layers"]
+    # Parts that share only channels-last steps (one permute) keep their own branches, each
+    # ending on maps, in forward's order.
+    permuted = Forward(lambda m, x: m.fc(torch.cat([
+        m.l1(t := x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2), x,
+        m.l2(t).permute(0, 3, 1, 2)], 1).flatten(1)), l1=nn.Linear(3, 2), l2=nn.Linear(3, 2),
+        fc=nn.Linear(28, 2))
+    [joined] = architecture(permuted, (3, 2, 2))["layers"][:1]
+    assert [[layer["type"] for layer in branch] for branch in joined["branches"]] == [
+        ["channels_last"], [], ["channels_last"]], joined
+    root = Forward(lambda m, x: m.out(m.c(torch.cat([h := m.a(x), x], 1)) + h), a=linear(),
+                   c=nn.Linear(4, 2), out=linear())
+    assert architecture(root, (2,))["layers"][:2] == [
+        {"type": "concat", "branches": [[{"name": "a", "type": "linear", "out": 2,
+                                          "bias": True}], []], "scoped": False},
+        {"type": "residual", "layers": [{"name": "c", "type": "linear", "out": 2,
+                                         "bias": True}],
+         "shortcut": narrowed(0, 2), "scoped": False}], architecture(root, (2,))["layers"]
     # ReXNet's shortcut into a block's first channels: the block plus the input between zero
     # channels.
     partial = Forward(lambda m, x: m.fc(torch.cat([(y := m.conv(x))[:, 0:2] + x, y[:, 2:]], 1)
@@ -3793,6 +4171,72 @@ def _traced_self_check():
         "type": "residual", "layers": [{"name": "conv", "type": "conv2d", "out": 3, "kernel": 1,
                                         "stride": 1, "padding": 0, "bias": True}],
         "shortcut": [{"type": "pad_channels", "before": 0, "after": 1}], "scoped": False}
+    # DPN's dual-path block, cat([xs[:, :2] + y[:, :2], xs[:, 2:], y[:, 2:]]): xs and y joined
+    # once, then the first runs side by side plus the sum's second run between zeros.
+    dual = Forward(lambda m, x: m.fc(torch.cat([(xs := m.proj(x))[:, :2] + (y := m.f(x))[:, :2],
+                                                xs[:, 2:], y[:, 2:]], 1).flatten(1)),
+                   proj=nn.Conv2d(3, 4, 1), f=nn.Conv2d(3, 5, 1), fc=nn.Linear(7, 2))
+    conv_of = lambda name, out: {"name": name, "type": "conv2d", "out": out,  # noqa: E731
+                                 "kernel": 1, "stride": 1, "padding": 0, "bias": True}
+    assert architecture(dual, (3, 1, 1))["layers"][:2] == [
+        {"type": "concat", "branches": [[conv_of("proj", 4)], [conv_of("f", 5)]],
+         "scoped": False},
+        {"type": "residual", "layers": [{"type": "concat", "branches": [
+            [{"type": "narrow", "start": 0, "length": 4}],
+            [{"type": "narrow", "start": 6, "length": 3}]], "scoped": False}],
+         "shortcut": [{"type": "narrow", "start": 4, "length": 2},
+                      {"type": "pad_channels", "before": 0, "after": 5}], "scoped": False}]
+    # A DLA root beside a slice reads as before (as branches, tried first); a sum of runs of
+    # two widths is refused by the residual's shape check.
+    def root_and_slice(m, x):
+        r = m.r(torch.cat([a := m.a(x), m.b(x)], 1)) + a
+        return m.fc(torch.cat([r, m.w(x)[:, :1]], 1).flatten(1))
+    assert architecture(Forward(root_and_slice, a=nn.Conv2d(3, 2, 1), b=nn.Conv2d(3, 2, 1),
+                                r=nn.Conv2d(4, 2, 1), w=nn.Conv2d(3, 3, 1),
+                                fc=nn.Linear(12, 2)), (3, 2, 2))["layers"][0]["type"] == "concat"
+    _assert_refused([(Forward(lambda m, x: m.fc(torch.cat([(u := m.p(x))[:, :1] + (
+        v := m.f(x))[:, :2], u[:, 1:], v[:, 2:]], 1).flatten(1)), p=nn.Conv2d(3, 4, 1),
+        f=nn.Conv2d(3, 5, 1), fc=nn.Linear(32, 2)),
+        "adds values of shapes [1, 2, 2] and [2, 2, 2]; curvscope adds equal shapes", (3, 2, 2))])
+    # (The sum in the middle: zeros before its run too.)
+    middle = Forward(lambda m, x: m.fc(torch.cat([(xs := m.proj(x))[:, 2:], xs[:, :2] + (
+        y := m.f(x))[:, :2], y[:, 2:]], 1).flatten(1)), proj=nn.Conv2d(3, 4, 1),
+        f=nn.Conv2d(3, 5, 1), fc=nn.Linear(7, 2))
+    assert architecture(middle, (3, 1, 1))["layers"][1]["shortcut"] == [
+        {"type": "narrow", "start": 4, "length": 2},
+        {"type": "pad_channels", "before": 2, "after": 3}]
+    # Res2Net's hierarchical block, y₀ = a(x₀), y₁ = b(y₀ + x₁), y₂ = c(x₂ + y₁), x₃ as it is:
+    # each layer once, on x's channels with the runs before it already their y; the runs read
+    # from a split and from slices alike.
+    def res2(m, x):
+        x0, x1, x2 = x[:, :2], x[:, 2:4], x[:, 4:6]
+        y0 = m.a(x0)
+        y1 = m.b(y0 + x1)
+        return m.fc(torch.cat([y0, y1, m.c(x2 + y1), x[:, 6:]], 1).flatten(1))
+
+    conv = lambda: nn.Conv2d(2, 2, 1)  # noqa: E731
+    narrow = lambda a, n: {"type": "narrow", "start": a, "length": n}  # noqa: E731
+    conv_named = lambda name: {"name": name, "type": "conv2d", "out": 2, "kernel": 1,  # noqa: E731
+                               "stride": 1, "padding": 0, "bias": True}
+    summed = lambda a, b: {"type": "residual", "layers": [narrow(a, 2)],  # noqa: E731
+                           "shortcut": [narrow(b, 2)], "scoped": False}
+    assert architecture(Forward(res2, a=conv(), b=conv(), c=conv(), fc=nn.Linear(9, 2)),
+                        (9, 1, 1))["layers"][:3] == [
+        {"type": "concat", "branches": [[narrow(0, 2), conv_named("a")], [narrow(2, 7)]],
+         "scoped": False},
+        {"type": "concat", "branches": [[narrow(0, 2)], [summed(0, 2), conv_named("b")],
+                                        [narrow(4, 5)]], "scoped": False},
+        {"type": "concat", "branches": [[narrow(0, 4)], [summed(2, 4), conv_named("c")],
+                                        [narrow(6, 3)]], "scoped": False}]
+    split = Forward(lambda m, x: m.fc(torch.cat([y0 := m.a((p := x.split(2, 1))[0]),
+                                                 m.b(p[1] + y0)], 1).flatten(1)),
+                    a=conv(), b=conv(), fc=nn.Linear(4, 2))
+    narrows = Forward(lambda m, x: m.fc(torch.cat([y0 := m.a(x.narrow(1, 0, 2)),
+                                                   m.b(y0 + x.narrow(1, 2, 2))], 1).flatten(1)),
+                      a=conv(), b=conv(), fc=nn.Linear(4, 2))
+    for model in (split, narrows):
+        assert [layer["type"] for layer in architecture(model, (4, 1, 1))["layers"]] == [
+            "concat", "concat", "flatten", "linear"]
     alone = Forward(lambda m, x: m.fc(torch.cat([x], 1)), fc=linear())
     assert architecture(alone, (2,))["layers"] == [
         {"name": "fc", "type": "linear", "out": 2, "bias": True}]
@@ -4230,6 +4674,21 @@ def _traced_self_check():
          "adds a number or a scaled tensor"),
         (Forward(lambda m, x: m.fc(x) ** 3, fc=linear()), "(pow(fc, 3)) cannot be expressed"),
         (double, "module `fc` (Linear): it runs twice in forward"),
+        # Res2Net's block with its parts out of order, or its runs not all of the map: not
+        # read as carried runs, so y₀ runs in two branches.
+        (Forward(lambda m, x: m.fc(torch.cat([m.b((y0 := m.a(x[:, :2])) + x[:, 2:4]), y0,
+                                              x[:, 4:]], 1).flatten(1)),
+                 a=nn.Conv2d(2, 2, 1), b=nn.Conv2d(2, 2, 1), fc=nn.Linear(6, 2)),
+         "module `a` (Conv2d): it runs twice in forward", (6, 1, 1)),
+        (Forward(lambda m, x: m.fc(torch.cat([y0 := m.a(x[:, :2]), m.b(y0 + x[:, 2:4])], 1)
+                                   .flatten(1)),
+                 a=nn.Conv2d(2, 2, 1), b=nn.Conv2d(2, 2, 1), fc=nn.Linear(4, 2)),
+         "module `a` (Conv2d): it runs twice in forward", (6, 1, 1)),
+        # A previous y of another width than the run it is added to: PyTorch broadcasts it.
+        (Forward(lambda m, x: m.fc(torch.cat([y0 := m.a(x[:, :1]), m.b(y0 + x[:, 1:4])], 1)
+                                   .flatten(1)),
+                 a=nn.Conv2d(1, 1, 1), b=nn.Conv2d(3, 3, 1), fc=nn.Linear(4, 2)),
+         "adds values of shapes [1, 1, 1] and [3, 1, 1]", (4, 1, 1)),
         (Forward(lambda m, x: (m.fc(x), x), fc=linear()), "returns more than one tensor"),
         (Forward(lambda m, x: m.fc(x) if x.sum() > 0 else x, fc=linear()),
          "torch.fx cannot trace the model's forward"),
