@@ -9,7 +9,8 @@
 The model is built of Conv2d (and timm's Conv2dSame, and its weight-standardised StdConv2d,
 ScaledStdConv2d and their "SAME" forms), timm's ECA attention (EcaModule), timm's global
 response norm (GlobalResponseNorm, ConvNeXt V2's GRN), timm's anti-aliased downsampling
-(BlurPool2d: ResNet-blur, TResNet) and space-to-depth (TResNet's stem), Linear, MaxPool2d,
+(BlurPool2d: ResNet-blur, TResNet) and space-to-depth (TResNet's stem), timm's attention across
+paths (SplitAttn: ResNeSt; SelectiveKernel: SKNet), Linear, MaxPool2d,
 AvgPool2d (and timm's MaxPool2dSame and AvgPool2dSame), AdaptiveAvgPool2d, Flatten, ReLU,
 LeakyReLU, Tanh,
 Sigmoid, GELU, SiLU, ELU, Softplus, Mish, Hardtanh, ReLU6, Hardsigmoid, Hardswish, PReLU, GLU,
@@ -31,6 +32,7 @@ files back and checks them, checks traced forwards, and checks that what cannot 
 is refused.
 """
 
+import collections
 import copy
 import functools
 import importlib
@@ -309,6 +311,10 @@ def _layer(name, module, seen, given=None):
         return _global_response_norm(check, module, given)
     if _timm(module, "BlurPool2d"):
         return _blur_pool(check, module, given)
+    if _timm(module, "SplitAttn"):
+        return _split_attention(check, module, given)
+    if _timm(module, "SelectiveKernel"):
+        return _selective_kernel(check, module, given)
     if _is_timm_attention(module) or _is(module, nn.MultiheadAttention):
         check(given is not None and given.dim() == 3, "attention runs on tokens [N, T, E] "
               f"(maps' positions as rows), not on values of shape {list(given.shape[1:])}"
@@ -349,7 +355,7 @@ def _layer(name, module, seen, given=None):
         "(supported: Sequential, Conv2d, Linear, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, "
         "Flatten, ReLU, LeakyReLU, Tanh, Sigmoid, GELU, SiLU, ELU, Softplus, Mish, Hardtanh, "
         "ReLU6, Hardsigmoid, Hardswish, PReLU, GLU, Identity, Unflatten, ChannelShuffle, "
-        "ZeroPad2d, ConstantPad2d of zeros, timm's BlurPool2d, "
+        "ZeroPad2d, ConstantPad2d of zeros, timm's BlurPool2d, SplitAttn and SelectiveKernel, "
         "Dropout, Dropout1d, Dropout2d, AlphaDropout, BatchNorm1d, BatchNorm2d, LayerNorm, "
         "RMSNorm, GroupNorm, InstanceNorm2d, MultiheadAttention)"
     )
@@ -428,6 +434,78 @@ def _blur_pool(check, module, given):
           f"{None if given is None else list(given.shape[1:])}")
     layer = {"type": "blur_pool2d", "kernel": k, "stride": stride, "padding": padding[0]}
     return layer if module.pad_mode == "reflect" else {**layer, "pad_mode": module.pad_mode}
+
+
+def _split_attention(check, module, given):
+    """timm's `SplitAttn` (ResNeSt's split attention, Zhang et al. 2020): a grouped convolution
+    to r paths of C channels (`radix` r), the channel means of their sum through fc1, bn1, act1
+    and fc2 to one weight per path and channel, softmax-ed across the paths of each group
+    (`RadixSoftmax`; a sigmoid where r = 1), and the paths weighted by them, summed: a product
+    block of the paths and their weights, then `sum_runs`. Kept whole while tracing: its
+    forward views the maps as [N, r, C, H, W], which no curvscope layer holds."""
+    check(given is not None and given.dim() == 4, "split attention runs on maps [C, H, W], read "
+          "from a traced forward")
+    r, weights = module.radix, module.rsoftmax
+    check(_timm(weights, "RadixSoftmax") and weights.radix == r, "its rsoftmax is not timm's "
+          f"RadixSoftmax of its radix {r}")
+    paths, x = _parts(module, ("conv", "bn0", "drop", "act0"), given)
+    runs = [{"type": "sum_runs", "runs": r}] if r > 1 else []
+    attention, _ = _parts(module, ("fc1", "bn1", "act1", "fc2"), x.view(
+        x.shape[0], r, -1, *x.shape[2:]).sum(1).mean((2, 3), keepdim=True))
+    softmax = {"type": "radix_softmax", "radix": r}
+    if weights.cardinality != 1:
+        softmax["cardinality"] = weights.cardinality
+    attention = [*runs, {"type": "adaptive_avgpool2d", "output": 1}, *attention,
+                 {"name": "rsoftmax", **(softmax if r > 1 else {"type": "sigmoid"})}]
+    return {"type": "group", "layers": [
+        *paths, {"type": "product", "branches": [[], attention], "scoped": False}, *runs]}
+
+
+def _selective_kernel(check, module, given):
+    """timm's `SelectiveKernel` (SKNet's selective kernel, Li et al. 2019): K paths of
+    convolutions (each on its run of the channels with `split_input`), stacked, then weighted
+    by `SelectiveKernelAttn` — the channel means of the paths' sum through fc_reduce, bn, act
+    and fc_select to one weight per path and channel, softmax-ed across the paths — and
+    summed: a concat block of the paths, a product block of it and its weights, then
+    `sum_runs`. Kept whole while tracing: its forward stacks the paths into [N, K, C, H, W],
+    which no curvscope layer holds."""
+    check(given is not None and given.dim() == 4, "a selective kernel runs on maps [C, H, W], "
+          "read from a traced forward")
+    k, attn = module.num_paths, module.attn
+    check(_timm(attn, "SelectiveKernelAttn") and attn.num_paths == k, "its attn is not timm's "
+          f"SelectiveKernelAttn of its {k} paths")
+    width = module.in_channels // k if module.split_input else None
+    branches, outputs = [], []
+    for i, path in enumerate(module.paths):
+        x = given.narrow(1, i * width, width) if width else given
+        layers, y = _parts(module.paths, (str(i),), x)
+        run = [{"type": "narrow", "start": i * width, "length": width}] if width else []
+        branches.append(run + layers)
+        outputs.append(y)
+    stacked = torch.cat(outputs, 1)
+    runs = {"type": "sum_runs", "runs": k}
+    attention, _ = _parts(attn, ("fc_reduce", "bn", "act", "fc_select"), stacked.view(
+        stacked.shape[0], k, -1, *stacked.shape[2:]).sum(1).mean((2, 3), keepdim=True))
+    attention = [runs, {"type": "adaptive_avgpool2d", "output": 1}, *attention,
+                 {"type": "radix_softmax", "radix": k}]
+    return {"type": "group", "layers": [
+        {"name": "paths", "type": "concat", "branches": branches},
+        {"type": "product", "branches": [[], [
+            {"name": "attn", "type": "group", "layers": attention}]], "scoped": False}, runs]}
+
+
+def _parts(module, children, x):
+    """The layers of `module`'s `children` run in turn on `x`, each named as the child, read
+    as a model holding only it would be (its own layer, or its forward traced: timm's
+    `ConvNormAct`), and their output: the parts of a module that tracing keeps whole."""
+    layers = []
+    for child in children:
+        part = module.get_submodule(child)
+        holder = nn.Sequential(collections.OrderedDict([(child, part)]))
+        layers += _traced_layers(holder, tuple(x.shape[1:]))[0]
+        with torch.no_grad():
+            x = part(x.clone())
+    return layers, x
 
 
 def _binomial_filter(k, channels, dtype):
@@ -794,6 +872,11 @@ def _evaluate(layers, prefix, tensors, x, positions=None):
             x = F.conv2d(F.pad(x, [layer["padding"]] * 4, mode=layer.get("pad_mode", "reflect")),
                          _binomial_filter(layer["kernel"], c, x.dtype), stride=layer["stride"],
                          groups=c)
+        elif kind == "sum_runs":
+            x = x.unflatten(1, (layer["runs"], -1)).sum(1)
+        elif kind == "radix_softmax":  # on each sample's values, channel-major
+            r, g = layer["radix"], layer.get("cardinality", 1)
+            x = x.reshape(x.shape[0], g, r, -1).transpose(1, 2).softmax(1).reshape(x.shape)
         elif kind == "space_to_depth":
             b = layer["block"]
             n, c, h, w = x.shape
@@ -897,7 +980,8 @@ class _Tracer(torch.fx.Tracer):
 
     def is_leaf_module(self, module, qualified_name):
         return _is_timm_attention(module) or _timm_same(module) or \
-            _timm(module, "EcaModule", "GlobalResponseNorm", "BlurPool2d", *_TIMM_STD_CONVS) or \
+            _timm(module, "EcaModule", "GlobalResponseNorm", "BlurPool2d", "SplitAttn",
+                  "SelectiveKernel", *_TIMM_STD_CONVS) or \
             super().is_leaf_module(module, qualified_name)
 
 
@@ -2999,6 +3083,30 @@ class _BlurNet(nn.Module):
         return self.fc(self.down(F.relu(self.conv(x))).mean((2, 3)))
 
 
+def split_attention_net():
+    """A small net of attention across paths on [3, 8, 8] images: timm's `SplitAttn` of radix
+    2 in 2 groups (ResNeSt's), its radix 1 (a sigmoid gate), and its `SelectiveKernel` of three
+    `ConvNormAct` paths (dilated 1, 2 and 3) on all channels and of two on runs of them
+    (SKNet's `split_input`). Needs timm."""
+    return _SplitAttentionNet()
+
+
+class _SplitAttentionNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        from timm.layers import SelectiveKernel, SplitAttn
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.splat = SplitAttn(8, 8, groups=2, radix=2, rd_channels=2, norm_layer=nn.BatchNorm2d)
+        self.gate = SplitAttn(8, 8, radix=1, rd_channels=4, norm_layer=nn.BatchNorm2d)
+        self.sk = SelectiveKernel(8, 6, kernel_size=[3, 5, 7], split_input=False, rd_channels=4)
+        self.sk2 = SelectiveKernel(6, 6, kernel_size=[3, 5], rd_channels=4)
+        self.fc = nn.Linear(6, 5)
+
+    def forward(self, x):
+        x = self.gate(self.splat(F.relu(self.stem(x))))
+        return self.fc(self.sk2(self.sk(x)).mean((2, 3)))
+
+
 class _InvertedResidual(nn.Module):
     """MobileNetV2's block (torchvision's `InvertedResidual`, stride 1): the input plus
     expansion, depthwise convolution and projection."""
@@ -3922,6 +4030,35 @@ def _self_check():
                                        .reshape(-1, 8, 2, 2).flatten(1)), fc=nn.Linear(32, 2)),
              "reshapes a sample from [2, 4, 4] to [8, 2, 2] in a way curvscope cannot express",
              (2, 4, 4))])
+        # Split attention and selective kernels: groups of their parts, the paths times their
+        # weights, summed (split-attention-pytorch checks the numbers); a selective kernel's
+        # paths from runs of the channels with split_input.
+        splat = architecture(split_attention_net(), (3, 8, 8))["layers"]
+        assert [(layer.get("name"), layer["type"]) for layer in splat[2:6]] == [
+            ("splat", "group"), ("gate", "group"), ("sk", "group"), ("sk2", "group")], splat
+        weights = [splat[i]["layers"][4]["branches"][1][-1] for i in (2, 3)]
+        assert weights == [{"name": "rsoftmax", "type": "radix_softmax", "radix": 2,
+                            "cardinality": 2}, {"name": "rsoftmax", "type": "sigmoid"}], weights
+        assert [layer["type"] for layer in splat[3]["layers"]] == [
+            "conv2d", "batchnorm2d", "identity", "relu", "product"], splat[3]
+        paths, attention, summed = splat[5]["layers"]
+        assert [[(layer.get("name"), layer["type"], layer.get("start")) for layer in branch]
+                for branch in paths["branches"]] == [
+            [(None, "narrow", 0), ("0", "group", None)],
+            [(None, "narrow", 3), ("1", "group", None)]], paths
+        assert attention["branches"][1][0]["layers"][-1] == {"type": "radix_softmax",
+                                                              "radix": 2}, attention
+        assert summed == {"type": "sum_runs", "runs": 2}, summed
+        from timm.layers import SelectiveKernel, SplitAttn
+        other_softmax = SplitAttn(4, 4, radix=2, rd_channels=2)
+        other_softmax.rsoftmax = nn.Softmax(1)
+        squares = SelectiveKernel(4, 4, kernel_size=[3, 5], rd_channels=2)
+        squares.attn = nn.Identity()  # each path times itself
+        _assert_refused([
+            (nn.Sequential(nn.Conv2d(1, 4, 1), other_softmax), "module `1` (SplitAttn): its "
+             "rsoftmax is not timm's RadixSoftmax of its radix 2", (1, 4, 4)),
+            (nn.Sequential(nn.Conv2d(1, 4, 1), squares), "module `1` (SelectiveKernel): its "
+             "attn is not timm's SelectiveKernelAttn of its 2 paths", (1, 4, 4))])
         std = architecture(std_conv_net(), (3, 10, 10))["layers"]
         assert [(layer.get("name"), layer["type"], "standardize" in layer) for layer in std] == [
             ("stem", "conv2d", True), ("gn", "groupnorm", False), (None, "relu", False),

@@ -4,9 +4,10 @@ export_pytorch.py in float64 with random inputs and what PyTorch computes for it
 eval mode: logits, mean cross-entropy, its gradient and H·v (double backward) for a fixed random
 v. Run once with torch 2.x: `python tools/make_sequential_fixture.py
 [sequential|activations|more-activations|normalization|residual|traced|grouped|concat|product|
-shuffle|channels-last|functional|vit|tokens|mixer|metaformer|padding|std-conv|eca|grn|blur]`
+shuffle|channels-last|functional|vit|tokens|mixer|metaformer|padding|std-conv|eca|grn|blur|
+split-attention]`
 (all by default; residual, product, shuffle, channels-last, vit and tokens need torchvision,
-padding, std-conv, eca, grn and blur need timm).
+padding, std-conv, eca, grn, blur and split-attention need timm).
 
 - sequential-pytorch: every_layer_net (every layer kind but the smooth activations below), batch
   norm's running statistics and affine parameters set away from their initial values, 8 random
@@ -94,6 +95,9 @@ padding, std-conv, eca, grn and blur need timm).
 - blur-pytorch: blur_net (timm's SpaceToDepth, its BlurPool2d padding by reflection,
   replication, circularly and with zeros, and a space-to-depth written as a view, a permute
   and a view), 16 standard normal float32 images [3, 32, 32] with labels in 0..5.
+- split-attention-pytorch: split_attention_net (timm's SplitAttn of radix 2 in 2 groups and of
+  radix 1, its SelectiveKernel of three paths and of two on runs of the channels), batch norm
+  set as in residual-pytorch, 16 standard normal float32 images [3, 8, 8] with labels in 0..5.
 """
 
 import contextlib
@@ -109,6 +113,7 @@ from export_pytorch import (_RmsNorm, channels_last_net, concat_net,  # noqa: E4
                             metaformer_net, mixer_net,
                             more_activations_net, normalization_net, padding_net,
                             std_conv_net, eca_net, grn_net, blur_net,
+                            split_attention_net,
                             parameter_order,
                             product_net, residual_net, shuffle_net, smooth_activations_net,
                             tokens_net, traced_net, vit_net)
@@ -369,6 +374,10 @@ def blur():
     image_fixture(2046, blur_net, (3, 32, 32), "blur-pytorch")
 
 
+def split_attention():
+    image_fixture(2047, split_attention_net, (3, 8, 8), "split-attention-pytorch")
+
+
 def eca():
     def prepare(model):
         model.eca.conv.weight.normal_()
@@ -384,7 +393,7 @@ if __name__ == "__main__":
               "channels-last": channels_last, "functional": functional, "vit": vit,
               "tokens": tokens, "mixer": mixer, "metaformer": metaformer, "padding": padding,
               "std-conv": std_conv, "eca": eca, "grn": grn,
-              "blur": blur}
+              "blur": blur, "split-attention": split_attention}
     # Attention by its math, the one kernel of PyTorch's scaled dot-product attention with a
     # double backward (H·v).
     from torch.nn.attention import SDPBackend, sdpa_kernel

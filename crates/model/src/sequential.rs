@@ -368,6 +368,26 @@ pub enum Op {
         /// The square's side; it divides the height and the width.
         block: usize,
     },
+    /// `runs` equal runs of channels (of features) added, `[r·C, H, W]` ↦ `[C, H, W]`:
+    /// `x.view(N, r, C, H, W).sum(1)`, how ResNeSt's split attention and SKNet's selective
+    /// kernel add their paths (`torch.stack` of them along axis 1 is their concatenation's
+    /// view), each weighted by its [`Op::RadixSoftmax`].
+    SumRuns {
+        /// r, how many runs: it divides the channels.
+        runs: usize,
+    },
+    /// A softmax across `radix` paths, per group: a sample's values, flattened channel-major and
+    /// read as `[cardinality, radix, R]`, each softmax over the radix axis, written in the order
+    /// `[radix, cardinality, R]` and the input's shape. timm's `RadixSoftmax` (ResNeSt's split
+    /// attention, `x.view(N, cardinality, radix, -1).transpose(1, 2).softmax(1)`) and, with one
+    /// group, SKNet's `x.view(N, K, C/K, H, W).softmax(1)`. timm's radix 1 is a sigmoid instead.
+    RadixSoftmax {
+        /// The paths each softmax is across, at least 2.
+        radix: usize,
+        /// The groups (default 1).
+        #[serde(default = "one_usize", skip_serializing_if = "is_one_usize")]
+        cardinality: usize,
+    },
     /// `nn.Flatten()`: `[C, H, W]` → `[C·H·W]`, channel-major.
     Flatten,
     /// `nn.Unflatten(1, shape)`: `[C·H·W]` → `[C, H, W]`, channel-major, the inverse of
@@ -1118,6 +1138,8 @@ impl Op {
             Op::AdaptiveAvgpool2d { .. } => "adaptive_avgpool2d",
             Op::BlurPool2d { .. } => "blur_pool2d",
             Op::SpaceToDepth { .. } => "space_to_depth",
+            Op::SumRuns { .. } => "sum_runs",
+            Op::RadixSoftmax { .. } => "radix_softmax",
             Op::Flatten => "flatten",
             Op::Unflatten { .. } => "unflatten",
             Op::Relu => "relu",
@@ -1357,6 +1379,38 @@ impl Op {
                     h: h / block,
                     w: w / block,
                 })
+            }
+            Op::SumRuns { runs } => {
+                not_tokens()?;
+                positive("runs", &[*runs])?;
+                let c = input.channels();
+                if !c.is_multiple_of(*runs) {
+                    return Err(format!(
+                        "{runs} runs do not divide its input's {c} channels"
+                    ));
+                }
+                Ok(match input {
+                    Shape::Maps { h, w, .. } => Shape::Maps { c: c / runs, h, w },
+                    _ => Shape::Flat(c / runs),
+                })
+            }
+            Op::RadixSoftmax { radix, cardinality } => {
+                not_tokens()?;
+                positive("cardinality", &[*cardinality])?;
+                if *radix < 2 {
+                    return Err(format!(
+                        "`radix` is {radix}; a softmax across one path is 1 (timm's radix 1 is a \
+                         sigmoid: write one)"
+                    ));
+                }
+                let len = input.len();
+                if !len.is_multiple_of(radix.saturating_mul(*cardinality)) {
+                    return Err(format!(
+                        "{cardinality}·{radix} (groups times paths) does not divide its \
+                         input's {len} values"
+                    ));
+                }
+                Ok(input)
             }
             Op::Flatten => Ok(Shape::Flat(input.len())),
             Op::Unflatten { shape: [c, h, w] } => {
@@ -1749,6 +1803,7 @@ impl Op {
                 | Op::Groupnorm { .. }
                 | Op::GlobalResponseNorm { .. }
                 | Op::Attention { .. }
+                | Op::RadixSoftmax { .. }
         )
     }
 
@@ -2583,6 +2638,25 @@ mod tests {
                 "layer 0 (space_to_depth): squares of 4 × 4 pixels do not tile its 4 × 6 maps",
             ),
             (spec("[2,4,4]", r#"{"type":"space_to_depth","block":0},{"type":"flatten"}"#), "`block` is 0"),
+            (
+                spec("[2,4,4]", r#"{"type":"sum_runs","runs":3},{"type":"flatten"}"#),
+                "layer 0 (sum_runs): 3 runs do not divide its input's 2 channels",
+            ),
+            (spec("[4]", r#"{"type":"sum_runs","runs":0}"#), "`runs` is 0"),
+            (
+                spec("[2,2,2]", r#"{"type":"tokens"},{"type":"sum_runs","runs":2},{"type":"flatten"}"#),
+                "layer 1 (sum_runs): got [4, 2] tokens",
+            ),
+            (
+                spec("[4]", r#"{"type":"radix_softmax","radix":1}"#),
+                "layer 0 (radix_softmax): `radix` is 1; a softmax across one path is 1 (timm's radix 1 is a sigmoid: write one)",
+            ),
+            (
+                spec("[2,3,1]", r#"{"type":"radix_softmax","radix":2,"cardinality":2},{"type":"flatten"}"#),
+                "layer 0 (radix_softmax): 2·2 (groups times paths) does not divide its input's 6 values",
+            ),
+            (spec("[4]", r#"{"type":"radix_softmax","radix":2,"cardinality":0}"#), "`cardinality` is 0"),
+            (spec("[4]", r#"{"type":"radix_softmax"}"#), "missing field `radix`"),
             (spec("[4]", r#"{"type":"conv1d","kernel":3,"stride":2},{"type":"linear","out":2}"#), "unknown field `stride`"),
             (spec("[6,5,5]", r#"{"type":"conv2d","out":6,"kernel":3,"dilation":[1,0]},{"type":"flatten"}"#), "`dilation` is 0"),
             (

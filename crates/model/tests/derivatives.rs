@@ -754,7 +754,7 @@ const GLOBAL_RESPONSE_NORM: (&str, &str) = (
 /// Each sequential layer kind on its own in a tiny net (`on_maps`, `on_features` of
 /// [`tiny_sequential`]); batch norm on maps in both of their layouts (after a convolution,
 /// channels-last pixels; after average pooling, NCHW maps) and on features.
-const SEQUENTIAL_CASES: [(&str, &str); 87] = [
+const SEQUENTIAL_CASES: [(&str, &str); 89] = [
     GLOBAL_RESPONSE_NORM,
     // Blur pooling: a reflection and a 3-tap binomial at stride 2 on a convolution's pixels,
     // then replication and 5 taps; zeros and an even filter of 4 at stride 2 on NCHW maps,
@@ -774,6 +774,22 @@ const SEQUENTIAL_CASES: [(&str, &str); 87] = [
     (
         r#",{"type":"conv2d","out":3,"kernel":2},{"type":"space_to_depth","block":2},
             {"type":"conv2d","out":2,"kernel":1}"#,
+        "",
+    ),
+    // Split attention as ResNeSt's: two runs of channels weighted by a softmax across them in
+    // two groups, then summed; a softmax across paths of NCHW maps' values and of features.
+    (
+        r#",{"type":"conv2d","out":4,"kernel":1},
+            {"type":"product","branches":[[],[{"type":"sum_runs","runs":2},
+                {"type":"adaptive_avgpool2d","output":1},
+                {"type":"conv2d","out":4,"kernel":1,"groups":2},
+                {"type":"radix_softmax","radix":2,"cardinality":2}]]},
+            {"type":"sum_runs","runs":2}"#,
+        r#",{"type":"linear","out":6},{"type":"radix_softmax","radix":3},
+            {"type":"sum_runs","runs":2}"#,
+    ),
+    (
+        r#",{"type":"avgpool2d","kernel":2,"stride":1},{"type":"radix_softmax","radix":2}"#,
         "",
     ),
     (
@@ -1303,6 +1319,7 @@ fn every_sequential_layer_kind_has_exact_first_and_second_derivatives() {
             "groupnorm",
             "attention",
             "global_response_norm",
+            "radix_softmax",
             // Not smooth, but a parameter before the block reaches both factors.
             "product",
         ];

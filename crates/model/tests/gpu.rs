@@ -389,6 +389,13 @@ fn blur_pooling_on_gpu_matches_cpu() {
     agree_on_fixture("blur-pytorch");
 }
 
+/// Split attention (a softmax across paths in groups, and a sigmoid gate) and selective
+/// kernels, at the PyTorch fixture's weights and on its data.
+#[test]
+fn attention_across_paths_on_gpu_matches_cpu() {
+    agree_on_fixture("split-attention-pytorch");
+}
+
 /// [`agree_on`] the PyTorch fixture `name` (tests/data), at its θ and on its data.
 fn agree_on_fixture(name: &str) {
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

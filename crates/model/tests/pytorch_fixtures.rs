@@ -3,7 +3,8 @@
 //! tests/data/normalization-pytorch, tests/data/residual-pytorch, tests/data/traced-pytorch,
 //! tests/data/grouped-pytorch, tests/data/concat-pytorch, tests/data/product-pytorch,
 //! tests/data/shuffle-pytorch, tests/data/padding-pytorch, tests/data/std-conv-pytorch,
-//! tests/data/eca-pytorch, tests/data/grn-pytorch, tests/data/blur-pytorch and the others
+//! tests/data/eca-pytorch, tests/data/grn-pytorch, tests/data/blur-pytorch,
+//! tests/data/split-attention-pytorch and the others
 //! named below)
 //! read through our loaders, and our networks' values against PyTorch's float64 ones.
 
@@ -74,6 +75,10 @@ const GRN: &str = "grn-pytorch";
 /// timm's anti-aliased downsampling `BlurPool2d` with each of `F.pad`'s modes and its
 /// `SpaceToDepth`, and a space-to-depth written as a view and a permute (the same script).
 const BLUR: &str = "blur-pytorch";
+/// Attention across paths: timm's `SplitAttn` (ResNeSt's, radix 2 in 2 groups, and radix 1)
+/// and `SelectiveKernel` (SKNet's, three paths and two on runs of the channels) (the same
+/// script).
+const SPLIT_ATTENTION: &str = "split-attention-pytorch";
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -483,6 +488,26 @@ fn blur_pooling_and_space_to_depth_match_pytorch() {
         &["stem.weight[6, 48, 3, 3]", "conv.weight[8, 24, 1, 1]"],
     );
     assert_matches_pytorch(BLUR, ckpt.meta.arch.clone(), &ckpt, 5);
+}
+
+/// Split attention and selective kernels against PyTorch: paths summed after each channel's
+/// weights, softmax-ed across them within each group, read in timm's radix-major order, and a
+/// sigmoid gate for one path; selective kernels' paths concatenated (stacked), from all the
+/// channels and from runs of them.
+#[test]
+fn attention_across_paths_matches_pytorch() {
+    let ckpt = fixture_with_tensors(
+        SPLIT_ATTENTION,
+        &[
+            "splat.conv.weight[16, 2, 3, 3]",
+            "splat.fc2.weight[16, 2, 1, 1]",
+            "gate.fc2.bias[8]",
+            "sk.paths.2.conv.weight[6, 8, 3, 3]",
+            "sk.attn.fc_select.weight[18, 4, 1, 1]",
+            "sk2.paths.1.conv.weight[6, 3, 3, 3]",
+        ],
+    );
+    assert_matches_pytorch(SPLIT_ATTENTION, ckpt.meta.arch.clone(), &ckpt, 5);
 }
 
 /// Concatenations against PyTorch: paths joined along the channels in forward's order (the

@@ -378,6 +378,8 @@ fn forward<B: Backend>(
             Values::Maps(separable(x.maps(), rows, cols))
         }
         Op::SpaceToDepth { block } => space_to_depth(x, block),
+        Op::SumRuns { runs } => sum_runs(x, runs),
+        Op::RadixSoftmax { radix, cardinality } => radix_softmax(x, radix, cardinality),
         Op::Flatten => Values::Flat(x.flat()),
         Op::Unflatten { shape: [c, h, w] } => {
             let x = x.flat();
@@ -664,6 +666,49 @@ fn space_to_depth<B: Backend>(x: Values<B>, block: usize) -> Values<B> {
         .swap_dims(1, 2)
         .reshape([n * oh * ow, block * block * c]);
     Values::Pixels(squares, [n, oh, ow, block * block * c])
+}
+
+/// `runs` equal runs of channels added ([`Op::SumRuns`]): each pixel's (sample's) row
+/// `[r, C]` summed over r. A reshape and a sum, linear, so exact to any order.
+fn sum_runs<B: Backend>(x: Values<B>, runs: usize) -> Values<B> {
+    let summed = |rows: Tensor<B, 2>| {
+        let [n, c] = rows.dims();
+        rows.reshape([n, runs, c / runs])
+            .sum_dim(1)
+            .reshape([n, c / runs])
+    };
+    match x {
+        Values::Flat(x) => Values::Flat(summed(x)),
+        maps => {
+            let (x, [n, h, w, c]) = maps.pixels();
+            Values::Pixels(summed(x), [n, h, w, c / runs])
+        }
+    }
+}
+
+/// The softmax across `radix` paths of each of `cardinality` groups ([`Op::RadixSoftmax`]): a
+/// sample's values channel-major as `[cardinality, radix, R]`, the radix axis moved last for
+/// [`softmax`], then written radix-major, `[radix, cardinality, R]`, in the input's shape.
+/// Permutations and a softmax, exact to any order.
+fn radix_softmax<B: Backend>(x: Values<B>, radix: usize, cardinality: usize) -> Values<B> {
+    let maps = match &x {
+        Values::Flat(_) => None,
+        Values::Maps(x) => Some(x.dims()),
+        Values::Pixels(_, [n, h, w, c]) => Some([*n, *c, *h, *w]),
+        Values::Positions(..) => {
+            unreachable!("resolve refuses tokens and channels_last holds none")
+        }
+    };
+    let x = x.flat();
+    let [n, len] = x.dims();
+    let scores = x
+        .reshape([n, cardinality, radix, len / (cardinality * radix)])
+        .swap_dims(2, 3);
+    let weights = softmax(scores).permute([0, 3, 1, 2]).reshape([n, len]);
+    match maps {
+        None => Values::Flat(weights),
+        Some(dims) => Values::Maps(weights.reshape(dims)),
+    }
 }
 
 /// Values joined along their channels: features side by side, or maps as channels-last pixels
