@@ -472,11 +472,11 @@ def _selective_kernel(check, module, given):
     check(given is not None and given.dim() == 4, "a selective kernel runs on maps [C, H, W], "
           "read from a traced forward")
     k, attn = module.num_paths, module.attn
-    check(_timm(attn, "SelectiveKernelAttn") and attn.num_paths == k, "its attn is not timm's "
-          f"SelectiveKernelAttn of its {k} paths")
+    check(_timm(attn, "SelectiveKernelAttn") and attn.num_paths == k == len(module.paths),
+          f"its attn is not timm's SelectiveKernelAttn of its {k} paths")
     width = module.in_channels // k if module.split_input else None
     branches, outputs = [], []
-    for i, path in enumerate(module.paths):
+    for i in range(k):
         x = given.narrow(1, i * width, width) if width else given
         layers, y = _parts(module.paths, (str(i),), x)
         run = [{"type": "narrow", "start": i * width, "length": width}] if width else []
