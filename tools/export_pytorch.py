@@ -2031,11 +2031,14 @@ class _Trace:
         (`residual`), its paths in module order."""
         a, b = self.tensors_in(node)
         shapes = sorted((self.unexpanded(v) for v in (a, b)), key=math.prod)
-        if not (shapes[0] == shapes[1] or (len(shapes[1]) == 3
-                                           and shapes[0] == (shapes[1][0], 1, 1))):
+        maps = len(shapes[0]) == len(shapes[1]) == 3
+        c, h, w = (max(axis) for axis in zip(*shapes)) if maps else (None,) * 3
+        if not (shapes[0] == shapes[1] or maps and all(
+                s[0] in (c, 1) and s[1:] in ((h, w), (1, 1)) for s in shapes)):
             raise Unsupported(f"forward's `{node.name}` ({_describe(node)}) multiplies values of "
                               f"shapes {list(shapes[0])} and {list(shapes[1])}; curvscope "
-                              "multiplies equal shapes, or maps [C, H, W] by a scale [C, 1, 1]")
+                              "multiplies equal shapes, or maps [C, H, W] by a scale [C, 1, 1] "
+                              "or a gate [1, H, W] (repeated as PyTorch broadcasts them)")
         start = self.fork(a, b)
         branches = self.in_module_order([self.chain(start, a), self.chain(start, b)])
         group = _block_group(branches, owner)
@@ -3083,6 +3086,31 @@ class _BlurNet(nn.Module):
         return self.fc(self.down(F.relu(self.conv(x))).mean((2, 3)))
 
 
+def gate_net():
+    """A small net of products PyTorch broadcasts, on [3, 8, 8] images: a spatial gate
+    `x * σ(conv(x))` of one channel (CBAM's form, its map from a convolution), and a
+    squeeze-and-excitation scale [C, 1, 1] times a gate [1, H, W], each repeated the other way,
+    added to the maps."""
+    return _GateNet()
+
+
+class _GateNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 6, 3, padding=1)
+        self.gate = nn.Conv2d(6, 1, 3, padding=1)
+        self.scale = nn.Conv2d(6, 6, 1)
+        self.gate2 = nn.Conv2d(6, 1, 1)
+        self.fc = nn.Linear(6, 5)
+
+    def forward(self, x):
+        x = F.relu(self.stem(x))
+        x = x * torch.sigmoid(self.gate(x))
+        x = x + torch.sigmoid(self.scale(x.mean((2, 3), keepdim=True))) * torch.tanh(
+            self.gate2(x))
+        return self.fc(x.mean((2, 3)))
+
+
 def split_attention_net():
     """A small net of attention across paths on [3, 8, 8] images: timm's `SplitAttn` of radix
     2 in 2 groups (ResNeSt's), its radix 1 (a sigmoid gate), and its `SelectiveKernel` of three
@@ -4030,6 +4058,13 @@ def _self_check():
                                        .reshape(-1, 8, 2, 2).flatten(1)), fc=nn.Linear(32, 2)),
              "reshapes a sample from [2, 4, 4] to [8, 2, 2] in a way curvscope cannot express",
              (2, 4, 4))])
+        # Products PyTorch broadcasts: a gate [1, H, W] times the maps, a scale [C, 1, 1] times
+        # a gate (gate-pytorch checks the numbers).
+        gate = architecture(gate_net(), (3, 8, 8))["layers"]
+        assert [[layer["type"] for layer in branch] for branch in gate[2]["branches"]] == [
+            ["conv2d", "sigmoid"], []], gate
+        assert [[layer["type"] for layer in branch] for branch in gate[3]["layers"][0][
+            "branches"]] == [["adaptive_avgpool2d", "conv2d", "sigmoid"], ["conv2d", "tanh"]], gate
         # Split attention and selective kernels: groups of their parts, the paths times their
         # weights, summed (split-attention-pytorch checks the numbers); a selective kernel's
         # paths from runs of the channels with split_input.
@@ -4850,6 +4885,10 @@ def _traced_self_check():
         (Forward(lambda m, x: m.fc(x.pow(2.5)), fc=linear()), "(pow(x, 2.5)) cannot be expressed"),
         (Forward(lambda m, x: m.fc(x * m.one(x)), fc=linear(), one=nn.Linear(2, 1)),
          "multiplies values of shapes [1] and [2]"),
+        # A factor repeated along one axis of the positions only.
+        (Forward(lambda m, x: m.fc((x * m.rows(x)).flatten(1)),
+                 rows=nn.AdaptiveAvgPool2d((4, 1)), fc=nn.Linear(32, 2)),
+         "multiplies values of shapes [2, 4, 1] and [2, 4, 4]", (2, 4, 4)),
         # Called through its module, as torchvision's StochasticDepth calls it in training.
         (Forward(lambda m, x: m.fc(depth.stochastic_depth(x, 0.5, "row", training=True)),
                  fc=linear()), "`stochastic_depth` (stochastic_depth(x, 0.5, row)): "

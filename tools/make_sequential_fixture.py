@@ -5,7 +5,7 @@ eval mode: logits, mean cross-entropy, its gradient and H·v (double backward) f
 v. Run once with torch 2.x: `python tools/make_sequential_fixture.py
 [sequential|activations|more-activations|normalization|residual|traced|grouped|concat|product|
 shuffle|channels-last|functional|vit|tokens|mixer|metaformer|padding|std-conv|eca|grn|blur|
-split-attention]`
+split-attention|gate]`
 (all by default; residual, product, shuffle, channels-last, vit and tokens need torchvision,
 padding, std-conv, eca, grn, blur and split-attention need timm).
 
@@ -98,6 +98,9 @@ padding, std-conv, eca, grn, blur and split-attention need timm).
 - split-attention-pytorch: split_attention_net (timm's SplitAttn of radix 2 in 2 groups and of
   radix 1, its SelectiveKernel of three paths and of two on runs of the channels), batch norm
   set as in residual-pytorch, 16 standard normal float32 images [3, 8, 8] with labels in 0..5.
+- gate-pytorch: gate_net (a spatial gate [1, H, W] times maps, a scale [C, 1, 1] times a gate
+  [1, H, W], as PyTorch broadcasts them), 16 standard normal float32 images [3, 8, 8] with
+  labels in 0..5.
 """
 
 import contextlib
@@ -113,7 +116,7 @@ from export_pytorch import (_RmsNorm, channels_last_net, concat_net,  # noqa: E4
                             metaformer_net, mixer_net,
                             more_activations_net, normalization_net, padding_net,
                             std_conv_net, eca_net, grn_net, blur_net,
-                            split_attention_net,
+                            split_attention_net, gate_net,
                             parameter_order,
                             product_net, residual_net, shuffle_net, smooth_activations_net,
                             tokens_net, traced_net, vit_net)
@@ -378,6 +381,10 @@ def split_attention():
     image_fixture(2047, split_attention_net, (3, 8, 8), "split-attention-pytorch")
 
 
+def gate():
+    image_fixture(2048, gate_net, (3, 8, 8), "gate-pytorch")
+
+
 def eca():
     def prepare(model):
         model.eca.conv.weight.normal_()
@@ -393,7 +400,8 @@ if __name__ == "__main__":
               "channels-last": channels_last, "functional": functional, "vit": vit,
               "tokens": tokens, "mixer": mixer, "metaformer": metaformer, "padding": padding,
               "std-conv": std_conv, "eca": eca, "grn": grn,
-              "blur": blur, "split-attention": split_attention}
+              "blur": blur, "split-attention": split_attention,
+              "gate": gate}
     # Attention by its math, the one kernel of PyTorch's scaled dot-product attention with a
     # double backward (H·v).
     from torch.nn.attention import SDPBackend, sdpa_kernel

@@ -728,9 +728,11 @@ pub enum Op {
         scoped: bool,
     },
     /// Paths from one value multiplied element-wise, x ↦ branch₁(x) ⊙ branch₂(x) ⊙ …, an empty
-    /// branch the identity and a path's `[C, 1, 1]` output repeated over the others' positions:
-    /// a squeeze-and-excitation block's `scale * x` (MobileNetV3, EfficientNet, RegNetY), a
-    /// gate `x * σ(g(x))`. Its layers are named as a residual block's are.
+    /// branch the identity, and of maps a path's `[C, 1, 1]` output repeated over the others'
+    /// positions and a `[1, H, W]` one over their channels, as PyTorch broadcasts them: a
+    /// squeeze-and-excitation block's `scale * x` (MobileNetV3, EfficientNet, RegNetY), a gate
+    /// `x * σ(g(x))`, a spatial gate `x * σ(conv(x))` of one channel. Its layers are named as a
+    /// residual block's are.
     Product {
         /// The paths, in the order their tensors are read (at least two).
         #[serde(deserialize_with = "numbered_branches")]
@@ -2117,17 +2119,30 @@ fn joined(outputs: &[Shape]) -> Option<Shape> {
     }
 }
 
-/// The shape of `outputs` multiplied element-wise: their one shape, or that of maps where the
-/// others are `[C, 1, 1]` of their channels, repeated over the positions.
+/// The shape of `outputs` multiplied element-wise: their one shape; or of maps, the most
+/// channels and positions among them, each factor's channels those or 1 (repeated over the
+/// channels: a gate `[1, H, W]`) and its positions those or one (repeated over the positions:
+/// a scale `[C, 1, 1]`).
 fn multiplied(outputs: &[Shape]) -> Option<Shape> {
-    let full = *outputs.iter().max_by_key(|s| s.len())?;
-    outputs
+    let maps: Option<Vec<_>> = outputs
         .iter()
-        .all(|s| match (*s, full) {
-            (Shape::Maps { c, h: 1, w: 1 }, Shape::Maps { c: channels, .. }) => c == channels,
-            (s, full) => s == full,
+        .map(|s| match *s {
+            Shape::Maps { c, h, w } => Some((c, [h, w])),
+            _ => None,
         })
-        .then_some(full)
+        .collect();
+    let Some(maps) = maps else {
+        let first = *outputs.first()?;
+        return outputs.iter().all(|s| *s == first).then_some(first);
+    };
+    let c = maps.iter().map(|&(c, _)| c).max()?;
+    let [h, w] = maps
+        .iter()
+        .map(|&(_, hw)| hw)
+        .max_by_key(|[h, w]| h.saturating_mul(*w))?;
+    maps.iter()
+        .all(|&(fc, hw)| [c, 1].contains(&fc) && [[h, w], [1, 1]].contains(&hw))
+        .then_some(Shape::Maps { c, h, w })
 }
 
 /// Appends `layers` to `out` with names prefixed by `prefix`, threading the sample shape.
@@ -2224,8 +2239,8 @@ fn flatten_groups(
                             ),
                             false => (
                                 "a product multiplies",
-                                "multiplied element-wise, they must be of one shape, or maps and \
-                                 [C, 1, 1] of their channels",
+                                "multiplied element-wise, they must be of one shape, or maps of \
+                                 one number of channels or 1 and of one height and width or 1 × 1",
                             ),
                         };
                         if branches.len() < 2 {
@@ -2500,10 +2515,15 @@ mod tests {
                 spec("[2,5,5]", r#"{"type":"product","name":"p","branches":[[]]},{"type":"flatten"}"#),
                 "layer p (product): `branches` holds 1 path(s); a product multiplies at least two",
             ),
-            // A scale of other channels, of more than one position, or of flat features.
+            // A scale of other channels, of more than one position but not all, of other
+            // positions than a gate's, or of flat features.
             (
                 spec("[2,5,5]", r#"{"type":"product","branches":[[{"type":"adaptive_avgpool2d","output":1},{"type":"conv2d","out":3,"kernel":1}],[]]},{"type":"flatten"}"#),
-                "layer 0 (product): its branches output [3, 1, 1], [2, 5, 5]; multiplied element-wise, they must be of one shape, or maps and [C, 1, 1] of their channels",
+                "layer 0 (product): its branches output [3, 1, 1], [2, 5, 5]; multiplied element-wise, they must be of one shape, or maps of one number of channels or 1 and of one height and width or 1 × 1",
+            ),
+            (
+                spec("[2,5,5]", r#"{"type":"product","branches":[[{"type":"avgpool2d","kernel":2}],[{"type":"conv2d","out":1,"kernel":1}]]},{"type":"flatten"}"#),
+                "its branches output [2, 2, 2], [1, 5, 5]",
             ),
             (
                 spec("[2,5,5]", r#"{"type":"product","branches":[[],[{"type":"adaptive_avgpool2d","output":[1,5]}]]},{"type":"flatten"}"#),

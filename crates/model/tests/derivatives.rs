@@ -754,7 +754,7 @@ const GLOBAL_RESPONSE_NORM: (&str, &str) = (
 /// Each sequential layer kind on its own in a tiny net (`on_maps`, `on_features` of
 /// [`tiny_sequential`]); batch norm on maps in both of their layouts (after a convolution,
 /// channels-last pixels; after average pooling, NCHW maps) and on features.
-const SEQUENTIAL_CASES: [(&str, &str); 89] = [
+const SEQUENTIAL_CASES: [(&str, &str); 91] = [
     GLOBAL_RESPONSE_NORM,
     // Blur pooling: a reflection and a 3-tap binomial at stride 2 on a convolution's pixels,
     // then replication and 5 taps; zeros and an even filter of 4 at stride 2 on NCHW maps,
@@ -774,6 +774,19 @@ const SEQUENTIAL_CASES: [(&str, &str); 89] = [
     (
         r#",{"type":"conv2d","out":3,"kernel":2},{"type":"space_to_depth","block":2},
             {"type":"conv2d","out":2,"kernel":1}"#,
+        "",
+    ),
+    // Spatial gates: a `[1, H, W]` path repeated over the channels; three factors, a `[C, 1, 1]`
+    // scale times a `[1, H, W]` gate (each repeated the other way) times the maps.
+    (
+        r#",{"type":"product","branches":[[],[{"type":"conv2d","out":1,"kernel":3,"padding":1},
+            {"type":"sigmoid"}]]}"#,
+        "",
+    ),
+    (
+        r#",{"type":"product","branches":[
+            [{"type":"adaptive_avgpool2d","output":1},{"type":"conv2d","out":2,"kernel":1}],
+            [{"type":"conv2d","out":1,"kernel":1}],[]]}"#,
         "",
     ),
     // Split attention as ResNeSt's: two runs of channels weighted by a softmax across them in

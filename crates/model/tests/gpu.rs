@@ -396,6 +396,13 @@ fn attention_across_paths_on_gpu_matches_cpu() {
     agree_on_fixture("split-attention-pytorch");
 }
 
+/// Spatial gates `[1, H, W]` repeated over the channels, times a scale `[C, 1, 1]` too, at the
+/// PyTorch fixture's weights and on its data.
+#[test]
+fn spatial_gates_on_gpu_matches_cpu() {
+    agree_on_fixture("gate-pytorch");
+}
+
 /// [`agree_on`] the PyTorch fixture `name` (tests/data), at its θ and on its data.
 fn agree_on_fixture(name: &str) {
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

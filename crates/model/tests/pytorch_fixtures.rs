@@ -4,7 +4,7 @@
 //! tests/data/grouped-pytorch, tests/data/concat-pytorch, tests/data/product-pytorch,
 //! tests/data/shuffle-pytorch, tests/data/padding-pytorch, tests/data/std-conv-pytorch,
 //! tests/data/eca-pytorch, tests/data/grn-pytorch, tests/data/blur-pytorch,
-//! tests/data/split-attention-pytorch and the others
+//! tests/data/split-attention-pytorch, tests/data/gate-pytorch and the others
 //! named below)
 //! read through our loaders, and our networks' values against PyTorch's float64 ones.
 
@@ -79,6 +79,9 @@ const BLUR: &str = "blur-pytorch";
 /// and `SelectiveKernel` (SKNet's, three paths and two on runs of the channels) (the same
 /// script).
 const SPLIT_ATTENTION: &str = "split-attention-pytorch";
+/// Products PyTorch broadcasts: a spatial gate `[1, H, W]` times maps, and a scale `[C, 1, 1]`
+/// times a gate (the same script).
+const GATE: &str = "gate-pytorch";
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -508,6 +511,14 @@ fn attention_across_paths_matches_pytorch() {
         ],
     );
     assert_matches_pytorch(SPLIT_ATTENTION, ckpt.meta.arch.clone(), &ckpt, 5);
+}
+
+/// Broadcast products against PyTorch: a one-channel gate repeated over the channels, and a
+/// scale and a gate each repeated the other way.
+#[test]
+fn spatial_gates_match_pytorch() {
+    let ckpt = fixture_with_tensors(GATE, &["gate.weight[1, 6, 3, 3]", "gate2.bias[1]"]);
+    assert_matches_pytorch(GATE, ckpt.meta.arch.clone(), &ckpt, 5);
 }
 
 /// Concatenations against PyTorch: paths joined along the channels in forward's order (the

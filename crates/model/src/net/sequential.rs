@@ -739,10 +739,11 @@ fn sum<B: Backend>(a: Values<B>, b: Values<B>) -> Values<B> {
     }
 }
 
-/// The element-wise product of two values (of one shape: features, tokens), one of `[C, 1, 1]`
-/// maps repeated over the other's positions ([`broadcast_rows`]), in channels-last pixels (the
-/// layout of a squeeze-and-excitation block's depthwise convolution and 1×1 convolutions, which
-/// a next convolution reads). Each factor's derivative is the other: exact to any order.
+/// The element-wise product of two values (of one shape: features, tokens), of maps a `[C, 1,
+/// 1]` factor repeated over the other's positions ([`broadcast_rows`]) and a `[1, H, W]` one
+/// over its channels (expanded), in channels-last pixels (the layout of a squeeze-and-excitation
+/// block's depthwise convolution and 1×1 convolutions, which a next convolution reads). Each
+/// factor's derivative is the other, a repetition's the sum of its copies: exact to any order.
 fn product<B: Backend>(a: Values<B>, b: Values<B>) -> Values<B> {
     match a {
         Values::Flat(a) => return Values::Flat(a * b.flat()),
@@ -751,16 +752,22 @@ fn product<B: Backend>(a: Values<B>, b: Values<B>) -> Values<B> {
     }
     let (a, b) = (a.pixels(), b.pixels());
     let positions = |[_, h, w, _]: [usize; 4]| h * w;
-    let ((full, dims @ [n, h, w, _]), (other, other_dims)) = match positions(a.1) >= positions(b.1)
-    {
-        true => (a, b),
-        false => (b, a),
+    let [n, h, w, _] = match positions(a.1) >= positions(b.1) {
+        true => a.1,
+        false => b.1,
     };
-    let other = match other_dims == dims {
-        true => other,
-        false => broadcast_rows(other, [n, h * w]),
+    let c = a.1[3].max(b.1[3]);
+    let spread = |(x, dims @ [.., channels]): (Tensor<B, 2>, [usize; 4])| {
+        let x = match positions(dims) == h * w {
+            true => x,
+            false => broadcast_rows(x, [n, h * w]),
+        };
+        match channels == c {
+            true => x,
+            false => x.expand([n * h * w, c]),
+        }
     };
-    Values::Pixels(full * other, dims)
+    Values::Pixels(spread(a) * spread(b), [n, h, w, c])
 }
 
 /// σ(x) = (1 + tanh(x/2))/2: exact to any order through tanh, and no overflow of e^{−x}.
