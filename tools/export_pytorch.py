@@ -10,7 +10,8 @@ The model is built of Conv2d (and timm's Conv2dSame, and its weight-standardised
 ScaledStdConv2d and their "SAME" forms), timm's ECA attention (EcaModule), timm's global
 response norm (GlobalResponseNorm, ConvNeXt V2's GRN), timm's anti-aliased downsampling
 (BlurPool2d: ResNet-blur, TResNet) and space-to-depth (TResNet's stem), timm's attention across
-paths (SplitAttn: ResNeSt; SelectiveKernel: SKNet), Linear, MaxPool2d,
+paths (SplitAttn: ResNeSt; SelectiveKernel: SKNet), timm's focal modulation (FocalModulation:
+FocalNet), Linear, MaxPool2d,
 AvgPool2d (and timm's MaxPool2dSame and AvgPool2dSame), AdaptiveAvgPool2d, Flatten, ReLU,
 LeakyReLU, Tanh,
 Sigmoid, GELU, SiLU, ELU, Softplus, Mish, Hardtanh, ReLU6, Hardsigmoid, Hardswish, PReLU, GLU,
@@ -315,6 +316,8 @@ def _layer(name, module, seen, given=None):
         return _split_attention(check, module, given)
     if _timm(module, "SelectiveKernel"):
         return _selective_kernel(check, module, given)
+    if _timm(module, "FocalModulation"):
+        return _focal_modulation(check, module, given)
     if _is_timm_attention(module) or _is(module, nn.MultiheadAttention):
         check(given is not None and given.dim() == 3, "attention runs on tokens [N, T, E] "
               f"(maps' positions as rows), not on values of shape {list(given.shape[1:])}"
@@ -355,7 +358,8 @@ def _layer(name, module, seen, given=None):
         "(supported: Sequential, Conv2d, Linear, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, "
         "Flatten, ReLU, LeakyReLU, Tanh, Sigmoid, GELU, SiLU, ELU, Softplus, Mish, Hardtanh, "
         "ReLU6, Hardsigmoid, Hardswish, PReLU, GLU, Identity, Unflatten, ChannelShuffle, "
-        "ZeroPad2d, ConstantPad2d of zeros, timm's BlurPool2d, SplitAttn and SelectiveKernel, "
+        "ZeroPad2d, ConstantPad2d of zeros, timm's BlurPool2d, SplitAttn, SelectiveKernel and "
+        "FocalModulation, "
         "Dropout, Dropout1d, Dropout2d, AlphaDropout, BatchNorm1d, BatchNorm2d, LayerNorm, "
         "RMSNorm, GroupNorm, InstanceNorm2d, MultiheadAttention)"
     )
@@ -492,6 +496,47 @@ def _selective_kernel(check, module, given):
         {"name": "paths", "type": "concat", "branches": branches},
         {"type": "product", "branches": [[], [
             {"name": "attn", "type": "group", "layers": attention}]], "scoped": False}, runs]}
+
+
+def _focal_modulation(check, module, given):
+    """timm's `FocalModulation` (FocalNet's, Yang et al. 2022): f's 1×1 convolution to a query
+    q, a context c₀ and L + 1 one-channel gates g, then cₗ = focal_layers[l](cₗ₋₁), the
+    modulator m = h(Σₗ cₗ·gₗ + act(mean(c_L))·g_L, over L + 1 in `normalize_modulator`), and
+    proj(norm(q·m)). The contexts are a chain whose every link is read twice (by the next link
+    and by its gate's product), so the layers carry them in one value: after f, each link
+    replaces the context's run of channels, and each product term is a run appended after the
+    rest, all of them added at the end by `sum_runs`. Kept whole while tracing, since read as
+    paths from f each product would run the chain before it again."""
+    c, levels = module.dim, module.focal_level
+    check(given is not None and given.dim() == 4, "focal modulation runs on maps [C, H, W], "
+          "read from a traced forward")
+    check(list(module.input_split) == [c, c, levels + 1] and len(module.focal_layers) == levels,
+          f"its split is not [{c}, {c}, {levels + 1}] of query, context and gates, one per "
+          "focal layer and one more")
+    narrow = lambda start, length: {"type": "narrow", "start": start, "length": length}  # noqa
+    join = lambda *branches: {"type": "concat", "branches": list(branches), "scoped": False}  # noqa
+    times = lambda *branches: {"type": "product", "branches": list(branches),  # noqa: E731
+                               "scoped": False}
+    layers, x = _parts(module, ("f",), given)
+    context, gates, width = x[:, c:2 * c], 2 * c, 2 * c + levels + 1
+    for level in range(levels):
+        link, context = _parts(module.focal_layers, (str(level),), context)
+        layers += [join([narrow(0, c)], [narrow(c, c), {"name": "focal_layers", "type": "group",
+                                                        "layers": link}],
+                        [narrow(gates, width - gates)]),
+                   join([], [times([narrow(c, c)], [narrow(gates + level, 1)])])]
+        width += c
+    pooled, _ = _parts(module, ("act",), context.mean((2, 3), keepdim=True))
+    layers.append(join([], [times([narrow(c, c), {"type": "adaptive_avgpool2d", "output": 1},
+                                   *pooled], [narrow(gates + levels, 1)])]))
+    terms = gates + levels + 1
+    mean = [{"type": "multiply", "by": 1 / (levels + 1)}] if module.normalize_modulator else []
+    modulator, _ = _parts(module, ("h",), context)
+    layers.append(times([narrow(0, c)], [narrow(terms, (levels + 1) * c),
+                                         {"type": "sum_runs", "runs": levels + 1}, *mean,
+                                         *modulator]))
+    rest, _ = _parts(module, ("norm", "proj", "proj_drop"), context)
+    return {"type": "group", "layers": layers + rest}
 
 
 def _parts(module, children, x):
@@ -981,7 +1026,7 @@ class _Tracer(torch.fx.Tracer):
     def is_leaf_module(self, module, qualified_name):
         return _is_timm_attention(module) or _timm_same(module) or \
             _timm(module, "EcaModule", "GlobalResponseNorm", "BlurPool2d", "SplitAttn",
-                  "SelectiveKernel", *_TIMM_STD_CONVS) or \
+                  "SelectiveKernel", "FocalModulation", *_TIMM_STD_CONVS) or \
             super().is_leaf_module(module, qualified_name)
 
 
@@ -1779,8 +1824,13 @@ class _Trace:
             *group, child = name.split(".")
             layers = _module_layers(name, module, {}, self.values[x])
             self.check_position_wise(node, x, layers)
+            modules = [name] if stateful else []
+            if stateful and layers[-1]["type"] == "group":  # a module kept whole: its parts
+                modules = list(dict.fromkeys(  # in the order its layers read them
+                    path for path in _leaf_paths(layers[-1]["layers"], name)
+                    if _tensor_names(self.model, path, False)))
             return {"layers": layers, "group": group, "name": child, "stateful": stateful,
-                    "modules": [name] if stateful else []}
+                    "modules": modules}
         if node.op not in ("call_function", "call_method"):
             raise Unsupported(f"forward's `{node.name}` ({node.op}) cannot be expressed")
         layers = self.function_layers(node, x)
@@ -2687,6 +2737,23 @@ def _owner(node):
     return paths[-1].split(".") if paths and paths[-1] else []
 
 
+def _leaf_paths(layers, prefix):
+    """The full names of `layers`' named layers other than groups and blocks, in order, named
+    under `prefix` as curvscope names them (a group's and a scoped block's layers under its
+    name, an unscoped block's and channels_last's as its siblings)."""
+    for layer in layers:
+        name = f"{prefix}.{layer['name']}" if "name" in layer else prefix
+        if layer["type"] == "group":
+            yield from _leaf_paths(layer["layers"], name)
+        elif layer["type"] in ("residual", "concat", "product", "channels_last"):
+            inner = name if layer.get("scoped", layer["type"] != "channels_last") else prefix
+            branches = layer.get("branches") or [layer["layers"], layer.get("shortcut", [])]
+            for branch in branches:
+                yield from _leaf_paths(branch, inner)
+        elif "name" in layer:
+            yield name
+
+
 def _modules_of(steps):
     """The modules with tensors of `steps`, in the order of their layers."""
     return [m for step in steps for m in step["modules"]]
@@ -3109,6 +3176,29 @@ class _GateNet(nn.Module):
         x = x + torch.sigmoid(self.scale(x.mean((2, 3), keepdim=True))) * torch.tanh(
             self.gate2(x))
         return self.fc(x.mean((2, 3)))
+
+
+def focal_net():
+    """A small net of timm's `FocalModulation` (FocalNet's) on [3, 8, 8] images: two focal
+    levels with its layer norm after the modulation and the modulator averaged
+    (`normalize_modulator`), and one level without. Needs timm."""
+    return _FocalNet()
+
+
+class _FocalNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        from timm.layers import LayerNorm2d
+        from timm.models.focalnet import FocalModulation
+        self.stem = nn.Conv2d(3, 4, 3, padding=1)
+        self.focal = FocalModulation(4, focal_window=3, focal_level=2, use_post_norm=True,
+                                     normalize_modulator=True, norm_layer=LayerNorm2d)
+        self.focal2 = FocalModulation(4, focal_window=5, focal_level=1)
+        self.fc = nn.Linear(4, 5)
+
+    def forward(self, x):
+        x = F.relu(self.stem(x))
+        return self.fc(self.focal2(x + self.focal(x)).mean((2, 3)))
 
 
 def split_attention_net():
@@ -4058,6 +4148,29 @@ def _self_check():
                                        .reshape(-1, 8, 2, 2).flatten(1)), fc=nn.Linear(32, 2)),
              "reshapes a sample from [2, 4, 4] to [8, 2, 2] in a way curvscope cannot express",
              (2, 4, 4))])
+        # Focal modulation: its contexts carried in one value, its terms summed by sum_runs
+        # (focal-pytorch checks the numbers), θ in its layers' order (focal layers before h).
+        focal = architecture(focal_net(), (3, 8, 8))["layers"]
+        inner = focal[2]["layers"][0]["layers"]
+        assert [layer["type"] for layer in inner] == [
+            "conv2d", "concat", "concat", "concat", "concat", "concat", "product",
+            "channels_last", "conv2d", "dropout"], inner
+        assert inner[6]["branches"] == [[{"type": "narrow", "start": 0, "length": 4}], [
+            {"type": "narrow", "start": 11, "length": 12}, {"type": "sum_runs", "runs": 3},
+            {"type": "multiply", "by": 1 / 3}, {"name": "h", "type": "conv2d", "out": 4,
+                                               "kernel": 1, "stride": 1, "padding": 0,
+                                               "bias": True}]], inner[6]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the order's own warning
+            order = parameter_order(focal_net(), (3, 8, 8))
+        assert order[2:7] == ["focal.f.weight", "focal.f.bias", "focal.focal_layers.0.0.weight",
+                              "focal.focal_layers.1.0.weight", "focal.h.weight"], order
+        from timm.models.focalnet import FocalModulation
+        short = FocalModulation(4, focal_window=3, focal_level=2)
+        del short.focal_layers[1]
+        _assert_refused([(nn.Sequential(nn.Conv2d(1, 4, 1), short), "module `1` "
+                          "(FocalModulation): its split is not [4, 4, 3] of query, context and "
+                          "gates, one per focal layer and one more", (1, 4, 4))])
         # Products PyTorch broadcasts: a gate [1, H, W] times the maps, a scale [C, 1, 1] times
         # a gate (gate-pytorch checks the numbers).
         gate = architecture(gate_net(), (3, 8, 8))["layers"]

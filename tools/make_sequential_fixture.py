@@ -5,9 +5,9 @@ eval mode: logits, mean cross-entropy, its gradient and H·v (double backward) f
 v. Run once with torch 2.x: `python tools/make_sequential_fixture.py
 [sequential|activations|more-activations|normalization|residual|traced|grouped|concat|product|
 shuffle|channels-last|functional|vit|tokens|mixer|metaformer|padding|std-conv|eca|grn|blur|
-split-attention|gate]`
+split-attention|gate|focal]`
 (all by default; residual, product, shuffle, channels-last, vit and tokens need torchvision,
-padding, std-conv, eca, grn, blur and split-attention need timm).
+padding, std-conv, eca, grn, blur, split-attention and focal need timm).
 
 - sequential-pytorch: every_layer_net (every layer kind but the smooth activations below), batch
   norm's running statistics and affine parameters set away from their initial values, 8 random
@@ -101,6 +101,9 @@ padding, std-conv, eca, grn, blur and split-attention need timm).
 - gate-pytorch: gate_net (a spatial gate [1, H, W] times maps, a scale [C, 1, 1] times a gate
   [1, H, W], as PyTorch broadcasts them), 16 standard normal float32 images [3, 8, 8] with
   labels in 0..5.
+- focal-pytorch: focal_net (timm's FocalModulation of two focal levels with its layer norm and
+  normalize_modulator, and of one level), its layer norm's γ and β drawn away from 1 and 0, 16
+  standard normal float32 images [3, 8, 8] with labels in 0..5.
 """
 
 import contextlib
@@ -116,7 +119,7 @@ from export_pytorch import (_RmsNorm, channels_last_net, concat_net,  # noqa: E4
                             metaformer_net, mixer_net,
                             more_activations_net, normalization_net, padding_net,
                             std_conv_net, eca_net, grn_net, blur_net,
-                            split_attention_net, gate_net,
+                            split_attention_net, gate_net, focal_net,
                             parameter_order,
                             product_net, residual_net, shuffle_net, smooth_activations_net,
                             tokens_net, traced_net, vit_net)
@@ -385,6 +388,13 @@ def gate():
     image_fixture(2048, gate_net, (3, 8, 8), "gate-pytorch")
 
 
+def focal():
+    def prepare(model):
+        model.focal.norm.weight.uniform_(0.5, 1.5)
+        model.focal.norm.bias.uniform_(-0.5, 0.5)
+    image_fixture(2049, focal_net, (3, 8, 8), "focal-pytorch", prepare)
+
+
 def eca():
     def prepare(model):
         model.eca.conv.weight.normal_()
@@ -401,7 +411,7 @@ if __name__ == "__main__":
               "tokens": tokens, "mixer": mixer, "metaformer": metaformer, "padding": padding,
               "std-conv": std_conv, "eca": eca, "grn": grn,
               "blur": blur, "split-attention": split_attention,
-              "gate": gate}
+              "gate": gate, "focal": focal}
     # Attention by its math, the one kernel of PyTorch's scaled dot-product attention with a
     # double backward (H·v).
     from torch.nn.attention import SDPBackend, sdpa_kernel

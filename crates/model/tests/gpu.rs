@@ -403,6 +403,13 @@ fn spatial_gates_on_gpu_matches_cpu() {
     agree_on_fixture("gate-pytorch");
 }
 
+/// Focal modulation (contexts carried as runs of channels, gates, `sum_runs`), at the PyTorch
+/// fixture's weights and on its data.
+#[test]
+fn focal_modulation_on_gpu_matches_cpu() {
+    agree_on_fixture("focal-pytorch");
+}
+
 /// [`agree_on`] the PyTorch fixture `name` (tests/data), at its θ and on its data.
 fn agree_on_fixture(name: &str) {
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -4,7 +4,8 @@
 //! tests/data/grouped-pytorch, tests/data/concat-pytorch, tests/data/product-pytorch,
 //! tests/data/shuffle-pytorch, tests/data/padding-pytorch, tests/data/std-conv-pytorch,
 //! tests/data/eca-pytorch, tests/data/grn-pytorch, tests/data/blur-pytorch,
-//! tests/data/split-attention-pytorch, tests/data/gate-pytorch and the others
+//! tests/data/split-attention-pytorch, tests/data/gate-pytorch, tests/data/focal-pytorch and
+//! the others
 //! named below)
 //! read through our loaders, and our networks' values against PyTorch's float64 ones.
 
@@ -82,6 +83,8 @@ const SPLIT_ATTENTION: &str = "split-attention-pytorch";
 /// Products PyTorch broadcasts: a spatial gate `[1, H, W]` times maps, and a scale `[C, 1, 1]`
 /// times a gate (the same script).
 const GATE: &str = "gate-pytorch";
+/// timm's `FocalModulation` (FocalNet's), its contexts carried in one value (the same script).
+const FOCAL: &str = "focal-pytorch";
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -519,6 +522,23 @@ fn attention_across_paths_matches_pytorch() {
 fn spatial_gates_match_pytorch() {
     let ckpt = fixture_with_tensors(GATE, &["gate.weight[1, 6, 3, 3]", "gate2.bias[1]"]);
     assert_matches_pytorch(GATE, ckpt.meta.arch.clone(), &ckpt, 5);
+}
+
+/// Focal modulation against PyTorch: a chain of depthwise convolutions whose every link is
+/// gated by a one-channel gate, carried as runs of channels, summed by `sum_runs`, averaged,
+/// then the query times the modulator, a channels-last layer norm after it.
+#[test]
+fn focal_modulation_matches_pytorch() {
+    let ckpt = fixture_with_tensors(
+        FOCAL,
+        &[
+            "focal.f.weight[11, 4, 1, 1]",
+            "focal.focal_layers.1.0.weight[4, 1, 5, 5]",
+            "focal.norm.weight[4]",
+            "focal2.h.bias[4]",
+        ],
+    );
+    assert_matches_pytorch(FOCAL, ckpt.meta.arch.clone(), &ckpt, 5);
 }
 
 /// Concatenations against PyTorch: paths joined along the channels in forward's order (the
