@@ -306,18 +306,8 @@ def _layer(name, module, seen, given=None):
         layer = {"type": "groupnorm", "groups": module.num_groups, "eps": module.eps,
                  "affine": gamma}
         return {**layer, "bias": False} if gamma and not beta else layer
-    if _timm(module, "EcaModule"):
-        return _eca(check, module, given)
-    if _timm(module, "GlobalResponseNorm"):
-        return _global_response_norm(check, module, given)
-    if _timm(module, "BlurPool2d"):
-        return _blur_pool(check, module, given)
-    if _timm(module, "SplitAttn"):
-        return _split_attention(check, module, given)
-    if _timm(module, "SelectiveKernel"):
-        return _selective_kernel(check, module, given)
-    if _timm(module, "FocalModulation"):
-        return _focal_modulation(check, module, given)
+    if kind := _timm(module, *_TIMM_WHOLE):
+        return _TIMM_WHOLE[kind](check, module, given)
     if _is_timm_attention(module) or _is(module, nn.MultiheadAttention):
         check(given is not None and given.dim() == 3, "attention runs on tokens [N, T, E] "
               f"(maps' positions as rows), not on values of shape {list(given.shape[1:])}"
@@ -537,6 +527,13 @@ def _focal_modulation(check, module, given):
                                          *modulator]))
     rest, _ = _parts(module, ("norm", "proj", "proj_drop"), context)
     return {"type": "group", "layers": layers + rest}
+
+
+# timm's modules read whole, each by its function (check, module, the value it runs on): kept
+# whole while tracing too (`_Tracer`), as their forwards hold steps no layer is.
+_TIMM_WHOLE = {"EcaModule": _eca, "GlobalResponseNorm": _global_response_norm,
+               "BlurPool2d": _blur_pool, "SplitAttn": _split_attention,
+               "SelectiveKernel": _selective_kernel, "FocalModulation": _focal_modulation}
 
 
 def _parts(module, children, x):
@@ -1025,8 +1022,7 @@ class _Tracer(torch.fx.Tracer):
 
     def is_leaf_module(self, module, qualified_name):
         return _is_timm_attention(module) or _timm_same(module) or \
-            _timm(module, "EcaModule", "GlobalResponseNorm", "BlurPool2d", "SplitAttn",
-                  "SelectiveKernel", "FocalModulation", *_TIMM_STD_CONVS) or \
+            _timm(module, *_TIMM_WHOLE, *_TIMM_STD_CONVS) or \
             super().is_leaf_module(module, qualified_name)
 
 
