@@ -2736,9 +2736,10 @@ def _owner(node):
 def _leaf_paths(layers, prefix):
     """The full names of `layers`' named layers other than groups and blocks, in order, named
     under `prefix` as curvscope names them (a group's and a scoped block's layers under its
-    name, an unscoped block's and channels_last's as its siblings)."""
-    for layer in layers:
-        name = f"{prefix}.{layer['name']}" if "name" in layer else prefix
+    name, an unnamed one's by its index, an unscoped block's and channels_last's as its
+    siblings)."""
+    for index, layer in enumerate(layers):
+        name = f"{prefix}.{layer.get('name', index)}"
         if layer["type"] == "group":
             yield from _leaf_paths(layer["layers"], name)
         elif layer["type"] in ("residual", "concat", "product", "channels_last"):
